@@ -1,0 +1,90 @@
+"""One error tree for taxmatch. Every error has a stable ``code``.
+
+Messages name files, rows, fields and ids — never values. Edges (CLI, API, console)
+translate these into exit statuses, HTTP responses or pages; nothing below them does.
+"""
+
+from __future__ import annotations
+
+
+class TaxmatchError(Exception):
+    """Base of every error taxmatch raises on purpose."""
+
+    code = "TM000"
+    exit_status = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class InputFileError(TaxmatchError):
+    """An input file cannot be read as a whole (missing, wrong format, missing columns)."""
+
+    code = "TM100"
+    exit_status = 2
+
+    def __init__(
+        self,
+        path: str,
+        problem: str,
+        *,
+        row: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        where = path
+        if row is not None:
+            where += f", row {row}"
+        if field is not None:
+            where += f", field {field!r}"
+        super().__init__(f"{where}: {problem}")
+        self.path = path
+        self.row = row
+        self.field = field
+
+
+class EnvelopeError(InputFileError):
+    """The batch envelope is missing, not JSON, or fails its schema."""
+
+    code = "TM110"
+
+
+class PolicyError(InputFileError):
+    """The policy file is missing, not YAML, or fails its schema."""
+
+    code = "TM120"
+
+
+class ReferenceError_(TaxmatchError):
+    """The reference (master file snapshot) is missing or unusable."""
+
+    code = "TM200"
+    exit_status = 3
+
+
+class StoreError(TaxmatchError):
+    """The state store or a file in the store failed."""
+
+    code = "TM300"
+    exit_status = 4
+
+
+class BatchNotFound(StoreError):
+    code = "TM301"
+
+
+class LedgerError(StoreError):
+    """The ledger failed verification or could not be appended to."""
+
+    code = "TM400"
+    exit_status = 5
+
+
+class PackageError(TaxmatchError):
+    """A response package is malformed or of an unknown schema version."""
+
+    code = "TM500"
+    exit_status = 6

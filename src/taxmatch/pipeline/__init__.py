@@ -1,0 +1,1 @@
+"""taxmatch.pipeline."""
