@@ -37,8 +37,13 @@ class ReasonCode(StrEnum):
 REASON_DESCRIPTIONS: dict[ReasonCode, str] = {
     ReasonCode.R01: "name missing (first or last)",
     ReasonCode.R02: "requester address missing",
-    ReasonCode.R03: "address invalid (unparseable, incomplete, placeholder, ZIP only, unknown state, malformed ZIP)",
-    ReasonCode.R04: "tax period missing, malformed, open-ended, in the future, or older than policy allows",
+    ReasonCode.R03: (
+        "address invalid (unparseable, incomplete, placeholder, ZIP only, unknown state, "
+        "malformed ZIP)"
+    ),
+    ReasonCode.R04: (
+        "tax period missing, malformed, open-ended, in the future, or older than policy allows"
+    ),
     ReasonCode.R05: "statute missing or not on the allow-list of criminal non-tax statutes",
     ReasonCode.R06: "relevance reason missing or generic",
     ReasonCode.R07: "requesting official not authorised",
@@ -251,3 +256,24 @@ class Envelope(BaseModel):
     signed_on: date
     recipient_officers: tuple[str, ...] = Field(max_length=100_000)
     attestation: str = Field(max_length=10_000)
+
+
+_CODE_BITS: dict[ReasonCode, int] = {code: 1 << i for i, code in enumerate(ReasonCode)}
+
+
+def codes_to_mask(codes: frozenset[ReasonCode] | set[ReasonCode]) -> int:
+    """Reason codes as a bit mask (compact storage for millions of rows)."""
+    mask = 0
+    for code in codes:
+        mask |= _CODE_BITS[code]
+    return mask
+
+
+def mask_to_codes(mask: int) -> tuple[ReasonCode, ...]:
+    """The codes of a bit mask, in code order."""
+    return tuple(code for code, bit in _CODE_BITS.items() if mask & bit)
+
+
+def format_codes(mask: int) -> str:
+    """``R03;R04`` as the package writes them."""
+    return ";".join(code.value for code in mask_to_codes(mask))

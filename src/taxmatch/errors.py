@@ -58,7 +58,7 @@ class PolicyError(InputFileError):
     code = "TM120"
 
 
-class ReferenceError_(TaxmatchError):
+class ReferenceSnapshotError(TaxmatchError):
     """The reference (master file snapshot) is missing or unusable."""
 
     code = "TM200"

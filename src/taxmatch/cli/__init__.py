@@ -1,0 +1,317 @@
+"""The ``taxmatch`` command line. Each command parses flags, calls one library function and
+renders the result; library errors become a one-line message and an exit status here,
+and only here. No command prints a name, address or TIN.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from taxmatch import __version__
+from taxmatch.cli.progress import Bar
+from taxmatch.cli.render import render_summary
+from taxmatch.cli.settings import get_settings
+from taxmatch.errors import TaxmatchError
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _edge(fn: Callable[P, T]) -> Callable[P, T]:
+    """Turn library errors into one line on stderr and the error's exit status."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except TaxmatchError as exc:
+            click.echo(f"taxmatch: error {exc}", err=True)
+            sys.exit(exc.exit_status)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # never show locals or values: they may be people's data
+            if get_settings().debug:
+                raise
+            click.echo(
+                f"taxmatch: internal error TM999 ({type(exc).__name__}); "
+                "rerun with TAXMATCH_DEBUG=1 for a traceback",
+                err=True,
+            )
+            sys.exit(70)
+
+    return wrapper
+
+
+def _store_option(fn: Callable[P, T]) -> Callable[P, T]:
+    return click.option(
+        "--store",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Store directory (env TAXMATCH_STORE, default ./taxmatch-data).",
+    )(fn)
+
+
+def _store(store: Path | None) -> Path:
+    return store if store is not None else get_settings().store
+
+
+def _as_of(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("must be an ISO date, YYYY-MM-DD", param_hint="--as-of") from None
+
+
+def _years(value: str) -> tuple[int, int]:
+    try:
+        a, b = (int(x) for x in value.split("-", 1))
+    except ValueError:
+        raise click.BadParameter("must look like 2019-2025", param_hint="--years") from None
+    if a > b:
+        raise click.BadParameter("first year after last year", param_hint="--years")
+    return a, b
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="taxmatch")
+@click.option("-v", "--verbose", count=True, help="Log typed events to stderr (-vv: debug).")
+def main(verbose: int) -> None:
+    """taxmatch: statutory validation and precision-first matching of disclosure requests."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s")
+
+
+# --- generate -------------------------------------------------------------------------
+
+
+@main.group()
+def generate() -> None:
+    """Generate seeded synthetic populations and request batches (never real people)."""
+
+
+@generate.command("population")
+@click.option("--people", type=click.IntRange(1), default=10_000, show_default=True)
+@click.option("--years", default="2019-2025", show_default=True, help="Tax years, FIRST-LAST.")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@_edge
+def generate_population_cmd(people: int, years: str, seed: int, out: Path) -> None:
+    """Write a synthetic master file (master.parquet) and its truth (people.parquet)."""
+    from taxmatch.generate import generate_population
+
+    with Bar() as bar:
+        bar.stage("people", people)
+        result = generate_population(
+            people=people, years=_years(years), seed=seed, out=out, progress=bar.advance
+        )
+    click.echo(f"population written to {out} ({_describe(result)})")
+
+
+@generate.command("requests")
+@click.option(
+    "--population",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    required=True,
+    help="Directory written by 'generate population'.",
+)
+@click.option("--rows", type=click.IntRange(1), default=5_000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--as-of", "as_of", default=None, help="Date the batch is judged at (default today).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl", "parquet"]),
+    default="csv",
+    show_default=True,
+)
+@_edge
+def generate_requests_cmd(
+    population: Path, rows: int, seed: int, out: Path, as_of: str | None, fmt: str
+) -> None:
+    """Write a request file, its envelope and a truth file for evaluation."""
+    from taxmatch.generate import generate_requests
+
+    with Bar() as bar:
+        bar.stage("requests", rows)
+        result = generate_requests(
+            population=population,
+            rows=rows,
+            seed=seed,
+            out=out,
+            as_of=_as_of(as_of),
+            progress=bar.advance,
+            fmt=fmt,  # type: ignore[arg-type]
+        )
+    click.echo(f"requests written to {out} ({_describe(result)})")
+
+
+def _describe(result: object) -> str:
+    fields = getattr(result, "__dataclass_fields__", {})
+    parts = [f"{k}={getattr(result, k)}" for k in fields if isinstance(getattr(result, k), int)]
+    return ", ".join(parts)
+
+
+# --- reference ------------------------------------------------------------------------
+
+
+@main.group()
+def reference() -> None:
+    """Load and inspect the custodian's master file snapshots."""
+
+
+@reference.command("load")
+@_store_option
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path)
+)
+@_edge
+def reference_load(store: Path | None, files: tuple[Path, ...]) -> None:
+    """Load master files (CSV or Parquet) into a new reference snapshot and make it current."""
+    from taxmatch.store.reference import load_reference
+
+    with Bar() as bar:
+        bar.stage("filings", None)
+        info = load_reference(_store(store), list(files), progress=bar.advance)
+    click.echo(f"reference {info.snapshot_id}: {info.filings} filings, {info.tins} TINs")
+
+
+# --- batch ----------------------------------------------------------------------------
+
+
+@main.group()
+def batch() -> None:
+    """Run request batches and inspect their packages."""
+
+
+@batch.command("run")
+@_store_option
+@click.option(
+    "--requests",
+    "requests_file",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+)
+@click.option(
+    "--envelope", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path)
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--policy",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Policy YAML (default: the packaged policy).",
+)
+@click.option("--as-of", "as_of", default=None, help="Date the batch is judged at (default today).")
+@click.option("--matcher", type=click.Choice(["exact"]), default="exact", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of a table.")
+@_edge
+def batch_run(
+    store: Path | None,
+    requests_file: Path,
+    envelope: Path,
+    out: Path,
+    policy: Path | None,
+    as_of: str | None,
+    matcher: str,
+    as_json: bool,
+) -> None:
+    """Validate, match and package one batch. The same input and envelope is the same batch."""
+    from taxmatch.pipeline.batch import BatchRequest, run_batch
+
+    req = BatchRequest(
+        store=_store(store),
+        requests=requests_file,
+        envelope=envelope,
+        out=out,
+        as_of=_as_of(as_of),
+        policy=policy,
+        matcher=matcher,
+        database_url=get_settings().database_url,
+    )
+    with Bar() as bar:
+        result = run_batch(req, bar)
+    _print_summary(result.summary, result.package, reused=result.reused, as_json=as_json)
+
+
+def _print_summary(summary: dict[str, Any], package: Path, *, reused: bool, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, sort_keys=True))
+        return
+    if reused:
+        click.echo("This input and envelope were already processed; returning that batch.")
+    click.echo(render_summary(summary, package))
+
+
+# --- ledger ---------------------------------------------------------------------------
+
+
+@main.group()
+def ledger() -> None:
+    """The tamper-evident record of every request and disclosure."""
+
+
+@ledger.command("verify")
+@_store_option
+@_edge
+def ledger_verify(store: Path | None) -> None:
+    """Check the whole hash chain; exit non-zero naming the first bad entry."""
+    from taxmatch.store.state import StateStore
+
+    state = StateStore.open(_store(store), get_settings().database_url)
+    try:
+        result = state.verify_ledger()
+    finally:
+        state.close()
+    if not result.ok:
+        click.echo(
+            f"taxmatch: ledger verification FAILED at entry {result.first_bad_seq}: "
+            f"{result.problem}",
+            err=True,
+        )
+        sys.exit(5)
+    click.echo(f"ledger ok: {result.entries} entries, head {result.head}")
+
+
+# --- demo -----------------------------------------------------------------------------
+
+
+@main.command("demo")
+@_store_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-out"),
+    show_default=True,
+)
+@click.option("--people", type=click.IntRange(10), default=20_000, show_default=True)
+@click.option("--rows", type=click.IntRange(10), default=5_000, show_default=True)
+@click.option("--seed", type=int, default=2026, show_default=True)
+@_edge
+def demo(store: Path | None, out: Path, people: int, rows: int, seed: int) -> None:
+    """Generate a population, load it, run a batch and print the summary."""
+    from taxmatch.pipeline.demo import run_demo
+
+    with Bar() as bar:
+        result = run_demo(
+            store=_store(store),
+            out=out,
+            people=people,
+            rows=rows,
+            seed=seed,
+            progress=bar,
+            database_url=get_settings().database_url,
+        )
+    _print_summary(result.summary, result.package, reused=result.reused, as_json=False)
+    click.echo(f"evaluation inputs: truth file {result.truth}")

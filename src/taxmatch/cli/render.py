@@ -1,0 +1,45 @@
+"""Human-readable rendering of a package summary: counts only, never a value."""
+
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from taxmatch.contracts import REASON_DESCRIPTIONS, Outcome, ReasonCode
+
+_ORDER = ["REJECTED", *(o.value for o in Outcome)]
+
+
+def render_summary(summary: dict[str, Any], package: Path) -> str:
+    buf = StringIO()
+    console = Console(file=buf, width=100, force_terminal=False, color_system=None)
+    rows = int(summary["input_rows"])
+    console.print(f"batch {summary['batch_id']}: {rows} input rows")
+    outcomes = Table(title="Outcomes", title_justify="left")
+    outcomes.add_column("outcome")
+    outcomes.add_column("records", justify="right")
+    outcomes.add_column("share", justify="right")
+    counts: dict[str, int] = summary["counts"]
+    for name in _ORDER:
+        n = counts.get(name, 0)
+        outcomes.add_row(name, str(n), f"{(100 * n / rows) if rows else 0:.1f} %")
+    console.print(outcomes)
+    if summary["reason_codes"]:
+        reasons = Table(title="Rejections by reason code", title_justify="left")
+        reasons.add_column("code")
+        reasons.add_column("records", justify="right")
+        reasons.add_column("meaning")
+        for code, n in sorted(summary["reason_codes"].items()):
+            reasons.add_row(code, str(n), REASON_DESCRIPTIONS[ReasonCode(code)])
+        console.print(reasons)
+    console.print(
+        f"policy {summary['policy']['version']} · matcher {summary['model']['version']} · "
+        f"reference {summary['reference_snapshot_id']} · ledger head "
+        f"{summary['ledger_head']['hash'][:16]}…"
+    )
+    console.print(f"package: {package}")
+    return buf.getvalue().rstrip()

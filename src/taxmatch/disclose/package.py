@@ -1,0 +1,148 @@
+"""The response package ``OUT/<batch_id>/`` (DESIGN.md, schema ``taxmatch/package/v1``).
+
+Four CSVs — disclosed, rejected, unmatched, pending — take every input row exactly once;
+``summary.json`` says what was done under which rules; ``manifest.json`` hashes every file.
+The package is written into ``<batch_id>.partial`` and renamed into place only when
+complete, so a reader never sees half a package.
+
+Never names which field matched or which candidate competed: the requester learns the
+outcome, not the custodian's reasoning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from taxmatch.contracts import (
+    DISCLOSED_COLUMNS,
+    PACKAGE_SCHEMA,
+    PENDING_COLUMNS,
+    REJECTED_COLUMNS,
+    UNMATCHED_COLUMNS,
+    Disposition,
+)
+from taxmatch.disclose.csvout import SafeCsvWriter, csv_stats
+from taxmatch.errors import PackageError
+
+PACKAGE_FILES = ("disclosed.csv", "rejected.csv", "unmatched.csv", "pending.csv")
+SUMMARY = "summary.json"
+MANIFEST = "manifest.json"
+
+
+class PackageWriter:
+    """Streams one batch's package. Use as a context manager; call ``finish`` at the end."""
+
+    def __init__(self, out: Path, batch_id: str, *, phone: bool) -> None:
+        self.final = out / batch_id
+        self.partial = out / f"{batch_id}.partial"
+        if self.partial.exists():
+            shutil.rmtree(self.partial)
+        self.partial.mkdir(parents=True)
+        disclosed_cols = (*DISCLOSED_COLUMNS, "phone") if phone else DISCLOSED_COLUMNS
+        self.writers: dict[Disposition, SafeCsvWriter] = {
+            Disposition.DISCLOSED: SafeCsvWriter(self.partial / "disclosed.csv", disclosed_cols),
+            Disposition.REJECTED: SafeCsvWriter(self.partial / "rejected.csv", REJECTED_COLUMNS),
+            Disposition.UNMATCHED: SafeCsvWriter(self.partial / "unmatched.csv", UNMATCHED_COLUMNS),
+            Disposition.PENDING: SafeCsvWriter(self.partial / "pending.csv", PENDING_COLUMNS),
+        }
+        for w in self.writers.values():
+            w.__enter__()
+        self._closed = False
+
+    def __enter__(self) -> PackageWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._closed:
+            self._close_writers(exc_type, exc, tb)
+            shutil.rmtree(self.partial, ignore_errors=True)
+
+    def _close_writers(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> None:
+        for w in self.writers.values():
+            w.__exit__(exc_type, exc, tb)
+        self._closed = True
+
+    def write(self, disposition: Disposition, row: list[str | int | float | None]) -> None:
+        self.writers[disposition].write(row)
+
+    def finish(self, summary: Mapping[str, Any]) -> Path:
+        """Close the CSVs, write summary and manifest, move the package into place."""
+        self._close_writers()
+        summary_path = self.partial / SUMMARY
+        summary_path.write_text(
+            json.dumps({"schema": PACKAGE_SCHEMA, **summary}, indent=2, sort_keys=True) + "\n",
+            encoding="utf-8",
+        )
+        files: dict[str, dict[str, Any]] = {}
+        for name in PACKAGE_FILES:
+            sha, rows = csv_stats(self.partial / name)
+            files[name] = {"sha256": sha, "rows": rows}
+        sha, _ = _file_sha(summary_path)
+        files[SUMMARY] = {"sha256": sha, "rows": 1}
+        manifest = {"schema": PACKAGE_SCHEMA, "batch_id": summary["batch_id"], "files": files}
+        (self.partial / MANIFEST).write_text(
+            json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+        if self.final.exists():
+            shutil.rmtree(self.final)
+        os.replace(self.partial, self.final)
+        return self.final
+
+
+def _file_sha(path: Path) -> tuple[str, int]:
+    import hashlib
+
+    h = hashlib.sha256(path.read_bytes())
+    return h.hexdigest(), path.stat().st_size
+
+
+def read_summary(package: Path) -> dict[str, Any]:
+    """A package's summary, refusing unknown schema versions."""
+    try:
+        data = json.loads((package / SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PackageError(f"{package / SUMMARY}: unreadable") from exc
+    if not isinstance(data, dict) or data.get("schema") != PACKAGE_SCHEMA:
+        raise PackageError(f"{package / SUMMARY}: unknown package schema version")
+    return data
+
+
+def verify_manifest(package: Path) -> list[str]:
+    """Names of package files whose hash or row count differs from the manifest."""
+    try:
+        manifest = json.loads((package / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PackageError(f"{package / MANIFEST}: unreadable") from exc
+    if manifest.get("schema") != PACKAGE_SCHEMA:
+        raise PackageError(f"{package / MANIFEST}: unknown package schema version")
+    bad = []
+    for name, meta in manifest["files"].items():
+        path = package / name
+        if not path.exists():
+            bad.append(name)
+            continue
+        if name == SUMMARY:
+            sha, _ = _file_sha(path)
+            if sha != meta["sha256"]:
+                bad.append(name)
+            continue
+        sha, rows = csv_stats(path)
+        if sha != meta["sha256"] or rows != meta["rows"]:
+            bad.append(name)
+    return bad

@@ -1,0 +1,490 @@
+"""Run one batch end to end: intake → validation → matching → decision → package → record.
+
+The one code path behind ``taxmatch batch run`` (and, later, the API). Orchestrates the
+stages, owns the order of writes (state database, ledger, package) and never touches a
+value itself beyond handing records from one stage to the next. Logs are typed events
+with ids, counts and hashes only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from taxmatch.contracts import (
+    Disposition,
+    Outcome,
+    codes_to_mask,
+    disposition_of,
+    format_codes,
+    mask_to_codes,
+)
+from taxmatch.disclose.package import PackageWriter, read_summary
+from taxmatch.errors import TaxmatchError
+from taxmatch.events import Event, emit
+from taxmatch.ledger.chain import LedgerDraft, keyed_hash
+from taxmatch.match.exact import match_exact
+from taxmatch.pipeline.staging import stage_records
+from taxmatch.policy.batch import BatchCounts, batch_codes, officer_cap
+from taxmatch.policy.decide import MatchSummary, decide
+from taxmatch.policy.validate import generated_id, make_context
+from taxmatch.store.files import load_policy, read_envelope, read_requests, sha256_file
+from taxmatch.store.reference import current_reference
+from taxmatch.store.state import BatchRow, DecisionRow, StateStore
+from taxmatch.store.workspace import BatchWorkspace
+
+MATCHERS = ("exact",)
+MATCHER_VERSIONS = {"exact": "exact-1"}
+
+
+class Progress(Protocol):
+    """What the edges give the pipeline to show progress (a rich bar, an API counter)."""
+
+    def stage(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, n: int) -> None: ...
+
+
+class _Silent:
+    def stage(self, name: str, total: int | None) -> None:
+        return None
+
+    def advance(self, n: int) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRequest:
+    """Everything one run needs; the edges build it from flags, settings or an upload."""
+
+    store: Path
+    requests: Path
+    envelope: Path
+    out: Path
+    as_of: date
+    policy: Path | None = None
+    matcher: str = "exact"
+    database_url: str | None = None
+    actor: str = "cli"
+    origin: str = "cli"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    batch_id: str
+    package: Path
+    summary: dict[str, Any]
+    reused: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def batch_id_for(input_sha256: str, envelope_sha256: str) -> str:
+    """The same request file under the same envelope is the same batch, always."""
+    digest = hashlib.sha256(f"{input_sha256}:{envelope_sha256}".encode()).hexdigest()
+    return f"B{digest[:20]}"
+
+
+def disclosure_id_for(batch_id: str, row_number: int) -> str:
+    digest = hashlib.sha256(f"{batch_id}:{row_number}".encode()).hexdigest()
+    return f"D{digest[:20].upper()}"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def run_batch(req: BatchRequest, progress: Progress | None = None) -> BatchResult:
+    """Run (or return the already finished) batch for ``req``."""
+    bar: Progress = progress or _Silent()
+    if req.matcher not in MATCHERS:
+        raise TaxmatchError(f"unknown matcher {req.matcher!r}; choose one of {MATCHERS}")
+    policy, policy_text = load_policy(req.policy)
+    policy_sha = hashlib.sha256(policy_text.encode("utf-8")).hexdigest()
+    envelope = read_envelope(req.envelope)
+    reader = read_requests(req.requests, max_field_length=policy.limits.max_field_length)
+    input_sha, envelope_sha = sha256_file(req.requests), sha256_file(req.envelope)
+    batch_id = batch_id_for(input_sha, envelope_sha)
+
+    state = StateStore.open(req.store, req.database_url)
+    try:
+        existing = state.find_batch(batch_id)
+        if existing is not None and existing.status == "done":
+            package = Path(existing.package_dir)
+            emit(Event.BATCH_EXISTS, batch_id=batch_id)
+            return BatchResult(
+                batch_id, package, read_summary(package), reused=True, counts=existing.counts
+            )
+        reference = current_reference(req.store)
+        started = _utc_now()
+        if existing is None:
+            state.create_batch(
+                BatchRow(
+                    batch_id=batch_id,
+                    agency=envelope.requesting_agency,
+                    request_letter_id=envelope.request_letter_id,
+                    input_sha256=input_sha,
+                    envelope_sha256=envelope_sha,
+                    policy_version=policy.version,
+                    policy_sha256=policy_sha,
+                    input_rows=0,
+                    status="running",
+                    created_at=started,
+                    finished_at=None,
+                    counts={},
+                    package_dir=str(req.out / batch_id),
+                    as_of=req.as_of,
+                    matcher=req.matcher,
+                    reference_id=reference.snapshot_id,
+                    error_code=None,
+                )
+            )
+            emit(Event.BATCH_STARTED, batch_id=batch_id)
+        else:
+            state.delete_decisions(batch_id)
+            state.set_batch_status(batch_id, "running")
+            emit(Event.BATCH_RESUMED, batch_id=batch_id)
+
+        def draft(event_type: str, object_id: str, **payload: Any) -> LedgerDraft:
+            return LedgerDraft(event_type, req.actor, req.origin, True, object_id, payload)
+
+        state.append_ledger(
+            [
+                draft(
+                    "batch_received",
+                    batch_id,
+                    agency=envelope.requesting_agency,
+                    request_letter_id_sha256=hashlib.sha256(
+                        envelope.request_letter_id.encode()
+                    ).hexdigest(),
+                    input_sha256=input_sha,
+                    envelope_sha256=envelope_sha,
+                ),
+                draft(
+                    "rules_in_force",
+                    batch_id,
+                    policy_version=policy.version,
+                    policy_sha256=policy_sha,
+                    matcher=MATCHER_VERSIONS[req.matcher],
+                    reference_id=reference.snapshot_id,
+                    as_of=req.as_of.isoformat(),
+                ),
+            ]
+        )
+        try:
+            result = _run(
+                req,
+                state,
+                batch_id,
+                reference.path,
+                reference.snapshot_id,
+                policy,
+                policy_sha,
+                envelope,
+                reader,
+                input_sha,
+                envelope_sha,
+                started,
+                bar,
+            )
+        except BaseException as exc:
+            code = exc.code if isinstance(exc, TaxmatchError) else "TM999"
+            state.set_batch_status(batch_id, "failed", error_code=code)
+            emit(Event.BATCH_FAILED, batch_id=batch_id, error=code)
+            raise
+        return result
+    finally:
+        state.close()
+
+
+def _run(
+    req: BatchRequest,
+    state: StateStore,
+    batch_id: str,
+    reference_path: Path,
+    reference_id: str,
+    policy: Any,
+    policy_sha: str,
+    envelope: Any,
+    reader: Any,
+    input_sha: str,
+    envelope_sha: str,
+    started: datetime,
+    bar: Progress,
+) -> BatchResult:
+    t0 = time.monotonic()
+    ctx = make_context(envelope, policy, req.as_of)
+    work = req.store / "work" / batch_id
+    with BatchWorkspace(work / "work.duckdb") as ws:
+        ws.reset()
+        bar.stage("validating", reader.total_bytes)
+        rows = stage_records(reader, ctx, ws, on_chunk=bar.advance)
+        _apply_batch_checks(ws, rows, policy, envelope)
+        emit(
+            Event.VALIDATION_DONE,
+            batch_id=batch_id,
+            rows=rows,
+            seconds=round(time.monotonic() - t0, 3),
+        )
+
+        t1 = time.monotonic()
+        ws.valid_requests_view()
+        match_exact(ws.con, reference_path)
+        emit(Event.MATCHING_DONE, batch_id=batch_id, seconds=round(time.monotonic() - t1, 3))
+
+        bar.stage("writing package", rows)
+        with PackageWriter(req.out, batch_id, phone=policy.disclosure.phone) as pkg:
+            counts, reasons = _write_outputs(req, state, ws, pkg, batch_id, policy, bar)
+            finished = _utc_now()
+            head_seq, head = state.ledger_head()
+            summary: dict[str, Any] = {
+                "batch_id": batch_id,
+                "input_rows": rows,
+                "counts": dict(sorted(counts.items())),
+                "reason_codes": dict(sorted(reasons.items())),
+                "input_sha256": input_sha,
+                "envelope_sha256": envelope_sha,
+                "requesting_agency": envelope.requesting_agency,
+                "as_of": req.as_of.isoformat(),
+                "policy": {"version": policy.version, "sha256": policy_sha},
+                "model": {
+                    "version": MATCHER_VERSIONS[req.matcher],
+                    "sha256": hashlib.sha256(MATCHER_VERSIONS[req.matcher].encode()).hexdigest(),
+                },
+                "reference_snapshot_id": reference_id,
+                "ledger_head": {"seq": head_seq, "hash": head},
+                "started_utc": _iso(started),
+                "finished_utc": _iso(finished),
+            }
+            package = pkg.finish(summary)
+    manifest_sha = sha256_file(package / "manifest.json")
+    state.append_ledger(
+        [
+            LedgerDraft(
+                "package_delivered",
+                req.actor,
+                req.origin,
+                True,
+                batch_id,
+                {"manifest_sha256": manifest_sha, "rows": rows},
+            )
+        ]
+    )
+    state.set_batch_status(batch_id, "done", counts=counts, finished_at=finished)
+    emit(
+        Event.BATCH_FINISHED, batch_id=batch_id, rows=rows, seconds=round(time.monotonic() - t0, 3)
+    )
+    return BatchResult(batch_id, package, summary, counts=counts)
+
+
+def _apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Any, envelope: Any) -> None:
+    """Add the whole-batch codes (R06 boilerplate, R08 cap, R10 duplicates) to each row."""
+    cap = officer_cap(envelope, policy)
+    share = policy.relevance.max_identical_share
+    first = True
+    records = ws.con.execute(
+        "SELECT row_number, request_id, mask, fields FROM records ORDER BY row_number"
+    ).fetch_record_batch(100_000)
+    for counts_batch in ws.iter_counts():
+        own = records.read_next_batch()
+        c = counts_batch.to_pydict()
+        o = own.to_pydict()
+        out_rid: list[str] = []
+        out_mask: list[int] = []
+        out_fields: list[str] = []
+        for i, row_number in enumerate(c["row_number"]):
+            codes, names = batch_codes(
+                BatchCounts(
+                    c["id_rank"][i], c["pc_rank"][i], c["rel_count"][i], c["officer_rank"][i]
+                ),
+                input_rows=rows,
+                max_identical_share=share,
+                cap=cap,
+            )
+            mask = o["mask"][i] | codes_to_mask(codes)
+            rid = o["request_id"][i]
+            if c["id_rank"][i] > 1:
+                rid = generated_id(row_number)
+            fields = o["fields"][i]
+            if names:
+                merged = [n for n in fields.split(";") if n] if fields else []
+                merged += [n for n in names if n not in merged]
+                fields = ";".join(merged)
+            out_rid.append(rid)
+            out_mask.append(mask)
+            out_fields.append(fields)
+        ws.write_final(
+            pa.table(
+                {
+                    "row_number": c["row_number"],
+                    "request_id": out_rid,
+                    "mask": out_mask,
+                    "fields": out_fields,
+                }
+            ),
+            first=first,
+        )
+        first = False
+
+
+def _summary_of(row: dict[str, Any], i: int) -> MatchSummary:
+    if row["candidates"][i] is None:
+        return MatchSummary(0, 0.0, 0.0, False, False, None, False)
+    return MatchSummary(
+        candidates=row["candidates"][i],
+        score=row["score"][i],
+        margin_log2=row["margin_log2"][i],
+        first_name_agrees=row["first_name_agrees"][i],
+        address_corroborated=row["address_corroborated"][i],
+        filing_year=row["filing_year"][i],
+        ineligible=row["ineligible"][i],
+    )
+
+
+def _write_outputs(
+    req: BatchRequest,
+    state: StateStore,
+    ws: BatchWorkspace,
+    pkg: PackageWriter,
+    batch_id: str,
+    policy: Any,
+    bar: Progress,
+) -> tuple[Counter[str], Counter[str]]:
+    """Stream every row, in file order, into exactly one package file and the state DB."""
+    counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    allowed = set(policy.disclosure.fields)
+    phone = policy.disclosure.phone
+    key = state.ledger_key()
+    digest = hashlib.sha256()
+    reader = ws.con.execute(
+        """SELECT f.row_number, f.request_id, f.mask, f.fields, o.* EXCLUDE (row_number)
+           FROM final f LEFT JOIN outcomes o USING (row_number) ORDER BY f.row_number"""
+    ).fetch_record_batch(50_000)
+    for batch in reader:
+        r = batch.to_pydict()
+        decisions: list[DecisionRow] = []
+        drafts: list[LedgerDraft] = []
+        for i, row_number in enumerate(r["row_number"]):
+            rid, mask = r["request_id"][i], r["mask"][i]
+            if mask:
+                codes = format_codes(mask)
+                for code in mask_to_codes(mask):
+                    reasons[code.value] += 1
+                pkg.write(Disposition.REJECTED, [rid, codes, r["fields"][i]])
+                counts["REJECTED"] += 1
+                decisions.append(
+                    DecisionRow(
+                        batch_id,
+                        row_number,
+                        rid,
+                        "rejected",
+                        None,
+                        codes,
+                        r["fields"][i],
+                        None,
+                        None,
+                        None,
+                    )
+                )
+                digest.update(f"{row_number}|{rid}|R|{codes}\n".encode())
+                continue
+            m = _summary_of(r, i)
+            outcome = decide(m, policy, req.as_of)
+            disposition = disposition_of(outcome)
+            counts[outcome.value] += 1
+            tin = r["person_tin"][i]
+            person_key = keyed_hash(key, tin) if tin else None
+            disclosure_id = None
+            if outcome is Outcome.DISCLOSED:
+                disclosure_id = disclosure_id_for(batch_id, row_number)
+                values = {
+                    "street_address": r["line1"][i],
+                    "unit": r["unit"][i],
+                    "city": r["city"][i],
+                    "state": r["state"][i],
+                    "zip": r["zip5"][i],
+                    "tax_year": m.filing_year,
+                }
+                shown = [values[k] if k in allowed else "" for k in values]
+                row_out: list[str | int | float | None] = [
+                    rid,
+                    disclosure_id,
+                    *shown,
+                    f"{m.score:.6f}",
+                ]
+                if phone:
+                    row_out.append(r["phone"][i] or "")
+                pkg.write(Disposition.DISCLOSED, row_out)
+                disclosed_fields = [k for k in values if k in allowed] + (
+                    ["phone"] if phone else []
+                )
+                drafts.append(
+                    LedgerDraft(
+                        "disclosure",
+                        req.actor,
+                        req.origin,
+                        True,
+                        disclosure_id,
+                        {
+                            "batch_id": batch_id,
+                            "request_id_sha256": hashlib.sha256(rid.encode()).hexdigest(),
+                            "person_key": person_key,
+                            "fields": disclosed_fields,
+                            "values_hmac": keyed_hash(key, *[str(v) for v in row_out[2:]]),
+                        },
+                    )
+                )
+            elif disposition is Disposition.PENDING:
+                pkg.write(Disposition.PENDING, [rid])
+            else:
+                pkg.write(Disposition.UNMATCHED, [rid, outcome.value])
+            decisions.append(
+                DecisionRow(
+                    batch_id,
+                    row_number,
+                    rid,
+                    disposition.value,
+                    outcome.value,
+                    "",
+                    "",
+                    disclosure_id,
+                    m.score,
+                    person_key,
+                )
+            )
+            digest.update(f"{row_number}|{rid}|{outcome.value}|{disclosure_id}\n".encode())
+        state.write_decisions(batch_id, decisions)
+        if drafts:
+            state.append_ledger(drafts)
+        bar.advance(batch.num_rows)
+    state.append_ledger(
+        [
+            LedgerDraft(
+                "decisions_recorded",
+                req.actor,
+                req.origin,
+                True,
+                batch_id,
+                {
+                    "rows": sum(counts.values()),
+                    "decisions_sha256": digest.hexdigest(),
+                    **{f"count_{k}": v for k, v in sorted(counts.items())},
+                },
+            )
+        ]
+    )
+    return counts, reasons
+
+
+__all__ = ["BatchRequest", "BatchResult", "Progress", "batch_id_for", "run_batch"]

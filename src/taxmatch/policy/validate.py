@@ -1,0 +1,271 @@
+"""Statutory validation of one request record (26 U.S.C. § 6103(i)(2) and the agreement).
+
+Pure: takes a raw record, the envelope, the policy and an as-of date; returns a verdict
+with every reason code that applies (several per record where several apply) and the
+names of the offending fields. Never reads files, never logs, never puts a value in
+anything it returns except the normalised request of a valid record.
+
+Checks that need the whole batch (duplicates, boilerplate relevance, the per-officer
+cap) are in ``taxmatch.policy.batch``; batch-level codes (R07, R12) in ``check_envelope``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from taxmatch.contracts import (
+    REQUEST_COLUMNS,
+    ROW_FIELD,
+    Envelope,
+    RawRecord,
+    ReasonCode,
+    ValidRequest,
+    Verdict,
+)
+from taxmatch.normalise.address import parse_address
+from taxmatch.normalise.names import normalise_name
+from taxmatch.normalise.statutes import TAX_TITLE, normalise_statute, statute_title
+from taxmatch.normalise.text import fold, word_count
+from taxmatch.policy.model import Policy
+
+R = ReasonCode
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/\-]{0,63}$")
+_YEAR = re.compile(r"^\d{4}$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_REMOVAL_ORDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-/.]{3,39}$")
+_CASE_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-/.:_ ]{2,63}$")
+_TIN = re.compile(r"^\d{3}-?\d{2}-?\d{4}$")
+_A_NUMBER = re.compile(r"^A?-?\d{8,9}$", re.IGNORECASE)
+# Letters of any script, spaces, hyphens, apostrophes, periods and commas: anything else
+# in a name (digits, formula characters, brackets) makes the record malformed.
+_NAME_CHARS = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ '\u2019.,\-])*$")
+
+GENERATED_ID_PREFIX = "#row-"
+
+
+def generated_id(row_number: int) -> str:
+    """The id a row is reported under when its own request_id is unusable.
+
+    ``#`` is not allowed in a requester's request_id, so a generated id never collides.
+    """
+    return f"{GENERATED_ID_PREFIX}{row_number}"
+
+
+def usable_request_id(raw: RawRecord) -> str | None:
+    """The requester's id when it is well formed, else None."""
+    rid = raw.fields.get("request_id", "")
+    if "request_id" in raw.malformed or not _REQUEST_ID.match(rid):
+        return None
+    return rid
+
+
+@dataclass(frozen=True, slots=True)
+class BatchContext:
+    """Everything per-record validation needs that is the same for the whole batch."""
+
+    policy: Policy
+    envelope: Envelope
+    as_of: date
+    batch_codes: frozenset[ReasonCode]
+    officers: frozenset[str]
+
+
+def check_envelope(envelope: Envelope, policy: Policy, as_of: date) -> frozenset[ReasonCode]:
+    """Batch-level codes: R07 (official not authorised), R12 (safeguards not current)."""
+    codes: set[ReasonCode] = set()
+    agency = policy.agencies.get(envelope.requesting_agency)
+    if agency is None:
+        return frozenset({R.R07, R.R12})
+    titles = {fold(t) for t in agency.authorised_titles}
+    if fold(envelope.requesting_official.title) not in titles:
+        codes.add(R.R07)
+    if agency.safeguards_certified_until < as_of:
+        codes.add(R.R12)
+    if envelope.signed_on > as_of:
+        codes.add(R.R07)
+    return frozenset(codes)
+
+
+def make_context(envelope: Envelope, policy: Policy, as_of: date) -> BatchContext:
+    return BatchContext(
+        policy=policy,
+        envelope=envelope,
+        as_of=as_of,
+        batch_codes=check_envelope(envelope, policy, as_of),
+        officers=frozenset(o.strip() for o in envelope.recipient_officers if o.strip()),
+    )
+
+
+def parse_iso_date(text: str) -> date | None:
+    """A strict ``YYYY-MM-DD`` date, or None."""
+    m = _ISO_DATE.match(text)
+    if m is None:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+def parse_tax_periods(text: str, as_of: date, lookback_years: int) -> tuple[int, ...] | None:
+    """Explicit ``;``-separated years within policy, or None when any is unacceptable.
+
+    Refused: empty, ranges or open ends ("2023-", "2019-2023"), words, a year after the
+    as-of year, a year older than ``as_of.year - lookback_years``.
+    """
+    parts = [p.strip() for p in text.split(";")]
+    if not text.strip() or any(not _YEAR.match(p) for p in parts):
+        return None
+    years = sorted({int(p) for p in parts})
+    oldest = as_of.year - lookback_years
+    if years[0] < oldest or years[-1] > as_of.year:
+        return None
+    return tuple(years)
+
+
+def _name_ok(value: str) -> bool:
+    return bool(_NAME_CHARS.match(value))
+
+
+def validate_record(raw: RawRecord, ctx: BatchContext) -> Verdict:
+    """Every per-record reason code that applies to ``raw``; the normalised request if none."""
+    f = raw.fields
+    codes: set[ReasonCode] = set(ctx.batch_codes)
+    bad: list[str] = []
+
+    def flag(code: ReasonCode, *fields: str) -> None:
+        codes.add(code)
+        for name in fields:
+            if name not in bad:
+                bad.append(name)
+
+    # R13: what the reader could not read cleanly, and ids of the wrong shape.
+    if raw.malformed:
+        flag(R.R13, *raw.malformed)
+    rid = usable_request_id(raw)
+    if rid is None and "request_id" not in raw.malformed:
+        flag(R.R13, "request_id")
+
+    # R01: names.
+    first, last = f.get("first_name", ""), f.get("last_name", "")
+    if not fold(first):
+        flag(R.R01, "first_name")
+    elif not _name_ok(first):
+        flag(R.R13, "first_name")
+    if not fold(last):
+        flag(R.R01, "last_name")
+    elif not _name_ok(last):
+        flag(R.R13, "last_name")
+    for optional in ("middle_name", "suffix"):
+        value = f.get(optional, "")
+        if value and not _name_ok(value):
+            flag(R.R13, optional)
+
+    # R02 / R03: the requester's address.
+    parsed = parse_address(
+        f.get("street_address", ""),
+        f.get("unit", ""),
+        f.get("city", ""),
+        f.get("state", ""),
+        f.get("zip", ""),
+    )
+    if parsed.is_missing:
+        flag(R.R02, "street_address", "city", "state", "zip")
+    elif parsed.problems:
+        flag(R.R03, *sorted({field for field, _ in parsed.problems}))
+
+    # R04: tax periods.
+    periods = parse_tax_periods(
+        f.get("tax_periods", ""), ctx.as_of, ctx.policy.tax_periods.lookback_years
+    )
+    if periods is None:
+        flag(R.R04, "tax_periods")
+
+    # R05: statute on the allow-list; title 26 never.
+    statute = normalise_statute(f.get("statute", ""))
+    if (
+        statute is None
+        or statute_title(statute) == TAX_TITLE
+        or statute not in ctx.policy.allowed_statutes
+    ):
+        flag(R.R05, "statute")
+
+    # R06: a specific reason, long enough (boilerplate share: policy.batch).
+    if word_count(f.get("relevance", "")) < ctx.policy.relevance.min_words:
+        flag(R.R06, "relevance")
+
+    # R08: the officer must be a named recipient (per-officer cap: policy.batch).
+    if f.get("officer_id", "") not in ctx.officers:
+        flag(R.R08, "officer_id")
+
+    # R09: final removal order, old enough.
+    if not _REMOVAL_ORDER.match(f.get("removal_order_number", "")):
+        flag(R.R09, "removal_order_number")
+    order_date = parse_iso_date(f.get("removal_order_date", ""))
+    if order_date is None or (ctx.as_of - order_date).days < ctx.policy.removal_order.min_age_days:
+        flag(R.R09, "removal_order_date")
+
+    # R11: investigation case number.
+    case_number = f.get("case_number", "")
+    if not _CASE_NUMBER.match(case_number):
+        flag(R.R11, "case_number")
+
+    # Optional identifiers: when given they must be well formed (R13), never required.
+    dob_text = f.get("date_of_birth", "")
+    dob = parse_iso_date(dob_text) if dob_text else None
+    if dob_text and (dob is None or dob > ctx.as_of):
+        flag(R.R13, "date_of_birth")
+    tin = f.get("tin", "")
+    if tin and not _TIN.match(tin):
+        flag(R.R13, "tin")
+    a_number = f.get("a_number", "")
+    if a_number and not _A_NUMBER.match(a_number):
+        flag(R.R13, "a_number")
+
+    request_id = rid if rid is not None else generated_id(raw.row_number)
+    if codes:
+        return Verdict(raw.row_number, request_id, frozenset(codes), tuple(bad), None)
+
+    assert parsed.address is not None
+    assert periods is not None
+    assert statute is not None
+    name = normalise_name(first, f.get("middle_name", ""), last, f.get("suffix", ""))
+    request = ValidRequest(
+        row_number=raw.row_number,
+        request_id=request_id,
+        first_name=name.first,
+        middle_name=name.middle,
+        last_name=name.last,
+        suffix=name.suffix,
+        address=parsed.address,
+        tax_periods=periods,
+        date_of_birth=dob,
+        tin=tin.replace("-", ""),
+        officer_id=f["officer_id"],
+        case_number=fold(case_number),
+        statute=statute,
+    )
+    return Verdict(raw.row_number, request_id, frozenset(), (), request)
+
+
+def field_order(fields: tuple[str, ...]) -> tuple[str, ...]:
+    """Offending field names in a stable order: the request contract's, then the rest."""
+    rank = {name: i for i, name in enumerate((*REQUEST_COLUMNS, ROW_FIELD))}
+    return tuple(sorted(set(fields), key=lambda n: (rank.get(n, len(rank)), n)))
+
+
+__all__ = [
+    "GENERATED_ID_PREFIX",
+    "BatchContext",
+    "check_envelope",
+    "field_order",
+    "generated_id",
+    "make_context",
+    "parse_iso_date",
+    "parse_tax_periods",
+    "usable_request_id",
+    "validate_record",
+]

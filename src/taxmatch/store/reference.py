@@ -1,0 +1,218 @@
+"""Reference snapshots: the custodian's master file, loaded once into DuckDB and normalised.
+
+``load_reference`` reads master files (CSV or Parquet) in chunks, normalises each distinct
+name and each distinct address once (a person's address repeats across years), and
+writes an immutable snapshot ``STORE/reference/<snapshot_id>.duckdb`` identified by the
+content hash of its inputs. ``STORE/reference/CURRENT`` names the snapshot in force.
+
+Never logs a value; errors name files and columns only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from taxmatch.errors import InputFileError, ReferenceSnapshotError
+from taxmatch.normalise.address import parse_address
+from taxmatch.normalise.names import normalise_name
+from taxmatch.normalise.text import fold
+from taxmatch.store.files import iter_master, sha256_file
+
+REFERENCE_SCHEMA = "taxmatch/reference/v1"
+_CHUNK = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceInfo:
+    snapshot_id: str
+    path: Path
+    filings: int
+    tins: int
+    source_sha256: tuple[str, ...]
+
+
+def reference_dir(store: Path) -> Path:
+    return store / "reference"
+
+
+def current_reference(store: Path) -> ReferenceInfo:
+    """The snapshot in force, or ReferenceSnapshotError when none was loaded."""
+    pointer = reference_dir(store) / "CURRENT"
+    if not pointer.exists():
+        raise ReferenceSnapshotError(
+            f"{store}: no reference loaded; run 'taxmatch reference load --store {store} FILE'"
+        )
+    snapshot_id = pointer.read_text(encoding="utf-8").strip()
+    meta_path = reference_dir(store) / f"{snapshot_id}.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReferenceSnapshotError(f"{meta_path}: reference metadata unreadable") from exc
+    if meta.get("schema") != REFERENCE_SCHEMA:
+        raise ReferenceSnapshotError(f"{meta_path}: unknown reference schema version")
+    return ReferenceInfo(
+        snapshot_id=snapshot_id,
+        path=reference_dir(store) / f"{snapshot_id}.duckdb",
+        filings=int(meta["filings"]),
+        tins=int(meta["tins"]),
+        source_sha256=tuple(meta["source_sha256"]),
+    )
+
+
+def _normalise_names(rows: list[tuple[str, str, str, str]]) -> pa.Table:
+    out: dict[str, list[str]] = {
+        k: [] for k in ("raw_first", "raw_middle", "raw_last", "raw_suffix")
+    } | {k: [] for k in ("first_name", "middle_name", "last_name", "suffix", "last_key")}
+    for first, middle, last, suffix in rows:
+        name = normalise_name(first, middle, last, suffix)
+        out["raw_first"].append(first)
+        out["raw_middle"].append(middle)
+        out["raw_last"].append(last)
+        out["raw_suffix"].append(suffix)
+        out["first_name"].append(name.first)
+        out["middle_name"].append(name.middle)
+        out["last_name"].append(name.last)
+        out["suffix"].append(name.suffix)
+        out["last_key"].append(name.last_key)
+    return pa.table(out)
+
+
+_ADDR_OUT = ("house_number", "street", "unit_n", "po_box", "city_n", "state_n", "zip5", "line1")
+
+
+def _normalise_addresses(rows: list[tuple[str, str, str, str, str]]) -> pa.Table:
+    keys = ("raw_street", "raw_unit", "raw_city", "raw_state", "raw_zip")
+    out: dict[str, list[str]] = {k: [] for k in (*keys, *_ADDR_OUT)}
+    for row in rows:
+        for k, v in zip(keys, row, strict=True):
+            out[k].append(v)
+        parsed = parse_address(*row)
+        a = parsed.address
+        if a is not None:
+            values = (a.house_number, a.street, a.unit, a.po_box, a.city, a.state, a.zip5)
+            line1 = a.street_line
+        else:  # kept, but it will not corroborate anything
+            values = ("", fold(row[0]), fold(row[1]), "", fold(row[2]), fold(row[3]), "")
+            line1 = fold(row[0])
+        for k, v in zip(_ADDR_OUT, (*values, line1), strict=True):
+            out[k].append(v)
+    return pa.table(out)
+
+
+def _snapshot_id(shas: Sequence[str]) -> str:
+    digest = hashlib.sha256(("|".join(sorted(shas)) + REFERENCE_SCHEMA).encode()).hexdigest()
+    return f"ref-{digest[:16]}"
+
+
+def load_reference(
+    store: Path,
+    files: Sequence[Path],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> ReferenceInfo:
+    """Load master files into a new snapshot and make it current. Idempotent per content."""
+    if not files:
+        raise InputFileError("reference load", "no master file given")
+    shas = [sha256_file(p) for p in files]
+    snapshot_id = _snapshot_id(shas)
+    rdir = reference_dir(store)
+    rdir.mkdir(parents=True, exist_ok=True)
+    final = rdir / f"{snapshot_id}.duckdb"
+    if final.exists() and (rdir / f"{snapshot_id}.json").exists():
+        (rdir / "CURRENT").write_text(snapshot_id, encoding="utf-8")
+        return current_reference(store)
+    tmp = rdir / f"{snapshot_id}.duckdb.tmp"
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    try:
+        con.execute("SET preserve_insertion_order=false")
+        first = True
+        for path in files:
+            for batch in iter_master(path, chunk_rows=_CHUNK):
+                con.register("chunk", batch)
+                if first:
+                    con.execute("CREATE TABLE raw AS SELECT * FROM chunk")
+                    first = False
+                else:
+                    con.execute("INSERT INTO raw SELECT * FROM chunk")
+                con.unregister("chunk")
+                if progress is not None:
+                    progress(batch.num_rows)
+        if first:
+            raise InputFileError(str(files[0]), "master file has no rows")
+        _build_filings(con)
+        filings, tins = con.execute(
+            "SELECT count(*), count(DISTINCT tin) FROM filings"
+        ).fetchone() or (0, 0)
+    finally:
+        con.close()
+    os.replace(tmp, final)
+    meta = {
+        "schema": REFERENCE_SCHEMA,
+        "snapshot_id": snapshot_id,
+        "source_sha256": shas,
+        "filings": filings,
+        "tins": tins,
+    }
+    (rdir / f"{snapshot_id}.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    (rdir / "CURRENT").write_text(snapshot_id, encoding="utf-8")
+    return current_reference(store)
+
+
+def _build_filings(con: duckdb.DuckDBPyConnection) -> None:
+    """Normalise distinct names and addresses once, then join them back onto filings."""
+    con.execute(
+        "CREATE TABLE names (raw_first VARCHAR, raw_middle VARCHAR, raw_last VARCHAR, "
+        "raw_suffix VARCHAR, first_name VARCHAR, middle_name VARCHAR, last_name VARCHAR, "
+        "suffix VARCHAR, last_key VARCHAR)"
+    )
+    cur = con.execute(
+        """SELECT DISTINCT coalesce(first_name,''), coalesce(middle_name,''),
+                  coalesce(last_name,''), coalesce(suffix,'') FROM raw"""
+    )
+    while rows := cur.fetchmany(_CHUNK):
+        con.register("n", _normalise_names(rows))
+        con.execute("INSERT INTO names SELECT * FROM n")
+        con.unregister("n")
+    con.execute(
+        "CREATE TABLE addrs (raw_street VARCHAR, raw_unit VARCHAR, raw_city VARCHAR, "
+        "raw_state VARCHAR, raw_zip VARCHAR, " + ", ".join(f"{c} VARCHAR" for c in _ADDR_OUT) + ")"
+    )
+    cur = con.execute(
+        """SELECT DISTINCT coalesce(street_address,''), coalesce(unit,''), coalesce(city,''),
+                  coalesce(state,''), coalesce(zip,'') FROM raw"""
+    )
+    while rows := cur.fetchmany(_CHUNK):
+        con.register("a", _normalise_addresses(rows))
+        con.execute("INSERT INTO addrs SELECT * FROM a")
+        con.unregister("a")
+    con.execute(
+        """CREATE TABLE filings AS
+           SELECT regexp_replace(r.tin, '[^0-9]', '', 'g') AS tin,
+                  CAST(r.tax_year AS INTEGER) AS tax_year,
+                  n.first_name, n.middle_name, n.last_name, n.suffix, n.last_key,
+                  TRY_CAST(r.date_of_birth AS DATE) AS date_of_birth,
+                  TRY_CAST(r.date_of_death AS DATE) AS date_of_death,
+                  a.house_number, a.street, a.unit_n AS unit, a.po_box,
+                  a.city_n AS city, a.state_n AS state, a.zip5, a.line1,
+                  r.phone
+           FROM raw r
+           JOIN names n ON n.raw_first = coalesce(r.first_name,'')
+                AND n.raw_middle = coalesce(r.middle_name,'')
+                AND n.raw_last = coalesce(r.last_name,'') AND n.raw_suffix = coalesce(r.suffix,'')
+           JOIN addrs a ON a.raw_street = coalesce(r.street_address,'')
+                AND a.raw_unit = coalesce(r.unit,'') AND a.raw_city = coalesce(r.city,'')
+                AND a.raw_state = coalesce(r.state,'') AND a.raw_zip = coalesce(r.zip,'')"""
+    )
+    con.execute("DROP TABLE raw")
+    con.execute("DROP TABLE names")
+    con.execute("DROP TABLE addrs")
+    con.execute("CHECKPOINT")

@@ -1,0 +1,134 @@
+"""The batch workspace: an on-disk DuckDB file per batch that holds the staged records.
+
+Validation streams verdicts into ``records`` chunk by chunk, so memory does not grow with
+the input file; whole-batch counts (duplicates, boilerplate, officer caps) are window
+functions here; matching writes ``outcomes``; the package writer streams them back out in
+file order. The workspace is scratch: the state database and the package are the record.
+
+Never logs a value; grouping keys are digests, not names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+import duckdb
+import pyarrow as pa
+
+from taxmatch.errors import StoreError
+
+RECORD_SCHEMA = pa.schema(
+    [
+        ("row_number", pa.int64()),
+        ("request_id", pa.string()),
+        ("id_key", pa.string()),  # the usable requester id, null when unusable
+        ("pc_key", pa.binary()),
+        ("rel_key", pa.binary()),
+        ("officer_id", pa.string()),
+        ("mask", pa.int64()),
+        ("fields", pa.string()),
+        # normalised request, null for rejected rows
+        ("first_name", pa.string()),
+        ("middle_name", pa.string()),
+        ("last_name", pa.string()),
+        ("suffix", pa.string()),
+        ("house_number", pa.string()),
+        ("street", pa.string()),
+        ("unit", pa.string()),
+        ("po_box", pa.string()),
+        ("city", pa.string()),
+        ("state", pa.string()),
+        ("zip5", pa.string()),
+        ("tax_periods", pa.list_(pa.int32())),
+        ("date_of_birth", pa.date32()),
+        ("tin", pa.string()),
+    ]
+)
+
+COUNTS_SQL = """
+SELECT row_number,
+  CASE WHEN id_key IS NULL THEN 0 ELSE
+    row_number() OVER (PARTITION BY id_key ORDER BY row_number) END AS id_rank,
+  CASE WHEN pc_key IS NULL THEN 0 ELSE
+    row_number() OVER (PARTITION BY pc_key ORDER BY row_number) END AS pc_rank,
+  CASE WHEN rel_key IS NULL THEN 0 ELSE count(*) OVER (PARTITION BY rel_key) END AS rel_count,
+  row_number() OVER (PARTITION BY officer_id ORDER BY row_number) AS officer_rank
+FROM records
+ORDER BY row_number
+"""
+
+
+class BatchWorkspace:
+    """One batch's scratch database. Use as a context manager."""
+
+    def __init__(self, path: Path, *, memory_limit: str = "2GB", threads: int = 2) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        try:
+            self.con = duckdb.connect(str(path))
+            self.con.execute(f"SET memory_limit='{memory_limit}'")
+            self.con.execute(f"SET threads={int(threads)}")
+            self.con.execute(f"SET temp_directory='{path.parent / 'spill'}'")
+        except duckdb.Error as exc:
+            raise StoreError(f"{path}: cannot open the batch workspace") from exc
+
+    def __enter__(self) -> BatchWorkspace:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def reset(self) -> None:
+        """Drop what a previous, interrupted run left behind."""
+        for table in ("records", "final", "outcomes"):
+            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+        self._create_records()
+
+    def _create_records(self) -> None:
+        empty = RECORD_SCHEMA.empty_table()
+        self.con.register("records_empty", empty)
+        self.con.execute("CREATE TABLE records AS SELECT * FROM records_empty")
+        self.con.unregister("records_empty")
+
+    def append_records(self, table: pa.Table) -> None:
+        self.con.register("chunk", table)
+        self.con.execute("INSERT INTO records SELECT * FROM chunk")
+        self.con.unregister("chunk")
+
+    def iter_counts(self, chunk: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """Per-row whole-batch counts, in file order (see ``taxmatch.policy.batch``)."""
+        reader = self.con.execute(COUNTS_SQL).fetch_record_batch(chunk)
+        yield from reader
+
+    def write_final(self, table: pa.Table, *, first: bool) -> None:
+        """Final codes per row: (row_number, request_id, mask, fields)."""
+        self.con.register("f", table)
+        if first:
+            self.con.execute("DROP TABLE IF EXISTS final")
+            self.con.execute("CREATE TABLE final AS SELECT * FROM f")
+        else:
+            self.con.execute("INSERT INTO final SELECT * FROM f")
+        self.con.unregister("f")
+
+    def valid_requests_view(self) -> str:
+        """Create (and name) the view of records that passed every check."""
+        self.con.execute(
+            """CREATE OR REPLACE VIEW valid AS
+               SELECT r.* EXCLUDE (request_id, mask, fields), f.request_id
+               FROM records r JOIN final f USING (row_number) WHERE f.mask = 0"""
+        )
+        return "valid"
+
+    def count(self, sql: str) -> int:
+        row = self.con.execute(sql).fetchone()
+        return int(row[0]) if row else 0
