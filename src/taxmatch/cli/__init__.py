@@ -141,6 +141,7 @@ def generate_requests_cmd(
     population: Path, rows: int, seed: int, out: Path, as_of: str | None, fmt: str
 ) -> None:
     """Write a request file, its envelope and a truth file for evaluation."""
+    when = _as_of(as_of)
     from taxmatch.generate import generate_requests
 
     with Bar() as bar:

@@ -284,7 +284,7 @@ def _run(
     emit(
         Event.BATCH_FINISHED, batch_id=batch_id, rows=rows, seconds=round(time.monotonic() - t0, 3)
     )
-    return BatchResult(batch_id, package, summary, counts=counts)
+    return BatchResult(batch_id, package, read_summary(package), counts=counts)
 
 
 def _apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Any, envelope: Any) -> None:
@@ -292,13 +292,9 @@ def _apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Any, envelope: An
     cap = officer_cap(envelope, policy)
     share = policy.relevance.max_identical_share
     first = True
-    records = ws.con.execute(
-        "SELECT row_number, request_id, mask, fields FROM records ORDER BY row_number"
-    ).fetch_record_batch(100_000)
     for counts_batch in ws.iter_counts():
-        own = records.read_next_batch()
         c = counts_batch.to_pydict()
-        o = own.to_pydict()
+        o = c
         out_rid: list[str] = []
         out_mask: list[int] = []
         out_fields: list[str] = []
@@ -367,10 +363,10 @@ def _write_outputs(
     phone = policy.disclosure.phone
     key = state.ledger_key()
     digest = hashlib.sha256()
-    reader = ws.con.execute(
+    reader = ws.stream(
         """SELECT f.row_number, f.request_id, f.mask, f.fields, o.* EXCLUDE (row_number)
            FROM final f LEFT JOIN outcomes o USING (row_number) ORDER BY f.row_number"""
-    ).fetch_record_batch(50_000)
+    )
     for batch in reader:
         r = batch.to_pydict()
         decisions: list[DecisionRow] = []

@@ -174,7 +174,8 @@ def _build_filings(con: duckdb.DuckDBPyConnection) -> None:
         "raw_suffix VARCHAR, first_name VARCHAR, middle_name VARCHAR, last_name VARCHAR, "
         "suffix VARCHAR, last_key VARCHAR)"
     )
-    cur = con.execute(
+    cur = con.cursor()
+    cur.execute(
         """SELECT DISTINCT coalesce(first_name,''), coalesce(middle_name,''),
                   coalesce(last_name,''), coalesce(suffix,'') FROM raw"""
     )
@@ -186,7 +187,8 @@ def _build_filings(con: duckdb.DuckDBPyConnection) -> None:
         "CREATE TABLE addrs (raw_street VARCHAR, raw_unit VARCHAR, raw_city VARCHAR, "
         "raw_state VARCHAR, raw_zip VARCHAR, " + ", ".join(f"{c} VARCHAR" for c in _ADDR_OUT) + ")"
     )
-    cur = con.execute(
+    cur = con.cursor()
+    cur.execute(
         """SELECT DISTINCT coalesce(street_address,''), coalesce(unit,''), coalesce(city,''),
                   coalesce(state,''), coalesce(zip,'') FROM raw"""
     )

@@ -48,7 +48,7 @@ RECORD_SCHEMA = pa.schema(
 )
 
 COUNTS_SQL = """
-SELECT row_number,
+SELECT row_number, request_id, mask, fields,
   CASE WHEN id_key IS NULL THEN 0 ELSE
     row_number() OVER (PARTITION BY id_key ORDER BY row_number) END AS id_rank,
   CASE WHEN pc_key IS NULL THEN 0 ELSE
@@ -107,8 +107,15 @@ class BatchWorkspace:
 
     def iter_counts(self, chunk: int = 100_000) -> Iterator[pa.RecordBatch]:
         """Per-row whole-batch counts, in file order (see ``taxmatch.policy.batch``)."""
-        reader = self.con.execute(COUNTS_SQL).fetch_record_batch(chunk)
-        yield from reader
+        yield from self.stream(COUNTS_SQL, chunk)
+
+    def stream(self, sql: str, chunk: int = 50_000) -> Iterator[pa.RecordBatch]:
+        """Stream a query's result in Arrow batches on its own cursor."""
+        cur = self.con.cursor()
+        try:
+            yield from cur.sql(sql).to_arrow_reader(chunk)
+        finally:
+            cur.close()
 
     def write_final(self, table: pa.Table, *, first: bool) -> None:
         """Final codes per row: (row_number, request_id, mask, fields)."""

@@ -1,0 +1,79 @@
+"""The command line: every command has help and is documented; errors are one line that
+names the file and field, never a value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from taxmatch.cli import main
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    out: list[tuple[str, click.Command]] = []
+    for name, cmd in group.commands.items():
+        path = f"{prefix} {name}".strip()
+        out.append((path, cmd))
+        if isinstance(cmd, click.Group):
+            out.extend(_commands(cmd, path))
+    return out
+
+
+COMMANDS = _commands(main)
+
+
+@pytest.mark.parametrize(("path", "cmd"), COMMANDS, ids=[p for p, _ in COMMANDS])
+def test_every_command_has_help_and_is_documented(path: str, cmd: click.Command) -> None:
+    result = CliRunner().invoke(main, [*path.split(), "--help"])
+    assert result.exit_code == 0
+    assert (cmd.help or "").strip(), f"{path} has no help text"
+    if not isinstance(cmd, click.Group):
+        assert f"taxmatch {path}" in README.read_text(), f"{path} is not in the README"
+
+
+def test_missing_envelope_key_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    secret = "Zebulon Quackenbush"
+    (tmp_path / "e.json").write_text(
+        '{"requesting_agency": "ICE", "requesting_official": {"name": "%s", "title": 7}}' % secret
+    )
+    (tmp_path / "r.csv").write_text("request_id\nA\n")
+    result = CliRunner().invoke(
+        main,
+        ["batch", "run", "--store", str(tmp_path / "s"), "--requests", str(tmp_path / "r.csv"),
+         "--envelope", str(tmp_path / "e.json"), "--out", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert result.exit_code != 0
+    err = result.output.strip()
+    assert len(err.splitlines()) == 1
+    assert "e.json" in err
+    assert secret not in err
+
+
+def test_missing_request_column_names_the_column(tmp_path: Path) -> None:
+    from tests.integration.conftest import write_envelope
+
+    env = write_envelope(tmp_path / "e.json")
+    (tmp_path / "r.csv").write_text("request_id,first_name\nA,Zebulon\n")
+    result = CliRunner().invoke(
+        main,
+        ["batch", "run", "--store", str(tmp_path / "s"), "--requests", str(tmp_path / "r.csv"),
+         "--envelope", str(env), "--out", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "r.csv" in result.output
+    assert "last_name" in result.output
+    assert "Zebulon" not in result.output
+
+
+def test_bad_as_of_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["generate", "requests", "--population", str(tmp_path), "--out", str(tmp_path),
+               "--as-of", "tomorrow"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--as-of" in result.output

@@ -1,0 +1,109 @@
+"""A tiny, hand-written master file and request builder for end-to-end batch tests.
+
+Synthetic people only. The cast covers the hard cases of DOMAIN.md: a Jr/Sr pair at one
+address, twins, a deceased filer, a mover, an ITIN filer and a spouse who never filed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from taxmatch.contracts import MASTER_COLUMNS, REQUEST_COLUMNS
+from taxmatch.store.reference import load_reference
+
+AS_OF = date(2026, 11, 30)
+
+# tin, first, middle, last, suffix, dob, {year: (street, unit, city, state, zip)}, dod
+_HOME = ("410 Oak Avenue", "", "Spokane", "WA", "99201")
+_MOVED = ("77 Pine St", "Apt 2", "Tacoma", "WA", "98402")
+PEOPLE: list[tuple[str, str, str, str, str, str, dict[int, tuple[str, ...]], str]] = [
+    ("123456789", "Maria", "Elena", "Garcia Lopez", "", "1980-03-01",
+     {2021: ("12 N Main St", "Apt 4", "Seattle", "WA", "98101"),
+      2022: ("12 North Main Street", "Apt 4", "Seattle", "WA", "98101"),
+      2023: _MOVED, 2024: _MOVED}, ""),
+    ("223456789", "John", "", "Carter", "Sr", "1955-05-05",
+     {y: _HOME for y in (2021, 2022, 2023, 2024)}, ""),
+    ("323456789", "John", "", "Carter", "Jr", "1985-06-06",
+     {y: _HOME for y in (2021, 2022, 2023, 2024)}, ""),
+    ("423456789", "Anh", "", "Nguyen", "", "1990-01-01",
+     {y: ("9 Elm St", "", "Houston", "TX", "77002") for y in (2022, 2023, 2024)}, ""),
+    ("523456789", "Robert", "", "Old", "", "1940-01-01",
+     {2021: ("5 Birch Rd", "", "Boise", "ID", "83702")}, "2022-02-02"),
+    ("923456789", "Jose", "", "Munoz", "", "1979-07-07",
+     {y: ("300 W 5th St", "Unit 9", "Austin", "TX", "78701") for y in (2023, 2024)}, ""),
+    ("623456789", "Li", "", "Wang", "", "1970-01-01",
+     {y: ("1 Lake Dr", "", "Miami", "FL", "33101") for y in (2019, 2020)}, ""),
+]  # fmt: skip
+
+
+def write_master(path: Path) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(MASTER_COLUMNS))
+        w.writeheader()
+        for tin, first, middle, last, suffix, dob, years, dod in PEOPLE:
+            for year, (street, unit, city, state, zip_code) in years.items():
+                w.writerow({
+                    "tin": tin, "tax_year": year, "first_name": first, "middle_name": middle,
+                    "last_name": last, "suffix": suffix, "date_of_birth": dob,
+                    "street_address": street, "unit": unit, "city": city, "state": state,
+                    "zip": zip_code, "phone": "", "date_of_death": dod,
+                })  # fmt: skip
+    return path
+
+
+def request_row(n: int, **changes: str) -> dict[str, str]:
+    row = {c: "" for c in REQUEST_COLUMNS}
+    row.update(
+        request_id=f"REQ-{n:05d}", first_name="Maria", last_name="Garcia Lopez",
+        street_address="12 N Main St", unit="Apt 4", city="Seattle", state="WA", zip="98101",
+        tax_periods="2023;2024", statute="8 U.S.C. 1253(a)(1)",
+        removal_order_number=f"A-{100000000 + n}", removal_order_date="2025-01-15",
+        case_number=f"ICE-2026-{n:06d}", officer_id=f"OFC-{n % 20:04d}",
+        relevance=f"Subject {n} failed to depart after a final order of removal in case {n}",
+    )  # fmt: skip
+    row.update(changes)
+    return row
+
+
+def write_requests(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(REQUEST_COLUMNS))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def write_envelope(path: Path, **changes: object) -> Path:
+    env: dict[str, object] = {
+        "requesting_agency": "ICE",
+        "requesting_official": {"name": "A. Director", "title": "Director"},
+        "request_letter_id": "LTR-2026-1",
+        "signed_on": "2026-11-02",
+        "recipient_officers": [f"OFC-{i:04d}" for i in range(20)],
+        "attestation": "Information will be used solely for use in the investigation.",
+    }
+    env.update(changes)
+    path.write_text(json.dumps(env), encoding="utf-8")
+    return path
+
+
+def read_package(package: Path) -> dict[str, list[dict[str, str]]]:
+    out = {}
+    for name in ("disclosed", "rejected", "unmatched", "pending"):
+        with (package / f"{name}.csv").open(newline="", encoding="utf-8") as fh:
+            out[name] = list(csv.DictReader(fh))
+    return out
+
+
+@pytest.fixture(scope="session")
+def reference_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    store = tmp_path_factory.mktemp("store")
+    master = write_master(store.parent / f"{store.name}-master.csv")
+    load_reference(store, [master])
+    yield store
