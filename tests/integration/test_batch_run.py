@@ -193,3 +193,21 @@ def test_every_row_lands_in_exactly_one_file(
     assert sum(result.summary["counts"].values()) == expected
     manifest = json.loads((result.package / "manifest.json").read_text())
     assert sum(manifest["files"][f"{n}.csv"]["rows"] for n in pkg) == expected
+
+
+def test_parallel_validation_gives_the_same_package(reference_store: Path, tmp_path: Path) -> None:
+    rows = [request_row(i) for i in range(1, 40)] + [request_row(50, first_name="")]
+    rows += [request_row(i, street_address="N/A") for i in range(60, 70)]
+    packages = []
+    for workers in (1, 2):
+        tmp = tmp_path / f"w{workers}"
+        tmp.mkdir()
+        result = run_batch(
+            BatchRequest(
+                store=reference_store, requests=write_requests(tmp / "r.csv", rows),
+                envelope=write_envelope(tmp / "e.json"), out=tmp / "out", as_of=AS_OF,
+                database_url=f"sqlite:///{tmp / 's.sqlite3'}", workers=workers,
+            )
+        )  # fmt: skip
+        packages.append(read_package(result.package))
+    assert packages[0] == packages[1]

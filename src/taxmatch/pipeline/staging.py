@@ -7,7 +7,10 @@ digests for the whole-batch checks. Never logs a value.
 
 from __future__ import annotations
 
+import multiprocessing
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 
 import pyarrow as pa
 
@@ -19,8 +22,8 @@ from taxmatch.store.workspace import RECORD_SCHEMA, BatchWorkspace
 _COLUMNS = [f.name for f in RECORD_SCHEMA]
 
 
-def records_to_table(chunk: Iterable[RawRecord], ctx: BatchContext) -> pa.Table:
-    """Validate one chunk of raw records into workspace rows."""
+def validate_chunk(chunk: Iterable[RawRecord], ctx: BatchContext) -> dict[str, list[object]]:
+    """Validate one chunk of raw records into workspace columns (plain lists)."""
     cols: dict[str, list[object]] = {name: [] for name in _COLUMNS}
     for raw in chunk:
         verdict = validate_record(raw, ctx)
@@ -55,7 +58,25 @@ def records_to_table(chunk: Iterable[RawRecord], ctx: BatchContext) -> pa.Table:
             ("tin", q.tin),
         ):
             cols[name].append(value)
-    return pa.table(cols, schema=RECORD_SCHEMA)
+    return cols
+
+
+def records_to_table(chunk: Iterable[RawRecord], ctx: BatchContext) -> pa.Table:
+    """Validate one chunk of raw records into a workspace table."""
+    return pa.table(validate_chunk(chunk, ctx), schema=RECORD_SCHEMA)
+
+
+_WORKER_CTX: BatchContext | None = None
+
+
+def _init_worker(ctx: BatchContext) -> None:
+    global _WORKER_CTX  # noqa: PLW0603 - one context per worker process, set once
+    _WORKER_CTX = ctx
+
+
+def _validate_in_worker(chunk: list[RawRecord]) -> dict[str, list[object]]:
+    assert _WORKER_CTX is not None
+    return validate_chunk(chunk, _WORKER_CTX)
 
 
 def stage_records(
@@ -64,15 +85,39 @@ def stage_records(
     ws: BatchWorkspace,
     *,
     on_chunk: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> int:
-    """Validate every record of ``reader`` into ``ws``; returns the number of rows."""
+    """Validate every record of ``reader`` into ``ws``; returns the number of rows.
+
+    With ``workers > 1`` validation runs in that many processes while this one reads and
+    appends; at most ``2 * workers`` chunks are in flight, so memory stays bounded, and
+    chunks are appended in file order.
+    """
     rows = 0
     last_bytes = 0
-    for chunk in reader:
-        ws.append_records(records_to_table(chunk, ctx))
-        rows += len(chunk)
+
+    def appended(cols: dict[str, list[object]], n: int) -> None:
+        nonlocal rows, last_bytes
+        ws.append_records(pa.table(cols, schema=RECORD_SCHEMA))
+        rows += n
         if on_chunk is not None:
             done = int(getattr(reader, "bytes_read", rows))
             on_chunk(done - last_bytes)
             last_bytes = done
+
+    if workers <= 1:
+        for chunk in reader:
+            appended(validate_chunk(chunk, ctx), len(chunk))
+        return rows
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, spawn, initializer=_init_worker, initargs=(ctx,)) as pool:
+        pending: deque[tuple[Future[dict[str, list[object]]], int]] = deque()
+        for chunk in reader:
+            pending.append((pool.submit(_validate_in_worker, chunk), len(chunk)))
+            if len(pending) >= 2 * workers:
+                future, n = pending.popleft()
+                appended(future.result(), n)
+        while pending:
+            future, n = pending.popleft()
+            appended(future.result(), n)
     return rows

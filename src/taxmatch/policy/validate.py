@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from taxmatch.contracts import (
     REQUEST_COLUMNS,
@@ -99,6 +100,7 @@ def make_context(envelope: Envelope, policy: Policy, as_of: date) -> BatchContex
     )
 
 
+@lru_cache(maxsize=1 << 14)
 def parse_iso_date(text: str) -> date | None:
     """A strict ``YYYY-MM-DD`` date, or None."""
     m = _ISO_DATE.match(text)
@@ -110,6 +112,7 @@ def parse_iso_date(text: str) -> date | None:
         return None
 
 
+@lru_cache(maxsize=1 << 12)
 def parse_tax_periods(text: str, as_of: date, lookback_years: int) -> tuple[int, ...] | None:
     """Explicit ``;``-separated years within policy, or None when any is unacceptable.
 
@@ -124,6 +127,12 @@ def parse_tax_periods(text: str, as_of: date, lookback_years: int) -> tuple[int,
     if years[0] < oldest or years[-1] > as_of.year:
         return None
     return tuple(years)
+
+
+@lru_cache(maxsize=1 << 10)
+def _statute(raw: str) -> str | None:
+    """Few distinct spellings recur across a batch: normalise each once."""
+    return normalise_statute(raw)
 
 
 def _name_ok(value: str) -> bool:
@@ -185,7 +194,7 @@ def validate_record(raw: RawRecord, ctx: BatchContext) -> Verdict:
         flag(R.R04, "tax_periods")
 
     # R05: statute on the allow-list; title 26 never.
-    statute = normalise_statute(f.get("statute", ""))
+    statute = _statute(f.get("statute", ""))
     if (
         statute is None
         or statute_title(statute) == TAX_TITLE
