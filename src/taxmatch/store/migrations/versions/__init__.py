@@ -1,0 +1,1 @@
+"""Alembic revision scripts, oldest first. Never edit a released revision; add one."""

@@ -1,0 +1,286 @@
+"""State database schema (SQLAlchemy Core) and the rows that cross the store boundary.
+
+Tables: ``batches``, ``decisions`` (one per input row), ``ledger_entries`` (append-only
+hash chain), ``ledger_head`` and ``ledger_key`` (one row each). The Alembic migrations in
+``migrations/versions`` build exactly this schema; a test compares the two.
+
+Must never: hold a TIN, name or address (decisions carry a keyed person hash; ledger
+payloads carry ids, hashes and counts), or change without a new migration. Conversions
+here raise ``StoreError``/``LedgerError`` naming fields and ids, never values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Row,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+from taxmatch.contracts import Disposition, Outcome
+from taxmatch.errors import LedgerError, StoreError
+from taxmatch.ledger.chain import LEDGER_SCHEMA, LedgerEntry, canonical_payload
+
+BATCH_STATUSES: frozenset[str] = frozenset({"queued", "running", "done", "failed"})
+_DISPOSITIONS = frozenset(d.value for d in Disposition)
+_OUTCOMES = frozenset(o.value for o in Outcome)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores it naive, in UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("batch_id", Text, primary_key=True),
+    Column("agency", Text, nullable=False),
+    Column("request_letter_id", Text, nullable=False),
+    Column("input_sha256", Text, nullable=False),
+    Column("envelope_sha256", Text, nullable=False),
+    Column("policy_version", Text, nullable=False),
+    Column("policy_sha256", Text, nullable=False),
+    Column("input_rows", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("counts", Text, nullable=False),
+    Column("package_dir", Text, nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("matcher", Text, nullable=False),
+    Column("reference_id", Text, nullable=False),
+    Column("error_code", String(16), nullable=True),
+    CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="ck_batches_status"),
+    Index("ix_batches_agency", "agency"),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("batch_id", Text, ForeignKey("batches.batch_id"), primary_key=True),
+    Column("row_number", BigInteger, primary_key=True, autoincrement=False),
+    Column("request_id", Text, nullable=False),
+    Column("disposition", String(16), nullable=False),
+    Column("outcome", String(32), nullable=True),
+    Column("reason_codes", Text, nullable=False),
+    Column("fields", Text, nullable=False),
+    Column("disclosure_id", Text, nullable=True),
+    Column("score", Float, nullable=True),
+    Column("person_key", String(64), nullable=True),
+    Index("ix_decisions_batch_id_disposition", "batch_id", "disposition"),
+    Index("ix_decisions_person_key", "person_key"),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("ledger_schema", String(64), nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("origin", Text, nullable=False),
+    Column(
+        "success",
+        Boolean(create_constraint=True, name="ck_ledger_entries_success"),
+        nullable=False,
+    ),
+    Column("object_id", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("entry_hash", String(64), nullable=False),
+    # Two entries can never claim the same predecessor: no forks, whatever the appender.
+    UniqueConstraint("prev_hash", name="uq_ledger_entries_prev_hash"),
+)
+
+ledger_head = Table(
+    "ledger_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("entry_hash", String(64), nullable=False),
+    CheckConstraint("id = 1", name="ck_ledger_head_single_row"),
+)
+
+ledger_key = Table(
+    "ledger_key",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("secret", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("id = 1", name="ck_ledger_key_single_row"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    """One batch as the state database knows it. Ids and hashes only."""
+
+    batch_id: str
+    agency: str
+    request_letter_id: str
+    input_sha256: str
+    envelope_sha256: str
+    policy_version: str
+    policy_sha256: str
+    input_rows: int
+    status: str  # "queued" / "running" / "done" / "failed"
+    created_at: datetime  # timezone-aware; read back in UTC
+    finished_at: datetime | None
+    counts: dict[str, int]
+    package_dir: str
+    as_of: date
+    matcher: str
+    reference_id: str
+    error_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRow:
+    """The decision for one input row. ``person_key`` is a keyed hash, never a TIN."""
+
+    batch_id: str
+    row_number: int
+    request_id: str
+    disposition: str  # a contracts.Disposition value
+    outcome: str | None  # a contracts.Outcome value; None for rejected rows
+    reason_codes: str  # ";"-separated R-codes, "" when none
+    fields: str  # ";"-separated offending field names, "" when none
+    disclosure_id: str | None
+    score: float | None
+    person_key: str | None = field(default=None)
+
+
+def check_aware(name: str, value: datetime | None) -> None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise StoreError(f"{name} must be a timezone-aware datetime")
+
+
+def check_status(status: str) -> None:
+    if status not in BATCH_STATUSES:
+        raise StoreError(f"batch status must be one of {sorted(BATCH_STATUSES)}")
+
+
+def dump_counts(counts: Mapping[str, int]) -> str:
+    if not all(isinstance(k, str) and type(v) is int for k, v in counts.items()):
+        raise StoreError("batch counts must map names to integers")
+    return json.dumps(dict(counts), sort_keys=True, separators=(",", ":"))
+
+
+def batch_params(row: BatchRow) -> dict[str, Any]:
+    check_status(row.status)
+    check_aware("created_at", row.created_at)
+    check_aware("finished_at", row.finished_at)
+    params = {name: getattr(row, name) for name in BatchRow.__dataclass_fields__}
+    params["counts"] = dump_counts(row.counts)
+    return params
+
+
+def batch_from_row(row: Row[Any]) -> BatchRow:
+    values = row._asdict()
+    values["counts"] = json.loads(values["counts"])
+    return BatchRow(**values)
+
+
+def decision_params(batch_id: str, row: DecisionRow) -> dict[str, Any]:
+    if row.batch_id != batch_id:
+        raise StoreError(f"decision row {row.row_number} belongs to another batch")
+    if row.disposition not in _DISPOSITIONS:
+        raise StoreError(f"decision row {row.row_number}: unknown disposition")
+    if row.outcome is not None and row.outcome not in _OUTCOMES:
+        raise StoreError(f"decision row {row.row_number}: unknown outcome")
+    return {name: getattr(row, name) for name in DecisionRow.__dataclass_fields__}
+
+
+def decision_from_row(row: Row[Any]) -> DecisionRow:
+    return DecisionRow(**row._asdict())
+
+
+def entry_params(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "ledger_schema": LEDGER_SCHEMA,
+        "recorded_at": entry.recorded_at,
+        "event_type": entry.event_type,
+        "actor": entry.actor,
+        "origin": entry.origin,
+        "success": entry.success,
+        "object_id": entry.object_id,
+        "payload": canonical_payload(entry.payload),
+        "prev_hash": entry.prev_hash,
+        "entry_hash": entry.entry_hash,
+    }
+
+
+def entry_from_row(row: Row[Any]) -> LedgerEntry:
+    """A stored row as a ``LedgerEntry``; ``LedgerError`` if it cannot be one.
+
+    The payload text must be exactly the canonical encoding of what it parses to, so even
+    a change that keeps the JSON's meaning (``\\u00e9`` vs ``\\u00E9``) is caught.
+    """
+    values = row._asdict()
+    seq = values["seq"]
+    if values.pop("ledger_schema") != LEDGER_SCHEMA:
+        raise LedgerError(f"ledger entry {seq} has an unknown schema version")
+    try:
+        payload = json.loads(values["payload"])
+        if not isinstance(payload, dict) or canonical_payload(payload) != values["payload"]:
+            raise LedgerError(f"ledger entry {seq} has a malformed payload")
+    except (ValueError, TypeError, RecursionError):
+        raise LedgerError(f"ledger entry {seq} has a malformed payload") from None
+    if not isinstance(values["success"], bool):
+        raise LedgerError(f"ledger entry {seq} has a malformed success flag")
+    values["payload"] = payload
+    return LedgerEntry(**values)
+
+
+__all__ = [
+    "BATCH_STATUSES",
+    "BatchRow",
+    "DecisionRow",
+    "UTCDateTime",
+    "batches",
+    "decisions",
+    "ledger_entries",
+    "ledger_head",
+    "ledger_key",
+    "metadata",
+]
