@@ -201,7 +201,7 @@ def run_batch(req: BatchRequest, progress: Progress | None = None) -> BatchResul
             )
         except BaseException as exc:
             code = exc.code if isinstance(exc, TaxmatchError) else "TM999"
-            state.set_batch_status(batch_id, "failed", error_code=code)
+            state.set_batch_status(batch_id, "failed", error_code=code, finished_at=_utc_now())
             emit(Event.BATCH_FAILED, batch_id=batch_id, error=code)
             raise
         return result
