@@ -68,9 +68,9 @@ def current_reference(store: Path) -> ReferenceInfo:
 
 
 def _normalise_names(rows: list[tuple[str, str, str, str]]) -> pa.Table:
-    out: dict[str, list[str]] = {
-        k: [] for k in ("raw_first", "raw_middle", "raw_last", "raw_suffix")
-    } | {k: [] for k in ("first_name", "middle_name", "last_name", "suffix", "last_key")}
+    names = ("raw_first", "raw_middle", "raw_last", "raw_suffix", "first_name", "middle_name",
+             "last_name", "suffix", "last_key")  # fmt: skip
+    out: dict[str, list[str]] = {k: [] for k in names}
     for first, middle, last, suffix in rows:
         name = normalise_name(first, middle, last, suffix)
         out["raw_first"].append(first)
