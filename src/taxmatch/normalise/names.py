@@ -1,0 +1,172 @@
+"""Person names to a folded, comparable form; given-name equivalence. Pure.
+
+``normalise_name`` folds each part, moves a generational suffix typed into the first or
+last name ("SMITH JR") into ``suffix``, and splits compound surnames into parts without
+their particles ("DE LA CRUZ" -> ("CRUZ",)). ``first_names_agree`` allows exact names,
+direct nickname pairs ("BILL"/"WILLIAM") and a lone initial; it never guesses beyond
+that, because a loose name rule discloses the wrong person's address.
+
+This module never does I/O (the nickname table is package data, loaded once), never
+logs and never raises on any input string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Final
+
+from taxmatch.normalise.text import fold
+
+if TYPE_CHECKING:
+    from nicknames import NickNamer
+
+# Canonical generational suffixes.
+SUFFIXES: Final = ("JR", "SR", "II", "III", "IV", "V")
+
+_SUFFIX_SPELLINGS: Final = {
+    "JR": "JR",
+    "JNR": "JR",
+    "JUN": "JR",
+    "JUNIOR": "JR",
+    "SR": "SR",
+    "SNR": "SR",
+    "SEN": "SR",
+    "SENIOR": "SR",
+    "II": "II",
+    "2ND": "II",
+    "2": "II",
+    "III": "III",
+    "3RD": "III",
+    "3": "III",
+    "IV": "IV",
+    "4TH": "IV",
+    "4": "IV",
+    "V": "V",
+    "5TH": "V",
+    "5": "V",
+}
+# Spellings that are a suffix when they close a surname ("SMITH JR", "JONES III").
+_SUFFIX_WORDS_LAST: Final = frozenset(
+    s for s in _SUFFIX_SPELLINGS if not s.isdigit() and s not in {"JUN", "SEN"}
+)
+# At the end of a first name "V" is more often a middle initial ("JOHN V"), so it stays.
+_SUFFIX_WORDS_FIRST: Final = _SUFFIX_WORDS_LAST - {"V"}
+
+# Surname particles, dropped from ``last_parts`` only when another word follows.
+_PARTICLES: Final = frozenset(
+    {
+        "DE", "DEL", "DELA", "DELLA", "DELLO", "DEGLI", "DI", "DA", "DAS", "DO", "DOS",
+        "DU", "DES", "LA", "LAS", "LOS", "LE", "Y", "E", "VAN", "VON", "DER", "DEN", "TER",
+        "TEN", "BIN", "BINTI", "BINT", "IBN", "BEN", "AL", "EL",
+    }
+)  # fmt: skip
+# Courtesy titles typed before a given name ("MR JOHN").
+_TITLES: Final = frozenset({"MR", "MRS", "MS", "MISS", "MX", "DR", "REV", "PROF", "SIR"})
+
+
+@dataclass(frozen=True, slots=True)
+class PersonName:
+    """A folded name. ``suffix`` is one of ``SUFFIXES`` or ""."""
+
+    first: str
+    middle: str
+    last: str
+    suffix: str
+    last_parts: tuple[str, ...]  # surname words without particles: "GARCIA LOPEZ" -> both
+
+    @property
+    def last_key(self) -> str:
+        """The surname with spaces and hyphens removed: "GARCIA-LOPEZ" -> "GARCIALOPEZ"."""
+        return self.last.replace(" ", "")
+
+
+def name_tokens(text: str) -> tuple[str, ...]:
+    """The folded words of a name ("Garcia-López" -> ("GARCIA", "LOPEZ"))."""
+    return tuple(fold(text).split())
+
+
+@lru_cache(maxsize=1024)
+def normalise_suffix(text: str) -> str:
+    """A canonical suffix ("Jr." -> "JR", "2nd" -> "II") or "" when there is none."""
+    words = name_tokens(text)
+    joined = "".join(words)
+    if joined in _SUFFIX_SPELLINGS:
+        return _SUFFIX_SPELLINGS[joined]
+    for word in words:
+        if word in _SUFFIX_SPELLINGS and not word.isdigit():
+            return _SUFFIX_SPELLINGS[word]
+    return ""
+
+
+def _take_suffix(words: list[str], suffix: str, allowed: frozenset[str]) -> tuple[list[str], str]:
+    """Move trailing suffix words into ``suffix`` while they agree with it."""
+    while len(words) >= 2 and words[-1] in allowed:
+        found = _SUFFIX_SPELLINGS[words[-1]]
+        if suffix and found != suffix:
+            break
+        suffix = found
+        words = words[:-1]
+    return words, suffix
+
+
+def _surname_parts(words: list[str]) -> tuple[str, ...]:
+    return tuple(w for i, w in enumerate(words) if not (w in _PARTICLES and i < len(words) - 1))
+
+
+def normalise_name(first: str, middle: str, last: str, suffix: str) -> PersonName:
+    """Fold and tidy a name; idempotent on its own output."""
+    first_words = list(name_tokens(first))
+    last_words = list(name_tokens(last))
+    canonical = normalise_suffix(suffix)
+    last_words, canonical = _take_suffix(last_words, canonical, _SUFFIX_WORDS_LAST)
+    first_words, canonical = _take_suffix(first_words, canonical, _SUFFIX_WORDS_FIRST)
+    while len(first_words) >= 2 and first_words[0] in _TITLES:
+        first_words = first_words[1:]
+    return PersonName(
+        first=" ".join(first_words),
+        middle=fold(middle),
+        last=" ".join(last_words),
+        suffix=canonical,
+        last_parts=_surname_parts(last_words),
+    )
+
+
+@lru_cache(maxsize=1)
+def _nicknamer() -> NickNamer:
+    """The package's nickname table, read once on first use rather than at import."""
+    from nicknames import NickNamer
+
+    return NickNamer()
+
+
+@lru_cache(maxsize=1 << 14)
+def _related_names(name: str) -> frozenset[str]:
+    """Names the nickname table links directly to ``name`` (either direction), folded."""
+    namer = _nicknamer()
+    key = name.lower()
+    try:
+        related = set(namer.nicknames_of(key)) | set(namer.canonicals_of(key))
+    except Exception:  # third-party table: an odd key means "no known nicknames"
+        return frozenset()
+    return frozenset(fold(r) for r in related)
+
+
+@lru_cache(maxsize=1 << 16)
+def _agree(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if not a or not b:
+        return False
+    if len(a) == 1 or len(b) == 1:
+        return a[0] == b[0]  # a lone initial agrees with any name it begins
+    return b in _related_names(a) or a in _related_names(b)
+
+
+def first_names_agree(a: str, b: str) -> bool:
+    """Same given name: exact, a direct nickname pair, or a lone initial that fits.
+
+    Symmetric and reflexive. Inputs are expected folded; they are folded again anyway.
+    """
+    fa, fb = fold(a), fold(b)
+    return _agree(fa, fb) if fa <= fb else _agree(fb, fa)

@@ -1,0 +1,93 @@
+"""Text folding shared by every normaliser. Pure.
+
+``fold`` reduces any string to upper-case ASCII letters, digits and single spaces, so
+that two spellings that differ only in case, accents or punctuation compare equal. This
+module never logs, never raises on any input string and keeps no state beyond caches of
+fixed tables.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+# Letters that NFKD does not decompose into an ASCII base letter.
+_TRANSLITERATIONS: dict[str, str] = {
+    "Ø": "O",
+    "ø": "o",
+    "Æ": "AE",
+    "æ": "ae",
+    "Œ": "OE",
+    "œ": "oe",
+    "Ł": "L",
+    "ł": "l",
+    "Đ": "D",
+    "đ": "d",
+    "Ð": "D",
+    "ð": "d",
+    "Þ": "TH",
+    "þ": "th",
+    "ß": "SS",
+    "ı": "i",
+}
+# Apostrophes join (O'BRIEN -> OBRIEN) rather than split.
+_APOSTROPHES = "'\u2019\u2018\u02bc\u02bb`\u00b4"
+
+_KEEP = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+@lru_cache(maxsize=8)
+def _ascii_table(keep: str = "") -> dict[int, str | None]:
+    table: dict[int, str | None] = {}
+    for code in range(128):
+        ch = chr(code)
+        up = ch.upper()
+        table[code] = up if up in _KEEP or ch in keep else " "
+    for ch in _APOSTROPHES:
+        table[ord(ch)] = None
+    return table
+
+
+_ASCII_TABLE = _ascii_table()
+
+
+def _to_ascii(text: str) -> str:
+    """Decompose, drop combining marks, transliterate; non-ASCII leftovers become spaces."""
+    text = "".join(_TRANSLITERATIONS.get(ch, ch) for ch in text)
+    decomposed = unicodedata.normalize("NFKD", text)
+    out = []
+    for ch in decomposed:
+        if ch.isascii():
+            out.append(ch)
+        elif ch in _APOSTROPHES:
+            out.append("'")
+        elif not unicodedata.combining(ch):
+            out.append(" ")
+    return "".join(out)
+
+
+def fold(text: str) -> str:
+    """Upper-case ASCII letters and digits separated by single spaces; apostrophes deleted.
+
+    Idempotent: ``fold(fold(x)) == fold(x)``.
+    """
+    if not text.isascii():
+        text = _to_ascii(text)
+    return " ".join(text.translate(_ASCII_TABLE).split())
+
+
+def fold_keeping(text: str, keep: str) -> str:
+    """``fold``, except that the ASCII punctuation in ``keep`` survives (for "#", "/", "-")."""
+    if not text.isascii():
+        text = _to_ascii(text)
+    return " ".join(text.translate(_ascii_table(keep)).split())
+
+
+def word_count(text: str) -> int:
+    """Number of words of at least two letters or digits after folding."""
+    return sum(1 for word in fold(text).split() if len(word) >= 2)
+
+
+def relevance_key(text: str) -> str:
+    """A key shared by texts that differ only in case, accents, spacing or punctuation."""
+    return fold(text).replace(" ", "")

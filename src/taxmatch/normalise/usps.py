@@ -1,0 +1,117 @@
+"""USPS Publication 28 tables: street suffixes, directionals, unit designators, states. Pure.
+
+Suffixes and directionals are built once at import from the tables ``usaddress-scourgify``
+ships; unit designators, states and territories are listed here in full. Every table maps
+a folded spelling to its USPS standard form, and every standard form maps to itself, so
+applying a table twice gives the same result. This module holds data only: it never does
+I/O, never logs and never holds personal data.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Final
+
+from scourgify.address_constants import DIRECTIONAL_REPLACEMENTS, STREET_TYPE_ABBREVIATIONS
+
+
+def _closed(mapping: dict[str, str]) -> MappingProxyType[str, str]:
+    """The mapping plus every abbreviation mapped to itself (idempotent lookups)."""
+    closed = dict(mapping)
+    for abbreviation in mapping.values():
+        closed.setdefault(abbreviation, abbreviation)
+    return MappingProxyType(closed)
+
+
+# Single-word street suffixes (Pub. 28 C1). Multi-word forms ("COUNTY ROAD") stay part of
+# the street name: they are prefixes ("COUNTY ROAD 5"), never trailing suffixes.
+# Plus a few common non-USPS spellings seen in requests ("MAPLE BLV", "OAK LP").
+STREET_TYPES: Final = _closed(
+    {k: v for k, v in STREET_TYPE_ABBREVIATIONS.items() if " " not in k and " " not in v}
+    | {"BLV": "BLVD", "LP": "LOOP", "HW": "HWY", "EXPWY": "EXPY"}
+)
+# Well-known street names that carry no suffix ("1619 BROADWAY").
+SUFFIXLESS_STREETS: Final = frozenset({"BROADWAY", "BOWERY", "EMBARCADERO", "ESPLANADE"})
+
+DIRECTIONALS: Final = _closed(dict(DIRECTIONAL_REPLACEMENTS))
+
+# Secondary unit designators (Pub. 28 C2) that need an identifier ("APT 4"). KEY is left
+# out: it is also a street suffix (KY) and the suffix reading is the common one.
+UNIT_DESIGNATORS: Final = _closed(
+    {
+        "APARTMENT": "APT",
+        "BUILDING": "BLDG",
+        "BLD": "BLDG",
+        "DEPARTMENT": "DEPT",
+        "FLOOR": "FL",
+        "FLR": "FL",
+        "HANGAR": "HNGR",
+        "HANGER": "HNGR",
+        "LOT": "LOT",
+        "PIER": "PIER",
+        "ROOM": "RM",
+        "SLIP": "SLIP",
+        "SPACE": "SPC",
+        "STOP": "STOP",
+        "SUITE": "STE",
+        "SUIT": "STE",
+        "TRAILER": "TRLR",
+        "UNIT": "UNIT",
+    }
+)
+# Designators that stand alone, without an identifier ("REAR").
+UNIT_DESIGNATORS_ALONE: Final = _closed(
+    {
+        "BASEMENT": "BSMT",
+        "FRONT": "FRNT",
+        "LOBBY": "LBBY",
+        "LOWER": "LOWR",
+        "OFFICE": "OFC",
+        "PENTHOUSE": "PH",
+        "REAR": "REAR",
+        "SIDE": "SIDE",
+        "UPPER": "UPPR",
+    }
+)
+# USPS: when the designator is unknown, the identifier follows a "#".
+UNIT_POUND: Final = "#"
+
+# Full state, district and territory names (Pub. 28 B) by USPS code. Only full names are
+# accepted: short forms ("CAL", "IND", "MISS", "DEL") are ambiguous in free text.
+_STATE_NAMES: dict[str, str] = {
+    "ALABAMA": "AL", "ALASKA": "AK", "ARIZONA": "AZ", "ARKANSAS": "AR", "CALIFORNIA": "CA",
+    "COLORADO": "CO", "CONNECTICUT": "CT", "DELAWARE": "DE", "FLORIDA": "FL",
+    "GEORGIA": "GA", "HAWAII": "HI", "IDAHO": "ID", "ILLINOIS": "IL", "INDIANA": "IN",
+    "IOWA": "IA", "KANSAS": "KS", "KENTUCKY": "KY", "LOUISIANA": "LA", "MAINE": "ME",
+    "MARYLAND": "MD", "MASSACHUSETTS": "MA", "MICHIGAN": "MI", "MINNESOTA": "MN",
+    "MISSISSIPPI": "MS", "MISSOURI": "MO", "MONTANA": "MT", "NEBRASKA": "NE",
+    "NEVADA": "NV", "NEW HAMPSHIRE": "NH", "NEW JERSEY": "NJ", "NEW MEXICO": "NM",
+    "NEW YORK": "NY", "NORTH CAROLINA": "NC", "NORTH DAKOTA": "ND", "OHIO": "OH",
+    "OKLAHOMA": "OK", "OREGON": "OR", "PENNSYLVANIA": "PA", "RHODE ISLAND": "RI",
+    "SOUTH CAROLINA": "SC", "SOUTH DAKOTA": "SD", "TENNESSEE": "TN", "TEXAS": "TX",
+    "UTAH": "UT", "VERMONT": "VT", "VIRGINIA": "VA", "WASHINGTON": "WA",
+    "WEST VIRGINIA": "WV", "WISCONSIN": "WI", "WYOMING": "WY",
+    "DISTRICT OF COLUMBIA": "DC", "WASHINGTON DC": "DC", "WASHINGTON D C": "DC",
+    "PUERTO RICO": "PR", "GUAM": "GU", "VIRGIN ISLANDS": "VI", "US VIRGIN ISLANDS": "VI",
+    "U S VIRGIN ISLANDS": "VI", "UNITED STATES VIRGIN ISLANDS": "VI",
+    "AMERICAN SAMOA": "AS", "NORTHERN MARIANA ISLANDS": "MP",
+    "ARMED FORCES AMERICAS": "AA", "ARMED FORCES EUROPE": "AE", "ARMED FORCES PACIFIC": "AP",
+}  # fmt: skip
+# The 50 states, DC, the inhabited territories and the military "states" AA/AE/AP.
+STATE_CODES: Final = frozenset(_STATE_NAMES.values())
+STATE_NAMES: Final = MappingProxyType(_STATE_NAMES)
+
+# PO box keywords, as token sequences after folding ("P.O. Box" folds to "P O BOX").
+PO_BOX_KEYWORDS: Final = (
+    ("PO", "BOX"),
+    ("P", "O", "BOX"),
+    ("POB",),
+    ("P", "O", "B"),
+    ("POST", "OFFICE", "BOX"),
+    ("PO", "BX"),
+    ("P", "O", "BX"),
+    ("POBOX",),
+)
+
+# City words USPS spells out in the preferred city name ("ST LOUIS" -> "SAINT LOUIS").
+CITY_WORDS: Final = MappingProxyType({"ST": "SAINT", "STE": "SAINTE", "FT": "FORT", "MT": "MOUNT"})
