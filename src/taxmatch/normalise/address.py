@@ -347,7 +347,8 @@ def _parse_unit(raw: str) -> tuple[str, AddressProblem | None]:
     if not raw.strip():
         return "", None
     if _is_placeholder(raw, fold(raw)):
-        return "", AddressProblem.PLACEHOLDER
+        # "N/A" in the unit field says "no unit"; the street line still has to stand.
+        return "", None
     unit = _standardise_unit(line_tokens(raw), bare_id=True)
     return (unit, None) if unit else ("", AddressProblem.UNPARSEABLE)
 

@@ -213,7 +213,6 @@ def test_empty_street_with_other_fields_lacks_number_and_street() -> None:
 @pytest.mark.parametrize(
     ("fields", "problem"),
     [
-        (("123 Main St", "N/A", "Springfield", "IL", "62701"), ("unit", P.PLACEHOLDER)),
         (("123 Main St", "Apt", "Springfield", "IL", "62701"), ("unit", P.UNPARSEABLE)),
         (("123 Main St", "", "", "IL", "62701"), ("city", P.NO_CITY)),
         (("123 Main St", "", "Unknown", "IL", "62701"), ("city", P.PLACEHOLDER)),
@@ -381,3 +380,11 @@ def test_parse_round_trips_through_its_own_output(
 def test_standardise_street_is_total_and_idempotent(line: str) -> None:
     once = standardise_street(line)
     assert standardise_street(once) == once
+
+
+def test_placeholder_unit_means_no_unit() -> None:
+    parsed = parse_address("123 Main St", "N/A", "Springfield", "IL", "62701")
+    assert parsed.problems == frozenset()
+    assert parsed.address is not None
+    assert parsed.address.unit == ""
+    assert parse_address("N/A", "N/A", "Springfield", "IL", "62701").problems
