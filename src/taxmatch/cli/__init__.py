@@ -316,3 +316,37 @@ def demo(store: Path | None, out: Path, people: int, rows: int, seed: int) -> No
         )
     _print_summary(result.summary, result.package, reused=result.reused, as_json=False)
     click.echo(f"evaluation inputs: truth file {result.truth}")
+
+
+# --- evaluate -------------------------------------------------------------------------
+
+
+@main.command("evaluate")
+@click.option(
+    "--truth", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path)
+)
+@click.option(
+    "--package",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A response package directory, OUT/<batch_id>.",
+)
+@click.option(
+    "--store",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Store that ran the batch: check each disclosure's person, not only its address.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@_edge
+def evaluate(truth: Path, package: Path, store: Path | None, as_json: bool) -> None:
+    """Judge a package against known truth: precision, wrong addresses, recall, per stratum."""
+    from taxmatch.pipeline.evaluate import evaluate_package
+    from taxmatch.pipeline.evaluate_report import evaluation_dict, render_evaluation
+
+    url = get_settings().database_url if store is not None else None
+    result = evaluate_package(truth, package, store=store, database_url=url)
+    if as_json:
+        click.echo(json.dumps(evaluation_dict(result), indent=2, sort_keys=True))
+    else:
+        click.echo(render_evaluation(result))
