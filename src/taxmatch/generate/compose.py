@@ -1,0 +1,216 @@
+"""Compose request rows: a person's noisy copy, its slot (valid, boilerplate or broken)
+and, once a bucket is shuffled, its request_id, officer and duplicate verdict.
+
+Holds only per-run counters and the plan still to fill; rows go straight to the buckets.
+Pure apart from writing to the buckets it is given; never logs a value.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from random import Random
+
+from taxmatch.contracts import REQUEST_COLUMNS, Outcome, ReasonCode
+from taxmatch.generate.fresh import fresh_person
+from taxmatch.generate.invalid import DUPLICATE_ID, DUPLICATE_PERSON_CASE, DUPLICATES, corrupt
+from taxmatch.generate.output import Buckets, Entry
+from taxmatch.generate.people_file import PersonRecord
+from taxmatch.generate.plan import BatchPlan
+from taxmatch.generate.request_rows import (
+    BOILERPLATE,
+    choose_address,
+    choose_periods,
+    expected_for,
+    noisy_address,
+    noisy_name,
+    optional_ids,
+    order_fields,
+)
+from taxmatch.generate.tins import TinAllocator, keyed_permutation
+
+_PERSON_STRATA = (
+    "itin",
+    "ssn",
+    "compound_surname",
+    "household_same_name",
+    "twin",
+    "junior",
+    "senior",
+    "mover",
+    "deceased",
+    "tin_changed",
+    "po_box",
+    "diacritics",
+)
+
+
+class Composer:
+    """State of one generation run (the rng, counters and the plan still to fill)."""
+
+    def __init__(
+        self,
+        rng: Random,
+        plan: BatchPlan,
+        as_of: date,
+        agency: str,
+        tins: TinAllocator,
+        buckets: Buckets,
+    ) -> None:
+        self.rng, self.plan, self.as_of, self.agency = rng, plan, as_of, agency
+        self.tins, self.buckets = tins, buckets
+        self.cases = keyed_permutation(10**8, rng)
+        self.seq = 0
+        self.fresh = 0
+        self.groups = 0
+        self.bases_left = plan.bases
+        self.boiler_left = plan.boilerplate
+        self.kinds = list(reversed(plan.invalid_kinds))
+        self.emitted = 0
+
+    def _case(self) -> str:
+        self.seq += 1
+        return f"{self.agency}-{self.as_of.year % 100:02d}-{self.cases(self.seq):08d}"
+
+    def request(
+        self, person: PersonRecord, in_master: bool, tags: list[str]
+    ) -> tuple[dict[str, str], dict[str, object]]:
+        rng, as_of = self.rng, self.as_of
+        tags.extend(f for f in _PERSON_STRATA if f in person.flags)
+        periods = choose_periods(rng, person if in_master else None, as_of)
+        first, middle, last, suffix = noisy_name(rng, person, tags)
+        street, unit, city, state, zip_code = noisy_address(
+            rng, choose_address(rng, person, tags), tags
+        )
+        tin = person.tins[0] if len(person.tins) > 1 and rng.random() < 0.3 else person.tin
+        fields = {
+            "first_name": first,
+            "last_name": last,
+            "middle_name": middle,
+            "suffix": suffix,
+            "street_address": street,
+            "unit": unit,
+            "city": city,
+            "state": state,
+            "zip": zip_code,
+            "tax_periods": ";".join(str(y) for y in periods),
+            **order_fields(rng, as_of, self._case()),
+            **optional_ids(rng, person.dob, tin, as_of, tags),
+        }
+        truth: dict[str, object] = {"tin": person.tin if in_master else "", "codes": []}
+        if in_master:
+            exp = expected_for(person, periods, as_of)
+            truth["outcome"] = exp.outcome.value
+            if exp.address is not None and exp.tax_year is not None:
+                truth["address"] = list(exp.address)
+                truth["tax_year"] = exp.tax_year
+                tags.extend(f"master_{t}" for t in exp.master_noise.split(";") if t)
+        else:
+            truth["outcome"] = Outcome.NO_MATCH.value
+        if any(
+            t in tags
+            for t in (
+                "nickname",
+                "initial",
+                "name_typo",
+                "swapped_names",
+                "house_typo",
+                "street_typo",
+                "unit_dropped",
+                "surname_variant",
+                "city_typo",
+            )
+        ):
+            tags.append("noisy_request")
+        truth["stratum"] = tags
+        return fields, truth
+
+    def emit(self, person: PersonRecord, in_master: bool, tags: list[str]) -> None:
+        rng = self.rng
+        fields, truth = self.request(person, in_master, tags)
+        draw = rng.random() * self.bases_left
+        self.bases_left -= 1
+        group, kind = 0, ""
+        if draw < self.boiler_left:
+            self.boiler_left -= 1
+            fields["relevance"] = BOILERPLATE
+            truth.update(outcome="REJECTED", codes=[ReasonCode.R06.value])
+            truth["stratum"] = [*tags, "invalid", "r06_boilerplate"]
+        elif draw < self.boiler_left + len(self.kinds):
+            kind = self.kinds.pop()
+            if kind in DUPLICATES:
+                self.groups += 1
+                group = self.groups
+            else:
+                codes = corrupt(fields, kind, rng, self.as_of, tags)
+                truth.update(outcome="REJECTED", codes=sorted({c.value for c in codes}))
+                truth["stratum"] = [*tags, "invalid"]
+        bucket = rng.randrange(self.buckets.count)
+        self.buckets.add(bucket, [group, kind, fields, truth])
+        self.emitted += 1
+        if group:
+            if kind == DUPLICATE_PERSON_CASE:
+                twin_fields, twin_truth = dict(fields), json.loads(json.dumps(truth))
+            else:
+                other = fresh_person(rng, self._fresh_id(), self.as_of, None, self.tins, [])
+                twin_fields, twin_truth = self.request(other, False, ["not_in_master"])
+            self.buckets.add(bucket, [group, kind, twin_fields, twin_truth])
+            self.emitted += 1
+
+    def _fresh_id(self) -> int:
+        self.fresh += 1
+        return self.fresh
+
+    def emit_fresh(self, neighbour: PersonRecord | None) -> None:
+        tags = ["not_in_master"]
+        person = fresh_person(self.rng, self._fresh_id(), self.as_of, neighbour, self.tins, tags)
+        self.emit(person, False, tags)
+
+
+def finish_bucket(
+    entries: list[Entry], state: dict[str, int], officers: list[str], batch_codes: list[str]
+) -> tuple[list[list[str]], list[list[str]]]:
+    """Request and truth rows of one shuffled bucket: ids, officers, later duplicates and
+    the batch-level codes (R07, R12) that reject every row of an unauthorised batch."""
+    requests: list[list[str]] = []
+    truths: list[list[str]] = []
+    first_id: dict[int, str] = {}
+    for group, kind, fields, truth in entries:
+        rid = ""
+        if group and group in first_id:
+            if kind == DUPLICATE_ID:
+                rid = first_id[group]
+            truth["codes"] = sorted({*truth["codes"], ReasonCode.R10.value})
+            truth["outcome"] = "REJECTED"
+            truth["stratum"] = [*truth["stratum"], "invalid", kind]
+            truth.pop("address", None)
+        if not rid:
+            state["next_id"] += 1
+            rid = f"REQ-{state['next_id']:08d}"
+        if group and group not in first_id:
+            first_id[group] = rid
+            truth["stratum"] = [*truth["stratum"], "duplicate_first"]
+        if "officer_id" not in fields:
+            fields["officer_id"] = officers[state["officer"] % len(officers)]
+            state["officer"] += 1
+        if batch_codes:
+            truth["codes"] = sorted({*truth["codes"], *batch_codes})
+            truth["outcome"] = "REJECTED"
+            truth["stratum"] = [*truth["stratum"], "batch_rejected"]
+        fields["request_id"] = rid
+        requests.append([fields.get(c, "") for c in REQUEST_COLUMNS])
+        rejected = truth["outcome"] == "REJECTED"
+        addr = truth.get("address") if not rejected else None
+        year = truth.get("tax_year") if addr else None
+        truths.append(
+            [
+                rid,
+                truth["tin"],
+                truth["outcome"],
+                ";".join(truth["codes"]) if rejected else "",
+                *(addr or ["", "", "", "", ""]),
+                str(year) if year else "",
+                ";".join(dict.fromkeys(truth["stratum"])),
+            ]
+        )
+    return requests, truths

@@ -1,0 +1,138 @@
+"""Disk side of the request generator: an external shuffle and the three output writers.
+
+Rows are spread over bucket files at random while they are generated, then each bucket is
+shuffled in memory and written out, so the file order carries no trace of the population
+order and memory is bounded by one bucket. Writers produce CSV, JSONL or Parquet with
+exactly ``REQUEST_COLUMNS`` (all strings) and ``truth.csv`` with ``TRUTH_COLUMNS``.
+Never logs a value.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from taxmatch.contracts import REQUEST_COLUMNS, TRUTH_COLUMNS
+
+Format = Literal["csv", "jsonl", "parquet"]
+Entry = list[Any]  # [group id, group kind, request fields, truth fields]
+REQUEST_SCHEMA = pa.schema([(name, pa.string()) for name in REQUEST_COLUMNS])
+
+
+class Buckets:
+    """Random buckets of entries; in memory when there is one, else JSON-lines files."""
+
+    def __init__(self, directory: Path, count: int) -> None:
+        self.count = count
+        self._directory = directory
+        self._memory: list[Entry] = []
+        self._files: list[IO[str]] = []
+        if count > 1:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._files = [
+                (directory / f"bucket-{i:04d}.jsonl").open("w", encoding="utf-8")
+                for i in range(count)
+            ]
+
+    def add(self, bucket: int, entry: Entry) -> None:
+        if self.count == 1:
+            self._memory.append(entry)
+        else:
+            self._files[bucket].write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+    def __iter__(self) -> Iterator[list[Entry]]:
+        """Each bucket's entries in turn; a bucket file is deleted once read."""
+        if self.count == 1:
+            yield self._memory
+            self._memory = []
+            return
+        for fh in self._files:
+            fh.close()
+        for i in range(self.count):
+            path = self._directory / f"bucket-{i:04d}.jsonl"
+            with path.open(encoding="utf-8") as fh:
+                entries = [json.loads(line) for line in fh]
+            path.unlink()
+            yield entries
+
+    def cleanup(self) -> None:
+        for fh in self._files:
+            fh.close()
+        if self.count > 1:
+            shutil.rmtree(self._directory, ignore_errors=True)
+
+
+class RequestWriter:
+    """Writes request rows (lists in ``REQUEST_COLUMNS`` order) as CSV, JSONL or Parquet."""
+
+    def __init__(self, path: Path, fmt: Format) -> None:
+        self.path = path
+        self.fmt = fmt
+        self._fh: IO[str] | None = None
+        self._parquet: pq.ParquetWriter | None = None
+        if fmt == "parquet":
+            self._parquet = pq.ParquetWriter(path, REQUEST_SCHEMA, compression="zstd")
+        else:
+            self._fh = path.open("w", encoding="utf-8", newline="")
+            if fmt == "csv":
+                self._csv = csv.writer(self._fh, lineterminator="\n")
+                self._csv.writerow(REQUEST_COLUMNS)
+
+    def write(self, rows: list[list[str]]) -> None:
+        if self._parquet is not None:
+            columns = [
+                pa.array([r[i] for r in rows], pa.string()) for i in range(len(REQUEST_COLUMNS))
+            ]
+            self._parquet.write_table(pa.Table.from_arrays(columns, schema=REQUEST_SCHEMA))
+        elif self.fmt == "csv":
+            self._csv.writerows(rows)
+        else:
+            assert self._fh is not None
+            for r in rows:
+                self._fh.write(
+                    json.dumps(dict(zip(REQUEST_COLUMNS, r, strict=True)), ensure_ascii=False)
+                    + "\n"
+                )
+
+    def __enter__(self) -> RequestWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._fh is not None:
+            self._fh.close()
+
+
+class TruthWriter:
+    def __init__(self, path: Path) -> None:
+        self._fh = path.open("w", encoding="utf-8", newline="")
+        self._csv = csv.writer(self._fh, lineterminator="\n")
+        self._csv.writerow(TRUTH_COLUMNS)
+
+    def write(self, rows: list[list[str]]) -> None:
+        self._csv.writerows(rows)
+
+    def __enter__(self) -> TruthWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._fh.close()

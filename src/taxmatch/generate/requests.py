@@ -1,0 +1,226 @@
+"""``generate_requests``: a seeded request batch, its envelope and its truth.
+
+Reads ``people.parquet`` in batches (never the whole population) and writes
+``requests.csv`` (or ``.jsonl`` / ``.parquet``; exactly ``REQUEST_COLUMNS``, all strings),
+``envelope.json`` (a valid ``Envelope``), ``truth.csv`` (exactly ``TRUTH_COLUMNS``) and
+``requests.json`` (seed, as-of date, counts, sha256 of each file). About 84 % of base rows
+are noisy copies of filers, 4 % household members who never filed, the rest people not in
+the master file; about 12 % of all rows are invalid, covering every per-record reason
+code. Same arguments, same bytes. Never prints or logs a name, address or TIN.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable
+from datetime import date, timedelta
+from importlib import resources
+from pathlib import Path
+from random import Random
+
+from taxmatch.contracts import Envelope, Official, ReasonCode
+from taxmatch.events import Event, emit
+from taxmatch.generate.compose import Composer, finish_bucket
+from taxmatch.generate.invalid import BOGUS_OFFICER_FLOOR
+from taxmatch.generate.output import Buckets, Format, RequestWriter, TruthWriter
+from taxmatch.generate.people_file import PeopleBatch, PersonRecord, iter_flags, iter_people
+from taxmatch.generate.plan import RequestMix, plan_batch, take
+from taxmatch.generate.summary import REQUESTS_SCHEMA, RequestsSummary, sha256_of, write_json
+from taxmatch.generate.tins import TinAllocator
+from taxmatch.policy import parse_policy
+
+MAX_PER_OFFICER = 40
+BUCKET_ROWS = 20_000
+MAX_BUCKETS = 512
+ATTESTATION = (
+    "I attest that the information requested will be used solely for use in the "
+    "investigation named in each record, by the officers listed, who are personally and "
+    "directly engaged in it, and for no other purpose."
+)
+
+
+def _kind(flags: str, dob: str, dod: str | None, as_of: date) -> str:
+    """``filer``; ``member`` (an adult household member of a filer who never filed and is
+    alive at ``as_of``: the requester may name them, the custodian has no filing); or ``""``."""
+    if "never_filed" not in flags:
+        return "filer"
+    if (
+        "household_of_filer" in flags
+        and int(dob[:4]) <= as_of.year - 19
+        and (dod is None or date.fromisoformat(dod) > as_of)
+    ):
+        return "member"
+    return ""
+
+
+def _eligible(path: Path, as_of: date) -> tuple[int, int]:
+    """(filers, household members) in the population, for exact sampling."""
+    kinds: Counter[str] = Counter()
+    for flags, dobs, dods in iter_flags(path):
+        kinds.update(_kind(f, b, d, as_of) for f, b, d in zip(flags, dobs, dods, strict=True))
+    return kinds["filer"], kinds["member"]
+
+
+def batch_level_codes(agency: str, title: str, as_of: date, signed_on: date) -> list[str]:
+    """R07/R12 as the packaged default policy judges this envelope (every row carries them)."""
+    text = resources.files("taxmatch.policy").joinpath("default_policy.yaml").read_text("utf-8")
+    rules = parse_policy(text).agencies.get(agency)
+    if rules is None:
+        return [ReasonCode.R07.value, ReasonCode.R12.value]
+    codes = []
+    titles = {t.casefold() for t in rules.authorised_titles}
+    if title.strip().casefold() not in titles or signed_on > as_of:
+        codes.append(ReasonCode.R07.value)
+    if rules.safeguards_certified_until < as_of:
+        codes.append(ReasonCode.R12.value)
+    return codes
+
+
+def _envelope(
+    rng: Random, agency: str, title: str, as_of: date, seed: int, officers: list[str]
+) -> Envelope:
+    return Envelope(
+        requesting_agency=agency,
+        requesting_official=Official(name="Synthetic Requesting Official", title=title),
+        request_letter_id=f"{agency}-LTR-{as_of:%Y%m%d}-{seed}",
+        signed_on=as_of - timedelta(days=rng.randint(2, 6)),
+        recipient_officers=tuple(officers),
+        attestation=ATTESTATION,
+    )
+
+
+def generate_requests(
+    *,
+    population: Path,
+    rows: int,
+    seed: int,
+    out: Path,
+    as_of: date,
+    agency: str = "ICE",
+    progress: Callable[[int], None] | None = None,
+    fmt: Format = "csv",
+    official_title: str = "Director",
+    mix: RequestMix | None = None,
+) -> RequestsSummary:
+    """Write requests, ``envelope.json``, ``truth.csv`` and ``requests.json`` under ``out``.
+
+    ``progress(n)`` is called with the number of request rows generated since the last call.
+    """
+    if rows < 1:
+        raise ValueError("rows must be at least 1")
+    if fmt not in ("csv", "jsonl", "parquet"):
+        raise ValueError("fmt must be csv, jsonl or parquet")
+    meta = json.loads((population / "population.json").read_text("utf-8"))
+    people_path = population / "people.parquet"
+    out.mkdir(parents=True, exist_ok=True)
+    rng = Random(f"taxmatch-requests-{seed}")
+    filers, members = _eligible(people_path, as_of)
+    plan = plan_batch(rows, mix or RequestMix(), filers, members, rng)
+    tins = TinAllocator(int(meta["seed"]), int(meta["ssn_issued"]), int(meta["itin_issued"]))
+    buckets = Buckets(
+        out / ".requests-tmp", min(MAX_BUCKETS, max(1, math.ceil(rows / BUCKET_ROWS)))
+    )
+    batch = Composer(rng, plan, as_of, agency, tins, buckets)
+    need_in, need_member, need_fresh = plan.in_master, plan.household_member, plan.not_in_master
+    left_filers, left_members, left_people = filers, members, int(meta["people"])
+    neighbour: PersonRecord | tuple[PeopleBatch, int] | None = None
+    try:
+        for people_batch in iter_people(people_path):
+            before = batch.emitted
+            for i in range(len(people_batch)):
+                kind = _kind(people_batch.flags[i], people_batch.dob[i], people_batch.dod[i], as_of)
+                if kind == "filer":
+                    k = take(need_in, left_filers, rng)
+                    left_filers -= 1
+                    need_in -= k
+                    for _ in range(k):
+                        batch.emit(people_batch.record(i), True, [])
+                elif kind == "member":
+                    k = take(need_member, left_members, rng)
+                    left_members -= 1
+                    need_member -= k
+                    for _ in range(k):
+                        batch.emit(
+                            people_batch.record(i), False, ["not_in_master", "household_member"]
+                        )
+                k = take(need_fresh, left_people, rng)
+                left_people -= 1
+                need_fresh -= k
+                for _ in range(k):
+                    if isinstance(neighbour, tuple):
+                        neighbour = neighbour[0].record(neighbour[1])
+                    batch.emit_fresh(neighbour)
+                if kind == "filer":
+                    neighbour = (people_batch, i)
+            if isinstance(neighbour, tuple):  # let this batch go before the next is read
+                neighbour = neighbour[0].record(neighbour[1])
+            if progress is not None and batch.emitted > before:
+                progress(batch.emitted - before)
+        if isinstance(neighbour, tuple):
+            neighbour = neighbour[0].record(neighbour[1])
+        before = batch.emitted
+        for _ in range(need_in + need_member + need_fresh):  # only if the file disagreed
+            batch.emit_fresh(neighbour)
+        if progress is not None and batch.emitted > before:
+            progress(batch.emitted - before)
+
+        officers = [f"OFC-{i:06d}" for i in range(1, math.ceil(rows / MAX_PER_OFFICER) + 1)]
+        if len(officers) >= BOGUS_OFFICER_FLOOR:
+            raise ValueError("too many rows for the officer numbering")
+        envelope = _envelope(rng, agency, official_title, as_of, seed, officers)
+        batch_codes = batch_level_codes(agency, official_title, as_of, envelope.signed_on)
+        suffix = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet"}[fmt]
+        requests_path, truth_path = out / f"requests.{suffix}", out / "truth.csv"
+        outcomes: Counter[str] = Counter()
+        codes: Counter[str] = Counter()
+        state = {"next_id": 0, "officer": 0}
+        written = in_master = 0
+        with RequestWriter(requests_path, fmt) as writer, TruthWriter(truth_path) as truth_writer:
+            for entries in buckets:
+                rng.shuffle(entries)
+                req_rows, truth_rows = finish_bucket(entries, state, officers, batch_codes)
+                writer.write(req_rows)
+                truth_writer.write(truth_rows)
+                written += len(req_rows)
+                for t in truth_rows:
+                    outcomes[t[2]] += 1
+                    in_master += bool(t[1])
+                    codes.update(c for c in t[3].split(";") if c)
+    finally:
+        buckets.cleanup()
+    envelope_path = out / "envelope.json"
+    write_json(envelope_path, envelope.model_dump(mode="json"))
+    manifest = out / "requests.json"
+    write_json(
+        manifest,
+        {
+            "schema": REQUESTS_SCHEMA,
+            "seed": seed,
+            "as_of": as_of.isoformat(),
+            "agency": agency,
+            "rows": written,
+            "population_sha256": meta["files"]["people.parquet"]["sha256"],
+            "outcomes": dict(sorted(outcomes.items())),
+            "reason_codes": dict(sorted(codes.items())),
+            "files": {
+                p.name: {"sha256": sha256_of(p)} for p in (requests_path, envelope_path, truth_path)
+            },
+        },
+    )
+    emit(Event.GENERATED, kind="requests", rows=written, officers=len(officers))
+    # A repeated person-and-case row copies a base row, which may be a filer or not; the
+    # truth (a TIN is given only for people in the master file) is the exact count.
+    return RequestsSummary(
+        rows=written,
+        in_master_rows=in_master,
+        not_in_master_rows=written - in_master,
+        invalid_rows=outcomes["REJECTED"],
+        officers=len(officers),
+        seed=seed,
+        requests_path=requests_path,
+        envelope_path=envelope_path,
+        truth_path=truth_path,
+        manifest_path=manifest,
+    )
