@@ -19,15 +19,23 @@ from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 from random import Random
+from typing import Any
 
 from taxmatch.contracts import Envelope, Official, ReasonCode
+from taxmatch.errors import InputFileError
 from taxmatch.events import Event, emit
 from taxmatch.generate.compose import Composer, finish_bucket
 from taxmatch.generate.invalid import BOGUS_OFFICER_FLOOR
 from taxmatch.generate.output import Buckets, Format, RequestWriter, TruthWriter
 from taxmatch.generate.people_file import PeopleBatch, PersonRecord, iter_flags, iter_people
 from taxmatch.generate.plan import RequestMix, plan_batch, take
-from taxmatch.generate.summary import REQUESTS_SCHEMA, RequestsSummary, sha256_of, write_json
+from taxmatch.generate.summary import (
+    POPULATION_SCHEMA,
+    REQUESTS_SCHEMA,
+    RequestsSummary,
+    sha256_of,
+    write_json,
+)
 from taxmatch.generate.tins import TinAllocator
 from taxmatch.policy import parse_policy
 
@@ -78,6 +86,23 @@ def batch_level_codes(agency: str, title: str, as_of: date, signed_on: date) -> 
     return codes
 
 
+def _read_population(population: Path) -> tuple[dict[str, Any], Path]:
+    """The manifest and people file of a directory written by ``generate_population``."""
+    manifest, people = population / "population.json", population / "people.parquet"
+    for path in (manifest, people):
+        if not path.is_file():
+            raise InputFileError(
+                str(path), "missing: not a directory written by generate population"
+            )
+    try:
+        meta = json.loads(manifest.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputFileError(str(manifest), "not readable JSON") from exc
+    if not isinstance(meta, dict) or meta.get("schema") != POPULATION_SCHEMA:
+        raise InputFileError(str(manifest), f"unknown schema (expected {POPULATION_SCHEMA})")
+    return meta, people
+
+
 def _envelope(
     rng: Random, agency: str, title: str, as_of: date, seed: int, officers: list[str]
 ) -> Envelope:
@@ -112,8 +137,7 @@ def generate_requests(
         raise ValueError("rows must be at least 1")
     if fmt not in ("csv", "jsonl", "parquet"):
         raise ValueError("fmt must be csv, jsonl or parquet")
-    meta = json.loads((population / "population.json").read_text("utf-8"))
-    people_path = population / "people.parquet"
+    meta, people_path = _read_population(population)
     out.mkdir(parents=True, exist_ok=True)
     rng = Random(f"taxmatch-requests-{seed}")
     filers, members = _eligible(people_path, as_of)

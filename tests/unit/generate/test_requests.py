@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from taxmatch.contracts import REQUEST_COLUMNS, TRUTH_COLUMNS, Envelope, Outcome, ReasonCode
+from taxmatch.errors import InputFileError
 from taxmatch.generate import PopulationSummary, RequestsSummary, generate_requests
 from taxmatch.generate.request_rows import BOILERPLATE, VALID_STATUTES
 
@@ -229,3 +230,8 @@ def test_safeguards_lapse_rejects_the_batch(tmp_path: Path, population: Populati
     truth = _csv(summary.truth_path)
     assert all(t["expected_reason_codes"].split(";").count("R12") == 1 for t in truth)
     assert not any("R07" in t["expected_reason_codes"] for t in truth)
+
+
+def test_a_directory_that_is_not_a_population_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match=r"population\.json"):
+        generate_requests(population=tmp_path, rows=10, seed=1, out=tmp_path / "o", as_of=AS_OF)
