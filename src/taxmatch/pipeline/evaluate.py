@@ -70,13 +70,40 @@ def tin_digits(tin: str) -> str:
     return _DIGITS.sub("", tin)
 
 
-@lru_cache(maxsize=1 << 16)
+_ORDINALS = (
+    "FIRST", "SECOND", "THIRD", "FOURTH", "FIFTH", "SIXTH", "SEVENTH", "EIGHTH", "NINTH",
+    "TENTH", "ELEVENTH", "TWELFTH", "THIRTEENTH", "FOURTEENTH", "FIFTEENTH", "SIXTEENTH",
+    "SEVENTEENTH", "EIGHTEENTH", "NINETEENTH", "TWENTIETH",
+)  # fmt: skip
+# Spellings of one street name that parse_address leaves apart (USPS would print either):
+# a disclosure of "9490 FT HILL RD" for a true "9490 FORT HILL RD" is the same door.
+_SAME_WORD = {
+    **{w: f"{n}{'TH' if 10 < n < 14 else {1: 'ST', 2: 'ND', 3: 'RD'}.get(n % 10, 'TH')}"
+       for n, w in enumerate(_ORDINALS, start=1)},
+    "SAINT": "ST", "FORT": "FT", "MOUNT": "MT",
+}  # fmt: skip
+
+
 def address_key(street: str, unit: str, zip_code: str) -> tuple[str, str, str]:
-    """(street line, unit, ZIP5) in USPS form; folded raw text when the line will not parse."""
+    """(street line, unit, ZIP5) in USPS form; folded raw text when the line will not parse.
+
+    Ordinal words and SAINT / FORT / MOUNT are spelt one way, so that two spellings of
+    one street name compare equal; nothing else is relaxed.
+    """
+    return _address(street, unit, zip_code)[0]
+
+
+@lru_cache(maxsize=1 << 16)
+def _address(street: str, unit: str, zip_code: str) -> tuple[tuple[str, str, str], bool]:
+    """The comparison key, and whether the address parses as complete (house, street, ZIP)."""
     parsed = parse_address(street, unit, _CITY, _STATE, zip_code).address
     if parsed is not None:
-        return parsed.street_line, parsed.unit, parsed.zip5
-    return fold(street), fold(unit), tin_digits(zip_code)[:5]
+        return (_same_words(parsed.street_line), parsed.unit, parsed.zip5), True
+    return (_same_words(fold(street)), fold(unit), tin_digits(zip_code)[:5]), False
+
+
+def _same_words(line: str) -> str:
+    return " ".join(_SAME_WORD.get(word, word) for word in line.split())
 
 
 def classify(
@@ -93,10 +120,8 @@ def classify(
 ) -> RowResult:
     """Classify one row. ``key`` is the store's ledger key (None: judge by address only)."""
     disclosed = got == Outcome.DISCLOSED
-    has_truth_address = any(truth_address)
-    right = (
-        disclosed and has_truth_address and address_key(*truth_address) == address_key(*got_address)
-    )
+    got_key, complete = _address(*got_address) if disclosed else (("", "", ""), True)
+    right = disclosed and any(truth_address) and address_key(*truth_address) == got_key
     person: Person | None = None
     if disclosed:
         tins = [t for t in (tin_digits(t) for t in truth_tins) if t]
@@ -111,7 +136,7 @@ def classify(
             person = "wrong"
         else:
             person = "unknown"
-    return RowResult(expected, got, right, person, expected_codes == got_codes)
+    return RowResult(expected, got, right, person, expected_codes == got_codes, not complete)
 
 
 def _codes(text: str) -> frozenset[str]:

@@ -41,6 +41,7 @@ class Metrics:
     right_person_not_latest: int | None = 0
     right_address_wrong_person: int | None = 0
     unattributed: int = 0
+    incomplete: int = 0  # disclosed addresses that do not parse as a complete address
     findable: int = 0  # truth says DISCLOSED
     pending: int = 0
     expected_rejected: int = 0
@@ -112,6 +113,7 @@ class RowResult:
     right: bool
     person: Person | None  # None unless disclosed
     codes_equal: bool
+    incomplete: bool = False  # disclosed an address that does not parse (no house, no ZIP…)
 
 
 @dataclass(slots=True)
@@ -123,6 +125,7 @@ class Tally:
     right_person_not_latest: int = 0
     right_address_wrong_person: int = 0
     unattributed: int = 0
+    incomplete: int = 0
     findable: int = 0
     pending: int = 0
     expected_rejected: int = 0
@@ -147,6 +150,7 @@ class Tally:
         self.right_person_not_latest += r.person == "right" and not r.right
         self.right_address_wrong_person += r.person == "wrong" and r.right
         self.unattributed += r.person == "unknown" and not r.right
+        self.incomplete += r.incomplete
 
     def freeze(self, check: PersonCheck) -> Metrics:
         values = {f.name: getattr(self, f.name) for f in fields(Metrics)}
@@ -208,6 +212,12 @@ def _groups(ev: Evaluation) -> list[tuple[str, Metrics]]:
     return [("overall", ev.overall), *((f"  {t}", m) for t, m in ev.strata.items())]
 
 
+_LEGEND = (
+    "right: address equals truth (street line, unit, ZIP5) · old address: right person, "
+    "another address · incomplete: disclosed address lacks a house number, street or ZIP · "
+    "precision = right / disclosed · wrong addr = 1 - precision · wrong person = wrong "
+    "person / disclosed · recall = right / findable (truth says DISCLOSED)"
+)
 _PERSON_NOTE = {
     "store": "person check: the state database's person keys against the true person's TINs",
     "address": (
@@ -220,30 +230,36 @@ _PERSON_NOTE = {
 def render_evaluation(ev: Evaluation) -> str:
     """Tables of counts and rates, overall and per stratum. Never a value of a record."""
     buf = StringIO()
-    console = Console(file=buf, width=170, force_terminal=False, color_system=None)
+    console = Console(file=buf, width=200, force_terminal=False, color_system=None)
     console.print(f"evaluation of batch {ev.batch_id}: {ev.overall.rows:,} truth rows joined")
     console.print(_PERSON_NOTE[ev.person_check])
     acc = Table(title="Disclosures", title_justify="left")
     acc.add_column("group", no_wrap=True)
-    for name in ("rows", "disclosed", "right", "wrong person", "right person old address",
-                 "unattributed", "precision", "wrong address rate", "wrong person rate",
-                 "findable", "recall", "pending"):  # fmt: skip
+    for name in ("rows", "disclosed", "right", "wrong person", "old address", "unattributed",
+                 "incomplete", "precision", "wrong addr", "wrong person", "findable", "recall",
+                 "pending"):  # fmt: skip
         acc.add_column(name, justify="right")
     for group, m in _groups(ev):
         acc.add_row(
             group, _n(m.rows), _n(m.disclosed), _n(m.right), _n(m.wrong_person),
-            _n(m.right_person_not_latest), _n(m.unattributed), _pct(m.precision),
+            _n(m.right_person_not_latest), _n(m.unattributed), _n(m.incomplete),
+            _pct(m.precision),
             _pct(m.wrong_address_rate), _pct(m.wrong_person_rate), _n(m.findable),
             _pct(m.recall), _n(m.pending),
         )  # fmt: skip
     console.print(acc)
-    val = Table(title="Validation (rejected vs expected REJECTED)", title_justify="left")
+    console.print(_LEGEND)
+    val = Table(
+        title="Validation: rejected vs expected REJECTED (strata that disagree)",
+        title_justify="left",
+    )
     val.add_column("group", no_wrap=True)
     for name in ("expected", "rejected", "both", "same codes", "precision", "recall",
                  "code agreement"):  # fmt: skip
         val.add_column(name, justify="right")
     for group, m in _groups(ev):
-        if m.expected_rejected or m.rejected or group == "overall":
+        agree = m.expected_rejected == m.rejected == m.both_rejected == m.codes_equal
+        if group == "overall" or not agree:
             val.add_row(
                 group, _n(m.expected_rejected), _n(m.rejected), _n(m.both_rejected),
                 _n(m.codes_equal), _pct(m.rejection_precision), _pct(m.rejection_recall),

@@ -62,7 +62,7 @@ TRUTH: list[TruthRow] = [
 
 DISCLOSED = [
     ("REQ-1", "12 NORTH MAIN STREET", "APT 4", "SEATTLE", "WA", "98101"),  # right
-    ("REQ-2", "77 PINE ST", "APT 2", "TACOMA", "WA", "98402"),  # right person, old address
+    ("REQ-2", "PINE ST", "APT 2", "TACOMA", "WA", "98402"),  # right person, old, incomplete
     ("REQ-3", "9 ELM ST", "", "HOUSTON", "TX", "77002"),  # nobody to find: wrong person
     ("REQ-4", "5 BIRCH RD", "", "BOYSE", "ID", "83702-1234"),  # right (city spelling varies)
     ("REQ-5", "1 LAKE DR", "", "MIAMI", "FL", "33101"),  # right address, wrong person
@@ -157,6 +157,11 @@ def test_address_key_normalises_both_sides_and_ignores_city() -> None:
     assert address_key("12 N Main St", "Apt 4", "98101") == address_key(
         "12 NORTH MAIN STREET", "APT 4", "98101-0001"
     )
+    assert address_key("9490 Fort Hill Rd", "", "19134") == address_key(
+        "9490 FT HILL RD", "", "19134"
+    )
+    assert address_key("508 Sixth St", "", "27601") == address_key("508 6TH ST", "", "27601")
+    assert address_key("11 Twelfth Ave", "", "27601") == address_key("11 12TH AVE", "", "27601")
     assert address_key("12 N Main St", "Apt 4", "98101") != address_key(
         "12 N Main St", "Apt 5", "98101"
     )
@@ -177,6 +182,7 @@ def test_address_only_judgement(batch_files: tuple[Path, Path]) -> None:
     assert m.wrong_person_rate == pytest.approx(1 / 5)
     assert m.recall == pytest.approx(3 / 5)
     assert m.pending == 1
+    assert m.incomplete == 1  # REQ-2: no house number
     assert (m.expected_rejected, m.rejected, m.both_rejected, m.codes_equal) == (2, 2, 2, 1)
     assert m.code_agreement == pytest.approx(1 / 2)
 
@@ -256,7 +262,7 @@ def test_output_carries_no_values(batch_files: tuple[Path, Path], tmp_path: Path
     for value in ("MAIN", "Main", "PINE", "BIRCH", "123456789", "323456780", "98101", "Seattle"):
         assert value not in text
     assert "household_member" in text
-    assert "wrong address" in text
+    assert "wrong_address_rate" in text
 
 
 def test_bad_truth_names_file_row_and_field_not_value(tmp_path: Path) -> None:
