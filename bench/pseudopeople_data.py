@@ -7,7 +7,7 @@ Writes, from the sample that ships inside the ``pseudopeople`` package (offline)
 - ``requests.csv`` + ``envelope.json``: one request per sampled person of the 2020
   decennial census, naming that census record (noised, as pseudopeople gives it) with its
   address as the requester's previous address and the latest two tax years as periods;
-- ``truth.csv``: ``TRUTH_COLUMNS`` plus ``person_tins``, built from the same data generated
+- ``truth.csv``: ``TRUTH_COLUMNS`` (with ``person_tins``), built from the same data generated
   with ``config=NO_NOISE`` (see bench/README.md for every choice and approximation).
 
     python bench/pseudopeople_data.py --out bench-out/pp [--seed 0] [--rows 10000]
@@ -324,7 +324,7 @@ def write_outputs(
         w.writeheader()
         w.writerows(requests)
     with (out / "truth.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=[*TRUTH_COLUMNS, "person_tins"])
+        w = csv.DictWriter(fh, fieldnames=list(TRUTH_COLUMNS))
         w.writeheader()
         w.writerows(truths)
     officers = sorted({r["officer_id"] for r in requests})

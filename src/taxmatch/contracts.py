@@ -167,6 +167,7 @@ TRUTH_COLUMNS: tuple[str, ...] = (
     "zip",
     "tax_year",
     "stratum",
+    "person_tins",  # every TIN the true person filed under, ";"-separated
 )
 
 

@@ -97,7 +97,11 @@ class Composer:
             **order_fields(rng, as_of, self._case()),
             **optional_ids(rng, person.dob, tin, as_of, tags),
         }
-        truth: dict[str, object] = {"tin": person.tin if in_master else "", "codes": []}
+        truth: dict[str, object] = {
+            "tin": person.tin if in_master else "",
+            "tins": ";".join(person.tins) if in_master else "",
+            "codes": [],
+        }
         if in_master:
             exp = expected_for(person, periods, as_of)
             truth["outcome"] = exp.outcome.value
@@ -211,6 +215,7 @@ def finish_bucket(
                 *(addr or ["", "", "", "", ""]),
                 str(year) if year else "",
                 ";".join(dict.fromkeys(truth["stratum"])),
+                truth["tins"],
             ]
         )
     return requests, truths

@@ -86,7 +86,7 @@ def write_truth(path: Path, rows: Sequence[TruthRow] | None = None) -> Path:
         rows if rows is not None else TRUTH
     ):
         out.append((rid, tin, exp, codes, street, unit, city, state, zip_, year, strata, more))
-    return write_csv(path, (*TRUTH_COLUMNS, "person_tins"), out)
+    return write_csv(path, TRUTH_COLUMNS, out)
 
 
 def write_package(
