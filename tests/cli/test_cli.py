@@ -39,7 +39,8 @@ def test_every_command_has_help_and_is_documented(path: str, cmd: click.Command)
 def test_missing_envelope_key_is_one_line_naming_the_key(tmp_path: Path) -> None:
     secret = "Zebulon Quackenbush"
     (tmp_path / "e.json").write_text(
-        '{"requesting_agency": "ICE", "requesting_official": {"name": "%s", "title": 7}}' % secret
+        '{"requesting_agency": "ICE", "requesting_official": '
+        '{"name": "' + secret + '", "title": 7}}'
     )
     (tmp_path / "r.csv").write_text("request_id\nA\n")
     result = CliRunner().invoke(

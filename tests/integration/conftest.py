@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -39,6 +38,11 @@ PEOPLE: list[tuple[str, str, str, str, str, str, dict[int, tuple[str, ...]], str
      {y: ("300 W 5th St", "Unit 9", "Austin", "TX", "78701") for y in (2023, 2024)}, ""),
     ("623456789", "Li", "", "Wang", "", "1970-01-01",
      {y: ("1 Lake Dr", "", "Miami", "FL", "33101") for y in (2019, 2020)}, ""),
+    # Moved in 2024, and that year's filing carries a mistyped TIN.
+    ("723456789", "Grace", "B", "Hopper", "", "1960-12-09",
+     {y: ("88 Harbor Way", "", "Norfolk", "VA", "23510") for y in (2021, 2022, 2023)}, ""),
+    ("723456780", "Grace", "B", "Hopper", "", "1960-12-09",
+     {2024: ("15 Navy Ct", "", "Arlington", "VA", "22201")}, ""),
 ]  # fmt: skip
 
 
@@ -102,8 +106,20 @@ def read_package(package: Path) -> dict[str, list[dict[str, str]]]:
 
 
 @pytest.fixture(scope="session")
-def reference_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def reference_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = tmp_path_factory.mktemp("store")
     master = write_master(store.parent / f"{store.name}-master.csv")
     load_reference(store, [master])
-    yield store
+    return store
+
+
+@pytest.fixture(scope="session")
+def model_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cast loaded with person resolution and matcher features, and a trained model."""
+    from taxmatch.pipeline.reference import load_reference_snapshot, train_current_model
+
+    store = tmp_path_factory.mktemp("model-store")
+    master = write_master(store.parent / f"{store.name}-master.csv")
+    load_reference_snapshot(store, [master])
+    train_current_model(store)
+    return store

@@ -27,6 +27,7 @@ def run(store: Path, tmp: Path, rows: list[dict[str, str]], **env: object) -> Ba
             out=tmp / "out",
             as_of=AS_OF,
             database_url=f"sqlite:///{tmp / 'state.sqlite3'}",
+            matcher="exact",
         )
     )
 
@@ -83,7 +84,8 @@ def test_outcomes_of_the_cast(reference_store: Path, tmp_path: Path) -> None:
 
 def test_jr_sr_separated_by_suffix(reference_store: Path, tmp_path: Path) -> None:
     row = request_row(1, first_name="John", last_name="Carter", suffix="Jr",
-                      street_address="410 Oak Ave", unit="", city="Spokane", zip="99201")  # fmt: skip
+                      street_address="410 Oak Ave", unit="", city="Spokane",
+                      zip="99201")  # fmt: skip
     got = by_id(run(reference_store, tmp_path, [row]).package)
     # The exact baseline ignores suffixes, so it must say AMBIGUOUS, never guess.
     assert got["REQ-00001"][1]["outcome"] == "AMBIGUOUS"
@@ -185,6 +187,7 @@ def test_every_row_lands_in_exactly_one_file(
         BatchRequest(
             store=reference_store, requests=path, envelope=write_envelope(tmp / "e.json"),
             out=tmp / "out", as_of=AS_OF, database_url=f"sqlite:///{tmp / 's.sqlite3'}",
+            matcher="exact",
         )
     )  # fmt: skip
     pkg = read_package(result.package)
@@ -206,7 +209,7 @@ def test_parallel_validation_gives_the_same_package(reference_store: Path, tmp_p
             BatchRequest(
                 store=reference_store, requests=write_requests(tmp / "r.csv", rows),
                 envelope=write_envelope(tmp / "e.json"), out=tmp / "out", as_of=AS_OF,
-                database_url=f"sqlite:///{tmp / 's.sqlite3'}", workers=workers,
+                database_url=f"sqlite:///{tmp / 's.sqlite3'}", workers=workers, matcher="exact",
             )
         )  # fmt: skip
         packages.append(read_package(result.package))

@@ -151,7 +151,7 @@ def generate_requests_cmd(
             rows=rows,
             seed=seed,
             out=out,
-            as_of=_as_of(as_of),
+            as_of=when,
             progress=bar.advance,
             fmt=fmt,  # type: ignore[arg-type]
         )
@@ -180,12 +180,54 @@ def reference() -> None:
 @_edge
 def reference_load(store: Path | None, files: tuple[Path, ...]) -> None:
     """Load master files (CSV or Parquet) into a new reference snapshot and make it current."""
-    from taxmatch.store.reference import load_reference
+    from taxmatch.pipeline.reference import load_reference_snapshot
 
     with Bar() as bar:
         bar.stage("filings", None)
-        info = load_reference(_store(store), list(files), progress=bar.advance)
+        info = load_reference_snapshot(_store(store), list(files), progress=bar.advance)
     click.echo(f"reference {info.snapshot_id}: {info.filings} filings, {info.tins} TINs")
+
+
+# --- model ----------------------------------------------------------------------------
+
+
+@main.group()
+def model() -> None:
+    """Train and inspect the probabilistic model of the reference in force."""
+
+
+@model.command("train")
+@_store_option
+@click.option("--seed", type=int, default=42, show_default=True)
+@_edge
+def model_train(store: Path | None, seed: int) -> None:
+    """Train the model for the current reference snapshot and save it in the store."""
+    from taxmatch.pipeline.reference import train_current_model
+
+    info = train_current_model(_store(store), seed=seed)
+    click.echo(f"model {info.version} for {info.snapshot_id}: sha256 {info.sha256}")
+    click.echo(f"saved to {info.path}")
+
+
+@model.command("show")
+@_store_option
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the match-weight chart as HTML.")  # fmt: skip
+@_edge
+def model_show(store: Path | None, out: Path | None) -> None:
+    """Print the match weight of every comparison level (and chart it with --out)."""
+    from taxmatch.match.report import match_weight_rows, write_weight_chart
+    from taxmatch.pipeline.reference import current_model
+
+    info = current_model(_store(store))
+    rows = match_weight_rows(info)
+    click.echo(f"model {info.version} for {info.snapshot_id} (sha256 {info.sha256[:16]}…)")
+    for comparison, level, weight in rows:
+        bar = ("+" if weight >= 0 else "-") * min(40, int(abs(weight) * 2))
+        click.echo(f"{comparison:<14} {level[:44]:<44} {weight:>7.2f} {bar}")
+    if out is not None:
+        write_weight_chart(rows, out)
+        click.echo(f"chart written to {out}")
 
 
 # --- batch ----------------------------------------------------------------------------
@@ -215,7 +257,8 @@ def batch() -> None:
     help="Policy YAML (default: the packaged policy).",
 )
 @click.option("--as-of", "as_of", default=None, help="Date the batch is judged at (default today).")
-@click.option("--matcher", type=click.Choice(["exact"]), default="exact", show_default=True)
+@click.option("--matcher", type=click.Choice(["probabilistic", "exact"]), default="probabilistic",
+              show_default=True, help="'exact' is the baseline kept for comparison.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of a table.")
 @_edge
 def batch_run(

@@ -316,11 +316,13 @@ def _parse_line(line: str, use_fast: bool = True) -> _Line:
         no_street = (AddressProblem.NO_STREET,) if not street_tokens else ()
         return _fail(*no_house, *no_street)
     unit = _standardise_unit(unit_tokens, bare_id=False)
+    if unit is None:
+        unit = " ".join(unit_tokens)  # kept as written (see _parse_unit)
     street = _render_street(street_tokens)
     accepted = use_fast and _fast_accepts(house, street_tokens)
     if not accepted and len(tokens) <= _MAX_TOKENS:
         accepted = _usaddress_accepts(f"{house} {street}", house.count(" ") + 1)
-    if unit is None or not accepted:
+    if not accepted:
         return _fail(AddressProblem.UNPARSEABLE)
     return _Line(house, street, unit, "", ())
 
@@ -349,8 +351,11 @@ def _parse_unit(raw: str) -> tuple[str, AddressProblem | None]:
     if _is_placeholder(raw, fold(raw)):
         # "N/A" in the unit field says "no unit"; the street line still has to stand.
         return "", None
-    unit = _standardise_unit(line_tokens(raw), bare_id=True)
-    return (unit, None) if unit else ("", AddressProblem.UNPARSEABLE)
+    tokens = line_tokens(raw)
+    unit = _standardise_unit(tokens, bare_id=True)
+    # A unit in a shape Pub. 28 does not know ("APT NO 304", "OFFICE 3") is kept as
+    # written: the unit never decides whether the street address stands.
+    return (unit or " ".join(tokens), None)
 
 
 @lru_cache(maxsize=1 << 15)

@@ -61,6 +61,8 @@ _PARTICLES: Final = frozenset(
         "TEN", "BIN", "BINTI", "BINT", "IBN", "BEN", "AL", "EL",
     }
 )  # fmt: skip
+SURNAME_PARTICLES: Final = _PARTICLES
+
 # Courtesy titles typed before a given name ("MR JOHN").
 _TITLES: Final = frozenset({"MR", "MRS", "MS", "MISS", "MX", "DR", "REV", "PROF", "SIR"})
 
@@ -150,6 +152,12 @@ def _related_names(name: str) -> frozenset[str]:
     except Exception:  # third-party table: an odd key means "no known nicknames"
         return frozenset()
     return frozenset(fold(r) for r in related)
+
+
+def related_first_names(name: str) -> frozenset[str]:
+    """Given names the nickname table links directly to ``name`` (folded), for SQL matchers
+    that must agree with ``first_names_agree``: a in related(b) or b in related(a)."""
+    return _related_names(fold(name)) if name else frozenset()
 
 
 @lru_cache(maxsize=1 << 16)

@@ -32,6 +32,8 @@ from taxmatch.errors import TaxmatchError
 from taxmatch.events import Event, emit
 from taxmatch.ledger.chain import LedgerDraft, keyed_hash
 from taxmatch.match.exact import match_exact
+from taxmatch.match.model import ModelInfo, load_model_info
+from taxmatch.match.probabilistic import match_probabilistic
 from taxmatch.pipeline.staging import stage_records
 from taxmatch.policy.batch import BatchCounts, batch_codes, officer_cap
 from taxmatch.policy.decide import MatchSummary, decide
@@ -41,8 +43,7 @@ from taxmatch.store.reference import current_reference
 from taxmatch.store.state import BatchRow, DecisionRow, StateStore
 from taxmatch.store.workspace import BatchWorkspace
 
-MATCHERS = ("exact",)
-MATCHER_VERSIONS = {"exact": "exact-1"}
+MATCHERS = ("probabilistic", "exact")
 
 
 class Progress(Protocol):
@@ -71,7 +72,7 @@ class BatchRequest:
     out: Path
     as_of: date
     policy: Path | None = None
-    matcher: str = "exact"
+    matcher: str = "probabilistic"
     database_url: str | None = None
     actor: str = "cli"
     origin: str = "cli"
@@ -85,6 +86,16 @@ class BatchResult:
     summary: dict[str, Any]
     reused: bool = False
     counts: dict[str, int] = field(default_factory=dict)
+
+
+# The exact baseline has no trained model; it is identified by its version alone.
+EXACT = ModelInfo(Path("exact"), "exact-1", hashlib.sha256(b"exact-1").hexdigest(), "")
+
+
+def _model_for(req: BatchRequest, snapshot_id: str) -> ModelInfo:
+    if req.matcher == "exact":
+        return EXACT
+    return load_model_info(req.store, snapshot_id)
 
 
 def batch_id_for(input_sha256: str, envelope_sha256: str) -> str:
@@ -128,6 +139,7 @@ def run_batch(req: BatchRequest, progress: Progress | None = None) -> BatchResul
                 batch_id, package, read_summary(package), reused=True, counts=existing.counts
             )
         reference = current_reference(req.store)
+        model = _model_for(req, reference.snapshot_id)
         started = _utc_now()
         if existing is None:
             state.create_batch(
@@ -177,7 +189,9 @@ def run_batch(req: BatchRequest, progress: Progress | None = None) -> BatchResul
                     batch_id,
                     policy_version=policy.version,
                     policy_sha256=policy_sha,
-                    matcher=MATCHER_VERSIONS[req.matcher],
+                    matcher=req.matcher,
+                    model_version=model.version,
+                    model_sha256=model.sha256,
                     reference_id=reference.snapshot_id,
                     as_of=req.as_of.isoformat(),
                 ),
@@ -190,6 +204,7 @@ def run_batch(req: BatchRequest, progress: Progress | None = None) -> BatchResul
                 batch_id,
                 reference.path,
                 reference.snapshot_id,
+                model,
                 policy,
                 policy_sha,
                 envelope,
@@ -215,6 +230,7 @@ def _run(
     batch_id: str,
     reference_path: Path,
     reference_id: str,
+    model: ModelInfo,
     policy: Any,
     policy_sha: str,
     envelope: Any,
@@ -241,7 +257,16 @@ def _run(
 
         t1 = time.monotonic()
         ws.valid_requests_view()
-        match_exact(ws.con, reference_path)
+        if model.version == EXACT.version:
+            match_exact(ws.con, reference_path)
+        else:
+            match_probabilistic(
+                ws.con,
+                reference_path,
+                model,
+                review_threshold=policy.matching.review_threshold,
+                min_margin_log2=policy.matching.min_margin_log2,
+            )
         emit(Event.MATCHING_DONE, batch_id=batch_id, seconds=round(time.monotonic() - t1, 3))
 
         bar.stage("writing package", rows)
@@ -259,10 +284,8 @@ def _run(
                 "requesting_agency": envelope.requesting_agency,
                 "as_of": req.as_of.isoformat(),
                 "policy": {"version": policy.version, "sha256": policy_sha},
-                "model": {
-                    "version": MATCHER_VERSIONS[req.matcher],
-                    "sha256": hashlib.sha256(MATCHER_VERSIONS[req.matcher].encode()).hexdigest(),
-                },
+                "model": {"version": model.version, "sha256": model.sha256},
+                "matcher": req.matcher,
                 "reference_snapshot_id": reference_id,
                 "ledger_head": {"seq": head_seq, "hash": head},
                 "started_utc": _iso(started),
@@ -358,6 +381,9 @@ def _summary_of(row: dict[str, Any], i: int) -> MatchSummary:
         address_corroborated=row["address_corroborated"][i],
         filing_year=row["filing_year"][i],
         ineligible=row["ineligible"][i],
+        identifier_conflict=row["identifier_conflict"][i],
+        suffix_unconfirmed=row["suffix_unconfirmed"][i],
+        address_usable=row["address_usable"][i],
     )
 
 

@@ -11,9 +11,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from taxmatch.errors import ReferenceSnapshotError
 from taxmatch.generate import generate_population, generate_requests
 from taxmatch.pipeline.batch import BatchRequest, Progress, run_batch
-from taxmatch.store.reference import load_reference
+from taxmatch.pipeline.reference import (
+    current_model,
+    load_reference_snapshot,
+    train_current_model,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +73,12 @@ def run_demo(
         )
         meta.write_text(json.dumps({"as_of": as_of.isoformat()}))
     progress.stage("loading reference", None)
-    load_reference(store, [population / "master.parquet"], progress=progress.advance)
+    load_reference_snapshot(store, [population / "master.parquet"], progress=progress.advance)
+    try:
+        current_model(store)
+    except ReferenceSnapshotError:
+        progress.stage("training model", None)
+        train_current_model(store)
     result = run_batch(
         BatchRequest(
             store=store,

@@ -70,7 +70,7 @@ _WORKER_CTX: BatchContext | None = None
 
 
 def _init_worker(ctx: BatchContext) -> None:
-    global _WORKER_CTX  # noqa: PLW0603 - one context per worker process, set once
+    global _WORKER_CTX  # one context per worker process, set once
     _WORKER_CTX = ctx
 
 

@@ -21,12 +21,14 @@ import duckdb
 import pyarrow as pa
 
 from taxmatch.errors import InputFileError, ReferenceSnapshotError
+from taxmatch.normalise import NORMALISE_VERSION
 from taxmatch.normalise.address import parse_address
 from taxmatch.normalise.names import normalise_name
 from taxmatch.normalise.text import fold
 from taxmatch.store.files import iter_master, sha256_file
+from taxmatch.store.persons import resolve_persons
 
-REFERENCE_SCHEMA = "taxmatch/reference/v1"
+REFERENCE_SCHEMA = "taxmatch/reference/v2"
 _CHUNK = 50_000
 
 
@@ -108,7 +110,8 @@ def _normalise_addresses(rows: list[tuple[str, str, str, str, str]]) -> pa.Table
 
 
 def _snapshot_id(shas: Sequence[str]) -> str:
-    digest = hashlib.sha256(("|".join(sorted(shas)) + REFERENCE_SCHEMA).encode()).hexdigest()
+    salt = REFERENCE_SCHEMA + NORMALISE_VERSION
+    digest = hashlib.sha256(("|".join(sorted(shas)) + salt).encode()).hexdigest()
     return f"ref-{digest[:16]}"
 
 
@@ -117,12 +120,19 @@ def load_reference(
     files: Sequence[Path],
     *,
     progress: Callable[[int], None] | None = None,
+    prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    prepare_version: str = "",
 ) -> ReferenceInfo:
-    """Load master files into a new snapshot and make it current. Idempotent per content."""
+    """Load master files into a new snapshot and make it current. Idempotent per content.
+
+    ``prepare`` lets the layer above add what its matcher needs (features, indexes) to
+    the snapshot before it is sealed; ``prepare_version`` names that preparation, so a
+    changed preparation makes a new snapshot.
+    """
     if not files:
         raise InputFileError("reference load", "no master file given")
     shas = [sha256_file(p) for p in files]
-    snapshot_id = _snapshot_id(shas)
+    snapshot_id = _snapshot_id([*shas, prepare_version])
     rdir = reference_dir(store)
     rdir.mkdir(parents=True, exist_ok=True)
     final = rdir / f"{snapshot_id}.duckdb"
@@ -149,9 +159,12 @@ def load_reference(
         if first:
             raise InputFileError(str(files[0]), "master file has no rows")
         _build_filings(con)
-        filings, tins = con.execute(
-            "SELECT count(*), count(DISTINCT tin) FROM filings"
-        ).fetchone() or (0, 0)
+        if prepare is not None:
+            prepare(con)
+            con.execute("CHECKPOINT")
+        filings, tins = con.execute("SELECT count(*), count(DISTINCT tin) FROM filings").fetchall()[
+            0
+        ]
     finally:
         con.close()
     os.replace(tmp, final)
@@ -217,4 +230,5 @@ def _build_filings(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE raw")
     con.execute("DROP TABLE names")
     con.execute("DROP TABLE addrs")
+    resolve_persons(con)
     con.execute("CHECKPOINT")

@@ -137,5 +137,6 @@ class BatchWorkspace:
         return "valid"
 
     def count(self, sql: str) -> int:
-        row = self.con.execute(sql).fetchone()
+        rows = self.con.execute(sql).fetchall()
+        row = rows[0] if rows else None
         return int(row[0]) if row else 0

@@ -185,7 +185,6 @@ def test_all_fields_empty_is_missing_only() -> None:
         ("PO Box", P.UNPARSEABLE),
         ("123 Main St Springfield IL 62701", P.UNPARSEABLE),
         ("123 Main St 4", P.UNPARSEABLE),
-        ("123 Main St Apt", P.UNPARSEABLE),
     ],
 )
 def test_street_problems(street: str, problem: AddressProblem) -> None:
@@ -213,7 +212,6 @@ def test_empty_street_with_other_fields_lacks_number_and_street() -> None:
 @pytest.mark.parametrize(
     ("fields", "problem"),
     [
-        (("123 Main St", "Apt", "Springfield", "IL", "62701"), ("unit", P.UNPARSEABLE)),
         (("123 Main St", "", "", "IL", "62701"), ("city", P.NO_CITY)),
         (("123 Main St", "", "Unknown", "IL", "62701"), ("city", P.PLACEHOLDER)),
         (("123 Main St", "", "12345", "IL", "62701"), ("city", P.UNPARSEABLE)),
@@ -388,3 +386,19 @@ def test_placeholder_unit_means_no_unit() -> None:
     assert parsed.address is not None
     assert parsed.address.unit == ""
     assert parse_address("N/A", "N/A", "Springfield", "IL", "62701").problems
+
+
+@pytest.mark.parametrize(
+    ("line", "unit", "kept"),
+    [
+        ("1903 Lakeshore Dr", "no 203r", "NO 203R"),
+        ("123 Main St", "Apt", "APT"),
+        ("123 Main St Apt", "", "APT"),
+        ("12 Oak Ave", "office 319", "OFFICE 319"),
+    ],
+)
+def test_odd_units_are_kept_as_written_and_do_not_reject(line: str, unit: str, kept: str) -> None:
+    parsed = parse_address(line, unit, "Springfield", "IL", "62701")
+    assert parsed.problems == frozenset()
+    assert parsed.address is not None
+    assert parsed.address.unit == kept

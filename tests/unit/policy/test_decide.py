@@ -47,3 +47,18 @@ def test_household_member_with_other_first_name_never_discloses(policy: Policy) 
 def test_address_age() -> None:
     assert address_age_years(2023, AS_OF) == pytest.approx(2.92, abs=0.01)
     assert address_age_years(2022, AS_OF) > 3
+
+
+def test_conflicting_identifier_never_discloses(policy: Policy) -> None:
+    """A date of birth or suffix that contradicts the person's: another person."""
+    assert decide(replace(CONFIDENT, identifier_conflict=True), policy, AS_OF) is Outcome.NO_MATCH
+
+
+def test_unconfirmed_suffix_is_ambiguous(policy: Policy) -> None:
+    """The file says JR, the request says nothing and gives no date of birth."""
+    got = decide(replace(CONFIDENT, suffix_unconfirmed=True), policy, AS_OF)
+    assert got is Outcome.AMBIGUOUS
+
+
+def test_undeliverable_address_is_held_for_review(policy: Policy) -> None:
+    assert decide(replace(CONFIDENT, address_usable=False), policy, AS_OF) is Outcome.REVIEW

@@ -1,0 +1,217 @@
+"""The probabilistic matcher: Splink scores request × (person, address) pairs; candidates
+are collapsed to persons; the best person's summary goes to the decision rule.
+
+For each valid request it writes one ``outcomes`` row (the columns of
+``taxmatch.match.exact.OUTCOME_COLUMNS``): how many distinct persons reach the review
+threshold, the best person's match probability, the margin in bits over the runner-up
+person, whether the first name agrees (exact, a filed variant, a nickname, or an initial
+where the file has only an initial), whether the requester's address is in the person's
+address history, and the person's latest filing within the requested periods.
+
+It never decides disclosure and never logs a value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from taxmatch.match.features import request_features
+from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
+
+# Pairs below this probability are not kept: they can neither be the best person nor
+# narrow the margin of one that reaches the review threshold.
+CANDIDATE_FLOOR = 0.01
+
+
+def match_probabilistic(
+    con: duckdb.DuckDBPyConnection,
+    reference: Path,
+    model: ModelInfo,
+    *,
+    review_threshold: float,
+    min_margin_log2: float,
+) -> None:
+    """Write ``outcomes`` for every row of the workspace's ``valid`` view.
+
+    ``candidates`` counts the persons at or above the review threshold whose match weight
+    is within ``min_margin_log2`` of the best: persons a field such as the suffix or the
+    date of birth separates by more than the margin are not rivals.
+    """
+    from splink import DuckDBAPI, Linker
+
+    quiet_splink()
+    path = str(reference).replace("'", "''")
+    con.execute(f"ATTACH '{path}' AS ref (READ_ONLY)")
+    try:
+        request_features(con)
+        con.execute("CREATE OR REPLACE TEMP VIEW master_view AS SELECT * FROM ref.master_records")
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW tf_first AS SELECT * FROM ref.tf_first_name_records"
+        )
+        con.execute("CREATE OR REPLACE TEMP VIEW tf_last AS SELECT * FROM ref.tf_last_key_records")
+        db = DuckDBAPI(connection=con)
+        requests = db.register("req_features", dataset_display_name="requests")
+        master = db.register("master_view", dataset_display_name="master")
+        linker = Linker([requests, master], load_settings(model))
+        linker.table_management.register_term_frequency_lookup(
+            db.register("tf_first"), "first_name"
+        )
+        linker.table_management.register_term_frequency_lookup(db.register("tf_last"), "last_key")
+        pred = linker.inference.predict_between(
+            requests, master, link_type="link_only",
+            threshold_match_probability=CANDIDATE_FLOOR, warning_mode="never",
+        )  # fmt: skip
+        _collapse(con, pred.physical_name, review_threshold, min_margin_log2)
+        pred.drop_table_from_database_and_remove_from_cache()
+    finally:
+        con.execute("DETACH ref")
+
+
+def _collapse(
+    con: duckdb.DuckDBPyConnection, pred: str, review_threshold: float, margin: float
+) -> None:
+    con.execute(
+        f"""CREATE OR REPLACE TABLE outcomes AS
+        WITH pairs AS (
+          SELECT CAST(unique_id_l AS BIGINT) AS row_number,
+                 split_part(unique_id_r, '|', 1) AS person_id,
+                 max(match_weight) AS w, max(match_probability) AS p
+          FROM {pred} GROUP BY 1, 2
+        ),
+        ranked AS (
+          SELECT *, row_number() OVER (PARTITION BY row_number ORDER BY w DESC, person_id) AS rk,
+                 max(w) OVER (PARTITION BY row_number) AS best_w
+          FROM pairs
+        ),
+        rivals AS (
+          SELECT row_number, count(*) AS strong FROM ranked
+          WHERE p >= {review_threshold!r} AND w >= best_w - {margin!r}
+          GROUP BY row_number
+        ),
+        best AS (
+          SELECT b.row_number, b.person_id, b.p, coalesce(r.strong, 0) AS strong,
+                 b.w - coalesce(s.w, -1e9) AS margin
+          FROM ranked b LEFT JOIN ranked s ON s.row_number = b.row_number AND s.rk = 2
+          LEFT JOIN rivals r ON r.row_number = b.row_number
+          WHERE b.rk = 1
+        ),
+        judged AS (
+          SELECT b.*, v.first_name AS rq_first, v.tax_periods,
+                 v.house_number AS rq_house, v.street AS rq_street, v.zip5 AS rq_zip,
+                 v.po_box AS rq_box, v.suffix AS rq_suffix, v.date_of_birth AS rq_dob,
+                 p.first_name AS pf, p.tin AS person_tin, p.deceased,
+                 p.suffix AS p_suffix, p.date_of_birth AS p_dob
+          FROM best b JOIN valid v USING (row_number) JOIN ref.persons p USING (person_id)
+        ),
+        names_ok AS (
+          SELECT j.row_number,
+                 bool_or(n.first_name = j.rq_first
+                         OR list_contains(coalesce(rk.nicknames, []), n.first_name)
+                         OR (length(n.first_name) = 1 AND j.rq_first[1] = n.first_name))
+                   AS first_ok
+          FROM judged j JOIN ref.person_names n USING (person_id)
+          LEFT JOIN nick rk ON rk.first_name = j.rq_first
+          GROUP BY j.row_number
+        ),
+        address_ok AS (
+          SELECT j.row_number, bool_or(
+                   (j.rq_house <> '' AND a.zip5 = j.rq_zip AND (
+                      (a.house_number = j.rq_house
+                       AND (a.street = j.rq_street
+                            OR jaro_winkler_similarity(a.street, j.rq_street) >= 0.88))
+                      -- one mistyped house-number character, on exactly the same street
+                      OR (levenshtein(a.house_number, j.rq_house) = 1
+                          AND a.street = j.rq_street)))
+                   OR (j.rq_box <> '' AND a.po_box = j.rq_box AND a.zip5 = j.rq_zip))
+                 AS corroborated
+          FROM judged j JOIN ref.person_addresses a USING (person_id)
+          GROUP BY j.row_number
+        ),
+        latest AS (
+          SELECT j.row_number, j.person_id, f.tax_year, f.house_number, f.street, f.unit,
+                 f.po_box, f.city, f.state, f.zip5, f.line1, f.phone,
+                 row_number() OVER (PARTITION BY j.row_number
+                                    ORDER BY f.tax_year DESC, f.line1) AS rn
+          FROM judged j JOIN ref.filings f ON f.person_id = j.person_id
+          WHERE list_contains(j.tax_periods, f.tax_year)
+        ),
+        -- The person's own history mends a one-year slip on the chosen filing: the same
+        -- address as the person filed it in more years (a typo in the street or house
+        -- number, a unit dropped) is the address, not the slip.
+        mended AS (
+          SELECT l.*,
+                 (SELECT {{'line1': a.line1, 'unit': a.unit}} FROM ref.person_addresses a
+                   WHERE a.person_id = l.person_id AND a.zip5 = l.zip5 AND a.po_box = l.po_box
+                     AND (a.house_number = l.house_number
+                          OR levenshtein(a.house_number, l.house_number) = 1)
+                     AND (a.street = l.street OR jaro_winkler_similarity(a.street, l.street) >= 0.85)
+                     AND (a.unit = l.unit OR l.unit = '')
+                     AND a.n_years > coalesce((
+                           SELECT o.n_years FROM ref.person_addresses o
+                           WHERE o.person_id = l.person_id AND o.house_number = l.house_number
+                             AND o.street = l.street AND o.zip5 = l.zip5 AND o.unit = l.unit
+                             AND o.po_box = l.po_box LIMIT 1), 1)
+                   ORDER BY a.n_years DESC, a.last_year DESC, a.line1 LIMIT 1) AS consensus,
+                 (SELECT a.unit FROM ref.person_addresses a
+                   WHERE a.person_id = l.person_id AND a.house_number = l.house_number
+                     AND a.street = l.street AND a.zip5 = l.zip5 AND a.unit <> ''
+                   ORDER BY a.n_years DESC, a.unit LIMIT 1) AS history_unit,
+                 -- A filing whose address cannot be delivered (no house number, a stray
+                 -- token) is the same address as a complete one the person filed in
+                 -- other years, when the two lines are nearly the same.
+                 (SELECT {{'line1': a.line1, 'unit': a.unit, 'city': a.city,
+                           'state': a.state, 'zip5': a.zip5}}
+                   FROM ref.person_addresses a
+                   WHERE a.person_id = l.person_id AND a.zip5 <> '' AND a.city <> ''
+                     AND a.state <> '' AND ((a.house_number <> '' AND a.street <> '')
+                                            OR a.po_box <> '')
+                     AND jaro_winkler_similarity(a.line1, l.line1) >= 0.85
+                   ORDER BY a.n_years DESC, a.last_year DESC, a.line1 LIMIT 1) AS complete
+          FROM latest l WHERE l.rn = 1
+        ),
+        checked AS (
+          SELECT *, ((house_number <> '' AND street <> '') OR po_box <> '') AND zip5 <> ''
+                      AND city <> '' AND state <> '' AS filed_usable
+          FROM mended
+        ),
+        in_period AS (
+          SELECT row_number, tax_year, phone,
+                 CASE WHEN filed_usable THEN coalesce(consensus.line1, line1)
+                      ELSE complete.line1 END AS line1,
+                 CASE WHEN NOT filed_usable THEN complete.unit
+                      WHEN consensus IS NOT NULL THEN consensus.unit
+                      WHEN unit = '' THEN coalesce(history_unit, '') ELSE unit END AS unit,
+                 CASE WHEN filed_usable THEN city ELSE complete.city END AS city,
+                 CASE WHEN filed_usable THEN state ELSE complete.state END AS state,
+                 CASE WHEN filed_usable THEN zip5 ELSE complete.zip5 END AS zip5,
+                 filed_usable OR complete IS NOT NULL AS usable
+          FROM checked
+        )
+        SELECT v.row_number,
+               coalesce(j.strong, 0) AS candidates,
+               coalesce(j.p, 0.0) AS score,
+               CASE WHEN j.margin IS NULL THEN 0.0 WHEN j.margin > 1e8 THEN 'Infinity'::DOUBLE
+                    ELSE j.margin END AS margin_log2,
+               coalesce(n.first_ok, false) AS first_name_agrees,
+               coalesce(a.corroborated, false) AS address_corroborated,
+               ip.tax_year AS filing_year,
+               coalesce(j.deceased, false) AS ineligible,
+               coalesce(
+                 (j.rq_suffix <> '' AND j.p_suffix <> '' AND j.rq_suffix <> j.p_suffix)
+                 OR (j.rq_dob IS NOT NULL AND j.p_dob IS NOT NULL AND j.rq_dob <> j.p_dob
+                     AND abs(date_diff('day', j.rq_dob, j.p_dob)) > 366
+                     AND NOT (month(j.rq_dob) = day(j.p_dob) AND day(j.rq_dob) = month(j.p_dob))),
+                 false) AS identifier_conflict,
+               coalesce(j.p_suffix <> '' AND j.rq_suffix = ''
+                        AND NOT coalesce(j.rq_dob = j.p_dob, false), false) AS suffix_unconfirmed,
+               coalesce(ip.usable, true) AS address_usable,
+               j.person_tin,
+               ip.line1, ip.unit, ip.city, ip.state, ip.zip5, ip.phone
+        FROM valid v
+        LEFT JOIN judged j USING (row_number)
+        LEFT JOIN names_ok n USING (row_number)
+        LEFT JOIN address_ok a USING (row_number)
+        LEFT JOIN in_period ip ON ip.row_number = v.row_number"""
+    )

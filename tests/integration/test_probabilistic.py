@@ -1,0 +1,110 @@
+"""The probabilistic matcher end to end on the cast: DOMAIN.md's regression cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from taxmatch.pipeline.batch import BatchRequest, run_batch
+
+from .conftest import AS_OF, read_package, request_row, write_envelope, write_requests
+
+Outcome = tuple[str, dict[str, str]]
+
+
+def decide(store: Path, tmp: Path, **changes: str) -> Outcome:
+    result = run_batch(
+        BatchRequest(
+            store=store, requests=write_requests(tmp / "r.csv", [request_row(1, **changes)]),
+            envelope=write_envelope(tmp / "e.json"), out=tmp / "out", as_of=AS_OF,
+            database_url=f"sqlite:///{tmp / 's.sqlite3'}",
+        )
+    )  # fmt: skip
+    for name, rows in read_package(result.package).items():
+        if rows:
+            return name, rows[0]
+    raise AssertionError("the row is in no file")
+
+
+CARTER = {"first_name": "John", "last_name": "Carter", "street_address": "410 Oak Ave",
+          "unit": "", "city": "Spokane", "zip": "99201"}  # fmt: skip
+NGUYEN = {"first_name": "Anh", "last_name": "Nguyen", "street_address": "9 Elm Street",
+          "unit": "", "city": "Houston", "state": "TX", "zip": "77002"}  # fmt: skip
+HOPPER = {"first_name": "Grace", "last_name": "Hopper", "street_address": "88 Harbor Way",
+          "unit": "", "city": "Norfolk", "state": "VA", "zip": "23510"}  # fmt: skip
+
+
+def test_discloses_latest_address_in_period(model_store: Path, tmp_path: Path) -> None:
+    name, row = decide(model_store, tmp_path)  # Maria, from her 2021 address
+    assert name == "disclosed"
+    assert (row["street_address"], row["unit"], row["zip"], row["tax_year"]) == (
+        "77 PINE ST", "APT 2", "98402", "2024")  # fmt: skip
+
+
+def test_noisy_street_spelling_still_matches(model_store: Path, tmp_path: Path) -> None:
+    name, _ = decide(model_store, tmp_path, **{**HOPPER, "street_address": "88 Harbour Way"})
+    assert name == "disclosed"
+
+
+def test_jr_sr_without_suffix_or_dob_is_ambiguous(model_store: Path, tmp_path: Path) -> None:
+    assert decide(model_store, tmp_path, **CARTER) == (
+        "unmatched", {"request_id": "REQ-00001", "outcome": "AMBIGUOUS"})  # fmt: skip
+
+
+@pytest.mark.parametrize("separator", [{"suffix": "Jr"}, {"date_of_birth": "1985-06-06"}])
+def test_jr_sr_separated_by_suffix_or_dob(
+    model_store: Path, tmp_path: Path, separator: dict[str, str]
+) -> None:
+    name, row = decide(model_store, tmp_path, **CARTER, **separator)
+    assert name == "disclosed"
+    assert row["street_address"] == "410 OAK AVE"
+
+
+@pytest.mark.parametrize("first", ["Carmen", "Mario", "M"])
+def test_household_member_with_other_first_name_never_disclosed(
+    model_store: Path, tmp_path: Path, first: str
+) -> None:
+    """Same surname, same address, another given name (a spouse who never filed)."""
+    name, _ = decide(model_store, tmp_path, first_name=first)
+    assert name != "disclosed"
+
+
+def test_name_and_tin_without_address_corroboration_never_disclose(
+    model_store: Path, tmp_path: Path
+) -> None:
+    """Anti-pattern 1: a name + TIN hit without the requester's address."""
+    name, _ = decide(model_store, tmp_path, **{**NGUYEN, "street_address": "5501 Other Rd",
+                                                "zip": "77099", "tin": "423456789"})  # fmt: skip
+    assert name != "disclosed"
+
+
+def test_one_year_tin_typo_does_not_change_the_address(model_store: Path, tmp_path: Path) -> None:
+    """Grace moved in 2024 and that year's filing carries a mistyped TIN."""
+    name, row = decide(model_store, tmp_path, **HOPPER)
+    assert name == "disclosed"
+    assert (row["street_address"], row["zip"], row["tax_year"]) == ("15 NAVY CT", "22201", "2024")
+
+
+def test_deceased_is_ineligible(model_store: Path, tmp_path: Path) -> None:
+    name, row = decide(model_store, tmp_path, first_name="Robert", last_name="Old",
+                       street_address="5 Birch Rd", unit="", city="Boise", state="ID",
+                       zip="83702")  # fmt: skip
+    assert (name, row["outcome"]) == ("unmatched", "INELIGIBLE")
+
+
+def test_unknown_person_is_no_match(model_store: Path, tmp_path: Path) -> None:
+    name, row = decide(model_store, tmp_path, first_name="Nobody", last_name="Known")
+    assert (name, row["outcome"]) == ("unmatched", "NO_MATCH")
+
+
+def test_summary_records_the_model(model_store: Path, tmp_path: Path) -> None:
+    result = run_batch(
+        BatchRequest(store=model_store,
+                     requests=write_requests(tmp_path / "r.csv", [request_row(1)]),
+                     envelope=write_envelope(tmp_path / "e.json"), out=tmp_path / "o",
+                     as_of=AS_OF, database_url=f"sqlite:///{tmp_path / 's.sqlite3'}")
+    )  # fmt: skip
+    assert result.summary["model"]["version"] == "fs-1"
+    assert len(result.summary["model"]["sha256"]) == 64
+    assert result.summary["matcher"] == "probabilistic"
