@@ -348,7 +348,7 @@ def standardise_street(line: str) -> str:
 def _parse_unit(raw: str) -> tuple[str, AddressProblem | None]:
     if not raw.strip():
         return "", None
-    if _is_placeholder(raw, fold(raw)):
+    if _is_placeholder(raw, fold(raw), repeated=False):  # "# 111" is a real unit
         # "N/A" in the unit field says "no unit"; the street line still has to stand.
         return "", None
     tokens = line_tokens(raw)

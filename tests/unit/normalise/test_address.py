@@ -402,3 +402,10 @@ def test_odd_units_are_kept_as_written_and_do_not_reject(line: str, unit: str, k
     assert parsed.problems == frozenset()
     assert parsed.address is not None
     assert parsed.address.unit == kept
+
+
+@pytest.mark.parametrize("unit", ["# 111", "#111", "Apt 222"])
+def test_units_of_repeated_digits_are_units(unit: str) -> None:
+    parsed = parse_address("12 Oak Ave", unit, "Springfield", "IL", "62701")
+    assert parsed.address is not None
+    assert parsed.address.unit.endswith(unit[-3:])

@@ -1,0 +1,49 @@
+"""Taxpayer identification numbers: which kind, and whether two are one keystroke apart. Pure.
+
+``is_itin`` recognises an IRS individual TIN (9XX-YY-ZZZZ with the group YY in the issued
+ITIN ranges). ``tins_adjacent`` says whether two TINs differ by one keyed digit or by one
+swap of neighbouring digits, the slips a clerk makes; person resolution uses it to decide
+which TINs may be the same person's. ``tin_neighbours`` lists every TIN adjacent to one.
+
+This module never does I/O, never logs and never raises on any input string.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Fourth and fifth digits of an ITIN (IRS: 50-65, 70-88, 90-92, 94-99).
+ITIN_GROUPS: Final = frozenset(
+    f"{g:02d}" for g in (*range(50, 66), *range(70, 89), 90, 91, 92, *range(94, 100))
+)
+_DIGITS: Final = "0123456789"
+
+
+def is_itin(tin: str) -> bool:
+    """True for a nine-digit ITIN; False for an SSN, an EIN or anything malformed."""
+    return len(tin) == 9 and tin.isdigit() and tin[0] == "9" and tin[3:5] in ITIN_GROUPS
+
+
+def tins_adjacent(a: str, b: str) -> bool:
+    """Same length and one digit changed (Hamming 1) or two neighbours swapped. Irreflexive."""
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    if len(diff) == 1:
+        return True
+    return (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and a[diff[0]] == b[diff[1]]
+        and a[diff[1]] == b[diff[0]]
+    )
+
+
+def tin_neighbours(tin: str) -> frozenset[str]:
+    """Every digit string adjacent to ``tin`` (``tins_adjacent`` holds for each one)."""
+    out: set[str] = set()
+    for i, c in enumerate(tin):
+        out.update(tin[:i] + d + tin[i + 1 :] for d in _DIGITS if d != c)
+        if i + 1 < len(tin) and tin[i + 1] != c:
+            out.add(tin[:i] + tin[i + 1] + c + tin[i + 2 :])
+    return frozenset(out)
