@@ -27,7 +27,7 @@ def test_statute_spellings_normalise_on_load() -> None:
     [
         (("matching:", "matching:\n  surprise: 1"), "matching.surprise"),
         (("min_words: 6", "min_words: many"), "relevance.min_words"),
-        (("version: \"2026.1\"\n", ""), "version"),
+        (('version: "2026.1"\n', ""), "version"),
         (("review_threshold: 0.98", "review_threshold: 0.9999"), "matching.review_threshold"),
     ],
 )

@@ -220,7 +220,9 @@ def test_several_codes_at_once(ctx: BatchContext) -> None:
 
 
 def test_optional_identifiers_accepted_when_well_formed(ctx: BatchContext) -> None:
-    v = validate_record(record(tin="123-45-6789", date_of_birth="1980-02-29", a_number="A123456789"), ctx)
+    v = validate_record(
+        record(tin="123-45-6789", date_of_birth="1980-02-29", a_number="A123456789"), ctx
+    )
     assert v.is_valid
     assert v.request is not None
     assert v.request.tin == "123456789"
