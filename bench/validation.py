@@ -1,8 +1,10 @@
 """Benchmark: end-to-end batch throughput and peak memory (read → validate → package).
 
 Generates (once, cached under bench-out/) a synthetic population and request files of
-several sizes, loads the reference, then runs ``taxmatch batch run --matcher exact`` on
-each size in a fresh process under ``/usr/bin/time -v`` and prints rows/s and peak RSS.
+several sizes, loads the reference, then runs ``taxmatch batch validate`` (read →
+validate → rejected.csv) and ``taxmatch batch run --matcher exact`` (the whole batch:
+state database, ledger, package) on each size in a fresh process under
+``/usr/bin/time -v`` and prints rows/s and peak RSS.
 The exact matcher keeps the figure about intake, validation and the package; matching
 speed is measured by bench/matching.py. Memory that does
 not grow with the file shows as a flat peak RSS across sizes.
@@ -61,7 +63,7 @@ def main() -> None:
                       str(pop / "master.parquet")])  # fmt: skip
     print(f"reference load: {t:.1f} s, peak {rss} MiB")
 
-    print(f"{'rows':>10} {'seconds':>9} {'rows/s':>9} {'peak MiB':>9}")
+    print(f"{'step':<22} {'rows':>10} {'seconds':>9} {'rows/s':>9} {'peak MiB':>9}")
     for rows in sorted({max(1, args.rows // 4), args.rows}):
         reqs = out / f"requests-{rows}"
         if not (reqs / "requests.csv").exists():
@@ -69,6 +71,12 @@ def main() -> None:
                               "--rows", str(rows), "--seed", "12", "--out", str(reqs),
                               "--as-of", as_of.isoformat()])  # fmt: skip
             print(f"  (generated {rows} requests: {t:.1f} s, peak {rss} MiB)")
+        pre = out / "preflight"
+        shutil.rmtree(pre, ignore_errors=True)
+        t, rss, _ = _run([str(BIN), "batch", "validate", "--requests", str(reqs / "requests.csv"),
+                          "--envelope", str(reqs / "envelope.json"), "--out", str(pre),
+                          "--as-of", as_of.isoformat()])  # fmt: skip
+        print(f"{'validate (pre-flight)':<22} {rows:>10} {t:>9.1f} {rows / t:>9.0f} {rss:>9}")
         shutil.rmtree(store / "work", ignore_errors=True)
         for f in store.glob("state.sqlite3*"):
             f.unlink()
@@ -79,7 +87,7 @@ def main() -> None:
                           "--envelope", str(reqs / "envelope.json"), "--out", str(pkg),
                           "--as-of", as_of.isoformat(), "--matcher", "exact",
                           "--json"])  # fmt: skip
-        print(f"{rows:>10} {t:>9.1f} {rows / t:>9.0f} {rss:>9}")
+        print(f"{'batch run (exact)':<22} {rows:>10} {t:>9.1f} {rows / t:>9.0f} {rss:>9}")
 
 
 if __name__ == "__main__":

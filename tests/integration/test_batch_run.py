@@ -214,3 +214,25 @@ def test_parallel_validation_gives_the_same_package(reference_store: Path, tmp_p
         )  # fmt: skip
         packages.append(read_package(result.package))
     assert packages[0] == packages[1]
+
+
+def test_preflight_rejects_exactly_what_the_batch_rejects(
+    reference_store: Path, tmp_path: Path
+) -> None:
+    from taxmatch.pipeline.preflight import validate_batch
+
+    rows = [request_row(i) for i in range(1, 30)]
+    rows += [request_row(40, first_name=""), request_row(41, statute="26 USC 7201")]
+    rows.append(dict(rows[0]))  # a duplicate request_id
+    result = run(reference_store, tmp_path, rows)
+    pre = validate_batch(
+        requests=tmp_path / "requests.csv", envelope=tmp_path / "envelope.json",
+        out=tmp_path / "pre", as_of=AS_OF,
+    )  # fmt: skip
+    assert (tmp_path / "pre" / "rejected.csv").read_bytes() == (
+        result.package / "rejected.csv"
+    ).read_bytes()
+    assert pre.rows == len(rows)
+    assert pre.rejected == result.summary["counts"]["REJECTED"] == 4  # the copy shares R06
+    assert pre.reason_codes == result.summary["reason_codes"]
+    assert not (tmp_path / "pre" / ".work").exists()

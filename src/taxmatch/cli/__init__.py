@@ -289,6 +289,35 @@ def batch_run(
     _print_summary(result.summary, result.package, reused=result.reused, as_json=as_json)
 
 
+@batch.command("validate")
+@click.option("--requests", "requests_file", required=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path))  # fmt: skip
+@click.option("--envelope", required=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path))  # fmt: skip
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--policy", default=None,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Policy YAML (default: the packaged policy).")  # fmt: skip
+@click.option("--as-of", "as_of", default=None, help="Date the batch is judged at (default today).")
+@_edge
+def batch_validate(
+    requests_file: Path, envelope: Path, out: Path, policy: Path | None, as_of: str | None
+) -> None:
+    """Pre-flight: validate a batch without matching; writes rejected.csv and preflight.json."""
+    from taxmatch.pipeline.preflight import validate_batch
+
+    when = _as_of(as_of)
+    with Bar() as bar:
+        result = validate_batch(requests=requests_file, envelope=envelope, out=out, as_of=when,
+                                policy=policy, progress=bar)  # fmt: skip
+    click.echo(
+        f"{result.rows} rows: {result.rows - result.rejected} valid, {result.rejected} rejected "
+        f"({result.rows / max(result.seconds, 1e-9):.0f} rows/s); see {out / 'rejected.csv'}"
+    )
+    for code, n in result.reason_codes.items():
+        click.echo(f"  {code}: {n}")
+
+
 def _print_summary(summary: dict[str, Any], package: Path, *, reused: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))

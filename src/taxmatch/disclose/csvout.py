@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -133,8 +134,11 @@ def _format_row(cells: Sequence[str]) -> str:
     return ",".join(_quote(cell) for cell in cells) + "\n"
 
 
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
 def _quote(cell: str) -> str:
-    if any(char in cell for char in _SPECIAL):
+    if _NEEDS_QUOTES.search(cell):
         return '"' + cell.replace('"', '""') + '"'
     return cell
 

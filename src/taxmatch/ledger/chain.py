@@ -119,6 +119,12 @@ def canonical_payload(payload: Payload) -> str:
 
 def canonical_bytes(seq: int, recorded_at: str, draft: LedgerDraft, prev_hash: str) -> bytes:
     """The exact bytes an entry's hash covers, including the ledger schema version."""
+    return _canonical_bytes(seq, recorded_at, draft, prev_hash, canonical_payload(draft.payload))
+
+
+def _canonical_bytes(
+    seq: int, recorded_at: str, draft: LedgerDraft, prev_hash: str, payload_text: str
+) -> bytes:
     if type(seq) is not int or seq < 1:
         raise LedgerError("seq must be a positive integer")
     if not isinstance(recorded_at, str) or not _TIMESTAMP.match(recorded_at):
@@ -141,7 +147,7 @@ def canonical_bytes(seq: int, recorded_at: str, draft: LedgerDraft, prev_hash: s
         "origin": draft.origin,
         "success": draft.success,
         "object_id": draft.object_id,
-        "payload": json.loads(canonical_payload(draft.payload)),
+        "payload": json.loads(payload_text),
         "prev_hash": prev_hash,
     }
     return _dumps(document).encode("ascii")
@@ -149,8 +155,9 @@ def canonical_bytes(seq: int, recorded_at: str, draft: LedgerDraft, prev_hash: s
 
 def link(draft: LedgerDraft, *, seq: int, prev_hash: str, recorded_at: str) -> LedgerEntry:
     """Chain ``draft`` after ``prev_hash`` as entry ``seq``; ``entry_hash`` = sha256(bytes)."""
-    data = canonical_bytes(seq, recorded_at, draft, prev_hash)
-    payload: dict[str, PayloadValue] = json.loads(canonical_payload(draft.payload))
+    payload_text = canonical_payload(draft.payload)  # checked and serialised once
+    data = _canonical_bytes(seq, recorded_at, draft, prev_hash, payload_text)
+    payload: dict[str, PayloadValue] = json.loads(payload_text)
     return LedgerEntry(
         seq=seq,
         recorded_at=recorded_at,

@@ -146,7 +146,8 @@ def _collapse(
                    WHERE a.person_id = l.person_id AND a.zip5 = l.zip5 AND a.po_box = l.po_box
                      AND (a.house_number = l.house_number
                           OR levenshtein(a.house_number, l.house_number) = 1)
-                     AND (a.street = l.street OR jaro_winkler_similarity(a.street, l.street) >= 0.85)
+                     AND (a.street = l.street
+                          OR jaro_winkler_similarity(a.street, l.street) >= 0.85)
                      AND (a.unit = l.unit OR l.unit = '')
                      AND a.n_years > coalesce((
                            SELECT o.n_years FROM ref.person_addresses o

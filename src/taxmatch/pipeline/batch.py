@@ -328,10 +328,9 @@ def _apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Any, envelope: An
     """Add the whole-batch codes (R06 boilerplate, R08 cap, R10 duplicates) to each row."""
     cap = officer_cap(envelope, policy)
     share = policy.relevance.max_identical_share
-    first = True
-    for counts_batch in ws.iter_counts():
+    for counts_batch in ws.iter_counts(cap):
         c = counts_batch.to_pydict()
-        o = c
+
         out_rid: list[str] = []
         out_mask: list[int] = []
         out_fields: list[str] = []
@@ -344,11 +343,11 @@ def _apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Any, envelope: An
                 max_identical_share=share,
                 cap=cap,
             )
-            mask = o["mask"][i] | codes_to_mask(codes)
-            rid = o["request_id"][i]
+            mask = c["mask"][i] | codes_to_mask(codes)
+            rid = c["request_id"][i]
             if c["id_rank"][i] > 1:
                 rid = generated_id(row_number)
-            fields = o["fields"][i]
+            fields = c["fields"][i]
             if names:
                 merged = [n for n in fields.split(";") if n] if fields else []
                 merged += [n for n in names if n not in merged]
@@ -356,7 +355,7 @@ def _apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Any, envelope: An
             out_rid.append(rid)
             out_mask.append(mask)
             out_fields.append(fields)
-        ws.write_final(
+        ws.update_final(
             pa.table(
                 {
                     "row_number": c["row_number"],
@@ -364,10 +363,8 @@ def _apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Any, envelope: An
                     "mask": out_mask,
                     "fields": out_fields,
                 }
-            ),
-            first=first,
+            )
         )
-        first = False
 
 
 def _summary_of(row: dict[str, Any], i: int) -> MatchSummary:
@@ -402,6 +399,7 @@ def _write_outputs(
     allowed = set(policy.disclosure.fields)
     phone = policy.disclosure.phone
     key = state.ledger_key()
+    person_keys: dict[str, str] = {}  # one HMAC per person, not per row
     digest = hashlib.sha256()
     reader = ws.stream(
         """SELECT f.row_number, f.request_id, f.mask, f.fields, o.* EXCLUDE (row_number)
@@ -440,7 +438,11 @@ def _write_outputs(
             disposition = disposition_of(outcome)
             counts[outcome.value] += 1
             tin = r["person_tin"][i]
-            person_key = keyed_hash(key, tin) if tin else None
+            person_key = None
+            if tin:
+                person_key = person_keys.get(tin)
+                if person_key is None:
+                    person_key = person_keys[tin] = keyed_hash(key, tin)
             disclosure_id = None
             if outcome is Outcome.DISCLOSED:
                 disclosure_id = disclosure_id_for(batch_id, row_number)

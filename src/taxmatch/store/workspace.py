@@ -56,7 +56,6 @@ SELECT row_number, request_id, mask, fields,
   CASE WHEN rel_key IS NULL THEN 0 ELSE count(*) OVER (PARTITION BY rel_key) END AS rel_count,
   row_number() OVER (PARTITION BY officer_id ORDER BY row_number) AS officer_rank
 FROM records
-ORDER BY row_number
 """
 
 
@@ -105,9 +104,17 @@ class BatchWorkspace:
         self.con.execute("INSERT INTO records SELECT * FROM chunk")
         self.con.unregister("chunk")
 
-    def iter_counts(self, chunk: int = 100_000) -> Iterator[pa.RecordBatch]:
-        """Per-row whole-batch counts, in file order (see ``taxmatch.policy.batch``)."""
-        yield from self.stream(COUNTS_SQL, chunk)
+    def iter_counts(self, cap: int, chunk: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """Whole-batch counts of the rows some whole-batch rule may apply to (a repeated
+        id, person and case or relevance text, or an officer past ``cap``), in file order
+        (see ``taxmatch.policy.batch``); every other row keeps its own verdict."""
+        self.con.execute("CREATE OR REPLACE TABLE final AS "
+                         "SELECT row_number, request_id, mask, fields FROM records")  # fmt: skip
+        yield from self.stream(
+            f"""SELECT * FROM ({COUNTS_SQL}) WHERE id_rank > 1 OR pc_rank > 1
+                OR rel_count >= 2 OR officer_rank > {int(cap)}""",
+            chunk,
+        )
 
     def stream(self, sql: str, chunk: int = 50_000) -> Iterator[pa.RecordBatch]:
         """Stream a query's result in Arrow batches on its own cursor."""
@@ -117,14 +124,13 @@ class BatchWorkspace:
         finally:
             cur.close()
 
-    def write_final(self, table: pa.Table, *, first: bool) -> None:
-        """Final codes per row: (row_number, request_id, mask, fields)."""
+    def update_final(self, table: pa.Table) -> None:
+        """New (request_id, mask, fields) for the rows of ``table``, by row_number."""
         self.con.register("f", table)
-        if first:
-            self.con.execute("DROP TABLE IF EXISTS final")
-            self.con.execute("CREATE TABLE final AS SELECT * FROM f")
-        else:
-            self.con.execute("INSERT INTO final SELECT * FROM f")
+        self.con.execute(
+            """UPDATE final SET request_id = f.request_id, mask = f.mask, fields = f.fields
+               FROM f WHERE final.row_number = f.row_number"""
+        )
         self.con.unregister("f")
 
     def valid_requests_view(self) -> str:

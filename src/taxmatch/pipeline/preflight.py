@@ -1,0 +1,106 @@
+"""Pre-flight validation: check a request batch against the statute without matching.
+
+``validate_batch`` runs the same intake and validation as a batch run (the same code:
+staging and the whole-batch checks) and writes ``rejected.csv`` and a summary, so a
+requester can correct a file before submitting it. It matches nothing, discloses
+nothing and records no request, so it writes neither to the state database nor to the
+ledger. Never logs a value.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from taxmatch.contracts import REJECTED_COLUMNS, format_codes, mask_to_codes
+from taxmatch.disclose.csvout import SafeCsvWriter
+from taxmatch.pipeline.batch import BatchRequest, Progress, _apply_batch_checks, _Silent, _workers
+from taxmatch.pipeline.staging import stage_records
+from taxmatch.policy.validate import make_context
+from taxmatch.store.files import load_policy, read_envelope, read_requests, sha256_file
+from taxmatch.store.workspace import BatchWorkspace
+
+PREFLIGHT_SCHEMA = "taxmatch/preflight/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class PreflightResult:
+    out: Path
+    rows: int
+    rejected: int
+    reason_codes: dict[str, int]
+    seconds: float
+
+
+def validate_batch(
+    *,
+    requests: Path,
+    envelope: Path,
+    out: Path,
+    as_of: date,
+    policy: Path | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> PreflightResult:
+    """Validate ``requests`` under ``envelope``; write ``out/rejected.csv`` and summary."""
+    bar: Progress = progress or _Silent()
+    t0 = time.monotonic()
+    pol, policy_text = load_policy(policy)
+    env = read_envelope(envelope)
+    reader = read_requests(requests, max_field_length=pol.limits.max_field_length)
+    out.mkdir(parents=True, exist_ok=True)
+    scratch = out / ".work"
+    shutil.rmtree(scratch, ignore_errors=True)
+    req = BatchRequest(store=scratch, requests=requests, envelope=envelope, out=out,
+                       as_of=as_of, policy=policy, workers=workers)  # fmt: skip
+    reasons: Counter[str] = Counter()
+    rejected = 0
+    try:
+        with BatchWorkspace(scratch / "work.duckdb") as ws:
+            ws.reset()
+            bar.stage("validating", reader.total_bytes)
+            rows = stage_records(
+                reader, make_context(env, pol, as_of), ws, on_chunk=bar.advance,
+                workers=_workers(req),
+            )  # fmt: skip
+            _apply_batch_checks(ws, rows, pol, env)
+            with SafeCsvWriter(out / "rejected.csv", REJECTED_COLUMNS) as writer:
+                for batch in ws.stream(
+                    "SELECT request_id, mask, fields FROM final WHERE mask <> 0 ORDER BY row_number"
+                ):
+                    r = batch.to_pydict()
+                    for rid, mask, fields in zip(r["request_id"], r["mask"], r["fields"],
+                                                 strict=True):  # fmt: skip
+                        writer.write([rid, format_codes(mask), fields])
+                        for code in mask_to_codes(mask):
+                            reasons[code.value] += 1
+                        rejected += 1
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    seconds = time.monotonic() - t0
+    summary: dict[str, Any] = {
+        "schema": PREFLIGHT_SCHEMA,
+        "input_rows": rows,
+        "rejected": rejected,
+        "valid": rows - rejected,
+        "reason_codes": dict(sorted(reasons.items())),
+        "input_sha256": sha256_file(requests),
+        "envelope_sha256": sha256_file(envelope),
+        "policy": {"version": pol.version, "sha256": _sha(policy_text)},
+        "as_of": as_of.isoformat(),
+        "seconds": round(seconds, 3),
+    }
+    (out / "preflight.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return PreflightResult(out, rows, rejected, dict(sorted(reasons.items())), seconds)
+
+
+def _sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
