@@ -1,9 +1,12 @@
 """Taxpayer identification numbers: which kind, and whether two are one keystroke apart. Pure.
 
 ``is_itin`` recognises an IRS individual TIN (9XX-YY-ZZZZ with the group YY in the issued
-ITIN ranges). ``tins_adjacent`` says whether two TINs differ by one keyed digit or by one
-swap of neighbouring digits, the slips a clerk makes; person resolution uses it to decide
-which TINs may be the same person's. ``tin_neighbours`` lists every TIN adjacent to one.
+ITIN ranges); ``is_ssn`` a Social Security number as SSA issues them (area not 000, 666 or
+9XX, group not 00, serial not 0000). Person resolution lets an ITIN person join the SSN
+person that succeeds it (an ITIN holder who is issued an SSN files under it thereafter).
+``tins_adjacent`` says whether two TINs differ by one keyed digit or by one swap of
+neighbouring digits, the slips a clerk makes; person resolution uses it to decide which
+TINs may be the same person's. ``tin_neighbours`` lists every TIN adjacent to one.
 
 This module never does I/O, never logs and never raises on any input string.
 """
@@ -22,6 +25,18 @@ _DIGITS: Final = "0123456789"
 def is_itin(tin: str) -> bool:
     """True for a nine-digit ITIN; False for an SSN, an EIN or anything malformed."""
     return len(tin) == 9 and tin.isdigit() and tin[0] == "9" and tin[3:5] in ITIN_GROUPS
+
+
+def is_ssn(tin: str) -> bool:
+    """True for a nine-digit SSN in an issued range; False for an ITIN or anything else."""
+    return (
+        len(tin) == 9
+        and tin.isdigit()
+        and tin[0] != "9"
+        and tin[:3] not in {"000", "666"}
+        and tin[3:5] != "00"
+        and tin[5:] != "0000"
+    )
 
 
 def tins_adjacent(a: str, b: str) -> bool:

@@ -28,7 +28,7 @@ from taxmatch.normalise.text import fold
 from taxmatch.store.files import iter_master, sha256_file
 from taxmatch.store.persons import resolve_persons
 
-REFERENCE_SCHEMA = "taxmatch/reference/v2"
+REFERENCE_SCHEMA = "taxmatch/reference/v3"
 _CHUNK = 50_000
 
 
