@@ -62,7 +62,7 @@ FROM records
 class BatchWorkspace:
     """One batch's scratch database. Use as a context manager."""
 
-    def __init__(self, path: Path, *, memory_limit: str = "2GB", threads: int = 2) -> None:
+    def __init__(self, path: Path, *, memory_limit: str = "512MB", threads: int = 2) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
