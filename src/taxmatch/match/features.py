@@ -11,12 +11,32 @@ Both sides share one column set so a single Splink model scores them. Never logs
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import pyarrow as pa
 
 from taxmatch.normalise.names import SURNAME_PARTICLES, related_first_names
 
 _PARTICLES_SQL = "[" + ", ".join(f"'{p}'" for p in sorted(SURNAME_PARTICLES)) + "]"
+
+
+def _address_sql(alias: str) -> str:
+    """The address columns both sides share, from the table aliased ``alias``."""
+    cols = ", ".join(
+        f"nullif({alias}.{c}, '') AS {c}"
+        for c in ("house_number", "street", "unit", "po_box", "zip5")
+    )
+    return (
+        f"{cols}, nullif(substr({alias}.zip5, 1, 3), '') AS zip3, "
+        f"nullif({alias}.city, '') AS city, nullif({alias}.state, '') AS state"
+    )
+
+
+def _sql(text: str) -> str:
+    """Expand the ``PARTS(x)`` and ``ADDRESS(alias)`` macros of the feature queries."""
+    text = re.sub(r"PARTS\(([a-z]\.last_name)\)", lambda m: _parts_sql(m.group(1)), text)
+    return re.sub(r"ADDRESS\(([a-z])\)", lambda m: _address_sql(m.group(1)), text)
 
 
 def _parts_sql(expr: str) -> str:
@@ -74,7 +94,8 @@ def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
     """Build ``master_records`` and tf tables in an open (writable) snapshot."""
     _nickname_table(con, "SELECT DISTINCT first_name FROM person_names")
     con.execute(
-        """CREATE OR REPLACE TABLE master_records AS
+        _sql(
+            """CREATE OR REPLACE TABLE master_records AS
         WITH variants AS (
           SELECT person_id,
                  list(DISTINCT first_name) FILTER (WHERE first_name <> '') AS first_names,
@@ -96,24 +117,17 @@ def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
                p.date_of_birth,
                p.tin,
                p.tins,
-               nullif(a.house_number, '') AS house_number,
-               nullif(a.street, '') AS street,
-               nullif(a.unit, '') AS unit,
-               nullif(a.po_box, '') AS po_box,
-               nullif(a.zip5, '') AS zip5,
-               nullif(substr(a.zip5, 1, 3), '') AS zip3,
-               nullif(a.city, '') AS city,
-               nullif(a.state, '') AS state
+               ADDRESS(a)
         FROM persons p
         JOIN person_addresses a USING (person_id)
         JOIN variants v USING (person_id)
-        LEFT JOIN nick n ON n.first_name = p.first_name""".replace(
-            "PARTS(p.last_name)", _parts_sql("p.last_name")
+        LEFT JOIN nick n ON n.first_name = p.first_name"""
         )
     )
     # Training pairs for m: one person's filings across years (a 20 % sample of persons).
     con.execute(
-        """CREATE OR REPLACE TABLE training_records AS
+        _sql(
+            """CREATE OR REPLACE TABLE training_records AS
         SELECT f.person_id || '|' || CAST(f.tax_year AS VARCHAR) || '|' ||
                  CAST(row_number() OVER (PARTITION BY f.person_id, f.tax_year) AS VARCHAR)
                  AS unique_id,
@@ -129,17 +143,9 @@ def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
                f.date_of_birth,
                f.tin,
                [f.tin] AS tins,
-               nullif(f.house_number, '') AS house_number,
-               nullif(f.street, '') AS street,
-               nullif(f.unit, '') AS unit,
-               nullif(f.po_box, '') AS po_box,
-               nullif(f.zip5, '') AS zip5,
-               nullif(substr(f.zip5, 1, 3), '') AS zip3,
-               nullif(f.city, '') AS city,
-               nullif(f.state, '') AS state
+               ADDRESS(f)
         FROM filings f LEFT JOIN nick n ON n.first_name = f.first_name
-        WHERE hash(f.person_id || 'taxmatch-training') % 100 < 20""".replace(
-            "PARTS(f.last_name)", _parts_sql("f.last_name")
+        WHERE hash(f.person_id || 'taxmatch-training') % 100 < 20"""
         )
     )
     for col in ("first_name", "last_key"):
@@ -154,7 +160,8 @@ def request_features(con: duckdb.DuckDBPyConnection) -> None:
     """``req_features`` from the workspace's ``valid`` view, same columns as the master side."""
     _nickname_table(con, "SELECT DISTINCT first_name FROM valid")
     con.execute(
-        """CREATE OR REPLACE TABLE req_features AS
+        _sql(
+            """CREATE OR REPLACE TABLE req_features AS
         SELECT CAST(v.row_number AS VARCHAR) AS unique_id,
                CAST(NULL AS VARCHAR) AS person_id,
                nullif(v.first_name, '') AS first_name,
@@ -168,15 +175,7 @@ def request_features(con: duckdb.DuckDBPyConnection) -> None:
                v.date_of_birth,
                nullif(v.tin, '') AS tin,
                CASE WHEN v.tin <> '' THEN [v.tin] END AS tins,
-               nullif(v.house_number, '') AS house_number,
-               nullif(v.street, '') AS street,
-               nullif(v.unit, '') AS unit,
-               nullif(v.po_box, '') AS po_box,
-               nullif(v.zip5, '') AS zip5,
-               nullif(substr(v.zip5, 1, 3), '') AS zip3,
-               nullif(v.city, '') AS city,
-               nullif(v.state, '') AS state
-        FROM valid v LEFT JOIN nick n ON n.first_name = v.first_name""".replace(
-            "PARTS(v.last_name)", _parts_sql("v.last_name")
+               ADDRESS(v)
+        FROM valid v LEFT JOIN nick n ON n.first_name = v.first_name"""
         )
     )
