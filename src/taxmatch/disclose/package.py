@@ -11,6 +11,7 @@ outcome, not the custodian's reasoning.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -93,7 +94,7 @@ class PackageWriter:
         for name in PACKAGE_FILES:
             sha, rows = csv_stats(self.partial / name)
             files[name] = {"sha256": sha, "rows": rows}
-        sha, _ = _file_sha(summary_path)
+        sha = _file_sha(summary_path)
         files[SUMMARY] = {"sha256": sha, "rows": 1}
         manifest = {"schema": PACKAGE_SCHEMA, "batch_id": summary["batch_id"], "files": files}
         (self.partial / MANIFEST).write_text(
@@ -105,11 +106,8 @@ class PackageWriter:
         return self.final
 
 
-def _file_sha(path: Path) -> tuple[str, int]:
-    import hashlib
-
-    h = hashlib.sha256(path.read_bytes())
-    return h.hexdigest(), path.stat().st_size
+def _file_sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def read_summary(package: Path) -> dict[str, Any]:
@@ -138,7 +136,7 @@ def verify_manifest(package: Path) -> list[str]:
             bad.append(name)
             continue
         if name == SUMMARY:
-            sha, _ = _file_sha(path)
+            sha = _file_sha(path)
             if sha != meta["sha256"]:
                 bad.append(name)
             continue

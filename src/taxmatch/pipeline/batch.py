@@ -37,6 +37,7 @@ from taxmatch.match.probabilistic import match_probabilistic
 from taxmatch.pipeline.staging import stage_records
 from taxmatch.policy.batch import BatchCounts, batch_codes, officer_cap
 from taxmatch.policy.decide import MatchSummary, decide
+from taxmatch.policy.model import policy_sha256
 from taxmatch.policy.validate import generated_id, make_context
 from taxmatch.store.files import load_policy, read_envelope, read_requests, sha256_file
 from taxmatch.store.reference import current_reference
@@ -54,7 +55,7 @@ class Progress(Protocol):
     def advance(self, n: int) -> None: ...
 
 
-class _Silent:
+class Silent:
     def stage(self, name: str, total: int | None) -> None:
         return None
 
@@ -119,11 +120,11 @@ def _iso(ts: datetime) -> str:
 
 def run_batch(req: BatchRequest, progress: Progress | None = None) -> BatchResult:
     """Run (or return the already finished) batch for ``req``."""
-    bar: Progress = progress or _Silent()
+    bar: Progress = progress or Silent()
     if req.matcher not in MATCHERS:
         raise TaxmatchError(f"unknown matcher {req.matcher!r}; choose one of {MATCHERS}")
     policy, policy_text = load_policy(req.policy)
-    policy_sha = hashlib.sha256(policy_text.encode("utf-8")).hexdigest()
+    policy_sha = policy_sha256(policy_text)
     envelope = read_envelope(req.envelope)
     reader = read_requests(req.requests, max_field_length=policy.limits.max_field_length)
     input_sha, envelope_sha = sha256_file(req.requests), sha256_file(req.envelope)
@@ -246,8 +247,8 @@ def _run(
     with BatchWorkspace(work / "work.duckdb") as ws:
         ws.reset()
         bar.stage("validating", reader.total_bytes)
-        rows = stage_records(reader, ctx, ws, on_chunk=bar.advance, workers=_workers(req))
-        _apply_batch_checks(ws, rows, policy, envelope)
+        rows = stage_records(reader, ctx, ws, on_chunk=bar.advance, workers=validation_workers(req))
+        apply_batch_checks(ws, rows, policy, envelope)
         emit(
             Event.VALIDATION_DONE,
             batch_id=batch_id,
@@ -315,7 +316,7 @@ def _run(
 PARALLEL_FROM_BYTES = 8 * 1024 * 1024
 
 
-def _workers(req: BatchRequest) -> int:
+def validation_workers(req: BatchRequest) -> int:
     """Process start-up costs about a second: worth it only on large files."""
     if req.workers is not None:
         return max(1, req.workers)
@@ -324,7 +325,7 @@ def _workers(req: BatchRequest) -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def _apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Any, envelope: Any) -> None:
+def apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Any, envelope: Any) -> None:
     """Add the whole-batch codes (R06 boilerplate, R08 cap, R10 duplicates) to each row."""
     cap = officer_cap(envelope, policy)
     share = policy.relevance.max_identical_share

@@ -20,8 +20,15 @@ from typing import Any
 
 from taxmatch.contracts import REJECTED_COLUMNS, format_codes, mask_to_codes
 from taxmatch.disclose.csvout import SafeCsvWriter
-from taxmatch.pipeline.batch import BatchRequest, Progress, _apply_batch_checks, _Silent, _workers
+from taxmatch.pipeline.batch import (
+    BatchRequest,
+    Progress,
+    Silent,
+    apply_batch_checks,
+    validation_workers,
+)
 from taxmatch.pipeline.staging import stage_records
+from taxmatch.policy.model import policy_sha256
 from taxmatch.policy.validate import make_context
 from taxmatch.store.files import load_policy, read_envelope, read_requests, sha256_file
 from taxmatch.store.workspace import BatchWorkspace
@@ -49,7 +56,7 @@ def validate_batch(
     progress: Progress | None = None,
 ) -> PreflightResult:
     """Validate ``requests`` under ``envelope``; write ``out/rejected.csv`` and summary."""
-    bar: Progress = progress or _Silent()
+    bar: Progress = progress or Silent()
     t0 = time.monotonic()
     pol, policy_text = load_policy(policy)
     env = read_envelope(envelope)
@@ -67,9 +74,9 @@ def validate_batch(
             bar.stage("validating", reader.total_bytes)
             rows = stage_records(
                 reader, make_context(env, pol, as_of), ws, on_chunk=bar.advance,
-                workers=_workers(req),
+                workers=validation_workers(req),
             )  # fmt: skip
-            _apply_batch_checks(ws, rows, pol, env)
+            apply_batch_checks(ws, rows, pol, env)
             with SafeCsvWriter(out / "rejected.csv", REJECTED_COLUMNS) as writer:
                 for batch in ws.stream(
                     "SELECT request_id, mask, fields FROM final WHERE mask <> 0 ORDER BY row_number"
@@ -92,15 +99,9 @@ def validate_batch(
         "reason_codes": dict(sorted(reasons.items())),
         "input_sha256": sha256_file(requests),
         "envelope_sha256": sha256_file(envelope),
-        "policy": {"version": pol.version, "sha256": _sha(policy_text)},
+        "policy": {"version": pol.version, "sha256": policy_sha256(policy_text)},
         "as_of": as_of.isoformat(),
         "seconds": round(seconds, 3),
     }
     (out / "preflight.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return PreflightResult(out, rows, rejected, dict(sorted(reasons.items())), seconds)
-
-
-def _sha(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

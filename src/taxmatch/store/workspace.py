@@ -141,8 +141,3 @@ class BatchWorkspace:
                FROM records r JOIN final f USING (row_number) WHERE f.mask = 0"""
         )
         return "valid"
-
-    def count(self, sql: str) -> int:
-        rows = self.con.execute(sql).fetchall()
-        row = rows[0] if rows else None
-        return int(row[0]) if row else 0
