@@ -108,7 +108,12 @@ def _is_placeholder(raw: str, folded: str, *, repeated: bool = True) -> bool:
 
 # --- street line ----------------------------------------------------------------------
 
-_HOUSE = re.compile(r"\d+[A-Z]?(?:-\d+[A-Z]?|-[A-Z])?|[NSEW]\d+[NSEW]\d+")
+_HOUSE = re.compile(r"\d+[A-Z]?(?:-\d+[A-Z]?|-[A-Z])?|[NSEW]\d+(?:[NSEW]\d+|[A-Z])?")
+# Grid house numbers written in two parts ("N59W 28135", Wisconsin style).
+_GRID_HEAD = re.compile(r"[NSEW]\d+[NSEW]")
+# A house number the lenient rule accepts: digits, an optional letter, an optional grid
+# prefix ("123", "123B", "N1680", "N59W28135").
+_PLAIN_HOUSE = re.compile(r"(?:[NSEW]\d+[NSEW])?[NSEW]?\d+[A-Z]?")
 _FRACTION = re.compile(r"[1-9]/[2-9]")
 _ZIP_LINE = re.compile(r"\d{5}(?:-?\d{4})?")
 _UNIT_ID = re.compile(r"[A-Z0-9]{1,6}(?:-[A-Z0-9]{1,6})?")
@@ -151,11 +156,33 @@ def _leading_unit(tokens: tuple[str, ...]) -> int:
     return 0
 
 
+def _join_house(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """One house-number token from the two a line sometimes splits it into: a grid number
+    ("N59W 28135" -> "N59W28135") or a letter suffix ("27 B NE 45TH AVE" -> "27B NE 45TH
+    AVE"). The letter is joined only when a street of two or more words follows that does
+    not open with a street type, so "123 A ST" and "100 N MAIN ST" keep their street."""
+    if len(tokens) >= 2 and _GRID_HEAD.fullmatch(tokens[0]) and tokens[1].isdigit():
+        return (tokens[0] + tokens[1], *tokens[2:])
+    if (
+        len(tokens) >= 4
+        and tokens[0].isdigit()
+        and len(tokens[1]) == 1
+        and tokens[1].isalpha()
+        and tokens[1] not in DIRECTIONALS
+        and tokens[2] not in STREET_TYPES
+        and tokens[2] not in UNIT_DESIGNATORS
+        and tokens[1:3] not in _ROUTE_PREFIXES  # "1875 C R 420" is County Road 420
+    ):
+        return (tokens[0] + tokens[1], *tokens[2:])
+    return tokens
+
+
 def _segment(tokens: tuple[str, ...]) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """(house number, street tokens, unit tokens): the one segmentation rule for lines."""
     lead = _leading_unit(tokens)
     if lead:  # "APT 4 123 MAIN ST": the unit goes after the street, where USPS puts it
         tokens = tokens[lead:] + tokens[:lead]
+    tokens = _join_house(tokens)
     n = len(tokens)
     start = 0
     house = ""
@@ -219,6 +246,57 @@ def _fast_accepts(house: str, street: tuple[str, ...]) -> bool:
     if not all(_is_plain_word(t) for t in name):
         return False
     return len(name) <= 2 or (len(name) <= 4 and not any(t in STREET_TYPES for t in name))
+
+
+# Route-style street names: a prefix, then one route number ("COUNTY ROAD 12", "TWP RD 223",
+# "C R 420", "HWY 441", "US 101").
+_ROUTE_PREFIXES = frozenset(
+    {
+        ("COUNTY", "ROAD"), ("COUNTY", "RD"), ("CO", "RD"), ("CO", "ROAD"), ("CTY", "RD"),
+        ("CR",), ("C", "R"), ("TWP", "RD"), ("TWP", "ROAD"), ("TOWNSHIP", "ROAD"),
+        ("TOWNSHIP", "RD"), ("HWY",), ("HIGHWAY",), ("STATE", "HWY"), ("STATE", "HIGHWAY"),
+        ("STATE", "ROUTE"), ("STATE", "ROAD"), ("STATE", "RD"), ("SR",), ("US", "HWY"),
+        ("US", "HIGHWAY"), ("US", "ROUTE"), ("US",), ("ROUTE",), ("RTE",), ("RT",), ("FM",),
+        ("RR",), ("RURAL", "ROUTE"), ("PRIVATE", "ROAD"), ("PRIVATE", "RD"), ("FOREST", "ROAD"),
+        ("INTERSTATE",),
+    }
+)  # fmt: skip
+_ROUTE_ID = re.compile(r"\d{1,5}[A-Z]?|[A-Z]\d{1,4}")
+_SHORT_TAIL = 3  # letters of a final word that may be a cut-off street type ("ROA", "R")
+
+
+def _lenient_accepts(house: str, street: tuple[str, ...]) -> bool:
+    """House number + street name in shapes neither the grammar nor usaddress takes.
+
+    - a route: "10212 COUNTY ROAD 1010", "1384 TWP RD 223", "219A ROUTE 22";
+    - a grid street: "36370 E 1975 N" (a number between two directionals);
+    - a street name of words and ordinals whose last word may be a cut-off or unknown
+      street type: "744 OROZCO R", "4312 RIVER TRACE ROA", "15610 PATTON", "3800 34TH AV S".
+
+    Never accepted: a unit designator in the street, a number after a street word
+    ("123 MAIN ST 4" is a street or a unit), a street type followed by a longer word or a
+    state code ("123 MAIN ST SPRINGFIELD IL" is a whole address on one line), or a street
+    with no word of three letters.
+    """
+    if not _PLAIN_HOUSE.fullmatch(house):
+        return False
+    pre = 1 if len(street) >= 2 and street[0] in DIRECTIONALS else 0
+    post = 1 if len(street) - pre >= 2 and street[-1] in DIRECTIONALS else 0
+    body = street[pre : len(street) - post]
+    if not 1 <= len(body) <= 5 or any(t in _NOT_NAME_WORDS or t == UNIT_POUND for t in body):
+        return False
+    if body[:-1] in _ROUTE_PREFIXES and _ROUTE_ID.fullmatch(body[-1]):
+        return True
+    if pre and post and len(body) == 1 and body[0].isdigit():
+        return True
+    if not all(t.isalpha() or _ORDINAL.fullmatch(t) for t in body):
+        return False
+    last = body[-1]
+    if any(t in STREET_TYPES for t in body[1:-1]) and (
+        len(last) > _SHORT_TAIL or last in STATE_CODES or last in STREET_TYPES
+    ):
+        return False
+    return any(len(t) >= 3 and t.isalpha() and t not in STREET_TYPES for t in body)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -322,6 +400,8 @@ def _parse_line(line: str, use_fast: bool = True) -> _Line:
     accepted = use_fast and _fast_accepts(house, street_tokens)
     if not accepted and len(tokens) <= _MAX_TOKENS:
         accepted = _usaddress_accepts(f"{house} {street}", house.count(" ") + 1)
+    if not accepted:
+        accepted = _lenient_accepts(house, street_tokens)
     if not accepted:
         return _fail(AddressProblem.UNPARSEABLE)
     return _Line(house, street, unit, "", ())
@@ -435,3 +515,28 @@ def parse_address(
         zip5=zip5,
     )
     return AddressParse(address, _NO_PROBLEMS)
+
+
+def salvage_address(
+    street_address: str, unit: str, city: str, state: str, zip_code: str
+) -> Address:
+    """What a master-file address that ``parse_address`` refuses still says, field by field.
+
+    The street line is kept folded as filed, with no house number, so it neither
+    corroborates a request nor counts as deliverable; the unit, city, state and ZIP are
+    standardised on their own where they can be, and empty where they cannot.
+    """
+    line = " ".join(line_tokens(street_address))
+    unit_text, _ = _parse_unit(unit)
+    city_text, city_problem = _parse_city(city)
+    state_code, _ = _parse_state(state)
+    zip5, _ = _parse_zip(zip_code)
+    return Address(
+        house_number="",
+        street=line,
+        unit=unit_text,
+        po_box="",
+        city=city_text if city_problem is None else fold(city),
+        state=state_code,
+        zip5=zip5,
+    )

@@ -33,7 +33,8 @@ STREET_TYPES: Final = _closed(
 # Well-known street names that carry no suffix ("1619 BROADWAY").
 SUFFIXLESS_STREETS: Final = frozenset({"BROADWAY", "BOWERY", "EMBARCADERO", "ESPLANADE"})
 
-DIRECTIONALS: Final = _closed(dict(DIRECTIONAL_REPLACEMENTS))
+# Plus "SO" for SOUTH, the common Pacific Northwest spelling ("3800 34TH AVE SO").
+DIRECTIONALS: Final = _closed(dict(DIRECTIONAL_REPLACEMENTS) | {"SO": "S"})
 
 # Secondary unit designators (Pub. 28 C2) that need an identifier ("APT 4"). KEY is left
 # out: it is also a street suffix (KY) and the suffix reading is the common one.

@@ -22,13 +22,12 @@ import pyarrow as pa
 
 from taxmatch.errors import InputFileError, ReferenceSnapshotError
 from taxmatch.normalise import NORMALISE_VERSION
-from taxmatch.normalise.address import parse_address
+from taxmatch.normalise.address import parse_address, salvage_address
 from taxmatch.normalise.names import normalise_name
-from taxmatch.normalise.text import fold
 from taxmatch.store.files import iter_master, sha256_file
 from taxmatch.store.persons import resolve_persons
 
-REFERENCE_SCHEMA = "taxmatch/reference/v3"
+REFERENCE_SCHEMA = "taxmatch/reference/v4"
 _CHUNK = 50_000
 
 
@@ -96,15 +95,11 @@ def _normalise_addresses(rows: list[tuple[str, str, str, str, str]]) -> pa.Table
     for row in rows:
         for k, v in zip(keys, row, strict=True):
             out[k].append(v)
-        parsed = parse_address(*row)
-        a = parsed.address
-        if a is not None:
-            values = (a.house_number, a.street, a.unit, a.po_box, a.city, a.state, a.zip5)
-            line1 = a.street_line
-        else:  # kept, but it will not corroborate anything
-            values = ("", fold(row[0]), fold(row[1]), "", fold(row[2]), fold(row[3]), "")
-            line1 = fold(row[0])
-        for k, v in zip(_ADDR_OUT, (*values, line1), strict=True):
+        # A line that does not parse is kept as filed, without a house number: it will
+        # not corroborate anything, but its city, state and ZIP still say where it is.
+        a = parse_address(*row).address or salvage_address(*row)
+        values = (a.house_number, a.street, a.unit, a.po_box, a.city, a.state, a.zip5)
+        for k, v in zip(_ADDR_OUT, (*values, a.street_line), strict=True):
             out[k].append(v)
     return pa.table(out)
 

@@ -15,6 +15,7 @@ from taxmatch.normalise.address import (
     AddressProblem,
     line_tokens,
     parse_address,
+    salvage_address,
     standardise_street,
 )
 
@@ -409,3 +410,74 @@ def test_units_of_repeated_digits_are_units(unit: str) -> None:
     parsed = parse_address("12 Oak Ave", unit, "Springfield", "IL", "62701")
     assert parsed.address is not None
     assert parsed.address.unit.endswith(unit[-3:])
+
+
+@pytest.mark.parametrize(
+    ("line", "house", "street"),
+    [
+        # routes: a prefix and one route number
+        ("10212 County Road 1010", "10212", "COUNTY ROAD 1010"),
+        ("1384 Twp Rd 223", "1384", "TWP RD 223"),
+        ("1875 C R 420", "1875", "C R 420"),
+        # a grid street between two directionals
+        ("36370 E 1975 N", "36370", "E 1975 N"),
+        # a cut-off or unknown last word stays part of the name, as written
+        ("744 Orozco R", "744", "OROZCO R"),
+        ("4312 River Trace Roa", "4312", "RIVER TRACE ROA"),
+        ("15610 Patton", "15610", "PATTON"),
+        # SO for SOUTH
+        ("3800 34th Av So", "3800", "34TH AVE S"),
+        # a house number split in two
+        ("27 B Northeast 45th Av", "27B", "NE 45TH AVE"),
+        ("N59W 28135 Woodlake Dr", "N59W28135", "WOODLAKE DR"),
+        ("N1680 Venable St", "N1680", "VENABLE ST"),
+    ],
+)
+def test_street_shapes_usps_accepts(line: str, house: str, street: str) -> None:
+    parsed = parse_line(line)
+    assert parsed.address is not None, parsed.problems
+    assert (parsed.address.house_number, parsed.address.street) == (house, street)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "123 Main St Springfield IL",  # a whole address on one line
+        "123 Main St Springfield",
+        "123 Main St 4",  # a street number or a unit: not said
+        "1640 Van Dyke Ave F9",
+        "5130 5202 Market Point Dr",  # two house numbers
+        "302 Hwy 441 SE 65",
+        "2443 Columbia 160",
+    ],
+)
+def test_ambiguous_street_shapes_stay_unparseable(line: str) -> None:
+    assert parse_line(line).problems == {("street_address", P.UNPARSEABLE)}
+
+
+def test_a_letter_is_joined_to_the_house_number_only_before_a_street() -> None:
+    a = parse_line("123 A St").address  # A Street
+    assert a is not None
+    assert (a.house_number, a.street) == ("123", "A ST")
+    b = parse_line("100 N Main St").address  # a directional, not a letter suffix
+    assert b is not None
+    assert (b.house_number, b.street) == ("100", "N MAIN ST")
+
+
+def test_salvage_keeps_what_parses_of_a_refused_address() -> None:
+    a = salvage_address("5130 5202 Market Point Dr", "Apt 3", "Seattle", "Wash.", "98101-1234")
+    assert parse_address("5130 5202 Market Point Dr", "Apt 3", "Seattle", "WA", "98101").problems
+    assert a == Address("", "5130 5202 MARKET POINT DR", "APT 3", "", "SEATTLE", "", "98101")
+    # no house number: it can neither corroborate nor be delivered
+    assert a.street_line == "5130 5202 MARKET POINT DR"
+
+
+@settings(max_examples=300, deadline=None)
+@given(field_text, field_text, field_text, field_text, field_text)
+def test_salvage_is_total_and_never_invents_a_house_number(
+    street: str, unit: str, city: str, state: str, zip_code: str
+) -> None:
+    a = salvage_address(street, unit, city, state, zip_code)
+    assert a.house_number == ""
+    assert a.po_box == ""
+    assert a.zip5 == "" or (len(a.zip5) == 5 and a.zip5.isdigit())
