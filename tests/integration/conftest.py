@@ -21,6 +21,9 @@ AS_OF = date(2026, 11, 30)
 # tin, first, middle, last, suffix, dob, {year: (street, unit, city, state, zip)}, dod
 _HOME = ("410 Oak Avenue", "", "Spokane", "WA", "99201")
 _MOVED = ("77 Pine St", "Apt 2", "Tacoma", "WA", "98402")
+_RIVERSIDE = ("1231 Riverside Dr", "", "Madison", "WI", "53703")
+_FARWELL = ("8203 W Farwell Ave", "", "Chicago", "IL", "60626")
+_FARWELL_NEW = ("8003 W Farwell Ave", "", "Chicago", "IL", "60626")
 PEOPLE: list[tuple[str, str, str, str, str, str, dict[int, tuple[str, ...]], str]] = [
     ("123456789", "Maria", "Elena", "Garcia Lopez", "", "1980-03-01",
      {2021: ("12 N Main St", "Apt 4", "Seattle", "WA", "98101"),
@@ -43,6 +46,14 @@ PEOPLE: list[tuple[str, str, str, str, str, str, dict[int, tuple[str, ...]], str
      {y: ("88 Harbor Way", "", "Norfolk", "VA", "23510") for y in (2021, 2022, 2023)}, ""),
     ("723456780", "Grace", "B", "Hopper", "", "1960-12-09",
      {2024: ("15 Navy Ct", "", "Arlington", "VA", "22201")}, ""),
+    # The 2024 filing misspells the street Ada filed for three years: a one-off slip.
+    ("133456789", "Ada", "", "Byron", "", "1975-12-10",
+     {2021: _RIVERSIDE, 2022: _RIVERSIDE, 2023: _RIVERSIDE,
+      2024: ("1231 Ahivrside Dr", "", "Madison", "WI", "53703")}, ""),
+    # Alan moved two doors down in 2024, where Joan files too: a real move, not a slip.
+    ("143456789", "Alan", "", "Turing", "", "1972-06-23",
+     {2021: _FARWELL, 2022: _FARWELL, 2023: _FARWELL, 2024: _FARWELL_NEW}, ""),
+    ("153456789", "Joan", "", "Clarke", "", "1977-06-24", {2024: _FARWELL_NEW}, ""),
 ]  # fmt: skip
 
 

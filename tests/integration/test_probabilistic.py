@@ -86,6 +86,25 @@ def test_one_year_tin_typo_does_not_change_the_address(model_store: Path, tmp_pa
     assert (row["street_address"], row["zip"], row["tax_year"]) == ("15 NAVY CT", "22201", "2024")
 
 
+def test_one_off_slip_on_the_latest_filing_is_mended(model_store: Path, tmp_path: Path) -> None:
+    """Ada's 2024 filing misspells the street she filed for three years."""
+    name, row = decide(model_store, tmp_path, first_name="Ada", last_name="Byron",
+                       street_address="1231 Riverside Drive", unit="", city="Madison",
+                       state="WI", zip="53703")  # fmt: skip
+    assert name == "disclosed"
+    assert (row["street_address"], row["tax_year"]) == ("1231 RIVERSIDE DR", "2024")
+
+
+def test_move_to_a_shared_address_nearby_is_not_mended(model_store: Path, tmp_path: Path) -> None:
+    """Alan's 2024 address is a few characters from his old one, but Joan files there too:
+    a real address, so it is the one disclosed."""
+    name, row = decide(model_store, tmp_path, first_name="Alan", last_name="Turing",
+                       street_address="8203 West Farwell Avenue", unit="", city="Chicago",
+                       state="IL", zip="60626")  # fmt: skip
+    assert name == "disclosed"
+    assert (row["street_address"], row["tax_year"]) == ("8003 W FARWELL AVE", "2024")
+
+
 def test_deceased_is_ineligible(model_store: Path, tmp_path: Path) -> None:
     name, row = decide(model_store, tmp_path, first_name="Robert", last_name="Old",
                        street_address="5 Birch Rd", unit="", city="Boise", state="ID",

@@ -137,24 +137,51 @@ def _collapse(
           FROM judged j JOIN ref.filings f ON f.person_id = j.person_id
           WHERE list_contains(j.tax_periods, f.tax_year)
         ),
-        -- The person's own history mends a one-year slip on the chosen filing: the same
-        -- address as the person filed it in more years (a typo in the street or house
-        -- number, a unit dropped) is the address, not the slip.
+        -- The person's own history mends a slip on the chosen filing, when the same
+        -- address as the person filed it elsewhere is plainly the one meant. A slip
+        -- must be the person's own: an address someone else files at too is real.
+        --  * a unit dropped: the same house and street with a unit, filed in more years;
+        --  * a typo: the same house and street give or take one typo, filed in more
+        --    years than the slip;
+        --  * a one-off (one year, one filing, nobody else at it) a few characters from
+        --    an address the person filed in other years or that others share
+        --    ("1231 RKVERSIDE DR", "AP NHR 10086").
+        slip AS (
+          SELECT l.*, coalesce(s.n_years, 1) AS slip_years,
+                 coalesce(s.support - s.n_filings, 0) = 0 AS slip_alone,
+                 coalesce(s.support, 1) = 1 AS slip_once,
+                 l.line1 || ' ' || l.unit AS slip_text
+          FROM latest l LEFT JOIN ref.person_addresses s
+            ON s.person_id = l.person_id AND s.house_number = l.house_number
+           AND s.street = l.street AND s.zip5 = l.zip5 AND s.unit = l.unit
+           AND s.po_box = l.po_box
+          WHERE l.rn = 1
+        ),
         mended AS (
           SELECT l.*,
                  (SELECT {{'line1': a.line1, 'unit': a.unit}} FROM ref.person_addresses a
-                   WHERE a.person_id = l.person_id AND a.zip5 = l.zip5 AND a.po_box = l.po_box
-                     AND (a.house_number = l.house_number
-                          OR levenshtein(a.house_number, l.house_number) = 1)
-                     AND (a.street = l.street
-                          OR jaro_winkler_similarity(a.street, l.street) >= 0.85)
-                     AND (a.unit = l.unit OR l.unit = '')
-                     AND a.n_years > coalesce((
-                           SELECT o.n_years FROM ref.person_addresses o
-                           WHERE o.person_id = l.person_id AND o.house_number = l.house_number
-                             AND o.street = l.street AND o.zip5 = l.zip5 AND o.unit = l.unit
-                             AND o.po_box = l.po_box LIMIT 1), 1)
-                   ORDER BY a.n_years DESC, a.last_year DESC, a.line1 LIMIT 1) AS consensus,
+                   WHERE a.person_id = l.person_id AND a.zip5 = l.zip5
+                     AND (a.house_number <> '' OR a.po_box <> '')
+                     AND NOT (a.house_number = l.house_number AND a.street = l.street
+                              AND a.unit = l.unit AND a.po_box = l.po_box)
+                     AND ((a.po_box = l.po_box AND a.house_number = l.house_number
+                           AND a.street = l.street AND l.unit = '' AND a.unit <> ''
+                           AND a.n_years > l.slip_years)
+                       OR (l.slip_alone AND a.po_box = l.po_box
+                           AND (a.house_number = l.house_number
+                                OR levenshtein(a.house_number, l.house_number) = 1)
+                           AND (a.street = l.street
+                                OR jaro_winkler_similarity(a.street, l.street) >= 0.85)
+                           AND (a.unit = l.unit OR l.unit = '')
+                           AND a.n_years > l.slip_years)
+                       OR (l.slip_years = 1 AND l.slip_once
+                           AND (a.support >= 2 OR a.n_years >= 2)
+                           AND (a.po_box = '') = (l.po_box = '')
+                           AND levenshtein(a.house_number, l.house_number) <= 2
+                           AND levenshtein(a.line1 || ' ' || a.unit, l.slip_text)
+                               <= greatest(1, length(l.slip_text) // 4)))
+                   ORDER BY a.n_years DESC, a.support DESC, a.last_year DESC, a.line1
+                   LIMIT 1) AS consensus,
                  (SELECT a.unit FROM ref.person_addresses a
                    WHERE a.person_id = l.person_id AND a.house_number = l.house_number
                      AND a.street = l.street AND a.zip5 = l.zip5 AND a.unit <> ''
@@ -170,7 +197,7 @@ def _collapse(
                                             OR a.po_box <> '')
                      AND jaro_winkler_similarity(a.line1, l.line1) >= 0.85
                    ORDER BY a.n_years DESC, a.last_year DESC, a.line1 LIMIT 1) AS complete
-          FROM latest l WHERE l.rn = 1
+          FROM slip l
         ),
         checked AS (
           SELECT *, ((house_number <> '' AND street <> '') OR po_box <> '') AND zip5 <> ''

@@ -15,7 +15,8 @@ The decision becomes what a batch reads:
 
 - ``filings.person_id``: the resolved person of every filing;
 - ``persons``: one row per person (modal name fields, DOB, death, ITIN, every TIN seen);
-- ``person_addresses``: each distinct address of a person with the years it was filed;
+- ``person_addresses``: each distinct address of a person with the years it was filed and
+  its ``support`` (filings by anyone in the master file at that address);
 - ``person_names``: each distinct name variant of a person with its filing count;
 - ``tf_first_name`` / ``tf_last_name``: term frequencies over persons (share of persons).
 
@@ -227,11 +228,15 @@ def build_person_tables(con: duckdb.DuckDBPyConnection) -> int:
         """CREATE TABLE person_addresses AS
            SELECT person_id, house_number, street, unit, po_box, latest.city AS city,
                   latest.state AS state, zip5, latest.line1 AS line1,
-                  first_year, last_year, n_years
+                  first_year, last_year, n_years, n_filings,
+                  -- filings by anyone at this address: a one-off slip has 1
+                  sum(n_filings) OVER (PARTITION BY house_number, street, unit, po_box, zip5)
+                    ::BIGINT AS support
            FROM (SELECT person_id, house_number, street, unit, po_box, zip5,
                         arg_max({'city': city, 'state': state, 'line1': line1},
                                 (tax_year, city, state, line1)) AS latest,
                         min(tax_year) AS first_year, max(tax_year) AS last_year,
+                        count(*)::BIGINT AS n_filings,
                         CAST(bit_count(bit_or(CAST(1 AS HUGEINT)
                              << CAST(((tax_year % 127) + 127) % 127 AS HUGEINT))) AS BIGINT)
                           AS n_years
