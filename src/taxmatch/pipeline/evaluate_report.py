@@ -43,6 +43,7 @@ class Metrics:
     unattributed: int = 0
     incomplete: int = 0  # disclosed addresses that do not parse as a complete address
     findable: int = 0  # truth says DISCLOSED
+    found: int = 0  # right disclosures on findable rows (the numerator of recall)
     pending: int = 0
     expected_rejected: int = 0
     rejected: int = 0
@@ -63,8 +64,10 @@ class Metrics:
 
     @property
     def recall(self) -> float | None:
-        """Recall of findable people: right disclosures over rows truth says to disclose."""
-        return _ratio(self.right, self.findable)
+        """Recall of findable people: right disclosures on rows truth says to disclose,
+        over those rows. A right address on a row truth says not to disclose (the
+        requester's address is not on file, say) counts for precision, never for recall."""
+        return _ratio(self.found, self.findable)
 
     @property
     def rejection_precision(self) -> float | None:
@@ -127,6 +130,7 @@ class Tally:
     unattributed: int = 0
     incomplete: int = 0
     findable: int = 0
+    found: int = 0
     pending: int = 0
     expected_rejected: int = 0
     rejected: int = 0
@@ -146,6 +150,7 @@ class Tally:
             return
         self.disclosed += 1
         self.right += r.right
+        self.found += r.right and r.expected == Outcome.DISCLOSED
         self.wrong_person += r.person == "wrong"
         self.right_person_not_latest += r.person == "right" and not r.right
         self.right_address_wrong_person += r.person == "wrong" and r.right

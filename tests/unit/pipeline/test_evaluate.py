@@ -299,3 +299,20 @@ def test_cli_json(batch_files: tuple[Path, Path], tmp_path: Path) -> None:
     table = CliRunner().invoke(main, args)
     assert table.exit_code == 0
     assert "address only" in table.output
+
+
+def test_recall_counts_only_rows_truth_says_to_disclose() -> None:
+    from taxmatch.contracts import Outcome
+    from taxmatch.pipeline.evaluate import RowResult
+    from taxmatch.pipeline.evaluate_report import Tally
+
+    tally = Tally()
+    # A right address on a row truth says not to disclose (the requester's address is
+    # not on file): it counts for precision, never for recall.
+    tally.add(RowResult("NO_MATCH", Outcome.DISCLOSED, True, "right", True, False))
+    tally.add(RowResult("DISCLOSED", Outcome.DISCLOSED, True, "right", True, False))
+    tally.add(RowResult("DISCLOSED", Outcome.NO_MATCH, False, None, True, False))
+    m = tally.freeze("store")
+    assert (m.disclosed, m.right, m.found, m.findable) == (2, 2, 1, 2)
+    assert m.precision == 1.0
+    assert m.recall == pytest.approx(1 / 2)
