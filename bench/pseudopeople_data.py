@@ -138,6 +138,7 @@ class Person:
     year: int | None  # latest requested period with a filing; None: no filing in them
     address: tuple[str, str, str, str] = ("", "", "", "")  # street line, unit, city, state
     master_noise: bool = False  # a filing of that year carries a noised address
+    streets: frozenset[str] = frozenset()  # true street line of every filing, any year
 
 
 def people(filings: pd.DataFrame, periods: tuple[int, int]) -> dict[Any, Person]:
@@ -155,7 +156,10 @@ def people(filings: pd.DataFrame, periods: tuple[int, int]) -> dict[Any, Person]
     top = per_tin.drop_duplicates("simulant").set_index("simulant")["tin_d"]
     tins = per_tin.groupby("simulant")["tin_d"].agg(lambda x: tuple(sorted(x)))
     movers = mine.groupby("simulant")["true_key"].nunique() > 1
-    recent = mine[mine["tax_year"].isin(periods)]
+    streets = f.groupby("simulant")["true_key"].agg(lambda k: frozenset(x.split("|")[0] for x in k))
+    # Every return the person filed counts for where they live, also one filed under a
+    # TIN they do not own (noise copied a housemate's SSN onto it): it is still theirs.
+    recent = f[f["tax_year"].isin(periods)]
     recent = recent[recent["tax_year"] == recent.groupby("simulant")["tax_year"].transform("max")]
     where = ["simulant", "tax_year", "true_key", "true_city", "true_state"]
     modes = recent.groupby(where).size().rename("n").reset_index()
@@ -164,7 +168,8 @@ def people(filings: pd.DataFrame, periods: tuple[int, int]) -> dict[Any, Person]
     noised = (recent["filed_key"] != recent["true_key"]).groupby(recent["simulant"]).any()
     out: dict[Any, Person] = {}
     for simulant, tin in top.items():
-        person = Person(str(tin), tins[simulant], bool(movers[simulant]), None)
+        person = Person(str(tin), tins[simulant], bool(movers[simulant]), None,
+                        streets=streets[simulant])  # fmt: skip
         if simulant in modes.index:
             m = modes.loc[simulant]
             street, unit = str(m["true_key"]).split("|")
@@ -275,6 +280,17 @@ def build_requests(
             census_key = _akey(_street(_s(ct.street_number), _s(ct.street_name), ""),
                                _s(ct.unit_number))  # fmt: skip
             tags += ["moved_since_census"] if census_key != f"{street}|{unit}" else []
+            # What the law lets the custodian do, not only what the file holds: a
+            # requester's address that none of the person's filings carries corroborates
+            # nothing (NO_MATCH), and a latest address with no house number cannot be
+            # delivered (an officer reviews it). The expected address is kept, so a
+            # disclosure of it still counts as right; such rows are not findable.
+            if census_key.split("|")[0] not in person.streets:
+                t["expected_outcome"] = "NO_MATCH"
+                tags.append("address_not_on_file")
+            elif not re.match(r"[NSEW]?\d|PO BOX", street.upper()):
+                t["expected_outcome"] = "REVIEW"
+                tags.append("no_house_number")
         if " " in _s(ct.last_name).strip() or "-" in _s(ct.last_name):
             tags.append("compound_surname")
         if any(_s(getattr(c, k)) != _s(getattr(ct, k)) for k in (

@@ -159,6 +159,7 @@ def noisy_name(rng: Random, person: PersonRecord, tags: list[str]) -> tuple[str,
     if rng.random() < 0.07:
         if rng.random() < 0.5 and len(first) > 2:
             first = typo(first, rng)
+            tags.append("first_name_typo")
         else:
             last = typo(last, rng)
         tags.append("name_typo")
