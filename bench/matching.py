@@ -231,6 +231,7 @@ class Run:
     run_step_name: str = "batch run"
     evaluation: dict[str, Any] | None = None  # address-judged (no store), every matcher
     evaluation_store: dict[str, Any] | None = None  # person-checked, matchers with a store
+    blocking: dict[str, Any] | None = None  # bench/blocking.py, the probabilistic run only
     note: str = ""
 
     def step(self, name: str) -> Step | None:
@@ -417,6 +418,20 @@ def report(ds: Dataset, runs: list[Run]) -> dict[str, Any]:
     elif sp_run and sp_run.status.startswith("timeout"):
         print(f"\nspeed: plain Splink did not finish in {sp_run.status[9:-1]}")
     for r in runs:
+        if r.blocking:
+            b = r.blocking
+            print(
+                f"\nblocking ({r.matcher}): recall {_fmt(b['blocking_recall'], True)} of "
+                f"{b['findable_with_true_person_in_master']:,} findable rows whose person is "
+                f"in the master; {b['pairs_total']:,} pairs; best-scored person is the true "
+                f"person for {_fmt(b['best_person_is_true_person'], True)}"
+            )
+            for rule in b["rules"]:
+                print(
+                    f"  {rule['rule']:58s} reached {rule['rows_reached']:>9,d}  first "
+                    f"{rule['rows_first_reached']:>7,d}  pairs {rule['pairs_added']:>12,d}"
+                )
+    for r in runs:
         if r.note:
             print(f"note: {r.matcher}: {r.note.strip()}")
     print(
@@ -441,6 +456,7 @@ def report(ds: Dataset, runs: list[Run]) -> dict[str, Any]:
                 "package": str(r.package) if r.package else None,
                 "evaluation": r.evaluation,
                 "evaluation_store": r.evaluation_store,
+                "blocking": r.blocking,
                 "note": r.note.strip(),
             }
             for r in runs
@@ -450,6 +466,12 @@ def report(ds: Dataset, runs: list[Run]) -> dict[str, Any]:
 
 
 # --- main ---------------------------------------------------------------------------------
+
+
+def duckdb_error() -> type[Exception]:
+    import duckdb
+
+    return duckdb.Error
 
 
 def bench_dataset(ds: Dataset, args: argparse.Namespace, root: Path) -> dict[str, Any]:
@@ -475,6 +497,13 @@ def bench_dataset(ds: Dataset, args: argparse.Namespace, root: Path) -> dict[str
         else:
             run = run_taxmatch(ds, work / matcher, args, exact=matcher == "exact")
         evaluate(run, ds, args)
+        if matcher == "taxmatch" and run.package is not None and run.store is not None:
+            from blocking import measure  # bench/blocking.py, beside this script
+
+            try:
+                run.blocking = measure(run.store, run.package.name, ds.truth)
+            except (SystemExit, duckdb_error()) as exc:
+                run.note += f" (blocking recall not measured: {type(exc).__name__})"
         by[matcher] = run
     runs = [by[m] for m in MATCHERS if m in wanted and m in by]
     return report(ds, runs)

@@ -1,0 +1,171 @@
+"""Blocking recall on truth data: do the model's blocking rules reach the true person?
+
+For a batch that ``taxmatch batch run`` (probabilistic matcher) has run against a store,
+and the truth file of its requests, this reports for the rows truth says to disclose
+(the findable rows):
+
+- per blocking rule, in the model's order: the rows whose true person has at least one
+  master record the rule pairs with the request, the rows it reaches first (no earlier
+  rule did), and the pairs it adds (pairs an earlier rule already made are not counted
+  again, as Splink does);
+- overall blocking recall: rows whose true person is reached by any rule; every other
+  row is lost before scoring;
+- the share of findable rows whose best-scored person is the true person (the outcomes
+  table), so blocking loss and scoring loss can be told apart.
+
+The true person is every resolved person that owns one of the row's true TINs (the truth
+file's ``tin`` and ``person_tins``). Prints counts and rates only, never a value.
+
+    python bench/blocking.py --store STORE --batch BATCH_ID --truth truth.csv [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from taxmatch.match.model import blocking_rules
+from taxmatch.store.reference import current_reference
+
+
+def rule_sql() -> list[tuple[str, str]]:
+    """(label, SQL condition over ``l`` = request and ``r`` = master record) per rule."""
+    out = []
+    for rule in blocking_rules():
+        sql = rule.get_blocking_rule("duckdb").blocking_rule_sql
+        label = sql.replace('l."', "").replace('" = r."', "=").replace('"', "")
+        label = label.replace("(", "").replace(")", "").replace("=", " = ")
+        out.append((label, f"({sql})"))
+    return out
+
+
+def measure(store: Path, batch: str, truth: Path) -> dict[str, Any]:
+    work = store / "work" / batch / "work.duckdb"
+    if not work.exists():
+        raise SystemExit(f"{work}: no workspace for batch {batch}")
+    reference = current_reference(store).path
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{work}' AS w (READ_ONLY)")
+    con.execute(f"ATTACH '{reference}' AS ref (READ_ONLY)")
+    con.execute(
+        f"""CREATE TEMP TABLE t AS
+            SELECT request_id, expected_outcome,
+                   list_filter(list_distinct(
+                     [tin] || string_split(coalesce(person_tins, ''), ';')), lambda x: x <> '')
+                     AS tins
+            FROM read_csv('{truth}', all_varchar = true, header = true)"""
+    )
+    con.execute(
+        """CREATE TEMP TABLE findable AS
+           SELECT r.row_number, t.tins FROM w.records r JOIN t USING (request_id)
+           WHERE t.expected_outcome = 'DISCLOSED'
+             AND r.row_number IN (SELECT CAST(unique_id AS BIGINT) FROM w.req_features)"""
+    )
+    con.execute(
+        """CREATE TEMP TABLE truth_person AS
+           SELECT DISTINCT f.row_number, p.person_id
+           FROM findable f JOIN ref.persons p ON list_has_any(p.tins, f.tins)"""
+    )
+    con.execute(
+        """CREATE TEMP TABLE l AS
+           SELECT q.* FROM w.req_features q
+           WHERE CAST(q.unique_id AS BIGINT) IN (SELECT row_number FROM findable)"""
+    )
+    con.execute(
+        """CREATE TEMP TABLE r_true AS
+           SELECT m.*, tp.row_number AS truth_row FROM ref.master_records m
+           JOIN truth_person tp USING (person_id)"""
+    )
+    n_findable = con.execute("SELECT count(*) FROM findable").fetchall()[0][0]
+    n_in_master = con.execute("SELECT count(DISTINCT row_number) FROM truth_person").fetchall()[0][
+        0
+    ]
+    rules = rule_sql()
+    con.execute("CREATE TEMP TABLE hits (truth_row BIGINT, k INTEGER)")
+    rows_out = []
+    earlier: list[str] = []
+    for k, (label, cond) in enumerate(rules):
+        t0 = time.monotonic()
+        con.execute(
+            f"""INSERT INTO hits SELECT DISTINCT r.truth_row, {k}
+                FROM l JOIN r_true r ON CAST(l.unique_id AS BIGINT) = r.truth_row AND {cond}"""
+        )
+        hits = con.execute(
+            f"""SELECT count(*), count(*) FILTER (WHERE truth_row NOT IN
+                  (SELECT truth_row FROM hits WHERE k < {k}))
+                FROM hits WHERE k = {k}"""
+        ).fetchall()[0]
+        not_earlier = " AND ".join(f"NOT coalesce({c}, false)" for c in earlier) or "true"
+        pairs = con.execute(
+            f"""SELECT count(*) FROM w.req_features l JOIN ref.master_records r
+                ON {cond} WHERE {not_earlier}"""
+        ).fetchall()[0][0]
+        rows_out.append(
+            {
+                "rule": label,
+                "rows_reached": int(hits[0]),
+                "rows_first_reached": int(hits[1]),
+                "pairs_added": int(pairs),
+                "seconds": round(time.monotonic() - t0, 2),
+            }
+        )
+        earlier.append(cond)
+    reached = con.execute("SELECT count(DISTINCT truth_row) FROM hits").fetchall()[0][0]
+    best_true = con.execute(
+        """SELECT count(*) FROM findable f JOIN w.outcomes o USING (row_number)
+           WHERE o.person_tin IS NOT NULL AND list_contains(f.tins, o.person_tin)"""
+    ).fetchall()[0][0]
+    n_requests = con.execute("SELECT count(*) FROM w.req_features").fetchall()[0][0]
+    n_master = con.execute("SELECT count(*) FROM ref.master_records").fetchall()[0][0]
+    return {
+        "batch_id": batch,
+        "requests_matched": int(n_requests),
+        "master_records": int(n_master),
+        "findable_rows": int(n_findable),
+        "findable_with_true_person_in_master": int(n_in_master),
+        "rules": rows_out,
+        "pairs_total": sum(r["pairs_added"] for r in rows_out),
+        "blocking_recall": reached / n_in_master if n_in_master else None,
+        "rows_reached": int(reached),
+        "best_person_is_true_person": best_true / n_in_master if n_in_master else None,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--store", type=Path, required=True)
+    ap.add_argument("--batch", required=True)
+    ap.add_argument("--truth", type=Path, required=True)
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args()
+    res = measure(args.store, args.batch, args.truth)
+    print(
+        f"batch {res['batch_id']}: {res['requests_matched']:,} valid requests x "
+        f"{res['master_records']:,} master records; findable rows "
+        f"{res['findable_rows']:,}, true person in the master "
+        f"{res['findable_with_true_person_in_master']:,}"
+    )
+    print(f"{'rule':40s} {'reached':>9s} {'first':>9s} {'pairs added':>14s}")
+    for r in res["rules"]:
+        print(
+            f"{r['rule']:40s} {r['rows_reached']:9,d} {r['rows_first_reached']:9,d} "
+            f"{r['pairs_added']:14,d}"
+        )
+    recall = res["blocking_recall"]
+    best = res["best_person_is_true_person"]
+    print(f"pairs in all: {res['pairs_total']:,}")
+    print(f"blocking recall: {recall:.4%} ({res['rows_reached']:,} rows reached)")
+    print(f"best-scored person is the true person: {best:.4%}")
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2), encoding="utf-8")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
