@@ -34,6 +34,7 @@ from taxmatch.ledger.chain import LedgerDraft, keyed_hash
 from taxmatch.match.exact import match_exact
 from taxmatch.match.model import ModelInfo, load_model_info
 from taxmatch.match.probabilistic import match_probabilistic
+from taxmatch.pipeline.retain import retain_inputs
 from taxmatch.pipeline.staging import stage_records
 from taxmatch.policy.batch import BatchCounts, batch_codes, officer_cap
 from taxmatch.policy.decide import MatchSummary, decide
@@ -141,6 +142,7 @@ def run_batch(req: BatchRequest, progress: Progress | None = None) -> BatchResul
             )
         reference = current_reference(req.store)
         model = _model_for(req, reference.snapshot_id)
+        retain_inputs(req.store, batch_id, req.requests, req.envelope, policy_text)
         started = _utc_now()
         if existing is None:
             state.create_batch(
