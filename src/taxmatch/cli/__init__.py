@@ -318,6 +318,39 @@ def batch_validate(
         click.echo(f"  {code}: {n}")
 
 
+@batch.command("replay")
+@_store_option
+@click.argument("batch_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@_edge
+def batch_replay(store: Path | None, batch_id: str, as_json: bool) -> None:
+    """Re-run a past batch under its pinned policy, model and reference snapshot and prove
+    every decision identical. Exits 1 and lists the differences when any row differs."""
+    from taxmatch.pipeline.replay import MAX_SHOWN, replay_batch
+
+    with Bar() as bar:
+        r = replay_batch(_store(store), batch_id, database_url=get_settings().database_url,
+                         progress=bar)  # fmt: skip
+    doc = {"batch_id": r.batch_id, "identical": r.identical, "rows": r.rows, "same": r.same,
+           "missing": r.missing, "extra": r.extra,
+           "differences": [{"row": n, "request_id": rid, "field": f}
+                           for n, rid, f in r.differences[:MAX_SHOWN]],
+           "differences_total": len(r.differences)}  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+    elif r.identical:
+        click.echo(f"batch {batch_id}: replay identical: {r.rows} of {r.rows} decisions")
+    else:
+        click.echo(
+            f"batch {batch_id}: replay DIFFERS: {len(r.differences)} field differences, "
+            f"{r.missing} rows missing, {r.extra} rows extra ({r.same} of {r.rows} identical)"
+        )
+        for n, rid, f in r.differences[:MAX_SHOWN]:
+            click.echo(f"  row {n} ({rid}): {f}")
+    if not r.identical:
+        sys.exit(1)
+
+
 def _print_summary(summary: dict[str, Any], package: Path, *, reused: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
@@ -422,3 +455,10 @@ def evaluate(truth: Path, package: Path, store: Path | None, as_json: bool) -> N
         click.echo(json.dumps(evaluation_dict(result), indent=2, sort_keys=True))
     else:
         click.echo(render_evaluation(result))
+
+
+# --- explain (its own module; registered here) ----------------------------------------
+
+from taxmatch.cli.explain import explain  # noqa: E402  (needs the helpers above)
+
+main.add_command(explain)
