@@ -76,6 +76,12 @@ class BatchNotFound(StoreError):
     code = "TM301"
 
 
+class RequestNotFound(StoreError):
+    """A request id that is not in the named batch."""
+
+    code = "TM302"
+
+
 class LedgerError(StoreError):
     """The ledger failed verification or could not be appended to."""
 
@@ -88,3 +94,11 @@ class PackageError(TaxmatchError):
 
     code = "TM500"
     exit_status = 6
+
+
+class NotExplainable(TaxmatchError):
+    """A decision ``taxmatch explain`` cannot explain: the exact matcher decided it (no
+    model), or the row was rejected at validation and never reached matching."""
+
+    code = "TM600"
+    exit_status = 7

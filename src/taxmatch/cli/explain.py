@@ -1,0 +1,40 @@
+"""``taxmatch explain``: the custodian's page on one decision of a past batch.
+
+Registered on the main group by ``taxmatch.cli``; the body only parses flags, calls
+``taxmatch.pipeline.explain.explain_decision`` and prints the two paths it wrote.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from taxmatch.cli import _edge, _store, _store_option
+from taxmatch.cli.settings import get_settings
+
+
+@click.command("explain")
+@_store_option
+@click.option("--batch", "batch_id", required=True, help="Batch id (B…), as in summary.json.")
+@click.option("--request", "request_id", required=True, help="The request's request_id.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Directory for the HTML page and the PNG chart.")  # fmt: skip
+@click.option("--top", type=click.IntRange(1, 50), default=5, show_default=True,
+              help="Candidate persons to list.")  # fmt: skip
+@click.option("--policy", default=None,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The policy file the batch ran under, to show its thresholds "
+                   "(default: the packaged policy).")  # fmt: skip
+@_edge
+def explain(
+    store: Path | None, batch_id: str, request_id: str, out: Path, top: int, policy: Path | None
+) -> None:
+    """Explain one probabilistic decision: a waterfall of the best candidate's match weight
+    and the top candidate persons, as HTML and PNG (never into the requester's package)."""
+    from taxmatch.pipeline.explain import explain_decision
+
+    result = explain_decision(_store(store), batch_id, request_id, out=out, top=top,
+                              policy=policy, database_url=get_settings().database_url)  # fmt: skip
+    click.echo(f"explanation written to {result.html}")
+    click.echo(f"waterfall chart written to {result.png}")

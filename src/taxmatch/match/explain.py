@@ -1,0 +1,295 @@
+"""Why the probabilistic matcher scored one request as it did: the custodian's view.
+
+Re-scores one valid request of a past batch exactly as the batch did (the same model,
+reference snapshot, term-frequency tables and request features, read from the batch's
+workspace) but keeps Splink's per-comparison match weights, so that the best person's
+match weight can be shown as a sum: the prior, then each comparison's bits. Candidate
+pairs are collapsed to persons as the matcher does (best record per person) and ranked.
+
+Reads the workspace and the snapshot read-only and writes nothing. Never logs a value;
+a clear TIN never leaves this module (candidates carry it masked, and a prefix of the
+keyed person hash the decisions table uses).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from taxmatch.errors import StoreError
+from taxmatch.ledger.chain import keyed_hash
+from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
+from taxmatch.match.probabilistic import CANDIDATE_FLOOR
+
+# Comparisons in the order the waterfall shows them (the model's order).
+COMPARISONS = (
+    "first_name", "middle_name", "last_name", "suffix", "date_of_birth", "tin",
+    "house_number", "street", "unit", "zip", "city",
+)  # fmt: skip
+PERSON_KEY_SHOWN = 8  # hex characters of the keyed person hash a page may show
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One bar of the waterfall: a comparison's contribution in bits."""
+
+    name: str  # "prior", a comparison, or "<comparison> (term frequency)"
+    label: str  # the comparison level the pair fell in
+    bits: float
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One person the request was scored against, at that person's best record."""
+
+    rank: int
+    match_weight: float
+    probability: float
+    margin: float  # bits below the best person (0 for the best)
+    levels: tuple[tuple[str, str], ...]  # (comparison, level label)
+    steps: tuple[Step, ...]  # prior, every comparison, term-frequency adjustments
+    first_name_agrees: bool
+    address_corroborated: bool
+    person_key_prefix: str  # first characters of the keyed person hash, never all of it
+    decided: bool  # the person the stored decision is about (same keyed person hash)
+    tin_masked: str
+    name: str  # as filed (the person's modal name)
+    date_of_birth: date | None
+    address: str  # the matched record's address, as filed
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    row_number: int
+    prior_bits: float
+    candidates: tuple[Candidate, ...]  # best first; empty when no pair reached the floor
+    persons: int  # persons above the candidate floor, before ``top`` was applied
+    # What the batch's matcher told the decision rule (the workspace's ``outcomes`` row):
+    # counts, flags and a tax year, never a value of the person's.
+    decision_inputs: tuple[tuple[str, str], ...] = ()
+
+
+def mask_tin(tin: str | None) -> str:
+    """``***-**-1234``: the last four digits only, as on a notice."""
+    digits = "".join(ch for ch in (tin or "") if ch.isdigit())
+    return f"***-**-{digits[-4:]}" if len(digits) >= 4 else "***-**-****"
+
+
+def prior_bits(settings: dict[str, Any]) -> float:
+    p = float(settings["probability_two_random_records_match"])
+    return math.log2(p / (1.0 - p))
+
+
+def level_labels(settings: dict[str, Any]) -> dict[str, dict[int, str]]:
+    """Comparison → gamma → label. Splink numbers the non-null levels from the last
+    (the else level is 0) and gives the null level -1."""
+    out: dict[str, dict[int, str]] = {}
+    for comparison in settings["comparisons"]:
+        levels = comparison["comparison_levels"]
+        labels: dict[int, str] = {}
+        non_null = [lv for lv in levels if not lv.get("is_null_level")]
+        for i, level in enumerate(non_null):
+            labels[len(non_null) - 1 - i] = str(level.get("label_for_charts", "?"))
+        labels[-1] = "not given on one side"
+        out[str(comparison["output_column_name"])] = labels
+    return out
+
+
+def explain_row(
+    workspace: Path,
+    reference: Path,
+    model: ModelInfo,
+    row_number: int,
+    *,
+    key: bytes,
+    decided_key: str | None = None,
+    top: int = 5,
+) -> Explanation:
+    """Score the workspace's request ``row_number`` again and explain its candidates."""
+    from splink import DuckDBAPI, Linker
+
+    quiet_splink()
+    settings = load_settings(model)
+    explained = {**settings, "retain_intermediate_calculation_columns": True,
+                 "retain_matching_columns": True}  # fmt: skip
+    con = duckdb.connect()
+    try:
+        _attach(con, workspace, "ws", "the batch workspace")
+        _attach(con, reference, "ref", "the reference snapshot")
+        _request_tables(con, workspace, row_number)
+        inputs = _decision_inputs(con, row_number)
+        con.execute("CREATE TEMP VIEW master_view AS SELECT * FROM ref.master_records")
+        con.execute("CREATE TEMP VIEW tf_first AS SELECT * FROM ref.tf_first_name_records")
+        con.execute("CREATE TEMP VIEW tf_last AS SELECT * FROM ref.tf_last_key_records")
+        db = DuckDBAPI(connection=con)
+        requests = db.register("req_one", dataset_display_name="requests")
+        master = db.register("master_view", dataset_display_name="master")
+        linker = Linker([requests, master], explained)
+        linker.table_management.register_term_frequency_lookup(
+            db.register("tf_first"), "first_name"
+        )
+        linker.table_management.register_term_frequency_lookup(db.register("tf_last"), "last_key")
+        pred = linker.inference.predict_between(
+            requests, master, link_type="link_only",
+            threshold_match_probability=CANDIDATE_FLOOR, warning_mode="never",
+        )  # fmt: skip
+        rows = _best_pair_per_person(con, pred.physical_name)
+    finally:
+        con.close()
+    base = prior_bits(settings)
+    labels = level_labels(settings)
+    best_w = rows[0]["w"] if rows else 0.0
+    candidates = tuple(
+        _candidate(rank, row, base, best_w, labels, key, decided_key)
+        for rank, row in enumerate(rows[: max(1, top)], start=1)
+    )
+    return Explanation(row_number, base, candidates, len(rows), inputs)
+
+
+_INPUTS = (
+    "candidates", "margin_log2", "first_name_agrees", "address_corroborated",
+    "identifier_conflict", "suffix_unconfirmed", "ineligible", "filing_year", "address_usable",
+)  # fmt: skip
+
+
+def _decision_inputs(
+    con: duckdb.DuckDBPyConnection, row_number: int
+) -> tuple[tuple[str, str], ...]:
+    try:
+        found = con.execute(
+            f"SELECT {', '.join(_INPUTS)} FROM ws.outcomes WHERE row_number = ?", [row_number]
+        ).fetchall()
+    except duckdb.Error:
+        return ()
+    if not found:
+        return ()
+    return tuple(
+        (name, "" if v is None else str(v)) for name, v in zip(_INPUTS, found[0], strict=True)
+    )
+
+
+def _request_tables(con: duckdb.DuckDBPyConnection, workspace: Path, row_number: int) -> None:
+    """``req_one`` (the row's matcher features) and ``rq`` (its normalised request)."""
+    try:
+        con.execute(
+            "CREATE TEMP TABLE req_one AS SELECT * FROM ws.req_features WHERE unique_id = ?",
+            [str(row_number)],
+        )
+        con.execute("CREATE TEMP TABLE rq AS SELECT * FROM ws.valid WHERE row_number = ?",
+                    [row_number])  # fmt: skip
+        found = con.execute("SELECT (SELECT count(*) FROM req_one), (SELECT count(*) FROM rq)")
+        counts = found.fetchall()
+    except duckdb.Error:
+        raise StoreError(f"{workspace}: the batch workspace lacks the matcher's tables") from None
+    if not counts or counts[0] != (1, 1):
+        raise StoreError(f"{workspace}: row {row_number} is not in the batch workspace")
+
+
+def _attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, what: str) -> None:
+    if not path.exists():
+        raise StoreError(f"{path}: {what} is no longer present")
+    quoted = str(path).replace("'", "''")
+    try:
+        con.execute(f"ATTACH '{quoted}' AS {alias} (READ_ONLY)")
+    except duckdb.Error:
+        raise StoreError(f"{path}: cannot open {what} read-only") from None
+
+
+def _best_pair_per_person(con: duckdb.DuckDBPyConnection, pred: str) -> list[dict[str, Any]]:
+    """The matcher's collapse (best record per person, ranked by weight then person_id),
+    with the first-name and address checks of its decision summary for every person."""
+    cur = con.execute(
+        f"""WITH pairs AS (
+          SELECT *, split_part(unique_id_r, '|', 1) AS person_id,
+                 row_number() OVER (PARTITION BY split_part(unique_id_r, '|', 1)
+                                    ORDER BY match_weight DESC, unique_id_r) AS k
+          FROM {pred}
+        ),
+        best AS (SELECT * EXCLUDE (k) FROM pairs WHERE k = 1),
+        names_ok AS (
+          SELECT b.person_id,
+                 bool_or(n.first_name = q.first_name
+                         OR list_contains(coalesce(f.nicknames, []), n.first_name)
+                         OR (length(n.first_name) = 1 AND q.first_name[1] = n.first_name))
+                   AS first_ok
+          FROM best b JOIN ref.person_names n USING (person_id)
+          CROSS JOIN rq q CROSS JOIN req_one f
+          GROUP BY b.person_id
+        ),
+        address_ok AS (
+          SELECT b.person_id, bool_or(
+                   (q.house_number <> '' AND a.zip5 = q.zip5 AND (
+                      (a.house_number = q.house_number
+                       AND (a.street = q.street
+                            OR jaro_winkler_similarity(a.street, q.street) >= 0.88))
+                      OR (levenshtein(a.house_number, q.house_number) = 1
+                          AND a.street = q.street)))
+                   OR (q.po_box <> '' AND a.po_box = q.po_box AND a.zip5 = q.zip5))
+                 AS corroborated
+          FROM best b JOIN ref.person_addresses a USING (person_id) CROSS JOIN rq q
+          GROUP BY b.person_id
+        )
+        SELECT b.*, b.match_weight AS w, b.match_probability AS p,
+               coalesce(n.first_ok, false) AS first_ok,
+               coalesce(a.corroborated, false) AS corroborated,
+               concat_ws(' ', nullif(p.first_name, ''), nullif(p.middle_name, ''),
+                         nullif(p.last_name, ''), nullif(p.suffix, '')) AS filed_name,
+               p.tin AS person_tin, p.date_of_birth AS filed_dob,
+               concat_ws(', ', nullif(concat_ws(' ', nullif(b.house_number_r, ''),
+                                                nullif(b.street_r, '')), ''),
+                         nullif(b.unit_r, ''),
+                         CASE WHEN b.po_box_r IS NOT NULL THEN 'PO BOX ' || b.po_box_r END,
+                         nullif(b.city_r, ''), nullif(b.zip5_r, '')) AS filed_address
+        FROM best b JOIN ref.persons p USING (person_id)
+        LEFT JOIN names_ok n USING (person_id) LEFT JOIN address_ok a USING (person_id)
+        ORDER BY b.match_weight DESC, b.person_id"""
+    )
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _candidate(
+    rank: int,
+    row: dict[str, Any],
+    base: float,
+    best_w: float,
+    labels: dict[str, dict[int, str]],
+    key: bytes,
+    decided_key: str | None,
+) -> Candidate:
+    steps = [Step("prior", "probability two random records match", base)]
+    levels: list[tuple[str, str]] = []
+    for name in COMPARISONS:
+        gamma = row.get(f"gamma_{name}")
+        label = labels.get(name, {}).get(int(gamma) if gamma is not None else -1, "?")
+        levels.append((name, label))
+        steps.append(Step(name, label, float(row.get(f"mw_{name}") or 0.0)))
+        tf = row.get(f"mw_tf_adj_{name}")
+        if tf:
+            steps.append(Step(f"{name} (term frequency)", "how common the value is", float(tf)))
+    tin = row["person_tin"]
+    person_key = keyed_hash(key, tin) if tin else ""
+    return Candidate(
+        rank=rank,
+        match_weight=float(row["w"]),
+        probability=float(row["p"]),
+        margin=best_w - float(row["w"]),
+        levels=tuple(levels),
+        steps=tuple(steps),
+        first_name_agrees=bool(row["first_ok"]),
+        address_corroborated=bool(row["corroborated"]),
+        person_key_prefix=person_key[:PERSON_KEY_SHOWN],
+        decided=bool(person_key) and person_key == decided_key,
+        tin_masked=mask_tin(tin),
+        name=str(row["filed_name"] or ""),
+        date_of_birth=row["filed_dob"],
+        address=str(row["filed_address"] or ""),
+    )
+
+
+__all__ = ["COMPARISONS", "Candidate", "Explanation", "Step", "explain_row", "mask_tin"]

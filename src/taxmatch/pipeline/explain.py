@@ -1,0 +1,189 @@
+"""Explain one decision of a past batch to the custodian: ``taxmatch explain``.
+
+Finds the batch and the request's decision in the state store, checks that the
+probabilistic matcher decided it, re-scores the request from the batch's workspace
+against the batch's reference snapshot and model (``taxmatch.match.explain``) and writes
+an HTML page and a waterfall PNG for the disclosure officer (``explain_report``).
+
+The page is the custodian's, never the requester's: it is refused inside the batch's
+package directory. Errors and logs name the store, batch and request ids only, never a
+name, address, TIN or phone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from taxmatch.contracts import REASON_DESCRIPTIONS, Disposition, ReasonCode
+from taxmatch.errors import BatchNotFound, NotExplainable, RequestNotFound, StoreError
+from taxmatch.match.explain import Explanation, explain_row
+from taxmatch.match.model import load_model_info
+from taxmatch.policy.model import policy_sha256
+from taxmatch.store.files import load_policy
+from taxmatch.store.reference import reference_dir
+from taxmatch.store.state import BatchRow, DecisionRow, StateStore
+
+# The decision's stored score and the re-scored best person agree to this (probability).
+SCORE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    review_threshold: float
+    disclose_threshold: float
+    min_margin_log2: float
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainedDecision:
+    """Everything the page shows: the stored decision and the re-scored candidates."""
+
+    batch: BatchRow
+    decision: DecisionRow
+    explanation: Explanation
+    thresholds: Thresholds | None  # None when the batch ran under another policy file
+    model_version: str
+    model_sha256: str
+    rescored_agrees: bool  # the best person's probability is the decision's stored score
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainResult:
+    html: Path
+    png: Path
+    decided: ExplainedDecision
+
+
+def explain_decision(
+    store: Path,
+    batch_id: str,
+    request_id: str,
+    *,
+    out: Path,
+    top: int = 5,
+    policy: Path | None = None,
+    database_url: str | None = None,
+) -> ExplainResult:
+    """Write ``explain-<batch>-<request>.html`` and ``.png`` into ``out``."""
+    decided = explained_decision(store, batch_id, request_id, top=top, policy=policy,
+                                 database_url=database_url, out=out)  # fmt: skip
+    from taxmatch.pipeline.explain_report import render_html, render_waterfall
+
+    stem = f"explain-{_safe(batch_id)}-{_safe(request_id)}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        png = render_waterfall(decided)
+        html_path, png_path = out / f"{stem}.html", out / f"{stem}.png"
+        png_path.write_bytes(png)
+        html_path.write_text(render_html(decided, png), encoding="utf-8")
+    except OSError as exc:
+        raise StoreError(f"{out}: cannot write the explanation ({exc.strerror})") from None
+    return ExplainResult(html_path, png_path, decided)
+
+
+def explained_decision(
+    store: Path,
+    batch_id: str,
+    request_id: str,
+    *,
+    top: int = 5,
+    policy: Path | None = None,
+    database_url: str | None = None,
+    out: Path | None = None,
+) -> ExplainedDecision:
+    """The stored decision and the re-scored candidates, without writing anything.
+
+    ``out``, when given, is where the caller will write: refused (before any work) when it
+    lies inside the batch's package directory.
+    """
+    with StateStore.open(store, database_url) as state:
+        batch = state.find_batch(batch_id)
+        if batch is None:
+            raise BatchNotFound(f"{store}: batch {batch_id} not found")
+        if out is not None:
+            _refuse_package_dir(out, Path(batch.package_dir), batch_id)
+        decision = _find_decision(state, batch_id, request_id)
+        key = state.ledger_key()
+    where = f"batch {batch_id}, request {request_id}"
+    if decision.disposition == Disposition.REJECTED.value:
+        raise NotExplainable(
+            f"{where}: REJECTED at validation, it never reached matching "
+            f"(reason codes: {_describe_codes(decision.reason_codes)})"
+        )
+    if batch.matcher != "probabilistic":
+        raise NotExplainable(
+            f"{where}: decided by the {batch.matcher} matcher, which has no model and no "
+            "match weights to explain"
+        )
+    reference = reference_dir(store) / f"{batch.reference_id}.duckdb"
+    if not reference.exists():
+        raise StoreError(f"{reference}: {where}: reference snapshot {batch.reference_id} "
+                         "is no longer present")  # fmt: skip
+    workspace = store / "work" / batch_id / "work.duckdb"
+    if not workspace.exists():
+        raise StoreError(f"{workspace}: {where}: the batch workspace is no longer present")
+    model = load_model_info(store, batch.reference_id)
+    explanation = explain_row(workspace, reference, model, _row_of(decision), key=key,
+                              decided_key=decision.person_key, top=top)  # fmt: skip
+    best = explanation.candidates[0].probability if explanation.candidates else 0.0
+    stored = decision.score if decision.score is not None else 0.0
+    return ExplainedDecision(
+        batch=batch,
+        decision=decision,
+        explanation=explanation,
+        thresholds=_thresholds(policy, batch.policy_sha256),
+        model_version=model.version,
+        model_sha256=model.sha256,
+        rescored_agrees=abs(best - stored) <= SCORE_TOLERANCE,
+    )
+
+
+def _find_decision(state: StateStore, batch_id: str, request_id: str) -> DecisionRow:
+    # Request ids are unique within a batch: a repeated one is rejected under a generated id.
+    for decision in state.iter_decisions(batch_id):
+        if decision.request_id == request_id:
+            return decision
+    raise RequestNotFound(f"batch {batch_id}: request {request_id} is not in the batch")
+
+
+def _row_of(decision: DecisionRow) -> int:
+    return int(decision.row_number)
+
+
+def _describe_codes(codes: str) -> str:
+    parts = []
+    for code in (c for c in codes.split(";") if c):
+        try:
+            parts.append(f"{code} {REASON_DESCRIPTIONS[ReasonCode(code)]}")
+        except ValueError:
+            parts.append(code)
+    return "; ".join(parts) or "none recorded"
+
+
+def _thresholds(policy: Path | None, batch_sha: str) -> Thresholds | None:
+    """The policy's matching thresholds, when ``policy`` (default: the packaged one) is the
+    very policy the batch ran under."""
+    loaded, text = load_policy(policy)
+    if policy_sha256(text) != batch_sha:
+        return None
+    m = loaded.matching
+    return Thresholds(m.review_threshold, m.disclose_threshold, m.min_margin_log2)
+
+
+def _refuse_package_dir(out: Path, package: Path, batch_id: str) -> None:
+    target, pkg = out.resolve(), package.resolve()
+    if target == pkg or pkg in target.parents:
+        raise StoreError(
+            f"{out}: inside the package of batch {batch_id}; an explanation is the "
+            "custodian's and never goes into the requester's package"
+        )
+
+
+def _safe(text: str) -> str:
+    """An id as a file-name part (ids are the requester's; keep them to safe characters)."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)[:80]
+
+
+__all__ = ["ExplainResult", "ExplainedDecision", "Thresholds", "explain_decision",
+           "explained_decision"]  # fmt: skip

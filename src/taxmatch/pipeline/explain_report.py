@@ -1,0 +1,237 @@
+"""The explanation page and waterfall chart of ``taxmatch explain``.
+
+A self-contained HTML page (inline CSS, the chart as a base64 PNG; no JavaScript, no
+external URL, so it opens offline) and the same chart as a PNG file. For the custodian's
+disclosure officer: candidates' names and addresses as filed may be shown; TINs are
+masked and the keyed person hash is cut to a prefix. Matplotlib is imported here only,
+when a chart is drawn, so that the rest of the command line does not pay for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from typing import TYPE_CHECKING
+
+from taxmatch.match.explain import Candidate, Step
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from taxmatch.pipeline.explain import ExplainedDecision
+
+_GREEN, _RED, _BLUE, _GREY = "#2b7a3d", "#b03a2e", "#2f5d8a", "#777777"
+
+_OUTCOME_MEANING = {
+    "DISCLOSED": "one person, confidently; name and address corroborated; a recent filing "
+    "in the requested periods",
+    "AMBIGUOUS": "another person is within the margin of the best, or a suffix on file "
+    "(JR, SR, III) is not confirmed by the date of birth",
+    "NO_MATCH": "no person reached the review threshold, or the first name or the "
+    "requester's address does not agree, or a date of birth or suffix conflicts",
+    "REVIEW": "below the disclosure threshold, or the filed address cannot be delivered",
+    "INELIGIBLE": "the person may not be disclosed about (deceased or held)",
+    "NO_FILING_IN_PERIOD": "no filing within the requested tax periods",
+    "STALE": "the latest filed address is older than the policy allows",
+}
+
+_CSS = """
+body{font-family:sans-serif;margin:2em;color:#222;max-width:1200px}
+h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}
+table{border-collapse:collapse;font-size:.85em}
+th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}
+th{background:#f0f0f0}td.num{text-align:right;font-family:monospace}
+.note{background:#fff6d6;border:1px solid #e0c060;padding:.5em 1em}
+.decided{background:#eef6ee}.meta td:first-child{font-weight:bold}
+.pos{color:#2b7a3d}.neg{color:#b03a2e}img{max-width:100%}
+"""
+
+
+def logit_bits(p: float) -> float:
+    """log2(p / (1 - p)): the match weight a probability corresponds to."""
+    if p <= 0.0:
+        return -math.inf
+    if p >= 1.0:
+        return math.inf
+    return math.log2(p / (1.0 - p))
+
+
+def waterfall_steps(best: Candidate) -> list[Step]:
+    """The bars of the chart: the prior, each comparison, each term-frequency adjustment."""
+    return list(best.steps)
+
+
+def render_waterfall(decided: ExplainedDecision) -> bytes:
+    """The best person's match weight as a waterfall, as PNG bytes (Agg, no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    candidates = decided.explanation.candidates
+    fig, ax = plt.subplots(figsize=(11, 5.5), dpi=100)
+    try:
+        if not candidates:
+            ax.text(0.5, 0.5, "No candidate person reached the matcher's floor",
+                    ha="center", va="center", transform=ax.transAxes)  # fmt: skip
+            ax.set_axis_off()
+        else:
+            _draw_waterfall(ax, candidates[0])
+        buf = io.BytesIO()
+        fig.tight_layout()
+        fig.savefig(buf, format="png", metadata={"Software": None})
+    finally:
+        plt.close(fig)
+    return buf.getvalue()
+
+
+def _draw_waterfall(ax: Axes, best: Candidate) -> None:
+    steps = waterfall_steps(best)
+    names = [s.name.replace(" (term frequency)", "\n(tf adj.)") for s in steps] + ["total"]
+    running, bottoms, heights, colours, labels = 0.0, [], [], [], []
+    for i, step in enumerate(steps):
+        start, running = running, running + step.bits
+        bottoms.append(min(start, running))
+        heights.append(abs(step.bits) or 0.02)  # a zero still shows as a hairline
+        colours.append(_GREY if i == 0 else (_GREEN if step.bits >= 0 else _RED))
+        labels.append(step.bits)
+    bottoms.append(min(0.0, running))
+    heights.append(abs(running))
+    colours.append(_BLUE)
+    labels.append(running)
+    xs = list(range(len(names)))
+    ax.bar(xs, heights, bottom=bottoms, color=colours, edgecolor="#333", linewidth=0.4)
+    for x, bits in zip(xs, labels, strict=True):
+        ax.text(x, bottoms[x] + heights[x] + 0.3, f"{bits:+.2f}", ha="center", va="bottom",
+                fontsize=7)  # fmt: skip
+    ax.axhline(0, color="#333", linewidth=0.6)
+    ax.set_xticks(xs)
+    ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("match weight (bits, log2 odds)")
+    ax.set_title(
+        f"Best candidate (rank 1): match weight {best.match_weight:.2f} bits, "
+        f"probability {best.probability:.10f}",
+        fontsize=10,
+    )
+
+
+def render_html(decided: ExplainedDecision, png: bytes) -> str:
+    """The page: decision, waterfall (chart and numbers), candidate table."""
+    d, ex, batch = decided.decision, decided.explanation, decided.batch
+    e = html.escape
+    title = f"taxmatch explain: batch {batch.batch_id}, request {d.request_id}"
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+        "<p class='note'>For the custodian's disclosure officer only. Never part of the "
+        "requester's package. TINs are masked; person keys are shown as a prefix.</p>",
+        "<h2>Decision (state store)</h2><table class='meta'>",
+        _meta_rows(decided),
+        "</table>",
+    ]
+    if ex.decision_inputs:
+        parts.append("<h2>What the decision rule was told</h2><table class='meta'>")
+        parts += [f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in ex.decision_inputs]
+        parts.append("</table>")
+    if not decided.rescored_agrees:
+        parts.append(
+            "<p class='note'>The re-scored best candidate does not reproduce the stored "
+            "score: the model or reference may have changed since the batch ran.</p>"
+        )
+    parts.append("<h2>Waterfall: match weight of the best candidate</h2>")
+    if ex.candidates:
+        data = base64.b64encode(png).decode("ascii")
+        parts.append(f"<p><img alt='waterfall chart' src='data:image/png;base64,{data}'></p>")
+        parts.append(_steps_table(ex.candidates[0]))
+    else:
+        parts.append("<p>No candidate person reached the matcher's candidate floor.</p>")
+    parts.append(_candidates_table(decided))
+    parts.append("</body></html>\n")
+    return "".join(parts)
+
+
+def _meta_rows(decided: ExplainedDecision) -> str:
+    d, batch, t = decided.decision, decided.batch, decided.thresholds
+    outcome = d.outcome or d.disposition.upper()
+    rows = [
+        ("batch", batch.batch_id),
+        ("request id", d.request_id),
+        ("row number", str(d.row_number)),
+        ("outcome", outcome),
+        ("reason", _OUTCOME_MEANING.get(outcome, "")),
+        ("reason codes", d.reason_codes or "none"),
+        ("disposition", d.disposition),
+        ("stored score (probability)", "" if d.score is None else f"{d.score:.12f}"),
+        ("stored score (bits)", "" if d.score is None else f"{logit_bits(d.score):.6f}"),
+        ("person key (prefix)", (d.person_key or "")[:8] + ("…" if d.person_key else "")),
+        ("as of", batch.as_of.isoformat()),
+        ("matcher", batch.matcher),
+        ("model", f"{decided.model_version} (sha256 {decided.model_sha256[:16]}…)"),
+        ("reference snapshot", batch.reference_id),
+        ("policy", f"{batch.policy_version} (sha256 {batch.policy_sha256[:16]}…)"),
+    ]
+    if t is not None:
+        rows += [
+            ("review threshold", f"{t.review_threshold}"),
+            ("disclose threshold", f"{t.disclose_threshold}"),
+            ("min margin (bits)", f"{t.min_margin_log2}"),
+        ]
+    else:
+        rows.append(("thresholds", "the batch ran under another policy file (pass --policy)"))
+    e = html.escape
+    return "".join(f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in rows)
+
+
+def _steps_table(best: Candidate) -> str:
+    e = html.escape
+    rows = ["<table><tr><th>step</th><th>comparison level</th><th>bits</th>"
+            "<th>running total</th></tr>"]  # fmt: skip
+    running = 0.0
+    for step in best.steps:
+        running += step.bits
+        cls = "pos" if step.bits > 0 else ("neg" if step.bits < 0 else "")
+        rows.append(f"<tr><td>{e(step.name)}</td><td>{e(step.label)}</td>"
+                    f"<td class='num {cls}'>{step.bits:+.4f}</td>"
+                    f"<td class='num'>{running:.4f}</td></tr>")  # fmt: skip
+    rows.append(f"<tr><th>total</th><th>probability {best.probability:.12f}</th>"
+                f"<th class='num'>{best.match_weight:.6f}</th><th></th></tr></table>")  # fmt: skip
+    return "".join(rows)
+
+
+def _candidates_table(decided: ExplainedDecision) -> str:
+    ex, e = decided.explanation, html.escape
+    if not ex.candidates:
+        return ""
+    comparisons = [name for name, _ in ex.candidates[0].levels]
+    head = ["rank", "match weight", "probability", "margin to best (bits)", "person key",
+            "TIN", "name as filed", "date of birth", "address as filed",
+            "first name agrees", "address corroborates", *comparisons]  # fmt: skip
+    shown = f"top {len(ex.candidates)} of {ex.persons}" if ex.persons else "none"
+    rows = [f"<h2>Candidate persons ({e(shown)}, best record each)</h2><table><tr>"]
+    rows += [f"<th>{e(h)}</th>" for h in head]
+    rows.append("</tr>")
+    for c in ex.candidates:
+        cells = [
+            str(c.rank) + (" (decided)" if c.decided else ""),
+            f"{c.match_weight:.4f}",
+            f"{c.probability:.10f}",
+            f"{c.margin:.4f}",
+            f"{c.person_key_prefix}…" if c.person_key_prefix else "",
+            c.tin_masked,
+            c.name,
+            c.date_of_birth.isoformat() if c.date_of_birth else "",
+            c.address,
+            "yes" if c.first_name_agrees else "no",
+            "yes" if c.address_corroborated else "no",
+            *[label for _, label in c.levels],
+        ]
+        cls = " class='decided'" if c.decided else ""
+        rows.append(f"<tr{cls}>" + "".join(f"<td>{e(x)}</td>" for x in cells) + "</tr>")
+    rows.append("</table>")
+    return "".join(rows)
+
+
+__all__ = ["logit_bits", "render_html", "render_waterfall", "waterfall_steps"]
