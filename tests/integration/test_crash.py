@@ -1,0 +1,256 @@
+"""Crash safety: ``taxmatch batch run`` killed with SIGKILL at many points, then run again.
+
+A generated batch is run once uninterrupted (the baseline). Then, for each kill point, a
+fresh copy of the store runs the same batch in a subprocess that is killed (SIGKILL, the
+whole process group) after a delay spread over the baseline's wall time, and the batch is
+run again to the end. After each recovery:
+
+- the package exists once, with no partial package left beside it, every input row is in
+  exactly one of its files, and its files are byte for byte the uninterrupted run's;
+- the state database holds one decision per row, equal to the baseline's;
+- each disclosure is in the package once and in the ledger once (or, where the killed
+  run had recorded one, once more after an entry that discards the killed run's);
+- ``taxmatch ledger verify`` passes.
+
+Prints the figures (points killed, the phase each kill landed in, records checked,
+duplicates found) with ``pytest -s``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from taxmatch.store.state import StateStore
+
+from .conftest import AS_OF
+
+BIN = Path(sys.executable).parent / "taxmatch"
+ROWS = int(os.environ.get("TAXMATCH_KILL_ROWS", "3000"))
+# Kill points: fractions of the uninterrupted run's wall time, then moments read from what
+# the run leaves on disk (seconds after the package's partial directory appears, after the
+# first disclosure reaches the ledger, after the package is renamed into place).
+TIMED = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.97)
+AFTER_PARTIAL = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4)
+AFTER_DISCLOSURE = (0.0, 0.01, 0.05)
+AFTER_PACKAGE = (0.0, 0.005)
+POLL = 0.002
+FILES = ("disclosed", "rejected", "unmatched", "pending")
+
+
+def _taxmatch(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TAXMATCH_STORE": ""}
+    return subprocess.run([str(BIN), *args], capture_output=True, text=True, check=check, env=env)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """(store with a loaded reference, requests.csv, envelope.json)."""
+    root = tmp_path_factory.mktemp("crash")
+    _taxmatch("generate", "population", "--people", "1500", "--seed", "5",
+              "--out", str(root / "pop"))  # fmt: skip
+    _taxmatch("generate", "requests", "--population", str(root / "pop"), "--rows", str(ROWS),
+              "--seed", "6", "--out", str(root / "req"), "--as-of", AS_OF.isoformat())  # fmt: skip
+    store = root / "store"
+    _taxmatch("reference", "load", "--store", str(store), str(root / "pop" / "master.parquet"))
+    return store, root / "req" / "requests.csv", root / "req" / "envelope.json"
+
+
+def _run_args(store: Path, requests: Path, envelope: Path, out: Path) -> list[str]:
+    return [str(BIN), "batch", "run", "--store", str(store), "--requests", str(requests),
+            "--envelope", str(envelope), "--out", str(out), "--as-of", AS_OF.isoformat(),
+            "--matcher", "exact", "--json"]  # fmt: skip
+
+
+def _package_rows(package: Path) -> tuple[Counter[str], list[str]]:
+    """(request ids over all four files, disclosure ids in disclosed.csv)."""
+    ids: Counter[str] = Counter()
+    disclosures: list[str] = []
+    for name in FILES:
+        with (package / f"{name}.csv").open(newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                ids[row["request_id"]] += 1
+                if name == "disclosed":
+                    disclosures.append(row["disclosure_id"])
+    return ids, disclosures
+
+
+def _input_rows(requests: Path) -> int:
+    with requests.open(newline="", encoding="utf-8") as fh:
+        return sum(1 for _ in csv.DictReader(fh))
+
+
+def _files(package: Path) -> dict[str, bytes]:
+    return {name: (package / f"{name}.csv").read_bytes() for name in FILES}
+
+
+def _ledger_count(store: Path, event: str) -> int:
+    try:
+        con = sqlite3.connect(f"file:{store / 'state.sqlite3'}?mode=ro", uri=True, timeout=0.05)
+        try:
+            row = con.execute(
+                "SELECT count(*) FROM ledger_entries WHERE event_type = ?", (event,)
+            ).fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:  # not created yet, or locked for a moment
+        return 0
+    return int(row[0]) if row else 0
+
+
+def _partial(out: Path) -> bool:
+    return out.exists() and any(p.name.endswith(".partial") for p in out.iterdir())
+
+
+def _final(out: Path) -> bool:
+    return out.exists() and any(not p.name.endswith(".partial") for p in out.iterdir())
+
+
+def _points(wall: float) -> list[tuple[str, Callable[[Path, Path], bool], float]]:
+    """(label, condition on (store, out), seconds to wait after it holds)."""
+    points: list[tuple[str, Callable[[Path, Path], bool], float]] = [
+        (f"t={f:.2f}", lambda s, o: True, f * wall) for f in TIMED
+    ]
+    points += [(f"partial+{d}", lambda s, o: _partial(o), d) for d in AFTER_PARTIAL]
+    points += [
+        (f"disclosure+{d}", lambda s, o: _ledger_count(s, "disclosure") > 0, d)
+        for d in AFTER_DISCLOSURE
+    ]
+    points += [(f"package+{d}", lambda s, o: _final(o), d) for d in AFTER_PACKAGE]
+    return points
+
+
+def _kill_when(
+    proc: subprocess.Popen[bytes],
+    store: Path,
+    out: Path,
+    ready: Callable[[Path, Path], bool],
+    delay: float,
+) -> bool:
+    """SIGKILL the run's process group once ``ready`` holds and ``delay`` has passed;
+    False when the run ended first."""
+    while not ready(store, out):
+        if proc.poll() is not None:
+            return False
+        time.sleep(POLL)
+    try:
+        proc.wait(timeout=delay)
+        return False
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return True  # fmt: skip
+
+
+def _phase(store: Path, out: Path) -> str:
+    """Where the killed run had got to, read from what it left behind."""
+    if not (store / "state.sqlite3").exists():
+        return "starting"
+    with StateStore.open(store) as state:
+        batches = state.list_batches()
+        if not batches:
+            return "starting"
+        decided = state.count_decisions(batches[0].batch_id)
+        status = batches[0].status
+    if status == "done":
+        return "done"
+    if _final(out):
+        return "package renamed, batch not marked done"
+    if _partial(out):
+        return "writing package" + (", decisions recorded" if decided else "")
+    return "validating/matching"
+
+
+def _recorded(store: Path) -> tuple[str, list[tuple[int, str, str | None, str | None]]]:
+    with StateStore.open(store) as state:
+        (batch,) = state.list_batches()
+        rows = [
+            (d.row_number, d.disposition, d.outcome, d.disclosure_id)
+            for d in state.iter_decisions(batch.batch_id)
+        ]
+    return batch.batch_id, rows
+
+
+def _ledger_disclosures(store: Path) -> Counter[str]:
+    """Disclosure ids in the ledger, counting only those not discarded by a later entry."""
+    live: Counter[str] = Counter()
+    with StateStore.open(store) as state:
+        for entry in state.iter_ledger():
+            if entry.event_type == "disclosure":
+                live[entry.object_id] += 1
+            elif entry.event_type == "decisions_discarded":
+                live.clear()  # the killed run's disclosures were never delivered
+    return live
+
+
+def test_sigkill_at_many_points_then_rerun(
+    prepared: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    store0, requests, envelope = prepared
+    base_store, base_out = tmp_path / "base-store", tmp_path / "base-out"
+    shutil.copytree(store0, base_store)
+    t0 = time.monotonic()
+    subprocess.run(_run_args(base_store, requests, envelope, base_out), check=True,
+                   capture_output=True)  # fmt: skip
+    wall = time.monotonic() - t0
+    _, baseline = _recorded(base_store)
+    (base_package,) = list(base_out.iterdir())
+    base_files = _files(base_package)
+    n_rows = _input_rows(requests)
+    assert len(baseline) == n_rows
+    assert sum(_package_rows(base_package)[0].values()) == n_rows
+
+    phases: Counter[str] = Counter()
+    checked = duplicates = killed = 0
+    points = _points(wall)
+    for k, (label, ready, delay) in enumerate(points):
+        store, out = tmp_path / f"s{k}", tmp_path / f"o{k}"
+        shutil.copytree(store0, store)
+        proc = subprocess.Popen(
+            _run_args(store, requests, envelope, out), stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        if _kill_when(proc, store, out, ready, delay):
+            killed += 1
+            phases[_phase(store, out)] += 1
+        else:
+            phases[f"finished before {label}"] += 1
+        again = subprocess.run(_run_args(store, requests, envelope, out), capture_output=True,
+                               text=True)  # fmt: skip
+        assert again.returncode == 0, f"point {k}: rerun failed: {again.stderr[-500:]}"
+
+        (package,) = [p for p in out.iterdir() if not p.name.endswith(".partial")]
+        assert not [p for p in out.iterdir() if p.name.endswith(".partial")], f"point {k}"
+        ids, disclosed = _package_rows(package)
+        assert sum(ids.values()) == n_rows, f"point {k}: rows lost or repeated in the package"
+        assert _files(package) == base_files, f"point {k}: package differs from the baseline"
+        _, rows = _recorded(store)
+        assert rows == baseline, f"point {k}: decisions differ from the uninterrupted run"
+        live = _ledger_disclosures(store)
+        repeated = sum(n - 1 for n in live.values() if n > 1)
+        repeated += len(disclosed) - len(set(disclosed))
+        duplicates += repeated
+        assert set(live) == set(disclosed), f"point {k}: ledger and package disagree"
+        verify = _taxmatch("ledger", "verify", "--store", str(store), check=False)
+        assert verify.returncode == 0, f"point {k}: {verify.stdout}{verify.stderr}"
+        checked += len(rows)
+        shutil.rmtree(store)
+        shutil.rmtree(out)
+    print(
+        f"\ncrash test: {len(points)} kill points, {killed} runs killed (SIGKILL) over a "
+        f"{wall:.1f} s run of {len(baseline)} rows; where: {dict(sorted(phases.items()))}; "
+        f"{checked} records checked after recovery; {duplicates} duplicates"
+    )
+    assert duplicates == 0
+    assert killed >= 20
