@@ -84,7 +84,9 @@ class VerifyResult:
     ``entries`` counts the entries that verified before the first failure (all of them when
     ``ok``); ``head`` is the hash of the last verified entry (``GENESIS`` when none).
     ``first_bad_seq`` is the position (1-based, equal to the expected ``seq``) of the first
-    entry that does not verify.
+    entry that does not verify (or whose claim about stored rows does not hold); it is None
+    when the problem is a stored row that no entry accounts for. ``decisions`` counts the
+    decision rows re-hashed against the ledger (0 when only the chain was checked).
     """
 
     ok: bool
@@ -92,6 +94,7 @@ class VerifyResult:
     head: str
     first_bad_seq: int | None
     problem: str | None
+    decisions: int = 0
 
 
 def format_recorded_at(moment: datetime) -> str:

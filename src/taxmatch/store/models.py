@@ -1,12 +1,16 @@
 """State database schema (SQLAlchemy Core) and the rows that cross the store boundary.
 
 Tables: ``batches``, ``decisions`` (one per input row), ``ledger_entries`` (append-only
-hash chain), ``ledger_head`` and ``ledger_key`` (one row each). The Alembic migrations in
-``migrations/versions`` build exactly this schema; a test compares the two.
+hash chain), ``ledger_head`` and ``ledger_key`` (one row each), and the custodian-only
+accounting tables ``disclosure_subjects`` (one per disclosure) and ``request_counts``.
+The Alembic migrations in ``migrations/versions`` build exactly this schema; a test
+compares the two.
 
-Must never: hold a TIN, name or address (decisions carry a keyed person hash; ledger
-payloads carry ids, hashes and counts), or change without a new migration. Conversions
-here raise ``StoreError``/``LedgerError`` naming fields and ids, never values.
+Must never: hold a TIN, or the requester's free text (relevance, which may name people),
+outside ``disclosure_subjects``; hold a name or address at all (decisions carry a keyed
+person hash; ledger payloads carry ids, hashes and counts); or change without a new
+migration. Conversions here raise ``StoreError``/``LedgerError`` naming fields and ids,
+never values.
 """
 
 from __future__ import annotations
@@ -129,6 +133,35 @@ ledger_entries = Table(
     Column("entry_hash", String(64), nullable=False),
     # Two entries can never claim the same predecessor: no forks, whatever the appender.
     UniqueConstraint("prev_hash", name="uq_ledger_entries_prev_hash"),
+    # The last configuration change of a kind (policy, reference, model) is one lookup.
+    Index("ix_ledger_entries_event_object", "event_type", "object_id", "seq"),
+)
+
+# Custodian-only accounting (§ 6103(p)(3)): who was disclosed about, under which statute
+# and stated reason. The only table that holds a TIN; never logged, never in a package.
+disclosure_subjects = Table(
+    "disclosure_subjects",
+    metadata,
+    Column("disclosure_id", Text, primary_key=True),
+    Column("batch_id", Text, ForeignKey("batches.batch_id"), nullable=False),
+    Column("row_number", BigInteger, nullable=False),
+    Column("tin", String(9), nullable=False),
+    Column("statute", Text, nullable=False),
+    Column("relevance", Text, nullable=False),
+    Column("fields", Text, nullable=False),
+    Column("disclosed_at", UTCDateTime, nullable=False),
+    Index("ix_disclosure_subjects_tin", "tin"),
+    Index("ix_disclosure_subjects_batch_id_row_number", "batch_id", "row_number"),
+    Index("ix_disclosure_subjects_disclosed_at", "disclosed_at"),
+)
+
+# Requests received per batch and cited statute ("" when the citation does not parse).
+request_counts = Table(
+    "request_counts",
+    metadata,
+    Column("batch_id", Text, ForeignKey("batches.batch_id"), primary_key=True),
+    Column("statute", Text, primary_key=True),
+    Column("requests", BigInteger, nullable=False),
 )
 
 ledger_head = Table(
@@ -187,6 +220,19 @@ class DecisionRow:
     disclosure_id: str | None
     score: float | None
     person_key: str | None = field(default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectRow:
+    """Custodian-only: the taxpayer a disclosure was about, and why it was asked for."""
+
+    disclosure_id: str
+    batch_id: str
+    row_number: int
+    tin: str
+    statute: str
+    relevance: str
+    fields: str  # ";"-separated names of the disclosed fields
 
 
 def check_aware(name: str, value: datetime | None) -> None:
@@ -276,11 +322,14 @@ __all__ = [
     "BATCH_STATUSES",
     "BatchRow",
     "DecisionRow",
+    "SubjectRow",
     "UTCDateTime",
     "batches",
     "decisions",
+    "disclosure_subjects",
     "ledger_entries",
     "ledger_head",
     "ledger_key",
     "metadata",
+    "request_counts",
 ]

@@ -23,27 +23,32 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
-from sqlalchemy import Connection, Table, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.engine import URL
 
 from taxmatch.errors import BatchNotFound, LedgerError, StoreError
 from taxmatch.events import Event, emit
 from taxmatch.ledger.chain import (
-    GENESIS,
-    PROBLEM_HEAD,
-    PROBLEM_MALFORMED,
-    ChainVerifier,
     LedgerDraft,
     LedgerEntry,
+    PayloadValue,
     VerifyResult,
     format_recorded_at,
-    link_all,
 )
+from taxmatch.ledger.digest import (
+    EVENT_CONFIG_CHANGED,
+    EVENT_DECISIONS,
+    EVENT_DECISIONS_DISCARDED,
+    DecisionsDigest,
+    chunk_payload,
+)
+from taxmatch.store.bulk import insert_decisions, subject_params, upsert
+from taxmatch.store.ledger_store import append_entries, last_config, verify_store
 from taxmatch.store.migrations import WRITE_OPTION, guard, open_engine
 from taxmatch.store.models import (
     BatchRow,
     DecisionRow,
+    SubjectRow,
     batch_from_row,
     batch_params,
     batches,
@@ -52,12 +57,13 @@ from taxmatch.store.models import (
     decision_from_row,
     decision_params,
     decisions,
+    disclosure_subjects,
     dump_counts,
     entry_from_row,
-    entry_params,
     ledger_entries,
     ledger_head,
     ledger_key,
+    request_counts,
 )
 
 STATE_FILE: Final = "state.sqlite3"
@@ -177,7 +183,7 @@ class StateStore:
         while chunk := list(islice(iterator, CHUNK)):
             params = [decision_params(batch_id, row) for row in chunk]
             with self._write("write_decisions") as conn:
-                written += self._insert_decisions(conn, params)
+                written += insert_decisions(conn, params)
         return written
 
     def count_decisions(self, batch_id: str) -> int:
@@ -199,10 +205,111 @@ class StateStore:
                 return
             last = page[-1].row_number
 
-    def delete_decisions(self, batch_id: str) -> None:
-        """Forget a batch's decisions, to restart it after a failure. The ledger keeps all."""
-        with self._write("delete_decisions") as conn:
-            conn.execute(delete(decisions).where(decisions.c.batch_id == batch_id))
+    def delete_decisions(
+        self, batch_id: str, *, actor: str = "system", origin: str = "store"
+    ) -> None:
+        """Forget a batch's decisions, to restart it after a failure. The ledger keeps all.
+
+        Its disclosure subjects and request counts go with them, and, when any row was
+        deleted, a ``decisions_discarded`` entry records it in the same transaction, so
+        ``ledger verify`` no longer expects the discarded rows.
+        """
+        with self._write("delete_decisions", LedgerError) as conn:
+            for table in (disclosure_subjects, request_counts):
+                conn.execute(delete(table).where(table.c.batch_id == batch_id))
+            gone = conn.execute(delete(decisions).where(decisions.c.batch_id == batch_id))
+            if gone.rowcount:
+                discard = LedgerDraft(
+                    EVENT_DECISIONS_DISCARDED, actor, origin, True, batch_id,
+                    {"rows": int(gone.rowcount)},
+                )  # fmt: skip
+                append_entries(conn, [discard], format_recorded_at(datetime.now(UTC)))
+
+    def record_decisions(
+        self,
+        batch_id: str,
+        rows: Sequence[DecisionRow],
+        *,
+        chunk: int,
+        subjects: Sequence[SubjectRow] = (),
+        drafts: Sequence[LedgerDraft] = (),
+        actor: str = "system",
+        origin: str = "store",
+        now: Callable[[], datetime] | None = None,
+    ) -> str:
+        """One chunk of a batch, atomically: its decision rows, its disclosure subjects, the
+        ledger ``drafts`` (one per disclosure) and a ``decisions`` entry carrying the
+        chunk's row range, count and digest (``taxmatch.ledger.digest``). The new head.
+
+        Rows already stored are kept (idempotent on batch and row); the digest is of the
+        rows given, so ``ledger verify`` fails if the stored ones differ.
+        """
+        if not rows:
+            raise StoreError("record_decisions needs at least one row")
+        params = [decision_params(batch_id, row) for row in rows]
+        digest = DecisionsDigest()
+        counts: dict[str, int] = {}
+        for row in rows:
+            digest.add((row.row_number, row.request_id, row.disposition, row.outcome,
+                        row.reason_codes, row.fields, row.disclosure_id, row.score,
+                        row.person_key))  # fmt: skip
+            name = row.outcome or "REJECTED"
+            counts[name] = counts.get(name, 0) + 1
+        entry = LedgerDraft(
+            EVENT_DECISIONS, actor, origin, True, batch_id, chunk_payload(chunk, digest, counts)
+        )
+        moment = (now or (lambda: datetime.now(UTC)))()
+        recorded_at = format_recorded_at(moment)
+        with self._write("record_decisions", LedgerError) as conn:
+            if (
+                conn.execute(
+                    select(batches.c.batch_id).where(batches.c.batch_id == batch_id)
+                ).first()
+                is None
+            ):
+                raise BatchNotFound(f"batch {batch_id} not found")
+            insert_decisions(conn, params)
+            if subjects:
+                conn.execute(
+                    upsert(conn, disclosure_subjects).on_conflict_do_nothing(
+                        index_elements=["disclosure_id"]
+                    ),
+                    [subject_params(batch_id, s, moment) for s in subjects],
+                )
+            written = append_entries(conn, [*drafts, entry], recorded_at)
+        head = written[-1].entry_hash
+        emit(Event.LEDGER_APPENDED, logging.DEBUG, entries=len(written), seq=written[-1].seq,
+             head=head)  # fmt: skip
+        return head
+
+    def write_request_counts(self, batch_id: str, counts: Mapping[str, int]) -> None:
+        """Replace a batch's requests-per-cited-statute counts (the annual report's input)."""
+        values = [
+            {"batch_id": batch_id, "statute": statute, "requests": int(n)}
+            for statute, n in sorted(counts.items())
+        ]
+        with self._write("write_request_counts") as conn:
+            conn.execute(delete(request_counts).where(request_counts.c.batch_id == batch_id))
+            if values:
+                conn.execute(request_counts.insert(), values)
+
+    def record_config(
+        self, kind: str, identity: str, *, actor: str, origin: str, **details: PayloadValue
+    ) -> bool:
+        """A ``config_changed`` entry for ``kind`` (policy, reference, model) unless the last
+        one for that kind names the same ``identity`` (a sha256 or snapshot id); True when
+        one was appended. The payload carries ``identity``, ``previous_identity`` (None the
+        first time) and ``details`` (ids, versions, hashes only). Checked under the lock.
+        """
+        with self._write("record_config", LedgerError) as conn:
+            last = last_config(conn, kind)
+            previous = None if last is None else last.get("identity")
+            if previous == identity:
+                return False
+            payload = {**details, "identity": identity, "previous_identity": previous}
+            draft = LedgerDraft(EVENT_CONFIG_CHANGED, actor, origin, True, kind, payload)
+            append_entries(conn, [draft], format_recorded_at(datetime.now(UTC)))
+        return True
 
     # --- ledger -----------------------------------------------------------------------
 
@@ -215,28 +322,10 @@ class StateStore:
         """
         clock = now or (lambda: datetime.now(UTC))
         with self._write("append_ledger", LedgerError) as conn:
-            seq, head = conn.execute(
-                select(ledger_head.c.seq, ledger_head.c.entry_hash)
-                .where(ledger_head.c.id == 1)
-                .with_for_update()
-            ).one()
-            if not drafts:
-                return str(head)
-            last = conn.execute(
-                select(ledger_entries.c.entry_hash).where(ledger_entries.c.seq == seq)
-            ).scalar_one_or_none()
-            if (last or GENESIS) != head or (seq == 0) != (last is None):
-                raise LedgerError("ledger head does not match its last entry; run ledger verify")
-            entries = link_all(
-                drafts, after_seq=seq, prev_hash=head, recorded_at=format_recorded_at(clock())
-            )
-            conn.execute(ledger_entries.insert(), [entry_params(e) for e in entries])
-            new_seq, new_head = entries[-1].seq, entries[-1].entry_hash
-            conn.execute(
-                ledger_head.update()
-                .where(ledger_head.c.id == 1)
-                .values(seq=new_seq, entry_hash=new_head)
-            )
+            entries = append_entries(conn, drafts, format_recorded_at(clock()))
+            if not entries:
+                return str(conn.execute(select(ledger_head.c.entry_hash)).scalar_one())
+        new_seq, new_head = entries[-1].seq, entries[-1].entry_hash
         emit(Event.LEDGER_APPENDED, logging.DEBUG, entries=len(entries), seq=new_seq, head=new_head)
         return new_head
 
@@ -262,39 +351,28 @@ class StateStore:
             last = page[-1].seq
 
     def verify_ledger(self) -> VerifyResult:
-        """Verify the whole chain and that it ends exactly at the recorded head.
+        """Verify the whole chain, that it ends exactly at the recorded head, and that every
+        stored decision row matches the ledger entry that accounts for it.
 
         Reads one consistent snapshot (a single read transaction, REPEATABLE READ on
-        PostgreSQL), streaming the entries with a server-side cursor.
+        PostgreSQL), streaming entries and decisions with server-side cursors.
         """
-        verifier = ChainVerifier()
         with self._read("verify_ledger", snapshot=True) as conn:
-            head_seq, head = conn.execute(
-                select(ledger_head.c.seq, ledger_head.c.entry_hash).where(ledger_head.c.id == 1)
-            ).one()
-            rows = conn.execute(
-                select(ledger_entries).order_by(ledger_entries.c.seq),
-                execution_options={"yield_per": CHUNK},
-            )
-            for row in rows:
-                try:
-                    entry = entry_from_row(row)
-                except LedgerError:
-                    verifier.fail(PROBLEM_MALFORMED)
-                    break
-                if not verifier.feed(entry) or verifier.entries > head_seq:
-                    break
-            rows.close()
-        if not verifier.failed and (verifier.entries, verifier.head) != (head_seq, head):
-            verifier.fail(PROBLEM_HEAD, seq=min(verifier.entries, head_seq) + 1)
-        result = verifier.result()
+            result = verify_store(conn)
         emit(
             Event.LEDGER_VERIFIED,
             ok=result.ok,
             entries=result.entries,
+            decisions=result.decisions,
             first_bad_seq=result.first_bad_seq,
         )
         return result
+
+    @contextmanager
+    def reading(self, operation: str) -> Iterator[Connection]:
+        """A read transaction for the store's query modules (accounting); errors wrapped."""
+        with self._read(operation, snapshot=True) as conn:
+            yield conn
 
     def ledger_key(self) -> bytes:
         """The secret for ``keyed_hash``: made once with ``secrets.token_bytes``, never changed."""
@@ -310,26 +388,11 @@ class StateStore:
             secret = conn.execute(query).scalar_one_or_none()
             if secret is None:
                 conn.execute(
-                    self._insert(ledger_key).on_conflict_do_nothing(index_elements=["id"]),
+                    upsert(conn, ledger_key).on_conflict_do_nothing(index_elements=["id"]),
                     {"id": 1, "secret": secrets.token_bytes(32), "created_at": datetime.now(UTC)},
                 )
                 secret = conn.execute(query).scalar_one()
         return bytes(secret)
-
-    def _insert_decisions(self, conn: Connection, params: list[dict[str, Any]]) -> int:
-        if self.backend == "postgresql":
-            return _copy_decisions(conn, params)
-        stmt = (
-            sqlite.insert(decisions)
-            .on_conflict_do_nothing(index_elements=["batch_id", "row_number"])
-            .returning(decisions.c.row_number)
-        )
-        return len(conn.execute(stmt, params).all())
-
-    def _insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
-        if self.backend == "sqlite":
-            return sqlite.insert(table)
-        return postgresql.insert(table)
 
     @contextmanager
     def _read(self, operation: str, *, snapshot: bool = False) -> Iterator[Connection]:
@@ -352,33 +415,4 @@ def _check_chunk(chunk: int) -> None:
         raise StoreError("chunk must be a positive integer")
 
 
-def _copy_decisions(conn: Connection, params: list[dict[str, Any]]) -> int:
-    """PostgreSQL bulk path: COPY into a temporary table, then insert what is new.
-
-    Several times faster than multi-row INSERT for millions of rows.
-    """
-    import psycopg
-
-    names = [column.name for column in decisions.columns]
-    column_list = ", ".join(f'"{name}"' for name in names)
-    conn.exec_driver_sql(
-        "CREATE TEMP TABLE decisions_in (LIKE decisions INCLUDING DEFAULTS) ON COMMIT DROP"
-    )
-    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(f"COPY decisions_in ({column_list}) FROM STDIN") as copy:
-            for row in params:
-                copy.write_row([row[name] for name in names])
-    except psycopg.Error as exc:
-        detail = f"{type(exc).__name__}, SQLSTATE {exc.sqlstate}"
-        raise StoreError(f"write_decisions failed ({detail})") from None
-    finally:
-        cursor.close()
-    inserted = conn.exec_driver_sql(
-        f"INSERT INTO decisions ({column_list}) SELECT {column_list} FROM decisions_in "
-        "ON CONFLICT (batch_id, row_number) DO NOTHING"
-    )
-    return int(inserted.rowcount)
-
-
-__all__ = ["CHUNK", "STATE_FILE", "BatchRow", "DecisionRow", "StateStore"]
+__all__ = ["CHUNK", "STATE_FILE", "BatchRow", "DecisionRow", "StateStore", "SubjectRow"]

@@ -1,0 +1,132 @@
+"""Digests that tie rows kept outside the ledger (per-record decisions) to ledger entries.
+
+A batch's decisions are written in chunks; each chunk's ledger entry (event ``decisions``)
+carries the sha256 of the chunk's rows in canonical form, the row range and the count.
+``ledger verify`` re-reads the decisions table, recomputes the same digest per chunk and
+compares, so a decision row changed, deleted or inserted in the state database after the
+fact is caught and named by batch and chunk.
+
+Also the witness document ``ledger export-head`` writes. Pure: no I/O, no clock, no
+logging; never puts a row's values into an error message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from taxmatch.errors import LedgerError
+from taxmatch.ledger.chain import Payload
+
+# Event types the pipeline and the store write. The ledger accepts any non-empty type;
+# these are the ones ``ledger verify`` and the docs know.
+EVENT_DECISIONS = "decisions"  # one per chunk of decision rows
+EVENT_DECISIONS_DISCARDED = "decisions_discarded"  # a batch's decisions deleted to re-run
+EVENT_CONFIG_CHANGED = "config_changed"  # policy, reference snapshot or model in force
+HEAD_SCHEMA = "taxmatch/ledger-head/v1"
+
+DecisionValues = tuple[
+    int, str, str, str | None, str, str, str | None, float | None, str | None
+]  # row_number, request_id, disposition, outcome, reason_codes, fields, disclosure_id,
+#    score, person_key: the columns of a stored decision, in this order.
+
+
+def decision_line(values: DecisionValues) -> bytes:
+    """One decision row in canonical form: a JSON array (ASCII) and a newline.
+
+    Scores are written as floats (an integer score reads back as a float); a score that is
+    not finite is written as null, because SQLite stores NaN as NULL.
+    """
+    row_number, request_id, disposition, outcome, codes, fields, disclosure_id, score, key = values
+    if score is not None:
+        score = float(score)
+        if not math.isfinite(score):
+            score = None
+    cells = [int(row_number), request_id, disposition, outcome, codes, fields, disclosure_id]
+    cells += [score, key]
+    return (json.dumps(cells, ensure_ascii=True, separators=(",", ":")) + "\n").encode("ascii")
+
+
+class DecisionsDigest:
+    """Running sha256 over decision lines, with their count and row range."""
+
+    __slots__ = ("_sha", "first_row", "last_row", "rows")
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        self.rows = 0
+        self.first_row: int | None = None
+        self.last_row: int | None = None
+
+    def add(self, values: DecisionValues) -> None:
+        self._sha.update(decision_line(values))
+        self.rows += 1
+        if self.first_row is None:
+            self.first_row = values[0]
+        self.last_row = values[0]
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkClaim:
+    """What one ``decisions`` entry says about the stored rows of one batch."""
+
+    seq: int
+    batch_id: str
+    chunk: int
+    first_row: int
+    last_row: int
+    rows: int
+    sha256: str
+
+
+def chunk_payload(chunk: int, digest: DecisionsDigest, counts: Mapping[str, int]) -> Payload:
+    """The payload of a ``decisions`` entry for one chunk (the batch is the entry's object)."""
+    if digest.first_row is None or digest.last_row is None:
+        raise LedgerError("a decisions chunk needs at least one row")
+    payload: dict[str, int | str] = {
+        "chunk": chunk,
+        "first_row": digest.first_row,
+        "last_row": digest.last_row,
+        "rows": digest.rows,
+        "decisions_sha256": digest.hexdigest(),
+    }
+    payload.update({f"count_{k}": v for k, v in sorted(counts.items())})
+    return payload
+
+
+def chunk_claim(seq: int, batch_id: str, payload: Payload) -> ChunkClaim:
+    """A verified ``decisions`` entry's claim; ``LedgerError`` when the payload is not one."""
+    values = {k: payload.get(k) for k in ("chunk", "first_row", "last_row", "rows")}
+    sha = payload.get("decisions_sha256")
+    if not all(type(v) is int for v in values.values()) or not isinstance(sha, str):
+        raise LedgerError(f"ledger entry {seq} is not a well-formed decisions entry")
+    ints = {k: int(v) for k, v in values.items() if isinstance(v, int)}
+    return ChunkClaim(
+        seq, batch_id, ints["chunk"], ints["first_row"], ints["last_row"], ints["rows"], sha
+    )
+
+
+def head_document(seq: int, head: str, utc: str) -> dict[str, str | int]:
+    """What ``ledger export-head`` writes for an outside witness (schema ``HEAD_SCHEMA``)."""
+    return {"schema": HEAD_SCHEMA, "seq": seq, "hash": head, "utc": utc, "entries": seq}
+
+
+__all__ = [
+    "EVENT_CONFIG_CHANGED",
+    "EVENT_DECISIONS",
+    "EVENT_DECISIONS_DISCARDED",
+    "HEAD_SCHEMA",
+    "ChunkClaim",
+    "DecisionValues",
+    "DecisionsDigest",
+    "chunk_claim",
+    "chunk_payload",
+    "decision_line",
+    "head_document",
+]

@@ -1,0 +1,252 @@
+"""The ledger's rows in the state database: append under the lock, verify chain and claims.
+
+Functions on an open SQLAlchemy ``Connection`` inside a transaction the caller holds
+(``StateStore`` takes the write lock or the read snapshot), so a chunk of decisions and
+the ledger entry that accounts for it commit together, or neither does.
+
+``verify_store`` checks the hash chain (every entry, in order, ending at the recorded
+head) and then re-hashes every stored decision row against the ``decisions`` entries that
+claim it (see ``taxmatch.ledger.digest``). Streams both tables; keeps only the running
+head and the chunk claims (one per 10 000-50 000 rows) in memory.
+
+Must never: change a stored entry, load a table whole, or put a row's values into an
+error or a result (problems name batches, chunks, row numbers and sequence numbers).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any, Final
+
+from sqlalchemy import Connection, select
+
+from taxmatch.errors import LedgerError
+from taxmatch.ledger.chain import (
+    GENESIS,
+    PROBLEM_HEAD,
+    PROBLEM_MALFORMED,
+    ChainVerifier,
+    LedgerDraft,
+    LedgerEntry,
+    Payload,
+    VerifyResult,
+    link_all,
+)
+from taxmatch.ledger.digest import (
+    EVENT_CONFIG_CHANGED,
+    EVENT_DECISIONS,
+    EVENT_DECISIONS_DISCARDED,
+    ChunkClaim,
+    DecisionsDigest,
+    chunk_claim,
+)
+from taxmatch.store.models import decisions, entry_from_row, entry_params, ledger_entries
+from taxmatch.store.models import ledger_head as head_table
+
+READ_CHUNK: Final = 10_000
+EVENT_DECISIONS_RECORDED: Final = "decisions_recorded"
+DECISION_COLUMNS: Final = (
+    decisions.c.row_number,
+    decisions.c.request_id,
+    decisions.c.disposition,
+    decisions.c.outcome,
+    decisions.c.reason_codes,
+    decisions.c.fields,
+    decisions.c.disclosure_id,
+    decisions.c.score,
+    decisions.c.person_key,
+)
+
+
+def append_entries(
+    conn: Connection, drafts: Sequence[LedgerDraft], recorded_at: str
+) -> list[LedgerEntry]:
+    """Link ``drafts`` after the locked head and insert them; the entries written.
+
+    Refuses to extend a ledger whose head row does not match its last entry.
+    """
+    seq, head = conn.execute(
+        select(head_table.c.seq, head_table.c.entry_hash)
+        .where(head_table.c.id == 1)
+        .with_for_update()
+    ).one()
+    if not drafts:
+        return []
+    last = conn.execute(
+        select(ledger_entries.c.entry_hash).where(ledger_entries.c.seq == seq)
+    ).scalar_one_or_none()
+    if (last or GENESIS) != head or (seq == 0) != (last is None):
+        raise LedgerError("ledger head does not match its last entry; run ledger verify")
+    entries = link_all(drafts, after_seq=seq, prev_hash=head, recorded_at=recorded_at)
+    conn.execute(ledger_entries.insert(), [entry_params(e) for e in entries])
+    conn.execute(
+        head_table.update()
+        .where(head_table.c.id == 1)
+        .values(seq=entries[-1].seq, entry_hash=entries[-1].entry_hash)
+    )
+    return entries
+
+
+def last_config(conn: Connection, kind: str) -> Payload | None:
+    """The payload of the last ``config_changed`` entry for ``kind``; None if none."""
+    row = conn.execute(
+        select(ledger_entries)
+        .where(ledger_entries.c.event_type == EVENT_CONFIG_CHANGED)
+        .where(ledger_entries.c.object_id == kind)
+        .order_by(ledger_entries.c.seq.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else entry_from_row(row).payload
+
+
+class _Claims:
+    """The decisions entries that hold for each batch, in ledger order.
+
+    A ``decisions_discarded`` entry drops a batch's earlier claims (its rows were deleted to
+    re-run it); a later claim for the same row range replaces the earlier one.
+    """
+
+    def __init__(self) -> None:
+        self.chunks: dict[str, dict[tuple[int, int], ChunkClaim]] = {}
+        self.recorded: dict[str, tuple[int, int]] = {}  # batch -> (seq, rows)
+
+    def see(self, entry: LedgerEntry) -> None:
+        batch = entry.object_id
+        if entry.event_type == EVENT_DECISIONS:
+            claim = chunk_claim(entry.seq, batch, entry.payload)
+            self.chunks.setdefault(batch, {})[(claim.first_row, claim.last_row)] = claim
+        elif entry.event_type == EVENT_DECISIONS_DISCARDED:
+            self.chunks.pop(batch, None)
+            self.recorded.pop(batch, None)
+        elif entry.event_type == EVENT_DECISIONS_RECORDED:
+            rows = entry.payload.get("rows")
+            if type(rows) is not int:
+                raise LedgerError(f"ledger entry {entry.seq} is not a well-formed record")
+            self.recorded[batch] = (entry.seq, int(rows))
+
+    def of(self, batch: str) -> list[ChunkClaim]:
+        return sorted(self.chunks.get(batch, {}).values(), key=lambda c: c.first_row)
+
+
+def verify_store(conn: Connection) -> VerifyResult:
+    """Verify the chain, that it ends at the recorded head, then every decision row."""
+    verifier = ChainVerifier()
+    claims = _Claims()
+    head_seq, head = conn.execute(
+        select(head_table.c.seq, head_table.c.entry_hash).where(head_table.c.id == 1)
+    ).one()
+    rows = conn.execute(
+        select(ledger_entries).order_by(ledger_entries.c.seq),
+        execution_options={"yield_per": READ_CHUNK},
+    )
+    for row in rows:
+        try:
+            entry = entry_from_row(row)
+        except LedgerError:
+            verifier.fail(PROBLEM_MALFORMED)
+            break
+        if not verifier.feed(entry) or verifier.entries > head_seq:
+            break
+        try:
+            claims.see(entry)
+        except LedgerError:
+            verifier.fail(PROBLEM_MALFORMED, seq=entry.seq)
+            break
+    rows.close()
+    if not verifier.failed and (verifier.entries, verifier.head) != (head_seq, head):
+        verifier.fail(PROBLEM_HEAD, seq=min(verifier.entries, head_seq) + 1)
+    result = verifier.result()
+    if not result.ok:
+        return result
+    return _verify_decisions(conn, claims, result)
+
+
+def _verify_decisions(conn: Connection, claims: _Claims, chain: VerifyResult) -> VerifyResult:
+    checked = 0
+    walker: _BatchWalker | None = None
+    seen: set[str] = set()
+    rows = conn.execute(
+        select(decisions.c.batch_id, *DECISION_COLUMNS).order_by(
+            decisions.c.batch_id, decisions.c.row_number
+        ),
+        execution_options={"yield_per": READ_CHUNK},
+    )
+    problem: tuple[int | None, str] | None = None
+    try:
+        for row in rows:
+            batch = row[0]
+            if walker is None or walker.batch != batch:
+                if walker is not None and (problem := walker.finish()) is not None:
+                    break
+                walker = _BatchWalker(batch, claims)
+                seen.add(batch)
+            if (problem := walker.add(row[1:])) is not None:
+                break
+            checked += 1
+        else:
+            if walker is not None:
+                problem = walker.finish()
+    finally:
+        rows.close()
+    if problem is None:
+        for batch in sorted(set(claims.chunks) - seen):
+            if (problem := _BatchWalker(batch, claims).finish()) is not None:
+                break
+    if problem is None:
+        return replace(chain, decisions=checked)
+    seq, text = problem
+    return replace(chain, ok=False, first_bad_seq=seq, problem=text, decisions=checked)
+
+
+class _BatchWalker:
+    """Re-hashes one batch's decision rows (in row order) chunk by chunk."""
+
+    def __init__(self, batch: str, claims: _Claims) -> None:
+        self.batch = batch
+        self.claims = claims.of(batch)
+        self.recorded = claims.recorded.get(batch)
+        self.index = 0
+        self.digest = DecisionsDigest()
+        self.rows = 0
+
+    def add(self, values: Iterable[Any]) -> tuple[int | None, str] | None:
+        row = tuple(values)
+        row_number = int(row[0])
+        while self.index < len(self.claims) and self.claims[self.index].last_row < row_number:
+            if (problem := self._close()) is not None:
+                return problem
+        if self.index >= len(self.claims) or row_number < self.claims[self.index].first_row:
+            return None, (
+                f"decision row {row_number} of batch {self.batch} is not accounted for "
+                "by any ledger entry"
+            )
+        self.digest.add(row)
+        self.rows += 1
+        return None
+
+    def finish(self) -> tuple[int | None, str] | None:
+        while self.index < len(self.claims):
+            if (problem := self._close()) is not None:
+                return problem
+        if self.recorded is not None and self.recorded[1] != self.rows:
+            seq = self.recorded[0]
+            return seq, f"batch {self.batch}: the number of decision rows differs from the ledger"
+        return None
+
+    def _close(self) -> tuple[int | None, str] | None:
+        claim = self.claims[self.index]
+        self.index += 1
+        digest, self.digest = self.digest, DecisionsDigest()
+        if self.index > 1 and claim.first_row <= self.claims[self.index - 2].last_row:
+            return claim.seq, f"batch {self.batch} chunk {claim.chunk} overlaps another chunk"
+        if digest.rows == claim.rows and hmac.compare_digest(digest.hexdigest(), claim.sha256):
+            return None
+        return claim.seq, (
+            f"decisions of batch {self.batch} chunk {claim.chunk} "
+            f"(rows {claim.first_row}-{claim.last_row}) do not match the ledger"
+        )
+
+
+__all__ = ["EVENT_DECISIONS_RECORDED", "append_entries", "last_config", "verify_store"]

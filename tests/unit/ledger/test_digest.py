@@ -1,0 +1,95 @@
+"""Decision digests: canonical lines, running digests, chunk claims and the witness head."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from taxmatch.errors import LedgerError
+from taxmatch.ledger.digest import (
+    HEAD_SCHEMA,
+    DecisionsDigest,
+    DecisionValues,
+    chunk_claim,
+    chunk_payload,
+    decision_line,
+    head_document,
+)
+
+ROW: DecisionValues = (7, "REQ-7", "disclosed", "DISCLOSED", "", "", "DABC", 0.9993, "ab" * 32)
+
+_text = st.text(max_size=20)
+_maybe = st.none() | _text
+rows = st.tuples(
+    st.integers(1, 10**9), _text, _text, _maybe, _text, _text, _maybe,
+    st.none() | st.floats(allow_nan=False, allow_infinity=False), _maybe,
+)  # fmt: skip
+
+
+def test_line_is_a_json_array_with_a_newline() -> None:
+    line = decision_line(ROW)
+    assert line.endswith(b"\n")
+    assert json.loads(line) == list(ROW)
+
+
+def test_integer_score_reads_back_as_float_and_non_finite_is_null() -> None:
+    as_int = (*ROW[:7], 1, ROW[8])
+    as_float = (*ROW[:7], 1.0, ROW[8])
+    assert decision_line(as_int) == decision_line(as_float)  # type: ignore[arg-type]
+    nan = (*ROW[:7], float("nan"), ROW[8])
+    none = (*ROW[:7], None, ROW[8])
+    assert decision_line(nan) == decision_line(none)  # type: ignore[arg-type]
+
+
+@given(row=rows, other=rows)
+def test_different_rows_give_different_lines(row: DecisionValues, other: DecisionValues) -> None:
+    # The encoding is unambiguous: equal lines only for equal rows (-0.0 and 0.0 differ).
+    assert (decision_line(row) == decision_line(other)) == (repr(row) == repr(other))
+
+
+@given(row=rows)
+def test_line_is_ascii_whatever_the_text(row: DecisionValues) -> None:
+    decision_line(row).decode("ascii")
+
+
+def test_digest_tracks_count_range_and_order() -> None:
+    a, b = ROW, (8, *ROW[1:])
+    forward, backward = DecisionsDigest(), DecisionsDigest()
+    for r in (a, b):
+        forward.add(r)
+    for r in (b, a):
+        backward.add(r)
+    assert (forward.rows, forward.first_row, forward.last_row) == (2, 7, 8)
+    assert forward.hexdigest() == hashlib.sha256(decision_line(a) + decision_line(b)).hexdigest()
+    assert forward.hexdigest() != backward.hexdigest()
+
+
+def test_chunk_payload_round_trips_into_a_claim() -> None:
+    digest = DecisionsDigest()
+    digest.add(ROW)
+    payload = chunk_payload(3, digest, {"DISCLOSED": 1})
+    assert payload["count_DISCLOSED"] == 1
+    claim = chunk_claim(41, "B1", payload)
+    assert (claim.seq, claim.batch_id, claim.chunk) == (41, "B1", 3)
+    assert (claim.first_row, claim.last_row, claim.rows) == (7, 7, 1)
+    assert claim.sha256 == digest.hexdigest()
+
+
+def test_empty_chunk_and_bad_claims_are_refused() -> None:
+    with pytest.raises(LedgerError, match="at least one row"):
+        chunk_payload(1, DecisionsDigest(), {})
+    with pytest.raises(LedgerError, match="entry 9"):
+        chunk_claim(9, "B1", {"chunk": 1, "first_row": "1", "last_row": 2, "rows": 2,
+                              "decisions_sha256": "x"})  # fmt: skip
+    with pytest.raises(LedgerError, match="entry 9"):
+        chunk_claim(9, "B1", {"chunk": 1, "first_row": 1, "last_row": 2, "rows": 2})
+
+
+def test_head_document_names_its_schema() -> None:
+    doc = head_document(12, "f" * 64, "2026-11-30T00:00:00.000000Z")
+    assert doc == {"schema": HEAD_SCHEMA, "seq": 12, "hash": "f" * 64,
+                   "utc": "2026-11-30T00:00:00.000000Z", "entries": 12}  # fmt: skip
