@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,30 +18,24 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from taxmatch.contracts import (
-    Disposition,
-    Outcome,
-    codes_to_mask,
-    disposition_of,
-    format_codes,
-    mask_to_codes,
-)
+from taxmatch.contracts import codes_to_mask
 from taxmatch.disclose.package import PackageWriter, read_summary
 from taxmatch.errors import TaxmatchError
 from taxmatch.events import Event, emit
-from taxmatch.ledger.chain import LedgerDraft, keyed_hash
+from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.match.exact import match_exact
 from taxmatch.match.model import ModelInfo, load_model_info
 from taxmatch.match.probabilistic import match_probabilistic
+from taxmatch.pipeline.record import disclosure_id_for
+from taxmatch.pipeline.record import write_outputs as _write_outputs
 from taxmatch.pipeline.retain import retain_inputs
 from taxmatch.pipeline.staging import stage_records
 from taxmatch.policy.batch import BatchCounts, batch_codes, officer_cap
-from taxmatch.policy.decide import MatchSummary, decide
 from taxmatch.policy.model import policy_sha256
 from taxmatch.policy.validate import generated_id, make_context
 from taxmatch.store.files import load_policy, read_envelope, read_requests, sha256_file
 from taxmatch.store.reference import current_reference
-from taxmatch.store.state import BatchRow, DecisionRow, StateStore
+from taxmatch.store.state import BatchRow, StateStore
 from taxmatch.store.workspace import BatchWorkspace
 
 MATCHERS = ("probabilistic", "exact")
@@ -104,11 +97,6 @@ def batch_id_for(input_sha256: str, envelope_sha256: str) -> str:
     """The same request file under the same envelope is the same batch, always."""
     digest = hashlib.sha256(f"{input_sha256}:{envelope_sha256}".encode()).hexdigest()
     return f"B{digest[:20]}"
-
-
-def disclosure_id_for(batch_id: str, row_number: int) -> str:
-    digest = hashlib.sha256(f"{batch_id}:{row_number}".encode()).hexdigest()
-    return f"D{digest[:20].upper()}"
 
 
 def _utc_now() -> datetime:
@@ -175,6 +163,9 @@ def run_batch(req: BatchRequest, progress: Progress | None = None) -> BatchResul
         def draft(event_type: str, object_id: str, **payload: Any) -> LedgerDraft:
             return LedgerDraft(event_type, req.actor, req.origin, True, object_id, payload)
 
+        # A policy not seen before (by sha256) is a configuration change, recorded once.
+        state.record_config("policy", policy_sha, actor=req.actor, origin=req.origin,
+                            version=policy.version)  # fmt: skip
         state.append_ledger(
             [
                 draft(
@@ -370,162 +361,11 @@ def apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Any, envelope: Any
         )
 
 
-def _summary_of(row: dict[str, Any], i: int) -> MatchSummary:
-    if row["candidates"][i] is None:
-        return MatchSummary(0, 0.0, 0.0, False, False, None, False)
-    return MatchSummary(
-        candidates=row["candidates"][i],
-        score=row["score"][i],
-        margin_log2=row["margin_log2"][i],
-        first_name_agrees=row["first_name_agrees"][i],
-        address_corroborated=row["address_corroborated"][i],
-        filing_year=row["filing_year"][i],
-        ineligible=row["ineligible"][i],
-        identifier_conflict=row["identifier_conflict"][i],
-        suffix_unconfirmed=row["suffix_unconfirmed"][i],
-        address_usable=row["address_usable"][i],
-    )
-
-
-def _write_outputs(
-    req: BatchRequest,
-    state: StateStore,
-    ws: BatchWorkspace,
-    pkg: PackageWriter,
-    batch_id: str,
-    policy: Any,
-    bar: Progress,
-) -> tuple[Counter[str], Counter[str]]:
-    """Stream every row, in file order, into exactly one package file and the state DB."""
-    counts: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
-    allowed = set(policy.disclosure.fields)
-    phone = policy.disclosure.phone
-    key = state.ledger_key()
-    person_keys: dict[str, str] = {}  # one HMAC per person, not per row
-    digest = hashlib.sha256()
-    reader = ws.stream(
-        """SELECT f.row_number, f.request_id, f.mask, f.fields, o.* EXCLUDE (row_number)
-           FROM final f LEFT JOIN outcomes o USING (row_number) ORDER BY f.row_number"""
-    )
-    for batch in reader:
-        r = batch.to_pydict()
-        decisions: list[DecisionRow] = []
-        drafts: list[LedgerDraft] = []
-        for i, row_number in enumerate(r["row_number"]):
-            rid, mask = r["request_id"][i], r["mask"][i]
-            if mask:
-                codes = format_codes(mask)
-                for code in mask_to_codes(mask):
-                    reasons[code.value] += 1
-                pkg.write(Disposition.REJECTED, [rid, codes, r["fields"][i]])
-                counts["REJECTED"] += 1
-                decisions.append(
-                    DecisionRow(
-                        batch_id,
-                        row_number,
-                        rid,
-                        "rejected",
-                        None,
-                        codes,
-                        r["fields"][i],
-                        None,
-                        None,
-                        None,
-                    )
-                )
-                digest.update(f"{row_number}|{rid}|R|{codes}\n".encode())
-                continue
-            m = _summary_of(r, i)
-            outcome = decide(m, policy, req.as_of)
-            disposition = disposition_of(outcome)
-            counts[outcome.value] += 1
-            tin = r["person_tin"][i]
-            person_key = None
-            if tin:
-                person_key = person_keys.get(tin)
-                if person_key is None:
-                    person_key = person_keys[tin] = keyed_hash(key, tin)
-            disclosure_id = None
-            if outcome is Outcome.DISCLOSED:
-                disclosure_id = disclosure_id_for(batch_id, row_number)
-                values = {
-                    "street_address": r["line1"][i],
-                    "unit": r["unit"][i],
-                    "city": r["city"][i],
-                    "state": r["state"][i],
-                    "zip": r["zip5"][i],
-                    "tax_year": m.filing_year,
-                }
-                shown = [values[k] if k in allowed else "" for k in values]
-                row_out: list[str | int | float | None] = [
-                    rid,
-                    disclosure_id,
-                    *shown,
-                    f"{m.score:.6f}",
-                ]
-                if phone:
-                    row_out.append(r["phone"][i] or "")
-                pkg.write(Disposition.DISCLOSED, row_out)
-                disclosed_fields = [k for k in values if k in allowed] + (
-                    ["phone"] if phone else []
-                )
-                drafts.append(
-                    LedgerDraft(
-                        "disclosure",
-                        req.actor,
-                        req.origin,
-                        True,
-                        disclosure_id,
-                        {
-                            "batch_id": batch_id,
-                            "request_id_sha256": hashlib.sha256(rid.encode()).hexdigest(),
-                            "person_key": person_key,
-                            "fields": disclosed_fields,
-                            "values_hmac": keyed_hash(key, *[str(v) for v in row_out[2:]]),
-                        },
-                    )
-                )
-            elif disposition is Disposition.PENDING:
-                pkg.write(Disposition.PENDING, [rid])
-            else:
-                pkg.write(Disposition.UNMATCHED, [rid, outcome.value])
-            decisions.append(
-                DecisionRow(
-                    batch_id,
-                    row_number,
-                    rid,
-                    disposition.value,
-                    outcome.value,
-                    "",
-                    "",
-                    disclosure_id,
-                    m.score,
-                    person_key,
-                )
-            )
-            digest.update(f"{row_number}|{rid}|{outcome.value}|{disclosure_id}\n".encode())
-        state.write_decisions(batch_id, decisions)
-        if drafts:
-            state.append_ledger(drafts)
-        bar.advance(batch.num_rows)
-    state.append_ledger(
-        [
-            LedgerDraft(
-                "decisions_recorded",
-                req.actor,
-                req.origin,
-                True,
-                batch_id,
-                {
-                    "rows": sum(counts.values()),
-                    "decisions_sha256": digest.hexdigest(),
-                    **{f"count_{k}": v for k, v in sorted(counts.items())},
-                },
-            )
-        ]
-    )
-    return counts, reasons
-
-
-__all__ = ["BatchRequest", "BatchResult", "Progress", "batch_id_for", "run_batch"]
+__all__ = [
+    "BatchRequest",
+    "BatchResult",
+    "Progress",
+    "batch_id_for",
+    "disclosure_id_for",
+    "run_batch",
+]

@@ -15,6 +15,7 @@ from taxmatch.errors import ReferenceSnapshotError
 from taxmatch.generate import generate_population, generate_requests
 from taxmatch.pipeline.batch import BatchRequest, Progress, run_batch
 from taxmatch.pipeline.reference import (
+    Audit,
     current_model,
     load_reference_snapshot,
     train_current_model,
@@ -73,12 +74,15 @@ def run_demo(
         )
         meta.write_text(json.dumps({"as_of": as_of.isoformat()}))
     progress.stage("loading reference", None)
-    load_reference_snapshot(store, [population / "master.parquet"], progress=progress.advance)
+    audit = Audit(database_url=database_url)
+    load_reference_snapshot(
+        store, [population / "master.parquet"], progress=progress.advance, audit=audit
+    )
     try:
         current_model(store)
     except ReferenceSnapshotError:
         progress.stage("training model", None)
-        train_current_model(store)
+        train_current_model(store, audit=audit)
     result = run_batch(
         BatchRequest(
             store=store,

@@ -2,30 +2,61 @@
 
 ``load_reference_snapshot`` loads master files into a snapshot (store), resolves persons
 and prepares the matcher's features inside it (match), so that no batch redoes that work.
-``train_current_model`` trains the probabilistic model for the snapshot in force.
+``train_current_model`` trains the probabilistic model for the snapshot in force. Each
+records a ``config_changed`` ledger entry (actor, origin, ids and hashes) when what is in
+force changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from taxmatch.match.features import FEATURES_VERSION, prepare_snapshot
 from taxmatch.match.model import ModelInfo, load_model_info, train_model
 from taxmatch.store.reference import ReferenceInfo, current_reference, load_reference
+from taxmatch.store.state import StateStore
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """Where configuration changes are recorded, and who made them."""
+
+    database_url: str | None = None
+    actor: str = "cli"
+    origin: str = "cli"
 
 
 def load_reference_snapshot(
-    store: Path, files: Sequence[Path], *, progress: Callable[[int], None] | None = None
+    store: Path,
+    files: Sequence[Path],
+    *,
+    progress: Callable[[int], None] | None = None,
+    audit: Audit | None = None,
 ) -> ReferenceInfo:
-    return load_reference(
+    info = load_reference(
         store, files, progress=progress, prepare=prepare_snapshot, prepare_version=FEATURES_VERSION
     )
+    who = audit or Audit()
+    with StateStore.open(store, who.database_url) as state:
+        state.record_config(
+            "reference", info.snapshot_id, actor=who.actor, origin=who.origin,
+            filings=info.filings, tins=info.tins, sources_sha256=list(info.source_sha256),
+        )  # fmt: skip
+    return info
 
 
-def train_current_model(store: Path, *, seed: int = 42) -> ModelInfo:
+def train_current_model(store: Path, *, seed: int = 42, audit: Audit | None = None) -> ModelInfo:
     ref = current_reference(store)
-    return train_model(store, ref.snapshot_id, ref.path, seed=seed)
+    info = train_model(store, ref.snapshot_id, ref.path, seed=seed)
+    who = audit or Audit()
+    with StateStore.open(store, who.database_url) as state:
+        state.record_config(
+            "model", info.sha256, actor=who.actor, origin=who.origin,
+            version=info.version, snapshot_id=info.snapshot_id, seed=seed,
+        )  # fmt: skip
+    return info
 
 
 def current_model(store: Path) -> ModelInfo:

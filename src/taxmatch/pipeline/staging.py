@@ -11,15 +11,23 @@ import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
+from functools import lru_cache
 
 import pyarrow as pa
 
 from taxmatch.contracts import REQUEST_COLUMNS, RawRecord, codes_to_mask
+from taxmatch.normalise.statutes import normalise_statute
 from taxmatch.policy.batch import person_case_key, relevance_digest
 from taxmatch.policy.validate import BatchContext, field_order, usable_request_id, validate_record
 from taxmatch.store.workspace import RECORD_SCHEMA, BatchWorkspace
 
 _COLUMNS = [f.name for f in RECORD_SCHEMA]
+
+
+@lru_cache(maxsize=1 << 10)
+def cited_statute(raw: str) -> str | None:
+    """The statute a rejected record cites, normalised, for the request counts."""
+    return normalise_statute(raw[:200])
 
 
 def validate_chunk(chunk: Iterable[RawRecord], ctx: BatchContext) -> dict[str, list[object]]:
@@ -37,8 +45,10 @@ def validate_chunk(chunk: Iterable[RawRecord], ctx: BatchContext) -> dict[str, l
         cols["mask"].append(codes_to_mask(verdict.reasons))
         cols["fields"].append(";".join(field_order(verdict.fields)))
         if q is None:
-            for name in _COLUMNS[8:]:
+            for name in _COLUMNS[8:-2]:
                 cols[name].append(None)
+            cols["statute"].append(cited_statute(raw.fields.get("statute", "")))
+            cols["relevance"].append(None)
             continue
         a = q.address
         for name, value in (
@@ -56,6 +66,8 @@ def validate_chunk(chunk: Iterable[RawRecord], ctx: BatchContext) -> dict[str, l
             ("tax_periods", list(q.tax_periods)),
             ("date_of_birth", q.date_of_birth),
             ("tin", q.tin),
+            ("statute", q.statute),
+            ("relevance", raw.fields.get("relevance", "")),
         ):
             cols[name].append(value)
     return cols

@@ -44,6 +44,11 @@ RECORD_SCHEMA = pa.schema(
         ("tax_periods", pa.list_(pa.int32())),
         ("date_of_birth", pa.date32()),
         ("tin", pa.string()),
+        # for the custodian's accounting only (never matched on, never in the package):
+        # the cited statute, normalised (null when it does not parse), and, for valid
+        # records, the requester's stated reason
+        ("statute", pa.string()),
+        ("relevance", pa.string()),
     ]
 )
 

@@ -1,0 +1,198 @@
+"""Record a decided batch: every row into one package file, the state database and the ledger.
+
+Streams the workspace's ``final`` rows (joined with the matcher's ``outcomes``) in file
+order, chunk by chunk. Per chunk, one state-store transaction writes the decision rows,
+the custodian-only disclosure subjects (TIN, statute, stated reason) and the ledger
+entries: one ``disclosure`` per disclosed row and one ``decisions`` entry whose digest
+covers every decision row of the chunk, so ``ledger verify`` can re-hash them later.
+Then ``decisions_recorded`` closes the batch's record with its totals, and the requests per
+cited statute go into ``request_counts`` for the annual report.
+
+Never logs or puts into the ledger a name, address or TIN: ledger payloads carry ids,
+keyed hashes and counts (``person_key`` is an HMAC of the TIN under the store's key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from taxmatch.contracts import (
+    Disposition,
+    Outcome,
+    disposition_of,
+    format_codes,
+    mask_to_codes,
+)
+from taxmatch.disclose.package import PackageWriter
+from taxmatch.ledger.chain import LedgerDraft, keyed_hash
+from taxmatch.ledger.digest import DecisionsDigest
+from taxmatch.policy.decide import MatchSummary, decide
+from taxmatch.store.ledger_store import EVENT_DECISIONS_RECORDED
+from taxmatch.store.state import DecisionRow, StateStore, SubjectRow
+from taxmatch.store.workspace import BatchWorkspace
+
+if TYPE_CHECKING:
+    from taxmatch.pipeline.batch import BatchRequest, Progress
+
+CHUNK_ROWS = 10_000  # decision rows per transaction and per ``decisions`` ledger entry
+
+_ROWS_SQL = """
+SELECT f.row_number, f.request_id, f.mask, f.fields,
+       r.statute AS cited_statute, r.relevance AS stated_relevance,
+       o.* EXCLUDE (row_number)
+FROM final f JOIN records r USING (row_number) LEFT JOIN outcomes o USING (row_number)
+ORDER BY f.row_number
+"""
+_STATUTES_SQL = "SELECT coalesce(statute, '') AS s, count(*) AS n FROM records GROUP BY 1"
+
+
+def disclosure_id_for(batch_id: str, row_number: int) -> str:
+    digest = hashlib.sha256(f"{batch_id}:{row_number}".encode()).hexdigest()
+    return f"D{digest[:20].upper()}"
+
+
+def summary_of(row: dict[str, Any], i: int) -> MatchSummary:
+    if row["candidates"][i] is None:
+        return MatchSummary(0, 0.0, 0.0, False, False, None, False)
+    return MatchSummary(
+        candidates=row["candidates"][i],
+        score=row["score"][i],
+        margin_log2=row["margin_log2"][i],
+        first_name_agrees=row["first_name_agrees"][i],
+        address_corroborated=row["address_corroborated"][i],
+        filing_year=row["filing_year"][i],
+        ineligible=row["ineligible"][i],
+        identifier_conflict=row["identifier_conflict"][i],
+        suffix_unconfirmed=row["suffix_unconfirmed"][i],
+        address_usable=row["address_usable"][i],
+    )
+
+
+class _Chunk:
+    """What one chunk of rows adds to the state database and the ledger."""
+
+    def __init__(self) -> None:
+        self.decisions: list[DecisionRow] = []
+        self.subjects: list[SubjectRow] = []
+        self.drafts: list[LedgerDraft] = []
+
+
+def write_outputs(
+    req: BatchRequest,
+    state: StateStore,
+    ws: BatchWorkspace,
+    pkg: PackageWriter,
+    batch_id: str,
+    policy: Any,
+    bar: Progress,
+) -> tuple[Counter[str], Counter[str]]:
+    """Stream every row, in file order, into exactly one package file and the state DB."""
+    counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    allowed = set(policy.disclosure.fields)
+    phone = policy.disclosure.phone
+    key = state.ledger_key()
+    person_keys: dict[str, str] = {}  # one HMAC per person, not per row
+    whole = DecisionsDigest()
+    chunks = 0
+    for batch in ws.stream(_ROWS_SQL, CHUNK_ROWS):
+        r = batch.to_pydict()
+        out = _Chunk()
+        for i, row_number in enumerate(r["row_number"]):
+            rid, mask = r["request_id"][i], r["mask"][i]
+            if mask:
+                codes = format_codes(mask)
+                for code in mask_to_codes(mask):
+                    reasons[code.value] += 1
+                pkg.write(Disposition.REJECTED, [rid, codes, r["fields"][i]])
+                counts["REJECTED"] += 1
+                out.decisions.append(
+                    DecisionRow(batch_id, row_number, rid, "rejected", None, codes,
+                                r["fields"][i], None, None, None)
+                )  # fmt: skip
+                continue
+            m = summary_of(r, i)
+            outcome = decide(m, policy, req.as_of)
+            disposition = disposition_of(outcome)
+            counts[outcome.value] += 1
+            tin = r["person_tin"][i]
+            person_key = None
+            if tin:
+                person_key = person_keys.get(tin)
+                if person_key is None:
+                    person_key = person_keys[tin] = keyed_hash(key, tin)
+            disclosure_id = None
+            if outcome is Outcome.DISCLOSED:
+                disclosure_id = disclosure_id_for(batch_id, row_number)
+                values = {
+                    "street_address": r["line1"][i],
+                    "unit": r["unit"][i],
+                    "city": r["city"][i],
+                    "state": r["state"][i],
+                    "zip": r["zip5"][i],
+                    "tax_year": m.filing_year,
+                }
+                shown = [values[k] if k in allowed else "" for k in values]
+                row_out: list[str | int | float | None] = [rid, disclosure_id, *shown,
+                                                           f"{m.score:.6f}"]  # fmt: skip
+                if phone:
+                    row_out.append(r["phone"][i] or "")
+                pkg.write(Disposition.DISCLOSED, row_out)
+                disclosed_fields = [k for k in values if k in allowed] + (
+                    ["phone"] if phone else []
+                )
+                out.drafts.append(
+                    LedgerDraft(
+                        "disclosure", req.actor, req.origin, True, disclosure_id,
+                        {
+                            "batch_id": batch_id,
+                            "request_id_sha256": hashlib.sha256(rid.encode()).hexdigest(),
+                            "person_key": person_key,
+                            "fields": disclosed_fields,
+                            "values_hmac": keyed_hash(key, *[str(v) for v in row_out[2:]]),
+                        },
+                    )
+                )  # fmt: skip
+                out.subjects.append(
+                    SubjectRow(disclosure_id, batch_id, row_number, tin,
+                               r["cited_statute"][i] or "", r["stated_relevance"][i] or "",
+                               ";".join(disclosed_fields))
+                )  # fmt: skip
+            elif disposition is Disposition.PENDING:
+                pkg.write(Disposition.PENDING, [rid])
+            else:
+                pkg.write(Disposition.UNMATCHED, [rid, outcome.value])
+            out.decisions.append(
+                DecisionRow(batch_id, row_number, rid, disposition.value, outcome.value, "", "",
+                            disclosure_id, m.score, person_key)
+            )  # fmt: skip
+        if out.decisions:
+            for d in out.decisions:
+                whole.add((d.row_number, d.request_id, d.disposition, d.outcome, d.reason_codes,
+                           d.fields, d.disclosure_id, d.score, d.person_key))  # fmt: skip
+            chunks += 1
+            state.record_decisions(
+                batch_id, out.decisions, chunk=chunks, subjects=out.subjects,
+                drafts=out.drafts, actor=req.actor, origin=req.origin,
+            )  # fmt: skip
+        bar.advance(batch.num_rows)
+    state.write_request_counts(batch_id, dict(ws.con.execute(_STATUTES_SQL).fetchall()))
+    state.append_ledger(
+        [
+            LedgerDraft(
+                EVENT_DECISIONS_RECORDED, req.actor, req.origin, True, batch_id,
+                {
+                    "rows": sum(counts.values()),
+                    "chunks": chunks,
+                    "decisions_sha256": whole.hexdigest(),
+                    **{f"count_{k}": v for k, v in sorted(counts.items())},
+                },
+            )
+        ]
+    )  # fmt: skip
+    return counts, reasons
+
+
+__all__ = ["CHUNK_ROWS", "disclosure_id_for", "summary_of", "write_outputs"]
