@@ -184,7 +184,9 @@ def reference_load(store: Path | None, files: tuple[Path, ...]) -> None:
 
     with Bar() as bar:
         bar.stage("filings", None)
-        info = load_reference_snapshot(_store(store), list(files), progress=bar.advance)
+        info = load_reference_snapshot(
+            _store(store), list(files), progress=bar.advance, audit=_audit()
+        )
     click.echo(f"reference {info.snapshot_id}: {info.filings} filings, {info.tins} TINs")
 
 
@@ -204,7 +206,7 @@ def model_train(store: Path | None, seed: int) -> None:
     """Train the model for the current reference snapshot and save it in the store."""
     from taxmatch.pipeline.reference import train_current_model
 
-    info = train_current_model(_store(store), seed=seed)
+    info = train_current_model(_store(store), seed=seed, audit=_audit())
     click.echo(f"model {info.version} for {info.snapshot_id}: sha256 {info.sha256}")
     click.echo(f"saved to {info.path}")
 
@@ -283,6 +285,8 @@ def batch_run(
         policy=policy,
         matcher=matcher,
         database_url=get_settings().database_url,
+        actor=actor_id(),
+        origin=origin_id(),
     )
     with Bar() as bar:
         result = run_batch(req, bar)
@@ -372,7 +376,8 @@ def ledger() -> None:
 @_store_option
 @_edge
 def ledger_verify(store: Path | None) -> None:
-    """Check the whole hash chain; exit non-zero naming the first bad entry."""
+    """Check the whole hash chain and re-hash every stored decision against it; exit
+    non-zero naming the first bad entry (or the unaccounted row); print the head."""
     from taxmatch.store.state import StateStore
 
     state = StateStore.open(_store(store), get_settings().database_url)
@@ -381,13 +386,13 @@ def ledger_verify(store: Path | None) -> None:
     finally:
         state.close()
     if not result.ok:
-        click.echo(
-            f"taxmatch: ledger verification FAILED at entry {result.first_bad_seq}: "
-            f"{result.problem}",
-            err=True,
-        )
+        where = "" if result.first_bad_seq is None else f" at entry {result.first_bad_seq}"
+        click.echo(f"taxmatch: ledger verification FAILED{where}: {result.problem}", err=True)
         sys.exit(5)
-    click.echo(f"ledger ok: {result.entries} entries, head {result.head}")
+    click.echo(
+        f"ledger ok: {result.entries} entries, {result.decisions} decisions re-hashed, "
+        f"head {result.head}"
+    )
 
 
 # --- demo -----------------------------------------------------------------------------
@@ -462,3 +467,17 @@ def evaluate(truth: Path, package: Path, store: Path | None, as_json: bool) -> N
 from taxmatch.cli.explain import explain  # noqa: E402  (needs the helpers above)
 
 main.add_command(explain)
+
+# --- ledger export-head, accounting (their own module; registered here) ---------------
+
+from taxmatch.cli.audit import accounting, actor_id, export_head, origin_id  # noqa: E402
+
+ledger.add_command(export_head)
+main.add_command(accounting)
+
+
+def _audit() -> Any:
+    """Who and where, for the configuration-change entries of reference load / model train."""
+    from taxmatch.pipeline.reference import Audit
+
+    return Audit(database_url=get_settings().database_url, actor=actor_id(), origin=origin_id())

@@ -1,0 +1,132 @@
+"""``taxmatch ledger export-head`` and ``taxmatch accounting …``: the custodian's audit edge.
+
+Registered on the main group by ``taxmatch.cli``. The accounting commands are the only
+commands that print or write TINs (the custodian's § 6103(p)(3) accounting); they never
+log them. Bodies parse flags, call one ``taxmatch.pipeline.accounting`` function, render.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+import socket
+from pathlib import Path
+
+import click
+
+from taxmatch.cli import _edge, _store, _store_option
+from taxmatch.cli.settings import get_settings
+
+_TIN = re.compile(r"^\d{9}$")
+
+
+def actor_id() -> str:
+    """The Publication 1075 user id of whoever runs the command (the login name)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def origin_id() -> str:
+    """Where the command runs: ``cli@<host>``."""
+    return f"cli@{socket.gethostname()}"
+
+
+def _tin(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    tin = value.replace("-", "").replace(" ", "")
+    if not _TIN.match(tin):
+        raise click.BadParameter("must be 9 digits (dashes allowed)")  # never echo the value
+    return tin
+
+
+@click.command("export-head")
+@_store_option
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the JSON here (default: stdout).")  # fmt: skip
+@_edge
+def export_head(store: Path | None, out: Path | None) -> None:
+    """Verify the ledger, then write its head {schema, seq, hash, utc, entries} as JSON for an
+    outside witness. Exits non-zero, exporting nothing, when verification fails."""
+    from taxmatch.pipeline.accounting import export_head as export
+
+    doc = export(_store(store), out, database_url=get_settings().database_url)
+    if out is None:
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+    else:
+        click.echo(f"ledger head {doc['hash']} (seq {doc['seq']}) written to {out}")
+
+
+@click.group()
+def accounting() -> None:
+    """Custodian-only accounting of disclosures (§ 6103(p)(3)). Output holds TINs."""
+
+
+@accounting.command("taxpayer")
+@_store_option
+@click.option("--tin", required=True, callback=_tin, help="The taxpayer's TIN.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@_edge
+def accounting_taxpayer(store: Path | None, tin: str, as_json: bool) -> None:
+    """List every disclosure about one taxpayer: when, batch, disclosure id, agency, statute,
+    stated reason and fields disclosed."""
+    from taxmatch.pipeline.accounting import taxpayer_accounting
+
+    records = taxpayer_accounting(_store(store), tin, database_url=get_settings().database_url)
+    if as_json:
+        docs = [{"disclosed_utc": r.disclosed_utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                 "batch_id": r.batch_id, "disclosure_id": r.disclosure_id, "agency": r.agency,
+                 "request_letter_id": r.request_letter_id, "statute": r.statute,
+                 "relevance": r.relevance, "fields": list(r.fields)} for r in records]  # fmt: skip
+        click.echo(json.dumps(docs, indent=2, sort_keys=True))
+        return
+    click.echo(f"{len(records)} disclosures about this taxpayer")
+    for r in records:
+        click.echo(
+            f"{r.disclosed_utc:%Y-%m-%dT%H:%M:%SZ}  {r.disclosure_id}  batch {r.batch_id}  "
+            f"to {r.agency} (letter {r.request_letter_id})  under {r.statute}  "
+            f"fields {','.join(r.fields)}"
+        )
+        click.echo(f"    reason: {r.relevance}")
+
+
+@accounting.command("batch")
+@_store_option
+@click.argument("batch_id")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV file to write: disclosure_id, tin.")  # fmt: skip
+@_edge
+def accounting_batch(store: Path | None, batch_id: str, out: Path) -> None:
+    """Write a batch's disclosure_id -> TIN list as CSV (custodian only)."""
+    from taxmatch.pipeline.accounting import write_batch_accounting
+
+    n = write_batch_accounting(_store(store), batch_id, out,
+                               database_url=get_settings().database_url)  # fmt: skip
+    click.echo(f"{n} disclosures of batch {batch_id} written to {out}")
+
+
+@accounting.command("report")
+@_store_option
+@click.option("--year", required=True, type=click.IntRange(1900, 9999), help="Calendar year (UTC).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_edge
+def accounting_report(store: Path | None, year: int, as_json: bool) -> None:
+    """§ 6103(p)(3)(C) counts for a year: requests, disclosures and taxpayers, by agency and
+    by statute."""
+    from taxmatch.pipeline.accounting import annual_report
+
+    report = annual_report(_store(store), year, database_url=get_settings().database_url)
+    doc = report.as_dict()
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+        return
+    click.echo(
+        f"{year}: {doc['requests']} requests in {doc['batches']} batches, "
+        f"{doc['disclosures']} disclosures, {doc['taxpayers']} taxpayers"
+    )
+    click.echo(f"{'agency':<12} {'statute':<28} {'requests':>10} {'disclosures':>12} "
+               f"{'taxpayers':>10}")  # fmt: skip
+    for r in report.rows:
+        click.echo(f"{r.agency[:12]:<12} {(r.statute or '(not parseable)')[:28]:<28} "
+                   f"{r.requests:>10} {r.disclosures:>12} {r.taxpayers:>10}")  # fmt: skip

@@ -1,0 +1,124 @@
+"""The custodian's accounting of disclosures and the ledger's witness document.
+
+One function per command: ``taxpayer_accounting`` (every disclosure about a TIN),
+``write_batch_accounting`` (a batch's disclosure_id -> TIN list as CSV, written with the
+package's ``SafeCsvWriter``), ``annual_report`` (§ 6103(p)(3)(C) counts) and
+``export_head`` (the verified ledger head for an outside witness). The CLI and, later,
+the API call these.
+
+TINs appear only in what these functions return or write for the custodian; never in a
+log line or an error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from taxmatch.disclose.csvout import SafeCsvWriter
+from taxmatch.errors import LedgerError
+from taxmatch.ledger.chain import format_recorded_at
+from taxmatch.ledger.digest import head_document
+from taxmatch.store.accounting import (
+    CountRow,
+    DisclosureRecord,
+    agency_taxpayers,
+    batch_subjects,
+    disclosures_about,
+    year_counts,
+)
+from taxmatch.store.state import StateStore
+
+REPORT_SCHEMA = "taxmatch/accounting-report/v1"
+BATCH_COLUMNS = ("disclosure_id", "tin")
+
+
+@dataclass(frozen=True, slots=True)
+class AnnualReport:
+    year: int
+    totals: dict[str, int]
+    by_agency: dict[str, dict[str, int]]
+    rows: list[CountRow]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "schema": REPORT_SCHEMA,
+            "year": self.year,
+            **self.totals,
+            "by_agency": self.by_agency,
+            "by_agency_statute": [
+                {
+                    "agency": r.agency,
+                    "statute": r.statute or None,
+                    "requests": r.requests,
+                    "disclosures": r.disclosures,
+                    "taxpayers": r.taxpayers,
+                }
+                for r in self.rows
+            ],
+        }
+
+
+def taxpayer_accounting(
+    store: Path, tin: str, *, database_url: str | None = None
+) -> list[DisclosureRecord]:
+    with StateStore.open(store, database_url) as state:
+        return disclosures_about(state, tin)
+
+
+def write_batch_accounting(
+    store: Path, batch_id: str, out: Path, *, database_url: str | None = None
+) -> int:
+    """Write ``out`` (CSV: disclosure_id, tin); the number of disclosures listed."""
+    with StateStore.open(store, database_url) as state, SafeCsvWriter(out, BATCH_COLUMNS) as csv:
+        for disclosure_id, tin in batch_subjects(state, batch_id):
+            csv.write([disclosure_id, tin])
+        return csv.rows
+
+
+def annual_report(store: Path, year: int, *, database_url: str | None = None) -> AnnualReport:
+    with StateStore.open(store, database_url) as state:
+        rows, totals = year_counts(state, year)
+        per_agency_taxpayers = agency_taxpayers(state, year)
+    by_agency: dict[str, dict[str, int]] = {}
+    for r in rows:
+        entry = by_agency.setdefault(r.agency, {"requests": 0, "disclosures": 0})
+        entry["requests"] += r.requests
+        entry["disclosures"] += r.disclosures
+    for agency, entry in by_agency.items():
+        entry["taxpayers"] = per_agency_taxpayers.get(agency, 0)
+    return AnnualReport(year, totals, by_agency, rows)
+
+
+def export_head(
+    store: Path, out: Path | None = None, *, database_url: str | None = None
+) -> dict[str, str | int]:
+    """Verify the ledger and return (and write to ``out``) its head for a witness.
+
+    Refuses (``LedgerError``) when verification fails: a witness must not sign a bad head.
+    """
+    with StateStore.open(store, database_url) as state:
+        result = state.verify_ledger()
+    if not result.ok:
+        raise LedgerError(
+            f"ledger verification failed at entry {result.first_bad_seq}; head not exported"
+        )
+    doc = head_document(result.entries, result.head, format_recorded_at(datetime.now(UTC)))
+    if out is not None:
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(out)
+    return doc
+
+
+__all__ = [
+    "REPORT_SCHEMA",
+    "AnnualReport",
+    "annual_report",
+    "export_head",
+    "taxpayer_accounting",
+    "write_batch_accounting",
+]

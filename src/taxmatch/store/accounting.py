@@ -1,0 +1,156 @@
+"""Accounting of disclosures (§ 6103(p)(3)), read from the custodian-only tables.
+
+Every disclosure about one taxpayer; a batch's disclosure_id -> TIN list; the annual
+counts of requests, disclosures and taxpayers by agency and statute. The only reads in
+taxmatch that return a TIN: the custodian's edges show them, nothing logs them.
+
+Must never: log or put into an error a TIN, a statute or a stated reason; load a table
+whole (the per-batch list is streamed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from taxmatch.errors import BatchNotFound
+from taxmatch.store.models import batches, disclosure_subjects, request_counts
+from taxmatch.store.state import StateStore
+
+_S = disclosure_subjects.c
+_PAGE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosureRecord:
+    """One disclosure about a taxpayer, as the custodian accounts for it."""
+
+    disclosed_utc: datetime
+    batch_id: str
+    disclosure_id: str
+    agency: str
+    request_letter_id: str
+    statute: str
+    relevance: str
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CountRow:
+    """Requests, disclosures and distinct taxpayers for one (agency, statute) pair."""
+
+    agency: str
+    statute: str  # "" when the cited statute does not parse
+    requests: int
+    disclosures: int
+    taxpayers: int
+
+
+def disclosures_about(state: StateStore, tin: str) -> list[DisclosureRecord]:
+    """Every disclosure about ``tin``, oldest first."""
+    query = (
+        select(_S.disclosed_at, _S.batch_id, _S.disclosure_id, batches.c.agency,
+               batches.c.request_letter_id, _S.statute, _S.relevance, _S.fields)
+        .join(batches, batches.c.batch_id == _S.batch_id)
+        .where(_S.tin == tin)
+        .order_by(_S.disclosed_at, _S.disclosure_id)
+    )  # fmt: skip
+    with state.reading("accounting_taxpayer") as conn:
+        rows = conn.execute(query).all()
+    return [
+        DisclosureRecord(at, batch, did, agency, letter, statute, relevance,
+                         tuple(f for f in fields.split(";") if f))
+        for at, batch, did, agency, letter, statute, relevance, fields in rows
+    ]  # fmt: skip
+
+
+def batch_subjects(state: StateStore, batch_id: str) -> Iterator[tuple[str, str]]:
+    """(disclosure_id, tin) for every disclosure of ``batch_id``, in file order (paged)."""
+    if state.find_batch(batch_id) is None:
+        raise BatchNotFound(f"batch {batch_id} not found")
+    last = -1
+    while True:
+        query = (
+            select(_S.row_number, _S.disclosure_id, _S.tin)
+            .where(_S.batch_id == batch_id, _S.row_number > last)
+            .order_by(_S.row_number)
+            .limit(_PAGE)
+        )
+        with state.reading("accounting_batch") as conn:
+            page = conn.execute(query).all()
+        for _, disclosure_id, tin in page:
+            yield disclosure_id, tin
+        if len(page) < _PAGE:
+            return
+        last = page[-1][0]
+
+
+def year_counts(state: StateStore, year: int) -> tuple[list[CountRow], dict[str, int]]:
+    """Counts for calendar ``year`` (UTC) by (agency, statute), and the year's totals.
+
+    Requests are the records of batches received in the year; disclosures and taxpayers
+    are those disclosed in the year. Totals count distinct taxpayers over the whole year,
+    so they are not the sum of the rows (one taxpayer can be disclosed under two statutes).
+    """
+    start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+    received = batches.c.created_at >= start, batches.c.created_at < end
+    disclosed = _S.disclosed_at >= start, _S.disclosed_at < end
+    agency, statute = batches.c.agency, request_counts.c.statute
+    requests_q = (
+        select(agency, statute, func.sum(request_counts.c.requests))
+        .join(batches, batches.c.batch_id == request_counts.c.batch_id)
+        .where(*received)
+        .group_by(agency, statute)
+    )
+    disclosed_q = (
+        select(agency, _S.statute, func.count(), func.count(_S.tin.distinct()))
+        .join(batches, batches.c.batch_id == _S.batch_id)
+        .where(*disclosed)
+        .group_by(agency, _S.statute)
+    )
+    totals_q = select(func.count(), func.count(_S.tin.distinct())).where(*disclosed)
+    batches_q = select(func.count(), func.coalesce(func.sum(batches.c.input_rows), 0)).where(
+        *received
+    )
+    with state.reading("accounting_report") as conn:
+        requested = {(a, s): int(n) for a, s, n in conn.execute(requests_q)}
+        given = {(a, s): (int(n), int(t)) for a, s, n, t in conn.execute(disclosed_q)}
+        disclosures, taxpayers = conn.execute(totals_q).one()
+        received_batches, _ = conn.execute(batches_q).one()
+    rows = [
+        CountRow(a, s, requested.get((a, s), 0), *given.get((a, s), (0, 0)))
+        for a, s in sorted(requested.keys() | given.keys())
+    ]
+    totals = {
+        "batches": int(received_batches),
+        "requests": sum(requested.values()),
+        "disclosures": int(disclosures),
+        "taxpayers": int(taxpayers),
+    }
+    return rows, totals
+
+
+def agency_taxpayers(state: StateStore, year: int) -> dict[str, int]:
+    """Distinct taxpayers disclosed to each agency in ``year``."""
+    start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+    query = (
+        select(batches.c.agency, func.count(_S.tin.distinct()))
+        .join(batches, batches.c.batch_id == _S.batch_id)
+        .where(_S.disclosed_at >= start, _S.disclosed_at < end)
+        .group_by(batches.c.agency)
+    )
+    with state.reading("accounting_report") as conn:
+        return {a: int(n) for a, n in conn.execute(query)}
+
+
+__all__ = [
+    "CountRow",
+    "DisclosureRecord",
+    "agency_taxpayers",
+    "batch_subjects",
+    "disclosures_about",
+    "year_counts",
+]

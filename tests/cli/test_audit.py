@@ -1,0 +1,192 @@
+"""``ledger verify``, ``ledger export-head`` and ``accounting …`` on a real batch, on SQLite
+and PostgreSQL (``state_url`` via ``TAXMATCH_DATABASE_URL``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import create_engine, text
+
+from taxmatch.cli import main
+from taxmatch.cli.settings import get_settings
+from taxmatch.disclose.package import read_summary
+from taxmatch.store.state import StateStore
+from tests.integration.conftest import (
+    request_row,
+    write_envelope,
+    write_master,
+    write_requests,
+)
+
+MARIA = "123456789"  # discloses (request_row(1) is Maria's)
+ANH = "423456789"
+
+
+@pytest.fixture
+def cli_env(state_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("TAXMATCH_DATABASE_URL", state_url)
+    get_settings.cache_clear()
+    yield state_url
+    get_settings.cache_clear()
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def ran(cli_env: str, tmp_path: Path) -> tuple[Path, str, Path]:
+    """A store with the cast loaded and one exact-matcher batch run: (store, batch, package)."""
+    store = tmp_path / "store"
+    master = write_master(tmp_path / "master.csv")
+    assert invoke("reference", "load", "--store", str(store), str(master)).exit_code == 0
+    rows = [request_row(1), request_row(2, first_name="Anh", last_name="Nguyen",
+            street_address="9 Elm Street", unit="", city="Houston", state="TX", zip="77002"),
+            request_row(3, first_name="")]  # fmt: skip
+    requests = write_requests(tmp_path / "requests.csv", rows)
+    envelope = write_envelope(tmp_path / "envelope.json")
+    result = invoke("batch", "run", "--store", str(store), "--requests", str(requests),
+                    "--envelope", str(envelope), "--out", str(tmp_path / "out"),
+                    "--as-of", "2026-11-30", "--matcher", "exact", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["counts"]["DISCLOSED"] == 2
+    return store, summary["batch_id"], tmp_path / "out" / summary["batch_id"]
+
+
+def test_verify_prints_the_head_that_the_summary_points_into(
+    ran: tuple[Path, str, Path], cli_env: str
+) -> None:
+    store, _batch_id, package = ran
+    result = invoke("ledger", "verify", "--store", str(store))
+    assert result.exit_code == 0
+    with StateStore(cli_env) as state:
+        entries = list(state.iter_ledger())
+        head = state.ledger_head()
+    assert result.output.strip() == (
+        f"ledger ok: {head[0]} entries, 3 decisions re-hashed, head {head[1]}"
+    )
+    # summary.json's ledger head: everything up to decisions_recorded; package_delivered
+    # (which carries the manifest hash, and so the summary's) is the entry right after it.
+    recorded = read_summary(package)["ledger_head"]
+    after = entries[recorded["seq"]]
+    assert entries[recorded["seq"] - 1].event_type == "decisions_recorded"
+    assert entries[recorded["seq"] - 1].entry_hash == recorded["hash"]
+    assert (after.event_type, after.prev_hash) == ("package_delivered", recorded["hash"])
+    kinds = [e.event_type for e in entries]
+    assert kinds[:2] == ["config_changed", "config_changed"]  # reference, then policy
+    assert [e.object_id for e in entries[:2]] == ["reference", "policy"]
+    assert entries[0].actor
+    assert entries[0].origin.startswith("cli@")
+    assert kinds.count("disclosure") == 2
+    assert kinds.count("decisions") == 1
+    for entry in entries:
+        assert MARIA not in repr(entry)
+        assert ANH not in repr(entry)
+
+
+def test_tampered_decision_fails_verify_and_blocks_export(
+    ran: tuple[Path, str, Path], cli_env: str
+) -> None:
+    store, batch_id, _ = ran
+    engine = create_engine(cli_env)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE decisions SET outcome = 'NO_MATCH' WHERE row_number = 1"))
+    engine.dispose()
+    with StateStore(cli_env) as state:
+        chunk = next(e for e in state.iter_ledger() if e.event_type == "decisions")
+    result = CliRunner().invoke(main, ["ledger", "verify", "--store", str(store)])
+    assert result.exit_code == 5
+    assert result.stderr.strip() == (
+        f"taxmatch: ledger verification FAILED at entry {chunk.seq}: decisions of batch "
+        f"{batch_id} chunk 1 (rows 1-3) do not match the ledger"
+    )
+    export = invoke("ledger", "export-head", "--store", str(store))
+    assert export.exit_code == 5
+    assert "head not exported" in export.output
+
+
+def test_export_head_for_a_witness(ran: tuple[Path, str, Path], tmp_path: Path) -> None:
+    store = ran[0]
+    shown = invoke("ledger", "export-head", "--store", str(store))
+    doc = json.loads(shown.output)
+    assert set(doc) == {"schema", "seq", "hash", "utc", "entries"}
+    assert doc["schema"] == "taxmatch/ledger-head/v1"
+    assert doc["entries"] == doc["seq"] > 0
+    assert datetime.strptime(doc["utc"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    out = tmp_path / "head.json"
+    written = invoke("ledger", "export-head", "--store", str(store), "--out", str(out))
+    assert written.exit_code == 0
+    assert doc["hash"] in written.output
+    assert {k: v for k, v in json.loads(out.read_text()).items() if k != "utc"} == {
+        k: v for k, v in doc.items() if k != "utc"
+    }
+
+
+def test_accounting_taxpayer_lists_each_disclosure(
+    ran: tuple[Path, str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    store, batch_id, _ = ran
+    result = invoke("accounting", "taxpayer", "--store", str(store), "--tin", "123-45-6789",
+                    "--json")  # fmt: skip
+    (doc,) = json.loads(result.output)
+    assert (doc["batch_id"], doc["agency"], doc["statute"]) == (batch_id, "ICE",
+                                                                "8 U.S.C. 1253(a)(1)")  # fmt: skip
+    assert doc["relevance"] == request_row(1)["relevance"]
+    assert doc["fields"] == ["street_address", "unit", "city", "state", "zip", "tax_year"]
+    assert doc["disclosure_id"].startswith("D")
+    text_out = invoke("accounting", "taxpayer", "--store", str(store), "--tin", MARIA).output
+    assert text_out.startswith("1 disclosures about this taxpayer")
+    assert doc["disclosure_id"] in text_out
+    nobody = invoke("accounting", "taxpayer", "--store", str(store), "--tin", "999999999")
+    assert nobody.output.startswith("0 disclosures")
+    bad = CliRunner().invoke(main, ["accounting", "taxpayer", "--store", str(store),
+                                    "--tin", "12345678X"])  # fmt: skip
+    assert bad.exit_code == 2
+    assert "12345678X" not in bad.output
+    assert MARIA not in caplog.text
+
+
+def test_accounting_batch_writes_disclosure_ids_and_tins(
+    ran: tuple[Path, str, Path], tmp_path: Path
+) -> None:
+    store, batch_id, package = ran
+    out = tmp_path / "acc.csv"
+    result = invoke("accounting", "batch", "--store", str(store), batch_id, "--out", str(out))
+    assert result.exit_code == 0
+    assert "2 disclosures" in result.output
+    with out.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    with (package / "disclosed.csv").open(newline="") as fh:
+        disclosed = [r["disclosure_id"] for r in csv.DictReader(fh)]
+    assert [r["disclosure_id"] for r in rows] == disclosed
+    assert [r["tin"] for r in rows] == [MARIA, ANH]
+    missing = invoke("accounting", "batch", "--store", str(store), "BNOPE", "--out", str(out))
+    assert missing.exit_code == 4
+    assert "BNOPE" in missing.output
+
+
+def test_accounting_report_counts_the_year(ran: tuple[Path, str, Path]) -> None:
+    store = ran[0]
+    year = datetime.now(UTC).year
+    doc = json.loads(invoke("accounting", "report", "--store", str(store), "--year", str(year),
+                            "--json").output)  # fmt: skip
+    assert doc["schema"] == "taxmatch/accounting-report/v1"
+    assert (doc["batches"], doc["requests"], doc["disclosures"], doc["taxpayers"]) == (1, 3, 2, 2)
+    assert doc["by_agency"] == {"ICE": {"requests": 3, "disclosures": 2, "taxpayers": 2}}
+    assert doc["by_agency_statute"] == [
+        {"agency": "ICE", "statute": "8 U.S.C. 1253(a)(1)", "requests": 3, "disclosures": 2,
+         "taxpayers": 2}]  # fmt: skip
+    other = json.loads(invoke("accounting", "report", "--store", str(store), "--year",
+                              str(year - 1), "--json").output)  # fmt: skip
+    assert (other["requests"], other["disclosures"], other["by_agency_statute"]) == (0, 0, [])
+    table = invoke("accounting", "report", "--store", str(store), "--year", str(year)).output
+    assert f"{year}: 3 requests in 1 batches, 2 disclosures, 2 taxpayers" in table
