@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from taxmatch.match.model import MODEL_VERSION
 from taxmatch.pipeline.batch import BatchRequest, run_batch
 
 from .conftest import AS_OF, read_package, request_row, write_envelope, write_requests
@@ -105,6 +106,13 @@ def test_move_to_a_shared_address_nearby_is_not_mended(model_store: Path, tmp_pa
     assert (row["street_address"], row["tax_year"]) == ("8003 W FARWELL AVE", "2024")
 
 
+def test_first_and_last_name_swapped_still_match(model_store: Path, tmp_path: Path) -> None:
+    name, row = decide(model_store, tmp_path, **{**NGUYEN, "first_name": "Nguyen",
+                                                 "last_name": "Anh"})  # fmt: skip
+    assert name == "disclosed"
+    assert (row["street_address"], row["zip"]) == ("9 ELM ST", "77002")
+
+
 def test_deceased_is_ineligible(model_store: Path, tmp_path: Path) -> None:
     name, row = decide(model_store, tmp_path, first_name="Robert", last_name="Old",
                        street_address="5 Birch Rd", unit="", city="Boise", state="ID",
@@ -124,6 +132,6 @@ def test_summary_records_the_model(model_store: Path, tmp_path: Path) -> None:
                      envelope=write_envelope(tmp_path / "e.json"), out=tmp_path / "o",
                      as_of=AS_OF, database_url=f"sqlite:///{tmp_path / 's.sqlite3'}")
     )  # fmt: skip
-    assert result.summary["model"]["version"] == "fs-1"
+    assert result.summary["model"]["version"] == MODEL_VERSION
     assert len(result.summary["model"]["sha256"]) == 64
     assert result.summary["matcher"] == "probabilistic"

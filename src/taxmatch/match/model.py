@@ -23,7 +23,7 @@ from typing import Any, Literal
 import duckdb
 
 MODEL_SCHEMA = "taxmatch/model/v1"
-MODEL_VERSION = "fs-1"
+MODEL_VERSION = "fs-2"
 
 
 def quiet_splink() -> None:
@@ -42,6 +42,10 @@ class ModelInfo:
     snapshot_id: str
 
 
+# The request's first name is the filer's surname and its surname the filer's first name.
+SWAPPED = "first_name_l = last_key_r AND last_key_l = first_name_r"
+
+
 def _comparisons() -> list[Any]:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
@@ -54,6 +58,12 @@ def _comparisons() -> list[Any]:
             cll.NullLevel("first_name"),
             cll.ExactMatchLevel("first_name").configure(
                 tf_adjustment_column="first_name", m_probability=0.90),
+            # First and last name swapped on the request ("GARCIA MARIA"). Filings never
+            # swap, so neither m nor u can be learnt from them: both are fixed, at about
+            # the evidence of an exact first name.
+            cll.CustomLevel(SWAPPED, "swapped with the surname").configure(
+                m_probability=0.02, u_probability=2e-5, fix_m_probability=True,
+                fix_u_probability=True),
             cll.CustomLevel("list_contains(first_names_r, first_name_l) OR "
                             "list_contains(first_names_l, first_name_r)",
                             "another filed spelling").configure(m_probability=0.03),
@@ -77,6 +87,9 @@ def _comparisons() -> list[Any]:
             cll.NullLevel("last_key"),
             cll.ExactMatchLevel("last_key").configure(
                 tf_adjustment_column="last_key", m_probability=0.90),
+            cll.CustomLevel(SWAPPED, "swapped with the first name").configure(
+                m_probability=0.02, u_probability=2e-5, fix_m_probability=True,
+                fix_u_probability=True),
             cll.ArrayIntersectLevel("last_parts", 1).configure(m_probability=0.06),
             cll.JaroWinklerLevel("last_key", 0.92).configure(m_probability=0.03),
             cll.ElseLevel().configure(m_probability=0.01),
@@ -142,10 +155,12 @@ def _comparisons() -> list[Any]:
 def blocking_rules() -> list[Any]:
     """Candidate pairs: recall first, measured on truth data (bench/matching.py)."""
     from splink import block_on
+    from splink.blocking_rule_library import CustomRule
 
     return [
         block_on("last_key", "zip5"),
         block_on("first_name", "last_key"),
+        CustomRule("l.first_name = r.last_key AND l.last_key = r.first_name"),  # swapped
         block_on("house_number", "zip5"),
         block_on("first_name", "date_of_birth"),
         block_on("tin"),

@@ -98,7 +98,8 @@ def _collapse(
           WHERE b.rk = 1
         ),
         judged AS (
-          SELECT b.*, v.first_name AS rq_first, v.tax_periods,
+          SELECT b.*, v.first_name AS rq_first, replace(v.last_name, ' ', '') AS rq_last_key,
+                 v.tax_periods,
                  v.house_number AS rq_house, v.street AS rq_street, v.zip5 AS rq_zip,
                  v.po_box AS rq_box, v.suffix AS rq_suffix, v.date_of_birth AS rq_dob,
                  p.first_name AS pf, p.tin AS person_tin, p.deceased,
@@ -109,7 +110,9 @@ def _collapse(
           SELECT j.row_number,
                  bool_or(n.first_name = j.rq_first
                          OR list_contains(coalesce(rk.nicknames, []), n.first_name)
-                         OR (length(n.first_name) = 1 AND j.rq_first[1] = n.first_name))
+                         OR (length(n.first_name) = 1 AND j.rq_first[1] = n.first_name)
+                         -- first and last name swapped on the request
+                         OR (n.first_name = j.rq_last_key AND n.last_key = j.rq_first))
                    AS first_ok
           FROM judged j JOIN ref.person_names n USING (person_id)
           LEFT JOIN nick rk ON rk.first_name = j.rq_first
@@ -138,24 +141,31 @@ def _collapse(
           WHERE list_contains(j.tax_periods, f.tax_year)
         ),
         -- The person's own history mends a slip on the chosen filing, when the same
-        -- address as the person filed it elsewhere is plainly the one meant. A slip
-        -- must be the person's own: an address someone else files at too is real.
+        -- address as the person filed it elsewhere is plainly the one meant:
         --  * a unit dropped: the same house and street with a unit, filed in more years;
         --  * a typo: the same house and street give or take one typo, filed in more
         --    years than the slip;
-        --  * a one-off (one year, one filing, nobody else at it) a few characters from
-        --    an address the person filed in other years or that others share
-        --    ("1231 RKVERSIDE DR", "AP NHR 10086").
+        --  * a one-off (one year) a few characters from an address the person filed in
+        --    other years or that others share ("1231 RKVERSIDE DR", "AP NHR 10086").
+        -- A typo or one-off must be the person's own or their household's (a joint
+        -- return carries one address for two filers): an address that someone who never
+        -- lived at the mended address files at is a real address, not a slip.
         slip AS (
           SELECT l.*, coalesce(s.n_years, 1) AS slip_years,
-                 coalesce(s.support - s.n_filings, 0) = 0 AS slip_alone,
-                 coalesce(s.support, 1) = 1 AS slip_once,
                  l.line1 || ' ' || l.unit AS slip_text
           FROM latest l LEFT JOIN ref.person_addresses s
             ON s.person_id = l.person_id AND s.house_number = l.house_number
            AND s.street = l.street AND s.zip5 = l.zip5 AND s.unit = l.unit
            AND s.po_box = l.po_box
           WHERE l.rn = 1
+        ),
+        -- Who else files at each slip address (none, for most).
+        slip_others AS (
+          SELECT l.row_number, o.person_id
+          FROM slip l JOIN ref.person_addresses o
+            ON o.house_number = l.house_number AND o.street = l.street
+           AND o.zip5 = l.zip5 AND o.unit = l.unit AND o.po_box = l.po_box
+           AND o.person_id <> l.person_id
         ),
         mended AS (
           SELECT l.*,
@@ -167,19 +177,28 @@ def _collapse(
                      AND ((a.po_box = l.po_box AND a.house_number = l.house_number
                            AND a.street = l.street AND l.unit = '' AND a.unit <> ''
                            AND a.n_years > l.slip_years)
-                       OR (l.slip_alone AND a.po_box = l.po_box
+                       OR (((a.po_box = l.po_box
                            AND (a.house_number = l.house_number
                                 OR levenshtein(a.house_number, l.house_number) = 1)
                            AND (a.street = l.street
                                 OR jaro_winkler_similarity(a.street, l.street) >= 0.85)
                            AND (a.unit = l.unit OR l.unit = '')
                            AND a.n_years > l.slip_years)
-                       OR (l.slip_years = 1 AND l.slip_once
+                       OR (l.slip_years = 1
                            AND (a.support >= 2 OR a.n_years >= 2)
                            AND (a.po_box = '') = (l.po_box = '')
                            AND levenshtein(a.house_number, l.house_number) <= 2
                            AND levenshtein(a.line1 || ' ' || a.unit, l.slip_text)
                                <= greatest(1, length(l.slip_text) // 4)))
+                         -- everyone else at the slip has filed at the mended address too
+                         AND NOT EXISTS (
+                           SELECT 1 FROM slip_others so
+                           WHERE so.row_number = l.row_number AND NOT EXISTS (
+                             SELECT 1 FROM ref.person_addresses q
+                             WHERE q.person_id = so.person_id
+                               AND q.house_number = a.house_number AND q.street = a.street
+                               AND q.zip5 = a.zip5 AND q.unit = a.unit
+                               AND q.po_box = a.po_box))))
                    ORDER BY a.n_years DESC, a.support DESC, a.last_year DESC, a.line1
                    LIMIT 1) AS consensus,
                  (SELECT a.unit FROM ref.person_addresses a
