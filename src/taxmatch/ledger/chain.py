@@ -141,19 +141,35 @@ def _canonical_bytes(
         raise LedgerError("event_type must not be empty")
     if not isinstance(draft.success, bool):
         raise LedgerError("success must be a boolean")
-    document = {
-        "schema": LEDGER_SCHEMA,
-        "seq": seq,
-        "recorded_at": recorded_at,
-        "event_type": draft.event_type,
-        "actor": draft.actor,
-        "origin": draft.origin,
-        "success": draft.success,
-        "object_id": draft.object_id,
-        "payload": json.loads(payload_text),
-        "prev_hash": prev_hash,
-    }
-    return _dumps(document).encode("ascii")
+    return entry_bytes(
+        seq, recorded_at, draft.event_type, draft.actor, draft.origin, draft.success,
+        draft.object_id, payload_text, prev_hash,
+    )  # fmt: skip
+
+
+def entry_bytes(
+    seq: int,
+    recorded_at: str,
+    event_type: str,
+    actor: str,
+    origin: str,
+    success: bool,
+    object_id: str,
+    payload_text: str,
+    prev_hash: str,
+) -> bytes:
+    """The hashed bytes: the entry as canonical JSON (sorted keys, no spaces, ASCII) with
+    ``payload_text`` inlined as stored. Built by concatenation, because verification runs
+    it for every entry; equal to ``json.dumps`` of the document with sorted keys (a test
+    checks). ``UnicodeEncodeError`` when a text is not ASCII (never canonical)."""
+    text = (
+        '{"actor":' + _str(actor) + ',"event_type":' + _str(event_type)
+        + ',"object_id":' + _str(object_id) + ',"origin":' + _str(origin)
+        + ',"payload":' + payload_text + ',"prev_hash":' + _str(prev_hash)
+        + ',"recorded_at":' + _str(recorded_at) + ',"schema":"' + LEDGER_SCHEMA
+        + '","seq":' + str(int(seq)) + ',"success":' + ("true" if success else "false") + "}"
+    )  # fmt: skip
+    return text.encode("ascii")
 
 
 def link(draft: LedgerDraft, *, seq: int, prev_hash: str, recorded_at: str) -> LedgerEntry:
@@ -235,6 +251,46 @@ class ChainVerifier:
         self._head = entry.entry_hash
         return True
 
+    def feed_stored(
+        self,
+        seq: int,
+        recorded_at: str,
+        event_type: str,
+        actor: str,
+        origin: str,
+        success: bool,
+        object_id: str,
+        payload_text: str,
+        prev_hash: str,
+        entry_hash: str,
+    ) -> bool:
+        """``feed`` for an entry as stored, its payload as the stored text (no JSON parsing).
+
+        The hash covers the stored text itself, so any change to it, even one that keeps
+        its meaning, fails as ``PROBLEM_HASH``. The fast path of ``ledger verify``.
+        """
+        if self.failed:
+            return False
+        if type(seq) is not int or seq != self._count + 1:
+            return self.fail(PROBLEM_SEQUENCE)
+        if prev_hash != self._head:
+            return self.fail(PROBLEM_LINK)
+        if not all(isinstance(v, str) for v in (recorded_at, event_type, actor, origin,
+                                                 object_id, payload_text, entry_hash)):  # fmt: skip
+            return self.fail(PROBLEM_MALFORMED)
+        if not isinstance(success, bool):
+            return self.fail(PROBLEM_MALFORMED)
+        try:
+            data = entry_bytes(seq, recorded_at, event_type, actor, origin, success, object_id,
+                               payload_text, prev_hash)  # fmt: skip
+        except UnicodeEncodeError:
+            return self.fail(PROBLEM_HASH)
+        if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), entry_hash):
+            return self.fail(PROBLEM_HASH)
+        self._count += 1
+        self._head = entry_hash
+        return True
+
     def fail(self, problem: str, seq: int | None = None) -> bool:
         """Record a failure at ``seq`` (default: the next expected position). Returns False."""
         if not self.failed:
@@ -289,6 +345,9 @@ def _check_value(key: str, value: object) -> PayloadValue:
     raise LedgerError(f"payload field {key!r} has an unsupported type")
 
 
+_str = json.JSONEncoder(ensure_ascii=True).encode  # one JSON string, ASCII-escaped
+
+
 def _dumps(document: object) -> str:
     return json.dumps(
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
@@ -311,6 +370,7 @@ __all__ = [
     "VerifyResult",
     "canonical_bytes",
     "canonical_payload",
+    "entry_bytes",
     "format_recorded_at",
     "keyed_hash",
     "link",

@@ -16,6 +16,7 @@ error or a result (problems name batches, chunks, row numbers and sequence numbe
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any, Final
@@ -25,6 +26,7 @@ from sqlalchemy import Connection, select
 from taxmatch.errors import LedgerError
 from taxmatch.ledger.chain import (
     GENESIS,
+    LEDGER_SCHEMA,
     PROBLEM_HEAD,
     PROBLEM_MALFORMED,
     ChainVerifier,
@@ -46,7 +48,10 @@ from taxmatch.store.models import decisions, entry_from_row, entry_params, ledge
 from taxmatch.store.models import ledger_head as head_table
 
 READ_CHUNK: Final = 10_000
+_STORED: Final = ("seq", "ledger_schema", "recorded_at", "event_type", "actor", "origin",
+                  "success", "object_id", "payload", "prev_hash", "entry_hash")  # fmt: skip
 EVENT_DECISIONS_RECORDED: Final = "decisions_recorded"
+_CLAIMING: Final = frozenset({EVENT_DECISIONS, EVENT_DECISIONS_DISCARDED, EVENT_DECISIONS_RECORDED})
 DECISION_COLUMNS: Final = (
     decisions.c.row_number,
     decisions.c.request_id,
@@ -112,19 +117,27 @@ class _Claims:
         self.chunks: dict[str, dict[tuple[int, int], ChunkClaim]] = {}
         self.recorded: dict[str, tuple[int, int]] = {}  # batch -> (seq, rows)
 
-    def see(self, entry: LedgerEntry) -> None:
-        batch = entry.object_id
-        if entry.event_type == EVENT_DECISIONS:
-            claim = chunk_claim(entry.seq, batch, entry.payload)
+    def see(self, seq: int, event_type: str, batch: str, payload_text: str) -> None:
+        """Take note of a verified entry; ``LedgerError`` when one it reads is malformed."""
+        if event_type not in _CLAIMING:
+            return
+        try:
+            payload = json.loads(payload_text)
+        except (ValueError, RecursionError):
+            payload = None
+        if not isinstance(payload, dict):
+            raise LedgerError(f"ledger entry {seq} has a malformed payload")
+        if event_type == EVENT_DECISIONS:
+            claim = chunk_claim(seq, batch, payload)
             self.chunks.setdefault(batch, {})[(claim.first_row, claim.last_row)] = claim
-        elif entry.event_type == EVENT_DECISIONS_DISCARDED:
+        elif event_type == EVENT_DECISIONS_DISCARDED:
             self.chunks.pop(batch, None)
             self.recorded.pop(batch, None)
-        elif entry.event_type == EVENT_DECISIONS_RECORDED:
-            rows = entry.payload.get("rows")
+        else:
+            rows = payload.get("rows")
             if type(rows) is not int:
-                raise LedgerError(f"ledger entry {entry.seq} is not a well-formed record")
-            self.recorded[batch] = (entry.seq, int(rows))
+                raise LedgerError(f"ledger entry {seq} is not a well-formed record")
+            self.recorded[batch] = (seq, int(rows))
 
     def of(self, batch: str) -> list[ChunkClaim]:
         return sorted(self.chunks.get(batch, {}).values(), key=lambda c: c.first_row)
@@ -138,21 +151,24 @@ def verify_store(conn: Connection) -> VerifyResult:
         select(head_table.c.seq, head_table.c.entry_hash).where(head_table.c.id == 1)
     ).one()
     rows = conn.execute(
-        select(ledger_entries).order_by(ledger_entries.c.seq),
+        select(*(ledger_entries.c[name] for name in _STORED)).order_by(ledger_entries.c.seq),
         execution_options={"yield_per": READ_CHUNK},
     )
     for row in rows:
-        try:
-            entry = entry_from_row(row)
-        except LedgerError:
+        (seq, schema, recorded_at, event_type, actor, origin, success, object_id, payload,
+         prev_hash, entry_hash) = row  # fmt: skip
+        if schema != LEDGER_SCHEMA:
             verifier.fail(PROBLEM_MALFORMED)
             break
-        if not verifier.feed(entry) or verifier.entries > head_seq:
+        if not verifier.feed_stored(seq, recorded_at, event_type, actor, origin, success,
+                                    object_id, payload, prev_hash, entry_hash):  # fmt: skip
+            break
+        if verifier.entries > head_seq:
             break
         try:
-            claims.see(entry)
+            claims.see(seq, event_type, object_id, payload)
         except LedgerError:
-            verifier.fail(PROBLEM_MALFORMED, seq=entry.seq)
+            verifier.fail(PROBLEM_MALFORMED, seq=seq)
             break
     rows.close()
     if not verifier.failed and (verifier.entries, verifier.head) != (head_seq, head):

@@ -302,6 +302,7 @@ class StateStore:
         first time) and ``details`` (ids, versions, hashes only). Checked under the lock.
         """
         with self._write("record_config", LedgerError) as conn:
+            conn.execute(select(ledger_head.c.seq).with_for_update())  # lock before reading
             last = last_config(conn, kind)
             previous = None if last is None else last.get("identity")
             if previous == identity:

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from taxmatch.errors import LedgerError
+from taxmatch.ledger.chain import LEDGER_SCHEMA, LedgerDraft, canonical_bytes, canonical_payload
 from taxmatch.ledger.digest import (
     HEAD_SCHEMA,
     DecisionsDigest,
@@ -39,10 +40,10 @@ def test_line_is_a_json_array_with_a_newline() -> None:
 def test_integer_score_reads_back_as_float_and_non_finite_is_null() -> None:
     as_int = (*ROW[:7], 1, ROW[8])
     as_float = (*ROW[:7], 1.0, ROW[8])
-    assert decision_line(as_int) == decision_line(as_float)  # type: ignore[arg-type]
+    assert decision_line(as_int) == decision_line(as_float)
     nan = (*ROW[:7], float("nan"), ROW[8])
     none = (*ROW[:7], None, ROW[8])
-    assert decision_line(nan) == decision_line(none)  # type: ignore[arg-type]
+    assert decision_line(nan) == decision_line(none)
 
 
 @given(row=rows, other=rows)
@@ -93,3 +94,30 @@ def test_head_document_names_its_schema() -> None:
     doc = head_document(12, "f" * 64, "2026-11-30T00:00:00.000000Z")
     assert doc == {"schema": HEAD_SCHEMA, "seq": 12, "hash": "f" * 64,
                    "utc": "2026-11-30T00:00:00.000000Z", "entries": 12}  # fmt: skip
+
+
+_any_text = st.text(max_size=30)
+_payload = st.dictionaries(
+    _any_text,
+    st.none() | st.booleans() | st.integers() | _any_text
+    | st.floats(allow_nan=False, allow_infinity=False) | st.lists(_any_text, max_size=3),
+    max_size=5,
+)  # fmt: skip
+
+
+@given(event_type=_any_text.filter(bool), actor=_any_text, origin=_any_text,
+       object_id=_any_text, success=st.booleans(), payload=_payload,
+       seq=st.integers(1, 10**12))  # fmt: skip
+def test_entry_bytes_are_the_sorted_json_document(
+    event_type: str, actor: str, origin: str, object_id: str, success: bool,
+    payload: dict[str, object], seq: int,
+) -> None:  # fmt: skip
+    # The fast concatenation must hash exactly what json.dumps of the document would.
+    draft = LedgerDraft(event_type, actor, origin, success, object_id, payload)  # type: ignore[arg-type]
+    recorded_at, prev = "2026-11-30T00:00:00.000000Z", "0" * 64
+    document = {"schema": LEDGER_SCHEMA, "seq": seq, "recorded_at": recorded_at,
+                "event_type": event_type, "actor": actor, "origin": origin, "success": success,
+                "object_id": object_id, "payload": json.loads(canonical_payload(payload)),  # type: ignore[arg-type]
+                "prev_hash": prev}  # fmt: skip
+    expected = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    assert canonical_bytes(seq, recorded_at, draft, prev) == expected.encode("ascii")
