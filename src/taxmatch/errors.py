@@ -102,3 +102,36 @@ class NotExplainable(TaxmatchError):
 
     code = "TM600"
     exit_status = 7
+
+
+class AccessDenied(TaxmatchError):
+    """The caller may not do this (an envelope naming another agency, a suspended agency).
+    The API answers 403; the message names no value."""
+
+    code = "TM700"
+    exit_status = 8
+
+
+class AgencySuspended(AccessDenied):
+    """The agency is suspended (the kill switch): its processing and release stop."""
+
+    code = "TM701"
+
+
+class LimitExceeded(TaxmatchError):
+    """A per-agency limit (daily row quota, request rate) is reached; retry after
+    ``retry_after`` seconds. The API answers 429 with ``Retry-After``."""
+
+    code = "TM710"
+    exit_status = 8
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UploadTooLarge(TaxmatchError):
+    """An upload passed the maximum size; it was cut off while streaming. API: 413."""
+
+    code = "TM720"
+    exit_status = 8

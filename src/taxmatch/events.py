@@ -33,6 +33,11 @@ class Event(StrEnum):
     POLICY_LOADED = "E400"
     POLICY_PHONE_ENABLED = "E401"
     GENERATED = "E500"
+    JOB_QUEUED = "E600"
+    JOB_CLAIMED = "E601"
+    JOB_FINISHED = "E602"
+    JOB_FAILED = "E603"
+    API_STARTED = "E610"
 
 
 def _check(key: str, value: object) -> str:

@@ -481,3 +481,12 @@ def _audit() -> Any:
     from taxmatch.pipeline.reference import Audit
 
     return Audit(database_url=get_settings().database_url, actor=actor_id(), origin=origin_id())
+
+
+# --- agency, serve, worker: the on-demand service (their own module; registered here) --
+
+from taxmatch.cli.service import agency, serve, worker  # noqa: E402
+
+main.add_command(agency)
+main.add_command(serve)
+main.add_command(worker)

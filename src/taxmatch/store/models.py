@@ -333,3 +333,7 @@ __all__ = [
     "metadata",
     "request_counts",
 ]
+
+# The service's tables (agencies, tokens, usage, jobs) live in their own module; importing
+# it here keeps ``metadata`` complete for whoever reads the schema from this module.
+from taxmatch.store import service_models as _service_models  # noqa: E402, F401

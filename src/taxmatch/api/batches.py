@@ -1,0 +1,141 @@
+"""Routes ``/v1/batches``: upload (streamed), list, status with progress, package files.
+
+An agency sees only its own batches: another agency's batch id answers 404 exactly as an
+unknown one does, so a caller learns nothing about batches that are not theirs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from taxmatch.api.deps import CurrentAgency, limits_for
+from taxmatch.api.schemas import (
+    PACKAGE_FILES,
+    Accepted,
+    BatchInfo,
+    BatchList,
+    PackageFile,
+    Problem,
+    Progress,
+)
+from taxmatch.api.settings import ApiSettings
+from taxmatch.api.upload import receive_upload
+from taxmatch.pipeline.intake import submit_batch
+from taxmatch.store.jobs import Job, JobQueue
+from taxmatch.store.service import Agency, ServiceStore
+
+router = APIRouter(prefix="/v1/batches", tags=["batches"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem} for code in (401, 403, 404, 413, 422, 429)
+}
+_MULTIPART = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["requests", "envelope"],
+                    "properties": {
+                        "requests": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "request file: .csv, .jsonl or .parquet",
+                        },
+                        "envelope": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "the envelope (JSON)",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+IdempotencyKey = Annotated[str | None, Header(max_length=128, pattern=r"^[\x21-\x7e]+$")]
+
+
+def _not_found() -> HTTPException:
+    return HTTPException(404, detail="no such batch")
+
+
+def _own_job(request: Request, agency: Agency, batch_id: str) -> Job:
+    job = JobQueue(request.app.state.service).find(batch_id)
+    if job is None or job.agency_id != agency.agency_id:
+        raise _not_found()
+    return job
+
+
+def _info(service: ServiceStore, job: Job) -> BatchInfo:
+    done = job.status == "done"
+    return BatchInfo(
+        batch_id=job.batch_id, status=job.status,
+        progress=Progress(stage=job.stage, rows_done=job.rows_done, rows_total=job.rows_total,
+                          stage_done=job.stage_done, stage_total=job.stage_total),
+        counts=service.batch_counts(job.batch_id) if done else {},
+        error_code=job.error_code, created_utc=job.created_at, updated_utc=job.updated_at,
+        files=list(PACKAGE_FILES) if done else [],
+    )  # fmt: skip
+
+
+@router.post("", status_code=202, response_model=Accepted, responses=_ERRORS,
+             openapi_extra=_MULTIPART)  # fmt: skip
+async def submit(
+    request: Request, agency: CurrentAgency, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Upload a batch (multipart: `requests` file and `envelope` JSON), streamed to disk.
+    The same file under the same envelope, or the same `Idempotency-Key`, is the same batch."""
+    settings: ApiSettings = request.app.state.settings
+    service: ServiceStore = request.app.state.service
+    if idempotency_key is not None:
+        known = await run_in_threadpool(JobQueue(service).find_by_key, agency.agency_id,
+                                        idempotency_key)  # fmt: skip
+        if known is not None:
+            request.state.batch_id = known.batch_id
+            return JSONResponse({"batch_id": known.batch_id}, status_code=202)
+    limits = limits_for(agency, settings)
+    upload = await receive_upload(request, settings.uploads, limits.max_upload_bytes)
+    submitted = await run_in_threadpool(
+        submit_batch, service, agency, upload, uploads=settings.uploads,
+        daily_row_quota=limits.daily_row_quota, idempotency_key=idempotency_key,
+    )  # fmt: skip
+    request.state.batch_id = submitted.job.batch_id
+    return JSONResponse({"batch_id": submitted.job.batch_id}, status_code=202)
+
+
+@router.get("", response_model=BatchList, responses=_ERRORS)
+def list_batches(request: Request, agency: CurrentAgency) -> BatchList:
+    """This agency's batches, newest first (at most 1000)."""
+    service: ServiceStore = request.app.state.service
+    return BatchList(batches=[_info(service, j) for j in JobQueue(service).list_for(
+        agency.agency_id)])  # fmt: skip
+
+
+@router.get("/{batch_id}", response_model=BatchInfo, responses=_ERRORS)
+def batch_status(request: Request, agency: CurrentAgency, batch_id: str) -> BatchInfo:
+    """Status (queued, running, done, failed), progress in rows, counts by outcome."""
+    request.state.batch_id = batch_id
+    return _info(request.app.state.service, _own_job(request, agency, batch_id))
+
+
+@router.get("/{batch_id}/files/{name}", response_class=FileResponse, responses={
+    **_ERRORS, 200: {"content": {"text/csv": {}, "application/json": {}}}})  # fmt: skip
+def batch_file(
+    request: Request, agency: CurrentAgency, batch_id: str, name: PackageFile
+) -> FileResponse:
+    """One file of a finished batch's response package, streamed."""
+    request.state.batch_id = batch_id
+    job = _own_job(request, agency, batch_id)
+    settings: ApiSettings = request.app.state.settings
+    path = Path(settings.packages) / job.batch_id / name
+    if job.status != "done" or not path.is_file():
+        raise HTTPException(404, detail="no such file (is the batch done?)")
+    media = "text/csv" if name.endswith(".csv") else "application/json"
+    return FileResponse(path, media_type=media, filename=f"{job.batch_id}-{name}")

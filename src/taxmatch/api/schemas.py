@@ -1,0 +1,106 @@
+"""Request and response bodies of the HTTP API (the public contract of ``/v1``).
+
+Response models are separate from the store's rows so that nothing private (token
+hashes, file paths in the store, lease owners) can leak into a response.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from taxmatch.contracts import Envelope
+
+BatchStatus = Literal["queued", "running", "done", "failed"]
+PackageFile = Literal[
+    "disclosed.csv", "rejected.csv", "unmatched.csv", "pending.csv", "summary.json",
+    "manifest.json",
+]  # fmt: skip
+PACKAGE_FILES: tuple[str, ...] = PackageFile.__args__  # type: ignore[attr-defined]
+
+_Field = Field(default=None, max_length=1000)
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+class Accepted(BaseModel):
+    batch_id: str
+
+
+class Progress(BaseModel):
+    stage: str = Field(description="queued, validating, writing package, done or failed")
+    rows_done: int = Field(description="rows decided and recorded so far")
+    rows_total: int = Field(description="rows in the upload")
+    stage_done: int = Field(description="units done in this stage (bytes when validating)")
+    stage_total: int | None
+
+
+class BatchInfo(BaseModel):
+    batch_id: str
+    status: BatchStatus
+    progress: Progress
+    counts: dict[str, int] = Field(description="records by outcome (REJECTED included)")
+    error_code: str | None
+    created_utc: datetime
+    updated_utc: datetime
+    files: list[str] = Field(description="package files to download once done")
+
+
+class BatchList(BaseModel):
+    batches: list[BatchInfo]
+
+
+class LookupRecord(BaseModel):
+    """One request record (DESIGN.md request-file columns), as strings."""
+
+    model_config = ConfigDict(extra="forbid")
+    request_id: str | None = _Field
+    first_name: str | None = _Field
+    last_name: str | None = _Field
+    middle_name: str | None = _Field
+    suffix: str | None = _Field
+    street_address: str | None = _Field
+    unit: str | None = _Field
+    city: str | None = _Field
+    state: str | None = _Field
+    zip: str | None = _Field
+    tax_periods: str | None = _Field
+    statute: str | None = _Field
+    removal_order_number: str | None = _Field
+    removal_order_date: str | None = _Field
+    case_number: str | None = _Field
+    officer_id: str | None = _Field
+    relevance: str | None = _Field
+    date_of_birth: str | None = _Field
+    tin: str | None = _Field
+    a_number: str | None = _Field
+
+
+class LookupBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    request: LookupRecord
+    envelope: Envelope | None = Field(
+        default=None,
+        description="The written request's envelope; default: that of the agency's last batch",
+    )
+
+
+class LookupAnswer(BaseModel):
+    batch_id: str
+    request_id: str
+    disposition: Literal["disclosed", "rejected", "unmatched", "pending"]
+    outcome: str | None
+    reason_codes: list[str]
+    fields: list[str] = Field(description="names of offending fields (never values)")
+    disclosure: dict[str, str] | None
+    seconds: float = Field(description="server time to answer")
+
+
+class Problem(BaseModel):
+    code: str
+    detail: str

@@ -1,0 +1,38 @@
+"""What ``create_app`` is built from. The CLI (``taxmatch serve``) fills it from flags and
+the environment; tests build it directly. Nothing here is read at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+DEFAULT_DAILY_ROWS = 2_000_000
+DEFAULT_RATE_PER_MINUTE = 600
+DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """The custodian's choices for the service. Agencies' own limits override the defaults."""
+
+    store: Path
+    database_url: str | None = None
+    policy: Path | None = None  # the custodian's policy; never the requester's to choose
+    matcher: str = "probabilistic"
+    out: Path | None = None  # packages; default STORE/packages
+    daily_row_quota: int = DEFAULT_DAILY_ROWS
+    rate_per_minute: int = DEFAULT_RATE_PER_MINUTE
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    worker_threads: int = 1  # in-process workers; 0 leaves the queue to `taxmatch worker`
+    lease_seconds: float = 60.0
+    poll_seconds: float = 1.0
+    as_of: date | None = None  # judge batches at this date (default: the upload date)
+
+    @property
+    def packages(self) -> Path:
+        return self.out if self.out is not None else self.store / "packages"
+
+    @property
+    def uploads(self) -> Path:
+        return self.store / "api" / "uploads"

@@ -1,0 +1,185 @@
+"""``taxmatch agency …``, ``taxmatch serve`` and ``taxmatch worker``: the on-demand service.
+
+Registered on the main group by ``taxmatch.cli``. ``agency token`` prints the new bearer
+token as its last line; it is stored only as a hash and cannot be shown again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from taxmatch.cli import _edge, _store, _store_option
+from taxmatch.cli.audit import actor_id, origin_id
+from taxmatch.cli.settings import get_settings
+
+_POLICY = click.option(
+    "--policy",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The custodian's policy YAML (default: the packaged policy).",
+)
+_MATCHER = click.option("--matcher", type=click.Choice(["probabilistic", "exact"]),
+                        default="probabilistic", show_default=True)  # fmt: skip
+
+
+if TYPE_CHECKING:
+    from taxmatch.pipeline.agencies import Admin
+
+
+def _admin(store: Path | None) -> Admin:
+    from taxmatch.pipeline.agencies import Admin
+
+    return Admin(_store(store), get_settings().database_url, actor_id(), origin_id())
+
+
+@click.group()
+def agency() -> None:
+    """Register requesting agencies, issue and revoke API tokens, suspend and resume."""
+
+
+@agency.command("add")
+@_store_option
+@click.argument("name")
+@click.option("--daily-rows", type=click.IntRange(1), default=None,
+              help="Rows a day (batches + lookups); default: the serve option.")  # fmt: skip
+@click.option("--rate", type=click.IntRange(1), default=None, help="Requests per minute.")
+@click.option("--max-upload-mb", type=click.IntRange(1), default=None, help="Largest upload.")
+@_edge
+def agency_add(store: Path | None, name: str, daily_rows: int | None, rate: int | None,
+               max_upload_mb: int | None) -> None:  # fmt: skip
+    """Register a requesting agency (NAME is its envelope's requesting_agency)."""
+    from taxmatch.pipeline.agencies import add_agency
+
+    size = None if max_upload_mb is None else max_upload_mb * 1024 * 1024
+    add_agency(_admin(store), name, daily_row_quota=daily_rows,
+               rate_per_minute=rate, max_upload_bytes=size)  # fmt: skip
+    click.echo(f"agency {name} added")
+
+
+@agency.command("token")
+@_store_option
+@click.argument("name")
+@_edge
+def agency_token(store: Path | None, name: str) -> None:
+    """Issue a new bearer token; printed once, as the last line, stored only as a hash."""
+    from taxmatch.pipeline.agencies import issue_token
+
+    token = issue_token(_admin(store), name)
+    click.echo(f"new token for agency {name} (shown once; keep it secret):")
+    click.echo(token)
+
+
+@agency.command("revoke")
+@_store_option
+@click.argument("name")
+@_edge
+def agency_revoke(store: Path | None, name: str) -> None:
+    """Revoke every token of the agency: its calls answer 401 from now on."""
+    from taxmatch.pipeline.agencies import revoke_tokens
+
+    n = revoke_tokens(_admin(store), name)
+    click.echo(f"{n} token(s) of agency {name} revoked")
+
+
+@agency.command("suspend")
+@_store_option
+@click.argument("name")
+@_edge
+def agency_suspend(store: Path | None, name: str) -> None:
+    """Kill switch: calls answer 403, queued batches fail, running ones stop unreleased."""
+    from taxmatch.pipeline.agencies import suspend_agency
+
+    n = suspend_agency(_admin(store), name)
+    click.echo(f"agency {name} suspended; {n} queued batch(es) failed")
+
+
+@agency.command("resume")
+@_store_option
+@click.argument("name")
+@_edge
+def agency_resume(store: Path | None, name: str) -> None:
+    """Lift a suspension (failed batches can be submitted again)."""
+    from taxmatch.pipeline.agencies import resume_agency
+
+    resume_agency(_admin(store), name)
+    click.echo(f"agency {name} resumed")
+
+
+@click.command("serve")
+@_store_option
+@_POLICY
+@_MATCHER
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--workers",
+    "worker_threads",
+    type=click.IntRange(0),
+    default=1,
+    show_default=True,
+    help="In-process queue workers (0: use `taxmatch worker`).",
+)
+@click.option(
+    "--daily-rows", type=click.IntRange(1), default=None, help="Default rows a day per agency."
+)
+@click.option(
+    "--rate", type=click.IntRange(1), default=None, help="Default requests per minute per agency."
+)
+@click.option("--max-upload-mb", type=click.IntRange(1), default=None,
+              help="Default largest upload.")  # fmt: skip
+@_edge
+def serve(store: Path | None, policy: Path | None, matcher: str, host: str, port: int,
+          worker_threads: int, daily_rows: int | None, rate: int | None,
+          max_upload_mb: int | None) -> None:  # fmt: skip
+    """Serve the HTTP API (OpenAPI at /docs) with an in-process queue worker."""
+    from taxmatch.api import ApiSettings, serve_app
+
+    extra: dict[str, int] = {}
+    if daily_rows is not None:
+        extra["daily_row_quota"] = daily_rows
+    if rate is not None:
+        extra["rate_per_minute"] = rate
+    if max_upload_mb is not None:
+        extra["max_upload_bytes"] = max_upload_mb * 1024 * 1024
+    settings = ApiSettings(store=_store(store), database_url=get_settings().database_url,
+                           policy=policy, matcher=matcher, worker_threads=worker_threads,
+                           **extra)  # type: ignore[arg-type]  # fmt: skip
+    click.echo(f"taxmatch API on http://{host}:{port} (OpenAPI at /docs)")
+    serve_app(settings, host=host, port=port)
+
+
+@click.command("worker")
+@_store_option
+@_POLICY
+@_MATCHER
+@click.option(
+    "--once", is_flag=True, help="Run queued batches until the queue is empty, then exit."
+)
+@_edge
+def worker(store: Path | None, policy: Path | None, matcher: str, once: bool) -> None:
+    """Run queued batches from the state database (more workers beside `taxmatch serve`)."""
+    import threading
+
+    from taxmatch.pipeline.worker import Worker, WorkerConfig
+    from taxmatch.store.service import ServiceStore
+
+    root = _store(store)
+    url = get_settings().database_url
+    config = WorkerConfig(store=root, out=root / "packages", database_url=url, policy=policy,
+                          matcher=matcher)  # fmt: skip
+    with ServiceStore.open(root, url) as service:
+        w = Worker(config, service)
+        if once:
+            n = 0
+            while w.run_one():
+                n += 1
+            click.echo(f"{n} batch(es) run")
+            return
+        click.echo(f"worker {w.owner} waiting for batches (Ctrl-C to stop)")
+        try:
+            w.run_forever(threading.Event())
+        except KeyboardInterrupt:
+            click.echo("worker stopped")

@@ -1,0 +1,103 @@
+"""Intake of an uploaded batch: check the envelope against the caller, charge the agency's
+daily row quota, move the files into the store and queue the job.
+
+The edges (the API) stream the upload to a scratch directory and hash it on the way;
+this stage decides what happens to it. The same request file under the same envelope is
+the same batch (``batch_id_for``), so a resubmission is answered with the batch already
+queued, running or done, and is not charged twice.
+
+Must never: accept an envelope naming an agency other than the caller, charge a quota
+for a batch already queued, or put a value into an error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from taxmatch.errors import AccessDenied, InputFileError, LimitExceeded
+from taxmatch.events import Event, emit
+from taxmatch.pipeline.batch import batch_id_for
+from taxmatch.store.files import read_envelope, sha256_file
+from taxmatch.store.jobs import Job, JobQueue
+from taxmatch.store.readers import detect_format
+from taxmatch.store.service import Agency, ServiceStore
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """An upload as the edge streamed it: files in a scratch directory, the request file's
+    sha256 and its row count (lines for CSV / JSON Lines, metadata for Parquet)."""
+
+    requests: Path
+    envelope: Path
+    requests_sha256: str
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    job: Job
+    created: bool
+
+
+def seconds_to_midnight(now: datetime | None = None) -> int:
+    moment = now or datetime.now(UTC)
+    midnight = (moment + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, int((midnight - moment).total_seconds()))
+
+
+def parquet_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except Exception:  # any unreadable file: the batch rejects it when it runs
+        raise InputFileError("requests", "not a readable Parquet file") from None
+
+
+def submit_batch(
+    service: ServiceStore,
+    agency: Agency,
+    upload: Upload,
+    *,
+    uploads: Path,
+    daily_row_quota: int,
+    idempotency_key: str | None = None,
+    today: date | None = None,
+) -> Submitted:
+    """Queue ``upload`` for ``agency`` (or return the job it already is)."""
+    queue = JobQueue(service)
+    detect_format(upload.requests)
+    envelope = read_envelope(upload.envelope)
+    if envelope.requesting_agency != agency.agency_id:
+        raise AccessDenied("envelope requesting_agency is not the authenticated agency")
+    batch_id = batch_id_for(upload.requests_sha256, sha256_file(upload.envelope))
+    existing = queue.find(batch_id)
+    if existing is not None and existing.status != "failed":
+        shutil.rmtree(upload.requests.parent, ignore_errors=True)
+        return Submitted(existing, False)
+    day = today or datetime.now(UTC).date()
+    if service.charge_rows(agency.agency_id, day, upload.rows, daily_row_quota) is None:
+        raise LimitExceeded("daily row quota reached", seconds_to_midnight())
+    home = uploads / batch_id
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    requests = home / f"requests{upload.requests.suffix.lower()}"
+    envelope_path = home / "envelope.json"
+    os.replace(upload.requests, requests)
+    os.replace(upload.envelope, envelope_path)
+    shutil.rmtree(upload.requests.parent, ignore_errors=True)
+    job, created = queue.enqueue(
+        batch_id, agency.agency_id, requests_path=str(requests),
+        envelope_path=str(envelope_path), rows_total=upload.rows,
+        idempotency_key=idempotency_key,
+    )  # fmt: skip
+    emit(Event.JOB_QUEUED, batch_id=batch_id, rows=upload.rows)
+    return Submitted(job, created)
+
+
+__all__ = ["Submitted", "Upload", "parquet_rows", "seconds_to_midnight", "submit_batch"]

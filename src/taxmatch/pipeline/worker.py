@@ -1,0 +1,188 @@
+"""The queue worker: claims uploaded batches and runs them through ``run_batch``.
+
+Runs in the API process by default (a thread) and as ``taxmatch worker`` for more. A
+claimed job is held under a lease that a heartbeat thread renews; a worker that dies
+stops renewing, the lease expires and another worker (or the restarted server) claims
+the job again. ``run_batch`` is idempotent, so the re-run neither loses nor duplicates
+a disclosure. Progress from the pipeline's ``Progress`` protocol goes to the jobs table,
+at most every ``report_seconds``; at each report the agency's status is checked, so a
+suspension (the kill switch) stops its batches between chunks and before release.
+
+Must never: run a suspended agency's batch, release (mark done) a batch of an agency
+suspended while it ran, or log anything but ids, counts and codes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from taxmatch.errors import AgencySuspended, TaxmatchError
+from taxmatch.events import Event, emit
+from taxmatch.pipeline.batch import BatchRequest, run_batch
+from taxmatch.store.jobs import Job, JobQueue
+from taxmatch.store.service import ServiceStore
+
+SUSPENDED = AgencySuspended.code
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """What every job is run with: the custodian's store, policy and matcher."""
+
+    store: Path
+    out: Path
+    database_url: str | None = None
+    policy: Path | None = None
+    matcher: str = "probabilistic"
+    lease_seconds: float = 60.0
+    poll_seconds: float = 1.0
+    report_seconds: float = 0.5
+    as_of: date | None = None  # default: the day the batch was uploaded (UTC)
+
+
+class LeaseLost(TaxmatchError):
+    """Another worker holds the job now (this one was presumed dead)."""
+
+    code = "TM730"
+
+
+class JobProgress:
+    """The ``Progress`` protocol, written to the jobs table and checked for the kill switch."""
+
+    def __init__(self, worker: Worker, job: Job) -> None:
+        self._worker = worker
+        self._job = job
+        self._stage = "starting"
+        self._done = 0
+        self._total: int | None = None
+        self._rows_done = 0
+        self._last = 0.0
+
+    def stage(self, name: str, total: int | None) -> None:
+        self._flush()
+        self._stage, self._done, self._total = name, 0, total
+        self._flush(force=True)
+
+    def advance(self, n: int) -> None:
+        self._done += n
+        if self._stage == "writing package":
+            self._rows_done += n
+        self._flush()
+
+    def _flush(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self._worker.config.report_seconds:
+            return
+        self._last = now
+        self._worker.check(self._job)
+        self._worker.queue.report(self._job.batch_id, self._worker.owner, stage=self._stage,
+                                  done=self._done, total=self._total,
+                                  rows_done=self._rows_done)  # fmt: skip
+
+
+class Worker:
+    """Claims and runs jobs one at a time."""
+
+    def __init__(self, config: WorkerConfig, service: ServiceStore, owner: str | None = None):
+        self.config = config
+        self.service = service
+        self.queue = JobQueue(service)
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lost: set[str] = set()
+
+    def check(self, job: Job) -> None:
+        """Raise when the job must stop: its agency is suspended or the lease was lost."""
+        agency = self.service.get_agency(job.agency_id)
+        if agency is None or agency.suspended:
+            raise AgencySuspended(f"agency {job.agency_id} is suspended")
+        if job.batch_id in self._lost:
+            raise LeaseLost(f"lease on batch {job.batch_id} lost")
+
+    def run_one(self) -> bool:
+        """Claim one job and run it to done or failed; False when the queue is idle."""
+        job = self.queue.claim(self.owner, self.config.lease_seconds)
+        if job is None:
+            return False
+        emit(Event.JOB_CLAIMED, batch_id=job.batch_id, attempt=job.attempts)
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(job, stop), daemon=True)
+        beat.start()
+        try:
+            self._run(job)
+        finally:
+            stop.set()
+            beat.join()
+            self._lost.discard(job.batch_id)
+        return True
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Run jobs until ``stop`` is set; sleep ``poll_seconds`` when idle."""
+        while not stop.is_set():
+            try:
+                busy = self.run_one()
+            except TaxmatchError as exc:  # the database went away: wait and try again
+                emit(Event.JOB_FAILED, error=exc.code)
+                busy = False
+            if not busy:
+                stop.wait(self.config.poll_seconds)
+
+    def _run(self, job: Job) -> None:
+        cfg = self.config
+        try:
+            self.check(job)
+            result = run_batch(
+                BatchRequest(
+                    store=cfg.store, requests=Path(job.requests_path),
+                    envelope=Path(job.envelope_path), out=cfg.out,
+                    as_of=cfg.as_of or job.created_at.date(), policy=cfg.policy,
+                    matcher=cfg.matcher,
+                    database_url=cfg.database_url, actor=job.agency_id,
+                    origin=f"worker@{socket.gethostname()}",
+                ),
+                JobProgress(self, job),
+            )  # fmt: skip
+            self.check(job)  # suspended while it ran: the package is not released
+        except LeaseLost:
+            emit(Event.JOB_FAILED, batch_id=job.batch_id, error=LeaseLost.code)
+            return  # the new holder finishes it
+        except TaxmatchError as exc:
+            self.queue.finish(job.batch_id, self.owner, "failed", error_code=exc.code)
+            emit(Event.JOB_FAILED, batch_id=job.batch_id, error=exc.code)
+            return
+        except Exception as exc:  # never let one batch kill the worker; no values logged
+            self.queue.finish(job.batch_id, self.owner, "failed", error_code="TM999")
+            emit(Event.JOB_FAILED, batch_id=job.batch_id, error="TM999",
+                 kind=type(exc).__name__)  # fmt: skip
+            return
+        rows = int(result.summary.get("input_rows", 0))
+        self.queue.finish(job.batch_id, self.owner, "done", rows_done=rows)
+        emit(Event.JOB_FINISHED, batch_id=job.batch_id, rows=rows, reused=result.reused)
+
+    def _heartbeat(self, job: Job, stop: threading.Event) -> None:
+        interval = max(0.05, self.config.lease_seconds / 3)
+        while not stop.wait(interval):
+            try:
+                if not self.queue.renew(job.batch_id, self.owner, self.config.lease_seconds):
+                    self._lost.add(job.batch_id)
+                    return
+            except TaxmatchError:
+                continue  # a missed beat; the lease is long enough for the next one
+
+
+def start_worker_thread(worker: Worker) -> tuple[threading.Thread, threading.Event]:
+    """Run ``worker`` in a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,), name="taxmatch-worker",
+                              daemon=True)  # fmt: skip
+    thread.start()
+    return thread, stop
+
+
+__all__ = ["SUSPENDED", "JobProgress", "Worker", "WorkerConfig", "start_worker_thread"]

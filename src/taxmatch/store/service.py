@@ -1,0 +1,274 @@
+"""The service's half of the state database: agencies, their API tokens and daily usage.
+
+Shares the state database (and its migrations) with ``StateStore``; the job queue is in
+``taxmatch.store.jobs`` on the same engine. A token is a random secret shown once; only
+its sha256 is stored, so a copy of the database cannot be used to call the API.
+
+Must never: store or log a token, let a database error escape unwrapped, or name a value
+in an error (errors name agency ids and operations only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.engine import URL
+
+from taxmatch.errors import StoreError
+from taxmatch.store.migrations import WRITE_OPTION, guard, open_engine
+from taxmatch.store.models import batches
+from taxmatch.store.service_models import AGENCY_STATUSES, agencies, agency_usage, api_tokens
+from taxmatch.store.state import STATE_FILE
+
+TOKEN_PREFIX: Final = "tm_"  # noqa: S105 (a prefix, not a secret)
+_AGENCY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class AgencyNotFound(StoreError):
+    code = "TM310"
+
+
+class AgencyExists(StoreError):
+    code = "TM311"
+
+
+@dataclass(frozen=True, slots=True)
+class Agency:
+    """A requesting agency as the custodian registered it. ``None`` limits: serve defaults."""
+
+    agency_id: str
+    status: str  # "active" / "suspended"
+    daily_row_quota: int | None = None
+    rate_per_minute: int | None = None
+    max_upload_bytes: int | None = None
+
+    @property
+    def suspended(self) -> bool:
+        return self.status == "suspended"
+
+
+def token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def check_agency_id(agency_id: str) -> str:
+    if not _AGENCY_ID.match(agency_id):
+        raise StoreError("agency name must be 1-64 letters, digits, '_', '.' or '-'")
+    return agency_id
+
+
+def state_url(store_dir: Path, database_url: str | None) -> str | URL:
+    """The state database URL ``StateStore.open`` would use for this store."""
+    if database_url:
+        return database_url
+    try:
+        store_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create store directory {store_dir}: {exc.strerror}") from None
+    return URL.create("sqlite+pysqlite", database=str((store_dir / STATE_FILE).resolve()))
+
+
+class ServiceStore:
+    """Agencies, tokens and usage. Thread-safe; one per process is enough."""
+
+    def __init__(self, url: str | URL) -> None:
+        self._engine: Engine = open_engine(url)
+
+    @classmethod
+    def open(cls, store_dir: Path, database_url: str | None = None) -> ServiceStore:
+        return cls(state_url(store_dir, database_url))
+
+    @property
+    def backend(self) -> str:
+        return self._engine.dialect.name
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> ServiceStore:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- agencies ---------------------------------------------------------------------
+
+    def add_agency(
+        self,
+        agency_id: str,
+        *,
+        daily_row_quota: int | None = None,
+        rate_per_minute: int | None = None,
+        max_upload_bytes: int | None = None,
+    ) -> Agency:
+        check_agency_id(agency_id)
+        now = datetime.now(UTC)
+        with self.writing("add_agency") as conn:
+            found = conn.execute(
+                select(agencies.c.agency_id).where(agencies.c.agency_id == agency_id)
+            ).first()
+            if found is not None:
+                raise AgencyExists(f"agency {agency_id} already exists")
+            conn.execute(
+                agencies.insert(),
+                {"agency_id": agency_id, "status": "active", "daily_row_quota": daily_row_quota,
+                 "rate_per_minute": rate_per_minute, "max_upload_bytes": max_upload_bytes,
+                 "created_at": now, "updated_at": now},
+            )  # fmt: skip
+        return Agency(agency_id, "active", daily_row_quota, rate_per_minute, max_upload_bytes)
+
+    def get_agency(self, agency_id: str) -> Agency | None:
+        with self.reading("get_agency") as conn:
+            row = conn.execute(select(agencies).where(agencies.c.agency_id == agency_id)).first()
+        return None if row is None else _agency(row._asdict())
+
+    def set_agency_status(self, agency_id: str, status: str) -> None:
+        if status not in AGENCY_STATUSES:
+            raise StoreError(f"agency status must be one of {list(AGENCY_STATUSES)}")
+        with self.writing("set_agency_status") as conn:
+            done = conn.execute(
+                update(agencies)
+                .where(agencies.c.agency_id == agency_id)
+                .values(status=status, updated_at=datetime.now(UTC))
+            )
+            if done.rowcount == 0:
+                raise AgencyNotFound(f"agency {agency_id} not found")
+
+    def set_agency_limits(self, agency_id: str, **limits: int | None) -> None:
+        allowed = {"daily_row_quota", "rate_per_minute", "max_upload_bytes"}
+        if not set(limits) <= allowed:
+            raise StoreError("unknown agency limit")
+        with self.writing("set_agency_limits") as conn:
+            done = conn.execute(
+                update(agencies)
+                .where(agencies.c.agency_id == agency_id)
+                .values(**limits, updated_at=datetime.now(UTC))
+            )
+            if done.rowcount == 0:
+                raise AgencyNotFound(f"agency {agency_id} not found")
+
+    # --- tokens -----------------------------------------------------------------------
+
+    def issue_token(self, agency_id: str) -> str:
+        """A new bearer token for ``agency_id``; shown once, stored as its sha256."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self.writing("issue_token") as conn:
+            if (
+                conn.execute(
+                    select(agencies.c.agency_id).where(agencies.c.agency_id == agency_id)
+                ).first()
+                is None
+            ):
+                raise AgencyNotFound(f"agency {agency_id} not found")
+            conn.execute(
+                api_tokens.insert(),
+                {"token_sha256": token_sha256(token), "agency_id": agency_id,
+                 "created_at": datetime.now(UTC), "revoked_at": None},
+            )  # fmt: skip
+        return token
+
+    def revoke_tokens(self, agency_id: str) -> int:
+        """Revoke every live token of ``agency_id``; how many were live."""
+        if self.get_agency(agency_id) is None:
+            raise AgencyNotFound(f"agency {agency_id} not found")
+        with self.writing("revoke_tokens") as conn:
+            done = conn.execute(
+                update(api_tokens)
+                .where(api_tokens.c.agency_id == agency_id, api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=datetime.now(UTC))
+            )
+        return int(done.rowcount)
+
+    def authenticate(self, token: str) -> Agency | None:
+        """The agency a live token belongs to; None for an unknown or revoked token."""
+        query = (
+            select(agencies)
+            .join(api_tokens, api_tokens.c.agency_id == agencies.c.agency_id)
+            .where(api_tokens.c.token_sha256 == token_sha256(token))
+            .where(api_tokens.c.revoked_at.is_(None))
+        )
+        with self.reading("authenticate") as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _agency(row._asdict())
+
+    # --- usage ------------------------------------------------------------------------
+
+    def charge_rows(self, agency_id: str, day: date, rows: int, quota: int) -> int | None:
+        """Add ``rows`` to the agency's count for ``day`` unless that would pass ``quota``:
+        the new total, or None (nothing charged). Checked and written under the write lock."""
+        key = (agency_usage.c.agency_id == agency_id) & (agency_usage.c.day == day)
+        with self.writing("charge_rows") as conn:
+            used = conn.execute(select(agency_usage.c.rows).where(key).with_for_update()).first()
+            total = (0 if used is None else int(used[0])) + rows
+            if total > quota:
+                return None
+            if used is None:
+                conn.execute(agency_usage.insert(), {"agency_id": agency_id, "day": day,
+                                                     "rows": total})  # fmt: skip
+            else:
+                conn.execute(update(agency_usage).where(key).values(rows=total))
+        return total
+
+    def usage(self, agency_id: str, day: date) -> int:
+        key = (agency_usage.c.agency_id == agency_id) & (agency_usage.c.day == day)
+        with self.reading("usage") as conn:
+            used = conn.execute(select(agency_usage.c.rows).where(key)).scalar_one_or_none()
+        return int(used or 0)
+
+    def batch_counts(self, batch_id: str) -> dict[str, int]:
+        """Counts by outcome of a finished batch (empty until it is done)."""
+        with self.reading("batch_counts") as conn:
+            counts = conn.execute(
+                select(batches.c.counts).where(batches.c.batch_id == batch_id)
+            ).scalar_one_or_none()
+        return {} if counts is None else dict(json.loads(counts))
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    @contextmanager
+    def reading(self, operation: str) -> Iterator[Connection]:
+        with guard(operation), self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def writing(self, operation: str) -> Iterator[Connection]:
+        """A write transaction (SQLite: ``BEGIN IMMEDIATE``, the single writer)."""
+        with guard(operation), self._engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+
+def _agency(values: dict[str, Any]) -> Agency:
+    return Agency(
+        values["agency_id"],
+        values["status"],
+        values["daily_row_quota"],
+        values["rate_per_minute"],
+        values["max_upload_bytes"],
+    )
+
+
+__all__ = [
+    "TOKEN_PREFIX",
+    "Agency",
+    "AgencyExists",
+    "AgencyNotFound",
+    "ServiceStore",
+    "check_agency_id",
+    "state_url",
+    "token_sha256",
+]
