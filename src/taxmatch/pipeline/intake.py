@@ -69,7 +69,23 @@ def submit_batch(
     idempotency_key: str | None = None,
     today: date | None = None,
 ) -> Submitted:
-    """Queue ``upload`` for ``agency`` (or return the job it already is)."""
+    """Queue ``upload`` for ``agency`` (or return the job it already is). The scratch
+    directory is gone afterwards, whatever happens."""
+    try:
+        return _submit(service, agency, upload, uploads, daily_row_quota, idempotency_key, today)
+    finally:
+        shutil.rmtree(upload.requests.parent, ignore_errors=True)
+
+
+def _submit(
+    service: ServiceStore,
+    agency: Agency,
+    upload: Upload,
+    uploads: Path,
+    daily_row_quota: int,
+    idempotency_key: str | None,
+    today: date | None,
+) -> Submitted:
     queue = JobQueue(service)
     detect_format(upload.requests)
     envelope = read_envelope(upload.envelope)
@@ -78,7 +94,6 @@ def submit_batch(
     batch_id = batch_id_for(upload.requests_sha256, sha256_file(upload.envelope))
     existing = queue.find(batch_id)
     if existing is not None and existing.status != "failed":
-        shutil.rmtree(upload.requests.parent, ignore_errors=True)
         return Submitted(existing, False)
     day = today or datetime.now(UTC).date()
     if service.charge_rows(agency.agency_id, day, upload.rows, daily_row_quota) is None:
@@ -90,7 +105,6 @@ def submit_batch(
     envelope_path = home / "envelope.json"
     os.replace(upload.requests, requests)
     os.replace(upload.envelope, envelope_path)
-    shutil.rmtree(upload.requests.parent, ignore_errors=True)
     job, created = queue.enqueue(
         batch_id, agency.agency_id, requests_path=str(requests),
         envelope_path=str(envelope_path), rows_total=upload.rows,

@@ -1,0 +1,56 @@
+"""``POST /v1/lookups``: one record through the batch path, synchronously."""
+
+from __future__ import annotations
+
+from taxmatch.store.state import StateStore
+from tests.api.conftest import Api, envelope_doc
+from tests.integration.conftest import request_row
+
+
+def test_lookup_answers_through_the_batch_path(api: Api) -> None:
+    body = {"request": request_row(1), "envelope": envelope_doc()}
+    r = api.client.post("/v1/lookups", json=body, headers=api.auth())
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["request_id"] == "REQ-00001"
+    assert answer["disposition"] in ("disclosed", "unmatched", "pending")
+    assert (answer["disclosure"] is not None) == (answer["disposition"] == "disclosed")
+    again = api.client.post("/v1/lookups", json=body, headers=api.auth()).json()
+    assert again["batch_id"] == answer["batch_id"]
+    assert again["disposition"] == answer["disposition"]
+    with StateStore(api.settings.database_url or "") as state:
+        batch = state.find_batch(answer["batch_id"])
+        events = {e.event_type for e in state.iter_ledger() if e.object_id == answer["batch_id"]}
+    assert batch is not None
+    assert batch.status == "done"
+    assert {"batch_received", "rules_in_force", "decisions", "package_delivered"} <= events
+
+
+def test_lookup_of_an_invalid_record_is_rejected_with_codes(api: Api) -> None:
+    row = request_row(2, first_name="", street_address="UNKNOWN ADDRESS")
+    r = api.client.post("/v1/lookups", json={"request": row, "envelope": envelope_doc()},
+                        headers=api.auth())  # fmt: skip
+    assert r.status_code == 200
+    answer = r.json()
+    assert answer["disposition"] == "rejected"
+    assert {"R01", "R03"} <= set(answer["reason_codes"])
+    assert "first_name" in answer["fields"]
+    assert "UNKNOWN" not in r.text
+
+
+def test_lookup_takes_the_last_batch_envelope_when_none_is_given(api: Api) -> None:
+    body = {"request": request_row(3)}
+    r = api.client.post("/v1/lookups", json=body, headers=api.auth())
+    assert r.status_code == 422
+    api.submit()
+    r = api.client.post("/v1/lookups", json=body, headers=api.auth())
+    assert r.status_code == 200, r.text
+
+
+def test_validation_errors_do_not_echo_values(api: Api) -> None:
+    secret = "Zebulon Quackenbush" * 100
+    body = {"request": {**request_row(4), "first_name": secret}, "envelope": envelope_doc()}
+    r = api.client.post("/v1/lookups", json=body, headers=api.auth())
+    assert r.status_code == 422
+    assert "Zebulon" not in r.text
+    assert "first_name" in r.json()["detail"]
