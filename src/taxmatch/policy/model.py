@@ -54,6 +54,12 @@ class DisclosurePolicy(_Strict):
     phone: bool = False
 
 
+class ReviewPolicy(_Strict):
+    # A release of reviewed rows from a batch of more input rows than this needs a second
+    # person (a supervisor other than the preparer): the two-person rule of the console.
+    batch_release_threshold: int = Field(default=1000, ge=0)
+
+
 class LimitsPolicy(_Strict):
     max_field_length: int = Field(default=1000, ge=16)
 
@@ -68,6 +74,7 @@ class Policy(_Strict):
     matching: MatchingPolicy
     disclosure: DisclosurePolicy
     limits: LimitsPolicy = LimitsPolicy()
+    review: ReviewPolicy = ReviewPolicy()
 
     @field_validator("statutes")
     @classmethod
