@@ -490,3 +490,9 @@ from taxmatch.cli.service import agency, serve, worker  # noqa: E402
 main.add_command(agency)
 main.add_command(serve)
 main.add_command(worker)
+
+# --- officer: console accounts (their own module; registered here) --------------------
+
+from taxmatch.cli.officer import officer  # noqa: E402
+
+main.add_command(officer)

@@ -375,6 +375,13 @@ class StateStore:
         with self._read(operation, snapshot=True) as conn:
             yield conn
 
+    @contextmanager
+    def writing(self, operation: str) -> Iterator[Connection]:
+        """A write transaction (under the write lock) for the store's table modules
+        (console); ledger entries appended on it commit with the rows. Errors wrapped."""
+        with self._write(operation, LedgerError) as conn:
+            yield conn
+
     def ledger_key(self) -> bytes:
         """The secret for ``keyed_hash``: made once with ``secrets.token_bytes``, never changed."""
         if self._key is None:

@@ -1,0 +1,151 @@
+"""Reads and writes of the console's accounts: officers and sessions (the review queue,
+reviews and releases are ``taxmatch.store.review``). A log-in or log-out appends its
+ledger entry in the same transaction (``StateStore.writing``) as the row it changes.
+
+Must never put a password, a token or a data value into a ledger payload or an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, delete, select
+
+from taxmatch.errors import StoreError
+from taxmatch.ledger.chain import LedgerDraft, format_recorded_at
+from taxmatch.store.console_models import console_sessions, officers
+from taxmatch.store.ledger_store import append_entries
+from taxmatch.store.state import StateStore
+
+
+@dataclass(frozen=True, slots=True)
+class Officer:
+    username: str
+    role: str
+    password_hash: str
+    failed_logins: int
+    locked_until: datetime | None
+
+
+def _append(conn: Connection, drafts: Sequence[LedgerDraft]) -> None:
+    append_entries(conn, drafts, format_recorded_at(datetime.now(UTC)))
+
+
+def token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+# --- officers and sessions ----------------------------------------------------------------
+
+
+def add_officer(
+    state: StateStore, username: str, role: str, password_hash: str, draft: LedgerDraft
+) -> None:
+    with state.writing("add_officer") as conn:
+        found = conn.execute(select(officers.c.username).where(officers.c.username == username))
+        if found.first() is not None:
+            raise StoreError(f"officer {username} already exists")
+        conn.execute(
+            officers.insert(),
+            {
+                "username": username,
+                "role": role,
+                "password_hash": password_hash,
+                "failed_logins": 0,
+                "locked_until": None,
+                "created_at": datetime.now(UTC),
+            },
+        )
+        _append(conn, [draft])
+
+
+def find_officer(state: StateStore, username: str) -> Officer | None:
+    with state.reading("find_officer") as conn:
+        row = conn.execute(select(officers).where(officers.c.username == username)).first()
+    if row is None:
+        return None
+    return Officer(row.username, row.role, row.password_hash, row.failed_logins, row.locked_until)
+
+
+def record_login(
+    state: StateStore,
+    username: str,
+    *,
+    ok: bool,
+    lock_after: int,
+    lock_until: datetime,
+    draft: LedgerDraft,
+) -> None:
+    """Count a failure (locking the officer at ``lock_after``) or reset the count."""
+    with state.writing("record_login") as conn:
+        if ok:
+            values = {"failed_logins": 0, "locked_until": None}
+            conn.execute(officers.update().where(officers.c.username == username).values(values))
+        else:
+            conn.execute(
+                officers.update()
+                .where(officers.c.username == username)
+                .values(failed_logins=officers.c.failed_logins + 1)
+            )
+            conn.execute(
+                officers.update()
+                .where(officers.c.username == username, officers.c.failed_logins >= lock_after)
+                .values(locked_until=lock_until, failed_logins=0)
+            )
+        _append(conn, [draft])
+
+
+def create_session(state: StateStore, token_hash: str, username: str, expires: datetime) -> None:
+    with state.writing("create_session") as conn:
+        now = datetime.now(UTC)
+        conn.execute(delete(console_sessions).where(console_sessions.c.expires_at < now))
+        conn.execute(
+            console_sessions.insert(),
+            {
+                "token_sha256": token_hash,
+                "username": username,
+                "created_at": now,
+                "expires_at": expires,
+            },
+        )
+
+
+def session_officer(state: StateStore, token_hash: str, now: datetime) -> Officer | None:
+    """The officer of a live session, or None (unknown or expired token)."""
+    query = (
+        select(officers)
+        .join(console_sessions, console_sessions.c.username == officers.c.username)
+        .where(console_sessions.c.token_sha256 == token_hash, console_sessions.c.expires_at > now)
+    )
+    with state.reading("session_officer") as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        return None
+    return Officer(row.username, row.role, row.password_hash, row.failed_logins, row.locked_until)
+
+
+def end_session(state: StateStore, token_hash: str, draft: LedgerDraft) -> None:
+    with state.writing("end_session") as conn:
+        conn.execute(delete(console_sessions).where(console_sessions.c.token_sha256 == token_hash))
+        _append(conn, [draft])
+
+
+def audit(state: StateStore, drafts: Sequence[LedgerDraft]) -> None:
+    """Audit events (page views of personal data) into the ledger."""
+    state.append_ledger(drafts)
+
+
+__all__ = [
+    "Officer",
+    "add_officer",
+    "audit",
+    "create_session",
+    "end_session",
+    "find_officer",
+    "record_login",
+    "session_officer",
+    "token_sha256",
+]
