@@ -29,6 +29,7 @@ from taxmatch.api import batches, lookups
 from taxmatch.api.deps import RateLimiter
 from taxmatch.api.schemas import Health
 from taxmatch.api.settings import ApiSettings
+from taxmatch.console import ConsoleSettings, console_app
 from taxmatch.errors import (
     AccessDenied,
     BatchNotFound,
@@ -104,6 +105,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.rate = RateLimiter()
     app.include_router(batches.router)
     app.include_router(lookups.router)
+    app.mount("/console", console_app(ConsoleSettings(settings.store, settings.database_url,
+                                                      settings.policy)))  # fmt: skip
 
     @app.get("/v1/health", response_model=Health, tags=["health"])
     def health() -> Health:

@@ -91,11 +91,13 @@ def explained_decision(
     policy: Path | None = None,
     database_url: str | None = None,
     out: Path | None = None,
+    decision: DecisionRow | None = None,
 ) -> ExplainedDecision:
     """The stored decision and the re-scored candidates, without writing anything.
 
     ``out``, when given, is where the caller will write: refused (before any work) when it
-    lies inside the batch's package directory.
+    lies inside the batch's package directory. ``decision``, when the caller has already
+    read it by key (the console), spares the scan of the batch for ``request_id``.
     """
     with StateStore.open(store, database_url) as state:
         batch = state.find_batch(batch_id)
@@ -103,7 +105,8 @@ def explained_decision(
             raise BatchNotFound(f"{store}: batch {batch_id} not found")
         if out is not None:
             _refuse_package_dir(out, Path(batch.package_dir), batch_id)
-        decision = _find_decision(state, batch_id, request_id)
+        if decision is None or decision.batch_id != batch_id:
+            decision = _find_decision(state, batch_id, request_id)
         key = state.ledger_key()
     where = f"batch {batch_id}, request {request_id}"
     if decision.disposition == Disposition.REJECTED.value:

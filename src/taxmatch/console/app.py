@@ -1,0 +1,208 @@
+"""The console's application: settings, state, page rendering, safety and errors.
+
+A FastAPI sub-application that ``taxmatch serve`` mounts at ``/console`` (``console_app``).
+Safety lives here, once, for every route: a POST is refused (403) unless the browser says
+it is same-origin (``Sec-Fetch-Site`` / ``Origin``); every response carries
+``Cache-Control: no-store`` and a strict Content-Security-Policy; an unauthenticated page
+request is redirected to the log-in form and an unauthenticated POST is refused; an error
+page shows an error code and an id-only message, never a traceback or a value.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from taxmatch.errors import BatchNotFound, RequestNotFound, TaxmatchError
+from taxmatch.ledger.chain import LedgerDraft
+from taxmatch.pipeline.officers import session_of
+from taxmatch.pipeline.review import Actor, ReviewRefused
+from taxmatch.policy.model import Policy, policy_sha256
+from taxmatch.store import console as cs
+from taxmatch.store.files import load_policy
+from taxmatch.store.state import StateStore
+
+COOKIE = "tm_session"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+
+
+@dataclass
+class ConsoleSettings:
+    """What the console needs; built by the edge that mounts it (``taxmatch serve``)."""
+
+    store: Path
+    database_url: str | None = None
+    policy: Path | None = None  # None: the packaged default policy
+    secure_cookie: bool = False  # set behind TLS
+    _state: StateStore | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def state(self) -> StateStore:
+        with self._lock:
+            if self._state is None:
+                self._state = StateStore.open(self.store, self.database_url)
+            return self._state
+
+    def policy_in_force(self) -> tuple[Policy, str]:
+        policy, text = load_policy(self.policy)
+        return policy, policy_sha256(text)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._state is not None:
+                self._state.close()
+                self._state = None
+
+
+class LoginRequired(Exception):
+    """No live session: pages redirect to the log-in form, POSTs are refused."""
+
+
+class Forbidden(Exception):
+    """The officer's role may not see or do this."""
+
+
+_ENV = Environment(
+    loader=PackageLoader("taxmatch.console", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    root = request.scope.get("root_path", "")
+    html = _ENV.get_template(name).render(
+        root=root, officer=context.pop("officer", None), **context
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def settings_of(request: Request) -> ConsoleSettings:
+    settings: ConsoleSettings = request.app.state.console
+    return settings
+
+
+def origin_of(request: Request) -> str:
+    host = request.client.host if request.client is not None else "unknown"
+    return f"console@{host}"
+
+
+def current_officer(request: Request) -> cs.Officer:
+    officer = session_of(settings_of(request).state(), request.cookies.get(COOKIE))
+    if officer is None:
+        raise LoginRequired
+    return officer
+
+
+Settings = Annotated[ConsoleSettings, Depends(settings_of)]
+CurrentOfficer = Annotated[cs.Officer, Depends(current_officer)]
+
+
+def require(officer: cs.Officer, *roles: str) -> None:
+    if officer.role not in roles:
+        raise Forbidden
+
+
+def actor(request: Request, officer: cs.Officer) -> Actor:
+    return Actor(officer.username, officer.role, origin_of(request))
+
+
+def audit_view(request: Request, officer: cs.Officer, page: str, object_id: str) -> None:
+    """A view of personal data is an audit event (Publication 1075): who, what, from where."""
+    draft = LedgerDraft(
+        "console_view", officer.username, origin_of(request), True, object_id, {"page": page}
+    )
+    cs.audit(settings_of(request).state(), [draft])
+
+
+def same_origin(request: Request) -> bool:
+    """The browser's own word that a state-changing request comes from this site."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return site is not None  # a browser that sends neither is refused
+    host = request.headers.get("host", "")
+    return origin in (f"{request.url.scheme}://{host}", f"http://{host}", f"https://{host}")
+
+
+def _error(request: Request, status: int, title: str, detail: str = "") -> HTMLResponse:
+    return render(request, "error.html", status, title=title, detail=detail)
+
+
+def console_app(settings: ConsoleSettings) -> FastAPI:
+    """The console as an application to mount at ``/console``."""
+    from taxmatch.console.report import router as report_router
+    from taxmatch.console.views import router as views_router
+
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.console = settings
+    app.include_router(views_router)
+    app.include_router(report_router)
+
+    @app.middleware("http")
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if request.method in UNSAFE_METHODS and not same_origin(request):
+            response: Response = _error(
+                request, 403, "Refused", "Cross-site requests are not accepted."
+            )
+        else:
+            response = await call_next(request)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Content-Security-Policy"] = _CSP
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        if request.method in UNSAFE_METHODS:
+            return _error(request, 403, "Refused", "Log in first.")
+        return RedirectResponse(f"{request.scope.get('root_path', '')}/login", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        return _error(request, 403, "Not allowed", "Your role may not use this page.")
+
+    @app.exception_handler(ReviewRefused)
+    async def _refused(request: Request, exc: ReviewRefused) -> Response:
+        return _error(request, 403, f"Not allowed ({exc.code})", exc.message)
+
+    @app.exception_handler(TaxmatchError)
+    async def _taxmatch(request: Request, exc: TaxmatchError) -> Response:
+        status = 404 if isinstance(exc, BatchNotFound | RequestNotFound) else 400
+        return _error(request, status, f"Error {exc.code}", exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        return _error(request, exc.status_code, f"Error {exc.status_code}")
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> Response:
+        # Never a traceback or a value: locals here are people's data.
+        return _error(
+            request, 500, "Internal error TM999", f"{type(exc).__name__}; the event was not shown."
+        )
+
+    return app
+
+
+__all__ = ["COOKIE", "ConsoleSettings", "CurrentOfficer", "Settings", "console_app", "render"]

@@ -1,0 +1,106 @@
+"""The transparency report pages: HTML with charts, CSV and PDF downloads.
+
+All three are built from one ``taxmatch.pipeline.transparency.transparency_report`` call,
+whose requests, disclosures and taxpayers are ``taxmatch accounting report``'s figures.
+Counts only; still a logged-in page, ``no-store`` like every console page.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse
+
+from taxmatch.console.app import CurrentOfficer, Settings, render
+from taxmatch.console.charts import bar_chart, line_chart
+from taxmatch.pipeline.transparency import CSV_COLUMNS, Transparency, transparency_report
+
+router = APIRouter()
+Year = Annotated[int | None, Query(ge=1900, le=9999)]
+Agency = Annotated[str | None, Query(max_length=64)]
+
+
+def _report(settings: Settings, year: int | None, agency: str | None) -> Transparency:
+    when = year if year is not None else datetime.now(UTC).year
+    return transparency_report(
+        settings.store, when, database_url=settings.database_url, agency=agency or None
+    )
+
+
+@router.get("/report", response_class=HTMLResponse)
+def report_page(
+    request: Request,
+    settings: Settings,
+    officer: CurrentOfficer,
+    year: Year = None,
+    agency: Agency = None,
+) -> HTMLResponse:
+    t = _report(settings, year, agency)
+    names = [a.agency for a in t.agencies]
+    bars = bar_chart(
+        f"Outcomes by agency, {t.year}",
+        names,
+        [
+            ("requests", [a.requests for a in t.agencies]),
+            ("rejected", [a.rejected for a in t.agencies]),
+            ("not matched", [a.not_matched for a in t.agencies]),
+            ("ambiguous", [a.ambiguous for a in t.agencies]),
+            ("disclosed", [a.disclosed for a in t.agencies]),
+        ],
+    )
+    months = [m for m, _, _ in t.months]
+    series = line_chart(
+        f"Requests and disclosures per month, {t.year}",
+        months,
+        [("requests", [r for _, r, _ in t.months]), ("disclosures", [d for _, _, d in t.months])],
+    )
+    query = f"year={t.year}" + (f"&agency={agency}" if agency else "")
+    return render(
+        request,
+        "report.html",
+        officer=officer,
+        t=t,
+        bars=bars,
+        series=series,
+        query=query,
+        agency=agency or "",
+    )
+
+
+@router.get("/report.csv")
+def report_csv(
+    settings: Settings, officer: CurrentOfficer, year: Year = None, agency: Agency = None
+) -> Response:
+    t = _report(settings, year, agency)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in t.csv_rows():
+        # Agency and statute come from the policy and envelopes; neutralise formula starts.
+        writer.writerow([("'" + c) if isinstance(c, str) and c[:1] in "=+-@" else c for c in row])
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="transparency-{t.year}.csv"'},
+    )
+
+
+@router.get("/report.pdf")
+def report_pdf(
+    settings: Settings, officer: CurrentOfficer, year: Year = None, agency: Agency = None
+) -> Response:
+    from taxmatch.console.pdf import render_pdf
+
+    t = _report(settings, year, agency)
+    return Response(
+        render_pdf(t),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="transparency-{t.year}.pdf"'},
+    )
+
+
+__all__ = ["router"]

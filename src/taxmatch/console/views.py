@@ -1,0 +1,299 @@
+"""Console pages: log-in, the review queue and review page, batches and releases, the
+ledger and the taxpayer accounting lookup. Each handler reads or does one thing through
+``taxmatch.pipeline`` / ``taxmatch.store`` and renders a template; the safety checks are
+``taxmatch.console.app``'s.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+
+from taxmatch.console.app import (
+    COOKIE,
+    CurrentOfficer,
+    Settings,
+    actor,
+    audit_view,
+    origin_of,
+    render,
+    require,
+)
+from taxmatch.contracts import REASON_DESCRIPTIONS
+from taxmatch.disclose.package import read_summary
+from taxmatch.errors import BatchNotFound, PackageError, TaxmatchError
+from taxmatch.ledger.chain import keyed_hash
+from taxmatch.pipeline import review as rv
+from taxmatch.pipeline.officers import LOCK_AFTER, log_in, log_out
+from taxmatch.store import review as cs
+from taxmatch.store.accounting import disclosures_about
+from taxmatch.store.ledger_page import ledger_page
+
+router = APIRouter()
+PAGE = 50
+_STATIC = {"htmx.min.js": "text/javascript", "console.css": "text/css"}
+_STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _to(request: Request, path: str) -> RedirectResponse:
+    return RedirectResponse(f"{request.scope.get('root_path', '')}{path}", status_code=303)
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    if name not in _STATIC:
+        return Response(status_code=404)
+    return FileResponse(_STATIC_DIR / name, media_type=_STATIC[name])
+
+
+# --- log-in ------------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> HTMLResponse:
+    return render(request, "login.html", error="")
+
+
+@router.post("/login", response_model=None)
+def login(
+    request: Request,
+    settings: Settings,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    result = log_in(
+        settings.state(), username.strip()[:64], password[:1024], origin=origin_of(request)
+    )
+    if not result.ok or result.token is None:
+        error = (
+            f"This account is locked after {LOCK_AFTER} failed log-ins; try later."
+            if result.locked
+            else "Unknown username or wrong password."
+        )
+        return render(request, "login.html", 401, error=error)
+    response = _to(request, "/")
+    response.set_cookie(
+        COOKIE,
+        result.token,
+        max_age=8 * 3600,
+        httponly=True,
+        samesite="strict",
+        secure=settings.secure_cookie,
+        path=request.scope.get("root_path", "") or "/",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, settings: Settings, officer: CurrentOfficer) -> Response:
+    log_out(
+        settings.state(),
+        request.cookies.get(COOKIE, ""),
+        officer.username,
+        origin=origin_of(request),
+    )
+    response = _to(request, "/login")
+    response.delete_cookie(COOKIE, path=request.scope.get("root_path", "") or "/")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, settings: Settings, officer: CurrentOfficer) -> HTMLResponse:
+    batches = settings.state().list_batches()[-10:][::-1]
+    return render(request, "home.html", officer=officer, batches=batches)
+
+
+# --- review queue and review page --------------------------------------------------------
+
+
+def _after(value: str | None) -> tuple[str, int] | None:
+    if not value or ":" not in value:
+        return None
+    batch_id, _, row = value.rpartition(":")
+    return (batch_id, int(row)) if row.isdigit() else None
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue(
+    request: Request,
+    settings: Settings,
+    officer: CurrentOfficer,
+    after: str | None = None,
+    fragment: bool = False,
+) -> HTMLResponse:
+    items = cs.queue_page(settings.state(), _after(after), PAGE + 1)
+    more = items[PAGE] if len(items) > PAGE else None
+    nxt = f"{items[PAGE - 1].batch_id}:{items[PAGE - 1].row_number}" if more else None
+    name = "queue_rows.html" if fragment else "queue.html"
+    return render(request, name, officer=officer, items=items[:PAGE], next=nxt)
+
+
+@router.get("/review/{batch_id}/{row_number}", response_class=HTMLResponse)
+def review_page(
+    request: Request, settings: Settings, officer: CurrentOfficer, batch_id: str, row_number: int
+) -> HTMLResponse:
+    state = settings.state()
+    decision = cs.find_decision(state, batch_id, row_number)
+    batch = state.find_batch(batch_id)
+    if decision is None or batch is None:
+        raise BatchNotFound(f"batch {batch_id} has no row {row_number}")
+    audit_view(request, officer, "review", f"{batch_id}#{row_number}")
+    explained, problem = None, ""
+    try:
+        from taxmatch.pipeline.explain import explained_decision
+
+        explained = explained_decision(
+            settings.store,
+            batch_id,
+            decision.request_id,
+            policy=settings.policy,
+            decision=decision,
+            database_url=settings.database_url,
+        )
+    except TaxmatchError as exc:
+        problem = str(exc)
+    done = cs.find_review(state, batch_id, row_number)
+    return render(
+        request,
+        "review.html",
+        officer=officer,
+        batch=batch,
+        d=decision,
+        ex=explained,
+        problem=problem,
+        done=done,
+        can_decide=officer.role in rv.DECIDERS
+        and done is None
+        and decision.outcome in cs.QUEUE_OUTCOMES,
+    )
+
+
+@router.post("/review/{batch_id}/{row_number}")
+def decide(
+    request: Request,
+    settings: Settings,
+    officer: CurrentOfficer,
+    batch_id: str,
+    row_number: int,
+    action: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    rv.decide_row(
+        settings.state(), batch_id, row_number, action, reason[:2000], actor(request, officer)
+    )
+    return _to(request, "/queue")
+
+
+# --- batches and releases ----------------------------------------------------------------
+
+
+@router.get("/batches", response_class=HTMLResponse)
+def batches(request: Request, settings: Settings, officer: CurrentOfficer) -> HTMLResponse:
+    rows = settings.state().list_batches()[::-1]
+    return render(request, "batches.html", officer=officer, batches=rows)
+
+
+@router.get("/batches/{batch_id}", response_class=HTMLResponse)
+def batch_page(
+    request: Request, settings: Settings, officer: CurrentOfficer, batch_id: str
+) -> HTMLResponse:
+    state = settings.state()
+    batch = state.find_batch(batch_id)
+    if batch is None:
+        raise BatchNotFound(f"batch {batch_id} not found")
+    reasons: dict[str, int] = {}
+    try:
+        summary = read_summary(Path(batch.package_dir))
+        reasons = {str(k): int(v) for k, v in dict(summary.get("reason_codes", {})).items()}
+    except (PackageError, TypeError, ValueError):
+        reasons = {}
+    policy, sha = settings.policy_in_force()
+    return render(
+        request,
+        "batch.html",
+        officer=officer,
+        batch=batch,
+        reasons=reasons,
+        descriptions={k.value: v for k, v in REASON_DESCRIPTIONS.items()},
+        open_reviews=cs.unreleased_reviews(state, batch_id),
+        releases=cs.list_releases(state, batch_id),
+        second=rv.second_person_needed(batch, policy, sha),
+        can_prepare=officer.role in rv.DECIDERS,
+    )
+
+
+@router.post("/batches/{batch_id}/release")
+def prepare(
+    request: Request, settings: Settings, officer: CurrentOfficer, batch_id: str
+) -> Response:
+    policy, sha = settings.policy_in_force()
+    rv.prepare_release(
+        settings.store, settings.state(), batch_id, actor(request, officer), policy, sha
+    )
+    return _to(request, f"/batches/{batch_id}")
+
+
+@router.post("/releases/{release_id}/approve")
+def approve(
+    request: Request, settings: Settings, officer: CurrentOfficer, release_id: str
+) -> Response:
+    policy, _ = settings.policy_in_force()
+    release = rv.approve_release(
+        settings.store, settings.state(), release_id, actor(request, officer), policy
+    )
+    return _to(request, f"/batches/{release.batch_id}")
+
+
+# --- ledger and accounting ---------------------------------------------------------------
+
+
+@router.get("/ledger", response_class=HTMLResponse)
+def ledger(
+    request: Request,
+    settings: Settings,
+    officer: CurrentOfficer,
+    before: Annotated[int | None, Query(ge=1)] = None,
+) -> HTMLResponse:
+    state = settings.state()
+    entries = ledger_page(state, before, PAGE)
+    seq, head = state.ledger_head()
+    older = entries[-1].seq if entries and entries[-1].seq > 1 else None
+    return render(
+        request, "ledger.html", officer=officer, entries=entries, head=head, seq=seq, older=older
+    )
+
+
+@router.get("/ledger/verify", response_class=HTMLResponse)
+def ledger_verify(request: Request, settings: Settings, officer: CurrentOfficer) -> HTMLResponse:
+    result = settings.state().verify_ledger()
+    return render(request, "ledger_verify.html", officer=officer, result=result)
+
+
+@router.get("/accounting", response_class=HTMLResponse)
+def accounting_form(request: Request, officer: CurrentOfficer) -> HTMLResponse:
+    require(officer, "supervisor", "auditor")
+    return render(request, "accounting.html", officer=officer, records=None, error="")
+
+
+@router.post("/accounting", response_class=HTMLResponse)
+def accounting(
+    request: Request, settings: Settings, officer: CurrentOfficer, tin: Annotated[str, Form()] = ""
+) -> HTMLResponse:
+    require(officer, "supervisor", "auditor")
+    clean = tin.replace("-", "").replace(" ", "")
+    if len(clean) != 9 or not clean.isdigit():
+        return render(
+            request,
+            "accounting.html",
+            400,
+            officer=officer,
+            records=None,
+            error="A TIN is 9 digits (dashes allowed).",
+        )
+    state = settings.state()
+    audit_view(request, officer, "accounting", "tin:" + keyed_hash(state.ledger_key(), clean))
+    records = disclosures_about(state, clean)
+    return render(request, "accounting.html", officer=officer, records=records, error="")

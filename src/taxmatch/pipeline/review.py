@@ -1,0 +1,303 @@
+"""The disclosure officer's review: decide a held row, release decisions in a supplement.
+
+An officer decides each REVIEW or AMBIGUOUS row (disclose or withhold, with a reason);
+the decision is a ledger entry. A release gathers a batch's decided rows into the
+supplemental package ``<out>/<batch_id>-S<n>/`` (the package's four files, summary and
+manifest, holding only those rows); its manifest hash goes into the ledger. The two-person
+rule: when the batch has more input rows than ``review.batch_release_threshold``, or the
+policy in force is not the one the batch ran under, a supervisor other than the preparer
+must approve before anything is written.
+
+Must never: write a disclosed value anywhere but the package (ledger payloads carry a
+keyed hash of the values), log a value, or let one person both prepare and approve.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from taxmatch.contracts import Disposition
+from taxmatch.disclose.package import MANIFEST, PackageWriter
+from taxmatch.errors import BatchNotFound, StoreError, TaxmatchError
+from taxmatch.ledger.chain import LedgerDraft, PayloadValue, keyed_hash
+from taxmatch.pipeline.record import disclosure_id_for
+from taxmatch.policy.model import Policy
+from taxmatch.store import review as cs
+from taxmatch.store.models import BatchRow
+from taxmatch.store.state import StateStore
+from taxmatch.store.workspace import BatchWorkspace
+
+MIN_REASON = 10
+DECIDERS = frozenset({"officer", "supervisor"})
+_VALUES_SQL = """
+SELECT o.row_number, o.line1, o.unit, o.city, o.state, o.zip5, o.filing_year, o.phone,
+       o.person_tin, r.statute, r.relevance
+FROM outcomes o JOIN records r USING (row_number)
+WHERE o.row_number IN ({rows}) ORDER BY o.row_number
+"""
+
+
+class ReviewRefused(TaxmatchError):
+    """The console user may not do this (role, or the two-person rule). Console: 403."""
+
+    code = "TM810"
+    exit_status = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    username: str
+    role: str
+    origin: str
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def decide_row(
+    state: StateStore, batch_id: str, row_number: int, action: str, reason: str, who: Actor
+) -> None:
+    """Record an officer's decision on one held row (not yet released)."""
+    if who.role not in DECIDERS:
+        raise ReviewRefused("only officers and supervisors decide held rows")
+    if action not in ("disclose", "withhold"):
+        raise StoreError("action must be disclose or withhold")
+    if len(reason.strip()) < MIN_REASON:
+        raise StoreError(f"a reason of at least {MIN_REASON} characters is required")
+    decision = cs.find_decision(state, batch_id, row_number)
+    if decision is None:
+        raise BatchNotFound(f"batch {batch_id} has no row {row_number}")
+    payload: dict[str, PayloadValue] = {
+        "batch_id": batch_id,
+        "row_number": row_number,
+        "outcome": decision.outcome,
+        "action": action,
+        "request_id_sha256": _sha(decision.request_id),
+        "reason_sha256": _sha(reason.strip()),
+    }
+    draft = LedgerDraft(
+        "review_decided", who.username, who.origin, True, f"{batch_id}#{row_number}", payload
+    )
+    cs.record_review(state, decision, action, reason.strip(), who.username, draft)
+
+
+def second_person_needed(batch: BatchRow, policy: Policy, policy_sha: str) -> str:
+    """Why a release of ``batch`` needs a second person; "" when it does not."""
+    reasons = []
+    if batch.input_rows > policy.review.batch_release_threshold:
+        reasons.append(
+            f"the batch has {batch.input_rows} rows, over the release threshold "
+            f"of {policy.review.batch_release_threshold}"
+        )
+    if policy_sha != batch.policy_sha256:
+        reasons.append("the policy in force is not the one the batch ran under")
+    return "; ".join(reasons)
+
+
+def prepare_release(
+    store: Path, state: StateStore, batch_id: str, who: Actor, policy: Policy, policy_sha: str
+) -> cs.Release:
+    """Gather the batch's decided rows into a release; publish it at once unless the
+    two-person rule holds it for a supervisor's approval."""
+    if who.role not in DECIDERS:
+        raise ReviewRefused("only officers and supervisors prepare a release")
+    batch = state.find_batch(batch_id)
+    if batch is None:
+        raise BatchNotFound(f"batch {batch_id} not found")
+    second = second_person_needed(batch, policy, policy_sha)
+
+    def draft(release_id: str, rows: int) -> LedgerDraft:
+        return LedgerDraft(
+            "release_prepared",
+            who.username,
+            who.origin,
+            True,
+            release_id,
+            {"batch_id": batch_id, "rows": rows, "second_person_required": bool(second)},
+        )
+
+    release = cs.create_release(state, batch_id, who.username, second, draft)
+    if not second:
+        publish(store, state, release, batch, None, who, policy)
+    return cs.find_release(state, release.release_id) or release
+
+
+def approve_release(
+    store: Path, state: StateStore, release_id: str, who: Actor, policy: Policy
+) -> cs.Release:
+    """The second person: a supervisor other than the preparer approves and publishes."""
+    release = cs.find_release(state, release_id)
+    if release is None:
+        raise StoreError(f"release {release_id} not found")
+    if who.role != "supervisor":
+        raise ReviewRefused("only a supervisor approves a release")
+    if who.username == release.preparer:
+        raise ReviewRefused("the preparer of a release cannot also approve it")
+    if release.status != "awaiting_approval":
+        raise StoreError(f"release {release_id} is not awaiting approval")
+    batch = state.find_batch(release.batch_id)
+    if batch is None:
+        raise BatchNotFound(f"batch {release.batch_id} not found")
+    publish(store, state, release, batch, who.username, who, policy)
+    return cs.find_release(state, release_id) or release
+
+
+def _values(store: Path, batch_id: str, rows: list[int]) -> dict[int, dict[str, Any]]:
+    if not rows:
+        return {}
+    path = store / "work" / batch_id / "work.duckdb"
+    if not path.exists():
+        raise StoreError(
+            f"batch {batch_id}: the batch workspace is no longer present, so a "
+            "held row cannot be disclosed; withhold it instead"
+        )
+    out: dict[int, dict[str, Any]] = {}
+    with BatchWorkspace(path, threads=1) as ws:
+        sql = _VALUES_SQL.format(rows=", ".join(str(int(r)) for r in rows))
+        for chunk in ws.stream(sql):
+            data = chunk.to_pylist()
+            out.update({int(d["row_number"]): d for d in data})
+    missing = [r for r in rows if r not in out or not out[r].get("person_tin")]
+    if missing:
+        raise StoreError(f"batch {batch_id}: row {missing[0]} has no candidate to disclose")
+    return out
+
+
+def publish(
+    store: Path,
+    state: StateStore,
+    release: cs.Release,
+    batch: BatchRow,
+    approver: str | None,
+    who: Actor,
+    policy: Policy,
+) -> Path:
+    """Write the supplemental package and record it (accounting rows, ledger) at once."""
+    reviews = cs.release_reviews(state, release.release_id)
+    disclose = [r.row_number for r in reviews if r.action == "disclose"]
+    values = _values(store, batch.batch_id, disclose)
+    allowed, phone, key = set(policy.disclosure.fields), policy.disclosure.phone, state.ledger_key()
+    out = Path(batch.package_dir).parent
+    started = datetime.now(UTC)
+    drafts: list[LedgerDraft] = []
+    subjects: list[dict[str, object]] = []
+    counts = {"DISCLOSED": 0, "WITHHELD": 0}
+    with PackageWriter(out, release.release_id, phone=phone) as pkg:
+        for r in reviews:
+            if r.action == "withhold":
+                pkg.write(Disposition.UNMATCHED, [r.request_id, r.outcome])
+                counts["WITHHELD"] += 1
+                continue
+            v = values[r.row_number]
+            decided = cs.find_decision(state, batch.batch_id, r.row_number)
+            score = decided.score if decided is not None and decided.score is not None else 0.0
+            did = disclosure_id_for(batch.batch_id, r.row_number)
+            shown = {
+                "street_address": v["line1"],
+                "unit": v["unit"],
+                "city": v["city"],
+                "state": v["state"],
+                "zip": v["zip5"],
+                "tax_year": v["filing_year"],
+            }
+            row: list[str | int | float | None] = [
+                r.request_id,
+                did,
+                *[shown[k] if k in allowed else "" for k in shown],
+                f"{score:.6f}",
+            ]
+            if phone:
+                row.append(v["phone"] or "")
+            pkg.write(Disposition.DISCLOSED, row)
+            counts["DISCLOSED"] += 1
+            fields = [k for k in shown if k in allowed] + (["phone"] if phone else [])
+            drafts.append(
+                LedgerDraft(
+                    "disclosure",
+                    who.username,
+                    who.origin,
+                    True,
+                    did,
+                    {
+                        "batch_id": batch.batch_id,
+                        "release_id": release.release_id,
+                        "request_id_sha256": _sha(r.request_id),
+                        "person_key": keyed_hash(key, v["person_tin"]),
+                        "fields": fields,
+                        "values_hmac": keyed_hash(key, *[str(x) for x in row[2:]]),
+                    },
+                )
+            )
+            subjects.append(
+                {
+                    "disclosure_id": did,
+                    "batch_id": batch.batch_id,
+                    "row_number": r.row_number,
+                    "tin": v["person_tin"],
+                    "statute": v["statute"] or "",
+                    "relevance": v["relevance"] or "",
+                    "fields": ";".join(fields),
+                    "disclosed_at": started,
+                }
+            )
+        _, head = state.ledger_head()
+        final = pkg.finish(
+            {
+                "batch_id": release.release_id,
+                "supplement_of": batch.batch_id,
+                "input_rows": len(reviews),
+                "counts": counts,
+                "reason_codes": {},
+                "input_sha256": batch.input_sha256,
+                "policy": {"version": batch.policy_version, "sha256": batch.policy_sha256},
+                "reference_id": batch.reference_id,
+                "ledger_head": head,
+                "started_utc": started.isoformat(),
+                "finished_utc": datetime.now(UTC).isoformat(),
+            }
+        )
+    manifest_sha = _sha((final / MANIFEST).read_text(encoding="utf-8"))
+    drafts.append(
+        LedgerDraft(
+            "supplement_written",
+            who.username,
+            who.origin,
+            True,
+            release.release_id,
+            {
+                "batch_id": batch.batch_id,
+                "manifest_sha256": manifest_sha,
+                "rows": len(reviews),
+                "disclosed": counts["DISCLOSED"],
+                "withheld": counts["WITHHELD"],
+                "approver": approver,
+                "preparer": release.preparer,
+            },
+        )
+    )
+    cs.finish_release(
+        state, release.release_id, approver, str(final), manifest_sha, disclose, subjects, drafts
+    )
+    return final
+
+
+def manifest_of(package: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((package / MANIFEST).read_text(encoding="utf-8"))
+    return data
+
+
+__all__ = [
+    "Actor",
+    "ReviewRefused",
+    "approve_release",
+    "decide_row",
+    "prepare_release",
+    "publish",
+    "second_person_needed",
+]

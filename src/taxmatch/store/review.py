@@ -1,0 +1,366 @@
+"""Reads and writes of the console's review: the queue, reviews and releases.
+
+Each write that matters to an audit appends its ledger entry in the same transaction
+(``StateStore.writing``), so the row and its record commit together. Must never load a
+batch's decisions whole (the queue is a keyset page over an index) or put a reason text
+or a data value into a ledger payload or an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, and_, exists, func, select
+
+from taxmatch.contracts import Outcome
+from taxmatch.errors import StoreError
+from taxmatch.ledger.chain import LedgerDraft, format_recorded_at
+from taxmatch.store.console_models import releases, reviews
+from taxmatch.store.ledger_store import append_entries
+from taxmatch.store.models import (
+    DecisionRow,
+    batches,
+    decision_from_row,
+    decisions,
+    disclosure_subjects,
+)
+from taxmatch.store.state import StateStore
+
+QUEUE_OUTCOMES: tuple[str, ...] = (Outcome.REVIEW.value, Outcome.AMBIGUOUS.value)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    batch_id: str
+    row_number: int
+    request_id: str
+    outcome: str
+    score: float | None
+    received: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    batch_id: str
+    row_number: int
+    request_id: str
+    outcome: str
+    action: str
+    reason: str
+    officer: str
+    decided_at: datetime
+    release_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    release_id: str
+    batch_id: str
+    number: int
+    preparer: str
+    rows: int
+    second_person: str
+    approver: str | None
+    status: str
+    created_at: datetime
+    released_at: datetime | None
+    package_dir: str | None
+    manifest_sha256: str | None
+
+
+def _append(conn: Connection, drafts: Sequence[LedgerDraft]) -> None:
+    append_entries(conn, drafts, format_recorded_at(datetime.now(UTC)))
+
+
+def _unreviewed() -> ColumnElement[bool]:
+    return ~exists().where(
+        and_(
+            reviews.c.batch_id == decisions.c.batch_id,
+            reviews.c.row_number == decisions.c.row_number,
+        )
+    )
+
+
+def queue_page(state: StateStore, after: tuple[str, int] | None, limit: int) -> list[QueueItem]:
+    """Unreviewed REVIEW and AMBIGUOUS rows, oldest batch first, then in row order.
+
+    Keyset paging: ``after`` is the (batch_id, row_number) of the last item shown. Each
+    batch is one index range scan per outcome, limited to what the page still needs.
+    """
+    with state.reading("review_queue") as conn:
+        order = conn.execute(
+            select(batches.c.batch_id, batches.c.created_at)
+            .where(batches.c.status == "done")
+            .order_by(batches.c.created_at, batches.c.batch_id)
+        ).all()
+        ids = [b for b, _ in order]
+        start = 0
+        if after is not None and after[0] in ids:
+            start = ids.index(after[0])
+        items: list[QueueItem] = []
+        for batch_id, received in order[start:]:
+            last = after[1] if after is not None and batch_id == after[0] else 0
+            query = (
+                select(
+                    decisions.c.row_number,
+                    decisions.c.request_id,
+                    decisions.c.outcome,
+                    decisions.c.score,
+                )
+                .where(
+                    decisions.c.batch_id == batch_id,
+                    decisions.c.outcome.in_(QUEUE_OUTCOMES),
+                    decisions.c.row_number > last,
+                    _unreviewed(),
+                )
+                .order_by(decisions.c.row_number)
+                .limit(limit - len(items))
+            )
+            items += [
+                QueueItem(batch_id, int(r.row_number), r.request_id, r.outcome, r.score, received)
+                for r in conn.execute(query)
+            ]
+            if len(items) >= limit:
+                break
+    return items
+
+
+def find_decision(state: StateStore, batch_id: str, row_number: int) -> DecisionRow | None:
+    query = select(decisions).where(
+        decisions.c.batch_id == batch_id, decisions.c.row_number == row_number
+    )
+    with state.reading("find_decision") as conn:
+        row = conn.execute(query).first()
+    return None if row is None else decision_from_row(row)
+
+
+def find_review(state: StateStore, batch_id: str, row_number: int) -> Review | None:
+    query = select(reviews).where(
+        reviews.c.batch_id == batch_id, reviews.c.row_number == row_number
+    )
+    with state.reading("find_review") as conn:
+        row = conn.execute(query).first()
+    return None if row is None else _review(row)
+
+
+def _review(row: Row[Any]) -> Review:
+    r = row
+    return Review(
+        r.batch_id,
+        int(r.row_number),
+        r.request_id,
+        r.outcome,
+        r.action,
+        r.reason,
+        r.officer,
+        r.decided_at,
+        r.release_id,
+    )
+
+
+def record_review(
+    state: StateStore,
+    decision: DecisionRow,
+    action: str,
+    reason: str,
+    officer: str,
+    draft: LedgerDraft,
+) -> None:
+    """Store one officer's decision on a queued row, with its ledger entry."""
+    if decision.outcome not in QUEUE_OUTCOMES:
+        raise StoreError(
+            f"batch {decision.batch_id} row {decision.row_number} is not awaiting review"
+        )
+    with state.writing("record_review") as conn:
+        found = conn.execute(
+            select(reviews.c.row_number).where(
+                reviews.c.batch_id == decision.batch_id, reviews.c.row_number == decision.row_number
+            )
+        ).first()
+        if found is not None:
+            raise StoreError(
+                f"batch {decision.batch_id} row {decision.row_number} is already reviewed"
+            )
+        conn.execute(
+            reviews.insert(),
+            {
+                "batch_id": decision.batch_id,
+                "row_number": decision.row_number,
+                "request_id": decision.request_id,
+                "outcome": decision.outcome,
+                "action": action,
+                "reason": reason,
+                "officer": officer,
+                "decided_at": datetime.now(UTC),
+                "release_id": None,
+                "disclosed": False,
+            },
+        )
+        _append(conn, [draft])
+
+
+def unreleased_reviews(state: StateStore, batch_id: str) -> list[Review]:
+    query = (
+        select(reviews)
+        .where(reviews.c.batch_id == batch_id, reviews.c.release_id.is_(None))
+        .order_by(reviews.c.row_number)
+    )
+    with state.reading("unreleased_reviews") as conn:
+        return [_review(r) for r in conn.execute(query)]
+
+
+def release_reviews(state: StateStore, release_id: str) -> list[Review]:
+    query = select(reviews).where(reviews.c.release_id == release_id).order_by(reviews.c.row_number)
+    with state.reading("release_reviews") as conn:
+        return [_review(r) for r in conn.execute(query)]
+
+
+def reviewed_count(state: StateStore, batch_id: str) -> int:
+    query = select(func.count()).select_from(reviews).where(reviews.c.batch_id == batch_id)
+    with state.reading("reviewed_count") as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+# --- releases ----------------------------------------------------------------------------
+
+
+def _release(row: Row[Any]) -> Release:
+    return Release(**row._asdict())
+
+
+def list_releases(state: StateStore, batch_id: str | None = None) -> list[Release]:
+    query = select(releases).order_by(releases.c.created_at, releases.c.release_id)
+    if batch_id is not None:
+        query = query.where(releases.c.batch_id == batch_id)
+    with state.reading("list_releases") as conn:
+        return [_release(r) for r in conn.execute(query)]
+
+
+def find_release(state: StateStore, release_id: str) -> Release | None:
+    with state.reading("find_release") as conn:
+        row = conn.execute(select(releases).where(releases.c.release_id == release_id)).first()
+    return None if row is None else _release(row)
+
+
+def create_release(
+    state: StateStore,
+    batch_id: str,
+    preparer: str,
+    second_person: str,
+    draft_for: Callable[[str, int], LedgerDraft],
+) -> Release:
+    """Gather the batch's unreleased reviews into a new release ``<batch>-S<n>``."""
+    with state.writing("create_release") as conn:
+        number = (
+            int(
+                conn.execute(
+                    select(func.coalesce(func.max(releases.c.number), 0)).where(
+                        releases.c.batch_id == batch_id
+                    )
+                ).scalar_one()
+            )
+            + 1
+        )
+        open_rows = int(
+            conn.execute(
+                select(func.count())
+                .select_from(reviews)
+                .where(reviews.c.batch_id == batch_id, reviews.c.release_id.is_(None))
+            ).scalar_one()
+        )
+        if open_rows == 0:
+            raise StoreError(f"batch {batch_id} has no reviewed rows awaiting release")
+        release_id = f"{batch_id}-S{number}"
+        now = datetime.now(UTC)
+        conn.execute(
+            releases.insert(),
+            {
+                "release_id": release_id,
+                "batch_id": batch_id,
+                "number": number,
+                "preparer": preparer,
+                "rows": open_rows,
+                "second_person": second_person,
+                "approver": None,
+                "status": "awaiting_approval",
+                "created_at": now,
+                "released_at": None,
+                "package_dir": None,
+                "manifest_sha256": None,
+            },
+        )
+        conn.execute(
+            reviews.update()
+            .where(reviews.c.batch_id == batch_id, reviews.c.release_id.is_(None))
+            .values(release_id=release_id)
+        )
+        _append(conn, [draft_for(release_id, open_rows)])
+        row = conn.execute(select(releases).where(releases.c.release_id == release_id)).one()
+    return _release(row)
+
+
+def finish_release(
+    state: StateStore,
+    release_id: str,
+    approver: str | None,
+    package_dir: str,
+    manifest_sha256: str,
+    disclosed_rows: Sequence[int],
+    subjects: Sequence[dict[str, object]],
+    drafts: Sequence[LedgerDraft],
+) -> None:
+    """Mark a release released: its package, the disclosed reviews, the accounting rows of
+    its disclosures and their ledger entries, in one transaction."""
+    with state.writing("finish_release") as conn:
+        row = conn.execute(
+            select(releases.c.status, releases.c.batch_id)
+            .where(releases.c.release_id == release_id)
+            .with_for_update()
+        ).first()
+        if row is None or row.status == "released":
+            raise StoreError(f"release {release_id} is not awaiting release")
+        conn.execute(
+            releases.update()
+            .where(releases.c.release_id == release_id)
+            .values(
+                status="released",
+                approver=approver,
+                released_at=datetime.now(UTC),
+                package_dir=package_dir,
+                manifest_sha256=manifest_sha256,
+            )
+        )
+        if disclosed_rows:
+            conn.execute(
+                reviews.update()
+                .where(
+                    reviews.c.release_id == release_id,
+                    reviews.c.row_number.in_(list(disclosed_rows)),
+                )
+                .values(disclosed=True)
+            )
+        if subjects:
+            conn.execute(disclosure_subjects.insert(), list(subjects))
+        _append(conn, drafts)
+
+
+__all__ = [
+    "QUEUE_OUTCOMES",
+    "QueueItem",
+    "Release",
+    "Review",
+    "create_release",
+    "find_decision",
+    "find_release",
+    "find_review",
+    "finish_release",
+    "list_releases",
+    "queue_page",
+    "record_review",
+    "release_reviews",
+    "reviewed_count",
+    "unreleased_reviews",
+]

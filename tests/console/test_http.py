@@ -1,0 +1,299 @@
+"""The console over HTTP (TestClient), on SQLite and PostgreSQL: log-in, sessions and
+lockout; cross-site POSTs refused; no-store; roles; the queue, a decision, a release with
+one and with two people; the ledger's audit events; error pages without values."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from taxmatch.cli import main
+from taxmatch.pipeline.accounting import annual_report
+from taxmatch.pipeline.officers import LOCK_AFTER
+
+from .conftest import ORIGIN, PASSWORD, Console, build_console
+
+
+def _events(c: Console, kind: str) -> list[object]:
+    return [e for e in c.state.iter_ledger() if e.event_type == kind]
+
+
+def test_every_page_needs_a_login(console: Console) -> None:
+    for path in (
+        "/console/",
+        "/console/queue",
+        "/console/batches",
+        "/console/batches/B-OLD",
+        "/console/review/B-OLD/2",
+        "/console/ledger",
+        "/console/report",
+        "/console/report.csv",
+        "/console/accounting",
+    ):
+        r = console.client.get(path, follow_redirects=False)
+        assert r.status_code == 303, path
+        assert r.headers["location"] == "/console/login"
+        assert "REQ-" not in r.text
+    r = console.post("/console/review/B-OLD/2", action="withhold", reason="x" * 20)
+    assert r.status_code == 403  # type: ignore[attr-defined]
+    assert _events(console, "review_decided") == []
+
+
+def test_login_sets_a_strict_httponly_cookie_and_logout_ends_it(console: Console) -> None:
+    r = console.client.post(
+        "/console/login",
+        data={"username": "olive", "password": PASSWORD},
+        headers={"Origin": ORIGIN},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert "path=/console" in cookie
+    assert console.client.get("/console/", follow_redirects=False).status_code == 200
+    assert console.post("/console/logout").status_code == 303  # type: ignore[attr-defined]
+    assert console.client.get("/console/", follow_redirects=False).status_code == 303
+    kinds = [e.event_type for e in console.state.iter_ledger()]
+    assert "login" in kinds
+    assert "logout" in kinds
+
+
+def test_wrong_password_and_lockout(console: Console) -> None:
+    for _ in range(LOCK_AFTER):
+        r = console.client.post(
+            "/console/login",
+            data={"username": "olive", "password": "nope"},
+            headers={"Origin": ORIGIN},
+        )
+        assert r.status_code == 401
+        assert "Unknown username or wrong password" in r.text
+    r = console.client.post(
+        "/console/login",
+        data={"username": "olive", "password": PASSWORD},
+        headers={"Origin": ORIGIN},
+        follow_redirects=False,
+    )
+    assert r.status_code == 401
+    assert "locked" in r.text
+    assert "set-cookie" not in r.headers
+    unknown = console.client.post(
+        "/console/login", data={"username": "nobody", "password": "x"}, headers={"Origin": ORIGIN}
+    )
+    assert "Unknown username or wrong password" in unknown.text  # no hint the name is unknown
+
+
+def test_cross_site_posts_are_refused(console: Console) -> None:
+    console.login("olive")
+    for headers in (
+        {"Origin": "https://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": ORIGIN, "Sec-Fetch-Site": "same-site"},
+        {},
+    ):
+        r = console.client.post(
+            "/console/review/B-OLD/2",
+            headers=headers,
+            data={"action": "withhold", "reason": "a long enough reason"},
+        )
+        assert r.status_code == 403, headers
+    r = console.client.post(
+        "/console/login",
+        headers={"Origin": "https://evil.example"},
+        data={"username": "olive", "password": PASSWORD},
+    )
+    assert r.status_code == 403
+    assert _events(console, "review_decided") == []
+    ok = console.client.post(
+        "/console/review/B-OLD/2",
+        headers={"Sec-Fetch-Site": "same-origin"},
+        data={"action": "withhold", "reason": "a long enough reason"},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303
+
+
+def test_pages_are_no_store_with_a_strict_csp(console: Console) -> None:
+    console.login("sam")
+    for path in (
+        "/console/",
+        "/console/queue",
+        "/console/review/B-OLD/2",
+        "/console/ledger",
+        "/console/batches/B-OLD",
+        "/console/report",
+        "/console/login",
+    ):
+        r = console.client.get(path)
+        assert r.status_code == 200, path
+        assert r.headers["cache-control"] == "no-store"
+        assert "default-src 'self'" in r.headers["content-security-policy"]
+    js = console.client.get("/console/static/htmx.min.js")
+    assert js.status_code == 200
+    assert "htmx" in js.text
+
+
+def test_roles(console: Console) -> None:
+    console.login("olive")
+    assert console.client.get("/console/accounting").status_code == 403
+    assert console.post("/console/accounting", tin="123456789").status_code == 403  # type: ignore[attr-defined]
+    console.login("ada")
+    assert console.client.get("/console/accounting").status_code == 200
+    r = console.post("/console/review/B-OLD/2", action="withhold", reason="auditors only read")
+    assert r.status_code == 403  # type: ignore[attr-defined]
+    r = console.post("/console/accounting", tin="123-45-6789")
+    assert r.status_code == 200  # type: ignore[attr-defined]
+    views = _events(console, "console_view")
+    assert views
+    assert views[-1].actor == "ada"
+    assert "123456789" not in views[-1].object_id
+
+
+def test_queue_is_review_and_ambiguous_oldest_first(console: Console) -> None:
+    console.login("olive")
+    text = console.client.get("/console/queue").text
+    order = [f"REQ-B-OLD-{n}<" for n in (2, 3, 6)] + [f"REQ-B-NEW-{n}<" for n in (2, 3, 6)]
+    positions = [text.index(x) for x in order]
+    assert positions == sorted(positions)
+    for absent in ("REQ-B-OLD-1<", "REQ-B-OLD-4<", "REQ-B-OLD-5<"):
+        assert absent not in text
+
+
+def test_queue_pages_by_keyset(console: Console, monkeypatch: object) -> None:
+    import taxmatch.console.views as views
+
+    monkeypatch.setattr(views, "PAGE", 2)  # type: ignore[attr-defined]
+    console.login("olive")
+    first = console.client.get("/console/queue").text
+    assert "REQ-B-OLD-2<" in first
+    assert "REQ-B-OLD-3<" in first
+    assert "REQ-B-OLD-6<" not in first
+    assert "after=B-OLD%3A3" in first
+    more = console.client.get("/console/queue?fragment=true&after=B-OLD:3").text
+    assert "REQ-B-OLD-6<" in more
+    assert "REQ-B-NEW-2<" in more
+    assert "<html" not in more
+
+
+def test_withhold_and_release_by_one_person_writes_a_supplement(console: Console) -> None:
+    console.login("olive")
+    page = console.client.get("/console/review/B-OLD/3")
+    assert "No explanation available" in page.text  # exact matcher: nothing to explain
+    assert _events(console, "console_view")[-1].object_id == "B-OLD#3"
+    r = console.post("/console/review/B-OLD/3", action="withhold", reason="two people fit")
+    assert r.status_code == 303  # type: ignore[attr-defined]
+    assert "REQ-B-OLD-3<" not in console.client.get("/console/queue").text
+    again = console.post("/console/review/B-OLD/3", action="disclose", reason="changed my mind")
+    assert again.status_code == 400  # type: ignore[attr-defined]
+    r = console.post("/console/batches/B-OLD/release")
+    assert r.status_code == 303  # type: ignore[attr-defined]
+    package = console.store / "out" / "B-OLD-S1"
+    with (package / "unmatched.csv").open(encoding="utf-8") as fh:
+        assert list(csv.DictReader(fh)) == [{"request_id": "REQ-B-OLD-3", "outcome": "AMBIGUOUS"}]
+    written = _events(console, "supplement_written")
+    import hashlib
+
+    manifest = (package / "manifest.json").read_bytes()
+    assert written[-1].payload["manifest_sha256"] == hashlib.sha256(manifest).hexdigest()
+    assert json.loads(manifest)["batch_id"] == "B-OLD-S1"
+    assert console.state.verify_ledger().ok
+
+
+def test_two_person_rule(tmp_path: Path, state_url: str) -> None:
+    c = build_console(tmp_path / "store", state_url, threshold=3)  # batches have 6 rows
+    try:
+        c.login("sam")
+        c.post("/console/review/B-NEW/2", action="withhold", reason="address undeliverable")
+        batch = c.client.get("/console/batches/B-NEW").text
+        assert "Two-person rule" in batch
+        assert "over the release threshold" in batch
+        c.post("/console/batches/B-NEW/release")
+        assert not (c.store / "out" / "B-NEW-S1").exists()
+        r = c.post("/console/releases/B-NEW-S1/approve")  # the preparer himself
+        assert r.status_code == 403  # type: ignore[attr-defined]
+        c.login("olive")  # an officer is not a supervisor
+        assert c.post("/console/releases/B-NEW-S1/approve").status_code == 403  # type: ignore[attr-defined]
+        c.login("sue")
+        assert c.post("/console/releases/B-NEW-S1/approve").status_code == 303  # type: ignore[attr-defined]
+        assert (c.store / "out" / "B-NEW-S1" / "manifest.json").exists()
+        written = _events(c, "supplement_written")[-1]
+        assert written.payload["approver"] == "sue"
+        assert written.payload["preparer"] == "sam"
+    finally:
+        c.client.close()
+        c.settings.close()
+        c.state.close()
+
+
+def test_a_policy_change_needs_a_second_person(tmp_path: Path, state_url: str) -> None:
+    c = build_console(tmp_path / "store", state_url, threshold=1000, same_policy=False)
+    try:
+        c.login("olive")
+        c.post("/console/review/B-OLD/2", action="withhold", reason="not the same person")
+        assert "policy in force is not" in c.client.get("/console/batches/B-OLD").text
+        c.post("/console/batches/B-OLD/release")
+        assert not (c.store / "out" / "B-OLD-S1").exists()
+    finally:
+        c.client.close()
+        c.settings.close()
+        c.state.close()
+
+
+def test_error_pages_show_no_traceback_and_escape(console: Console) -> None:
+    console.login("olive")
+    r = console.client.get("/console/batches/<script>alert(1)</script>")
+    assert r.status_code == 404
+    assert "<script>alert" not in r.text
+    assert "Traceback" not in r.text
+    r = console.client.get("/console/review/B-OLD/notanumber")
+    assert r.status_code in (404, 422)
+    assert "Traceback" not in r.text
+
+
+def test_report_matches_accounting_and_downloads(console: Console) -> None:
+    console.login("ada")
+    year = __import__("datetime").datetime.now(__import__("datetime").UTC).year
+    page = console.client.get(f"/console/report?year={year}")
+    assert page.status_code == 200
+    assert "<svg" in page.text
+    report = annual_report(console.store, year, database_url=console.settings.database_url)
+    rows = list(
+        csv.DictReader(io.StringIO(console.client.get(f"/console/report.csv?year={year}").text))
+    )
+    totals = {r["key"]: int(r["value"]) for r in rows if r["section"] == "total"}
+    assert totals == report.totals
+    ice = {r["key"]: int(r["value"]) for r in rows if r["section"] == "agency"}
+    assert ice["rejected"] == 2
+    assert ice["ambiguous"] == 2
+    assert ice["not_matched"] == 2
+    pdf = console.client.get(f"/console/report.pdf?year={year}")
+    assert pdf.content.startswith(b"%PDF")
+    assert pdf.headers["cache-control"] == "no-store"
+
+
+def test_cli_officer_add(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    runner = CliRunner()
+    r = runner.invoke(
+        main,
+        ["officer", "add", "kim", "--role", "auditor", "--store", str(store)],
+        input="a long password here\n",
+    )
+    assert r.exit_code == 0, r.output
+    assert "a long password" not in r.output
+    r = runner.invoke(
+        main,
+        ["officer", "add", "kim", "--role", "auditor", "--store", str(store)],
+        input="a long password here\n",
+    )
+    assert r.exit_code != 0
+    assert "already exists" in r.output
+    r = runner.invoke(
+        main, ["officer", "add", "lee", "--role", "auditor", "--store", str(store)], input="short\n"
+    )
+    assert r.exit_code != 0
+    assert "at least 12" in r.output
