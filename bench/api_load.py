@@ -1,0 +1,230 @@
+"""Benchmark: the HTTP API on loopback against a large reference (outside CI).
+
+Builds once, cached under bench-out/api/: a synthetic population (``--people``, default
+1 M; an existing ``master.parquet`` can be given with ``--population``), a store with that
+reference loaded and the model trained, a lookup request file and an upload request file
+(``--upload-rows``, default 1 M). Then starts ``taxmatch serve`` on 127.0.0.1 and reports:
+
+- single-lookup latency p50/p95/p99 over ``--lookups`` POST /v1/lookups (client side);
+- the server process's RSS rise while a ``--upload-rows`` request file is streamed to
+  POST /v1/batches (chunked, no Content-Length), and during its processing;
+- batch throughput: rows / seconds from the upload's start until GET /v1/batches/{id}
+  says done (the in-process worker runs it).
+
+    python bench/api_load.py                       # 1 M people, 300 lookups, 1 M-row upload
+    python bench/api_load.py --people 100000 --upload-rows 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+
+BIN = Path(sys.executable).parent / "taxmatch"
+AS_OF = "2026-11-30"
+
+
+def _sh(*args: str) -> str:
+    t0 = time.monotonic()
+    proc = subprocess.run([str(BIN), *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-2000:])
+        raise SystemExit(f"failed: taxmatch {' '.join(args[:2])}")
+    print(f"  taxmatch {' '.join(args[:2])}: {time.monotonic() - t0:.1f} s", flush=True)
+    return proc.stdout
+
+
+def _prepare(args: argparse.Namespace, root: Path) -> tuple[Path, Path, Path, Path]:
+    pop = args.population or root / f"population-{args.people}"
+    if not (pop / "master.parquet").exists():
+        _sh("generate", "population", "--people", str(args.people), "--seed", "21",
+            "--out", str(pop))  # fmt: skip
+    store = root / f"store-{pop.name}"
+    if not (store / "reference" / "CURRENT").exists():
+        _sh("reference", "load", "--store", str(store), str(pop / "master.parquet"))
+        _sh("model", "train", "--store", str(store))
+    lookups = root / f"lookups-{pop.name}-{args.lookups}"
+    if not (lookups / "requests.csv").exists():
+        _sh("generate", "requests", "--population", str(pop), "--rows", str(args.lookups),
+            "--seed", "22", "--out", str(lookups), "--as-of", AS_OF)  # fmt: skip
+    upload = root / f"upload-{pop.name}-{args.upload_rows}"
+    if not (upload / "requests.csv").exists():
+        _sh("generate", "requests", "--population", str(pop), "--rows", str(args.upload_rows),
+            "--seed", "23", "--out", str(upload), "--as-of", AS_OF)  # fmt: skip
+    return pop, store, lookups, upload
+
+
+def _token(store: Path, agency: str) -> str:
+    subprocess.run([str(BIN), "agency", "add", agency, "--store", str(store)],
+                   capture_output=True, check=False)  # fmt: skip
+    return _sh("agency", "token", agency, "--store", str(store)).strip().splitlines()[-1]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def _multipart(requests: Path, envelope: Path, boundary: str) -> Iterator[bytes]:
+    b = boundary.encode()
+    yield (b"--" + b + b'\r\nContent-Disposition: form-data; name="envelope"; '
+           b'filename="envelope.json"\r\nContent-Type: application/json\r\n\r\n')  # fmt: skip
+    yield envelope.read_bytes()
+    yield (b"\r\n--" + b + b'\r\nContent-Disposition: form-data; name="requests"; '
+           b'filename="requests.csv"\r\nContent-Type: text/csv\r\n\r\n')  # fmt: skip
+    with requests.open("rb") as fh:
+        while piece := fh.read(1 << 20):
+            yield piece
+    yield b"\r\n--" + b + b"--\r\n"
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.proc = psutil.Process(pid)
+        self.peak = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                rss = self.proc.memory_info().rss
+                rss += sum(c.memory_info().rss for c in self.proc.children(recursive=True))
+            except psutil.Error:
+                break
+            self.peak = max(self.peak, rss)
+            time.sleep(0.05)
+
+
+def _rss(pid: int) -> int:
+    return int(psutil.Process(pid).memory_info().rss)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--people", type=int, default=1_000_000)
+    ap.add_argument("--population", type=Path, default=None, help="existing population dir")
+    ap.add_argument("--lookups", type=int, default=300)
+    ap.add_argument("--upload-rows", type=int, default=1_000_000)
+    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--out", type=Path, default=Path("bench-out/api"))
+    args = ap.parse_args()
+    root: Path = args.out
+    root.mkdir(parents=True, exist_ok=True)
+    print("preparing (cached under bench-out/api/)", flush=True)
+    pop, store, lookups, upload = _prepare(args, root)
+    for stale in ("packages", "api", "batches", "work"):
+        shutil.rmtree(store / stale, ignore_errors=True)
+    for f in store.glob("state.sqlite3*"):
+        f.unlink()
+    envelope = json.loads((lookups / "envelope.json").read_text())
+    agency = envelope["requesting_agency"]
+    token = _token(store, agency)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    env = {k: v for k, v in os.environ.items() if k != "TAXMATCH_DATABASE_URL"}
+    server = subprocess.Popen(
+        [str(BIN), "serve", "--store", str(store), "--port", str(args.port),
+         "--daily-rows", "100000000", "--rate", "1000000", "--max-upload-mb", "100000"],
+        env=env, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        with httpx.Client(base_url=base, timeout=600) as client:
+            for _ in range(600):
+                try:
+                    if client.get("/v1/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+            else:
+                raise SystemExit("server did not become healthy")
+            results: dict[str, object] = {"people": pop.name, "lookups": args.lookups,
+                                          "upload_rows": args.upload_rows}  # fmt: skip
+
+            with (lookups / "requests.csv").open(newline="") as fh:
+                records = list(csv.DictReader(fh))
+            latencies: list[float] = []
+            outcomes: dict[str, int] = {}
+            for rec in records:
+                body = {"request": {k: v for k, v in rec.items() if v != ""},
+                        "envelope": envelope}  # fmt: skip
+                t0 = time.perf_counter()
+                r = client.post("/v1/lookups", json=body, headers=headers)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                if r.status_code != 200:
+                    raise SystemExit(f"lookup answered {r.status_code}: {r.text[:200]}")
+                d = r.json()["disposition"]
+                outcomes[d] = outcomes.get(d, 0) + 1
+            lat = {f"p{q}": round(_percentile(latencies, q), 1) for q in (50, 95, 99)}
+            lat["mean"] = round(statistics.mean(latencies), 1)
+            print(f"lookups: {len(latencies)}  latency ms {lat}  {outcomes}", flush=True)
+            results["lookup_ms"] = lat
+            results["lookup_outcomes"] = outcomes
+
+            time.sleep(1.0)
+            base_rss = _rss(server.pid)
+            sampler = RssSampler(server.pid)
+            sampler.start()
+            boundary = "taxmatchbench7f3a"
+            t0 = time.monotonic()
+            r = client.post("/v1/batches", content=_multipart(upload / "requests.csv",
+                            upload / "envelope.json", boundary),
+                            headers={**headers, "Content-Type":
+                                     f"multipart/form-data; boundary={boundary}"})  # fmt: skip
+            t_upload = time.monotonic() - t0
+            upload_peak = sampler.peak
+            if r.status_code != 202:
+                raise SystemExit(f"upload answered {r.status_code}: {r.text[:200]}")
+            batch_id = r.json()["batch_id"]
+            size = (upload / "requests.csv").stat().st_size
+            print(f"upload: {size / 1e6:.0f} MB in {t_upload:.1f} s; server RSS "
+                  f"{base_rss / 2**20:.0f} MiB before, +{(upload_peak - base_rss) / 2**20:.0f} "
+                  "MiB peak during the upload", flush=True)  # fmt: skip
+            while True:
+                status = client.get(f"/v1/batches/{batch_id}", headers=headers).json()
+                if status["status"] in ("done", "failed"):
+                    break
+                time.sleep(0.5)
+            total = time.monotonic() - t0
+            sampler.stop.set()
+            sampler.join()
+            rows = status["progress"]["rows_total"]
+            print(f"batch {status['status']}: {rows} rows in {total:.1f} s = "
+                  f"{rows / total:.0f} rows/s (upload + queue + run); server RSS peak while "
+                  f"processing +{(sampler.peak - base_rss) / 2**20:.0f} MiB; "
+                  f"counts {status['counts']}", flush=True)  # fmt: skip
+            results.update(
+                upload_seconds=round(t_upload, 1), upload_mb=round(size / 1e6),
+                rss_before_mib=round(base_rss / 2**20),
+                upload_rss_rise_mib=round((upload_peak - base_rss) / 2**20),
+                processing_rss_rise_mib=round((sampler.peak - base_rss) / 2**20),
+                batch_status=status["status"], batch_seconds=round(total, 1),
+                batch_rows_per_second=round(rows / total), counts=status["counts"],
+            )  # fmt: skip
+            (root / f"results-{pop.name}.json").write_text(json.dumps(results, indent=2))
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+if __name__ == "__main__":
+    main()
