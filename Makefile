@@ -26,7 +26,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The console's browser tests drive Debian's chromium (never a downloaded browser).
 test: $(STAMP) lint
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	$(BIN)/pytest -n 2 -q
 
 # Large-scale benchmarks, outside CI (see bench/README.md): validation throughput on 1 M

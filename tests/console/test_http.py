@@ -297,3 +297,19 @@ def test_cli_officer_add(tmp_path: Path) -> None:
     )
     assert r.exit_code != 0
     assert "at least 12" in r.output
+
+
+def test_taxmatch_serve_mounts_the_console(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from taxmatch.api.app import create_app
+    from taxmatch.api.settings import ApiSettings
+
+    app = create_app(ApiSettings(store=tmp_path / "s", worker_threads=0))
+    with TestClient(app) as client:
+        r = client.get("/console/", follow_redirects=False)
+        assert r.status_code == 303
+        assert r.headers["location"] == "/console/login"
+        page = client.get("/console/login")
+        assert 'action="/console/login"' in page.text
+        assert page.headers["cache-control"] == "no-store"

@@ -130,15 +130,19 @@ def audit_view(request: Request, officer: cs.Officer, page: str, object_id: str)
 
 
 def same_origin(request: Request) -> bool:
-    """The browser's own word that a state-changing request comes from this site."""
+    """The browser's own word that a state-changing request comes from this site.
+
+    ``Sec-Fetch-Site`` (set by the browser, not by page scripts) must say "same-origin"
+    when sent; ``Origin``, when it names an origin, must be this one. A request with
+    neither header is refused: every browser that can run the console sends one.
+    """
     site = request.headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return False
     origin = request.headers.get("origin")
-    if origin is None:
-        return site is not None  # a browser that sends neither is refused
     host = request.headers.get("host", "")
-    return origin in (f"{request.url.scheme}://{host}", f"http://{host}", f"https://{host}")
+    ours = origin in (f"{request.url.scheme}://{host}", f"http://{host}", f"https://{host}")
+    if site is not None:
+        return site == "same-origin" and (origin in (None, "null") or ours)
+    return origin is not None and ours
 
 
 def _error(request: Request, status: int, title: str, detail: str = "") -> HTMLResponse:
@@ -169,7 +173,7 @@ def console_app(settings: ConsoleSettings) -> FastAPI:
         response.headers["Content-Security-Policy"] = _CSP
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Referrer-Policy"] = "same-origin"
         return response
 
     @app.exception_handler(LoginRequired)

@@ -90,9 +90,11 @@ def decide_row(
 def second_person_needed(batch: BatchRow, policy: Policy, policy_sha: str) -> str:
     """Why a release of ``batch`` needs a second person; "" when it does not."""
     reasons = []
-    if batch.input_rows > policy.review.batch_release_threshold:
+    # The batch's row count: its recorded outcome counts cover every input row.
+    rows = max(batch.input_rows, sum(batch.counts.values()))
+    if rows > policy.review.batch_release_threshold:
         reasons.append(
-            f"the batch has {batch.input_rows} rows, over the release threshold "
+            f"the batch has {rows} rows, over the release threshold "
             f"of {policy.review.batch_release_threshold}"
         )
     if policy_sha != batch.policy_sha256:
