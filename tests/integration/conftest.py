@@ -24,6 +24,7 @@ _MOVED = ("77 Pine St", "Apt 2", "Tacoma", "WA", "98402")
 _RIVERSIDE = ("1231 Riverside Dr", "", "Madison", "WI", "53703")
 _FARWELL = ("8203 W Farwell Ave", "", "Chicago", "IL", "60626")
 _FARWELL_NEW = ("8003 W Farwell Ave", "", "Chicago", "IL", "60626")
+_ROSA_OLD = ("5 Cedar Ln", "", "Olympia", "WA", "98501")
 PEOPLE: list[tuple[str, str, str, str, str, str, dict[int, tuple[str, ...]], str]] = [
     ("123456789", "Maria", "Elena", "Garcia Lopez", "", "1980-03-01",
      {2021: ("12 N Main St", "Apt 4", "Seattle", "WA", "98101"),
@@ -54,6 +55,9 @@ PEOPLE: list[tuple[str, str, str, str, str, str, dict[int, tuple[str, ...]], str
     ("143456789", "Alan", "", "Turing", "", "1972-06-23",
      {2021: _FARWELL, 2022: _FARWELL, 2023: _FARWELL, 2024: _FARWELL_NEW}, ""),
     ("153456789", "Joan", "", "Clarke", "", "1977-06-24", {2024: _FARWELL_NEW}, ""),
+    # Rosa moved in 2024 into Maria's building; her filing gives no apartment.
+    ("163456789", "Rosa", "", "Parks", "", "1968-02-04",
+     {2022: _ROSA_OLD, 2023: _ROSA_OLD, 2024: ("77 Pine St", "", "Tacoma", "WA", "98402")}, ""),
 ]  # fmt: skip
 
 

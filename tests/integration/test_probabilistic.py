@@ -113,6 +113,14 @@ def test_first_and_last_name_swapped_still_match(model_store: Path, tmp_path: Pa
     assert (row["street_address"], row["zip"]) == ("9 ELM ST", "77002")
 
 
+def test_no_unit_in_a_building_with_units_goes_to_review(model_store: Path, tmp_path: Path) -> None:
+    """Rosa's latest filing is at Maria's building with no apartment: not deliverable."""
+    rosa = {"first_name": "Rosa", "last_name": "Parks", "street_address": "5 Cedar Lane",
+            "unit": "", "city": "Olympia", "zip": "98501"}  # fmt: skip
+    name, _ = decide(model_store, tmp_path, **rosa)
+    assert name == "pending"
+
+
 def test_deceased_is_ineligible(model_store: Path, tmp_path: Path) -> None:
     name, row = decide(model_store, tmp_path, first_name="Robert", last_name="Old",
                        street_address="5 Birch Rd", unit="", city="Boise", state="ID",

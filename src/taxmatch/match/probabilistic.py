@@ -169,7 +169,9 @@ def _collapse(
         ),
         mended AS (
           SELECT l.*,
-                 (SELECT {{'line1': a.line1, 'unit': a.unit}} FROM ref.person_addresses a
+                 (SELECT {{'line1': a.line1, 'unit': a.unit, 'house_number': a.house_number,
+                           'street': a.street}}
+                   FROM ref.person_addresses a
                    WHERE a.person_id = l.person_id AND a.zip5 = l.zip5
                      AND (a.house_number <> '' OR a.po_box <> '')
                      AND NOT (a.house_number = l.house_number AND a.street = l.street
@@ -209,7 +211,8 @@ def _collapse(
                  -- token) is the same address as a complete one the person filed in
                  -- other years, when the two lines are nearly the same.
                  (SELECT {{'line1': a.line1, 'unit': a.unit, 'city': a.city,
-                           'state': a.state, 'zip5': a.zip5}}
+                           'state': a.state, 'zip5': a.zip5, 'house_number': a.house_number,
+                           'street': a.street}}
                    FROM ref.person_addresses a
                    WHERE a.person_id = l.person_id AND a.zip5 <> '' AND a.city <> ''
                      AND a.state <> '' AND ((a.house_number <> '' AND a.street <> '')
@@ -233,8 +236,21 @@ def _collapse(
                  CASE WHEN filed_usable THEN city ELSE complete.city END AS city,
                  CASE WHEN filed_usable THEN state ELSE complete.state END AS state,
                  CASE WHEN filed_usable THEN zip5 ELSE complete.zip5 END AS zip5,
+                 CASE WHEN NOT filed_usable THEN complete.house_number
+                      WHEN consensus IS NOT NULL THEN consensus.house_number
+                      ELSE house_number END AS house,
+                 CASE WHEN NOT filed_usable THEN complete.street
+                      WHEN consensus IS NOT NULL THEN consensus.street
+                      ELSE street END AS street,
                  filed_usable OR complete IS NOT NULL AS usable
           FROM checked
+        ),
+        -- An address without a unit in a building where others file with units is
+        -- incomplete (USPS: missing secondary): an officer looks at it.
+        unit_missing AS (
+          SELECT DISTINCT ip.row_number FROM in_period ip JOIN ref.person_addresses b
+            ON b.house_number = ip.house AND b.street = ip.street AND b.zip5 = ip.zip5
+          WHERE ip.unit = '' AND ip.house <> '' AND b.unit <> ''
         )
         SELECT v.row_number,
                coalesce(j.strong, 0) AS candidates,
@@ -253,12 +269,13 @@ def _collapse(
                  false) AS identifier_conflict,
                coalesce(j.p_suffix <> '' AND j.rq_suffix = ''
                         AND NOT coalesce(j.rq_dob = j.p_dob, false), false) AS suffix_unconfirmed,
-               coalesce(ip.usable, true) AS address_usable,
+               coalesce(ip.usable AND um.row_number IS NULL, true) AS address_usable,
                j.person_tin,
                ip.line1, ip.unit, ip.city, ip.state, ip.zip5, ip.phone
         FROM valid v
         LEFT JOIN judged j USING (row_number)
         LEFT JOIN names_ok n USING (row_number)
         LEFT JOIN address_ok a USING (row_number)
-        LEFT JOIN in_period ip ON ip.row_number = v.row_number"""
+        LEFT JOIN in_period ip ON ip.row_number = v.row_number
+        LEFT JOIN unit_missing um ON um.row_number = v.row_number"""
     )
