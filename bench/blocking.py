@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -39,8 +40,8 @@ def rule_sql() -> list[tuple[str, str]]:
     out = []
     for rule in blocking_rules():
         sql = rule.get_blocking_rule("duckdb").blocking_rule_sql
-        label = sql.replace('l."', "").replace('" = r."', "=").replace('"', "")
-        label = label.replace("(", "").replace(")", "").replace("=", " = ")
+        label = re.sub(r"\b[lr]\.", "", sql.replace('"', "").replace("(", "").replace(")", ""))
+        label = " ".join(label.split())
         out.append((label, f"({sql})"))
     return out
 
