@@ -20,7 +20,8 @@ PackageFile = Literal[
 ]  # fmt: skip
 PACKAGE_FILES: tuple[str, ...] = PackageFile.__args__  # type: ignore[attr-defined]
 
-_Field = Field(default=None, max_length=1000)
+# Over-long fields reach validation (R13, policy max_field_length); this cap only bounds the body.
+_Field = Field(default=None, max_length=10_000)
 
 
 class Health(BaseModel):
