@@ -26,14 +26,20 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from taxmatch.store.state import StateStore
 
+from ..conftest import POSTGRES_ADMIN_URL, _libpq, postgres_skipped
 from .conftest import AS_OF
 
 BIN = Path(sys.executable).parent / "taxmatch"
@@ -47,12 +53,24 @@ AFTER_DISCLOSURE = (0.0, 0.01, 0.05)
 AFTER_PACKAGE = (0.0, 0.005)
 POLL = 0.002
 RETRIES = 3
+TIMED_PG = (0.2, 0.5, 0.8)  # fewer timed points on PostgreSQL: the same code, another store
 FILES = ("disclosed", "rejected", "unmatched", "pending")
 
 
-def _taxmatch(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TAXMATCH_STORE": ""}
-    return subprocess.run([str(BIN), *args], capture_output=True, text=True, check=check, env=env)
+def _env(db: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "TAXMATCH_DATABASE_URL"}
+    env["TAXMATCH_STORE"] = ""
+    if db is not None:
+        env["TAXMATCH_DATABASE_URL"] = db
+    return env
+
+
+def _taxmatch(
+    *args: str, check: bool = True, db: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN), *args], capture_output=True, text=True, check=check, env=_env(db)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -96,16 +114,24 @@ def _files(package: Path) -> dict[str, bytes]:
     return {name: (package / f"{name}.csv").read_bytes() for name in FILES}
 
 
-def _ledger_count(store: Path, event: str) -> int:
+def _ledger_count(store: Path, db: str | None, event: str) -> int:
+    """Ledger entries of ``event`` so far, read without blocking the running batch."""
+    query = "SELECT count(*) FROM ledger_entries WHERE event_type = :e"
     try:
-        con = sqlite3.connect(f"file:{store / 'state.sqlite3'}?mode=ro", uri=True, timeout=0.05)
-        try:
-            row = con.execute(
-                "SELECT count(*) FROM ledger_entries WHERE event_type = ?", (event,)
-            ).fetchone()
-        finally:
-            con.close()
-    except sqlite3.Error:  # not created yet, or locked for a moment
+        if db is None:
+            con = sqlite3.connect(f"file:{store / 'state.sqlite3'}?mode=ro", uri=True, timeout=0.05)
+            try:
+                row = con.execute(query.replace(":e", "?"), (event,)).fetchone()
+            finally:
+                con.close()
+        else:
+            engine = create_engine(db)
+            try:
+                with engine.connect() as conn:
+                    row = conn.execute(text(query), {"e": event}).fetchone()
+            finally:
+                engine.dispose()
+    except (sqlite3.Error, SQLAlchemyError):  # not created yet, or locked for a moment
         return 0
     return int(row[0]) if row else 0
 
@@ -118,17 +144,20 @@ def _final(out: Path) -> bool:
     return out.exists() and any(not p.name.endswith(".partial") for p in out.iterdir())
 
 
-def _points(wall: float) -> list[tuple[str, Callable[[Path, Path], bool], float]]:
-    """(label, condition on (store, out), seconds to wait after it holds)."""
-    points: list[tuple[str, Callable[[Path, Path], bool], float]] = [
-        (f"t={f:.2f}", lambda s, o: True, f * wall) for f in TIMED
+Ready = Callable[[Path, Path, "str | None"], bool]
+
+
+def _points(wall: float, timed: tuple[float, ...] = TIMED) -> list[tuple[str, Ready, float]]:
+    """(label, condition on (store, out, database url), seconds to wait after it holds)."""
+    points: list[tuple[str, Ready, float]] = [
+        (f"t={f:.2f}", lambda s, o, d: True, f * wall) for f in timed
     ]
-    points += [(f"partial+{d}", lambda s, o: _partial(o), d) for d in AFTER_PARTIAL]
+    points += [(f"partial+{x}", lambda s, o, d: _partial(o), x) for x in AFTER_PARTIAL]
     points += [
-        (f"disclosure+{d}", lambda s, o: _ledger_count(s, "disclosure") > 0, d)
-        for d in AFTER_DISCLOSURE
+        (f"disclosure+{x}", lambda s, o, d: _ledger_count(s, d, "disclosure") > 0, x)
+        for x in AFTER_DISCLOSURE
     ]
-    points += [(f"package+{d}", lambda s, o: _final(o), d) for d in AFTER_PACKAGE]
+    points += [(f"package+{x}", lambda s, o, d: _final(o), x) for x in AFTER_PACKAGE]
     return points
 
 
@@ -136,12 +165,13 @@ def _kill_when(
     proc: subprocess.Popen[bytes],
     store: Path,
     out: Path,
-    ready: Callable[[Path, Path], bool],
+    db: str | None,
+    ready: Ready,
     delay: float,
 ) -> bool:
     """SIGKILL the run's process group once ``ready`` holds and ``delay`` has passed;
     False when the run ended first."""
-    while not ready(store, out):
+    while not ready(store, out, db):
         if proc.poll() is not None:
             return False
         time.sleep(POLL)
@@ -154,11 +184,11 @@ def _kill_when(
         return True  # fmt: skip
 
 
-def _phase(store: Path, out: Path) -> str:
+def _phase(store: Path, out: Path, db: str | None) -> str:
     """Where the killed run had got to, read from what it left behind."""
-    if not (store / "state.sqlite3").exists():
+    if db is None and not (store / "state.sqlite3").exists():
         return "starting"
-    with StateStore.open(store) as state:
+    with StateStore.open(store, db) as state:
         batches = state.list_batches()
         if not batches:
             return "starting"
@@ -173,8 +203,10 @@ def _phase(store: Path, out: Path) -> str:
     return "validating/matching"
 
 
-def _recorded(store: Path) -> tuple[str, list[tuple[int, str, str | None, str | None]]]:
-    with StateStore.open(store) as state:
+def _recorded(
+    store: Path, db: str | None = None
+) -> tuple[str, list[tuple[int, str, str | None, str | None]]]:
+    with StateStore.open(store, db) as state:
         (batch,) = state.list_batches()
         rows = [
             (d.row_number, d.disposition, d.outcome, d.disclosure_id)
@@ -183,10 +215,10 @@ def _recorded(store: Path) -> tuple[str, list[tuple[int, str, str | None, str | 
     return batch.batch_id, rows
 
 
-def _ledger_disclosures(store: Path) -> Counter[str]:
+def _ledger_disclosures(store: Path, db: str | None) -> Counter[str]:
     """Disclosure ids in the ledger, counting only those not discarded by a later entry."""
     live: Counter[str] = Counter()
-    with StateStore.open(store) as state:
+    with StateStore.open(store, db) as state:
         for entry in state.iter_ledger():
             if entry.event_type == "disclosure":
                 live[entry.object_id] += 1
@@ -195,15 +227,22 @@ def _ledger_disclosures(store: Path) -> Counter[str]:
     return live
 
 
-def test_sigkill_at_many_points_then_rerun(
-    prepared: tuple[Path, Path, Path], tmp_path: Path
-) -> None:
+def _crash(
+    prepared: tuple[Path, Path, Path],
+    tmp_path: Path,
+    database: Callable[[int], str | None],
+    timed: tuple[float, ...],
+) -> tuple[int, int, int, int]:
+    """Kill and recover at every point; (points, killed, records checked, duplicates).
+
+    ``database(k)`` gives point ``k`` a fresh state database (None: SQLite in the store).
+    """
     store0, requests, envelope = prepared
     base_store, base_out = tmp_path / "base-store", tmp_path / "base-out"
     shutil.copytree(store0, base_store)
     t0 = time.monotonic()
     subprocess.run(_run_args(base_store, requests, envelope, base_out), check=True,
-                   capture_output=True)  # fmt: skip
+                   capture_output=True, env=_env())  # fmt: skip
     wall = time.monotonic() - t0
     _, baseline = _recorded(base_store)
     (base_package,) = list(base_out.iterdir())
@@ -214,7 +253,7 @@ def test_sigkill_at_many_points_then_rerun(
 
     phases: Counter[str] = Counter()
     checked = duplicates = killed = 0
-    points = _points(wall)
+    points = _points(wall, timed)
     for k, (label, ready, delay) in enumerate(points):
         store, out = tmp_path / f"s{k}", tmp_path / f"o{k}"
         # A run that ends before its kill point (a loaded machine is slower or faster
@@ -223,18 +262,19 @@ def test_sigkill_at_many_points_then_rerun(
             shutil.rmtree(store, ignore_errors=True)
             shutil.rmtree(out, ignore_errors=True)
             shutil.copytree(store0, store)
+            db = database(k * (RETRIES + 1) + attempt)
             proc = subprocess.Popen(
                 _run_args(store, requests, envelope, out), stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True,
+                stderr=subprocess.DEVNULL, start_new_session=True, env=_env(db),
             )  # fmt: skip
-            if _kill_when(proc, store, out, ready, delay / 2**attempt):
+            if _kill_when(proc, store, out, db, ready, delay / 2**attempt):
                 killed += 1
-                phases[_phase(store, out)] += 1
+                phases[_phase(store, out, db)] += 1
                 break
         else:
             phases[f"finished before {label}"] += 1
         again = subprocess.run(_run_args(store, requests, envelope, out), capture_output=True,
-                               text=True)  # fmt: skip
+                               text=True, env=_env(db))  # fmt: skip
         assert again.returncode == 0, f"point {k}: rerun failed: {again.stderr[-500:]}"
 
         (package,) = [p for p in out.iterdir() if not p.name.endswith(".partial")]
@@ -242,22 +282,60 @@ def test_sigkill_at_many_points_then_rerun(
         ids, disclosed = _package_rows(package)
         assert sum(ids.values()) == n_rows, f"point {k}: rows lost or repeated in the package"
         assert _files(package) == base_files, f"point {k}: package differs from the baseline"
-        _, rows = _recorded(store)
+        _, rows = _recorded(store, db)
         assert rows == baseline, f"point {k}: decisions differ from the uninterrupted run"
-        live = _ledger_disclosures(store)
+        live = _ledger_disclosures(store, db)
         repeated = sum(n - 1 for n in live.values() if n > 1)
         repeated += len(disclosed) - len(set(disclosed))
         duplicates += repeated
         assert set(live) == set(disclosed), f"point {k}: ledger and package disagree"
-        verify = _taxmatch("ledger", "verify", "--store", str(store), check=False)
+        verify = _taxmatch("ledger", "verify", "--store", str(store), check=False, db=db)
         assert verify.returncode == 0, f"point {k}: {verify.stdout}{verify.stderr}"
         checked += len(rows)
         shutil.rmtree(store)
         shutil.rmtree(out)
+    backend = "SQLite" if database(0) is None else "PostgreSQL"
     print(
-        f"\ncrash test: {len(points)} kill points, {killed} runs killed (SIGKILL) over a "
-        f"{wall:.1f} s run of {len(baseline)} rows; where: {dict(sorted(phases.items()))}; "
-        f"{checked} records checked after recovery; {duplicates} duplicates"
+        f"\ncrash test ({backend}): {len(points)} kill points, {killed} runs killed (SIGKILL) "
+        f"over a {wall:.1f} s run of {len(baseline)} rows; where: "
+        f"{dict(sorted(phases.items()))}; {checked} records checked after recovery; "
+        f"{duplicates} duplicates"
     )
+    return len(points), killed, checked, duplicates
+
+
+def test_sigkill_at_many_points_then_rerun(
+    prepared: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    points, killed, _, duplicates = _crash(prepared, tmp_path, lambda k: None, TIMED)
     assert duplicates == 0
     assert killed >= 20
+    assert killed >= points - 1
+
+
+@pytest.mark.postgres
+def test_sigkill_then_rerun_on_postgresql(
+    prepared: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    if postgres_skipped():
+        pytest.skip("TAXMATCH_SKIP_POSTGRES=1")
+    schemas: list[str] = []
+
+    def database(k: int) -> str:
+        name = f"tm_crash_{uuid.uuid4().hex}"
+        with psycopg.connect(_libpq(POSTGRES_ADMIN_URL), autocommit=True) as admin:
+            admin.execute(f'CREATE SCHEMA "{name}"')
+        schemas.append(name)
+        url = make_url(POSTGRES_ADMIN_URL)
+        return url.set(query={**url.query, "options": f"-csearch_path={name}"}).render_as_string(
+            hide_password=False
+        )
+
+    try:
+        points, killed, _, duplicates = _crash(prepared, tmp_path, database, TIMED_PG)
+    finally:
+        with psycopg.connect(_libpq(POSTGRES_ADMIN_URL), autocommit=True) as admin:
+            for name in schemas:
+                admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    assert duplicates == 0
+    assert killed >= points - 1
