@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -14,6 +16,7 @@ from click.testing import CliRunner
 from taxmatch.cli import main
 from taxmatch.pipeline.accounting import annual_report
 from taxmatch.pipeline.officers import LOCK_AFTER
+from taxmatch.store.state import DecisionRow, SubjectRow
 
 from .conftest import ORIGIN, PASSWORD, Console, build_console
 
@@ -270,9 +273,83 @@ def test_report_matches_accounting_and_downloads(console: Console) -> None:
     assert ice["rejected"] == 2
     assert ice["ambiguous"] == 2
     assert ice["not_matched"] == 2
+    # The synthetic decisions cite no statute: every outcome is under "(none)".
+    by_statute = {(r["agency"], r["statute"], r["key"]): int(r["value"])
+                  for r in rows if r["section"] == "statute"}  # fmt: skip
+    assert by_statute[("ICE", "(none)", "rejected")] == 2
+    assert by_statute[("ICE", "(none)", "ambiguous")] == 2
+    for acc in report.rows:
+        label = acc.statute or "(none)"
+        assert by_statute[(acc.agency, label, "requests")] == acc.requests
+        assert by_statute[(acc.agency, label, "disclosed")] == acc.disclosures
+        assert by_statute[(acc.agency, label, "taxpayers")] == acc.taxpayers
     pdf = console.client.get(f"/console/report.pdf?year={year}")
     assert pdf.content.startswith(b"%PDF")
     assert pdf.headers["cache-control"] == "no-store"
+
+
+def test_report_breaks_outcomes_down_by_agency_and_statute(console: Console) -> None:
+    """A batch of another agency citing two statutes (and one row citing none): outcomes,
+    reasons, requests and disclosures per (agency, statute), equal to the accounting."""
+    now = datetime.now(UTC)
+    template = console.state.find_batch("B-NEW")
+    assert template is not None
+    console.state.create_batch(replace(template, batch_id="B-HSI", agency="HSI", created_at=now))
+    removal, reentry = "8 U.S.C. 1253(a)(1)", "8 U.S.C. 1326(a)"
+    kinds = [  # row: (disposition, outcome, codes, statute)
+        ("disclosed", "DISCLOSED", "", reentry),
+        ("pending", "REVIEW", "", reentry),
+        ("unmatched", "AMBIGUOUS", "", removal),
+        ("unmatched", "NO_MATCH", "", removal),
+        ("rejected", None, "R01", removal),
+        ("rejected", None, "R01;R05", None),
+    ]
+    decisions = [
+        DecisionRow("B-HSI", n, f"REQ-HSI-{n}", d, o, c, "", "D-HSI-1" if n == 1 else None,
+                    None if o is None else 0.9, None, s)
+        for n, (d, o, c, s) in enumerate(kinds, start=1)
+    ]  # fmt: skip
+    subject = SubjectRow("D-HSI-1", "B-HSI", 1, "900000001", reentry, "case", "zip")
+    console.state.record_decisions("B-HSI", decisions, chunk=1, subjects=[subject])
+    console.state.write_request_counts("B-HSI", {reentry: 2, removal: 3, "": 1})
+    assert console.state.verify_ledger().ok
+
+    console.login("ada")
+    year = now.year
+    page = console.client.get(f"/console/report?year={year}&agency=HSI")
+    assert page.status_code == 200
+    table = page.text[page.text.index('id="statutes"') : page.text.index('id="rejections"')]
+    for statute in (removal, reentry, "(none)"):
+        assert statute in table
+    assert "ICE" not in table
+    assert page.text.count("<svg") == 2  # bars by agency and statute, the monthly series
+    rows = list(csv.DictReader(io.StringIO(
+        console.client.get(f"/console/report.csv?year={year}&agency=HSI").text)))  # fmt: skip
+    got = {(r["statute"], r["key"]): int(r["value"]) for r in rows if r["section"] == "statute"}
+    assert {k: v for k, v in got.items() if k[0] == reentry} == {
+        (reentry, "requests"): 2, (reentry, "rejected"): 0, (reentry, "not_matched"): 0,
+        (reentry, "ambiguous"): 0, (reentry, "pending_review"): 1, (reentry, "disclosed"): 1,
+        (reentry, "taxpayers"): 1}  # fmt: skip
+    assert got[(removal, "requests")] == 3
+    assert (got[(removal, "ambiguous")], got[(removal, "not_matched")]) == (1, 1)
+    assert got[(removal, "rejected")] == 1
+    assert (got[("(none)", "requests")], got[("(none)", "rejected")]) == (1, 1)
+    reasons = {(r["statute"], r["key"]): int(r["value"]) for r in rows
+               if r["section"] == "statute_rejections"}  # fmt: skip
+    assert reasons == {(removal, "R01"): 1, ("(none)", "R01"): 1, ("(none)", "R05"): 1}
+    agency = {r["key"]: int(r["value"]) for r in rows if r["section"] == "agency"}
+    assert (agency["requests"], agency["rejected"], agency["disclosed"]) == (6, 2, 1)
+    # the accounting report's (agency, statute) figures, row for row
+    report = annual_report(console.store, year, database_url=console.settings.database_url)
+    hsi = [r for r in report.rows if r.agency == "HSI"]
+    assert len(hsi) == 3
+    for acc in hsi:
+        label = acc.statute or "(none)"
+        figures = [got[(label, k)] for k in ("requests", "disclosed", "taxpayers")]
+        assert figures == [acc.requests, acc.disclosures, acc.taxpayers]
+    pdf = console.client.get(f"/console/report.pdf?year={year}&agency=HSI")
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
 
 
 def test_cli_officer_add(tmp_path: Path) -> None:

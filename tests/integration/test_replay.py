@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,13 @@ def test_compare_counts_missing_extra_and_fields() -> None:
     assert (result.rows, result.same, result.missing, result.extra) == (2, 1, 1, 1)
     assert result.differences == [(2, "R2", "score")]
     assert not result.identical
+
+
+def test_compare_checks_the_statute_when_one_was_recorded() -> None:
+    cited = replace(_row(1, "NO_MATCH"), statute="8 U.S.C. 1326(a)")
+    other = replace(cited, statute="8 U.S.C. 1325(a)")
+    legacy = _row(1, "NO_MATCH")  # recorded before schema 0005: no statute
+    assert compare({1: cited}, {1: cited}).identical
+    assert compare({1: cited}, {1: other}).differences == [(1, "R1", "statute")]
+    assert compare({1: cited}, {1: legacy}).differences == [(1, "R1", "statute")]
+    assert compare({1: legacy}, {1: cited}).identical

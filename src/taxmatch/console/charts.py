@@ -20,8 +20,10 @@ def bar_chart(
     width: int = 640,
     height: int = 300,
 ) -> Markup:
-    """Grouped vertical bars: one group per category, one bar per series."""
-    left, bottom, top = 50, 40, 30
+    """Grouped vertical bars: one group per category, one bar per series. A category label
+    may have two lines (agency, newline, statute); the chart widens past ~70 px a group."""
+    left, bottom, top = 50, 52, 30
+    width = max(width, left + 10 + 70 * len(categories))
     plot_w, plot_h = width - left - 10, height - bottom - top
     peak = max([1, *[v for _, vals in series for v in vals]])
     group = plot_w / max(1, len(categories))
@@ -44,9 +46,14 @@ def bar_chart(
                 f'height="{h:.1f}" fill="{COLOURS[j % len(COLOURS)]}">'
                 f"<title>{escape(series[j][0])}: {vals[i]}</title></rect>"
             )
+        cx = x0 + group * 0.4
+        lines = "".join(
+            f'<tspan x="{cx:.1f}" dy="{12 if k else 0}">{escape(line[:18])}</tspan>'
+            for k, line in enumerate(cat.split("\n")[:2])
+        )
         parts.append(
-            f'<text x="{x0 + group * 0.4:.1f}" y="{top + plot_h + 14}" font-size="10" '
-            f'text-anchor="middle">{escape(cat[:18])}</text>'
+            f'<text x="{cx:.1f}" y="{top + plot_h + 14}" font-size="10" '
+            f'text-anchor="middle"><title>{escape(cat)}</title>{lines}</text>'
         )
     parts += _legend([name for name, _ in series], left, height - 10)
     parts.append("</svg>")

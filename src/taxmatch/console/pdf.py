@@ -1,12 +1,14 @@
-"""The transparency report as PDF (fpdf2): the same figures as the page and the CSV, with a
-bar per agency. Core fonts only (Latin-1): text outside it is replaced, never dropped
-silently into an error."""
+"""The transparency report as PDF (fpdf2): the same figures as the page and the CSV (by
+agency, by agency and statute, per month), with a bar per agency. Core fonts only
+(Latin-1): text outside it is replaced, never dropped silently into an error."""
 
 from __future__ import annotations
 
 from fpdf import FPDF
 
 from taxmatch.pipeline.transparency import Transparency
+
+_STATUTE_WIDTHS = (20.0, 40.0, 16.0, 16.0, 17.0, 18.0, 16.0, 17.0, 20.0)  # 180 mm
 
 
 def _t(text: object) -> str:
@@ -49,18 +51,34 @@ def render_pdf(t: Transparency) -> bytes:
         )
     pdf.ln(4)
     pdf.set_font("Helvetica", "B", 11)
-    pdf.cell(0, 7, "Rejections by reason code", new_x="LMARGIN", new_y="NEXT")
-    for a in t.agencies:
-        for code, n in sorted(a.rejections.items()):
-            _row(pdf, (a.agency, code, n))
+    pdf.cell(0, 7, "By agency and statute", new_x="LMARGIN", new_y="NEXT")
+    by_statute = ("agency", "statute", "requests", "rejected", "unmatched", "ambiguous", "review",
+             "disclosed", "taxpayers")  # fmt: skip
+    _row(pdf, by_statute, bold=True, widths=_STATUTE_WIDTHS)
+    for r in t.rows:
+        _row(
+            pdf,
+            (
+                r.agency,
+                r.statute_label,
+                r.requests,
+                r.rejected,
+                r.not_matched,
+                r.ambiguous,
+                r.pending_review,
+                r.disclosed,
+                r.taxpayers,
+            ),
+            widths=_STATUTE_WIDTHS,
+        )
     pdf.ln(4)
     pdf.set_font("Helvetica", "B", 11)
-    pdf.cell(0, 7, "By statute (as taxmatch accounting report)", new_x="LMARGIN", new_y="NEXT")
-    _row(pdf, ("agency", "statute", "requests", "disclosures", "taxpayers"), bold=True)
-    for r in t.accounting.rows:
-        _row(
-            pdf, (r.agency, r.statute or "(not parseable)", r.requests, r.disclosures, r.taxpayers)
-        )
+    pdf.cell(0, 7, "Rejections by reason code", new_x="LMARGIN", new_y="NEXT")
+    widths = (30.0, 60.0, 45.0, 45.0)
+    _row(pdf, ("agency", "statute", "code", "records"), bold=True, widths=widths)
+    for r in t.rows:
+        for code, n in sorted(r.rejections.items()):
+            _row(pdf, (r.agency, r.statute_label, code, n), widths=widths)
     pdf.ln(4)
     pdf.set_font("Helvetica", "B", 11)
     pdf.cell(0, 7, "Disclosed by agency", new_x="LMARGIN", new_y="NEXT")
@@ -83,10 +101,15 @@ def render_pdf(t: Transparency) -> bytes:
     return bytes(pdf.output())
 
 
-def _row(pdf: FPDF, cells: tuple[object, ...], *, bold: bool = False) -> None:
+def _row(
+    pdf: FPDF,
+    cells: tuple[object, ...],
+    *,
+    bold: bool = False,
+    widths: tuple[float, ...] | None = None,
+) -> None:
     pdf.set_font("Helvetica", "B" if bold else "", 9)
-    width = 180 / len(cells)
-    for cell in cells:
+    for cell, width in zip(cells, widths or (180 / len(cells),) * len(cells), strict=True):
         pdf.cell(width, 6, _t(cell)[:40], border=1)
     pdf.ln(6)
 

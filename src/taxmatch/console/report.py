@@ -1,4 +1,5 @@
-"""The transparency report pages: HTML with charts, CSV and PDF downloads.
+"""The transparency report pages: HTML with charts, CSV and PDF downloads, per agency and
+cited statute, with the year's monthly series.
 
 All three are built from one ``taxmatch.pipeline.transparency.transparency_report`` call,
 whose requests, disclosures and taxpayers are ``taxmatch accounting report``'s figures.
@@ -11,13 +12,19 @@ import csv
 import io
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from taxmatch.console.app import CurrentOfficer, Settings, render
 from taxmatch.console.charts import bar_chart, line_chart
-from taxmatch.pipeline.transparency import CSV_COLUMNS, Transparency, transparency_report
+from taxmatch.pipeline.transparency import (
+    CSV_COLUMNS,
+    NO_STATUTE,
+    Transparency,
+    transparency_report,
+)
 
 router = APIRouter()
 Year = Annotated[int | None, Query(ge=1900, le=9999)]
@@ -40,16 +47,16 @@ def report_page(
     agency: Agency = None,
 ) -> HTMLResponse:
     t = _report(settings, year, agency)
-    names = [a.agency for a in t.agencies]
+    rows = t.rows
     bars = bar_chart(
-        f"Outcomes by agency, {t.year}",
-        names,
+        f"Outcomes by agency and statute, {t.year}",
+        [f"{r.agency}\n{r.statute_label}" for r in rows],
         [
-            ("requests", [a.requests for a in t.agencies]),
-            ("rejected", [a.rejected for a in t.agencies]),
-            ("not matched", [a.not_matched for a in t.agencies]),
-            ("ambiguous", [a.ambiguous for a in t.agencies]),
-            ("disclosed", [a.disclosed for a in t.agencies]),
+            ("requests", [r.requests for r in rows]),
+            ("rejected", [r.rejected for r in rows]),
+            ("not matched", [r.not_matched for r in rows]),
+            ("ambiguous", [r.ambiguous for r in rows]),
+            ("disclosed", [r.disclosed for r in rows]),
         ],
     )
     months = [m for m, _, _ in t.months]
@@ -58,7 +65,7 @@ def report_page(
         months,
         [("requests", [r for _, r, _ in t.months]), ("disclosures", [d for _, _, d in t.months])],
     )
-    query = f"year={t.year}" + (f"&agency={agency}" if agency else "")
+    query = urlencode({"year": t.year, **({"agency": agency} if agency else {})})
     return render(
         request,
         "report.html",
@@ -68,6 +75,7 @@ def report_page(
         series=series,
         query=query,
         agency=agency or "",
+        none=NO_STATUTE,
     )
 
 

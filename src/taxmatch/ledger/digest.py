@@ -4,7 +4,9 @@ A batch's decisions are written in chunks; each chunk's ledger entry (event ``de
 carries the sha256 of the chunk's rows in canonical form, the row range and the count.
 ``ledger verify`` re-reads the decisions table, recomputes the same digest per chunk and
 compares, so a decision row changed, deleted or inserted in the state database after the
-fact is caught and named by batch and chunk.
+fact is caught and named by batch and chunk. The cited statute (schema 0005) is hashed
+as a tenth cell only when it is set: rows recorded before it (statute NULL) keep the line
+their chunk was digested with, and a statute added, changed or removed later is caught.
 
 Also the witness document ``ledger export-head`` writes. Pure: no I/O, no clock, no
 logging; never puts a row's values into an error message.
@@ -34,11 +36,12 @@ DecisionValues = tuple[
 #    score, person_key: the columns of a stored decision, in this order.
 
 
-def decision_line(values: DecisionValues) -> bytes:
+def decision_line(values: DecisionValues, statute: str | None = None) -> bytes:
     """One decision row in canonical form: a JSON array (ASCII) and a newline.
 
     Scores are written as floats (an integer score reads back as a float); a score that is
-    not finite is written as null, because SQLite stores NaN as NULL.
+    not finite is written as null, because SQLite stores NaN as NULL. ``statute`` is the
+    tenth cell when it is not None, and absent otherwise (the pre-0005 line).
     """
     row_number, request_id, disposition, outcome, codes, fields, disclosure_id, score, key = values
     if score is not None:
@@ -47,6 +50,8 @@ def decision_line(values: DecisionValues) -> bytes:
             score = None
     cells = [int(row_number), request_id, disposition, outcome, codes, fields, disclosure_id]
     cells += [score, key]
+    if statute is not None:
+        cells.append(statute)
     return (_encode(cells) + "\n").encode("ascii")
 
 
@@ -66,8 +71,8 @@ class DecisionsDigest:
         self.first_row: int | None = None
         self.last_row: int | None = None
 
-    def add(self, values: DecisionValues) -> None:
-        self._sha.update(decision_line(values))
+    def add(self, values: DecisionValues, statute: str | None = None) -> None:
+        self._sha.update(decision_line(values, statute))
         self.rows += 1
         if self.first_row is None:
             self.first_row = values[0]

@@ -1,10 +1,13 @@
 """Record a decided batch: every row into one package file, the state database and the ledger.
 
 Streams the workspace's ``final`` rows (joined with the matcher's ``outcomes``) in file
-order, chunk by chunk. Per chunk, one state-store transaction writes the decision rows,
-the custodian-only disclosure subjects (TIN, statute, stated reason) and the ledger
-entries: one ``disclosure`` per disclosed row and one ``decisions`` entry whose digest
-covers every decision row of the chunk, so ``ledger verify`` can re-hash them later.
+order, chunk by chunk. Each decision row carries the cited statute in the canonical form of
+``request_counts`` (NULL when it does not parse), so the transparency report's outcomes by
+agency and statute line up with the accounting's requests. Per chunk, one state-store
+transaction writes the decision rows, the custodian-only disclosure subjects (TIN,
+statute, stated reason) and the ledger entries: one ``disclosure`` per disclosed row and
+one ``decisions`` entry whose digest covers every decision row of the chunk, so ``ledger
+verify`` can re-hash them later.
 Then ``decisions_recorded`` closes the batch's record with its totals, and the requests per
 cited statute go into ``request_counts`` for the annual report.
 
@@ -110,7 +113,7 @@ def write_outputs(
                 counts["REJECTED"] += 1
                 out.decisions.append(
                     DecisionRow(batch_id, row_number, rid, "rejected", None, codes,
-                                r["fields"][i], None, None, None)
+                                r["fields"][i], None, None, None, r["cited_statute"][i])
                 )  # fmt: skip
                 continue
             m = summary_of(r, i)
@@ -166,12 +169,13 @@ def write_outputs(
                 pkg.write(Disposition.UNMATCHED, [rid, outcome.value])
             out.decisions.append(
                 DecisionRow(batch_id, row_number, rid, disposition.value, outcome.value, "", "",
-                            disclosure_id, m.score, person_key)
+                            disclosure_id, m.score, person_key, r["cited_statute"][i])
             )  # fmt: skip
         if out.decisions:
             for d in out.decisions:
                 whole.add((d.row_number, d.request_id, d.disposition, d.outcome, d.reason_codes,
-                           d.fields, d.disclosure_id, d.score, d.person_key))  # fmt: skip
+                           d.fields, d.disclosure_id, d.score, d.person_key),
+                          d.statute)  # fmt: skip
             chunks += 1
             state.record_decisions(
                 batch_id, out.decisions, chunk=chunks, subjects=out.subjects,

@@ -7,7 +7,8 @@ request file, the envelope and the policy text, under ``STORE/batches/<batch_id>
 ``rules_in_force`` entry: policy, model and reference snapshot), runs the ordinary
 pipeline on them in a scratch store that shares the original's reference snapshot, model
 and ledger key, and compares every decision (disposition, outcome, reason codes,
-disclosure id, score, person key) with the recorded one. Nothing reaches the requester
+disclosure id, score, person key; the cited statute when one was recorded, since rows
+recorded before schema 0005 have none) with the recorded one. Nothing reaches the requester
 and the original's batches and decisions are not touched; the result is one
 ``batch_replayed`` ledger entry in the original store.
 
@@ -115,7 +116,10 @@ def compare(recorded: dict[int, DecisionRow], replayed: dict[int, DecisionRow]) 
             result.extra += 1
             continue
         result.rows += 1
-        fields = ("request_id", *COMPARED)
+        # rows recorded before schema 0005 have no statute: compared only when recorded
+        fields: tuple[str, ...] = ("request_id", *COMPARED)
+        if old.statute is not None:
+            fields += ("statute",)
         bad = [name for name in fields if getattr(old, name) != getattr(new, name)]
         if bad:
             result.differences.extend((row_number, old.request_id, name) for name in bad)

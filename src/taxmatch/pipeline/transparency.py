@@ -2,12 +2,16 @@
 not matched, ambiguous and disclosed, plus requests and disclosures per month.
 
 Requests, disclosures and taxpayers are exactly ``taxmatch accounting report``'s figures
-(this module calls the same ``annual_report``); outcome and reason counts come from the
-decisions of the batches received in the year. Counts only: no id, name or TIN.
+(this module calls the same ``annual_report``), in total, by agency and by (agency,
+statute); outcome and reason counts come from the decisions of the batches received in
+the year, grouped by the statute each decision recorded (the same canonical form, "" when
+the citation does not parse or, for rows recorded before schema 0005, was not recorded).
+Counts only: no id, name or TIN.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,19 +23,47 @@ from taxmatch.store.transparency import monthly, outcome_counts
 
 NOT_MATCHED = (Outcome.NO_MATCH, Outcome.NO_FILING_IN_PERIOD, Outcome.STALE, Outcome.INELIGIBLE)
 CSV_COLUMNS = ("section", "agency", "statute", "key", "value")
+NO_STATUTE = "(none)"  # how "" (no statute, or one that does not parse) is shown
+FIGURES = ("requests", "rejected", "not_matched", "ambiguous", "pending_review", "disclosed",
+           "taxpayers")  # fmt: skip
+_CODES = frozenset(c.value for c in ReasonCode)
 
 
 @dataclass(frozen=True, slots=True)
-class AgencyFigures:
+class StatuteFigures:
+    """One (agency, statute) row; ``statute`` is "" when none was cited or it does not parse."""
+
     agency: str
-    requests: int
+    statute: str
+    requests: int  # accounting: requests received in the year
     rejected: int
     rejections: dict[str, int]  # by reason code (a row may carry several)
     not_matched: int
     ambiguous: int
     pending_review: int
     disclosed: int  # accounting: disclosures made in the year (batch runs and reviews)
+    taxpayers: int  # accounting: distinct taxpayers disclosed about
+
+    @property
+    def statute_label(self) -> str:
+        return self.statute or NO_STATUTE
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyFigures:
+    """An agency's totals over its statutes (taxpayers are distinct over the agency, so
+    not the sum of its rows)."""
+
+    agency: str
+    requests: int
+    rejected: int
+    rejections: dict[str, int]
+    not_matched: int
+    ambiguous: int
+    pending_review: int
+    disclosed: int
     taxpayers: int
+    statutes: tuple[StatuteFigures, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,31 +73,47 @@ class Transparency:
     agencies: list[AgencyFigures]
     months: list[tuple[str, int, int]]
 
+    @property
+    def rows(self) -> list[StatuteFigures]:
+        """Every (agency, statute) row, by agency then statute."""
+        return [s for a in self.agencies for s in a.statutes]
+
     def csv_rows(self) -> list[tuple[str, str, str, str, int]]:
         rows: list[tuple[str, str, str, str, int]] = []
         for key, value in self.accounting.totals.items():
             rows.append(("total", "", "", key, value))
         for a in self.agencies:
-            for key in (
-                "requests",
-                "rejected",
-                "not_matched",
-                "ambiguous",
-                "pending_review",
-                "disclosed",
-                "taxpayers",
-            ):
+            for key in FIGURES:
                 rows.append(("agency", a.agency, "", key, int(getattr(a, key))))
             for code, n in sorted(a.rejections.items()):
                 rows.append(("rejections", a.agency, "", code, n))
-        for r in self.accounting.rows:
-            rows.append(("statute", r.agency, r.statute, "requests", r.requests))
-            rows.append(("statute", r.agency, r.statute, "disclosures", r.disclosures))
-            rows.append(("statute", r.agency, r.statute, "taxpayers", r.taxpayers))
+        for s in self.rows:
+            for key in FIGURES:
+                rows.append(("statute", s.agency, s.statute_label, key, int(getattr(s, key))))
+            for code, n in sorted(s.rejections.items()):
+                rows.append(("statute_rejections", s.agency, s.statute_label, code, n))
         for month, req, dis in self.months:
             rows.append(("month", "", "", f"{month} requests", req))
             rows.append(("month", "", "", f"{month} disclosures", dis))
         return rows
+
+
+def _statute_figures(
+    agency: str, statute: str, c: Mapping[str, int], acc: tuple[int, int, int]
+) -> StatuteFigures:
+    requests, disclosed, taxpayers = acc
+    return StatuteFigures(
+        agency=agency,
+        statute=statute,
+        requests=requests,
+        rejected=c.get("REJECTED", 0),
+        rejections={k: v for k, v in sorted(c.items()) if k in _CODES},
+        not_matched=sum(c.get(o.value, 0) for o in NOT_MATCHED),
+        ambiguous=c.get(Outcome.AMBIGUOUS.value, 0),
+        pending_review=c.get(Outcome.REVIEW.value, 0),
+        disclosed=disclosed,
+        taxpayers=taxpayers,
+    )
 
 
 def transparency_report(
@@ -74,29 +122,48 @@ def transparency_report(
     report = annual_report(store, year, database_url=database_url)
     with StateStore.open(store, database_url) as state:
         counts = outcome_counts(state, year)
-        months = monthly(state, year)
-    names = sorted(set(report.by_agency) | set(counts))
+        months = monthly(state, year, agency)
+    accounted = {(r.agency, r.statute): (r.requests, r.disclosures, r.taxpayers)
+                 for r in report.rows}  # fmt: skip
+    keys = sorted(accounted.keys() | counts.keys())
     figures = []
-    codes = {c.value for c in ReasonCode}
-    for name in names:
+    for name in sorted({a for a, _ in keys}):
         if agency is not None and name != agency:
             continue
-        c: Mapping[str, int] = counts.get(name, {})
+        rows = tuple(
+            _statute_figures(
+                name, s, counts.get((name, s), {}), accounted.get((name, s), (0, 0, 0))
+            )
+            for a, s in keys
+            if a == name
+        )
         acc = report.by_agency.get(name, {})
+        rejections: Counter[str] = Counter()
+        for row in rows:
+            rejections.update(row.rejections)
         figures.append(
             AgencyFigures(
                 agency=name,
                 requests=acc.get("requests", 0),
-                rejected=c.get("REJECTED", 0),
-                rejections={k: v for k, v in c.items() if k in codes},
-                not_matched=sum(c.get(o.value, 0) for o in NOT_MATCHED),
-                ambiguous=c.get(Outcome.AMBIGUOUS.value, 0),
-                pending_review=c.get(Outcome.REVIEW.value, 0),
+                rejected=sum(r.rejected for r in rows),
+                rejections=dict(sorted(rejections.items())),
+                not_matched=sum(r.not_matched for r in rows),
+                ambiguous=sum(r.ambiguous for r in rows),
+                pending_review=sum(r.pending_review for r in rows),
                 disclosed=acc.get("disclosures", 0),
                 taxpayers=acc.get("taxpayers", 0),
+                statutes=rows,
             )
         )
     return Transparency(year, report, figures, months)
 
 
-__all__ = ["CSV_COLUMNS", "AgencyFigures", "Transparency", "transparency_report"]
+__all__ = [
+    "CSV_COLUMNS",
+    "FIGURES",
+    "NO_STATUTE",
+    "AgencyFigures",
+    "StatuteFigures",
+    "Transparency",
+    "transparency_report",
+]

@@ -62,6 +62,7 @@ DECISION_COLUMNS: Final = (
     decisions.c.disclosure_id,
     decisions.c.score,
     decisions.c.person_key,
+    decisions.c.statute,  # hashed only when set (``taxmatch.ledger.digest``)
 )
 
 
@@ -238,7 +239,7 @@ class _BatchWalker:
                 f"decision row {row_number} of batch {self.batch} is not accounted for "
                 "by any ledger entry"
             )
-        self.digest.add(row)
+        self.digest.add(row[:9], row[9])
         self.rows += 1
         return None
 

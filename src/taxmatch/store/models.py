@@ -109,6 +109,9 @@ decisions = Table(
     Column("disclosure_id", Text, nullable=True),
     Column("score", Float, nullable=True),
     Column("person_key", String(64), nullable=True),
+    # The cited statute, normalised (NULL when it does not parse, and for rows recorded
+    # before schema 0005): the transparency report's (agency, statute) breakdown.
+    Column("statute", Text, nullable=True),
     Index("ix_decisions_batch_id_disposition", "batch_id", "disposition"),
     Index("ix_decisions_person_key", "person_key"),
 )
@@ -220,6 +223,9 @@ class DecisionRow:
     disclosure_id: str | None
     score: float | None
     person_key: str | None = field(default=None)
+    # the cited statute in canonical form (as ``request_counts``); None when it does not
+    # parse. Last, so positional constructions without it keep working.
+    statute: str | None = field(default=None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -252,7 +252,7 @@ class StateStore:
         for row in rows:
             digest.add((row.row_number, row.request_id, row.disposition, row.outcome,
                         row.reason_codes, row.fields, row.disclosure_id, row.score,
-                        row.person_key))  # fmt: skip
+                        row.person_key), row.statute)  # fmt: skip
             name = row.outcome or "REJECTED"
             counts[name] = counts.get(name, 0) + 1
         entry = LedgerDraft(

@@ -46,6 +46,19 @@ def test_integer_score_reads_back_as_float_and_non_finite_is_null() -> None:
     assert decision_line(nan) == decision_line(none)
 
 
+def test_statute_is_a_tenth_cell_only_when_set() -> None:
+    # rows recorded before schema 0005 (statute NULL) keep the line they were digested with
+    assert decision_line(ROW, None) == decision_line(ROW)
+    with_statute = decision_line(ROW, "8 U.S.C. 1326(a)")
+    assert json.loads(with_statute) == [*ROW, "8 U.S.C. 1326(a)"]
+    assert with_statute != decision_line(ROW, "8 U.S.C. 1325(a)")
+    assert decision_line(ROW, "") != decision_line(ROW)
+    a, b = DecisionsDigest(), DecisionsDigest()
+    a.add(ROW)
+    b.add(ROW, "8 U.S.C. 1326(a)")
+    assert a.hexdigest() != b.hexdigest()
+
+
 @given(row=rows, other=rows)
 def test_different_rows_give_different_lines(row: DecisionValues, other: DecisionValues) -> None:
     # The encoding is unambiguous: equal lines only for equal rows (-0.0 and 0.0 differ).

@@ -28,7 +28,7 @@ from tests.unit.store.test_decisions_ledger import filled
 LEDGER_TEXT = ("recorded_at", "event_type", "actor", "origin", "object_id", "payload",
                "prev_hash", "entry_hash", "ledger_schema")  # fmt: skip
 DECISION_TEXT = ("request_id", "disposition", "outcome", "reason_codes", "fields",
-                 "disclosure_id", "person_key")  # fmt: skip
+                 "disclosure_id", "person_key", "statute")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +135,8 @@ def decision_tampering(draw: st.DrawFn, rows: int) -> Tamper:
         elif kind == "insert":
             con.execute(
                 "INSERT INTO decisions SELECT batch_id, ?, request_id, disposition, outcome, "
-                f"reason_codes, fields, disclosure_id, score, person_key FROM decisions {where}",
+                "reason_codes, fields, disclosure_id, score, person_key, statute "
+                f"FROM decisions {where}",
                 (far, batch, row),
             )
         else:

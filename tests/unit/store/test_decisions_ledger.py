@@ -95,6 +95,8 @@ def test_no_tin_in_the_ledger(state_store: StateStore) -> None:
         ("disclosure_id", "D-99"),
         ("score", 0.5),
         ("person_key", "f" * 64),
+        ("statute", "8 U.S.C. 1325(a)"),
+        ("statute", None),
     ],
 )
 def test_a_changed_decision_names_its_batch_and_chunk(
@@ -111,6 +113,21 @@ def test_a_changed_decision_names_its_batch_and_chunk(
     assert not result.ok
     assert result.first_bad_seq == chunk2.seq
     assert result.problem == "decisions of batch B1 chunk 2 (rows 7-10) do not match the ledger"
+
+
+def test_a_statute_set_on_a_row_recorded_without_one_is_caught(
+    state_store: StateStore, state_url: str
+) -> None:
+    # Row 3 has no statute: its line is the pre-0005 one, and it verifies as such.
+    filled(state_store)
+    assert state_store.verify_ledger().ok
+    first = entries_of(state_store, EVENT_DECISIONS)[0]
+    with raw(state_url) as conn:
+        conn.execute(text("UPDATE decisions SET statute = '8 U.S.C. 1326(a)' "
+                          "WHERE batch_id = 'B1' AND row_number = 3"))  # fmt: skip
+    result = state_store.verify_ledger()
+    assert (result.ok, result.first_bad_seq) == (False, first.seq)
+    assert "8 U.S.C." not in (result.problem or "")
 
 
 def test_a_deleted_decision_is_caught(state_store: StateStore, state_url: str) -> None:
@@ -142,7 +159,7 @@ def test_an_inserted_decision_is_caught(
     with raw(state_url) as conn:
         conn.execute(
             text("INSERT INTO decisions SELECT batch_id, :n, request_id, disposition, outcome, "
-                 "reason_codes, fields, disclosure_id, score, person_key FROM decisions "
+                 "reason_codes, fields, disclosure_id, score, person_key, statute FROM decisions "
                  "WHERE batch_id = 'B2' AND row_number = 2"),
             {"n": row_number},
         )  # fmt: skip

@@ -12,15 +12,17 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Connection, create_engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from taxmatch.errors import BatchNotFound, StoreError
 from taxmatch.store import state as state_module
-from taxmatch.store.migrations import guard
-from taxmatch.store.models import metadata
+from taxmatch.store.migrations import MIGRATIONS_DIR, guard
+from taxmatch.store.models import batch_params, batches, decision_params, decisions, metadata
 from taxmatch.store.state import STATE_FILE, BatchRow, DecisionRow, StateStore
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -62,7 +64,10 @@ def decision(row_number: int, batch_id: str = "B1", request_id: str | None = Non
         disclosure_id=f"D-{row_number}" if disclosed else None,
         score=0.9995 if disclosed else None,
         person_key="e" * 64 if disclosed else None,
-    )
+        # rejected rows: some cite no parseable statute (NULL, as rows before schema 0005)
+        statute="8 U.S.C. 1326(a)" if disclosed else (None if row_number % 3 == 0 else
+                                                       "8 U.S.C. 1253(a)(1)"),
+    )  # fmt: skip
 
 
 # --- opening and migrations ---------------------------------------------------------------
@@ -76,11 +81,47 @@ def test_migrations_are_idempotent_and_match_the_models(state_url: str) -> None:
     try:
         with engine.connect() as conn:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-            assert version == ["0004"]
+            assert version == ["0005"]
             tables = set(inspect(conn).get_table_names())
             assert {"batches", "decisions", "ledger_entries", "ledger_head", "ledger_key",
                     "disclosure_subjects", "request_counts"} <= tables  # fmt: skip
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    finally:
+        engine.dispose()
+
+
+def _alembic(conn: Connection, action: str, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = conn
+    getattr(command, action)(config, revision)
+
+
+def test_0005_adds_a_nullable_statute_to_existing_decisions(state_url: str) -> None:
+    old = decision(2)
+    engine = create_engine(state_url)
+    try:
+        with engine.begin() as conn:
+            _alembic(conn, "upgrade", "0004")
+            conn.execute(batches.insert(), batch_params(batch()))
+            values = {k: v for k, v in decision_params("B1", old).items() if k != "statute"}
+            conn.execute(decisions.insert(), values)  # the 0004 columns only
+    finally:
+        engine.dispose()
+    with StateStore(state_url) as store:  # upgrades 0004 -> 0005 on open
+        assert [d.statute for d in store.iter_decisions("B1")] == [None]
+        assert next(iter(store.iter_decisions("B1"))) == replace(old, statute=None)
+        store.write_decisions("B1", [decision(4), decision(3)])
+        stored = {d.row_number: d.statute for d in store.iter_decisions("B1")}
+        assert stored == {2: None, 3: None, 4: "8 U.S.C. 1326(a)"}
+    engine = create_engine(state_url)
+    try:
+        with engine.begin() as conn:
+            _alembic(conn, "downgrade", "0004")
+            assert "statute" not in {c["name"] for c in inspect(conn).get_columns("decisions")}
+            assert conn.execute(text("SELECT count(*) FROM decisions")).scalar_one() == 3
+            _alembic(conn, "upgrade", "head")
+            assert "statute" in {c["name"] for c in inspect(conn).get_columns("decisions")}
     finally:
         engine.dispose()
 
