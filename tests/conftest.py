@@ -69,3 +69,14 @@ def state_store(state_url: str) -> Iterator[StateStore]:
         yield store
     finally:
         store.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cli_settings() -> Iterator[None]:
+    """The CLI reads its settings from the environment once per process (cached); a test
+    that sets TAXMATCH_* variables must not see another test's cached settings."""
+    from taxmatch.cli.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

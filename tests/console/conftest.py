@@ -14,7 +14,6 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from taxmatch.cli.settings import get_settings
 from taxmatch.console import ConsoleSettings, console_app
 from taxmatch.pipeline.officers import add_officer
 from taxmatch.policy.model import policy_sha256
@@ -133,15 +132,6 @@ def build_console(store: Path, url: str, threshold: int, same_policy: bool = Tru
     app.mount("/console", console_app(settings))
     client = TestClient(app, raise_server_exceptions=False)
     return Console(client, state, store, settings)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cli_settings() -> Iterator[None]:
-    """The CLI caches its settings (``TAXMATCH_DATABASE_URL``...) per process: the console's
-    CLI tests must not leave theirs to later tests that pass another environment."""
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.fixture
