@@ -6,8 +6,8 @@ and the truth file of its requests, this reports for the rows truth says to disc
 
 - per blocking rule, in the model's order: the rows whose true person has at least one
   master record the rule pairs with the request, the rows it reaches first (no earlier
-  rule did), and the pairs it adds (pairs an earlier rule already made are not counted
-  again, as Splink does);
+  rule did), and the pairs the rule makes on its own (Splink scores fewer in all: a pair
+  an earlier rule made is not made again; the sum is an upper bound);
 - overall blocking recall: rows whose true person is reached by any rule; every other
   row is lost before scoring;
 - the share of findable rows whose best-scored person is the true person (the outcomes
@@ -44,6 +44,28 @@ def rule_sql() -> list[tuple[str, str]]:
         label = " ".join(label.split())
         out.append((label, f"({sql})"))
     return out
+
+
+_EQUALITY = re.compile(r'l\."?(\w+)"?\s*=\s*r\."?(\w+)"?')
+
+
+def _pairs_alone(con: duckdb.DuckDBPyConnection, cond: str) -> int:
+    """Pairs the rule makes on its own: the sum over its key values of requests x master
+    records, from two GROUP BYs (no join of the pairs themselves, so it is cheap at any
+    scale). Splink scores fewer: a pair an earlier rule made is not made again."""
+    eq = _EQUALITY.findall(cond)
+    left = ", ".join(f"{a} AS k{i}" for i, (a, _) in enumerate(eq))
+    right = ", ".join(f"{b} AS k{i}" for i, (_, b) in enumerate(eq))
+    keys = ", ".join(f"k{i}" for i in range(len(eq)))
+    l_nn = " AND ".join(f"{a} IS NOT NULL" for a, _ in eq)
+    r_nn = " AND ".join(f"{b} IS NOT NULL" for _, b in eq)
+    row = con.execute(
+        f"""SELECT coalesce(sum(x.n * y.n), 0)::BIGINT FROM
+              (SELECT {left}, count(*) AS n FROM w.req_features WHERE {l_nn} GROUP BY ALL) x
+              JOIN (SELECT {right}, count(*) AS n FROM ref.master_records WHERE {r_nn}
+                    GROUP BY ALL) y USING ({keys})"""
+    ).fetchall()
+    return int(row[0][0])
 
 
 def measure(store: Path, batch: str, truth: Path) -> dict[str, Any]:
@@ -90,7 +112,6 @@ def measure(store: Path, batch: str, truth: Path) -> dict[str, Any]:
     rules = rule_sql()
     con.execute("CREATE TEMP TABLE hits (truth_row BIGINT, k INTEGER)")
     rows_out = []
-    earlier: list[str] = []
     for k, (label, cond) in enumerate(rules):
         t0 = time.monotonic()
         con.execute(
@@ -102,21 +123,15 @@ def measure(store: Path, batch: str, truth: Path) -> dict[str, Any]:
                   (SELECT truth_row FROM hits WHERE k < {k}))
                 FROM hits WHERE k = {k}"""
         ).fetchall()[0]
-        not_earlier = " AND ".join(f"NOT coalesce({c}, false)" for c in earlier) or "true"
-        pairs = con.execute(
-            f"""SELECT count(*) FROM w.req_features l JOIN ref.master_records r
-                ON {cond} WHERE {not_earlier}"""
-        ).fetchall()[0][0]
         rows_out.append(
             {
                 "rule": label,
                 "rows_reached": int(hits[0]),
                 "rows_first_reached": int(hits[1]),
-                "pairs_added": int(pairs),
+                "pairs_alone": _pairs_alone(con, cond),
                 "seconds": round(time.monotonic() - t0, 2),
             }
         )
-        earlier.append(cond)
     reached = con.execute("SELECT count(DISTINCT truth_row) FROM hits").fetchall()[0][0]
     best_true = con.execute(
         """SELECT count(*) FROM findable f JOIN w.outcomes o USING (row_number)
@@ -131,7 +146,7 @@ def measure(store: Path, batch: str, truth: Path) -> dict[str, Any]:
         "findable_rows": int(n_findable),
         "findable_with_true_person_in_master": int(n_in_master),
         "rules": rows_out,
-        "pairs_total": sum(r["pairs_added"] for r in rows_out),
+        "pairs_sum": sum(r["pairs_alone"] for r in rows_out),
         "blocking_recall": reached / n_in_master if n_in_master else None,
         "rows_reached": int(reached),
         "best_person_is_true_person": best_true / n_in_master if n_in_master else None,
@@ -152,15 +167,15 @@ def main() -> None:
         f"{res['findable_rows']:,}, true person in the master "
         f"{res['findable_with_true_person_in_master']:,}"
     )
-    print(f"{'rule':40s} {'reached':>9s} {'first':>9s} {'pairs added':>14s}")
+    print(f"{'rule':40s} {'reached':>9s} {'first':>9s} {'pairs alone':>14s}")
     for r in res["rules"]:
         print(
             f"{r['rule']:40s} {r['rows_reached']:9,d} {r['rows_first_reached']:9,d} "
-            f"{r['pairs_added']:14,d}"
+            f"{r['pairs_alone']:14,d}"
         )
     recall = res["blocking_recall"]
     best = res["best_person_is_true_person"]
-    print(f"pairs in all: {res['pairs_total']:,}")
+    print(f"pairs, sum over rules (upper bound): {res['pairs_sum']:,}")
     print(f"blocking recall: {recall:.4%} ({res['rows_reached']:,} rows reached)")
     print(f"best-scored person is the true person: {best:.4%}")
     if args.json:

@@ -423,13 +423,13 @@ def report(ds: Dataset, runs: list[Run]) -> dict[str, Any]:
             print(
                 f"\nblocking ({r.matcher}): recall {_fmt(b['blocking_recall'], True)} of "
                 f"{b['findable_with_true_person_in_master']:,} findable rows whose person is "
-                f"in the master; {b['pairs_total']:,} pairs; best-scored person is the true "
+                f"in the master; at most {b['pairs_sum']:,} pairs; best-scored person is the true "
                 f"person for {_fmt(b['best_person_is_true_person'], True)}"
             )
             for rule in b["rules"]:
                 print(
                     f"  {rule['rule']:58s} reached {rule['rows_reached']:>9,d}  first "
-                    f"{rule['rows_first_reached']:>7,d}  pairs {rule['pairs_added']:>12,d}"
+                    f"{rule['rows_first_reached']:>7,d}  pairs alone {rule['pairs_alone']:>12,d}"
                 )
     for r in runs:
         if r.note:
