@@ -92,8 +92,9 @@ def measure(store: Path, batch: str, truth: Path) -> dict[str, Any]:
     )
     con.execute(
         """CREATE TEMP TABLE truth_person AS
-           SELECT DISTINCT f.row_number, p.person_id
-           FROM findable f JOIN ref.persons p ON list_has_any(p.tins, f.tins)"""
+           WITH ft AS (SELECT row_number, unnest(tins) AS tin FROM findable),
+                pt AS (SELECT person_id, unnest(tins) AS tin FROM ref.persons)
+           SELECT DISTINCT ft.row_number, pt.person_id FROM ft JOIN pt USING (tin)"""
     )
     con.execute(
         """CREATE TEMP TABLE l AS
