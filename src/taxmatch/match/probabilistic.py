@@ -23,6 +23,8 @@ from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
 # Pairs below this probability are not kept: they can neither be the best person nor
 # narrow the margin of one that reaches the review threshold.
 CANDIDATE_FLOOR = 0.01
+# A "slip" address with more filings than this (by anyone) is a real address.
+MAX_SLIP_SUPPORT = 50
 
 
 def match_probabilistic(
@@ -152,6 +154,7 @@ def _collapse(
         -- lived at the mended address files at is a real address, not a slip.
         slip AS (
           SELECT l.*, coalesce(s.n_years, 1) AS slip_years,
+                 coalesce(s.support, 1) AS slip_support,
                  l.line1 || ' ' || l.unit AS slip_text
           FROM latest l LEFT JOIN ref.person_addresses s
             ON s.person_id = l.person_id AND s.house_number = l.house_number
@@ -159,13 +162,17 @@ def _collapse(
            AND s.po_box = l.po_box
           WHERE l.rn = 1
         ),
-        -- Who else files at each slip address (none, for most).
+        -- Who else files at each slip address (none, for most). An address with more
+        -- than MAX_SLIP_SUPPORT filings is real, never a slip: it is left out here and
+        -- never mended below (and a group-quarters address with thousands of filers
+        -- never makes thousands of rows per request).
         slip_others AS (
           SELECT l.row_number, o.person_id
           FROM slip l JOIN ref.person_addresses o
             ON o.house_number = l.house_number AND o.street = l.street
            AND o.zip5 = l.zip5 AND o.unit = l.unit AND o.po_box = l.po_box
            AND o.person_id <> l.person_id
+          WHERE l.slip_support <= {MAX_SLIP_SUPPORT}
         ),
         mended AS (
           SELECT l.*,
@@ -193,6 +200,7 @@ def _collapse(
                            AND levenshtein(a.line1 || ' ' || a.unit, l.slip_text)
                                <= greatest(1, length(l.slip_text) // 4)))
                          -- everyone else at the slip has filed at the mended address too
+                         AND l.slip_support <= {MAX_SLIP_SUPPORT}
                          AND NOT EXISTS (
                            SELECT 1 FROM slip_others so
                            WHERE so.row_number = l.row_number AND NOT EXISTS (
@@ -248,9 +256,11 @@ def _collapse(
         -- An address without a unit in a building where others file with units is
         -- incomplete (USPS: missing secondary): an officer looks at it.
         unit_missing AS (
-          SELECT DISTINCT ip.row_number FROM in_period ip JOIN ref.person_addresses b
-            ON b.house_number = ip.house AND b.street = ip.street AND b.zip5 = ip.zip5
-          WHERE ip.unit = '' AND ip.house <> '' AND b.unit <> ''
+          SELECT ip.row_number FROM in_period ip
+          WHERE ip.unit = '' AND ip.house <> '' AND EXISTS (
+            SELECT 1 FROM ref.person_addresses b
+            WHERE b.house_number = ip.house AND b.street = ip.street AND b.zip5 = ip.zip5
+              AND b.unit <> '')
         )
         SELECT v.row_number,
                coalesce(j.strong, 0) AS candidates,
