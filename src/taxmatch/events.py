@@ -38,6 +38,9 @@ class Event(StrEnum):
     JOB_FINISHED = "E602"
     JOB_FAILED = "E603"
     API_STARTED = "E610"
+    WARM_STARTING = "E620"
+    WARM_READY = "E621"
+    WARM_FAILED = "E622"
 
 
 def _check(key: str, value: object) -> str:

@@ -41,6 +41,7 @@ from taxmatch.errors import (
 )
 from taxmatch.events import Event, emit
 from taxmatch.ledger.chain import LedgerDraft
+from taxmatch.pipeline.lookup import LookupConfig, LookupService
 from taxmatch.pipeline.worker import Worker, WorkerConfig, start_worker_thread
 from taxmatch.store.service import ServiceStore
 from taxmatch.store.state import StateStore
@@ -73,6 +74,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
     """A new app for ``settings``; opens the stores now, starts workers on start-up."""
     service = ServiceStore.open(settings.store, settings.database_url)
     state = StateStore.open(settings.store, settings.database_url)
+    lookups_service = LookupService(
+        LookupConfig(settings.store, settings.packages, settings.database_url,
+                     settings.policy, settings.matcher, settings.as_of),
+        state,
+    )  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,9 +89,12 @@ def create_app(settings: ApiSettings) -> FastAPI:
         running = [start_worker_thread(Worker(config, service))
                    for _ in range(settings.worker_threads)]  # fmt: skip
         emit(Event.API_STARTED, workers=settings.worker_threads)
+        if settings.warm_lookups:
+            lookups_service.start()
         try:
             yield
         finally:
+            lookups_service.close()
             for _, stop in running:
                 stop.set()
             for thread, _ in running:
@@ -102,6 +111,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.settings = settings
     app.state.service = service
     app.state.ledger = state
+    app.state.lookups = lookups_service
     app.state.rate = RateLimiter()
     app.include_router(batches.router)
     app.include_router(lookups.router)
@@ -110,12 +120,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @app.get("/v1/health", response_model=Health, tags=["health"])
     def health() -> Health:
-        """200 when the state database answers and a reference snapshot is loaded."""
+        """200 when the state database answers and a reference snapshot is loaded;
+        ``lookups`` says whether single lookups take the warm path yet."""
         from taxmatch.store.reference import current_reference
 
         service.get_agency("-")
         current_reference(settings.store)
-        return Health(status="ok", version=__version__)
+        return Health(status="ok", version=__version__, lookups=lookups_service.status)
 
     _install_handlers(app)
     _install_audit(app, state)

@@ -16,7 +16,7 @@ from taxmatch.api.schemas import LookupAnswer, LookupBody, Problem
 from taxmatch.api.settings import ApiSettings
 from taxmatch.errors import InputFileError, LimitExceeded
 from taxmatch.pipeline.intake import seconds_to_midnight
-from taxmatch.pipeline.lookup import LookupConfig, lookup_one
+from taxmatch.pipeline.lookup import LookupService
 from taxmatch.store.jobs import JobQueue
 from taxmatch.store.service import Agency, ServiceStore
 
@@ -52,11 +52,10 @@ def lookup(request: Request, agency: CurrentAgency, body: LookupBody) -> LookupA
     quota = limits_for(agency, settings).daily_row_quota
     if service.charge_rows(agency.agency_id, datetime.now(UTC).date(), 1, quota) is None:
         raise LimitExceeded("daily row quota reached", seconds_to_midnight())
-    cfg = LookupConfig(settings.store, settings.packages, settings.database_url,
-                       settings.policy, settings.matcher, settings.as_of)  # fmt: skip
+    lookups: LookupService = request.app.state.lookups
     origin = request.client.host if request.client else "unknown"
-    answer = lookup_one(cfg, agency.agency_id, body.request.model_dump(), envelope,
-                        origin=f"api@{origin}")  # fmt: skip
+    answer = lookups.lookup(agency.agency_id, body.request.model_dump(), envelope,
+                            origin=f"api@{origin}")  # fmt: skip
     request.state.batch_id = answer.batch_id
     return LookupAnswer(
         batch_id=answer.batch_id, request_id=answer.request_id,

@@ -27,6 +27,11 @@ _Field = Field(default=None, max_length=10_000)
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
+    lookups: Literal["warm", "warming", "cold"] = Field(
+        "cold",
+        description="warm: single lookups use the kept-open matcher (milliseconds); "
+        "warming: it is being built; cold: each lookup opens the reference itself",
+    )
 
 
 class Accepted(BaseModel):

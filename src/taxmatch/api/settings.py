@@ -28,6 +28,7 @@ class ApiSettings:
     lease_seconds: float = 60.0
     poll_seconds: float = 1.0
     as_of: date | None = None  # judge batches at this date (default: the upload date)
+    warm_lookups: bool = True  # keep a warm matcher for single lookups (built at start-up)
 
     @property
     def packages(self) -> Path:

@@ -130,10 +130,13 @@ def agency_resume(store: Path | None, name: str) -> None:
 )
 @click.option("--max-upload-mb", type=click.IntRange(1), default=None,
               help="Default largest upload.")  # fmt: skip
+@click.option("--warm-lookups/--no-warm-lookups", default=True, show_default=True,
+              help="Keep a warm matcher for single lookups (built in the background at "
+                   "start-up; its lookup index is built beside the snapshot once).")  # fmt: skip
 @_edge
 def serve(store: Path | None, policy: Path | None, matcher: str, host: str, port: int,
           worker_threads: int, daily_rows: int | None, rate: int | None,
-          max_upload_mb: int | None) -> None:  # fmt: skip
+          max_upload_mb: int | None, warm_lookups: bool) -> None:  # fmt: skip
     """Serve the HTTP API (OpenAPI at /docs) with an in-process queue worker."""
     from taxmatch.api import ApiSettings, serve_app
 
@@ -146,7 +149,7 @@ def serve(store: Path | None, policy: Path | None, matcher: str, host: str, port
         extra["max_upload_bytes"] = max_upload_mb * 1024 * 1024
     settings = ApiSettings(store=_store(store), database_url=get_settings().database_url,
                            policy=policy, matcher=matcher, worker_threads=worker_threads,
-                           **extra)  # type: ignore[arg-type]  # fmt: skip
+                           warm_lookups=warm_lookups, **extra)  # type: ignore[arg-type]  # fmt: skip
     click.echo(f"taxmatch API on http://{host}:{port} (OpenAPI at /docs)")
     serve_app(settings, host=host, port=port)
 

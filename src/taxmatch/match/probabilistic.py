@@ -65,15 +65,22 @@ def match_probabilistic(
             requests, master, link_type="link_only",
             threshold_match_probability=CANDIDATE_FLOOR, warning_mode="never",
         )  # fmt: skip
-        _collapse(con, pred.physical_name, review_threshold, min_margin_log2)
+        collapse(con, pred.physical_name, review_threshold, min_margin_log2)
         pred.drop_table_from_database_and_remove_from_cache()
     finally:
         con.execute("DETACH ref")
 
 
-def _collapse(
-    con: duckdb.DuckDBPyConnection, pred: str, review_threshold: float, margin: float
+def collapse(
+    con: duckdb.DuckDBPyConnection,
+    pred: str,
+    review_threshold: float,
+    margin: float,
+    *,
+    ref: str = "ref",
 ) -> None:
+    """``outcomes`` from the scored pairs in ``pred``; ``ref`` is the schema holding the
+    snapshot's person tables (the warm matcher passes the slice a lookup can reach)."""
     con.execute(
         f"""CREATE OR REPLACE TABLE outcomes AS
         WITH pairs AS (
@@ -106,7 +113,7 @@ def _collapse(
                  v.po_box AS rq_box, v.suffix AS rq_suffix, v.date_of_birth AS rq_dob,
                  p.first_name AS pf, p.tin AS person_tin, p.deceased,
                  p.suffix AS p_suffix, p.date_of_birth AS p_dob
-          FROM best b JOIN valid v USING (row_number) JOIN ref.persons p USING (person_id)
+          FROM best b JOIN valid v USING (row_number) JOIN {ref}.persons p USING (person_id)
         ),
         names_ok AS (
           SELECT j.row_number,
@@ -116,7 +123,7 @@ def _collapse(
                          -- first and last name swapped on the request
                          OR (n.first_name = j.rq_last_key AND n.last_key = j.rq_first))
                    AS first_ok
-          FROM judged j JOIN ref.person_names n USING (person_id)
+          FROM judged j JOIN {ref}.person_names n USING (person_id)
           LEFT JOIN nick rk ON rk.first_name = j.rq_first
           GROUP BY j.row_number
         ),
@@ -131,7 +138,7 @@ def _collapse(
                           AND a.street = j.rq_street)))
                    OR (j.rq_box <> '' AND a.po_box = j.rq_box AND a.zip5 = j.rq_zip))
                  AS corroborated
-          FROM judged j JOIN ref.person_addresses a USING (person_id)
+          FROM judged j JOIN {ref}.person_addresses a USING (person_id)
           GROUP BY j.row_number
         ),
         latest AS (
@@ -139,7 +146,7 @@ def _collapse(
                  f.po_box, f.city, f.state, f.zip5, f.line1, f.phone,
                  row_number() OVER (PARTITION BY j.row_number
                                     ORDER BY f.tax_year DESC, f.line1) AS rn
-          FROM judged j JOIN ref.filings f ON f.person_id = j.person_id
+          FROM judged j JOIN {ref}.filings f ON f.person_id = j.person_id
           WHERE list_contains(j.tax_periods, f.tax_year)
         ),
         -- The person's own history mends a slip on the chosen filing, when the same
@@ -156,7 +163,7 @@ def _collapse(
           SELECT l.*, coalesce(s.n_years, 1) AS slip_years,
                  coalesce(s.support, 1) AS slip_support,
                  l.line1 || ' ' || l.unit AS slip_text
-          FROM latest l LEFT JOIN ref.person_addresses s
+          FROM latest l LEFT JOIN {ref}.person_addresses s
             ON s.person_id = l.person_id AND s.house_number = l.house_number
            AND s.street = l.street AND s.zip5 = l.zip5 AND s.unit = l.unit
            AND s.po_box = l.po_box
@@ -168,7 +175,7 @@ def _collapse(
         -- never makes thousands of rows per request).
         slip_others AS (
           SELECT l.row_number, o.person_id
-          FROM slip l JOIN ref.person_addresses o
+          FROM slip l JOIN {ref}.person_addresses o
             ON o.house_number = l.house_number AND o.street = l.street
            AND o.zip5 = l.zip5 AND o.unit = l.unit AND o.po_box = l.po_box
            AND o.person_id <> l.person_id
@@ -178,7 +185,7 @@ def _collapse(
           SELECT l.*,
                  (SELECT {{'line1': a.line1, 'unit': a.unit, 'house_number': a.house_number,
                            'street': a.street}}
-                   FROM ref.person_addresses a
+                   FROM {ref}.person_addresses a
                    WHERE a.person_id = l.person_id AND a.zip5 = l.zip5
                      AND (a.house_number <> '' OR a.po_box <> '')
                      AND NOT (a.house_number = l.house_number AND a.street = l.street
@@ -204,14 +211,14 @@ def _collapse(
                          AND NOT EXISTS (
                            SELECT 1 FROM slip_others so
                            WHERE so.row_number = l.row_number AND NOT EXISTS (
-                             SELECT 1 FROM ref.person_addresses q
+                             SELECT 1 FROM {ref}.person_addresses q
                              WHERE q.person_id = so.person_id
                                AND q.house_number = a.house_number AND q.street = a.street
                                AND q.zip5 = a.zip5 AND q.unit = a.unit
                                AND q.po_box = a.po_box))))
                    ORDER BY a.n_years DESC, a.support DESC, a.last_year DESC, a.line1
                    LIMIT 1) AS consensus,
-                 (SELECT a.unit FROM ref.person_addresses a
+                 (SELECT a.unit FROM {ref}.person_addresses a
                    WHERE a.person_id = l.person_id AND a.house_number = l.house_number
                      AND a.street = l.street AND a.zip5 = l.zip5 AND a.unit <> ''
                    ORDER BY a.n_years DESC, a.unit LIMIT 1) AS history_unit,
@@ -221,7 +228,7 @@ def _collapse(
                  (SELECT {{'line1': a.line1, 'unit': a.unit, 'city': a.city,
                            'state': a.state, 'zip5': a.zip5, 'house_number': a.house_number,
                            'street': a.street}}
-                   FROM ref.person_addresses a
+                   FROM {ref}.person_addresses a
                    WHERE a.person_id = l.person_id AND a.zip5 <> '' AND a.city <> ''
                      AND a.state <> '' AND ((a.house_number <> '' AND a.street <> '')
                                             OR a.po_box <> '')
@@ -258,7 +265,7 @@ def _collapse(
         unit_missing AS (
           SELECT ip.row_number FROM in_period ip
           WHERE ip.unit = '' AND ip.house <> '' AND EXISTS (
-            SELECT 1 FROM ref.person_addresses b
+            SELECT 1 FROM {ref}.person_addresses b
             WHERE b.house_number = ip.house AND b.street = ip.street AND b.zip5 = ip.zip5
               AND b.unit <> '')
         )

@@ -26,6 +26,7 @@ from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.match.exact import match_exact
 from taxmatch.match.model import ModelInfo, load_model_info
 from taxmatch.match.probabilistic import match_probabilistic
+from taxmatch.match.warm import WarmMatcher
 from taxmatch.pipeline.record import disclosure_id_for
 from taxmatch.pipeline.record import write_outputs as _write_outputs
 from taxmatch.pipeline.retain import retain_inputs
@@ -83,6 +84,17 @@ class BatchResult:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class Warm:
+    """What a serving process keeps open between runs (one-record lookups): its state
+    store, and a warm matcher for the snapshot and model in force. A run whose snapshot or
+    model is not the warm matcher's takes the cold path, so a reference reload never
+    scores against the old one. The caller holds ``matcher.lock`` around ``run_batch``."""
+
+    state: StateStore
+    matcher: WarmMatcher | None = None
+
+
 # The exact baseline has no trained model; it is identified by its version alone.
 EXACT = ModelInfo(Path("exact"), "exact-1", hashlib.sha256(b"exact-1").hexdigest(), "")
 
@@ -107,8 +119,14 @@ def _iso(ts: datetime) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def run_batch(req: BatchRequest, progress: Progress | None = None) -> BatchResult:
-    """Run (or return the already finished) batch for ``req``."""
+def run_batch(
+    req: BatchRequest, progress: Progress | None = None, *, warm: Warm | None = None
+) -> BatchResult:
+    """Run (or return the already finished) batch for ``req``.
+
+    ``warm`` (a serving process's open resources) changes where the work happens, never
+    what it decides: the same stages, rules and writes, in an in-memory workspace.
+    """
     bar: Progress = progress or Silent()
     if req.matcher not in MATCHERS:
         raise TaxmatchError(f"unknown matcher {req.matcher!r}; choose one of {MATCHERS}")
@@ -119,7 +137,7 @@ def run_batch(req: BatchRequest, progress: Progress | None = None) -> BatchResul
     input_sha, envelope_sha = sha256_file(req.requests), sha256_file(req.envelope)
     batch_id = batch_id_for(input_sha, envelope_sha)
 
-    state = StateStore.open(req.store, req.database_url)
+    state = warm.state if warm is not None else StateStore.open(req.store, req.database_url)
     try:
         existing = state.find_batch(batch_id)
         if existing is not None and existing.status == "done":
@@ -130,6 +148,13 @@ def run_batch(req: BatchRequest, progress: Progress | None = None) -> BatchResul
             )
         reference = current_reference(req.store)
         model = _model_for(req, reference.snapshot_id)
+        matcher = warm.matcher if warm is not None else None
+        if matcher is not None and (
+            req.matcher != "probabilistic"
+            or matcher.snapshot != reference.path
+            or matcher.model.sha256 != model.sha256
+        ):
+            matcher = None
         retain_inputs(req.store, batch_id, req.requests, req.envelope, policy_text)
         started = _utc_now()
         if existing is None:
@@ -207,6 +232,7 @@ def run_batch(req: BatchRequest, progress: Progress | None = None) -> BatchResul
                 envelope_sha,
                 started,
                 bar,
+                matcher,
             )
         except BaseException as exc:
             code = exc.code if isinstance(exc, TaxmatchError) else "TM999"
@@ -215,7 +241,8 @@ def run_batch(req: BatchRequest, progress: Progress | None = None) -> BatchResul
             raise
         return result
     finally:
-        state.close()
+        if warm is None:
+            state.close()
 
 
 def _run(
@@ -233,11 +260,17 @@ def _run(
     envelope_sha: str,
     started: datetime,
     bar: Progress,
+    matcher: WarmMatcher | None = None,
 ) -> BatchResult:
     t0 = time.monotonic()
     ctx = make_context(envelope, policy, req.as_of)
     work = req.store / "work" / batch_id
-    with BatchWorkspace(work / "work.duckdb") as ws:
+    workspace = (
+        BatchWorkspace.borrow(matcher.con)
+        if matcher is not None
+        else BatchWorkspace(work / "work.duckdb")
+    )
+    with workspace as ws:
         ws.reset()
         bar.stage("validating", reader.total_bytes)
         rows = stage_records(reader, ctx, ws, on_chunk=bar.advance, workers=validation_workers(req))
@@ -253,6 +286,11 @@ def _run(
         ws.valid_requests_view()
         if model.version == EXACT.version:
             match_exact(ws.con, reference_path)
+        elif matcher is not None:
+            matcher.match(
+                review_threshold=policy.matching.review_threshold,
+                min_margin_log2=policy.matching.min_margin_log2,
+            )
         else:
             match_probabilistic(
                 ws.con,
@@ -365,6 +403,7 @@ __all__ = [
     "BatchRequest",
     "BatchResult",
     "Progress",
+    "Warm",
     "batch_id_for",
     "disclosure_id_for",
     "run_batch",

@@ -5,6 +5,12 @@ the same lookup is the same batch and is answered from the batch already run), a
 go through ``run_batch``: the same validation, matching, disclosure rule, package and
 ledger entries as any batch. The answer is that batch's one row.
 
+A serving process keeps a ``LookupService``: its state store and a warm matcher
+(``taxmatch.match.warm``) stay open between lookups, so a lookup against a million
+persons takes tens of milliseconds instead of seconds. The warm matcher is built in the
+background at start-up (and again after a reference reload or a new model); until it is
+ready, lookups take the cold path, with the same answers.
+
 Must never: decide anything itself, answer for an agency other than the envelope's, or
 put a value into an error or a log.
 """
@@ -14,6 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,8 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from taxmatch.contracts import REQUEST_COLUMNS
-from taxmatch.errors import AccessDenied, PackageError
-from taxmatch.pipeline.batch import BatchRequest, run_batch
+from taxmatch.errors import AccessDenied, PackageError, TaxmatchError
+from taxmatch.events import Event, emit
+from taxmatch.match.model import load_model_info
+from taxmatch.match.warm import WarmMatcher
+from taxmatch.pipeline.batch import BatchRequest, Warm, run_batch
+from taxmatch.store.reference import current_reference
+from taxmatch.store.state import StateStore
 
 _FILES = ("disclosed", "rejected", "unmatched", "pending")
 
@@ -52,6 +64,103 @@ class LookupResult:
     reused: bool = False
 
 
+class LookupService:
+    """What a serving process keeps open for lookups: its state store and a warm matcher
+    for the reference snapshot and model in force. Thread-safe: lookups take turns on the
+    warm matcher (its in-memory database is the lookup's workspace)."""
+
+    def __init__(self, cfg: LookupConfig, state: StateStore) -> None:
+        self.cfg = cfg
+        self.state = state
+        self._matcher: WarmMatcher | None = None
+        self._building: threading.Thread | None = None
+        self._guard = threading.Lock()
+        self._closed = False
+
+    @property
+    def status(self) -> str:
+        """``warm``, ``warming`` (built in the background) or ``cold``."""
+        if self._matcher is not None:
+            return "warm"
+        return "warming" if self._building is not None else "cold"
+
+    def start(self) -> None:
+        """Build the warm matcher in the background, unless it is built or building."""
+        if self.cfg.matcher != "probabilistic":
+            return
+        with self._guard:
+            if self._closed or self._building is not None:
+                return
+            thread = threading.Thread(target=self._build, name="taxmatch-warm", daemon=True)
+            self._building = thread
+        thread.start()
+
+    def _build(self) -> None:
+        try:
+            reference = current_reference(self.cfg.store)
+            model = load_model_info(self.cfg.store, reference.snapshot_id)
+            emit(Event.WARM_STARTING, reference_id=reference.snapshot_id)
+            matcher = WarmMatcher(reference.path, model)
+        except TaxmatchError as exc:
+            emit(Event.WARM_FAILED, error=exc.code)
+            matcher = None
+        except Exception as exc:  # never take the server down: lookups stay cold
+            emit(Event.WARM_FAILED, error="TM999", kind=type(exc).__name__)
+            matcher = None
+        with self._guard:
+            self._building = None
+            if self._closed:
+                if matcher is not None:
+                    matcher.close()
+                return
+            old, self._matcher = self._matcher, matcher
+        if old is not None:
+            with old.lock:
+                old.close()
+        if matcher is not None:
+            emit(Event.WARM_READY, reference_id=matcher.snapshot.stem)
+
+    def _current(self) -> WarmMatcher | None:
+        """The warm matcher, if it is for the snapshot and model in force; a stale one
+        starts a rebuild (and this lookup goes cold)."""
+        matcher = self._matcher
+        if matcher is None:
+            return None
+        try:
+            reference = current_reference(self.cfg.store)
+            model = load_model_info(self.cfg.store, reference.snapshot_id)
+        except TaxmatchError:
+            return None
+        if reference.path != matcher.snapshot or model.sha256 != matcher.model.sha256:
+            self.start()
+            return None
+        return matcher
+
+    def lookup(
+        self,
+        agency_id: str,
+        record: Mapping[str, str | None],
+        envelope: Mapping[str, Any],
+        *,
+        origin: str,
+    ) -> LookupResult:
+        matcher = self._current()
+        if matcher is None:
+            return lookup_one(self.cfg, agency_id, record, envelope, origin=origin,
+                              warm=Warm(self.state))  # fmt: skip
+        with matcher.lock:
+            return lookup_one(self.cfg, agency_id, record, envelope, origin=origin,
+                              warm=Warm(self.state, matcher))  # fmt: skip
+
+    def close(self) -> None:
+        with self._guard:
+            self._closed = True
+            matcher, self._matcher = self._matcher, None
+        if matcher is not None:
+            with matcher.lock:
+                matcher.close()
+
+
 def lookup_one(
     cfg: LookupConfig,
     agency_id: str,
@@ -59,8 +168,10 @@ def lookup_one(
     envelope: Mapping[str, Any],
     *,
     origin: str,
+    warm: Warm | None = None,
 ) -> LookupResult:
-    """Run ``record`` under ``envelope`` as a one-row batch for ``agency_id``."""
+    """Run ``record`` under ``envelope`` as a one-row batch for ``agency_id`` (in a
+    serving process's open resources when ``warm`` is given)."""
     if envelope.get("requesting_agency") != agency_id:
         raise AccessDenied("envelope requesting_agency is not the authenticated agency")
     scratch = cfg.store / "api" / "lookups" / uuid.uuid4().hex
@@ -79,7 +190,8 @@ def lookup_one(
                 store=cfg.store, requests=requests, envelope=env, out=cfg.out,
                 as_of=cfg.as_of or datetime.now(UTC).date(), policy=cfg.policy, matcher=cfg.matcher,
                 database_url=cfg.database_url, actor=agency_id, origin=origin, workers=1,
-            )
+            ),
+            warm=warm,
         )  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -105,4 +217,4 @@ def _answer(batch_id: str, package: Path, *, reused: bool) -> LookupResult:
     raise PackageError(f"package of batch {batch_id} holds no row")
 
 
-__all__ = ["LookupConfig", "LookupResult", "lookup_one"]
+__all__ = ["LookupConfig", "LookupResult", "LookupService", "lookup_one"]

@@ -13,6 +13,7 @@ memory.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -144,6 +145,13 @@ def _problem(kind: str) -> str:
 # --- policy -----------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=16)
+def _parse_policy(text: str) -> Policy:
+    """Parsing is the dear part of loading a policy (a serving process loads it on every
+    lookup): the same text is the same (frozen) policy, so it is parsed once."""
+    return parse_policy(text)
+
+
 def load_policy(path: Path | None) -> tuple[Policy, str]:
     """(policy, policy text); None loads the packaged default. Errors name file and key."""
     if path is None:
@@ -157,7 +165,7 @@ def load_policy(path: Path | None) -> tuple[Policy, str]:
         except UnicodeDecodeError:
             raise PolicyError(where, "not UTF-8 text") from None
     try:
-        policy = parse_policy(text)
+        policy = _parse_policy(text)
     except PolicyIssue as issue:
         if issue.key == "document" or issue.key.startswith("line "):
             raise PolicyError(where, f"{issue.problem} ({issue.key})") from None

@@ -69,7 +69,8 @@ class BatchWorkspace:
 
     def __init__(self, path: Path, *, memory_limit: str = "512MB", threads: int = 2) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+        self.path: Path | None = path
+        self._owned = True
         try:
             self.con = duckdb.connect(str(path))
             self.con.execute(f"SET memory_limit='{memory_limit}'")
@@ -77,6 +78,17 @@ class BatchWorkspace:
             self.con.execute(f"SET temp_directory='{path.parent / 'spill'}'")
         except duckdb.Error as exc:
             raise StoreError(f"{path}: cannot open the batch workspace") from exc
+
+    @classmethod
+    def borrow(cls, con: duckdb.DuckDBPyConnection) -> BatchWorkspace:
+        """A workspace in an open connection someone else owns (a warm matcher's
+        in-memory database, for one-record lookups): closing it leaves the connection
+        open, and the next ``reset`` clears what this run left."""
+        ws = cls.__new__(cls)
+        ws.path = None
+        ws.con = con
+        ws._owned = False
+        return ws
 
     def __enter__(self) -> BatchWorkspace:
         return self
@@ -90,7 +102,8 @@ class BatchWorkspace:
         self.close()
 
     def close(self) -> None:
-        self.con.close()
+        if self._owned:
+            self.con.close()
 
     def reset(self) -> None:
         """Drop what a previous, interrupted run left behind."""
