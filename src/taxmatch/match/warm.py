@@ -5,18 +5,23 @@ one request against a million persons that costs seconds, most of it Splink buil
 SQL and DuckDB scanning every master record. The warm matcher is kept open by a serving
 process and removes both costs without changing a single weight:
 
-- **Candidates by index.** Every blocking rule of the saved model is a conjunction of
-  equalities ``l.a = r.b``. Beside each reference snapshot a *lookup index*
-  (``<snapshot>.lookup-<rules digest>.duckdb``, built once) holds ``master_records`` with
-  one hashed key per rule and an ART index on each. A request's own keys fetch, by index,
-  every master record any rule could pair it with — a superset of the batch's candidate
-  pairs (a hash collision only adds a record, which Splink's real blocking then drops).
+- **Candidates by key.** Every blocking rule of the saved model is a conjunction of
+  equalities ``l.a = r.b``. Beside each reference snapshot a *lookup index* (directory
+  ``<snapshot>.lookup-<digest>/``, built once) holds ``master_records`` and the person
+  tables as memory-mapped Arrow files, with, per key, the sorted 64-bit hashes and the
+  rows they come from: one hash per blocking rule for the master records, the person id
+  and the address for the person tables. A request's own keys fetch every master record
+  any rule could pair it with, a superset of the batch's candidates (a hash collision
+  only adds a record, which Splink's real blocking then drops), in microseconds.
 - **Splink's SQL, generated once.** At start the model's ``predict_between`` is run once
   on empty tables through a recording database API, which keeps the two SQL statements
-  Splink executes (blocking, then comparison and scoring). Each lookup re-runs those same
-  statements on the request and its candidates. Blocking on a superset of the partners
-  yields the same pairs, so the predictions, and everything ``collapse`` derives from
-  them, are the batch's (``tests/integration/test_warm.py`` compares the two paths).
+  Splink executes (blocking, then comparison and scoring); they become one statement
+  that each lookup re-runs on the request and its candidates. Blocking on a superset of
+  the partners yields the same pairs, so the predictions are the batch's.
+- **The person tables, sliced.** ``collapse`` (the batch's own SQL) then reads the best
+  person's rows and everyone's at that person's addresses, taken from the index, instead
+  of the snapshot's million-person tables; it reads nothing else, so its answer is the
+  batch's too (``tests/integration/test_warm.py`` compares the two paths row by row).
 
 The connection is the lookup's workspace too (an in-memory DuckDB database), so one warm
 matcher serves one lookup at a time: callers hold ``lock``. Never logs a value.
@@ -28,6 +33,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import threading
 import uuid
 from dataclasses import dataclass
@@ -35,13 +41,19 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from taxmatch.errors import ReferenceSnapshotError
 from taxmatch.match.features import FEATURE_COLUMNS, request_features
 from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
 from taxmatch.match.probabilistic import CANDIDATE_FLOOR, collapse
 
-INDEX_VERSION = "lookup-index-1"
+INDEX_VERSION = "lookup-index-2"
+# Small blocks for the warm workspace: its queries touch a few dozen rows, and DuckDB sizes
+# hash tables and sort runs in blocks (256 KiB by default, allocated for every operator).
+BLOCK_SIZE = 16 * 1024
 _EQUALITY = re.compile(r'^\(?\s*l\."?(\w+)"?\s*=\s*r\."?(\w+)"?\s*\)?$')
 
 
@@ -88,75 +100,134 @@ def _rules_digest(keys: list[RuleKey]) -> str:
 
 
 def index_path(snapshot: Path, keys: list[RuleKey]) -> Path:
-    return snapshot.with_name(f"{snapshot.stem}.lookup-{_rules_digest(keys)[:12]}.duckdb")
+    """The lookup index's directory beside ``snapshot``. The digest in the name covers
+    the rules and the DuckDB version (``hash`` is only stable within one)."""
+    return snapshot.with_name(f"{snapshot.stem}.lookup-{_rules_digest(keys)[:12]}")
 
 
-# The person tables ``collapse`` reads, copied into the index with the keys a lookup
-# fetches them by: the candidate persons' rows, and every filer at their addresses.
+# The person tables ``collapse`` reads, kept in the index with the keys a lookup fetches
+# them by: the best person's rows, and every filer at that person's addresses.
 ADDRESS_KEY = (
     "CASE WHEN house_number <> '' THEN hash('H', house_number, street, zip5) "
     "ELSE hash('P', po_box, zip5) END"
 )
-TF_TABLES = (("tf_first", "tf_first_name_records"), ("tf_last", "tf_last_key_records"))
 PERSON_TABLES: dict[str, dict[str, str]] = {
-    "persons": {"person_id": "person_id"},
-    "person_names": {"person_id": "person_id"},
-    "filings": {"person_id": "person_id"},
+    "persons": {"pk": "hash(person_id)"},
+    "person_names": {"pk": "hash(person_id)"},
+    "filings": {"pk": "hash(person_id)"},
     "person_addresses": {"ak": ADDRESS_KEY},
 }
+
+
+class _Keyed:
+    """One table of the lookup index: its rows (an Arrow file, memory-mapped: pages are
+    read when a lookup touches them) and, per key, the sorted key values with the row
+    each comes from."""
+
+    def __init__(self, directory: Path, name: str, keys: list[str]) -> None:
+        source = pa.memory_map(str(directory / f"{name}.arrow"), "r")
+        reader = pa.ipc.open_file(source)
+        self.schema = reader.schema
+        self.batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
+        sizes = [b.num_rows for b in self.batches]
+        self.starts = np.cumsum([0, *sizes[:-1]]).astype(np.uint64) if sizes else np.empty(0)
+        self.keys = {k: np.load(directory / f"{name}.{k}.npy", mmap_mode="r") for k in keys}
+
+    def empty(self) -> pa.Table:
+        return self.schema.empty_table()
+
+    def take(self, wanted: dict[str, list[int]]) -> pa.Table:
+        """The rows whose key ``k`` is one of ``wanted[k]``, for any ``k``, each once.
+        Taken batch by batch: a take across the whole (chunked) table would copy it."""
+        found: list[Any] = []
+        for key, values in wanted.items():
+            pairs = self.keys[key]
+            for value in values:
+                v = np.uint64(value)
+                lo = int(np.searchsorted(pairs[0], v, "left"))
+                hi = int(np.searchsorted(pairs[0], v, "right"))
+                if hi > lo:
+                    found.append(pairs[1][lo:hi])
+        if not found:
+            return self.empty()
+        rows = np.unique(np.concatenate(found))
+        which = np.searchsorted(self.starts, rows, "right") - 1
+        taken = []
+        for b in np.unique(which):
+            local = rows[which == b] - self.starts[b]
+            taken.append(self.batches[int(b)].take(pa.array(local, pa.uint64())))
+        return pa.Table.from_batches(taken, self.schema)
 
 
 def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
     """The snapshot's lookup index for ``keys``, built now if it is not there yet.
 
-    Written under a temporary name and renamed, so a reader never sees half an index and
-    two processes building at once both end with a whole one. The digest in the name
-    covers the DuckDB version: ``hash`` is only stable within one. DuckDB fetches rows by
-    index only when no column is a list, so list columns are kept as JSON text here and
-    decoded on the way out (``_columns``).
+    ``master_records`` with one hashed key per blocking rule, and the person tables with
+    the person's and the address's keys: each an Arrow file plus, per key, a sorted array
+    of (key, row). Built in a temporary directory and renamed, so a reader never sees
+    half an index and two processes building at once both end with a whole one.
     """
     target = index_path(snapshot, keys)
     if target.exists():
         return target
     tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.partial")
-    con = duckdb.connect(str(tmp))
+    tmp.mkdir(parents=True)
+    con = duckdb.connect()
     try:
         con.execute(f"ATTACH '{_quote(snapshot)}' AS ref (READ_ONLY)")
-        rule_cols = {f"k{i}": _key_sql(k.right, "m") for i, k in enumerate(keys)}
-        tables = {"master": ("master_records", rule_cols), **{
-            name: (name, cols) for name, cols in PERSON_TABLES.items()}}  # fmt: skip
-        for name, (source, index_cols) in tables.items():
-            stored = ", ".join(
-                f"to_json(m.{c}) AS {c}" if t.endswith("[]") else f"m.{c}"
-                for c, t in _describe(con, f"ref.{source}")
-            )
-            extra = "".join(f", {expr} AS {col}" for col, expr in index_cols.items() if col != expr)
-            con.execute(f"CREATE TABLE {name} AS SELECT {stored}{extra} FROM ref.{source} m")
-            for col in index_cols:
-                con.execute(f"CREATE INDEX {name}_{col} ON {name} ({col})")
-        con.execute("DETACH ref")
+        rules = {f"k{i}": _key_sql(k.right, "m") for i, k in enumerate(keys)}
+        tables = {"master_records": rules, **PERSON_TABLES}
+        for name, key_sql in tables.items():
+            _write_keyed(con, tmp, name, key_sql)
         con.close()
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process finished first: its index is as good
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         con.close()
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
 
 
+def _write_keyed(
+    con: duckdb.DuckDBPyConnection, directory: Path, name: str, key_sql: dict[str, str]
+) -> None:
+    cols = [c for c, _ in _describe(con, f"ref.{name}")]
+    select = ", ".join(f"m.{c}" for c in cols)
+    keyed = ", ".join(f"{expr} AS __{k}" for k, expr in key_sql.items())
+    reader = con.sql(f"SELECT {select}, {keyed} FROM ref.{name} m").to_arrow_reader(200_000)
+    parts: dict[str, list[Any]] = {k: [] for k in key_sql}
+    offset = 0
+    writer: pa.ipc.RecordBatchFileWriter | None = None
+    try:
+        for batch in reader:
+            data = batch.select(cols)
+            if writer is None:
+                writer = pa.ipc.new_file(str(directory / f"{name}.arrow"), data.schema)
+            writer.write_batch(data)
+            for k in key_sql:
+                column = batch.column(f"__{k}")
+                valid = np.asarray(column.is_valid())
+                values = np.asarray(column.fill_null(0), dtype=np.uint64)
+                rows = np.arange(offset, offset + batch.num_rows, dtype=np.uint64)
+                parts[k].append(np.stack([values[valid], rows[valid]]))
+            offset += batch.num_rows
+        if writer is None:
+            schema = con.sql(f"SELECT {select} FROM ref.{name} m LIMIT 0").to_arrow_table()
+            writer = pa.ipc.new_file(str(directory / f"{name}.arrow"), schema.schema)
+    finally:
+        if writer is not None:
+            writer.close()
+    for k, chunks in parts.items():
+        pairs = np.concatenate(chunks, axis=1) if chunks else np.empty((2, 0), np.uint64)
+        order = np.argsort(pairs[0], kind="stable")
+        np.save(directory / f"{name}.{k}.npy", pairs[:, order])
+
+
 def _describe(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
     return [(str(r[0]), str(r[1])) for r in con.execute(f"DESCRIBE {table}").fetchall()]
-
-
-def _columns(con: duckdb.DuckDBPyConnection, source: str) -> str:
-    """The select list that gives back ``ref.<source>``'s columns from its index copy."""
-    out = []
-    for col, kind in _describe(con, f"ref.{source}"):
-        if kind.endswith("[]"):
-            out.append(f"CAST(from_json({col}, '[\"{kind[:-2]}\"]') AS {kind}) AS {col}")
-        else:
-            out.append(col)
-    return ", ".join(out)
 
 
 def _quote(path: Path) -> str:
@@ -198,22 +269,29 @@ class WarmMatcher:
         settings = load_settings(model)
         self.keys = rule_keys(settings)
         index = build_lookup_index(snapshot, self.keys)
-        self.con = duckdb.connect()
+        self._master = _Keyed(index, "master_records", [f"k{i}" for i in range(len(self.keys))])
+        self._people = {name: _Keyed(index, name, list(keys))
+                        for name, keys in PERSON_TABLES.items()}  # fmt: skip
+        self.con = duckdb.connect(config={"default_block_size": str(BLOCK_SIZE)})
         try:
             self.con.execute(f"SET memory_limit='{memory_limit}'")
             self.con.execute(f"SET threads={int(threads)}")
-            # Fetch by index however many rows a key reaches (DuckDB's default turns to a
-            # full scan past 0.1 % of a table, which for a common surname in a large ZIP
-            # code is tens of milliseconds instead of one).
-            self.con.execute("SET index_scan_max_count = 100000")
-            self.con.execute("SET index_scan_percentage = 1.0")
             self.con.execute(f"ATTACH '{_quote(snapshot)}' AS ref (READ_ONLY)")
-            self.con.execute(f"ATTACH '{_quote(index)}' AS lk (READ_ONLY)")
+            # What a lookup takes from the index is registered under these names; the
+            # ``warm`` schema gives ``collapse`` the person tables under their own names.
+            self.con.register("warm_candidates", self._master.empty())
             self.con.execute("CREATE SCHEMA warm")
-            sources = {"master": "master_records", **{t: t for t in PERSON_TABLES}}
-            self._cols = {name: _columns(self.con, src) for name, src in sources.items()}
-            self._empty = {src: f"SELECT * FROM ref.{src} LIMIT 0" for src in sources.values()}
-            self._blocking_sql, self._scoring_sql = self._record(settings)
+            for name, keyed in self._people.items():
+                self.con.register(f"warm_{name}", keyed.empty())
+                self.con.execute(f"CREATE VIEW warm.{name} AS SELECT * FROM warm_{name}")
+            blocking_sql, scoring_sql = self._record(settings)
+            # One statement: Splink's blocking as the first CTE of its scoring.
+            if not scoring_sql.lstrip().upper().startswith("WITH"):
+                raise ReferenceSnapshotError(
+                    "this Splink version scores in a form the warm matcher does not know"
+                )
+            body = scoring_sql.lstrip()[4:]
+            self._predict_sql = f"WITH warm_blocked AS ({blocking_sql}),{body}"
         except BaseException:
             self.con.close()
             raise
@@ -231,13 +309,8 @@ class WarmMatcher:
         con.execute(
             f"CREATE OR REPLACE TABLE req_features AS SELECT {cols} FROM ref.master_records LIMIT 0"
         )
-        con.execute(
-            f"CREATE OR REPLACE TABLE warm_candidates AS "
-            f"SELECT {cols} FROM ref.master_records LIMIT 0"
-        )
-        for view, table in TF_TABLES:
-            con.execute(f"CREATE OR REPLACE TABLE warm_{view} AS SELECT * FROM ref.{table} LIMIT 0")
-            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM warm_{view}")
+        con.execute("CREATE OR REPLACE VIEW tf_first AS SELECT * FROM ref.tf_first_name_records")
+        con.execute("CREATE OR REPLACE VIEW tf_last AS SELECT * FROM ref.tf_last_key_records")
         rec = _Recorder(con)
         db = rec.api
         requests = db.register("req_features", dataset_display_name="requests")
@@ -266,25 +339,14 @@ class WarmMatcher:
         """Write ``outcomes`` for every row of this connection's ``valid`` view."""
         con = self.con
         request_features(con)
-        branches = []
-        for i, key in enumerate(self.keys):
-            sql = f"SELECT DISTINCT {_key_sql(key.left, 'q')} FROM req_features q"
-            for (value,) in con.execute(sql).fetchall():
+        exprs = ", ".join(_key_sql(k.left, "q") for k in self.keys)
+        wanted: dict[str, list[int]] = {f"k{i}": [] for i in range(len(self.keys))}
+        for row in con.execute(f"SELECT {exprs} FROM req_features q").fetchall():
+            for i, value in enumerate(row):
                 if value is not None:
-                    branches.append(f"SELECT {self._cols['master']} FROM lk.master "
-                                    f"WHERE k{i} = {int(value)}")  # fmt: skip
-        _replace(con, "warm_candidates", branches, self._empty["master_records"],
-                 distinct_on="unique_id")  # fmt: skip
-        # Term frequencies of the names in play only (a left join by value: the rest of
-        # the table can change nothing).
-        for (view, table), col in zip(TF_TABLES, ("first_name", "last_key"), strict=True):
-            con.execute(
-                f"""CREATE OR REPLACE TABLE warm_{view} AS SELECT * FROM ref.{table}
-                    WHERE {col} IN (SELECT {col} FROM warm_candidates
-                                    UNION SELECT {col} FROM req_features)"""
-            )
-        con.execute(f"CREATE OR REPLACE TABLE warm_blocked AS {self._blocking_sql}")
-        con.execute(f"CREATE OR REPLACE TABLE warm_pred AS {self._scoring_sql}")
+                    wanted[f"k{i}"].append(int(value))
+        con.register("warm_candidates", self._master.take(wanted))
+        con.execute(f"CREATE OR REPLACE TABLE warm_pred AS {self._predict_sql}")
         self._slice()
         collapse(con, "warm_pred", review_threshold, min_margin_log2, ref="warm")
 
@@ -294,56 +356,29 @@ class WarmMatcher:
         highest weight, then person id): that person's rows, and everyone's at that
         person's addresses (who else files there, and whether with units)."""
         con = self.con
-        best = [
-            str(r[0])
-            for r in con.execute(
-                """SELECT DISTINCT person_id FROM (
-                     SELECT person_id, row_number() OVER (
-                       PARTITION BY row_number ORDER BY w DESC, person_id) AS rk
-                     FROM (SELECT unique_id_l AS row_number,
-                                  split_part(unique_id_r, '|', 1) AS person_id,
-                                  max(match_weight) AS w
-                           FROM warm_pred GROUP BY 1, 2))
-                   WHERE rk = 1"""
-            ).fetchall()
-        ]
+        best = con.execute(
+            """SELECT DISTINCT person_id, hash(person_id) FROM (
+                 SELECT person_id, row_number() OVER (
+                   PARTITION BY row_number ORDER BY w DESC, person_id) AS rk
+                 FROM (SELECT unique_id_l AS row_number,
+                              split_part(unique_id_r, '|', 1) AS person_id,
+                              max(match_weight) AS w
+                       FROM warm_pred GROUP BY 1, 2))
+               WHERE rk = 1"""
+        ).fetchall()
+        ids = pa.array([str(r[0]) for r in best], pa.string())
         for name in ("persons", "person_names", "filings"):
-            branches = [f"SELECT {self._cols[name]} FROM lk.{name} WHERE person_id = {_lit(p)}"
-                        for p in best]  # fmt: skip
-            _replace(con, f"warm.{name}", branches, self._empty[name])
-        addresses = [
-            int(r[0])
-            for r in con.execute(f"SELECT DISTINCT {ADDRESS_KEY} FROM warm.filings").fetchall()
+            rows = self._people[name].take({"pk": [int(r[1]) for r in best]})
+            # a 64-bit hash collision would add another person's rows: keep the persons'
+            rows = rows.filter(pc.is_in(rows.column("person_id"), value_set=ids))
+            con.register(f"warm_{name}", rows)
+        addresses = con.execute(
+            f"SELECT list(DISTINCT {ADDRESS_KEY}) FROM warm.filings"
+        ).fetchall()[0]
+        wanted = [
+            int(a) for a in (addresses[0] if addresses and addresses[0] else []) if a is not None
         ]
-        branches = [f"SELECT {self._cols['person_addresses']} FROM lk.person_addresses "
-                    f"WHERE ak = {a}" for a in addresses]  # fmt: skip
-        _replace(con, "warm.person_addresses", branches, self._empty["person_addresses"])
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _replace(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    branches: list[str],
-    empty: str,
-    *,
-    distinct_on: str | None = None,
-) -> None:
-    """``table`` := the union of ``branches`` (each an index lookup), or ``empty``. The
-    branches of the person tables are disjoint (one person, or one address, each); only
-    the master records two rules both reach need ``distinct_on``."""
-    if not branches:
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {empty}")
-        return
-    union = " UNION ALL ".join(branches)
-    if distinct_on:
-        con.execute(f"""CREATE OR REPLACE TABLE {table} AS SELECT * FROM ({union})
-                        QUALIFY row_number() OVER (PARTITION BY {distinct_on}) = 1""")
-    else:
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {union}")
+        con.register("warm_person_addresses", self._people["person_addresses"].take({"ak": wanted}))
 
 
 __all__ = ["RuleKey", "WarmMatcher", "build_lookup_index", "index_path", "rule_keys"]
