@@ -57,9 +57,10 @@ def _prepare(args: argparse.Namespace, root: Path) -> tuple[Path, Path, Path, Pa
     if not (store / "reference" / "CURRENT").exists():
         _sh("reference", "load", "--store", str(store), str(pop / "master.parquet"))
         _sh("model", "train", "--store", str(store))
-    lookups = root / f"lookups-{pop.name}-{args.lookups}"
+    n_lookups = max(args.lookups, 1)  # the envelope comes from this request file
+    lookups = root / f"lookups-{pop.name}-{n_lookups}"
     if not (lookups / "requests.csv").exists():
-        _sh("generate", "requests", "--population", str(pop), "--rows", str(args.lookups),
+        _sh("generate", "requests", "--population", str(pop), "--rows", str(n_lookups),
             "--seed", "22", "--out", str(lookups), "--as-of", AS_OF)  # fmt: skip
     upload = root / f"upload-{pop.name}-{args.upload_rows}"
     if not (upload / "requests.csv").exists():
@@ -166,31 +167,32 @@ def main() -> None:
                                           "lookup_path": state,
                                           "warm_up_seconds": warm_seconds}  # fmt: skip
 
-            with (lookups / "requests.csv").open(newline="") as fh:
-                records = list(csv.DictReader(fh))
-            latencies: list[float] = []
-            server_ms: list[float] = []
-            outcomes: dict[str, int] = {}
-            for rec in records:
-                body = {"request": {k: v for k, v in rec.items() if v != ""},
-                        "envelope": envelope}  # fmt: skip
-                t0 = time.perf_counter()
-                r = client.post("/v1/lookups", json=body, headers=headers)
-                latencies.append((time.perf_counter() - t0) * 1000)
-                if r.status_code not in (200, 422):
-                    raise SystemExit(f"lookup answered {r.status_code}: {r.text[:200]}")
-                d = r.json()["disposition"] if r.status_code == 200 else "422"
-                if r.status_code == 200:
-                    server_ms.append(r.json()["seconds"] * 1000)
-                outcomes[d] = outcomes.get(d, 0) + 1
-            lat = {f"p{q}": round(_percentile(latencies, q), 1) for q in (50, 95, 99)}
-            lat["mean"] = round(statistics.mean(latencies), 1)
-            inside = {f"p{q}": round(_percentile(server_ms, q), 1) for q in (50, 95, 99)}
-            print(f"lookups: {len(latencies)}  latency ms (client) {lat}  (handler) {inside}  "
-                  f"{outcomes}", flush=True)  # fmt: skip
-            results["lookup_ms"] = lat
-            results["lookup_handler_ms"] = inside
-            results["lookup_outcomes"] = outcomes
+            if args.lookups:
+                with (lookups / "requests.csv").open(newline="") as fh:
+                    records = list(csv.DictReader(fh))
+                latencies: list[float] = []
+                server_ms: list[float] = []
+                outcomes: dict[str, int] = {}
+                for rec in records:
+                    body = {"request": {k: v for k, v in rec.items() if v != ""},
+                            "envelope": envelope}  # fmt: skip
+                    t0 = time.perf_counter()
+                    r = client.post("/v1/lookups", json=body, headers=headers)
+                    latencies.append((time.perf_counter() - t0) * 1000)
+                    if r.status_code not in (200, 422):
+                        raise SystemExit(f"lookup answered {r.status_code}: {r.text[:200]}")
+                    d = r.json()["disposition"] if r.status_code == 200 else "422"
+                    if r.status_code == 200:
+                        server_ms.append(r.json()["seconds"] * 1000)
+                    outcomes[d] = outcomes.get(d, 0) + 1
+                lat = {f"p{q}": round(_percentile(latencies, q), 1) for q in (50, 95, 99)}
+                lat["mean"] = round(statistics.mean(latencies), 1)
+                inside = {f"p{q}": round(_percentile(server_ms, q), 1) for q in (50, 95, 99)}
+                print(f"lookups: {len(latencies)}  latency ms (client) {lat}  (handler) {inside}  "
+                      f"{outcomes}", flush=True)  # fmt: skip
+                results["lookup_ms"] = lat
+                results["lookup_handler_ms"] = inside
+                results["lookup_outcomes"] = outcomes
 
             time.sleep(1.0)
             base_rss = _rss(server.pid)
