@@ -457,3 +457,23 @@ def test_warm_matcher_reuses_the_built_index(
     second.close()
     assert built == [index]
     assert (index.stat().st_ino, index.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+# --- the cold path in chunks -------------------------------------------------------------
+
+
+def test_matching_in_chunks_decides_as_in_one_pass(
+    generated: Generated, generated_runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of millions is scored ``MATCH_CHUNK_ROWS`` requests at a time; chunks of 7
+    (uneven, rejected rows inside them) must change no decision."""
+    import taxmatch.match.probabilistic as probabilistic
+
+    rows = generated.rows[:MULTI_ROW]
+    whole = generated_runner.outcome(generated_runner.run(rows, None))
+    monkeypatch.setattr(probabilistic, "MATCH_CHUNK_ROWS", 7)
+    chunked = generated_runner.outcome(generated_runner.run(rows, None))
+    assert differences(whole, chunked) == []
+    assert len(whole.decisions) == MULTI_ROW
+    assert "DISCLOSED" in whole.outcomes
+    assert None in whole.outcomes  # a rejected row sits inside a chunk

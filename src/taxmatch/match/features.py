@@ -156,12 +156,13 @@ def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def request_features(con: duckdb.DuckDBPyConnection) -> None:
-    """``req_features`` from the workspace's ``valid`` view, same columns as the master side."""
-    _nickname_table(con, "SELECT DISTINCT first_name FROM valid")
+def request_features(con: duckdb.DuckDBPyConnection, *, source: str = "valid") -> None:
+    """``req_features`` from the workspace's ``valid`` view (or ``source``, a part of it),
+    with the same columns as the master side."""
+    _nickname_table(con, f"SELECT DISTINCT first_name FROM {source}")
     con.execute(
         _sql(
-            """CREATE OR REPLACE TABLE req_features AS
+            f"""CREATE OR REPLACE TABLE req_features AS
         SELECT CAST(v.row_number AS VARCHAR) AS unique_id,
                CAST(NULL AS VARCHAR) AS person_id,
                nullif(v.first_name, '') AS first_name,
@@ -176,6 +177,6 @@ def request_features(con: duckdb.DuckDBPyConnection) -> None:
                nullif(v.tin, '') AS tin,
                CASE WHEN v.tin <> '' THEN [v.tin] END AS tins,
                ADDRESS(v)
-        FROM valid v LEFT JOIN nick n ON n.first_name = v.first_name"""
+        FROM {source} v LEFT JOIN nick n ON n.first_name = v.first_name"""
         )
     )

@@ -13,6 +13,7 @@ It never decides disclosure and never logs a value.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -25,6 +26,9 @@ from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
 CANDIDATE_FLOOR = 0.01
 # A "slip" address with more filings than this (by anyone) is a real address.
 MAX_SLIP_SUPPORT = 50
+# Requests scored per pass: 100 000 requests against a million persons fit the batch
+# workspace's 512 MB (a million at once do not).
+MATCH_CHUNK_ROWS = 100_000
 
 
 def match_probabilistic(
@@ -34,12 +38,19 @@ def match_probabilistic(
     *,
     review_threshold: float,
     min_margin_log2: float,
+    chunk_rows: int | None = None,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> None:
     """Write ``outcomes`` for every row of the workspace's ``valid`` view.
 
     ``candidates`` counts the persons at or above the review threshold whose match weight
     is within ``min_margin_log2`` of the best: persons a field such as the suffix or the
     date of birth separates by more than the margin are not rivals.
+
+    Requests are scored ``chunk_rows`` (default ``MATCH_CHUNK_ROWS``) at a time (by row-number range), so the candidate
+    pairs of a batch of millions never have to fit in the workspace's memory at once. A
+    pair's score depends on the request, the candidate and the reference's term
+    frequencies only, so the chunks change nothing but the memory used.
     """
     from splink import DuckDBAPI, Linker
 
@@ -47,28 +58,61 @@ def match_probabilistic(
     path = str(reference).replace("'", "''")
     con.execute(f"ATTACH '{path}' AS ref (READ_ONLY)")
     try:
-        request_features(con)
         con.execute("CREATE OR REPLACE TEMP VIEW master_view AS SELECT * FROM ref.master_records")
         con.execute(
             "CREATE OR REPLACE TEMP VIEW tf_first AS SELECT * FROM ref.tf_first_name_records"
         )
         con.execute("CREATE OR REPLACE TEMP VIEW tf_last AS SELECT * FROM ref.tf_last_key_records")
-        db = DuckDBAPI(connection=con)
-        requests = db.register("req_features", dataset_display_name="requests")
-        master = db.register("master_view", dataset_display_name="master")
-        linker = Linker([requests, master], load_settings(model))
-        linker.table_management.register_term_frequency_lookup(
-            db.register("tf_first"), "first_name"
-        )
-        linker.table_management.register_term_frequency_lookup(db.register("tf_last"), "last_key")
-        pred = linker.inference.predict_between(
-            requests, master, link_type="link_only",
-            threshold_match_probability=CANDIDATE_FLOOR, warning_mode="never",
-        )  # fmt: skip
-        collapse(con, pred.physical_name, review_threshold, min_margin_log2)
-        pred.drop_table_from_database_and_remove_from_cache()
+        con.execute("DROP TABLE IF EXISTS outcomes")
+        for lo, hi in _ranges(con, chunk_rows or MATCH_CHUNK_ROWS):
+            con.execute(
+                f"""CREATE OR REPLACE TEMP VIEW valid_part AS
+                    SELECT * FROM valid WHERE row_number >= {lo} AND row_number < {hi}"""
+            )
+            request_features(con, source="valid_part")
+            db = DuckDBAPI(connection=con)
+            requests = db.register("req_features", dataset_display_name="requests")
+            master = db.register("master_view", dataset_display_name="master")
+            linker = Linker([requests, master], load_settings(model))
+            linker.table_management.register_term_frequency_lookup(
+                db.register("tf_first"), "first_name"
+            )
+            linker.table_management.register_term_frequency_lookup(
+                db.register("tf_last"), "last_key"
+            )
+            pred = linker.inference.predict_between(
+                requests, master, link_type="link_only",
+                threshold_match_probability=CANDIDATE_FLOOR, warning_mode="never",
+            )  # fmt: skip
+            collapse(con, pred.physical_name, review_threshold, min_margin_log2,
+                     valid="valid_part", into="outcomes_part")  # fmt: skip
+            pred.drop_table_from_database_and_remove_from_cache()
+            if _exists(con, "outcomes"):
+                con.execute("INSERT INTO outcomes SELECT * FROM outcomes_part")
+                con.execute("DROP TABLE outcomes_part")
+            else:
+                con.execute("ALTER TABLE outcomes_part RENAME TO outcomes")
+            if on_chunk is not None:
+                on_chunk(hi - lo)
     finally:
         con.execute("DETACH ref")
+
+
+def _ranges(con: duckdb.DuckDBPyConnection, chunk_rows: int) -> list[tuple[int, int]]:
+    """Row-number ranges of at most ``chunk_rows`` valid rows each (one, possibly empty,
+    range when the batch is smaller)."""
+    lo, hi = con.execute("SELECT min(row_number), max(row_number) FROM valid").fetchall()[0]
+    if lo is None:
+        return [(0, 1)]
+    step = max(1, chunk_rows)
+    return [(start, min(start + step, int(hi) + 1)) for start in range(int(lo), int(hi) + 1, step)]
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [table]
+    ).fetchall()
+    return bool(found[0][0])
 
 
 def collapse(
@@ -78,11 +122,14 @@ def collapse(
     margin: float,
     *,
     ref: str = "ref",
+    valid: str = "valid",
+    into: str = "outcomes",
 ) -> None:
-    """``outcomes`` from the scored pairs in ``pred``; ``ref`` is the schema holding the
-    snapshot's person tables (the warm matcher passes the slice a lookup can reach)."""
+    """``into`` (default ``outcomes``) from the scored pairs in ``pred``, one row per row
+    of ``valid``; ``ref`` is the schema holding the snapshot's person tables (the warm
+    matcher passes the slice a lookup can reach)."""
     con.execute(
-        f"""CREATE OR REPLACE TABLE outcomes AS
+        f"""CREATE OR REPLACE TABLE {into} AS
         WITH pairs AS (
           SELECT CAST(unique_id_l AS BIGINT) AS row_number,
                  split_part(unique_id_r, '|', 1) AS person_id,
@@ -113,7 +160,7 @@ def collapse(
                  v.po_box AS rq_box, v.suffix AS rq_suffix, v.date_of_birth AS rq_dob,
                  p.first_name AS pf, p.tin AS person_tin, p.deceased,
                  p.suffix AS p_suffix, p.date_of_birth AS p_dob
-          FROM best b JOIN valid v USING (row_number) JOIN {ref}.persons p USING (person_id)
+          FROM best b JOIN {valid} v USING (row_number) JOIN {ref}.persons p USING (person_id)
         ),
         names_ok AS (
           SELECT j.row_number,
@@ -289,7 +336,7 @@ def collapse(
                coalesce(ip.usable AND um.row_number IS NULL, true) AS address_usable,
                j.person_tin,
                ip.line1, ip.unit, ip.city, ip.state, ip.zip5, ip.phone
-        FROM valid v
+        FROM {valid} v
         LEFT JOIN judged j USING (row_number)
         LEFT JOIN names_ok n USING (row_number)
         LEFT JOIN address_ok a USING (row_number)

@@ -292,12 +292,14 @@ def _run(
                 min_margin_log2=policy.matching.min_margin_log2,
             )
         else:
+            bar.stage("matching", rows)
             match_probabilistic(
                 ws.con,
                 reference_path,
                 model,
                 review_threshold=policy.matching.review_threshold,
                 min_margin_log2=policy.matching.min_margin_log2,
+                on_chunk=bar.advance,
             )
         emit(Event.MATCHING_DONE, batch_id=batch_id, seconds=round(time.monotonic() - t1, 3))
 
