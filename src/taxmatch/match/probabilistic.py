@@ -47,8 +47,9 @@ def match_probabilistic(
     is within ``min_margin_log2`` of the best: persons a field such as the suffix or the
     date of birth separates by more than the margin are not rivals.
 
-    Requests are scored ``chunk_rows`` (default ``MATCH_CHUNK_ROWS``) at a time (by row-number range), so the candidate
-    pairs of a batch of millions never have to fit in the workspace's memory at once. A
+    Requests are scored ``chunk_rows`` (default ``MATCH_CHUNK_ROWS``) at a time, by
+    row-number range, so the candidate pairs of a batch of millions never have to fit in
+    the workspace's memory at once. A
     pair's score depends on the request, the candidate and the reference's term
     frequencies only, so the chunks change nothing but the memory used.
     """
