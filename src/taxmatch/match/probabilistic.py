@@ -26,9 +26,9 @@ from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
 CANDIDATE_FLOOR = 0.01
 # A "slip" address with more filings than this (by anyone) is a real address.
 MAX_SLIP_SUPPORT = 50
-# Requests scored per pass: 100 000 requests against a million persons fit the batch
-# workspace's 512 MB (a million at once do not).
-MATCH_CHUNK_ROWS = 100_000
+# Requests scored per pass: 25 000 requests against a million persons fit the batch
+# workspace's 512 MB (100 000 did not, on bench/api_load.py's 1 M-row upload).
+MATCH_CHUNK_ROWS = 25_000
 
 
 def match_probabilistic(
