@@ -5,7 +5,10 @@ Builds once, cached under bench-out/api/: a synthetic population (``--people``, 
 reference loaded and the model trained, a lookup request file and an upload request file
 (``--upload-rows``, default 1 M). Then starts ``taxmatch serve`` on 127.0.0.1 and reports:
 
-- single-lookup latency p50/p95/p99 over ``--lookups`` POST /v1/lookups (client side);
+- single-lookup latency p50/p95/p99 over ``--lookups`` POST /v1/lookups (client side, and
+  the handler's own ``seconds``), once the warm matcher is ready; then, as the baseline
+  in the same run, the first ``--cold-lookups`` of them again on a server started with
+  ``--no-warm-lookups`` (each lookup a one-row batch that opens the reference itself);
 - the server process's RSS rise while a ``--upload-rows`` request file is streamed to
   POST /v1/batches (chunked, no Content-Length), and during its processing;
 - batch throughput: rows / seconds from the upload's start until GET /v1/batches/{id}
@@ -115,12 +118,70 @@ def _rss(pid: int) -> int:
     return int(psutil.Process(pid).memory_info().rss)
 
 
+def _serve(args: argparse.Namespace, store: Path, *extra: str) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if k != "TAXMATCH_DATABASE_URL"}
+    return subprocess.Popen(
+        [str(BIN), "serve", "--store", str(store), "--port", str(args.port),
+         "--daily-rows", "100000000", "--rate", "1000000", "--max-upload-mb", "100000",
+         *extra],
+        env=env, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _healthy(client: httpx.Client) -> None:
+    for _ in range(600):
+        try:
+            if client.get("/v1/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("server did not become healthy")
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def _lookups(
+    client: httpx.Client,
+    records: list[dict[str, str]],
+    envelope: dict[str, object],
+    headers: dict[str, str],
+) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
+    """Client latency and handler time percentiles (ms), and dispositions."""
+    latencies: list[float] = []
+    server_ms: list[float] = []
+    outcomes: dict[str, int] = {}
+    for rec in records:
+        body = {"request": {k: v for k, v in rec.items() if v != ""}, "envelope": envelope}
+        t0 = time.perf_counter()
+        r = client.post("/v1/lookups", json=body, headers=headers)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        if r.status_code not in (200, 422):
+            raise SystemExit(f"lookup answered {r.status_code}: {r.text[:200]}")
+        d = r.json()["disposition"] if r.status_code == 200 else "422"
+        if r.status_code == 200:
+            server_ms.append(r.json()["seconds"] * 1000)
+        outcomes[d] = outcomes.get(d, 0) + 1
+    lat = {f"p{q}": round(_percentile(latencies, q), 1) for q in (50, 95, 99)}
+    lat["mean"] = round(statistics.mean(latencies), 1)
+    inside = {f"p{q}": round(_percentile(server_ms, q), 1) for q in (50, 95, 99)}
+    return lat, inside, outcomes
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--people", type=int, default=1_000_000)
     ap.add_argument("--population", type=Path, default=None, help="existing population dir")
     ap.add_argument("--lookups", type=int, default=300)
     ap.add_argument("--upload-rows", type=int, default=1_000_000)
+    ap.add_argument("--cold-lookups", type=int, default=20,
+                    help="lookups repeated without the warm matcher, as the baseline")  # fmt: skip
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--out", type=Path, default=Path("bench-out/api"))
     args = ap.parse_args()
@@ -137,24 +198,11 @@ def main() -> None:
     token = _token(store, agency)
     headers = {"Authorization": f"Bearer {token}"}
 
-    env = {k: v for k, v in os.environ.items() if k != "TAXMATCH_DATABASE_URL"}
-    server = subprocess.Popen(
-        [str(BIN), "serve", "--store", str(store), "--port", str(args.port),
-         "--daily-rows", "100000000", "--rate", "1000000", "--max-upload-mb", "100000"],
-        env=env, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    server = _serve(args, store)
     base = f"http://127.0.0.1:{args.port}"
     try:
         with httpx.Client(base_url=base, timeout=600) as client:
-            for _ in range(600):
-                try:
-                    if client.get("/v1/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-            else:
-                raise SystemExit("server did not become healthy")
+            _healthy(client)
             # The warm matcher is built in the background (its lookup index once per
             # snapshot); lookups are measured once it is ready.
             t_warm = time.monotonic()
@@ -167,29 +215,12 @@ def main() -> None:
                                           "lookup_path": state,
                                           "warm_up_seconds": warm_seconds}  # fmt: skip
 
+            with (lookups / "requests.csv").open(newline="") as fh:
+                records = list(csv.DictReader(fh))
             if args.lookups:
-                with (lookups / "requests.csv").open(newline="") as fh:
-                    records = list(csv.DictReader(fh))
-                latencies: list[float] = []
-                server_ms: list[float] = []
-                outcomes: dict[str, int] = {}
-                for rec in records:
-                    body = {"request": {k: v for k, v in rec.items() if v != ""},
-                            "envelope": envelope}  # fmt: skip
-                    t0 = time.perf_counter()
-                    r = client.post("/v1/lookups", json=body, headers=headers)
-                    latencies.append((time.perf_counter() - t0) * 1000)
-                    if r.status_code not in (200, 422):
-                        raise SystemExit(f"lookup answered {r.status_code}: {r.text[:200]}")
-                    d = r.json()["disposition"] if r.status_code == 200 else "422"
-                    if r.status_code == 200:
-                        server_ms.append(r.json()["seconds"] * 1000)
-                    outcomes[d] = outcomes.get(d, 0) + 1
-                lat = {f"p{q}": round(_percentile(latencies, q), 1) for q in (50, 95, 99)}
-                lat["mean"] = round(statistics.mean(latencies), 1)
-                inside = {f"p{q}": round(_percentile(server_ms, q), 1) for q in (50, 95, 99)}
-                print(f"lookups: {len(latencies)}  latency ms (client) {lat}  (handler) {inside}  "
-                      f"{outcomes}", flush=True)  # fmt: skip
+                lat, inside, outcomes = _lookups(client, records, envelope, headers)
+                print(f"lookups (warm): {len(records)}  latency ms (client) {lat}  "
+                      f"(handler) {inside}  {outcomes}", flush=True)  # fmt: skip
                 results["lookup_ms"] = lat
                 results["lookup_handler_ms"] = inside
                 results["lookup_outcomes"] = outcomes
@@ -234,13 +265,30 @@ def main() -> None:
                 batch_status=status["status"], batch_seconds=round(total, 1),
                 batch_rows_per_second=round(rows / total), counts=status["counts"],
             )  # fmt: skip
-            (root / f"results-{pop.name}.json").write_text(json.dumps(results, indent=2))
     finally:
-        server.send_signal(signal.SIGINT)
+        _stop(server)
+
+    if args.lookups and args.cold_lookups:
+        # The baseline, same data, same run: the same lookups without the warm matcher
+        # (each a one-row batch that opens the reference itself), under another letter id
+        # so that none is answered from the warm run's batches.
+        cold_envelope = {**envelope, "request_letter_id": f"{envelope['request_letter_id']}-cold"}
+        server = _serve(args, store, "--no-warm-lookups", "--workers", "0")
         try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+            with httpx.Client(base_url=base, timeout=600) as client:
+                _healthy(client)
+                cold = records[: args.cold_lookups]
+                lat, inside, outcomes = _lookups(client, cold, cold_envelope, headers)
+        finally:
+            _stop(server)
+        warm_p50 = results["lookup_ms"]["p50"]  # type: ignore[index]
+        print(f"lookups (cold baseline): {len(cold)}  latency ms (client) {lat}  "
+              f"(handler) {inside}; cold p50 / warm p50 = {lat['p50'] / warm_p50:.0f}x",
+              flush=True)  # fmt: skip
+        results["cold_lookup_ms"] = lat
+        results["cold_lookups"] = len(cold)
+        results["cold_over_warm_p50"] = round(lat["p50"] / warm_p50, 1)
+    (root / f"results-{pop.name}.json").write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
