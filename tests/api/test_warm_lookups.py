@@ -1,6 +1,6 @@
 """``POST /v1/lookups`` on a warm matcher: the server builds it in the background
 (health says ``warming`` then ``warm``), and its answers are those of a server without one.
-SQLite only: the state database plays no part in where a lookup is scored."""
+On SQLite and PostgreSQL (the warm lookup records its batch in the shared state store)."""
 
 from __future__ import annotations
 
@@ -30,11 +30,6 @@ RECORDS = [
     request_row(4, first_name="Nobody", last_name="Known"),  # no match
     request_row(5, statute="26 U.S.C. 7201"),  # rejected
 ]  # fmt: skip
-
-
-@pytest.fixture
-def state_url(tmp_path: Path) -> str:
-    return f"sqlite+pysqlite:///{tmp_path / 'state.sqlite3'}"
 
 
 @pytest.fixture
