@@ -115,7 +115,10 @@ class RssSampler(threading.Thread):
 
 
 def _rss(pid: int) -> int:
-    return int(psutil.Process(pid).memory_info().rss)
+    """The server's RSS with its children's (validation workers), as the sampler counts."""
+    proc = psutil.Process(pid)
+    return int(proc.memory_info().rss + sum(c.memory_info().rss
+                                           for c in proc.children(recursive=True)))  # fmt: skip
 
 
 def _serve(args: argparse.Namespace, store: Path, *extra: str) -> subprocess.Popen[bytes]:
@@ -152,8 +155,10 @@ def _lookups(
     records: list[dict[str, str]],
     envelope: dict[str, object],
     headers: dict[str, str],
-) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
-    """Client latency and handler time percentiles (ms), and dispositions."""
+) -> tuple[dict[str, float], dict[str, float], dict[str, int], list[str]]:
+    """Client latency and handler time percentiles (ms), dispositions, and each answer
+    (disposition, outcome, codes, disclosed fields; no ids) to compare runs by."""
+    answers: list[str] = []
     latencies: list[float] = []
     server_ms: list[float] = []
     outcomes: dict[str, int] = {}
@@ -166,12 +171,18 @@ def _lookups(
             raise SystemExit(f"lookup answered {r.status_code}: {r.text[:200]}")
         d = r.json()["disposition"] if r.status_code == 200 else "422"
         if r.status_code == 200:
-            server_ms.append(r.json()["seconds"] * 1000)
+            doc = r.json()
+            server_ms.append(doc["seconds"] * 1000)
+            disclosed = {k: v for k, v in (doc["disclosure"] or {}).items()
+                         if k != "disclosure_id"}  # fmt: skip
+            answers.append(json.dumps([d, doc["outcome"], doc["reason_codes"], disclosed]))
+        else:
+            answers.append(json.dumps([d, r.json().get("code")]))
         outcomes[d] = outcomes.get(d, 0) + 1
     lat = {f"p{q}": round(_percentile(latencies, q), 1) for q in (50, 95, 99)}
     lat["mean"] = round(statistics.mean(latencies), 1)
     inside = {f"p{q}": round(_percentile(server_ms, q), 1) for q in (50, 95, 99)}
-    return lat, inside, outcomes
+    return lat, inside, outcomes, answers
 
 
 def main() -> None:
@@ -218,8 +229,9 @@ def main() -> None:
             with (lookups / "requests.csv").open(newline="") as fh:
                 records = list(csv.DictReader(fh))
             if args.lookups:
-                lat, inside, outcomes = _lookups(client, records, envelope, headers)
-                print(f"lookups (warm): {len(records)}  latency ms (client) {lat}  "
+                lat, inside, outcomes, warm_answers = _lookups(client, records, envelope,
+                                                               headers)  # fmt: skip
+                print(f"lookups ({state}): {len(records)}  latency ms (client) {lat}  "
                       f"(handler) {inside}  {outcomes}", flush=True)  # fmt: skip
                 results["lookup_ms"] = lat
                 results["lookup_handler_ms"] = inside
@@ -278,9 +290,13 @@ def main() -> None:
             with httpx.Client(base_url=base, timeout=600) as client:
                 _healthy(client)
                 cold = records[: args.cold_lookups]
-                lat, inside, outcomes = _lookups(client, cold, cold_envelope, headers)
+                lat, inside, outcomes, cold_answers = _lookups(client, cold, cold_envelope,
+                                                               headers)  # fmt: skip
         finally:
             _stop(server)
+        same = sum(a == b for a, b in zip(cold_answers, warm_answers, strict=False))
+        print(f"cold answers equal to the warm ones: {same} of {len(cold_answers)}", flush=True)
+        results["cold_answers_equal"] = f"{same}/{len(cold_answers)}"
         warm_p50 = results["lookup_ms"]["p50"]  # type: ignore[index]
         print(f"lookups (cold baseline): {len(cold)}  latency ms (client) {lat}  "
               f"(handler) {inside}; cold p50 / warm p50 = {lat['p50'] / warm_p50:.0f}x",

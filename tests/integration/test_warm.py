@@ -477,3 +477,67 @@ def test_matching_in_chunks_decides_as_in_one_pass(
     assert len(whole.decisions) == MULTI_ROW
     assert "DISCLOSED" in whole.outcomes
     assert None in whole.outcomes  # a rejected row sits inside a chunk
+
+
+# --- what a warm run leaves behind ---------------------------------------------------------
+
+
+def _explanations(runner: Runner, result: BatchResult) -> dict[str, Any]:
+    """request id → (the explanation's candidates and decision inputs, rescored agrees)
+    for every row that reached matching."""
+    from taxmatch.pipeline.explain import explained_decision
+
+    out: dict[str, Any] = {}
+    for row in runner.state.iter_decisions(result.batch_id):
+        if row.disposition == "rejected":
+            continue
+        decided = explained_decision(runner.store, result.batch_id, row.request_id,
+                                     database_url=runner.url)  # fmt: skip
+        e = decided.explanation
+        out[row.request_id] = (e.candidates, e.decision_inputs, e.persons,
+                               decided.rescored_agrees)  # fmt: skip
+    return out
+
+
+def test_warm_run_leaves_the_workspace_that_explain_and_release_read(
+    cast_matcher: WarmMatcher, cast_runner: Runner
+) -> None:
+    """A held row of a lookup must be explainable and releasable as a cold one is: the
+    warm run writes the batch workspace a cold run leaves."""
+    rows = [request_row(i, **changes) for i, (_, changes, _, _) in enumerate(CAST, start=1)]
+    cold, warm = cast_runner.run(rows, None), cast_runner.run(rows, cast_matcher)
+    assert (cast_runner.store / "work" / warm.batch_id / "work.duckdb").exists()
+    cold_explained, warm_explained = (_explanations(cast_runner, r) for r in (cold, warm))
+    assert cold_explained == warm_explained
+    assert len(warm_explained) >= len(CAST) - 2
+    assert all(agrees for *_, agrees in warm_explained.values())
+
+
+def test_chunked_batch_explains_every_row(
+    generated: Generated, generated_runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every chunk's request features are kept, not only the last chunk's."""
+    import taxmatch.match.probabilistic as probabilistic
+
+    monkeypatch.setattr(probabilistic, "MATCH_CHUNK_ROWS", 7)
+    result = generated_runner.run(generated.rows[:20], None)
+    explained = _explanations(generated_runner, result)
+    assert len(explained) >= 15
+    assert all(agrees for *_, agrees in explained.values())
+
+
+def test_cleared_matcher_keeps_no_request(
+    cast_matcher: WarmMatcher, cast_runner: Runner
+) -> None:
+    """After a lookup the serving process keeps none of its rows (``clear``)."""
+    cast_runner.run([request_row(1)], cast_matcher)
+    assert cast_matcher.con.execute("SELECT count(*) FROM records").fetchall() == [(1,)]
+    cast_matcher.clear()
+    tables = {r[0] for r in cast_matcher.con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name IN ('memory', 'temp')"
+    ).fetchall()}  # fmt: skip
+    assert not tables & {"records", "final", "outcomes", "req_features", "warm_pred", "nick"}
+    assert cast_matcher.con.execute("SELECT count(*) FROM warm_candidates").fetchall() == [(0,)]
+    # and the next lookup still decides as cold
+    cold, warm = cast_runner.both([request_row(1)], cast_matcher)
+    assert differences(cold, warm) == []

@@ -64,7 +64,9 @@ def match_probabilistic(
             "CREATE OR REPLACE TEMP VIEW tf_first AS SELECT * FROM ref.tf_first_name_records"
         )
         con.execute("CREATE OR REPLACE TEMP VIEW tf_last AS SELECT * FROM ref.tf_last_key_records")
-        con.execute("DROP TABLE IF EXISTS outcomes")
+        for table in ("outcomes", "req_kept"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        first = True
         for lo, hi in _ranges(con, chunk_rows or MATCH_CHUNK_ROWS):
             con.execute(
                 f"""CREATE OR REPLACE TEMP VIEW valid_part AS
@@ -88,13 +90,18 @@ def match_probabilistic(
             collapse(con, pred.physical_name, review_threshold, min_margin_log2,
                      valid="valid_part", into="outcomes_part")  # fmt: skip
             pred.drop_table_from_database_and_remove_from_cache()
-            if _exists(con, "outcomes"):
-                con.execute("INSERT INTO outcomes SELECT * FROM outcomes_part")
-                con.execute("DROP TABLE outcomes_part")
-            else:
-                con.execute("ALTER TABLE outcomes_part RENAME TO outcomes")
+            # Outcomes and request features of every chunk are kept (``taxmatch
+            # explain`` reads the features of any row).
+            for part, whole in (("outcomes_part", "outcomes"), ("req_features", "req_kept")):
+                if first:
+                    con.execute(f"ALTER TABLE {part} RENAME TO {whole}")
+                else:
+                    con.execute(f"INSERT INTO {whole} SELECT * FROM {part}")
+                    con.execute(f"DROP TABLE {part}")
+            first = False
             if on_chunk is not None:
                 on_chunk(hi - lo)
+        con.execute("ALTER TABLE req_kept RENAME TO req_features")
     finally:
         con.execute("DETACH ref")
 
@@ -107,13 +114,6 @@ def _ranges(con: duckdb.DuckDBPyConnection, chunk_rows: int) -> list[tuple[int, 
         return [(0, 1)]
     step = max(1, chunk_rows)
     return [(start, min(start + step, int(hi) + 1)) for start in range(int(lo), int(hi) + 1, step)]
-
-
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    found = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [table]
-    ).fetchall()
-    return bool(found[0][0])
 
 
 def collapse(

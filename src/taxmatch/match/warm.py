@@ -35,6 +35,7 @@ import os
 import re
 import shutil
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +96,10 @@ def _key_sql(cols: tuple[str, ...], alias: str) -> str:
 
 
 def _rules_digest(keys: list[RuleKey]) -> str:
-    text = json.dumps([[k.left, k.right] for k in keys])
+    """Everything the index's content depends on besides the snapshot: the rules, how keys
+    are made, which person tables are kept by which keys, and DuckDB's version."""
+    text = json.dumps([[[k.left, k.right] for k in keys], _key_sql(("a", "b"), "m"),
+                       PERSON_TABLES])  # fmt: skip
     return hashlib.sha256(f"{INDEX_VERSION}|{duckdb.__version__}|{text}".encode()).hexdigest()
 
 
@@ -126,6 +130,7 @@ class _Keyed:
 
     def __init__(self, directory: Path, name: str, keys: list[str]) -> None:
         source = pa.memory_map(str(directory / f"{name}.arrow"), "r")
+        self._source = source
         reader = pa.ipc.open_file(source)
         self.schema = reader.schema
         self.batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
@@ -135,6 +140,11 @@ class _Keyed:
 
     def empty(self) -> pa.Table:
         return self.schema.empty_table()
+
+    def close(self) -> None:
+        self.batches = []
+        self.keys = {}
+        self._source.close()
 
     def take(self, wanted: dict[str, list[int]]) -> pa.Table:
         """The rows whose key ``k`` is one of ``wanted[k]``, for any ``k``, each once.
@@ -170,10 +180,13 @@ def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
     target = index_path(snapshot, keys)
     if target.exists():
         return target
+    _sweep_partials(target)
     tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.partial")
     tmp.mkdir(parents=True)
     con = duckdb.connect()
     try:
+        con.execute("SET memory_limit='1GB'")
+        con.execute("SET threads=2")
         con.execute(f"ATTACH '{_quote(snapshot)}' AS ref (READ_ONLY)")
         rules = {f"k{i}": _key_sql(k.right, "m") for i, k in enumerate(keys)}
         tables = {"master_records": rules, **PERSON_TABLES}
@@ -182,13 +195,31 @@ def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
         con.close()
         try:
             os.replace(tmp, target)
-        except OSError:  # another process finished first: its index is as good
+        except OSError:
             shutil.rmtree(tmp, ignore_errors=True)
+            if not target.exists():
+                raise
+            # another process finished first: its index is as good
     except BaseException:
         con.close()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+PARTIAL_AGE_SECONDS = 6 * 3600
+
+
+def _sweep_partials(target: Path) -> None:
+    """Remove what builds of this index that died left behind (a build takes seconds to
+    minutes; one untouched for hours is dead, not running in another process)."""
+    now = time.time()
+    for partial in target.parent.glob(f"{target.name}.*.partial"):
+        try:
+            if now - partial.stat().st_mtime > PARTIAL_AGE_SECONDS:
+                shutil.rmtree(partial, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _write_keyed(
@@ -298,6 +329,7 @@ class WarmMatcher:
         self.snapshot = snapshot
         self.model = model
         self.lock = threading.Lock()
+        self._closed = False
         settings = load_settings(model)
         self.keys = rule_keys(settings)
         index = build_lookup_index(snapshot, self.keys)
@@ -328,8 +360,29 @@ class WarmMatcher:
             self.con.close()
             raise
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
+        self._closed = True
         self.con.close()
+        self._master.close()
+        for keyed in self._people.values():
+            keyed.close()
+
+    def clear(self) -> None:
+        """Forget the last lookup: drop its workspace and matcher tables and let go of
+        the rows taken from the index (a lookup's names and addresses are not kept in
+        the serving process longer than the lookup)."""
+        if self._closed:
+            return
+        for table in ("records", "final", "outcomes", "req_features", "warm_pred", "nick"):
+            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+        self.con.execute("DROP VIEW IF EXISTS valid")
+        self.con.register("warm_candidates", self._master.empty())
+        for name, keyed in self._people.items():
+            self.con.register(f"warm_{name}", keyed.empty())
 
     def _record(self, settings: dict[str, Any]) -> tuple[str, str]:
         """Run ``predict_between`` once on empty tables and keep Splink's two statements."""

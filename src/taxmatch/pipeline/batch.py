@@ -291,6 +291,9 @@ def _run(
                 review_threshold=policy.matching.review_threshold,
                 min_margin_log2=policy.matching.min_margin_log2,
             )
+            # What a cold run leaves on disk, before any decision is recorded: releasing
+            # a held row and ``taxmatch explain`` read it.
+            ws.persist(work / "work.duckdb")
         else:
             bar.stage("matching", rows)
             match_probabilistic(

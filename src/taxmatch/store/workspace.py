@@ -52,6 +52,11 @@ RECORD_SCHEMA = pa.schema(
     ]
 )
 
+VALID_SQL = """SELECT r.* EXCLUDE (request_id, mask, fields), f.request_id
+               FROM records r JOIN final f USING (row_number) WHERE f.mask = 0"""
+# What a cold run leaves in its workspace file for release and explain to read.
+PERSISTED = ("records", "final", "outcomes", "req_features")
+
 COUNTS_SQL = """
 SELECT row_number, request_id, mask, fields,
   CASE WHEN id_key IS NULL THEN 0 ELSE
@@ -83,7 +88,8 @@ class BatchWorkspace:
     def borrow(cls, con: duckdb.DuckDBPyConnection) -> BatchWorkspace:
         """A workspace in an open connection someone else owns (a warm matcher's
         in-memory database, for one-record lookups): closing it leaves the connection
-        open, and the next ``reset`` clears what this run left."""
+        open; the owner clears what the run left (``WarmMatcher.clear``), and ``persist``
+        writes what a cold run would have left on disk."""
         ws = cls.__new__(cls)
         ws.path = None
         ws.con = con
@@ -106,20 +112,28 @@ class BatchWorkspace:
             self.con.close()
 
     def reset(self) -> None:
-        """Drop what a previous, interrupted run left behind. A borrowed workspace (one
-        lookup after another in the same connection) only empties ``records``: only this
-        class makes that table there, always with the same columns, and emptying it is
-        ten times cheaper than dropping and creating it."""
-        for table in ("final", "outcomes"):
+        """Drop what a previous, interrupted run left behind."""
+        for table in ("records", "final", "outcomes"):
             self.con.execute(f"DROP TABLE IF EXISTS {table}")
-        if not self._owned:
-            try:
-                self.con.execute("DELETE FROM records")
-                return
-            except duckdb.CatalogException:
-                pass  # the first run in this connection
-        self.con.execute("DROP TABLE IF EXISTS records")
         self._create_records()
+
+    def persist(self, path: Path, tables: tuple[str, ...] = PERSISTED) -> None:
+        """Write a borrowed (in-memory) workspace's tables and ``valid`` view to ``path``,
+        the batch workspace file a cold run would have left: an officer's release of a
+        held row and ``taxmatch explain`` read it. Written under a temporary name and
+        renamed, so the file is whole or absent."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".partial")
+        tmp.unlink(missing_ok=True)
+        quoted = str(tmp).replace("'", "''")
+        self.con.execute(f"ATTACH '{quoted}' AS saved")
+        try:
+            for table in tables:
+                self.con.execute(f"CREATE TABLE saved.{table} AS SELECT * FROM {table}")
+            self.con.execute(f"CREATE VIEW saved.valid AS {VALID_SQL}")
+        finally:
+            self.con.execute("DETACH saved")
+        tmp.replace(path)
 
     def _create_records(self) -> None:
         empty = RECORD_SCHEMA.empty_table()
@@ -163,9 +177,5 @@ class BatchWorkspace:
 
     def valid_requests_view(self) -> str:
         """Create (and name) the view of records that passed every check."""
-        self.con.execute(
-            """CREATE OR REPLACE VIEW valid AS
-               SELECT r.* EXCLUDE (request_id, mask, fields), f.request_id
-               FROM records r JOIN final f USING (row_number) WHERE f.mask = 0"""
-        )
+        self.con.execute(f"CREATE OR REPLACE VIEW valid AS {VALID_SQL}")
         return "valid"
