@@ -526,9 +526,7 @@ def test_chunked_batch_explains_every_row(
     assert all(agrees for *_, agrees in explained.values())
 
 
-def test_cleared_matcher_keeps_no_request(
-    cast_matcher: WarmMatcher, cast_runner: Runner
-) -> None:
+def test_cleared_matcher_keeps_no_request(cast_matcher: WarmMatcher, cast_runner: Runner) -> None:
     """After a lookup the serving process keeps none of its rows (``clear``)."""
     cast_runner.run([request_row(1)], cast_matcher)
     assert cast_matcher.con.execute("SELECT count(*) FROM records").fetchall() == [(1,)]
