@@ -101,3 +101,16 @@ def test_failed_build_is_retried_only_for_another_model(
     _lookup(service, tmp_path, 2)
     _ready(service)
     assert len(builds) == 2
+
+
+def test_without_warm_lookups_nothing_is_built(store: Path, tmp_path: Path) -> None:
+    state = StateStore(f"sqlite+pysqlite:///{tmp_path / 'state.sqlite3'}")
+    svc = LookupService(LookupConfig(store, tmp_path / "out"), state, warm=False)
+    try:
+        svc.start()
+        assert _lookup(svc, tmp_path, 1) == "disclosed"
+        assert svc._building is None
+        assert svc.status == "cold"
+    finally:
+        svc.close()
+        state.close()

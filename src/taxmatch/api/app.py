@@ -78,6 +78,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         LookupConfig(settings.store, settings.packages, settings.database_url,
                      settings.policy, settings.matcher, settings.as_of),
         state,
+        warm=settings.warm_lookups,
     )  # fmt: skip
 
     @asynccontextmanager
@@ -89,8 +90,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         running = [start_worker_thread(Worker(config, service))
                    for _ in range(settings.worker_threads)]  # fmt: skip
         emit(Event.API_STARTED, workers=settings.worker_threads)
-        if settings.warm_lookups:
-            lookups_service.start()
+        lookups_service.start()
         try:
             yield
         finally:

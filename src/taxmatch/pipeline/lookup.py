@@ -70,9 +70,10 @@ class LookupService:
     for the reference snapshot and model in force. Thread-safe: lookups take turns on the
     warm matcher (its in-memory database is the lookup's workspace)."""
 
-    def __init__(self, cfg: LookupConfig, state: StateStore) -> None:
+    def __init__(self, cfg: LookupConfig, state: StateStore, *, warm: bool = True) -> None:
         self.cfg = cfg
         self.state = state
+        self.warm = warm  # False: every lookup takes the cold path (never builds)
         self._matcher: WarmMatcher | None = None
         self._building: threading.Thread | None = None
         self._failed: tuple[Path, str] | None = None  # (snapshot, model sha) that failed
@@ -89,7 +90,7 @@ class LookupService:
     def start(self) -> None:
         """Build the warm matcher in the background, unless one is building or the one
         installed is for the snapshot and model in force."""
-        if self.cfg.matcher != "probabilistic":
+        if not self.warm or self.cfg.matcher != "probabilistic":
             return
         wanted = self._in_force()
         with self._guard:
