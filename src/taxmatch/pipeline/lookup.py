@@ -82,8 +82,10 @@ class LookupService:
 
     @property
     def status(self) -> str:
-        """``warm``, ``warming`` (built in the background) or ``cold``."""
-        if self._matcher is not None:
+        """``warm`` (a matcher for the snapshot and model in force), ``warming`` (one is
+        being built) or ``cold``."""
+        matcher = self._matcher
+        if matcher is not None and self._serves(matcher, self._in_force()):
             return "warm"
         return "warming" if self._building is not None else "cold"
 
