@@ -128,9 +128,15 @@ class BatchWorkspace:
         quoted = str(tmp).replace("'", "''")
         self.con.execute(f"ATTACH '{quoted}' AS saved")
         try:
-            for table in tables:
-                self.con.execute(f"CREATE TABLE saved.{table} AS SELECT * FROM {table}")
-            self.con.execute(f"CREATE VIEW saved.valid AS {VALID_SQL}")
+            self.con.execute("BEGIN")  # one commit for the lot
+            try:
+                for table in tables:
+                    self.con.execute(f"CREATE TABLE saved.{table} AS SELECT * FROM {table}")
+                self.con.execute(f"CREATE VIEW saved.valid AS {VALID_SQL}")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
         finally:
             self.con.execute("DETACH saved")
         tmp.replace(path)
