@@ -24,7 +24,7 @@ import duckdb
 from taxmatch.errors import StoreError
 from taxmatch.ledger.chain import keyed_hash
 from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
-from taxmatch.match.probabilistic import CANDIDATE_FLOOR
+from taxmatch.match.probabilistic import predict_pairs
 
 # Comparisons in the order the waterfall shows them (the model's order).
 COMPARISONS = (
@@ -111,7 +111,7 @@ def explain_row(
     top: int = 5,
 ) -> Explanation:
     """Score the workspace's request ``row_number`` again and explain its candidates."""
-    from splink import DuckDBAPI, Linker
+    from splink import DuckDBAPI
 
     quiet_splink()
     settings = load_settings(model)
@@ -124,20 +124,7 @@ def explain_row(
         _request_tables(con, workspace, row_number)
         inputs = _decision_inputs(con, row_number)
         con.execute("CREATE TEMP VIEW master_view AS SELECT * FROM ref.master_records")
-        con.execute("CREATE TEMP VIEW tf_first AS SELECT * FROM ref.tf_first_name_records")
-        con.execute("CREATE TEMP VIEW tf_last AS SELECT * FROM ref.tf_last_key_records")
-        db = DuckDBAPI(connection=con)
-        requests = db.register("req_one", dataset_display_name="requests")
-        master = db.register("master_view", dataset_display_name="master")
-        linker = Linker([requests, master], explained)
-        linker.table_management.register_term_frequency_lookup(
-            db.register("tf_first"), "first_name"
-        )
-        linker.table_management.register_term_frequency_lookup(db.register("tf_last"), "last_key")
-        pred = linker.inference.predict_between(
-            requests, master, link_type="link_only",
-            threshold_match_probability=CANDIDATE_FLOOR, warning_mode="never",
-        )  # fmt: skip
+        pred = predict_pairs(con, DuckDBAPI(connection=con), "req_one", "master_view", explained)
         rows = _best_pair_per_person(con, pred.physical_name)
     finally:
         con.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -29,6 +30,39 @@ MAX_SLIP_SUPPORT = 50
 # Requests scored per pass: 25 000 requests against a million persons fit the batch
 # workspace's 512 MB (100 000 did not, on bench/api_load.py's 1 M-row upload).
 MATCH_CHUNK_ROWS = 25_000
+
+
+# The snapshot's term-frequency tables, as the views Splink's lookups are registered from.
+TF_VIEWS = (
+    ("tf_first", "tf_first_name_records", "first_name"),
+    ("tf_last", "tf_last_key_records", "last_key"),
+)
+
+
+def predict_pairs(
+    con: duckdb.DuckDBPyConnection,
+    db: Any,
+    requests_table: str,
+    master_table: str,
+    settings: dict[str, Any],
+) -> Any:
+    """Splink's scored pairs of ``requests_table`` × ``master_table`` at or above
+    ``CANDIDATE_FLOOR``, term frequencies from the attached snapshot ``ref``: the one way
+    the matcher, the warm matcher (recording its SQL) and ``explain`` call Splink. ``db``
+    is the Splink ``DuckDBAPI`` on ``con``."""
+    from splink import Linker
+
+    for view, table, _ in TF_VIEWS:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM ref.{table}")
+    requests = db.register(requests_table, dataset_display_name="requests")
+    master = db.register(master_table, dataset_display_name="master")
+    linker = Linker([requests, master], settings)
+    for view, _, column in TF_VIEWS:
+        linker.table_management.register_term_frequency_lookup(db.register(view), column)
+    return linker.inference.predict_between(
+        requests, master, link_type="link_only",
+        threshold_match_probability=CANDIDATE_FLOOR, warning_mode="never",
+    )  # fmt: skip
 
 
 def match_probabilistic(
@@ -53,17 +87,13 @@ def match_probabilistic(
     pair's score depends on the request, the candidate and the reference's term
     frequencies only, so the chunks change nothing but the memory used.
     """
-    from splink import DuckDBAPI, Linker
+    from splink import DuckDBAPI
 
     quiet_splink()
     path = str(reference).replace("'", "''")
     con.execute(f"ATTACH '{path}' AS ref (READ_ONLY)")
     try:
         con.execute("CREATE OR REPLACE TEMP VIEW master_view AS SELECT * FROM ref.master_records")
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW tf_first AS SELECT * FROM ref.tf_first_name_records"
-        )
-        con.execute("CREATE OR REPLACE TEMP VIEW tf_last AS SELECT * FROM ref.tf_last_key_records")
         for table in ("outcomes", "req_kept"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
         first = True
@@ -73,20 +103,8 @@ def match_probabilistic(
                     SELECT * FROM valid WHERE row_number >= {lo} AND row_number < {hi}"""
             )
             request_features(con, source="valid_part")
-            db = DuckDBAPI(connection=con)
-            requests = db.register("req_features", dataset_display_name="requests")
-            master = db.register("master_view", dataset_display_name="master")
-            linker = Linker([requests, master], load_settings(model))
-            linker.table_management.register_term_frequency_lookup(
-                db.register("tf_first"), "first_name"
-            )
-            linker.table_management.register_term_frequency_lookup(
-                db.register("tf_last"), "last_key"
-            )
-            pred = linker.inference.predict_between(
-                requests, master, link_type="link_only",
-                threshold_match_probability=CANDIDATE_FLOOR, warning_mode="never",
-            )  # fmt: skip
+            pred = predict_pairs(con, DuckDBAPI(connection=con), "req_features", "master_view",
+                                 load_settings(model))  # fmt: skip
             collapse(con, pred.physical_name, review_threshold, min_margin_log2,
                      valid="valid_part", into="outcomes_part")  # fmt: skip
             pred.drop_table_from_database_and_remove_from_cache()

@@ -49,7 +49,7 @@ import pyarrow.compute as pc
 from taxmatch.errors import ReferenceSnapshotError
 from taxmatch.match.features import FEATURE_COLUMNS, request_features
 from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
-from taxmatch.match.probabilistic import CANDIDATE_FLOOR, collapse
+from taxmatch.match.probabilistic import collapse, predict_pairs
 
 INDEX_VERSION = "lookup-index-2"
 # Small blocks for the warm workspace: its queries touch a few dozen rows, and DuckDB sizes
@@ -386,29 +386,14 @@ class WarmMatcher:
 
     def _record(self, settings: dict[str, Any]) -> tuple[str, str]:
         """Run ``predict_between`` once on empty tables and keep Splink's two statements."""
-        from splink import Linker
-
         quiet_splink()
         con = self.con
         cols = ", ".join(FEATURE_COLUMNS)
         con.execute(
             f"CREATE OR REPLACE TABLE req_features AS SELECT {cols} FROM ref.master_records LIMIT 0"
         )
-        con.execute("CREATE OR REPLACE VIEW tf_first AS SELECT * FROM ref.tf_first_name_records")
-        con.execute("CREATE OR REPLACE VIEW tf_last AS SELECT * FROM ref.tf_last_key_records")
         rec = _Recorder(con)
-        db = rec.api
-        requests = db.register("req_features", dataset_display_name="requests")
-        master = db.register("warm_candidates", dataset_display_name="master")
-        linker = Linker([requests, master], settings)
-        linker.table_management.register_term_frequency_lookup(
-            db.register("tf_first"), "first_name"
-        )
-        linker.table_management.register_term_frequency_lookup(db.register("tf_last"), "last_key")
-        pred = linker.inference.predict_between(
-            requests, master, link_type="link_only",
-            threshold_match_probability=CANDIDATE_FLOOR, warning_mode="never",
-        )  # fmt: skip
+        pred = predict_pairs(con, rec.api, "req_features", "warm_candidates", settings)
         pred.drop_table_from_database_and_remove_from_cache()
         made = [r for r in rec.recorded if r[0] in ("__splink__blocked_id_pairs",
                                                     "__splink__df_predict")]  # fmt: skip
