@@ -83,9 +83,9 @@ def match_probabilistic(
 
     Requests are scored ``chunk_rows`` (default ``MATCH_CHUNK_ROWS``) at a time, by
     row-number range, so the candidate pairs of a batch of millions never have to fit in
-    the workspace's memory at once. A
-    pair's score depends on the request, the candidate and the reference's term
-    frequencies only, so the chunks change nothing but the memory used.
+    the workspace's memory at once. A pair's score depends on the request, the candidate
+    and the reference's term frequencies only, so the chunks change nothing but the
+    memory used.
     """
     from splink import DuckDBAPI
 
