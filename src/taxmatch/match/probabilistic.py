@@ -210,8 +210,12 @@ def collapse(
         latest AS (
           SELECT j.row_number, j.person_id, f.tax_year, f.house_number, f.street, f.unit,
                  f.po_box, f.city, f.state, f.zip5, f.line1, f.phone,
+                 -- every selected column orders: the chosen filing never depends on
+                 -- the order rows happen to be read in
                  row_number() OVER (PARTITION BY j.row_number
-                                    ORDER BY f.tax_year DESC, f.line1) AS rn
+                                    ORDER BY f.tax_year DESC, f.line1, f.unit, f.house_number,
+                                             f.street, f.po_box, f.city, f.state, f.zip5,
+                                             f.phone) AS rn
           FROM judged j JOIN {ref}.filings f ON f.person_id = j.person_id
           WHERE list_contains(j.tax_periods, f.tax_year)
         ),
@@ -282,7 +286,8 @@ def collapse(
                                AND q.house_number = a.house_number AND q.street = a.street
                                AND q.zip5 = a.zip5 AND q.unit = a.unit
                                AND q.po_box = a.po_box))))
-                   ORDER BY a.n_years DESC, a.support DESC, a.last_year DESC, a.line1
+                   ORDER BY a.n_years DESC, a.support DESC, a.last_year DESC, a.line1,
+                            a.unit, a.house_number, a.street
                    LIMIT 1) AS consensus,
                  (SELECT a.unit FROM {ref}.person_addresses a
                    WHERE a.person_id = l.person_id AND a.house_number = l.house_number
@@ -299,7 +304,8 @@ def collapse(
                      AND a.state <> '' AND ((a.house_number <> '' AND a.street <> '')
                                             OR a.po_box <> '')
                      AND jaro_winkler_similarity(a.line1, l.line1) >= 0.85
-                   ORDER BY a.n_years DESC, a.last_year DESC, a.line1 LIMIT 1) AS complete
+                   ORDER BY a.n_years DESC, a.last_year DESC, a.line1, a.unit, a.city,
+                            a.state, a.zip5, a.house_number, a.street LIMIT 1) AS complete
           FROM slip l
         ),
         checked AS (
