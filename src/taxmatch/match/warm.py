@@ -47,9 +47,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from taxmatch.errors import ReferenceSnapshotError
+from taxmatch.events import Event, emit
+from taxmatch.match import collapse_rows, oneshot, strings
 from taxmatch.match.features import FEATURE_COLUMNS, request_features
 from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
-from taxmatch.match.probabilistic import collapse, predict_pairs
+from taxmatch.match.probabilistic import MAX_SLIP_SUPPORT, TF_VIEWS, collapse, predict_pairs
 
 INDEX_VERSION = "lookup-index-2"
 _EQUALITY = re.compile(r'^\(?\s*l\."?(\w+)"?\s*=\s*r\."?(\w+)"?\s*\)?$')
@@ -327,6 +329,14 @@ class WarmMatcher:
         self.model = model
         self.lock = threading.Lock()
         self._closed = False
+        self._literals: dict[float, float] = {}
+        # Lookups answered by the Python path and by DuckDB's SQL, and Python answers
+        # compared with the SQL's (benchmarks, tests).
+        self.answered = {"python": 0, "sql": 0, "compared": 0}
+        # Compare every Python answer with DuckDB's SQL, not just the first (an audit
+        # of the Python path on real lookups; each then costs both paths' time).
+        self.compare_always = False
+        self._outcomes_schema = pa.schema([])
         settings = load_settings(model)
         self.keys = rule_keys(settings)
         index = build_lookup_index(snapshot, self.keys)
@@ -351,15 +361,25 @@ class WarmMatcher:
                 raise ReferenceSnapshotError(
                     "this Splink version scores in a form the warm matcher does not know"
                 )
-            blocked = _pairs_sql(self.keys, blocking_sql) or blocking_sql
+            pairs_sql = _pairs_sql(self.keys, blocking_sql)
+            blocked = pairs_sql or blocking_sql
             self._predict_sql = f"WITH warm_blocked AS ({blocked}),{scoring_sql.lstrip()[4:]}"
+            self._python = self._python_path(pairs_sql is not None)
         except BaseException:
             self.con.close()
             raise
+        # Checked against DuckDB on the first lookup (``_check``) before it answers alone.
+        self._checked = False
+        self._sql_tables = False  # whether the last lookup registered the SQL path's tables
 
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def python(self) -> bool:
+        """Whether lookups are answered in Python (``oneshot``, ``collapse_rows``)."""
+        return self._python is not None
 
     def close(self) -> None:
         self._closed = True
@@ -369,17 +389,51 @@ class WarmMatcher:
             keyed.close()
 
     def clear(self) -> None:
-        """Forget the last lookup: drop its workspace and matcher tables and let go of
-        the rows taken from the index (a lookup's names and addresses are not kept in
-        the serving process longer than the lookup)."""
+        """Forget the last lookup: drop its workspace and matcher tables, let go of the
+        rows taken from the index and empty the string functions' memos (a lookup's names
+        and addresses are not kept in the serving process longer than the lookup)."""
         if self._closed:
             return
-        for table in ("records", "final", "outcomes", "req_features", "warm_pred", "nick"):
-            self.con.execute(f"DROP TABLE IF EXISTS {table}")
-        self.con.execute("DROP VIEW IF EXISTS valid")
-        self.con.register("warm_candidates", self._master.empty())
-        for name, keyed in self._people.items():
-            self.con.register(f"warm_{name}", keyed.empty())
+        oneshot.clear_memos()
+        self.con.execute(
+            "DROP TABLE IF EXISTS records; DROP TABLE IF EXISTS final; "
+            "DROP TABLE IF EXISTS outcomes; DROP TABLE IF EXISTS req_features; "
+            "DROP TABLE IF EXISTS warm_pred; DROP TABLE IF EXISTS nick; DROP VIEW IF EXISTS valid"
+        )
+        if self._sql_tables:
+            self.con.register("warm_candidates", self._master.empty())
+            for name, keyed in self._people.items():
+                self.con.register(f"warm_{name}", keyed.empty())
+            self._sql_tables = False
+
+    def _python_path(self, blocking_known: bool) -> oneshot.SplinkScorer | None:
+        """The Python scorer for this model, or None (lookups then run Splink's SQL and
+        ``collapse`` in DuckDB): when the blocking's shape is not known, when DuckDB's
+        string functions differ from ``taxmatch.match.strings`` here, when ``collapse``'s
+        SQL is not the one ``collapse_rows`` was transcribed from, or when Splink's
+        statement has anything ``oneshot`` does not evaluate."""
+        why = None
+        if not blocking_known:
+            why = "blocking"
+        elif not strings.calibrate(self.con):
+            why = "strings"
+        elif collapse_rows.sql_digest() != collapse_rows.SQL_DIGEST:
+            why = "collapse"
+        if why is None:
+            tf = {
+                f"tf_{column}": dict(self.con.execute(
+                    f"SELECT {column}, tf_{column} FROM ref.{table} WHERE {column} IS NOT NULL"
+                ).fetchall())
+                for _, table, column in TF_VIEWS
+            }  # fmt: skip
+            try:
+                return oneshot.SplinkScorer(
+                    self.con, self._predict_sql, [(k.left, k.right) for k in self.keys], tf
+                )
+            except oneshot.Unsupported:
+                why = "scoring"
+        emit(Event.WARM_PYTHON_OFF, reason=why)
+        return None
 
     def _record(self, settings: dict[str, Any]) -> tuple[str, str]:
         """Run ``predict_between`` once on empty tables and keep Splink's two statements."""
@@ -403,19 +457,135 @@ class WarmMatcher:
         return blocking_sql, scoring_sql.replace(blocked_physical, "warm_blocked")
 
     def match(self, *, review_threshold: float, min_margin_log2: float) -> None:
-        """Write ``outcomes`` for every row of this connection's ``valid`` view."""
+        """Write ``outcomes`` for every row of this connection's ``valid`` view.
+
+        In Python (``oneshot`` scoring, ``collapse_rows``) when it can; the first such
+        lookup runs DuckDB's SQL as well and compares, and any difference, or anything
+        the Python does not handle, sends lookups to the SQL."""
         con = self.con
         request_features(con)
+        n = len(self.keys)
         exprs = ", ".join(_key_sql(k.left, "q") for k in self.keys)
-        wanted: dict[str, list[int]] = {f"k{i}": [] for i in range(len(self.keys))}
-        for row in con.execute(f"SELECT {exprs} FROM req_features q").fetchall():
-            for i, value in enumerate(row):
+        result = con.execute(f"SELECT {exprs}, q.* FROM req_features q")
+        names = [str(d[0]) for d in result.description or []][n:]
+        requests: list[dict[str, Any]] = []
+        wanted: dict[str, list[int]] = {f"k{i}": [] for i in range(n)}
+        for row in result.fetchall():
+            for i, value in enumerate(row[:n]):
                 if value is not None:
                     wanted[f"k{i}"].append(int(value))
-        con.register("warm_candidates", self._master.take(wanted))
+            requests.append(dict(zip(names, row[n:], strict=True)))
+        candidates = self._master.take(wanted)
+        if self._python is not None:
+            try:
+                rows = self._match_python(requests, candidates, review_threshold,
+                                          min_margin_log2)  # fmt: skip
+            except oneshot.Unsupported:
+                rows = None  # this lookup's values: SQL answers it
+            if rows is not None and self._checked and not self.compare_always:
+                self._write_outcomes(rows)
+                self.answered["python"] += 1
+                return
+        else:
+            rows = None
+        con.register("warm_candidates", candidates)
+        self._sql_tables = True
         con.execute(f"CREATE OR REPLACE TABLE warm_pred AS {self._predict_sql}")
         self._slice()
         collapse(con, "warm_pred", review_threshold, min_margin_log2, ref="warm")
+        self.answered["sql"] += 1
+        if rows is not None and (self.compare_always or not self._checked):
+            self._check(rows)
+
+    def _check(self, rows: list[dict[str, Any]]) -> None:
+        """Compare the Python answer with the SQL's ``outcomes`` (written just now);
+        equal: the Python answers from now on; not: never again in this matcher."""
+        self.answered["compared"] += 1
+        sql = self.con.sql("SELECT * FROM outcomes").to_arrow_table()
+        self._outcomes_schema = sql.schema
+        ours = sorted((self._arrow(rows).to_pylist()), key=_row_order)
+        if ours == sorted(sql.to_pylist(), key=_row_order):
+            self._checked = True
+        else:
+            self._python = None
+            emit(Event.WARM_PYTHON_OFF, reason="differs")
+
+    def _arrow(self, rows: list[dict[str, Any]]) -> pa.Table:
+        columns = {name: [r[name] for r in rows] for name in self._outcomes_schema.names}
+        return pa.table(columns, schema=self._outcomes_schema)
+
+    def _write_outcomes(self, rows: list[dict[str, Any]]) -> None:
+        table = self._arrow(rows)
+        self.con.register("warm_outcomes", table)
+        try:
+            self.con.execute("CREATE OR REPLACE TABLE outcomes AS SELECT * FROM warm_outcomes")
+        finally:
+            self.con.unregister("warm_outcomes")
+
+    def _doubles(self, *values: float) -> list[float]:
+        """The doubles DuckDB reads these numbers' Python reprs as (``collapse`` writes
+        its thresholds into its SQL that way)."""
+        missing = [v for v in values if v not in self._literals]
+        if missing:
+            got = self.con.execute(
+                "SELECT " + ", ".join(f"CAST({v!r} AS DOUBLE)" for v in missing)
+            ).fetchall()[0]
+            self._literals.update(zip(missing, (float(g) for g in got), strict=True))
+        return [self._literals[v] for v in values]
+
+    def _match_python(
+        self,
+        requests: list[dict[str, Any]],
+        candidates: pa.Table,
+        review_threshold: float,
+        min_margin_log2: float,
+    ) -> list[dict[str, Any]]:
+        assert self._python is not None
+        con = self.con
+        pred = self._python.score(requests, candidates.to_pylist())
+        # Each request's best person (highest weight, then person id), as collapse ranks.
+        weights: dict[tuple[str, str], float] = {}
+        for p in pred:
+            key = (str(p["unique_id_l"]), str(p["unique_id_r"]).split("|", 1)[0])
+            weights[key] = max(weights.get(key, p["match_weight"]), p["match_weight"])
+        best: dict[str, tuple[float, str]] = {}
+        for (rid, pid), w in weights.items():
+            if rid not in best or (-w, pid) < (-best[rid][0], best[rid][1]):
+                best[rid] = (w, pid)
+        ids = sorted({pid for _, pid in best.values()})
+        people: dict[str, list[dict[str, Any]]] = {name: [] for name in self._people}
+        if ids:
+            hashes = [
+                int(h)
+                for (h,) in con.execute(
+                    "SELECT hash(x) FROM (SELECT unnest(?::VARCHAR[]) AS x)", [ids]
+                ).fetchall()
+            ]
+            wanted = set(ids)
+            for name in ("persons", "person_names", "filings"):
+                rows = self._people[name].take({"pk": hashes}).to_pylist()
+                # a 64-bit hash collision would add another person's rows: keep the persons'
+                people[name] = [r for r in rows if r["person_id"] in wanted]
+            filings = people["filings"]
+            keys = [int(k) for (k,) in con.execute(
+                f"SELECT DISTINCT {ADDRESS_KEY} FROM (SELECT unnest(?::VARCHAR[]) AS house_number, "
+                "unnest(?::VARCHAR[]) AS street, unnest(?::VARCHAR[]) AS zip5, "
+                "unnest(?::VARCHAR[]) AS po_box)",
+                [[f["house_number"] for f in filings], [f["street"] for f in filings],
+                 [f["zip5"] for f in filings], [f["po_box"] for f in filings]],
+            ).fetchall() if k is not None] if filings else []  # fmt: skip
+            people["person_addresses"] = (
+                self._people["person_addresses"].take({"ak": keys}).to_pylist() if keys else []
+            )
+        valid = [dict(zip(_VALID_COLUMNS, r, strict=True)) for r in con.execute(
+            f"SELECT {', '.join(_VALID_COLUMNS)} FROM valid").fetchall()]  # fmt: skip
+        nick = dict(con.execute("SELECT first_name, nicknames FROM nick").fetchall())
+        threshold, margin = self._doubles(review_threshold, min_margin_log2)
+        return collapse_rows.collapse_rows(
+            valid, pred, people["persons"], people["person_names"], people["filings"],
+            people["person_addresses"], nick, review_threshold=threshold, margin=margin,
+            max_slip_support=MAX_SLIP_SUPPORT,
+        )  # fmt: skip
 
     def _slice(self) -> None:
         """``warm.<table>``: the rows of the person tables ``collapse`` reads. It reads
@@ -446,6 +616,14 @@ class WarmMatcher:
             int(a) for a in (addresses[0] if addresses and addresses[0] else []) if a is not None
         ]
         con.register("warm_person_addresses", self._people["person_addresses"].take({"ak": wanted}))
+
+
+_VALID_COLUMNS = ("row_number", "first_name", "last_name", "tax_periods", "house_number",
+                  "street", "zip5", "po_box", "suffix", "date_of_birth")  # fmt: skip
+
+
+def _row_order(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (row["row_number"], repr(sorted(row.items())))
 
 
 __all__ = ["RuleKey", "WarmMatcher", "build_lookup_index", "index_path", "rule_keys"]
