@@ -37,7 +37,7 @@ from taxmatch.policy.validate import generated_id, make_context
 from taxmatch.store.files import load_policy, read_envelope, read_requests, sha256_file
 from taxmatch.store.reference import current_reference
 from taxmatch.store.state import BatchRow, StateStore
-from taxmatch.store.workspace import BatchWorkspace
+from taxmatch.store.workspace import BatchWorkspace, Persisting
 
 MATCHERS = ("probabilistic", "exact")
 
@@ -270,6 +270,7 @@ def _run(
         if matcher is not None
         else BatchWorkspace(work / "work.duckdb")
     )
+    saving: Persisting | None = None
     with workspace as ws:
         ws.reset()
         bar.stage("validating", reader.total_bytes)
@@ -291,9 +292,10 @@ def _run(
                 review_threshold=policy.matching.review_threshold,
                 min_margin_log2=policy.matching.min_margin_log2,
             )
-            # What a cold run leaves on disk, before any decision is recorded: releasing
-            # a held row and ``taxmatch explain`` read it.
-            ws.persist(work / "work.duckdb")
+            # What a cold run leaves on disk: releasing a held row and ``taxmatch
+            # explain`` read it. Written while the package is, and waited for before
+            # the batch is done (the review queue shows only done batches' rows).
+            saving = ws.persist_in_background(work / "work.duckdb")
         else:
             bar.stage("matching", rows)
             match_probabilistic(
@@ -307,28 +309,32 @@ def _run(
         emit(Event.MATCHING_DONE, batch_id=batch_id, seconds=round(time.monotonic() - t1, 3))
 
         bar.stage("writing package", rows)
-        with PackageWriter(req.out, batch_id, phone=policy.disclosure.phone) as pkg:
-            counts, reasons = _write_outputs(req, state, ws, pkg, batch_id, policy, bar)
-            finished = _utc_now()
-            head_seq, head = state.ledger_head()
-            summary: dict[str, Any] = {
-                "batch_id": batch_id,
-                "input_rows": rows,
-                "counts": dict(sorted(counts.items())),
-                "reason_codes": dict(sorted(reasons.items())),
-                "input_sha256": input_sha,
-                "envelope_sha256": envelope_sha,
-                "requesting_agency": envelope.requesting_agency,
-                "as_of": req.as_of.isoformat(),
-                "policy": {"version": policy.version, "sha256": policy_sha},
-                "model": {"version": model.version, "sha256": model.sha256},
-                "matcher": req.matcher,
-                "reference_snapshot_id": reference_id,
-                "ledger_head": {"seq": head_seq, "hash": head},
-                "started_utc": _iso(started),
-                "finished_utc": _iso(finished),
-            }
-            package = pkg.finish(summary)
+        try:
+            with PackageWriter(req.out, batch_id, phone=policy.disclosure.phone) as pkg:
+                counts, reasons = _write_outputs(req, state, ws, pkg, batch_id, policy, bar)
+                finished = _utc_now()
+                head_seq, head = state.ledger_head()
+                summary: dict[str, Any] = {
+                    "batch_id": batch_id,
+                    "input_rows": rows,
+                    "counts": dict(sorted(counts.items())),
+                    "reason_codes": dict(sorted(reasons.items())),
+                    "input_sha256": input_sha,
+                    "envelope_sha256": envelope_sha,
+                    "requesting_agency": envelope.requesting_agency,
+                    "as_of": req.as_of.isoformat(),
+                    "policy": {"version": policy.version, "sha256": policy_sha},
+                    "model": {"version": model.version, "sha256": model.sha256},
+                    "matcher": req.matcher,
+                    "reference_snapshot_id": reference_id,
+                    "ledger_head": {"seq": head_seq, "hash": head},
+                    "started_utc": _iso(started),
+                    "finished_utc": _iso(finished),
+                }
+                package = pkg.finish(summary)
+        finally:
+            if saving is not None:
+                saving.wait()
     manifest_sha = sha256_file(package / "manifest.json")
     state.append_ledger(
         [

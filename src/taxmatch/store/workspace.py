@@ -10,6 +10,8 @@ Never logs a value; grouping keys are digests, not names.
 
 from __future__ import annotations
 
+import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -69,6 +71,31 @@ FROM records
 """
 
 
+class Persisting:
+    """A workspace file being written (``BatchWorkspace.persist_in_background``)."""
+
+    def __init__(self, ws: BatchWorkspace, path: Path) -> None:
+        self._error: BaseException | None = None
+        self._cursor = ws.con.cursor()
+
+        def run() -> None:
+            try:
+                ws.persist(path, con=self._cursor)
+            except BaseException as exc:  # handed to wait()
+                self._error = exc
+            finally:
+                self._cursor.close()
+
+        self._thread = threading.Thread(target=run, name="taxmatch-persist", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Block until the file is written; raise what writing it raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 class BatchWorkspace:
     """One batch's scratch database. Use as a context manager."""
 
@@ -117,29 +144,45 @@ class BatchWorkspace:
             self.con.execute(f"DROP TABLE IF EXISTS {table}")
         self._create_records()
 
-    def persist(self, path: Path, tables: tuple[str, ...] = PERSISTED) -> None:
+    def persist(
+        self,
+        path: Path,
+        tables: tuple[str, ...] = PERSISTED,
+        *,
+        con: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
         """Write a borrowed (in-memory) workspace's tables and ``valid`` view to ``path``,
         the batch workspace file a cold run would have left: an officer's release of a
         held row and ``taxmatch explain`` read it. Written under a temporary name and
-        renamed, so the file is whole or absent."""
+        renamed, so the file is whole or absent. ``con``: another connection to this
+        workspace's database to write it through (``persist_in_background``)."""
+        con = con or self.con
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".partial")
         tmp.unlink(missing_ok=True)
         quoted = str(tmp).replace("'", "''")
-        self.con.execute(f"ATTACH '{quoted}' AS saved")
+        alias = f"saved_{uuid.uuid4().hex[:12]}"
+        con.execute(f"ATTACH '{quoted}' AS {alias}")
         try:
-            self.con.execute("BEGIN")  # one commit for the lot
+            con.execute("BEGIN")  # one commit for the lot
             try:
                 for table in tables:
-                    self.con.execute(f"CREATE TABLE saved.{table} AS SELECT * FROM {table}")
-                self.con.execute(f"CREATE VIEW saved.valid AS {VALID_SQL}")
+                    con.execute(f"CREATE TABLE {alias}.{table} AS SELECT * FROM {table}")
+                con.execute(f"CREATE VIEW {alias}.valid AS {VALID_SQL}")
             except BaseException:
-                self.con.execute("ROLLBACK")
+                con.execute("ROLLBACK")
                 raise
-            self.con.execute("COMMIT")
+            con.execute("COMMIT")
         finally:
-            self.con.execute("DETACH saved")
+            con.execute(f"DETACH {alias}")
         tmp.replace(path)
+
+    def persist_in_background(self, path: Path) -> Persisting:
+        """``persist`` on a thread of its own (through a second connection to the same
+        in-memory database), while the caller writes the package: DuckDB writes the file
+        without holding Python's lock. The caller must ``wait()`` before it changes or
+        drops the persisted tables, and before it calls the batch done."""
+        return Persisting(self, path)
 
     def _create_records(self) -> None:
         empty = RECORD_SCHEMA.empty_table()

@@ -1,0 +1,84 @@
+"""A borrowed (in-memory) batch workspace written to the file a cold run leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from taxmatch.store.workspace import PERSISTED, RECORD_SCHEMA, BatchWorkspace
+
+ROWS = 500
+
+
+@pytest.fixture
+def workspace() -> Iterator[BatchWorkspace]:
+    con = duckdb.connect()
+    ws = BatchWorkspace.borrow(con)
+    ws.reset()
+    columns: dict[str, list[object]] = {f.name: [None] * ROWS for f in RECORD_SCHEMA}
+    columns["row_number"] = list(range(1, ROWS + 1))
+    columns["request_id"] = [f"R{i}" for i in range(1, ROWS + 1)]
+    columns["mask"] = [0 if i % 3 else 4 for i in range(1, ROWS + 1)]
+    columns["fields"] = [""] * ROWS
+    ws.append_records(pa.table(columns, schema=RECORD_SCHEMA))
+    list(ws.iter_counts(cap=10**6))  # makes ``final``
+    con.execute("CREATE TABLE outcomes AS SELECT row_number, 0.5 AS score FROM records")
+    con.execute("CREATE TABLE req_features AS SELECT CAST(row_number AS VARCHAR) AS unique_id "
+                "FROM records")  # fmt: skip
+    ws.valid_requests_view()
+    yield ws
+    con.close()
+
+
+def _saved(path: Path) -> dict[str, int]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+                  for t in (*PERSISTED, "valid")}  # fmt: skip
+    finally:
+        con.close()
+    return counts
+
+
+def test_persist_writes_every_table_and_the_valid_view(
+    workspace: BatchWorkspace, tmp_path: Path
+) -> None:
+    path = tmp_path / "work" / "work.duckdb"
+    workspace.persist(path)
+    valid = workspace.con.execute("SELECT count(*) FROM valid").fetchall()[0][0]
+    assert _saved(path) == {"records": ROWS, "final": ROWS, "outcomes": ROWS,
+                            "req_features": ROWS, "valid": valid}  # fmt: skip
+    assert not path.with_name(path.name + ".partial").exists()
+
+
+def test_persist_in_background_writes_the_same_file_while_the_workspace_is_read(
+    workspace: BatchWorkspace, tmp_path: Path
+) -> None:
+    path = tmp_path / "work.duckdb"
+    saving = workspace.persist_in_background(path)
+    # the caller goes on reading the workspace on its own connection meanwhile
+    for _ in range(20):
+        assert workspace.con.execute("SELECT count(*) FROM final").fetchall() == [(ROWS,)]
+    saving.wait()
+    assert _saved(path)["records"] == ROWS
+    # the workspace is whole and usable after
+    assert workspace.con.execute("SELECT count(*) FROM outcomes").fetchall() == [(ROWS,)]
+
+
+def test_a_failed_background_persist_raises_at_wait_and_leaves_no_file(
+    workspace: BatchWorkspace, tmp_path: Path
+) -> None:
+    workspace.con.execute("DROP TABLE outcomes")
+    path = tmp_path / "work.duckdb"
+    saving = workspace.persist_in_background(path)
+    with pytest.raises(duckdb.CatalogException):
+        saving.wait()
+    assert not path.exists()
+    # nothing half-attached is left behind on the workspace's database
+    attached = {r[0] for r in workspace.con.execute(
+        "SELECT database_name FROM duckdb_databases()").fetchall()}  # fmt: skip
+    assert not {a for a in attached if a.startswith("saved")}
