@@ -133,6 +133,25 @@ class Compiler:
         self.con = con
         self.columns = columns
         self._doubles: dict[str, float] = {}
+        # Arithmetic written more than once in a step (Splink's final weight appears four
+        # times): computed once per row, remembered in the row under a tuple key.
+        self._repeated: set[str] = set()
+        self._scope = 0
+
+    def repeated_in(self, nodes: list[Any]) -> None:
+        """Note the arithmetic ``nodes`` (one step's expressions) repeat, for a new scope."""
+        from sqlglot import exp
+
+        seen: set[str] = set()
+        self._repeated = set()
+        self._scope += 1
+        for node in nodes:
+            for sub in node.walk():
+                if isinstance(sub, exp.Add | exp.Sub | exp.Mul | exp.Div | exp.Paren):
+                    text = sub.sql(dialect="duckdb")
+                    if text in seen:
+                        self._repeated.add(text)
+                    seen.add(text)
 
     def literal_doubles(self, node: Any) -> None:
         """Ask DuckDB, once, for the double value of every decimal literal in ``node``."""
@@ -148,6 +167,15 @@ class Compiler:
         self._doubles.update(zip(texts, (float(v) for v in values), strict=True))
 
     def compile(self, node: Any) -> Fn:
+        from sqlglot import exp
+
+        if self._repeated and isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Div | exp.Paren):
+            text = node.sql(dialect="duckdb")
+            if text in self._repeated:
+                return _remembered(self._compile_arith(node), ("cse", self._scope, text))
+        return self._compile_arith(node)
+
+    def _compile_arith(self, node: Any) -> Fn:
         from sqlglot import exp
 
         if isinstance(node, exp.Paren):
@@ -444,6 +472,24 @@ class Compiler:
         return subscript
 
 
+_MISSING = object()
+
+
+def _remembered(fn: Fn, key: Any) -> Fn:
+    """``fn``, computed once per row and kept in the row under ``key``."""
+    if isinstance(fn, Const):
+        return fn
+
+    def remembered(r: Row) -> Any:
+        v = r.get(key, _MISSING)
+        if v is _MISSING:
+            v = fn(r)
+            r[key] = v
+        return v
+
+    return remembered
+
+
 def _int_literal(node: Any) -> int | None:
     """The value of an integer literal, or of a negated one; None for anything else."""
     from sqlglot import exp
@@ -623,17 +669,37 @@ class SplinkScorer:
                     or select.args.get("having") or source.this.name != previous):  # fmt: skip
                 raise Unsupported("a scoring step that is not a projection of the last")
             where = select.args.get("where")
+            compiler.repeated_in([*select.expressions, *([where.this] if where else [])])
             compiled: list[tuple[str, Fn]] = []
+            carried: list[str] = []  # columns passed through unchanged
             for e in select.expressions:
                 if isinstance(e, exp.Alias):
-                    compiled.append((e.alias, compiler.compile(e.this)))
+                    target = e.this
+                    if (
+                        isinstance(target, exp.Column)
+                        and not target.table
+                        and (target.name == e.alias)
+                    ):
+                        carried.append(e.alias)
+                    else:
+                        compiled.append((e.alias, compiler.compile(target)))
                 elif isinstance(e, exp.Column) and not e.table:
-                    compiled.append((e.name, compiler.compile(e)))
+                    compiler.compile(e)  # a known column
+                    carried.append(e.name)
                 else:
                     raise Unsupported("a scoring column of another kind")
+            # Evaluated into the row itself, unless a new column would replace one the
+            # step reads (never in Splink's steps; refused rather than mis-evaluated).
+            if {n for n, _ in compiled} & compiler.columns:
+                raise Unsupported("a scoring step that redefines a column")
             self.steps.append((compiled, compiler.compile(where.this) if where else None))
-            compiler.columns = {n for n, _ in compiled}
-        self.outputs = [n for n, _ in self.steps[-1][0]]
+            compiler.columns = {n for n, _ in compiled} | set(carried)
+            outputs = [n for n, _ in compiled] + carried
+        order_out = [e.alias_or_name for e in tree.expressions]
+        self.outputs = [n for n in order_out if n in outputs]
+        # Where each blocked_with_cols column comes from: (0 left / 1 right, column).
+        # (Looking columns up lazily, only when read, measured no faster.)
+        self._where = {name: (0 if side == "l" else 1, col) for side, col, name in self.sides}
         for needed in ("unique_id_l", "unique_id_r", "match_weight", "match_probability"):
             if needed not in self.outputs:
                 raise Unsupported("the scoring statement lacks an output column")
@@ -674,17 +740,18 @@ class SplinkScorer:
                 label = self._label(left, right)
                 if label is None:
                     continue
-                sides = {"l": left, "r": right}
-                row: Row = {name: sides[side][col] for side, col, name in self.sides}
+                sides = (left, right)
+                row: Row = {name: sides[side][col] for name, (side, col) in self._where.items()}
                 row["match_key"] = label
                 keep = True
                 for compiled, where in self.steps:
                     if where is not None and where(row) is not True:
                         keep = False
                         break
-                    row = {name: fn(row) for name, fn in compiled}
+                    for name, fn in compiled:
+                        row[name] = fn(row)
                 if keep:
-                    out.append(row)
+                    out.append({name: row[name] for name in self.outputs})
         return out
 
 
