@@ -72,7 +72,8 @@ def test_a_closed_matcher_is_never_used(service: LookupService, tmp_path: Path) 
     matcher = service._matcher
     assert matcher is not None
     assert _lookup(service, tmp_path, 1) == "disclosed"
-    matcher.close()  # as a replacing build would, while a lookup waits on its lock
+    with matcher.lock:  # as a replacing build does, while a lookup waits on the lock
+        matcher.close()
     assert matcher.closed
     assert _lookup(service, tmp_path, 2) == "disclosed"  # answered cold, no error
 
@@ -114,3 +115,19 @@ def test_without_warm_lookups_nothing_is_built(store: Path, tmp_path: Path) -> N
     finally:
         svc.close()
         state.close()
+
+
+def test_a_lookup_leaves_no_row_in_the_matcher(service: LookupService, tmp_path: Path) -> None:
+    """The answer returns before the matcher is cleared; the next holder of its lock (the
+    next lookup, or close) finds it cleared."""
+    service.start()
+    assert _ready(service) == "warm"
+    matcher = service._matcher
+    assert matcher is not None
+    assert _lookup(service, tmp_path, 1) == "disclosed"
+    with matcher.lock:
+        tables = {r[0] for r in matcher.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name IN ('memory', 'temp')"
+        ).fetchall()}  # fmt: skip
+        assert not tables & {"records", "final", "outcomes", "req_features", "nick"}
+    assert _lookup(service, tmp_path, 2) == "disclosed"

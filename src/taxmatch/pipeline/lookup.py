@@ -170,14 +170,19 @@ class LookupService:
     ) -> LookupResult:
         matcher = self._current()
         if matcher is not None:
-            with matcher.lock:
+            matcher.lock.acquire()
+            handed_off = False
+            try:
                 # Replaced and closed while this lookup waited: go cold instead.
                 if not matcher.closed:
                     try:
                         return lookup_one(self.cfg, agency_id, record, envelope, origin=origin,
                                           warm=Warm(self.state, matcher))  # fmt: skip
                     finally:
-                        matcher.clear()
+                        handed_off = _clear_later(matcher)
+            finally:
+                if not handed_off:
+                    matcher.lock.release()
         return lookup_one(self.cfg, agency_id, record, envelope, origin=origin,
                           warm=Warm(self.state))  # fmt: skip
 
@@ -188,6 +193,26 @@ class LookupService:
         if matcher is not None:
             with matcher.lock:
                 matcher.close()
+
+
+def _clear_later(matcher: WarmMatcher) -> bool:
+    """Drop the lookup's rows from the matcher once the answer is on its way: a thread
+    clears it and then releases the lock this lookup holds, so the next lookup (and
+    ``close``) waits for the clearing, and the answer does not. False when no thread
+    could be started: cleared here, and the caller releases the lock."""
+
+    def clear() -> None:
+        try:
+            matcher.clear()
+        finally:
+            matcher.lock.release()
+
+    try:
+        threading.Thread(target=clear, name="taxmatch-clear", daemon=True).start()
+    except RuntimeError:  # no thread to be had: clear now
+        matcher.clear()
+        return False
+    return True
 
 
 def lookup_one(
