@@ -34,7 +34,8 @@ test: $(STAMP) lint
 # Large-scale benchmarks, outside CI (see bench/README.md): validation throughput on 1 M
 # request rows; accuracy and speed of exact vs plain Splink vs taxmatch on the generator's
 # hard batch and on pseudopeople's sample; the 100 k x 1 M-person scale run; and the HTTP
-# API on loopback (lookup latency, upload memory, batch throughput; bench/api_load.py).
+# API on loopback (lookup latency, upload memory, batch throughput; bench/api_load.py) and
+# the warm matcher's Python path compared with DuckDB's SQL on its lookups (warm_compare.py).
 bench: $(STAMP)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	$(BIN)/python bench/validation.py --rows 1000000
@@ -42,6 +43,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/matching.py --dataset both
 	$(BIN)/python bench/matching.py --dataset generator --people 1000000 --rows 100000
 	$(BIN)/python bench/api_load.py --people 1000000 --lookups 300 --upload-rows 1000000
+	$(BIN)/python bench/warm_compare.py --store bench-out/api/store-population-1000000 \
+		--requests bench-out/api/lookups-population-1000000-300
 
 clean:
 	rm -rf $(VENV) $(STORE) $(DEMO_OUT) bench-out .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,82 @@
+"""Audit the warm matcher's Python path against DuckDB's SQL on real lookups.
+
+Every record of a request file is looked up, one by one, through a ``LookupService``
+whose warm matcher compares each Python answer with the SQL's (``compare_always``): both
+paths score the record, collapse its candidates and the outcome rows are compared field
+by field. Any difference turns the Python path off and is reported; the script exits 1.
+
+    python bench/warm_compare.py --store bench-out/api/store-population-1000000 \\
+        --requests bench-out/api/lookups-population-1000000-300 [--limit N]
+
+(``bench/api_load.py`` makes both.) Prints counts and timings only, never a value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+from taxmatch.pipeline.lookup import LookupConfig, LookupService
+from taxmatch.store.state import StateStore
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--store", type=Path, required=True)
+    ap.add_argument("--requests", type=Path, required=True,
+                    help="directory with requests.csv and envelope.json")  # fmt: skip
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--as-of", default="2026-11-30")
+    args = ap.parse_args()
+
+    envelope = json.loads((args.requests / "envelope.json").read_text(encoding="utf-8"))
+    # A letter id of its own: no lookup is answered from an earlier run's batch.
+    envelope["request_letter_id"] = f"{envelope['request_letter_id']}-audit-{uuid.uuid4().hex[:8]}"
+    with (args.requests / "requests.csv").open(newline="", encoding="utf-8") as fh:
+        records = list(csv.DictReader(fh))[: args.limit]
+    # The audit's batches go to a state database and package directory of its own.
+    scratch = args.store / "audit" / uuid.uuid4().hex
+    scratch.mkdir(parents=True)
+    url = f"sqlite:///{scratch / 'state.sqlite3'}"
+    state = StateStore.open(args.store, url)
+    cfg = LookupConfig(args.store, scratch / "packages", url,
+                       as_of=date.fromisoformat(args.as_of))  # fmt: skip
+    service = LookupService(cfg, state)
+    service.start()
+    while service.status == "warming":
+        time.sleep(0.2)
+    matcher = service._matcher
+    if matcher is None or not matcher.python:
+        print("the warm matcher's Python path is not on; nothing to compare")
+        sys.exit(1)
+    matcher.compare_always = True
+    t0 = time.monotonic()
+    failed_at = None
+    for i, rec in enumerate(records, start=1):
+        service.lookup(str(envelope["requesting_agency"]), {k: v for k, v in rec.items() if v},
+                       envelope, origin="audit")  # fmt: skip
+        if not matcher.python:
+            failed_at = i
+            break
+    seconds = time.monotonic() - t0
+    answered = dict(matcher.answered)
+    service.close()
+    state.close()
+    shutil.rmtree(scratch, ignore_errors=True)
+    print(f"lookups {len(records) if failed_at is None else failed_at}, compared "
+          f"{answered['compared']} (Python vs SQL outcome rows), in {seconds:.1f} s")  # fmt: skip
+    if failed_at is not None:
+        print(f"DIFFERENCE at record {failed_at}: the Python path is off (event E623)")
+        sys.exit(1)
+    print("differences: 0")
+
+
+if __name__ == "__main__":
+    main()
