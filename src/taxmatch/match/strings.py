@@ -86,7 +86,10 @@ def jaro_similarity(s1: str, s2: str) -> float:
     return sim / 3.0
 
 
-def jaro_winkler_similarity(s1: str, s2: str, prefix_weight: float = 0.1) -> float:
+def jaro_winkler_similarity(
+    s1: str, s2: str, prefix_weight: float = 0.1, *, fused: bool | None = None
+) -> float:
+    """``fused``: round the Winkler step once (default: as ``calibrate`` chose)."""
     p = s1
     t = s2
     max_prefix = min(len(p), len(t), 4)
@@ -95,7 +98,7 @@ def jaro_winkler_similarity(s1: str, s2: str, prefix_weight: float = 0.1) -> flo
         prefix += 1
     sim = jaro_similarity(s1, s2)
     if sim > 0.7:
-        if FUSED["winkler"]:
+        if FUSED["winkler"] if fused is None else fused:
             sim = _fma(prefix * prefix_weight, 1.0 - sim, sim)
         else:
             sim += prefix * prefix_weight * (1.0 - sim)
@@ -158,12 +161,13 @@ def calibrate(con: Any) -> bool:
         "FROM (SELECT unnest(?) AS a, unnest(?) AS b)",
         [[a for a, _ in SAMPLES], [b for _, b in SAMPLES]],
     ).fetchall()
+    # The shared setting changes only once the answer is known (lookups of another
+    # matcher may be running meanwhile), and on one machine it is always the same.
     for fused in (True, False):
-        FUSED["winkler"] = fused
-        if all(jaro_winkler_similarity(a, b) == jw and levenshtein(a, b) == lev
+        if all(jaro_winkler_similarity(a, b, fused=fused) == jw and levenshtein(a, b) == lev
                for a, b, jw, lev in rows):  # fmt: skip
+            FUSED["winkler"] = fused
             return True
-    FUSED["winkler"] = True
     return False
 
 
