@@ -1,0 +1,535 @@
+"""``collapse_rows`` (Python) gives exactly the rows of ``collapse`` (SQL in DuckDB).
+
+Each test builds one small world — the person tables, the requests, the scored pairs and
+the nickname table — runs ``collapse`` on it in an in-memory DuckDB and ``collapse_rows``
+on the same Python rows, and compares the two answers row by row. The generated worlds
+draw every string from a tiny alphabet, so that equal values, one-character typos,
+near-identical streets, empty strings and NULLs meet often: the branches that mend a
+filed address (a dropped unit, a typo, a one-year slip, an undeliverable line), the
+household rule, the slip-support limit, the missing-unit check, the name and address
+agreement and the identifier conflicts all come up.
+
+A failure names row numbers and column names, never values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from taxmatch.match import collapse_rows as cr
+from taxmatch.match import strings
+from taxmatch.match.oneshot import Unsupported
+from taxmatch.match.probabilistic import MAX_SLIP_SUPPORT, collapse
+
+Row = dict[str, Any]
+
+_S, _I, _L, _D = pa.string(), pa.int32(), pa.int64(), pa.date32()
+_ADDRESS = [("house_number", _S), ("street", _S), ("unit", _S), ("po_box", _S), ("city", _S),
+            ("state", _S), ("zip5", _S), ("line1", _S)]  # fmt: skip
+
+# The columns ``collapse`` reads, with the reference snapshot's types.
+SCHEMAS: dict[str, pa.Schema] = {
+    "r.persons": pa.schema([("person_id", _S), ("tin", _S), ("first_name", _S),
+                            ("suffix", _S), ("date_of_birth", _D), ("deceased", pa.bool_())]),
+    "r.person_names": pa.schema([("person_id", _S), ("first_name", _S), ("last_key", _S)]),
+    "r.filings": pa.schema([("person_id", _S), ("tax_year", _I), *_ADDRESS, ("phone", _S)]),
+    "r.person_addresses": pa.schema([("person_id", _S), *_ADDRESS, ("last_year", _I),
+                                     ("n_years", _L), ("support", _L)]),
+    "valid": pa.schema([("row_number", _L), ("first_name", _S), ("last_name", _S),
+                        ("tax_periods", pa.list_(_I)), ("house_number", _S), ("street", _S),
+                        ("zip5", _S), ("po_box", _S), ("suffix", _S), ("date_of_birth", _D)]),
+    "nick": pa.schema([("first_name", _S), ("nicknames", pa.list_(_S))]),
+    "pred": pa.schema([("unique_id_l", _S), ("unique_id_r", _S), ("match_weight", pa.float64()),
+                       ("match_probability", pa.float64())]),
+}  # fmt: skip
+
+
+@dataclass
+class World:
+    valid: list[Row]
+    pred: list[Row]
+    persons: list[Row]
+    person_names: list[Row]
+    filings: list[Row]
+    person_addresses: list[Row]
+    nick: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    """One in-memory DuckDB for the module's examples (each replaces every table); and
+    ``strings`` rounding the Winkler step as this DuckDB does (the warm matcher checks
+    the same before it uses ``collapse_rows``)."""
+    connection = duckdb.connect()
+    try:
+        assert strings.calibrate(connection), "taxmatch.match.strings differs from this DuckDB"
+        connection.execute("SET threads = 1")  # tiny tables; the cores are shared
+        connection.execute("CREATE SCHEMA r")
+        yield connection
+    finally:
+        connection.close()
+
+
+# --- running both ------------------------------------------------------------------------
+
+
+def _sql(
+    con: duckdb.DuckDBPyConnection, world: World, review_threshold: float, margin: float
+) -> list[Row]:
+    tables = {
+        "r.persons": world.persons, "r.person_names": world.person_names,
+        "r.filings": world.filings, "r.person_addresses": world.person_addresses,
+        "valid": world.valid, "pred": world.pred,
+        "nick": [{"first_name": k, "nicknames": v} for k, v in world.nick.items()],
+    }  # fmt: skip
+    for name, rows in tables.items():
+        con.register("source_rows", pa.Table.from_pylist(rows, schema=SCHEMAS[name]))
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM source_rows")
+        con.unregister("source_rows")
+    collapse(con, "pred", review_threshold, margin, ref="r", valid="valid", into="outcomes")
+    out: list[Row] = con.sql("SELECT * FROM outcomes").to_arrow_table().to_pylist()
+    return out
+
+
+def _python(world: World, review_threshold: float, margin: float) -> list[Row]:
+    return cr.collapse_rows(
+        world.valid, world.pred, world.persons, world.person_names, world.filings,
+        world.person_addresses, world.nick, review_threshold=review_threshold, margin=margin,
+        max_slip_support=MAX_SLIP_SUPPORT,
+    )  # fmt: skip
+
+
+def _order(row: Row) -> tuple[Any, str]:
+    return (row["row_number"], repr(sorted(row.items())))
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def _differences(sql_rows: list[Row], py_rows: list[Row]) -> list[tuple[Any, str]]:
+    """(row_number, column) wherever the two answers differ; names only, no values."""
+    sql_counts = Counter(r["row_number"] for r in sql_rows)
+    py_counts = Counter(r["row_number"] for r in py_rows)
+    if sql_counts != py_counts:
+        return [(rn, "<number of rows>") for rn in sorted(set(sql_counts) | set(py_counts))
+                if sql_counts[rn] != py_counts[rn]]  # fmt: skip
+    found: list[tuple[Any, str]] = []
+    for s, p in zip(sorted(sql_rows, key=_order), sorted(py_rows, key=_order), strict=True):
+        if list(s) != list(p):
+            found.append((s["row_number"], f"<columns: {sorted(set(s) ^ set(p))} or order>"))
+        found.extend((s["row_number"], c) for c in s if c in p and not _same(s[c], p[c]))
+    return found
+
+
+def _compare(
+    con: duckdb.DuckDBPyConnection, world: World, review_threshold: float, margin: float
+) -> list[Row]:
+    """Both answers; asserts they are the same rows (the SQL's are returned)."""
+    sql_rows = _sql(con, world, review_threshold, margin)
+    py_rows = _python(world, review_threshold, margin)
+    differ = _differences(sql_rows, py_rows)
+    assert not differ, (
+        f"collapse_rows differs from collapse's SQL at (row_number, column): {differ}"
+    )
+    in_order = list(sql_rows[0]) == list(cr.OUTCOME_ORDER)
+    assert in_order, "collapse's outcome columns are not OUTCOME_ORDER"
+    return sql_rows
+
+
+# --- generated worlds -------------------------------------------------------------------
+
+HOUSES = ["", "12", "12", "13", "112", "21"]
+STREETS = ["", "MAIN ST", "MAIN ST", "MAIN SR", "MAIN STREET", "OAK AVE"]
+UNITS = ["", "", "1", "2", "APT 3"]
+BOXES = ["", "", "", "", "PO BOX 5"]
+ZIPS = ["", "12345", "12345", "12345", "12345", "12346"]
+CITIES = ["", "SPRINGFIELD", "SPRINGFIELD", "SPRINGFIELD", "SPRINGFIELD", "SPRINGFELD"]
+STATES = ["", "IL", "IL", "IL", "IL", "IN"]
+PHONES = ["", "5550100", "5550101"]
+CHOICES = {"house_number": HOUSES, "street": STREETS, "unit": UNITS, "po_box": BOXES,
+           "city": CITIES, "state": STATES, "zip5": ZIPS}  # fmt: skip
+SPARSE = ("unit", "po_box")  # mostly empty, even on a complete address
+FIRSTS = ["", "J", "JOHN", "JON", "JOHNNY", "SMITH", "MARY", "M"]
+LAST_NAMES = ["", "SMITH", "SMYTH", "JOHN", "DE LA CRUZ"]
+LAST_KEYS = ["", "SMITH", "SMYTH", "JOHN", "DELACRUZ"]
+SUFFIXES = ["", "", "JR", "SR"]
+TINS = ["", "123456789", "123456780"]
+YEARS = list(range(2019, 2026))
+SUPPORTS = [1, 1, 2, 2, 3, 3, 4, 5, 50, 50, 51, 60]
+DOBS: list[dt.date | None] = [
+    None, dt.date(1980, 3, 4), dt.date(1980, 4, 3), dt.date(1983, 4, 3),
+    dt.date(1981, 3, 4), dt.date(1982, 3, 4), dt.date(1980, 3, 5),
+    dt.date(1981, 3, 5), dt.date(1981, 3, 6),  # 366 and 367 days after 1980-03-04
+]  # fmt: skip
+WEIGHTS = [-4.0, 0.0, 3.0, 6.0, 9.0, 12.0]
+PROBABILITIES = [0.0, 0.5, 0.8, 0.9, 0.95, 0.99, 1.0]
+# Short reprs: DuckDB reads collapse's literals as these very doubles.
+THRESHOLDS = [0.5, 0.8, 0.9, 0.95]
+MARGINS = [1.0, 3.0, 6.0]
+PIDS = ["P1", "P2", "P3", "P4"]
+HOUSEHOLD = ["H1", "H2"]  # filers at the persons' addresses who are not candidates
+
+
+def _nullable(values: list[Any]) -> st.SearchStrategy[Any]:
+    """One of ``values``, or (one time in twenty) NULL."""
+    return st.tuples(st.integers(0, 19), st.sampled_from(values)).map(
+        lambda t: None if t[0] == 19 else t[1]
+    )
+
+
+def _line1(where: Row) -> str:
+    """As the snapshot builds it: house and street, else the PO box."""
+    house_street = f"{where['house_number'] or ''} {where['street'] or ''}".strip()
+    return house_street or (where["po_box"] or "")
+
+
+@st.composite
+def _address(draw: st.DrawFn, base: Row | None = None) -> Row:
+    """An address (four in five complete); or, given ``base``, ``base`` with up to two
+    fields redrawn (a typo, a dropped unit, a neighbour's flat, another street)."""
+    if base is None:  # complete four times in five
+        complete = draw(st.integers(0, 4)) > 0
+        out = {name: draw(_nullable([v for v in values if v or name in SPARSE or not complete]))
+               for name, values in CHOICES.items()}  # fmt: skip
+    else:
+        changed = draw(st.sets(st.sampled_from(sorted(CHOICES)), max_size=2))
+        out = {name: draw(_nullable(CHOICES[name])) if name in changed else base[name]
+               for name in CHOICES}  # fmt: skip
+    out["line1"] = None if draw(st.integers(0, 19)) == 19 else _line1(out)
+    return out
+
+
+@st.composite
+def _history(draw: st.DrawFn, pid: str, where: Row, years: list[int | None]) -> Row:
+    """A ``person_addresses`` row: half the time as the snapshot derives it from the
+    filings (years filed there, the last of them), else drawn (NULL one time in seven);
+    support drawn, across the ``MAX_SLIP_SUPPORT`` limit now and then."""
+    filed = sorted({y for y in years if y is not None})
+    derived = bool(filed) and draw(st.booleans())
+    return {
+        "person_id": pid, **where,
+        "last_year": filed[-1] if derived else draw(st.sampled_from([*YEARS[-6:], None])),
+        "n_years": len(filed) if derived else draw(st.sampled_from([1, 1, 2, 3, 4, 5, None])),
+        "support": draw(_nullable(SUPPORTS)),
+    }  # fmt: skip
+
+
+@st.composite
+def _filed(draw: st.DrawFn, home: Row, pool: list[Row]) -> list[tuple[int | None, Row]]:
+    """A person's filings (year, address): at home over the years, the latest year or
+    two often at a slip of it (the unit dropped, a typo, a neighbour's flat) or another
+    address; now and then a NULL year, a second filing in the latest year with another
+    unit, or no filing at all."""
+    if draw(st.integers(0, 5)) == 0:
+        return []
+    how = draw(st.integers(0, 9))
+    if how < 3:
+        latest = home
+    elif how < 5:
+        latest = {**home, "unit": ""}
+    else:
+        latest = draw(_address(home if how < 9 else draw(st.sampled_from(pool))))
+    last = draw(st.integers(2022, 2025))
+    first = max(2019, last - draw(st.sampled_from([0, 1, 2, 3, 3, 4, 4])))
+    trailing = draw(st.sampled_from([1, 1, 2]))
+    filed: list[tuple[int | None, Row]] = []
+    for year in range(first, last + 1):
+        if year > last - trailing:
+            where = latest
+        elif draw(st.integers(0, 5)) < 5:
+            where = home
+        else:
+            where = draw(_address(home))
+        filed.append((year, where))
+    extra = draw(st.integers(0, 9))
+    if extra == 0:
+        filed.append((None, draw(st.sampled_from(pool))))
+    elif extra == 1:
+        filed.append((last, {**latest, "unit": draw(st.sampled_from(UNITS))}))
+    return filed
+
+
+@st.composite
+def worlds(draw: st.DrawFn) -> World:
+    pids = PIDS[: draw(st.integers(1, 4))]
+    base = draw(_address())
+    pool = [base] + [draw(_address(base)) for _ in range(draw(st.integers(1, 3)))]
+    persons = [{
+        "person_id": pid, "tin": draw(_nullable(TINS)), "first_name": draw(_nullable(FIRSTS)),
+        "suffix": draw(_nullable(SUFFIXES)), "date_of_birth": draw(st.sampled_from(DOBS)),
+        "deceased": draw(st.sampled_from([False, False, True, None])),
+    } for pid in pids]  # fmt: skip
+    person_names = [
+        {"person_id": pid, "first_name": draw(_nullable(FIRSTS)),
+         "last_key": draw(_nullable(LAST_KEYS))}
+        for pid in pids for _ in range(draw(st.integers(0, 3)))
+    ]  # fmt: skip
+    filings: list[Row] = []
+    addresses: list[Row] = []
+    for pid in pids:
+        at: list[tuple[Row, list[int | None]]] = []
+        for year, where in draw(_filed(draw(st.sampled_from(pool)), pool)):
+            filings.append({"person_id": pid, "tax_year": year, **where,
+                            "phone": draw(_nullable(PHONES))})  # fmt: skip
+            years = next((ys for w, ys in at if w == where), None)
+            if years is None:
+                at.append((where, [year]))
+            else:
+                years.append(year)
+        # The person's address history, derived from the filings (not always all of it;
+        # a row twice now and then), and a household member on the joint returns: on
+        # all of them, or on some.
+        household = draw(st.sampled_from([None, None, None, *HOUSEHOLD]))
+        everywhere = draw(st.sampled_from([True, True, False]))
+        for where, years in at:
+            for _ in range(draw(st.sampled_from([1, 1, 1, 1, 1, 1, 1, 1, 0, 2]))):
+                addresses.append(draw(_history(pid, where, years)))
+            if household is not None and (everywhere or draw(st.booleans())):
+                addresses.append(draw(_history(household, where, years)))
+    # Others at the pool's addresses or near them (a neighbour in another unit, a slip
+    # many file at), and more history of the persons' own.
+    for _ in range(draw(st.integers(0, 3))):
+        pid = draw(st.sampled_from(pids + HOUSEHOLD))
+        where = draw(st.sampled_from(pool))
+        if draw(st.booleans()):
+            where = {**where, "unit": draw(st.sampled_from(UNITS))}
+        else:
+            where = draw(_address(where))
+        addresses.append(draw(_history(pid, where, [])))
+    valid = [draw(_request(rn, pool)) for rn in range(1, draw(st.integers(1, 3)) + 1)]
+    pred = [
+        {"unique_id_l": str(v["row_number"]),
+         "unique_id_r": f"{draw(st.sampled_from(pids))}|{draw(st.integers(0, 2))}",
+         "match_weight": draw(st.sampled_from(WEIGHTS)),
+         "match_probability": draw(st.one_of(st.sampled_from(PROBABILITIES),
+                                             st.floats(0.0, 1.0)))}
+        for v in valid for _ in range(draw(st.sampled_from([0, 1, 1, 2, 2, 3, 4])))
+    ]  # fmt: skip
+    named = draw(st.sets(st.sampled_from(FIRSTS), max_size=3))
+    nick = {name: draw(st.one_of(st.none(), st.lists(_nullable(FIRSTS), max_size=3)))
+            for name in sorted(named)}  # fmt: skip
+    # The SQL reads rows in no particular order: neither may the Python depend on it.
+    filings, addresses = draw(st.permutations(filings)), draw(st.permutations(addresses))
+    return World(valid, pred, persons, person_names, filings, addresses, nick)
+
+
+@st.composite
+def _periods(draw: st.DrawFn) -> list[int | None] | None:
+    """Mostly a run of consecutive years; now and then any years, NULLs among them, or
+    NULL."""
+    kind = draw(st.integers(0, 9))
+    if kind < 7:
+        last = draw(st.integers(2022, 2025))
+        return list(range(max(2019, last - draw(st.integers(0, 3))), last + 1))
+    if kind < 9:
+        periods: list[int | None] = draw(st.lists(_nullable(YEARS), max_size=3))
+        return periods
+    return None
+
+
+@st.composite
+def _request(draw: st.DrawFn, row_number: int, pool: list[Row]) -> Row:
+    where = draw(_address(draw(st.sampled_from(pool))))
+    return {
+        "row_number": row_number, "first_name": draw(_nullable(FIRSTS)),
+        "last_name": draw(_nullable(LAST_NAMES)), "tax_periods": draw(_periods()),
+        "house_number": where["house_number"], "street": where["street"],
+        "zip5": where["zip5"], "po_box": where["po_box"],
+        "suffix": draw(_nullable(SUFFIXES)), "date_of_birth": draw(st.sampled_from(DOBS)),
+    }  # fmt: skip
+
+
+@given(
+    world=worlds(),
+    review_threshold=st.sampled_from(THRESHOLDS),
+    margin=st.sampled_from(MARGINS),
+)
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+def test_python_gives_the_sql_rows(
+    con: duckdb.DuckDBPyConnection, world: World, review_threshold: float, margin: float
+) -> None:
+    _compare(con, world, review_threshold, margin)
+
+
+# --- hand-made cases ---------------------------------------------------------------------
+
+
+def _where(house: str, street: str, unit: str = "", *, po_box: str = "",
+           zip5: str = "12345") -> Row:  # fmt: skip
+    line1 = f"{house} {street}".strip() or po_box
+    return {"house_number": house, "street": street, "unit": unit, "po_box": po_box,
+            "city": "SPRINGFIELD", "state": "IL", "zip5": zip5, "line1": line1}  # fmt: skip
+
+
+def _filing(pid: str, year: int, where: Row) -> Row:
+    return {"person_id": pid, "tax_year": year, **where, "phone": "5550100"}
+
+
+def _history_row(pid: str, where: Row, n_years: int, support: int, last_year: int) -> Row:
+    return {"person_id": pid, **where, "last_year": last_year, "n_years": n_years,
+            "support": support}  # fmt: skip
+
+
+def _person(pid: str) -> Row:
+    return {"person_id": pid, "tin": "123456789", "first_name": "JOHN", "suffix": "",
+            "date_of_birth": dt.date(1980, 3, 4), "deceased": False}  # fmt: skip
+
+
+def _valid(row_number: int, periods: list[int], where: Row) -> Row:
+    return {"row_number": row_number, "first_name": "JOHN", "last_name": "SMITH",
+            "tax_periods": periods, "house_number": where["house_number"],
+            "street": where["street"], "zip5": where["zip5"], "po_box": where["po_box"],
+            "suffix": "", "date_of_birth": dt.date(1980, 3, 4)}  # fmt: skip
+
+
+def _one_person(filings: list[Row], addresses: list[Row], periods: list[int]) -> World:
+    return World(
+        valid=[_valid(1, periods, filings[0])],
+        pred=[{"unique_id_l": "1", "unique_id_r": "P1|0", "match_weight": 12.0,
+               "match_probability": 0.99}],
+        persons=[_person("P1")],
+        person_names=[{"person_id": "P1", "first_name": "JOHN", "last_key": "SMITH"}],
+        filings=filings,
+        person_addresses=addresses,
+        nick={"JOHN": ["JOHNNY"]},
+    )  # fmt: skip
+
+
+def test_unit_dropped_on_the_latest_filing_is_mended_from_history(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    with_unit, without = _where("12", "MAIN ST", "APT 3"), _where("12", "MAIN ST")
+    world = _one_person(
+        [_filing("P1", 2021, with_unit), _filing("P1", 2022, with_unit),
+         _filing("P1", 2023, without)],
+        [_history_row("P1", with_unit, 2, 2, 2022), _history_row("P1", without, 1, 1, 2023)],
+        [2023],
+    )  # fmt: skip
+    (row,) = _compare(con, world, 0.9, 3.0)
+    mended = row["unit"] == "APT 3" and row["filing_year"] == 2023 and row["address_usable"]
+    assert mended, "row 1: unit (dropped on the latest filing) not mended from history"
+
+
+def test_one_year_slip_is_mended_to_the_address_filed_in_other_years(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    home, slip = _where("12", "MAIN ST"), _where("21", "MAIN ST")
+    world = _one_person(
+        [_filing("P1", 2020, home), _filing("P1", 2021, home), _filing("P1", 2022, slip)],
+        [_history_row("P1", home, 2, 3, 2021), _history_row("P1", slip, 1, 1, 2022)],
+        [2021, 2022],
+    )  # fmt: skip
+    (row,) = _compare(con, world, 0.9, 3.0)
+    mended = row["line1"] == "12 MAIN ST"
+    assert mended, "row 1: line1 (a one-year slip) not mended"
+
+
+def test_missing_unit_where_a_neighbour_files_with_units(con: duckdb.DuckDBPyConnection) -> None:
+    home = _where("12", "MAIN ST")
+    world = _one_person(
+        [_filing("P1", 2023, home)],
+        [_history_row("P1", home, 1, 2, 2023),
+         _history_row("H1", _where("12", "MAIN ST", "2"), 3, 3, 2023)],
+        [2023],
+    )  # fmt: skip
+    (row,) = _compare(con, world, 0.9, 3.0)
+    flagged = row["address_usable"] is False
+    assert flagged, "row 1: address_usable (a unit missing) not false"
+
+
+def _mend_case(slip_years: int, slip_support: int, household: list[Row]) -> World:
+    """Home at 12 MAIN ST for three years, then ``slip_years`` at 12 MAIN SR."""
+    home, slip = _where("12", "MAIN ST"), _where("12", "MAIN SR")
+    years = [2019, 2020, 2021, 2022, 2023][: 3 + slip_years]
+    return _one_person(
+        [_filing("P1", y, home if i < 3 else slip) for i, y in enumerate(years)],
+        [_history_row("P1", home, 3, 3, 2021),
+         _history_row("P1", slip, slip_years, slip_support, years[-1]), *household],
+        [years[-1]],
+    )  # fmt: skip
+
+
+_AT_SLIP = _where("12", "MAIN SR")
+_AT_HOME = _where("12", "MAIN ST")
+
+
+@pytest.mark.parametrize(
+    ("world", "mended"),
+    [
+        pytest.param(_mend_case(2, 2, []), True, id="typo filed two years"),
+        pytest.param(_mend_case(1, 2, []), True, id="typo filed one year"),
+        pytest.param(_mend_case(2, 51, []), False, id="typo at an address many file at"),
+        pytest.param(_mend_case(2, 50, []), True, id="typo at the support limit"),
+        pytest.param(_mend_case(2, 2, [_history_row("H1", _AT_SLIP, 2, 2, 2023)]), False,
+                     id="someone who never lived at home files at the typo"),
+        pytest.param(_mend_case(2, 2, [_history_row("H1", _AT_SLIP, 2, 2, 2023),
+                                       _history_row("H1", _AT_HOME, 3, 3, 2021)]), True,
+                     id="the household files at the typo and at home"),
+    ],
+)  # fmt: skip
+def test_typo_mended_unless_the_address_is_real(
+    con: duckdb.DuckDBPyConnection, world: World, mended: bool
+) -> None:
+    (row,) = _compare(con, world, 0.9, 3.0)
+    as_expected = (row["line1"] == "12 MAIN ST") is mended
+    assert as_expected, "row 1: line1 mended, or kept, against the rule"
+
+
+def test_undeliverable_filing_takes_the_complete_address(con: duckdb.DuckDBPyConnection) -> None:
+    home, no_zip = _where("12", "MAIN ST"), _where("12", "MAIN ST", zip5="")
+    world = _one_person(
+        [_filing("P1", 2021, home), _filing("P1", 2022, home), _filing("P1", 2023, no_zip)],
+        [_history_row("P1", home, 2, 2, 2022), _history_row("P1", no_zip, 1, 1, 2023)],
+        [2023],
+    )  # fmt: skip
+    (row,) = _compare(con, world, 0.9, 3.0)
+    completed = row["zip5"] == "12345" and row["address_usable"] is True
+    assert completed, "row 1: zip5 (missing on the filing) not taken from the history"
+
+
+def test_no_candidates_gives_the_defaults(con: duckdb.DuckDBPyConnection) -> None:
+    home = _where("12", "MAIN ST")
+    world = _one_person([_filing("P1", 2023, home)], [_history_row("P1", home, 1, 1, 2023)],
+                        [2023])  # fmt: skip
+    world.pred = []
+    world.valid.append(_valid(2, [2023], home))
+    rows = _compare(con, world, 0.9, 3.0)
+    defaults = {"candidates": 0, "score": 0.0, "margin_log2": 0.0, "first_name_agrees": False,
+                "address_corroborated": False, "ineligible": False,
+                "identifier_conflict": False, "suffix_unconfirmed": False,
+                "address_usable": True}  # fmt: skip
+    wrong = [(r["row_number"], c) for r in rows for c in cr.OUTCOME_ORDER
+             if c != "row_number" and not _same(r[c], defaults.get(c))]  # fmt: skip
+    assert not wrong, f"not the defaults at (row_number, column): {wrong}"
+
+
+def test_more_than_one_persons_row_is_unsupported() -> None:
+    home = _where("12", "MAIN ST")
+    world = _one_person([_filing("P1", 2023, home)], [_history_row("P1", home, 1, 1, 2023)],
+                        [2023])  # fmt: skip
+    world.persons.append(_person("P1"))
+    with pytest.raises(Unsupported):
+        _python(world, 0.9, 3.0)
+
+
+def test_transcribed_from_the_current_sql() -> None:
+    assert cr.sql_digest() == cr.SQL_DIGEST, (
+        "collapse's SQL (taxmatch.match.probabilistic.collapse) has changed: review "
+        "src/taxmatch/match/collapse_rows.py against it, CTE by CTE, before updating "
+        "SQL_DIGEST (until then the warm matcher runs the SQL for every lookup)"
+    )
