@@ -53,7 +53,7 @@ from taxmatch.match.features import FEATURE_COLUMNS, request_features
 from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
 from taxmatch.match.probabilistic import MAX_SLIP_SUPPORT, TF_VIEWS, collapse, predict_pairs
 
-INDEX_VERSION = "lookup-index-2"
+INDEX_VERSION = "lookup-index-3"
 _EQUALITY = re.compile(r'^\(?\s*l\."?(\w+)"?\s*=\s*r\."?(\w+)"?\s*\)?$')
 
 
@@ -98,7 +98,7 @@ def _rules_digest(keys: list[RuleKey]) -> str:
     """Everything the index's content depends on besides the snapshot: the rules, how keys
     are made, which person tables are kept by which keys, and DuckDB's version."""
     text = json.dumps([[[k.left, k.right] for k in keys], _key_sql(("a", "b"), "m"),
-                       PERSON_TABLES])  # fmt: skip
+                       PERSON_TABLES, ALIGNED])  # fmt: skip
     return hashlib.sha256(f"{INDEX_VERSION}|{duckdb.__version__}|{text}".encode()).hexdigest()
 
 
@@ -120,6 +120,12 @@ PERSON_TABLES: dict[str, dict[str, str]] = {
     "filings": {"pk": "hash(person_id)"},
     "person_addresses": {"ak": ADDRESS_KEY},
 }
+# Per row, the key a lookup goes on to fetch by (so that it need not ask DuckDB to hash
+# it): a candidate's person, a filing's address.
+ALIGNED: dict[str, dict[str, str]] = {
+    "master_records": {"pk": "hash(person_id)"},
+    "filings": {"ak": ADDRESS_KEY},
+}
 
 
 class _Keyed:
@@ -136,6 +142,8 @@ class _Keyed:
         sizes = [b.num_rows for b in self.batches]
         self.starts = np.cumsum([0, *sizes[:-1]]).astype(np.uint64) if sizes else np.empty(0)
         self.keys = {k: np.load(directory / f"{name}.{k}.npy", mmap_mode="r") for k in keys}
+        self.aligned = {k: np.load(directory / f"{name}.{k}.aligned.npy", mmap_mode="r")
+                        for k in ALIGNED.get(name, {})}  # fmt: skip
 
     def empty(self) -> pa.Table:
         return self.schema.empty_table()
@@ -143,11 +151,17 @@ class _Keyed:
     def close(self) -> None:
         self.batches = []
         self.keys = {}
+        self.aligned = {}
         self._source.close()
 
     def take(self, wanted: dict[str, list[int]]) -> pa.Table:
-        """The rows whose key ``k`` is one of ``wanted[k]``, for any ``k``, each once.
-        Taken batch by batch: a take across the whole (chunked) table would copy it."""
+        """The rows whose key ``k`` is one of ``wanted[k]``, for any ``k``, each once."""
+        return self.take_rows(wanted)[0]
+
+    def take_rows(self, wanted: dict[str, list[int]]) -> tuple[pa.Table, Any]:
+        """``take`` and the row numbers taken, in the table's order (to index
+        ``aligned`` with). Taken batch by batch: a take across the whole (chunked)
+        table would copy it."""
         found: list[Any] = []
         for key, values in wanted.items():
             pairs = self.keys[key]
@@ -158,14 +172,14 @@ class _Keyed:
                 if hi > lo:
                     found.append(pairs[1][lo:hi])
         if not found:
-            return self.empty()
+            return self.empty(), np.empty(0, np.uint64)
         rows = np.unique(np.concatenate(found))
         which = np.searchsorted(self.starts, rows, "right") - 1
         taken = []
         for b in np.unique(which):
             local = rows[which == b] - self.starts[b]
             taken.append(self.batches[int(b)].take(pa.array(local, pa.uint64())))
-        return pa.Table.from_batches(taken, self.schema)
+        return pa.Table.from_batches(taken, self.schema), rows
 
 
 def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
@@ -190,7 +204,7 @@ def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
         rules = {f"k{i}": _key_sql(k.right, "m") for i, k in enumerate(keys)}
         tables = {"master_records": rules, **PERSON_TABLES}
         for name, key_sql in tables.items():
-            _write_keyed(con, tmp, name, key_sql)
+            _write_keyed(con, tmp, name, key_sql, ALIGNED.get(name, {}))
         con.close()
         try:
             os.replace(tmp, target)
@@ -222,13 +236,19 @@ def _sweep_partials(target: Path) -> None:
 
 
 def _write_keyed(
-    con: duckdb.DuckDBPyConnection, directory: Path, name: str, key_sql: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    directory: Path,
+    name: str,
+    key_sql: dict[str, str],
+    aligned_sql: dict[str, str],
 ) -> None:
     cols = [c for c, _ in _describe(con, f"ref.{name}")]
     select = ", ".join(f"m.{c}" for c in cols)
     keyed = ", ".join(f"{expr} AS __{k}" for k, expr in key_sql.items())
+    keyed += "".join(f", {expr} AS __aligned_{k}" for k, expr in aligned_sql.items())
     reader = con.sql(f"SELECT {select}, {keyed} FROM ref.{name} m").to_arrow_reader(200_000)
     parts: dict[str, list[Any]] = {k: [] for k in key_sql}
+    aligned: dict[str, list[Any]] = {k: [] for k in aligned_sql}
     offset = 0
     writer: pa.ipc.RecordBatchFileWriter | None = None
     try:
@@ -243,6 +263,11 @@ def _write_keyed(
                 values = np.asarray(column.fill_null(0), dtype=np.uint64)
                 rows = np.arange(offset, offset + batch.num_rows, dtype=np.uint64)
                 parts[k].append(np.stack([values[valid], rows[valid]]))
+            for k in aligned_sql:
+                column = batch.column(f"__aligned_{k}")
+                if column.null_count:
+                    raise ReferenceSnapshotError("a lookup index key is unexpectedly null")
+                aligned[k].append(np.asarray(column, dtype=np.uint64))
             offset += batch.num_rows
         if writer is None:
             schema = con.sql(f"SELECT {select} FROM ref.{name} m LIMIT 0").to_arrow_table()
@@ -254,6 +279,9 @@ def _write_keyed(
         pairs = np.concatenate(chunks, axis=1) if chunks else np.empty((2, 0), np.uint64)
         order = np.argsort(pairs[0], kind="stable")
         np.save(directory / f"{name}.{k}.npy", pairs[:, order])
+    for k, chunks in aligned.items():
+        values = np.concatenate(chunks) if chunks else np.empty(0, np.uint64)
+        np.save(directory / f"{name}.{k}.aligned.npy", values)
 
 
 _JOIN_KEY = '{side}."source_dataset" || \'-__-\' || {side}."unique_id" as join_key_{side}'
@@ -464,22 +492,34 @@ class WarmMatcher:
         the Python does not handle, sends lookups to the SQL."""
         con = self.con
         request_features(con)
-        n = len(self.keys)
+        n, m = len(self.keys), len(_VALID_COLUMNS)
         exprs = ", ".join(_key_sql(k.left, "q") for k in self.keys)
-        result = con.execute(f"SELECT {exprs}, q.* FROM req_features q")
-        names = [str(d[0]) for d in result.description or []][n:]
+        # One query: each request's keys, its features, its valid row and its nicknames.
+        result = con.execute(
+            f"SELECT {exprs}, {', '.join(f'v.{c}' for c in _VALID_COLUMNS)}, "
+            "k.nicknames, q.* FROM req_features q "
+            "JOIN valid v ON q.unique_id = CAST(v.row_number AS VARCHAR) "
+            "LEFT JOIN nick k ON k.first_name = v.first_name"
+        )
+        names = [str(d[0]) for d in result.description or []][n + m + 1 :]
         requests: list[dict[str, Any]] = []
+        valid: list[dict[str, Any]] = []
+        nick: dict[str, list[str] | None] = {}
         wanted: dict[str, list[int]] = {f"k{i}": [] for i in range(n)}
         for row in result.fetchall():
             for i, value in enumerate(row[:n]):
                 if value is not None:
                     wanted[f"k{i}"].append(int(value))
-            requests.append(dict(zip(names, row[n:], strict=True)))
-        candidates = self._master.take(wanted)
+            v = dict(zip(_VALID_COLUMNS, row[n : n + m], strict=True))
+            valid.append(v)
+            if v["first_name"] is not None and row[n + m] is not None:
+                nick[v["first_name"]] = row[n + m]
+            requests.append(dict(zip(names, row[n + m + 1 :], strict=True)))
+        candidates, taken = self._master.take_rows(wanted)
         if self._python is not None:
             try:
-                rows = self._match_python(requests, candidates, review_threshold,
-                                          min_margin_log2)  # fmt: skip
+                rows = self._match_python(requests, valid, nick, candidates, taken,
+                                          review_threshold, min_margin_log2)  # fmt: skip
             except oneshot.Unsupported:
                 rows = None  # this lookup's values: SQL answers it
             if rows is not None and self._checked and not self.compare_always:
@@ -515,12 +555,9 @@ class WarmMatcher:
         return pa.table(columns, schema=self._outcomes_schema)
 
     def _write_outcomes(self, rows: list[dict[str, Any]]) -> None:
-        table = self._arrow(rows)
-        self.con.register("warm_outcomes", table)
-        try:
-            self.con.execute("CREATE OR REPLACE TABLE outcomes AS SELECT * FROM warm_outcomes")
-        finally:
-            self.con.unregister("warm_outcomes")
+        warm_outcomes = self._arrow(rows)  # read by name (DuckDB's scan of a local)
+        self.con.execute("CREATE OR REPLACE TABLE outcomes AS SELECT * FROM warm_outcomes")
+        del warm_outcomes
 
     def _doubles(self, *values: float) -> list[float]:
         """The doubles DuckDB reads these numbers' Python reprs as (``collapse`` writes
@@ -536,13 +573,16 @@ class WarmMatcher:
     def _match_python(
         self,
         requests: list[dict[str, Any]],
+        valid: list[dict[str, Any]],
+        nick: dict[str, list[str] | None],
         candidates: pa.Table,
+        taken: Any,
         review_threshold: float,
         min_margin_log2: float,
     ) -> list[dict[str, Any]]:
         assert self._python is not None
-        con = self.con
-        pred = self._python.score(requests, candidates.to_pylist())
+        listed = candidates.to_pylist()
+        pred = self._python.score(requests, listed)
         # Each request's best person (highest weight, then person id), as collapse ranks.
         weights: dict[tuple[str, str], float] = {}
         for p in pred:
@@ -552,34 +592,29 @@ class WarmMatcher:
         for (rid, pid), w in weights.items():
             if rid not in best or (-w, pid) < (-best[rid][0], best[rid][1]):
                 best[rid] = (w, pid)
-        ids = sorted({pid for _, pid in best.values()})
+        ids = {pid for _, pid in best.values()}
         people: dict[str, list[dict[str, Any]]] = {name: [] for name in self._people}
         if ids:
-            hashes = [
-                int(h)
-                for (h,) in con.execute(
-                    "SELECT hash(x) FROM (SELECT unnest(?::VARCHAR[]) AS x)", [ids]
-                ).fetchall()
-            ]
-            wanted = set(ids)
-            for name in ("persons", "person_names", "filings"):
+            # The persons' keys, as the index stored them beside each candidate.
+            person_hash = self._master.aligned["pk"]
+            hashes = sorted({int(person_hash[row]) for row, c in zip(taken, listed, strict=True)
+                             if c["person_id"] in ids})  # fmt: skip
+            for name in ("persons", "person_names"):
                 rows = self._people[name].take({"pk": hashes}).to_pylist()
                 # a 64-bit hash collision would add another person's rows: keep the persons'
-                people[name] = [r for r in rows if r["person_id"] in wanted]
-            filings = people["filings"]
-            keys = [int(k) for (k,) in con.execute(
-                f"SELECT DISTINCT {ADDRESS_KEY} FROM (SELECT unnest(?::VARCHAR[]) AS house_number, "
-                "unnest(?::VARCHAR[]) AS street, unnest(?::VARCHAR[]) AS zip5, "
-                "unnest(?::VARCHAR[]) AS po_box)",
-                [[f["house_number"] for f in filings], [f["street"] for f in filings],
-                 [f["zip5"] for f in filings], [f["po_box"] for f in filings]],
-            ).fetchall() if k is not None] if filings else []  # fmt: skip
+                people[name] = [r for r in rows if r["person_id"] in ids]
+            filings, filing_rows = self._people["filings"].take_rows({"pk": hashes})
+            address_key = self._people["filings"].aligned["ak"]
+            keys: set[int] = set()
+            for row, filing in zip(filing_rows, filings.to_pylist(), strict=True):
+                if filing["person_id"] in ids:
+                    people["filings"].append(filing)
+                    keys.add(int(address_key[row]))
             people["person_addresses"] = (
-                self._people["person_addresses"].take({"ak": keys}).to_pylist() if keys else []
+                self._people["person_addresses"].take({"ak": sorted(keys)}).to_pylist()
+                if keys
+                else []
             )
-        valid = [dict(zip(_VALID_COLUMNS, r, strict=True)) for r in con.execute(
-            f"SELECT {', '.join(_VALID_COLUMNS)} FROM valid").fetchall()]  # fmt: skip
-        nick = dict(con.execute("SELECT first_name, nicknames FROM nick").fetchall())
         threshold, margin = self._doubles(review_threshold, min_margin_log2)
         return collapse_rows.collapse_rows(
             valid, pred, people["persons"], people["person_names"], people["filings"],
