@@ -58,6 +58,7 @@ VALID_SQL = """SELECT r.* EXCLUDE (request_id, mask, fields), f.request_id
                FROM records r JOIN final f USING (row_number) WHERE f.mask = 0"""
 # What a cold run leaves in its workspace file for release and explain to read.
 PERSISTED = ("records", "final", "outcomes", "req_features")
+PERSIST_BLOCK_SIZE = 16384  # DuckDB's smallest
 
 COUNTS_SQL = """
 SELECT row_number, request_id, mask, fields,
@@ -162,7 +163,8 @@ class BatchWorkspace:
         tmp.unlink(missing_ok=True)
         quoted = str(tmp).replace("'", "''")
         alias = f"saved_{uuid.uuid4().hex[:12]}"
-        con.execute(f"ATTACH '{quoted}' AS {alias}")
+        # Small blocks: a lookup's file is ~100 KB instead of ~1.3 MB of 256 KB blocks.
+        con.execute(f"ATTACH '{quoted}' AS {alias} (BLOCK_SIZE {PERSIST_BLOCK_SIZE})")
         try:
             con.execute("BEGIN")  # one commit for the lot
             try:
