@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -86,6 +87,37 @@ def _or(values: Sequence[Fn], row: Row) -> bool | None:
         elif v:
             return True
     return None if unknown else False
+
+
+def _logical(v: Any) -> None:
+    if v is not None and type(v) is not bool:
+        raise Unsupported("AND / OR of a value that is not boolean")
+
+
+def _or2(a: Any, second: Fn, row: Row) -> bool | None:
+    if a is True:
+        return True
+    b = second(row)
+    if b is True:
+        return True
+    _logical(a)
+    _logical(b)
+    if a is None or b is None:
+        return None
+    return False
+
+
+def _and2(a: Any, second: Fn, row: Row) -> bool | None:
+    if a is False:
+        return False
+    b = second(row)
+    if b is False:
+        return False
+    _logical(a)
+    _logical(b)
+    if a is None or b is None:
+        return None
+    return True
 
 
 def _cmp(op: str) -> Callable[[Any, Any], Any]:
@@ -186,7 +218,7 @@ class Compiler:
             name = node.name
             if name not in self.columns:
                 raise Unsupported("unknown column")
-            return lambda r: r[name]
+            return operator.itemgetter(name)
         if isinstance(node, exp.Literal):
             if node.is_string:
                 return Const(str(node.this))
@@ -219,6 +251,11 @@ class Compiler:
             return not_
         if isinstance(node, exp.And | exp.Or):
             parts = [self.compile(p) for p in _flatten(node, type(node))]
+            if len(parts) == 2:  # most are: a closure without the loop
+                first, second = parts
+                if isinstance(node, exp.Or):
+                    return lambda r: _or2(first(r), second, r)
+                return lambda r: _and2(first(r), second, r)
             combine = _and if isinstance(node, exp.And) else _or
             return lambda r: combine(parts, r)
         if isinstance(node, exp.Is):
@@ -229,6 +266,21 @@ class Compiler:
         if type(node).__name__ in ("EQ", "NEQ", "GT", "GTE", "LT", "LTE"):
             op = _cmp(type(node).__name__)
             left, right = self.compile(node.this), self.compile(node.expression)
+
+            if isinstance(right, Const) and not isinstance(left, Const):
+                b = right.value  # x >= 0.92, gamma = 2: the constant read once
+                if b is None:
+                    return Const(None)
+
+                def compare_const(r: Row) -> Any:
+                    a = left(r)
+                    if a is None:
+                        return None
+                    if type(a) is not type(b) or type(a) not in _PLAIN:
+                        _check_comparable(a, b)
+                    return op(a, b)
+
+                return compare_const
 
             def compare(r: Row) -> Any:
                 a, b = left(r), right(r)
@@ -255,6 +307,13 @@ class Compiler:
 
         def arith(r: Row) -> Any:
             a, b = left(r), right(r)
+            if type(a) is float and type(b) is float:  # the weights: no checks needed
+                if kind is exp.Add:
+                    return a + b
+                if kind is exp.Sub:
+                    return a - b
+                if kind is exp.Mul:
+                    return a * b
             if a is None or b is None:
                 return None
             a, b = _num(a), _num(b)
