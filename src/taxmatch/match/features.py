@@ -12,6 +12,7 @@ Both sides share one column set so a single Splink model scores them. Never logs
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -180,3 +181,61 @@ def request_features(con: duckdb.DuckDBPyConnection, *, source: str = "valid") -
         FROM {source} v LEFT JOIN nick n ON n.first_name = v.first_name"""
         )
     )
+
+
+# The ``valid`` columns ``request_features`` reads.
+REQUEST_INPUTS = (
+    "row_number", "first_name", "middle_name", "last_name", "suffix", "date_of_birth",
+    "tin", "house_number", "street", "unit", "po_box", "zip5", "city", "state",
+)  # fmt: skip
+
+
+def _nullif(v: str | None) -> str | None:
+    return None if v is None or v == "" else v
+
+
+def request_feature_rows(valid: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``request_features``' rows in Python, for one lookup's few rows (the warm matcher;
+    its SQL costs milliseconds to plan). The same expressions one by one; the warm matcher
+    compares the two on its first lookup. ``last_parts`` is a set in effect (DuckDB's
+    ``list_distinct`` returns no particular order; only its overlap is ever read), so it is
+    given sorted."""
+    out: list[dict[str, Any]] = []
+    for v in valid:
+        first = v["first_name"]
+        last = v["last_name"]
+        if first is not None and not isinstance(first, str):
+            raise TypeError("first_name")
+        if last is not None and not isinstance(last, str):
+            raise TypeError("last_name")
+        key: str | None = None
+        parts: list[str] | None = None  # [NULL] || NULL is NULL in DuckDB
+        if last is not None:
+            key = last.replace(" ", "")
+            words = [w for w in last.split(" ")
+                     if len(w) > 1 and w not in SURNAME_PARTICLES]  # fmt: skip
+            parts = sorted({key, *words})
+        zip5 = v["zip5"]
+        tin = v["tin"]
+        row: dict[str, Any] = {
+            "unique_id": str(v["row_number"]),
+            "person_id": None,
+            "first_name": _nullif(first),
+            "first_names": [first],
+            "nicknames": sorted(related_first_names(first)) if first else None,
+            "middle_name": _nullif(v["middle_name"]),
+            "last_name": _nullif(last),
+            "last_key": _nullif(key),
+            "last_parts": parts,
+            "suffix": _nullif(v["suffix"]),
+            "date_of_birth": v["date_of_birth"],
+            "tin": _nullif(tin),
+            "tins": [tin] if tin is not None and tin != "" else None,
+        }
+        for c in ("house_number", "street", "unit", "po_box", "zip5"):
+            row[c] = _nullif(v[c])
+        row["zip3"] = None if zip5 is None else _nullif(str(zip5)[:3])
+        row["city"] = _nullif(v["city"])
+        row["state"] = _nullif(v["state"])
+        out.append({c: row[c] for c in FEATURE_COLUMNS})
+    return out

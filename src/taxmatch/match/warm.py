@@ -49,7 +49,12 @@ import pyarrow.compute as pc
 from taxmatch.errors import ReferenceSnapshotError
 from taxmatch.events import Event, emit
 from taxmatch.match import collapse_rows, oneshot, strings
-from taxmatch.match.features import FEATURE_COLUMNS, request_features
+from taxmatch.match.features import (
+    FEATURE_COLUMNS,
+    REQUEST_INPUTS,
+    request_feature_rows,
+    request_features,
+)
 from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
 from taxmatch.match.probabilistic import MAX_SLIP_SUPPORT, TF_VIEWS, collapse, predict_pairs
 
@@ -365,6 +370,8 @@ class WarmMatcher:
         # of the Python path on real lookups; each then costs both paths' time).
         self.compare_always = False
         self._outcomes_schema = pa.schema([])
+        self._features_schema = pa.schema([])
+        self._features_types: dict[str, str] = {}
         settings = load_settings(model)
         self.keys = rule_keys(settings)
         index = build_lookup_index(snapshot, self.keys)
@@ -491,6 +498,13 @@ class WarmMatcher:
         lookup runs DuckDB's SQL as well and compares, and any difference, or anything
         the Python does not handle, sends lookups to the SQL."""
         con = self.con
+        if self._python is not None and self._checked and not self.compare_always:
+            try:
+                self._match_all_python(review_threshold, min_margin_log2)
+                self.answered["python"] += 1
+                return
+            except oneshot.Unsupported:
+                con.execute("DROP TABLE IF EXISTS req_features")  # the SQL's below
         request_features(con)
         n, m = len(self.keys), len(_VALID_COLUMNS)
         exprs = ", ".join(_key_sql(k.left, "q") for k in self.keys)
@@ -537,6 +551,74 @@ class WarmMatcher:
         if rows is not None and (self.compare_always or not self._checked):
             self._check(rows)
 
+    def _match_all_python(self, review_threshold: float, min_margin_log2: float) -> None:
+        """The whole lookup in Python (request features too): the valid rows in one query,
+        the candidates' keys hashed by DuckDB in another, ``req_features`` and
+        ``outcomes`` written from Arrow."""
+        con = self.con
+        columns = list(dict.fromkeys((*_VALID_COLUMNS, *REQUEST_INPUTS)))
+        inputs = [dict(zip(columns, r, strict=True)) for r in con.execute(
+            f"SELECT {', '.join(columns)} FROM valid").fetchall()]  # fmt: skip
+        try:
+            requests = request_feature_rows(inputs)
+        except TypeError as exc:
+            raise oneshot.Unsupported("a request value of an unexpected type") from exc
+        wanted: dict[str, list[int]] = {f"k{i}": [] for i in range(len(self.keys))}
+        if requests:
+            needed = sorted({c for k in self.keys for c in k.left})
+            types = self._features_types
+            if any(c not in types for c in needed):
+                raise oneshot.Unsupported("a key column of an unknown type")
+            unnest = ", ".join(f"unnest(?::{types[c]}[]) AS {c}" for c in needed)
+            exprs = ", ".join(_key_sql(k.left, "q") for k in self.keys)
+            hashed = con.execute(f"SELECT {exprs} FROM (SELECT {unnest}) q",
+                                 [[r[c] for r in requests] for c in needed]).fetchall()  # fmt: skip
+            for row in hashed:
+                for i, value in enumerate(row):
+                    if value is not None:
+                        wanted[f"k{i}"].append(int(value))
+        candidates, taken = self._master.take_rows(wanted)
+        valid = [{c: v[c] for c in _VALID_COLUMNS} for v in inputs]
+        nick: dict[str, list[str] | None] = {str(r["first_name"]): r["nicknames"] for r in requests
+                if r["first_name"] is not None}  # fmt: skip
+        rows = self._match_python(requests, valid, nick, candidates, taken,
+                                  review_threshold, min_margin_log2)  # fmt: skip
+        warm_features = pa.table(  # read by name (DuckDB's scan of a local)
+            {c: [r[c] for r in requests] for c in self._features_schema.names},
+            schema=self._features_schema,
+        )
+        con.execute("CREATE OR REPLACE TABLE req_features AS SELECT * FROM warm_features")
+        del warm_features
+        self._write_outcomes(rows)
+
+    def _check_features(self) -> bool:
+        """The Python request features equal the SQL's (just written to ``req_features``)."""
+        sql = self.con.sql("SELECT * FROM req_features").to_arrow_table()
+        self._features_schema = sql.schema
+        self._features_types = {
+            str(name): str(kind) for name, kind in self.con.execute(
+                "SELECT column_name, data_type FROM duckdb_columns() "
+                "WHERE table_name = 'req_features' AND database_name = 'memory'").fetchall()
+        }  # fmt: skip
+        columns = list(dict.fromkeys((*_VALID_COLUMNS, *REQUEST_INPUTS)))
+        inputs = [dict(zip(columns, r, strict=True)) for r in self.con.execute(
+            f"SELECT {', '.join(columns)} FROM valid").fetchall()]  # fmt: skip
+        try:
+            ours = request_feature_rows(inputs)
+        except TypeError:
+            return False
+
+        def norm(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            out = []
+            for r in rows:
+                r = dict(r)
+                if r["last_parts"] is not None:
+                    r["last_parts"] = sorted(r["last_parts"])  # DuckDB's order is no order
+                out.append(r)
+            return sorted(out, key=lambda r: str(r["unique_id"]))
+
+        return norm(ours) == norm(sql.to_pylist())
+
     def _check(self, rows: list[dict[str, Any]]) -> None:
         """Compare the Python answer with the SQL's ``outcomes`` (written just now);
         equal: the Python answers from now on; not: never again in this matcher."""
@@ -544,7 +626,10 @@ class WarmMatcher:
         sql = self.con.sql("SELECT * FROM outcomes").to_arrow_table()
         self._outcomes_schema = sql.schema
         ours = sorted((self._arrow(rows).to_pylist()), key=_row_order)
-        if ours == sorted(sql.to_pylist(), key=_row_order):
+        if not self._check_features():
+            self._python = None
+            emit(Event.WARM_PYTHON_OFF, reason="features")
+        elif ours == sorted(sql.to_pylist(), key=_row_order):
             self._checked = True
         else:
             self._python = None
