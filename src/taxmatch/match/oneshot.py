@@ -204,10 +204,10 @@ class Compiler:
         if self._repeated and isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Div | exp.Paren):
             text = node.sql(dialect="duckdb")
             if text in self._repeated:
-                return _remembered(self._compile_arith(node), ("cse", self._scope, text))
-        return self._compile_arith(node)
+                return _remembered(self._compile_node(node), ("cse", self._scope, text))
+        return self._compile_node(node)
 
-    def _compile_arith(self, node: Any) -> Fn:
+    def _compile_node(self, node: Any) -> Fn:
         from sqlglot import exp
 
         if isinstance(node, exp.Paren):
