@@ -556,9 +556,7 @@ class WarmMatcher:
         the candidates' keys hashed by DuckDB in another, ``req_features`` and
         ``outcomes`` written from Arrow."""
         con = self.con
-        columns = list(dict.fromkeys((*_VALID_COLUMNS, *REQUEST_INPUTS)))
-        inputs = [dict(zip(columns, r, strict=True)) for r in con.execute(
-            f"SELECT {', '.join(columns)} FROM valid").fetchall()]  # fmt: skip
+        inputs = self._valid_inputs()
         try:
             requests = request_feature_rows(inputs)
         except TypeError as exc:
@@ -591,6 +589,12 @@ class WarmMatcher:
         del warm_features
         self._write_outcomes(rows)
 
+    def _valid_inputs(self) -> list[dict[str, Any]]:
+        """The ``valid`` rows with the columns request features and ``collapse`` read."""
+        columns = list(dict.fromkeys((*_VALID_COLUMNS, *REQUEST_INPUTS)))
+        rows = self.con.execute(f"SELECT {', '.join(columns)} FROM valid").fetchall()
+        return [dict(zip(columns, r, strict=True)) for r in rows]
+
     def _check_features(self) -> bool:
         """The Python request features equal the SQL's (just written to ``req_features``)."""
         sql = self.con.sql("SELECT * FROM req_features").to_arrow_table()
@@ -600,9 +604,7 @@ class WarmMatcher:
                 "SELECT column_name, data_type FROM duckdb_columns() "
                 "WHERE table_name = 'req_features' AND database_name = 'memory'").fetchall()
         }  # fmt: skip
-        columns = list(dict.fromkeys((*_VALID_COLUMNS, *REQUEST_INPUTS)))
-        inputs = [dict(zip(columns, r, strict=True)) for r in self.con.execute(
-            f"SELECT {', '.join(columns)} FROM valid").fetchall()]  # fmt: skip
+        inputs = self._valid_inputs()
         try:
             ours = request_feature_rows(inputs)
         except TypeError:
