@@ -17,7 +17,7 @@ TRUTH_SCHEMA = "taxmatch/truth/v1"
 
 
 class ReasonCode(StrEnum):
-    """Why a record was rejected (DOMAIN.md). A rejection discloses nothing."""
+    """Why a record was rejected (docs/domain.md). A rejection discloses nothing."""
 
     R01 = "R01"  # name missing (first or last)
     R02 = "R02"  # requester address missing
@@ -59,7 +59,7 @@ BATCH_LEVEL_CODES: frozenset[ReasonCode] = frozenset({ReasonCode.R07, ReasonCode
 
 
 class Outcome(StrEnum):
-    """Outcome of a record that passed validation (DOMAIN.md)."""
+    """Outcome of a record that passed validation (docs/domain.md)."""
 
     DISCLOSED = "DISCLOSED"
     AMBIGUOUS = "AMBIGUOUS"

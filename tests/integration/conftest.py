@@ -1,6 +1,6 @@
 """A tiny, hand-written master file and request builder for end-to-end batch tests.
 
-Synthetic people only. The cast covers the hard cases of DOMAIN.md: a Jr/Sr pair at one
+Synthetic people only. The cast covers the hard cases of docs/domain.md: a Jr/Sr pair at one
 address, twins, a deceased filer, a mover, an ITIN filer and a spouse who never filed.
 """
 

@@ -1,4 +1,4 @@
-"""The probabilistic matcher end to end on the cast: DOMAIN.md's regression cases."""
+"""The probabilistic matcher end to end on the cast: docs/domain.md's regression cases."""
 
 from __future__ import annotations
 

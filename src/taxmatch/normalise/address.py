@@ -493,7 +493,7 @@ def parse_address(
         return AddressParse(None, frozenset({(STREET, AddressProblem.MISSING)}))
     line = _parse_line(street_address)
     if not (street_address.strip() or unit.strip() or city.strip() or state.strip()):
-        line = _fail(AddressProblem.ZIP_ONLY)  # a ZIP code alone (DOMAIN.md anti-pattern 2)
+        line = _fail(AddressProblem.ZIP_ONLY)  # a ZIP code alone (docs/domain.md anti-pattern 2)
     unit_text, unit_problem = _parse_unit(unit)
     city_text, city_problem = _parse_city(city)
     state_code, state_problem = _parse_state(state)

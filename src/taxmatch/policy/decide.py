@@ -1,7 +1,7 @@
 """The disclosure decision for one validated record. Pure.
 
 A matcher summarises what it found about a record as a ``MatchSummary``; ``decide`` turns
-that into an outcome of DOMAIN.md. The order of the rules is the law's order of concern:
+that into an outcome of docs/domain.md. The order of the rules is the law's order of concern:
 no confident unique person means nobody's address goes out; a person the custodian may
 not disclose about is never disclosed; an address must come from the requested periods
 and be recent enough.

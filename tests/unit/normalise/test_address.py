@@ -153,7 +153,7 @@ def test_all_fields_empty_is_missing_only() -> None:
     assert not parse_address("", "", "Springfield", "", "").is_missing
 
 
-# DOMAIN.md anti-pattern 2: none of these is an address.
+# docs/domain.md anti-pattern 2: none of these is an address.
 @pytest.mark.parametrize(
     ("street", "problem"),
     [

@@ -1,4 +1,4 @@
-"""Statutory validation: one table-driven test per reason code, and DOMAIN.md's
+"""Statutory validation: one table-driven test per reason code, and docs/domain.md's
 anti-patterns as named regression tests."""
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ def test_optional_identifiers_accepted_when_well_formed(ctx: BatchContext) -> No
     assert v.request.date_of_birth == date(1980, 2, 29)
 
 
-# --- DOMAIN.md anti-patterns ---------------------------------------------------------
+# --- docs/domain.md anti-patterns ---------------------------------------------------------
 
 
 @pytest.mark.parametrize(
