@@ -31,11 +31,13 @@ from taxmatch.pipeline.record import disclosure_id_for
 from taxmatch.pipeline.record import write_outputs as _write_outputs
 from taxmatch.pipeline.retain import retain_inputs
 from taxmatch.pipeline.staging import stage_records
+from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.batch import BatchCounts, batch_codes, officer_cap
 from taxmatch.policy.model import policy_sha256
 from taxmatch.policy.validate import generated_id, make_context
 from taxmatch.store.files import load_policy, read_envelope, read_requests, sha256_file
 from taxmatch.store.reference import current_reference
+from taxmatch.store.seal import seal_batch
 from taxmatch.store.state import BatchRow, StateStore
 from taxmatch.store.workspace import BatchWorkspace, Persisting
 
@@ -309,9 +311,14 @@ def _run(
         emit(Event.MATCHING_DONE, batch_id=batch_id, seconds=round(time.monotonic() - t1, 3))
 
         bar.stage("writing package", rows)
+        stash: DisclosureStash | None = None
         try:
             with PackageWriter(req.out, batch_id, phone=policy.disclosure.phone) as pkg:
-                counts, reasons = _write_outputs(req, state, ws, pkg, batch_id, policy, bar)
+                counts, reasons, stash = _write_outputs(req, state, ws, pkg, batch_id, policy,
+                                                        bar)  # fmt: skip
+                # The last moment to stop (the kill switch checks at every stage): nothing
+                # is disclosed and no package is in place until the seal below.
+                bar.stage("sealing", None)
                 finished = _utc_now()
                 head_seq, head = state.ledger_head()
                 summary: dict[str, Any] = {
@@ -332,23 +339,19 @@ def _run(
                     "finished_utc": _iso(finished),
                 }
                 package = pkg.finish(summary)
+            # The seal: package_delivered, every disclosure and the batch done, at once.
+            manifest_sha = sha256_file(package / "manifest.json")
+            delivered = LedgerDraft("package_delivered", req.actor, req.origin, True, batch_id,
+                                    {"manifest_sha256": manifest_sha, "rows": rows})  # fmt: skip
+            if saving is not None:
+                saving.wait()
+            seal_batch(state, batch_id, delivered=delivered, counts=counts, finished_at=finished,
+                       disclosures=stash.chunks(req.actor, req.origin))  # fmt: skip
         finally:
             if saving is not None:
                 saving.wait()
-    manifest_sha = sha256_file(package / "manifest.json")
-    state.append_ledger(
-        [
-            LedgerDraft(
-                "package_delivered",
-                req.actor,
-                req.origin,
-                True,
-                batch_id,
-                {"manifest_sha256": manifest_sha, "rows": rows},
-            )
-        ]
-    )
-    state.set_batch_status(batch_id, "done", counts=counts, finished_at=finished)
+            if stash is not None:
+                stash.discard()
     emit(
         Event.BATCH_FINISHED, batch_id=batch_id, rows=rows, seconds=round(time.monotonic() - t0, 3)
     )
