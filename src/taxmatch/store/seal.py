@@ -9,8 +9,8 @@ before the seal therefore leaves no disclosure to account for, and a re-run seal
 disclosure exactly once.
 
 ``made_disclosures`` is the readers' one definition of a disclosure made: a subject row
-whose batch is done. It also keeps out rows written with the decisions by taxmatch before
-schema 0007 for batches that never finished.
+whose batch is done. It also keeps out the rows earlier versions of taxmatch wrote with
+the decisions, for batches that then never finished.
 
 Must never: write a disclosure entry or subject row outside the sealing transaction, seal
 a batch twice, or put a TIN, statute or stated reason into an error.
