@@ -114,3 +114,33 @@ def test_the_policy_in_force_is_recorded_once(
     assert [(e.object_id, e.payload["previous_identity"]) for e in changes] == [("policy", None)]
     assert changes[0].seq < received[0].seq
     assert len(received) == 2
+
+
+def test_disclosures_held_in_the_workspace_are_sealed_and_then_dropped(
+    reference_store: Path, tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``SPILL_ROWS`` the held disclosures go to the batch workspace; the seal reads
+    them back in file order and the workspace keeps no copy."""
+    import duckdb
+
+    from taxmatch.pipeline import stash as stash_module
+
+    monkeypatch.setattr(stash_module, "SPILL_ROWS", 2)
+    req = request(reference_store, tmp_path, state_url, 3)
+    result = run_batch(req)
+    with (result.package / "disclosed.csv").open(newline="", encoding="utf-8") as fh:
+        disclosed = [row["disclosure_id"] for row in csv.DictReader(fh)]
+    assert len(disclosed) == 3
+    tins = batch_tins(reference_store, state_url, result.batch_id, tmp_path)
+    assert list(tins) == disclosed
+    shown = accounted(reference_store, state_url, result.batch_id, tins.values(), tmp_path)
+    assert shown == dict.fromkeys(shown, 3)
+    with StateStore(state_url) as state:
+        entries = [e.object_id for e in state.iter_ledger() if e.event_type == "disclosure"]
+    assert entries == disclosed
+    work = reference_store / "work" / result.batch_id / "work.duckdb"
+    with duckdb.connect(str(work), read_only=True) as con:
+        names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables")
+                 .fetchall()}  # fmt: skip
+    assert stash_module.TABLE not in names
+    assert "outcomes" in names

@@ -27,7 +27,7 @@ from taxmatch.match.exact import match_exact
 from taxmatch.match.model import ModelInfo, load_model_info
 from taxmatch.match.probabilistic import match_probabilistic
 from taxmatch.match.warm import WarmMatcher
-from taxmatch.pipeline.record import disclosure_id_for
+from taxmatch.pipeline.record import disclosure_id_for, seal_outputs
 from taxmatch.pipeline.record import write_outputs as _write_outputs
 from taxmatch.pipeline.retain import retain_inputs
 from taxmatch.pipeline.staging import stage_records
@@ -37,7 +37,6 @@ from taxmatch.policy.model import policy_sha256
 from taxmatch.policy.validate import generated_id, make_context
 from taxmatch.store.files import load_policy, read_envelope, read_requests, sha256_file
 from taxmatch.store.reference import current_reference
-from taxmatch.store.seal import seal_batch
 from taxmatch.store.state import BatchRow, StateStore
 from taxmatch.store.workspace import BatchWorkspace, Persisting
 
@@ -238,7 +237,9 @@ def run_batch(
             )
         except BaseException as exc:
             code = exc.code if isinstance(exc, TaxmatchError) else "TM999"
-            state.set_batch_status(batch_id, "failed", error_code=code, finished_at=_utc_now())
+            now = state.find_batch(batch_id)
+            if now is None or now.status != "done":  # a sealed batch's disclosures are made
+                state.set_batch_status(batch_id, "failed", error_code=code, finished_at=_utc_now())
             emit(Event.BATCH_FAILED, batch_id=batch_id, error=code)
             raise
         return result
@@ -316,8 +317,7 @@ def _run(
             with PackageWriter(req.out, batch_id, phone=policy.disclosure.phone) as pkg:
                 counts, reasons, stash = _write_outputs(req, state, ws, pkg, batch_id, policy,
                                                         bar)  # fmt: skip
-                # The last moment to stop (the kill switch checks at every stage): nothing
-                # is disclosed and no package is in place until the seal below.
+                # The kill switch's last check: nothing is disclosed before the seal.
                 bar.stage("sealing", None)
                 finished = _utc_now()
                 head_seq, head = state.ledger_head()
@@ -339,14 +339,9 @@ def _run(
                     "finished_utc": _iso(finished),
                 }
                 package = pkg.finish(summary)
-            # The seal: package_delivered, every disclosure and the batch done, at once.
-            manifest_sha = sha256_file(package / "manifest.json")
-            delivered = LedgerDraft("package_delivered", req.actor, req.origin, True, batch_id,
-                                    {"manifest_sha256": manifest_sha, "rows": rows})  # fmt: skip
             if saving is not None:
                 saving.wait()
-            seal_batch(state, batch_id, delivered=delivered, counts=counts, finished_at=finished,
-                       disclosures=stash.chunks(req.actor, req.origin))  # fmt: skip
+            seal_outputs(req, state, batch_id, package, rows, counts, finished, stash)
         finally:
             if saving is not None:
                 saving.wait()

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from taxmatch.contracts import (
@@ -31,12 +33,14 @@ from taxmatch.contracts import (
     format_codes,
     mask_to_codes,
 )
-from taxmatch.disclose.package import PackageWriter
+from taxmatch.disclose.package import MANIFEST, PackageWriter
 from taxmatch.ledger.chain import LedgerDraft, keyed_hash
 from taxmatch.ledger.digest import DecisionsDigest
 from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.decide import MatchSummary, decide
+from taxmatch.store.files import sha256_file
 from taxmatch.store.ledger_store import EVENT_DECISIONS_RECORDED
+from taxmatch.store.seal import seal_batch
 from taxmatch.store.state import DecisionRow, StateStore
 from taxmatch.store.workspace import BatchWorkspace
 
@@ -210,4 +214,23 @@ def _write(
     return counts, reasons
 
 
-__all__ = ["CHUNK_ROWS", "disclosure_id_for", "summary_of", "write_outputs"]
+def seal_outputs(
+    req: BatchRequest,
+    state: StateStore,
+    batch_id: str,
+    package: Path,
+    rows: int,
+    counts: Counter[str],
+    finished: datetime,
+    stash: DisclosureStash,
+) -> str:
+    """Seal the written package: ``package_delivered`` (its manifest's sha256), every
+    disclosure held in ``stash`` and the batch done, in one transaction; the new head."""
+    manifest = sha256_file(package / MANIFEST)
+    delivered = LedgerDraft("package_delivered", req.actor, req.origin, True, batch_id,
+                            {"manifest_sha256": manifest, "rows": rows})  # fmt: skip
+    return seal_batch(state, batch_id, delivered=delivered, counts=counts, finished_at=finished,
+                      disclosures=stash.chunks(req.actor, req.origin))  # fmt: skip
+
+
+__all__ = ["CHUNK_ROWS", "disclosure_id_for", "seal_outputs", "summary_of", "write_outputs"]
