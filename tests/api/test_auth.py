@@ -3,6 +3,7 @@ revoked one, a suspended agency's, and another agency's (0 cross-agency reads)."
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,8 +12,9 @@ from taxmatch.api.schemas import PACKAGE_FILES
 from taxmatch.pipeline import worker as worker_module
 from taxmatch.store.jobs import JobQueue
 from taxmatch.store.service import ServiceStore
+from taxmatch.store.state import StateStore
 from tests.api.conftest import Api, envelope_doc
-from tests.integration.conftest import request_row
+from tests.integration.conftest import accounted, request_row
 
 
 def _routes(batch_id: str) -> list[tuple[str, str]]:
@@ -139,3 +141,49 @@ def test_suspension_while_running_stops_before_release(
     assert status["files"] == []
     r = api.client.get(f"/v1/batches/{batch_id}/files/disclosed.csv", headers=api.auth())
     assert r.status_code == 404
+
+
+@pytest.mark.parametrize("when", ["after decisions", "sealing"])
+def test_suspension_after_decisions_discloses_nothing(
+    api: Api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, when: str
+) -> None:
+    """The kill switch pulled once the batch's decisions are recorded (while the package is
+    written, or just before it is sealed): the batch fails and no reader of the accounting,
+    nor the ledger, shows any of its disclosures."""
+    rows = [request_row(n) for n in (1, 2, 3)]  # three disclosures about one taxpayer
+    batch_id = api.submit(rows=rows).json()["batch_id"]
+    original = worker_module.JobProgress.advance
+    original_stage = worker_module.JobProgress.stage
+
+    def suspend() -> None:
+        with ServiceStore(api.settings.database_url or "") as service:
+            service.set_agency_status("ICE", "suspended")
+
+    def advance(self: Any, n: int) -> None:
+        if when == "after decisions" and self._stage == "writing package":
+            suspend()
+        original(self, n)
+
+    def stage(self: Any, name: str, total: int | None) -> None:
+        if name != "writing package" and self._stage == "writing package":
+            suspend()  # the package's rows are all written: the next stage seals it
+        original_stage(self, name, total)
+
+    monkeypatch.setattr(worker_module.JobProgress, "advance", advance)
+    if when == "sealing":
+        monkeypatch.setattr(worker_module.JobProgress, "stage", stage)
+    assert api.run_queue() == 1
+    with ServiceStore(api.settings.database_url or "") as service:
+        job = JobQueue(service).find(batch_id)
+        service.set_agency_status("ICE", "active")
+    assert job is not None
+    assert (job.status, job.error_code) == ("failed", "TM701")
+    with StateStore(api.settings.database_url or "") as state:
+        batch = state.find_batch(batch_id)
+        assert batch is not None
+        assert (batch.status, state.count_decisions(batch_id)) == ("failed", 3)
+        assert state.verify_ledger().ok
+    assert not (api.settings.packages / batch_id).exists()
+    shown = accounted(api.settings.store, api.settings.database_url, batch_id, ["123456789"],
+                      tmp_path)  # fmt: skip
+    assert shown == dict.fromkeys(shown, 0)

@@ -390,3 +390,37 @@ def test_taxmatch_serve_mounts_the_console(tmp_path: Path) -> None:
         page = client.get("/console/login")
         assert 'action="/console/login"' in page.text
         assert page.headers["cache-control"] == "no-store"
+
+
+def test_accounting_shows_only_disclosures_of_sealed_batches(console: Console) -> None:
+    """Subject rows of a batch whose package was never sealed (as earlier versions wrote
+    them, with the decisions, for a batch then failed or killed) are not disclosures made:
+    the console's accounting lookup, the accounting report and the transparency report
+    leave them out."""
+    template = console.state.find_batch("B-NEW")
+    assert template is not None
+    tin = "900000003"
+    for batch_id, status in (("B-SEALED", "done"), ("B-FAILED", "failed"), ("B-KILLED", "running")):
+        console.state.create_batch(replace(template, batch_id=batch_id, status=status,
+                                           created_at=datetime.now(UTC)))  # fmt: skip
+        decision = DecisionRow(batch_id, 1, f"REQ-{batch_id}-1", "disclosed", "DISCLOSED", "",
+                               "", f"D-{batch_id}-1", 0.9999, None, "8 U.S.C. 1326(a)")  # fmt: skip
+        subject = SubjectRow(f"D-{batch_id}-1", batch_id, 1, tin, "8 U.S.C. 1326(a)",
+                             f"reason for {batch_id}", "zip")  # fmt: skip
+        console.state.record_decisions(batch_id, [decision], chunk=1, subjects=[subject])
+    console.login("ada")
+    page = console.post("/console/accounting", tin=tin).text  # type: ignore[attr-defined]
+    assert "1 disclosure(s) about this taxpayer" in page
+    assert "D-B-SEALED-1" in page
+    assert "D-B-FAILED-1" not in page
+    assert "D-B-KILLED-1" not in page
+    report = annual_report(console.store, datetime.now(UTC).year,
+                           database_url=console.settings.database_url)  # fmt: skip
+    assert (report.totals["disclosures"], report.totals["taxpayers"]) == (1, 1)
+    csv_text = console.client.get(f"/console/report.csv?year={datetime.now(UTC).year}").text
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    totals = {r["key"]: int(r["value"]) for r in rows if r["section"] == "total"}
+    assert totals["disclosures"] == 1
+    months = sum(int(r["value"]) for r in rows
+                 if r["section"] == "month" and r["key"].endswith("disclosures"))  # fmt: skip
+    assert months == 1

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 from taxmatch.contracts import MASTER_COLUMNS, REQUEST_COLUMNS
+from taxmatch.pipeline.accounting import annual_report, write_batch_accounting
+from taxmatch.pipeline.transparency import transparency_report
+from taxmatch.store.accounting import disclosures_about
 from taxmatch.store.reference import load_reference
+from taxmatch.store.state import StateStore
 
 AS_OF = date(2026, 11, 30)
 
@@ -118,6 +123,39 @@ def read_package(package: Path) -> dict[str, list[dict[str, str]]]:
         with (package / f"{name}.csv").open(newline="", encoding="utf-8") as fh:
             out[name] = list(csv.DictReader(fh))
     return out
+
+
+def accounted(
+    store: Path, url: str | None, batch_id: str, tins: Iterable[str], tmp: Path
+) -> dict[str, int]:
+    """The disclosures every reader of the accounting shows, this year: ``accounting
+    taxpayer`` (summed over ``tins``), ``accounting batch``, ``accounting report`` and the
+    transparency report (total, by agency, by month), and the ledger's disclosure entries."""
+    year = datetime.now(UTC).year
+    report = annual_report(store, year, database_url=url)
+    t = transparency_report(store, year, database_url=url)
+    listed = write_batch_accounting(store, batch_id, tmp / "accounting-batch.csv", database_url=url)
+    with StateStore.open(store, url) as state:
+        about = sum(len(disclosures_about(state, tin)) for tin in set(tins))
+        entries = sum(1 for e in state.iter_ledger() if e.event_type == "disclosure")
+    return {
+        "accounting taxpayer": about,
+        "accounting batch": listed,
+        "accounting report": report.totals["disclosures"],
+        "accounting report by agency": sum(a["disclosures"] for a in report.by_agency.values()),
+        "transparency report": t.accounting.totals["disclosures"],
+        "transparency report by agency": sum(a.disclosed for a in t.agencies),
+        "transparency report by month": sum(d for _, _, d in t.months),
+        "ledger disclosure entries": entries,
+    }
+
+
+def batch_tins(store: Path, url: str | None, batch_id: str, tmp: Path) -> dict[str, str]:
+    """disclosure_id -> TIN, as ``accounting batch`` lists them."""
+    out = tmp / "batch-tins.csv"
+    write_batch_accounting(store, batch_id, out, database_url=url)
+    with out.open(newline="", encoding="utf-8") as fh:
+        return {row["disclosure_id"]: row["tin"] for row in csv.DictReader(fh)}
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,16 @@ run again to the end. After each recovery:
 - the package exists once, with no partial package left beside it, every input row is in
   exactly one of its files, and its files are byte for byte the uninterrupted run's;
 - the state database holds one decision per row, equal to the baseline's;
-- each disclosure is in the package once and in the ledger once (or, where the killed
-  run had recorded one, once more after an entry that discards the killed run's);
+- each disclosure is in the package once and in the ledger once: one ``disclosure``
+  entry per row of disclosed.csv, whatever the killed run had got to;
+- every reader of the accounting (``accounting taxpayer``, ``accounting batch``,
+  ``accounting report``, the transparency report) counts exactly the package's
+  disclosures, and the report's taxpayers are the package's distinct TINs;
 - ``taxmatch ledger verify`` passes.
+
+Before the re-run, the killed run's traces are checked too: unless the batch was sealed
+(done) before the kill, no reader shows any of its disclosures and the ledger holds no
+``disclosure`` entry.
 
 Prints the figures (points killed, the phase each kill landed in, records checked,
 duplicates found) with ``pytest -s``.
@@ -29,6 +36,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -37,19 +45,20 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from taxmatch.pipeline.accounting import annual_report
 from taxmatch.store.state import StateStore
 
 from ..conftest import POSTGRES_ADMIN_URL, _libpq, postgres_skipped
-from .conftest import AS_OF
+from .conftest import AS_OF, accounted, batch_tins
 
 BIN = Path(sys.executable).parent / "taxmatch"
 ROWS = int(os.environ.get("TAXMATCH_KILL_ROWS", "3000"))
 # Kill points: fractions of the uninterrupted run's wall time, then moments read from what
 # the run leaves on disk (seconds after the package's partial directory appears, after the
-# first disclosure reaches the ledger, after the package is renamed into place).
+# first chunk of decisions reaches the ledger, after the package is renamed into place).
 TIMED = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.97)
 AFTER_PARTIAL = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4)
-AFTER_DISCLOSURE = (0.0, 0.01, 0.05)
+AFTER_DECISIONS = (0.0, 0.01, 0.05)
 AFTER_PACKAGE = (0.0, 0.005)
 POLL = 0.002
 RETRIES = 3
@@ -154,8 +163,8 @@ def _points(wall: float, timed: tuple[float, ...] = TIMED) -> list[tuple[str, Re
     ]
     points += [(f"partial+{x}", lambda s, o, d: _partial(o), x) for x in AFTER_PARTIAL]
     points += [
-        (f"disclosure+{x}", lambda s, o, d: _ledger_count(s, d, "disclosure") > 0, x)
-        for x in AFTER_DISCLOSURE
+        (f"decisions+{x}", lambda s, o, d: _ledger_count(s, d, "decisions") > 0, x)
+        for x in AFTER_DECISIONS
     ]
     points += [(f"package+{x}", lambda s, o, d: _final(o), x) for x in AFTER_PACKAGE]
     return points
@@ -216,15 +225,17 @@ def _recorded(
 
 
 def _ledger_disclosures(store: Path, db: str | None) -> Counter[str]:
-    """Disclosure ids in the ledger, counting only those not discarded by a later entry."""
-    live: Counter[str] = Counter()
+    """Disclosure ids in the ledger: how many ``disclosure`` entries each has."""
     with StateStore.open(store, db) as state:
-        for entry in state.iter_ledger():
-            if entry.event_type == "disclosure":
-                live[entry.object_id] += 1
-            elif entry.event_type == "decisions_discarded":
-                live.clear()  # the killed run's disclosures were never delivered
-    return live
+        return Counter(e.object_id for e in state.iter_ledger() if e.event_type == "disclosure")
+
+
+def _status(store: Path, db: str | None) -> str | None:
+    if db is None and not (store / "state.sqlite3").exists():
+        return None
+    with StateStore.open(store, db) as state:
+        batches = state.list_batches()
+    return batches[0].status if batches else None
 
 
 def _crash(
@@ -250,6 +261,9 @@ def _crash(
     n_rows = _input_rows(requests)
     assert len(baseline) == n_rows
     assert sum(_package_rows(base_package)[0].values()) == n_rows
+    n_disclosed = len(_package_rows(base_package)[1])
+    base_tins = batch_tins(base_store, None, base_package.name, tmp_path)
+    assert len(base_tins) == n_disclosed > 0
 
     phases: Counter[str] = Counter()
     checked = duplicates = killed = 0
@@ -273,6 +287,13 @@ def _crash(
                 break
         else:
             phases[f"finished before {label}"] += 1
+        # What the killed run left: all of the batch's disclosures if it was sealed, none
+        # (in the ledger and in every accounting reader) otherwise.
+        status = _status(store, db)
+        if status is not None:
+            shown = accounted(store, db, base_package.name, base_tins.values(), tmp_path)
+            sealed = n_disclosed if status == "done" else 0
+            assert shown == dict.fromkeys(shown, sealed), f"point {k}: killed run ({status})"
         again = subprocess.run(_run_args(store, requests, envelope, out), capture_output=True,
                                text=True, env=_env(db))  # fmt: skip
         assert again.returncode == 0, f"point {k}: rerun failed: {again.stderr[-500:]}"
@@ -289,6 +310,14 @@ def _crash(
         repeated += len(disclosed) - len(set(disclosed))
         duplicates += repeated
         assert set(live) == set(disclosed), f"point {k}: ledger and package disagree"
+        assert sum(live.values()) == len(disclosed), f"point {k}: disclosure entries repeated"
+        tins = batch_tins(store, db, package.name, tmp_path)
+        assert tins == base_tins, f"point {k}: accounting batch differs from the baseline"
+        shown = accounted(store, db, package.name, tins.values(), tmp_path)
+        assert shown == dict.fromkeys(shown, len(disclosed)), f"point {k}: {shown}"
+        year = datetime.now(UTC).year
+        report = annual_report(store, year, database_url=db)
+        assert report.totals["taxpayers"] == len(set(tins.values())), f"point {k}: taxpayers"
         verify = _taxmatch("ledger", "verify", "--store", str(store), check=False, db=db)
         assert verify.returncode == 0, f"point {k}: {verify.stdout}{verify.stderr}"
         checked += len(rows)

@@ -1,16 +1,20 @@
 """A batch's record in the state database: chunks accounted for, a re-run leaves no
-duplicate disclosure subjects, the policy in force is recorded once. SQLite and PostgreSQL."""
+duplicate disclosure subjects, a run stopped after its decisions discloses nothing, the
+policy in force is recorded once. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import csv
+from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from taxmatch.pipeline.batch import BatchRequest, run_batch
 from taxmatch.store.state import StateStore
 
-from .conftest import AS_OF, request_row, write_envelope, write_requests
+from .conftest import AS_OF, accounted, batch_tins, request_row, write_envelope, write_requests
 
 
 def request(store: Path, tmp: Path, url: str, rows: int, letter: str = "LTR-1") -> BatchRequest:
@@ -53,6 +57,52 @@ def test_a_rerun_batch_keeps_one_subject_per_disclosure(
     assert kinds.count("decisions") == 2  # one per run; the first run's was discarded
 
 
+class Stopped(BaseException):
+    """What stops the run: a kill switch, a crash."""
+
+
+class StopsAfterDecisions:
+    """Progress that stops the run once a chunk of decisions has been recorded."""
+
+    def __init__(self) -> None:
+        self.stage_name = ""
+
+    def stage(self, name: str, total: int | None) -> None:
+        self.stage_name = name
+
+    def advance(self, n: int) -> None:
+        if self.stage_name == "writing package":
+            raise Stopped
+
+
+def test_a_run_stopped_after_its_decisions_discloses_nothing_until_a_rerun_seals_it(
+    reference_store: Path, tmp_path: Path, state_url: str
+) -> None:
+    req = request(reference_store, tmp_path, state_url, 3)
+    with pytest.raises(Stopped):
+        run_batch(req, StopsAfterDecisions())
+    with StateStore(state_url) as state:
+        (batch,) = state.list_batches()
+        assert (batch.status, state.count_decisions(batch.batch_id)) == ("failed", 3)
+        assert state.verify_ledger().ok
+    assert not (req.out / batch.batch_id).exists()
+    shown = accounted(reference_store, state_url, batch.batch_id, ["123456789"], tmp_path)
+    assert shown == dict.fromkeys(shown, 0)
+
+    again = run_batch(req)
+    with (again.package / "disclosed.csv").open(newline="", encoding="utf-8") as fh:
+        disclosed = [row["disclosure_id"] for row in csv.DictReader(fh)]
+    assert len(disclosed) == again.counts["DISCLOSED"] == 3
+    tins = batch_tins(reference_store, state_url, again.batch_id, tmp_path)
+    assert sorted(tins) == sorted(disclosed)
+    shown = accounted(reference_store, state_url, again.batch_id, tins.values(), tmp_path)
+    assert shown == dict.fromkeys(shown, 3)
+    with StateStore(state_url) as state:
+        entries = Counter(e.object_id for e in state.iter_ledger() if e.event_type == "disclosure")
+        assert state.verify_ledger().ok
+    assert entries == Counter(disclosed)
+
+
 def test_the_policy_in_force_is_recorded_once(
     reference_store: Path, tmp_path: Path, state_url: str
 ) -> None:
@@ -64,3 +114,33 @@ def test_the_policy_in_force_is_recorded_once(
     assert [(e.object_id, e.payload["previous_identity"]) for e in changes] == [("policy", None)]
     assert changes[0].seq < received[0].seq
     assert len(received) == 2
+
+
+def test_disclosures_held_in_the_workspace_are_sealed_and_then_dropped(
+    reference_store: Path, tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``SPILL_ROWS`` the held disclosures go to the batch workspace; the seal reads
+    them back in file order and the workspace keeps no copy."""
+    import duckdb
+
+    from taxmatch.pipeline import stash as stash_module
+
+    monkeypatch.setattr(stash_module, "SPILL_ROWS", 2)
+    req = request(reference_store, tmp_path, state_url, 3)
+    result = run_batch(req)
+    with (result.package / "disclosed.csv").open(newline="", encoding="utf-8") as fh:
+        disclosed = [row["disclosure_id"] for row in csv.DictReader(fh)]
+    assert len(disclosed) == 3
+    tins = batch_tins(reference_store, state_url, result.batch_id, tmp_path)
+    assert list(tins) == disclosed
+    shown = accounted(reference_store, state_url, result.batch_id, tins.values(), tmp_path)
+    assert shown == dict.fromkeys(shown, 3)
+    with StateStore(state_url) as state:
+        entries = [e.object_id for e in state.iter_ledger() if e.event_type == "disclosure"]
+    assert entries == disclosed
+    work = reference_store / "work" / result.batch_id / "work.duckdb"
+    with duckdb.connect(str(work), read_only=True) as con:
+        names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables")
+                 .fetchall()}  # fmt: skip
+    assert stash_module.TABLE not in names
+    assert "outcomes" in names

@@ -39,7 +39,9 @@ class Accepted(BaseModel):
 
 
 class Progress(BaseModel):
-    stage: str = Field(description="queued, validating, matching, writing package, done or failed")
+    stage: str = Field(
+        description="queued, validating, matching, writing package, sealing, done or failed"
+    )
     rows_done: int = Field(description="rows decided and recorded so far")
     rows_total: int = Field(description="rows in the upload")
     stage_done: int = Field(description="units done in this stage (bytes when validating)")

@@ -27,10 +27,11 @@ from taxmatch.match.exact import match_exact
 from taxmatch.match.model import ModelInfo, load_model_info
 from taxmatch.match.probabilistic import match_probabilistic
 from taxmatch.match.warm import WarmMatcher
-from taxmatch.pipeline.record import disclosure_id_for
+from taxmatch.pipeline.record import disclosure_id_for, seal_outputs
 from taxmatch.pipeline.record import write_outputs as _write_outputs
 from taxmatch.pipeline.retain import retain_inputs
 from taxmatch.pipeline.staging import stage_records
+from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.batch import BatchCounts, batch_codes, officer_cap
 from taxmatch.policy.model import policy_sha256
 from taxmatch.policy.validate import generated_id, make_context
@@ -236,7 +237,9 @@ def run_batch(
             )
         except BaseException as exc:
             code = exc.code if isinstance(exc, TaxmatchError) else "TM999"
-            state.set_batch_status(batch_id, "failed", error_code=code, finished_at=_utc_now())
+            now = state.find_batch(batch_id)
+            if now is None or now.status != "done":  # a sealed batch's disclosures are made
+                state.set_batch_status(batch_id, "failed", error_code=code, finished_at=_utc_now())
             emit(Event.BATCH_FAILED, batch_id=batch_id, error=code)
             raise
         return result
@@ -309,9 +312,13 @@ def _run(
         emit(Event.MATCHING_DONE, batch_id=batch_id, seconds=round(time.monotonic() - t1, 3))
 
         bar.stage("writing package", rows)
+        stash: DisclosureStash | None = None
         try:
             with PackageWriter(req.out, batch_id, phone=policy.disclosure.phone) as pkg:
-                counts, reasons = _write_outputs(req, state, ws, pkg, batch_id, policy, bar)
+                counts, reasons, stash = _write_outputs(req, state, ws, pkg, batch_id, policy,
+                                                        bar)  # fmt: skip
+                # The kill switch's last check: nothing is disclosed before the seal.
+                bar.stage("sealing", None)
                 finished = _utc_now()
                 head_seq, head = state.ledger_head()
                 summary: dict[str, Any] = {
@@ -332,23 +339,14 @@ def _run(
                     "finished_utc": _iso(finished),
                 }
                 package = pkg.finish(summary)
+            if saving is not None:
+                saving.wait()
+            seal_outputs(req, state, batch_id, package, rows, counts, finished, stash)
         finally:
             if saving is not None:
                 saving.wait()
-    manifest_sha = sha256_file(package / "manifest.json")
-    state.append_ledger(
-        [
-            LedgerDraft(
-                "package_delivered",
-                req.actor,
-                req.origin,
-                True,
-                batch_id,
-                {"manifest_sha256": manifest_sha, "rows": rows},
-            )
-        ]
-    )
-    state.set_batch_status(batch_id, "done", counts=counts, finished_at=finished)
+            if stash is not None:
+                stash.discard()
     emit(
         Event.BATCH_FINISHED, batch_id=batch_id, rows=rows, seconds=round(time.monotonic() - t0, 3)
     )

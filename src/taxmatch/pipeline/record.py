@@ -4,12 +4,15 @@ Streams the workspace's ``final`` rows (joined with the matcher's ``outcomes``) 
 order, chunk by chunk. Each decision row carries the cited statute in the canonical form of
 ``request_counts`` (NULL when it does not parse), so the transparency report's outcomes by
 agency and statute line up with the accounting's requests. Per chunk, one state-store
-transaction writes the decision rows, the custodian-only disclosure subjects (TIN,
-statute, stated reason) and the ledger entries: one ``disclosure`` per disclosed row and
-one ``decisions`` entry whose digest covers every decision row of the chunk, so ``ledger
-verify`` can re-hash them later.
+transaction writes the decision rows and one ``decisions`` entry whose digest covers every
+decision row of the chunk, so ``ledger verify`` can re-hash them later.
 Then ``decisions_recorded`` closes the batch's record with its totals, and the requests per
 cited statute go into ``request_counts`` for the annual report.
+
+A disclosed row is not yet a disclosure made: its ``disclosure`` ledger entry and its
+custodian-only subject row (TIN, statute, stated reason) wait in a ``DisclosureStash``
+until the package is sealed (``taxmatch.store.seal``), so a run that stops before the seal
+has disclosed nothing and a re-run discloses each row once.
 
 Never logs or puts into the ledger a name, address or TIN: ledger payloads carry ids,
 keyed hashes and counts (``person_key`` is an HMAC of the TIN under the store's key).
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from taxmatch.contracts import (
@@ -28,12 +33,15 @@ from taxmatch.contracts import (
     format_codes,
     mask_to_codes,
 )
-from taxmatch.disclose.package import PackageWriter
+from taxmatch.disclose.package import MANIFEST, PackageWriter
 from taxmatch.ledger.chain import LedgerDraft, keyed_hash
 from taxmatch.ledger.digest import DecisionsDigest
+from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.decide import MatchSummary, decide
+from taxmatch.store.files import sha256_file
 from taxmatch.store.ledger_store import EVENT_DECISIONS_RECORDED
-from taxmatch.store.state import DecisionRow, StateStore, SubjectRow
+from taxmatch.store.seal import seal_batch
+from taxmatch.store.state import DecisionRow, StateStore
 from taxmatch.store.workspace import BatchWorkspace
 
 if TYPE_CHECKING:
@@ -73,15 +81,6 @@ def summary_of(row: dict[str, Any], i: int) -> MatchSummary:
     )
 
 
-class _Chunk:
-    """What one chunk of rows adds to the state database and the ledger."""
-
-    def __init__(self) -> None:
-        self.decisions: list[DecisionRow] = []
-        self.subjects: list[SubjectRow] = []
-        self.drafts: list[LedgerDraft] = []
-
-
 def write_outputs(
     req: BatchRequest,
     state: StateStore,
@@ -90,8 +89,34 @@ def write_outputs(
     batch_id: str,
     policy: Any,
     bar: Progress,
+) -> tuple[Counter[str], Counter[str], DisclosureStash]:
+    """Stream every row, in file order, into exactly one package file and the state DB;
+    the counts by outcome and reason code, and the disclosures to make when sealing."""
+    stash = DisclosureStash(ws, batch_id, _disclosed_fields(policy))
+    try:
+        counts, reasons = _write(req, state, ws, pkg, batch_id, policy, bar, stash)
+    except BaseException:
+        stash.discard()
+        raise
+    return counts, reasons, stash
+
+
+def _disclosed_fields(policy: Any) -> list[str]:
+    allowed = set(policy.disclosure.fields)
+    names = ["street_address", "unit", "city", "state", "zip", "tax_year"]
+    return [k for k in names if k in allowed] + (["phone"] if policy.disclosure.phone else [])
+
+
+def _write(
+    req: BatchRequest,
+    state: StateStore,
+    ws: BatchWorkspace,
+    pkg: PackageWriter,
+    batch_id: str,
+    policy: Any,
+    bar: Progress,
+    stash: DisclosureStash,
 ) -> tuple[Counter[str], Counter[str]]:
-    """Stream every row, in file order, into exactly one package file and the state DB."""
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     allowed = set(policy.disclosure.fields)
@@ -102,7 +127,7 @@ def write_outputs(
     chunks = 0
     for batch in ws.stream(_ROWS_SQL, CHUNK_ROWS):
         r = batch.to_pydict()
-        out = _Chunk()
+        decisions: list[DecisionRow] = []
         for i, row_number in enumerate(r["row_number"]):
             rid, mask = r["request_id"][i], r["mask"][i]
             if mask:
@@ -111,7 +136,7 @@ def write_outputs(
                     reasons[code.value] += 1
                 pkg.write(Disposition.REJECTED, [rid, codes, r["fields"][i]])
                 counts["REJECTED"] += 1
-                out.decisions.append(
+                decisions.append(
                     DecisionRow(batch_id, row_number, rid, "rejected", None, codes,
                                 r["fields"][i], None, None, None, r["cited_statute"][i])
                 )  # fmt: skip
@@ -143,44 +168,34 @@ def write_outputs(
                 if phone:
                     row_out.append(r["phone"][i] or "")
                 pkg.write(Disposition.DISCLOSED, row_out)
-                disclosed_fields = [k for k in values if k in allowed] + (
-                    ["phone"] if phone else []
-                )
-                out.drafts.append(
-                    LedgerDraft(
-                        "disclosure", req.actor, req.origin, True, disclosure_id,
-                        {
-                            "batch_id": batch_id,
-                            "request_id_sha256": hashlib.sha256(rid.encode()).hexdigest(),
-                            "person_key": person_key,
-                            "fields": disclosed_fields,
-                            "values_hmac": keyed_hash(key, *[str(v) for v in row_out[2:]]),
-                        },
+                stash.add(
+                    (
+                        disclosure_id,
+                        row_number,
+                        hashlib.sha256(rid.encode()).hexdigest(),
+                        person_key or "",
+                        keyed_hash(key, *[str(v) for v in row_out[2:]]),
+                        tin,
+                        r["cited_statute"][i] or "",
+                        r["stated_relevance"][i] or "",
                     )
-                )  # fmt: skip
-                out.subjects.append(
-                    SubjectRow(disclosure_id, batch_id, row_number, tin,
-                               r["cited_statute"][i] or "", r["stated_relevance"][i] or "",
-                               ";".join(disclosed_fields))
-                )  # fmt: skip
+                )
             elif disposition is Disposition.PENDING:
                 pkg.write(Disposition.PENDING, [rid])
             else:
                 pkg.write(Disposition.UNMATCHED, [rid, outcome.value])
-            out.decisions.append(
+            decisions.append(
                 DecisionRow(batch_id, row_number, rid, disposition.value, outcome.value, "", "",
                             disclosure_id, m.score, person_key, r["cited_statute"][i])
             )  # fmt: skip
-        if out.decisions:
-            for d in out.decisions:
+        if decisions:
+            for d in decisions:
                 whole.add((d.row_number, d.request_id, d.disposition, d.outcome, d.reason_codes,
                            d.fields, d.disclosure_id, d.score, d.person_key),
                           d.statute)  # fmt: skip
             chunks += 1
-            state.record_decisions(
-                batch_id, out.decisions, chunk=chunks, subjects=out.subjects,
-                drafts=out.drafts, actor=req.actor, origin=req.origin,
-            )  # fmt: skip
+            state.record_decisions(batch_id, decisions, chunk=chunks, actor=req.actor,
+                                   origin=req.origin)  # fmt: skip
         bar.advance(batch.num_rows)
     state.write_request_counts(batch_id, dict(ws.con.execute(_STATUTES_SQL).fetchall()))
     state.append_ledger(
@@ -199,4 +214,23 @@ def write_outputs(
     return counts, reasons
 
 
-__all__ = ["CHUNK_ROWS", "disclosure_id_for", "summary_of", "write_outputs"]
+def seal_outputs(
+    req: BatchRequest,
+    state: StateStore,
+    batch_id: str,
+    package: Path,
+    rows: int,
+    counts: Counter[str],
+    finished: datetime,
+    stash: DisclosureStash,
+) -> str:
+    """Seal the written package: ``package_delivered`` (its manifest's sha256), every
+    disclosure held in ``stash`` and the batch done, in one transaction; the new head."""
+    manifest = sha256_file(package / MANIFEST)
+    delivered = LedgerDraft("package_delivered", req.actor, req.origin, True, batch_id,
+                            {"manifest_sha256": manifest, "rows": rows})  # fmt: skip
+    return seal_batch(state, batch_id, delivered=delivered, counts=counts, finished_at=finished,
+                      disclosures=stash.chunks(req.actor, req.origin))  # fmt: skip
+
+
+__all__ = ["CHUNK_ROWS", "disclosure_id_for", "seal_outputs", "summary_of", "write_outputs"]

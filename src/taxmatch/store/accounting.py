@@ -1,8 +1,9 @@
 """Accounting of disclosures (§ 6103(p)(3)), read from the custodian-only tables.
 
 Every disclosure about one taxpayer; a batch's disclosure_id -> TIN list; the annual
-counts of requests, disclosures and taxpayers by agency and statute. The only reads in
-taxmatch that return a TIN: the custodian's edges show them, nothing logs them.
+counts of requests, disclosures and taxpayers by agency and statute. Disclosures are
+those made (``taxmatch.store.seal.subjects_made``: the batch's package is sealed). The only
+reads in taxmatch that return a TIN: the custodian's edges show them, nothing logs them.
 
 Must never: log or put into an error a TIN, a statute or a stated reason; load a table
 whole (the per-batch list is streamed).
@@ -18,6 +19,7 @@ from sqlalchemy import func, select
 
 from taxmatch.errors import BatchNotFound
 from taxmatch.store.models import batches, disclosure_subjects, request_counts
+from taxmatch.store.seal import subjects_made
 from taxmatch.store.state import StateStore
 
 _S = disclosure_subjects.c
@@ -52,9 +54,8 @@ class CountRow:
 def disclosures_about(state: StateStore, tin: str) -> list[DisclosureRecord]:
     """Every disclosure about ``tin``, oldest first."""
     query = (
-        select(_S.disclosed_at, _S.batch_id, _S.disclosure_id, batches.c.agency,
-               batches.c.request_letter_id, _S.statute, _S.relevance, _S.fields)
-        .join(batches, batches.c.batch_id == _S.batch_id)
+        subjects_made(select(_S.disclosed_at, _S.batch_id, _S.disclosure_id, batches.c.agency,
+                             batches.c.request_letter_id, _S.statute, _S.relevance, _S.fields))
         .where(_S.tin == tin)
         .order_by(_S.disclosed_at, _S.disclosure_id)
     )  # fmt: skip
@@ -74,7 +75,7 @@ def batch_subjects(state: StateStore, batch_id: str) -> Iterator[tuple[str, str]
     last = -1
     while True:
         query = (
-            select(_S.row_number, _S.disclosure_id, _S.tin)
+            subjects_made(select(_S.row_number, _S.disclosure_id, _S.tin))
             .where(_S.batch_id == batch_id, _S.row_number > last)
             .order_by(_S.row_number)
             .limit(_PAGE)
@@ -106,12 +107,11 @@ def year_counts(state: StateStore, year: int) -> tuple[list[CountRow], dict[str,
         .group_by(agency, statute)
     )
     disclosed_q = (
-        select(agency, _S.statute, func.count(), func.count(_S.tin.distinct()))
-        .join(batches, batches.c.batch_id == _S.batch_id)
+        subjects_made(select(agency, _S.statute, func.count(), func.count(_S.tin.distinct())))
         .where(*disclosed)
         .group_by(agency, _S.statute)
     )
-    totals_q = select(func.count(), func.count(_S.tin.distinct())).where(*disclosed)
+    totals_q = subjects_made(select(func.count(), func.count(_S.tin.distinct()))).where(*disclosed)
     batches_q = select(func.count(), func.coalesce(func.sum(batches.c.input_rows), 0)).where(
         *received
     )
@@ -137,8 +137,7 @@ def agency_taxpayers(state: StateStore, year: int) -> dict[str, int]:
     """Distinct taxpayers disclosed to each agency in ``year``."""
     start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
     query = (
-        select(batches.c.agency, func.count(_S.tin.distinct()))
-        .join(batches, batches.c.batch_id == _S.batch_id)
+        subjects_made(select(batches.c.agency, func.count(_S.tin.distinct())))
         .where(_S.disclosed_at >= start, _S.disclosed_at < end)
         .group_by(batches.c.agency)
     )

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from taxmatch.store.models import batches, decisions, disclosure_subjects, request_counts
+from taxmatch.store.seal import subjects_made
 from taxmatch.store.state import StateStore
 
 Key = tuple[str, str]  # (agency, statute); statute "" when none or not parseable
@@ -68,10 +69,7 @@ def monthly(state: StateStore, year: int, agency: str | None = None) -> list[tup
                 .where(batches.c.created_at >= start, batches.c.created_at < end, *one)
             ).scalar_one()
             dis = conn.execute(
-                select(func.count())
-                .select_from(disclosure_subjects)
-                .join(batches, batches.c.batch_id == disclosure_subjects.c.batch_id)
-                .where(
+                subjects_made(select(func.count())).where(
                     disclosure_subjects.c.disclosed_at >= start,
                     disclosure_subjects.c.disclosed_at < end,
                     *one,

@@ -1,0 +1,115 @@
+"""A batch's disclosures, held from the moment each row is decided until the package is sealed.
+
+Writing the package decides which rows are disclosed, chunk by chunk; the disclosures are
+made only when the package is sealed (``taxmatch.store.seal``), in one transaction. Until
+then they wait here: in memory, and beyond ``SPILL_ROWS`` in a table of the batch's
+workspace (which already holds every row's matched TIN), so memory does not grow with the
+batch. ``chunks`` gives them back in file order as the ledger drafts and subject rows the
+seal writes; ``discard`` drops the workspace table once sealed or failed.
+
+Must never: log a value, or leave the table behind in a workspace after the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Final
+
+import pyarrow as pa
+
+from taxmatch.ledger.chain import LedgerDraft
+from taxmatch.store.seal import DisclosureChunk
+from taxmatch.store.state import SubjectRow
+from taxmatch.store.workspace import BatchWorkspace
+
+EVENT_DISCLOSURE: Final = "disclosure"
+TABLE: Final = "pending_disclosures"
+SPILL_ROWS: Final = 10_000  # held in memory before they go to the workspace
+_SCHEMA = pa.schema(
+    [
+        ("disclosure_id", pa.string()),
+        ("row_number", pa.int64()),
+        ("request_id_sha256", pa.string()),
+        ("person_key", pa.string()),
+        ("values_hmac", pa.string()),
+        ("tin", pa.string()),
+        ("statute", pa.string()),
+        ("relevance", pa.string()),
+    ]
+)
+Pending = tuple[str, int, str, str, str, str, str, str]  # in the order of _SCHEMA
+
+
+class DisclosureStash:
+    """One batch's disclosures not yet made. ``fields``: the names disclosed (per policy)."""
+
+    def __init__(self, ws: BatchWorkspace, batch_id: str, fields: list[str]) -> None:
+        self._ws = ws
+        self._batch_id = batch_id
+        self._fields = fields
+        self._rows: list[Pending] = []
+        self._spilled = 0
+
+    def __len__(self) -> int:
+        return self._spilled + len(self._rows)
+
+    def add(self, row: Pending) -> None:
+        self._rows.append(row)
+        if len(self._rows) >= SPILL_ROWS:
+            self._spill()
+
+    def chunks(self, actor: str, origin: str) -> Iterator[DisclosureChunk]:
+        """(disclosure entries, subject rows), ``SPILL_ROWS`` at a time, in file order."""
+        if self._spilled:
+            sql = f"SELECT * FROM {TABLE} ORDER BY row_number"
+            for batch in self._ws.stream(sql, SPILL_ROWS):
+                yield self._chunk(list(zip(*batch.to_pydict().values(), strict=True)),
+                                  actor, origin)  # fmt: skip
+        for start in range(0, len(self._rows), SPILL_ROWS):
+            yield self._chunk(self._rows[start : start + SPILL_ROWS], actor, origin)
+
+    def discard(self) -> None:
+        """Forget every disclosure held (after the seal, or when the run failed)."""
+        if self._spilled:
+            self._ws.con.execute(f"DROP TABLE IF EXISTS {TABLE}")
+        self._rows, self._spilled = [], 0
+
+    def _spill(self) -> None:
+        con = self._ws.con
+        if not self._spilled:
+            con.execute(f"DROP TABLE IF EXISTS {TABLE}")
+            con.register("stash_empty", _SCHEMA.empty_table())
+            con.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM stash_empty")
+            con.unregister("stash_empty")
+        columns = list(zip(*self._rows, strict=True))
+        table = pa.table([pa.array(c, type=f.type) for c, f in zip(columns, _SCHEMA, strict=True)],
+                         schema=_SCHEMA)  # fmt: skip
+        con.register("stash_chunk", table)
+        con.execute(f"INSERT INTO {TABLE} SELECT * FROM stash_chunk")
+        con.unregister("stash_chunk")
+        self._spilled += len(self._rows)
+        self._rows = []
+
+    def _chunk(self, rows: list[Pending], actor: str, origin: str) -> DisclosureChunk:
+        fields = ";".join(self._fields)
+        drafts = []
+        subjects = []
+        for did, row_number, rid_sha, person_key, values_hmac, tin, statute, relevance in rows:
+            drafts.append(
+                LedgerDraft(
+                    EVENT_DISCLOSURE, actor, origin, True, did,
+                    {
+                        "batch_id": self._batch_id,
+                        "request_id_sha256": rid_sha,
+                        "person_key": person_key,
+                        "fields": list(self._fields),
+                        "values_hmac": values_hmac,
+                    },
+                )
+            )  # fmt: skip
+            subjects.append(SubjectRow(did, self._batch_id, int(row_number), tin, statute,
+                                       relevance, fields))  # fmt: skip
+        return drafts, subjects
+
+
+__all__ = ["EVENT_DISCLOSURE", "SPILL_ROWS", "TABLE", "DisclosureStash", "Pending"]
