@@ -15,6 +15,7 @@ suspended while it ran, or log anything but ids, counts and codes.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -181,7 +182,8 @@ class Worker:
 def public_reason(exc: TaxmatchError, job: Job, config: WorkerConfig) -> str:
     """The one line ``taxmatch batch run`` prints for ``exc`` (code, file, row, field;
     never a value), with the server's paths named by what they are: the upload's parts
-    ``requests`` and ``envelope``, ``policy``, ``store`` and ``packages``."""
+    ``requests`` and ``envelope``, ``policy``, ``store`` and ``packages``; any other
+    absolute path (a ``batch run --out`` directory, say) by its last part alone."""
     line = str(exc)
     names = [(job.requests_path, "requests"), (job.envelope_path, "envelope")]
     if config.policy is not None:
@@ -192,7 +194,12 @@ def public_reason(exc: TaxmatchError, job: Job, config: WorkerConfig) -> str:
             names.append((str(root), name))
     for path, name in sorted(names, key=lambda pair: -len(pair[0])):
         line = line.replace(path, name)
-    return line
+    return _OTHER_PATH.sub(r"\1", line)
+
+
+# An absolute path in a message (no spaces, commas, colons or quotes: how errors quote
+# paths, then add ", row N" or ": problem"); group 1 is its last part.
+_OTHER_PATH = re.compile(r"(?<![\w.])/(?:[^\s,:'\"()/]+/)*([^\s,:'\"()/]+)")
 
 
 def start_worker_thread(worker: Worker) -> tuple[threading.Thread, threading.Event]:
