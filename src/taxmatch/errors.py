@@ -58,6 +58,14 @@ class PolicyError(InputFileError):
     code = "TM120"
 
 
+class BadArgument(TaxmatchError):
+    """A command argument or parameter is malformed (e.g. an agency name with characters
+    outside its alphabet). The message names the argument, never its value."""
+
+    code = "TM130"
+    exit_status = 2
+
+
 class ReferenceSnapshotError(TaxmatchError):
     """The reference (master file snapshot) is missing or unusable."""
 
@@ -134,4 +142,12 @@ class UploadTooLarge(TaxmatchError):
     """An upload passed the maximum size; it was cut off while streaming. API: 413."""
 
     code = "TM720"
+    exit_status = 8
+
+
+class IdempotencyKeyReused(TaxmatchError):
+    """An ``Idempotency-Key`` already used for another batch (a different request file or
+    envelope) of the same agency. The API answers 409."""
+
+    code = "TM750"
     exit_status = 8

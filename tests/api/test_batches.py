@@ -57,10 +57,28 @@ def test_resubmission_is_the_same_batch_and_not_rerun(api: Api) -> None:
 def test_idempotency_key_returns_the_first_batch(api: Api) -> None:
     key = {"Idempotency-Key": "upload-7"}
     first = api.submit(headers=key).json()["batch_id"]
-    other_rows = [request_row(9)]
-    second = api.submit(rows=other_rows, headers=key)
-    assert second.status_code == 202
-    assert second.json()["batch_id"] == first
+    retried = api.submit(headers=key)  # the same upload again under the key
+    assert retried.status_code == 202
+    assert retried.json()["batch_id"] == first
+    # Another file under a used key is refused (it was answered with the first batch
+    # before schema 0010; the key now names one upload only).
+    other = api.submit(rows=[request_row(9)], headers=key)
+    assert other.status_code == 409, other.text
+    assert other.json()["code"] == "TM750"
+    assert [b["batch_id"] for b in api.client.get("/v1/batches", headers=api.auth())
+            .json()["batches"]] == [first]  # fmt: skip
+
+
+def test_idempotency_key_is_kept_when_the_upload_matches_an_existing_batch(api: Api) -> None:
+    first = api.submit().json()["batch_id"]  # no key
+    key = {"Idempotency-Key": "retry-1"}
+    again = api.submit(headers=key)  # the same content: the existing batch, key now bound
+    assert again.json()["batch_id"] == first
+    other = api.submit(rows=[request_row(9)], headers=key)
+    assert other.status_code == 409, other.text
+    assert api.submit(headers=key).json()["batch_id"] == first
+    listing = api.client.get("/v1/batches", headers=api.auth()).json()["batches"]
+    assert [b["batch_id"] for b in listing] == [first]
 
 
 def test_every_call_is_an_audit_event_with_no_values(api: Api) -> None:

@@ -32,7 +32,9 @@ from taxmatch.api.settings import ApiSettings
 from taxmatch.console import ConsoleSettings, console_app
 from taxmatch.errors import (
     AccessDenied,
+    BadArgument,
     BatchNotFound,
+    IdempotencyKeyReused,
     InputFileError,
     LimitExceeded,
     ReferenceSnapshotError,
@@ -47,13 +49,13 @@ from taxmatch.store.service import ServiceStore
 from taxmatch.store.state import StateStore
 
 _UNAUDITED = ("/v1/health", "/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect")
-_BATCH_ID = re.compile(r"^B[0-9a-f]{20}$")
+_BATCH_ID = re.compile(r"^B[0-9a-f]{20}(-S[1-9][0-9]{0,8})?$")  # a batch or a supplement
 
 
 def _status_for(exc: TaxmatchError) -> int:
-    for kind, status in ((InputFileError, 422), (AccessDenied, 403), (LimitExceeded, 429),
-                         (UploadTooLarge, 413), (BatchNotFound, 404),
-                         (ReferenceSnapshotError, 503)):  # fmt: skip
+    for kind, status in ((InputFileError, 422), (BadArgument, 422), (AccessDenied, 403),
+                         (LimitExceeded, 429), (UploadTooLarge, 413), (BatchNotFound, 404),
+                         (IdempotencyKeyReused, 409), (ReferenceSnapshotError, 503)):  # fmt: skip
         if isinstance(exc, kind):
             return status
     return 500

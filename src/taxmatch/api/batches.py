@@ -22,17 +22,21 @@ from taxmatch.api.schemas import (
     PackageFile,
     Problem,
     Progress,
+    SupplementInfo,
 )
 from taxmatch.api.settings import ApiSettings
 from taxmatch.api.upload import receive_upload
+from taxmatch.errors import BatchNotFound
+from taxmatch.pipeline.delivery import Supplement, package_dir, supplements
 from taxmatch.pipeline.intake import submit_batch
 from taxmatch.store.jobs import Job, JobQueue
 from taxmatch.store.service import Agency, ServiceStore
+from taxmatch.store.state import StateStore
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem} for code in (401, 403, 404, 413, 422, 429)
+    code: {"model": Problem} for code in (401, 403, 404, 409, 413, 422, 429)
 }
 _MULTIPART = {
     "requestBody": {
@@ -73,15 +77,20 @@ def _own_job(request: Request, agency: Agency, batch_id: str) -> Job:
     return job
 
 
-def _info(service: ServiceStore, job: Job) -> BatchInfo:
+def _info(service: ServiceStore, job: Job, released: list[Supplement]) -> BatchInfo:
     done = job.status == "done"
     return BatchInfo(
         batch_id=job.batch_id, status=job.status,
         progress=Progress(stage=job.stage, rows_done=job.rows_done, rows_total=job.rows_total,
                           stage_done=job.stage_done, stage_total=job.stage_total),
         counts=service.batch_counts(job.batch_id) if done else {},
-        error_code=job.error_code, created_utc=job.created_at, updated_utc=job.updated_at,
+        error_code=job.error_code,
+        error_detail=job.error_detail if job.status == "failed" else None,
+        created_utc=job.created_at, updated_utc=job.updated_at,
         files=list(PACKAGE_FILES) if done else [],
+        supplements=[SupplementInfo(supplement_id=s.supplement_id, rows=s.rows,
+                                    released_utc=s.released_at, files=list(PACKAGE_FILES))
+                     for s in released] if done else [],
     )  # fmt: skip
 
 
@@ -91,15 +100,11 @@ async def submit(
     request: Request, agency: CurrentAgency, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Upload a batch (multipart: `requests` file and `envelope` JSON), streamed to disk.
-    The same file under the same envelope, or the same `Idempotency-Key`, is the same batch."""
+    The same file under the same envelope is the same batch. An `Idempotency-Key` is bound
+    to the batch of its first upload: the same upload under it returns that batch, another
+    file or envelope under it answers 409."""
     settings: ApiSettings = request.app.state.settings
     service: ServiceStore = request.app.state.service
-    if idempotency_key is not None:
-        known = await run_in_threadpool(JobQueue(service).find_by_key, agency.agency_id,
-                                        idempotency_key)  # fmt: skip
-        if known is not None:
-            request.state.batch_id = known.batch_id
-            return JSONResponse({"batch_id": known.batch_id}, status_code=202)
     limits = limits_for(agency, settings)
     upload = await receive_upload(request, settings.uploads, limits.max_upload_bytes)
     submitted = await run_in_threadpool(
@@ -114,15 +119,21 @@ async def submit(
 def list_batches(request: Request, agency: CurrentAgency) -> BatchList:
     """This agency's batches, newest first (at most 1000)."""
     service: ServiceStore = request.app.state.service
-    return BatchList(batches=[_info(service, j) for j in JobQueue(service).list_for(
-        agency.agency_id)])  # fmt: skip
+    jobs = JobQueue(service).list_for(agency.agency_id)
+    released = supplements(request.app.state.ledger, [j.batch_id for j in jobs if
+                                                      j.status == "done"])  # fmt: skip
+    return BatchList(batches=[_info(service, j, released.get(j.batch_id, [])) for j in jobs])
 
 
 @router.get("/{batch_id}", response_model=BatchInfo, responses=_ERRORS)
 def batch_status(request: Request, agency: CurrentAgency, batch_id: str) -> BatchInfo:
-    """Status (queued, running, done, failed), progress in rows, counts by outcome."""
+    """Status (queued, running, done, failed), progress in records, counts by outcome,
+    the reason a failed batch failed, and the supplemental packages released for it."""
     request.state.batch_id = batch_id
-    return _info(request.app.state.service, _own_job(request, agency, batch_id))
+    job = _own_job(request, agency, batch_id)
+    state: StateStore = request.app.state.ledger
+    released = supplements(state, [job.batch_id]) if job.status == "done" else {}
+    return _info(request.app.state.service, job, released.get(job.batch_id, []))
 
 
 @router.get("/{batch_id}/files/{name}", response_class=FileResponse, responses={
@@ -130,12 +141,20 @@ def batch_status(request: Request, agency: CurrentAgency, batch_id: str) -> Batc
 def batch_file(
     request: Request, agency: CurrentAgency, batch_id: str, name: PackageFile
 ) -> FileResponse:
-    """One file of a finished batch's response package, streamed."""
+    """One file of a finished batch's response package, or of a supplemental package
+    (`batch_id` = `<batch_id>-S<n>`, as listed in the batch's `supplements`), streamed."""
     request.state.batch_id = batch_id
-    job = _own_job(request, agency, batch_id)
-    settings: ApiSettings = request.app.state.settings
-    path = Path(settings.packages) / job.batch_id / name
-    if job.status != "done" or not path.is_file():
+    try:
+        package = _package(request, agency, batch_id)
+    except BatchNotFound:
+        raise HTTPException(404, detail="no such file (is the batch done?)") from None
+    path = package / name
+    if not path.is_file():
         raise HTTPException(404, detail="no such file (is the batch done?)")
     media = "text/csv" if name.endswith(".csv") else "application/json"
-    return FileResponse(path, media_type=media, filename=f"{job.batch_id}-{name}")
+    return FileResponse(path, media_type=media, filename=f"{batch_id}-{name}")
+
+
+def _package(request: Request, agency: Agency, package_id: str) -> Path:
+    return package_dir(request.app.state.service, request.app.state.ledger, agency.agency_id,
+                       package_id)  # fmt: skip

@@ -43,9 +43,21 @@ class Progress(BaseModel):
         description="queued, validating, matching, writing package, sealing, done or failed"
     )
     rows_done: int = Field(description="rows decided and recorded so far")
-    rows_total: int = Field(description="rows in the upload")
+    rows_total: int = Field(
+        description="records in the upload (CSV records, JSON Lines "
+        "records, Parquet rows; not physical lines)"
+    )
     stage_done: int = Field(description="units done in this stage (bytes when validating)")
     stage_total: int | None
+
+
+class SupplementInfo(BaseModel):
+    supplement_id: str = Field(
+        description="`<batch_id>-S<n>`: download its files at /v1/batches/{supplement_id}/files/"
+    )
+    rows: int = Field(description="held rows this release decided (disclosed or withheld)")
+    released_utc: datetime
+    files: list[str]
 
 
 class BatchInfo(BaseModel):
@@ -54,9 +66,16 @@ class BatchInfo(BaseModel):
     progress: Progress
     counts: dict[str, int] = Field(description="records by outcome (REJECTED included)")
     error_code: str | None
+    error_detail: str | None = Field(
+        description="why a failed batch failed: one line naming the code, part (requests, "
+        "envelope), row and field, never a value"
+    )
     created_utc: datetime
     updated_utc: datetime
     files: list[str] = Field(description="package files to download once done")
+    supplements: list[SupplementInfo] = Field(
+        description="supplemental packages released after review of held rows, oldest first"
+    )
 
 
 class BatchList(BaseModel):

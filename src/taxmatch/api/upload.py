@@ -1,10 +1,10 @@
 """Streaming intake of ``POST /v1/batches``: multipart parts written straight to disk.
 
 The body is fed to python-multipart's streaming parser chunk by chunk as it arrives; the
-``requests`` part goes to a scratch file (hashed and its lines counted on the way) and
-the ``envelope`` part to another. Nothing holds more than one network chunk in memory,
-and the size limit is enforced while streaming: the upload is cut off (413) the moment
-it passes the limit, not after it has been stored.
+``requests`` part goes to a scratch file (hashed on the way) and the ``envelope`` part
+to another; intake counts the records afterwards. Nothing holds more than one network
+chunk in memory, and the size limit is enforced while streaming: the upload is cut off
+(413) the moment it passes the limit, not after it has been stored.
 
 Must never: buffer a whole part, keep a scratch file after a failed upload, or echo a
 part's content in an error.
@@ -22,7 +22,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from taxmatch.errors import InputFileError, UploadTooLarge
-from taxmatch.pipeline.intake import Upload, parquet_rows
+from taxmatch.pipeline.intake import Upload
 from taxmatch.store.readers import detect_format
 
 ENVELOPE_MAX_BYTES = 1024 * 1024
@@ -41,8 +41,6 @@ class _Sink:
         self.handle: BinaryIO | None = None
         self.paths: dict[str, Path] = {}
         self.sha = hashlib.sha256()
-        self.lines = 0
-        self.last_byte = b"\n"
         self.envelope_bytes = 0
 
     def on_part_begin(self) -> None:
@@ -82,8 +80,6 @@ class _Sink:
         piece = data[start:end]
         if self.current == "requests":
             self.sha.update(piece)
-            self.lines += piece.count(b"\n")
-            self.last_byte = piece[-1:]
         else:
             self.envelope_bytes += len(piece)
             if self.envelope_bytes > ENVELOPE_MAX_BYTES:
@@ -134,22 +130,11 @@ async def receive_upload(request: Request, scratch_root: Path, max_bytes: int) -
         for part in _PARTS:
             if part not in sink.paths:
                 raise InputFileError(part, "part missing from the upload")
-        requests = sink.paths["requests"]
-        return Upload(requests, sink.paths["envelope"], sink.sha.hexdigest(),
-                      _rows(requests, sink))  # fmt: skip
+        return Upload(sink.paths["requests"], sink.paths["envelope"], sink.sha.hexdigest())
     except BaseException:
         sink.close()
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-
-
-def _rows(path: Path, sink: _Sink) -> int:
-    """Rows to charge against the quota: lines (less a CSV header), or Parquet metadata."""
-    fmt = detect_format(path)
-    if fmt == "parquet":
-        return parquet_rows(path)
-    lines = sink.lines + (0 if sink.last_byte in (b"\n", b"") else 1)
-    return max(0, lines - 1) if fmt == "csv" else lines
 
 
 __all__ = ["ENVELOPE_MAX_BYTES", "receive_upload"]

@@ -12,7 +12,7 @@ from pathlib import Path
 from taxmatch.errors import AgencySuspended
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.store.jobs import JobQueue
-from taxmatch.store.service import Agency, ServiceStore
+from taxmatch.store.service import Agency, ServiceStore, check_agency_id
 from taxmatch.store.state import StateStore
 
 
@@ -30,12 +30,15 @@ class Admin:
             state.append_ledger([LedgerDraft(event, self.actor, self.origin, True, agency_id,
                                              payload)])  # fmt: skip
 
-    def service(self) -> ServiceStore:
+    def service(self, agency_id: str) -> ServiceStore:
+        """The service store, once ``agency_id`` is known to be a well-formed name (a
+        malformed one is bad input, refused before the store is opened)."""
+        check_agency_id(agency_id)
         return ServiceStore.open(self.store, self.database_url)
 
 
 def add_agency(admin: Admin, agency_id: str, **limits: int | None) -> Agency:
-    with admin.service() as service:
+    with admin.service(agency_id) as service:
         agency = service.add_agency(agency_id, **limits)
     clean = {k: v for k, v in limits.items() if v is not None}
     admin.record("agency_added", agency_id, **clean)
@@ -43,14 +46,14 @@ def add_agency(admin: Admin, agency_id: str, **limits: int | None) -> Agency:
 
 
 def issue_token(admin: Admin, agency_id: str) -> str:
-    with admin.service() as service:
+    with admin.service(agency_id) as service:
         token = service.issue_token(agency_id)
     admin.record("agency_token_issued", agency_id)
     return token
 
 
 def revoke_tokens(admin: Admin, agency_id: str) -> int:
-    with admin.service() as service:
+    with admin.service(agency_id) as service:
         n = service.revoke_tokens(agency_id)
     admin.record("agency_tokens_revoked", agency_id, tokens=n)
     return n
@@ -59,7 +62,7 @@ def revoke_tokens(admin: Admin, agency_id: str) -> int:
 def suspend_agency(admin: Admin, agency_id: str) -> int:
     """Suspend: calls answer 403, queued jobs fail now, running ones at their next check.
     How many queued jobs were failed."""
-    with admin.service() as service:
+    with admin.service(agency_id) as service:
         service.set_agency_status(agency_id, "suspended")
         failed = JobQueue(service).fail_agency_jobs(agency_id, AgencySuspended.code)
     admin.record("agency_suspended", agency_id, jobs_failed=failed)
@@ -67,13 +70,13 @@ def suspend_agency(admin: Admin, agency_id: str) -> int:
 
 
 def resume_agency(admin: Admin, agency_id: str) -> None:
-    with admin.service() as service:
+    with admin.service(agency_id) as service:
         service.set_agency_status(agency_id, "active")
     admin.record("agency_resumed", agency_id)
 
 
 def set_limits(admin: Admin, agency_id: str, **limits: int | None) -> None:
-    with admin.service() as service:
+    with admin.service(agency_id) as service:
         service.set_agency_limits(agency_id, **limits)
     admin.record("agency_limits_changed", agency_id,
                   **{k: v for k, v in limits.items() if v is not None})  # fmt: skip

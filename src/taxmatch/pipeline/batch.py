@@ -173,7 +173,8 @@ def run_batch(
                     created_at=started,
                     finished_at=None,
                     counts={},
-                    package_dir=str(req.out / batch_id),
+                    # Absolute: the batch is found again from any working directory.
+                    package_dir=str((req.out / batch_id).resolve()),
                     as_of=req.as_of,
                     matcher=req.matcher,
                     reference_id=reference.snapshot_id,

@@ -1,13 +1,14 @@
-"""Intake of an uploaded batch: check the envelope against the caller, charge the agency's
-daily row quota, move the files into the store and queue the job.
+"""Intake of an uploaded batch: check the envelope against the caller, count the records,
+charge the agency's daily row quota, move the files into the store and queue the job.
 
 The edges (the API) stream the upload to a scratch directory and hash it on the way;
 this stage decides what happens to it. The same request file under the same envelope is
 the same batch (``batch_id_for``), so a resubmission is answered with the batch already
-queued, running or done, and is not charged twice.
+queued, running or done, and is not charged twice. An ``Idempotency-Key`` is bound to the
+batch its first upload was, new or not; the same key with another file is refused.
 
 Must never: accept an envelope naming an agency other than the caller, charge a quota
-for a batch already queued, or put a value into an error.
+for a batch already queued, let one key name two batches, or put a value into an error.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from taxmatch.errors import AccessDenied, InputFileError, LimitExceeded
+from taxmatch.errors import AccessDenied, IdempotencyKeyReused, LimitExceeded
 from taxmatch.events import Event, emit
 from taxmatch.pipeline.batch import batch_id_for
-from taxmatch.store.files import read_envelope, sha256_file
+from taxmatch.store.files import read_envelope, read_requests, sha256_file
 from taxmatch.store.jobs import Job, JobQueue
 from taxmatch.store.readers import detect_format
 from taxmatch.store.service import Agency, ServiceStore
@@ -29,13 +30,12 @@ from taxmatch.store.service import Agency, ServiceStore
 
 @dataclass(frozen=True, slots=True)
 class Upload:
-    """An upload as the edge streamed it: files in a scratch directory, the request file's
-    sha256 and its row count (lines for CSV / JSON Lines, metadata for Parquet)."""
+    """An upload as the edge streamed it: files in a scratch directory and the request
+    file's sha256."""
 
     requests: Path
     envelope: Path
     requests_sha256: str
-    rows: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +50,11 @@ def seconds_to_midnight(now: datetime | None = None) -> int:
     return max(1, int((midnight - moment).total_seconds()))
 
 
-def parquet_rows(path: Path) -> int:
-    import pyarrow.parquet as pq
-
-    try:
-        return int(pq.ParquetFile(path).metadata.num_rows)
-    except Exception:  # any unreadable file: the batch rejects it when it runs
-        raise InputFileError("requests", "not a readable Parquet file") from None
+def count_records(path: Path) -> int:
+    """The request file's records, as the batch will number them (``#row-1`` … ``#row-N``);
+    a file the batch could not read at all (no header, a required column missing, not
+    Parquet) is refused now, with the reason the command line would give."""
+    return read_requests(path).count_records()
 
 
 def submit_batch(
@@ -92,11 +90,18 @@ def _submit(
     if envelope.requesting_agency != agency.agency_id:
         raise AccessDenied("envelope requesting_agency is not the authenticated agency")
     batch_id = batch_id_for(upload.requests_sha256, sha256_file(upload.envelope))
+    if idempotency_key is not None:
+        bound = queue.batch_for_key(agency.agency_id, idempotency_key)
+        if bound is not None and bound != batch_id:
+            raise IdempotencyKeyReused("Idempotency-Key was already used for another batch")
     existing = queue.find(batch_id)
     if existing is not None and existing.status != "failed":
+        if idempotency_key is not None:
+            queue.bind_key(agency.agency_id, idempotency_key, batch_id)
         return Submitted(existing, False)
+    rows = count_records(upload.requests)
     day = today or datetime.now(UTC).date()
-    if service.charge_rows(agency.agency_id, day, upload.rows, daily_row_quota) is None:
+    if service.charge_rows(agency.agency_id, day, rows, daily_row_quota) is None:
         raise LimitExceeded("daily row quota reached", seconds_to_midnight())
     home = uploads / batch_id
     shutil.rmtree(home, ignore_errors=True)
@@ -107,11 +112,10 @@ def _submit(
     os.replace(upload.envelope, envelope_path)
     job, created = queue.enqueue(
         batch_id, agency.agency_id, requests_path=str(requests),
-        envelope_path=str(envelope_path), rows_total=upload.rows,
-        idempotency_key=idempotency_key,
+        envelope_path=str(envelope_path), rows_total=rows, idempotency_key=idempotency_key,
     )  # fmt: skip
-    emit(Event.JOB_QUEUED, batch_id=batch_id, rows=upload.rows)
+    emit(Event.JOB_QUEUED, batch_id=batch_id, rows=rows)
     return Submitted(job, created)
 
 
-__all__ = ["Submitted", "Upload", "parquet_rows", "seconds_to_midnight", "submit_batch"]
+__all__ = ["Submitted", "Upload", "count_records", "seconds_to_midnight", "submit_batch"]

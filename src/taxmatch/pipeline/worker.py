@@ -15,6 +15,7 @@ suspended while it ran, or log anything but ids, counts and codes.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -153,11 +154,13 @@ class Worker:
             emit(Event.JOB_FAILED, batch_id=job.batch_id, error=LeaseLost.code)
             return  # the new holder finishes it
         except TaxmatchError as exc:
-            self.queue.finish(job.batch_id, self.owner, "failed", error_code=exc.code)
+            self.queue.finish(job.batch_id, self.owner, "failed", error_code=exc.code,
+                              error_detail=public_reason(exc, job, cfg))  # fmt: skip
             emit(Event.JOB_FAILED, batch_id=job.batch_id, error=exc.code)
             return
         except Exception as exc:  # never let one batch kill the worker; no values logged
-            self.queue.finish(job.batch_id, self.owner, "failed", error_code="TM999")
+            self.queue.finish(job.batch_id, self.owner, "failed", error_code="TM999",
+                              error_detail="TM999: internal error")  # fmt: skip
             emit(Event.JOB_FAILED, batch_id=job.batch_id, error="TM999",
                  kind=type(exc).__name__)  # fmt: skip
             return
@@ -176,6 +179,29 @@ class Worker:
                 continue  # a missed beat; the lease is long enough for the next one
 
 
+def public_reason(exc: TaxmatchError, job: Job, config: WorkerConfig) -> str:
+    """The one line ``taxmatch batch run`` prints for ``exc`` (code, file, row, field;
+    never a value), with the server's paths named by what they are: the upload's parts
+    ``requests`` and ``envelope``, ``policy``, ``store`` and ``packages``; any other
+    absolute path (a ``batch run --out`` directory, say) by its last part alone."""
+    line = str(exc)
+    names = [(job.requests_path, "requests"), (job.envelope_path, "envelope")]
+    if config.policy is not None:
+        names += [(str(config.policy), "policy"), (str(config.policy.resolve()), "policy")]
+    for root, name in ((config.out, "packages"), (config.store, "store")):
+        names.append((str(root.resolve()), name))
+        if "/" in str(root):  # a relative path of one word could be any word of the line
+            names.append((str(root), name))
+    for path, name in sorted(names, key=lambda pair: -len(pair[0])):
+        line = line.replace(path, name)
+    return _OTHER_PATH.sub(r"\1", line)
+
+
+# An absolute path in a message (no spaces, commas, colons or quotes: how errors quote
+# paths, then add ", row N" or ": problem"); group 1 is its last part.
+_OTHER_PATH = re.compile(r"(?<![\w.])/(?:[^\s,:'\"()/]+/)*([^\s,:'\"()/]+)")
+
+
 def start_worker_thread(worker: Worker) -> tuple[threading.Thread, threading.Event]:
     """Run ``worker`` in a daemon thread; set the returned event to stop it."""
     stop = threading.Event()
@@ -185,4 +211,11 @@ def start_worker_thread(worker: Worker) -> tuple[threading.Thread, threading.Eve
     return thread, stop
 
 
-__all__ = ["SUSPENDED", "JobProgress", "Worker", "WorkerConfig", "start_worker_thread"]
+__all__ = [
+    "SUSPENDED",
+    "JobProgress",
+    "Worker",
+    "WorkerConfig",
+    "public_reason",
+    "start_worker_thread",
+]

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from taxmatch.errors import StoreError
+from taxmatch.errors import IdempotencyKeyReused, StoreError
 from taxmatch.store.service import ServiceStore
-from taxmatch.store.service_models import jobs
+from taxmatch.store.service_models import idempotency_keys, jobs
 
 MAX_ATTEMPTS: Final = 5
 
@@ -44,6 +45,7 @@ class Job:
     error_code: str | None
     created_at: datetime
     updated_at: datetime
+    error_detail: str | None = None  # the failed run's one-line reason (never a value)
 
 
 def _job(values: dict[str, Any]) -> Job:
@@ -71,17 +73,19 @@ class JobQueue:
         now = datetime.now(UTC)
         with self._store.writing("enqueue") as conn:
             row = conn.execute(select(jobs).where(jobs.c.batch_id == batch_id)).first()
+            if row is not None and row.agency_id != agency_id:
+                raise StoreError(f"batch {batch_id} belongs to another agency")
+            if idempotency_key is not None:  # bound even when the batch exists already
+                _bind_key(conn, agency_id, idempotency_key, batch_id, now)
             if row is not None:
                 job = _job(row._asdict())
-                if job.agency_id != agency_id:
-                    raise StoreError(f"batch {batch_id} belongs to another agency")
                 if job.status != "failed":
                     return job, False
                 conn.execute(
                     update(jobs).where(jobs.c.batch_id == batch_id)
-                    .values(status="queued", error_code=None, attempts=0, lease_owner=None,
-                            lease_until=None, stage="queued", stage_done=0, rows_done=0,
-                            updated_at=now)
+                    .values(status="queued", error_code=None, error_detail=None, attempts=0,
+                            lease_owner=None, lease_until=None, stage="queued", stage_done=0,
+                            rows_done=0, updated_at=now)
                 )  # fmt: skip
             else:
                 conn.execute(
@@ -101,11 +105,16 @@ class JobQueue:
             row = conn.execute(select(jobs).where(jobs.c.batch_id == batch_id)).first()
         return None if row is None else _job(row._asdict())
 
-    def find_by_key(self, agency_id: str, key: str) -> Job | None:
-        query = select(jobs).where(jobs.c.agency_id == agency_id, jobs.c.idempotency_key == key)
-        with self._store.reading("find_job_by_key") as conn:
-            row = conn.execute(query).first()
-        return None if row is None else _job(row._asdict())
+    def batch_for_key(self, agency_id: str, key: str) -> str | None:
+        """The batch ``key`` was first used for by ``agency_id``; None for a new key."""
+        with self._store.reading("find_idempotency_key") as conn:
+            return _bound(conn, agency_id, key)
+
+    def bind_key(self, agency_id: str, key: str, batch_id: str) -> None:
+        """Bind ``key`` to ``batch_id`` unless it is bound already: to the same batch it is
+        a no-op, to another ``IdempotencyKeyReused``."""
+        with self._store.writing("bind_idempotency_key") as conn:
+            _bind_key(conn, agency_id, key, batch_id, datetime.now(UTC))
 
     def list_for(self, agency_id: str, limit: int = 1000) -> list[Job]:
         query = (
@@ -167,12 +176,14 @@ class JobQueue:
                         rows_done=rows_done, updated_at=datetime.now(UTC))
             )  # fmt: skip
 
-    def finish(self, batch_id: str, owner: str, status: str, *,
-               error_code: str | None = None, rows_done: int | None = None) -> None:  # fmt: skip
+    def finish(self, batch_id: str, owner: str, status: str, *, error_code: str | None = None,
+               error_detail: str | None = None, rows_done: int | None = None) -> None:  # fmt: skip
         """End ``owner``'s run of the job as done or failed and release the lease."""
         if status not in ("done", "failed"):
             raise StoreError("a job finishes as done or failed")
         values: dict[str, Any] = {"status": status, "error_code": error_code,
+                                  "error_detail": None if error_detail is None
+                                  else error_detail[:500],
                                   "lease_owner": None, "lease_until": None,
                                   "stage": status, "updated_at": datetime.now(UTC)}  # fmt: skip
         if rows_done is not None:
@@ -190,9 +201,31 @@ class JobQueue:
             done = conn.execute(
                 update(jobs).where(jobs.c.agency_id == agency_id, jobs.c.status == "queued")
                 .values(status="failed", error_code=error_code, stage="failed",
+                        error_detail=f"{error_code}: agency is suspended",
                         updated_at=datetime.now(UTC))
             )  # fmt: skip
         return int(done.rowcount)
+
+
+def _bound(conn: Connection, agency_id: str, key: str) -> str | None:
+    query = select(idempotency_keys.c.batch_id).where(
+        idempotency_keys.c.agency_id == agency_id, idempotency_keys.c.idempotency_key == key
+    )
+    found = conn.execute(query).scalar_one_or_none()
+    return None if found is None else str(found)
+
+
+def _bind_key(conn: Connection, agency_id: str, key: str, batch_id: str, now: datetime) -> None:
+    """Insert the key's binding if absent (a concurrent insert is not an error), then
+    refuse a key that names another batch."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(
+        dialect.insert(idempotency_keys)
+        .values(agency_id=agency_id, idempotency_key=key, batch_id=batch_id, created_at=now)
+        .on_conflict_do_nothing()
+    )
+    if _bound(conn, agency_id, key) != batch_id:
+        raise IdempotencyKeyReused("Idempotency-Key was already used for another batch")
 
 
 __all__ = ["MAX_ATTEMPTS", "Job", "JobQueue"]

@@ -168,39 +168,16 @@ class RequestReader:
         return names
 
     def _iter_csv(self) -> Iterator[list[RawRecord]]:
-        ncols = len(self.columns)
-        delimiter = self._delimiter
         builder = self._builder
         build, pick = builder.from_values, builder.pick
         with self._open_binary() as raw:
-            src = _LineSource(_text_stream(raw))
-            reader = csv.reader(src, delimiter=delimiter)
-            next_record = reader.__next__
-            _first_record(src, reader)  # the header, checked at construction
             chunk: list[RawRecord] = []
             row_number = 0
-            while True:
-                src.start_record()
-                try:
-                    cells: list[str] | None = next_record()
-                except StopIteration:
-                    break
-                except csv.Error:  # a field over the csv module's limit
-                    cells = None
-                if (
-                    cells is not None
-                    and len(cells) == ncols
-                    and len(src.lines) == 1
-                    and not src.trouble
-                ):
-                    cells.append("")  # the common case: one line, one row, kept fast
-                    row_number += 1
+            for cells, broken in self._csv_records(raw):
+                row_number += 1
+                if broken is None:  # the common case: one line, one row, kept fast
                     chunk.append(build(row_number, pick(cells), ()))
                 else:
-                    cells, broken = self._recover(src, cells, delimiter)
-                    if not broken and _is_blank(cells):
-                        continue
-                    row_number += 1
                     chunk.append(builder.from_cells(row_number, cells, broken))
                 if len(chunk) >= self.chunk_rows:
                     self.rows_read = row_number
@@ -211,6 +188,38 @@ class RequestReader:
             self.bytes_read = self.total_bytes
             if chunk:
                 yield chunk
+
+    def _csv_records(self, raw: BinaryIO) -> Iterator[tuple[list[str], bool | None]]:
+        """Each data record's cells, in file order, blank records skipped: the one
+        definition of what a CSV record is (``count_records`` counts these). ``broken`` is
+        None for a clean one-line row (its cells end with the extra "" ``pick`` expects)."""
+        ncols = len(self.columns)
+        delimiter = self._delimiter
+        src = _LineSource(_text_stream(raw))
+        reader = csv.reader(src, delimiter=delimiter)
+        next_record = reader.__next__
+        _first_record(src, reader)  # the header, checked at construction
+        while True:
+            src.start_record()
+            try:
+                cells: list[str] | None = next_record()
+            except StopIteration:
+                return
+            except csv.Error:  # a field over the csv module's limit
+                cells = None
+            if (
+                cells is not None
+                and len(cells) == ncols
+                and len(src.lines) == 1
+                and not src.trouble
+            ):
+                cells.append("")
+                yield cells, None
+            else:
+                cells, broken = self._recover(src, cells, delimiter)
+                if not broken and _is_blank(cells):
+                    continue
+                yield cells, broken
 
     def _recover(
         self, src: _LineSource, cells: list[str] | None, delimiter: str
@@ -258,9 +267,7 @@ class RequestReader:
         with self._open_binary() as raw:
             chunk: list[RawRecord] = []
             row_number = 0
-            for line, overlong in _binary_lines(raw):
-                if not overlong and not line.strip():
-                    continue
+            for line, overlong in _jsonl_records(raw):
                 row_number += 1
                 obj = None if overlong else _parse_json(line)
                 if isinstance(obj, dict):
@@ -277,6 +284,27 @@ class RequestReader:
             self.bytes_read = self.total_bytes
             if chunk:
                 yield chunk
+
+    # --- counting ---------------------------------------------------------------------
+
+    def count_records(self) -> int:
+        """How many records iterating yields (the N of ``#row-N`` runs 1..this), without
+        building them: CSV records (a quoted newline does not start one, blank lines are
+        not records), non-blank JSON Lines, Parquet rows."""
+        try:
+            if self.format == "parquet":
+                pf = self._parquet_file()
+                try:
+                    return sum(
+                        int(pf.metadata.row_group(g).num_rows) for g in range(pf.num_row_groups)
+                    )
+                finally:
+                    pf.close()
+            with self._open_binary() as raw:
+                records = self._csv_records(raw) if self.format == "csv" else _jsonl_records(raw)
+                return sum(1 for _ in records)
+        except OSError as exc:
+            raise _unreadable(self.path, exc) from None
 
     # --- Parquet ----------------------------------------------------------------------
 
@@ -519,6 +547,13 @@ def _binary_lines(raw: BinaryIO) -> Iterator[tuple[bytes, bool]]:
                 pass
             line = b""
         yield line, overlong
+
+
+def _jsonl_records(raw: BinaryIO) -> Iterator[tuple[bytes, bool]]:
+    """(line, overlong) per JSON Lines record: every physical line but blank ones."""
+    for line, overlong in _binary_lines(raw):
+        if overlong or line.strip():
+            yield line, overlong
 
 
 def _parse_json(line: bytes) -> object:

@@ -25,7 +25,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.engine import URL
 
-from taxmatch.errors import StoreError
+from taxmatch.errors import BadArgument, StoreError
 from taxmatch.store.migrations import WRITE_OPTION, guard, open_engine
 from taxmatch.store.models import batches
 from taxmatch.store.service_models import AGENCY_STATUSES, agencies, agency_usage, api_tokens
@@ -63,8 +63,13 @@ def token_sha256(token: str) -> str:
 
 
 def check_agency_id(agency_id: str) -> str:
-    if not _AGENCY_ID.match(agency_id):
-        raise StoreError("agency name must be 1-64 letters, digits, '_', '.' or '-'")
+    """``agency_id`` when it is a well-formed agency name; ``BadArgument`` (bad input, exit
+    2) naming the rule, never the value, otherwise."""
+    if not _AGENCY_ID.fullmatch(agency_id):
+        raise BadArgument(
+            "agency name: must be 1-64 letters, digits, '_', '.' or '-', starting with a "
+            "letter or digit"
+        )
     return agency_id
 
 

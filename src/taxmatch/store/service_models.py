@@ -79,10 +79,31 @@ jobs = Table(
     Column("error_code", String(16), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The failed run's one-line reason (code, part, row, field; never a value). Schema 0010.
+    Column("error_detail", Text, nullable=True),
     CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="ck_jobs_status"),
     UniqueConstraint("agency_id", "idempotency_key", name="uq_jobs_agency_idempotency_key"),
     Index("ix_jobs_status_created_at", "status", "created_at"),
     Index("ix_jobs_agency_id_created_at", "agency_id", "created_at"),
 )
 
-__all__ = ["AGENCY_STATUSES", "JOB_STATUSES", "agencies", "agency_usage", "api_tokens", "jobs"]
+# An agency's Idempotency-Key and the batch its first upload was (schema 0010): kept even
+# when that upload matched an existing batch by content, so a key never names two batches.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("agency_id", Text, ForeignKey("agencies.agency_id"), primary_key=True),
+    Column("idempotency_key", String(128), primary_key=True),
+    Column("batch_id", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+__all__ = [
+    "AGENCY_STATUSES",
+    "JOB_STATUSES",
+    "agencies",
+    "agency_usage",
+    "api_tokens",
+    "idempotency_keys",
+    "jobs",
+]

@@ -564,6 +564,38 @@ def test_arbitrary_bytes_never_crash(body: bytes) -> None:
                     value.encode("utf-8")
 
 
+# --- counting records (the N of #row-N; an upload's rows_total) --------------------------
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=ROWS, blanks=st.lists(st.sampled_from(["\n", "\r\n", " \n", ",,\n"]), max_size=4),
+       body=st.binary(max_size=200))  # fmt: skip
+def test_count_records_is_the_number_of_records_read(
+    rows: list[list[str]], blanks: list[str], body: bytes
+) -> None:
+    """Quoted newlines, blank lines, ragged or undecodable rows: ``count_records`` counts
+    exactly the records iterating yields, for every format."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for suffix, writer in ((".csv", write_csv), (".jsonl", write_jsonl),
+                               (".parquet", write_parquet)):  # fmt: skip
+            path = Path(tmp) / f"requests{suffix}"
+            writer(path, rows)
+            if suffix != ".parquet":
+                with path.open("ab") as handle:
+                    handle.write("".join(blanks).encode() + body)
+            reader = read_requests(path, chunk_rows=3)
+            assert reader.count_records() == len(read_all(path, chunk_rows=3)), suffix
+
+
+def test_count_records_counts_records_not_lines(tmp_path: Path) -> None:
+    two = csv_line(2, relevance='"line one\nline two"')
+    path = write(tmp_path, f"{HEADER}\n{csv_line(1)}\n\n{two}\n\n".encode())
+    assert read_requests(path).count_records() == 2
+    lines = [jsonl(row_values(1)), b"\n", b"   \n", jsonl(row_values(2))]
+    path = write(tmp_path, b"".join(lines), "requests.jsonl")
+    assert read_requests(path).count_records() == 2
+
+
 # --- memory ---------------------------------------------------------------------------
 
 
