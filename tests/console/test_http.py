@@ -82,8 +82,11 @@ def test_wrong_password_and_lockout(console: Console) -> None:
         follow_redirects=False,
     )
     assert r.status_code == 401
-    assert "locked" in r.text
+    # A locked account gets the same answer as a wrong password (no enumeration).
+    assert "Unknown username or wrong password" in r.text
+    assert "locked" not in r.text
     assert "set-cookie" not in r.headers
+    assert [e.actor for e in _events(console, "login_refused_locked")] == ["olive"]
     unknown = console.client.post(
         "/console/login", data={"username": "nobody", "password": "x"}, headers={"Origin": ORIGIN}
     )

@@ -27,13 +27,14 @@ from taxmatch.disclose.package import read_summary
 from taxmatch.errors import BatchNotFound, PackageError, TaxmatchError
 from taxmatch.ledger.chain import keyed_hash
 from taxmatch.pipeline import review as rv
-from taxmatch.pipeline.officers import LOCK_AFTER, log_in, log_out
+from taxmatch.pipeline.officers import log_in, log_out
 from taxmatch.store import review as cs
 from taxmatch.store.accounting import disclosures_about
 from taxmatch.store.ledger_page import ledger_page
 
 router = APIRouter()
 PAGE = 50
+LOGIN_FAILED = "Unknown username or wrong password."
 _STATIC = {"htmx.min.js": "text/javascript", "console.css": "text/css"}
 _STATIC_DIR = Path(__file__).parent / "static"
 
@@ -64,16 +65,17 @@ def login(
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
 ) -> Response:
+    policy, _ = settings.policy_in_force()
     result = log_in(
-        settings.state(), username.strip()[:64], password[:1024], origin=origin_of(request)
+        settings.state(),
+        username.strip()[:64],
+        password[:1024],
+        origin=origin_of(request),
+        rules=policy.console,
     )
     if not result.ok or result.token is None:
-        error = (
-            f"This account is locked after {LOCK_AFTER} failed log-ins; try later."
-            if result.locked
-            else "Unknown username or wrong password."
-        )
-        return render(request, "login.html", 401, error=error)
+        # One answer for every failure (unknown name, wrong password, locked account).
+        return render(request, "login.html", 401, error=LOGIN_FAILED)
     response = _to(request, "/")
     response.set_cookie(
         COOKIE,

@@ -21,18 +21,20 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from taxmatch.errors import TaxmatchError
 from taxmatch.ledger.chain import LedgerDraft
+from taxmatch.policy.model import ConsolePolicy
 from taxmatch.store import console as cs
 from taxmatch.store.console_models import ROLES
 from taxmatch.store.state import StateStore
 
-LOCK_AFTER: Final = 5  # failed log-ins in a row
-LOCK_FOR: Final = timedelta(minutes=15)
+_RULES: Final = ConsolePolicy()  # lockout and idle rules when no policy is given
+LOCK_AFTER: Final = _RULES.lock_after  # failed log-ins in a row (the default policy's)
 SESSION_FOR: Final = timedelta(hours=8)
 MIN_PASSWORD: Final = 12
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
 _HASHER = PasswordHasher()
 # Verified against when the username is unknown, so a miss costs what a hit costs.
 _DUMMY_HASH: Final = _HASHER.hash("taxmatch-no-such-officer")
+_NO_SUCH_NAME: Final = "-"  # stands in for a malformed username: no officer has it
 
 
 class OfficerError(TaxmatchError):
@@ -47,7 +49,6 @@ class LoginResult:
     ok: bool
     token: str | None = None
     officer: cs.Officer | None = None
-    locked: bool = False
 
 
 def add_officer(
@@ -65,34 +66,51 @@ def add_officer(
 
 
 def log_in(
-    state: StateStore, username: str, password: str, *, origin: str, now: datetime | None = None
+    state: StateStore,
+    username: str,
+    password: str,
+    *,
+    origin: str,
+    rules: ConsolePolicy = _RULES,
+    now: datetime | None = None,
 ) -> LoginResult:
-    """Check a password; on success open a session and return its token (for the cookie)."""
+    """Check a password; on success open a session and return its token (for the cookie).
+
+    The attempt is counted (and the account locked at ``rules.lock_after``) before the
+    password is checked, atomically, so parallel attempts cannot outrun the lock. Every
+    failure gives the same answer for the same work: one claim on the account's row and
+    one argon2 verification, against a dummy hash when the username is unknown or the
+    account is locked, so neither the answer nor its timing tells that an account exists.
+    """
     moment = now or datetime.now(UTC)
-    officer = cs.find_officer(state, username) if _USERNAME.match(username) else None
-    if officer is None:
-        _verify(_DUMMY_HASH, password)
-        state.append_ledger([LedgerDraft("login_failed", "unknown", origin, False, "console")])
-        return LoginResult(ok=False)
-    if officer.locked_until is not None and officer.locked_until > moment:
-        state.append_ledger(
-            [LedgerDraft("login_refused_locked", username, origin, False, "console")]
-        )
-        return LoginResult(ok=False, locked=True)
-    ok = _verify(officer.password_hash, password)
-    event = "login" if ok else "login_failed"
-    cs.record_login(
+    name = username if _USERNAME.match(username) else _NO_SUCH_NAME
+    claim = cs.claim_login(
         state,
-        username,
-        ok=ok,
-        lock_after=LOCK_AFTER,
-        lock_until=moment + LOCK_FOR,
-        draft=LedgerDraft(event, username, origin, ok, "console"),
+        name,
+        now=moment,
+        lock_after=rules.lock_after,
+        lock_until=moment + timedelta(minutes=rules.lock_minutes),
     )
+    if claim.status != "claimed":
+        _verify(_DUMMY_HASH, password)
+        if claim.status == "unknown":
+            draft = LedgerDraft("login_failed", "unknown", origin, False, "console")
+        else:
+            draft = LedgerDraft(f"login_refused_{claim.status}", name, origin, False, "console")
+        state.append_ledger([draft])
+        return LoginResult(ok=False)
+    ok = _verify(claim.password_hash, password)
+    drafts = [LedgerDraft("login" if ok else "login_failed", name, origin, ok, "console")]
+    if claim.locks and not ok:
+        drafts.append(
+            LedgerDraft("officer_locked", name, origin, True, name, {"minutes": rules.lock_minutes})
+        )
+    cs.finish_login(state, name, ok=ok, drafts=drafts)
     if not ok:
         return LoginResult(ok=False)
+    officer = cs.find_officer(state, name)
     token = secrets.token_urlsafe(32)
-    cs.create_session(state, cs.token_sha256(token), username, moment + SESSION_FOR)
+    cs.create_session(state, cs.token_sha256(token), name, moment + SESSION_FOR)
     return LoginResult(ok=True, token=token, officer=officer)
 
 

@@ -60,6 +60,13 @@ class ReviewPolicy(_Strict):
     batch_release_threshold: int = Field(default=1000, ge=0)
 
 
+class ConsolePolicy(_Strict):
+    # Log-in lockout and session idling of the oversight console (docs/console.md).
+    lock_after: int = Field(default=5, ge=1, le=100)  # failed log-ins in a row
+    lock_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    idle_minutes: int = Field(default=30, ge=1, le=8 * 60)  # a session unused this long ends
+
+
 class LimitsPolicy(_Strict):
     max_field_length: int = Field(default=1000, ge=16)
 
@@ -75,6 +82,7 @@ class Policy(_Strict):
     disclosure: DisclosurePolicy
     limits: LimitsPolicy = LimitsPolicy()
     review: ReviewPolicy = ReviewPolicy()
+    console: ConsolePolicy = ConsolePolicy()
 
     @field_validator("statutes")
     @classmethod

@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, case, delete, literal, null, or_, select
 
 from taxmatch.errors import StoreError
 from taxmatch.ledger.chain import LedgerDraft, format_recorded_at
 from taxmatch.store.console_models import console_sessions, officers
 from taxmatch.store.ledger_store import append_entries
+from taxmatch.store.models import UTCDateTime
 from taxmatch.store.state import StateStore
 
 
@@ -70,32 +71,61 @@ def find_officer(state: StateStore, username: str) -> Officer | None:
     return Officer(row.username, row.role, row.password_hash, row.failed_logins, row.locked_until)
 
 
-def record_login(
-    state: StateStore,
-    username: str,
-    *,
-    ok: bool,
-    lock_after: int,
-    lock_until: datetime,
-    draft: LedgerDraft,
+@dataclass(frozen=True, slots=True)
+class LoginClaim:
+    """One log-in attempt, counted before its password is checked.
+
+    ``status``: "claimed" (check the password against ``password_hash``), "locked" or
+    "unknown" (refuse; the caller still spends one verification on a dummy hash).
+    """
+
+    status: str
+    password_hash: str = ""
+    locks: bool = False  # this attempt reached the lock count: the account is now locked
+
+
+def claim_login(
+    state: StateStore, username: str, *, now: datetime, lock_after: int, lock_until: datetime
+) -> LoginClaim:
+    """Count one log-in attempt as a failure *before* its password is checked.
+
+    One ``UPDATE ... RETURNING`` on the officer's row: concurrent attempts are serialised
+    on it (PostgreSQL re-checks the WHERE clause after a concurrent update commits; SQLite
+    takes the write lock at BEGIN), so no more than ``lock_after`` attempts are claimed
+    before the lock holds, however many arrive at once. A success clears the count
+    (``finish_login``).
+    """
+    counted = officers.c.failed_logins + 1
+    reaches = counted >= lock_after
+    query = (
+        officers.update()
+        .where(
+            officers.c.username == username,
+            or_(officers.c.locked_until.is_(None), officers.c.locked_until <= now),
+        )
+        .values(
+            failed_logins=case((reaches, 0), else_=counted),
+            locked_until=case((reaches, literal(lock_until, UTCDateTime())), else_=null()),
+        )
+        .returning(officers.c.password_hash, officers.c.locked_until)
+    )
+    with state.writing("claim_login") as conn:
+        row = conn.execute(query).first()
+        if row is not None:
+            return LoginClaim("claimed", row.password_hash, row.locked_until is not None)
+        found = conn.execute(select(officers.c.username).where(officers.c.username == username))
+        return LoginClaim("unknown" if found.first() is None else "locked")
+
+
+def finish_login(
+    state: StateStore, username: str, *, ok: bool, drafts: Sequence[LedgerDraft]
 ) -> None:
-    """Count a failure (locking the officer at ``lock_after``) or reset the count."""
-    with state.writing("record_login") as conn:
+    """Record a checked attempt: a success clears the count and any lock its own claim set."""
+    with state.writing("finish_login") as conn:
         if ok:
             values = {"failed_logins": 0, "locked_until": None}
             conn.execute(officers.update().where(officers.c.username == username).values(values))
-        else:
-            conn.execute(
-                officers.update()
-                .where(officers.c.username == username)
-                .values(failed_logins=officers.c.failed_logins + 1)
-            )
-            conn.execute(
-                officers.update()
-                .where(officers.c.username == username, officers.c.failed_logins >= lock_after)
-                .values(locked_until=lock_until, failed_logins=0)
-            )
-        _append(conn, [draft])
+        _append(conn, drafts)
 
 
 def create_session(state: StateStore, token_hash: str, username: str, expires: datetime) -> None:
@@ -139,13 +169,15 @@ def audit(state: StateStore, drafts: Sequence[LedgerDraft]) -> None:
 
 
 __all__ = [
+    "LoginClaim",
     "Officer",
     "add_officer",
     "audit",
+    "claim_login",
     "create_session",
     "end_session",
     "find_officer",
-    "record_login",
+    "finish_login",
     "session_officer",
     "token_sha256",
 ]
