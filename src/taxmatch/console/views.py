@@ -6,10 +6,11 @@ ledger and the taxpayer accounting lookup. Each handler reads or does one thing 
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
+from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from taxmatch.console.app import (
@@ -35,8 +36,13 @@ from taxmatch.store.ledger_page import ledger_page
 router = APIRouter()
 PAGE = 50
 LOGIN_FAILED = "Unknown username or wrong password."
+# Row numbers and ledger sequence numbers are 64-bit integers in the state database: a
+# larger number in a URL is refused (422) before it reaches a query (it cannot exist).
+MAX_ID = 2**63 - 1
+RowNumber = Annotated[int, Path(ge=1, le=MAX_ID)]
+_AFTER = re.compile(r"^(.+):([0-9]{1,18})$")
 _STATIC = {"htmx.min.js": "text/javascript", "console.css": "text/css"}
-_STATIC_DIR = Path(__file__).parent / "static"
+_STATIC_DIR = FilePath(__file__).parent / "static"
 
 
 def _to(request: Request, path: str) -> RedirectResponse:
@@ -112,10 +118,9 @@ def home(request: Request, settings: Settings, officer: CurrentOfficer) -> HTMLR
 
 
 def _after(value: str | None) -> tuple[str, int] | None:
-    if not value or ":" not in value:
-        return None
-    batch_id, _, row = value.rpartition(":")
-    return (batch_id, int(row)) if row.isdigit() else None
+    """The queue's keyset cursor ``<batch_id>:<row>``; anything else starts from the top."""
+    found = _AFTER.match(value or "")
+    return None if found is None else (found.group(1), int(found.group(2)))
 
 
 @router.get("/queue", response_class=HTMLResponse)
@@ -135,7 +140,11 @@ def queue(
 
 @router.get("/review/{batch_id}/{row_number}", response_class=HTMLResponse)
 def review_page(
-    request: Request, settings: Settings, officer: CurrentOfficer, batch_id: str, row_number: int
+    request: Request,
+    settings: Settings,
+    officer: CurrentOfficer,
+    batch_id: str,
+    row_number: RowNumber,
 ) -> HTMLResponse:
     state = settings.state()
     decision = cs.find_decision(state, batch_id, row_number)
@@ -179,7 +188,7 @@ def decide(
     settings: Settings,
     officer: CurrentOfficer,
     batch_id: str,
-    row_number: int,
+    row_number: RowNumber,
     action: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
@@ -208,7 +217,7 @@ def batch_page(
         raise BatchNotFound(f"batch {batch_id} not found")
     reasons: dict[str, int] = {}
     try:
-        summary = read_summary(Path(batch.package_dir))
+        summary = read_summary(FilePath(batch.package_dir))
         reasons = {str(k): int(v) for k, v in dict(summary.get("reason_codes", {})).items()}
     except (PackageError, TypeError, ValueError):
         reasons = {}
@@ -257,7 +266,7 @@ def ledger(
     request: Request,
     settings: Settings,
     officer: CurrentOfficer,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> HTMLResponse:
     state = settings.state()
     entries = ledger_page(state, before, PAGE)
