@@ -235,6 +235,30 @@ def test_two_person_rule(tmp_path: Path, state_url: str) -> None:
         c.state.close()
 
 
+def test_a_supervisor_who_decided_a_row_cannot_approve_its_release(
+    tmp_path: Path, state_url: str
+) -> None:
+    c = build_console(tmp_path / "store", state_url, threshold=3)  # batches have 6 rows
+    try:
+        c.login("sam")
+        c.post("/console/review/B-NEW/2", action="disclose", reason="address corroborated")
+        c.login("sue")
+        c.post("/console/review/B-NEW/3", action="withhold", reason="two people fit here")
+        c.login("olive")
+        assert c.post("/console/batches/B-NEW/release").status_code == 303  # type: ignore[attr-defined]
+        for decider in ("sam", "sue"):  # each decided a row of B-NEW-S1
+            c.login(decider)
+            r = c.post("/console/releases/B-NEW-S1/approve")
+            assert r.status_code == 403, decider  # type: ignore[attr-defined]
+            assert "decided a row" in r.text  # type: ignore[attr-defined]
+        assert not (c.store / "out" / "B-NEW-S1").exists()
+        assert _events(c, "supplement_written") == []
+    finally:
+        c.client.close()
+        c.settings.close()
+        c.state.close()
+
+
 def test_a_policy_change_needs_a_second_person(tmp_path: Path, state_url: str) -> None:
     c = build_console(tmp_path / "store", state_url, threshold=1000, same_policy=False)
     try:

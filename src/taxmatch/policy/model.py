@@ -56,7 +56,7 @@ class DisclosurePolicy(_Strict):
 
 class ReviewPolicy(_Strict):
     # A release of reviewed rows from a batch of more input rows than this needs a second
-    # person (a supervisor other than the preparer): the two-person rule of the console.
+    # person (a supervisor who neither prepared it nor decided its rows): the two-person rule.
     batch_release_threshold: int = Field(default=1000, ge=0)
 
 
