@@ -163,6 +163,7 @@ def test_officers_work_the_queue_and_release_with_two_people(live: Live, browser
     page.locator("#queue tr", has_text="REQ-00002").get_by_role("link", name="Review").click()
     expect(page.locator("#candidates")).to_be_visible()
     expect(page.locator("#candidates tr")).to_have_count(3)  # header + Sr + Jr
+    expect(page.locator("#request")).to_contain_text("CARTER")  # the request, beside them
     _shot(page, "04-review")
     page.check("input[value=withhold]")
     page.fill("textarea[name=reason]", "Father and son at one address; neither is confirmed.")

@@ -417,3 +417,34 @@ def test_taxmatch_serve_mounts_the_console(tmp_path: Path) -> None:
         page = client.get("/console/login")
         assert 'action="/console/login"' in page.text
         assert page.headers["cache-control"] == "no-store"
+
+
+def test_review_page_shows_the_request_beside_the_candidates(console: Console) -> None:
+    import duckdb
+
+    work = console.store / "work" / "B-OLD"
+    work.mkdir(parents=True)
+    with duckdb.connect(str(work / "work.duckdb")) as con:
+        con.execute(
+            "CREATE TABLE records (row_number BIGINT, first_name VARCHAR, middle_name VARCHAR,"
+            " last_name VARCHAR, suffix VARCHAR, house_number VARCHAR, street VARCHAR,"
+            " unit VARCHAR, po_box VARCHAR, city VARCHAR, state VARCHAR, zip5 VARCHAR,"
+            " tax_periods INTEGER[], date_of_birth DATE, tin VARCHAR)"
+        )
+        con.execute(
+            "INSERT INTO records VALUES (3, 'ZED', NULL, '<b>QUILL</b>', NULL, '12', 'ELM ST',"
+            " NULL, NULL, 'SPRINGFIELD', 'IL', '62701', [2023, 2024], DATE '1980-02-03',"
+            " '900001234')"
+        )
+    console.login("olive")
+    page = console.client.get("/console/review/B-OLD/3").text
+    table = page[page.index('id="request"') : page.index("</table>", page.index('id="request"'))]
+    assert "ZED &lt;b&gt;QUILL&lt;/b&gt;" in table  # escaped
+    assert "12 ELM ST, SPRINGFIELD, IL, 62701" in table
+    assert "1980-02-03" in table
+    assert "2023; 2024" in table
+    assert "***-**-1234" in table
+    assert "900001234" not in page
+    assert _events(console, "console_view")[-1].object_id == "B-OLD#3"
+    # A row without a workspace says so instead.
+    assert "no longer available" in console.client.get("/console/review/B-NEW/3").text

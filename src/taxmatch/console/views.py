@@ -29,6 +29,7 @@ from taxmatch.errors import BatchNotFound, PackageError, TaxmatchError
 from taxmatch.ledger.chain import keyed_hash
 from taxmatch.pipeline import review as rv
 from taxmatch.pipeline.officers import log_in, log_out
+from taxmatch.pipeline.review_request import request_shown
 from taxmatch.store import review as cs
 from taxmatch.store.accounting import disclosures_about
 from taxmatch.store.ledger_page import ledger_page
@@ -167,6 +168,10 @@ def review_page(
     except TaxmatchError as exc:
         problem = str(exc)
     done = cs.find_review(state, batch_id, row_number)
+    try:
+        asked = request_shown(settings.store, batch_id, row_number)
+    except TaxmatchError:
+        asked = None
     return render(
         request,
         "review.html",
@@ -175,6 +180,7 @@ def review_page(
         d=decision,
         ex=explained,
         problem=problem,
+        asked=asked,
         done=done,
         can_decide=officer.role in rv.DECIDERS
         and done is None
