@@ -48,6 +48,8 @@ class ConsoleSettings:
     secure_cookie: bool = False  # set behind TLS
     _state: StateStore | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # held while ``/console/ledger/verify`` runs: one whole-ledger verification at a time
+    verifying: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def state(self) -> StateStore:
         with self._lock:

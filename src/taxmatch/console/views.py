@@ -285,7 +285,15 @@ def ledger(
 
 @router.get("/ledger/verify", response_class=HTMLResponse)
 def ledger_verify(request: Request, settings: Settings, officer: CurrentOfficer) -> HTMLResponse:
-    result = settings.state().verify_ledger()
+    """Verify the whole ledger (supervisors and auditors): one run at a time, as it reads
+    every entry and decision row; a second request meanwhile is answered 409."""
+    require(officer, "supervisor", "auditor")
+    if not settings.verifying.acquire(blocking=False):
+        return render(request, "ledger_verify.html", 409, officer=officer, result=None)
+    try:
+        result = settings.state().verify_ledger()
+    finally:
+        settings.verifying.release()
     return render(request, "ledger_verify.html", officer=officer, result=result)
 
 
