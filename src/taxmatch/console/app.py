@@ -104,7 +104,11 @@ def origin_of(request: Request) -> str:
 
 
 def current_officer(request: Request) -> cs.Officer:
-    officer = session_of(settings_of(request).state(), request.cookies.get(COOKIE))
+    settings = settings_of(request)
+    policy, _ = settings.policy_in_force()
+    officer = session_of(
+        settings.state(), request.cookies.get(COOKIE), idle_minutes=policy.console.idle_minutes
+    )
     if officer is None:
         raise LoginRequired
     return officer

@@ -1,8 +1,10 @@
 """Console officers: accounts (argon2 password hashes), log-in with lockout, sessions.
 
-``add_officer`` is what ``taxmatch officer add`` calls; ``log_in``, ``session_of`` and
-``log_out`` are what the console calls. Every log-in, failure, lock-out and log-out is a
-ledger event (actor: the username; origin: the caller's address) with no payload values.
+``add_officer`` and the administration below it (disable, enable, unlock, reset a
+password, revoke sessions) are what ``taxmatch officer ...`` calls; ``log_in``,
+``session_of`` and ``log_out`` are what the console calls. Every log-in, failure, lock-out,
+log-out and administrative change is a ledger event (actor: the username or the
+administrator; origin: the caller's address) with ids only.
 
 Must never: store, log or put into an error a password or session token (only an argon2
 hash and a sha256 are stored), or tell a caller whether a username exists.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -59,8 +62,7 @@ def add_officer(
         raise OfficerError("username must be 2-64 characters: a-z first, then a-z 0-9 . _ -")
     if role not in ROLES:
         raise OfficerError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD:
-        raise OfficerError(f"password must have at least {MIN_PASSWORD} characters")
+    _check_password(password)
     draft = LedgerDraft("officer_added", actor, origin, True, username, {"role": role})
     cs.add_officer(state, username, role, _HASHER.hash(password), draft)
 
@@ -114,16 +116,74 @@ def log_in(
     return LoginResult(ok=True, token=token, officer=officer)
 
 
-def session_of(state: StateStore, token: str | None) -> cs.Officer | None:
+def session_of(
+    state: StateStore, token: str | None, *, idle_minutes: int = _RULES.idle_minutes
+) -> cs.Officer | None:
+    """The officer of a live session: not expired, used within ``idle_minutes``, not
+    disabled. None otherwise (the console sends the browser to the log-in form)."""
     if not token or len(token) > 128:
         return None
-    return cs.session_officer(state, cs.token_sha256(token), datetime.now(UTC))
+    idle = timedelta(minutes=idle_minutes)
+    return cs.session_officer(state, cs.token_sha256(token), datetime.now(UTC), idle)
 
 
 def log_out(state: StateStore, token: str, username: str, *, origin: str) -> None:
     cs.end_session(
         state, cs.token_sha256(token), LedgerDraft("logout", username, origin, True, "console")
     )
+
+
+# --- administration (``taxmatch officer ...``) ---------------------------------------------
+
+
+def disable_officer(state: StateStore, username: str, *, actor: str, origin: str) -> int:
+    """Disable an account: it cannot log in and its sessions end. Sessions ended."""
+    return _change(state, username, "officer_disabled", actor, origin, {"disabled": True}, True)
+
+
+def enable_officer(state: StateStore, username: str, *, actor: str, origin: str) -> None:
+    _change(state, username, "officer_enabled", actor, origin, {"disabled": False}, False)
+
+
+def unlock_officer(state: StateStore, username: str, *, actor: str, origin: str) -> None:
+    """Lift a lockout now and clear the failed log-in count."""
+    values = {"failed_logins": 0, "locked_until": None}
+    _change(state, username, "officer_unlocked", actor, origin, values, False)
+
+
+def reset_password(
+    state: StateStore, username: str, password: str, *, actor: str, origin: str
+) -> int:
+    """A new password (argon2 hash); the lockout is lifted and every session ends."""
+    _check_password(password)
+    values = {"password_hash": _HASHER.hash(password), "failed_logins": 0, "locked_until": None}
+    return _change(state, username, "officer_password_reset", actor, origin, values, True)
+
+
+def revoke_sessions(state: StateStore, username: str, *, actor: str, origin: str) -> int:
+    """End every session of the officer (log-in stays possible). Sessions ended."""
+    return _change(state, username, "officer_sessions_revoked", actor, origin, {}, True)
+
+
+def _change(
+    state: StateStore,
+    username: str,
+    event: str,
+    actor: str,
+    origin: str,
+    values: Mapping[str, object],
+    end_sessions: bool,
+) -> int:
+    draft = LedgerDraft(event, actor, origin, True, username)
+    ended = cs.change_officer(state, username, draft, values=values, end_sessions=end_sessions)
+    if ended is None:
+        raise OfficerError(f"officer {username} not found")
+    return ended
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise OfficerError(f"password must have at least {MIN_PASSWORD} characters")
 
 
 def _verify(stored: str, password: str) -> bool:
@@ -138,7 +198,12 @@ __all__ = [
     "LoginResult",
     "OfficerError",
     "add_officer",
+    "disable_officer",
+    "enable_officer",
     "log_in",
     "log_out",
+    "reset_password",
+    "revoke_sessions",
     "session_of",
+    "unlock_officer",
 ]

@@ -8,11 +8,24 @@ Must never put a password, a token or a data value into a ledger payload or an e
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, case, delete, literal, null, or_, select
+from sqlalchemy import (
+    Connection,
+    Row,
+    case,
+    delete,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    type_coerce,
+)
 
 from taxmatch.errors import StoreError
 from taxmatch.ledger.chain import LedgerDraft, format_recorded_at
@@ -29,6 +42,18 @@ class Officer:
     password_hash: str
     failed_logins: int
     locked_until: datetime | None
+    disabled: bool = False
+
+
+def _officer(row: Row[Any]) -> Officer:
+    return Officer(
+        row.username,
+        row.role,
+        row.password_hash,
+        row.failed_logins,
+        row.locked_until,
+        bool(row.disabled),
+    )
 
 
 def _append(conn: Connection, drafts: Sequence[LedgerDraft]) -> None:
@@ -66,17 +91,16 @@ def add_officer(
 def find_officer(state: StateStore, username: str) -> Officer | None:
     with state.reading("find_officer") as conn:
         row = conn.execute(select(officers).where(officers.c.username == username)).first()
-    if row is None:
-        return None
-    return Officer(row.username, row.role, row.password_hash, row.failed_logins, row.locked_until)
+    return None if row is None else _officer(row)
 
 
 @dataclass(frozen=True, slots=True)
 class LoginClaim:
     """One log-in attempt, counted before its password is checked.
 
-    ``status``: "claimed" (check the password against ``password_hash``), "locked" or
-    "unknown" (refuse; the caller still spends one verification on a dummy hash).
+    ``status``: "claimed" (check the password against ``password_hash``), "locked",
+    "disabled" or "unknown" (refuse; the caller still spends one verification on a dummy
+    hash).
     """
 
     status: str
@@ -101,6 +125,7 @@ def claim_login(
         officers.update()
         .where(
             officers.c.username == username,
+            officers.c.disabled == false(),
             or_(officers.c.locked_until.is_(None), officers.c.locked_until <= now),
         )
         .values(
@@ -113,8 +138,11 @@ def claim_login(
         row = conn.execute(query).first()
         if row is not None:
             return LoginClaim("claimed", row.password_hash, row.locked_until is not None)
-        found = conn.execute(select(officers.c.username).where(officers.c.username == username))
-        return LoginClaim("unknown" if found.first() is None else "locked")
+        found = conn.execute(select(officers.c.disabled).where(officers.c.username == username))
+        other = found.first()
+    if other is None:
+        return LoginClaim("unknown")
+    return LoginClaim("disabled" if other.disabled else "locked")
 
 
 def finish_login(
@@ -139,22 +167,72 @@ def create_session(state: StateStore, token_hash: str, username: str, expires: d
                 "username": username,
                 "created_at": now,
                 "expires_at": expires,
+                "last_seen_at": now,
             },
         )
 
 
-def session_officer(state: StateStore, token_hash: str, now: datetime) -> Officer | None:
-    """The officer of a live session, or None (unknown or expired token)."""
+TOUCH_EVERY = timedelta(minutes=1)  # a session's idle clock is reset at most this often
+
+
+def session_officer(
+    state: StateStore, token_hash: str, now: datetime, idle: timedelta
+) -> Officer | None:
+    """The officer of a live session, or None: unknown token, expired, idle for ``idle``
+    or longer, or the officer disabled. Using a session resets its idle clock."""
+    seen = type_coerce(
+        func.coalesce(console_sessions.c.last_seen_at, console_sessions.c.created_at),
+        UTCDateTime(),
+    )
     query = (
-        select(officers)
+        select(officers, seen.label("seen"))
         .join(console_sessions, console_sessions.c.username == officers.c.username)
-        .where(console_sessions.c.token_sha256 == token_hash, console_sessions.c.expires_at > now)
+        .where(
+            console_sessions.c.token_sha256 == token_hash,
+            console_sessions.c.expires_at > now,
+            seen > literal(now - idle, UTCDateTime()),
+            officers.c.disabled == false(),
+        )
     )
     with state.reading("session_officer") as conn:
         row = conn.execute(query).first()
     if row is None:
         return None
-    return Officer(row.username, row.role, row.password_hash, row.failed_logins, row.locked_until)
+    if now - row.seen >= TOUCH_EVERY:
+        with state.writing("touch_session") as conn:
+            conn.execute(
+                console_sessions.update()
+                .where(console_sessions.c.token_sha256 == token_hash)
+                .values(last_seen_at=now)
+            )
+    return _officer(row)
+
+
+def change_officer(
+    state: StateStore,
+    username: str,
+    draft: LedgerDraft,
+    *,
+    values: Mapping[str, object],
+    end_sessions: bool,
+) -> int | None:
+    """Change an officer's row (``values``; may be empty) and, with ``end_sessions``, end
+    every session of theirs, with ``draft`` in the same transaction. The number of
+    sessions ended; None when there is no such officer (nothing written)."""
+    with state.writing("change_officer") as conn:
+        found = conn.execute(select(officers.c.username).where(officers.c.username == username))
+        if found.first() is None:
+            return None
+        if values:
+            conn.execute(officers.update().where(officers.c.username == username).values(values))
+        ended = 0
+        if end_sessions:
+            result = conn.execute(
+                delete(console_sessions).where(console_sessions.c.username == username)
+            )
+            ended = int(result.rowcount or 0)
+        _append(conn, [draft])
+    return ended
 
 
 def end_session(state: StateStore, token_hash: str, draft: LedgerDraft) -> None:
@@ -173,6 +251,7 @@ __all__ = [
     "Officer",
     "add_officer",
     "audit",
+    "change_officer",
     "claim_login",
     "create_session",
     "end_session",
