@@ -189,3 +189,26 @@ def test_ledger_verify_is_for_supervisors_and_auditors_one_at_a_time(
     assert r.status_code == 409
     assert "already running" in r.text
     assert runs == []  # no second run
+
+
+def test_serve_app_passes_secure_cookies_to_the_console(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from taxmatch.api.app import create_app
+    from taxmatch.api.settings import ApiSettings
+    from taxmatch.pipeline.officers import add_officer
+    from taxmatch.store.state import StateStore
+
+    store = tmp_path / "s"
+    with StateStore.open(store) as state:
+        add_officer(state, "olive", "officer", PASSWORD, actor="test", origin="test")
+    app = create_app(ApiSettings(store=store, worker_threads=0, secure_cookies=True))
+    with TestClient(app) as client:
+        r = client.post(
+            "/console/login",
+            data={"username": "olive", "password": PASSWORD},
+            headers={"Origin": ORIGIN},
+            follow_redirects=False,
+        )
+    assert r.status_code == 303
+    assert "secure" in r.headers["set-cookie"].lower()
