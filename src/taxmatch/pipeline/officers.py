@@ -35,7 +35,8 @@ SESSION_FOR: Final = timedelta(hours=8)
 MIN_PASSWORD: Final = 12
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
 _HASHER = PasswordHasher()
-# Verified against when the username is unknown, so a miss costs what a hit costs.
+# Verified against when the username is unknown or the account locked or disabled, so
+# every failure costs what a wrong password costs.
 _DUMMY_HASH: Final = _HASHER.hash("taxmatch-no-such-officer")
 _NO_SUCH_NAME: Final = "-"  # stands in for a malformed username: no officer has it
 
@@ -82,7 +83,8 @@ def log_in(
     password is checked, atomically, so parallel attempts cannot outrun the lock. Every
     failure gives the same answer for the same work: one claim on the account's row and
     one argon2 verification, against a dummy hash when the username is unknown or the
-    account is locked, so neither the answer nor its timing tells that an account exists.
+    account locked or disabled: neither the answer nor its timing tells that an account
+    exists or is locked.
     """
     moment = now or datetime.now(UTC)
     name = username if _USERNAME.match(username) else _NO_SUCH_NAME
