@@ -53,6 +53,7 @@ class Live:
     batch_id: str
     base: str
     out: Path
+    settings: ConsoleSettings
 
 
 def _run_batch(store: Path, tmp: Path, threshold: int, letter: str) -> tuple[str, str, Path]:
@@ -102,7 +103,8 @@ def live(model_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
     try:
-        yield Live(model_store, url, batch_id, f"http://127.0.0.1:{port}/console", tmp / "out")
+        base = f"http://127.0.0.1:{port}/console"
+        yield Live(model_store, url, batch_id, base, tmp / "out", settings)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -163,6 +165,7 @@ def test_officers_work_the_queue_and_release_with_two_people(live: Live, browser
     page.locator("#queue tr", has_text="REQ-00002").get_by_role("link", name="Review").click()
     expect(page.locator("#candidates")).to_be_visible()
     expect(page.locator("#candidates tr")).to_have_count(3)  # header + Sr + Jr
+    expect(page.locator("#request")).to_contain_text("CARTER")  # the request, beside them
     _shot(page, "04-review")
     page.check("input[value=withhold]")
     page.fill("textarea[name=reason]", "Father and son at one address; neither is confirmed.")
@@ -197,6 +200,11 @@ def test_officers_work_the_queue_and_release_with_two_people(live: Live, browser
     page.click("text=Verify the whole ledger")
     expect(page.locator("#verified")).to_contain_text("Verified")
     _shot(page, "07-ledger-verified")
+    # A second verification while one runs is answered in place, not run.
+    page.reload()
+    with live.settings.verifying:  # a verification is running
+        page.click("text=Verify the whole ledger")
+        expect(page.locator("#verified")).to_contain_text("already running")
     page.click("header >> text=Log out")
 
     # Oversight: the transparency report and the accounting lookup.

@@ -82,8 +82,11 @@ def test_wrong_password_and_lockout(console: Console) -> None:
         follow_redirects=False,
     )
     assert r.status_code == 401
-    assert "locked" in r.text
+    # A locked account gets the same answer as a wrong password (no enumeration).
+    assert "Unknown username or wrong password" in r.text
+    assert "locked" not in r.text
     assert "set-cookie" not in r.headers
+    assert [e.actor for e in _events(console, "login_refused_locked")] == ["olive"]
     unknown = console.client.post(
         "/console/login", data={"username": "nobody", "password": "x"}, headers={"Origin": ORIGIN}
     )
@@ -226,6 +229,30 @@ def test_two_person_rule(tmp_path: Path, state_url: str) -> None:
         written = _events(c, "supplement_written")[-1]
         assert written.payload["approver"] == "sue"
         assert written.payload["preparer"] == "sam"
+    finally:
+        c.client.close()
+        c.settings.close()
+        c.state.close()
+
+
+def test_a_supervisor_who_decided_a_row_cannot_approve_its_release(
+    tmp_path: Path, state_url: str
+) -> None:
+    c = build_console(tmp_path / "store", state_url, threshold=3)  # batches have 6 rows
+    try:
+        c.login("sam")
+        c.post("/console/review/B-NEW/2", action="disclose", reason="address corroborated")
+        c.login("sue")
+        c.post("/console/review/B-NEW/3", action="withhold", reason="two people fit here")
+        c.login("olive")
+        assert c.post("/console/batches/B-NEW/release").status_code == 303  # type: ignore[attr-defined]
+        for decider in ("sam", "sue"):  # each decided a row of B-NEW-S1
+            c.login(decider)
+            r = c.post("/console/releases/B-NEW-S1/approve")
+            assert r.status_code == 403, decider  # type: ignore[attr-defined]
+            assert "decided a row" in r.text  # type: ignore[attr-defined]
+        assert not (c.store / "out" / "B-NEW-S1").exists()
+        assert _events(c, "supplement_written") == []
     finally:
         c.client.close()
         c.settings.close()
@@ -424,3 +451,34 @@ def test_accounting_shows_only_disclosures_of_sealed_batches(console: Console) -
     months = sum(int(r["value"]) for r in rows
                  if r["section"] == "month" and r["key"].endswith("disclosures"))  # fmt: skip
     assert months == 1
+
+
+def test_review_page_shows_the_request_beside_the_candidates(console: Console) -> None:
+    import duckdb
+
+    work = console.store / "work" / "B-OLD"
+    work.mkdir(parents=True)
+    with duckdb.connect(str(work / "work.duckdb")) as con:
+        con.execute(
+            "CREATE TABLE records (row_number BIGINT, first_name VARCHAR, middle_name VARCHAR,"
+            " last_name VARCHAR, suffix VARCHAR, house_number VARCHAR, street VARCHAR,"
+            " unit VARCHAR, po_box VARCHAR, city VARCHAR, state VARCHAR, zip5 VARCHAR,"
+            " tax_periods INTEGER[], date_of_birth DATE, tin VARCHAR)"
+        )
+        con.execute(
+            "INSERT INTO records VALUES (3, 'ZED', NULL, '<b>QUILL</b>', NULL, '12', 'ELM ST',"
+            " NULL, NULL, 'SPRINGFIELD', 'IL', '62701', [2023, 2024], DATE '1980-02-03',"
+            " '900001234')"
+        )
+    console.login("olive")
+    page = console.client.get("/console/review/B-OLD/3").text
+    table = page[page.index('id="request"') : page.index("</table>", page.index('id="request"'))]
+    assert "ZED &lt;b&gt;QUILL&lt;/b&gt;" in table  # escaped
+    assert "12 ELM ST, SPRINGFIELD, IL, 62701" in table
+    assert "1980-02-03" in table
+    assert "2023; 2024" in table
+    assert "***-**-1234" in table
+    assert "900001234" not in page
+    assert _events(console, "console_view")[-1].object_id == "B-OLD#3"
+    # A row without a workspace says so instead.
+    assert "no longer available" in console.client.get("/console/review/B-NEW/3").text

@@ -117,8 +117,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.rate = RateLimiter()
     app.include_router(batches.router)
     app.include_router(lookups.router)
-    app.mount("/console", console_app(ConsoleSettings(settings.store, settings.database_url,
-                                                      settings.policy)))  # fmt: skip
+    console = ConsoleSettings(settings.store, settings.database_url, settings.policy,
+                              secure_cookie=settings.secure_cookies)  # fmt: skip
+    app.mount("/console", console_app(console))
 
     @app.get("/v1/health", response_model=Health, tags=["health"])
     def health() -> Health:

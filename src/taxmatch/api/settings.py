@@ -29,6 +29,7 @@ class ApiSettings:
     poll_seconds: float = 1.0
     as_of: date | None = None  # judge batches at this date (default: the upload date)
     warm_lookups: bool = True  # keep a warm matcher for single lookups (built at start-up)
+    secure_cookies: bool = False  # the console's session cookie only over HTTPS (`serve` decides)
 
     @property
     def packages(self) -> Path:

@@ -1,11 +1,13 @@
-"""``taxmatch officer add``: console accounts for disclosure officers, supervisors and
-auditors. The password is read from stdin (one line) or, on a terminal, prompted for
-twice; it is stored only as an argon2 hash and never echoed or logged."""
+"""``taxmatch officer add|disable|enable|unlock|reset-password|sessions-revoke``: console
+accounts for disclosure officers, supervisors and auditors. A password is read from stdin
+(one line) or, on a terminal, prompted for twice; it is stored only as an argon2 hash and
+never echoed or logged. Every change is a ledger event naming the account (ids only)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,10 +15,20 @@ from taxmatch.cli import _edge, _store, _store_option
 from taxmatch.cli.audit import actor_id, origin_id
 from taxmatch.cli.settings import get_settings
 
+if TYPE_CHECKING:
+    from taxmatch.store.state import StateStore
+
 
 @click.group()
 def officer() -> None:
     """Console accounts (disclosure officers, supervisors, auditors)."""
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 @officer.command("add")
@@ -35,10 +47,79 @@ def officer_add(store: Path | None, username: str, role: str) -> None:
     from taxmatch.pipeline.officers import add_officer
     from taxmatch.store.state import StateStore
 
-    if sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
+    password = _read_password()
     with StateStore.open(_store(store), get_settings().database_url) as state:
         add_officer(state, username, role, password, actor=actor_id(), origin=origin_id())
     click.echo(f"officer {username} added with role {role}")
+
+
+def _admin(store: Path | None) -> StateStore:
+    from taxmatch.store.state import StateStore
+
+    return StateStore.open(_store(store), get_settings().database_url)
+
+
+@officer.command("disable")
+@_store_option
+@click.argument("username")
+@_edge
+def officer_disable(store: Path | None, username: str) -> None:
+    """Disable an account: it cannot log in and its sessions end at once."""
+    from taxmatch.pipeline.officers import disable_officer
+
+    with _admin(store) as state:
+        ended = disable_officer(state, username, actor=actor_id(), origin=origin_id())
+    click.echo(f"officer {username} disabled; {ended} session(s) ended")
+
+
+@officer.command("enable")
+@_store_option
+@click.argument("username")
+@_edge
+def officer_enable(store: Path | None, username: str) -> None:
+    """Enable a disabled account again."""
+    from taxmatch.pipeline.officers import enable_officer
+
+    with _admin(store) as state:
+        enable_officer(state, username, actor=actor_id(), origin=origin_id())
+    click.echo(f"officer {username} enabled")
+
+
+@officer.command("unlock")
+@_store_option
+@click.argument("username")
+@_edge
+def officer_unlock(store: Path | None, username: str) -> None:
+    """Lift a lockout after failed log-ins now (it also runs out by itself)."""
+    from taxmatch.pipeline.officers import unlock_officer
+
+    with _admin(store) as state:
+        unlock_officer(state, username, actor=actor_id(), origin=origin_id())
+    click.echo(f"officer {username} unlocked")
+
+
+@officer.command("reset-password")
+@_store_option
+@click.argument("username")
+@_edge
+def officer_reset_password(store: Path | None, username: str) -> None:
+    """Set a new password (read like `officer add`'s); lifts a lockout, ends every session."""
+    from taxmatch.pipeline.officers import reset_password
+
+    password = _read_password()
+    with _admin(store) as state:
+        ended = reset_password(state, username, password, actor=actor_id(), origin=origin_id())
+    click.echo(f"officer {username}: password reset; {ended} session(s) ended")
+
+
+@officer.command("sessions-revoke")
+@_store_option
+@click.argument("username")
+@_edge
+def officer_sessions_revoke(store: Path | None, username: str) -> None:
+    """End every console session of an officer (they can log in again)."""
+    from taxmatch.pipeline.officers import revoke_sessions
+
+    with _admin(store) as state:
+        ended = revoke_sessions(state, username, actor=actor_id(), origin=origin_id())
+    click.echo(f"officer {username}: {ended} session(s) ended")

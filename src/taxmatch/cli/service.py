@@ -133,10 +133,14 @@ def agency_resume(store: Path | None, name: str) -> None:
 @click.option("--warm-lookups/--no-warm-lookups", default=True, show_default=True,
               help="Keep a warm matcher for single lookups (built in the background at "
                    "start-up; its lookup index is built beside the snapshot once).")  # fmt: skip
+@click.option("--secure-cookies/--no-secure-cookies", default=None,
+              help="Send the console's session cookie only over HTTPS (Secure). Default: on "
+                   "unless bound to a loopback address.")  # fmt: skip
 @_edge
 def serve(store: Path | None, policy: Path | None, matcher: str, host: str, port: int,
           worker_threads: int, daily_rows: int | None, rate: int | None,
-          max_upload_mb: int | None, warm_lookups: bool) -> None:  # fmt: skip
+          max_upload_mb: int | None, warm_lookups: bool,
+          secure_cookies: bool | None) -> None:  # fmt: skip
     """Serve the HTTP API (OpenAPI at /docs) with an in-process queue worker."""
     from taxmatch.api import ApiSettings, serve_app
 
@@ -149,9 +153,24 @@ def serve(store: Path | None, policy: Path | None, matcher: str, host: str, port
         extra["max_upload_bytes"] = max_upload_mb * 1024 * 1024
     settings = ApiSettings(store=_store(store), database_url=get_settings().database_url,
                            policy=policy, matcher=matcher, worker_threads=worker_threads,
-                           warm_lookups=warm_lookups, **extra)  # type: ignore[arg-type]  # fmt: skip
+                           warm_lookups=warm_lookups, **extra,  # type: ignore[arg-type]
+                           secure_cookies=_secure_default(host) if secure_cookies is None
+                           else secure_cookies)  # fmt: skip
     click.echo(f"taxmatch API on http://{host}:{port} (OpenAPI at /docs)")
     serve_app(settings, host=host, port=port)
+
+
+def _secure_default(host: str) -> bool:
+    """Secure cookies unless the server listens on loopback only (a local browser over
+    plain HTTP); any other address is reached over a network, behind TLS."""
+    import ipaddress
+
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: assume it is reached over a network
+        return True
 
 
 @click.command("worker")

@@ -48,6 +48,8 @@ class ConsoleSettings:
     secure_cookie: bool = False  # set behind TLS
     _state: StateStore | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # held while ``/console/ledger/verify`` runs: one whole-ledger verification at a time
+    verifying: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def state(self) -> StateStore:
         with self._lock:
@@ -102,7 +104,11 @@ def origin_of(request: Request) -> str:
 
 
 def current_officer(request: Request) -> cs.Officer:
-    officer = session_of(settings_of(request).state(), request.cookies.get(COOKIE))
+    settings = settings_of(request)
+    policy, _ = settings.policy_in_force()
+    officer = session_of(
+        settings.state(), request.cookies.get(COOKIE), idle_minutes=policy.console.idle_minutes
+    )
     if officer is None:
         raise LoginRequired
     return officer

@@ -27,7 +27,8 @@ from taxmatch.pipeline.transparency import (
 )
 
 router = APIRouter()
-Year = Annotated[int | None, Query(ge=1900, le=9999)]
+# The report reads up to 1 January of the next year: the year after 9998 is not a date.
+Year = Annotated[int | None, Query(ge=1900, le=9998)]
 Agency = Annotated[str | None, Query(max_length=64)]
 
 

@@ -6,10 +6,11 @@ ledger and the taxpayer accounting lookup. Each handler reads or does one thing 
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
+from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from taxmatch.console.app import (
@@ -27,15 +28,22 @@ from taxmatch.disclose.package import read_summary
 from taxmatch.errors import BatchNotFound, PackageError, TaxmatchError
 from taxmatch.ledger.chain import keyed_hash
 from taxmatch.pipeline import review as rv
-from taxmatch.pipeline.officers import LOCK_AFTER, log_in, log_out
+from taxmatch.pipeline.officers import log_in, log_out
+from taxmatch.pipeline.review_request import request_shown
 from taxmatch.store import review as cs
 from taxmatch.store.accounting import disclosures_about
 from taxmatch.store.ledger_page import ledger_page
 
 router = APIRouter()
 PAGE = 50
+LOGIN_FAILED = "Unknown username or wrong password."
+# Row numbers and ledger sequence numbers are 64-bit integers in the state database: a
+# larger number in a URL is refused (422) before it reaches a query (it cannot exist).
+MAX_ID = 2**63 - 1
+RowNumber = Annotated[int, Path(ge=1, le=MAX_ID)]
+_AFTER = re.compile(r"^(.+):([0-9]{1,18})$")
 _STATIC = {"htmx.min.js": "text/javascript", "console.css": "text/css"}
-_STATIC_DIR = Path(__file__).parent / "static"
+_STATIC_DIR = FilePath(__file__).parent / "static"
 
 
 def _to(request: Request, path: str) -> RedirectResponse:
@@ -64,16 +72,17 @@ def login(
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
 ) -> Response:
+    policy, _ = settings.policy_in_force()
     result = log_in(
-        settings.state(), username.strip()[:64], password[:1024], origin=origin_of(request)
+        settings.state(),
+        username.strip()[:64],
+        password[:1024],
+        origin=origin_of(request),
+        rules=policy.console,
     )
     if not result.ok or result.token is None:
-        error = (
-            f"This account is locked after {LOCK_AFTER} failed log-ins; try later."
-            if result.locked
-            else "Unknown username or wrong password."
-        )
-        return render(request, "login.html", 401, error=error)
+        # One answer for every failure (unknown name, wrong password, locked account).
+        return render(request, "login.html", 401, error=LOGIN_FAILED)
     response = _to(request, "/")
     response.set_cookie(
         COOKIE,
@@ -110,10 +119,9 @@ def home(request: Request, settings: Settings, officer: CurrentOfficer) -> HTMLR
 
 
 def _after(value: str | None) -> tuple[str, int] | None:
-    if not value or ":" not in value:
-        return None
-    batch_id, _, row = value.rpartition(":")
-    return (batch_id, int(row)) if row.isdigit() else None
+    """The queue's keyset cursor ``<batch_id>:<row>``; anything else starts from the top."""
+    found = _AFTER.match(value or "")
+    return None if found is None else (found.group(1), int(found.group(2)))
 
 
 @router.get("/queue", response_class=HTMLResponse)
@@ -133,7 +141,11 @@ def queue(
 
 @router.get("/review/{batch_id}/{row_number}", response_class=HTMLResponse)
 def review_page(
-    request: Request, settings: Settings, officer: CurrentOfficer, batch_id: str, row_number: int
+    request: Request,
+    settings: Settings,
+    officer: CurrentOfficer,
+    batch_id: str,
+    row_number: RowNumber,
 ) -> HTMLResponse:
     state = settings.state()
     decision = cs.find_decision(state, batch_id, row_number)
@@ -156,6 +168,10 @@ def review_page(
     except TaxmatchError as exc:
         problem = str(exc)
     done = cs.find_review(state, batch_id, row_number)
+    try:
+        asked = request_shown(settings.store, batch_id, row_number)
+    except TaxmatchError:
+        asked = None
     return render(
         request,
         "review.html",
@@ -164,6 +180,7 @@ def review_page(
         d=decision,
         ex=explained,
         problem=problem,
+        asked=asked,
         done=done,
         can_decide=officer.role in rv.DECIDERS
         and done is None
@@ -177,7 +194,7 @@ def decide(
     settings: Settings,
     officer: CurrentOfficer,
     batch_id: str,
-    row_number: int,
+    row_number: RowNumber,
     action: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
@@ -206,7 +223,7 @@ def batch_page(
         raise BatchNotFound(f"batch {batch_id} not found")
     reasons: dict[str, int] = {}
     try:
-        summary = read_summary(Path(batch.package_dir))
+        summary = read_summary(FilePath(batch.package_dir))
         reasons = {str(k): int(v) for k, v in dict(summary.get("reason_codes", {})).items()}
     except (PackageError, TypeError, ValueError):
         reasons = {}
@@ -255,7 +272,7 @@ def ledger(
     request: Request,
     settings: Settings,
     officer: CurrentOfficer,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> HTMLResponse:
     state = settings.state()
     entries = ledger_page(state, before, PAGE)
@@ -268,7 +285,15 @@ def ledger(
 
 @router.get("/ledger/verify", response_class=HTMLResponse)
 def ledger_verify(request: Request, settings: Settings, officer: CurrentOfficer) -> HTMLResponse:
-    result = settings.state().verify_ledger()
+    """Verify the whole ledger (supervisors and auditors): one run at a time, as it reads
+    every entry and decision row; a second request meanwhile is answered 409."""
+    require(officer, "supervisor", "auditor")
+    if not settings.verifying.acquire(blocking=False):
+        return render(request, "ledger_verify.html", 409, officer=officer, result=None)
+    try:
+        result = settings.state().verify_ledger()
+    finally:
+        settings.verifying.release()
     return render(request, "ledger_verify.html", officer=officer, result=result)
 
 

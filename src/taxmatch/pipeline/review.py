@@ -5,11 +5,12 @@ the decision is a ledger entry. A release gathers a batch's decided rows into th
 supplemental package ``<out>/<batch_id>-S<n>/`` (the package's four files, summary and
 manifest, holding only those rows); its manifest hash goes into the ledger. The two-person
 rule: when the batch has more input rows than ``review.batch_release_threshold``, or the
-policy in force is not the one the batch ran under, a supervisor other than the preparer
-must approve before anything is written.
+policy in force is not the one the batch ran under, a supervisor who neither prepared the
+release nor decided any of its rows must approve before anything is written.
 
 Must never: write a disclosed value anywhere but the package (ledger payloads carry a
-keyed hash of the values), log a value, or let one person both prepare and approve.
+keyed hash of the values), log a value, or let one person both prepare (or decide a row
+of) and approve a release.
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ def prepare_release(
 def approve_release(
     store: Path, state: StateStore, release_id: str, who: Actor, policy: Policy
 ) -> cs.Release:
-    """The second person: a supervisor other than the preparer approves and publishes."""
+    """The second person approves and publishes: a supervisor who neither prepared the
+    release nor decided any row in it."""
     release = cs.find_release(state, release_id)
     if release is None:
         raise StoreError(f"release {release_id} not found")
@@ -143,6 +145,8 @@ def approve_release(
         raise ReviewRefused("the preparer of a release cannot also approve it")
     if release.status != "awaiting_approval":
         raise StoreError(f"release {release_id} is not awaiting approval")
+    if who.username in {r.officer for r in cs.release_reviews(state, release_id)}:
+        raise ReviewRefused("an officer who decided a row of a release cannot also approve it")
     batch = state.find_batch(release.batch_id)
     if batch is None:
         raise BatchNotFound(f"batch {release.batch_id} not found")

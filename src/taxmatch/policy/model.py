@@ -56,8 +56,15 @@ class DisclosurePolicy(_Strict):
 
 class ReviewPolicy(_Strict):
     # A release of reviewed rows from a batch of more input rows than this needs a second
-    # person (a supervisor other than the preparer): the two-person rule of the console.
+    # person (a supervisor who neither prepared it nor decided its rows): the two-person rule.
     batch_release_threshold: int = Field(default=1000, ge=0)
+
+
+class ConsolePolicy(_Strict):
+    # Log-in lockout and session idling of the oversight console (docs/console.md).
+    lock_after: int = Field(default=5, ge=1, le=100)  # failed log-ins in a row
+    lock_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    idle_minutes: int = Field(default=30, ge=1, le=8 * 60)  # a session unused this long ends
 
 
 class LimitsPolicy(_Strict):
@@ -75,6 +82,7 @@ class Policy(_Strict):
     disclosure: DisclosurePolicy
     limits: LimitsPolicy = LimitsPolicy()
     review: ReviewPolicy = ReviewPolicy()
+    console: ConsolePolicy = ConsolePolicy()
 
     @field_validator("statutes")
     @classmethod

@@ -8,16 +8,30 @@ Must never put a password, a token or a data value into a ledger payload or an e
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import (
+    Connection,
+    Row,
+    case,
+    delete,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    type_coerce,
+)
 
 from taxmatch.errors import StoreError
 from taxmatch.ledger.chain import LedgerDraft, format_recorded_at
 from taxmatch.store.console_models import console_sessions, officers
 from taxmatch.store.ledger_store import append_entries
+from taxmatch.store.models import UTCDateTime
 from taxmatch.store.state import StateStore
 
 
@@ -28,6 +42,18 @@ class Officer:
     password_hash: str
     failed_logins: int
     locked_until: datetime | None
+    disabled: bool = False
+
+
+def _officer(row: Row[Any]) -> Officer:
+    return Officer(
+        row.username,
+        row.role,
+        row.password_hash,
+        row.failed_logins,
+        row.locked_until,
+        bool(row.disabled),
+    )
 
 
 def _append(conn: Connection, drafts: Sequence[LedgerDraft]) -> None:
@@ -65,37 +91,69 @@ def add_officer(
 def find_officer(state: StateStore, username: str) -> Officer | None:
     with state.reading("find_officer") as conn:
         row = conn.execute(select(officers).where(officers.c.username == username)).first()
-    if row is None:
-        return None
-    return Officer(row.username, row.role, row.password_hash, row.failed_logins, row.locked_until)
+    return None if row is None else _officer(row)
 
 
-def record_login(
-    state: StateStore,
-    username: str,
-    *,
-    ok: bool,
-    lock_after: int,
-    lock_until: datetime,
-    draft: LedgerDraft,
+@dataclass(frozen=True, slots=True)
+class LoginClaim:
+    """One log-in attempt, counted before its password is checked.
+
+    ``status``: "claimed" (check the password against ``password_hash``), "locked",
+    "disabled" or "unknown" (refuse; the caller still spends one verification on a dummy
+    hash).
+    """
+
+    status: str
+    password_hash: str = ""
+    locks: bool = False  # this attempt reached the lock count: the account is now locked
+
+
+def claim_login(
+    state: StateStore, username: str, *, now: datetime, lock_after: int, lock_until: datetime
+) -> LoginClaim:
+    """Count one log-in attempt as a failure *before* its password is checked.
+
+    One ``UPDATE ... RETURNING`` on the officer's row: concurrent attempts are serialised
+    on it (PostgreSQL re-checks the WHERE clause after a concurrent update commits; SQLite
+    takes the write lock at BEGIN), so no more than ``lock_after`` attempts are claimed
+    before the lock holds, however many arrive at once. A success clears the count
+    (``finish_login``).
+    """
+    counted = officers.c.failed_logins + 1
+    reaches = counted >= lock_after
+    query = (
+        officers.update()
+        .where(
+            officers.c.username == username,
+            officers.c.disabled == false(),
+            or_(officers.c.locked_until.is_(None), officers.c.locked_until <= now),
+        )
+        .values(
+            failed_logins=case((reaches, 0), else_=counted),
+            locked_until=case((reaches, literal(lock_until, UTCDateTime())), else_=null()),
+        )
+        .returning(officers.c.password_hash, officers.c.locked_until)
+    )
+    with state.writing("claim_login") as conn:
+        row = conn.execute(query).first()
+        if row is not None:
+            return LoginClaim("claimed", row.password_hash, row.locked_until is not None)
+        found = conn.execute(select(officers.c.disabled).where(officers.c.username == username))
+        other = found.first()
+    if other is None:
+        return LoginClaim("unknown")
+    return LoginClaim("disabled" if other.disabled else "locked")
+
+
+def finish_login(
+    state: StateStore, username: str, *, ok: bool, drafts: Sequence[LedgerDraft]
 ) -> None:
-    """Count a failure (locking the officer at ``lock_after``) or reset the count."""
-    with state.writing("record_login") as conn:
+    """Record a checked attempt: a success clears the count and any lock its own claim set."""
+    with state.writing("finish_login") as conn:
         if ok:
             values = {"failed_logins": 0, "locked_until": None}
             conn.execute(officers.update().where(officers.c.username == username).values(values))
-        else:
-            conn.execute(
-                officers.update()
-                .where(officers.c.username == username)
-                .values(failed_logins=officers.c.failed_logins + 1)
-            )
-            conn.execute(
-                officers.update()
-                .where(officers.c.username == username, officers.c.failed_logins >= lock_after)
-                .values(locked_until=lock_until, failed_logins=0)
-            )
-        _append(conn, [draft])
+        _append(conn, drafts)
 
 
 def create_session(state: StateStore, token_hash: str, username: str, expires: datetime) -> None:
@@ -109,22 +167,72 @@ def create_session(state: StateStore, token_hash: str, username: str, expires: d
                 "username": username,
                 "created_at": now,
                 "expires_at": expires,
+                "last_seen_at": now,
             },
         )
 
 
-def session_officer(state: StateStore, token_hash: str, now: datetime) -> Officer | None:
-    """The officer of a live session, or None (unknown or expired token)."""
+TOUCH_EVERY = timedelta(minutes=1)  # a session's idle clock is reset at most this often
+
+
+def session_officer(
+    state: StateStore, token_hash: str, now: datetime, idle: timedelta
+) -> Officer | None:
+    """The officer of a live session, or None: unknown token, expired, idle for ``idle``
+    or longer, or the officer disabled. Using a session resets its idle clock."""
+    seen = type_coerce(
+        func.coalesce(console_sessions.c.last_seen_at, console_sessions.c.created_at),
+        UTCDateTime(),
+    )
     query = (
-        select(officers)
+        select(officers, seen.label("seen"))
         .join(console_sessions, console_sessions.c.username == officers.c.username)
-        .where(console_sessions.c.token_sha256 == token_hash, console_sessions.c.expires_at > now)
+        .where(
+            console_sessions.c.token_sha256 == token_hash,
+            console_sessions.c.expires_at > now,
+            seen > literal(now - idle, UTCDateTime()),
+            officers.c.disabled == false(),
+        )
     )
     with state.reading("session_officer") as conn:
         row = conn.execute(query).first()
     if row is None:
         return None
-    return Officer(row.username, row.role, row.password_hash, row.failed_logins, row.locked_until)
+    if now - row.seen >= TOUCH_EVERY:
+        with state.writing("touch_session") as conn:
+            conn.execute(
+                console_sessions.update()
+                .where(console_sessions.c.token_sha256 == token_hash)
+                .values(last_seen_at=now)
+            )
+    return _officer(row)
+
+
+def change_officer(
+    state: StateStore,
+    username: str,
+    draft: LedgerDraft,
+    *,
+    values: Mapping[str, object],
+    end_sessions: bool,
+) -> int | None:
+    """Change an officer's row (``values``; may be empty) and, with ``end_sessions``, end
+    every session of theirs, with ``draft`` in the same transaction. The number of
+    sessions ended; None when there is no such officer (nothing written)."""
+    with state.writing("change_officer") as conn:
+        found = conn.execute(select(officers.c.username).where(officers.c.username == username))
+        if found.first() is None:
+            return None
+        if values:
+            conn.execute(officers.update().where(officers.c.username == username).values(values))
+        ended = 0
+        if end_sessions:
+            result = conn.execute(
+                delete(console_sessions).where(console_sessions.c.username == username)
+            )
+            ended = int(result.rowcount or 0)
+        _append(conn, [draft])
+    return ended
 
 
 def end_session(state: StateStore, token_hash: str, draft: LedgerDraft) -> None:
@@ -139,13 +247,16 @@ def audit(state: StateStore, drafts: Sequence[LedgerDraft]) -> None:
 
 
 __all__ = [
+    "LoginClaim",
     "Officer",
     "add_officer",
     "audit",
+    "change_officer",
+    "claim_login",
     "create_session",
     "end_session",
     "find_officer",
-    "record_login",
+    "finish_login",
     "session_officer",
     "token_sha256",
 ]

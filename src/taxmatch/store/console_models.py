@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from taxmatch.store.models import UTCDateTime, decisions, metadata
@@ -42,6 +43,13 @@ officers = Table(
     Column("failed_logins", Integer, nullable=False),
     Column("locked_until", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # schema 0009: a disabled officer cannot log in and has no live session
+    Column(
+        "disabled",
+        Boolean(),
+        nullable=False,
+        server_default=false(),
+    ),
     CheckConstraint("role IN ('officer', 'supervisor', 'auditor')", name="ck_officers_role"),
 )
 
@@ -52,6 +60,7 @@ console_sessions = Table(
     Column("username", String(64), ForeignKey("officers.username"), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=True),  # schema 0009: the idle timeout's clock
     Index("ix_console_sessions_username", "username"),
 )
 

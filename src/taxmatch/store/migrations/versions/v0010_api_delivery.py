@@ -1,7 +1,7 @@
 """Idempotency keys of their own, and the one-line reason a queued batch failed.
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0009
 Create Date: 2026-12-06
 
 Frozen once released. ``idempotency_keys`` binds an agency's ``Idempotency-Key`` to the
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0005"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
