@@ -8,8 +8,9 @@ transaction writes the decision rows, the custodian-only disclosure subjects (TI
 statute, stated reason) and the ledger entries: one ``disclosure`` per disclosed row and
 one ``decisions`` entry whose digest covers every decision row of the chunk, so ``ledger
 verify`` can re-hash them later.
-Then ``decisions_recorded`` closes the batch's record with its totals, and the requests per
-cited statute go into ``request_counts`` for the annual report.
+Then ``decisions_recorded`` closes the batch's record with its totals, in the transaction
+that writes the requests per cited statute into ``request_counts`` (the annual report's
+input), whose rows it binds.
 
 Never logs or puts into the ledger a name, address or TIN: ledger payloads carry ids,
 keyed hashes and counts (``person_key`` is an HMAC of the TIN under the store's key).
@@ -182,20 +183,19 @@ def write_outputs(
                 drafts=out.drafts, actor=req.actor, origin=req.origin,
             )  # fmt: skip
         bar.advance(batch.num_rows)
-    state.write_request_counts(batch_id, dict(ws.con.execute(_STATUTES_SQL).fetchall()))
-    state.append_ledger(
-        [
-            LedgerDraft(
-                EVENT_DECISIONS_RECORDED, req.actor, req.origin, True, batch_id,
-                {
-                    "rows": sum(counts.values()),
-                    "chunks": chunks,
-                    "decisions_sha256": whole.hexdigest(),
-                    **{f"count_{k}": v for k, v in sorted(counts.items())},
-                },
-            )
-        ]
+    recorded = LedgerDraft(
+        EVENT_DECISIONS_RECORDED, req.actor, req.origin, True, batch_id,
+        {
+            "rows": sum(counts.values()),
+            "chunks": chunks,
+            "decisions_sha256": whole.hexdigest(),
+            **{f"count_{k}": v for k, v in sorted(counts.items())},
+        },
     )  # fmt: skip
+    # the request counts and the entry that closes the batch's record (and binds them)
+    state.write_request_counts(
+        batch_id, dict(ws.con.execute(_STATUTES_SQL).fetchall()), draft=recorded
+    )
     return counts, reasons
 
 

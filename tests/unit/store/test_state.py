@@ -81,7 +81,7 @@ def test_migrations_are_idempotent_and_match_the_models(state_url: str) -> None:
     try:
         with engine.connect() as conn:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-            assert version == ["0005"]
+            assert version == ["0006"]
             tables = set(inspect(conn).get_table_names())
             assert {"batches", "decisions", "ledger_entries", "ledger_head", "ledger_key",
                     "disclosure_subjects", "request_counts"} <= tables  # fmt: skip
