@@ -225,10 +225,12 @@ class StateStore:
         ``ledger verify`` no longer expects the discarded rows.
         """
         with self._write("delete_decisions", LedgerError) as conn:
-            for table in (disclosure_subjects, request_counts):
-                conn.execute(delete(table).where(table.c.batch_id == batch_id))
+            others = sum(
+                conn.execute(delete(table).where(table.c.batch_id == batch_id)).rowcount
+                for table in (disclosure_subjects, request_counts)
+            )
             gone = conn.execute(delete(decisions).where(decisions.c.batch_id == batch_id))
-            if gone.rowcount:
+            if gone.rowcount or others:  # accounting rows are bound to the ledger too
                 discard = LedgerDraft(
                     EVENT_DECISIONS_DISCARDED, actor, origin, True, batch_id,
                     {"rows": int(gone.rowcount)},

@@ -11,21 +11,34 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
+from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.exc import DBAPIError
 
-from taxmatch.ledger.chain import LedgerDraft
+from taxmatch.ledger.chain import GENESIS, LedgerDraft, link
 from taxmatch.store import review as cs
-from taxmatch.store.models import DecisionRow
+from taxmatch.store.console_models import releases, reviews
+from taxmatch.store.models import (
+    DecisionRow,
+    batch_params,
+    batches,
+    disclosure_subjects,
+    entry_params,
+    ledger_entries,
+    ledger_key,
+    request_counts,
+)
 from taxmatch.store.state import StateStore
 
 from .test_decisions_ledger import TIN, filled
-from .test_state import batch
+from .test_state import T0, _alembic, batch
 
 REASON = "the officer's stated reason for row"
 SECRETS = (TIN, REASON, "reason 2", "8 U.S.C. 1326(a)", "ICE", "LTR-1", "ofc-olive", "sup-sam")
@@ -239,3 +252,142 @@ def test_the_bound_columns_are_those_of_the_views() -> None:
     for view in VIEWS:
         views.setdefault(view.table.name, set()).update(c.name for c in view.columns)
     assert views == {table: set(columns) for table, columns in BOUND.items()}
+
+
+# --- on both backends: targeted tampering, the triggers, rows stored before schema 0006 ----
+
+
+@contextmanager
+def triggers_off(url: str) -> Iterator[Connection]:
+    """A transaction in which no trigger fires (SQLite: dropped; PostgreSQL: disabled)."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                for (name,) in conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+                ).all():
+                    conn.exec_driver_sql(f"DROP TRIGGER {name}")
+            else:
+                for table in BOUND:
+                    conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def test_tampering_is_caught_on_each_backend(state_store: StateStore, state_url: str) -> None:
+    build(state_store)
+    assert state_store.verify_ledger().ok
+    with triggers_off(state_url) as conn:
+        conn.execute(text("UPDATE releases SET approver = 'ofc-olive' WHERE release_id = 'B3-S1'"))
+    result = state_store.verify_ledger()
+    assert (result.ok, result.problem) == (
+        False, "releases row B3-S1 (publication columns) do not match the ledger")  # fmt: skip
+    with triggers_off(state_url) as conn:
+        conn.execute(text("UPDATE releases SET approver = 'sup-sam' WHERE release_id = 'B3-S1'"))
+        conn.execute(text("DELETE FROM disclosure_subjects WHERE disclosure_id = 'D-B2-2'"))
+    result = state_store.verify_ledger()
+    assert (result.ok, result.problem) == (
+        False, "disclosure_subjects rows 1-3 of batch B2 do not match the ledger")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE disclosure_subjects SET relevance = 'x' WHERE disclosure_id = 'D-B1-2'",
+        "DELETE FROM disclosure_subjects WHERE disclosure_id = 'D-B3-1'",  # batch B3 is done
+        "UPDATE request_counts SET requests = 70 WHERE batch_id = 'B1'",
+        "DELETE FROM batches WHERE batch_id = 'B2'",
+        "UPDATE batches SET agency = 'HSI' WHERE batch_id = 'B2'",
+        "UPDATE reviews SET officer = 'sup-sam' WHERE row_number = 1",
+        "UPDATE reviews SET disclosed = false WHERE row_number = 1",
+        "UPDATE reviews SET release_id = NULL WHERE row_number = 1",
+        "DELETE FROM reviews WHERE row_number = 5",
+        "UPDATE releases SET approver = 'ofc-olive' WHERE release_id = 'B3-S1'",
+        "UPDATE releases SET preparer = 'sup-sam' WHERE release_id = 'B3-S2'",
+        "DELETE FROM releases WHERE release_id = 'B3-S2'",
+    ],
+)
+def test_triggers_refuse_changing_bound_rows(
+    state_store: StateStore, state_url: str, statement: str
+) -> None:
+    build(state_store)
+    engine = create_engine(state_url)
+    try:
+        with pytest.raises(DBAPIError, match="bound to the ledger"), engine.begin() as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
+    assert state_store.verify_ledger().ok
+
+
+def test_what_may_still_change_does(state_store: StateStore) -> None:
+    build(state_store)
+    state_store.set_batch_status("B1", "done", counts={"DISCLOSED": 3}, finished_at=T0)
+    state_store.delete_decisions("B2")  # B2 is not done: it may run again
+    result = state_store.verify_ledger()
+    assert result.ok, result.problem
+
+
+def _old_store(url: str) -> None:
+    """A store as schema 0005 left it: rows of every bound table, a few ledger entries."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            _alembic(conn, "upgrade", "0005")
+            conn.execute(ledger_key.insert(), {"id": 1, "secret": b"k" * 32, "created_at": T0})
+            for name, status in (("B1", "done"), ("B2", "failed")):
+                conn.execute(batches.insert(), batch_params(replace(batch(name), status=status)))
+                conn.execute(
+                    request_counts.insert(), {"batch_id": name, "statute": "", "requests": 2}
+                )
+                conn.execute(disclosure_subjects.insert(), {
+                    "disclosure_id": f"D-{name}", "batch_id": name, "row_number": 1, "tin": TIN,
+                    "statute": "", "relevance": "reason 1", "fields": "zip",
+                    "disclosed_at": T0})  # fmt: skip
+            conn.execute(releases.insert(), {
+                "release_id": "B1-S1", "batch_id": "B1", "number": 1, "preparer": "ofc-olive",
+                "rows": 1, "second_person": "", "approver": None, "status": "awaiting_approval",
+                "created_at": T0, "released_at": None, "package_dir": None,
+                "manifest_sha256": None})  # fmt: skip
+            conn.execute(reviews.insert(), {
+                "batch_id": "B1", "row_number": 2, "request_id": "REQ-2", "outcome": "REVIEW",
+                "action": "disclose", "reason": REASON, "officer": "ofc-olive", "decided_at": T0,
+                "release_id": "B1-S1", "disclosed": False})  # fmt: skip
+            head = GENESIS
+            for seq in (1, 2):
+                entry = link(draft("batch_received", f"B{seq}"), seq=seq, prev_hash=head,
+                             recorded_at="2026-11-30T00:00:00.000000Z")  # fmt: skip
+                conn.execute(ledger_entries.insert(), entry_params(entry))
+                head = entry.entry_hash
+            conn.execute(text("UPDATE ledger_head SET seq = 2, entry_hash = :h"), {"h": head})
+    finally:
+        engine.dispose()
+
+
+def test_rows_stored_before_binding_are_backfilled(state_url: str) -> None:
+    _old_store(state_url)
+    with StateStore(state_url) as store:  # upgrades to 0006: backfills, signs the head
+        entries = list(store.iter_ledger())
+        result = store.verify_ledger()
+        assert result.ok, result.problem
+        backfilled = [e for e in entries if e.event_type == "rows_backfilled"]
+        assert sorted(e.object_id for e in backfilled) == ["B1", "B1-S1", "B2"]
+        assert all(TIN not in repr(e) and REASON not in repr(e) for e in entries)
+        # the old failed batch runs again: its accounting rows and counts are replaced
+        store.delete_decisions("B2")
+        store.write_request_counts("B2", {"": 2})
+        # the old release awaiting approval is published now
+        drafts = [draft("supplement_written", "B1-S1")]
+        cs.finish_release(store, "B1-S1", "sup-sam", "/out/B1-S1", "f" * 64, [2], [], drafts)
+        result = store.verify_ledger()
+        assert result.ok, result.problem
+    with triggers_off(state_url) as conn:
+        conn.execute(text("UPDATE disclosure_subjects SET tin = '999999999'"))
+    with StateStore(state_url) as store:
+        seq = next(e.seq for e in backfilled if e.object_id == "B1")
+        result = store.verify_ledger()
+    assert (result.ok, result.first_bad_seq, result.problem) == (
+        False, seq, "disclosure_subjects rows of batch B1 recorded before schema 0006 do not "
+        "match the ledger")  # fmt: skip
