@@ -5,9 +5,11 @@ Functions on an open SQLAlchemy ``Connection`` inside a transaction the caller h
 the ledger entry that accounts for it commit together, or neither does.
 
 ``verify_store`` checks the hash chain (every entry, in order, ending at the recorded
-head) and then re-hashes every stored decision row against the ``decisions`` entries that
-claim it (see ``taxmatch.ledger.digest``). Streams both tables; keeps only the running
-head and the chunk claims (one per 10 000-50 000 rows) in memory.
+head, holding a witnessed head when given one), the head's keyed signature, then re-hashes
+every stored decision row against the ``decisions`` entries that claim it (see
+``taxmatch.ledger.digest``) and every bound row against the entry that binds it (see
+``taxmatch.store.ledger_bound``). Streams the tables; keeps only the running head and the
+claims (one per chunk of 10 000 rows, per review and per release) in memory.
 
 Must never: change a stored entry, load a table whole, or put a row's values into an
 error or a result (problems name batches, chunks, row numbers and sequence numbers).
