@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, create_engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from taxmatch.ledger.chain import GENESIS, LedgerDraft, link
@@ -391,3 +391,25 @@ def test_rows_stored_before_binding_are_backfilled(state_url: str) -> None:
     assert (result.ok, result.first_bad_seq, result.problem) == (
         False, seq, "disclosure_subjects rows of batch B1 recorded before schema 0006 do not "
         "match the ledger")  # fmt: skip
+
+
+def test_0006_downgrades_and_upgrades_again(state_url: str) -> None:
+    with StateStore(state_url) as store:
+        build(store)
+    engine = create_engine(state_url)
+    try:
+        with engine.begin() as conn:
+            _alembic(conn, "downgrade", "0005")
+            names = {c["name"] for c in inspect(conn).get_columns("ledger_head")}
+            assert "signature" not in names
+            conn.execute(
+                text("UPDATE reviews SET officer = 'x' WHERE row_number = 1")
+            )  # no trigger
+            conn.execute(text("UPDATE reviews SET officer = 'ofc-olive' WHERE row_number = 1"))
+    finally:
+        engine.dispose()
+    with StateStore(state_url) as store:  # upgrades again: signs the head, backfills nothing
+        kinds = [e.event_type for e in store.iter_ledger()]
+        result = store.verify_ledger()
+    assert result.ok, result.problem
+    assert "rows_backfilled" not in kinds

@@ -14,7 +14,8 @@ set once and its ``disclosed`` flag raised once; a release is published once).
 Rows stored before this revision are bound by ``rows_backfilled`` entries appended here
 (``taxmatch.store.ledger_bound.backfill_drafts``), and the head is signed, with the key in
 ``ledger_key`` (created here if a store holds rows but no key yet). The entries stay on
-downgrade (the ledger is append-only); only the signature column and triggers go.
+downgrade (the ledger is append-only); only the signature column and triggers go. On an
+upgrade after such a downgrade nothing is backfilled again (the head is signed again).
 """
 
 from __future__ import annotations
@@ -137,7 +138,13 @@ def _backfill_and_sign(conn: sa.Connection) -> None:
         key = secrets.token_bytes(32)
         conn.execute(ledger_key.insert().values(id=1, secret=key, created_at=datetime.now(UTC)))
     key = bytes(key)
-    drafts = backfill_drafts(conn, key)
+    # Upgraded before (and downgraded since): the rows are bound already. Rows written
+    # while downgraded stay unbound, and ``ledger verify`` names them.
+    bound_before = conn.execute(
+        sa.text("SELECT 1 FROM ledger_entries WHERE payload LIKE :p LIMIT 1"),
+        {"p": '%"bound%'},
+    ).first()
+    drafts = [] if bound_before is not None else backfill_drafts(conn, key)
     if drafts:
         append_entries(conn, drafts, format_recorded_at(datetime.now(UTC)), key=key)
         return  # the head moved forward, signed
