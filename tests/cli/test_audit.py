@@ -70,9 +70,10 @@ def test_verify_prints_the_head_that_the_summary_points_into(
     with StateStore(cli_env) as state:
         entries = list(state.iter_ledger())
         head = state.ledger_head()
-    assert result.output.strip() == (
-        f"ledger ok: {head[0]} entries, 3 decisions re-hashed, head {head[1]}"
-    )
+    first, second = result.output.strip().splitlines()
+    assert first == f"ledger ok: {head[0]} entries, 3 decisions re-hashed, head {head[1]}"
+    # the batch row, 1 request count, 2 accounting rows
+    assert second == "4 bound rows re-hashed; head signature ok"
     # summary.json's ledger head: everything up to decisions_recorded; package_delivered
     # (which carries the manifest hash, and so the summary's) is the entry right after it.
     recorded = read_summary(package)["ledger_head"]
@@ -190,3 +191,107 @@ def test_accounting_report_counts_the_year(ran: tuple[Path, str, Path]) -> None:
     assert (other["requests"], other["disclosures"], other["by_agency_statute"]) == (0, 0, [])
     table = invoke("accounting", "report", "--store", str(store), "--year", str(year)).output
     assert f"{year}: 3 requests in 1 batches, 2 disclosures, 2 taxpayers" in table
+
+
+def _forge_append(url: str) -> None:
+    """Append a correctly linked and hashed entry and move the head to it, as someone with
+    write access to the database but not the ledger key would."""
+    from taxmatch.ledger.chain import LedgerDraft, link
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        seq, head = conn.execute(text("SELECT seq, entry_hash FROM ledger_head")).one()
+        forged = link(
+            LedgerDraft("disclosure", "mallory", "cli", True, "D-FORGED"),
+            seq=seq + 1, prev_hash=head, recorded_at="2026-12-01T00:00:00.000000Z",
+        )  # fmt: skip
+        conn.execute(
+            text("INSERT INTO ledger_entries VALUES (:s, 'taxmatch/ledger/v1', :r, "
+                 "'disclosure', 'mallory', 'cli', true, 'D-FORGED', '{}', :p, :h)"),
+            {"s": forged.seq, "r": forged.recorded_at, "p": head, "h": forged.entry_hash},
+        )  # fmt: skip
+        conn.execute(text("UPDATE ledger_head SET seq = :s, entry_hash = :h"),
+                     {"s": forged.seq, "h": forged.entry_hash})  # fmt: skip
+    engine.dispose()
+
+
+def test_a_forged_head_fails_its_signature(ran: tuple[Path, str, Path], cli_env: str) -> None:
+    store = ran[0]
+    _forge_append(cli_env)
+    result = CliRunner().invoke(main, ["ledger", "verify", "--store", str(store)])
+    assert result.exit_code == 5
+    with StateStore(cli_env) as state:
+        seq = state.ledger_head()[0]
+    assert result.stderr.strip() == (
+        f"taxmatch: ledger verification FAILED at entry {seq}: the ledger head's signature "
+        "does not match (head moved without the ledger key)"
+    )
+
+
+def test_verify_holds_the_ledger_to_a_witness(
+    ran: tuple[Path, str, Path], cli_env: str, tmp_path: Path
+) -> None:
+    store = ran[0]
+    witness = tmp_path / "head.json"
+    assert (
+        invoke("ledger", "export-head", "--store", str(store), "--out", str(witness)).exit_code == 0
+    )
+    held = invoke("ledger", "verify", "--store", str(store), "--witness", str(witness))
+    assert held.output.strip().endswith("head signature ok; the witnessed head is held")
+    seq = json.loads(witness.read_text())["seq"]
+    # truncation: the last entries deleted and the head moved back (triggers off, as an
+    # attacker would); the head signature is left alone and fails too, the witness first
+    engine = create_engine(cli_env)
+    with engine.begin() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql("DROP TRIGGER ledger_entries_no_delete")
+            conn.exec_driver_sql("DROP TRIGGER ledger_head_forward_only")
+        else:
+            conn.exec_driver_sql("ALTER TABLE ledger_entries DISABLE TRIGGER USER")
+            conn.exec_driver_sql("ALTER TABLE ledger_head DISABLE TRIGGER USER")
+        conn.execute(text("DELETE FROM ledger_entries WHERE seq >= :s"), {"s": seq - 1})
+        (head,) = conn.execute(
+            text("SELECT entry_hash FROM ledger_entries WHERE seq = :s"), {"s": seq - 2}
+        ).one()
+        conn.execute(text("UPDATE ledger_head SET seq = :s, entry_hash = :h"),
+                     {"s": seq - 2, "h": head})  # fmt: skip
+    engine.dispose()
+    short = CliRunner().invoke(main, ["ledger", "verify", "--store", str(store), "--witness",
+                                      str(witness)])  # fmt: skip
+    assert short.exit_code == 5
+    assert short.stderr.strip() == (
+        f"taxmatch: ledger verification FAILED at entry {seq - 1}: the ledger is shorter than "
+        "the witnessed head (entries removed)"
+    )
+
+
+def test_a_rewritten_chain_differs_from_the_witness(
+    ran: tuple[Path, str, Path], cli_env: str, tmp_path: Path
+) -> None:
+    store = ran[0]
+    witness = tmp_path / "head.json"
+    doc = json.loads(invoke("ledger", "export-head", "--store", str(store)).output)
+    doc["hash"] = "0" * 64  # as if the entry at seq had been rewritten since it was witnessed
+    witness.write_text(json.dumps(doc))
+    result = CliRunner().invoke(main, ["ledger", "verify", "--store", str(store), "--witness",
+                                       str(witness)])  # fmt: skip
+    assert result.exit_code == 5
+    assert result.stderr.strip() == (
+        f"taxmatch: ledger verification FAILED at entry {doc['seq']}: the entry differs from "
+        "the witnessed head (chain rewritten)"
+    )
+
+
+def test_a_witness_of_an_unknown_version_is_refused(
+    ran: tuple[Path, str, Path], tmp_path: Path
+) -> None:
+    store = ran[0]
+    doc = json.loads(invoke("ledger", "export-head", "--store", str(store)).output)
+    witness = tmp_path / "head.json"
+    witness.write_text(json.dumps({**doc, "schema": "taxmatch/ledger-head/v2"}))
+    result = CliRunner().invoke(main, ["ledger", "verify", "--store", str(store), "--witness",
+                                       str(witness)])  # fmt: skip
+    assert result.exit_code == 2
+    assert "unknown version" in result.output
+    assert str(witness) in result.output

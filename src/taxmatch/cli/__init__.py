@@ -374,17 +374,17 @@ def ledger() -> None:
 
 @ledger.command("verify")
 @_store_option
+@click.option("--witness", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A head written by `ledger export-head`: the ledger must hold it, "
+              "unchanged, and be at least that long.")  # fmt: skip
 @_edge
-def ledger_verify(store: Path | None) -> None:
-    """Check the whole hash chain and re-hash every stored decision against it; exit
-    non-zero naming the first bad entry (or the unaccounted row); print the head."""
-    from taxmatch.store.state import StateStore
+def ledger_verify(store: Path | None, witness: Path | None) -> None:
+    """Check the whole hash chain, the head's keyed signature, and re-hash every stored
+    decision and bound row against it; exit 5 naming the first bad entry (or the table and
+    row); print the head."""
+    from taxmatch.pipeline.accounting import verify_ledger
 
-    state = StateStore.open(_store(store), get_settings().database_url)
-    try:
-        result = state.verify_ledger()
-    finally:
-        state.close()
+    result = verify_ledger(_store(store), witness, database_url=get_settings().database_url)
     if not result.ok:
         where = "" if result.first_bad_seq is None else f" at entry {result.first_bad_seq}"
         click.echo(f"taxmatch: ledger verification FAILED{where}: {result.problem}", err=True)
@@ -393,6 +393,8 @@ def ledger_verify(store: Path | None) -> None:
         f"ledger ok: {result.entries} entries, {result.decisions} decisions re-hashed, "
         f"head {result.head}"
     )
+    held = "" if witness is None else "; the witnessed head is held"
+    click.echo(f"{result.bound} bound rows re-hashed; head signature ok{held}")
 
 
 # --- demo -----------------------------------------------------------------------------

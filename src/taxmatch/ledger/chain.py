@@ -86,7 +86,8 @@ class VerifyResult:
     ``first_bad_seq`` is the position (1-based, equal to the expected ``seq``) of the first
     entry that does not verify (or whose claim about stored rows does not hold); it is None
     when the problem is a stored row that no entry accounts for. ``decisions`` counts the
-    decision rows re-hashed against the ledger (0 when only the chain was checked).
+    decision rows re-hashed against the ledger (0 when only the chain was checked);
+    ``bound`` the rows of reviews, releases, accounting and batches re-hashed likewise.
     """
 
     ok: bool
@@ -95,6 +96,7 @@ class VerifyResult:
     first_bad_seq: int | None
     problem: str | None
     decisions: int = 0
+    bound: int = 0
 
 
 def format_recorded_at(moment: datetime) -> str:

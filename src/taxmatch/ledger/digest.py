@@ -8,7 +8,8 @@ fact is caught and named by batch and chunk. The cited statute (schema 0005) is 
 as a tenth cell only when it is set: rows recorded before it (statute NULL) keep the line
 their chunk was digested with, and a statute added, changed or removed later is caught.
 
-Also the witness document ``ledger export-head`` writes. Pure: no I/O, no clock, no
+Also the witness document ``ledger export-head`` writes and ``ledger verify --witness``
+reads. Pure: no I/O, no clock, no
 logging; never puts a row's values into an error message.
 """
 
@@ -127,6 +128,25 @@ def head_document(seq: int, head: str, utc: str) -> dict[str, str | int]:
     return {"schema": HEAD_SCHEMA, "seq": seq, "hash": head, "utc": utc, "entries": seq}
 
 
+def read_head_document(document: object) -> tuple[int, str]:
+    """(seq, hash) of a witness document (parsed JSON) that ``head_document`` wrote.
+
+    ``LedgerError`` naming the field when it is not one: an unknown ``schema`` (readers
+    refuse versions they do not know), a ``seq`` that is not a non-negative integer, a
+    ``hash`` that is not 64 lowercase hex digits.
+    """
+    if not isinstance(document, dict):
+        raise LedgerError("a ledger head document must be a JSON object")
+    if document.get("schema") != HEAD_SCHEMA:
+        raise LedgerError(f"field 'schema' is not {HEAD_SCHEMA} (unknown version)")
+    seq, head = document.get("seq"), document.get("hash")
+    if type(seq) is not int or seq < 0:
+        raise LedgerError("field 'seq' must be a non-negative integer")
+    if not isinstance(head, str) or len(head) != 64 or set(head) - set("0123456789abcdef"):
+        raise LedgerError("field 'hash' must be 64 lowercase hex digits")
+    return seq, head
+
+
 __all__ = [
     "EVENT_CONFIG_CHANGED",
     "EVENT_DECISIONS",
@@ -139,4 +159,5 @@ __all__ = [
     "chunk_payload",
     "decision_line",
     "head_document",
+    "read_head_document",
 ]

@@ -3,8 +3,8 @@
 One function per command: ``taxpayer_accounting`` (every disclosure about a TIN),
 ``write_batch_accounting`` (a batch's disclosure_id -> TIN list as CSV, written with the
 package's ``SafeCsvWriter``), ``annual_report`` (§ 6103(p)(3)(C) counts) and
-``export_head`` (the verified ledger head for an outside witness). The CLI and, later,
-the API call these.
+``export_head`` (the verified ledger head for an outside witness) and ``verify_ledger``
+(the ledger checked against such a witness). The CLI and, later, the API call these.
 
 TINs appear only in what these functions return or write for the custodian; never in a
 log line or an error.
@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from taxmatch.disclose.csvout import SafeCsvWriter
-from taxmatch.errors import LedgerError
-from taxmatch.ledger.chain import format_recorded_at
-from taxmatch.ledger.digest import head_document
+from taxmatch.errors import InputFileError, LedgerError
+from taxmatch.ledger.chain import VerifyResult, format_recorded_at
+from taxmatch.ledger.digest import head_document, read_head_document
 from taxmatch.store.accounting import (
     CountRow,
     DisclosureRecord,
@@ -114,11 +114,40 @@ def export_head(
     return doc
 
 
+def read_witness(path: Path) -> tuple[int, str]:
+    """The witnessed head (seq, hash) in ``path``, a file ``export_head`` wrote.
+
+    ``InputFileError`` naming the file (and the field) when it cannot be read or is not a
+    ledger head document of a known version.
+    """
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputFileError(str(path), f"cannot read the witness ({exc.strerror})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise InputFileError(str(path), "the witness is not JSON") from None
+    try:
+        return read_head_document(document)
+    except LedgerError as exc:
+        raise InputFileError(str(path), exc.message) from None
+
+
+def verify_ledger(
+    store: Path, witness: Path | None = None, *, database_url: str | None = None
+) -> VerifyResult:
+    """``ledger verify``: the whole ledger, against the head witnessed in ``witness``."""
+    head = None if witness is None else read_witness(witness)
+    with StateStore.open(store, database_url) as state:
+        return state.verify_ledger(head)
+
+
 __all__ = [
     "REPORT_SCHEMA",
     "AnnualReport",
     "annual_report",
     "export_head",
+    "read_witness",
     "taxpayer_accounting",
+    "verify_ledger",
     "write_batch_accounting",
 ]

@@ -158,7 +158,12 @@ def run_batch(
             matcher = None
         retain_inputs(req.store, batch_id, req.requests, req.envelope, policy_text)
         started = _utc_now()
+        # A policy not seen before (by sha256) is a configuration change, recorded once,
+        # before the batch it applies to.
+        state.record_config("policy", policy_sha, actor=req.actor, origin=req.origin,
+                            version=policy.version)  # fmt: skip
         if existing is None:
+            # ``create_batch`` records ``batch_received`` with the row (its binding).
             state.create_batch(
                 BatchRow(
                     batch_id=batch_id,
@@ -179,32 +184,22 @@ def run_batch(
                     matcher=req.matcher,
                     reference_id=reference.snapshot_id,
                     error_code=None,
-                )
+                ),
+                actor=req.actor,
+                origin=req.origin,
             )
             emit(Event.BATCH_STARTED, batch_id=batch_id)
         else:
             state.delete_decisions(batch_id)
             state.set_batch_status(batch_id, "running")
+            state.record_received(batch_id, actor=req.actor, origin=req.origin)
             emit(Event.BATCH_RESUMED, batch_id=batch_id)
 
         def draft(event_type: str, object_id: str, **payload: Any) -> LedgerDraft:
             return LedgerDraft(event_type, req.actor, req.origin, True, object_id, payload)
 
-        # A policy not seen before (by sha256) is a configuration change, recorded once.
-        state.record_config("policy", policy_sha, actor=req.actor, origin=req.origin,
-                            version=policy.version)  # fmt: skip
         state.append_ledger(
             [
-                draft(
-                    "batch_received",
-                    batch_id,
-                    agency=envelope.requesting_agency,
-                    request_letter_id_sha256=hashlib.sha256(
-                        envelope.request_letter_id.encode()
-                    ).hexdigest(),
-                    input_sha256=input_sha,
-                    envelope_sha256=envelope_sha,
-                ),
                 draft(
                     "rules_in_force",
                     batch_id,

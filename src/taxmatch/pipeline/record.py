@@ -6,8 +6,9 @@ order, chunk by chunk. Each decision row carries the cited statute in the canoni
 agency and statute line up with the accounting's requests. Per chunk, one state-store
 transaction writes the decision rows and one ``decisions`` entry whose digest covers every
 decision row of the chunk, so ``ledger verify`` can re-hash them later.
-Then ``decisions_recorded`` closes the batch's record with its totals, and the requests per
-cited statute go into ``request_counts`` for the annual report.
+Then ``decisions_recorded`` closes the batch's record with its totals, in the transaction
+that writes the requests per cited statute into ``request_counts`` (the annual report's
+input), whose rows it binds.
 
 A disclosed row is not yet a disclosure made: its ``disclosure`` ledger entry and its
 custodian-only subject row (TIN, statute, stated reason) wait in a ``DisclosureStash``
@@ -197,20 +198,19 @@ def _write(
             state.record_decisions(batch_id, decisions, chunk=chunks, actor=req.actor,
                                    origin=req.origin)  # fmt: skip
         bar.advance(batch.num_rows)
-    state.write_request_counts(batch_id, dict(ws.con.execute(_STATUTES_SQL).fetchall()))
-    state.append_ledger(
-        [
-            LedgerDraft(
-                EVENT_DECISIONS_RECORDED, req.actor, req.origin, True, batch_id,
-                {
-                    "rows": sum(counts.values()),
-                    "chunks": chunks,
-                    "decisions_sha256": whole.hexdigest(),
-                    **{f"count_{k}": v for k, v in sorted(counts.items())},
-                },
-            )
-        ]
+    recorded = LedgerDraft(
+        EVENT_DECISIONS_RECORDED, req.actor, req.origin, True, batch_id,
+        {
+            "rows": sum(counts.values()),
+            "chunks": chunks,
+            "decisions_sha256": whole.hexdigest(),
+            **{f"count_{k}": v for k, v in sorted(counts.items())},
+        },
     )  # fmt: skip
+    # the request counts and the entry that closes the batch's record (and binds them)
+    state.write_request_counts(
+        batch_id, dict(ws.con.execute(_STATUTES_SQL).fetchall()), draft=recorded
+    )
     return counts, reasons
 
 

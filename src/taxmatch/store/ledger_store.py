@@ -5,9 +5,11 @@ Functions on an open SQLAlchemy ``Connection`` inside a transaction the caller h
 the ledger entry that accounts for it commit together, or neither does.
 
 ``verify_store`` checks the hash chain (every entry, in order, ending at the recorded
-head) and then re-hashes every stored decision row against the ``decisions`` entries that
-claim it (see ``taxmatch.ledger.digest``). Streams both tables; keeps only the running
-head and the chunk claims (one per 10 000-50 000 rows) in memory.
+head, holding a witnessed head when given one), the head's keyed signature, then re-hashes
+every stored decision row against the ``decisions`` entries that claim it (see
+``taxmatch.ledger.digest``) and every bound row against the entry that binds it (see
+``taxmatch.store.ledger_bound``). Streams the tables; keeps only the running head and the
+claims (one per chunk of 10 000 rows, per review and per release) in memory.
 
 Must never: change a stored entry, load a table whole, or put a row's values into an
 error or a result (problems name batches, chunks, row numbers and sequence numbers).
@@ -24,6 +26,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, select
 
 from taxmatch.errors import LedgerError
+from taxmatch.ledger.bind import head_signature, signature_holds
 from taxmatch.ledger.chain import (
     GENESIS,
     LEDGER_SCHEMA,
@@ -44,6 +47,7 @@ from taxmatch.ledger.digest import (
     DecisionsDigest,
     chunk_claim,
 )
+from taxmatch.store.ledger_bound import BoundClaims, verify_bound
 from taxmatch.store.models import decisions, entry_from_row, entry_params, ledger_entries
 from taxmatch.store.models import ledger_head as head_table
 
@@ -66,13 +70,29 @@ DECISION_COLUMNS: Final = (
 )
 
 
+PROBLEM_SIGNATURE: Final = (
+    "the ledger head's signature does not match (head moved without the ledger key)"
+)
+PROBLEM_WITNESS_SHORT: Final = "the ledger is shorter than the witnessed head (entries removed)"
+PROBLEM_WITNESS_HASH: Final = "the entry differs from the witnessed head (chain rewritten)"
+
+
+KEY_INFO: Final = "taxmatch_ledger_key"  # ``conn.info`` slot: the key of a StateStore write
+
+
 def append_entries(
-    conn: Connection, drafts: Sequence[LedgerDraft], recorded_at: str
+    conn: Connection, drafts: Sequence[LedgerDraft], recorded_at: str, *, key: bytes | None = None
 ) -> list[LedgerEntry]:
-    """Link ``drafts`` after the locked head and insert them; the entries written.
+    """Link ``drafts`` after the locked head and insert them; the entries written. The new
+    head is signed with ``key`` (``taxmatch.ledger.bind.head_signature``); by default the
+    key of the ``StateStore`` write transaction ``conn`` belongs to.
 
     Refuses to extend a ledger whose head row does not match its last entry.
     """
+    if key is None:
+        key = conn.info.get(KEY_INFO)
+    if not isinstance(key, bytes):
+        raise LedgerError("no ledger key to sign the ledger head with")
     seq, head = conn.execute(
         select(head_table.c.seq, head_table.c.entry_hash)
         .where(head_table.c.id == 1)
@@ -90,7 +110,11 @@ def append_entries(
     conn.execute(
         head_table.update()
         .where(head_table.c.id == 1)
-        .values(seq=entries[-1].seq, entry_hash=entries[-1].entry_hash)
+        .values(
+            seq=entries[-1].seq,
+            entry_hash=entries[-1].entry_hash,
+            signature=head_signature(key, entries[-1].seq, entries[-1].entry_hash),
+        )
     )
     return entries
 
@@ -144,12 +168,19 @@ class _Claims:
         return sorted(self.chunks.get(batch, {}).values(), key=lambda c: c.first_row)
 
 
-def verify_store(conn: Connection) -> VerifyResult:
-    """Verify the chain, that it ends at the recorded head, then every decision row."""
+def verify_store(
+    conn: Connection, key: bytes, witness: tuple[int, str] | None = None
+) -> VerifyResult:
+    """Verify the chain, that it ends at the recorded head and holds the ``witness`` head
+    (seq, hash) when given, the head's signature, then every decision row and every bound
+    row (``taxmatch.store.ledger_bound``)."""
     verifier = ChainVerifier()
     claims = _Claims()
-    head_seq, head = conn.execute(
-        select(head_table.c.seq, head_table.c.entry_hash).where(head_table.c.id == 1)
+    bound = BoundClaims()
+    head_seq, head, signature = conn.execute(
+        select(head_table.c.seq, head_table.c.entry_hash, head_table.c.signature).where(
+            head_table.c.id == 1
+        )
     ).one()
     rows = conn.execute(
         select(*(ledger_entries.c[name] for name in _STORED)).order_by(ledger_entries.c.seq),
@@ -166,18 +197,43 @@ def verify_store(conn: Connection) -> VerifyResult:
             break
         if verifier.entries > head_seq:
             break
+        if witness is not None and seq == witness[0] and entry_hash != witness[1]:
+            verifier.fail(PROBLEM_WITNESS_HASH, seq=seq)
+            break
         try:
             claims.see(seq, event_type, object_id, payload)
+            if '"bound_' in payload or event_type == EVENT_DECISIONS_DISCARDED:
+                bound.see(seq, event_type, object_id, _parsed(seq, payload))
         except LedgerError:
             verifier.fail(PROBLEM_MALFORMED, seq=seq)
             break
     rows.close()
     if not verifier.failed and (verifier.entries, verifier.head) != (head_seq, head):
         verifier.fail(PROBLEM_HEAD, seq=min(verifier.entries, head_seq) + 1)
+    if not verifier.failed and witness is not None and verifier.entries < witness[0]:
+        verifier.fail(PROBLEM_WITNESS_SHORT, seq=verifier.entries + 1)
+    if not verifier.failed and not signature_holds(key, head_seq, head, signature):
+        verifier.fail(PROBLEM_SIGNATURE, seq=head_seq)
     result = verifier.result()
     if not result.ok:
         return result
-    return _verify_decisions(conn, claims, result)
+    result = _verify_decisions(conn, claims, result)
+    if not result.ok:
+        return result
+    checked, problem = verify_bound(conn, key, bound)
+    if problem is None:
+        return replace(result, bound=checked)
+    return replace(result, ok=False, first_bad_seq=problem[0], problem=problem[1], bound=checked)
+
+
+def _parsed(seq: int, payload_text: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(payload_text)
+    except (ValueError, RecursionError):
+        payload = None
+    if not isinstance(payload, dict):
+        raise LedgerError(f"ledger entry {seq} has a malformed payload")
+    return payload
 
 
 def _verify_decisions(conn: Connection, claims: _Claims, chain: VerifyResult) -> VerifyResult:
@@ -266,4 +322,13 @@ class _BatchWalker:
         )
 
 
-__all__ = ["EVENT_DECISIONS_RECORDED", "append_entries", "last_config", "verify_store"]
+__all__ = [
+    "EVENT_DECISIONS_RECORDED",
+    "KEY_INFO",
+    "PROBLEM_SIGNATURE",
+    "PROBLEM_WITNESS_HASH",
+    "PROBLEM_WITNESS_SHORT",
+    "append_entries",
+    "last_config",
+    "verify_store",
+]

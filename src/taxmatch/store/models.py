@@ -173,6 +173,9 @@ ledger_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("entry_hash", String(64), nullable=False),
+    # HMAC-SHA256 of (seq, entry_hash) under the ledger key (schema 0006); NULL only for
+    # the empty ledger.
+    Column("signature", String(64), nullable=True),
     CheckConstraint("id = 1", name="ck_ledger_head_single_row"),
 )
 

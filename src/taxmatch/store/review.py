@@ -13,13 +13,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, exists, func, select
+from sqlalchemy import ColumnElement, Row, and_, exists, func, select
 
 from taxmatch.contracts import Outcome
 from taxmatch.errors import StoreError
-from taxmatch.ledger.chain import LedgerDraft, format_recorded_at
+from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.store.console_models import releases, reviews
-from taxmatch.store.ledger_store import append_entries
+from taxmatch.store.ledger_bound import (
+    RELEASE_FINISH,
+    RELEASE_REVIEWS,
+    RELEASES,
+    REVIEWS,
+    SUBJECTS,
+    bind,
+    release_subjects,
+)
 from taxmatch.store.models import (
     DecisionRow,
     batches,
@@ -69,10 +77,6 @@ class Release:
     released_at: datetime | None
     package_dir: str | None
     manifest_sha256: str | None
-
-
-def _append(conn: Connection, drafts: Sequence[LedgerDraft]) -> None:
-    append_entries(conn, drafts, format_recorded_at(datetime.now(UTC)))
 
 
 def _unreviewed() -> ColumnElement[bool]:
@@ -199,7 +203,10 @@ def record_review(
                 "disclosed": False,
             },
         )
-        _append(conn, [draft])
+        where = and_(
+            reviews.c.batch_id == decision.batch_id, reviews.c.row_number == decision.row_number
+        )
+        state.append(conn, [bind(conn, state.ledger_key(), draft, (REVIEWS, where))])
 
 
 def unreleased_reviews(state: StateStore, batch_id: str) -> list[Review]:
@@ -297,7 +304,12 @@ def create_release(
             .where(reviews.c.batch_id == batch_id, reviews.c.release_id.is_(None))
             .values(release_id=release_id)
         )
-        _append(conn, [draft_for(release_id, open_rows)])
+        draft = bind(
+            conn, state.ledger_key(), draft_for(release_id, open_rows),
+            (RELEASES, releases.c.release_id == release_id),
+            (RELEASE_REVIEWS, reviews.c.release_id == release_id),
+        )  # fmt: skip
+        state.append(conn, [draft])
         row = conn.execute(select(releases).where(releases.c.release_id == release_id)).one()
     return _release(row)
 
@@ -313,7 +325,9 @@ def finish_release(
     drafts: Sequence[LedgerDraft],
 ) -> None:
     """Mark a release released: its package, the disclosed reviews, the accounting rows of
-    its disclosures and their ledger entries, in one transaction."""
+    its disclosures and their ledger entries, in one transaction. The last of ``drafts``
+    (``supplement_written``) binds the release's publication columns, its reviews' release
+    columns and its accounting rows."""
     with state.writing("finish_release") as conn:
         row = conn.execute(
             select(releases.c.status, releases.c.batch_id)
@@ -344,7 +358,14 @@ def finish_release(
             )
         if subjects:
             conn.execute(disclosure_subjects.insert(), list(subjects))
-        _append(conn, drafts)
+        *others, last = drafts
+        last = bind(
+            conn, state.ledger_key(), last,
+            (RELEASE_FINISH, releases.c.release_id == release_id),
+            (RELEASE_REVIEWS, reviews.c.release_id == release_id),
+            (SUBJECTS, release_subjects(release_id)),
+        )  # fmt: skip
+        state.append(conn, [*others, last])
 
 
 __all__ = [

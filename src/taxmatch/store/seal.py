@@ -2,7 +2,8 @@
 
 A batch's package is sealed when, in one write transaction, the ledger gets its
 ``package_delivered`` entry followed by one ``disclosure`` entry per disclosed row, the
-custodian-only ``disclosure_subjects`` rows are written, and the batch is marked done.
+custodian-only ``disclosure_subjects`` rows are written and bound by a last
+``disclosures_sealed`` entry, and the batch is marked done.
 Before that commit nothing about the batch's disclosures exists in the ledger or the
 accounting tables; after it, all of it does. A run killed (or stopped by the kill switch)
 before the seal therefore leaves no disclosure to account for, and a re-run seals each
@@ -29,6 +30,7 @@ from taxmatch.errors import BatchNotFound, StoreError
 from taxmatch.events import Event, emit
 from taxmatch.ledger.chain import LedgerDraft, format_recorded_at
 from taxmatch.store.bulk import subject_params
+from taxmatch.store.ledger_bound import EVENT_DISCLOSURES_SEALED, SUBJECTS, bind
 from taxmatch.store.ledger_store import append_entries
 from taxmatch.store.models import (
     SubjectRow,
@@ -72,8 +74,9 @@ def seal_batch(
     finished_at: datetime,
 ) -> str:
     """Seal ``batch_id``: ``delivered`` (its ``package_delivered`` entry), then every
-    chunk of (disclosure entries, subject rows), then the batch marked done with its
-    ``counts`` and ``finished_at``, all in one transaction. The new ledger head.
+    chunk of (disclosure entries, subject rows), then a ``disclosures_sealed`` entry
+    binding the subject rows, then the batch marked done with its ``counts`` and
+    ``finished_at``, all in one transaction. The new ledger head.
 
     ``StoreError`` when the batch is already sealed (nothing is written then).
     """
@@ -99,12 +102,18 @@ def seal_batch(
                     disclosure_subjects.insert(),
                     [subject_params(batch_id, s, moment) for s in subjects],
                 )
+        sealed = LedgerDraft(EVENT_DISCLOSURES_SEALED, delivered.actor, delivered.origin, True,
+                             batch_id, {"disclosures": entries})  # fmt: skip
+        rows = disclosure_subjects.c.batch_id == batch_id
+        head = append_entries(
+            conn, [bind(conn, state.ledger_key(), sealed, (SUBJECTS, rows))], recorded_at
+        )[-1]
         conn.execute(
             batches.update()
             .where(batches.c.batch_id == batch_id)
             .values(status=SEALED, counts=dump_counts(counts), finished_at=finished_at)
         )
-    emit(Event.LEDGER_APPENDED, logging.DEBUG, entries=entries + 1, seq=head.seq,
+    emit(Event.LEDGER_APPENDED, logging.DEBUG, entries=entries + 2, seq=head.seq,
          head=head.entry_hash)  # fmt: skip
     return head.entry_hash
 

@@ -43,7 +43,8 @@ from taxmatch.ledger.digest import (
     chunk_payload,
 )
 from taxmatch.store.bulk import insert_decisions, subject_params, upsert
-from taxmatch.store.ledger_store import append_entries, last_config, verify_store
+from taxmatch.store.ledger_bound import REQUEST_COUNTS, SUBJECTS, bind, chunk_rows, received_draft
+from taxmatch.store.ledger_store import KEY_INFO, append_entries, last_config, verify_store
 from taxmatch.store.migrations import WRITE_OPTION, guard, open_engine
 from taxmatch.store.models import (
     BatchRow,
@@ -124,15 +125,24 @@ class StateStore:
         with self._read("list_batches") as conn:
             return [batch_from_row(row) for row in conn.execute(query)]
 
-    def create_batch(self, row: BatchRow) -> None:
+    def create_batch(self, row: BatchRow, *, actor: str = "system", origin: str = "store") -> None:
+        """Store a new batch and, in the same transaction, its ``batch_received`` entry,
+        which binds the batch's ownership columns (``ledger_bound.BATCHES``)."""
         params = batch_params(row)
-        with self._write("create_batch") as conn:
+        with self._write("create_batch", LedgerError) as conn:
             exists = conn.execute(
                 select(batches.c.batch_id).where(batches.c.batch_id == row.batch_id)
             ).first()
             if exists is not None:
                 raise StoreError(f"batch {row.batch_id} already exists")
             conn.execute(batches.insert(), params)
+            received = received_draft(conn, self.ledger_key(), row.batch_id, actor, origin)
+            self._append(conn, [received])
+
+    def record_received(self, batch_id: str, *, actor: str, origin: str) -> None:
+        """A ``batch_received`` entry for a stored batch that runs again (bound anew)."""
+        with self._write("record_received", LedgerError) as conn:
+            self._append(conn, [received_draft(conn, self.ledger_key(), batch_id, actor, origin)])
 
     def set_batch_status(
         self,
@@ -215,15 +225,17 @@ class StateStore:
         ``ledger verify`` no longer expects the discarded rows.
         """
         with self._write("delete_decisions", LedgerError) as conn:
-            for table in (disclosure_subjects, request_counts):
-                conn.execute(delete(table).where(table.c.batch_id == batch_id))
+            others = sum(
+                conn.execute(delete(table).where(table.c.batch_id == batch_id)).rowcount
+                for table in (disclosure_subjects, request_counts)
+            )
             gone = conn.execute(delete(decisions).where(decisions.c.batch_id == batch_id))
-            if gone.rowcount:
+            if gone.rowcount or others:  # accounting rows are bound to the ledger too
                 discard = LedgerDraft(
                     EVENT_DECISIONS_DISCARDED, actor, origin, True, batch_id,
                     {"rows": int(gone.rowcount)},
                 )  # fmt: skip
-                append_entries(conn, [discard], format_recorded_at(datetime.now(UTC)))
+                self._append(conn, [discard])
 
     def record_decisions(
         self,
@@ -276,22 +288,35 @@ class StateStore:
                     ),
                     [subject_params(batch_id, s, moment) for s in subjects],
                 )
-            written = append_entries(conn, [*drafts, entry], recorded_at)
+            if subjects:  # a batch run's subjects are written and bound when it is sealed
+                where = chunk_rows(batch_id, rows)
+                entry = bind(conn, self.ledger_key(), entry, (SUBJECTS, where))
+            written = append_entries(conn, [*drafts, entry], recorded_at, key=self.ledger_key())
         head = written[-1].entry_hash
         emit(Event.LEDGER_APPENDED, logging.DEBUG, entries=len(written), seq=written[-1].seq,
              head=head)  # fmt: skip
         return head
 
-    def write_request_counts(self, batch_id: str, counts: Mapping[str, int]) -> None:
-        """Replace a batch's requests-per-cited-statute counts (the annual report's input)."""
+    def write_request_counts(
+        self, batch_id: str, counts: Mapping[str, int], *, draft: LedgerDraft | None = None
+    ) -> None:
+        """Replace a batch's requests-per-cited-statute counts (the annual report's input),
+        bound by ``draft`` (the batch's ``decisions_recorded``) appended in the same
+        transaction, or else by a ``requests_counted`` entry."""
         values = [
             {"batch_id": batch_id, "statute": statute, "requests": int(n)}
             for statute, n in sorted(counts.items())
         ]
-        with self._write("write_request_counts") as conn:
+        if draft is None:
+            total = sum(int(n) for n in counts.values())
+            draft = LedgerDraft("requests_counted", "system", "store", True, batch_id,
+                                {"statutes": len(values), "requests": total})  # fmt: skip
+        with self._write("write_request_counts", LedgerError) as conn:
             conn.execute(delete(request_counts).where(request_counts.c.batch_id == batch_id))
             if values:
                 conn.execute(request_counts.insert(), values)
+            where = request_counts.c.batch_id == batch_id
+            self._append(conn, [bind(conn, self.ledger_key(), draft, (REQUEST_COUNTS, where))])
 
     def record_config(
         self, kind: str, identity: str, *, actor: str, origin: str, **details: PayloadValue
@@ -309,7 +334,7 @@ class StateStore:
                 return False
             payload = {**details, "identity": identity, "previous_identity": previous}
             draft = LedgerDraft(EVENT_CONFIG_CHANGED, actor, origin, True, kind, payload)
-            append_entries(conn, [draft], format_recorded_at(datetime.now(UTC)))
+            self._append(conn, [draft])
         return True
 
     # --- ledger -----------------------------------------------------------------------
@@ -323,7 +348,9 @@ class StateStore:
         """
         clock = now or (lambda: datetime.now(UTC))
         with self._write("append_ledger", LedgerError) as conn:
-            entries = append_entries(conn, drafts, format_recorded_at(clock()))
+            entries = append_entries(
+                conn, drafts, format_recorded_at(clock()), key=self.ledger_key()
+            )
             if not entries:
                 return str(conn.execute(select(ledger_head.c.entry_hash)).scalar_one())
         new_seq, new_head = entries[-1].seq, entries[-1].entry_hash
@@ -351,20 +378,22 @@ class StateStore:
                 return
             last = page[-1].seq
 
-    def verify_ledger(self) -> VerifyResult:
-        """Verify the whole chain, that it ends exactly at the recorded head, and that every
-        stored decision row matches the ledger entry that accounts for it.
+    def verify_ledger(self, witness: tuple[int, str] | None = None) -> VerifyResult:
+        """Verify the whole chain, that it ends exactly at the recorded head (signed with
+        the ledger key) and contains the ``witness`` head (seq, hash) if given, and that
+        every stored decision row and bound row matches the ledger entry that records it.
 
         Reads one consistent snapshot (a single read transaction, REPEATABLE READ on
-        PostgreSQL), streaming entries and decisions with server-side cursors.
+        PostgreSQL), streaming entries and rows with server-side cursors.
         """
         with self._read("verify_ledger", snapshot=True) as conn:
-            result = verify_store(conn)
+            result = verify_store(conn, self.ledger_key(), witness)
         emit(
             Event.LEDGER_VERIFIED,
             ok=result.ok,
             entries=result.entries,
             decisions=result.decisions,
+            bound=result.bound,
             first_bad_seq=result.first_bad_seq,
         )
         return result
@@ -381,6 +410,14 @@ class StateStore:
         (console); ledger entries appended on it commit with the rows. Errors wrapped."""
         with self._write(operation, LedgerError) as conn:
             yield conn
+
+    def append(self, conn: Connection, drafts: Sequence[LedgerDraft]) -> list[LedgerEntry]:
+        """Append ``drafts`` on ``conn`` (a ``writing`` transaction), now, head signed."""
+        return self._append(conn, drafts)
+
+    def _append(self, conn: Connection, drafts: Sequence[LedgerDraft]) -> list[LedgerEntry]:
+        recorded_at = format_recorded_at(datetime.now(UTC))
+        return append_entries(conn, drafts, recorded_at, key=self.ledger_key())
 
     def ledger_key(self) -> bytes:
         """The secret for ``keyed_hash``: made once with ``secrets.token_bytes``, never changed."""
@@ -414,8 +451,13 @@ class StateStore:
     def _write(self, operation: str, error: type[StoreError] = StoreError) -> Iterator[Connection]:
         with guard(operation, error), self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                yield conn
+            if self._key is not None:  # what ``append_entries`` signs the head with
+                conn.info[KEY_INFO] = self._key
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.info.pop(KEY_INFO, None)
 
 
 def _check_chunk(chunk: int) -> None:

@@ -4,8 +4,8 @@ A hypothesis search over tampering done directly in a SQLite state database (tri
 dropped, as an attacker would): random characters of random columns of random ledger rows
 changed, rows deleted, reordered or inserted (a correctly hashed forgery included, before
 or after the recorded head), and decision rows changed, deleted, moved or inserted. Every
-single change must fail verification. (A forgery appended *and* the head moved to it is
-an append, which a chain cannot tell from a real one: see docs/ledger.md, witnesses.)
+single change must fail verification, a forgery appended *and* the head moved to it
+included: the chain cannot tell it from a real append, the head's keyed signature can.
 The same kinds of change are tested on PostgreSQL in ``test_ledger_store.py`` and
 ``tests/unit/store/test_decisions_ledger.py``.
 """
@@ -59,7 +59,8 @@ Tamper = Callable[[sqlite3.Connection], None]
 @st.composite
 def ledger_tampering(draw: st.DrawFn, entries: int) -> Tamper:
     seq = draw(st.integers(1, entries))
-    kind = draw(st.sampled_from(["flip", "success", "delete", "swap", "insert", "append"]))
+    kind = draw(st.sampled_from(["flip", "success", "delete", "swap", "insert", "append",
+                                 "append_head"]))  # fmt: skip
     column = draw(st.sampled_from(LEDGER_TEXT))
     position, mask = draw(st.integers(0, 300)), draw(st.integers(1, 127))
     other = draw(st.integers(1, entries).filter(lambda n: n != seq))
@@ -82,7 +83,7 @@ def ledger_tampering(draw: st.DrawFn, entries: int) -> Tamper:
             con.execute("UPDATE ledger_entries SET seq = ? WHERE seq = ?", (seq, other))
             con.execute("UPDATE ledger_entries SET seq = ? WHERE seq = -1", (other,))
         else:  # a correctly linked and hashed forgery, after seq (or after the head)
-            at = entries if kind == "append" else seq
+            at = entries if kind.startswith("append") else seq
             (prev,) = con.execute(
                 "SELECT entry_hash FROM ledger_entries WHERE seq = ?", (at,)
             ).fetchone()
@@ -103,6 +104,9 @@ def ledger_tampering(draw: st.DrawFn, entries: int) -> Tamper:
                 (forged.seq, forged.recorded_at, forged.event_type, forged.actor, forged.origin,
                  forged.object_id, forged.prev_hash, forged.entry_hash),
             )  # fmt: skip
+            if kind == "append_head":  # and the head moved to it, the signature left as it was
+                con.execute("UPDATE ledger_head SET seq = ?, entry_hash = ?",
+                            (forged.seq, forged.entry_hash))  # fmt: skip
 
     return apply
 

@@ -239,8 +239,9 @@ def test_malformed_chunk_entry_is_reported(state_store: StateStore) -> None:
         [LedgerDraft(EVENT_DECISIONS, "svc", "cli", True, "B1", {"chunk": 1, "rows": "many"})]
     )
     result = state_store.verify_ledger()
+    # entry 1 is the batch's ``batch_received`` (create_batch records it, binding the row)
     assert (result.ok, result.first_bad_seq, result.problem) == (
-        False, 1, "entry is malformed")  # fmt: skip
+        False, 2, "entry is malformed")  # fmt: skip
 
 
 def test_decisions_recorded_row_count_is_checked(state_store: StateStore, state_url: str) -> None:

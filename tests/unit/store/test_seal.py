@@ -54,8 +54,8 @@ def test_the_seal_writes_delivery_then_disclosures_and_marks_the_batch_done(
                       disclosures=[chunk("B1", [2]), chunk("B1", [4])],
                       counts={"DISCLOSED": 2, "REJECTED": 2}, finished_at=T0)  # fmt: skip
     kinds = [(e.event_type, e.object_id) for e in state_store.iter_ledger()]
-    assert kinds[-3:] == [("package_delivered", "B1"), ("disclosure", "D-B1-2"),
-                          ("disclosure", "D-B1-4")]  # fmt: skip
+    assert kinds[-4:] == [("package_delivered", "B1"), ("disclosure", "D-B1-2"),
+                          ("disclosure", "D-B1-4"), ("disclosures_sealed", "B1")]  # fmt: skip
     assert state_store.ledger_head()[1] == head
     found = state_store.find_batch("B1")
     assert found is not None

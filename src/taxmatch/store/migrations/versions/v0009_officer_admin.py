@@ -1,7 +1,7 @@
 """Console officer administration: disabled accounts and the sessions' idle clock.
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-06
 
 Frozen once released. ``officers.disabled`` (false for existing officers): a disabled
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,397 @@
+"""Rows bound to the ledger: who decided, who approved, what was disclosed about whom, which
+agency owns which batch. Bound on write, re-hashed by ``ledger verify``.
+
+A *view* is the set of columns of a table that must never change once written (the
+columns that legitimately change, such as a batch's status, are left out; docs/ledger.md
+lists both). The entry that records a write carries the keyed digest of the view's rows
+it wrote (``taxmatch.ledger.bind``), computed from the rows as stored, in the same
+transaction. Each view's rows fall into *groups* (a batch, a review, a release, a chunk
+of a batch's rows) and the last entry that binds a group is the one that holds for it.
+Rows written before schema 0006 are bound by the ``rows_backfilled`` entries its
+migration appended (``backfill_drafts``).
+
+Functions on a ``Connection`` inside the caller's transaction. Must never load a table
+whole (tables are streamed; only the claims are kept) or put a row's values into an
+error (problems name tables, batches, rows, releases and sequence numbers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from sqlalchemy import Column, ColumnElement, Connection, Table, and_, select, true
+
+from taxmatch.errors import BatchNotFound, LedgerError
+from taxmatch.ledger.bind import (
+    EVENT_ROWS_BACKFILLED,
+    BoundClaim,
+    RowsDigest,
+    bound_claim,
+    bound_fields,
+    claims_match,
+    with_fields,
+)
+from taxmatch.ledger.chain import LedgerDraft, PayloadValue
+from taxmatch.ledger.digest import EVENT_DECISIONS, EVENT_DECISIONS_DISCARDED
+from taxmatch.store.console_models import releases, reviews
+from taxmatch.store.models import batches, disclosure_subjects, request_counts
+
+READ_CHUNK: Final = 10_000
+Group = tuple[Any, ...]
+REST: Final = "rest"  # a group of rows bound by a backfill entry, per batch
+EVENT_BATCH_RECEIVED: Final = "batch_received"
+# the last entry of a batch's seal: binds the accounting rows of its disclosures made
+EVENT_DISCLOSURES_SEALED: Final = "disclosures_sealed"
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    name: str
+    table: Table
+    columns: tuple[Column[Any], ...]
+    order: tuple[Column[Any], ...]
+    rows: ColumnElement[bool]  # which rows of the table the view holds
+    row_id: Callable[[Mapping[str, Any]], str]  # ids only, for messages
+
+
+def _cols(table: Table, *names: str) -> tuple[Column[Any], ...]:
+    return tuple(table.c[name] for name in names)
+
+
+BATCHES = View(
+    "batches", batches,
+    _cols(batches, "batch_id", "agency", "request_letter_id", "input_sha256", "envelope_sha256",
+          "policy_version", "policy_sha256", "created_at", "package_dir", "as_of", "matcher",
+          "reference_id"),
+    _cols(batches, "batch_id"), true(), lambda r: str(r["batch_id"]),
+)  # fmt: skip
+REQUEST_COUNTS = View(
+    "request_counts", request_counts, _cols(request_counts, "batch_id", "statute", "requests"),
+    _cols(request_counts, "batch_id", "statute"), true(), lambda r: f"of batch {r['batch_id']}",
+)  # fmt: skip
+SUBJECTS = View(
+    "disclosure_subjects", disclosure_subjects,
+    _cols(disclosure_subjects, "disclosure_id", "batch_id", "row_number", "tin", "statute",
+          "relevance", "fields", "disclosed_at"),
+    _cols(disclosure_subjects, "batch_id", "row_number", "disclosure_id"), true(),
+    lambda r: str(r["disclosure_id"]),
+)  # fmt: skip
+REVIEWS = View(
+    "reviews", reviews,
+    _cols(reviews, "batch_id", "row_number", "request_id", "outcome", "action", "reason",
+          "officer", "decided_at"),
+    _cols(reviews, "batch_id", "row_number"), true(),
+    lambda r: f"{r['batch_id']}#{r['row_number']}",
+)  # fmt: skip
+RELEASES = View(
+    "releases", releases,
+    _cols(releases, "release_id", "batch_id", "number", "preparer", "rows", "second_person",
+          "created_at"),
+    _cols(releases, "batch_id", "release_id"), true(), lambda r: str(r["release_id"]),
+)  # fmt: skip
+# What publishing a release sets, once: bound by ``supplement_written``. Before that the
+# release awaits approval and these columns are empty (checked, not bound).
+RELEASE_FINISH = View(
+    "release_finish", releases,
+    _cols(releases, "release_id", "batch_id", "status", "approver", "released_at",
+          "package_dir", "manifest_sha256"),
+    _cols(releases, "batch_id", "release_id"), true(), lambda r: str(r["release_id"]),
+)  # fmt: skip
+# Which reviews a release holds and which of them it disclosed: bound by the release's
+# entries (``release_prepared``, then ``supplement_written``).
+RELEASE_REVIEWS = View(
+    "release_reviews", reviews, _cols(reviews, "batch_id", "row_number", "release_id", "disclosed"),
+    _cols(reviews, "batch_id", "row_number"), reviews.c.release_id.is_not(None),
+    lambda r: f"{r['batch_id']}#{r['row_number']}",
+)  # fmt: skip
+VIEWS: Final = (BATCHES, REQUEST_COUNTS, RELEASES, RELEASE_FINISH, RELEASE_REVIEWS, REVIEWS,
+                SUBJECTS)  # fmt: skip
+_BY_RELEASE: Final = frozenset({RELEASES.name, RELEASE_FINISH.name, RELEASE_REVIEWS.name})
+_DISCARDED: Final = (REQUEST_COUNTS.name, SUBJECTS.name)  # deleted when a batch re-runs
+
+
+def _unfinished(row: Mapping[str, Any]) -> bool:
+    return row["status"] == "awaiting_approval" and all(
+        row[name] is None for name in ("approver", "released_at", "package_dir", "manifest_sha256")
+    )
+
+
+# --- binding on write ----------------------------------------------------------------------
+
+
+def _stream(conn: Connection, view: View, *where: ColumnElement[bool]) -> Iterator[dict[str, Any]]:
+    names = [c.name for c in view.columns]
+    rows = conn.execute(
+        select(*view.columns).where(view.rows, *where).order_by(*view.order),
+        execution_options={"yield_per": READ_CHUNK},
+    )
+    try:
+        for row in rows:
+            yield dict(zip(names, row, strict=True))
+    finally:
+        rows.close()
+
+
+def digest_of(conn: Connection, key: bytes, view: View, *where: ColumnElement[bool]) -> RowsDigest:
+    """The keyed digest of the view's stored rows that ``where`` selects, in view order."""
+    digest = RowsDigest(key)
+    for row in _stream(conn, view, *where):
+        digest.add(tuple(row.values()))
+    return digest
+
+
+def bind(
+    conn: Connection, key: bytes, draft: LedgerDraft, *parts: tuple[View, ColumnElement[bool]]
+) -> LedgerDraft:
+    """``draft`` with the binding fields of each (view, rows) in ``parts`` added."""
+    fields: dict[str, PayloadValue] = {}
+    for view, where in parts:
+        fields.update(bound_fields(view.name, digest_of(conn, key, view, where)))
+    return LedgerDraft(draft.event_type, draft.actor, draft.origin, draft.success,
+                       draft.object_id, with_fields(draft.payload, fields))  # fmt: skip
+
+
+def chunk_rows(batch_id: str, rows: Sequence[Any]) -> ColumnElement[bool]:
+    """The accounting rows of one chunk of decision ``rows`` (with ``row_number``)."""
+    numbers = [int(r.row_number) for r in rows]
+    return and_(
+        disclosure_subjects.c.batch_id == batch_id,
+        disclosure_subjects.c.row_number.between(min(numbers), max(numbers)),
+    )
+
+
+def received_draft(
+    conn: Connection, key: bytes, batch_id: str, actor: str, origin: str
+) -> LedgerDraft:
+    """The ``batch_received`` entry of a stored batch, binding its ownership columns."""
+    row = conn.execute(
+        select(batches.c.agency, batches.c.request_letter_id, batches.c.input_sha256,
+               batches.c.envelope_sha256).where(batches.c.batch_id == batch_id)
+    ).first()  # fmt: skip
+    if row is None:
+        raise BatchNotFound(f"batch {batch_id} not found")
+    payload: dict[str, PayloadValue] = {
+        "agency": row.agency,
+        "request_letter_id_sha256": hashlib.sha256(row.request_letter_id.encode()).hexdigest(),
+        "input_sha256": row.input_sha256,
+        "envelope_sha256": row.envelope_sha256,
+    }
+    draft = LedgerDraft(EVENT_BATCH_RECEIVED, actor, origin, True, batch_id, payload)
+    return bind(conn, key, draft, (BATCHES, batches.c.batch_id == batch_id))
+
+
+def release_subjects(release_id: str) -> ColumnElement[bool]:
+    """The accounting rows a release wrote: those of its disclosed reviews."""
+    disclosed = select(reviews.c.row_number).where(
+        reviews.c.release_id == release_id, reviews.c.disclosed.is_(True)
+    )
+    batch = select(releases.c.batch_id).where(releases.c.release_id == release_id)
+    return and_(
+        disclosure_subjects.c.batch_id == batch.scalar_subquery(),
+        disclosure_subjects.c.row_number.in_(disclosed),
+    )
+
+
+def backfill_drafts(conn: Connection, key: bytes) -> list[LedgerDraft]:
+    """``rows_backfilled`` entries binding every row stored now: one per batch (its batch
+    row, request counts, accounting rows and reviews) and one per release (the release
+    row and its reviews' release columns). Empty when nothing is stored."""
+    groups: dict[str, dict[str, RowsDigest]] = {}
+    for view in VIEWS:
+        for row in _stream(conn, view):
+            if view is RELEASE_FINISH and _unfinished(row):
+                continue
+            owner = row["release_id"] if view.name in _BY_RELEASE else row["batch_id"]
+            groups.setdefault(owner, {}).setdefault(view.name, RowsDigest(key)).add(
+                tuple(row.values())
+            )
+    drafts = []
+    for owner in sorted(groups):
+        payload: dict[str, PayloadValue] = {}
+        for name, digest in sorted(groups[owner].items()):
+            payload.update(bound_fields(name, digest))
+        drafts.append(LedgerDraft(EVENT_ROWS_BACKFILLED, "taxmatch", "migration 0006", True,
+                                  owner, payload))  # fmt: skip
+    return drafts
+
+
+# --- verification ----------------------------------------------------------------------
+
+
+@dataclass
+class BoundClaims:
+    """The claims of every verified entry on bound rows: per view, group -> last claim."""
+
+    groups: dict[str, dict[Group, BoundClaim]] = field(
+        default_factory=lambda: {v.name: {} for v in VIEWS}
+    )
+    chunks: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    _ranges: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+    def ranges(self, batch: str) -> list[tuple[int, int]]:
+        """The row ranges of the batch's chunks that bind accounting rows, sorted."""
+        if batch not in self._ranges:
+            held = self.groups[SUBJECTS.name]
+            self._ranges[batch] = sorted(
+                {r for r in self.chunks.get(batch, ()) if ("chunk", batch, *r) in held}
+            )
+        return self._ranges[batch]
+
+    def see(self, seq: int, event_type: str, object_id: str, payload: Mapping[str, Any]) -> None:
+        """Take note of a verified entry's claims; ``LedgerError`` when malformed."""
+        if event_type == EVENT_DECISIONS_DISCARDED:
+            for name in _DISCARDED:
+                claims = self.groups[name]
+                for group in [g for g in claims if g[1] == object_id]:
+                    del claims[group]
+            self.chunks.pop(object_id, None)
+            return
+        for view in VIEWS:
+            claim = bound_claim(seq, view.name, payload)
+            if claim is not None:
+                self.groups[view.name][self._group(view, seq, event_type, object_id, payload)] = (
+                    claim
+                )
+
+    def _group(
+        self, view: View, seq: int, event_type: str, object_id: str, payload: Mapping[str, Any]
+    ) -> Group:
+        backfill = event_type == EVENT_ROWS_BACKFILLED
+        if view in (REVIEWS, SUBJECTS) and backfill:
+            return (REST, object_id)
+        if view is REVIEWS:
+            batch, row = payload.get("batch_id"), payload.get("row_number")
+            if not isinstance(batch, str) or type(row) is not int:
+                raise LedgerError(f"ledger entry {seq} binds a review it does not name")
+            return ("row", batch, row)
+        if view is SUBJECTS and event_type == EVENT_DISCLOSURES_SEALED:
+            return ("sealed", object_id)
+        if view is SUBJECTS and event_type == EVENT_DECISIONS:
+            first, last = payload.get("first_row"), payload.get("last_row")
+            if type(first) is not int or type(last) is not int:
+                raise LedgerError(f"ledger entry {seq} is not a well-formed decisions entry")
+            self.chunks.setdefault(object_id, []).append((first, last))
+            return ("chunk", object_id, first, last)
+        if view is SUBJECTS:
+            return ("release", object_id)
+        return ("id", object_id)
+
+
+class _Problem(Exception):
+    def __init__(self, seq: int | None, text: str) -> None:
+        super().__init__(text)
+        self.seq, self.text = seq, text
+
+
+def verify_bound(
+    conn: Connection, key: bytes, claims: BoundClaims
+) -> tuple[int, tuple[int | None, str] | None]:
+    """Re-hash every bound row against the claims; (rows checked, problem or None)."""
+    released: dict[tuple[str, int], str] = {}  # (batch, row) -> release that disclosed it
+    checked = 0
+    try:
+        for view in VIEWS:
+            checked += _check(conn, key, view, claims, released)
+    except _Problem as problem:
+        return checked, (problem.seq, problem.text)
+    except (ValueError, TypeError, LedgerError):  # a stored value of the wrong type
+        return checked, (None, f"{view.table.name}: a stored row is malformed")
+    return checked, None
+
+
+def _check(
+    conn: Connection,
+    key: bytes,
+    view: View,
+    claims: BoundClaims,
+    released: dict[tuple[str, int], str],
+) -> int:
+    mine = claims.groups[view.name]
+    digests: dict[Group, RowsDigest] = {}
+    checked = 0
+    for row in _stream(conn, view):
+        group = _row_group(view, row, claims, released)
+        if group not in mine and (REST, row["batch_id"]) in mine:
+            group = (REST, row["batch_id"])
+        if group not in mine:
+            if view is RELEASE_FINISH and _unfinished(row):
+                continue
+            table = view.table.name
+            raise _Problem(
+                None, f"{table} row {view.row_id(row)} is not accounted for by any ledger entry"
+            )
+        digests.setdefault(group, RowsDigest(key)).add(tuple(row.values()))
+        checked += 1
+        if view is RELEASE_REVIEWS and row["disclosed"] is True:
+            released[(row["batch_id"], int(row["row_number"]))] = row["release_id"]
+    for group, claim in sorted(mine.items(), key=lambda item: item[1].seq):
+        if not claims_match(claim, digests.get(group) or RowsDigest(key)):
+            raise _Problem(claim.seq, f"{_describe(view, group)} do not match the ledger")
+    return checked
+
+
+def _row_group(
+    view: View, row: Mapping[str, Any], claims: BoundClaims, released: dict[tuple[str, int], str]
+) -> Group:
+    if view.name in _BY_RELEASE:
+        return ("id", row["release_id"])
+    if view is REVIEWS:
+        return ("row", row["batch_id"], int(row["row_number"]))
+    if view is SUBJECTS:
+        batch, number = row["batch_id"], int(row["row_number"])
+        if (batch, number) in released:
+            return ("release", released[(batch, number)])
+        if ("sealed", batch) in claims.groups[SUBJECTS.name]:
+            return ("sealed", batch)
+        ranges = claims.ranges(batch)
+        i = bisect_right(ranges, number, key=lambda r: r[0]) - 1
+        if i >= 0 and ranges[i][0] <= number <= ranges[i][1]:
+            return ("chunk", batch, *ranges[i])
+        return ("none",)
+    return ("id", row["batch_id"])
+
+
+def _describe(view: View, group: Group) -> str:
+    table, kind = view.table.name, group[0]
+    if kind == REST:
+        return f"{table} rows of batch {group[1]} recorded before schema 0006"
+    if kind == "chunk":
+        return f"{table} rows {group[2]}-{group[3]} of batch {group[1]}"
+    if kind == "sealed":
+        return f"{table} rows of sealed batch {group[1]}"
+    if kind == "row":
+        return f"{table} row {group[1]}#{group[2]}"
+    if kind == "release" or view is RELEASE_REVIEWS:
+        return f"{table} rows of release {group[1]}"
+    if view is REQUEST_COUNTS:
+        return f"{table} rows of batch {group[1]}"
+    if view is RELEASE_FINISH:
+        return f"{table} row {group[1]} (publication columns)"
+    return f"{table} row {group[1]}"
+
+
+__all__ = [
+    "BATCHES",
+    "EVENT_BATCH_RECEIVED",
+    "EVENT_DISCLOSURES_SEALED",
+    "RELEASES",
+    "RELEASE_FINISH",
+    "RELEASE_REVIEWS",
+    "REQUEST_COUNTS",
+    "REVIEWS",
+    "SUBJECTS",
+    "VIEWS",
+    "BoundClaims",
+    "View",
+    "backfill_drafts",
+    "bind",
+    "chunk_rows",
+    "digest_of",
+    "received_draft",
+    "release_subjects",
+    "verify_bound",
+]
