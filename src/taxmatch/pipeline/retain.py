@@ -7,8 +7,9 @@ without the requester. Never logs; errors name paths only.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+
+from taxmatch.owner_only import copy_private, make_dir, write_private_text
 
 REQUESTS_STEM = "requests"
 ENVELOPE_NAME = "envelope.json"
@@ -28,7 +29,7 @@ def retain_inputs(
     half copy under the final name.
     """
     target = inputs_dir(store, batch_id)
-    target.mkdir(parents=True, exist_ok=True)
+    make_dir(target)
     copies = [
         (requests, target / f"{REQUESTS_STEM}{requests.suffix.lower()}"),
         (envelope, target / ENVELOPE_NAME),
@@ -36,10 +37,10 @@ def retain_inputs(
     for src, dst in copies:
         if not dst.exists():
             tmp = dst.with_name(dst.name + ".partial")
-            shutil.copyfile(src, tmp)
+            copy_private(src, tmp)
             tmp.replace(dst)
     policy = target / POLICY_NAME
     if not policy.exists():
         tmp = policy.with_name(POLICY_NAME + ".partial")
-        tmp.write_text(policy_text, encoding="utf-8")
+        write_private_text(tmp, policy_text)
         tmp.replace(policy)

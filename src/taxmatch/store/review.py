@@ -28,6 +28,7 @@ from taxmatch.store.models import (
     disclosure_subjects,
 )
 from taxmatch.store.state import StateStore
+from taxmatch.store.subjects import sealed_values
 
 QUEUE_OUTCOMES: tuple[str, ...] = (Outcome.REVIEW.value, Outcome.AMBIGUOUS.value)
 
@@ -343,7 +344,9 @@ def finish_release(
                 .values(disclosed=True)
             )
         if subjects:
-            conn.execute(disclosure_subjects.insert(), list(subjects))
+            conn.execute(
+                disclosure_subjects.insert(), [sealed_values(s, state.keys) for s in subjects]
+            )
         _append(conn, drafts)
 
 

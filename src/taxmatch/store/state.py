@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from sqlalchemy import Connection, delete, func, select
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
 from taxmatch.errors import BatchNotFound, LedgerError, StoreError
 from taxmatch.events import Event, emit
@@ -42,8 +42,10 @@ from taxmatch.ledger.digest import (
     DecisionsDigest,
     chunk_payload,
 )
-from taxmatch.store.bulk import insert_decisions, subject_params, upsert
+from taxmatch.store.bulk import insert_decisions, upsert
+from taxmatch.store.keys import ENV_KEYRING, Keyring, Keys, key_id
 from taxmatch.store.ledger_store import append_entries, last_config, verify_store
+from taxmatch.store.location import STATE_FILE, keyring_for, state_url
 from taxmatch.store.migrations import WRITE_OPTION, guard, open_engine
 from taxmatch.store.models import (
     BatchRow,
@@ -62,37 +64,43 @@ from taxmatch.store.models import (
     entry_from_row,
     ledger_entries,
     ledger_head,
-    ledger_key,
     request_counts,
 )
+from taxmatch.store.subjects import subject_params
 
-STATE_FILE: Final = "state.sqlite3"
 CHUNK: Final = 10_000
 
 
 class StateStore:
     """Typed access to the state database. Thread-safe; one per process is enough."""
 
-    def __init__(self, url: str | URL) -> None:
-        self._engine = open_engine(url)
-        self._key: bytes | None = None
+    def __init__(self, url: str | URL, keyring: Keyring | None = None) -> None:
+        """The database at ``url``; its keys from ``keyring`` (default: ``keyring_for``)."""
+        with guard("opening the state database"):
+            self.keyring = keyring or keyring_for(url)
+            in_memory = _in_memory(url)
+        if self.keyring is None and not in_memory:
+            raise StoreError(
+                "a PostgreSQL state database needs its store's keyring: open it with "
+                f"its store directory, or set {ENV_KEYRING}"
+            )
+        self._engine = open_engine(url, self.keyring)
         try:
-            self._key = self._load_key()
+            self.keys = self.keyring.load() if self.keyring is not None else _ephemeral_keys()
         except BaseException:
             self._engine.dispose()
             raise
 
     @classmethod
-    def open(cls, store_dir: Path, database_url: str | None = None) -> StateStore:
-        """The store's database: ``database_url`` if given, else SQLite in ``store_dir``."""
-        if database_url:
-            return cls(database_url)
-        try:
-            store_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create store directory {store_dir}: {exc.strerror}") from None
-        path = (store_dir / STATE_FILE).resolve()
-        return cls(URL.create("sqlite+pysqlite", database=str(path)))
+    def open(
+        cls, store_dir: Path, database_url: str | None = None, *, create: bool = False
+    ) -> StateStore:
+        """The store's database: ``database_url`` if given, else SQLite in ``store_dir``.
+
+        The store must exist (``StoreMissing`` otherwise) unless ``create``.
+        """
+        url = state_url(store_dir, database_url, create=create)
+        return cls(url, Keyring.for_store(store_dir))
 
     @property
     def backend(self) -> str:
@@ -274,7 +282,7 @@ class StateStore:
                     upsert(conn, disclosure_subjects).on_conflict_do_nothing(
                         index_elements=["disclosure_id"]
                     ),
-                    [subject_params(batch_id, s, moment) for s in subjects],
+                    [subject_params(batch_id, s, moment, self.keys) for s in subjects],
                 )
             written = append_entries(conn, [*drafts, entry], recorded_at)
         head = written[-1].entry_hash
@@ -383,24 +391,15 @@ class StateStore:
             yield conn
 
     def ledger_key(self) -> bytes:
-        """The secret for ``keyed_hash``: made once with ``secrets.token_bytes``, never changed."""
-        if self._key is None:
-            self._key = self._load_key()
-        return self._key
+        """The secret for ``keyed_hash`` in use: from the keyring, never from this database."""
+        return self.keys.current("ledger")[1]
+
+    def ledger_keys(self) -> list[bytes]:
+        """Every ledger key the keyring knows, the one in use first (older keyed hashes
+        and head signatures verify under the key they were made with)."""
+        return [key for _, key in self.keys.ledger]
 
     # --- plumbing ---------------------------------------------------------------------
-
-    def _load_key(self) -> bytes:
-        query = select(ledger_key.c.secret).where(ledger_key.c.id == 1)
-        with self._write("ledger_key") as conn:
-            secret = conn.execute(query).scalar_one_or_none()
-            if secret is None:
-                conn.execute(
-                    upsert(conn, ledger_key).on_conflict_do_nothing(index_elements=["id"]),
-                    {"id": 1, "secret": secrets.token_bytes(32), "created_at": datetime.now(UTC)},
-                )
-                secret = conn.execute(query).scalar_one()
-        return bytes(secret)
 
     @contextmanager
     def _read(self, operation: str, *, snapshot: bool = False) -> Iterator[Connection]:
@@ -416,6 +415,17 @@ class StateStore:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 yield conn
+
+
+def _in_memory(url: str | URL) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
+def _ephemeral_keys() -> Keys:
+    """Keys for an in-memory database, which dies with them."""
+    ledger, data = secrets.token_bytes(32), secrets.token_bytes(32)
+    return Keys(((key_id("ledger", ledger), ledger),), ((key_id("data", data), data),))
 
 
 def _check_chunk(chunk: int) -> None:
