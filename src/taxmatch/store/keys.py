@@ -1,7 +1,7 @@
 """The store's keys, kept outside the database they protect.
 
-Two kinds of 256-bit key: the **ledger** key (HMAC: person keys, ``values_hmac``, the
-head signature) and the **data** key (AES-GCM for the encrypted columns, and the HMAC
+Two kinds of 256-bit key: the **ledger** key (HMAC: person keys, ``values_hmac``) and
+the **data** key (AES-GCM for the encrypted columns, and the HMAC
 index of TINs derived from it). Both live in the keyring file, JSON, mode 0600, beside
 the store directory (``<store>.keys``; ``TAXMATCH_KEYRING`` names another path), never
 inside it. ``TAXMATCH_LEDGER_KEY`` / ``TAXMATCH_DATA_KEY`` (one or more comma-separated
