@@ -80,6 +80,12 @@ class Keys:
         return f"Keys({ids})"
 
 
+def ephemeral_keys() -> Keys:
+    """Fresh keys held in memory only: for an in-memory database, which dies with them."""
+    ledger, data = secrets.token_bytes(KEY_BYTES), secrets.token_bytes(KEY_BYTES)
+    return Keys(((key_id("ledger", ledger), ledger),), ((key_id("data", data), data),))
+
+
 class Keyring:
     """The keyring file at ``path`` plus the environment's keys."""
 
@@ -282,6 +288,7 @@ __all__ = [
     "KINDS",
     "Keyring",
     "Keys",
+    "ephemeral_keys",
     "key_id",
     "keyring_path",
 ]

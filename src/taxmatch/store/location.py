@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL, make_url
 
 from taxmatch.errors import StoreError, StoreMissing
 from taxmatch.owner_only import FILE_MODE, make_dir, restrict
-from taxmatch.store.keys import Keyring
+from taxmatch.store.keys import ENV_KEYRING, Keyring
 
 STATE_FILE: Final = "state.sqlite3"
 
@@ -66,17 +66,25 @@ def state_url(store_dir: Path, database_url: str | None, *, create: bool = False
     return URL.create("sqlite+pysqlite", database=str(path))
 
 
-def keyring_for(url: str | URL, store_dir: Path | None = None) -> Keyring | None:
-    """The keyring of the store at ``store_dir``; without one, of the SQLite database's
-    directory, or ``TAXMATCH_KEYRING``'s; None when none can be named (PostgreSQL with
-    no store directory and no ``TAXMATCH_KEYRING``)."""
-    if store_dir is not None:
-        return Keyring.for_store(store_dir)
+def keyring_for(url: str | URL, *, required: bool = False) -> Keyring | None:
+    """The keyring of the store a database URL belongs to: ``TAXMATCH_KEYRING``, else the
+    one beside the SQLite database's directory. None for an in-memory database without
+    ``TAXMATCH_KEYRING`` (its keys die with it) and for PostgreSQL without it (an error
+    when ``required``: such a database is opened with its store directory)."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+    given = os.environ.get(ENV_KEYRING)
+    if given:
+        return Keyring(Path(given))
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            return None
         return Keyring.for_store(Path(parsed.database).parent)
-    given = os.environ.get("TAXMATCH_KEYRING")
-    return Keyring(Path(given)) if given else None
+    if required:
+        raise StoreError(
+            "a PostgreSQL state database needs its store's keyring: open it with its store "
+            f"directory, or set {ENV_KEYRING}"
+        )
+    return None
 
 
 __all__ = ["STATE_FILE", "check_store", "keyring_for", "state_url", "store_exists"]

@@ -14,7 +14,6 @@ load a whole table into memory, or change a ledger entry once written.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from sqlalchemy import Connection, delete, func, select
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
 from taxmatch.errors import BatchNotFound, LedgerError, StoreError
 from taxmatch.events import Event, emit
@@ -43,7 +42,7 @@ from taxmatch.ledger.digest import (
     chunk_payload,
 )
 from taxmatch.store.bulk import insert_decisions, upsert
-from taxmatch.store.keys import ENV_KEYRING, Keyring, Keys, key_id
+from taxmatch.store.keys import Keyring, ephemeral_keys
 from taxmatch.store.ledger_store import append_entries, last_config, verify_store
 from taxmatch.store.location import STATE_FILE, keyring_for, state_url
 from taxmatch.store.migrations import WRITE_OPTION, guard, open_engine
@@ -77,16 +76,10 @@ class StateStore:
     def __init__(self, url: str | URL, keyring: Keyring | None = None) -> None:
         """The database at ``url``; its keys from ``keyring`` (default: ``keyring_for``)."""
         with guard("opening the state database"):
-            self.keyring = keyring or keyring_for(url)
-            in_memory = _in_memory(url)
-        if self.keyring is None and not in_memory:
-            raise StoreError(
-                "a PostgreSQL state database needs its store's keyring: open it with "
-                f"its store directory, or set {ENV_KEYRING}"
-            )
+            self.keyring = keyring or keyring_for(url, required=True)
         self._engine = open_engine(url, self.keyring)
         try:
-            self.keys = self.keyring.load() if self.keyring is not None else _ephemeral_keys()
+            self.keys = self.keyring.load() if self.keyring is not None else ephemeral_keys()
         except BaseException:
             self._engine.dispose()
             raise
@@ -415,17 +408,6 @@ class StateStore:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 yield conn
-
-
-def _in_memory(url: str | URL) -> bool:
-    parsed = make_url(url)
-    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
-
-
-def _ephemeral_keys() -> Keys:
-    """Keys for an in-memory database, which dies with them."""
-    ledger, data = secrets.token_bytes(32), secrets.token_bytes(32)
-    return Keys(((key_id("ledger", ledger), ledger),), ((key_id("data", data), data),))
 
 
 def _check_chunk(chunk: int) -> None:
