@@ -50,11 +50,12 @@ def keys_group() -> None:
 def keys_rotate(store: Path | None, data: bool, ledger: bool) -> None:
     """Rotate the store's keys and record it in the ledger (key ids only)."""
     from taxmatch.pipeline.keys import rotate_keys
+    from taxmatch.store.keys import Kind
 
-    kinds = tuple(k for k, on in (("data", data), ("ledger", ledger)) if on)
+    kinds: tuple[Kind, ...] = (*(("data",) if data else ()), *(("ledger",) if ledger else ()))
     if not kinds:
         raise click.UsageError("nothing to rotate: give --data and/or --ledger")
-    done = rotate_keys(_store(store), kinds, database_url=get_settings().database_url,  # type: ignore[arg-type]
+    done = rotate_keys(_store(store), kinds, database_url=get_settings().database_url,
                        actor=actor_id(), origin=origin_id())  # fmt: skip
     for r in done:
         extra = (
