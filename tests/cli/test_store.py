@@ -114,7 +114,8 @@ def test_keys_rotate_reencrypts_and_accounting_still_reads(
     rotated = invoke("keys", "rotate", "--store", str(store), "--data", "--ledger")
     assert rotated.exit_code == 0, rotated.output
     after = json.loads((tmp_path / "own.keys").read_text())
-    assert len(after["data"]) == 1  # re-encrypted under the new key, the old one dropped
+    # re-encrypted under the new key; the previous one stays until the next rotation
+    assert [e["id"] for e in after["data"]][1:] == [before["data"][0]["id"]]
     assert after["data"][0]["id"] != before["data"][0]["id"]
     assert [e["id"] for e in after["ledger"]] == [
         rotated.output.split("ledger key now ")[1].split()[0],

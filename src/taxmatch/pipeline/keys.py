@@ -5,8 +5,10 @@
 into the keyring and tightens every file in the store to 0600 and directory to 0700.
 
 ``rotate_keys``: a new **data** key encrypts new values and every stored ciphertext is
-re-encrypted (and every TIN re-indexed) under it in one transaction, after which the old
-data key is dropped from the keyring file; a new **ledger** key makes new keyed hashes
+re-encrypted (and every TIN re-indexed) under it in one transaction; the previous data key
+stays in the keyring file until the next rotation (a server that sealed a value under it
+while this one ran can still open it, and the next rotation re-encrypts it), older ones
+are dropped. A new **ledger** key makes new keyed hashes
 and head signatures, and the old one stays in the keyring to verify what it made. Each
 rotation is a ``keys_rotated`` ledger entry naming the kind and the new key's id.
 
@@ -68,7 +70,7 @@ def rotate_keys(
                     with fresh.writing("rotate_data_key") as conn:
                         resealed = reseal_subjects(conn, fresh.keys)
                     if not keyring.from_environment(kind):
-                        retired = keyring.retire(kind, keep=kid)
+                        retired = keyring.retire(kind, keep=2)
                 payload: dict[str, PayloadValue] = {"key_id": kid, "resealed": resealed}
                 fresh.append_ledger([LedgerDraft("keys_rotated", actor, origin, True, kind,
                                                  payload)])  # fmt: skip

@@ -63,9 +63,10 @@ def disclosures_about(state: StateStore, tin: str) -> list[DisclosureRecord]:
     )  # fmt: skip
     with state.reading("accounting_taxpayer") as conn:
         rows = conn.execute(query).all()
+    keys = state.keys
     return [
         DisclosureRecord(at, batch, did, agency, letter, statute,
-                         open_subject(state.keys, did, "relevance", relevance),
+                         open_subject(keys, did, "relevance", relevance),
                          tuple(f for f in fields.split(";") if f))
         for at, batch, did, agency, letter, statute, relevance, fields in rows
     ]  # fmt: skip
@@ -85,8 +86,9 @@ def batch_subjects(state: StateStore, batch_id: str) -> Iterator[tuple[str, str]
         )
         with state.reading("accounting_batch") as conn:
             page = conn.execute(query).all()
+        keys = state.keys  # once a page: reading them stats the keyring
         for _, disclosure_id, tin in page:
-            yield disclosure_id, open_subject(state.keys, disclosure_id, "tin", tin)
+            yield disclosure_id, open_subject(keys, disclosure_id, "tin", tin)
         if len(page) < _PAGE:
             return
         last = page[-1][0]

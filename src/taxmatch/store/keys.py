@@ -97,6 +97,15 @@ class Keyring:
     def for_store(cls, store_dir: Path) -> Keyring:
         return cls(keyring_path(store_dir))
 
+    def stamp(self) -> tuple[int, int, int] | None:
+        """(inode, size, mtime) of the keyring file, None without one: changes on every
+        write (each write replaces the file)."""
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return info.st_ino, info.st_size, info.st_mtime_ns
+
     def from_environment(self, kind: Kind) -> bool:
         """True when ``kind``'s keys come from its environment variable."""
         return bool(_env_keys(kind, self._env))
@@ -168,15 +177,14 @@ class Keyring:
             self._write({**stored, kind: [pair, *stored.get(kind, [])]})
         return pair[0]
 
-    def retire(self, kind: Kind, keep: str) -> int:
-        """Drop every stored key of ``kind`` but ``keep``; how many were dropped."""
+    def retire(self, kind: Kind, keep: int = 2) -> int:
+        """Drop the stored keys of ``kind`` after the ``keep`` newest; how many dropped."""
         with self._locked():
             stored = self._read()
             held = stored.get(kind, [])
-            kept = [p for p in held if p[0] == keep]
-            if kept:
-                self._write({**stored, kind: kept})
-            return len(held) - len(kept)
+            if len(held) > keep:
+                self._write({**stored, kind: held[:keep]})
+            return max(0, len(held) - keep)
 
     def save_copy(self, target: Path) -> None:
         """Write this keyring's keys (file and environment) to a new file ``target``."""

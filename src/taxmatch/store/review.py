@@ -344,9 +344,8 @@ def finish_release(
                 .values(disclosed=True)
             )
         if subjects:
-            conn.execute(
-                disclosure_subjects.insert(), [sealed_values(s, state.keys) for s in subjects]
-            )
+            keys = state.keys
+            conn.execute(disclosure_subjects.insert(), [sealed_values(s, keys) for s in subjects])
         _append(conn, drafts)
 
 

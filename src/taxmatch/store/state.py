@@ -42,7 +42,7 @@ from taxmatch.ledger.digest import (
     chunk_payload,
 )
 from taxmatch.store.bulk import insert_decisions, upsert
-from taxmatch.store.keys import Keyring, ephemeral_keys
+from taxmatch.store.keys import Keyring, Keys, ephemeral_keys
 from taxmatch.store.ledger_store import append_entries, last_config, verify_store
 from taxmatch.store.location import STATE_FILE, keyring_for, state_url
 from taxmatch.store.migrations import WRITE_OPTION, guard, open_engine
@@ -79,7 +79,8 @@ class StateStore:
             self.keyring = keyring or keyring_for(url, required=True)
         self._engine = open_engine(url, self.keyring)
         try:
-            self.keys = self.keyring.load() if self.keyring is not None else ephemeral_keys()
+            self._stamp = None if self.keyring is None else self.keyring.stamp()
+            self._keys = self.keyring.load() if self.keyring is not None else ephemeral_keys()
         except BaseException:
             self._engine.dispose()
             raise
@@ -271,11 +272,12 @@ class StateStore:
                 raise BatchNotFound(f"batch {batch_id} not found")
             insert_decisions(conn, params)
             if subjects:
+                keys = self.keys
                 conn.execute(
                     upsert(conn, disclosure_subjects).on_conflict_do_nothing(
                         index_elements=["disclosure_id"]
                     ),
-                    [subject_params(batch_id, s, moment, self.keys) for s in subjects],
+                    [subject_params(batch_id, s, moment, keys) for s in subjects],
                 )
             written = append_entries(conn, [*drafts, entry], recorded_at)
         head = written[-1].entry_hash
@@ -382,6 +384,14 @@ class StateStore:
         (console); ledger entries appended on it commit with the rows. Errors wrapped."""
         with self._write(operation, LedgerError) as conn:
             yield conn
+
+    @property
+    def keys(self) -> Keys:
+        """The keys in use, read again whenever the keyring file changes (a rotation by
+        another process: new values are sealed under the new data key at once)."""
+        if self.keyring is not None and (stamp := self.keyring.stamp()) != self._stamp:
+            self._keys, self._stamp = self.keyring.load(), stamp
+        return self._keys
 
     def ledger_key(self) -> bytes:
         """The secret for ``keyed_hash`` in use: from the keyring, never from this database."""

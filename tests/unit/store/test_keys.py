@@ -72,8 +72,10 @@ def test_rotation_puts_a_new_key_first_and_retire_drops_the_old(tmp_path: Path) 
     keys = ring.load()
     assert [kid for kid, _ in keys.ledger] == [new_ledger, first.current("ledger")[0]]
     assert [kid for kid, _ in keys.data] == [new_data, first.current("data")[0]]
-    assert ring.retire("data", keep=new_data) == 1
-    assert [kid for kid, _ in ring.load().data] == [new_data]
+    assert ring.retire("data", keep=2) == 0
+    third = ring.rotate("data")
+    assert ring.retire("data", keep=2) == 1  # the oldest goes, the previous one stays
+    assert [kid for kid, _ in ring.load().data] == [third, new_data]
 
 
 def test_a_tampered_entry_is_refused(tmp_path: Path) -> None:
@@ -84,3 +86,14 @@ def test_a_tampered_entry_is_refused(tmp_path: Path) -> None:
     ring.path.write_text(json.dumps(doc))
     with pytest.raises(StoreError, match="data key 1: its id does not match"):
         ring.load()
+
+
+def test_an_open_store_seals_under_a_key_rotated_by_another_process(tmp_path: Path) -> None:
+    from taxmatch.store.state import StateStore
+
+    ring = Keyring(tmp_path / "s.keys", {})
+    with StateStore(f"sqlite+pysqlite:///{tmp_path / 'state.sqlite3'}", ring) as state:
+        before = state.keys.current("data")[0]
+        rotated = Keyring(tmp_path / "s.keys", {}).rotate("data")  # "another process"
+        assert rotated != before
+        assert state.keys.current("data")[0] == rotated
