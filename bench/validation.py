@@ -80,6 +80,7 @@ def main() -> None:
         shutil.rmtree(store / "work", ignore_errors=True)
         for f in store.glob("state.sqlite3*"):
             f.unlink()
+        _run([str(BIN), "store", "init", "--store", str(store)])  # a fresh state database
         pkg = out / "packages"
         shutil.rmtree(pkg, ignore_errors=True)
         t, rss, _ = _run([str(BIN), "batch", "run", "--store", str(store),

@@ -71,6 +71,24 @@ def state_store(state_url: str) -> Iterator[StateStore]:
         store.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("keyring") / "test.keys"
+    with pytest.MonkeyPatch.context() as patch:  # before module fixtures make databases
+        patch.setenv("TAXMATCH_KEYRING", str(path))
+        yield path
+
+
+@pytest.fixture(autouse=True)
+def _test_keyring(_session_keyring: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """One keyring for the test run (per worker), outside every store: a test that opens
+    the same database twice, or a copy of it (module fixtures), or a PostgreSQL schema
+    without a store directory, finds the same keys. Tests of the keyring's own location
+    and life unset ``TAXMATCH_KEYRING`` or point it elsewhere."""
+    monkeypatch.setenv("TAXMATCH_KEYRING", str(_session_keyring))
+    return _session_keyring
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cli_settings() -> Iterator[None]:
     """The CLI reads its settings from the environment once per process (cached); a test

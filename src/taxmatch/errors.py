@@ -80,6 +80,12 @@ class StoreError(TaxmatchError):
     exit_status = 4
 
 
+class StoreMissing(StoreError):
+    """A command that does not make a store was pointed at a missing or empty one."""
+
+    code = "TM310"
+
+
 class BatchNotFound(StoreError):
     code = "TM301"
 

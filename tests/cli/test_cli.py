@@ -36,6 +36,12 @@ def test_every_command_has_help_and_is_documented(path: str, cmd: click.Command)
         assert f"taxmatch {path}" in README.read_text(), f"{path} is not in the README"
 
 
+def made_store(path: Path) -> Path:
+    """An empty store (only store init, reference load and demo make one)."""
+    assert CliRunner().invoke(main, ["store", "init", "--store", str(path)]).exit_code == 0
+    return path
+
+
 def test_missing_envelope_key_is_one_line_naming_the_key(tmp_path: Path) -> None:
     secret = "Zebulon Quackenbush"
     (tmp_path / "e.json").write_text(
@@ -45,8 +51,9 @@ def test_missing_envelope_key_is_one_line_naming_the_key(tmp_path: Path) -> None
     (tmp_path / "r.csv").write_text("request_id\nA\n")
     result = CliRunner().invoke(
         main,
-        ["batch", "run", "--store", str(tmp_path / "s"), "--requests", str(tmp_path / "r.csv"),
-         "--envelope", str(tmp_path / "e.json"), "--out", str(tmp_path / "o")],
+        ["batch", "run", "--store", str(made_store(tmp_path / "s")),
+         "--requests", str(tmp_path / "r.csv"), "--envelope", str(tmp_path / "e.json"),
+         "--out", str(tmp_path / "o")],
     )  # fmt: skip
     assert result.exit_code != 0
     err = result.output.strip()
@@ -62,8 +69,9 @@ def test_missing_request_column_names_the_column(tmp_path: Path) -> None:
     (tmp_path / "r.csv").write_text("request_id,first_name\nA,Zebulon\n")
     result = CliRunner().invoke(
         main,
-        ["batch", "run", "--store", str(tmp_path / "s"), "--requests", str(tmp_path / "r.csv"),
-         "--envelope", str(env), "--out", str(tmp_path / "o")],
+        ["batch", "run", "--store", str(made_store(tmp_path / "s")),
+         "--requests", str(tmp_path / "r.csv"), "--envelope", str(env),
+         "--out", str(tmp_path / "o")],
     )  # fmt: skip
     assert result.exit_code == 2
     assert "r.csv" in result.output

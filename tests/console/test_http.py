@@ -382,6 +382,7 @@ def test_report_breaks_outcomes_down_by_agency_and_statute(console: Console) -> 
 def test_cli_officer_add(tmp_path: Path) -> None:
     store = tmp_path / "s"
     runner = CliRunner()
+    assert runner.invoke(main, ["store", "init", "--store", str(store)]).exit_code == 0
     r = runner.invoke(
         main,
         ["officer", "add", "kim", "--role", "auditor", "--store", str(store)],
@@ -408,7 +409,9 @@ def test_taxmatch_serve_mounts_the_console(tmp_path: Path) -> None:
 
     from taxmatch.api.app import create_app
     from taxmatch.api.settings import ApiSettings
+    from taxmatch.store.state import StateStore
 
+    StateStore.open(tmp_path / "s", create=True).close()  # serve opens an existing store
     app = create_app(ApiSettings(store=tmp_path / "s", worker_threads=0))
     with TestClient(app) as client:
         r = client.get("/console/", follow_redirects=False)

@@ -37,4 +37,6 @@ class ApiSettings:
 
     @property
     def uploads(self) -> Path:
-        return self.store / "api" / "uploads"
+        from taxmatch.pipeline.retain import uploads_dir
+
+        return uploads_dir(self.store)

@@ -22,6 +22,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from taxmatch.errors import InputFileError, UploadTooLarge
+from taxmatch.owner_only import make_dir, open_private
 from taxmatch.pipeline.intake import Upload
 from taxmatch.store.readers import detect_format
 
@@ -72,7 +73,7 @@ class _Sink:
         else:
             path = self.scratch / "envelope.json"
         self.paths[self.current] = path
-        self.handle = path.open("wb")
+        self.handle = open_private(path, "wb")
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.handle is None or start == end:
@@ -105,7 +106,7 @@ async def receive_upload(request: Request, scratch_root: Path, max_bytes: int) -
     if declared.isdigit() and int(declared) > max_bytes:
         raise UploadTooLarge(f"upload is larger than the limit of {max_bytes} bytes")
     scratch = scratch_root / f"tmp-{uuid.uuid4().hex}"
-    scratch.mkdir(parents=True)
+    make_dir(scratch)
     sink = _Sink(scratch)
     try:
         parser = MultipartParser(boundary, {

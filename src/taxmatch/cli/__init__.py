@@ -60,8 +60,16 @@ def _store_option(fn: Callable[P, T]) -> Callable[P, T]:
     )(fn)
 
 
-def _store(store: Path | None) -> Path:
+def _new_store(store: Path | None) -> Path:
+    """The store for a command that may make it (store init, reference load, demo)."""
     return store if store is not None else get_settings().store
+
+
+def _store(store: Path | None) -> Path:
+    """The store for every other command: it must exist (``StoreMissing``, exit 4)."""
+    from taxmatch.store.location import check_store
+
+    return check_store(_new_store(store), get_settings().database_url)
 
 
 def _as_of(value: str | None) -> date:
@@ -185,7 +193,7 @@ def reference_load(store: Path | None, files: tuple[Path, ...]) -> None:
     with Bar() as bar:
         bar.stage("filings", None)
         info = load_reference_snapshot(
-            _store(store), list(files), progress=bar.advance, audit=_audit()
+            _new_store(store), list(files), progress=bar.advance, audit=_audit()
         )
     click.echo(f"reference {info.snapshot_id}: {info.filings} filings, {info.tins} TINs")
 
@@ -418,7 +426,7 @@ def demo(store: Path | None, out: Path, people: int, rows: int, seed: int) -> No
 
     with Bar() as bar:
         result = run_demo(
-            store=_store(store),
+            store=_new_store(store),
             out=out,
             people=people,
             rows=rows,
@@ -498,3 +506,10 @@ main.add_command(worker)
 from taxmatch.cli.officer import officer  # noqa: E402
 
 main.add_command(officer)
+
+# --- store init, keys rotate (their own module; registered here) ----------------------
+
+from taxmatch.cli.store_cmd import keys_group, store_group  # noqa: E402
+
+main.add_command(store_group)
+main.add_command(keys_group)

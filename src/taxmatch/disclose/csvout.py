@@ -21,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from taxmatch.owner_only import open_private
+
 # A cell starting with one of these (after leading spaces) is a formula to a spreadsheet.
 _FORMULA_STARTS = frozenset("=+-@\t\r")
 _SPECIAL = (",", '"', "\r", "\n")
@@ -69,7 +71,7 @@ class SafeCsvWriter:
         self.columns = tuple(columns)
         self.rows = 0
         self._tmp = path.with_name(path.name + ".tmp")
-        self._handle: BinaryIO | None = open(self._tmp, "wb")  # noqa: SIM115 - closed in close/abort
+        self._handle: BinaryIO | None = open_private(self._tmp, "wb")  # closed in close/abort
         self._sink = _HashingSink(self._handle)
         self._sha256: str | None = None
         self._sink.write(_format_row(self.columns))

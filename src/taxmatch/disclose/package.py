@@ -30,6 +30,7 @@ from taxmatch.contracts import (
 )
 from taxmatch.disclose.csvout import SafeCsvWriter, csv_stats
 from taxmatch.errors import PackageError
+from taxmatch.owner_only import make_dir, write_private_text
 
 PACKAGE_FILES = ("disclosed.csv", "rejected.csv", "unmatched.csv", "pending.csv")
 SUMMARY = "summary.json"
@@ -44,7 +45,8 @@ class PackageWriter:
         self.partial = out / f"{batch_id}.partial"
         if self.partial.exists():
             shutil.rmtree(self.partial)
-        self.partial.mkdir(parents=True)
+        make_dir(out, own=False)  # the user's --out: made 0700 if missing, else kept
+        make_dir(self.partial)
         disclosed_cols = (*DISCLOSED_COLUMNS, "phone") if phone else DISCLOSED_COLUMNS
         self.writers: dict[Disposition, SafeCsvWriter] = {
             Disposition.DISCLOSED: SafeCsvWriter(self.partial / "disclosed.csv", disclosed_cols),
@@ -86,9 +88,9 @@ class PackageWriter:
         """Close the CSVs, write summary and manifest, move the package into place."""
         self._close_writers()
         summary_path = self.partial / SUMMARY
-        summary_path.write_text(
+        write_private_text(
+            summary_path,
             json.dumps({"schema": PACKAGE_SCHEMA, **summary}, indent=2, sort_keys=True) + "\n",
-            encoding="utf-8",
         )
         files: dict[str, dict[str, Any]] = {}
         for name in PACKAGE_FILES:
@@ -97,8 +99,8 @@ class PackageWriter:
         sha = _file_sha(summary_path)
         files[SUMMARY] = {"sha256": sha, "rows": 1}
         manifest = {"schema": PACKAGE_SCHEMA, "batch_id": summary["batch_id"], "files": files}
-        (self.partial / MANIFEST).write_text(
-            json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        write_private_text(
+            self.partial / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n"
         )
         if self.final.exists():
             shutil.rmtree(self.final)

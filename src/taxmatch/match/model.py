@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import duckdb
 
+from taxmatch.owner_only import make_dir, write_private_text
+
 MODEL_SCHEMA = "taxmatch/model/v1"
 MODEL_VERSION = "fs-2"
 
@@ -216,11 +218,11 @@ def train_model(store: Path, snapshot_id: str, snapshot_path: Path, *, seed: int
         con.close()
     settings["link_type"] = "link_only"
     out = model_dir(store, snapshot_id)
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out)
     doc = {"schema": MODEL_SCHEMA, "version": MODEL_VERSION, "snapshot_id": snapshot_id,
            "seed": seed, "splink_settings": settings}  # fmt: skip
     text = json.dumps(doc, indent=2, sort_keys=True)
-    (out / "model.json").write_text(text, encoding="utf-8")
+    write_private_text(out / "model.json", text)
     return load_model_info(store, snapshot_id)
 
 

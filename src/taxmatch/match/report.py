@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from taxmatch.match.model import ModelInfo, load_settings
+from taxmatch.owner_only import write_private_text
 
 
 def match_weight_rows(info: ModelInfo) -> list[tuple[str, str, float]]:
@@ -44,8 +45,8 @@ def write_weight_chart(rows: list[tuple[str, str, float]], out: Path) -> None:
                      f'fill="{colour}"/>')  # fmt: skip
         parts.append(f'<text x="{mid + 290}" y="{y + 12}">{weight:+.2f}</text>')
     parts.append("</svg>")
-    out.write_text(
+    write_private_text(
+        out,
         "<!doctype html><meta charset='utf-8'><title>taxmatch match weights</title>"
         "<h1>Match weights (log2 m/u) per comparison level</h1>" + "".join(parts) + "\n",
-        encoding="utf-8",
     )

@@ -57,6 +57,7 @@ from taxmatch.match.features import (
 )
 from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
 from taxmatch.match.probabilistic import MAX_SLIP_SUPPORT, TF_VIEWS, collapse, predict_pairs
+from taxmatch.owner_only import make_dir, restrict_tree
 
 INDEX_VERSION = "lookup-index-3"
 _EQUALITY = re.compile(r'^\(?\s*l\."?(\w+)"?\s*=\s*r\."?(\w+)"?\s*\)?$')
@@ -200,7 +201,7 @@ def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
         return target
     _sweep_partials(target)
     tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.partial")
-    tmp.mkdir(parents=True)
+    make_dir(tmp)
     con = duckdb.connect()
     try:
         con.execute("SET memory_limit='1GB'")
@@ -211,6 +212,7 @@ def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
         for name, key_sql in tables.items():
             _write_keyed(con, tmp, name, key_sql, ALIGNED.get(name, {}))
         con.close()
+        restrict_tree(tmp)
         try:
             os.replace(tmp, target)
         except OSError:

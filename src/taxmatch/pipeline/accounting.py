@@ -22,6 +22,7 @@ from taxmatch.disclose.csvout import SafeCsvWriter
 from taxmatch.errors import InputFileError, LedgerError
 from taxmatch.ledger.chain import VerifyResult, format_recorded_at
 from taxmatch.ledger.digest import head_document, read_head_document
+from taxmatch.owner_only import write_private_text
 from taxmatch.store.accounting import (
     CountRow,
     DisclosureRecord,
@@ -109,7 +110,7 @@ def export_head(
     doc = head_document(result.entries, result.head, format_recorded_at(datetime.now(UTC)))
     if out is not None:
         tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_private_text(tmp, json.dumps(doc, indent=2, sort_keys=True) + "\n")
         tmp.replace(out)
     return doc
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from taxmatch.errors import ReferenceSnapshotError
 from taxmatch.generate import generate_population, generate_requests
+from taxmatch.owner_only import make_dir, restrict_tree, write_private_text
 from taxmatch.pipeline.batch import BatchRequest, Progress, run_batch
 from taxmatch.pipeline.reference import (
     Audit,
@@ -53,6 +54,7 @@ def run_demo(
             if meta.exists()
             else date.today()
         )
+    make_dir(inputs)  # the store's own: 0700 before anything is generated into it
     if not (population / "master.parquet").exists():
         progress.stage("generating people", people)
         generate_population(
@@ -72,7 +74,8 @@ def run_demo(
             as_of=as_of,
             progress=progress.advance,
         )
-        meta.write_text(json.dumps({"as_of": as_of.isoformat()}))
+        write_private_text(meta, json.dumps({"as_of": as_of.isoformat()}))
+    restrict_tree(inputs)  # the generator writes with the umask's modes
     progress.stage("loading reference", None)
     audit = Audit(database_url=database_url)
     load_reference_snapshot(

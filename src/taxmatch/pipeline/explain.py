@@ -19,6 +19,7 @@ from taxmatch.contracts import REASON_DESCRIPTIONS, Disposition, ReasonCode
 from taxmatch.errors import BatchNotFound, NotExplainable, RequestNotFound, StoreError
 from taxmatch.match.explain import Explanation, explain_row
 from taxmatch.match.model import load_model_info
+from taxmatch.owner_only import make_dir, write_private_bytes, write_private_text
 from taxmatch.policy.model import policy_sha256
 from taxmatch.store.files import load_policy
 from taxmatch.store.reference import reference_dir
@@ -72,11 +73,11 @@ def explain_decision(
 
     stem = f"explain-{_safe(batch_id)}-{_safe(request_id)}"
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        make_dir(out, own=False)
         png = render_waterfall(decided)
         html_path, png_path = out / f"{stem}.html", out / f"{stem}.png"
-        png_path.write_bytes(png)
-        html_path.write_text(render_html(decided, png), encoding="utf-8")
+        write_private_bytes(png_path, png)
+        write_private_text(html_path, render_html(decided, png))
     except OSError as exc:
         raise StoreError(f"{out}: cannot write the explanation ({exc.strerror})") from None
     return ExplainResult(html_path, png_path, decided)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from taxmatch.errors import AccessDenied, IdempotencyKeyReused, LimitExceeded
 from taxmatch.events import Event, emit
+from taxmatch.owner_only import make_dir
 from taxmatch.pipeline.batch import batch_id_for
 from taxmatch.store.files import read_envelope, read_requests, sha256_file
 from taxmatch.store.jobs import Job, JobQueue
@@ -105,7 +106,7 @@ def _submit(
         raise LimitExceeded("daily row quota reached", seconds_to_midnight())
     home = uploads / batch_id
     shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
+    make_dir(home)
     requests = home / f"requests{upload.requests.suffix.lower()}"
     envelope_path = home / "envelope.json"
     os.replace(upload.requests, requests)

@@ -34,6 +34,7 @@ from taxmatch.errors import AccessDenied, PackageError, TaxmatchError
 from taxmatch.events import Event, emit
 from taxmatch.match.model import load_model_info
 from taxmatch.match.warm import WarmMatcher
+from taxmatch.owner_only import make_dir, open_private, write_private_text
 from taxmatch.pipeline.batch import BatchRequest, Warm, run_batch
 from taxmatch.store.reference import current_reference
 from taxmatch.store.state import StateStore
@@ -229,16 +230,15 @@ def lookup_one(
     if envelope.get("requesting_agency") != agency_id:
         raise AccessDenied("envelope requesting_agency is not the authenticated agency")
     scratch = cfg.store / "api" / "lookups" / uuid.uuid4().hex
-    scratch.mkdir(parents=True)
+    make_dir(scratch)
     try:
         requests = scratch / "requests.csv"
-        with requests.open("w", newline="", encoding="utf-8") as fh:
+        with open_private(requests, "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(REQUEST_COLUMNS))
             writer.writeheader()
             writer.writerow({c: record.get(c) or "" for c in REQUEST_COLUMNS})
         env = scratch / "envelope.json"
-        env.write_text(json.dumps(dict(envelope), sort_keys=True, separators=(",", ":")),
-                       encoding="utf-8")  # fmt: skip
+        write_private_text(env, json.dumps(dict(envelope), sort_keys=True, separators=(",", ":")))
         result = run_batch(
             BatchRequest(
                 store=cfg.store, requests=requests, envelope=env, out=cfg.out,

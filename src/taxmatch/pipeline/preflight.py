@@ -20,6 +20,7 @@ from typing import Any
 
 from taxmatch.contracts import REJECTED_COLUMNS, format_codes, mask_to_codes
 from taxmatch.disclose.csvout import SafeCsvWriter
+from taxmatch.owner_only import make_dir, write_private_text
 from taxmatch.pipeline.batch import (
     BatchRequest,
     Progress,
@@ -61,7 +62,7 @@ def validate_batch(
     pol, policy_text = load_policy(policy)
     env = read_envelope(envelope)
     reader = read_requests(requests, max_field_length=pol.limits.max_field_length)
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out, own=False)
     scratch = out / ".work"
     shutil.rmtree(scratch, ignore_errors=True)
     req = BatchRequest(store=scratch, requests=requests, envelope=envelope, out=out,
@@ -103,5 +104,5 @@ def validate_batch(
         "as_of": as_of.isoformat(),
         "seconds": round(seconds, 3),
     }
-    (out / "preflight.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_private_text(out / "preflight.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return PreflightResult(out, rows, rejected, dict(sorted(reasons.items())), seconds)

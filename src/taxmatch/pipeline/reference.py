@@ -39,7 +39,7 @@ def load_reference_snapshot(
         store, files, progress=progress, prepare=prepare_snapshot, prepare_version=FEATURES_VERSION
     )
     who = audit or Audit()
-    with StateStore.open(store, who.database_url) as state:
+    with StateStore.open(store, who.database_url, create=True) as state:  # makes a store
         state.record_config(
             "reference", info.snapshot_id, actor=who.actor, origin=who.origin,
             filings=info.filings, tins=info.tins, sources_sha256=list(info.source_sha256),

@@ -20,18 +20,14 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-
-from sqlalchemy import insert
 
 from taxmatch.errors import BatchNotFound, StoreError
 from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.pipeline.batch import BatchRequest, Progress, run_batch
 from taxmatch.pipeline.retain import ENVELOPE_NAME, POLICY_NAME, REQUESTS_STEM, inputs_dir
 from taxmatch.store.files import sha256_file
-from taxmatch.store.migrations import WRITE_OPTION, open_engine
-from taxmatch.store.models import ledger_key
+from taxmatch.store.keys import Keyring
 from taxmatch.store.reference import reference_dir
 from taxmatch.store.state import DecisionRow, StateStore
 
@@ -72,8 +68,8 @@ def _requests_file(store: Path, batch_id: str) -> Path:
     return found[0]
 
 
-def _scratch_store(store: Path, scratch: Path, reference_id: str, secret: bytes) -> None:
-    """A store with the original's snapshot, model and ledger key, and nothing else."""
+def _scratch_store(store: Path, scratch: Path, reference_id: str, keyring: Keyring) -> None:
+    """A store with the original's snapshot, model and keys, and nothing else."""
     src_ref = reference_dir(store)
     dst_ref = reference_dir(scratch)
     dst_ref.mkdir(parents=True)
@@ -87,17 +83,12 @@ def _scratch_store(store: Path, scratch: Path, reference_id: str, secret: bytes)
     if models.exists():
         (scratch / "models").mkdir()
         (scratch / "models" / reference_id).symlink_to(models.resolve())
-    # The original's ledger key goes in before a StateStore would make a key of its own,
-    # so that the replay's person keys are comparable with the recorded ones.
-    engine = open_engine(f"sqlite:///{scratch / 'state.sqlite3'}")  # schema at head
-    try:
-        with engine.connect() as conn:
-            conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                row = {"id": 1, "secret": secret, "created_at": datetime.now(UTC)}
-                conn.execute(insert(ledger_key), row)
-    finally:
-        engine.dispose()
+    # The original's keys go in before a StateStore would make keys of its own, so that
+    # the replay's person keys are comparable with the recorded ones.
+    scratch_keys = Keyring.for_store(scratch)
+    if scratch_keys.path != keyring.path:  # TAXMATCH_KEYRING names one keyring for both
+        keyring.save_copy(scratch_keys.path)
+    StateStore.open(scratch, create=True).close()  # schema at head
 
 
 def _by_row(rows: Iterator[DecisionRow]) -> dict[int, DecisionRow]:
@@ -156,11 +147,11 @@ def replay_batch(
             if not path.exists() or sha256_file(path) != want:
                 raise StoreError(f"batch {batch_id}: the kept {what} does not match its hash")
         recorded = _by_row(state.iter_decisions(batch_id))
-        secret = state.ledger_key()
         with tempfile.TemporaryDirectory(prefix="taxmatch-replay-") as tmp:
             scratch = Path(tmp) / "store"
-            scratch.mkdir()
-            _scratch_store(store, scratch, pinned["reference_id"], secret)
+            if state.keyring is None:  # StateStore.open always names one
+                raise StoreError(f"{store}: no keyring to replay with")
+            _scratch_store(store, scratch, pinned["reference_id"], state.keyring)
             replayed_run = run_batch(
                 BatchRequest(
                     store=scratch, requests=requests, envelope=envelope, out=Path(tmp) / "out",

@@ -27,6 +27,7 @@ from pathlib import Path
 from taxmatch.errors import AgencySuspended, TaxmatchError
 from taxmatch.events import Event, emit
 from taxmatch.pipeline.batch import BatchRequest, run_batch
+from taxmatch.pipeline.retain import discard_upload, sweep_uploads
 from taxmatch.store.jobs import Job, JobQueue
 from taxmatch.store.service import ServiceStore
 
@@ -106,6 +107,11 @@ class Worker:
         if job.batch_id in self._lost:
             raise LeaseLost(f"lease on batch {job.batch_id} lost")
 
+    def finished(self, batch_id: str) -> bool:
+        """True when the batch's job is done or failed (its upload is no longer needed)."""
+        job = self.queue.find(batch_id)
+        return job is not None and job.status in ("done", "failed")
+
     def run_one(self) -> bool:
         """Claim one job and run it to done or failed; False when the queue is idle."""
         job = self.queue.claim(self.owner, self.config.lease_seconds)
@@ -124,7 +130,12 @@ class Worker:
         return True
 
     def run_forever(self, stop: threading.Event) -> None:
-        """Run jobs until ``stop`` is set; sleep ``poll_seconds`` when idle."""
+        """Run jobs until ``stop`` is set; sleep ``poll_seconds`` when idle. First removes
+        the uploads of finished jobs that a worker killed before deleting them left."""
+        try:
+            sweep_uploads(self.config.store, self.finished)
+        except TaxmatchError as exc:  # the database went away: the next start sweeps
+            emit(Event.JOB_FAILED, error=exc.code)
         while not stop.is_set():
             try:
                 busy = self.run_one()
@@ -156,16 +167,19 @@ class Worker:
         except TaxmatchError as exc:
             self.queue.finish(job.batch_id, self.owner, "failed", error_code=exc.code,
                               error_detail=public_reason(exc, job, cfg))  # fmt: skip
+            discard_upload(cfg.store, job.batch_id)  # retention: see pipeline.retain
             emit(Event.JOB_FAILED, batch_id=job.batch_id, error=exc.code)
             return
         except Exception as exc:  # never let one batch kill the worker; no values logged
             self.queue.finish(job.batch_id, self.owner, "failed", error_code="TM999",
                               error_detail="TM999: internal error")  # fmt: skip
+            discard_upload(cfg.store, job.batch_id)
             emit(Event.JOB_FAILED, batch_id=job.batch_id, error="TM999",
                  kind=type(exc).__name__)  # fmt: skip
             return
         rows = int(result.summary.get("input_rows", 0))
         self.queue.finish(job.batch_id, self.owner, "done", rows_done=rows)
+        discard_upload(cfg.store, job.batch_id)  # the kept copy in batches/ is the one copy
         emit(Event.JOB_FINISHED, batch_id=job.batch_id, rows=rows, reused=result.reused)
 
     def _heartbeat(self, job: Job, stop: threading.Event) -> None:

@@ -1,9 +1,11 @@
 """Accounting of disclosures (§ 6103(p)(3)), read from the custodian-only tables.
 
-Every disclosure about one taxpayer; a batch's disclosure_id -> TIN list; the annual
-counts of requests, disclosures and taxpayers by agency and statute. Disclosures are
-those made (``taxmatch.store.seal.subjects_made``: the batch's package is sealed). The only
-reads in taxmatch that return a TIN: the custodian's edges show them, nothing logs them.
+Every disclosure about one taxpayer (found by the TIN's blind index); a batch's
+disclosure_id -> TIN list; the annual counts of requests, disclosures and taxpayers
+(distinct blind indexes) by agency and statute. Disclosures are those made
+(``taxmatch.store.seal.subjects_made``: the batch's package is sealed). TINs and stated
+reasons are decrypted here (``taxmatch.store.subjects``), only for what is returned. The
+only reads in taxmatch that return a TIN: the custodian's edges show them, nothing logs them.
 
 Must never: log or put into an error a TIN, a statute or a stated reason; load a table
 whole (the per-batch list is streamed).
@@ -21,6 +23,7 @@ from taxmatch.errors import BatchNotFound
 from taxmatch.store.models import batches, disclosure_subjects, request_counts
 from taxmatch.store.seal import subjects_made
 from taxmatch.store.state import StateStore
+from taxmatch.store.subjects import open_subject, tin_lookup
 
 _S = disclosure_subjects.c
 _PAGE = 10_000
@@ -56,13 +59,15 @@ def disclosures_about(state: StateStore, tin: str) -> list[DisclosureRecord]:
     query = (
         subjects_made(select(_S.disclosed_at, _S.batch_id, _S.disclosure_id, batches.c.agency,
                              batches.c.request_letter_id, _S.statute, _S.relevance, _S.fields))
-        .where(_S.tin == tin)
+        .where(_S.tin_index.in_(tin_lookup(state.keys, tin)))
         .order_by(_S.disclosed_at, _S.disclosure_id)
     )  # fmt: skip
     with state.reading("accounting_taxpayer") as conn:
         rows = conn.execute(query).all()
+    keys = state.keys
     return [
-        DisclosureRecord(at, batch, did, agency, letter, statute, relevance,
+        DisclosureRecord(at, batch, did, agency, letter, statute,
+                         open_subject(keys, did, "relevance", relevance),
                          tuple(f for f in fields.split(";") if f))
         for at, batch, did, agency, letter, statute, relevance, fields in rows
     ]  # fmt: skip
@@ -82,8 +87,9 @@ def batch_subjects(state: StateStore, batch_id: str) -> Iterator[tuple[str, str]
         )
         with state.reading("accounting_batch") as conn:
             page = conn.execute(query).all()
+        keys = state.keys  # once a page: reading them stats the keyring
         for _, disclosure_id, tin in page:
-            yield disclosure_id, tin
+            yield disclosure_id, open_subject(keys, disclosure_id, "tin", tin)
         if len(page) < _PAGE:
             return
         last = page[-1][0]
@@ -107,11 +113,13 @@ def year_counts(state: StateStore, year: int) -> tuple[list[CountRow], dict[str,
         .group_by(agency, statute)
     )
     disclosed_q = (
-        subjects_made(select(agency, _S.statute, func.count(), func.count(_S.tin.distinct())))
+        subjects_made(select(agency, _S.statute, func.count(), func.count(_S.tin_index.distinct())))
         .where(*disclosed)
         .group_by(agency, _S.statute)
     )
-    totals_q = subjects_made(select(func.count(), func.count(_S.tin.distinct()))).where(*disclosed)
+    totals_q = subjects_made(select(func.count(), func.count(_S.tin_index.distinct()))).where(
+        *disclosed
+    )
     batches_q = select(func.count(), func.coalesce(func.sum(batches.c.input_rows), 0)).where(
         *received
     )
@@ -137,7 +145,7 @@ def agency_taxpayers(state: StateStore, year: int) -> dict[str, int]:
     """Distinct taxpayers disclosed to each agency in ``year``."""
     start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
     query = (
-        subjects_made(select(batches.c.agency, func.count(_S.tin.distinct())))
+        subjects_made(select(batches.c.agency, func.count(_S.tin_index.distinct())))
         .where(_S.disclosed_at >= start, _S.disclosed_at < end)
         .group_by(batches.c.agency)
     )

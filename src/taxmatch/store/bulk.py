@@ -6,14 +6,13 @@ row's values into an error (psycopg errors are reduced to their type and SQLSTAT
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from taxmatch.errors import StoreError
-from taxmatch.store.models import SubjectRow, decisions
+from taxmatch.store.models import decisions
 
 
 def insert_decisions(conn: Connection, params: list[dict[str, Any]]) -> int:
@@ -64,13 +63,4 @@ def _copy_decisions(conn: Connection, params: list[dict[str, Any]]) -> int:
     return int(inserted.rowcount)
 
 
-def subject_params(batch_id: str, row: SubjectRow, moment: datetime) -> dict[str, Any]:
-    if row.batch_id != batch_id:
-        raise StoreError(f"disclosure {row.disclosure_id} belongs to another batch")
-    if len(row.tin) != 9 or not row.tin.isdigit():
-        raise StoreError(f"disclosure {row.disclosure_id}: tin must be 9 digits")
-    values = {name: getattr(row, name) for name in SubjectRow.__dataclass_fields__}
-    return {**values, "disclosed_at": moment}
-
-
-__all__ = ["insert_decisions", "subject_params", "upsert"]
+__all__ = ["insert_decisions", "upsert"]

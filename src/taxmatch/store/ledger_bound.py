@@ -10,6 +10,12 @@ of a batch's rows) and the last entry that binds a group is the one that holds f
 Rows written before schema 0006 are bound by the ``rows_backfilled`` entries its
 migration appended (``backfill_drafts``).
 
+Digests are keyed with the ledger key in use (``Keys.current("ledger")``) and checked
+under every ledger key the keyring still holds, so a rotated ledger key leaves what the
+old one bound verifiable. Encrypted columns (a subject's TIN and stated reason,
+``taxmatch.store.subjects``) are bound as their plaintext: re-encrypting them under a new
+data key changes no digest, and a ciphertext that does not open is a tampered row.
+
 Functions on a ``Connection`` inside the caller's transaction. Must never load a table
 whole (tables are streamed; only the claims are kept) or put a row's values into an
 error (problems name tables, batches, rows, releases and sequence numbers).
@@ -25,7 +31,7 @@ from typing import Any, Final
 
 from sqlalchemy import Column, ColumnElement, Connection, Table, and_, select, true
 
-from taxmatch.errors import BatchNotFound, LedgerError
+from taxmatch.errors import BatchNotFound, LedgerError, StoreError
 from taxmatch.ledger.bind import (
     EVENT_ROWS_BACKFILLED,
     BoundClaim,
@@ -38,7 +44,9 @@ from taxmatch.ledger.bind import (
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.ledger.digest import EVENT_DECISIONS, EVENT_DECISIONS_DISCARDED
 from taxmatch.store.console_models import releases, reviews
+from taxmatch.store.keys import Keys
 from taxmatch.store.models import batches, disclosure_subjects, request_counts
+from taxmatch.store.subjects import open_subject
 
 READ_CHUNK: Final = 10_000
 Group = tuple[Any, ...]
@@ -56,6 +64,7 @@ class View:
     order: tuple[Column[Any], ...]
     rows: ColumnElement[bool]  # which rows of the table the view holds
     row_id: Callable[[Mapping[str, Any]], str]  # ids only, for messages
+    opened: tuple[str, ...] = ()  # encrypted columns, bound as their plaintext
 
 
 def _cols(table: Table, *names: str) -> tuple[Column[Any], ...]:
@@ -78,7 +87,7 @@ SUBJECTS = View(
     _cols(disclosure_subjects, "disclosure_id", "batch_id", "row_number", "tin", "statute",
           "relevance", "fields", "disclosed_at"),
     _cols(disclosure_subjects, "batch_id", "row_number", "disclosure_id"), true(),
-    lambda r: str(r["disclosure_id"]),
+    lambda r: str(r["disclosure_id"]), ("tin", "relevance"),
 )  # fmt: skip
 REVIEWS = View(
     "reviews", reviews,
@@ -123,34 +132,52 @@ def _unfinished(row: Mapping[str, Any]) -> bool:
 # --- binding on write ----------------------------------------------------------------------
 
 
-def _stream(conn: Connection, view: View, *where: ColumnElement[bool]) -> Iterator[dict[str, Any]]:
+class _Unopened(LedgerError):
+    """A bound row's encrypted column does not open: tampered, or sealed under a key the
+    keyring no longer holds. The message names the table, row and column, never a value."""
+
+
+def _stream(
+    conn: Connection, keys: Keys, view: View, *where: ColumnElement[bool]
+) -> Iterator[dict[str, Any]]:
+    """The view's rows as bound: encrypted columns opened (``LedgerError`` naming the row
+    when one does not open)."""
     names = [c.name for c in view.columns]
     rows = conn.execute(
         select(*view.columns).where(view.rows, *where).order_by(*view.order),
         execution_options={"yield_per": READ_CHUNK},
     )
     try:
-        for row in rows:
-            yield dict(zip(names, row, strict=True))
+        for values in rows:
+            row = dict(zip(names, values, strict=True))
+            for name in view.opened:
+                try:
+                    row[name] = open_subject(keys, str(row["disclosure_id"]), name, row[name])
+                except StoreError:
+                    raise _Unopened(
+                        f"{view.table.name} row {view.row_id(row)}: {name} does not decrypt"
+                    ) from None
+            yield row
     finally:
         rows.close()
 
 
-def digest_of(conn: Connection, key: bytes, view: View, *where: ColumnElement[bool]) -> RowsDigest:
-    """The keyed digest of the view's stored rows that ``where`` selects, in view order."""
-    digest = RowsDigest(key)
-    for row in _stream(conn, view, *where):
+def digest_of(conn: Connection, keys: Keys, view: View, *where: ColumnElement[bool]) -> RowsDigest:
+    """The digest, under the ledger key in use, of the view's stored rows that ``where``
+    selects, in view order."""
+    digest = RowsDigest(keys.current("ledger")[1])
+    for row in _stream(conn, keys, view, *where):
         digest.add(tuple(row.values()))
     return digest
 
 
 def bind(
-    conn: Connection, key: bytes, draft: LedgerDraft, *parts: tuple[View, ColumnElement[bool]]
+    conn: Connection, keys: Keys, draft: LedgerDraft, *parts: tuple[View, ColumnElement[bool]]
 ) -> LedgerDraft:
     """``draft`` with the binding fields of each (view, rows) in ``parts`` added."""
     fields: dict[str, PayloadValue] = {}
     for view, where in parts:
-        fields.update(bound_fields(view.name, digest_of(conn, key, view, where)))
+        fields.update(bound_fields(view.name, digest_of(conn, keys, view, where)))
     return LedgerDraft(draft.event_type, draft.actor, draft.origin, draft.success,
                        draft.object_id, with_fields(draft.payload, fields))  # fmt: skip
 
@@ -165,7 +192,7 @@ def chunk_rows(batch_id: str, rows: Sequence[Any]) -> ColumnElement[bool]:
 
 
 def received_draft(
-    conn: Connection, key: bytes, batch_id: str, actor: str, origin: str
+    conn: Connection, keys: Keys, batch_id: str, actor: str, origin: str
 ) -> LedgerDraft:
     """The ``batch_received`` entry of a stored batch, binding its ownership columns."""
     row = conn.execute(
@@ -181,7 +208,7 @@ def received_draft(
         "envelope_sha256": row.envelope_sha256,
     }
     draft = LedgerDraft(EVENT_BATCH_RECEIVED, actor, origin, True, batch_id, payload)
-    return bind(conn, key, draft, (BATCHES, batches.c.batch_id == batch_id))
+    return bind(conn, keys, draft, (BATCHES, batches.c.batch_id == batch_id))
 
 
 def release_subjects(release_id: str) -> ColumnElement[bool]:
@@ -196,13 +223,14 @@ def release_subjects(release_id: str) -> ColumnElement[bool]:
     )
 
 
-def backfill_drafts(conn: Connection, key: bytes) -> list[LedgerDraft]:
+def backfill_drafts(conn: Connection, keys: Keys) -> list[LedgerDraft]:
     """``rows_backfilled`` entries binding every row stored now: one per batch (its batch
     row, request counts, accounting rows and reviews) and one per release (the release
     row and its reviews' release columns). Empty when nothing is stored."""
+    key = keys.current("ledger")[1]
     groups: dict[str, dict[str, RowsDigest]] = {}
     for view in VIEWS:
-        for row in _stream(conn, view):
+        for row in _stream(conn, keys, view):
             if view is RELEASE_FINISH and _unfinished(row):
                 continue
             owner = row["release_id"] if view.name in _BY_RELEASE else row["batch_id"]
@@ -288,16 +316,19 @@ class _Problem(Exception):
 
 
 def verify_bound(
-    conn: Connection, key: bytes, claims: BoundClaims
+    conn: Connection, keys: Keys, claims: BoundClaims
 ) -> tuple[int, tuple[int | None, str] | None]:
-    """Re-hash every bound row against the claims; (rows checked, problem or None)."""
+    """Re-hash every bound row against the claims, each claim under any ledger key the
+    keyring holds; (rows checked, problem or None)."""
     released: dict[tuple[str, int], str] = {}  # (batch, row) -> release that disclosed it
     checked = 0
     try:
         for view in VIEWS:
-            checked += _check(conn, key, view, claims, released)
+            checked += _check(conn, keys, view, claims, released)
     except _Problem as problem:
         return checked, (problem.seq, problem.text)
+    except _Unopened as error:
+        return checked, (None, error.message)
     except (ValueError, TypeError, LedgerError):  # a stored value of the wrong type
         return checked, (None, f"{view.table.name}: a stored row is malformed")
     return checked, None
@@ -305,15 +336,20 @@ def verify_bound(
 
 def _check(
     conn: Connection,
-    key: bytes,
+    keys: Keys,
     view: View,
     claims: BoundClaims,
     released: dict[tuple[str, int], str],
 ) -> int:
     mine = claims.groups[view.name]
-    digests: dict[Group, RowsDigest] = {}
+    ledger_keys = [key for _, key in keys.ledger]
+    digests: dict[Group, list[RowsDigest]] = {}
     checked = 0
-    for row in _stream(conn, view):
+
+    def fresh() -> list[RowsDigest]:
+        return [RowsDigest(key) for key in ledger_keys]
+
+    for row in _stream(conn, keys, view):
         group = _row_group(view, row, claims, released)
         if group not in mine and (REST, row["batch_id"]) in mine:
             group = (REST, row["batch_id"])
@@ -324,12 +360,14 @@ def _check(
             raise _Problem(
                 None, f"{table} row {view.row_id(row)} is not accounted for by any ledger entry"
             )
-        digests.setdefault(group, RowsDigest(key)).add(tuple(row.values()))
+        cells = tuple(row.values())
+        for digest in digests.setdefault(group, fresh()):
+            digest.add(cells)
         checked += 1
         if view is RELEASE_REVIEWS and row["disclosed"] is True:
             released[(row["batch_id"], int(row["row_number"]))] = row["release_id"]
     for group, claim in sorted(mine.items(), key=lambda item: item[1].seq):
-        if not claims_match(claim, digests.get(group) or RowsDigest(key)):
+        if not any(claims_match(claim, d) for d in digests.get(group) or fresh()):
             raise _Problem(claim.seq, f"{_describe(view, group)} do not match the ledger")
     return checked
 

@@ -47,6 +47,7 @@ from taxmatch.ledger.digest import (
     DecisionsDigest,
     chunk_claim,
 )
+from taxmatch.store.keys import Keys
 from taxmatch.store.ledger_bound import BoundClaims, verify_bound
 from taxmatch.store.models import decisions, entry_from_row, entry_params, ledger_entries
 from taxmatch.store.models import ledger_head as head_table
@@ -169,7 +170,7 @@ class _Claims:
 
 
 def verify_store(
-    conn: Connection, key: bytes, witness: tuple[int, str] | None = None
+    conn: Connection, keys: Keys, witness: tuple[int, str] | None = None
 ) -> VerifyResult:
     """Verify the chain, that it ends at the recorded head and holds the ``witness`` head
     (seq, hash) when given, the head's signature, then every decision row and every bound
@@ -212,7 +213,8 @@ def verify_store(
         verifier.fail(PROBLEM_HEAD, seq=min(verifier.entries, head_seq) + 1)
     if not verifier.failed and witness is not None and verifier.entries < witness[0]:
         verifier.fail(PROBLEM_WITNESS_SHORT, seq=verifier.entries + 1)
-    if not verifier.failed and not signature_holds(key, head_seq, head, signature):
+    signed = any(signature_holds(key, head_seq, head, signature) for _, key in keys.ledger)
+    if not verifier.failed and not signed:
         verifier.fail(PROBLEM_SIGNATURE, seq=head_seq)
     result = verifier.result()
     if not result.ok:
@@ -220,7 +222,7 @@ def verify_store(
     result = _verify_decisions(conn, claims, result)
     if not result.ok:
         return result
-    checked, problem = verify_bound(conn, key, bound)
+    checked, problem = verify_bound(conn, keys, bound)
     if problem is None:
         return replace(result, bound=checked)
     return replace(result, ok=False, first_bad_seq=problem[0], problem=problem[1], bound=checked)

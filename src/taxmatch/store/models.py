@@ -1,16 +1,17 @@
 """State database schema (SQLAlchemy Core) and the rows that cross the store boundary.
 
 Tables: ``batches``, ``decisions`` (one per input row), ``ledger_entries`` (append-only
-hash chain), ``ledger_head`` and ``ledger_key`` (one row each), and the custodian-only
-accounting tables ``disclosure_subjects`` (one per disclosure) and ``request_counts``.
+hash chain), ``ledger_head`` (one row), and the custodian-only accounting tables
+``disclosure_subjects`` (one per disclosure) and ``request_counts``. No key is stored
+here: the keys live in the keyring (``taxmatch.store.keys``).
 The Alembic migrations in ``migrations/versions`` build exactly this schema; a test
 compares the two.
 
 Must never: hold a TIN, or the requester's free text (relevance, which may name people),
-outside ``disclosure_subjects``; hold a name or address at all (decisions carry a keyed
-person hash; ledger payloads carry ids, hashes and counts); or change without a new
-migration. Conversions here raise ``StoreError``/``LedgerError`` naming fields and ids,
-never values.
+outside ``disclosure_subjects``, nor there unencrypted (``taxmatch.store.subjects``); hold
+a name or address at all (decisions carry a keyed person hash; ledger payloads carry ids,
+hashes and counts); hold a key; or change without a new migration. Conversions here raise
+``StoreError``/``LedgerError`` naming fields and ids, never values.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     Row,
     String,
@@ -142,20 +142,23 @@ ledger_entries = Table(
 
 # Custodian-only accounting (§ 6103(p)(3)): who was disclosed about, under which statute
 # and stated reason. The only table that holds a TIN; never logged, never in a package.
+# ``tin`` and ``relevance`` are AES-GCM ciphertexts (schema 0008); ``tin_index`` is the
+# TIN's HMAC under the data key's index key, for lookups and distinct counts.
 disclosure_subjects = Table(
     "disclosure_subjects",
     metadata,
     Column("disclosure_id", Text, primary_key=True),
     Column("batch_id", Text, ForeignKey("batches.batch_id"), nullable=False),
     Column("row_number", BigInteger, nullable=False),
-    Column("tin", String(9), nullable=False),
+    Column("tin", Text, nullable=False),
     Column("statute", Text, nullable=False),
     Column("relevance", Text, nullable=False),
     Column("fields", Text, nullable=False),
     Column("disclosed_at", UTCDateTime, nullable=False),
-    Index("ix_disclosure_subjects_tin", "tin"),
+    Column("tin_index", String(64), nullable=True),
     Index("ix_disclosure_subjects_batch_id_row_number", "batch_id", "row_number"),
     Index("ix_disclosure_subjects_disclosed_at", "disclosed_at"),
+    Index("ix_disclosure_subjects_tin_index", "tin_index"),
 )
 
 # Requests received per batch and cited statute ("" when the citation does not parse).
@@ -177,15 +180,6 @@ ledger_head = Table(
     # the empty ledger.
     Column("signature", String(64), nullable=True),
     CheckConstraint("id = 1", name="ck_ledger_head_single_row"),
-)
-
-ledger_key = Table(
-    "ledger_key",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("secret", LargeBinary, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    CheckConstraint("id = 1", name="ck_ledger_key_single_row"),
 )
 
 
@@ -338,7 +332,6 @@ __all__ = [
     "disclosure_subjects",
     "ledger_entries",
     "ledger_head",
-    "ledger_key",
     "metadata",
     "request_counts",
 ]

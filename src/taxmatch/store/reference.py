@@ -24,6 +24,7 @@ from taxmatch.errors import InputFileError, ReferenceSnapshotError
 from taxmatch.normalise import NORMALISE_VERSION
 from taxmatch.normalise.address import parse_address, salvage_address
 from taxmatch.normalise.names import normalise_name
+from taxmatch.owner_only import make_dir, restrict, write_private_text
 from taxmatch.store.files import iter_master, sha256_file
 from taxmatch.store.persons import resolve_persons
 
@@ -129,10 +130,10 @@ def load_reference(
     shas = [sha256_file(p) for p in files]
     snapshot_id = _snapshot_id([*shas, prepare_version])
     rdir = reference_dir(store)
-    rdir.mkdir(parents=True, exist_ok=True)
+    make_dir(rdir)
     final = rdir / f"{snapshot_id}.duckdb"
     if final.exists() and (rdir / f"{snapshot_id}.json").exists():
-        (rdir / "CURRENT").write_text(snapshot_id, encoding="utf-8")
+        write_private_text(rdir / "CURRENT", snapshot_id)
         return current_reference(store)
     tmp = rdir / f"{snapshot_id}.duckdb.tmp"
     tmp.unlink(missing_ok=True)
@@ -162,6 +163,8 @@ def load_reference(
         ]
     finally:
         con.close()
+        for made in (tmp, tmp.with_name(tmp.name + ".wal")):
+            restrict(made)  # DuckDB creates its files with the umask's mode
     os.replace(tmp, final)
     meta = {
         "schema": REFERENCE_SCHEMA,
@@ -170,8 +173,8 @@ def load_reference(
         "filings": filings,
         "tins": tins,
     }
-    (rdir / f"{snapshot_id}.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    (rdir / "CURRENT").write_text(snapshot_id, encoding="utf-8")
+    write_private_text(rdir / f"{snapshot_id}.json", json.dumps(meta, indent=2))
+    write_private_text(rdir / "CURRENT", snapshot_id)
     return current_reference(store)
 
 

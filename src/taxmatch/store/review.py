@@ -36,6 +36,7 @@ from taxmatch.store.models import (
     disclosure_subjects,
 )
 from taxmatch.store.state import StateStore
+from taxmatch.store.subjects import sealed_values
 
 QUEUE_OUTCOMES: tuple[str, ...] = (Outcome.REVIEW.value, Outcome.AMBIGUOUS.value)
 
@@ -206,7 +207,7 @@ def record_review(
         where = and_(
             reviews.c.batch_id == decision.batch_id, reviews.c.row_number == decision.row_number
         )
-        state.append(conn, [bind(conn, state.ledger_key(), draft, (REVIEWS, where))])
+        state.append(conn, [bind(conn, state.keys, draft, (REVIEWS, where))])
 
 
 def unreleased_reviews(state: StateStore, batch_id: str) -> list[Review]:
@@ -305,7 +306,7 @@ def create_release(
             .values(release_id=release_id)
         )
         draft = bind(
-            conn, state.ledger_key(), draft_for(release_id, open_rows),
+            conn, state.keys, draft_for(release_id, open_rows),
             (RELEASES, releases.c.release_id == release_id),
             (RELEASE_REVIEWS, reviews.c.release_id == release_id),
         )  # fmt: skip
@@ -357,10 +358,11 @@ def finish_release(
                 .values(disclosed=True)
             )
         if subjects:
-            conn.execute(disclosure_subjects.insert(), list(subjects))
+            keys = state.keys
+            conn.execute(disclosure_subjects.insert(), [sealed_values(s, keys) for s in subjects])
         *others, last = drafts
         last = bind(
-            conn, state.ledger_key(), last,
+            conn, state.keys, last,
             (RELEASE_FINISH, releases.c.release_id == release_id),
             (RELEASE_REVIEWS, reviews.c.release_id == release_id),
             (SUBJECTS, release_subjects(release_id)),

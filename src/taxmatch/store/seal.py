@@ -29,7 +29,6 @@ from sqlalchemy import ColumnElement, Select, select
 from taxmatch.errors import BatchNotFound, StoreError
 from taxmatch.events import Event, emit
 from taxmatch.ledger.chain import LedgerDraft, format_recorded_at
-from taxmatch.store.bulk import subject_params
 from taxmatch.store.ledger_bound import EVENT_DISCLOSURES_SEALED, SUBJECTS, bind
 from taxmatch.store.ledger_store import append_entries
 from taxmatch.store.models import (
@@ -40,6 +39,7 @@ from taxmatch.store.models import (
     dump_counts,
 )
 from taxmatch.store.state import StateStore
+from taxmatch.store.subjects import subject_params
 
 SEALED = "done"  # the batch status set in the sealing transaction
 
@@ -84,6 +84,7 @@ def seal_batch(
     moment = datetime.now(UTC)
     recorded_at = format_recorded_at(moment)
     entries = 0
+    keys = state.keys
     with state.writing("seal_batch") as conn:
         status = conn.execute(
             select(batches.c.status).where(batches.c.batch_id == batch_id)
@@ -100,14 +101,12 @@ def seal_batch(
             if subjects:
                 conn.execute(
                     disclosure_subjects.insert(),
-                    [subject_params(batch_id, s, moment) for s in subjects],
+                    [subject_params(batch_id, s, moment, keys) for s in subjects],
                 )
         sealed = LedgerDraft(EVENT_DISCLOSURES_SEALED, delivered.actor, delivered.origin, True,
                              batch_id, {"disclosures": entries})  # fmt: skip
         rows = disclosure_subjects.c.batch_id == batch_id
-        head = append_entries(
-            conn, [bind(conn, state.ledger_key(), sealed, (SUBJECTS, rows))], recorded_at
-        )[-1]
+        head = append_entries(conn, [bind(conn, keys, sealed, (SUBJECTS, rows))], recorded_at)[-1]
         conn.execute(
             batches.update()
             .where(batches.c.batch_id == batch_id)

@@ -26,10 +26,11 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.engine import URL
 
 from taxmatch.errors import BadArgument, StoreError
+from taxmatch.store.keys import Keyring
+from taxmatch.store.location import keyring_for, state_url
 from taxmatch.store.migrations import WRITE_OPTION, guard, open_engine
 from taxmatch.store.models import batches
 from taxmatch.store.service_models import AGENCY_STATUSES, agencies, agency_usage, api_tokens
-from taxmatch.store.state import STATE_FILE
 
 TOKEN_PREFIX: Final = "tm_"  # noqa: S105 (a prefix, not a secret)
 _AGENCY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -73,26 +74,18 @@ def check_agency_id(agency_id: str) -> str:
     return agency_id
 
 
-def state_url(store_dir: Path, database_url: str | None) -> str | URL:
-    """The state database URL ``StateStore.open`` would use for this store."""
-    if database_url:
-        return database_url
-    try:
-        store_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"cannot create store directory {store_dir}: {exc.strerror}") from None
-    return URL.create("sqlite+pysqlite", database=str((store_dir / STATE_FILE).resolve()))
-
-
 class ServiceStore:
     """Agencies, tokens and usage. Thread-safe; one per process is enough."""
 
-    def __init__(self, url: str | URL) -> None:
-        self._engine: Engine = open_engine(url)
+    def __init__(self, url: str | URL, keyring: Keyring | None = None) -> None:
+        with guard("opening the state database"):
+            keyring = keyring or keyring_for(url)
+        self._engine: Engine = open_engine(url, keyring)
 
     @classmethod
     def open(cls, store_dir: Path, database_url: str | None = None) -> ServiceStore:
-        return cls(state_url(store_dir, database_url))
+        """The service tables of an existing store (``StoreMissing`` if there is none)."""
+        return cls(state_url(store_dir, database_url), Keyring.for_store(store_dir))
 
     @property
     def backend(self) -> str:

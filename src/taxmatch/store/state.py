@@ -14,7 +14,6 @@ load a whole table into memory, or change a ledger entry once written.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -42,9 +41,11 @@ from taxmatch.ledger.digest import (
     DecisionsDigest,
     chunk_payload,
 )
-from taxmatch.store.bulk import insert_decisions, subject_params, upsert
+from taxmatch.store.bulk import insert_decisions, upsert
+from taxmatch.store.keys import Keyring, Keys, ephemeral_keys
 from taxmatch.store.ledger_bound import REQUEST_COUNTS, SUBJECTS, bind, chunk_rows, received_draft
 from taxmatch.store.ledger_store import KEY_INFO, append_entries, last_config, verify_store
+from taxmatch.store.location import STATE_FILE, keyring_for, state_url
 from taxmatch.store.migrations import WRITE_OPTION, guard, open_engine
 from taxmatch.store.models import (
     BatchRow,
@@ -63,37 +64,38 @@ from taxmatch.store.models import (
     entry_from_row,
     ledger_entries,
     ledger_head,
-    ledger_key,
     request_counts,
 )
+from taxmatch.store.subjects import subject_params
 
-STATE_FILE: Final = "state.sqlite3"
 CHUNK: Final = 10_000
 
 
 class StateStore:
     """Typed access to the state database. Thread-safe; one per process is enough."""
 
-    def __init__(self, url: str | URL) -> None:
-        self._engine = open_engine(url)
-        self._key: bytes | None = None
+    def __init__(self, url: str | URL, keyring: Keyring | None = None) -> None:
+        """The database at ``url``; its keys from ``keyring`` (default: ``keyring_for``)."""
+        with guard("opening the state database"):
+            self.keyring = keyring or keyring_for(url, required=True)
+        self._engine = open_engine(url, self.keyring)
         try:
-            self._key = self._load_key()
+            self._stamp = None if self.keyring is None else self.keyring.stamp()
+            self._keys = self.keyring.load() if self.keyring is not None else ephemeral_keys()
         except BaseException:
             self._engine.dispose()
             raise
 
     @classmethod
-    def open(cls, store_dir: Path, database_url: str | None = None) -> StateStore:
-        """The store's database: ``database_url`` if given, else SQLite in ``store_dir``."""
-        if database_url:
-            return cls(database_url)
-        try:
-            store_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create store directory {store_dir}: {exc.strerror}") from None
-        path = (store_dir / STATE_FILE).resolve()
-        return cls(URL.create("sqlite+pysqlite", database=str(path)))
+    def open(
+        cls, store_dir: Path, database_url: str | None = None, *, create: bool = False
+    ) -> StateStore:
+        """The store's database: ``database_url`` if given, else SQLite in ``store_dir``.
+
+        The store must exist (``StoreMissing`` otherwise) unless ``create``.
+        """
+        url = state_url(store_dir, database_url, create=create)
+        return cls(url, Keyring.for_store(store_dir))
 
     @property
     def backend(self) -> str:
@@ -136,13 +138,13 @@ class StateStore:
             if exists is not None:
                 raise StoreError(f"batch {row.batch_id} already exists")
             conn.execute(batches.insert(), params)
-            received = received_draft(conn, self.ledger_key(), row.batch_id, actor, origin)
+            received = received_draft(conn, self.keys, row.batch_id, actor, origin)
             self._append(conn, [received])
 
     def record_received(self, batch_id: str, *, actor: str, origin: str) -> None:
         """A ``batch_received`` entry for a stored batch that runs again (bound anew)."""
         with self._write("record_received", LedgerError) as conn:
-            self._append(conn, [received_draft(conn, self.ledger_key(), batch_id, actor, origin)])
+            self._append(conn, [received_draft(conn, self.keys, batch_id, actor, origin)])
 
     def set_batch_status(
         self,
@@ -282,15 +284,16 @@ class StateStore:
                 raise BatchNotFound(f"batch {batch_id} not found")
             insert_decisions(conn, params)
             if subjects:
+                keys = self.keys
                 conn.execute(
                     upsert(conn, disclosure_subjects).on_conflict_do_nothing(
                         index_elements=["disclosure_id"]
                     ),
-                    [subject_params(batch_id, s, moment) for s in subjects],
+                    [subject_params(batch_id, s, moment, keys) for s in subjects],
                 )
             if subjects:  # a batch run's subjects are written and bound when it is sealed
                 where = chunk_rows(batch_id, rows)
-                entry = bind(conn, self.ledger_key(), entry, (SUBJECTS, where))
+                entry = bind(conn, self.keys, entry, (SUBJECTS, where))
             written = append_entries(conn, [*drafts, entry], recorded_at, key=self.ledger_key())
         head = written[-1].entry_hash
         emit(Event.LEDGER_APPENDED, logging.DEBUG, entries=len(written), seq=written[-1].seq,
@@ -316,7 +319,7 @@ class StateStore:
             if values:
                 conn.execute(request_counts.insert(), values)
             where = request_counts.c.batch_id == batch_id
-            self._append(conn, [bind(conn, self.ledger_key(), draft, (REQUEST_COUNTS, where))])
+            self._append(conn, [bind(conn, self.keys, draft, (REQUEST_COUNTS, where))])
 
     def record_config(
         self, kind: str, identity: str, *, actor: str, origin: str, **details: PayloadValue
@@ -387,7 +390,7 @@ class StateStore:
         PostgreSQL), streaming entries and rows with server-side cursors.
         """
         with self._read("verify_ledger", snapshot=True) as conn:
-            result = verify_store(conn, self.ledger_key(), witness)
+            result = verify_store(conn, self.keys, witness)
         emit(
             Event.LEDGER_VERIFIED,
             ok=result.ok,
@@ -411,6 +414,14 @@ class StateStore:
         with self._write(operation, LedgerError) as conn:
             yield conn
 
+    @property
+    def keys(self) -> Keys:
+        """The keys in use, read again whenever the keyring file changes (a rotation by
+        another process: new values are sealed under the new data key at once)."""
+        if self.keyring is not None and (stamp := self.keyring.stamp()) != self._stamp:
+            self._keys, self._stamp = self.keyring.load(), stamp
+        return self._keys
+
     def append(self, conn: Connection, drafts: Sequence[LedgerDraft]) -> list[LedgerEntry]:
         """Append ``drafts`` on ``conn`` (a ``writing`` transaction), now, head signed."""
         return self._append(conn, drafts)
@@ -420,24 +431,15 @@ class StateStore:
         return append_entries(conn, drafts, recorded_at, key=self.ledger_key())
 
     def ledger_key(self) -> bytes:
-        """The secret for ``keyed_hash``: made once with ``secrets.token_bytes``, never changed."""
-        if self._key is None:
-            self._key = self._load_key()
-        return self._key
+        """The secret for ``keyed_hash`` in use: from the keyring, never from this database."""
+        return self.keys.current("ledger")[1]
+
+    def ledger_keys(self) -> list[bytes]:
+        """Every ledger key the keyring knows, the one in use first (older keyed hashes
+        and head signatures verify under the key they were made with)."""
+        return [key for _, key in self.keys.ledger]
 
     # --- plumbing ---------------------------------------------------------------------
-
-    def _load_key(self) -> bytes:
-        query = select(ledger_key.c.secret).where(ledger_key.c.id == 1)
-        with self._write("ledger_key") as conn:
-            secret = conn.execute(query).scalar_one_or_none()
-            if secret is None:
-                conn.execute(
-                    upsert(conn, ledger_key).on_conflict_do_nothing(index_elements=["id"]),
-                    {"id": 1, "secret": secrets.token_bytes(32), "created_at": datetime.now(UTC)},
-                )
-                secret = conn.execute(query).scalar_one()
-        return bytes(secret)
 
     @contextmanager
     def _read(self, operation: str, *, snapshot: bool = False) -> Iterator[Connection]:
@@ -451,8 +453,7 @@ class StateStore:
     def _write(self, operation: str, error: type[StoreError] = StoreError) -> Iterator[Connection]:
         with guard(operation, error), self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
-            if self._key is not None:  # what ``append_entries`` signs the head with
-                conn.info[KEY_INFO] = self._key
+            conn.info[KEY_INFO] = self.ledger_key()  # what ``append_entries`` signs with
             try:
                 with conn.begin():
                     yield conn

@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from taxmatch.errors import StoreError
+from taxmatch.owner_only import make_dir, restrict, restrict_tree
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -101,11 +102,12 @@ class BatchWorkspace:
     """One batch's scratch database. Use as a context manager."""
 
     def __init__(self, path: Path, *, memory_limit: str = "512MB", threads: int = 2) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dir(path.parent)
         self.path: Path | None = path
         self._owned = True
         try:
             self.con = duckdb.connect(str(path))
+            restrict(path)  # DuckDB creates its files with the umask's mode
             self.con.execute(f"SET memory_limit='{memory_limit}'")
             self.con.execute(f"SET threads={int(threads)}")
             self.con.execute(f"SET temp_directory='{path.parent / 'spill'}'")
@@ -138,6 +140,10 @@ class BatchWorkspace:
     def close(self) -> None:
         if self._owned:
             self.con.close()
+            if self.path is not None:
+                for made in (self.path, self.path.with_name(self.path.name + ".wal")):
+                    restrict(made)
+                restrict_tree(self.path.parent / "spill")
 
     def reset(self) -> None:
         """Drop what a previous, interrupted run left behind."""
@@ -158,7 +164,7 @@ class BatchWorkspace:
         renamed, so the file is whole or absent. ``con``: another connection to this
         workspace's database to write it through (``persist_in_background``)."""
         con = con or self.con
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dir(path.parent)
         tmp = path.with_name(path.name + ".partial")
         tmp.unlink(missing_ok=True)
         quoted = str(tmp).replace("'", "''")
@@ -177,6 +183,7 @@ class BatchWorkspace:
             con.execute("COMMIT")
         finally:
             con.execute(f"DETACH {alias}")
+        restrict(tmp)
         tmp.replace(path)
 
     def persist_in_background(self, path: Path) -> Persisting:

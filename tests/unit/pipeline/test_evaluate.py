@@ -131,7 +131,7 @@ def batch_files(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def make_store(root: Path, tins: dict[str, str]) -> Path:
-    with StateStore.open(root) as state:
+    with StateStore.open(root, create=True) as state:
         state.create_batch(
             BatchRow(
                 batch_id=BATCH, agency="ICE", request_letter_id="LTR-1",
@@ -234,7 +234,7 @@ def test_store_without_the_batch_or_database(
 ) -> None:
     with pytest.raises(StoreError):
         evaluate_package(*batch_files, store=tmp_path / "nowhere")
-    StateStore.open(tmp_path / "empty").close()
+    StateStore.open(tmp_path / "empty", create=True).close()
     with pytest.raises(BatchNotFound):
         evaluate_package(*batch_files, store=tmp_path / "empty")
 

@@ -33,7 +33,6 @@ from taxmatch.store.models import (
     disclosure_subjects,
     entry_params,
     ledger_entries,
-    ledger_key,
     request_counts,
 )
 from taxmatch.store.seal import seal_batch
@@ -273,14 +272,19 @@ def test_the_untouched_copy_verifies_every_bound_row(pristine: Path, tmp_path: P
         ("UPDATE releases SET approver = 'ofc-olive' WHERE release_id = 'B3-S1'",
          "releases row B3-S1 (publication columns) do not match the ledger"),
         ("UPDATE disclosure_subjects SET relevance = 'x' WHERE disclosure_id = 'D-B1-2'",
+         "disclosure_subjects row D-B1-2: relevance does not decrypt"),
+        ("DELETE FROM disclosure_subjects WHERE disclosure_id = 'D-B1-2'",
          "disclosure_subjects rows 1-6 of batch B1 do not match the ledger"),
         ("UPDATE disclosure_subjects SET tin = '900000000' WHERE disclosure_id = 'D-B4-4'",
+         "disclosure_subjects row D-B4-4: tin does not decrypt"),
+        ("UPDATE disclosure_subjects SET statute = '' WHERE disclosure_id = 'D-B4-4'",
          "disclosure_subjects rows of sealed batch B4 do not match the ledger"),
         ("DELETE FROM disclosure_subjects WHERE disclosure_id = 'D-B4-2'",
          "disclosure_subjects rows of sealed batch B4 do not match the ledger"),
         ("INSERT INTO disclosure_subjects SELECT 'D-B4-3', batch_id, 3, tin, statute, "
-         "relevance, fields, disclosed_at FROM disclosure_subjects WHERE disclosure_id = 'D-B4-2'",
-         "disclosure_subjects rows of sealed batch B4 do not match the ledger"),
+         "relevance, fields, disclosed_at, tin_index FROM disclosure_subjects "
+         "WHERE disclosure_id = 'D-B4-2'",  # a copied ciphertext opens only in its own row
+         "disclosure_subjects row D-B4-3: tin does not decrypt"),
         ("DELETE FROM disclosure_subjects WHERE disclosure_id = 'D-B3-1'",
          "disclosure_subjects rows of release B3-S1 do not match the ledger"),
         ("UPDATE request_counts SET requests = 70 WHERE batch_id = 'B1'",
@@ -353,7 +357,7 @@ def test_tampering_is_caught_on_each_backend(state_store: StateStore, state_url:
 @pytest.mark.parametrize(
     "statement",
     [
-        "UPDATE disclosure_subjects SET relevance = 'x' WHERE disclosure_id = 'D-B1-2'",
+        "UPDATE disclosure_subjects SET statute = 'x' WHERE disclosure_id = 'D-B1-2'",
         "DELETE FROM disclosure_subjects WHERE disclosure_id = 'D-B3-1'",  # batch B3 is done
         "UPDATE request_counts SET requests = 70 WHERE batch_id = 'B1'",
         "DELETE FROM batches WHERE batch_id = 'B2'",
@@ -394,7 +398,6 @@ def _old_store(url: str) -> None:
     try:
         with engine.begin() as conn:
             _alembic(conn, "upgrade", "0005")
-            conn.execute(ledger_key.insert(), {"id": 1, "secret": b"k" * 32, "created_at": T0})
             for name, status in (("B1", "done"), ("B2", "failed")):
                 conn.execute(batches.insert(), batch_params(replace(batch(name), status=status)))
                 conn.execute(
@@ -441,8 +444,15 @@ def test_rows_stored_before_binding_are_backfilled(state_url: str) -> None:
         cs.finish_release(store, "B1-S1", "sup-sam", "/out/B1-S1", "f" * 64, [2], [], drafts)
         result = store.verify_ledger()
         assert result.ok, result.problem
-    with triggers_off(state_url) as conn:
-        conn.execute(text("UPDATE disclosure_subjects SET tin = '999999999'"))
+    with triggers_off(state_url) as conn:  # another column's ciphertext: it does not open here
+        conn.execute(text("UPDATE disclosure_subjects SET tin = relevance "
+                          "WHERE disclosure_id = 'D-B1'"))  # fmt: skip
+    with StateStore(state_url) as store:
+        result = store.verify_ledger()
+    assert (result.ok, result.problem) == (
+        False, "disclosure_subjects row D-B1: tin does not decrypt")  # fmt: skip
+    with triggers_off(state_url) as conn:  # a row of the old batch gone
+        conn.execute(text("DELETE FROM disclosure_subjects WHERE disclosure_id = 'D-B1'"))
     with StateStore(state_url) as store:
         seq = next(e.seq for e in backfilled if e.object_id == "B1")
         result = store.verify_ledger()

@@ -19,8 +19,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, create_engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from taxmatch.errors import BatchNotFound, StoreError
+from taxmatch.errors import BatchNotFound, StoreError, StoreMissing
 from taxmatch.store import state as state_module
+from taxmatch.store.location import keyring_for
 from taxmatch.store.migrations import MIGRATIONS_DIR, guard
 from taxmatch.store.models import batch_params, batches, decision_params, decisions, metadata
 from taxmatch.store.state import STATE_FILE, BatchRow, DecisionRow, StateStore
@@ -83,8 +84,9 @@ def test_migrations_are_idempotent_and_match_the_models(state_url: str) -> None:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
             assert version == ["0010"]
             tables = set(inspect(conn).get_table_names())
-            assert {"batches", "decisions", "ledger_entries", "ledger_head", "ledger_key",
+            assert {"batches", "decisions", "ledger_entries", "ledger_head",
                     "disclosure_subjects", "request_counts"} <= tables  # fmt: skip
+            assert "ledger_key" not in tables  # the key lives in the keyring (0008)
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     finally:
         engine.dispose()
@@ -94,6 +96,7 @@ def _alembic(conn: Connection, action: str, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = conn
+    config.attributes["keyring"] = keyring_for(conn.engine.url)  # as StateStore passes it
     getattr(command, action)(config, revision)
 
 
@@ -138,7 +141,7 @@ def test_unknown_schema_revision_is_refused(state_url: str) -> None:
 
 def test_open_defaults_to_sqlite_in_the_store_dir(tmp_path: Path) -> None:
     store_dir = tmp_path / "nested" / "store"
-    with StateStore.open(store_dir) as store:
+    with StateStore.open(store_dir, create=True) as store:
         assert store.backend == "sqlite"
     con = sqlite3.connect(store_dir / STATE_FILE)
     try:
@@ -148,8 +151,14 @@ def test_open_defaults_to_sqlite_in_the_store_dir(tmp_path: Path) -> None:
 
 
 def test_open_with_url_overrides_the_store_dir(tmp_path: Path, state_url: str) -> None:
-    with StateStore.open(tmp_path / "unused", state_url) as store:
+    # A store directory is still needed (reference, packages, keyring beside it), but it
+    # holds no state database: an existing empty one is a store when a URL is given.
+    (tmp_path / "store").mkdir()
+    with StateStore.open(tmp_path / "store", state_url) as store:
         assert store.backend in {"sqlite", "postgresql"}
+    assert not (tmp_path / "store" / STATE_FILE).exists()
+    with pytest.raises(StoreMissing):  # never made by a command that opens one
+        StateStore.open(tmp_path / "unused", state_url)
     assert not (tmp_path / "unused").exists()
 
 

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
@@ -25,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from taxmatch.errors import StoreError
+from taxmatch.store.keys import Keyring
 
 MIGRATIONS_DIR: Final = Path(__file__).parent
 WRITE_OPTION: Final = "taxmatch_write"  # execution option: SQLite takes the write lock at BEGIN
@@ -46,21 +48,25 @@ def guard(operation: str, error: type[StoreError] = StoreError) -> Iterator[None
         raise error(f"{operation} failed ({type(exc).__name__})") from None
 
 
-def open_engine(url: str | URL) -> Engine:
-    """An engine for the state database at ``url``, its schema upgraded to head."""
+def open_engine(url: str | URL, keyring: Keyring | None = None) -> Engine:
+    """An engine for the state database at ``url``, its schema upgraded to head.
+
+    ``keyring``: the store's keys, made when the database is new (so a store never has
+    data without keys) and handed to the migrations that move or encrypt data.
+    """
     engine = _create_engine(url)
     try:
         with guard("upgrading the state database schema"), engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
-                upgrade_to_head(conn)
+                upgrade_to_head(conn, keyring)
     except BaseException:
         engine.dispose()
         raise
     return engine
 
 
-def upgrade_to_head(conn: Connection) -> None:
+def upgrade_to_head(conn: Connection, keyring: Keyring | None = None) -> None:
     """Alembic ``upgrade head`` on ``conn`` (already in a transaction); no-op at head.
 
     Raises ``StoreError`` when the database is at a revision this taxmatch does not know
@@ -69,8 +75,11 @@ def upgrade_to_head(conn: Connection) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     config.attributes["connection"] = conn
+    config.attributes["keyring"] = keyring
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _UPGRADE_LOCK})
+    if keyring is not None and MigrationContext.configure(conn).get_current_revision() is None:
+        keyring.load(create=True)  # a new database: its keys before its first row
     try:
         command.upgrade(config, "head")
     except CommandError:

@@ -1,33 +1,39 @@
 """Rows bound to the ledger and a keyed head signature; the bound columns made immutable.
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0008
 Create Date: 2026-12-06
 
 Frozen once released. ``ledger_head.signature`` holds HMAC-SHA256 of the head under the
 ledger key. Triggers refuse changing what the ledger binds (docs/ledger.md lists it):
-any UPDATE of ``disclosure_subjects`` and ``request_counts`` (DELETE only while their
-batch is not done: a batch that runs again replaces them), DELETE of ``batches``,
+any UPDATE of ``request_counts`` and any UPDATE of ``disclosure_subjects`` but the
+re-encryption of its sealed columns under a new data key (``tin``, ``relevance``,
+``tin_index``: the ledger binds their plaintext), DELETE of either only while their batch
+is not done (a batch that runs again replaces them), DELETE of ``batches``,
 ``reviews`` and ``releases``, and UPDATE of their bound columns (a review's release may be
 set once and its ``disclosed`` flag raised once; a release is published once).
 
 Rows stored before this revision are bound by ``rows_backfilled`` entries appended here
-(``taxmatch.store.ledger_bound.backfill_drafts``), and the head is signed, with the key in
-``ledger_key`` (created here if a store holds rows but no key yet). The entries stay on
+(``taxmatch.store.ledger_bound.backfill_drafts``), and the head is signed, with the ledger
+key from the store's keyring (``config.attributes["keyring"]``, which schema 0008 filled).
+Runs after 0008, so the subjects it binds are already encrypted (and SQLite's rebuild of
+that table in 0008 cannot drop these triggers). The entries stay on
 downgrade (the ledger is append-only); only the signature column and triggers go. On an
 upgrade after such a downgrade nothing is backfilled again (the head is signed again).
 """
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
+
+from taxmatch.errors import StoreError
+from taxmatch.store.keys import Keyring
 
 revision = "0006"
-down_revision = "0005"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
@@ -38,6 +44,9 @@ _REVIEW_IDENTITY = ("batch_id", "row_number", "request_id", "outcome", "action",
                     "officer", "decided_at")  # fmt: skip
 _RELEASE_IDENTITY = ("release_id", "batch_id", "number", "preparer", "rows", "second_person",
                      "created_at")  # fmt: skip
+# what re-encryption under a new data key leaves as it was (``keys rotate --data``)
+_SUBJECT_IDENTITY = ("disclosure_id", "batch_id", "row_number", "statute", "fields",
+                     "disclosed_at")  # fmt: skip
 _DONE = "(SELECT status FROM batches WHERE batch_id = OLD.batch_id) = 'done'"
 
 
@@ -52,7 +61,8 @@ _REVIEW_RELINK = (
 _RELEASE_DONE = "OLD.status = 'released'"
 
 _SQLITE_TRIGGERS = (
-    ("disclosure_subjects_no_update", "BEFORE UPDATE ON disclosure_subjects", ""),
+    ("disclosure_subjects_no_update", "BEFORE UPDATE ON disclosure_subjects",
+     f"WHEN {_changed(_SUBJECT_IDENTITY, 'IS NOT')}"),
     ("disclosure_subjects_no_delete", "BEFORE DELETE ON disclosure_subjects", f"WHEN {_DONE}"),
     ("request_counts_no_update", "BEFORE UPDATE ON request_counts", ""),
     ("request_counts_no_delete", "BEFORE DELETE ON request_counts", f"WHEN {_DONE}"),
@@ -79,6 +89,8 @@ BEGIN
                        AND status = 'done') THEN
       RETURN OLD;
     END IF;
+  ELSIF TG_TABLE_NAME = 'disclosure_subjects' THEN
+    IF NOT ({subjects}) THEN RETURN NEW; END IF;
   ELSIF TG_TABLE_NAME = 'batches' THEN
     IF NOT ({batches}) THEN RETURN NEW; END IF;
   ELSIF TG_TABLE_NAME = 'reviews' THEN
@@ -88,6 +100,7 @@ BEGIN
   END IF;
   RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ': bound to the ledger, not changed';
 END $$""".format(
+    subjects=_changed(_SUBJECT_IDENTITY, "IS DISTINCT FROM"),
     batches=_changed(_BATCH_IDENTITY, "IS DISTINCT FROM"),
     reviews=_changed(_REVIEW_IDENTITY, "IS DISTINCT FROM"),
     relink=_REVIEW_RELINK.format(op="IS DISTINCT FROM"),
@@ -127,24 +140,24 @@ def _backfill_and_sign(conn: sa.Connection) -> None:
     from taxmatch.ledger.chain import format_recorded_at
     from taxmatch.store.ledger_bound import backfill_drafts
     from taxmatch.store.ledger_store import append_entries
-    from taxmatch.store.models import ledger_head, ledger_key
+    from taxmatch.store.models import ledger_head
 
-    key = conn.execute(sa.select(ledger_key.c.secret).where(ledger_key.c.id == 1)).scalar()
-    if key is None:
-        entries = conn.execute(sa.select(ledger_head.c.seq)).scalar_one()
-        stored = conn.execute(sa.text("SELECT count(*) FROM batches")).scalar_one()
-        if entries == 0 and stored == 0:
-            return  # a new store: nothing to bind, nothing to sign
-        key = secrets.token_bytes(32)
-        conn.execute(ledger_key.insert().values(id=1, secret=key, created_at=datetime.now(UTC)))
-    key = bytes(key)
+    entries = conn.execute(sa.select(ledger_head.c.seq)).scalar_one()
+    stored = conn.execute(sa.text("SELECT count(*) FROM batches")).scalar_one()
+    if entries == 0 and stored == 0:
+        return  # a new store: nothing to bind, nothing to sign
+    keyring = context.config.attributes.get("keyring")
+    if not isinstance(keyring, Keyring):
+        raise StoreError("schema 0006 needs the store's keyring to bind the stored rows")
+    keys = keyring.load(create=True)
+    key = keys.current("ledger")[1]
     # Upgraded before (and downgraded since): the rows are bound already. Rows written
     # while downgraded stay unbound, and ``ledger verify`` names them.
     bound_before = conn.execute(
         sa.text("SELECT 1 FROM ledger_entries WHERE payload LIKE :p LIMIT 1"),
         {"p": '%"bound%'},
     ).first()
-    drafts = [] if bound_before is not None else backfill_drafts(conn, key)
+    drafts = [] if bound_before is not None else backfill_drafts(conn, keys)
     if drafts:
         append_entries(conn, drafts, format_recorded_at(datetime.now(UTC)), key=key)
         return  # the head moved forward, signed

@@ -1,0 +1,95 @@
+"""The encoding of ``disclosure_subjects``' protected columns: the one place that
+encrypts them on write (``subject_params``) and the one place that decrypts them on read
+(``open_subject``), plus re-encryption under a new data key (``reseal_subjects``).
+
+``tin`` and ``relevance`` are sealed (``taxmatch.store.sealed``) and bound to their row's
+``disclosure_id``; ``tin_index`` is the TIN's blind index. Everything else in the row is
+stored as given.
+
+Must never: put a TIN or a stated reason into an error or log; write a row unsealed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from taxmatch.errors import StoreError
+from taxmatch.store.keys import Keys
+from taxmatch.store.models import SubjectRow, disclosure_subjects
+from taxmatch.store.sealed import blind_index, key_of, place, seal, unseal
+
+_S = disclosure_subjects.c
+_TABLE = "disclosure_subjects"
+_PAGE = 1_000
+
+
+def subject_params(batch_id: str, row: SubjectRow, moment: datetime, keys: Keys) -> dict[str, Any]:
+    """The stored form of ``row``: TIN and stated reason encrypted, the TIN indexed."""
+    if row.batch_id != batch_id:
+        raise StoreError(f"disclosure {row.disclosure_id} belongs to another batch")
+    if len(row.tin) != 9 or not row.tin.isdigit():
+        raise StoreError(f"disclosure {row.disclosure_id}: tin must be 9 digits")
+    values = {name: getattr(row, name) for name in SubjectRow.__dataclass_fields__}
+    return sealed_values({**values, "disclosed_at": moment}, keys)
+
+
+def sealed_values(values: Mapping[str, Any], keys: Keys) -> dict[str, Any]:
+    """A plaintext ``disclosure_subjects`` row (column -> value) as it is stored."""
+    did, tin = str(values["disclosure_id"]), str(values["tin"])
+    return {
+        **values,
+        "tin": seal(keys, tin, place(_TABLE, "tin", did)),
+        "relevance": seal(keys, str(values["relevance"]), place(_TABLE, "relevance", did)),
+        "tin_index": blind_index(keys, tin),
+    }
+
+
+def open_subject(keys: Keys, disclosure_id: str, column: str, stored: str) -> str:
+    """The plaintext of a stored ``tin`` or ``relevance``; ``StoreError`` naming the row."""
+    return unseal(keys, stored, place(_TABLE, column, disclosure_id))
+
+
+def tin_lookup(keys: Keys, tin: str) -> list[str]:
+    """The ``tin_index`` values a lookup by ``tin`` matches: its index under every data
+    key known (a rotation re-indexes every row, but one that failed half-way may not)."""
+    return [blind_index(keys, tin, key) for _, key in keys.data]
+
+
+def reseal_subjects(conn: Connection, keys: Keys) -> int:
+    """Re-encrypt every row not sealed under the data key in use, and re-index its TIN;
+    how many rows changed. ``keys`` must still know the keys the rows were sealed with."""
+    old = new = keys
+    kid, _ = keys.current("data")
+    changed, last = 0, ""
+    while True:
+        page = conn.execute(
+            select(_S.disclosure_id, _S.tin, _S.relevance)
+            .where(_S.disclosure_id > last)
+            .order_by(_S.disclosure_id)
+            .limit(_PAGE)
+        ).all()
+        for disclosure_id, tin, relevance in page:
+            if key_of(tin) == kid and key_of(relevance) == kid:
+                continue
+            plain_tin = open_subject(old, disclosure_id, "tin", tin)
+            plain_reason = open_subject(old, disclosure_id, "relevance", relevance)
+            conn.execute(
+                disclosure_subjects.update()
+                .where(_S.disclosure_id == disclosure_id)
+                .values(
+                    tin=seal(new, plain_tin, place(_TABLE, "tin", disclosure_id)),
+                    relevance=seal(new, plain_reason, place(_TABLE, "relevance", disclosure_id)),
+                    tin_index=blind_index(new, plain_tin),
+                )
+            )
+            changed += 1
+        if len(page) < _PAGE:
+            return changed
+        last = page[-1][0]
+
+
+__all__ = ["open_subject", "reseal_subjects", "sealed_values", "subject_params", "tin_lookup"]
