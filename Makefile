@@ -47,4 +47,4 @@ bench: $(STAMP)
 		--requests bench-out/api/lookups-population-1000000-300
 
 clean:
-	rm -rf $(VENV) $(STORE) $(DEMO_OUT) bench-out .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(STORE) $(STORE).keys $(STORE).keys.lock $(DEMO_OUT) bench-out .mypy_cache .ruff_cache .pytest_cache

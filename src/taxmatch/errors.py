@@ -83,7 +83,7 @@ class StoreError(TaxmatchError):
 class StoreMissing(StoreError):
     """A command that does not make a store was pointed at a missing or empty one."""
 
-    code = "TM310"
+    code = "TM303"
 
 
 class BatchNotFound(StoreError):

@@ -15,6 +15,8 @@ from taxmatch.cli import main
 @pytest.mark.parametrize("command", ["add", "token", "revoke", "suspend", "resume"])
 def test_a_malformed_agency_name_is_exit_2(tmp_path: Path, command: str, name: str) -> None:
     store = tmp_path / "store"
+    made = CliRunner().invoke(main, ["store", "init", "--store", str(store)])
+    assert made.exit_code == 0, made.output
     ok = CliRunner().invoke(main, ["agency", "add", "ICE", "--store", str(store)])
     assert ok.exit_code == 0, ok.output
     result = CliRunner().invoke(main, ["agency", command, "--store", str(store), "--", name])
@@ -28,7 +30,8 @@ def test_a_malformed_agency_name_is_exit_2(tmp_path: Path, command: str, name: s
 
 def test_a_well_formed_unknown_agency_is_still_a_store_error(tmp_path: Path) -> None:
     store = tmp_path / "store"
+    CliRunner().invoke(main, ["store", "init", "--store", str(store)])
     CliRunner().invoke(main, ["agency", "add", "ICE", "--store", str(store)])
     result = CliRunner().invoke(main, ["agency", "token", "CBP", "--store", str(store)])
     assert result.exit_code == 4
-    assert "TM310" in result.stderr
+    assert result.stderr.strip() == "taxmatch: error TM310: agency CBP not found"

@@ -43,7 +43,7 @@ def test_no_command_but_the_makers_makes_a_store(
     result = invoke(*command, "--store", str(mistyped))
     assert result.exit_code == 4, result.output
     assert result.output.strip().splitlines() == [
-        f"taxmatch: error TM310: store {mistyped} does not exist; make one with "
+        f"taxmatch: error TM303: store {mistyped} does not exist; make one with "
         "'taxmatch store init' or 'taxmatch reference load'"
     ]
     assert not mistyped.exists()
