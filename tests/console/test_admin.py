@@ -166,6 +166,8 @@ def test_serve_secure_cookies_default_on_off_loopback(
 
     seen: list[Any] = []
     monkeypatch.setattr(taxmatch.api, "serve_app", lambda s, **_: seen.append(s))
+    made = CliRunner().invoke(main, ["store", "init", "--store", str(tmp_path / "s")])
+    assert made.exit_code == 0, made.output
     r = CliRunner().invoke(main, ["serve", "--store", str(tmp_path / "s"), *args])
     assert r.exit_code == 0, r.output
     assert seen[0].secure_cookies is secure
@@ -200,7 +202,7 @@ def test_serve_app_passes_secure_cookies_to_the_console(tmp_path: Path) -> None:
     from taxmatch.store.state import StateStore
 
     store = tmp_path / "s"
-    with StateStore.open(store) as state:
+    with StateStore.open(store, create=True) as state:
         add_officer(state, "olive", "officer", PASSWORD, actor="test", origin="test")
     app = create_app(ApiSettings(store=store, worker_threads=0, secure_cookies=True))
     with TestClient(app) as client:

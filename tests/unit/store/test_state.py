@@ -20,6 +20,7 @@ from sqlalchemy import Connection, create_engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from taxmatch.errors import BatchNotFound, StoreError, StoreMissing
+from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.store import state as state_module
 from taxmatch.store.location import keyring_for
 from taxmatch.store.migrations import MIGRATIONS_DIR, guard
@@ -82,7 +83,7 @@ def test_migrations_are_idempotent_and_match_the_models(state_url: str) -> None:
     try:
         with engine.connect() as conn:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-            assert version == ["0010"]
+            assert version == ["0011"]
             tables = set(inspect(conn).get_table_names())
             assert {"batches", "decisions", "ledger_entries", "ledger_head",
                     "disclosure_subjects", "request_counts"} <= tables  # fmt: skip
@@ -369,3 +370,33 @@ def test_guard_drops_the_dbapi_message() -> None:
         raise DBAPIError("INSERT INTO decisions ...", {"request_id": SECRET}, orig)
     assert str(info.value) == "TM300: write_decisions failed (Exception)"
     assert info.value.__cause__ is None
+
+
+def test_0011_voids_the_disclosure_entries_of_old_unfinished_and_resumed_runs(
+    state_url: str,
+) -> None:
+    """A ledger as older versions wrote it: disclosure entries with the decisions, again
+    for a resumed batch, and for a batch that never finished."""
+    with StateStore(state_url) as store:
+        for name in ("B1", "B2"):
+            store.create_batch(batch(name))
+            store.record_decisions(name, [decision(n, name) for n in range(1, 5)], chunk=1)
+        store.set_batch_status("B1", "done", counts={"DISCLOSED": 2}, finished_at=T0)
+        old = [("D-2", "B1"), ("D-4", "B1"), ("D-2", "B2"), ("D-2", "B1"), ("D-4", "B1")]
+        store.append_ledger([LedgerDraft("disclosure", "svc", "cli", True, did, {"batch_id": b})
+                             for did, b in old])  # fmt: skip
+        seqs = [e.seq for e in store.iter_ledger() if e.event_type == "disclosure"]
+    engine = create_engine(state_url)
+    try:
+        with engine.begin() as conn:
+            _alembic(conn, "downgrade", "0010")
+            _alembic(conn, "upgrade", "head")
+    finally:
+        engine.dispose()
+    with StateStore(state_url) as store:
+        voided = {(e.object_id, e.payload["why"]): e.payload["seqs"]
+                  for e in store.iter_ledger() if e.event_type == "disclosures_voided"}  # fmt: skip
+        assert store.verify_ledger().ok
+    # D-2 of B2 is not made (B2 is not done); B1's first entries are superseded
+    assert voided == {("B1", "superseded"): [str(seqs[0]), str(seqs[1])],
+                      ("B2", "unsealed"): [str(seqs[2])]}  # fmt: skip
