@@ -24,9 +24,8 @@ error (problems name tables, batches, rows, releases and sequence numbers).
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import Column, ColumnElement, Connection, Table, and_, select, true
@@ -34,15 +33,11 @@ from sqlalchemy import Column, ColumnElement, Connection, Table, and_, select, t
 from taxmatch.errors import BatchNotFound, LedgerError, StoreError
 from taxmatch.ledger.bind import (
     EVENT_ROWS_BACKFILLED,
-    BoundClaim,
     RowsDigest,
-    bound_claim,
     bound_fields,
-    claims_match,
     with_fields,
 )
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
-from taxmatch.ledger.digest import EVENT_DECISIONS, EVENT_DECISIONS_DISCARDED
 from taxmatch.store.console_models import releases, reviews
 from taxmatch.store.keys import Keys
 from taxmatch.store.models import batches, disclosure_subjects, request_counts
@@ -119,11 +114,11 @@ RELEASE_REVIEWS = View(
 )  # fmt: skip
 VIEWS: Final = (BATCHES, REQUEST_COUNTS, RELEASES, RELEASE_FINISH, RELEASE_REVIEWS, REVIEWS,
                 SUBJECTS)  # fmt: skip
-_BY_RELEASE: Final = frozenset({RELEASES.name, RELEASE_FINISH.name, RELEASE_REVIEWS.name})
-_DISCARDED: Final = (REQUEST_COUNTS.name, SUBJECTS.name)  # deleted when a batch re-runs
+BY_RELEASE: Final = frozenset({RELEASES.name, RELEASE_FINISH.name, RELEASE_REVIEWS.name})
+DISCARDED: Final = (REQUEST_COUNTS.name, SUBJECTS.name)  # deleted when a batch re-runs
 
 
-def _unfinished(row: Mapping[str, Any]) -> bool:
+def unfinished(row: Mapping[str, Any]) -> bool:
     return row["status"] == "awaiting_approval" and all(
         row[name] is None for name in ("approver", "released_at", "package_dir", "manifest_sha256")
     )
@@ -132,12 +127,12 @@ def _unfinished(row: Mapping[str, Any]) -> bool:
 # --- binding on write ----------------------------------------------------------------------
 
 
-class _Unopened(LedgerError):
+class Unopened(LedgerError):
     """A bound row's encrypted column does not open: tampered, or sealed under a key the
     keyring no longer holds. The message names the table, row and column, never a value."""
 
 
-def _stream(
+def stream(
     conn: Connection, keys: Keys, view: View, *where: ColumnElement[bool]
 ) -> Iterator[dict[str, Any]]:
     """The view's rows as bound: encrypted columns opened (``LedgerError`` naming the row
@@ -154,7 +149,7 @@ def _stream(
                 try:
                     row[name] = open_subject(keys, str(row["disclosure_id"]), name, row[name])
                 except StoreError:
-                    raise _Unopened(
+                    raise Unopened(
                         f"{view.table.name} row {view.row_id(row)}: {name} does not decrypt"
                     ) from None
             yield row
@@ -166,7 +161,7 @@ def digest_of(conn: Connection, keys: Keys, view: View, *where: ColumnElement[bo
     """The digest, under the ledger key in use, of the view's stored rows that ``where``
     selects, in view order."""
     digest = RowsDigest(keys.current("ledger")[1])
-    for row in _stream(conn, keys, view, *where):
+    for row in stream(conn, keys, view, *where):
         digest.add(tuple(row.values()))
     return digest
 
@@ -230,10 +225,10 @@ def backfill_drafts(conn: Connection, keys: Keys) -> list[LedgerDraft]:
     key = keys.current("ledger")[1]
     groups: dict[str, dict[str, RowsDigest]] = {}
     for view in VIEWS:
-        for row in _stream(conn, keys, view):
-            if view is RELEASE_FINISH and _unfinished(row):
+        for row in stream(conn, keys, view):
+            if view is RELEASE_FINISH and unfinished(row):
                 continue
-            owner = row["release_id"] if view.name in _BY_RELEASE else row["batch_id"]
+            owner = row["release_id"] if view.name in BY_RELEASE else row["batch_id"]
             groups.setdefault(owner, {}).setdefault(view.name, RowsDigest(key)).add(
                 tuple(row.values())
             )
@@ -247,171 +242,6 @@ def backfill_drafts(conn: Connection, keys: Keys) -> list[LedgerDraft]:
     return drafts
 
 
-# --- verification ----------------------------------------------------------------------
-
-
-@dataclass
-class BoundClaims:
-    """The claims of every verified entry on bound rows: per view, group -> last claim."""
-
-    groups: dict[str, dict[Group, BoundClaim]] = field(
-        default_factory=lambda: {v.name: {} for v in VIEWS}
-    )
-    chunks: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
-    _ranges: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
-
-    def ranges(self, batch: str) -> list[tuple[int, int]]:
-        """The row ranges of the batch's chunks that bind accounting rows, sorted."""
-        if batch not in self._ranges:
-            held = self.groups[SUBJECTS.name]
-            self._ranges[batch] = sorted(
-                {r for r in self.chunks.get(batch, ()) if ("chunk", batch, *r) in held}
-            )
-        return self._ranges[batch]
-
-    def see(self, seq: int, event_type: str, object_id: str, payload: Mapping[str, Any]) -> None:
-        """Take note of a verified entry's claims; ``LedgerError`` when malformed."""
-        if event_type == EVENT_DECISIONS_DISCARDED:
-            for name in _DISCARDED:
-                claims = self.groups[name]
-                for group in [g for g in claims if g[1] == object_id]:
-                    del claims[group]
-            self.chunks.pop(object_id, None)
-            return
-        for view in VIEWS:
-            claim = bound_claim(seq, view.name, payload)
-            if claim is not None:
-                self.groups[view.name][self._group(view, seq, event_type, object_id, payload)] = (
-                    claim
-                )
-
-    def _group(
-        self, view: View, seq: int, event_type: str, object_id: str, payload: Mapping[str, Any]
-    ) -> Group:
-        backfill = event_type == EVENT_ROWS_BACKFILLED
-        if view in (REVIEWS, SUBJECTS) and backfill:
-            return (REST, object_id)
-        if view is REVIEWS:
-            batch, row = payload.get("batch_id"), payload.get("row_number")
-            if not isinstance(batch, str) or type(row) is not int:
-                raise LedgerError(f"ledger entry {seq} binds a review it does not name")
-            return ("row", batch, row)
-        if view is SUBJECTS and event_type == EVENT_DISCLOSURES_SEALED:
-            return ("sealed", object_id)
-        if view is SUBJECTS and event_type == EVENT_DECISIONS:
-            first, last = payload.get("first_row"), payload.get("last_row")
-            if type(first) is not int or type(last) is not int:
-                raise LedgerError(f"ledger entry {seq} is not a well-formed decisions entry")
-            self.chunks.setdefault(object_id, []).append((first, last))
-            return ("chunk", object_id, first, last)
-        if view is SUBJECTS:
-            return ("release", object_id)
-        return ("id", object_id)
-
-
-class _Problem(Exception):
-    def __init__(self, seq: int | None, text: str) -> None:
-        super().__init__(text)
-        self.seq, self.text = seq, text
-
-
-def verify_bound(
-    conn: Connection, keys: Keys, claims: BoundClaims
-) -> tuple[int, tuple[int | None, str] | None]:
-    """Re-hash every bound row against the claims, each claim under any ledger key the
-    keyring holds; (rows checked, problem or None)."""
-    released: dict[tuple[str, int], str] = {}  # (batch, row) -> release that disclosed it
-    checked = 0
-    try:
-        for view in VIEWS:
-            checked += _check(conn, keys, view, claims, released)
-    except _Problem as problem:
-        return checked, (problem.seq, problem.text)
-    except _Unopened as error:
-        return checked, (None, error.message)
-    except (ValueError, TypeError, LedgerError):  # a stored value of the wrong type
-        return checked, (None, f"{view.table.name}: a stored row is malformed")
-    return checked, None
-
-
-def _check(
-    conn: Connection,
-    keys: Keys,
-    view: View,
-    claims: BoundClaims,
-    released: dict[tuple[str, int], str],
-) -> int:
-    mine = claims.groups[view.name]
-    ledger_keys = [key for _, key in keys.ledger]
-    digests: dict[Group, list[RowsDigest]] = {}
-    checked = 0
-
-    def fresh() -> list[RowsDigest]:
-        return [RowsDigest(key) for key in ledger_keys]
-
-    for row in _stream(conn, keys, view):
-        group = _row_group(view, row, claims, released)
-        if group not in mine and (REST, row["batch_id"]) in mine:
-            group = (REST, row["batch_id"])
-        if group not in mine:
-            if view is RELEASE_FINISH and _unfinished(row):
-                continue
-            table = view.table.name
-            raise _Problem(
-                None, f"{table} row {view.row_id(row)} is not accounted for by any ledger entry"
-            )
-        cells = tuple(row.values())
-        for digest in digests.setdefault(group, fresh()):
-            digest.add(cells)
-        checked += 1
-        if view is RELEASE_REVIEWS and row["disclosed"] is True:
-            released[(row["batch_id"], int(row["row_number"]))] = row["release_id"]
-    for group, claim in sorted(mine.items(), key=lambda item: item[1].seq):
-        if not any(claims_match(claim, d) for d in digests.get(group) or fresh()):
-            raise _Problem(claim.seq, f"{_describe(view, group)} do not match the ledger")
-    return checked
-
-
-def _row_group(
-    view: View, row: Mapping[str, Any], claims: BoundClaims, released: dict[tuple[str, int], str]
-) -> Group:
-    if view.name in _BY_RELEASE:
-        return ("id", row["release_id"])
-    if view is REVIEWS:
-        return ("row", row["batch_id"], int(row["row_number"]))
-    if view is SUBJECTS:
-        batch, number = row["batch_id"], int(row["row_number"])
-        if (batch, number) in released:
-            return ("release", released[(batch, number)])
-        if ("sealed", batch) in claims.groups[SUBJECTS.name]:
-            return ("sealed", batch)
-        ranges = claims.ranges(batch)
-        i = bisect_right(ranges, number, key=lambda r: r[0]) - 1
-        if i >= 0 and ranges[i][0] <= number <= ranges[i][1]:
-            return ("chunk", batch, *ranges[i])
-        return ("none",)
-    return ("id", row["batch_id"])
-
-
-def _describe(view: View, group: Group) -> str:
-    table, kind = view.table.name, group[0]
-    if kind == REST:
-        return f"{table} rows of batch {group[1]} recorded before schema 0006"
-    if kind == "chunk":
-        return f"{table} rows {group[2]}-{group[3]} of batch {group[1]}"
-    if kind == "sealed":
-        return f"{table} rows of sealed batch {group[1]}"
-    if kind == "row":
-        return f"{table} row {group[1]}#{group[2]}"
-    if kind == "release" or view is RELEASE_REVIEWS:
-        return f"{table} rows of release {group[1]}"
-    if view is REQUEST_COUNTS:
-        return f"{table} rows of batch {group[1]}"
-    if view is RELEASE_FINISH:
-        return f"{table} row {group[1]} (publication columns)"
-    return f"{table} row {group[1]}"
-
-
 __all__ = [
     "BATCHES",
     "EVENT_BATCH_RECEIVED",
@@ -423,7 +253,6 @@ __all__ = [
     "REVIEWS",
     "SUBJECTS",
     "VIEWS",
-    "BoundClaims",
     "View",
     "backfill_drafts",
     "bind",
@@ -431,5 +260,4 @@ __all__ = [
     "digest_of",
     "received_draft",
     "release_subjects",
-    "verify_bound",
 ]

@@ -48,7 +48,7 @@ from taxmatch.ledger.digest import (
     chunk_claim,
 )
 from taxmatch.store.keys import Keys
-from taxmatch.store.ledger_bound import BoundClaims, verify_bound
+from taxmatch.store.ledger_bound_verify import BoundClaims, verify_bound
 from taxmatch.store.models import decisions, entry_from_row, entry_params, ledger_entries
 from taxmatch.store.models import ledger_head as head_table
 

@@ -434,11 +434,6 @@ class StateStore:
         """The secret for ``keyed_hash`` in use: from the keyring, never from this database."""
         return self.keys.current("ledger")[1]
 
-    def ledger_keys(self) -> list[bytes]:
-        """Every ledger key the keyring knows, the one in use first (older keyed hashes
-        and head signatures verify under the key they were made with)."""
-        return [key for _, key in self.keys.ledger]
-
     # --- plumbing ---------------------------------------------------------------------
 
     @contextmanager

@@ -1,0 +1,209 @@
+"""Verifying the rows bound to the ledger: every bound row re-hashed against the claims of
+the entries that bound it (``taxmatch.store.ledger_bound`` defines the views and binds).
+
+A claim is checked under every ledger key the keyring holds, so a rotated ledger key
+leaves what the old one bound verifiable. Problems name tables, batches, rows, releases
+and sequence numbers, never a value.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from taxmatch.errors import LedgerError
+from taxmatch.ledger.bind import (
+    EVENT_ROWS_BACKFILLED,
+    BoundClaim,
+    RowsDigest,
+    bound_claim,
+    claims_match,
+)
+from taxmatch.ledger.digest import EVENT_DECISIONS, EVENT_DECISIONS_DISCARDED
+from taxmatch.store.keys import Keys
+from taxmatch.store.ledger_bound import (
+    BY_RELEASE,
+    DISCARDED,
+    EVENT_DISCLOSURES_SEALED,
+    RELEASE_FINISH,
+    RELEASE_REVIEWS,
+    REQUEST_COUNTS,
+    REST,
+    REVIEWS,
+    SUBJECTS,
+    VIEWS,
+    Group,
+    Unopened,
+    View,
+    stream,
+    unfinished,
+)
+
+
+@dataclass
+class BoundClaims:
+    """The claims of every verified entry on bound rows: per view, group -> last claim."""
+
+    groups: dict[str, dict[Group, BoundClaim]] = field(
+        default_factory=lambda: {v.name: {} for v in VIEWS}
+    )
+    chunks: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    _ranges: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+    def ranges(self, batch: str) -> list[tuple[int, int]]:
+        """The row ranges of the batch's chunks that bind accounting rows, sorted."""
+        if batch not in self._ranges:
+            held = self.groups[SUBJECTS.name]
+            self._ranges[batch] = sorted(
+                {r for r in self.chunks.get(batch, ()) if ("chunk", batch, *r) in held}
+            )
+        return self._ranges[batch]
+
+    def see(self, seq: int, event_type: str, object_id: str, payload: Mapping[str, Any]) -> None:
+        """Take note of a verified entry's claims; ``LedgerError`` when malformed."""
+        if event_type == EVENT_DECISIONS_DISCARDED:
+            for name in DISCARDED:
+                claims = self.groups[name]
+                for group in [g for g in claims if g[1] == object_id]:
+                    del claims[group]
+            self.chunks.pop(object_id, None)
+            return
+        for view in VIEWS:
+            claim = bound_claim(seq, view.name, payload)
+            if claim is not None:
+                self.groups[view.name][self._group(view, seq, event_type, object_id, payload)] = (
+                    claim
+                )
+
+    def _group(
+        self, view: View, seq: int, event_type: str, object_id: str, payload: Mapping[str, Any]
+    ) -> Group:
+        backfill = event_type == EVENT_ROWS_BACKFILLED
+        if view in (REVIEWS, SUBJECTS) and backfill:
+            return (REST, object_id)
+        if view is REVIEWS:
+            batch, row = payload.get("batch_id"), payload.get("row_number")
+            if not isinstance(batch, str) or type(row) is not int:
+                raise LedgerError(f"ledger entry {seq} binds a review it does not name")
+            return ("row", batch, row)
+        if view is SUBJECTS and event_type == EVENT_DISCLOSURES_SEALED:
+            return ("sealed", object_id)
+        if view is SUBJECTS and event_type == EVENT_DECISIONS:
+            first, last = payload.get("first_row"), payload.get("last_row")
+            if type(first) is not int or type(last) is not int:
+                raise LedgerError(f"ledger entry {seq} is not a well-formed decisions entry")
+            self.chunks.setdefault(object_id, []).append((first, last))
+            return ("chunk", object_id, first, last)
+        if view is SUBJECTS:
+            return ("release", object_id)
+        return ("id", object_id)
+
+
+class _Problem(Exception):
+    def __init__(self, seq: int | None, text: str) -> None:
+        super().__init__(text)
+        self.seq, self.text = seq, text
+
+
+def verify_bound(
+    conn: Connection, keys: Keys, claims: BoundClaims
+) -> tuple[int, tuple[int | None, str] | None]:
+    """Re-hash every bound row against the claims, each claim under any ledger key the
+    keyring holds; (rows checked, problem or None)."""
+    released: dict[tuple[str, int], str] = {}  # (batch, row) -> release that disclosed it
+    checked = 0
+    try:
+        for view in VIEWS:
+            checked += _check(conn, keys, view, claims, released)
+    except _Problem as problem:
+        return checked, (problem.seq, problem.text)
+    except Unopened as error:
+        return checked, (None, error.message)
+    except (ValueError, TypeError, LedgerError):  # a stored value of the wrong type
+        return checked, (None, f"{view.table.name}: a stored row is malformed")
+    return checked, None
+
+
+def _check(
+    conn: Connection,
+    keys: Keys,
+    view: View,
+    claims: BoundClaims,
+    released: dict[tuple[str, int], str],
+) -> int:
+    mine = claims.groups[view.name]
+    ledger_keys = [key for _, key in keys.ledger]
+    digests: dict[Group, list[RowsDigest]] = {}
+    checked = 0
+
+    def fresh() -> list[RowsDigest]:
+        return [RowsDigest(key) for key in ledger_keys]
+
+    for row in stream(conn, keys, view):
+        group = _row_group(view, row, claims, released)
+        if group not in mine and (REST, row["batch_id"]) in mine:
+            group = (REST, row["batch_id"])
+        if group not in mine:
+            if view is RELEASE_FINISH and unfinished(row):
+                continue
+            table = view.table.name
+            raise _Problem(
+                None, f"{table} row {view.row_id(row)} is not accounted for by any ledger entry"
+            )
+        cells = tuple(row.values())
+        for digest in digests.setdefault(group, fresh()):
+            digest.add(cells)
+        checked += 1
+        if view is RELEASE_REVIEWS and row["disclosed"] is True:
+            released[(row["batch_id"], int(row["row_number"]))] = row["release_id"]
+    for group, claim in sorted(mine.items(), key=lambda item: item[1].seq):
+        if not any(claims_match(claim, d) for d in digests.get(group) or fresh()):
+            raise _Problem(claim.seq, f"{_describe(view, group)} do not match the ledger")
+    return checked
+
+
+def _row_group(
+    view: View, row: Mapping[str, Any], claims: BoundClaims, released: dict[tuple[str, int], str]
+) -> Group:
+    if view.name in BY_RELEASE:
+        return ("id", row["release_id"])
+    if view is REVIEWS:
+        return ("row", row["batch_id"], int(row["row_number"]))
+    if view is SUBJECTS:
+        batch, number = row["batch_id"], int(row["row_number"])
+        if (batch, number) in released:
+            return ("release", released[(batch, number)])
+        if ("sealed", batch) in claims.groups[SUBJECTS.name]:
+            return ("sealed", batch)
+        ranges = claims.ranges(batch)
+        i = bisect_right(ranges, number, key=lambda r: r[0]) - 1
+        if i >= 0 and ranges[i][0] <= number <= ranges[i][1]:
+            return ("chunk", batch, *ranges[i])
+        return ("none",)
+    return ("id", row["batch_id"])
+
+
+def _describe(view: View, group: Group) -> str:
+    table, kind = view.table.name, group[0]
+    if kind == REST:
+        return f"{table} rows of batch {group[1]} recorded before schema 0006"
+    if kind == "chunk":
+        return f"{table} rows {group[2]}-{group[3]} of batch {group[1]}"
+    if kind == "sealed":
+        return f"{table} rows of sealed batch {group[1]}"
+    if kind == "row":
+        return f"{table} row {group[1]}#{group[2]}"
+    if kind == "release" or view is RELEASE_REVIEWS:
+        return f"{table} rows of release {group[1]}"
+    if view is REQUEST_COUNTS:
+        return f"{table} rows of batch {group[1]}"
+    if view is RELEASE_FINISH:
+        return f"{table} row {group[1]} (publication columns)"
+    return f"{table} row {group[1]}"
+
+
+__all__ = ["BoundClaims", "verify_bound"]
