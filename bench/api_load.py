@@ -204,6 +204,7 @@ def main() -> None:
         shutil.rmtree(store / stale, ignore_errors=True)
     for f in store.glob("state.sqlite3*"):
         f.unlink()
+    _sh("store", "init", "--store", str(store))  # a fresh state database for this run
     envelope = json.loads((lookups / "envelope.json").read_text())
     agency = envelope["requesting_agency"]
     token = _token(store, agency)
