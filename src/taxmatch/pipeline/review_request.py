@@ -10,7 +10,7 @@ digits only, as the candidates' are).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -35,10 +35,11 @@ FROM records WHERE row_number = {row}
 class RequestShown:
     """One request's normalised values, for the officer's eyes only."""
 
-    name: str
-    address: str
-    date_of_birth: str
-    tin_masked: str  # "" when the requester gave no TIN
+    # personal values: never in a repr (a traceback or a logged context would show it)
+    name: str = field(repr=False)
+    address: str = field(repr=False)
+    date_of_birth: str = field(repr=False)
+    tin_masked: str = field(repr=False)  # "" when the requester gave no TIN
     tax_periods: str
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,7 +39,7 @@ from taxmatch.store.state import StateStore
 class Officer:
     username: str
     role: str
-    password_hash: str
+    password_hash: str = field(repr=False)
     failed_logins: int
     locked_until: datetime | None
     disabled: bool = False
@@ -104,7 +104,7 @@ class LoginClaim:
     """
 
     status: str
-    password_hash: str = ""
+    password_hash: str = field(default="", repr=False)
     locks: bool = False  # this attempt reached the lock count: the account is now locked
 
 

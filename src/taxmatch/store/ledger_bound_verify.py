@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from taxmatch.errors import LedgerError
 from taxmatch.ledger.bind import (
@@ -42,6 +42,7 @@ from taxmatch.store.ledger_bound import (
     stream,
     unfinished,
 )
+from taxmatch.store.models import batches
 
 
 @dataclass
@@ -117,6 +118,7 @@ def verify_bound(
     released: dict[tuple[str, int], str] = {}  # (batch, row) -> release that disclosed it
     checked = 0
     try:
+        _check_sealed_done(conn, claims)
         for view in VIEWS:
             checked += _check(conn, keys, view, claims, released)
     except _Problem as problem:
@@ -126,6 +128,22 @@ def verify_bound(
     except (ValueError, TypeError, LedgerError):  # a stored value of the wrong type
         return checked, (None, f"{view.table.name}: a stored row is malformed")
     return checked, None
+
+
+def _check_sealed_done(conn: Connection, claims: BoundClaims) -> None:
+    """A batch the ledger says was sealed is done: the readers count a batch's disclosures
+    as made by its status (``taxmatch.store.seal.made_disclosures``), so a sealed batch set
+    back to another status would hide them."""
+    sealed = {group[1]: claim.seq for group, claim in claims.groups[SUBJECTS.name].items()
+              if group[0] == "sealed"}  # fmt: skip
+    if not sealed:
+        return
+    rows = conn.execute(
+        select(batches.c.batch_id).where(batches.c.status != "done").order_by(batches.c.batch_id)
+    )
+    for (batch_id,) in rows:
+        if batch_id in sealed:
+            raise _Problem(sealed[batch_id], f"batches row {batch_id} was sealed but is not done")
 
 
 def _check(

@@ -47,6 +47,8 @@ _RELEASE_IDENTITY = ("release_id", "batch_id", "number", "preparer", "rows", "se
 # what re-encryption under a new data key leaves as it was (``keys rotate --data``)
 _SUBJECT_IDENTITY = ("disclosure_id", "batch_id", "row_number", "statute", "fields",
                      "disclosed_at")  # fmt: skip
+# a sealed batch stays done: its disclosures are counted as made by that status
+_SEALED_FINAL = "(OLD.status = 'done' AND NEW.status {op} 'done')"
 _DONE = "(SELECT status FROM batches WHERE batch_id = OLD.batch_id) = 'done'"
 
 
@@ -67,7 +69,8 @@ _SQLITE_TRIGGERS = (
     ("request_counts_no_update", "BEFORE UPDATE ON request_counts", ""),
     ("request_counts_no_delete", "BEFORE DELETE ON request_counts", f"WHEN {_DONE}"),
     ("batches_no_delete", "BEFORE DELETE ON batches", ""),
-    ("batches_bound", "BEFORE UPDATE ON batches", f"WHEN {_changed(_BATCH_IDENTITY, 'IS NOT')}"),
+    ("batches_bound", "BEFORE UPDATE ON batches",
+     f"WHEN {_changed(_BATCH_IDENTITY, 'IS NOT')} OR {_SEALED_FINAL.format(op='IS NOT')}"),
     ("reviews_no_delete", "BEFORE DELETE ON reviews", ""),
     ("reviews_bound", "BEFORE UPDATE ON reviews",
      f"WHEN {_changed(_REVIEW_IDENTITY, 'IS NOT')} OR {_REVIEW_RELINK.format(op='IS NOT')}"),
@@ -92,7 +95,7 @@ BEGIN
   ELSIF TG_TABLE_NAME = 'disclosure_subjects' THEN
     IF NOT ({subjects}) THEN RETURN NEW; END IF;
   ELSIF TG_TABLE_NAME = 'batches' THEN
-    IF NOT ({batches}) THEN RETURN NEW; END IF;
+    IF NOT ({batches} OR {sealed}) THEN RETURN NEW; END IF;
   ELSIF TG_TABLE_NAME = 'reviews' THEN
     IF NOT ({reviews} OR {relink}) THEN RETURN NEW; END IF;
   ELSIF TG_TABLE_NAME = 'releases' THEN
@@ -102,6 +105,7 @@ BEGIN
 END $$""".format(
     subjects=_changed(_SUBJECT_IDENTITY, "IS DISTINCT FROM"),
     batches=_changed(_BATCH_IDENTITY, "IS DISTINCT FROM"),
+    sealed=_SEALED_FINAL.format(op="IS DISTINCT FROM"),
     reviews=_changed(_REVIEW_IDENTITY, "IS DISTINCT FROM"),
     relink=_REVIEW_RELINK.format(op="IS DISTINCT FROM"),
     releases=_changed(_RELEASE_IDENTITY, "IS DISTINCT FROM"),
@@ -149,7 +153,7 @@ def _backfill_and_sign(conn: sa.Connection) -> None:
     keyring = context.config.attributes.get("keyring")
     if not isinstance(keyring, Keyring):
         raise StoreError("schema 0006 needs the store's keyring to bind the stored rows")
-    keys = keyring.load(create=True)
+    keys = keyring.load()  # 0008 made or moved them: never new keys for stored data
     key = keys.current("ledger")[1]
     # Upgraded before (and downgraded since): the rows are bound already. Rows written
     # while downgraded stay unbound, and ``ledger verify`` names them.

@@ -45,6 +45,13 @@ def _entries(conn: sa.Connection) -> Iterator[DisclosureEntry]:
                               fields.get("release_id") is not None)  # fmt: skip
 
 
+def _voided_before(conn: sa.Connection) -> set[int]:
+    rows = conn.execute(
+        sa.text("SELECT payload FROM ledger_entries WHERE event_type = 'disclosures_voided'")
+    )
+    return {int(seq) for (payload,) in rows for seq in json.loads(payload).get("seqs", [])}
+
+
 def upgrade() -> None:
     from taxmatch.store.ledger_store import append_entries
 
@@ -59,7 +66,9 @@ def upgrade() -> None:
             )
         )
     }
-    drafts = void_drafts(voided_entries(_entries(conn), made), "taxmatch", "migration 0011")
+    done = _voided_before(conn)  # an upgrade after a downgrade voids nothing twice
+    entries = (e for e in _entries(conn) if e.seq not in done)
+    drafts = void_drafts(voided_entries(entries, made), "taxmatch", "migration 0011")
     if not drafts:
         return
     keyring = context.config.attributes.get("keyring")
