@@ -147,12 +147,7 @@ class _Claims:
         """Take note of a verified entry; ``LedgerError`` when one it reads is malformed."""
         if event_type not in _CLAIMING:
             return
-        try:
-            payload = json.loads(payload_text)
-        except (ValueError, RecursionError):
-            payload = None
-        if not isinstance(payload, dict):
-            raise LedgerError(f"ledger entry {seq} has a malformed payload")
+        payload = _parsed(seq, payload_text)
         if event_type == EVENT_DECISIONS:
             claim = chunk_claim(seq, batch, payload)
             self.chunks.setdefault(batch, {})[(claim.first_row, claim.last_row)] = claim
