@@ -84,7 +84,7 @@ class PackageWriter:
     def write(self, disposition: Disposition, row: list[str | int | float | None]) -> None:
         self.writers[disposition].write(row)
 
-    def finish(self, summary: Mapping[str, Any]) -> Path:
+    def finish(self, summary: Mapping[str, object]) -> Path:
         """Close the CSVs, write summary and manifest, move the package into place."""
         self._close_writers()
         summary_path = self.partial / SUMMARY
@@ -92,7 +92,7 @@ class PackageWriter:
             summary_path,
             json.dumps({"schema": PACKAGE_SCHEMA, **summary}, indent=2, sort_keys=True) + "\n",
         )
-        files: dict[str, dict[str, Any]] = {}
+        files: dict[str, dict[str, str | int]] = {}
         for name in PACKAGE_FILES:
             sha, rows = csv_stats(self.partial / name)
             files[name] = {"sha256": sha, "rows": rows}

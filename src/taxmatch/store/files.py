@@ -33,12 +33,12 @@ from taxmatch.contracts import MASTER_COLUMNS, MASTER_REQUIRED_COLUMNS, Envelope
 from taxmatch.errors import EnvelopeError, InputFileError, PolicyError
 from taxmatch.events import Event, emit
 from taxmatch.policy.model import Policy, PolicyIssue, parse_policy, policy_sha256
-from taxmatch.store.readers import RequestReader, detect_format, read_requests
+from taxmatch.store.readers import RequestFileReader, detect_format, read_requests
 
 __all__ = [
     "DEFAULT_POLICY",
     "MASTER_SCHEMA",
-    "RequestReader",
+    "RequestFileReader",
     "detect_format",
     "iter_master",
     "load_policy",
