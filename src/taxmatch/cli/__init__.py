@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import date
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
@@ -21,6 +21,9 @@ from taxmatch.cli.progress import Bar
 from taxmatch.cli.render import render_summary
 from taxmatch.cli.settings import get_settings
 from taxmatch.errors import TaxmatchError
+
+if TYPE_CHECKING:
+    from taxmatch.disclose.package import BatchSummary
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -363,7 +366,7 @@ def batch_replay(store: Path | None, batch_id: str, as_json: bool) -> None:
         sys.exit(1)
 
 
-def _print_summary(summary: dict[str, Any], package: Path, *, reused: bool, as_json: bool) -> None:
+def _print_summary(summary: BatchSummary, package: Path, *, reused: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
         return

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from taxmatch.contracts import Envelope, RequestReader
-from taxmatch.disclose.package import PackageWriter, read_summary
+from taxmatch.contracts import PACKAGE_SCHEMA, Envelope, RequestReader
+from taxmatch.disclose.package import BatchSummary, PackageWriter, read_batch_summary
 from taxmatch.errors import TaxmatchError
 from taxmatch.events import Event, emit
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
@@ -77,7 +77,7 @@ class BatchRequest:
 class BatchResult:
     batch_id: str
     package: Path
-    summary: dict[str, Any]
+    summary: BatchSummary
     reused: bool = False
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -159,7 +159,7 @@ def run_batch(
             package = Path(existing.package_dir)
             emit(Event.BATCH_EXISTS, batch_id=batch_id)
             return BatchResult(
-                batch_id, package, read_summary(package), reused=True, counts=existing.counts
+                batch_id, package, read_batch_summary(package), reused=True, counts=existing.counts
             )
         reference = current_reference(req.store)
         model = _model_for(req, reference.snapshot_id)
@@ -322,7 +322,7 @@ def _run(
     emit(
         Event.BATCH_FINISHED, batch_id=batch_id, rows=rows, seconds=round(time.monotonic() - t0, 3)
     )
-    return BatchResult(batch_id, package, read_summary(package), counts=counts)
+    return BatchResult(batch_id, package, read_batch_summary(package), counts=counts)
 
 
 def _summary(
@@ -332,10 +332,11 @@ def _summary(
     reasons: Mapping[str, int],
     head: tuple[int, str],
     finished: datetime,
-) -> dict[str, object]:
+) -> BatchSummary:
     """The package's ``summary.json``: ids, counts, hashes and the rules in force."""
     req = run.req
     return {
+        "schema": PACKAGE_SCHEMA,
         "batch_id": run.batch_id,
         "input_rows": rows,
         "counts": dict(sorted(counts.items())),
