@@ -16,7 +16,6 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from taxmatch.contracts import REJECTED_COLUMNS, format_codes, mask_to_codes
 from taxmatch.disclose.csvout import SafeCsvWriter
@@ -84,7 +83,7 @@ def validate_batch(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     seconds = time.monotonic() - t0
-    summary: dict[str, Any] = {
+    summary: dict[str, object] = {
         "schema": PREFLIGHT_SCHEMA,
         "input_rows": rows,
         "rejected": rejected,
