@@ -12,18 +12,15 @@ from collections.abc import Callable
 from datetime import date
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
 from taxmatch import __version__
 from taxmatch.cli.progress import Bar
-from taxmatch.cli.render import render_summary
+from taxmatch.cli.render import print_summary
 from taxmatch.cli.settings import get_settings
 from taxmatch.errors import TaxmatchError
-
-if TYPE_CHECKING:
-    from taxmatch.disclose.package import BatchSummary
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -301,7 +298,7 @@ def batch_run(
     )
     with Bar() as bar:
         result = run_batch(req, bar)
-    _print_summary(result.summary, result.package, reused=result.reused, as_json=as_json)
+    print_summary(result.summary, result.package, reused=result.reused, as_json=as_json)
 
 
 @batch.command("validate")
@@ -366,15 +363,6 @@ def batch_replay(store: Path | None, batch_id: str, as_json: bool) -> None:
         sys.exit(1)
 
 
-def _print_summary(summary: BatchSummary, package: Path, *, reused: bool, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(summary, indent=2, sort_keys=True))
-        return
-    if reused:
-        click.echo("This input and envelope were already processed; returning that batch.")
-    click.echo(render_summary(summary, package))
-
-
 # --- ledger ---------------------------------------------------------------------------
 
 
@@ -437,7 +425,7 @@ def demo(store: Path | None, out: Path, people: int, rows: int, seed: int) -> No
             progress=bar,
             database_url=get_settings().database_url,
         )
-    _print_summary(result.summary, result.package, reused=result.reused, as_json=False)
+    print_summary(result.summary, result.package, reused=result.reused, as_json=False)
     click.echo(f"evaluation inputs: truth file {result.truth}")
 
 

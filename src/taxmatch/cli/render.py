@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from io import StringIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import click
 from rich.console import Console
 from rich.table import Table
 
@@ -15,6 +17,16 @@ if TYPE_CHECKING:
     from taxmatch.disclose.package import BatchSummary
 
 _ORDER = ["REJECTED", *(o.value for o in Outcome)]
+
+
+def print_summary(summary: BatchSummary, package: Path, *, reused: bool, as_json: bool) -> None:
+    """The summary as ``summary.json`` gives it, or as tables (after a note when reused)."""
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, sort_keys=True))
+        return
+    if reused:
+        click.echo("This input and envelope were already processed; returning that batch.")
+    click.echo(render_summary(summary, package))
 
 
 def render_summary(summary: BatchSummary, package: Path) -> str:

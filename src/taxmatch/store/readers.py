@@ -91,12 +91,10 @@ def read_requests(
 
 
 class RequestFileReader:
-    """A request file's rows, in chunks (a ``contracts.RequestReader``). Each iteration
-    re-reads the file from the start.
-
-    ``columns`` are the file's columns (for JSON Lines, the keys of the first record);
-    ``bytes_read``/``total_bytes`` report progress while iterating; ``rows_read`` counts
-    the records yielded so far by the current iteration.
+    """A request file's rows in chunks (``contracts.RequestReader``), re-read from the start
+    on each iteration. ``columns`` are the file's columns (for JSON Lines, the keys of the
+    first record); ``bytes_read``/``total_bytes`` report progress while iterating;
+    ``rows_read`` counts the records yielded so far by the current iteration.
     """
 
     def __init__(self, path: Path, *, max_field_length: int, chunk_rows: int) -> None:
