@@ -6,9 +6,11 @@ this module may hold or format personal data for display; fields carry data, nev
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -183,6 +185,25 @@ class RawRecord:
     row_number: int
     fields: dict[str, str]
     malformed: tuple[str, ...] = ()
+
+
+class RequestReader(Protocol):
+    """What the pipeline reads a request file through (``store.readers.read_requests``
+    opens one): the file's ``RawRecord`` rows in chunks, in file order, every iteration
+    from the start; ``bytes_read`` of ``total_bytes`` so far, for progress."""
+
+    @property
+    def columns(self) -> tuple[str, ...]: ...
+
+    @property
+    def total_bytes(self) -> int: ...
+
+    @property
+    def bytes_read(self) -> int: ...
+
+    def __iter__(self) -> Iterator[list[RawRecord]]: ...
+
+    def count_records(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,7 @@ def test_outcomes_of_the_cast(reference_store: Path, tmp_path: Path) -> None:
                            "NO_FILING_IN_PERIOD": 1, "NO_MATCH": 1, "REJECTED": 2}  # fmt: skip
     assert s["reason_codes"] == {"R01": 1, "R03": 1}
     assert read_summary(result.package)["schema"] == PACKAGE_SCHEMA
+    assert result.summary == read_summary(result.package)  # the typed summary is all of it
     assert verify_manifest(result.package) == []
 
 

@@ -4,17 +4,16 @@ helpers of more than one command."""
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from datetime import date
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import click
 
-from taxmatch.cli.render import render_summary
+from taxmatch.cli.render import print_summary
 from taxmatch.cli.settings import get_settings
 from taxmatch.errors import TaxmatchError
 
@@ -85,15 +84,6 @@ def year_range(value: str) -> tuple[int, int]:
     if a > b:
         raise click.BadParameter("first year after last year", param_hint="--years")
     return a, b
-
-
-def print_summary(summary: dict[str, Any], package: Path, *, reused: bool, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(summary, indent=2, sort_keys=True))
-        return
-    if reused:
-        click.echo("This input and envelope were already processed; returning that batch.")
-    click.echo(render_summary(summary, package))
 
 
 __all__ = [

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import json
 from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+import click
 from rich.console import Console
 from rich.table import Table
 
 from taxmatch.contracts import REASON_DESCRIPTIONS, Outcome, ReasonCode
 
+if TYPE_CHECKING:
+    from taxmatch.disclose.package import BatchSummary
+
 _ORDER = ["REJECTED", *(o.value for o in Outcome)]
 
 
-def render_summary(summary: dict[str, Any], package: Path) -> str:
+def print_summary(summary: BatchSummary, package: Path, *, reused: bool, as_json: bool) -> None:
+    """The summary as ``summary.json`` gives it, or as tables (after a note when reused)."""
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, sort_keys=True))
+        return
+    if reused:
+        click.echo("This input and envelope were already processed; returning that batch.")
+    click.echo(render_summary(summary, package))
+
+
+def render_summary(summary: BatchSummary, package: Path) -> str:
     buf = StringIO()
     console = Console(file=buf, width=100, force_terminal=False, color_system=None)
     rows = int(summary["input_rows"])
@@ -23,7 +38,7 @@ def render_summary(summary: dict[str, Any], package: Path) -> str:
     outcomes.add_column("outcome")
     outcomes.add_column("records", justify="right")
     outcomes.add_column("share", justify="right")
-    counts: dict[str, int] = summary["counts"]
+    counts = summary["counts"]
     for name in _ORDER:
         n = counts.get(name, 0)
         outcomes.add_row(name, str(n), f"{(100 * n / rows) if rows else 0:.1f} %")

@@ -20,6 +20,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+from typing_extensions import TypedDict  # pydantic validates typing's only from 3.12
+
 from taxmatch.contracts import (
     DISCLOSED_COLUMNS,
     PACKAGE_SCHEMA,
@@ -35,6 +38,40 @@ from taxmatch.owner_only import make_dir, write_private_text
 PACKAGE_FILES = ("disclosed.csv", "rejected.csv", "unmatched.csv", "pending.csv")
 SUMMARY = "summary.json"
 MANIFEST = "manifest.json"
+
+
+class RulesRef(TypedDict):
+    version: str
+    sha256: str
+
+
+class LedgerHeadRef(TypedDict):
+    seq: int
+    hash: str
+
+
+class BatchSummary(TypedDict):
+    """A batch package's ``summary.json``: ids, counts, hashes and the rules in force."""
+
+    schema: str
+    batch_id: str
+    input_rows: int
+    counts: dict[str, int]  # rows by outcome (and REJECTED)
+    reason_codes: dict[str, int]  # rejected rows by reason code
+    input_sha256: str
+    envelope_sha256: str
+    requesting_agency: str
+    as_of: str  # ISO date
+    policy: RulesRef
+    model: RulesRef
+    matcher: str
+    reference_snapshot_id: str
+    ledger_head: LedgerHeadRef
+    started_utc: str
+    finished_utc: str
+
+
+_BATCH_SUMMARY: TypeAdapter[BatchSummary] = TypeAdapter(BatchSummary)
 
 
 class PackageWriter:
@@ -84,7 +121,7 @@ class PackageWriter:
     def write(self, disposition: Disposition, row: list[str | int | float | None]) -> None:
         self.writers[disposition].write(row)
 
-    def finish(self, summary: Mapping[str, Any]) -> Path:
+    def finish(self, summary: Mapping[str, object]) -> Path:
         """Close the CSVs, write summary and manifest, move the package into place."""
         self._close_writers()
         summary_path = self.partial / SUMMARY
@@ -92,7 +129,7 @@ class PackageWriter:
             summary_path,
             json.dumps({"schema": PACKAGE_SCHEMA, **summary}, indent=2, sort_keys=True) + "\n",
         )
-        files: dict[str, dict[str, Any]] = {}
+        files: dict[str, dict[str, str | int]] = {}
         for name in PACKAGE_FILES:
             sha, rows = csv_stats(self.partial / name)
             files[name] = {"sha256": sha, "rows": rows}
@@ -121,6 +158,15 @@ def read_summary(package: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("schema") != PACKAGE_SCHEMA:
         raise PackageError(f"{package / SUMMARY}: unknown package schema version")
     return data
+
+
+def read_batch_summary(package: Path) -> BatchSummary:
+    """A batch package's summary, checked to be a ``BatchSummary``."""
+    data = read_summary(package)
+    try:
+        return _BATCH_SUMMARY.validate_python(data, strict=True)
+    except ValidationError:
+        raise PackageError(f"{package / SUMMARY}: not a batch package summary") from None
 
 
 def verify_manifest(package: Path) -> list[str]:

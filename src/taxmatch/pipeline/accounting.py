@@ -16,7 +16,6 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from taxmatch.disclose.csvout import SafeCsvWriter
 from taxmatch.errors import InputFileError, LedgerError
@@ -44,7 +43,7 @@ class AnnualReport:
     by_agency: dict[str, dict[str, int]]
     rows: list[CountRow]
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         return {
             "schema": REPORT_SCHEMA,
             "year": self.year,

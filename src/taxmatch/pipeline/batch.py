@@ -9,20 +9,18 @@ with ids, counts and hashes only.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-import pyarrow as pa
-
-from taxmatch.contracts import codes_to_mask
-from taxmatch.disclose.package import PackageWriter, read_summary
+from taxmatch.contracts import PACKAGE_SCHEMA, Envelope, RequestReader
+from taxmatch.disclose.package import BatchSummary, PackageWriter, read_batch_summary
 from taxmatch.errors import TaxmatchError
 from taxmatch.events import Event, emit
-from taxmatch.ledger.chain import LedgerDraft
+from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.match.exact import match_exact
 from taxmatch.match.model import ModelInfo, load_model_info
 from taxmatch.match.probabilistic import match_probabilistic
@@ -30,13 +28,12 @@ from taxmatch.match.warm import WarmMatcher
 from taxmatch.pipeline.record import disclosure_id_for, seal_outputs
 from taxmatch.pipeline.record import write_outputs as _write_outputs
 from taxmatch.pipeline.retain import retain_inputs
-from taxmatch.pipeline.staging import stage_records
+from taxmatch.pipeline.staging import apply_batch_checks, stage_records, validation_workers
 from taxmatch.pipeline.stash import DisclosureStash
-from taxmatch.policy.batch import BatchCounts, batch_codes, officer_cap
-from taxmatch.policy.model import policy_sha256
-from taxmatch.policy.validate import generated_id, make_context
+from taxmatch.policy.model import Policy, policy_sha256
+from taxmatch.policy.validate import make_context
 from taxmatch.store.files import load_policy, read_envelope, read_requests, sha256_file
-from taxmatch.store.reference import current_reference
+from taxmatch.store.reference import ReferenceInfo, current_reference
 from taxmatch.store.state import BatchRow, StateStore
 from taxmatch.store.workspace import BatchWorkspace, Persisting
 
@@ -80,7 +77,7 @@ class BatchRequest:
 class BatchResult:
     batch_id: str
     package: Path
-    summary: dict[str, Any]
+    summary: BatchSummary
     reused: bool = False
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -94,6 +91,23 @@ class Warm:
 
     state: StateStore
     matcher: WarmMatcher | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRun:
+    """One run's settled inputs, as ``run_batch`` resolved them: the request, the batch's
+    id and input hashes, and the rules in force (policy, envelope, reference, model)."""
+
+    req: BatchRequest
+    batch_id: str
+    policy: Policy
+    policy_sha: str
+    envelope: Envelope
+    input_sha: str
+    envelope_sha: str
+    reference: ReferenceInfo
+    model: ModelInfo
+    started: datetime
 
 
 # The exact baseline has no trained model; it is identified by its version alone.
@@ -145,7 +159,7 @@ def run_batch(
             package = Path(existing.package_dir)
             emit(Event.BATCH_EXISTS, batch_id=batch_id)
             return BatchResult(
-                batch_id, package, read_summary(package), reused=True, counts=existing.counts
+                batch_id, package, read_batch_summary(package), reused=True, counts=existing.counts
             )
         reference = current_reference(req.store)
         model = _model_for(req, reference.snapshot_id)
@@ -195,42 +209,22 @@ def run_batch(
             state.record_received(batch_id, actor=req.actor, origin=req.origin)
             emit(Event.BATCH_RESUMED, batch_id=batch_id)
 
-        def draft(event_type: str, object_id: str, **payload: Any) -> LedgerDraft:
-            return LedgerDraft(event_type, req.actor, req.origin, True, object_id, payload)
-
+        rules: dict[str, PayloadValue] = {
+            "policy_version": policy.version,
+            "policy_sha256": policy_sha,
+            "matcher": req.matcher,
+            "model_version": model.version,
+            "model_sha256": model.sha256,
+            "reference_id": reference.snapshot_id,
+            "as_of": req.as_of.isoformat(),
+        }
         state.append_ledger(
-            [
-                draft(
-                    "rules_in_force",
-                    batch_id,
-                    policy_version=policy.version,
-                    policy_sha256=policy_sha,
-                    matcher=req.matcher,
-                    model_version=model.version,
-                    model_sha256=model.sha256,
-                    reference_id=reference.snapshot_id,
-                    as_of=req.as_of.isoformat(),
-                ),
-            ]
+            [LedgerDraft("rules_in_force", req.actor, req.origin, True, batch_id, rules)]
         )
+        run = BatchRun(req, batch_id, policy, policy_sha, envelope, input_sha, envelope_sha,
+                       reference, model, started)  # fmt: skip
         try:
-            result = _run(
-                req,
-                state,
-                batch_id,
-                reference.path,
-                reference.snapshot_id,
-                model,
-                policy,
-                policy_sha,
-                envelope,
-                reader,
-                input_sha,
-                envelope_sha,
-                started,
-                bar,
-                matcher,
-            )
+            result = _run(run, state, reader, bar, matcher)
         except BaseException as exc:
             code = exc.code if isinstance(exc, TaxmatchError) else "TM999"
             now = state.find_batch(batch_id)
@@ -245,24 +239,16 @@ def run_batch(
 
 
 def _run(
-    req: BatchRequest,
+    run: BatchRun,
     state: StateStore,
-    batch_id: str,
-    reference_path: Path,
-    reference_id: str,
-    model: ModelInfo,
-    policy: Any,
-    policy_sha: str,
-    envelope: Any,
-    reader: Any,
-    input_sha: str,
-    envelope_sha: str,
-    started: datetime,
+    reader: RequestReader,
     bar: Progress,
     matcher: WarmMatcher | None = None,
 ) -> BatchResult:
+    req, batch_id, policy = run.req, run.batch_id, run.policy
+    reference_path = run.reference.path
     t0 = time.monotonic()
-    ctx = make_context(envelope, policy, req.as_of)
+    ctx = make_context(run.envelope, policy, req.as_of)
     work = req.store / "work" / batch_id
     workspace = (
         BatchWorkspace.borrow(matcher.con)
@@ -273,8 +259,14 @@ def _run(
     with workspace as ws:
         ws.reset()
         bar.stage("validating", reader.total_bytes)
-        rows = stage_records(reader, ctx, ws, on_chunk=bar.advance, workers=validation_workers(req))
-        apply_batch_checks(ws, rows, policy, envelope)
+        rows = stage_records(
+            reader,
+            ctx,
+            ws,
+            on_chunk=bar.advance,
+            workers=validation_workers(req.requests, req.workers),
+        )
+        apply_batch_checks(ws, rows, policy, run.envelope)
         emit(
             Event.VALIDATION_DONE,
             batch_id=batch_id,
@@ -284,7 +276,7 @@ def _run(
 
         t1 = time.monotonic()
         ws.valid_requests_view()
-        if model.version == EXACT.version:
+        if run.model.version == EXACT.version:
             match_exact(ws.con, reference_path)
         elif matcher is not None:
             matcher.match(
@@ -300,7 +292,7 @@ def _run(
             match_probabilistic(
                 ws.con,
                 reference_path,
-                model,
+                run.model,
                 review_threshold=policy.matching.review_threshold,
                 min_margin_log2=policy.matching.min_margin_log2,
                 on_chunk=bar.advance,
@@ -316,25 +308,9 @@ def _run(
                 # The kill switch's last check: nothing is disclosed before the seal.
                 bar.stage("sealing", None)
                 finished = _utc_now()
-                head_seq, head = state.ledger_head()
-                summary: dict[str, Any] = {
-                    "batch_id": batch_id,
-                    "input_rows": rows,
-                    "counts": dict(sorted(counts.items())),
-                    "reason_codes": dict(sorted(reasons.items())),
-                    "input_sha256": input_sha,
-                    "envelope_sha256": envelope_sha,
-                    "requesting_agency": envelope.requesting_agency,
-                    "as_of": req.as_of.isoformat(),
-                    "policy": {"version": policy.version, "sha256": policy_sha},
-                    "model": {"version": model.version, "sha256": model.sha256},
-                    "matcher": req.matcher,
-                    "reference_snapshot_id": reference_id,
-                    "ledger_head": {"seq": head_seq, "hash": head},
-                    "started_utc": _iso(started),
-                    "finished_utc": _iso(finished),
-                }
-                package = pkg.finish(summary)
+                package = pkg.finish(
+                    _summary(run, rows, counts, reasons, state.ledger_head(), finished)
+                )
             if saving is not None:
                 saving.wait()
             seal_outputs(req, state, batch_id, package, rows, counts, finished, stash)
@@ -346,62 +322,37 @@ def _run(
     emit(
         Event.BATCH_FINISHED, batch_id=batch_id, rows=rows, seconds=round(time.monotonic() - t0, 3)
     )
-    return BatchResult(batch_id, package, read_summary(package), counts=counts)
+    return BatchResult(batch_id, package, read_batch_summary(package), counts=counts)
 
 
-PARALLEL_FROM_BYTES = 8 * 1024 * 1024
-
-
-def validation_workers(req: BatchRequest) -> int:
-    """Process start-up costs about a second: worth it only on large files."""
-    if req.workers is not None:
-        return max(1, req.workers)
-    if req.requests.stat().st_size < PARALLEL_FROM_BYTES:
-        return 1
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-def apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Any, envelope: Any) -> None:
-    """Add the whole-batch codes (R06 boilerplate, R08 cap, R10 duplicates) to each row."""
-    cap = officer_cap(envelope, policy)
-    share = policy.relevance.max_identical_share
-    for counts_batch in ws.iter_counts(cap):
-        c = counts_batch.to_pydict()
-
-        out_rid: list[str] = []
-        out_mask: list[int] = []
-        out_fields: list[str] = []
-        for i, row_number in enumerate(c["row_number"]):
-            codes, names = batch_codes(
-                BatchCounts(
-                    c["id_rank"][i], c["pc_rank"][i], c["rel_count"][i], c["officer_rank"][i]
-                ),
-                input_rows=rows,
-                max_identical_share=share,
-                cap=cap,
-            )
-            mask = c["mask"][i] | codes_to_mask(codes)
-            rid = c["request_id"][i]
-            if c["id_rank"][i] > 1:
-                rid = generated_id(row_number)
-            fields = c["fields"][i]
-            if names:
-                merged = [n for n in fields.split(";") if n] if fields else []
-                merged += [n for n in names if n not in merged]
-                fields = ";".join(merged)
-            out_rid.append(rid)
-            out_mask.append(mask)
-            out_fields.append(fields)
-        ws.update_final(
-            pa.table(
-                {
-                    "row_number": c["row_number"],
-                    "request_id": out_rid,
-                    "mask": out_mask,
-                    "fields": out_fields,
-                }
-            )
-        )
+def _summary(
+    run: BatchRun,
+    rows: int,
+    counts: Mapping[str, int],
+    reasons: Mapping[str, int],
+    head: tuple[int, str],
+    finished: datetime,
+) -> BatchSummary:
+    """The package's ``summary.json``: ids, counts, hashes and the rules in force."""
+    req = run.req
+    return {
+        "schema": PACKAGE_SCHEMA,
+        "batch_id": run.batch_id,
+        "input_rows": rows,
+        "counts": dict(sorted(counts.items())),
+        "reason_codes": dict(sorted(reasons.items())),
+        "input_sha256": run.input_sha,
+        "envelope_sha256": run.envelope_sha,
+        "requesting_agency": run.envelope.requesting_agency,
+        "as_of": req.as_of.isoformat(),
+        "policy": {"version": run.policy.version, "sha256": run.policy_sha},
+        "model": {"version": run.model.version, "sha256": run.model.sha256},
+        "matcher": req.matcher,
+        "reference_snapshot_id": run.reference.snapshot_id,
+        "ledger_head": {"seq": head[0], "hash": head[1]},
+        "started_utc": _iso(run.started),
+        "finished_utc": _iso(finished),
+    }
 
 
 __all__ = [

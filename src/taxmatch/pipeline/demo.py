@@ -9,8 +9,8 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
+from taxmatch.disclose.package import BatchSummary
 from taxmatch.errors import ReferenceSnapshotError
 from taxmatch.generate import generate_population, generate_requests
 from taxmatch.owner_only import make_dir, restrict_tree, write_private_text
@@ -27,7 +27,7 @@ from taxmatch.pipeline.reference import (
 class DemoResult:
     batch_id: str
     package: Path
-    summary: dict[str, Any]
+    summary: BatchSummary
     reused: bool
     truth: Path
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from io import StringIO
-from typing import Any, Literal
+from typing import Literal
 
 from rich.console import Console
 from rich.table import Table
@@ -181,12 +181,12 @@ _RATES = (
 )
 
 
-def metrics_dict(m: Metrics) -> dict[str, Any]:
+def metrics_dict(m: Metrics) -> dict[str, object]:
     """Counts and rates of one group, as the JSON document gives them."""
     return {**asdict(m), **{name: getattr(m, name) for name in _RATES}}
 
 
-def evaluation_dict(ev: Evaluation) -> dict[str, Any]:
+def evaluation_dict(ev: Evaluation) -> dict[str, object]:
     """The evaluation as a JSON-ready document (schema ``taxmatch/evaluation/v1``)."""
     return {
         "schema": EVALUATION_SCHEMA,

@@ -27,7 +27,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 from taxmatch.contracts import REQUEST_COLUMNS
 from taxmatch.errors import AccessDenied, PackageError, TaxmatchError
@@ -165,7 +164,7 @@ class LookupService:
         self,
         agency_id: str,
         record: Mapping[str, str | None],
-        envelope: Mapping[str, Any],
+        envelope: Mapping[str, object],
         *,
         origin: str,
     ) -> LookupResult:
@@ -220,7 +219,7 @@ def lookup_one(
     cfg: LookupConfig,
     agency_id: str,
     record: Mapping[str, str | None],
-    envelope: Mapping[str, Any],
+    envelope: Mapping[str, object],
     *,
     origin: str,
     warm: Warm | None = None,

@@ -16,19 +16,12 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from taxmatch.contracts import REJECTED_COLUMNS, format_codes, mask_to_codes
 from taxmatch.disclose.csvout import SafeCsvWriter
 from taxmatch.owner_only import make_dir, write_private_text
-from taxmatch.pipeline.batch import (
-    BatchRequest,
-    Progress,
-    Silent,
-    apply_batch_checks,
-    validation_workers,
-)
-from taxmatch.pipeline.staging import stage_records
+from taxmatch.pipeline.batch import Progress, Silent
+from taxmatch.pipeline.staging import apply_batch_checks, stage_records, validation_workers
 from taxmatch.policy.model import policy_sha256
 from taxmatch.policy.validate import make_context
 from taxmatch.store.files import load_policy, read_envelope, read_requests, sha256_file
@@ -65,8 +58,6 @@ def validate_batch(
     make_dir(out, own=False)
     scratch = out / ".work"
     shutil.rmtree(scratch, ignore_errors=True)
-    req = BatchRequest(store=scratch, requests=requests, envelope=envelope, out=out,
-                       as_of=as_of, policy=policy, workers=workers)  # fmt: skip
     reasons: Counter[str] = Counter()
     rejected = 0
     try:
@@ -75,7 +66,7 @@ def validate_batch(
             bar.stage("validating", reader.total_bytes)
             rows = stage_records(
                 reader, make_context(env, pol, as_of), ws, on_chunk=bar.advance,
-                workers=validation_workers(req),
+                workers=validation_workers(requests, workers),
             )  # fmt: skip
             apply_batch_checks(ws, rows, pol, env)
             with SafeCsvWriter(out / "rejected.csv", REJECTED_COLUMNS) as writer:
@@ -92,7 +83,7 @@ def validate_batch(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     seconds = time.monotonic() - t0
-    summary: dict[str, Any] = {
+    summary: dict[str, object] = {
         "schema": PREFLIGHT_SCHEMA,
         "input_rows": rows,
         "rejected": rejected,

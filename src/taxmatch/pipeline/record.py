@@ -39,6 +39,7 @@ from taxmatch.ledger.chain import LedgerDraft, keyed_hash
 from taxmatch.ledger.digest import DecisionsDigest
 from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.decide import MatchSummary, decide
+from taxmatch.policy.model import Policy
 from taxmatch.store.files import sha256_file
 from taxmatch.store.ledger_store import EVENT_DECISIONS_RECORDED
 from taxmatch.store.seal import seal_batch
@@ -88,7 +89,7 @@ def write_outputs(
     ws: BatchWorkspace,
     pkg: PackageWriter,
     batch_id: str,
-    policy: Any,
+    policy: Policy,
     bar: Progress,
 ) -> tuple[Counter[str], Counter[str], DisclosureStash]:
     """Stream every row, in file order, into exactly one package file and the state DB;
@@ -102,7 +103,7 @@ def write_outputs(
     return counts, reasons, stash
 
 
-def _disclosed_fields(policy: Any) -> list[str]:
+def _disclosed_fields(policy: Policy) -> list[str]:
     allowed = set(policy.disclosure.fields)
     names = ["street_address", "unit", "city", "state", "zip", "tax_year"]
     return [k for k in names if k in allowed] + (["phone"] if policy.disclosure.phone else [])
@@ -114,7 +115,7 @@ def _write(
     ws: BatchWorkspace,
     pkg: PackageWriter,
     batch_id: str,
-    policy: Any,
+    policy: Policy,
     bar: Progress,
     stash: DisclosureStash,
 ) -> tuple[Counter[str], Counter[str]]:

@@ -16,11 +16,10 @@ of) and approve a release.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from taxmatch.contracts import Disposition
 from taxmatch.disclose.package import MANIFEST, PackageWriter
@@ -41,6 +40,24 @@ SELECT o.row_number, o.line1, o.unit, o.city, o.state, o.zip5, o.filing_year, o.
 FROM outcomes o JOIN records r USING (row_number)
 WHERE o.row_number IN ({rows}) ORDER BY o.row_number
 """
+
+
+class HeldValues(TypedDict):
+    """A held row's values in the batch workspace (``_VALUES_SQL``): the candidate's
+    address and filing from ``outcomes``, the request's statute and reason from
+    ``records``. Only rows with a candidate (``person_tin``) are read."""
+
+    row_number: int
+    line1: str | None
+    unit: str | None
+    city: str | None
+    state: str | None
+    zip5: str | None
+    filing_year: int | None
+    phone: str | None
+    person_tin: str
+    statute: str | None
+    relevance: str | None
 
 
 class ReviewRefused(TaxmatchError):
@@ -154,7 +171,7 @@ def approve_release(
     return cs.find_release(state, release_id) or release
 
 
-def _values(store: Path, batch_id: str, rows: list[int]) -> dict[int, dict[str, Any]]:
+def _values(store: Path, batch_id: str, rows: list[int]) -> dict[int, HeldValues]:
     if not rows:
         return {}
     path = store / "work" / batch_id / "work.duckdb"
@@ -163,7 +180,7 @@ def _values(store: Path, batch_id: str, rows: list[int]) -> dict[int, dict[str, 
             f"batch {batch_id}: the batch workspace is no longer present, so a "
             "held row cannot be disclosed; withhold it instead"
         )
-    out: dict[int, dict[str, Any]] = {}
+    out: dict[int, HeldValues] = {}
     with BatchWorkspace(path, threads=1) as ws:
         sql = _VALUES_SQL.format(rows=", ".join(str(int(r)) for r in rows))
         for chunk in ws.stream(sql):
@@ -291,11 +308,6 @@ def publish(
         state, release.release_id, approver, str(final), manifest_sha, disclose, subjects, drafts
     )
     return final
-
-
-def manifest_of(package: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((package / MANIFEST).read_text(encoding="utf-8"))
-    return data
 
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""Stage a request file into the batch workspace: read, validate per record, append.
+"""Stage a request file into the batch workspace: read, validate per record, append; then
+the whole-batch checks over what was staged.
 
 Streams chunk by chunk (memory does not grow with the file). Each record's verdict and,
 for valid records, its normalised request go into the workspace's ``records`` table with
@@ -8,17 +9,32 @@ digests for the whole-batch checks. Never logs a value.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import lru_cache
+from pathlib import Path
 
 import pyarrow as pa
 
-from taxmatch.contracts import REQUEST_COLUMNS, RawRecord, codes_to_mask
+from taxmatch.contracts import REQUEST_COLUMNS, Envelope, RawRecord, RequestReader, codes_to_mask
 from taxmatch.normalise.statutes import normalise_statute
-from taxmatch.policy.batch import person_case_key, relevance_digest
-from taxmatch.policy.validate import BatchContext, field_order, usable_request_id, validate_record
+from taxmatch.policy.batch import (
+    BatchCounts,
+    batch_codes,
+    officer_cap,
+    person_case_key,
+    relevance_digest,
+)
+from taxmatch.policy.model import Policy
+from taxmatch.policy.validate import (
+    BatchContext,
+    field_order,
+    generated_id,
+    usable_request_id,
+    validate_record,
+)
 from taxmatch.store.workspace import RECORD_SCHEMA, BatchWorkspace
 
 _COLUMNS = [f.name for f in RECORD_SCHEMA]
@@ -120,7 +136,7 @@ def _unpack(data: bytes) -> pa.Table:
 
 
 def stage_records(
-    reader: Iterable[list[RawRecord]],
+    reader: RequestReader,
     ctx: BatchContext,
     ws: BatchWorkspace,
     *,
@@ -141,7 +157,7 @@ def stage_records(
         ws.append_records(table)
         rows += n
         if on_chunk is not None:
-            done = int(getattr(reader, "bytes_read", rows))
+            done = reader.bytes_read
             on_chunk(done - last_bytes)
             last_bytes = done
 
@@ -161,3 +177,59 @@ def stage_records(
             future, n = pending.popleft()
             appended(_unpack(future.result()), n)
     return rows
+
+
+PARALLEL_FROM_BYTES = 8 * 1024 * 1024
+
+
+def validation_workers(requests: Path, workers: int | None) -> int:
+    """Validation processes for ``requests``: ``workers`` when given; otherwise one per
+    core (up to 4) on large files, since process start-up costs about a second."""
+    if workers is not None:
+        return max(1, workers)
+    if requests.stat().st_size < PARALLEL_FROM_BYTES:
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Policy, envelope: Envelope) -> None:
+    """Add the whole-batch codes (R06 boilerplate, R08 cap, R10 duplicates) to each row."""
+    cap = officer_cap(envelope, policy)
+    share = policy.relevance.max_identical_share
+    for counts_batch in ws.iter_counts(cap):
+        c = counts_batch.to_pydict()
+
+        out_rid: list[str] = []
+        out_mask: list[int] = []
+        out_fields: list[str] = []
+        for i, row_number in enumerate(c["row_number"]):
+            codes, names = batch_codes(
+                BatchCounts(
+                    c["id_rank"][i], c["pc_rank"][i], c["rel_count"][i], c["officer_rank"][i]
+                ),
+                input_rows=rows,
+                max_identical_share=share,
+                cap=cap,
+            )
+            mask = c["mask"][i] | codes_to_mask(codes)
+            rid = c["request_id"][i]
+            if c["id_rank"][i] > 1:
+                rid = generated_id(row_number)
+            fields = c["fields"][i]
+            if names:
+                merged = [n for n in fields.split(";") if n] if fields else []
+                merged += [n for n in names if n not in merged]
+                fields = ";".join(merged)
+            out_rid.append(rid)
+            out_mask.append(mask)
+            out_fields.append(fields)
+        ws.update_final(
+            pa.table(
+                {
+                    "row_number": c["row_number"],
+                    "request_id": out_rid,
+                    "mask": out_mask,
+                    "fields": out_fields,
+                }
+            )
+        )

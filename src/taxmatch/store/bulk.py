@@ -6,16 +6,17 @@ row's values into an error (psycopg errors are reduced to their type and SQLSTAT
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from taxmatch.errors import StoreError
-from taxmatch.store.models import decisions
+from taxmatch.store.models import Params, decisions
 
 
-def insert_decisions(conn: Connection, params: list[dict[str, Any]]) -> int:
+def insert_decisions(conn: Connection, params: Sequence[Params]) -> int:
     """Insert decision rows, keeping any already stored; how many were new."""
     if conn.dialect.name == "postgresql":
         return _copy_decisions(conn, params)
@@ -34,7 +35,7 @@ def upsert(conn: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
     return postgresql.insert(table)
 
 
-def _copy_decisions(conn: Connection, params: list[dict[str, Any]]) -> int:
+def _copy_decisions(conn: Connection, params: Sequence[Params]) -> int:
     """PostgreSQL bulk path: COPY into a temporary table, then insert what is new.
 
     Several times faster than multi-row INSERT for millions of rows.

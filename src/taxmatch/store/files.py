@@ -18,10 +18,10 @@ import hashlib
 import io
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -33,12 +33,12 @@ from taxmatch.contracts import MASTER_COLUMNS, MASTER_REQUIRED_COLUMNS, Envelope
 from taxmatch.errors import EnvelopeError, InputFileError, PolicyError
 from taxmatch.events import Event, emit
 from taxmatch.policy.model import Policy, PolicyIssue, parse_policy, policy_sha256
-from taxmatch.store.readers import RequestReader, detect_format, read_requests
+from taxmatch.store.readers import RequestFileReader, detect_format, read_requests
 
 __all__ = [
     "DEFAULT_POLICY",
     "MASTER_SCHEMA",
-    "RequestReader",
+    "RequestFileReader",
     "detect_format",
     "iter_master",
     "load_policy",
@@ -81,8 +81,8 @@ class _DuplicateKey(ValueError):
         self.key = key
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
     for key, value in pairs:
         if key in out:
             raise _DuplicateKey(key)
@@ -216,13 +216,13 @@ def _master_columns(path: Path, names: list[str]) -> dict[str, str]:
     return found
 
 
-def _master_csv(path: Path) -> Iterator[tuple[list[str], Any]]:
+def _master_csv(path: Path) -> Iterator[tuple[list[str], pa.RecordBatch]]:
     header = _csv_header(path)
     found = _master_columns(path, header)
     keep = {f"c{i}": name.strip() for i, name in enumerate(header) if name in found.values()}
     ragged: list[bool] = []
 
-    def on_invalid(row: Any) -> str:
+    def on_invalid(row: pacsv.InvalidRow) -> str:
         ragged.append(True)
         return "error"
 
@@ -238,8 +238,11 @@ def _master_csv(path: Path) -> Iterator[tuple[list[str], Any]]:
 
 
 def _arrow_csv_batches(
-    handle: BinaryIO, header: list[str], keep: dict[str, str], on_invalid: Any
-) -> Iterator[tuple[list[str], Any]]:
+    handle: BinaryIO,
+    header: list[str],
+    keep: dict[str, str],
+    on_invalid: Callable[[pacsv.InvalidRow], str],
+) -> Iterator[tuple[list[str], pa.RecordBatch]]:
     reader = pacsv.open_csv(
         handle,
         read_options=pacsv.ReadOptions(
@@ -292,7 +295,7 @@ def _first_ragged_row(path: Path, ncols: int) -> int | None:
     return None
 
 
-def _master_parquet(path: Path, chunk_rows: int) -> Iterator[tuple[list[str], Any]]:
+def _master_parquet(path: Path, chunk_rows: int) -> Iterator[tuple[list[str], pa.RecordBatch]]:
     try:
         with open(path, "rb") as handle:
             pf = pq.ParquetFile(handle)
@@ -306,7 +309,9 @@ def _master_parquet(path: Path, chunk_rows: int) -> Iterator[tuple[list[str], An
         raise InputFileError(str(path), "not a readable Parquet file") from None
 
 
-def _conform(path: Path, names: list[str], batch: Any, *, first_row: int) -> Any:
+def _conform(
+    path: Path, names: list[str], batch: pa.RecordBatch, *, first_row: int
+) -> pa.RecordBatch:
     """One batch as ``MASTER_SCHEMA``: cast, reorder, add absent optional columns."""
     columns = dict(zip(names, batch.columns, strict=True))
     arrays = []
@@ -326,7 +331,7 @@ def _conform(path: Path, names: list[str], batch: Any, *, first_row: int) -> Any
     return pa.RecordBatch.from_arrays(arrays, schema=MASTER_SCHEMA)
 
 
-def _tax_years(path: Path, column: Any, first_row: int) -> Any:
+def _tax_years(path: Path, column: pa.Array, first_row: int) -> pa.Array:
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         column = pc.utf8_trim_whitespace(column)
     try:

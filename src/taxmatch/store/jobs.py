@@ -181,11 +181,11 @@ class JobQueue:
         """End ``owner``'s run of the job as done or failed and release the lease."""
         if status not in ("done", "failed"):
             raise StoreError("a job finishes as done or failed")
-        values: dict[str, Any] = {"status": status, "error_code": error_code,
-                                  "error_detail": None if error_detail is None
-                                  else error_detail[:500],
-                                  "lease_owner": None, "lease_until": None,
-                                  "stage": status, "updated_at": datetime.now(UTC)}  # fmt: skip
+        values: dict[str, object] = {"status": status, "error_code": error_code,
+                                     "error_detail": None if error_detail is None
+                                     else error_detail[:500],
+                                     "lease_owner": None, "lease_until": None,
+                                     "stage": status, "updated_at": datetime.now(UTC)}  # fmt: skip
         if rows_done is not None:
             values["rows_done"] = rows_done
         with self._store.writing("finish_job") as conn:

@@ -40,7 +40,7 @@ from taxmatch.ledger.bind import (
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.store.console_models import releases, reviews
 from taxmatch.store.keys import Keys
-from taxmatch.store.models import batches, disclosure_subjects, request_counts
+from taxmatch.store.models import DecisionRow, batches, disclosure_subjects, request_counts
 from taxmatch.store.subjects import open_subject
 
 READ_CHUNK: Final = 10_000
@@ -177,7 +177,7 @@ def bind(
                        draft.object_id, with_fields(draft.payload, fields))  # fmt: skip
 
 
-def chunk_rows(batch_id: str, rows: Sequence[Any]) -> ColumnElement[bool]:
+def chunk_rows(batch_id: str, rows: Sequence[DecisionRow]) -> ColumnElement[bool]:
     """The accounting rows of one chunk of decision ``rows`` (with ``row_number``)."""
     numbers = [int(r.row_number) for r in rows]
     return and_(

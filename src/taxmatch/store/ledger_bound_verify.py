@@ -64,7 +64,7 @@ class BoundClaims:
             )
         return self._ranges[batch]
 
-    def see(self, seq: int, event_type: str, object_id: str, payload: Mapping[str, Any]) -> None:
+    def see(self, seq: int, event_type: str, object_id: str, payload: Mapping[str, object]) -> None:
         """Take note of a verified entry's claims; ``LedgerError`` when malformed."""
         if event_type == EVENT_DECISIONS_DISCARDED:
             for name in DISCARDED:
@@ -81,7 +81,7 @@ class BoundClaims:
                 )
 
     def _group(
-        self, view: View, seq: int, event_type: str, object_id: str, payload: Mapping[str, Any]
+        self, view: View, seq: int, event_type: str, object_id: str, payload: Mapping[str, object]
     ) -> Group:
         backfill = event_type == EVENT_ROWS_BACKFILLED
         if view in (REVIEWS, SUBJECTS) and backfill:

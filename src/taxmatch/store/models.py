@@ -254,11 +254,15 @@ def dump_counts(counts: Mapping[str, int]) -> str:
     return json.dumps(dict(counts), sort_keys=True, separators=(",", ":"))
 
 
-def batch_params(row: BatchRow) -> dict[str, Any]:
+# One row's column values as SQLAlchemy binds them (``insert()`` parameters).
+Params = dict[str, object]
+
+
+def batch_params(row: BatchRow) -> Params:
     check_status(row.status)
     check_aware("created_at", row.created_at)
     check_aware("finished_at", row.finished_at)
-    params = {name: getattr(row, name) for name in BatchRow.__dataclass_fields__}
+    params: Params = {name: getattr(row, name) for name in BatchRow.__dataclass_fields__}
     params["counts"] = dump_counts(row.counts)
     return params
 
@@ -269,7 +273,7 @@ def batch_from_row(row: Row[Any]) -> BatchRow:
     return BatchRow(**values)
 
 
-def decision_params(batch_id: str, row: DecisionRow) -> dict[str, Any]:
+def decision_params(batch_id: str, row: DecisionRow) -> Params:
     if row.batch_id != batch_id:
         raise StoreError(f"decision row {row.row_number} belongs to another batch")
     if row.disposition not in _DISPOSITIONS:
@@ -283,7 +287,7 @@ def decision_from_row(row: Row[Any]) -> DecisionRow:
     return DecisionRow(**row._asdict())
 
 
-def entry_params(entry: LedgerEntry) -> dict[str, Any]:
+def entry_params(entry: LedgerEntry) -> Params:
     return {
         "seq": entry.seq,
         "ledger_schema": LEDGER_SCHEMA,
@@ -325,6 +329,7 @@ __all__ = [
     "BATCH_STATUSES",
     "BatchRow",
     "DecisionRow",
+    "Params",
     "SubjectRow",
     "UTCDateTime",
     "batches",

@@ -83,19 +83,18 @@ def detect_format(path: Path) -> Format:
 
 def read_requests(
     path: Path, *, max_field_length: int = 1000, chunk_rows: int = 10_000
-) -> RequestReader:
+) -> RequestFileReader:
     """Open a request file; header problems raise now, rows are read when iterated."""
     if max_field_length < 1 or chunk_rows < 1:
         raise ValueError("max_field_length and chunk_rows must be positive")
-    return RequestReader(path, max_field_length=max_field_length, chunk_rows=chunk_rows)
+    return RequestFileReader(path, max_field_length=max_field_length, chunk_rows=chunk_rows)
 
 
-class RequestReader:
-    """A request file's rows, in chunks. Each iteration re-reads the file from the start.
-
-    ``columns`` are the file's columns (for JSON Lines, the keys of the first record);
-    ``bytes_read``/``total_bytes`` report progress while iterating; ``rows_read`` counts
-    the records yielded so far by the current iteration.
+class RequestFileReader:
+    """A request file's rows in chunks (``contracts.RequestReader``), re-read from the start
+    on each iteration. ``columns`` are the file's columns (for JSON Lines, the keys of the
+    first record); ``bytes_read``/``total_bytes`` report progress while iterating;
+    ``rows_read`` counts the records yielded so far by the current iteration.
     """
 
     def __init__(self, path: Path, *, max_field_length: int, chunk_rows: int) -> None:
@@ -308,7 +307,7 @@ class RequestReader:
 
     # --- Parquet ----------------------------------------------------------------------
 
-    def _parquet_file(self) -> Any:
+    def _parquet_file(self) -> pq.ParquetFile:
         try:
             return pq.ParquetFile(self.path)
         except OSError as exc:
@@ -334,7 +333,7 @@ class RequestReader:
         finally:
             pf.close()
 
-    def _parquet_rows(self, pf: Any) -> Iterator[list[RawRecord]]:
+    def _parquet_rows(self, pf: pq.ParquetFile) -> Iterator[list[RawRecord]]:
         present = [c for c in REQUEST_COLUMNS if c in self.columns]
         total_rows = max(int(pf.metadata.num_rows), 1)
         build = self._builder.from_values
@@ -587,7 +586,7 @@ def _json_values(obj: dict[str, Any]) -> tuple[list[str], tuple[str, ...]]:
     return values, tuple(wrong)
 
 
-def _arrow_strings(column: Any) -> list[str] | None:
+def _arrow_strings(column: pa.Array) -> list[str] | None:
     """A Parquet column as Python strings (null is ""); None when it cannot be text."""
     kind = column.type
     try:

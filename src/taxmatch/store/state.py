@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.engine import URL
@@ -162,7 +162,7 @@ class StateStore:
         """
         check_status(status)
         check_aware("finished_at", finished_at)
-        values: dict[str, Any] = {"status": status}
+        values: dict[str, object] = {"status": status}
         if status in ("queued", "running"):
             values.update(finished_at=None, error_code=None)
         if counts is not None:

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, select
 
 from taxmatch.errors import StoreError
 from taxmatch.store.keys import Keys
-from taxmatch.store.models import SubjectRow, disclosure_subjects
+from taxmatch.store.models import Params, SubjectRow, disclosure_subjects
 from taxmatch.store.sealed import blind_index, key_of, place, seal, unseal
 
 _S = disclosure_subjects.c
@@ -27,7 +26,7 @@ _TABLE = "disclosure_subjects"
 _PAGE = 1_000
 
 
-def subject_params(batch_id: str, row: SubjectRow, moment: datetime, keys: Keys) -> dict[str, Any]:
+def subject_params(batch_id: str, row: SubjectRow, moment: datetime, keys: Keys) -> Params:
     """The stored form of ``row``: TIN and stated reason encrypted, the TIN indexed."""
     if row.batch_id != batch_id:
         raise StoreError(f"disclosure {row.disclosure_id} belongs to another batch")
@@ -37,7 +36,7 @@ def subject_params(batch_id: str, row: SubjectRow, moment: datetime, keys: Keys)
     return sealed_values({**values, "disclosed_at": moment}, keys)
 
 
-def sealed_values(values: Mapping[str, Any], keys: Keys) -> dict[str, Any]:
+def sealed_values(values: Mapping[str, object], keys: Keys) -> Params:
     """A plaintext ``disclosure_subjects`` row (column -> value) as it is stored."""
     did, tin = str(values["disclosure_id"]), str(values["tin"])
     return {
