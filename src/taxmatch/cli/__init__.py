@@ -226,7 +226,8 @@ def model_train(store: Path | None, seed: int) -> None:
 @_edge
 def model_show(store: Path | None, out: Path | None) -> None:
     """Print the match weight of every comparison level (and chart it with --out)."""
-    from taxmatch.match.report import match_weight_rows, write_weight_chart
+    from taxmatch.cli.render import write_weight_chart
+    from taxmatch.match.report import match_weight_rows
     from taxmatch.pipeline.reference import current_model
 
     info = current_model(_store(store))
@@ -461,8 +462,9 @@ def demo(store: Path | None, out: Path, people: int, rows: int, seed: int) -> No
 @_edge
 def evaluate(truth: Path, package: Path, store: Path | None, as_json: bool) -> None:
     """Judge a package against known truth: precision, wrong addresses, recall, per stratum."""
+    from taxmatch.cli.evaluate_tables import render_evaluation
     from taxmatch.pipeline.evaluate import evaluate_package
-    from taxmatch.pipeline.evaluate_report import evaluation_dict, render_evaluation
+    from taxmatch.pipeline.evaluate_result import evaluation_dict
 
     url = get_settings().database_url if store is not None else None
     result = evaluate_package(truth, package, store=store, database_url=url)
