@@ -15,15 +15,16 @@ import pytest
 from click.testing import CliRunner
 
 from taxmatch.cli import main
+from taxmatch.console.explain_page import write_explanation
 from taxmatch.errors import BatchNotFound, NotExplainable, RequestNotFound, StoreError
 from taxmatch.pipeline.batch import BatchRequest, run_batch
-from taxmatch.pipeline.explain import ExplainedDecision, explain_decision
+from taxmatch.pipeline.explain import ExplainedDecision
 from taxmatch.policy.model import Policy
 from taxmatch.store.files import load_policy
 
 from .conftest import AS_OF, PEOPLE, request_row, write_envelope, write_requests
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SVG_START = b"<svg xmlns="
 CARTER = {"first_name": "John", "last_name": "Carter", "street_address": "410 Oak Ave",
           "unit": "", "city": "Spokane", "zip": "99201"}  # fmt: skip
 ROWS = {
@@ -81,10 +82,10 @@ def batch(model_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Batch:
 def _explain(
     b: Batch, request_id: str, out: Path, top: int = 5
 ) -> tuple[str, bytes, ExplainedDecision]:
-    res = explain_decision(b.store, b.batch_id, request_id, out=out, top=top, database_url=b.url)
+    res = write_explanation(b.store, b.batch_id, request_id, out=out, top=top, database_url=b.url)
     assert res.html == out / f"explain-{b.batch_id}-{request_id}.html"
-    assert res.png == out / f"explain-{b.batch_id}-{request_id}.png"
-    return res.html.read_text(encoding="utf-8"), res.png.read_bytes(), res.decided
+    assert res.svg == out / f"explain-{b.batch_id}-{request_id}.svg"
+    return res.html.read_text(encoding="utf-8"), res.svg.read_bytes(), res.decided
 
 
 def _policy() -> Policy:
@@ -92,14 +93,15 @@ def _policy() -> Policy:
 
 
 def test_disclosed_waterfall_adds_up_to_the_stored_score(batch: Batch, tmp_path: Path) -> None:
-    page, png, decided = _explain(batch, "REQ-00001", tmp_path)
-    assert png.startswith(PNG_SIGNATURE)
+    page, svg, decided = _explain(batch, "REQ-00001", tmp_path)
+    assert svg.startswith(SVG_START)
     assert decided.decision.outcome == "DISCLOSED"
     ex = decided.explanation
     best = ex.candidates[0]
     # The bars sum to the best person's match weight ...
     assert math.isclose(sum(s.bits for s in best.steps), best.match_weight, abs_tol=1e-9)
     assert best.steps[0].name == "prior"
+    assert svg.count(b"<rect") == len(best.steps) + 1  # one bar per step, then the total
     assert {s.name for s in best.steps} >= {"first_name", "last_name", "tin", "city", "zip"}
     # ... which is the stored decision score as log2 odds.
     score = decided.decision.score
@@ -121,7 +123,7 @@ def test_page_is_offline_and_masks_tins(batch: Batch, tmp_path: Path) -> None:
     assert "<script" not in page.lower()
     assert "http://" not in page
     assert "https://" not in page
-    assert "data:image/png;base64," in page
+    assert "<svg " in page  # the waterfall, inline
     for tin, *_ in PEOPLE:
         assert tin not in page
     assert "***-**-6789" in page
@@ -168,31 +170,31 @@ def test_top_limits_the_candidate_table(batch: Batch, tmp_path: Path) -> None:
 
 
 def test_no_candidate_still_explains(batch: Batch, tmp_path: Path) -> None:
-    page, png, decided = _explain(batch, "REQ-00004", tmp_path)
+    page, svg, decided = _explain(batch, "REQ-00004", tmp_path)
     assert decided.decision.outcome == "NO_MATCH"
     assert decided.explanation.candidates == ()
-    assert png.startswith(PNG_SIGNATURE)
+    assert svg.startswith(SVG_START)
     assert "No candidate person" in page
 
 
 def test_rejected_row_never_reached_matching(batch: Batch, tmp_path: Path) -> None:
     with pytest.raises(NotExplainable, match=r"REQ-00003.*never reached matching.*R01"):
-        explain_decision(batch.store, batch.batch_id, "REQ-00003", out=tmp_path,
+        write_explanation(batch.store, batch.batch_id, "REQ-00003", out=tmp_path,
                          database_url=batch.url)  # fmt: skip
     assert list(tmp_path.iterdir()) == []
 
 
 def test_unknown_request_and_batch(batch: Batch, tmp_path: Path) -> None:
     with pytest.raises(RequestNotFound, match="REQ-99999"):
-        explain_decision(batch.store, batch.batch_id, "REQ-99999", out=tmp_path,
+        write_explanation(batch.store, batch.batch_id, "REQ-99999", out=tmp_path,
                          database_url=batch.url)  # fmt: skip
     with pytest.raises(BatchNotFound, match="Bnope"):
-        explain_decision(batch.store, "Bnope", "REQ-00001", out=tmp_path, database_url=batch.url)
+        write_explanation(batch.store, "Bnope", "REQ-00001", out=tmp_path, database_url=batch.url)
 
 
 def test_never_writes_into_the_package(batch: Batch) -> None:
     with pytest.raises(StoreError, match="package"):
-        explain_decision(batch.store, batch.batch_id, "REQ-00001", out=batch.package / "x",
+        write_explanation(batch.store, batch.batch_id, "REQ-00001", out=batch.package / "x",
                          database_url=batch.url)  # fmt: skip
     assert not (batch.package / "x").exists()
 
@@ -200,7 +202,7 @@ def test_never_writes_into_the_package(batch: Batch) -> None:
 def test_exact_matcher_has_no_model_to_explain(model_store: Path, tmp_path: Path) -> None:
     b = _run(model_store, tmp_path, matcher="exact", letter="LTR-EXPLAIN-EXACT")
     with pytest.raises(NotExplainable, match="exact matcher"):
-        explain_decision(b.store, b.batch_id, "REQ-00001", out=tmp_path / "x", database_url=b.url)
+        write_explanation(b.store, b.batch_id, "REQ-00001", out=tmp_path / "x", database_url=b.url)
 
 
 @contextmanager
@@ -222,12 +224,12 @@ def test_missing_workspace_model_or_snapshot(model_store: Path, tmp_path: Path) 
     ]
     for path, message in gone:
         with _moved_away(path), pytest.raises(Exception, match=message) as info:
-            explain_decision(b.store, b.batch_id, "REQ-00001", out=tmp_path / "x",
+            write_explanation(b.store, b.batch_id, "REQ-00001", out=tmp_path / "x",
                              database_url=b.url)  # fmt: skip
         assert getattr(info.value, "code", None) in ("TM200", "TM300")
     shutil.rmtree(model_store / "work" / b.batch_id)
     with pytest.raises(StoreError, match="workspace is no longer present"):
-        explain_decision(b.store, b.batch_id, "REQ-00001", out=tmp_path / "x", database_url=b.url)
+        write_explanation(b.store, b.batch_id, "REQ-00001", out=tmp_path / "x", database_url=b.url)
 
 
 def test_cli_writes_both_files_and_errors_are_one_line(
@@ -243,7 +245,7 @@ def test_cli_writes_both_files_and_errors_are_one_line(
         ok = CliRunner().invoke(main, [*base, "--request", "REQ-00001"])
         assert ok.exit_code == 0, ok.output
         assert (tmp_path / f"explain-{batch.batch_id}-REQ-00001.html").exists()
-        assert (tmp_path / f"explain-{batch.batch_id}-REQ-00001.png").exists()
+        assert (tmp_path / f"explain-{batch.batch_id}-REQ-00001.svg").exists()
         bad = CliRunner().invoke(main, [*base, "--request", "REQ-00003"])
         assert bad.exit_code == NotExplainable.exit_status
         assert len(bad.output.strip().splitlines()) == 1
@@ -261,7 +263,7 @@ def test_no_value_reaches_the_logs(
     caplog.set_level(logging.DEBUG)
     _explain(batch, "REQ-00005", tmp_path)
     with pytest.raises(NotExplainable) as info:
-        explain_decision(batch.store, batch.batch_id, "REQ-00003", out=tmp_path,
+        write_explanation(batch.store, batch.batch_id, "REQ-00003", out=tmp_path,
                          database_url=batch.url)  # fmt: skip
     text = caplog.text.upper() + str(info.value).upper()
     for value in ("TURING", "CLARKE", "FARWELL", "143456789", "153456789", "GARCIA", "MARIA"):

@@ -64,8 +64,9 @@ def demo(store: Path | None, out: Path, people: int, rows: int, seed: int) -> No
 @edge
 def evaluate(truth: Path, package: Path, store: Path | None, as_json: bool) -> None:
     """Judge a package against known truth: precision, wrong addresses, recall, per stratum."""
+    from taxmatch.cli.evaluate_tables import render_evaluation
     from taxmatch.pipeline.evaluate import evaluate_package
-    from taxmatch.pipeline.evaluate_report import evaluation_dict, render_evaluation
+    from taxmatch.pipeline.evaluate_result import evaluation_dict
 
     url = get_settings().database_url if store is not None else None
     result = evaluate_package(truth, package, store=store, database_url=url)

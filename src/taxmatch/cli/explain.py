@@ -1,7 +1,7 @@
 """``taxmatch explain``: the custodian's page on one decision of a past batch.
 
 Registered on the main group by ``taxmatch.cli``; the body only parses flags, calls
-``taxmatch.pipeline.explain.explain_decision`` and prints the two paths it wrote.
+``taxmatch.console.explain_page.write_explanation`` and prints the two paths it wrote.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from taxmatch.cli.settings import get_settings
 @click.option("--batch", "batch_id", required=True, help="Batch id (B…), as in summary.json.")
 @click.option("--request", "request_id", required=True, help="The request's request_id.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Directory for the HTML page and the PNG chart.")  # fmt: skip
+              show_default=True, help="Directory for the HTML page and the SVG chart.")  # fmt: skip
 @click.option("--top", type=click.IntRange(1, 50), default=5, show_default=True,
               help="Candidate persons to list.")  # fmt: skip
 @click.option("--policy", default=None,
@@ -27,14 +27,19 @@ from taxmatch.cli.settings import get_settings
               help="The policy file the batch ran under, to show its thresholds "
                    "(default: the packaged policy).")  # fmt: skip
 @edge
-def explain(
+def explain_command(
     store: Path | None, batch_id: str, request_id: str, out: Path, top: int, policy: Path | None
 ) -> None:
     """Explain one probabilistic decision: a waterfall of the best candidate's match weight
-    and the top candidate persons, as HTML and PNG (never into the requester's package)."""
-    from taxmatch.pipeline.explain import explain_decision
+    and the top candidate persons, as HTML and SVG (never into the requester's package)."""
+    from taxmatch.console.explain_page import write_explanation
 
-    result = explain_decision(store_dir(store), batch_id, request_id, out=out, top=top,
-                              policy=policy, database_url=get_settings().database_url)  # fmt: skip
+    result = write_explanation(store_dir(store), batch_id, request_id, out=out, top=top,
+                               policy=policy, database_url=get_settings().database_url)  # fmt: skip
     click.echo(f"explanation written to {result.html}")
-    click.echo(f"waterfall chart written to {result.png}")
+    click.echo(f"waterfall chart written to {result.svg}")
+
+
+# Annotated: mypy may check ``taxmatch.cli`` (which registers the command) before this
+# module, and cannot infer a decorated function's type at that point.
+explain: click.Command = explain_command

@@ -66,7 +66,8 @@ def model_train(store: Path | None, seed: int) -> None:
 @edge
 def model_show(store: Path | None, out: Path | None) -> None:
     """Print the match weight of every comparison level (and chart it with --out)."""
-    from taxmatch.pipeline.reference import current_model, model_weights, write_weight_chart
+    from taxmatch.cli.render import write_weight_chart
+    from taxmatch.pipeline.reference import current_model, model_weights
 
     info = current_model(store_dir(store))
     rows = model_weights(info)

@@ -1,4 +1,5 @@
-"""Human-readable rendering of a package summary: counts only, never a value."""
+"""Human-readable rendering: a package summary (counts only, never a value) and the
+model's match-weight chart page."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from taxmatch.contracts import REASON_DESCRIPTIONS, Outcome, ReasonCode
+from taxmatch.owner_only import write_private_text
 
 if TYPE_CHECKING:
     from taxmatch.disclose.package import BatchSummary
@@ -58,3 +60,15 @@ def render_summary(summary: BatchSummary, package: Path) -> str:
     )
     console.print(f"package: {package}")
     return buf.getvalue().rstrip()
+
+
+def write_weight_chart(rows: list[tuple[str, str, float]], out: Path) -> None:
+    """A self-contained HTML page (inline SVG; no JavaScript, no network) charting
+    ``taxmatch.match.report.match_weight_rows``."""
+    from taxmatch.console.charts import weight_chart  # the one chart stack, drawn on demand
+
+    write_private_text(
+        out,
+        "<!doctype html><meta charset='utf-8'><title>taxmatch match weights</title>"
+        "<h1>Match weights (log2 m/u) per comparison level</h1>" + str(weight_chart(rows)) + "\n",
+    )

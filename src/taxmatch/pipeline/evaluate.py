@@ -43,7 +43,7 @@ from taxmatch.errors import BatchNotFound, InputFileError, PackageError, StoreEr
 from taxmatch.ledger.chain import keyed_hash
 from taxmatch.normalise.address import parse_address
 from taxmatch.normalise.text import fold
-from taxmatch.pipeline.evaluate_report import (
+from taxmatch.pipeline.evaluate_result import (
     EXPECTED_OUTCOMES,
     MISSING,
     REJECTED,

@@ -2,8 +2,9 @@
 
 Finds the batch and the request's decision in the state store, checks that the
 probabilistic matcher decided it, re-scores the request from the batch's workspace
-against the batch's reference snapshot and model (``taxmatch.match.explain``) and writes
-an HTML page and a waterfall PNG for the disclosure officer (``explain_report``).
+against the batch's reference snapshot and model (``taxmatch.match.explain``) and returns
+it all as data; ``taxmatch.console.explain_page`` renders the page and the waterfall
+chart for the disclosure officer.
 
 The page is the custodian's, never the requester's: it is refused inside the batch's
 package directory. Errors and logs name the store, batch and request ids only, never a
@@ -17,9 +18,8 @@ from pathlib import Path
 
 from taxmatch.contracts import REASON_DESCRIPTIONS, Disposition, ReasonCode
 from taxmatch.errors import BatchNotFound, NotExplainable, RequestNotFound, StoreError
-from taxmatch.match.explain import Explanation, explain_row
+from taxmatch.match.explain import Candidate, Explanation, Step, explain_row
 from taxmatch.match.model import load_model_info
-from taxmatch.owner_only import make_dir, write_private_bytes, write_private_text
 from taxmatch.policy.model import policy_sha256
 from taxmatch.store.files import load_policy
 from taxmatch.store.reference import reference_dir
@@ -47,40 +47,6 @@ class ExplainedDecision:
     model_version: str
     model_sha256: str
     rescored_agrees: bool  # the best person's probability is the decision's stored score
-
-
-@dataclass(frozen=True, slots=True)
-class ExplainResult:
-    html: Path
-    png: Path
-    decided: ExplainedDecision
-
-
-def explain_decision(
-    store: Path,
-    batch_id: str,
-    request_id: str,
-    *,
-    out: Path,
-    top: int = 5,
-    policy: Path | None = None,
-    database_url: str | None = None,
-) -> ExplainResult:
-    """Write ``explain-<batch>-<request>.html`` and ``.png`` into ``out``."""
-    decided = explained_decision(store, batch_id, request_id, top=top, policy=policy,
-                                 database_url=database_url, out=out)  # fmt: skip
-    from taxmatch.pipeline.explain_report import render_html, render_waterfall
-
-    stem = f"explain-{_safe(batch_id)}-{_safe(request_id)}"
-    try:
-        make_dir(out, own=False)
-        png = render_waterfall(decided)
-        html_path, png_path = out / f"{stem}.html", out / f"{stem}.png"
-        write_private_bytes(png_path, png)
-        write_private_text(html_path, render_html(decided, png))
-    except OSError as exc:
-        raise StoreError(f"{out}: cannot write the explanation ({exc.strerror})") from None
-    return ExplainResult(html_path, png_path, decided)
 
 
 def explained_decision(
@@ -184,10 +150,16 @@ def _refuse_package_dir(out: Path, package: Path, batch_id: str) -> None:
         )
 
 
-def _safe(text: str) -> str:
+def safe_name(text: str) -> str:
     """An id as a file-name part (ids are the requester's; keep them to safe characters)."""
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)[:80]
 
 
-__all__ = ["ExplainResult", "ExplainedDecision", "Thresholds", "explain_decision",
-           "explained_decision"]  # fmt: skip
+__all__ = [
+    "Candidate",
+    "ExplainedDecision",
+    "Step",
+    "Thresholds",
+    "explained_decision",
+    "safe_name",
+]

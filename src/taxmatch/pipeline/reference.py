@@ -15,7 +15,7 @@ from pathlib import Path
 
 from taxmatch.match.features import FEATURES_VERSION, prepare_snapshot
 from taxmatch.match.model import ModelInfo, load_model_info, train_model
-from taxmatch.match.report import match_weight_rows, write_weight_chart
+from taxmatch.match.report import match_weight_rows
 from taxmatch.store.reference import ReferenceInfo, current_reference, load_reference
 from taxmatch.store.state import StateStore
 
@@ -82,5 +82,4 @@ __all__ = [
     "model_weights",
     "reference_in_force",
     "train_current_model",
-    "write_weight_chart",
 ]

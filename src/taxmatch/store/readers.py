@@ -8,6 +8,10 @@ that cannot be read cleanly is never dropped and never crashes the reader: it is
 with ``malformed`` naming the bad fields, and its values are made safe to carry on
 (undecodable bytes and control characters replaced by U+FFFD, over-long values cut).
 
+The reading itself is in named steps: ``reader_text`` (bounded lines and records),
+``reader_rows`` (a row's values made safe as a ``RawRecord``); this module picks the
+format, checks the header and yields the chunks.
+
 Must never: lose or invent a row, hold more than one chunk and one bounded record in
 memory, or put a field value (or a header cell, which may be data) into an error or log.
 """
@@ -15,22 +19,29 @@ memory, or put a field value (or a header cell, which may be data) into an error
 from __future__ import annotations
 
 import csv
-import io
-import json
-import math
-import operator
-import re
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import BinaryIO, Literal
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from taxmatch.contracts import REQUEST_COLUMNS, REQUEST_REQUIRED_COLUMNS, ROW_FIELD, RawRecord
 from taxmatch.errors import InputFileError
+from taxmatch.store.reader_rows import BAD_CHARS, RowBuilder, arrow_strings
+from taxmatch.store.reader_text import (
+    LineSource,
+    binary_lines,
+    first_record,
+    holds_rows,
+    is_blank,
+    json_values,
+    jsonl_records,
+    longest,
+    parse_alone,
+    parse_json,
+    text_stream,
+)
 
 Format = Literal["csv", "jsonl", "parquet"]
 
@@ -43,24 +54,10 @@ _SUFFIXES: dict[str, Format] = {
     ".pq": "parquet",
 }
 
-# Control characters other than tab/LF/CR (C0, DEL, C1) and lone surrogates, which is
-# how undecodable bytes arrive after ``surrogateescape`` (or a JSON "\udXXX" escape).
-_BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-_REPLACEMENT = "\ufffd"
-
-# Memory bounds, in characters. A field larger than _FIELD_LIMIT makes the csv module
-# raise (the row is then malformed); a physical line longer than _LINE_CAP is cut; one
-# record's raw lines are kept for re-splitting only while they total under _RECORD_CAP.
-_FIELD_LIMIT = 8 * 1024 * 1024
-_LINE_CAP = 16 * 1024 * 1024
-_RECORD_CAP = 32 * 1024 * 1024
-
 # Delimiters tried, in order, when a .csv/.txt header does not split on commas.
 _DELIMITERS = (",", "\t", "|", ";")
 
 REQUEST_COLUMNS_SET = frozenset(REQUEST_COLUMNS)
-_STR_OR_NULL = frozenset({str, type(None)})
-_decode_json = json.JSONDecoder().decode
 
 _FOREIGN_MAGIC = (
     (b"PAR1", "a Parquet file"),
@@ -115,7 +112,7 @@ class RequestFileReader:
             self.columns = self._jsonl_header()
         else:
             self.columns = self._parquet_header()
-        self._builder = _RowBuilder(self.columns, max_field_length)
+        self._builder = RowBuilder(self.columns, max_field_length)
 
     def __iter__(self) -> Iterator[list[RawRecord]]:
         self.bytes_read = 0
@@ -146,18 +143,18 @@ class RequestFileReader:
                 if magic.startswith(prefix):
                     raise InputFileError(str(self.path), f"is {what}, not UTF-8 CSV")
             raw.seek(0)
-            text = _text_stream(raw)
-            src = _LineSource(text)
-            header = _first_record(src, csv.reader(src))
+            text = text_stream(raw)
+            src = LineSource(text)
+            header = first_record(src, csv.reader(src))
             if header is None:
                 raise InputFileError(str(self.path), "file is empty (no header row)")
             lines = src.lines
-        if any(_BAD_CHARS.search(cell) for cell in header):
+        if any(BAD_CHARS.search(cell) for cell in header):
             raise InputFileError(str(self.path), "header row is not readable UTF-8 CSV text")
         names = tuple(cell.strip() for cell in header)
         if len(names) == 1 and not REQUEST_COLUMNS_SET.issuperset(names):
             for delimiter in _DELIMITERS[1:]:
-                cells = _parse_alone(lines, delimiter)
+                cells = parse_alone(lines, delimiter)
                 candidate = tuple(cell.strip() for cell in cells or ())
                 if set(REQUEST_REQUIRED_COLUMNS).issubset(candidate):
                     self._delimiter = delimiter
@@ -194,10 +191,10 @@ class RequestFileReader:
         None for a clean one-line row (its cells end with the extra "" ``pick`` expects)."""
         ncols = len(self.columns)
         delimiter = self._delimiter
-        src = _LineSource(_text_stream(raw))
+        src = LineSource(text_stream(raw))
         reader = csv.reader(src, delimiter=delimiter)
         next_record = reader.__next__
-        _first_record(src, reader)  # the header, checked at construction
+        first_record(src, reader)  # the header, checked at construction
         while True:
             src.start_record()
             try:
@@ -216,12 +213,12 @@ class RequestFileReader:
                 yield cells, None
             else:
                 cells, broken = self._recover(src, cells, delimiter)
-                if not broken and _is_blank(cells):
+                if not broken and is_blank(cells):
                     continue
                 yield cells, broken
 
     def _recover(
-        self, src: _LineSource, cells: list[str] | None, delimiter: str
+        self, src: LineSource, cells: list[str] | None, delimiter: str
     ) -> tuple[list[str], bool]:
         """A record that is not one clean line: (cells to map, whether the row is broken).
 
@@ -233,25 +230,25 @@ class RequestFileReader:
         if (src.overflow or len(src.lines) > 1) and (
             broken
             or len(cells or ()) != len(self.columns)
-            or _longest(cells) > self.max_field_length
+            or longest(cells) > self.max_field_length
         ):
             lines = src.lines
-            if not src.overflow and _holds_rows(lines[1:], delimiter, len(self.columns)):
+            if not src.overflow and holds_rows(lines[1:], delimiter, len(self.columns)):
                 src.push_back(lines[1:])
-                cells = _parse_alone(lines[:1], delimiter)
+                cells = parse_alone(lines[:1], delimiter)
                 broken = True
         if cells is None and src.lines:  # salvage what the first line holds
-            cells = _parse_alone(src.lines[:1], delimiter)
+            cells = parse_alone(src.lines[:1], delimiter)
         return cells or [], broken
 
     # --- JSON Lines -------------------------------------------------------------------
 
     def _jsonl_header(self) -> tuple[str, ...]:
         with self._open_binary() as raw:
-            for line, overlong in _binary_lines(raw):
+            for line, overlong in binary_lines(raw):
                 if not line.strip():
                     continue
-                obj = None if overlong else _parse_json(line)
+                obj = None if overlong else parse_json(line)
                 if not isinstance(obj, dict):
                     raise InputFileError(
                         str(self.path), "not JSON Lines (the first record is not a JSON object)"
@@ -266,11 +263,11 @@ class RequestFileReader:
         with self._open_binary() as raw:
             chunk: list[RawRecord] = []
             row_number = 0
-            for line, overlong in _jsonl_records(raw):
+            for line, overlong in jsonl_records(raw):
                 row_number += 1
-                obj = None if overlong else _parse_json(line)
+                obj = None if overlong else parse_json(line)
                 if isinstance(obj, dict):
-                    values, wrong = _json_values(obj)
+                    values, wrong = json_values(obj)
                     chunk.append(build(row_number, values, wrong))
                 else:
                     chunk.append(build(row_number, [""] * len(REQUEST_COLUMNS), (ROW_FIELD,)))
@@ -300,7 +297,7 @@ class RequestFileReader:
                 finally:
                     pf.close()
             with self._open_binary() as raw:
-                records = self._csv_records(raw) if self.format == "csv" else _jsonl_records(raw)
+                records = self._csv_records(raw) if self.format == "csv" else jsonl_records(raw)
                 return sum(1 for _ in records)
         except OSError as exc:
             raise _unreadable(self.path, exc) from None
@@ -350,7 +347,7 @@ class RequestFileReader:
                     columns: list[list[str]] = []
                     wrong: list[str] = []
                     for name in REQUEST_COLUMNS:
-                        values = _arrow_strings(batch.column(name)) if name in present else None
+                        values = arrow_strings(batch.column(name)) if name in present else None
                         if values is None:
                             values = [""] * n
                             if name in present:
@@ -375,236 +372,6 @@ class RequestFileReader:
                     row_number += n
                     done += n
                     self.rows_read = row_number
-
-
-class _RowBuilder:
-    """Maps one row's cells to a ``RawRecord``: strip, check, make safe, cut to length."""
-
-    def __init__(self, columns: Sequence[str], max_field_length: int) -> None:
-        index = {name: i for i, name in reversed(list(enumerate(columns)))}
-        # ``pick(cells + [""])``: values in REQUEST_COLUMNS order, absent columns at -1.
-        self.pick: Callable[[list[str]], tuple[str, ...]] = operator.itemgetter(
-            *(index.get(name, -1) for name in REQUEST_COLUMNS)
-        )
-        self._ncols = len(columns)
-        self._limit = max_field_length
-
-    def from_cells(self, row_number: int, cells: list[str], broken: bool) -> RawRecord:
-        """A CSV row; ``broken`` (or a wrong cell count) marks the whole row."""
-        ncols = self._ncols
-        if len(cells) != ncols:
-            broken = True
-            cells = cells[:ncols] + [""] * (ncols - len(cells))
-        cells.append("")
-        return self.from_values(row_number, self.pick(cells), (ROW_FIELD,) if broken else ())
-
-    def from_values(
-        self, row_number: int, values: Sequence[str], flags: tuple[str, ...]
-    ) -> RawRecord:
-        """Values in ``REQUEST_COLUMNS`` order; ``flags`` names fields known to be bad."""
-        if not flags:
-            joined = "".join(values)
-            limit = self._limit
-            clean = (joined.isascii() and joined.isprintable()) or not _BAD_CHARS.search(joined)
-            if clean and (len(joined) <= limit or max(map(len, values)) <= limit):
-                fields = dict(zip(REQUEST_COLUMNS, map(str.strip, values), strict=True))
-                return RawRecord(row_number, fields)
-        return self._slow(row_number, values, flags)
-
-    def _slow(self, row_number: int, values: Sequence[str], flags: tuple[str, ...]) -> RawRecord:
-        malformed = [ROW_FIELD] if ROW_FIELD in flags else []
-        fields: dict[str, str] = {}
-        for name, value in zip(REQUEST_COLUMNS, values, strict=True):
-            bad = name in flags
-            if _BAD_CHARS.search(value):
-                value = _BAD_CHARS.sub(_REPLACEMENT, value)
-                bad = True
-            value = value.strip()
-            if len(value) > self._limit:
-                value = value[: self._limit]
-                bad = True
-            fields[name] = value
-            if bad:
-                malformed.append(name)
-        return RawRecord(row_number, fields, tuple(malformed))
-
-
-class _LineSource:
-    """Physical lines for the csv module, remembering those of the current record.
-
-    The csv module pulls exactly the lines of one record per ``next``, so the lines
-    pulled since ``start_record`` are that record's; ``push_back`` returns lines to be
-    parsed again. Lines over ``_LINE_CAP`` are cut (``overlong``); a record's lines are
-    kept only while they total under ``_RECORD_CAP`` (else ``overflow``). ``trouble``
-    says either happened.
-    """
-
-    __slots__ = ("_chars", "_pending", "_readline", "lines", "overflow", "overlong", "trouble")
-
-    def __init__(self, stream: io.TextIOBase) -> None:
-        self._readline = stream.readline
-        self._pending: deque[str] = deque()
-        self.lines: list[str] = []
-        self._chars = 0
-        self.overflow = self.overlong = self.trouble = False
-
-    def __iter__(self) -> _LineSource:
-        return self
-
-    def __next__(self) -> str:
-        if self._pending:
-            line = self._pending.popleft()
-        else:
-            line = self._readline(_LINE_CAP)
-            if not line:
-                raise StopIteration
-            if len(line) >= _LINE_CAP and not line.endswith(("\n", "\r")):
-                while True:  # skip the rest of the physical line, in bounded pieces
-                    rest = self._readline(_LINE_CAP)
-                    if not rest or rest.endswith(("\n", "\r")):
-                        break
-                self.overlong = self.trouble = True
-                line += "\n"
-        if not self.overflow:
-            self._chars += len(line)
-            if self._chars > _RECORD_CAP:
-                self.overflow = self.trouble = True
-                self.lines = []
-            else:
-                self.lines.append(line)
-        return line
-
-    def start_record(self) -> None:
-        self.lines = []
-        self._chars = 0
-        if self.trouble:
-            self.overflow = self.overlong = self.trouble = False
-
-    def push_back(self, lines: Sequence[str]) -> None:
-        self._pending.extendleft(reversed(lines))
-
-
-def _text_stream(raw: BinaryIO) -> io.TextIOWrapper:
-    # The csv module's field limit is process-wide; it is set (not just raised) because
-    # it is what stops an unbalanced quote from swallowing the rest of the file.
-    csv.field_size_limit(_FIELD_LIMIT)
-    # Undecodable bytes become lone surrogates, caught per field by _BAD_CHARS.
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
-
-
-def _first_record(src: _LineSource, reader: Iterator[list[str]]) -> list[str] | None:
-    """The first non-blank record (the header), or None for an empty file."""
-    while True:
-        src.start_record()
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return None
-        except csv.Error:
-            return ["\x00"]  # unreadable: fails the header check without naming a value
-        if not _is_blank(cells):
-            return cells
-
-
-def _is_blank(cells: list[str]) -> bool:
-    return not cells or (len(cells) == 1 and not cells[0].strip())
-
-
-def _longest(cells: list[str] | None) -> int:
-    return max(map(len, cells), default=0) if cells else 0
-
-
-def _parse_alone(lines: Sequence[str], delimiter: str) -> list[str] | None:
-    try:
-        return next(csv.reader(lines, delimiter=delimiter), [])
-    except csv.Error:
-        return None
-
-
-def _holds_rows(lines: Sequence[str], delimiter: str, ncols: int) -> bool:
-    """Whether any of these lines is, on its own, a complete row of the file."""
-    for line in lines:
-        cells = _parse_alone([line], delimiter)
-        if cells is not None and len(cells) == ncols:
-            return True
-    return False
-
-
-def _binary_lines(raw: BinaryIO) -> Iterator[tuple[bytes, bool]]:
-    """(line, overlong) per physical line; the BOM is dropped, long lines are cut."""
-    first = True
-    while True:
-        line = raw.readline(_LINE_CAP)
-        if not line:
-            return
-        if first:
-            line = line.removeprefix(b"\xef\xbb\xbf")
-            first = False
-        overlong = len(line) >= _LINE_CAP and not line.endswith(b"\n")
-        if overlong:
-            while (rest := raw.readline(_LINE_CAP)) and not rest.endswith(b"\n"):
-                pass
-            line = b""
-        yield line, overlong
-
-
-def _jsonl_records(raw: BinaryIO) -> Iterator[tuple[bytes, bool]]:
-    """(line, overlong) per JSON Lines record: every physical line but blank ones."""
-    for line, overlong in _binary_lines(raw):
-        if overlong or line.strip():
-            yield line, overlong
-
-
-def _parse_json(line: bytes) -> object:
-    """A JSON Lines record, or None when it is not JSON (bad bytes stay as surrogates)."""
-    text = line.decode("utf-8", "surrogateescape")
-    try:
-        return _decode_json(text)
-    except (ValueError, RecursionError):
-        return None
-
-
-def _json_values(obj: dict[str, Any]) -> tuple[list[str], tuple[str, ...]]:
-    """A record's values in ``REQUEST_COLUMNS`` order, and the names of wrong-typed ones."""
-    raw = list(map(obj.get, REQUEST_COLUMNS))
-    if _STR_OR_NULL.issuperset(map(type, raw)):  # the common case, kept fast
-        return ["" if value is None else value for value in raw], ()
-    values: list[str] = []
-    wrong: list[str] = []
-    for name, value in zip(REQUEST_COLUMNS, raw, strict=True):
-        if isinstance(value, str):
-            values.append(value)
-        elif value is None:
-            values.append("")
-        elif isinstance(value, int) and not isinstance(value, bool):
-            values.append(str(value))
-        elif isinstance(value, float) and math.isfinite(value):
-            values.append(repr(value))
-        else:  # bool, non-finite number, array or object: wrong type
-            values.append("")
-            wrong.append(name)
-    return values, tuple(wrong)
-
-
-def _arrow_strings(column: pa.Array) -> list[str] | None:
-    """A Parquet column as Python strings (null is ""); None when it cannot be text."""
-    kind = column.type
-    try:
-        if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
-            return _decode_all(column.to_pylist())
-        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-            column = pc.cast(column, pa.string())
-        try:
-            values: list[str] = pc.fill_null(column, "").to_pylist()
-        except UnicodeDecodeError:  # a string column holding invalid UTF-8
-            values = _decode_all(pc.cast(column, pa.binary(), safe=False).to_pylist())
-        return values
-    except (pa.ArrowException, ValueError, TypeError):
-        return None
-
-
-def _decode_all(items: list[bytes | None]) -> list[str]:
-    return ["" if b is None else b.decode("utf-8", "surrogateescape") for b in items]
 
 
 def _check_columns(path: Path, names: Sequence[str]) -> None:

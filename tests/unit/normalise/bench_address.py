@@ -14,7 +14,7 @@ import random
 import sys
 import time
 
-from taxmatch.normalise import address
+from taxmatch.normalise import address, address_line
 from taxmatch.normalise.address import line_tokens, parse_address
 
 Row = tuple[str, str, str, str, str]
@@ -73,7 +73,7 @@ def _calls_per_second(rows: list[Row], repeats: int = 3) -> float:
     best = float("inf")
     for _ in range(repeats):
         address._parse_line.cache_clear()
-        address._usaddress_accepts.cache_clear()
+        address_line.usaddress_accepts.cache_clear()
         start = time.process_time()
         for row in rows:
             parse_address(*row)
@@ -87,8 +87,8 @@ def main() -> None:
     fast_rows: list[Row] = []
     slow_rows: list[Row] = []
     for row in rows:
-        house, tokens, _ = address._segment(line_tokens(row[0]))
-        fast = bool(house and tokens and address._fast_accepts(house, tokens))
+        house, tokens, _ = address_line.segment(line_tokens(row[0]))
+        fast = bool(house and tokens and address_line.fast_accepts(house, tokens))
         (fast_rows if fast else slow_rows).append(row)
     parse_address("1 MAIN ST", "", "SALEM", "IL", "12345")  # warm the lazy imports
     valid = sum(parse_address(*row).address is not None for row in rows)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from taxmatch.contracts import Address
 from taxmatch.normalise import address as address_module
+from taxmatch.normalise import address_line
 from taxmatch.normalise.address import (
     AddressParse,
     AddressProblem,
@@ -304,8 +305,8 @@ def test_fast_path_agrees_with_usaddress() -> None:
     parse = address_module._parse_line.__wrapped__
     fast = 0
     for line in varied_lines(500, seed=1):
-        house, street, _ = address_module._segment(line_tokens(line))
-        if house and street and address_module._fast_accepts(house, street):
+        house, street, _ = address_line.segment(line_tokens(line))
+        if house and street and address_line.fast_accepts(house, street):
             fast += 1
             by_usaddress = parse(line, False)
             assert by_usaddress.problems == (), line

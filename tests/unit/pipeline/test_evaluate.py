@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from taxmatch.cli import main
+from taxmatch.cli.evaluate_tables import render_evaluation
 from taxmatch.contracts import (
     DISCLOSED_COLUMNS,
     PACKAGE_SCHEMA,
@@ -31,7 +32,7 @@ from taxmatch.contracts import (
 from taxmatch.errors import BatchNotFound, InputFileError, PackageError, StoreError
 from taxmatch.ledger.chain import keyed_hash
 from taxmatch.pipeline.evaluate import address_key, evaluate_package
-from taxmatch.pipeline.evaluate_report import evaluation_dict, render_evaluation
+from taxmatch.pipeline.evaluate_result import evaluation_dict
 from taxmatch.store.state import BatchRow, DecisionRow, StateStore
 
 BATCH = "Bfeedfacecafe00aa11bb"
@@ -304,7 +305,7 @@ def test_cli_json(batch_files: tuple[Path, Path], tmp_path: Path) -> None:
 def test_recall_counts_only_rows_truth_says_to_disclose() -> None:
     from taxmatch.contracts import Outcome
     from taxmatch.pipeline.evaluate import RowResult
-    from taxmatch.pipeline.evaluate_report import Tally
+    from taxmatch.pipeline.evaluate_result import Tally
 
     tally = Tally()
     # A right address on a row truth says not to disclose (the requester's address is

@@ -20,17 +20,6 @@ import pytest
 from taxmatch.contracts import MASTER_COLUMNS
 from taxmatch.normalise.tin import is_itin, is_ssn, tin_neighbours, tins_adjacent
 from taxmatch.store.person_tables import itin_sql, ssn_sql
-from taxmatch.store.persons import (
-    MergeCandidate,
-    accepted_edges,
-    disjoint_sources,
-    fragment_confirms,
-    given_names_agree,
-    merge_roots,
-    middle_names_conflict,
-    one_to_one,
-    suffixes_confirm,
-)
 from taxmatch.store.reference import load_reference
 
 OAK, ELM = "12 OAK ST", "40 ELM AVE"
@@ -476,55 +465,6 @@ def test_tin_kinds_agree_in_sql_and_python(tin: str) -> None:
     con = duckdb.connect()
     got = con.execute(f"SELECT {itin_sql('t')}, {ssn_sql('t')} FROM (SELECT ? AS t)", [tin])
     assert got.fetchone() == (is_itin(tin), is_ssn(tin))
-
-
-def _candidate(src: str, dst: str, **kw: object) -> MergeCandidate:
-    base: dict[str, object] = {
-        "src": src, "dst": dst, "src_first": "ANNA", "dst_first": "ANNA", "src_middle": "",
-        "dst_middle": "", "src_suffix": "", "dst_suffix": "", "dob_equal": True,
-        "address_shared": False,
-    }  # fmt: skip
-    base.update(kw)
-    return MergeCandidate(**base)  # type: ignore[arg-type]
-
-
-def test_merge_rules_are_conservative() -> None:
-    assert accepted_edges([_candidate("a", "b")]) == [("a", "b")]
-    assert accepted_edges([_candidate("a", "b"), _candidate("a", "c")]) == []
-    assert accepted_edges([_candidate("a", "b", dst_first="BOB")]) == []
-    assert accepted_edges([_candidate("a", "b", src_suffix="JR", dst_suffix="SR")]) == []
-    assert accepted_edges([_candidate("a", "b", dob_equal=False)]) == []
-    assert accepted_edges([_candidate("a", "b", dob_equal=False, address_shared=True)])
-    assert middle_names_conflict("JAMES", "JOHN")
-    assert not middle_names_conflict("J", "JOHN")
-    assert given_names_agree("JI EUN", "JIEUN")
-    assert given_names_agree("BILL", "WILLIAM")
-
-
-def test_new_rules_need_one_to_one_disjoint_and_confirmed_edges() -> None:
-    assert one_to_one([("a", "x"), ("b", "x"), ("c", "y")]) == [("c", "y")]
-    assert disjoint_sources([("a", "x"), ("b", "x")], {"a": [2020], "b": [2021]}) == [
-        ("a", "x"),
-        ("b", "x"),
-    ]
-    years = {"a": [2020], "b": [2020, 2022], "c": [2020]}
-    assert disjoint_sources([("a", "x"), ("b", "x"), ("c", "y")], years) == [("c", "y")]
-    sr = _candidate("a", "b", dob_equal=False, address_shared=True, dst_suffix="SR")
-    assert not suffixes_confirm(sr)
-    assert accepted_edges([sr]) == [("a", "b")]  # rule 3 alone would take it
-    assert accepted_edges([sr], suffixes_confirm) == []
-    assert accepted_edges([replace(sr, src_suffix="SR")], suffixes_confirm) == [("a", "b")]
-    assert suffixes_confirm(replace(sr, dob_equal=True))
-    plain = _candidate("a", "b", dob_equal=False, address_shared=True)
-    assert fragment_confirms(plain)
-    assert not fragment_confirms(replace(plain, dob_one_sided=True))
-    assert not fragment_confirms(replace(plain, src_suffix="JR"))
-
-
-def test_merge_roots_pick_the_longest_history() -> None:
-    rank = {"m": (5, 5, 2023), "x": (1, 1, 2021), "y": (1, 1, 2024)}
-    assert merge_roots([("x", "y"), ("y", "m")], rank) == {"m": "m", "x": "m", "y": "m"}
-    assert merge_roots([("x", "y"), ("y", "x")], rank) == {"x": "y", "y": "y"}
 
 
 # --- quality against the generator's truth --------------------------------------------

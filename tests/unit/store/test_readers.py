@@ -23,7 +23,7 @@ from taxmatch.contracts import (
     RawRecord,
 )
 from taxmatch.errors import InputFileError
-from taxmatch.store import readers
+from taxmatch.store import reader_text
 from taxmatch.store.files import detect_format, read_requests
 
 HEADER = ",".join(REQUEST_COLUMNS)
@@ -243,7 +243,7 @@ def test_quote_swallowing_more_than_the_field_limit_loses_no_row(tmp_path: Path)
     rows = 30_000  # about 9 MB after the stray quote: over the csv module's field limit
     lines = [csv_line(1, first_name='"stray')] + [csv_line(i) for i in range(2, rows + 1)]
     path = write(tmp_path, (HEADER + "\n" + "\n".join(lines) + "\n").encode())
-    assert path.stat().st_size > readers._FIELD_LIMIT
+    assert path.stat().st_size > reader_text.FIELD_LIMIT
     records = read_all(path)
     assert len(records) == rows
     assert records[0].malformed == (ROW_FIELD,)
@@ -253,7 +253,7 @@ def test_quote_swallowing_more_than_the_field_limit_loses_no_row(tmp_path: Path)
 
 
 def test_overlong_physical_line_is_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "_LINE_CAP", 600)
+    monkeypatch.setattr(reader_text, "LINE_CAP", 600)
     body = HEADER + "\n" + csv_line(1, relevance="w" * 2000) + "\n" + csv_line(2) + "\n"
     records = read_all(write(tmp_path, body.encode()))
     assert len(records) == 2

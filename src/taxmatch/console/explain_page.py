@@ -1,28 +1,29 @@
-"""The explanation page and waterfall chart of ``taxmatch explain``.
+"""The explanation page and waterfall chart of ``taxmatch explain``, and writing them.
 
-A self-contained HTML page (inline CSS, the chart as a base64 PNG; no JavaScript, no
-external URL, so it opens offline) and the same chart as a PNG file. For the custodian's
-disclosure officer: candidates' names and addresses as filed may be shown; TINs are
-masked and the keyed person hash is cut to a prefix. Matplotlib is imported here only,
-when a chart is drawn, so that the rest of the command line does not pay for it.
+``taxmatch.pipeline.explain`` returns the decision and its re-scored candidates as data;
+this edge renders them: a self-contained HTML page (inline CSS and the chart as inline
+SVG; no JavaScript, no external URL, so it opens offline) and the same chart as an SVG
+file. For the custodian's disclosure officer: candidates' names and addresses as filed
+may be shown; TINs are masked and the keyed person hash is cut to a prefix.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from pathlib import Path
 
-from taxmatch.match.explain import Candidate, Step
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-
-    from taxmatch.pipeline.explain import ExplainedDecision
-
-_GREEN, _RED, _BLUE, _GREY = "#2b7a3d", "#b03a2e", "#2f5d8a", "#777777"
+from taxmatch.console.charts import waterfall_chart
+from taxmatch.errors import StoreError
+from taxmatch.owner_only import make_dir, write_private_text
+from taxmatch.pipeline.explain import (
+    Candidate,
+    ExplainedDecision,
+    Step,
+    explained_decision,
+    safe_name,
+)
 
 _OUTCOME_MEANING = {
     "DISCLOSED": "one person, confidently; name and address corroborated; a recent filing "
@@ -45,7 +46,7 @@ th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top
 th{background:#f0f0f0}td.num{text-align:right;font-family:monospace}
 .note{background:#fff6d6;border:1px solid #e0c060;padding:.5em 1em}
 .decided{background:#eef6ee}.meta td:first-child{font-weight:bold}
-.pos{color:#2b7a3d}.neg{color:#b03a2e}img{max-width:100%}
+.pos{color:#2b7a3d}.neg{color:#b03a2e}svg{max-width:100%;height:auto}
 """
 
 
@@ -63,61 +64,23 @@ def waterfall_steps(best: Candidate) -> list[Step]:
     return list(best.steps)
 
 
-def render_waterfall(decided: ExplainedDecision) -> bytes:
-    """The best person's match weight as a waterfall, as PNG bytes (Agg, no display)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+def render_waterfall(decided: ExplainedDecision, *, inline: bool = False) -> str:
+    """The best person's match weight as a waterfall (SVG, ``console.charts``)."""
     candidates = decided.explanation.candidates
-    fig, ax = plt.subplots(figsize=(11, 5.5), dpi=100)
-    try:
-        if not candidates:
-            ax.text(0.5, 0.5, "No candidate person reached the matcher's floor",
-                    ha="center", va="center", transform=ax.transAxes)  # fmt: skip
-            ax.set_axis_off()
-        else:
-            _draw_waterfall(ax, candidates[0])
-        buf = io.BytesIO()
-        fig.tight_layout()
-        fig.savefig(buf, format="png", metadata={"Software": None})
-    finally:
-        plt.close(fig)
-    return buf.getvalue()
-
-
-def _draw_waterfall(ax: Axes, best: Candidate) -> None:
-    steps = waterfall_steps(best)
-    names = [s.name.replace(" (term frequency)", "\n(tf adj.)") for s in steps] + ["total"]
-    running, bottoms, heights, colours, labels = 0.0, [], [], [], []
-    for i, step in enumerate(steps):
-        start, running = running, running + step.bits
-        bottoms.append(min(start, running))
-        heights.append(abs(step.bits) or 0.02)  # a zero still shows as a hairline
-        colours.append(_GREY if i == 0 else (_GREEN if step.bits >= 0 else _RED))
-        labels.append(step.bits)
-    bottoms.append(min(0.0, running))
-    heights.append(abs(running))
-    colours.append(_BLUE)
-    labels.append(running)
-    xs = list(range(len(names)))
-    ax.bar(xs, heights, bottom=bottoms, color=colours, edgecolor="#333", linewidth=0.4)
-    for x, bits in zip(xs, labels, strict=True):
-        ax.text(x, bottoms[x] + heights[x] + 0.3, f"{bits:+.2f}", ha="center", va="bottom",
-                fontsize=7)  # fmt: skip
-    ax.axhline(0, color="#333", linewidth=0.6)
-    ax.set_xticks(xs)
-    ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("match weight (bits, log2 odds)")
-    ax.set_title(
+    if not candidates:
+        text = "No candidate person reached the matcher's floor"
+        return str(waterfall_chart(text, [], inline=inline))
+    best = candidates[0]
+    steps = [(s.name.replace(" (term frequency)", " (tf adj.)"), s.bits)
+             for s in waterfall_steps(best)]  # fmt: skip
+    title = (
         f"Best candidate (rank 1): match weight {best.match_weight:.2f} bits, "
-        f"probability {best.probability:.10f}",
-        fontsize=10,
+        f"probability {best.probability:.10f}"
     )
+    return str(waterfall_chart(title, steps, inline=inline))
 
 
-def render_html(decided: ExplainedDecision, png: bytes) -> str:
+def render_html(decided: ExplainedDecision) -> str:
     """The page: decision, waterfall (chart and numbers), candidate table."""
     d, ex, batch = decided.decision, decided.explanation, decided.batch
     e = html.escape
@@ -143,8 +106,7 @@ def render_html(decided: ExplainedDecision, png: bytes) -> str:
         )
     parts.append("<h2>Waterfall: match weight of the best candidate</h2>")
     if ex.candidates:
-        data = base64.b64encode(png).decode("ascii")
-        parts.append(f"<p><img alt='waterfall chart' src='data:image/png;base64,{data}'></p>")
+        parts.append(f"<p>{render_waterfall(decided, inline=True)}</p>")
         parts.append(_steps_table(ex.candidates[0]))
     else:
         parts.append("<p>No candidate person reached the matcher's candidate floor.</p>")
@@ -234,4 +196,37 @@ def _candidates_table(decided: ExplainedDecision) -> str:
     return "".join(rows)
 
 
-__all__ = ["logit_bits", "render_html", "render_waterfall", "waterfall_steps"]
+@dataclass(frozen=True, slots=True)
+class ExplainResult:
+    html: Path
+    svg: Path
+    decided: ExplainedDecision
+
+
+def write_explanation(
+    store: Path,
+    batch_id: str,
+    request_id: str,
+    *,
+    out: Path,
+    top: int = 5,
+    policy: Path | None = None,
+    database_url: str | None = None,
+) -> ExplainResult:
+    """Write ``explain-<batch>-<request>.html`` and ``.svg`` into ``out`` (refused inside
+    the batch's package directory, before any work)."""
+    decided = explained_decision(store, batch_id, request_id, top=top, policy=policy,
+                                 database_url=database_url, out=out)  # fmt: skip
+    stem = f"explain-{safe_name(batch_id)}-{safe_name(request_id)}"
+    try:
+        make_dir(out, own=False)
+        html_path, svg_path = out / f"{stem}.html", out / f"{stem}.svg"
+        write_private_text(svg_path, render_waterfall(decided) + "\n")
+        write_private_text(html_path, render_html(decided))
+    except OSError as exc:
+        raise StoreError(f"{out}: cannot write the explanation ({exc.strerror})") from None
+    return ExplainResult(html_path, svg_path, decided)
+
+
+__all__ = ["ExplainResult", "logit_bits", "render_html", "render_waterfall", "waterfall_steps",
+           "write_explanation"]  # fmt: skip

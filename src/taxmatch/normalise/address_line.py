@@ -1,0 +1,231 @@
+"""One street line, step by step: its tokens, its segments (house number, street, unit),
+the USPS rendering of the street, and whether the line is accepted as house number +
+street (a strict grammar, then ``usaddress``, then a lenient rule for routes and grid
+streets). ``address`` turns the result into an ``Address`` or its problems. Pure: no
+I/O, no logging, never raises on any input string.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import usaddress
+
+from taxmatch.normalise.text import fold_keeping
+from taxmatch.normalise.usps import (
+    DIRECTIONALS,
+    STATE_CODES,
+    STREET_TYPES,
+    SUFFIXLESS_STREETS,
+    UNIT_DESIGNATORS,
+    UNIT_DESIGNATORS_ALONE,
+    UNIT_POUND,
+)
+
+# --- tokens and segments ----------------------------------------------------------------------
+
+_HOUSE = re.compile(r"\d+[A-Z]?(?:-\d+[A-Z]?|-[A-Z])?|[NSEW]\d+(?:[NSEW]\d+|[A-Z])?")
+# Grid house numbers written in two parts ("N59W 28135", Wisconsin style).
+_GRID_HEAD = re.compile(r"[NSEW]\d+[NSEW]")
+# A house number the lenient rule accepts: digits, an optional letter, an optional grid
+# prefix ("123", "123B", "N1680", "N59W28135").
+_PLAIN_HOUSE = re.compile(r"(?:[NSEW]\d+[NSEW])?[NSEW]?\d+[A-Z]?")
+_FRACTION = re.compile(r"[1-9]/[2-9]")
+UNIT_ID = re.compile(r"[A-Z0-9]{1,6}(?:-[A-Z0-9]{1,6})?")
+_ORDINAL = re.compile(r"\d+(?:ST|ND|RD|TH)")
+_INITIAL_DOT = re.compile(r"(?<![A-Z0-9])([A-Z])\.")  # "P.O." -> "PO", "N.W." -> "NW"
+_STRAY_SLASH = re.compile(r"(?<!\d)/|/(?!\d)")
+_STRAY_HYPHEN = re.compile(r"(?<![A-Z0-9])-|-(?![A-Z0-9])|(?<=[A-Z])-(?=[A-Z])")
+
+_STREET_LABELS = frozenset(
+    {
+        "StreetNamePreDirectional", "StreetNamePreModifier", "StreetNamePreType", "StreetName",
+        "StreetNamePostType", "StreetNamePostDirectional", "StreetNamePostModifier",
+    }
+)  # fmt: skip
+_HOUSE_LABELS = frozenset({"AddressNumber", "AddressNumberPrefix", "AddressNumberSuffix"})
+
+
+def line_tokens(line: str) -> tuple[str, ...]:
+    """Folded tokens of an address line, keeping "#", fractions and numeric hyphens."""
+    text = fold_keeping(line, "#/-.")
+    if "." in text:
+        text = _INITIAL_DOT.sub(r"\1", text).replace(".", " ")
+    if "/" in text:
+        text = _STRAY_SLASH.sub(" ", text)
+    if "-" in text:
+        text = _STRAY_HYPHEN.sub(" ", text)
+    if "#" in text:
+        text = text.replace("#", " # ")
+    return tuple(text.split())
+
+
+def _leading_unit(tokens: tuple[str, ...]) -> int:
+    """Length of a unit ("APT 4", "APT # 4", "# 4") that opens a line before a house number."""
+    if not tokens or not (tokens[0] in UNIT_DESIGNATORS or tokens[0] == UNIT_POUND):
+        return 0
+    k = 2 if len(tokens) > 2 and tokens[0] != UNIT_POUND and tokens[1] == UNIT_POUND else 1
+    if len(tokens) > k + 2 and UNIT_ID.fullmatch(tokens[k]) and _HOUSE.fullmatch(tokens[k + 1]):
+        return k + 1
+    return 0
+
+
+def _join_house(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """One house-number token from the two a line sometimes splits it into: a grid number
+    ("N59W 28135" -> "N59W28135") or a letter suffix ("27 B NE 45TH AVE" -> "27B NE 45TH
+    AVE"). The letter is joined only when a street of two or more words follows that does
+    not open with a street type, so "123 A ST" and "100 N MAIN ST" keep their street."""
+    if len(tokens) >= 2 and _GRID_HEAD.fullmatch(tokens[0]) and tokens[1].isdigit():
+        return (tokens[0] + tokens[1], *tokens[2:])
+    if (
+        len(tokens) >= 4
+        and tokens[0].isdigit()
+        and len(tokens[1]) == 1
+        and tokens[1].isalpha()
+        and tokens[1] not in DIRECTIONALS
+        and tokens[2] not in STREET_TYPES
+        and tokens[2] not in UNIT_DESIGNATORS
+        and tokens[1:3] not in _ROUTE_PREFIXES  # "1875 C R 420" is County Road 420
+    ):
+        return (tokens[0] + tokens[1], *tokens[2:])
+    return tokens
+
+
+def segment(tokens: tuple[str, ...]) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """(house number, street tokens, unit tokens): the one segmentation rule for lines."""
+    lead = _leading_unit(tokens)
+    if lead:  # "APT 4 123 MAIN ST": the unit goes after the street, where USPS puts it
+        tokens = tokens[lead:] + tokens[:lead]
+    tokens = _join_house(tokens)
+    n = len(tokens)
+    start = 0
+    house = ""
+    if n and _HOUSE.fullmatch(tokens[0]):
+        house, start = tokens[0], 1
+        if n > 1 and _FRACTION.fullmatch(tokens[1]):
+            house, start = f"{house} {tokens[1]}", 2
+    for j in range(start + 1, n):
+        token = tokens[j]
+        if token in UNIT_DESIGNATORS or token == UNIT_POUND:
+            return house, tokens[start:j], tokens[j:]
+        if token in UNIT_DESIGNATORS_ALONE and j == n - 1 and j >= start + 2:
+            return house, tokens[start:j], tokens[j:]
+    return house, tokens[start:], ()
+
+
+def render_street(tokens: tuple[str, ...]) -> str:
+    """USPS form of the street tokens: abbreviate the suffix and directionals only when
+    the name keeps at least one word ("123 NORTH ST" keeps NORTH as the street name)."""
+    rest = list(tokens)
+    post_dir = suffix = pre_dir = ""
+    if len(rest) >= 2 and rest[-1] in DIRECTIONALS:
+        post_dir = DIRECTIONALS[rest.pop()]
+    if len(rest) >= 2 and rest[-1] in STREET_TYPES:
+        suffix = STREET_TYPES[rest.pop()]
+    if len(rest) >= 2 and rest[0] in DIRECTIONALS:
+        pre_dir = DIRECTIONALS[rest.pop(0)]
+    return " ".join(part for part in (pre_dir, *rest, suffix, post_dir) if part)
+
+
+def _is_plain_word(token: str) -> bool:
+    return len(token) >= 2 and token.isalpha() and token not in NOT_NAME_WORDS
+
+
+NOT_NAME_WORDS = frozenset(DIRECTIONALS) | frozenset(UNIT_DESIGNATORS)
+
+
+def fast_accepts(house: str, street: tuple[str, ...]) -> bool:
+    """The common unambiguous shapes: 123 [DIR] NAME TYPE, 123 NAME TYPE DIR, 123 [DIR]
+    BROADWAY [DIR].
+
+    NAME is one ordinal ("23RD"), one or two plain words ("LAKE SHORE"), or three or four
+    that include no street type ("MARTIN LUTHER KING JR"). A test checks that usaddress labels these
+    shapes the same way; a directional on both sides, or after HWY, is left to usaddress,
+    which sometimes reads the trailing one as a unit.
+    """
+    if not house.isdigit():
+        return False
+    pre = 1 if len(street) >= 2 and street[0] in DIRECTIONALS else 0
+    post = 1 if len(street) - pre >= 2 and street[-1] in DIRECTIONALS else 0
+    if pre and post:
+        return False
+    body = street[pre : len(street) - post]
+    if len(body) == 1:
+        return body[0] in SUFFIXLESS_STREETS
+    name, suffix = body[:-1], STREET_TYPES.get(body[-1])
+    if suffix is None or (post and suffix == "HWY"):
+        return False
+    if len(name) == 1 and _ORDINAL.fullmatch(name[0]):
+        return True
+    if not all(_is_plain_word(t) for t in name):
+        return False
+    return len(name) <= 2 or (len(name) <= 4 and not any(t in STREET_TYPES for t in name))
+
+
+# Route-style street names: a prefix, then one route number ("COUNTY ROAD 12", "TWP RD 223",
+# "C R 420", "HWY 441", "US 101").
+_ROUTE_PREFIXES = frozenset(
+    {
+        ("COUNTY", "ROAD"), ("COUNTY", "RD"), ("CO", "RD"), ("CO", "ROAD"), ("CTY", "RD"),
+        ("CR",), ("C", "R"), ("TWP", "RD"), ("TWP", "ROAD"), ("TOWNSHIP", "ROAD"),
+        ("TOWNSHIP", "RD"), ("HWY",), ("HIGHWAY",), ("STATE", "HWY"), ("STATE", "HIGHWAY"),
+        ("STATE", "ROUTE"), ("STATE", "ROAD"), ("STATE", "RD"), ("SR",), ("US", "HWY"),
+        ("US", "HIGHWAY"), ("US", "ROUTE"), ("US",), ("ROUTE",), ("RTE",), ("RT",), ("FM",),
+        ("RR",), ("RURAL", "ROUTE"), ("PRIVATE", "ROAD"), ("PRIVATE", "RD"), ("FOREST", "ROAD"),
+        ("INTERSTATE",),
+    }
+)  # fmt: skip
+_ROUTE_ID = re.compile(r"\d{1,5}[A-Z]?|[A-Z]\d{1,4}")
+_SHORT_TAIL = 3  # letters of a final word that may be a cut-off street type ("ROA", "R")
+
+
+def lenient_accepts(house: str, street: tuple[str, ...]) -> bool:
+    """House number + street name in shapes neither the grammar nor usaddress takes.
+
+    - a route: "10212 COUNTY ROAD 1010", "1384 TWP RD 223", "219A ROUTE 22";
+    - a grid street: "36370 E 1975 N" (a number between two directionals);
+    - a street name of words and ordinals whose last word may be a cut-off or unknown
+      street type: "744 OROZCO R", "4312 RIVER TRACE ROA", "15610 PATTON", "3800 34TH AV S".
+
+    Never accepted: a unit designator in the street, a number after a street word
+    ("123 MAIN ST 4" is a street or a unit), a street type followed by a longer word or a
+    state code ("123 MAIN ST SPRINGFIELD IL" is a whole address on one line), or a street
+    with no word of three letters.
+    """
+    if not _PLAIN_HOUSE.fullmatch(house):
+        return False
+    pre = 1 if len(street) >= 2 and street[0] in DIRECTIONALS else 0
+    post = 1 if len(street) - pre >= 2 and street[-1] in DIRECTIONALS else 0
+    body = street[pre : len(street) - post]
+    if not 1 <= len(body) <= 5 or any(t in NOT_NAME_WORDS or t == UNIT_POUND for t in body):
+        return False
+    if body[:-1] in _ROUTE_PREFIXES and _ROUTE_ID.fullmatch(body[-1]):
+        return True
+    if pre and post and len(body) == 1 and body[0].isdigit():
+        return True
+    if not all(t.isalpha() or _ORDINAL.fullmatch(t) for t in body):
+        return False
+    last = body[-1]
+    if any(t in STREET_TYPES for t in body[1:-1]) and (
+        len(last) > _SHORT_TAIL or last in STATE_CODES or last in STREET_TYPES
+    ):
+        return False
+    return any(len(t) >= 3 and t.isalpha() and t not in STREET_TYPES for t in body)
+
+
+@lru_cache(maxsize=1 << 16)
+def usaddress_accepts(line: str, house_tokens: int) -> bool:
+    """usaddress labels the first ``house_tokens`` tokens as the house number and every
+    other token as part of the street name."""
+    try:
+        labelled = usaddress.parse(line)
+    except Exception:  # third-party parser: any failure means "not accepted"
+        return False
+    tokens = line.split()
+    if [token for token, _ in labelled] != tokens:
+        return False
+    labels = [label for _, label in labelled]
+    return all(lab in _HOUSE_LABELS for lab in labels[:house_tokens]) and all(
+        lab in _STREET_LABELS for lab in labels[house_tokens:]
+    )

@@ -1,0 +1,100 @@
+"""Person resolution rules: which clusters of filings are one person. Pure.
+
+``store.persons`` gathers the rows (groups of filings, candidate pairs, their modal names
+and their filings) and applies what these rules decide; the rules themselves live here as
+plain functions over typed records (``records``), so they are tested without a database.
+``rules`` judges one pair or one group; ``edges`` turns the judged pairs of a rule into
+the merges it makes. Nothing here logs, raises on odd input or does I/O.
+
+Rules (merging two people discloses the wrong person's address, the worst error; splitting
+one person only costs recall, so every merge needs several independent agreements):
+
+1. Start with one cluster per TIN. A filing without a TIN is a person of its own.
+2. Split: a filing whose last_key and first name (``given_names_agree``) both disagree
+   with its TIN's modal name, and whose date of birth differs from the TIN's modal date of
+   birth when both are present, is another person's filing (a keyed-wrong TIN that hit a
+   real TIN): it leaves for a fragment cluster ``tin~hash(name, dob)``.
+3. Merge a one-off cluster (filings in a single tax year, a keyed-wrong TIN) into another
+   cluster when all hold: the TINs are adjacent (one digit changed or two neighbours
+   swapped), the modal first names agree, the modal last_keys are equal and non-empty, the
+   suffixes and middle names do not conflict, and either both modal dates of birth are
+   present and equal or (one is missing) the one-off's house number (or PO box) and ZIP5
+   equal the other's in its nearest filing year on either side (or the same year), at
+   most three years away. Never when both dates of birth are present and differ; never
+   when the one-off has more than one such candidate. Only one-offs move, each to one
+   target, so two multi-year TINs never end up in one person.
+4. A one-year name typo under a TIN stays (rule 2 needs both names to disagree).
+5. Father and son (Jr/Sr) or twins at one address keep their own TINs and so stay apart.
+6. TIN succession: a person (after rule 3) under an ITIN joins the person under an SSN
+   when every ITIN filing year is before every SSN filing year, the modal first names
+   agree, the modal last_keys are equal and non-empty, suffixes and middle names do not
+   conflict, and either both modal dates of birth are present and equal or (one is
+   missing) the house number (or PO box) and ZIP5 of the ITIN's last filing year equal
+   those of the SSN's first filing year and the suffixes are equal (a father filing as SR
+   and a son whose one return dropped JR share a name and a house). Only when the pairing
+   is one to one: the ITIN person has exactly one such SSN person and that SSN person
+   exactly one such ITIN person. The SSN's cluster stays the person's canonical key.
+7. A return on someone else's TIN: a person (after rule 6) with one or two filings that
+   is a rule-2 fragment, or a TIN filed in a single tax year, joins another person when
+   all hold: the modal first names agree, the modal last_keys are equal and non-empty,
+   the suffixes are equal, no middle-name conflict, dates of birth present on both sides
+   and equal or on neither, the other person filed in none of the fragment's years, and
+   a fragment filing's house number, street and ZIP5 (and no other unit) equal those of
+   a filing of the other person at most three years apart. Only into a person that is
+   not itself such a fragment, only when exactly one person qualifies, and never two
+   fragments with a tax year in common into one person. (A daughter's one return without
+   a DOB at the house of her mother of the same name, who skipped that year, would
+   otherwise join the mother.)
+
+Rules 6 and 7 never merge two clusters that both have filings in the same tax year.
+"""
+
+from taxmatch.resolve.edges import (
+    FRAGMENT_FILINGS,
+    accepted_edges,
+    disjoint_sources,
+    fragment_edges,
+    is_fragment,
+    merge_roots,
+    one_off_roots,
+    one_to_one,
+    succession_edges,
+)
+from taxmatch.resolve.records import Filed, MergeCandidate, Modal
+from taxmatch.resolve.rules import (
+    candidate,
+    fragment_confirms,
+    given_names_agree,
+    merge_allowed,
+    middle_names_conflict,
+    near_address,
+    splits_off,
+    suffixes_confirm,
+    switch_address,
+    window_address,
+)
+
+__all__ = [
+    "FRAGMENT_FILINGS",
+    "Filed",
+    "MergeCandidate",
+    "Modal",
+    "accepted_edges",
+    "candidate",
+    "disjoint_sources",
+    "fragment_confirms",
+    "fragment_edges",
+    "given_names_agree",
+    "is_fragment",
+    "merge_allowed",
+    "merge_roots",
+    "middle_names_conflict",
+    "near_address",
+    "one_off_roots",
+    "one_to_one",
+    "splits_off",
+    "succession_edges",
+    "suffixes_confirm",
+    "switch_address",
+    "window_address",
+]

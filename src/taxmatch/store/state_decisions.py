@@ -1,0 +1,185 @@
+"""The state database's decision rows: written in chunks, read by keyset, discarded to
+restart a batch, and recorded atomically with the ledger entry that binds them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from itertools import islice
+
+from sqlalchemy import delete, func, select
+
+from taxmatch.errors import BatchNotFound, LedgerError, StoreError
+from taxmatch.events import Event, emit
+from taxmatch.ledger.chain import (
+    LedgerDraft,
+    format_recorded_at,
+)
+from taxmatch.ledger.digest import (
+    EVENT_DECISIONS,
+    EVENT_DECISIONS_DISCARDED,
+    DecisionsDigest,
+    chunk_payload,
+)
+from taxmatch.store.bulk import insert_decisions, upsert
+from taxmatch.store.ledger_bound import REQUEST_COUNTS, SUBJECTS, bind, chunk_rows
+from taxmatch.store.ledger_store import append_entries
+from taxmatch.store.models import (
+    DecisionRow,
+    SubjectRow,
+    batches,
+    decision_from_row,
+    decision_params,
+    decisions,
+    disclosure_subjects,
+    request_counts,
+)
+from taxmatch.store.state_base import CHUNK, StateBase, check_chunk
+from taxmatch.store.subjects import subject_params
+
+
+class DecisionMethods(StateBase):
+    """Decision rows and the request counts of a batch."""
+
+    def write_decisions(self, batch_id: str, rows: Iterable[DecisionRow]) -> int:
+        """Insert decisions in chunks of 10 000; returns how many rows were newly written.
+
+        Idempotent on (batch_id, row_number): a row already stored is kept as it is and not
+        counted, so re-writing the same rows after a crash never duplicates. Each chunk
+        commits on its own. SQLite: multi-row ``INSERT ... ON CONFLICT DO NOTHING``;
+        PostgreSQL: ``COPY`` into a temporary table, then the same insert from it.
+        """
+        if self.find_batch(batch_id) is None:
+            raise BatchNotFound(f"batch {batch_id} not found")
+        written = 0
+        iterator = iter(rows)
+        while chunk := list(islice(iterator, CHUNK)):
+            params = [decision_params(batch_id, row) for row in chunk]
+            with self._write("write_decisions") as conn:
+                written += insert_decisions(conn, params)
+        return written
+
+    def count_decisions(self, batch_id: str) -> int:
+        query = select(func.count()).select_from(decisions)
+        with self._read("count_decisions") as conn:
+            return int(conn.execute(query.where(decisions.c.batch_id == batch_id)).scalar_one())
+
+    def iter_decisions(self, batch_id: str, chunk: int = CHUNK) -> Iterator[DecisionRow]:
+        """A batch's decisions by row_number, fetched ``chunk`` rows at a time (keyset)."""
+        check_chunk(chunk)
+        base = select(decisions).where(decisions.c.batch_id == batch_id)
+        last: int | None = None
+        while True:
+            query = base if last is None else base.where(decisions.c.row_number > last)
+            with self._read("iter_decisions") as conn:
+                page = conn.execute(query.order_by(decisions.c.row_number).limit(chunk)).all()
+            yield from (decision_from_row(row) for row in page)
+            if len(page) < chunk:
+                return
+            last = page[-1].row_number
+
+    def delete_decisions(
+        self, batch_id: str, *, actor: str = "system", origin: str = "store"
+    ) -> None:
+        """Forget a batch's decisions, to restart it after a failure. The ledger keeps all.
+
+        Its disclosure subjects and request counts go with them, and, when any row was
+        deleted, a ``decisions_discarded`` entry records it in the same transaction, so
+        ``ledger verify`` no longer expects the discarded rows.
+        """
+        with self._write("delete_decisions", LedgerError) as conn:
+            others = sum(
+                conn.execute(delete(table).where(table.c.batch_id == batch_id)).rowcount
+                for table in (disclosure_subjects, request_counts)
+            )
+            gone = conn.execute(delete(decisions).where(decisions.c.batch_id == batch_id))
+            if gone.rowcount or others:  # accounting rows are bound to the ledger too
+                discard = LedgerDraft(
+                    EVENT_DECISIONS_DISCARDED, actor, origin, True, batch_id,
+                    {"rows": int(gone.rowcount)},
+                )  # fmt: skip
+                self._append(conn, [discard])
+
+    def record_decisions(
+        self,
+        batch_id: str,
+        rows: Sequence[DecisionRow],
+        *,
+        chunk: int,
+        subjects: Sequence[SubjectRow] = (),
+        drafts: Sequence[LedgerDraft] = (),
+        actor: str = "system",
+        origin: str = "store",
+        now: Callable[[], datetime] | None = None,
+    ) -> str:
+        """One chunk of a batch, atomically: its decision rows, its disclosure subjects, the
+        ledger ``drafts`` (one per disclosure) and a ``decisions`` entry carrying the
+        chunk's row range, count and digest (``taxmatch.ledger.digest``). The new head.
+
+        Rows already stored are kept (idempotent on batch and row); the digest is of the
+        rows given, so ``ledger verify`` fails if the stored ones differ.
+        """
+        if not rows:
+            raise StoreError("record_decisions needs at least one row")
+        params = [decision_params(batch_id, row) for row in rows]
+        digest = DecisionsDigest()
+        counts: dict[str, int] = {}
+        for row in rows:
+            digest.add((row.row_number, row.request_id, row.disposition, row.outcome,
+                        row.reason_codes, row.fields, row.disclosure_id, row.score,
+                        row.person_key), row.statute)  # fmt: skip
+            name = row.outcome or "REJECTED"
+            counts[name] = counts.get(name, 0) + 1
+        entry = LedgerDraft(
+            EVENT_DECISIONS, actor, origin, True, batch_id, chunk_payload(chunk, digest, counts)
+        )
+        moment = (now or (lambda: datetime.now(UTC)))()
+        recorded_at = format_recorded_at(moment)
+        with self._write("record_decisions", LedgerError) as conn:
+            if (
+                conn.execute(
+                    select(batches.c.batch_id).where(batches.c.batch_id == batch_id)
+                ).first()
+                is None
+            ):
+                raise BatchNotFound(f"batch {batch_id} not found")
+            insert_decisions(conn, params)
+            if subjects:
+                keys = self.keys
+                conn.execute(
+                    upsert(conn, disclosure_subjects).on_conflict_do_nothing(
+                        index_elements=["disclosure_id"]
+                    ),
+                    [subject_params(batch_id, s, moment, keys) for s in subjects],
+                )
+            if subjects:  # a batch run's subjects are written and bound when it is sealed
+                where = chunk_rows(batch_id, rows)
+                entry = bind(conn, self.keys, entry, (SUBJECTS, where))
+            written = append_entries(conn, [*drafts, entry], recorded_at, key=self.ledger_key())
+        head = written[-1].entry_hash
+        emit(Event.LEDGER_APPENDED, logging.DEBUG, entries=len(written), seq=written[-1].seq,
+             head=head)  # fmt: skip
+        return head
+
+    def write_request_counts(
+        self, batch_id: str, counts: Mapping[str, int], *, draft: LedgerDraft | None = None
+    ) -> None:
+        """Replace a batch's requests-per-cited-statute counts (the annual report's input),
+        bound by ``draft`` (the batch's ``decisions_recorded``) appended in the same
+        transaction, or else by a ``requests_counted`` entry."""
+        values = [
+            {"batch_id": batch_id, "statute": statute, "requests": int(n)}
+            for statute, n in sorted(counts.items())
+        ]
+        if draft is None:
+            total = sum(int(n) for n in counts.values())
+            draft = LedgerDraft("requests_counted", "system", "store", True, batch_id,
+                                {"statutes": len(values), "requests": total})  # fmt: skip
+        with self._write("write_request_counts", LedgerError) as conn:
+            conn.execute(delete(request_counts).where(request_counts.c.batch_id == batch_id))
+            if values:
+                conn.execute(request_counts.insert(), values)
+            where = request_counts.c.batch_id == batch_id
+            self._append(conn, [bind(conn, self.keys, draft, (REQUEST_COUNTS, where))])
