@@ -49,8 +49,8 @@ import pyarrow as pa
 
 from taxmatch.contracts import Disposition, Outcome
 from taxmatch.disclose.package import PackageWriter
+from taxmatch.files.readers import read_requests
 from taxmatch.policy.validate import generated_id, usable_request_id
-from taxmatch.store.readers import read_requests
 
 REQUEST_FIELDS = ("first_name", "last_name", "street_address", "city", "zip", "tax_periods")
 MASTER_FIELDS = ("tin", "tax_year", "first_name", "last_name", "street_address", "unit")

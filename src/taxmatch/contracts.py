@@ -188,7 +188,7 @@ class RawRecord:
 
 
 class RequestReader(Protocol):
-    """What the pipeline reads a request file through (``store.readers.read_requests``
+    """What the pipeline reads a request file through (``files.readers.read_requests``
     opens one): the file's ``RawRecord`` rows in chunks, in file order, every iteration
     from the start; ``bytes_read`` of ``total_bytes`` so far, for progress."""
 

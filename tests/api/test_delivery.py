@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from taxmatch.files.inputs import load_policy
 from taxmatch.pipeline.batch import BatchRequest, run_batch
 from taxmatch.pipeline.review import Actor, decide_row, prepare_release
 from taxmatch.policy.model import policy_sha256
-from taxmatch.store.files import load_policy
 from taxmatch.store.review import queue_page
 from taxmatch.store.state import StateStore
 from tests.api.conftest import AS_OF, Api

@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from taxmatch.console import ConsoleSettings, console_app
+from taxmatch.files.inputs import load_policy
 from taxmatch.pipeline.officers import add_officer
 from taxmatch.policy.model import policy_sha256
-from taxmatch.store.files import load_policy
 from taxmatch.store.state import BatchRow, DecisionRow, StateStore
 
 PASSWORD = "correct horse battery"

@@ -23,12 +23,12 @@ import uvicorn
 from fastapi import FastAPI
 
 from taxmatch.console import ConsoleSettings, console_app
+from taxmatch.files.inputs import load_policy
 from taxmatch.pipeline.accounting import annual_report
 from taxmatch.pipeline.batch import BatchRequest, run_batch
 from taxmatch.pipeline.officers import add_officer
 from taxmatch.pipeline.review import Actor, decide_row, prepare_release
 from taxmatch.policy.model import policy_sha256
-from taxmatch.store.files import load_policy
 from taxmatch.store.review import queue_page
 from taxmatch.store.state import StateStore
 from tests.integration.conftest import (

@@ -17,8 +17,8 @@ import pytest
 from taxmatch.contracts import MASTER_COLUMNS, REQUEST_COLUMNS
 from taxmatch.pipeline.accounting import annual_report, write_batch_accounting
 from taxmatch.pipeline.transparency import transparency_report
+from taxmatch.reference.reference import load_reference
 from taxmatch.store.accounting import disclosures_about
-from taxmatch.store.reference import load_reference
 from taxmatch.store.state import StateStore
 
 AS_OF = date(2026, 11, 30)

@@ -17,10 +17,10 @@ from click.testing import CliRunner
 from taxmatch.cli import main
 from taxmatch.console.explain_page import write_explanation
 from taxmatch.errors import BatchNotFound, NotExplainable, RequestNotFound, StoreError
+from taxmatch.files.inputs import load_policy
 from taxmatch.pipeline.batch import BatchRequest, run_batch
 from taxmatch.pipeline.explain import ExplainedDecision
 from taxmatch.policy.model import Policy
-from taxmatch.store.files import load_policy
 
 from .conftest import AS_OF, PEOPLE, request_row, write_envelope, write_requests
 

@@ -20,6 +20,7 @@ from taxmatch.contracts import PACKAGE_SCHEMA, Envelope, RequestReader
 from taxmatch.disclose.package import BatchSummary, PackageWriter, read_batch_summary
 from taxmatch.errors import TaxmatchError
 from taxmatch.events import Event, emit
+from taxmatch.files.inputs import load_policy, read_envelope, read_requests, sha256_file
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.match.exact import match_exact
 from taxmatch.match.model import ModelInfo, load_model_info
@@ -32,10 +33,9 @@ from taxmatch.pipeline.staging import apply_batch_checks, stage_records, validat
 from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.model import Policy, policy_sha256
 from taxmatch.policy.validate import make_context
-from taxmatch.store.files import load_policy, read_envelope, read_requests, sha256_file
-from taxmatch.store.reference import ReferenceInfo, current_reference
+from taxmatch.reference.reference import ReferenceInfo, current_reference
+from taxmatch.reference.workspace import BatchWorkspace, Persisting
 from taxmatch.store.state import BatchRow, StateStore
-from taxmatch.store.workspace import BatchWorkspace, Persisting
 
 MATCHERS = ("probabilistic", "exact")
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from taxmatch.contracts import REASON_DESCRIPTIONS, Disposition, ReasonCode
 from taxmatch.errors import BatchNotFound, NotExplainable, RequestNotFound, StoreError
+from taxmatch.files.inputs import load_policy
 from taxmatch.match.explain import Candidate, Explanation, Step, explain_row
 from taxmatch.match.model import load_model_info
 from taxmatch.policy.model import policy_sha256
-from taxmatch.store.files import load_policy
-from taxmatch.store.reference import reference_dir
+from taxmatch.reference.reference import reference_dir
 from taxmatch.store.state import BatchRow, DecisionRow, StateStore
 
 # The decision's stored score and the re-scored best person agree to this (probability).

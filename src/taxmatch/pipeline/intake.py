@@ -22,12 +22,12 @@ from pathlib import Path
 
 from taxmatch.errors import AccessDenied, IdempotencyKeyReused
 from taxmatch.events import Event, emit
+from taxmatch.files.inputs import read_envelope, read_requests, sha256_file
+from taxmatch.files.readers import detect_format
 from taxmatch.owner_only import make_dir
 from taxmatch.pipeline.batch import batch_id_for
 from taxmatch.pipeline.quota import charge_quota, seconds_to_midnight
-from taxmatch.store.files import read_envelope, read_requests, sha256_file
 from taxmatch.store.jobs import Job, JobQueue
-from taxmatch.store.readers import detect_format
 from taxmatch.store.service import Agency, ServiceStore
 
 

@@ -35,16 +35,16 @@ from taxmatch.contracts import (
     mask_to_codes,
 )
 from taxmatch.disclose.package import MANIFEST, PackageWriter
+from taxmatch.files.inputs import sha256_file
 from taxmatch.ledger.chain import LedgerDraft, keyed_hash
 from taxmatch.ledger.digest import DecisionsDigest
 from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.decide import MatchSummary, decide
 from taxmatch.policy.model import Policy
-from taxmatch.store.files import sha256_file
+from taxmatch.reference.workspace import BatchWorkspace
 from taxmatch.store.ledger_store import EVENT_DECISIONS_RECORDED
 from taxmatch.store.seal import seal_batch
 from taxmatch.store.state import DecisionRow, StateStore
-from taxmatch.store.workspace import BatchWorkspace
 
 if TYPE_CHECKING:
     from taxmatch.pipeline.batch import BatchRequest, Progress

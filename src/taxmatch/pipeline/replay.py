@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from taxmatch.errors import BatchNotFound, StoreError
+from taxmatch.files.inputs import sha256_file
 from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.pipeline.batch import BatchRequest, Progress, run_batch
 from taxmatch.pipeline.retain import ENVELOPE_NAME, POLICY_NAME, REQUESTS_STEM, inputs_dir
-from taxmatch.store.files import sha256_file
+from taxmatch.reference.reference import reference_dir
 from taxmatch.store.keys import Keyring
-from taxmatch.store.reference import reference_dir
 from taxmatch.store.state import DecisionRow, StateStore
 
 MAX_SHOWN = 50  # differences listed by the CLI

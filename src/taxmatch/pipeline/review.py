@@ -27,10 +27,10 @@ from taxmatch.errors import BatchNotFound, StoreError, TaxmatchError
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue, keyed_hash
 from taxmatch.pipeline.record import disclosure_id_for
 from taxmatch.policy.model import Policy
+from taxmatch.reference.workspace import BatchWorkspace
 from taxmatch.store import review as cs
 from taxmatch.store.models import BatchRow
 from taxmatch.store.state import StateStore
-from taxmatch.store.workspace import BatchWorkspace
 
 MIN_REASON = 10
 DECIDERS = frozenset({"officer", "supervisor"})

@@ -17,7 +17,7 @@ import duckdb
 
 from taxmatch.errors import StoreError
 from taxmatch.match.explain import mask_tin
-from taxmatch.store.workspace import BatchWorkspace
+from taxmatch.reference.workspace import BatchWorkspace
 
 _REQUEST_SQL = """
 SELECT concat_ws(' ', nullif(first_name, ''), nullif(middle_name, ''), nullif(last_name, ''),

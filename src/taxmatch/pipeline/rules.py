@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from taxmatch.files.inputs import load_policy
 from taxmatch.policy.model import Policy, policy_sha256
-from taxmatch.store.files import load_policy
 
 
 def policy_in_force(path: Path | None) -> tuple[Policy, str]:

@@ -35,7 +35,7 @@ from taxmatch.policy.validate import (
     usable_request_id,
     validate_record,
 )
-from taxmatch.store.workspace import RECORD_SCHEMA, BatchWorkspace
+from taxmatch.reference.workspace import RECORD_SCHEMA, BatchWorkspace
 
 _COLUMNS = [f.name for f in RECORD_SCHEMA]
 

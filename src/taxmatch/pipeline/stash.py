@@ -18,9 +18,9 @@ from typing import Final
 import pyarrow as pa
 
 from taxmatch.ledger.chain import LedgerDraft
+from taxmatch.reference.workspace import BatchWorkspace
 from taxmatch.store.seal import DisclosureChunk
 from taxmatch.store.state import SubjectRow
-from taxmatch.store.workspace import BatchWorkspace
 
 EVENT_DISCLOSURE: Final = "disclosure"
 TABLE: Final = "pending_disclosures"

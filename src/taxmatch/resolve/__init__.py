@@ -1,6 +1,6 @@
 """Person resolution rules: which clusters of filings are one person. Pure.
 
-``store.persons`` gathers the rows (groups of filings, candidate pairs, their modal names
+``reference.persons`` gathers the rows (groups of filings, candidate pairs, their modal names
 and their filings) and applies what these rules decide; the rules themselves live here as
 plain functions over typed records (``records``), so they are tested without a database.
 ``rules`` judges one pair or one group; ``edges`` turns the judged pairs of a rule into

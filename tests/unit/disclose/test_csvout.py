@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from taxmatch.contracts import REQUEST_COLUMNS
 from taxmatch.disclose.csvout import SafeCsvWriter, csv_stats, neutralise
-from taxmatch.store.files import read_requests
+from taxmatch.files.inputs import read_requests
 
 
 @pytest.mark.parametrize(

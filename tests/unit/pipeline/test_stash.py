@@ -9,8 +9,8 @@ import pytest
 
 from taxmatch.pipeline import stash as stash_module
 from taxmatch.pipeline.stash import TABLE, DisclosureStash, Pending
+from taxmatch.reference.workspace import BatchWorkspace
 from taxmatch.store.state import SubjectRow
-from taxmatch.store.workspace import BatchWorkspace
 
 
 def pending(n: int) -> Pending:

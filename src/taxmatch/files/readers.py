@@ -28,8 +28,8 @@ import pyarrow.parquet as pq
 
 from taxmatch.contracts import REQUEST_COLUMNS, REQUEST_REQUIRED_COLUMNS, ROW_FIELD, RawRecord
 from taxmatch.errors import InputFileError
-from taxmatch.store.reader_rows import BAD_CHARS, RowBuilder, arrow_strings
-from taxmatch.store.reader_text import (
+from taxmatch.files.reader_rows import BAD_CHARS, RowBuilder, arrow_strings
+from taxmatch.files.reader_text import (
     LineSource,
     binary_lines,
     first_record,

@@ -23,8 +23,8 @@ from taxmatch.contracts import (
     RawRecord,
 )
 from taxmatch.errors import InputFileError
-from taxmatch.store import reader_text
-from taxmatch.store.files import detect_format, read_requests
+from taxmatch.files import reader_text
+from taxmatch.files.inputs import detect_format, read_requests
 
 HEADER = ",".join(REQUEST_COLUMNS)
 

@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from taxmatch.store.workspace import PERSISTED, RECORD_SCHEMA, BatchWorkspace
+from taxmatch.reference.workspace import PERSISTED, RECORD_SCHEMA, BatchWorkspace
 
 ROWS = 500
 

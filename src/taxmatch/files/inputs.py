@@ -1,7 +1,7 @@
 """Input files: hashes, the batch envelope, the policy file and the master file.
 
 The one place where taxmatch opens the files a requester or custodian hands it (the
-request reader itself lives in ``store.readers`` and is re-exported here). Each reader
+request reader itself lives in ``taxmatch.files.readers`` and is re-exported here). Each reader
 checks its file's contract (DESIGN.md) and raises ``InputFileError`` (``EnvelopeError``,
 ``PolicyError``) with a one-line message naming the file and the column or key.
 
@@ -32,8 +32,8 @@ from pydantic import ValidationError
 from taxmatch.contracts import MASTER_COLUMNS, MASTER_REQUIRED_COLUMNS, Envelope
 from taxmatch.errors import EnvelopeError, InputFileError, PolicyError
 from taxmatch.events import Event, emit
+from taxmatch.files.readers import RequestFileReader, detect_format, read_requests
 from taxmatch.policy.model import Policy, PolicyIssue, parse_policy, policy_sha256
-from taxmatch.store.readers import RequestFileReader, detect_format, read_requests
 
 __all__ = [
     "DEFAULT_POLICY",

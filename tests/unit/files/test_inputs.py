@@ -17,7 +17,7 @@ import pytest
 
 from taxmatch.contracts import MASTER_COLUMNS, MASTER_OPTIONAL_COLUMNS, MASTER_REQUIRED_COLUMNS
 from taxmatch.errors import EnvelopeError, InputFileError, PolicyError
-from taxmatch.store.files import (
+from taxmatch.files.inputs import (
     MASTER_SCHEMA,
     iter_master,
     load_policy,

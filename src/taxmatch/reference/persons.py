@@ -3,7 +3,7 @@
 A TIN is not a person key: a clerk keys a TIN wrong on one return, and that wrong TIN may
 be nobody's or somebody else's; a person who filed with an ITIN files with an SSN once
 one is issued. ``resolve_persons`` groups the ``filings`` of a reference snapshot into
-persons so that "the most recent address" is one person's; ``store.person_tables`` then
+persons so that "the most recent address" is one person's; ``reference.person_tables`` then
 writes ``filings.person_id`` and the per-person tables a batch reads.
 
 The rules (see ``taxmatch.resolve``) are pure functions over typed records. This adapter
@@ -23,16 +23,7 @@ import duckdb
 
 from taxmatch.errors import ReferenceSnapshotError
 from taxmatch.normalise.tin import tin_neighbours
-from taxmatch.resolve import (
-    FRAGMENT_FILINGS,
-    Filed,
-    Modal,
-    fragment_edges,
-    one_off_roots,
-    splits_off,
-    succession_edges,
-)
-from taxmatch.store.person_tables import (
+from taxmatch.reference.person_tables import (
     PERSON_ID_DOMAIN,
     apply_edges,
     build_person_tables,
@@ -43,6 +34,15 @@ from taxmatch.store.person_tables import (
     register_strings,
     ssn_sql,
     write_person_ids,
+)
+from taxmatch.resolve import (
+    FRAGMENT_FILINGS,
+    Filed,
+    Modal,
+    fragment_edges,
+    one_off_roots,
+    splits_off,
+    succession_edges,
 )
 
 __all__ = ["PERSON_ID_DOMAIN", "ResolutionStats", "resolve_persons"]

@@ -21,12 +21,12 @@ import duckdb
 import pyarrow as pa
 
 from taxmatch.errors import InputFileError, ReferenceSnapshotError
+from taxmatch.files.inputs import iter_master, sha256_file
 from taxmatch.normalise import NORMALISE_VERSION
 from taxmatch.normalise.address import parse_address, salvage_address
 from taxmatch.normalise.names import normalise_name
 from taxmatch.owner_only import make_dir, restrict, write_private_text
-from taxmatch.store.files import iter_master, sha256_file
-from taxmatch.store.persons import resolve_persons
+from taxmatch.reference.persons import resolve_persons
 
 REFERENCE_SCHEMA = "taxmatch/reference/v4"
 _CHUNK = 50_000

@@ -1,7 +1,7 @@
 """The tables of person resolution: the working tables its rules read, and the per-person
 tables of a snapshot, written once resolution has decided.
 
-``store.persons`` decides which filings are one person. Its rules read small working
+``reference.persons`` decides which filings are one person. Its rules read small working
 tables built here (names are fixed; each builder replaces what it builds):
 
 - ``_pg`` / ``_pstat`` (``person_stats``): every (TIN, name, DOB) group of ``_gk`` with its
