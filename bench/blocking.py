@@ -32,7 +32,7 @@ from typing import Any
 import duckdb
 
 from taxmatch.match.model import blocking_rules
-from taxmatch.reference.reference import current_reference
+from taxmatch.reference.snapshot import current_reference
 
 
 def rule_sql() -> list[tuple[str, str]]:

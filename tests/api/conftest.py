@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from taxmatch.api import ApiSettings, create_app
 from taxmatch.pipeline.worker import Worker, WorkerConfig
-from taxmatch.reference.reference import reference_dir
+from taxmatch.reference.snapshot import reference_dir
 from taxmatch.store.service import ServiceStore
 from tests.integration.conftest import (
     AS_OF,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from taxmatch.match.warm import WarmMatcher
-from taxmatch.reference.reference import reference_dir
+from taxmatch.reference.snapshot import reference_dir
 from tests.api.conftest import Api, envelope_doc
 from tests.integration.conftest import model_store, request_row
 

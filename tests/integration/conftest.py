@@ -17,7 +17,7 @@ import pytest
 from taxmatch.contracts import MASTER_COLUMNS, REQUEST_COLUMNS
 from taxmatch.pipeline.accounting import annual_report, write_batch_accounting
 from taxmatch.pipeline.transparency import transparency_report
-from taxmatch.reference.reference import load_reference
+from taxmatch.reference.snapshot import load_reference
 from taxmatch.store.accounting import disclosures_about
 from taxmatch.store.state import StateStore
 

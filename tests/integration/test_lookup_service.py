@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from taxmatch.pipeline.lookup import LookupConfig, LookupService
-from taxmatch.reference.reference import reference_dir
+from taxmatch.reference.snapshot import reference_dir
 from taxmatch.store.state import StateStore
 
 from .conftest import request_row, write_envelope

@@ -29,7 +29,7 @@ from taxmatch.match.model import load_model_info, load_settings
 from taxmatch.match.warm import RuleKey, WarmMatcher, build_lookup_index, index_path, rule_keys
 from taxmatch.pipeline.batch import BatchRequest, BatchResult, Warm, run_batch
 from taxmatch.pipeline.reference import load_reference_snapshot, train_current_model
-from taxmatch.reference.reference import current_reference
+from taxmatch.reference.snapshot import current_reference
 from taxmatch.store.state import StateStore
 
 from .conftest import AS_OF, request_row, write_envelope, write_master

@@ -33,7 +33,7 @@ from taxmatch.pipeline.staging import apply_batch_checks, stage_records, validat
 from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.model import Policy, policy_sha256
 from taxmatch.policy.validate import make_context
-from taxmatch.reference.reference import ReferenceInfo, current_reference
+from taxmatch.reference.snapshot import ReferenceInfo, current_reference
 from taxmatch.reference.workspace import BatchWorkspace, Persisting
 from taxmatch.store.state import BatchRow, StateStore
 

@@ -22,7 +22,7 @@ from taxmatch.files.inputs import load_policy
 from taxmatch.match.explain import Candidate, Explanation, Step, explain_row
 from taxmatch.match.model import load_model_info
 from taxmatch.policy.model import policy_sha256
-from taxmatch.reference.reference import reference_dir
+from taxmatch.reference.snapshot import reference_dir
 from taxmatch.store.state import BatchRow, DecisionRow, StateStore
 
 # The decision's stored score and the re-scored best person agree to this (probability).

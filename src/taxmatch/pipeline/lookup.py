@@ -35,7 +35,7 @@ from taxmatch.match.model import load_model_info
 from taxmatch.match.warm import WarmMatcher
 from taxmatch.owner_only import make_dir, open_private, write_private_text
 from taxmatch.pipeline.batch import BatchRequest, Warm, run_batch
-from taxmatch.reference.reference import current_reference
+from taxmatch.reference.snapshot import current_reference
 from taxmatch.store.state import StateStore
 
 _FILES = ("disclosed", "rejected", "unmatched", "pending")

@@ -16,7 +16,7 @@ from pathlib import Path
 from taxmatch.match.features import FEATURES_VERSION, prepare_snapshot
 from taxmatch.match.model import ModelInfo, load_model_info, train_model
 from taxmatch.match.report import match_weight_rows
-from taxmatch.reference.reference import ReferenceInfo, current_reference, load_reference
+from taxmatch.reference.snapshot import ReferenceInfo, current_reference, load_reference
 from taxmatch.store.state import StateStore
 
 

@@ -27,7 +27,7 @@ from taxmatch.files.inputs import sha256_file
 from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.pipeline.batch import BatchRequest, Progress, run_batch
 from taxmatch.pipeline.retain import ENVELOPE_NAME, POLICY_NAME, REQUESTS_STEM, inputs_dir
-from taxmatch.reference.reference import reference_dir
+from taxmatch.reference.snapshot import reference_dir
 from taxmatch.store.keys import Keyring
 from taxmatch.store.state import DecisionRow, StateStore
 

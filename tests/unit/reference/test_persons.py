@@ -20,7 +20,7 @@ import pytest
 from taxmatch.contracts import MASTER_COLUMNS
 from taxmatch.normalise.tin import is_itin, is_ssn, tin_neighbours, tins_adjacent
 from taxmatch.reference.person_tables import itin_sql, ssn_sql
-from taxmatch.reference.reference import load_reference
+from taxmatch.reference.snapshot import load_reference
 
 OAK, ELM = "12 OAK ST", "40 ELM AVE"
 
