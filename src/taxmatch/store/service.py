@@ -1,6 +1,7 @@
 """The service's half of the state database: agencies, their API tokens and daily usage.
 
-Shares the state database (and its migrations) with ``StateStore``; the job queue is in
+Shares the state database (and its migrations, connection and transactions:
+``store.database``) with ``StateStore``; the job queue is in
 ``taxmatch.store.jobs`` on the same engine. A token is a random secret shown once; only
 its sha256 is stored, so a copy of the database cannot be used to call the API.
 
@@ -14,21 +15,15 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
-from types import TracebackType
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, select, update
-from sqlalchemy.engine import URL
+from sqlalchemy import select, update
 
 from taxmatch.errors import BadArgument, StoreError
-from taxmatch.store.keys import Keyring
-from taxmatch.store.location import keyring_for, state_url
-from taxmatch.store.migrations import WRITE_OPTION, guard, open_engine
+from taxmatch.store.database import StateDatabase
+from taxmatch.store.location import state_url
 from taxmatch.store.models import batches
 from taxmatch.store.service_models import AGENCY_STATUSES, agencies, agency_usage, api_tokens
 
@@ -74,33 +69,9 @@ def check_agency_id(agency_id: str) -> str:
     return agency_id
 
 
-class ServiceStore:
-    """Agencies, tokens and usage. Thread-safe; one per process is enough."""
-
-    def __init__(self, url: str | URL, keyring: Keyring | None = None) -> None:
-        with guard("opening the state database"):
-            keyring = keyring or keyring_for(url)
-        self._engine: Engine = open_engine(url, keyring)
-
-    @classmethod
-    def open(cls, store_dir: Path, database_url: str | None = None) -> ServiceStore:
-        """The service tables of an existing store (``StoreMissing`` if there is none)."""
-        return cls(state_url(store_dir, database_url), Keyring.for_store(store_dir))
-
-    @property
-    def backend(self) -> str:
-        return self._engine.dialect.name
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    def __enter__(self) -> ServiceStore:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+class ServiceStore(StateDatabase):
+    """Agencies, tokens and usage, in ``StateDatabase``'s transactions. Thread-safe; one per
+    process is enough."""
 
     # --- agencies ---------------------------------------------------------------------
 
@@ -233,21 +204,6 @@ class ServiceStore:
                 select(batches.c.counts).where(batches.c.batch_id == batch_id)
             ).scalar_one_or_none()
         return {} if counts is None else dict(json.loads(counts))
-
-    # --- plumbing ---------------------------------------------------------------------
-
-    @contextmanager
-    def reading(self, operation: str) -> Iterator[Connection]:
-        with guard(operation), self._engine.connect() as conn, conn.begin():
-            yield conn
-
-    @contextmanager
-    def writing(self, operation: str) -> Iterator[Connection]:
-        """A write transaction (SQLite: ``BEGIN IMMEDIATE``, the single writer)."""
-        with guard(operation), self._engine.connect() as conn:
-            conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                yield conn
 
 
 def _agency(values: dict[str, Any]) -> Agency:

@@ -40,7 +40,8 @@ from taxmatch.store.state_ledger import LedgerMethods
 class StateStore(DecisionMethods, LedgerMethods):
     """Typed access to the state database. Thread-safe; one per process is enough.
 
-    Its parts are named steps: ``state_base`` (opening, keys, transactions),
+    Its parts are named steps: ``database`` (opening, transactions; shared with
+    ``ServiceStore``), ``state_base`` (keys, ledger appends),
     ``state_decisions`` (decision rows), ``state_ledger`` (the ledger); batches are here.
     """
 

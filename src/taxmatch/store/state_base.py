@@ -1,16 +1,13 @@
-"""The state database's plumbing: opening it, its keys, and the read and write
-transactions every part of ``StateStore`` runs in (errors wrapped by operation name,
-the ledger key on every write connection, ledger entries appended on it).
+"""The state database's keys and ledger appends, on the one connection and transactions
+of ``store.database`` (errors wrapped by operation name; the ledger key on every write
+connection, ledger entries appended on it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
-from types import TracebackType
-from typing import Final, Self
+from typing import Final
 
 from sqlalchemy import Connection, select
 from sqlalchemy.engine import URL
@@ -21,10 +18,9 @@ from taxmatch.ledger.chain import (
     LedgerEntry,
     format_recorded_at,
 )
+from taxmatch.store.database import StateDatabase
 from taxmatch.store.keys import Keyring, Keys, ephemeral_keys
 from taxmatch.store.ledger_store import KEY_INFO, append_entries
-from taxmatch.store.location import keyring_for, state_url
-from taxmatch.store.migrations import WRITE_OPTION, guard, open_engine
 from taxmatch.store.models import (
     BatchRow,
     batch_from_row,
@@ -34,14 +30,16 @@ from taxmatch.store.models import (
 CHUNK: Final = 10_000
 
 
-class StateBase:
-    """The connection and keys of a state database; ``StateStore`` is built on it."""
+class StateBase(StateDatabase):
+    """The keys of a state database and its ledger appends; ``StateStore`` is built on it.
+    Its transactions are ``StateDatabase``'s; a write connection carries the ledger key."""
+
+    keyring_required = True
+    write_error = LedgerError  # ledger entries appended in ``writing`` commit with the rows
 
     def __init__(self, url: str | URL, keyring: Keyring | None = None) -> None:
         """The database at ``url``; its keys from ``keyring`` (default: ``keyring_for``)."""
-        with guard("opening the state database"):
-            self.keyring = keyring or keyring_for(url, required=True)
-        self._engine = open_engine(url, self.keyring)
+        super().__init__(url, keyring)
         try:
             self._stamp = None if self.keyring is None else self.keyring.stamp()
             self._keys = self.keyring.load() if self.keyring is not None else ephemeral_keys()
@@ -49,50 +47,10 @@ class StateBase:
             self._engine.dispose()
             raise
 
-    @classmethod
-    def open(
-        cls, store_dir: Path, database_url: str | None = None, *, create: bool = False
-    ) -> Self:
-        """The store's database: ``database_url`` if given, else SQLite in ``store_dir``.
-
-        The store must exist (``StoreMissing`` otherwise) unless ``create``.
-        """
-        url = state_url(store_dir, database_url, create=create)
-        return cls(url, Keyring.for_store(store_dir))
-
-    @property
-    def backend(self) -> str:
-        """``"sqlite"`` or ``"postgresql"``."""
-        return self._engine.dialect.name
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
     def find_batch(self, batch_id: str) -> BatchRow | None:
         with self._read("find_batch") as conn:
             row = conn.execute(select(batches).where(batches.c.batch_id == batch_id)).first()
         return None if row is None else batch_from_row(row)
-
-    @contextmanager
-    def reading(self, operation: str) -> Iterator[Connection]:
-        """A read transaction for the store's query modules (accounting); errors wrapped."""
-        with self._read(operation, snapshot=True) as conn:
-            yield conn
-
-    @contextmanager
-    def writing(self, operation: str) -> Iterator[Connection]:
-        """A write transaction (under the write lock) for the store's table modules
-        (console); ledger entries appended on it commit with the rows. Errors wrapped."""
-        with self._write(operation, LedgerError) as conn:
-            yield conn
 
     @property
     def keys(self) -> Keys:
@@ -114,26 +72,8 @@ class StateBase:
         """The secret for ``keyed_hash`` in use: from the keyring, never from this database."""
         return self.keys.current("ledger")[1]
 
-    # --- plumbing ---------------------------------------------------------------------
-
-    @contextmanager
-    def _read(self, operation: str, *, snapshot: bool = False) -> Iterator[Connection]:
-        with guard(operation), self._engine.connect() as conn:
-            if snapshot and self.backend == "postgresql":
-                conn.execution_options(isolation_level="REPEATABLE READ")
-            with conn.begin():
-                yield conn
-
-    @contextmanager
-    def _write(self, operation: str, error: type[StoreError] = StoreError) -> Iterator[Connection]:
-        with guard(operation, error), self._engine.connect() as conn:
-            conn.execution_options(**{WRITE_OPTION: True})
-            conn.info[KEY_INFO] = self.ledger_key()  # what ``append_entries`` signs with
-            try:
-                with conn.begin():
-                    yield conn
-            finally:
-                conn.info.pop(KEY_INFO, None)
+    def _write_info(self) -> dict[str, object]:
+        return {KEY_INFO: self.ledger_key()}  # what ``append_entries`` signs with
 
 
 def check_chunk(chunk: int) -> None:
