@@ -178,7 +178,9 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str, valid: str) -> None:
           JOIN own a ON a.row_number = n.row_number AND {_same("a", "q")}
         ),
         units AS (
-          SELECT DISTINCT o.row_number, o.house_number, o.street, o.zip5 FROM own o
+          SELECT DISTINCT o.row_number, o.house_number, o.street, o.zip5
+          FROM (SELECT row_number, house_number, street, zip5 FROM own
+                UNION ALL SELECT row_number, house_number, street, zip5 FROM slips) o
           WHERE EXISTS (SELECT 1 FROM {ref}.person_addresses b
                         WHERE {_same("b", "o", ("house_number", "street", "zip5"))}
                           AND b.unit <> '')
