@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+from taxmatch.store.service import ServiceStore
 from taxmatch.store.state import StateStore
 from tests.api.conftest import Api, envelope_doc
 from tests.integration.conftest import request_row
@@ -39,12 +45,44 @@ def test_lookup_of_an_invalid_record_is_rejected_with_codes(api: Api) -> None:
 
 
 def test_lookup_takes_the_last_batch_envelope_when_none_is_given(api: Api) -> None:
+    """The packaged policy's ``lookups.reuse_last_envelope: true``."""
     body = {"request": request_row(3)}
     r = api.client.post("/v1/lookups", json=body, headers=api.auth())
     assert r.status_code == 422
-    api.submit()
+    assert _used(api) == 0  # refused before the charge
+    api.submit(request_letter_id="LTR-REUSED")
     r = api.client.post("/v1/lookups", json=body, headers=api.auth())
     assert r.status_code == 200, r.text
+    assert _used(api) == 2  # the batch's one row, the lookup's one
+    with StateStore(api.settings.database_url or "") as state:
+        batch = state.find_batch(r.json()["batch_id"])
+    assert batch is not None
+    assert batch.request_letter_id == "LTR-REUSED"  # recorded under the reused attestation
+
+
+def test_without_the_policy_rule_a_lookup_must_carry_its_own_envelope(
+    make_api: Callable[..., Api], tmp_path: Path
+) -> None:
+    text = resources.files("taxmatch.policy").joinpath("default_policy.yaml").read_text()
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(text.replace("reuse_last_envelope: true", "reuse_last_envelope: false"))
+    api = make_api(policy=policy)
+    assert api.submit().status_code == 202
+    body = {"request": request_row(3)}
+    r = api.client.post("/v1/lookups", json=body, headers=api.auth())
+    assert r.status_code == 422
+    assert r.json()["code"] == "TM100"
+    assert "policy" in r.json()["detail"]
+    assert _used(api) == 1  # the batch's row only: nothing charged for the refusal
+    r = api.client.post("/v1/lookups", json={**body, "envelope": envelope_doc()},
+                        headers=api.auth())  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert _used(api) == 2
+
+
+def _used(api: Api, agency: str = "ICE") -> int:
+    with ServiceStore(api.settings.database_url or "") as service:
+        return service.usage(agency, datetime.now(UTC).date())
 
 
 def test_validation_errors_do_not_echo_values(api: Api) -> None:

@@ -42,11 +42,10 @@ from taxmatch.errors import (
     UploadTooLarge,
 )
 from taxmatch.events import Event, emit
-from taxmatch.ledger.chain import LedgerDraft
+from taxmatch.pipeline.edge_audit import record_api_call
 from taxmatch.pipeline.lookup import LookupConfig, LookupService
+from taxmatch.pipeline.stores import ServiceStore, StateStore
 from taxmatch.pipeline.worker import Worker, WorkerConfig, start_worker_thread
-from taxmatch.store.service import ServiceStore
-from taxmatch.store.state import StateStore
 
 _UNAUDITED = ("/v1/health", "/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect")
 _BATCH_ID = re.compile(r"^B[0-9a-f]{20}(-S[1-9][0-9]{0,8})?$")  # a batch or a supplement
@@ -125,10 +124,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
     def health() -> Health:
         """200 when the state database answers and a reference snapshot is loaded;
         ``lookups`` says whether single lookups take the warm path yet."""
-        from taxmatch.store.reference import current_reference
+        from taxmatch.pipeline.reference import reference_in_force
 
         service.get_agency("-")
-        current_reference(settings.store)
+        reference_in_force(settings.store)
         return Health(status="ok", version=__version__, lookups=lookups_service.status)
 
     _install_handlers(app)
@@ -183,11 +182,10 @@ def _install_audit(app: FastAPI, state: StateStore) -> None:
         batch = batch_id if isinstance(batch_id, str) and _BATCH_ID.match(batch_id) else "-"
         actor = getattr(request.state, "agency_id", None) or "anonymous"
         host = request.client.host if request.client else "unknown"
-        draft = LedgerDraft("api_call", actor, f"api@{host}", response.status_code < 400,
-                            f"{request.method} {route} {batch}",
-                            {"status": response.status_code})  # fmt: skip
         try:
-            await run_in_threadpool(state.append_ledger, [draft])
+            await run_in_threadpool(record_api_call, state, actor=actor, origin=f"api@{host}",
+                                    call=f"{request.method} {route} {batch}",
+                                    status=response.status_code)  # fmt: skip
         except TaxmatchError as exc:
             return _problem(503, exc.code, "audit record could not be written")
         return response

@@ -27,11 +27,9 @@ from taxmatch.api.schemas import (
 from taxmatch.api.settings import ApiSettings
 from taxmatch.api.upload import receive_upload
 from taxmatch.errors import BatchNotFound
-from taxmatch.pipeline.delivery import Supplement, package_dir, supplements
+from taxmatch.pipeline.delivery import Supplement, job_of, jobs_of, package_dir, supplements
 from taxmatch.pipeline.intake import submit_batch
-from taxmatch.store.jobs import Job, JobQueue
-from taxmatch.store.service import Agency, ServiceStore
-from taxmatch.store.state import StateStore
+from taxmatch.pipeline.stores import Agency, Job, ServiceStore, StateStore
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
@@ -71,8 +69,8 @@ def _not_found() -> HTTPException:
 
 
 def _own_job(request: Request, agency: Agency, batch_id: str) -> Job:
-    job = JobQueue(request.app.state.service).find(batch_id)
-    if job is None or job.agency_id != agency.agency_id:
+    job = job_of(request.app.state.service, agency.agency_id, batch_id)
+    if job is None:
         raise _not_found()
     return job
 
@@ -119,7 +117,7 @@ async def submit(
 def list_batches(request: Request, agency: CurrentAgency) -> BatchList:
     """This agency's batches, newest first (at most 1000)."""
     service: ServiceStore = request.app.state.service
-    jobs = JobQueue(service).list_for(agency.agency_id)
+    jobs = jobs_of(service, agency.agency_id)
     released = supplements(request.app.state.ledger, [j.batch_id for j in jobs if
                                                       j.status == "done"])  # fmt: skip
     return BatchList(batches=[_info(service, j, released.get(j.batch_id, [])) for j in jobs])

@@ -20,7 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from taxmatch.api.settings import ApiSettings
 from taxmatch.errors import AgencySuspended, LimitExceeded
-from taxmatch.store.service import Agency, ServiceStore
+from taxmatch.pipeline.stores import Agency, ServiceStore
 
 bearer = HTTPBearer(auto_error=False, description="A token from `taxmatch agency token NAME`")
 

@@ -23,8 +23,7 @@ from starlette.requests import Request
 
 from taxmatch.errors import InputFileError, UploadTooLarge
 from taxmatch.owner_only import make_dir, open_private
-from taxmatch.pipeline.intake import Upload
-from taxmatch.store.readers import detect_format
+from taxmatch.pipeline.intake import Upload, check_request_format
 
 ENVELOPE_MAX_BYTES = 1024 * 1024
 _PARTS = ("requests", "envelope")
@@ -69,7 +68,7 @@ class _Sink:
             filename = params.get(b"filename", b"requests.csv").decode("latin-1")
             suffix = Path(filename).suffix.lower() or ".csv"
             path = self.scratch / f"requests{suffix}"
-            detect_format(path)  # unknown type: refused before any byte is stored
+            check_request_format(path)  # unknown type: refused before any byte is stored
         else:
             path = self.scratch / "envelope.json"
         self.paths[self.current] = path

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from taxmatch.cli import _edge, _store, _store_option
+from taxmatch.cli.common import edge, store_dir, store_option
 from taxmatch.cli.settings import get_settings
 
 _TIN = re.compile(r"^\d{9}$")
@@ -42,16 +42,16 @@ def _tin(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 
 
 @click.command("export-head")
-@_store_option
+@store_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the JSON here (default: stdout).")  # fmt: skip
-@_edge
+@edge
 def export_head(store: Path | None, out: Path | None) -> None:
     """Verify the ledger, then write its head {schema, seq, hash, utc, entries} as JSON for an
     outside witness. Exits non-zero, exporting nothing, when verification fails."""
     from taxmatch.pipeline.accounting import export_head as export
 
-    doc = export(_store(store), out, database_url=get_settings().database_url)
+    doc = export(store_dir(store), out, database_url=get_settings().database_url)
     if out is None:
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
     else:
@@ -64,16 +64,16 @@ def accounting() -> None:
 
 
 @accounting.command("taxpayer")
-@_store_option
+@store_option
 @click.option("--tin", required=True, callback=_tin, help="The taxpayer's TIN.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@_edge
+@edge
 def accounting_taxpayer(store: Path | None, tin: str, as_json: bool) -> None:
     """List every disclosure about one taxpayer: when, batch, disclosure id, agency, statute,
     stated reason and fields disclosed."""
     from taxmatch.pipeline.accounting import taxpayer_accounting
 
-    records = taxpayer_accounting(_store(store), tin, database_url=get_settings().database_url)
+    records = taxpayer_accounting(store_dir(store), tin, database_url=get_settings().database_url)
     if as_json:
         docs = [{"disclosed_utc": r.disclosed_utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                  "batch_id": r.batch_id, "disclosure_id": r.disclosure_id, "agency": r.agency,
@@ -92,31 +92,31 @@ def accounting_taxpayer(store: Path | None, tin: str, as_json: bool) -> None:
 
 
 @accounting.command("batch")
-@_store_option
+@store_option
 @click.argument("batch_id")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="CSV file to write: disclosure_id, tin.")  # fmt: skip
-@_edge
+@edge
 def accounting_batch(store: Path | None, batch_id: str, out: Path) -> None:
     """Write a batch's disclosure_id -> TIN list as CSV (custodian only)."""
     from taxmatch.pipeline.accounting import write_batch_accounting
 
-    n = write_batch_accounting(_store(store), batch_id, out,
+    n = write_batch_accounting(store_dir(store), batch_id, out,
                                database_url=get_settings().database_url)  # fmt: skip
     click.echo(f"{n} disclosures of batch {batch_id} written to {out}")
 
 
 @accounting.command("report")
-@_store_option
+@store_option
 @click.option("--year", required=True, type=click.IntRange(1900, 9999), help="Calendar year (UTC).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@_edge
+@edge
 def accounting_report(store: Path | None, year: int, as_json: bool) -> None:
     """§ 6103(p)(3)(C) counts for a year: requests, disclosures and taxpayers, by agency and
     by statute."""
     from taxmatch.pipeline.accounting import annual_report
 
-    report = annual_report(_store(store), year, database_url=get_settings().database_url)
+    report = annual_report(store_dir(store), year, database_url=get_settings().database_url)
     doc = report.as_dict()
     if as_json:
         click.echo(json.dumps(doc, indent=2, sort_keys=True))

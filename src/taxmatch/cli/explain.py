@@ -10,12 +10,12 @@ from pathlib import Path
 
 import click
 
-from taxmatch.cli import _edge, _store, _store_option
+from taxmatch.cli.common import edge, store_dir, store_option
 from taxmatch.cli.settings import get_settings
 
 
 @click.command("explain")
-@_store_option
+@store_option
 @click.option("--batch", "batch_id", required=True, help="Batch id (B…), as in summary.json.")
 @click.option("--request", "request_id", required=True, help="The request's request_id.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
@@ -26,7 +26,7 @@ from taxmatch.cli.settings import get_settings
               type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="The policy file the batch ran under, to show its thresholds "
                    "(default: the packaged policy).")  # fmt: skip
-@_edge
+@edge
 def explain(
     store: Path | None, batch_id: str, request_id: str, out: Path, top: int, policy: Path | None
 ) -> None:
@@ -34,7 +34,7 @@ def explain(
     and the top candidate persons, as HTML and PNG (never into the requester's package)."""
     from taxmatch.pipeline.explain import explain_decision
 
-    result = explain_decision(_store(store), batch_id, request_id, out=out, top=top,
+    result = explain_decision(store_dir(store), batch_id, request_id, out=out, top=top,
                               policy=policy, database_url=get_settings().database_url)  # fmt: skip
     click.echo(f"explanation written to {result.html}")
     click.echo(f"waterfall chart written to {result.png}")

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from taxmatch.cli import _edge, _store, _store_option
 from taxmatch.cli.audit import actor_id, origin_id
+from taxmatch.cli.common import edge, store_dir, store_option
 from taxmatch.cli.settings import get_settings
 
 if TYPE_CHECKING:
-    from taxmatch.store.state import StateStore
+    from taxmatch.pipeline.stores import StateStore
 
 
 @click.group()
@@ -32,7 +32,7 @@ def _read_password() -> str:
 
 
 @officer.command("add")
-@_store_option
+@store_option
 @click.argument("username")
 @click.option(
     "--role",
@@ -41,28 +41,28 @@ def _read_password() -> str:
     help="officer: reviews; supervisor: reviews and approves releases, accounting; "
     "auditor: read-only, accounting.",
 )
-@_edge
+@edge
 def officer_add(store: Path | None, username: str, role: str) -> None:
     """Create a console account; the password is read from stdin."""
     from taxmatch.pipeline.officers import add_officer
-    from taxmatch.store.state import StateStore
+    from taxmatch.pipeline.stores import StateStore
 
     password = _read_password()
-    with StateStore.open(_store(store), get_settings().database_url) as state:
+    with StateStore.open(store_dir(store), get_settings().database_url) as state:
         add_officer(state, username, role, password, actor=actor_id(), origin=origin_id())
     click.echo(f"officer {username} added with role {role}")
 
 
 def _admin(store: Path | None) -> StateStore:
-    from taxmatch.store.state import StateStore
+    from taxmatch.pipeline.stores import StateStore
 
-    return StateStore.open(_store(store), get_settings().database_url)
+    return StateStore.open(store_dir(store), get_settings().database_url)
 
 
 @officer.command("disable")
-@_store_option
+@store_option
 @click.argument("username")
-@_edge
+@edge
 def officer_disable(store: Path | None, username: str) -> None:
     """Disable an account: it cannot log in and its sessions end at once."""
     from taxmatch.pipeline.officers import disable_officer
@@ -73,9 +73,9 @@ def officer_disable(store: Path | None, username: str) -> None:
 
 
 @officer.command("enable")
-@_store_option
+@store_option
 @click.argument("username")
-@_edge
+@edge
 def officer_enable(store: Path | None, username: str) -> None:
     """Enable a disabled account again."""
     from taxmatch.pipeline.officers import enable_officer
@@ -86,9 +86,9 @@ def officer_enable(store: Path | None, username: str) -> None:
 
 
 @officer.command("unlock")
-@_store_option
+@store_option
 @click.argument("username")
-@_edge
+@edge
 def officer_unlock(store: Path | None, username: str) -> None:
     """Lift a lockout after failed log-ins now (it also runs out by itself)."""
     from taxmatch.pipeline.officers import unlock_officer
@@ -99,9 +99,9 @@ def officer_unlock(store: Path | None, username: str) -> None:
 
 
 @officer.command("reset-password")
-@_store_option
+@store_option
 @click.argument("username")
-@_edge
+@edge
 def officer_reset_password(store: Path | None, username: str) -> None:
     """Set a new password (read like `officer add`'s); lifts a lockout, ends every session."""
     from taxmatch.pipeline.officers import reset_password
@@ -113,9 +113,9 @@ def officer_reset_password(store: Path | None, username: str) -> None:
 
 
 @officer.command("sessions-revoke")
-@_store_option
+@store_option
 @click.argument("username")
-@_edge
+@edge
 def officer_sessions_revoke(store: Path | None, username: str) -> None:
     """End every console session of an officer (they can log in again)."""
     from taxmatch.pipeline.officers import revoke_sessions

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from taxmatch.cli import _edge, _store, _store_option
 from taxmatch.cli.audit import actor_id, origin_id
+from taxmatch.cli.common import edge, store_dir, store_option
 from taxmatch.cli.settings import get_settings
 
 _POLICY = click.option(
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 def _admin(store: Path | None) -> Admin:
     from taxmatch.pipeline.agencies import Admin
 
-    return Admin(_store(store), get_settings().database_url, actor_id(), origin_id())
+    return Admin(store_dir(store), get_settings().database_url, actor_id(), origin_id())
 
 
 @click.group()
@@ -41,13 +41,13 @@ def agency() -> None:
 
 
 @agency.command("add")
-@_store_option
+@store_option
 @click.argument("name")
 @click.option("--daily-rows", type=click.IntRange(1), default=None,
               help="Rows a day (batches + lookups); default: the serve option.")  # fmt: skip
 @click.option("--rate", type=click.IntRange(1), default=None, help="Requests per minute.")
 @click.option("--max-upload-mb", type=click.IntRange(1), default=None, help="Largest upload.")
-@_edge
+@edge
 def agency_add(store: Path | None, name: str, daily_rows: int | None, rate: int | None,
                max_upload_mb: int | None) -> None:  # fmt: skip
     """Register a requesting agency (NAME is its envelope's requesting_agency)."""
@@ -60,9 +60,9 @@ def agency_add(store: Path | None, name: str, daily_rows: int | None, rate: int 
 
 
 @agency.command("token")
-@_store_option
+@store_option
 @click.argument("name")
-@_edge
+@edge
 def agency_token(store: Path | None, name: str) -> None:
     """Issue a new bearer token; printed once, as the last line, stored only as a hash."""
     from taxmatch.pipeline.agencies import issue_token
@@ -73,9 +73,9 @@ def agency_token(store: Path | None, name: str) -> None:
 
 
 @agency.command("revoke")
-@_store_option
+@store_option
 @click.argument("name")
-@_edge
+@edge
 def agency_revoke(store: Path | None, name: str) -> None:
     """Revoke every token of the agency: its calls answer 401 from now on."""
     from taxmatch.pipeline.agencies import revoke_tokens
@@ -85,9 +85,9 @@ def agency_revoke(store: Path | None, name: str) -> None:
 
 
 @agency.command("suspend")
-@_store_option
+@store_option
 @click.argument("name")
-@_edge
+@edge
 def agency_suspend(store: Path | None, name: str) -> None:
     """Kill switch: calls answer 403, queued batches fail, running ones stop unreleased."""
     from taxmatch.pipeline.agencies import suspend_agency
@@ -97,9 +97,9 @@ def agency_suspend(store: Path | None, name: str) -> None:
 
 
 @agency.command("resume")
-@_store_option
+@store_option
 @click.argument("name")
-@_edge
+@edge
 def agency_resume(store: Path | None, name: str) -> None:
     """Lift a suspension (failed batches can be submitted again)."""
     from taxmatch.pipeline.agencies import resume_agency
@@ -109,7 +109,7 @@ def agency_resume(store: Path | None, name: str) -> None:
 
 
 @click.command("serve")
-@_store_option
+@store_option
 @_POLICY
 @_MATCHER
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -136,7 +136,7 @@ def agency_resume(store: Path | None, name: str) -> None:
 @click.option("--secure-cookies/--no-secure-cookies", default=None,
               help="Send the console's session cookie only over HTTPS (Secure). Default: on "
                    "unless bound to a loopback address.")  # fmt: skip
-@_edge
+@edge
 def serve(store: Path | None, policy: Path | None, matcher: str, host: str, port: int,
           worker_threads: int, daily_rows: int | None, rate: int | None,
           max_upload_mb: int | None, warm_lookups: bool,
@@ -151,7 +151,7 @@ def serve(store: Path | None, policy: Path | None, matcher: str, host: str, port
         extra["rate_per_minute"] = rate
     if max_upload_mb is not None:
         extra["max_upload_bytes"] = max_upload_mb * 1024 * 1024
-    settings = ApiSettings(store=_store(store), database_url=get_settings().database_url,
+    settings = ApiSettings(store=store_dir(store), database_url=get_settings().database_url,
                            policy=policy, matcher=matcher, worker_threads=worker_threads,
                            warm_lookups=warm_lookups, **extra,  # type: ignore[arg-type]
                            secure_cookies=_secure_default(host) if secure_cookies is None
@@ -174,21 +174,21 @@ def _secure_default(host: str) -> bool:
 
 
 @click.command("worker")
-@_store_option
+@store_option
 @_POLICY
 @_MATCHER
 @click.option(
     "--once", is_flag=True, help="Run queued batches until the queue is empty, then exit."
 )
-@_edge
+@edge
 def worker(store: Path | None, policy: Path | None, matcher: str, once: bool) -> None:
     """Run queued batches from the state database (more workers beside `taxmatch serve`)."""
     import threading
 
+    from taxmatch.pipeline.stores import ServiceStore
     from taxmatch.pipeline.worker import Worker, WorkerConfig
-    from taxmatch.store.service import ServiceStore
 
-    root = _store(store)
+    root = store_dir(store)
     url = get_settings().database_url
     config = WorkerConfig(store=root, out=root / "packages", database_url=url, policy=policy,
                           matcher=matcher)  # fmt: skip

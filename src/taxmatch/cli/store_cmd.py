@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from taxmatch.cli import _edge, _new_store, _store, _store_option
 from taxmatch.cli.audit import actor_id, origin_id
+from taxmatch.cli.common import edge, new_store, store_dir, store_option
 from taxmatch.cli.settings import get_settings
 
 
@@ -22,15 +22,15 @@ def store_group() -> None:
 
 
 @store_group.command("init")
-@_store_option
-@_edge
+@store_option
+@edge
 def store_init(store: Path | None) -> None:
     """Make the store (0700) with its state database and its keyring (0600, beside the
     store, or TAXMATCH_KEYRING); on an existing store, move the ledger key out of the
     database and tighten every file to 0600."""
     from taxmatch.pipeline.keys import init_store
 
-    root = _new_store(store)
+    root = new_store(store)
     keyring = init_store(root, get_settings().database_url)
     click.echo(f"store {root} ready; keyring {keyring}")
 
@@ -41,21 +41,20 @@ def keys_group() -> None:
 
 
 @keys_group.command("rotate")
-@_store_option
+@store_option
 @click.option("--data/--no-data", default=True, show_default=True,
               help="New data key; re-encrypt every stored ciphertext under it.")  # fmt: skip
 @click.option("--ledger/--no-ledger", default=False, show_default=True,
               help="New ledger key for new keyed hashes; the old one stays to verify.")  # fmt: skip
-@_edge
+@edge
 def keys_rotate(store: Path | None, data: bool, ledger: bool) -> None:
     """Rotate the store's keys and record it in the ledger (key ids only)."""
-    from taxmatch.pipeline.keys import rotate_keys
-    from taxmatch.store.keys import Kind
+    from taxmatch.pipeline.keys import Kind, rotate_keys
 
     kinds: tuple[Kind, ...] = (*(("data",) if data else ()), *(("ledger",) if ledger else ()))
     if not kinds:
         raise click.UsageError("nothing to rotate: give --data and/or --ledger")
-    done = rotate_keys(_store(store), kinds, database_url=get_settings().database_url,
+    done = rotate_keys(store_dir(store), kinds, database_url=get_settings().database_url,
                        actor=actor_id(), origin=origin_id())  # fmt: skip
     for r in done:
         extra = (

@@ -22,13 +22,13 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from taxmatch.errors import BatchNotFound, RequestNotFound, TaxmatchError
-from taxmatch.ledger.chain import LedgerDraft
+from taxmatch.pipeline.console_reads import Officer
+from taxmatch.pipeline.edge_audit import record_console_view
 from taxmatch.pipeline.officers import session_of
 from taxmatch.pipeline.review import Actor, ReviewRefused
-from taxmatch.policy.model import Policy, policy_sha256
-from taxmatch.store import console as cs
-from taxmatch.store.files import load_policy
-from taxmatch.store.state import StateStore
+from taxmatch.pipeline.rules import policy_in_force
+from taxmatch.pipeline.stores import StateStore
+from taxmatch.policy.model import Policy
 
 COOKIE = "tm_session"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -58,8 +58,7 @@ class ConsoleSettings:
             return self._state
 
     def policy_in_force(self) -> tuple[Policy, str]:
-        policy, text = load_policy(self.policy)
-        return policy, policy_sha256(text)
+        return policy_in_force(self.policy)
 
     def close(self) -> None:
         with self._lock:
@@ -103,7 +102,7 @@ def origin_of(request: Request) -> str:
     return f"console@{host}"
 
 
-def current_officer(request: Request) -> cs.Officer:
+def current_officer(request: Request) -> Officer:
     settings = settings_of(request)
     policy, _ = settings.policy_in_force()
     officer = session_of(
@@ -115,24 +114,22 @@ def current_officer(request: Request) -> cs.Officer:
 
 
 Settings = Annotated[ConsoleSettings, Depends(settings_of)]
-CurrentOfficer = Annotated[cs.Officer, Depends(current_officer)]
+CurrentOfficer = Annotated[Officer, Depends(current_officer)]
 
 
-def require(officer: cs.Officer, *roles: str) -> None:
+def require(officer: Officer, *roles: str) -> None:
     if officer.role not in roles:
         raise Forbidden
 
 
-def actor(request: Request, officer: cs.Officer) -> Actor:
+def actor(request: Request, officer: Officer) -> Actor:
     return Actor(officer.username, officer.role, origin_of(request))
 
 
-def audit_view(request: Request, officer: cs.Officer, page: str, object_id: str) -> None:
+def audit_view(request: Request, officer: Officer, page: str, object_id: str) -> None:
     """A view of personal data is an audit event (Publication 1075): who, what, from where."""
-    draft = LedgerDraft(
-        "console_view", officer.username, origin_of(request), True, object_id, {"page": page}
-    )
-    cs.audit(settings_of(request).state(), [draft])
+    record_console_view(settings_of(request).state(), officer=officer.username,
+                        origin=origin_of(request), page=page, object_id=object_id)  # fmt: skip
 
 
 def same_origin(request: Request) -> bool:

@@ -1,6 +1,6 @@
 """Console pages: log-in, the review queue and review page, batches and releases, the
 ledger and the taxpayer accounting lookup. Each handler reads or does one thing through
-``taxmatch.pipeline`` / ``taxmatch.store`` and renders a template; the safety checks are
+``taxmatch.pipeline`` and renders a template; the safety checks are
 ``taxmatch.console.app``'s.
 """
 
@@ -26,13 +26,11 @@ from taxmatch.console.app import (
 from taxmatch.contracts import REASON_DESCRIPTIONS
 from taxmatch.disclose.package import read_summary
 from taxmatch.errors import BatchNotFound, PackageError, TaxmatchError
-from taxmatch.ledger.chain import keyed_hash
+from taxmatch.pipeline import console_reads as cs
 from taxmatch.pipeline import review as rv
+from taxmatch.pipeline.edge_audit import taxpayer_object_id
 from taxmatch.pipeline.officers import log_in, log_out
 from taxmatch.pipeline.review_request import request_shown
-from taxmatch.store import review as cs
-from taxmatch.store.accounting import disclosures_about
-from taxmatch.store.ledger_page import ledger_page
 
 router = APIRouter()
 PAGE = 50
@@ -275,7 +273,7 @@ def ledger(
     before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> HTMLResponse:
     state = settings.state()
-    entries = ledger_page(state, before, PAGE)
+    entries = cs.ledger_page(state, before, PAGE)
     seq, head = state.ledger_head()
     older = entries[-1].seq if entries and entries[-1].seq > 1 else None
     return render(
@@ -319,6 +317,6 @@ def accounting(
             error="A TIN is 9 digits (dashes allowed).",
         )
     state = settings.state()
-    audit_view(request, officer, "accounting", "tin:" + keyed_hash(state.ledger_key(), clean))
-    records = disclosures_about(state, clean)
+    audit_view(request, officer, "accounting", taxpayer_object_id(state, clean))
+    records = cs.disclosures_about(state, clean)
     return render(request, "accounting.html", officer=officer, records=records, error="")

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from taxmatch.errors import BatchNotFound
-from taxmatch.store.jobs import JobQueue
+from taxmatch.store.jobs import Job, JobQueue
 from taxmatch.store.review import find_release, list_releases
 from taxmatch.store.service import ServiceStore
 from taxmatch.store.state import StateStore
@@ -53,6 +53,18 @@ def supplements(state: StateStore, batch_ids: Iterable[str]) -> dict[str, list[S
     return found
 
 
+def jobs_of(service: ServiceStore, agency_id: str) -> list[Job]:
+    """``agency_id``'s batches in the queue, newest first (at most 1000)."""
+    return JobQueue(service).list_for(agency_id)
+
+
+def job_of(service: ServiceStore, agency_id: str, batch_id: str) -> Job | None:
+    """Batch ``batch_id`` in the queue if it is ``agency_id``'s; None for an unknown id
+    and for another agency's alike."""
+    job = JobQueue(service).find(batch_id)
+    return job if job is not None and job.agency_id == agency_id else None
+
+
 def package_dir(service: ServiceStore, state: StateStore, agency_id: str, package_id: str) -> Path:
     """The directory of package ``package_id`` (a batch id, or a supplement id) for
     ``agency_id``: its batch must be that agency's and done, a supplement released."""
@@ -82,4 +94,4 @@ def package_dir(service: ServiceStore, state: StateStore, agency_id: str, packag
     return Path(release.package_dir)
 
 
-__all__ = ["SUPPLEMENT_ID", "Supplement", "package_dir", "supplements"]
+__all__ = ["SUPPLEMENT_ID", "Supplement", "job_of", "jobs_of", "package_dir", "supplements"]

@@ -1,5 +1,6 @@
 """Intake of an uploaded batch: check the envelope against the caller, count the records,
-charge the agency's daily row quota, move the files into the store and queue the job.
+charge the agency's daily row quota (``taxmatch.pipeline.quota``, as a lookup is), move
+the files into the store and queue the job.
 
 The edges (the API) stream the upload to a scratch directory and hash it on the way;
 this stage decides what happens to it. The same request file under the same envelope is
@@ -16,13 +17,14 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
-from taxmatch.errors import AccessDenied, IdempotencyKeyReused, LimitExceeded
+from taxmatch.errors import AccessDenied, IdempotencyKeyReused
 from taxmatch.events import Event, emit
 from taxmatch.owner_only import make_dir
 from taxmatch.pipeline.batch import batch_id_for
+from taxmatch.pipeline.quota import charge_quota, seconds_to_midnight
 from taxmatch.store.files import read_envelope, read_requests, sha256_file
 from taxmatch.store.jobs import Job, JobQueue
 from taxmatch.store.readers import detect_format
@@ -45,10 +47,10 @@ class Submitted:
     created: bool
 
 
-def seconds_to_midnight(now: datetime | None = None) -> int:
-    moment = now or datetime.now(UTC)
-    midnight = (moment + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return max(1, int((midnight - moment).total_seconds()))
+def check_request_format(path: Path) -> None:
+    """Refuse a request file whose name says no format the batch reads (CSV, JSON Lines,
+    Parquet), before any byte of it is stored."""
+    detect_format(path)
 
 
 def count_records(path: Path) -> int:
@@ -101,9 +103,7 @@ def _submit(
             queue.bind_key(agency.agency_id, idempotency_key, batch_id)
         return Submitted(existing, False)
     rows = count_records(upload.requests)
-    day = today or datetime.now(UTC).date()
-    if service.charge_rows(agency.agency_id, day, rows, daily_row_quota) is None:
-        raise LimitExceeded("daily row quota reached", seconds_to_midnight())
+    charge_quota(service, agency.agency_id, rows, daily_row_quota, today=today)
     home = uploads / batch_id
     shutil.rmtree(home, ignore_errors=True)
     make_dir(home)
@@ -119,4 +119,11 @@ def _submit(
     return Submitted(job, created)
 
 
-__all__ = ["Submitted", "Upload", "count_records", "seconds_to_midnight", "submit_batch"]
+__all__ = [
+    "Submitted",
+    "Upload",
+    "check_request_format",
+    "count_records",
+    "seconds_to_midnight",
+    "submit_batch",
+]

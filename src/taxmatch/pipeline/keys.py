@@ -82,4 +82,4 @@ def rotate_keys(
     return done
 
 
-__all__ = ["ENV_KEYS", "Rotated", "init_store", "rotate_keys"]
+__all__ = ["ENV_KEYS", "Kind", "Rotated", "init_store", "rotate_keys"]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from taxmatch.match.features import FEATURES_VERSION, prepare_snapshot
 from taxmatch.match.model import ModelInfo, load_model_info, train_model
+from taxmatch.match.report import match_weight_rows, write_weight_chart
 from taxmatch.store.reference import ReferenceInfo, current_reference, load_reference
 from taxmatch.store.state import StateStore
 
@@ -62,3 +63,24 @@ def train_current_model(store: Path, *, seed: int = 42, audit: Audit | None = No
 def current_model(store: Path) -> ModelInfo:
     ref = current_reference(store)
     return load_model_info(store, ref.snapshot_id)
+
+
+def reference_in_force(store: Path) -> ReferenceInfo:
+    """The reference snapshot in force; ``ReferenceSnapshotError`` when none was loaded."""
+    return current_reference(store)
+
+
+def model_weights(info: ModelInfo) -> list[tuple[str, str, float]]:
+    """(comparison, level, match weight) of every comparison level of the model."""
+    return match_weight_rows(info)
+
+
+__all__ = [
+    "Audit",
+    "current_model",
+    "load_reference_snapshot",
+    "model_weights",
+    "reference_in_force",
+    "train_current_model",
+    "write_weight_chart",
+]

@@ -67,6 +67,13 @@ class ConsolePolicy(_Strict):
     idle_minutes: int = Field(default=30, ge=1, le=8 * 60)  # a session unused this long ends
 
 
+class LookupsPolicy(_Strict):
+    # A lookup sent without an envelope runs under the envelope (the signed attestation)
+    # of the agency's latest batch only when this is true; otherwise it is refused (422).
+    # Off unless a policy says so: the packaged policy does (docs/api.md).
+    reuse_last_envelope: bool = False
+
+
 class LimitsPolicy(_Strict):
     max_field_length: int = Field(default=1000, ge=16)
 
@@ -83,6 +90,7 @@ class Policy(_Strict):
     limits: LimitsPolicy = LimitsPolicy()
     review: ReviewPolicy = ReviewPolicy()
     console: ConsolePolicy = ConsolePolicy()
+    lookups: LookupsPolicy = LookupsPolicy()
 
     @field_validator("statutes")
     @classmethod

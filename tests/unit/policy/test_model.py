@@ -17,6 +17,17 @@ def test_default_policy_loads() -> None:
     assert p.disclosure.phone is False
 
 
+def test_envelope_reuse_for_lookups_is_on_only_where_a_policy_says_so() -> None:
+    assert default_policy().lookups.reuse_last_envelope is True  # the packaged policy
+    unnamed = _text().split("\nlookups:")[0] + "\n"
+    assert parse_policy(unnamed).lookups.reuse_last_envelope is False
+    off = _text().replace("reuse_last_envelope: true", "reuse_last_envelope: false")
+    assert parse_policy(off).lookups.reuse_last_envelope is False
+    with pytest.raises(PolicyIssue) as info:
+        parse_policy(_text().replace("reuse_last_envelope: true", "reuse_last_envelope: maybe"))
+    assert info.value.key == "lookups.reuse_last_envelope"
+
+
 def test_statute_spellings_normalise_on_load() -> None:
     text = _text().replace('"8 U.S.C. 1326(a)"', '"8 USC § 1326(a)"')
     assert "8 U.S.C. 1326(a)" in parse_policy(text).allowed_statutes

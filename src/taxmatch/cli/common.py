@@ -1,0 +1,107 @@
+"""What every command shares: turning library errors into one line and an exit status
+(``edge``), the ``--store`` option and the store it names, and the parsing and printing
+helpers of more than one command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from taxmatch.cli.render import render_summary
+from taxmatch.cli.settings import get_settings
+from taxmatch.errors import TaxmatchError
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def edge(fn: Callable[P, T]) -> Callable[P, T]:
+    """Turn library errors into one line on stderr and the error's exit status."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except TaxmatchError as exc:
+            click.echo(f"taxmatch: error {exc}", err=True)
+            sys.exit(exc.exit_status)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # never show locals or values: they may be people's data
+            if get_settings().debug:
+                raise
+            click.echo(
+                f"taxmatch: internal error TM999 ({type(exc).__name__}); "
+                "rerun with TAXMATCH_DEBUG=1 for a traceback",
+                err=True,
+            )
+            sys.exit(70)
+
+    return wrapper
+
+
+def store_option(fn: Callable[P, T]) -> Callable[P, T]:
+    return click.option(
+        "--store",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Store directory (env TAXMATCH_STORE, default ./taxmatch-data).",
+    )(fn)
+
+
+def new_store(store: Path | None) -> Path:
+    """The store for a command that may make it (store init, reference load, demo)."""
+    return store if store is not None else get_settings().store
+
+
+def store_dir(store: Path | None) -> Path:
+    """The store for every other command: it must exist (``StoreMissing``, exit 4)."""
+    from taxmatch.pipeline.stores import existing_store
+
+    return existing_store(new_store(store), get_settings().database_url)
+
+
+def as_of_date(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("must be an ISO date, YYYY-MM-DD", param_hint="--as-of") from None
+
+
+def year_range(value: str) -> tuple[int, int]:
+    try:
+        a, b = (int(x) for x in value.split("-", 1))
+    except ValueError:
+        raise click.BadParameter("must look like 2019-2025", param_hint="--years") from None
+    if a > b:
+        raise click.BadParameter("first year after last year", param_hint="--years")
+    return a, b
+
+
+def print_summary(summary: dict[str, Any], package: Path, *, reused: bool, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, sort_keys=True))
+        return
+    if reused:
+        click.echo("This input and envelope were already processed; returning that batch.")
+    click.echo(render_summary(summary, package))
+
+
+__all__ = [
+    "as_of_date",
+    "edge",
+    "new_store",
+    "print_summary",
+    "store_dir",
+    "store_option",
+    "year_range",
+]

@@ -1,0 +1,86 @@
+"""``taxmatch reference load`` and ``taxmatch model train|show``: the custodian's master
+file snapshots and the probabilistic model of the one in force. Registered on the main
+group by ``taxmatch.cli``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from taxmatch.cli.audit import actor_id, origin_id
+from taxmatch.cli.common import edge, new_store, store_dir, store_option
+from taxmatch.cli.progress import Bar
+from taxmatch.cli.settings import get_settings
+
+
+@click.group()
+def reference() -> None:
+    """Load and inspect the custodian's master file snapshots."""
+
+
+@reference.command("load")
+@store_option
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path)
+)
+@edge
+def reference_load(store: Path | None, files: tuple[Path, ...]) -> None:
+    """Load master files (CSV or Parquet) into a new reference snapshot and make it current."""
+    from taxmatch.pipeline.reference import load_reference_snapshot
+
+    with Bar() as bar:
+        bar.stage("filings", None)
+        info = load_reference_snapshot(
+            new_store(store), list(files), progress=bar.advance, audit=_audit()
+        )
+    click.echo(f"reference {info.snapshot_id}: {info.filings} filings, {info.tins} TINs")
+
+
+# --- model ----------------------------------------------------------------------------
+
+
+@click.group()
+def model() -> None:
+    """Train and inspect the probabilistic model of the reference in force."""
+
+
+@model.command("train")
+@store_option
+@click.option("--seed", type=int, default=42, show_default=True)
+@edge
+def model_train(store: Path | None, seed: int) -> None:
+    """Train the model for the current reference snapshot and save it in the store."""
+    from taxmatch.pipeline.reference import train_current_model
+
+    info = train_current_model(store_dir(store), seed=seed, audit=_audit())
+    click.echo(f"model {info.version} for {info.snapshot_id}: sha256 {info.sha256}")
+    click.echo(f"saved to {info.path}")
+
+
+@model.command("show")
+@store_option
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the match-weight chart as HTML.")  # fmt: skip
+@edge
+def model_show(store: Path | None, out: Path | None) -> None:
+    """Print the match weight of every comparison level (and chart it with --out)."""
+    from taxmatch.pipeline.reference import current_model, model_weights, write_weight_chart
+
+    info = current_model(store_dir(store))
+    rows = model_weights(info)
+    click.echo(f"model {info.version} for {info.snapshot_id} (sha256 {info.sha256[:16]}…)")
+    for comparison, level, weight in rows:
+        bar = ("+" if weight >= 0 else "-") * min(40, int(abs(weight) * 2))
+        click.echo(f"{comparison:<14} {level[:44]:<44} {weight:>7.2f} {bar}")
+    if out is not None:
+        write_weight_chart(rows, out)
+        click.echo(f"chart written to {out}")
+
+
+def _audit() -> Any:
+    """Who and where, for the configuration-change entries of reference load / model train."""
+    from taxmatch.pipeline.reference import Audit
+
+    return Audit(database_url=get_settings().database_url, actor=actor_id(), origin=origin_id())
