@@ -13,7 +13,7 @@ Never logs a value.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import duckdb
@@ -242,7 +242,7 @@ def _judged(con: duckdb.DuckDBPyConnection) -> Iterator[pa.RecordBatch]:
         )
 
 
-def request_of(row: dict[str, Any]) -> Request:
+def request_of(row: Mapping[str, Any]) -> Request:
     """The checks' view of a valid row (``valid``'s columns)."""
     return Request(
         first_name=row["first_name"],
