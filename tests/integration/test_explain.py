@@ -50,6 +50,16 @@ ROWS = {
         "state": "IL",
         "zip": "60626",
     },
+    # First and last name swapped on the request: the matcher agrees on the first name.
+    "REQ-00006": {
+        "first_name": "Nguyen",
+        "last_name": "Anh",
+        "street_address": "9 Elm St",
+        "unit": "",
+        "city": "Houston",
+        "state": "TX",
+        "zip": "77002",
+    },
 }
 
 
@@ -132,6 +142,42 @@ def test_page_is_offline_and_masks_tins(batch: Batch, tmp_path: Path) -> None:
     assert key
     assert key[:8] in page
     assert key not in page
+
+
+def test_swapped_names_explained_with_the_checks_the_decision_ran(
+    batch: Batch, tmp_path: Path
+) -> None:
+    """Regression: explain once had its own copy of the first-name check without the
+    swapped-name clause, so a swapped request was DISCLOSED while explain showed
+    ``first_name_agrees=False`` for the decided person."""
+    _, _, decided = _explain(batch, "REQ-00006", tmp_path)
+    assert decided.decision.outcome == "DISCLOSED"
+    best = decided.explanation.candidates[0]
+    assert best.decided
+    assert best.first_name_agrees
+    assert best.address_corroborated
+
+
+def test_explain_reports_the_checks_the_decision_ran_on_every_row(
+    batch: Batch, tmp_path: Path
+) -> None:
+    """For every matched row of the batch, the best candidate's checks are the ones the
+    decision rule read (the workspace's ``outcomes`` row)."""
+    compared = 0
+    for request_id in ROWS:
+        try:
+            _, _, decided = _explain(batch, request_id, tmp_path)
+        except NotExplainable:
+            continue  # rejected at validation: never reached the matcher
+        inputs = dict(decided.explanation.decision_inputs)
+        if not decided.explanation.candidates:
+            assert inputs["first_name_agrees"] == "False"
+            continue
+        best = decided.explanation.candidates[0]
+        assert str(best.first_name_agrees) == inputs["first_name_agrees"], request_id
+        assert str(best.address_corroborated) == inputs["address_corroborated"], request_id
+        compared += 1
+    assert compared >= 4
 
 
 def test_jr_sr_ambiguous_shows_both_within_the_margin(batch: Batch, tmp_path: Path) -> None:

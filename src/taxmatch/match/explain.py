@@ -23,15 +23,21 @@ import duckdb
 
 from taxmatch.errors import StoreError
 from taxmatch.ledger.chain import keyed_hash
+from taxmatch.match.collapse import request_of
+from taxmatch.match.evidence import Address, Name
 from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
 from taxmatch.match.probabilistic import predict_pairs
+from taxmatch.match.rules import address_corroborated, first_name_agrees
 
 # Comparisons in the order the waterfall shows them (the model's order).
 COMPARISONS = (
     "first_name", "middle_name", "last_name", "suffix", "date_of_birth", "tin",
     "house_number", "street", "unit", "zip", "city",
 )  # fmt: skip
-PERSON_KEY_SHOWN = 8  # hex characters of the keyed person hash a page may show
+PERSON_KEY_SHOWN = 8
+_ADDRESS_STRUCT = (
+    "{" + ", ".join(f"'{c}': a.{c}" for c in Address._fields) + "}"
+)  # hex characters of the keyed person hash a page may show
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +195,8 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, what: str) -
 
 def _best_pair_per_person(con: duckdb.DuckDBPyConnection, pred: str) -> list[dict[str, Any]]:
     """The matcher's collapse (best record per person, ranked by weight then person_id),
-    with the first-name and address checks of its decision summary for every person."""
+    with the first-name and address checks of its decision summary for every person
+    (``rules.first_name_agrees`` and ``rules.address_corroborated``, as the batch ran them)."""
     cur = con.execute(
         f"""WITH pairs AS (
           SELECT *, split_part(unique_id_r, '|', 1) AS person_id,
@@ -197,33 +204,12 @@ def _best_pair_per_person(con: duckdb.DuckDBPyConnection, pred: str) -> list[dic
                                     ORDER BY match_weight DESC, unique_id_r) AS k
           FROM {pred}
         ),
-        best AS (SELECT * EXCLUDE (k) FROM pairs WHERE k = 1),
-        names_ok AS (
-          SELECT b.person_id,
-                 bool_or(n.first_name = q.first_name
-                         OR list_contains(coalesce(f.nicknames, []), n.first_name)
-                         OR (length(n.first_name) = 1 AND q.first_name[1] = n.first_name))
-                   AS first_ok
-          FROM best b JOIN ref.person_names n USING (person_id)
-          CROSS JOIN rq q CROSS JOIN req_one f
-          GROUP BY b.person_id
-        ),
-        address_ok AS (
-          SELECT b.person_id, bool_or(
-                   (q.house_number <> '' AND a.zip5 = q.zip5 AND (
-                      (a.house_number = q.house_number
-                       AND (a.street = q.street
-                            OR jaro_winkler_similarity(a.street, q.street) >= 0.88))
-                      OR (levenshtein(a.house_number, q.house_number) = 1
-                          AND a.street = q.street)))
-                   OR (q.po_box <> '' AND a.po_box = q.po_box AND a.zip5 = q.zip5))
-                 AS corroborated
-          FROM best b JOIN ref.person_addresses a USING (person_id) CROSS JOIN rq q
-          GROUP BY b.person_id
-        )
+        best AS (SELECT * EXCLUDE (k) FROM pairs WHERE k = 1)
         SELECT b.*, b.match_weight AS w, b.match_probability AS p,
-               coalesce(n.first_ok, false) AS first_ok,
-               coalesce(a.corroborated, false) AS corroborated,
+               (SELECT list({{'first_name': n.first_name, 'last_key': n.last_key}})
+                FROM ref.person_names n WHERE n.person_id = b.person_id) AS names,
+               (SELECT list({_ADDRESS_STRUCT}) FROM ref.person_addresses a
+                WHERE a.person_id = b.person_id) AS addresses,
                concat_ws(' ', nullif(p.first_name, ''), nullif(p.middle_name, ''),
                          nullif(p.last_name, ''), nullif(p.suffix, '')) AS filed_name,
                p.tin AS person_tin, p.date_of_birth AS filed_dob,
@@ -233,11 +219,22 @@ def _best_pair_per_person(con: duckdb.DuckDBPyConnection, pred: str) -> list[dic
                          CASE WHEN b.po_box_r IS NOT NULL THEN 'PO BOX ' || b.po_box_r END,
                          nullif(b.city_r, ''), nullif(b.zip5_r, '')) AS filed_address
         FROM best b JOIN ref.persons p USING (person_id)
-        LEFT JOIN names_ok n USING (person_id) LEFT JOIN address_ok a USING (person_id)
         ORDER BY b.match_weight DESC, b.person_id"""
     )
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    request = con.sql("SELECT * FROM rq").to_arrow_table().to_pylist()[0]
+    found = con.execute("SELECT nicknames FROM req_one").fetchall()
+    nicknames = (found[0][0] if found else None) or []
+    checked = request_of(request)
+    for row in rows:
+        row["first_ok"] = first_name_agrees(
+            checked, [Name(n["first_name"], n["last_key"]) for n in row["names"] or ()], nicknames
+        )
+        row["corroborated"] = address_corroborated(
+            checked, [Address._make(a.values()) for a in row["addresses"] or ()]
+        )
+    return rows
 
 
 def _candidate(

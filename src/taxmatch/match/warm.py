@@ -49,6 +49,8 @@ import pyarrow.compute as pc
 from taxmatch.errors import ReferenceSnapshotError
 from taxmatch.events import Event, emit
 from taxmatch.match import collapse_rows, oneshot, strings
+from taxmatch.match.collapse import collapse
+from taxmatch.match.evidence import MAX_SLIP_SUPPORT
 from taxmatch.match.features import (
     FEATURE_COLUMNS,
     REQUEST_INPUTS,
@@ -56,7 +58,7 @@ from taxmatch.match.features import (
     request_features,
 )
 from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
-from taxmatch.match.probabilistic import MAX_SLIP_SUPPORT, TF_VIEWS, collapse, predict_pairs
+from taxmatch.match.probabilistic import TF_VIEWS, predict_pairs
 from taxmatch.owner_only import make_dir, restrict_tree
 
 INDEX_VERSION = "lookup-index-3"

@@ -1,0 +1,299 @@
+"""From a batch's scored pairs to its ``outcomes``: DuckDB gathers, the rules decide.
+
+``collapse`` ranks each request's persons with ``rules.rank_persons``, gathers the best
+person's evidence from the snapshot's person tables in one query (names, addresses,
+filings in the requested periods, who else files at those addresses, which buildings
+have units) and writes one ``outcomes`` row per valid request from ``rules.judge``. The
+SQL here only gathers: every rule is in ``taxmatch.match.rules`` and ``mend``, which the
+single-lookup path and ``explain`` call too.
+
+Never logs a value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from taxmatch.match.evidence import (
+    MAX_SLIP_SUPPORT,
+    Address,
+    Best,
+    Evidence,
+    Filing,
+    Key,
+    Name,
+    Outcome,
+    Person,
+    Request,
+)
+from taxmatch.match.rules import judge, rank_persons
+
+# Rows fetched from DuckDB per Arrow batch while ranking and judging.
+FETCH_ROWS = 20_000
+
+OUTCOME_SCHEMA = pa.schema(
+    [
+        ("row_number", pa.int64()),
+        ("candidates", pa.int64()),
+        ("score", pa.float64()),
+        ("margin_log2", pa.float64()),
+        ("first_name_agrees", pa.bool_()),
+        ("address_corroborated", pa.bool_()),
+        ("filing_year", pa.int32()),
+        ("ineligible", pa.bool_()),
+        ("identifier_conflict", pa.bool_()),
+        ("suffix_unconfirmed", pa.bool_()),
+        ("address_usable", pa.bool_()),
+        ("person_tin", pa.string()),
+        ("line1", pa.string()),
+        ("unit", pa.string()),
+        ("city", pa.string()),
+        ("state", pa.string()),
+        ("zip5", pa.string()),
+        ("phone", pa.string()),
+    ]
+)
+_BEST_SCHEMA = pa.schema(
+    [
+        ("row_number", pa.int64()),
+        ("person_id", pa.string()),
+        ("p", pa.float64()),
+        ("strong", pa.int64()),
+        ("margin", pa.float64()),
+    ]
+)
+_KEY = ("house_number", "street", "unit", "po_box", "zip5")
+_ADDRESS = Address._fields
+_FILING = Filing._fields
+
+
+def _same(left: str, right: str, columns: tuple[str, ...] = _KEY) -> str:
+    return " AND ".join(f"{left}.{c} = {right}.{c}" for c in columns)
+
+
+def _struct(alias: str, columns: tuple[str, ...]) -> str:
+    return "{" + ", ".join(f"'{c}': {alias}.{c}" for c in columns) + "}"
+
+
+def collapse(
+    con: duckdb.DuckDBPyConnection,
+    pred: str,
+    review_threshold: float,
+    margin: float,
+    *,
+    ref: str = "ref",
+    valid: str = "valid",
+    into: str = "outcomes",
+) -> None:
+    """``into`` (default ``outcomes``) from the scored pairs in ``pred``, one row per row
+    of ``valid``; ``ref`` is the schema holding the snapshot's person tables."""
+    _rank(con, pred, review_threshold, margin)
+    _gather(con, ref, valid)
+    rows = _judged(con)
+    con.register("collapse_outcomes", pa.Table.from_batches(rows, schema=OUTCOME_SCHEMA))
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {into} AS SELECT * FROM collapse_outcomes")
+    finally:
+        con.unregister("collapse_outcomes")
+        con.execute("DROP TABLE IF EXISTS collapse_best; DROP TABLE IF EXISTS collapse_in")
+
+
+def _rank(
+    con: duckdb.DuckDBPyConnection, pred: str, review_threshold: float, margin: float
+) -> None:
+    """``collapse_best``: each request's best person, by ``rank_persons``."""
+    reader: pa.RecordBatchReader = con.sql(
+        f"""SELECT CAST(unique_id_l AS BIGINT) AS row_number,
+                   split_part(unique_id_r, '|', 1) AS person_id,
+                   max(match_weight) AS w, max(match_probability) AS p
+            FROM {pred} GROUP BY 1, 2 ORDER BY 1"""
+    ).to_arrow_reader(FETCH_ROWS)
+    best: dict[str, list[Any]] = {name: [] for name in _BEST_SCHEMA.names}
+    current: int | None = None
+    people: list[tuple[str, float, float]] = []
+
+    def close() -> None:
+        found = rank_persons(people, review_threshold, margin) if people else None
+        if current is not None and found is not None:
+            for name, value in zip(
+                _BEST_SCHEMA.names,
+                (current, found.person_id, found.probability, found.candidates, found.margin),
+                strict=True,
+            ):
+                best[name].append(value)
+
+    for batch in reader:
+        cols = batch.to_pydict()
+        for rn, pid, w, p in zip(
+            cols["row_number"], cols["person_id"], cols["w"], cols["p"], strict=True
+        ):
+            if rn != current:
+                close()
+                current, people = rn, []
+            people.append((pid, w, p))
+    close()
+    con.register("collapse_best_arrow", pa.table(best, schema=_BEST_SCHEMA))
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE collapse_best AS SELECT * FROM collapse_best_arrow"
+        )
+    finally:
+        con.unregister("collapse_best_arrow")
+
+
+def _gather(con: duckdb.DuckDBPyConnection, ref: str, valid: str) -> None:
+    """``collapse_in``: one row per valid request with its best person's evidence."""
+    filed_in_period = (
+        f"FROM jb JOIN {ref}.filings f USING (person_id) "
+        "WHERE list_contains(jb.tax_periods, f.tax_year)"
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE collapse_in AS
+        WITH jb AS (
+          SELECT b.*, v.tax_periods FROM collapse_best b JOIN {valid} v USING (row_number)
+        ),
+        own AS (
+          SELECT jb.row_number, a.* FROM jb JOIN {ref}.person_addresses a USING (person_id)
+        ),
+        slips AS (
+          SELECT DISTINCT jb.row_number, jb.person_id, {", ".join(f"f.{c}" for c in _KEY)}
+          {filed_in_period}
+        ),
+        neighbours AS (
+          SELECT s.row_number, {", ".join(f"s.{c}" for c in _KEY)}, o.person_id AS other
+          FROM slips s
+          LEFT JOIN {ref}.person_addresses m ON m.person_id = s.person_id AND {_same("m", "s")}
+          JOIN {ref}.person_addresses o ON {_same("o", "s")} AND o.person_id <> s.person_id
+          WHERE coalesce(m.support, 1) <= {MAX_SLIP_SUPPORT}
+        ),
+        co_filed AS (
+          SELECT DISTINCT n.row_number, n.other, {", ".join(f"a.{c}" for c in _KEY)}
+          FROM (SELECT DISTINCT row_number, other FROM neighbours) n
+          JOIN {ref}.person_addresses q ON q.person_id = n.other
+          JOIN own a ON a.row_number = n.row_number AND {_same("a", "q")}
+        ),
+        units AS (
+          SELECT DISTINCT o.row_number, o.house_number, o.street, o.zip5
+          FROM (SELECT row_number, house_number, street, zip5 FROM own
+                UNION ALL SELECT row_number, house_number, street, zip5 FROM slips) o
+          WHERE EXISTS (SELECT 1 FROM {ref}.person_addresses b
+                        WHERE {_same("b", "o", ("house_number", "street", "zip5"))}
+                          AND b.unit <> '')
+        ),
+        names AS (
+          SELECT jb.row_number, list({{'first_name': n.first_name, 'last_key': n.last_key}})
+                   AS names
+          FROM jb JOIN {ref}.person_names n USING (person_id) GROUP BY 1
+        ),
+        addresses AS (
+          SELECT row_number, list({_struct("own", _ADDRESS)}) AS addresses FROM own GROUP BY 1
+        ),
+        filed AS (
+          SELECT jb.row_number, list({_struct("f", _FILING)}) AS filings
+          {filed_in_period} GROUP BY 1
+        ),
+        neighbours_l AS (
+          SELECT row_number, list({_struct("neighbours", (*_KEY, "other"))}) AS neighbours
+          FROM neighbours GROUP BY 1
+        ),
+        co_filed_l AS (
+          SELECT row_number, list({_struct("co_filed", (*_KEY, "other"))}) AS co_filed
+          FROM co_filed GROUP BY 1
+        ),
+        units_l AS (
+          SELECT row_number, list([house_number, street, zip5]) AS units FROM units GROUP BY 1
+        )
+        SELECT v.row_number, v.first_name, v.last_name, v.house_number, v.street, v.zip5,
+               v.po_box, v.suffix, v.date_of_birth, v.tax_periods, k.nicknames,
+               b.person_id, b.p, b.strong, b.margin,
+               p.person_id IS NOT NULL AS has_person, p.tin, p.deceased,
+               p.suffix AS p_suffix, p.date_of_birth AS p_dob,
+               names.names, addresses.addresses, filed.filings, neighbours_l.neighbours,
+               co_filed_l.co_filed, units_l.units
+        FROM {valid} v
+        LEFT JOIN collapse_best b USING (row_number)
+        LEFT JOIN {ref}.persons p ON p.person_id = b.person_id
+        LEFT JOIN nick k ON k.first_name = v.first_name
+        LEFT JOIN names USING (row_number)
+        LEFT JOIN addresses USING (row_number)
+        LEFT JOIN filed USING (row_number)
+        LEFT JOIN neighbours_l USING (row_number)
+        LEFT JOIN co_filed_l USING (row_number)
+        LEFT JOIN units_l USING (row_number)"""
+    )
+
+
+def _judged(con: duckdb.DuckDBPyConnection) -> Iterator[pa.RecordBatch]:
+    """``rules.judge`` on every gathered row, as Arrow batches of ``OUTCOME_SCHEMA``."""
+    reader: pa.RecordBatchReader = con.sql(
+        "SELECT * FROM collapse_in ORDER BY row_number"
+    ).to_arrow_reader(FETCH_ROWS)
+    for batch in reader:
+        rows = [judge_gathered(row) for row in batch.to_pylist()]
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(OUTCOME_SCHEMA)
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(c, type=f.type) for c, f in zip(columns, OUTCOME_SCHEMA, strict=True)],
+            schema=OUTCOME_SCHEMA,
+        )
+
+
+def request_of(row: Mapping[str, Any]) -> Request:
+    """The checks' view of a valid row (``valid``'s columns)."""
+    return Request(
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        house_number=row["house_number"],
+        street=row["street"],
+        zip5=row["zip5"],
+        po_box=row["po_box"],
+        suffix=row["suffix"],
+        date_of_birth=_date(row["date_of_birth"]),
+        tax_periods=tuple(row["tax_periods"] or ()),
+    )
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None or type(value) is dt.date:
+        return value
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return dt.date(value.year, value.month, value.day)
+    raise TypeError("a date of birth that is not a date")
+
+
+def _key(item: dict[str, Any]) -> Key:
+    return (item["house_number"], item["street"], item["unit"], item["po_box"], item["zip5"])
+
+
+def judge_gathered(row: dict[str, Any]) -> Outcome:
+    """``rules.judge`` on one row of ``collapse_in``."""
+    request = request_of(row)
+    if row["person_id"] is None:
+        return judge(row["row_number"], request, None, None, ())
+    best = Best(row["person_id"], row["p"], row["strong"], row["margin"])
+    evidence = None
+    if row["has_person"]:
+        neighbours: dict[Key, set[str]] = {}
+        for item in row["neighbours"] or ():
+            neighbours.setdefault(_key(item), set()).add(item["other"])
+        co_filed: dict[str, set[Key]] = {}
+        for item in row["co_filed"] or ():
+            co_filed.setdefault(item["other"], set()).add(_key(item))
+        evidence = Evidence(
+            person=Person(
+                row["person_id"], row["tin"], row["deceased"], row["p_suffix"], _date(row["p_dob"])
+            ),
+            names=[Name(n["first_name"], n["last_key"]) for n in row["names"] or ()],
+            addresses=[Address._make(a.values()) for a in row["addresses"] or ()],
+            filings=[Filing._make(f.values()) for f in row["filings"] or ()],
+            neighbours={k: frozenset(v) for k, v in neighbours.items()},
+            co_filed={k: frozenset(v) for k, v in co_filed.items()},
+            units_at=frozenset((u[0], u[1], u[2]) for u in row["units"] or ()),
+        )
+    return judge(row["row_number"], request, best, evidence, row["nicknames"] or ())

@@ -1,0 +1,189 @@
+"""The records the matcher's rules read and write, and the thresholds they use.
+
+Thresholds are named here, once. Two more come from the policy YAML: ``review_threshold``
+(``matching.review_threshold``: a person at or above it is a candidate) and
+``min_margin_log2`` (``matching.min_margin_log2``: a rival within this many bits of the
+best person counts as a candidate too). The comparison levels' thresholds are declared
+with the levels (``taxmatch.match.levels``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from rapidfuzz.distance import JaroWinkler, Levenshtein
+
+STREET_SIMILAR = 0.88
+# Mending a slip: a filed street or address line this similar to another the person
+# filed is the same address, mistyped.
+MEND_SIMILAR = 0.85
+# Dates of birth further apart than this (and not a day/month swap) are two people.
+DOB_WINDOW_DAYS = 366
+# A "slip" address with more filings than this (by anyone) is a real address.
+MAX_SLIP_SUPPORT = 50
+# A margin wider than this many bits means there was no runner-up person.
+NO_RIVAL_BITS = 1e8
+NO_RIVAL_WEIGHT = -1e9
+
+
+def same(a: str | None, b: str | None) -> bool:
+    """Equal and present (SQL's ``=``: a missing value equals nothing)."""
+    return a is not None and a == b
+
+
+def similarity(a: str | None, b: str | None) -> float:
+    """Jaro-Winkler similarity (prefix weight 0.1), 0 when either side is missing."""
+    if a is None or b is None:
+        return 0.0
+    return float(JaroWinkler.similarity(a, b))
+
+
+def distance(a: str | None, b: str | None) -> int | None:
+    """Levenshtein distance, None when either side is missing."""
+    if a is None or b is None:
+        return None
+    return int(Levenshtein.distance(a, b))
+
+
+class Request(NamedTuple):
+    """What the decision checks read of one valid request (normalised)."""
+
+    first_name: str | None
+    last_name: str | None
+    house_number: str | None
+    street: str | None
+    zip5: str | None
+    po_box: str | None
+    suffix: str | None
+    date_of_birth: dt.date | None
+    tax_periods: tuple[int, ...]
+
+    @property
+    def last_key(self) -> str | None:
+        return None if self.last_name is None else self.last_name.replace(" ", "")
+
+
+class Person(NamedTuple):
+    person_id: str
+    tin: str | None
+    deceased: bool | None
+    suffix: str | None
+    date_of_birth: dt.date | None
+
+
+class Name(NamedTuple):
+    """One name a person filed under."""
+
+    first_name: str | None
+    last_key: str | None
+
+
+Key = tuple[str | None, str | None, str | None, str | None, str | None]
+"""An address as the tables key it: house number, street, unit, PO box, ZIP."""
+
+
+class Address(NamedTuple):
+    """One distinct address a person filed from (``person_addresses``)."""
+
+    house_number: str | None
+    street: str | None
+    unit: str | None
+    po_box: str | None
+    zip5: str | None
+    city: str | None
+    state: str | None
+    line1: str | None
+    n_years: int | None
+    support: int | None  # filings by anyone at this address
+    last_year: int | None
+
+    @property
+    def key(self) -> Key:
+        return (self.house_number, self.street, self.unit, self.po_box, self.zip5)
+
+
+class Filing(NamedTuple):
+    """One filing of the person's, with its address as filed."""
+
+    tax_year: int
+    house_number: str | None
+    street: str | None
+    unit: str | None
+    po_box: str | None
+    city: str | None
+    state: str | None
+    zip5: str | None
+    line1: str | None
+    phone: str | None
+
+    @property
+    def key(self) -> Key:
+        return (self.house_number, self.street, self.unit, self.po_box, self.zip5)
+
+
+class Best(NamedTuple):
+    """The best-scoring person of one request, and how alone it stands."""
+
+    person_id: str
+    probability: float
+    candidates: int  # persons at or above the review threshold within the margin
+    margin: float  # bits over the runner-up person (huge when there is none)
+
+
+class Evidence(NamedTuple):
+    """Everything of the best person's the checks read.
+
+    ``neighbours`` holds, for each address the person filed from in a requested period
+    with at most ``MAX_SLIP_SUPPORT`` filings, the other persons filing there;
+    ``co_filed`` holds which of the person's own addresses each of those filed from.
+    ``units_at`` holds (house number, street, ZIP) of the person's addresses where
+    anyone files with a unit.
+    """
+
+    person: Person
+    names: Sequence[Name]
+    addresses: Sequence[Address]
+    filings: Sequence[Filing]
+    neighbours: Mapping[Key, frozenset[str]]
+    co_filed: Mapping[str, frozenset[Key]]
+    units_at: frozenset[tuple[str | None, str | None, str | None]]
+
+
+class Place(NamedTuple):
+    """The address disclosed from the latest filing in the requested periods."""
+
+    tax_year: int
+    line1: str | None
+    unit: str | None
+    city: str | None
+    state: str | None
+    zip5: str | None
+    phone: str | None
+    house_number: str | None
+    street: str | None
+    usable: bool | None  # unknown when a part of the filed address is missing
+
+
+class Outcome(NamedTuple):
+    """One ``outcomes`` row: what the decision rule reads (``OUTCOME_COLUMNS``)."""
+
+    row_number: int
+    candidates: int = 0
+    score: float = 0.0
+    margin_log2: float = 0.0
+    first_name_agrees: bool = False
+    address_corroborated: bool = False
+    filing_year: int | None = None
+    ineligible: bool = False
+    identifier_conflict: bool = False
+    suffix_unconfirmed: bool = False
+    address_usable: bool = True
+    person_tin: str | None = None
+    line1: str | None = None
+    unit: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip5: str | None = None
+    phone: str | None = None

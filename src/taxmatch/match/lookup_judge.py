@@ -1,0 +1,117 @@
+"""The rules on the rows of one lookup: ``outcomes`` rows from the lookup index's slices.
+
+A single lookup's person tables are not the snapshot's million-person tables but the
+rows the lookup index hands over (``taxmatch.match.warm``): the candidates' persons,
+names and filings, and every filer at the best person's addresses. This module gathers
+a request's evidence from those rows in Python, as ``taxmatch.match.collapse`` gathers
+it in DuckDB for a batch, and judges it with the same ``rules.judge``.
+``tests/unit/match/test_lookup_judge.py`` holds the two gatherers to the same answers.
+
+Never logs a value.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from taxmatch.match.collapse import OUTCOME_SCHEMA, request_of
+from taxmatch.match.evidence import Address, Evidence, Filing, Key, Name, Person
+from taxmatch.match.rules import judge, rank_persons
+
+Row = Mapping[str, Any]
+
+
+def _key(row: Row) -> Key:
+    return (row["house_number"], row["street"], row["unit"], row["po_box"], row["zip5"])
+
+
+def evidence_of(
+    person_id: str,
+    persons: Iterable[Row],
+    person_names: Iterable[Row],
+    filings: Iterable[Row],
+    person_addresses: Iterable[Row],
+) -> Evidence | None:
+    """The evidence of ``person_id`` from rows holding at least the person's own rows
+    and every filer's at the person's addresses; None without a ``persons`` row."""
+    person = next((p for p in persons if p["person_id"] == person_id), None)
+    if person is None:
+        return None
+    everyone = list(person_addresses)
+    own = [a for a in everyone if a["person_id"] == person_id]
+    filed = [f for f in filings if f["person_id"] == person_id]
+    own_keys = {_key(a) for a in own}
+    slips = {_key(f) for f in filed}
+    neighbours: dict[Key, set[str]] = defaultdict(set)
+    co_filed: dict[str, set[Key]] = defaultdict(set)
+    buildings = {(k[0], k[1], k[4]) for k in own_keys | slips}
+    units_at: set[tuple[str | None, str | None, str | None]] = set()
+    for row in everyone:
+        key = _key(row)
+        building = (key[0], key[1], key[4])
+        if row["unit"] and building in buildings and None not in building:
+            units_at.add(building)
+        other = row["person_id"]
+        if other == person_id or None in key:
+            continue
+        if key in slips:
+            neighbours[key].add(other)
+        if key in own_keys:
+            co_filed[other].add(key)
+    return Evidence(
+        person=Person(
+            person_id,
+            person["tin"],
+            person["deceased"],
+            person["suffix"],
+            person["date_of_birth"],
+        ),
+        names=[
+            Name(n["first_name"], n["last_key"])
+            for n in person_names
+            if n["person_id"] == person_id
+        ],
+        addresses=[Address._make(a[c] for c in Address._fields) for a in own],
+        filings=[Filing._make(f[c] for c in Filing._fields) for f in filed],
+        neighbours={k: frozenset(v) for k, v in neighbours.items()},
+        co_filed={k: frozenset(v) for k, v in co_filed.items()},
+        units_at=frozenset(units_at),
+    )
+
+
+def judge_rows(
+    valid: Sequence[Row],
+    pred: Iterable[Row],
+    persons: Sequence[Row],
+    person_names: Sequence[Row],
+    filings: Sequence[Row],
+    person_addresses: Sequence[Row],
+    nick: Mapping[str, Sequence[str] | None],
+    *,
+    review_threshold: float,
+    margin: float,
+) -> list[dict[str, Any]]:
+    """One ``outcomes`` row (a dict of ``OUTCOME_SCHEMA``'s columns) per ``valid`` row,
+    from Splink-shaped scored pairs ``pred`` (``unique_id_l`` the row number,
+    ``unique_id_r`` a master record id ``<person_id>|n``)."""
+    pairs: dict[int, list[tuple[str, float, float]]] = defaultdict(list)
+    for p in pred:
+        person_id = str(p["unique_id_r"]).split("|", 1)[0]
+        pairs[int(p["unique_id_l"])].append(
+            (person_id, float(p["match_weight"]), float(p["match_probability"]))
+        )
+    out: list[dict[str, Any]] = []
+    for v in valid:
+        rn = int(v["row_number"])
+        best = rank_persons(pairs.get(rn, ()), review_threshold, margin)
+        evidence = None
+        if best is not None:
+            evidence = evidence_of(best.person_id, persons, person_names, filings,
+                                   person_addresses)  # fmt: skip
+        first = v["first_name"]
+        nicknames = (nick.get(first) if first is not None else None) or ()
+        outcome = judge(rn, request_of(v), best, evidence, nicknames)
+        out.append(dict(zip(OUTCOME_SCHEMA.names, outcome, strict=True)))
+    return out

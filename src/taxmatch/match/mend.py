@@ -1,0 +1,219 @@
+"""Mending a slip on the filing an address is disclosed from, from the person's own
+history (``place``). Pure; called by ``taxmatch.match.rules.judge`` only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from taxmatch.match.evidence import (
+    MAX_SLIP_SUPPORT,
+    MEND_SIMILAR,
+    Address,
+    Evidence,
+    Filing,
+    Place,
+    distance,
+    same,
+    similarity,
+)
+
+
+def text_order(*values: str | None) -> tuple[tuple[bool, str], ...]:
+    """Ascending, missing values last (as SQL orders them)."""
+    return tuple((v is None, v or "") for v in values)
+
+
+def _filled(value: str | None) -> bool | None:
+    """SQL's ``value <> ''``: unknown for a missing value."""
+    return None if value is None else value != ""
+
+
+def _and(*values: bool | None) -> bool | None:
+    if any(v is False for v in values):
+        return False
+    return None if any(v is None for v in values) else True
+
+
+def _or(*values: bool | None) -> bool | None:
+    if any(v is True for v in values):
+        return True
+    return None if any(v is None for v in values) else False
+
+
+def _descending(value: int | None) -> tuple[bool, int]:
+    """Descending, missing values last."""
+    return (value is None, -(value or 0))
+
+
+def _mends(
+    a: Address, slip: Filing, years: int, support: int, shared: Callable[[Address], bool]
+) -> bool:
+    """Whether the person's own address ``a`` is what the slip ``slip`` meant:
+    - a unit dropped: the same house and street with a unit, filed in more years;
+    - a typo: the same house and street give or take one typo, filed in more years;
+    - a one-off (filed one year) a few characters from an address the person filed in
+      other years or that others share.
+    A typo or one-off must be the person's own or their household's (``shared``: every
+    other filer at the slip filed at ``a`` too) and the slip no real, busy address."""
+    if not (same(a.zip5, slip.zip5) and (a.house_number or a.po_box)) or a.key == slip.key:
+        return False
+    same_place = _and(
+        _eq(a.house_number, slip.house_number),
+        _eq(a.street, slip.street),
+        _eq(a.unit, slip.unit),
+        _eq(a.po_box, slip.po_box),
+    )
+    if same_place is not False:
+        return False  # not a different address
+    more_years = a.n_years is not None and a.n_years > years
+    if (
+        same(a.po_box, slip.po_box)
+        and same(a.house_number, slip.house_number)
+        and same(a.street, slip.street)
+        and slip.unit == ""
+        and bool(a.unit)
+        and more_years
+    ):
+        return True
+    typo = (
+        same(a.po_box, slip.po_box)
+        and (
+            same(a.house_number, slip.house_number)
+            or distance(a.house_number, slip.house_number) == 1
+        )
+        and (same(a.street, slip.street) or similarity(a.street, slip.street) >= MEND_SIMILAR)
+        and (same(a.unit, slip.unit) or slip.unit == "")
+        and more_years
+    )
+    return (typo or _one_off(a, slip, years)) and support <= MAX_SLIP_SUPPORT and shared(a)
+
+
+def _one_off(a: Address, slip: Filing, years: int) -> bool:
+    """The slip was filed one year, a few characters from ``a``, which the person filed
+    in other years or others share."""
+    if years != 1 or a.po_box is None or slip.po_box is None:
+        return False
+    if not ((a.support or 0) >= 2 or (a.n_years or 0) >= 2):
+        return False
+    if (a.po_box == "") != (slip.po_box == ""):
+        return False
+    near = distance(a.house_number, slip.house_number)
+    text = _line(slip)
+    if near is None or near > 2 or text is None:
+        return False
+    text_distance = distance(_line(a), text)
+    return text_distance is not None and text_distance <= max(1, len(text) // 4)
+
+
+def _eq(a: str | None, b: str | None) -> bool | None:
+    """SQL's ``a = b``: unknown when either is missing."""
+    return None if a is None or b is None else a == b
+
+
+def _line(row: Address | Filing) -> str | None:
+    """The address line with its unit, as the mending compares them."""
+    return None if row.line1 is None or row.unit is None else f"{row.line1} {row.unit}"
+
+
+def _first(items: list[Address], key: Callable[[Address], Any]) -> Address | None:
+    """SQL's ``ORDER BY … LIMIT 1`` over ``items``."""
+    if len(items) <= 1:
+        return items[0] if items else None
+    return min(items, key=key)
+
+
+def _consensus(slip: Filing, evidence: Evidence, years: int, support: int) -> Address | None:
+    """The address the slip meant, if the person's history shows one (``_mends``)."""
+    others = evidence.neighbours.get(slip.key, frozenset())
+    if support > MAX_SLIP_SUPPORT:
+        others = frozenset()
+
+    def shared(a: Address) -> bool:
+        return all(a.key in evidence.co_filed.get(o, frozenset()) for o in others)
+
+    found = [a for a in evidence.addresses if _mends(a, slip, years, support, shared)]
+    return _first(found, lambda a: (
+        _descending(a.n_years), _descending(a.support), _descending(a.last_year),
+        text_order(a.line1, a.unit, a.house_number, a.street)))  # fmt: skip
+
+
+def _history_unit(slip: Filing, evidence: Evidence) -> str:
+    """The unit the person filed with at the slip's house and street, most often."""
+    found = [a for a in evidence.addresses
+             if same(a.house_number, slip.house_number) and same(a.street, slip.street)
+             and same(a.zip5, slip.zip5) and a.unit]  # fmt: skip
+    history = _first(found, lambda a: (_descending(a.n_years), text_order(a.unit)))
+    return "" if history is None or history.unit is None else history.unit
+
+
+def _complete(slip: Filing, evidence: Evidence) -> Address | None:
+    """A complete address the person filed whose line is nearly the slip's."""
+    found = [a for a in evidence.addresses
+             if a.zip5 and a.city and a.state and ((a.house_number and a.street) or a.po_box)
+             and similarity(a.line1, slip.line1) >= MEND_SIMILAR]  # fmt: skip
+    return _first(found, lambda a: (
+        _descending(a.n_years), _descending(a.last_year),
+        text_order(a.line1, a.unit, a.city, a.state, a.zip5, a.house_number, a.street),
+    ))  # fmt: skip
+
+
+def _deliverable(slip: Filing) -> bool | None:
+    """A house number and street, or a PO box, and a ZIP, city and state: unknown when a
+    part is missing (as SQL reads it)."""
+    house, street, box = slip.house_number, slip.street, slip.po_box
+    zip5, city, state = slip.zip5, slip.city, slip.state
+    if None in (house, street, box, zip5, city, state):
+        return _and(
+            _or(_and(_filled(house), _filled(street)), _filled(box)),
+            _filled(zip5), _filled(city), _filled(state),
+        )  # fmt: skip
+    return bool(((house and street) or box) and zip5 and city and state)
+
+
+def place(slip: Filing, evidence: Evidence) -> Place:
+    """The address to disclose from the latest filing ``slip``, mended from the person's
+    own history where the filing holds a slip: a dropped unit, a typo, a one-off; and a
+    filing whose address cannot be delivered replaced by a complete one the person filed
+    in other years whose line is nearly the same."""
+    mine = None
+    key = slip.key
+    if None not in key:  # SQL's join: a missing part matches no address
+        mine = next((a for a in evidence.addresses if a.key == key), None)
+    years = 1 if mine is None or mine.n_years is None else mine.n_years
+    support = 1 if mine is None or mine.support is None else mine.support
+    usable = _deliverable(slip)
+    consensus = None if usable is False else _consensus(slip, evidence, years, support)
+    complete = None if usable is True else _complete(slip, evidence)
+    if usable is True:
+        line1 = slip.line1 if consensus is None or consensus.line1 is None else consensus.line1
+        city, state, zip5 = slip.city, slip.state, slip.zip5
+    else:
+        line1 = None if complete is None else complete.line1
+        city, state, zip5 = (
+            (None, None, None)
+            if complete is None
+            else (complete.city, complete.state, complete.zip5)
+        )
+    if usable is False:
+        unit = None if complete is None else complete.unit
+        house = None if complete is None else complete.house_number
+        street = None if complete is None else complete.street
+    elif consensus is not None:
+        unit, house, street = consensus.unit, consensus.house_number, consensus.street
+    else:
+        unit, house, street = slip.unit, slip.house_number, slip.street
+        if slip.unit == "":
+            unit = _history_unit(slip, evidence)
+    return Place(
+        slip.tax_year,
+        line1,
+        unit,
+        city,
+        state,
+        zip5,
+        slip.phone,
+        house,
+        street,
+        _or(usable, complete is not None),
+    )

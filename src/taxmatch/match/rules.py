@@ -1,0 +1,188 @@
+"""The matcher's rules from scored pairs to a decision summary, each defined once.
+
+A batch (``taxmatch.match.collapse``, which gathers each request's evidence in DuckDB),
+a single lookup (``taxmatch.match.warm``, which gathers it from the lookup index) and
+``taxmatch explain`` all call these functions; none of them restates a rule. Pure: no
+I/O, no logging, and never a value in an exception.
+
+The records they read and write and the thresholds they use are in
+``taxmatch.match.evidence``; mending a slipped address is ``taxmatch.match.mend``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from taxmatch.match.evidence import (
+    DOB_WINDOW_DAYS,
+    NO_RIVAL_BITS,
+    NO_RIVAL_WEIGHT,
+    STREET_SIMILAR,
+    Address,
+    Best,
+    Evidence,
+    Filing,
+    Name,
+    Outcome,
+    Person,
+    Place,
+    Request,
+    distance,
+    same,
+    similarity,
+)
+from taxmatch.match.mend import place, text_order
+
+
+def rank_persons(
+    pairs: Iterable[tuple[str, float, float]], review_threshold: float, margin: float
+) -> Best | None:
+    """The best person of one request's scored pairs ``(person_id, weight, probability)``:
+    a person scores as their best record; ties go to the smaller person id."""
+    people: dict[str, tuple[float, float]] = {}
+    for person_id, w, p in pairs:
+        seen = people.get(person_id)
+        people[person_id] = (w, p) if seen is None else (max(seen[0], w), max(seen[1], p))
+    if not people:
+        return None
+    ranked = sorted(people.items(), key=lambda item: (-item[1][0], item[0]))
+    best_id, (best_w, best_p) = ranked[0]
+    strong = sum(1 for _, (w, p) in ranked if p >= review_threshold and w >= best_w - margin)
+    runner = ranked[1][1][0] if len(ranked) > 1 else NO_RIVAL_WEIGHT
+    return Best(best_id, best_p, strong, best_w - runner)
+
+
+def first_name_agrees(request: Request, names: Iterable[Name], nicknames: Sequence[str]) -> bool:
+    """The request's first name is one the person filed under: exactly, as a nickname, as
+    the initial of a filed initial, or swapped with the surname on the request."""
+    first, last_key = request.first_name, request.last_key
+    for name in names:
+        filed = name.first_name
+        if filed is None:
+            continue
+        if (
+            filed == first
+            or filed in nicknames
+            or (len(filed) == 1 and first is not None and first[:1] == filed)
+            or (filed == last_key and name.last_key == first and first is not None)
+        ):
+            return True
+    return False
+
+
+def address_corroborated(request: Request, addresses: Iterable[Address]) -> bool:
+    """The requester's address is in the person's address history: the same house number
+    on the same street (or a street at least ``STREET_SIMILAR``), one mistyped house-number
+    character on exactly the same street, or the same PO box; always in the same ZIP."""
+    house, street, zip5, box = request.house_number, request.street, request.zip5, request.po_box
+    for a in addresses:
+        if zip5 is None or a.zip5 != zip5:
+            continue
+        if house and (
+            (
+                a.house_number == house
+                and (same(a.street, street) or similarity(a.street, street) >= STREET_SIMILAR)
+            )
+            or (distance(a.house_number, house) == 1 and same(a.street, street))
+        ):
+            return True
+        if box and a.po_box == box:
+            return True
+    return False
+
+
+def identifier_conflict(request: Request, person: Person) -> bool:
+    """A different suffix, or dates of birth more than ``DOB_WINDOW_DAYS`` apart that are
+    not a day/month swap: two different people."""
+    rq, filed = request.suffix, person.suffix
+    if rq and filed and rq != filed:
+        return True
+    a, b = request.date_of_birth, person.date_of_birth
+    if a is None or b is None or a == b:
+        return False
+    swapped = a.month == b.day and a.day == b.month
+    return abs((b - a).days) > DOB_WINDOW_DAYS and not swapped
+
+
+def suffix_unconfirmed(request: Request, person: Person) -> bool:
+    """The person filed with a suffix the request lacks and no date of birth confirms
+    which generation is meant."""
+    same_dob = request.date_of_birth is not None and request.date_of_birth == person.date_of_birth
+    return bool(person.suffix) and request.suffix == "" and not same_dob
+
+
+def latest_filing(filings: Iterable[Filing], periods: Sequence[int]) -> Filing | None:
+    """The person's latest filing within the requested periods. Every column orders,
+    so the choice never depends on the order rows are read in."""
+    found = [f for f in filings if f.tax_year in periods]
+    if len(found) <= 1:
+        return found[0] if found else None
+    return min(
+        found,
+        key=lambda f: (
+            -f.tax_year,
+            text_order(
+                f.line1,
+                f.unit,
+                f.house_number,
+                f.street,
+                f.po_box,
+                f.city,
+                f.state,
+                f.zip5,
+                f.phone,
+            ),
+        ),
+    )
+
+
+def unit_missing(
+    found: Place, units_at: frozenset[tuple[str | None, str | None, str | None]]
+) -> bool:
+    """An address without a unit in a building where others file with units is
+    incomplete (USPS: missing secondary): an officer looks at it."""
+    return (
+        found.unit == ""
+        and bool(found.house_number)
+        and ((found.house_number, found.street, found.zip5) in units_at)
+    )
+
+
+def judge(
+    row_number: int,
+    request: Request,
+    best: Best | None,
+    evidence: Evidence | None,
+    nicknames: Sequence[str],
+) -> Outcome:
+    """The decision summary of one request: the best person (``rank_persons``), the
+    checks on it and the address its latest filing in the requested periods gives."""
+    if best is None or evidence is None:
+        return Outcome(row_number)
+    person = evidence.person
+    latest = latest_filing(evidence.filings, request.tax_periods)
+    found = None if latest is None else place(latest, evidence)
+    usable = True
+    if found is not None:
+        missing = unit_missing(found, evidence.units_at)
+        usable = not missing if found.usable is None else found.usable and not missing
+    return Outcome(
+        row_number=row_number,
+        candidates=best.candidates,
+        score=best.probability,
+        margin_log2=float("inf") if best.margin > NO_RIVAL_BITS else best.margin,
+        first_name_agrees=first_name_agrees(request, evidence.names, nicknames),
+        address_corroborated=address_corroborated(request, evidence.addresses),
+        filing_year=None if found is None else found.tax_year,
+        ineligible=bool(person.deceased),
+        identifier_conflict=identifier_conflict(request, person),
+        suffix_unconfirmed=suffix_unconfirmed(request, person),
+        address_usable=usable,
+        person_tin=person.tin,
+        line1=None if found is None else found.line1,
+        unit=None if found is None else found.unit,
+        city=None if found is None else found.city,
+        state=None if found is None else found.state,
+        zip5=None if found is None else found.zip5,
+        phone=None if found is None else found.phone,
+    )
