@@ -6,7 +6,8 @@ about thirty milliseconds planning and starting that statement to read a few doz
 so the warm matcher runs this transcription instead: each CTE of the SQL is a block
 below, under the CTE's name, with SQL's three-valued logic (``None`` is NULL; a WHERE
 keeps a row only when its condition is TRUE; ``bool_or`` ignores NULLs), NULLs ordered
-last, and DuckDB's string functions (``taxmatch.match.strings``).
+last, and DuckDB's string functions (rapidfuzz's, ``taxmatch.match.levels``; a
+similarity at one of this SQL's thresholds raises ``Unsupported``).
 
 Two definitions of one rule may drift apart. Three things stop that: ``SQL_DIGEST``
 is the digest of the SQL this was transcribed from, and the warm matcher uses this
@@ -26,8 +27,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from taxmatch.match import strings
-from taxmatch.match.oneshot import Unsupported
+from taxmatch.match.levels import jaro_winkler, levenshtein, near
+from taxmatch.match.score import Unsupported
 
 Row = dict[str, Any]
 
@@ -101,11 +102,16 @@ def _concat(*parts: str | None) -> str | None:
 
 
 def _jw(a: str | None, b: str | None) -> float | None:
-    return None if a is None or b is None else strings.jaro_winkler_similarity(a, b)
+    if a is None or b is None:
+        return None
+    similarity = jaro_winkler(a, b)
+    if near(similarity, 0.88) or near(similarity, 0.85):  # collapse's thresholds
+        raise Unsupported("a similarity at a threshold")
+    return similarity
 
 
 def _lev(a: str | None, b: str | None) -> int | None:
-    return None if a is None or b is None else strings.levenshtein(a, b)
+    return None if a is None or b is None else levenshtein(a, b)
 
 
 def _len(a: str | None) -> int | None:

@@ -27,8 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from taxmatch.match import collapse_rows as cr
-from taxmatch.match import strings
-from taxmatch.match.oneshot import Unsupported
+from taxmatch.match.score import Unsupported
 from taxmatch.match.probabilistic import MAX_SLIP_SUPPORT, collapse
 
 Row = dict[str, Any]
@@ -67,12 +66,9 @@ class World:
 
 @pytest.fixture(scope="module")
 def con() -> Iterator[duckdb.DuckDBPyConnection]:
-    """One in-memory DuckDB for the module's examples (each replaces every table); and
-    ``strings`` rounding the Winkler step as this DuckDB does (the warm matcher checks
-    the same before it uses ``collapse_rows``)."""
+    """One in-memory DuckDB for the module's examples (each replaces every table)."""
     connection = duckdb.connect()
     try:
-        assert strings.calibrate(connection), "taxmatch.match.strings differs from this DuckDB"
         connection.execute("SET threads = 1")  # tiny tables; the cores are shared
         connection.execute("CREATE SCHEMA r")
         yield connection
