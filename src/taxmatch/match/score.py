@@ -28,7 +28,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from taxmatch.match.levels import Exact, Null, RuleKey, Unsure
+from taxmatch.match.levels import Exact, RuleKey, Unsure
 from taxmatch.match.model import BLOCKING, COMPARISONS, settings_dict
 from taxmatch.match.probabilistic import CANDIDATE_FLOOR
 
@@ -104,33 +104,44 @@ class Scorer:
         self.prior_weight = prob_to_weight(float(settings["probability_two_random_records_match"]))
         self.floor_weight = prob_to_weight(CANDIDATE_FLOOR)
         self.tf = tf
-        self.comparisons: list[list[_Level]] = []
-        for declared, saved in zip(COMPARISONS, settings["comparisons"], strict=True):
-            levels = saved["comparison_levels"]
-            pairs = zip(declared.levels, levels, strict=True)
-            self.comparisons.append(
-                [self._level(lv, s, declared.levels, levels) for lv, s in pairs]
-            )
+        self.comparisons = [
+            self._levels(declared.levels, saved)
+            for declared, saved in zip(COMPARISONS, settings["comparisons"], strict=True)
+        ]
 
     @staticmethod
-    def _level(level: Any, saved: dict[str, Any], declared: Any, levels: list[Any]) -> _Level:
-        if isinstance(level, Null):
-            return _Level(level, 0.0)
-        m, u = saved.get("m_probability"), saved.get("u_probability")
-        if m is None or u is None:
-            raise Unsupported("a level without m or u")
-        weight = math.log2(max(float(m), M_U_CLAMP_MIN) / max(float(u), M_U_CLAMP_MIN))
-        column = saved.get("tf_adjustment_column")
-        tf_weight = float(saved.get("tf_adjustment_weight", 1.0))
-        if column is None or tf_weight == 0 or saved["sql_condition"].strip().upper() == "ELSE":
-            return _Level(level, weight)
-        exact = [s for d, s in zip(declared, levels, strict=True)
-                 if isinstance(d, Exact) and d.column == column]  # fmt: skip
-        if not exact or exact[0].get("u_probability") is None:
-            raise Unsupported("a term-frequency level without an exact level")
-        return _Level(level, weight, f"tf_{column}", tf_weight,
-                      float(saved.get("tf_minimum_u_value", 0.0)),
-                      math.log2(float(exact[0]["u_probability"])))  # fmt: skip
+    def _levels(declared: tuple[Any, ...], saved: dict[str, Any]) -> list[_Level]:
+        """Each level's weight and tf adjustment. m and u are read through Splink's own
+        comparison (``CustomComparison(...).get_comparison``), so a level training never
+        observed gets the value Splink gives it."""
+        import splink.comparison_library as cl
+
+        dicts = [dict(lv) for lv in saved["comparison_levels"]]
+        built = cl.CustomComparison(output_column_name=saved["output_column_name"],
+                                    comparison_levels=dicts).get_comparison("duckdb")  # fmt: skip
+        objects = list(built.comparison_levels)
+        out: list[_Level] = []
+        for level, obj, d in zip(declared, objects, dicts, strict=True):
+            if obj.is_null_level:
+                out.append(_Level(level, 0.0))
+                continue
+            m, u = obj.m_probability, obj.u_probability
+            if m is None or u is None:
+                raise Unsupported("a level without m or u")
+            weight = math.log2(max(float(m), M_U_CLAMP_MIN) / max(float(u), M_U_CLAMP_MIN))
+            column = d.get("tf_adjustment_column")
+            tf_weight = float(d.get("tf_adjustment_weight", 1.0))
+            if column is None or tf_weight == 0 or d["sql_condition"].strip().upper() == "ELSE":
+                out.append(_Level(level, weight))
+                continue
+            exact = [o for lv, o in zip(declared, objects, strict=True)
+                     if isinstance(lv, Exact) and lv.column == column]  # fmt: skip
+            if not exact or exact[0].u_probability is None:
+                raise Unsupported("a term-frequency level without an exact level")
+            out.append(_Level(level, weight, f"tf_{column}", tf_weight,
+                              float(d.get("tf_minimum_u_value", 0.0)),
+                              math.log2(float(exact[0].u_probability))))  # fmt: skip
+        return out
 
     def admitted(self, req: Row, rec: Row) -> bool:
         return any(rule.admits(req, rec) for rule in self.rules)

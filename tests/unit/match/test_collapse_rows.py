@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from taxmatch.match import collapse_rows as cr
-from taxmatch.match.score import Unsupported
 from taxmatch.match.probabilistic import MAX_SLIP_SUPPORT, collapse
+from taxmatch.match.score import Unsupported
 
 Row = dict[str, Any]
 
