@@ -151,8 +151,8 @@ def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
         con.execute(f"ATTACH '{_quote(snapshot)}' AS ref (READ_ONLY)")
         rules = {f"k{i}": key_sql(k.right, "m") for i, k in enumerate(keys)}
         tables = {"master_records": rules, **PERSON_TABLES}
-        for name, key_sql in tables.items():
-            _write_keyed(con, tmp, name, key_sql, ALIGNED.get(name, {}))
+        for name, key_exprs in tables.items():
+            _write_keyed(con, tmp, name, key_exprs, ALIGNED.get(name, {}))
         con.close()
         restrict_tree(tmp)
         try:
@@ -188,15 +188,15 @@ def _write_keyed(
     con: duckdb.DuckDBPyConnection,
     directory: Path,
     name: str,
-    key_sql: dict[str, str],
+    key_exprs: dict[str, str],
     aligned_sql: dict[str, str],
 ) -> None:
     cols = [c for c, _ in _describe(con, f"ref.{name}")]
     select = ", ".join(f"m.{c}" for c in cols)
-    keyed = ", ".join(f"{expr} AS __{k}" for k, expr in key_sql.items())
+    keyed = ", ".join(f"{expr} AS __{k}" for k, expr in key_exprs.items())
     keyed += "".join(f", {expr} AS __aligned_{k}" for k, expr in aligned_sql.items())
     reader = con.sql(f"SELECT {select}, {keyed} FROM ref.{name} m").to_arrow_reader(200_000)
-    parts: dict[str, list[Any]] = {k: [] for k in key_sql}
+    parts: dict[str, list[Any]] = {k: [] for k in key_exprs}
     aligned: dict[str, list[Any]] = {k: [] for k in aligned_sql}
     offset = 0
     writer: pa.ipc.RecordBatchFileWriter | None = None
@@ -206,7 +206,7 @@ def _write_keyed(
             if writer is None:
                 writer = pa.ipc.new_file(str(directory / f"{name}.arrow"), data.schema)
             writer.write_batch(data)
-            for k in key_sql:
+            for k in key_exprs:
                 column = batch.column(f"__{k}")
                 valid = np.asarray(column.is_valid())
                 values = np.asarray(column.fill_null(0), dtype=np.uint64)

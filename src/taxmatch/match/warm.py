@@ -93,9 +93,10 @@ class WarmMatcher:
         self.lock = threading.Lock()
         self._closed = False
         self._literals: dict[float, float] = {}
-        # Lookups answered by the Python path and by Splink's SQL; with ``audit``, the
-        # lookups answered both ways and those whose answers differed.
-        self.answered = {"python": 0, "sql": 0, "audited": 0, "differed": 0}
+        # Lookups answered by the Python path and by Splink's SQL, those the Python path
+        # sent to the SQL (a pair it is not sure of, a value it does not handle); with
+        # ``audit``, the lookups answered both ways and those whose answers differed.
+        self.answered = {"python": 0, "sql": 0, "unsure": 0, "audited": 0, "differed": 0}
         self.audit = False
         self._outcomes_schema: pa.Schema | None = None
         self._settings = load_settings(model)
@@ -154,7 +155,7 @@ class WarmMatcher:
         )
         if self._sql_tables:
             for (name,) in self.con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '__splink__%' "
+                "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, '__splink__') "
                 "AND database_name IN ('memory', 'temp')"
             ).fetchall():
                 self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
@@ -190,6 +191,7 @@ class WarmMatcher:
                 rows, requests = self._match_python(inputs, review_threshold, min_margin_log2)
             except (Unsupported, Unsure, TypeError):
                 rows = None  # this lookup's values: the SQL answers it
+                self.answered["unsure"] += 1
         if rows is not None and not self.audit:
             self._write("req_features", requests, self._features_schema)
             self._write("outcomes", rows, self._outcomes_schema)
