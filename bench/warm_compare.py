@@ -67,8 +67,8 @@ def main() -> None:
     service.close()
     state.close()
     shutil.rmtree(scratch, ignore_errors=True)
-    print(f"lookups {len(records)}, compared {answered['audited']} (Python vs SQL outcome "
-          f"rows), SQL only (scorer not sure) {answered['unsure']}, in {seconds:.1f} s")  # fmt: skip
+    print(f"lookups {len(records)}, compared {answered['audited']} (Python vs SQL outcome rows), "
+          f"SQL only (scorer not sure) {answered['unsure']}, in {seconds:.1f} s")  # fmt: skip
     print(f"differences: {answered['differed']}")
     if answered["differed"]:
         sys.exit(1)

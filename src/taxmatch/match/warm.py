@@ -155,8 +155,8 @@ class WarmMatcher:
         )
         if self._sql_tables:
             for (name,) in self.con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, '__splink__') "
-                "AND database_name IN ('memory', 'temp')"
+                "SELECT table_name FROM duckdb_tables() WHERE database_name IN ('memory', "
+                "'temp') AND starts_with(table_name, '__splink__')"
             ).fetchall():
                 self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
             self.con.register("warm_candidates", self._master.empty())
