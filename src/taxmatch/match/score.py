@@ -116,7 +116,7 @@ class Scorer:
         observed gets the value Splink gives it."""
         import splink.comparison_library as cl
 
-        dicts = [dict(lv) for lv in saved["comparison_levels"]]
+        dicts: list[Any] = [dict(lv) for lv in saved["comparison_levels"]]
         built = cl.CustomComparison(output_column_name=saved["output_column_name"],
                                     comparison_levels=dicts).get_comparison("duckdb")  # fmt: skip
         objects = list(built.comparison_levels)
