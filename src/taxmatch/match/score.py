@@ -17,8 +17,9 @@ same saved model and the same declarations (``taxmatch.match.levels``):
   0); pairs below ``CANDIDATE_FLOOR`` (as a weight, as Splink filters) are dropped.
 
 A pair is *uncertain* when a level could not be judged exactly as DuckDB would
-(``levels.Unsure``: a similarity at its threshold, an unexpected value) or its weight is
-within ``WEIGHT_EPSILON`` of the floor; the warm matcher then asks Splink. Never logs a
+(``levels.Unsure``: a similarity at its threshold, an unexpected value), unless the pair
+is below the floor whichever way that level goes, or when its weight is within
+``WEIGHT_EPSILON`` of the floor; the warm matcher then asks Splink. Never logs a
 value.
 """
 
@@ -39,6 +40,8 @@ M_U_CLAMP_MIN = 1e-300
 # A weight this close to the floor's may fall on the other side in DuckDB.
 WEIGHT_EPSILON = 1e-9
 PROBABILITY_EPSILON = 1e-12
+# Levels not judged exactly are followed both ways, up to this many weights per pair.
+MAX_BRANCHES = 16
 
 
 class Unsupported(Exception):
@@ -146,19 +149,27 @@ class Scorer:
     def admitted(self, req: Row, rec: Row) -> bool:
         return any(rule.admits(req, rec) for rule in self.rules)
 
-    def weight(self, req: Row, rec: Row) -> float:
-        """The pair's match weight; ``Unsure`` when a level cannot be judged exactly."""
-        total = self.prior_weight
+    def weights(self, req: Row, rec: Row) -> list[float]:
+        """The pair's match weight; several when a level cannot be judged exactly
+        (``Unsure``: each weight the pair has whether that level holds or not)."""
+        totals = [self.prior_weight]
         for levels in self.comparisons:
+            choices: list[_Level] = []
             for lv in levels:
-                if lv.level.holds(req, rec) is True:
-                    break
+                try:
+                    if lv.level.holds(req, rec) is True:
+                        choices.append(lv)
+                        break
+                except Unsure:
+                    choices.append(lv)  # it may hold; or not, and a later level may
             else:
                 raise Unsupported("no level holds (the else level is missing)")
-            total += lv.weight
-            if lv.tf_column is not None:
-                total += self._tf(lv, req, rec)
-        return total
+            # (prior + w1) + tf1 + w2 + ...: Splink's order of additions
+            totals = [t + lv.weight + (self._tf(lv, req, rec) if lv.tf_column else 0.0)
+                      for t in totals for lv in choices]  # fmt: skip
+            if len(totals) > MAX_BRANCHES:
+                raise Unsure("too many levels not judged exactly")
+        return totals
 
     def _tf(self, lv: _Level, req: Row, rec: Row) -> float:
         values = self.tf[lv.tf_column or ""]
@@ -181,10 +192,17 @@ class Scorer:
                     continue
                 ids = (str(req["unique_id"]), str(rec["unique_id"]))
                 try:
-                    w = self.weight(req, rec)
+                    ws = self.weights(req, rec)
                 except Unsure:
                     out.uncertain.add(ids)
                     continue
+                if len(ws) > 1:
+                    # below the floor whichever way: dropped, as Splink drops it
+                    if max(ws) < self.floor_weight - WEIGHT_EPSILON:
+                        continue
+                    out.uncertain.add(ids)
+                    continue
+                w = ws[0]
                 p = weight_to_prob(w)
                 if (abs(w - self.floor_weight) <= WEIGHT_EPSILON
                         or abs(p - CANDIDATE_FLOOR) <= PROBABILITY_EPSILON):  # fmt: skip

@@ -21,6 +21,7 @@ import duckdb
 import pytest
 
 from taxmatch.generate import generate_population
+from taxmatch.match import levels
 from taxmatch.match.features import REQUEST_INPUTS, request_features
 from taxmatch.match.model import COMPARISONS, load_model_info, load_settings
 from taxmatch.match.probabilistic import CANDIDATE_FLOOR, TF_VIEWS, predict_pairs
@@ -76,6 +77,9 @@ class Scored:
     uncertain: set[tuple[str, str]]
     admitted: int
     levels: set[tuple[int, int]]
+    scorer: Scorer
+    requests: list[Row]
+    records: list[Row]
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +145,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Scored:
                             break
     python = {(p["unique_id_l"], p["unique_id_r"]): (p["match_weight"], p["match_probability"])
               for p in out.pairs}  # fmt: skip
-    return Scored(splink, python, out.uncertain, admitted, levels)
+    return Scored(splink, python, out.uncertain, admitted, levels, scorer, requests, records)
 
 
 def test_same_candidate_pairs(scored: Scored) -> None:
@@ -185,3 +189,18 @@ def test_model_other_than_the_declarations_is_refused(tmp_path: Path) -> None:
     level["sql_condition"] = level["sql_condition"].replace("<= 1", "<= 2")
     with pytest.raises(Unsupported):
         Scorer(settings, {})
+
+
+def test_unsure_levels_are_followed_both_ways(
+    scored: Scored, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every Jaro-Winkler similarity taken as at its threshold, the pairs still
+    judged (below the floor whichever way, or no similarity computed) are Splink's, and
+    the rest are uncertain."""
+    monkeypatch.setattr(levels, "near", lambda value, threshold: True)
+    out = scored.scorer.score(scored.requests, scored.records)
+    assert len(out.uncertain) > len(scored.uncertain)
+    ours = {(p["unique_id_l"], p["unique_id_r"]): p["match_weight"] for p in out.pairs}
+    certain = set(scored.splink) - out.uncertain - scored.uncertain
+    assert set(ours) - out.uncertain - scored.uncertain == certain
+    assert all(abs(ours[pair] - scored.splink[pair][0]) <= 1e-9 for pair in certain)
