@@ -41,7 +41,7 @@ class Event(StrEnum):
     WARM_STARTING = "E620"
     WARM_READY = "E621"
     WARM_FAILED = "E622"
-    WARM_PYTHON_OFF = "E623"  # the Python scorer stands aside; lookups use DuckDB's SQL
+    WARM_PYTHON_OFF = "E623"  # the Python scorer stands aside; lookups use Splink's SQL
     LOOKUP_ENVELOPE_REUSED = "E630"  # a lookup without an envelope took its latest batch's
 
 

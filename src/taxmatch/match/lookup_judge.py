@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from taxmatch.match.collapse import OUTCOME_SCHEMA, request_of
-from taxmatch.match.evidence import Address, Evidence, Filing, Key, Name, Person
+from taxmatch.match.evidence import Address, Best, Evidence, Filing, Key, Name, Person
 from taxmatch.match.rules import judge, rank_persons
 
 Row = Mapping[str, Any]
@@ -81,6 +81,49 @@ def evidence_of(
     )
 
 
+def best_persons(
+    valid: Sequence[Row], pred: Iterable[Row], *, review_threshold: float, margin: float
+) -> dict[int, Best | None]:
+    """Each valid row's best person (``rules.rank_persons``) from Splink-shaped scored
+    pairs ``pred`` (``unique_id_l`` the row number, ``unique_id_r`` a master record id
+    ``<person_id>|n``)."""
+    pairs: dict[int, list[tuple[str, float, float]]] = defaultdict(list)
+    for p in pred:
+        person_id = str(p["unique_id_r"]).split("|", 1)[0]
+        pairs[int(p["unique_id_l"])].append(
+            (person_id, float(p["match_weight"]), float(p["match_probability"]))
+        )
+    return {
+        int(v["row_number"]): rank_persons(pairs.get(int(v["row_number"]), ()), review_threshold,
+                                           margin)
+        for v in valid
+    }  # fmt: skip
+
+
+def outcomes_of(
+    valid: Sequence[Row],
+    best: Mapping[int, Best | None],
+    people: Mapping[str, Sequence[Row]],
+    nick: Mapping[str, Sequence[str] | None],
+) -> list[dict[str, Any]]:
+    """One ``outcomes`` row (a dict of ``OUTCOME_SCHEMA``'s columns) per ``valid`` row;
+    ``people`` holds the person tables' rows (``persons``, ``person_names``, ``filings``,
+    ``person_addresses``) of the best persons and of everyone at their addresses."""
+    out: list[dict[str, Any]] = []
+    for v in valid:
+        rn = int(v["row_number"])
+        found = best.get(rn)
+        evidence = None
+        if found is not None:
+            evidence = evidence_of(found.person_id, people["persons"], people["person_names"],
+                                   people["filings"], people["person_addresses"])  # fmt: skip
+        first = v["first_name"]
+        nicknames = (nick.get(first) if first is not None else None) or ()
+        outcome = judge(rn, request_of(v), found, evidence, nicknames)
+        out.append(dict(zip(OUTCOME_SCHEMA.names, outcome, strict=True)))
+    return out
+
+
 def judge_rows(
     valid: Sequence[Row],
     pred: Iterable[Row],
@@ -93,25 +136,8 @@ def judge_rows(
     review_threshold: float,
     margin: float,
 ) -> list[dict[str, Any]]:
-    """One ``outcomes`` row (a dict of ``OUTCOME_SCHEMA``'s columns) per ``valid`` row,
-    from Splink-shaped scored pairs ``pred`` (``unique_id_l`` the row number,
-    ``unique_id_r`` a master record id ``<person_id>|n``)."""
-    pairs: dict[int, list[tuple[str, float, float]]] = defaultdict(list)
-    for p in pred:
-        person_id = str(p["unique_id_r"]).split("|", 1)[0]
-        pairs[int(p["unique_id_l"])].append(
-            (person_id, float(p["match_weight"]), float(p["match_probability"]))
-        )
-    out: list[dict[str, Any]] = []
-    for v in valid:
-        rn = int(v["row_number"])
-        best = rank_persons(pairs.get(rn, ()), review_threshold, margin)
-        evidence = None
-        if best is not None:
-            evidence = evidence_of(best.person_id, persons, person_names, filings,
-                                   person_addresses)  # fmt: skip
-        first = v["first_name"]
-        nicknames = (nick.get(first) if first is not None else None) or ()
-        outcome = judge(rn, request_of(v), best, evidence, nicknames)
-        out.append(dict(zip(OUTCOME_SCHEMA.names, outcome, strict=True)))
-    return out
+    """``best_persons`` then ``outcomes_of``, from whole person tables."""
+    best = best_persons(valid, pred, review_threshold=review_threshold, margin=margin)
+    people = {"persons": persons, "person_names": person_names, "filings": filings,
+              "person_addresses": person_addresses}  # fmt: skip
+    return outcomes_of(valid, best, people, nick)

@@ -22,6 +22,28 @@ from typing import Any, Literal
 
 import duckdb
 
+from taxmatch.match.levels import (
+    CITY_JW,
+    FIRST_NAME_JW,
+    HOUSE_NUMBER_LEVENSHTEIN,
+    LAST_NAME_JW,
+    STREET_JW,
+    TIN_HAMMING,
+    Comparison,
+    Else,
+    Exact,
+    HammingIs,
+    Initial,
+    JaroWinklerAtLeast,
+    LevenshteinAtMost,
+    ListContains,
+    NearDate,
+    Null,
+    Overlap,
+    Prior,
+    RuleKey,
+    Swapped,
+)
 from taxmatch.owner_only import make_dir, write_private_text
 
 MODEL_SCHEMA = "taxmatch/model/v1"
@@ -44,130 +66,109 @@ class ModelInfo:
     snapshot_id: str
 
 
-# The request's first name is the filer's surname and its surname the filer's first name.
-SWAPPED = "first_name_l = last_key_r AND last_key_l = first_name_r"
+def _p(m: float, **kwargs: Any) -> Prior:
+    return Prior(m, **kwargs)
+
+
+# Swapped names on the request ("GARCIA MARIA"): filings never swap, so neither m nor u
+# can be learnt from them; both are fixed, at about the evidence of an exact first name.
+_SWAP = _p(0.02, u=2e-5, fix_m=True, fix_u=True)
+
+COMPARISONS: tuple[Comparison, ...] = (
+    Comparison("first_name", (
+        Null("first_name"),
+        Exact("first_name", _p(0.90, tf="first_name")),
+        Swapped("swapped with the surname", _SWAP),
+        ListContains("first_name", "first_names", "another filed spelling", _p(0.03)),
+        ListContains("first_name", "nicknames", "nickname", _p(0.03)),
+        Initial("first_name", True, _p(0.01)),
+        JaroWinklerAtLeast("first_name", FIRST_NAME_JW, _p(0.02)),
+        Else(_p(0.01)),
+    )),
+    Comparison("middle_name", (
+        Null("middle_name"),
+        Exact("middle_name", _p(0.85)),
+        Initial("middle_name", False, _p(0.12)),
+        Else(_p(0.03)),
+    )),
+    Comparison("last_name", (
+        Null("last_key"),
+        Exact("last_key", _p(0.90, tf="last_key")),
+        Swapped("swapped with the first name", _SWAP),
+        Overlap("last_parts", _p(0.06), intersect=True),
+        JaroWinklerAtLeast("last_key", LAST_NAME_JW, _p(0.03)),
+        Else(_p(0.01)),
+    )),
+    # A distinguishing field (Jr/Sr at one address): its m is fixed, not learned, so
+    # that a conflicting suffix always separates two people by more than the margin.
+    Comparison("suffix", (
+        Null("suffix"),
+        Exact("suffix", _p(0.995, fix_m=True)),
+        Else(_p(0.005, fix_m=True)),
+    )),
+    Comparison("date_of_birth", (
+        Null("date_of_birth"),
+        Exact("date_of_birth", _p(0.95)),
+        NearDate("date_of_birth", "within a year or day/month swapped", _p(0.04)),
+        Else(_p(0.01)),
+    )),
+    Comparison("tin", (
+        Null("tin"),
+        Overlap("tins", _p(0.95), label="TIN filed"),
+        HammingIs("tin", TIN_HAMMING, "one digit off", _p(0.03)),
+        Else(_p(0.02)),
+    )),
+    Comparison("house_number", (
+        Null("house_number"),
+        Exact("house_number", _p(0.90)),
+        LevenshteinAtMost("house_number", HOUSE_NUMBER_LEVENSHTEIN, _p(0.04)),
+        Else(_p(0.06)),
+    )),
+    Comparison("street", (
+        Null("street"),
+        Exact("street", _p(0.88)),
+        JaroWinklerAtLeast("street", STREET_JW, _p(0.06)),
+        Else(_p(0.06)),
+    )),
+    Comparison("unit", (Null("unit"), Exact("unit", _p(0.9)), Else(_p(0.1)))),
+    Comparison("zip", (
+        Null("zip5"),
+        Exact("zip5", _p(0.90)),
+        Exact("zip3", _p(0.04)),
+        Else(_p(0.06)),
+    )),
+    Comparison("city", (
+        Null("city"),
+        Exact("city", _p(0.90)),
+        JaroWinklerAtLeast("city", CITY_JW, _p(0.04)),
+        Else(_p(0.06)),
+    )),
+)  # fmt: skip
+
+
+def _same(*columns: str) -> RuleKey:
+    return RuleKey(columns, columns)
+
+
+# Candidate pairs: recall first, measured on truth data (bench/matching.py).
+BLOCKING: tuple[RuleKey, ...] = (
+    _same("last_key", "zip5"),
+    _same("first_name", "last_key"),
+    RuleKey(("first_name", "last_key"), ("last_key", "first_name")),  # swapped
+    _same("house_number", "zip5"),
+    _same("first_name", "date_of_birth"),
+    _same("tin"),
+    _same("po_box", "zip5"),
+)
 
 
 def _comparisons() -> list[Any]:
-    import splink.comparison_level_library as cll
-    import splink.comparison_library as cl
-
-    def custom(name: str, levels: list[Any]) -> Any:
-        return cl.CustomComparison(output_column_name=name, comparison_levels=levels)
-
-    return [
-        custom("first_name", [
-            cll.NullLevel("first_name"),
-            cll.ExactMatchLevel("first_name").configure(
-                tf_adjustment_column="first_name", m_probability=0.90),
-            # First and last name swapped on the request ("GARCIA MARIA"). Filings never
-            # swap, so neither m nor u can be learnt from them: both are fixed, at about
-            # the evidence of an exact first name.
-            cll.CustomLevel(SWAPPED, "swapped with the surname").configure(
-                m_probability=0.02, u_probability=2e-5, fix_m_probability=True,
-                fix_u_probability=True),
-            cll.CustomLevel("list_contains(first_names_r, first_name_l) OR "
-                            "list_contains(first_names_l, first_name_r)",
-                            "another filed spelling").configure(m_probability=0.03),
-            cll.CustomLevel("list_contains(nicknames_r, first_name_l) OR "
-                            "list_contains(nicknames_l, first_name_r)",
-                            "nickname").configure(m_probability=0.03),
-            cll.CustomLevel("(length(first_name_l) = 1 OR length(first_name_r) = 1) AND "
-                            "first_name_l[1] = first_name_r[1]",
-                            "initial").configure(m_probability=0.01),
-            cll.JaroWinklerLevel("first_name", 0.92).configure(m_probability=0.02),
-            cll.ElseLevel().configure(m_probability=0.01),
-        ]),
-        custom("middle_name", [
-            cll.NullLevel("middle_name"),
-            cll.ExactMatchLevel("middle_name").configure(m_probability=0.85),
-            cll.CustomLevel("middle_name_l[1] = middle_name_r[1]", "initial").configure(
-                m_probability=0.12),
-            cll.ElseLevel().configure(m_probability=0.03),
-        ]),
-        custom("last_name", [
-            cll.NullLevel("last_key"),
-            cll.ExactMatchLevel("last_key").configure(
-                tf_adjustment_column="last_key", m_probability=0.90),
-            cll.CustomLevel(SWAPPED, "swapped with the first name").configure(
-                m_probability=0.02, u_probability=2e-5, fix_m_probability=True,
-                fix_u_probability=True),
-            cll.ArrayIntersectLevel("last_parts", 1).configure(m_probability=0.06),
-            cll.JaroWinklerLevel("last_key", 0.92).configure(m_probability=0.03),
-            cll.ElseLevel().configure(m_probability=0.01),
-        ]),
-        # A distinguishing field (Jr/Sr at one address): its m is fixed, not learned, so
-        # that a conflicting suffix always separates two people by more than the margin.
-        custom("suffix", [
-            cll.NullLevel("suffix"),
-            cll.ExactMatchLevel("suffix").configure(m_probability=0.995, fix_m_probability=True),
-            cll.ElseLevel().configure(m_probability=0.005, fix_m_probability=True),
-        ]),
-        custom("date_of_birth", [
-            cll.NullLevel("date_of_birth"),
-            cll.ExactMatchLevel("date_of_birth").configure(m_probability=0.95),
-            cll.CustomLevel("abs(date_diff('day', date_of_birth_l, date_of_birth_r)) <= 366 "
-                            "OR (month(date_of_birth_l) = day(date_of_birth_r) AND "
-                            "day(date_of_birth_l) = month(date_of_birth_r))",
-                            "within a year or day/month swapped").configure(m_probability=0.04),
-            cll.ElseLevel().configure(m_probability=0.01),
-        ]),
-        custom("tin", [
-            cll.NullLevel("tin"),
-            cll.CustomLevel("list_has_any(tins_l, tins_r)", "TIN filed").configure(
-                m_probability=0.95),
-            cll.CustomLevel("CASE WHEN length(tin_l) = length(tin_r) "
-                            "THEN hamming(tin_l, tin_r) = 1 ELSE false END",
-                            "one digit off").configure(
-                m_probability=0.03),
-            cll.ElseLevel().configure(m_probability=0.02),
-        ]),
-        custom("house_number", [
-            cll.NullLevel("house_number"),
-            cll.ExactMatchLevel("house_number").configure(m_probability=0.90),
-            cll.LevenshteinLevel("house_number", 1).configure(m_probability=0.04),
-            cll.ElseLevel().configure(m_probability=0.06),
-        ]),
-        custom("street", [
-            cll.NullLevel("street"),
-            cll.ExactMatchLevel("street").configure(m_probability=0.88),
-            cll.JaroWinklerLevel("street", 0.88).configure(m_probability=0.06),
-            cll.ElseLevel().configure(m_probability=0.06),
-        ]),
-        custom("unit", [
-            cll.NullLevel("unit"),
-            cll.ExactMatchLevel("unit").configure(m_probability=0.9),
-            cll.ElseLevel().configure(m_probability=0.1),
-        ]),
-        custom("zip", [
-            cll.NullLevel("zip5"),
-            cll.ExactMatchLevel("zip5").configure(m_probability=0.90),
-            cll.ExactMatchLevel("zip3").configure(m_probability=0.04),
-            cll.ElseLevel().configure(m_probability=0.06),
-        ]),
-        custom("city", [
-            cll.NullLevel("city"),
-            cll.ExactMatchLevel("city").configure(m_probability=0.90),
-            cll.JaroWinklerLevel("city", 0.9).configure(m_probability=0.04),
-            cll.ElseLevel().configure(m_probability=0.06),
-        ]),
-    ]  # fmt: skip
+    return [c.splink() for c in COMPARISONS]
 
 
 def blocking_rules() -> list[Any]:
-    """Candidate pairs: recall first, measured on truth data (bench/matching.py)."""
-    from splink import block_on
-    from splink.blocking_rule_library import CustomRule
-
-    return [
-        block_on("last_key", "zip5"),
-        block_on("first_name", "last_key"),
-        CustomRule("l.first_name = r.last_key AND l.last_key = r.first_name"),  # swapped
-        block_on("house_number", "zip5"),
-        block_on("first_name", "date_of_birth"),
-        block_on("tin"),
-        block_on("po_box", "zip5"),
-    ]
+    """The Splink rendering of ``BLOCKING``."""
+    return [rule.splink() for rule in BLOCKING]
 
 
 def settings_dict(link_type: Literal["link_only", "dedupe_only"], prior: float) -> dict[str, Any]:

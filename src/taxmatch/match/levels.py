@@ -1,0 +1,398 @@
+"""The model's comparison levels and blocking rules, declared once.
+
+Each level is a small frozen dataclass that renders itself two ways: as the Splink level
+(``splink()``: the SQL condition, label, m/u priors, fixed flags and term-frequency
+column ``taxmatch.match.model`` trains and a batch scores with) and as a Python predicate
+(``holds(l, r)``: the same condition on one request row and one master row, with SQL's
+NULL rules, for the lookup path's scorer ``taxmatch.match.score``). The thresholds are
+named constants below, read by both renderings.
+
+``holds`` answers True, False, or None when it cannot tell for sure: a string
+similarity within ``SIMILARITY_EPSILON`` of its threshold (rapidfuzz and DuckDB may
+round the last bits differently), a value of a type it does not expect, or a character
+function on text that is not ASCII. A pair with such a level goes to Splink's SQL.
+Never logs a value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz.distance import Hamming, JaroWinkler, Levenshtein
+
+Row = dict[str, Any]
+
+# Thresholds, used by the Splink SQL and the Python predicates alike.
+FIRST_NAME_JW = 0.92
+LAST_NAME_JW = 0.92
+STREET_JW = 0.88
+CITY_JW = 0.9
+HOUSE_NUMBER_LEVENSHTEIN = 1
+DOB_WINDOW_DAYS = 366
+TIN_HAMMING = 1
+# A similarity this close to a threshold is not trusted to fall on the same side as
+# DuckDB's (its last bits may differ from rapidfuzz's).
+SIMILARITY_EPSILON = 1e-9
+
+
+def _cll() -> Any:
+    import splink.comparison_level_library as cll
+
+    return cll
+
+
+class Unsure(Exception):
+    """A value a Python predicate cannot judge exactly as DuckDB would."""
+
+
+def jaro_winkler(a: str, b: str) -> float:
+    """DuckDB's ``jaro_winkler_similarity`` (rapidfuzz's, which DuckDB vendors): 0 when
+    either string is empty, as DuckDB's."""
+    if not a or not b:
+        return 0.0
+    return float(JaroWinkler.similarity(a, b))
+
+
+def levenshtein(a: str, b: str) -> int:
+    return int(Levenshtein.distance(a, b))
+
+
+def near(value: float, threshold: float) -> bool:
+    return abs(value - threshold) <= SIMILARITY_EPSILON
+
+
+def _ascii(*values: str) -> None:
+    if not all(v.isascii() for v in values):
+        raise Unsure("a character function on text that is not ASCII")
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Unsure("a value that is not text")
+    return value
+
+
+def _contains(items: Any, value: Any) -> bool | None:
+    """``list_contains``: NULL for a NULL list or value; NULL items never match."""
+    if items is None or value is None:
+        return None
+    return any(i is not None and i == value for i in items)
+
+
+def _overlap(a: Any, b: Any) -> bool | None:
+    """``list_has_any`` / ``array_length(list_intersect(a, b)) >= 1``."""
+    if a is None or b is None:
+        return None
+    return bool({x for x in a if x is not None} & {x for x in b if x is not None})
+
+
+def _or(*values: bool | None) -> bool | None:
+    if any(v is True for v in values):
+        return True
+    return None if any(v is None for v in values) else False
+
+
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """A level's starting m (and u), which of them training may not change, and its
+    term-frequency column."""
+
+    m: float
+    u: float | None = None
+    fix_m: bool = False
+    fix_u: bool = False
+    tf: str | None = None
+
+    def configure(self, level: Any) -> Any:
+        given = {
+            "m_probability": self.m,
+            "u_probability": self.u,
+            "tf_adjustment_column": self.tf,
+            "fix_m_probability": self.fix_m or None,
+            "fix_u_probability": self.fix_u or None,
+        }
+        return level.configure(**{k: v for k, v in given.items() if v is not None})  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Null:
+    """Either side's ``column`` is NULL (weight 0)."""
+
+    column: str
+
+    def splink(self) -> Any:
+        return _cll().NullLevel(self.column)
+
+    def holds(self, req: Row, rec: Row) -> bool | None:
+        return req[self.column] is None or rec[self.column] is None
+
+
+@dataclass(frozen=True, slots=True)
+class Exact:
+    column: str
+    prior: Prior
+
+    def splink(self) -> Any:
+        return self.prior.configure(_cll().ExactMatchLevel(self.column))
+
+    def holds(self, req: Row, rec: Row) -> bool | None:
+        a, b = req[self.column], rec[self.column]
+        if a is None or b is None:
+            return None
+        if type(a) is not type(b):
+            raise Unsure("values of different types")
+        return bool(a == b)
+
+
+@dataclass(frozen=True, slots=True)
+class Swapped:
+    """The request's first name is the filer's surname and its surname the first name."""
+
+    label: str
+    prior: Prior
+    first: str = "first_name"
+    last: str = "last_key"
+
+    @property
+    def sql(self) -> str:
+        f, k = self.first, self.last
+        return f"{f}_l = {k}_r AND {k}_l = {f}_r"
+
+    def splink(self) -> Any:
+        return self.prior.configure(_cll().CustomLevel(self.sql, self.label))
+
+    def holds(self, req: Row, rec: Row) -> bool | None:
+        values = (req[self.first], rec[self.last], req[self.last], rec[self.first])
+        if any(v is None for v in values):
+            return None
+        return bool(values[0] == values[1] and values[2] == values[3])
+
+
+@dataclass(frozen=True, slots=True)
+class ListContains:
+    """Either side's ``column`` is in the other's ``lists``."""
+
+    column: str
+    lists: str
+    label: str
+    prior: Prior
+
+    @property
+    def sql(self) -> str:
+        c, s = self.column, self.lists
+        return f"list_contains({s}_r, {c}_l) OR list_contains({s}_l, {c}_r)"
+
+    def splink(self) -> Any:
+        return self.prior.configure(_cll().CustomLevel(self.sql, self.label))
+
+    def holds(self, req: Row, rec: Row) -> bool | None:
+        c, s = self.column, self.lists
+        return _or(_contains(rec[s], req[c]), _contains(req[s], rec[c]))
+
+
+@dataclass(frozen=True, slots=True)
+class Initial:
+    """The first characters agree; with ``either_single``, only when one side is just an
+    initial."""
+
+    column: str
+    either_single: bool
+    prior: Prior
+    label: str = "initial"
+
+    @property
+    def sql(self) -> str:
+        c = self.column
+        same = f"{c}_l[1] = {c}_r[1]"
+        return (
+            f"(length({c}_l) = 1 OR length({c}_r) = 1) AND {same}" if self.either_single else same
+        )
+
+    def splink(self) -> Any:
+        return self.prior.configure(_cll().CustomLevel(self.sql, self.label))
+
+    def holds(self, req: Row, rec: Row) -> bool | None:
+        a, b = req[self.column], rec[self.column]
+        if a is None or b is None:
+            return None
+        a, b = _str(a), _str(b)
+        _ascii(a, b)
+        if self.either_single and not (len(a) == 1 or len(b) == 1):
+            return False
+        return a[:1] == b[:1]
+
+
+@dataclass(frozen=True, slots=True)
+class JaroWinklerAtLeast:
+    column: str
+    threshold: float
+    prior: Prior
+
+    def splink(self) -> Any:
+        return self.prior.configure(_cll().JaroWinklerLevel(self.column, self.threshold))
+
+    def holds(self, req: Row, rec: Row) -> bool | None:
+        a, b = req[self.column], rec[self.column]
+        if a is None or b is None:
+            return None
+        similarity = jaro_winkler(_str(a), _str(b))
+        if near(similarity, self.threshold):
+            raise Unsure("a similarity at its threshold")
+        return similarity >= self.threshold
+
+
+@dataclass(frozen=True, slots=True)
+class LevenshteinAtMost:
+    column: str
+    distance: int
+    prior: Prior
+
+    def splink(self) -> Any:
+        return self.prior.configure(_cll().LevenshteinLevel(self.column, self.distance))
+
+    def holds(self, req: Row, rec: Row) -> bool | None:
+        a, b = req[self.column], rec[self.column]
+        if a is None or b is None:
+            return None
+        return levenshtein(_str(a), _str(b)) <= self.distance
+
+
+@dataclass(frozen=True, slots=True)
+class Overlap:
+    """The two sides' lists share an element (``list_has_any``), or with ``intersect``
+    Splink's array-intersection level of size >= 1."""
+
+    column: str
+    prior: Prior
+    intersect: bool = False
+    label: str = ""
+
+    def splink(self) -> Any:
+        if self.intersect:
+            return self.prior.configure(_cll().ArrayIntersectLevel(self.column, 1))
+        sql = f"list_has_any({self.column}_l, {self.column}_r)"
+        return self.prior.configure(_cll().CustomLevel(sql, self.label))
+
+    def holds(self, req: Row, rec: Row) -> bool | None:
+        return _overlap(req[self.column], rec[self.column])
+
+
+@dataclass(frozen=True, slots=True)
+class NearDate:
+    """Within ``DOB_WINDOW_DAYS`` days, or day and month swapped."""
+
+    column: str
+    label: str
+    prior: Prior
+
+    @property
+    def sql(self) -> str:
+        a, b = f"{self.column}_l", f"{self.column}_r"
+        return (f"abs(date_diff('day', {a}, {b})) <= {DOB_WINDOW_DAYS} "
+                f"OR (month({a}) = day({b}) AND day({a}) = month({b}))")  # fmt: skip
+
+    def splink(self) -> Any:
+        return self.prior.configure(_cll().CustomLevel(self.sql, self.label))
+
+    def holds(self, req: Row, rec: Row) -> bool | None:
+        a, b = req[self.column], rec[self.column]
+        if a is None or b is None:
+            return None
+        if type(a) is not dt.date or type(b) is not dt.date:
+            raise Unsure("a date of birth that is not a date")
+        return abs((b - a).days) <= DOB_WINDOW_DAYS or (a.month == b.day and a.day == b.month)
+
+
+@dataclass(frozen=True, slots=True)
+class HammingIs:
+    """Strings of one length that differ in exactly ``distance`` characters."""
+
+    column: str
+    distance: int
+    label: str
+    prior: Prior
+
+    @property
+    def sql(self) -> str:
+        a, b = f"{self.column}_l", f"{self.column}_r"
+        return (f"CASE WHEN length({a}) = length({b}) "
+                f"THEN hamming({a}, {b}) = {self.distance} ELSE false END")  # fmt: skip
+
+    def splink(self) -> Any:
+        return self.prior.configure(_cll().CustomLevel(self.sql, self.label))
+
+    def holds(self, req: Row, rec: Row) -> bool | None:
+        a, b = req[self.column], rec[self.column]
+        if a is None or b is None:
+            return None
+        a, b = _str(a), _str(b)
+        _ascii(a, b)
+        if len(a) != len(b):
+            return False
+        if not a:
+            raise Unsure("hamming of empty strings")  # DuckDB raises
+        return int(Hamming.distance(a, b)) == self.distance
+
+
+@dataclass(frozen=True, slots=True)
+class Else:
+    prior: Prior
+
+    def splink(self) -> Any:
+        return self.prior.configure(_cll().ElseLevel())
+
+    def holds(self, req: Row, rec: Row) -> bool | None:
+        return True
+
+
+Level = (Null | Exact | Swapped | ListContains | Initial | JaroWinklerAtLeast
+         | LevenshteinAtMost | Overlap | NearDate | HammingIs | Else)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    name: str
+    levels: tuple[Level, ...]
+
+    def splink(self) -> Any:
+        import splink.comparison_library as cl
+
+        return cl.CustomComparison(
+            output_column_name=self.name, comparison_levels=[lv.splink() for lv in self.levels]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RuleKey:
+    """A blocking rule: the request's ``left`` columns equal the record's ``right``
+    columns, pairwise (a NULL equals nothing)."""
+
+    left: tuple[str, ...]
+    right: tuple[str, ...]
+
+    def admits(self, req: Row, rec: Row) -> bool:
+        return all(req[a] is not None and rec[b] is not None and req[a] == rec[b]
+                   for a, b in zip(self.left, self.right, strict=True))  # fmt: skip
+
+    def splink(self) -> Any:
+        from splink import block_on
+        from splink.blocking_rule_library import CustomRule
+
+        if self.left == self.right:
+            return block_on(*self.left)
+        terms = (f"l.{a} = r.{b}" for a, b in zip(self.left, self.right, strict=True))
+        return CustomRule(" AND ".join(terms))
+
+
+__all__ = [
+    "Comparison",
+    "Level",
+    "Prior",
+    "RuleKey",
+    "Unsure",
+    "jaro_winkler",
+    "levenshtein",
+    "near",
+]

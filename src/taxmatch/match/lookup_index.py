@@ -1,0 +1,281 @@
+"""The lookup index: a reference snapshot's master records and person tables as
+memory-mapped Arrow files, with, per key, sorted 64-bit hashes and the rows they come from.
+
+Every blocking rule (``taxmatch.match.model.BLOCKING``) is a conjunction of equalities
+``l.a = r.b``, so a request's own keys fetch every master record any rule could pair it
+with: a superset of the batch's candidates (a hash collision only adds a record, which
+the blocking then drops), in microseconds. The person tables are kept by the person's
+and the address's keys (what ``collapse`` reads for the best person). Built once per
+snapshot, beside it (``<snapshot>.lookup-<digest>/``). Never logs a value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from taxmatch.errors import ReferenceSnapshotError
+from taxmatch.match.levels import RuleKey
+from taxmatch.owner_only import make_dir, restrict_tree
+
+INDEX_VERSION = "lookup-index-3"
+Row = dict[str, Any]
+
+
+def key_sql(cols: tuple[str, ...], alias: str) -> str:
+    """A rule's key: a hash of its columns' values, null when any value is null (an
+    equality with a null never pairs two records)."""
+    parts = [f"{alias}.{c}" for c in cols]
+    nulls = " OR ".join(f"{p} IS NULL" for p in parts)
+    values = ", ".join(f"CAST({p} AS VARCHAR)" for p in parts)
+    return f"CASE WHEN {nulls} THEN NULL ELSE hash({values}) END"
+
+
+def _rules_digest(keys: list[RuleKey]) -> str:
+    """Everything the index's content depends on besides the snapshot: the rules, how keys
+    are made, which person tables are kept by which keys, and DuckDB's version."""
+    text = json.dumps([[[k.left, k.right] for k in keys], key_sql(("a", "b"), "m"),
+                       PERSON_TABLES, ALIGNED])  # fmt: skip
+    return hashlib.sha256(f"{INDEX_VERSION}|{duckdb.__version__}|{text}".encode()).hexdigest()
+
+
+def index_path(snapshot: Path, keys: list[RuleKey]) -> Path:
+    """The lookup index's directory beside ``snapshot``. The digest in the name covers
+    the rules and the DuckDB version (``hash`` is only stable within one)."""
+    return snapshot.with_name(f"{snapshot.stem}.lookup-{_rules_digest(keys)[:12]}")
+
+
+# The person tables ``collapse`` reads, kept in the index with the keys a lookup fetches
+# them by: the best person's rows, and every filer at that person's addresses.
+ADDRESS_KEY = (
+    "CASE WHEN house_number <> '' THEN hash('H', house_number, street, zip5) "
+    "ELSE hash('P', po_box, zip5) END"
+)
+PERSON_TABLES: dict[str, dict[str, str]] = {
+    "persons": {"pk": "hash(person_id)"},
+    "person_names": {"pk": "hash(person_id)"},
+    "filings": {"pk": "hash(person_id)"},
+    "person_addresses": {"ak": ADDRESS_KEY},
+}
+# Per row, the key a lookup goes on to fetch by (so that it need not ask DuckDB to hash
+# it): a candidate's person, a filing's address.
+ALIGNED: dict[str, dict[str, str]] = {
+    "master_records": {"pk": "hash(person_id)"},
+    "filings": {"ak": ADDRESS_KEY},
+}
+
+
+class Keyed:
+    """One table of the lookup index: its rows (an Arrow file, memory-mapped: pages are
+    read when a lookup touches them) and, per key, the sorted key values with the row
+    each comes from."""
+
+    def __init__(self, directory: Path, name: str, keys: list[str]) -> None:
+        source = pa.memory_map(str(directory / f"{name}.arrow"), "r")
+        self._source = source
+        reader = pa.ipc.open_file(source)
+        self.schema = reader.schema
+        self.batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
+        sizes = [b.num_rows for b in self.batches]
+        self.starts = np.cumsum([0, *sizes[:-1]]).astype(np.uint64) if sizes else np.empty(0)
+        self.keys = {k: np.load(directory / f"{name}.{k}.npy", mmap_mode="r") for k in keys}
+        self.aligned = {k: np.load(directory / f"{name}.{k}.aligned.npy", mmap_mode="r")
+                        for k in ALIGNED.get(name, {})}  # fmt: skip
+
+    def empty(self) -> pa.Table:
+        return self.schema.empty_table()
+
+    def close(self) -> None:
+        self.batches = []
+        self.keys = {}
+        self.aligned = {}
+        self._source.close()
+
+    def take(self, wanted: dict[str, list[int]]) -> pa.Table:
+        """The rows whose key ``k`` is one of ``wanted[k]``, for any ``k``, each once."""
+        return self.take_rows(wanted)[0]
+
+    def take_rows(self, wanted: dict[str, list[int]]) -> tuple[pa.Table, Any]:
+        """``take`` and the row numbers taken, in the table's order (to index
+        ``aligned`` with). Taken batch by batch: a take across the whole (chunked)
+        table would copy it."""
+        found: list[Any] = []
+        for key, values in wanted.items():
+            pairs = self.keys[key]
+            for value in values:
+                v = np.uint64(value)
+                lo = int(np.searchsorted(pairs[0], v, "left"))
+                hi = int(np.searchsorted(pairs[0], v, "right"))
+                if hi > lo:
+                    found.append(pairs[1][lo:hi])
+        if not found:
+            return self.empty(), np.empty(0, np.uint64)
+        rows = np.unique(np.concatenate(found))
+        which = np.searchsorted(self.starts, rows, "right") - 1
+        taken = []
+        for b in np.unique(which):
+            local = rows[which == b] - self.starts[b]
+            taken.append(self.batches[int(b)].take(pa.array(local, pa.uint64())))
+        return pa.Table.from_batches(taken, self.schema), rows
+
+
+def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
+    """The snapshot's lookup index for ``keys``, built now if it is not there yet.
+
+    ``master_records`` with one hashed key per blocking rule, and the person tables with
+    the person's and the address's keys: each an Arrow file plus, per key, a sorted array
+    of (key, row). Built in a temporary directory and renamed, so a reader never sees
+    half an index and two processes building at once both end with a whole one.
+    """
+    target = index_path(snapshot, keys)
+    if target.exists():
+        return target
+    _sweep_partials(target)
+    tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.partial")
+    make_dir(tmp)
+    con = duckdb.connect()
+    try:
+        con.execute("SET memory_limit='1GB'")
+        con.execute("SET threads=2")
+        con.execute(f"ATTACH '{_quote(snapshot)}' AS ref (READ_ONLY)")
+        rules = {f"k{i}": key_sql(k.right, "m") for i, k in enumerate(keys)}
+        tables = {"master_records": rules, **PERSON_TABLES}
+        for name, key_exprs in tables.items():
+            _write_keyed(con, tmp, name, key_exprs, ALIGNED.get(name, {}))
+        con.close()
+        restrict_tree(tmp)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not target.exists():
+                raise
+            # another process finished first: its index is as good
+    except BaseException:
+        con.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+PARTIAL_AGE_SECONDS = 6 * 3600
+
+
+def _sweep_partials(target: Path) -> None:
+    """Remove what builds of this index that died left behind (a build takes seconds to
+    minutes; one untouched for hours is dead, not running in another process)."""
+    now = time.time()
+    for partial in target.parent.glob(f"{target.name}.*.partial"):
+        try:
+            if now - partial.stat().st_mtime > PARTIAL_AGE_SECONDS:
+                shutil.rmtree(partial, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def _write_keyed(
+    con: duckdb.DuckDBPyConnection,
+    directory: Path,
+    name: str,
+    key_exprs: dict[str, str],
+    aligned_sql: dict[str, str],
+) -> None:
+    cols = [c for c, _ in _describe(con, f"ref.{name}")]
+    select = ", ".join(f"m.{c}" for c in cols)
+    keyed = ", ".join(f"{expr} AS __{k}" for k, expr in key_exprs.items())
+    keyed += "".join(f", {expr} AS __aligned_{k}" for k, expr in aligned_sql.items())
+    reader = con.sql(f"SELECT {select}, {keyed} FROM ref.{name} m").to_arrow_reader(200_000)
+    parts: dict[str, list[Any]] = {k: [] for k in key_exprs}
+    aligned: dict[str, list[Any]] = {k: [] for k in aligned_sql}
+    offset = 0
+    writer: pa.ipc.RecordBatchFileWriter | None = None
+    try:
+        for batch in reader:
+            data = batch.select(cols)
+            if writer is None:
+                writer = pa.ipc.new_file(str(directory / f"{name}.arrow"), data.schema)
+            writer.write_batch(data)
+            for k in key_exprs:
+                column = batch.column(f"__{k}")
+                valid = np.asarray(column.is_valid())
+                values = np.asarray(column.fill_null(0), dtype=np.uint64)
+                rows = np.arange(offset, offset + batch.num_rows, dtype=np.uint64)
+                parts[k].append(np.stack([values[valid], rows[valid]]))
+            for k in aligned_sql:
+                column = batch.column(f"__aligned_{k}")
+                if column.null_count:
+                    raise ReferenceSnapshotError("a lookup index key is unexpectedly null")
+                aligned[k].append(np.asarray(column, dtype=np.uint64))
+            offset += batch.num_rows
+        if writer is None:
+            schema = con.sql(f"SELECT {select} FROM ref.{name} m LIMIT 0").to_arrow_table()
+            writer = pa.ipc.new_file(str(directory / f"{name}.arrow"), schema.schema)
+    finally:
+        if writer is not None:
+            writer.close()
+    for k, chunks in parts.items():
+        pairs = np.concatenate(chunks, axis=1) if chunks else np.empty((2, 0), np.uint64)
+        order = np.argsort(pairs[0], kind="stable")
+        np.save(directory / f"{name}.{k}.npy", pairs[:, order])
+    for k, chunks in aligned.items():
+        values = np.concatenate(chunks) if chunks else np.empty(0, np.uint64)
+        np.save(directory / f"{name}.{k}.aligned.npy", values)
+
+
+def _describe(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    return [(str(r[0]), str(r[1])) for r in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def people_of(
+    master: Keyed, tables: dict[str, Keyed], ids: set[str], listed: list[Row], taken: Any
+) -> dict[str, list[Row]]:
+    """The person tables' rows of the persons ``ids`` (candidates among ``listed``, the
+    master records taken at rows ``taken``) and everyone's at those persons' addresses."""
+    people: dict[str, list[Row]] = {name: [] for name in tables}
+    if not ids:
+        return people
+    person_hash = master.aligned["pk"]  # beside each candidate, its person's key
+    hashes = sorted({int(person_hash[row]) for row, c in zip(taken, listed, strict=True)
+                     if c["person_id"] in ids})  # fmt: skip
+    for name in ("persons", "person_names"):
+        rows = tables[name].take({"pk": hashes}).to_pylist()
+        # a 64-bit hash collision would add another person's rows: keep the persons'
+        people[name] = [r for r in rows if r["person_id"] in ids]
+    filings, filing_rows = tables["filings"].take_rows({"pk": hashes})
+    address_key = tables["filings"].aligned["ak"]
+    keys: set[int] = set()
+    for row, filing in zip(filing_rows, filings.to_pylist(), strict=True):
+        if filing["person_id"] in ids:
+            people["filings"].append(filing)
+            keys.add(int(address_key[row]))
+    if keys:
+        people["person_addresses"] = (
+            tables["person_addresses"].take({"ak": sorted(keys)}).to_pylist()
+        )
+    return people
+
+
+__all__ = [
+    "ADDRESS_KEY",
+    "ALIGNED",
+    "PERSON_TABLES",
+    "Keyed",
+    "build_lookup_index",
+    "index_path",
+    "key_sql",
+    "people_of",
+]

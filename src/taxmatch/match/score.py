@@ -1,0 +1,216 @@
+"""Splink's scores for one lookup's few pairs, in Python, from the saved model.
+
+A batch scores with Splink on DuckDB (``probabilistic.predict_pairs``). For one request
+and the few dozen master records it can be paired with, building and planning that SQL
+costs far more than the arithmetic, so the warm matcher scores here instead, from the
+same saved model and the same declarations (``taxmatch.match.levels``):
+
+- the pairs any blocking rule admits (``model.BLOCKING``);
+- per comparison, the first level whose predicate holds, its match weight
+  ``log2(m / u)`` (m and u clamped at Splink's ``1e-300``; 0 for a null level) and, on
+  a level with a term-frequency column, Splink's adjustment
+  ``tf_weight * (log2(u_exact) - log2(max(tf_l, tf_r, tf_minimum_u)))`` (0 when neither
+  side's value has a term frequency), ``u_exact`` being the u of the comparison's exact
+  level on that column;
+- ``match_weight``: the prior's weight ``log2(p / (1 - p))`` plus every term, summed in
+  Splink's order; ``match_probability``: ``1 / (1 + 2^-w)`` (``2^w / (1 + 2^w)`` below
+  0); pairs below ``CANDIDATE_FLOOR`` (as a weight, as Splink filters) are dropped.
+
+A pair is *uncertain* when a level could not be judged exactly as DuckDB would
+(``levels.Unsure``: a similarity at its threshold, an unexpected value), unless the pair
+is below the floor whichever way that level goes, or when its weight is within
+``WEIGHT_EPSILON`` of the floor; the warm matcher then asks Splink. Never logs a
+value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from taxmatch.match.levels import Exact, RuleKey, Unsure
+from taxmatch.match.model import BLOCKING, COMPARISONS, settings_dict
+from taxmatch.match.probabilistic import CANDIDATE_FLOOR
+
+Row = dict[str, Any]
+
+# Splink's clamp on m and u before log2 (comparison_level.M_U_CLAMP_MIN).
+M_U_CLAMP_MIN = 1e-300
+# A weight this close to the floor's may fall on the other side in DuckDB.
+WEIGHT_EPSILON = 1e-9
+PROBABILITY_EPSILON = 1e-12
+# Levels not judged exactly are followed both ways, up to this many weights per pair.
+MAX_BRANCHES = 16
+
+
+class Unsupported(Exception):
+    """The saved model is not the one these declarations render, or a value the Python
+    path does not handle: the lookup takes Splink's SQL."""
+
+
+def prob_to_weight(p: float) -> float:
+    return math.log2(p / (1 - p)) if p != 1 else math.inf
+
+
+def weight_to_prob(w: float) -> float:
+    if w >= 0:
+        return 1.0 / (1.0 + math.pow(2.0, -w))
+    return math.pow(2.0, w) / (1.0 + math.pow(2.0, w))
+
+
+@dataclass(frozen=True, slots=True)
+class _Level:
+    level: Any
+    weight: float
+    tf_column: str | None = None
+    tf_weight: float = 0.0
+    tf_min_u: float = 0.0
+    log2_u_exact: float = 0.0
+
+
+@dataclass(slots=True)
+class Scored:
+    """The kept pairs (``unique_id_l``, ``unique_id_r``, ``match_weight``,
+    ``match_probability``) and the (request, record) ids of pairs that are uncertain."""
+
+    pairs: list[Row] = field(default_factory=list)
+    uncertain: set[tuple[str, str]] = field(default_factory=set)
+
+
+def _same_declarations(settings: dict[str, Any]) -> bool:
+    """The saved model's comparisons and blocking rules are those the declarations
+    render (m and u aside): the same conditions, in the same order, the same tf columns."""
+    ours = settings_dict("link_only", 0.5)
+    keys = ("sql_condition", "is_null_level", "tf_adjustment_column", "tf_adjustment_weight",
+            "tf_minimum_u_value")  # fmt: skip
+
+    def shape(s: dict[str, Any]) -> Any:
+        comparisons = [(c["output_column_name"],
+                        [[lv.get(k) for k in keys] for lv in c["comparison_levels"]])
+                       for c in s["comparisons"]]  # fmt: skip
+        rules = [r["blocking_rule"] if isinstance(r, dict) else str(r)
+                 for r in s["blocking_rules_to_generate_predictions"]]  # fmt: skip
+        return comparisons, rules
+
+    return bool(shape(ours) == shape(settings))
+
+
+class Scorer:
+    """The saved model's scores for request × record pairs; ``tf`` holds, per tf
+    column, each value's term frequency (the snapshot's ``tf_*_records`` tables)."""
+
+    def __init__(self, settings: dict[str, Any], tf: dict[str, dict[Any, float]]) -> None:
+        if not _same_declarations(settings):
+            raise Unsupported("the saved model's levels are not the declared ones")
+        self.rules: tuple[RuleKey, ...] = BLOCKING
+        self.prior_weight = prob_to_weight(float(settings["probability_two_random_records_match"]))
+        self.floor_weight = prob_to_weight(CANDIDATE_FLOOR)
+        self.tf = tf
+        self.comparisons = [
+            self._levels(declared.levels, saved)
+            for declared, saved in zip(COMPARISONS, settings["comparisons"], strict=True)
+        ]
+
+    @staticmethod
+    def _levels(declared: tuple[Any, ...], saved: dict[str, Any]) -> list[_Level]:
+        """Each level's weight and tf adjustment. m and u are read through Splink's own
+        comparison (``CustomComparison(...).get_comparison``), so a level training never
+        observed gets the value Splink gives it."""
+        import splink.comparison_library as cl
+
+        dicts: list[Any] = [dict(lv) for lv in saved["comparison_levels"]]
+        built = cl.CustomComparison(output_column_name=saved["output_column_name"],
+                                    comparison_levels=dicts).get_comparison("duckdb")  # fmt: skip
+        objects = list(built.comparison_levels)
+        out: list[_Level] = []
+        for level, obj, d in zip(declared, objects, dicts, strict=True):
+            if obj.is_null_level:
+                out.append(_Level(level, 0.0))
+                continue
+            m, u = obj.m_probability, obj.u_probability
+            if m is None or u is None:
+                raise Unsupported("a level without m or u")
+            weight = math.log2(max(float(m), M_U_CLAMP_MIN) / max(float(u), M_U_CLAMP_MIN))
+            column = d.get("tf_adjustment_column")
+            tf_weight = float(d.get("tf_adjustment_weight", 1.0))
+            if column is None or tf_weight == 0 or d["sql_condition"].strip().upper() == "ELSE":
+                out.append(_Level(level, weight))
+                continue
+            exact = [o for lv, o in zip(declared, objects, strict=True)
+                     if isinstance(lv, Exact) and lv.column == column]  # fmt: skip
+            if not exact or exact[0].u_probability is None:
+                raise Unsupported("a term-frequency level without an exact level")
+            out.append(_Level(level, weight, f"tf_{column}", tf_weight,
+                              float(d.get("tf_minimum_u_value", 0.0)),
+                              math.log2(float(exact[0].u_probability))))  # fmt: skip
+        return out
+
+    def admitted(self, req: Row, rec: Row) -> bool:
+        return any(rule.admits(req, rec) for rule in self.rules)
+
+    def weights(self, req: Row, rec: Row) -> list[float]:
+        """The pair's match weight; several when a level cannot be judged exactly
+        (``Unsure``: each weight the pair has whether that level holds or not)."""
+        totals = [self.prior_weight]
+        for levels in self.comparisons:
+            choices: list[_Level] = []
+            for lv in levels:
+                try:
+                    if lv.level.holds(req, rec) is True:
+                        choices.append(lv)
+                        break
+                except Unsure:
+                    choices.append(lv)  # it may hold; or not, and a later level may
+            else:
+                raise Unsupported("no level holds (the else level is missing)")
+            # (prior + w1) + tf1 + w2 + ...: Splink's order of additions
+            totals = [t + lv.weight + (self._tf(lv, req, rec) if lv.tf_column else 0.0)
+                      for t in totals for lv in choices]  # fmt: skip
+            if len(totals) > MAX_BRANCHES:
+                raise Unsure("too many levels not judged exactly")
+        return totals
+
+    def _tf(self, lv: _Level, req: Row, rec: Row) -> float:
+        values = self.tf[lv.tf_column or ""]
+        column = (lv.tf_column or "")[3:]
+        tf_l, tf_r = values.get(req[column]), values.get(rec[column])
+        if tf_l is None and tf_r is None:
+            return 0.0
+        a = tf_l if tf_l is not None else tf_r
+        b = tf_r if tf_r is not None else tf_l
+        assert a is not None
+        assert b is not None
+        return lv.tf_weight * (lv.log2_u_exact - math.log2(max(a, b, lv.tf_min_u)))
+
+    def score(self, requests: list[Row], records: list[Row]) -> Scored:
+        """Every admitted pair at or above the floor, and the uncertain ones."""
+        out = Scored()
+        for req in requests:
+            for rec in records:
+                if not self.admitted(req, rec):
+                    continue
+                ids = (str(req["unique_id"]), str(rec["unique_id"]))
+                try:
+                    ws = self.weights(req, rec)
+                except Unsure:
+                    out.uncertain.add(ids)
+                    continue
+                if len(ws) > 1:
+                    # below the floor whichever way: dropped, as Splink drops it
+                    if max(ws) < self.floor_weight - WEIGHT_EPSILON:
+                        continue
+                    out.uncertain.add(ids)
+                    continue
+                w = ws[0]
+                p = weight_to_prob(w)
+                if (abs(w - self.floor_weight) <= WEIGHT_EPSILON
+                        or abs(p - CANDIDATE_FLOOR) <= PROBABILITY_EPSILON):  # fmt: skip
+                    out.uncertain.add(ids)
+                if w >= self.floor_weight:
+                    out.pairs.append({"unique_id_l": ids[0], "unique_id_r": ids[1],
+                                      "match_weight": w, "match_probability": p})  # fmt: skip
+        return out
+
+
+__all__ = ["CANDIDATE_FLOOR", "Scored", "Scorer", "Unsupported", "weight_to_prob"]
