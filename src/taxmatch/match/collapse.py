@@ -67,6 +67,8 @@ _BEST_SCHEMA = pa.schema(
         ("margin", pa.float64()),
     ]
 )
+_REQUEST = ("row_number", "first_name", "last_name", "house_number", "street", "zip5", "po_box",
+            "suffix", "date_of_birth", "tax_periods")  # fmt: skip
 _KEY = ("house_number", "street", "unit", "po_box", "zip5")
 _ADDRESS = Address._fields
 _FILING = Filing._fields
@@ -93,14 +95,23 @@ def collapse(
     """``into`` (default ``outcomes``) from the scored pairs in ``pred``, one row per row
     of ``valid``; ``ref`` is the schema holding the snapshot's person tables."""
     _rank(con, pred, review_threshold, margin)
-    _gather(con, ref, valid)
+    # The request columns the rules read, once: ``valid`` is usually a view over the
+    # workspace's tables, which the gathering query would otherwise join twice.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE collapse_valid AS
+            SELECT {", ".join(_REQUEST)} FROM {valid}"""
+    )
+    _gather(con, ref, "collapse_valid")
     rows = _judged(con)
     con.register("collapse_outcomes", pa.Table.from_batches(rows, schema=OUTCOME_SCHEMA))
     try:
         con.execute(f"CREATE OR REPLACE TABLE {into} AS SELECT * FROM collapse_outcomes")
     finally:
         con.unregister("collapse_outcomes")
-        con.execute("DROP TABLE IF EXISTS collapse_best; DROP TABLE IF EXISTS collapse_in")
+        con.execute(
+            "DROP TABLE IF EXISTS collapse_best; DROP TABLE IF EXISTS collapse_in; "
+            "DROP TABLE IF EXISTS collapse_valid"
+        )
 
 
 def _rank(
