@@ -67,6 +67,7 @@ _BEST_SCHEMA = pa.schema(
         ("margin", pa.float64()),
     ]
 )
+_BEST_COLUMNS = "row_number BIGINT, person_id VARCHAR, p DOUBLE, strong BIGINT, margin DOUBLE"
 _REQUEST = ("row_number", "first_name", "last_name", "house_number", "street", "zip5", "po_box",
             "suffix", "date_of_birth", "tax_periods")  # fmt: skip
 _KEY = ("house_number", "street", "unit", "po_box", "zip5")
@@ -94,17 +95,31 @@ def collapse(
 ) -> None:
     """``into`` (default ``outcomes``) from the scored pairs in ``pred``, one row per row
     of ``valid``; ``ref`` is the schema holding the snapshot's person tables."""
-    _rank(con, pred, review_threshold, margin)
+    con.execute("DROP TABLE IF EXISTS collapse_best")
+    rank_into(con, pred, review_threshold, margin)
+    judge_ranked(con, ref=ref, valid=valid, into=into)
+
+
+def judge_ranked(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    ref: str = "ref",
+    valid: str = "valid",
+    into: str = "outcomes",
+) -> None:
+    """``into``: one outcome per row of ``valid`` from the best persons ``rank_into`` kept
+    (``collapse_best``; a row without one has no candidate), judged by the rules."""
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS collapse_best ({_BEST_COLUMNS})")
     # The request columns the rules read, once: ``valid`` is usually a view over the
     # workspace's tables, which the gathering query would otherwise join twice.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE collapse_valid AS
             SELECT {", ".join(_REQUEST)} FROM {valid}"""
     )
-    _gather(con, ref, "collapse_valid")
-    rows = _judged(con)
-    con.register("collapse_outcomes", pa.Table.from_batches(rows, schema=OUTCOME_SCHEMA))
     try:
+        _gather(con, ref, "collapse_valid")
+        rows = _judged(con)
+        con.register("collapse_outcomes", pa.Table.from_batches(rows, schema=OUTCOME_SCHEMA))
         con.execute(f"CREATE OR REPLACE TABLE {into} AS SELECT * FROM collapse_outcomes")
     finally:
         con.unregister("collapse_outcomes")
@@ -114,10 +129,11 @@ def collapse(
         )
 
 
-def _rank(
+def rank_into(
     con: duckdb.DuckDBPyConnection, pred: str, review_threshold: float, margin: float
 ) -> None:
-    """``collapse_best``: each request's best person, by ``rank_persons``."""
+    """Append to ``collapse_best`` each request's best person in ``pred``, by
+    ``rank_persons`` (a batch scored in chunks ranks each chunk's pairs in turn)."""
     reader: pa.RecordBatchReader = con.sql(
         f"""SELECT CAST(unique_id_l AS BIGINT) AS row_number,
                    split_part(unique_id_r, '|', 1) AS person_id,
@@ -148,11 +164,10 @@ def _rank(
                 current, people = rn, []
             people.append((pid, w, p))
     close()
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS collapse_best ({_BEST_COLUMNS})")
     con.register("collapse_best_arrow", pa.table(best, schema=_BEST_SCHEMA))
     try:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE collapse_best AS SELECT * FROM collapse_best_arrow"
-        )
+        con.execute("INSERT INTO collapse_best SELECT * FROM collapse_best_arrow")
     finally:
         con.unregister("collapse_best_arrow")
 

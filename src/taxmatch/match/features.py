@@ -91,6 +91,12 @@ def _nickname_table(con: duckdb.DuckDBPyConnection, names_sql: str) -> None:
     con.unregister("nick_arrow")
 
 
+def request_nicknames(con: duckdb.DuckDBPyConnection, *, source: str = "valid") -> None:
+    """``nick`` for every first name of ``source`` (``request_features`` makes it for the
+    rows it is given; a batch scored in chunks needs the whole batch's)."""
+    _nickname_table(con, f"SELECT DISTINCT first_name FROM {source}")
+
+
 def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
     """Build ``master_records`` and tf tables in an open (writable) snapshot."""
     _nickname_table(con, "SELECT DISTINCT first_name FROM person_names")

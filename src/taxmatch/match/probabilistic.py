@@ -19,8 +19,8 @@ from typing import Any
 
 import duckdb
 
-from taxmatch.match.collapse import collapse
-from taxmatch.match.features import request_features
+from taxmatch.match.collapse import judge_ranked, rank_into
+from taxmatch.match.features import request_features, request_nicknames
 from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
 
 # Pairs below this probability are not kept: they can neither be the best person nor
@@ -93,7 +93,7 @@ def match_probabilistic(
     con.execute(f"ATTACH '{path}' AS ref (READ_ONLY)")
     try:
         con.execute("CREATE OR REPLACE TEMP VIEW master_view AS SELECT * FROM ref.master_records")
-        for table in ("outcomes", "req_kept"):
+        for table in ("outcomes", "req_kept", "collapse_best"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
         first = True
         for lo, hi in _ranges(con, chunk_rows or MATCH_CHUNK_ROWS):
@@ -104,21 +104,22 @@ def match_probabilistic(
             request_features(con, source="valid_part")
             pred = predict_pairs(con, DuckDBAPI(connection=con), "req_features", "master_view",
                                  load_settings(model))  # fmt: skip
-            collapse(con, pred.physical_name, review_threshold, min_margin_log2,
-                     valid="valid_part", into="outcomes_part")  # fmt: skip
+            rank_into(con, pred.physical_name, review_threshold, min_margin_log2)
             pred.drop_table_from_database_and_remove_from_cache()
-            # Outcomes and request features of every chunk are kept (``taxmatch
-            # explain`` reads the features of any row).
-            for part, whole in (("outcomes_part", "outcomes"), ("req_features", "req_kept")):
-                if first:
-                    con.execute(f"ALTER TABLE {part} RENAME TO {whole}")
-                else:
-                    con.execute(f"INSERT INTO {whole} SELECT * FROM {part}")
-                    con.execute(f"DROP TABLE {part}")
+            # The request features of every chunk are kept (``taxmatch explain`` reads
+            # the features of any row).
+            if first:
+                con.execute("ALTER TABLE req_features RENAME TO req_kept")
+            else:
+                con.execute("INSERT INTO req_kept SELECT * FROM req_features")
+                con.execute("DROP TABLE req_features")
             first = False
             if on_chunk is not None:
                 on_chunk(hi - lo)
         con.execute("ALTER TABLE req_kept RENAME TO req_features")
+        # The best persons of all chunks, judged at once (the person tables read once).
+        request_nicknames(con)
+        judge_ranked(con, valid="valid", into="outcomes")
     finally:
         con.execute("DETACH ref")
 
