@@ -13,7 +13,10 @@ Never logs a value.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+import multiprocessing
+import os
+from collections.abc import Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 import duckdb
@@ -33,8 +36,10 @@ from taxmatch.match.evidence import (
 )
 from taxmatch.match.rules import judge, rank_persons
 
-# Rows fetched from DuckDB per Arrow batch while ranking and judging.
+# Rows fetched from DuckDB per Arrow batch while ranking, and while judging (each judged
+# batch is one task: small enough that the two processes finish together).
 FETCH_ROWS = 20_000
+JUDGE_ROWS = 5_000
 
 OUTCOME_SCHEMA = pa.schema(
     [
@@ -254,18 +259,31 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str, valid: str) -> None:
     )
 
 
-def _judged(con: duckdb.DuckDBPyConnection) -> Iterator[pa.RecordBatch]:
-    """``rules.judge`` on every gathered row, as Arrow batches of ``OUTCOME_SCHEMA``."""
-    reader: pa.RecordBatchReader = con.sql(
-        "SELECT * FROM collapse_in ORDER BY row_number"
-    ).to_arrow_reader(FETCH_ROWS)
-    for batch in reader:
-        rows = [judge_gathered(row) for row in batch.to_pylist()]
-        columns = list(zip(*rows, strict=True)) if rows else [()] * len(OUTCOME_SCHEMA)
-        yield pa.RecordBatch.from_arrays(
-            [pa.array(c, type=f.type) for c, f in zip(columns, OUTCOME_SCHEMA, strict=True)],
-            schema=OUTCOME_SCHEMA,
-        )
+def _judged(con: duckdb.DuckDBPyConnection) -> list[pa.RecordBatch]:
+    """``rules.judge`` on every gathered row, as Arrow batches of ``OUTCOME_SCHEMA``.
+
+    The judging is plain Python, one row at a time; on more than two batches of
+    ``JUDGE_ROWS`` rows a second process judges every other batch meanwhile (the
+    machine's other core is idle while DuckDB waits for it)."""
+    rows = con.execute("SELECT count(*) FROM collapse_in").fetchall()[0][0]
+    batches: pa.RecordBatchReader = con.sql("SELECT * FROM collapse_in").to_arrow_reader(JUDGE_ROWS)
+    if rows <= 2 * JUDGE_ROWS or (os.cpu_count() or 1) < 2:
+        return [judge_batch(b) for b in batches]
+    done: list[pa.RecordBatch | Future[pa.RecordBatch]] = []
+    with ProcessPoolExecutor(1, multiprocessing.get_context("spawn")) as helper:
+        for i, batch in enumerate(batches):
+            done.append(helper.submit(judge_batch, batch) if i % 2 else judge_batch(batch))
+        return [d.result() if isinstance(d, Future) else d for d in done]
+
+
+def judge_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``judge_gathered`` on each row of a ``collapse_in`` batch."""
+    rows = [judge_gathered(row) for row in batch.to_pylist()]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(OUTCOME_SCHEMA)
+    return pa.RecordBatch.from_arrays(
+        [pa.array(c, type=f.type) for c, f in zip(columns, OUTCOME_SCHEMA, strict=True)],
+        schema=OUTCOME_SCHEMA,
+    )
 
 
 def request_of(row: Mapping[str, Any]) -> Request:

@@ -29,6 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from taxmatch.match import collapse as collapse_module
 from taxmatch.match.collapse import OUTCOME_SCHEMA, collapse
 from taxmatch.match.lookup_judge import judge_rows
 
@@ -525,3 +526,27 @@ def test_no_candidates_gives_the_defaults(con: duckdb.DuckDBPyConnection) -> Non
     wrong = [(r["row_number"], c) for r in rows for c in OUTCOME_SCHEMA.names
              if c != "row_number" and not _same(r[c], defaults.get(c))]  # fmt: skip
     assert not wrong, f"not the defaults at (row_number, column): {wrong}"
+
+
+def test_a_second_process_judges_every_other_batch_to_the_same_rows(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above two batches of ``JUDGE_ROWS`` rows, a helper process judges every other
+    batch: the outcomes are the ones one process gives."""
+    home, slip = _where("12", "MAIN ST"), _where("21", "MAIN ST")
+    world = _one_person(
+        [_filing("P1", 2020, home), _filing("P1", 2021, home), _filing("P1", 2022, slip)],
+        [_history_row("P1", home, 2, 3, 2021), _history_row("P1", slip, 1, 1, 2022)],
+        [2021, 2022],
+    )  # fmt: skip
+    world.valid = [_valid(rn, [2022] if rn % 3 else [2019], home) for rn in range(1, 8)]
+    world.pred = [
+        {"unique_id_l": str(rn), "unique_id_r": "P1|0", "match_weight": 12.0,
+         "match_probability": 0.99}
+        for rn in range(1, 8) if rn != 4
+    ]  # fmt: skip
+    alone = _sql(con, world, 0.9, 3.0)
+    monkeypatch.setattr(collapse_module, "JUDGE_ROWS", 2)
+    shared = _sql(con, world, 0.9, 3.0)
+    assert len(alone) == 7
+    assert _differences(alone, shared) == []
