@@ -23,7 +23,6 @@ import duckdb
 import pyarrow as pa
 
 from taxmatch.match.evidence import (
-    MAX_SLIP_SUPPORT,
     Address,
     Best,
     Evidence,
@@ -35,6 +34,7 @@ from taxmatch.match.evidence import (
     Request,
 )
 from taxmatch.match.rules import judge, rank_persons
+from taxmatch.match.thresholds import MAX_SLIP_SUPPORT
 
 # Rows fetched from DuckDB per Arrow batch while ranking, and while judging (each judged
 # batch is one task: small enough that the two processes finish together).

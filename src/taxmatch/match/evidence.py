@@ -1,10 +1,6 @@
-"""The records the matcher's rules read and write, and the thresholds they use.
+"""The records the matcher's rules read and write, and the string measures they use.
 
-Thresholds are named here, once. Two more come from the policy YAML: ``review_threshold``
-(``matching.review_threshold``: a person at or above it is a candidate) and
-``min_margin_log2`` (``matching.min_margin_log2``: a rival within this many bits of the
-best person counts as a candidate too). The comparison levels' thresholds are declared
-with the levels (``taxmatch.match.levels``).
+The thresholds are named in ``taxmatch.match.thresholds``.
 """
 
 from __future__ import annotations
@@ -14,18 +10,6 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from rapidfuzz.distance import JaroWinkler, Levenshtein
-
-STREET_SIMILAR = 0.88
-# Mending a slip: a filed street or address line this similar to another the person
-# filed is the same address, mistyped.
-MEND_SIMILAR = 0.85
-# Dates of birth further apart than this (and not a day/month swap) are two people.
-DOB_WINDOW_DAYS = 366
-# A "slip" address with more filings than this (by anyone) is a real address.
-MAX_SLIP_SUPPORT = 50
-# A margin wider than this many bits means there was no runner-up person.
-NO_RIVAL_BITS = 1e8
-NO_RIVAL_WEIGHT = -1e9
 
 
 def same(a: str | None, b: str | None) -> bool:

@@ -22,19 +22,9 @@ from typing import Any
 
 from rapidfuzz.distance import Hamming, JaroWinkler, Levenshtein
 
-Row = dict[str, Any]
+from taxmatch.match.thresholds import DOB_WINDOW_DAYS, SIMILARITY_EPSILON
 
-# Thresholds, used by the Splink SQL and the Python predicates alike.
-FIRST_NAME_JW = 0.92
-LAST_NAME_JW = 0.92
-STREET_JW = 0.88
-CITY_JW = 0.9
-HOUSE_NUMBER_LEVENSHTEIN = 1
-DOB_WINDOW_DAYS = 366
-TIN_HAMMING = 1
-# A similarity this close to a threshold is not trusted to fall on the same side as
-# DuckDB's (its last bits may differ from rapidfuzz's).
-SIMILARITY_EPSILON = 1e-9
+Row = dict[str, Any]
 
 
 def _cll() -> Any:

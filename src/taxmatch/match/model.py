@@ -23,12 +23,6 @@ from typing import Any, Literal
 import duckdb
 
 from taxmatch.match.levels import (
-    CITY_JW,
-    FIRST_NAME_JW,
-    HOUSE_NUMBER_LEVENSHTEIN,
-    LAST_NAME_JW,
-    STREET_JW,
-    TIN_HAMMING,
     Comparison,
     Else,
     Exact,
@@ -43,6 +37,14 @@ from taxmatch.match.levels import (
     Prior,
     RuleKey,
     Swapped,
+)
+from taxmatch.match.thresholds import (
+    CITY_JW,
+    FIRST_NAME_JW,
+    HOUSE_NUMBER_LEVENSHTEIN,
+    LAST_NAME_JW,
+    STREET_JW,
+    TIN_HAMMING,
 )
 from taxmatch.owner_only import make_dir, write_private_text
 

@@ -22,10 +22,8 @@ import duckdb
 from taxmatch.match.collapse import judge_ranked, rank_into
 from taxmatch.match.features import request_features, request_nicknames
 from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
+from taxmatch.match.thresholds import CANDIDATE_FLOOR
 
-# Pairs below this probability are not kept: they can neither be the best person nor
-# narrow the margin of one that reaches the review threshold.
-CANDIDATE_FLOOR = 0.01
 # Requests scored per pass: 25 000 requests against a million persons fit the batch
 # workspace's 512 MB (100 000 did not, on bench/api_load.py's 1 M-row upload).
 MATCH_CHUNK_ROWS = 25_000

@@ -5,8 +5,8 @@ a single lookup (``taxmatch.match.warm``, which gathers it from the lookup index
 ``taxmatch explain`` all call these functions; none of them restates a rule. Pure: no
 I/O, no logging, and never a value in an exception.
 
-The records they read and write and the thresholds they use are in
-``taxmatch.match.evidence``; mending a slipped address is ``taxmatch.match.mend``.
+The records they read and write are in ``taxmatch.match.evidence``, the thresholds in
+``taxmatch.match.thresholds``; mending a slipped address is ``taxmatch.match.mend``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from taxmatch.match.evidence import (
-    DOB_WINDOW_DAYS,
-    NO_RIVAL_BITS,
-    NO_RIVAL_WEIGHT,
-    STREET_SIMILAR,
     Address,
     Best,
     Evidence,
@@ -32,6 +28,7 @@ from taxmatch.match.evidence import (
     similarity,
 )
 from taxmatch.match.mend import place, text_order
+from taxmatch.match.thresholds import DOB_WINDOW_DAYS, NO_RIVAL_BITS, NO_RIVAL_WEIGHT, STREET_JW
 
 
 def rank_persons(
@@ -72,7 +69,7 @@ def first_name_agrees(request: Request, names: Iterable[Name], nicknames: Sequen
 
 def address_corroborated(request: Request, addresses: Iterable[Address]) -> bool:
     """The requester's address is in the person's address history: the same house number
-    on the same street (or a street at least ``STREET_SIMILAR``), one mistyped house-number
+    on the same street (or a street at least ``STREET_JW``), one mistyped house-number
     character on exactly the same street, or the same PO box; always in the same ZIP."""
     house, street, zip5, box = request.house_number, request.street, request.zip5, request.po_box
     for a in addresses:
@@ -81,7 +78,7 @@ def address_corroborated(request: Request, addresses: Iterable[Address]) -> bool
         if house and (
             (
                 a.house_number == house
-                and (same(a.street, street) or similarity(a.street, street) >= STREET_SIMILAR)
+                and (same(a.street, street) or similarity(a.street, street) >= STREET_JW)
             )
             or (distance(a.house_number, house) == 1 and same(a.street, street))
         ):

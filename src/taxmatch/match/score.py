@@ -31,7 +31,7 @@ from typing import Any
 
 from taxmatch.match.levels import Exact, RuleKey, Unsure
 from taxmatch.match.model import BLOCKING, COMPARISONS, settings_dict
-from taxmatch.match.probabilistic import CANDIDATE_FLOOR
+from taxmatch.match.thresholds import CANDIDATE_FLOOR
 
 Row = dict[str, Any]
 

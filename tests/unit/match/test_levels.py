@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from taxmatch.match import levels as lv
+from taxmatch.match import thresholds
 from taxmatch.match.features import FEATURE_COLUMNS
 from taxmatch.match.model import COMPARISONS, settings_dict
 
@@ -112,7 +113,7 @@ def test_python_predicate_gives_duckdbs_verdict(
 def test_string_functions_are_duckdbs(con: duckdb.DuckDBPyConnection, a: str, b: str) -> None:
     jw, lev = con.execute("SELECT jaro_winkler_similarity(?, ?), levenshtein(?, ?)",
                           [a, b, a, b]).fetchall()[0]  # fmt: skip
-    assert abs(lv.jaro_winkler(a, b) - jw) <= lv.SIMILARITY_EPSILON
+    assert abs(lv.jaro_winkler(a, b) - jw) <= thresholds.SIMILARITY_EPSILON
     assert lv.levenshtein(a, b) == lev
 
 
@@ -170,10 +171,15 @@ def test_similarity_at_a_threshold_is_unsure() -> None:
 
 def test_thresholds_are_the_named_constants() -> None:
     sql = json.dumps(settings_dict("link_only", 0.5)["comparisons"])
-    for name, value in (("first_name", lv.FIRST_NAME_JW), ("last_key", lv.LAST_NAME_JW),
-                        ("street", lv.STREET_JW), ("city", lv.CITY_JW)):  # fmt: skip
+    levels = (
+        ("first_name", thresholds.FIRST_NAME_JW),
+        ("last_key", thresholds.LAST_NAME_JW),
+        ("street", thresholds.STREET_JW),
+        ("city", thresholds.CITY_JW),
+    )
+    for name, value in levels:
         assert f'jaro_winkler_similarity(\\"{name}_l\\", \\"{name}_r\\") >= {value}' in sql
     assert f"levenshtein(\\\"house_number_l\\\", \\\"house_number_r\\\") <= " \
-           f"{lv.HOUSE_NUMBER_LEVENSHTEIN}" in sql  # fmt: skip
-    assert f"<= {lv.DOB_WINDOW_DAYS} " in sql
-    assert f"hamming(tin_l, tin_r) = {lv.TIN_HAMMING}" in sql
+           f"{thresholds.HOUSE_NUMBER_LEVENSHTEIN}" in sql  # fmt: skip
+    assert f"<= {thresholds.DOB_WINDOW_DAYS} " in sql
+    assert f"hamming(tin_l, tin_r) = {thresholds.TIN_HAMMING}" in sql

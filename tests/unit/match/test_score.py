@@ -24,8 +24,9 @@ from taxmatch.generate import generate_population
 from taxmatch.match import levels
 from taxmatch.match.features import REQUEST_INPUTS, request_features
 from taxmatch.match.model import COMPARISONS, load_model_info, load_settings
-from taxmatch.match.probabilistic import CANDIDATE_FLOOR, TF_VIEWS, predict_pairs
+from taxmatch.match.probabilistic import TF_VIEWS, predict_pairs
 from taxmatch.match.score import Scorer, Unsupported, weight_to_prob
+from taxmatch.match.thresholds import CANDIDATE_FLOOR
 from taxmatch.pipeline.reference import load_reference_snapshot, train_current_model
 from taxmatch.reference.snapshot import current_reference
 

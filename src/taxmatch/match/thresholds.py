@@ -1,0 +1,50 @@
+"""Every threshold the matcher uses, named once.
+
+The comparison levels (``taxmatch.match.levels``) render these into the SQL Splink runs
+and into the Python predicates a lookup is scored with; the rules from scored pairs to
+a decision summary (``taxmatch.match.rules`` and ``mend``) read them too. Three more
+thresholds are policy, set per deployment in the policy YAML and passed in by the
+pipeline:
+
+- ``matching.review_threshold``: a person at or above this match probability is a
+  candidate;
+- ``matching.min_margin_log2``: a rival within this many bits of the best person is a
+  candidate too;
+- ``matching.disclose_threshold``: the decision rule discloses only at or above this
+  probability.
+"""
+
+from __future__ import annotations
+
+# --- comparison levels (Jaro-Winkler similarity, edit distances, days) -----------------
+FIRST_NAME_JW = 0.92
+LAST_NAME_JW = 0.92
+# The same street, mistyped: a comparison level, and the requester's address corroborates
+# a filed one with the same house number on a street at least this similar.
+STREET_JW = 0.88
+CITY_JW = 0.9
+HOUSE_NUMBER_LEVENSHTEIN = 1
+# Dates of birth within this many days (or day and month swapped) are one person's; a
+# level, and further apart an identifier conflict.
+DOB_WINDOW_DAYS = 366
+TIN_HAMMING = 1
+
+# --- scoring -----------------------------------------------------------------------------
+# Pairs below this probability are not kept: they can neither be the best person nor
+# narrow the margin of one that reaches the review threshold.
+CANDIDATE_FLOOR = 0.01
+# A similarity this close to a threshold is not trusted to fall on the same side as
+# DuckDB's (its last bits may differ from rapidfuzz's): such a lookup takes Splink's SQL.
+SIMILARITY_EPSILON = 1e-9
+
+# --- mending the disclosed address ---------------------------------------------------------
+# A filed street or address line this similar to another the person filed is the same
+# address, mistyped.
+MEND_SIMILAR = 0.85
+# A "slip" address with more filings than this (by anyone) is a real address.
+MAX_SLIP_SUPPORT = 50
+
+# --- ranking persons -----------------------------------------------------------------------
+# A margin wider than this many bits means there was no runner-up person.
+NO_RIVAL_BITS = 1e8
+NO_RIVAL_WEIGHT = -1e9
