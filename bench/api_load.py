@@ -54,8 +54,16 @@ def _sh(*args: str) -> str:
 def _prepare(args: argparse.Namespace, root: Path) -> tuple[Path, Path, Path, Path]:
     pop = args.population or root / f"population-{args.people}"
     if not (pop / "master.parquet").exists():
-        _sh("generate", "population", "--people", str(args.people), "--seed", "21",
-            "--out", str(pop))  # fmt: skip
+        _sh(
+            "generate",
+            "population",
+            "--people",
+            str(args.people),
+            "--seed",
+            "21",
+            "--out",
+            str(pop),
+        )
     store = root / f"store-{pop.name}"
     if not (store / "reference" / "CURRENT").exists():
         _sh("reference", "load", "--store", str(store), str(pop / "master.parquet"))
@@ -63,18 +71,43 @@ def _prepare(args: argparse.Namespace, root: Path) -> tuple[Path, Path, Path, Pa
     n_lookups = max(args.lookups, 1)  # the envelope comes from this request file
     lookups = root / f"lookups-{pop.name}-{n_lookups}"
     if not (lookups / "requests.csv").exists():
-        _sh("generate", "requests", "--population", str(pop), "--rows", str(n_lookups),
-            "--seed", "22", "--out", str(lookups), "--as-of", AS_OF)  # fmt: skip
+        _sh(
+            "generate",
+            "requests",
+            "--population",
+            str(pop),
+            "--rows",
+            str(n_lookups),
+            "--seed",
+            "22",
+            "--out",
+            str(lookups),
+            "--as-of",
+            AS_OF,
+        )
     upload = root / f"upload-{pop.name}-{args.upload_rows}"
     if not (upload / "requests.csv").exists():
-        _sh("generate", "requests", "--population", str(pop), "--rows", str(args.upload_rows),
-            "--seed", "23", "--out", str(upload), "--as-of", AS_OF)  # fmt: skip
+        _sh(
+            "generate",
+            "requests",
+            "--population",
+            str(pop),
+            "--rows",
+            str(args.upload_rows),
+            "--seed",
+            "23",
+            "--out",
+            str(upload),
+            "--as-of",
+            AS_OF,
+        )
     return pop, store, lookups, upload
 
 
 def _token(store: Path, agency: str) -> str:
-    subprocess.run([str(BIN), "agency", "add", agency, "--store", str(store)],
-                   capture_output=True, check=False)  # fmt: skip
+    subprocess.run(
+        [str(BIN), "agency", "add", agency, "--store", str(store)], capture_output=True, check=False
+    )
     return _sh("agency", "token", agency, "--store", str(store)).strip().splitlines()[-1]
 
 
@@ -85,11 +118,15 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _multipart(requests: Path, envelope: Path, boundary: str) -> Iterator[bytes]:
     b = boundary.encode()
-    yield (b"--" + b + b'\r\nContent-Disposition: form-data; name="envelope"; '
-           b'filename="envelope.json"\r\nContent-Type: application/json\r\n\r\n')  # fmt: skip
+    yield (
+        b"--" + b + b'\r\nContent-Disposition: form-data; name="envelope"; '
+        b'filename="envelope.json"\r\nContent-Type: application/json\r\n\r\n'
+    )
     yield envelope.read_bytes()
-    yield (b"\r\n--" + b + b'\r\nContent-Disposition: form-data; name="requests"; '
-           b'filename="requests.csv"\r\nContent-Type: text/csv\r\n\r\n')  # fmt: skip
+    yield (
+        b"\r\n--" + b + b'\r\nContent-Disposition: form-data; name="requests"; '
+        b'filename="requests.csv"\r\nContent-Type: text/csv\r\n\r\n'
+    )
     with requests.open("rb") as fh:
         while piece := fh.read(1 << 20):
             yield piece
@@ -117,18 +154,32 @@ class RssSampler(threading.Thread):
 def _rss(pid: int) -> int:
     """The server's RSS with its children's (validation workers), as the sampler counts."""
     proc = psutil.Process(pid)
-    return int(proc.memory_info().rss + sum(c.memory_info().rss
-                                           for c in proc.children(recursive=True)))  # fmt: skip
+    return int(
+        proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+    )
 
 
 def _serve(args: argparse.Namespace, store: Path, *extra: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "TAXMATCH_DATABASE_URL"}
     return subprocess.Popen(
-        [str(BIN), "serve", "--store", str(store), "--port", str(args.port),
-         "--daily-rows", "100000000", "--rate", "1000000", "--max-upload-mb", "100000",
-         *extra],
-        env=env, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            str(BIN),
+            "serve",
+            "--store",
+            str(store),
+            "--port",
+            str(args.port),
+            "--daily-rows",
+            "100000000",
+            "--rate",
+            "1000000",
+            "--max-upload-mb",
+            "100000",
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def _healthy(client: httpx.Client) -> None:
@@ -173,8 +224,7 @@ def _lookups(
         if r.status_code == 200:
             doc = r.json()
             server_ms.append(doc["seconds"] * 1000)
-            disclosed = {k: v for k, v in (doc["disclosure"] or {}).items()
-                         if k != "disclosure_id"}  # fmt: skip
+            disclosed = {k: v for k, v in (doc["disclosure"] or {}).items() if k != "disclosure_id"}
             answers.append(json.dumps([d, doc["outcome"], doc["reason_codes"], disclosed]))
         else:
             answers.append(json.dumps([d, r.json().get("code")]))
@@ -191,8 +241,12 @@ def main() -> None:
     ap.add_argument("--population", type=Path, default=None, help="existing population dir")
     ap.add_argument("--lookups", type=int, default=300)
     ap.add_argument("--upload-rows", type=int, default=1_000_000)
-    ap.add_argument("--cold-lookups", type=int, default=20,
-                    help="lookups repeated without the warm matcher, as the baseline")  # fmt: skip
+    ap.add_argument(
+        "--cold-lookups",
+        type=int,
+        default=20,
+        help="lookups repeated without the warm matcher, as the baseline",
+    )
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--out", type=Path, default=Path("bench-out/api"))
     args = ap.parse_args()
@@ -222,18 +276,23 @@ def main() -> None:
                 time.sleep(0.2)
             warm_seconds = round(time.monotonic() - t_warm, 1)
             print(f"lookups {state} after {warm_seconds} s", flush=True)
-            results: dict[str, object] = {"people": pop.name, "lookups": args.lookups,
-                                          "upload_rows": args.upload_rows,
-                                          "lookup_path": state,
-                                          "warm_up_seconds": warm_seconds}  # fmt: skip
+            results: dict[str, object] = {
+                "people": pop.name,
+                "lookups": args.lookups,
+                "upload_rows": args.upload_rows,
+                "lookup_path": state,
+                "warm_up_seconds": warm_seconds,
+            }
 
             with (lookups / "requests.csv").open(newline="") as fh:
                 records = list(csv.DictReader(fh))
             if args.lookups:
-                lat, inside, outcomes, warm_answers = _lookups(client, records, envelope,
-                                                               headers)  # fmt: skip
-                print(f"lookups ({state}): {len(records)}  latency ms (client) {lat}  "
-                      f"(handler) {inside}  {outcomes}", flush=True)  # fmt: skip
+                lat, inside, outcomes, warm_answers = _lookups(client, records, envelope, headers)
+                print(
+                    f"lookups ({state}): {len(records)}  latency ms (client) {lat}  "
+                    f"(handler) {inside}  {outcomes}",
+                    flush=True,
+                )
                 results["lookup_ms"] = lat
                 results["lookup_handler_ms"] = inside
                 results["lookup_outcomes"] = outcomes
@@ -244,19 +303,23 @@ def main() -> None:
             sampler.start()
             boundary = "taxmatchbench7f3a"
             t0 = time.monotonic()
-            r = client.post("/v1/batches", content=_multipart(upload / "requests.csv",
-                            upload / "envelope.json", boundary),
-                            headers={**headers, "Content-Type":
-                                     f"multipart/form-data; boundary={boundary}"})  # fmt: skip
+            r = client.post(
+                "/v1/batches",
+                content=_multipart(upload / "requests.csv", upload / "envelope.json", boundary),
+                headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+            )
             t_upload = time.monotonic() - t0
             upload_peak = sampler.peak
             if r.status_code != 202:
                 raise SystemExit(f"upload answered {r.status_code}: {r.text[:200]}")
             batch_id = r.json()["batch_id"]
             size = (upload / "requests.csv").stat().st_size
-            print(f"upload: {size / 1e6:.0f} MB in {t_upload:.1f} s; server RSS "
-                  f"{base_rss / 2**20:.0f} MiB before, +{(upload_peak - base_rss) / 2**20:.0f} "
-                  "MiB peak during the upload", flush=True)  # fmt: skip
+            print(
+                f"upload: {size / 1e6:.0f} MB in {t_upload:.1f} s; server RSS "
+                f"{base_rss / 2**20:.0f} MiB before, +{(upload_peak - base_rss) / 2**20:.0f} "
+                "MiB peak during the upload",
+                flush=True,
+            )
             while True:
                 status = client.get(f"/v1/batches/{batch_id}", headers=headers).json()
                 if status["status"] in ("done", "failed"):
@@ -266,18 +329,24 @@ def main() -> None:
             sampler.stop.set()
             sampler.join()
             rows = status["progress"]["rows_total"]
-            print(f"batch {status['status']}: {rows} rows in {total:.1f} s = "
-                  f"{rows / total:.0f} rows/s (upload + queue + run); server RSS peak while "
-                  f"processing +{(sampler.peak - base_rss) / 2**20:.0f} MiB; "
-                  f"counts {status['counts']}", flush=True)  # fmt: skip
+            print(
+                f"batch {status['status']}: {rows} rows in {total:.1f} s = "
+                f"{rows / total:.0f} rows/s (upload + queue + run); server RSS peak while "
+                f"processing +{(sampler.peak - base_rss) / 2**20:.0f} MiB; "
+                f"counts {status['counts']}",
+                flush=True,
+            )
             results.update(
-                upload_seconds=round(t_upload, 1), upload_mb=round(size / 1e6),
+                upload_seconds=round(t_upload, 1),
+                upload_mb=round(size / 1e6),
                 rss_before_mib=round(base_rss / 2**20),
                 upload_rss_rise_mib=round((upload_peak - base_rss) / 2**20),
                 processing_rss_rise_mib=round((sampler.peak - base_rss) / 2**20),
-                batch_status=status["status"], batch_seconds=round(total, 1),
-                batch_rows_per_second=round(rows / total), counts=status["counts"],
-            )  # fmt: skip
+                batch_status=status["status"],
+                batch_seconds=round(total, 1),
+                batch_rows_per_second=round(rows / total),
+                counts=status["counts"],
+            )
     finally:
         _stop(server)
 
@@ -291,17 +360,18 @@ def main() -> None:
             with httpx.Client(base_url=base, timeout=600) as client:
                 _healthy(client)
                 cold = records[: args.cold_lookups]
-                lat, inside, outcomes, cold_answers = _lookups(client, cold, cold_envelope,
-                                                               headers)  # fmt: skip
+                lat, inside, outcomes, cold_answers = _lookups(client, cold, cold_envelope, headers)
         finally:
             _stop(server)
         same = sum(a == b for a, b in zip(cold_answers, warm_answers, strict=False))
         print(f"cold answers equal to the warm ones: {same} of {len(cold_answers)}", flush=True)
         results["cold_answers_equal"] = f"{same}/{len(cold_answers)}"
         warm_p50 = results["lookup_ms"]["p50"]  # type: ignore[index]
-        print(f"lookups (cold baseline): {len(cold)}  latency ms (client) {lat}  "
-              f"(handler) {inside}; cold p50 / warm p50 = {lat['p50'] / warm_p50:.0f}x",
-              flush=True)  # fmt: skip
+        print(
+            f"lookups (cold baseline): {len(cold)}  latency ms (client) {lat}  "
+            f"(handler) {inside}; cold p50 / warm p50 = {lat['p50'] / warm_p50:.0f}x",
+            flush=True,
+        )
         results["cold_lookup_ms"] = lat
         results["cold_lookups"] = len(cold)
         results["cold_over_warm_p50"] = round(lat["p50"] / warm_p50, 1)

@@ -169,10 +169,24 @@ def generator_data(args: argparse.Namespace, root: Path) -> Dataset | None:
     steps = []
     if not _cached(pop):
         _fresh(pop)
-        s = run_step("data", "generate population",
-                     [str(BIN), "generate", "population", "--people", str(args.people),
-                      "--years", args.years, "--seed", str(args.seed), "--out", str(pop)],
-                     args.timeout)  # fmt: skip
+        s = run_step(
+            "data",
+            "generate population",
+            [
+                str(BIN),
+                "generate",
+                "population",
+                "--people",
+                str(args.people),
+                "--years",
+                args.years,
+                "--seed",
+                str(args.seed),
+                "--out",
+                str(pop),
+            ],
+            args.timeout,
+        )
         steps.append(s)
         if not s.ok:
             _report_failure(s)
@@ -180,18 +194,41 @@ def generator_data(args: argparse.Namespace, root: Path) -> Dataset | None:
         (pop / ".complete").touch()
     if not _cached(req):
         _fresh(req)
-        s = run_step("data", "generate requests",
-                     [str(BIN), "generate", "requests", "--population", str(pop), "--rows",
-                      str(args.rows), "--seed", str(args.seed), "--out", str(req),
-                      "--as-of", args.as_of],
-                     args.timeout)  # fmt: skip
+        s = run_step(
+            "data",
+            "generate requests",
+            [
+                str(BIN),
+                "generate",
+                "requests",
+                "--population",
+                str(pop),
+                "--rows",
+                str(args.rows),
+                "--seed",
+                str(args.seed),
+                "--out",
+                str(req),
+                "--as-of",
+                args.as_of,
+            ],
+            args.timeout,
+        )
         steps.append(s)
         if not s.ok:
             _report_failure(s)
             return None
         (req / ".complete").touch()
-    return Dataset("generator", req.name, [pop / "master.parquet"], req / "requests.csv",
-                   req / "envelope.json", req / "truth.csv", args.as_of, steps)  # fmt: skip
+    return Dataset(
+        "generator",
+        req.name,
+        [pop / "master.parquet"],
+        req / "requests.csv",
+        req / "envelope.json",
+        req / "truth.csv",
+        args.as_of,
+        steps,
+    )
 
 
 def pseudopeople_data(args: argparse.Namespace, root: Path) -> Dataset | None:
@@ -204,17 +241,38 @@ def pseudopeople_data(args: argparse.Namespace, root: Path) -> Dataset | None:
     steps = []
     if not _cached(out):
         _fresh(out)
-        s = run_step("data", "pseudopeople_data.py",
-                     [sys.executable, str(script), "--out", str(out), "--seed", str(args.seed),
-                      "--rows", str(args.rows), "--as-of", args.as_of],
-                     args.timeout)  # fmt: skip
+        s = run_step(
+            "data",
+            "pseudopeople_data.py",
+            [
+                sys.executable,
+                str(script),
+                "--out",
+                str(out),
+                "--seed",
+                str(args.seed),
+                "--rows",
+                str(args.rows),
+                "--as-of",
+                args.as_of,
+            ],
+            args.timeout,
+        )
         steps.append(s)
         if not s.ok:
             _report_failure(s)
             return None
         (out / ".complete").touch()
-    return Dataset("pseudopeople", out.name, [out / "master.parquet"], out / "requests.csv",
-                   out / "envelope.json", out / "truth.csv", args.as_of, steps)  # fmt: skip
+    return Dataset(
+        "pseudopeople",
+        out.name,
+        [out / "master.parquet"],
+        out / "requests.csv",
+        out / "envelope.json",
+        out / "truth.csv",
+        args.as_of,
+        steps,
+    )
 
 
 # --- matchers -----------------------------------------------------------------------------
@@ -269,9 +327,22 @@ def run_taxmatch(ds: Dataset, work: Path, args: argparse.Namespace, *, exact: bo
         cmd = [str(BIN), "model", "train", "--store", str(store), "--seed", str(args.seed)]
         if not run.add(run_step(run.matcher, "model train", cmd, args.timeout)):
             return run
-    cmd = [str(BIN), "batch", "run", "--store", str(store), "--requests", str(ds.requests),
-           "--envelope", str(ds.envelope), "--out", str(out), "--as-of", ds.as_of,
-           "--json"]  # fmt: skip
+    cmd = [
+        str(BIN),
+        "batch",
+        "run",
+        "--store",
+        str(store),
+        "--requests",
+        str(ds.requests),
+        "--envelope",
+        str(ds.envelope),
+        "--out",
+        str(out),
+        "--as-of",
+        ds.as_of,
+        "--json",
+    ]
     if exact:
         cmd += ["--matcher", "exact"]
     step = run_step(run.matcher, "batch run", cmd, args.timeout)
@@ -287,9 +358,22 @@ def run_plain_splink(ds: Dataset, work: Path, args: argparse.Namespace, rejected
     run = Run("splink", run_step_name="plain_splink.py")
     _fresh(work)
     out = work / "out"
-    cmd = [sys.executable, str(HERE / "plain_splink.py"), "--master", *map(str, ds.master),
-           "--requests", str(ds.requests), "--rejected", str(rejected), "--out", str(out),
-           "--seed", str(args.seed), "--threshold", str(args.threshold)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(HERE / "plain_splink.py"),
+        "--master",
+        *map(str, ds.master),
+        "--requests",
+        str(ds.requests),
+        "--rejected",
+        str(rejected),
+        "--out",
+        str(out),
+        "--seed",
+        str(args.seed),
+        "--threshold",
+        str(args.threshold),
+    ]
     step = run_step(run.matcher, "plain_splink.py", cmd, args.splink_timeout)
     if run.add(step):
         try:
@@ -350,49 +434,76 @@ def _fmt(value: Any, pct: bool = False) -> str:
 
 def _table(headers: list[str], rows: list[list[str]], left: int = 1) -> str:
     """A plain text table; the first ``left`` columns align left."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]  # fmt: skip
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.rjust(w) if i >= left else c.ljust(w)
-                      for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-            for r in rows]  # fmt: skip
+    out += [
+        "  ".join(
+            c.rjust(w) if i >= left else c.ljust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
     return "\n".join(out)
 
 
 def report(ds: Dataset, runs: list[Run]) -> dict[str, Any]:
     print(f"\n== {ds.name} ({ds.key}), {os.cpu_count()} CPUs")
     steps = [*ds.steps, *(s for r in runs for s in r.steps)]
-    print(_table(
-        ["matcher", "step", "seconds", "peak RSS MiB", "load", "status"],
-        [[s.matcher, s.name, f"{s.seconds:.1f}", _fmt(s.rss_mib), _fmt(s.load), s.status]
-         for s in steps],
-        left=2,
-    ))  # fmt: skip
+    print(
+        _table(
+            ["matcher", "step", "seconds", "peak RSS MiB", "load", "status"],
+            [
+                [s.matcher, s.name, f"{s.seconds:.1f}", _fmt(s.rss_mib), _fmt(s.load), s.status]
+                for s in steps
+            ],
+            left=2,
+        )
+    )
     rows = []
     for r in runs:
         main = r.step(r.run_step_name)
         ev = (r.evaluation or {}).get("overall", {})
         evs = (r.evaluation_store or {}).get("overall", {})
         train = r.step("model train")
-        rows.append([
-            r.matcher,
-            f"{main.seconds:.1f}" if main and main.ok else (main.status if main else "not run"),
-            f"{train.seconds:.1f}" if train and train.ok else "-",
-            _fmt(main.rss_mib) if main else "n/a",
-            _fmt(ev.get("disclosed")), _fmt(ev.get("right")), _fmt(ev.get("disclosed_not_due")),
-            _fmt(ev.get("wrong_person")),
-            _fmt(evs.get("wrong_person")) if r.store else "-",
-            _fmt(ev.get("wrong_address_rate"), True), _fmt(ev.get("precision"), True),
-            _fmt(ev.get("recall"), True),
-        ])  # fmt: skip
+        rows.append(
+            [
+                r.matcher,
+                f"{main.seconds:.1f}" if main and main.ok else (main.status if main else "not run"),
+                f"{train.seconds:.1f}" if train and train.ok else "-",
+                _fmt(main.rss_mib) if main else "n/a",
+                _fmt(ev.get("disclosed")),
+                _fmt(ev.get("right")),
+                _fmt(ev.get("disclosed_not_due")),
+                _fmt(ev.get("wrong_person")),
+                _fmt(evs.get("wrong_person")) if r.store else "-",
+                _fmt(ev.get("wrong_address_rate"), True),
+                _fmt(ev.get("precision"), True),
+                _fmt(ev.get("recall"), True),
+            ]
+        )
     print()
-    print(_table(
-        ["matcher", "run s", "train s", "run RSS MiB", "disclosed", "right", "not_due",
-         "wrong_person",
-         "wrong_person(store)", "wrong_address_rate", "precision", "recall"],
-        rows,
-    ))  # fmt: skip
+    print(
+        _table(
+            [
+                "matcher",
+                "run s",
+                "train s",
+                "run RSS MiB",
+                "disclosed",
+                "right",
+                "not_due",
+                "wrong_person",
+                "wrong_person(store)",
+                "wrong_address_rate",
+                "precision",
+                "recall",
+            ],
+            rows,
+        )
+    )
     by = {r.matcher: r for r in runs}
     ratios: dict[str, float] = {}
     tm, sp = by.get("taxmatch"), by.get("splink")

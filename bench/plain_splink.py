@@ -98,8 +98,11 @@ def read_accepted(path: Path, rejected: set[str]) -> tuple[pa.Table, int]:
                 continue
             cols["unique_id"].append(raw.row_number)
             cols["request_id"].append(rid)
-            years = [int(m.group(1)) for p in raw.fields.get("tax_periods", "").split(";")
-                     if (m := _YEAR.match(p))]  # fmt: skip
+            years = [
+                int(m.group(1))
+                for p in raw.fields.get("tax_periods", "").split(";")
+                if (m := _YEAR.match(p))
+            ]
             cols["periods"].append(sorted(set(years)))
             for f in REQUEST_FIELDS:
                 if f != "tax_periods":
@@ -269,9 +272,18 @@ def main(argv: list[str] | None = None) -> int:
                     n += 1
                     pkg.write(
                         Disposition.DISCLOSED,
-                        [rid, f"PS-{n:09d}", street or "", unit or "", city or "", state or "",
-                         zip_code or "", int(year), float(prob)],
-                    )  # fmt: skip
+                        [
+                            rid,
+                            f"PS-{n:09d}",
+                            street or "",
+                            unit or "",
+                            city or "",
+                            state or "",
+                            zip_code or "",
+                            int(year),
+                            float(prob),
+                        ],
+                    )
                     counts[Outcome.DISCLOSED.value] += 1
                     continue
                 pkg.write(Disposition.UNMATCHED, [rid, outcome.value])

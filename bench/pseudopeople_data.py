@@ -106,16 +106,28 @@ def build_filings(d: dict[str, pd.DataFrame], shift: int, zip_code: str) -> pd.D
         if _s(r.spouse_ssn):
             spouse = owner.get(_s(r.spouse_ssn_t))  # None: nobody with that true SSN
             filers.append(
-                (spouse, r.spouse_ssn, r.spouse_first_name, r.spouse_middle_initial,
-                 r.spouse_last_name)
-            )  # fmt: skip
+                (
+                    spouse,
+                    r.spouse_ssn,
+                    r.spouse_first_name,
+                    r.spouse_middle_initial,
+                    r.spouse_last_name,
+                )
+            )
         for simulant, tin, first, middle, last in filers:
             if not _s(tin):
                 continue  # a return without a TIN cannot be in the master file
             rows.append(
-                {**base, "simulant": simulant, "tin": _s(tin), "tin_d": _digits(_s(tin)),
-                 "first_name": _s(first), "middle_name": _s(middle), "last_name": _s(last)}
-            )  # fmt: skip
+                {
+                    **base,
+                    "simulant": simulant,
+                    "tin": _s(tin),
+                    "tin_d": _digits(_s(tin)),
+                    "first_name": _s(first),
+                    "middle_name": _s(middle),
+                    "last_name": _s(last),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -168,8 +180,9 @@ def people(filings: pd.DataFrame, periods: tuple[int, int]) -> dict[Any, Person]
     noised = (recent["filed_key"] != recent["true_key"]).groupby(recent["simulant"]).any()
     out: dict[Any, Person] = {}
     for simulant, tin in top.items():
-        person = Person(str(tin), tins[simulant], bool(movers[simulant]), None,
-                        streets=streets[simulant])  # fmt: skip
+        person = Person(
+            str(tin), tins[simulant], bool(movers[simulant]), None, streets=streets[simulant]
+        )
         if simulant in modes.index:
             m = modes.loc[simulant]
             street, unit = str(m["true_key"]).split("|")
@@ -224,9 +237,11 @@ def main() -> None:
     truth_rows, requests = build_requests(d, filings, periods, args, as_of)
     write_outputs(out, requests, truth_rows, as_of)
     lap(f"requests.csv, envelope.json, truth.csv: {len(requests)} rows")
-    print(f"tax years shifted by {shift:+d}: sample {filings['tax_year'].min() - shift}-"
-          f"{filings['tax_year'].max() - shift} -> {filings['tax_year'].min()}-"
-          f"{filings['tax_year'].max()}; periods requested {periods[0]};{periods[1]}")  # fmt: skip
+    print(
+        f"tax years shifted by {shift:+d}: sample {filings['tax_year'].min() - shift}-"
+        f"{filings['tax_year'].max() - shift} -> {filings['tax_year'].min()}-"
+        f"{filings['tax_year'].max()}; periods requested {periods[0]};{periods[1]}"
+    )
     outcomes = Counter(t["expected_outcome"] for t in truth_rows)
     strata = Counter(tag for t in truth_rows for tag in t["stratum"].split(";") if tag)
     print("expected outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
@@ -254,12 +269,17 @@ def build_requests(
         ct = census_true.loc[c.simulant_id]
         rid = f"PP-{n:06d}"
         fields = {k: "" for k in REQUEST_COLUMNS} | {
-            "request_id": rid, "first_name": _s(c.first_name), "middle_name": _s(c.middle_initial),
-            "last_name": _s(c.last_name), "unit": _s(c.unit_number), "city": _s(c.city),
-            "state": _s(c.state), "zip": args.zip,
+            "request_id": rid,
+            "first_name": _s(c.first_name),
+            "middle_name": _s(c.middle_initial),
+            "last_name": _s(c.last_name),
+            "unit": _s(c.unit_number),
+            "city": _s(c.city),
+            "state": _s(c.state),
+            "zip": args.zip,
             "street_address": _street(_s(c.street_number), _s(c.street_name), ""),
             **_order_fields(n, as_of, periods),
-        }  # fmt: skip
+        }
         tags = _relationship_tags(str(ct.relationship_to_reference_person))
         t = {k: "" for k in TRUTH_COLUMNS} | {"request_id": rid, "person_tins": ""}
         person = known.get(c.simulant_id)
@@ -273,12 +293,19 @@ def build_requests(
             t["expected_outcome"] = "NO_FILING_IN_PERIOD"
         if person is not None and person.year is not None:
             street, unit, city, state = person.address
-            t |= {"expected_outcome": "DISCLOSED", "street_address": street, "unit": unit,
-                  "city": city, "state": state, "zip": args.zip,
-                  "tax_year": str(person.year)}  # fmt: skip
+            t |= {
+                "expected_outcome": "DISCLOSED",
+                "street_address": street,
+                "unit": unit,
+                "city": city,
+                "state": state,
+                "zip": args.zip,
+                "tax_year": str(person.year),
+            }
             tags += ["master_noise"] if person.master_noise else []
-            census_key = _akey(_street(_s(ct.street_number), _s(ct.street_name), ""),
-                               _s(ct.unit_number))  # fmt: skip
+            census_key = _akey(
+                _street(_s(ct.street_number), _s(ct.street_name), ""), _s(ct.unit_number)
+            )
             tags += ["moved_since_census"] if census_key != f"{street}|{unit}" else []
             # What the law lets the custodian do, not only what the file holds: a
             # requester's address that none of the person's filings carries corroborates
@@ -293,9 +320,19 @@ def build_requests(
                 tags.append("no_house_number")
         if " " in _s(ct.last_name).strip() or "-" in _s(ct.last_name):
             tags.append("compound_surname")
-        if any(_s(getattr(c, k)) != _s(getattr(ct, k)) for k in (
-            "first_name", "middle_initial", "last_name", "street_number", "street_name",
-            "unit_number", "city", "state")):  # fmt: skip
+        if any(
+            _s(getattr(c, k)) != _s(getattr(ct, k))
+            for k in (
+                "first_name",
+                "middle_initial",
+                "last_name",
+                "street_number",
+                "street_name",
+                "unit_number",
+                "city",
+                "state",
+            )
+        ):
             tags.append("noisy_request")
         codes = expected_codes(fields, _s(c.street_number), _s(c.street_name))
         if codes:

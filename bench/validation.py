@@ -54,28 +54,66 @@ def main() -> None:
 
     pop = out / f"population-{args.people}"
     if not (pop / "master.parquet").exists():
-        t, rss, _ = _run([str(BIN), "generate", "population", "--people", str(args.people),
-                          "--seed", "11", "--out", str(pop)])  # fmt: skip
+        t, rss, _ = _run(
+            [
+                str(BIN),
+                "generate",
+                "population",
+                "--people",
+                str(args.people),
+                "--seed",
+                "11",
+                "--out",
+                str(pop),
+            ]
+        )
         print(f"generate population {args.people} people: {t:.1f} s, peak {rss} MiB")
     store = out / "store"
     shutil.rmtree(store / "reference", ignore_errors=True)
-    t, rss, _ = _run([str(BIN), "reference", "load", "--store", str(store),
-                      str(pop / "master.parquet")])  # fmt: skip
+    t, rss, _ = _run(
+        [str(BIN), "reference", "load", "--store", str(store), str(pop / "master.parquet")]
+    )
     print(f"reference load: {t:.1f} s, peak {rss} MiB")
 
     print(f"{'step':<22} {'rows':>10} {'seconds':>9} {'rows/s':>9} {'peak MiB':>9}")
     for rows in sorted({max(1, args.rows // 4), args.rows}):
         reqs = out / f"requests-{rows}"
         if not (reqs / "requests.csv").exists():
-            t, rss, _ = _run([str(BIN), "generate", "requests", "--population", str(pop),
-                              "--rows", str(rows), "--seed", "12", "--out", str(reqs),
-                              "--as-of", as_of.isoformat()])  # fmt: skip
+            t, rss, _ = _run(
+                [
+                    str(BIN),
+                    "generate",
+                    "requests",
+                    "--population",
+                    str(pop),
+                    "--rows",
+                    str(rows),
+                    "--seed",
+                    "12",
+                    "--out",
+                    str(reqs),
+                    "--as-of",
+                    as_of.isoformat(),
+                ]
+            )
             print(f"  (generated {rows} requests: {t:.1f} s, peak {rss} MiB)")
         pre = out / "preflight"
         shutil.rmtree(pre, ignore_errors=True)
-        t, rss, _ = _run([str(BIN), "batch", "validate", "--requests", str(reqs / "requests.csv"),
-                          "--envelope", str(reqs / "envelope.json"), "--out", str(pre),
-                          "--as-of", as_of.isoformat()])  # fmt: skip
+        t, rss, _ = _run(
+            [
+                str(BIN),
+                "batch",
+                "validate",
+                "--requests",
+                str(reqs / "requests.csv"),
+                "--envelope",
+                str(reqs / "envelope.json"),
+                "--out",
+                str(pre),
+                "--as-of",
+                as_of.isoformat(),
+            ]
+        )
         print(f"{'validate (pre-flight)':<22} {rows:>10} {t:>9.1f} {rows / t:>9.0f} {rss:>9}")
         shutil.rmtree(store / "work", ignore_errors=True)
         for f in store.glob("state.sqlite3*"):
@@ -83,11 +121,26 @@ def main() -> None:
         _run([str(BIN), "store", "init", "--store", str(store)])  # a fresh state database
         pkg = out / "packages"
         shutil.rmtree(pkg, ignore_errors=True)
-        t, rss, _ = _run([str(BIN), "batch", "run", "--store", str(store),
-                          "--requests", str(reqs / "requests.csv"),
-                          "--envelope", str(reqs / "envelope.json"), "--out", str(pkg),
-                          "--as-of", as_of.isoformat(), "--matcher", "exact",
-                          "--json"])  # fmt: skip
+        t, rss, _ = _run(
+            [
+                str(BIN),
+                "batch",
+                "run",
+                "--store",
+                str(store),
+                "--requests",
+                str(reqs / "requests.csv"),
+                "--envelope",
+                str(reqs / "envelope.json"),
+                "--out",
+                str(pkg),
+                "--as-of",
+                as_of.isoformat(),
+                "--matcher",
+                "exact",
+                "--json",
+            ]
+        )
         print(f"{'batch run (exact)':<22} {rows:>10} {t:>9.1f} {rows / t:>9.0f} {rss:>9}")
 
 

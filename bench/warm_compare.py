@@ -31,8 +31,9 @@ from taxmatch.store.state import StateStore
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--store", type=Path, required=True)
-    ap.add_argument("--requests", type=Path, required=True,
-                    help="directory with requests.csv and envelope.json")  # fmt: skip
+    ap.add_argument(
+        "--requests", type=Path, required=True, help="directory with requests.csv and envelope.json"
+    )
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--as-of", default="2026-11-30")
     args = ap.parse_args()
@@ -47,8 +48,7 @@ def main() -> None:
     scratch.mkdir(parents=True)
     url = f"sqlite:///{scratch / 'state.sqlite3'}"
     state = StateStore.open(args.store, url)
-    cfg = LookupConfig(args.store, scratch / "packages", url,
-                       as_of=date.fromisoformat(args.as_of))  # fmt: skip
+    cfg = LookupConfig(args.store, scratch / "packages", url, as_of=date.fromisoformat(args.as_of))
     service = LookupService(cfg, state)
     service.start()
     while service.status == "warming":
@@ -60,15 +60,21 @@ def main() -> None:
     matcher.audit = True
     t0 = time.monotonic()
     for rec in records:
-        service.lookup(str(envelope["requesting_agency"]), {k: v for k, v in rec.items() if v},
-                       envelope, origin="audit")  # fmt: skip
+        service.lookup(
+            str(envelope["requesting_agency"]),
+            {k: v for k, v in rec.items() if v},
+            envelope,
+            origin="audit",
+        )
     seconds = time.monotonic() - t0
     answered = dict(matcher.answered)
     service.close()
     state.close()
     shutil.rmtree(scratch, ignore_errors=True)
-    print(f"lookups {len(records)}, compared {answered['audited']} (Python vs SQL outcome rows), "
-          f"SQL only (scorer not sure) {answered['unsure']}, in {seconds:.1f} s")  # fmt: skip
+    print(
+        f"lookups {len(records)}, compared {answered['audited']} (Python vs SQL outcome rows), "
+        f"SQL only (scorer not sure) {answered['unsure']}, in {seconds:.1f} s"
+    )
     print(f"differences: {answered['differed']}")
     if answered["differed"]:
         sys.exit(1)

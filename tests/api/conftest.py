@@ -40,24 +40,42 @@ class Api:
     def auth(self, agency: str = "ICE") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[agency]}"}
 
-    def files(self, rows: list[dict[str, str]] | None = None, agency: str = "ICE",
-              **envelope: Any) -> dict[str, Any]:  # fmt: skip
+    def files(
+        self, rows: list[dict[str, str]] | None = None, agency: str = "ICE", **envelope: Any
+    ) -> dict[str, Any]:
         n = len(list(self.tmp.glob("req-*.csv")))
         req = write_requests(self.tmp / f"req-{n}.csv", rows or [request_row(1)])
         env = write_envelope(self.tmp / f"env-{n}.json", requesting_agency=agency, **envelope)
-        return {"requests": ("requests.csv", req.read_bytes(), "text/csv"),
-                "envelope": ("envelope.json", env.read_bytes(), "application/json")}  # fmt: skip
+        return {
+            "requests": ("requests.csv", req.read_bytes(), "text/csv"),
+            "envelope": ("envelope.json", env.read_bytes(), "application/json"),
+        }
 
-    def submit(self, agency: str = "ICE", rows: list[dict[str, str]] | None = None,
-               headers: dict[str, str] | None = None, **envelope: Any) -> Any:  # fmt: skip
-        return self.client.post("/v1/batches", files=self.files(rows, agency, **envelope),
-                                headers={**self.auth(agency), **(headers or {})})  # fmt: skip
+    def submit(
+        self,
+        agency: str = "ICE",
+        rows: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        **envelope: Any,
+    ) -> Any:
+        return self.client.post(
+            "/v1/batches",
+            files=self.files(rows, agency, **envelope),
+            headers={**self.auth(agency), **(headers or {})},
+        )
 
     def worker(self) -> Worker:
         s = self.settings
-        config = WorkerConfig(store=s.store, out=s.packages, database_url=s.database_url,
-                              policy=s.policy, matcher=s.matcher, lease_seconds=30, as_of=s.as_of,
-                              report_seconds=0.0)  # fmt: skip
+        config = WorkerConfig(
+            store=s.store,
+            out=s.packages,
+            database_url=s.database_url,
+            policy=s.policy,
+            matcher=s.matcher,
+            lease_seconds=30,
+            as_of=s.as_of,
+            report_seconds=0.0,
+        )
         return Worker(config, self.client.app.state.service)  # type: ignore[attr-defined]
 
     def run_queue(self) -> int:
@@ -94,7 +112,7 @@ def make_api(api_store: Path, state_url: str, tmp_path: Path) -> Iterator[Callab
             "as_of": AS_OF,
             "poll_seconds": 0.05,
         }
-        opts.update(overrides)  # fmt: skip
+        opts.update(overrides)
         settings = ApiSettings(**opts)
         tokens: dict[str, str] = {}
         with ServiceStore(state_url) as service:

@@ -18,9 +18,13 @@ from tests.integration.conftest import accounted, request_row
 
 
 def _routes(batch_id: str) -> list[tuple[str, str]]:
-    return [("GET", "/v1/batches"), ("GET", f"/v1/batches/{batch_id}"),
-            ("POST", "/v1/batches"), ("POST", "/v1/lookups"),
-            *[("GET", f"/v1/batches/{batch_id}/files/{n}") for n in PACKAGE_FILES]]  # fmt: skip
+    return [
+        ("GET", "/v1/batches"),
+        ("GET", f"/v1/batches/{batch_id}"),
+        ("POST", "/v1/batches"),
+        ("POST", "/v1/lookups"),
+        *[("GET", f"/v1/batches/{batch_id}/files/{n}") for n in PACKAGE_FILES],
+    ]
 
 
 def _call(api: Api, method: str, path: str, headers: dict[str, str]) -> Any:
@@ -184,6 +188,7 @@ def test_suspension_after_decisions_discloses_nothing(
         assert (batch.status, state.count_decisions(batch_id)) == ("failed", 3)
         assert state.verify_ledger().ok
     assert not (api.settings.packages / batch_id).exists()
-    shown = accounted(api.settings.store, api.settings.database_url, batch_id, ["123456789"],
-                      tmp_path)  # fmt: skip
+    shown = accounted(
+        api.settings.store, api.settings.database_url, batch_id, ["123456789"], tmp_path
+    )
     assert shown == dict.fromkeys(shown, 0)

@@ -26,8 +26,12 @@ def test_upload_run_status_and_files(api: Api) -> None:
     assert status["status"] == "queued"
     assert status["progress"]["rows_total"] == 3
     assert status["files"] == []
-    assert api.client.get(f"/v1/batches/{batch_id}/files/disclosed.csv",
-                          headers=api.auth()).status_code == 404  # fmt: skip
+    assert (
+        api.client.get(
+            f"/v1/batches/{batch_id}/files/disclosed.csv", headers=api.auth()
+        ).status_code
+        == 404
+    )
 
     assert api.run_queue() == 1
     status = api.client.get(f"/v1/batches/{batch_id}", headers=api.auth()).json()
@@ -65,8 +69,9 @@ def test_idempotency_key_returns_the_first_batch(api: Api) -> None:
     other = api.submit(rows=[request_row(9)], headers=key)
     assert other.status_code == 409, other.text
     assert other.json()["code"] == "TM750"
-    assert [b["batch_id"] for b in api.client.get("/v1/batches", headers=api.auth())
-            .json()["batches"]] == [first]  # fmt: skip
+    assert [
+        b["batch_id"] for b in api.client.get("/v1/batches", headers=api.auth()).json()["batches"]
+    ] == [first]
 
 
 def test_idempotency_key_is_kept_when_the_upload_matches_an_existing_batch(api: Api) -> None:

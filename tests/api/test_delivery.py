@@ -42,12 +42,22 @@ def test_a_batch_run_first_from_the_cli_elsewhere_is_served(
     workdir.mkdir()
     monkeypatch.chdir(workdir)
     s = api.settings
-    cli = run_batch(BatchRequest(store=s.store, requests=requests, envelope=envelope,
-                                 out=Path("demo-out"), as_of=AS_OF, matcher="exact",
-                                 database_url=s.database_url))  # fmt: skip
+    cli = run_batch(
+        BatchRequest(
+            store=s.store,
+            requests=requests,
+            envelope=envelope,
+            out=Path("demo-out"),
+            as_of=AS_OF,
+            matcher="exact",
+            database_url=s.database_url,
+        )
+    )
     monkeypatch.chdir(tmp_path)
-    files = {"requests": ("requests.csv", requests.read_bytes(), "text/csv"),
-             "envelope": ("envelope.json", envelope.read_bytes(), "application/json")}  # fmt: skip
+    files = {
+        "requests": ("requests.csv", requests.read_bytes(), "text/csv"),
+        "envelope": ("envelope.json", envelope.read_bytes(), "application/json"),
+    }
     r = api.client.post("/v1/batches", files=files, headers=api.auth())
     assert r.json()["batch_id"] == cli.batch_id
     api.run_queue()
@@ -58,8 +68,9 @@ def test_a_batch_run_first_from_the_cli_elsewhere_is_served(
         assert f.content == (workdir / "demo-out" / cli.batch_id / name).read_bytes()
 
 
-def test_a_relative_out_is_recorded_absolute(api: Api, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_a_relative_out_is_recorded_absolute(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The same batch run again from another directory returns its package (it used to
     fail TM500, exit 6: the package was looked for relative to the new directory)."""
     requests = write_requests(tmp_path / "r.csv", [request_row(1)])
@@ -67,9 +78,17 @@ def test_a_relative_out_is_recorded_absolute(api: Api, tmp_path: Path,
     s = api.settings
 
     def run() -> Path:
-        return run_batch(BatchRequest(store=s.store, requests=requests, envelope=envelope,
-                                      out=Path("out"), as_of=AS_OF, matcher="exact",
-                                      database_url=s.database_url)).package  # fmt: skip
+        return run_batch(
+            BatchRequest(
+                store=s.store,
+                requests=requests,
+                envelope=envelope,
+                out=Path("out"),
+                as_of=AS_OF,
+                matcher="exact",
+                database_url=s.database_url,
+            )
+        ).package
 
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
@@ -91,8 +110,9 @@ def _release_one(api: Api, batch_id: str) -> str:
         held = [i for i in queue_page(state, None, 50) if i.batch_id == batch_id]
         assert held, "the cast yields a held row"
         decide_row(state, batch_id, held[0].row_number, "withhold", "not the right person", who)
-        release = prepare_release(api.settings.store, state, batch_id, who, policy,
-                                  policy_sha256(text))  # fmt: skip
+        release = prepare_release(
+            api.settings.store, state, batch_id, who, policy, policy_sha256(text)
+        )
         assert release.status == "released"
         return release.release_id
 

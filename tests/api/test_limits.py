@@ -73,8 +73,10 @@ def test_upload_over_the_limit_is_cut_off_while_streaming(
     monkeypatch.setattr(upload._Sink, "on_part_data", counting)
 
     def body() -> Iterator[bytes]:
-        yield (b"--XyZ\r\nContent-Disposition: form-data; name=\"requests\"; "
-               b"filename=\"r.csv\"\r\nContent-Type: text/csv\r\n\r\nrequest_id\n")  # fmt: skip
+        yield (
+            b'--XyZ\r\nContent-Disposition: form-data; name="requests"; '
+            b'filename="r.csv"\r\nContent-Type: text/csv\r\n\r\nrequest_id\n'
+        )
         for _ in range(200):  # ~1.6 MB
             yield b"x" * 8191 + b"\n"
 

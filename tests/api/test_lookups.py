@@ -34,8 +34,9 @@ def test_lookup_answers_through_the_batch_path(api: Api) -> None:
 
 def test_lookup_of_an_invalid_record_is_rejected_with_codes(api: Api) -> None:
     row = request_row(2, first_name="", street_address="UNKNOWN ADDRESS")
-    r = api.client.post("/v1/lookups", json={"request": row, "envelope": envelope_doc()},
-                        headers=api.auth())  # fmt: skip
+    r = api.client.post(
+        "/v1/lookups", json={"request": row, "envelope": envelope_doc()}, headers=api.auth()
+    )
     assert r.status_code == 200
     answer = r.json()
     assert answer["disposition"] == "rejected"
@@ -74,8 +75,9 @@ def test_without_the_policy_rule_a_lookup_must_carry_its_own_envelope(
     assert r.json()["code"] == "TM100"
     assert "policy" in r.json()["detail"]
     assert _used(api) == 1  # the batch's row only: nothing charged for the refusal
-    r = api.client.post("/v1/lookups", json={**body, "envelope": envelope_doc()},
-                        headers=api.auth())  # fmt: skip
+    r = api.client.post(
+        "/v1/lookups", json={**body, "envelope": envelope_doc()}, headers=api.auth()
+    )
     assert r.status_code == 200, r.text
     assert _used(api) == 2
 

@@ -50,7 +50,7 @@ def test_killed_mid_batch_resumes_without_duplicate_disclosure(
             zip="99201",
         ),
     ]
-    batch_id = api.submit(rows=rows).json()["batch_id"]  # fmt: skip
+    batch_id = api.submit(rows=rows).json()["batch_id"]
     queue = JobQueue(api.client.app.state.service)  # type: ignore[attr-defined]
     dead = queue.claim("dead-worker", 0.01)
     assert dead is not None
@@ -69,10 +69,17 @@ def test_killed_mid_batch_resumes_without_duplicate_disclosure(
             return None
 
     s = api.settings
-    req = BatchRequest(store=s.store, requests=Path(dead.requests_path),
-                       envelope=Path(dead.envelope_path), out=s.packages,
-                       as_of=s.as_of or dead.created_at.date(), matcher=s.matcher,
-                       database_url=s.database_url, actor="ICE", origin="worker@dead")  # fmt: skip
+    req = BatchRequest(
+        store=s.store,
+        requests=Path(dead.requests_path),
+        envelope=Path(dead.envelope_path),
+        out=s.packages,
+        as_of=s.as_of or dead.created_at.date(),
+        matcher=s.matcher,
+        database_url=s.database_url,
+        actor="ICE",
+        origin="worker@dead",
+    )
     with pytest.raises(Killed):
         run_batch(req, DiesWhileWriting())
     assert queue.find(batch_id).status == "running"  # type: ignore[union-attr]

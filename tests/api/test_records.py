@@ -97,8 +97,11 @@ _SLOW_OK = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=_SLOW_OK)
-@given(fmt=st.sampled_from(["csv", "jsonl", "parquet"]),
-       spec=st.lists(RECORD, min_size=1, max_size=6), seed=st.integers(10, 10_000))  # fmt: skip
+@given(
+    fmt=st.sampled_from(["csv", "jsonl", "parquet"]),
+    spec=st.lists(RECORD, min_size=1, max_size=6),
+    seed=st.integers(10, 10_000),
+)
 def test_rows_total_and_generated_ids_follow_records(
     api: Api, fmt: str, spec: list[tuple[bool, bool, int]], seed: int
 ) -> None:

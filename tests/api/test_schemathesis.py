@@ -26,8 +26,9 @@ def test_no_server_errors(make_api: Callable[..., Api]) -> None:
         )
 
         @given(case=strategy)
-        @settings(max_examples=30, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        @settings(
+            max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         def check(case: Case) -> None:
             for headers in (api.auth(), {}):
                 response = case.call(headers=headers)

@@ -100,13 +100,19 @@ def test_warm_lookups_answer_as_cold_ones(
 
     assert {a["batch_id"] for a in warm_answers}.isdisjoint(a["batch_id"] for a in cold_answers)
     # compared by digest: a failure names the lookups that differ, never their values
-    differ = [i for i, (w, c) in enumerate(zip(warm_answers, cold_answers, strict=True))
-              if _digest(_decision(w)) != _digest(_decision(c))]  # fmt: skip
+    differ = [
+        i
+        for i, (w, c) in enumerate(zip(warm_answers, cold_answers, strict=True))
+        if _digest(_decision(w)) != _digest(_decision(c))
+    ]
     assert differ == []
     assert [(a["disposition"], a["outcome"]) for a in warm_answers] == [
-        ("disclosed", "DISCLOSED"), ("unmatched", "AMBIGUOUS"), ("pending", "REVIEW"),
-        ("unmatched", "NO_MATCH"), ("rejected", None),
-    ]  # fmt: skip
+        ("disclosed", "DISCLOSED"),
+        ("unmatched", "AMBIGUOUS"),
+        ("pending", "REVIEW"),
+        ("unmatched", "NO_MATCH"),
+        ("rejected", None),
+    ]
     assert _digest({"s": warm_answers[0]["disclosure"]["street_address"]}) == _digest(
         {"s": "77 PINE ST"}
     )

@@ -47,14 +47,39 @@ def ran(cli_env: str, tmp_path: Path) -> tuple[Path, str, Path]:
     store = tmp_path / "store"
     master = write_master(tmp_path / "master.csv")
     assert invoke("reference", "load", "--store", str(store), str(master)).exit_code == 0
-    rows = [request_row(1), request_row(2, first_name="Anh", last_name="Nguyen",
-            street_address="9 Elm Street", unit="", city="Houston", state="TX", zip="77002"),
-            request_row(3, first_name="")]  # fmt: skip
+    rows = [
+        request_row(1),
+        request_row(
+            2,
+            first_name="Anh",
+            last_name="Nguyen",
+            street_address="9 Elm Street",
+            unit="",
+            city="Houston",
+            state="TX",
+            zip="77002",
+        ),
+        request_row(3, first_name=""),
+    ]
     requests = write_requests(tmp_path / "requests.csv", rows)
     envelope = write_envelope(tmp_path / "envelope.json")
-    result = invoke("batch", "run", "--store", str(store), "--requests", str(requests),
-                    "--envelope", str(envelope), "--out", str(tmp_path / "out"),
-                    "--as-of", "2026-11-30", "--matcher", "exact", "--json")  # fmt: skip
+    result = invoke(
+        "batch",
+        "run",
+        "--store",
+        str(store),
+        "--requests",
+        str(requests),
+        "--envelope",
+        str(envelope),
+        "--out",
+        str(tmp_path / "out"),
+        "--as-of",
+        "2026-11-30",
+        "--matcher",
+        "exact",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["counts"]["DISCLOSED"] == 2
@@ -136,11 +161,15 @@ def test_accounting_taxpayer_lists_each_disclosure(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     store, batch_id, _ = ran
-    result = invoke("accounting", "taxpayer", "--store", str(store), "--tin", "123-45-6789",
-                    "--json")  # fmt: skip
+    result = invoke(
+        "accounting", "taxpayer", "--store", str(store), "--tin", "123-45-6789", "--json"
+    )
     (doc,) = json.loads(result.output)
-    assert (doc["batch_id"], doc["agency"], doc["statute"]) == (batch_id, "ICE",
-                                                                "8 U.S.C. 1253(a)(1)")  # fmt: skip
+    assert (doc["batch_id"], doc["agency"], doc["statute"]) == (
+        batch_id,
+        "ICE",
+        "8 U.S.C. 1253(a)(1)",
+    )
     assert doc["relevance"] == request_row(1)["relevance"]
     assert doc["fields"] == ["street_address", "unit", "city", "state", "zip", "tax_year"]
     assert doc["disclosure_id"].startswith("D")
@@ -149,8 +178,9 @@ def test_accounting_taxpayer_lists_each_disclosure(
     assert doc["disclosure_id"] in text_out
     nobody = invoke("accounting", "taxpayer", "--store", str(store), "--tin", "999999999")
     assert nobody.output.startswith("0 disclosures")
-    bad = CliRunner().invoke(main, ["accounting", "taxpayer", "--store", str(store),
-                                    "--tin", "12345678X"])  # fmt: skip
+    bad = CliRunner().invoke(
+        main, ["accounting", "taxpayer", "--store", str(store), "--tin", "12345678X"]
+    )
     assert bad.exit_code == 2
     assert "12345678X" not in bad.output
     assert MARIA not in caplog.text
@@ -178,16 +208,26 @@ def test_accounting_batch_writes_disclosure_ids_and_tins(
 def test_accounting_report_counts_the_year(ran: tuple[Path, str, Path]) -> None:
     store = ran[0]
     year = datetime.now(UTC).year
-    doc = json.loads(invoke("accounting", "report", "--store", str(store), "--year", str(year),
-                            "--json").output)  # fmt: skip
+    doc = json.loads(
+        invoke("accounting", "report", "--store", str(store), "--year", str(year), "--json").output
+    )
     assert doc["schema"] == "taxmatch/accounting-report/v1"
     assert (doc["batches"], doc["requests"], doc["disclosures"], doc["taxpayers"]) == (1, 3, 2, 2)
     assert doc["by_agency"] == {"ICE": {"requests": 3, "disclosures": 2, "taxpayers": 2}}
     assert doc["by_agency_statute"] == [
-        {"agency": "ICE", "statute": "8 U.S.C. 1253(a)(1)", "requests": 3, "disclosures": 2,
-         "taxpayers": 2}]  # fmt: skip
-    other = json.loads(invoke("accounting", "report", "--store", str(store), "--year",
-                              str(year - 1), "--json").output)  # fmt: skip
+        {
+            "agency": "ICE",
+            "statute": "8 U.S.C. 1253(a)(1)",
+            "requests": 3,
+            "disclosures": 2,
+            "taxpayers": 2,
+        }
+    ]
+    other = json.loads(
+        invoke(
+            "accounting", "report", "--store", str(store), "--year", str(year - 1), "--json"
+        ).output
+    )
     assert (other["requests"], other["disclosures"], other["by_agency_statute"]) == (0, 0, [])
     table = invoke("accounting", "report", "--store", str(store), "--year", str(year)).output
     assert f"{year}: 3 requests in 1 batches, 2 disclosures, 2 taxpayers" in table
@@ -203,15 +243,21 @@ def _forge_append(url: str) -> None:
         seq, head = conn.execute(text("SELECT seq, entry_hash FROM ledger_head")).one()
         forged = link(
             LedgerDraft("disclosure", "mallory", "cli", True, "D-FORGED"),
-            seq=seq + 1, prev_hash=head, recorded_at="2026-12-01T00:00:00.000000Z",
-        )  # fmt: skip
+            seq=seq + 1,
+            prev_hash=head,
+            recorded_at="2026-12-01T00:00:00.000000Z",
+        )
         conn.execute(
-            text("INSERT INTO ledger_entries VALUES (:s, 'taxmatch/ledger/v1', :r, "
-                 "'disclosure', 'mallory', 'cli', true, 'D-FORGED', '{}', :p, :h)"),
+            text(
+                "INSERT INTO ledger_entries VALUES (:s, 'taxmatch/ledger/v1', :r, "
+                "'disclosure', 'mallory', 'cli', true, 'D-FORGED', '{}', :p, :h)"
+            ),
             {"s": forged.seq, "r": forged.recorded_at, "p": head, "h": forged.entry_hash},
-        )  # fmt: skip
-        conn.execute(text("UPDATE ledger_head SET seq = :s, entry_hash = :h"),
-                     {"s": forged.seq, "h": forged.entry_hash})  # fmt: skip
+        )
+        conn.execute(
+            text("UPDATE ledger_head SET seq = :s, entry_hash = :h"),
+            {"s": forged.seq, "h": forged.entry_hash},
+        )
     engine.dispose()
 
 
@@ -254,11 +300,13 @@ def test_verify_holds_the_ledger_to_a_witness(
         (head,) = conn.execute(
             text("SELECT entry_hash FROM ledger_entries WHERE seq = :s"), {"s": seq - 2}
         ).one()
-        conn.execute(text("UPDATE ledger_head SET seq = :s, entry_hash = :h"),
-                     {"s": seq - 2, "h": head})  # fmt: skip
+        conn.execute(
+            text("UPDATE ledger_head SET seq = :s, entry_hash = :h"), {"s": seq - 2, "h": head}
+        )
     engine.dispose()
-    short = CliRunner().invoke(main, ["ledger", "verify", "--store", str(store), "--witness",
-                                      str(witness)])  # fmt: skip
+    short = CliRunner().invoke(
+        main, ["ledger", "verify", "--store", str(store), "--witness", str(witness)]
+    )
     assert short.exit_code == 5
     assert short.stderr.strip() == (
         f"taxmatch: ledger verification FAILED at entry {seq - 1}: the ledger is shorter than "
@@ -274,8 +322,9 @@ def test_a_rewritten_chain_differs_from_the_witness(
     doc = json.loads(invoke("ledger", "export-head", "--store", str(store)).output)
     doc["hash"] = "0" * 64  # as if the entry at seq had been rewritten since it was witnessed
     witness.write_text(json.dumps(doc))
-    result = CliRunner().invoke(main, ["ledger", "verify", "--store", str(store), "--witness",
-                                       str(witness)])  # fmt: skip
+    result = CliRunner().invoke(
+        main, ["ledger", "verify", "--store", str(store), "--witness", str(witness)]
+    )
     assert result.exit_code == 5
     assert result.stderr.strip() == (
         f"taxmatch: ledger verification FAILED at entry {doc['seq']}: the entry differs from "
@@ -290,8 +339,9 @@ def test_a_witness_of_an_unknown_version_is_refused(
     doc = json.loads(invoke("ledger", "export-head", "--store", str(store)).output)
     witness = tmp_path / "head.json"
     witness.write_text(json.dumps({**doc, "schema": "taxmatch/ledger-head/v2"}))
-    result = CliRunner().invoke(main, ["ledger", "verify", "--store", str(store), "--witness",
-                                       str(witness)])  # fmt: skip
+    result = CliRunner().invoke(
+        main, ["ledger", "verify", "--store", str(store), "--witness", str(witness)]
+    )
     assert result.exit_code == 2
     assert "unknown version" in result.output
     assert str(witness) in result.output

@@ -51,10 +51,19 @@ def test_missing_envelope_key_is_one_line_naming_the_key(tmp_path: Path) -> None
     (tmp_path / "r.csv").write_text("request_id\nA\n")
     result = CliRunner().invoke(
         main,
-        ["batch", "run", "--store", str(made_store(tmp_path / "s")),
-         "--requests", str(tmp_path / "r.csv"), "--envelope", str(tmp_path / "e.json"),
-         "--out", str(tmp_path / "o")],
-    )  # fmt: skip
+        [
+            "batch",
+            "run",
+            "--store",
+            str(made_store(tmp_path / "s")),
+            "--requests",
+            str(tmp_path / "r.csv"),
+            "--envelope",
+            str(tmp_path / "e.json"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
     assert result.exit_code != 0
     err = result.output.strip()
     assert len(err.splitlines()) == 1
@@ -69,10 +78,19 @@ def test_missing_request_column_names_the_column(tmp_path: Path) -> None:
     (tmp_path / "r.csv").write_text("request_id,first_name\nA,Zebulon\n")
     result = CliRunner().invoke(
         main,
-        ["batch", "run", "--store", str(made_store(tmp_path / "s")),
-         "--requests", str(tmp_path / "r.csv"), "--envelope", str(env),
-         "--out", str(tmp_path / "o")],
-    )  # fmt: skip
+        [
+            "batch",
+            "run",
+            "--store",
+            str(made_store(tmp_path / "s")),
+            "--requests",
+            str(tmp_path / "r.csv"),
+            "--envelope",
+            str(env),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
     assert result.exit_code == 2
     assert "r.csv" in result.output
     assert "last_name" in result.output
@@ -81,8 +99,17 @@ def test_missing_request_column_names_the_column(tmp_path: Path) -> None:
 
 def test_bad_as_of_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        main, ["generate", "requests", "--population", str(tmp_path), "--out", str(tmp_path),
-               "--as-of", "tomorrow"],
-    )  # fmt: skip
+        main,
+        [
+            "generate",
+            "requests",
+            "--population",
+            str(tmp_path),
+            "--out",
+            str(tmp_path),
+            "--as-of",
+            "tomorrow",
+        ],
+    )
     assert result.exit_code == 2
     assert "--as-of" in result.output

@@ -104,9 +104,23 @@ def test_keys_rotate_reencrypts_and_accounting_still_reads(
     assert invoke("reference", "load", "--store", str(store), str(master)).exit_code == 0
     requests = write_requests(tmp_path / "requests.csv", [request_row(1)])
     envelope = write_envelope(tmp_path / "envelope.json")
-    ran = invoke("batch", "run", "--store", str(store), "--requests", str(requests),
-                 "--envelope", str(envelope), "--out", str(tmp_path / "out"),
-                 "--as-of", "2026-11-30", "--matcher", "exact", "--json")  # fmt: skip
+    ran = invoke(
+        "batch",
+        "run",
+        "--store",
+        str(store),
+        "--requests",
+        str(requests),
+        "--envelope",
+        str(envelope),
+        "--out",
+        str(tmp_path / "out"),
+        "--as-of",
+        "2026-11-30",
+        "--matcher",
+        "exact",
+        "--json",
+    )
     assert ran.exit_code == 0, ran.output
     batch_id = json.loads(ran.output)["batch_id"]
     before = json.loads((tmp_path / "own.keys").read_text())
@@ -125,8 +139,9 @@ def test_keys_rotate_reencrypts_and_accounting_still_reads(
     for entry in (*before["data"], *after["data"], *after["ledger"]):
         assert entry["key"] not in rotated.output
 
-    listed = invoke("accounting", "batch", "--store", str(store), batch_id,
-                    "--out", str(tmp_path / "acc.csv"))  # fmt: skip
+    listed = invoke(
+        "accounting", "batch", "--store", str(store), batch_id, "--out", str(tmp_path / "acc.csv")
+    )
     assert listed.exit_code == 0, listed.output
     assert [r["tin"] for r in csv.DictReader((tmp_path / "acc.csv").open())] == [MARIA]
     found = invoke("accounting", "taxpayer", "--store", str(store), "--tin", MARIA, "--json")

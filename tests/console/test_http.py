@@ -301,8 +301,11 @@ def test_report_matches_accounting_and_downloads(console: Console) -> None:
     assert ice["ambiguous"] == 2
     assert ice["not_matched"] == 2
     # The synthetic decisions cite no statute: every outcome is under "(none)".
-    by_statute = {(r["agency"], r["statute"], r["key"]): int(r["value"])
-                  for r in rows if r["section"] == "statute"}  # fmt: skip
+    by_statute = {
+        (r["agency"], r["statute"], r["key"]): int(r["value"])
+        for r in rows
+        if r["section"] == "statute"
+    }
     assert by_statute[("ICE", "(none)", "rejected")] == 2
     assert by_statute[("ICE", "(none)", "ambiguous")] == 2
     for acc in report.rows:
@@ -332,10 +335,21 @@ def test_report_breaks_outcomes_down_by_agency_and_statute(console: Console) -> 
         ("rejected", None, "R01;R05", None),
     ]
     decisions = [
-        DecisionRow("B-HSI", n, f"REQ-HSI-{n}", d, o, c, "", "D-HSI-1" if n == 1 else None,
-                    None if o is None else 0.9, None, s)
+        DecisionRow(
+            "B-HSI",
+            n,
+            f"REQ-HSI-{n}",
+            d,
+            o,
+            c,
+            "",
+            "D-HSI-1" if n == 1 else None,
+            None if o is None else 0.9,
+            None,
+            s,
+        )
         for n, (d, o, c, s) in enumerate(kinds, start=1)
-    ]  # fmt: skip
+    ]
     subject = SubjectRow("D-HSI-1", "B-HSI", 1, "900000001", reentry, "case", "zip")
     console.state.record_decisions("B-HSI", decisions, chunk=1, subjects=[subject])
     console.state.write_request_counts("B-HSI", {reentry: 2, removal: 3, "": 1})
@@ -350,19 +364,30 @@ def test_report_breaks_outcomes_down_by_agency_and_statute(console: Console) -> 
         assert statute in table
     assert "ICE" not in table
     assert page.text.count("<svg") == 2  # bars by agency and statute, the monthly series
-    rows = list(csv.DictReader(io.StringIO(
-        console.client.get(f"/console/report.csv?year={year}&agency=HSI").text)))  # fmt: skip
+    rows = list(
+        csv.DictReader(
+            io.StringIO(console.client.get(f"/console/report.csv?year={year}&agency=HSI").text)
+        )
+    )
     got = {(r["statute"], r["key"]): int(r["value"]) for r in rows if r["section"] == "statute"}
     assert {k: v for k, v in got.items() if k[0] == reentry} == {
-        (reentry, "requests"): 2, (reentry, "rejected"): 0, (reentry, "not_matched"): 0,
-        (reentry, "ambiguous"): 0, (reentry, "pending_review"): 1, (reentry, "disclosed"): 1,
-        (reentry, "taxpayers"): 1}  # fmt: skip
+        (reentry, "requests"): 2,
+        (reentry, "rejected"): 0,
+        (reentry, "not_matched"): 0,
+        (reentry, "ambiguous"): 0,
+        (reentry, "pending_review"): 1,
+        (reentry, "disclosed"): 1,
+        (reentry, "taxpayers"): 1,
+    }
     assert got[(removal, "requests")] == 3
     assert (got[(removal, "ambiguous")], got[(removal, "not_matched")]) == (1, 1)
     assert got[(removal, "rejected")] == 1
     assert (got[("(none)", "requests")], got[("(none)", "rejected")]) == (1, 1)
-    reasons = {(r["statute"], r["key"]): int(r["value"]) for r in rows
-               if r["section"] == "statute_rejections"}  # fmt: skip
+    reasons = {
+        (r["statute"], r["key"]): int(r["value"])
+        for r in rows
+        if r["section"] == "statute_rejections"
+    }
     assert reasons == {(removal, "R01"): 1, ("(none)", "R01"): 1, ("(none)", "R05"): 1}
     agency = {r["key"]: int(r["value"]) for r in rows if r["section"] == "agency"}
     assert (agency["requests"], agency["rejected"], agency["disclosed"]) == (6, 2, 1)
@@ -431,12 +456,25 @@ def test_accounting_shows_only_disclosures_of_sealed_batches(console: Console) -
     assert template is not None
     tin = "900000003"
     for batch_id, status in (("B-SEALED", "done"), ("B-FAILED", "failed"), ("B-KILLED", "running")):
-        console.state.create_batch(replace(template, batch_id=batch_id, status=status,
-                                           created_at=datetime.now(UTC)))  # fmt: skip
-        decision = DecisionRow(batch_id, 1, f"REQ-{batch_id}-1", "disclosed", "DISCLOSED", "",
-                               "", f"D-{batch_id}-1", 0.9999, None, "8 U.S.C. 1326(a)")  # fmt: skip
-        subject = SubjectRow(f"D-{batch_id}-1", batch_id, 1, tin, "8 U.S.C. 1326(a)",
-                             f"reason for {batch_id}", "zip")  # fmt: skip
+        console.state.create_batch(
+            replace(template, batch_id=batch_id, status=status, created_at=datetime.now(UTC))
+        )
+        decision = DecisionRow(
+            batch_id,
+            1,
+            f"REQ-{batch_id}-1",
+            "disclosed",
+            "DISCLOSED",
+            "",
+            "",
+            f"D-{batch_id}-1",
+            0.9999,
+            None,
+            "8 U.S.C. 1326(a)",
+        )
+        subject = SubjectRow(
+            f"D-{batch_id}-1", batch_id, 1, tin, "8 U.S.C. 1326(a)", f"reason for {batch_id}", "zip"
+        )
         console.state.record_decisions(batch_id, [decision], chunk=1, subjects=[subject])
     console.login("ada")
     page = console.post("/console/accounting", tin=tin).text  # type: ignore[attr-defined]
@@ -444,15 +482,19 @@ def test_accounting_shows_only_disclosures_of_sealed_batches(console: Console) -
     assert "D-B-SEALED-1" in page
     assert "D-B-FAILED-1" not in page
     assert "D-B-KILLED-1" not in page
-    report = annual_report(console.store, datetime.now(UTC).year,
-                           database_url=console.settings.database_url)  # fmt: skip
+    report = annual_report(
+        console.store, datetime.now(UTC).year, database_url=console.settings.database_url
+    )
     assert (report.totals["disclosures"], report.totals["taxpayers"]) == (1, 1)
     csv_text = console.client.get(f"/console/report.csv?year={datetime.now(UTC).year}").text
     rows = list(csv.DictReader(io.StringIO(csv_text)))
     totals = {r["key"]: int(r["value"]) for r in rows if r["section"] == "total"}
     assert totals["disclosures"] == 1
-    months = sum(int(r["value"]) for r in rows
-                 if r["section"] == "month" and r["key"].endswith("disclosures"))  # fmt: skip
+    months = sum(
+        int(r["value"])
+        for r in rows
+        if r["section"] == "month" and r["key"].endswith("disclosures")
+    )
     assert months == 1
 
 

@@ -63,8 +63,9 @@ def test_no_server_errors_on_any_console_route(console: Console) -> None:
         )
 
         @given(case=strategy)
-        @settings(max_examples=20, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        @settings(
+            max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         def check(case: Case) -> None:
             for headers in sessions:
                 response = case.call(headers=headers, allow_redirects=False)

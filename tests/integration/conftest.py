@@ -72,25 +72,46 @@ def write_master(path: Path) -> Path:
         w.writeheader()
         for tin, first, middle, last, suffix, dob, years, dod in PEOPLE:
             for year, (street, unit, city, state, zip_code) in years.items():
-                w.writerow({
-                    "tin": tin, "tax_year": year, "first_name": first, "middle_name": middle,
-                    "last_name": last, "suffix": suffix, "date_of_birth": dob,
-                    "street_address": street, "unit": unit, "city": city, "state": state,
-                    "zip": zip_code, "phone": "", "date_of_death": dod,
-                })  # fmt: skip
+                w.writerow(
+                    {
+                        "tin": tin,
+                        "tax_year": year,
+                        "first_name": first,
+                        "middle_name": middle,
+                        "last_name": last,
+                        "suffix": suffix,
+                        "date_of_birth": dob,
+                        "street_address": street,
+                        "unit": unit,
+                        "city": city,
+                        "state": state,
+                        "zip": zip_code,
+                        "phone": "",
+                        "date_of_death": dod,
+                    }
+                )
     return path
 
 
 def request_row(n: int, **changes: str) -> dict[str, str]:
     row = {c: "" for c in REQUEST_COLUMNS}
     row.update(
-        request_id=f"REQ-{n:05d}", first_name="Maria", last_name="Garcia Lopez",
-        street_address="12 N Main St", unit="Apt 4", city="Seattle", state="WA", zip="98101",
-        tax_periods="2023;2024", statute="8 U.S.C. 1253(a)(1)",
-        removal_order_number=f"A-{100000000 + n}", removal_order_date="2025-01-15",
-        case_number=f"ICE-2026-{n:06d}", officer_id=f"OFC-{n % 20:04d}",
+        request_id=f"REQ-{n:05d}",
+        first_name="Maria",
+        last_name="Garcia Lopez",
+        street_address="12 N Main St",
+        unit="Apt 4",
+        city="Seattle",
+        state="WA",
+        zip="98101",
+        tax_periods="2023;2024",
+        statute="8 U.S.C. 1253(a)(1)",
+        removal_order_number=f"A-{100000000 + n}",
+        removal_order_date="2025-01-15",
+        case_number=f"ICE-2026-{n:06d}",
+        officer_id=f"OFC-{n % 20:04d}",
         relevance=f"Subject {n} failed to depart after a final order of removal in case {n}",
-    )  # fmt: skip
+    )
     row.update(changes)
     return row
 

@@ -39,28 +39,70 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
         patch.delenv("TAXMATCH_KEYRING", raising=False)  # the default: beside the store
         patch.delenv("TAXMATCH_DATABASE_URL", raising=False)
         try:
-            demo = invoke("demo", "--store", str(store), "--out", str(root / "demo-out"),
-                          "--people", "300", "--rows", "40", "--seed", "7")  # fmt: skip
+            demo = invoke(
+                "demo",
+                "--store",
+                str(store),
+                "--out",
+                str(root / "demo-out"),
+                "--people",
+                "300",
+                "--rows",
+                "40",
+                "--seed",
+                "7",
+            )
             assert demo.exit_code == 0, demo.output
             master = write_master(root / "master.csv")
             assert invoke("reference", "load", "--store", str(store), str(master)).exit_code == 0
-            rows = [request_row(1, relevance=REASON + " one"),
-                    request_row(2, first_name="Anh", last_name="Nguyen",
-                                street_address="9 Elm Street", unit="", city="Houston",
-                                state="TX", zip="77002", relevance=REASON + " two")]  # fmt: skip
+            rows = [
+                request_row(1, relevance=REASON + " one"),
+                request_row(
+                    2,
+                    first_name="Anh",
+                    last_name="Nguyen",
+                    street_address="9 Elm Street",
+                    unit="",
+                    city="Houston",
+                    state="TX",
+                    zip="77002",
+                    relevance=REASON + " two",
+                ),
+            ]
             requests = write_requests(root / "requests.csv", rows)
             envelope = write_envelope(root / "envelope.json")
-            ran = invoke("batch", "run", "--store", str(store), "--requests", str(requests),
-                         "--envelope", str(envelope), "--out", str(out), "--as-of",
-                         "2026-11-30", "--matcher", "exact", "--json")  # fmt: skip
+            ran = invoke(
+                "batch",
+                "run",
+                "--store",
+                str(store),
+                "--requests",
+                str(requests),
+                "--envelope",
+                str(envelope),
+                "--out",
+                str(out),
+                "--as-of",
+                "2026-11-30",
+                "--matcher",
+                "exact",
+                "--json",
+            )
             assert ran.exit_code == 0, ran.output
             batch_id = json.loads(ran.output)["batch_id"]
             accounting = root / "accounting.csv"
-            listed = invoke("accounting", "batch", "--store", str(store), batch_id,
-                            "--out", str(accounting))  # fmt: skip
+            listed = invoke(
+                "accounting", "batch", "--store", str(store), batch_id, "--out", str(accounting)
+            )
             assert listed.exit_code == 0, listed.output
-            yield {"root": root, "store": store, "out": out, "demo_out": root / "demo-out",
-                   "accounting": accounting, "keyring": store.with_name("store.keys")}  # fmt: skip
+            yield {
+                "root": root,
+                "store": store,
+                "out": out,
+                "demo_out": root / "demo-out",
+                "accounting": accounting,
+                "keyring": store.with_name("store.keys"),
+            }
         finally:
             os.umask(old_umask)
 
@@ -101,9 +143,17 @@ def test_explain_html_is_owner_only(made: dict[str, Path]) -> None:
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.delenv("TAXMATCH_KEYRING", raising=False)
-            result = invoke("explain", "--store", str(made["store"]), "--batch", batch_id,
-                            "--request", disclosed[0]["request_id"],
-                            "--out", str(where))  # fmt: skip
+            result = invoke(
+                "explain",
+                "--store",
+                str(made["store"]),
+                "--batch",
+                batch_id,
+                "--request",
+                disclosed[0]["request_id"],
+                "--out",
+                str(where),
+            )
     finally:
         os.umask(old_umask)
     assert result.exit_code == 0, result.output
@@ -149,7 +199,8 @@ def test_no_tin_or_reason_is_readable_from_the_state_database(made: dict[str, Pa
 def test_accounting_taxpayer_finds_by_tin_through_the_index(made: dict[str, Path]) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("TAXMATCH_KEYRING", raising=False)
-        result = invoke("accounting", "taxpayer", "--store", str(made["store"]), "--tin", MARIA,
-                        "--json")  # fmt: skip
+        result = invoke(
+            "accounting", "taxpayer", "--store", str(made["store"]), "--tin", MARIA, "--json"
+        )
     assert result.exit_code == 0, result.output
     assert REASON + " one" in result.output

@@ -44,18 +44,49 @@ def by_id(package: Path) -> dict[str, tuple[str, dict[str, str]]]:
 def test_outcomes_of_the_cast(reference_store: Path, tmp_path: Path) -> None:
     rows = [
         request_row(1),  # Maria, older address, periods 2023-24 → latest address in period
-        request_row(2, first_name="John", last_name="Carter", street_address="410 Oak Ave",
-                    unit="", city="Spokane", zip="99201"),  # Jr/Sr, no suffix → AMBIGUOUS
-        request_row(3, first_name="Anh", last_name="Nguyen", street_address="9 Elm Street",
-                    unit="", city="Houston", state="TX", zip="77002"),
-        request_row(4, first_name="Robert", last_name="Old", street_address="5 Birch Rd",
-                    unit="", city="Boise", state="ID", zip="83702"),  # deceased
-        request_row(5, first_name="Li", last_name="Wang", street_address="1 Lake Dr", unit="",
-                    city="Miami", state="FL", zip="33101"),  # no filing in 2023-24
+        request_row(
+            2,
+            first_name="John",
+            last_name="Carter",
+            street_address="410 Oak Ave",
+            unit="",
+            city="Spokane",
+            zip="99201",
+        ),  # Jr/Sr, no suffix → AMBIGUOUS
+        request_row(
+            3,
+            first_name="Anh",
+            last_name="Nguyen",
+            street_address="9 Elm Street",
+            unit="",
+            city="Houston",
+            state="TX",
+            zip="77002",
+        ),
+        request_row(
+            4,
+            first_name="Robert",
+            last_name="Old",
+            street_address="5 Birch Rd",
+            unit="",
+            city="Boise",
+            state="ID",
+            zip="83702",
+        ),  # deceased
+        request_row(
+            5,
+            first_name="Li",
+            last_name="Wang",
+            street_address="1 Lake Dr",
+            unit="",
+            city="Miami",
+            state="FL",
+            zip="33101",
+        ),  # no filing in 2023-24
         request_row(6, first_name="Nobody", last_name="Known"),
         request_row(7, first_name=""),
         request_row(8, street_address="UNKNOWN ADDRESS"),
-    ]  # fmt: skip
+    ]
     result = run(reference_store, tmp_path, rows)
     got = by_id(result.package)
     assert got["REQ-00001"][0] == "disclosed"
@@ -70,13 +101,22 @@ def test_outcomes_of_the_cast(reference_store: Path, tmp_path: Path) -> None:
     assert got["REQ-00004"][1]["outcome"] == "INELIGIBLE"
     assert got["REQ-00005"][1]["outcome"] == "NO_FILING_IN_PERIOD"
     assert got["REQ-00006"][1]["outcome"] == "NO_MATCH"
-    assert got["REQ-00007"][1] == {"request_id": "REQ-00007", "reason_codes": "R01",
-                                   "fields": "first_name"}  # fmt: skip
+    assert got["REQ-00007"][1] == {
+        "request_id": "REQ-00007",
+        "reason_codes": "R01",
+        "fields": "first_name",
+    }
     assert got["REQ-00008"][1]["reason_codes"] == "R03"
     s = result.summary
     assert s["input_rows"] == 8
-    assert s["counts"] == {"AMBIGUOUS": 1, "DISCLOSED": 2, "INELIGIBLE": 1,
-                           "NO_FILING_IN_PERIOD": 1, "NO_MATCH": 1, "REJECTED": 2}  # fmt: skip
+    assert s["counts"] == {
+        "AMBIGUOUS": 1,
+        "DISCLOSED": 2,
+        "INELIGIBLE": 1,
+        "NO_FILING_IN_PERIOD": 1,
+        "NO_MATCH": 1,
+        "REJECTED": 2,
+    }
     assert s["reason_codes"] == {"R01": 1, "R03": 1}
     assert read_summary(result.package)["schema"] == PACKAGE_SCHEMA
     assert result.summary == read_summary(result.package)  # the typed summary is all of it
@@ -84,9 +124,16 @@ def test_outcomes_of_the_cast(reference_store: Path, tmp_path: Path) -> None:
 
 
 def test_jr_sr_separated_by_suffix(reference_store: Path, tmp_path: Path) -> None:
-    row = request_row(1, first_name="John", last_name="Carter", suffix="Jr",
-                      street_address="410 Oak Ave", unit="", city="Spokane",
-                      zip="99201")  # fmt: skip
+    row = request_row(
+        1,
+        first_name="John",
+        last_name="Carter",
+        suffix="Jr",
+        street_address="410 Oak Ave",
+        unit="",
+        city="Spokane",
+        zip="99201",
+    )
     got = by_id(run(reference_store, tmp_path, [row]).package)
     # The exact baseline ignores suffixes, so it must say AMBIGUOUS, never guess.
     assert got["REQ-00001"][1]["outcome"] == "AMBIGUOUS"
@@ -94,8 +141,9 @@ def test_jr_sr_separated_by_suffix(reference_store: Path, tmp_path: Path) -> Non
 
 def test_batch_level_codes_reject_every_row(reference_store: Path, tmp_path: Path) -> None:
     rows = [request_row(i) for i in range(1, 6)]
-    result = run(reference_store, tmp_path, rows,
-                 requesting_official={"name": "X", "title": "Analyst"})  # fmt: skip
+    result = run(
+        reference_store, tmp_path, rows, requesting_official={"name": "X", "title": "Analyst"}
+    )
     pkg = read_package(result.package)
     assert len(pkg["rejected"]) == 5
     assert all("R07" in r["reason_codes"].split(";") for r in pkg["rejected"])
@@ -139,13 +187,26 @@ def test_no_personal_values_in_logs(
     reference_store: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    rows = [request_row(1), request_row(2, first_name="Zebulon", last_name="Quackenbush",
-                                        street_address="4242 Zanzibar Blvd")]  # fmt: skip
+    rows = [
+        request_row(1),
+        request_row(
+            2, first_name="Zebulon", last_name="Quackenbush", street_address="4242 Zanzibar Blvd"
+        ),
+    ]
     run(reference_store, tmp_path, rows)
     text = caplog.text.upper()
     assert "E140" in caplog.text  # the batch did log
-    for value in ("MARIA", "GARCIA", "ZEBULON", "QUACKENBUSH", "ZANZIBAR", "TACOMA", "PINE",
-                  "123456789", "98101"):  # fmt: skip
+    for value in (
+        "MARIA",
+        "GARCIA",
+        "ZEBULON",
+        "QUACKENBUSH",
+        "ZANZIBAR",
+        "TACOMA",
+        "PINE",
+        "123456789",
+        "98101",
+    ):
         assert value not in text
 
 
@@ -186,11 +247,15 @@ def test_every_row_lands_in_exactly_one_file(
         expected = sum(1 for _ in csv.reader(fh)) - 1
     result = run_batch(
         BatchRequest(
-            store=reference_store, requests=path, envelope=write_envelope(tmp / "e.json"),
-            out=tmp / "out", as_of=AS_OF, database_url=f"sqlite:///{tmp / 's.sqlite3'}",
+            store=reference_store,
+            requests=path,
+            envelope=write_envelope(tmp / "e.json"),
+            out=tmp / "out",
+            as_of=AS_OF,
+            database_url=f"sqlite:///{tmp / 's.sqlite3'}",
             matcher="exact",
         )
-    )  # fmt: skip
+    )
     pkg = read_package(result.package)
     ids = [r["request_id"] for rows_ in pkg.values() for r in rows_]
     assert len(ids) == len(set(ids)) == expected == result.summary["input_rows"]
@@ -208,11 +273,16 @@ def test_parallel_validation_gives_the_same_package(reference_store: Path, tmp_p
         tmp.mkdir()
         result = run_batch(
             BatchRequest(
-                store=reference_store, requests=write_requests(tmp / "r.csv", rows),
-                envelope=write_envelope(tmp / "e.json"), out=tmp / "out", as_of=AS_OF,
-                database_url=f"sqlite:///{tmp / 's.sqlite3'}", workers=workers, matcher="exact",
+                store=reference_store,
+                requests=write_requests(tmp / "r.csv", rows),
+                envelope=write_envelope(tmp / "e.json"),
+                out=tmp / "out",
+                as_of=AS_OF,
+                database_url=f"sqlite:///{tmp / 's.sqlite3'}",
+                workers=workers,
+                matcher="exact",
             )
-        )  # fmt: skip
+        )
         packages.append(read_package(result.package))
     assert packages[0] == packages[1]
 
@@ -227,9 +297,11 @@ def test_preflight_rejects_exactly_what_the_batch_rejects(
     rows.append(dict(rows[0]))  # a duplicate request_id
     result = run(reference_store, tmp_path, rows)
     pre = validate_batch(
-        requests=tmp_path / "requests.csv", envelope=tmp_path / "envelope.json",
-        out=tmp_path / "pre", as_of=AS_OF,
-    )  # fmt: skip
+        requests=tmp_path / "requests.csv",
+        envelope=tmp_path / "envelope.json",
+        out=tmp_path / "pre",
+        as_of=AS_OF,
+    )
     assert (tmp_path / "pre" / "rejected.csv").read_bytes() == (
         result.package / "rejected.csv"
     ).read_bytes()

@@ -86,19 +86,47 @@ def _taxmatch(
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     """(store with a loaded reference, requests.csv, envelope.json)."""
     root = tmp_path_factory.mktemp("crash")
-    _taxmatch("generate", "population", "--people", "1500", "--seed", "5",
-              "--out", str(root / "pop"))  # fmt: skip
-    _taxmatch("generate", "requests", "--population", str(root / "pop"), "--rows", str(ROWS),
-              "--seed", "6", "--out", str(root / "req"), "--as-of", AS_OF.isoformat())  # fmt: skip
+    _taxmatch(
+        "generate", "population", "--people", "1500", "--seed", "5", "--out", str(root / "pop")
+    )
+    _taxmatch(
+        "generate",
+        "requests",
+        "--population",
+        str(root / "pop"),
+        "--rows",
+        str(ROWS),
+        "--seed",
+        "6",
+        "--out",
+        str(root / "req"),
+        "--as-of",
+        AS_OF.isoformat(),
+    )
     store = root / "store"
     _taxmatch("reference", "load", "--store", str(store), str(root / "pop" / "master.parquet"))
     return store, root / "req" / "requests.csv", root / "req" / "envelope.json"
 
 
 def _run_args(store: Path, requests: Path, envelope: Path, out: Path) -> list[str]:
-    return [str(BIN), "batch", "run", "--store", str(store), "--requests", str(requests),
-            "--envelope", str(envelope), "--out", str(out), "--as-of", AS_OF.isoformat(),
-            "--matcher", "exact", "--json"]  # fmt: skip
+    return [
+        str(BIN),
+        "batch",
+        "run",
+        "--store",
+        str(store),
+        "--requests",
+        str(requests),
+        "--envelope",
+        str(envelope),
+        "--out",
+        str(out),
+        "--as-of",
+        AS_OF.isoformat(),
+        "--matcher",
+        "exact",
+        "--json",
+    ]
 
 
 def _package_rows(package: Path) -> tuple[Counter[str], list[str]]:
@@ -190,7 +218,7 @@ def _kill_when(
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        return True  # fmt: skip
+        return True
 
 
 def _phase(store: Path, out: Path, db: str | None) -> str:
@@ -252,8 +280,12 @@ def _crash(
     base_store, base_out = tmp_path / "base-store", tmp_path / "base-out"
     shutil.copytree(store0, base_store)
     t0 = time.monotonic()
-    subprocess.run(_run_args(base_store, requests, envelope, base_out), check=True,
-                   capture_output=True, env=_env())  # fmt: skip
+    subprocess.run(
+        _run_args(base_store, requests, envelope, base_out),
+        check=True,
+        capture_output=True,
+        env=_env(),
+    )
     wall = time.monotonic() - t0
     _, baseline = _recorded(base_store)
     (base_package,) = list(base_out.iterdir())
@@ -278,9 +310,12 @@ def _crash(
             shutil.copytree(store0, store)
             db = database(k * (RETRIES + 1) + attempt)
             proc = subprocess.Popen(
-                _run_args(store, requests, envelope, out), stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True, env=_env(db),
-            )  # fmt: skip
+                _run_args(store, requests, envelope, out),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                env=_env(db),
+            )
             if _kill_when(proc, store, out, db, ready, delay / 2**attempt):
                 killed += 1
                 phases[_phase(store, out, db)] += 1
@@ -294,8 +329,9 @@ def _crash(
             shown = accounted(store, db, base_package.name, base_tins.values(), tmp_path)
             sealed = n_disclosed if status == "done" else 0
             assert shown == dict.fromkeys(shown, sealed), f"point {k}: killed run ({status})"
-        again = subprocess.run(_run_args(store, requests, envelope, out), capture_output=True,
-                               text=True, env=_env(db))  # fmt: skip
+        again = subprocess.run(
+            _run_args(store, requests, envelope, out), capture_output=True, text=True, env=_env(db)
+        )
         assert again.returncode == 0, f"point {k}: rerun failed: {again.stderr[-500:]}"
 
         (package,) = [p for p in out.iterdir() if not p.name.endswith(".partial")]

@@ -25,8 +25,14 @@ from taxmatch.policy.model import Policy
 from .conftest import AS_OF, PEOPLE, request_row, write_envelope, write_requests
 
 SVG_START = b"<svg xmlns="
-CARTER = {"first_name": "John", "last_name": "Carter", "street_address": "410 Oak Ave",
-          "unit": "", "city": "Spokane", "zip": "99201"}  # fmt: skip
+CARTER = {
+    "first_name": "John",
+    "last_name": "Carter",
+    "street_address": "410 Oak Ave",
+    "unit": "",
+    "city": "Spokane",
+    "zip": "99201",
+}
 ROWS = {
     "REQ-00001": {},  # Maria, disclosed
     "REQ-00002": CARTER,  # Jr/Sr at one address, neither suffix nor date of birth: AMBIGUOUS
@@ -76,11 +82,15 @@ def _run(store: Path, tmp: Path, *, matcher: str = "probabilistic", letter: str)
     url = f"sqlite:///{tmp / 'state.sqlite3'}"
     result = run_batch(
         BatchRequest(
-            store=store, requests=write_requests(tmp / "r.csv", rows),
+            store=store,
+            requests=write_requests(tmp / "r.csv", rows),
             envelope=write_envelope(tmp / "e.json", request_letter_id=letter),
-            out=tmp / "out", as_of=AS_OF, matcher=matcher, database_url=url,
+            out=tmp / "out",
+            as_of=AS_OF,
+            matcher=matcher,
+            database_url=url,
         )
-    )  # fmt: skip
+    )
     return Batch(store, result.batch_id, result.package, url)
 
 
@@ -225,23 +235,30 @@ def test_no_candidate_still_explains(batch: Batch, tmp_path: Path) -> None:
 
 def test_rejected_row_never_reached_matching(batch: Batch, tmp_path: Path) -> None:
     with pytest.raises(NotExplainable, match=r"REQ-00003.*never reached matching.*R01"):
-        write_explanation(batch.store, batch.batch_id, "REQ-00003", out=tmp_path,
-                         database_url=batch.url)  # fmt: skip
+        write_explanation(
+            batch.store, batch.batch_id, "REQ-00003", out=tmp_path, database_url=batch.url
+        )
     assert list(tmp_path.iterdir()) == []
 
 
 def test_unknown_request_and_batch(batch: Batch, tmp_path: Path) -> None:
     with pytest.raises(RequestNotFound, match="REQ-99999"):
-        write_explanation(batch.store, batch.batch_id, "REQ-99999", out=tmp_path,
-                         database_url=batch.url)  # fmt: skip
+        write_explanation(
+            batch.store, batch.batch_id, "REQ-99999", out=tmp_path, database_url=batch.url
+        )
     with pytest.raises(BatchNotFound, match="Bnope"):
         write_explanation(batch.store, "Bnope", "REQ-00001", out=tmp_path, database_url=batch.url)
 
 
 def test_never_writes_into_the_package(batch: Batch) -> None:
     with pytest.raises(StoreError, match="package"):
-        write_explanation(batch.store, batch.batch_id, "REQ-00001", out=batch.package / "x",
-                         database_url=batch.url)  # fmt: skip
+        write_explanation(
+            batch.store,
+            batch.batch_id,
+            "REQ-00001",
+            out=batch.package / "x",
+            database_url=batch.url,
+        )
     assert not (batch.package / "x").exists()
 
 
@@ -270,8 +287,9 @@ def test_missing_workspace_model_or_snapshot(model_store: Path, tmp_path: Path) 
     ]
     for path, message in gone:
         with _moved_away(path), pytest.raises(Exception, match=message) as info:
-            write_explanation(b.store, b.batch_id, "REQ-00001", out=tmp_path / "x",
-                             database_url=b.url)  # fmt: skip
+            write_explanation(
+                b.store, b.batch_id, "REQ-00001", out=tmp_path / "x", database_url=b.url
+            )
         assert getattr(info.value, "code", None) in ("TM200", "TM300")
     shutil.rmtree(model_store / "work" / b.batch_id)
     with pytest.raises(StoreError, match="workspace is no longer present"):
@@ -309,8 +327,9 @@ def test_no_value_reaches_the_logs(
     caplog.set_level(logging.DEBUG)
     _explain(batch, "REQ-00005", tmp_path)
     with pytest.raises(NotExplainable) as info:
-        write_explanation(batch.store, batch.batch_id, "REQ-00003", out=tmp_path,
-                         database_url=batch.url)  # fmt: skip
+        write_explanation(
+            batch.store, batch.batch_id, "REQ-00003", out=tmp_path, database_url=batch.url
+        )
     text = caplog.text.upper() + str(info.value).upper()
     for value in ("TURING", "CLARKE", "FARWELL", "143456789", "153456789", "GARCIA", "MARIA"):
         assert value not in text

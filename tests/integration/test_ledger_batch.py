@@ -22,14 +22,15 @@ from .conftest import AS_OF, accounted, batch_tins, request_row, write_envelope,
 def request(store: Path, tmp: Path, url: str, rows: int, letter: str = "LTR-1") -> BatchRequest:
     return BatchRequest(
         store=store,
-        requests=write_requests(tmp / f"requests-{rows}.csv",
-                                [request_row(n) for n in range(1, rows + 1)]),
+        requests=write_requests(
+            tmp / f"requests-{rows}.csv", [request_row(n) for n in range(1, rows + 1)]
+        ),
         envelope=write_envelope(tmp / f"envelope-{letter}.json", request_letter_id=letter),
         out=tmp / "out",
         as_of=AS_OF,
         database_url=url,
         matcher="exact",
-    )  # fmt: skip
+    )
 
 
 def subjects(state: StateStore) -> list[tuple[str, str]]:
@@ -145,7 +146,8 @@ def test_disclosures_held_in_the_workspace_are_sealed_and_then_dropped(
     assert entries == disclosed
     work = reference_store / "work" / result.batch_id / "work.duckdb"
     with duckdb.connect(str(work), read_only=True) as con:
-        names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables")
-                 .fetchall()}  # fmt: skip
+        names = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
     assert stash_module.TABLE not in names
     assert "outcomes" in names

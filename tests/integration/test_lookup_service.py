@@ -51,8 +51,7 @@ def _envelope(tmp_path: Path, n: int) -> dict[str, object]:
 
 def _lookup(svc: LookupService, tmp_path: Path, n: int) -> str:
     envelope = _envelope(tmp_path, n)
-    answer = svc.lookup(str(envelope["requesting_agency"]), request_row(1), envelope,
-                        origin="test")  # fmt: skip
+    answer = svc.lookup(str(envelope["requesting_agency"]), request_row(1), envelope, origin="test")
     return answer.disposition
 
 
@@ -126,8 +125,11 @@ def test_a_lookup_leaves_no_row_in_the_matcher(service: LookupService, tmp_path:
     assert matcher is not None
     assert _lookup(service, tmp_path, 1) == "disclosed"
     with matcher.lock:
-        tables = {r[0] for r in matcher.con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name IN ('memory', 'temp')"
-        ).fetchall()}  # fmt: skip
+        tables = {
+            r[0]
+            for r in matcher.con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name IN ('memory', 'temp')"
+            ).fetchall()
+        }
         assert not tables & {"records", "final", "outcomes", "req_features", "nick"}
     assert _lookup(service, tmp_path, 2) == "disclosed"

@@ -17,30 +17,57 @@ Outcome = tuple[str, dict[str, str]]
 def decide(store: Path, tmp: Path, **changes: str) -> Outcome:
     result = run_batch(
         BatchRequest(
-            store=store, requests=write_requests(tmp / "r.csv", [request_row(1, **changes)]),
-            envelope=write_envelope(tmp / "e.json"), out=tmp / "out", as_of=AS_OF,
+            store=store,
+            requests=write_requests(tmp / "r.csv", [request_row(1, **changes)]),
+            envelope=write_envelope(tmp / "e.json"),
+            out=tmp / "out",
+            as_of=AS_OF,
             database_url=f"sqlite:///{tmp / 's.sqlite3'}",
         )
-    )  # fmt: skip
+    )
     for name, rows in read_package(result.package).items():
         if rows:
             return name, rows[0]
     raise AssertionError("the row is in no file")
 
 
-CARTER = {"first_name": "John", "last_name": "Carter", "street_address": "410 Oak Ave",
-          "unit": "", "city": "Spokane", "zip": "99201"}  # fmt: skip
-NGUYEN = {"first_name": "Anh", "last_name": "Nguyen", "street_address": "9 Elm Street",
-          "unit": "", "city": "Houston", "state": "TX", "zip": "77002"}  # fmt: skip
-HOPPER = {"first_name": "Grace", "last_name": "Hopper", "street_address": "88 Harbor Way",
-          "unit": "", "city": "Norfolk", "state": "VA", "zip": "23510"}  # fmt: skip
+CARTER = {
+    "first_name": "John",
+    "last_name": "Carter",
+    "street_address": "410 Oak Ave",
+    "unit": "",
+    "city": "Spokane",
+    "zip": "99201",
+}
+NGUYEN = {
+    "first_name": "Anh",
+    "last_name": "Nguyen",
+    "street_address": "9 Elm Street",
+    "unit": "",
+    "city": "Houston",
+    "state": "TX",
+    "zip": "77002",
+}
+HOPPER = {
+    "first_name": "Grace",
+    "last_name": "Hopper",
+    "street_address": "88 Harbor Way",
+    "unit": "",
+    "city": "Norfolk",
+    "state": "VA",
+    "zip": "23510",
+}
 
 
 def test_discloses_latest_address_in_period(model_store: Path, tmp_path: Path) -> None:
     name, row = decide(model_store, tmp_path)  # Maria, from her 2021 address
     assert name == "disclosed"
     assert (row["street_address"], row["unit"], row["zip"], row["tax_year"]) == (
-        "77 PINE ST", "APT 2", "98402", "2024")  # fmt: skip
+        "77 PINE ST",
+        "APT 2",
+        "98402",
+        "2024",
+    )
 
 
 def test_noisy_street_spelling_still_matches(model_store: Path, tmp_path: Path) -> None:
@@ -50,7 +77,9 @@ def test_noisy_street_spelling_still_matches(model_store: Path, tmp_path: Path) 
 
 def test_jr_sr_without_suffix_or_dob_is_ambiguous(model_store: Path, tmp_path: Path) -> None:
     assert decide(model_store, tmp_path, **CARTER) == (
-        "unmatched", {"request_id": "REQ-00001", "outcome": "AMBIGUOUS"})  # fmt: skip
+        "unmatched",
+        {"request_id": "REQ-00001", "outcome": "AMBIGUOUS"},
+    )
 
 
 @pytest.mark.parametrize("separator", [{"suffix": "Jr"}, {"date_of_birth": "1985-06-06"}])
@@ -75,8 +104,11 @@ def test_name_and_tin_without_address_corroboration_never_disclose(
     model_store: Path, tmp_path: Path
 ) -> None:
     """Anti-pattern 1: a name + TIN hit without the requester's address."""
-    name, _ = decide(model_store, tmp_path, **{**NGUYEN, "street_address": "5501 Other Rd",
-                                                "zip": "77099", "tin": "423456789"})  # fmt: skip
+    name, _ = decide(
+        model_store,
+        tmp_path,
+        **{**NGUYEN, "street_address": "5501 Other Rd", "zip": "77099", "tin": "423456789"},
+    )
     assert name != "disclosed"
 
 
@@ -89,9 +121,17 @@ def test_one_year_tin_typo_does_not_change_the_address(model_store: Path, tmp_pa
 
 def test_one_off_slip_on_the_latest_filing_is_mended(model_store: Path, tmp_path: Path) -> None:
     """Ada's 2024 filing misspells the street she filed for three years."""
-    name, row = decide(model_store, tmp_path, first_name="Ada", last_name="Byron",
-                       street_address="1231 Riverside Drive", unit="", city="Madison",
-                       state="WI", zip="53703")  # fmt: skip
+    name, row = decide(
+        model_store,
+        tmp_path,
+        first_name="Ada",
+        last_name="Byron",
+        street_address="1231 Riverside Drive",
+        unit="",
+        city="Madison",
+        state="WI",
+        zip="53703",
+    )
     assert name == "disclosed"
     assert (row["street_address"], row["tax_year"]) == ("1231 RIVERSIDE DR", "2024")
 
@@ -99,32 +139,55 @@ def test_one_off_slip_on_the_latest_filing_is_mended(model_store: Path, tmp_path
 def test_move_to_a_shared_address_nearby_is_not_mended(model_store: Path, tmp_path: Path) -> None:
     """Alan's 2024 address is a few characters from his old one, but Joan files there too:
     a real address, so it is the one disclosed."""
-    name, row = decide(model_store, tmp_path, first_name="Alan", last_name="Turing",
-                       street_address="8203 West Farwell Avenue", unit="", city="Chicago",
-                       state="IL", zip="60626")  # fmt: skip
+    name, row = decide(
+        model_store,
+        tmp_path,
+        first_name="Alan",
+        last_name="Turing",
+        street_address="8203 West Farwell Avenue",
+        unit="",
+        city="Chicago",
+        state="IL",
+        zip="60626",
+    )
     assert name == "disclosed"
     assert (row["street_address"], row["tax_year"]) == ("8003 W FARWELL AVE", "2024")
 
 
 def test_first_and_last_name_swapped_still_match(model_store: Path, tmp_path: Path) -> None:
-    name, row = decide(model_store, tmp_path, **{**NGUYEN, "first_name": "Nguyen",
-                                                 "last_name": "Anh"})  # fmt: skip
+    name, row = decide(
+        model_store, tmp_path, **{**NGUYEN, "first_name": "Nguyen", "last_name": "Anh"}
+    )
     assert name == "disclosed"
     assert (row["street_address"], row["zip"]) == ("9 ELM ST", "77002")
 
 
 def test_no_unit_in_a_building_with_units_goes_to_review(model_store: Path, tmp_path: Path) -> None:
     """Rosa's latest filing is at Maria's building with no apartment: not deliverable."""
-    rosa = {"first_name": "Rosa", "last_name": "Parks", "street_address": "5 Cedar Lane",
-            "unit": "", "city": "Olympia", "zip": "98501"}  # fmt: skip
+    rosa = {
+        "first_name": "Rosa",
+        "last_name": "Parks",
+        "street_address": "5 Cedar Lane",
+        "unit": "",
+        "city": "Olympia",
+        "zip": "98501",
+    }
     name, _ = decide(model_store, tmp_path, **rosa)
     assert name == "pending"
 
 
 def test_deceased_is_ineligible(model_store: Path, tmp_path: Path) -> None:
-    name, row = decide(model_store, tmp_path, first_name="Robert", last_name="Old",
-                       street_address="5 Birch Rd", unit="", city="Boise", state="ID",
-                       zip="83702")  # fmt: skip
+    name, row = decide(
+        model_store,
+        tmp_path,
+        first_name="Robert",
+        last_name="Old",
+        street_address="5 Birch Rd",
+        unit="",
+        city="Boise",
+        state="ID",
+        zip="83702",
+    )
     assert (name, row["outcome"]) == ("unmatched", "INELIGIBLE")
 
 
@@ -135,11 +198,15 @@ def test_unknown_person_is_no_match(model_store: Path, tmp_path: Path) -> None:
 
 def test_summary_records_the_model(model_store: Path, tmp_path: Path) -> None:
     result = run_batch(
-        BatchRequest(store=model_store,
-                     requests=write_requests(tmp_path / "r.csv", [request_row(1)]),
-                     envelope=write_envelope(tmp_path / "e.json"), out=tmp_path / "o",
-                     as_of=AS_OF, database_url=f"sqlite:///{tmp_path / 's.sqlite3'}")
-    )  # fmt: skip
+        BatchRequest(
+            store=model_store,
+            requests=write_requests(tmp_path / "r.csv", [request_row(1)]),
+            envelope=write_envelope(tmp_path / "e.json"),
+            out=tmp_path / "o",
+            as_of=AS_OF,
+            database_url=f"sqlite:///{tmp_path / 's.sqlite3'}",
+        )
+    )
     assert result.summary["model"]["version"] == MODEL_VERSION
     assert len(result.summary["model"]["sha256"]) == 64
     assert result.summary["matcher"] == "probabilistic"

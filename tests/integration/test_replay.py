@@ -39,11 +39,15 @@ def run(
     db = db or f"sqlite:///{tmp / 'state.sqlite3'}"
     result = run_batch(
         BatchRequest(
-            store=store, requests=write_requests(tmp / "r.csv", rows),
-            envelope=write_envelope(tmp / "e.json"), out=tmp / "out", as_of=AS_OF,
-            matcher=matcher, database_url=db,
+            store=store,
+            requests=write_requests(tmp / "r.csv", rows),
+            envelope=write_envelope(tmp / "e.json"),
+            out=tmp / "out",
+            as_of=AS_OF,
+            matcher=matcher,
+            database_url=db,
         )
-    )  # fmt: skip
+    )
     return result.batch_id, db
 
 
@@ -85,8 +89,9 @@ def test_replay_names_a_changed_decision(model_store: Path, tmp_path: Path, stat
 def test_cli_exits_non_zero_on_a_difference(model_store: Path, tmp_path: Path) -> None:
     batch_id, db = run(model_store, tmp_path, matcher="exact")
     env = {"TAXMATCH_DATABASE_URL": db}
-    ok = CliRunner().invoke(main, ["batch", "replay", "--store", str(model_store), batch_id],
-                            env=env)  # fmt: skip
+    ok = CliRunner().invoke(
+        main, ["batch", "replay", "--store", str(model_store), batch_id], env=env
+    )
     assert ok.exit_code == 0, ok.output
     assert "replay identical: 4 of 4" in ok.output
     con = sqlite3.connect(tmp_path / "state.sqlite3")

@@ -36,32 +36,43 @@ def test_report_by_statute_equals_the_accounting_report(
 ) -> None:
     result = run_batch(
         BatchRequest(
-            store=reference_store, requests=write_requests(tmp_path / "r.csv", ROWS),
-            envelope=write_envelope(tmp_path / "e.json"), out=tmp_path / "out", as_of=AS_OF,
-            matcher="exact", database_url=state_url,
+            store=reference_store,
+            requests=write_requests(tmp_path / "r.csv", ROWS),
+            envelope=write_envelope(tmp_path / "e.json"),
+            out=tmp_path / "out",
+            as_of=AS_OF,
+            matcher="exact",
+            database_url=state_url,
         )
-    )  # fmt: skip
+    )
     year = datetime.now(UTC).year
     t = transparency_report(reference_store, year, database_url=state_url)
     with StateStore(state_url) as state:
         stored = {d.row_number: d.statute for d in state.iter_decisions(result.batch_id)}
         assert state.verify_ledger().ok
-    assert stored == {1: REMOVAL, 2: REMOVAL, 3: REENTRY, 4: REENTRY, 5: "26 U.S.C. 7201",
-                      6: None}  # fmt: skip
+    assert stored == {1: REMOVAL, 2: REMOVAL, 3: REENTRY, 4: REENTRY, 5: "26 U.S.C. 7201", 6: None}
 
     get_settings.cache_clear()  # the CLI reads TAXMATCH_DATABASE_URL once per process
     try:
         cli = CliRunner().invoke(
             main,
-            ["accounting", "report", "--store", str(reference_store), "--year", str(year),
-             "--json"],
+            [
+                "accounting",
+                "report",
+                "--store",
+                str(reference_store),
+                "--year",
+                str(year),
+                "--json",
+            ],
             env={"TAXMATCH_DATABASE_URL": state_url},
-        )  # fmt: skip
+        )
     finally:
         get_settings.cache_clear()
     assert cli.exit_code == 0, cli.output
-    accounting = {(r["agency"], r["statute"] or ""): r for r in
-                  json.loads(cli.output)["by_agency_statute"]}  # fmt: skip
+    accounting = {
+        (r["agency"], r["statute"] or ""): r for r in json.loads(cli.output)["by_agency_statute"]
+    }
     rows = {(r.agency, r.statute): r for r in t.rows}
     assert (
         rows.keys()

@@ -68,8 +68,9 @@ class Outcome:
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
     root = tmp_path_factory.mktemp("warm")
     generate_population(people=3000, years=(2019, 2025), seed=7, out=root / "pop")
-    generate_requests(population=root / "pop", rows=ONE_ROW + MULTI_ROW, seed=8,
-                      out=root / "req", as_of=AS_OF)  # fmt: skip
+    generate_requests(
+        population=root / "pop", rows=ONE_ROW + MULTI_ROW, seed=8, out=root / "req", as_of=AS_OF
+    )
     store = root / "store"
     load_reference_snapshot(store, [root / "pop" / "master.parquet"])
     train_current_model(store)
@@ -135,11 +136,18 @@ class Runner:
             writer.writerows({c: row.get(c) or "" for c in REQUEST_COLUMNS} for row in rows)
         envelope = self.tmp / f"envelope-{n}.json"
         letter = f"{self.envelope['request_letter_id']}-{n}"
-        envelope.write_text(json.dumps({**self.envelope, "request_letter_id": letter}),
-                            encoding="utf-8")  # fmt: skip
-        req = BatchRequest(store=self.store, requests=requests, envelope=envelope,
-                           out=self.tmp / "out", as_of=AS_OF, database_url=self.url,
-                           workers=1)  # fmt: skip
+        envelope.write_text(
+            json.dumps({**self.envelope, "request_letter_id": letter}), encoding="utf-8"
+        )
+        req = BatchRequest(
+            store=self.store,
+            requests=requests,
+            envelope=envelope,
+            out=self.tmp / "out",
+            as_of=AS_OF,
+            database_url=self.url,
+            workers=1,
+        )
         if warm is None:
             return run_batch(req)
         return run_batch(req, warm=Warm(self.state, warm))
@@ -149,8 +157,10 @@ class Runner:
         package: Rows = {}
         for name in FILES:
             with (result.package / f"{name}.csv").open(newline="", encoding="utf-8") as fh:
-                package[name] = [{k: v for k, v in row.items() if k != "disclosure_id"}
-                                 for row in csv.DictReader(fh)]  # fmt: skip
+                package[name] = [
+                    {k: v for k, v in row.items() if k != "disclosure_id"}
+                    for row in csv.DictReader(fh)
+                ]
         decisions = []
         for row in self.state.iter_decisions(result.batch_id):
             d = dataclasses.asdict(row)
@@ -237,20 +247,67 @@ def test_multi_row_batch_decides_as_cold(
 
 # --- the cast's hard cases -------------------------------------------------------------
 
-CARTER = {"first_name": "John", "last_name": "Carter", "street_address": "410 Oak Ave",
-          "unit": "", "city": "Spokane", "zip": "99201"}  # fmt: skip
-NGUYEN = {"first_name": "Anh", "last_name": "Nguyen", "street_address": "9 Elm Street",
-          "unit": "", "city": "Houston", "state": "TX", "zip": "77002"}  # fmt: skip
-HOPPER = {"first_name": "Grace", "last_name": "Hopper", "street_address": "88 Harbor Way",
-          "unit": "", "city": "Norfolk", "state": "VA", "zip": "23510"}  # fmt: skip
-ADA = {"first_name": "Ada", "last_name": "Byron", "street_address": "1231 Riverside Drive",
-       "unit": "", "city": "Madison", "state": "WI", "zip": "53703"}  # fmt: skip
-ALAN = {"first_name": "Alan", "last_name": "Turing", "street_address": "8203 West Farwell Avenue",
-        "unit": "", "city": "Chicago", "state": "IL", "zip": "60626"}  # fmt: skip
-ROSA = {"first_name": "Rosa", "last_name": "Parks", "street_address": "5 Cedar Lane",
-        "unit": "", "city": "Olympia", "zip": "98501"}  # fmt: skip
-ROBERT = {"first_name": "Robert", "last_name": "Old", "street_address": "5 Birch Rd",
-          "unit": "", "city": "Boise", "state": "ID", "zip": "83702"}  # fmt: skip
+CARTER = {
+    "first_name": "John",
+    "last_name": "Carter",
+    "street_address": "410 Oak Ave",
+    "unit": "",
+    "city": "Spokane",
+    "zip": "99201",
+}
+NGUYEN = {
+    "first_name": "Anh",
+    "last_name": "Nguyen",
+    "street_address": "9 Elm Street",
+    "unit": "",
+    "city": "Houston",
+    "state": "TX",
+    "zip": "77002",
+}
+HOPPER = {
+    "first_name": "Grace",
+    "last_name": "Hopper",
+    "street_address": "88 Harbor Way",
+    "unit": "",
+    "city": "Norfolk",
+    "state": "VA",
+    "zip": "23510",
+}
+ADA = {
+    "first_name": "Ada",
+    "last_name": "Byron",
+    "street_address": "1231 Riverside Drive",
+    "unit": "",
+    "city": "Madison",
+    "state": "WI",
+    "zip": "53703",
+}
+ALAN = {
+    "first_name": "Alan",
+    "last_name": "Turing",
+    "street_address": "8203 West Farwell Avenue",
+    "unit": "",
+    "city": "Chicago",
+    "state": "IL",
+    "zip": "60626",
+}
+ROSA = {
+    "first_name": "Rosa",
+    "last_name": "Parks",
+    "street_address": "5 Cedar Lane",
+    "unit": "",
+    "city": "Olympia",
+    "zip": "98501",
+}
+ROBERT = {
+    "first_name": "Robert",
+    "last_name": "Old",
+    "street_address": "5 Birch Rd",
+    "unit": "",
+    "city": "Boise",
+    "state": "ID",
+    "zip": "83702",
+}
 
 # (id, changes to request_row, expected package file, expected outcome)
 CAST: list[tuple[str, dict[str, str], str, str | None]] = [
@@ -276,8 +333,9 @@ CAST: list[tuple[str, dict[str, str], str, str | None]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("changes", "file", "outcome"), [c[1:] for c in CAST],
-                         ids=[c[0] for c in CAST])  # fmt: skip
+@pytest.mark.parametrize(
+    ("changes", "file", "outcome"), [c[1:] for c in CAST], ids=[c[0] for c in CAST]
+)
 def test_cast_case_decides_as_cold(
     cast_matcher: WarmMatcher,
     cast_runner: Runner,
@@ -391,7 +449,10 @@ def test_lookup_index_is_built_once_beside_the_snapshot(
     assert second == first
     again = second.stat()
     assert (again.st_ino, again.st_mtime_ns, again.st_size) == (
-        stat.st_ino, stat.st_mtime_ns, stat.st_size)  # fmt: skip
+        stat.st_ino,
+        stat.st_mtime_ns,
+        stat.st_size,
+    )
     assert _partials(path.parent) == []
 
 
@@ -493,11 +554,11 @@ def _explanations(runner: Runner, result: BatchResult) -> dict[str, Any]:
     for row in runner.state.iter_decisions(result.batch_id):
         if row.disposition == "rejected":
             continue
-        decided = explained_decision(runner.store, result.batch_id, row.request_id,
-                                     database_url=runner.url)  # fmt: skip
+        decided = explained_decision(
+            runner.store, result.batch_id, row.request_id, database_url=runner.url
+        )
         e = decided.explanation
-        out[row.request_id] = (e.candidates, e.decision_inputs, e.persons,
-                               decided.rescored_agrees)  # fmt: skip
+        out[row.request_id] = (e.candidates, e.decision_inputs, e.persons, decided.rescored_agrees)
     return out
 
 
@@ -511,8 +572,11 @@ def test_warm_run_leaves_the_workspace_that_explain_and_release_read(
     assert (cast_runner.store / "work" / warm.batch_id / "work.duckdb").exists()
     cold_explained, warm_explained = (_explanations(cast_runner, r) for r in (cold, warm))
     # compared by digest: a failure names the requests that differ, never their values
-    differ = sorted(rid for rid in cold_explained.keys() | warm_explained.keys()
-                    if repr(cold_explained.get(rid)) != repr(warm_explained.get(rid)))  # fmt: skip
+    differ = sorted(
+        rid
+        for rid in cold_explained.keys() | warm_explained.keys()
+        if repr(cold_explained.get(rid)) != repr(warm_explained.get(rid))
+    )
     assert differ == []
     assert len(warm_explained) >= len(CAST) - 2
     assert all(agrees for *_, agrees in warm_explained.values())
@@ -536,9 +600,12 @@ def test_cleared_matcher_keeps_no_request(cast_matcher: WarmMatcher, cast_runner
     cast_runner.run([request_row(1)], cast_matcher)
     assert cast_matcher.con.execute("SELECT count(*) FROM records").fetchall() == [(1,)]
     cast_matcher.clear()
-    tables = {r[0] for r in cast_matcher.con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name IN ('memory', 'temp')"
-    ).fetchall()}  # fmt: skip
+    tables = {
+        r[0]
+        for r in cast_matcher.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name IN ('memory', 'temp')"
+        ).fetchall()
+    }
     assert not tables & {"records", "final", "outcomes", "req_features", "warm_pred", "nick"}
     assert cast_matcher.con.execute("SELECT count(*) FROM warm_candidates").fetchall() == [(0,)]
     # and the next lookup still decides as cold

@@ -52,9 +52,16 @@ _BATCH_ID = re.compile(r"^B[0-9a-f]{20}(-S[1-9][0-9]{0,8})?$")  # a batch or a s
 
 
 def _status_for(exc: TaxmatchError) -> int:
-    for kind, status in ((InputFileError, 422), (BadArgument, 422), (AccessDenied, 403),
-                         (LimitExceeded, 429), (UploadTooLarge, 413), (BatchNotFound, 404),
-                         (IdempotencyKeyReused, 409), (ReferenceSnapshotError, 503)):  # fmt: skip
+    for kind, status in (
+        (InputFileError, 422),
+        (BadArgument, 422),
+        (AccessDenied, 403),
+        (LimitExceeded, 429),
+        (UploadTooLarge, 413),
+        (BatchNotFound, 404),
+        (IdempotencyKeyReused, 409),
+        (ReferenceSnapshotError, 503),
+    ):
         if isinstance(exc, kind):
             return status
     return 500
@@ -76,20 +83,33 @@ def create_app(settings: ApiSettings) -> FastAPI:
     service = ServiceStore.open(settings.store, settings.database_url)
     state = StateStore.open(settings.store, settings.database_url)
     lookups_service = LookupService(
-        LookupConfig(settings.store, settings.packages, settings.database_url,
-                     settings.policy, settings.matcher, settings.as_of),
+        LookupConfig(
+            settings.store,
+            settings.packages,
+            settings.database_url,
+            settings.policy,
+            settings.matcher,
+            settings.as_of,
+        ),
         state,
         warm=settings.warm_lookups,
-    )  # fmt: skip
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        config = WorkerConfig(store=settings.store, out=settings.packages,
-                              database_url=settings.database_url, policy=settings.policy,
-                              matcher=settings.matcher, lease_seconds=settings.lease_seconds,
-                              poll_seconds=settings.poll_seconds, as_of=settings.as_of)  # fmt: skip
-        running = [start_worker_thread(Worker(config, service))
-                   for _ in range(settings.worker_threads)]  # fmt: skip
+        config = WorkerConfig(
+            store=settings.store,
+            out=settings.packages,
+            database_url=settings.database_url,
+            policy=settings.policy,
+            matcher=settings.matcher,
+            lease_seconds=settings.lease_seconds,
+            poll_seconds=settings.poll_seconds,
+            as_of=settings.as_of,
+        )
+        running = [
+            start_worker_thread(Worker(config, service)) for _ in range(settings.worker_threads)
+        ]
         emit(Event.API_STARTED, workers=settings.worker_threads)
         lookups_service.start()
         try:
@@ -116,8 +136,12 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.rate = RateLimiter()
     app.include_router(batches.router)
     app.include_router(lookups.router)
-    console = ConsoleSettings(settings.store, settings.database_url, settings.policy,
-                              secure_cookie=settings.secure_cookies)  # fmt: skip
+    console = ConsoleSettings(
+        settings.store,
+        settings.database_url,
+        settings.policy,
+        secure_cookie=settings.secure_cookies,
+    )
     app.mount("/console", console_app(console))
 
     @app.get("/v1/health", response_model=Health, tags=["health"])
@@ -159,10 +183,11 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
-        code = {401: "TM740", 403: "TM700", 404: "TM301", 405: "TM741"}.get(exc.status_code,
-                                                                            "TM742")  # fmt: skip
-        return _problem(exc.status_code, code, str(exc.detail),  # type: ignore[no-any-return]
-                        dict(exc.headers) if exc.headers else None)  # fmt: skip
+        code = {401: "TM740", 403: "TM700", 404: "TM301", 405: "TM741"}.get(
+            exc.status_code, "TM742"
+        )
+        headers = dict(exc.headers) if exc.headers else None
+        return _problem(exc.status_code, code, str(exc.detail), headers)  # type: ignore[no-any-return]
 
     @app.exception_handler(Exception)
     async def internal(_request: Request, exc: Exception) -> Response:
@@ -183,9 +208,14 @@ def _install_audit(app: FastAPI, state: StateStore) -> None:
         actor = getattr(request.state, "agency_id", None) or "anonymous"
         host = request.client.host if request.client else "unknown"
         try:
-            await run_in_threadpool(record_api_call, state, actor=actor, origin=f"api@{host}",
-                                    call=f"{request.method} {route} {batch}",
-                                    status=response.status_code)  # fmt: skip
+            await run_in_threadpool(
+                record_api_call,
+                state,
+                actor=actor,
+                origin=f"api@{host}",
+                call=f"{request.method} {route} {batch}",
+                status=response.status_code,
+            )
         except TaxmatchError as exc:
             return _problem(503, exc.code, "audit record could not be written")
         return response

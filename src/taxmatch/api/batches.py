@@ -78,22 +78,38 @@ def _own_job(request: Request, agency: Agency, batch_id: str) -> Job:
 def _info(service: ServiceStore, job: Job, released: list[Supplement]) -> BatchInfo:
     done = job.status == "done"
     return BatchInfo(
-        batch_id=job.batch_id, status=job.status,
-        progress=Progress(stage=job.stage, rows_done=job.rows_done, rows_total=job.rows_total,
-                          stage_done=job.stage_done, stage_total=job.stage_total),
+        batch_id=job.batch_id,
+        status=job.status,
+        progress=Progress(
+            stage=job.stage,
+            rows_done=job.rows_done,
+            rows_total=job.rows_total,
+            stage_done=job.stage_done,
+            stage_total=job.stage_total,
+        ),
         counts=service.batch_counts(job.batch_id) if done else {},
         error_code=job.error_code,
         error_detail=job.error_detail if job.status == "failed" else None,
-        created_utc=job.created_at, updated_utc=job.updated_at,
+        created_utc=job.created_at,
+        updated_utc=job.updated_at,
         files=list(PACKAGE_FILES) if done else [],
-        supplements=[SupplementInfo(supplement_id=s.supplement_id, rows=s.rows,
-                                    released_utc=s.released_at, files=list(PACKAGE_FILES))
-                     for s in released] if done else [],
-    )  # fmt: skip
+        supplements=[
+            SupplementInfo(
+                supplement_id=s.supplement_id,
+                rows=s.rows,
+                released_utc=s.released_at,
+                files=list(PACKAGE_FILES),
+            )
+            for s in released
+        ]
+        if done
+        else [],
+    )
 
 
-@router.post("", status_code=202, response_model=Accepted, responses=_ERRORS,
-             openapi_extra=_MULTIPART)  # fmt: skip
+@router.post(
+    "", status_code=202, response_model=Accepted, responses=_ERRORS, openapi_extra=_MULTIPART
+)
 async def submit(
     request: Request, agency: CurrentAgency, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -106,9 +122,14 @@ async def submit(
     limits = limits_for(agency, settings)
     upload = await receive_upload(request, settings.uploads, limits.max_upload_bytes)
     submitted = await run_in_threadpool(
-        submit_batch, service, agency, upload, uploads=settings.uploads,
-        daily_row_quota=limits.daily_row_quota, idempotency_key=idempotency_key,
-    )  # fmt: skip
+        submit_batch,
+        service,
+        agency,
+        upload,
+        uploads=settings.uploads,
+        daily_row_quota=limits.daily_row_quota,
+        idempotency_key=idempotency_key,
+    )
     request.state.batch_id = submitted.job.batch_id
     return JSONResponse({"batch_id": submitted.job.batch_id}, status_code=202)
 
@@ -118,8 +139,9 @@ def list_batches(request: Request, agency: CurrentAgency) -> BatchList:
     """This agency's batches, newest first (at most 1000)."""
     service: ServiceStore = request.app.state.service
     jobs = jobs_of(service, agency.agency_id)
-    released = supplements(request.app.state.ledger, [j.batch_id for j in jobs if
-                                                      j.status == "done"])  # fmt: skip
+    released = supplements(
+        request.app.state.ledger, [j.batch_id for j in jobs if j.status == "done"]
+    )
     return BatchList(batches=[_info(service, j, released.get(j.batch_id, [])) for j in jobs])
 
 
@@ -134,8 +156,11 @@ def batch_status(request: Request, agency: CurrentAgency, batch_id: str) -> Batc
     return _info(request.app.state.service, job, released.get(job.batch_id, []))
 
 
-@router.get("/{batch_id}/files/{name}", response_class=FileResponse, responses={
-    **_ERRORS, 200: {"content": {"text/csv": {}, "application/json": {}}}})  # fmt: skip
+@router.get(
+    "/{batch_id}/files/{name}",
+    response_class=FileResponse,
+    responses={**_ERRORS, 200: {"content": {"text/csv": {}, "application/json": {}}}},
+)
 def batch_file(
     request: Request, agency: CurrentAgency, batch_id: str, name: PackageFile
 ) -> FileResponse:
@@ -154,5 +179,6 @@ def batch_file(
 
 
 def _package(request: Request, agency: Agency, package_id: str) -> Path:
-    return package_dir(request.app.state.service, request.app.state.ledger, agency.agency_id,
-                       package_id)  # fmt: skip
+    return package_dir(
+        request.app.state.service, request.app.state.ledger, agency.agency_id, package_id
+    )

@@ -32,13 +32,23 @@ def lookup(request: Request, agency: CurrentAgency, body: LookupBody) -> LookupA
     lookups: LookupService = request.app.state.lookups
     envelope = None if body.envelope is None else body.envelope.model_dump(mode="json")
     origin = request.client.host if request.client else "unknown"
-    answer = answer_lookup(lookups, service, agency.agency_id, body.request.model_dump(),
-                           envelope, daily_row_quota=limits_for(agency, settings).daily_row_quota,
-                           origin=f"api@{origin}")  # fmt: skip
+    answer = answer_lookup(
+        lookups,
+        service,
+        agency.agency_id,
+        body.request.model_dump(),
+        envelope,
+        daily_row_quota=limits_for(agency, settings).daily_row_quota,
+        origin=f"api@{origin}",
+    )
     request.state.batch_id = answer.batch_id
     return LookupAnswer(
-        batch_id=answer.batch_id, request_id=answer.request_id,
+        batch_id=answer.batch_id,
+        request_id=answer.request_id,
         disposition=answer.disposition,
-        outcome=answer.outcome, reason_codes=answer.reason_codes, fields=answer.fields,
-        disclosure=answer.disclosure, seconds=round(time.perf_counter() - t0, 4),
-    )  # fmt: skip
+        outcome=answer.outcome,
+        reason_codes=answer.reason_codes,
+        fields=answer.fields,
+        disclosure=answer.disclosure,
+        seconds=round(time.perf_counter() - t0, 4),
+    )

@@ -108,12 +108,18 @@ async def receive_upload(request: Request, scratch_root: Path, max_bytes: int) -
     make_dir(scratch)
     sink = _Sink(scratch)
     try:
-        parser = MultipartParser(boundary, {
-            "on_part_begin": sink.on_part_begin, "on_header_field": sink.on_header_field,
-            "on_header_value": sink.on_header_value, "on_header_end": sink.on_header_end,
-            "on_headers_finished": sink.on_headers_finished,
-            "on_part_data": sink.on_part_data, "on_part_end": sink.on_part_end,
-        })  # fmt: skip
+        parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": sink.on_part_begin,
+                "on_header_field": sink.on_header_field,
+                "on_header_value": sink.on_header_value,
+                "on_header_end": sink.on_header_end,
+                "on_headers_finished": sink.on_headers_finished,
+                "on_part_data": sink.on_part_data,
+                "on_part_end": sink.on_part_end,
+            },
+        )
         received = 0
         async for chunk in request.stream():
             received += len(chunk)

@@ -32,8 +32,23 @@ def main(verbose: int) -> None:
 
 
 # Each command lives in the module named for it; all are registered here.
-for _command in (generate, reference, model, batch, ledger, demo, evaluate, explain,
-                 accounting, agency, serve, worker, officer, store_group, keys_group):  # fmt: skip
+for _command in (
+    generate,
+    reference,
+    model,
+    batch,
+    ledger,
+    demo,
+    evaluate,
+    explain,
+    accounting,
+    agency,
+    serve,
+    worker,
+    officer,
+    store_group,
+    keys_group,
+):
     main.add_command(_command)
 
 __all__ = ["main"]

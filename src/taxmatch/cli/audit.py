@@ -43,8 +43,12 @@ def _tin(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 
 @click.command("export-head")
 @store_option
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the JSON here (default: stdout).")  # fmt: skip
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the JSON here (default: stdout).",
+)
 @edge
 def export_head(store: Path | None, out: Path | None) -> None:
     """Verify the ledger, then write its head {schema, seq, hash, utc, entries} as JSON for an
@@ -75,10 +79,19 @@ def accounting_taxpayer(store: Path | None, tin: str, as_json: bool) -> None:
 
     records = taxpayer_accounting(store_dir(store), tin, database_url=get_settings().database_url)
     if as_json:
-        docs = [{"disclosed_utc": r.disclosed_utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                 "batch_id": r.batch_id, "disclosure_id": r.disclosure_id, "agency": r.agency,
-                 "request_letter_id": r.request_letter_id, "statute": r.statute,
-                 "relevance": r.relevance, "fields": list(r.fields)} for r in records]  # fmt: skip
+        docs = [
+            {
+                "disclosed_utc": r.disclosed_utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "batch_id": r.batch_id,
+                "disclosure_id": r.disclosure_id,
+                "agency": r.agency,
+                "request_letter_id": r.request_letter_id,
+                "statute": r.statute,
+                "relevance": r.relevance,
+                "fields": list(r.fields),
+            }
+            for r in records
+        ]
         click.echo(json.dumps(docs, indent=2, sort_keys=True))
         return
     click.echo(f"{len(records)} disclosures about this taxpayer")
@@ -94,15 +107,20 @@ def accounting_taxpayer(store: Path | None, tin: str, as_json: bool) -> None:
 @accounting.command("batch")
 @store_option
 @click.argument("batch_id")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="CSV file to write: disclosure_id, tin.")  # fmt: skip
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV file to write: disclosure_id, tin.",
+)
 @edge
 def accounting_batch(store: Path | None, batch_id: str, out: Path) -> None:
     """Write a batch's disclosure_id -> TIN list as CSV (custodian only)."""
     from taxmatch.pipeline.accounting import write_batch_accounting
 
-    n = write_batch_accounting(store_dir(store), batch_id, out,
-                               database_url=get_settings().database_url)  # fmt: skip
+    n = write_batch_accounting(
+        store_dir(store), batch_id, out, database_url=get_settings().database_url
+    )
     click.echo(f"{n} disclosures of batch {batch_id} written to {out}")
 
 
@@ -125,8 +143,11 @@ def accounting_report(store: Path | None, year: int, as_json: bool) -> None:
         f"{year}: {doc['requests']} requests in {doc['batches']} batches, "
         f"{doc['disclosures']} disclosures, {doc['taxpayers']} taxpayers"
     )
-    click.echo(f"{'agency':<12} {'statute':<28} {'requests':>10} {'disclosures':>12} "
-               f"{'taxpayers':>10}")  # fmt: skip
+    click.echo(
+        f"{'agency':<12} {'statute':<28} {'requests':>10} {'disclosures':>12} {'taxpayers':>10}"
+    )
     for r in report.rows:
-        click.echo(f"{r.agency[:12]:<12} {(r.statute or '(not parseable)')[:28]:<28} "
-                   f"{r.requests:>10} {r.disclosures:>12} {r.taxpayers:>10}")  # fmt: skip
+        click.echo(
+            f"{r.agency[:12]:<12} {(r.statute or '(not parseable)')[:28]:<28} "
+            f"{r.requests:>10} {r.disclosures:>12} {r.taxpayers:>10}"
+        )

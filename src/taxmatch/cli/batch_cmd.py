@@ -39,8 +39,13 @@ def batch() -> None:
     help="Policy YAML (default: the packaged policy).",
 )
 @click.option("--as-of", "as_of", default=None, help="Date the batch is judged at (default today).")
-@click.option("--matcher", type=click.Choice(["probabilistic", "exact"]), default="probabilistic",
-              show_default=True, help="'exact' is the baseline kept for comparison.")  # fmt: skip
+@click.option(
+    "--matcher",
+    type=click.Choice(["probabilistic", "exact"]),
+    default="probabilistic",
+    show_default=True,
+    help="'exact' is the baseline kept for comparison.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of a table.")
 @edge
 def batch_run(
@@ -74,14 +79,22 @@ def batch_run(
 
 
 @batch.command("validate")
-@click.option("--requests", "requests_file", required=True,
-              type=click.Path(dir_okay=False, exists=True, path_type=Path))  # fmt: skip
-@click.option("--envelope", required=True,
-              type=click.Path(dir_okay=False, exists=True, path_type=Path))  # fmt: skip
+@click.option(
+    "--requests",
+    "requests_file",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+)
+@click.option(
+    "--envelope", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path)
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--policy", default=None,
-              type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Policy YAML (default: the packaged policy).")  # fmt: skip
+@click.option(
+    "--policy",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Policy YAML (default: the packaged policy).",
+)
 @click.option("--as-of", "as_of", default=None, help="Date the batch is judged at (default today).")
 @edge
 def batch_validate(
@@ -92,8 +105,14 @@ def batch_validate(
 
     when = as_of_date(as_of)
     with Bar() as bar:
-        result = validate_batch(requests=requests_file, envelope=envelope, out=out, as_of=when,
-                                policy=policy, progress=bar)  # fmt: skip
+        result = validate_batch(
+            requests=requests_file,
+            envelope=envelope,
+            out=out,
+            as_of=when,
+            policy=policy,
+            progress=bar,
+        )
     click.echo(
         f"{result.rows} rows: {result.rows - result.rejected} valid, {result.rejected} rejected "
         f"({result.rows / max(result.seconds, 1e-9):.0f} rows/s); see {out / 'rejected.csv'}"
@@ -113,13 +132,21 @@ def batch_replay(store: Path | None, batch_id: str, as_json: bool) -> None:
     from taxmatch.pipeline.replay import MAX_SHOWN, replay_batch
 
     with Bar() as bar:
-        r = replay_batch(store_dir(store), batch_id, database_url=get_settings().database_url,
-                         progress=bar)  # fmt: skip
-    doc = {"batch_id": r.batch_id, "identical": r.identical, "rows": r.rows, "same": r.same,
-           "missing": r.missing, "extra": r.extra,
-           "differences": [{"row": n, "request_id": rid, "field": f}
-                           for n, rid, f in r.differences[:MAX_SHOWN]],
-           "differences_total": len(r.differences)}  # fmt: skip
+        r = replay_batch(
+            store_dir(store), batch_id, database_url=get_settings().database_url, progress=bar
+        )
+    doc = {
+        "batch_id": r.batch_id,
+        "identical": r.identical,
+        "rows": r.rows,
+        "same": r.same,
+        "missing": r.missing,
+        "extra": r.extra,
+        "differences": [
+            {"row": n, "request_id": rid, "field": f} for n, rid, f in r.differences[:MAX_SHOWN]
+        ],
+        "differences_total": len(r.differences),
+    }
     if as_json:
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
     elif r.identical:

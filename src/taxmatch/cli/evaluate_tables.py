@@ -49,18 +49,39 @@ def render_evaluation(ev: Evaluation) -> str:
     console.print(_PERSON_NOTE[ev.person_check])
     acc = Table(title="Disclosures", title_justify="left")
     acc.add_column("group", no_wrap=True)
-    for name in ("rows", "disclosed", "right", "wrong person", "old address", "unattributed",
-                 "incomplete", "precision", "wrong addr", "wrong person", "findable", "recall",
-                 "pending"):  # fmt: skip
+    for name in (
+        "rows",
+        "disclosed",
+        "right",
+        "wrong person",
+        "old address",
+        "unattributed",
+        "incomplete",
+        "precision",
+        "wrong addr",
+        "wrong person",
+        "findable",
+        "recall",
+        "pending",
+    ):
         acc.add_column(name, justify="right")
     for group, m in _groups(ev):
         acc.add_row(
-            group, _n(m.rows), _n(m.disclosed), _n(m.right), _n(m.wrong_person),
-            _n(m.right_person_not_latest), _n(m.unattributed), _n(m.incomplete),
+            group,
+            _n(m.rows),
+            _n(m.disclosed),
+            _n(m.right),
+            _n(m.wrong_person),
+            _n(m.right_person_not_latest),
+            _n(m.unattributed),
+            _n(m.incomplete),
             _pct(m.precision),
-            _pct(m.wrong_address_rate), _pct(m.wrong_person_rate), _n(m.findable),
-            _pct(m.recall), _n(m.pending),
-        )  # fmt: skip
+            _pct(m.wrong_address_rate),
+            _pct(m.wrong_person_rate),
+            _n(m.findable),
+            _pct(m.recall),
+            _n(m.pending),
+        )
     console.print(acc)
     console.print(_LEGEND)
     val = Table(
@@ -68,17 +89,29 @@ def render_evaluation(ev: Evaluation) -> str:
         title_justify="left",
     )
     val.add_column("group", no_wrap=True)
-    for name in ("expected", "rejected", "both", "same codes", "precision", "recall",
-                 "code agreement"):  # fmt: skip
+    for name in (
+        "expected",
+        "rejected",
+        "both",
+        "same codes",
+        "precision",
+        "recall",
+        "code agreement",
+    ):
         val.add_column(name, justify="right")
     for group, m in _groups(ev):
         agree = m.expected_rejected == m.rejected == m.both_rejected == m.codes_equal
         if group == "overall" or not agree:
             val.add_row(
-                group, _n(m.expected_rejected), _n(m.rejected), _n(m.both_rejected),
-                _n(m.codes_equal), _pct(m.rejection_precision), _pct(m.rejection_recall),
+                group,
+                _n(m.expected_rejected),
+                _n(m.rejected),
+                _n(m.both_rejected),
+                _n(m.codes_equal),
+                _pct(m.rejection_precision),
+                _pct(m.rejection_recall),
                 _pct(m.code_agreement),
-            )  # fmt: skip
+            )
     console.print(val)
     console.print(_confusion_table(ev))
     if ev.reason_codes:

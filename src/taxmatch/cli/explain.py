@@ -18,14 +18,27 @@ from taxmatch.cli.settings import get_settings
 @store_option
 @click.option("--batch", "batch_id", required=True, help="Batch id (B…), as in summary.json.")
 @click.option("--request", "request_id", required=True, help="The request's request_id.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Directory for the HTML page and the SVG chart.")  # fmt: skip
-@click.option("--top", type=click.IntRange(1, 50), default=5, show_default=True,
-              help="Candidate persons to list.")  # fmt: skip
-@click.option("--policy", default=None,
-              type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="The policy file the batch ran under, to show its thresholds "
-                   "(default: the packaged policy).")  # fmt: skip
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Directory for the HTML page and the SVG chart.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(1, 50),
+    default=5,
+    show_default=True,
+    help="Candidate persons to list.",
+)
+@click.option(
+    "--policy",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The policy file the batch ran under, to show its thresholds "
+    "(default: the packaged policy).",
+)
 @edge
 def explain_command(
     store: Path | None, batch_id: str, request_id: str, out: Path, top: int, policy: Path | None
@@ -34,8 +47,15 @@ def explain_command(
     and the top candidate persons, as HTML and SVG (never into the requester's package)."""
     from taxmatch.console.explain_page import write_explanation
 
-    result = write_explanation(store_dir(store), batch_id, request_id, out=out, top=top,
-                               policy=policy, database_url=get_settings().database_url)  # fmt: skip
+    result = write_explanation(
+        store_dir(store),
+        batch_id,
+        request_id,
+        out=out,
+        top=top,
+        policy=policy,
+        database_url=get_settings().database_url,
+    )
     click.echo(f"explanation written to {result.html}")
     click.echo(f"waterfall chart written to {result.svg}")
 

@@ -21,9 +21,13 @@ def ledger() -> None:
 
 @ledger.command("verify")
 @store_option
-@click.option("--witness", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="A head written by `ledger export-head`: the ledger must hold it, "
-              "unchanged, and be at least that long.")  # fmt: skip
+@click.option(
+    "--witness",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A head written by `ledger export-head`: the ledger must hold it, "
+    "unchanged, and be at least that long.",
+)
 @edge
 def ledger_verify(store: Path | None, witness: Path | None) -> None:
     """Check the whole hash chain, the head's keyed signature, and re-hash every stored

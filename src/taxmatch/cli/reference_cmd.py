@@ -61,8 +61,12 @@ def model_train(store: Path | None, seed: int) -> None:
 
 @model.command("show")
 @store_option
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the match-weight chart as HTML.")  # fmt: skip
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the match-weight chart as HTML.",
+)
 @edge
 def model_show(store: Path | None, out: Path | None) -> None:
     """Print the match weight of every comparison level (and chart it with --out)."""

@@ -21,8 +21,12 @@ _POLICY = click.option(
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="The custodian's policy YAML (default: the packaged policy).",
 )
-_MATCHER = click.option("--matcher", type=click.Choice(["probabilistic", "exact"]),
-                        default="probabilistic", show_default=True)  # fmt: skip
+_MATCHER = click.option(
+    "--matcher",
+    type=click.Choice(["probabilistic", "exact"]),
+    default="probabilistic",
+    show_default=True,
+)
 
 
 if TYPE_CHECKING:
@@ -43,19 +47,29 @@ def agency() -> None:
 @agency.command("add")
 @store_option
 @click.argument("name")
-@click.option("--daily-rows", type=click.IntRange(1), default=None,
-              help="Rows a day (batches + lookups); default: the serve option.")  # fmt: skip
+@click.option(
+    "--daily-rows",
+    type=click.IntRange(1),
+    default=None,
+    help="Rows a day (batches + lookups); default: the serve option.",
+)
 @click.option("--rate", type=click.IntRange(1), default=None, help="Requests per minute.")
 @click.option("--max-upload-mb", type=click.IntRange(1), default=None, help="Largest upload.")
 @edge
-def agency_add(store: Path | None, name: str, daily_rows: int | None, rate: int | None,
-               max_upload_mb: int | None) -> None:  # fmt: skip
+def agency_add(
+    store: Path | None,
+    name: str,
+    daily_rows: int | None,
+    rate: int | None,
+    max_upload_mb: int | None,
+) -> None:
     """Register a requesting agency (NAME is its envelope's requesting_agency)."""
     from taxmatch.pipeline.agencies import add_agency
 
     size = None if max_upload_mb is None else max_upload_mb * 1024 * 1024
-    add_agency(_admin(store), name, daily_row_quota=daily_rows,
-               rate_per_minute=rate, max_upload_bytes=size)  # fmt: skip
+    add_agency(
+        _admin(store), name, daily_row_quota=daily_rows, rate_per_minute=rate, max_upload_bytes=size
+    )
     click.echo(f"agency {name} added")
 
 
@@ -128,19 +142,36 @@ def agency_resume(store: Path | None, name: str) -> None:
 @click.option(
     "--rate", type=click.IntRange(1), default=None, help="Default requests per minute per agency."
 )
-@click.option("--max-upload-mb", type=click.IntRange(1), default=None,
-              help="Default largest upload.")  # fmt: skip
-@click.option("--warm-lookups/--no-warm-lookups", default=True, show_default=True,
-              help="Keep a warm matcher for single lookups (built in the background at "
-                   "start-up; its lookup index is built beside the snapshot once).")  # fmt: skip
-@click.option("--secure-cookies/--no-secure-cookies", default=None,
-              help="Send the console's session cookie only over HTTPS (Secure). Default: on "
-                   "unless bound to a loopback address.")  # fmt: skip
+@click.option(
+    "--max-upload-mb", type=click.IntRange(1), default=None, help="Default largest upload."
+)
+@click.option(
+    "--warm-lookups/--no-warm-lookups",
+    default=True,
+    show_default=True,
+    help="Keep a warm matcher for single lookups (built in the background at "
+    "start-up; its lookup index is built beside the snapshot once).",
+)
+@click.option(
+    "--secure-cookies/--no-secure-cookies",
+    default=None,
+    help="Send the console's session cookie only over HTTPS (Secure). Default: on "
+    "unless bound to a loopback address.",
+)
 @edge
-def serve(store: Path | None, policy: Path | None, matcher: str, host: str, port: int,
-          worker_threads: int, daily_rows: int | None, rate: int | None,
-          max_upload_mb: int | None, warm_lookups: bool,
-          secure_cookies: bool | None) -> None:  # fmt: skip
+def serve(
+    store: Path | None,
+    policy: Path | None,
+    matcher: str,
+    host: str,
+    port: int,
+    worker_threads: int,
+    daily_rows: int | None,
+    rate: int | None,
+    max_upload_mb: int | None,
+    warm_lookups: bool,
+    secure_cookies: bool | None,
+) -> None:
     """Serve the HTTP API (OpenAPI at /docs) with an in-process queue worker."""
     from taxmatch.api import ApiSettings, serve_app
 
@@ -151,11 +182,16 @@ def serve(store: Path | None, policy: Path | None, matcher: str, host: str, port
         extra["rate_per_minute"] = rate
     if max_upload_mb is not None:
         extra["max_upload_bytes"] = max_upload_mb * 1024 * 1024
-    settings = ApiSettings(store=store_dir(store), database_url=get_settings().database_url,
-                           policy=policy, matcher=matcher, worker_threads=worker_threads,
-                           warm_lookups=warm_lookups, **extra,  # type: ignore[arg-type]
-                           secure_cookies=_secure_default(host) if secure_cookies is None
-                           else secure_cookies)  # fmt: skip
+    settings = ApiSettings(
+        store=store_dir(store),
+        database_url=get_settings().database_url,
+        policy=policy,
+        matcher=matcher,
+        worker_threads=worker_threads,
+        warm_lookups=warm_lookups,
+        **extra,  # type: ignore[arg-type]
+        secure_cookies=_secure_default(host) if secure_cookies is None else secure_cookies,
+    )
     click.echo(f"taxmatch API on http://{host}:{port} (OpenAPI at /docs)")
     serve_app(settings, host=host, port=port)
 
@@ -190,8 +226,9 @@ def worker(store: Path | None, policy: Path | None, matcher: str, once: bool) ->
 
     root = store_dir(store)
     url = get_settings().database_url
-    config = WorkerConfig(store=root, out=root / "packages", database_url=url, policy=policy,
-                          matcher=matcher)  # fmt: skip
+    config = WorkerConfig(
+        store=root, out=root / "packages", database_url=url, policy=policy, matcher=matcher
+    )
     with ServiceStore.open(root, url) as service:
         w = Worker(config, service)
         if once:

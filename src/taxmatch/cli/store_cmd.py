@@ -42,10 +42,18 @@ def keys_group() -> None:
 
 @keys_group.command("rotate")
 @store_option
-@click.option("--data/--no-data", default=True, show_default=True,
-              help="New data key; re-encrypt every stored ciphertext under it.")  # fmt: skip
-@click.option("--ledger/--no-ledger", default=False, show_default=True,
-              help="New ledger key for new keyed hashes; the old one stays to verify.")  # fmt: skip
+@click.option(
+    "--data/--no-data",
+    default=True,
+    show_default=True,
+    help="New data key; re-encrypt every stored ciphertext under it.",
+)
+@click.option(
+    "--ledger/--no-ledger",
+    default=False,
+    show_default=True,
+    help="New ledger key for new keyed hashes; the old one stays to verify.",
+)
 @edge
 def keys_rotate(store: Path | None, data: bool, ledger: bool) -> None:
     """Rotate the store's keys and record it in the ledger (key ids only)."""
@@ -54,8 +62,13 @@ def keys_rotate(store: Path | None, data: bool, ledger: bool) -> None:
     kinds: tuple[Kind, ...] = (*(("data",) if data else ()), *(("ledger",) if ledger else ()))
     if not kinds:
         raise click.UsageError("nothing to rotate: give --data and/or --ledger")
-    done = rotate_keys(store_dir(store), kinds, database_url=get_settings().database_url,
-                       actor=actor_id(), origin=origin_id())  # fmt: skip
+    done = rotate_keys(
+        store_dir(store),
+        kinds,
+        database_url=get_settings().database_url,
+        actor=actor_id(),
+        origin=origin_id(),
+    )
     for r in done:
         extra = (
             f", {r.resealed} values re-encrypted, {r.retired} old keys dropped"

@@ -128,8 +128,13 @@ def actor(request: Request, officer: Officer) -> Actor:
 
 def audit_view(request: Request, officer: Officer, page: str, object_id: str) -> None:
     """A view of personal data is an audit event (Publication 1075): who, what, from where."""
-    record_console_view(settings_of(request).state(), officer=officer.username,
-                        origin=origin_of(request), page=page, object_id=object_id)  # fmt: skip
+    record_console_view(
+        settings_of(request).state(),
+        officer=officer.username,
+        origin=origin_of(request),
+        page=page,
+        object_id=object_id,
+    )
 
 
 def same_origin(request: Request) -> bool:

@@ -183,18 +183,24 @@ def weight_chart(rows: list[tuple[str, str, float]], *, inline: bool = False) ->
     width, bar_h, mid, scale = 900, 18, 600, 12.0
     height = bar_h * len(rows) + 40
     parts = [
-        _open(width, height, "match weights", inline=inline,
-              extra=' font-family="sans-serif" font-size="11"'),
+        _open(
+            width,
+            height,
+            "match weights",
+            inline=inline,
+            extra=' font-family="sans-serif" font-size="11"',
+        ),
         f'<line x1="{mid}" y1="10" x2="{mid}" y2="{height - 20}" stroke="#333"/>',
-    ]  # fmt: skip
+    ]
     for i, (comparison, label, weight) in enumerate(rows):
         y = 20 + i * bar_h
         w = max(1.0, min(abs(weight) * scale, 280.0))
         x = mid if weight >= 0 else mid - w
         colour = _GREEN if weight >= 0 else _RED
         parts.append(f'<text x="5" y="{y + 12}">{escape(f"{comparison}: {label}"[:70])}</text>')
-        parts.append(f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="{bar_h - 5}" '
-                     f'fill="{colour}"/>')  # fmt: skip
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="{bar_h - 5}" fill="{colour}"/>'
+        )
         parts.append(f'<text x="{mid + 290}" y="{y + 12}">{weight:+.2f}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 -- every text above is escaped

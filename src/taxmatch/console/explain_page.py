@@ -71,8 +71,9 @@ def render_waterfall(decided: ExplainedDecision, *, inline: bool = False) -> str
         text = "No candidate person reached the matcher's floor"
         return str(waterfall_chart(text, [], inline=inline))
     best = candidates[0]
-    steps = [(s.name.replace(" (term frequency)", " (tf adj.)"), s.bits)
-             for s in waterfall_steps(best)]  # fmt: skip
+    steps = [
+        (s.name.replace(" (term frequency)", " (tf adj.)"), s.bits) for s in waterfall_steps(best)
+    ]
     title = (
         f"Best candidate (rank 1): match weight {best.match_weight:.2f} bits, "
         f"probability {best.probability:.10f}"
@@ -149,17 +150,22 @@ def _meta_rows(decided: ExplainedDecision) -> str:
 
 def _steps_table(best: Candidate) -> str:
     e = html.escape
-    rows = ["<table><tr><th>step</th><th>comparison level</th><th>bits</th>"
-            "<th>running total</th></tr>"]  # fmt: skip
+    rows = [
+        "<table><tr><th>step</th><th>comparison level</th><th>bits</th><th>running total</th></tr>"
+    ]
     running = 0.0
     for step in best.steps:
         running += step.bits
         cls = "pos" if step.bits > 0 else ("neg" if step.bits < 0 else "")
-        rows.append(f"<tr><td>{e(step.name)}</td><td>{e(step.label)}</td>"
-                    f"<td class='num {cls}'>{step.bits:+.4f}</td>"
-                    f"<td class='num'>{running:.4f}</td></tr>")  # fmt: skip
-    rows.append(f"<tr><th>total</th><th>probability {best.probability:.12f}</th>"
-                f"<th class='num'>{best.match_weight:.6f}</th><th></th></tr></table>")  # fmt: skip
+        rows.append(
+            f"<tr><td>{e(step.name)}</td><td>{e(step.label)}</td>"
+            f"<td class='num {cls}'>{step.bits:+.4f}</td>"
+            f"<td class='num'>{running:.4f}</td></tr>"
+        )
+    rows.append(
+        f"<tr><th>total</th><th>probability {best.probability:.12f}</th>"
+        f"<th class='num'>{best.match_weight:.6f}</th><th></th></tr></table>"
+    )
     return "".join(rows)
 
 
@@ -168,9 +174,20 @@ def _candidates_table(decided: ExplainedDecision) -> str:
     if not ex.candidates:
         return ""
     comparisons = [name for name, _ in ex.candidates[0].levels]
-    head = ["rank", "match weight", "probability", "margin to best (bits)", "person key",
-            "TIN", "name as filed", "date of birth", "address as filed",
-            "first name agrees", "address corroborates", *comparisons]  # fmt: skip
+    head = [
+        "rank",
+        "match weight",
+        "probability",
+        "margin to best (bits)",
+        "person key",
+        "TIN",
+        "name as filed",
+        "date of birth",
+        "address as filed",
+        "first name agrees",
+        "address corroborates",
+        *comparisons,
+    ]
     shown = f"top {len(ex.candidates)} of {ex.persons}" if ex.persons else "none"
     rows = [f"<h2>Candidate persons ({e(shown)}, best record each)</h2><table><tr>"]
     rows += [f"<th>{e(h)}</th>" for h in head]
@@ -215,8 +232,9 @@ def write_explanation(
 ) -> ExplainResult:
     """Write ``explain-<batch>-<request>.html`` and ``.svg`` into ``out`` (refused inside
     the batch's package directory, before any work)."""
-    decided = explained_decision(store, batch_id, request_id, top=top, policy=policy,
-                                 database_url=database_url, out=out)  # fmt: skip
+    decided = explained_decision(
+        store, batch_id, request_id, top=top, policy=policy, database_url=database_url, out=out
+    )
     stem = f"explain-{safe_name(batch_id)}-{safe_name(request_id)}"
     try:
         make_dir(out, own=False)
@@ -228,5 +246,11 @@ def write_explanation(
     return ExplainResult(html_path, svg_path, decided)
 
 
-__all__ = ["ExplainResult", "logit_bits", "render_html", "render_waterfall", "waterfall_steps",
-           "write_explanation"]  # fmt: skip
+__all__ = [
+    "ExplainResult",
+    "logit_bits",
+    "render_html",
+    "render_waterfall",
+    "waterfall_steps",
+    "write_explanation",
+]

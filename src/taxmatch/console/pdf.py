@@ -52,8 +52,17 @@ def render_pdf(t: Transparency) -> bytes:
     pdf.ln(4)
     pdf.set_font("Helvetica", "B", 11)
     pdf.cell(0, 7, "By agency and statute", new_x="LMARGIN", new_y="NEXT")
-    by_statute = ("agency", "statute", "requests", "rejected", "unmatched", "ambiguous", "review",
-             "disclosed", "taxpayers")  # fmt: skip
+    by_statute = (
+        "agency",
+        "statute",
+        "requests",
+        "rejected",
+        "unmatched",
+        "ambiguous",
+        "review",
+        "disclosed",
+        "taxpayers",
+    )
     _row(pdf, by_statute, bold=True, widths=_STATUTE_WIDTHS)
     for r in t.rows:
         _row(

@@ -11,10 +11,10 @@ from taxmatch.ledger.chain import (
     LedgerEntry,
     VerifyResult,
     canonical_bytes,
-    keyed_hash,
     link,
     verify_chain,
 )
+from taxmatch.ledger.digest import keyed_hash
 
 __all__ = [
     "GENESIS",

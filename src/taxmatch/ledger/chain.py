@@ -39,7 +39,6 @@ PROBLEM_HEAD = "chain does not end at the recorded ledger head"
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
-_MIN_KEY_BYTES = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +143,16 @@ def _canonical_bytes(
     if not isinstance(draft.success, bool):
         raise LedgerError("success must be a boolean")
     return entry_bytes(
-        seq, recorded_at, draft.event_type, draft.actor, draft.origin, draft.success,
-        draft.object_id, payload_text, prev_hash,
-    )  # fmt: skip
+        seq,
+        recorded_at,
+        draft.event_type,
+        draft.actor,
+        draft.origin,
+        draft.success,
+        draft.object_id,
+        payload_text,
+        prev_hash,
+    )
 
 
 def entry_bytes(
@@ -165,12 +171,28 @@ def entry_bytes(
     it for every entry; equal to ``json.dumps`` of the document with sorted keys (a test
     checks). ``UnicodeEncodeError`` when a text is not ASCII (never canonical)."""
     text = (
-        '{"actor":' + _str(actor) + ',"event_type":' + _str(event_type)
-        + ',"object_id":' + _str(object_id) + ',"origin":' + _str(origin)
-        + ',"payload":' + payload_text + ',"prev_hash":' + _str(prev_hash)
-        + ',"recorded_at":' + _str(recorded_at) + ',"schema":"' + LEDGER_SCHEMA
-        + '","seq":' + str(int(seq)) + ',"success":' + ("true" if success else "false") + "}"
-    )  # fmt: skip
+        '{"actor":'
+        + _str(actor)
+        + ',"event_type":'
+        + _str(event_type)
+        + ',"object_id":'
+        + _str(object_id)
+        + ',"origin":'
+        + _str(origin)
+        + ',"payload":'
+        + payload_text
+        + ',"prev_hash":'
+        + _str(prev_hash)
+        + ',"recorded_at":'
+        + _str(recorded_at)
+        + ',"schema":"'
+        + LEDGER_SCHEMA
+        + '","seq":'
+        + str(int(seq))
+        + ',"success":'
+        + ("true" if success else "false")
+        + "}"
+    )
     return text.encode("ascii")
 
 
@@ -277,14 +299,25 @@ class ChainVerifier:
             return self.fail(PROBLEM_SEQUENCE)
         if prev_hash != self._head:
             return self.fail(PROBLEM_LINK)
-        if not all(isinstance(v, str) for v in (recorded_at, event_type, actor, origin,
-                                                 object_id, payload_text, entry_hash)):  # fmt: skip
+        if not all(
+            isinstance(v, str)
+            for v in (recorded_at, event_type, actor, origin, object_id, payload_text, entry_hash)
+        ):
             return self.fail(PROBLEM_MALFORMED)
         if not isinstance(success, bool):
             return self.fail(PROBLEM_MALFORMED)
         try:
-            data = entry_bytes(seq, recorded_at, event_type, actor, origin, success, object_id,
-                               payload_text, prev_hash)  # fmt: skip
+            data = entry_bytes(
+                seq,
+                recorded_at,
+                event_type,
+                actor,
+                origin,
+                success,
+                object_id,
+                payload_text,
+                prev_hash,
+            )
         except UnicodeEncodeError:
             return self.fail(PROBLEM_HASH)
         if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), entry_hash):
@@ -317,22 +350,6 @@ def verify_chain(entries: Iterable[LedgerEntry]) -> VerifyResult:
         if not verifier.feed(entry):
             break
     return verifier.result()
-
-
-def keyed_hash(key: bytes, *values: str) -> str:
-    """HMAC-SHA256 (hex) of ``values`` under ``key``: a person key or disclosed-value digest.
-
-    The values are encoded as a JSON array, so ("ab", "c") and ("a", "bc") differ. Without
-    the key the digest cannot be recomputed from guessed values (TINs are guessable).
-    """
-    if not isinstance(key, bytes) or len(key) < _MIN_KEY_BYTES:
-        raise LedgerError(f"keyed_hash needs a key of at least {_MIN_KEY_BYTES} bytes")
-    if not values:
-        raise LedgerError("keyed_hash needs at least one value")
-    if not all(isinstance(v, str) for v in values):
-        raise LedgerError("keyed_hash values must be strings")
-    message = json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
-    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _check_value(key: str, value: object) -> PayloadValue:
@@ -374,7 +391,6 @@ __all__ = [
     "canonical_payload",
     "entry_bytes",
     "format_recorded_at",
-    "keyed_hash",
     "link",
     "link_all",
     "verify_chain",

@@ -9,13 +9,14 @@ as a tenth cell only when it is set: rows recorded before it (statute NULL) keep
 their chunk was digested with, and a statute added, changed or removed later is caught.
 
 Also the witness document ``ledger export-head`` writes and ``ledger verify --witness``
-reads. Pure: no I/O, no clock, no
-logging; never puts a row's values into an error message.
+reads, and ``keyed_hash``, the keyed digest of a person key or a disclosed value. Pure:
+no I/O, no clock, no logging; never puts a row's values into an error message.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
 from collections.abc import Mapping
@@ -35,6 +36,10 @@ DecisionValues = tuple[
     int, str, str, str | None, str, str, str | None, float | None, str | None
 ]  # row_number, request_id, disposition, outcome, reason_codes, fields, disclosure_id,
 #    score, person_key: the columns of a stored decision, in this order.
+
+
+# A keyed hash's key: at least this many bytes.
+MIN_KEY_BYTES = 16
 
 
 def decision_line(values: DecisionValues, statute: str | None = None) -> bytes:
@@ -147,6 +152,22 @@ def read_head_document(document: object) -> tuple[int, str]:
     return seq, head
 
 
+def keyed_hash(key: bytes, *values: str) -> str:
+    """HMAC-SHA256 (hex) of ``values`` under ``key``: a person key or disclosed-value digest.
+
+    The values are encoded as a JSON array, so ("ab", "c") and ("a", "bc") differ. Without
+    the key the digest cannot be recomputed from guessed values (TINs are guessable).
+    """
+    if not isinstance(key, bytes) or len(key) < MIN_KEY_BYTES:
+        raise LedgerError(f"keyed_hash needs a key of at least {MIN_KEY_BYTES} bytes")
+    if not values:
+        raise LedgerError("keyed_hash needs at least one value")
+    if not all(isinstance(v, str) for v in values):
+        raise LedgerError("keyed_hash values must be strings")
+    message = json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 __all__ = [
     "EVENT_CONFIG_CHANGED",
     "EVENT_DECISIONS",
@@ -159,5 +180,6 @@ __all__ = [
     "chunk_payload",
     "decision_line",
     "head_document",
+    "keyed_hash",
     "read_head_document",
 ]

@@ -75,8 +75,9 @@ def void_drafts(
         for start in range(0, len(seqs), VOID_CHUNK):
             part = seqs[start : start + VOID_CHUNK]
             payload = {"why": why, "entries": len(part), "seqs": [str(s) for s in part]}
-            drafts.append(LedgerDraft(EVENT_DISCLOSURES_VOIDED, actor, origin, True, batch_id,
-                                      payload))  # fmt: skip
+            drafts.append(
+                LedgerDraft(EVENT_DISCLOSURES_VOIDED, actor, origin, True, batch_id, payload)
+            )
     return drafts
 
 

@@ -73,8 +73,18 @@ _BEST_SCHEMA = pa.schema(
     ]
 )
 _BEST_COLUMNS = "row_number BIGINT, person_id VARCHAR, p DOUBLE, strong BIGINT, margin DOUBLE"
-_REQUEST = ("row_number", "first_name", "last_name", "house_number", "street", "zip5", "po_box",
-            "suffix", "date_of_birth", "tax_periods")  # fmt: skip
+_REQUEST = (
+    "row_number",
+    "first_name",
+    "last_name",
+    "house_number",
+    "street",
+    "zip5",
+    "po_box",
+    "suffix",
+    "date_of_birth",
+    "tax_periods",
+)
 _KEY = ("house_number", "street", "unit", "po_box", "zip5")
 _ADDRESS = Address._fields
 _FILING = Filing._fields

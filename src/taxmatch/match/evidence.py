@@ -1,6 +1,7 @@
-"""The records the matcher's rules read and write, and the string measures they use.
+"""The records the matcher's rules read and write.
 
-The thresholds are named in ``taxmatch.match.thresholds``.
+The thresholds are named in ``taxmatch.match.thresholds``, the string measures defined
+in ``taxmatch.match.similarity``.
 """
 
 from __future__ import annotations
@@ -9,26 +10,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from rapidfuzz.distance import JaroWinkler, Levenshtein
-
-
-def same(a: str | None, b: str | None) -> bool:
-    """Equal and present (SQL's ``=``: a missing value equals nothing)."""
-    return a is not None and a == b
-
-
-def similarity(a: str | None, b: str | None) -> float:
-    """Jaro-Winkler similarity (prefix weight 0.1), 0 when either side is missing."""
-    if a is None or b is None:
-        return 0.0
-    return float(JaroWinkler.similarity(a, b))
-
-
-def distance(a: str | None, b: str | None) -> int | None:
-    """Levenshtein distance, None when either side is missing."""
-    if a is None or b is None:
-        return None
-    return int(Levenshtein.distance(a, b))
+from taxmatch.match.similarity import distance, same, similarity
 
 
 class Request(NamedTuple):
@@ -171,3 +153,20 @@ class Outcome(NamedTuple):
     state: str | None = None
     zip5: str | None = None
     phone: str | None = None
+
+
+__all__ = [
+    "Address",
+    "Best",
+    "Evidence",
+    "Filing",
+    "Key",
+    "Name",
+    "Outcome",
+    "Person",
+    "Place",
+    "Request",
+    "distance",
+    "same",
+    "similarity",
+]

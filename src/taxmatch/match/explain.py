@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 
 from taxmatch.errors import StoreError
-from taxmatch.ledger.chain import keyed_hash
+from taxmatch.ledger.digest import keyed_hash
 from taxmatch.match.collapse import request_of
 from taxmatch.match.evidence import Address, Name
 from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
@@ -121,8 +121,11 @@ def explain_row(
 
     quiet_splink()
     settings = load_settings(model)
-    explained = {**settings, "retain_intermediate_calculation_columns": True,
-                 "retain_matching_columns": True}  # fmt: skip
+    explained = {
+        **settings,
+        "retain_intermediate_calculation_columns": True,
+        "retain_matching_columns": True,
+    }
     con = duckdb.connect()
     try:
         _attach(con, workspace, "ws", "the batch workspace")
@@ -173,8 +176,9 @@ def _request_tables(con: duckdb.DuckDBPyConnection, workspace: Path, row_number:
             "CREATE TEMP TABLE req_one AS SELECT * FROM ws.req_features WHERE unique_id = ?",
             [str(row_number)],
         )
-        con.execute("CREATE TEMP TABLE rq AS SELECT * FROM ws.valid WHERE row_number = ?",
-                    [row_number])  # fmt: skip
+        con.execute(
+            "CREATE TEMP TABLE rq AS SELECT * FROM ws.valid WHERE row_number = ?", [row_number]
+        )
         found = con.execute("SELECT (SELECT count(*) FROM req_one), (SELECT count(*) FROM rq)")
         counts = found.fetchall()
     except duckdb.Error:

@@ -218,8 +218,7 @@ def request_feature_rows(valid: list[dict[str, Any]]) -> list[dict[str, Any]]:
         parts: list[str] | None = None  # [NULL] || NULL is NULL in DuckDB
         if last is not None:
             key = last.replace(" ", "")
-            words = [w for w in last.split(" ")
-                     if len(w) > 1 and w not in SURNAME_PARTICLES]  # fmt: skip
+            words = [w for w in last.split(" ") if len(w) > 1 and w not in SURNAME_PARTICLES]
             parts = sorted({key, *words})
         zip5 = v["zip5"]
         tin = v["tin"]

@@ -20,8 +20,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from rapidfuzz.distance import Hamming, JaroWinkler, Levenshtein
+from rapidfuzz.distance import Hamming
 
+from taxmatch.match.similarity import jaro_winkler, levenshtein
 from taxmatch.match.thresholds import DOB_WINDOW_DAYS, SIMILARITY_EPSILON
 
 Row = dict[str, Any]
@@ -35,18 +36,6 @@ def _cll() -> Any:
 
 class Unsure(Exception):
     """A value a Python predicate cannot judge exactly as DuckDB would."""
-
-
-def jaro_winkler(a: str, b: str) -> float:
-    """DuckDB's ``jaro_winkler_similarity`` (rapidfuzz's, which DuckDB vendors): 0 when
-    either string is empty, as DuckDB's."""
-    if not a or not b:
-        return 0.0
-    return float(JaroWinkler.similarity(a, b))
-
-
-def levenshtein(a: str, b: str) -> int:
-    return int(Levenshtein.distance(a, b))
 
 
 def near(value: float, threshold: float) -> bool:
@@ -103,7 +92,7 @@ class Prior:
             "fix_m_probability": self.fix_m or None,
             "fix_u_probability": self.fix_u or None,
         }
-        return level.configure(**{k: v for k, v in given.items() if v is not None})  # fmt: skip
+        return level.configure(**{k: v for k, v in given.items() if v is not None})
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,8 +269,10 @@ class NearDate:
     @property
     def sql(self) -> str:
         a, b = f"{self.column}_l", f"{self.column}_r"
-        return (f"abs(date_diff('day', {a}, {b})) <= {DOB_WINDOW_DAYS} "
-                f"OR (month({a}) = day({b}) AND day({a}) = month({b}))")  # fmt: skip
+        return (
+            f"abs(date_diff('day', {a}, {b})) <= {DOB_WINDOW_DAYS} "
+            f"OR (month({a}) = day({b}) AND day({a}) = month({b}))"
+        )
 
     def splink(self) -> Any:
         return self.prior.configure(_cll().CustomLevel(self.sql, self.label))
@@ -307,8 +298,10 @@ class HammingIs:
     @property
     def sql(self) -> str:
         a, b = f"{self.column}_l", f"{self.column}_r"
-        return (f"CASE WHEN length({a}) = length({b}) "
-                f"THEN hamming({a}, {b}) = {self.distance} ELSE false END")  # fmt: skip
+        return (
+            f"CASE WHEN length({a}) = length({b}) "
+            f"THEN hamming({a}, {b}) = {self.distance} ELSE false END"
+        )
 
     def splink(self) -> Any:
         return self.prior.configure(_cll().CustomLevel(self.sql, self.label))
@@ -337,8 +330,19 @@ class Else:
         return True
 
 
-Level = (Null | Exact | Swapped | ListContains | Initial | JaroWinklerAtLeast
-         | LevenshteinAtMost | Overlap | NearDate | HammingIs | Else)  # fmt: skip
+Level = (
+    Null
+    | Exact
+    | Swapped
+    | ListContains
+    | Initial
+    | JaroWinklerAtLeast
+    | LevenshteinAtMost
+    | Overlap
+    | NearDate
+    | HammingIs
+    | Else
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,8 +367,10 @@ class RuleKey:
     right: tuple[str, ...]
 
     def admits(self, req: Row, rec: Row) -> bool:
-        return all(req[a] is not None and rec[b] is not None and req[a] == rec[b]
-                   for a, b in zip(self.left, self.right, strict=True))  # fmt: skip
+        return all(
+            req[a] is not None and rec[b] is not None and req[a] == rec[b]
+            for a, b in zip(self.left, self.right, strict=True)
+        )
 
     def splink(self) -> Any:
         from splink import block_on

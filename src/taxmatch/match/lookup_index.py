@@ -44,8 +44,9 @@ def key_sql(cols: tuple[str, ...], alias: str) -> str:
 def _rules_digest(keys: list[RuleKey]) -> str:
     """Everything the index's content depends on besides the snapshot: the rules, how keys
     are made, which person tables are kept by which keys, and DuckDB's version."""
-    text = json.dumps([[[k.left, k.right] for k in keys], key_sql(("a", "b"), "m"),
-                       PERSON_TABLES, ALIGNED])  # fmt: skip
+    text = json.dumps(
+        [[[k.left, k.right] for k in keys], key_sql(("a", "b"), "m"), PERSON_TABLES, ALIGNED]
+    )
     return hashlib.sha256(f"{INDEX_VERSION}|{duckdb.__version__}|{text}".encode()).hexdigest()
 
 
@@ -89,8 +90,10 @@ class Keyed:
         sizes = [b.num_rows for b in self.batches]
         self.starts = np.cumsum([0, *sizes[:-1]]).astype(np.uint64) if sizes else np.empty(0)
         self.keys = {k: np.load(directory / f"{name}.{k}.npy", mmap_mode="r") for k in keys}
-        self.aligned = {k: np.load(directory / f"{name}.{k}.aligned.npy", mmap_mode="r")
-                        for k in ALIGNED.get(name, {})}  # fmt: skip
+        self.aligned = {
+            k: np.load(directory / f"{name}.{k}.aligned.npy", mmap_mode="r")
+            for k in ALIGNED.get(name, {})
+        }
 
     def empty(self) -> pa.Table:
         return self.schema.empty_table()
@@ -249,8 +252,13 @@ def people_of(
     if not ids:
         return people
     person_hash = master.aligned["pk"]  # beside each candidate, its person's key
-    hashes = sorted({int(person_hash[row]) for row, c in zip(taken, listed, strict=True)
-                     if c["person_id"] in ids})  # fmt: skip
+    hashes = sorted(
+        {
+            int(person_hash[row])
+            for row, c in zip(taken, listed, strict=True)
+            if c["person_id"] in ids
+        }
+    )
     for name in ("persons", "person_names"):
         rows = tables[name].take({"pk": hashes}).to_pylist()
         # a 64-bit hash collision would add another person's rows: keep the persons'

@@ -94,10 +94,11 @@ def best_persons(
             (person_id, float(p["match_weight"]), float(p["match_probability"]))
         )
     return {
-        int(v["row_number"]): rank_persons(pairs.get(int(v["row_number"]), ()), review_threshold,
-                                           margin)
+        int(v["row_number"]): rank_persons(
+            pairs.get(int(v["row_number"]), ()), review_threshold, margin
+        )
         for v in valid
-    }  # fmt: skip
+    }
 
 
 def outcomes_of(
@@ -115,8 +116,13 @@ def outcomes_of(
         found = best.get(rn)
         evidence = None
         if found is not None:
-            evidence = evidence_of(found.person_id, people["persons"], people["person_names"],
-                                   people["filings"], people["person_addresses"])  # fmt: skip
+            evidence = evidence_of(
+                found.person_id,
+                people["persons"],
+                people["person_names"],
+                people["filings"],
+                people["person_addresses"],
+            )
         first = v["first_name"]
         nicknames = (nick.get(first) if first is not None else None) or ()
         outcome = judge(rn, request_of(v), found, evidence, nicknames)
@@ -138,6 +144,10 @@ def judge_rows(
 ) -> list[dict[str, Any]]:
     """``best_persons`` then ``outcomes_of``, from whole person tables."""
     best = best_persons(valid, pred, review_threshold=review_threshold, margin=margin)
-    people = {"persons": persons, "person_names": person_names, "filings": filings,
-              "person_addresses": person_addresses}  # fmt: skip
+    people = {
+        "persons": persons,
+        "person_names": person_names,
+        "filings": filings,
+        "person_addresses": person_addresses,
+    }
     return outcomes_of(valid, best, people, nick)

@@ -124,29 +124,50 @@ def _consensus(slip: Filing, evidence: Evidence, years: int, support: int) -> Ad
         return all(a.key in evidence.co_filed.get(o, frozenset()) for o in others)
 
     found = [a for a in evidence.addresses if _mends(a, slip, years, support, shared)]
-    return _first(found, lambda a: (
-        _descending(a.n_years), _descending(a.support), _descending(a.last_year),
-        text_order(a.line1, a.unit, a.house_number, a.street)))  # fmt: skip
+    return _first(
+        found,
+        lambda a: (
+            _descending(a.n_years),
+            _descending(a.support),
+            _descending(a.last_year),
+            text_order(a.line1, a.unit, a.house_number, a.street),
+        ),
+    )
 
 
 def _history_unit(slip: Filing, evidence: Evidence) -> str:
     """The unit the person filed with at the slip's house and street, most often."""
-    found = [a for a in evidence.addresses
-             if same(a.house_number, slip.house_number) and same(a.street, slip.street)
-             and same(a.zip5, slip.zip5) and a.unit]  # fmt: skip
+    found = [
+        a
+        for a in evidence.addresses
+        if same(a.house_number, slip.house_number)
+        and same(a.street, slip.street)
+        and same(a.zip5, slip.zip5)
+        and a.unit
+    ]
     history = _first(found, lambda a: (_descending(a.n_years), text_order(a.unit)))
     return "" if history is None or history.unit is None else history.unit
 
 
 def _complete(slip: Filing, evidence: Evidence) -> Address | None:
     """A complete address the person filed whose line is nearly the slip's."""
-    found = [a for a in evidence.addresses
-             if a.zip5 and a.city and a.state and ((a.house_number and a.street) or a.po_box)
-             and similarity(a.line1, slip.line1) >= MEND_SIMILAR]  # fmt: skip
-    return _first(found, lambda a: (
-        _descending(a.n_years), _descending(a.last_year),
-        text_order(a.line1, a.unit, a.city, a.state, a.zip5, a.house_number, a.street),
-    ))  # fmt: skip
+    found = [
+        a
+        for a in evidence.addresses
+        if a.zip5
+        and a.city
+        and a.state
+        and ((a.house_number and a.street) or a.po_box)
+        and similarity(a.line1, slip.line1) >= MEND_SIMILAR
+    ]
+    return _first(
+        found,
+        lambda a: (
+            _descending(a.n_years),
+            _descending(a.last_year),
+            text_order(a.line1, a.unit, a.city, a.state, a.zip5, a.house_number, a.street),
+        ),
+    )
 
 
 def _deliverable(slip: Filing) -> bool | None:
@@ -157,8 +178,10 @@ def _deliverable(slip: Filing) -> bool | None:
     if None in (house, street, box, zip5, city, state):
         return _and(
             _or(_and(_filled(house), _filled(street)), _filled(box)),
-            _filled(zip5), _filled(city), _filled(state),
-        )  # fmt: skip
+            _filled(zip5),
+            _filled(city),
+            _filled(state),
+        )
     return bool(((house and street) or box) and zip5 and city and state)
 
 

@@ -222,8 +222,13 @@ def train_model(store: Path, snapshot_id: str, snapshot_path: Path, *, seed: int
     settings["link_type"] = "link_only"
     out = model_dir(store, snapshot_id)
     make_dir(out)
-    doc = {"schema": MODEL_SCHEMA, "version": MODEL_VERSION, "snapshot_id": snapshot_id,
-           "seed": seed, "splink_settings": settings}  # fmt: skip
+    doc = {
+        "schema": MODEL_SCHEMA,
+        "version": MODEL_VERSION,
+        "snapshot_id": snapshot_id,
+        "seed": seed,
+        "splink_settings": settings,
+    }
     text = json.dumps(doc, indent=2, sort_keys=True)
     write_private_text(out / "model.json", text)
     return load_model_info(store, snapshot_id)

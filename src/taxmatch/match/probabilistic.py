@@ -57,9 +57,12 @@ def predict_pairs(
     for view, _, column in TF_VIEWS:
         linker.table_management.register_term_frequency_lookup(db.register(view), column)
     return linker.inference.predict_between(
-        requests, master, link_type="link_only",
-        threshold_match_probability=CANDIDATE_FLOOR, warning_mode="never",
-    )  # fmt: skip
+        requests,
+        master,
+        link_type="link_only",
+        threshold_match_probability=CANDIDATE_FLOOR,
+        warning_mode="never",
+    )
 
 
 def match_probabilistic(
@@ -100,8 +103,9 @@ def match_probabilistic(
                     SELECT * FROM valid WHERE row_number >= {lo} AND row_number < {hi}"""
             )
             request_features(con, source="valid_part")
-            pred = predict_pairs(con, DuckDBAPI(connection=con), "req_features", "master_view",
-                                 load_settings(model))  # fmt: skip
+            pred = predict_pairs(
+                con, DuckDBAPI(connection=con), "req_features", "master_view", load_settings(model)
+            )
             rank_into(con, pred.physical_name, review_threshold, min_margin_log2)
             pred.drop_table_from_database_and_remove_from_cache()
             # The request features of every chunk are kept (``taxmatch explain`` reads

@@ -82,15 +82,23 @@ def _same_declarations(settings: dict[str, Any]) -> bool:
     """The saved model's comparisons and blocking rules are those the declarations
     render (m and u aside): the same conditions, in the same order, the same tf columns."""
     ours = settings_dict("link_only", 0.5)
-    keys = ("sql_condition", "is_null_level", "tf_adjustment_column", "tf_adjustment_weight",
-            "tf_minimum_u_value")  # fmt: skip
+    keys = (
+        "sql_condition",
+        "is_null_level",
+        "tf_adjustment_column",
+        "tf_adjustment_weight",
+        "tf_minimum_u_value",
+    )
 
     def shape(s: dict[str, Any]) -> Any:
-        comparisons = [(c["output_column_name"],
-                        [[lv.get(k) for k in keys] for lv in c["comparison_levels"]])
-                       for c in s["comparisons"]]  # fmt: skip
-        rules = [r["blocking_rule"] if isinstance(r, dict) else str(r)
-                 for r in s["blocking_rules_to_generate_predictions"]]  # fmt: skip
+        comparisons = [
+            (c["output_column_name"], [[lv.get(k) for k in keys] for lv in c["comparison_levels"]])
+            for c in s["comparisons"]
+        ]
+        rules = [
+            r["blocking_rule"] if isinstance(r, dict) else str(r)
+            for r in s["blocking_rules_to_generate_predictions"]
+        ]
         return comparisons, rules
 
     return bool(shape(ours) == shape(settings))
@@ -120,8 +128,9 @@ class Scorer:
         import splink.comparison_library as cl
 
         dicts: list[Any] = [dict(lv) for lv in saved["comparison_levels"]]
-        built = cl.CustomComparison(output_column_name=saved["output_column_name"],
-                                    comparison_levels=dicts).get_comparison("duckdb")  # fmt: skip
+        built = cl.CustomComparison(
+            output_column_name=saved["output_column_name"], comparison_levels=dicts
+        ).get_comparison("duckdb")
         objects = list(built.comparison_levels)
         out: list[_Level] = []
         for level, obj, d in zip(declared, objects, dicts, strict=True):
@@ -137,13 +146,23 @@ class Scorer:
             if column is None or tf_weight == 0 or d["sql_condition"].strip().upper() == "ELSE":
                 out.append(_Level(level, weight))
                 continue
-            exact = [o for lv, o in zip(declared, objects, strict=True)
-                     if isinstance(lv, Exact) and lv.column == column]  # fmt: skip
+            exact = [
+                o
+                for lv, o in zip(declared, objects, strict=True)
+                if isinstance(lv, Exact) and lv.column == column
+            ]
             if not exact or exact[0].u_probability is None:
                 raise Unsupported("a term-frequency level without an exact level")
-            out.append(_Level(level, weight, f"tf_{column}", tf_weight,
-                              float(d.get("tf_minimum_u_value", 0.0)),
-                              math.log2(float(exact[0].u_probability))))  # fmt: skip
+            out.append(
+                _Level(
+                    level,
+                    weight,
+                    f"tf_{column}",
+                    tf_weight,
+                    float(d.get("tf_minimum_u_value", 0.0)),
+                    math.log2(float(exact[0].u_probability)),
+                )
+            )
         return out
 
     def admitted(self, req: Row, rec: Row) -> bool:
@@ -165,8 +184,11 @@ class Scorer:
             else:
                 raise Unsupported("no level holds (the else level is missing)")
             # (prior + w1) + tf1 + w2 + ...: Splink's order of additions
-            totals = [t + lv.weight + (self._tf(lv, req, rec) if lv.tf_column else 0.0)
-                      for t in totals for lv in choices]  # fmt: skip
+            totals = [
+                t + lv.weight + (self._tf(lv, req, rec) if lv.tf_column else 0.0)
+                for t in totals
+                for lv in choices
+            ]
             if len(totals) > MAX_BRANCHES:
                 raise Unsure("too many levels not judged exactly")
         return totals
@@ -204,12 +226,20 @@ class Scorer:
                     continue
                 w = ws[0]
                 p = weight_to_prob(w)
-                if (abs(w - self.floor_weight) <= WEIGHT_EPSILON
-                        or abs(p - CANDIDATE_FLOOR) <= PROBABILITY_EPSILON):  # fmt: skip
+                if (
+                    abs(w - self.floor_weight) <= WEIGHT_EPSILON
+                    or abs(p - CANDIDATE_FLOOR) <= PROBABILITY_EPSILON
+                ):
                     out.uncertain.add(ids)
                 if w >= self.floor_weight:
-                    out.pairs.append({"unique_id_l": ids[0], "unique_id_r": ids[1],
-                                      "match_weight": w, "match_probability": p})  # fmt: skip
+                    out.pairs.append(
+                        {
+                            "unique_id_l": ids[0],
+                            "unique_id_r": ids[1],
+                            "match_weight": w,
+                            "match_probability": p,
+                        }
+                    )
         return out
 
 

@@ -67,8 +67,10 @@ def rule_keys(settings: dict[str, Any] | None = None) -> list[RuleKey]:
         ours = creator.create_settings_dict(sql_dialect_str="duckdb")
 
         def sql(s: dict[str, Any]) -> list[str]:
-            return [r["blocking_rule"] if isinstance(r, dict) else str(r)
-                    for r in s["blocking_rules_to_generate_predictions"]]  # fmt: skip
+            return [
+                r["blocking_rule"] if isinstance(r, dict) else str(r)
+                for r in s["blocking_rules_to_generate_predictions"]
+            ]
 
         if sql(ours) != sql(settings):
             raise ReferenceSnapshotError(
@@ -78,8 +80,18 @@ def rule_keys(settings: dict[str, Any] | None = None) -> list[RuleKey]:
     return list(BLOCKING)
 
 
-_VALID_COLUMNS = ("row_number", "first_name", "last_name", "tax_periods", "house_number",
-                  "street", "zip5", "po_box", "suffix", "date_of_birth")  # fmt: skip
+_VALID_COLUMNS = (
+    "row_number",
+    "first_name",
+    "last_name",
+    "tax_periods",
+    "house_number",
+    "street",
+    "zip5",
+    "po_box",
+    "suffix",
+    "date_of_birth",
+)
 _INPUTS = tuple(dict.fromkeys((*_VALID_COLUMNS, *REQUEST_INPUTS)))  # what a lookup reads
 
 
@@ -102,15 +114,17 @@ class WarmMatcher:
         self.keys = rule_keys(self._settings)
         index = build_lookup_index(snapshot, self.keys)
         self._master = Keyed(index, "master_records", [f"k{i}" for i in range(len(self.keys))])
-        self._people = {name: Keyed(index, name, list(keys))
-                        for name, keys in PERSON_TABLES.items()}  # fmt: skip
+        self._people = {
+            name: Keyed(index, name, list(keys)) for name, keys in PERSON_TABLES.items()
+        }
         self._features_schema = pa.schema([self._master.schema.field(c) for c in FEATURE_COLUMNS])
         self.con = duckdb.connect()
         try:
             self.con.execute(f"SET memory_limit='{memory_limit}'")
             self.con.execute(f"SET threads={int(threads)}")
-            self.con.execute(f"ATTACH '{str(snapshot).replace(chr(39), chr(39) * 2)}' "
-                             "AS ref (READ_ONLY)")  # fmt: skip
+            self.con.execute(
+                f"ATTACH '{str(snapshot).replace(chr(39), chr(39) * 2)}' AS ref (READ_ONLY)"
+            )
             # The SQL path's candidates, taken from the index, are registered under this name.
             self.con.register("warm_candidates", self._master.empty())
             self._types = {c: t for c, t in self._describe("ref.master_records")}
@@ -160,9 +174,14 @@ class WarmMatcher:
     def _python_scorer(self) -> Scorer | None:
         """The Python scorer for this model, or None (lookups then take the SQL path)
         when the saved model's levels are not the declared ones."""
-        tf = {f"tf_{column}": dict(self.con.execute(
-                  f"SELECT {column}, tf_{column} FROM ref.{table} WHERE {column} IS NOT NULL"
-              ).fetchall()) for _, table, column in TF_VIEWS}  # fmt: skip
+        tf = {
+            f"tf_{column}": dict(
+                self.con.execute(
+                    f"SELECT {column}, tf_{column} FROM ref.{table} WHERE {column} IS NOT NULL"
+                ).fetchall()
+            )
+            for _, table, column in TF_VIEWS
+        }
         try:
             return Scorer(self._settings, tf)
         except Unsupported:
@@ -206,10 +225,12 @@ class WarmMatcher:
         if scored.uncertain:
             raise Unsupported("a pair the scorer is not sure of")
         valid = [{c: v[c] for c in _VALID_COLUMNS} for v in inputs]
-        nick = {str(r["first_name"]): r["nicknames"] for r in requests
-                if r["first_name"] is not None}  # fmt: skip
-        best = best_persons(valid, scored.pairs, review_threshold=review_threshold,
-                            margin=min_margin_log2)  # fmt: skip
+        nick = {
+            str(r["first_name"]): r["nicknames"] for r in requests if r["first_name"] is not None
+        }
+        best = best_persons(
+            valid, scored.pairs, review_threshold=review_threshold, margin=min_margin_log2
+        )
         ids = {b.person_id for b in best.values() if b is not None}
         people = people_of(self._master, self._people, ids, listed, taken)
         return outcomes_of(valid, best, people, nick), requests
@@ -242,8 +263,9 @@ class WarmMatcher:
         candidates, _ = self._master.take_rows(self._wanted(requests))
         con.register("warm_candidates", candidates)
         self._sql_tables = True
-        pred = predict_pairs(con, DuckDBAPI(connection=con), "req_features", "warm_candidates",
-                             self._settings)  # fmt: skip
+        pred = predict_pairs(
+            con, DuckDBAPI(connection=con), "req_features", "warm_candidates", self._settings
+        )
         con.execute(f"CREATE OR REPLACE TABLE warm_pred AS SELECT * FROM {pred.physical_name}")
         pred.drop_table_from_database_and_remove_from_cache()
         collapse(con, "warm_pred", review_threshold, min_margin_log2, ref="ref")

@@ -27,8 +27,9 @@ class Admin:
 
     def record(self, event: str, agency_id: str, **payload: PayloadValue) -> None:
         with StateStore.open(self.store, self.database_url) as state:
-            state.append_ledger([LedgerDraft(event, self.actor, self.origin, True, agency_id,
-                                             payload)])  # fmt: skip
+            state.append_ledger(
+                [LedgerDraft(event, self.actor, self.origin, True, agency_id, payload)]
+            )
 
     def service(self, agency_id: str) -> ServiceStore:
         """The service store, once ``agency_id`` is known to be a well-formed name (a
@@ -78,8 +79,9 @@ def resume_agency(admin: Admin, agency_id: str) -> None:
 def set_limits(admin: Admin, agency_id: str, **limits: int | None) -> None:
     with admin.service(agency_id) as service:
         service.set_agency_limits(agency_id, **limits)
-    admin.record("agency_limits_changed", agency_id,
-                  **{k: v for k, v in limits.items() if v is not None})  # fmt: skip
+    admin.record(
+        "agency_limits_changed", agency_id, **{k: v for k, v in limits.items() if v is not None}
+    )
 
 
 __all__ = [

@@ -174,8 +174,9 @@ def run_batch(
         started = _utc_now()
         # A policy not seen before (by sha256) is a configuration change, recorded once,
         # before the batch it applies to.
-        state.record_config("policy", policy_sha, actor=req.actor, origin=req.origin,
-                            version=policy.version)  # fmt: skip
+        state.record_config(
+            "policy", policy_sha, actor=req.actor, origin=req.origin, version=policy.version
+        )
         if existing is None:
             # ``create_batch`` records ``batch_received`` with the row (its binding).
             state.create_batch(
@@ -221,8 +222,18 @@ def run_batch(
         state.append_ledger(
             [LedgerDraft("rules_in_force", req.actor, req.origin, True, batch_id, rules)]
         )
-        run = BatchRun(req, batch_id, policy, policy_sha, envelope, input_sha, envelope_sha,
-                       reference, model, started)  # fmt: skip
+        run = BatchRun(
+            req,
+            batch_id,
+            policy,
+            policy_sha,
+            envelope,
+            input_sha,
+            envelope_sha,
+            reference,
+            model,
+            started,
+        )
         try:
             result = _run(run, state, reader, bar, matcher)
         except BaseException as exc:
@@ -303,8 +314,7 @@ def _run(
         stash: DisclosureStash | None = None
         try:
             with PackageWriter(req.out, batch_id, phone=policy.disclosure.phone) as pkg:
-                counts, reasons, stash = _write_outputs(req, state, ws, pkg, batch_id, policy,
-                                                        bar)  # fmt: skip
+                counts, reasons, stash = _write_outputs(req, state, ws, pkg, batch_id, policy, bar)
                 # The kill switch's last check: nothing is disclosed before the seal.
                 bar.stage("sealing", None)
                 finished = _utc_now()

@@ -8,7 +8,8 @@ console is recorded as its keyed hash under the ledger key (``taxpayer_object_id
 
 from __future__ import annotations
 
-from taxmatch.ledger.chain import LedgerDraft, keyed_hash
+from taxmatch.ledger.chain import LedgerDraft
+from taxmatch.ledger.digest import keyed_hash
 from taxmatch.store import console as cs
 from taxmatch.store.state import StateStore
 

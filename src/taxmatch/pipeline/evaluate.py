@@ -19,10 +19,8 @@ record (name, address, TIN): only counts, ids of strata and ids of files, rows a
 from __future__ import annotations
 
 import csv
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -40,9 +38,8 @@ from taxmatch.contracts import (
 from taxmatch.disclose.csvout import neutralise
 from taxmatch.disclose.package import read_summary, verify_manifest
 from taxmatch.errors import BatchNotFound, InputFileError, PackageError, StoreError
-from taxmatch.ledger.chain import keyed_hash
-from taxmatch.normalise.address import parse_address
-from taxmatch.normalise.text import fold
+from taxmatch.ledger.digest import keyed_hash
+from taxmatch.pipeline.evaluate_address import address_key, address_parts, tin_digits
 from taxmatch.pipeline.evaluate_result import (
     EXPECTED_OUTCOMES,
     MISSING,
@@ -59,51 +56,6 @@ from taxmatch.policy.validate import GENERATED_ID_PREFIX
 from taxmatch.store.state import STATE_FILE, StateStore
 
 _CHUNK = 50_000
-_DIGITS = re.compile(r"\D")
-# City and state are not compared; fixed valid stand-ins keep a misspelt or blank city
-# from making an otherwise comparable street line unparseable.
-_CITY, _STATE = "SPRINGFIELD", "IL"
-
-
-def tin_digits(tin: str) -> str:
-    """A TIN as the reference stores it: digits only."""
-    return _DIGITS.sub("", tin)
-
-
-_ORDINALS = (
-    "FIRST", "SECOND", "THIRD", "FOURTH", "FIFTH", "SIXTH", "SEVENTH", "EIGHTH", "NINTH",
-    "TENTH", "ELEVENTH", "TWELFTH", "THIRTEENTH", "FOURTEENTH", "FIFTEENTH", "SIXTEENTH",
-    "SEVENTEENTH", "EIGHTEENTH", "NINETEENTH", "TWENTIETH",
-)  # fmt: skip
-# Spellings of one street name that parse_address leaves apart (USPS would print either):
-# a disclosure of "9490 FT HILL RD" for a true "9490 FORT HILL RD" is the same door.
-_SAME_WORD = {
-    **{w: f"{n}{'TH' if 10 < n < 14 else {1: 'ST', 2: 'ND', 3: 'RD'}.get(n % 10, 'TH')}"
-       for n, w in enumerate(_ORDINALS, start=1)},
-    "SAINT": "ST", "FORT": "FT", "MOUNT": "MT",
-}  # fmt: skip
-
-
-def address_key(street: str, unit: str, zip_code: str) -> tuple[str, str, str]:
-    """(street line, unit, ZIP5) in USPS form; folded raw text when the line will not parse.
-
-    Ordinal words and SAINT / FORT / MOUNT are spelt one way, so that two spellings of
-    one street name compare equal; nothing else is relaxed.
-    """
-    return _address(street, unit, zip_code)[0]
-
-
-@lru_cache(maxsize=1 << 16)
-def _address(street: str, unit: str, zip_code: str) -> tuple[tuple[str, str, str], bool]:
-    """The comparison key, and whether the address parses as complete (house, street, ZIP)."""
-    parsed = parse_address(street, unit, _CITY, _STATE, zip_code).address
-    if parsed is not None:
-        return (_same_words(parsed.street_line), parsed.unit, parsed.zip5), True
-    return (_same_words(fold(street)), fold(unit), tin_digits(zip_code)[:5]), False
-
-
-def _same_words(line: str) -> str:
-    return " ".join(_SAME_WORD.get(word, word) for word in line.split())
 
 
 def classify(
@@ -120,7 +72,7 @@ def classify(
 ) -> RowResult:
     """Classify one row. ``key`` is the store's ledger key (None: judge by address only)."""
     disclosed = got == Outcome.DISCLOSED
-    got_key, complete = _address(*got_address) if disclosed else (("", "", ""), True)
+    got_key, complete = address_parts(*got_address) if disclosed else (("", "", ""), True)
     right = disclosed and any(truth_address) and address_key(*truth_address) == got_key
     person: Person | None = None
     if disclosed:
@@ -229,8 +181,18 @@ def _load_truth(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             raise InputFileError(str(path), "unknown outcome", row=line, field="expected_outcome")
         rid = r["request_id"].strip()
         tins = ";".join(t for t in (r["tin"], *r.get("person_tins", "").split(";")) if t.strip())
-        load.add(str(line), rid, neutralise(rid), tins, expected, r["expected_reason_codes"],
-                 r["street_address"], r["unit"], r["zip"], r["stratum"])  # fmt: skip
+        load.add(
+            str(line),
+            rid,
+            neutralise(rid),
+            tins,
+            expected,
+            r["expected_reason_codes"],
+            r["street_address"],
+            r["unit"],
+            r["zip"],
+            r["stratum"],
+        )
     load.flush()
 
 

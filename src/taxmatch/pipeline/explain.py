@@ -88,14 +88,22 @@ def explained_decision(
         )
     reference = reference_dir(store) / f"{batch.reference_id}.duckdb"
     if not reference.exists():
-        raise StoreError(f"{reference}: {where}: reference snapshot {batch.reference_id} "
-                         "is no longer present")  # fmt: skip
+        raise StoreError(
+            f"{reference}: {where}: reference snapshot {batch.reference_id} is no longer present"
+        )
     workspace = store / "work" / batch_id / "work.duckdb"
     if not workspace.exists():
         raise StoreError(f"{workspace}: {where}: the batch workspace is no longer present")
     model = load_model_info(store, batch.reference_id)
-    explanation = explain_row(workspace, reference, model, _row_of(decision), key=key,
-                              decided_key=decision.person_key, top=top)  # fmt: skip
+    explanation = explain_row(
+        workspace,
+        reference,
+        model,
+        _row_of(decision),
+        key=key,
+        decided_key=decision.person_key,
+        top=top,
+    )
     best = explanation.candidates[0].probability if explanation.candidates else 0.0
     stored = decision.score if decision.score is not None else 0.0
     return ExplainedDecision(

@@ -112,9 +112,13 @@ def _submit(
     os.replace(upload.requests, requests)
     os.replace(upload.envelope, envelope_path)
     job, created = queue.enqueue(
-        batch_id, agency.agency_id, requests_path=str(requests),
-        envelope_path=str(envelope_path), rows_total=rows, idempotency_key=idempotency_key,
-    )  # fmt: skip
+        batch_id,
+        agency.agency_id,
+        requests_path=str(requests),
+        envelope_path=str(envelope_path),
+        rows_total=rows,
+        idempotency_key=idempotency_key,
+    )
     emit(Event.JOB_QUEUED, batch_id=batch_id, rows=rows)
     return Submitted(job, created)
 

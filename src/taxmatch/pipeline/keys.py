@@ -72,8 +72,9 @@ def rotate_keys(
                     if not keyring.from_environment(kind):
                         retired = keyring.retire(kind, keep=2)
                 payload: dict[str, PayloadValue] = {"key_id": kid, "resealed": resealed}
-                fresh.append_ledger([LedgerDraft("keys_rotated", actor, origin, True, kind,
-                                                 payload)])  # fmt: skip
+                fresh.append_ledger(
+                    [LedgerDraft("keys_rotated", actor, origin, True, kind, payload)]
+                )
             finally:
                 fresh.close()
             done.append(Rotated(kind, kid, resealed, retired))

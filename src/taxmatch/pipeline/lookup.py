@@ -176,15 +176,22 @@ class LookupService:
                 # Replaced and closed while this lookup waited: go cold instead.
                 if not matcher.closed:
                     try:
-                        return lookup_one(self.cfg, agency_id, record, envelope, origin=origin,
-                                          warm=Warm(self.state, matcher))  # fmt: skip
+                        return lookup_one(
+                            self.cfg,
+                            agency_id,
+                            record,
+                            envelope,
+                            origin=origin,
+                            warm=Warm(self.state, matcher),
+                        )
                     finally:
                         handed_off = _clear_later(matcher)
             finally:
                 if not handed_off:
                     matcher.lock.release()
-        return lookup_one(self.cfg, agency_id, record, envelope, origin=origin,
-                          warm=Warm(self.state))  # fmt: skip
+        return lookup_one(
+            self.cfg, agency_id, record, envelope, origin=origin, warm=Warm(self.state)
+        )
 
     def close(self) -> None:
         with self._guard:
@@ -240,12 +247,20 @@ def lookup_one(
         write_private_text(env, json.dumps(dict(envelope), sort_keys=True, separators=(",", ":")))
         result = run_batch(
             BatchRequest(
-                store=cfg.store, requests=requests, envelope=env, out=cfg.out,
-                as_of=cfg.as_of or datetime.now(UTC).date(), policy=cfg.policy, matcher=cfg.matcher,
-                database_url=cfg.database_url, actor=agency_id, origin=origin, workers=1,
+                store=cfg.store,
+                requests=requests,
+                envelope=env,
+                out=cfg.out,
+                as_of=cfg.as_of or datetime.now(UTC).date(),
+                policy=cfg.policy,
+                matcher=cfg.matcher,
+                database_url=cfg.database_url,
+                actor=agency_id,
+                origin=origin,
+                workers=1,
             ),
             warm=warm,
-        )  # fmt: skip
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return _answer(result.batch_id, result.package, reused=result.reused)
@@ -258,8 +273,9 @@ def _answer(batch_id: str, package: Path, *, reused: bool) -> LookupResult:
                 rid = row["request_id"]
                 if name == "disclosed":
                     keep = {k: v for k, v in row.items() if k != "request_id"}
-                    return LookupResult(batch_id, rid, name, "DISCLOSED", disclosure=keep,
-                                        reused=reused)  # fmt: skip
+                    return LookupResult(
+                        batch_id, rid, name, "DISCLOSED", disclosure=keep, reused=reused
+                    )
                 if name == "rejected":
                     codes = [c for c in row["reason_codes"].split(";") if c]
                     fields = [f for f in row["fields"].split(";") if f]

@@ -65,17 +65,21 @@ def validate_batch(
             ws.reset()
             bar.stage("validating", reader.total_bytes)
             rows = stage_records(
-                reader, make_context(env, pol, as_of), ws, on_chunk=bar.advance,
+                reader,
+                make_context(env, pol, as_of),
+                ws,
+                on_chunk=bar.advance,
                 workers=validation_workers(requests, workers),
-            )  # fmt: skip
+            )
             apply_batch_checks(ws, rows, pol, env)
             with SafeCsvWriter(out / "rejected.csv", REJECTED_COLUMNS) as writer:
                 for batch in ws.stream(
                     "SELECT request_id, mask, fields FROM final WHERE mask <> 0 ORDER BY row_number"
                 ):
                     r = batch.to_pydict()
-                    for rid, mask, fields in zip(r["request_id"], r["mask"], r["fields"],
-                                                 strict=True):  # fmt: skip
+                    for rid, mask, fields in zip(
+                        r["request_id"], r["mask"], r["fields"], strict=True
+                    ):
                         writer.write([rid, format_codes(mask), fields])
                         for code in mask_to_codes(mask):
                             reasons[code.value] += 1

@@ -36,8 +36,8 @@ from taxmatch.contracts import (
 )
 from taxmatch.disclose.package import MANIFEST, PackageWriter
 from taxmatch.files.inputs import sha256_file
-from taxmatch.ledger.chain import LedgerDraft, keyed_hash
-from taxmatch.ledger.digest import DecisionsDigest
+from taxmatch.ledger.chain import LedgerDraft
+from taxmatch.ledger.digest import DecisionsDigest, keyed_hash
 from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.decide import MatchSummary, decide
 from taxmatch.policy.model import Policy
@@ -139,9 +139,20 @@ def _write(
                 pkg.write(Disposition.REJECTED, [rid, codes, r["fields"][i]])
                 counts["REJECTED"] += 1
                 decisions.append(
-                    DecisionRow(batch_id, row_number, rid, "rejected", None, codes,
-                                r["fields"][i], None, None, None, r["cited_statute"][i])
-                )  # fmt: skip
+                    DecisionRow(
+                        batch_id,
+                        row_number,
+                        rid,
+                        "rejected",
+                        None,
+                        codes,
+                        r["fields"][i],
+                        None,
+                        None,
+                        None,
+                        r["cited_statute"][i],
+                    )
+                )
                 continue
             m = summary_of(r, i)
             outcome = decide(m, policy, req.as_of)
@@ -165,8 +176,12 @@ def _write(
                     "tax_year": m.filing_year,
                 }
                 shown = [values[k] if k in allowed else "" for k in values]
-                row_out: list[str | int | float | None] = [rid, disclosure_id, *shown,
-                                                           f"{m.score:.6f}"]  # fmt: skip
+                row_out: list[str | int | float | None] = [
+                    rid,
+                    disclosure_id,
+                    *shown,
+                    f"{m.score:.6f}",
+                ]
                 if phone:
                     row_out.append(r["phone"][i] or "")
                 pkg.write(Disposition.DISCLOSED, row_out)
@@ -187,27 +202,54 @@ def _write(
             else:
                 pkg.write(Disposition.UNMATCHED, [rid, outcome.value])
             decisions.append(
-                DecisionRow(batch_id, row_number, rid, disposition.value, outcome.value, "", "",
-                            disclosure_id, m.score, person_key, r["cited_statute"][i])
-            )  # fmt: skip
+                DecisionRow(
+                    batch_id,
+                    row_number,
+                    rid,
+                    disposition.value,
+                    outcome.value,
+                    "",
+                    "",
+                    disclosure_id,
+                    m.score,
+                    person_key,
+                    r["cited_statute"][i],
+                )
+            )
         if decisions:
             for d in decisions:
-                whole.add((d.row_number, d.request_id, d.disposition, d.outcome, d.reason_codes,
-                           d.fields, d.disclosure_id, d.score, d.person_key),
-                          d.statute)  # fmt: skip
+                whole.add(
+                    (
+                        d.row_number,
+                        d.request_id,
+                        d.disposition,
+                        d.outcome,
+                        d.reason_codes,
+                        d.fields,
+                        d.disclosure_id,
+                        d.score,
+                        d.person_key,
+                    ),
+                    d.statute,
+                )
             chunks += 1
-            state.record_decisions(batch_id, decisions, chunk=chunks, actor=req.actor,
-                                   origin=req.origin)  # fmt: skip
+            state.record_decisions(
+                batch_id, decisions, chunk=chunks, actor=req.actor, origin=req.origin
+            )
         bar.advance(batch.num_rows)
     recorded = LedgerDraft(
-        EVENT_DECISIONS_RECORDED, req.actor, req.origin, True, batch_id,
+        EVENT_DECISIONS_RECORDED,
+        req.actor,
+        req.origin,
+        True,
+        batch_id,
         {
             "rows": sum(counts.values()),
             "chunks": chunks,
             "decisions_sha256": whole.hexdigest(),
             **{f"count_{k}": v for k, v in sorted(counts.items())},
         },
-    )  # fmt: skip
+    )
     # the request counts and the entry that closes the batch's record (and binds them)
     state.write_request_counts(
         batch_id, dict(ws.con.execute(_STATUTES_SQL).fetchall()), draft=recorded
@@ -228,10 +270,22 @@ def seal_outputs(
     """Seal the written package: ``package_delivered`` (its manifest's sha256), every
     disclosure held in ``stash`` and the batch done, in one transaction; the new head."""
     manifest = sha256_file(package / MANIFEST)
-    delivered = LedgerDraft("package_delivered", req.actor, req.origin, True, batch_id,
-                            {"manifest_sha256": manifest, "rows": rows})  # fmt: skip
-    return seal_batch(state, batch_id, delivered=delivered, counts=counts, finished_at=finished,
-                      disclosures=stash.chunks(req.actor, req.origin))  # fmt: skip
+    delivered = LedgerDraft(
+        "package_delivered",
+        req.actor,
+        req.origin,
+        True,
+        batch_id,
+        {"manifest_sha256": manifest, "rows": rows},
+    )
+    return seal_batch(
+        state,
+        batch_id,
+        delivered=delivered,
+        counts=counts,
+        finished_at=finished,
+        disclosures=stash.chunks(req.actor, req.origin),
+    )
 
 
 __all__ = ["CHUNK_ROWS", "disclosure_id_for", "seal_outputs", "summary_of", "write_outputs"]

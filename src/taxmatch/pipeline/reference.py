@@ -42,9 +42,14 @@ def load_reference_snapshot(
     who = audit or Audit()
     with StateStore.open(store, who.database_url, create=True) as state:  # makes a store
         state.record_config(
-            "reference", info.snapshot_id, actor=who.actor, origin=who.origin,
-            filings=info.filings, tins=info.tins, sources_sha256=list(info.source_sha256),
-        )  # fmt: skip
+            "reference",
+            info.snapshot_id,
+            actor=who.actor,
+            origin=who.origin,
+            filings=info.filings,
+            tins=info.tins,
+            sources_sha256=list(info.source_sha256),
+        )
     return info
 
 
@@ -54,9 +59,14 @@ def train_current_model(store: Path, *, seed: int = 42, audit: Audit | None = No
     who = audit or Audit()
     with StateStore.open(store, who.database_url) as state:
         state.record_config(
-            "model", info.sha256, actor=who.actor, origin=who.origin,
-            version=info.version, snapshot_id=info.snapshot_id, seed=seed,
-        )  # fmt: skip
+            "model",
+            info.sha256,
+            actor=who.actor,
+            origin=who.origin,
+            version=info.version,
+            snapshot_id=info.snapshot_id,
+            seed=seed,
+        )
     return info
 
 

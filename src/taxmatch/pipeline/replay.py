@@ -154,13 +154,19 @@ def replay_batch(
             _scratch_store(store, scratch, pinned["reference_id"], state.keyring)
             replayed_run = run_batch(
                 BatchRequest(
-                    store=scratch, requests=requests, envelope=envelope, out=Path(tmp) / "out",
-                    as_of=batch.as_of, policy=policy, matcher=batch.matcher,
+                    store=scratch,
+                    requests=requests,
+                    envelope=envelope,
+                    out=Path(tmp) / "out",
+                    as_of=batch.as_of,
+                    policy=policy,
+                    matcher=batch.matcher,
                     database_url=f"sqlite:///{scratch / 'state.sqlite3'}",
-                    actor=actor, origin=origin,
+                    actor=actor,
+                    origin=origin,
                 ),
                 progress,
-            )  # fmt: skip
+            )
             summary = replayed_run.summary
             for key, got in (
                 ("policy_sha256", summary["policy"]["sha256"]),
@@ -176,13 +182,21 @@ def replay_batch(
         state.append_ledger(
             [
                 LedgerDraft(
-                    "batch_replayed", actor, origin, result.identical, batch_id,
-                    {"rows": result.rows, "same": result.same,
-                     "differences": len(result.differences), "missing": result.missing,
-                     "extra": result.extra},
+                    "batch_replayed",
+                    actor,
+                    origin,
+                    result.identical,
+                    batch_id,
+                    {
+                        "rows": result.rows,
+                        "same": result.same,
+                        "differences": len(result.differences),
+                        "missing": result.missing,
+                        "extra": result.extra,
+                    },
                 )
             ]
-        )  # fmt: skip
+        )
         return result
     finally:
         state.close()

@@ -24,7 +24,8 @@ from typing import TypedDict
 from taxmatch.contracts import Disposition
 from taxmatch.disclose.package import MANIFEST, PackageWriter
 from taxmatch.errors import BatchNotFound, StoreError, TaxmatchError
-from taxmatch.ledger.chain import LedgerDraft, PayloadValue, keyed_hash
+from taxmatch.ledger.chain import LedgerDraft, PayloadValue
+from taxmatch.ledger.digest import keyed_hash
 from taxmatch.pipeline.record import disclosure_id_for
 from taxmatch.policy.model import Policy
 from taxmatch.reference.workspace import BatchWorkspace

@@ -51,8 +51,11 @@ def request_shown(store: Path, batch_id: str, row_number: int) -> RequestShown |
         return None
     try:
         with BatchWorkspace(path, threads=1) as ws:
-            rows = [r for chunk in ws.stream(_REQUEST_SQL.format(row=int(row_number)))
-                    for r in chunk.to_pylist()]  # fmt: skip
+            rows = [
+                r
+                for chunk in ws.stream(_REQUEST_SQL.format(row=int(row_number)))
+                for r in chunk.to_pylist()
+            ]
     except duckdb.Error as exc:
         raise StoreError(f"{path}: batch {batch_id}: cannot read row {row_number}") from exc
     if not rows:

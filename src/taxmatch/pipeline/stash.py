@@ -63,8 +63,9 @@ class DisclosureStash:
         if self._spilled:
             sql = f"SELECT * FROM {TABLE} ORDER BY row_number"
             for batch in self._ws.stream(sql, SPILL_ROWS):
-                yield self._chunk(list(zip(*batch.to_pydict().values(), strict=True)),
-                                  actor, origin)  # fmt: skip
+                yield self._chunk(
+                    list(zip(*batch.to_pydict().values(), strict=True)), actor, origin
+                )
         for start in range(0, len(self._rows), SPILL_ROWS):
             yield self._chunk(self._rows[start : start + SPILL_ROWS], actor, origin)
 
@@ -82,8 +83,10 @@ class DisclosureStash:
             con.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM stash_empty")
             con.unregister("stash_empty")
         columns = list(zip(*self._rows, strict=True))
-        table = pa.table([pa.array(c, type=f.type) for c, f in zip(columns, _SCHEMA, strict=True)],
-                         schema=_SCHEMA)  # fmt: skip
+        table = pa.table(
+            [pa.array(c, type=f.type) for c, f in zip(columns, _SCHEMA, strict=True)],
+            schema=_SCHEMA,
+        )
         con.register("stash_chunk", table)
         con.execute(f"INSERT INTO {TABLE} SELECT * FROM stash_chunk")
         con.unregister("stash_chunk")
@@ -97,7 +100,11 @@ class DisclosureStash:
         for did, row_number, rid_sha, person_key, values_hmac, tin, statute, relevance in rows:
             drafts.append(
                 LedgerDraft(
-                    EVENT_DISCLOSURE, actor, origin, True, did,
+                    EVENT_DISCLOSURE,
+                    actor,
+                    origin,
+                    True,
+                    did,
                     {
                         "batch_id": self._batch_id,
                         "request_id_sha256": rid_sha,
@@ -106,9 +113,10 @@ class DisclosureStash:
                         "values_hmac": values_hmac,
                     },
                 )
-            )  # fmt: skip
-            subjects.append(SubjectRow(did, self._batch_id, int(row_number), tin, statute,
-                                       relevance, fields))  # fmt: skip
+            )
+            subjects.append(
+                SubjectRow(did, self._batch_id, int(row_number), tin, statute, relevance, fields)
+            )
         return drafts, subjects
 
 

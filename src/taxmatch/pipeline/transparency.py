@@ -24,8 +24,15 @@ from taxmatch.store.transparency import monthly, outcome_counts
 NOT_MATCHED = (Outcome.NO_MATCH, Outcome.NO_FILING_IN_PERIOD, Outcome.STALE, Outcome.INELIGIBLE)
 CSV_COLUMNS = ("section", "agency", "statute", "key", "value")
 NO_STATUTE = "(none)"  # how "" (no statute, or one that does not parse) is shown
-FIGURES = ("requests", "rejected", "not_matched", "ambiguous", "pending_review", "disclosed",
-           "taxpayers")  # fmt: skip
+FIGURES = (
+    "requests",
+    "rejected",
+    "not_matched",
+    "ambiguous",
+    "pending_review",
+    "disclosed",
+    "taxpayers",
+)
 _CODES = frozenset(c.value for c in ReasonCode)
 
 
@@ -123,8 +130,9 @@ def transparency_report(
     with StateStore.open(store, database_url) as state:
         counts = outcome_counts(state, year)
         months = monthly(state, year, agency)
-    accounted = {(r.agency, r.statute): (r.requests, r.disclosures, r.taxpayers)
-                 for r in report.rows}  # fmt: skip
+    accounted = {
+        (r.agency, r.statute): (r.requests, r.disclosures, r.taxpayers) for r in report.rows
+    }
     keys = sorted(accounted.keys() | counts.keys())
     figures = []
     for name in sorted({a for a, _ in keys}):

@@ -84,9 +84,14 @@ class JobProgress:
             return
         self._last = now
         self._worker.check(self._job)
-        self._worker.queue.report(self._job.batch_id, self._worker.owner, stage=self._stage,
-                                  done=self._done, total=self._total,
-                                  rows_done=self._rows_done)  # fmt: skip
+        self._worker.queue.report(
+            self._job.batch_id,
+            self._worker.owner,
+            stage=self._stage,
+            done=self._done,
+            total=self._total,
+            rows_done=self._rows_done,
+        )
 
 
 class Worker:
@@ -151,31 +156,44 @@ class Worker:
             self.check(job)
             result = run_batch(
                 BatchRequest(
-                    store=cfg.store, requests=Path(job.requests_path),
-                    envelope=Path(job.envelope_path), out=cfg.out,
-                    as_of=cfg.as_of or job.created_at.date(), policy=cfg.policy,
+                    store=cfg.store,
+                    requests=Path(job.requests_path),
+                    envelope=Path(job.envelope_path),
+                    out=cfg.out,
+                    as_of=cfg.as_of or job.created_at.date(),
+                    policy=cfg.policy,
                     matcher=cfg.matcher,
-                    database_url=cfg.database_url, actor=job.agency_id,
+                    database_url=cfg.database_url,
+                    actor=job.agency_id,
                     origin=f"worker@{socket.gethostname()}",
                 ),
                 JobProgress(self, job),
-            )  # fmt: skip
+            )
             self.check(job)  # suspended while it ran: the package is not released
         except LeaseLost:
             emit(Event.JOB_FAILED, batch_id=job.batch_id, error=LeaseLost.code)
             return  # the new holder finishes it
         except TaxmatchError as exc:
-            self.queue.finish(job.batch_id, self.owner, "failed", error_code=exc.code,
-                              error_detail=public_reason(exc, job, cfg))  # fmt: skip
+            self.queue.finish(
+                job.batch_id,
+                self.owner,
+                "failed",
+                error_code=exc.code,
+                error_detail=public_reason(exc, job, cfg),
+            )
             discard_upload(cfg.store, job.batch_id)  # retention: see pipeline.retain
             emit(Event.JOB_FAILED, batch_id=job.batch_id, error=exc.code)
             return
         except Exception as exc:  # never let one batch kill the worker; no values logged
-            self.queue.finish(job.batch_id, self.owner, "failed", error_code="TM999",
-                              error_detail="TM999: internal error")  # fmt: skip
+            self.queue.finish(
+                job.batch_id,
+                self.owner,
+                "failed",
+                error_code="TM999",
+                error_detail="TM999: internal error",
+            )
             discard_upload(cfg.store, job.batch_id)
-            emit(Event.JOB_FAILED, batch_id=job.batch_id, error="TM999",
-                 kind=type(exc).__name__)  # fmt: skip
+            emit(Event.JOB_FAILED, batch_id=job.batch_id, error="TM999", kind=type(exc).__name__)
             return
         rows = int(result.summary.get("input_rows", 0))
         self.queue.finish(job.batch_id, self.owner, "done", rows_done=rows)
@@ -219,8 +237,9 @@ _OTHER_PATH = re.compile(r"(?<![\w.])/(?:[^\s,:'\"()/]+/)*([^\s,:'\"()/]+)")
 def start_worker_thread(worker: Worker) -> tuple[threading.Thread, threading.Event]:
     """Run ``worker`` in a daemon thread; set the returned event to stop it."""
     stop = threading.Event()
-    thread = threading.Thread(target=worker.run_forever, args=(stop,), name="taxmatch-worker",
-                              daemon=True)  # fmt: skip
+    thread = threading.Thread(
+        target=worker.run_forever, args=(stop,), name="taxmatch-worker", daemon=True
+    )
     thread.start()
     return thread, stop
 

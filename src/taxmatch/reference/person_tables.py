@@ -51,10 +51,14 @@ def mode_sql(source: str, key: str, cols: str, where: str) -> str:
 
 
 # Modal fields of a cluster or person: a missing middle name, suffix or date is no value.
-_MODAL = (("first_name", "first_name <> ''"), ("last_name, last_key", "last_key <> ''"),
-          ("middle_name", "middle_name <> ''"), ("suffix", "suffix <> ''"),
-          ("date_of_birth", "date_of_birth IS NOT NULL"),
-          ("date_of_death", "date_of_death IS NOT NULL"))  # fmt: skip
+_MODAL = (
+    ("first_name", "first_name <> ''"),
+    ("last_name, last_key", "last_key <> ''"),
+    ("middle_name", "middle_name <> ''"),
+    ("suffix", "suffix <> ''"),
+    ("date_of_birth", "date_of_birth IS NOT NULL"),
+    ("date_of_death", "date_of_death IS NOT NULL"),
+)
 
 
 def modes_sql(source: str, key: str) -> str:
@@ -110,9 +114,12 @@ def person_stats(con: duckdb.DuckDBPyConnection) -> None:
     )
     modal = " ".join(
         f"LEFT JOIN ({mode_sql('_pg', 'person_key', col, where)}) USING (person_key)"
-        for col, where in (("first_name", "first_name <> ''"), ("last_key", "last_key <> ''"),
-                           ("date_of_birth", "date_of_birth IS NOT NULL"))
-    )  # fmt: skip
+        for col, where in (
+            ("first_name", "first_name <> ''"),
+            ("last_key", "last_key <> ''"),
+            ("date_of_birth", "date_of_birth IS NOT NULL"),
+        )
+    )
     con.execute(
         f"""CREATE TEMP TABLE _pstat AS
             SELECT person_key, split_part(person_key, '~', 1) AS tin,

@@ -49,8 +49,23 @@ __all__ = ["PERSON_ID_DOMAIN", "ResolutionStats", "resolve_persons"]
 
 _FRAGMENT_HEX = 12
 
-_TEMP = ("_groups", "_tin_mode", "_split", "_gk", "_clusters", "_pairs", "_cand_f",
-         "_cand_mode", "_merge", "_pk", "_pg", "_pstat", "_edges", "_gp", "_pv")  # fmt: skip
+_TEMP = (
+    "_groups",
+    "_tin_mode",
+    "_split",
+    "_gk",
+    "_clusters",
+    "_pairs",
+    "_cand_f",
+    "_cand_mode",
+    "_merge",
+    "_pk",
+    "_pg",
+    "_pstat",
+    "_edges",
+    "_gp",
+    "_pv",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +130,14 @@ def _split_groups(con: duckdb.DuckDBPyConnection) -> int:
         ).fetchall()
         if splits_off(first, last_key, dob, Modal(m_first, m_last, dob=m_dob))
     ]
-    register_strings(con, "_split", {
-        name: [row[i] for row in split]
-        for i, name in enumerate(("tin", "first_name", "last_key", "dob"))
-    })  # fmt: skip
+    register_strings(
+        con,
+        "_split",
+        {
+            name: [row[i] for row in split]
+            for i, name in enumerate(("tin", "first_name", "last_key", "dob"))
+        },
+    )
     con.execute(
         f"""CREATE TEMP TABLE _gk AS
             SELECT g.*, CASE WHEN s.tin IS NULL THEN g.tin
@@ -172,13 +191,18 @@ def _merge_one_offs(con: duckdb.DuckDBPyConnection) -> int:
             one_offs.append((key, tin))
     # Blocking: only clusters under an adjacent TIN can take a one-off.
     pairs = sorted(
-        {(src, dst) for src, tin in one_offs for n in tin_neighbours(tin)
-         for dst in by_tin.get(n, ())}
-    )  # fmt: skip
+        {
+            (src, dst)
+            for src, tin in one_offs
+            for n in tin_neighbours(tin)
+            for dst in by_tin.get(n, ())
+        }
+    )
     register_strings(con, "_pairs", {"src": [s for s, _ in pairs], "dst": [d for _, d in pairs]})
     keys = "SELECT src AS cluster_key FROM _pairs UNION SELECT dst FROM _pairs"
-    candidate_filings(con, f"SELECT * FROM _gk SEMI JOIN ({keys}) USING (cluster_key)",
-                       "cluster_key")  # fmt: skip
+    candidate_filings(
+        con, f"SELECT * FROM _gk SEMI JOIN ({keys}) USING (cluster_key)", "cluster_key"
+    )
     rank = {
         key: (last - first, filings, last)
         for key, first, last, filings in con.execute(
@@ -189,8 +213,9 @@ def _merge_one_offs(con: duckdb.DuckDBPyConnection) -> int:
     _, modal, filed = _gathered(con)
     roots = one_off_roots(pairs, modal, filed, rank)
     moved = {k: r for k, r in roots.items() if k != r}
-    register_strings(con, "_merge", {"cluster_key": list(moved),
-                                     "person_key": list(moved.values())})  # fmt: skip
+    register_strings(
+        con, "_merge", {"cluster_key": list(moved), "person_key": list(moved.values())}
+    )
     con.execute(
         """CREATE TEMP TABLE _pk AS
            SELECT c.cluster_key, coalesce(m.person_key, c.cluster_key) AS person_key

@@ -70,8 +70,17 @@ def current_reference(store: Path) -> ReferenceInfo:
 
 
 def _normalise_names(rows: list[tuple[str, str, str, str]]) -> pa.Table:
-    names = ("raw_first", "raw_middle", "raw_last", "raw_suffix", "first_name", "middle_name",
-             "last_name", "suffix", "last_key")  # fmt: skip
+    names = (
+        "raw_first",
+        "raw_middle",
+        "raw_last",
+        "raw_suffix",
+        "first_name",
+        "middle_name",
+        "last_name",
+        "suffix",
+        "last_key",
+    )
     out: dict[str, list[str]] = {k: [] for k in names}
     for first, middle, last, suffix in rows:
         name = normalise_name(first, middle, last, suffix)

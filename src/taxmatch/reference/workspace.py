@@ -208,8 +208,10 @@ class BatchWorkspace:
         """Whole-batch counts of the rows some whole-batch rule may apply to (a repeated
         id, person and case or relevance text, or an officer past ``cap``), in file order
         (see ``taxmatch.policy.batch``); every other row keeps its own verdict."""
-        self.con.execute("CREATE OR REPLACE TABLE final AS "
-                         "SELECT row_number, request_id, mask, fields FROM records")  # fmt: skip
+        self.con.execute(
+            "CREATE OR REPLACE TABLE final AS "
+            "SELECT row_number, request_id, mask, fields FROM records"
+        )
         yield from self.stream(
             f"""SELECT * FROM ({COUNTS_SQL}) WHERE id_rank > 1 OR pc_rank > 1
                 OR rel_count >= 2 OR officer_rank > {int(cap)}""",

@@ -143,10 +143,16 @@ def succession_edges(
     kept = [
         (s, d)
         for s, d in pairs
-        if "~" not in s and "~" not in d and is_itin(_tin(s)) and is_ssn(_tin(d))
-        and _named(s, modal) and _named(d, modal) and filed.get(s) and filed.get(d)
+        if "~" not in s
+        and "~" not in d
+        and is_itin(_tin(s))
+        and is_ssn(_tin(d))
+        and _named(s, modal)
+        and _named(d, modal)
+        and filed.get(s)
+        and filed.get(d)
         and max(_years(filed[s])) < min(_years(filed[d]))
-    ]  # fmt: skip
+    ]
     candidates = _judged(kept, modal, filed, switch_address)
     # One to one over every allowed pair, not just the accepted ones: an SSN person that
     # an ambiguous ITIN person could also be is not unique either.
@@ -174,9 +180,11 @@ def fragment_edges(
     kept = [
         (s, d)
         for s, d in set(pairs)
-        if s != d and is_fragment(s, modal, filed) and not is_fragment(d, modal, filed)
+        if s != d
+        and is_fragment(s, modal, filed)
+        and not is_fragment(d, modal, filed)
         and not _years(filed.get(s, ())) & _years(filed.get(d, ()))
-    ]  # fmt: skip
+    ]
     # The address is asked in every case: equal DOBs never stand in for it.
     candidates = [replace(c, dob_equal=False) for c in _judged(kept, modal, filed, window_address)]
     years = {s: _years(filed.get(s, ())) for s, _ in kept}

@@ -52,10 +52,18 @@ def candidate(
     if s.dob is not None and d.dob is not None and s.dob != d.dob:
         return None
     return MergeCandidate(
-        src, dst, s.first, d.first, s.middle, d.middle, s.suffix, d.suffix,
-        dob_equal=s.dob is not None and s.dob == d.dob, address_shared=address_shared,
+        src,
+        dst,
+        s.first,
+        d.first,
+        s.middle,
+        d.middle,
+        s.suffix,
+        d.suffix,
+        dob_equal=s.dob is not None and s.dob == d.dob,
+        address_shared=address_shared,
         dob_one_sided=(s.dob is None) != (d.dob is None),
-    )  # fmt: skip
+    )
 
 
 def merge_allowed(c: MergeCandidate) -> bool:
@@ -86,9 +94,11 @@ def _house_zip(a: Filed, b: Filed) -> bool:
     return (
         a.zip5 != ""
         and a.zip5 == b.zip5
-        and ((a.house_number != "" and a.house_number == b.house_number)
-             or (a.po_box != "" and a.po_box == b.po_box))
-    )  # fmt: skip
+        and (
+            (a.house_number != "" and a.house_number == b.house_number)
+            or (a.po_box != "" and a.po_box == b.po_box)
+        )
+    )
 
 
 def _sign(n: int) -> int:

@@ -57,20 +57,37 @@ class CountRow:
 def disclosures_about(state: StateStore, tin: str) -> list[DisclosureRecord]:
     """Every disclosure about ``tin``, oldest first."""
     query = (
-        subjects_made(select(_S.disclosed_at, _S.batch_id, _S.disclosure_id, batches.c.agency,
-                             batches.c.request_letter_id, _S.statute, _S.relevance, _S.fields))
+        subjects_made(
+            select(
+                _S.disclosed_at,
+                _S.batch_id,
+                _S.disclosure_id,
+                batches.c.agency,
+                batches.c.request_letter_id,
+                _S.statute,
+                _S.relevance,
+                _S.fields,
+            )
+        )
         .where(_S.tin_index.in_(tin_lookup(state.keys, tin)))
         .order_by(_S.disclosed_at, _S.disclosure_id)
-    )  # fmt: skip
+    )
     with state.reading("accounting_taxpayer") as conn:
         rows = conn.execute(query).all()
     keys = state.keys
     return [
-        DisclosureRecord(at, batch, did, agency, letter, statute,
-                         open_subject(keys, did, "relevance", relevance),
-                         tuple(f for f in fields.split(";") if f))
+        DisclosureRecord(
+            at,
+            batch,
+            did,
+            agency,
+            letter,
+            statute,
+            open_subject(keys, did, "relevance", relevance),
+            tuple(f for f in fields.split(";") if f),
+        )
         for at, batch, did, agency, letter, statute, relevance, fields in rows
-    ]  # fmt: skip
+    ]
 
 
 def batch_subjects(state: StateStore, batch_id: str) -> Iterator[tuple[str, str]]:

@@ -82,21 +82,44 @@ class JobQueue:
                 if job.status != "failed":
                     return job, False
                 conn.execute(
-                    update(jobs).where(jobs.c.batch_id == batch_id)
-                    .values(status="queued", error_code=None, error_detail=None, attempts=0,
-                            lease_owner=None, lease_until=None, stage="queued", stage_done=0,
-                            rows_done=0, updated_at=now)
-                )  # fmt: skip
+                    update(jobs)
+                    .where(jobs.c.batch_id == batch_id)
+                    .values(
+                        status="queued",
+                        error_code=None,
+                        error_detail=None,
+                        attempts=0,
+                        lease_owner=None,
+                        lease_until=None,
+                        stage="queued",
+                        stage_done=0,
+                        rows_done=0,
+                        updated_at=now,
+                    )
+                )
             else:
                 conn.execute(
                     jobs.insert(),
-                    {"batch_id": batch_id, "agency_id": agency_id, "status": "queued",
-                     "idempotency_key": idempotency_key, "requests_path": requests_path,
-                     "envelope_path": envelope_path, "rows_total": rows_total,
-                     "stage": "queued", "stage_done": 0, "stage_total": None, "rows_done": 0,
-                     "attempts": 0, "lease_owner": None, "lease_until": None,
-                     "error_code": None, "created_at": now, "updated_at": now},
-                )  # fmt: skip
+                    {
+                        "batch_id": batch_id,
+                        "agency_id": agency_id,
+                        "status": "queued",
+                        "idempotency_key": idempotency_key,
+                        "requests_path": requests_path,
+                        "envelope_path": envelope_path,
+                        "rows_total": rows_total,
+                        "stage": "queued",
+                        "stage_done": 0,
+                        "stage_total": None,
+                        "rows_done": 0,
+                        "attempts": 0,
+                        "lease_owner": None,
+                        "lease_until": None,
+                        "error_code": None,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                )
             fresh = conn.execute(select(jobs).where(jobs.c.batch_id == batch_id)).one()
         return _job(fresh._asdict()), row is None
 
@@ -146,11 +169,16 @@ class JobQueue:
                 return None
             job = _job(row._asdict())
             conn.execute(
-                update(jobs).where(jobs.c.batch_id == job.batch_id)
-                .values(status="running", lease_owner=owner, attempts=job.attempts + 1,
-                        lease_until=moment + timedelta(seconds=lease_seconds),
-                        updated_at=moment)
-            )  # fmt: skip
+                update(jobs)
+                .where(jobs.c.batch_id == job.batch_id)
+                .values(
+                    status="running",
+                    lease_owner=owner,
+                    attempts=job.attempts + 1,
+                    lease_until=moment + timedelta(seconds=lease_seconds),
+                    updated_at=moment,
+                )
+            )
             fresh = conn.execute(select(jobs).where(jobs.c.batch_id == job.batch_id)).one()
         return _job(fresh._asdict())
 
@@ -160,50 +188,77 @@ class JobQueue:
         with self._store.writing("renew_lease") as conn:
             done = conn.execute(
                 update(jobs)
-                .where(jobs.c.batch_id == batch_id, jobs.c.lease_owner == owner,
-                       jobs.c.status == "running")
+                .where(
+                    jobs.c.batch_id == batch_id,
+                    jobs.c.lease_owner == owner,
+                    jobs.c.status == "running",
+                )
                 .values(lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
-            )  # fmt: skip
+            )
         return bool(done.rowcount)
 
-    def report(self, batch_id: str, owner: str, *, stage: str, done: int,
-               total: int | None, rows_done: int) -> None:  # fmt: skip
+    def report(
+        self, batch_id: str, owner: str, *, stage: str, done: int, total: int | None, rows_done: int
+    ) -> None:
         with self._store.writing("report_progress") as conn:
             conn.execute(
                 update(jobs)
                 .where(jobs.c.batch_id == batch_id, jobs.c.lease_owner == owner)
-                .values(stage=stage[:32], stage_done=done, stage_total=total,
-                        rows_done=rows_done, updated_at=datetime.now(UTC))
-            )  # fmt: skip
+                .values(
+                    stage=stage[:32],
+                    stage_done=done,
+                    stage_total=total,
+                    rows_done=rows_done,
+                    updated_at=datetime.now(UTC),
+                )
+            )
 
-    def finish(self, batch_id: str, owner: str, status: str, *, error_code: str | None = None,
-               error_detail: str | None = None, rows_done: int | None = None) -> None:  # fmt: skip
+    def finish(
+        self,
+        batch_id: str,
+        owner: str,
+        status: str,
+        *,
+        error_code: str | None = None,
+        error_detail: str | None = None,
+        rows_done: int | None = None,
+    ) -> None:
         """End ``owner``'s run of the job as done or failed and release the lease."""
         if status not in ("done", "failed"):
             raise StoreError("a job finishes as done or failed")
-        values: dict[str, object] = {"status": status, "error_code": error_code,
-                                     "error_detail": None if error_detail is None
-                                     else error_detail[:500],
-                                     "lease_owner": None, "lease_until": None,
-                                     "stage": status, "updated_at": datetime.now(UTC)}  # fmt: skip
+        values: dict[str, object] = {
+            "status": status,
+            "error_code": error_code,
+            "error_detail": None if error_detail is None else error_detail[:500],
+            "lease_owner": None,
+            "lease_until": None,
+            "stage": status,
+            "updated_at": datetime.now(UTC),
+        }
         if rows_done is not None:
             values["rows_done"] = rows_done
         with self._store.writing("finish_job") as conn:
             conn.execute(
-                update(jobs).where(jobs.c.batch_id == batch_id, jobs.c.lease_owner == owner)
+                update(jobs)
+                .where(jobs.c.batch_id == batch_id, jobs.c.lease_owner == owner)
                 .values(**values)
-            )  # fmt: skip
+            )
 
     def fail_agency_jobs(self, agency_id: str, error_code: str) -> int:
         """Fail every queued job of ``agency_id`` (the kill switch); running ones stop at
         their worker's next check. How many were failed."""
         with self._store.writing("fail_agency_jobs") as conn:
             done = conn.execute(
-                update(jobs).where(jobs.c.agency_id == agency_id, jobs.c.status == "queued")
-                .values(status="failed", error_code=error_code, stage="failed",
-                        error_detail=f"{error_code}: agency is suspended",
-                        updated_at=datetime.now(UTC))
-            )  # fmt: skip
+                update(jobs)
+                .where(jobs.c.agency_id == agency_id, jobs.c.status == "queued")
+                .values(
+                    status="failed",
+                    error_code=error_code,
+                    stage="failed",
+                    error_detail=f"{error_code}: agency is suspended",
+                    updated_at=datetime.now(UTC),
+                )
+            )
         return int(done.rowcount)
 
 

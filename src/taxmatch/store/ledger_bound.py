@@ -112,8 +112,15 @@ RELEASE_REVIEWS = View(
     _cols(reviews, "batch_id", "row_number"), reviews.c.release_id.is_not(None),
     lambda r: f"{r['batch_id']}#{r['row_number']}",
 )  # fmt: skip
-VIEWS: Final = (BATCHES, REQUEST_COUNTS, RELEASES, RELEASE_FINISH, RELEASE_REVIEWS, REVIEWS,
-                SUBJECTS)  # fmt: skip
+VIEWS: Final = (
+    BATCHES,
+    REQUEST_COUNTS,
+    RELEASES,
+    RELEASE_FINISH,
+    RELEASE_REVIEWS,
+    REVIEWS,
+    SUBJECTS,
+)
 BY_RELEASE: Final = frozenset({RELEASES.name, RELEASE_FINISH.name, RELEASE_REVIEWS.name})
 DISCARDED: Final = (REQUEST_COUNTS.name, SUBJECTS.name)  # deleted when a batch re-runs
 
@@ -173,8 +180,14 @@ def bind(
     fields: dict[str, PayloadValue] = {}
     for view, where in parts:
         fields.update(bound_fields(view.name, digest_of(conn, keys, view, where)))
-    return LedgerDraft(draft.event_type, draft.actor, draft.origin, draft.success,
-                       draft.object_id, with_fields(draft.payload, fields))  # fmt: skip
+    return LedgerDraft(
+        draft.event_type,
+        draft.actor,
+        draft.origin,
+        draft.success,
+        draft.object_id,
+        with_fields(draft.payload, fields),
+    )
 
 
 def chunk_rows(batch_id: str, rows: Sequence[DecisionRow]) -> ColumnElement[bool]:
@@ -191,9 +204,13 @@ def received_draft(
 ) -> LedgerDraft:
     """The ``batch_received`` entry of a stored batch, binding its ownership columns."""
     row = conn.execute(
-        select(batches.c.agency, batches.c.request_letter_id, batches.c.input_sha256,
-               batches.c.envelope_sha256).where(batches.c.batch_id == batch_id)
-    ).first()  # fmt: skip
+        select(
+            batches.c.agency,
+            batches.c.request_letter_id,
+            batches.c.input_sha256,
+            batches.c.envelope_sha256,
+        ).where(batches.c.batch_id == batch_id)
+    ).first()
     if row is None:
         raise BatchNotFound(f"batch {batch_id} not found")
     payload: dict[str, PayloadValue] = {
@@ -237,8 +254,9 @@ def backfill_drafts(conn: Connection, keys: Keys) -> list[LedgerDraft]:
         payload: dict[str, PayloadValue] = {}
         for name, digest in sorted(groups[owner].items()):
             payload.update(bound_fields(name, digest))
-        drafts.append(LedgerDraft(EVENT_ROWS_BACKFILLED, "taxmatch", "migration 0006", True,
-                                  owner, payload))  # fmt: skip
+        drafts.append(
+            LedgerDraft(EVENT_ROWS_BACKFILLED, "taxmatch", "migration 0006", True, owner, payload)
+        )
     return drafts
 
 

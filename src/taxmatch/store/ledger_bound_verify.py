@@ -134,8 +134,11 @@ def _check_sealed_done(conn: Connection, claims: BoundClaims) -> None:
     """A batch the ledger says was sealed is done: the readers count a batch's disclosures
     as made by its status (``taxmatch.store.seal.made_disclosures``), so a sealed batch set
     back to another status would hide them."""
-    sealed = {group[1]: claim.seq for group, claim in claims.groups[SUBJECTS.name].items()
-              if group[0] == "sealed"}  # fmt: skip
+    sealed = {
+        group[1]: claim.seq
+        for group, claim in claims.groups[SUBJECTS.name].items()
+        if group[0] == "sealed"
+    }
     if not sealed:
         return
     rows = conn.execute(

@@ -53,8 +53,19 @@ from taxmatch.store.models import decisions, entry_from_row, entry_params, ledge
 from taxmatch.store.models import ledger_head as head_table
 
 READ_CHUNK: Final = 10_000
-_STORED: Final = ("seq", "ledger_schema", "recorded_at", "event_type", "actor", "origin",
-                  "success", "object_id", "payload", "prev_hash", "entry_hash")  # fmt: skip
+_STORED: Final = (
+    "seq",
+    "ledger_schema",
+    "recorded_at",
+    "event_type",
+    "actor",
+    "origin",
+    "success",
+    "object_id",
+    "payload",
+    "prev_hash",
+    "entry_hash",
+)
 EVENT_DECISIONS_RECORDED: Final = "decisions_recorded"
 _CLAIMING: Final = frozenset({EVENT_DECISIONS, EVENT_DECISIONS_DISCARDED, EVENT_DECISIONS_RECORDED})
 DECISION_COLUMNS: Final = (
@@ -183,13 +194,34 @@ def verify_store(
         execution_options={"yield_per": READ_CHUNK},
     )
     for row in rows:
-        (seq, schema, recorded_at, event_type, actor, origin, success, object_id, payload,
-         prev_hash, entry_hash) = row  # fmt: skip
+        (
+            seq,
+            schema,
+            recorded_at,
+            event_type,
+            actor,
+            origin,
+            success,
+            object_id,
+            payload,
+            prev_hash,
+            entry_hash,
+        ) = row
         if schema != LEDGER_SCHEMA:
             verifier.fail(PROBLEM_MALFORMED)
             break
-        if not verifier.feed_stored(seq, recorded_at, event_type, actor, origin, success,
-                                    object_id, payload, prev_hash, entry_hash):  # fmt: skip
+        if not verifier.feed_stored(
+            seq,
+            recorded_at,
+            event_type,
+            actor,
+            origin,
+            success,
+            object_id,
+            payload,
+            prev_hash,
+            entry_hash,
+        ):
             break
         if verifier.entries > head_seq:
             break

@@ -306,10 +306,12 @@ def create_release(
             .values(release_id=release_id)
         )
         draft = bind(
-            conn, state.keys, draft_for(release_id, open_rows),
+            conn,
+            state.keys,
+            draft_for(release_id, open_rows),
             (RELEASES, releases.c.release_id == release_id),
             (RELEASE_REVIEWS, reviews.c.release_id == release_id),
-        )  # fmt: skip
+        )
         state.append(conn, [draft])
         row = conn.execute(select(releases).where(releases.c.release_id == release_id)).one()
     return _release(row)
@@ -362,11 +364,13 @@ def finish_release(
             conn.execute(disclosure_subjects.insert(), [sealed_values(s, keys) for s in subjects])
         *others, last = drafts
         last = bind(
-            conn, state.keys, last,
+            conn,
+            state.keys,
+            last,
             (RELEASE_FINISH, releases.c.release_id == release_id),
             (RELEASE_REVIEWS, reviews.c.release_id == release_id),
             (SUBJECTS, release_subjects(release_id)),
-        )  # fmt: skip
+        )
         state.append(conn, [*others, last])
 
 

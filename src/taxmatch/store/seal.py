@@ -103,8 +103,14 @@ def seal_batch(
                     disclosure_subjects.insert(),
                     [subject_params(batch_id, s, moment, keys) for s in subjects],
                 )
-        sealed = LedgerDraft(EVENT_DISCLOSURES_SEALED, delivered.actor, delivered.origin, True,
-                             batch_id, {"disclosures": entries})  # fmt: skip
+        sealed = LedgerDraft(
+            EVENT_DISCLOSURES_SEALED,
+            delivered.actor,
+            delivered.origin,
+            True,
+            batch_id,
+            {"disclosures": entries},
+        )
         rows = disclosure_subjects.c.batch_id == batch_id
         head = append_entries(conn, [bind(conn, keys, sealed, (SUBJECTS, rows))], recorded_at)[-1]
         conn.execute(
@@ -112,8 +118,13 @@ def seal_batch(
             .where(batches.c.batch_id == batch_id)
             .values(status=SEALED, counts=dump_counts(counts), finished_at=finished_at)
         )
-    emit(Event.LEDGER_APPENDED, logging.DEBUG, entries=entries + 2, seq=head.seq,
-         head=head.entry_hash)  # fmt: skip
+    emit(
+        Event.LEDGER_APPENDED,
+        logging.DEBUG,
+        entries=entries + 2,
+        seq=head.seq,
+        head=head.entry_hash,
+    )
     return head.entry_hash
 
 

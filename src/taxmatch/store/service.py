@@ -93,10 +93,16 @@ class ServiceStore(StateDatabase):
                 raise AgencyExists(f"agency {agency_id} already exists")
             conn.execute(
                 agencies.insert(),
-                {"agency_id": agency_id, "status": "active", "daily_row_quota": daily_row_quota,
-                 "rate_per_minute": rate_per_minute, "max_upload_bytes": max_upload_bytes,
-                 "created_at": now, "updated_at": now},
-            )  # fmt: skip
+                {
+                    "agency_id": agency_id,
+                    "status": "active",
+                    "daily_row_quota": daily_row_quota,
+                    "rate_per_minute": rate_per_minute,
+                    "max_upload_bytes": max_upload_bytes,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
         return Agency(agency_id, "active", daily_row_quota, rate_per_minute, max_upload_bytes)
 
     def get_agency(self, agency_id: str) -> Agency | None:
@@ -144,9 +150,13 @@ class ServiceStore(StateDatabase):
                 raise AgencyNotFound(f"agency {agency_id} not found")
             conn.execute(
                 api_tokens.insert(),
-                {"token_sha256": token_sha256(token), "agency_id": agency_id,
-                 "created_at": datetime.now(UTC), "revoked_at": None},
-            )  # fmt: skip
+                {
+                    "token_sha256": token_sha256(token),
+                    "agency_id": agency_id,
+                    "created_at": datetime.now(UTC),
+                    "revoked_at": None,
+                },
+            )
         return token
 
     def revoke_tokens(self, agency_id: str) -> int:
@@ -185,8 +195,9 @@ class ServiceStore(StateDatabase):
             if total > quota:
                 return None
             if used is None:
-                conn.execute(agency_usage.insert(), {"agency_id": agency_id, "day": day,
-                                                     "rows": total})  # fmt: skip
+                conn.execute(
+                    agency_usage.insert(), {"agency_id": agency_id, "day": day, "rows": total}
+                )
             else:
                 conn.execute(update(agency_usage).where(key).values(rows=total))
         return total

@@ -97,9 +97,13 @@ class DecisionMethods(StateBase):
             gone = conn.execute(delete(decisions).where(decisions.c.batch_id == batch_id))
             if gone.rowcount or others:  # accounting rows are bound to the ledger too
                 discard = LedgerDraft(
-                    EVENT_DECISIONS_DISCARDED, actor, origin, True, batch_id,
+                    EVENT_DECISIONS_DISCARDED,
+                    actor,
+                    origin,
+                    True,
+                    batch_id,
                     {"rows": int(gone.rowcount)},
-                )  # fmt: skip
+                )
                 self._append(conn, [discard])
 
     def record_decisions(
@@ -127,9 +131,20 @@ class DecisionMethods(StateBase):
         digest = DecisionsDigest()
         counts: dict[str, int] = {}
         for row in rows:
-            digest.add((row.row_number, row.request_id, row.disposition, row.outcome,
-                        row.reason_codes, row.fields, row.disclosure_id, row.score,
-                        row.person_key), row.statute)  # fmt: skip
+            digest.add(
+                (
+                    row.row_number,
+                    row.request_id,
+                    row.disposition,
+                    row.outcome,
+                    row.reason_codes,
+                    row.fields,
+                    row.disclosure_id,
+                    row.score,
+                    row.person_key,
+                ),
+                row.statute,
+            )
             name = row.outcome or "REJECTED"
             counts[name] = counts.get(name, 0) + 1
         entry = LedgerDraft(
@@ -159,8 +174,13 @@ class DecisionMethods(StateBase):
                 entry = bind(conn, self.keys, entry, (SUBJECTS, where))
             written = append_entries(conn, [*drafts, entry], recorded_at, key=self.ledger_key())
         head = written[-1].entry_hash
-        emit(Event.LEDGER_APPENDED, logging.DEBUG, entries=len(written), seq=written[-1].seq,
-             head=head)  # fmt: skip
+        emit(
+            Event.LEDGER_APPENDED,
+            logging.DEBUG,
+            entries=len(written),
+            seq=written[-1].seq,
+            head=head,
+        )
         return head
 
     def write_request_counts(
@@ -175,8 +195,14 @@ class DecisionMethods(StateBase):
         ]
         if draft is None:
             total = sum(int(n) for n in counts.values())
-            draft = LedgerDraft("requests_counted", "system", "store", True, batch_id,
-                                {"statutes": len(values), "requests": total})  # fmt: skip
+            draft = LedgerDraft(
+                "requests_counted",
+                "system",
+                "store",
+                True,
+                batch_id,
+                {"statutes": len(values), "requests": total},
+            )
         with self._write("write_request_counts", LedgerError) as conn:
             conn.execute(delete(request_counts).where(request_counts.c.batch_id == batch_id))
             if values:

@@ -568,16 +568,22 @@ def test_arbitrary_bytes_never_crash(body: bytes) -> None:
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=ROWS, blanks=st.lists(st.sampled_from(["\n", "\r\n", " \n", ",,\n"]), max_size=4),
-       body=st.binary(max_size=200))  # fmt: skip
+@given(
+    rows=ROWS,
+    blanks=st.lists(st.sampled_from(["\n", "\r\n", " \n", ",,\n"]), max_size=4),
+    body=st.binary(max_size=200),
+)
 def test_count_records_is_the_number_of_records_read(
     rows: list[list[str]], blanks: list[str], body: bytes
 ) -> None:
     """Quoted newlines, blank lines, ragged or undecodable rows: ``count_records`` counts
     exactly the records iterating yields, for every format."""
     with tempfile.TemporaryDirectory() as tmp:
-        for suffix, writer in ((".csv", write_csv), (".jsonl", write_jsonl),
-                               (".parquet", write_parquet)):  # fmt: skip
+        for suffix, writer in (
+            (".csv", write_csv),
+            (".jsonl", write_jsonl),
+            (".parquet", write_parquet),
+        ):
             path = Path(tmp) / f"requests{suffix}"
             writer(path, rows)
             if suffix != ".parquet":

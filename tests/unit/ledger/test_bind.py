@@ -35,8 +35,11 @@ def test_a_line_is_canonical_json_with_utc_times() -> None:
         bound_line([1.5])  # type: ignore[list-item]
 
 
-@given(st.lists(st.lists(st.text(max_size=8), max_size=3), min_size=1, max_size=4),
-       st.integers(0, 3), st.text(min_size=1, max_size=3))  # fmt: skip
+@given(
+    st.lists(st.lists(st.text(max_size=8), max_size=3), min_size=1, max_size=4),
+    st.integers(0, 3),
+    st.text(min_size=1, max_size=3),
+)
 def test_any_change_to_the_rows_changes_the_digest(
     rows: list[list[str]], pick: int, extra: str
 ) -> None:

@@ -26,11 +26,11 @@ from taxmatch.ledger.chain import (
     LedgerEntry,
     canonical_bytes,
     format_recorded_at,
-    keyed_hash,
     link,
     link_all,
     verify_chain,
 )
+from taxmatch.ledger.digest import keyed_hash
 
 TS = "2026-01-02T03:04:05.000006Z"
 GOLDEN_DRAFT = LedgerDraft(

@@ -97,16 +97,24 @@ def test_empty_chunk_and_bad_claims_are_refused() -> None:
     with pytest.raises(LedgerError, match="at least one row"):
         chunk_payload(1, DecisionsDigest(), {})
     with pytest.raises(LedgerError, match="entry 9"):
-        chunk_claim(9, "B1", {"chunk": 1, "first_row": "1", "last_row": 2, "rows": 2,
-                              "decisions_sha256": "x"})  # fmt: skip
+        chunk_claim(
+            9,
+            "B1",
+            {"chunk": 1, "first_row": "1", "last_row": 2, "rows": 2, "decisions_sha256": "x"},
+        )
     with pytest.raises(LedgerError, match="entry 9"):
         chunk_claim(9, "B1", {"chunk": 1, "first_row": 1, "last_row": 2, "rows": 2})
 
 
 def test_head_document_names_its_schema() -> None:
     doc = head_document(12, "f" * 64, "2026-11-30T00:00:00.000000Z")
-    assert doc == {"schema": HEAD_SCHEMA, "seq": 12, "hash": "f" * 64,
-                   "utc": "2026-11-30T00:00:00.000000Z", "entries": 12}  # fmt: skip
+    assert doc == {
+        "schema": HEAD_SCHEMA,
+        "seq": 12,
+        "hash": "f" * 64,
+        "utc": "2026-11-30T00:00:00.000000Z",
+        "entries": 12,
+    }
 
 
 _any_text = st.text(max_size=30)
@@ -118,9 +126,15 @@ _payload = st.dictionaries(
 )  # fmt: skip
 
 
-@given(event_type=_any_text.filter(bool), actor=_any_text, origin=_any_text,
-       object_id=_any_text, success=st.booleans(), payload=_payload,
-       seq=st.integers(1, 10**12))  # fmt: skip
+@given(
+    event_type=_any_text.filter(bool),
+    actor=_any_text,
+    origin=_any_text,
+    object_id=_any_text,
+    success=st.booleans(),
+    payload=_payload,
+    seq=st.integers(1, 10**12),
+)
 def test_entry_bytes_are_the_sorted_json_document(
     event_type: str, actor: str, origin: str, object_id: str, success: bool,
     payload: dict[str, object], seq: int,
@@ -128,9 +142,17 @@ def test_entry_bytes_are_the_sorted_json_document(
     # The fast concatenation must hash exactly what json.dumps of the document would.
     draft = LedgerDraft(event_type, actor, origin, success, object_id, payload)  # type: ignore[arg-type]
     recorded_at, prev = "2026-11-30T00:00:00.000000Z", "0" * 64
-    document = {"schema": LEDGER_SCHEMA, "seq": seq, "recorded_at": recorded_at,
-                "event_type": event_type, "actor": actor, "origin": origin, "success": success,
-                "object_id": object_id, "payload": json.loads(canonical_payload(payload)),  # type: ignore[arg-type]
-                "prev_hash": prev}  # fmt: skip
+    document = {
+        "schema": LEDGER_SCHEMA,
+        "seq": seq,
+        "recorded_at": recorded_at,
+        "event_type": event_type,
+        "actor": actor,
+        "origin": origin,
+        "success": success,
+        "object_id": object_id,
+        "payload": json.loads(canonical_payload(payload)),  # type: ignore[arg-type]
+        "prev_hash": prev,
+    }
     expected = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     assert canonical_bytes(seq, recorded_at, draft, prev) == expected.encode("ascii")

@@ -25,10 +25,27 @@ from taxmatch.ledger.chain import LedgerDraft, link
 from taxmatch.store.state import StateStore
 from tests.unit.store.test_decisions_ledger import filled
 
-LEDGER_TEXT = ("recorded_at", "event_type", "actor", "origin", "object_id", "payload",
-               "prev_hash", "entry_hash", "ledger_schema")  # fmt: skip
-DECISION_TEXT = ("request_id", "disposition", "outcome", "reason_codes", "fields",
-                 "disclosure_id", "person_key", "statute")  # fmt: skip
+LEDGER_TEXT = (
+    "recorded_at",
+    "event_type",
+    "actor",
+    "origin",
+    "object_id",
+    "payload",
+    "prev_hash",
+    "entry_hash",
+    "ledger_schema",
+)
+DECISION_TEXT = (
+    "request_id",
+    "disposition",
+    "outcome",
+    "reason_codes",
+    "fields",
+    "disclosure_id",
+    "person_key",
+    "statute",
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +55,18 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, int]:
     with StateStore(f"sqlite+pysqlite:///{path}") as store:
         store.record_config("policy", "p1", actor="ana", origin="cli@h", version="1")
         filled(store)
-        store.append_ledger([LedgerDraft("package_delivered", "ana", "cli", True, "B1",
-                                         {"manifest_sha256": "a" * 64, "rows": 10})])  # fmt: skip
+        store.append_ledger(
+            [
+                LedgerDraft(
+                    "package_delivered",
+                    "ana",
+                    "cli",
+                    True,
+                    "B1",
+                    {"manifest_sha256": "a" * 64, "rows": 10},
+                )
+            ]
+        )
         entries = store.ledger_head()[0]
         assert store.verify_ledger().ok
     con = sqlite3.connect(path)
@@ -59,8 +86,9 @@ Tamper = Callable[[sqlite3.Connection], None]
 @st.composite
 def ledger_tampering(draw: st.DrawFn, entries: int) -> Tamper:
     seq = draw(st.integers(1, entries))
-    kind = draw(st.sampled_from(["flip", "success", "delete", "swap", "insert", "append",
-                                 "append_head"]))  # fmt: skip
+    kind = draw(
+        st.sampled_from(["flip", "success", "delete", "swap", "insert", "append", "append_head"])
+    )
     column = draw(st.sampled_from(LEDGER_TEXT))
     position, mask = draw(st.integers(0, 300)), draw(st.integers(1, 127))
     other = draw(st.integers(1, entries).filter(lambda n: n != seq))
@@ -89,8 +117,10 @@ def ledger_tampering(draw: st.DrawFn, entries: int) -> Tamper:
             ).fetchone()
             forged = link(
                 LedgerDraft("disclosure", "mallory", "cli", True, "D-FORGED"),
-                seq=at + 1, prev_hash=prev, recorded_at="2026-11-30T00:00:00.000000Z",
-            )  # fmt: skip
+                seq=at + 1,
+                prev_hash=prev,
+                recorded_at="2026-11-30T00:00:00.000000Z",
+            )
             con.execute("UPDATE ledger_entries SET seq = -seq WHERE seq > ?", (at,))
             con.execute("UPDATE ledger_entries SET seq = 1 - seq WHERE seq < 0")
             # the entry after the forgery is relinked to it (prev_hash is unique)
@@ -101,12 +131,22 @@ def ledger_tampering(draw: st.DrawFn, entries: int) -> Tamper:
             con.execute(
                 "INSERT INTO ledger_entries VALUES "
                 "(?, 'taxmatch/ledger/v1', ?, ?, ?, ?, 1, ?, '{}', ?, ?)",
-                (forged.seq, forged.recorded_at, forged.event_type, forged.actor, forged.origin,
-                 forged.object_id, forged.prev_hash, forged.entry_hash),
-            )  # fmt: skip
+                (
+                    forged.seq,
+                    forged.recorded_at,
+                    forged.event_type,
+                    forged.actor,
+                    forged.origin,
+                    forged.object_id,
+                    forged.prev_hash,
+                    forged.entry_hash,
+                ),
+            )
             if kind == "append_head":  # and the head moved to it, the signature left as it was
-                con.execute("UPDATE ledger_head SET seq = ?, entry_hash = ?",
-                            (forged.seq, forged.entry_hash))  # fmt: skip
+                con.execute(
+                    "UPDATE ledger_head SET seq = ?, entry_hash = ?",
+                    (forged.seq, forged.entry_hash),
+                )
 
     return apply
 
@@ -123,8 +163,9 @@ def decision_tampering(draw: st.DrawFn, rows: int) -> Tamper:
     def apply(con: sqlite3.Connection) -> None:
         batch, row = con.execute(
             "SELECT batch_id, row_number FROM decisions ORDER BY batch_id, row_number "
-            "LIMIT 1 OFFSET ?", (pick,)
-        ).fetchone()  # fmt: skip
+            "LIMIT 1 OFFSET ?",
+            (pick,),
+        ).fetchone()
         where = "WHERE batch_id = ? AND row_number = ?"
         if kind == "flip":
             (old,) = con.execute(f"SELECT {column} FROM decisions {where}", (batch, row)).fetchone()

@@ -20,14 +20,16 @@ def entry(seq: int, did: str, batch: str = "B1", released: bool = False) -> Disc
 
 def test_unsealed_and_superseded_entries_are_void() -> None:
     entries = [
-        entry(1, "D-B1-2"), entry(2, "D-B1-4"),  # first attempt of B1
+        entry(1, "D-B1-2"),
+        entry(2, "D-B1-4"),  # first attempt of B1
         entry(3, "D-B2-1", "B2"),  # B2 never finished
-        entry(4, "D-B1-2"), entry(5, "D-B1-4"), entry(6, "D-B1-6"),  # B1 resumed
+        entry(4, "D-B1-2"),
+        entry(5, "D-B1-4"),
+        entry(6, "D-B1-6"),  # B1 resumed
         entry(7, "D-B1-8", released=True),  # a supplement's disclosure
-    ]  # fmt: skip
+    ]
     void = voided_entries(entries, made={("B1", "D-B1-2"), ("B1", "D-B1-4")})
-    assert void == {("B1", "superseded"): [1, 2], ("B1", "unsealed"): [6],
-                    ("B2", "unsealed"): [3]}  # fmt: skip
+    assert void == {("B1", "superseded"): [1, 2], ("B1", "unsealed"): [6], ("B2", "unsealed"): [3]}
 
 
 def test_drafts_name_seqs_in_chunks() -> None:

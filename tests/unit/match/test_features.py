@@ -34,8 +34,10 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
 def _sql_rows(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     cols = ", ".join(f"{c} {TYPES.get(c, 'VARCHAR')}" for c in REQUEST_INPUTS)
     con.execute(f"CREATE OR REPLACE TABLE v_in ({cols})")
-    con.executemany(f"INSERT INTO v_in VALUES ({', '.join('?' for _ in REQUEST_INPUTS)})",
-                    [[r[c] for c in REQUEST_INPUTS] for r in rows])  # fmt: skip
+    con.executemany(
+        f"INSERT INTO v_in VALUES ({', '.join('?' for _ in REQUEST_INPUTS)})",
+        [[r[c] for c in REQUEST_INPUTS] for r in rows],
+    )
     con.execute("CREATE OR REPLACE VIEW valid AS SELECT * FROM v_in")
     request_features(con)
     return con.sql("SELECT * FROM req_features ORDER BY unique_id").to_arrow_table().to_pylist()
@@ -68,6 +70,7 @@ def test_python_features_equal_the_sql(
     rows = [{"row_number": i, **r} for i, r in enumerate(rows, start=1)]
     sql = _norm(_sql_rows(con, rows))
     ours = _norm(request_feature_rows(rows))
-    differ = [(a["unique_id"], c) for a, b in zip(ours, sql, strict=True) for c in a
-              if a[c] != b[c]]  # fmt: skip
+    differ = [
+        (a["unique_id"], c) for a, b in zip(ours, sql, strict=True) for c in a if a[c] != b[c]
+    ]
     assert differ == []

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from taxmatch.match import levels as lv
-from taxmatch.match import thresholds
+from taxmatch.match import similarity, thresholds
 from taxmatch.match.features import FEATURE_COLUMNS
 from taxmatch.match.model import COMPARISONS, settings_dict
 
@@ -62,10 +62,12 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
 def _conditions() -> list[tuple[int, int, str]]:
     """(comparison, level, SQL condition) of every level but the else levels."""
     comparisons = settings_dict("link_only", 0.5)["comparisons"]
-    return [(i, j, level["sql_condition"])
-            for i, c in enumerate(comparisons)
-            for j, level in enumerate(c["comparison_levels"])
-            if level["sql_condition"] != "ELSE"]  # fmt: skip
+    return [
+        (i, j, level["sql_condition"])
+        for i, c in enumerate(comparisons)
+        for j, level in enumerate(c["comparison_levels"])
+        if level["sql_condition"] != "ELSE"
+    ]
 
 
 CONDITIONS = _conditions()
@@ -77,8 +79,9 @@ def _duckdb(con: duckdb.DuckDBPyConnection, condition: str, req: Row, rec: Row) 
     values = [(req if name.endswith("_l") else rec)[name[:-2]] for name, _ in cols]
     select = ", ".join(f"?::{t} AS {name}" for name, t in cols)
     try:
-        got = con.execute(f"SELECT coalesce({condition}, false) FROM (SELECT {select})",
-                          values).fetchall()  # fmt: skip
+        got = con.execute(
+            f"SELECT coalesce({condition}, false) FROM (SELECT {select})", values
+        ).fetchall()
     except duckdb.Error:
         return None
     return bool(got[0][0])
@@ -111,10 +114,11 @@ def test_python_predicate_gives_duckdbs_verdict(
 @settings(max_examples=300, deadline=None)
 @given(a=TEXT.filter(lambda v: v is not None), b=TEXT.filter(lambda v: v is not None))
 def test_string_functions_are_duckdbs(con: duckdb.DuckDBPyConnection, a: str, b: str) -> None:
-    jw, lev = con.execute("SELECT jaro_winkler_similarity(?, ?), levenshtein(?, ?)",
-                          [a, b, a, b]).fetchall()[0]  # fmt: skip
-    assert abs(lv.jaro_winkler(a, b) - jw) <= thresholds.SIMILARITY_EPSILON
-    assert lv.levenshtein(a, b) == lev
+    jw, lev = con.execute(
+        "SELECT jaro_winkler_similarity(?, ?), levenshtein(?, ?)", [a, b, a, b]
+    ).fetchall()[0]
+    assert abs(similarity.jaro_winkler(a, b) - jw) <= thresholds.SIMILARITY_EPSILON
+    assert similarity.levenshtein(a, b) == lev
 
 
 def _first_level(comparison: lv.Comparison, req: Row, rec: Row) -> Any:
@@ -122,8 +126,11 @@ def _first_level(comparison: lv.Comparison, req: Row, rec: Row) -> Any:
 
 
 @settings(max_examples=200, deadline=None)
-@given(side=SIDE, text=st.text(alphabet="ABC", min_size=1, max_size=6),
-       day=st.dates(dt.date(1940, 1, 1), dt.date(2005, 1, 1)))  # fmt: skip
+@given(
+    side=SIDE,
+    text=st.text(alphabet="ABC", min_size=1, max_size=6),
+    day=st.dates(dt.date(1940, 1, 1), dt.date(2005, 1, 1)),
+)
 def test_equal_values_take_the_exact_level(side: Row, text: str, day: dt.date) -> None:
     checked = 0
     for comparison in COMPARISONS:
@@ -151,12 +158,21 @@ def test_a_null_side_takes_the_null_level_only(req: Row, rec: Row) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(side=SIDE, first=st.text(alphabet="ABC", min_size=2, max_size=6),
-       last=st.text(alphabet="XYZ", min_size=2, max_size=6))  # fmt: skip
+@given(
+    side=SIDE,
+    first=st.text(alphabet="ABC", min_size=2, max_size=6),
+    last=st.text(alphabet="XYZ", min_size=2, max_size=6),
+)
 def test_swapped_names_take_the_swapped_level(side: Row, first: str, last: str) -> None:
     req = {**side, "first_name": last, "last_key": first}
-    rec = {**side, "first_name": first, "last_key": last, "first_names": None,
-           "nicknames": None, "last_parts": None}  # fmt: skip
+    rec = {
+        **side,
+        "first_name": first,
+        "last_key": last,
+        "first_names": None,
+        "nicknames": None,
+        "last_parts": None,
+    }
     for name in ("first_name", "last_name"):
         comparison = next(c for c in COMPARISONS if c.name == name)
         assert isinstance(_first_level(comparison, req, rec), lv.Swapped)
@@ -179,7 +195,9 @@ def test_thresholds_are_the_named_constants() -> None:
     )
     for name, value in levels:
         assert f'jaro_winkler_similarity(\\"{name}_l\\", \\"{name}_r\\") >= {value}' in sql
-    assert f"levenshtein(\\\"house_number_l\\\", \\\"house_number_r\\\") <= " \
-           f"{thresholds.HOUSE_NUMBER_LEVENSHTEIN}" in sql  # fmt: skip
+    assert (
+        f'levenshtein(\\"house_number_l\\", \\"house_number_r\\") <= '
+        f"{thresholds.HOUSE_NUMBER_LEVENSHTEIN}" in sql
+    )
     assert f"<= {thresholds.DOB_WINDOW_DAYS} " in sql
     assert f"hamming(tin_l, tin_r) = {thresholds.TIN_HAMMING}" in sql

@@ -36,8 +36,16 @@ from taxmatch.match.lookup_judge import judge_rows
 Row = dict[str, Any]
 
 _S, _I, _L, _D = pa.string(), pa.int32(), pa.int64(), pa.date32()
-_ADDRESS = [("house_number", _S), ("street", _S), ("unit", _S), ("po_box", _S), ("city", _S),
-            ("state", _S), ("zip5", _S), ("line1", _S)]  # fmt: skip
+_ADDRESS = [
+    ("house_number", _S),
+    ("street", _S),
+    ("unit", _S),
+    ("po_box", _S),
+    ("city", _S),
+    ("state", _S),
+    ("zip5", _S),
+    ("line1", _S),
+]
 
 # The columns ``collapse`` reads, with the reference snapshot's types.
 SCHEMAS: dict[str, pa.Schema] = {
@@ -86,11 +94,14 @@ def _sql(
     con: duckdb.DuckDBPyConnection, world: World, review_threshold: float, margin: float
 ) -> list[Row]:
     tables = {
-        "r.persons": world.persons, "r.person_names": world.person_names,
-        "r.filings": world.filings, "r.person_addresses": world.person_addresses,
-        "valid": world.valid, "pred": world.pred,
+        "r.persons": world.persons,
+        "r.person_names": world.person_names,
+        "r.filings": world.filings,
+        "r.person_addresses": world.person_addresses,
+        "valid": world.valid,
+        "pred": world.pred,
         "nick": [{"first_name": k, "nicknames": v} for k, v in world.nick.items()],
-    }  # fmt: skip
+    }
     for name, rows in tables.items():
         con.register("source_rows", pa.Table.from_pylist(rows, schema=SCHEMAS[name]))
         con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM source_rows")
@@ -102,9 +113,16 @@ def _sql(
 
 def _python(world: World, review_threshold: float, margin: float) -> list[Row]:
     return judge_rows(
-        world.valid, world.pred, world.persons, world.person_names, world.filings,
-        world.person_addresses, world.nick, review_threshold=review_threshold, margin=margin,
-    )  # fmt: skip
+        world.valid,
+        world.pred,
+        world.persons,
+        world.person_names,
+        world.filings,
+        world.person_addresses,
+        world.nick,
+        review_threshold=review_threshold,
+        margin=margin,
+    )
 
 
 def _order(row: Row) -> tuple[Any, str]:
@@ -120,8 +138,11 @@ def _differences(sql_rows: list[Row], py_rows: list[Row]) -> list[tuple[Any, str
     sql_counts = Counter(r["row_number"] for r in sql_rows)
     py_counts = Counter(r["row_number"] for r in py_rows)
     if sql_counts != py_counts:
-        return [(rn, "<number of rows>") for rn in sorted(set(sql_counts) | set(py_counts))
-                if sql_counts[rn] != py_counts[rn]]  # fmt: skip
+        return [
+            (rn, "<number of rows>")
+            for rn in sorted(set(sql_counts) | set(py_counts))
+            if sql_counts[rn] != py_counts[rn]
+        ]
     found: list[tuple[Any, str]] = []
     for s, p in zip(sorted(sql_rows, key=_order), sorted(py_rows, key=_order), strict=True):
         if list(s) != list(p):
@@ -156,8 +177,15 @@ ZIPS = ["", "12345", "12345", "12345", "12345", "12346"]
 CITIES = ["", "SPRINGFIELD", "SPRINGFIELD", "SPRINGFIELD", "SPRINGFIELD", "SPRINGFELD"]
 STATES = ["", "IL", "IL", "IL", "IL", "IN"]
 PHONES = ["", "5550100", "5550101"]
-CHOICES = {"house_number": HOUSES, "street": STREETS, "unit": UNITS, "po_box": BOXES,
-           "city": CITIES, "state": STATES, "zip5": ZIPS}  # fmt: skip
+CHOICES = {
+    "house_number": HOUSES,
+    "street": STREETS,
+    "unit": UNITS,
+    "po_box": BOXES,
+    "city": CITIES,
+    "state": STATES,
+    "zip5": ZIPS,
+}
 SPARSE = ("unit", "po_box")  # mostly empty, even on a complete address
 FIRSTS = ["", "J", "JOHN", "JON", "JOHNNY", "SMITH", "MARY", "M"]
 LAST_NAMES = ["", "SMITH", "SMYTH", "JOHN", "DE LA CRUZ"]
@@ -198,12 +226,16 @@ def _address(draw: st.DrawFn, base: Row | None = None) -> Row:
     fields redrawn (a typo, a dropped unit, a neighbour's flat, another street)."""
     if base is None:  # complete four times in five
         complete = draw(st.integers(0, 4)) > 0
-        out = {name: draw(_nullable([v for v in values if v or name in SPARSE or not complete]))
-               for name, values in CHOICES.items()}  # fmt: skip
+        out = {
+            name: draw(_nullable([v for v in values if v or name in SPARSE or not complete]))
+            for name, values in CHOICES.items()
+        }
     else:
         changed = draw(st.sets(st.sampled_from(sorted(CHOICES)), max_size=2))
-        out = {name: draw(_nullable(CHOICES[name])) if name in changed else base[name]
-               for name in CHOICES}  # fmt: skip
+        out = {
+            name: draw(_nullable(CHOICES[name])) if name in changed else base[name]
+            for name in CHOICES
+        }
     out["line1"] = None if draw(st.integers(0, 19)) == 19 else _line1(out)
     return out
 
@@ -216,11 +248,12 @@ def _history(draw: st.DrawFn, pid: str, where: Row, years: list[int | None]) -> 
     filed = sorted({y for y in years if y is not None})
     derived = bool(filed) and draw(st.booleans())
     return {
-        "person_id": pid, **where,
+        "person_id": pid,
+        **where,
         "last_year": filed[-1] if derived else draw(st.sampled_from([*YEARS[-6:], None])),
         "n_years": len(filed) if derived else draw(st.sampled_from([1, 1, 2, 3, 4, 5, None])),
         "support": draw(_nullable(SUPPORTS)),
-    }  # fmt: skip
+    }
 
 
 @st.composite
@@ -263,23 +296,34 @@ def worlds(draw: st.DrawFn) -> World:
     pids = PIDS[: draw(st.integers(1, 4))]
     base = draw(_address())
     pool = [base] + [draw(_address(base)) for _ in range(draw(st.integers(1, 3)))]
-    persons = [{
-        "person_id": pid, "tin": draw(_nullable(TINS)), "first_name": draw(_nullable(FIRSTS)),
-        "suffix": draw(_nullable(SUFFIXES)), "date_of_birth": draw(st.sampled_from(DOBS)),
-        "deceased": draw(st.sampled_from([False, False, True, None])),
-    } for pid in pids]  # fmt: skip
+    persons = [
+        {
+            "person_id": pid,
+            "tin": draw(_nullable(TINS)),
+            "first_name": draw(_nullable(FIRSTS)),
+            "suffix": draw(_nullable(SUFFIXES)),
+            "date_of_birth": draw(st.sampled_from(DOBS)),
+            "deceased": draw(st.sampled_from([False, False, True, None])),
+        }
+        for pid in pids
+    ]
     person_names = [
-        {"person_id": pid, "first_name": draw(_nullable(FIRSTS)),
-         "last_key": draw(_nullable(LAST_KEYS))}
-        for pid in pids for _ in range(draw(st.integers(0, 3)))
-    ]  # fmt: skip
+        {
+            "person_id": pid,
+            "first_name": draw(_nullable(FIRSTS)),
+            "last_key": draw(_nullable(LAST_KEYS)),
+        }
+        for pid in pids
+        for _ in range(draw(st.integers(0, 3)))
+    ]
     filings: list[Row] = []
     addresses: list[Row] = []
     for pid in pids:
         at: list[tuple[Row, list[int | None]]] = []
         for year, where in draw(_filed(draw(st.sampled_from(pool)), pool)):
-            filings.append({"person_id": pid, "tax_year": year, **where,
-                            "phone": draw(_nullable(PHONES))})  # fmt: skip
+            filings.append(
+                {"person_id": pid, "tax_year": year, **where, "phone": draw(_nullable(PHONES))}
+            )
             years = next((ys for w, ys in at if w == where), None)
             if years is None:
                 at.append((where, [year]))
@@ -307,16 +351,22 @@ def worlds(draw: st.DrawFn) -> World:
         addresses.append(draw(_history(pid, where, [])))
     valid = [draw(_request(rn, pool)) for rn in range(1, draw(st.integers(1, 3)) + 1)]
     pred = [
-        {"unique_id_l": str(v["row_number"]),
-         "unique_id_r": f"{draw(st.sampled_from(pids))}|{draw(st.integers(0, 2))}",
-         "match_weight": draw(st.sampled_from(WEIGHTS)),
-         "match_probability": draw(st.one_of(st.sampled_from(PROBABILITIES),
-                                             st.floats(0.0, 1.0)))}
-        for v in valid for _ in range(draw(st.sampled_from([0, 1, 1, 2, 2, 3, 4])))
-    ]  # fmt: skip
+        {
+            "unique_id_l": str(v["row_number"]),
+            "unique_id_r": f"{draw(st.sampled_from(pids))}|{draw(st.integers(0, 2))}",
+            "match_weight": draw(st.sampled_from(WEIGHTS)),
+            "match_probability": draw(
+                st.one_of(st.sampled_from(PROBABILITIES), st.floats(0.0, 1.0))
+            ),
+        }
+        for v in valid
+        for _ in range(draw(st.sampled_from([0, 1, 1, 2, 2, 3, 4])))
+    ]
     named = draw(st.sets(st.sampled_from(FIRSTS), max_size=3))
-    nick = {name: draw(st.one_of(st.none(), st.lists(_nullable(FIRSTS), max_size=3)))
-            for name in sorted(named)}  # fmt: skip
+    nick = {
+        name: draw(st.one_of(st.none(), st.lists(_nullable(FIRSTS), max_size=3)))
+        for name in sorted(named)
+    }
     # One row per person and address, as the snapshot derives them.
     seen: set[tuple[Any, ...]] = set()
     unique: list[Row] = []
@@ -352,12 +402,17 @@ def _periods(draw: st.DrawFn) -> list[int | None] | None:
 def _request(draw: st.DrawFn, row_number: int, pool: list[Row]) -> Row:
     where = draw(_address(draw(st.sampled_from(pool))))
     return {
-        "row_number": row_number, "first_name": draw(_nullable(FIRSTS)),
-        "last_name": draw(_nullable(LAST_NAMES)), "tax_periods": draw(_periods()),
-        "house_number": where["house_number"], "street": where["street"],
-        "zip5": where["zip5"], "po_box": where["po_box"],
-        "suffix": draw(_nullable(SUFFIXES)), "date_of_birth": draw(st.sampled_from(DOBS)),
-    }  # fmt: skip
+        "row_number": row_number,
+        "first_name": draw(_nullable(FIRSTS)),
+        "last_name": draw(_nullable(LAST_NAMES)),
+        "tax_periods": draw(_periods()),
+        "house_number": where["house_number"],
+        "street": where["street"],
+        "zip5": where["zip5"],
+        "po_box": where["po_box"],
+        "suffix": draw(_nullable(SUFFIXES)),
+        "date_of_birth": draw(st.sampled_from(DOBS)),
+    }
 
 
 @given(
@@ -379,11 +434,20 @@ def test_python_gives_the_sql_rows(
 # --- hand-made cases ---------------------------------------------------------------------
 
 
-def _where(house: str, street: str, unit: str = "", *, po_box: str = "",
-           zip5: str = "12345") -> Row:  # fmt: skip
+def _where(
+    house: str, street: str, unit: str = "", *, po_box: str = "", zip5: str = "12345"
+) -> Row:
     line1 = f"{house} {street}".strip() or po_box
-    return {"house_number": house, "street": street, "unit": unit, "po_box": po_box,
-            "city": "SPRINGFIELD", "state": "IL", "zip5": zip5, "line1": line1}  # fmt: skip
+    return {
+        "house_number": house,
+        "street": street,
+        "unit": unit,
+        "po_box": po_box,
+        "city": "SPRINGFIELD",
+        "state": "IL",
+        "zip5": zip5,
+        "line1": line1,
+    }
 
 
 def _filing(pid: str, year: int, where: Row) -> Row:
@@ -391,33 +455,58 @@ def _filing(pid: str, year: int, where: Row) -> Row:
 
 
 def _history_row(pid: str, where: Row, n_years: int, support: int, last_year: int) -> Row:
-    return {"person_id": pid, **where, "last_year": last_year, "n_years": n_years,
-            "support": support}  # fmt: skip
+    return {
+        "person_id": pid,
+        **where,
+        "last_year": last_year,
+        "n_years": n_years,
+        "support": support,
+    }
 
 
 def _person(pid: str) -> Row:
-    return {"person_id": pid, "tin": "123456789", "first_name": "JOHN", "suffix": "",
-            "date_of_birth": dt.date(1980, 3, 4), "deceased": False}  # fmt: skip
+    return {
+        "person_id": pid,
+        "tin": "123456789",
+        "first_name": "JOHN",
+        "suffix": "",
+        "date_of_birth": dt.date(1980, 3, 4),
+        "deceased": False,
+    }
 
 
 def _valid(row_number: int, periods: list[int], where: Row) -> Row:
-    return {"row_number": row_number, "first_name": "JOHN", "last_name": "SMITH",
-            "tax_periods": periods, "house_number": where["house_number"],
-            "street": where["street"], "zip5": where["zip5"], "po_box": where["po_box"],
-            "suffix": "", "date_of_birth": dt.date(1980, 3, 4)}  # fmt: skip
+    return {
+        "row_number": row_number,
+        "first_name": "JOHN",
+        "last_name": "SMITH",
+        "tax_periods": periods,
+        "house_number": where["house_number"],
+        "street": where["street"],
+        "zip5": where["zip5"],
+        "po_box": where["po_box"],
+        "suffix": "",
+        "date_of_birth": dt.date(1980, 3, 4),
+    }
 
 
 def _one_person(filings: list[Row], addresses: list[Row], periods: list[int]) -> World:
     return World(
         valid=[_valid(1, periods, filings[0])],
-        pred=[{"unique_id_l": "1", "unique_id_r": "P1|0", "match_weight": 12.0,
-               "match_probability": 0.99}],
+        pred=[
+            {
+                "unique_id_l": "1",
+                "unique_id_r": "P1|0",
+                "match_weight": 12.0,
+                "match_probability": 0.99,
+            }
+        ],
         persons=[_person("P1")],
         person_names=[{"person_id": "P1", "first_name": "JOHN", "last_key": "SMITH"}],
         filings=filings,
         person_addresses=addresses,
         nick={"JOHN": ["JOHNNY"]},
-    )  # fmt: skip
+    )
 
 
 def test_unit_dropped_on_the_latest_filing_is_mended_from_history(
@@ -425,11 +514,14 @@ def test_unit_dropped_on_the_latest_filing_is_mended_from_history(
 ) -> None:
     with_unit, without = _where("12", "MAIN ST", "APT 3"), _where("12", "MAIN ST")
     world = _one_person(
-        [_filing("P1", 2021, with_unit), _filing("P1", 2022, with_unit),
-         _filing("P1", 2023, without)],
+        [
+            _filing("P1", 2021, with_unit),
+            _filing("P1", 2022, with_unit),
+            _filing("P1", 2023, without),
+        ],
         [_history_row("P1", with_unit, 2, 2, 2022), _history_row("P1", without, 1, 1, 2023)],
         [2023],
-    )  # fmt: skip
+    )
     (row,) = _compare(con, world, 0.9, 3.0)
     mended = row["unit"] == "APT 3" and row["filing_year"] == 2023 and row["address_usable"]
     assert mended, "row 1: unit (dropped on the latest filing) not mended from history"
@@ -443,7 +535,7 @@ def test_one_year_slip_is_mended_to_the_address_filed_in_other_years(
         [_filing("P1", 2020, home), _filing("P1", 2021, home), _filing("P1", 2022, slip)],
         [_history_row("P1", home, 2, 3, 2021), _history_row("P1", slip, 1, 1, 2022)],
         [2021, 2022],
-    )  # fmt: skip
+    )
     (row,) = _compare(con, world, 0.9, 3.0)
     mended = row["line1"] == "12 MAIN ST"
     assert mended, "row 1: line1 (a one-year slip) not mended"
@@ -453,10 +545,12 @@ def test_missing_unit_where_a_neighbour_files_with_units(con: duckdb.DuckDBPyCon
     home = _where("12", "MAIN ST")
     world = _one_person(
         [_filing("P1", 2023, home)],
-        [_history_row("P1", home, 1, 2, 2023),
-         _history_row("H1", _where("12", "MAIN ST", "2"), 3, 3, 2023)],
+        [
+            _history_row("P1", home, 1, 2, 2023),
+            _history_row("H1", _where("12", "MAIN ST", "2"), 3, 3, 2023),
+        ],
         [2023],
-    )  # fmt: skip
+    )
     (row,) = _compare(con, world, 0.9, 3.0)
     flagged = row["address_usable"] is False
     assert flagged, "row 1: address_usable (a unit missing) not false"
@@ -468,10 +562,13 @@ def _mend_case(slip_years: int, slip_support: int, household: list[Row]) -> Worl
     years = [2019, 2020, 2021, 2022, 2023][: 3 + slip_years]
     return _one_person(
         [_filing("P1", y, home if i < 3 else slip) for i, y in enumerate(years)],
-        [_history_row("P1", home, 3, 3, 2021),
-         _history_row("P1", slip, slip_years, slip_support, years[-1]), *household],
+        [
+            _history_row("P1", home, 3, 3, 2021),
+            _history_row("P1", slip, slip_years, slip_support, years[-1]),
+            *household,
+        ],
         [years[-1]],
-    )  # fmt: skip
+    )
 
 
 _AT_SLIP = _where("12", "MAIN SR")
@@ -506,7 +603,7 @@ def test_undeliverable_filing_takes_the_complete_address(con: duckdb.DuckDBPyCon
         [_filing("P1", 2021, home), _filing("P1", 2022, home), _filing("P1", 2023, no_zip)],
         [_history_row("P1", home, 2, 2, 2022), _history_row("P1", no_zip, 1, 1, 2023)],
         [2023],
-    )  # fmt: skip
+    )
     (row,) = _compare(con, world, 0.9, 3.0)
     completed = row["zip5"] == "12345" and row["address_usable"] is True
     assert completed, "row 1: zip5 (missing on the filing) not taken from the history"
@@ -514,17 +611,27 @@ def test_undeliverable_filing_takes_the_complete_address(con: duckdb.DuckDBPyCon
 
 def test_no_candidates_gives_the_defaults(con: duckdb.DuckDBPyConnection) -> None:
     home = _where("12", "MAIN ST")
-    world = _one_person([_filing("P1", 2023, home)], [_history_row("P1", home, 1, 1, 2023)],
-                        [2023])  # fmt: skip
+    world = _one_person([_filing("P1", 2023, home)], [_history_row("P1", home, 1, 1, 2023)], [2023])
     world.pred = []
     world.valid.append(_valid(2, [2023], home))
     rows = _compare(con, world, 0.9, 3.0)
-    defaults = {"candidates": 0, "score": 0.0, "margin_log2": 0.0, "first_name_agrees": False,
-                "address_corroborated": False, "ineligible": False,
-                "identifier_conflict": False, "suffix_unconfirmed": False,
-                "address_usable": True}  # fmt: skip
-    wrong = [(r["row_number"], c) for r in rows for c in OUTCOME_SCHEMA.names
-             if c != "row_number" and not _same(r[c], defaults.get(c))]  # fmt: skip
+    defaults = {
+        "candidates": 0,
+        "score": 0.0,
+        "margin_log2": 0.0,
+        "first_name_agrees": False,
+        "address_corroborated": False,
+        "ineligible": False,
+        "identifier_conflict": False,
+        "suffix_unconfirmed": False,
+        "address_usable": True,
+    }
+    wrong = [
+        (r["row_number"], c)
+        for r in rows
+        for c in OUTCOME_SCHEMA.names
+        if c != "row_number" and not _same(r[c], defaults.get(c))
+    ]
     assert not wrong, f"not the defaults at (row_number, column): {wrong}"
 
 
@@ -538,13 +645,18 @@ def test_a_second_process_judges_every_other_batch_to_the_same_rows(
         [_filing("P1", 2020, home), _filing("P1", 2021, home), _filing("P1", 2022, slip)],
         [_history_row("P1", home, 2, 3, 2021), _history_row("P1", slip, 1, 1, 2022)],
         [2021, 2022],
-    )  # fmt: skip
+    )
     world.valid = [_valid(rn, [2022] if rn % 3 else [2019], home) for rn in range(1, 8)]
     world.pred = [
-        {"unique_id_l": str(rn), "unique_id_r": "P1|0", "match_weight": 12.0,
-         "match_probability": 0.99}
-        for rn in range(1, 8) if rn != 4
-    ]  # fmt: skip
+        {
+            "unique_id_l": str(rn),
+            "unique_id_r": "P1|0",
+            "match_weight": 12.0,
+            "match_probability": 0.99,
+        }
+        for rn in range(1, 8)
+        if rn != 4
+    ]
     alone = _sql(con, world, 0.9, 3.0)
     monkeypatch.setattr(collapse_module, "JUDGE_ROWS", 2)
     shared = _sql(con, world, 0.9, 3.0)

@@ -47,14 +47,27 @@ def _noisy(rng: random.Random, row: Row) -> Row:
         r["first_name"] = r["first_name"][:i] + r["first_name"][i + 1 :]
     elif pick == 3 and r["date_of_birth"]:
         d = r["date_of_birth"]
-        r["date_of_birth"] = (d.replace(day=d.month, month=d.day) if d.day <= 12
-                              else d + dt.timedelta(days=300))  # fmt: skip
+        r["date_of_birth"] = (
+            d.replace(day=d.month, month=d.day) if d.day <= 12 else d + dt.timedelta(days=300)
+        )
     elif pick == 4 and r["tin"]:
         digit = str((int(r["tin"][-1]) + 1) % 10)
         r["tin"] = r["tin"][:-1] + digit
     elif pick == 5:
-        for c in rng.sample(["middle_name", "suffix", "tin", "house_number", "street", "unit",
-                             "zip5", "city", "date_of_birth"], 3):  # fmt: skip
+        for c in rng.sample(
+            [
+                "middle_name",
+                "suffix",
+                "tin",
+                "house_number",
+                "street",
+                "unit",
+                "zip5",
+                "city",
+                "date_of_birth",
+            ],
+            3,
+        ):
             r[c] = None if c == "date_of_birth" else ""
     elif pick == 6 and r["street"]:
         r["street"] = r["street"][:-1] + "X"
@@ -97,16 +110,21 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Scored:
         con.execute("SET threads = 1")
         con.execute(f"ATTACH '{reference.path}' AS ref (READ_ONLY)")
         inputs = [c for c in REQUEST_INPUTS if c != "row_number"]
-        filings = con.execute(f"SELECT {', '.join(inputs)} FROM ref.filings "
-                              "ORDER BY person_id, tax_year, line1").fetchall()  # fmt: skip
+        filings = con.execute(
+            f"SELECT {', '.join(inputs)} FROM ref.filings ORDER BY person_id, tax_year, line1"
+        ).fetchall()
         # Filings under a first name other than the person's (another filed spelling).
-        variants = con.execute(f"SELECT {', '.join(f'f.{c}' for c in inputs)} FROM ref.filings f "
-                               "JOIN ref.persons p USING (person_id) "
-                               "WHERE f.first_name <> p.first_name "
-                               "ORDER BY f.person_id, f.tax_year LIMIT 40").fetchall()  # fmt: skip
+        variants = con.execute(
+            f"SELECT {', '.join(f'f.{c}' for c in inputs)} FROM ref.filings f "
+            "JOIN ref.persons p USING (person_id) "
+            "WHERE f.first_name <> p.first_name "
+            "ORDER BY f.person_id, f.tax_year LIMIT 40"
+        ).fetchall()
         rng = random.Random(5)
-        rows = [_noisy(rng, dict(zip(inputs, f, strict=True)))
-                for f in rng.sample(filings, REQUESTS - len(variants))]  # fmt: skip
+        rows = [
+            _noisy(rng, dict(zip(inputs, f, strict=True)))
+            for f in rng.sample(filings, REQUESTS - len(variants))
+        ]
         rows += [dict(zip(inputs, f, strict=True)) for f in variants]
         types = {"date_of_birth": "DATE"}
         cols = ", ".join(f"{c} {types.get(c, 'VARCHAR')}" for c in inputs)
@@ -117,16 +135,26 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Scored:
         con.execute("CREATE TEMP VIEW master_view AS SELECT * FROM ref.master_records")
         from splink import DuckDBAPI
 
-        pred = predict_pairs(con, DuckDBAPI(connection=con), "req_features", "master_view",
-                             settings)  # fmt: skip
-        splink = {(str(a), str(b)): (float(w), float(p)) for a, b, w, p in con.execute(
-            "SELECT unique_id_l, unique_id_r, match_weight, match_probability "
-            f"FROM {pred.physical_name}").fetchall()}  # fmt: skip
+        pred = predict_pairs(
+            con, DuckDBAPI(connection=con), "req_features", "master_view", settings
+        )
+        splink = {
+            (str(a), str(b)): (float(w), float(p))
+            for a, b, w, p in con.execute(
+                "SELECT unique_id_l, unique_id_r, match_weight, match_probability "
+                f"FROM {pred.physical_name}"
+            ).fetchall()
+        }
         requests = con.sql("SELECT * FROM req_features").to_arrow_table().to_pylist()
         records = con.sql("SELECT * FROM ref.master_records").to_arrow_table().to_pylist()
-        tf = {f"tf_{column}": dict(con.execute(
-                  f"SELECT {column}, tf_{column} FROM ref.{table} WHERE {column} IS NOT NULL"
-              ).fetchall()) for _, table, column in TF_VIEWS}  # fmt: skip
+        tf = {
+            f"tf_{column}": dict(
+                con.execute(
+                    f"SELECT {column}, tf_{column} FROM ref.{table} WHERE {column} IS NOT NULL"
+                ).fetchall()
+            )
+            for _, table, column in TF_VIEWS
+        }
     finally:
         con.close()
     scorer = Scorer(settings, tf)
@@ -144,8 +172,10 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Scored:
                                 break
                         except Exception:  # an unsure level: counted as uncertain
                             break
-    python = {(p["unique_id_l"], p["unique_id_r"]): (p["match_weight"], p["match_probability"])
-              for p in out.pairs}  # fmt: skip
+    python = {
+        (p["unique_id_l"], p["unique_id_r"]): (p["match_weight"], p["match_probability"])
+        for p in out.pairs
+    }
     return Scored(splink, python, out.uncertain, admitted, levels, scorer, requests, records)
 
 
@@ -155,9 +185,12 @@ def test_same_candidate_pairs(scored: Scored) -> None:
 
 
 def test_same_weights_and_probabilities(scored: Scored) -> None:
-    differ = [pair for pair, (w, p) in scored.splink.items() if pair not in scored.uncertain
-              and (abs(w - scored.python[pair][0]) > 1e-9
-                   or abs(p - scored.python[pair][1]) > 1e-9)]  # fmt: skip
+    differ = [
+        pair
+        for pair, (w, p) in scored.splink.items()
+        if pair not in scored.uncertain
+        and (abs(w - scored.python[pair][0]) > 1e-9 or abs(p - scored.python[pair][1]) > 1e-9)
+    ]
     assert differ == []
 
 

@@ -30,7 +30,7 @@ from taxmatch.contracts import (
     UNMATCHED_COLUMNS,
 )
 from taxmatch.errors import BatchNotFound, InputFileError, PackageError, StoreError
-from taxmatch.ledger.chain import keyed_hash
+from taxmatch.ledger.digest import keyed_hash
 from taxmatch.pipeline.evaluate import address_key, evaluate_package
 from taxmatch.pipeline.evaluate_result import evaluation_dict
 from taxmatch.store.state import BatchRow, DecisionRow, StateStore
@@ -69,8 +69,13 @@ DISCLOSED = [
     ("REQ-5", "1 LAKE DR", "", "MIAMI", "FL", "33101"),  # right address, wrong person
 ]
 # Person keys the store records for the disclosures: the TIN the decision chose.
-DECIDED_TINS = {"REQ-1": "123456789", "REQ-2": "223456789", "REQ-3": "923456789",
-                "REQ-4": "323456780", "REQ-5": "999999999"}  # fmt: skip
+DECIDED_TINS = {
+    "REQ-1": "123456789",
+    "REQ-2": "223456789",
+    "REQ-3": "923456789",
+    "REQ-4": "323456780",
+    "REQ-5": "999999999",
+}
 
 
 def write_csv(path: Path, header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> Path:
@@ -135,14 +140,25 @@ def make_store(root: Path, tins: dict[str, str]) -> Path:
     with StateStore.open(root, create=True) as state:
         state.create_batch(
             BatchRow(
-                batch_id=BATCH, agency="ICE", request_letter_id="LTR-1",
-                input_sha256="a" * 64, envelope_sha256="b" * 64, policy_version="2026.1",
-                policy_sha256="c" * 64, input_rows=13, status="done",
-                created_at=datetime(2026, 11, 30, tzinfo=UTC), finished_at=None, counts={},
-                package_dir=str(root), as_of=date(2026, 11, 30), matcher="exact",
-                reference_id="ref-1", error_code=None,
+                batch_id=BATCH,
+                agency="ICE",
+                request_letter_id="LTR-1",
+                input_sha256="a" * 64,
+                envelope_sha256="b" * 64,
+                policy_version="2026.1",
+                policy_sha256="c" * 64,
+                input_rows=13,
+                status="done",
+                created_at=datetime(2026, 11, 30, tzinfo=UTC),
+                finished_at=None,
+                counts={},
+                package_dir=str(root),
+                as_of=date(2026, 11, 30),
+                matcher="exact",
+                reference_id="ref-1",
+                error_code=None,
             )
-        )  # fmt: skip
+        )
         key = state.ledger_key()
         rows = [
             DecisionRow(BATCH, n, rid, "disclosed", "DISCLOSED", "", "", f"D{n}", 1.0, None)
@@ -246,8 +262,12 @@ def test_zero_denominators_are_null(tmp_path: Path) -> None:
     ev = evaluate_package(truth, package)
     m = ev.overall
     assert (m.rows, m.disclosed, m.precision, m.wrong_address_rate, m.recall) == (
-        1, 0, None, None, None,
-    )  # fmt: skip
+        1,
+        0,
+        None,
+        None,
+        None,
+    )
     assert m.code_agreement is None
     assert ev.generated_ids == {}
     doc = json.loads(json.dumps(evaluation_dict(ev)))

@@ -42,14 +42,16 @@ def _queue(service: ServiceStore, tmp: Path, batch_id: str, agency: str) -> dict
     doc = {"requesting_agency": agency, "request_letter_id": f"L-{batch_id}"}
     path = tmp / f"{batch_id}-envelope.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
-    JobQueue(service).enqueue(batch_id, agency, requests_path=str(tmp / "r.csv"),
-                              envelope_path=str(path), rows_total=1)  # fmt: skip
+    JobQueue(service).enqueue(
+        batch_id, agency, requests_path=str(tmp / "r.csv"), envelope_path=str(path), rows_total=1
+    )
     return doc
 
 
 @pytest.mark.parametrize("reuse", [True, False])
-def test_a_lookup_with_its_own_envelope_runs_under_it(service: ServiceStore, tmp_path: Path,
-                                                     reuse: bool) -> None:  # fmt: skip
+def test_a_lookup_with_its_own_envelope_runs_under_it(
+    service: ServiceStore, tmp_path: Path, reuse: bool
+) -> None:
     _queue(service, tmp_path, "B1", "ICE")
     own = {"requesting_agency": "ICE", "request_letter_id": "L-own"}
     chosen = envelope_for_lookup(service, "ICE", own, reuse_last_envelope=reuse)
@@ -93,8 +95,14 @@ class _Lookups:
     cfg: LookupConfig
     ran: list[Mapping[str, Any]] = field(default_factory=list)
 
-    def lookup(self, agency_id: str, record: Mapping[str, str | None],
-               envelope: Mapping[str, Any], *, origin: str) -> LookupResult:  # fmt: skip
+    def lookup(
+        self,
+        agency_id: str,
+        record: Mapping[str, str | None],
+        envelope: Mapping[str, Any],
+        *,
+        origin: str,
+    ) -> LookupResult:
         self.ran.append(envelope)
         return LookupResult("B9", "REQ-1", "unmatched", "NO_MATCH")
 
@@ -111,10 +119,18 @@ def _lookups(tmp: Path, reuse: bool | None) -> _Lookups:
     return _Lookups(LookupConfig(store=tmp, out=tmp, policy=policy))
 
 
-def _answer(lookups: _Lookups, service: ServiceStore, envelope: Mapping[str, Any] | None,
-            quota: int = 10) -> LookupResult:  # fmt: skip
-    return answer_lookup(cast(LookupService, lookups), service, "ICE", RECORD, envelope,
-                         daily_row_quota=quota, origin="api@test")  # fmt: skip
+def _answer(
+    lookups: _Lookups, service: ServiceStore, envelope: Mapping[str, Any] | None, quota: int = 10
+) -> LookupResult:
+    return answer_lookup(
+        cast(LookupService, lookups),
+        service,
+        "ICE",
+        RECORD,
+        envelope,
+        daily_row_quota=quota,
+        origin="api@test",
+    )
 
 
 def _used(service: ServiceStore) -> int:

@@ -17,8 +17,11 @@ from taxmatch.store.state import StateStore
 DAY = date(2026, 12, 1)
 
 
-@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
-                    timezones=st.just(UTC)))  # fmt: skip
+@given(
+    st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    )
+)
 def test_retry_after_reaches_the_next_utc_midnight(moment: datetime) -> None:
     seconds = seconds_to_midnight(moment)
     midnight = datetime.combine(moment.date() + timedelta(days=1), datetime.min.time(), UTC)

@@ -14,8 +14,16 @@ from taxmatch.store.state import SubjectRow
 
 
 def pending(n: int) -> Pending:
-    return (f"D-{n}", n, f"{n:064x}", f"k{n}", f"h{n}", f"{900000000 + n}", "8 U.S.C. 1326(a)",
-            f"reason {n}")  # fmt: skip
+    return (
+        f"D-{n}",
+        n,
+        f"{n:064x}",
+        f"k{n}",
+        f"h{n}",
+        f"{900000000 + n}",
+        "8 U.S.C. 1326(a)",
+        f"reason {n}",
+    )
 
 
 def tables(ws: BatchWorkspace) -> set[str]:
@@ -39,18 +47,30 @@ def test_held_disclosures_come_back_in_file_order(
         drafts = [d for c in chunks for d in c[0]]
         subjects = [s for c in chunks for s in c[1]]
         assert subjects == [
-            SubjectRow(f"D-{n}", "B1", n, f"{900000000 + n}", "8 U.S.C. 1326(a)", f"reason {n}",
-                       "street_address;zip")
+            SubjectRow(
+                f"D-{n}",
+                "B1",
+                n,
+                f"{900000000 + n}",
+                "8 U.S.C. 1326(a)",
+                f"reason {n}",
+                "street_address;zip",
+            )
             for n in range(1, rows + 1)
-        ]  # fmt: skip
+        ]
         assert [(d.event_type, d.actor, d.origin, d.object_id) for d in drafts] == [
             ("disclosure", "svc", "cli", f"D-{n}") for n in range(1, rows + 1)
         ]
         assert [d.payload for d in drafts] == [
-            {"batch_id": "B1", "request_id_sha256": f"{n:064x}", "person_key": f"k{n}",
-             "fields": ["street_address", "zip"], "values_hmac": f"h{n}"}
+            {
+                "batch_id": "B1",
+                "request_id_sha256": f"{n:064x}",
+                "person_key": f"k{n}",
+                "fields": ["street_address", "zip"],
+                "values_hmac": f"h{n}",
+            }
             for n in range(1, rows + 1)
-        ]  # fmt: skip
+        ]
         stash.discard()
         assert len(stash) == 0
         assert TABLE not in tables(ws)

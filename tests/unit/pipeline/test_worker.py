@@ -17,9 +17,25 @@ T0 = datetime(2026, 12, 1, tzinfo=UTC)
 
 def _job(store: Path) -> Job:
     home = store / "api" / "uploads" / "B1"
-    return Job("B1", "ICE", "running", None, str(home / "requests.csv"),
-               str(home / "envelope.json"), 3, "validating", 0, None, 0, 1, "w", None, None,
-               T0, T0)  # fmt: skip
+    return Job(
+        "B1",
+        "ICE",
+        "running",
+        None,
+        str(home / "requests.csv"),
+        str(home / "envelope.json"),
+        3,
+        "validating",
+        0,
+        None,
+        0,
+        1,
+        "w",
+        None,
+        None,
+        T0,
+        T0,
+    )
 
 
 @pytest.mark.parametrize(

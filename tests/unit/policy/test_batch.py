@@ -16,12 +16,21 @@ from taxmatch.policy.batch import (
 R = ReasonCode
 
 
-def judge(id_rank: int = 1, pc: int = 1, rel: int = 1, officer: int = 1, rows: int = 100,
-          share: float = 0.05, cap: int = 50) -> set[ReasonCode]:  # fmt: skip
+def judge(
+    id_rank: int = 1,
+    pc: int = 1,
+    rel: int = 1,
+    officer: int = 1,
+    rows: int = 100,
+    share: float = 0.05,
+    cap: int = 50,
+) -> set[ReasonCode]:
     codes, _ = batch_codes(
-        BatchCounts(id_rank, pc, rel, officer), input_rows=rows, max_identical_share=share,
+        BatchCounts(id_rank, pc, rel, officer),
+        input_rows=rows,
+        max_identical_share=share,
         cap=cap,
-    )  # fmt: skip
+    )
     return set(codes)
 
 
@@ -58,8 +67,13 @@ def test_keys_fold_case_space_and_punctuation() -> None:
     assert relevance_digest({"relevance": ""}) is None
 
 
-@given(st.integers(0, 10), st.integers(0, 10), st.integers(0, 200), st.integers(1, 200),
-       st.integers(1, 200))  # fmt: skip
+@given(
+    st.integers(0, 10),
+    st.integers(0, 10),
+    st.integers(0, 200),
+    st.integers(1, 200),
+    st.integers(1, 200),
+)
 def test_codes_are_monotone_in_counts(i: int, p: int, rel: int, off: int, rows: int) -> None:
     before = judge(i, p, rel, off, rows)
     after = judge(i + 1, p + 1, rel + 1, off + 1, rows)

@@ -422,18 +422,42 @@ def test_snapshot_schema(tmp_path: Path) -> None:
         for t in ("persons", "person_addresses", "person_names")
     }
     assert columns["persons"] == [
-        "person_id", "tin", "first_name", "middle_name", "last_name", "suffix", "last_key",
-        "date_of_birth", "date_of_death", "deceased", "itin", "tins", "n_filings",
-        "first_year", "last_year",
-    ]  # fmt: skip
-    assert columns["person_addresses"][:9] == [
-        "person_id", "house_number", "street", "unit", "po_box", "city", "state", "zip5",
-        "line1",
-    ]  # fmt: skip
-    assert columns["person_names"][:7] == [
-        "person_id", "first_name", "middle_name", "last_name", "suffix", "last_key",
+        "person_id",
+        "tin",
+        "first_name",
+        "middle_name",
+        "last_name",
+        "suffix",
+        "last_key",
+        "date_of_birth",
+        "date_of_death",
+        "deceased",
+        "itin",
+        "tins",
         "n_filings",
-    ]  # fmt: skip
+        "first_year",
+        "last_year",
+    ]
+    assert columns["person_addresses"][:9] == [
+        "person_id",
+        "house_number",
+        "street",
+        "unit",
+        "po_box",
+        "city",
+        "state",
+        "zip5",
+        "line1",
+    ]
+    assert columns["person_names"][:7] == [
+        "person_id",
+        "first_name",
+        "middle_name",
+        "last_name",
+        "suffix",
+        "last_key",
+        "n_filings",
+    ]
     assert "person_id" in [c for c, *_ in con.execute("DESCRIBE filings").fetchall()]
 
 

@@ -27,8 +27,9 @@ def workspace() -> Iterator[BatchWorkspace]:
     ws.append_records(pa.table(columns, schema=RECORD_SCHEMA))
     list(ws.iter_counts(cap=10**6))  # makes ``final``
     con.execute("CREATE TABLE outcomes AS SELECT row_number, 0.5 AS score FROM records")
-    con.execute("CREATE TABLE req_features AS SELECT CAST(row_number AS VARCHAR) AS unique_id "
-                "FROM records")  # fmt: skip
+    con.execute(
+        "CREATE TABLE req_features AS SELECT CAST(row_number AS VARCHAR) AS unique_id FROM records"
+    )
     ws.valid_requests_view()
     yield ws
     con.close()
@@ -37,8 +38,10 @@ def workspace() -> Iterator[BatchWorkspace]:
 def _saved(path: Path) -> dict[str, int]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-                  for t in (*PERSISTED, "valid")}  # fmt: skip
+        counts = {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+            for t in (*PERSISTED, "valid")
+        }
     finally:
         con.close()
     return counts
@@ -50,8 +53,13 @@ def test_persist_writes_every_table_and_the_valid_view(
     path = tmp_path / "work" / "work.duckdb"
     workspace.persist(path)
     valid = workspace.con.execute("SELECT count(*) FROM valid").fetchall()[0][0]
-    assert _saved(path) == {"records": ROWS, "final": ROWS, "outcomes": ROWS,
-                            "req_features": ROWS, "valid": valid}  # fmt: skip
+    assert _saved(path) == {
+        "records": ROWS,
+        "final": ROWS,
+        "outcomes": ROWS,
+        "req_features": ROWS,
+        "valid": valid,
+    }
     assert not path.with_name(path.name + ".partial").exists()
 
 
@@ -79,8 +87,10 @@ def test_a_failed_background_persist_raises_at_wait_and_leaves_no_file(
         saving.wait()
     assert not path.exists()
     # nothing half-attached is left behind on the workspace's database
-    attached = {r[0] for r in workspace.con.execute(
-        "SELECT database_name FROM duckdb_databases()").fetchall()}  # fmt: skip
+    attached = {
+        r[0]
+        for r in workspace.con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+    }
     assert not {a for a in attached if a.startswith("saved")}
 
 

@@ -159,8 +159,10 @@ def test_rules_never_merge_conflicting_people(
         assert len(years) == len(set(years))  # two fragments never share a year
 
 
-@given(st.lists(st.tuples(st.sampled_from("abcdef"), st.sampled_from("abcdef")), max_size=8),
-       st.randoms(use_true_random=False))  # fmt: skip
+@given(
+    st.lists(st.tuples(st.sampled_from("abcdef"), st.sampled_from("abcdef")), max_size=8),
+    st.randoms(use_true_random=False),
+)
 def test_merge_roots_are_order_independent_and_idempotent(
     edges: list[tuple[str, str]], rnd: random.Random
 ) -> None:

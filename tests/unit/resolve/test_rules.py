@@ -41,10 +41,17 @@ filings = st.builds(
 
 def _candidate(src: str, dst: str, **kw: object) -> MergeCandidate:
     base: dict[str, object] = {
-        "src": src, "dst": dst, "src_first": "ANNA", "dst_first": "ANNA", "src_middle": "",
-        "dst_middle": "", "src_suffix": "", "dst_suffix": "", "dob_equal": True,
+        "src": src,
+        "dst": dst,
+        "src_first": "ANNA",
+        "dst_first": "ANNA",
+        "src_middle": "",
+        "dst_middle": "",
+        "src_suffix": "",
+        "dst_suffix": "",
+        "dob_equal": True,
         "address_shared": False,
-    }  # fmt: skip
+    }
     base.update(kw)
     return MergeCandidate(**base)  # type: ignore[arg-type]
 

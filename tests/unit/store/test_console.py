@@ -22,15 +22,19 @@ def test_0009_adds_disabled_and_last_seen_to_existing_rows(state_url: str) -> No
         with engine.begin() as conn:
             _alembic(conn, "upgrade", "0005")
             conn.execute(
-                text("INSERT INTO officers (username, role, password_hash, failed_logins, "
-                     "created_at) VALUES ('olive', 'officer', 'x', 0, :t)"),
+                text(
+                    "INSERT INTO officers (username, role, password_hash, failed_logins, "
+                    "created_at) VALUES ('olive', 'officer', 'x', 0, :t)"
+                ),
                 {"t": naive},
-            )  # fmt: skip
+            )
             conn.execute(
-                text("INSERT INTO console_sessions (token_sha256, username, created_at, "
-                     "expires_at) VALUES ('a', 'olive', :c, :e)"),
+                text(
+                    "INSERT INTO console_sessions (token_sha256, username, created_at, "
+                    "expires_at) VALUES ('a', 'olive', :c, :e)"
+                ),
                 {"c": naive, "e": later},
-            )  # fmt: skip
+            )
     finally:
         engine.dispose()
     with StateStore(state_url) as state:  # upgrades to head on open
@@ -38,8 +42,10 @@ def test_0009_adds_disabled_and_last_seen_to_existing_rows(state_url: str) -> No
         assert officer is not None
         assert officer.disabled is False
         assert cs.session_officer(state, "a", now, timedelta(minutes=30)) is not None
-        assert cs.session_officer(state, "a", now + timedelta(minutes=31),
-                                  timedelta(minutes=30)) is None  # fmt: skip
+        assert (
+            cs.session_officer(state, "a", now + timedelta(minutes=31), timedelta(minutes=30))
+            is None
+        )
     engine = create_engine(state_url)
     try:
         with engine.begin() as conn:

@@ -36,15 +36,24 @@ def raw(url: str) -> Iterator[Connection]:
 
 
 def subject(row_number: int, batch_id: str = "B1") -> SubjectRow:
-    return SubjectRow(f"D-{batch_id}-{row_number}", batch_id, row_number, TIN, "8 U.S.C. 1326(a)",
-                      f"reason {row_number}", "street_address;zip")  # fmt: skip
+    return SubjectRow(
+        f"D-{batch_id}-{row_number}",
+        batch_id,
+        row_number,
+        TIN,
+        "8 U.S.C. 1326(a)",
+        f"reason {row_number}",
+        "street_address;zip",
+    )
 
 
 def record(store: StateStore, batch_id: str, first: int, last: int, chunk: int) -> str:
     rows = [decision(n, batch_id) for n in range(first, last + 1)]
     subjects = [subject(n, batch_id) for n in range(first, last + 1) if n % 2 == 0]
-    drafts = [LedgerDraft("disclosure", "svc", "cli", True, s.disclosure_id, {"batch_id": batch_id})
-              for s in subjects]  # fmt: skip
+    drafts = [
+        LedgerDraft("disclosure", "svc", "cli", True, s.disclosure_id, {"batch_id": batch_id})
+        for s in subjects
+    ]
     return store.record_decisions(
         batch_id, rows, chunk=chunk, subjects=subjects, drafts=drafts, actor="svc", origin="cli"
     )
@@ -68,9 +77,16 @@ def test_a_chunk_is_recorded_with_its_subjects_and_entries(state_store: StateSto
     assert result.ok, result.problem
     assert result.decisions == 13
     chunks = entries_of(state_store, EVENT_DECISIONS)
-    assert [(e.object_id, e.payload["chunk"], e.payload["first_row"], e.payload["last_row"],
-             e.payload["rows"]) for e in chunks] == [
-        ("B1", 1, 1, 6, 6), ("B1", 2, 7, 10, 4), ("B2", 1, 1, 3, 3)]  # fmt: skip
+    assert [
+        (
+            e.object_id,
+            e.payload["chunk"],
+            e.payload["first_row"],
+            e.payload["last_row"],
+            e.payload["rows"],
+        )
+        for e in chunks
+    ] == [("B1", 1, 1, 6, 6), ("B1", 2, 7, 10, 4), ("B2", 1, 1, 3, 3)]
     assert chunks[0].payload["count_DISCLOSED"] == 3
     assert chunks[0].payload["count_REJECTED"] == 3
     # the disclosure entries come before the chunk entry that accounts for them
@@ -123,8 +139,12 @@ def test_a_statute_set_on_a_row_recorded_without_one_is_caught(
     assert state_store.verify_ledger().ok
     first = entries_of(state_store, EVENT_DECISIONS)[0]
     with raw(state_url) as conn:
-        conn.execute(text("UPDATE decisions SET statute = '8 U.S.C. 1326(a)' "
-                          "WHERE batch_id = 'B1' AND row_number = 3"))  # fmt: skip
+        conn.execute(
+            text(
+                "UPDATE decisions SET statute = '8 U.S.C. 1326(a)' "
+                "WHERE batch_id = 'B1' AND row_number = 3"
+            )
+        )
     result = state_store.verify_ledger()
     assert (result.ok, result.first_bad_seq) == (False, first.seq)
     assert "8 U.S.C." not in (result.problem or "")
@@ -158,11 +178,13 @@ def test_an_inserted_decision_is_caught(
     filled(state_store)
     with raw(state_url) as conn:
         conn.execute(
-            text("INSERT INTO decisions SELECT batch_id, :n, request_id, disposition, outcome, "
-                 "reason_codes, fields, disclosure_id, score, person_key, statute FROM decisions "
-                 "WHERE batch_id = 'B2' AND row_number = 2"),
+            text(
+                "INSERT INTO decisions SELECT batch_id, :n, request_id, disposition, outcome, "
+                "reason_codes, fields, disclosure_id, score, person_key, statute FROM decisions "
+                "WHERE batch_id = 'B2' AND row_number = 2"
+            ),
             {"n": row_number},
-        )  # fmt: skip
+        )
     result = state_store.verify_ledger()
     assert (result.ok, result.first_bad_seq) == (False, None)
     assert result.problem == (
@@ -240,8 +262,7 @@ def test_malformed_chunk_entry_is_reported(state_store: StateStore) -> None:
     )
     result = state_store.verify_ledger()
     # entry 1 is the batch's ``batch_received`` (create_batch records it, binding the row)
-    assert (result.ok, result.first_bad_seq, result.problem) == (
-        False, 2, "entry is malformed")  # fmt: skip
+    assert (result.ok, result.first_bad_seq, result.problem) == (False, 2, "entry is malformed")
 
 
 def test_decisions_recorded_row_count_is_checked(state_store: StateStore, state_url: str) -> None:
@@ -260,10 +281,16 @@ def test_config_changes_are_recorded_once_per_identity(state_store: StateStore) 
     assert state_store.record_config("model", "m1", actor="ana", origin="cli@h")
     assert state_store.record_config("policy", "p2", actor="bo", origin="api", version="2")
     assert state_store.record_config("policy", "p1", actor="bo", origin="api", version="1")
-    changes = [(e.object_id, e.actor, e.payload["identity"], e.payload["previous_identity"])
-               for e in entries_of(state_store, "config_changed")]  # fmt: skip
-    assert changes == [("policy", "ana", "p1", None), ("model", "ana", "m1", None),
-                       ("policy", "bo", "p2", "p1"), ("policy", "bo", "p1", "p2")]  # fmt: skip
+    changes = [
+        (e.object_id, e.actor, e.payload["identity"], e.payload["previous_identity"])
+        for e in entries_of(state_store, "config_changed")
+    ]
+    assert changes == [
+        ("policy", "ana", "p1", None),
+        ("model", "ana", "m1", None),
+        ("policy", "bo", "p2", "p1"),
+        ("policy", "bo", "p1", "p2"),
+    ]
     assert state_store.verify_ledger().ok
 
 

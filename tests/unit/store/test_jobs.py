@@ -27,10 +27,10 @@ def _alembic(conn: Connection, action: str, revision: str) -> None:
     getattr(command, action)(config, revision)
 
 
-def _enqueue(queue: JobQueue, batch_id: str, key: str | None = None,
-             agency: str = "ICE") -> bool:  # fmt: skip
-    return queue.enqueue(batch_id, agency, requests_path="r", envelope_path="e", rows_total=1,
-                         idempotency_key=key)[1]  # fmt: skip
+def _enqueue(queue: JobQueue, batch_id: str, key: str | None = None, agency: str = "ICE") -> bool:
+    return queue.enqueue(
+        batch_id, agency, requests_path="r", envelope_path="e", rows_total=1, idempotency_key=key
+    )[1]
 
 
 @pytest.fixture
@@ -76,9 +76,13 @@ def test_0010_copies_the_keys_jobs_held_and_downgrades(state_url: str) -> None:
     try:
         with engine.begin() as conn:
             _alembic(conn, "upgrade", "0005")
-            conn.execute(text(
-                "INSERT INTO agencies (agency_id, status, created_at, updated_at) "
-                "VALUES ('ICE', 'active', :t, :t)"), {"t": T0})  # fmt: skip
+            conn.execute(
+                text(
+                    "INSERT INTO agencies (agency_id, status, created_at, updated_at) "
+                    "VALUES ('ICE', 'active', :t, :t)"
+                ),
+                {"t": T0},
+            )
             insert = text(
                 "INSERT INTO jobs (batch_id, agency_id, status, idempotency_key, "
                 "requests_path, envelope_path, rows_total, stage, stage_done, rows_done, "

@@ -47,11 +47,13 @@ def _old_store(url: str) -> None:
             # a sealed batch: its subjects are disclosures made
             conn.execute(batches.insert(), batch_params(replace(batch(), status="done")))
             conn.execute(
-                text("INSERT INTO disclosure_subjects (disclosure_id, batch_id, row_number, tin,"
-                     " statute, relevance, fields, disclosed_at) VALUES ('D-2', 'B1', 2, :tin,"
-                     " '8 U.S.C. 1326(a)', :why, 'zip', :t)"),
+                text(
+                    "INSERT INTO disclosure_subjects (disclosure_id, batch_id, row_number, tin,"
+                    " statute, relevance, fields, disclosed_at) VALUES ('D-2', 'B1', 2, :tin,"
+                    " '8 U.S.C. 1326(a)', :why, 'zip', :t)"
+                ),
                 {"tin": TIN, "why": REASON, "t": datetime.now(UTC)},
-            )  # fmt: skip
+            )
     finally:
         engine.dispose()
 

@@ -69,8 +69,19 @@ DATETIMES = {"created_at", "decided_at", "disclosed_at", "released_at"}
 
 
 def held(batch_id: str, row_number: int) -> DecisionRow:
-    return DecisionRow(batch_id, row_number, f"REQ-{row_number}", "pending", "REVIEW", "", "",
-                       None, 0.99, None, "8 U.S.C. 1326(a)")  # fmt: skip
+    return DecisionRow(
+        batch_id,
+        row_number,
+        f"REQ-{row_number}",
+        "pending",
+        "REVIEW",
+        "",
+        "",
+        None,
+        0.99,
+        None,
+        "8 U.S.C. 1326(a)",
+    )
 
 
 def draft(event: str, object_id: str, **payload: object) -> LedgerDraft:
@@ -84,11 +95,18 @@ def build(store: StateStore) -> None:
     filled(store)
     store.create_batch(batch("B4"))
     store.record_decisions("B4", [decision(n, "B4") for n in range(1, 5)], chunk=1)
-    sealed = [SubjectRow(f"D-B4-{n}", "B4", n, TIN, "8 U.S.C. 1326(a)", f"reason {n}", "zip")
-              for n in (2, 4)]  # fmt: skip
-    seal_batch(store, "B4", delivered=draft("package_delivered", "B4"),
-               disclosures=[([draft("disclosure", s.disclosure_id) for s in sealed], sealed)],
-               counts={"DISCLOSED": 2}, finished_at=T0)  # fmt: skip
+    sealed = [
+        SubjectRow(f"D-B4-{n}", "B4", n, TIN, "8 U.S.C. 1326(a)", f"reason {n}", "zip")
+        for n in (2, 4)
+    ]
+    seal_batch(
+        store,
+        "B4",
+        delivered=draft("package_delivered", "B4"),
+        disclosures=[([draft("disclosure", s.disclosure_id) for s in sealed], sealed)],
+        counts={"DISCLOSED": 2},
+        finished_at=T0,
+    )
     store.write_request_counts("B1", {"8 U.S.C. 1326(a)": 7, "": 3})
     store.write_request_counts("B2", {"8 U.S.C. 1326(a)": 3})
     store.create_batch(replace(batch("B3"), status="done"))
@@ -97,20 +115,40 @@ def build(store: StateStore) -> None:
         action = "disclose" if row % 2 else "withhold"
         decided = draft("review_decided", f"B3#{row}", batch_id="B3", row_number=row)
         cs.record_review(store, held("B3", row), action, f"{REASON} {row}", who, decided)
-    first = cs.create_release(store, "B3", "ofc-olive", "",
-                              lambda rid, n: draft("release_prepared", rid, rows=n))  # fmt: skip
+    first = cs.create_release(
+        store, "B3", "ofc-olive", "", lambda rid, n: draft("release_prepared", rid, rows=n)
+    )
     subjects: list[dict[str, object]] = [
-        {"disclosure_id": "D-B3-1", "batch_id": "B3", "row_number": 1, "tin": TIN,
-         "statute": "8 U.S.C. 1326(a)", "relevance": "reason 1", "fields": "zip",
-         "disclosed_at": first.created_at},
-    ]  # fmt: skip
+        {
+            "disclosure_id": "D-B3-1",
+            "batch_id": "B3",
+            "row_number": 1,
+            "tin": TIN,
+            "statute": "8 U.S.C. 1326(a)",
+            "relevance": "reason 1",
+            "fields": "zip",
+            "disclosed_at": first.created_at,
+        },
+    ]
     drafts = [draft("disclosure", "D-B3-1"), draft("supplement_written", first.release_id)]
-    cs.finish_release(store, first.release_id, "sup-sam", "/out/B3-S1", "f" * 64, [1], subjects,
-                      drafts)  # fmt: skip
-    cs.record_review(store, held("B3", 5), "disclose", f"{REASON} 5", "ofc-olive",
-                     draft("review_decided", "B3#5", batch_id="B3", row_number=5))  # fmt: skip
-    cs.create_release(store, "B3", "ofc-olive", "two-person rule",
-                      lambda rid, n: draft("release_prepared", rid, rows=n))  # fmt: skip
+    cs.finish_release(
+        store, first.release_id, "sup-sam", "/out/B3-S1", "f" * 64, [1], subjects, drafts
+    )
+    cs.record_review(
+        store,
+        held("B3", 5),
+        "disclose",
+        f"{REASON} 5",
+        "ofc-olive",
+        draft("review_decided", "B3#5", batch_id="B3", row_number=5),
+    )
+    cs.create_release(
+        store,
+        "B3",
+        "ofc-olive",
+        "two-person rule",
+        lambda rid, n: draft("release_prepared", rid, rows=n),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -159,8 +197,9 @@ def tampering(draw: st.DrawFn, counts: dict[str, int]) -> tuple[str, Tamper]:
     keys = KEYS[table]
 
     def apply(con: sqlite3.Connection) -> None:
-        row = con.execute(f"SELECT rowid, * FROM {table} ORDER BY rowid LIMIT 1 OFFSET ?",
-                          (pick,)).fetchone()  # fmt: skip
+        row = con.execute(
+            f"SELECT rowid, * FROM {table} ORDER BY rowid LIMIT 1 OFFSET ?", (pick,)
+        ).fetchone()
         names = ["rowid"] + [d[0] for d in con.execute(f"SELECT * FROM {table}").description]
         values = dict(zip(names, row, strict=True))
         if kind == "change":
@@ -175,8 +214,10 @@ def tampering(draw: st.DrawFn, counts: dict[str, int]) -> tuple[str, Tamper]:
                 values["number"] += 100
             del values["rowid"]
             marks = ", ".join("?" for _ in values)
-            con.execute(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({marks})",
-                        tuple(values.values()))  # fmt: skip
+            con.execute(
+                f"INSERT INTO {table} ({', '.join(values)}) VALUES ({marks})",
+                tuple(values.values()),
+            )
 
     return table, apply
 
@@ -228,8 +269,9 @@ def test_every_bound_column_of_every_row_is_checked(pristine: Path, tmp_path: Pa
         for pick in range(row_counts(pristine)[table]):
             for column in columns:
 
-                def change(con: sqlite3.Connection, t: str = table, c: str = column,
-                           p: int = pick) -> None:  # fmt: skip
+                def change(
+                    con: sqlite3.Connection, t: str = table, c: str = column, p: int = pick
+                ) -> None:
                     rowid, old = con.execute(
                         f"SELECT rowid, {c} FROM {t} ORDER BY rowid LIMIT 1 OFFSET ?", (p,)
                     ).fetchone()
@@ -347,13 +389,17 @@ def test_tampering_is_caught_on_each_backend(state_store: StateStore, state_url:
         conn.execute(text("UPDATE releases SET approver = 'ofc-olive' WHERE release_id = 'B3-S1'"))
     result = state_store.verify_ledger()
     assert (result.ok, result.problem) == (
-        False, "releases row B3-S1 (publication columns) do not match the ledger")  # fmt: skip
+        False,
+        "releases row B3-S1 (publication columns) do not match the ledger",
+    )
     with triggers_off(state_url) as conn:
         conn.execute(text("UPDATE releases SET approver = 'sup-sam' WHERE release_id = 'B3-S1'"))
         conn.execute(text("DELETE FROM disclosure_subjects WHERE disclosure_id = 'D-B2-2'"))
     result = state_store.verify_ledger()
     assert (result.ok, result.problem) == (
-        False, "disclosure_subjects rows 1-3 of batch B2 do not match the ledger")  # fmt: skip
+        False,
+        "disclosure_subjects rows 1-3 of batch B2 do not match the ledger",
+    )
 
 
 @pytest.mark.parametrize(
@@ -406,23 +452,59 @@ def _old_store(url: str) -> None:
                 conn.execute(
                     request_counts.insert(), {"batch_id": name, "statute": "", "requests": 2}
                 )
-                conn.execute(disclosure_subjects.insert(), {
-                    "disclosure_id": f"D-{name}", "batch_id": name, "row_number": 1, "tin": TIN,
-                    "statute": "", "relevance": "reason 1", "fields": "zip",
-                    "disclosed_at": T0})  # fmt: skip
-            conn.execute(releases.insert(), {
-                "release_id": "B1-S1", "batch_id": "B1", "number": 1, "preparer": "ofc-olive",
-                "rows": 1, "second_person": "", "approver": None, "status": "awaiting_approval",
-                "created_at": T0, "released_at": None, "package_dir": None,
-                "manifest_sha256": None})  # fmt: skip
-            conn.execute(reviews.insert(), {
-                "batch_id": "B1", "row_number": 2, "request_id": "REQ-2", "outcome": "REVIEW",
-                "action": "disclose", "reason": REASON, "officer": "ofc-olive", "decided_at": T0,
-                "release_id": "B1-S1", "disclosed": False})  # fmt: skip
+                conn.execute(
+                    disclosure_subjects.insert(),
+                    {
+                        "disclosure_id": f"D-{name}",
+                        "batch_id": name,
+                        "row_number": 1,
+                        "tin": TIN,
+                        "statute": "",
+                        "relevance": "reason 1",
+                        "fields": "zip",
+                        "disclosed_at": T0,
+                    },
+                )
+            conn.execute(
+                releases.insert(),
+                {
+                    "release_id": "B1-S1",
+                    "batch_id": "B1",
+                    "number": 1,
+                    "preparer": "ofc-olive",
+                    "rows": 1,
+                    "second_person": "",
+                    "approver": None,
+                    "status": "awaiting_approval",
+                    "created_at": T0,
+                    "released_at": None,
+                    "package_dir": None,
+                    "manifest_sha256": None,
+                },
+            )
+            conn.execute(
+                reviews.insert(),
+                {
+                    "batch_id": "B1",
+                    "row_number": 2,
+                    "request_id": "REQ-2",
+                    "outcome": "REVIEW",
+                    "action": "disclose",
+                    "reason": REASON,
+                    "officer": "ofc-olive",
+                    "decided_at": T0,
+                    "release_id": "B1-S1",
+                    "disclosed": False,
+                },
+            )
             head = GENESIS
             for seq in (1, 2):
-                entry = link(draft("batch_received", f"B{seq}"), seq=seq, prev_hash=head,
-                             recorded_at="2026-11-30T00:00:00.000000Z")  # fmt: skip
+                entry = link(
+                    draft("batch_received", f"B{seq}"),
+                    seq=seq,
+                    prev_hash=head,
+                    recorded_at="2026-11-30T00:00:00.000000Z",
+                )
                 conn.execute(ledger_entries.insert(), entry_params(entry))
                 head = entry.entry_hash
             conn.execute(text("UPDATE ledger_head SET seq = 2, entry_hash = :h"), {"h": head})
@@ -448,20 +530,25 @@ def test_rows_stored_before_binding_are_backfilled(state_url: str) -> None:
         result = store.verify_ledger()
         assert result.ok, result.problem
     with triggers_off(state_url) as conn:  # another column's ciphertext: it does not open here
-        conn.execute(text("UPDATE disclosure_subjects SET tin = relevance "
-                          "WHERE disclosure_id = 'D-B1'"))  # fmt: skip
+        conn.execute(
+            text("UPDATE disclosure_subjects SET tin = relevance WHERE disclosure_id = 'D-B1'")
+        )
     with StateStore(state_url) as store:
         result = store.verify_ledger()
     assert (result.ok, result.problem) == (
-        False, "disclosure_subjects row D-B1: tin does not decrypt")  # fmt: skip
+        False,
+        "disclosure_subjects row D-B1: tin does not decrypt",
+    )
     with triggers_off(state_url) as conn:  # a row of the old batch gone
         conn.execute(text("DELETE FROM disclosure_subjects WHERE disclosure_id = 'D-B1'"))
     with StateStore(state_url) as store:
         seq = next(e.seq for e in backfilled if e.object_id == "B1")
         result = store.verify_ledger()
     assert (result.ok, result.first_bad_seq, result.problem) == (
-        False, seq, "disclosure_subjects rows of batch B1 recorded before schema 0006 do not "
-        "match the ledger")  # fmt: skip
+        False,
+        seq,
+        "disclosure_subjects rows of batch B1 recorded before schema 0006 do not match the ledger",
+    )
 
 
 def test_0006_downgrades_and_upgrades_again(state_url: str) -> None:

@@ -22,15 +22,20 @@ TIN = "912345678"
 
 
 def delivered(batch_id: str = "B1") -> LedgerDraft:
-    return LedgerDraft("package_delivered", "svc", "cli", True, batch_id,
-                       {"manifest_sha256": "m" * 64, "rows": 4})  # fmt: skip
+    return LedgerDraft(
+        "package_delivered", "svc", "cli", True, batch_id, {"manifest_sha256": "m" * 64, "rows": 4}
+    )
 
 
 def chunk(batch_id: str, rows: list[int]) -> tuple[list[LedgerDraft], list[SubjectRow]]:
-    drafts = [LedgerDraft("disclosure", "svc", "cli", True, f"D-{batch_id}-{n}",
-                          {"batch_id": batch_id}) for n in rows]  # fmt: skip
-    subjects = [SubjectRow(f"D-{batch_id}-{n}", batch_id, n, TIN, "8 U.S.C. 1326(a)",
-                           f"reason {n}", "zip") for n in rows]  # fmt: skip
+    drafts = [
+        LedgerDraft("disclosure", "svc", "cli", True, f"D-{batch_id}-{n}", {"batch_id": batch_id})
+        for n in rows
+    ]
+    subjects = [
+        SubjectRow(f"D-{batch_id}-{n}", batch_id, n, TIN, "8 U.S.C. 1326(a)", f"reason {n}", "zip")
+        for n in rows
+    ]
     return drafts, subjects
 
 
@@ -50,17 +55,29 @@ def test_the_seal_writes_delivery_then_disclosures_and_marks_the_batch_done(
 ) -> None:
     recorded(state_store)
     assert list(batch_subjects(state_store, "B1")) == []
-    head = seal_batch(state_store, "B1", delivered=delivered(),
-                      disclosures=[chunk("B1", [2]), chunk("B1", [4])],
-                      counts={"DISCLOSED": 2, "REJECTED": 2}, finished_at=T0)  # fmt: skip
+    head = seal_batch(
+        state_store,
+        "B1",
+        delivered=delivered(),
+        disclosures=[chunk("B1", [2]), chunk("B1", [4])],
+        counts={"DISCLOSED": 2, "REJECTED": 2},
+        finished_at=T0,
+    )
     kinds = [(e.event_type, e.object_id) for e in state_store.iter_ledger()]
-    assert kinds[-4:] == [("package_delivered", "B1"), ("disclosure", "D-B1-2"),
-                          ("disclosure", "D-B1-4"), ("disclosures_sealed", "B1")]  # fmt: skip
+    assert kinds[-4:] == [
+        ("package_delivered", "B1"),
+        ("disclosure", "D-B1-2"),
+        ("disclosure", "D-B1-4"),
+        ("disclosures_sealed", "B1"),
+    ]
     assert state_store.ledger_head()[1] == head
     found = state_store.find_batch("B1")
     assert found is not None
     assert (found.status, found.counts, found.finished_at) == (
-        "done", {"DISCLOSED": 2, "REJECTED": 2}, T0)  # fmt: skip
+        "done",
+        {"DISCLOSED": 2, "REJECTED": 2},
+        T0,
+    )
     assert list(batch_subjects(state_store, "B1")) == [("D-B1-2", TIN), ("D-B1-4", TIN)]
     assert [r.disclosure_id for r in disclosures_about(state_store, TIN)] == ["D-B1-2", "D-B1-4"]
     assert state_store.verify_ledger().ok
@@ -68,17 +85,35 @@ def test_the_seal_writes_delivery_then_disclosures_and_marks_the_batch_done(
 
 def test_a_batch_is_sealed_once(state_store: StateStore) -> None:
     recorded(state_store)
-    seal_batch(state_store, "B1", delivered=delivered(), disclosures=[chunk("B1", [2])],
-               counts={}, finished_at=T0)  # fmt: skip
+    seal_batch(
+        state_store,
+        "B1",
+        delivered=delivered(),
+        disclosures=[chunk("B1", [2])],
+        counts={},
+        finished_at=T0,
+    )
     before = state_store.ledger_head()
     with pytest.raises(StoreError, match="batch B1 is already sealed"):
-        seal_batch(state_store, "B1", delivered=delivered(), disclosures=[chunk("B1", [4])],
-                   counts={}, finished_at=T0)  # fmt: skip
+        seal_batch(
+            state_store,
+            "B1",
+            delivered=delivered(),
+            disclosures=[chunk("B1", [4])],
+            counts={},
+            finished_at=T0,
+        )
     assert state_store.ledger_head() == before
     assert subject_count(state_store) == 1
     with pytest.raises(BatchNotFound):
-        seal_batch(state_store, "NOPE", delivered=delivered("NOPE"), disclosures=[],
-                   counts={}, finished_at=T0)  # fmt: skip
+        seal_batch(
+            state_store,
+            "NOPE",
+            delivered=delivered("NOPE"),
+            disclosures=[],
+            counts={},
+            finished_at=T0,
+        )
 
 
 def test_a_failed_seal_writes_nothing(state_store: StateStore) -> None:
@@ -90,16 +125,28 @@ def test_a_failed_seal_writes_nothing(state_store: StateStore) -> None:
         return [chunk("B1", [4]), ([], [bad])]
 
     with pytest.raises(StoreError, match="tin must be 9 digits"):
-        seal_batch(state_store, "B1", delivered=delivered(), disclosures=chunks(),
-                   counts={}, finished_at=T0)  # fmt: skip
+        seal_batch(
+            state_store,
+            "B1",
+            delivered=delivered(),
+            disclosures=chunks(),
+            counts={},
+            finished_at=T0,
+        )
     assert state_store.ledger_head() == before
     assert subject_count(state_store) == 0
     found = state_store.find_batch("B1")
     assert found is not None
     assert found.status == "queued"
     with pytest.raises(StoreError, match="timezone-aware"):
-        seal_batch(state_store, "B1", delivered=delivered(), disclosures=[],
-                   counts={}, finished_at=datetime(2026, 1, 1))  # fmt: skip
+        seal_batch(
+            state_store,
+            "B1",
+            delivered=delivered(),
+            disclosures=[],
+            counts={},
+            finished_at=datetime(2026, 1, 1),
+        )
 
 
 def test_subject_rows_of_a_batch_not_done_are_not_disclosures_made(
@@ -109,8 +156,9 @@ def test_subject_rows_of_a_batch_not_done_are_not_disclosures_made(
     once their batch is done."""
     state_store.create_batch(batch("B1"))
     drafts, subjects = chunk("B1", [2])
-    state_store.record_decisions("B1", [decision(n) for n in range(1, 5)], chunk=1,
-                                 subjects=subjects, drafts=drafts)  # fmt: skip
+    state_store.record_decisions(
+        "B1", [decision(n) for n in range(1, 5)], chunk=1, subjects=subjects, drafts=drafts
+    )
     query = subjects_made(select(func.count()))
     for status, made in (("running", 0), ("failed", 0), ("done", 1)):
         state_store.set_batch_status("B1", status, finished_at=datetime.now(UTC))

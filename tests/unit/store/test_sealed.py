@@ -32,8 +32,9 @@ def test_a_value_moved_to_another_row_or_altered_does_not_open() -> None:
     elsewhere = place("disclosure_subjects", "tin", "D-2")
     with pytest.raises(StoreError) as info:
         unseal(KEYS, token, elsewhere)
-    assert str(info.value).endswith("disclosure_subjects.tin:D-2: cannot be decrypted "
-                                    "(altered, moved or wrong key)")  # fmt: skip
+    assert str(info.value).endswith(
+        "disclosure_subjects.tin:D-2: cannot be decrypted (altered, moved or wrong key)"
+    )
     assert "123456789" not in str(info.value)
     altered = token[:-6] + ("A" if token[-6] != "A" else "B") + token[-5:]
     with pytest.raises(StoreError):

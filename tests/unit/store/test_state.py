@@ -67,9 +67,10 @@ def decision(row_number: int, batch_id: str = "B1", request_id: str | None = Non
         score=0.9995 if disclosed else None,
         person_key="e" * 64 if disclosed else None,
         # rejected rows: some cite no parseable statute (NULL, as rows before schema 0005)
-        statute="8 U.S.C. 1326(a)" if disclosed else (None if row_number % 3 == 0 else
-                                                       "8 U.S.C. 1253(a)(1)"),
-    )  # fmt: skip
+        statute="8 U.S.C. 1326(a)"
+        if disclosed
+        else (None if row_number % 3 == 0 else "8 U.S.C. 1253(a)(1)"),
+    )
 
 
 # --- opening and migrations ---------------------------------------------------------------
@@ -85,8 +86,14 @@ def test_migrations_are_idempotent_and_match_the_models(state_url: str) -> None:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
             assert version == ["0011"]
             tables = set(inspect(conn).get_table_names())
-            assert {"batches", "decisions", "ledger_entries", "ledger_head",
-                    "disclosure_subjects", "request_counts"} <= tables  # fmt: skip
+            assert {
+                "batches",
+                "decisions",
+                "ledger_entries",
+                "ledger_head",
+                "disclosure_subjects",
+                "request_counts",
+            } <= tables
             assert "ledger_key" not in tables  # the key lives in the keyring (0008)
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     finally:
@@ -383,8 +390,9 @@ def test_0011_voids_the_disclosure_entries_of_old_unfinished_and_resumed_runs(
             store.record_decisions(name, [decision(n, name) for n in range(1, 5)], chunk=1)
         store.set_batch_status("B1", "done", counts={"DISCLOSED": 2}, finished_at=T0)
         old = [("D-2", "B1"), ("D-4", "B1"), ("D-2", "B2"), ("D-2", "B1"), ("D-4", "B1")]
-        store.append_ledger([LedgerDraft("disclosure", "svc", "cli", True, did, {"batch_id": b})
-                             for did, b in old])  # fmt: skip
+        store.append_ledger(
+            [LedgerDraft("disclosure", "svc", "cli", True, did, {"batch_id": b}) for did, b in old]
+        )
         seqs = [e.seq for e in store.iter_ledger() if e.event_type == "disclosure"]
     engine = create_engine(state_url)
     try:
@@ -401,5 +409,7 @@ def test_0011_voids_the_disclosure_entries_of_old_unfinished_and_resumed_runs(
         assert len(entries) == 2
         assert store.verify_ledger().ok
     # D-2 of B2 is not made (B2 is not done); B1's first entries are superseded
-    assert voided == {("B1", "superseded"): [str(seqs[0]), str(seqs[1])],
-                      ("B2", "unsealed"): [str(seqs[2])]}  # fmt: skip
+    assert voided == {
+        ("B1", "superseded"): [str(seqs[0]), str(seqs[1])],
+        ("B2", "unsealed"): [str(seqs[2])],
+    }

@@ -37,16 +37,41 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-_BATCH_IDENTITY = ("batch_id", "agency", "request_letter_id", "input_sha256", "envelope_sha256",
-                   "policy_version", "policy_sha256", "created_at", "package_dir", "as_of",
-                   "matcher", "reference_id")  # fmt: skip
-_REVIEW_IDENTITY = ("batch_id", "row_number", "request_id", "outcome", "action", "reason",
-                    "officer", "decided_at")  # fmt: skip
-_RELEASE_IDENTITY = ("release_id", "batch_id", "number", "preparer", "rows", "second_person",
-                     "created_at")  # fmt: skip
+_BATCH_IDENTITY = (
+    "batch_id",
+    "agency",
+    "request_letter_id",
+    "input_sha256",
+    "envelope_sha256",
+    "policy_version",
+    "policy_sha256",
+    "created_at",
+    "package_dir",
+    "as_of",
+    "matcher",
+    "reference_id",
+)
+_REVIEW_IDENTITY = (
+    "batch_id",
+    "row_number",
+    "request_id",
+    "outcome",
+    "action",
+    "reason",
+    "officer",
+    "decided_at",
+)
+_RELEASE_IDENTITY = (
+    "release_id",
+    "batch_id",
+    "number",
+    "preparer",
+    "rows",
+    "second_person",
+    "created_at",
+)
 # what re-encryption under a new data key leaves as it was (``keys rotate --data``)
-_SUBJECT_IDENTITY = ("disclosure_id", "batch_id", "row_number", "statute", "fields",
-                     "disclosed_at")  # fmt: skip
+_SUBJECT_IDENTITY = ("disclosure_id", "batch_id", "row_number", "statute", "fields", "disclosed_at")
 # a sealed batch stays done: its disclosures are counted as made by that status
 _SEALED_FINAL = "(OLD.status = 'done' AND NEW.status {op} 'done')"
 _DONE = "(SELECT status FROM batches WHERE batch_id = OLD.batch_id) = 'done'"

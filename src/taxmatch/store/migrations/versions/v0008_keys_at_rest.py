@@ -73,8 +73,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("tin_index", sa.String(64), nullable=True))
         batch.drop_index("ix_disclosure_subjects_tin")
         batch.create_index("ix_disclosure_subjects_tin_index", ["tin_index"])
-    rows = conn.execute(sa.select(_SUBJECTS.c.disclosure_id, _SUBJECTS.c.tin,
-                                  _SUBJECTS.c.relevance)).all()  # fmt: skip
+    rows = conn.execute(
+        sa.select(_SUBJECTS.c.disclosure_id, _SUBJECTS.c.tin, _SUBJECTS.c.relevance)
+    ).all()
     if not rows:
         return
     keys = _keyring("encrypt the disclosure subjects").load()
@@ -94,8 +95,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     conn = op.get_bind()
-    rows = conn.execute(sa.select(_SUBJECTS.c.disclosure_id, _SUBJECTS.c.tin,
-                                  _SUBJECTS.c.relevance)).all()  # fmt: skip
+    rows = conn.execute(
+        sa.select(_SUBJECTS.c.disclosure_id, _SUBJECTS.c.tin, _SUBJECTS.c.relevance)
+    ).all()
     keyring = context.config.attributes.get("keyring")
     if rows:
         keys = _keyring("decrypt the disclosure subjects").load()

@@ -41,8 +41,12 @@ def _entries(conn: sa.Connection) -> Iterator[DisclosureEntry]:
     )
     for seq, disclosure_id, payload in rows:
         fields = json.loads(payload)
-        yield DisclosureEntry(int(seq), str(disclosure_id), str(fields.get("batch_id")),
-                              fields.get("release_id") is not None)  # fmt: skip
+        yield DisclosureEntry(
+            int(seq),
+            str(disclosure_id),
+            str(fields.get("batch_id")),
+            fields.get("release_id") is not None,
+        )
 
 
 def _voided_before(conn: sa.Connection) -> set[int]:

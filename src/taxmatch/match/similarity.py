@@ -1,0 +1,40 @@
+"""The string measures every matcher rule uses, defined once (rapidfuzz, as DuckDB).
+
+DuckDB vendors rapidfuzz's Jaro-Winkler; both return their similarity to the last bits
+alike except where a fused multiply-add rounds differently, which is why a lookup whose
+similarity lies within ``SIMILARITY_EPSILON`` of a threshold takes Splink's SQL.
+"""
+
+from __future__ import annotations
+
+from rapidfuzz.distance import JaroWinkler, Levenshtein
+
+
+def jaro_winkler(a: str, b: str) -> float:
+    """DuckDB's ``jaro_winkler_similarity``: 0 when either string is empty, as DuckDB's."""
+    if not a or not b:
+        return 0.0
+    return float(JaroWinkler.similarity(a, b))
+
+
+def levenshtein(a: str, b: str) -> int:
+    return int(Levenshtein.distance(a, b))
+
+
+def same(a: str | None, b: str | None) -> bool:
+    """Equal and present (SQL's ``=``: a missing value equals nothing)."""
+    return a is not None and a == b
+
+
+def similarity(a: str | None, b: str | None) -> float:
+    """``jaro_winkler``, 0 when either side is missing."""
+    if a is None or b is None:
+        return 0.0
+    return jaro_winkler(a, b)
+
+
+def distance(a: str | None, b: str | None) -> int | None:
+    """``levenshtein``, None when either side is missing."""
+    if a is None or b is None:
+        return None
+    return levenshtein(a, b)
