@@ -23,6 +23,7 @@ import time
 import uuid
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from taxmatch.pipeline.lookup import LookupConfig, LookupService
 from taxmatch.store.state import StateStore
@@ -36,6 +37,11 @@ def main() -> None:
     )
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--as-of", default="2026-11-30")
+    ap.add_argument(
+        "--timing",
+        action="store_true",
+        help="no audit: time each lookup and its matching after 20 to warm up",
+    )
     args = ap.parse_args()
 
     envelope = json.loads((args.requests / "envelope.json").read_text(encoding="utf-8"))
@@ -57,6 +63,12 @@ def main() -> None:
     if matcher is None or not matcher.python:
         print("the warm matcher's Python path is not on; nothing to compare")
         sys.exit(1)
+    if args.timing:
+        _timing(service, matcher, records, envelope)
+        service.close()
+        state.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+        return
     matcher.audit = True
     t0 = time.monotonic()
     for rec in records:
@@ -78,6 +90,39 @@ def main() -> None:
     print(f"differences: {answered['differed']}")
     if answered["differed"]:
         sys.exit(1)
+
+
+def _timing(
+    service: LookupService, matcher: Any, records: list[dict[str, str]], envelope: dict[str, Any]
+) -> None:
+    """Each lookup's wall time and its matcher's (``WarmMatcher.match``), in-process."""
+    agency = str(envelope["requesting_agency"])
+    matching: list[float] = []
+    real = matcher.match
+
+    def timed(**kwargs: float) -> None:
+        t = time.perf_counter()
+        real(**kwargs)
+        matching.append(time.perf_counter() - t)
+
+    for rec in records[:20]:  # warm-up
+        service.lookup(agency, {k: v for k, v in rec.items() if v}, envelope, origin="audit")
+    matcher.match = timed
+    whole: list[float] = []
+    for rec in records[20:]:
+        t = time.perf_counter()
+        service.lookup(agency, {k: v for k, v in rec.items() if v}, envelope, origin="audit")
+        whole.append(time.perf_counter() - t)
+
+    def pct(xs: list[float], q: float) -> float:
+        ordered = sorted(xs)
+        return round(1000 * ordered[int(q * (len(ordered) - 1))], 1) if ordered else 0.0
+
+    print(
+        f"lookups {len(whole)} after 20 to warm up: p50 {pct(whole, 0.5)} ms, "
+        f"p95 {pct(whole, 0.95)} ms; matching p50 {pct(matching, 0.5)} ms, "
+        f"p95 {pct(matching, 0.95)} ms"
+    )
 
 
 if __name__ == "__main__":
