@@ -10,8 +10,6 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from taxmatch.match.similarity import distance, same, similarity
-
 
 class Request(NamedTuple):
     """What the decision checks read of one valid request (normalised)."""
@@ -166,7 +164,4 @@ __all__ = [
     "Person",
     "Place",
     "Request",
-    "distance",
-    "same",
-    "similarity",
 ]

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from taxmatch.match.evidence import Address, Evidence, Filing, Place, distance, same, similarity
+from taxmatch.match.evidence import Address, Evidence, Filing, Place
+from taxmatch.match.similarity import distance, same, similarity
 from taxmatch.match.thresholds import MAX_SLIP_SUPPORT, MEND_SIMILAR
 
 

@@ -23,11 +23,9 @@ from taxmatch.match.evidence import (
     Person,
     Place,
     Request,
-    distance,
-    same,
-    similarity,
 )
 from taxmatch.match.mend import place, text_order
+from taxmatch.match.similarity import distance, same, similarity
 from taxmatch.match.thresholds import DOB_WINDOW_DAYS, NO_RIVAL_BITS, NO_RIVAL_WEIGHT, STREET_JW
 
 
