@@ -66,6 +66,35 @@ PEOPLE: list[tuple[str, str, str, str, str, str, dict[int, tuple[str, ...]], str
 ]  # fmt: skip
 
 
+# Requests for the cast's hard cases, shared by the integration tests.
+CARTER = {
+    "first_name": "John",
+    "last_name": "Carter",
+    "street_address": "410 Oak Ave",
+    "unit": "",
+    "city": "Spokane",
+    "zip": "99201",
+}
+NGUYEN = {
+    "first_name": "Anh",
+    "last_name": "Nguyen",
+    "street_address": "9 Elm Street",
+    "unit": "",
+    "city": "Houston",
+    "state": "TX",
+    "zip": "77002",
+}
+HOPPER = {
+    "first_name": "Grace",
+    "last_name": "Hopper",
+    "street_address": "88 Harbor Way",
+    "unit": "",
+    "city": "Norfolk",
+    "state": "VA",
+    "zip": "23510",
+}
+
+
 def write_master(path: Path) -> Path:
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=list(MASTER_COLUMNS))

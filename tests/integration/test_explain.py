@@ -22,17 +22,9 @@ from taxmatch.pipeline.batch import BatchRequest, run_batch
 from taxmatch.pipeline.explain import ExplainedDecision
 from taxmatch.policy.model import Policy
 
-from .conftest import AS_OF, PEOPLE, request_row, write_envelope, write_requests
+from .conftest import AS_OF, CARTER, PEOPLE, request_row, write_envelope, write_requests
 
 SVG_START = b"<svg xmlns="
-CARTER = {
-    "first_name": "John",
-    "last_name": "Carter",
-    "street_address": "410 Oak Ave",
-    "unit": "",
-    "city": "Spokane",
-    "zip": "99201",
-}
 ROWS = {
     "REQ-00001": {},  # Maria, disclosed
     "REQ-00002": CARTER,  # Jr/Sr at one address, neither suffix nor date of birth: AMBIGUOUS

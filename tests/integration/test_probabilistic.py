@@ -9,7 +9,16 @@ import pytest
 from taxmatch.match.model import MODEL_VERSION
 from taxmatch.pipeline.batch import BatchRequest, run_batch
 
-from .conftest import AS_OF, read_package, request_row, write_envelope, write_requests
+from .conftest import (
+    AS_OF,
+    CARTER,
+    HOPPER,
+    NGUYEN,
+    read_package,
+    request_row,
+    write_envelope,
+    write_requests,
+)
 
 Outcome = tuple[str, dict[str, str]]
 
@@ -29,34 +38,6 @@ def decide(store: Path, tmp: Path, **changes: str) -> Outcome:
         if rows:
             return name, rows[0]
     raise AssertionError("the row is in no file")
-
-
-CARTER = {
-    "first_name": "John",
-    "last_name": "Carter",
-    "street_address": "410 Oak Ave",
-    "unit": "",
-    "city": "Spokane",
-    "zip": "99201",
-}
-NGUYEN = {
-    "first_name": "Anh",
-    "last_name": "Nguyen",
-    "street_address": "9 Elm Street",
-    "unit": "",
-    "city": "Houston",
-    "state": "TX",
-    "zip": "77002",
-}
-HOPPER = {
-    "first_name": "Grace",
-    "last_name": "Hopper",
-    "street_address": "88 Harbor Way",
-    "unit": "",
-    "city": "Norfolk",
-    "state": "VA",
-    "zip": "23510",
-}
 
 
 def test_discloses_latest_address_in_period(model_store: Path, tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from taxmatch.pipeline.reference import load_reference_snapshot, train_current_m
 from taxmatch.reference.snapshot import current_reference
 from taxmatch.store.state import StateStore
 
-from .conftest import AS_OF, request_row, write_envelope, write_master
+from .conftest import AS_OF, CARTER, HOPPER, NGUYEN, request_row, write_envelope, write_master
 
 FILES = ("disclosed", "rejected", "unmatched", "pending")
 ONE_ROW = 40  # generated records run one per batch
@@ -247,32 +247,6 @@ def test_multi_row_batch_decides_as_cold(
 
 # --- the cast's hard cases -------------------------------------------------------------
 
-CARTER = {
-    "first_name": "John",
-    "last_name": "Carter",
-    "street_address": "410 Oak Ave",
-    "unit": "",
-    "city": "Spokane",
-    "zip": "99201",
-}
-NGUYEN = {
-    "first_name": "Anh",
-    "last_name": "Nguyen",
-    "street_address": "9 Elm Street",
-    "unit": "",
-    "city": "Houston",
-    "state": "TX",
-    "zip": "77002",
-}
-HOPPER = {
-    "first_name": "Grace",
-    "last_name": "Hopper",
-    "street_address": "88 Harbor Way",
-    "unit": "",
-    "city": "Norfolk",
-    "state": "VA",
-    "zip": "23510",
-}
 ADA = {
     "first_name": "Ada",
     "last_name": "Byron",
