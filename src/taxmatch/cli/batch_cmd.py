@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -14,31 +16,48 @@ from taxmatch.cli.common import as_of_date, edge, print_summary, store_dir, stor
 from taxmatch.cli.progress import Bar
 from taxmatch.cli.settings import get_settings
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 @click.group()
 def batch() -> None:
     """Run request batches and inspect their packages."""
 
 
+def batch_inputs(command: F) -> F:
+    """The options ``batch run`` and ``batch validate`` share: the request file, its
+    envelope, the output directory, the policy and the as-of date."""
+    options = (
+        click.option(
+            "--requests",
+            "requests_file",
+            required=True,
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        ),
+        click.option(
+            "--envelope",
+            required=True,
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        ),
+        click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path)),
+        click.option(
+            "--policy",
+            default=None,
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            help="Policy YAML (default: the packaged policy).",
+        ),
+        click.option(
+            "--as-of", "as_of", default=None, help="Date the batch is judged at (default today)."
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @batch.command("run")
 @store_option
-@click.option(
-    "--requests",
-    "requests_file",
-    required=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-)
-@click.option(
-    "--envelope", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path)
-)
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--policy",
-    default=None,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Policy YAML (default: the packaged policy).",
-)
-@click.option("--as-of", "as_of", default=None, help="Date the batch is judged at (default today).")
+@batch_inputs
 @click.option(
     "--matcher",
     type=click.Choice(["probabilistic", "exact"]),
@@ -79,23 +98,7 @@ def batch_run(
 
 
 @batch.command("validate")
-@click.option(
-    "--requests",
-    "requests_file",
-    required=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-)
-@click.option(
-    "--envelope", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path)
-)
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--policy",
-    default=None,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Policy YAML (default: the packaged policy).",
-)
-@click.option("--as-of", "as_of", default=None, help="Date the batch is judged at (default today).")
+@batch_inputs
 @edge
 def batch_validate(
     requests_file: Path, envelope: Path, out: Path, policy: Path | None, as_of: str | None
