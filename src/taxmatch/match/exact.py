@@ -12,26 +12,9 @@ from pathlib import Path
 
 import duckdb
 
-OUTCOME_COLUMNS = (
-    "row_number",
-    "candidates",
-    "score",
-    "margin_log2",
-    "first_name_agrees",
-    "address_corroborated",
-    "filing_year",
-    "ineligible",
-    "identifier_conflict",
-    "suffix_unconfirmed",
-    "address_usable",
-    "person_tin",
-    "line1",
-    "unit",
-    "city",
-    "state",
-    "zip5",
-    "phone",
-)
+from taxmatch.match.evidence import Outcome
+
+OUTCOME_COLUMNS = Outcome._fields  # the columns every matcher writes to ``outcomes``
 
 _SQL = """
 CREATE OR REPLACE TABLE outcomes AS

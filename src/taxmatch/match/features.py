@@ -92,8 +92,8 @@ def _nickname_table(con: duckdb.DuckDBPyConnection, names_sql: str) -> None:
 
 
 def request_nicknames(con: duckdb.DuckDBPyConnection, *, source: str = "valid") -> None:
-    """``nick`` for every first name of ``source`` (``request_features`` makes it for the
-    rows it is given; a batch scored in chunks needs the whole batch's)."""
+    """``nick`` for every first name of ``source`` (a batch scored in chunks makes it once,
+    for the whole batch)."""
     _nickname_table(con, f"SELECT DISTINCT first_name FROM {source}")
 
 
@@ -163,10 +163,14 @@ def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def request_features(con: duckdb.DuckDBPyConnection, *, source: str = "valid") -> None:
+def request_features(
+    con: duckdb.DuckDBPyConnection, *, source: str = "valid", nicknames: bool = True
+) -> None:
     """``req_features`` from the workspace's ``valid`` view (or ``source``, a part of it),
-    with the same columns as the master side."""
-    _nickname_table(con, f"SELECT DISTINCT first_name FROM {source}")
+    with the same columns as the master side. ``nicknames=False`` reads the ``nick`` table
+    already made for the whole batch (``request_nicknames``) instead of making it."""
+    if nicknames:
+        request_nicknames(con, source=source)
     con.execute(
         _sql(
             f"""CREATE OR REPLACE TABLE req_features AS

@@ -96,13 +96,14 @@ def match_probabilistic(
         con.execute("CREATE OR REPLACE TEMP VIEW master_view AS SELECT * FROM ref.master_records")
         for table in ("outcomes", "req_kept", "collapse_best"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
+        request_nicknames(con)  # once for the whole batch: the chunks and the judging read it
         first = True
         for lo, hi in _ranges(con, chunk_rows or MATCH_CHUNK_ROWS):
             con.execute(
                 f"""CREATE OR REPLACE TEMP VIEW valid_part AS
                     SELECT * FROM valid WHERE row_number >= {lo} AND row_number < {hi}"""
             )
-            request_features(con, source="valid_part")
+            request_features(con, source="valid_part", nicknames=False)
             pred = predict_pairs(
                 con, DuckDBAPI(connection=con), "req_features", "master_view", load_settings(model)
             )
@@ -120,7 +121,6 @@ def match_probabilistic(
                 on_chunk(hi - lo)
         con.execute("ALTER TABLE req_kept RENAME TO req_features")
         # The best persons of all chunks, judged at once (the person tables read once).
-        request_nicknames(con)
         judge_ranked(con, valid="valid", into="outcomes")
     finally:
         con.execute("DETACH ref")
