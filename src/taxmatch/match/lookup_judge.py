@@ -128,26 +128,3 @@ def outcomes_of(
         outcome = judge(rn, request_of(v), found, evidence, nicknames)
         out.append(dict(zip(OUTCOME_SCHEMA.names, outcome, strict=True)))
     return out
-
-
-def judge_rows(
-    valid: Sequence[Row],
-    pred: Iterable[Row],
-    persons: Sequence[Row],
-    person_names: Sequence[Row],
-    filings: Sequence[Row],
-    person_addresses: Sequence[Row],
-    nick: Mapping[str, Sequence[str] | None],
-    *,
-    review_threshold: float,
-    margin: float,
-) -> list[dict[str, Any]]:
-    """``best_persons`` then ``outcomes_of``, from whole person tables."""
-    best = best_persons(valid, pred, review_threshold=review_threshold, margin=margin)
-    people = {
-        "persons": persons,
-        "person_names": person_names,
-        "filings": filings,
-        "person_addresses": person_addresses,
-    }
-    return outcomes_of(valid, best, people, nick)

@@ -4,7 +4,8 @@ in Python over the lookup index's rows); and the rules they both call mend, flag
 default as they should.
 
 Each test builds one small world — the person tables, the requests, the scored pairs and
-the nickname table — runs ``collapse`` on it in an in-memory DuckDB and ``judge_rows``
+the nickname table — runs ``collapse`` on it in an in-memory DuckDB and the lookup's
+``best_persons`` and ``outcomes_of``
 on the same Python rows, and compares the two answers row by row. The generated worlds
 draw every string from a tiny alphabet, so that equal values, one-character typos,
 near-identical streets, empty strings and NULLs meet often: the branches that mend a
@@ -31,7 +32,7 @@ from hypothesis import strategies as st
 
 from taxmatch.match import collapse as collapse_module
 from taxmatch.match.collapse import OUTCOME_SCHEMA, collapse
-from taxmatch.match.lookup_judge import judge_rows
+from taxmatch.match.lookup_judge import best_persons, outcomes_of
 
 Row = dict[str, Any]
 
@@ -112,17 +113,15 @@ def _sql(
 
 
 def _python(world: World, review_threshold: float, margin: float) -> list[Row]:
-    return judge_rows(
-        world.valid,
-        world.pred,
-        world.persons,
-        world.person_names,
-        world.filings,
-        world.person_addresses,
-        world.nick,
-        review_threshold=review_threshold,
-        margin=margin,
-    )
+    """The lookup's path: best persons from the pairs, then the rules on the world's rows."""
+    best = best_persons(world.valid, world.pred, review_threshold=review_threshold, margin=margin)
+    people = {
+        "persons": world.persons,
+        "person_names": world.person_names,
+        "filings": world.filings,
+        "person_addresses": world.person_addresses,
+    }
+    return outcomes_of(world.valid, best, people, world.nick)
 
 
 def _order(row: Row) -> tuple[Any, str]:
