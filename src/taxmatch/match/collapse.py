@@ -321,8 +321,9 @@ def _date(value: Any) -> dt.date | None:
     raise TypeError("a date of birth that is not a date")
 
 
-def _key(item: dict[str, Any]) -> Key:
-    return (item["house_number"], item["street"], item["unit"], item["po_box"], item["zip5"])
+def key_of(row: Mapping[str, Any]) -> Key:
+    """A row's address as the tables key it (house number, street, unit, PO box, ZIP)."""
+    return (row["house_number"], row["street"], row["unit"], row["po_box"], row["zip5"])
 
 
 def judge_gathered(row: dict[str, Any]) -> Outcome:
@@ -335,10 +336,10 @@ def judge_gathered(row: dict[str, Any]) -> Outcome:
     if row["has_person"]:
         neighbours: dict[Key, set[str]] = {}
         for item in row["neighbours"] or ():
-            neighbours.setdefault(_key(item), set()).add(item["other"])
+            neighbours.setdefault(key_of(item), set()).add(item["other"])
         co_filed: dict[str, set[Key]] = {}
         for item in row["co_filed"] or ():
-            co_filed.setdefault(item["other"], set()).add(_key(item))
+            co_filed.setdefault(item["other"], set()).add(key_of(item))
         evidence = Evidence(
             person=Person(
                 row["person_id"], row["tin"], row["deceased"], row["p_suffix"], _date(row["p_dob"])

@@ -16,15 +16,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from taxmatch.match.collapse import OUTCOME_SCHEMA, request_of
+from taxmatch.match.collapse import OUTCOME_SCHEMA, key_of, request_of
 from taxmatch.match.evidence import Address, Best, Evidence, Filing, Key, Name, Person
 from taxmatch.match.rules import judge, rank_persons
 
 Row = Mapping[str, Any]
-
-
-def _key(row: Row) -> Key:
-    return (row["house_number"], row["street"], row["unit"], row["po_box"], row["zip5"])
 
 
 def evidence_of(
@@ -42,14 +38,14 @@ def evidence_of(
     everyone = list(person_addresses)
     own = [a for a in everyone if a["person_id"] == person_id]
     filed = [f for f in filings if f["person_id"] == person_id]
-    own_keys = {_key(a) for a in own}
-    slips = {_key(f) for f in filed}
+    own_keys = {key_of(a) for a in own}
+    slips = {key_of(f) for f in filed}
     neighbours: dict[Key, set[str]] = defaultdict(set)
     co_filed: dict[str, set[Key]] = defaultdict(set)
     buildings = {(k[0], k[1], k[4]) for k in own_keys | slips}
     units_at: set[tuple[str | None, str | None, str | None]] = set()
     for row in everyone:
-        key = _key(row)
+        key = key_of(row)
         building = (key[0], key[1], key[4])
         if row["unit"] and building in buildings and None not in building:
             units_at.add(building)
