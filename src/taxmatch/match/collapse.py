@@ -72,19 +72,8 @@ _BEST_SCHEMA = pa.schema(
         ("margin", pa.float64()),
     ]
 )
-_BEST_COLUMNS = "row_number BIGINT, person_id VARCHAR, p DOUBLE, strong BIGINT, margin DOUBLE"
-_REQUEST = (
-    "row_number",
-    "first_name",
-    "last_name",
-    "house_number",
-    "street",
-    "zip5",
-    "po_box",
-    "suffix",
-    "date_of_birth",
-    "tax_periods",
-)
+# The valid row's columns the rules read.
+_REQUEST = ("row_number", *Request._fields)
 _KEY = ("house_number", "street", "unit", "po_box", "zip5")
 _ADDRESS = Address._fields
 _FILING = Filing._fields
@@ -124,7 +113,7 @@ def judge_ranked(
 ) -> None:
     """``into``: one outcome per row of ``valid`` from the best persons ``rank_into`` kept
     (``collapse_best``; a row without one has no candidate), judged by the rules."""
-    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS collapse_best ({_BEST_COLUMNS})")
+    _add_best(con, _BEST_SCHEMA.empty_table())
     # The request columns the rules read, once: ``valid`` is usually a view over the
     # workspace's tables, which the gathering query would otherwise join twice.
     con.execute(
@@ -179,9 +168,17 @@ def rank_into(
                 current, people = rn, []
             people.append((pid, w, p))
     close()
-    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS collapse_best ({_BEST_COLUMNS})")
-    con.register("collapse_best_arrow", pa.table(best, schema=_BEST_SCHEMA))
+    _add_best(con, pa.table(best, schema=_BEST_SCHEMA))
+
+
+def _add_best(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
+    """Append ``rows`` to ``collapse_best`` (made, of ``_BEST_SCHEMA``, when missing)."""
+    con.register("collapse_best_arrow", rows)
     try:
+        con.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS collapse_best AS "
+            "SELECT * FROM collapse_best_arrow LIMIT 0"
+        )
         con.execute("INSERT INTO collapse_best SELECT * FROM collapse_best_arrow")
     finally:
         con.unregister("collapse_best_arrow")
