@@ -42,7 +42,7 @@ from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.decide import MatchSummary, decide
 from taxmatch.policy.model import Policy
 from taxmatch.reference.workspace import BatchWorkspace
-from taxmatch.store.ledger_store import EVENT_DECISIONS_RECORDED
+from taxmatch.store.ledger_store import EVENT_DECISIONS_RECORDED, digest_decisions
 from taxmatch.store.seal import seal_batch
 from taxmatch.store.state import DecisionRow, StateStore
 
@@ -217,21 +217,7 @@ def _write(
                 )
             )
         if decisions:
-            for d in decisions:
-                whole.add(
-                    (
-                        d.row_number,
-                        d.request_id,
-                        d.disposition,
-                        d.outcome,
-                        d.reason_codes,
-                        d.fields,
-                        d.disclosure_id,
-                        d.score,
-                        d.person_key,
-                    ),
-                    d.statute,
-                )
+            digest_decisions(whole, decisions)
             chunks += 1
             state.record_decisions(
                 batch_id, decisions, chunk=chunks, actor=req.actor, origin=req.origin

@@ -49,7 +49,13 @@ from taxmatch.ledger.digest import (
 )
 from taxmatch.store.keys import Keys
 from taxmatch.store.ledger_bound_verify import BoundClaims, verify_bound
-from taxmatch.store.models import decisions, entry_from_row, entry_params, ledger_entries
+from taxmatch.store.models import (
+    DecisionRow,
+    decisions,
+    entry_from_row,
+    entry_params,
+    ledger_entries,
+)
 from taxmatch.store.models import ledger_head as head_table
 
 READ_CHUNK: Final = 10_000
@@ -68,18 +74,35 @@ _STORED: Final = (
 )
 EVENT_DECISIONS_RECORDED: Final = "decisions_recorded"
 _CLAIMING: Final = frozenset({EVENT_DECISIONS, EVENT_DECISIONS_DISCARDED, EVENT_DECISIONS_RECORDED})
-DECISION_COLUMNS: Final = (
-    decisions.c.row_number,
-    decisions.c.request_id,
-    decisions.c.disposition,
-    decisions.c.outcome,
-    decisions.c.reason_codes,
-    decisions.c.fields,
-    decisions.c.disclosure_id,
-    decisions.c.score,
-    decisions.c.person_key,
-    decisions.c.statute,  # hashed only when set (``taxmatch.ledger.digest``)
-)
+DIGESTED: Final = (
+    "row_number",
+    "request_id",
+    "disposition",
+    "outcome",
+    "reason_codes",
+    "fields",
+    "disclosure_id",
+    "score",
+    "person_key",
+)  # a decision row's columns in its digest line (``DecisionValues``), then ``statute``
+DECISION_COLUMNS: Final = tuple(decisions.c[name] for name in (*DIGESTED, "statute"))
+
+
+def digest_decisions(digest: DecisionsDigest, rows: Iterable[DecisionRow]) -> None:
+    """Add each decision row's line (``taxmatch.ledger.digest``) to ``digest``."""
+    for row in rows:
+        values = (
+            row.row_number,
+            row.request_id,
+            row.disposition,
+            row.outcome,
+            row.reason_codes,
+            row.fields,
+            row.disclosure_id,
+            row.score,
+            row.person_key,
+        )
+        digest.add(values, row.statute)
 
 
 PROBLEM_SIGNATURE: Final = (
@@ -358,6 +381,7 @@ __all__ = [
     "PROBLEM_WITNESS_HASH",
     "PROBLEM_WITNESS_SHORT",
     "append_entries",
+    "digest_decisions",
     "last_config",
     "verify_store",
 ]

@@ -5,6 +5,7 @@ restart a batch, and recorded atomically with the ledger entry that binds them.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import islice
@@ -25,7 +26,7 @@ from taxmatch.ledger.digest import (
 )
 from taxmatch.store.bulk import insert_decisions, upsert
 from taxmatch.store.ledger_bound import REQUEST_COUNTS, SUBJECTS, bind, chunk_rows
-from taxmatch.store.ledger_store import append_entries
+from taxmatch.store.ledger_store import append_entries, digest_decisions
 from taxmatch.store.models import (
     DecisionRow,
     SubjectRow,
@@ -129,24 +130,8 @@ class DecisionMethods(StateBase):
             raise StoreError("record_decisions needs at least one row")
         params = [decision_params(batch_id, row) for row in rows]
         digest = DecisionsDigest()
-        counts: dict[str, int] = {}
-        for row in rows:
-            digest.add(
-                (
-                    row.row_number,
-                    row.request_id,
-                    row.disposition,
-                    row.outcome,
-                    row.reason_codes,
-                    row.fields,
-                    row.disclosure_id,
-                    row.score,
-                    row.person_key,
-                ),
-                row.statute,
-            )
-            name = row.outcome or "REJECTED"
-            counts[name] = counts.get(name, 0) + 1
+        digest_decisions(digest, rows)
+        counts = Counter(row.outcome or "REJECTED" for row in rows)
         entry = LedgerDraft(
             EVENT_DECISIONS, actor, origin, True, batch_id, chunk_payload(chunk, digest, counts)
         )
