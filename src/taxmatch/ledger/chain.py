@@ -18,7 +18,7 @@ import hmac
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -118,17 +118,20 @@ def canonical_payload(payload: Payload) -> str:
         if not isinstance(key, str):
             raise LedgerError("payload keys must be strings")
         clean[key] = _check_value(key, value)
-    return _dumps(clean)
+    return json.dumps(
+        clean, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
 
 
-def canonical_bytes(seq: int, recorded_at: str, draft: LedgerDraft, prev_hash: str) -> bytes:
-    """The exact bytes an entry's hash covers, including the ledger schema version."""
-    return _canonical_bytes(seq, recorded_at, draft, prev_hash, canonical_payload(draft.payload))
-
-
-def _canonical_bytes(
-    seq: int, recorded_at: str, draft: LedgerDraft, prev_hash: str, payload_text: str
+def canonical_bytes(
+    seq: int, recorded_at: str, draft: LedgerDraft, prev_hash: str, payload_text: str | None = None
 ) -> bytes:
+    """The exact bytes an entry's hash covers, including the ledger schema version.
+
+    ``payload_text``: the draft's payload when already made canonical (``link``).
+    """
+    if payload_text is None:
+        payload_text = canonical_payload(draft.payload)
     if type(seq) is not int or seq < 1:
         raise LedgerError("seq must be a positive integer")
     if not isinstance(recorded_at, str) or not _TIMESTAMP.match(recorded_at):
@@ -199,7 +202,7 @@ def entry_bytes(
 def link(draft: LedgerDraft, *, seq: int, prev_hash: str, recorded_at: str) -> LedgerEntry:
     """Chain ``draft`` after ``prev_hash`` as entry ``seq``; ``entry_hash`` = sha256(bytes)."""
     payload_text = canonical_payload(draft.payload)  # checked and serialised once
-    data = _canonical_bytes(seq, recorded_at, draft, prev_hash, payload_text)
+    data = canonical_bytes(seq, recorded_at, draft, prev_hash, payload_text)
     payload: dict[str, PayloadValue] = json.loads(payload_text)
     return LedgerEntry(
         seq=seq,
@@ -257,23 +260,12 @@ class ChainVerifier:
 
     def feed(self, entry: LedgerEntry) -> bool:
         """Check the next entry; False once the chain has failed."""
-        if self.failed:
-            return False
-        if type(entry.seq) is not int or entry.seq != self._count + 1:
-            return self.fail(PROBLEM_SEQUENCE)
-        if entry.prev_hash != self._head:
-            return self.fail(PROBLEM_LINK)
-        try:
-            data = canonical_bytes(entry.seq, entry.recorded_at, entry.draft, entry.prev_hash)
-        except (LedgerError, TypeError, ValueError):
-            return self.fail(PROBLEM_MALFORMED)
-        if not isinstance(entry.entry_hash, str) or not hmac.compare_digest(
-            hashlib.sha256(data).hexdigest(), entry.entry_hash
-        ):
-            return self.fail(PROBLEM_HASH)
-        self._count += 1
-        self._head = entry.entry_hash
-        return True
+        return self._advance(
+            entry.seq,
+            entry.prev_hash,
+            entry.entry_hash,
+            lambda: canonical_bytes(entry.seq, entry.recorded_at, entry.draft, entry.prev_hash),
+        )
 
     def feed_stored(
         self,
@@ -293,21 +285,12 @@ class ChainVerifier:
         The hash covers the stored text itself, so any change to it, even one that keeps
         its meaning, fails as ``PROBLEM_HASH``. The fast path of ``ledger verify``.
         """
-        if self.failed:
-            return False
-        if type(seq) is not int or seq != self._count + 1:
-            return self.fail(PROBLEM_SEQUENCE)
-        if prev_hash != self._head:
-            return self.fail(PROBLEM_LINK)
-        if not all(
-            isinstance(v, str)
-            for v in (recorded_at, event_type, actor, origin, object_id, payload_text, entry_hash)
-        ):
-            return self.fail(PROBLEM_MALFORMED)
-        if not isinstance(success, bool):
-            return self.fail(PROBLEM_MALFORMED)
-        try:
-            data = entry_bytes(
+
+        def data() -> bytes:
+            texts = (recorded_at, event_type, actor, origin, object_id, payload_text, entry_hash)
+            if not all(isinstance(v, str) for v in texts) or not isinstance(success, bool):
+                raise LedgerError(PROBLEM_MALFORMED)
+            return entry_bytes(
                 seq,
                 recorded_at,
                 event_type,
@@ -318,9 +301,28 @@ class ChainVerifier:
                 payload_text,
                 prev_hash,
             )
+
+        return self._advance(seq, prev_hash, entry_hash, data)
+
+    def _advance(
+        self, seq: int, prev_hash: str, entry_hash: str, data: Callable[[], bytes]
+    ) -> bool:
+        """The checks of one entry, in order: position, link, form (``data`` raises
+        ``LedgerError``, ``TypeError`` or ``ValueError``), hash. A text that is not ASCII
+        (``UnicodeEncodeError``) can only be a changed stored payload: ``PROBLEM_HASH``."""
+        if self.failed:
+            return False
+        if type(seq) is not int or seq != self._count + 1:
+            return self.fail(PROBLEM_SEQUENCE)
+        if prev_hash != self._head:
+            return self.fail(PROBLEM_LINK)
+        try:
+            digest = hashlib.sha256(data()).hexdigest()
         except UnicodeEncodeError:
             return self.fail(PROBLEM_HASH)
-        if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), entry_hash):
+        except (LedgerError, TypeError, ValueError):
+            return self.fail(PROBLEM_MALFORMED)
+        if not isinstance(entry_hash, str) or not hmac.compare_digest(digest, entry_hash):
             return self.fail(PROBLEM_HASH)
         self._count += 1
         self._head = entry_hash
@@ -365,33 +367,3 @@ def _check_value(key: str, value: object) -> PayloadValue:
 
 
 _str = json.JSONEncoder(ensure_ascii=True).encode  # one JSON string, ASCII-escaped
-
-
-def _dumps(document: object) -> str:
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    )
-
-
-__all__ = [
-    "GENESIS",
-    "LEDGER_SCHEMA",
-    "PROBLEM_HASH",
-    "PROBLEM_HEAD",
-    "PROBLEM_LINK",
-    "PROBLEM_MALFORMED",
-    "PROBLEM_SEQUENCE",
-    "ChainVerifier",
-    "LedgerDraft",
-    "LedgerEntry",
-    "Payload",
-    "PayloadValue",
-    "VerifyResult",
-    "canonical_bytes",
-    "canonical_payload",
-    "entry_bytes",
-    "format_recorded_at",
-    "link",
-    "link_all",
-    "verify_chain",
-]
