@@ -139,15 +139,3 @@ def verify_ledger(
     head = None if witness is None else read_witness(witness)
     with StateStore.open(store, database_url) as state:
         return state.verify_ledger(head)
-
-
-__all__ = [
-    "REPORT_SCHEMA",
-    "AnnualReport",
-    "annual_report",
-    "export_head",
-    "read_witness",
-    "taxpayer_accounting",
-    "verify_ledger",
-    "write_batch_accounting",
-]

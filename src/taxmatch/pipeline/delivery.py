@@ -97,6 +97,3 @@ def package_dir(service: ServiceStore, state: StateStore, agency_id: str, packag
     ):
         raise BatchNotFound("no such package (is the batch done?)")
     return Path(release.package_dir)
-
-
-__all__ = ["SUPPLEMENT_ID", "Supplement", "job_of", "jobs_of", "package_dir", "supplements"]

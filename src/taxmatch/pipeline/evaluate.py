@@ -46,7 +46,6 @@ from taxmatch.pipeline.evaluate_result import (
     REJECTED,
     CodeAgreement,
     Evaluation,
-    Metrics,
     Person,
     PersonCheck,
     RowResult,
@@ -347,14 +346,3 @@ def _tally(
         truth_not_in_package=sum(c.get(MISSING, 0) for c in confusion.values()),
         package_not_in_truth=not_in_truth,
     )
-
-
-__all__ = [
-    "CodeAgreement",
-    "Evaluation",
-    "Metrics",
-    "RowResult",
-    "address_key",
-    "classify",
-    "evaluate_package",
-]

@@ -19,7 +19,9 @@ from pathlib import Path
 from taxmatch.contracts import REASON_DESCRIPTIONS, Disposition, ReasonCode
 from taxmatch.errors import BatchNotFound, NotExplainable, RequestNotFound, StoreError
 from taxmatch.files.inputs import load_policy
-from taxmatch.match.explain import Candidate, Explanation, Step, explain_row
+from taxmatch.match.explain import Candidate as Candidate
+from taxmatch.match.explain import Explanation, explain_row
+from taxmatch.match.explain import Step as Step
 from taxmatch.match.model import load_model_info
 from taxmatch.policy.model import policy_sha256
 from taxmatch.reference.snapshot import reference_dir
@@ -99,7 +101,7 @@ def explained_decision(
         workspace,
         reference,
         model,
-        _row_of(decision),
+        int(decision.row_number),
         key=key,
         decided_key=decision.person_key,
         top=top,
@@ -123,10 +125,6 @@ def _find_decision(state: StateStore, batch_id: str, request_id: str) -> Decisio
         if decision.request_id == request_id:
             return decision
     raise RequestNotFound(f"batch {batch_id}: request {request_id} is not in the batch")
-
-
-def _row_of(decision: DecisionRow) -> int:
-    return int(decision.row_number)
 
 
 def _describe_codes(codes: str) -> str:
@@ -161,13 +159,3 @@ def _refuse_package_dir(out: Path, package: Path, batch_id: str) -> None:
 def safe_name(text: str) -> str:
     """An id as a file-name part (ids are the requester's; keep them to safe characters)."""
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)[:80]
-
-
-__all__ = [
-    "Candidate",
-    "ExplainedDecision",
-    "Step",
-    "Thresholds",
-    "explained_decision",
-    "safe_name",
-]

@@ -23,7 +23,7 @@ from pathlib import Path
 from taxmatch.errors import StoreError
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.owner_only import restrict_tree
-from taxmatch.store.keys import ENV_KEYS, Kind
+from taxmatch.store.keys import Kind as Kind
 from taxmatch.store.state import StateStore
 from taxmatch.store.subjects import reseal_subjects
 
@@ -81,6 +81,3 @@ def rotate_keys(
     finally:
         state.close()
     return done
-
-
-__all__ = ["ENV_KEYS", "Kind", "Rotated", "init_store", "rotate_keys"]

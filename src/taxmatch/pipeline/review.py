@@ -309,14 +309,3 @@ def publish(
         state, release.release_id, approver, str(final), manifest_sha, disclose, subjects, drafts
     )
     return final
-
-
-__all__ = [
-    "Actor",
-    "ReviewRefused",
-    "approve_release",
-    "decide_row",
-    "prepare_release",
-    "publish",
-    "second_person_needed",
-]

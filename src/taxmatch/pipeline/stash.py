@@ -118,6 +118,3 @@ class DisclosureStash:
                 SubjectRow(did, self._batch_id, int(row_number), tin, statute, relevance, fields)
             )
         return drafts, subjects
-
-
-__all__ = ["EVENT_DISCLOSURE", "SPILL_ROWS", "TABLE", "DisclosureStash", "Pending"]

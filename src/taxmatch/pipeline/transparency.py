@@ -164,14 +164,3 @@ def transparency_report(
             )
         )
     return Transparency(year, report, figures, months)
-
-
-__all__ = [
-    "CSV_COLUMNS",
-    "FIGURES",
-    "NO_STATUTE",
-    "AgencyFigures",
-    "StatuteFigures",
-    "Transparency",
-    "transparency_report",
-]
