@@ -131,9 +131,7 @@ def chunk_claim(seq: int, batch_id: str, payload: Payload) -> ChunkClaim:
     if not all(type(v) is int for v in values.values()) or not isinstance(sha, str):
         raise LedgerError(f"ledger entry {seq} is not a well-formed decisions entry")
     ints = {k: int(v) for k, v in values.items() if isinstance(v, int)}
-    return ChunkClaim(
-        seq, batch_id, ints["chunk"], ints["first_row"], ints["last_row"], ints["rows"], sha
-    )
+    return ChunkClaim(seq, batch_id, **ints, sha256=sha)
 
 
 def head_document(seq: int, head: str, utc: str) -> dict[str, str | int]:

@@ -13,7 +13,7 @@ log line or an error.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,16 +49,7 @@ class AnnualReport:
             "year": self.year,
             **self.totals,
             "by_agency": self.by_agency,
-            "by_agency_statute": [
-                {
-                    "agency": r.agency,
-                    "statute": r.statute or None,
-                    "requests": r.requests,
-                    "disclosures": r.disclosures,
-                    "taxpayers": r.taxpayers,
-                }
-                for r in self.rows
-            ],
+            "by_agency_statute": [{**asdict(r), "statute": r.statute or None} for r in self.rows],
         }
 
 

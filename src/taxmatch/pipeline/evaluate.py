@@ -224,16 +224,13 @@ def _load_person_keys(
     load = _Loader(con, "person_keys", ("request_id", "person_key"))
     if database_url is None and store is not None and not (store / STATE_FILE).exists():
         raise StoreError(f"{store}: no state database in this store")
-    state = StateStore.open(store or Path("."), database_url)
-    try:
+    with StateStore.open(store or Path("."), database_url) as state:
         if state.find_batch(batch_id) is None:
             raise BatchNotFound(f"batch {batch_id} not found in the state database")
         for d in state.iter_decisions(batch_id):
             if d.disposition == "disclosed":
                 load.add(d.request_id, d.person_key)
         key = state.ledger_key()
-    finally:
-        state.close()
     load.flush()
     return key
 

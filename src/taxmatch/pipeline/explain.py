@@ -23,19 +23,12 @@ from taxmatch.match.explain import Candidate as Candidate
 from taxmatch.match.explain import Explanation, explain_row
 from taxmatch.match.explain import Step as Step
 from taxmatch.match.model import load_model_info
-from taxmatch.policy.model import policy_sha256
+from taxmatch.policy.model import MatchingPolicy, policy_sha256
 from taxmatch.reference.snapshot import reference_dir
 from taxmatch.store.state import BatchRow, DecisionRow, StateStore
 
 # The decision's stored score and the re-scored best person agree to this (probability).
 SCORE_TOLERANCE = 1e-9
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    review_threshold: float
-    disclose_threshold: float
-    min_margin_log2: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +38,7 @@ class ExplainedDecision:
     batch: BatchRow
     decision: DecisionRow
     explanation: Explanation
-    thresholds: Thresholds | None  # None when the batch ran under another policy file
+    thresholds: MatchingPolicy | None  # None when the batch ran under another policy file
     model_version: str
     model_sha256: str
     rescored_agrees: bool  # the best person's probability is the decision's stored score
@@ -137,14 +130,11 @@ def _describe_codes(codes: str) -> str:
     return "; ".join(parts) or "none recorded"
 
 
-def _thresholds(policy: Path | None, batch_sha: str) -> Thresholds | None:
+def _thresholds(policy: Path | None, batch_sha: str) -> MatchingPolicy | None:
     """The policy's matching thresholds, when ``policy`` (default: the packaged one) is the
     very policy the batch ran under."""
     loaded, text = load_policy(policy)
-    if policy_sha256(text) != batch_sha:
-        return None
-    m = loaded.matching
-    return Thresholds(m.review_threshold, m.disclose_threshold, m.min_margin_log2)
+    return loaded.matching if policy_sha256(text) == batch_sha else None
 
 
 def _refuse_package_dir(out: Path, package: Path, batch_id: str) -> None:

@@ -56,15 +56,13 @@ def rotate_keys(
 ) -> list[Rotated]:
     """Rotate the store's keys of ``kinds`` (see the module docstring)."""
     done: list[Rotated] = []
-    state = StateStore.open(store, database_url)
-    try:
+    with StateStore.open(store, database_url) as state:
         keyring = state.keyring
         if keyring is None:
             raise StoreError(f"{store}: no keyring")
         for kind in kinds:
             kid = keyring.rotate(kind)
-            fresh = StateStore.open(store, database_url)  # re-reads the keyring
-            try:
+            with StateStore.open(store, database_url) as fresh:  # re-reads the keyring
                 resealed = retired = 0
                 if kind == "data":
                     with fresh.writing("rotate_data_key") as conn:
@@ -75,9 +73,5 @@ def rotate_keys(
                 fresh.append_ledger(
                     [LedgerDraft("keys_rotated", actor, origin, True, kind, payload)]
                 )
-            finally:
-                fresh.close()
             done.append(Rotated(kind, kid, resealed, retired))
-    finally:
-        state.close()
     return done

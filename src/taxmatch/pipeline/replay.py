@@ -129,8 +129,7 @@ def replay_batch(
     progress: Progress | None = None,
 ) -> ReplayResult:
     """Re-run ``batch_id`` under its pinned rules and compare every decision."""
-    state = StateStore.open(store, database_url)
-    try:
+    with StateStore.open(store, database_url) as state:
         batch = state.find_batch(batch_id)
         if batch is None:
             raise BatchNotFound(batch_id)
@@ -188,15 +187,10 @@ def replay_batch(
                     result.identical,
                     batch_id,
                     {
-                        "rows": result.rows,
-                        "same": result.same,
+                        **{k: getattr(result, k) for k in ("rows", "same", "missing", "extra")},
                         "differences": len(result.differences),
-                        "missing": result.missing,
-                        "extra": result.extra,
                     },
                 )
             ]
         )
         return result
-    finally:
-        state.close()
