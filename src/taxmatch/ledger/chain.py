@@ -238,25 +238,17 @@ class ChainVerifier:
     canonical bytes. Holds only the running head, never the entries.
     """
 
-    __slots__ = ("_count", "_first_bad", "_head", "_problem")
+    __slots__ = ("_first_bad", "_problem", "entries", "head")
 
     def __init__(self) -> None:
-        self._count = 0
-        self._head = GENESIS
+        self.entries = 0  # verified so far
+        self.head = GENESIS  # the hash of the last verified entry
         self._first_bad: int | None = None
         self._problem: str | None = None
 
     @property
     def failed(self) -> bool:
         return self._problem is not None
-
-    @property
-    def entries(self) -> int:
-        return self._count
-
-    @property
-    def head(self) -> str:
-        return self._head
 
     def feed(self, entry: LedgerEntry) -> bool:
         """Check the next entry; False once the chain has failed."""
@@ -312,9 +304,9 @@ class ChainVerifier:
         (``UnicodeEncodeError``) can only be a changed stored payload: ``PROBLEM_HASH``."""
         if self.failed:
             return False
-        if type(seq) is not int or seq != self._count + 1:
+        if type(seq) is not int or seq != self.entries + 1:
             return self.fail(PROBLEM_SEQUENCE)
-        if prev_hash != self._head:
+        if prev_hash != self.head:
             return self.fail(PROBLEM_LINK)
         try:
             digest = hashlib.sha256(data()).hexdigest()
@@ -324,22 +316,22 @@ class ChainVerifier:
             return self.fail(PROBLEM_MALFORMED)
         if not isinstance(entry_hash, str) or not hmac.compare_digest(digest, entry_hash):
             return self.fail(PROBLEM_HASH)
-        self._count += 1
-        self._head = entry_hash
+        self.entries += 1
+        self.head = entry_hash
         return True
 
     def fail(self, problem: str, seq: int | None = None) -> bool:
         """Record a failure at ``seq`` (default: the next expected position). Returns False."""
         if not self.failed:
             self._problem = problem
-            self._first_bad = self._count + 1 if seq is None else seq
+            self._first_bad = self.entries + 1 if seq is None else seq
         return False
 
     def result(self) -> VerifyResult:
         return VerifyResult(
             ok=not self.failed,
-            entries=self._count,
-            head=self._head,
+            entries=self.entries,
+            head=self.head,
             first_bad_seq=self._first_bad,
             problem=self._problem,
         )
