@@ -1,4 +1,4 @@
-"""The ledger's hash chain: canonical encoding, linking, verification and keyed hashes.
+"""The ledger's hash chain: canonical encoding, linking and verification.
 
 Each entry records one audit event (IRS Publication 1075 fields: UTC time, actor, event
 type, success, origin, object) plus a payload of ids, hashes and counts. An entry's hash

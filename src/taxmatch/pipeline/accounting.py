@@ -1,10 +1,7 @@
-"""The custodian's accounting of disclosures and the ledger's witness document.
-
-One function per command: ``taxpayer_accounting`` (every disclosure about a TIN),
-``write_batch_accounting`` (a batch's disclosure_id -> TIN list as CSV, written with the
-package's ``SafeCsvWriter``), ``annual_report`` (§ 6103(p)(3)(C) counts) and
-``export_head`` (the verified ledger head for an outside witness) and ``verify_ledger``
-(the ledger checked against such a witness). The CLI and, later, the API call these.
+"""The custodian's accounting of disclosures and the ledger's witness document, one
+function per command: every disclosure about a TIN, a batch's disclosure_id -> TIN list
+(CSV), the § 6103(p)(3)(C) annual counts, the verified ledger head for an outside witness
+and the ledger checked against such a witness.
 
 TINs appear only in what these functions return or write for the custodian; never in a
 log line or an error.

@@ -308,12 +308,10 @@ def _tally(
                 if tag:
                     strata[tag].add(result)
             confusion[expected][result.got] += 1
-            for code in want:
-                codes[code]["expected"] += 1
-            for code in got_codes:
-                codes[code]["reported"] += 1
-            for code in want & got_codes:
-                codes[code]["both"] += 1
+            both = want & got_codes
+            for kind, group in (("expected", want), ("reported", got_codes), ("both", both)):
+                for code in group:
+                    codes[code][kind] += 1
     generated = con.execute(
         f"SELECT got, count(*) FROM pkg WHERE starts_with(request_id, '{GENERATED_ID_PREFIX}') "
         "GROUP BY got ORDER BY got"

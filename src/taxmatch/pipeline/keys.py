@@ -8,9 +8,9 @@ into the keyring and tightens every file in the store to 0600 and directory to 0
 re-encrypted (and every TIN re-indexed) under it in one transaction; the previous data key
 stays in the keyring file until the next rotation (a server that sealed a value under it
 while this one ran can still open it, and the next rotation re-encrypts it), older ones
-are dropped. A new **ledger** key makes new keyed hashes
-and head signatures, and the old one stays in the keyring to verify what it made. Each
-rotation is a ``keys_rotated`` ledger entry naming the kind and the new key's id.
+are dropped. A new **ledger** key makes new keyed hashes and head signatures, and the old
+one stays in the keyring to verify what it made. Each rotation is a ``keys_rotated``
+ledger entry naming the kind and the new key's id.
 
 Must never: print, log or record a key (ids only).
 """
@@ -54,7 +54,6 @@ def rotate_keys(
     actor: str = "cli",
     origin: str = "cli",
 ) -> list[Rotated]:
-    """Rotate the store's keys of ``kinds`` (see the module docstring)."""
     done: list[Rotated] = []
     with StateStore.open(store, database_url) as state:
         keyring = state.keyring

@@ -1,10 +1,9 @@
 """Exact replay of a past batch: the same inputs under the same pinned rules must give the
 same decisions, row for row.
 
-``batch run`` keeps what a batch ran on in the store (``taxmatch.pipeline.retain``): the
-request file, the envelope and the policy text, under ``STORE/batches/<batch_id>/``.
-``replay_batch`` checks each against the hashes the batch pinned (the batch row and the ledger's
-``rules_in_force`` entry: policy, model and reference snapshot), runs the ordinary
+``replay_batch`` checks the inputs ``batch run`` kept (``taxmatch.pipeline.retain``)
+against the hashes the batch pinned (the batch row and the ledger's ``rules_in_force``
+entry: policy, model and reference snapshot), runs the ordinary
 pipeline on them in a scratch store that shares the original's reference snapshot, model
 and ledger key, and compares every decision (disposition, outcome, reason codes,
 disclosure id, score, person key; the cited statute when one was recorded, since rows
