@@ -25,7 +25,6 @@ from taxmatch.owner_only import open_private
 
 # A cell starting with one of these (after leading spaces) is a formula to a spreadsheet.
 _FORMULA_STARTS = frozenset("=+-@\t\r")
-_SPECIAL = (",", '"', "\r", "\n")
 
 
 def neutralise(value: str) -> str:
@@ -39,23 +38,6 @@ def neutralise(value: str) -> str:
         if not char.isspace():
             return value
     return value
-
-
-class _HashingSink:
-    """The text side of the csv writer: encodes, hashes and writes the bytes."""
-
-    def __init__(self, handle: BinaryIO) -> None:
-        self._handle = handle
-        self.digest = hashlib.sha256()
-
-    def write(self, text: str) -> int:
-        try:
-            data = text.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: the file stays valid UTF-8
-            data = text.encode("utf-8", "replace")
-        self.digest.update(data)
-        self._handle.write(data)
-        return len(text)
 
 
 class SafeCsvWriter:
@@ -72,9 +54,9 @@ class SafeCsvWriter:
         self.rows = 0
         self._tmp = path.with_name(path.name + ".tmp")
         self._handle: BinaryIO | None = open_private(self._tmp, "wb")  # closed in close/abort
-        self._sink = _HashingSink(self._handle)
+        self._digest = hashlib.sha256()
         self._sha256: str | None = None
-        self._sink.write(_format_row(self.columns))
+        self._write(self._handle, _format_row(self.columns))
 
     def __enter__(self) -> SafeCsvWriter:
         return self
@@ -96,8 +78,16 @@ class SafeCsvWriter:
             raise ValueError("write to a closed SafeCsvWriter")
         if len(row) != len(self.columns):
             raise ValueError(f"row has {len(row)} cells, the file has {len(self.columns)} columns")
-        self._sink.write(_format_row([_cell(value) for value in row]))
+        self._write(self._handle, _format_row([_cell(value) for value in row]))
         self.rows += 1
+
+    def _write(self, handle: BinaryIO, text: str) -> None:
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: the file stays valid UTF-8
+            data = text.encode("utf-8", "replace")
+        self._digest.update(data)
+        handle.write(data)
 
     def close(self) -> None:
         """Flush, sync and move the file into place. Idempotent."""
@@ -110,7 +100,7 @@ class SafeCsvWriter:
         finally:
             handle.close()
         os.replace(self._tmp, self.path)
-        self._sha256 = self._sink.digest.hexdigest()
+        self._sha256 = self._digest.hexdigest()
 
     def abort(self) -> None:
         """Drop the temporary file; the final path is not touched. Idempotent."""
@@ -152,10 +142,8 @@ def _cell(value: str | int | float | None) -> str:
         return neutralise(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
+    if isinstance(value, int | float):
+        return str(value)  # a float's str is its repr: the shortest that reads back equal
     raise TypeError(f"a CSV cell must be str, int, float or None, not {type(value).__name__}")
 
 

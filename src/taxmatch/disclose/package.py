@@ -91,8 +91,6 @@ class PackageWriter:
             Disposition.UNMATCHED: SafeCsvWriter(self.partial / "unmatched.csv", UNMATCHED_COLUMNS),
             Disposition.PENDING: SafeCsvWriter(self.partial / "pending.csv", PENDING_COLUMNS),
         }
-        for w in self.writers.values():
-            w.__enter__()
         self._closed = False
 
     def __enter__(self) -> PackageWriter:
@@ -104,26 +102,19 @@ class PackageWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if not self._closed:
-            self._close_writers(exc_type, exc, tb)
+        if not self._closed:  # left without finish: no package
+            for w in self.writers.values():
+                w.abort()
             shutil.rmtree(self.partial, ignore_errors=True)
-
-    def _close_writers(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc: BaseException | None = None,
-        tb: TracebackType | None = None,
-    ) -> None:
-        for w in self.writers.values():
-            w.__exit__(exc_type, exc, tb)
-        self._closed = True
 
     def write(self, disposition: Disposition, row: list[str | int | float | None]) -> None:
         self.writers[disposition].write(row)
 
     def finish(self, summary: Mapping[str, object]) -> Path:
         """Close the CSVs, write summary and manifest, move the package into place."""
-        self._close_writers()
+        for w in self.writers.values():
+            w.close()
+        self._closed = True
         summary_path = self.partial / SUMMARY
         write_private_text(
             summary_path,
@@ -133,8 +124,7 @@ class PackageWriter:
         for name in PACKAGE_FILES:
             sha, rows = csv_stats(self.partial / name)
             files[name] = {"sha256": sha, "rows": rows}
-        sha = _file_sha(summary_path)
-        files[SUMMARY] = {"sha256": sha, "rows": 1}
+        files[SUMMARY] = {"sha256": _file_sha(summary_path), "rows": 1}
         manifest = {"schema": PACKAGE_SCHEMA, "batch_id": summary["batch_id"], "files": files}
         write_private_text(
             self.partial / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n"
@@ -149,15 +139,20 @@ def _file_sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _read_document(path: Path) -> dict[str, Any]:
+    """A package's JSON file, refusing unknown schema versions."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PackageError(f"{path}: unreadable") from exc
+    if not isinstance(data, dict) or data.get("schema") != PACKAGE_SCHEMA:
+        raise PackageError(f"{path}: unknown package schema version")
+    return data
+
+
 def read_summary(package: Path) -> dict[str, Any]:
     """A package's summary, refusing unknown schema versions."""
-    try:
-        data = json.loads((package / SUMMARY).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise PackageError(f"{package / SUMMARY}: unreadable") from exc
-    if not isinstance(data, dict) or data.get("schema") != PACKAGE_SCHEMA:
-        raise PackageError(f"{package / SUMMARY}: unknown package schema version")
-    return data
+    return _read_document(package / SUMMARY)
 
 
 def read_batch_summary(package: Path) -> BatchSummary:
@@ -171,24 +166,14 @@ def read_batch_summary(package: Path) -> BatchSummary:
 
 def verify_manifest(package: Path) -> list[str]:
     """Names of package files whose hash or row count differs from the manifest."""
-    try:
-        manifest = json.loads((package / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise PackageError(f"{package / MANIFEST}: unreadable") from exc
-    if manifest.get("schema") != PACKAGE_SCHEMA:
-        raise PackageError(f"{package / MANIFEST}: unknown package schema version")
     bad = []
-    for name, meta in manifest["files"].items():
+    for name, meta in _read_document(package / MANIFEST)["files"].items():
         path = package / name
         if not path.exists():
             bad.append(name)
-            continue
-        if name == SUMMARY:
-            sha = _file_sha(path)
-            if sha != meta["sha256"]:
+        elif name == SUMMARY:  # its rows are not counted
+            if _file_sha(path) != meta["sha256"]:
                 bad.append(name)
-            continue
-        sha, rows = csv_stats(path)
-        if sha != meta["sha256"] or rows != meta["rows"]:
+        elif csv_stats(path) != (meta["sha256"], meta["rows"]):
             bad.append(name)
     return bad

@@ -26,10 +26,10 @@ from datetime import UTC, date, datetime
 
 from taxmatch.errors import LedgerError
 from taxmatch.ledger.chain import Payload, PayloadValue
+from taxmatch.ledger.digest import check_key, json_line
 
 EVENT_ROWS_BACKFILLED = "rows_backfilled"  # rows written before binding (schema 0006)
 HEAD_SIGNATURE_SCHEMA = "taxmatch/ledger-head-signature/v1"
-_MIN_KEY_BYTES = 16
 
 Cell = str | int | bool | None | datetime | date
 
@@ -51,15 +51,7 @@ def bound_line(cells: Sequence[Cell]) -> bytes:
             out.append(cell)
         else:
             raise LedgerError("a bound column has an unsupported type")
-    return (_encode(out) + "\n").encode("ascii")
-
-
-_encode = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
-
-
-def _check_key(key: bytes) -> None:
-    if not isinstance(key, bytes) or len(key) < _MIN_KEY_BYTES:
-        raise LedgerError(f"binding needs a key of at least {_MIN_KEY_BYTES} bytes")
+    return json_line(out)
 
 
 class RowsDigest:
@@ -68,7 +60,7 @@ class RowsDigest:
     __slots__ = ("_mac", "rows")
 
     def __init__(self, key: bytes) -> None:
-        _check_key(key)
+        check_key(key, "binding")
         self._mac = hmac.new(key, digestmod=hashlib.sha256)
         self.rows = 0
 
@@ -111,7 +103,7 @@ def claims_match(claim: BoundClaim, digest: RowsDigest) -> bool:
 
 def head_signature(key: bytes, seq: int, head: str) -> str:
     """HMAC-SHA256 (hex) of the ledger head (``seq``, ``head``) under the ledger key."""
-    _check_key(key)
+    check_key(key, "binding")
     message = json.dumps([HEAD_SIGNATURE_SCHEMA, int(seq), head], separators=(",", ":"))
     return hmac.new(key, message.encode("ascii"), hashlib.sha256).hexdigest()
 
@@ -131,19 +123,3 @@ def with_fields(payload: Payload, fields: Mapping[str, PayloadValue]) -> dict[st
     if clash:
         raise LedgerError(f"payload already has field {sorted(clash)[0]!r}")
     return {**payload, **fields}
-
-
-__all__ = [
-    "EVENT_ROWS_BACKFILLED",
-    "HEAD_SIGNATURE_SCHEMA",
-    "BoundClaim",
-    "Cell",
-    "RowsDigest",
-    "bound_claim",
-    "bound_fields",
-    "bound_line",
-    "claims_match",
-    "head_signature",
-    "signature_holds",
-    "with_fields",
-]

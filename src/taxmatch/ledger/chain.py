@@ -1,4 +1,4 @@
-"""The ledger's hash chain: canonical encoding, linking, verification and keyed hashes.
+"""The ledger's hash chain: canonical encoding, linking and verification.
 
 Each entry records one audit event (IRS Publication 1075 fields: UTC time, actor, event
 type, success, origin, object) plus a payload of ids, hashes and counts. An entry's hash
@@ -18,7 +18,7 @@ import hmac
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -118,17 +118,20 @@ def canonical_payload(payload: Payload) -> str:
         if not isinstance(key, str):
             raise LedgerError("payload keys must be strings")
         clean[key] = _check_value(key, value)
-    return _dumps(clean)
+    return json.dumps(
+        clean, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
 
 
-def canonical_bytes(seq: int, recorded_at: str, draft: LedgerDraft, prev_hash: str) -> bytes:
-    """The exact bytes an entry's hash covers, including the ledger schema version."""
-    return _canonical_bytes(seq, recorded_at, draft, prev_hash, canonical_payload(draft.payload))
-
-
-def _canonical_bytes(
-    seq: int, recorded_at: str, draft: LedgerDraft, prev_hash: str, payload_text: str
+def canonical_bytes(
+    seq: int, recorded_at: str, draft: LedgerDraft, prev_hash: str, payload_text: str | None = None
 ) -> bytes:
+    """The exact bytes an entry's hash covers, including the ledger schema version.
+
+    ``payload_text``: the draft's payload when already made canonical (``link``).
+    """
+    if payload_text is None:
+        payload_text = canonical_payload(draft.payload)
     if type(seq) is not int or seq < 1:
         raise LedgerError("seq must be a positive integer")
     if not isinstance(recorded_at, str) or not _TIMESTAMP.match(recorded_at):
@@ -199,7 +202,7 @@ def entry_bytes(
 def link(draft: LedgerDraft, *, seq: int, prev_hash: str, recorded_at: str) -> LedgerEntry:
     """Chain ``draft`` after ``prev_hash`` as entry ``seq``; ``entry_hash`` = sha256(bytes)."""
     payload_text = canonical_payload(draft.payload)  # checked and serialised once
-    data = _canonical_bytes(seq, recorded_at, draft, prev_hash, payload_text)
+    data = canonical_bytes(seq, recorded_at, draft, prev_hash, payload_text)
     payload: dict[str, PayloadValue] = json.loads(payload_text)
     return LedgerEntry(
         seq=seq,
@@ -235,11 +238,11 @@ class ChainVerifier:
     canonical bytes. Holds only the running head, never the entries.
     """
 
-    __slots__ = ("_count", "_first_bad", "_head", "_problem")
+    __slots__ = ("_first_bad", "_problem", "entries", "head")
 
     def __init__(self) -> None:
-        self._count = 0
-        self._head = GENESIS
+        self.entries = 0  # verified so far
+        self.head = GENESIS  # the hash of the last verified entry
         self._first_bad: int | None = None
         self._problem: str | None = None
 
@@ -247,33 +250,14 @@ class ChainVerifier:
     def failed(self) -> bool:
         return self._problem is not None
 
-    @property
-    def entries(self) -> int:
-        return self._count
-
-    @property
-    def head(self) -> str:
-        return self._head
-
     def feed(self, entry: LedgerEntry) -> bool:
         """Check the next entry; False once the chain has failed."""
-        if self.failed:
-            return False
-        if type(entry.seq) is not int or entry.seq != self._count + 1:
-            return self.fail(PROBLEM_SEQUENCE)
-        if entry.prev_hash != self._head:
-            return self.fail(PROBLEM_LINK)
-        try:
-            data = canonical_bytes(entry.seq, entry.recorded_at, entry.draft, entry.prev_hash)
-        except (LedgerError, TypeError, ValueError):
-            return self.fail(PROBLEM_MALFORMED)
-        if not isinstance(entry.entry_hash, str) or not hmac.compare_digest(
-            hashlib.sha256(data).hexdigest(), entry.entry_hash
-        ):
-            return self.fail(PROBLEM_HASH)
-        self._count += 1
-        self._head = entry.entry_hash
-        return True
+        return self._advance(
+            entry.seq,
+            entry.prev_hash,
+            entry.entry_hash,
+            lambda: canonical_bytes(entry.seq, entry.recorded_at, entry.draft, entry.prev_hash),
+        )
 
     def feed_stored(
         self,
@@ -293,21 +277,12 @@ class ChainVerifier:
         The hash covers the stored text itself, so any change to it, even one that keeps
         its meaning, fails as ``PROBLEM_HASH``. The fast path of ``ledger verify``.
         """
-        if self.failed:
-            return False
-        if type(seq) is not int or seq != self._count + 1:
-            return self.fail(PROBLEM_SEQUENCE)
-        if prev_hash != self._head:
-            return self.fail(PROBLEM_LINK)
-        if not all(
-            isinstance(v, str)
-            for v in (recorded_at, event_type, actor, origin, object_id, payload_text, entry_hash)
-        ):
-            return self.fail(PROBLEM_MALFORMED)
-        if not isinstance(success, bool):
-            return self.fail(PROBLEM_MALFORMED)
-        try:
-            data = entry_bytes(
+
+        def data() -> bytes:
+            texts = (recorded_at, event_type, actor, origin, object_id, payload_text, entry_hash)
+            if not all(isinstance(v, str) for v in texts) or not isinstance(success, bool):
+                raise LedgerError(PROBLEM_MALFORMED)
+            return entry_bytes(
                 seq,
                 recorded_at,
                 event_type,
@@ -318,26 +293,45 @@ class ChainVerifier:
                 payload_text,
                 prev_hash,
             )
+
+        return self._advance(seq, prev_hash, entry_hash, data)
+
+    def _advance(
+        self, seq: int, prev_hash: str, entry_hash: str, data: Callable[[], bytes]
+    ) -> bool:
+        """The checks of one entry, in order: position, link, form (``data`` raises
+        ``LedgerError``, ``TypeError`` or ``ValueError``), hash. A text that is not ASCII
+        (``UnicodeEncodeError``) can only be a changed stored payload: ``PROBLEM_HASH``."""
+        if self.failed:
+            return False
+        if type(seq) is not int or seq != self.entries + 1:
+            return self.fail(PROBLEM_SEQUENCE)
+        if prev_hash != self.head:
+            return self.fail(PROBLEM_LINK)
+        try:
+            digest = hashlib.sha256(data()).hexdigest()
         except UnicodeEncodeError:
             return self.fail(PROBLEM_HASH)
-        if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), entry_hash):
+        except (LedgerError, TypeError, ValueError):
+            return self.fail(PROBLEM_MALFORMED)
+        if not isinstance(entry_hash, str) or not hmac.compare_digest(digest, entry_hash):
             return self.fail(PROBLEM_HASH)
-        self._count += 1
-        self._head = entry_hash
+        self.entries += 1
+        self.head = entry_hash
         return True
 
     def fail(self, problem: str, seq: int | None = None) -> bool:
         """Record a failure at ``seq`` (default: the next expected position). Returns False."""
         if not self.failed:
             self._problem = problem
-            self._first_bad = self._count + 1 if seq is None else seq
+            self._first_bad = self.entries + 1 if seq is None else seq
         return False
 
     def result(self) -> VerifyResult:
         return VerifyResult(
             ok=not self.failed,
-            entries=self._count,
-            head=self._head,
+            entries=self.entries,
+            head=self.head,
             first_bad_seq=self._first_bad,
             problem=self._problem,
         )
@@ -365,33 +359,3 @@ def _check_value(key: str, value: object) -> PayloadValue:
 
 
 _str = json.JSONEncoder(ensure_ascii=True).encode  # one JSON string, ASCII-escaped
-
-
-def _dumps(document: object) -> str:
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    )
-
-
-__all__ = [
-    "GENESIS",
-    "LEDGER_SCHEMA",
-    "PROBLEM_HASH",
-    "PROBLEM_HEAD",
-    "PROBLEM_LINK",
-    "PROBLEM_MALFORMED",
-    "PROBLEM_SEQUENCE",
-    "ChainVerifier",
-    "LedgerDraft",
-    "LedgerEntry",
-    "Payload",
-    "PayloadValue",
-    "VerifyResult",
-    "canonical_bytes",
-    "canonical_payload",
-    "entry_bytes",
-    "format_recorded_at",
-    "link",
-    "link_all",
-    "verify_chain",
-]

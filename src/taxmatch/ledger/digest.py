@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from taxmatch.errors import LedgerError
@@ -36,10 +36,7 @@ DecisionValues = tuple[
     int, str, str, str | None, str, str, str | None, float | None, str | None
 ]  # row_number, request_id, disposition, outcome, reason_codes, fields, disclosure_id,
 #    score, person_key: the columns of a stored decision, in this order.
-
-
-# A keyed hash's key: at least this many bytes.
-MIN_KEY_BYTES = 16
+MIN_KEY_BYTES = 16  # a keyed hash's key: at least this many bytes
 
 
 def decision_line(values: DecisionValues, statute: str | None = None) -> bytes:
@@ -58,12 +55,23 @@ def decision_line(values: DecisionValues, statute: str | None = None) -> bytes:
     cells += [score, key]
     if statute is not None:
         cells.append(statute)
-    return (_encode(cells) + "\n").encode("ascii")
+    return json_line(cells)
 
 
 # One encoder, made once: ``json.dumps`` with options builds a new encoder per call, which
 # costs more than the encoding when verify runs it for every decision row.
 _encode = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+
+def json_line(cells: Sequence[object]) -> bytes:
+    """``cells`` as a canonical line: a JSON array (ASCII, no spaces) and a newline."""
+    return (_encode(cells) + "\n").encode("ascii")
+
+
+def check_key(key: bytes, what: str) -> None:
+    """``LedgerError`` unless ``key`` is bytes of at least ``MIN_KEY_BYTES``."""
+    if not isinstance(key, bytes) or len(key) < MIN_KEY_BYTES:
+        raise LedgerError(f"{what} needs a key of at least {MIN_KEY_BYTES} bytes")
 
 
 class DecisionsDigest:
@@ -123,9 +131,7 @@ def chunk_claim(seq: int, batch_id: str, payload: Payload) -> ChunkClaim:
     if not all(type(v) is int for v in values.values()) or not isinstance(sha, str):
         raise LedgerError(f"ledger entry {seq} is not a well-formed decisions entry")
     ints = {k: int(v) for k, v in values.items() if isinstance(v, int)}
-    return ChunkClaim(
-        seq, batch_id, ints["chunk"], ints["first_row"], ints["last_row"], ints["rows"], sha
-    )
+    return ChunkClaim(seq, batch_id, **ints, sha256=sha)
 
 
 def head_document(seq: int, head: str, utc: str) -> dict[str, str | int]:
@@ -158,28 +164,10 @@ def keyed_hash(key: bytes, *values: str) -> str:
     The values are encoded as a JSON array, so ("ab", "c") and ("a", "bc") differ. Without
     the key the digest cannot be recomputed from guessed values (TINs are guessable).
     """
-    if not isinstance(key, bytes) or len(key) < MIN_KEY_BYTES:
-        raise LedgerError(f"keyed_hash needs a key of at least {MIN_KEY_BYTES} bytes")
+    check_key(key, "keyed_hash")
     if not values:
         raise LedgerError("keyed_hash needs at least one value")
     if not all(isinstance(v, str) for v in values):
         raise LedgerError("keyed_hash values must be strings")
     message = json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
     return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-__all__ = [
-    "EVENT_CONFIG_CHANGED",
-    "EVENT_DECISIONS",
-    "EVENT_DECISIONS_DISCARDED",
-    "HEAD_SCHEMA",
-    "ChunkClaim",
-    "DecisionValues",
-    "DecisionsDigest",
-    "chunk_claim",
-    "chunk_payload",
-    "decision_line",
-    "head_document",
-    "keyed_hash",
-    "read_head_document",
-]

@@ -79,12 +79,3 @@ def void_drafts(
                 LedgerDraft(EVENT_DISCLOSURES_VOIDED, actor, origin, True, batch_id, payload)
             )
     return drafts
-
-
-__all__ = [
-    "EVENT_DISCLOSURES_VOIDED",
-    "VOID_CHUNK",
-    "DisclosureEntry",
-    "void_drafts",
-    "voided_entries",
-]

@@ -1,10 +1,7 @@
-"""The custodian's accounting of disclosures and the ledger's witness document.
-
-One function per command: ``taxpayer_accounting`` (every disclosure about a TIN),
-``write_batch_accounting`` (a batch's disclosure_id -> TIN list as CSV, written with the
-package's ``SafeCsvWriter``), ``annual_report`` (§ 6103(p)(3)(C) counts) and
-``export_head`` (the verified ledger head for an outside witness) and ``verify_ledger``
-(the ledger checked against such a witness). The CLI and, later, the API call these.
+"""The custodian's accounting of disclosures and the ledger's witness document, one
+function per command: every disclosure about a TIN, a batch's disclosure_id -> TIN list
+(CSV), the § 6103(p)(3)(C) annual counts, the verified ledger head for an outside witness
+and the ledger checked against such a witness.
 
 TINs appear only in what these functions return or write for the custodian; never in a
 log line or an error.
@@ -13,7 +10,7 @@ log line or an error.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,16 +46,7 @@ class AnnualReport:
             "year": self.year,
             **self.totals,
             "by_agency": self.by_agency,
-            "by_agency_statute": [
-                {
-                    "agency": r.agency,
-                    "statute": r.statute or None,
-                    "requests": r.requests,
-                    "disclosures": r.disclosures,
-                    "taxpayers": r.taxpayers,
-                }
-                for r in self.rows
-            ],
+            "by_agency_statute": [{**asdict(r), "statute": r.statute or None} for r in self.rows],
         }
 
 
@@ -139,15 +127,3 @@ def verify_ledger(
     head = None if witness is None else read_witness(witness)
     with StateStore.open(store, database_url) as state:
         return state.verify_ledger(head)
-
-
-__all__ = [
-    "REPORT_SCHEMA",
-    "AnnualReport",
-    "annual_report",
-    "export_head",
-    "read_witness",
-    "taxpayer_accounting",
-    "verify_ledger",
-    "write_batch_accounting",
-]

@@ -74,22 +74,3 @@ def resume_agency(admin: Admin, agency_id: str) -> None:
     with admin.service(agency_id) as service:
         service.set_agency_status(agency_id, "active")
     admin.record("agency_resumed", agency_id)
-
-
-def set_limits(admin: Admin, agency_id: str, **limits: int | None) -> None:
-    with admin.service(agency_id) as service:
-        service.set_agency_limits(agency_id, **limits)
-    admin.record(
-        "agency_limits_changed", agency_id, **{k: v for k, v in limits.items() if v is not None}
-    )
-
-
-__all__ = [
-    "Admin",
-    "add_agency",
-    "issue_token",
-    "resume_agency",
-    "revoke_tokens",
-    "set_limits",
-    "suspend_agency",
-]

@@ -75,11 +75,10 @@ def package_dir(service: ServiceStore, state: StateStore, agency_id: str, packag
     ``agency_id``: its batch must be that agency's and done, a supplement released."""
     supplement = SUPPLEMENT_ID.match(package_id)
     batch_id = supplement.group(1) if supplement else package_id
-    job = JobQueue(service).find(batch_id)
+    job = job_of(service, agency_id, batch_id)
     batch = state.find_batch(batch_id) if job is not None else None
     if (
         job is None
-        or job.agency_id != agency_id
         or job.status != "done"
         or batch is None
         or batch.agency != agency_id
@@ -97,6 +96,3 @@ def package_dir(service: ServiceStore, state: StateStore, agency_id: str, packag
     ):
         raise BatchNotFound("no such package (is the batch done?)")
     return Path(release.package_dir)
-
-
-__all__ = ["SUPPLEMENT_ID", "Supplement", "job_of", "jobs_of", "package_dir", "supplements"]

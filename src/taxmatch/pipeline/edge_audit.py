@@ -32,6 +32,3 @@ def record_console_view(
 def taxpayer_object_id(state: StateStore, tin: str) -> str:
     """The id under which a view of ``tin``'s accounting is recorded: its keyed hash."""
     return "tin:" + keyed_hash(state.ledger_key(), tin)
-
-
-__all__ = ["record_api_call", "record_console_view", "taxpayer_object_id"]

@@ -46,7 +46,6 @@ from taxmatch.pipeline.evaluate_result import (
     REJECTED,
     CodeAgreement,
     Evaluation,
-    Metrics,
     Person,
     PersonCheck,
     RowResult,
@@ -225,16 +224,13 @@ def _load_person_keys(
     load = _Loader(con, "person_keys", ("request_id", "person_key"))
     if database_url is None and store is not None and not (store / STATE_FILE).exists():
         raise StoreError(f"{store}: no state database in this store")
-    state = StateStore.open(store or Path("."), database_url)
-    try:
+    with StateStore.open(store or Path("."), database_url) as state:
         if state.find_batch(batch_id) is None:
             raise BatchNotFound(f"batch {batch_id} not found in the state database")
         for d in state.iter_decisions(batch_id):
             if d.disposition == "disclosed":
                 load.add(d.request_id, d.person_key)
         key = state.ledger_key()
-    finally:
-        state.close()
     load.flush()
     return key
 
@@ -312,12 +308,10 @@ def _tally(
                 if tag:
                     strata[tag].add(result)
             confusion[expected][result.got] += 1
-            for code in want:
-                codes[code]["expected"] += 1
-            for code in got_codes:
-                codes[code]["reported"] += 1
-            for code in want & got_codes:
-                codes[code]["both"] += 1
+            both = want & got_codes
+            for kind, group in (("expected", want), ("reported", got_codes), ("both", both)):
+                for code in group:
+                    codes[code][kind] += 1
     generated = con.execute(
         f"SELECT got, count(*) FROM pkg WHERE starts_with(request_id, '{GENERATED_ID_PREFIX}') "
         "GROUP BY got ORDER BY got"
@@ -347,14 +341,3 @@ def _tally(
         truth_not_in_package=sum(c.get(MISSING, 0) for c in confusion.values()),
         package_not_in_truth=not_in_truth,
     )
-
-
-__all__ = [
-    "CodeAgreement",
-    "Evaluation",
-    "Metrics",
-    "RowResult",
-    "address_key",
-    "classify",
-    "evaluate_package",
-]

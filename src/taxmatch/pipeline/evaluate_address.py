@@ -57,6 +57,3 @@ def address_parts(street: str, unit: str, zip_code: str) -> tuple[tuple[str, str
 
 def _same_words(line: str) -> str:
     return " ".join(_SAME_WORD.get(word, word) for word in line.split())
-
-
-__all__ = ["address_key", "address_parts", "tin_digits"]

@@ -8,7 +8,8 @@ Rates whose denominator is zero are None (JSON null, printed "n/a").
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from collections import Counter
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Literal
 
 from taxmatch.contracts import Outcome
@@ -116,49 +117,38 @@ class RowResult:
     incomplete: bool = False  # disclosed an address that does not parse (no house, no ZIP…)
 
 
-@dataclass(slots=True)
 class Tally:
-    rows: int = 0
-    disclosed: int = 0
-    right: int = 0
-    wrong_person: int = 0
-    right_person_not_latest: int = 0
-    right_address_wrong_person: int = 0
-    unattributed: int = 0
-    incomplete: int = 0
-    findable: int = 0
-    found: int = 0
-    pending: int = 0
-    expected_rejected: int = 0
-    rejected: int = 0
-    both_rejected: int = 0
-    codes_equal: int = 0
+    """Running counts of one group of rows, by the names of ``Metrics``' fields."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
 
     def add(self, r: RowResult) -> None:
-        self.rows += 1
-        self.findable += r.expected == Outcome.DISCLOSED
-        self.pending += r.got == Outcome.REVIEW
-        self.expected_rejected += r.expected == REJECTED
-        self.rejected += r.got == REJECTED
+        n = self.counts
+        n["rows"] += 1
+        n["findable"] += r.expected == Outcome.DISCLOSED
+        n["pending"] += r.got == Outcome.REVIEW
+        n["expected_rejected"] += r.expected == REJECTED
+        n["rejected"] += r.got == REJECTED
         both = r.expected == REJECTED and r.got == REJECTED
-        self.both_rejected += both
-        self.codes_equal += both and r.codes_equal
+        n["both_rejected"] += both
+        n["codes_equal"] += both and r.codes_equal
         if r.got != Outcome.DISCLOSED:
             return
-        self.disclosed += 1
-        self.right += r.right
-        self.found += r.right and r.expected == Outcome.DISCLOSED
-        self.wrong_person += r.person == "wrong"
-        self.right_person_not_latest += r.person == "right" and not r.right
-        self.right_address_wrong_person += r.person == "wrong" and r.right
-        self.unattributed += r.person == "unknown" and not r.right
-        self.incomplete += r.incomplete
+        n["disclosed"] += 1
+        n["right"] += r.right
+        n["found"] += r.right and r.expected == Outcome.DISCLOSED
+        n["wrong_person"] += r.person == "wrong"
+        n["right_person_not_latest"] += r.person == "right" and not r.right
+        n["right_address_wrong_person"] += r.person == "wrong" and r.right
+        n["unattributed"] += r.person == "unknown" and not r.right
+        n["incomplete"] += r.incomplete
 
     def freeze(self, check: PersonCheck) -> Metrics:
-        values = {f.name: getattr(self, f.name) for f in fields(Metrics)}
+        m = Metrics(**{f.name: self.counts[f.name] for f in fields(Metrics)})
         if check == "address":
-            values.update(right_person_not_latest=None, right_address_wrong_person=None)
-        return Metrics(**values)
+            return replace(m, right_person_not_latest=None, right_address_wrong_person=None)
+        return m
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -167,15 +157,7 @@ def _ratio(num: int, den: int) -> float | None:
 
 # --- the JSON document -------------------------------------------------------------------------
 
-_RATES = (
-    "precision",
-    "wrong_address_rate",
-    "wrong_person_rate",
-    "recall",
-    "rejection_precision",
-    "rejection_recall",
-    "code_agreement",
-)
+_RATES = tuple(name for name, v in vars(Metrics).items() if isinstance(v, property))
 
 
 def metrics_dict(m: Metrics) -> dict[str, object]:

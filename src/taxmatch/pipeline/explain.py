@@ -19,21 +19,16 @@ from pathlib import Path
 from taxmatch.contracts import REASON_DESCRIPTIONS, Disposition, ReasonCode
 from taxmatch.errors import BatchNotFound, NotExplainable, RequestNotFound, StoreError
 from taxmatch.files.inputs import load_policy
-from taxmatch.match.explain import Candidate, Explanation, Step, explain_row
+from taxmatch.match.explain import Candidate as Candidate
+from taxmatch.match.explain import Explanation, explain_row
+from taxmatch.match.explain import Step as Step
 from taxmatch.match.model import load_model_info
-from taxmatch.policy.model import policy_sha256
+from taxmatch.policy.model import MatchingPolicy, policy_sha256
 from taxmatch.reference.snapshot import reference_dir
 from taxmatch.store.state import BatchRow, DecisionRow, StateStore
 
 # The decision's stored score and the re-scored best person agree to this (probability).
 SCORE_TOLERANCE = 1e-9
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    review_threshold: float
-    disclose_threshold: float
-    min_margin_log2: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +38,7 @@ class ExplainedDecision:
     batch: BatchRow
     decision: DecisionRow
     explanation: Explanation
-    thresholds: Thresholds | None  # None when the batch ran under another policy file
+    thresholds: MatchingPolicy | None  # None when the batch ran under another policy file
     model_version: str
     model_sha256: str
     rescored_agrees: bool  # the best person's probability is the decision's stored score
@@ -99,7 +94,7 @@ def explained_decision(
         workspace,
         reference,
         model,
-        _row_of(decision),
+        int(decision.row_number),
         key=key,
         decided_key=decision.person_key,
         top=top,
@@ -125,10 +120,6 @@ def _find_decision(state: StateStore, batch_id: str, request_id: str) -> Decisio
     raise RequestNotFound(f"batch {batch_id}: request {request_id} is not in the batch")
 
 
-def _row_of(decision: DecisionRow) -> int:
-    return int(decision.row_number)
-
-
 def _describe_codes(codes: str) -> str:
     parts = []
     for code in (c for c in codes.split(";") if c):
@@ -139,14 +130,11 @@ def _describe_codes(codes: str) -> str:
     return "; ".join(parts) or "none recorded"
 
 
-def _thresholds(policy: Path | None, batch_sha: str) -> Thresholds | None:
+def _thresholds(policy: Path | None, batch_sha: str) -> MatchingPolicy | None:
     """The policy's matching thresholds, when ``policy`` (default: the packaged one) is the
     very policy the batch ran under."""
     loaded, text = load_policy(policy)
-    if policy_sha256(text) != batch_sha:
-        return None
-    m = loaded.matching
-    return Thresholds(m.review_threshold, m.disclose_threshold, m.min_margin_log2)
+    return loaded.matching if policy_sha256(text) == batch_sha else None
 
 
 def _refuse_package_dir(out: Path, package: Path, batch_id: str) -> None:
@@ -161,13 +149,3 @@ def _refuse_package_dir(out: Path, package: Path, batch_id: str) -> None:
 def safe_name(text: str) -> str:
     """An id as a file-name part (ids are the requester's; keep them to safe characters)."""
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)[:80]
-
-
-__all__ = [
-    "Candidate",
-    "ExplainedDecision",
-    "Step",
-    "Thresholds",
-    "explained_decision",
-    "safe_name",
-]

@@ -26,7 +26,7 @@ from taxmatch.files.inputs import read_envelope, read_requests, sha256_file
 from taxmatch.files.readers import detect_format
 from taxmatch.owner_only import make_dir
 from taxmatch.pipeline.batch import batch_id_for
-from taxmatch.pipeline.quota import charge_quota, seconds_to_midnight
+from taxmatch.pipeline.quota import charge_quota
 from taxmatch.store.jobs import Job, JobQueue
 from taxmatch.store.service import Agency, ServiceStore
 
@@ -47,17 +47,9 @@ class Submitted:
     created: bool
 
 
-def check_request_format(path: Path) -> None:
-    """Refuse a request file whose name says no format the batch reads (CSV, JSON Lines,
-    Parquet), before any byte of it is stored."""
-    detect_format(path)
-
-
-def count_records(path: Path) -> int:
-    """The request file's records, as the batch will number them (``#row-1`` … ``#row-N``);
-    a file the batch could not read at all (no header, a required column missing, not
-    Parquet) is refused now, with the reason the command line would give."""
-    return read_requests(path).count_records()
+# Refuses a request file whose name says no format the batch reads (CSV, JSON Lines,
+# Parquet), before any byte of it is stored.
+check_request_format = detect_format
 
 
 def submit_batch(
@@ -73,61 +65,42 @@ def submit_batch(
     """Queue ``upload`` for ``agency`` (or return the job it already is). The scratch
     directory is gone afterwards, whatever happens."""
     try:
-        return _submit(service, agency, upload, uploads, daily_row_quota, idempotency_key, today)
+        queue = JobQueue(service)
+        detect_format(upload.requests)
+        envelope = read_envelope(upload.envelope)
+        if envelope.requesting_agency != agency.agency_id:
+            raise AccessDenied("envelope requesting_agency is not the authenticated agency")
+        batch_id = batch_id_for(upload.requests_sha256, sha256_file(upload.envelope))
+        if idempotency_key is not None:
+            bound = queue.batch_for_key(agency.agency_id, idempotency_key)
+            if bound is not None and bound != batch_id:
+                raise IdempotencyKeyReused("Idempotency-Key was already used for another batch")
+        existing = queue.find(batch_id)
+        if existing is not None and existing.status != "failed":
+            if idempotency_key is not None:
+                queue.bind_key(agency.agency_id, idempotency_key, batch_id)
+            return Submitted(existing, False)
+        # The records as the batch will number them (``#row-1`` … ``#row-N``); a file the
+        # batch could not read at all (no header, a required column missing, not Parquet)
+        # is refused now, with the reason the command line would give.
+        rows = read_requests(upload.requests).count_records()
+        charge_quota(service, agency.agency_id, rows, daily_row_quota, today=today)
+        home = uploads / batch_id
+        shutil.rmtree(home, ignore_errors=True)
+        make_dir(home)
+        requests = home / f"requests{upload.requests.suffix.lower()}"
+        envelope_path = home / "envelope.json"
+        os.replace(upload.requests, requests)
+        os.replace(upload.envelope, envelope_path)
+        job, created = queue.enqueue(
+            batch_id,
+            agency.agency_id,
+            requests_path=str(requests),
+            envelope_path=str(envelope_path),
+            rows_total=rows,
+            idempotency_key=idempotency_key,
+        )
+        emit(Event.JOB_QUEUED, batch_id=batch_id, rows=rows)
+        return Submitted(job, created)
     finally:
         shutil.rmtree(upload.requests.parent, ignore_errors=True)
-
-
-def _submit(
-    service: ServiceStore,
-    agency: Agency,
-    upload: Upload,
-    uploads: Path,
-    daily_row_quota: int,
-    idempotency_key: str | None,
-    today: date | None,
-) -> Submitted:
-    queue = JobQueue(service)
-    detect_format(upload.requests)
-    envelope = read_envelope(upload.envelope)
-    if envelope.requesting_agency != agency.agency_id:
-        raise AccessDenied("envelope requesting_agency is not the authenticated agency")
-    batch_id = batch_id_for(upload.requests_sha256, sha256_file(upload.envelope))
-    if idempotency_key is not None:
-        bound = queue.batch_for_key(agency.agency_id, idempotency_key)
-        if bound is not None and bound != batch_id:
-            raise IdempotencyKeyReused("Idempotency-Key was already used for another batch")
-    existing = queue.find(batch_id)
-    if existing is not None and existing.status != "failed":
-        if idempotency_key is not None:
-            queue.bind_key(agency.agency_id, idempotency_key, batch_id)
-        return Submitted(existing, False)
-    rows = count_records(upload.requests)
-    charge_quota(service, agency.agency_id, rows, daily_row_quota, today=today)
-    home = uploads / batch_id
-    shutil.rmtree(home, ignore_errors=True)
-    make_dir(home)
-    requests = home / f"requests{upload.requests.suffix.lower()}"
-    envelope_path = home / "envelope.json"
-    os.replace(upload.requests, requests)
-    os.replace(upload.envelope, envelope_path)
-    job, created = queue.enqueue(
-        batch_id,
-        agency.agency_id,
-        requests_path=str(requests),
-        envelope_path=str(envelope_path),
-        rows_total=rows,
-        idempotency_key=idempotency_key,
-    )
-    emit(Event.JOB_QUEUED, batch_id=batch_id, rows=rows)
-    return Submitted(job, created)
-
-
-__all__ = [
-    "Submitted",
-    "Upload",
-    "check_request_format",
-    "count_records",
-    "seconds_to_midnight",
-    "submit_batch",
-]

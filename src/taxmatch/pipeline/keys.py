@@ -8,9 +8,9 @@ into the keyring and tightens every file in the store to 0600 and directory to 0
 re-encrypted (and every TIN re-indexed) under it in one transaction; the previous data key
 stays in the keyring file until the next rotation (a server that sealed a value under it
 while this one ran can still open it, and the next rotation re-encrypts it), older ones
-are dropped. A new **ledger** key makes new keyed hashes
-and head signatures, and the old one stays in the keyring to verify what it made. Each
-rotation is a ``keys_rotated`` ledger entry naming the kind and the new key's id.
+are dropped. A new **ledger** key makes new keyed hashes and head signatures, and the old
+one stays in the keyring to verify what it made. Each rotation is a ``keys_rotated``
+ledger entry naming the kind and the new key's id.
 
 Must never: print, log or record a key (ids only).
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 from taxmatch.errors import StoreError
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.owner_only import restrict_tree
-from taxmatch.store.keys import ENV_KEYS, Kind
+from taxmatch.store.keys import Kind as Kind
 from taxmatch.store.state import StateStore
 from taxmatch.store.subjects import reseal_subjects
 
@@ -54,17 +54,14 @@ def rotate_keys(
     actor: str = "cli",
     origin: str = "cli",
 ) -> list[Rotated]:
-    """Rotate the store's keys of ``kinds`` (see the module docstring)."""
     done: list[Rotated] = []
-    state = StateStore.open(store, database_url)
-    try:
+    with StateStore.open(store, database_url) as state:
         keyring = state.keyring
         if keyring is None:
             raise StoreError(f"{store}: no keyring")
         for kind in kinds:
             kid = keyring.rotate(kind)
-            fresh = StateStore.open(store, database_url)  # re-reads the keyring
-            try:
+            with StateStore.open(store, database_url) as fresh:  # re-reads the keyring
                 resealed = retired = 0
                 if kind == "data":
                     with fresh.writing("rotate_data_key") as conn:
@@ -75,12 +72,5 @@ def rotate_keys(
                 fresh.append_ledger(
                     [LedgerDraft("keys_rotated", actor, origin, True, kind, payload)]
                 )
-            finally:
-                fresh.close()
             done.append(Rotated(kind, kid, resealed, retired))
-    finally:
-        state.close()
     return done
-
-
-__all__ = ["ENV_KEYS", "Kind", "Rotated", "init_store", "rotate_keys"]

@@ -89,6 +89,3 @@ def answer_lookup(
         raise AccessDenied("envelope requesting_agency is not the authenticated agency")
     charge_quota(service, agency_id, 1, daily_row_quota)
     return lookups.lookup(agency_id, record, chosen.document, origin=origin)
-
-
-__all__ = ["NOT_REUSED", "LookupEnvelope", "answer_lookup", "envelope_for_lookup"]

@@ -193,19 +193,3 @@ def _verify(stored: str, password: str) -> bool:
         return _HASHER.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
-
-
-__all__ = [
-    "LOCK_AFTER",
-    "LoginResult",
-    "OfficerError",
-    "add_officer",
-    "disable_officer",
-    "enable_officer",
-    "log_in",
-    "log_out",
-    "reset_password",
-    "revoke_sessions",
-    "session_of",
-    "unlock_officer",
-]

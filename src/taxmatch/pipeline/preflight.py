@@ -59,7 +59,6 @@ def validate_batch(
     scratch = out / ".work"
     shutil.rmtree(scratch, ignore_errors=True)
     reasons: Counter[str] = Counter()
-    rejected = 0
     try:
         with BatchWorkspace(scratch / "work.duckdb") as ws:
             ws.reset()
@@ -81,18 +80,18 @@ def validate_batch(
                         r["request_id"], r["mask"], r["fields"], strict=True
                     ):
                         writer.write([rid, format_codes(mask), fields])
-                        for code in mask_to_codes(mask):
-                            reasons[code.value] += 1
-                        rejected += 1
+                        reasons.update(code.value for code in mask_to_codes(mask))
+            rejected = writer.rows
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     seconds = time.monotonic() - t0
+    codes = dict(sorted(reasons.items()))
     summary: dict[str, object] = {
         "schema": PREFLIGHT_SCHEMA,
         "input_rows": rows,
         "rejected": rejected,
         "valid": rows - rejected,
-        "reason_codes": dict(sorted(reasons.items())),
+        "reason_codes": codes,
         "input_sha256": sha256_file(requests),
         "envelope_sha256": sha256_file(envelope),
         "policy": {"version": pol.version, "sha256": policy_sha256(policy_text)},
@@ -100,4 +99,4 @@ def validate_batch(
         "seconds": round(seconds, 3),
     }
     write_private_text(out / "preflight.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    return PreflightResult(out, rows, rejected, dict(sorted(reasons.items())), seconds)
+    return PreflightResult(out, rows, rejected, codes, seconds)

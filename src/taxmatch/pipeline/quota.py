@@ -38,6 +38,3 @@ def charge_quota(
     if used is None:
         raise LimitExceeded("daily row quota reached", seconds_to_midnight())
     return used
-
-
-__all__ = ["charge_quota", "seconds_to_midnight"]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from taxmatch.ledger.chain import PayloadValue
 from taxmatch.match.features import FEATURES_VERSION, prepare_snapshot
 from taxmatch.match.model import ModelInfo, load_model_info, train_model
 from taxmatch.match.report import match_weight_rows
@@ -28,6 +29,20 @@ class Audit:
     actor: str = "cli"
     origin: str = "cli"
 
+    def record(
+        self,
+        store: Path,
+        kind: str,
+        identity: str,
+        *,
+        create: bool = False,
+        **details: PayloadValue,
+    ) -> None:
+        """A ``config_changed`` entry when ``identity`` is not already in force (``create``:
+        make the store when there is none)."""
+        with StateStore.open(store, self.database_url, create=create) as state:
+            state.record_config(kind, identity, actor=self.actor, origin=self.origin, **details)
+
 
 def load_reference_snapshot(
     store: Path,
@@ -39,57 +54,30 @@ def load_reference_snapshot(
     info = load_reference(
         store, files, progress=progress, prepare=prepare_snapshot, prepare_version=FEATURES_VERSION
     )
-    who = audit or Audit()
-    with StateStore.open(store, who.database_url, create=True) as state:  # makes a store
-        state.record_config(
-            "reference",
-            info.snapshot_id,
-            actor=who.actor,
-            origin=who.origin,
-            filings=info.filings,
-            tins=info.tins,
-            sources_sha256=list(info.source_sha256),
-        )
+    (audit or Audit()).record(
+        store,
+        "reference",
+        info.snapshot_id,
+        create=True,
+        filings=info.filings,
+        tins=info.tins,
+        sources_sha256=list(info.source_sha256),
+    )
     return info
 
 
 def train_current_model(store: Path, *, seed: int = 42, audit: Audit | None = None) -> ModelInfo:
     ref = current_reference(store)
     info = train_model(store, ref.snapshot_id, ref.path, seed=seed)
-    who = audit or Audit()
-    with StateStore.open(store, who.database_url) as state:
-        state.record_config(
-            "model",
-            info.sha256,
-            actor=who.actor,
-            origin=who.origin,
-            version=info.version,
-            snapshot_id=info.snapshot_id,
-            seed=seed,
-        )
+    (audit or Audit()).record(
+        store, "model", info.sha256, version=info.version, snapshot_id=info.snapshot_id, seed=seed
+    )
     return info
 
 
 def current_model(store: Path) -> ModelInfo:
-    ref = current_reference(store)
-    return load_model_info(store, ref.snapshot_id)
+    return load_model_info(store, current_reference(store).snapshot_id)
 
 
-def reference_in_force(store: Path) -> ReferenceInfo:
-    """The reference snapshot in force; ``ReferenceSnapshotError`` when none was loaded."""
-    return current_reference(store)
-
-
-def model_weights(info: ModelInfo) -> list[tuple[str, str, float]]:
-    """(comparison, level, match weight) of every comparison level of the model."""
-    return match_weight_rows(info)
-
-
-__all__ = [
-    "Audit",
-    "current_model",
-    "load_reference_snapshot",
-    "model_weights",
-    "reference_in_force",
-    "train_current_model",
-]
+reference_in_force = current_reference  # ReferenceSnapshotError when none was loaded
+model_weights = match_weight_rows  # (comparison, level, match weight) of every level

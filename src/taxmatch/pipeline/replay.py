@@ -1,10 +1,9 @@
 """Exact replay of a past batch: the same inputs under the same pinned rules must give the
 same decisions, row for row.
 
-``batch run`` keeps what a batch ran on in the store (``taxmatch.pipeline.retain``): the
-request file, the envelope and the policy text, under ``STORE/batches/<batch_id>/``.
-``replay_batch`` checks each against the hashes the batch pinned (the batch row and the ledger's
-``rules_in_force`` entry: policy, model and reference snapshot), runs the ordinary
+``replay_batch`` checks the inputs ``batch run`` kept (``taxmatch.pipeline.retain``)
+against the hashes the batch pinned (the batch row and the ledger's ``rules_in_force``
+entry: policy, model and reference snapshot), runs the ordinary
 pipeline on them in a scratch store that shares the original's reference snapshot, model
 and ledger key, and compares every decision (disposition, outcome, reason codes,
 disclosure id, score, person key; the cited statute when one was recorded, since rows
@@ -129,8 +128,7 @@ def replay_batch(
     progress: Progress | None = None,
 ) -> ReplayResult:
     """Re-run ``batch_id`` under its pinned rules and compare every decision."""
-    state = StateStore.open(store, database_url)
-    try:
+    with StateStore.open(store, database_url) as state:
         batch = state.find_batch(batch_id)
         if batch is None:
             raise BatchNotFound(batch_id)
@@ -188,15 +186,10 @@ def replay_batch(
                     result.identical,
                     batch_id,
                     {
-                        "rows": result.rows,
-                        "same": result.same,
+                        **{k: getattr(result, k) for k in ("rows", "same", "missing", "extra")},
                         "differences": len(result.differences),
-                        "missing": result.missing,
-                        "extra": result.extra,
                     },
                 )
             ]
         )
         return result
-    finally:
-        state.close()

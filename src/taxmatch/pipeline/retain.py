@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from taxmatch.owner_only import copy_private, make_dir, write_private_text
@@ -64,17 +65,13 @@ def retain_inputs(
     """
     target = inputs_dir(store, batch_id)
     make_dir(target)
-    copies = [
-        (requests, target / f"{REQUESTS_STEM}{requests.suffix.lower()}"),
-        (envelope, target / ENVELOPE_NAME),
+    writes: list[tuple[Path, Callable[[Path], None]]] = [
+        (target / f"{REQUESTS_STEM}{requests.suffix.lower()}", partial(copy_private, requests)),
+        (target / ENVELOPE_NAME, partial(copy_private, envelope)),
+        (target / POLICY_NAME, lambda tmp: write_private_text(tmp, policy_text)),
     ]
-    for src, dst in copies:
+    for dst, write in writes:
         if not dst.exists():
             tmp = dst.with_name(dst.name + ".partial")
-            copy_private(src, tmp)
+            write(tmp)
             tmp.replace(dst)
-    policy = target / POLICY_NAME
-    if not policy.exists():
-        tmp = policy.with_name(POLICY_NAME + ".partial")
-        write_private_text(tmp, policy_text)
-        tmp.replace(policy)

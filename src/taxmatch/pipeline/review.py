@@ -181,12 +181,11 @@ def _values(store: Path, batch_id: str, rows: list[int]) -> dict[int, HeldValues
             f"batch {batch_id}: the batch workspace is no longer present, so a "
             "held row cannot be disclosed; withhold it instead"
         )
-    out: dict[int, HeldValues] = {}
+    sql = _VALUES_SQL.format(rows=", ".join(str(int(r)) for r in rows))
     with BatchWorkspace(path, threads=1) as ws:
-        sql = _VALUES_SQL.format(rows=", ".join(str(int(r)) for r in rows))
-        for chunk in ws.stream(sql):
-            data = chunk.to_pylist()
-            out.update({int(d["row_number"]): d for d in data})
+        out: dict[int, HeldValues] = {
+            int(d["row_number"]): d for chunk in ws.stream(sql) for d in chunk.to_pylist()
+        }
     missing = [r for r in rows if r not in out or not out[r].get("person_tin")]
     if missing:
         raise StoreError(f"batch {batch_id}: row {missing[0]} has no candidate to disclose")
@@ -211,12 +210,11 @@ def publish(
     started = datetime.now(UTC)
     drafts: list[LedgerDraft] = []
     subjects: list[dict[str, object]] = []
-    counts = {"DISCLOSED": 0, "WITHHELD": 0}
+    counts = {"DISCLOSED": len(disclose), "WITHHELD": len(reviews) - len(disclose)}
     with PackageWriter(out, release.release_id, phone=phone) as pkg:
         for r in reviews:
             if r.action == "withhold":
                 pkg.write(Disposition.UNMATCHED, [r.request_id, r.outcome])
-                counts["WITHHELD"] += 1
                 continue
             v = values[r.row_number]
             decided = cs.find_decision(state, batch.batch_id, r.row_number)
@@ -239,7 +237,6 @@ def publish(
             if phone:
                 row.append(v["phone"] or "")
             pkg.write(Disposition.DISCLOSED, row)
-            counts["DISCLOSED"] += 1
             fields = [k for k in shown if k in allowed] + (["phone"] if phone else [])
             drafts.append(
                 LedgerDraft(
@@ -309,14 +306,3 @@ def publish(
         state, release.release_id, approver, str(final), manifest_sha, disclose, subjects, drafts
     )
     return final
-
-
-__all__ = [
-    "Actor",
-    "ReviewRefused",
-    "approve_release",
-    "decide_row",
-    "prepare_release",
-    "publish",
-    "second_person_needed",
-]

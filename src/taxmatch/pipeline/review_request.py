@@ -68,6 +68,3 @@ def request_shown(store: Path, batch_id: str, row_number: int) -> RequestShown |
         tin_masked=mask_tin(r["tin"]) if r["tin"] else "",
         tax_periods=str(r["tax_periods"] or ""),
     )
-
-
-__all__ = ["RequestShown", "request_shown"]

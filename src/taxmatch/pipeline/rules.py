@@ -14,6 +14,3 @@ def policy_in_force(path: Path | None) -> tuple[Policy, str]:
     """(policy, its sha256) of ``path``; None: the packaged default policy."""
     policy, text = load_policy(path)
     return policy, policy_sha256(text)
-
-
-__all__ = ["policy_in_force"]

@@ -77,18 +77,11 @@ class DisclosureStash:
 
     def _spill(self) -> None:
         con = self._ws.con
-        if not self._spilled:
-            con.execute(f"DROP TABLE IF EXISTS {TABLE}")
-            con.register("stash_empty", _SCHEMA.empty_table())
-            con.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM stash_empty")
-            con.unregister("stash_empty")
-        columns = list(zip(*self._rows, strict=True))
-        table = pa.table(
-            [pa.array(c, type=f.type) for c, f in zip(columns, _SCHEMA, strict=True)],
-            schema=_SCHEMA,
-        )
-        con.register("stash_chunk", table)
-        con.execute(f"INSERT INTO {TABLE} SELECT * FROM stash_chunk")
+        con.register("stash_chunk", pa.table(list(zip(*self._rows, strict=True)), schema=_SCHEMA))
+        if self._spilled:
+            con.execute(f"INSERT INTO {TABLE} SELECT * FROM stash_chunk")
+        else:
+            con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS SELECT * FROM stash_chunk")
         con.unregister("stash_chunk")
         self._spilled += len(self._rows)
         self._rows = []
@@ -118,6 +111,3 @@ class DisclosureStash:
                 SubjectRow(did, self._batch_id, int(row_number), tin, statute, relevance, fields)
             )
         return drafts, subjects
-
-
-__all__ = ["EVENT_DISCLOSURE", "SPILL_ROWS", "TABLE", "DisclosureStash", "Pending"]

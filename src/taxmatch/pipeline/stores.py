@@ -6,18 +6,14 @@ is read or written through them is decided here in the pipeline, not at the edge
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from taxmatch.store.jobs import Job
 from taxmatch.store.location import check_store
 from taxmatch.store.service import Agency, ServiceStore
 from taxmatch.store.state import StateStore
 
-
-def existing_store(store: Path, database_url: str | None = None) -> Path:
-    """``store`` when it has been made (its state database answers), else ``StoreMissing``
-    (exit 4): every command but the three that may make a store asks this first."""
-    return check_store(store, database_url)
+# ``store`` when it has been made (its state database answers), else ``StoreMissing``
+# (exit 4): every command but the three that may make a store asks this first.
+existing_store = check_store
 
 
 __all__ = ["Agency", "Job", "ServiceStore", "StateStore", "existing_store"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from taxmatch.contracts import Outcome, ReasonCode
@@ -24,24 +24,14 @@ from taxmatch.store.transparency import monthly, outcome_counts
 NOT_MATCHED = (Outcome.NO_MATCH, Outcome.NO_FILING_IN_PERIOD, Outcome.STALE, Outcome.INELIGIBLE)
 CSV_COLUMNS = ("section", "agency", "statute", "key", "value")
 NO_STATUTE = "(none)"  # how "" (no statute, or one that does not parse) is shown
-FIGURES = (
-    "requests",
-    "rejected",
-    "not_matched",
-    "ambiguous",
-    "pending_review",
-    "disclosed",
-    "taxpayers",
-)
 _CODES = frozenset(c.value for c in ReasonCode)
 
 
 @dataclass(frozen=True, slots=True)
-class StatuteFigures:
-    """One (agency, statute) row; ``statute`` is "" when none was cited or it does not parse."""
+class Figures:
+    """The year's figures of an agency, or of one statute it cited."""
 
     agency: str
-    statute: str
     requests: int  # accounting: requests received in the year
     rejected: int
     rejections: dict[str, int]  # by reason code (a row may carry several)
@@ -51,25 +41,26 @@ class StatuteFigures:
     disclosed: int  # accounting: disclosures made in the year (batch runs and reviews)
     taxpayers: int  # accounting: distinct taxpayers disclosed about
 
+
+FIGURES = tuple(f.name for f in fields(Figures) if f.name not in ("agency", "rejections"))
+
+
+@dataclass(frozen=True, slots=True)
+class StatuteFigures(Figures):
+    """One (agency, statute) row; ``statute`` is "" when none was cited or it does not parse."""
+
+    statute: str
+
     @property
     def statute_label(self) -> str:
         return self.statute or NO_STATUTE
 
 
 @dataclass(frozen=True, slots=True)
-class AgencyFigures:
+class AgencyFigures(Figures):
     """An agency's totals over its statutes (taxpayers are distinct over the agency, so
     not the sum of its rows)."""
 
-    agency: str
-    requests: int
-    rejected: int
-    rejections: dict[str, int]
-    not_matched: int
-    ambiguous: int
-    pending_review: int
-    disclosed: int
-    taxpayers: int
     statutes: tuple[StatuteFigures, ...]
 
 
@@ -86,19 +77,14 @@ class Transparency:
         return [s for a in self.agencies for s in a.statutes]
 
     def csv_rows(self) -> list[tuple[str, str, str, str, int]]:
-        rows: list[tuple[str, str, str, str, int]] = []
-        for key, value in self.accounting.totals.items():
-            rows.append(("total", "", "", key, value))
-        for a in self.agencies:
-            for key in FIGURES:
-                rows.append(("agency", a.agency, "", key, int(getattr(a, key))))
-            for code, n in sorted(a.rejections.items()):
-                rows.append(("rejections", a.agency, "", code, n))
-        for s in self.rows:
-            for key in FIGURES:
-                rows.append(("statute", s.agency, s.statute_label, key, int(getattr(s, key))))
-            for code, n in sorted(s.rejections.items()):
-                rows.append(("statute_rejections", s.agency, s.statute_label, code, n))
+        rows = [("total", "", "", key, value) for key, value in self.accounting.totals.items()]
+        groups: list[tuple[str, str, Figures, str]] = [
+            *(("agency", "rejections", a, "") for a in self.agencies),
+            *(("statute", "statute_rejections", s, s.statute_label) for s in self.rows),
+        ]
+        for section, rejections, f, statute in groups:
+            rows += [(section, f.agency, statute, key, int(getattr(f, key))) for key in FIGURES]
+            rows += [(rejections, f.agency, statute, c, n) for c, n in sorted(f.rejections.items())]
         for month, req, dis in self.months:
             rows.append(("month", "", "", f"{month} requests", req))
             rows.append(("month", "", "", f"{month} disclosures", dis))
@@ -149,29 +135,16 @@ def transparency_report(
         rejections: Counter[str] = Counter()
         for row in rows:
             rejections.update(row.rejections)
+        summed = ("rejected", "not_matched", "ambiguous", "pending_review")
         figures.append(
             AgencyFigures(
                 agency=name,
                 requests=acc.get("requests", 0),
-                rejected=sum(r.rejected for r in rows),
                 rejections=dict(sorted(rejections.items())),
-                not_matched=sum(r.not_matched for r in rows),
-                ambiguous=sum(r.ambiguous for r in rows),
-                pending_review=sum(r.pending_review for r in rows),
                 disclosed=acc.get("disclosures", 0),
                 taxpayers=acc.get("taxpayers", 0),
                 statutes=rows,
+                **{k: sum(getattr(r, k) for r in rows) for k in summed},
             )
         )
     return Transparency(year, report, figures, months)
-
-
-__all__ = [
-    "CSV_COLUMNS",
-    "FIGURES",
-    "NO_STATUTE",
-    "AgencyFigures",
-    "StatuteFigures",
-    "Transparency",
-    "transparency_report",
-]

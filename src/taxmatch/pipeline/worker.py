@@ -31,8 +31,6 @@ from taxmatch.pipeline.retain import discard_upload, sweep_uploads
 from taxmatch.store.jobs import Job, JobQueue
 from taxmatch.store.service import ServiceStore
 
-SUSPENDED = AgencySuspended.code
-
 
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
@@ -173,27 +171,18 @@ class Worker:
         except LeaseLost:
             emit(Event.JOB_FAILED, batch_id=job.batch_id, error=LeaseLost.code)
             return  # the new holder finishes it
-        except TaxmatchError as exc:
+        except Exception as exc:  # never let one batch kill the worker; no values logged
+            known = exc if isinstance(exc, TaxmatchError) else None
+            code = "TM999" if known is None else known.code
+            detail = "TM999: internal error" if known is None else public_reason(known, job, cfg)
             self.queue.finish(
-                job.batch_id,
-                self.owner,
-                "failed",
-                error_code=exc.code,
-                error_detail=public_reason(exc, job, cfg),
+                job.batch_id, self.owner, "failed", error_code=code, error_detail=detail
             )
             discard_upload(cfg.store, job.batch_id)  # retention: see pipeline.retain
-            emit(Event.JOB_FAILED, batch_id=job.batch_id, error=exc.code)
-            return
-        except Exception as exc:  # never let one batch kill the worker; no values logged
-            self.queue.finish(
-                job.batch_id,
-                self.owner,
-                "failed",
-                error_code="TM999",
-                error_detail="TM999: internal error",
-            )
-            discard_upload(cfg.store, job.batch_id)
-            emit(Event.JOB_FAILED, batch_id=job.batch_id, error="TM999", kind=type(exc).__name__)
+            if known is None:
+                emit(Event.JOB_FAILED, batch_id=job.batch_id, error=code, kind=type(exc).__name__)
+            else:
+                emit(Event.JOB_FAILED, batch_id=job.batch_id, error=code)
             return
         rows = int(result.summary.get("input_rows", 0))
         self.queue.finish(job.batch_id, self.owner, "done", rows_done=rows)
@@ -242,13 +231,3 @@ def start_worker_thread(worker: Worker) -> tuple[threading.Thread, threading.Eve
     )
     thread.start()
     return thread, stop
-
-
-__all__ = [
-    "SUSPENDED",
-    "JobProgress",
-    "Worker",
-    "WorkerConfig",
-    "public_reason",
-    "start_worker_thread",
-]

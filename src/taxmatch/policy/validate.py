@@ -135,10 +135,6 @@ def _statute(raw: str) -> str | None:
     return normalise_statute(raw)
 
 
-def _name_ok(value: str) -> bool:
-    return bool(_NAME_CHARS.match(value))
-
-
 def validate_record(raw: RawRecord, ctx: BatchContext) -> Verdict:
     """Every per-record reason code that applies to ``raw``; the normalised request if none."""
     f = raw.fields
@@ -158,20 +154,13 @@ def validate_record(raw: RawRecord, ctx: BatchContext) -> Verdict:
     if rid is None and "request_id" not in raw.malformed:
         flag(R.R13, "request_id")
 
-    # R01: names.
-    first, last = f.get("first_name", ""), f.get("last_name", "")
-    if not fold(first):
-        flag(R.R01, "first_name")
-    elif not _name_ok(first):
-        flag(R.R13, "first_name")
-    if not fold(last):
-        flag(R.R01, "last_name")
-    elif not _name_ok(last):
-        flag(R.R13, "last_name")
-    for optional in ("middle_name", "suffix"):
-        value = f.get(optional, "")
-        if value and not _name_ok(value):
-            flag(R.R13, optional)
+    # R01: first and last name required; any name given must be made of name characters.
+    for name in ("first_name", "last_name", "middle_name", "suffix"):
+        value = f.get(name, "")
+        if name in ("first_name", "last_name") and not fold(value):
+            flag(R.R01, name)
+        elif value and not _NAME_CHARS.match(value):
+            flag(R.R13, name)
 
     # R02 / R03: the requester's address.
     parsed = parse_address(
@@ -227,12 +216,10 @@ def validate_record(raw: RawRecord, ctx: BatchContext) -> Verdict:
     dob = parse_iso_date(dob_text) if dob_text else None
     if dob_text and (dob is None or dob > ctx.as_of):
         flag(R.R13, "date_of_birth")
-    tin = f.get("tin", "")
-    if tin and not _TIN.match(tin):
-        flag(R.R13, "tin")
-    a_number = f.get("a_number", "")
-    if a_number and not _A_NUMBER.match(a_number):
-        flag(R.R13, "a_number")
+    for name, pattern in (("tin", _TIN), ("a_number", _A_NUMBER)):
+        value = f.get(name, "")
+        if value and not pattern.match(value):
+            flag(R.R13, name)
 
     request_id = rid if rid is not None else generated_id(raw.row_number)
     if codes:
@@ -241,18 +228,20 @@ def validate_record(raw: RawRecord, ctx: BatchContext) -> Verdict:
     assert parsed.address is not None
     assert periods is not None
     assert statute is not None
-    name = normalise_name(first, f.get("middle_name", ""), last, f.get("suffix", ""))
+    person = normalise_name(
+        f["first_name"], f.get("middle_name", ""), f["last_name"], f.get("suffix", "")
+    )
     request = ValidRequest(
         row_number=raw.row_number,
         request_id=request_id,
-        first_name=name.first,
-        middle_name=name.middle,
-        last_name=name.last,
-        suffix=name.suffix,
+        first_name=person.first,
+        middle_name=person.middle,
+        last_name=person.last,
+        suffix=person.suffix,
         address=parsed.address,
         tax_periods=periods,
         date_of_birth=dob,
-        tin=tin.replace("-", ""),
+        tin=f.get("tin", "").replace("-", ""),
         officer_id=f["officer_id"],
         case_number=fold(case_number),
         statute=statute,
@@ -264,17 +253,3 @@ def field_order(fields: tuple[str, ...]) -> tuple[str, ...]:
     """Offending field names in a stable order: the request contract's, then the rest."""
     rank = {name: i for i, name in enumerate((*REQUEST_COLUMNS, ROW_FIELD))}
     return tuple(sorted(set(fields), key=lambda n: (rank.get(n, len(rank)), n)))
-
-
-__all__ = [
-    "GENERATED_ID_PREFIX",
-    "BatchContext",
-    "check_envelope",
-    "field_order",
-    "generated_id",
-    "make_context",
-    "parse_iso_date",
-    "parse_tax_periods",
-    "usable_request_id",
-    "validate_record",
-]

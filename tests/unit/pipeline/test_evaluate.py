@@ -31,7 +31,8 @@ from taxmatch.contracts import (
 )
 from taxmatch.errors import BatchNotFound, InputFileError, PackageError, StoreError
 from taxmatch.ledger.digest import keyed_hash
-from taxmatch.pipeline.evaluate import address_key, evaluate_package
+from taxmatch.pipeline.evaluate import evaluate_package
+from taxmatch.pipeline.evaluate_address import address_key
 from taxmatch.pipeline.evaluate_result import evaluation_dict
 from taxmatch.store.state import BatchRow, DecisionRow, StateStore
 
@@ -324,8 +325,7 @@ def test_cli_json(batch_files: tuple[Path, Path], tmp_path: Path) -> None:
 
 def test_recall_counts_only_rows_truth_says_to_disclose() -> None:
     from taxmatch.contracts import Outcome
-    from taxmatch.pipeline.evaluate import RowResult
-    from taxmatch.pipeline.evaluate_result import Tally
+    from taxmatch.pipeline.evaluate_result import RowResult, Tally
 
     tally = Tally()
     # A right address on a row truth says not to disclose (the requester's address is
