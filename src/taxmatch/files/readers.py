@@ -19,6 +19,7 @@ memory, or put a field value (or a header cell, which may be data) into an error
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -58,6 +59,7 @@ _SUFFIXES: dict[str, Format] = {
 _DELIMITERS = (",", "\t", "|", ";")
 
 REQUEST_COLUMNS_SET = frozenset(REQUEST_COLUMNS)
+_BLANK = ("",) * len(REQUEST_COLUMNS)
 
 _FOREIGN_MAGIC = (
     (b"PAR1", "a Parquet file"),
@@ -90,8 +92,7 @@ def read_requests(
 class RequestFileReader:
     """A request file's rows in chunks (``contracts.RequestReader``), re-read from the start
     on each iteration. ``columns`` are the file's columns (for JSON Lines, the keys of the
-    first record); ``bytes_read``/``total_bytes`` report progress while iterating;
-    ``rows_read`` counts the records yielded so far by the current iteration.
+    first record); ``bytes_read``/``total_bytes`` report progress while iterating.
     """
 
     def __init__(self, path: Path, *, max_field_length: int, chunk_rows: int) -> None:
@@ -100,11 +101,10 @@ class RequestFileReader:
         self.max_field_length = max_field_length
         self.chunk_rows = chunk_rows
         self.bytes_read = 0
-        self.rows_read = 0
         try:
             self.total_bytes = path.stat().st_size
         except OSError as exc:
-            raise _unreadable(path, exc) from None
+            raise unreadable(path, exc) from None
         self._delimiter = ","
         if self.format == "csv":
             self.columns = self._csv_header()
@@ -116,7 +116,6 @@ class RequestFileReader:
 
     def __iter__(self) -> Iterator[list[RawRecord]]:
         self.bytes_read = 0
-        self.rows_read = 0
         try:
             if self.format == "csv":
                 yield from self._iter_csv()
@@ -125,7 +124,7 @@ class RequestFileReader:
             else:
                 yield from self._iter_parquet()
         except OSError as exc:
-            raise _unreadable(self.path, exc) from None
+            raise unreadable(self.path, exc) from None
         self.bytes_read = self.total_bytes
 
     # --- CSV ---------------------------------------------------------------------------
@@ -134,7 +133,7 @@ class RequestFileReader:
         try:
             return open(self.path, "rb")
         except OSError as exc:
-            raise _unreadable(self.path, exc) from None
+            raise unreadable(self.path, exc) from None
 
     def _csv_header(self) -> tuple[str, ...]:
         with self._open_binary() as raw:
@@ -167,23 +166,22 @@ class RequestFileReader:
         builder = self._builder
         build, pick = builder.from_values, builder.pick
         with self._open_binary() as raw:
-            chunk: list[RawRecord] = []
-            row_number = 0
-            for cells, broken in self._csv_records(raw):
-                row_number += 1
-                if broken is None:  # the common case: one line, one row, kept fast
-                    chunk.append(build(row_number, pick(cells), ()))
-                else:
-                    chunk.append(builder.from_cells(row_number, cells, broken))
-                if len(chunk) >= self.chunk_rows:
-                    self.rows_read = row_number
-                    self.bytes_read = raw.tell()
-                    yield chunk
-                    chunk = []
-            self.rows_read = row_number
-            self.bytes_read = self.total_bytes
-            if chunk:
-                yield chunk
+            records = (
+                # the common case (``broken`` None: one line, one row) kept fast
+                build(n, pick(cells), ())
+                if broken is None
+                else builder.from_cells(n, cells, broken)
+                for n, (cells, broken) in enumerate(self._csv_records(raw), 1)
+            )
+            yield from self._chunks(raw, records)
+
+    def _chunks(self, raw: BinaryIO, records: Iterator[RawRecord]) -> Iterator[list[RawRecord]]:
+        """``records`` in chunks of ``chunk_rows``, ``bytes_read`` following ``raw`` (a short
+        chunk is the last: ``raw`` may be closed by then)."""
+        while chunk := list(itertools.islice(records, self.chunk_rows)):
+            full = len(chunk) == self.chunk_rows
+            self.bytes_read = raw.tell() if full else self.total_bytes
+            yield chunk
 
     def _csv_records(self, raw: BinaryIO) -> Iterator[tuple[list[str], bool | None]]:
         """Each data record's cells, in file order, blank records skipped: the one
@@ -259,27 +257,18 @@ class RequestFileReader:
         raise InputFileError(str(self.path), "file is empty (no records)")
 
     def _iter_jsonl(self) -> Iterator[list[RawRecord]]:
-        build = self._builder.from_values
         with self._open_binary() as raw:
-            chunk: list[RawRecord] = []
-            row_number = 0
-            for line, overlong in jsonl_records(raw):
-                row_number += 1
-                obj = None if overlong else parse_json(line)
-                if isinstance(obj, dict):
-                    values, wrong = json_values(obj)
-                    chunk.append(build(row_number, values, wrong))
-                else:
-                    chunk.append(build(row_number, [""] * len(REQUEST_COLUMNS), (ROW_FIELD,)))
-                if len(chunk) >= self.chunk_rows:
-                    self.rows_read = row_number
-                    self.bytes_read = raw.tell()
-                    yield chunk
-                    chunk = []
-            self.rows_read = row_number
-            self.bytes_read = self.total_bytes
-            if chunk:
-                yield chunk
+            records = (
+                self._jsonl_row(n, line, overlong)
+                for n, (line, overlong) in enumerate(jsonl_records(raw), 1)
+            )
+            yield from self._chunks(raw, records)
+
+    def _jsonl_row(self, row_number: int, line: bytes, overlong: bool) -> RawRecord:
+        obj = None if overlong else parse_json(line)
+        if isinstance(obj, dict):
+            return self._builder.from_values(row_number, *json_values(obj))
+        return self._builder.from_values(row_number, _BLANK, (ROW_FIELD,))
 
     # --- counting ---------------------------------------------------------------------
 
@@ -300,7 +289,7 @@ class RequestFileReader:
                 records = self._csv_records(raw) if self.format == "csv" else jsonl_records(raw)
                 return sum(1 for _ in records)
         except OSError as exc:
-            raise _unreadable(self.path, exc) from None
+            raise unreadable(self.path, exc) from None
 
     # --- Parquet ----------------------------------------------------------------------
 
@@ -309,7 +298,7 @@ class RequestFileReader:
             return pq.ParquetFile(self.path)
         except OSError as exc:
             if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
-                raise _unreadable(self.path, exc) from None
+                raise unreadable(self.path, exc) from None
             raise InputFileError(str(self.path), "not a readable Parquet file") from None
         except (pa.ArrowException, ValueError):
             raise InputFileError(str(self.path), "not a readable Parquet file") from None
@@ -359,19 +348,16 @@ class RequestFileReader:
                     chunk = [build(first + i, row, flags) for i, row in enumerate(rows)]
                     row_number += n
                     done += n
-                    self.rows_read = row_number
                     self.bytes_read = self.total_bytes * row_number // total_rows
                     yield chunk
             except (pa.ArrowException, OSError):
                 # A damaged row group: its unread rows are still rows of the request.
-                blank = [""] * len(REQUEST_COLUMNS)
                 while done < expected:
                     n = min(self.chunk_rows, expected - done)
                     first = row_number + 1
-                    yield [build(first + i, blank, (ROW_FIELD,)) for i in range(n)]
+                    yield [build(first + i, _BLANK, (ROW_FIELD,)) for i in range(n)]
                     row_number += n
                     done += n
-                    self.rows_read = row_number
 
 
 def _check_columns(path: Path, names: Sequence[str]) -> None:
@@ -387,6 +373,7 @@ def _check_columns(path: Path, names: Sequence[str]) -> None:
         raise InputFileError(str(path), f"required column is missing{more}", field=missing[0])
 
 
-def _unreadable(path: Path, exc: OSError) -> InputFileError:
-    reason = exc.strerror or type(exc).__name__
-    return InputFileError(str(path), f"cannot be read ({reason})")
+def unreadable(
+    path: Path, exc: OSError, error: type[InputFileError] = InputFileError
+) -> InputFileError:
+    return error(str(path), f"cannot be read ({exc.strerror or type(exc).__name__})")
