@@ -15,7 +15,6 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 PACKAGE_SCHEMA = "taxmatch/package/v1"
-TRUTH_SCHEMA = "taxmatch/truth/v1"
 
 
 class ReasonCode(StrEnum):
@@ -56,8 +55,6 @@ REASON_DESCRIPTIONS: dict[ReasonCode, str] = {
     ReasonCode.R12: "requesting agency's safeguards certification not current",
     ReasonCode.R13: "malformed record",
 }
-
-BATCH_LEVEL_CODES: frozenset[ReasonCode] = frozenset({ReasonCode.R07, ReasonCode.R12})
 
 
 class Outcome(StrEnum):

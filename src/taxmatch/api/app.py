@@ -219,6 +219,3 @@ def _install_audit(app: FastAPI, state: StateStore) -> None:
         except TaxmatchError as exc:
             return _problem(503, exc.code, "audit record could not be written")
         return response
-
-
-__all__ = ["create_app"]

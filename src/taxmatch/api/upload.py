@@ -141,6 +141,3 @@ async def receive_upload(request: Request, scratch_root: Path, max_bytes: int) -
         sink.close()
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-
-
-__all__ = ["ENVELOPE_MAX_BYTES", "receive_upload"]

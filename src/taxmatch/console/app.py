@@ -215,6 +215,3 @@ def console_app(settings: ConsoleSettings) -> FastAPI:
         )
 
     return app
-
-
-__all__ = ["COOKIE", "ConsoleSettings", "CurrentOfficer", "Settings", "console_app", "render"]

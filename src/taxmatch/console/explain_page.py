@@ -20,7 +20,6 @@ from taxmatch.owner_only import make_dir, write_private_text
 from taxmatch.pipeline.explain import (
     Candidate,
     ExplainedDecision,
-    Step,
     explained_decision,
     safe_name,
 )
@@ -59,11 +58,6 @@ def logit_bits(p: float) -> float:
     return math.log2(p / (1.0 - p))
 
 
-def waterfall_steps(best: Candidate) -> list[Step]:
-    """The bars of the chart: the prior, each comparison, each term-frequency adjustment."""
-    return list(best.steps)
-
-
 def render_waterfall(decided: ExplainedDecision, *, inline: bool = False) -> str:
     """The best person's match weight as a waterfall (SVG, ``console.charts``)."""
     candidates = decided.explanation.candidates
@@ -71,9 +65,7 @@ def render_waterfall(decided: ExplainedDecision, *, inline: bool = False) -> str
         text = "No candidate person reached the matcher's floor"
         return str(waterfall_chart(text, [], inline=inline))
     best = candidates[0]
-    steps = [
-        (s.name.replace(" (term frequency)", " (tf adj.)"), s.bits) for s in waterfall_steps(best)
-    ]
+    steps = [(s.name.replace(" (term frequency)", " (tf adj.)"), s.bits) for s in best.steps]
     title = (
         f"Best candidate (rank 1): match weight {best.match_weight:.2f} bits, "
         f"probability {best.probability:.10f}"
@@ -244,13 +236,3 @@ def write_explanation(
     except OSError as exc:
         raise StoreError(f"{out}: cannot write the explanation ({exc.strerror})") from None
     return ExplainResult(html_path, svg_path, decided)
-
-
-__all__ = [
-    "ExplainResult",
-    "logit_bits",
-    "render_html",
-    "render_waterfall",
-    "waterfall_steps",
-    "write_explanation",
-]

@@ -121,6 +121,3 @@ def _row(
     for cell, width in zip(cells, widths or (180 / len(cells),) * len(cells), strict=True):
         pdf.cell(width, 6, _t(cell)[:40], border=1)
     pdf.ln(6)
-
-
-__all__ = ["render_pdf"]

@@ -110,6 +110,3 @@ def report_pdf(
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="transparency-{t.year}.pdf"'},
     )
-
-
-__all__ = ["router"]

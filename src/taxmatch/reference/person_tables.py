@@ -131,12 +131,11 @@ def person_stats(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def apply_edges(con: duckdb.DuckDBPyConnection, edges: list[tuple[str, str]]) -> int:
-    """Move every cluster of each source person to its target person (``_pk``); returns
-    the number of sources. A target must not itself be a source in ``edges``."""
+def apply_edges(con: duckdb.DuckDBPyConnection, edges: list[tuple[str, str]]) -> None:
+    """Move every cluster of each source person to its target person (``_pk``). A target
+    must not itself be a source in ``edges``."""
     register_strings(con, "_edges", {"src": [s for s, _ in edges], "dst": [d for _, d in edges]})
     con.execute("UPDATE _pk SET person_key = e.dst FROM _edges e WHERE _pk.person_key = e.src")
-    return len(edges)
 
 
 def itin_sql(col: str) -> str:
@@ -198,8 +197,8 @@ def write_person_ids(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def build_person_tables(con: duckdb.DuckDBPyConnection) -> int:
-    """``persons``, ``person_names``, ``person_addresses`` and the tf tables; returns persons."""
+def build_person_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """``persons``, ``person_names``, ``person_addresses`` and the tf tables."""
     con.execute(
         """CREATE TEMP TABLE _pv AS
            SELECT person_id, coalesce(tin, '') AS tin, first_name, middle_name, last_name,
@@ -257,5 +256,3 @@ def build_person_tables(con: duckdb.DuckDBPyConnection) -> int:
                   SELECT {col}, CAST(count(*) AS DOUBLE) / sum(count(*)) OVER () AS tf
                   FROM persons WHERE {col} <> '' GROUP BY {col})"""
         )
-    row = con.execute("SELECT count(*) FROM persons").fetchone()
-    return int(row[0]) if row else 0
