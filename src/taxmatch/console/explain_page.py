@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,44 +162,33 @@ def _steps_table(best: Candidate) -> str:
     return "".join(rows)
 
 
+# The candidate table's fixed columns (heading, cell); a column per comparison follows.
+_CANDIDATE_COLUMNS: tuple[tuple[str, Callable[[Candidate], str]], ...] = (
+    ("rank", lambda c: str(c.rank) + (" (decided)" if c.decided else "")),
+    ("match weight", lambda c: f"{c.match_weight:.4f}"),
+    ("probability", lambda c: f"{c.probability:.10f}"),
+    ("margin to best (bits)", lambda c: f"{c.margin:.4f}"),
+    ("person key", lambda c: f"{c.person_key_prefix}…" if c.person_key_prefix else ""),
+    ("TIN", lambda c: c.tin_masked),
+    ("name as filed", lambda c: c.name),
+    ("date of birth", lambda c: c.date_of_birth.isoformat() if c.date_of_birth else ""),
+    ("address as filed", lambda c: c.address),
+    ("first name agrees", lambda c: "yes" if c.first_name_agrees else "no"),
+    ("address corroborates", lambda c: "yes" if c.address_corroborated else "no"),
+)
+
+
 def _candidates_table(decided: ExplainedDecision) -> str:
     ex, e = decided.explanation, html.escape
     if not ex.candidates:
         return ""
     comparisons = [name for name, _ in ex.candidates[0].levels]
-    head = [
-        "rank",
-        "match weight",
-        "probability",
-        "margin to best (bits)",
-        "person key",
-        "TIN",
-        "name as filed",
-        "date of birth",
-        "address as filed",
-        "first name agrees",
-        "address corroborates",
-        *comparisons,
-    ]
     shown = f"top {len(ex.candidates)} of {ex.persons}" if ex.persons else "none"
     rows = [f"<h2>Candidate persons ({e(shown)}, best record each)</h2><table><tr>"]
-    rows += [f"<th>{e(h)}</th>" for h in head]
+    rows += [f"<th>{e(h)}</th>" for h in [*(h for h, _ in _CANDIDATE_COLUMNS), *comparisons]]
     rows.append("</tr>")
     for c in ex.candidates:
-        cells = [
-            str(c.rank) + (" (decided)" if c.decided else ""),
-            f"{c.match_weight:.4f}",
-            f"{c.probability:.10f}",
-            f"{c.margin:.4f}",
-            f"{c.person_key_prefix}…" if c.person_key_prefix else "",
-            c.tin_masked,
-            c.name,
-            c.date_of_birth.isoformat() if c.date_of_birth else "",
-            c.address,
-            "yes" if c.first_name_agrees else "no",
-            "yes" if c.address_corroborated else "no",
-            *[label for _, label in c.levels],
-        ]
+        cells = [*(cell(c) for _, cell in _CANDIDATE_COLUMNS), *(label for _, label in c.levels)]
         cls = " class='decided'" if c.decided else ""
         rows.append(f"<tr{cls}>" + "".join(f"<td>{e(x)}</td>" for x in cells) + "</tr>")
     rows.append("</table>")

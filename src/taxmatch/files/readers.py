@@ -314,50 +314,36 @@ class RequestFileReader:
 
     def _iter_parquet(self) -> Iterator[list[RawRecord]]:
         pf = self._parquet_file()
-        try:
-            yield from self._parquet_rows(pf)
-        finally:
-            pf.close()
-
-    def _parquet_rows(self, pf: pq.ParquetFile) -> Iterator[list[RawRecord]]:
         present = [c for c in REQUEST_COLUMNS if c in self.columns]
         total_rows = max(int(pf.metadata.num_rows), 1)
         build = self._builder.from_values
         row_number = 0
-        for group in range(pf.num_row_groups):
-            expected = int(pf.metadata.row_group(group).num_rows)
-            done = 0
-            batches = pf.iter_batches(
-                batch_size=self.chunk_rows, row_groups=[group], columns=present
-            )
-            try:
-                for batch in batches:
-                    n = batch.num_rows
-                    columns: list[list[str]] = []
-                    wrong: list[str] = []
-                    for name in REQUEST_COLUMNS:
-                        values = arrow_strings(batch.column(name)) if name in present else None
-                        if values is None:
-                            values = [""] * n
-                            if name in present:
-                                wrong.append(name)
-                        columns.append(values)
-                    flags = tuple(wrong)
-                    first = row_number + 1
-                    rows = zip(*columns, strict=True)
-                    chunk = [build(first + i, row, flags) for i, row in enumerate(rows)]
-                    row_number += n
-                    done += n
-                    self.bytes_read = self.total_bytes * row_number // total_rows
-                    yield chunk
-            except (pa.ArrowException, OSError):
-                # A damaged row group: its unread rows are still rows of the request.
-                while done < expected:
-                    n = min(self.chunk_rows, expected - done)
-                    first = row_number + 1
-                    yield [build(first + i, _BLANK, (ROW_FIELD,)) for i in range(n)]
-                    row_number += n
-                    done += n
+        try:
+            for group in range(pf.num_row_groups):
+                end = row_number + int(pf.metadata.row_group(group).num_rows)
+                batches = pf.iter_batches(
+                    batch_size=self.chunk_rows, row_groups=[group], columns=present
+                )
+                try:
+                    for batch in batches:
+                        strings = {name: arrow_strings(batch.column(name)) for name in present}
+                        wrong = tuple(name for name in present if strings[name] is None)
+                        blank = [""] * batch.num_rows
+                        rows = zip(*(strings.get(c) or blank for c in REQUEST_COLUMNS), strict=True)
+                        chunk = [
+                            build(row_number + 1 + i, row, wrong) for i, row in enumerate(rows)
+                        ]
+                        row_number += batch.num_rows
+                        self.bytes_read = self.total_bytes * row_number // total_rows
+                        yield chunk
+                except (pa.ArrowException, OSError):
+                    # A damaged row group: its unread rows are still rows of the request.
+                    while row_number < end:
+                        n = min(self.chunk_rows, end - row_number)
+                        yield [build(row_number + 1 + i, _BLANK, (ROW_FIELD,)) for i in range(n)]
+                        row_number += n
+        finally:
+            pf.close()
 
 
 def _check_columns(path: Path, names: Sequence[str]) -> None:

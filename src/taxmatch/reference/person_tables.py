@@ -1,15 +1,7 @@
-"""The tables of person resolution: the working tables its rules read, and the per-person
-tables of a snapshot, written once resolution has decided.
-
-``reference.persons`` decides which filings are one person. Its rules read small working
-tables built here (names are fixed; each builder replaces what it builds):
-
-- ``_pg`` / ``_pstat`` (``person_stats``): every (TIN, name, DOB) group of ``_gk`` with its
-  current person key from ``_pk``, and per person its canonical TIN, whether it is a
-  fragment, its years, filings and modal first name, last_key and DOB;
-- ``_cand_f`` / ``_cand_mode`` (``candidate_filings``): the filings of a small candidate
-  set, and their modal name fields and DOB;
-- ``apply_edges`` moves every cluster of a source person to its target person in ``_pk``.
+"""The tables of person resolution: the working tables its rules read (``_pg``/``_pstat``,
+``_cand_f``/``_cand_mode``, ``_pk``; each builder below says what it builds and replaces
+what it built before), and the per-person tables of a snapshot, written once
+``reference.persons`` has decided which filings are one person.
 
 The decision becomes what a batch reads:
 

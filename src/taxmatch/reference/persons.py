@@ -50,24 +50,6 @@ Rule = Callable[
     [list[tuple[str, str]], dict[str, Modal], dict[str, list[Filed]]], list[tuple[str, str]]
 ]
 
-_TEMP = (
-    "_groups",
-    "_tin_mode",
-    "_split",
-    "_gk",
-    "_clusters",
-    "_pairs",
-    "_cand_f",
-    "_cand_mode",
-    "_merge",
-    "_pk",
-    "_pg",
-    "_pstat",
-    "_edges",
-    "_gp",
-    "_pv",
-)
-
 
 def resolve_persons(con: duckdb.DuckDBPyConnection) -> None:
     """Add ``filings.person_id`` and build the person tables (see ``taxmatch.resolve``)."""
@@ -80,9 +62,10 @@ def resolve_persons(con: duckdb.DuckDBPyConnection) -> None:
         build_person_tables(con)
     except duckdb.Error as exc:
         raise ReferenceSnapshotError("filings: person resolution failed") from exc
-    finally:
-        for name in _TEMP:
-            con.execute(f"DROP TABLE IF EXISTS {name}")
+    finally:  # the working tables (the connection is the snapshot load's own)
+        temporary = "SELECT table_name FROM duckdb_tables() WHERE temporary"
+        for (name,) in con.execute(temporary).fetchall():
+            con.execute(f"DROP TABLE {name}")
 
 
 # One row per (TIN, name, DOB): rules 2 and 3 and the person key depend on nothing else.
