@@ -216,7 +216,6 @@ def batch_page(
     batch = state.find_batch(batch_id)
     if batch is None:
         raise BatchNotFound(f"batch {batch_id} not found")
-    reasons: dict[str, int] = {}
     try:
         summary = read_summary(FilePath(batch.package_dir))
         reasons = {str(k): int(v) for k, v in dict(summary.get("reason_codes", {})).items()}

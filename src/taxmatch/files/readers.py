@@ -8,10 +8,6 @@ that cannot be read cleanly is never dropped and never crashes the reader: it is
 with ``malformed`` naming the bad fields, and its values are made safe to carry on
 (undecodable bytes and control characters replaced by U+FFFD, over-long values cut).
 
-The reading itself is in named steps: ``reader_text`` (bounded lines and records),
-``reader_rows`` (a row's values made safe as a ``RawRecord``); this module picks the
-format, checks the header and yields the chunks.
-
 Must never: lose or invent a row, hold more than one chunk and one bounded record in
 memory, or put a field value (or a header cell, which may be data) into an error or log.
 """
@@ -142,8 +138,7 @@ class RequestFileReader:
                 if magic.startswith(prefix):
                     raise InputFileError(str(self.path), f"is {what}, not UTF-8 CSV")
             raw.seek(0)
-            text = text_stream(raw)
-            src = LineSource(text)
+            src = LineSource(text_stream(raw))
             header = first_record(src, csv.reader(src))
             if header is None:
                 raise InputFileError(str(self.path), "file is empty (no header row)")
