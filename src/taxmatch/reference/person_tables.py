@@ -97,8 +97,8 @@ def candidate_filings(con: duckdb.DuckDBPyConnection, groups: str, key: str) -> 
 def person_stats(con: duckdb.DuckDBPyConnection) -> None:
     """``_pg`` (each group of ``_gk`` with its person key in ``_pk``) and ``_pstat`` (per
     person: canonical TIN, fragment or not, years, filings, modal first name, last_key and
-    DOB). Drops the previous rule's ``_pairs`` and ``_addr_ok``."""
-    for name in ("_pg", "_pstat", "_pairs", "_addr_ok"):
+    DOB). Drops the previous rule's ``_pairs``."""
+    for name in ("_pg", "_pstat", "_pairs"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
     con.execute(
         """CREATE TEMP TABLE _pg AS
