@@ -15,7 +15,6 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 PACKAGE_SCHEMA = "taxmatch/package/v1"
-TRUTH_SCHEMA = "taxmatch/truth/v1"
 
 
 class ReasonCode(StrEnum):
@@ -57,8 +56,6 @@ REASON_DESCRIPTIONS: dict[ReasonCode, str] = {
     ReasonCode.R13: "malformed record",
 }
 
-BATCH_LEVEL_CODES: frozenset[ReasonCode] = frozenset({ReasonCode.R07, ReasonCode.R12})
-
 
 class Outcome(StrEnum):
     """Outcome of a record that passed validation (docs/domain.md)."""
@@ -83,11 +80,8 @@ class Disposition(StrEnum):
 
 def disposition_of(outcome: Outcome) -> Disposition:
     """The package file for a validated record's outcome."""
-    if outcome is Outcome.DISCLOSED:
-        return Disposition.DISCLOSED
-    if outcome is Outcome.REVIEW:
-        return Disposition.PENDING
-    return Disposition.UNMATCHED
+    special = {Outcome.DISCLOSED: Disposition.DISCLOSED, Outcome.REVIEW: Disposition.PENDING}
+    return special.get(outcome, Disposition.UNMATCHED)
 
 
 # --- input column contracts (DESIGN.md) -------------------------------------------------
@@ -285,10 +279,7 @@ _CODE_BITS: dict[ReasonCode, int] = {code: 1 << i for i, code in enumerate(Reaso
 
 def codes_to_mask(codes: frozenset[ReasonCode] | set[ReasonCode]) -> int:
     """Reason codes as a bit mask (compact storage for millions of rows)."""
-    mask = 0
-    for code in codes:
-        mask |= _CODE_BITS[code]
-    return mask
+    return sum(_CODE_BITS[code] for code in codes)  # a set: each bit at most once
 
 
 def mask_to_codes(mask: int) -> tuple[ReasonCode, ...]:

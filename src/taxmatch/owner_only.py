@@ -71,12 +71,6 @@ def write_private_text(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def write_private_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path``, 0600."""
-    with open_private(path, "wb") as handle:
-        handle.write(data)
-
-
 def copy_private(source: Path, target: Path) -> None:
     """Copy ``source``'s bytes to ``target`` (0600; the source's mode is not copied)."""
     with open(source, "rb") as src, open_private(target, "wb") as dst:
@@ -108,16 +102,3 @@ def restrict_tree(root: Path) -> None:
 def _chmod(path: Path, mode: int) -> None:
     with contextlib.suppress(FileNotFoundError):  # removed meanwhile: nothing to protect
         os.chmod(path, mode)
-
-
-__all__ = [
-    "DIR_MODE",
-    "FILE_MODE",
-    "copy_private",
-    "make_dir",
-    "open_private",
-    "restrict",
-    "restrict_tree",
-    "write_private_bytes",
-    "write_private_text",
-]

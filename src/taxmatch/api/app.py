@@ -159,7 +159,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     return app
 
 
-def _problem(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> Any:
+def _problem(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse({"code": code, "detail": detail}, status_code=status, headers=headers)
 
 
@@ -171,7 +173,7 @@ def _install_handlers(app: FastAPI) -> None:
         if status == 413:
             headers = {"Connection": "close"}
         detail = _public_message(exc) if status < 500 else f"{exc.code}: service error"
-        return _problem(status, exc.code, detail, headers)  # type: ignore[no-any-return]
+        return _problem(status, exc.code, detail, headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> Response:
@@ -179,7 +181,7 @@ def _install_handlers(app: FastAPI) -> None:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         detail = f"{where}: {first.get('type', 'invalid')}" if where else "invalid request"
-        return _problem(422, "TM100", detail)  # type: ignore[no-any-return]
+        return _problem(422, "TM100", detail)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
@@ -187,12 +189,12 @@ def _install_handlers(app: FastAPI) -> None:
             exc.status_code, "TM742"
         )
         headers = dict(exc.headers) if exc.headers else None
-        return _problem(exc.status_code, code, str(exc.detail), headers)  # type: ignore[no-any-return]
+        return _problem(exc.status_code, code, str(exc.detail), headers)
 
     @app.exception_handler(Exception)
     async def internal(_request: Request, exc: Exception) -> Response:
         emit(Event.JOB_FAILED, error="TM999", kind=type(exc).__name__)
-        return _problem(500, "TM999", "internal error")  # type: ignore[no-any-return]
+        return _problem(500, "TM999", "internal error")
 
 
 def _install_audit(app: FastAPI, state: StateStore) -> None:
@@ -219,6 +221,3 @@ def _install_audit(app: FastAPI, state: StateStore) -> None:
         except TaxmatchError as exc:
             return _problem(503, exc.code, "audit record could not be written")
         return response
-
-
-__all__ = ["create_app"]

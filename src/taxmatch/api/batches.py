@@ -6,7 +6,6 @@ unknown one does, so a caller learns nothing about batches that are not theirs.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request
@@ -29,7 +28,7 @@ from taxmatch.api.upload import receive_upload
 from taxmatch.errors import BatchNotFound
 from taxmatch.pipeline.delivery import Supplement, job_of, jobs_of, package_dir, supplements
 from taxmatch.pipeline.intake import submit_batch
-from taxmatch.pipeline.stores import Agency, Job, ServiceStore, StateStore
+from taxmatch.pipeline.stores import Job, ServiceStore, StateStore
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
@@ -62,17 +61,6 @@ _MULTIPART = {
     }
 }
 IdempotencyKey = Annotated[str | None, Header(max_length=128, pattern=r"^[\x21-\x7e]+$")]
-
-
-def _not_found() -> HTTPException:
-    return HTTPException(404, detail="no such batch")
-
-
-def _own_job(request: Request, agency: Agency, batch_id: str) -> Job:
-    job = job_of(request.app.state.service, agency.agency_id, batch_id)
-    if job is None:
-        raise _not_found()
-    return job
 
 
 def _info(service: ServiceStore, job: Job, released: list[Supplement]) -> BatchInfo:
@@ -150,7 +138,9 @@ def batch_status(request: Request, agency: CurrentAgency, batch_id: str) -> Batc
     """Status (queued, running, done, failed), progress in records, counts by outcome,
     the reason a failed batch failed, and the supplemental packages released for it."""
     request.state.batch_id = batch_id
-    job = _own_job(request, agency, batch_id)
+    job = job_of(request.app.state.service, agency.agency_id, batch_id)
+    if job is None:
+        raise HTTPException(404, detail="no such batch")
     state: StateStore = request.app.state.ledger
     released = supplements(state, [job.batch_id]) if job.status == "done" else {}
     return _info(request.app.state.service, job, released.get(job.batch_id, []))
@@ -167,18 +157,12 @@ def batch_file(
     """One file of a finished batch's response package, or of a supplemental package
     (`batch_id` = `<batch_id>-S<n>`, as listed in the batch's `supplements`), streamed."""
     request.state.batch_id = batch_id
+    state = request.app.state
     try:
-        package = _package(request, agency, batch_id)
+        path = package_dir(state.service, state.ledger, agency.agency_id, batch_id) / name
     except BatchNotFound:
-        raise HTTPException(404, detail="no such file (is the batch done?)") from None
-    path = package / name
-    if not path.is_file():
+        path = None
+    if path is None or not path.is_file():
         raise HTTPException(404, detail="no such file (is the batch done?)")
     media = "text/csv" if name.endswith(".csv") else "application/json"
     return FileResponse(path, media_type=media, filename=f"{batch_id}-{name}")
-
-
-def _package(request: Request, agency: Agency, package_id: str) -> Path:
-    return package_dir(
-        request.app.state.service, request.app.state.ledger, agency.agency_id, package_id
-    )

@@ -83,5 +83,3 @@ def current_agency(
 
 
 CurrentAgency = Annotated[Agency, Depends(current_agency)]
-
-__all__ = ["CurrentAgency", "Limits", "RateLimiter", "current_agency", "limits_for"]

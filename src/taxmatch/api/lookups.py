@@ -4,6 +4,7 @@ agency's daily quota (``taxmatch.pipeline.lookup_intake``); this route translate
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -42,13 +43,5 @@ def lookup(request: Request, agency: CurrentAgency, body: LookupBody) -> LookupA
         origin=f"api@{origin}",
     )
     request.state.batch_id = answer.batch_id
-    return LookupAnswer(
-        batch_id=answer.batch_id,
-        request_id=answer.request_id,
-        disposition=answer.disposition,
-        outcome=answer.outcome,
-        reason_codes=answer.reason_codes,
-        fields=answer.fields,
-        disclosure=answer.disclosure,
-        seconds=round(time.perf_counter() - t0, 4),
-    )
+    seconds = round(time.perf_counter() - t0, 4)
+    return LookupAnswer.model_validate({**dataclasses.asdict(answer), "seconds": seconds})

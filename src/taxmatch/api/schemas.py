@@ -7,7 +7,7 @@ hashes, file paths in the store, lease owners) can leak into a response.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,7 +18,7 @@ PackageFile = Literal[
     "disclosed.csv", "rejected.csv", "unmatched.csv", "pending.csv", "summary.json",
     "manifest.json",
 ]  # fmt: skip
-PACKAGE_FILES: tuple[str, ...] = PackageFile.__args__  # type: ignore[attr-defined]
+PACKAGE_FILES: tuple[str, ...] = get_args(PackageFile)
 
 # Over-long fields reach validation (R13, policy max_field_length); this cap only bounds the body.
 _Field = Field(default=None, max_length=10_000)

@@ -86,13 +86,12 @@ class _Sink:
                 raise UploadTooLarge("envelope part is larger than 1 MiB")
         self.handle.write(piece)
 
-    def on_part_end(self) -> None:
-        self.close()
-
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
             self.handle = None
+
+    on_part_end = close
 
 
 async def receive_upload(request: Request, scratch_root: Path, max_bytes: int) -> Upload:
@@ -141,6 +140,3 @@ async def receive_upload(request: Request, scratch_root: Path, max_bytes: int) -
         sink.close()
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-
-
-__all__ = ["ENVELOPE_MAX_BYTES", "receive_upload"]

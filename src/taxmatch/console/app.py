@@ -92,6 +92,11 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     return HTMLResponse(html, status_code=status)
 
 
+def redirect(request: Request, path: str) -> RedirectResponse:
+    """303 to ``path`` under the console's mount point."""
+    return RedirectResponse(f"{request.scope.get('root_path', '')}{path}", status_code=303)
+
+
 def settings_of(request: Request) -> ConsoleSettings:
     settings: ConsoleSettings = request.app.state.console
     return settings
@@ -157,6 +162,23 @@ def _error(request: Request, status: int, title: str, detail: str = "") -> HTMLR
     return render(request, "error.html", status, title=title, detail=detail)
 
 
+def _error_of(exc: Exception) -> tuple[int, str, str]:
+    """(status, title, detail) of the error page for ``exc``."""
+    if isinstance(exc, LoginRequired):
+        return 403, "Refused", "Log in first."
+    if isinstance(exc, Forbidden):
+        return 403, "Not allowed", "Your role may not use this page."
+    if isinstance(exc, ReviewRefused):
+        return 403, f"Not allowed ({exc.code})", exc.message
+    if isinstance(exc, TaxmatchError):
+        status = 404 if isinstance(exc, BatchNotFound | RequestNotFound) else 400
+        return status, f"Error {exc.code}", exc.message
+    if isinstance(exc, StarletteHTTPException):
+        return exc.status_code, f"Error {exc.status_code}", ""
+    # Never a traceback or a value: locals here are people's data.
+    return 500, "Internal error TM999", f"{type(exc).__name__}; the event was not shown."
+
+
 def console_app(settings: ConsoleSettings) -> FastAPI:
     """The console as an application to mount at ``/console``."""
     from taxmatch.console.report import router as report_router
@@ -184,37 +206,11 @@ def console_app(settings: ConsoleSettings) -> FastAPI:
         response.headers["Referrer-Policy"] = "same-origin"
         return response
 
-    @app.exception_handler(LoginRequired)
-    async def _login(request: Request, exc: LoginRequired) -> Response:
-        if request.method in UNSAFE_METHODS:
-            return _error(request, 403, "Refused", "Log in first.")
-        return RedirectResponse(f"{request.scope.get('root_path', '')}/login", status_code=303)
+    async def error_page(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, LoginRequired) and request.method not in UNSAFE_METHODS:
+            return redirect(request, "/login")
+        return _error(request, *_error_of(exc))
 
-    @app.exception_handler(Forbidden)
-    async def _forbidden(request: Request, exc: Forbidden) -> Response:
-        return _error(request, 403, "Not allowed", "Your role may not use this page.")
-
-    @app.exception_handler(ReviewRefused)
-    async def _refused(request: Request, exc: ReviewRefused) -> Response:
-        return _error(request, 403, f"Not allowed ({exc.code})", exc.message)
-
-    @app.exception_handler(TaxmatchError)
-    async def _taxmatch(request: Request, exc: TaxmatchError) -> Response:
-        status = 404 if isinstance(exc, BatchNotFound | RequestNotFound) else 400
-        return _error(request, status, f"Error {exc.code}", exc.message)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        return _error(request, exc.status_code, f"Error {exc.status_code}")
-
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception) -> Response:
-        # Never a traceback or a value: locals here are people's data.
-        return _error(
-            request, 500, "Internal error TM999", f"{type(exc).__name__}; the event was not shown."
-        )
-
+    for kind in (LoginRequired, Forbidden, TaxmatchError, StarletteHTTPException, Exception):
+        app.add_exception_handler(kind, error_page)  # ReviewRefused is a TaxmatchError
     return app
-
-
-__all__ = ["COOKIE", "ConsoleSettings", "CurrentOfficer", "Settings", "console_app", "render"]

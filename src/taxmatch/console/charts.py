@@ -204,6 +204,3 @@ def weight_chart(rows: list[tuple[str, str, float]], *, inline: bool = False) ->
         parts.append(f'<text x="{mid + 290}" y="{y + 12}">{weight:+.2f}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 -- every text above is escaped
-
-
-__all__ = ["bar_chart", "line_chart", "waterfall_chart", "weight_chart"]

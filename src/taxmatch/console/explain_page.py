@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,6 @@ from taxmatch.owner_only import make_dir, write_private_text
 from taxmatch.pipeline.explain import (
     Candidate,
     ExplainedDecision,
-    Step,
     explained_decision,
     safe_name,
 )
@@ -59,11 +59,6 @@ def logit_bits(p: float) -> float:
     return math.log2(p / (1.0 - p))
 
 
-def waterfall_steps(best: Candidate) -> list[Step]:
-    """The bars of the chart: the prior, each comparison, each term-frequency adjustment."""
-    return list(best.steps)
-
-
 def render_waterfall(decided: ExplainedDecision, *, inline: bool = False) -> str:
     """The best person's match weight as a waterfall (SVG, ``console.charts``)."""
     candidates = decided.explanation.candidates
@@ -71,9 +66,7 @@ def render_waterfall(decided: ExplainedDecision, *, inline: bool = False) -> str
         text = "No candidate person reached the matcher's floor"
         return str(waterfall_chart(text, [], inline=inline))
     best = candidates[0]
-    steps = [
-        (s.name.replace(" (term frequency)", " (tf adj.)"), s.bits) for s in waterfall_steps(best)
-    ]
+    steps = [(s.name.replace(" (term frequency)", " (tf adj.)"), s.bits) for s in best.steps]
     title = (
         f"Best candidate (rank 1): match weight {best.match_weight:.2f} bits, "
         f"probability {best.probability:.10f}"
@@ -169,44 +162,33 @@ def _steps_table(best: Candidate) -> str:
     return "".join(rows)
 
 
+# The candidate table's fixed columns (heading, cell); a column per comparison follows.
+_CANDIDATE_COLUMNS: tuple[tuple[str, Callable[[Candidate], str]], ...] = (
+    ("rank", lambda c: str(c.rank) + (" (decided)" if c.decided else "")),
+    ("match weight", lambda c: f"{c.match_weight:.4f}"),
+    ("probability", lambda c: f"{c.probability:.10f}"),
+    ("margin to best (bits)", lambda c: f"{c.margin:.4f}"),
+    ("person key", lambda c: f"{c.person_key_prefix}…" if c.person_key_prefix else ""),
+    ("TIN", lambda c: c.tin_masked),
+    ("name as filed", lambda c: c.name),
+    ("date of birth", lambda c: c.date_of_birth.isoformat() if c.date_of_birth else ""),
+    ("address as filed", lambda c: c.address),
+    ("first name agrees", lambda c: "yes" if c.first_name_agrees else "no"),
+    ("address corroborates", lambda c: "yes" if c.address_corroborated else "no"),
+)
+
+
 def _candidates_table(decided: ExplainedDecision) -> str:
     ex, e = decided.explanation, html.escape
     if not ex.candidates:
         return ""
     comparisons = [name for name, _ in ex.candidates[0].levels]
-    head = [
-        "rank",
-        "match weight",
-        "probability",
-        "margin to best (bits)",
-        "person key",
-        "TIN",
-        "name as filed",
-        "date of birth",
-        "address as filed",
-        "first name agrees",
-        "address corroborates",
-        *comparisons,
-    ]
     shown = f"top {len(ex.candidates)} of {ex.persons}" if ex.persons else "none"
     rows = [f"<h2>Candidate persons ({e(shown)}, best record each)</h2><table><tr>"]
-    rows += [f"<th>{e(h)}</th>" for h in head]
+    rows += [f"<th>{e(h)}</th>" for h in [*(h for h, _ in _CANDIDATE_COLUMNS), *comparisons]]
     rows.append("</tr>")
     for c in ex.candidates:
-        cells = [
-            str(c.rank) + (" (decided)" if c.decided else ""),
-            f"{c.match_weight:.4f}",
-            f"{c.probability:.10f}",
-            f"{c.margin:.4f}",
-            f"{c.person_key_prefix}…" if c.person_key_prefix else "",
-            c.tin_masked,
-            c.name,
-            c.date_of_birth.isoformat() if c.date_of_birth else "",
-            c.address,
-            "yes" if c.first_name_agrees else "no",
-            "yes" if c.address_corroborated else "no",
-            *[label for _, label in c.levels],
-        ]
+        cells = [*(cell(c) for _, cell in _CANDIDATE_COLUMNS), *(label for _, label in c.levels)]
         cls = " class='decided'" if c.decided else ""
         rows.append(f"<tr{cls}>" + "".join(f"<td>{e(x)}</td>" for x in cells) + "</tr>")
     rows.append("</table>")
@@ -244,13 +226,3 @@ def write_explanation(
     except OSError as exc:
         raise StoreError(f"{out}: cannot write the explanation ({exc.strerror})") from None
     return ExplainResult(html_path, svg_path, decided)
-
-
-__all__ = [
-    "ExplainResult",
-    "logit_bits",
-    "render_html",
-    "render_waterfall",
-    "waterfall_steps",
-    "write_explanation",
-]

@@ -4,11 +4,14 @@ agency, by agency and statute, per month), with a bar per agency. Core fonts onl
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from fpdf import FPDF
 
-from taxmatch.pipeline.transparency import Transparency
+from taxmatch.pipeline.transparency import FIGURES, Transparency
 
 _STATUTE_WIDTHS = (20.0, 40.0, 16.0, 16.0, 17.0, 18.0, 16.0, 17.0, 20.0)  # 180 mm
+_BY_STATUTE = ("agency", "statute", "requests", "rejected", "unmatched", "ambiguous", "review")
 
 
 def _t(text: object) -> str:
@@ -21,76 +24,30 @@ def render_pdf(t: Transparency) -> bytes:
     pdf.set_font("Helvetica", "B", 15)
     pdf.cell(0, 10, _t(f"taxmatch transparency report {t.year}"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 10)
-    totals = t.accounting.totals
-    pdf.cell(
-        0,
-        6,
-        _t(
-            f"{totals.get('requests', 0)} requests in {totals.get('batches', 0)} "
-            f"batches, {totals.get('disclosures', 0)} disclosures, "
-            f"{totals.get('taxpayers', 0)} taxpayers"
-        ),
-        new_x="LMARGIN",
-        new_y="NEXT",
+    n = t.accounting.totals
+    summary = (
+        f"{n.get('requests', 0)} requests in {n.get('batches', 0)} batches, "
+        f"{n.get('disclosures', 0)} disclosures, {n.get('taxpayers', 0)} taxpayers"
     )
+    pdf.cell(0, 6, _t(summary), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     heads = ("agency", "requests", "rejected", "not matched", "ambiguous", "review", "disclosed")
-    _row(pdf, heads, bold=True)
-    for a in t.agencies:
-        _row(
-            pdf,
-            (
-                a.agency,
-                a.requests,
-                a.rejected,
-                a.not_matched,
-                a.ambiguous,
-                a.pending_review,
-                a.disclosed,
-            ),
-        )
-    pdf.ln(4)
-    pdf.set_font("Helvetica", "B", 11)
-    pdf.cell(0, 7, "By agency and statute", new_x="LMARGIN", new_y="NEXT")
-    by_statute = (
-        "agency",
-        "statute",
-        "requests",
-        "rejected",
-        "unmatched",
-        "ambiguous",
-        "review",
-        "disclosed",
-        "taxpayers",
+    _table(pdf, heads, [(a.agency, *(getattr(a, f) for f in FIGURES[:-1])) for a in t.agencies])
+    _heading(pdf, "By agency and statute")
+    _table(
+        pdf,
+        (*_BY_STATUTE, "disclosed", "taxpayers"),
+        [(r.agency, r.statute_label, *(getattr(r, f) for f in FIGURES)) for r in t.rows],
+        _STATUTE_WIDTHS,
     )
-    _row(pdf, by_statute, bold=True, widths=_STATUTE_WIDTHS)
-    for r in t.rows:
-        _row(
-            pdf,
-            (
-                r.agency,
-                r.statute_label,
-                r.requests,
-                r.rejected,
-                r.not_matched,
-                r.ambiguous,
-                r.pending_review,
-                r.disclosed,
-                r.taxpayers,
-            ),
-            widths=_STATUTE_WIDTHS,
-        )
-    pdf.ln(4)
-    pdf.set_font("Helvetica", "B", 11)
-    pdf.cell(0, 7, "Rejections by reason code", new_x="LMARGIN", new_y="NEXT")
-    widths = (30.0, 60.0, 45.0, 45.0)
-    _row(pdf, ("agency", "statute", "code", "records"), bold=True, widths=widths)
-    for r in t.rows:
-        for code, n in sorted(r.rejections.items()):
-            _row(pdf, (r.agency, r.statute_label, code, n), widths=widths)
-    pdf.ln(4)
-    pdf.set_font("Helvetica", "B", 11)
-    pdf.cell(0, 7, "Disclosed by agency", new_x="LMARGIN", new_y="NEXT")
+    _heading(pdf, "Rejections by reason code")
+    _table(
+        pdf,
+        ("agency", "statute", "code", "records"),
+        [(r.agency, r.statute_label, *c) for r in t.rows for c in sorted(r.rejections.items())],
+        (30.0, 60.0, 45.0, 45.0),
+    )
+    _heading(pdf, "Disclosed by agency")
     peak = max([1, *[a.requests for a in t.agencies]])
     pdf.set_font("Helvetica", "", 9)
     for a in t.agencies:
@@ -101,26 +58,26 @@ def render_pdf(t: Transparency) -> bytes:
         pdf.set_fill_color(43, 122, 61)
         pdf.rect(42, y + 3.2, max(0.5, 140 * a.disclosed / peak), 2, style="F")
         pdf.ln(6)
-    pdf.ln(2)
-    pdf.set_font("Helvetica", "B", 11)
-    pdf.cell(0, 7, "Per month", new_x="LMARGIN", new_y="NEXT")
-    _row(pdf, ("month", "requests", "disclosures"), bold=True)
-    for month, req, dis in t.months:
-        _row(pdf, (month, req, dis))
+    _heading(pdf, "Per month", gap=2)
+    _table(pdf, ("month", "requests", "disclosures"), t.months)
     return bytes(pdf.output())
 
 
-def _row(
+def _heading(pdf: FPDF, text: str, gap: float = 4) -> None:
+    pdf.ln(gap)
+    pdf.set_font("Helvetica", "B", 11)
+    pdf.cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
+
+
+def _table(
     pdf: FPDF,
-    cells: tuple[object, ...],
-    *,
-    bold: bool = False,
-    widths: tuple[float, ...] | None = None,
+    heads: Sequence[object],
+    rows: Iterable[Sequence[object]],
+    widths: Sequence[float] | None = None,
 ) -> None:
-    pdf.set_font("Helvetica", "B" if bold else "", 9)
-    for cell, width in zip(cells, widths or (180 / len(cells),) * len(cells), strict=True):
-        pdf.cell(width, 6, _t(cell)[:40], border=1)
-    pdf.ln(6)
-
-
-__all__ = ["render_pdf"]
+    """A bold header row, then the rows; equal widths over 180 mm unless given."""
+    for i, cells in enumerate([heads, *rows]):
+        pdf.set_font("Helvetica", "B" if i == 0 else "", 9)
+        for cell, width in zip(cells, widths or (180 / len(cells),) * len(cells), strict=True):
+            pdf.cell(width, 6, _t(cell)[:40], border=1)
+        pdf.ln(6)

@@ -91,11 +91,7 @@ def report_csv(
     for row in t.csv_rows():
         # Agency and statute come from the policy and envelopes; neutralise formula starts.
         writer.writerow([("'" + c) if isinstance(c, str) and c[:1] in "=+-@" else c for c in row])
-    return Response(
-        buf.getvalue(),
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="transparency-{t.year}.csv"'},
-    )
+    return _attachment(buf.getvalue(), "text/csv", f"transparency-{t.year}.csv")
 
 
 @router.get("/report.pdf")
@@ -105,11 +101,9 @@ def report_pdf(
     from taxmatch.console.pdf import render_pdf
 
     t = _report(settings, year, agency)
-    return Response(
-        render_pdf(t),
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="transparency-{t.year}.pdf"'},
-    )
+    return _attachment(render_pdf(t), "application/pdf", f"transparency-{t.year}.pdf")
 
 
-__all__ = ["router"]
+def _attachment(body: str | bytes, media_type: str, filename: str) -> Response:
+    disposition = f'attachment; filename="{filename}"'
+    return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})

@@ -11,7 +11,7 @@ from pathlib import Path as FilePath
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Query, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 from taxmatch.console.app import (
     COOKIE,
@@ -20,6 +20,7 @@ from taxmatch.console.app import (
     actor,
     audit_view,
     origin_of,
+    redirect,
     render,
     require,
 )
@@ -42,10 +43,6 @@ RowNumber = Annotated[int, Path(ge=1, le=MAX_ID)]
 _AFTER = re.compile(r"^(.+):([0-9]{1,18})$")
 _STATIC = {"htmx.min.js": "text/javascript", "console.css": "text/css"}
 _STATIC_DIR = FilePath(__file__).parent / "static"
-
-
-def _to(request: Request, path: str) -> RedirectResponse:
-    return RedirectResponse(f"{request.scope.get('root_path', '')}{path}", status_code=303)
 
 
 @router.get("/static/{name}")
@@ -81,7 +78,7 @@ def login(
     if not result.ok or result.token is None:
         # One answer for every failure (unknown name, wrong password, locked account).
         return render(request, "login.html", 401, error=LOGIN_FAILED)
-    response = _to(request, "/")
+    response = redirect(request, "/")
     response.set_cookie(
         COOKIE,
         result.token,
@@ -102,7 +99,7 @@ def logout(request: Request, settings: Settings, officer: CurrentOfficer) -> Res
         officer.username,
         origin=origin_of(request),
     )
-    response = _to(request, "/login")
+    response = redirect(request, "/login")
     response.delete_cookie(COOKIE, path=request.scope.get("root_path", "") or "/")
     return response
 
@@ -199,7 +196,7 @@ def decide(
     rv.decide_row(
         settings.state(), batch_id, row_number, action, reason[:2000], actor(request, officer)
     )
-    return _to(request, "/queue")
+    return redirect(request, "/queue")
 
 
 # --- batches and releases ----------------------------------------------------------------
@@ -219,7 +216,6 @@ def batch_page(
     batch = state.find_batch(batch_id)
     if batch is None:
         raise BatchNotFound(f"batch {batch_id} not found")
-    reasons: dict[str, int] = {}
     try:
         summary = read_summary(FilePath(batch.package_dir))
         reasons = {str(k): int(v) for k, v in dict(summary.get("reason_codes", {})).items()}
@@ -248,7 +244,7 @@ def prepare(
     rv.prepare_release(
         settings.store, settings.state(), batch_id, actor(request, officer), policy, sha
     )
-    return _to(request, f"/batches/{batch_id}")
+    return redirect(request, f"/batches/{batch_id}")
 
 
 @router.post("/releases/{release_id}/approve")
@@ -259,7 +255,7 @@ def approve(
     release = rv.approve_release(
         settings.store, settings.state(), release_id, actor(request, officer), policy
     )
-    return _to(request, f"/batches/{release.batch_id}")
+    return redirect(request, f"/batches/{release.batch_id}")
 
 
 # --- ledger and accounting ---------------------------------------------------------------

@@ -18,10 +18,9 @@ import hashlib
 import io
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,13 +31,12 @@ from pydantic import ValidationError
 from taxmatch.contracts import MASTER_COLUMNS, MASTER_REQUIRED_COLUMNS, Envelope
 from taxmatch.errors import EnvelopeError, InputFileError, PolicyError
 from taxmatch.events import Event, emit
-from taxmatch.files.readers import RequestFileReader, detect_format, read_requests
+from taxmatch.files.readers import detect_format, read_requests, unreadable
 from taxmatch.policy.model import Policy, PolicyIssue, parse_policy, policy_sha256
 
 __all__ = [
     "DEFAULT_POLICY",
     "MASTER_SCHEMA",
-    "RequestFileReader",
     "detect_format",
     "iter_master",
     "load_policy",
@@ -68,7 +66,7 @@ def sha256_file(path: Path) -> str:
             while piece := handle.read(1 << 20):
                 digest.update(piece)
     except OSError as exc:
-        raise _unreadable(InputFileError, path, exc) from None
+        raise unreadable(path, exc) from None
     return digest.hexdigest()
 
 
@@ -228,38 +226,31 @@ def _master_csv(path: Path) -> Iterator[tuple[list[str], pa.RecordBatch]]:
 
     try:
         with open(path, "rb") as handle:
-            yield from _arrow_csv_batches(handle, header, keep, on_invalid)
+            reader = pacsv.open_csv(
+                handle,
+                read_options=pacsv.ReadOptions(
+                    column_names=[f"c{i}" for i in range(len(header))],
+                    skip_rows=1,
+                    block_size=_CSV_BLOCK_BYTES,
+                ),
+                parse_options=pacsv.ParseOptions(
+                    newlines_in_values=True, invalid_row_handler=on_invalid
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=list(keep),
+                    column_types={c: pa.string() for c in keep},
+                    strings_can_be_null=True,
+                    null_values=[""],
+                ),
+            )
+            for batch in reader:
+                yield [keep[c] for c in batch.schema.names], batch
     except (pa.ArrowException, OSError):
         # Arrow's messages quote row text; ours name only the file and the row.
         if ragged:
             row = _first_ragged_row(path, len(header))
             raise InputFileError(str(path), "wrong number of columns", row=row) from None
         raise InputFileError(str(path), "not readable as UTF-8 CSV") from None
-
-
-def _arrow_csv_batches(
-    handle: BinaryIO,
-    header: list[str],
-    keep: dict[str, str],
-    on_invalid: Callable[[pacsv.InvalidRow], str],
-) -> Iterator[tuple[list[str], pa.RecordBatch]]:
-    reader = pacsv.open_csv(
-        handle,
-        read_options=pacsv.ReadOptions(
-            column_names=[f"c{i}" for i in range(len(header))],
-            skip_rows=1,
-            block_size=_CSV_BLOCK_BYTES,
-        ),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(
-            include_columns=list(keep),
-            column_types={c: pa.string() for c in keep},
-            strings_can_be_null=True,
-            null_values=[""],
-        ),
-    )
-    for batch in reader:
-        yield [keep[c] for c in batch.schema.names], batch
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -274,7 +265,7 @@ def _csv_header(path: Path) -> list[str]:
     except csv.Error:
         header = ["\udcff"]
     except OSError as exc:
-        raise _unreadable(InputFileError, path, exc) from None
+        raise unreadable(path, exc) from None
     if not header:
         raise InputFileError(str(path), "file is empty (no header row)")
     if any(not cell.isprintable() for cell in header):
@@ -304,7 +295,7 @@ def _master_parquet(path: Path, chunk_rows: int) -> Iterator[tuple[list[str], pa
             for batch in pf.iter_batches(batch_size=chunk_rows, columns=wanted):
                 yield [name.strip() for name in batch.schema.names], batch
     except FileNotFoundError as exc:
-        raise _unreadable(InputFileError, path, exc) from None
+        raise unreadable(path, exc) from None
     except (pa.ArrowException, OSError, ValueError):
         raise InputFileError(str(path), "not a readable Parquet file") from None
 
@@ -355,12 +346,7 @@ def _read_capped(error: type[InputFileError], path: Path, limit: int) -> bytes:
         with open(path, "rb") as handle:
             data = handle.read(limit + 1)
     except OSError as exc:
-        raise _unreadable(error, path, exc) from None
+        raise unreadable(path, exc, error) from None
     if len(data) > limit:
         raise error(str(path), f"file is larger than {limit // (1024 * 1024)} MiB")
     return data
-
-
-def _unreadable(error: type[InputFileError], path: Path, exc: OSError) -> InputFileError:
-    reason = exc.strerror or type(exc).__name__
-    return error(str(path), f"cannot be read ({reason})")

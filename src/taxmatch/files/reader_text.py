@@ -108,7 +108,7 @@ def is_blank(cells: list[str]) -> bool:
 
 
 def longest(cells: list[str] | None) -> int:
-    return max(map(len, cells), default=0) if cells else 0
+    return max(map(len, cells or ()), default=0)
 
 
 def parse_alone(lines: Sequence[str], delimiter: str) -> list[str] | None:
@@ -120,11 +120,7 @@ def parse_alone(lines: Sequence[str], delimiter: str) -> list[str] | None:
 
 def holds_rows(lines: Sequence[str], delimiter: str, ncols: int) -> bool:
     """Whether any of these lines is, on its own, a complete row of the file."""
-    for line in lines:
-        cells = parse_alone([line], delimiter)
-        if cells is not None and len(cells) == ncols:
-            return True
-    return False
+    return any(len(parse_alone([line], delimiter) or ()) == ncols for line in lines)
 
 
 def binary_lines(raw: BinaryIO) -> Iterator[tuple[bytes, bool]]:

@@ -8,10 +8,6 @@ that cannot be read cleanly is never dropped and never crashes the reader: it is
 with ``malformed`` naming the bad fields, and its values are made safe to carry on
 (undecodable bytes and control characters replaced by U+FFFD, over-long values cut).
 
-The reading itself is in named steps: ``reader_text`` (bounded lines and records),
-``reader_rows`` (a row's values made safe as a ``RawRecord``); this module picks the
-format, checks the header and yields the chunks.
-
 Must never: lose or invent a row, hold more than one chunk and one bounded record in
 memory, or put a field value (or a header cell, which may be data) into an error or log.
 """
@@ -19,6 +15,7 @@ memory, or put a field value (or a header cell, which may be data) into an error
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -58,6 +55,7 @@ _SUFFIXES: dict[str, Format] = {
 _DELIMITERS = (",", "\t", "|", ";")
 
 REQUEST_COLUMNS_SET = frozenset(REQUEST_COLUMNS)
+_BLANK = ("",) * len(REQUEST_COLUMNS)
 
 _FOREIGN_MAGIC = (
     (b"PAR1", "a Parquet file"),
@@ -90,8 +88,7 @@ def read_requests(
 class RequestFileReader:
     """A request file's rows in chunks (``contracts.RequestReader``), re-read from the start
     on each iteration. ``columns`` are the file's columns (for JSON Lines, the keys of the
-    first record); ``bytes_read``/``total_bytes`` report progress while iterating;
-    ``rows_read`` counts the records yielded so far by the current iteration.
+    first record); ``bytes_read``/``total_bytes`` report progress while iterating.
     """
 
     def __init__(self, path: Path, *, max_field_length: int, chunk_rows: int) -> None:
@@ -100,11 +97,10 @@ class RequestFileReader:
         self.max_field_length = max_field_length
         self.chunk_rows = chunk_rows
         self.bytes_read = 0
-        self.rows_read = 0
         try:
             self.total_bytes = path.stat().st_size
         except OSError as exc:
-            raise _unreadable(path, exc) from None
+            raise unreadable(path, exc) from None
         self._delimiter = ","
         if self.format == "csv":
             self.columns = self._csv_header()
@@ -116,7 +112,6 @@ class RequestFileReader:
 
     def __iter__(self) -> Iterator[list[RawRecord]]:
         self.bytes_read = 0
-        self.rows_read = 0
         try:
             if self.format == "csv":
                 yield from self._iter_csv()
@@ -125,7 +120,7 @@ class RequestFileReader:
             else:
                 yield from self._iter_parquet()
         except OSError as exc:
-            raise _unreadable(self.path, exc) from None
+            raise unreadable(self.path, exc) from None
         self.bytes_read = self.total_bytes
 
     # --- CSV ---------------------------------------------------------------------------
@@ -134,7 +129,7 @@ class RequestFileReader:
         try:
             return open(self.path, "rb")
         except OSError as exc:
-            raise _unreadable(self.path, exc) from None
+            raise unreadable(self.path, exc) from None
 
     def _csv_header(self) -> tuple[str, ...]:
         with self._open_binary() as raw:
@@ -143,8 +138,7 @@ class RequestFileReader:
                 if magic.startswith(prefix):
                     raise InputFileError(str(self.path), f"is {what}, not UTF-8 CSV")
             raw.seek(0)
-            text = text_stream(raw)
-            src = LineSource(text)
+            src = LineSource(text_stream(raw))
             header = first_record(src, csv.reader(src))
             if header is None:
                 raise InputFileError(str(self.path), "file is empty (no header row)")
@@ -167,23 +161,22 @@ class RequestFileReader:
         builder = self._builder
         build, pick = builder.from_values, builder.pick
         with self._open_binary() as raw:
-            chunk: list[RawRecord] = []
-            row_number = 0
-            for cells, broken in self._csv_records(raw):
-                row_number += 1
-                if broken is None:  # the common case: one line, one row, kept fast
-                    chunk.append(build(row_number, pick(cells), ()))
-                else:
-                    chunk.append(builder.from_cells(row_number, cells, broken))
-                if len(chunk) >= self.chunk_rows:
-                    self.rows_read = row_number
-                    self.bytes_read = raw.tell()
-                    yield chunk
-                    chunk = []
-            self.rows_read = row_number
-            self.bytes_read = self.total_bytes
-            if chunk:
-                yield chunk
+            records = (
+                # the common case (``broken`` None: one line, one row) kept fast
+                build(n, pick(cells), ())
+                if broken is None
+                else builder.from_cells(n, cells, broken)
+                for n, (cells, broken) in enumerate(self._csv_records(raw), 1)
+            )
+            yield from self._chunks(raw, records)
+
+    def _chunks(self, raw: BinaryIO, records: Iterator[RawRecord]) -> Iterator[list[RawRecord]]:
+        """``records`` in chunks of ``chunk_rows``, ``bytes_read`` following ``raw`` (a short
+        chunk is the last: ``raw`` may be closed by then)."""
+        while chunk := list(itertools.islice(records, self.chunk_rows)):
+            full = len(chunk) == self.chunk_rows
+            self.bytes_read = raw.tell() if full else self.total_bytes
+            yield chunk
 
     def _csv_records(self, raw: BinaryIO) -> Iterator[tuple[list[str], bool | None]]:
         """Each data record's cells, in file order, blank records skipped: the one
@@ -259,27 +252,18 @@ class RequestFileReader:
         raise InputFileError(str(self.path), "file is empty (no records)")
 
     def _iter_jsonl(self) -> Iterator[list[RawRecord]]:
-        build = self._builder.from_values
         with self._open_binary() as raw:
-            chunk: list[RawRecord] = []
-            row_number = 0
-            for line, overlong in jsonl_records(raw):
-                row_number += 1
-                obj = None if overlong else parse_json(line)
-                if isinstance(obj, dict):
-                    values, wrong = json_values(obj)
-                    chunk.append(build(row_number, values, wrong))
-                else:
-                    chunk.append(build(row_number, [""] * len(REQUEST_COLUMNS), (ROW_FIELD,)))
-                if len(chunk) >= self.chunk_rows:
-                    self.rows_read = row_number
-                    self.bytes_read = raw.tell()
-                    yield chunk
-                    chunk = []
-            self.rows_read = row_number
-            self.bytes_read = self.total_bytes
-            if chunk:
-                yield chunk
+            records = (
+                self._jsonl_row(n, line, overlong)
+                for n, (line, overlong) in enumerate(jsonl_records(raw), 1)
+            )
+            yield from self._chunks(raw, records)
+
+    def _jsonl_row(self, row_number: int, line: bytes, overlong: bool) -> RawRecord:
+        obj = None if overlong else parse_json(line)
+        if isinstance(obj, dict):
+            return self._builder.from_values(row_number, *json_values(obj))
+        return self._builder.from_values(row_number, _BLANK, (ROW_FIELD,))
 
     # --- counting ---------------------------------------------------------------------
 
@@ -300,7 +284,7 @@ class RequestFileReader:
                 records = self._csv_records(raw) if self.format == "csv" else jsonl_records(raw)
                 return sum(1 for _ in records)
         except OSError as exc:
-            raise _unreadable(self.path, exc) from None
+            raise unreadable(self.path, exc) from None
 
     # --- Parquet ----------------------------------------------------------------------
 
@@ -309,7 +293,7 @@ class RequestFileReader:
             return pq.ParquetFile(self.path)
         except OSError as exc:
             if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
-                raise _unreadable(self.path, exc) from None
+                raise unreadable(self.path, exc) from None
             raise InputFileError(str(self.path), "not a readable Parquet file") from None
         except (pa.ArrowException, ValueError):
             raise InputFileError(str(self.path), "not a readable Parquet file") from None
@@ -325,53 +309,36 @@ class RequestFileReader:
 
     def _iter_parquet(self) -> Iterator[list[RawRecord]]:
         pf = self._parquet_file()
-        try:
-            yield from self._parquet_rows(pf)
-        finally:
-            pf.close()
-
-    def _parquet_rows(self, pf: pq.ParquetFile) -> Iterator[list[RawRecord]]:
         present = [c for c in REQUEST_COLUMNS if c in self.columns]
         total_rows = max(int(pf.metadata.num_rows), 1)
         build = self._builder.from_values
         row_number = 0
-        for group in range(pf.num_row_groups):
-            expected = int(pf.metadata.row_group(group).num_rows)
-            done = 0
-            batches = pf.iter_batches(
-                batch_size=self.chunk_rows, row_groups=[group], columns=present
-            )
-            try:
-                for batch in batches:
-                    n = batch.num_rows
-                    columns: list[list[str]] = []
-                    wrong: list[str] = []
-                    for name in REQUEST_COLUMNS:
-                        values = arrow_strings(batch.column(name)) if name in present else None
-                        if values is None:
-                            values = [""] * n
-                            if name in present:
-                                wrong.append(name)
-                        columns.append(values)
-                    flags = tuple(wrong)
-                    first = row_number + 1
-                    rows = zip(*columns, strict=True)
-                    chunk = [build(first + i, row, flags) for i, row in enumerate(rows)]
-                    row_number += n
-                    done += n
-                    self.rows_read = row_number
-                    self.bytes_read = self.total_bytes * row_number // total_rows
-                    yield chunk
-            except (pa.ArrowException, OSError):
-                # A damaged row group: its unread rows are still rows of the request.
-                blank = [""] * len(REQUEST_COLUMNS)
-                while done < expected:
-                    n = min(self.chunk_rows, expected - done)
-                    first = row_number + 1
-                    yield [build(first + i, blank, (ROW_FIELD,)) for i in range(n)]
-                    row_number += n
-                    done += n
-                    self.rows_read = row_number
+        try:
+            for group in range(pf.num_row_groups):
+                end = row_number + int(pf.metadata.row_group(group).num_rows)
+                batches = pf.iter_batches(
+                    batch_size=self.chunk_rows, row_groups=[group], columns=present
+                )
+                try:
+                    for batch in batches:
+                        strings = {name: arrow_strings(batch.column(name)) for name in present}
+                        wrong = tuple(name for name in present if strings[name] is None)
+                        blank = [""] * batch.num_rows
+                        rows = zip(*(strings.get(c) or blank for c in REQUEST_COLUMNS), strict=True)
+                        chunk = [
+                            build(row_number + 1 + i, row, wrong) for i, row in enumerate(rows)
+                        ]
+                        row_number += batch.num_rows
+                        self.bytes_read = self.total_bytes * row_number // total_rows
+                        yield chunk
+                except (pa.ArrowException, OSError):
+                    # A damaged row group: its unread rows are still rows of the request.
+                    while row_number < end:
+                        n = min(self.chunk_rows, end - row_number)
+                        yield [build(row_number + 1 + i, _BLANK, (ROW_FIELD,)) for i in range(n)]
+                        row_number += n
+        finally:
+            pf.close()
 
 
 def _check_columns(path: Path, names: Sequence[str]) -> None:
@@ -387,6 +354,7 @@ def _check_columns(path: Path, names: Sequence[str]) -> None:
         raise InputFileError(str(path), f"required column is missing{more}", field=missing[0])
 
 
-def _unreadable(path: Path, exc: OSError) -> InputFileError:
-    reason = exc.strerror or type(exc).__name__
-    return InputFileError(str(path), f"cannot be read ({reason})")
+def unreadable(
+    path: Path, exc: OSError, error: type[InputFileError] = InputFileError
+) -> InputFileError:
+    return error(str(path), f"cannot be read ({exc.strerror or type(exc).__name__})")

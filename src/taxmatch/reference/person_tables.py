@@ -1,15 +1,7 @@
-"""The tables of person resolution: the working tables its rules read, and the per-person
-tables of a snapshot, written once resolution has decided.
-
-``reference.persons`` decides which filings are one person. Its rules read small working
-tables built here (names are fixed; each builder replaces what it builds):
-
-- ``_pg`` / ``_pstat`` (``person_stats``): every (TIN, name, DOB) group of ``_gk`` with its
-  current person key from ``_pk``, and per person its canonical TIN, whether it is a
-  fragment, its years, filings and modal first name, last_key and DOB;
-- ``_cand_f`` / ``_cand_mode`` (``candidate_filings``): the filings of a small candidate
-  set, and their modal name fields and DOB;
-- ``apply_edges`` moves every cluster of a source person to its target person in ``_pk``.
+"""The tables of person resolution: the working tables its rules read (``_pg``/``_pstat``,
+``_cand_f``/``_cand_mode``, ``_pk``; each builder below says what it builds and replaces
+what it built before), and the per-person tables of a snapshot, written once
+``reference.persons`` has decided which filings are one person.
 
 The decision becomes what a batch reads:
 
@@ -105,8 +97,8 @@ def candidate_filings(con: duckdb.DuckDBPyConnection, groups: str, key: str) -> 
 def person_stats(con: duckdb.DuckDBPyConnection) -> None:
     """``_pg`` (each group of ``_gk`` with its person key in ``_pk``) and ``_pstat`` (per
     person: canonical TIN, fragment or not, years, filings, modal first name, last_key and
-    DOB). Drops the previous rule's ``_pairs`` and ``_addr_ok``."""
-    for name in ("_pg", "_pstat", "_pairs", "_addr_ok"):
+    DOB). Drops the previous rule's ``_pairs``."""
+    for name in ("_pg", "_pstat", "_pairs"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
     con.execute(
         """CREATE TEMP TABLE _pg AS
@@ -131,12 +123,11 @@ def person_stats(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def apply_edges(con: duckdb.DuckDBPyConnection, edges: list[tuple[str, str]]) -> int:
-    """Move every cluster of each source person to its target person (``_pk``); returns
-    the number of sources. A target must not itself be a source in ``edges``."""
+def apply_edges(con: duckdb.DuckDBPyConnection, edges: list[tuple[str, str]]) -> None:
+    """Move every cluster of each source person to its target person (``_pk``). A target
+    must not itself be a source in ``edges``."""
     register_strings(con, "_edges", {"src": [s for s, _ in edges], "dst": [d for _, d in edges]})
     con.execute("UPDATE _pk SET person_key = e.dst FROM _edges e WHERE _pk.person_key = e.src")
-    return len(edges)
 
 
 def itin_sql(col: str) -> str:
@@ -198,8 +189,8 @@ def write_person_ids(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def build_person_tables(con: duckdb.DuckDBPyConnection) -> int:
-    """``persons``, ``person_names``, ``person_addresses`` and the tf tables; returns persons."""
+def build_person_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """``persons``, ``person_names``, ``person_addresses`` and the tf tables."""
     con.execute(
         """CREATE TEMP TABLE _pv AS
            SELECT person_id, coalesce(tin, '') AS tin, first_name, middle_name, last_name,
@@ -257,5 +248,3 @@ def build_person_tables(con: duckdb.DuckDBPyConnection) -> int:
                   SELECT {col}, CAST(count(*) AS DOUBLE) / sum(count(*)) OVER () AS tf
                   FROM persons WHERE {col} <> '' GROUP BY {col})"""
         )
-    row = con.execute("SELECT count(*) FROM persons").fetchone()
-    return int(row[0]) if row else 0

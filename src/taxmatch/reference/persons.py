@@ -17,14 +17,13 @@ adding its ``person_id``.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import duckdb
 
 from taxmatch.errors import ReferenceSnapshotError
 from taxmatch.normalise.tin import tin_neighbours
 from taxmatch.reference.person_tables import (
-    PERSON_ID_DOMAIN,
     apply_edges,
     build_person_tables,
     candidate_filings,
@@ -45,56 +44,28 @@ from taxmatch.resolve import (
     succession_edges,
 )
 
-__all__ = ["PERSON_ID_DOMAIN", "ResolutionStats", "resolve_persons"]
-
 _FRAGMENT_HEX = 12
-
-_TEMP = (
-    "_groups",
-    "_tin_mode",
-    "_split",
-    "_gk",
-    "_clusters",
-    "_pairs",
-    "_cand_f",
-    "_cand_mode",
-    "_merge",
-    "_pk",
-    "_pg",
-    "_pstat",
-    "_edges",
-    "_gp",
-    "_pv",
-)
+# A resolution rule: (pairs, modal fields, filings) -> the pairs it joins.
+Rule = Callable[
+    [list[tuple[str, str]], dict[str, Modal], dict[str, list[Filed]]], list[tuple[str, str]]
+]
 
 
-@dataclass(frozen=True, slots=True)
-class ResolutionStats:
-    """Counts only: persons built, filings split off their TIN, clusters merged away
-    (rule 3), ITIN persons joined to their SSN (rule 6), fragments joined (rule 7)."""
-
-    persons: int
-    split_filings: int
-    merged_clusters: int
-    tin_successions: int = 0
-    fragments_joined: int = 0
-
-
-def resolve_persons(con: duckdb.DuckDBPyConnection) -> ResolutionStats:
+def resolve_persons(con: duckdb.DuckDBPyConnection) -> None:
     """Add ``filings.person_id`` and build the person tables (see ``taxmatch.resolve``)."""
     try:
-        split = _split_groups(con)
-        merged = _merge_one_offs(con)
-        successions = _join_successions(con)
-        fragments = _join_fragments(con)
+        _split_groups(con)
+        _merge_one_offs(con)
+        _join(con, _SUCCESSION_PAIRS_SQL, succession_edges)  # rule 6
+        _join(con, _FRAGMENT_PAIRS_SQL, fragment_edges)  # rule 7
         write_person_ids(con)
-        persons = build_person_tables(con)
+        build_person_tables(con)
     except duckdb.Error as exc:
         raise ReferenceSnapshotError("filings: person resolution failed") from exc
-    finally:
-        for name in _TEMP:
-            con.execute(f"DROP TABLE IF EXISTS {name}")
-    return ResolutionStats(persons, split, merged, successions, fragments)
+    finally:  # the working tables (the connection is the snapshot load's own)
+        temporary = "SELECT table_name FROM duckdb_tables() WHERE temporary"
+        for (name,) in con.execute(temporary).fetchall():
+            con.execute(f"DROP TABLE {name}")
 
 
 # One row per (TIN, name, DOB): rules 2 and 3 and the person key depend on nothing else.
@@ -113,7 +84,7 @@ FROM _groups g JOIN _tin_mode m USING (tin) WHERE g.last_key <> m.last_key
 """
 
 
-def _split_groups(con: duckdb.DuckDBPyConnection) -> int:
+def _split_groups(con: duckdb.DuckDBPyConnection) -> None:
     """Rule 2: give another person's name under a TIN a fragment cluster (``_gk``)."""
     con.execute(_GROUPS_SQL)
     con.execute(
@@ -150,8 +121,6 @@ def _split_groups(con: duckdb.DuckDBPyConnection) -> int:
              AND s.dob = coalesce(CAST(g.date_of_birth AS VARCHAR), '')
             WHERE g.tin <> ''"""
     )
-    row = con.execute("SELECT coalesce(sum(n), 0) FROM _gk WHERE cluster_key <> tin").fetchone()
-    return int(row[0]) if row else 0
 
 
 def _gathered(
@@ -173,7 +142,7 @@ def _gathered(
     return pairs, modal, dict(filed)
 
 
-def _merge_one_offs(con: duckdb.DuckDBPyConnection) -> int:
+def _merge_one_offs(con: duckdb.DuckDBPyConnection) -> None:
     """Rule 3: every cluster's person key after rule 3 (``_pk``)."""
     con.execute(
         """CREATE TEMP TABLE _clusters AS
@@ -221,7 +190,6 @@ def _merge_one_offs(con: duckdb.DuckDBPyConnection) -> int:
            SELECT c.cluster_key, coalesce(m.person_key, c.cluster_key) AS person_key
            FROM _clusters c LEFT JOIN _merge m USING (cluster_key)"""
     )
-    return len(moved)
 
 
 # Blocking for rule 6: ITIN persons and SSN persons with equal last_keys, the ITIN's years
@@ -247,12 +215,13 @@ _PAIR_GROUPS = """SELECT * FROM _pg SEMI JOIN (SELECT src AS person_key FROM _pa
                   UNION SELECT dst FROM _pairs) USING (person_key)"""
 
 
-def _join_successions(con: duckdb.DuckDBPyConnection) -> int:
-    """Rule 6: an ITIN person joins the one SSN person that succeeds it."""
+def _join(con: duckdb.DuckDBPyConnection, pairs_sql: str, rule: Rule) -> None:
+    """Rule 6 (an ITIN person joins the one SSN person that succeeds it) or rule 7 (a
+    fragment joins the one person whose address and name it shares) over its pairs."""
     person_stats(con)
-    con.execute(_SUCCESSION_PAIRS_SQL)
+    con.execute(pairs_sql)
     candidate_filings(con, _PAIR_GROUPS, "person_key")
-    return apply_edges(con, succession_edges(*_gathered(con)))
+    apply_edges(con, rule(*_gathered(con)))
 
 
 # Blocking for rule 7: small persons (a fragment or one tax year) and the persons filing
@@ -283,11 +252,3 @@ pairs AS (
   WHERE g.person_key <> sf.person_key AND g.person_key NOT IN (SELECT person_key FROM src))
 SELECT src, dst FROM pairs
 """
-
-
-def _join_fragments(con: duckdb.DuckDBPyConnection) -> int:
-    """Rule 7: a fragment joins the one person whose address and name it shares."""
-    person_stats(con)
-    con.execute(_FRAGMENT_PAIRS_SQL)
-    candidate_filings(con, _PAIR_GROUPS, "person_key")
-    return apply_edges(con, fragment_edges(*_gathered(con)))

@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from taxmatch.errors import InputFileError, ReferenceSnapshotError
-from taxmatch.files.inputs import iter_master, sha256_file
+from taxmatch.files.inputs import MASTER_SCHEMA, iter_master, sha256_file
 from taxmatch.normalise import NORMALISE_VERSION
 from taxmatch.normalise.address import parse_address, salvage_address
 from taxmatch.normalise.names import normalise_name
@@ -69,49 +69,43 @@ def current_reference(store: Path) -> ReferenceInfo:
     )
 
 
-def _normalise_names(rows: list[tuple[str, str, str, str]]) -> pa.Table:
-    names = (
-        "raw_first",
-        "raw_middle",
-        "raw_last",
-        "raw_suffix",
-        "first_name",
-        "middle_name",
-        "last_name",
-        "suffix",
-        "last_key",
+def _name_row(raw: tuple[str, ...]) -> tuple[str, ...]:
+    n = normalise_name(*raw)
+    return (*raw, n.first, n.middle, n.last, n.suffix, n.last_key)
+
+
+def _address_row(raw: tuple[str, ...]) -> tuple[str, ...]:
+    # A line that does not parse is kept as filed, without a house number: it will
+    # not corroborate anything, but its city, state and ZIP still say where it is.
+    a = parse_address(*raw).address or salvage_address(*raw)
+    return (
+        *raw,
+        a.house_number,
+        a.street,
+        a.unit,
+        a.po_box,
+        a.city,
+        a.state,
+        a.zip5,
+        a.street_line,
     )
-    out: dict[str, list[str]] = {k: [] for k in names}
-    for first, middle, last, suffix in rows:
-        name = normalise_name(first, middle, last, suffix)
-        out["raw_first"].append(first)
-        out["raw_middle"].append(middle)
-        out["raw_last"].append(last)
-        out["raw_suffix"].append(suffix)
-        out["first_name"].append(name.first)
-        out["middle_name"].append(name.middle)
-        out["last_name"].append(name.last)
-        out["suffix"].append(name.suffix)
-        out["last_key"].append(name.last_key)
-    return pa.table(out)
 
 
-_ADDR_OUT = ("house_number", "street", "unit_n", "po_box", "city_n", "state_n", "zip5", "line1")
-
-
-def _normalise_addresses(rows: list[tuple[str, str, str, str, str]]) -> pa.Table:
-    keys = ("raw_street", "raw_unit", "raw_city", "raw_state", "raw_zip")
-    out: dict[str, list[str]] = {k: [] for k in (*keys, *_ADDR_OUT)}
-    for row in rows:
-        for k, v in zip(keys, row, strict=True):
-            out[k].append(v)
-        # A line that does not parse is kept as filed, without a house number: it will
-        # not corroborate anything, but its city, state and ZIP still say where it is.
-        a = parse_address(*row).address or salvage_address(*row)
-        values = (a.house_number, a.street, a.unit, a.po_box, a.city, a.state, a.zip5)
-        for k, v in zip(_ADDR_OUT, (*values, a.street_line), strict=True):
-            out[k].append(v)
-    return pa.table(out)
+def _insert_normalised(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    select: str,
+    normalise: Callable[[tuple[str, ...]], tuple[str, ...]],
+) -> None:
+    """Each row of ``select`` and what ``normalise`` makes of it into ``table`` (by
+    position), a chunk at a time."""
+    cur = con.cursor()
+    cur.execute(select)
+    while rows := cur.fetchmany(_CHUNK):
+        columns = zip(*map(normalise, rows), strict=True)
+        con.register("n", pa.table({f"c{i}": list(c) for i, c in enumerate(columns)}))
+        con.execute(f"INSERT INTO {table} SELECT * FROM n")
+        con.unregister("n")
 
 
 def _snapshot_id(shas: Sequence[str]) -> str:
@@ -149,27 +143,25 @@ def load_reference(
     con = duckdb.connect(str(tmp))
     try:
         con.execute("SET preserve_insertion_order=false")
-        first = True
+        con.register("chunk", MASTER_SCHEMA.empty_table())
+        con.execute("CREATE TABLE raw AS SELECT * FROM chunk")
+        rows = 0
         for path in files:
             for batch in iter_master(path, chunk_rows=_CHUNK):
                 con.register("chunk", batch)
-                if first:
-                    con.execute("CREATE TABLE raw AS SELECT * FROM chunk")
-                    first = False
-                else:
-                    con.execute("INSERT INTO raw SELECT * FROM chunk")
-                con.unregister("chunk")
+                con.execute("INSERT INTO raw SELECT * FROM chunk")
+                rows += batch.num_rows
                 if progress is not None:
                     progress(batch.num_rows)
-        if first:
+        con.unregister("chunk")
+        if not rows:
             raise InputFileError(str(files[0]), "master file has no rows")
         _build_filings(con)
         if prepare is not None:
             prepare(con)
             con.execute("CHECKPOINT")
-        filings, tins = con.execute("SELECT count(*), count(DISTINCT tin) FROM filings").fetchall()[
-            0
-        ]
+        counts = "SELECT count(*), count(DISTINCT tin) FROM filings"
+        filings, tins = con.execute(counts).fetchall()[0]
     finally:
         con.close()
         for made in (tmp, tmp.with_name(tmp.name + ".wal")):
@@ -194,28 +186,26 @@ def _build_filings(con: duckdb.DuckDBPyConnection) -> None:
         "raw_suffix VARCHAR, first_name VARCHAR, middle_name VARCHAR, last_name VARCHAR, "
         "suffix VARCHAR, last_key VARCHAR)"
     )
-    cur = con.cursor()
-    cur.execute(
+    _insert_normalised(
+        con,
+        "names",
         """SELECT DISTINCT coalesce(first_name,''), coalesce(middle_name,''),
-                  coalesce(last_name,''), coalesce(suffix,'') FROM raw"""
+                  coalesce(last_name,''), coalesce(suffix,'') FROM raw""",
+        _name_row,
     )
-    while rows := cur.fetchmany(_CHUNK):
-        con.register("n", _normalise_names(rows))
-        con.execute("INSERT INTO names SELECT * FROM n")
-        con.unregister("n")
     con.execute(
         "CREATE TABLE addrs (raw_street VARCHAR, raw_unit VARCHAR, raw_city VARCHAR, "
-        "raw_state VARCHAR, raw_zip VARCHAR, " + ", ".join(f"{c} VARCHAR" for c in _ADDR_OUT) + ")"
+        "raw_state VARCHAR, raw_zip VARCHAR, house_number VARCHAR, street VARCHAR, "
+        "unit_n VARCHAR, po_box VARCHAR, city_n VARCHAR, state_n VARCHAR, zip5 VARCHAR, "
+        "line1 VARCHAR)"
     )
-    cur = con.cursor()
-    cur.execute(
+    _insert_normalised(
+        con,
+        "addrs",
         """SELECT DISTINCT coalesce(street_address,''), coalesce(unit,''), coalesce(city,''),
-                  coalesce(state,''), coalesce(zip,'') FROM raw"""
+                  coalesce(state,''), coalesce(zip,'') FROM raw""",
+        _address_row,
     )
-    while rows := cur.fetchmany(_CHUNK):
-        con.register("a", _normalise_addresses(rows))
-        con.execute("INSERT INTO addrs SELECT * FROM a")
-        con.unregister("a")
     con.execute(
         """CREATE TABLE filings AS
            SELECT regexp_replace(r.tin, '[^0-9]', '', 'g') AS tin,

@@ -149,7 +149,9 @@ class BatchWorkspace:
         """Drop what a previous, interrupted run left behind."""
         for table in ("records", "final", "outcomes"):
             self.con.execute(f"DROP TABLE IF EXISTS {table}")
-        self._create_records()
+        self.con.register("records_empty", RECORD_SCHEMA.empty_table())
+        self.con.execute("CREATE TABLE records AS SELECT * FROM records_empty")
+        self.con.unregister("records_empty")
 
     def persist(
         self,
@@ -192,12 +194,6 @@ class BatchWorkspace:
         without holding Python's lock. The caller must ``wait()`` before it changes or
         drops the persisted tables, and before it calls the batch done."""
         return Persisting(self, path)
-
-    def _create_records(self) -> None:
-        empty = RECORD_SCHEMA.empty_table()
-        self.con.register("records_empty", empty)
-        self.con.execute("CREATE TABLE records AS SELECT * FROM records_empty")
-        self.con.unregister("records_empty")
 
     def append_records(self, table: pa.Table) -> None:
         self.con.register("chunk", table)
