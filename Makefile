@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 STORE ?= taxmatch-data
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test lint typecheck bench clean venv
+.PHONY: demo test lint typecheck bench bench-scale clean venv
 
 venv: $(STAMP)
 
@@ -45,6 +45,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/api_load.py --people 1000000 --lookups 300 --upload-rows 1000000
 	$(BIN)/python bench/warm_compare.py --store bench-out/api/store-population-1000000 \
 		--requests bench-out/api/lookups-population-1000000-300
+
+# The scale curve (bench/README.md): 1 M, 3 M and 5 M people x 100 k and 1 M request rows,
+# stage by stage (wall, CPU, peak RSS, rows/s); data, stores and models cached under
+# bench-out/scale/. Hours, not minutes: outside CI.
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale.py --people 1000000,3000000,5000000 --rows 100000,1000000
 
 clean:
 	rm -rf $(VENV) $(STORE) $(STORE).keys $(STORE).keys.lock $(DEMO_OUT) bench-out .mypy_cache .ruff_cache .pytest_cache

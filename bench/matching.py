@@ -63,10 +63,12 @@ class Step:
     name: str
     seconds: float = 0.0
     rss_mib: int | None = None
+    cpu_seconds: float | None = None  # user + system, the command and its children
     status: str = "ok"  # ok | failed (rc N) | timeout | skipped
     load: float | None = None  # 1-minute load average when the step ended (contention)
     error: str = ""  # tail of stderr when not ok
     stdout: str = field(default="", repr=False)
+    stderr: str = field(default="", repr=False)
 
     @property
     def ok(self) -> bool:
@@ -118,11 +120,13 @@ def run_step(matcher: str, name: str, cmd: list[str], timeout: float) -> Step:
         raise
     step.seconds = time.monotonic() - t0
     step.load = round(os.getloadavg()[0], 1)
-    step.stdout = out
+    step.stdout, step.stderr = out, err
     stats = time_file.read_text(errors="replace") if time_file.exists() else ""
     time_file.unlink(missing_ok=True)
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stats)
     step.rss_mib = int(m.group(1)) // 1024 if m else None
+    cpu = re.findall(r"(?:User|System) time \(seconds\): ([0-9.]+)", stats)
+    step.cpu_seconds = sum(map(float, cpu)) if len(cpu) == 2 else None
     if step.status == "ok" and proc.returncode != 0:
         step.status = f"failed (rc {proc.returncode})"
     if not step.ok:
