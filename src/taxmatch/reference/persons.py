@@ -35,15 +35,14 @@ from taxmatch.reference.person_tables import (
     ssn_sql,
     write_person_ids,
 )
-from taxmatch.resolve import (
+from taxmatch.resolve.edges import (
     FRAGMENT_FILINGS,
-    Filed,
-    Modal,
     fragment_edges,
     one_off_roots,
-    splits_off,
     succession_edges,
 )
+from taxmatch.resolve.records import Filed, Modal
+from taxmatch.resolve.rules import splits_off
 
 __all__ = ["PERSON_ID_DOMAIN", "ResolutionStats", "resolve_persons"]
 

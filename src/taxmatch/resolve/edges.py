@@ -8,6 +8,7 @@ it was filed. Only sources move, each to one target; ambiguity merges nothing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
@@ -48,21 +49,14 @@ def accepted_edges(
 def one_to_one(edges: Iterable[Pair]) -> list[Pair]:
     """The edges whose source and target each appear in no other edge."""
     pairs = list(edges)
-    n_src: dict[str, int] = {}
-    n_dst: dict[str, int] = {}
-    for s, d in pairs:
-        n_src[s] = n_src.get(s, 0) + 1
-        n_dst[d] = n_dst.get(d, 0) + 1
+    n_src, n_dst = Counter(s for s, _ in pairs), Counter(d for _, d in pairs)
     return sorted((s, d) for s, d in pairs if n_src[s] == 1 and n_dst[d] == 1)
 
 
 def disjoint_sources(edges: Iterable[Pair], years: Mapping[str, Iterable[int]]) -> list[Pair]:
     """Drop every source that shares a tax year with another source of the same target."""
     pairs = list(edges)
-    seen: dict[tuple[str, int], int] = {}
-    for s, d in pairs:
-        for y in set(years.get(s, ())):
-            seen[(d, y)] = seen.get((d, y), 0) + 1
+    seen = Counter((d, y) for s, d in pairs for y in set(years.get(s, ())))
     return sorted((s, d) for s, d in pairs if all(seen[(d, y)] == 1 for y in set(years.get(s, ()))))
 
 
