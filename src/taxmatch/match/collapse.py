@@ -73,7 +73,7 @@ _BEST_SCHEMA = pa.schema(
     ]
 )
 # The valid row's columns the rules read.
-_REQUEST = ("row_number", *Request._fields)
+REQUEST_COLUMNS = ("row_number", *Request._fields)
 _KEY = ("house_number", "street", "unit", "po_box", "zip5")
 _ADDRESS = Address._fields
 _FILING = Filing._fields
@@ -118,7 +118,7 @@ def judge_ranked(
     # workspace's tables, which the gathering query would otherwise join twice.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE collapse_valid AS
-            SELECT {", ".join(_REQUEST)} FROM {valid}"""
+            SELECT {", ".join(REQUEST_COLUMNS)} FROM {valid}"""
     )
     try:
         _gather(con, ref, "collapse_valid")

@@ -25,7 +25,7 @@ from taxmatch.errors import StoreError
 from taxmatch.ledger.digest import keyed_hash
 from taxmatch.match.collapse import request_of
 from taxmatch.match.evidence import Address, Name
-from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
+from taxmatch.match.model import ModelInfo, attach, load_settings, quiet_splink
 from taxmatch.match.probabilistic import predict_pairs
 from taxmatch.match.rules import address_corroborated, first_name_agrees
 
@@ -190,9 +190,8 @@ def _request_tables(con: duckdb.DuckDBPyConnection, workspace: Path, row_number:
 def _attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, what: str) -> None:
     if not path.exists():
         raise StoreError(f"{path}: {what} is no longer present")
-    quoted = str(path).replace("'", "''")
     try:
-        con.execute(f"ATTACH '{quoted}' AS {alias} (READ_ONLY)")
+        attach(con, path, alias)
     except duckdb.Error:
         raise StoreError(f"{path}: cannot open {what} read-only") from None
 
@@ -278,6 +277,3 @@ def _candidate(
         date_of_birth=row["filed_dob"],
         address=str(row["filed_address"] or ""),
     )
-
-
-__all__ = ["COMPARISONS", "Candidate", "Explanation", "Step", "explain_row", "mask_tin"]

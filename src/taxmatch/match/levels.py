@@ -380,15 +380,3 @@ class RuleKey:
             return block_on(*self.left)
         terms = (f"l.{a} = r.{b}" for a, b in zip(self.left, self.right, strict=True))
         return CustomRule(" AND ".join(terms))
-
-
-__all__ = [
-    "Comparison",
-    "Level",
-    "Prior",
-    "RuleKey",
-    "Unsure",
-    "jaro_winkler",
-    "levenshtein",
-    "near",
-]

@@ -60,6 +60,12 @@ def quiet_splink() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str = "ref") -> None:
+    """Attach the database file ``path`` to ``con`` read-only, as ``alias``."""
+    quoted = str(path).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS {alias} (READ_ONLY)")
+
+
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
     path: Path
@@ -189,6 +195,14 @@ def settings_dict(link_type: Literal["link_only", "dedupe_only"], prior: float) 
     return settings
 
 
+def rule_sql(settings: dict[str, Any]) -> list[str]:
+    """The blocking rules of Splink ``settings`` (saved or ``settings_dict``'s), as SQL."""
+    return [
+        r["blocking_rule"] if isinstance(r, dict) else str(r)
+        for r in settings["blocking_rules_to_generate_predictions"]
+    ]
+
+
 def model_dir(store: Path, snapshot_id: str) -> Path:
     return store / "models" / snapshot_id
 
@@ -200,8 +214,7 @@ def train_model(store: Path, snapshot_id: str, snapshot_path: Path, *, seed: int
     quiet_splink()
     con = duckdb.connect()
     try:
-        path = str(snapshot_path).replace("'", "''")
-        con.execute(f"ATTACH '{path}' AS ref (READ_ONLY)")
+        attach(con, snapshot_path)
         con.execute("CREATE TEMP TABLE recs AS SELECT * FROM ref.master_records")
         con.execute("CREATE TEMP TABLE labelled AS SELECT * FROM ref.training_records")
         n_records = con.execute("SELECT count(*) FROM recs").fetchall()[0]

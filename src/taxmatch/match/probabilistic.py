@@ -2,7 +2,7 @@
 are collapsed to persons; the best person's summary goes to the decision rule.
 
 For each valid request it writes one ``outcomes`` row (the columns of
-``taxmatch.match.exact.OUTCOME_COLUMNS``): how many distinct persons reach the review
+``taxmatch.match.evidence.Outcome``): how many distinct persons reach the review
 threshold, the best person's match probability, the margin in bits over the runner-up
 person, whether the first name agrees (exact, a filed variant, a nickname, or an initial
 where the file has only an initial), whether the requester's address is in the person's
@@ -21,7 +21,7 @@ import duckdb
 
 from taxmatch.match.collapse import judge_ranked, rank_into
 from taxmatch.match.features import request_features, request_nicknames
-from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
+from taxmatch.match.model import ModelInfo, attach, load_settings, quiet_splink
 from taxmatch.match.thresholds import CANDIDATE_FLOOR
 
 # Requests scored per pass: 25 000 requests against a million persons fit the batch
@@ -90,8 +90,7 @@ def match_probabilistic(
     from splink import DuckDBAPI
 
     quiet_splink()
-    path = str(reference).replace("'", "''")
-    con.execute(f"ATTACH '{path}' AS ref (READ_ONLY)")
+    attach(con, reference)
     try:
         con.execute("CREATE OR REPLACE TEMP VIEW master_view AS SELECT * FROM ref.master_records")
         for table in ("outcomes", "req_kept", "collapse_best"):

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taxmatch.match.levels import Exact, RuleKey, Unsure
-from taxmatch.match.model import BLOCKING, COMPARISONS, settings_dict
+from taxmatch.match.model import BLOCKING, COMPARISONS, rule_sql, settings_dict
 from taxmatch.match.thresholds import CANDIDATE_FLOOR
 
 Row = dict[str, Any]
@@ -95,11 +95,7 @@ def _same_declarations(settings: dict[str, Any]) -> bool:
             (c["output_column_name"], [[lv.get(k) for k in keys] for lv in c["comparison_levels"]])
             for c in s["comparisons"]
         ]
-        rules = [
-            r["blocking_rule"] if isinstance(r, dict) else str(r)
-            for r in s["blocking_rules_to_generate_predictions"]
-        ]
-        return comparisons, rules
+        return comparisons, rule_sql(s)
 
     return bool(shape(ours) == shape(settings))
 
@@ -241,6 +237,3 @@ class Scorer:
                         }
                     )
         return out
-
-
-__all__ = ["CANDIDATE_FLOOR", "Scored", "Scorer", "Unsupported", "weight_to_prob"]
