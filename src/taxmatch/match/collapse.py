@@ -41,28 +41,14 @@ from taxmatch.match.thresholds import MAX_SLIP_SUPPORT
 FETCH_ROWS = 20_000
 JUDGE_ROWS = 5_000
 
-_OUTCOME_TYPES = {
-    "row_number": pa.int64(),
-    "candidates": pa.int64(),
-    "score": pa.float64(),
-    "margin_log2": pa.float64(),
-    "first_name_agrees": pa.bool_(),
-    "address_corroborated": pa.bool_(),
+_OUTCOME_TYPES = {  # the rest are flags (booleans)
+    **dict.fromkeys(("row_number", "candidates"), pa.int64()),
+    **dict.fromkeys(("score", "margin_log2"), pa.float64()),
     "filing_year": pa.int32(),
-    "ineligible": pa.bool_(),
-    "identifier_conflict": pa.bool_(),
-    "suffix_unconfirmed": pa.bool_(),
-    "address_usable": pa.bool_(),
-    "person_tin": pa.string(),
-    "line1": pa.string(),
-    "unit": pa.string(),
-    "city": pa.string(),
-    "state": pa.string(),
-    "zip5": pa.string(),
-    "phone": pa.string(),
+    **dict.fromkeys(("person_tin", "line1", "unit", "city", "state", "zip5", "phone"), pa.string()),
 }
 # ``outcomes`` in the column order of the ``Outcome`` record (one definition of the columns).
-OUTCOME_SCHEMA = pa.schema([(name, _OUTCOME_TYPES[name]) for name in Outcome._fields])
+OUTCOME_SCHEMA = pa.schema([(n, _OUTCOME_TYPES.get(n, pa.bool_())) for n in Outcome._fields])
 _BEST_SCHEMA = pa.schema(
     [
         ("row_number", pa.int64()),

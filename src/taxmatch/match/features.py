@@ -198,6 +198,8 @@ REQUEST_INPUTS = (
     "row_number", "first_name", "middle_name", "last_name", "suffix", "date_of_birth",
     "tin", "house_number", "street", "unit", "po_box", "zip5", "city", "state",
 )  # fmt: skip
+# Those that are request features as they are, with '' read as NULL.
+_TEXT = tuple(c for c in REQUEST_INPUTS if c not in ("row_number", "date_of_birth"))
 
 
 def _nullif(v: str | None) -> str | None:
@@ -206,45 +208,25 @@ def _nullif(v: str | None) -> str | None:
 
 def request_feature_rows(valid: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``request_features``' rows in Python, for one lookup's few rows (the warm matcher;
-    its SQL costs milliseconds to plan). The same expressions one by one; the warm matcher
-    compares the two on its first lookup. ``last_parts`` is a set in effect (DuckDB's
-    ``list_distinct`` returns no particular order; only its overlap is ever read), so it is
-    given sorted."""
+    its SQL costs milliseconds to plan). The same expressions one by one (a test holds the
+    two equal). ``last_parts`` is a set in effect (DuckDB's ``list_distinct`` returns no
+    particular order; only its overlap is ever read), so it is given sorted."""
     out: list[dict[str, Any]] = []
     for v in valid:
-        first = v["first_name"]
-        last = v["last_name"]
-        if first is not None and not isinstance(first, str):
-            raise TypeError("first_name")
-        if last is not None and not isinstance(last, str):
-            raise TypeError("last_name")
-        key: str | None = None
-        parts: list[str] | None = None  # [NULL] || NULL is NULL in DuckDB
+        first, last, zip5 = v["first_name"], v["last_name"], v["zip5"]
+        if not isinstance(first, str | None) or not isinstance(last, str | None):
+            raise TypeError("a name that is not text")
+        row: dict[str, Any] = {c: _nullif(v[c]) for c in _TEXT}
+        row["unique_id"], row["person_id"] = str(v["row_number"]), None
+        row["first_names"] = [first]
+        row["nicknames"] = sorted(related_first_names(first)) if first else None
+        row["last_key"] = row["last_parts"] = None  # [NULL] || NULL is NULL in DuckDB
         if last is not None:
             key = last.replace(" ", "")
             words = [w for w in last.split(" ") if len(w) > 1 and w not in SURNAME_PARTICLES]
-            parts = sorted({key, *words})
-        zip5 = v["zip5"]
-        tin = v["tin"]
-        row: dict[str, Any] = {
-            "unique_id": str(v["row_number"]),
-            "person_id": None,
-            "first_name": _nullif(first),
-            "first_names": [first],
-            "nicknames": sorted(related_first_names(first)) if first else None,
-            "middle_name": _nullif(v["middle_name"]),
-            "last_name": _nullif(last),
-            "last_key": _nullif(key),
-            "last_parts": parts,
-            "suffix": _nullif(v["suffix"]),
-            "date_of_birth": v["date_of_birth"],
-            "tin": _nullif(tin),
-            "tins": [tin] if tin is not None and tin != "" else None,
-        }
-        for c in ("house_number", "street", "unit", "po_box", "zip5"):
-            row[c] = _nullif(v[c])
+            row["last_key"], row["last_parts"] = _nullif(key), sorted({key, *words})
+        row["date_of_birth"] = v["date_of_birth"]
+        row["tins"] = None if row["tin"] is None else [row["tin"]]
         row["zip3"] = None if zip5 is None else _nullif(str(zip5)[:3])
-        row["city"] = _nullif(v["city"])
-        row["state"] = _nullif(v["state"])
         out.append({c: row[c] for c in FEATURE_COLUMNS})
     return out

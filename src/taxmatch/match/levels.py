@@ -38,6 +38,10 @@ class Unsure(Exception):
     """A value a Python predicate cannot judge exactly as DuckDB would."""
 
 
+def near(value: float, threshold: float) -> bool:
+    return abs(value - threshold) <= SIMILARITY_EPSILON
+
+
 def _ascii(*values: str) -> None:
     if not all(v.isascii() for v in values):
         raise Unsure("a character function on text that is not ASCII")
@@ -204,7 +208,7 @@ class JaroWinklerAtLeast(_OnColumn):
 
     def agree(self, a: Any, b: Any) -> bool:
         similarity = jaro_winkler(_str(a), _str(b))
-        if abs(similarity - self.threshold) <= SIMILARITY_EPSILON:
+        if near(similarity, self.threshold):
             raise Unsure("a similarity at its threshold")
         return similarity >= self.threshold
 
