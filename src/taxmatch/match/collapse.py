@@ -61,15 +61,13 @@ _BEST_SCHEMA = pa.schema(
 # The valid row's columns the rules read.
 REQUEST_COLUMNS = ("row_number", *Request._fields)
 _KEY = ("house_number", "street", "unit", "po_box", "zip5")
-_ADDRESS = Address._fields
-_FILING = Filing._fields
 
 
 def _same(left: str, right: str, columns: tuple[str, ...] = _KEY) -> str:
     return " AND ".join(f"{left}.{c} = {right}.{c}" for c in columns)
 
 
-def _struct(alias: str, columns: tuple[str, ...]) -> str:
+def struct_sql(alias: str, columns: tuple[str, ...]) -> str:
     return "{" + ", ".join(f"'{c}': {alias}.{c}" for c in columns) + "}"
 
 
@@ -210,23 +208,23 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str, valid: str) -> None:
                           AND b.unit <> '')
         ),
         names AS (
-          SELECT jb.row_number, list({{'first_name': n.first_name, 'last_key': n.last_key}})
-                   AS names
+          SELECT jb.row_number, list({struct_sql("n", Name._fields)}) AS names
           FROM jb JOIN {ref}.person_names n USING (person_id) GROUP BY 1
         ),
         addresses AS (
-          SELECT row_number, list({_struct("own", _ADDRESS)}) AS addresses FROM own GROUP BY 1
+          SELECT row_number, list({struct_sql("own", Address._fields)}) AS addresses
+          FROM own GROUP BY 1
         ),
         filed AS (
-          SELECT jb.row_number, list({_struct("f", _FILING)}) AS filings
+          SELECT jb.row_number, list({struct_sql("f", Filing._fields)}) AS filings
           {filed_in_period} GROUP BY 1
         ),
         neighbours_l AS (
-          SELECT row_number, list({_struct("neighbours", (*_KEY, "other"))}) AS neighbours
+          SELECT row_number, list({struct_sql("neighbours", (*_KEY, "other"))}) AS neighbours
           FROM neighbours GROUP BY 1
         ),
         co_filed_l AS (
-          SELECT row_number, list({_struct("co_filed", (*_KEY, "other"))}) AS co_filed
+          SELECT row_number, list({struct_sql("co_filed", (*_KEY, "other"))}) AS co_filed
           FROM co_filed GROUP BY 1
         ),
         units_l AS (

@@ -23,21 +23,16 @@ import duckdb
 
 from taxmatch.errors import StoreError
 from taxmatch.ledger.digest import keyed_hash
-from taxmatch.match.collapse import request_of
+from taxmatch.match import model
+from taxmatch.match.collapse import request_of, struct_sql
 from taxmatch.match.evidence import Address, Name
 from taxmatch.match.model import ModelInfo, attach, load_settings, quiet_splink
 from taxmatch.match.probabilistic import predict_pairs
 from taxmatch.match.rules import address_corroborated, first_name_agrees
 
 # Comparisons in the order the waterfall shows them (the model's order).
-COMPARISONS = (
-    "first_name", "middle_name", "last_name", "suffix", "date_of_birth", "tin",
-    "house_number", "street", "unit", "zip", "city",
-)  # fmt: skip
-PERSON_KEY_SHOWN = 8
-_ADDRESS_STRUCT = (
-    "{" + ", ".join(f"'{c}': a.{c}" for c in Address._fields) + "}"
-)  # hex characters of the keyed person hash a page may show
+COMPARISONS = tuple(c.name for c in model.COMPARISONS)
+PERSON_KEY_SHOWN = 8  # hex characters of the keyed person hash a page may show
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,9 +204,9 @@ def _best_pair_per_person(con: duckdb.DuckDBPyConnection, pred: str) -> list[dic
         ),
         best AS (SELECT * EXCLUDE (k) FROM pairs WHERE k = 1)
         SELECT b.*, b.match_weight AS w, b.match_probability AS p,
-               (SELECT list({{'first_name': n.first_name, 'last_key': n.last_key}})
+               (SELECT list({struct_sql("n", Name._fields)})
                 FROM ref.person_names n WHERE n.person_id = b.person_id) AS names,
-               (SELECT list({_ADDRESS_STRUCT}) FROM ref.person_addresses a
+               (SELECT list({struct_sql("a", Address._fields)}) FROM ref.person_addresses a
                 WHERE a.person_id = b.person_id) AS addresses,
                concat_ws(' ', nullif(p.first_name, ''), nullif(p.middle_name, ''),
                          nullif(p.last_name, ''), nullif(p.suffix, '')) AS filed_name,

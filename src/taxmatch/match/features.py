@@ -11,7 +11,6 @@ Both sides share one column set so a single Splink model scores them. Never logs
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import duckdb
@@ -20,24 +19,6 @@ import pyarrow as pa
 from taxmatch.normalise.names import SURNAME_PARTICLES, related_first_names
 
 _PARTICLES_SQL = "[" + ", ".join(f"'{p}'" for p in sorted(SURNAME_PARTICLES)) + "]"
-
-
-def _address_sql(alias: str) -> str:
-    """The address columns both sides share, from the table aliased ``alias``."""
-    cols = ", ".join(
-        f"nullif({alias}.{c}, '') AS {c}"
-        for c in ("house_number", "street", "unit", "po_box", "zip5")
-    )
-    return (
-        f"{cols}, nullif(substr({alias}.zip5, 1, 3), '') AS zip3, "
-        f"nullif({alias}.city, '') AS city, nullif({alias}.state, '') AS state"
-    )
-
-
-def _sql(text: str) -> str:
-    """Expand the ``PARTS(x)`` and ``ADDRESS(alias)`` macros of the feature queries."""
-    text = re.sub(r"PARTS\(([a-z]\.last_name)\)", lambda m: _parts_sql(m.group(1)), text)
-    return re.sub(r"ADDRESS\(([a-z])\)", lambda m: _address_sql(m.group(1)), text)
 
 
 def _parts_sql(expr: str) -> str:
@@ -76,6 +57,23 @@ FEATURE_COLUMNS = (
 )
 
 
+def _features_sql(name: str, address: str, **given: str) -> str:
+    """The SELECT list of ``FEATURE_COLUMNS``, in order: the name parts and date of birth
+    from the table aliased ``name``, the address from ``address``, the nicknames from
+    ``nick n`` and the other columns as ``given`` (SQL expressions)."""
+    parts = ("first_name", "middle_name", "last_name", "suffix")
+    places = ("house_number", "street", "unit", "po_box", "zip5", "city", "state")
+    exprs = {c: f"nullif({name}.{c}, '')" for c in parts}
+    exprs |= {c: f"nullif({address}.{c}, '')" for c in places}
+    exprs |= {
+        "zip3": f"nullif(substr({address}.zip5, 1, 3), '')",
+        "nicknames": "n.nicknames",
+        "date_of_birth": f"{name}.date_of_birth",
+        **given,
+    }
+    return ",\n               ".join(f"{exprs[c]} AS {c}" for c in FEATURE_COLUMNS)
+
+
 def _nickname_table(con: duckdb.DuckDBPyConnection, names_sql: str) -> None:
     """``nick(first_name, nicknames)`` for every distinct first name the query yields."""
     names = [row[0] for row in con.execute(names_sql).fetchall() if row[0]]
@@ -100,60 +98,50 @@ def request_nicknames(con: duckdb.DuckDBPyConnection, *, source: str = "valid") 
 def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
     """Build ``master_records`` and tf tables in an open (writable) snapshot."""
     _nickname_table(con, "SELECT DISTINCT first_name FROM person_names")
+    master = _features_sql(
+        "p",
+        "a",
+        unique_id="p.person_id || '|' || CAST(row_number() OVER ("
+        "PARTITION BY p.person_id ORDER BY a.last_year DESC, a.line1) AS VARCHAR)",
+        person_id="p.person_id",
+        first_names="v.first_names",
+        last_key="nullif(p.last_key, '')",
+        last_parts=f"list_distinct(v.last_keys || {_parts_sql('p.last_name')})",
+        tin="p.tin",
+        tins="p.tins",
+    )
     con.execute(
-        _sql(
-            """CREATE OR REPLACE TABLE master_records AS
+        f"""CREATE OR REPLACE TABLE master_records AS
         WITH variants AS (
           SELECT person_id,
                  list(DISTINCT first_name) FILTER (WHERE first_name <> '') AS first_names,
                  list(DISTINCT last_key) FILTER (WHERE last_key <> '') AS last_keys
           FROM person_names GROUP BY person_id
         )
-        SELECT p.person_id || '|' || CAST(row_number() OVER (
-                   PARTITION BY p.person_id ORDER BY a.last_year DESC, a.line1) AS VARCHAR)
-                 AS unique_id,
-               p.person_id,
-               nullif(p.first_name, '') AS first_name,
-               v.first_names,
-               n.nicknames,
-               nullif(p.middle_name, '') AS middle_name,
-               nullif(p.last_name, '') AS last_name,
-               nullif(p.last_key, '') AS last_key,
-               list_distinct(v.last_keys || PARTS(p.last_name)) AS last_parts,
-               nullif(p.suffix, '') AS suffix,
-               p.date_of_birth,
-               p.tin,
-               p.tins,
-               ADDRESS(a)
+        SELECT {master}
         FROM persons p
         JOIN person_addresses a USING (person_id)
         JOIN variants v USING (person_id)
         LEFT JOIN nick n ON n.first_name = p.first_name"""
-        )
     )
     # Training pairs for m: one person's filings across years (a 20 % sample of persons).
+    training = _features_sql(
+        "f",
+        "f",
+        unique_id="f.person_id || '|' || CAST(f.tax_year AS VARCHAR) || '|' || "
+        "CAST(row_number() OVER (PARTITION BY f.person_id, f.tax_year) AS VARCHAR)",
+        person_id="f.person_id",
+        first_names="[f.first_name]",
+        last_key="nullif(f.last_key, '')",
+        last_parts=f"list_distinct([f.last_key] || {_parts_sql('f.last_name')})",
+        tin="f.tin",
+        tins="[f.tin]",
+    )
     con.execute(
-        _sql(
-            """CREATE OR REPLACE TABLE training_records AS
-        SELECT f.person_id || '|' || CAST(f.tax_year AS VARCHAR) || '|' ||
-                 CAST(row_number() OVER (PARTITION BY f.person_id, f.tax_year) AS VARCHAR)
-                 AS unique_id,
-               f.person_id,
-               nullif(f.first_name, '') AS first_name,
-               [f.first_name] AS first_names,
-               n.nicknames,
-               nullif(f.middle_name, '') AS middle_name,
-               nullif(f.last_name, '') AS last_name,
-               nullif(f.last_key, '') AS last_key,
-               list_distinct([f.last_key] || PARTS(f.last_name)) AS last_parts,
-               nullif(f.suffix, '') AS suffix,
-               f.date_of_birth,
-               f.tin,
-               [f.tin] AS tins,
-               ADDRESS(f)
+        f"""CREATE OR REPLACE TABLE training_records AS
+        SELECT {training}
         FROM filings f LEFT JOIN nick n ON n.first_name = f.first_name
         WHERE hash(f.person_id || 'taxmatch-training') % 100 < 20"""
-        )
     )
     for col in ("first_name", "last_key"):
         con.execute(
@@ -171,25 +159,21 @@ def request_features(
     already made for the whole batch (``request_nicknames``) instead of making it."""
     if nicknames:
         request_nicknames(con, source=source)
+    request = _features_sql(
+        "v",
+        "v",
+        unique_id="CAST(v.row_number AS VARCHAR)",
+        person_id="CAST(NULL AS VARCHAR)",
+        first_names="[v.first_name]",
+        last_key="nullif(replace(v.last_name, ' ', ''), '')",
+        last_parts=f"list_distinct([replace(v.last_name, ' ', '')] || {_parts_sql('v.last_name')})",
+        tin="nullif(v.tin, '')",
+        tins="CASE WHEN v.tin <> '' THEN [v.tin] END",
+    )
     con.execute(
-        _sql(
-            f"""CREATE OR REPLACE TABLE req_features AS
-        SELECT CAST(v.row_number AS VARCHAR) AS unique_id,
-               CAST(NULL AS VARCHAR) AS person_id,
-               nullif(v.first_name, '') AS first_name,
-               [v.first_name] AS first_names,
-               n.nicknames,
-               nullif(v.middle_name, '') AS middle_name,
-               nullif(v.last_name, '') AS last_name,
-               nullif(replace(v.last_name, ' ', ''), '') AS last_key,
-               list_distinct([replace(v.last_name, ' ', '')] || PARTS(v.last_name)) AS last_parts,
-               nullif(v.suffix, '') AS suffix,
-               v.date_of_birth,
-               nullif(v.tin, '') AS tin,
-               CASE WHEN v.tin <> '' THEN [v.tin] END AS tins,
-               ADDRESS(v)
+        f"""CREATE OR REPLACE TABLE req_features AS
+        SELECT {request}
         FROM {source} v LEFT JOIN nick n ON n.first_name = v.first_name"""
-        )
     )
 
 

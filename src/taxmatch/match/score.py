@@ -192,14 +192,10 @@ class Scorer:
     def _tf(self, lv: _Level, req: Row, rec: Row) -> float:
         values = self.tf[lv.tf_column or ""]
         column = (lv.tf_column or "")[3:]
-        tf_l, tf_r = values.get(req[column]), values.get(rec[column])
-        if tf_l is None and tf_r is None:
+        known = [t for t in (values.get(req[column]), values.get(rec[column])) if t is not None]
+        if not known:
             return 0.0
-        a = tf_l if tf_l is not None else tf_r
-        b = tf_r if tf_r is not None else tf_l
-        assert a is not None
-        assert b is not None
-        return lv.tf_weight * (lv.log2_u_exact - math.log2(max(a, b, lv.tf_min_u)))
+        return lv.tf_weight * (lv.log2_u_exact - math.log2(max(*known, lv.tf_min_u)))
 
     def score(self, requests: list[Row], records: list[Row]) -> Scored:
         """Every admitted pair at or above the floor, and the uncertain ones."""

@@ -209,20 +209,6 @@ def _parse_line(line: str, use_fast: bool = True) -> _Line:
     return _Line(house, street, unit, "", ())
 
 
-def standardise_street(line: str) -> str:
-    """USPS Pub. 28 line 1 without the unit: "123 North Main Street" -> "123 N MAIN ST".
-
-    Total and idempotent on any text; a PO box becomes "PO BOX <n>". For a line that
-    ``parse_address`` accepts this equals ``Address.street_line``.
-    """
-    tokens = line_tokens(line)
-    box = _po_box(tokens)
-    if box:
-        return f"PO BOX {box}"
-    house, street_tokens, _ = segment(tokens)
-    return " ".join(part for part in (house, render_street(street_tokens)) if part)
-
-
 # --- unit, city, state, ZIP -----------------------------------------------------------
 
 
@@ -282,30 +268,24 @@ def _parse_zip(raw: str) -> tuple[str, AddressProblem | None]:
     return "", AddressProblem.MALFORMED_ZIP
 
 
-_NO_PROBLEMS: frozenset[Problem] = frozenset()
-
-
 def parse_address(
     street_address: str, unit: str, city: str, state: str, zip_code: str
 ) -> AddressParse:
     """Standardise one address, or say per field what is wrong with it."""
-    if not (
-        street_address.strip() or unit.strip() or city.strip() or state.strip() or zip_code.strip()
-    ):
+    given = [field.strip() != "" for field in (street_address, unit, city, state, zip_code)]
+    if not any(given):
         return AddressParse(None, frozenset({(STREET, AddressProblem.MISSING)}))
-    line = _parse_line(street_address)
-    if not (street_address.strip() or unit.strip() or city.strip() or state.strip()):
-        line = _fail(AddressProblem.ZIP_ONLY)  # a ZIP code alone (docs/domain.md anti-pattern 2)
+    # A ZIP code alone is no address (docs/domain.md anti-pattern 2).
+    line = _parse_line(street_address) if any(given[:4]) else _fail(AddressProblem.ZIP_ONLY)
     unit_text, unit_problem = _parse_unit(unit)
     city_text, city_problem = _parse_city(city)
     state_code, state_problem = _parse_state(state)
     zip5, zip_problem = _parse_zip(zip_code)
     if line.unit and unit_text and line.unit != unit_text:
         unit_problem = AddressProblem.UNPARSEABLE  # two different units given
-    if line.problems or unit_problem or city_problem or state_problem or zip_problem:
-        fields = ((UNIT, unit_problem), (CITY, city_problem), (STATE, state_problem))
-        problems = {(STREET, p) for p in line.problems}
-        problems.update((f, p) for f, p in (*fields, (ZIP, zip_problem)) if p is not None)
+    rest = ((UNIT, unit_problem), (CITY, city_problem), (STATE, state_problem), (ZIP, zip_problem))
+    problems = {(STREET, p) for p in line.problems} | {(f, p) for f, p in rest if p is not None}
+    if problems:
         return AddressParse(None, frozenset(problems))
     address = Address(
         house_number=line.house,
@@ -316,7 +296,7 @@ def parse_address(
         state=state_code,
         zip5=zip5,
     )
-    return AddressParse(address, _NO_PROBLEMS)
+    return AddressParse(address, frozenset())
 
 
 def salvage_address(

@@ -24,27 +24,18 @@ if TYPE_CHECKING:
 # Canonical generational suffixes.
 SUFFIXES: Final = ("JR", "SR", "II", "III", "IV", "V")
 
+# Each canonical suffix and its spellings.
 _SUFFIX_SPELLINGS: Final = {
-    "JR": "JR",
-    "JNR": "JR",
-    "JUN": "JR",
-    "JUNIOR": "JR",
-    "SR": "SR",
-    "SNR": "SR",
-    "SEN": "SR",
-    "SENIOR": "SR",
-    "II": "II",
-    "2ND": "II",
-    "2": "II",
-    "III": "III",
-    "3RD": "III",
-    "3": "III",
-    "IV": "IV",
-    "4TH": "IV",
-    "4": "IV",
-    "V": "V",
-    "5TH": "V",
-    "5": "V",
+    spelling: canonical
+    for canonical, spellings in (
+        ("JR", "JR JNR JUN JUNIOR"),
+        ("SR", "SR SNR SEN SENIOR"),
+        ("II", "II 2ND 2"),
+        ("III", "III 3RD 3"),
+        ("IV", "IV 4TH 4"),
+        ("V", "V 5TH 5"),
+    )
+    for spelling in spellings.split()
 }
 # Spellings that are a suffix when they close a surname ("SMITH JR", "JONES III").
 _SUFFIX_WORDS_LAST: Final = frozenset(
