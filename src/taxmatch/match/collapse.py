@@ -17,6 +17,8 @@ import multiprocessing
 import os
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import duckdb
@@ -128,31 +130,13 @@ def rank_into(
                    max(match_weight) AS w, max(match_probability) AS p
             FROM {pred} GROUP BY 1, 2 ORDER BY 1"""
     ).to_arrow_reader(FETCH_ROWS)
-    best: dict[str, list[Any]] = {name: [] for name in _BEST_SCHEMA.names}
-    current: int | None = None
-    people: list[tuple[str, float, float]] = []
-
-    def close() -> None:
-        found = rank_persons(people, review_threshold, margin) if people else None
-        if current is not None and found is not None:
-            for name, value in zip(
-                _BEST_SCHEMA.names,
-                (current, found.person_id, found.probability, found.candidates, found.margin),
-                strict=True,
-            ):
-                best[name].append(value)
-
-    for batch in reader:
-        cols = batch.to_pydict()
-        for rn, pid, w, p in zip(
-            cols["row_number"], cols["person_id"], cols["w"], cols["p"], strict=True
-        ):
-            if rn != current:
-                close()
-                current, people = rn, []
-            people.append((pid, w, p))
-    close()
-    _add_best(con, pa.table(best, schema=_BEST_SCHEMA))
+    rows = (r for batch in reader for r in zip(*batch.to_pydict().values(), strict=True))
+    best = []
+    for rn, pairs in groupby(rows, key=itemgetter(0)):  # (row_number, person_id, w, p)
+        found = rank_persons((pair[1:] for pair in pairs), review_threshold, margin)
+        if found is not None:
+            best.append((rn, *found))
+    _add_best(con, pa.Table.from_batches([_batch(best, _BEST_SCHEMA)]))
 
 
 def _add_best(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
@@ -269,27 +253,23 @@ def _judged(con: duckdb.DuckDBPyConnection) -> list[pa.RecordBatch]:
 
 def judge_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     """``judge_gathered`` on each row of a ``collapse_in`` batch."""
-    rows = [judge_gathered(row) for row in batch.to_pylist()]
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(OUTCOME_SCHEMA)
+    return _batch([judge_gathered(row) for row in batch.to_pylist()], OUTCOME_SCHEMA)
+
+
+def _batch(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.RecordBatch:
+    """``rows`` (tuples in the schema's column order) as one record batch."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
     return pa.RecordBatch.from_arrays(
-        [pa.array(c, type=f.type) for c, f in zip(columns, OUTCOME_SCHEMA, strict=True)],
-        schema=OUTCOME_SCHEMA,
+        [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
     )
 
 
 def request_of(row: Mapping[str, Any]) -> Request:
     """The checks' view of a valid row (``valid``'s columns)."""
-    return Request(
-        first_name=row["first_name"],
-        last_name=row["last_name"],
-        house_number=row["house_number"],
-        street=row["street"],
-        zip5=row["zip5"],
-        po_box=row["po_box"],
-        suffix=row["suffix"],
-        date_of_birth=_date(row["date_of_birth"]),
-        tax_periods=tuple(row["tax_periods"] or ()),
-    )
+    given = {c: row[c] for c in Request._fields}
+    given["date_of_birth"] = _date(given["date_of_birth"])
+    given["tax_periods"] = tuple(given["tax_periods"] or ())
+    return Request(**given)
 
 
 def _date(value: Any) -> dt.date | None:

@@ -60,13 +60,6 @@ def _contains(items: Any, value: Any) -> bool | None:
     return any(i is not None and i == value for i in items)
 
 
-def _overlap(a: Any, b: Any) -> bool | None:
-    """``list_has_any`` / ``array_length(list_intersect(a, b)) >= 1``."""
-    if a is None or b is None:
-        return None
-    return bool({x for x in a if x is not None} & {x for x in b if x is not None})
-
-
 @dataclass(frozen=True, slots=True)
 class Prior:
     """A level's starting m (and u), which of them training may not change, and its
@@ -227,9 +220,10 @@ class LevenshteinAtMost(_OnColumn):
 
 
 @dataclass(frozen=True, slots=True)
-class Overlap:
+class Overlap(_OnColumn):
     """The two sides' lists share an element (``list_has_any``), or with ``intersect``
-    Splink's array-intersection level of size >= 1."""
+    Splink's array-intersection level of size >= 1 (``array_length(list_intersect(a, b))
+    >= 1``): NULL items never match."""
 
     column: str
     prior: Prior
@@ -241,8 +235,8 @@ class Overlap:
             return self.prior.configure(_cll().ArrayIntersectLevel(self.column, 1))
         return self.prior.custom(f"list_has_any({self.column}_l, {self.column}_r)", self.label)
 
-    def holds(self, req: Row, rec: Row) -> bool | None:
-        return _overlap(req[self.column], rec[self.column])
+    def agree(self, a: Any, b: Any) -> bool:
+        return bool({x for x in a if x is not None} & {x for x in b if x is not None})
 
 
 @dataclass(frozen=True, slots=True)

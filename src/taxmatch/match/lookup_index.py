@@ -187,21 +187,17 @@ def _write_keyed(
     key_exprs: dict[str, str],
     aligned_sql: dict[str, str],
 ) -> None:
-    cols = con.sql(f"SELECT * FROM ref.{name}").columns
-    select = ", ".join(f"m.{c}" for c in cols)
     keyed = ", ".join(f"{expr} AS __{k}" for k, expr in key_exprs.items())
     keyed += "".join(f", {expr} AS __aligned_{k}" for k, expr in aligned_sql.items())
-    reader = con.sql(f"SELECT {select}, {keyed} FROM ref.{name} m").to_arrow_reader(200_000)
+    reader = con.sql(f"SELECT m.*, {keyed} FROM ref.{name} m").to_arrow_reader(200_000)
+    cols = [c for c in reader.schema.names if not c.startswith("__")]  # the table's own
     parts: dict[str, list[Any]] = {k: [] for k in key_exprs}
     aligned: dict[str, list[Any]] = {k: [] for k in aligned_sql}
     offset = 0
-    writer: pa.ipc.RecordBatchFileWriter | None = None
-    try:
+    schema = pa.schema([reader.schema.field(c) for c in cols])
+    with pa.ipc.new_file(str(directory / f"{name}.arrow"), schema) as writer:
         for batch in reader:
-            data = batch.select(cols)
-            if writer is None:
-                writer = pa.ipc.new_file(str(directory / f"{name}.arrow"), data.schema)
-            writer.write_batch(data)
+            writer.write_batch(batch.select(cols))
             for k in key_exprs:
                 column = batch.column(f"__{k}")
                 valid = np.asarray(column.is_valid())
@@ -214,12 +210,6 @@ def _write_keyed(
                     raise ReferenceSnapshotError("a lookup index key is unexpectedly null")
                 aligned[k].append(np.asarray(column, dtype=np.uint64))
             offset += batch.num_rows
-        if writer is None:
-            schema = con.sql(f"SELECT {select} FROM ref.{name} m LIMIT 0").to_arrow_table()
-            writer = pa.ipc.new_file(str(directory / f"{name}.arrow"), schema.schema)
-    finally:
-        if writer is not None:
-            writer.close()
     for k, chunks in parts.items():
         pairs = np.concatenate(chunks, axis=1) if chunks else np.empty((2, 0), np.uint64)
         order = np.argsort(pairs[0], kind="stable")

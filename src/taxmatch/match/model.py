@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import duckdb
 
+from taxmatch.errors import ReferenceSnapshotError
 from taxmatch.match.levels import (
     Comparison,
     Else,
@@ -74,8 +75,7 @@ class ModelInfo:
     snapshot_id: str
 
 
-def _p(m: float, **kwargs: Any) -> Prior:
-    return Prior(m, **kwargs)
+_p = Prior
 
 
 # Swapped names on the request ("GARCIA MARIA"): filings never swap, so neither m nor u
@@ -170,10 +170,6 @@ BLOCKING: tuple[RuleKey, ...] = (
 )
 
 
-def _comparisons() -> list[Any]:
-    return [c.splink() for c in COMPARISONS]
-
-
 def blocking_rules() -> list[Any]:
     """The Splink rendering of ``BLOCKING``."""
     return [rule.splink() for rule in BLOCKING]
@@ -185,7 +181,7 @@ def settings_dict(link_type: Literal["link_only", "dedupe_only"], prior: float) 
     creator = SettingsCreator(
         link_type=link_type,
         unique_id_column_name="unique_id",
-        comparisons=_comparisons(),
+        comparisons=[c.splink() for c in COMPARISONS],
         blocking_rules_to_generate_predictions=blocking_rules(),
         probability_two_random_records_match=prior,
         retain_intermediate_calculation_columns=False,
@@ -201,10 +197,6 @@ def rule_sql(settings: dict[str, Any]) -> list[str]:
         r["blocking_rule"] if isinstance(r, dict) else str(r)
         for r in settings["blocking_rules_to_generate_predictions"]
     ]
-
-
-def model_dir(store: Path, snapshot_id: str) -> Path:
-    return store / "models" / snapshot_id
 
 
 def train_model(store: Path, snapshot_id: str, snapshot_path: Path, *, seed: int = 42) -> ModelInfo:
@@ -233,7 +225,7 @@ def train_model(store: Path, snapshot_id: str, snapshot_path: Path, *, seed: int
     finally:
         con.close()
     settings["link_type"] = "link_only"
-    out = model_dir(store, snapshot_id)
+    out = store / "models" / snapshot_id
     make_dir(out)
     doc = {
         "schema": MODEL_SCHEMA,
@@ -248,9 +240,7 @@ def train_model(store: Path, snapshot_id: str, snapshot_path: Path, *, seed: int
 
 
 def load_model_info(store: Path, snapshot_id: str) -> ModelInfo:
-    from taxmatch.errors import ReferenceSnapshotError
-
-    path = model_dir(store, snapshot_id) / "model.json"
+    path = store / "models" / snapshot_id / "model.json"
     if not path.exists():
         raise ReferenceSnapshotError(
             f"{path}: no model trained for reference {snapshot_id}; "
