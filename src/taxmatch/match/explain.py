@@ -13,7 +13,6 @@ keyed person hash the decisions table uses).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -29,6 +28,7 @@ from taxmatch.match.evidence import Address, Name
 from taxmatch.match.model import ModelInfo, attach, load_settings, quiet_splink
 from taxmatch.match.probabilistic import predict_pairs
 from taxmatch.match.rules import address_corroborated, first_name_agrees
+from taxmatch.match.score import prob_to_weight
 
 # Comparisons in the order the waterfall shows them (the model's order).
 COMPARISONS = tuple(c.name for c in model.COMPARISONS)
@@ -81,23 +81,14 @@ def mask_tin(tin: str | None) -> str:
     return f"***-**-{digits[-4:]}" if len(digits) >= 4 else "***-**-****"
 
 
-def prior_bits(settings: dict[str, Any]) -> float:
-    p = float(settings["probability_two_random_records_match"])
-    return math.log2(p / (1.0 - p))
-
-
 def level_labels(settings: dict[str, Any]) -> dict[str, dict[int, str]]:
     """Comparison → gamma → label. Splink numbers the non-null levels from the last
     (the else level is 0) and gives the null level -1."""
     out: dict[str, dict[int, str]] = {}
     for comparison in settings["comparisons"]:
-        levels = comparison["comparison_levels"]
-        labels: dict[int, str] = {}
-        non_null = [lv for lv in levels if not lv.get("is_null_level")]
-        for i, level in enumerate(non_null):
-            labels[len(non_null) - 1 - i] = str(level.get("label_for_charts", "?"))
-        labels[-1] = "not given on one side"
-        out[str(comparison["output_column_name"])] = labels
+        non_null = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        labels = {i: str(v.get("label_for_charts", "?")) for i, v in enumerate(reversed(non_null))}
+        out[str(comparison["output_column_name"])] = {**labels, -1: "not given on one side"}
     return out
 
 
@@ -132,7 +123,7 @@ def explain_row(
         rows = _best_pair_per_person(con, pred.physical_name)
     finally:
         con.close()
-    base = prior_bits(settings)
+    base = prob_to_weight(float(settings["probability_two_random_records_match"]))
     labels = level_labels(settings)
     best_w = rows[0]["w"] if rows else 0.0
     candidates = tuple(
