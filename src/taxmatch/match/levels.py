@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from rapidfuzz.distance import Hamming
 
@@ -299,19 +299,12 @@ class Else:
         return True
 
 
-Level = (
-    Null
-    | Exact
-    | Swapped
-    | ListContains
-    | Initial
-    | JaroWinklerAtLeast
-    | LevenshteinAtMost
-    | Overlap
-    | NearDate
-    | HammingIs
-    | Else
-)
+class Level(Protocol):
+    """A comparison level: its Splink rendering and its Python predicate."""
+
+    def splink(self) -> Any: ...
+
+    def holds(self, req: Row, rec: Row) -> bool | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -209,8 +209,7 @@ def train_model(store: Path, snapshot_id: str, snapshot_path: Path, *, seed: int
         attach(con, snapshot_path)
         con.execute("CREATE TEMP TABLE recs AS SELECT * FROM ref.master_records")
         con.execute("CREATE TEMP TABLE labelled AS SELECT * FROM ref.training_records")
-        n_records = con.execute("SELECT count(*) FROM recs").fetchall()[0]
-        total = int(n_records[0]) if n_records else 0
+        total = int(con.execute("SELECT count(*) FROM recs").fetchall()[0][0])
         prior = 1.0 / max(total, 2)
         db = DuckDBAPI(connection=con)
         recs = db.register("recs", dataset_display_name="master_records")

@@ -213,17 +213,15 @@ def _parse_line(line: str, use_fast: bool = True) -> _Line:
 
 
 @lru_cache(maxsize=4096)
-def _parse_unit(raw: str) -> tuple[str, AddressProblem | None]:
-    if not raw.strip():
-        return "", None
-    if _is_placeholder(raw, fold(raw), repeated=False):  # "# 111" is a real unit
-        # "N/A" in the unit field says "no unit"; the street line still has to stand.
-        return "", None
+def _parse_unit(raw: str) -> str:
+    """The unit field's text: never a problem of its own (see ``parse_address``)."""
+    # "N/A" in the unit field says "no unit"; the street line still has to stand.
+    if not raw.strip() or _is_placeholder(raw, fold(raw), repeated=False):  # "# 111" is one
+        return ""
     tokens = line_tokens(raw)
-    unit = _standardise_unit(tokens, bare_id=True)
     # A unit in a shape Pub. 28 does not know ("APT NO 304", "OFFICE 3") is kept as
     # written: the unit never decides whether the street address stands.
-    return (unit or " ".join(tokens), None)
+    return _standardise_unit(tokens, bare_id=True) or " ".join(tokens)
 
 
 @lru_cache(maxsize=1 << 15)
@@ -277,10 +275,11 @@ def parse_address(
         return AddressParse(None, frozenset({(STREET, AddressProblem.MISSING)}))
     # A ZIP code alone is no address (docs/domain.md anti-pattern 2).
     line = _parse_line(street_address) if any(given[:4]) else _fail(AddressProblem.ZIP_ONLY)
-    unit_text, unit_problem = _parse_unit(unit)
+    unit_text = _parse_unit(unit)
     city_text, city_problem = _parse_city(city)
     state_code, state_problem = _parse_state(state)
     zip5, zip_problem = _parse_zip(zip_code)
+    unit_problem = None
     if line.unit and unit_text and line.unit != unit_text:
         unit_problem = AddressProblem.UNPARSEABLE  # two different units given
     rest = ((UNIT, unit_problem), (CITY, city_problem), (STATE, state_problem), (ZIP, zip_problem))
@@ -309,7 +308,7 @@ def salvage_address(
     standardised on their own where they can be, and empty where they cannot.
     """
     line = " ".join(line_tokens(street_address))
-    unit_text, _ = _parse_unit(unit)
+    unit_text = _parse_unit(unit)
     city_text, city_problem = _parse_city(city)
     state_code, _ = _parse_state(state)
     zip5, _ = _parse_zip(zip_code)

@@ -38,9 +38,6 @@ def _ascii_table(keep: str = "") -> dict[int, str | None]:
     return table
 
 
-_ASCII_TABLE = _ascii_table()
-
-
 _TRANSLIT_TABLE = str.maketrans(
     {**_TRANSLITERATIONS, **{ch: "'" for ch in _APOSTROPHES if not ch.isascii()}}
 )
@@ -68,9 +65,7 @@ def fold(text: str) -> str:
 
     Idempotent: ``fold(fold(x)) == fold(x)``.
     """
-    if not text.isascii():
-        text = _to_ascii(text)
-    return " ".join(text.translate(_ASCII_TABLE).split())
+    return fold_keeping(text, "")
 
 
 def fold_keeping(text: str, keep: str) -> str:
