@@ -1,9 +1,5 @@
-"""From judged pairs to merges: each rule's edges, and the persons they make.
-
-Rule 3 merges a one-off cluster (one tax year) into the one adjacent-TIN cluster it may
-be; rule 6 joins an ITIN person to the one SSN person that succeeds it, one to one; rule
-7 joins a fragment (a return on someone else's TIN) to the one person at whose address
-it was filed. Only sources move, each to one target; ambiguity merges nothing.
+"""From judged pairs to merges: the edges of rules 3, 6 and 7 (``taxmatch.resolve``) and
+the persons they make. Only sources move, each to one target; ambiguity merges nothing.
 """
 
 from __future__ import annotations

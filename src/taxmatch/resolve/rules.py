@@ -1,8 +1,5 @@
-"""Judging one group or one pair: names, dates of birth and the address agreements.
-
-Merging two people discloses the wrong person's address, the worst error; splitting one
-person only costs recall, so every merge needs several independent agreements.
-"""
+"""Judging one group or one pair: names, dates of birth and the address agreements (every
+merge needs several independent ones: see ``taxmatch.resolve``)."""
 
 from __future__ import annotations
 
