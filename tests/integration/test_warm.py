@@ -26,8 +26,10 @@ from taxmatch.contracts import REQUEST_COLUMNS
 from taxmatch.generate import generate_population, generate_requests
 from taxmatch.match import score
 from taxmatch.match import warm as warm_module
+from taxmatch.match.levels import RuleKey
+from taxmatch.match.lookup_index import build_lookup_index, index_path
 from taxmatch.match.model import load_model_info, load_settings
-from taxmatch.match.warm import RuleKey, WarmMatcher, build_lookup_index, index_path, rule_keys
+from taxmatch.match.warm import WarmMatcher, rule_keys
 from taxmatch.pipeline.batch import BatchRequest, BatchResult, Warm, run_batch
 from taxmatch.pipeline.reference import load_reference_snapshot, train_current_model
 from taxmatch.reference.snapshot import current_reference

@@ -4,7 +4,3 @@ A matcher reads the batch workspace's ``valid`` view and the reference snapshot 
 one ``outcomes`` row per valid record (a ``MatchSummary`` plus the candidate address). It
 never decides disclosure (``taxmatch.policy.decide`` does) and never logs a value.
 """
-
-from taxmatch.match.exact import OUTCOME_COLUMNS, match_exact
-
-__all__ = ["OUTCOME_COLUMNS", "match_exact"]

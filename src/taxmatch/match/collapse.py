@@ -17,6 +17,8 @@ import multiprocessing
 import os
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import duckdb
@@ -41,28 +43,14 @@ from taxmatch.match.thresholds import MAX_SLIP_SUPPORT
 FETCH_ROWS = 20_000
 JUDGE_ROWS = 5_000
 
-_OUTCOME_TYPES = {
-    "row_number": pa.int64(),
-    "candidates": pa.int64(),
-    "score": pa.float64(),
-    "margin_log2": pa.float64(),
-    "first_name_agrees": pa.bool_(),
-    "address_corroborated": pa.bool_(),
+_OUTCOME_TYPES = {  # the rest are flags (booleans)
+    **dict.fromkeys(("row_number", "candidates"), pa.int64()),
+    **dict.fromkeys(("score", "margin_log2"), pa.float64()),
     "filing_year": pa.int32(),
-    "ineligible": pa.bool_(),
-    "identifier_conflict": pa.bool_(),
-    "suffix_unconfirmed": pa.bool_(),
-    "address_usable": pa.bool_(),
-    "person_tin": pa.string(),
-    "line1": pa.string(),
-    "unit": pa.string(),
-    "city": pa.string(),
-    "state": pa.string(),
-    "zip5": pa.string(),
-    "phone": pa.string(),
+    **dict.fromkeys(("person_tin", "line1", "unit", "city", "state", "zip5", "phone"), pa.string()),
 }
 # ``outcomes`` in the column order of the ``Outcome`` record (one definition of the columns).
-OUTCOME_SCHEMA = pa.schema([(name, _OUTCOME_TYPES[name]) for name in Outcome._fields])
+OUTCOME_SCHEMA = pa.schema([(n, _OUTCOME_TYPES.get(n, pa.bool_())) for n in Outcome._fields])
 _BEST_SCHEMA = pa.schema(
     [
         ("row_number", pa.int64()),
@@ -73,17 +61,15 @@ _BEST_SCHEMA = pa.schema(
     ]
 )
 # The valid row's columns the rules read.
-_REQUEST = ("row_number", *Request._fields)
+REQUEST_COLUMNS = ("row_number", *Request._fields)
 _KEY = ("house_number", "street", "unit", "po_box", "zip5")
-_ADDRESS = Address._fields
-_FILING = Filing._fields
 
 
 def _same(left: str, right: str, columns: tuple[str, ...] = _KEY) -> str:
     return " AND ".join(f"{left}.{c} = {right}.{c}" for c in columns)
 
 
-def _struct(alias: str, columns: tuple[str, ...]) -> str:
+def struct_sql(alias: str, columns: tuple[str, ...]) -> str:
     return "{" + ", ".join(f"'{c}': {alias}.{c}" for c in columns) + "}"
 
 
@@ -118,7 +104,7 @@ def judge_ranked(
     # workspace's tables, which the gathering query would otherwise join twice.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE collapse_valid AS
-            SELECT {", ".join(_REQUEST)} FROM {valid}"""
+            SELECT {", ".join(REQUEST_COLUMNS)} FROM {valid}"""
     )
     try:
         _gather(con, ref, "collapse_valid")
@@ -144,31 +130,13 @@ def rank_into(
                    max(match_weight) AS w, max(match_probability) AS p
             FROM {pred} GROUP BY 1, 2 ORDER BY 1"""
     ).to_arrow_reader(FETCH_ROWS)
-    best: dict[str, list[Any]] = {name: [] for name in _BEST_SCHEMA.names}
-    current: int | None = None
-    people: list[tuple[str, float, float]] = []
-
-    def close() -> None:
-        found = rank_persons(people, review_threshold, margin) if people else None
-        if current is not None and found is not None:
-            for name, value in zip(
-                _BEST_SCHEMA.names,
-                (current, found.person_id, found.probability, found.candidates, found.margin),
-                strict=True,
-            ):
-                best[name].append(value)
-
-    for batch in reader:
-        cols = batch.to_pydict()
-        for rn, pid, w, p in zip(
-            cols["row_number"], cols["person_id"], cols["w"], cols["p"], strict=True
-        ):
-            if rn != current:
-                close()
-                current, people = rn, []
-            people.append((pid, w, p))
-    close()
-    _add_best(con, pa.table(best, schema=_BEST_SCHEMA))
+    rows = (r for batch in reader for r in zip(*batch.to_pydict().values(), strict=True))
+    best = []
+    for rn, pairs in groupby(rows, key=itemgetter(0)):  # (row_number, person_id, w, p)
+        found = rank_persons((pair[1:] for pair in pairs), review_threshold, margin)
+        if found is not None:
+            best.append((rn, *found))
+    _add_best(con, pa.Table.from_batches([_batch(best, _BEST_SCHEMA)]))
 
 
 def _add_best(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
@@ -224,23 +192,23 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str, valid: str) -> None:
                           AND b.unit <> '')
         ),
         names AS (
-          SELECT jb.row_number, list({{'first_name': n.first_name, 'last_key': n.last_key}})
-                   AS names
+          SELECT jb.row_number, list({struct_sql("n", Name._fields)}) AS names
           FROM jb JOIN {ref}.person_names n USING (person_id) GROUP BY 1
         ),
         addresses AS (
-          SELECT row_number, list({_struct("own", _ADDRESS)}) AS addresses FROM own GROUP BY 1
+          SELECT row_number, list({struct_sql("own", Address._fields)}) AS addresses
+          FROM own GROUP BY 1
         ),
         filed AS (
-          SELECT jb.row_number, list({_struct("f", _FILING)}) AS filings
+          SELECT jb.row_number, list({struct_sql("f", Filing._fields)}) AS filings
           {filed_in_period} GROUP BY 1
         ),
         neighbours_l AS (
-          SELECT row_number, list({_struct("neighbours", (*_KEY, "other"))}) AS neighbours
+          SELECT row_number, list({struct_sql("neighbours", (*_KEY, "other"))}) AS neighbours
           FROM neighbours GROUP BY 1
         ),
         co_filed_l AS (
-          SELECT row_number, list({_struct("co_filed", (*_KEY, "other"))}) AS co_filed
+          SELECT row_number, list({struct_sql("co_filed", (*_KEY, "other"))}) AS co_filed
           FROM co_filed GROUP BY 1
         ),
         units_l AS (
@@ -285,27 +253,23 @@ def _judged(con: duckdb.DuckDBPyConnection) -> list[pa.RecordBatch]:
 
 def judge_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     """``judge_gathered`` on each row of a ``collapse_in`` batch."""
-    rows = [judge_gathered(row) for row in batch.to_pylist()]
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(OUTCOME_SCHEMA)
+    return _batch([judge_gathered(row) for row in batch.to_pylist()], OUTCOME_SCHEMA)
+
+
+def _batch(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.RecordBatch:
+    """``rows`` (tuples in the schema's column order) as one record batch."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
     return pa.RecordBatch.from_arrays(
-        [pa.array(c, type=f.type) for c, f in zip(columns, OUTCOME_SCHEMA, strict=True)],
-        schema=OUTCOME_SCHEMA,
+        [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
     )
 
 
 def request_of(row: Mapping[str, Any]) -> Request:
     """The checks' view of a valid row (``valid``'s columns)."""
-    return Request(
-        first_name=row["first_name"],
-        last_name=row["last_name"],
-        house_number=row["house_number"],
-        street=row["street"],
-        zip5=row["zip5"],
-        po_box=row["po_box"],
-        suffix=row["suffix"],
-        date_of_birth=_date(row["date_of_birth"]),
-        tax_periods=tuple(row["tax_periods"] or ()),
-    )
+    given = {c: row[c] for c in Request._fields}
+    given["date_of_birth"] = _date(given["date_of_birth"])
+    given["tax_periods"] = tuple(given["tax_periods"] or ())
+    return Request(**given)
 
 
 def _date(value: Any) -> dt.date | None:

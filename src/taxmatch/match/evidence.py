@@ -131,7 +131,7 @@ class Place(NamedTuple):
 
 
 class Outcome(NamedTuple):
-    """One ``outcomes`` row: what the decision rule reads (``OUTCOME_COLUMNS``)."""
+    """One ``outcomes`` row: what the decision rule reads (every matcher writes these columns)."""
 
     row_number: int
     candidates: int = 0
@@ -151,17 +151,3 @@ class Outcome(NamedTuple):
     state: str | None = None
     zip5: str | None = None
     phone: str | None = None
-
-
-__all__ = [
-    "Address",
-    "Best",
-    "Evidence",
-    "Filing",
-    "Key",
-    "Name",
-    "Outcome",
-    "Person",
-    "Place",
-    "Request",
-]

@@ -12,9 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from taxmatch.match.evidence import Outcome
-
-OUTCOME_COLUMNS = Outcome._fields  # the columns every matcher writes to ``outcomes``
+from taxmatch.match.model import attach
 
 _SQL = """
 CREATE OR REPLACE TABLE outcomes AS
@@ -64,8 +62,7 @@ LEFT JOIN dead d ON d.row_number = v.row_number
 
 def match_exact(con: duckdb.DuckDBPyConnection, reference: Path) -> None:
     """Write the ``outcomes`` table for every row of the ``valid`` view."""
-    path = str(reference).replace("'", "''")
-    con.execute(f"ATTACH '{path}' AS ref (READ_ONLY)")
+    attach(con, reference)
     try:
         con.execute(_SQL)
     finally:

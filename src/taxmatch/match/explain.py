@@ -13,7 +13,6 @@ keyed person hash the decisions table uses).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,21 +22,17 @@ import duckdb
 
 from taxmatch.errors import StoreError
 from taxmatch.ledger.digest import keyed_hash
-from taxmatch.match.collapse import request_of
+from taxmatch.match import model
+from taxmatch.match.collapse import request_of, struct_sql
 from taxmatch.match.evidence import Address, Name
-from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
+from taxmatch.match.model import ModelInfo, attach, load_settings, quiet_splink
 from taxmatch.match.probabilistic import predict_pairs
 from taxmatch.match.rules import address_corroborated, first_name_agrees
+from taxmatch.match.score import prob_to_weight
 
 # Comparisons in the order the waterfall shows them (the model's order).
-COMPARISONS = (
-    "first_name", "middle_name", "last_name", "suffix", "date_of_birth", "tin",
-    "house_number", "street", "unit", "zip", "city",
-)  # fmt: skip
-PERSON_KEY_SHOWN = 8
-_ADDRESS_STRUCT = (
-    "{" + ", ".join(f"'{c}': a.{c}" for c in Address._fields) + "}"
-)  # hex characters of the keyed person hash a page may show
+COMPARISONS = tuple(c.name for c in model.COMPARISONS)
+PERSON_KEY_SHOWN = 8  # hex characters of the keyed person hash a page may show
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,23 +81,14 @@ def mask_tin(tin: str | None) -> str:
     return f"***-**-{digits[-4:]}" if len(digits) >= 4 else "***-**-****"
 
 
-def prior_bits(settings: dict[str, Any]) -> float:
-    p = float(settings["probability_two_random_records_match"])
-    return math.log2(p / (1.0 - p))
-
-
 def level_labels(settings: dict[str, Any]) -> dict[str, dict[int, str]]:
     """Comparison → gamma → label. Splink numbers the non-null levels from the last
     (the else level is 0) and gives the null level -1."""
     out: dict[str, dict[int, str]] = {}
     for comparison in settings["comparisons"]:
-        levels = comparison["comparison_levels"]
-        labels: dict[int, str] = {}
-        non_null = [lv for lv in levels if not lv.get("is_null_level")]
-        for i, level in enumerate(non_null):
-            labels[len(non_null) - 1 - i] = str(level.get("label_for_charts", "?"))
-        labels[-1] = "not given on one side"
-        out[str(comparison["output_column_name"])] = labels
+        non_null = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        labels = {i: str(v.get("label_for_charts", "?")) for i, v in enumerate(reversed(non_null))}
+        out[str(comparison["output_column_name"])] = {**labels, -1: "not given on one side"}
     return out
 
 
@@ -137,7 +123,7 @@ def explain_row(
         rows = _best_pair_per_person(con, pred.physical_name)
     finally:
         con.close()
-    base = prior_bits(settings)
+    base = prob_to_weight(float(settings["probability_two_random_records_match"]))
     labels = level_labels(settings)
     best_w = rows[0]["w"] if rows else 0.0
     candidates = tuple(
@@ -190,9 +176,8 @@ def _request_tables(con: duckdb.DuckDBPyConnection, workspace: Path, row_number:
 def _attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, what: str) -> None:
     if not path.exists():
         raise StoreError(f"{path}: {what} is no longer present")
-    quoted = str(path).replace("'", "''")
     try:
-        con.execute(f"ATTACH '{quoted}' AS {alias} (READ_ONLY)")
+        attach(con, path, alias)
     except duckdb.Error:
         raise StoreError(f"{path}: cannot open {what} read-only") from None
 
@@ -210,9 +195,9 @@ def _best_pair_per_person(con: duckdb.DuckDBPyConnection, pred: str) -> list[dic
         ),
         best AS (SELECT * EXCLUDE (k) FROM pairs WHERE k = 1)
         SELECT b.*, b.match_weight AS w, b.match_probability AS p,
-               (SELECT list({{'first_name': n.first_name, 'last_key': n.last_key}})
+               (SELECT list({struct_sql("n", Name._fields)})
                 FROM ref.person_names n WHERE n.person_id = b.person_id) AS names,
-               (SELECT list({_ADDRESS_STRUCT}) FROM ref.person_addresses a
+               (SELECT list({struct_sql("a", Address._fields)}) FROM ref.person_addresses a
                 WHERE a.person_id = b.person_id) AS addresses,
                concat_ws(' ', nullif(p.first_name, ''), nullif(p.middle_name, ''),
                          nullif(p.last_name, ''), nullif(p.suffix, '')) AS filed_name,
@@ -278,6 +263,3 @@ def _candidate(
         date_of_birth=row["filed_dob"],
         address=str(row["filed_address"] or ""),
     )
-
-
-__all__ = ["COMPARISONS", "Candidate", "Explanation", "Step", "explain_row", "mask_tin"]

@@ -11,7 +11,6 @@ Both sides share one column set so a single Splink model scores them. Never logs
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import duckdb
@@ -20,24 +19,6 @@ import pyarrow as pa
 from taxmatch.normalise.names import SURNAME_PARTICLES, related_first_names
 
 _PARTICLES_SQL = "[" + ", ".join(f"'{p}'" for p in sorted(SURNAME_PARTICLES)) + "]"
-
-
-def _address_sql(alias: str) -> str:
-    """The address columns both sides share, from the table aliased ``alias``."""
-    cols = ", ".join(
-        f"nullif({alias}.{c}, '') AS {c}"
-        for c in ("house_number", "street", "unit", "po_box", "zip5")
-    )
-    return (
-        f"{cols}, nullif(substr({alias}.zip5, 1, 3), '') AS zip3, "
-        f"nullif({alias}.city, '') AS city, nullif({alias}.state, '') AS state"
-    )
-
-
-def _sql(text: str) -> str:
-    """Expand the ``PARTS(x)`` and ``ADDRESS(alias)`` macros of the feature queries."""
-    text = re.sub(r"PARTS\(([a-z]\.last_name)\)", lambda m: _parts_sql(m.group(1)), text)
-    return re.sub(r"ADDRESS\(([a-z])\)", lambda m: _address_sql(m.group(1)), text)
 
 
 def _parts_sql(expr: str) -> str:
@@ -76,6 +57,23 @@ FEATURE_COLUMNS = (
 )
 
 
+def _features_sql(name: str, address: str, **given: str) -> str:
+    """The SELECT list of ``FEATURE_COLUMNS``, in order: the name parts and date of birth
+    from the table aliased ``name``, the address from ``address``, the nicknames from
+    ``nick n`` and the other columns as ``given`` (SQL expressions)."""
+    parts = ("first_name", "middle_name", "last_name", "suffix")
+    places = ("house_number", "street", "unit", "po_box", "zip5", "city", "state")
+    exprs = {c: f"nullif({name}.{c}, '')" for c in parts}
+    exprs |= {c: f"nullif({address}.{c}, '')" for c in places}
+    exprs |= {
+        "zip3": f"nullif(substr({address}.zip5, 1, 3), '')",
+        "nicknames": "n.nicknames",
+        "date_of_birth": f"{name}.date_of_birth",
+        **given,
+    }
+    return ",\n               ".join(f"{exprs[c]} AS {c}" for c in FEATURE_COLUMNS)
+
+
 def _nickname_table(con: duckdb.DuckDBPyConnection, names_sql: str) -> None:
     """``nick(first_name, nicknames)`` for every distinct first name the query yields."""
     names = [row[0] for row in con.execute(names_sql).fetchall() if row[0]]
@@ -100,60 +98,50 @@ def request_nicknames(con: duckdb.DuckDBPyConnection, *, source: str = "valid") 
 def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
     """Build ``master_records`` and tf tables in an open (writable) snapshot."""
     _nickname_table(con, "SELECT DISTINCT first_name FROM person_names")
+    master = _features_sql(
+        "p",
+        "a",
+        unique_id="p.person_id || '|' || CAST(row_number() OVER ("
+        "PARTITION BY p.person_id ORDER BY a.last_year DESC, a.line1) AS VARCHAR)",
+        person_id="p.person_id",
+        first_names="v.first_names",
+        last_key="nullif(p.last_key, '')",
+        last_parts=f"list_distinct(v.last_keys || {_parts_sql('p.last_name')})",
+        tin="p.tin",
+        tins="p.tins",
+    )
     con.execute(
-        _sql(
-            """CREATE OR REPLACE TABLE master_records AS
+        f"""CREATE OR REPLACE TABLE master_records AS
         WITH variants AS (
           SELECT person_id,
                  list(DISTINCT first_name) FILTER (WHERE first_name <> '') AS first_names,
                  list(DISTINCT last_key) FILTER (WHERE last_key <> '') AS last_keys
           FROM person_names GROUP BY person_id
         )
-        SELECT p.person_id || '|' || CAST(row_number() OVER (
-                   PARTITION BY p.person_id ORDER BY a.last_year DESC, a.line1) AS VARCHAR)
-                 AS unique_id,
-               p.person_id,
-               nullif(p.first_name, '') AS first_name,
-               v.first_names,
-               n.nicknames,
-               nullif(p.middle_name, '') AS middle_name,
-               nullif(p.last_name, '') AS last_name,
-               nullif(p.last_key, '') AS last_key,
-               list_distinct(v.last_keys || PARTS(p.last_name)) AS last_parts,
-               nullif(p.suffix, '') AS suffix,
-               p.date_of_birth,
-               p.tin,
-               p.tins,
-               ADDRESS(a)
+        SELECT {master}
         FROM persons p
         JOIN person_addresses a USING (person_id)
         JOIN variants v USING (person_id)
         LEFT JOIN nick n ON n.first_name = p.first_name"""
-        )
     )
     # Training pairs for m: one person's filings across years (a 20 % sample of persons).
+    training = _features_sql(
+        "f",
+        "f",
+        unique_id="f.person_id || '|' || CAST(f.tax_year AS VARCHAR) || '|' || "
+        "CAST(row_number() OVER (PARTITION BY f.person_id, f.tax_year) AS VARCHAR)",
+        person_id="f.person_id",
+        first_names="[f.first_name]",
+        last_key="nullif(f.last_key, '')",
+        last_parts=f"list_distinct([f.last_key] || {_parts_sql('f.last_name')})",
+        tin="f.tin",
+        tins="[f.tin]",
+    )
     con.execute(
-        _sql(
-            """CREATE OR REPLACE TABLE training_records AS
-        SELECT f.person_id || '|' || CAST(f.tax_year AS VARCHAR) || '|' ||
-                 CAST(row_number() OVER (PARTITION BY f.person_id, f.tax_year) AS VARCHAR)
-                 AS unique_id,
-               f.person_id,
-               nullif(f.first_name, '') AS first_name,
-               [f.first_name] AS first_names,
-               n.nicknames,
-               nullif(f.middle_name, '') AS middle_name,
-               nullif(f.last_name, '') AS last_name,
-               nullif(f.last_key, '') AS last_key,
-               list_distinct([f.last_key] || PARTS(f.last_name)) AS last_parts,
-               nullif(f.suffix, '') AS suffix,
-               f.date_of_birth,
-               f.tin,
-               [f.tin] AS tins,
-               ADDRESS(f)
+        f"""CREATE OR REPLACE TABLE training_records AS
+        SELECT {training}
         FROM filings f LEFT JOIN nick n ON n.first_name = f.first_name
         WHERE hash(f.person_id || 'taxmatch-training') % 100 < 20"""
-        )
     )
     for col in ("first_name", "last_key"):
         con.execute(
@@ -171,25 +159,21 @@ def request_features(
     already made for the whole batch (``request_nicknames``) instead of making it."""
     if nicknames:
         request_nicknames(con, source=source)
+    request = _features_sql(
+        "v",
+        "v",
+        unique_id="CAST(v.row_number AS VARCHAR)",
+        person_id="CAST(NULL AS VARCHAR)",
+        first_names="[v.first_name]",
+        last_key="nullif(replace(v.last_name, ' ', ''), '')",
+        last_parts=f"list_distinct([replace(v.last_name, ' ', '')] || {_parts_sql('v.last_name')})",
+        tin="nullif(v.tin, '')",
+        tins="CASE WHEN v.tin <> '' THEN [v.tin] END",
+    )
     con.execute(
-        _sql(
-            f"""CREATE OR REPLACE TABLE req_features AS
-        SELECT CAST(v.row_number AS VARCHAR) AS unique_id,
-               CAST(NULL AS VARCHAR) AS person_id,
-               nullif(v.first_name, '') AS first_name,
-               [v.first_name] AS first_names,
-               n.nicknames,
-               nullif(v.middle_name, '') AS middle_name,
-               nullif(v.last_name, '') AS last_name,
-               nullif(replace(v.last_name, ' ', ''), '') AS last_key,
-               list_distinct([replace(v.last_name, ' ', '')] || PARTS(v.last_name)) AS last_parts,
-               nullif(v.suffix, '') AS suffix,
-               v.date_of_birth,
-               nullif(v.tin, '') AS tin,
-               CASE WHEN v.tin <> '' THEN [v.tin] END AS tins,
-               ADDRESS(v)
+        f"""CREATE OR REPLACE TABLE req_features AS
+        SELECT {request}
         FROM {source} v LEFT JOIN nick n ON n.first_name = v.first_name"""
-        )
     )
 
 
@@ -198,6 +182,8 @@ REQUEST_INPUTS = (
     "row_number", "first_name", "middle_name", "last_name", "suffix", "date_of_birth",
     "tin", "house_number", "street", "unit", "po_box", "zip5", "city", "state",
 )  # fmt: skip
+# Those that are request features as they are, with '' read as NULL.
+_TEXT = tuple(c for c in REQUEST_INPUTS if c not in ("row_number", "date_of_birth"))
 
 
 def _nullif(v: str | None) -> str | None:
@@ -206,45 +192,25 @@ def _nullif(v: str | None) -> str | None:
 
 def request_feature_rows(valid: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``request_features``' rows in Python, for one lookup's few rows (the warm matcher;
-    its SQL costs milliseconds to plan). The same expressions one by one; the warm matcher
-    compares the two on its first lookup. ``last_parts`` is a set in effect (DuckDB's
-    ``list_distinct`` returns no particular order; only its overlap is ever read), so it is
-    given sorted."""
+    its SQL costs milliseconds to plan). The same expressions one by one (a test holds the
+    two equal). ``last_parts`` is a set in effect (DuckDB's ``list_distinct`` returns no
+    particular order; only its overlap is ever read), so it is given sorted."""
     out: list[dict[str, Any]] = []
     for v in valid:
-        first = v["first_name"]
-        last = v["last_name"]
-        if first is not None and not isinstance(first, str):
-            raise TypeError("first_name")
-        if last is not None and not isinstance(last, str):
-            raise TypeError("last_name")
-        key: str | None = None
-        parts: list[str] | None = None  # [NULL] || NULL is NULL in DuckDB
+        first, last, zip5 = v["first_name"], v["last_name"], v["zip5"]
+        if not isinstance(first, str | None) or not isinstance(last, str | None):
+            raise TypeError("a name that is not text")
+        row: dict[str, Any] = {c: _nullif(v[c]) for c in _TEXT}
+        row["unique_id"], row["person_id"] = str(v["row_number"]), None
+        row["first_names"] = [first]
+        row["nicknames"] = sorted(related_first_names(first)) if first else None
+        row["last_key"] = row["last_parts"] = None  # [NULL] || NULL is NULL in DuckDB
         if last is not None:
             key = last.replace(" ", "")
             words = [w for w in last.split(" ") if len(w) > 1 and w not in SURNAME_PARTICLES]
-            parts = sorted({key, *words})
-        zip5 = v["zip5"]
-        tin = v["tin"]
-        row: dict[str, Any] = {
-            "unique_id": str(v["row_number"]),
-            "person_id": None,
-            "first_name": _nullif(first),
-            "first_names": [first],
-            "nicknames": sorted(related_first_names(first)) if first else None,
-            "middle_name": _nullif(v["middle_name"]),
-            "last_name": _nullif(last),
-            "last_key": _nullif(key),
-            "last_parts": parts,
-            "suffix": _nullif(v["suffix"]),
-            "date_of_birth": v["date_of_birth"],
-            "tin": _nullif(tin),
-            "tins": [tin] if tin is not None and tin != "" else None,
-        }
-        for c in ("house_number", "street", "unit", "po_box", "zip5"):
-            row[c] = _nullif(v[c])
+            row["last_key"], row["last_parts"] = _nullif(key), sorted({key, *words})
+        row["date_of_birth"] = v["date_of_birth"]
+        row["tins"] = None if row["tin"] is None else [row["tin"]]
         row["zip3"] = None if zip5 is None else _nullif(str(zip5)[:3])
-        row["city"] = _nullif(v["city"])
-        row["state"] = _nullif(v["state"])
         out.append({c: row[c] for c in FEATURE_COLUMNS})
     return out

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from rapidfuzz.distance import Hamming
 
-from taxmatch.match.similarity import jaro_winkler, levenshtein
+from taxmatch.match.similarity import jaro_winkler, levenshtein, sql_or
 from taxmatch.match.thresholds import DOB_WINDOW_DAYS, SIMILARITY_EPSILON
 
 Row = dict[str, Any]
@@ -60,19 +60,6 @@ def _contains(items: Any, value: Any) -> bool | None:
     return any(i is not None and i == value for i in items)
 
 
-def _overlap(a: Any, b: Any) -> bool | None:
-    """``list_has_any`` / ``array_length(list_intersect(a, b)) >= 1``."""
-    if a is None or b is None:
-        return None
-    return bool({x for x in a if x is not None} & {x for x in b if x is not None})
-
-
-def _or(*values: bool | None) -> bool | None:
-    if any(v is True for v in values):
-        return True
-    return None if any(v is None for v in values) else False
-
-
 @dataclass(frozen=True, slots=True)
 class Prior:
     """A level's starting m (and u), which of them training may not change, and its
@@ -94,6 +81,24 @@ class Prior:
         }
         return level.configure(**{k: v for k, v in given.items() if v is not None})
 
+    def custom(self, sql: str, label: str) -> Any:
+        """A Splink level on the SQL condition ``sql``, configured with this prior."""
+        return self.configure(_cll().CustomLevel(sql, label))
+
+
+class _OnColumn:
+    """A level judged on the two sides' ``column`` values: NULL when either is."""
+
+    __slots__ = ()
+    column: str
+
+    def holds(self, req: Row, rec: Row) -> bool | None:
+        a, b = req[self.column], rec[self.column]
+        return None if a is None or b is None else self.agree(a, b)
+
+    def agree(self, a: Any, b: Any) -> bool:
+        raise NotImplementedError
+
 
 @dataclass(frozen=True, slots=True)
 class Null:
@@ -109,17 +114,14 @@ class Null:
 
 
 @dataclass(frozen=True, slots=True)
-class Exact:
+class Exact(_OnColumn):
     column: str
     prior: Prior
 
     def splink(self) -> Any:
         return self.prior.configure(_cll().ExactMatchLevel(self.column))
 
-    def holds(self, req: Row, rec: Row) -> bool | None:
-        a, b = req[self.column], rec[self.column]
-        if a is None or b is None:
-            return None
+    def agree(self, a: Any, b: Any) -> bool:
         if type(a) is not type(b):
             raise Unsure("values of different types")
         return bool(a == b)
@@ -134,13 +136,9 @@ class Swapped:
     first: str = "first_name"
     last: str = "last_key"
 
-    @property
-    def sql(self) -> str:
-        f, k = self.first, self.last
-        return f"{f}_l = {k}_r AND {k}_l = {f}_r"
-
     def splink(self) -> Any:
-        return self.prior.configure(_cll().CustomLevel(self.sql, self.label))
+        f, k = self.first, self.last
+        return self.prior.custom(f"{f}_l = {k}_r AND {k}_l = {f}_r", self.label)
 
     def holds(self, req: Row, rec: Row) -> bool | None:
         values = (req[self.first], rec[self.last], req[self.last], rec[self.first])
@@ -158,21 +156,18 @@ class ListContains:
     label: str
     prior: Prior
 
-    @property
-    def sql(self) -> str:
-        c, s = self.column, self.lists
-        return f"list_contains({s}_r, {c}_l) OR list_contains({s}_l, {c}_r)"
-
     def splink(self) -> Any:
-        return self.prior.configure(_cll().CustomLevel(self.sql, self.label))
+        c, s = self.column, self.lists
+        sql = f"list_contains({s}_r, {c}_l) OR list_contains({s}_l, {c}_r)"
+        return self.prior.custom(sql, self.label)
 
     def holds(self, req: Row, rec: Row) -> bool | None:
         c, s = self.column, self.lists
-        return _or(_contains(rec[s], req[c]), _contains(req[s], rec[c]))
+        return sql_or(_contains(rec[s], req[c]), _contains(req[s], rec[c]))
 
 
 @dataclass(frozen=True, slots=True)
-class Initial:
+class Initial(_OnColumn):
     """The first characters agree; with ``either_single``, only when one side is just an
     initial."""
 
@@ -181,30 +176,22 @@ class Initial:
     prior: Prior
     label: str = "initial"
 
-    @property
-    def sql(self) -> str:
+    def splink(self) -> Any:
         c = self.column
         same = f"{c}_l[1] = {c}_r[1]"
-        return (
-            f"(length({c}_l) = 1 OR length({c}_r) = 1) AND {same}" if self.either_single else same
-        )
+        single = f"(length({c}_l) = 1 OR length({c}_r) = 1) AND {same}"
+        return self.prior.custom(single if self.either_single else same, self.label)
 
-    def splink(self) -> Any:
-        return self.prior.configure(_cll().CustomLevel(self.sql, self.label))
-
-    def holds(self, req: Row, rec: Row) -> bool | None:
-        a, b = req[self.column], rec[self.column]
-        if a is None or b is None:
-            return None
-        a, b = _str(a), _str(b)
-        _ascii(a, b)
-        if self.either_single and not (len(a) == 1 or len(b) == 1):
+    def agree(self, a: Any, b: Any) -> bool:
+        x, y = _str(a), _str(b)
+        _ascii(x, y)
+        if self.either_single and not (len(x) == 1 or len(y) == 1):
             return False
-        return a[:1] == b[:1]
+        return x[:1] == y[:1]
 
 
 @dataclass(frozen=True, slots=True)
-class JaroWinklerAtLeast:
+class JaroWinklerAtLeast(_OnColumn):
     column: str
     threshold: float
     prior: Prior
@@ -212,10 +199,7 @@ class JaroWinklerAtLeast:
     def splink(self) -> Any:
         return self.prior.configure(_cll().JaroWinklerLevel(self.column, self.threshold))
 
-    def holds(self, req: Row, rec: Row) -> bool | None:
-        a, b = req[self.column], rec[self.column]
-        if a is None or b is None:
-            return None
+    def agree(self, a: Any, b: Any) -> bool:
         similarity = jaro_winkler(_str(a), _str(b))
         if near(similarity, self.threshold):
             raise Unsure("a similarity at its threshold")
@@ -223,7 +207,7 @@ class JaroWinklerAtLeast:
 
 
 @dataclass(frozen=True, slots=True)
-class LevenshteinAtMost:
+class LevenshteinAtMost(_OnColumn):
     column: str
     distance: int
     prior: Prior
@@ -231,17 +215,15 @@ class LevenshteinAtMost:
     def splink(self) -> Any:
         return self.prior.configure(_cll().LevenshteinLevel(self.column, self.distance))
 
-    def holds(self, req: Row, rec: Row) -> bool | None:
-        a, b = req[self.column], rec[self.column]
-        if a is None or b is None:
-            return None
+    def agree(self, a: Any, b: Any) -> bool:
         return levenshtein(_str(a), _str(b)) <= self.distance
 
 
 @dataclass(frozen=True, slots=True)
-class Overlap:
+class Overlap(_OnColumn):
     """The two sides' lists share an element (``list_has_any``), or with ``intersect``
-    Splink's array-intersection level of size >= 1."""
+    Splink's array-intersection level of size >= 1 (``array_length(list_intersect(a, b))
+    >= 1``): NULL items never match."""
 
     column: str
     prior: Prior
@@ -251,43 +233,36 @@ class Overlap:
     def splink(self) -> Any:
         if self.intersect:
             return self.prior.configure(_cll().ArrayIntersectLevel(self.column, 1))
-        sql = f"list_has_any({self.column}_l, {self.column}_r)"
-        return self.prior.configure(_cll().CustomLevel(sql, self.label))
+        return self.prior.custom(f"list_has_any({self.column}_l, {self.column}_r)", self.label)
 
-    def holds(self, req: Row, rec: Row) -> bool | None:
-        return _overlap(req[self.column], rec[self.column])
+    def agree(self, a: Any, b: Any) -> bool:
+        return bool({x for x in a if x is not None} & {x for x in b if x is not None})
 
 
 @dataclass(frozen=True, slots=True)
-class NearDate:
+class NearDate(_OnColumn):
     """Within ``DOB_WINDOW_DAYS`` days, or day and month swapped."""
 
     column: str
     label: str
     prior: Prior
 
-    @property
-    def sql(self) -> str:
+    def splink(self) -> Any:
         a, b = f"{self.column}_l", f"{self.column}_r"
-        return (
+        sql = (
             f"abs(date_diff('day', {a}, {b})) <= {DOB_WINDOW_DAYS} "
             f"OR (month({a}) = day({b}) AND day({a}) = month({b}))"
         )
+        return self.prior.custom(sql, self.label)
 
-    def splink(self) -> Any:
-        return self.prior.configure(_cll().CustomLevel(self.sql, self.label))
-
-    def holds(self, req: Row, rec: Row) -> bool | None:
-        a, b = req[self.column], rec[self.column]
-        if a is None or b is None:
-            return None
+    def agree(self, a: Any, b: Any) -> bool:
         if type(a) is not dt.date or type(b) is not dt.date:
             raise Unsure("a date of birth that is not a date")
-        return abs((b - a).days) <= DOB_WINDOW_DAYS or (a.month == b.day and a.day == b.month)
+        return bool(abs((b - a).days) <= DOB_WINDOW_DAYS or (a.month == b.day and a.day == b.month))
 
 
 @dataclass(frozen=True, slots=True)
-class HammingIs:
+class HammingIs(_OnColumn):
     """Strings of one length that differ in exactly ``distance`` characters."""
 
     column: str
@@ -295,21 +270,15 @@ class HammingIs:
     label: str
     prior: Prior
 
-    @property
-    def sql(self) -> str:
+    def splink(self) -> Any:
         a, b = f"{self.column}_l", f"{self.column}_r"
-        return (
+        sql = (
             f"CASE WHEN length({a}) = length({b}) "
             f"THEN hamming({a}, {b}) = {self.distance} ELSE false END"
         )
+        return self.prior.custom(sql, self.label)
 
-    def splink(self) -> Any:
-        return self.prior.configure(_cll().CustomLevel(self.sql, self.label))
-
-    def holds(self, req: Row, rec: Row) -> bool | None:
-        a, b = req[self.column], rec[self.column]
-        if a is None or b is None:
-            return None
+    def agree(self, a: Any, b: Any) -> bool:
         a, b = _str(a), _str(b)
         _ascii(a, b)
         if len(a) != len(b):
@@ -330,19 +299,12 @@ class Else:
         return True
 
 
-Level = (
-    Null
-    | Exact
-    | Swapped
-    | ListContains
-    | Initial
-    | JaroWinklerAtLeast
-    | LevenshteinAtMost
-    | Overlap
-    | NearDate
-    | HammingIs
-    | Else
-)
+class Level(Protocol):
+    """A comparison level: its Splink rendering and its Python predicate."""
+
+    def splink(self) -> Any: ...
+
+    def holds(self, req: Row, rec: Row) -> bool | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,15 +342,3 @@ class RuleKey:
             return block_on(*self.left)
         terms = (f"l.{a} = r.{b}" for a, b in zip(self.left, self.right, strict=True))
         return CustomRule(" AND ".join(terms))
-
-
-__all__ = [
-    "Comparison",
-    "Level",
-    "Prior",
-    "RuleKey",
-    "Unsure",
-    "jaro_winkler",
-    "levenshtein",
-    "near",
-]

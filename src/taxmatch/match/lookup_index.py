@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from taxmatch.errors import ReferenceSnapshotError
 from taxmatch.match.levels import RuleKey
+from taxmatch.match.model import attach
 from taxmatch.owner_only import make_dir, restrict_tree
 
 INDEX_VERSION = "lookup-index-3"
@@ -95,23 +96,16 @@ class Keyed:
             for k in ALIGNED.get(name, {})
         }
 
-    def empty(self) -> pa.Table:
-        return self.schema.empty_table()
-
     def close(self) -> None:
         self.batches = []
         self.keys = {}
         self.aligned = {}
         self._source.close()
 
-    def take(self, wanted: dict[str, list[int]]) -> pa.Table:
-        """The rows whose key ``k`` is one of ``wanted[k]``, for any ``k``, each once."""
-        return self.take_rows(wanted)[0]
-
-    def take_rows(self, wanted: dict[str, list[int]]) -> tuple[pa.Table, Any]:
-        """``take`` and the row numbers taken, in the table's order (to index
-        ``aligned`` with). Taken batch by batch: a take across the whole (chunked)
-        table would copy it."""
+    def take(self, wanted: dict[str, list[int]]) -> tuple[pa.Table, Any]:
+        """The rows whose key ``k`` is one of ``wanted[k]``, for any ``k``, each once, and
+        their row numbers, in the table's order (to index ``aligned`` with). Taken batch by
+        batch: a take across the whole (chunked) table would copy it."""
         found: list[Any] = []
         for key, values in wanted.items():
             pairs = self.keys[key]
@@ -122,7 +116,7 @@ class Keyed:
                 if hi > lo:
                     found.append(pairs[1][lo:hi])
         if not found:
-            return self.empty(), np.empty(0, np.uint64)
+            return self.schema.empty_table(), np.empty(0, np.uint64)
         rows = np.unique(np.concatenate(found))
         which = np.searchsorted(self.starts, rows, "right") - 1
         taken = []
@@ -150,7 +144,7 @@ def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
     try:
         con.execute("SET memory_limit='1GB'")
         con.execute("SET threads=2")
-        con.execute(f"ATTACH '{_quote(snapshot)}' AS ref (READ_ONLY)")
+        attach(con, snapshot)
         rules = {f"k{i}": key_sql(k.right, "m") for i, k in enumerate(keys)}
         tables = {"master_records": rules, **PERSON_TABLES}
         for name, key_exprs in tables.items():
@@ -193,21 +187,17 @@ def _write_keyed(
     key_exprs: dict[str, str],
     aligned_sql: dict[str, str],
 ) -> None:
-    cols = [c for c, _ in _describe(con, f"ref.{name}")]
-    select = ", ".join(f"m.{c}" for c in cols)
     keyed = ", ".join(f"{expr} AS __{k}" for k, expr in key_exprs.items())
     keyed += "".join(f", {expr} AS __aligned_{k}" for k, expr in aligned_sql.items())
-    reader = con.sql(f"SELECT {select}, {keyed} FROM ref.{name} m").to_arrow_reader(200_000)
+    reader = con.sql(f"SELECT m.*, {keyed} FROM ref.{name} m").to_arrow_reader(200_000)
+    cols = [c for c in reader.schema.names if not c.startswith("__")]  # the table's own
     parts: dict[str, list[Any]] = {k: [] for k in key_exprs}
     aligned: dict[str, list[Any]] = {k: [] for k in aligned_sql}
     offset = 0
-    writer: pa.ipc.RecordBatchFileWriter | None = None
-    try:
+    schema = pa.schema([reader.schema.field(c) for c in cols])
+    with pa.ipc.new_file(str(directory / f"{name}.arrow"), schema) as writer:
         for batch in reader:
-            data = batch.select(cols)
-            if writer is None:
-                writer = pa.ipc.new_file(str(directory / f"{name}.arrow"), data.schema)
-            writer.write_batch(data)
+            writer.write_batch(batch.select(cols))
             for k in key_exprs:
                 column = batch.column(f"__{k}")
                 valid = np.asarray(column.is_valid())
@@ -220,12 +210,6 @@ def _write_keyed(
                     raise ReferenceSnapshotError("a lookup index key is unexpectedly null")
                 aligned[k].append(np.asarray(column, dtype=np.uint64))
             offset += batch.num_rows
-        if writer is None:
-            schema = con.sql(f"SELECT {select} FROM ref.{name} m LIMIT 0").to_arrow_table()
-            writer = pa.ipc.new_file(str(directory / f"{name}.arrow"), schema.schema)
-    finally:
-        if writer is not None:
-            writer.close()
     for k, chunks in parts.items():
         pairs = np.concatenate(chunks, axis=1) if chunks else np.empty((2, 0), np.uint64)
         order = np.argsort(pairs[0], kind="stable")
@@ -233,14 +217,6 @@ def _write_keyed(
     for k, chunks in aligned.items():
         values = np.concatenate(chunks) if chunks else np.empty(0, np.uint64)
         np.save(directory / f"{name}.{k}.aligned.npy", values)
-
-
-def _describe(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
-    return [(str(r[0]), str(r[1])) for r in con.execute(f"DESCRIBE {table}").fetchall()]
-
-
-def _quote(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def people_of(
@@ -260,10 +236,10 @@ def people_of(
         }
     )
     for name in ("persons", "person_names"):
-        rows = tables[name].take({"pk": hashes}).to_pylist()
+        rows = tables[name].take({"pk": hashes})[0].to_pylist()
         # a 64-bit hash collision would add another person's rows: keep the persons'
         people[name] = [r for r in rows if r["person_id"] in ids]
-    filings, filing_rows = tables["filings"].take_rows({"pk": hashes})
+    filings, filing_rows = tables["filings"].take({"pk": hashes})
     address_key = tables["filings"].aligned["ak"]
     keys: set[int] = set()
     for row, filing in zip(filing_rows, filings.to_pylist(), strict=True):
@@ -272,18 +248,6 @@ def people_of(
             keys.add(int(address_key[row]))
     if keys:
         people["person_addresses"] = (
-            tables["person_addresses"].take({"ak": sorted(keys)}).to_pylist()
+            tables["person_addresses"].take({"ak": sorted(keys)})[0].to_pylist()
         )
     return people
-
-
-__all__ = [
-    "ADDRESS_KEY",
-    "ALIGNED",
-    "PERSON_TABLES",
-    "Keyed",
-    "build_lookup_index",
-    "index_path",
-    "key_sql",
-    "people_of",
-]

@@ -57,13 +57,7 @@ def evidence_of(
         if key in own_keys:
             co_filed[other].add(key)
     return Evidence(
-        person=Person(
-            person_id,
-            person["tin"],
-            person["deceased"],
-            person["suffix"],
-            person["date_of_birth"],
-        ),
+        person=Person._make(person[c] for c in Person._fields),
         names=[
             Name(n["first_name"], n["last_key"])
             for n in person_names
@@ -110,15 +104,7 @@ def outcomes_of(
     for v in valid:
         rn = int(v["row_number"])
         found = best.get(rn)
-        evidence = None
-        if found is not None:
-            evidence = evidence_of(
-                found.person_id,
-                people["persons"],
-                people["person_names"],
-                people["filings"],
-                people["person_addresses"],
-            )
+        evidence = None if found is None else evidence_of(found.person_id, **people)
         first = v["first_name"]
         nicknames = (nick.get(first) if first is not None else None) or ()
         outcome = judge(rn, request_of(v), found, evidence, nicknames)

@@ -4,10 +4,9 @@ history (``place``). Pure; called by ``taxmatch.match.rules.judge`` only."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from taxmatch.match.evidence import Address, Evidence, Filing, Place
-from taxmatch.match.similarity import distance, same, similarity
+from taxmatch.match.similarity import distance, same, similarity, sql_and, sql_or
 from taxmatch.match.thresholds import MAX_SLIP_SUPPORT, MEND_SIMILAR
 
 
@@ -19,18 +18,6 @@ def text_order(*values: str | None) -> tuple[tuple[bool, str], ...]:
 def _filled(value: str | None) -> bool | None:
     """SQL's ``value <> ''``: unknown for a missing value."""
     return None if value is None else value != ""
-
-
-def _and(*values: bool | None) -> bool | None:
-    if any(v is False for v in values):
-        return False
-    return None if any(v is None for v in values) else True
-
-
-def _or(*values: bool | None) -> bool | None:
-    if any(v is True for v in values):
-        return True
-    return None if any(v is None for v in values) else False
 
 
 def _descending(value: int | None) -> tuple[bool, int]:
@@ -50,7 +37,7 @@ def _mends(
     other filer at the slip filed at ``a`` too) and the slip no real, busy address."""
     if not (same(a.zip5, slip.zip5) and (a.house_number or a.po_box)) or a.key == slip.key:
         return False
-    same_place = _and(
+    same_place = sql_and(
         _eq(a.house_number, slip.house_number),
         _eq(a.street, slip.street),
         _eq(a.unit, slip.unit),
@@ -108,13 +95,6 @@ def _line(row: Address | Filing) -> str | None:
     return None if row.line1 is None or row.unit is None else f"{row.line1} {row.unit}"
 
 
-def _first(items: list[Address], key: Callable[[Address], Any]) -> Address | None:
-    """SQL's ``ORDER BY … LIMIT 1`` over ``items``."""
-    if len(items) <= 1:
-        return items[0] if items else None
-    return min(items, key=key)
-
-
 def _consensus(slip: Filing, evidence: Evidence, years: int, support: int) -> Address | None:
     """The address the slip meant, if the person's history shows one (``_mends``)."""
     others = evidence.neighbours.get(slip.key, frozenset())
@@ -125,9 +105,10 @@ def _consensus(slip: Filing, evidence: Evidence, years: int, support: int) -> Ad
         return all(a.key in evidence.co_filed.get(o, frozenset()) for o in others)
 
     found = [a for a in evidence.addresses if _mends(a, slip, years, support, shared)]
-    return _first(
+    return min(  # SQL's ORDER BY … LIMIT 1
         found,
-        lambda a: (
+        default=None,
+        key=lambda a: (
             _descending(a.n_years),
             _descending(a.support),
             _descending(a.last_year),
@@ -146,7 +127,7 @@ def _history_unit(slip: Filing, evidence: Evidence) -> str:
         and same(a.zip5, slip.zip5)
         and a.unit
     ]
-    history = _first(found, lambda a: (_descending(a.n_years), text_order(a.unit)))
+    history = min(found, default=None, key=lambda a: (_descending(a.n_years), text_order(a.unit)))
     return "" if history is None or history.unit is None else history.unit
 
 
@@ -161,9 +142,10 @@ def _complete(slip: Filing, evidence: Evidence) -> Address | None:
         and ((a.house_number and a.street) or a.po_box)
         and similarity(a.line1, slip.line1) >= MEND_SIMILAR
     ]
-    return _first(
+    return min(
         found,
-        lambda a: (
+        default=None,
+        key=lambda a: (
             _descending(a.n_years),
             _descending(a.last_year),
             text_order(a.line1, a.unit, a.city, a.state, a.zip5, a.house_number, a.street),
@@ -174,16 +156,12 @@ def _complete(slip: Filing, evidence: Evidence) -> Address | None:
 def _deliverable(slip: Filing) -> bool | None:
     """A house number and street, or a PO box, and a ZIP, city and state: unknown when a
     part is missing (as SQL reads it)."""
-    house, street, box = slip.house_number, slip.street, slip.po_box
-    zip5, city, state = slip.zip5, slip.city, slip.state
-    if None in (house, street, box, zip5, city, state):
-        return _and(
-            _or(_and(_filled(house), _filled(street)), _filled(box)),
-            _filled(zip5),
-            _filled(city),
-            _filled(state),
-        )
-    return bool(((house and street) or box) and zip5 and city and state)
+    return sql_and(
+        sql_or(sql_and(_filled(slip.house_number), _filled(slip.street)), _filled(slip.po_box)),
+        _filled(slip.zip5),
+        _filled(slip.city),
+        _filled(slip.state),
+    )
 
 
 def place(slip: Filing, evidence: Evidence) -> Place:
@@ -191,10 +169,8 @@ def place(slip: Filing, evidence: Evidence) -> Place:
     own history where the filing holds a slip: a dropped unit, a typo, a one-off; and a
     filing whose address cannot be delivered replaced by a complete one the person filed
     in other years whose line is nearly the same."""
-    mine = None
-    key = slip.key
-    if None not in key:  # SQL's join: a missing part matches no address
-        mine = next((a for a in evidence.addresses if a.key == key), None)
+    key = slip.key  # SQL's join: a missing part matches no address
+    mine = None if None in key else next((a for a in evidence.addresses if a.key == key), None)
     years = 1 if mine is None or mine.n_years is None else mine.n_years
     support = 1 if mine is None or mine.support is None else mine.support
     usable = _deliverable(slip)
@@ -203,23 +179,18 @@ def place(slip: Filing, evidence: Evidence) -> Place:
     if usable is True:
         line1 = slip.line1 if consensus is None or consensus.line1 is None else consensus.line1
         city, state, zip5 = slip.city, slip.state, slip.zip5
+    elif complete is None:
+        line1 = city = state = zip5 = None
     else:
-        line1 = None if complete is None else complete.line1
-        city, state, zip5 = (
-            (None, None, None)
-            if complete is None
-            else (complete.city, complete.state, complete.zip5)
-        )
-    if usable is False:
-        unit = None if complete is None else complete.unit
-        house = None if complete is None else complete.house_number
-        street = None if complete is None else complete.street
-    elif consensus is not None:
-        unit, house, street = consensus.unit, consensus.house_number, consensus.street
+        line1, city, state, zip5 = complete.line1, complete.city, complete.state, complete.zip5
+    mended = complete if usable is False else consensus
+    if mended is not None:
+        unit, house, street = mended.unit, mended.house_number, mended.street
+    elif usable is False:
+        unit = house = street = None
     else:
-        unit, house, street = slip.unit, slip.house_number, slip.street
-        if slip.unit == "":
-            unit = _history_unit(slip, evidence)
+        unit = _history_unit(slip, evidence) if slip.unit == "" else slip.unit
+        house, street = slip.house_number, slip.street
     return Place(
         slip.tax_year,
         line1,
@@ -230,5 +201,5 @@ def place(slip: Filing, evidence: Evidence) -> Place:
         slip.phone,
         house,
         street,
-        _or(usable, complete is not None),
+        sql_or(usable, complete is not None),
     )

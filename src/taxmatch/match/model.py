@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import duckdb
 
+from taxmatch.errors import ReferenceSnapshotError
 from taxmatch.match.levels import (
     Comparison,
     Else,
@@ -60,6 +61,12 @@ def quiet_splink() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str = "ref") -> None:
+    """Attach the database file ``path`` to ``con`` read-only, as ``alias``."""
+    quoted = str(path).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS {alias} (READ_ONLY)")
+
+
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
     path: Path
@@ -68,8 +75,7 @@ class ModelInfo:
     snapshot_id: str
 
 
-def _p(m: float, **kwargs: Any) -> Prior:
-    return Prior(m, **kwargs)
+_p = Prior
 
 
 # Swapped names on the request ("GARCIA MARIA"): filings never swap, so neither m nor u
@@ -164,10 +170,6 @@ BLOCKING: tuple[RuleKey, ...] = (
 )
 
 
-def _comparisons() -> list[Any]:
-    return [c.splink() for c in COMPARISONS]
-
-
 def blocking_rules() -> list[Any]:
     """The Splink rendering of ``BLOCKING``."""
     return [rule.splink() for rule in BLOCKING]
@@ -179,7 +181,7 @@ def settings_dict(link_type: Literal["link_only", "dedupe_only"], prior: float) 
     creator = SettingsCreator(
         link_type=link_type,
         unique_id_column_name="unique_id",
-        comparisons=_comparisons(),
+        comparisons=[c.splink() for c in COMPARISONS],
         blocking_rules_to_generate_predictions=blocking_rules(),
         probability_two_random_records_match=prior,
         retain_intermediate_calculation_columns=False,
@@ -189,8 +191,12 @@ def settings_dict(link_type: Literal["link_only", "dedupe_only"], prior: float) 
     return settings
 
 
-def model_dir(store: Path, snapshot_id: str) -> Path:
-    return store / "models" / snapshot_id
+def rule_sql(settings: dict[str, Any]) -> list[str]:
+    """The blocking rules of Splink ``settings`` (saved or ``settings_dict``'s), as SQL."""
+    return [
+        r["blocking_rule"] if isinstance(r, dict) else str(r)
+        for r in settings["blocking_rules_to_generate_predictions"]
+    ]
 
 
 def train_model(store: Path, snapshot_id: str, snapshot_path: Path, *, seed: int = 42) -> ModelInfo:
@@ -200,12 +206,10 @@ def train_model(store: Path, snapshot_id: str, snapshot_path: Path, *, seed: int
     quiet_splink()
     con = duckdb.connect()
     try:
-        path = str(snapshot_path).replace("'", "''")
-        con.execute(f"ATTACH '{path}' AS ref (READ_ONLY)")
+        attach(con, snapshot_path)
         con.execute("CREATE TEMP TABLE recs AS SELECT * FROM ref.master_records")
         con.execute("CREATE TEMP TABLE labelled AS SELECT * FROM ref.training_records")
-        n_records = con.execute("SELECT count(*) FROM recs").fetchall()[0]
-        total = int(n_records[0]) if n_records else 0
+        total = int(con.execute("SELECT count(*) FROM recs").fetchall()[0][0])
         prior = 1.0 / max(total, 2)
         db = DuckDBAPI(connection=con)
         recs = db.register("recs", dataset_display_name="master_records")
@@ -220,7 +224,7 @@ def train_model(store: Path, snapshot_id: str, snapshot_path: Path, *, seed: int
     finally:
         con.close()
     settings["link_type"] = "link_only"
-    out = model_dir(store, snapshot_id)
+    out = store / "models" / snapshot_id
     make_dir(out)
     doc = {
         "schema": MODEL_SCHEMA,
@@ -235,9 +239,7 @@ def train_model(store: Path, snapshot_id: str, snapshot_path: Path, *, seed: int
 
 
 def load_model_info(store: Path, snapshot_id: str) -> ModelInfo:
-    from taxmatch.errors import ReferenceSnapshotError
-
-    path = model_dir(store, snapshot_id) / "model.json"
+    path = store / "models" / snapshot_id / "model.json"
     if not path.exists():
         raise ReferenceSnapshotError(
             f"{path}: no model trained for reference {snapshot_id}; "

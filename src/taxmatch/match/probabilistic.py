@@ -1,12 +1,6 @@
 """The probabilistic matcher: Splink scores request × (person, address) pairs; candidates
-are collapsed to persons; the best person's summary goes to the decision rule.
-
-For each valid request it writes one ``outcomes`` row (the columns of
-``taxmatch.match.exact.OUTCOME_COLUMNS``): how many distinct persons reach the review
-threshold, the best person's match probability, the margin in bits over the runner-up
-person, whether the first name agrees (exact, a filed variant, a nickname, or an initial
-where the file has only an initial), whether the requester's address is in the person's
-address history, and the person's latest filing within the requested periods.
+are collapsed to persons (``collapse``) and the best person's summary, one ``outcomes`` row
+(``evidence.Outcome``) per valid request, goes to the decision rule (``rules.judge``).
 
 It never decides disclosure and never logs a value.
 """
@@ -21,7 +15,7 @@ import duckdb
 
 from taxmatch.match.collapse import judge_ranked, rank_into
 from taxmatch.match.features import request_features, request_nicknames
-from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
+from taxmatch.match.model import ModelInfo, attach, load_settings, quiet_splink
 from taxmatch.match.thresholds import CANDIDATE_FLOOR
 
 # Requests scored per pass: 25 000 requests against a million persons fit the batch
@@ -90,15 +84,13 @@ def match_probabilistic(
     from splink import DuckDBAPI
 
     quiet_splink()
-    path = str(reference).replace("'", "''")
-    con.execute(f"ATTACH '{path}' AS ref (READ_ONLY)")
+    attach(con, reference)
     try:
         con.execute("CREATE OR REPLACE TEMP VIEW master_view AS SELECT * FROM ref.master_records")
         for table in ("outcomes", "req_kept", "collapse_best"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
         request_nicknames(con)  # once for the whole batch: the chunks and the judging read it
-        first = True
-        for lo, hi in _ranges(con, chunk_rows or MATCH_CHUNK_ROWS):
+        for i, (lo, hi) in enumerate(_ranges(con, chunk_rows or MATCH_CHUNK_ROWS)):
             con.execute(
                 f"""CREATE OR REPLACE TEMP VIEW valid_part AS
                     SELECT * FROM valid WHERE row_number >= {lo} AND row_number < {hi}"""
@@ -111,12 +103,11 @@ def match_probabilistic(
             pred.drop_table_from_database_and_remove_from_cache()
             # The request features of every chunk are kept (``taxmatch explain`` reads
             # the features of any row).
-            if first:
-                con.execute("ALTER TABLE req_features RENAME TO req_kept")
-            else:
-                con.execute("INSERT INTO req_kept SELECT * FROM req_features")
-                con.execute("DROP TABLE req_features")
-            first = False
+            con.execute(
+                "INSERT INTO req_kept SELECT * FROM req_features; DROP TABLE req_features"
+                if i
+                else "ALTER TABLE req_features RENAME TO req_kept"
+            )
             if on_chunk is not None:
                 on_chunk(hi - lo)
         con.execute("ALTER TABLE req_kept RENAME TO req_features")

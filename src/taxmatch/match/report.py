@@ -14,10 +14,8 @@ def match_weight_rows(info: ModelInfo) -> list[tuple[str, str, float]]:
     for comparison in load_settings(info)["comparisons"]:
         name = str(comparison.get("output_column_name", "?"))
         for level in comparison["comparison_levels"]:
-            if level.get("is_null_level"):
-                continue
             m, u = level.get("m_probability"), level.get("u_probability")
-            if not m or not u:
+            if level.get("is_null_level") or not m or not u:
                 continue
             label = str(level.get("label_for_charts") or level.get("sql_condition", ""))
             rows.append((name, label, math.log2(float(m) / float(u))))

@@ -12,6 +12,7 @@ The records they read and write are in ``taxmatch.match.evidence``, the threshol
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 
 from taxmatch.match.evidence import (
     Address,
@@ -106,29 +107,19 @@ def suffix_unconfirmed(request: Request, person: Person) -> bool:
     return bool(person.suffix) and request.suffix == "" and not same_dob
 
 
+# Every column of a filing, in the order ties between filings of one year are broken.
+_ORDER = attrgetter(
+    "line1", "unit", "house_number", "street", "po_box", "city", "state", "zip5", "phone"
+)
+# The disclosed address's ``outcomes`` columns (``Place``'s, by name).
+_SHOWN = ("line1", "unit", "city", "state", "zip5", "phone")
+
+
 def latest_filing(filings: Iterable[Filing], periods: Sequence[int]) -> Filing | None:
     """The person's latest filing within the requested periods. Every column orders,
     so the choice never depends on the order rows are read in."""
     found = [f for f in filings if f.tax_year in periods]
-    if len(found) <= 1:
-        return found[0] if found else None
-    return min(
-        found,
-        key=lambda f: (
-            -f.tax_year,
-            text_order(
-                f.line1,
-                f.unit,
-                f.house_number,
-                f.street,
-                f.po_box,
-                f.city,
-                f.state,
-                f.zip5,
-                f.phone,
-            ),
-        ),
-    )
+    return min(found, default=None, key=lambda f: (-f.tax_year, text_order(*_ORDER(f))))
 
 
 def unit_missing(
@@ -174,10 +165,5 @@ def judge(
         suffix_unconfirmed=suffix_unconfirmed(request, person),
         address_usable=usable,
         person_tin=person.tin,
-        line1=None if found is None else found.line1,
-        unit=None if found is None else found.unit,
-        city=None if found is None else found.city,
-        state=None if found is None else found.state,
-        zip5=None if found is None else found.zip5,
-        phone=None if found is None else found.phone,
+        **({} if found is None else {c: getattr(found, c) for c in _SHOWN}),
     )

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taxmatch.match.levels import Exact, RuleKey, Unsure
-from taxmatch.match.model import BLOCKING, COMPARISONS, settings_dict
+from taxmatch.match.model import BLOCKING, COMPARISONS, rule_sql, settings_dict
 from taxmatch.match.thresholds import CANDIDATE_FLOOR
 
 Row = dict[str, Any]
@@ -95,11 +95,7 @@ def _same_declarations(settings: dict[str, Any]) -> bool:
             (c["output_column_name"], [[lv.get(k) for k in keys] for lv in c["comparison_levels"]])
             for c in s["comparisons"]
         ]
-        rules = [
-            r["blocking_rule"] if isinstance(r, dict) else str(r)
-            for r in s["blocking_rules_to_generate_predictions"]
-        ]
-        return comparisons, rules
+        return comparisons, rule_sql(s)
 
     return bool(shape(ours) == shape(settings))
 
@@ -196,14 +192,10 @@ class Scorer:
     def _tf(self, lv: _Level, req: Row, rec: Row) -> float:
         values = self.tf[lv.tf_column or ""]
         column = (lv.tf_column or "")[3:]
-        tf_l, tf_r = values.get(req[column]), values.get(rec[column])
-        if tf_l is None and tf_r is None:
+        known = [t for t in (values.get(req[column]), values.get(rec[column])) if t is not None]
+        if not known:
             return 0.0
-        a = tf_l if tf_l is not None else tf_r
-        b = tf_r if tf_r is not None else tf_l
-        assert a is not None
-        assert b is not None
-        return lv.tf_weight * (lv.log2_u_exact - math.log2(max(a, b, lv.tf_min_u)))
+        return lv.tf_weight * (lv.log2_u_exact - math.log2(max(*known, lv.tf_min_u)))
 
     def score(self, requests: list[Row], records: list[Row]) -> Scored:
         """Every admitted pair at or above the floor, and the uncertain ones."""
@@ -241,6 +233,3 @@ class Scorer:
                         }
                     )
         return out
-
-
-__all__ = ["CANDIDATE_FLOOR", "Scored", "Scorer", "Unsupported", "weight_to_prob"]

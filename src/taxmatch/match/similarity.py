@@ -1,4 +1,4 @@
-"""The string measures every matcher rule uses, defined once (rapidfuzz, as DuckDB).
+"""String measures (rapidfuzz, as DuckDB) and SQL's three-valued logic, defined once.
 
 DuckDB vendors rapidfuzz's Jaro-Winkler; both return their similarity to the last bits
 alike except where a fused multiply-add rounds differently, which is why a lookup whose
@@ -19,6 +19,20 @@ def jaro_winkler(a: str, b: str) -> float:
 
 def levenshtein(a: str, b: str) -> int:
     return int(Levenshtein.distance(a, b))
+
+
+def sql_and(*values: bool | None) -> bool | None:
+    """SQL's ``AND``: None is unknown."""
+    if any(v is False for v in values):
+        return False
+    return None if any(v is None for v in values) else True
+
+
+def sql_or(*values: bool | None) -> bool | None:
+    """SQL's ``OR``: None is unknown."""
+    if any(v is True for v in values):
+        return True
+    return None if any(v is None for v in values) else False
 
 
 def same(a: str | None, b: str | None) -> bool:

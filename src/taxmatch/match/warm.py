@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from taxmatch.errors import ReferenceSnapshotError
 from taxmatch.events import Event, emit
-from taxmatch.match.collapse import OUTCOME_SCHEMA, collapse
+from taxmatch.match.collapse import OUTCOME_SCHEMA, REQUEST_COLUMNS, collapse
 from taxmatch.match.features import FEATURE_COLUMNS, REQUEST_INPUTS, request_feature_rows
 from taxmatch.match.features import request_features as sql_request_features
 from taxmatch.match.levels import RuleKey, Unsure
@@ -43,12 +43,19 @@ from taxmatch.match.lookup_index import (
     PERSON_TABLES,
     Keyed,
     build_lookup_index,
-    index_path,
     key_sql,
     people_of,
 )
 from taxmatch.match.lookup_judge import best_persons, outcomes_of
-from taxmatch.match.model import BLOCKING, ModelInfo, blocking_rules, load_settings, quiet_splink
+from taxmatch.match.model import (
+    BLOCKING,
+    ModelInfo,
+    attach,
+    load_settings,
+    quiet_splink,
+    rule_sql,
+    settings_dict,
+)
 from taxmatch.match.probabilistic import TF_VIEWS, predict_pairs
 from taxmatch.match.score import Scorer, Unsupported
 
@@ -58,41 +65,14 @@ Row = dict[str, Any]
 def rule_keys(settings: dict[str, Any] | None = None) -> list[RuleKey]:
     """The declared blocking rules (``model.BLOCKING``); with a saved model's
     ``settings``, an error when its rules are not these (the index could not serve it)."""
-    if settings is not None:
-        from splink import SettingsCreator
-
-        creator = SettingsCreator(
-            link_type="link_only", blocking_rules_to_generate_predictions=blocking_rules()
+    if settings is not None and rule_sql(settings) != rule_sql(settings_dict("link_only", 0.5)):
+        raise ReferenceSnapshotError(
+            "the model's blocking rules are not the declared ones; the lookup index cannot serve it"
         )
-        ours = creator.create_settings_dict(sql_dialect_str="duckdb")
-
-        def sql(s: dict[str, Any]) -> list[str]:
-            return [
-                r["blocking_rule"] if isinstance(r, dict) else str(r)
-                for r in s["blocking_rules_to_generate_predictions"]
-            ]
-
-        if sql(ours) != sql(settings):
-            raise ReferenceSnapshotError(
-                "the model's blocking rules are not the declared ones; "
-                "the lookup index cannot serve it"
-            )
     return list(BLOCKING)
 
 
-_VALID_COLUMNS = (
-    "row_number",
-    "first_name",
-    "last_name",
-    "tax_periods",
-    "house_number",
-    "street",
-    "zip5",
-    "po_box",
-    "suffix",
-    "date_of_birth",
-)
-_INPUTS = tuple(dict.fromkeys((*_VALID_COLUMNS, *REQUEST_INPUTS)))  # what a lookup reads
+_INPUTS = tuple(dict.fromkeys((*REQUEST_COLUMNS, *REQUEST_INPUTS)))  # what a lookup reads
 
 
 class WarmMatcher:
@@ -122,12 +102,11 @@ class WarmMatcher:
         try:
             self.con.execute(f"SET memory_limit='{memory_limit}'")
             self.con.execute(f"SET threads={int(threads)}")
-            self.con.execute(
-                f"ATTACH '{str(snapshot).replace(chr(39), chr(39) * 2)}' AS ref (READ_ONLY)"
-            )
+            attach(self.con, snapshot)
             # The SQL path's candidates, taken from the index, are registered under this name.
-            self.con.register("warm_candidates", self._master.empty())
-            self._types = {c: t for c, t in self._describe("ref.master_records")}
+            self.con.register("warm_candidates", self._master.schema.empty_table())
+            described = self.con.execute("DESCRIBE ref.master_records").fetchall()
+            self._types = {str(r[0]): str(r[1]) for r in described}
             self._scorer = self._python_scorer()
         except BaseException:
             self.con.close()
@@ -168,7 +147,7 @@ class WarmMatcher:
                 "'temp') AND starts_with(table_name, '__splink__')"
             ).fetchall():
                 self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
-            self.con.register("warm_candidates", self._master.empty())
+            self.con.register("warm_candidates", self._master.schema.empty_table())
             self._sql_tables = False
 
     def _python_scorer(self) -> Scorer | None:
@@ -219,21 +198,20 @@ class WarmMatcher:
     ) -> tuple[list[Row], list[Row]]:
         assert self._scorer is not None
         requests = request_feature_rows(inputs)
-        candidates, taken = self._master.take_rows(self._wanted(requests))
+        candidates, taken = self._master.take(self._wanted(requests))
         listed = candidates.to_pylist()
         scored = self._scorer.score(requests, listed)
         if scored.uncertain:
             raise Unsupported("a pair the scorer is not sure of")
-        valid = [{c: v[c] for c in _VALID_COLUMNS} for v in inputs]
         nick = {
             str(r["first_name"]): r["nicknames"] for r in requests if r["first_name"] is not None
         }
         best = best_persons(
-            valid, scored.pairs, review_threshold=review_threshold, margin=min_margin_log2
+            inputs, scored.pairs, review_threshold=review_threshold, margin=min_margin_log2
         )
         ids = {b.person_id for b in best.values() if b is not None}
         people = people_of(self._master, self._people, ids, listed, taken)
-        return outcomes_of(valid, best, people, nick), requests
+        return outcomes_of(inputs, best, people, nick), requests
 
     def _wanted(self, requests: list[Row]) -> dict[str, list[int]]:
         """Each rule's key of each request, hashed by DuckDB as the index's were."""
@@ -260,7 +238,7 @@ class WarmMatcher:
         con = self.con
         sql_request_features(con)
         requests = con.sql("SELECT * FROM req_features").to_arrow_table().to_pylist()
-        candidates, _ = self._master.take_rows(self._wanted(requests))
+        candidates, _ = self._master.take(self._wanted(requests))
         con.register("warm_candidates", candidates)
         self._sql_tables = True
         pred = predict_pairs(
@@ -270,21 +248,7 @@ class WarmMatcher:
         pred.drop_table_from_database_and_remove_from_cache()
         collapse(con, "warm_pred", review_threshold, min_margin_log2, ref="ref")
 
-    def _write(self, table: str, rows: list[Row], schema: pa.Schema | None) -> None:
-        assert schema is not None
+    def _write(self, table: str, rows: list[Row], schema: pa.Schema) -> None:
         warm_rows = pa.table({n: [r[n] for r in rows] for n in schema.names}, schema=schema)
         self.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM warm_rows")
         del warm_rows  # read by name (DuckDB's scan of a local)
-
-    def _describe(self, table: str) -> list[tuple[str, str]]:
-        return [(str(r[0]), str(r[1])) for r in self.con.execute(f"DESCRIBE {table}").fetchall()]
-
-
-__all__ = [
-    "RuleKey",
-    "WarmMatcher",
-    "build_lookup_index",
-    "index_path",
-    "outcomes_of",
-    "rule_keys",
-]

@@ -209,35 +209,19 @@ def _parse_line(line: str, use_fast: bool = True) -> _Line:
     return _Line(house, street, unit, "", ())
 
 
-def standardise_street(line: str) -> str:
-    """USPS Pub. 28 line 1 without the unit: "123 North Main Street" -> "123 N MAIN ST".
-
-    Total and idempotent on any text; a PO box becomes "PO BOX <n>". For a line that
-    ``parse_address`` accepts this equals ``Address.street_line``.
-    """
-    tokens = line_tokens(line)
-    box = _po_box(tokens)
-    if box:
-        return f"PO BOX {box}"
-    house, street_tokens, _ = segment(tokens)
-    return " ".join(part for part in (house, render_street(street_tokens)) if part)
-
-
 # --- unit, city, state, ZIP -----------------------------------------------------------
 
 
 @lru_cache(maxsize=4096)
-def _parse_unit(raw: str) -> tuple[str, AddressProblem | None]:
-    if not raw.strip():
-        return "", None
-    if _is_placeholder(raw, fold(raw), repeated=False):  # "# 111" is a real unit
-        # "N/A" in the unit field says "no unit"; the street line still has to stand.
-        return "", None
+def _parse_unit(raw: str) -> str:
+    """The unit field's text: never a problem of its own (see ``parse_address``)."""
+    # "N/A" in the unit field says "no unit"; the street line still has to stand.
+    if not raw.strip() or _is_placeholder(raw, fold(raw), repeated=False):  # "# 111" is one
+        return ""
     tokens = line_tokens(raw)
-    unit = _standardise_unit(tokens, bare_id=True)
     # A unit in a shape Pub. 28 does not know ("APT NO 304", "OFFICE 3") is kept as
     # written: the unit never decides whether the street address stands.
-    return (unit or " ".join(tokens), None)
+    return _standardise_unit(tokens, bare_id=True) or " ".join(tokens)
 
 
 @lru_cache(maxsize=1 << 15)
@@ -282,30 +266,25 @@ def _parse_zip(raw: str) -> tuple[str, AddressProblem | None]:
     return "", AddressProblem.MALFORMED_ZIP
 
 
-_NO_PROBLEMS: frozenset[Problem] = frozenset()
-
-
 def parse_address(
     street_address: str, unit: str, city: str, state: str, zip_code: str
 ) -> AddressParse:
     """Standardise one address, or say per field what is wrong with it."""
-    if not (
-        street_address.strip() or unit.strip() or city.strip() or state.strip() or zip_code.strip()
-    ):
+    given = [field.strip() != "" for field in (street_address, unit, city, state, zip_code)]
+    if not any(given):
         return AddressParse(None, frozenset({(STREET, AddressProblem.MISSING)}))
-    line = _parse_line(street_address)
-    if not (street_address.strip() or unit.strip() or city.strip() or state.strip()):
-        line = _fail(AddressProblem.ZIP_ONLY)  # a ZIP code alone (docs/domain.md anti-pattern 2)
-    unit_text, unit_problem = _parse_unit(unit)
+    # A ZIP code alone is no address (docs/domain.md anti-pattern 2).
+    line = _parse_line(street_address) if any(given[:4]) else _fail(AddressProblem.ZIP_ONLY)
+    unit_text = _parse_unit(unit)
     city_text, city_problem = _parse_city(city)
     state_code, state_problem = _parse_state(state)
     zip5, zip_problem = _parse_zip(zip_code)
+    unit_problem = None
     if line.unit and unit_text and line.unit != unit_text:
         unit_problem = AddressProblem.UNPARSEABLE  # two different units given
-    if line.problems or unit_problem or city_problem or state_problem or zip_problem:
-        fields = ((UNIT, unit_problem), (CITY, city_problem), (STATE, state_problem))
-        problems = {(STREET, p) for p in line.problems}
-        problems.update((f, p) for f, p in (*fields, (ZIP, zip_problem)) if p is not None)
+    rest = ((UNIT, unit_problem), (CITY, city_problem), (STATE, state_problem), (ZIP, zip_problem))
+    problems = {(STREET, p) for p in line.problems} | {(f, p) for f, p in rest if p is not None}
+    if problems:
         return AddressParse(None, frozenset(problems))
     address = Address(
         house_number=line.house,
@@ -316,7 +295,7 @@ def parse_address(
         state=state_code,
         zip5=zip5,
     )
-    return AddressParse(address, _NO_PROBLEMS)
+    return AddressParse(address, frozenset())
 
 
 def salvage_address(
@@ -329,7 +308,7 @@ def salvage_address(
     standardised on their own where they can be, and empty where they cannot.
     """
     line = " ".join(line_tokens(street_address))
-    unit_text, _ = _parse_unit(unit)
+    unit_text = _parse_unit(unit)
     city_text, city_problem = _parse_city(city)
     state_code, _ = _parse_state(state)
     zip5, _ = _parse_zip(zip_code)

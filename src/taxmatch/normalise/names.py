@@ -24,27 +24,18 @@ if TYPE_CHECKING:
 # Canonical generational suffixes.
 SUFFIXES: Final = ("JR", "SR", "II", "III", "IV", "V")
 
+# Each canonical suffix and its spellings.
 _SUFFIX_SPELLINGS: Final = {
-    "JR": "JR",
-    "JNR": "JR",
-    "JUN": "JR",
-    "JUNIOR": "JR",
-    "SR": "SR",
-    "SNR": "SR",
-    "SEN": "SR",
-    "SENIOR": "SR",
-    "II": "II",
-    "2ND": "II",
-    "2": "II",
-    "III": "III",
-    "3RD": "III",
-    "3": "III",
-    "IV": "IV",
-    "4TH": "IV",
-    "4": "IV",
-    "V": "V",
-    "5TH": "V",
-    "5": "V",
+    spelling: canonical
+    for canonical, spellings in (
+        ("JR", "JR JNR JUN JUNIOR"),
+        ("SR", "SR SNR SEN SENIOR"),
+        ("II", "II 2ND 2"),
+        ("III", "III 3RD 3"),
+        ("IV", "IV 4TH 4"),
+        ("V", "V 5TH 5"),
+    )
+    for spelling in spellings.split()
 }
 # Spellings that are a suffix when they close a surname ("SMITH JR", "JONES III").
 _SUFFIX_WORDS_LAST: Final = frozenset(
@@ -54,14 +45,13 @@ _SUFFIX_WORDS_LAST: Final = frozenset(
 _SUFFIX_WORDS_FIRST: Final = _SUFFIX_WORDS_LAST - {"V"}
 
 # Surname particles, dropped from ``last_parts`` only when another word follows.
-_PARTICLES: Final = frozenset(
+SURNAME_PARTICLES: Final = frozenset(
     {
         "DE", "DEL", "DELA", "DELLA", "DELLO", "DEGLI", "DI", "DA", "DAS", "DO", "DOS",
         "DU", "DES", "LA", "LAS", "LOS", "LE", "Y", "E", "VAN", "VON", "DER", "DEN", "TER",
         "TEN", "BIN", "BINTI", "BINT", "IBN", "BEN", "AL", "EL",
     }
 )  # fmt: skip
-SURNAME_PARTICLES: Final = _PARTICLES
 
 # Courtesy titles typed before a given name ("MR JOHN").
 _TITLES: Final = frozenset({"MR", "MRS", "MS", "MISS", "MX", "DR", "REV", "PROF", "SIR"})
@@ -113,7 +103,7 @@ def _take_suffix(words: list[str], suffix: str, allowed: frozenset[str]) -> tupl
 
 
 def _surname_parts(words: list[str]) -> tuple[str, ...]:
-    return tuple(w for i, w in enumerate(words) if not (w in _PARTICLES and i < len(words) - 1))
+    return (*(w for w in words[:-1] if w not in SURNAME_PARTICLES), *words[-1:])
 
 
 def normalise_name(first: str, middle: str, last: str, suffix: str) -> PersonName:

@@ -13,24 +13,13 @@ import unicodedata
 from functools import lru_cache
 
 # Letters that NFKD does not decompose into an ASCII base letter.
-_TRANSLITERATIONS: dict[str, str] = {
-    "Ø": "O",
-    "ø": "o",
-    "Æ": "AE",
-    "æ": "ae",
-    "Œ": "OE",
-    "œ": "oe",
-    "Ł": "L",
-    "ł": "l",
-    "Đ": "D",
-    "đ": "d",
-    "Ð": "D",
-    "ð": "d",
-    "Þ": "TH",
-    "þ": "th",
-    "ß": "SS",
-    "ı": "i",
-}
+_TRANSLITERATIONS = dict(
+    zip(
+        "ØøÆæŒœŁłĐđÐðÞþßı",
+        ("O", "o", "AE", "ae", "OE", "oe", "L", "l", "D", "d", "D", "d", "TH", "th", "SS", "i"),
+        strict=True,
+    )
+)
 # Apostrophes join (O'BRIEN -> OBRIEN) rather than split.
 _APOSTROPHES = "'\u2019\u2018\u02bc\u02bb`\u00b4"
 
@@ -49,9 +38,6 @@ def _ascii_table(keep: str = "") -> dict[int, str | None]:
     return table
 
 
-_ASCII_TABLE = _ascii_table()
-
-
 _TRANSLIT_TABLE = str.maketrans(
     {**_TRANSLITERATIONS, **{ch: "'" for ch in _APOSTROPHES if not ch.isascii()}}
 )
@@ -65,17 +51,12 @@ def _to_ascii(text: str) -> str:
     names with accents are common, and this runs on every field of every record.
     """
     decomposed = unicodedata.normalize("NFKD", text.translate(_TRANSLIT_TABLE))
+    if decomposed.isascii():
+        return decomposed
+    decomposed = _COMBINING.sub("", decomposed)
     if not decomposed.isascii():
-        decomposed = _COMBINING.sub("", decomposed)
-        decomposed = (
-            "".join(
-                ch if ch.isascii() or unicodedata.combining(ch) == 0 else "" for ch in decomposed
-            )
-            if not decomposed.isascii()
-            else decomposed
-        )
-        decomposed = decomposed.encode("ascii", "replace").decode("ascii").replace("?", " ")
-    return decomposed
+        decomposed = "".join(c for c in decomposed if c.isascii() or not unicodedata.combining(c))
+    return decomposed.encode("ascii", "replace").decode("ascii").replace("?", " ")
 
 
 @lru_cache(maxsize=1 << 16)
@@ -84,9 +65,7 @@ def fold(text: str) -> str:
 
     Idempotent: ``fold(fold(x)) == fold(x)``.
     """
-    if not text.isascii():
-        text = _to_ascii(text)
-    return " ".join(text.translate(_ASCII_TABLE).split())
+    return fold_keeping(text, "")
 
 
 def fold_keeping(text: str, keep: str) -> str:

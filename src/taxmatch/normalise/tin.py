@@ -4,9 +4,9 @@
 ITIN ranges); ``is_ssn`` a Social Security number as SSA issues them (area not 000, 666 or
 9XX, group not 00, serial not 0000). Person resolution lets an ITIN person join the SSN
 person that succeeds it (an ITIN holder who is issued an SSN files under it thereafter).
-``tins_adjacent`` says whether two TINs differ by one keyed digit or by one swap of
-neighbouring digits, the slips a clerk makes; person resolution uses it to decide which
-TINs may be the same person's. ``tin_neighbours`` lists every TIN adjacent to one.
+``tin_neighbours`` lists every TIN that differs from one by one keyed digit or by one swap
+of neighbouring digits, the slips a clerk makes; person resolution uses it to decide which
+TINs may be the same person's.
 
 This module never does I/O, never logs and never raises on any input string.
 """
@@ -39,23 +39,8 @@ def is_ssn(tin: str) -> bool:
     )
 
 
-def tins_adjacent(a: str, b: str) -> bool:
-    """Same length and one digit changed (Hamming 1) or two neighbours swapped. Irreflexive."""
-    if len(a) != len(b) or a == b:
-        return False
-    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-    if len(diff) == 1:
-        return True
-    return (
-        len(diff) == 2
-        and diff[1] == diff[0] + 1
-        and a[diff[0]] == b[diff[1]]
-        and a[diff[1]] == b[diff[0]]
-    )
-
-
 def tin_neighbours(tin: str) -> frozenset[str]:
-    """Every digit string adjacent to ``tin`` (``tins_adjacent`` holds for each one)."""
+    """Every digit string one keyed digit or one swap of neighbouring digits from ``tin``."""
     out: set[str] = set()
     for i, c in enumerate(tin):
         out.update(tin[:i] + d + tin[i + 1 :] for d in _DIGITS if d != c)

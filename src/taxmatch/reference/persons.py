@@ -34,15 +34,14 @@ from taxmatch.reference.person_tables import (
     ssn_sql,
     write_person_ids,
 )
-from taxmatch.resolve import (
+from taxmatch.resolve.edges import (
     FRAGMENT_FILINGS,
-    Filed,
-    Modal,
     fragment_edges,
     one_off_roots,
-    splits_off,
     succession_edges,
 )
+from taxmatch.resolve.records import Filed, Modal
+from taxmatch.resolve.rules import splits_off
 
 _FRAGMENT_HEX = 12
 # A resolution rule: (pairs, modal fields, filings) -> the pairs it joins.

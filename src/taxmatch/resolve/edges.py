@@ -1,13 +1,10 @@
-"""From judged pairs to merges: each rule's edges, and the persons they make.
-
-Rule 3 merges a one-off cluster (one tax year) into the one adjacent-TIN cluster it may
-be; rule 6 joins an ITIN person to the one SSN person that succeeds it, one to one; rule
-7 joins a fragment (a return on someone else's TIN) to the one person at whose address
-it was filed. Only sources move, each to one target; ambiguity merges nothing.
+"""From judged pairs to merges: the edges of rules 3, 6 and 7 (``taxmatch.resolve``) and
+the persons they make. Only sources move, each to one target; ambiguity merges nothing.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
@@ -48,21 +45,14 @@ def accepted_edges(
 def one_to_one(edges: Iterable[Pair]) -> list[Pair]:
     """The edges whose source and target each appear in no other edge."""
     pairs = list(edges)
-    n_src: dict[str, int] = {}
-    n_dst: dict[str, int] = {}
-    for s, d in pairs:
-        n_src[s] = n_src.get(s, 0) + 1
-        n_dst[d] = n_dst.get(d, 0) + 1
+    n_src, n_dst = Counter(s for s, _ in pairs), Counter(d for _, d in pairs)
     return sorted((s, d) for s, d in pairs if n_src[s] == 1 and n_dst[d] == 1)
 
 
 def disjoint_sources(edges: Iterable[Pair], years: Mapping[str, Iterable[int]]) -> list[Pair]:
     """Drop every source that shares a tax year with another source of the same target."""
     pairs = list(edges)
-    seen: dict[tuple[str, int], int] = {}
-    for s, d in pairs:
-        for y in set(years.get(s, ())):
-            seen[(d, y)] = seen.get((d, y), 0) + 1
+    seen = Counter((d, y) for s, d in pairs for y in set(years.get(s, ())))
     return sorted((s, d) for s, d in pairs if all(seen[(d, y)] == 1 for y in set(years.get(s, ()))))
 
 

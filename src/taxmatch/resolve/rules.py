@@ -1,8 +1,5 @@
-"""Judging one group or one pair: names, dates of birth and the address agreements.
-
-Merging two people discloses the wrong person's address, the worst error; splitting one
-person only costs recall, so every merge needs several independent agreements.
-"""
+"""Judging one group or one pair: names, dates of birth and the address agreements (every
+merge needs several independent ones: see ``taxmatch.resolve``)."""
 
 from __future__ import annotations
 
@@ -101,23 +98,15 @@ def _house_zip(a: Filed, b: Filed) -> bool:
     )
 
 
-def _sign(n: int) -> int:
-    return (n > 0) - (n < 0)
-
-
 def near_address(src: Sequence[Filed], dst: Sequence[Filed]) -> bool:
     """Rule 3: a filing of ``src`` shares house number (or PO box) and ZIP5 with a filing
     of ``dst`` in the nearest ``dst`` year on either side of its year (or the same year),
     at most ``NEAR_YEARS`` away: the address ``dst`` held at the time."""
     dst_years = {b.year for b in dst}
     for year in {a.year for a in src}:
-        nearest: dict[int, int] = {}  # direction -> nearest dst year that way
-        for y in dst_years:
-            if abs(y - year) <= NEAR_YEARS:
-                way = _sign(y - year)
-                if way not in nearest or abs(y - year) < abs(nearest[way] - year):
-                    nearest[way] = y
-        near = set(nearest.values())
+        before = [y for y in dst_years if year - NEAR_YEARS <= y < year]
+        after = [y for y in dst_years if year < y <= year + NEAR_YEARS]
+        near = {year, max(before, default=year), min(after, default=year)}
         if any(_house_zip(a, b) for a in src if a.year == year for b in dst if b.year in near):
             return True
     return False

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from taxmatch.errors import ReferenceSnapshotError
+from taxmatch.match.levels import RuleKey
 from taxmatch.match.model import settings_dict
-from taxmatch.match.warm import RuleKey, rule_keys
+from taxmatch.match.warm import rule_keys
 
 DECLARED = [
     RuleKey(("last_key", "zip5"), ("last_key", "zip5")),

@@ -17,7 +17,6 @@ from taxmatch.normalise.address import (
     line_tokens,
     parse_address,
     salvage_address,
-    standardise_street,
 )
 
 P = AddressProblem
@@ -78,7 +77,6 @@ def test_valid_street_lines(street: str, street_line: str, unit: str) -> None:
     assert parsed.address is not None
     assert parsed.address.street_line == street_line
     assert parsed.address.unit == unit
-    assert standardise_street(street) == street_line
 
 
 def test_po_box_fields() -> None:
@@ -371,15 +369,6 @@ def test_parse_round_trips_through_its_own_output(
     assume(parsed.address is not None)
     assert parsed.address is not None
     assert reparse(parsed.address) == parsed
-    assert standardise_street(fields[0]) == parsed.address.street_line
-    assert standardise_street(parsed.address.street_line) == parsed.address.street_line
-
-
-@settings(max_examples=400, deadline=None)
-@given(field_text | address_fields().map(lambda f: f[0]))
-def test_standardise_street_is_total_and_idempotent(line: str) -> None:
-    once = standardise_street(line)
-    assert standardise_street(once) == once
 
 
 def test_placeholder_unit_means_no_unit() -> None:

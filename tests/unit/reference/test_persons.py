@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from taxmatch.contracts import MASTER_COLUMNS
-from taxmatch.normalise.tin import is_itin, is_ssn, tin_neighbours, tins_adjacent
+from taxmatch.normalise.tin import is_itin, is_ssn, tin_neighbours
 from taxmatch.reference.person_tables import itin_sql, ssn_sql
 from taxmatch.reference.snapshot import load_reference
 
@@ -462,6 +462,21 @@ def test_snapshot_schema(tmp_path: Path) -> None:
 
 
 # --- pure helpers ---------------------------------------------------------------------
+
+
+def tins_adjacent(a: str, b: str) -> bool:
+    """The oracle for ``tin_neighbours``: one digit changed or two neighbours swapped."""
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    if len(diff) == 1:
+        return True
+    return (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and a[diff[0]] == b[diff[1]]
+        and a[diff[1]] == b[diff[0]]
+    )
 
 
 def test_tin_helpers() -> None:

@@ -9,10 +9,7 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taxmatch.resolve import (
-    Filed,
-    MergeCandidate,
-    Modal,
+from taxmatch.resolve.edges import (
     accepted_edges,
     disjoint_sources,
     fragment_edges,
@@ -20,8 +17,9 @@ from taxmatch.resolve import (
     one_off_roots,
     one_to_one,
     succession_edges,
-    suffixes_confirm,
 )
+from taxmatch.resolve.records import Filed, MergeCandidate, Modal
+from taxmatch.resolve.rules import suffixes_confirm
 
 # Synthetic keys: ITINs, SSNs and rule-2 fragment keys.
 KEYS = ["912701234", "912711234", "123456789", "123456780", "223456789", "123456789~ab12cd"]

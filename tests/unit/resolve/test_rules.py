@@ -8,11 +8,9 @@ from datetime import date
 from hypothesis import given
 from hypothesis import strategies as st
 
-from taxmatch.resolve import (
-    Filed,
-    MergeCandidate,
-    Modal,
-    accepted_edges,
+from taxmatch.resolve.edges import accepted_edges
+from taxmatch.resolve.records import Filed, MergeCandidate, Modal
+from taxmatch.resolve.rules import (
     candidate,
     fragment_confirms,
     given_names_agree,
