@@ -224,6 +224,10 @@ def train_model(store: Path, snapshot_id: str, snapshot_path: Path, *, seed: int
     finally:
         con.close()
     settings["link_type"] = "link_only"
+    # Splink names each linker with a random id; kept, it would make every model file (and
+    # its hash in every summary) new. m and u are ratios of counts over seeded samples, so
+    # without it the same snapshot and seed give the same file, byte for byte.
+    settings.pop("linker_uid", None)
     out = store / "models" / snapshot_id
     make_dir(out)
     doc = {

@@ -1,0 +1,25 @@
+"""Training is reproducible: the same snapshot and seed give the same model file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from taxmatch.match.model import load_model_info, train_model
+from taxmatch.reference.snapshot import current_reference
+
+
+def test_the_same_snapshot_and_seed_give_the_same_model_file_byte_for_byte(
+    model_store: Path, tmp_path: Path
+) -> None:
+    reference = current_reference(model_store)
+    first = load_model_info(model_store, reference.snapshot_id)  # trained with the default seed
+    again = train_model(tmp_path, reference.snapshot_id, reference.path)
+    assert again.path.read_bytes() == first.path.read_bytes()
+    assert again.sha256 == first.sha256
+
+
+def test_another_seed_is_recorded_in_the_model_file(model_store: Path, tmp_path: Path) -> None:
+    reference = current_reference(model_store)
+    first = load_model_info(model_store, reference.snapshot_id)
+    other = train_model(tmp_path, reference.snapshot_id, reference.path, seed=7)
+    assert other.sha256 != first.sha256
