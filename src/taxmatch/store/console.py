@@ -29,9 +29,8 @@ from sqlalchemy import (
 
 from taxmatch.errors import StoreError
 from taxmatch.ledger.chain import LedgerDraft, format_recorded_at
-from taxmatch.store.console_models import console_sessions, officers
 from taxmatch.store.ledger_store import append_entries
-from taxmatch.store.models import UTCDateTime
+from taxmatch.store.models import UTCDateTime, console_sessions, officers
 from taxmatch.store.state import StateStore
 
 

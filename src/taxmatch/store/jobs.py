@@ -20,8 +20,8 @@ from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from taxmatch.errors import IdempotencyKeyReused, StoreError
+from taxmatch.store.models import idempotency_keys, jobs
 from taxmatch.store.service import ServiceStore
-from taxmatch.store.service_models import idempotency_keys, jobs
 
 MAX_ATTEMPTS: Final = 5
 

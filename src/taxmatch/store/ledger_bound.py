@@ -38,9 +38,15 @@ from taxmatch.ledger.bind import (
     with_fields,
 )
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
-from taxmatch.store.console_models import releases, reviews
 from taxmatch.store.keys import Keys
-from taxmatch.store.models import DecisionRow, batches, disclosure_subjects, request_counts
+from taxmatch.store.models import (
+    DecisionRow,
+    batches,
+    disclosure_subjects,
+    releases,
+    request_counts,
+    reviews,
+)
 from taxmatch.store.subjects import open_subject
 
 READ_CHUNK: Final = 10_000

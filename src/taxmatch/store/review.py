@@ -18,7 +18,6 @@ from sqlalchemy import ColumnElement, Row, and_, exists, func, select
 from taxmatch.contracts import Outcome
 from taxmatch.errors import StoreError
 from taxmatch.ledger.chain import LedgerDraft
-from taxmatch.store.console_models import releases, reviews
 from taxmatch.store.ledger_bound import (
     RELEASE_FINISH,
     RELEASE_REVIEWS,
@@ -34,6 +33,8 @@ from taxmatch.store.models import (
     decision_from_row,
     decisions,
     disclosure_subjects,
+    releases,
+    reviews,
 )
 from taxmatch.store.state import StateStore
 from taxmatch.store.subjects import sealed_values
