@@ -26,13 +26,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
     Column,
+    Connection,
     Date,
     DateTime,
     Dialect,
@@ -42,17 +43,26 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Row,
+    Select,
     String,
     Table,
     Text,
     UniqueConstraint,
     false,
+    select,
 )
 from sqlalchemy.types import TypeDecorator
 
 from taxmatch.contracts import Disposition, Outcome
 from taxmatch.errors import LedgerError, StoreError
 from taxmatch.ledger.chain import LEDGER_SCHEMA, LedgerEntry, canonical_payload
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    from taxmatch.store.database import StateDatabase
+
+T = TypeVar("T", bound="DataclassInstance")
 
 BATCH_STATUSES: frozenset[str] = frozenset({"queued", "running", "done", "failed"})
 _DISPOSITIONS = frozenset(d.value for d in Disposition)
@@ -423,6 +433,29 @@ def dump_counts(counts: Mapping[str, int]) -> str:
 Params = dict[str, object]
 
 
+def from_row(cls: type[T], row: Row[Any]) -> T:
+    """A ``cls`` made of the columns of ``row`` that are its fields."""
+    values = row._mapping
+    return cls(**{name: values[name] for name in cls.__dataclass_fields__})
+
+
+def find_one(db: StateDatabase, operation: str, cls: type[T], query: Select[Any]) -> T | None:
+    """The first row ``query`` reads as a ``cls``; None when there is none."""
+    with db.reading(operation) as conn:
+        row = conn.execute(query).first()
+    return None if row is None else from_row(cls, row)
+
+
+def find_all(db: StateDatabase, operation: str, cls: type[T], query: Select[Any]) -> list[T]:
+    with db.reading(operation) as conn:
+        return [from_row(cls, row) for row in conn.execute(query)]
+
+
+def has_row(conn: Connection, key: Column[Any], value: object) -> bool:
+    """Whether ``key``'s table holds a row whose ``key`` is ``value``."""
+    return conn.execute(select(key).where(key == value)).first() is not None
+
+
 def batch_params(row: BatchRow) -> Params:
     check_status(row.status)
     check_aware("created_at", row.created_at)
@@ -453,19 +486,8 @@ def decision_from_row(row: Row[Any]) -> DecisionRow:
 
 
 def entry_params(entry: LedgerEntry) -> Params:
-    return {
-        "seq": entry.seq,
-        "ledger_schema": LEDGER_SCHEMA,
-        "recorded_at": entry.recorded_at,
-        "event_type": entry.event_type,
-        "actor": entry.actor,
-        "origin": entry.origin,
-        "success": entry.success,
-        "object_id": entry.object_id,
-        "payload": canonical_payload(entry.payload),
-        "prev_hash": entry.prev_hash,
-        "entry_hash": entry.entry_hash,
-    }
+    params: Params = {name: getattr(entry, name) for name in LedgerEntry.__dataclass_fields__}
+    return {**params, "ledger_schema": LEDGER_SCHEMA, "payload": canonical_payload(entry.payload)}
 
 
 def entry_from_row(row: Row[Any]) -> LedgerEntry:
