@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from taxmatch.store.accounting import DisclosureRecord, disclosures_about
 from taxmatch.store.console import Officer
-from taxmatch.store.ledger_page import ledger_page
 from taxmatch.store.review import (
     QUEUE_OUTCOMES,
     QueueItem,
@@ -16,6 +15,7 @@ from taxmatch.store.review import (
     Review,
     find_decision,
     find_review,
+    ledger_page,
     list_releases,
     queue_page,
     unreleased_reviews,
