@@ -16,14 +16,8 @@ from sqlalchemy import case, delete, false, func, literal, null, or_, select, ty
 
 from taxmatch.errors import StoreError
 from taxmatch.ledger.chain import LedgerDraft
-from taxmatch.store.models import (
-    UTCDateTime,
-    console_sessions,
-    find_one,
-    from_row,
-    has_row,
-    officers,
-)
+from taxmatch.store.edge_models import console_sessions, officers
+from taxmatch.store.models import UTCDateTime, find_one, from_row, has_row
 from taxmatch.store.state import StateStore
 
 

@@ -20,7 +20,8 @@ from sqlalchemy import ColumnElement, Connection, or_, select, update
 
 from taxmatch.errors import IdempotencyKeyReused, StoreError
 from taxmatch.store.bulk import upsert
-from taxmatch.store.models import find_all, find_one, from_row, idempotency_keys, jobs
+from taxmatch.store.edge_models import idempotency_keys, jobs
+from taxmatch.store.models import find_all, find_one, from_row
 from taxmatch.store.service import ServiceStore
 
 MAX_ATTEMPTS: Final = 5

@@ -33,15 +33,9 @@ from sqlalchemy import Column, ColumnElement, Connection, Table, and_, select, t
 from taxmatch.errors import BatchNotFound, LedgerError, StoreError
 from taxmatch.ledger.bind import EVENT_ROWS_BACKFILLED, RowsDigest, bound_fields, with_fields
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
+from taxmatch.store.edge_models import releases, reviews
 from taxmatch.store.keys import Keys
-from taxmatch.store.models import (
-    DecisionRow,
-    batches,
-    disclosure_subjects,
-    releases,
-    request_counts,
-    reviews,
-)
+from taxmatch.store.models import DecisionRow, batches, disclosure_subjects, request_counts
 from taxmatch.store.subjects import open_subject
 
 READ_CHUNK: Final = 10_000

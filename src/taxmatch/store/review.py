@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, select
 from taxmatch.contracts import Outcome
 from taxmatch.errors import StoreError
 from taxmatch.ledger.chain import LedgerDraft, LedgerEntry
+from taxmatch.store.edge_models import releases, reviews
 from taxmatch.store.ledger_bound import (
     RELEASE_FINISH,
     RELEASE_REVIEWS,
@@ -36,8 +37,6 @@ from taxmatch.store.models import (
     find_all,
     find_one,
     ledger_entries,
-    releases,
-    reviews,
 )
 from taxmatch.store.state import StateStore
 from taxmatch.store.subjects import sealed_values

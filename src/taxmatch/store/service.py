@@ -23,15 +23,8 @@ from sqlalchemy import select, update
 
 from taxmatch.errors import BadArgument, StoreError
 from taxmatch.store.database import StateDatabase
-from taxmatch.store.models import (
-    AGENCY_STATUSES,
-    agencies,
-    agency_usage,
-    api_tokens,
-    batches,
-    find_one,
-    has_row,
-)
+from taxmatch.store.edge_models import AGENCY_STATUSES, agencies, agency_usage, api_tokens
+from taxmatch.store.models import batches, find_one, has_row
 
 TOKEN_PREFIX: Final = "tm_"  # noqa: S105 (a prefix, not a secret)
 _AGENCY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

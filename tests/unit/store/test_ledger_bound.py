@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from taxmatch.ledger.chain import GENESIS, LedgerDraft, link
 from taxmatch.store import review as cs
+from taxmatch.store.edge_models import releases, reviews
 from taxmatch.store.models import (
     DecisionRow,
     SubjectRow,
@@ -32,9 +33,7 @@ from taxmatch.store.models import (
     disclosure_subjects,
     entry_params,
     ledger_entries,
-    releases,
     request_counts,
-    reviews,
 )
 from taxmatch.store.seal import seal_batch
 from taxmatch.store.state import StateStore
