@@ -87,16 +87,11 @@ def disclosures_about(state: StateStore, tin: str) -> list[DisclosureRecord]:
     keys = state.keys
     return [
         DisclosureRecord(
-            at,
-            batch,
-            did,
-            agency,
-            letter,
-            statute,
-            open_subject(keys, did, "relevance", relevance),
-            tuple(f for f in fields.split(";") if f),
+            *row[:6],
+            open_subject(keys, row.disclosure_id, "relevance", row.relevance),
+            tuple(f for f in row.fields.split(";") if f),
         )
-        for at, batch, did, agency, letter, statute, relevance, fields in rows
+        for row in rows
     ]
 
 
