@@ -16,7 +16,7 @@ from sqlalchemy import update
 from taxmatch.cli import main
 from taxmatch.pipeline import officers as officers_module
 from taxmatch.pipeline.officers import LOCK_AFTER
-from taxmatch.store.console_models import console_sessions
+from taxmatch.store.edge_models import console_sessions
 
 from .conftest import ORIGIN, PASSWORD, Console
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.ledger.digest import keyed_hash
-from taxmatch.store import console as cs
 from taxmatch.store.state import StateStore
 
 
@@ -26,7 +25,7 @@ def record_console_view(
 ) -> None:
     """One ``console_view`` entry: ``officer`` saw ``object_id`` on ``page``."""
     draft = LedgerDraft("console_view", officer, origin, True, object_id, {"page": page})
-    cs.audit(state, [draft])
+    state.append_ledger([draft])
 
 
 def taxpayer_object_id(state: StateStore, tin: str) -> str:

@@ -26,7 +26,7 @@ from taxmatch.errors import TaxmatchError
 from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.policy.model import ConsolePolicy
 from taxmatch.store import console as cs
-from taxmatch.store.console_models import ROLES
+from taxmatch.store.edge_models import ROLES
 from taxmatch.store.state import StateStore
 
 _RULES: Final = ConsolePolicy()  # lockout and idle rules when no policy is given

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from taxmatch.contracts import Outcome, ReasonCode
 from taxmatch.pipeline.accounting import AnnualReport, annual_report
+from taxmatch.store.accounting import monthly, outcome_counts
 from taxmatch.store.state import StateStore
-from taxmatch.store.transparency import monthly, outcome_counts
 
 NOT_MATCHED = (Outcome.NO_MATCH, Outcome.NO_FILING_IN_PERIOD, Outcome.STALE, Outcome.INELIGIBLE)
 CSV_COLUMNS = ("section", "agency", "statute", "key", "value")

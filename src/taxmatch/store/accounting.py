@@ -2,7 +2,11 @@
 
 Every disclosure about one taxpayer (found by the TIN's blind index); a batch's
 disclosure_id -> TIN list; the annual counts of requests, disclosures and taxpayers
-(distinct blind indexes) by agency and statute. Disclosures are those made
+(distinct blind indexes) by agency and statute; and, for the console's transparency
+report, the outcomes and rejection reasons of the batches received in a year by agency
+and cited statute, and requests and disclosures per month. The statute key is the
+canonical form ``request_counts`` uses, "" when the citation does not parse (stored NULL
+in ``decisions``; so are rows recorded before schema 0005). Disclosures are those made
 (``taxmatch.store.seal.subjects_made``: the batch's package is sealed). TINs and stated
 reasons are decrypted here (``taxmatch.store.subjects``), only for what is returned. The
 only reads in taxmatch that return a TIN: the custodian's edges show them, nothing logs them.
@@ -13,6 +17,7 @@ whole (the per-batch list is streamed).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +25,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from taxmatch.errors import BatchNotFound
-from taxmatch.store.models import batches, disclosure_subjects, request_counts
+from taxmatch.store.models import batches, decisions, disclosure_subjects, request_counts
 from taxmatch.store.seal import subjects_made
 from taxmatch.store.state import StateStore
 from taxmatch.store.subjects import open_subject, tin_lookup
@@ -54,6 +59,11 @@ class CountRow:
     taxpayers: int
 
 
+def year_span(year: int) -> tuple[datetime, datetime]:
+    """The start of calendar ``year`` (UTC) and of the next."""
+    return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+
+
 def disclosures_about(state: StateStore, tin: str) -> list[DisclosureRecord]:
     """Every disclosure about ``tin``, oldest first."""
     query = (
@@ -77,16 +87,11 @@ def disclosures_about(state: StateStore, tin: str) -> list[DisclosureRecord]:
     keys = state.keys
     return [
         DisclosureRecord(
-            at,
-            batch,
-            did,
-            agency,
-            letter,
-            statute,
-            open_subject(keys, did, "relevance", relevance),
-            tuple(f for f in fields.split(";") if f),
+            *row[:6],
+            open_subject(keys, row.disclosure_id, "relevance", row.relevance),
+            tuple(f for f in row.fields.split(";") if f),
         )
-        for at, batch, did, agency, letter, statute, relevance, fields in rows
+        for row in rows
     ]
 
 
@@ -119,7 +124,7 @@ def year_counts(state: StateStore, year: int) -> tuple[list[CountRow], dict[str,
     are those disclosed in the year. Totals count distinct taxpayers over the whole year,
     so they are not the sum of the rows (one taxpayer can be disclosed under two statutes).
     """
-    start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+    start, end = year_span(year)
     received = batches.c.created_at >= start, batches.c.created_at < end
     disclosed = _S.disclosed_at >= start, _S.disclosed_at < end
     agency, statute = batches.c.agency, request_counts.c.statute
@@ -160,7 +165,7 @@ def year_counts(state: StateStore, year: int) -> tuple[list[CountRow], dict[str,
 
 def agency_taxpayers(state: StateStore, year: int) -> dict[str, int]:
     """Distinct taxpayers disclosed to each agency in ``year``."""
-    start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+    start, end = year_span(year)
     query = (
         subjects_made(select(batches.c.agency, func.count(_S.tin_index.distinct())))
         .where(_S.disclosed_at >= start, _S.disclosed_at < end)
@@ -170,11 +175,59 @@ def agency_taxpayers(state: StateStore, year: int) -> dict[str, int]:
         return {a: int(n) for a, n in conn.execute(query)}
 
 
-__all__ = [
-    "CountRow",
-    "DisclosureRecord",
-    "agency_taxpayers",
-    "batch_subjects",
-    "disclosures_about",
-    "year_counts",
-]
+# --- the transparency report -------------------------------------------------------------
+
+Key = tuple[str, str]  # (agency, statute); statute "" when none or not parseable
+
+
+def outcome_counts(state: StateStore, year: int) -> dict[Key, Counter[str]]:
+    """Per (agency, statute): the decisions of batches received in ``year`` by outcome
+    ("REJECTED" for rejected rows) and by reason code ("R01"...), one grouped query each."""
+    start, end = year_span(year)
+    received = (batches.c.created_at >= start, batches.c.created_at < end)
+    statute = func.coalesce(decisions.c.statute, "")
+    by_outcome = (
+        select(batches.c.agency, statute, decisions.c.outcome, func.count())
+        .join(batches, batches.c.batch_id == decisions.c.batch_id)
+        .where(*received)
+        .group_by(batches.c.agency, statute, decisions.c.outcome)
+    )
+    by_codes = (
+        select(batches.c.agency, statute, decisions.c.reason_codes, func.count())
+        .join(batches, batches.c.batch_id == decisions.c.batch_id)
+        .where(*received, decisions.c.disposition == "rejected")
+        .group_by(batches.c.agency, statute, decisions.c.reason_codes)
+    )
+    out: dict[Key, Counter[str]] = {}
+    with state.reading("transparency_counts") as conn:
+        for agency, cited, outcome, n in conn.execute(by_outcome):
+            out.setdefault((agency, cited), Counter())[outcome or "REJECTED"] += int(n)
+        for agency, cited, codes, n in conn.execute(by_codes):
+            for code in (c for c in str(codes).split(";") if c):
+                out.setdefault((agency, cited), Counter())[code] += int(n)
+    return out
+
+
+def monthly(state: StateStore, year: int, agency: str | None = None) -> list[tuple[str, int, int]]:
+    """(YYYY-MM, requests received, disclosures made) for each month of ``year``, of one
+    agency or of all."""
+    rows = []
+    one = () if agency is None else (batches.c.agency == agency,)
+    with state.reading("transparency_monthly") as conn:
+        for month in range(1, 13):
+            start = datetime(year, month, 1, tzinfo=UTC)
+            end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
+            req = conn.execute(
+                select(func.coalesce(func.sum(request_counts.c.requests), 0))
+                .join(batches, batches.c.batch_id == request_counts.c.batch_id)
+                .where(batches.c.created_at >= start, batches.c.created_at < end, *one)
+            ).scalar_one()
+            dis = conn.execute(
+                subjects_made(select(func.count())).where(
+                    disclosure_subjects.c.disclosed_at >= start,
+                    disclosure_subjects.c.disclosed_at < end,
+                    *one,
+                )
+            ).scalar_one()
+            rows.append((f"{year}-{month:02d}", int(req), int(dis)))
+    return rows

@@ -62,6 +62,3 @@ def _copy_decisions(conn: Connection, params: Sequence[Params]) -> int:
         "ON CONFLICT (batch_id, row_number) DO NOTHING"
     )
     return int(inserted.rowcount)
-
-
-__all__ = ["insert_decisions", "upsert"]

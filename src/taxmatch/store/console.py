@@ -11,27 +11,13 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Row,
-    case,
-    delete,
-    false,
-    func,
-    literal,
-    null,
-    or_,
-    select,
-    type_coerce,
-)
+from sqlalchemy import case, delete, false, func, literal, null, or_, select, type_coerce
 
 from taxmatch.errors import StoreError
-from taxmatch.ledger.chain import LedgerDraft, format_recorded_at
-from taxmatch.store.console_models import console_sessions, officers
-from taxmatch.store.ledger_store import append_entries
-from taxmatch.store.models import UTCDateTime
+from taxmatch.ledger.chain import LedgerDraft
+from taxmatch.store.edge_models import console_sessions, officers
+from taxmatch.store.models import UTCDateTime, find_one, from_row, has_row
 from taxmatch.store.state import StateStore
 
 
@@ -45,21 +31,6 @@ class Officer:
     disabled: bool = False
 
 
-def _officer(row: Row[Any]) -> Officer:
-    return Officer(
-        row.username,
-        row.role,
-        row.password_hash,
-        row.failed_logins,
-        row.locked_until,
-        bool(row.disabled),
-    )
-
-
-def _append(conn: Connection, drafts: Sequence[LedgerDraft]) -> None:
-    append_entries(conn, drafts, format_recorded_at(datetime.now(UTC)))
-
-
 def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
 
@@ -71,8 +42,7 @@ def add_officer(
     state: StateStore, username: str, role: str, password_hash: str, draft: LedgerDraft
 ) -> None:
     with state.writing("add_officer") as conn:
-        found = conn.execute(select(officers.c.username).where(officers.c.username == username))
-        if found.first() is not None:
+        if has_row(conn, officers.c.username, username):
             raise StoreError(f"officer {username} already exists")
         conn.execute(
             officers.insert(),
@@ -81,17 +51,15 @@ def add_officer(
                 "role": role,
                 "password_hash": password_hash,
                 "failed_logins": 0,
-                "locked_until": None,
                 "created_at": datetime.now(UTC),
             },
         )
-        _append(conn, [draft])
+        state.append(conn, [draft])
 
 
 def find_officer(state: StateStore, username: str) -> Officer | None:
-    with state.reading("find_officer") as conn:
-        row = conn.execute(select(officers).where(officers.c.username == username)).first()
-    return None if row is None else _officer(row)
+    query = select(officers).where(officers.c.username == username)
+    return find_one(state, "find_officer", Officer, query)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +121,7 @@ def finish_login(
         if ok:
             values = {"failed_logins": 0, "locked_until": None}
             conn.execute(officers.update().where(officers.c.username == username).values(values))
-        _append(conn, drafts)
+        state.append(conn, drafts)
 
 
 def create_session(state: StateStore, token_hash: str, username: str, expires: datetime) -> None:
@@ -205,7 +173,7 @@ def session_officer(
                 .where(console_sessions.c.token_sha256 == token_hash)
                 .values(last_seen_at=now)
             )
-    return _officer(row)
+    return from_row(Officer, row)
 
 
 def change_officer(
@@ -220,8 +188,7 @@ def change_officer(
     every session of theirs, with ``draft`` in the same transaction. The number of
     sessions ended; None when there is no such officer (nothing written)."""
     with state.writing("change_officer") as conn:
-        found = conn.execute(select(officers.c.username).where(officers.c.username == username))
-        if found.first() is None:
+        if not has_row(conn, officers.c.username, username):
             return None
         if values:
             conn.execute(officers.update().where(officers.c.username == username).values(values))
@@ -231,32 +198,11 @@ def change_officer(
                 delete(console_sessions).where(console_sessions.c.username == username)
             )
             ended = int(result.rowcount or 0)
-        _append(conn, [draft])
+        state.append(conn, [draft])
     return ended
 
 
 def end_session(state: StateStore, token_hash: str, draft: LedgerDraft) -> None:
     with state.writing("end_session") as conn:
         conn.execute(delete(console_sessions).where(console_sessions.c.token_sha256 == token_hash))
-        _append(conn, [draft])
-
-
-def audit(state: StateStore, drafts: Sequence[LedgerDraft]) -> None:
-    """Audit events (page views of personal data) into the ledger."""
-    state.append_ledger(drafts)
-
-
-__all__ = [
-    "LoginClaim",
-    "Officer",
-    "add_officer",
-    "audit",
-    "change_officer",
-    "claim_login",
-    "create_session",
-    "end_session",
-    "find_officer",
-    "finish_login",
-    "session_officer",
-    "token_sha256",
-]
+        state.append(conn, [draft])

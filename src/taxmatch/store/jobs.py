@@ -14,16 +14,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
-from sqlalchemy import Connection, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, Connection, or_, select, update
 
 from taxmatch.errors import IdempotencyKeyReused, StoreError
+from taxmatch.store.bulk import upsert
+from taxmatch.store.edge_models import idempotency_keys, jobs
+from taxmatch.store.models import find_all, find_one, from_row
 from taxmatch.store.service import ServiceStore
-from taxmatch.store.service_models import idempotency_keys, jobs
 
 MAX_ATTEMPTS: Final = 5
+# A job queued afresh (new, or failed and asked for again): no run, no lease, no error.
+_QUEUED: Final = {
+    "status": "queued",
+    "stage": "queued",
+    "stage_done": 0,
+    "rows_done": 0,
+    "attempts": 0,
+    "lease_owner": None,
+    "lease_until": None,
+    "error_code": None,
+    "error_detail": None,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +59,6 @@ class Job:
     created_at: datetime
     updated_at: datetime
     error_detail: str | None = None  # the failed run's one-line reason (never a value)
-
-
-def _job(values: dict[str, Any]) -> Job:
-    return Job(**values)
 
 
 class JobQueue:
@@ -78,55 +87,35 @@ class JobQueue:
             if idempotency_key is not None:  # bound even when the batch exists already
                 _bind_key(conn, agency_id, idempotency_key, batch_id, now)
             if row is not None:
-                job = _job(row._asdict())
-                if job.status != "failed":
-                    return job, False
+                if row.status != "failed":
+                    return from_row(Job, row), False
                 conn.execute(
                     update(jobs)
                     .where(jobs.c.batch_id == batch_id)
-                    .values(
-                        status="queued",
-                        error_code=None,
-                        error_detail=None,
-                        attempts=0,
-                        lease_owner=None,
-                        lease_until=None,
-                        stage="queued",
-                        stage_done=0,
-                        rows_done=0,
-                        updated_at=now,
-                    )
+                    .values(**_QUEUED, updated_at=now)
                 )
             else:
                 conn.execute(
                     jobs.insert(),
                     {
+                        **_QUEUED,
                         "batch_id": batch_id,
                         "agency_id": agency_id,
-                        "status": "queued",
                         "idempotency_key": idempotency_key,
                         "requests_path": requests_path,
                         "envelope_path": envelope_path,
                         "rows_total": rows_total,
-                        "stage": "queued",
-                        "stage_done": 0,
                         "stage_total": None,
-                        "rows_done": 0,
-                        "attempts": 0,
-                        "lease_owner": None,
-                        "lease_until": None,
-                        "error_code": None,
                         "created_at": now,
                         "updated_at": now,
                     },
                 )
             fresh = conn.execute(select(jobs).where(jobs.c.batch_id == batch_id)).one()
-        return _job(fresh._asdict()), row is None
+        return from_row(Job, fresh), row is None
 
     def find(self, batch_id: str) -> Job | None:
-        with self._store.reading("find_job") as conn:
-            row = conn.execute(select(jobs).where(jobs.c.batch_id == batch_id)).first()
-        return None if row is None else _job(row._asdict())
+        query = select(jobs).where(jobs.c.batch_id == batch_id)
+        return find_one(self._store, "find_job", Job, query)
 
     def batch_for_key(self, agency_id: str, key: str) -> str | None:
         """The batch ``key`` was first used for by ``agency_id``; None for a new key."""
@@ -146,8 +135,7 @@ class JobQueue:
             .order_by(jobs.c.created_at.desc(), jobs.c.batch_id)
             .limit(limit)
         )
-        with self._store.reading("list_jobs") as conn:
-            return [_job(r._asdict()) for r in conn.execute(query)]
+        return find_all(self._store, "list_jobs", Job, query)
 
     def claim(self, owner: str, lease_seconds: float, *, now: datetime | None = None) -> Job | None:
         """Take the oldest claimable job under a lease for ``owner``; None when idle."""
@@ -167,51 +155,37 @@ class JobQueue:
             row = conn.execute(query).first()
             if row is None:
                 return None
-            job = _job(row._asdict())
             conn.execute(
                 update(jobs)
-                .where(jobs.c.batch_id == job.batch_id)
+                .where(jobs.c.batch_id == row.batch_id)
                 .values(
                     status="running",
                     lease_owner=owner,
-                    attempts=job.attempts + 1,
+                    attempts=row.attempts + 1,
                     lease_until=moment + timedelta(seconds=lease_seconds),
                     updated_at=moment,
                 )
             )
-            fresh = conn.execute(select(jobs).where(jobs.c.batch_id == job.batch_id)).one()
-        return _job(fresh._asdict())
+            fresh = conn.execute(select(jobs).where(jobs.c.batch_id == row.batch_id)).one()
+        return from_row(Job, fresh)
 
     def renew(self, batch_id: str, owner: str, lease_seconds: float) -> bool:
         """Extend ``owner``'s lease; False when the job is no longer theirs."""
-        now = datetime.now(UTC)
-        with self._store.writing("renew_lease") as conn:
-            done = conn.execute(
-                update(jobs)
-                .where(
-                    jobs.c.batch_id == batch_id,
-                    jobs.c.lease_owner == owner,
-                    jobs.c.status == "running",
-                )
-                .values(lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
-            )
-        return bool(done.rowcount)
+        lease_until = datetime.now(UTC) + timedelta(seconds=lease_seconds)
+        mine = *self._mine(batch_id, owner), jobs.c.status == "running"
+        return bool(self._update("renew_lease", *mine, lease_until=lease_until))
 
     def report(
         self, batch_id: str, owner: str, *, stage: str, done: int, total: int | None, rows_done: int
     ) -> None:
-        with self._store.writing("report_progress") as conn:
-            conn.execute(
-                update(jobs)
-                .where(jobs.c.batch_id == batch_id, jobs.c.lease_owner == owner)
-                .values(
-                    stage=stage[:32],
-                    stage_done=done,
-                    stage_total=total,
-                    rows_done=rows_done,
-                    updated_at=datetime.now(UTC),
-                )
-            )
+        self._update(
+            "report_progress",
+            *self._mine(batch_id, owner),
+            stage=stage[:32],
+            stage_done=done,
+            stage_total=total,
+            rows_done=rows_done,
+        )
 
     def finish(
         self,
@@ -233,31 +207,33 @@ class JobQueue:
             "lease_owner": None,
             "lease_until": None,
             "stage": status,
-            "updated_at": datetime.now(UTC),
         }
         if rows_done is not None:
             values["rows_done"] = rows_done
-        with self._store.writing("finish_job") as conn:
-            conn.execute(
-                update(jobs)
-                .where(jobs.c.batch_id == batch_id, jobs.c.lease_owner == owner)
-                .values(**values)
-            )
+        self._update("finish_job", *self._mine(batch_id, owner), **values)
 
     def fail_agency_jobs(self, agency_id: str, error_code: str) -> int:
         """Fail every queued job of ``agency_id`` (the kill switch); running ones stop at
         their worker's next check. How many were failed."""
-        with self._store.writing("fail_agency_jobs") as conn:
+        return self._update(
+            "fail_agency_jobs",
+            jobs.c.agency_id == agency_id,
+            jobs.c.status == "queued",
+            status="failed",
+            error_code=error_code,
+            stage="failed",
+            error_detail=f"{error_code}: agency is suspended",
+        )
+
+    @staticmethod
+    def _mine(batch_id: str, owner: str) -> tuple[ColumnElement[bool], ...]:
+        return jobs.c.batch_id == batch_id, jobs.c.lease_owner == owner
+
+    def _update(self, operation: str, *where: ColumnElement[bool], **values: object) -> int:
+        """Set ``values`` (and ``updated_at``) on the jobs ``where`` selects; how many."""
+        with self._store.writing(operation) as conn:
             done = conn.execute(
-                update(jobs)
-                .where(jobs.c.agency_id == agency_id, jobs.c.status == "queued")
-                .values(
-                    status="failed",
-                    error_code=error_code,
-                    stage="failed",
-                    error_detail=f"{error_code}: agency is suspended",
-                    updated_at=datetime.now(UTC),
-                )
+                update(jobs).where(*where).values(**values, updated_at=datetime.now(UTC))
             )
         return int(done.rowcount)
 
@@ -273,14 +249,10 @@ def _bound(conn: Connection, agency_id: str, key: str) -> str | None:
 def _bind_key(conn: Connection, agency_id: str, key: str, batch_id: str, now: datetime) -> None:
     """Insert the key's binding if absent (a concurrent insert is not an error), then
     refuse a key that names another batch."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(
-        dialect.insert(idempotency_keys)
+        upsert(conn, idempotency_keys)
         .values(agency_id=agency_id, idempotency_key=key, batch_id=batch_id, created_at=now)
         .on_conflict_do_nothing()
     )
     if _bound(conn, agency_id, key) != batch_id:
         raise IdempotencyKeyReused("Idempotency-Key was already used for another batch")
-
-
-__all__ = ["MAX_ATTEMPTS", "Job", "JobQueue"]

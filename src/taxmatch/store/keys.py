@@ -70,10 +70,7 @@ class Keys:
         return getattr(self, kind)[0]  # type: ignore[no-any-return]
 
     def find(self, kind: Kind, kid: str) -> bytes | None:
-        for found, key in getattr(self, kind):
-            if found == kid:
-                return key  # type: ignore[no-any-return]
-        return None
+        return dict(getattr(self, kind)).get(kid)
 
     def __repr__(self) -> str:  # never the key bytes, whatever prints this
         ids = {kind: [kid for kid, _ in getattr(self, kind)] for kind in KINDS}
@@ -120,20 +117,21 @@ class Keyring:
             stored = self._read()
         elif create:
             with self._locked():
-                stored = self._read() if self.path.exists() else self._create({})
+                if not self.path.exists():
+                    self._write({}, fill=True)
+                stored = self._read()
         else:
             raise StoreError(
                 f"keyring {self.path} not found: the store's keys are kept there "
                 f"(or in {ENV_KEYS['ledger']} and {ENV_KEYS['data']}); see docs/security.md"
             )
-        merged: dict[Kind, list[tuple[str, bytes]]] = {}
+        merged = {
+            kind: tuple(dict.fromkeys([*from_env[kind], *stored.get(kind, [])])) for kind in KINDS
+        }
         for kind in KINDS:
-            pairs = [*from_env[kind], *stored.get(kind, [])]
-            unique = list(dict.fromkeys(pairs))
-            if not unique:
+            if not merged[kind]:
                 raise StoreError(f"keyring {self.path} holds no {kind} key")
-            merged[kind] = unique
-        return Keys(tuple(merged["ledger"]), tuple(merged["data"]))
+        return Keys(merged["ledger"], merged["data"])
 
     def adopt_ledger_key(self, secret: bytes) -> None:
         """Keep a ledger key that an older taxmatch kept in the database (idempotent).
@@ -224,10 +222,6 @@ class Keyring:
             out[kind] = [_stored_pair(self.path, kind, i, e) for i, e in enumerate(entries, 1)]
         return out
 
-    def _create(self, stored: dict[Kind, list[tuple[str, bytes]]]) -> dict[Kind, Any]:
-        self._write(stored, fill=True)
-        return self._read()
-
     def _write(self, stored: Mapping[Kind, list[tuple[str, bytes]]], *, fill: bool = False) -> None:
         doc: dict[str, Any] = {"schema": KEYRING_SCHEMA}
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -287,16 +281,3 @@ def _decode_key(text: str) -> bytes | None:
     except (binascii.Error, ValueError):
         return None
     return key if len(key) == KEY_BYTES else None
-
-
-__all__ = [
-    "ENV_KEYRING",
-    "ENV_KEYS",
-    "KEYRING_SCHEMA",
-    "KINDS",
-    "Keyring",
-    "Keys",
-    "ephemeral_keys",
-    "key_id",
-    "keyring_path",
-]

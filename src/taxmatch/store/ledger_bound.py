@@ -25,20 +25,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from sqlalchemy import Column, ColumnElement, Connection, Table, and_, select, true
 
 from taxmatch.errors import BatchNotFound, LedgerError, StoreError
-from taxmatch.ledger.bind import (
-    EVENT_ROWS_BACKFILLED,
-    RowsDigest,
-    bound_fields,
-    with_fields,
-)
+from taxmatch.ledger.bind import EVENT_ROWS_BACKFILLED, RowsDigest, bound_fields, with_fields
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
-from taxmatch.store.console_models import releases, reviews
+from taxmatch.store.edge_models import releases, reviews
 from taxmatch.store.keys import Keys
 from taxmatch.store.models import DecisionRow, batches, disclosure_subjects, request_counts
 from taxmatch.store.subjects import open_subject
@@ -164,30 +159,18 @@ def stream(
         rows.close()
 
 
-def digest_of(conn: Connection, keys: Keys, view: View, *where: ColumnElement[bool]) -> RowsDigest:
-    """The digest, under the ledger key in use, of the view's stored rows that ``where``
-    selects, in view order."""
-    digest = RowsDigest(keys.current("ledger")[1])
-    for row in stream(conn, keys, view, *where):
-        digest.add(tuple(row.values()))
-    return digest
-
-
 def bind(
     conn: Connection, keys: Keys, draft: LedgerDraft, *parts: tuple[View, ColumnElement[bool]]
 ) -> LedgerDraft:
-    """``draft`` with the binding fields of each (view, rows) in ``parts`` added."""
+    """``draft`` with the binding fields of each (view, rows) in ``parts`` added: the
+    digest, under the ledger key in use, of the view's stored rows, in view order."""
     fields: dict[str, PayloadValue] = {}
     for view, where in parts:
-        fields.update(bound_fields(view.name, digest_of(conn, keys, view, where)))
-    return LedgerDraft(
-        draft.event_type,
-        draft.actor,
-        draft.origin,
-        draft.success,
-        draft.object_id,
-        with_fields(draft.payload, fields),
-    )
+        digest = RowsDigest(keys.current("ledger")[1])
+        for row in stream(conn, keys, view, where):
+            digest.add(tuple(row.values()))
+        fields.update(bound_fields(view.name, digest))
+    return replace(draft, payload=with_fields(draft.payload, fields))
 
 
 def chunk_rows(batch_id: str, rows: Sequence[DecisionRow]) -> ColumnElement[bool]:
@@ -258,24 +241,3 @@ def backfill_drafts(conn: Connection, keys: Keys) -> list[LedgerDraft]:
             LedgerDraft(EVENT_ROWS_BACKFILLED, "taxmatch", "migration 0006", True, owner, payload)
         )
     return drafts
-
-
-__all__ = [
-    "BATCHES",
-    "EVENT_BATCH_RECEIVED",
-    "EVENT_DISCLOSURES_SEALED",
-    "RELEASES",
-    "RELEASE_FINISH",
-    "RELEASE_REVIEWS",
-    "REQUEST_COUNTS",
-    "REVIEWS",
-    "SUBJECTS",
-    "VIEWS",
-    "View",
-    "backfill_drafts",
-    "bind",
-    "chunk_rows",
-    "digest_of",
-    "received_draft",
-    "release_subjects",
-]

@@ -132,7 +132,7 @@ def verify_bound(
 
 def _check_sealed_done(conn: Connection, claims: BoundClaims) -> None:
     """A batch the ledger says was sealed is done: the readers count a batch's disclosures
-    as made by its status (``taxmatch.store.seal.made_disclosures``), so a sealed batch set
+    as made by its status (``taxmatch.store.seal.subjects_made``), so a sealed batch set
     back to another status would hide them."""
     sealed = {
         group[1]: claim.seq
@@ -225,6 +225,3 @@ def _describe(view: View, group: Group) -> str:
     if view is RELEASE_FINISH:
         return f"{table} row {group[1]} (publication columns)"
     return f"{table} row {group[1]}"
-
-
-__all__ = ["BoundClaims", "verify_bound"]

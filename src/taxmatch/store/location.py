@@ -25,14 +25,10 @@ from taxmatch.store.keys import ENV_KEYRING, Keyring
 STATE_FILE: Final = "state.sqlite3"
 
 
-def store_exists(store_dir: Path, database_url: str | None = None) -> bool:
-    """True when ``store_dir`` is a store (with its SQLite database, unless ``database_url``)."""
-    return store_dir.is_dir() and (bool(database_url) or (store_dir / STATE_FILE).is_file())
-
-
 def check_store(store_dir: Path, database_url: str | None = None) -> Path:
-    """``store_dir`` if it is a store; ``StoreMissing`` (one line, the path) if not."""
-    if not store_exists(store_dir, database_url):
+    """``store_dir`` if it is a store (with its SQLite database, unless ``database_url``);
+    ``StoreMissing`` (one line, the path) if not."""
+    if not (store_dir.is_dir() and (database_url or (store_dir / STATE_FILE).is_file())):
         what = "does not exist" if not store_dir.exists() else "is not a taxmatch store"
         raise StoreMissing(
             f"store {store_dir} {what}; make one with 'taxmatch store init' or "
@@ -85,6 +81,3 @@ def keyring_for(url: str | URL, *, required: bool = False) -> Keyring | None:
             f"directory, or set {ENV_KEYRING}"
         )
     return None
-
-
-__all__ = ["STATE_FILE", "check_store", "keyring_for", "state_url", "store_exists"]

@@ -2,10 +2,10 @@
 
 Tables: ``batches``, ``decisions`` (one per input row), ``ledger_entries`` (append-only
 hash chain), ``ledger_head`` (one row), and the custodian-only accounting tables
-``disclosure_subjects`` (one per disclosure) and ``request_counts``. No key is stored
-here: the keys live in the keyring (``taxmatch.store.keys``).
-The Alembic migrations in ``migrations/versions`` build exactly this schema; a test
-compares the two.
+``disclosure_subjects`` (one per disclosure) and ``request_counts``; the tables of the
+service and the console are in ``edge_models``, on the same ``metadata``. No key is stored
+here: the keys live in the keyring (``taxmatch.store.keys``). The Alembic migrations in
+``migrations/versions`` build exactly this schema; a test compares the two.
 
 Must never: hold a TIN, or the requester's free text (relevance, which may name people),
 outside ``disclosure_subjects``, nor there unencrypted (``taxmatch.store.subjects``); hold
@@ -20,13 +20,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
     Column,
+    Connection,
     Date,
     DateTime,
     Dialect,
@@ -36,16 +37,25 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Row,
+    Select,
     String,
     Table,
     Text,
     UniqueConstraint,
+    select,
 )
 from sqlalchemy.types import TypeDecorator
 
 from taxmatch.contracts import Disposition, Outcome
 from taxmatch.errors import LedgerError, StoreError
 from taxmatch.ledger.chain import LEDGER_SCHEMA, LedgerEntry, canonical_payload
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    from taxmatch.store.database import StateDatabase
+
+T = TypeVar("T", bound="DataclassInstance")
 
 BATCH_STATUSES: frozenset[str] = frozenset({"queued", "running", "done", "failed"})
 _DISPOSITIONS = frozenset(d.value for d in Disposition)
@@ -258,6 +268,29 @@ def dump_counts(counts: Mapping[str, int]) -> str:
 Params = dict[str, object]
 
 
+def from_row(cls: type[T], row: Row[Any]) -> T:
+    """A ``cls`` made of the columns of ``row`` that are its fields."""
+    values = row._mapping
+    return cls(**{name: values[name] for name in cls.__dataclass_fields__})
+
+
+def find_one(db: StateDatabase, operation: str, cls: type[T], query: Select[Any]) -> T | None:
+    """The first row ``query`` reads as a ``cls``; None when there is none."""
+    with db.reading(operation) as conn:
+        row = conn.execute(query).first()
+    return None if row is None else from_row(cls, row)
+
+
+def find_all(db: StateDatabase, operation: str, cls: type[T], query: Select[Any]) -> list[T]:
+    with db.reading(operation) as conn:
+        return [from_row(cls, row) for row in conn.execute(query)]
+
+
+def has_row(conn: Connection, key: Column[Any], value: object) -> bool:
+    """Whether ``key``'s table holds a row whose ``key`` is ``value``."""
+    return conn.execute(select(key).where(key == value)).first() is not None
+
+
 def batch_params(row: BatchRow) -> Params:
     check_status(row.status)
     check_aware("created_at", row.created_at)
@@ -288,19 +321,8 @@ def decision_from_row(row: Row[Any]) -> DecisionRow:
 
 
 def entry_params(entry: LedgerEntry) -> Params:
-    return {
-        "seq": entry.seq,
-        "ledger_schema": LEDGER_SCHEMA,
-        "recorded_at": entry.recorded_at,
-        "event_type": entry.event_type,
-        "actor": entry.actor,
-        "origin": entry.origin,
-        "success": entry.success,
-        "object_id": entry.object_id,
-        "payload": canonical_payload(entry.payload),
-        "prev_hash": entry.prev_hash,
-        "entry_hash": entry.entry_hash,
-    }
+    params: Params = {name: getattr(entry, name) for name in LedgerEntry.__dataclass_fields__}
+    return {**params, "ledger_schema": LEDGER_SCHEMA, "payload": canonical_payload(entry.payload)}
 
 
 def entry_from_row(row: Row[Any]) -> LedgerEntry:
@@ -325,22 +347,6 @@ def entry_from_row(row: Row[Any]) -> LedgerEntry:
     return LedgerEntry(**values)
 
 
-__all__ = [
-    "BATCH_STATUSES",
-    "BatchRow",
-    "DecisionRow",
-    "Params",
-    "SubjectRow",
-    "UTCDateTime",
-    "batches",
-    "decisions",
-    "disclosure_subjects",
-    "ledger_entries",
-    "ledger_head",
-    "metadata",
-    "request_counts",
-]
-
-# The service's tables (agencies, tokens, usage, jobs) live in their own module; importing
-# it here keeps ``metadata`` complete for whoever reads the schema from this module.
-from taxmatch.store import service_models as _service_models  # noqa: E402, F401
+# The service's and the console's tables live in their own module; importing it here keeps
+# ``metadata`` complete for whoever reads the schema from this module (Alembic, the test).
+from taxmatch.store import edge_models as _edge_models  # noqa: E402, F401

@@ -1,4 +1,5 @@
-"""Reads and writes of the console's review: the queue, reviews and releases.
+"""Reads and writes of the console's review: the queue, reviews and releases; and the
+console's ledger view, one page of entries at a time.
 
 Each write that matters to an audit appends its ledger entry in the same transaction
 (``StateStore.writing``), so the row and its record commit together. Must never load a
@@ -11,14 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select
 
 from taxmatch.contracts import Outcome
 from taxmatch.errors import StoreError
-from taxmatch.ledger.chain import LedgerDraft
-from taxmatch.store.console_models import releases, reviews
+from taxmatch.ledger.chain import LedgerDraft, LedgerEntry
+from taxmatch.store.edge_models import releases, reviews
 from taxmatch.store.ledger_bound import (
     RELEASE_FINISH,
     RELEASE_REVIEWS,
@@ -31,14 +31,20 @@ from taxmatch.store.ledger_bound import (
 from taxmatch.store.models import (
     DecisionRow,
     batches,
-    decision_from_row,
     decisions,
     disclosure_subjects,
+    entry_from_row,
+    find_all,
+    find_one,
+    ledger_entries,
 )
 from taxmatch.store.state import StateStore
 from taxmatch.store.subjects import sealed_values
 
 QUEUE_OUTCOMES: tuple[str, ...] = (Outcome.REVIEW.value, Outcome.AMBIGUOUS.value)
+_UNREVIEWED = ~exists().where(
+    reviews.c.batch_id == decisions.c.batch_id, reviews.c.row_number == decisions.c.row_number
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,15 +86,6 @@ class Release:
     manifest_sha256: str | None
 
 
-def _unreviewed() -> ColumnElement[bool]:
-    return ~exists().where(
-        and_(
-            reviews.c.batch_id == decisions.c.batch_id,
-            reviews.c.row_number == decisions.c.row_number,
-        )
-    )
-
-
 def queue_page(state: StateStore, after: tuple[str, int] | None, limit: int) -> list[QueueItem]:
     """Unreviewed REVIEW and AMBIGUOUS rows, oldest batch first, then in row order.
 
@@ -102,9 +99,7 @@ def queue_page(state: StateStore, after: tuple[str, int] | None, limit: int) -> 
             .order_by(batches.c.created_at, batches.c.batch_id)
         ).all()
         ids = [b for b, _ in order]
-        start = 0
-        if after is not None and after[0] in ids:
-            start = ids.index(after[0])
+        start = ids.index(after[0]) if after is not None and after[0] in ids else 0
         items: list[QueueItem] = []
         for batch_id, received in order[start:]:
             last = after[1] if after is not None and batch_id == after[0] else 0
@@ -119,7 +114,7 @@ def queue_page(state: StateStore, after: tuple[str, int] | None, limit: int) -> 
                     decisions.c.batch_id == batch_id,
                     decisions.c.outcome.in_(QUEUE_OUTCOMES),
                     decisions.c.row_number > last,
-                    _unreviewed(),
+                    _UNREVIEWED,
                 )
                 .order_by(decisions.c.row_number)
                 .limit(limit - len(items))
@@ -134,36 +129,13 @@ def queue_page(state: StateStore, after: tuple[str, int] | None, limit: int) -> 
 
 
 def find_decision(state: StateStore, batch_id: str, row_number: int) -> DecisionRow | None:
-    query = select(decisions).where(
-        decisions.c.batch_id == batch_id, decisions.c.row_number == row_number
-    )
-    with state.reading("find_decision") as conn:
-        row = conn.execute(query).first()
-    return None if row is None else decision_from_row(row)
+    where = decisions.c.batch_id == batch_id, decisions.c.row_number == row_number
+    return find_one(state, "find_decision", DecisionRow, select(decisions).where(*where))
 
 
 def find_review(state: StateStore, batch_id: str, row_number: int) -> Review | None:
-    query = select(reviews).where(
-        reviews.c.batch_id == batch_id, reviews.c.row_number == row_number
-    )
-    with state.reading("find_review") as conn:
-        row = conn.execute(query).first()
-    return None if row is None else _review(row)
-
-
-def _review(row: Row[Any]) -> Review:
-    r = row
-    return Review(
-        r.batch_id,
-        int(r.row_number),
-        r.request_id,
-        r.outcome,
-        r.action,
-        r.reason,
-        r.officer,
-        r.decided_at,
-        r.release_id,
-    )
+    where = reviews.c.batch_id == batch_id, reviews.c.row_number == row_number
+    return find_one(state, "find_review", Review, select(reviews).where(*where))
 
 
 def record_review(
@@ -175,20 +147,15 @@ def record_review(
     draft: LedgerDraft,
 ) -> None:
     """Store one officer's decision on a queued row, with its ledger entry."""
+    row = f"batch {decision.batch_id} row {decision.row_number}"
     if decision.outcome not in QUEUE_OUTCOMES:
-        raise StoreError(
-            f"batch {decision.batch_id} row {decision.row_number} is not awaiting review"
-        )
+        raise StoreError(f"{row} is not awaiting review")
+    where = and_(
+        reviews.c.batch_id == decision.batch_id, reviews.c.row_number == decision.row_number
+    )
     with state.writing("record_review") as conn:
-        found = conn.execute(
-            select(reviews.c.row_number).where(
-                reviews.c.batch_id == decision.batch_id, reviews.c.row_number == decision.row_number
-            )
-        ).first()
-        if found is not None:
-            raise StoreError(
-                f"batch {decision.batch_id} row {decision.row_number} is already reviewed"
-            )
+        if conn.execute(select(reviews.c.row_number).where(where)).first() is not None:
+            raise StoreError(f"{row} is already reviewed")
         conn.execute(
             reviews.insert(),
             {
@@ -200,57 +167,39 @@ def record_review(
                 "reason": reason,
                 "officer": officer,
                 "decided_at": datetime.now(UTC),
-                "release_id": None,
                 "disclosed": False,
             },
-        )
-        where = and_(
-            reviews.c.batch_id == decision.batch_id, reviews.c.row_number == decision.row_number
         )
         state.append(conn, [bind(conn, state.keys, draft, (REVIEWS, where))])
 
 
 def unreleased_reviews(state: StateStore, batch_id: str) -> list[Review]:
-    query = (
-        select(reviews)
-        .where(reviews.c.batch_id == batch_id, reviews.c.release_id.is_(None))
-        .order_by(reviews.c.row_number)
-    )
-    with state.reading("unreleased_reviews") as conn:
-        return [_review(r) for r in conn.execute(query)]
+    query = select(reviews).where(*_unreleased(batch_id)).order_by(reviews.c.row_number)
+    return find_all(state, "unreleased_reviews", Review, query)
+
+
+def _unreleased(batch_id: str) -> tuple[ColumnElement[bool], ...]:
+    return reviews.c.batch_id == batch_id, reviews.c.release_id.is_(None)
 
 
 def release_reviews(state: StateStore, release_id: str) -> list[Review]:
     query = select(reviews).where(reviews.c.release_id == release_id).order_by(reviews.c.row_number)
-    with state.reading("release_reviews") as conn:
-        return [_review(r) for r in conn.execute(query)]
-
-
-def reviewed_count(state: StateStore, batch_id: str) -> int:
-    query = select(func.count()).select_from(reviews).where(reviews.c.batch_id == batch_id)
-    with state.reading("reviewed_count") as conn:
-        return int(conn.execute(query).scalar_one())
+    return find_all(state, "release_reviews", Review, query)
 
 
 # --- releases ----------------------------------------------------------------------------
-
-
-def _release(row: Row[Any]) -> Release:
-    return Release(**row._asdict())
 
 
 def list_releases(state: StateStore, batch_id: str | None = None) -> list[Release]:
     query = select(releases).order_by(releases.c.created_at, releases.c.release_id)
     if batch_id is not None:
         query = query.where(releases.c.batch_id == batch_id)
-    with state.reading("list_releases") as conn:
-        return [_release(r) for r in conn.execute(query)]
+    return find_all(state, "list_releases", Release, query)
 
 
 def find_release(state: StateStore, release_id: str) -> Release | None:
-    with state.reading("find_release") as conn:
-        row = conn.execute(select(releases).where(releases.c.release_id == release_id)).first()
-    return None if row is None else _release(row)
+    query = select(releases).where(releases.c.release_id == release_id)
+    return find_one(state, "find_release", Release, query)
 
 
 def create_release(
@@ -261,28 +210,14 @@ def create_release(
     draft_for: Callable[[str, int], LedgerDraft],
 ) -> Release:
     """Gather the batch's unreleased reviews into a new release ``<batch>-S<n>``."""
+    last = select(func.coalesce(func.max(releases.c.number), 0))
+    unreleased = select(func.count()).select_from(reviews).where(*_unreleased(batch_id))
     with state.writing("create_release") as conn:
-        number = (
-            int(
-                conn.execute(
-                    select(func.coalesce(func.max(releases.c.number), 0)).where(
-                        releases.c.batch_id == batch_id
-                    )
-                ).scalar_one()
-            )
-            + 1
-        )
-        open_rows = int(
-            conn.execute(
-                select(func.count())
-                .select_from(reviews)
-                .where(reviews.c.batch_id == batch_id, reviews.c.release_id.is_(None))
-            ).scalar_one()
-        )
+        number = int(conn.execute(last.where(releases.c.batch_id == batch_id)).scalar_one()) + 1
+        open_rows = int(conn.execute(unreleased).scalar_one())
         if open_rows == 0:
             raise StoreError(f"batch {batch_id} has no reviewed rows awaiting release")
         release_id = f"{batch_id}-S{number}"
-        now = datetime.now(UTC)
         conn.execute(
             releases.insert(),
             {
@@ -292,19 +227,11 @@ def create_release(
                 "preparer": preparer,
                 "rows": open_rows,
                 "second_person": second_person,
-                "approver": None,
                 "status": "awaiting_approval",
-                "created_at": now,
-                "released_at": None,
-                "package_dir": None,
-                "manifest_sha256": None,
+                "created_at": datetime.now(UTC),
             },
         )
-        conn.execute(
-            reviews.update()
-            .where(reviews.c.batch_id == batch_id, reviews.c.release_id.is_(None))
-            .values(release_id=release_id)
-        )
+        conn.execute(reviews.update().where(*_unreleased(batch_id)).values(release_id=release_id))
         draft = bind(
             conn,
             state.keys,
@@ -314,7 +241,7 @@ def create_release(
         )
         state.append(conn, [draft])
         row = conn.execute(select(releases).where(releases.c.release_id == release_id)).one()
-    return _release(row)
+    return Release(**row._asdict())
 
 
 def finish_release(
@@ -359,13 +286,13 @@ def finish_release(
                 )
                 .values(disclosed=True)
             )
+        keys = state.keys
         if subjects:
-            keys = state.keys
             conn.execute(disclosure_subjects.insert(), [sealed_values(s, keys) for s in subjects])
         *others, last = drafts
         last = bind(
             conn,
-            state.keys,
+            keys,
             last,
             (RELEASE_FINISH, releases.c.release_id == release_id),
             (RELEASE_REVIEWS, reviews.c.release_id == release_id),
@@ -374,20 +301,10 @@ def finish_release(
         state.append(conn, [*others, last])
 
 
-__all__ = [
-    "QUEUE_OUTCOMES",
-    "QueueItem",
-    "Release",
-    "Review",
-    "create_release",
-    "find_decision",
-    "find_release",
-    "find_review",
-    "finish_release",
-    "list_releases",
-    "queue_page",
-    "record_review",
-    "release_reviews",
-    "reviewed_count",
-    "unreleased_reviews",
-]
+def ledger_page(state: StateStore, before: int | None, limit: int) -> list[LedgerEntry]:
+    """Up to ``limit`` entries with seq below ``before`` (all when None), newest first."""
+    query = select(ledger_entries).order_by(ledger_entries.c.seq.desc()).limit(limit)
+    if before is not None:
+        query = query.where(ledger_entries.c.seq < before)
+    with state.reading("ledger_page") as conn:
+        return [entry_from_row(row) for row in conn.execute(query)]

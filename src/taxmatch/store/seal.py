@@ -9,7 +9,7 @@ accounting tables; after it, all of it does. A run killed (or stopped by the kil
 before the seal therefore leaves no disclosure to account for, and a re-run seals each
 disclosure exactly once.
 
-``made_disclosures`` is the readers' one definition of a disclosure made: a subject row
+``subjects_made`` is the readers' one definition of a disclosure made: a subject row
 whose batch is done. It also keeps out the rows earlier versions of taxmatch wrote with
 the decisions, for batches that then never finished.
 
@@ -24,20 +24,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import Select, select
 
 from taxmatch.errors import BatchNotFound, StoreError
 from taxmatch.events import Event, emit
 from taxmatch.ledger.chain import LedgerDraft, format_recorded_at
 from taxmatch.store.ledger_bound import EVENT_DISCLOSURES_SEALED, SUBJECTS, bind
 from taxmatch.store.ledger_store import append_entries
-from taxmatch.store.models import (
-    SubjectRow,
-    batches,
-    check_aware,
-    disclosure_subjects,
-    dump_counts,
-)
+from taxmatch.store.models import SubjectRow, batches, check_aware, disclosure_subjects, dump_counts
 from taxmatch.store.state import StateStore
 from taxmatch.store.subjects import subject_params
 
@@ -47,20 +41,14 @@ _Ts = TypeVarTuple("_Ts")
 DisclosureChunk = tuple[Sequence[LedgerDraft], Sequence[SubjectRow]]
 
 
-def made_disclosures() -> ColumnElement[bool]:
-    """The condition under which a ``disclosure_subjects`` row counts as a disclosure made
-    (its batch's package is sealed). For queries that join ``batches`` on the subject's
-    batch; every reader of the accounting tables uses this and nothing else."""
-    return batches.c.status == SEALED
-
-
 def subjects_made(query: Select[*_Ts]) -> Select[*_Ts]:
     """``query`` over the disclosures made: FROM the subjects joined with their batch,
-    WHERE ``made_disclosures()``. ``query`` selects columns of the two tables."""
+    WHERE the batch's package is sealed. ``query`` selects columns of the two tables;
+    every reader of the accounting tables uses this and nothing else."""
     return (
         query.select_from(disclosure_subjects)
         .join(batches, batches.c.batch_id == disclosure_subjects.c.batch_id)
-        .where(made_disclosures())
+        .where(batches.c.status == SEALED)
     )
 
 
@@ -126,6 +114,3 @@ def seal_batch(
         head=head.entry_hash,
     )
     return head.entry_hash
-
-
-__all__ = ["SEALED", "DisclosureChunk", "made_disclosures", "seal_batch", "subjects_made"]

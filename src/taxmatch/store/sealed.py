@@ -72,6 +72,3 @@ def blind_index(keys: Keys, value: str, key: bytes | None = None) -> str:
     key = key if key is not None else keys.current("data")[1]
     index_key = hmac.new(key, _INDEX_LABEL, hashlib.sha256).digest()
     return hmac.new(index_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-__all__ = ["PREFIX", "blind_index", "key_of", "place", "seal", "unseal"]

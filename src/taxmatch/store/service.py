@@ -15,17 +15,16 @@ import hashlib
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import select, update
 
 from taxmatch.errors import BadArgument, StoreError
 from taxmatch.store.database import StateDatabase
-from taxmatch.store.location import state_url
-from taxmatch.store.models import batches
-from taxmatch.store.service_models import AGENCY_STATUSES, agencies, agency_usage, api_tokens
+from taxmatch.store.edge_models import AGENCY_STATUSES, agencies, agency_usage, api_tokens
+from taxmatch.store.models import batches, find_one, has_row
 
 TOKEN_PREFIX: Final = "tm_"  # noqa: S105 (a prefix, not a secret)
 _AGENCY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -83,54 +82,37 @@ class ServiceStore(StateDatabase):
         rate_per_minute: int | None = None,
         max_upload_bytes: int | None = None,
     ) -> Agency:
-        check_agency_id(agency_id)
+        limits = daily_row_quota, rate_per_minute, max_upload_bytes
+        agency = Agency(check_agency_id(agency_id), "active", *limits)
         now = datetime.now(UTC)
         with self.writing("add_agency") as conn:
-            found = conn.execute(
-                select(agencies.c.agency_id).where(agencies.c.agency_id == agency_id)
-            ).first()
-            if found is not None:
+            if has_row(conn, agencies.c.agency_id, agency_id):
                 raise AgencyExists(f"agency {agency_id} already exists")
             conn.execute(
-                agencies.insert(),
-                {
-                    "agency_id": agency_id,
-                    "status": "active",
-                    "daily_row_quota": daily_row_quota,
-                    "rate_per_minute": rate_per_minute,
-                    "max_upload_bytes": max_upload_bytes,
-                    "created_at": now,
-                    "updated_at": now,
-                },
+                agencies.insert(), {**asdict(agency), "created_at": now, "updated_at": now}
             )
-        return Agency(agency_id, "active", daily_row_quota, rate_per_minute, max_upload_bytes)
+        return agency
 
     def get_agency(self, agency_id: str) -> Agency | None:
-        with self.reading("get_agency") as conn:
-            row = conn.execute(select(agencies).where(agencies.c.agency_id == agency_id)).first()
-        return None if row is None else _agency(row._asdict())
+        query = select(agencies).where(agencies.c.agency_id == agency_id)
+        return find_one(self, "get_agency", Agency, query)
 
     def set_agency_status(self, agency_id: str, status: str) -> None:
         if status not in AGENCY_STATUSES:
             raise StoreError(f"agency status must be one of {list(AGENCY_STATUSES)}")
-        with self.writing("set_agency_status") as conn:
-            done = conn.execute(
-                update(agencies)
-                .where(agencies.c.agency_id == agency_id)
-                .values(status=status, updated_at=datetime.now(UTC))
-            )
-            if done.rowcount == 0:
-                raise AgencyNotFound(f"agency {agency_id} not found")
+        self._update_agency("set_agency_status", agency_id, status=status)
 
     def set_agency_limits(self, agency_id: str, **limits: int | None) -> None:
-        allowed = {"daily_row_quota", "rate_per_minute", "max_upload_bytes"}
-        if not set(limits) <= allowed:
+        if not set(limits) <= {"daily_row_quota", "rate_per_minute", "max_upload_bytes"}:
             raise StoreError("unknown agency limit")
-        with self.writing("set_agency_limits") as conn:
+        self._update_agency("set_agency_limits", agency_id, **limits)
+
+    def _update_agency(self, operation: str, agency_id: str, **values: object) -> None:
+        with self.writing(operation) as conn:
             done = conn.execute(
                 update(agencies)
                 .where(agencies.c.agency_id == agency_id)
-                .values(**limits, updated_at=datetime.now(UTC))
+                .values(**values, updated_at=datetime.now(UTC))
             )
             if done.rowcount == 0:
                 raise AgencyNotFound(f"agency {agency_id} not found")
@@ -141,12 +123,7 @@ class ServiceStore(StateDatabase):
         """A new bearer token for ``agency_id``; shown once, stored as its sha256."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.writing("issue_token") as conn:
-            if (
-                conn.execute(
-                    select(agencies.c.agency_id).where(agencies.c.agency_id == agency_id)
-                ).first()
-                is None
-            ):
+            if not has_row(conn, agencies.c.agency_id, agency_id):
                 raise AgencyNotFound(f"agency {agency_id} not found")
             conn.execute(
                 api_tokens.insert(),
@@ -179,9 +156,7 @@ class ServiceStore(StateDatabase):
             .where(api_tokens.c.token_sha256 == token_sha256(token))
             .where(api_tokens.c.revoked_at.is_(None))
         )
-        with self.reading("authenticate") as conn:
-            row = conn.execute(query).first()
-        return None if row is None else _agency(row._asdict())
+        return find_one(self, "authenticate", Agency, query)
 
     # --- usage ------------------------------------------------------------------------
 
@@ -215,25 +190,3 @@ class ServiceStore(StateDatabase):
                 select(batches.c.counts).where(batches.c.batch_id == batch_id)
             ).scalar_one_or_none()
         return {} if counts is None else dict(json.loads(counts))
-
-
-def _agency(values: dict[str, Any]) -> Agency:
-    return Agency(
-        values["agency_id"],
-        values["status"],
-        values["daily_row_quota"],
-        values["rate_per_minute"],
-        values["max_upload_bytes"],
-    )
-
-
-__all__ = [
-    "TOKEN_PREFIX",
-    "Agency",
-    "AgencyExists",
-    "AgencyNotFound",
-    "ServiceStore",
-    "check_agency_id",
-    "state_url",
-    "token_sha256",
-]

@@ -13,19 +13,11 @@ from sqlalchemy import Connection, select
 from sqlalchemy.engine import URL
 
 from taxmatch.errors import LedgerError, StoreError
-from taxmatch.ledger.chain import (
-    LedgerDraft,
-    LedgerEntry,
-    format_recorded_at,
-)
+from taxmatch.ledger.chain import LedgerDraft, LedgerEntry, format_recorded_at
 from taxmatch.store.database import StateDatabase
 from taxmatch.store.keys import Keyring, Keys, ephemeral_keys
 from taxmatch.store.ledger_store import KEY_INFO, append_entries
-from taxmatch.store.models import (
-    BatchRow,
-    batch_from_row,
-    batches,
-)
+from taxmatch.store.models import BatchRow, batch_from_row, batches
 
 CHUNK: Final = 10_000
 
@@ -62,11 +54,10 @@ class StateBase(StateDatabase):
 
     def append(self, conn: Connection, drafts: Sequence[LedgerDraft]) -> list[LedgerEntry]:
         """Append ``drafts`` on ``conn`` (a ``writing`` transaction), now, head signed."""
-        return self._append(conn, drafts)
-
-    def _append(self, conn: Connection, drafts: Sequence[LedgerDraft]) -> list[LedgerEntry]:
         recorded_at = format_recorded_at(datetime.now(UTC))
         return append_entries(conn, drafts, recorded_at, key=self.ledger_key())
+
+    _append = append
 
     def ledger_key(self) -> bytes:
         """The secret for ``keyed_hash`` in use: from the keyring, never from this database."""

@@ -61,7 +61,6 @@ def tin_lookup(keys: Keys, tin: str) -> list[str]:
 def reseal_subjects(conn: Connection, keys: Keys) -> int:
     """Re-encrypt every row not sealed under the data key in use, and re-index its TIN;
     how many rows changed. ``keys`` must still know the keys the rows were sealed with."""
-    old = new = keys
     kid, _ = keys.current("data")
     changed, last = 0, ""
     while True:
@@ -74,21 +73,17 @@ def reseal_subjects(conn: Connection, keys: Keys) -> int:
         for disclosure_id, tin, relevance in page:
             if key_of(tin) == kid and key_of(relevance) == kid:
                 continue
-            plain_tin = open_subject(old, disclosure_id, "tin", tin)
-            plain_reason = open_subject(old, disclosure_id, "relevance", relevance)
+            plain = {
+                "tin": open_subject(keys, disclosure_id, "tin", tin),
+                "relevance": open_subject(keys, disclosure_id, "relevance", relevance),
+            }
+            values = sealed_values({"disclosure_id": disclosure_id, **plain}, keys)
             conn.execute(
                 disclosure_subjects.update()
                 .where(_S.disclosure_id == disclosure_id)
-                .values(
-                    tin=seal(new, plain_tin, place(_TABLE, "tin", disclosure_id)),
-                    relevance=seal(new, plain_reason, place(_TABLE, "relevance", disclosure_id)),
-                    tin_index=blind_index(new, plain_tin),
-                )
+                .values({name: values[name] for name in ("tin", "relevance", "tin_index")})
             )
             changed += 1
         if len(page) < _PAGE:
             return changed
         last = page[-1][0]
-
-
-__all__ = ["open_subject", "reseal_subjects", "sealed_values", "subject_params", "tin_lookup"]

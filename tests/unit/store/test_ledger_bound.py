@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from taxmatch.ledger.chain import GENESIS, LedgerDraft, link
 from taxmatch.store import review as cs
-from taxmatch.store.console_models import releases, reviews
+from taxmatch.store.edge_models import releases, reviews
 from taxmatch.store.models import (
     DecisionRow,
     SubjectRow,
