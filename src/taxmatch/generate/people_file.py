@@ -51,12 +51,21 @@ class PersonRecord:
     flags: frozenset[str]
     history: tuple[YearRecord, ...]
 
-    @property
-    def filer(self) -> bool:
-        return any(y.filed for y in self.history)
 
-
-_SCALARS = (
+_ADDRESS_FIELDS = ("street_address", "unit", "city", "state", "zip")
+HISTORY_FIELDS: tuple[str, ...] = (
+    *_ADDRESS_FIELDS,
+    *(f"filing_{name}" for name in _ADDRESS_FIELDS),
+    "tin",
+    "master_noise",
+)
+HISTORY_TYPE = pa.list_(
+    pa.struct(
+        [("tax_year", pa.int64()), ("filed", pa.bool_())]
+        + [(name, pa.string()) for name in HISTORY_FIELDS]
+    )
+)
+PEOPLE_TEXT_COLUMNS: tuple[str, ...] = (
     "person_id",
     "household_id",
     "role",
@@ -70,22 +79,16 @@ _SCALARS = (
     "date_of_death",
     "tin",
     "tins",
+    "twin_of",
+    "junior_senior",
     "flags",
 )
-_HISTORY = (
-    "street_address",
-    "unit",
-    "city",
-    "state",
-    "zip",
-    "filing_street_address",
-    "filing_unit",
-    "filing_city",
-    "filing_state",
-    "filing_zip",
-    "tin",
-    "master_noise",
+PEOPLE_SCHEMA = pa.schema(
+    [(name, pa.string()) for name in PEOPLE_TEXT_COLUMNS]
+    + [("itin", pa.bool_()), ("filer", pa.bool_()), ("history", HISTORY_TYPE)]
 )
+# What the request generator reads back of each person.
+_SCALARS = tuple(c for c in PEOPLE_TEXT_COLUMNS if c not in ("twin_of", "junior_senior"))
 
 
 class PeopleBatch:
@@ -109,27 +112,16 @@ class PeopleBatch:
         hist = batch.column("history")
         self._offsets = hist.offsets.to_pylist()
         values = hist.values
-        h = {name: values.field(name).to_pylist() for name in _HISTORY}
-        residence = zip(
-            h["street_address"], h["unit"], h["city"], h["state"], h["zip"], strict=True
-        )
-        filing = zip(
-            h["filing_street_address"],
-            h["filing_unit"],
-            h["filing_city"],
-            h["filing_state"],
-            h["filing_zip"],
-            strict=True,
-        )
+        h = [values.field(name).to_pylist() for name in HISTORY_FIELDS]
         self._history = list(
             map(
                 YearRecord,
                 values.field("tax_year").to_pylist(),
                 values.field("filed").to_pylist(),
-                residence,
-                filing,
-                h["tin"],
-                h["master_noise"],
+                zip(*h[:5], strict=True),
+                zip(*h[5:10], strict=True),
+                h[10],
+                h[11],
             )
         )
         self._cols = cols
