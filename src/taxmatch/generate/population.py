@@ -19,18 +19,16 @@ import pyarrow.parquet as pq
 
 from taxmatch.contracts import MASTER_COLUMNS
 from taxmatch.events import Event, emit
+from taxmatch.files.inputs import MASTER_SCHEMA, sha256_file
 from taxmatch.generate.household import HouseholdBuilder, Person
 from taxmatch.generate.master import MasterColumns, new_master_columns, render_rows
 from taxmatch.generate.people_file import HISTORY_TYPE, PEOPLE_SCHEMA
-from taxmatch.generate.summary import POPULATION_SCHEMA, PopulationSummary, sha256_of, write_json
+from taxmatch.generate.summary import POPULATION_SCHEMA, PopulationSummary, write_json
 from taxmatch.generate.tins import TinAllocator
 
 CHUNK_PEOPLE = 25_000
 MAX_HOUSEHOLD = 6
 PEOPLE_ROW_GROUP = 5_000  # small groups keep the request generator's reads small
-MASTER_SCHEMA = pa.schema(
-    [(name, pa.int64() if name == "tax_year" else pa.string()) for name in MASTER_COLUMNS]
-)
 
 
 class _PeopleColumns:
@@ -180,8 +178,8 @@ def generate_population(
             "ssn_issued": tins.ssn_next,
             "itin_issued": tins.itin_next,
             "files": {
-                "master.parquet": {"rows": master_rows, "sha256": sha256_of(master_path)},
-                "people.parquet": {"rows": people, "sha256": sha256_of(people_path)},
+                "master.parquet": {"rows": master_rows, "sha256": sha256_file(master_path)},
+                "people.parquet": {"rows": people, "sha256": sha256_file(people_path)},
             },
         },
     )

@@ -24,6 +24,7 @@ from typing import Any
 from taxmatch.contracts import TRUTH_COLUMNS, Envelope, Official, ReasonCode
 from taxmatch.errors import InputFileError
 from taxmatch.events import Event, emit
+from taxmatch.files.inputs import sha256_file
 from taxmatch.generate.compose import Composer, finish_bucket
 from taxmatch.generate.invalid import BOGUS_OFFICER_FLOOR
 from taxmatch.generate.output import Buckets, Format, csv_writer, request_writer
@@ -33,7 +34,6 @@ from taxmatch.generate.summary import (
     POPULATION_SCHEMA,
     REQUESTS_SCHEMA,
     RequestsSummary,
-    sha256_of,
     write_json,
 )
 from taxmatch.generate.tins import TinAllocator
@@ -233,7 +233,8 @@ def generate_requests(
             "outcomes": dict(sorted(outcomes.items())),
             "reason_codes": dict(sorted(codes.items())),
             "files": {
-                p.name: {"sha256": sha256_of(p)} for p in (requests_path, envelope_path, truth_path)
+                p.name: {"sha256": sha256_file(p)}
+                for p in (requests_path, envelope_path, truth_path)
             },
         },
     )
