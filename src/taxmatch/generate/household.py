@@ -10,7 +10,7 @@ the requester's noisy copies are both drawn. Pure; never logs a value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from random import Random
 
@@ -30,6 +30,10 @@ from taxmatch.generate.tins import TinAllocator
 
 MOVE_RATE = 0.11  # share of households that move in a year (US: about one in ten)
 _ITIN_SHARE = {"hispanic": 0.22, "vietnamese": 0.08, "korean": 0.06, "chinese": 0.08}
+# Per role: below the first bound a regular filer, below the second a sporadic one.
+_FILER_ODDS = {"head": (0.85, 0.96), "spouse": (0.68, 0.80), "child": (0.75, 0.93)}
+# Yearly chance of dying by age at the first tax year (oldest band first).
+_DEATH_RISK = ((80, 0.35), (70, 0.15), (60, 0.07), (40, 0.02))
 
 
 @dataclass(slots=True)
@@ -131,12 +135,8 @@ class HouseholdBuilder:
         self.next_person += 1
         rng = self.rng
         r = rng.random()
-        if role == "child":
-            kind = "regular" if r < 0.75 else "sporadic" if r < 0.93 else "never"
-        elif role == "spouse":
-            kind = "regular" if r < 0.68 else "sporadic" if r < 0.80 else "never"
-        else:
-            kind = "regular" if r < 0.85 else "sporadic" if r < 0.96 else "never"
+        regular, sporadic = _FILER_ODDS[role]
+        kind = "regular" if r < regular else "sporadic" if r < sporadic else "never"
         return Person(f"P{self.next_person:08d}", hh, role, sex, group, name, dob, kind)
 
     def build(self, max_people: int) -> list[Person]:
@@ -233,11 +233,8 @@ class HouseholdBuilder:
             if twins and k == 1 and previous is not None and rng.random() < 0.4:
                 pair = SIMILAR_TWIN_NAMES[rng.randrange(len(SIMILAR_TWIN_NAMES))]
                 (n1, s1), (n2, s2) = pair
-                previous.name = PersonName(
-                    n1, previous.name.middle, previous.name.last, previous.name.suffix
-                )
-                previous.sex = s1
-                name, sex = PersonName(n2, name.middle, name.last, ""), s2
+                previous.name, previous.sex = replace(previous.name, first=n1), s1
+                name, sex = replace(name, first=n2, suffix=""), s2
             child = self._person(hh, "child", sex, group, name, dob)
             if twins and k == 1 and previous is not None:
                 child.twin_of, previous.twin_of = previous.person_id, child.person_id
@@ -248,10 +245,10 @@ class HouseholdBuilder:
                     if head.name.suffix in {"Jr", "II"}
                     else ("Jr" if rng.random() < 0.8 else "II")
                 )
-                child.name = PersonName(head.name.first, head.name.middle, head.name.last, suffix)
+                child.name = replace(head.name, suffix=suffix)
                 child.junior_senior = suffix
                 if not head.name.suffix and rng.random() < 0.5:
-                    head.name = PersonName(head.name.first, head.name.middle, head.name.last, "Sr")
+                    head.name = replace(head.name, suffix="Sr")
                 head.junior_senior = "Sr"
             people.append(child)
             previous = child
@@ -279,17 +276,7 @@ class HouseholdBuilder:
         own: dict[str, Place] = {}
         for p in people:
             age0 = self.first_year - p.dob.year
-            risk = (
-                0.35
-                if age0 >= 80
-                else 0.15
-                if age0 >= 70
-                else 0.07
-                if age0 >= 60
-                else 0.02
-                if age0 >= 40
-                else 0.004
-            )
+            risk = next((odds for age, odds in _DEATH_RISK if age0 >= age), 0.004)
             if rng.random() < risk:
                 p.dod = _birthday(rng, rng.randint(self.first_year, self.last_year))
         has_phone = [rng.random() < 0.72 for _ in people]
