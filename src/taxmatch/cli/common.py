@@ -13,7 +13,6 @@ from typing import ParamSpec, TypeVar
 
 import click
 
-from taxmatch.cli.render import print_summary
 from taxmatch.cli.settings import get_settings
 from taxmatch.errors import TaxmatchError
 
@@ -84,14 +83,3 @@ def year_range(value: str) -> tuple[int, int]:
     if a > b:
         raise click.BadParameter("first year after last year", param_hint="--years")
     return a, b
-
-
-__all__ = [
-    "as_of_date",
-    "edge",
-    "new_store",
-    "print_summary",
-    "store_dir",
-    "store_option",
-    "year_range",
-]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from types import TracebackType
 
 from rich.console import Console
@@ -55,7 +54,3 @@ class Bar:
     def advance(self, n: int) -> None:
         if self._task is not None:
             self._progress.advance(self._task, n)
-
-
-def is_interactive() -> bool:
-    return sys.stderr.isatty()
