@@ -13,6 +13,7 @@ import json
 import re
 import socket
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -116,16 +117,7 @@ def accounting_taxpayer(store: Path | None, tin: str, as_json: bool) -> None:
     records = taxpayer_accounting(store_dir(store), tin, database_url=get_settings().database_url)
     if as_json:
         docs = [
-            {
-                "disclosed_utc": r.disclosed_utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "batch_id": r.batch_id,
-                "disclosure_id": r.disclosure_id,
-                "agency": r.agency,
-                "request_letter_id": r.request_letter_id,
-                "statute": r.statute,
-                "relevance": r.relevance,
-                "fields": list(r.fields),
-            }
+            {**asdict(r), "disclosed_utc": r.disclosed_utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
             for r in records
         ]
         click.echo(json.dumps(docs, indent=2, sort_keys=True))

@@ -10,6 +10,7 @@ same arguments give byte-identical files. Never prints or logs a name, address o
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from random import Random
@@ -99,10 +100,7 @@ def _household_flags(members: list[Person]) -> dict[str, list[str]]:
         homes = set(p.residence.values())
         if any(pid != p.person_id and place in homes for pid, place in filed_places):
             out[p.person_id].append("household_of_filer")
-    names: dict[tuple[str, str], int] = {}
-    for p in members:
-        key = (p.name.first, p.name.last)
-        names[key] = names.get(key, 0) + 1
+    names = Counter((p.name.first, p.name.last) for p in members)
     for p in members:
         if names[(p.name.first, p.name.last)] > 1:
             out[p.person_id].append("household_same_name")

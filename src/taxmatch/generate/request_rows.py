@@ -80,10 +80,6 @@ class Expected:
     master_noise: str
 
 
-def allowed_years(as_of: date) -> list[int]:
-    return list(range(as_of.year - LOOKBACK_YEARS, as_of.year))
-
-
 def expected_for(person: PersonRecord, periods: list[int], as_of: date) -> Expected:
     """The outcome for a person who is in the master file (see the module docstring)."""
     if person.dod is not None and person.dod <= as_of:
@@ -103,7 +99,7 @@ def expected_for(person: PersonRecord, periods: list[int], as_of: date) -> Expec
 
 def choose_periods(rng: Random, person: PersonRecord | None, as_of: date) -> list[int]:
     """Explicit tax years inside the lookback window, mostly covering a year the person filed."""
-    window = allowed_years(as_of)
+    window = list(range(as_of.year - LOOKBACK_YEARS, as_of.year))
     filed = (
         sorted(y.tax_year for y in person.history if y.filed and y.tax_year in window)
         if person
