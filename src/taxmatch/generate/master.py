@@ -88,14 +88,11 @@ def render_rows(person: Person, rng: Random, cols: MasterColumns) -> dict[int, s
         middle: str | None = None
         if name.middle:
             r = rng.random()
-            middle = (
-                _upper(name.middle, rng)
-                if r < 0.72
-                else name.middle[0].upper()
-                if r < 0.86
-                else None
-            )
-            if middle is None:
+            if r < 0.72:
+                middle = _upper(name.middle, rng)
+            elif r < 0.86:
+                middle = name.middle[0].upper()
+            else:
                 tags.append("middle_missing")
         suffix = _SUFFIX_TEXT.get(name.suffix) if name.suffix and rng.random() < 0.75 else None
         if name.suffix and suffix is None:

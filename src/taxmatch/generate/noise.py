@@ -16,11 +16,12 @@ from nicknames import NickNamer
 
 from taxmatch.generate.places import TOKEN_VARIANTS, UNIT_VARIANTS
 
-_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-_NEIGHBOURS: dict[str, str] = {}
-for _row in _KEYBOARD_ROWS:
-    for _i, _c in enumerate(_row):
-        _NEIGHBOURS[_c] = _row[max(0, _i - 1) : _i] + _row[_i + 1 : _i + 2]
+# Each letter's neighbours on its keyboard row.
+_NEIGHBOURS: dict[str, str] = {
+    c: row[max(0, i - 1) : i] + row[i + 1 : i + 2]
+    for row in ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+    for i, c in enumerate(row)
+}
 # Sound-alike slips a clerk makes when a name is read out.
 _PHONETIC: tuple[tuple[str, str], ...] = (
     ("PH", "F"),

@@ -103,19 +103,6 @@ def _read_population(population: Path) -> tuple[dict[str, Any], Path]:
     return meta, people
 
 
-def _envelope(
-    rng: Random, agency: str, title: str, as_of: date, seed: int, officers: list[str]
-) -> Envelope:
-    return Envelope(
-        requesting_agency=agency,
-        requesting_official=Official(name="Synthetic Requesting Official", title=title),
-        request_letter_id=f"{agency}-LTR-{as_of:%Y%m%d}-{seed}",
-        signed_on=as_of - timedelta(days=rng.randint(2, 6)),
-        recipient_officers=tuple(officers),
-        attestation=ATTESTATION,
-    )
-
-
 def generate_requests(
     *,
     population: Path,
@@ -195,7 +182,16 @@ def generate_requests(
         officers = [f"OFC-{i:06d}" for i in range(1, math.ceil(rows / MAX_PER_OFFICER) + 1)]
         if len(officers) >= BOGUS_OFFICER_FLOOR:
             raise ValueError("too many rows for the officer numbering")
-        envelope = _envelope(rng, agency, official_title, as_of, seed, officers)
+        envelope = Envelope(
+            requesting_agency=agency,
+            requesting_official=Official(
+                name="Synthetic Requesting Official", title=official_title
+            ),
+            request_letter_id=f"{agency}-LTR-{as_of:%Y%m%d}-{seed}",
+            signed_on=as_of - timedelta(days=rng.randint(2, 6)),
+            recipient_officers=tuple(officers),
+            attestation=ATTESTATION,
+        )
         batch_codes = batch_level_codes(agency, official_title, as_of, envelope.signed_on)
         requests_path, truth_path = out / f"requests.{fmt}", out / "truth.csv"
         outcomes: Counter[str] = Counter()
