@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import date, timedelta
 from importlib import resources
+from itertools import repeat
 from pathlib import Path
 from random import Random
 from typing import Any
@@ -28,7 +29,7 @@ from taxmatch.files.inputs import sha256_file
 from taxmatch.generate.compose import Composer, finish_bucket
 from taxmatch.generate.invalid import BOGUS_OFFICER_FLOOR
 from taxmatch.generate.output import Buckets, Format, csv_writer, request_writer
-from taxmatch.generate.people_file import PeopleBatch, PersonRecord, iter_flags, iter_people
+from taxmatch.generate.people_file import PeopleBatch, PersonRecord, iter_people
 from taxmatch.generate.plan import RequestMix, plan_batch, take
 from taxmatch.generate.summary import (
     POPULATION_SCHEMA,
@@ -66,8 +67,8 @@ def _kind(flags: str, dob: str, dod: str | None, as_of: date) -> str:
 def _eligible(path: Path, as_of: date) -> tuple[int, int]:
     """(filers, household members) in the population, for exact sampling."""
     kinds: Counter[str] = Counter()
-    for flags, dobs, dods in iter_flags(path):
-        kinds.update(_kind(f, b, d, as_of) for f, b, d in zip(flags, dobs, dods, strict=True))
+    for people in iter_people(path, records=False):
+        kinds.update(map(_kind, people.flags, people.dob, people.dod, repeat(as_of)))
     return kinds["filer"], kinds["member"]
 
 
