@@ -154,15 +154,8 @@ class HouseholdBuilder:
         head_sex = ("M" if rng.random() < 0.85 else "F") if couple else rng.choice("MF")
         head_age = _adult_age(rng)
         accents = keep_diacritics(rng, group)
-        head_last = pick_surname(rng, group)
-        head = self._person(
-            hh,
-            "head",
-            head_sex,
-            group,
-            person_name(rng, group, head_sex, head_last, accents),
-            _birthday(rng, y0 - head_age),
-        )
+        name = person_name(rng, group, head_sex, pick_surname(rng, group), accents)
+        head = self._person(hh, "head", head_sex, group, name, _birthday(rng, y0 - head_age))
         people = [head]
         spouse: Person | None = None
         if couple:
@@ -179,14 +172,8 @@ class HouseholdBuilder:
             else:
                 s_last = f"{first_surname(own)}-{first_surname(head.name.last)}"
             s_age = min(95, max(18, head_age + rng.randint(-6, 4)))
-            spouse = self._person(
-                hh,
-                "spouse",
-                s_sex,
-                s_group,
-                person_name(rng, s_group, s_sex, s_last, keep_diacritics(rng, s_group)),
-                _birthday(rng, y0 - s_age),
-            )
+            name = person_name(rng, s_group, s_sex, s_last, keep_diacritics(rng, s_group))
+            spouse = self._person(hh, "spouse", s_sex, s_group, name, _birthday(rng, y0 - s_age))
             people.append(spouse)
         if shape in {"family", "parent"} and len(people) < max_people:
             self._children(hh, people, group, head, spouse, head_age, accents, max_people)
