@@ -90,21 +90,12 @@ class Composer:
         rng, as_of = self.rng, self.as_of
         tags.extend(f for f in _PERSON_STRATA if f in person.flags)
         periods = choose_periods(rng, person if in_master else None, as_of)
-        first, middle, last, suffix = noisy_name(rng, person, tags)
-        street, unit, city, state, zip_code = noisy_address(
-            rng, choose_address(rng, person, tags), tags
-        )
-        tin = person.tins[0] if len(person.tins) > 1 and rng.random() < 0.3 else person.tin
         fields = {
-            "first_name": first,
-            "last_name": last,
-            "middle_name": middle,
-            "suffix": suffix,
-            "street_address": street,
-            "unit": unit,
-            "city": city,
-            "state": state,
-            "zip": zip_code,
+            **noisy_name(rng, person, tags),
+            **noisy_address(rng, choose_address(rng, person, tags), tags),
+        }
+        tin = person.tins[0] if len(person.tins) > 1 and rng.random() < 0.3 else person.tin
+        fields |= {
             "tax_periods": ";".join(str(y) for y in periods),
             **order_fields(rng, as_of, self._case()),
             **optional_ids(rng, person.dob, tin, as_of, tags),
