@@ -176,25 +176,18 @@ class HouseholdBuilder:
             spouse = self._person(hh, "spouse", s_sex, s_group, name, _birthday(rng, y0 - s_age))
             people.append(spouse)
         if shape in {"family", "parent"} and len(people) < max_people:
-            self._children(hh, people, group, head, spouse, head_age, accents, max_people)
+            self._children(people, accents, max_people)
         self._tins(people, group)
         self._live(people)
         return people
 
-    def _children(
-        self,
-        hh: str,
-        people: list[Person],
-        group: str,
-        head: Person,
-        spouse: Person | None,
-        head_age: int,
-        accents: bool,
-        max_people: int,
-    ) -> None:
+    def _children(self, people: list[Person], accents: bool, max_people: int) -> None:
+        """Children of the head (``people[0]``) and the spouse, if any (``people[1]``)."""
         rng = self.rng
         y0 = self.first_year
-        youngest_parent = min(head_age, y0 - spouse.dob.year) if spouse else head_age
+        head, spouse = people[0], people[1] if len(people) > 1 else None
+        group = head.group
+        youngest_parent = min(y0 - p.dob.year for p in people)  # ages at the first tax year
         if youngest_parent < 19:
             return
         if (
@@ -222,7 +215,7 @@ class HouseholdBuilder:
                 (n1, s1), (n2, s2) = pair
                 previous.name, previous.sex = replace(previous.name, first=n1), s1
                 name, sex = replace(name, first=n2, suffix=""), s2
-            child = self._person(hh, "child", sex, group, name, dob)
+            child = self._person(head.household_id, "child", sex, group, name, dob)
             if twins and k == 1 and previous is not None:
                 child.twin_of, previous.twin_of = previous.person_id, child.person_id
             if junior and sex == "M" and not (twins and k <= 1):
