@@ -45,13 +45,12 @@ def edge(fn: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
-def store_option(fn: Callable[P, T]) -> Callable[P, T]:
-    return click.option(
-        "--store",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Store directory (env TAXMATCH_STORE, default ./taxmatch-data).",
-    )(fn)
+store_option = click.option(
+    "--store",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Store directory (env TAXMATCH_STORE, default ./taxmatch-data).",
+)
 
 
 def new_store(store: Path | None) -> Path:

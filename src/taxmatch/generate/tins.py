@@ -40,7 +40,6 @@ class KeyedPermutation:
 
 
 def keyed_permutation(size: int, rng: Random) -> KeyedPermutation:
-    """A bijection of ``range(size)`` with keys drawn from ``rng``."""
     half = 1
     while 1 << (2 * half) < size:
         half += 1
