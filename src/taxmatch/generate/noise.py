@@ -142,9 +142,7 @@ def nicknames_of(first: str) -> tuple[str, ...]:
 
 def nickname(first: str, rng: Random) -> str | None:
     options = nicknames_of(first)
-    if not options:
-        return None
-    return options[rng.randrange(len(options))].capitalize()
+    return options[rng.randrange(len(options))].capitalize() if options else None
 
 
 def initial(name: str, rng: Random) -> str:
