@@ -198,7 +198,7 @@ def generate_requests(
         outcomes: Counter[str] = Counter()
         codes: Counter[str] = Counter()
         state = {"next_id": 0, "officer": 0}
-        written = in_master = 0
+        in_master = 0
         with (
             request_writer(requests_path, fmt) as write_requests,
             csv_writer(truth_path, TRUTH_COLUMNS) as write_truth,
@@ -208,13 +208,13 @@ def generate_requests(
                 req_rows, truth_rows = finish_bucket(entries, state, officers, batch_codes)
                 write_requests(req_rows)
                 write_truth(truth_rows)
-                written += len(req_rows)
                 for t in truth_rows:
                     outcomes[t[2]] += 1
                     in_master += bool(t[1])
                     codes.update(c for c in t[3].split(";") if c)
     finally:
         buckets.cleanup()
+    written = outcomes.total()
     envelope_path = out / "envelope.json"
     write_json(envelope_path, envelope.model_dump(mode="json"))
     manifest = out / "requests.json"
