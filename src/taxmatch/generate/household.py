@@ -74,29 +74,24 @@ class Person:
         return self.mailing.get(year) or self.residence[year]
 
     def flags(self) -> list[str]:
-        out: list[str] = []
-        if self.dod is not None:
-            out.append("deceased")
-        out.append("itin" if self.itin else "ssn")
-        if len(self.tins) > 1:
-            out.append("tin_changed")
-        if self.twin_of:
-            out.append("twin")
-        if self.junior_senior:
-            out.append("junior" if self.junior_senior in {"Jr", "II", "III"} else "senior")
-        if is_compound(self.name.last):
-            out.append("compound_surname")
-        if len({p.street for p in self.residence.values()}) > 1:
-            out.append("mover")
-        if self.mailing:
-            out.append("po_box")
-        if not self.filed:
-            out.append("never_filed")
-        if self.name.middle:
-            out.append("middle_name")
-        if fold_ascii(self.name.first + self.name.last) != self.name.first + self.name.last:
-            out.append("diacritics")
-        return out
+        junior = self.junior_senior in {"Jr", "II", "III"}
+        name = self.name.first + self.name.last
+        holds = {
+            "deceased": self.dod is not None,
+            "itin": self.itin,
+            "ssn": not self.itin,
+            "tin_changed": len(self.tins) > 1,
+            "twin": bool(self.twin_of),
+            "junior": junior,
+            "senior": bool(self.junior_senior) and not junior,
+            "compound_surname": is_compound(self.name.last),
+            "mover": len({p.street for p in self.residence.values()}) > 1,
+            "po_box": bool(self.mailing),
+            "never_filed": not self.filed,
+            "middle_name": bool(self.name.middle),
+            "diacritics": fold_ascii(name) != name,
+        }
+        return [flag for flag, held in holds.items() if held]
 
 
 def _adult_age(rng: Random) -> int:
