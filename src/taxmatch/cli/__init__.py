@@ -10,12 +10,11 @@ import logging
 import click
 
 from taxmatch import __version__
-from taxmatch.cli.audit import accounting
+from taxmatch.cli.audit import accounting, ledger
 from taxmatch.cli.batch_cmd import batch
 from taxmatch.cli.demo_cmd import demo, evaluate
 from taxmatch.cli.explain import explain
 from taxmatch.cli.generate_cmd import generate
-from taxmatch.cli.ledger_cmd import ledger
 from taxmatch.cli.officer import officer
 from taxmatch.cli.reference_cmd import model, reference
 from taxmatch.cli.service import agency, serve, worker

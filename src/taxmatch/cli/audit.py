@@ -1,4 +1,5 @@
-"""``taxmatch ledger export-head`` and ``taxmatch accounting …``: the custodian's audit edge.
+"""``taxmatch ledger verify|export-head`` and ``taxmatch accounting …``: the custodian's
+audit edge (the tamper-evident record of every request and disclosure, and its accounting).
 
 Registered on the main group by ``taxmatch.cli``. The accounting commands are the only
 commands that print or write TINs (the custodian's § 6103(p)(3) accounting); they never
@@ -11,6 +12,8 @@ import getpass
 import json
 import re
 import socket
+import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -41,7 +44,41 @@ def _tin(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     return tin
 
 
-@click.command("export-head")
+@click.group()
+def ledger() -> None:
+    """The tamper-evident record of every request and disclosure."""
+
+
+@ledger.command("verify")
+@store_option
+@click.option(
+    "--witness",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A head written by `ledger export-head`: the ledger must hold it, "
+    "unchanged, and be at least that long.",
+)
+@edge
+def ledger_verify(store: Path | None, witness: Path | None) -> None:
+    """Check the whole hash chain, the head's keyed signature, and re-hash every stored
+    decision and bound row against it; exit 5 naming the first bad entry (or the table and
+    row); print the head."""
+    from taxmatch.pipeline.accounting import verify_ledger
+
+    result = verify_ledger(store_dir(store), witness, database_url=get_settings().database_url)
+    if not result.ok:
+        where = "" if result.first_bad_seq is None else f" at entry {result.first_bad_seq}"
+        click.echo(f"taxmatch: ledger verification FAILED{where}: {result.problem}", err=True)
+        sys.exit(5)
+    click.echo(
+        f"ledger ok: {result.entries} entries, {result.decisions} decisions re-hashed, "
+        f"head {result.head}"
+    )
+    held = "" if witness is None else "; the witnessed head is held"
+    click.echo(f"{result.bound} bound rows re-hashed; head signature ok{held}")
+
+
+@ledger.command("export-head")
 @store_option
 @click.option(
     "--out",
@@ -80,16 +117,7 @@ def accounting_taxpayer(store: Path | None, tin: str, as_json: bool) -> None:
     records = taxpayer_accounting(store_dir(store), tin, database_url=get_settings().database_url)
     if as_json:
         docs = [
-            {
-                "disclosed_utc": r.disclosed_utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "batch_id": r.batch_id,
-                "disclosure_id": r.disclosure_id,
-                "agency": r.agency,
-                "request_letter_id": r.request_letter_id,
-                "statute": r.statute,
-                "relevance": r.relevance,
-                "fields": list(r.fields),
-            }
+            {**asdict(r), "disclosed_utc": r.disclosed_utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
             for r in records
         ]
         click.echo(json.dumps(docs, indent=2, sort_keys=True))

@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 import click
 
 from taxmatch.cli.audit import actor_id, origin_id
-from taxmatch.cli.common import as_of_date, edge, print_summary, store_dir, store_option
+from taxmatch.cli.common import as_of_date, edge, store_dir, store_option
 from taxmatch.cli.progress import Bar
+from taxmatch.cli.render import print_summary
 from taxmatch.cli.settings import get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -13,7 +13,6 @@ from typing import ParamSpec, TypeVar
 
 import click
 
-from taxmatch.cli.render import print_summary
 from taxmatch.cli.settings import get_settings
 from taxmatch.errors import TaxmatchError
 
@@ -46,13 +45,12 @@ def edge(fn: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
-def store_option(fn: Callable[P, T]) -> Callable[P, T]:
-    return click.option(
-        "--store",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Store directory (env TAXMATCH_STORE, default ./taxmatch-data).",
-    )(fn)
+store_option = click.option(
+    "--store",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Store directory (env TAXMATCH_STORE, default ./taxmatch-data).",
+)
 
 
 def new_store(store: Path | None) -> Path:
@@ -84,14 +82,3 @@ def year_range(value: str) -> tuple[int, int]:
     if a > b:
         raise click.BadParameter("first year after last year", param_hint="--years")
     return a, b
-
-
-__all__ = [
-    "as_of_date",
-    "edge",
-    "new_store",
-    "print_summary",
-    "store_dir",
-    "store_option",
-    "year_range",
-]

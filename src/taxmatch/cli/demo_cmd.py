@@ -9,8 +9,9 @@ from pathlib import Path
 
 import click
 
-from taxmatch.cli.common import edge, new_store, print_summary, store_option
+from taxmatch.cli.common import edge, new_store, store_option
 from taxmatch.cli.progress import Bar
+from taxmatch.cli.render import print_summary
 from taxmatch.cli.settings import get_settings
 
 

@@ -5,7 +5,9 @@ record: ``taxmatch.pipeline.evaluate`` hands over counts only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from io import StringIO
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -26,6 +28,31 @@ def _groups(ev: Evaluation) -> list[tuple[str, Metrics]]:
     return [("overall", ev.overall), *((f"  {t}", m) for t, m in ev.strata.items())]
 
 
+# (column, ``Metrics`` attribute, format) of the disclosure and validation tables.
+_DISCLOSURES: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("rows", "rows", _n),
+    ("disclosed", "disclosed", _n),
+    ("right", "right", _n),
+    ("wrong person", "wrong_person", _n),
+    ("old address", "right_person_not_latest", _n),
+    ("unattributed", "unattributed", _n),
+    ("incomplete", "incomplete", _n),
+    ("precision", "precision", _pct),
+    ("wrong addr", "wrong_address_rate", _pct),
+    ("wrong person", "wrong_person_rate", _pct),
+    ("findable", "findable", _n),
+    ("recall", "recall", _pct),
+    ("pending", "pending", _n),
+)
+_VALIDATION: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("expected", "expected_rejected", _n),
+    ("rejected", "rejected", _n),
+    ("both", "both_rejected", _n),
+    ("same codes", "codes_equal", _n),
+    ("precision", "rejection_precision", _pct),
+    ("recall", "rejection_recall", _pct),
+    ("code agreement", "code_agreement", _pct),
+)
 _LEGEND = (
     "right: address equals truth (street line, unit, ZIP5) · old address: right person, "
     "another address · incomplete: disclosed address lacks a house number, street or ZIP · "
@@ -49,39 +76,10 @@ def render_evaluation(ev: Evaluation) -> str:
     console.print(_PERSON_NOTE[ev.person_check])
     acc = Table(title="Disclosures", title_justify="left")
     acc.add_column("group", no_wrap=True)
-    for name in (
-        "rows",
-        "disclosed",
-        "right",
-        "wrong person",
-        "old address",
-        "unattributed",
-        "incomplete",
-        "precision",
-        "wrong addr",
-        "wrong person",
-        "findable",
-        "recall",
-        "pending",
-    ):
+    for name, _, _ in _DISCLOSURES:
         acc.add_column(name, justify="right")
     for group, m in _groups(ev):
-        acc.add_row(
-            group,
-            _n(m.rows),
-            _n(m.disclosed),
-            _n(m.right),
-            _n(m.wrong_person),
-            _n(m.right_person_not_latest),
-            _n(m.unattributed),
-            _n(m.incomplete),
-            _pct(m.precision),
-            _pct(m.wrong_address_rate),
-            _pct(m.wrong_person_rate),
-            _n(m.findable),
-            _pct(m.recall),
-            _n(m.pending),
-        )
+        acc.add_row(group, *(fmt(getattr(m, attr)) for _, attr, fmt in _DISCLOSURES))
     console.print(acc)
     console.print(_LEGEND)
     val = Table(
@@ -89,29 +87,12 @@ def render_evaluation(ev: Evaluation) -> str:
         title_justify="left",
     )
     val.add_column("group", no_wrap=True)
-    for name in (
-        "expected",
-        "rejected",
-        "both",
-        "same codes",
-        "precision",
-        "recall",
-        "code agreement",
-    ):
+    for name, _, _ in _VALIDATION:
         val.add_column(name, justify="right")
     for group, m in _groups(ev):
         agree = m.expected_rejected == m.rejected == m.both_rejected == m.codes_equal
         if group == "overall" or not agree:
-            val.add_row(
-                group,
-                _n(m.expected_rejected),
-                _n(m.rejected),
-                _n(m.both_rejected),
-                _n(m.codes_equal),
-                _pct(m.rejection_precision),
-                _pct(m.rejection_recall),
-                _pct(m.code_agreement),
-            )
+            val.add_row(group, *(fmt(getattr(m, attr)) for _, attr, fmt in _VALIDATION))
     console.print(val)
     console.print(_confusion_table(ev))
     if ev.reason_codes:

@@ -40,7 +40,7 @@ from taxmatch.cli.settings import get_settings
     "(default: the packaged policy).",
 )
 @edge
-def explain_command(
+def explain(
     store: Path | None, batch_id: str, request_id: str, out: Path, top: int, policy: Path | None
 ) -> None:
     """Explain one probabilistic decision: a waterfall of the best candidate's match weight
@@ -58,8 +58,3 @@ def explain_command(
     )
     click.echo(f"explanation written to {result.html}")
     click.echo(f"waterfall chart written to {result.svg}")
-
-
-# Annotated: mypy may check ``taxmatch.cli`` (which registers the command) before this
-# module, and cannot infer a decorated function's type at that point.
-explain: click.Command = explain_command

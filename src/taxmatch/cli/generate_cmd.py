@@ -3,12 +3,17 @@ batches (never real people). Registered on the main group by ``taxmatch.cli``.""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from taxmatch.cli.common import as_of_date, edge, year_range
 from taxmatch.cli.progress import Bar
+
+if TYPE_CHECKING:
+    from taxmatch.generate import PopulationSummary, RequestsSummary
 
 
 @click.group()
@@ -74,7 +79,6 @@ def generate_requests_cmd(
     click.echo(f"requests written to {out} ({_describe(result)})")
 
 
-def _describe(result: object) -> str:
-    fields = getattr(result, "__dataclass_fields__", {})
-    parts = [f"{k}={getattr(result, k)}" for k in fields if isinstance(getattr(result, k), int)]
-    return ", ".join(parts)
+def _describe(result: PopulationSummary | RequestsSummary) -> str:
+    """The summary's counts and seed, ``name=value`` in field order."""
+    return ", ".join(f"{k}={v}" for k, v in asdict(result).items() if isinstance(v, int))

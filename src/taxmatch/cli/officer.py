@@ -45,10 +45,9 @@ def _read_password() -> str:
 def officer_add(store: Path | None, username: str, role: str) -> None:
     """Create a console account; the password is read from stdin."""
     from taxmatch.pipeline.officers import add_officer
-    from taxmatch.pipeline.stores import StateStore
 
     password = _read_password()
-    with StateStore.open(store_dir(store), get_settings().database_url) as state:
+    with _admin(store) as state:
         add_officer(state, username, role, password, actor=actor_id(), origin=origin_id())
     click.echo(f"officer {username} added with role {role}")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from types import TracebackType
 
 from rich.console import Console
@@ -20,9 +19,8 @@ from rich.progress import (
 class Bar:
     """Implements ``taxmatch.pipeline.batch.Progress`` and the generators' callbacks."""
 
-    def __init__(self, *, enabled: bool | None = None) -> None:
+    def __init__(self) -> None:
         console = Console(stderr=True)
-        self.enabled = console.is_terminal if enabled is None else enabled
         self._progress = Progress(
             TextColumn("{task.description:<18}"),
             BarColumn(),
@@ -30,8 +28,7 @@ class Bar:
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=console,
-            disable=not self.enabled,
-            transient=False,
+            disable=not console.is_terminal,
         )
         self._task: TaskID | None = None
 
@@ -55,7 +52,3 @@ class Bar:
     def advance(self, n: int) -> None:
         if self._task is not None:
             self._progress.advance(self._task, n)
-
-
-def is_interactive() -> bool:
-    return sys.stderr.isatty()

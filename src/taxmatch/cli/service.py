@@ -175,13 +175,11 @@ def serve(
     """Serve the HTTP API (OpenAPI at /docs) with an in-process queue worker."""
     from taxmatch.api import ApiSettings, serve_app
 
-    extra: dict[str, int] = {}
-    if daily_rows is not None:
-        extra["daily_row_quota"] = daily_rows
-    if rate is not None:
-        extra["rate_per_minute"] = rate
-    if max_upload_mb is not None:
-        extra["max_upload_bytes"] = max_upload_mb * 1024 * 1024
+    limits = {
+        "daily_row_quota": daily_rows,
+        "rate_per_minute": rate,
+        "max_upload_bytes": None if max_upload_mb is None else max_upload_mb * 1024 * 1024,
+    }
     settings = ApiSettings(
         store=store_dir(store),
         database_url=get_settings().database_url,
@@ -189,7 +187,7 @@ def serve(
         matcher=matcher,
         worker_threads=worker_threads,
         warm_lookups=warm_lookups,
-        **extra,  # type: ignore[arg-type]
+        **{k: v for k, v in limits.items() if v is not None},  # type: ignore[arg-type]
         secure_cookies=_secure_default(host) if secure_cookies is None else secure_cookies,
     )
     click.echo(f"taxmatch API on http://{host}:{port} (OpenAPI at /docs)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from itertools import count
 from random import Random
 
 from taxmatch.contracts import REQUEST_COLUMNS, Outcome, ReasonCode
@@ -43,6 +44,20 @@ _PERSON_STRATA = (
     "po_box",
     "diacritics",
 )
+# Request noise that makes a row a noisy request.
+_NOISY = frozenset(
+    {
+        "nickname",
+        "initial",
+        "name_typo",
+        "swapped_names",
+        "house_typo",
+        "street_typo",
+        "unit_dropped",
+        "surname_variant",
+        "city_typo",
+    }
+)
 
 
 class Composer:
@@ -57,20 +72,17 @@ class Composer:
         tins: TinAllocator,
         buckets: Buckets,
     ) -> None:
-        self.rng, self.plan, self.as_of, self.agency = rng, plan, as_of, agency
+        self.rng, self.as_of, self.agency = rng, as_of, agency
         self.tins, self.buckets = tins, buckets
         self.cases = keyed_permutation(10**8, rng)
-        self.seq = 0
-        self.fresh = 0
-        self.groups = 0
+        self.seq, self.fresh_ids, self.groups = count(1), count(1), count(1)
         self.bases_left = plan.bases
         self.boiler_left = plan.boilerplate
         self.kinds = list(reversed(plan.invalid_kinds))
         self.emitted = 0
 
     def _case(self) -> str:
-        self.seq += 1
-        return f"{self.agency}-{self.as_of.year % 100:02d}-{self.cases(self.seq):08d}"
+        return f"{self.agency}-{self.as_of.year % 100:02d}-{self.cases(next(self.seq)):08d}"
 
     def request(
         self, person: PersonRecord, in_master: bool, tags: list[str]
@@ -78,21 +90,12 @@ class Composer:
         rng, as_of = self.rng, self.as_of
         tags.extend(f for f in _PERSON_STRATA if f in person.flags)
         periods = choose_periods(rng, person if in_master else None, as_of)
-        first, middle, last, suffix = noisy_name(rng, person, tags)
-        street, unit, city, state, zip_code = noisy_address(
-            rng, choose_address(rng, person, tags), tags
-        )
-        tin = person.tins[0] if len(person.tins) > 1 and rng.random() < 0.3 else person.tin
         fields = {
-            "first_name": first,
-            "last_name": last,
-            "middle_name": middle,
-            "suffix": suffix,
-            "street_address": street,
-            "unit": unit,
-            "city": city,
-            "state": state,
-            "zip": zip_code,
+            **noisy_name(rng, person, tags),
+            **noisy_address(rng, choose_address(rng, person, tags), tags),
+        }
+        tin = person.tins[0] if len(person.tins) > 1 and rng.random() < 0.3 else person.tin
+        fields |= {
             "tax_periods": ";".join(str(y) for y in periods),
             **order_fields(rng, as_of, self._case()),
             **optional_ids(rng, person.dob, tin, as_of, tags),
@@ -118,20 +121,7 @@ class Composer:
             # address stays in the truth, so a disclosure of it is still judged right.
             truth["outcome"] = Outcome.NO_MATCH.value
             tags.append("first_name_unconfirmed")
-        if any(
-            t in tags
-            for t in (
-                "nickname",
-                "initial",
-                "name_typo",
-                "swapped_names",
-                "house_typo",
-                "street_typo",
-                "unit_dropped",
-                "surname_variant",
-                "city_typo",
-            )
-        ):
+        if not _NOISY.isdisjoint(tags):
             tags.append("noisy_request")
         truth["stratum"] = tags
         return fields, truth
@@ -150,8 +140,7 @@ class Composer:
         elif draw < self.boiler_left + len(self.kinds):
             kind = self.kinds.pop()
             if kind in DUPLICATES:
-                self.groups += 1
-                group = self.groups
+                group = next(self.groups)
             else:
                 codes = corrupt(fields, kind, rng, self.as_of, tags)
                 truth.update(outcome="REJECTED", codes=sorted({c.value for c in codes}))
@@ -163,18 +152,16 @@ class Composer:
             if kind == DUPLICATE_PERSON_CASE:
                 twin_fields, twin_truth = dict(fields), json.loads(json.dumps(truth))
             else:
-                other = fresh_person(rng, self._fresh_id(), self.as_of, None, self.tins, [])
+                other = fresh_person(rng, next(self.fresh_ids), self.as_of, None, self.tins, [])
                 twin_fields, twin_truth = self.request(other, False, ["not_in_master"])
             self.buckets.add(bucket, [group, kind, twin_fields, twin_truth])
             self.emitted += 1
 
-    def _fresh_id(self) -> int:
-        self.fresh += 1
-        return self.fresh
-
     def emit_fresh(self, neighbour: PersonRecord | None) -> None:
         tags = ["not_in_master"]
-        person = fresh_person(self.rng, self._fresh_id(), self.as_of, neighbour, self.tins, tags)
+        person = fresh_person(
+            self.rng, next(self.fresh_ids), self.as_of, neighbour, self.tins, tags
+        )
         self.emit(person, False, tags)
 
 

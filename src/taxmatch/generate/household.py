@@ -10,7 +10,7 @@ the requester's noisy copies are both drawn. Pure; never logs a value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from random import Random
 
@@ -30,6 +30,10 @@ from taxmatch.generate.tins import TinAllocator
 
 MOVE_RATE = 0.11  # share of households that move in a year (US: about one in ten)
 _ITIN_SHARE = {"hispanic": 0.22, "vietnamese": 0.08, "korean": 0.06, "chinese": 0.08}
+# Per role: below the first bound a regular filer, below the second a sporadic one.
+_FILER_ODDS = {"head": (0.85, 0.96), "spouse": (0.68, 0.80), "child": (0.75, 0.93)}
+# Yearly chance of dying by age at the first tax year (oldest band first).
+_DEATH_RISK = ((80, 0.35), (70, 0.15), (60, 0.07), (40, 0.02))
 
 
 @dataclass(slots=True)
@@ -70,29 +74,24 @@ class Person:
         return self.mailing.get(year) or self.residence[year]
 
     def flags(self) -> list[str]:
-        out: list[str] = []
-        if self.dod is not None:
-            out.append("deceased")
-        out.append("itin" if self.itin else "ssn")
-        if len(self.tins) > 1:
-            out.append("tin_changed")
-        if self.twin_of:
-            out.append("twin")
-        if self.junior_senior:
-            out.append("junior" if self.junior_senior in {"Jr", "II", "III"} else "senior")
-        if is_compound(self.name.last):
-            out.append("compound_surname")
-        if len({p.street for p in self.residence.values()}) > 1:
-            out.append("mover")
-        if self.mailing:
-            out.append("po_box")
-        if not self.filed:
-            out.append("never_filed")
-        if self.name.middle:
-            out.append("middle_name")
-        if fold_ascii(self.name.first + self.name.last) != self.name.first + self.name.last:
-            out.append("diacritics")
-        return out
+        junior = self.junior_senior in {"Jr", "II", "III"}
+        name = self.name.first + self.name.last
+        holds = {
+            "deceased": self.dod is not None,
+            "itin": self.itin,
+            "ssn": not self.itin,
+            "tin_changed": len(self.tins) > 1,
+            "twin": bool(self.twin_of),
+            "junior": junior,
+            "senior": bool(self.junior_senior) and not junior,
+            "compound_surname": is_compound(self.name.last),
+            "mover": len({p.street for p in self.residence.values()}) > 1,
+            "po_box": bool(self.mailing),
+            "never_filed": not self.filed,
+            "middle_name": bool(self.name.middle),
+            "diacritics": fold_ascii(name) != name,
+        }
+        return [flag for flag, held in holds.items() if held]
 
 
 def _adult_age(rng: Random) -> int:
@@ -131,12 +130,8 @@ class HouseholdBuilder:
         self.next_person += 1
         rng = self.rng
         r = rng.random()
-        if role == "child":
-            kind = "regular" if r < 0.75 else "sporadic" if r < 0.93 else "never"
-        elif role == "spouse":
-            kind = "regular" if r < 0.68 else "sporadic" if r < 0.80 else "never"
-        else:
-            kind = "regular" if r < 0.85 else "sporadic" if r < 0.96 else "never"
+        regular, sporadic = _FILER_ODDS[role]
+        kind = "regular" if r < regular else "sporadic" if r < sporadic else "never"
         return Person(f"P{self.next_person:08d}", hh, role, sex, group, name, dob, kind)
 
     def build(self, max_people: int) -> list[Person]:
@@ -154,15 +149,8 @@ class HouseholdBuilder:
         head_sex = ("M" if rng.random() < 0.85 else "F") if couple else rng.choice("MF")
         head_age = _adult_age(rng)
         accents = keep_diacritics(rng, group)
-        head_last = pick_surname(rng, group)
-        head = self._person(
-            hh,
-            "head",
-            head_sex,
-            group,
-            person_name(rng, group, head_sex, head_last, accents),
-            _birthday(rng, y0 - head_age),
-        )
+        name = person_name(rng, group, head_sex, pick_surname(rng, group), accents)
+        head = self._person(hh, "head", head_sex, group, name, _birthday(rng, y0 - head_age))
         people = [head]
         spouse: Person | None = None
         if couple:
@@ -179,35 +167,22 @@ class HouseholdBuilder:
             else:
                 s_last = f"{first_surname(own)}-{first_surname(head.name.last)}"
             s_age = min(95, max(18, head_age + rng.randint(-6, 4)))
-            spouse = self._person(
-                hh,
-                "spouse",
-                s_sex,
-                s_group,
-                person_name(rng, s_group, s_sex, s_last, keep_diacritics(rng, s_group)),
-                _birthday(rng, y0 - s_age),
-            )
+            name = person_name(rng, s_group, s_sex, s_last, keep_diacritics(rng, s_group))
+            spouse = self._person(hh, "spouse", s_sex, s_group, name, _birthday(rng, y0 - s_age))
             people.append(spouse)
         if shape in {"family", "parent"} and len(people) < max_people:
-            self._children(hh, people, group, head, spouse, head_age, accents, max_people)
+            self._children(people, accents, max_people)
         self._tins(people, group)
         self._live(people)
         return people
 
-    def _children(
-        self,
-        hh: str,
-        people: list[Person],
-        group: str,
-        head: Person,
-        spouse: Person | None,
-        head_age: int,
-        accents: bool,
-        max_people: int,
-    ) -> None:
+    def _children(self, people: list[Person], accents: bool, max_people: int) -> None:
+        """Children of the head (``people[0]``) and the spouse, if any (``people[1]``)."""
         rng = self.rng
         y0 = self.first_year
-        youngest_parent = min(head_age, y0 - spouse.dob.year) if spouse else head_age
+        head, spouse = people[0], people[1] if len(people) > 1 else None
+        group = head.group
+        youngest_parent = min(y0 - p.dob.year for p in people)  # ages at the first tax year
         if youngest_parent < 19:
             return
         if (
@@ -233,12 +208,9 @@ class HouseholdBuilder:
             if twins and k == 1 and previous is not None and rng.random() < 0.4:
                 pair = SIMILAR_TWIN_NAMES[rng.randrange(len(SIMILAR_TWIN_NAMES))]
                 (n1, s1), (n2, s2) = pair
-                previous.name = PersonName(
-                    n1, previous.name.middle, previous.name.last, previous.name.suffix
-                )
-                previous.sex = s1
-                name, sex = PersonName(n2, name.middle, name.last, ""), s2
-            child = self._person(hh, "child", sex, group, name, dob)
+                previous.name, previous.sex = replace(previous.name, first=n1), s1
+                name, sex = replace(name, first=n2, suffix=""), s2
+            child = self._person(head.household_id, "child", sex, group, name, dob)
             if twins and k == 1 and previous is not None:
                 child.twin_of, previous.twin_of = previous.person_id, child.person_id
             if junior and sex == "M" and not (twins and k <= 1):
@@ -248,10 +220,10 @@ class HouseholdBuilder:
                     if head.name.suffix in {"Jr", "II"}
                     else ("Jr" if rng.random() < 0.8 else "II")
                 )
-                child.name = PersonName(head.name.first, head.name.middle, head.name.last, suffix)
+                child.name = replace(head.name, suffix=suffix)
                 child.junior_senior = suffix
                 if not head.name.suffix and rng.random() < 0.5:
-                    head.name = PersonName(head.name.first, head.name.middle, head.name.last, "Sr")
+                    head.name = replace(head.name, suffix="Sr")
                 head.junior_senior = "Sr"
             people.append(child)
             previous = child
@@ -279,17 +251,7 @@ class HouseholdBuilder:
         own: dict[str, Place] = {}
         for p in people:
             age0 = self.first_year - p.dob.year
-            risk = (
-                0.35
-                if age0 >= 80
-                else 0.15
-                if age0 >= 70
-                else 0.07
-                if age0 >= 60
-                else 0.02
-                if age0 >= 40
-                else 0.004
-            )
+            risk = next((odds for age, odds in _DEATH_RISK if age0 >= age), 0.004)
             if rng.random() < risk:
                 p.dod = _birthday(rng, rng.randint(self.first_year, self.last_year))
         has_phone = [rng.random() < 0.72 for _ in people]

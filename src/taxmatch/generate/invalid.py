@@ -15,10 +15,12 @@ from random import Random
 
 from taxmatch.contracts import ReasonCode
 
-R = ReasonCode
 Fields = dict[str, str]
 _ADDRESS = frozenset({"street_address", "unit", "city", "state", "zip"})
 BOGUS_OFFICER_FLOOR = 900_000
+
+
+Apply = Callable[[Fields, Random, date], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,157 +28,85 @@ class Corruption:
     name: str
     codes: tuple[ReasonCode, ...]
     fields: frozenset[str]
-    apply: Callable[[Fields, Random, date], None]
+    apply: Apply
 
 
-def _set(**values: str) -> Callable[[Fields, Random, date], None]:
+def _set(**values: str) -> tuple[frozenset[str], Apply]:
     def apply(row: Fields, rng: Random, as_of: date) -> None:
         row.update(values)
 
-    return apply
+    return frozenset(values), apply
 
 
-def _one_of(field: str, *options: str) -> Callable[[Fields, Random, date], None]:
+def _draw(field: str, value: Callable[[Fields, Random, date], str]) -> tuple[frozenset[str], Apply]:
     def apply(row: Fields, rng: Random, as_of: date) -> None:
-        row[field] = options[rng.randrange(len(options))]
+        row[field] = value(row, rng, as_of)
 
-    return apply
+    return frozenset({field}), apply
 
 
-def _no_house_number(row: Fields, rng: Random, as_of: date) -> None:
+def _one_of(field: str, *options: str) -> tuple[frozenset[str], Apply]:
+    return _draw(field, lambda row, rng, as_of: options[rng.randrange(len(options))])
+
+
+def _no_house_number(row: Fields, rng: Random, as_of: date) -> str:
     head, _, rest = row["street_address"].partition(" ")
-    row["street_address"] = rest if head.isdigit() and rest else "Main St"
+    return rest if head.isdigit() and rest else "Main St"
 
 
-def _open_period(row: Fields, rng: Random, as_of: date) -> None:
-    row["tax_periods"] = f"{as_of.year - rng.randint(1, 4)}-"
-
-
-def _future(row: Fields, rng: Random, as_of: date) -> None:
-    row["tax_periods"] = str(as_of.year + rng.randint(1, 2))
-
-
-def _too_old(row: Fields, rng: Random, as_of: date) -> None:
-    row["tax_periods"] = str(as_of.year - rng.randint(8, 12))
-
-
-def _young_order(row: Fields, rng: Random, as_of: date) -> None:
-    row["removal_order_date"] = (as_of - timedelta(days=rng.randint(1, 60))).isoformat()
-
-
-def _bogus_officer(row: Fields, rng: Random, as_of: date) -> None:
-    row["officer_id"] = f"OFC-{rng.randint(BOGUS_OFFICER_FLOOR, 999_999)}"
-
-
-def _control_character(row: Fields, rng: Random, as_of: date) -> None:
+def _control_character(row: Fields, rng: Random, as_of: date) -> str:
     last = row["last_name"]
     cut = rng.randint(1, max(1, len(last) - 1))
-    row["last_name"] = last[:cut] + "\x07" + last[cut:]
+    return last[:cut] + "\x07" + last[cut:]
 
 
-def _overlong(row: Fields, rng: Random, as_of: date) -> None:
-    row["middle_name"] = ("Abcdefghij" * 200)[:2000]
-
-
-def _k(
-    name: str, code: ReasonCode, fields: set[str], apply: Callable[[Fields, Random, date], None]
-) -> Corruption:
-    return Corruption(name, (code,), frozenset(fields), apply)
-
-
-CORRUPTIONS: tuple[Corruption, ...] = (
-    _k("r01_first_blank", R.R01, {"first_name"}, _set(first_name="")),
-    _k("r01_last_blank", R.R01, {"last_name"}, _set(last_name="  ")),
-    _k(
-        "r02_no_address",
-        R.R02,
-        set(_ADDRESS),
-        _set(street_address="", unit="", city="", state="", zip=""),
+# Each kind's reason code is named by its prefix (``r03_...`` draws R03).
+_KINDS: dict[str, tuple[frozenset[str], Apply]] = {
+    "r01_first_blank": _set(first_name=""),
+    "r01_last_blank": _set(last_name="  "),
+    "r02_no_address": _set(street_address="", unit="", city="", state="", zip=""),
+    "r03_unknown_address": _set(street_address="UNKNOWN ADDRESS", unit=""),
+    "r03_failed_to_provide": _set(street_address="FAILED TO PROVIDE", unit=""),
+    "r03_not_applicable": _set(street_address="N/A", unit=""),
+    "r03_dont_care": _set(street_address="Don't Care 12345", unit=""),
+    "r03_zip_only": _set(street_address="", unit="", city="", state=""),
+    "r03_unknown_state": _set(state="ZZ"),
+    "r03_malformed_zip": _one_of("zip", "1234", "9021", "ABCDE"),
+    "r03_no_house_number": _draw("street_address", _no_house_number),
+    "r04_blank": _set(tax_periods=""),
+    "r04_open_ended": _draw("tax_periods", lambda _, rng, d: f"{d.year - rng.randint(1, 4)}-"),
+    "r04_words": _one_of("tax_periods", "last year", "all", "recent years"),
+    "r04_future": _draw("tax_periods", lambda _, rng, d: str(d.year + rng.randint(1, 2))),
+    "r04_too_old": _draw("tax_periods", lambda _, rng, d: str(d.year - rng.randint(8, 12))),
+    "r05_blank": _set(statute=""),
+    "r05_tax_title": _one_of("statute", "26 U.S.C. 7201", "26 USC § 7206(1)"),
+    "r05_civil": _one_of("statute", "civil penalty", "administrative removal"),
+    "r05_not_allowed": _one_of("statute", "18 U.S.C. 1001", "8 U.S.C. 1227(a)(1)"),
+    "r06_blank": _set(relevance=""),
+    "r06_short": _one_of("relevance", "needed", "investigation", "see case file"),
+    "r08_unknown_officer": _draw(
+        "officer_id", lambda _, rng, d: f"OFC-{rng.randint(BOGUS_OFFICER_FLOOR, 999_999)}"
     ),
-    _k(
-        "r03_unknown_address",
-        R.R03,
-        {"street_address"},
-        _set(street_address="UNKNOWN ADDRESS", unit=""),
+    "r08_no_officer": _set(officer_id=""),
+    "r09_number_blank": _set(removal_order_number=""),
+    "r09_number_malformed": _one_of("removal_order_number", "TBD", "N/A", "?"),
+    "r09_date_blank": _set(removal_order_date=""),
+    "r09_date_malformed": _one_of(
+        "removal_order_date", "2024-02-30", "2023-13-45", "not available"
     ),
-    _k(
-        "r03_failed_to_provide",
-        R.R03,
-        {"street_address"},
-        _set(street_address="FAILED TO PROVIDE", unit=""),
+    "r09_order_too_young": _draw(
+        "removal_order_date", lambda _, rng, d: (d - timedelta(days=rng.randint(1, 60))).isoformat()
     ),
-    _k("r03_not_applicable", R.R03, {"street_address"}, _set(street_address="N/A", unit="")),
-    _k(
-        "r03_dont_care", R.R03, {"street_address"}, _set(street_address="Don't Care 12345", unit="")
-    ),
-    _k("r03_zip_only", R.R03, set(_ADDRESS), _set(street_address="", unit="", city="", state="")),
-    _k("r03_unknown_state", R.R03, {"state"}, _set(state="ZZ")),
-    _k("r03_malformed_zip", R.R03, {"zip"}, _one_of("zip", "1234", "9021", "ABCDE")),
-    _k("r03_no_house_number", R.R03, {"street_address"}, _no_house_number),
-    _k("r04_blank", R.R04, {"tax_periods"}, _set(tax_periods="")),
-    _k("r04_open_ended", R.R04, {"tax_periods"}, _open_period),
-    _k(
-        "r04_words",
-        R.R04,
-        {"tax_periods"},
-        _one_of("tax_periods", "last year", "all", "recent years"),
-    ),
-    _k("r04_future", R.R04, {"tax_periods"}, _future),
-    _k("r04_too_old", R.R04, {"tax_periods"}, _too_old),
-    _k("r05_blank", R.R05, {"statute"}, _set(statute="")),
-    _k(
-        "r05_tax_title",
-        R.R05,
-        {"statute"},
-        _one_of("statute", "26 U.S.C. 7201", "26 USC § 7206(1)"),
-    ),
-    _k(
-        "r05_civil",
-        R.R05,
-        {"statute"},
-        _one_of("statute", "civil penalty", "administrative removal"),
-    ),
-    _k(
-        "r05_not_allowed",
-        R.R05,
-        {"statute"},
-        _one_of("statute", "18 U.S.C. 1001", "8 U.S.C. 1227(a)(1)"),
-    ),
-    _k("r06_blank", R.R06, {"relevance"}, _set(relevance="")),
-    _k(
-        "r06_short",
-        R.R06,
-        {"relevance"},
-        _one_of("relevance", "needed", "investigation", "see case file"),
-    ),
-    _k("r08_unknown_officer", R.R08, {"officer_id"}, _bogus_officer),
-    _k("r08_no_officer", R.R08, {"officer_id"}, _set(officer_id="")),
-    _k("r09_number_blank", R.R09, {"removal_order_number"}, _set(removal_order_number="")),
-    _k(
-        "r09_number_malformed",
-        R.R09,
-        {"removal_order_number"},
-        _one_of("removal_order_number", "TBD", "N/A", "?"),
-    ),
-    _k("r09_date_blank", R.R09, {"removal_order_date"}, _set(removal_order_date="")),
-    _k(
-        "r09_date_malformed",
-        R.R09,
-        {"removal_order_date"},
-        _one_of("removal_order_date", "2024-02-30", "2023-13-45", "not available"),
-    ),
-    _k("r09_order_too_young", R.R09, {"removal_order_date"}, _young_order),
-    _k("r11_case_blank", R.R11, {"case_number"}, _set(case_number="")),
-    _k("r13_overlong_field", R.R13, {"middle_name"}, _overlong),
-    _k("r13_control_character", R.R13, {"last_name"}, _control_character),
-    _k("r13_formula", R.R13, {"first_name"}, _set(first_name="=cmd|' /C calc'!A0")),
-    _k(
-        "r13_bad_date_of_birth",
-        R.R13,
-        {"date_of_birth"},
-        _one_of("date_of_birth", "31/02/1980", "unknown"),
-    ),
-    _k("r13_bad_tin", R.R13, {"tin"}, _one_of("tin", "12-345", "SSN ON FILE")),
+    "r11_case_blank": _set(case_number=""),
+    "r13_overlong_field": _set(middle_name=("Abcdefghij" * 200)[:2000]),
+    "r13_control_character": _draw("last_name", _control_character),
+    "r13_formula": _set(first_name="=cmd|' /C calc'!A0"),
+    "r13_bad_date_of_birth": _one_of("date_of_birth", "31/02/1980", "unknown"),
+    "r13_bad_tin": _one_of("tin", "12-345", "SSN ON FILE"),
+}
+CORRUPTIONS: tuple[Corruption, ...] = tuple(
+    Corruption(name, (ReasonCode(name[:3].upper()),), fields, apply)
+    for name, (fields, apply) in _KINDS.items()
 )
 # Duplicates need a second row; the generator builds it (same request_id, or the same
 # person and case again). Only the later row in file order carries R10.

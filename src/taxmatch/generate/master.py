@@ -19,8 +19,6 @@ from taxmatch.generate.noise import digit_slip, house_number_slip, typo, variant
 
 MasterColumns = dict[str, list[str | int | None]]
 
-_SUFFIX_TEXT = {"Jr": "JR", "Sr": "SR", "II": "II", "III": "III"}
-
 
 def new_master_columns() -> MasterColumns:
     return {name: [] for name in MASTER_COLUMNS}
@@ -88,16 +86,13 @@ def render_rows(person: Person, rng: Random, cols: MasterColumns) -> dict[int, s
         middle: str | None = None
         if name.middle:
             r = rng.random()
-            middle = (
-                _upper(name.middle, rng)
-                if r < 0.72
-                else name.middle[0].upper()
-                if r < 0.86
-                else None
-            )
-            if middle is None:
+            if r < 0.72:
+                middle = _upper(name.middle, rng)
+            elif r < 0.86:
+                middle = name.middle[0].upper()
+            else:
                 tags.append("middle_missing")
-        suffix = _SUFFIX_TEXT.get(name.suffix) if name.suffix and rng.random() < 0.75 else None
+        suffix = name.suffix.upper() if name.suffix and rng.random() < 0.75 else None
         if name.suffix and suffix is None:
             tags.append("suffix_missing")
         tin = person.tin_in(year)

@@ -20,44 +20,6 @@ GROUP_WEIGHTS: Weighted[str] = Weighted(
 )
 ASIAN_GROUPS = frozenset({"vietnamese", "korean", "chinese"})
 
-# Middle names people actually carry; general-group middles lean on these.
-_COMMON_MIDDLES = {
-    "M": Weighted(
-        [
-            ("Michael", 5),
-            ("James", 5),
-            ("Lee", 4),
-            ("Allen", 3),
-            ("Ray", 3),
-            ("Wayne", 3),
-            ("Edward", 3),
-            ("Joseph", 3),
-            ("David", 3),
-            ("Alan", 2),
-            ("Scott", 2),
-            ("Dean", 2),
-        ]
-    ),
-    "F": Weighted(
-        [
-            ("Marie", 6),
-            ("Ann", 5),
-            ("Lynn", 5),
-            ("Elizabeth", 4),
-            ("Michelle", 3),
-            ("Nicole", 3),
-            ("Renee", 3),
-            ("Jean", 3),
-            ("Louise", 2),
-            ("Rose", 2),
-            ("Grace", 2),
-        ]
-    ),
-}
-_VIETNAMESE_MIDDLES = {
-    "M": Weighted([("Van", 70), ("Duc", 8), ("Minh", 8), ("Quoc", 6), ("Huu", 5), ("Thanh", 5)]),
-    "F": Weighted([("Thi", 75), ("Ngoc", 10), ("Thanh", 5), ("Kim", 5), ("Bich", 3)]),
-}
 # Twins are sometimes given names a clerk (or a matcher) can confuse.
 SIMILAR_TWIN_NAMES: tuple[tuple[tuple[str, str], tuple[str, str]], ...] = (
     (("Jayden", "M"), ("Jaden", "M")),
@@ -111,12 +73,12 @@ def pick_middle(rng: Random, group: str, sex: str) -> str:
     r = rng.random()
     if group == "general":
         if r < 0.35:
-            return _COMMON_MIDDLES[sex].pick(rng)
+            return given_names("middle_general", sex).pick(rng)
         return given_names("general", sex).pick(rng) if r < 0.78 else ""
     if group == "hispanic":
         return given_names("hispanic", sex).pick(rng) if r < 0.28 else ""
     if group == "vietnamese":
-        return _VIETNAMESE_MIDDLES[sex].pick(rng) if r < 0.85 else ""
+        return given_names("middle_vietnamese", sex).pick(rng) if r < 0.85 else ""
     return given_names("general", sex).pick(rng) if r < 0.12 else ""
 
 

@@ -16,11 +16,12 @@ from nicknames import NickNamer
 
 from taxmatch.generate.places import TOKEN_VARIANTS, UNIT_VARIANTS
 
-_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-_NEIGHBOURS: dict[str, str] = {}
-for _row in _KEYBOARD_ROWS:
-    for _i, _c in enumerate(_row):
-        _NEIGHBOURS[_c] = _row[max(0, _i - 1) : _i] + _row[_i + 1 : _i + 2]
+# Each letter's neighbours on its keyboard row.
+_NEIGHBOURS: dict[str, str] = {
+    c: row[max(0, i - 1) : i] + row[i + 1 : i + 2]
+    for row in ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+    for i, c in enumerate(row)
+}
 # Sound-alike slips a clerk makes when a name is read out.
 _PHONETIC: tuple[tuple[str, str], ...] = (
     ("PH", "F"),
@@ -141,9 +142,7 @@ def nicknames_of(first: str) -> tuple[str, ...]:
 
 def nickname(first: str, rng: Random) -> str | None:
     options = nicknames_of(first)
-    if not options:
-        return None
-    return options[rng.randrange(len(options))].capitalize()
+    return options[rng.randrange(len(options))].capitalize() if options else None
 
 
 def initial(name: str, rng: Random) -> str:

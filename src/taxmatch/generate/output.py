@@ -12,15 +12,15 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from taxmatch.contracts import REQUEST_COLUMNS, TRUTH_COLUMNS
+from taxmatch.contracts import REQUEST_COLUMNS
 
 Format = Literal["csv", "jsonl", "parquet"]
 Entry = list[Any]  # [group id, group kind, request fields, truth fields]
@@ -70,69 +70,35 @@ class Buckets:
             shutil.rmtree(self._directory, ignore_errors=True)
 
 
-class RequestWriter:
-    """Writes request rows (lists in ``REQUEST_COLUMNS`` order) as CSV, JSONL or Parquet."""
+@contextmanager
+def csv_writer(path: Path, header: Sequence[str]) -> Iterator[Callable[[list[list[str]]], None]]:
+    """A CSV file with ``header``; yields the function that writes rows to it."""
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh, lineterminator="\n")
+        out.writerow(header)
+        yield out.writerows
 
-    def __init__(self, path: Path, fmt: Format) -> None:
-        self.path = path
-        self.fmt = fmt
-        self._fh: IO[str] | None = None
-        self._parquet: pq.ParquetWriter | None = None
-        if fmt == "parquet":
-            self._parquet = pq.ParquetWriter(path, REQUEST_SCHEMA, compression="zstd")
-        else:
-            self._fh = path.open("w", encoding="utf-8", newline="")
-            if fmt == "csv":
-                self._csv = csv.writer(self._fh, lineterminator="\n")
-                self._csv.writerow(REQUEST_COLUMNS)
 
-    def write(self, rows: list[list[str]]) -> None:
-        if self._parquet is not None:
-            columns = [
-                pa.array([r[i] for r in rows], pa.string()) for i in range(len(REQUEST_COLUMNS))
-            ]
-            self._parquet.write_table(pa.Table.from_arrays(columns, schema=REQUEST_SCHEMA))
-        elif self.fmt == "csv":
-            self._csv.writerows(rows)
-        else:
-            assert self._fh is not None
-            for r in rows:
-                self._fh.write(
-                    json.dumps(dict(zip(REQUEST_COLUMNS, r, strict=True)), ensure_ascii=False)
-                    + "\n"
+@contextmanager
+def request_writer(path: Path, fmt: Format) -> Iterator[Callable[[list[list[str]]], None]]:
+    """Yields the function that writes request rows (lists in ``REQUEST_COLUMNS`` order)."""
+    if fmt == "csv":
+        with csv_writer(path, REQUEST_COLUMNS) as write:
+            yield write
+    elif fmt == "jsonl":
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            yield lambda rows: fh.writelines(
+                json.dumps(dict(zip(REQUEST_COLUMNS, r, strict=True)), ensure_ascii=False) + "\n"
+                for r in rows
+            )
+    else:
+        with pq.ParquetWriter(path, REQUEST_SCHEMA, compression="zstd") as parquet:
+            yield lambda rows: parquet.write_table(
+                pa.Table.from_arrays(
+                    [
+                        pa.array([r[i] for r in rows], pa.string())
+                        for i in range(len(REQUEST_COLUMNS))
+                    ],
+                    schema=REQUEST_SCHEMA,
                 )
-
-    def __enter__(self) -> RequestWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._parquet is not None:
-            self._parquet.close()
-        if self._fh is not None:
-            self._fh.close()
-
-
-class TruthWriter:
-    def __init__(self, path: Path) -> None:
-        self._fh = path.open("w", encoding="utf-8", newline="")
-        self._csv = csv.writer(self._fh, lineterminator="\n")
-        self._csv.writerow(TRUTH_COLUMNS)
-
-    def write(self, rows: list[list[str]]) -> None:
-        self._csv.writerows(rows)
-
-    def __enter__(self) -> TruthWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._fh.close()
+            )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -51,12 +52,21 @@ class PersonRecord:
     flags: frozenset[str]
     history: tuple[YearRecord, ...]
 
-    @property
-    def filer(self) -> bool:
-        return any(y.filed for y in self.history)
 
-
-_SCALARS = (
+_ADDRESS_FIELDS = ("street_address", "unit", "city", "state", "zip")
+HISTORY_FIELDS: tuple[str, ...] = (
+    *_ADDRESS_FIELDS,
+    *(f"filing_{name}" for name in _ADDRESS_FIELDS),
+    "tin",
+    "master_noise",
+)
+HISTORY_TYPE = pa.list_(
+    pa.struct(
+        [("tax_year", pa.int64()), ("filed", pa.bool_())]
+        + [(name, pa.string()) for name in HISTORY_FIELDS]
+    )
+)
+PEOPLE_TEXT_COLUMNS: tuple[str, ...] = (
     "person_id",
     "household_id",
     "role",
@@ -70,22 +80,16 @@ _SCALARS = (
     "date_of_death",
     "tin",
     "tins",
+    "twin_of",
+    "junior_senior",
     "flags",
 )
-_HISTORY = (
-    "street_address",
-    "unit",
-    "city",
-    "state",
-    "zip",
-    "filing_street_address",
-    "filing_unit",
-    "filing_city",
-    "filing_state",
-    "filing_zip",
-    "tin",
-    "master_noise",
+PEOPLE_SCHEMA = pa.schema(
+    [(name, pa.string()) for name in PEOPLE_TEXT_COLUMNS]
+    + [("itin", pa.bool_()), ("filer", pa.bool_()), ("history", HISTORY_TYPE)]
 )
+# What the request generator reads back of each person.
+_SCALARS = tuple(c for c in PEOPLE_TEXT_COLUMNS if c not in ("twin_of", "junior_senior"))
 
 
 class PeopleBatch:
@@ -96,47 +100,32 @@ class PeopleBatch:
         self.flags: list[str] = batch.column("flags").to_pylist()
         self.dob: list[str] = batch.column("date_of_birth").to_pylist()
         self.dod: list[str | None] = batch.column("date_of_death").to_pylist()
-        self._cols: dict[str, list[Any]] | None = None
-        self._history: list[YearRecord] = []
-        self._offsets: list[int] = []
 
     def __len__(self) -> int:
         return len(self.flags)
 
-    def _load(self) -> dict[str, list[Any]]:
-        batch = self._batch
-        cols = {name: batch.column(name).to_pylist() for name in _SCALARS}
-        hist = batch.column("history")
-        self._offsets = hist.offsets.to_pylist()
+    @cached_property
+    def _columns(self) -> tuple[dict[str, list[Any]], list[int], list[YearRecord]]:
+        """The scalar columns, the history offsets and every history row, read once."""
+        cols = {name: self._batch.column(name).to_pylist() for name in _SCALARS}
+        hist = self._batch.column("history")
         values = hist.values
-        h = {name: values.field(name).to_pylist() for name in _HISTORY}
-        residence = zip(
-            h["street_address"], h["unit"], h["city"], h["state"], h["zip"], strict=True
-        )
-        filing = zip(
-            h["filing_street_address"],
-            h["filing_unit"],
-            h["filing_city"],
-            h["filing_state"],
-            h["filing_zip"],
-            strict=True,
-        )
-        self._history = list(
+        h = [values.field(name).to_pylist() for name in HISTORY_FIELDS]
+        history = list(
             map(
                 YearRecord,
                 values.field("tax_year").to_pylist(),
                 values.field("filed").to_pylist(),
-                residence,
-                filing,
-                h["tin"],
-                h["master_noise"],
+                zip(*h[:5], strict=True),
+                zip(*h[5:10], strict=True),
+                h[10],
+                h[11],
             )
         )
-        self._cols = cols
-        return cols
+        return cols, hist.offsets.to_pylist(), history
 
     def record(self, i: int) -> PersonRecord:
-        cols = self._cols if self._cols is not None else self._load()
+        cols, offsets, history = self._columns
         dod = cols["date_of_death"][i]
         return PersonRecord(
             person_id=cols["person_id"][i],
@@ -153,25 +142,14 @@ class PeopleBatch:
             tin=cols["tin"][i],
             tins=tuple(cols["tins"][i].split(";")),
             flags=frozenset(cols["flags"][i].split(";")) - {""},
-            history=tuple(self._history[self._offsets[i] : self._offsets[i + 1]]),
+            history=tuple(history[offsets[i] : offsets[i + 1]]),
         )
 
 
-def iter_people(path: Path) -> Iterator[PeopleBatch]:
-    """Batches of people in file order."""
+def iter_people(path: Path, *, records: bool = True) -> Iterator[PeopleBatch]:
+    """Batches of people in file order; with ``records=False`` only flags and dates are read
+    (in larger batches): enough to count who is eligible."""
     pf = pq.ParquetFile(path, pre_buffer=False)
-    for batch in pf.iter_batches(batch_size=BATCH_PEOPLE, columns=[*_SCALARS, "history"]):
+    columns = [*_SCALARS, "history"] if records else ["flags", "date_of_birth", "date_of_death"]
+    for batch in pf.iter_batches(batch_size=BATCH_PEOPLE if records else 100_000, columns=columns):
         yield PeopleBatch(batch)
-
-
-def iter_flags(path: Path) -> Iterator[tuple[list[str], list[str], list[str | None]]]:
-    """Just (flags, date_of_birth, date_of_death) per batch: for counting who is eligible."""
-    pf = pq.ParquetFile(path, pre_buffer=False)
-    for batch in pf.iter_batches(
-        batch_size=100_000, columns=["flags", "date_of_birth", "date_of_death"]
-    ):
-        yield (
-            batch.column("flags").to_pylist(),
-            batch.column("date_of_birth").to_pylist(),
-            batch.column("date_of_death").to_pylist(),
-        )

@@ -9,63 +9,55 @@ Pure functions of the ``random.Random`` passed in; never logs or prints an addre
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from random import Random
 
 from taxmatch.generate.tables import City, Weighted, cities, streets
 
-# USPS standard suffix -> the spellings found in the wild (the full word first).
-SUFFIX_VARIANTS: dict[str, tuple[str, ...]] = {
-    "ST": ("STREET", "STR", "ST."),
-    "AVE": ("AVENUE", "AV", "AVE."),
-    "DR": ("DRIVE", "DRV", "DR."),
-    "RD": ("ROAD", "RD."),
-    "LN": ("LANE", "LN."),
-    "CT": ("COURT", "CRT"),
-    "BLVD": ("BOULEVARD", "BLV", "BOUL"),
-    "PL": ("PLACE", "PL."),
-    "WAY": ("WY",),
-    "CIR": ("CIRCLE", "CIRC"),
-    "TER": ("TERRACE", "TERR"),
-    "PKWY": ("PARKWAY", "PKY"),
-    "TRL": ("TRAIL",),
-    "HWY": ("HIGHWAY",),
-    "LOOP": ("LP",),
-    "SQ": ("SQUARE",),
+# USPS standard suffix -> (relative frequency, the spellings found in the wild, full word first).
+_SUFFIXES: dict[str, tuple[float, tuple[str, ...]]] = {
+    "ST": (35, ("STREET", "STR", "ST.")),
+    "AVE": (25, ("AVENUE", "AV", "AVE.")),
+    "DR": (15, ("DRIVE", "DRV", "DR.")),
+    "RD": (12, ("ROAD", "RD.")),
+    "LN": (6, ("LANE", "LN.")),
+    "CT": (5, ("COURT", "CRT")),
+    "BLVD": (5, ("BOULEVARD", "BLV", "BOUL")),
+    "PL": (3, ("PLACE", "PL.")),
+    "WAY": (4, ("WY",)),
+    "CIR": (3, ("CIRCLE", "CIRC")),
+    "TER": (2, ("TERRACE", "TERR")),
+    "PKWY": (2, ("PARKWAY", "PKY")),
+    "TRL": (1.5, ("TRAIL",)),
+    "HWY": (1, ("HIGHWAY",)),
+    "LOOP": (1, ("LP",)),
+    "SQ": (0.5, ("SQUARE",)),
 }
-_SUFFIXES: Weighted[str] = Weighted(
-    [
-        ("ST", 35),
-        ("AVE", 25),
-        ("DR", 15),
-        ("RD", 12),
-        ("LN", 6),
-        ("CT", 5),
-        ("BLVD", 5),
-        ("PL", 3),
-        ("WAY", 4),
-        ("CIR", 3),
-        ("TER", 2),
-        ("PKWY", 2),
-        ("TRL", 1.5),
-        ("HWY", 1),
-        ("LOOP", 1),
-        ("SQ", 0.5),
-    ]
-)
-DIRECTIONAL_VARIANTS: dict[str, tuple[str, ...]] = {
-    "N": ("NORTH", "N."),
-    "S": ("SOUTH", "S."),
-    "E": ("EAST", "E."),
-    "W": ("WEST", "W."),
-    "NE": ("NORTHEAST", "N.E."),
-    "NW": ("NORTHWEST", "N.W."),
-    "SE": ("SOUTHEAST", "S.E."),
-    "SW": ("SOUTHWEST", "S.W."),
+_DIRECTIONALS: dict[str, tuple[float, tuple[str, ...]]] = {
+    "N": (5, ("NORTH", "N.")),
+    "S": (5, ("SOUTH", "S.")),
+    "E": (5, ("EAST", "E.")),
+    "W": (5, ("WEST", "W.")),
+    "NE": (1, ("NORTHEAST", "N.E.")),
+    "NW": (1, ("NORTHWEST", "N.W.")),
+    "SE": (1, ("SOUTHEAST", "S.E.")),
+    "SW": (1, ("SOUTHWEST", "S.W.")),
 }
-_DIRECTIONALS: Weighted[str] = Weighted(
-    [("N", 5), ("S", 5), ("E", 5), ("W", 5), ("NE", 1), ("NW", 1), ("SE", 1), ("SW", 1)]
-)
-ORDINAL_VARIANTS: dict[str, tuple[str, ...]] = {
+_UNITS: dict[str, tuple[float, tuple[str, ...]]] = {
+    "APT": (70, ("APARTMENT", "APT.", "#", "UNIT")),
+    "UNIT": (14, ("APT", "#")),
+    "#": (6, ("APT", "UNIT")),
+    "STE": (4, ("SUITE", "STE.", "#")),
+    "LOT": (3, ("#", "SPACE")),
+    "FL": (1, ("FLOOR",)),
+    "RM": (1, ("ROOM", "#")),
+}
+_SUFFIX_WEIGHTS = Weighted([(k, w) for k, (w, _) in _SUFFIXES.items()])
+_DIRECTIONAL_WEIGHTS = Weighted([(k, w) for k, (w, _) in _DIRECTIONALS.items()])
+UNIT_DESIGNATORS = Weighted([(k, w) for k, (w, _) in _UNITS.items()])
+UNIT_VARIANTS: dict[str, tuple[str, ...]] = {k: v for k, (_, v) in _UNITS.items()}
+TOKEN_VARIANTS: dict[str, tuple[str, ...]] = {
+    **{k: v for k, (_, v) in (_SUFFIXES | _DIRECTIONALS).items()},
     "1ST": ("FIRST",),
     "2ND": ("SECOND",),
     "3RD": ("THIRD",),
@@ -76,37 +68,17 @@ ORDINAL_VARIANTS: dict[str, tuple[str, ...]] = {
     "8TH": ("EIGHTH",),
     "9TH": ("NINTH",),
     "10TH": ("TENTH",),
-}
-WORD_VARIANTS: dict[str, tuple[str, ...]] = {
     "SAINT": ("ST", "ST."),
     "FORT": ("FT", "FT."),
     "MOUNT": ("MT", "MT."),
     "NORTH": ("N",),
     "JR": ("JR.",),
 }
-TOKEN_VARIANTS: dict[str, tuple[str, ...]] = {
-    **SUFFIX_VARIANTS,
-    **DIRECTIONAL_VARIANTS,
-    **ORDINAL_VARIANTS,
-    **WORD_VARIANTS,
-}
 # Every spelling of a suffix, directional or ordinal: words a typo must not touch, or the
 # line stops being an address anyone could parse.
 STRUCTURAL_WORDS: frozenset[str] = frozenset(TOKEN_VARIANTS) | frozenset(
     v for options in TOKEN_VARIANTS.values() for v in options
 )
-UNIT_DESIGNATORS: Weighted[str] = Weighted(
-    [("APT", 70), ("UNIT", 14), ("#", 6), ("STE", 4), ("LOT", 3), ("FL", 1), ("RM", 1)]
-)
-UNIT_VARIANTS: dict[str, tuple[str, ...]] = {
-    "APT": ("APARTMENT", "APT.", "#", "UNIT"),
-    "UNIT": ("APT", "#"),
-    "#": ("APT", "UNIT"),
-    "STE": ("SUITE", "STE.", "#"),
-    "LOT": ("#", "SPACE"),
-    "FL": ("FLOOR",),
-    "RM": ("ROOM", "#"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,13 +108,13 @@ def new_street(rng: Random) -> str:
     """``[house] [predir] NAME [SUFFIX] [postdir]`` in standard form."""
     parts = [_house_number(rng)]
     if rng.random() < 0.18:
-        parts.append(_DIRECTIONALS.pick(rng))
+        parts.append(_DIRECTIONAL_WEIGHTS.pick(rng))
     name = streets().pick(rng)
     parts.append(name)
     if name != "BROADWAY":
-        parts.append("BLVD" if name == "MARTIN LUTHER KING JR" else _SUFFIXES.pick(rng))
+        parts.append("BLVD" if name == "MARTIN LUTHER KING JR" else _SUFFIX_WEIGHTS.pick(rng))
     if rng.random() < 0.03:
-        parts.append(_DIRECTIONALS.pick(rng))
+        parts.append(_DIRECTIONAL_WEIGHTS.pick(rng))
     return " ".join(parts)
 
 
@@ -187,21 +159,16 @@ def po_box_place(rng: Random, home: Place) -> Place:
     )
 
 
+@cache
+def _city_index() -> dict[tuple[str, str], City]:
+    return {(city.name, city.state): city for city in cities().items}
+
+
 def city_of(place: Place) -> City:
     """The table row of the place's city (falls back to a one-ZIP city)."""
     return _city_index().get(
         (place.city, place.state), City(place.city, place.state, "555", (place.zip5,))
     )
-
-
-_CITY_INDEX: dict[tuple[str, str], City] = {}
-
-
-def _city_index() -> dict[tuple[str, str], City]:
-    if not _CITY_INDEX:
-        for city in cities().items:
-            _CITY_INDEX[(city.name, city.state)] = city
-    return _CITY_INDEX
 
 
 def new_phone(rng: Random, city: City) -> str:

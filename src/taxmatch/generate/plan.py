@@ -30,7 +30,6 @@ class RequestMix:
 
 @dataclass(frozen=True, slots=True)
 class BatchPlan:
-    rows: int
     bases: int
     in_master: int
     household_member: int
@@ -55,7 +54,6 @@ def plan_batch(rows: int, mix: RequestMix, filers: int, household: int, rng: Ran
     in_master = round(bases * mix.in_master) if filers else 0
     members = min(round(bases * mix.household_member), bases - in_master) if household else 0
     return BatchPlan(
-        rows=rows,
         bases=bases,
         in_master=in_master,
         household_member=members,

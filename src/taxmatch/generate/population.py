@@ -10,6 +10,7 @@ same arguments give byte-identical files. Never prints or logs a name, address o
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from random import Random
@@ -19,141 +20,74 @@ import pyarrow.parquet as pq
 
 from taxmatch.contracts import MASTER_COLUMNS
 from taxmatch.events import Event, emit
+from taxmatch.files.inputs import MASTER_SCHEMA, sha256_file
 from taxmatch.generate.household import HouseholdBuilder, Person
 from taxmatch.generate.master import MasterColumns, new_master_columns, render_rows
-from taxmatch.generate.summary import POPULATION_SCHEMA, PopulationSummary, sha256_of, write_json
+from taxmatch.generate.people_file import HISTORY_TYPE, PEOPLE_SCHEMA
+from taxmatch.generate.summary import POPULATION_SCHEMA, PopulationSummary, write_json
 from taxmatch.generate.tins import TinAllocator
 
 CHUNK_PEOPLE = 25_000
 MAX_HOUSEHOLD = 6
 PEOPLE_ROW_GROUP = 5_000  # small groups keep the request generator's reads small
 
-MASTER_SCHEMA = pa.schema(
-    [(name, pa.int64() if name == "tax_year" else pa.string()) for name in MASTER_COLUMNS]
-)
-HISTORY_FIELDS: tuple[str, ...] = (
-    "street_address",
-    "unit",
-    "city",
-    "state",
-    "zip",
-    "filing_street_address",
-    "filing_unit",
-    "filing_city",
-    "filing_state",
-    "filing_zip",
-    "tin",
-    "master_noise",
-)
-HISTORY_TYPE = pa.list_(
-    pa.struct(
-        [("tax_year", pa.int64()), ("filed", pa.bool_())]
-        + [(name, pa.string()) for name in HISTORY_FIELDS]
-    )
-)
-PEOPLE_TEXT_COLUMNS: tuple[str, ...] = (
-    "person_id",
-    "household_id",
-    "role",
-    "sex",
-    "name_group",
-    "first_name",
-    "middle_name",
-    "last_name",
-    "suffix",
-    "date_of_birth",
-    "date_of_death",
-    "tin",
-    "tins",
-    "twin_of",
-    "junior_senior",
-    "flags",
-)
-PEOPLE_SCHEMA = pa.schema(
-    [(name, pa.string()) for name in PEOPLE_TEXT_COLUMNS]
-    + [("itin", pa.bool_()), ("filer", pa.bool_()), ("history", HISTORY_TYPE)]
-)
-
 
 class _PeopleColumns:
     """Column buffers for one chunk of ``people.parquet``."""
 
     def __init__(self) -> None:
-        self.text: dict[str, list[str | None]] = {name: [] for name in PEOPLE_TEXT_COLUMNS}
-        self.itin: list[bool] = []
-        self.filer: list[bool] = []
+        self.people: dict[str, list[object]] = {name: [] for name in PEOPLE_SCHEMA.names}
+        self.years: dict[str, list[object]] = {f.name: [] for f in HISTORY_TYPE.value_type}
         self.offsets: list[int] = [0]
-        self.years: list[int] = []
-        self.filed: list[bool] = []
-        self.hist: dict[str, list[str]] = {name: [] for name in HISTORY_FIELDS}
 
     def add(self, p: Person, noise: dict[int, str], flags: list[str]) -> None:
-        t = self.text
         name = p.name
-        t["person_id"].append(p.person_id)
-        t["household_id"].append(p.household_id)
-        t["role"].append(p.role)
-        t["sex"].append(p.sex)
-        t["name_group"].append(p.group)
-        t["first_name"].append(name.first)
-        t["middle_name"].append(name.middle)
-        t["last_name"].append(name.last)
-        t["suffix"].append(name.suffix)
-        t["date_of_birth"].append(p.dob.isoformat())
-        t["date_of_death"].append(p.dod.isoformat() if p.dod else None)
-        t["tin"].append(p.tin)
-        t["tins"].append(";".join(tin for _, tin in p.tins))
-        t["twin_of"].append(p.twin_of)
-        t["junior_senior"].append(p.junior_senior)
-        t["flags"].append(";".join(flags))
-        self.itin.append(p.itin)
-        self.filer.append(bool(p.filed))
-        filed = set(p.filed)
-        h = self.hist
-        streets, units, cities, states, zips = (
-            h["street_address"],
-            h["unit"],
-            h["city"],
-            h["state"],
-            h["zip"],
-        )
-        f_streets, f_units, f_cities, f_states, f_zips = (
-            h["filing_street_address"],
-            h["filing_unit"],
-            h["filing_city"],
-            h["filing_state"],
-            h["filing_zip"],
-        )
-        tins, noises = h["tin"], h["master_noise"]
-        single_tin = p.tins[0][1] if len(p.tins) == 1 else None
+        person = {
+            "person_id": p.person_id,
+            "household_id": p.household_id,
+            "role": p.role,
+            "sex": p.sex,
+            "name_group": p.group,
+            "first_name": name.first,
+            "middle_name": name.middle,
+            "last_name": name.last,
+            "suffix": name.suffix,
+            "date_of_birth": p.dob.isoformat(),
+            "date_of_death": p.dod.isoformat() if p.dod else None,
+            "tin": p.tin,
+            "tins": ";".join(tin for _, tin in p.tins),
+            "twin_of": p.twin_of,
+            "junior_senior": p.junior_senior,
+            "flags": ";".join(flags),
+            "itin": p.itin,
+            "filer": bool(p.filed),
+        }
+        for key, value in person.items():
+            self.people[key].append(value)
         for year, home in p.residence.items():
             mail = p.mailing.get(year, home)
-            self.years.append(year)
-            self.filed.append(year in filed)
-            streets.append(home.street)
-            units.append(home.unit)
-            cities.append(home.city)
-            states.append(home.state)
-            zips.append(home.zip5)
-            f_streets.append(mail.street)
-            f_units.append(mail.unit)
-            f_cities.append(mail.city)
-            f_states.append(mail.state)
-            f_zips.append(mail.zip5)
-            tins.append(single_tin or p.tin_in(year))
-            noises.append(noise.get(year, ""))
-        self.offsets.append(len(self.years))
+            values = (
+                year,
+                year in p.filed,
+                *(home.street, home.unit, home.city, home.state, home.zip5),
+                *(mail.street, mail.unit, mail.city, mail.state, mail.zip5),
+                p.tin_in(year),
+                noise.get(year, ""),
+            )
+            for column, item in zip(self.years.values(), values, strict=True):
+                column.append(item)
+        self.offsets.append(len(self.years["tax_year"]))
 
     def table(self) -> pa.Table:
         structs = pa.StructArray.from_arrays(
-            [pa.array(self.years, pa.int64()), pa.array(self.filed, pa.bool_())]
-            + [pa.array(self.hist[name], pa.string()) for name in HISTORY_FIELDS],
+            [
+                pa.array(values, f.type)
+                for f, values in zip(HISTORY_TYPE.value_type, self.years.values(), strict=True)
+            ],
             fields=list(HISTORY_TYPE.value_type),
         )
         history = pa.ListArray.from_arrays(pa.array(self.offsets, pa.int32()), structs)
-        arrays = [pa.array(self.text[name], pa.string()) for name in PEOPLE_TEXT_COLUMNS]
-        arrays += [pa.array(self.itin, pa.bool_()), pa.array(self.filer, pa.bool_()), history]
-        return pa.Table.from_arrays(arrays, schema=PEOPLE_SCHEMA)
+        return pa.Table.from_pydict({**self.people, "history": history}, schema=PEOPLE_SCHEMA)
 
 
 def _household_flags(members: list[Person]) -> dict[str, list[str]]:
@@ -166,10 +100,7 @@ def _household_flags(members: list[Person]) -> dict[str, list[str]]:
         homes = set(p.residence.values())
         if any(pid != p.person_id and place in homes for pid, place in filed_places):
             out[p.person_id].append("household_of_filer")
-    names: dict[tuple[str, str], int] = {}
-    for p in members:
-        key = (p.name.first, p.name.last)
-        names[key] = names.get(key, 0) + 1
+    names = Counter((p.name.first, p.name.last) for p in members)
     for p in members:
         if names[(p.name.first, p.name.last)] > 1:
             out[p.person_id].append("household_same_name")
@@ -245,8 +176,8 @@ def generate_population(
             "ssn_issued": tins.ssn_next,
             "itin_issued": tins.itin_next,
             "files": {
-                "master.parquet": {"rows": master_rows, "sha256": sha256_of(master_path)},
-                "people.parquet": {"rows": people, "sha256": sha256_of(people_path)},
+                "master.parquet": {"rows": master_rows, "sha256": sha256_file(master_path)},
+                "people.parquet": {"rows": people, "sha256": sha256_file(people_path)},
             },
         },
     )

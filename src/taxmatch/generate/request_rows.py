@@ -80,10 +80,6 @@ class Expected:
     master_noise: str
 
 
-def allowed_years(as_of: date) -> list[int]:
-    return list(range(as_of.year - LOOKBACK_YEARS, as_of.year))
-
-
 def expected_for(person: PersonRecord, periods: list[int], as_of: date) -> Expected:
     """The outcome for a person who is in the master file (see the module docstring)."""
     if person.dod is not None and person.dod <= as_of:
@@ -103,7 +99,7 @@ def expected_for(person: PersonRecord, periods: list[int], as_of: date) -> Expec
 
 def choose_periods(rng: Random, person: PersonRecord | None, as_of: date) -> list[int]:
     """Explicit tax years inside the lookback window, mostly covering a year the person filed."""
-    window = allowed_years(as_of)
+    window = list(range(as_of.year - LOOKBACK_YEARS, as_of.year))
     filed = (
         sorted(y.tax_year for y in person.history if y.filed and y.tax_year in window)
         if person
@@ -128,7 +124,7 @@ def choose_periods(rng: Random, person: PersonRecord | None, as_of: date) -> lis
     return sorted(years)
 
 
-def noisy_name(rng: Random, person: PersonRecord, tags: list[str]) -> tuple[str, str, str, str]:
+def noisy_name(rng: Random, person: PersonRecord, tags: list[str]) -> Fields:
     first, middle, last, suffix = person.first, person.middle, person.last, person.suffix
     if is_compound(last) and rng.random() < 0.5:
         r = rng.random()
@@ -177,11 +173,13 @@ def noisy_name(rng: Random, person: PersonRecord, tags: list[str]) -> tuple[str,
         first, last = last, first
         tags.append("swapped_names")
     upper = rng.random() < 0.5
-    parts = [p.upper() if upper else letter_case(p, rng) for p in (first, middle, last)]
-    return parts[0], parts[1], parts[2], suffix
+    first, middle, last = (
+        p.upper() if upper else letter_case(p, rng) for p in (first, middle, last)
+    )
+    return {"first_name": first, "middle_name": middle, "last_name": last, "suffix": suffix}
 
 
-def noisy_address(rng: Random, addr: Addr, tags: list[str]) -> tuple[str, str, str, str, str]:
+def noisy_address(rng: Random, addr: Addr, tags: list[str]) -> Fields:
     street, unit, city, state, zip5 = addr
     if rng.random() < 0.5:
         changed = variant_tokens(street, rng, 0.6)
@@ -223,7 +221,7 @@ def noisy_address(rng: Random, addr: Addr, tags: list[str]) -> tuple[str, str, s
         zip_code = f"{zip5}-{rng.randrange(1, 10000):04d}"
     if rng.random() < 0.5:
         street, unit, city = (letter_case(x, rng) for x in (street, unit, city))
-    return street, unit, city, state, zip_code
+    return {"street_address": street, "unit": unit, "city": city, "state": state, "zip": zip_code}
 
 
 def choose_address(rng: Random, person: PersonRecord, tags: list[str]) -> Addr:

@@ -17,23 +17,24 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import date, timedelta
 from importlib import resources
+from itertools import repeat
 from pathlib import Path
 from random import Random
 from typing import Any
 
-from taxmatch.contracts import Envelope, Official, ReasonCode
+from taxmatch.contracts import TRUTH_COLUMNS, Envelope, Official, ReasonCode
 from taxmatch.errors import InputFileError
 from taxmatch.events import Event, emit
+from taxmatch.files.inputs import sha256_file
 from taxmatch.generate.compose import Composer, finish_bucket
 from taxmatch.generate.invalid import BOGUS_OFFICER_FLOOR
-from taxmatch.generate.output import Buckets, Format, RequestWriter, TruthWriter
-from taxmatch.generate.people_file import PeopleBatch, PersonRecord, iter_flags, iter_people
+from taxmatch.generate.output import Buckets, Format, csv_writer, request_writer
+from taxmatch.generate.people_file import PeopleBatch, PersonRecord, iter_people
 from taxmatch.generate.plan import RequestMix, plan_batch, take
 from taxmatch.generate.summary import (
     POPULATION_SCHEMA,
     REQUESTS_SCHEMA,
     RequestsSummary,
-    sha256_of,
     write_json,
 )
 from taxmatch.generate.tins import TinAllocator
@@ -66,8 +67,8 @@ def _kind(flags: str, dob: str, dod: str | None, as_of: date) -> str:
 def _eligible(path: Path, as_of: date) -> tuple[int, int]:
     """(filers, household members) in the population, for exact sampling."""
     kinds: Counter[str] = Counter()
-    for flags, dobs, dods in iter_flags(path):
-        kinds.update(_kind(f, b, d, as_of) for f, b, d in zip(flags, dobs, dods, strict=True))
+    for people in iter_people(path, records=False):
+        kinds.update(map(_kind, people.flags, people.dob, people.dod, repeat(as_of)))
     return kinds["filer"], kinds["member"]
 
 
@@ -103,19 +104,6 @@ def _read_population(population: Path) -> tuple[dict[str, Any], Path]:
     return meta, people
 
 
-def _envelope(
-    rng: Random, agency: str, title: str, as_of: date, seed: int, officers: list[str]
-) -> Envelope:
-    return Envelope(
-        requesting_agency=agency,
-        requesting_official=Official(name="Synthetic Requesting Official", title=title),
-        request_letter_id=f"{agency}-LTR-{as_of:%Y%m%d}-{seed}",
-        signed_on=as_of - timedelta(days=rng.randint(2, 6)),
-        recipient_officers=tuple(officers),
-        attestation=ATTESTATION,
-    )
-
-
 def generate_requests(
     *,
     population: Path,
@@ -147,73 +135,86 @@ def generate_requests(
         out / ".requests-tmp", min(MAX_BUCKETS, max(1, math.ceil(rows / BUCKET_ROWS)))
     )
     batch = Composer(rng, plan, as_of, agency, tins, buckets)
-    need_in, need_member, need_fresh = plan.in_master, plan.household_member, plan.not_in_master
-    left_filers, left_members, left_people = filers, members, int(meta["people"])
+    # Exact sampling: how many rows each kind still needs, and how many people are left.
+    need = {"filer": plan.in_master, "member": plan.household_member, "fresh": plan.not_in_master}
+    left = {"filer": filers, "member": members, "fresh": int(meta["people"])}
+
+    def draw(kind: str) -> int:
+        k = take(need[kind], left[kind], rng)
+        left[kind] -= 1
+        need[kind] -= k
+        return k
+
+    # The last filer seen, made a record only when a look-alike needs it.
     neighbour: PersonRecord | tuple[PeopleBatch, int] | None = None
+
+    def look_alike() -> PersonRecord | None:
+        nonlocal neighbour
+        if isinstance(neighbour, tuple):
+            neighbour = neighbour[0].record(neighbour[1])
+        return neighbour
+
+    def report(before: int) -> None:
+        if progress is not None and batch.emitted > before:
+            progress(batch.emitted - before)
+
     try:
         for people_batch in iter_people(people_path):
             before = batch.emitted
             for i in range(len(people_batch)):
                 kind = _kind(people_batch.flags[i], people_batch.dob[i], people_batch.dod[i], as_of)
-                if kind == "filer":
-                    k = take(need_in, left_filers, rng)
-                    left_filers -= 1
-                    need_in -= k
-                    for _ in range(k):
+                for _ in range(draw(kind) if kind else 0):
+                    if kind == "filer":
                         batch.emit(people_batch.record(i), True, [])
-                elif kind == "member":
-                    k = take(need_member, left_members, rng)
-                    left_members -= 1
-                    need_member -= k
-                    for _ in range(k):
-                        batch.emit(
-                            people_batch.record(i), False, ["not_in_master", "household_member"]
-                        )
-                k = take(need_fresh, left_people, rng)
-                left_people -= 1
-                need_fresh -= k
-                for _ in range(k):
-                    if isinstance(neighbour, tuple):
-                        neighbour = neighbour[0].record(neighbour[1])
-                    batch.emit_fresh(neighbour)
+                    else:
+                        tags = ["not_in_master", "household_member"]
+                        batch.emit(people_batch.record(i), False, tags)
+                for _ in range(draw("fresh")):
+                    batch.emit_fresh(look_alike())
                 if kind == "filer":
                     neighbour = (people_batch, i)
-            if isinstance(neighbour, tuple):  # let this batch go before the next is read
-                neighbour = neighbour[0].record(neighbour[1])
-            if progress is not None and batch.emitted > before:
-                progress(batch.emitted - before)
-        if isinstance(neighbour, tuple):
-            neighbour = neighbour[0].record(neighbour[1])
+            look_alike()  # let this batch go before the next is read
+            report(before)
         before = batch.emitted
-        for _ in range(need_in + need_member + need_fresh):  # only if the file disagreed
-            batch.emit_fresh(neighbour)
-        if progress is not None and batch.emitted > before:
-            progress(batch.emitted - before)
+        for _ in range(sum(need.values())):  # only if the file disagreed
+            batch.emit_fresh(look_alike())
+        report(before)
 
         officers = [f"OFC-{i:06d}" for i in range(1, math.ceil(rows / MAX_PER_OFFICER) + 1)]
         if len(officers) >= BOGUS_OFFICER_FLOOR:
             raise ValueError("too many rows for the officer numbering")
-        envelope = _envelope(rng, agency, official_title, as_of, seed, officers)
+        envelope = Envelope(
+            requesting_agency=agency,
+            requesting_official=Official(
+                name="Synthetic Requesting Official", title=official_title
+            ),
+            request_letter_id=f"{agency}-LTR-{as_of:%Y%m%d}-{seed}",
+            signed_on=as_of - timedelta(days=rng.randint(2, 6)),
+            recipient_officers=tuple(officers),
+            attestation=ATTESTATION,
+        )
         batch_codes = batch_level_codes(agency, official_title, as_of, envelope.signed_on)
-        suffix = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet"}[fmt]
-        requests_path, truth_path = out / f"requests.{suffix}", out / "truth.csv"
+        requests_path, truth_path = out / f"requests.{fmt}", out / "truth.csv"
         outcomes: Counter[str] = Counter()
         codes: Counter[str] = Counter()
         state = {"next_id": 0, "officer": 0}
-        written = in_master = 0
-        with RequestWriter(requests_path, fmt) as writer, TruthWriter(truth_path) as truth_writer:
+        in_master = 0
+        with (
+            request_writer(requests_path, fmt) as write_requests,
+            csv_writer(truth_path, TRUTH_COLUMNS) as write_truth,
+        ):
             for entries in buckets:
                 rng.shuffle(entries)
                 req_rows, truth_rows = finish_bucket(entries, state, officers, batch_codes)
-                writer.write(req_rows)
-                truth_writer.write(truth_rows)
-                written += len(req_rows)
+                write_requests(req_rows)
+                write_truth(truth_rows)
                 for t in truth_rows:
                     outcomes[t[2]] += 1
                     in_master += bool(t[1])
                     codes.update(c for c in t[3].split(";") if c)
     finally:
         buckets.cleanup()
+    written = outcomes.total()
     envelope_path = out / "envelope.json"
     write_json(envelope_path, envelope.model_dump(mode="json"))
     manifest = out / "requests.json"
@@ -229,7 +230,8 @@ def generate_requests(
             "outcomes": dict(sorted(outcomes.items())),
             "reason_codes": dict(sorted(codes.items())),
             "files": {
-                p.name: {"sha256": sha256_of(p)} for p in (requests_path, envelope_path, truth_path)
+                p.name: {"sha256": sha256_file(p)}
+                for p in (requests_path, envelope_path, truth_path)
             },
         },
     )

@@ -1,12 +1,11 @@
-"""Result records of the generators and the small file helpers they share.
+"""Result records of the generators and the stable JSON their manifests are written in.
 
-Frozen summaries with counts and paths, which the CLI prints; the sha256 of a file for the
-manifests. Holds counts and paths only, never a value from the data.
+Frozen summaries with counts and paths, which the CLI prints. Holds counts and paths only,
+never a value from the data.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,14 +43,6 @@ class RequestsSummary:
     envelope_path: Path
     truth_path: Path
     manifest_path: Path
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_json(path: Path, payload: object) -> None:

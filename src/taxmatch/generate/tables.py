@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from itertools import accumulate
 from random import Random
 from typing import Generic, TypeVar
 
@@ -32,12 +33,8 @@ class Weighted(Generic[T]):
         if not pairs:
             raise ValueError("a weighted table needs at least one item")
         self._items: list[T] = [item for item, _ in pairs]
-        self._cum: list[float] = []
-        total = 0.0
-        for _, weight in pairs:
-            total += weight
-            self._cum.append(total)
-        self._total = total
+        self._cum: list[float] = list(accumulate(float(weight) for _, weight in pairs))
+        self._total = self._cum[-1]
 
     def pick(self, rng: Random) -> T:
         return self._items[bisect_right(self._cum, rng.random() * self._total)]
@@ -69,6 +66,8 @@ def surnames(group: str) -> Weighted[str]:
 
 @cache
 def given_names(group: str, sex: str) -> Weighted[str]:
+    """Given names by name group and sex; ``middle_general`` and ``middle_vietnamese`` are
+    the middle names people of those groups most often carry."""
     rows = _rows("given.csv")
     return Weighted(
         [(r["name"], float(r["weight"])) for r in rows if r["group"] == group and r["sex"] == sex]

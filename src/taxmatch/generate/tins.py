@@ -9,6 +9,7 @@ Never logs a TIN.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from random import Random
 
@@ -17,34 +18,28 @@ _ITIN_GROUPS = (*range(70, 89), 90, 91, 92, *range(94, 100))
 _ITIN_SPACE = 100 * len(_ITIN_GROUPS) * 10000
 
 
-@dataclass(frozen=True, slots=True)
-class KeyedPermutation:
-    """A bijection of ``range(size)`` keyed by ``keys`` (balanced Feistel, cycle walking)."""
-
-    size: int
-    half_bits: int
-    keys: tuple[int, ...]
-
-    def __call__(self, n: int) -> int:
-        mask = (1 << self.half_bits) - 1
-        x = n
-        while True:
-            left, right = x >> self.half_bits, x & mask
-            for key in self.keys:
-                f = ((right * 0x9E3779B1 + key) ^ (right >> 3)) & 0xFFFFFFFF
-                f ^= f >> 15
-                left, right = right, left ^ (f & mask)
-            x = (left << self.half_bits) | right
-            if x < self.size:
-                return x
-
-
-def keyed_permutation(size: int, rng: Random) -> KeyedPermutation:
-    """A bijection of ``range(size)`` with keys drawn from ``rng``."""
+def keyed_permutation(size: int, rng: Random) -> Callable[[int], int]:
+    """A bijection of ``range(size)`` keyed by draws from ``rng`` (balanced Feistel, cycle
+    walking)."""
     half = 1
     while 1 << (2 * half) < size:
         half += 1
-    return KeyedPermutation(size, half, tuple(rng.getrandbits(32) for _ in range(4)))
+    keys = tuple(rng.getrandbits(32) for _ in range(4))
+    mask = (1 << half) - 1
+
+    def permute(n: int) -> int:
+        x = n
+        while True:
+            left, right = x >> half, x & mask
+            for key in keys:
+                f = ((right * 0x9E3779B1 + key) ^ (right >> 3)) & 0xFFFFFFFF
+                f ^= f >> 15
+                left, right = right, left ^ (f & mask)
+            x = (left << half) | right
+            if x < size:
+                return x
+
+    return permute
 
 
 def _ssn(x: int) -> str:
@@ -74,8 +69,8 @@ class TinAllocator:
     seed: int
     ssn_next: int = 0
     itin_next: int = 0
-    _ssn_perm: KeyedPermutation = field(init=False, repr=False)
-    _itin_perm: KeyedPermutation = field(init=False, repr=False)
+    _ssn_perm: Callable[[int], int] = field(init=False, repr=False)
+    _itin_perm: Callable[[int], int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         keys = Random(f"taxmatch-tin-{self.seed}")

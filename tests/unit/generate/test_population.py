@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from taxmatch.contracts import MASTER_COLUMNS
+from taxmatch.files.inputs import sha256_file
 from taxmatch.generate import PopulationSummary, generate_population
-from taxmatch.generate.summary import sha256_of
 
 from .generate_support import PEOPLE
 
@@ -44,8 +44,8 @@ def test_manifest_counts_and_hashes(population: PopulationSummary) -> None:
     assert (
         meta["files"]["master.parquet"]["rows"] == pq.read_metadata(population.master_path).num_rows
     )
-    assert meta["files"]["master.parquet"]["sha256"] == sha256_of(population.master_path)
-    assert meta["files"]["people.parquet"]["sha256"] == sha256_of(population.people_path)
+    assert meta["files"]["master.parquet"]["sha256"] == sha256_file(population.master_path)
+    assert meta["files"]["people.parquet"]["sha256"] == sha256_file(population.people_path)
     assert pq.read_metadata(population.people_path).num_rows == PEOPLE
 
 
