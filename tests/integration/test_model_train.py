@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from taxmatch.errors import BadArgument
 from taxmatch.match.model import load_model_info, train_model
 from taxmatch.reference.snapshot import current_reference
 
@@ -23,3 +26,22 @@ def test_another_seed_is_recorded_in_the_model_file(model_store: Path, tmp_path:
     first = load_model_info(model_store, reference.snapshot_id)
     other = train_model(tmp_path, reference.snapshot_id, reference.path, seed=7)
     assert other.sha256 != first.sha256
+
+
+def test_a_tight_memory_limit_spills_and_gives_the_same_model(
+    model_store: Path, tmp_path: Path
+) -> None:
+    reference = current_reference(model_store)
+    first = load_model_info(model_store, reference.snapshot_id)
+    tight = train_model(tmp_path, reference.snapshot_id, reference.path, memory_limit="64MB")
+    assert tight.path.read_bytes() == first.path.read_bytes()
+    assert not (tmp_path / "work" / "train-spill").exists()  # the spill goes with the run
+
+
+@pytest.mark.parametrize("limit", ["", "2", "lots", "2GB'; DROP TABLE x; --", "-1GB"])
+def test_a_memory_limit_that_is_not_a_size_is_refused(
+    model_store: Path, tmp_path: Path, limit: str
+) -> None:
+    reference = current_reference(model_store)
+    with pytest.raises(BadArgument):
+        train_model(tmp_path, reference.snapshot_id, reference.path, memory_limit=limit)

@@ -49,12 +49,23 @@ def model() -> None:
 @model.command("train")
 @store_option
 @click.option("--seed", type=int, default=42, show_default=True)
+@click.option(
+    "--memory-limit",
+    default=None,
+    help="DuckDB's memory while training, e.g. 4GB (default 2GB); beyond it, it spills to disk.",
+)
 @edge
-def model_train(store: Path | None, seed: int) -> None:
-    """Train the model for the current reference snapshot and save it in the store."""
-    from taxmatch.pipeline.reference import train_current_model
+def model_train(store: Path | None, seed: int, memory_limit: str | None) -> None:
+    """Train the model for the current reference snapshot and save it in the store.
+    The same snapshot and seed give the same model file, byte for byte."""
+    from taxmatch.pipeline.reference import TRAIN_MEMORY_LIMIT, train_current_model
 
-    info = train_current_model(store_dir(store), seed=seed, audit=_audit())
+    info = train_current_model(
+        store_dir(store),
+        seed=seed,
+        audit=_audit(),
+        memory_limit=memory_limit or TRAIN_MEMORY_LIMIT,
+    )
     click.echo(f"model {info.version} for {info.snapshot_id}: sha256 {info.sha256}")
     click.echo(f"saved to {info.path}")
 

@@ -16,13 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 
-from taxmatch.errors import ReferenceSnapshotError
+from taxmatch.errors import BadArgument, ReferenceSnapshotError
 from taxmatch.match.levels import (
     Comparison,
     Else,
@@ -199,16 +201,37 @@ def rule_sql(settings: dict[str, Any]) -> list[str]:
     ]
 
 
-def train_model(store: Path, snapshot_id: str, snapshot_path: Path, *, seed: int = 42) -> ModelInfo:
-    """Estimate u from random master pairs and m from resolved persons; save the model."""
+TRAIN_MEMORY_LIMIT = "2GB"  # DuckDB's limit while training; beyond it, it spills to disk
+_SIZE = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
+def train_model(
+    store: Path,
+    snapshot_id: str,
+    snapshot_path: Path,
+    *,
+    seed: int = 42,
+    memory_limit: str = TRAIN_MEMORY_LIMIT,
+) -> ModelInfo:
+    """Estimate u from random master pairs and m from resolved persons; save the model.
+
+    Reads the snapshot's tables in place (views, not copies) under ``memory_limit``,
+    spilling to ``<store>/work/train-spill`` beyond it: memory is bounded by the limit,
+    not by the size of the master file."""
     from splink import DuckDBAPI, Linker
 
+    if not _SIZE.match(memory_limit):
+        raise BadArgument("memory limit must be a size such as 2GB or 512MB")
     quiet_splink()
+    spill = store / "work" / "train-spill"
+    make_dir(spill)
     con = duckdb.connect()
     try:
+        con.execute(f"SET memory_limit='{memory_limit}'")
+        con.execute(f"SET temp_directory='{str(spill).replace(chr(39), chr(39) * 2)}'")
         attach(con, snapshot_path)
-        con.execute("CREATE TEMP TABLE recs AS SELECT * FROM ref.master_records")
-        con.execute("CREATE TEMP TABLE labelled AS SELECT * FROM ref.training_records")
+        con.execute("CREATE TEMP VIEW recs AS SELECT * FROM ref.master_records")
+        con.execute("CREATE TEMP VIEW labelled AS SELECT * FROM ref.training_records")
         total = int(con.execute("SELECT count(*) FROM recs").fetchall()[0][0])
         prior = 1.0 / max(total, 2)
         db = DuckDBAPI(connection=con)
@@ -223,6 +246,7 @@ def train_model(store: Path, snapshot_id: str, snapshot_path: Path, *, seed: int
         settings: dict[str, Any] = label_linker.misc.save_model_to_json(overwrite=True)
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
     settings["link_type"] = "link_only"
     # Splink names each linker with a random id; kept, it would make every model file (and
     # its hash in every summary) new. m and u are ratios of counts over seeded samples, so

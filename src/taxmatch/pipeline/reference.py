@@ -15,6 +15,7 @@ from pathlib import Path
 
 from taxmatch.ledger.chain import PayloadValue
 from taxmatch.match.features import FEATURES_VERSION, prepare_snapshot
+from taxmatch.match.model import TRAIN_MEMORY_LIMIT as TRAIN_MEMORY_LIMIT
 from taxmatch.match.model import ModelInfo, load_model_info, train_model
 from taxmatch.match.report import match_weight_rows
 from taxmatch.reference.snapshot import ReferenceInfo, current_reference, load_reference
@@ -66,9 +67,15 @@ def load_reference_snapshot(
     return info
 
 
-def train_current_model(store: Path, *, seed: int = 42, audit: Audit | None = None) -> ModelInfo:
+def train_current_model(
+    store: Path,
+    *,
+    seed: int = 42,
+    audit: Audit | None = None,
+    memory_limit: str = TRAIN_MEMORY_LIMIT,
+) -> ModelInfo:
     ref = current_reference(store)
-    info = train_model(store, ref.snapshot_id, ref.path, seed=seed)
+    info = train_model(store, ref.snapshot_id, ref.path, seed=seed, memory_limit=memory_limit)
     (audit or Audit()).record(
         store, "model", info.sha256, version=info.version, snapshot_id=info.snapshot_id, seed=seed
     )
