@@ -118,7 +118,8 @@ _SHOWN = ("line1", "unit", "city", "state", "zip5", "phone")
 def latest_filing(filings: Iterable[Filing], periods: Sequence[int]) -> Filing | None:
     """The person's latest filing within the requested periods. Every column orders,
     so the choice never depends on the order rows are read in."""
-    found = [f for f in filings if f.tax_year in periods]
+    # A filing without a year is in no period (as NULL is in no list, in SQL).
+    found = [f for f in filings if f.tax_year is not None and f.tax_year in periods]
     return min(found, default=None, key=lambda f: (-f.tax_year, text_order(*_ORDER(f))))
 
 

@@ -661,3 +661,19 @@ def test_a_second_process_judges_every_other_batch_to_the_same_rows(
     shared = _sql(con, world, 0.9, 3.0)
     assert len(alone) == 7
     assert _differences(alone, shared) == []
+
+
+def test_a_filing_without_a_year_is_in_no_period_on_both_paths(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # Found by the generated worlds: a NULL year "in" a period list holding NULL was a
+    # filing in Python and none in SQL (NULL is in no list).
+    home = _where("12", "MAIN ST")
+    world = _one_person(
+        [_filing("P1", 2022, home), {**_filing("P1", 2022, home), "tax_year": None}],
+        [_history_row("P1", home, 1, 1, 2022)],
+        [2023],
+    )
+    world.valid[0]["tax_periods"] = [None]
+    (row,) = _compare(con, world, 0.9, 3.0)
+    assert row["filing_year"] is None, "row 1: a filing without a year was taken as the latest"
