@@ -26,8 +26,7 @@ from taxmatch.match.exact import match_exact
 from taxmatch.match.model import ModelInfo, load_model_info
 from taxmatch.match.probabilistic import match_probabilistic
 from taxmatch.match.warm import WarmMatcher
-from taxmatch.pipeline.record import disclosure_id_for, seal_outputs
-from taxmatch.pipeline.record import write_outputs as _write_outputs
+from taxmatch.pipeline.record import disclosed_fields, seal_outputs, write_outputs
 from taxmatch.pipeline.retain import retain_inputs
 from taxmatch.pipeline.staging import apply_batch_checks, stage_records, validation_workers
 from taxmatch.pipeline.stash import DisclosureStash
@@ -114,12 +113,6 @@ class BatchRun:
 EXACT = ModelInfo(Path("exact"), "exact-1", hashlib.sha256(b"exact-1").hexdigest(), "")
 
 
-def _model_for(req: BatchRequest, snapshot_id: str) -> ModelInfo:
-    if req.matcher == "exact":
-        return EXACT
-    return load_model_info(req.store, snapshot_id)
-
-
 def batch_id_for(input_sha256: str, envelope_sha256: str) -> str:
     """The same request file under the same envelope is the same batch, always."""
     digest = hashlib.sha256(f"{input_sha256}:{envelope_sha256}".encode()).hexdigest()
@@ -162,7 +155,9 @@ def run_batch(
                 batch_id, package, read_batch_summary(package), reused=True, counts=existing.counts
             )
         reference = current_reference(req.store)
-        model = _model_for(req, reference.snapshot_id)
+        model = (
+            EXACT if req.matcher == "exact" else load_model_info(req.store, reference.snapshot_id)
+        )
         matcher = warm.matcher if warm is not None else None
         if matcher is not None and (
             req.matcher != "probabilistic"
@@ -311,10 +306,10 @@ def _run(
         emit(Event.MATCHING_DONE, batch_id=batch_id, seconds=round(time.monotonic() - t1, 3))
 
         bar.stage("writing package", rows)
-        stash: DisclosureStash | None = None
+        stash = DisclosureStash(ws, batch_id, disclosed_fields(policy))
         try:
             with PackageWriter(req.out, batch_id, phone=policy.disclosure.phone) as pkg:
-                counts, reasons, stash = _write_outputs(req, state, ws, pkg, batch_id, policy, bar)
+                counts, reasons = write_outputs(req, state, ws, pkg, batch_id, policy, stash, bar)
                 # The kill switch's last check: nothing is disclosed before the seal.
                 bar.stage("sealing", None)
                 finished = _utc_now()
@@ -327,8 +322,7 @@ def _run(
         finally:
             if saving is not None:
                 saving.wait()
-            if stash is not None:
-                stash.discard()
+            stash.discard()
     emit(
         Event.BATCH_FINISHED, batch_id=batch_id, rows=rows, seconds=round(time.monotonic() - t0, 3)
     )
@@ -365,12 +359,4 @@ def _summary(
     }
 
 
-__all__ = [
-    "BatchRequest",
-    "BatchResult",
-    "Progress",
-    "Warm",
-    "batch_id_for",
-    "disclosure_id_for",
-    "run_batch",
-]
+__all__ = ["BatchRequest", "BatchResult", "Progress", "Warm", "batch_id_for", "run_batch"]
