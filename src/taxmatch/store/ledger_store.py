@@ -21,7 +21,8 @@ import hmac
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from operator import attrgetter
+from itertools import groupby
+from operator import attrgetter, itemgetter
 from typing import Any, Final
 
 from sqlalchemy import Connection, select
@@ -241,7 +242,6 @@ def _parsed(seq: int, payload_text: str) -> dict[str, Any]:
 
 def _verify_decisions(conn: Connection, claims: _Claims, chain: VerifyResult) -> VerifyResult:
     checked = 0
-    walker: _BatchWalker | None = None
     seen: set[str] = set()
     rows = conn.execute(
         select(decisions.c.batch_id, *DECISION_COLUMNS).order_by(
@@ -251,19 +251,15 @@ def _verify_decisions(conn: Connection, claims: _Claims, chain: VerifyResult) ->
     )
     problem: tuple[int | None, str] | None = None
     try:
-        for row in rows:
-            batch = row[0]
-            if walker is None or walker.batch != batch:
-                if walker is not None and (problem := walker.finish()) is not None:
+        for batch, group in groupby(rows, key=itemgetter(0)):
+            walker = _BatchWalker(batch, claims)
+            seen.add(batch)
+            for row in group:
+                if (problem := walker.add(row[1:])) is not None:
                     break
-                walker = _BatchWalker(batch, claims)
-                seen.add(batch)
-            if (problem := walker.add(row[1:])) is not None:
+                checked += 1
+            if problem is not None or (problem := walker.finish()) is not None:
                 break
-            checked += 1
-        else:
-            if walker is not None:
-                problem = walker.finish()
     finally:
         rows.close()
     if problem is None:
