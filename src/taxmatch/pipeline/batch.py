@@ -48,11 +48,11 @@ class Progress(Protocol):
 
 
 class Silent:
-    def stage(self, name: str, total: int | None) -> None:
-        return None
+    """Shows nothing."""
 
-    def advance(self, n: int) -> None:
-        return None
+    def stage(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, n: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +119,6 @@ def batch_id_for(input_sha256: str, envelope_sha256: str) -> str:
     return f"B{digest[:20]}"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _iso(ts: datetime) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -166,7 +162,7 @@ def run_batch(
         ):
             matcher = None
         retain_inputs(req.store, batch_id, req.requests, req.envelope, policy_text)
-        started = _utc_now()
+        started = datetime.now(UTC)
         # A policy not seen before (by sha256) is a configuration change, recorded once,
         # before the batch it applies to.
         state.record_config(
@@ -235,7 +231,9 @@ def run_batch(
             code = exc.code if isinstance(exc, TaxmatchError) else "TM999"
             now = state.find_batch(batch_id)
             if now is None or now.status != "done":  # a sealed batch's disclosures are made
-                state.set_batch_status(batch_id, "failed", error_code=code, finished_at=_utc_now())
+                state.set_batch_status(
+                    batch_id, "failed", error_code=code, finished_at=datetime.now(UTC)
+                )
             emit(Event.BATCH_FAILED, batch_id=batch_id, error=code)
             raise
         return result
@@ -312,7 +310,7 @@ def _run(
                 counts, reasons = write_outputs(req, state, ws, pkg, batch_id, policy, stash, bar)
                 # The kill switch's last check: nothing is disclosed before the seal.
                 bar.stage("sealing", None)
-                finished = _utc_now()
+                finished = datetime.now(UTC)
                 package = pkg.finish(
                     _summary(run, rows, counts, reasons, state.ledger_head(), finished)
                 )
