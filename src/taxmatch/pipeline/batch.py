@@ -119,6 +119,10 @@ def batch_id_for(input_sha256: str, envelope_sha256: str) -> str:
     return f"B{digest[:20]}"
 
 
+def _since(t0: float) -> float:
+    return round(time.monotonic() - t0, 3)
+
+
 def _iso(ts: datetime) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -189,7 +193,6 @@ def run_batch(
                     as_of=req.as_of,
                     matcher=req.matcher,
                     reference_id=reference.snapshot_id,
-                    error_code=None,
                 ),
                 actor=req.actor,
                 origin=req.origin,
@@ -271,12 +274,7 @@ def _run(
             workers=validation_workers(req.requests, req.workers),
         )
         apply_batch_checks(ws, rows, policy, run.envelope)
-        emit(
-            Event.VALIDATION_DONE,
-            batch_id=batch_id,
-            rows=rows,
-            seconds=round(time.monotonic() - t0, 3),
-        )
+        emit(Event.VALIDATION_DONE, batch_id=batch_id, rows=rows, seconds=_since(t0))
 
         t1 = time.monotonic()
         ws.valid_requests_view()
@@ -301,7 +299,7 @@ def _run(
                 min_margin_log2=policy.matching.min_margin_log2,
                 on_chunk=bar.advance,
             )
-        emit(Event.MATCHING_DONE, batch_id=batch_id, seconds=round(time.monotonic() - t1, 3))
+        emit(Event.MATCHING_DONE, batch_id=batch_id, seconds=_since(t1))
 
         bar.stage("writing package", rows)
         stash = DisclosureStash(ws, batch_id, disclosed_fields(policy))
@@ -321,9 +319,7 @@ def _run(
             if saving is not None:
                 saving.wait()
             stash.discard()
-    emit(
-        Event.BATCH_FINISHED, batch_id=batch_id, rows=rows, seconds=round(time.monotonic() - t0, 3)
-    )
+    emit(Event.BATCH_FINISHED, batch_id=batch_id, rows=rows, seconds=_since(t0))
     return BatchResult(batch_id, package, read_batch_summary(package), counts=counts)
 
 
