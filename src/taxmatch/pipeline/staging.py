@@ -90,24 +90,23 @@ def _init_worker(ctx: BatchContext) -> None:
 
 # What crosses the process boundary: compact tuples in, an Arrow IPC stream out. Pickling
 # a dict per record cost more than validating it.
-_Packed = tuple[tuple[str, ...], list[int], list[tuple[str, ...]], list[tuple[str, ...]]]
+# The values are REQUEST_COLUMNS', all that validation reads.
+_Packed = tuple[list[int], list[tuple[str, ...]], list[tuple[str, ...]]]
 
 
 def _pack(chunk: list[RawRecord]) -> _Packed:
-    columns = REQUEST_COLUMNS  # all that validation reads
     return (
-        columns,
         [r.row_number for r in chunk],
-        [tuple(r.fields.get(c, "") for c in columns) for r in chunk],
+        [tuple(r.fields.get(c, "") for c in REQUEST_COLUMNS) for r in chunk],
         [r.malformed for r in chunk],
     )
 
 
 def _validate_in_worker(packed: _Packed) -> bytes:
     assert _WORKER_CTX is not None
-    columns, numbers, values, malformed = packed
+    numbers, values, malformed = packed
     chunk = [
-        RawRecord(n, dict(zip(columns, v, strict=True)), m)
+        RawRecord(n, dict(zip(REQUEST_COLUMNS, v, strict=True)), m)
         for n, v, m in zip(numbers, values, malformed, strict=True)
     ]
     table = records_to_table(chunk, _WORKER_CTX)
