@@ -179,10 +179,8 @@ def verify_store(
     verifier = ChainVerifier()
     claims = _Claims()
     bound = BoundClaims()
-    head_seq, head, signature = conn.execute(
-        select(head_table.c.seq, head_table.c.entry_hash, head_table.c.signature).where(
-            head_table.c.id == 1
-        )
+    _, head_seq, head, signature = conn.execute(
+        select(head_table).where(head_table.c.id == 1)
     ).one()
     rows = conn.execute(
         select(ledger_entries).order_by(ledger_entries.c.seq),
@@ -283,8 +281,7 @@ class _BatchWalker:
         self.digest = DecisionsDigest()
         self.rows = 0
 
-    def add(self, values: Iterable[Any]) -> tuple[int | None, str] | None:
-        row = tuple(values)
+    def add(self, row: tuple[Any, ...]) -> tuple[int | None, str] | None:
         row_number = int(row[0])
         while self.index < len(self.claims) and self.claims[self.index].last_row < row_number:
             if (problem := self._close()) is not None:
