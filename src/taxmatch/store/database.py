@@ -26,10 +26,9 @@ from taxmatch.store.migrations import WRITE_OPTION, guard, open_engine
 class StateDatabase:
     """One engine on the state database and its transactions. Thread-safe."""
 
+    # Whether a database without a keyring (PostgreSQL without its store) is an error.
     keyring_required: ClassVar[bool] = False
-    """Whether a database without a keyring (PostgreSQL without its store) is an error."""
-    write_error: ClassVar[type[StoreError]] = StoreError
-    """What a failure inside ``writing`` is reported as."""
+    write_error: ClassVar[type[StoreError]] = StoreError  # what a failure in ``writing`` is
 
     def __init__(self, url: str | URL, keyring: Keyring | None = None) -> None:
         """The database at ``url``; its keyring ``keyring`` (default: ``keyring_for``)."""
