@@ -29,13 +29,7 @@ from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from taxmatch.contracts import (
-    Disposition,
-    Outcome,
-    disposition_of,
-    format_codes,
-    mask_to_codes,
-)
+from taxmatch.contracts import Disposition, Outcome, disposition_of, format_codes, mask_to_codes
 from taxmatch.disclose.package import MANIFEST, PackageWriter
 from taxmatch.files.inputs import sha256_file
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
