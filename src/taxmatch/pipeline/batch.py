@@ -26,8 +26,7 @@ from taxmatch.match.exact import match_exact
 from taxmatch.match.model import ModelInfo, load_model_info
 from taxmatch.match.probabilistic import match_probabilistic
 from taxmatch.match.warm import WarmMatcher
-from taxmatch.pipeline.record import disclosure_id_for, seal_outputs
-from taxmatch.pipeline.record import write_outputs as _write_outputs
+from taxmatch.pipeline.record import disclosed_fields, seal_outputs, write_outputs
 from taxmatch.pipeline.retain import retain_inputs
 from taxmatch.pipeline.staging import apply_batch_checks, stage_records, validation_workers
 from taxmatch.pipeline.stash import DisclosureStash
@@ -49,11 +48,11 @@ class Progress(Protocol):
 
 
 class Silent:
-    def stage(self, name: str, total: int | None) -> None:
-        return None
+    """Shows nothing."""
 
-    def advance(self, n: int) -> None:
-        return None
+    def stage(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, n: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,20 +113,14 @@ class BatchRun:
 EXACT = ModelInfo(Path("exact"), "exact-1", hashlib.sha256(b"exact-1").hexdigest(), "")
 
 
-def _model_for(req: BatchRequest, snapshot_id: str) -> ModelInfo:
-    if req.matcher == "exact":
-        return EXACT
-    return load_model_info(req.store, snapshot_id)
-
-
 def batch_id_for(input_sha256: str, envelope_sha256: str) -> str:
     """The same request file under the same envelope is the same batch, always."""
     digest = hashlib.sha256(f"{input_sha256}:{envelope_sha256}".encode()).hexdigest()
     return f"B{digest[:20]}"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
+def _since(t0: float) -> float:
+    return round(time.monotonic() - t0, 3)
 
 
 def _iso(ts: datetime) -> str:
@@ -162,7 +155,9 @@ def run_batch(
                 batch_id, package, read_batch_summary(package), reused=True, counts=existing.counts
             )
         reference = current_reference(req.store)
-        model = _model_for(req, reference.snapshot_id)
+        model = (
+            EXACT if req.matcher == "exact" else load_model_info(req.store, reference.snapshot_id)
+        )
         matcher = warm.matcher if warm is not None else None
         if matcher is not None and (
             req.matcher != "probabilistic"
@@ -171,7 +166,7 @@ def run_batch(
         ):
             matcher = None
         retain_inputs(req.store, batch_id, req.requests, req.envelope, policy_text)
-        started = _utc_now()
+        started = datetime.now(UTC)
         # A policy not seen before (by sha256) is a configuration change, recorded once,
         # before the batch it applies to.
         state.record_config(
@@ -198,7 +193,6 @@ def run_batch(
                     as_of=req.as_of,
                     matcher=req.matcher,
                     reference_id=reference.snapshot_id,
-                    error_code=None,
                 ),
                 actor=req.actor,
                 origin=req.origin,
@@ -240,7 +234,9 @@ def run_batch(
             code = exc.code if isinstance(exc, TaxmatchError) else "TM999"
             now = state.find_batch(batch_id)
             if now is None or now.status != "done":  # a sealed batch's disclosures are made
-                state.set_batch_status(batch_id, "failed", error_code=code, finished_at=_utc_now())
+                state.set_batch_status(
+                    batch_id, "failed", error_code=code, finished_at=datetime.now(UTC)
+                )
             emit(Event.BATCH_FAILED, batch_id=batch_id, error=code)
             raise
         return result
@@ -278,12 +274,7 @@ def _run(
             workers=validation_workers(req.requests, req.workers),
         )
         apply_batch_checks(ws, rows, policy, run.envelope)
-        emit(
-            Event.VALIDATION_DONE,
-            batch_id=batch_id,
-            rows=rows,
-            seconds=round(time.monotonic() - t0, 3),
-        )
+        emit(Event.VALIDATION_DONE, batch_id=batch_id, rows=rows, seconds=_since(t0))
 
         t1 = time.monotonic()
         ws.valid_requests_view()
@@ -308,16 +299,16 @@ def _run(
                 min_margin_log2=policy.matching.min_margin_log2,
                 on_chunk=bar.advance,
             )
-        emit(Event.MATCHING_DONE, batch_id=batch_id, seconds=round(time.monotonic() - t1, 3))
+        emit(Event.MATCHING_DONE, batch_id=batch_id, seconds=_since(t1))
 
         bar.stage("writing package", rows)
-        stash: DisclosureStash | None = None
+        stash = DisclosureStash(ws, batch_id, disclosed_fields(policy))
         try:
             with PackageWriter(req.out, batch_id, phone=policy.disclosure.phone) as pkg:
-                counts, reasons, stash = _write_outputs(req, state, ws, pkg, batch_id, policy, bar)
+                counts, reasons = write_outputs(req, state, ws, pkg, batch_id, policy, stash, bar)
                 # The kill switch's last check: nothing is disclosed before the seal.
                 bar.stage("sealing", None)
-                finished = _utc_now()
+                finished = datetime.now(UTC)
                 package = pkg.finish(
                     _summary(run, rows, counts, reasons, state.ledger_head(), finished)
                 )
@@ -327,11 +318,8 @@ def _run(
         finally:
             if saving is not None:
                 saving.wait()
-            if stash is not None:
-                stash.discard()
-    emit(
-        Event.BATCH_FINISHED, batch_id=batch_id, rows=rows, seconds=round(time.monotonic() - t0, 3)
-    )
+            stash.discard()
+    emit(Event.BATCH_FINISHED, batch_id=batch_id, rows=rows, seconds=_since(t0))
     return BatchResult(batch_id, package, read_batch_summary(package), counts=counts)
 
 
@@ -365,12 +353,4 @@ def _summary(
     }
 
 
-__all__ = [
-    "BatchRequest",
-    "BatchResult",
-    "Progress",
-    "Warm",
-    "batch_id_for",
-    "disclosure_id_for",
-    "run_batch",
-]
+__all__ = ["BatchRequest", "BatchResult", "Progress", "Warm", "batch_id_for", "run_batch"]

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 from taxmatch.contracts import REQUEST_COLUMNS
@@ -168,6 +169,7 @@ class LookupService:
         *,
         origin: str,
     ) -> LookupResult:
+        run = partial(lookup_one, self.cfg, agency_id, record, envelope, origin=origin)
         matcher = self._current()
         if matcher is not None:
             matcher.lock.acquire()
@@ -176,22 +178,13 @@ class LookupService:
                 # Replaced and closed while this lookup waited: go cold instead.
                 if not matcher.closed:
                     try:
-                        return lookup_one(
-                            self.cfg,
-                            agency_id,
-                            record,
-                            envelope,
-                            origin=origin,
-                            warm=Warm(self.state, matcher),
-                        )
+                        return run(warm=Warm(self.state, matcher))
                     finally:
                         handed_off = _clear_later(matcher)
             finally:
                 if not handed_off:
                     matcher.lock.release()
-        return lookup_one(
-            self.cfg, agency_id, record, envelope, origin=origin, warm=Warm(self.state)
-        )
+        return run(warm=Warm(self.state))
 
     def close(self) -> None:
         with self._guard:

@@ -23,20 +23,16 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from dataclasses import fields
 from datetime import datetime
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from taxmatch.contracts import (
-    Disposition,
-    Outcome,
-    disposition_of,
-    format_codes,
-    mask_to_codes,
-)
+from taxmatch.contracts import Disposition, Outcome, disposition_of, format_codes, mask_to_codes
 from taxmatch.disclose.package import MANIFEST, PackageWriter
 from taxmatch.files.inputs import sha256_file
-from taxmatch.ledger.chain import LedgerDraft
+from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.ledger.digest import DecisionsDigest, keyed_hash
 from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.decide import MatchSummary, decide
@@ -66,21 +62,20 @@ def disclosure_id_for(batch_id: str, row_number: int) -> str:
     return f"D{digest[:20].upper()}"
 
 
+_SUMMARY = tuple(f.name for f in fields(MatchSummary))  # the ``outcomes`` columns it reads
+_DISCLOSED = ("street_address", "unit", "city", "state", "zip", "tax_year")  # package order
+
+
 def summary_of(row: dict[str, Any], i: int) -> MatchSummary:
     if row["candidates"][i] is None:
         return MatchSummary(0, 0.0, 0.0, False, False, None, False)
-    return MatchSummary(
-        candidates=row["candidates"][i],
-        score=row["score"][i],
-        margin_log2=row["margin_log2"][i],
-        first_name_agrees=row["first_name_agrees"][i],
-        address_corroborated=row["address_corroborated"][i],
-        filing_year=row["filing_year"][i],
-        ineligible=row["ineligible"][i],
-        identifier_conflict=row["identifier_conflict"][i],
-        suffix_unconfirmed=row["suffix_unconfirmed"][i],
-        address_usable=row["address_usable"][i],
-    )
+    return MatchSummary(*(row[name][i] for name in _SUMMARY))
+
+
+def disclosed_fields(policy: Policy) -> list[str]:
+    """The fields a disclosure shows under ``policy``, in package order."""
+    allowed = set(policy.disclosure.fields)
+    return [k for k in _DISCLOSED if k in allowed] + (["phone"] if policy.disclosure.phone else [])
 
 
 def write_outputs(
@@ -90,119 +85,80 @@ def write_outputs(
     pkg: PackageWriter,
     batch_id: str,
     policy: Policy,
-    bar: Progress,
-) -> tuple[Counter[str], Counter[str], DisclosureStash]:
-    """Stream every row, in file order, into exactly one package file and the state DB;
-    the counts by outcome and reason code, and the disclosures to make when sealing."""
-    stash = DisclosureStash(ws, batch_id, _disclosed_fields(policy))
-    try:
-        counts, reasons = _write(req, state, ws, pkg, batch_id, policy, bar, stash)
-    except BaseException:
-        stash.discard()
-        raise
-    return counts, reasons, stash
-
-
-def _disclosed_fields(policy: Policy) -> list[str]:
-    allowed = set(policy.disclosure.fields)
-    names = ["street_address", "unit", "city", "state", "zip", "tax_year"]
-    return [k for k in names if k in allowed] + (["phone"] if policy.disclosure.phone else [])
-
-
-def _write(
-    req: BatchRequest,
-    state: StateStore,
-    ws: BatchWorkspace,
-    pkg: PackageWriter,
-    batch_id: str,
-    policy: Policy,
-    bar: Progress,
     stash: DisclosureStash,
+    bar: Progress,
 ) -> tuple[Counter[str], Counter[str]]:
+    """Stream every row, in file order, into exactly one package file and the state DB,
+    holding the disclosures to make when sealing in ``stash``; the counts by outcome and
+    reason code."""
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     allowed = set(policy.disclosure.fields)
     phone = policy.disclosure.phone
     key = state.ledger_key()
-    person_keys: dict[str, str] = {}  # one HMAC per person, not per row
+    person_key_of = cache(partial(keyed_hash, key))  # one HMAC per person, not per row
     whole = DecisionsDigest()
     chunks = 0
     for batch in ws.stream(_ROWS_SQL, CHUNK_ROWS):
         r = batch.to_pydict()
         decisions: list[DecisionRow] = []
         for i, row_number in enumerate(r["row_number"]):
-            rid, mask = r["request_id"][i], r["mask"][i]
+            rid, mask, statute = r["request_id"][i], r["mask"][i], r["cited_statute"][i]
             if mask:
-                codes = format_codes(mask)
-                for code in mask_to_codes(mask):
-                    reasons[code.value] += 1
-                pkg.write(Disposition.REJECTED, [rid, codes, r["fields"][i]])
+                codes, named = format_codes(mask), r["fields"][i]
+                reasons.update(code.value for code in mask_to_codes(mask))
+                pkg.write(Disposition.REJECTED, [rid, codes, named])
                 counts["REJECTED"] += 1
-                decisions.append(
-                    DecisionRow(
-                        batch_id,
-                        row_number,
-                        rid,
-                        "rejected",
-                        None,
-                        codes,
-                        r["fields"][i],
-                        None,
-                        None,
-                        None,
-                        r["cited_statute"][i],
-                    )
-                )
-                continue
-            m = summary_of(r, i)
-            outcome = decide(m, policy, req.as_of)
-            disposition = disposition_of(outcome)
-            counts[outcome.value] += 1
-            tin = r["person_tin"][i]
-            person_key = None
-            if tin:
-                person_key = person_keys.get(tin)
-                if person_key is None:
-                    person_key = person_keys[tin] = keyed_hash(key, tin)
-            disclosure_id = None
-            if outcome is Outcome.DISCLOSED:
-                disclosure_id = disclosure_id_for(batch_id, row_number)
-                values = {
-                    "street_address": r["line1"][i],
-                    "unit": r["unit"][i],
-                    "city": r["city"][i],
-                    "state": r["state"][i],
-                    "zip": r["zip5"][i],
-                    "tax_year": m.filing_year,
-                }
-                shown = [values[k] if k in allowed else "" for k in values]
-                row_out: list[str | int | float | None] = [
+                row = DecisionRow(
+                    batch_id,
+                    row_number,
                     rid,
-                    disclosure_id,
-                    *shown,
-                    f"{m.score:.6f}",
-                ]
-                if phone:
-                    row_out.append(r["phone"][i] or "")
-                pkg.write(Disposition.DISCLOSED, row_out)
-                stash.add(
-                    (
-                        disclosure_id,
-                        row_number,
-                        hashlib.sha256(rid.encode()).hexdigest(),
-                        person_key or "",
-                        keyed_hash(key, *[str(v) for v in row_out[2:]]),
-                        tin,
-                        r["cited_statute"][i] or "",
-                        r["stated_relevance"][i] or "",
-                    )
+                    "rejected",
+                    None,
+                    codes,
+                    named,
+                    None,
+                    None,
+                    None,
+                    statute,
                 )
-            elif disposition is Disposition.PENDING:
-                pkg.write(Disposition.PENDING, [rid])
             else:
-                pkg.write(Disposition.UNMATCHED, [rid, outcome.value])
-            decisions.append(
-                DecisionRow(
+                m = summary_of(r, i)
+                outcome = decide(m, policy, req.as_of)
+                disposition = disposition_of(outcome)
+                counts[outcome.value] += 1
+                tin = r["person_tin"][i]
+                person_key = person_key_of(tin) if tin else None
+                disclosure_id = None
+                if outcome is Outcome.DISCLOSED:
+                    disclosure_id = disclosure_id_for(batch_id, row_number)
+                    values = [r[c][i] for c in ("line1", "unit", "city", "state", "zip5")]
+                    values.append(m.filing_year)
+                    shown = [
+                        v if k in allowed else "" for k, v in zip(_DISCLOSED, values, strict=True)
+                    ]
+                    row_out: list[str | int | float | None] = [rid, disclosure_id, *shown]
+                    row_out.append(f"{m.score:.6f}")
+                    if phone:
+                        row_out.append(r["phone"][i] or "")
+                    pkg.write(Disposition.DISCLOSED, row_out)
+                    stash.add(
+                        (
+                            disclosure_id,
+                            row_number,
+                            hashlib.sha256(rid.encode()).hexdigest(),
+                            person_key or "",
+                            keyed_hash(key, *[str(v) for v in row_out[2:]]),
+                            tin,
+                            statute or "",
+                            r["stated_relevance"][i] or "",
+                        )
+                    )
+                elif disposition is Disposition.PENDING:
+                    pkg.write(Disposition.PENDING, [rid])
+                else:
+                    pkg.write(Disposition.UNMATCHED, [rid, outcome.value])
+                row = DecisionRow(
                     batch_id,
                     row_number,
                     rid,
@@ -213,9 +169,9 @@ def _write(
                     disclosure_id,
                     m.score,
                     person_key,
-                    r["cited_statute"][i],
+                    statute,
                 )
-            )
+            decisions.append(row)
         if decisions:
             digest_decisions(whole, decisions)
             chunks += 1
@@ -223,19 +179,13 @@ def _write(
                 batch_id, decisions, chunk=chunks, actor=req.actor, origin=req.origin
             )
         bar.advance(batch.num_rows)
-    recorded = LedgerDraft(
-        EVENT_DECISIONS_RECORDED,
-        req.actor,
-        req.origin,
-        True,
-        batch_id,
-        {
-            "rows": sum(counts.values()),
-            "chunks": chunks,
-            "decisions_sha256": whole.hexdigest(),
-            **{f"count_{k}": v for k, v in sorted(counts.items())},
-        },
-    )
+    totals: dict[str, PayloadValue] = {
+        "rows": sum(counts.values()),
+        "chunks": chunks,
+        "decisions_sha256": whole.hexdigest(),
+        **{f"count_{k}": v for k, v in sorted(counts.items())},
+    }
+    recorded = LedgerDraft(EVENT_DECISIONS_RECORDED, req.actor, req.origin, True, batch_id, totals)
     # the request counts and the entry that closes the batch's record (and binds them)
     state.write_request_counts(
         batch_id, dict(ws.con.execute(_STATUTES_SQL).fetchall()), draft=recorded
@@ -255,15 +205,9 @@ def seal_outputs(
 ) -> str:
     """Seal the written package: ``package_delivered`` (its manifest's sha256), every
     disclosure held in ``stash`` and the batch done, in one transaction; the new head."""
-    manifest = sha256_file(package / MANIFEST)
-    delivered = LedgerDraft(
-        "package_delivered",
-        req.actor,
-        req.origin,
-        True,
-        batch_id,
-        {"manifest_sha256": manifest, "rows": rows},
-    )
+    manifest: dict[str, PayloadValue] = {"manifest_sha256": sha256_file(package / MANIFEST)}
+    manifest["rows"] = rows
+    delivered = LedgerDraft("package_delivered", req.actor, req.origin, True, batch_id, manifest)
     return seal_batch(
         state,
         batch_id,
@@ -274,4 +218,4 @@ def seal_outputs(
     )
 
 
-__all__ = ["CHUNK_ROWS", "disclosure_id_for", "seal_outputs", "summary_of", "write_outputs"]
+__all__ = ["CHUNK_ROWS", "disclosed_fields", "disclosure_id_for", "seal_outputs", "write_outputs"]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -38,6 +39,8 @@ from taxmatch.policy.validate import (
 from taxmatch.reference.workspace import RECORD_SCHEMA, BatchWorkspace
 
 _COLUMNS = [f.name for f in RECORD_SCHEMA]
+_PERSON = ("first_name", "middle_name", "last_name", "suffix")
+_ADDRESS = ("house_number", "street", "unit", "po_box", "city", "state", "zip5")
 
 
 @lru_cache(maxsize=1 << 10)
@@ -46,8 +49,8 @@ def cited_statute(raw: str) -> str | None:
     return normalise_statute(raw[:200])
 
 
-def validate_chunk(chunk: Iterable[RawRecord], ctx: BatchContext) -> dict[str, list[object]]:
-    """Validate one chunk of raw records into workspace columns (plain lists)."""
+def records_to_table(chunk: Iterable[RawRecord], ctx: BatchContext) -> pa.Table:
+    """Validate one chunk of raw records into a workspace table."""
     cols: dict[str, list[object]] = {name: [] for name in _COLUMNS}
     for raw in chunk:
         verdict = validate_record(raw, ctx)
@@ -66,32 +69,15 @@ def validate_chunk(chunk: Iterable[RawRecord], ctx: BatchContext) -> dict[str, l
             cols["statute"].append(cited_statute(raw.fields.get("statute", "")))
             cols["relevance"].append(None)
             continue
-        a = q.address
-        for name, value in (
-            ("first_name", q.first_name),
-            ("middle_name", q.middle_name),
-            ("last_name", q.last_name),
-            ("suffix", q.suffix),
-            ("house_number", a.house_number),
-            ("street", a.street),
-            ("unit", a.unit),
-            ("po_box", a.po_box),
-            ("city", a.city),
-            ("state", a.state),
-            ("zip5", a.zip5),
-            ("tax_periods", list(q.tax_periods)),
-            ("date_of_birth", q.date_of_birth),
-            ("tin", q.tin),
-            ("statute", q.statute),
-            ("relevance", raw.fields.get("relevance", "")),
-        ):
-            cols[name].append(value)
-    return cols
-
-
-def records_to_table(chunk: Iterable[RawRecord], ctx: BatchContext) -> pa.Table:
-    """Validate one chunk of raw records into a workspace table."""
-    return pa.table(validate_chunk(chunk, ctx), schema=RECORD_SCHEMA)
+        for name in _PERSON:
+            cols[name].append(getattr(q, name))
+        for name in _ADDRESS:
+            cols[name].append(getattr(q.address, name))
+        cols["tax_periods"].append(list(q.tax_periods))
+        for name in ("date_of_birth", "tin", "statute"):
+            cols[name].append(getattr(q, name))
+        cols["relevance"].append(raw.fields.get("relevance", ""))
+    return pa.table(cols, schema=RECORD_SCHEMA)
 
 
 _WORKER_CTX: BatchContext | None = None
@@ -104,27 +90,26 @@ def _init_worker(ctx: BatchContext) -> None:
 
 # What crosses the process boundary: compact tuples in, an Arrow IPC stream out. Pickling
 # a dict per record cost more than validating it.
-_Packed = tuple[tuple[str, ...], list[int], list[tuple[str, ...]], list[tuple[str, ...]]]
+# The values are REQUEST_COLUMNS', all that validation reads.
+_Packed = tuple[list[int], list[tuple[str, ...]], list[tuple[str, ...]]]
 
 
 def _pack(chunk: list[RawRecord]) -> _Packed:
-    columns = REQUEST_COLUMNS  # all that validation reads
     return (
-        columns,
         [r.row_number for r in chunk],
-        [tuple(r.fields.get(c, "") for c in columns) for r in chunk],
+        [tuple(r.fields.get(c, "") for c in REQUEST_COLUMNS) for r in chunk],
         [r.malformed for r in chunk],
     )
 
 
 def _validate_in_worker(packed: _Packed) -> bytes:
     assert _WORKER_CTX is not None
-    columns, numbers, values, malformed = packed
+    numbers, values, malformed = packed
     chunk = [
-        RawRecord(n, dict(zip(columns, v, strict=True)), m)
+        RawRecord(n, dict(zip(REQUEST_COLUMNS, v, strict=True)), m)
         for n, v, m in zip(numbers, values, malformed, strict=True)
     ]
-    table = pa.table(validate_chunk(chunk, _WORKER_CTX), schema=RECORD_SCHEMA)
+    table = records_to_table(chunk, _WORKER_CTX)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, RECORD_SCHEMA) as writer:
         writer.write_table(table)
@@ -198,10 +183,12 @@ def apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Policy, envelope: 
     share = policy.relevance.max_identical_share
     for counts_batch in ws.iter_counts(cap):
         c = counts_batch.to_pydict()
-
-        out_rid: list[str] = []
-        out_mask: list[int] = []
-        out_fields: list[str] = []
+        final: dict[str, list[Any]] = {
+            "row_number": c["row_number"],
+            "request_id": [],
+            "mask": [],
+            "fields": [],
+        }
         for i, row_number in enumerate(c["row_number"]):
             codes, names = batch_codes(
                 BatchCounts(
@@ -211,25 +198,13 @@ def apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Policy, envelope: 
                 max_identical_share=share,
                 cap=cap,
             )
-            mask = c["mask"][i] | codes_to_mask(codes)
-            rid = c["request_id"][i]
-            if c["id_rank"][i] > 1:
-                rid = generated_id(row_number)
             fields = c["fields"][i]
             if names:
                 merged = [n for n in fields.split(";") if n] if fields else []
                 merged += [n for n in names if n not in merged]
                 fields = ";".join(merged)
-            out_rid.append(rid)
-            out_mask.append(mask)
-            out_fields.append(fields)
-        ws.update_final(
-            pa.table(
-                {
-                    "row_number": c["row_number"],
-                    "request_id": out_rid,
-                    "mask": out_mask,
-                    "fields": out_fields,
-                }
-            )
-        )
+            rid = generated_id(row_number) if c["id_rank"][i] > 1 else c["request_id"][i]
+            final["request_id"].append(rid)
+            final["mask"].append(c["mask"][i] | codes_to_mask(codes))
+            final["fields"].append(fields)
+        ws.update_final(pa.table(final))

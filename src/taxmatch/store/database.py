@@ -9,7 +9,7 @@ naming the operation (``migrations.guard``), never SQL parameters or data values
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
@@ -26,10 +26,9 @@ from taxmatch.store.migrations import WRITE_OPTION, guard, open_engine
 class StateDatabase:
     """One engine on the state database and its transactions. Thread-safe."""
 
+    # Whether a database without a keyring (PostgreSQL without its store) is an error.
     keyring_required: ClassVar[bool] = False
-    """Whether a database without a keyring (PostgreSQL without its store) is an error."""
-    write_error: ClassVar[type[StoreError]] = StoreError
-    """What a failure inside ``writing`` is reported as."""
+    write_error: ClassVar[type[StoreError]] = StoreError  # what a failure in ``writing`` is
 
     def __init__(self, url: str | URL, keyring: Keyring | None = None) -> None:
         """The database at ``url``; its keyring ``keyring`` (default: ``keyring_for``)."""
@@ -49,8 +48,7 @@ class StateDatabase:
         return cls(url, Keyring.for_store(store_dir))
 
     @property
-    def backend(self) -> str:
-        """``"sqlite"`` or ``"postgresql"``."""
+    def backend(self) -> str:  # "sqlite" or "postgresql"
         return self._engine.dialect.name
 
     def close(self) -> None:
@@ -64,18 +62,14 @@ class StateDatabase:
     ) -> None:
         self.close()
 
-    @contextmanager
-    def reading(self, operation: str) -> Iterator[Connection]:
+    def reading(self, operation: str) -> AbstractContextManager[Connection]:
         """A read transaction on one snapshot (PostgreSQL: REPEATABLE READ); errors wrapped."""
-        with self._read(operation, snapshot=True) as conn:
-            yield conn
+        return self._read(operation, snapshot=True)
 
-    @contextmanager
-    def writing(self, operation: str) -> Iterator[Connection]:
+    def writing(self, operation: str) -> AbstractContextManager[Connection]:
         """A write transaction under the write lock (SQLite: ``BEGIN IMMEDIATE``, the single
         writer); errors wrapped as ``write_error``."""
-        with self._write(operation, self.write_error) as conn:
-            yield conn
+        return self._write(operation, self.write_error)
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -95,8 +89,7 @@ class StateDatabase:
     def _write(self, operation: str, error: type[StoreError] = StoreError) -> Iterator[Connection]:
         with guard(operation, error), self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
-            info = self._write_info()
-            conn.info.update(info)
+            conn.info.update(info := self._write_info())
             try:
                 with conn.begin():
                     yield conn

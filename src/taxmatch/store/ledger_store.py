@@ -21,6 +21,8 @@ import hmac
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from itertools import groupby
+from operator import attrgetter, itemgetter
 from typing import Any, Final
 
 from sqlalchemy import Connection, select
@@ -59,19 +61,6 @@ from taxmatch.store.models import (
 from taxmatch.store.models import ledger_head as head_table
 
 READ_CHUNK: Final = 10_000
-_STORED: Final = (
-    "seq",
-    "ledger_schema",
-    "recorded_at",
-    "event_type",
-    "actor",
-    "origin",
-    "success",
-    "object_id",
-    "payload",
-    "prev_hash",
-    "entry_hash",
-)
 EVENT_DECISIONS_RECORDED: Final = "decisions_recorded"
 _CLAIMING: Final = frozenset({EVENT_DECISIONS, EVENT_DECISIONS_DISCARDED, EVENT_DECISIONS_RECORDED})
 DIGESTED: Final = (
@@ -86,30 +75,13 @@ DIGESTED: Final = (
     "person_key",
 )  # a decision row's columns in its digest line (``DecisionValues``), then ``statute``
 DECISION_COLUMNS: Final = tuple(decisions.c[name] for name in (*DIGESTED, "statute"))
+_digested = attrgetter(*DIGESTED)
 
 
 def digest_decisions(digest: DecisionsDigest, rows: Iterable[DecisionRow]) -> None:
     """Add each decision row's line (``taxmatch.ledger.digest``) to ``digest``."""
     for row in rows:
-        values = (
-            row.row_number,
-            row.request_id,
-            row.disposition,
-            row.outcome,
-            row.reason_codes,
-            row.fields,
-            row.disclosure_id,
-            row.score,
-            row.person_key,
-        )
-        digest.add(values, row.statute)
-
-
-PROBLEM_SIGNATURE: Final = (
-    "the ledger head's signature does not match (head moved without the ledger key)"
-)
-PROBLEM_WITNESS_SHORT: Final = "the ledger is shorter than the witnessed head (entries removed)"
-PROBLEM_WITNESS_HASH: Final = "the entry differs from the witnessed head (chain rewritten)"
+        digest.add(_digested(row), row.statute)
 
 
 KEY_INFO: Final = "taxmatch_ledger_key"  # ``conn.info`` slot: the key of a StateStore write
@@ -207,54 +179,30 @@ def verify_store(
     verifier = ChainVerifier()
     claims = _Claims()
     bound = BoundClaims()
-    head_seq, head, signature = conn.execute(
-        select(head_table.c.seq, head_table.c.entry_hash, head_table.c.signature).where(
-            head_table.c.id == 1
-        )
+    _, head_seq, head, signature = conn.execute(
+        select(head_table).where(head_table.c.id == 1)
     ).one()
     rows = conn.execute(
-        select(*(ledger_entries.c[name] for name in _STORED)).order_by(ledger_entries.c.seq),
+        select(ledger_entries).order_by(ledger_entries.c.seq),
         execution_options={"yield_per": READ_CHUNK},
     )
     for row in rows:
-        (
-            seq,
-            schema,
-            recorded_at,
-            event_type,
-            actor,
-            origin,
-            success,
-            object_id,
-            payload,
-            prev_hash,
-            entry_hash,
-        ) = row
+        seq, schema, *stored = row  # the columns in table order: ``feed_stored``'s arguments
         if schema != LEDGER_SCHEMA:
             verifier.fail(PROBLEM_MALFORMED)
             break
-        if not verifier.feed_stored(
-            seq,
-            recorded_at,
-            event_type,
-            actor,
-            origin,
-            success,
-            object_id,
-            payload,
-            prev_hash,
-            entry_hash,
-        ):
+        if not verifier.feed_stored(seq, *stored):
             break
         if verifier.entries > head_seq:
             break
-        if witness is not None and seq == witness[0] and entry_hash != witness[1]:
-            verifier.fail(PROBLEM_WITNESS_HASH, seq=seq)
+        payload = row.payload
+        if witness is not None and seq == witness[0] and row.entry_hash != witness[1]:
+            verifier.fail("the entry differs from the witnessed head (chain rewritten)", seq=seq)
             break
         try:
-            claims.see(seq, event_type, object_id, payload)
-            if '"bound_' in payload or event_type == EVENT_DECISIONS_DISCARDED:
-                bound.see(seq, event_type, object_id, _parsed(seq, payload))
+            claims.see(seq, row.event_type, row.object_id, payload)
+            if '"bound_' in payload or row.event_type == EVENT_DECISIONS_DISCARDED:
+                bound.see(seq, row.event_type, row.object_id, _parsed(seq, payload))
         except LedgerError:
             verifier.fail(PROBLEM_MALFORMED, seq=seq)
             break
@@ -262,10 +210,12 @@ def verify_store(
     if not verifier.failed and (verifier.entries, verifier.head) != (head_seq, head):
         verifier.fail(PROBLEM_HEAD, seq=min(verifier.entries, head_seq) + 1)
     if not verifier.failed and witness is not None and verifier.entries < witness[0]:
-        verifier.fail(PROBLEM_WITNESS_SHORT, seq=verifier.entries + 1)
+        short = "the ledger is shorter than the witnessed head (entries removed)"
+        verifier.fail(short, seq=verifier.entries + 1)
     signed = any(signature_holds(key, head_seq, head, signature) for _, key in keys.ledger)
     if not verifier.failed and not signed:
-        verifier.fail(PROBLEM_SIGNATURE, seq=head_seq)
+        moved = "the ledger head's signature does not match (head moved without the ledger key)"
+        verifier.fail(moved, seq=head_seq)
     result = verifier.result()
     if not result.ok:
         return result
@@ -290,7 +240,6 @@ def _parsed(seq: int, payload_text: str) -> dict[str, Any]:
 
 def _verify_decisions(conn: Connection, claims: _Claims, chain: VerifyResult) -> VerifyResult:
     checked = 0
-    walker: _BatchWalker | None = None
     seen: set[str] = set()
     rows = conn.execute(
         select(decisions.c.batch_id, *DECISION_COLUMNS).order_by(
@@ -300,19 +249,15 @@ def _verify_decisions(conn: Connection, claims: _Claims, chain: VerifyResult) ->
     )
     problem: tuple[int | None, str] | None = None
     try:
-        for row in rows:
-            batch = row[0]
-            if walker is None or walker.batch != batch:
-                if walker is not None and (problem := walker.finish()) is not None:
+        for batch, group in groupby(rows, key=itemgetter(0)):
+            walker = _BatchWalker(batch, claims)
+            seen.add(batch)
+            for row in group:
+                if (problem := walker.add(row[1:])) is not None:
                     break
-                walker = _BatchWalker(batch, claims)
-                seen.add(batch)
-            if (problem := walker.add(row[1:])) is not None:
+                checked += 1
+            if problem is not None or (problem := walker.finish()) is not None:
                 break
-            checked += 1
-        else:
-            if walker is not None:
-                problem = walker.finish()
     finally:
         rows.close()
     if problem is None:
@@ -336,8 +281,7 @@ class _BatchWalker:
         self.digest = DecisionsDigest()
         self.rows = 0
 
-    def add(self, values: Iterable[Any]) -> tuple[int | None, str] | None:
-        row = tuple(values)
+    def add(self, row: tuple[Any, ...]) -> tuple[int | None, str] | None:
         row_number = int(row[0])
         while self.index < len(self.claims) and self.claims[self.index].last_row < row_number:
             if (problem := self._close()) is not None:
@@ -377,9 +321,6 @@ class _BatchWalker:
 __all__ = [
     "EVENT_DECISIONS_RECORDED",
     "KEY_INFO",
-    "PROBLEM_SIGNATURE",
-    "PROBLEM_WITNESS_HASH",
-    "PROBLEM_WITNESS_SHORT",
     "append_entries",
     "digest_decisions",
     "last_config",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import islice
 
@@ -14,10 +14,7 @@ from sqlalchemy import delete, func, select
 
 from taxmatch.errors import BatchNotFound, LedgerError, StoreError
 from taxmatch.events import Event, emit
-from taxmatch.ledger.chain import (
-    LedgerDraft,
-    format_recorded_at,
-)
+from taxmatch.ledger.chain import LedgerDraft, format_recorded_at
 from taxmatch.ledger.digest import (
     EVENT_DECISIONS,
     EVENT_DECISIONS_DISCARDED,
@@ -97,13 +94,9 @@ class DecisionMethods(StateBase):
             )
             gone = conn.execute(delete(decisions).where(decisions.c.batch_id == batch_id))
             if gone.rowcount or others:  # accounting rows are bound to the ledger too
+                rows = {"rows": int(gone.rowcount)}
                 discard = LedgerDraft(
-                    EVENT_DECISIONS_DISCARDED,
-                    actor,
-                    origin,
-                    True,
-                    batch_id,
-                    {"rows": int(gone.rowcount)},
+                    EVENT_DECISIONS_DISCARDED, actor, origin, True, batch_id, rows
                 )
                 self._append(conn, [discard])
 
@@ -117,7 +110,6 @@ class DecisionMethods(StateBase):
         drafts: Sequence[LedgerDraft] = (),
         actor: str = "system",
         origin: str = "store",
-        now: Callable[[], datetime] | None = None,
     ) -> str:
         """One chunk of a batch, atomically: its decision rows, its disclosure subjects, the
         ledger ``drafts`` (one per disclosure) and a ``decisions`` entry carrying the
@@ -135,18 +127,13 @@ class DecisionMethods(StateBase):
         entry = LedgerDraft(
             EVENT_DECISIONS, actor, origin, True, batch_id, chunk_payload(chunk, digest, counts)
         )
-        moment = (now or (lambda: datetime.now(UTC)))()
-        recorded_at = format_recorded_at(moment)
+        moment = datetime.now(UTC)
+        exists = select(batches.c.batch_id).where(batches.c.batch_id == batch_id)
         with self._write("record_decisions", LedgerError) as conn:
-            if (
-                conn.execute(
-                    select(batches.c.batch_id).where(batches.c.batch_id == batch_id)
-                ).first()
-                is None
-            ):
+            if conn.execute(exists).first() is None:
                 raise BatchNotFound(f"batch {batch_id} not found")
             insert_decisions(conn, params)
-            if subjects:
+            if subjects:  # a batch run's subjects are written and bound when it is sealed
                 keys = self.keys
                 conn.execute(
                     upsert(conn, disclosure_subjects).on_conflict_do_nothing(
@@ -154,18 +141,11 @@ class DecisionMethods(StateBase):
                     ),
                     [subject_params(batch_id, s, moment, keys) for s in subjects],
                 )
-            if subjects:  # a batch run's subjects are written and bound when it is sealed
-                where = chunk_rows(batch_id, rows)
-                entry = bind(conn, self.keys, entry, (SUBJECTS, where))
+                entry = bind(conn, keys, entry, (SUBJECTS, chunk_rows(batch_id, rows)))
+            recorded_at = format_recorded_at(moment)
             written = append_entries(conn, [*drafts, entry], recorded_at, key=self.ledger_key())
-        head = written[-1].entry_hash
-        emit(
-            Event.LEDGER_APPENDED,
-            logging.DEBUG,
-            entries=len(written),
-            seq=written[-1].seq,
-            head=head,
-        )
+        seq, head = written[-1].seq, written[-1].entry_hash
+        emit(Event.LEDGER_APPENDED, logging.DEBUG, entries=len(written), seq=seq, head=head)
         return head
 
     def write_request_counts(
@@ -179,15 +159,8 @@ class DecisionMethods(StateBase):
             for statute, n in sorted(counts.items())
         ]
         if draft is None:
-            total = sum(int(n) for n in counts.values())
-            draft = LedgerDraft(
-                "requests_counted",
-                "system",
-                "store",
-                True,
-                batch_id,
-                {"statutes": len(values), "requests": total},
-            )
+            total = {"statutes": len(values), "requests": sum(int(n) for n in counts.values())}
+            draft = LedgerDraft("requests_counted", "system", "store", True, batch_id, total)
         with self._write("write_request_counts", LedgerError) as conn:
             conn.execute(delete(request_counts).where(request_counts.c.batch_id == batch_id))
             if values:
