@@ -61,6 +61,21 @@ from taxmatch.store.models import (
 from taxmatch.store.models import ledger_head as head_table
 
 READ_CHUNK: Final = 10_000
+# The stored columns ``verify_store`` reads, in the order ``ChainVerifier.feed_stored``
+# takes them (after ``ledger_schema``), named so that the table's own order never matters.
+_STORED: Final = (
+    "seq",
+    "ledger_schema",
+    "recorded_at",
+    "event_type",
+    "actor",
+    "origin",
+    "success",
+    "object_id",
+    "payload",
+    "prev_hash",
+    "entry_hash",
+)
 EVENT_DECISIONS_RECORDED: Final = "decisions_recorded"
 _CLAIMING: Final = frozenset({EVENT_DECISIONS, EVENT_DECISIONS_DISCARDED, EVENT_DECISIONS_RECORDED})
 DIGESTED: Final = (
@@ -179,15 +194,17 @@ def verify_store(
     verifier = ChainVerifier()
     claims = _Claims()
     bound = BoundClaims()
-    _, head_seq, head, signature = conn.execute(
-        select(head_table).where(head_table.c.id == 1)
+    head_seq, head, signature = conn.execute(
+        select(head_table.c.seq, head_table.c.entry_hash, head_table.c.signature).where(
+            head_table.c.id == 1
+        )
     ).one()
     rows = conn.execute(
-        select(ledger_entries).order_by(ledger_entries.c.seq),
+        select(*(ledger_entries.c[name] for name in _STORED)).order_by(ledger_entries.c.seq),
         execution_options={"yield_per": READ_CHUNK},
     )
     for row in rows:
-        seq, schema, *stored = row  # the columns in table order: ``feed_stored``'s arguments
+        seq, schema, *stored = row  # ``_STORED``'s order: ``feed_stored``'s arguments
         if schema != LEDGER_SCHEMA:
             verifier.fail(PROBLEM_MALFORMED)
             break
