@@ -95,18 +95,31 @@ def request_nicknames(con: duckdb.DuckDBPyConnection, *, source: str = "valid") 
     _nickname_table(con, f"SELECT DISTINCT first_name FROM {source}")
 
 
+# A filing's columns, to number one person's filings of one year in the same order always.
+_FILED = ", ".join(
+    f"f.{c}"
+    for c in (
+        *("tin", "first_name", "middle_name", "last_name", "suffix", "date_of_birth"),
+        *("line1", "unit", "po_box", "city", "state", "zip5", "phone"),
+    )
+)
+
+
 def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
-    """Build ``master_records`` and tf tables in an open (writable) snapshot."""
+    """Build ``master_records`` and tf tables in an open (writable) snapshot. Every list is
+    sorted and every table written in ``unique_id`` order, so the same master file makes
+    the same tables, row for row (and so, with the same seed, the same model)."""
     _nickname_table(con, "SELECT DISTINCT first_name FROM person_names")
     master = _features_sql(
         "p",
         "a",
         unique_id="p.person_id || '|' || CAST(row_number() OVER ("
-        "PARTITION BY p.person_id ORDER BY a.last_year DESC, a.line1) AS VARCHAR)",
+        "PARTITION BY p.person_id ORDER BY a.last_year DESC, a.line1, a.unit, a.house_number, "
+        "a.street, a.po_box, a.city, a.state, a.zip5) AS VARCHAR)",
         person_id="p.person_id",
         first_names="v.first_names",
         last_key="nullif(p.last_key, '')",
-        last_parts=f"list_distinct(v.last_keys || {_parts_sql('p.last_name')})",
+        last_parts=f"list_sort(list_distinct(v.last_keys || {_parts_sql('p.last_name')}))",
         tin="p.tin",
         tins="p.tins",
     )
@@ -114,26 +127,30 @@ def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
         f"""CREATE OR REPLACE TABLE master_records AS
         WITH variants AS (
           SELECT person_id,
-                 list(DISTINCT first_name) FILTER (WHERE first_name <> '') AS first_names,
-                 list(DISTINCT last_key) FILTER (WHERE last_key <> '') AS last_keys
+                 list(DISTINCT first_name ORDER BY first_name)
+                   FILTER (WHERE first_name <> '') AS first_names,
+                 list(DISTINCT last_key ORDER BY last_key)
+                   FILTER (WHERE last_key <> '') AS last_keys
           FROM person_names GROUP BY person_id
         )
         SELECT {master}
         FROM persons p
         JOIN person_addresses a USING (person_id)
         JOIN variants v USING (person_id)
-        LEFT JOIN nick n ON n.first_name = p.first_name"""
+        LEFT JOIN nick n ON n.first_name = p.first_name
+        ORDER BY unique_id"""
     )
     # Training pairs for m: one person's filings across years (a 20 % sample of persons).
     training = _features_sql(
         "f",
         "f",
         unique_id="f.person_id || '|' || CAST(f.tax_year AS VARCHAR) || '|' || "
-        "CAST(row_number() OVER (PARTITION BY f.person_id, f.tax_year) AS VARCHAR)",
+        "CAST(row_number() OVER ("
+        f"PARTITION BY f.person_id, f.tax_year ORDER BY {_FILED}) AS VARCHAR)",
         person_id="f.person_id",
         first_names="[f.first_name]",
         last_key="nullif(f.last_key, '')",
-        last_parts=f"list_distinct([f.last_key] || {_parts_sql('f.last_name')})",
+        last_parts=f"list_sort(list_distinct([f.last_key] || {_parts_sql('f.last_name')}))",
         tin="f.tin",
         tins="[f.tin]",
     )
@@ -141,13 +158,14 @@ def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
         f"""CREATE OR REPLACE TABLE training_records AS
         SELECT {training}
         FROM filings f LEFT JOIN nick n ON n.first_name = f.first_name
-        WHERE hash(f.person_id || 'taxmatch-training') % 100 < 20"""
+        WHERE hash(f.person_id || 'taxmatch-training') % 100 < 20
+        ORDER BY unique_id"""
     )
     for col in ("first_name", "last_key"):
         con.execute(
             f"""CREATE OR REPLACE TABLE tf_{col}_records AS
                 SELECT {col}, count(*)::DOUBLE / sum(count(*)) OVER () AS tf_{col}
-                FROM master_records WHERE {col} IS NOT NULL GROUP BY {col}"""
+                FROM master_records WHERE {col} IS NOT NULL GROUP BY {col} ORDER BY {col}"""
         )
 
 
