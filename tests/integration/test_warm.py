@@ -518,6 +518,23 @@ def test_matching_in_chunks_decides_as_in_one_pass(
     assert None in whole.outcomes  # a rejected row sits inside a chunk
 
 
+def test_gathering_evidence_in_windows_decides_as_in_one_pass(
+    generated: Generated, generated_runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of millions gathers its evidence ``GATHER_ROWS`` row numbers at a time (the
+    workspace's memory holds a window, not the batch); windows of 5 must change no
+    decision, and every row is judged once."""
+    import taxmatch.match.collapse as collapse_module
+
+    rows = generated.rows[:MULTI_ROW]
+    whole = generated_runner.outcome(generated_runner.run(rows, None))
+    monkeypatch.setattr(collapse_module, "GATHER_ROWS", 5)
+    windows = generated_runner.outcome(generated_runner.run(rows, None))
+    assert differences(whole, windows) == []
+    assert len(windows.decisions) == MULTI_ROW
+    assert "DISCLOSED" in windows.outcomes
+
+
 # --- what a warm run leaves behind ---------------------------------------------------------
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -42,6 +43,7 @@ from taxmatch.match.thresholds import MAX_SLIP_SUPPORT
 # batch is one task: small enough that the two processes finish together).
 FETCH_ROWS = 20_000
 JUDGE_ROWS = 5_000
+GATHER_ROWS = 100_000  # row numbers gathered at a time (the batch workspace holds 512 MB)
 
 _OUTCOME_TYPES = {  # the rest are flags (booleans)
     **dict.fromkeys(("row_number", "candidates"), pa.int64()),
@@ -107,15 +109,27 @@ def judge_ranked(
             SELECT {", ".join(REQUEST_COLUMNS)} FROM {valid}"""
     )
     try:
-        _gather(con, ref, "collapse_valid")
-        rows = _judged(con)
+        rows: list[pa.RecordBatch] = []
+        total, first, last = con.execute(
+            "SELECT count(*), min(row_number), max(row_number) FROM collapse_valid"
+        ).fetchall()[0]
+        with _second_judge(total) as helper:
+            # Each request's evidence is its own, so the batch is gathered a window of
+            # row numbers at a time: the workspace's memory bounds a window, not the batch.
+            for lo in range(first or 0, (last or 0) + 1, GATHER_ROWS):
+                con.execute(
+                    "CREATE OR REPLACE TEMP VIEW collapse_part AS SELECT * FROM collapse_valid "
+                    f"WHERE row_number >= {int(lo)} AND row_number < {int(lo) + GATHER_ROWS}"
+                )
+                _gather(con, ref, "collapse_part")
+                rows += _judged(con, helper)
         con.register("collapse_outcomes", pa.Table.from_batches(rows, schema=OUTCOME_SCHEMA))
         con.execute(f"CREATE OR REPLACE TABLE {into} AS SELECT * FROM collapse_outcomes")
     finally:
         con.unregister("collapse_outcomes")
         con.execute(
             "DROP TABLE IF EXISTS collapse_best; DROP TABLE IF EXISTS collapse_in; "
-            "DROP TABLE IF EXISTS collapse_valid"
+            "DROP VIEW IF EXISTS collapse_part; DROP TABLE IF EXISTS collapse_valid"
         )
 
 
@@ -234,21 +248,30 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str, valid: str) -> None:
     )
 
 
-def _judged(con: duckdb.DuckDBPyConnection) -> list[pa.RecordBatch]:
-    """``rules.judge`` on every gathered row, as Arrow batches of ``OUTCOME_SCHEMA``.
-
-    The judging is plain Python, one row at a time; on more than two batches of
-    ``JUDGE_ROWS`` rows a second process judges every other batch meanwhile (the
-    machine's other core is idle while DuckDB waits for it)."""
-    rows = con.execute("SELECT count(*) FROM collapse_in").fetchall()[0][0]
-    batches: pa.RecordBatchReader = con.sql("SELECT * FROM collapse_in").to_arrow_reader(JUDGE_ROWS)
+@contextmanager
+def _second_judge(rows: int) -> Iterator[ProcessPoolExecutor | None]:
+    """A second process to judge every other batch of ``JUDGE_ROWS`` rows on more than
+    two of them (the machine's other core is idle while DuckDB waits for the judging), or
+    None: few rows, or one core."""
     if rows <= 2 * JUDGE_ROWS or (os.cpu_count() or 1) < 2:
+        yield None
+        return
+    with ProcessPoolExecutor(1, multiprocessing.get_context("spawn")) as helper:
+        yield helper
+
+
+def _judged(
+    con: duckdb.DuckDBPyConnection, helper: ProcessPoolExecutor | None
+) -> list[pa.RecordBatch]:
+    """``rules.judge`` on every gathered row, as Arrow batches of ``OUTCOME_SCHEMA``
+    (plain Python, one row at a time; ``helper`` judges every other batch meanwhile)."""
+    batches: pa.RecordBatchReader = con.sql("SELECT * FROM collapse_in").to_arrow_reader(JUDGE_ROWS)
+    if helper is None:
         return [judge_batch(b) for b in batches]
     done: list[pa.RecordBatch | Future[pa.RecordBatch]] = []
-    with ProcessPoolExecutor(1, multiprocessing.get_context("spawn")) as helper:
-        for i, batch in enumerate(batches):
-            done.append(helper.submit(judge_batch, batch) if i % 2 else judge_batch(batch))
-        return [d.result() if isinstance(d, Future) else d for d in done]
+    for i, batch in enumerate(batches):
+        done.append(helper.submit(judge_batch, batch) if i % 2 else judge_batch(batch))
+    return [d.result() if isinstance(d, Future) else d for d in done]
 
 
 def judge_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
