@@ -20,7 +20,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from itertools import groupby
 from operator import attrgetter, itemgetter
 from typing import Any, Final
@@ -61,21 +61,9 @@ from taxmatch.store.models import (
 from taxmatch.store.models import ledger_head as head_table
 
 READ_CHUNK: Final = 10_000
-# The stored columns ``verify_store`` reads, in the order ``ChainVerifier.feed_stored``
-# takes them (after ``ledger_schema``), named so that the table's own order never matters.
-_STORED: Final = (
-    "seq",
-    "ledger_schema",
-    "recorded_at",
-    "event_type",
-    "actor",
-    "origin",
-    "success",
-    "object_id",
-    "payload",
-    "prev_hash",
-    "entry_hash",
-)
+# The stored columns ``verify_store`` reads, by name: ``ledger_schema``, then a
+# ``LedgerEntry``'s fields, which are ``ChainVerifier.feed_stored``'s arguments in order.
+_STORED: Final = ("ledger_schema", *(f.name for f in fields(LedgerEntry)))
 EVENT_DECISIONS_RECORDED: Final = "decisions_recorded"
 _CLAIMING: Final = frozenset({EVENT_DECISIONS, EVENT_DECISIONS_DISCARDED, EVENT_DECISIONS_RECORDED})
 DIGESTED: Final = (
@@ -204,11 +192,12 @@ def verify_store(
         execution_options={"yield_per": READ_CHUNK},
     )
     for row in rows:
-        seq, schema, *stored = row  # ``_STORED``'s order: ``feed_stored``'s arguments
+        schema, *stored = row
+        seq = stored[0]
         if schema != LEDGER_SCHEMA:
             verifier.fail(PROBLEM_MALFORMED)
             break
-        if not verifier.feed_stored(seq, *stored):
+        if not verifier.feed_stored(*stored):
             break
         if verifier.entries > head_seq:
             break
