@@ -95,12 +95,15 @@ def request_nicknames(con: duckdb.DuckDBPyConnection, *, source: str = "valid") 
     _nickname_table(con, f"SELECT DISTINCT first_name FROM {source}")
 
 
-# A filing's columns, to number one person's filings of one year in the same order always.
+# An address's columns in the order ties between two addresses are broken; with a filing's
+# name columns before them, the order one person's filings of one year are numbered in.
+_ADDRESS_ORDER = ("line1", "unit", "house_number", "street", "po_box", "city", "state", "zip5")
 _FILED = ", ".join(
     f"f.{c}"
     for c in (
         *("tin", "first_name", "middle_name", "last_name", "suffix", "date_of_birth"),
-        *("line1", "unit", "po_box", "city", "state", "zip5", "phone"),
+        *_ADDRESS_ORDER,
+        "phone",
     )
 )
 
@@ -114,8 +117,8 @@ def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
         "p",
         "a",
         unique_id="p.person_id || '|' || CAST(row_number() OVER ("
-        "PARTITION BY p.person_id ORDER BY a.last_year DESC, a.line1, a.unit, a.house_number, "
-        "a.street, a.po_box, a.city, a.state, a.zip5) AS VARCHAR)",
+        "PARTITION BY p.person_id ORDER BY a.last_year DESC, "
+        f"{', '.join(f'a.{c}' for c in _ADDRESS_ORDER)}) AS VARCHAR)",
         person_id="p.person_id",
         first_names="v.first_names",
         last_key="nullif(p.last_key, '')",
