@@ -25,12 +25,16 @@ from taxmatch.normalise.usps import (
 
 # --- tokens and segments ----------------------------------------------------------------------
 
-_HOUSE = re.compile(r"\d+[A-Z]?(?:-\d+[A-Z]?|-[A-Z])?|[NSEW]\d+(?:[NSEW]\d+|[A-Z])?")
-# Grid house numbers written in two parts ("N59W 28135", Wisconsin style).
+# Grid house numbers: "27W088", "0N123" (northern Illinois: miles and the number on the
+# grid), "N1680", "N59W28135", "W220N7246" (Wisconsin: one or two grid coordinates).
+_GRID_HOUSE = r"\d+[NSEW]\d+|[NSEW]\d+(?:[NSEW]\d+|[A-Z])?"
+_HOUSE = re.compile(rf"\d+[A-Z]?(?:-\d+[A-Z]?|-[A-Z])?|{_GRID_HOUSE}")
+# Wisconsin grid numbers written in two parts: "N59W 28135", "W220 N7246".
 _GRID_HEAD = re.compile(r"[NSEW]\d+[NSEW]")
-# A house number the lenient rule accepts: digits, an optional letter, an optional grid
-# prefix ("123", "123B", "N1680", "N59W28135").
-_PLAIN_HOUSE = re.compile(r"(?:[NSEW]\d+[NSEW])?[NSEW]?\d+[A-Z]?")
+_GRID_PART = re.compile(r"[NSEW]\d+")
+# A house number the lenient rule accepts: digits with an optional letter, hyphenated part
+# ("123-45", Queens) or fraction ("12 1/3"), or a grid number.
+_PLAIN_HOUSE = re.compile(rf"\d+[A-Z]?(?:-\d+[A-Z]?| [1-9]/[2-9])?|{_GRID_HOUSE}")
 _FRACTION = re.compile(r"[1-9]/[2-9]")
 UNIT_ID = re.compile(r"[A-Z0-9]{1,6}(?:-[A-Z0-9]{1,6})?")
 _ORDINAL = re.compile(r"\d+(?:ST|ND|RD|TH)")
@@ -79,6 +83,13 @@ def _join_house(tokens: tuple[str, ...]) -> tuple[str, ...]:
     if len(tokens) >= 2 and _GRID_HEAD.fullmatch(tokens[0]) and tokens[1].isdigit():
         return (tokens[0] + tokens[1], *tokens[2:])
     if (
+        len(tokens) >= 3
+        and _GRID_PART.fullmatch(tokens[0])
+        and _GRID_PART.fullmatch(tokens[1])
+        and _crosses(tokens[0][0], tokens[1][0])
+    ):
+        return (tokens[0] + tokens[1], *tokens[2:])
+    if (
         len(tokens) >= 4
         and tokens[0].isdigit()
         and len(tokens[1]) == 1
@@ -90,6 +101,11 @@ def _join_house(tokens: tuple[str, ...]) -> tuple[str, ...]:
     ):
         return (tokens[0] + tokens[1], *tokens[2:])
     return tokens
+
+
+def _crosses(a: str, b: str) -> bool:
+    """Two grid directions on different axes (one of N/S, one of E/W)."""
+    return (a in "NS") != (b in "NS")
 
 
 def segment(tokens: tuple[str, ...]) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
@@ -144,8 +160,11 @@ def fast_accepts(house: str, street: tuple[str, ...]) -> bool:
     shapes the same way; a directional on both sides, or after HWY, is left to usaddress,
     which sometimes reads the trailing one as a unit.
     """
-    if not house.isdigit():
-        return False
+    return house.isdigit() and _common_street(street)
+
+
+def _common_street(street: tuple[str, ...]) -> bool:
+    """The street of one of ``fast_accepts``'s shapes, whatever its house number."""
     pre = 1 if len(street) >= 2 and street[0] in DIRECTIONALS else 0
     post = 1 if len(street) - pre >= 2 and street[-1] in DIRECTIONALS else 0
     if pre and post:
@@ -186,7 +205,9 @@ def lenient_accepts(house: str, street: tuple[str, ...]) -> bool:
     - a route: "10212 COUNTY ROAD 1010", "1384 TWP RD 223", "219A ROUTE 22";
     - a grid street: "36370 E 1975 N" (a number between two directionals);
     - a street name of words and ordinals whose last word may be a cut-off or unknown
-      street type: "744 OROZCO R", "4312 RIVER TRACE ROA", "15610 PATTON", "3800 34TH AV S".
+      street type: "744 OROZCO R", "4312 RIVER TRACE ROA", "15610 PATTON", "3800 34TH AV S";
+    - a house number the grammar leaves to usaddress (a grid number, a fraction, a hyphen)
+      before a street of the grammar's shapes: "27W088 S MEEKER AVE", "12 1/2 1ST ST".
 
     Never accepted: a unit designator in the street, a number after a street word
     ("123 MAIN ST 4" is a street or a unit), a street type followed by a longer word or a
@@ -195,6 +216,8 @@ def lenient_accepts(house: str, street: tuple[str, ...]) -> bool:
     """
     if not _PLAIN_HOUSE.fullmatch(house):
         return False
+    if _common_street(street):  # "27W088 S MEEKER AVE", "12 1/2 1ST ST"
+        return True
     pre = 1 if len(street) >= 2 and street[0] in DIRECTIONALS else 0
     post = 1 if len(street) - pre >= 2 and street[-1] in DIRECTIONALS else 0
     body = street[pre : len(street) - post]

@@ -371,6 +371,70 @@ def test_parse_round_trips_through_its_own_output(
     assert reparse(parsed.address) == parsed
 
 
+# The house numbers USPS delivers to, as written and as standardised: plain, with a letter,
+# a fraction or a hyphen (Queens), and the grid numbers of northern Illinois ("27W088")
+# and Wisconsin ("N59W28135", also written "N59W 28135" or "W220 N7246").
+_n = st.integers(min_value=0, max_value=999)
+_written_houses = st.one_of(
+    st.from_regex(r"[1-9][0-9]{0,5}", fullmatch=True),
+    st.from_regex(r"[1-9][0-9]{0,4}[A-HJ-MO-RT-VX-Z]", fullmatch=True),
+    st.builds(
+        "{} {}".format,
+        st.integers(min_value=1, max_value=99999),
+        st.sampled_from(["1/2", "1/3", "2/3", "1/4", "3/4"]),
+    ),
+    st.from_regex(r"[1-9][0-9]{0,2}-[1-9][0-9]{0,2}", fullmatch=True),
+    st.builds("{}{}{:03d}".format, _n, st.sampled_from("NSEW"), _n),
+    st.builds(
+        "{}{}{}{}{}".format,
+        st.sampled_from("NS"),
+        _n,
+        st.sampled_from("EW"),
+        st.sampled_from(["", " "]),
+        _n.map(lambda n: n + 1000),
+    ),
+    st.builds(
+        "{}{} {}{}".format,
+        st.sampled_from("EW"),
+        _n,
+        st.sampled_from("NS"),
+        _n.map(lambda n: n + 1000),
+    ),
+)
+
+
+def standard_house(written: str) -> str:
+    """A house number written in parts is one token, but for its fraction ("12 1/2")."""
+    return written if "/" in written else written.replace(" ", "")
+
+
+@st.composite
+def delivered_lines(draw: st.DrawFn) -> tuple[str, str]:
+    """(street line as written, its house number standardised) in a shape USPS delivers to."""
+    written = draw(_written_houses)
+    parts = [written]
+    if draw(st.booleans()):
+        parts.append(draw(st.sampled_from(DIRS)))
+    parts += [draw(st.sampled_from(NAMES)), draw(st.sampled_from(TYPES))]
+    if draw(st.booleans()):
+        parts.append(draw(st.sampled_from(DIRS)))
+    if draw(st.booleans()):
+        parts.append(draw(st.sampled_from(UNITS)))
+    case = draw(st.sampled_from((str.upper, str.title, str.lower)))
+    return case(" ".join(parts)), standard_house(written)
+
+
+@settings(max_examples=400, deadline=None)
+@given(delivered_lines())
+def test_every_shape_usps_delivers_to_is_accepted(line_and_house: tuple[str, str]) -> None:
+    line, house = line_and_house
+    parsed = parse_line(line)
+    assert parsed.problems == frozenset(), line
+    assert parsed.address is not None
+    assert parsed.address.house_number == house
+    assert reparse(parsed.address) == parsed
+
+
 def test_placeholder_unit_means_no_unit() -> None:
     parsed = parse_address("123 Main St", "N/A", "Springfield", "IL", "62701")
     assert parsed.problems == frozenset()
@@ -421,6 +485,13 @@ def test_units_of_repeated_digits_are_units(unit: str) -> None:
         ("27 B Northeast 45th Av", "27B", "NE 45TH AVE"),
         ("N59W 28135 Woodlake Dr", "N59W28135", "WOODLAKE DR"),
         ("N1680 Venable St", "N1680", "VENABLE ST"),
+        ("W220 N7246 Surfbird Ct", "W220N7246", "SURFBIRD CT"),
+        ("W220N 7246 Surfbird Ct", "W220N7246", "SURFBIRD CT"),
+        # grid numbers of northern Illinois: miles, a direction and the number on the grid
+        ("27W088 S Meeker Ave", "27W088", "S MEEKER AVE"),
+        ("0N123 Main St", "0N123", "MAIN ST"),
+        # a directional before a street is not part of a grid number
+        ("W220 N Main St", "W220", "N MAIN ST"),
     ],
 )
 def test_street_shapes_usps_accepts(line: str, house: str, street: str) -> None:
