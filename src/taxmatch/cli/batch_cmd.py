@@ -1,5 +1,4 @@
-"""``taxmatch batch run|validate|replay``: run request batches and inspect their
-packages. Registered on the main group by ``taxmatch.cli``."""
+"""``taxmatch batch run|validate|replay``: run request batches and inspect their packages."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
 """``taxmatch agency …``, ``taxmatch serve`` and ``taxmatch worker``: the on-demand service.
-
-Registered on the main group by ``taxmatch.cli``. ``agency token`` prints the new bearer
-token as its last line; it is stored only as a hash and cannot be shown again.
-"""
+``agency token`` prints the new bearer token once; it is stored only as a hash."""
 
 from __future__ import annotations
 
