@@ -1,8 +1,6 @@
 """Compose request rows: a person's noisy copy, its slot (valid, boilerplate or broken)
-and, once a bucket is shuffled, its request_id, officer and duplicate verdict.
-
-Holds only per-run counters and the plan still to fill; rows go straight to the buckets.
-Pure apart from writing to the buckets it is given; never logs a value.
+and, once a bucket is shuffled, its request_id, officer and duplicate verdict. Pure apart
+from writing to the buckets it is given; never logs a value.
 """
 
 from __future__ import annotations

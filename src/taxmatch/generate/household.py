@@ -1,11 +1,8 @@
 """Households and their lives over the tax years: who lives where, who files, who dies.
 
-A household is a head, perhaps a spouse and children. Together they move; children start
-filing at 18 and later leave home; spouses may never file; a son may carry his father's
-name (Jr/Sr); twins share a surname, a birthday and an address; some people file with an
-ITIN (later replaced by an SSN), use a PO box for a few years, skip years or die. The
-result is the true history of each person, from which the custodian's noisy filings and
-the requester's noisy copies are both drawn. Pure; never logs a value.
+The result is the true history of each person (head, perhaps a spouse and children), from
+which the custodian's noisy filings and the requester's noisy copies are both drawn.
+Pure; never logs a value.
 """
 
 from __future__ import annotations

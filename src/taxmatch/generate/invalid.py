@@ -1,9 +1,7 @@
 """Records broken on purpose, one kind per way a real request fails validation.
 
-Each corruption names the reason codes it must draw (docs/domain.md) and the fields it
-touches. Every per-record code R01-R06, R08-R11 and R13 has several kinds; R10 kinds make
-a second row (the later of two duplicates is rejected, the first stays valid); R07 and
-R12 are batch-level and come from the envelope instead. Pure; never logs a value.
+Every per-record code R01-R06, R08-R11 and R13 has several kinds (docs/domain.md); R07
+and R12 are batch-level and come from the envelope instead. Pure; never logs a value.
 """
 
 from __future__ import annotations

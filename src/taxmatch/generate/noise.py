@@ -1,10 +1,8 @@
-"""Realistic corruption of names, identifiers and addresses: what clerks and systems do.
+"""Realistic corruption of names, identifiers and addresses: what clerks and systems do,
+both in the custodian's filings and in the requester's copies.
 
-Keyboard typos, dropped or doubled letters, nicknames, initials, abbreviation variants
-(``STREET``/``ST``), unit spellings, digit slips in TINs and house numbers. Used both for
-the custodian's year-to-year filing noise and for the requester's noisy copies. Every
-function keeps a field well formed (a name stays letters, a TIN stays nine digits): noise
-makes matching hard, it never makes a valid record invalid. Pure; never logs values.
+Every function keeps a field well formed (a name stays letters, a TIN stays nine digits):
+noise makes matching hard, it never makes a valid record invalid. Pure; never logs values.
 """
 
 from __future__ import annotations
@@ -39,10 +37,6 @@ _PHONETIC: tuple[tuple[str, str], ...] = (
 )
 
 
-def _same_case(template: str, char: str) -> str:
-    return char.upper() if template.isupper() else char.lower()
-
-
 def typo(text: str, rng: Random) -> str:
     """One keyboard or sound-alike slip in a name; the result stays letters-only."""
     letters = [i for i, c in enumerate(text) if c.isalpha()]
@@ -53,8 +47,9 @@ def typo(text: str, rng: Random) -> str:
     c = text[i]
     if kind < 0.3:  # neighbouring key
         options = _NEIGHBOURS.get(c.lower(), "")
-        if options:
-            return text[:i] + _same_case(c, options[rng.randrange(len(options))]) + text[i + 1 :]
+        if options:  # lower case, as ``_NEIGHBOURS`` holds them
+            new = options[rng.randrange(len(options))]
+            return text[:i] + (new.upper() if c.isupper() else new) + text[i + 1 :]
         return text
     if kind < 0.5:  # transposition of two adjacent letters
         j = i - 1

@@ -1,8 +1,5 @@
-"""Read ``people.parquet`` back as small per-person records, a batch at a time.
-
-The request generator needs each person's true name, identifiers and address history; it
-reads them column-wise in batches so memory stays flat however large the population is.
-Read-only; never logs a value.
+"""Read ``people.parquet`` back as small per-person records, a batch at a time, so memory
+stays flat however large the population is. Read-only; never logs a value.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Synthetic US addresses: real cities, states and ZIP codes with invented streets.
-
-An address is built in USPS Pub. 28 standard form (``123 N MAIN ST``, ``APT 4B``, upper
-case); the variant tables here (``STREET`` for ``ST``, ``NORTH`` for ``N``, ``#`` for
-``APT``) let the noise module write the same place the way people and clerks do.
+"""Synthetic US addresses: real cities, states and ZIP codes with invented streets, in
+USPS Pub. 28 standard form, and the variant spellings the noise module writes them in.
 Pure functions of the ``random.Random`` passed in; never logs or prints an address.
 """
 

@@ -1,12 +1,10 @@
 """One valid request row and its truth: the requester's noisy copy of a person.
 
-The requester knows a person by a name and an older address, spelled their own way:
-nicknames, initials, dropped middle names, one part of a double surname, swapped
-first/last, typos, ``STREET`` for ``ST``, a dropped apartment number, sometimes a wrong
-house number. The truth is computed from the person's true history, never from the noisy
-filing: the expected outcome and, for a filing in the requested periods, the true filing
-address of the latest such year. Every row built here passes validation; ``invalid``
-breaks rows on purpose. Pure; never logs a value.
+The requester knows a person by a name and an older address, spelled their own way. The
+truth is computed from the person's true history, never from the noisy filing: the
+expected outcome and, for a filing in the requested periods, the true filing address of
+the latest such year. Every row built here passes validation; ``invalid`` breaks rows on
+purpose. Pure; never logs a value.
 """
 
 from __future__ import annotations
