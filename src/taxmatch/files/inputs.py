@@ -1,9 +1,6 @@
-"""Input files: hashes, the batch envelope, the policy file and the master file.
-
-The one place where taxmatch opens the files a requester or custodian hands it (the
-request reader itself lives in ``taxmatch.files.readers`` and is re-exported here). Each reader
-checks its file's contract (DESIGN.md) and raises ``InputFileError`` (``EnvelopeError``,
-``PolicyError``) with a one-line message naming the file and the column or key.
+"""Input files: hashes, the batch envelope, the policy file and the master file (and the
+request reader of ``taxmatch.files.readers``, re-exported). Each reader checks its file's
+contract (DESIGN.md) and raises ``InputFileError`` naming the file and the column or key.
 
 Must never: put a value from a file into an error or log (the envelope names officials,
 the master file is taxpayer data), or hold more than one chunk of the master file in

@@ -1,12 +1,7 @@
-"""Request-file readers: CSV, JSON Lines and Parquet rows as chunks of ``RawRecord``.
-
-Reads a requester's file in constant memory (the csv module over an open text stream,
-JSON Lines line by line, Parquet in record batches) and yields every data row, in file
-order, as raw strings by column. Whole-file problems (unreadable file, empty file, wrong
-format, missing required column) raise ``InputFileError`` when the reader is built; a row
+"""Request-file readers: CSV, JSON Lines and Parquet rows, in file order, as chunks of
+``RawRecord``. Whole-file problems raise ``InputFileError`` when the reader is built; a row
 that cannot be read cleanly is never dropped and never crashes the reader: it is yielded
-with ``malformed`` naming the bad fields, and its values are made safe to carry on
-(undecodable bytes and control characters replaced by U+FFFD, over-long values cut).
+with ``malformed`` naming the bad fields, its values made safe to carry on.
 
 Must never: lose or invent a row, hold more than one chunk and one bounded record in
 memory, or put a field value (or a header cell, which may be data) into an error or log.
