@@ -73,7 +73,7 @@ class Composer:
         self.rng, self.as_of, self.agency = rng, as_of, agency
         self.tins, self.buckets = tins, buckets
         self.cases = keyed_permutation(10**8, rng)
-        self.seq, self.fresh_ids, self.groups = count(1), count(1), count(1)
+        self.seq, self.groups = count(1), count(1)
         self.bases_left = plan.bases
         self.boiler_left = plan.boilerplate
         self.kinds = list(reversed(plan.invalid_kinds))
@@ -150,16 +150,14 @@ class Composer:
             if kind == DUPLICATE_PERSON_CASE:
                 twin_fields, twin_truth = dict(fields), json.loads(json.dumps(truth))
             else:
-                other = fresh_person(rng, next(self.fresh_ids), self.as_of, None, self.tins, [])
+                other = fresh_person(rng, self.as_of, None, self.tins, [])
                 twin_fields, twin_truth = self.request(other, False, ["not_in_master"])
             self.buckets.add(bucket, [group, kind, twin_fields, twin_truth])
             self.emitted += 1
 
     def emit_fresh(self, neighbour: PersonRecord | None) -> None:
         tags = ["not_in_master"]
-        person = fresh_person(
-            self.rng, next(self.fresh_ids), self.as_of, neighbour, self.tins, tags
-        )
+        person = fresh_person(self.rng, self.as_of, neighbour, self.tins, tags)
         self.emit(person, False, tags)
 
 

@@ -18,7 +18,6 @@ from taxmatch.generate.tins import TinAllocator
 
 def fresh_person(
     rng: Random,
-    n: int,
     as_of: date,
     neighbour: PersonRecord | None,
     tins: TinAllocator,
@@ -44,10 +43,6 @@ def fresh_person(
     dob = date(as_of.year - rng.randint(19, 75), 1, 1) + timedelta(days=rng.randrange(365))
     tin = tins.itin() if group != "general" and rng.random() < 0.2 else tins.ssn()
     return PersonRecord(
-        person_id=f"X{n:08d}",
-        household_id="",
-        role="external",
-        sex=sex,
         group=group,
         first=first,
         middle=middle,
