@@ -1,8 +1,6 @@
 """The one chart stack: server-rendered SVG, no JavaScript, no image library.
 
-Grouped bars and a time series for the transparency report, a waterfall of match weight
-for ``taxmatch explain`` and a diverging bar per comparison level for ``taxmatch model
-show``. Pure string building; every label goes through ``html.escape`` (the result is
+Pure string building; every label goes through ``html.escape`` (the result is
 inserted into an autoescaped page as markup). ``inline=True`` leaves out the ``xmlns``
 (an SVG inside an HTML page needs none; a page that names no URL stays visibly offline).
 """

@@ -1,7 +1,5 @@
-"""Console pages: log-in, the review queue and review page, batches and releases, the
-ledger and the taxpayer accounting lookup. Each handler reads or does one thing through
-``taxmatch.pipeline`` and renders a template; the safety checks are
-``taxmatch.console.app``'s.
+"""Console pages. Each handler reads or does one thing through ``taxmatch.pipeline`` and
+renders a template; the safety checks are ``taxmatch.console.app``'s.
 """
 
 from __future__ import annotations
