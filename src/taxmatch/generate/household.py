@@ -56,11 +56,8 @@ class Person:
     phone: dict[int, str] = field(default_factory=dict)
 
     def tin_in(self, year: int) -> str:
-        current = self.tins[0][1]
-        for first_year, tin in self.tins:
-            if first_year <= year:
-                current = tin
-        return current
+        """The latest TIN held by ``year`` (the first one before any was)."""
+        return next((tin for first, tin in reversed(self.tins) if first <= year), self.tins[0][1])
 
     @property
     def tin(self) -> str:
