@@ -50,9 +50,6 @@ def static(name: str) -> Response:
     return FileResponse(_STATIC_DIR / name, media_type=_STATIC[name])
 
 
-# --- log-in ------------------------------------------------------------------------------
-
-
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> HTMLResponse:
     return render(request, "login.html", error="")
@@ -106,9 +103,6 @@ def logout(request: Request, settings: Settings, officer: CurrentOfficer) -> Res
 def home(request: Request, settings: Settings, officer: CurrentOfficer) -> HTMLResponse:
     batches = settings.state().list_batches()[-10:][::-1]
     return render(request, "home.html", officer=officer, batches=batches)
-
-
-# --- review queue and review page --------------------------------------------------------
 
 
 def _after(value: str | None) -> tuple[str, int] | None:
@@ -197,9 +191,6 @@ def decide(
     return redirect(request, "/queue")
 
 
-# --- batches and releases ----------------------------------------------------------------
-
-
 @router.get("/batches", response_class=HTMLResponse)
 def batches(request: Request, settings: Settings, officer: CurrentOfficer) -> HTMLResponse:
     rows = settings.state().list_batches()[::-1]
@@ -254,9 +245,6 @@ def approve(
         settings.store, settings.state(), release_id, actor(request, officer), policy
     )
     return redirect(request, f"/batches/{release.batch_id}")
-
-
-# --- ledger and accounting ---------------------------------------------------------------
 
 
 @router.get("/ledger", response_class=HTMLResponse)

@@ -67,9 +67,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-# --- envelope ---------------------------------------------------------------------------
-
-
 class _DuplicateKey(ValueError):
     def __init__(self, key: str) -> None:
         super().__init__(key)
@@ -137,9 +134,6 @@ def _problem(kind: str) -> str:
     return f"invalid value ({kind})"
 
 
-# --- policy -----------------------------------------------------------------------------
-
-
 @functools.lru_cache(maxsize=16)
 def _parse_policy(text: str) -> Policy:
     """Parsing is the dear part of loading a policy (a serving process loads it on every
@@ -170,9 +164,6 @@ def load_policy(path: Path | None) -> tuple[Policy, str]:
     if policy.disclosure.phone:
         emit(Event.POLICY_PHONE_ENABLED, logging.WARNING, policy_sha256=sha)
     return policy, text
-
-
-# --- master file ------------------------------------------------------------------------
 
 
 def iter_master(path: Path, *, chunk_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
@@ -333,9 +324,6 @@ def _tax_years(path: Path, column: pa.Array, first_row: int) -> pa.Array:
         if index is not None and index >= 0:
             row = first_row + index
     raise InputFileError(str(path), "tax_year is not an integer", row=row, field="tax_year")
-
-
-# --- shared -----------------------------------------------------------------------------
 
 
 def _read_capped(error: type[InputFileError], path: Path, limit: int) -> bytes:

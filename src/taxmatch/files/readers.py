@@ -118,8 +118,6 @@ class RequestFileReader:
             raise unreadable(self.path, exc) from None
         self.bytes_read = self.total_bytes
 
-    # --- CSV ---------------------------------------------------------------------------
-
     def _open_binary(self) -> BinaryIO:
         try:
             return open(self.path, "rb")
@@ -229,8 +227,6 @@ class RequestFileReader:
             cells = parse_alone(src.lines[:1], delimiter)
         return cells or [], broken
 
-    # --- JSON Lines -------------------------------------------------------------------
-
     def _jsonl_header(self) -> tuple[str, ...]:
         with self._open_binary() as raw:
             for line, overlong in binary_lines(raw):
@@ -260,8 +256,6 @@ class RequestFileReader:
             return self._builder.from_values(row_number, *json_values(obj))
         return self._builder.from_values(row_number, _BLANK, (ROW_FIELD,))
 
-    # --- counting ---------------------------------------------------------------------
-
     def count_records(self) -> int:
         """How many records iterating yields (the N of ``#row-N`` runs 1..this), without
         building them: CSV records (a quoted newline does not start one, blank lines are
@@ -280,8 +274,6 @@ class RequestFileReader:
                 return sum(1 for _ in records)
         except OSError as exc:
             raise unreadable(self.path, exc) from None
-
-    # --- Parquet ----------------------------------------------------------------------
 
     def _parquet_file(self) -> pq.ParquetFile:
         try:
