@@ -30,6 +30,7 @@ from taxmatch.pipeline import review as rv
 from taxmatch.pipeline.edge_audit import taxpayer_object_id
 from taxmatch.pipeline.officers import log_in, log_out
 from taxmatch.pipeline.review_request import request_shown
+from taxmatch.pipeline.rules import policy_in_force
 
 router = APIRouter()
 PAGE = 50
@@ -62,7 +63,7 @@ def login(
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
 ) -> Response:
-    policy, _ = settings.policy_in_force()
+    policy, _ = policy_in_force(settings.policy)
     result = log_in(
         settings.state(),
         username.strip()[:64],
@@ -210,7 +211,7 @@ def batch_page(
         reasons = {str(k): int(v) for k, v in dict(summary.get("reason_codes", {})).items()}
     except (PackageError, TypeError, ValueError):
         reasons = {}
-    policy, sha = settings.policy_in_force()
+    policy, sha = policy_in_force(settings.policy)
     return render(
         request,
         "batch.html",
@@ -229,7 +230,7 @@ def batch_page(
 def prepare(
     request: Request, settings: Settings, officer: CurrentOfficer, batch_id: str
 ) -> Response:
-    policy, sha = settings.policy_in_force()
+    policy, sha = policy_in_force(settings.policy)
     rv.prepare_release(
         settings.store, settings.state(), batch_id, actor(request, officer), policy, sha
     )
@@ -240,7 +241,7 @@ def prepare(
 def approve(
     request: Request, settings: Settings, officer: CurrentOfficer, release_id: str
 ) -> Response:
-    policy, _ = settings.policy_in_force()
+    policy, _ = policy_in_force(settings.policy)
     release = rv.approve_release(
         settings.store, settings.state(), release_id, actor(request, officer), policy
     )
