@@ -35,6 +35,12 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem} for code in (401, 403, 404, 409, 413, 422, 429)
 }
+
+
+def _binary(description: str) -> dict[str, str]:
+    return {"type": "string", "format": "binary", "description": description}
+
+
 _MULTIPART = {
     "requestBody": {
         "required": True,
@@ -44,16 +50,8 @@ _MULTIPART = {
                     "type": "object",
                     "required": ["requests", "envelope"],
                     "properties": {
-                        "requests": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "request file: .csv, .jsonl or .parquet",
-                        },
-                        "envelope": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "the envelope (JSON)",
-                        },
+                        "requests": _binary("request file: .csv, .jsonl or .parquet"),
+                        "envelope": _binary("the envelope (JSON)"),
                     },
                 }
             }
