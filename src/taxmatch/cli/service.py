@@ -227,9 +227,7 @@ def worker(store: Path | None, policy: Path | None, matcher: str, once: bool) ->
     with ServiceStore.open(root, url) as service:
         w = Worker(config, service)
         if once:
-            n = 0
-            while w.run_one():
-                n += 1
+            n = sum(1 for _ in iter(w.run_one, False))
             click.echo(f"{n} batch(es) run")
             return
         click.echo(f"worker {w.owner} waiting for batches (Ctrl-C to stop)")
