@@ -8,6 +8,7 @@ inserted into an autoescaped page as markup). ``inline=True`` leaves out the ``x
 from __future__ import annotations
 
 from html import escape
+from itertools import accumulate
 
 from markupsafe import Markup
 
@@ -130,9 +131,7 @@ def waterfall_chart(
     """Running totals: the first step (a prior) in grey, each further step green when it
     adds and red when it takes away, then the total in blue; each bar labelled with its
     value. ``steps`` are (name, value) in order."""
-    totals = [0.0]
-    for _, v in steps:
-        totals.append(totals[-1] + v)
+    totals = list(accumulate((v for _, v in steps), initial=0.0))
     lo, hi = min(0.0, *totals), max(0.0, *totals)
     span = (hi - lo) or 1.0
     left, top, bottom, slot = 60, 36, 130, 44
