@@ -262,13 +262,9 @@ class RequestFileReader:
         not records), non-blank JSON Lines, Parquet rows."""
         try:
             if self.format == "parquet":
-                pf = self._parquet_file()
-                try:
-                    return sum(
-                        int(pf.metadata.row_group(g).num_rows) for g in range(pf.num_row_groups)
-                    )
-                finally:
-                    pf.close()
+                with self._parquet_file() as pf:
+                    groups = range(pf.num_row_groups)
+                    return sum(int(pf.metadata.row_group(g).num_rows) for g in groups)
             with self._open_binary() as raw:
                 records = self._csv_records(raw) if self.format == "csv" else jsonl_records(raw)
                 return sum(1 for _ in records)
@@ -286,21 +282,17 @@ class RequestFileReader:
             raise InputFileError(str(self.path), "not a readable Parquet file") from None
 
     def _parquet_header(self) -> tuple[str, ...]:
-        pf = self._parquet_file()
-        try:
+        with self._parquet_file() as pf:
             names = tuple(str(name) for name in pf.schema_arrow.names)
-        finally:
-            pf.close()
         _check_columns(self.path, names)
         return names
 
     def _iter_parquet(self) -> Iterator[list[RawRecord]]:
-        pf = self._parquet_file()
         present = [c for c in REQUEST_COLUMNS if c in self.columns]
-        total_rows = max(int(pf.metadata.num_rows), 1)
         build = self._builder.from_values
         row_number = 0
-        try:
+        with self._parquet_file() as pf:
+            total_rows = max(int(pf.metadata.num_rows), 1)
             for group in range(pf.num_row_groups):
                 end = row_number + int(pf.metadata.row_group(group).num_rows)
                 batches = pf.iter_batches(
@@ -324,8 +316,6 @@ class RequestFileReader:
                         n = min(self.chunk_rows, end - row_number)
                         yield [build(row_number + 1 + i, _BLANK, (ROW_FIELD,)) for i in range(n)]
                         row_number += n
-        finally:
-            pf.close()
 
 
 def _check_columns(path: Path, names: Sequence[str]) -> None:
