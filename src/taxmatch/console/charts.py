@@ -114,15 +114,12 @@ def line_chart(
 
 
 def _legend(names: list[str], x: int, y: int) -> list[str]:
-    out = []
-    for j, name in enumerate(names):
-        cx = x + j * 120
-        out.append(
-            f'<rect x="{cx}" y="{y - 9}" width="10" height="10" '
-            f'fill="{COLOURS[j % len(COLOURS)]}"/>'
-            f'<text x="{cx + 14}" y="{y}" font-size="10">{escape(name)}</text>'
-        )
-    return out
+    return [
+        f'<rect x="{x + j * 120}" y="{y - 9}" width="10" height="10" '
+        f'fill="{COLOURS[j % len(COLOURS)]}"/>'
+        f'<text x="{x + j * 120 + 14}" y="{y}" font-size="10">{escape(name)}</text>'
+        for j, name in enumerate(names)
+    ]
 
 
 def waterfall_chart(
