@@ -1,7 +1,6 @@
 """Streaming intake of ``POST /v1/batches``: multipart parts written straight to disk.
-
-Nothing holds more than one network chunk in memory, and the size limit is enforced
-while streaming: the upload is cut off (413) the moment it passes the limit.
+Nothing holds more than one network chunk in memory; the upload is cut off (413) the
+moment it passes the size limit.
 
 Must never: buffer a whole part, keep a scratch file after a failed upload, or echo a
 part's content in an error.

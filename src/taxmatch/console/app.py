@@ -1,6 +1,5 @@
 """The console's application: settings, state, page rendering, safety and errors.
 
-A FastAPI sub-application that ``taxmatch serve`` mounts at ``/console`` (``console_app``).
 Safety lives here, once, for every route: a POST is refused (403) unless the browser says
 it is same-origin (``Sec-Fetch-Site`` / ``Origin``); every response carries
 ``Cache-Control: no-store`` and a strict Content-Security-Policy; an unauthenticated page
