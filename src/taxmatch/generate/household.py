@@ -250,13 +250,9 @@ class HouseholdBuilder:
                 p.dod = _birthday(rng, rng.randint(self.first_year, self.last_year))
         has_phone = [rng.random() < 0.72 for _ in people]
         po_box_person = people[0] if rng.random() < 0.04 else None
-        box_years = sorted(
-            rng.sample(
-                range(self.first_year, self.last_year + 1),
-                k=min(3, self.last_year - self.first_year + 1),
-            )
-        )
-        for year in range(self.first_year, self.last_year + 1):
+        years = range(self.first_year, self.last_year + 1)
+        box_years = sorted(rng.sample(years, k=min(3, len(years))))
+        for year in years:
             if year > self.first_year and rng.random() < MOVE_RATE:
                 if rng.random() >= 0.65:
                     city = pick_city(rng)
