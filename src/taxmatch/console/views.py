@@ -121,7 +121,7 @@ def queue(
     fragment: bool = False,
 ) -> HTMLResponse:
     items = cs.queue_page(settings.state(), _after(after), PAGE + 1)
-    more = items[PAGE] if len(items) > PAGE else None
+    more = len(items) > PAGE
     nxt = f"{items[PAGE - 1].batch_id}:{items[PAGE - 1].row_number}" if more else None
     name = "queue_rows.html" if fragment else "queue.html"
     return render(request, name, officer=officer, items=items[:PAGE], next=nxt)
