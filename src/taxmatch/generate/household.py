@@ -200,7 +200,7 @@ class HouseholdBuilder:
                 dob = _birthday(rng, y0 - rng.randint(0, min(24, youngest_parent - 18)))
             name = person_name(rng, group, sex, kid_last, accents)
             if twins and k == 1 and previous is not None and rng.random() < 0.4:
-                pair = SIMILAR_TWIN_NAMES[rng.randrange(len(SIMILAR_TWIN_NAMES))]
+                pair = rng.choice(SIMILAR_TWIN_NAMES)
                 (n1, s1), (n2, s2) = pair
                 previous.name, previous.sex = replace(previous.name, first=n1), s1
                 name, sex = replace(name, first=n2, suffix=""), s2

@@ -44,7 +44,7 @@ def _draw(field: str, value: Callable[[Fields, Random, date], str]) -> tuple[fro
 
 
 def _one_of(field: str, *options: str) -> tuple[frozenset[str], Apply]:
-    return _draw(field, lambda row, rng, as_of: options[rng.randrange(len(options))])
+    return _draw(field, lambda row, rng, as_of: rng.choice(options))
 
 
 def _no_house_number(row: Fields, rng: Random, as_of: date) -> str:
@@ -128,7 +128,7 @@ def second_corruption(first: Corruption, rng: Random) -> Corruption | None:
             {"first_name", "last_name"} & c.fields and {"first_name", "last_name"} & first.fields
         )
     ]
-    return options[rng.randrange(len(options))] if options else None
+    return rng.choice(options) if options else None
 
 
 def corrupt(row: Fields, kind: str, rng: Random, as_of: date, tags: list[str]) -> list[ReasonCode]:

@@ -48,7 +48,7 @@ def typo(text: str, rng: Random) -> str:
     if kind < 0.3:  # neighbouring key
         options = _NEIGHBOURS.get(c.lower(), "")
         if options:  # lower case, as ``_NEIGHBOURS`` holds them
-            new = options[rng.randrange(len(options))]
+            new = rng.choice(options)
             return text[:i] + (new.upper() if c.isupper() else new) + text[i + 1 :]
         return text
     if kind < 0.5:  # transposition of two adjacent letters
@@ -98,7 +98,7 @@ def variant_tokens(text: str, rng: Random, share: float) -> str:
     for k in range(1 if tokens and tokens[0].isdigit() else 0, len(tokens)):
         options = TOKEN_VARIANTS.get(tokens[k])
         if options and rng.random() < share:
-            tokens[k] = options[0] if rng.random() < 0.7 else options[rng.randrange(len(options))]
+            tokens[k] = options[0] if rng.random() < 0.7 else rng.choice(options)
             changed = True
     return " ".join(tokens) if changed else text
 
@@ -109,7 +109,7 @@ def unit_variant(unit: str, rng: Random) -> str:
     options = UNIT_VARIANTS.get(designator)
     if not options or not number:
         return unit
-    new = options[rng.randrange(len(options))]
+    new = rng.choice(options)
     return f"#{number}" if new == "#" and rng.random() < 0.6 else f"{new} {number}"
 
 
@@ -137,7 +137,7 @@ def nicknames_of(first: str) -> tuple[str, ...]:
 
 def nickname(first: str, rng: Random) -> str | None:
     options = nicknames_of(first)
-    return options[rng.randrange(len(options))].capitalize() if options else None
+    return rng.choice(options).capitalize() if options else None
 
 
 def initial(name: str, rng: Random) -> str:

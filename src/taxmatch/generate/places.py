@@ -139,7 +139,7 @@ def new_place(rng: Random, city: City, *, unit_share: float = 0.3) -> Place:
         unit=unit,
         city=city.name,
         state=city.state,
-        zip5=city.zips[rng.randrange(len(city.zips))],
+        zip5=rng.choice(city.zips),
         zip4=f"{rng.randrange(1, 10000):04d}",
     )
 
