@@ -113,10 +113,9 @@ class Composer:
         else:
             truth["outcome"] = Outcome.NO_MATCH.value
         if in_master and ("initial" in tags or "first_name_typo" in tags):
-            # docs/matching.md: a first name that is only an initial of the filed one, or
-            # misspelt, does not agree, and a match without an agreeing first name is
-            # NO_MATCH whatever else holds (a household member may share the rest). The
-            # address stays in the truth, so a disclosure of it is still judged right.
+            # docs/matching.md: without an agreeing first name (an initial or a misspelling
+            # does not agree) a match is NO_MATCH, as a household member may share the rest.
+            # The address stays in the truth, so a disclosure of it is still judged right.
             truth["outcome"] = Outcome.NO_MATCH.value
             tags.append("first_name_unconfirmed")
         if not _NOISY.isdisjoint(tags):
