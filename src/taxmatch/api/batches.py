@@ -66,13 +66,7 @@ def _info(service: ServiceStore, job: Job, released: list[Supplement]) -> BatchI
     return BatchInfo(
         batch_id=job.batch_id,
         status=job.status,
-        progress=Progress(
-            stage=job.stage,
-            rows_done=job.rows_done,
-            rows_total=job.rows_total,
-            stage_done=job.stage_done,
-            stage_total=job.stage_total,
-        ),
+        progress=Progress.model_validate(job, from_attributes=True),
         counts=service.batch_counts(job.batch_id) if done else {},
         error_code=job.error_code,
         error_detail=job.error_detail if job.status == "failed" else None,
