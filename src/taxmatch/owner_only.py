@@ -4,9 +4,8 @@ it makes is 0700, whatever the process umask.
 The store holds taxpayer data (the reference master file, requests received, decisions,
 the state database); response packages, accounting lists and explain pages carry
 addresses and TINs. ``os.umask`` is process-wide and set by whoever started us, so these
-helpers never rely on it: files are opened with an explicit mode and ``fchmod``-ed,
-directories are created one level at a time and ``chmod``-ed, and files that a library
-creates itself (DuckDB, SQLite, Arrow) are tightened with ``restrict`` once written.
+helpers never rely on it; files that a library creates itself (DuckDB, SQLite, Arrow) are
+tightened with ``restrict`` once written.
 
 Must never: loosen a mode, follow a symbolic link when changing modes, or chmod a
 directory the user handed us that taxmatch did not create (an ``--out`` of ``.``).

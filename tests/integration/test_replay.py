@@ -103,6 +103,10 @@ def test_cli_exits_non_zero_on_a_difference(model_store: Path, tmp_path: Path) -
     )
     assert bad.exit_code == 1
     doc = json.loads(bad.output)
+    assert set(doc) == {
+        *("batch_id", "identical", "rows", "same", "missing", "extra"),
+        *("differences", "differences_total"),
+    }
     assert doc["identical"] is False
     assert doc["differences"] == [{"row": 4, "request_id": "REQ-00004", "field": "reason_codes"}]
 

@@ -1,8 +1,5 @@
-"""The FastAPI application factory: ``create_app(settings)``.
-
-Builds the app around one ``ServiceStore`` (agencies, tokens, queue) and one
-``StateStore`` (the ledger), starts the in-process queue worker(s) on start-up, and
-translates the one error tree into HTTP at this edge only. Every call except health and
+"""The FastAPI application factory: ``create_app(settings)``. Translates the one error tree
+into HTTP at this edge only. Every call except health and
 the schema pages is an audit event in the ledger: ``api_call``, actor the agency id
 (``anonymous`` before authentication), origin the client host, success, object the
 method, route template and batch id; the payload holds the status code only.

@@ -35,6 +35,12 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem} for code in (401, 403, 404, 409, 413, 422, 429)
 }
+
+
+def _binary(description: str) -> dict[str, str]:
+    return {"type": "string", "format": "binary", "description": description}
+
+
 _MULTIPART = {
     "requestBody": {
         "required": True,
@@ -44,16 +50,8 @@ _MULTIPART = {
                     "type": "object",
                     "required": ["requests", "envelope"],
                     "properties": {
-                        "requests": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "request file: .csv, .jsonl or .parquet",
-                        },
-                        "envelope": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "the envelope (JSON)",
-                        },
+                        "requests": _binary("request file: .csv, .jsonl or .parquet"),
+                        "envelope": _binary("the envelope (JSON)"),
                     },
                 }
             }
@@ -68,13 +66,7 @@ def _info(service: ServiceStore, job: Job, released: list[Supplement]) -> BatchI
     return BatchInfo(
         batch_id=job.batch_id,
         status=job.status,
-        progress=Progress(
-            stage=job.stage,
-            rows_done=job.rows_done,
-            rows_total=job.rows_total,
-            stage_done=job.stage_done,
-            stage_total=job.stage_total,
-        ),
+        progress=Progress.model_validate(job, from_attributes=True),
         counts=service.batch_counts(job.batch_id) if done else {},
         error_code=job.error_code,
         error_detail=job.error_detail if job.status == "failed" else None,

@@ -7,10 +7,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-DEFAULT_DAILY_ROWS = 2_000_000
-DEFAULT_RATE_PER_MINUTE = 600
-DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3
-
 
 @dataclass(frozen=True, slots=True)
 class ApiSettings:
@@ -21,9 +17,9 @@ class ApiSettings:
     policy: Path | None = None  # the custodian's policy; never the requester's to choose
     matcher: str = "probabilistic"
     out: Path | None = None  # packages; default STORE/packages
-    daily_row_quota: int = DEFAULT_DAILY_ROWS
-    rate_per_minute: int = DEFAULT_RATE_PER_MINUTE
-    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    daily_row_quota: int = 2_000_000
+    rate_per_minute: int = 600
+    max_upload_bytes: int = 4 * 1024**3
     worker_threads: int = 1  # in-process workers; 0 leaves the queue to `taxmatch worker`
     lease_seconds: float = 60.0
     poll_seconds: float = 1.0

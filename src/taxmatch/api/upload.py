@@ -1,10 +1,6 @@
 """Streaming intake of ``POST /v1/batches``: multipart parts written straight to disk.
-
-The body is fed to python-multipart's streaming parser chunk by chunk as it arrives; the
-``requests`` part goes to a scratch file (hashed on the way) and the ``envelope`` part
-to another; intake counts the records afterwards. Nothing holds more than one network
-chunk in memory, and the size limit is enforced while streaming: the upload is cut off
-(413) the moment it passes the limit, not after it has been stored.
+Nothing holds more than one network chunk in memory; the upload is cut off (413) the
+moment it passes the size limit.
 
 Must never: buffer a whole part, keep a scratch file after a failed upload, or echo a
 part's content in an error.

@@ -30,7 +30,6 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s")
 
 
-# Each command lives in the module named for it; all are registered here.
 for _command in (
     generate,
     reference,

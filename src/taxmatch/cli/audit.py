@@ -1,9 +1,6 @@
 """``taxmatch ledger verify|export-head`` and ``taxmatch accounting …``: the custodian's
-audit edge (the tamper-evident record of every request and disclosure, and its accounting).
-
-Registered on the main group by ``taxmatch.cli``. The accounting commands are the only
-commands that print or write TINs (the custodian's § 6103(p)(3) accounting); they never
-log them. Bodies parse flags, call one ``taxmatch.pipeline.accounting`` function, render.
+audit edge. The accounting commands are the only commands that print or write TINs (the
+custodian's § 6103(p)(3) accounting); they never log them.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""``taxmatch batch run|validate|replay``: run request batches and inspect their
-packages. Registered on the main group by ``taxmatch.cli``."""
+"""``taxmatch batch run|validate|replay``: run request batches and inspect their packages."""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -140,12 +140,8 @@ def batch_replay(store: Path | None, batch_id: str, as_json: bool) -> None:
             store_dir(store), batch_id, database_url=get_settings().database_url, progress=bar
         )
     doc = {
-        "batch_id": r.batch_id,
+        **asdict(r),
         "identical": r.identical,
-        "rows": r.rows,
-        "same": r.same,
-        "missing": r.missing,
-        "extra": r.extra,
         "differences": [
             {"row": n, "request_id": rid, "field": f} for n, rid, f in r.differences[:MAX_SHOWN]
         ],

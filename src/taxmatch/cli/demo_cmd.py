@@ -1,6 +1,5 @@
 """``taxmatch demo`` and ``taxmatch evaluate``: the whole path on a generated population,
-and a package judged against known truth. Registered on the main group by
-``taxmatch.cli``."""
+and a package judged against known truth."""
 
 from __future__ import annotations
 

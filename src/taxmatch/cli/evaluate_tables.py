@@ -1,7 +1,5 @@
-"""The evaluation of a package as tables for people: counts and rates, overall and per
-stratum, the validation and confusion tables and the reason codes. Never a value of a
-record: ``taxmatch.pipeline.evaluate`` hands over counts only.
-"""
+"""The evaluation of a package as tables for people. Never a value of a record:
+``taxmatch.pipeline.evaluate`` hands over counts only."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""``taxmatch explain``: the custodian's page on one decision of a past batch.
-
-Registered on the main group by ``taxmatch.cli``; the body only parses flags, calls
-``taxmatch.console.explain_page.write_explanation`` and prints the two paths it wrote.
-"""
+"""``taxmatch explain``: the custodian's page on one decision of a past batch."""
 
 from __future__ import annotations
 

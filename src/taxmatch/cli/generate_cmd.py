@@ -1,5 +1,4 @@
-"""``taxmatch generate population|requests``: seeded synthetic populations and request
-batches (never real people). Registered on the main group by ``taxmatch.cli``."""
+"""``taxmatch generate population|requests``: seeded synthetic data (never real people)."""
 
 from __future__ import annotations
 

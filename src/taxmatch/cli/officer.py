@@ -6,8 +6,9 @@ never echoed or logged. Every change is a ledger event naming the account (ids o
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
 import click
 
@@ -15,8 +16,7 @@ from taxmatch.cli.audit import actor_id, origin_id
 from taxmatch.cli.common import edge, store_dir, store_option
 from taxmatch.cli.settings import get_settings
 
-if TYPE_CHECKING:
-    from taxmatch.pipeline.stores import StateStore
+T = TypeVar("T")
 
 
 @click.group()
@@ -46,16 +46,16 @@ def officer_add(store: Path | None, username: str, role: str) -> None:
     """Create a console account; the password is read from stdin."""
     from taxmatch.pipeline.officers import add_officer
 
-    password = _read_password()
-    with _admin(store) as state:
-        add_officer(state, username, role, password, actor=actor_id(), origin=origin_id())
+    _change(store, add_officer, username, role, _read_password())
     click.echo(f"officer {username} added with role {role}")
 
 
-def _admin(store: Path | None) -> StateStore:
+def _change(store: Path | None, action: Callable[..., T], username: str, *args: str) -> T:
+    """Run one ``taxmatch.pipeline.officers`` change on the store, as this user, from here."""
     from taxmatch.pipeline.stores import StateStore
 
-    return StateStore.open(store_dir(store), get_settings().database_url)
+    with StateStore.open(store_dir(store), get_settings().database_url) as state:
+        return action(state, username, *args, actor=actor_id(), origin=origin_id())
 
 
 @officer.command("disable")
@@ -66,8 +66,7 @@ def officer_disable(store: Path | None, username: str) -> None:
     """Disable an account: it cannot log in and its sessions end at once."""
     from taxmatch.pipeline.officers import disable_officer
 
-    with _admin(store) as state:
-        ended = disable_officer(state, username, actor=actor_id(), origin=origin_id())
+    ended = _change(store, disable_officer, username)
     click.echo(f"officer {username} disabled; {ended} session(s) ended")
 
 
@@ -79,8 +78,7 @@ def officer_enable(store: Path | None, username: str) -> None:
     """Enable a disabled account again."""
     from taxmatch.pipeline.officers import enable_officer
 
-    with _admin(store) as state:
-        enable_officer(state, username, actor=actor_id(), origin=origin_id())
+    _change(store, enable_officer, username)
     click.echo(f"officer {username} enabled")
 
 
@@ -92,8 +90,7 @@ def officer_unlock(store: Path | None, username: str) -> None:
     """Lift a lockout after failed log-ins now (it also runs out by itself)."""
     from taxmatch.pipeline.officers import unlock_officer
 
-    with _admin(store) as state:
-        unlock_officer(state, username, actor=actor_id(), origin=origin_id())
+    _change(store, unlock_officer, username)
     click.echo(f"officer {username} unlocked")
 
 
@@ -105,9 +102,7 @@ def officer_reset_password(store: Path | None, username: str) -> None:
     """Set a new password (read like `officer add`'s); lifts a lockout, ends every session."""
     from taxmatch.pipeline.officers import reset_password
 
-    password = _read_password()
-    with _admin(store) as state:
-        ended = reset_password(state, username, password, actor=actor_id(), origin=origin_id())
+    ended = _change(store, reset_password, username, _read_password())
     click.echo(f"officer {username}: password reset; {ended} session(s) ended")
 
 
@@ -119,6 +114,5 @@ def officer_sessions_revoke(store: Path | None, username: str) -> None:
     """End every console session of an officer (they can log in again)."""
     from taxmatch.pipeline.officers import revoke_sessions
 
-    with _admin(store) as state:
-        ended = revoke_sessions(state, username, actor=actor_id(), origin=origin_id())
+    ended = _change(store, revoke_sessions, username)
     click.echo(f"officer {username}: {ended} session(s) ended")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -33,16 +31,11 @@ class Bar:
         self._task: TaskID | None = None
 
     def __enter__(self) -> Bar:
-        self._progress.__enter__()
+        self._progress.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._progress.__exit__(exc_type, exc, tb)
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
 
     def stage(self, name: str, total: int | None) -> None:
         if self._task is not None:

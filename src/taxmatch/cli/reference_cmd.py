@@ -1,6 +1,5 @@
 """``taxmatch reference load`` and ``taxmatch model train|show``: the custodian's master
-file snapshots and the probabilistic model of the one in force. Registered on the main
-group by ``taxmatch.cli``."""
+file snapshots and the probabilistic model of the one in force."""
 
 from __future__ import annotations
 
@@ -36,9 +35,6 @@ def reference_load(store: Path | None, files: tuple[Path, ...]) -> None:
             new_store(store), list(files), progress=bar.advance, audit=_audit()
         )
     click.echo(f"reference {info.snapshot_id}: {info.filings} filings, {info.tins} TINs")
-
-
-# --- model ----------------------------------------------------------------------------
 
 
 @click.group()

@@ -1,8 +1,5 @@
 """``taxmatch agency …``, ``taxmatch serve`` and ``taxmatch worker``: the on-demand service.
-
-Registered on the main group by ``taxmatch.cli``. ``agency token`` prints the new bearer
-token as its last line; it is stored only as a hash and cannot be shown again.
-"""
+``agency token`` prints the new bearer token once; it is stored only as a hash."""
 
 from __future__ import annotations
 
@@ -230,9 +227,7 @@ def worker(store: Path | None, policy: Path | None, matcher: str, once: bool) ->
     with ServiceStore.open(root, url) as service:
         w = Worker(config, service)
         if once:
-            n = 0
-            while w.run_one():
-                n += 1
+            n = sum(1 for _ in iter(w.run_one, False))
             click.echo(f"{n} batch(es) run")
             return
         click.echo(f"worker {w.owner} waiting for batches (Ctrl-C to stop)")

@@ -1,8 +1,7 @@
 """``taxmatch store init`` and ``taxmatch keys rotate``: making a store and rotating its keys.
 
-Registered on the main group by ``taxmatch.cli``. ``store init`` is one of the three
-commands that may make a store (with ``reference load`` and ``demo``). Neither command
-prints a key: ids and paths only.
+``store init`` is one of the three commands that may make a store (with ``reference load``
+and ``demo``). Neither command prints a key: ids and paths only.
 """
 
 from __future__ import annotations

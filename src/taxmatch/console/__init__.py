@@ -1,6 +1,4 @@
-"""The oversight console: server-rendered pages (Jinja2, autoescaped; HTMX vendored under
-``static/``) for disclosure officers and oversight, mounted by ``taxmatch serve`` at
-``/console``. See docs/console.md.
+"""The oversight console for disclosure officers and oversight (docs/console.md).
 
 Must never render a value unescaped, show a traceback, or serve a page of personal data
 without a session, a role check, ``Cache-Control: no-store`` and a ledger audit event.

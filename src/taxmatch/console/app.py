@@ -1,6 +1,5 @@
 """The console's application: settings, state, page rendering, safety and errors.
 
-A FastAPI sub-application that ``taxmatch serve`` mounts at ``/console`` (``console_app``).
 Safety lives here, once, for every route: a POST is refused (403) unless the browser says
 it is same-origin (``Sec-Fetch-Site`` / ``Origin``); every response carries
 ``Cache-Control: no-store`` and a strict Content-Security-Policy; an unauthenticated page
@@ -28,7 +27,6 @@ from taxmatch.pipeline.officers import session_of
 from taxmatch.pipeline.review import Actor, ReviewRefused
 from taxmatch.pipeline.rules import policy_in_force
 from taxmatch.pipeline.stores import StateStore
-from taxmatch.policy.model import Policy
 
 COOKIE = "tm_session"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -56,9 +54,6 @@ class ConsoleSettings:
             if self._state is None:
                 self._state = StateStore.open(self.store, self.database_url)
             return self._state
-
-    def policy_in_force(self) -> tuple[Policy, str]:
-        return policy_in_force(self.policy)
 
     def close(self) -> None:
         with self._lock:
@@ -109,7 +104,7 @@ def origin_of(request: Request) -> str:
 
 def current_officer(request: Request) -> Officer:
     settings = settings_of(request)
-    policy, _ = settings.policy_in_force()
+    policy, _ = policy_in_force(settings.policy)
     officer = session_of(
         settings.state(), request.cookies.get(COOKIE), idle_minutes=policy.console.idle_minutes
     )

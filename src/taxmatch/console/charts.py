@@ -1,8 +1,6 @@
 """The one chart stack: server-rendered SVG, no JavaScript, no image library.
 
-Grouped bars and a time series for the transparency report, a waterfall of match weight
-for ``taxmatch explain`` and a diverging bar per comparison level for ``taxmatch model
-show``. Pure string building; every label goes through ``html.escape`` (the result is
+Pure string building; every label goes through ``html.escape`` (the result is
 inserted into an autoescaped page as markup). ``inline=True`` leaves out the ``xmlns``
 (an SVG inside an HTML page needs none; a page that names no URL stays visibly offline).
 """
@@ -10,6 +8,7 @@ inserted into an autoescaped page as markup). ``inline=True`` leaves out the ``x
 from __future__ import annotations
 
 from html import escape
+from itertools import accumulate
 
 from markupsafe import Markup
 
@@ -24,6 +23,23 @@ def _open(width: int, height: int, title: str, *, inline: bool = False, extra: s
         f'<svg{ns} width="{width}" height="{height}" role="img" '
         f'aria-label="{escape(title)}"{extra}>'
     )
+
+
+def _axes(
+    width: int, height: int, title: str, left: int, top: int, plot_h: int, peak: int
+) -> list[str]:
+    """The opening of a bar or line chart: title, x axis and the peak on the y axis."""
+    return [
+        _open(width, height, title),
+        f'<text x="{left}" y="18" font-size="13">{escape(title)}</text>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" '
+        'stroke="#333"/>',
+        f'<text x="{left - 4}" y="{top + 4}" font-size="10" text-anchor="end">{peak}</text>',
+    ]
+
+
+def _close(parts: list[str]) -> Markup:
+    return Markup("".join([*parts, "</svg>"]))  # noqa: S704 -- every text is escaped
 
 
 def bar_chart(
@@ -41,13 +57,7 @@ def bar_chart(
     peak = max([1, *[v for _, vals in series for v in vals]])
     group = plot_w / max(1, len(categories))
     bar = group * 0.8 / max(1, len(series))
-    parts = [
-        _open(width, height, title),
-        f'<text x="{left}" y="18" font-size="13">{escape(title)}</text>',
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" '
-        'stroke="#333"/>',
-        f'<text x="{left - 4}" y="{top + 4}" font-size="10" text-anchor="end">{peak}</text>',
-    ]
+    parts = _axes(width, height, title, left, top, plot_h, peak)
     for i, cat in enumerate(categories):
         x0 = left + i * group + group * 0.1
         for j, (_, vals) in enumerate(series):
@@ -68,8 +78,7 @@ def bar_chart(
             f'text-anchor="middle"><title>{escape(cat)}</title>{lines}</text>'
         )
     parts += _legend([name for name, _ in series], left, height - 10)
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 -- every text above is escaped
+    return _close(parts)
 
 
 def line_chart(
@@ -84,13 +93,7 @@ def line_chart(
     plot_w, plot_h = width - left - 10, height - bottom - top
     peak = max([1, *[v for _, vals in series for v in vals]])
     step = plot_w / max(1, len(labels) - 1)
-    parts = [
-        _open(width, height, title),
-        f'<text x="{left}" y="18" font-size="13">{escape(title)}</text>',
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" '
-        'stroke="#333"/>',
-        f'<text x="{left - 4}" y="{top + 4}" font-size="10" text-anchor="end">{peak}</text>',
-    ]
+    parts = _axes(width, height, title, left, top, plot_h, peak)
     for j, (name, vals) in enumerate(series):
         points = " ".join(
             f"{left + i * step:.1f},{top + plot_h - plot_h * v / peak:.1f}"
@@ -107,20 +110,16 @@ def line_chart(
             f'text-anchor="middle">{escape(label[-2:])}</text>'
         )
     parts += _legend([name for name, _ in series], left, height - 8)
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 -- every text above is escaped
+    return _close(parts)
 
 
 def _legend(names: list[str], x: int, y: int) -> list[str]:
-    out = []
-    for j, name in enumerate(names):
-        cx = x + j * 120
-        out.append(
-            f'<rect x="{cx}" y="{y - 9}" width="10" height="10" '
-            f'fill="{COLOURS[j % len(COLOURS)]}"/>'
-            f'<text x="{cx + 14}" y="{y}" font-size="10">{escape(name)}</text>'
-        )
-    return out
+    return [
+        f'<rect x="{x + j * 120}" y="{y - 9}" width="10" height="10" '
+        f'fill="{COLOURS[j % len(COLOURS)]}"/>'
+        f'<text x="{x + j * 120 + 14}" y="{y}" font-size="10">{escape(name)}</text>'
+        for j, name in enumerate(names)
+    ]
 
 
 def waterfall_chart(
@@ -129,9 +128,7 @@ def waterfall_chart(
     """Running totals: the first step (a prior) in grey, each further step green when it
     adds and red when it takes away, then the total in blue; each bar labelled with its
     value. ``steps`` are (name, value) in order."""
-    totals = [0.0]
-    for _, v in steps:
-        totals.append(totals[-1] + v)
+    totals = list(accumulate((v for _, v in steps), initial=0.0))
     lo, hi = min(0.0, *totals), max(0.0, *totals)
     span = (hi - lo) or 1.0
     left, top, bottom, slot = 60, 36, 130, 44
@@ -173,8 +170,7 @@ def waterfall_chart(
             f'<text x="{cx:.1f}" y="{top + plot_h + 12}" font-size="9" text-anchor="end" '
             f'transform="rotate(-45 {cx:.1f} {top + plot_h + 12})">{escape(name[:28])}</text>'
         )
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 -- every text above is escaped
+    return _close(parts)
 
 
 def weight_chart(rows: list[tuple[str, str, float]], *, inline: bool = False) -> Markup:
@@ -202,5 +198,4 @@ def weight_chart(rows: list[tuple[str, str, float]], *, inline: bool = False) ->
             f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="{bar_h - 5}" fill="{colour}"/>'
         )
         parts.append(f'<text x="{mid + 290}" y="{y + 12}">{weight:+.2f}</text>')
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 -- every text above is escaped
+    return _close(parts)

@@ -1,10 +1,9 @@
 """The explanation page and waterfall chart of ``taxmatch explain``, and writing them.
 
-``taxmatch.pipeline.explain`` returns the decision and its re-scored candidates as data;
-this edge renders them: a self-contained HTML page (inline CSS and the chart as inline
-SVG; no JavaScript, no external URL, so it opens offline) and the same chart as an SVG
-file. For the custodian's disclosure officer: candidates' names and addresses as filed
-may be shown; TINs are masked and the keyed person hash is cut to a prefix.
+A self-contained HTML page (inline CSS and SVG; no JavaScript, no external URL, so it
+opens offline) and the chart as an SVG file. For the custodian's disclosure officer:
+candidates' names and addresses as filed may be shown; TINs are masked and the keyed
+person hash is cut to a prefix.
 """
 
 from __future__ import annotations

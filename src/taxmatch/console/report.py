@@ -1,8 +1,5 @@
-"""The transparency report pages: HTML with charts, CSV and PDF downloads, per agency and
-cited statute, with the year's monthly series.
-
-All three are built from one ``taxmatch.pipeline.transparency.transparency_report`` call,
-whose requests, disclosures and taxpayers are ``taxmatch accounting report``'s figures.
+"""The transparency report pages (HTML with charts, CSV, PDF), all three from one
+``transparency_report`` call, whose figures are ``taxmatch accounting report``'s.
 Counts only; still a logged-in page, ``no-store`` like every console page.
 """
 

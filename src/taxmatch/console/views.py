@@ -1,7 +1,5 @@
-"""Console pages: log-in, the review queue and review page, batches and releases, the
-ledger and the taxpayer accounting lookup. Each handler reads or does one thing through
-``taxmatch.pipeline`` and renders a template; the safety checks are
-``taxmatch.console.app``'s.
+"""Console pages. Each handler reads or does one thing through ``taxmatch.pipeline`` and
+renders a template; the safety checks are ``taxmatch.console.app``'s.
 """
 
 from __future__ import annotations
@@ -32,6 +30,7 @@ from taxmatch.pipeline import review as rv
 from taxmatch.pipeline.edge_audit import taxpayer_object_id
 from taxmatch.pipeline.officers import log_in, log_out
 from taxmatch.pipeline.review_request import request_shown
+from taxmatch.pipeline.rules import policy_in_force
 
 router = APIRouter()
 PAGE = 50
@@ -52,9 +51,6 @@ def static(name: str) -> Response:
     return FileResponse(_STATIC_DIR / name, media_type=_STATIC[name])
 
 
-# --- log-in ------------------------------------------------------------------------------
-
-
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> HTMLResponse:
     return render(request, "login.html", error="")
@@ -67,7 +63,7 @@ def login(
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
 ) -> Response:
-    policy, _ = settings.policy_in_force()
+    policy, _ = policy_in_force(settings.policy)
     result = log_in(
         settings.state(),
         username.strip()[:64],
@@ -110,9 +106,6 @@ def home(request: Request, settings: Settings, officer: CurrentOfficer) -> HTMLR
     return render(request, "home.html", officer=officer, batches=batches)
 
 
-# --- review queue and review page --------------------------------------------------------
-
-
 def _after(value: str | None) -> tuple[str, int] | None:
     """The queue's keyset cursor ``<batch_id>:<row>``; anything else starts from the top."""
     found = _AFTER.match(value or "")
@@ -128,7 +121,7 @@ def queue(
     fragment: bool = False,
 ) -> HTMLResponse:
     items = cs.queue_page(settings.state(), _after(after), PAGE + 1)
-    more = items[PAGE] if len(items) > PAGE else None
+    more = len(items) > PAGE
     nxt = f"{items[PAGE - 1].batch_id}:{items[PAGE - 1].row_number}" if more else None
     name = "queue_rows.html" if fragment else "queue.html"
     return render(request, name, officer=officer, items=items[:PAGE], next=nxt)
@@ -199,9 +192,6 @@ def decide(
     return redirect(request, "/queue")
 
 
-# --- batches and releases ----------------------------------------------------------------
-
-
 @router.get("/batches", response_class=HTMLResponse)
 def batches(request: Request, settings: Settings, officer: CurrentOfficer) -> HTMLResponse:
     rows = settings.state().list_batches()[::-1]
@@ -221,7 +211,7 @@ def batch_page(
         reasons = {str(k): int(v) for k, v in dict(summary.get("reason_codes", {})).items()}
     except (PackageError, TypeError, ValueError):
         reasons = {}
-    policy, sha = settings.policy_in_force()
+    policy, sha = policy_in_force(settings.policy)
     return render(
         request,
         "batch.html",
@@ -240,7 +230,7 @@ def batch_page(
 def prepare(
     request: Request, settings: Settings, officer: CurrentOfficer, batch_id: str
 ) -> Response:
-    policy, sha = settings.policy_in_force()
+    policy, sha = policy_in_force(settings.policy)
     rv.prepare_release(
         settings.store, settings.state(), batch_id, actor(request, officer), policy, sha
     )
@@ -251,14 +241,11 @@ def prepare(
 def approve(
     request: Request, settings: Settings, officer: CurrentOfficer, release_id: str
 ) -> Response:
-    policy, _ = settings.policy_in_force()
+    policy, _ = policy_in_force(settings.policy)
     release = rv.approve_release(
         settings.store, settings.state(), release_id, actor(request, officer), policy
     )
     return redirect(request, f"/batches/{release.batch_id}")
-
-
-# --- ledger and accounting ---------------------------------------------------------------
 
 
 @router.get("/ledger", response_class=HTMLResponse)

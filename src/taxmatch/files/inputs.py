@@ -1,9 +1,6 @@
-"""Input files: hashes, the batch envelope, the policy file and the master file.
-
-The one place where taxmatch opens the files a requester or custodian hands it (the
-request reader itself lives in ``taxmatch.files.readers`` and is re-exported here). Each reader
-checks its file's contract (DESIGN.md) and raises ``InputFileError`` (``EnvelopeError``,
-``PolicyError``) with a one-line message naming the file and the column or key.
+"""Input files: hashes, the batch envelope, the policy file and the master file (and the
+request reader of ``taxmatch.files.readers``, re-exported). Each reader checks its file's
+contract (DESIGN.md) and raises ``InputFileError`` naming the file and the column or key.
 
 Must never: put a value from a file into an error or log (the envelope names officials,
 the master file is taxpayer data), or hold more than one chunk of the master file in
@@ -68,9 +65,6 @@ def sha256_file(path: Path) -> str:
     except OSError as exc:
         raise unreadable(path, exc) from None
     return digest.hexdigest()
-
-
-# --- envelope ---------------------------------------------------------------------------
 
 
 class _DuplicateKey(ValueError):
@@ -140,9 +134,6 @@ def _problem(kind: str) -> str:
     return f"invalid value ({kind})"
 
 
-# --- policy -----------------------------------------------------------------------------
-
-
 @functools.lru_cache(maxsize=16)
 def _parse_policy(text: str) -> Policy:
     """Parsing is the dear part of loading a policy (a serving process loads it on every
@@ -173,9 +164,6 @@ def load_policy(path: Path | None) -> tuple[Policy, str]:
     if policy.disclosure.phone:
         emit(Event.POLICY_PHONE_ENABLED, logging.WARNING, policy_sha256=sha)
     return policy, text
-
-
-# --- master file ------------------------------------------------------------------------
 
 
 def iter_master(path: Path, *, chunk_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
@@ -336,9 +324,6 @@ def _tax_years(path: Path, column: pa.Array, first_row: int) -> pa.Array:
         if index is not None and index >= 0:
             row = first_row + index
     raise InputFileError(str(path), "tax_year is not an integer", row=row, field="tax_year")
-
-
-# --- shared -----------------------------------------------------------------------------
 
 
 def _read_capped(error: type[InputFileError], path: Path, limit: int) -> bytes:

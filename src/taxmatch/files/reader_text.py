@@ -6,6 +6,7 @@ value read here ever goes into an error or a log.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -125,14 +126,9 @@ def holds_rows(lines: Sequence[str], delimiter: str, ncols: int) -> bool:
 
 def binary_lines(raw: BinaryIO) -> Iterator[tuple[bytes, bool]]:
     """(line, overlong) per physical line; the BOM is dropped, long lines are cut."""
-    first = True
-    while True:
-        line = raw.readline(LINE_CAP)
-        if not line:
-            return
-        if first:
+    for n, line in enumerate(iter(functools.partial(raw.readline, LINE_CAP), b"")):
+        if n == 0:
             line = line.removeprefix(b"\xef\xbb\xbf")
-            first = False
         overlong = len(line) >= LINE_CAP and not line.endswith(b"\n")
         if overlong:
             while (rest := raw.readline(LINE_CAP)) and not rest.endswith(b"\n"):

@@ -1,12 +1,7 @@
-"""Request-file readers: CSV, JSON Lines and Parquet rows as chunks of ``RawRecord``.
-
-Reads a requester's file in constant memory (the csv module over an open text stream,
-JSON Lines line by line, Parquet in record batches) and yields every data row, in file
-order, as raw strings by column. Whole-file problems (unreadable file, empty file, wrong
-format, missing required column) raise ``InputFileError`` when the reader is built; a row
+"""Request-file readers: CSV, JSON Lines and Parquet rows, in file order, as chunks of
+``RawRecord``. Whole-file problems raise ``InputFileError`` when the reader is built; a row
 that cannot be read cleanly is never dropped and never crashes the reader: it is yielded
-with ``malformed`` naming the bad fields, and its values are made safe to carry on
-(undecodable bytes and control characters replaced by U+FFFD, over-long values cut).
+with ``malformed`` naming the bad fields, its values made safe to carry on.
 
 Must never: lose or invent a row, hold more than one chunk and one bounded record in
 memory, or put a field value (or a header cell, which may be data) into an error or log.
@@ -123,8 +118,6 @@ class RequestFileReader:
             raise unreadable(self.path, exc) from None
         self.bytes_read = self.total_bytes
 
-    # --- CSV ---------------------------------------------------------------------------
-
     def _open_binary(self) -> BinaryIO:
         try:
             return open(self.path, "rb")
@@ -234,8 +227,6 @@ class RequestFileReader:
             cells = parse_alone(src.lines[:1], delimiter)
         return cells or [], broken
 
-    # --- JSON Lines -------------------------------------------------------------------
-
     def _jsonl_header(self) -> tuple[str, ...]:
         with self._open_binary() as raw:
             for line, overlong in binary_lines(raw):
@@ -265,28 +256,20 @@ class RequestFileReader:
             return self._builder.from_values(row_number, *json_values(obj))
         return self._builder.from_values(row_number, _BLANK, (ROW_FIELD,))
 
-    # --- counting ---------------------------------------------------------------------
-
     def count_records(self) -> int:
         """How many records iterating yields (the N of ``#row-N`` runs 1..this), without
         building them: CSV records (a quoted newline does not start one, blank lines are
         not records), non-blank JSON Lines, Parquet rows."""
         try:
             if self.format == "parquet":
-                pf = self._parquet_file()
-                try:
-                    return sum(
-                        int(pf.metadata.row_group(g).num_rows) for g in range(pf.num_row_groups)
-                    )
-                finally:
-                    pf.close()
+                with self._parquet_file() as pf:
+                    groups = range(pf.num_row_groups)
+                    return sum(int(pf.metadata.row_group(g).num_rows) for g in groups)
             with self._open_binary() as raw:
                 records = self._csv_records(raw) if self.format == "csv" else jsonl_records(raw)
                 return sum(1 for _ in records)
         except OSError as exc:
             raise unreadable(self.path, exc) from None
-
-    # --- Parquet ----------------------------------------------------------------------
 
     def _parquet_file(self) -> pq.ParquetFile:
         try:
@@ -299,21 +282,17 @@ class RequestFileReader:
             raise InputFileError(str(self.path), "not a readable Parquet file") from None
 
     def _parquet_header(self) -> tuple[str, ...]:
-        pf = self._parquet_file()
-        try:
+        with self._parquet_file() as pf:
             names = tuple(str(name) for name in pf.schema_arrow.names)
-        finally:
-            pf.close()
         _check_columns(self.path, names)
         return names
 
     def _iter_parquet(self) -> Iterator[list[RawRecord]]:
-        pf = self._parquet_file()
         present = [c for c in REQUEST_COLUMNS if c in self.columns]
-        total_rows = max(int(pf.metadata.num_rows), 1)
         build = self._builder.from_values
         row_number = 0
-        try:
+        with self._parquet_file() as pf:
+            total_rows = max(int(pf.metadata.num_rows), 1)
             for group in range(pf.num_row_groups):
                 end = row_number + int(pf.metadata.row_group(group).num_rows)
                 batches = pf.iter_batches(
@@ -337,8 +316,6 @@ class RequestFileReader:
                         n = min(self.chunk_rows, end - row_number)
                         yield [build(row_number + 1 + i, _BLANK, (ROW_FIELD,)) for i in range(n)]
                         row_number += n
-        finally:
-            pf.close()
 
 
 def _check_columns(path: Path, names: Sequence[str]) -> None:

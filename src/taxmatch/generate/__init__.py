@@ -1,9 +1,7 @@
-"""Seeded synthetic data: a taxpayer population and request batches with known truth.
+"""Seeded synthetic data with known truth: a taxpayer population and request batches.
 
-``generate_population`` writes the custodian's master file and the truth about each
-person; ``generate_requests`` writes a request batch, its envelope and the expected
-outcome of every row. Everything is synthetic and reproducible from a seed; nothing here
-reads real data, and nothing here prints or logs a name, address or TIN.
+Reproducible from a seed; nothing here reads real data or prints or logs a name, address
+or TIN.
 """
 
 from taxmatch.generate.plan import RequestMix

@@ -1,8 +1,6 @@
 """Compose request rows: a person's noisy copy, its slot (valid, boilerplate or broken)
-and, once a bucket is shuffled, its request_id, officer and duplicate verdict.
-
-Holds only per-run counters and the plan still to fill; rows go straight to the buckets.
-Pure apart from writing to the buckets it is given; never logs a value.
+and, once a bucket is shuffled, its request_id, officer and duplicate verdict. Pure apart
+from writing to the buckets it is given; never logs a value.
 """
 
 from __future__ import annotations
@@ -75,7 +73,7 @@ class Composer:
         self.rng, self.as_of, self.agency = rng, as_of, agency
         self.tins, self.buckets = tins, buckets
         self.cases = keyed_permutation(10**8, rng)
-        self.seq, self.fresh_ids, self.groups = count(1), count(1), count(1)
+        self.seq, self.groups = count(1), count(1)
         self.bases_left = plan.bases
         self.boiler_left = plan.boilerplate
         self.kinds = list(reversed(plan.invalid_kinds))
@@ -115,10 +113,9 @@ class Composer:
         else:
             truth["outcome"] = Outcome.NO_MATCH.value
         if in_master and ("initial" in tags or "first_name_typo" in tags):
-            # docs/matching.md: a first name that is only an initial of the filed one, or
-            # misspelt, does not agree, and a match without an agreeing first name is
-            # NO_MATCH whatever else holds (a household member may share the rest). The
-            # address stays in the truth, so a disclosure of it is still judged right.
+            # docs/matching.md: without an agreeing first name (an initial or a misspelling
+            # does not agree) a match is NO_MATCH, as a household member may share the rest.
+            # The address stays in the truth, so a disclosure of it is still judged right.
             truth["outcome"] = Outcome.NO_MATCH.value
             tags.append("first_name_unconfirmed")
         if not _NOISY.isdisjoint(tags):
@@ -152,16 +149,14 @@ class Composer:
             if kind == DUPLICATE_PERSON_CASE:
                 twin_fields, twin_truth = dict(fields), json.loads(json.dumps(truth))
             else:
-                other = fresh_person(rng, next(self.fresh_ids), self.as_of, None, self.tins, [])
+                other = fresh_person(rng, self.as_of, None, self.tins, [])
                 twin_fields, twin_truth = self.request(other, False, ["not_in_master"])
             self.buckets.add(bucket, [group, kind, twin_fields, twin_truth])
             self.emitted += 1
 
     def emit_fresh(self, neighbour: PersonRecord | None) -> None:
         tags = ["not_in_master"]
-        person = fresh_person(
-            self.rng, next(self.fresh_ids), self.as_of, neighbour, self.tins, tags
-        )
+        person = fresh_person(self.rng, self.as_of, neighbour, self.tins, tags)
         self.emit(person, False, tags)
 
 

@@ -1,9 +1,8 @@
 """People who are not in the master file: the requester asks about them all the same.
 
-Fresh synthetic people drawn from the same name and place tables, so many share a common
-surname (and some a city, or a whole name) with real filers: a matcher that discloses on
-a name alone gets them wrong. Their TINs continue the population's TIN sequence, so none
-belongs to a filer. Pure; never logs a value.
+Many share a surname (and some a city, or a whole name) with real filers: a matcher that
+discloses on a name alone gets them wrong. Their TINs continue the population's TIN
+sequence, so none belongs to a filer. Pure; never logs a value.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from taxmatch.generate.tins import TinAllocator
 
 def fresh_person(
     rng: Random,
-    n: int,
     as_of: date,
     neighbour: PersonRecord | None,
     tins: TinAllocator,
@@ -34,7 +32,7 @@ def fresh_person(
     r = rng.random()
     if neighbour is not None and neighbour.history and r < 0.45:
         home = neighbour.history[-1].residence
-        city = city_of(Place(home[0], home[1], home[2], home[3], home[4], ""))
+        city = city_of(Place(*home, ""))
         last = neighbour.last
         tags.append("lookalike_surname_city")
         if r < 0.1:
@@ -45,10 +43,6 @@ def fresh_person(
     dob = date(as_of.year - rng.randint(19, 75), 1, 1) + timedelta(days=rng.randrange(365))
     tin = tins.itin() if group != "general" and rng.random() < 0.2 else tins.ssn()
     return PersonRecord(
-        person_id=f"X{n:08d}",
-        household_id="",
-        role="external",
-        sex=sex,
         group=group,
         first=first,
         middle=middle,

@@ -1,11 +1,8 @@
 """Households and their lives over the tax years: who lives where, who files, who dies.
 
-A household is a head, perhaps a spouse and children. Together they move; children start
-filing at 18 and later leave home; spouses may never file; a son may carry his father's
-name (Jr/Sr); twins share a surname, a birthday and an address; some people file with an
-ITIN (later replaced by an SSN), use a PO box for a few years, skip years or die. The
-result is the true history of each person, from which the custodian's noisy filings and
-the requester's noisy copies are both drawn. Pure; never logs a value.
+The result is the true history of each person (head, perhaps a spouse and children), from
+which the custodian's noisy filings and the requester's noisy copies are both drawn.
+Pure; never logs a value.
 """
 
 from __future__ import annotations
@@ -59,11 +56,8 @@ class Person:
     phone: dict[int, str] = field(default_factory=dict)
 
     def tin_in(self, year: int) -> str:
-        current = self.tins[0][1]
-        for first_year, tin in self.tins:
-            if first_year <= year:
-                current = tin
-        return current
+        """The latest TIN held by ``year`` (the first one before any was)."""
+        return next((tin for first, tin in reversed(self.tins) if first <= year), self.tins[0][1])
 
     @property
     def tin(self) -> str:
@@ -206,7 +200,7 @@ class HouseholdBuilder:
                 dob = _birthday(rng, y0 - rng.randint(0, min(24, youngest_parent - 18)))
             name = person_name(rng, group, sex, kid_last, accents)
             if twins and k == 1 and previous is not None and rng.random() < 0.4:
-                pair = SIMILAR_TWIN_NAMES[rng.randrange(len(SIMILAR_TWIN_NAMES))]
+                pair = rng.choice(SIMILAR_TWIN_NAMES)
                 (n1, s1), (n2, s2) = pair
                 previous.name, previous.sex = replace(previous.name, first=n1), s1
                 name, sex = replace(name, first=n2, suffix=""), s2
@@ -256,13 +250,9 @@ class HouseholdBuilder:
                 p.dod = _birthday(rng, rng.randint(self.first_year, self.last_year))
         has_phone = [rng.random() < 0.72 for _ in people]
         po_box_person = people[0] if rng.random() < 0.04 else None
-        box_years = sorted(
-            rng.sample(
-                range(self.first_year, self.last_year + 1),
-                k=min(3, self.last_year - self.first_year + 1),
-            )
-        )
-        for year in range(self.first_year, self.last_year + 1):
+        years = range(self.first_year, self.last_year + 1)
+        box_years = sorted(rng.sample(years, k=min(3, len(years))))
+        for year in years:
             if year > self.first_year and rng.random() < MOVE_RATE:
                 if rng.random() >= 0.65:
                     city = pick_city(rng)

@@ -1,9 +1,7 @@
 """Records broken on purpose, one kind per way a real request fails validation.
 
-Each corruption names the reason codes it must draw (docs/domain.md) and the fields it
-touches. Every per-record code R01-R06, R08-R11 and R13 has several kinds; R10 kinds make
-a second row (the later of two duplicates is rejected, the first stays valid); R07 and
-R12 are batch-level and come from the envelope instead. Pure; never logs a value.
+Every per-record code R01-R06, R08-R11 and R13 has several kinds (docs/domain.md); R07
+and R12 are batch-level and come from the envelope instead. Pure; never logs a value.
 """
 
 from __future__ import annotations
@@ -46,7 +44,7 @@ def _draw(field: str, value: Callable[[Fields, Random, date], str]) -> tuple[fro
 
 
 def _one_of(field: str, *options: str) -> tuple[frozenset[str], Apply]:
-    return _draw(field, lambda row, rng, as_of: options[rng.randrange(len(options))])
+    return _draw(field, lambda row, rng, as_of: rng.choice(options))
 
 
 def _no_house_number(row: Fields, rng: Random, as_of: date) -> str:
@@ -130,7 +128,7 @@ def second_corruption(first: Corruption, rng: Random) -> Corruption | None:
             {"first_name", "last_name"} & c.fields and {"first_name", "last_name"} & first.fields
         )
     ]
-    return options[rng.randrange(len(options))] if options else None
+    return rng.choice(options) if options else None
 
 
 def corrupt(row: Fields, kind: str, rng: Random, as_of: date, tags: list[str]) -> list[ReasonCode]:

@@ -1,10 +1,9 @@
 """The custodian's view of a person: one noisy master-file row per tax year filed.
 
-Real administrative files disagree with themselves from year to year: a typo in a name on
-one return, a TIN or house number keyed wrong once, ``STREET`` one year and ``ST`` the
-next, a middle name present or missing, a ZIP+4 sometimes, accents dropped. This module
-renders those rows from a person's true history and reports which noise it applied (for
-the truth strata). It never changes the true history and never logs a value.
+Real administrative files disagree with themselves from year to year (a typo in a name on
+one return, ``STREET`` one year and ``ST`` the next, accents dropped); rows are rendered
+from the true history, which is never changed, with the noise applied reported for the
+truth strata. Never logs a value.
 """
 
 from __future__ import annotations
@@ -12,16 +11,11 @@ from __future__ import annotations
 from functools import lru_cache
 from random import Random
 
-from taxmatch.contracts import MASTER_COLUMNS
 from taxmatch.generate.household import Person
 from taxmatch.generate.names import first_surname, fold_ascii
 from taxmatch.generate.noise import digit_slip, house_number_slip, typo, variant_tokens
 
-MasterColumns = dict[str, list[str | int | None]]
-
-
-def new_master_columns() -> MasterColumns:
-    return {name: [] for name in MASTER_COLUMNS}
+MasterColumns = dict[str, list[str | int | None]]  # keyed by MASTER_COLUMNS
 
 
 @lru_cache(maxsize=1 << 16)

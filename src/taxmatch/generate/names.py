@@ -1,9 +1,5 @@
 """Synthetic personal names: given names, middle names, surnames and suffixes by group.
-
-Draws from the curated tables in ``tables``: common Anglo names, Hispanic names with
-diacritics and double or hyphenated surnames, and Vietnamese, Korean and Chinese names
-where a few surnames cover many people. Pure functions of the ``random.Random`` passed in;
-never logs or prints a name.
+Pure functions of the ``random.Random`` passed in; never logs or prints a name.
 """
 
 from __future__ import annotations

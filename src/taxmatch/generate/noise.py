@@ -1,10 +1,8 @@
-"""Realistic corruption of names, identifiers and addresses: what clerks and systems do.
+"""Realistic corruption of names, identifiers and addresses: what clerks and systems do,
+both in the custodian's filings and in the requester's copies.
 
-Keyboard typos, dropped or doubled letters, nicknames, initials, abbreviation variants
-(``STREET``/``ST``), unit spellings, digit slips in TINs and house numbers. Used both for
-the custodian's year-to-year filing noise and for the requester's noisy copies. Every
-function keeps a field well formed (a name stays letters, a TIN stays nine digits): noise
-makes matching hard, it never makes a valid record invalid. Pure; never logs values.
+Every function keeps a field well formed (a name stays letters, a TIN stays nine digits):
+noise makes matching hard, it never makes a valid record invalid. Pure; never logs values.
 """
 
 from __future__ import annotations
@@ -39,10 +37,6 @@ _PHONETIC: tuple[tuple[str, str], ...] = (
 )
 
 
-def _same_case(template: str, char: str) -> str:
-    return char.upper() if template.isupper() else char.lower()
-
-
 def typo(text: str, rng: Random) -> str:
     """One keyboard or sound-alike slip in a name; the result stays letters-only."""
     letters = [i for i, c in enumerate(text) if c.isalpha()]
@@ -53,8 +47,9 @@ def typo(text: str, rng: Random) -> str:
     c = text[i]
     if kind < 0.3:  # neighbouring key
         options = _NEIGHBOURS.get(c.lower(), "")
-        if options:
-            return text[:i] + _same_case(c, options[rng.randrange(len(options))]) + text[i + 1 :]
+        if options:  # lower case, as ``_NEIGHBOURS`` holds them
+            new = rng.choice(options)
+            return text[:i] + (new.upper() if c.isupper() else new) + text[i + 1 :]
         return text
     if kind < 0.5:  # transposition of two adjacent letters
         j = i - 1
@@ -103,7 +98,7 @@ def variant_tokens(text: str, rng: Random, share: float) -> str:
     for k in range(1 if tokens and tokens[0].isdigit() else 0, len(tokens)):
         options = TOKEN_VARIANTS.get(tokens[k])
         if options and rng.random() < share:
-            tokens[k] = options[0] if rng.random() < 0.7 else options[rng.randrange(len(options))]
+            tokens[k] = options[0] if rng.random() < 0.7 else rng.choice(options)
             changed = True
     return " ".join(tokens) if changed else text
 
@@ -114,7 +109,7 @@ def unit_variant(unit: str, rng: Random) -> str:
     options = UNIT_VARIANTS.get(designator)
     if not options or not number:
         return unit
-    new = options[rng.randrange(len(options))]
+    new = rng.choice(options)
     return f"#{number}" if new == "#" and rng.random() < 0.6 else f"{new} {number}"
 
 
@@ -142,7 +137,7 @@ def nicknames_of(first: str) -> tuple[str, ...]:
 
 def nickname(first: str, rng: Random) -> str | None:
     options = nicknames_of(first)
-    return options[rng.randrange(len(options))].capitalize() if options else None
+    return rng.choice(options).capitalize() if options else None
 
 
 def initial(name: str, rng: Random) -> str:

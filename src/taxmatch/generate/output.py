@@ -1,10 +1,8 @@
-"""Disk side of the request generator: an external shuffle and the three output writers.
+"""Disk side of the request generator: an external shuffle and the output writers.
 
 Rows are spread over bucket files at random while they are generated, then each bucket is
 shuffled in memory and written out, so the file order carries no trace of the population
-order and memory is bounded by one bucket. Writers produce CSV, JSONL or Parquet with
-exactly ``REQUEST_COLUMNS`` (all strings) and ``truth.csv`` with ``TRUTH_COLUMNS``.
-Never logs a value.
+order and memory is bounded by one bucket. Never logs a value.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Read ``people.parquet`` back as small per-person records, a batch at a time.
-
-The request generator needs each person's true name, identifiers and address history; it
-reads them column-wise in batches so memory stays flat however large the population is.
-Read-only; never logs a value.
+"""Read ``people.parquet`` back as small per-person records, a batch at a time, so memory
+stays flat however large the population is. Read-only; never logs a value.
 """
 
 from __future__ import annotations
@@ -36,10 +33,8 @@ class YearRecord(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class PersonRecord:
-    person_id: str
-    household_id: str
-    role: str
-    sex: str
+    """What the request generator needs of a person: true name, identifiers and history."""
+
     group: str
     first: str
     middle: str
@@ -89,7 +84,11 @@ PEOPLE_SCHEMA = pa.schema(
     + [("itin", pa.bool_()), ("filer", pa.bool_()), ("history", HISTORY_TYPE)]
 )
 # What the request generator reads back of each person.
-_SCALARS = tuple(c for c in PEOPLE_TEXT_COLUMNS if c not in ("twin_of", "junior_senior"))
+_SCALARS = tuple(
+    c
+    for c in PEOPLE_TEXT_COLUMNS
+    if c not in ("person_id", "household_id", "role", "sex", "twin_of", "junior_senior")
+)
 
 
 class PeopleBatch:
@@ -128,10 +127,6 @@ class PeopleBatch:
         cols, offsets, history = self._columns
         dod = cols["date_of_death"][i]
         return PersonRecord(
-            person_id=cols["person_id"][i],
-            household_id=cols["household_id"][i],
-            role=cols["role"][i],
-            sex=cols["sex"][i],
             group=cols["name_group"][i],
             first=cols["first_name"][i],
             middle=cols["middle_name"][i],

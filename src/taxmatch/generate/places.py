@@ -1,8 +1,5 @@
-"""Synthetic US addresses: real cities, states and ZIP codes with invented streets.
-
-An address is built in USPS Pub. 28 standard form (``123 N MAIN ST``, ``APT 4B``, upper
-case); the variant tables here (``STREET`` for ``ST``, ``NORTH`` for ``N``, ``#`` for
-``APT``) let the noise module write the same place the way people and clerks do.
+"""Synthetic US addresses: real cities, states and ZIP codes with invented streets, in
+USPS Pub. 28 standard form, and the variant spellings the noise module writes them in.
 Pure functions of the ``random.Random`` passed in; never logs or prints an address.
 """
 
@@ -142,7 +139,7 @@ def new_place(rng: Random, city: City, *, unit_share: float = 0.3) -> Place:
         unit=unit,
         city=city.name,
         state=city.state,
-        zip5=city.zips[rng.randrange(len(city.zips))],
+        zip5=rng.choice(city.zips),
         zip4=f"{rng.randrange(1, 10000):04d}",
     )
 

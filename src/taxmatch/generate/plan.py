@@ -1,10 +1,6 @@
-"""How many requests of each kind a batch gets, and exact sampling without a full list.
-
-``RequestMix`` holds the shares; ``plan_batch`` turns a row count into exact numbers
-(valid copies of filers, household members who never filed, people not in the master
-file, boilerplate relevance, and a list of invalid kinds that cycles through every kind so
-each reason code appears). ``take`` is sequential selection: it spreads an exact total
-over a stream of known length, so the generator never holds the population in memory.
+"""How many requests of each kind a batch gets, and exact sampling without a full list:
+``take`` spreads an exact total over a stream of known length, so the generator never
+holds the population in memory.
 """
 
 from __future__ import annotations
@@ -39,6 +35,8 @@ class BatchPlan:
 
 
 def plan_batch(rows: int, mix: RequestMix, filers: int, household: int, rng: Random) -> BatchPlan:
+    """Exact counts of each kind; the invalid kinds cycle through every kind, so each
+    reason code appears."""
     boiler = max(math.floor(0.05 * rows) + 1, round(rows * mix.boilerplate)) if rows >= 20 else 0
     wanted = round(rows * mix.invalid)
     kinds: list[str] = []

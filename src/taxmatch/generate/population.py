@@ -1,11 +1,8 @@
 """``generate_population``: stream a seeded synthetic population to Parquet.
 
-Writes ``master.parquet`` (the custodian's master file: one noisy row per person per tax
-year filed, columns exactly ``MASTER_COLUMNS``), ``people.parquet`` (the truth about each
-person, with the true address history per tax year) and ``population.json`` (seed, counts
-and sha256 of each file). Households are generated and written in chunks, so memory does
-not grow with the number of people; one ``random.Random(seed)`` drives everything, so the
-same arguments give byte-identical files. Never prints or logs a name, address or TIN.
+Households are generated and written in chunks, so memory does not grow with the number
+of people; one ``random.Random(seed)`` drives everything, so the same arguments give
+byte-identical files. Never prints or logs a name, address or TIN.
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ from taxmatch.contracts import MASTER_COLUMNS
 from taxmatch.events import Event, emit
 from taxmatch.files.inputs import MASTER_SCHEMA, sha256_file
 from taxmatch.generate.household import HouseholdBuilder, Person
-from taxmatch.generate.master import MasterColumns, new_master_columns, render_rows
+from taxmatch.generate.master import MasterColumns, render_rows
 from taxmatch.generate.people_file import HISTORY_TYPE, PEOPLE_SCHEMA
 from taxmatch.generate.summary import POPULATION_SCHEMA, PopulationSummary, write_json
 from taxmatch.generate.tins import TinAllocator
@@ -126,7 +123,9 @@ def generate_population(
     out: Path,
     progress: Callable[[int], None] | None = None,
 ) -> PopulationSummary:
-    """Write ``master.parquet``, ``people.parquet`` and ``population.json`` under ``out``."""
+    """Write under ``out``: ``master.parquet`` (one noisy row per person per tax year filed,
+    ``MASTER_COLUMNS``), ``people.parquet`` (the truth about each person, with the true
+    address history) and ``population.json`` (seed, counts and sha256 of each file)."""
     first, last = years
     if people < 1:
         raise ValueError("people must be at least 1")
@@ -144,7 +143,7 @@ def generate_population(
         pq.ParquetWriter(people_path, PEOPLE_SCHEMA, compression="zstd") as people_writer,
     ):
         while builder.next_person < people:
-            cols = new_master_columns()
+            cols: MasterColumns = {name: [] for name in MASTER_COLUMNS}
             chunk = _PeopleColumns()
             start = builder.next_person
             while builder.next_person < people and builder.next_person - start < CHUNK_PEOPLE:

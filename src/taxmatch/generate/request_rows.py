@@ -1,12 +1,10 @@
 """One valid request row and its truth: the requester's noisy copy of a person.
 
-The requester knows a person by a name and an older address, spelled their own way:
-nicknames, initials, dropped middle names, one part of a double surname, swapped
-first/last, typos, ``STREET`` for ``ST``, a dropped apartment number, sometimes a wrong
-house number. The truth is computed from the person's true history, never from the noisy
-filing: the expected outcome and, for a filing in the requested periods, the true filing
-address of the latest such year. Every row built here passes validation; ``invalid``
-breaks rows on purpose. Pure; never logs a value.
+The requester knows a person by a name and an older address, spelled their own way. The
+truth is computed from the person's true history, never from the noisy filing: the
+expected outcome and, for a filing in the requested periods, the true filing address of
+the latest such year. Every row built here passes validation; ``invalid`` breaks rows on
+purpose. Pure; never logs a value.
 """
 
 from __future__ import annotations
@@ -168,7 +166,7 @@ def noisy_name(rng: Random, person: PersonRecord, tags: list[str]) -> Fields:
             tags.append("suffix_dropped")
         else:
             options = _SUFFIX_SPELLINGS.get(suffix, (suffix,))
-            suffix = options[rng.randrange(len(options))]
+            suffix = rng.choice(options)
     if rng.random() < 0.02:
         first, last = last, first
         tags.append("swapped_names")
@@ -197,7 +195,7 @@ def noisy_address(rng: Random, addr: Addr, tags: list[str]) -> Fields:
             if w.isalpha() and len(w) > 3 and w.upper() not in STRUCTURAL_WORDS
         ]
         if alpha:
-            i = alpha[rng.randrange(len(alpha))]
+            i = rng.choice(alpha)
             words[i] = typo(words[i], rng)
             street = " ".join(words)
             tags.append("street_typo")
@@ -270,8 +268,8 @@ def order_fields(rng: Random, as_of: date, case: str) -> Fields:
     """Statute, removal order and a specific relevance sentence for one request."""
     order_date = as_of - timedelta(days=rng.randint(91, 3650))
     order = f"RO-{order_date.year}-{rng.randrange(1, 1_000_000):06d}"
-    statute = VALID_STATUTES[rng.randrange(len(VALID_STATUTES))]
-    template = RELEVANCE_TEMPLATES[rng.randrange(len(RELEVANCE_TEMPLATES))]
+    statute = rng.choice(VALID_STATUTES)
+    template = rng.choice(RELEVANCE_TEMPLATES)
     relevance = template.format(
         case=case, order=order, statute=statute, order_date=order_date.isoformat()
     )

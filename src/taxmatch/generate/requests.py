@@ -1,12 +1,8 @@
 """``generate_requests``: a seeded request batch, its envelope and its truth.
 
-Reads ``people.parquet`` in batches (never the whole population) and writes
-``requests.csv`` (or ``.jsonl`` / ``.parquet``; exactly ``REQUEST_COLUMNS``, all strings),
-``envelope.json`` (a valid ``Envelope``), ``truth.csv`` (exactly ``TRUTH_COLUMNS``) and
-``requests.json`` (seed, as-of date, counts, sha256 of each file). About 84 % of base rows
-are noisy copies of filers, 4 % household members who never filed, the rest people not in
-the master file; about 12 % of all rows are invalid, covering every per-record reason
-code. Same arguments, same bytes. Never prints or logs a name, address or TIN.
+Reads ``people.parquet`` in batches (never the whole population); ``RequestMix`` sets the
+shares of each kind of row. Same arguments, same bytes. Never prints or logs a name,
+address or TIN.
 """
 
 from __future__ import annotations
@@ -117,9 +113,9 @@ def generate_requests(
     official_title: str = "Director",
     mix: RequestMix | None = None,
 ) -> RequestsSummary:
-    """Write requests, ``envelope.json``, ``truth.csv`` and ``requests.json`` under ``out``.
-
-    ``progress(n)`` is called with the number of request rows generated since the last call.
+    """Write under ``out``: ``requests.<fmt>`` (``REQUEST_COLUMNS``, all strings),
+    ``envelope.json``, ``truth.csv`` (``TRUTH_COLUMNS``) and ``requests.json`` (seed, as-of
+    date, counts, sha256 of each file). ``progress(n)``: rows generated since the last call.
     """
     if rows < 1:
         raise ValueError("rows must be at least 1")
@@ -164,11 +160,8 @@ def generate_requests(
             for i in range(len(people_batch)):
                 kind = _kind(people_batch.flags[i], people_batch.dob[i], people_batch.dod[i], as_of)
                 for _ in range(draw(kind) if kind else 0):
-                    if kind == "filer":
-                        batch.emit(people_batch.record(i), True, [])
-                    else:
-                        tags = ["not_in_master", "household_member"]
-                        batch.emit(people_batch.record(i), False, tags)
+                    tags = [] if kind == "filer" else ["not_in_master", "household_member"]
+                    batch.emit(people_batch.record(i), kind == "filer", tags)
                 for _ in range(draw("fresh")):
                     batch.emit_fresh(look_alike())
                 if kind == "filer":

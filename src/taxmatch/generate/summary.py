@@ -1,8 +1,5 @@
-"""Result records of the generators and the stable JSON their manifests are written in.
-
-Frozen summaries with counts and paths, which the CLI prints. Holds counts and paths only,
-never a value from the data.
-"""
+"""Result records of the generators (counts and paths only, never a value from the data)
+and the stable JSON their manifests are written in."""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
 """Curated frequency tables (names, cities, streets) and weighted sampling over them.
 
-Loads the CSV files shipped in ``taxmatch/generate/data`` once per process. The tables are
-hand-written approximations of US frequencies; they hold no real person. This module never
-draws random numbers on its own: callers pass the ``random.Random`` that makes a run
-reproducible.
+The CSV files in ``taxmatch/generate/data`` are hand-written approximations of US
+frequencies; they hold no real person. Callers pass the ``random.Random`` that makes a
+run reproducible.
 """
 
 from __future__ import annotations
