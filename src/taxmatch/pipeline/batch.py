@@ -21,7 +21,7 @@ from taxmatch.disclose.package import BatchSummary, PackageWriter, read_batch_su
 from taxmatch.errors import TaxmatchError
 from taxmatch.events import Event, emit
 from taxmatch.files.inputs import load_policy, read_envelope, read_requests, sha256_file
-from taxmatch.ledger.chain import LedgerDraft, PayloadValue
+from taxmatch.ledger.chain import LedgerDraft, PayloadValue, format_recorded_at
 from taxmatch.match.exact import match_exact
 from taxmatch.match.model import ModelInfo, load_model_info
 from taxmatch.match.probabilistic import match_probabilistic
@@ -121,10 +121,6 @@ def batch_id_for(input_sha256: str, envelope_sha256: str) -> str:
 
 def _since(t0: float) -> float:
     return round(time.monotonic() - t0, 3)
-
-
-def _iso(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def run_batch(
@@ -348,8 +344,8 @@ def _summary(
         "matcher": req.matcher,
         "reference_snapshot_id": run.reference.snapshot_id,
         "ledger_head": {"seq": head[0], "hash": head[1]},
-        "started_utc": _iso(run.started),
-        "finished_utc": _iso(finished),
+        "started_utc": format_recorded_at(run.started),
+        "finished_utc": format_recorded_at(finished),
     }
 
 
