@@ -35,7 +35,7 @@ from taxmatch.files.inputs import sha256_file
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.ledger.digest import DecisionsDigest, keyed_hash
 from taxmatch.pipeline.stash import DisclosureStash
-from taxmatch.policy.decide import MatchSummary, decide
+from taxmatch.policy.decide import NO_CANDIDATE, MatchSummary, decide
 from taxmatch.policy.model import Policy
 from taxmatch.reference.workspace import BatchWorkspace
 from taxmatch.store.ledger_store import EVENT_DECISIONS_RECORDED, digest_decisions
@@ -68,7 +68,7 @@ _DISCLOSED = ("street_address", "unit", "city", "state", "zip", "tax_year")  # p
 
 def summary_of(row: dict[str, Any], i: int) -> MatchSummary:
     if row["candidates"][i] is None:
-        return MatchSummary(0, 0.0, 0.0, False, False, None, False)
+        return NO_CANDIDATE
     return MatchSummary(*(row[name][i] for name in _SUMMARY))
 
 
@@ -76,6 +76,19 @@ def disclosed_fields(policy: Policy) -> list[str]:
     """The fields a disclosure shows under ``policy``, in package order."""
     allowed = set(policy.disclosure.fields)
     return [k for k in _DISCLOSED if k in allowed] + (["phone"] if policy.disclosure.phone else [])
+
+
+def disclosed_row(
+    policy: Policy, rid: str, did: str, values: list[Any], score: float, phone: str | None
+) -> list[str | int | float | None]:
+    """A ``disclosed.csv`` row: ``values`` (of ``_DISCLOSED``, in order) blank where the
+    policy does not disclose them, the score, and the phone when the policy discloses it."""
+    allowed = set(policy.disclosure.fields)
+    shown = [v if k in allowed else "" for k, v in zip(_DISCLOSED, values, strict=True)]
+    row: list[str | int | float | None] = [rid, did, *shown, f"{score:.6f}"]
+    if policy.disclosure.phone:
+        row.append(phone or "")
+    return row
 
 
 def write_outputs(
@@ -93,8 +106,6 @@ def write_outputs(
     reason code."""
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
-    allowed = set(policy.disclosure.fields)
-    phone = policy.disclosure.phone
     key = state.ledger_key()
     person_key_of = cache(partial(keyed_hash, key))  # one HMAC per person, not per row
     whole = DecisionsDigest()
@@ -134,13 +145,9 @@ def write_outputs(
                     disclosure_id = disclosure_id_for(batch_id, row_number)
                     values = [r[c][i] for c in ("line1", "unit", "city", "state", "zip5")]
                     values.append(m.filing_year)
-                    shown = [
-                        v if k in allowed else "" for k, v in zip(_DISCLOSED, values, strict=True)
-                    ]
-                    row_out: list[str | int | float | None] = [rid, disclosure_id, *shown]
-                    row_out.append(f"{m.score:.6f}")
-                    if phone:
-                        row_out.append(r["phone"][i] or "")
+                    row_out = disclosed_row(
+                        policy, rid, disclosure_id, values, m.score, r["phone"][i]
+                    )
                     pkg.write(Disposition.DISCLOSED, row_out)
                     stash.add(
                         (
@@ -216,6 +223,3 @@ def seal_outputs(
         finished_at=finished,
         disclosures=stash.chunks(req.actor, req.origin),
     )
-
-
-__all__ = ["CHUNK_ROWS", "disclosed_fields", "disclosure_id_for", "seal_outputs", "write_outputs"]
