@@ -180,18 +180,8 @@ def _load_truth(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             raise InputFileError(str(path), "unknown outcome", row=line, field="expected_outcome")
         rid = r["request_id"].strip()
         tins = ";".join(t for t in (r["tin"], *r.get("person_tins", "").split(";")) if t.strip())
-        load.add(
-            str(line),
-            rid,
-            neutralise(rid),
-            tins,
-            expected,
-            r["expected_reason_codes"],
-            r["street_address"],
-            r["unit"],
-            r["zip"],
-            r["stratum"],
-        )
+        kept = (r[c] for c in ("expected_reason_codes", "street_address", "unit", "zip", "stratum"))
+        load.add(str(line), rid, neutralise(rid), tins, expected, *kept)
     load.flush()
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from taxmatch.errors import BatchNotFound, StoreError
 from taxmatch.files.inputs import sha256_file
-from taxmatch.ledger.chain import LedgerDraft
+from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.pipeline.batch import BatchRequest, Progress, run_batch
 from taxmatch.pipeline.retain import ENVELOPE_NAME, POLICY_NAME, REQUESTS_STEM, inputs_dir
 from taxmatch.reference.snapshot import reference_dir
@@ -177,19 +177,10 @@ def replay_batch(
                 replayed = _by_row(again.iter_decisions(replayed_run.batch_id))
         result = compare(recorded, replayed)
         result.batch_id = batch_id
-        state.append_ledger(
-            [
-                LedgerDraft(
-                    "batch_replayed",
-                    actor,
-                    origin,
-                    result.identical,
-                    batch_id,
-                    {
-                        **{k: getattr(result, k) for k in ("rows", "same", "missing", "extra")},
-                        "differences": len(result.differences),
-                    },
-                )
-            ]
-        )
+        counts: dict[str, PayloadValue] = {
+            **{k: getattr(result, k) for k in ("rows", "same", "missing", "extra")},
+            "differences": len(result.differences),
+        }
+        draft = LedgerDraft("batch_replayed", actor, origin, result.identical, batch_id, counts)
+        state.append_ledger([draft])
         return result
