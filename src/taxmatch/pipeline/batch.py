@@ -28,7 +28,7 @@ from taxmatch.match.probabilistic import match_probabilistic
 from taxmatch.match.warm import WarmMatcher
 from taxmatch.pipeline.record import disclosed_fields, seal_outputs, write_outputs
 from taxmatch.pipeline.retain import retain_inputs
-from taxmatch.pipeline.staging import apply_batch_checks, stage_records, validation_workers
+from taxmatch.pipeline.staging import validate_into, validation_workers
 from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.model import Policy, policy_sha256
 from taxmatch.policy.validate import make_context
@@ -225,7 +225,7 @@ def run_batch(
             started,
         )
         try:
-            result = _run(run, state, reader, bar, matcher)
+            return _run(run, state, reader, bar, matcher)
         except BaseException as exc:
             code = exc.code if isinstance(exc, TaxmatchError) else "TM999"
             now = state.find_batch(batch_id)
@@ -235,7 +235,6 @@ def run_batch(
                 )
             emit(Event.BATCH_FAILED, batch_id=batch_id, error=code)
             raise
-        return result
     finally:
         if warm is None:
             state.close()
@@ -260,16 +259,7 @@ def _run(
     )
     saving: Persisting | None = None
     with workspace as ws:
-        ws.reset()
-        bar.stage("validating", reader.total_bytes)
-        rows = stage_records(
-            reader,
-            ctx,
-            ws,
-            on_chunk=bar.advance,
-            workers=validation_workers(req.requests, req.workers),
-        )
-        apply_batch_checks(ws, rows, policy, run.envelope)
+        rows = validate_into(ws, reader, ctx, bar, validation_workers(req.requests, req.workers))
         emit(Event.VALIDATION_DONE, batch_id=batch_id, rows=rows, seconds=_since(t0))
 
         t1 = time.monotonic()

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -37,6 +37,9 @@ from taxmatch.policy.validate import (
     validate_record,
 )
 from taxmatch.reference.workspace import RECORD_SCHEMA, BatchWorkspace
+
+if TYPE_CHECKING:
+    from taxmatch.pipeline.batch import Progress
 
 _COLUMNS = [f.name for f in RECORD_SCHEMA]
 _PERSON = ("first_name", "middle_name", "last_name", "suffix")
@@ -161,6 +164,18 @@ def stage_records(
         while pending:
             future, n = pending.popleft()
             appended(_unpack(future.result()), n)
+    return rows
+
+
+def validate_into(
+    ws: BatchWorkspace, reader: RequestReader, ctx: BatchContext, bar: Progress, workers: int
+) -> int:
+    """Validation as a batch run and pre-flight both do it: every record into a fresh
+    ``ws``, then the whole-batch codes; the number of rows."""
+    ws.reset()
+    bar.stage("validating", reader.total_bytes)
+    rows = stage_records(reader, ctx, ws, on_chunk=bar.advance, workers=workers)
+    apply_batch_checks(ws, rows, ctx.policy, ctx.envelope)
     return rows
 
 
