@@ -262,20 +262,18 @@ def lookup_one(
 def _answer(batch_id: str, package: Path, *, reused: bool) -> LookupResult:
     for name in _FILES:
         with (package / f"{name}.csv").open(newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                rid = row["request_id"]
-                if name == "disclosed":
-                    keep = {k: v for k, v in row.items() if k != "request_id"}
-                    return LookupResult(
-                        batch_id, rid, name, "DISCLOSED", disclosure=keep, reused=reused
-                    )
-                if name == "rejected":
-                    codes = [c for c in row["reason_codes"].split(";") if c]
-                    fields = [f for f in row["fields"].split(";") if f]
-                    return LookupResult(batch_id, rid, name, None, codes, fields, reused=reused)
-                if name == "unmatched":
-                    return LookupResult(batch_id, rid, name, row["outcome"], reused=reused)
-                return LookupResult(batch_id, rid, name, "REVIEW", reused=reused)
+            row = next(csv.DictReader(fh), None)
+        if row is None:
+            continue
+        rid = row.pop("request_id")
+        if name == "disclosed":
+            return LookupResult(batch_id, rid, name, "DISCLOSED", disclosure=row, reused=reused)
+        if name == "rejected":
+            codes = [c for c in row["reason_codes"].split(";") if c]
+            fields = [f for f in row["fields"].split(";") if f]
+            return LookupResult(batch_id, rid, name, None, codes, fields, reused=reused)
+        outcome = row["outcome"] if name == "unmatched" else "REVIEW"
+        return LookupResult(batch_id, rid, name, outcome, reused=reused)
     raise PackageError(f"package of batch {batch_id} holds no row")
 
 
