@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from taxmatch.pipeline.batch import Progress
 
 _COLUMNS = [f.name for f in RECORD_SCHEMA]
-_PERSON = ("first_name", "middle_name", "last_name", "suffix")
+_REQUEST = ("first_name", "middle_name", "last_name", "suffix", "date_of_birth", "tin", "statute")
 _ADDRESS = ("house_number", "street", "unit", "po_box", "city", "state", "zip5")
 
 
@@ -72,13 +72,11 @@ def records_to_table(chunk: Iterable[RawRecord], ctx: BatchContext) -> pa.Table:
             cols["statute"].append(cited_statute(raw.fields.get("statute", "")))
             cols["relevance"].append(None)
             continue
-        for name in _PERSON:
+        for name in _REQUEST:
             cols[name].append(getattr(q, name))
         for name in _ADDRESS:
             cols[name].append(getattr(q.address, name))
         cols["tax_periods"].append(list(q.tax_periods))
-        for name in ("date_of_birth", "tin", "statute"):
-            cols[name].append(getattr(q, name))
         cols["relevance"].append(raw.fields.get("relevance", ""))
     return pa.table(cols, schema=RECORD_SCHEMA)
 
