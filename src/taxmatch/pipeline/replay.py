@@ -17,7 +17,6 @@ Differences name the row number, request id and field, never a value.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,10 +89,6 @@ def _scratch_store(store: Path, scratch: Path, reference_id: str, keyring: Keyri
     StateStore.open(scratch, create=True).close()  # schema at head
 
 
-def _by_row(rows: Iterator[DecisionRow]) -> dict[int, DecisionRow]:
-    return {r.row_number: r for r in rows}
-
-
 def compare(recorded: dict[int, DecisionRow], replayed: dict[int, DecisionRow]) -> ReplayResult:
     """Row-by-row comparison of two runs' decisions (pure)."""
     result = ReplayResult(batch_id="")
@@ -144,7 +139,7 @@ def replay_batch(
         ):
             if not path.exists() or sha256_file(path) != want:
                 raise StoreError(f"batch {batch_id}: the kept {what} does not match its hash")
-        recorded = _by_row(state.iter_decisions(batch_id))
+        recorded = {r.row_number: r for r in state.iter_decisions(batch_id)}
         with tempfile.TemporaryDirectory(prefix="taxmatch-replay-") as tmp:
             scratch = Path(tmp) / "store"
             if state.keyring is None:  # StateStore.open always names one
@@ -174,7 +169,7 @@ def replay_batch(
                 if pinned.get(key) != got:
                     raise StoreError(f"batch {batch_id}: the {key} in force is not the pinned one")
             with StateStore.open(scratch, f"sqlite:///{scratch / 'state.sqlite3'}") as again:
-                replayed = _by_row(again.iter_decisions(replayed_run.batch_id))
+                replayed = {r.row_number: r for r in again.iter_decisions(replayed_run.batch_id)}
         result = compare(recorded, replayed)
         result.batch_id = batch_id
         counts: dict[str, PayloadValue] = {
