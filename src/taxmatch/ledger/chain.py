@@ -52,6 +52,11 @@ class LedgerDraft:
     object_id: str  # batch id, request id, disclosure id, ...
     payload: Payload = field(default_factory=dict)
 
+    @property
+    def event(self) -> tuple[str, str, str, bool, str]:
+        """The fields an entry holds between ``recorded_at`` and its payload, in order."""
+        return (self.event_type, self.actor, self.origin, self.success, self.object_id)
+
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
@@ -145,17 +150,7 @@ def canonical_bytes(
         raise LedgerError("event_type must not be empty")
     if not isinstance(draft.success, bool):
         raise LedgerError("success must be a boolean")
-    return entry_bytes(
-        seq,
-        recorded_at,
-        draft.event_type,
-        draft.actor,
-        draft.origin,
-        draft.success,
-        draft.object_id,
-        payload_text,
-        prev_hash,
-    )
+    return entry_bytes(seq, recorded_at, *draft.event, payload_text, prev_hash)
 
 
 def entry_bytes(
@@ -187,18 +182,8 @@ def link(draft: LedgerDraft, *, seq: int, prev_hash: str, recorded_at: str) -> L
     payload_text = canonical_payload(draft.payload)  # checked and serialised once
     data = canonical_bytes(seq, recorded_at, draft, prev_hash, payload_text)
     payload: dict[str, PayloadValue] = json.loads(payload_text)
-    return LedgerEntry(
-        seq=seq,
-        recorded_at=recorded_at,
-        event_type=draft.event_type,
-        actor=draft.actor,
-        origin=draft.origin,
-        success=draft.success,
-        object_id=draft.object_id,
-        payload=payload,
-        prev_hash=prev_hash,
-        entry_hash=hashlib.sha256(data).hexdigest(),
-    )
+    entry_hash = hashlib.sha256(data).hexdigest()
+    return LedgerEntry(seq, recorded_at, *draft.event, payload, prev_hash, entry_hash)
 
 
 def link_all(
