@@ -55,6 +55,8 @@ FROM final f JOIN records r USING (row_number) LEFT JOIN outcomes o USING (row_n
 ORDER BY f.row_number
 """
 _STATUTES_SQL = "SELECT coalesce(statute, '') AS s, count(*) AS n FROM records GROUP BY 1"
+# A decision's columns from disposition to person_key (``DecisionRow``'s, in order).
+_Decided = tuple[str, str | None, str, str, str | None, float | None, str | None]
 
 
 def disclosure_id_for(batch_id: str, row_number: int) -> str:
@@ -120,19 +122,7 @@ def write_outputs(
                 reasons.update(code.value for code in mask_to_codes(mask))
                 pkg.write(Disposition.REJECTED, [rid, codes, named])
                 counts["REJECTED"] += 1
-                row = DecisionRow(
-                    batch_id,
-                    row_number,
-                    rid,
-                    "rejected",
-                    None,
-                    codes,
-                    named,
-                    None,
-                    None,
-                    None,
-                    statute,
-                )
+                decided: _Decided = ("rejected", None, codes, named, None, None, None)
             else:
                 m = summary_of(r, i)
                 outcome = decide(m, policy, req.as_of)
@@ -140,18 +130,16 @@ def write_outputs(
                 counts[outcome.value] += 1
                 tin = r["person_tin"][i]
                 person_key = person_key_of(tin) if tin else None
-                disclosure_id = None
+                did = None
                 if outcome is Outcome.DISCLOSED:
-                    disclosure_id = disclosure_id_for(batch_id, row_number)
+                    did = disclosure_id_for(batch_id, row_number)
                     values = [r[c][i] for c in ("line1", "unit", "city", "state", "zip5")]
                     values.append(m.filing_year)
-                    row_out = disclosed_row(
-                        policy, rid, disclosure_id, values, m.score, r["phone"][i]
-                    )
+                    row_out = disclosed_row(policy, rid, did, values, m.score, r["phone"][i])
                     pkg.write(Disposition.DISCLOSED, row_out)
                     stash.add(
                         (
-                            disclosure_id,
+                            did,
                             row_number,
                             hashlib.sha256(rid.encode()).hexdigest(),
                             person_key or "",
@@ -165,20 +153,8 @@ def write_outputs(
                     pkg.write(Disposition.PENDING, [rid])
                 else:
                     pkg.write(Disposition.UNMATCHED, [rid, outcome.value])
-                row = DecisionRow(
-                    batch_id,
-                    row_number,
-                    rid,
-                    disposition.value,
-                    outcome.value,
-                    "",
-                    "",
-                    disclosure_id,
-                    m.score,
-                    person_key,
-                    statute,
-                )
-            decisions.append(row)
+                decided = (disposition.value, outcome.value, "", "", did, m.score, person_key)
+            decisions.append(DecisionRow(batch_id, row_number, rid, *decided, statute))
         if decisions:
             digest_decisions(whole, decisions)
             chunks += 1
