@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 _COLUMNS = [f.name for f in RECORD_SCHEMA]
 _REQUEST = ("first_name", "middle_name", "last_name", "suffix", "date_of_birth", "tin", "statute")
 _ADDRESS = ("house_number", "street", "unit", "po_box", "city", "state", "zip5")
+# The whole-batch counts (``iter_counts``' columns) in the order of ``BatchCounts``' fields.
+_RANKS = ("id_rank", "pc_rank", "rel_count", "officer_rank")
 
 
 @lru_cache(maxsize=1 << 10)
@@ -196,21 +198,10 @@ def apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Policy, envelope: 
     share = policy.relevance.max_identical_share
     for counts_batch in ws.iter_counts(cap):
         c = counts_batch.to_pydict()
-        final: dict[str, list[Any]] = {
-            "row_number": c["row_number"],
-            "request_id": [],
-            "mask": [],
-            "fields": [],
-        }
+        final: dict[str, list[Any]] = {"request_id": [], "mask": [], "fields": []}
         for i, row_number in enumerate(c["row_number"]):
-            codes, names = batch_codes(
-                BatchCounts(
-                    c["id_rank"][i], c["pc_rank"][i], c["rel_count"][i], c["officer_rank"][i]
-                ),
-                input_rows=rows,
-                max_identical_share=share,
-                cap=cap,
-            )
+            counts = BatchCounts(*(c[k][i] for k in _RANKS))
+            codes, names = batch_codes(counts, input_rows=rows, max_identical_share=share, cap=cap)
             fields = c["fields"][i]
             if names:
                 merged = [n for n in fields.split(";") if n] if fields else []
@@ -220,4 +211,4 @@ def apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Policy, envelope: 
             final["request_id"].append(rid)
             final["mask"].append(c["mask"][i] | codes_to_mask(codes))
             final["fields"].append(fields)
-        ws.update_final(pa.table(final))
+        ws.update_final(pa.table({"row_number": c["row_number"], **final}))
