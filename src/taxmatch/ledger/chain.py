@@ -250,17 +250,8 @@ class ChainVerifier:
             texts = (recorded_at, event_type, actor, origin, object_id, payload_text, entry_hash)
             if not all(isinstance(v, str) for v in texts) or not isinstance(success, bool):
                 raise LedgerError(PROBLEM_MALFORMED)
-            return entry_bytes(
-                seq,
-                recorded_at,
-                event_type,
-                actor,
-                origin,
-                success,
-                object_id,
-                payload_text,
-                prev_hash,
-            )
+            event = (event_type, actor, origin, success, object_id)  # as ``LedgerDraft.event``
+            return entry_bytes(seq, recorded_at, *event, payload_text, prev_hash)
 
         return self._advance(seq, prev_hash, entry_hash, data)
 
