@@ -149,10 +149,8 @@ def _cell(value: str | int | float | None) -> str:
 
 def csv_stats(path: Path) -> tuple[str, int]:
     """(sha256, number of data rows) of a CSV file, counting quoted newlines correctly."""
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while piece := handle.read(1 << 20):
-            digest.update(piece)
+        digest = hashlib.file_digest(handle, "sha256")
     if csv.field_size_limit() < 8 * 1024 * 1024:  # what the request reader sets too
         csv.field_size_limit(8 * 1024 * 1024)
     with open(path, encoding="utf-8", errors="replace", newline="") as text:

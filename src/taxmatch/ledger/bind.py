@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from taxmatch.errors import LedgerError
-from taxmatch.ledger.chain import Payload, PayloadValue
+from taxmatch.ledger.chain import Payload, PayloadValue, format_recorded_at
 from taxmatch.ledger.digest import check_key, json_line
 
 EVENT_ROWS_BACKFILLED = "rows_backfilled"  # rows written before binding (schema 0006)
@@ -44,7 +44,7 @@ def bound_line(cells: Sequence[Cell]) -> bytes:
     for cell in cells:
         if isinstance(cell, datetime):
             moment = cell if cell.tzinfo is not None else cell.replace(tzinfo=UTC)
-            out.append(moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+            out.append(format_recorded_at(moment))
         elif isinstance(cell, date):
             out.append(cell.isoformat())
         elif cell is None or isinstance(cell, bool | int | str):

@@ -21,14 +21,14 @@ from taxmatch.disclose.package import BatchSummary, PackageWriter, read_batch_su
 from taxmatch.errors import TaxmatchError
 from taxmatch.events import Event, emit
 from taxmatch.files.inputs import load_policy, read_envelope, read_requests, sha256_file
-from taxmatch.ledger.chain import LedgerDraft, PayloadValue
+from taxmatch.ledger.chain import LedgerDraft, PayloadValue, format_recorded_at
 from taxmatch.match.exact import match_exact
 from taxmatch.match.model import ModelInfo, load_model_info
 from taxmatch.match.probabilistic import match_probabilistic
 from taxmatch.match.warm import WarmMatcher
 from taxmatch.pipeline.record import disclosed_fields, seal_outputs, write_outputs
 from taxmatch.pipeline.retain import retain_inputs
-from taxmatch.pipeline.staging import apply_batch_checks, stage_records, validation_workers
+from taxmatch.pipeline.staging import validate_into, validation_workers
 from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.model import Policy, policy_sha256
 from taxmatch.policy.validate import make_context
@@ -121,10 +121,6 @@ def batch_id_for(input_sha256: str, envelope_sha256: str) -> str:
 
 def _since(t0: float) -> float:
     return round(time.monotonic() - t0, 3)
-
-
-def _iso(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def run_batch(
@@ -229,7 +225,7 @@ def run_batch(
             started,
         )
         try:
-            result = _run(run, state, reader, bar, matcher)
+            return _run(run, state, reader, bar, matcher)
         except BaseException as exc:
             code = exc.code if isinstance(exc, TaxmatchError) else "TM999"
             now = state.find_batch(batch_id)
@@ -239,7 +235,6 @@ def run_batch(
                 )
             emit(Event.BATCH_FAILED, batch_id=batch_id, error=code)
             raise
-        return result
     finally:
         if warm is None:
             state.close()
@@ -264,16 +259,7 @@ def _run(
     )
     saving: Persisting | None = None
     with workspace as ws:
-        ws.reset()
-        bar.stage("validating", reader.total_bytes)
-        rows = stage_records(
-            reader,
-            ctx,
-            ws,
-            on_chunk=bar.advance,
-            workers=validation_workers(req.requests, req.workers),
-        )
-        apply_batch_checks(ws, rows, policy, run.envelope)
+        rows = validate_into(ws, reader, ctx, bar, validation_workers(req.requests, req.workers))
         emit(Event.VALIDATION_DONE, batch_id=batch_id, rows=rows, seconds=_since(t0))
 
         t1 = time.monotonic()
@@ -348,8 +334,8 @@ def _summary(
         "matcher": req.matcher,
         "reference_snapshot_id": run.reference.snapshot_id,
         "ledger_head": {"seq": head[0], "hash": head[1]},
-        "started_utc": _iso(run.started),
-        "finished_utc": _iso(finished),
+        "started_utc": format_recorded_at(run.started),
+        "finished_utc": format_recorded_at(finished),
     }
 
 

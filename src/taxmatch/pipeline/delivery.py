@@ -46,15 +46,9 @@ def supplements(state: StateStore, batch_ids: Iterable[str]) -> dict[str, list[S
         return found
     for r in list_releases(state, next(iter(wanted)) if len(wanted) == 1 else None):
         if r.batch_id in wanted and r.status == "released" and r.package_dir:
-            found.setdefault(r.batch_id, []).append(
-                Supplement(
-                    r.release_id,
-                    r.batch_id,
-                    r.rows,
-                    r.released_at or r.created_at,
-                    Path(r.package_dir),
-                )
-            )
+            when = r.released_at or r.created_at
+            supplement = Supplement(r.release_id, r.batch_id, r.rows, when, Path(r.package_dir))
+            found.setdefault(r.batch_id, []).append(supplement)
     return found
 
 

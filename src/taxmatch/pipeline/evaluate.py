@@ -73,21 +73,23 @@ def classify(
     disclosed = got == Outcome.DISCLOSED
     got_key, complete = address_parts(*got_address) if disclosed else (("", "", ""), True)
     right = disclosed and any(truth_address) and address_key(*truth_address) == got_key
-    person: Person | None = None
-    if disclosed:
-        tins = [t for t in (tin_digits(t) for t in truth_tins) if t]
-        if not tins:
-            person = "wrong"  # the true person is not in the master file at all
-        elif key is not None:
-            if person_key is None:
-                person = "unknown"
-            else:
-                person = "right" if person_key in {keyed_hash(key, t) for t in tins} else "wrong"
-        elif not right and expected == Outcome.NO_MATCH:
-            person = "wrong"
-        else:
-            person = "unknown"
+    person = _person(truth_tins, person_key, key, right, expected) if disclosed else None
     return RowResult(expected, got, right, person, expected_codes == got_codes, not complete)
+
+
+def _person(
+    truth_tins: Sequence[str], person_key: str | None, key: bytes | None, right: bool, expected: str
+) -> Person:
+    """Whether a disclosure was about the true person: by the keyed hash of a true TIN
+    when there is a store's key, else only where the address and the truth tell."""
+    tins = [t for t in (tin_digits(t) for t in truth_tins) if t]
+    if not tins:
+        return "wrong"  # the true person is not in the master file at all
+    if key is None:
+        return "wrong" if not right and expected == Outcome.NO_MATCH else "unknown"
+    if person_key is None:
+        return "unknown"
+    return "right" if person_key in {keyed_hash(key, t) for t in tins} else "wrong"
 
 
 def _codes(text: str) -> frozenset[str]:
@@ -180,18 +182,8 @@ def _load_truth(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             raise InputFileError(str(path), "unknown outcome", row=line, field="expected_outcome")
         rid = r["request_id"].strip()
         tins = ";".join(t for t in (r["tin"], *r.get("person_tins", "").split(";")) if t.strip())
-        load.add(
-            str(line),
-            rid,
-            neutralise(rid),
-            tins,
-            expected,
-            r["expected_reason_codes"],
-            r["street_address"],
-            r["unit"],
-            r["zip"],
-            r["stratum"],
-        )
+        kept = (r[c] for c in ("expected_reason_codes", "street_address", "unit", "zip", "stratum"))
+        load.add(str(line), rid, neutralise(rid), tins, expected, *kept)
     load.flush()
 
 
@@ -211,11 +203,11 @@ def _load_package(con: duckdb.DuckDBPyConnection, package: Path) -> None:
     for r in _rows(package / "pending.csv", PENDING_COLUMNS, package=True):
         load.add(r["request_id"], Outcome.REVIEW.value, "", "", "", "")
     load.flush()
-    repeated = con.execute(
-        "SELECT count(*) FROM (SELECT request_id FROM pkg GROUP BY 1 HAVING count(*) > 1)"
-    ).fetchone()
-    if repeated and repeated[0]:
-        raise PackageError(f"{package}: {repeated[0]} request ids appear in more than one row")
+    repeated = _scalar(
+        con, "SELECT count(*) FROM (SELECT request_id FROM pkg GROUP BY 1 HAVING count(*) > 1)"
+    )
+    if repeated:
+        raise PackageError(f"{package}: {repeated} request ids appear in more than one row")
 
 
 def _load_person_keys(

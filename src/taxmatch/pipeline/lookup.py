@@ -85,8 +85,7 @@ class LookupService:
     def status(self) -> str:
         """``warm`` (a matcher for the snapshot and model in force), ``warming`` (one is
         being built) or ``cold``."""
-        matcher = self._matcher
-        if matcher is not None and self._serves(matcher, self._in_force()):
+        if self._serves(self._matcher, self._in_force()):
             return "warm"
         return "warming" if self._building is not None else "cold"
 
@@ -99,7 +98,7 @@ class LookupService:
         with self._guard:
             if self._closed or self._building is not None:
                 return
-            if self._matcher is not None and self._serves(self._matcher, wanted):
+            if self._serves(self._matcher, wanted):
                 return
             thread = threading.Thread(target=self._build, name="taxmatch-warm", daemon=True)
             self._building = thread
@@ -115,8 +114,8 @@ class LookupService:
         return reference.path, model.sha256
 
     @staticmethod
-    def _serves(matcher: WarmMatcher, wanted: tuple[Path, str] | None) -> bool:
-        return wanted == (matcher.snapshot, matcher.model.sha256)
+    def _serves(matcher: WarmMatcher | None, wanted: tuple[Path, str] | None) -> bool:
+        return matcher is not None and wanted == (matcher.snapshot, matcher.model.sha256)
 
     def _build(self) -> None:
         matcher: WarmMatcher | None = None
@@ -155,7 +154,7 @@ class LookupService:
         failed) and this lookup goes cold."""
         wanted = self._in_force()
         matcher = self._matcher
-        if matcher is not None and self._serves(matcher, wanted):
+        if self._serves(matcher, wanted):
             return matcher
         if wanted is not None and wanted != self._failed:
             self.start()
@@ -262,20 +261,18 @@ def lookup_one(
 def _answer(batch_id: str, package: Path, *, reused: bool) -> LookupResult:
     for name in _FILES:
         with (package / f"{name}.csv").open(newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                rid = row["request_id"]
-                if name == "disclosed":
-                    keep = {k: v for k, v in row.items() if k != "request_id"}
-                    return LookupResult(
-                        batch_id, rid, name, "DISCLOSED", disclosure=keep, reused=reused
-                    )
-                if name == "rejected":
-                    codes = [c for c in row["reason_codes"].split(";") if c]
-                    fields = [f for f in row["fields"].split(";") if f]
-                    return LookupResult(batch_id, rid, name, None, codes, fields, reused=reused)
-                if name == "unmatched":
-                    return LookupResult(batch_id, rid, name, row["outcome"], reused=reused)
-                return LookupResult(batch_id, rid, name, "REVIEW", reused=reused)
+            row = next(csv.DictReader(fh), None)
+        if row is None:
+            continue
+        rid = row.pop("request_id")
+        if name == "disclosed":
+            return LookupResult(batch_id, rid, name, "DISCLOSED", disclosure=row, reused=reused)
+        if name == "rejected":
+            codes = [c for c in row["reason_codes"].split(";") if c]
+            fields = [f for f in row["fields"].split(";") if f]
+            return LookupResult(batch_id, rid, name, None, codes, fields, reused=reused)
+        outcome = row["outcome"] if name == "unmatched" else "REVIEW"
+        return LookupResult(batch_id, rid, name, outcome, reused=reused)
     raise PackageError(f"package of batch {batch_id} holds no row")
 
 

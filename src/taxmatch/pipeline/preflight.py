@@ -22,7 +22,7 @@ from taxmatch.disclose.csvout import SafeCsvWriter
 from taxmatch.files.inputs import load_policy, read_envelope, read_requests, sha256_file
 from taxmatch.owner_only import make_dir, write_private_text
 from taxmatch.pipeline.batch import Progress, Silent
-from taxmatch.pipeline.staging import apply_batch_checks, stage_records, validation_workers
+from taxmatch.pipeline.staging import validate_into, validation_workers
 from taxmatch.policy.model import policy_sha256
 from taxmatch.policy.validate import make_context
 from taxmatch.reference.workspace import BatchWorkspace
@@ -61,16 +61,8 @@ def validate_batch(
     reasons: Counter[str] = Counter()
     try:
         with BatchWorkspace(scratch / "work.duckdb") as ws:
-            ws.reset()
-            bar.stage("validating", reader.total_bytes)
-            rows = stage_records(
-                reader,
-                make_context(env, pol, as_of),
-                ws,
-                on_chunk=bar.advance,
-                workers=validation_workers(requests, workers),
-            )
-            apply_batch_checks(ws, rows, pol, env)
+            ctx = make_context(env, pol, as_of)
+            rows = validate_into(ws, reader, ctx, bar, validation_workers(requests, workers))
             with SafeCsvWriter(out / "rejected.csv", REJECTED_COLUMNS) as writer:
                 for batch in ws.stream(
                     "SELECT request_id, mask, fields FROM final WHERE mask <> 0 ORDER BY row_number"

@@ -35,7 +35,7 @@ from taxmatch.files.inputs import sha256_file
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.ledger.digest import DecisionsDigest, keyed_hash
 from taxmatch.pipeline.stash import DisclosureStash
-from taxmatch.policy.decide import MatchSummary, decide
+from taxmatch.policy.decide import NO_CANDIDATE, MatchSummary, decide
 from taxmatch.policy.model import Policy
 from taxmatch.reference.workspace import BatchWorkspace
 from taxmatch.store.ledger_store import EVENT_DECISIONS_RECORDED, digest_decisions
@@ -55,6 +55,8 @@ FROM final f JOIN records r USING (row_number) LEFT JOIN outcomes o USING (row_n
 ORDER BY f.row_number
 """
 _STATUTES_SQL = "SELECT coalesce(statute, '') AS s, count(*) AS n FROM records GROUP BY 1"
+# A decision's columns from disposition to person_key (``DecisionRow``'s, in order).
+_Decided = tuple[str, str | None, str, str, str | None, float | None, str | None]
 
 
 def disclosure_id_for(batch_id: str, row_number: int) -> str:
@@ -68,7 +70,7 @@ _DISCLOSED = ("street_address", "unit", "city", "state", "zip", "tax_year")  # p
 
 def summary_of(row: dict[str, Any], i: int) -> MatchSummary:
     if row["candidates"][i] is None:
-        return MatchSummary(0, 0.0, 0.0, False, False, None, False)
+        return NO_CANDIDATE
     return MatchSummary(*(row[name][i] for name in _SUMMARY))
 
 
@@ -76,6 +78,19 @@ def disclosed_fields(policy: Policy) -> list[str]:
     """The fields a disclosure shows under ``policy``, in package order."""
     allowed = set(policy.disclosure.fields)
     return [k for k in _DISCLOSED if k in allowed] + (["phone"] if policy.disclosure.phone else [])
+
+
+def disclosed_row(
+    policy: Policy, rid: str, did: str, values: list[Any], score: float, phone: str | None
+) -> list[str | int | float | None]:
+    """A ``disclosed.csv`` row: ``values`` (of ``_DISCLOSED``, in order) blank where the
+    policy does not disclose them, the score, and the phone when the policy discloses it."""
+    allowed = set(policy.disclosure.fields)
+    shown = [v if k in allowed else "" for k, v in zip(_DISCLOSED, values, strict=True)]
+    row: list[str | int | float | None] = [rid, did, *shown, f"{score:.6f}"]
+    if policy.disclosure.phone:
+        row.append(phone or "")
+    return row
 
 
 def write_outputs(
@@ -93,8 +108,6 @@ def write_outputs(
     reason code."""
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
-    allowed = set(policy.disclosure.fields)
-    phone = policy.disclosure.phone
     key = state.ledger_key()
     person_key_of = cache(partial(keyed_hash, key))  # one HMAC per person, not per row
     whole = DecisionsDigest()
@@ -109,19 +122,7 @@ def write_outputs(
                 reasons.update(code.value for code in mask_to_codes(mask))
                 pkg.write(Disposition.REJECTED, [rid, codes, named])
                 counts["REJECTED"] += 1
-                row = DecisionRow(
-                    batch_id,
-                    row_number,
-                    rid,
-                    "rejected",
-                    None,
-                    codes,
-                    named,
-                    None,
-                    None,
-                    None,
-                    statute,
-                )
+                decided: _Decided = ("rejected", None, codes, named, None, None, None)
             else:
                 m = summary_of(r, i)
                 outcome = decide(m, policy, req.as_of)
@@ -129,22 +130,16 @@ def write_outputs(
                 counts[outcome.value] += 1
                 tin = r["person_tin"][i]
                 person_key = person_key_of(tin) if tin else None
-                disclosure_id = None
+                did = None
                 if outcome is Outcome.DISCLOSED:
-                    disclosure_id = disclosure_id_for(batch_id, row_number)
+                    did = disclosure_id_for(batch_id, row_number)
                     values = [r[c][i] for c in ("line1", "unit", "city", "state", "zip5")]
                     values.append(m.filing_year)
-                    shown = [
-                        v if k in allowed else "" for k, v in zip(_DISCLOSED, values, strict=True)
-                    ]
-                    row_out: list[str | int | float | None] = [rid, disclosure_id, *shown]
-                    row_out.append(f"{m.score:.6f}")
-                    if phone:
-                        row_out.append(r["phone"][i] or "")
+                    row_out = disclosed_row(policy, rid, did, values, m.score, r["phone"][i])
                     pkg.write(Disposition.DISCLOSED, row_out)
                     stash.add(
                         (
-                            disclosure_id,
+                            did,
                             row_number,
                             hashlib.sha256(rid.encode()).hexdigest(),
                             person_key or "",
@@ -158,20 +153,8 @@ def write_outputs(
                     pkg.write(Disposition.PENDING, [rid])
                 else:
                     pkg.write(Disposition.UNMATCHED, [rid, outcome.value])
-                row = DecisionRow(
-                    batch_id,
-                    row_number,
-                    rid,
-                    disposition.value,
-                    outcome.value,
-                    "",
-                    "",
-                    disclosure_id,
-                    m.score,
-                    person_key,
-                    statute,
-                )
-            decisions.append(row)
+                decided = (disposition.value, outcome.value, "", "", did, m.score, person_key)
+            decisions.append(DecisionRow(batch_id, row_number, rid, *decided, statute))
         if decisions:
             digest_decisions(whole, decisions)
             chunks += 1
@@ -216,6 +199,3 @@ def seal_outputs(
         finished_at=finished,
         disclosures=stash.chunks(req.actor, req.origin),
     )
-
-
-__all__ = ["CHUNK_ROWS", "disclosed_fields", "disclosure_id_for", "seal_outputs", "write_outputs"]

@@ -17,13 +17,12 @@ Differences name the row number, request id and field, never a value.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from taxmatch.errors import BatchNotFound, StoreError
 from taxmatch.files.inputs import sha256_file
-from taxmatch.ledger.chain import LedgerDraft
+from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.pipeline.batch import BatchRequest, Progress, run_batch
 from taxmatch.pipeline.retain import ENVELOPE_NAME, POLICY_NAME, REQUESTS_STEM, inputs_dir
 from taxmatch.reference.snapshot import reference_dir
@@ -90,10 +89,6 @@ def _scratch_store(store: Path, scratch: Path, reference_id: str, keyring: Keyri
     StateStore.open(scratch, create=True).close()  # schema at head
 
 
-def _by_row(rows: Iterator[DecisionRow]) -> dict[int, DecisionRow]:
-    return {r.row_number: r for r in rows}
-
-
 def compare(recorded: dict[int, DecisionRow], replayed: dict[int, DecisionRow]) -> ReplayResult:
     """Row-by-row comparison of two runs' decisions (pure)."""
     result = ReplayResult(batch_id="")
@@ -144,7 +139,7 @@ def replay_batch(
         ):
             if not path.exists() or sha256_file(path) != want:
                 raise StoreError(f"batch {batch_id}: the kept {what} does not match its hash")
-        recorded = _by_row(state.iter_decisions(batch_id))
+        recorded = {r.row_number: r for r in state.iter_decisions(batch_id)}
         with tempfile.TemporaryDirectory(prefix="taxmatch-replay-") as tmp:
             scratch = Path(tmp) / "store"
             if state.keyring is None:  # StateStore.open always names one
@@ -174,22 +169,13 @@ def replay_batch(
                 if pinned.get(key) != got:
                     raise StoreError(f"batch {batch_id}: the {key} in force is not the pinned one")
             with StateStore.open(scratch, f"sqlite:///{scratch / 'state.sqlite3'}") as again:
-                replayed = _by_row(again.iter_decisions(replayed_run.batch_id))
+                replayed = {r.row_number: r for r in again.iter_decisions(replayed_run.batch_id)}
         result = compare(recorded, replayed)
         result.batch_id = batch_id
-        state.append_ledger(
-            [
-                LedgerDraft(
-                    "batch_replayed",
-                    actor,
-                    origin,
-                    result.identical,
-                    batch_id,
-                    {
-                        **{k: getattr(result, k) for k in ("rows", "same", "missing", "extra")},
-                        "differences": len(result.differences),
-                    },
-                )
-            ]
-        )
+        counts: dict[str, PayloadValue] = {
+            **{k: getattr(result, k) for k in ("rows", "same", "missing", "extra")},
+            "differences": len(result.differences),
+        }
+        draft = LedgerDraft("batch_replayed", actor, origin, result.identical, batch_id, counts)
+        state.append_ledger([draft])
         return result

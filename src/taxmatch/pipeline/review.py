@@ -26,7 +26,7 @@ from taxmatch.disclose.package import MANIFEST, PackageWriter
 from taxmatch.errors import BatchNotFound, StoreError, TaxmatchError
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.ledger.digest import keyed_hash
-from taxmatch.pipeline.record import disclosure_id_for
+from taxmatch.pipeline.record import disclosed_fields, disclosed_row, disclosure_id_for
 from taxmatch.policy.model import Policy
 from taxmatch.reference.workspace import BatchWorkspace
 from taxmatch.store import review as cs
@@ -74,6 +74,10 @@ class Actor:
     role: str
     origin: str
 
+    def draft(self, event: str, object_id: str, **payload: PayloadValue) -> LedgerDraft:
+        """A ledger entry of what this console user did."""
+        return LedgerDraft(event, self.username, self.origin, True, object_id, payload)
+
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -100,9 +104,7 @@ def decide_row(
         "request_id_sha256": _sha(decision.request_id),
         "reason_sha256": _sha(reason.strip()),
     }
-    draft = LedgerDraft(
-        "review_decided", who.username, who.origin, True, f"{batch_id}#{row_number}", payload
-    )
+    draft = who.draft("review_decided", f"{batch_id}#{row_number}", **payload)
     cs.record_review(state, decision, action, reason.strip(), who.username, draft)
 
 
@@ -134,13 +136,12 @@ def prepare_release(
     second = second_person_needed(batch, policy, policy_sha)
 
     def draft(release_id: str, rows: int) -> LedgerDraft:
-        return LedgerDraft(
+        return who.draft(
             "release_prepared",
-            who.username,
-            who.origin,
-            True,
             release_id,
-            {"batch_id": batch_id, "rows": rows, "second_person_required": bool(second)},
+            batch_id=batch_id,
+            rows=rows,
+            second_person_required=bool(second),
         )
 
     release = cs.create_release(state, batch_id, who.username, second, draft)
@@ -205,13 +206,13 @@ def publish(
     reviews = cs.release_reviews(state, release.release_id)
     disclose = [r.row_number for r in reviews if r.action == "disclose"]
     values = _values(store, batch.batch_id, disclose)
-    allowed, phone, key = set(policy.disclosure.fields), policy.disclosure.phone, state.ledger_key()
+    key, fields = state.ledger_key(), disclosed_fields(policy)
     out = Path(batch.package_dir).parent
     started = datetime.now(UTC)
     drafts: list[LedgerDraft] = []
     subjects: list[dict[str, object]] = []
     counts = {"DISCLOSED": len(disclose), "WITHHELD": len(reviews) - len(disclose)}
-    with PackageWriter(out, release.release_id, phone=phone) as pkg:
+    with PackageWriter(out, release.release_id, phone=policy.disclosure.phone) as pkg:
         for r in reviews:
             if r.action == "withhold":
                 pkg.write(Disposition.UNMATCHED, [r.request_id, r.outcome])
@@ -220,41 +221,18 @@ def publish(
             decided = cs.find_decision(state, batch.batch_id, r.row_number)
             score = decided.score if decided is not None and decided.score is not None else 0.0
             did = disclosure_id_for(batch.batch_id, r.row_number)
-            shown = {
-                "street_address": v["line1"],
-                "unit": v["unit"],
-                "city": v["city"],
-                "state": v["state"],
-                "zip": v["zip5"],
-                "tax_year": v["filing_year"],
-            }
-            row: list[str | int | float | None] = [
-                r.request_id,
-                did,
-                *[shown[k] if k in allowed else "" for k in shown],
-                f"{score:.6f}",
-            ]
-            if phone:
-                row.append(v["phone"] or "")
+            held = [v["line1"], v["unit"], v["city"], v["state"], v["zip5"], v["filing_year"]]
+            row = disclosed_row(policy, r.request_id, did, held, score, v["phone"])
             pkg.write(Disposition.DISCLOSED, row)
-            fields = [k for k in shown if k in allowed] + (["phone"] if phone else [])
-            drafts.append(
-                LedgerDraft(
-                    "disclosure",
-                    who.username,
-                    who.origin,
-                    True,
-                    did,
-                    {
-                        "batch_id": batch.batch_id,
-                        "release_id": release.release_id,
-                        "request_id_sha256": _sha(r.request_id),
-                        "person_key": keyed_hash(key, v["person_tin"]),
-                        "fields": fields,
-                        "values_hmac": keyed_hash(key, *[str(x) for x in row[2:]]),
-                    },
-                )
-            )
+            payload: dict[str, PayloadValue] = {
+                "batch_id": batch.batch_id,
+                "release_id": release.release_id,
+                "request_id_sha256": _sha(r.request_id),
+                "person_key": keyed_hash(key, v["person_tin"]),
+                "fields": fields,
+                "values_hmac": keyed_hash(key, *[str(x) for x in row[2:]]),
+            }
+            drafts.append(who.draft("disclosure", did, **payload))
             subjects.append(
                 {
                     "disclosure_id": did,
@@ -284,24 +262,16 @@ def publish(
             }
         )
     manifest_sha = _sha((final / MANIFEST).read_text(encoding="utf-8"))
-    drafts.append(
-        LedgerDraft(
-            "supplement_written",
-            who.username,
-            who.origin,
-            True,
-            release.release_id,
-            {
-                "batch_id": batch.batch_id,
-                "manifest_sha256": manifest_sha,
-                "rows": len(reviews),
-                "disclosed": counts["DISCLOSED"],
-                "withheld": counts["WITHHELD"],
-                "approver": approver,
-                "preparer": release.preparer,
-            },
-        )
-    )
+    written: dict[str, PayloadValue] = {
+        "batch_id": batch.batch_id,
+        "manifest_sha256": manifest_sha,
+        "rows": len(reviews),
+        "disclosed": counts["DISCLOSED"],
+        "withheld": counts["WITHHELD"],
+        "approver": approver,
+        "preparer": release.preparer,
+    }
+    drafts.append(who.draft("supplement_written", release.release_id, **written))
     cs.finish_release(
         state, release.release_id, approver, str(final), manifest_sha, disclose, subjects, drafts
     )

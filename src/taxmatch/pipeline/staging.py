@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -38,9 +38,14 @@ from taxmatch.policy.validate import (
 )
 from taxmatch.reference.workspace import RECORD_SCHEMA, BatchWorkspace
 
+if TYPE_CHECKING:
+    from taxmatch.pipeline.batch import Progress
+
 _COLUMNS = [f.name for f in RECORD_SCHEMA]
-_PERSON = ("first_name", "middle_name", "last_name", "suffix")
+_REQUEST = ("first_name", "middle_name", "last_name", "suffix", "date_of_birth", "tin", "statute")
 _ADDRESS = ("house_number", "street", "unit", "po_box", "city", "state", "zip5")
+# The whole-batch counts (``iter_counts``' columns) in the order of ``BatchCounts``' fields.
+_RANKS = ("id_rank", "pc_rank", "rel_count", "officer_rank")
 
 
 @lru_cache(maxsize=1 << 10)
@@ -69,13 +74,11 @@ def records_to_table(chunk: Iterable[RawRecord], ctx: BatchContext) -> pa.Table:
             cols["statute"].append(cited_statute(raw.fields.get("statute", "")))
             cols["relevance"].append(None)
             continue
-        for name in _PERSON:
+        for name in _REQUEST:
             cols[name].append(getattr(q, name))
         for name in _ADDRESS:
             cols[name].append(getattr(q.address, name))
         cols["tax_periods"].append(list(q.tax_periods))
-        for name in ("date_of_birth", "tin", "statute"):
-            cols[name].append(getattr(q, name))
         cols["relevance"].append(raw.fields.get("relevance", ""))
     return pa.table(cols, schema=RECORD_SCHEMA)
 
@@ -164,6 +167,18 @@ def stage_records(
     return rows
 
 
+def validate_into(
+    ws: BatchWorkspace, reader: RequestReader, ctx: BatchContext, bar: Progress, workers: int
+) -> int:
+    """Validation as a batch run and pre-flight both do it: every record into a fresh
+    ``ws``, then the whole-batch codes; the number of rows."""
+    ws.reset()
+    bar.stage("validating", reader.total_bytes)
+    rows = stage_records(reader, ctx, ws, on_chunk=bar.advance, workers=workers)
+    apply_batch_checks(ws, rows, ctx.policy, ctx.envelope)
+    return rows
+
+
 PARALLEL_FROM_BYTES = 8 * 1024 * 1024
 
 
@@ -183,21 +198,10 @@ def apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Policy, envelope: 
     share = policy.relevance.max_identical_share
     for counts_batch in ws.iter_counts(cap):
         c = counts_batch.to_pydict()
-        final: dict[str, list[Any]] = {
-            "row_number": c["row_number"],
-            "request_id": [],
-            "mask": [],
-            "fields": [],
-        }
+        final: dict[str, list[Any]] = {"request_id": [], "mask": [], "fields": []}
         for i, row_number in enumerate(c["row_number"]):
-            codes, names = batch_codes(
-                BatchCounts(
-                    c["id_rank"][i], c["pc_rank"][i], c["rel_count"][i], c["officer_rank"][i]
-                ),
-                input_rows=rows,
-                max_identical_share=share,
-                cap=cap,
-            )
+            counts = BatchCounts(*(c[k][i] for k in _RANKS))
+            codes, names = batch_codes(counts, input_rows=rows, max_identical_share=share, cap=cap)
             fields = c["fields"][i]
             if names:
                 merged = [n for n in fields.split(";") if n] if fields else []
@@ -207,4 +211,4 @@ def apply_batch_checks(ws: BatchWorkspace, rows: int, policy: Policy, envelope: 
             final["request_id"].append(rid)
             final["mask"].append(c["mask"][i] | codes_to_mask(codes))
             final["fields"].append(fields)
-        ws.update_final(pa.table(final))
+        ws.update_final(pa.table({"row_number": c["row_number"], **final}))

@@ -17,7 +17,7 @@ from typing import Final
 
 import pyarrow as pa
 
-from taxmatch.ledger.chain import LedgerDraft
+from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.reference.workspace import BatchWorkspace
 from taxmatch.store.seal import DisclosureChunk
 from taxmatch.store.state import SubjectRow
@@ -91,22 +91,14 @@ class DisclosureStash:
         drafts = []
         subjects = []
         for did, row_number, rid_sha, person_key, values_hmac, tin, statute, relevance in rows:
-            drafts.append(
-                LedgerDraft(
-                    EVENT_DISCLOSURE,
-                    actor,
-                    origin,
-                    True,
-                    did,
-                    {
-                        "batch_id": self._batch_id,
-                        "request_id_sha256": rid_sha,
-                        "person_key": person_key,
-                        "fields": list(self._fields),
-                        "values_hmac": values_hmac,
-                    },
-                )
-            )
+            payload: dict[str, PayloadValue] = {
+                "batch_id": self._batch_id,
+                "request_id_sha256": rid_sha,
+                "person_key": person_key,
+                "fields": list(self._fields),
+                "values_hmac": values_hmac,
+            }
+            drafts.append(LedgerDraft(EVENT_DISCLOSURE, actor, origin, True, did, payload))
             subjects.append(
                 SubjectRow(did, self._batch_id, int(row_number), tin, statute, relevance, fields)
             )

@@ -132,9 +132,7 @@ def transparency_report(
             if a == name
         )
         acc = report.by_agency.get(name, {})
-        rejections: Counter[str] = Counter()
-        for row in rows:
-            rejections.update(row.rejections)
+        rejections = sum((Counter(row.rejections) for row in rows), Counter[str]())
         summed = ("rejected", "not_matched", "ambiguous", "pending_review")
         figures.append(
             AgencyFigures(

@@ -164,11 +164,7 @@ def validate_record(raw: RawRecord, ctx: BatchContext) -> Verdict:
 
     # R02 / R03: the requester's address.
     parsed = parse_address(
-        f.get("street_address", ""),
-        f.get("unit", ""),
-        f.get("city", ""),
-        f.get("state", ""),
-        f.get("zip", ""),
+        *(f.get(k, "") for k in ("street_address", "unit", "city", "state", "zip"))
     )
     if parsed.is_missing:
         flag(R.R02, "street_address", "city", "state", "zip")
