@@ -15,12 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
-from collections.abc import Iterator, Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from itertools import groupby
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -38,6 +39,9 @@ from taxmatch.match.evidence import (
 )
 from taxmatch.match.rules import judge, rank_persons
 from taxmatch.match.thresholds import MAX_SLIP_SUPPORT
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 # Rows fetched from DuckDB per Arrow batch while ranking, and while judging (each judged
 # batch is one task: small enough that the two processes finish together).
@@ -310,6 +314,14 @@ def key_of(row: Mapping[str, Any]) -> Key:
     return (row["house_number"], row["street"], row["unit"], row["po_box"], row["zip5"])
 
 
+def grouped(pairs: Iterable[tuple[K, V]]) -> dict[K, frozenset[V]]:
+    """Each first item with the set of second items paired with it."""
+    out: dict[K, set[V]] = defaultdict(set)
+    for k, v in pairs:
+        out[k].add(v)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
 def judge_gathered(row: dict[str, Any]) -> Outcome:
     """``rules.judge`` on one row of ``collapse_in``."""
     request = request_of(row)
@@ -318,12 +330,6 @@ def judge_gathered(row: dict[str, Any]) -> Outcome:
     best = Best(row["person_id"], row["p"], row["strong"], row["margin"])
     evidence = None
     if row["has_person"]:
-        neighbours: dict[Key, set[str]] = {}
-        for item in row["neighbours"] or ():
-            neighbours.setdefault(key_of(item), set()).add(item["other"])
-        co_filed: dict[str, set[Key]] = {}
-        for item in row["co_filed"] or ():
-            co_filed.setdefault(item["other"], set()).add(key_of(item))
         evidence = Evidence(
             person=Person(
                 row["person_id"], row["tin"], row["deceased"], row["p_suffix"], _date(row["p_dob"])
@@ -331,8 +337,8 @@ def judge_gathered(row: dict[str, Any]) -> Outcome:
             names=[Name(n["first_name"], n["last_key"]) for n in row["names"] or ()],
             addresses=[Address._make(a.values()) for a in row["addresses"] or ()],
             filings=[Filing._make(f.values()) for f in row["filings"] or ()],
-            neighbours={k: frozenset(v) for k, v in neighbours.items()},
-            co_filed={k: frozenset(v) for k, v in co_filed.items()},
+            neighbours=grouped((key_of(n), n["other"]) for n in row["neighbours"] or ()),
+            co_filed=grouped((c["other"], key_of(c)) for c in row["co_filed"] or ()),
             units_at=frozenset((u[0], u[1], u[2]) for u in row["units"] or ()),
         )
     return judge(row["row_number"], request, best, evidence, row["nicknames"] or ())

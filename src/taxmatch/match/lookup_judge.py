@@ -16,8 +16,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from taxmatch.match.collapse import OUTCOME_SCHEMA, key_of, request_of
-from taxmatch.match.evidence import Address, Best, Evidence, Filing, Key, Name, Person
+from taxmatch.match.collapse import OUTCOME_SCHEMA, grouped, key_of, request_of
+from taxmatch.match.evidence import Address, Best, Evidence, Filing, Name, Person
 from taxmatch.match.rules import judge, rank_persons
 
 Row = Mapping[str, Any]
@@ -35,27 +35,16 @@ def evidence_of(
     person = next((p for p in persons if p["person_id"] == person_id), None)
     if person is None:
         return None
-    everyone = list(person_addresses)
-    own = [a for a in everyone if a["person_id"] == person_id]
+    everyone = [(key_of(a), a) for a in person_addresses]
+    own = [a for _, a in everyone if a["person_id"] == person_id]
     filed = [f for f in filings if f["person_id"] == person_id]
     own_keys = {key_of(a) for a in own}
     slips = {key_of(f) for f in filed}
-    neighbours: dict[Key, set[str]] = defaultdict(set)
-    co_filed: dict[str, set[Key]] = defaultdict(set)
     buildings = {(k[0], k[1], k[4]) for k in own_keys | slips}
-    units_at: set[tuple[str | None, str | None, str | None]] = set()
-    for row in everyone:
-        key = key_of(row)
-        building = (key[0], key[1], key[4])
-        if row["unit"] and building in buildings and None not in building:
-            units_at.add(building)
-        other = row["person_id"]
-        if other == person_id or None in key:
-            continue
-        if key in slips:
-            neighbours[key].add(other)
-        if key in own_keys:
-            co_filed[other].add(key)
+    with_units = {(k[0], k[1], k[4]) for k, a in everyone if a["unit"]}
+    others = [
+        (k, a["person_id"]) for k, a in everyone if a["person_id"] != person_id and None not in k
+    ]
     return Evidence(
         person=Person._make(person[c] for c in Person._fields),
         names=[
@@ -65,9 +54,9 @@ def evidence_of(
         ],
         addresses=[Address._make(a[c] for c in Address._fields) for a in own],
         filings=[Filing._make(f[c] for c in Filing._fields) for f in filed],
-        neighbours={k: frozenset(v) for k, v in neighbours.items()},
-        co_filed={k: frozenset(v) for k, v in co_filed.items()},
-        units_at=frozenset(units_at),
+        neighbours=grouped((k, other) for k, other in others if k in slips),
+        co_filed=grouped((other, k) for k, other in others if k in own_keys),
+        units_at=frozenset(b for b in buildings & with_units if None not in b),
     )
 
 
