@@ -172,11 +172,6 @@ BLOCKING: tuple[RuleKey, ...] = (
 )
 
 
-def blocking_rules() -> list[Any]:
-    """The Splink rendering of ``BLOCKING``."""
-    return [rule.splink() for rule in BLOCKING]
-
-
 def settings_dict(link_type: Literal["link_only", "dedupe_only"], prior: float) -> dict[str, Any]:
     from splink import SettingsCreator
 
@@ -184,7 +179,7 @@ def settings_dict(link_type: Literal["link_only", "dedupe_only"], prior: float) 
         link_type=link_type,
         unique_id_column_name="unique_id",
         comparisons=[c.splink() for c in COMPARISONS],
-        blocking_rules_to_generate_predictions=blocking_rules(),
+        blocking_rules_to_generate_predictions=[rule.splink() for rule in BLOCKING],
         probability_two_random_records_match=prior,
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,

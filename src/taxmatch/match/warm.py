@@ -84,7 +84,7 @@ class WarmMatcher:
         self.snapshot = snapshot
         self.model = model
         self.lock = threading.Lock()
-        self._closed = False
+        self.closed = False
         # Lookups answered by the Python path and by Splink's SQL, those the Python path
         # sent to the SQL (a pair it is not sure of, a value it does not handle); with
         # ``audit``, the lookups answered both ways and those whose answers differed.
@@ -114,16 +114,12 @@ class WarmMatcher:
         self._sql_tables = False  # whether the last lookup registered the SQL path's tables
 
     @property
-    def closed(self) -> bool:
-        return self._closed
-
-    @property
     def python(self) -> bool:
         """Whether lookups are scored in Python (``score``, ``lookup_judge``)."""
         return self._scorer is not None
 
     def close(self) -> None:
-        self._closed = True
+        self.closed = True
         self.con.close()
         self._master.close()
         for keyed in self._people.values():
@@ -133,7 +129,7 @@ class WarmMatcher:
         """Forget the last lookup: drop its workspace and matcher tables (Splink's too)
         and let go of the rows taken from the index (a lookup's names and addresses are
         not kept in the serving process longer than the lookup)."""
-        if self._closed:
+        if self.closed:
             return
         self.con.execute(
             "DROP TABLE IF EXISTS records; DROP TABLE IF EXISTS final; "
