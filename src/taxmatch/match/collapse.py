@@ -1,13 +1,8 @@
-"""From a batch's scored pairs to its ``outcomes``: DuckDB gathers, the rules decide.
-
-``collapse`` ranks each request's persons with ``rules.rank_persons``, gathers the best
-person's evidence from the snapshot's person tables in one query (names, addresses,
-filings in the requested periods, who else files at those addresses, which buildings
-have units) and writes one ``outcomes`` row per valid request from ``rules.judge``. The
-SQL here only gathers: every rule is in ``taxmatch.match.rules`` and ``mend``, which the
-single-lookup path and ``explain`` call too.
-
-Never logs a value.
+"""From a batch's scored pairs to its ``outcomes``: ranks each request's persons
+(``rules.rank_persons``), gathers the best person's evidence from the snapshot's person
+tables in one query (names, addresses, filings in the requested periods, who else files
+at those addresses, which buildings have units) and judges it (``rules.judge``). The SQL
+only gathers; every rule is in ``rules``. Never logs a value.
 """
 
 from __future__ import annotations

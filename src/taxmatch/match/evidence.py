@@ -1,8 +1,4 @@
-"""The records the matcher's rules read and write.
-
-The thresholds are named in ``taxmatch.match.thresholds``, the string measures defined
-in ``taxmatch.match.similarity``.
-"""
+"""The records the matcher's rules read and write."""
 
 from __future__ import annotations
 

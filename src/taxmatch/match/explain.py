@@ -1,10 +1,9 @@
 """Why the probabilistic matcher scored one request as it did: the custodian's view.
 
 Re-scores one valid request of a past batch exactly as the batch did (the same model,
-reference snapshot, term-frequency tables and request features, read from the batch's
-workspace) but keeps Splink's per-comparison match weights, so that the best person's
-match weight can be shown as a sum: the prior, then each comparison's bits. Candidate
-pairs are collapsed to persons as the matcher does (best record per person) and ranked.
+snapshot and request features, read from the batch's workspace) keeping Splink's
+per-comparison match weights, so the best persons' match weights show as sums: the
+prior, then each comparison's bits.
 
 Reads the workspace and the snapshot read-only and writes nothing. Never logs a value;
 a clear TIN never leaves this module (candidates carry it masked, and a prefix of the

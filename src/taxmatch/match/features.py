@@ -1,12 +1,7 @@
-"""Comparison-ready records for the probabilistic matcher, on both sides.
-
-Master side, prepared once per reference snapshot (``prepare_snapshot``): one record per
-resolved person and distinct address (``master_records``), carrying the person's modal
-name, every name and TIN variant seen, and direct nickname links; term-frequency tables
-for first and last names. Request side, per batch (``request_features``): the same
-columns from the workspace's ``valid`` view.
-
-Both sides share one column set so a single Splink model scores them. Never logs a value.
+"""Comparison-ready records, one column set on both sides so that one Splink model scores
+them: per snapshot, one ``master_records`` row per resolved person and distinct address
+(modal name, every name and TIN variant seen, nicknames) and the term-frequency tables;
+per batch, ``req_features`` from the workspace's ``valid`` view. Never logs a value.
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
-"""The model's comparison levels and blocking rules, declared once.
-
-Each level is a small frozen dataclass that renders itself two ways: as the Splink level
-(``splink()``: the SQL condition, label, m/u priors, fixed flags and term-frequency
-column ``taxmatch.match.model`` trains and a batch scores with) and as a Python predicate
-(``holds(l, r)``: the same condition on one request row and one master row, with SQL's
-NULL rules, for the lookup path's scorer ``taxmatch.match.score``). The thresholds are
-named constants below, read by both renderings.
+"""The model's comparison levels and blocking rules, declared once, each rendered two
+ways: as the Splink level (``splink()``, which ``model`` trains and a batch scores with)
+and as a Python predicate with SQL's NULL rules (``holds(l, r)``, for ``score``).
 
 ``holds`` answers True, False, or None when it cannot tell for sure: a string
 similarity within ``SIMILARITY_EPSILON`` of its threshold (rapidfuzz and DuckDB may

@@ -1,12 +1,10 @@
-"""The lookup index: a reference snapshot's master records and person tables as
-memory-mapped Arrow files, with, per key, sorted 64-bit hashes and the rows they come from.
+"""The lookup index: a snapshot's master records and person tables as memory-mapped Arrow
+files, with, per key, sorted 64-bit hashes and the rows they come from.
 
-Every blocking rule (``taxmatch.match.model.BLOCKING``) is a conjunction of equalities
-``l.a = r.b``, so a request's own keys fetch every master record any rule could pair it
-with: a superset of the batch's candidates (a hash collision only adds a record, which
-the blocking then drops), in microseconds. The person tables are kept by the person's
-and the address's keys (what ``collapse`` reads for the best person). Built once per
-snapshot, beside it (``<snapshot>.lookup-<digest>/``). Never logs a value.
+Every blocking rule (``model.BLOCKING``) is a conjunction of equalities, so a request's
+own keys fetch every master record any rule could pair it with: a superset of the
+batch's candidates (a hash collision only adds a record, which the blocking then drops).
+Built once per snapshot, beside it (``<snapshot>.lookup-<digest>/``). Never logs a value.
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
-"""The rules on the rows of one lookup: ``outcomes`` rows from the lookup index's slices.
-
-A single lookup's person tables are not the snapshot's million-person tables but the
-rows the lookup index hands over (``taxmatch.match.warm``): the candidates' persons,
-names and filings, and every filer at the best person's addresses. This module gathers
-a request's evidence from those rows in Python, as ``taxmatch.match.collapse`` gathers
-it in DuckDB for a batch, and judges it with the same ``rules.judge``.
-``tests/unit/match/test_lookup_judge.py`` holds the two gatherers to the same answers.
-
-Never logs a value.
+"""The rules on the rows of one lookup: a request's evidence gathered in Python from the
+rows the lookup index hands over (the candidates' persons, names and filings, and every
+filer at the best person's addresses), as ``collapse`` gathers it in DuckDB for a batch,
+and judged by the same ``rules.judge``. ``tests/unit/match/test_lookup_judge.py`` holds
+the two gatherers to the same answers. Never logs a value.
 """
 
 from __future__ import annotations

@@ -1,14 +1,11 @@
 """The Fellegi–Sunter model (Splink 5 on DuckDB): comparisons, blocking, training, storage.
 
-Trained once per reference snapshot by ``taxmatch model train`` and saved in the store as
-``models/<snapshot_id>/model.json`` with a version and sha256; every batch reuses it.
-
-Training: u-probabilities from random pairs of master records; m-probabilities from the
-resolved persons — pairs of one person's filings in different years (a 20 % sample of
-persons) carry exactly the noise that administrative data has (typos, abbreviations,
-moves). Levels that filings
-never show (nicknames, initials, requester typos) keep conservative fixed priors.
-Never logs a value; Splink's own logging is kept at WARNING.
+Trained once per reference snapshot (``taxmatch model train``), saved in the store as
+``models/<snapshot_id>/model.json`` with a version and sha256. u comes from random pairs of
+master records; m from pairs of one resolved person's filings in different years (a 20 %
+sample of persons), which carry exactly the noise of administrative data. Levels filings
+never show (nicknames, initials, requester typos) keep fixed priors. Never logs a value;
+Splink's own logging is kept at ERROR.
 """
 
 from __future__ import annotations

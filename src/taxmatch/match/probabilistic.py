@@ -1,8 +1,5 @@
-"""The probabilistic matcher: Splink scores request × (person, address) pairs; candidates
-are collapsed to persons (``collapse``) and the best person's summary, one ``outcomes`` row
-(``evidence.Outcome``) per valid request, goes to the decision rule (``rules.judge``).
-
-It never decides disclosure and never logs a value.
+"""The probabilistic matcher: Splink scores request × (person, address) pairs, ``collapse``
+ranks them to persons and judges the best. Never decides disclosure, never logs a value.
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
-"""The matcher's rules from scored pairs to a decision summary, each defined once.
-
-A batch (``taxmatch.match.collapse``, which gathers each request's evidence in DuckDB),
-a single lookup (``taxmatch.match.warm``, which gathers it from the lookup index) and
-``taxmatch explain`` all call these functions; none of them restates a rule. Pure: no
-I/O, no logging, and never a value in an exception.
-
-The records they read and write are in ``taxmatch.match.evidence``, the thresholds in
-``taxmatch.match.thresholds``; mending a slipped address is ``taxmatch.match.mend``.
+"""The matcher's rules from scored pairs to a decision summary, each defined once: the
+batch, a single lookup and ``taxmatch explain`` all call these. Pure: no I/O, no logging,
+and never a value in an exception. Mending a slipped address is ``mend``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""Splink's scores for one lookup's few pairs, in Python, from the saved model.
-
-A batch scores with Splink on DuckDB (``probabilistic.predict_pairs``). For one request
-and the few dozen master records it can be paired with, building and planning that SQL
-costs far more than the arithmetic, so the warm matcher scores here instead, from the
-same saved model and the same declarations (``taxmatch.match.levels``):
+"""Splink's scores for one lookup's few pairs, in Python, from the saved model and the same
+declarations (``taxmatch.match.levels``): planning Splink's SQL for a few dozen pairs costs
+far more than the arithmetic. As Splink computes them:
 
 - the pairs any blocking rule admits (``model.BLOCKING``);
 - per comparison, the first level whose predicate holds, its match weight
@@ -16,11 +13,10 @@ same saved model and the same declarations (``taxmatch.match.levels``):
   Splink's order; ``match_probability``: ``1 / (1 + 2^-w)`` (``2^w / (1 + 2^w)`` below
   0); pairs below ``CANDIDATE_FLOOR`` (as a weight, as Splink filters) are dropped.
 
-A pair is *uncertain* when a level could not be judged exactly as DuckDB would
-(``levels.Unsure``: a similarity at its threshold, an unexpected value), unless the pair
-is below the floor whichever way that level goes, or when its weight is within
-``WEIGHT_EPSILON`` of the floor; the warm matcher then asks Splink. Never logs a
-value.
+A pair is *uncertain* (the warm matcher then asks Splink) when a level could not be judged
+exactly as DuckDB would (``levels.Unsure``) unless the pair is below the floor whichever
+way that level goes, or when its weight is within ``WEIGHT_EPSILON`` of the floor. Never
+logs a value.
 """
 
 from __future__ import annotations

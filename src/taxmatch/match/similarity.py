@@ -1,9 +1,5 @@
-"""String measures (rapidfuzz, as DuckDB) and SQL's three-valued logic, defined once.
-
-DuckDB vendors rapidfuzz's Jaro-Winkler; both return their similarity to the last bits
-alike except where a fused multiply-add rounds differently, which is why a lookup whose
-similarity lies within ``SIMILARITY_EPSILON`` of a threshold takes Splink's SQL.
-"""
+"""String measures (rapidfuzz, as DuckDB's: they may differ in the last bits, hence
+``SIMILARITY_EPSILON``) and SQL's three-valued logic, defined once."""
 
 from __future__ import annotations
 

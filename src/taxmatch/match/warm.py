@@ -1,27 +1,16 @@
-"""The warm matcher: one-record lookups scored in a tenth of the time, exactly as a batch scores.
+"""The warm matcher: one-record lookups, kept open by a serving process, scored exactly as
+a batch scores them (not a weight changed) in a tenth of the time:
 
-A batch hands the whole master file to Splink, which blocks and scores in one pass; for
-one request against a million persons that costs seconds, most of it Splink building its
-SQL and DuckDB scanning every master record. The warm matcher is kept open by a serving
-process and removes both costs without changing a single weight:
+- candidates by key from memory-mapped Arrow files (``lookup_index``), not a scan;
+- scores in Python from the saved model (``score``), not Splink's SQL;
+- outcomes by the batch's rules (``rules``), gathered from the index's rows (``lookup_judge``).
 
-- **Candidates by key** (``taxmatch.match.lookup_index``): the request's blocking keys
-  fetch, from memory-mapped Arrow files, every master record any rule could pair it with.
-- **Scores from the saved model** (``taxmatch.match.score``): the declared levels
-  (``taxmatch.match.levels``) judged in Python, their weights and term-frequency
-  adjustments from the saved m and u, combined as Splink combines them.
-- **Outcomes** by the batch's rules (``taxmatch.match.rules``, gathered from the index's
-  rows by ``taxmatch.match.lookup_judge``): the best person's rows and everyone's at
-  that person's addresses.
+A pair the scorer is not sure of, or a value it does not expect, sends the lookup to the
+SQL path: Splink's ``predict_pairs`` on its candidates, then the batch's ``collapse``.
+``audit`` runs both paths and counts differences (the SQL's answer is given).
 
-When the scorer is not sure of a pair (a similarity at a threshold, the weight at the
-candidate floor) or meets anything it does not expect, the lookup takes the SQL path:
-Splink's ``predict_pairs`` on the request and its candidates, then the batch's
-``collapse`` against the snapshot. ``audit`` runs both paths on every lookup and
-counts differences (``bench/warm_compare.py``; the SQL's answer is given).
-
-The connection is the lookup's workspace too (an in-memory DuckDB database), so one warm
-matcher serves one lookup at a time: callers hold ``lock``. Never logs a value.
+The connection is the lookup's in-memory workspace, so one warm matcher serves one
+lookup at a time: callers hold ``lock``. Never logs a value.
 """
 
 from __future__ import annotations
