@@ -81,31 +81,23 @@ def collapse(
     margin: float,
     *,
     ref: str = "ref",
-    valid: str = "valid",
-    into: str = "outcomes",
 ) -> None:
-    """``into`` (default ``outcomes``) from the scored pairs in ``pred``, one row per row
-    of ``valid``; ``ref`` is the schema holding the snapshot's person tables."""
+    """``outcomes`` from the scored pairs in ``pred``, one row per row of ``valid``; ``ref``
+    is the schema holding the snapshot's person tables."""
     con.execute("DROP TABLE IF EXISTS collapse_best")
     rank_into(con, pred, review_threshold, margin)
-    judge_ranked(con, ref=ref, valid=valid, into=into)
+    judge_ranked(con, ref=ref)
 
 
-def judge_ranked(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    ref: str = "ref",
-    valid: str = "valid",
-    into: str = "outcomes",
-) -> None:
-    """``into``: one outcome per row of ``valid`` from the best persons ``rank_into`` kept
+def judge_ranked(con: duckdb.DuckDBPyConnection, *, ref: str = "ref") -> None:
+    """``outcomes``: one per row of ``valid`` from the best persons ``rank_into`` kept
     (``collapse_best``; a row without one has no candidate), judged by the rules."""
     _add_best(con, _BEST_SCHEMA.empty_table())
     # The request columns the rules read, once: ``valid`` is usually a view over the
     # workspace's tables, which the gathering query would otherwise join twice.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE collapse_valid AS
-            SELECT {", ".join(REQUEST_COLUMNS)} FROM {valid}"""
+            SELECT {", ".join(REQUEST_COLUMNS)} FROM valid"""
     )
     try:
         rows: list[pa.RecordBatch] = []
@@ -120,10 +112,10 @@ def judge_ranked(
                     "CREATE OR REPLACE TEMP VIEW collapse_part AS SELECT * FROM collapse_valid "
                     f"WHERE row_number >= {int(lo)} AND row_number < {int(lo) + GATHER_ROWS}"
                 )
-                _gather(con, ref, "collapse_part")
+                _gather(con, ref)
                 rows += _judged(con, helper)
         con.register("collapse_outcomes", pa.Table.from_batches(rows, schema=OUTCOME_SCHEMA))
-        con.execute(f"CREATE OR REPLACE TABLE {into} AS SELECT * FROM collapse_outcomes")
+        con.execute("CREATE OR REPLACE TABLE outcomes AS SELECT * FROM collapse_outcomes")
     finally:
         con.unregister("collapse_outcomes")
         con.execute(
@@ -165,8 +157,9 @@ def _add_best(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
         con.unregister("collapse_best_arrow")
 
 
-def _gather(con: duckdb.DuckDBPyConnection, ref: str, valid: str) -> None:
-    """``collapse_in``: one row per valid request with its best person's evidence."""
+def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
+    """``collapse_in``: one row per request of ``collapse_part`` with its best person's
+    evidence."""
     filed_in_period = (
         f"FROM jb JOIN {ref}.filings f USING (person_id) "
         "WHERE list_contains(jb.tax_periods, f.tax_year)"
@@ -174,7 +167,7 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str, valid: str) -> None:
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE collapse_in AS
         WITH jb AS (
-          SELECT b.*, v.tax_periods FROM collapse_best b JOIN {valid} v USING (row_number)
+          SELECT b.*, v.tax_periods FROM collapse_best b JOIN collapse_part v USING (row_number)
         ),
         own AS (
           SELECT jb.row_number, a.* FROM jb JOIN {ref}.person_addresses a USING (person_id)
@@ -234,7 +227,7 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str, valid: str) -> None:
                p.suffix AS p_suffix, p.date_of_birth AS p_dob,
                names.names, addresses.addresses, filed.filings, neighbours_l.neighbours,
                co_filed_l.co_filed, units_l.units
-        FROM {valid} v
+        FROM collapse_part v
         LEFT JOIN collapse_best b USING (row_number)
         LEFT JOIN {ref}.persons p ON p.person_id = b.person_id
         LEFT JOIN nick k ON k.first_name = v.first_name

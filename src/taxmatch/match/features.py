@@ -69,9 +69,11 @@ def _features_sql(name: str, address: str, **given: str) -> str:
     return ",\n               ".join(f"{exprs[c]} AS {c}" for c in FEATURE_COLUMNS)
 
 
-def _nickname_table(con: duckdb.DuckDBPyConnection, names_sql: str) -> None:
-    """``nick(first_name, nicknames)`` for every distinct first name the query yields."""
-    names = [row[0] for row in con.execute(names_sql).fetchall() if row[0]]
+def nickname_table(con: duckdb.DuckDBPyConnection, *, source: str = "valid") -> None:
+    """``nick(first_name, nicknames)`` for every first name of ``source`` (a batch scored in
+    chunks makes it once, for the whole batch)."""
+    found = con.execute(f"SELECT DISTINCT first_name FROM {source}").fetchall()
+    names = [row[0] for row in found if row[0]]
     table = pa.table(
         {
             "first_name": names,
@@ -82,12 +84,6 @@ def _nickname_table(con: duckdb.DuckDBPyConnection, names_sql: str) -> None:
     con.register("nick_arrow", table)
     con.execute("CREATE OR REPLACE TEMP TABLE nick AS SELECT * FROM nick_arrow")
     con.unregister("nick_arrow")
-
-
-def request_nicknames(con: duckdb.DuckDBPyConnection, *, source: str = "valid") -> None:
-    """``nick`` for every first name of ``source`` (a batch scored in chunks makes it once,
-    for the whole batch)."""
-    _nickname_table(con, f"SELECT DISTINCT first_name FROM {source}")
 
 
 # An address's columns in the order ties between two addresses are broken; with a filing's
@@ -107,7 +103,7 @@ def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
     """Build ``master_records`` and tf tables in an open (writable) snapshot. Every list is
     sorted and every table written in ``unique_id`` order, so the same master file makes
     the same tables, row for row (and so, with the same seed, the same model)."""
-    _nickname_table(con, "SELECT DISTINCT first_name FROM person_names")
+    nickname_table(con, source="person_names")
     master = _features_sql(
         "p",
         "a",
@@ -172,9 +168,9 @@ def request_features(
 ) -> None:
     """``req_features`` from the workspace's ``valid`` view (or ``source``, a part of it),
     with the same columns as the master side. ``nicknames=False`` reads the ``nick`` table
-    already made for the whole batch (``request_nicknames``) instead of making it."""
+    already made for the whole batch (``nickname_table``) instead of making it."""
     if nicknames:
-        request_nicknames(con, source=source)
+        nickname_table(con, source=source)
     request = _features_sql(
         "v",
         "v",

@@ -128,15 +128,13 @@ class Swapped:
 
     label: str
     prior: Prior
-    first: str = "first_name"
-    last: str = "last_key"
 
     def splink(self) -> Any:
-        f, k = self.first, self.last
-        return self.prior.custom(f"{f}_l = {k}_r AND {k}_l = {f}_r", self.label)
+        sql = "first_name_l = last_key_r AND last_key_l = first_name_r"
+        return self.prior.custom(sql, self.label)
 
     def holds(self, req: Row, rec: Row) -> bool | None:
-        values = (req[self.first], rec[self.last], req[self.last], rec[self.first])
+        values = (req["first_name"], rec["last_key"], req["last_key"], rec["first_name"])
         if any(v is None for v in values):
             return None
         return bool(values[0] == values[1] and values[2] == values[3])

@@ -40,19 +40,15 @@ def key_sql(cols: tuple[str, ...], alias: str) -> str:
     return f"CASE WHEN {nulls} THEN NULL ELSE hash({values}) END"
 
 
-def _rules_digest(keys: list[RuleKey]) -> str:
-    """Everything the index's content depends on besides the snapshot: the rules, how keys
-    are made, which person tables are kept by which keys, and DuckDB's version."""
+def index_path(snapshot: Path, keys: list[RuleKey]) -> Path:
+    """The lookup index's directory beside ``snapshot``, named by a digest of everything its
+    content depends on besides the snapshot: the rules, how keys are made, which person
+    tables are kept by which keys, and DuckDB's version (``hash`` is only stable within one)."""
     text = json.dumps(
         [[[k.left, k.right] for k in keys], key_sql(("a", "b"), "m"), PERSON_TABLES, ALIGNED]
     )
-    return hashlib.sha256(f"{INDEX_VERSION}|{duckdb.__version__}|{text}".encode()).hexdigest()
-
-
-def index_path(snapshot: Path, keys: list[RuleKey]) -> Path:
-    """The lookup index's directory beside ``snapshot``. The digest in the name covers
-    the rules and the DuckDB version (``hash`` is only stable within one)."""
-    return snapshot.with_name(f"{snapshot.stem}.lookup-{_rules_digest(keys)[:12]}")
+    digest = hashlib.sha256(f"{INDEX_VERSION}|{duckdb.__version__}|{text}".encode()).hexdigest()
+    return snapshot.with_name(f"{snapshot.stem}.lookup-{digest[:12]}")
 
 
 # The person tables ``collapse`` reads, kept in the index with the keys a lookup fetches
@@ -125,13 +121,10 @@ class Keyed:
 
 
 def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
-    """The snapshot's lookup index for ``keys``, built now if it is not there yet.
-
-    ``master_records`` with one hashed key per blocking rule, and the person tables with
-    the person's and the address's keys: each an Arrow file plus, per key, a sorted array
-    of (key, row). Built in a temporary directory and renamed, so a reader never sees
-    half an index and two processes building at once both end with a whole one.
-    """
+    """The snapshot's lookup index for ``keys`` (one hashed key per blocking rule on
+    ``master_records``; ``PERSON_TABLES``), built now if it is not there yet. Built in a
+    temporary directory and renamed, so a reader never sees half an index and two
+    processes building at once both end with a whole one."""
     target = index_path(snapshot, keys)
     if target.exists():
         return target

@@ -28,7 +28,8 @@ def rank_persons(
     pairs: Iterable[tuple[str, float, float]], review_threshold: float, margin: float
 ) -> Best | None:
     """The best person of one request's scored pairs ``(person_id, weight, probability)``:
-    a person scores as their best record; ties go to the smaller person id."""
+    a person scores as their best record; ties go to the smaller person id. Rivals count
+    within ``margin`` bits only: persons a suffix or DOB separates by more are not rivals."""
     people: dict[str, tuple[float, float]] = {}
     for person_id, w, p in pairs:
         seen = people.get(person_id)

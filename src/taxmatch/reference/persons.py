@@ -1,16 +1,11 @@
-"""Person resolution over the master file: group filings into people, once per snapshot.
+"""Person resolution over the master file, once per snapshot: a TIN is not a person key (a
+clerk keys one wrong on a return; an ITIN filer later files with an SSN), so the filings
+are grouped into persons and "the most recent address" is one person's.
 
-A TIN is not a person key: a clerk keys a TIN wrong on one return, and that wrong TIN may
-be nobody's or somebody else's; a person who filed with an ITIN files with an SSN once
-one is issued. ``resolve_persons`` groups the ``filings`` of a reference snapshot into
-persons so that "the most recent address" is one person's; ``reference.person_tables`` then
-writes ``filings.person_id`` and the per-person tables a batch reads.
-
-The rules (see ``taxmatch.resolve``) are pure functions over typed records. This adapter
-only gathers rows for them: SQL groups the filings, narrows each rule to the pairs it
-could accept (blocking: adjacent TINs, equal last_keys, a shared address) and reads their
-modal names and filings; the rules judge those and this module applies their decisions.
-It never logs, never puts a value in an error and never changes a filing other than
+The rules are pure (``taxmatch.resolve``). This adapter only gathers rows for them: SQL
+groups the filings and narrows each rule to the pairs it could accept (adjacent TINs,
+equal last_keys, a shared address); the rules judge those and their decisions are applied
+here. It never logs, never puts a value in an error and never changes a filing other than
 adding its ``person_id``.
 """
 

@@ -123,11 +123,8 @@ def load_reference(
     prepare_version: str = "",
 ) -> ReferenceInfo:
     """Load master files into a new snapshot and make it current. Idempotent per content.
-
-    ``prepare`` lets the layer above add what its matcher needs (features, indexes) to
-    the snapshot before it is sealed; ``prepare_version`` names that preparation, so a
-    changed preparation makes a new snapshot.
-    """
+    ``prepare`` adds what the matcher needs before the snapshot is sealed;
+    ``prepare_version`` names it, so a changed preparation makes a new snapshot."""
     if not files:
         raise InputFileError("reference load", "no master file given")
     shas = [sha256_file(p) for p in files]
