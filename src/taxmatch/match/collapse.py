@@ -242,9 +242,8 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
 
 @contextmanager
 def _second_judge(rows: int) -> Iterator[ProcessPoolExecutor | None]:
-    """A second process to judge every other batch of ``JUDGE_ROWS`` rows on more than
-    two of them (the machine's other core is idle while DuckDB waits for the judging), or
-    None: few rows, or one core."""
+    """A second process judging every other batch of ``JUDGE_ROWS`` (the other core idles
+    while DuckDB waits for the judging), or None: two batches or fewer, or one core."""
     if rows <= 2 * JUDGE_ROWS or (os.cpu_count() or 1) < 2:
         yield None
         return

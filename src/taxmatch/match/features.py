@@ -166,9 +166,8 @@ def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
 def request_features(
     con: duckdb.DuckDBPyConnection, *, source: str = "valid", nicknames: bool = True
 ) -> None:
-    """``req_features`` from the workspace's ``valid`` view (or ``source``, a part of it),
-    with the same columns as the master side. ``nicknames=False`` reads the ``nick`` table
-    already made for the whole batch (``nickname_table``) instead of making it."""
+    """``req_features`` from ``source`` (the workspace's ``valid`` view or a part of it);
+    ``nicknames=False`` reads the batch's ``nick`` table instead of making it."""
     if nicknames:
         nickname_table(con, source=source)
     request = _features_sql(
@@ -203,10 +202,9 @@ def _nullif(v: str | None) -> str | None:
 
 
 def request_feature_rows(valid: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``request_features``' rows in Python, for one lookup's few rows (the warm matcher;
-    its SQL costs milliseconds to plan). The same expressions one by one (a test holds the
-    two equal). ``last_parts`` is a set in effect (DuckDB's ``list_distinct`` returns no
-    particular order; only its overlap is ever read), so it is given sorted."""
+    """``request_features``' rows in Python, for a lookup's few rows (planning the SQL costs
+    milliseconds); a test holds the two equal. ``last_parts`` is given sorted: DuckDB's
+    ``list_distinct`` has no particular order, and only its overlap is ever read."""
     out: list[dict[str, Any]] = []
     for v in valid:
         first, last, zip5 = v["first_name"], v["last_name"], v["zip5"]

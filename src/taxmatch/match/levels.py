@@ -2,11 +2,11 @@
 ways: as the Splink level (``splink()``, which ``model`` trains and a batch scores with)
 and as a Python predicate with SQL's NULL rules (``holds(l, r)``, for ``score``).
 
-``holds`` answers True, False, or None when it cannot tell for sure: a string
-similarity within ``SIMILARITY_EPSILON`` of its threshold (rapidfuzz and DuckDB may
-round the last bits differently), a value of a type it does not expect, or a character
-function on text that is not ASCII. A pair with such a level goes to Splink's SQL.
-Never logs a value.
+``holds`` answers True, False or None (SQL's NULL), and raises ``Unsure`` when it cannot
+tell for sure: a similarity within ``SIMILARITY_EPSILON`` of its threshold (rapidfuzz and
+DuckDB may round the last bits differently), a value of a type it does not expect, or a
+character function on text that is not ASCII; such a pair goes to Splink's SQL. Never
+logs a value.
 """
 
 from __future__ import annotations
@@ -214,9 +214,8 @@ class LevenshteinAtMost(_OnColumn):
 
 @dataclass(frozen=True, slots=True)
 class Overlap(_OnColumn):
-    """The two sides' lists share an element (``list_has_any``), or with ``intersect``
-    Splink's array-intersection level of size >= 1 (``array_length(list_intersect(a, b))
-    >= 1``): NULL items never match."""
+    """The two sides' lists share an element (``list_has_any``, or with ``intersect``
+    Splink's array-intersection level of size 1): NULL items never match."""
 
     column: str
     prior: Prior

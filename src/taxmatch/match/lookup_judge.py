@@ -59,8 +59,7 @@ def best_persons(
     valid: Sequence[Row], pred: Iterable[Row], *, review_threshold: float, margin: float
 ) -> dict[int, Best | None]:
     """Each valid row's best person (``rules.rank_persons``) from Splink-shaped scored
-    pairs ``pred`` (``unique_id_l`` the row number, ``unique_id_r`` a master record id
-    ``<person_id>|n``)."""
+    pairs (``unique_id_r`` a master record id ``<person_id>|n``)."""
     pairs: dict[int, list[tuple[str, float, float]]] = defaultdict(list)
     for p in pred:
         person_id = str(p["unique_id_r"]).split("|", 1)[0]
@@ -82,8 +81,7 @@ def outcomes_of(
     nick: Mapping[str, Sequence[str] | None],
 ) -> list[dict[str, Any]]:
     """One ``outcomes`` row (a dict of ``OUTCOME_SCHEMA``'s columns) per ``valid`` row;
-    ``people`` holds the person tables' rows (``persons``, ``person_names``, ``filings``,
-    ``person_addresses``) of the best persons and of everyone at their addresses."""
+    ``people``: the person tables' rows of the best persons and everyone at their addresses."""
     out: list[dict[str, Any]] = []
     for v in valid:
         rn = int(v["row_number"])

@@ -53,9 +53,9 @@ MODEL_VERSION = "fs-2"
 
 
 def quiet_splink() -> None:
-    """Splink narrates training at INFO and WARNING (untrained levels are expected here:
-    they keep their configured priors) and sets its own level on import, so call this
-    after importing it. Its messages name columns, never values."""
+    """Splink warns of untrained levels (expected: they keep their priors) and sets its own
+    level on import, so call this after importing it. Its messages name columns, never
+    values."""
     for name in ("splink", "splink.internals"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -206,10 +206,8 @@ def train_model(
     memory_limit: str = TRAIN_MEMORY_LIMIT,
 ) -> ModelInfo:
     """Estimate u from random master pairs and m from resolved persons; save the model.
-
-    Reads the snapshot's tables in place (views, not copies) under ``memory_limit``,
-    spilling to ``<store>/work/train-spill`` beyond it: memory is bounded by the limit,
-    not by the size of the master file."""
+    Memory is bounded by ``memory_limit`` (beyond it, DuckDB spills to
+    ``<store>/work/train-spill``), not by the size of the master file."""
     from splink import DuckDBAPI, Linker
 
     if not _SIZE.match(memory_limit):

@@ -20,7 +20,7 @@ from taxmatch.match.evidence import (
     Request,
 )
 from taxmatch.match.mend import place, text_order
-from taxmatch.match.similarity import distance, same, similarity
+from taxmatch.match.similarity import distance, jaro_winkler, same
 from taxmatch.match.thresholds import DOB_WINDOW_DAYS, NO_RIVAL_BITS, NO_RIVAL_WEIGHT, STREET_JW
 
 
@@ -72,7 +72,7 @@ def address_corroborated(request: Request, addresses: Iterable[Address]) -> bool
         if house and (
             (
                 a.house_number == house
-                and (same(a.street, street) or similarity(a.street, street) >= STREET_JW)
+                and (same(a.street, street) or jaro_winkler(a.street, street) >= STREET_JW)
             )
             or (distance(a.house_number, house) == 1 and same(a.street, street))
         ):

@@ -74,9 +74,8 @@ class WarmMatcher:
         self.model = model
         self.lock = threading.Lock()
         self.closed = False
-        # Lookups answered by the Python path and by Splink's SQL, those the Python path
-        # sent to the SQL (a pair it is not sure of, a value it does not handle); with
-        # ``audit``, the lookups answered both ways and those whose answers differed.
+        # Lookups answered in Python, by SQL, sent from Python to SQL (unsure); with
+        # ``audit``, answered both ways and those whose answers differed.
         self.answered = {"python": 0, "sql": 0, "unsure": 0, "audited": 0, "differed": 0}
         self.audit = False
         self._settings = load_settings(model)
@@ -115,9 +114,8 @@ class WarmMatcher:
             keyed.close()
 
     def clear(self) -> None:
-        """Forget the last lookup: drop its workspace and matcher tables (Splink's too)
-        and let go of the rows taken from the index (a lookup's names and addresses are
-        not kept in the serving process longer than the lookup)."""
+        """Forget the last lookup: its tables (Splink's too) and the rows taken from the
+        index (a lookup's names and addresses are not kept longer than the lookup)."""
         if self.closed:
             return
         self.con.execute(
