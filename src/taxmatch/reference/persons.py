@@ -88,21 +88,14 @@ def _split_groups(con: duckdb.DuckDBPyConnection) -> None:
             LEFT JOIN ({mode_sql("_groups", "tin", "date_of_birth", "date_of_birth IS NOT NULL")})
               USING (tin)"""
     )
+    suspects = con.execute(_SUSPECTS_SQL).fetchall()
     split = [
         (tin, first, last_key, "" if dob is None else dob.isoformat())
-        for tin, first, last_key, dob, m_first, m_last, m_dob in con.execute(
-            _SUSPECTS_SQL
-        ).fetchall()
+        for tin, first, last_key, dob, m_first, m_last, m_dob in suspects
         if splits_off(first, last_key, dob, Modal(m_first, m_last, dob=m_dob))
     ]
-    register_strings(
-        con,
-        "_split",
-        {
-            name: [row[i] for row in split]
-            for i, name in enumerate(("tin", "first_name", "last_key", "dob"))
-        },
-    )
+    columns = ("tin", "first_name", "last_key", "dob")
+    register_strings(con, "_split", {c: [row[i] for row in split] for i, c in enumerate(columns)})
     con.execute(
         f"""CREATE TEMP TABLE _gk AS
             SELECT g.*, CASE WHEN s.tin IS NULL THEN g.tin
@@ -122,16 +115,11 @@ def _gathered(
 ) -> tuple[list[tuple[str, str]], dict[str, Modal], dict[str, list[Filed]]]:
     """The pairs of ``_pairs``, and the modal fields and filings of their members."""
     pairs = [(s, d) for s, d in con.execute("SELECT src, dst FROM _pairs").fetchall()]
-    modal = {
-        k: Modal(first, last_key, middle, suffix, dob)
-        for k, first, last_key, middle, suffix, dob in con.execute(
-            "SELECT k, first_name, last_key, middle_name, suffix, date_of_birth FROM _cand_mode"
-        ).fetchall()
-    }
+    modes = "SELECT k, first_name, last_key, middle_name, suffix, date_of_birth FROM _cand_mode"
+    modal = {k: Modal(*row) for k, *row in con.execute(modes).fetchall()}
     filed: dict[str, list[Filed]] = defaultdict(list)
-    for k, *row in con.execute(
-        "SELECT k, tax_year, house_number, street, unit, po_box, zip5 FROM _cand_f"
-    ).fetchall():
+    filings = "SELECT k, tax_year, house_number, street, unit, po_box, zip5 FROM _cand_f"
+    for k, *row in con.execute(filings).fetchall():
         filed[k].append(Filed(*row))
     return pairs, modal, dict(filed)
 

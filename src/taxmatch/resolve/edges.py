@@ -116,10 +116,6 @@ def one_off_roots(
     return merge_roots(accepted_edges(_judged(one_offs, modal, filed, near_address)), rank)
 
 
-def _tin(key: str) -> str:
-    return key.split("~", 1)[0]
-
-
 def _named(key: str, modal: Mapping[str, Modal]) -> bool:
     m = modal.get(key)
     return m is not None and m.first != "" and m.last_key != ""
@@ -135,8 +131,8 @@ def succession_edges(
         for s, d in pairs
         if "~" not in s
         and "~" not in d
-        and is_itin(_tin(s))
-        and is_ssn(_tin(d))
+        and is_itin(s)  # a key without "~" is the TIN
+        and is_ssn(d)
         and _named(s, modal)
         and _named(d, modal)
         and filed.get(s)
