@@ -77,9 +77,8 @@ class Keyed:
     each comes from."""
 
     def __init__(self, directory: Path, name: str, keys: list[str]) -> None:
-        source = pa.memory_map(str(directory / f"{name}.arrow"), "r")
-        self._source = source
-        reader = pa.ipc.open_file(source)
+        self._source = pa.memory_map(str(directory / f"{name}.arrow"), "r")
+        reader = pa.ipc.open_file(self._source)
         self.schema = reader.schema
         self.batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
         sizes = [b.num_rows for b in self.batches]
@@ -103,12 +102,9 @@ class Keyed:
         found: list[Any] = []
         for key, values in wanted.items():
             pairs = self.keys[key]
-            for value in values:
-                v = np.uint64(value)
-                lo = int(np.searchsorted(pairs[0], v, "left"))
-                hi = int(np.searchsorted(pairs[0], v, "right"))
-                if hi > lo:
-                    found.append(pairs[1][lo:hi])
+            v = np.asarray(values, dtype=np.uint64)
+            lo, hi = np.searchsorted(pairs[0], v, "left"), np.searchsorted(pairs[0], v, "right")
+            found += [pairs[1][a:b] for a, b in zip(lo, hi, strict=True) if b > a]
         if not found:
             return self.schema.empty_table(), np.empty(0, np.uint64)
         rows = np.unique(np.concatenate(found))

@@ -191,15 +191,7 @@ def place(slip: Filing, evidence: Evidence) -> Place:
     else:
         unit = _history_unit(slip, evidence) if slip.unit == "" else slip.unit
         house, street = slip.house_number, slip.street
+    deliverable = sql_or(usable, complete is not None)
     return Place(
-        slip.tax_year,
-        line1,
-        unit,
-        city,
-        state,
-        zip5,
-        slip.phone,
-        house,
-        street,
-        sql_or(usable, complete is not None),
+        slip.tax_year, line1, unit, city, state, zip5, slip.phone, house, street, deliverable
     )

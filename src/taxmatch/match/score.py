@@ -145,16 +145,9 @@ class Scorer:
             ]
             if not exact or exact[0].u_probability is None:
                 raise Unsupported("a term-frequency level without an exact level")
-            out.append(
-                _Level(
-                    level,
-                    weight,
-                    f"tf_{column}",
-                    tf_weight,
-                    float(d.get("tf_minimum_u_value", 0.0)),
-                    math.log2(float(exact[0].u_probability)),
-                )
-            )
+            tf_min_u = float(d.get("tf_minimum_u_value", 0.0))
+            log2_u_exact = math.log2(float(exact[0].u_probability))
+            out.append(_Level(level, weight, f"tf_{column}", tf_weight, tf_min_u, log2_u_exact))
         return out
 
     def admitted(self, req: Row, rec: Row) -> bool:

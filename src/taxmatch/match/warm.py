@@ -28,13 +28,7 @@ from taxmatch.match.collapse import OUTCOME_SCHEMA, REQUEST_COLUMNS, collapse
 from taxmatch.match.features import FEATURE_COLUMNS, REQUEST_INPUTS, request_feature_rows
 from taxmatch.match.features import request_features as sql_request_features
 from taxmatch.match.levels import RuleKey, Unsure
-from taxmatch.match.lookup_index import (
-    PERSON_TABLES,
-    Keyed,
-    build_lookup_index,
-    key_sql,
-    people_of,
-)
+from taxmatch.match.lookup_index import PERSON_TABLES, Keyed, build_lookup_index, key_sql, people_of
 from taxmatch.match.lookup_judge import best_persons, outcomes_of
 from taxmatch.match.model import (
     BLOCKING,
