@@ -72,9 +72,8 @@ ALIGNED: dict[str, dict[str, str]] = {
 
 
 class Keyed:
-    """One table of the lookup index: its rows (an Arrow file, memory-mapped: pages are
-    read when a lookup touches them) and, per key, the sorted key values with the row
-    each comes from."""
+    """One table of the lookup index: its rows (a memory-mapped Arrow file) and, per key,
+    the sorted key values with the row each comes from."""
 
     def __init__(self, directory: Path, name: str, keys: list[str]) -> None:
         self._source = pa.memory_map(str(directory / f"{name}.arrow"), "r")
@@ -178,32 +177,25 @@ def _write_keyed(
     keyed += "".join(f", {expr} AS __aligned_{k}" for k, expr in aligned_sql.items())
     reader = con.sql(f"SELECT m.*, {keyed} FROM ref.{name} m").to_arrow_reader(200_000)
     cols = [c for c in reader.schema.names if not c.startswith("__")]  # the table's own
-    parts: dict[str, list[Any]] = {k: [] for k in key_exprs}
-    aligned: dict[str, list[Any]] = {k: [] for k in aligned_sql}
-    offset = 0
+    hashed: dict[str, list[Any]] = {c: [] for c in reader.schema.names if c.startswith("__")}
     schema = pa.schema([reader.schema.field(c) for c in cols])
     with pa.ipc.new_file(str(directory / f"{name}.arrow"), schema) as writer:
         for batch in reader:
             writer.write_batch(batch.select(cols))
-            for k in key_exprs:
-                column = batch.column(f"__{k}")
-                valid = np.asarray(column.is_valid())
-                values = np.asarray(column.fill_null(0), dtype=np.uint64)
-                rows = np.arange(offset, offset + batch.num_rows, dtype=np.uint64)
-                parts[k].append(np.stack([values[valid], rows[valid]]))
-            for k in aligned_sql:
-                column = batch.column(f"__aligned_{k}")
-                if column.null_count:
-                    raise ReferenceSnapshotError("a lookup index key is unexpectedly null")
-                aligned[k].append(np.asarray(column, dtype=np.uint64))
-            offset += batch.num_rows
-    for k, chunks in parts.items():
-        pairs = np.concatenate(chunks, axis=1) if chunks else np.empty((2, 0), np.uint64)
+            for c, chunks in hashed.items():
+                chunks.append(batch.column(c))
+    for k in key_exprs:
+        column = pa.chunked_array(hashed[f"__{k}"], pa.uint64())
+        valid = np.asarray(column.is_valid())
+        values = np.asarray(column.fill_null(0), dtype=np.uint64)[valid]
+        pairs = np.stack([values, np.flatnonzero(valid).astype(np.uint64)])
         order = np.argsort(pairs[0], kind="stable")
         np.save(directory / f"{name}.{k}.npy", pairs[:, order])
-    for k, chunks in aligned.items():
-        values = np.concatenate(chunks) if chunks else np.empty(0, np.uint64)
-        np.save(directory / f"{name}.{k}.aligned.npy", values)
+    for k in aligned_sql:
+        column = pa.chunked_array(hashed[f"__aligned_{k}"], pa.uint64())
+        if column.null_count:
+            raise ReferenceSnapshotError("a lookup index key is unexpectedly null")
+        np.save(directory / f"{name}.{k}.aligned.npy", np.asarray(column, dtype=np.uint64))
 
 
 def people_of(
