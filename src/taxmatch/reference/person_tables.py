@@ -66,9 +66,8 @@ def register_strings(
 
 
 def candidate_filings(con: duckdb.DuckDBPyConnection, groups: str, key: str) -> None:
-    """``_cand_f``: the filings of the groups selected by the SQL ``groups`` (a small set,
-    rows of ``_gk`` or ``_pg``) keyed by their column ``key``; ``_cand_mode``: their modal
-    name fields and DOB per key."""
+    """``_cand_f``: the filings of the few groups (of ``_gk`` or ``_pg``) the SQL ``groups``
+    selects, keyed by their column ``key``; ``_cand_mode``: their modal fields per key."""
     con.execute("DROP TABLE IF EXISTS _cand_f")
     con.execute("DROP TABLE IF EXISTS _cand_mode")
     con.execute(
@@ -158,9 +157,8 @@ def write_person_ids(con: duckdb.DuckDBPyConnection) -> None:
                    {_pid("k.person_key")} AS person_id
             FROM _gk g JOIN _pk k USING (cluster_key)"""
     )
-    row = con.execute(
-        "SELECT count(DISTINCT person_key), count(DISTINCT person_id) FROM _gp"
-    ).fetchone()
+    counts = "SELECT count(DISTINCT person_key), count(DISTINCT person_id) FROM _gp"
+    row = con.execute(counts).fetchone()
     if row is None or row[0] != row[1]:
         raise ReferenceSnapshotError("filings: person_id collision; resolution refused")
     con.execute("ALTER TABLE filings ADD COLUMN person_id VARCHAR")

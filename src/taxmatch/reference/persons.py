@@ -134,9 +134,8 @@ def _merge_one_offs(con: duckdb.DuckDBPyConnection) -> None:
     )
     by_tin: dict[str, list[str]] = defaultdict(list)
     one_offs: list[tuple[str, str]] = []
-    for key, tin, one_off in con.execute(
-        "SELECT cluster_key, tin, first_year = last_year FROM _clusters ORDER BY cluster_key"
-    ).fetchall():
+    clusters = "SELECT cluster_key, tin, first_year = last_year FROM _clusters ORDER BY cluster_key"
+    for key, tin, one_off in con.execute(clusters).fetchall():
         by_tin[tin].append(key)
         if one_off:
             one_offs.append((key, tin))
@@ -154,13 +153,11 @@ def _merge_one_offs(con: duckdb.DuckDBPyConnection) -> None:
     candidate_filings(
         con, f"SELECT * FROM _gk SEMI JOIN ({keys}) USING (cluster_key)", "cluster_key"
     )
-    rank = {
-        key: (last - first, filings, last)
-        for key, first, last, filings in con.execute(
-            "SELECT cluster_key, first_year, last_year, n_filings FROM _clusters "
-            "SEMI JOIN (SELECT k AS cluster_key FROM _cand_mode) USING (cluster_key)"
-        ).fetchall()
-    }
+    ranked = con.execute(
+        "SELECT cluster_key, first_year, last_year, n_filings FROM _clusters "
+        "SEMI JOIN (SELECT k AS cluster_key FROM _cand_mode) USING (cluster_key)"
+    ).fetchall()
+    rank = {key: (last - first, filings, last) for key, first, last, filings in ranked}
     _, modal, filed = _gathered(con)
     roots = one_off_roots(pairs, modal, filed, rank)
     moved = {k: r for k, r in roots.items() if k != r}

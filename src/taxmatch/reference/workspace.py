@@ -1,11 +1,10 @@
 """The batch workspace: an on-disk DuckDB file per batch that holds the staged records.
 
-Validation streams verdicts into ``records`` chunk by chunk, so memory does not grow with
-the input file; whole-batch counts (duplicates, boilerplate, officer caps) are window
-functions here; matching writes ``outcomes``; the package writer streams them back out in
-file order. The workspace is scratch: the state database and the package are the record.
-
-Never logs a value; grouping keys are digests, not names.
+Validation streams verdicts into ``records`` chunk by chunk (memory does not grow with the
+input file); whole-batch counts are window functions here; matching writes ``outcomes``;
+the package writer streams them back out in file order. The workspace is scratch: the
+state database and the package are the record. Never logs a value; grouping keys are
+digests, not names.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 
 import duckdb
 import pyarrow as pa
@@ -127,12 +125,7 @@ class BatchWorkspace:
     def __enter__(self) -> BatchWorkspace:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:

@@ -57,11 +57,9 @@ def disjoint_sources(edges: Iterable[Pair], years: Mapping[str, Iterable[int]]) 
 
 
 def merge_roots(edges: Iterable[Pair], rank: Mapping[str, tuple[int, int, int]]) -> dict[str, str]:
-    """Cluster -> canonical cluster of its component, for every cluster named in ``edges``.
-
-    The canonical cluster spans the most tax years, then has the most filings, then the
-    latest year, then the smallest key; ``rank`` gives (span, filings, last year).
-    """
+    """Cluster -> canonical cluster of its component, for every cluster named in ``edges``:
+    the one spanning the most tax years, then with the most filings, then the latest year,
+    then the smallest key (``rank`` gives span, filings and last year)."""
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
