@@ -53,9 +53,8 @@ FEATURE_COLUMNS = (
 
 
 def _features_sql(name: str, address: str, **given: str) -> str:
-    """The SELECT list of ``FEATURE_COLUMNS``, in order: the name parts and date of birth
-    from the table aliased ``name``, the address from ``address``, the nicknames from
-    ``nick n`` and the other columns as ``given`` (SQL expressions)."""
+    """The SELECT list of ``FEATURE_COLUMNS``: the name parts and DOB from the table aliased
+    ``name``, the address from ``address``, nicknames from ``nick n``, the rest ``given``."""
     parts = ("first_name", "middle_name", "last_name", "suffix")
     places = ("house_number", "street", "unit", "po_box", "zip5", "city", "state")
     exprs = {c: f"nullif({name}.{c}, '')" for c in parts}
@@ -89,14 +88,8 @@ def nickname_table(con: duckdb.DuckDBPyConnection, *, source: str = "valid") -> 
 # An address's columns in the order ties between two addresses are broken; with a filing's
 # name columns before them, the order one person's filings of one year are numbered in.
 _ADDRESS_ORDER = ("line1", "unit", "house_number", "street", "po_box", "city", "state", "zip5")
-_FILED = ", ".join(
-    f"f.{c}"
-    for c in (
-        *("tin", "first_name", "middle_name", "last_name", "suffix", "date_of_birth"),
-        *_ADDRESS_ORDER,
-        "phone",
-    )
-)
+_NAME_ORDER = ("tin", "first_name", "middle_name", "last_name", "suffix", "date_of_birth")
+_FILED = ", ".join(f"f.{c}" for c in (*_NAME_ORDER, *_ADDRESS_ORDER, "phone"))
 
 
 def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:

@@ -87,8 +87,7 @@ def outcomes_of(
         rn = int(v["row_number"])
         found = best.get(rn)
         evidence = None if found is None else evidence_of(found.person_id, **people)
-        first = v["first_name"]
-        nicknames = (nick.get(first) if first is not None else None) or ()
+        nicknames = nick.get(v["first_name"]) or ()
         outcome = judge(rn, request_of(v), found, evidence, nicknames)
         out.append(dict(zip(OUTCOME_SCHEMA.names, outcome, strict=True)))
     return out

@@ -251,8 +251,7 @@ def train_model(
         "seed": seed,
         "splink_settings": settings,
     }
-    text = json.dumps(doc, indent=2, sort_keys=True)
-    write_private_text(out / "model.json", text)
+    write_private_text(out / "model.json", json.dumps(doc, indent=2, sort_keys=True))
     return load_model_info(store, snapshot_id)
 
 

@@ -76,9 +76,7 @@ class WarmMatcher:
         self.keys = rule_keys(self._settings)
         index = build_lookup_index(snapshot, self.keys)
         self._master = Keyed(index, "master_records", [f"k{i}" for i in range(len(self.keys))])
-        self._people = {
-            name: Keyed(index, name, list(keys)) for name, keys in PERSON_TABLES.items()
-        }
+        self._people = {t: Keyed(index, t, list(keys)) for t, keys in PERSON_TABLES.items()}
         self._features_schema = pa.schema([self._master.schema.field(c) for c in FEATURE_COLUMNS])
         self.con = duckdb.connect()
         try:
@@ -130,14 +128,10 @@ class WarmMatcher:
     def _python_scorer(self) -> Scorer | None:
         """The Python scorer for this model, or None (lookups then take the SQL path)
         when the saved model's levels are not the declared ones."""
-        tf = {
-            f"tf_{column}": dict(
-                self.con.execute(
-                    f"SELECT {column}, tf_{column} FROM ref.{table} WHERE {column} IS NOT NULL"
-                ).fetchall()
-            )
-            for _, table, column in TF_VIEWS
-        }
+        tf: dict[str, dict[Any, float]] = {}
+        for _, table, column in TF_VIEWS:
+            sql = f"SELECT {column}, tf_{column} FROM ref.{table} WHERE {column} IS NOT NULL"
+            tf[f"tf_{column}"] = dict(self.con.execute(sql).fetchall())
         try:
             return Scorer(self._settings, tf)
         except Unsupported:
