@@ -1,6 +1,10 @@
 """Matching adapters: find the master-file persons a validated request may be.
 
-A matcher reads the batch workspace's ``valid`` view and the reference snapshot and writes
-one ``outcomes`` row per valid record (a ``MatchSummary`` plus the candidate address). It
-never decides disclosure (``taxmatch.policy.decide`` does) and never logs a value.
+A matcher reads the workspace's ``valid`` view and the reference snapshot and writes one
+``outcomes`` row per valid record (``evidence.Outcome``); it never decides disclosure
+(``taxmatch.policy.decide`` does) and never logs a value. A batch is scored by Splink on
+DuckDB (``probabilistic``) and its best persons' evidence gathered in SQL (``collapse``);
+a single lookup (``warm``) takes its candidates from the ``lookup_index``, scores them in
+Python (``score``) and gathers the evidence from the index's rows (``lookup_judge``). Both
+paths judge with the same ``rules``, and tests hold them to the same answers.
 """

@@ -1,13 +1,8 @@
-"""From a batch's scored pairs to its ``outcomes``: DuckDB gathers, the rules decide.
-
-``collapse`` ranks each request's persons with ``rules.rank_persons``, gathers the best
-person's evidence from the snapshot's person tables in one query (names, addresses,
-filings in the requested periods, who else files at those addresses, which buildings
-have units) and writes one ``outcomes`` row per valid request from ``rules.judge``. The
-SQL here only gathers: every rule is in ``taxmatch.match.rules`` and ``mend``, which the
-single-lookup path and ``explain`` call too.
-
-Never logs a value.
+"""From a batch's scored pairs to its ``outcomes``: ranks each request's persons
+(``rules.rank_persons``), gathers the best person's evidence from the snapshot's person
+tables in one query (names, addresses, filings in the requested periods, who else files
+at those addresses, which buildings have units) and judges it (``rules.judge``). The SQL
+only gathers; every rule is in ``rules``. Never logs a value.
 """
 
 from __future__ import annotations
@@ -15,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
-from collections.abc import Iterator, Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from itertools import groupby
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -38,6 +34,9 @@ from taxmatch.match.evidence import (
 )
 from taxmatch.match.rules import judge, rank_persons
 from taxmatch.match.thresholds import MAX_SLIP_SUPPORT
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 # Rows fetched from DuckDB per Arrow batch while ranking, and while judging (each judged
 # batch is one task: small enough that the two processes finish together).
@@ -82,31 +81,23 @@ def collapse(
     margin: float,
     *,
     ref: str = "ref",
-    valid: str = "valid",
-    into: str = "outcomes",
 ) -> None:
-    """``into`` (default ``outcomes``) from the scored pairs in ``pred``, one row per row
-    of ``valid``; ``ref`` is the schema holding the snapshot's person tables."""
+    """``outcomes`` from the scored pairs in ``pred``, one row per row of ``valid``; ``ref``
+    is the schema holding the snapshot's person tables."""
     con.execute("DROP TABLE IF EXISTS collapse_best")
     rank_into(con, pred, review_threshold, margin)
-    judge_ranked(con, ref=ref, valid=valid, into=into)
+    judge_ranked(con, ref=ref)
 
 
-def judge_ranked(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    ref: str = "ref",
-    valid: str = "valid",
-    into: str = "outcomes",
-) -> None:
-    """``into``: one outcome per row of ``valid`` from the best persons ``rank_into`` kept
+def judge_ranked(con: duckdb.DuckDBPyConnection, *, ref: str = "ref") -> None:
+    """``outcomes``: one per row of ``valid`` from the best persons ``rank_into`` kept
     (``collapse_best``; a row without one has no candidate), judged by the rules."""
     _add_best(con, _BEST_SCHEMA.empty_table())
     # The request columns the rules read, once: ``valid`` is usually a view over the
     # workspace's tables, which the gathering query would otherwise join twice.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE collapse_valid AS
-            SELECT {", ".join(REQUEST_COLUMNS)} FROM {valid}"""
+            SELECT {", ".join(REQUEST_COLUMNS)} FROM valid"""
     )
     try:
         rows: list[pa.RecordBatch] = []
@@ -121,10 +112,10 @@ def judge_ranked(
                     "CREATE OR REPLACE TEMP VIEW collapse_part AS SELECT * FROM collapse_valid "
                     f"WHERE row_number >= {int(lo)} AND row_number < {int(lo) + GATHER_ROWS}"
                 )
-                _gather(con, ref, "collapse_part")
+                _gather(con, ref)
                 rows += _judged(con, helper)
         con.register("collapse_outcomes", pa.Table.from_batches(rows, schema=OUTCOME_SCHEMA))
-        con.execute(f"CREATE OR REPLACE TABLE {into} AS SELECT * FROM collapse_outcomes")
+        con.execute("CREATE OR REPLACE TABLE outcomes AS SELECT * FROM collapse_outcomes")
     finally:
         con.unregister("collapse_outcomes")
         con.execute(
@@ -166,8 +157,9 @@ def _add_best(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
         con.unregister("collapse_best_arrow")
 
 
-def _gather(con: duckdb.DuckDBPyConnection, ref: str, valid: str) -> None:
-    """``collapse_in``: one row per valid request with its best person's evidence."""
+def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
+    """``collapse_in``: one row per request of ``collapse_part`` with its best person's
+    evidence."""
     filed_in_period = (
         f"FROM jb JOIN {ref}.filings f USING (person_id) "
         "WHERE list_contains(jb.tax_periods, f.tax_year)"
@@ -175,7 +167,7 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str, valid: str) -> None:
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE collapse_in AS
         WITH jb AS (
-          SELECT b.*, v.tax_periods FROM collapse_best b JOIN {valid} v USING (row_number)
+          SELECT b.*, v.tax_periods FROM collapse_best b JOIN collapse_part v USING (row_number)
         ),
         own AS (
           SELECT jb.row_number, a.* FROM jb JOIN {ref}.person_addresses a USING (person_id)
@@ -235,7 +227,7 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str, valid: str) -> None:
                p.suffix AS p_suffix, p.date_of_birth AS p_dob,
                names.names, addresses.addresses, filed.filings, neighbours_l.neighbours,
                co_filed_l.co_filed, units_l.units
-        FROM {valid} v
+        FROM collapse_part v
         LEFT JOIN collapse_best b USING (row_number)
         LEFT JOIN {ref}.persons p ON p.person_id = b.person_id
         LEFT JOIN nick k ON k.first_name = v.first_name
@@ -250,9 +242,8 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str, valid: str) -> None:
 
 @contextmanager
 def _second_judge(rows: int) -> Iterator[ProcessPoolExecutor | None]:
-    """A second process to judge every other batch of ``JUDGE_ROWS`` rows on more than
-    two of them (the machine's other core is idle while DuckDB waits for the judging), or
-    None: few rows, or one core."""
+    """A second process judging every other batch of ``JUDGE_ROWS`` (the other core idles
+    while DuckDB waits for the judging), or None: two batches or fewer, or one core."""
     if rows <= 2 * JUDGE_ROWS or (os.cpu_count() or 1) < 2:
         yield None
         return
@@ -310,6 +301,14 @@ def key_of(row: Mapping[str, Any]) -> Key:
     return (row["house_number"], row["street"], row["unit"], row["po_box"], row["zip5"])
 
 
+def grouped(pairs: Iterable[tuple[K, V]]) -> dict[K, frozenset[V]]:
+    """Each first item with the set of second items paired with it."""
+    out: dict[K, set[V]] = defaultdict(set)
+    for k, v in pairs:
+        out[k].add(v)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
 def judge_gathered(row: dict[str, Any]) -> Outcome:
     """``rules.judge`` on one row of ``collapse_in``."""
     request = request_of(row)
@@ -318,12 +317,6 @@ def judge_gathered(row: dict[str, Any]) -> Outcome:
     best = Best(row["person_id"], row["p"], row["strong"], row["margin"])
     evidence = None
     if row["has_person"]:
-        neighbours: dict[Key, set[str]] = {}
-        for item in row["neighbours"] or ():
-            neighbours.setdefault(key_of(item), set()).add(item["other"])
-        co_filed: dict[str, set[Key]] = {}
-        for item in row["co_filed"] or ():
-            co_filed.setdefault(item["other"], set()).add(key_of(item))
         evidence = Evidence(
             person=Person(
                 row["person_id"], row["tin"], row["deceased"], row["p_suffix"], _date(row["p_dob"])
@@ -331,8 +324,8 @@ def judge_gathered(row: dict[str, Any]) -> Outcome:
             names=[Name(n["first_name"], n["last_key"]) for n in row["names"] or ()],
             addresses=[Address._make(a.values()) for a in row["addresses"] or ()],
             filings=[Filing._make(f.values()) for f in row["filings"] or ()],
-            neighbours={k: frozenset(v) for k, v in neighbours.items()},
-            co_filed={k: frozenset(v) for k, v in co_filed.items()},
+            neighbours=grouped((key_of(n), n["other"]) for n in row["neighbours"] or ()),
+            co_filed=grouped((c["other"], key_of(c)) for c in row["co_filed"] or ()),
             units_at=frozenset((u[0], u[1], u[2]) for u in row["units"] or ()),
         )
     return judge(row["row_number"], request, best, evidence, row["nicknames"] or ())

@@ -1,8 +1,4 @@
-"""The records the matcher's rules read and write.
-
-The thresholds are named in ``taxmatch.match.thresholds``, the string measures defined
-in ``taxmatch.match.similarity``.
-"""
+"""The records the matcher's rules read and write."""
 
 from __future__ import annotations
 
@@ -97,14 +93,11 @@ class Best(NamedTuple):
 
 
 class Evidence(NamedTuple):
-    """Everything of the best person's the checks read.
-
-    ``neighbours`` holds, for each address the person filed from in a requested period
-    with at most ``MAX_SLIP_SUPPORT`` filings, the other persons filing there;
-    ``co_filed`` holds which of the person's own addresses each of those filed from.
-    ``units_at`` holds (house number, street, ZIP) of the person's addresses where
-    anyone files with a unit.
-    """
+    """Everything of the best person's the checks read. ``neighbours``: for each address
+    the person filed from in a requested period with at most ``MAX_SLIP_SUPPORT`` filings,
+    the other persons filing there; ``co_filed``: which of the person's own addresses each
+    of those filed from; ``units_at``: (house number, street, ZIP) of the person's
+    addresses where anyone files with a unit."""
 
     person: Person
     names: Sequence[Name]

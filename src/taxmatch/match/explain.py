@@ -1,10 +1,7 @@
-"""Why the probabilistic matcher scored one request as it did: the custodian's view.
-
-Re-scores one valid request of a past batch exactly as the batch did (the same model,
-reference snapshot, term-frequency tables and request features, read from the batch's
-workspace) but keeps Splink's per-comparison match weights, so that the best person's
-match weight can be shown as a sum: the prior, then each comparison's bits. Candidate
-pairs are collapsed to persons as the matcher does (best record per person) and ranked.
+"""Why the probabilistic matcher scored one request as it did: the custodian's view. One
+valid request of a past batch is re-scored exactly as the batch did (the same model,
+snapshot and request features) keeping Splink's per-comparison match weights, so that each
+person's match weight shows as a sum: the prior, then each comparison's bits.
 
 Reads the workspace and the snapshot read-only and writes nothing. Never logs a value;
 a clear TIN never leaves this module (candidates carry it masked, and a prefix of the
@@ -183,9 +180,8 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, what: str) -
 
 
 def _best_pair_per_person(con: duckdb.DuckDBPyConnection, pred: str) -> list[dict[str, Any]]:
-    """The matcher's collapse (best record per person, ranked by weight then person_id),
-    with the first-name and address checks of its decision summary for every person
-    (``rules.first_name_agrees`` and ``rules.address_corroborated``, as the batch ran them)."""
+    """The best record per person, ranked by weight then person_id, with the first-name and
+    address checks of the decision summary (``rules``, as the batch ran them) for each."""
     cur = con.execute(
         f"""WITH pairs AS (
           SELECT *, split_part(unique_id_r, '|', 1) AS person_id,

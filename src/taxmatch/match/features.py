@@ -1,12 +1,7 @@
-"""Comparison-ready records for the probabilistic matcher, on both sides.
-
-Master side, prepared once per reference snapshot (``prepare_snapshot``): one record per
-resolved person and distinct address (``master_records``), carrying the person's modal
-name, every name and TIN variant seen, and direct nickname links; term-frequency tables
-for first and last names. Request side, per batch (``request_features``): the same
-columns from the workspace's ``valid`` view.
-
-Both sides share one column set so a single Splink model scores them. Never logs a value.
+"""Comparison-ready records, one column set on both sides so that one Splink model scores
+them: per snapshot, one ``master_records`` row per resolved person and distinct address
+(modal name, every name and TIN variant seen, nicknames) and the term-frequency tables;
+per batch, ``req_features`` from the workspace's ``valid`` view. Never logs a value.
 """
 
 from __future__ import annotations
@@ -58,9 +53,8 @@ FEATURE_COLUMNS = (
 
 
 def _features_sql(name: str, address: str, **given: str) -> str:
-    """The SELECT list of ``FEATURE_COLUMNS``, in order: the name parts and date of birth
-    from the table aliased ``name``, the address from ``address``, the nicknames from
-    ``nick n`` and the other columns as ``given`` (SQL expressions)."""
+    """The SELECT list of ``FEATURE_COLUMNS``: the name parts and DOB from the table aliased
+    ``name``, the address from ``address``, nicknames from ``nick n``, the rest ``given``."""
     parts = ("first_name", "middle_name", "last_name", "suffix")
     places = ("house_number", "street", "unit", "po_box", "zip5", "city", "state")
     exprs = {c: f"nullif({name}.{c}, '')" for c in parts}
@@ -74,9 +68,11 @@ def _features_sql(name: str, address: str, **given: str) -> str:
     return ",\n               ".join(f"{exprs[c]} AS {c}" for c in FEATURE_COLUMNS)
 
 
-def _nickname_table(con: duckdb.DuckDBPyConnection, names_sql: str) -> None:
-    """``nick(first_name, nicknames)`` for every distinct first name the query yields."""
-    names = [row[0] for row in con.execute(names_sql).fetchall() if row[0]]
+def nickname_table(con: duckdb.DuckDBPyConnection, *, source: str = "valid") -> None:
+    """``nick(first_name, nicknames)`` for every first name of ``source`` (a batch scored in
+    chunks makes it once, for the whole batch)."""
+    found = con.execute(f"SELECT DISTINCT first_name FROM {source}").fetchall()
+    names = [row[0] for row in found if row[0]]
     table = pa.table(
         {
             "first_name": names,
@@ -89,30 +85,18 @@ def _nickname_table(con: duckdb.DuckDBPyConnection, names_sql: str) -> None:
     con.unregister("nick_arrow")
 
 
-def request_nicknames(con: duckdb.DuckDBPyConnection, *, source: str = "valid") -> None:
-    """``nick`` for every first name of ``source`` (a batch scored in chunks makes it once,
-    for the whole batch)."""
-    _nickname_table(con, f"SELECT DISTINCT first_name FROM {source}")
-
-
 # An address's columns in the order ties between two addresses are broken; with a filing's
 # name columns before them, the order one person's filings of one year are numbered in.
 _ADDRESS_ORDER = ("line1", "unit", "house_number", "street", "po_box", "city", "state", "zip5")
-_FILED = ", ".join(
-    f"f.{c}"
-    for c in (
-        *("tin", "first_name", "middle_name", "last_name", "suffix", "date_of_birth"),
-        *_ADDRESS_ORDER,
-        "phone",
-    )
-)
+_NAME_ORDER = ("tin", "first_name", "middle_name", "last_name", "suffix", "date_of_birth")
+_FILED = ", ".join(f"f.{c}" for c in (*_NAME_ORDER, *_ADDRESS_ORDER, "phone"))
 
 
 def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
     """Build ``master_records`` and tf tables in an open (writable) snapshot. Every list is
     sorted and every table written in ``unique_id`` order, so the same master file makes
     the same tables, row for row (and so, with the same seed, the same model)."""
-    _nickname_table(con, "SELECT DISTINCT first_name FROM person_names")
+    nickname_table(con, source="person_names")
     master = _features_sql(
         "p",
         "a",
@@ -175,11 +159,10 @@ def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
 def request_features(
     con: duckdb.DuckDBPyConnection, *, source: str = "valid", nicknames: bool = True
 ) -> None:
-    """``req_features`` from the workspace's ``valid`` view (or ``source``, a part of it),
-    with the same columns as the master side. ``nicknames=False`` reads the ``nick`` table
-    already made for the whole batch (``request_nicknames``) instead of making it."""
+    """``req_features`` from ``source`` (the workspace's ``valid`` view or a part of it);
+    ``nicknames=False`` reads the batch's ``nick`` table instead of making it."""
     if nicknames:
-        request_nicknames(con, source=source)
+        nickname_table(con, source=source)
     request = _features_sql(
         "v",
         "v",
@@ -212,10 +195,9 @@ def _nullif(v: str | None) -> str | None:
 
 
 def request_feature_rows(valid: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``request_features``' rows in Python, for one lookup's few rows (the warm matcher;
-    its SQL costs milliseconds to plan). The same expressions one by one (a test holds the
-    two equal). ``last_parts`` is a set in effect (DuckDB's ``list_distinct`` returns no
-    particular order; only its overlap is ever read), so it is given sorted."""
+    """``request_features``' rows in Python, for a lookup's few rows (planning the SQL costs
+    milliseconds); a test holds the two equal. ``last_parts`` is given sorted: DuckDB's
+    ``list_distinct`` has no particular order, and only its overlap is ever read."""
     out: list[dict[str, Any]] = []
     for v in valid:
         first, last, zip5 = v["first_name"], v["last_name"], v["zip5"]

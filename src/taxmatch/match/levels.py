@@ -1,17 +1,12 @@
-"""The model's comparison levels and blocking rules, declared once.
+"""The model's comparison levels and blocking rules, declared once, each rendered two
+ways: as the Splink level (``splink()``, which ``model`` trains and a batch scores with)
+and as a Python predicate with SQL's NULL rules (``holds(l, r)``, for ``score``).
 
-Each level is a small frozen dataclass that renders itself two ways: as the Splink level
-(``splink()``: the SQL condition, label, m/u priors, fixed flags and term-frequency
-column ``taxmatch.match.model`` trains and a batch scores with) and as a Python predicate
-(``holds(l, r)``: the same condition on one request row and one master row, with SQL's
-NULL rules, for the lookup path's scorer ``taxmatch.match.score``). The thresholds are
-named constants below, read by both renderings.
-
-``holds`` answers True, False, or None when it cannot tell for sure: a string
-similarity within ``SIMILARITY_EPSILON`` of its threshold (rapidfuzz and DuckDB may
-round the last bits differently), a value of a type it does not expect, or a character
-function on text that is not ASCII. A pair with such a level goes to Splink's SQL.
-Never logs a value.
+``holds`` answers True, False or None (SQL's NULL), and raises ``Unsure`` when it cannot
+tell for sure: a similarity within ``SIMILARITY_EPSILON`` of its threshold (rapidfuzz and
+DuckDB may round the last bits differently), a value of a type it does not expect, or a
+character function on text that is not ASCII; such a pair goes to Splink's SQL. Never
+logs a value.
 """
 
 from __future__ import annotations
@@ -133,15 +128,13 @@ class Swapped:
 
     label: str
     prior: Prior
-    first: str = "first_name"
-    last: str = "last_key"
 
     def splink(self) -> Any:
-        f, k = self.first, self.last
-        return self.prior.custom(f"{f}_l = {k}_r AND {k}_l = {f}_r", self.label)
+        sql = "first_name_l = last_key_r AND last_key_l = first_name_r"
+        return self.prior.custom(sql, self.label)
 
     def holds(self, req: Row, rec: Row) -> bool | None:
-        values = (req[self.first], rec[self.last], req[self.last], rec[self.first])
+        values = (req["first_name"], rec["last_key"], req["last_key"], rec["first_name"])
         if any(v is None for v in values):
             return None
         return bool(values[0] == values[1] and values[2] == values[3])
@@ -221,9 +214,8 @@ class LevenshteinAtMost(_OnColumn):
 
 @dataclass(frozen=True, slots=True)
 class Overlap(_OnColumn):
-    """The two sides' lists share an element (``list_has_any``), or with ``intersect``
-    Splink's array-intersection level of size >= 1 (``array_length(list_intersect(a, b))
-    >= 1``): NULL items never match."""
+    """The two sides' lists share an element (``list_has_any``, or with ``intersect``
+    Splink's array-intersection level of size 1): NULL items never match."""
 
     column: str
     prior: Prior

@@ -1,12 +1,10 @@
-"""The lookup index: a reference snapshot's master records and person tables as
-memory-mapped Arrow files, with, per key, sorted 64-bit hashes and the rows they come from.
+"""The lookup index: a snapshot's master records and person tables as memory-mapped Arrow
+files, with, per key, sorted 64-bit hashes and the rows they come from.
 
-Every blocking rule (``taxmatch.match.model.BLOCKING``) is a conjunction of equalities
-``l.a = r.b``, so a request's own keys fetch every master record any rule could pair it
-with: a superset of the batch's candidates (a hash collision only adds a record, which
-the blocking then drops), in microseconds. The person tables are kept by the person's
-and the address's keys (what ``collapse`` reads for the best person). Built once per
-snapshot, beside it (``<snapshot>.lookup-<digest>/``). Never logs a value.
+Every blocking rule (``model.BLOCKING``) is a conjunction of equalities, so a request's
+own keys fetch every master record any rule could pair it with: a superset of the
+batch's candidates (a hash collision only adds a record, which the blocking then drops).
+Built once per snapshot, beside it (``<snapshot>.lookup-<digest>/``). Never logs a value.
 """
 
 from __future__ import annotations
@@ -42,19 +40,15 @@ def key_sql(cols: tuple[str, ...], alias: str) -> str:
     return f"CASE WHEN {nulls} THEN NULL ELSE hash({values}) END"
 
 
-def _rules_digest(keys: list[RuleKey]) -> str:
-    """Everything the index's content depends on besides the snapshot: the rules, how keys
-    are made, which person tables are kept by which keys, and DuckDB's version."""
+def index_path(snapshot: Path, keys: list[RuleKey]) -> Path:
+    """The lookup index's directory beside ``snapshot``, named by a digest of everything its
+    content depends on besides the snapshot: the rules, how keys are made, which person
+    tables are kept by which keys, and DuckDB's version (``hash`` is only stable within one)."""
     text = json.dumps(
         [[[k.left, k.right] for k in keys], key_sql(("a", "b"), "m"), PERSON_TABLES, ALIGNED]
     )
-    return hashlib.sha256(f"{INDEX_VERSION}|{duckdb.__version__}|{text}".encode()).hexdigest()
-
-
-def index_path(snapshot: Path, keys: list[RuleKey]) -> Path:
-    """The lookup index's directory beside ``snapshot``. The digest in the name covers
-    the rules and the DuckDB version (``hash`` is only stable within one)."""
-    return snapshot.with_name(f"{snapshot.stem}.lookup-{_rules_digest(keys)[:12]}")
+    digest = hashlib.sha256(f"{INDEX_VERSION}|{duckdb.__version__}|{text}".encode()).hexdigest()
+    return snapshot.with_name(f"{snapshot.stem}.lookup-{digest[:12]}")
 
 
 # The person tables ``collapse`` reads, kept in the index with the keys a lookup fetches
@@ -78,14 +72,12 @@ ALIGNED: dict[str, dict[str, str]] = {
 
 
 class Keyed:
-    """One table of the lookup index: its rows (an Arrow file, memory-mapped: pages are
-    read when a lookup touches them) and, per key, the sorted key values with the row
-    each comes from."""
+    """One table of the lookup index: its rows (a memory-mapped Arrow file) and, per key,
+    the sorted key values with the row each comes from."""
 
     def __init__(self, directory: Path, name: str, keys: list[str]) -> None:
-        source = pa.memory_map(str(directory / f"{name}.arrow"), "r")
-        self._source = source
-        reader = pa.ipc.open_file(source)
+        self._source = pa.memory_map(str(directory / f"{name}.arrow"), "r")
+        reader = pa.ipc.open_file(self._source)
         self.schema = reader.schema
         self.batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
         sizes = [b.num_rows for b in self.batches]
@@ -109,12 +101,9 @@ class Keyed:
         found: list[Any] = []
         for key, values in wanted.items():
             pairs = self.keys[key]
-            for value in values:
-                v = np.uint64(value)
-                lo = int(np.searchsorted(pairs[0], v, "left"))
-                hi = int(np.searchsorted(pairs[0], v, "right"))
-                if hi > lo:
-                    found.append(pairs[1][lo:hi])
+            v = np.asarray(values, dtype=np.uint64)
+            lo, hi = np.searchsorted(pairs[0], v, "left"), np.searchsorted(pairs[0], v, "right")
+            found += [pairs[1][a:b] for a, b in zip(lo, hi, strict=True) if b > a]
         if not found:
             return self.schema.empty_table(), np.empty(0, np.uint64)
         rows = np.unique(np.concatenate(found))
@@ -127,13 +116,10 @@ class Keyed:
 
 
 def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
-    """The snapshot's lookup index for ``keys``, built now if it is not there yet.
-
-    ``master_records`` with one hashed key per blocking rule, and the person tables with
-    the person's and the address's keys: each an Arrow file plus, per key, a sorted array
-    of (key, row). Built in a temporary directory and renamed, so a reader never sees
-    half an index and two processes building at once both end with a whole one.
-    """
+    """The snapshot's lookup index for ``keys`` (one hashed key per blocking rule on
+    ``master_records``; ``PERSON_TABLES``), built now if it is not there yet. Built in a
+    temporary directory and renamed, so a reader never sees half an index and two
+    processes building at once both end with a whole one."""
     target = index_path(snapshot, keys)
     if target.exists():
         return target
@@ -191,32 +177,25 @@ def _write_keyed(
     keyed += "".join(f", {expr} AS __aligned_{k}" for k, expr in aligned_sql.items())
     reader = con.sql(f"SELECT m.*, {keyed} FROM ref.{name} m").to_arrow_reader(200_000)
     cols = [c for c in reader.schema.names if not c.startswith("__")]  # the table's own
-    parts: dict[str, list[Any]] = {k: [] for k in key_exprs}
-    aligned: dict[str, list[Any]] = {k: [] for k in aligned_sql}
-    offset = 0
+    hashed: dict[str, list[Any]] = {c: [] for c in reader.schema.names if c.startswith("__")}
     schema = pa.schema([reader.schema.field(c) for c in cols])
     with pa.ipc.new_file(str(directory / f"{name}.arrow"), schema) as writer:
         for batch in reader:
             writer.write_batch(batch.select(cols))
-            for k in key_exprs:
-                column = batch.column(f"__{k}")
-                valid = np.asarray(column.is_valid())
-                values = np.asarray(column.fill_null(0), dtype=np.uint64)
-                rows = np.arange(offset, offset + batch.num_rows, dtype=np.uint64)
-                parts[k].append(np.stack([values[valid], rows[valid]]))
-            for k in aligned_sql:
-                column = batch.column(f"__aligned_{k}")
-                if column.null_count:
-                    raise ReferenceSnapshotError("a lookup index key is unexpectedly null")
-                aligned[k].append(np.asarray(column, dtype=np.uint64))
-            offset += batch.num_rows
-    for k, chunks in parts.items():
-        pairs = np.concatenate(chunks, axis=1) if chunks else np.empty((2, 0), np.uint64)
+            for c, chunks in hashed.items():
+                chunks.append(batch.column(c))
+    for k in key_exprs:
+        column = pa.chunked_array(hashed[f"__{k}"], pa.uint64())
+        valid = np.asarray(column.is_valid())
+        values = np.asarray(column.fill_null(0), dtype=np.uint64)[valid]
+        pairs = np.stack([values, np.flatnonzero(valid).astype(np.uint64)])
         order = np.argsort(pairs[0], kind="stable")
         np.save(directory / f"{name}.{k}.npy", pairs[:, order])
-    for k, chunks in aligned.items():
-        values = np.concatenate(chunks) if chunks else np.empty(0, np.uint64)
-        np.save(directory / f"{name}.{k}.aligned.npy", values)
+    for k in aligned_sql:
+        column = pa.chunked_array(hashed[f"__aligned_{k}"], pa.uint64())
+        if column.null_count:
+            raise ReferenceSnapshotError("a lookup index key is unexpectedly null")
+        np.save(directory / f"{name}.{k}.aligned.npy", np.asarray(column, dtype=np.uint64))
 
 
 def people_of(

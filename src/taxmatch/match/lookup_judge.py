@@ -1,13 +1,8 @@
-"""The rules on the rows of one lookup: ``outcomes`` rows from the lookup index's slices.
-
-A single lookup's person tables are not the snapshot's million-person tables but the
-rows the lookup index hands over (``taxmatch.match.warm``): the candidates' persons,
-names and filings, and every filer at the best person's addresses. This module gathers
-a request's evidence from those rows in Python, as ``taxmatch.match.collapse`` gathers
-it in DuckDB for a batch, and judges it with the same ``rules.judge``.
-``tests/unit/match/test_lookup_judge.py`` holds the two gatherers to the same answers.
-
-Never logs a value.
+"""The rules on the rows of one lookup: a request's evidence gathered in Python from the
+rows the lookup index hands over (the candidates' persons, names and filings, and every
+filer at the best person's addresses), as ``collapse`` gathers it in DuckDB for a batch,
+and judged by the same ``rules.judge``. ``tests/unit/match/test_lookup_judge.py`` holds
+the two gatherers to the same answers. Never logs a value.
 """
 
 from __future__ import annotations
@@ -16,8 +11,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from taxmatch.match.collapse import OUTCOME_SCHEMA, key_of, request_of
-from taxmatch.match.evidence import Address, Best, Evidence, Filing, Key, Name, Person
+from taxmatch.match.collapse import OUTCOME_SCHEMA, grouped, key_of, request_of
+from taxmatch.match.evidence import Address, Best, Evidence, Filing, Name, Person
 from taxmatch.match.rules import judge, rank_persons
 
 Row = Mapping[str, Any]
@@ -35,27 +30,16 @@ def evidence_of(
     person = next((p for p in persons if p["person_id"] == person_id), None)
     if person is None:
         return None
-    everyone = list(person_addresses)
-    own = [a for a in everyone if a["person_id"] == person_id]
+    everyone = [(key_of(a), a) for a in person_addresses]
+    own = [a for _, a in everyone if a["person_id"] == person_id]
     filed = [f for f in filings if f["person_id"] == person_id]
     own_keys = {key_of(a) for a in own}
     slips = {key_of(f) for f in filed}
-    neighbours: dict[Key, set[str]] = defaultdict(set)
-    co_filed: dict[str, set[Key]] = defaultdict(set)
     buildings = {(k[0], k[1], k[4]) for k in own_keys | slips}
-    units_at: set[tuple[str | None, str | None, str | None]] = set()
-    for row in everyone:
-        key = key_of(row)
-        building = (key[0], key[1], key[4])
-        if row["unit"] and building in buildings and None not in building:
-            units_at.add(building)
-        other = row["person_id"]
-        if other == person_id or None in key:
-            continue
-        if key in slips:
-            neighbours[key].add(other)
-        if key in own_keys:
-            co_filed[other].add(key)
+    with_units = {(k[0], k[1], k[4]) for k, a in everyone if a["unit"]}
+    others = [
+        (k, a["person_id"]) for k, a in everyone if a["person_id"] != person_id and None not in k
+    ]
     return Evidence(
         person=Person._make(person[c] for c in Person._fields),
         names=[
@@ -65,9 +49,9 @@ def evidence_of(
         ],
         addresses=[Address._make(a[c] for c in Address._fields) for a in own],
         filings=[Filing._make(f[c] for c in Filing._fields) for f in filed],
-        neighbours={k: frozenset(v) for k, v in neighbours.items()},
-        co_filed={k: frozenset(v) for k, v in co_filed.items()},
-        units_at=frozenset(units_at),
+        neighbours=grouped((k, other) for k, other in others if k in slips),
+        co_filed=grouped((other, k) for k, other in others if k in own_keys),
+        units_at=frozenset(b for b in buildings & with_units if None not in b),
     )
 
 
@@ -75,8 +59,7 @@ def best_persons(
     valid: Sequence[Row], pred: Iterable[Row], *, review_threshold: float, margin: float
 ) -> dict[int, Best | None]:
     """Each valid row's best person (``rules.rank_persons``) from Splink-shaped scored
-    pairs ``pred`` (``unique_id_l`` the row number, ``unique_id_r`` a master record id
-    ``<person_id>|n``)."""
+    pairs (``unique_id_r`` a master record id ``<person_id>|n``)."""
     pairs: dict[int, list[tuple[str, float, float]]] = defaultdict(list)
     for p in pred:
         person_id = str(p["unique_id_r"]).split("|", 1)[0]
@@ -98,15 +81,13 @@ def outcomes_of(
     nick: Mapping[str, Sequence[str] | None],
 ) -> list[dict[str, Any]]:
     """One ``outcomes`` row (a dict of ``OUTCOME_SCHEMA``'s columns) per ``valid`` row;
-    ``people`` holds the person tables' rows (``persons``, ``person_names``, ``filings``,
-    ``person_addresses``) of the best persons and of everyone at their addresses."""
+    ``people``: the person tables' rows of the best persons and everyone at their addresses."""
     out: list[dict[str, Any]] = []
     for v in valid:
         rn = int(v["row_number"])
         found = best.get(rn)
         evidence = None if found is None else evidence_of(found.person_id, **people)
-        first = v["first_name"]
-        nicknames = (nick.get(first) if first is not None else None) or ()
+        nicknames = nick.get(v["first_name"]) or ()
         outcome = judge(rn, request_of(v), found, evidence, nicknames)
         out.append(dict(zip(OUTCOME_SCHEMA.names, outcome, strict=True)))
     return out

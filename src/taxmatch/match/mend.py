@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from taxmatch.match.evidence import Address, Evidence, Filing, Place
-from taxmatch.match.similarity import distance, same, similarity, sql_and, sql_or
+from taxmatch.match.similarity import distance, jaro_winkler, same, sql_and, sql_or
 from taxmatch.match.thresholds import MAX_SLIP_SUPPORT, MEND_SIMILAR
 
 
@@ -61,7 +61,7 @@ def _mends(
             same(a.house_number, slip.house_number)
             or distance(a.house_number, slip.house_number) == 1
         )
-        and (same(a.street, slip.street) or similarity(a.street, slip.street) >= MEND_SIMILAR)
+        and (same(a.street, slip.street) or jaro_winkler(a.street, slip.street) >= MEND_SIMILAR)
         and (same(a.unit, slip.unit) or slip.unit == "")
         and more_years
     )
@@ -140,7 +140,7 @@ def _complete(slip: Filing, evidence: Evidence) -> Address | None:
         and a.city
         and a.state
         and ((a.house_number and a.street) or a.po_box)
-        and similarity(a.line1, slip.line1) >= MEND_SIMILAR
+        and jaro_winkler(a.line1, slip.line1) >= MEND_SIMILAR
     ]
     return min(
         found,
@@ -191,15 +191,7 @@ def place(slip: Filing, evidence: Evidence) -> Place:
     else:
         unit = _history_unit(slip, evidence) if slip.unit == "" else slip.unit
         house, street = slip.house_number, slip.street
+    deliverable = sql_or(usable, complete is not None)
     return Place(
-        slip.tax_year,
-        line1,
-        unit,
-        city,
-        state,
-        zip5,
-        slip.phone,
-        house,
-        street,
-        sql_or(usable, complete is not None),
+        slip.tax_year, line1, unit, city, state, zip5, slip.phone, house, street, deliverable
     )

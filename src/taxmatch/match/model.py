@@ -1,14 +1,11 @@
 """The Fellegi–Sunter model (Splink 5 on DuckDB): comparisons, blocking, training, storage.
 
-Trained once per reference snapshot by ``taxmatch model train`` and saved in the store as
-``models/<snapshot_id>/model.json`` with a version and sha256; every batch reuses it.
-
-Training: u-probabilities from random pairs of master records; m-probabilities from the
-resolved persons — pairs of one person's filings in different years (a 20 % sample of
-persons) carry exactly the noise that administrative data has (typos, abbreviations,
-moves). Levels that filings
-never show (nicknames, initials, requester typos) keep conservative fixed priors.
-Never logs a value; Splink's own logging is kept at WARNING.
+Trained once per reference snapshot (``taxmatch model train``), saved in the store as
+``models/<snapshot_id>/model.json`` with a version and sha256. u comes from random pairs of
+master records; m from pairs of one resolved person's filings in different years (a 20 %
+sample of persons), which carry exactly the noise of administrative data. Levels filings
+never show (nicknames, initials, requester typos) keep fixed priors. Never logs a value;
+Splink's own logging is kept at ERROR.
 """
 
 from __future__ import annotations
@@ -56,9 +53,9 @@ MODEL_VERSION = "fs-2"
 
 
 def quiet_splink() -> None:
-    """Splink narrates training at INFO and WARNING (untrained levels are expected here:
-    they keep their configured priors) and sets its own level on import, so call this
-    after importing it. Its messages name columns, never values."""
+    """Splink warns of untrained levels (expected: they keep their priors) and sets its own
+    level on import, so call this after importing it. Its messages name columns, never
+    values."""
     for name in ("splink", "splink.internals"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -172,11 +169,6 @@ BLOCKING: tuple[RuleKey, ...] = (
 )
 
 
-def blocking_rules() -> list[Any]:
-    """The Splink rendering of ``BLOCKING``."""
-    return [rule.splink() for rule in BLOCKING]
-
-
 def settings_dict(link_type: Literal["link_only", "dedupe_only"], prior: float) -> dict[str, Any]:
     from splink import SettingsCreator
 
@@ -184,7 +176,7 @@ def settings_dict(link_type: Literal["link_only", "dedupe_only"], prior: float) 
         link_type=link_type,
         unique_id_column_name="unique_id",
         comparisons=[c.splink() for c in COMPARISONS],
-        blocking_rules_to_generate_predictions=blocking_rules(),
+        blocking_rules_to_generate_predictions=[rule.splink() for rule in BLOCKING],
         probability_two_random_records_match=prior,
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
@@ -214,10 +206,8 @@ def train_model(
     memory_limit: str = TRAIN_MEMORY_LIMIT,
 ) -> ModelInfo:
     """Estimate u from random master pairs and m from resolved persons; save the model.
-
-    Reads the snapshot's tables in place (views, not copies) under ``memory_limit``,
-    spilling to ``<store>/work/train-spill`` beyond it: memory is bounded by the limit,
-    not by the size of the master file."""
+    Memory is bounded by ``memory_limit`` (beyond it, DuckDB spills to
+    ``<store>/work/train-spill``), not by the size of the master file."""
     from splink import DuckDBAPI, Linker
 
     if not _SIZE.match(memory_limit):
@@ -261,8 +251,7 @@ def train_model(
         "seed": seed,
         "splink_settings": settings,
     }
-    text = json.dumps(doc, indent=2, sort_keys=True)
-    write_private_text(out / "model.json", text)
+    write_private_text(out / "model.json", json.dumps(doc, indent=2, sort_keys=True))
     return load_model_info(store, snapshot_id)
 
 

@@ -1,8 +1,5 @@
-"""The probabilistic matcher: Splink scores request × (person, address) pairs; candidates
-are collapsed to persons (``collapse``) and the best person's summary, one ``outcomes`` row
-(``evidence.Outcome``) per valid request, goes to the decision rule (``rules.judge``).
-
-It never decides disclosure and never logs a value.
+"""The probabilistic matcher: Splink scores request × (person, address) pairs, ``collapse``
+ranks them to persons and judges the best. Never decides disclosure, never logs a value.
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ from typing import Any
 import duckdb
 
 from taxmatch.match.collapse import judge_ranked, rank_into
-from taxmatch.match.features import request_features, request_nicknames
+from taxmatch.match.features import nickname_table, request_features
 from taxmatch.match.model import ModelInfo, attach, load_settings, quiet_splink
 from taxmatch.match.thresholds import CANDIDATE_FLOOR
 
@@ -39,8 +36,7 @@ def predict_pairs(
 ) -> Any:
     """Splink's scored pairs of ``requests_table`` × ``master_table`` at or above
     ``CANDIDATE_FLOOR``, term frequencies from the attached snapshot ``ref``: the one way
-    the matcher, the warm matcher (recording its SQL) and ``explain`` call Splink. ``db``
-    is the Splink ``DuckDBAPI`` on ``con``."""
+    the matchers and ``explain`` call Splink (``db``: a ``DuckDBAPI`` on ``con``)."""
     from splink import Linker
 
     for view, table, _ in TF_VIEWS:
@@ -71,15 +67,10 @@ def match_probabilistic(
 ) -> None:
     """Write ``outcomes`` for every row of the workspace's ``valid`` view.
 
-    ``candidates`` counts the persons at or above the review threshold whose match weight
-    is within ``min_margin_log2`` of the best: persons a field such as the suffix or the
-    date of birth separates by more than the margin are not rivals.
-
-    Requests are scored ``chunk_rows`` (default ``MATCH_CHUNK_ROWS``) at a time, by
-    row-number range, so the candidate pairs of a batch of millions never have to fit in
-    the workspace's memory at once. A pair's score depends on the request, the candidate
-    and the reference's term frequencies only, so the chunks change nothing but the
-    memory used.
+    Requests are scored ``chunk_rows`` (default ``MATCH_CHUNK_ROWS``) at a time, so the
+    candidate pairs of a batch of millions never have to fit in memory at once. A pair's
+    score depends on the request, the candidate and the reference's term frequencies only,
+    so the chunks change nothing but the memory used.
     """
     from splink import DuckDBAPI
 
@@ -89,7 +80,7 @@ def match_probabilistic(
         con.execute("CREATE OR REPLACE TEMP VIEW master_view AS SELECT * FROM ref.master_records")
         for table in ("outcomes", "req_kept", "collapse_best"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
-        request_nicknames(con)  # once for the whole batch: the chunks and the judging read it
+        nickname_table(con)  # once for the whole batch: the chunks and the judging read it
         for i, (lo, hi) in enumerate(_ranges(con, chunk_rows or MATCH_CHUNK_ROWS)):
             con.execute(
                 f"""CREATE OR REPLACE TEMP VIEW valid_part AS
@@ -112,7 +103,7 @@ def match_probabilistic(
                 on_chunk(hi - lo)
         con.execute("ALTER TABLE req_kept RENAME TO req_features")
         # The best persons of all chunks, judged at once (the person tables read once).
-        judge_ranked(con, valid="valid", into="outcomes")
+        judge_ranked(con)
     finally:
         con.execute("DETACH ref")
 

@@ -1,12 +1,6 @@
-"""The matcher's rules from scored pairs to a decision summary, each defined once.
-
-A batch (``taxmatch.match.collapse``, which gathers each request's evidence in DuckDB),
-a single lookup (``taxmatch.match.warm``, which gathers it from the lookup index) and
-``taxmatch explain`` all call these functions; none of them restates a rule. Pure: no
-I/O, no logging, and never a value in an exception.
-
-The records they read and write are in ``taxmatch.match.evidence``, the thresholds in
-``taxmatch.match.thresholds``; mending a slipped address is ``taxmatch.match.mend``.
+"""The matcher's rules from scored pairs to a decision summary, each defined once: the
+batch, a single lookup and ``taxmatch explain`` all call these. Pure: no I/O, no logging,
+and never a value in an exception. Mending a slipped address is ``mend``.
 """
 
 from __future__ import annotations
@@ -26,7 +20,7 @@ from taxmatch.match.evidence import (
     Request,
 )
 from taxmatch.match.mend import place, text_order
-from taxmatch.match.similarity import distance, same, similarity
+from taxmatch.match.similarity import distance, jaro_winkler, same
 from taxmatch.match.thresholds import DOB_WINDOW_DAYS, NO_RIVAL_BITS, NO_RIVAL_WEIGHT, STREET_JW
 
 
@@ -34,7 +28,8 @@ def rank_persons(
     pairs: Iterable[tuple[str, float, float]], review_threshold: float, margin: float
 ) -> Best | None:
     """The best person of one request's scored pairs ``(person_id, weight, probability)``:
-    a person scores as their best record; ties go to the smaller person id."""
+    a person scores as their best record; ties go to the smaller person id. Rivals count
+    within ``margin`` bits only: persons a suffix or DOB separates by more are not rivals."""
     people: dict[str, tuple[float, float]] = {}
     for person_id, w, p in pairs:
         seen = people.get(person_id)
@@ -77,7 +72,7 @@ def address_corroborated(request: Request, addresses: Iterable[Address]) -> bool
         if house and (
             (
                 a.house_number == house
-                and (same(a.street, street) or similarity(a.street, street) >= STREET_JW)
+                and (same(a.street, street) or jaro_winkler(a.street, street) >= STREET_JW)
             )
             or (distance(a.house_number, house) == 1 and same(a.street, street))
         ):

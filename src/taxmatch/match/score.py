@@ -1,9 +1,6 @@
-"""Splink's scores for one lookup's few pairs, in Python, from the saved model.
-
-A batch scores with Splink on DuckDB (``probabilistic.predict_pairs``). For one request
-and the few dozen master records it can be paired with, building and planning that SQL
-costs far more than the arithmetic, so the warm matcher scores here instead, from the
-same saved model and the same declarations (``taxmatch.match.levels``):
+"""Splink's scores for one lookup's few pairs, in Python, from the saved model and the same
+declarations (``taxmatch.match.levels``): planning Splink's SQL for a few dozen pairs costs
+far more than the arithmetic. As Splink computes them:
 
 - the pairs any blocking rule admits (``model.BLOCKING``);
 - per comparison, the first level whose predicate holds, its match weight
@@ -16,11 +13,10 @@ same saved model and the same declarations (``taxmatch.match.levels``):
   Splink's order; ``match_probability``: ``1 / (1 + 2^-w)`` (``2^w / (1 + 2^w)`` below
   0); pairs below ``CANDIDATE_FLOOR`` (as a weight, as Splink filters) are dropped.
 
-A pair is *uncertain* when a level could not be judged exactly as DuckDB would
-(``levels.Unsure``: a similarity at its threshold, an unexpected value), unless the pair
-is below the floor whichever way that level goes, or when its weight is within
-``WEIGHT_EPSILON`` of the floor; the warm matcher then asks Splink. Never logs a
-value.
+A pair is *uncertain* (the warm matcher then asks Splink) when a level could not be judged
+exactly as DuckDB would (``levels.Unsure``) unless the pair is below the floor whichever
+way that level goes, or when its weight is within ``WEIGHT_EPSILON`` of the floor. Never
+logs a value.
 """
 
 from __future__ import annotations
@@ -29,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from taxmatch.match.levels import Exact, RuleKey, Unsure
+from taxmatch.match.levels import Exact, Unsure
 from taxmatch.match.model import BLOCKING, COMPARISONS, rule_sql, settings_dict
 from taxmatch.match.thresholds import CANDIDATE_FLOOR
 
@@ -42,6 +38,8 @@ WEIGHT_EPSILON = 1e-9
 PROBABILITY_EPSILON = 1e-12
 # Levels not judged exactly are followed both ways, up to this many weights per pair.
 MAX_BRANCHES = 16
+# A kept pair's columns, as Splink names them.
+PAIR_COLUMNS = ("unique_id_l", "unique_id_r", "match_weight", "match_probability")
 
 
 class Unsupported(Exception):
@@ -71,8 +69,7 @@ class _Level:
 
 @dataclass(slots=True)
 class Scored:
-    """The kept pairs (``unique_id_l``, ``unique_id_r``, ``match_weight``,
-    ``match_probability``) and the (request, record) ids of pairs that are uncertain."""
+    """The kept pairs (``PAIR_COLUMNS``) and the (request, record) ids of uncertain pairs."""
 
     pairs: list[Row] = field(default_factory=list)
     uncertain: set[tuple[str, str]] = field(default_factory=set)
@@ -107,7 +104,6 @@ class Scorer:
     def __init__(self, settings: dict[str, Any], tf: dict[str, dict[Any, float]]) -> None:
         if not _same_declarations(settings):
             raise Unsupported("the saved model's levels are not the declared ones")
-        self.rules: tuple[RuleKey, ...] = BLOCKING
         self.prior_weight = prob_to_weight(float(settings["probability_two_random_records_match"]))
         self.floor_weight = prob_to_weight(CANDIDATE_FLOOR)
         self.tf = tf
@@ -149,20 +145,13 @@ class Scorer:
             ]
             if not exact or exact[0].u_probability is None:
                 raise Unsupported("a term-frequency level without an exact level")
-            out.append(
-                _Level(
-                    level,
-                    weight,
-                    f"tf_{column}",
-                    tf_weight,
-                    float(d.get("tf_minimum_u_value", 0.0)),
-                    math.log2(float(exact[0].u_probability)),
-                )
-            )
+            tf_min_u = float(d.get("tf_minimum_u_value", 0.0))
+            log2_u_exact = math.log2(float(exact[0].u_probability))
+            out.append(_Level(level, weight, f"tf_{column}", tf_weight, tf_min_u, log2_u_exact))
         return out
 
     def admitted(self, req: Row, rec: Row) -> bool:
-        return any(rule.admits(req, rec) for rule in self.rules)
+        return any(rule.admits(req, rec) for rule in BLOCKING)
 
     def weights(self, req: Row, rec: Row) -> list[float]:
         """The pair's match weight; several when a level cannot be judged exactly
@@ -211,25 +200,15 @@ class Scorer:
                     out.uncertain.add(ids)
                     continue
                 if len(ws) > 1:
-                    # below the floor whichever way: dropped, as Splink drops it
-                    if max(ws) < self.floor_weight - WEIGHT_EPSILON:
-                        continue
-                    out.uncertain.add(ids)
+                    # else below the floor whichever way: dropped, as Splink drops it
+                    if max(ws) >= self.floor_weight - WEIGHT_EPSILON:
+                        out.uncertain.add(ids)
                     continue
                 w = ws[0]
                 p = weight_to_prob(w)
-                if (
-                    abs(w - self.floor_weight) <= WEIGHT_EPSILON
-                    or abs(p - CANDIDATE_FLOOR) <= PROBABILITY_EPSILON
-                ):
+                at_floor = abs(w - self.floor_weight) <= WEIGHT_EPSILON
+                if at_floor or abs(p - CANDIDATE_FLOOR) <= PROBABILITY_EPSILON:
                     out.uncertain.add(ids)
                 if w >= self.floor_weight:
-                    out.pairs.append(
-                        {
-                            "unique_id_l": ids[0],
-                            "unique_id_r": ids[1],
-                            "match_weight": w,
-                            "match_probability": p,
-                        }
-                    )
+                    out.pairs.append(dict(zip(PAIR_COLUMNS, (*ids, w, p), strict=True)))
         return out

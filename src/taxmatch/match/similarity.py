@@ -1,17 +1,14 @@
-"""String measures (rapidfuzz, as DuckDB) and SQL's three-valued logic, defined once.
-
-DuckDB vendors rapidfuzz's Jaro-Winkler; both return their similarity to the last bits
-alike except where a fused multiply-add rounds differently, which is why a lookup whose
-similarity lies within ``SIMILARITY_EPSILON`` of a threshold takes Splink's SQL.
-"""
+"""String measures (rapidfuzz, as DuckDB's: they may differ in the last bits, hence
+``SIMILARITY_EPSILON``) and SQL's three-valued logic, defined once."""
 
 from __future__ import annotations
 
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 
-def jaro_winkler(a: str, b: str) -> float:
-    """DuckDB's ``jaro_winkler_similarity``: 0 when either string is empty, as DuckDB's."""
+def jaro_winkler(a: str | None, b: str | None) -> float:
+    """DuckDB's ``jaro_winkler_similarity``: 0 when either string is empty (as DuckDB's)
+    or missing."""
     if not a or not b:
         return 0.0
     return float(JaroWinkler.similarity(a, b))
@@ -38,13 +35,6 @@ def sql_or(*values: bool | None) -> bool | None:
 def same(a: str | None, b: str | None) -> bool:
     """Equal and present (SQL's ``=``: a missing value equals nothing)."""
     return a is not None and a == b
-
-
-def similarity(a: str | None, b: str | None) -> float:
-    """``jaro_winkler``, 0 when either side is missing."""
-    if a is None or b is None:
-        return 0.0
-    return jaro_winkler(a, b)
 
 
 def distance(a: str | None, b: str | None) -> int | None:

@@ -1,10 +1,6 @@
-"""Every threshold the matcher uses, named once.
-
-The comparison levels (``taxmatch.match.levels``) render these into the SQL Splink runs
-and into the Python predicates a lookup is scored with; the rules from scored pairs to
-a decision summary (``taxmatch.match.rules`` and ``mend``) read them too. Three more
-thresholds are policy, set per deployment in the policy YAML and passed in by the
-pipeline:
+"""Every threshold the matcher uses, named once (``levels`` renders them into Splink's SQL
+and the lookup's predicates; ``rules`` and ``mend`` read them). Three more are policy, set
+per deployment in the policy YAML and passed in by the pipeline:
 
 - ``matching.review_threshold``: a person at or above this match probability is a
   candidate;

@@ -1,27 +1,16 @@
-"""The warm matcher: one-record lookups scored in a tenth of the time, exactly as a batch scores.
+"""The warm matcher: one-record lookups, kept open by a serving process, scored exactly as
+a batch scores them (not a weight changed) in a tenth of the time:
 
-A batch hands the whole master file to Splink, which blocks and scores in one pass; for
-one request against a million persons that costs seconds, most of it Splink building its
-SQL and DuckDB scanning every master record. The warm matcher is kept open by a serving
-process and removes both costs without changing a single weight:
+- candidates by key from memory-mapped Arrow files (``lookup_index``), not a scan;
+- scores in Python from the saved model (``score``), not Splink's SQL;
+- outcomes by the batch's rules (``rules``), gathered from the index's rows (``lookup_judge``).
 
-- **Candidates by key** (``taxmatch.match.lookup_index``): the request's blocking keys
-  fetch, from memory-mapped Arrow files, every master record any rule could pair it with.
-- **Scores from the saved model** (``taxmatch.match.score``): the declared levels
-  (``taxmatch.match.levels``) judged in Python, their weights and term-frequency
-  adjustments from the saved m and u, combined as Splink combines them.
-- **Outcomes** by the batch's rules (``taxmatch.match.rules``, gathered from the index's
-  rows by ``taxmatch.match.lookup_judge``): the best person's rows and everyone's at
-  that person's addresses.
+A pair the scorer is not sure of, or a value it does not expect, sends the lookup to the
+SQL path: Splink's ``predict_pairs`` on its candidates, then the batch's ``collapse``.
+``audit`` runs both paths and counts differences (the SQL's answer is given).
 
-When the scorer is not sure of a pair (a similarity at a threshold, the weight at the
-candidate floor) or meets anything it does not expect, the lookup takes the SQL path:
-Splink's ``predict_pairs`` on the request and its candidates, then the batch's
-``collapse`` against the snapshot. ``audit`` runs both paths on every lookup and
-counts differences (``bench/warm_compare.py``; the SQL's answer is given).
-
-The connection is the lookup's workspace too (an in-memory DuckDB database), so one warm
-matcher serves one lookup at a time: callers hold ``lock``. Never logs a value.
+The connection is the lookup's in-memory workspace, so one warm matcher serves one
+lookup at a time: callers hold ``lock``. Never logs a value.
 """
 
 from __future__ import annotations
@@ -39,13 +28,7 @@ from taxmatch.match.collapse import OUTCOME_SCHEMA, REQUEST_COLUMNS, collapse
 from taxmatch.match.features import FEATURE_COLUMNS, REQUEST_INPUTS, request_feature_rows
 from taxmatch.match.features import request_features as sql_request_features
 from taxmatch.match.levels import RuleKey, Unsure
-from taxmatch.match.lookup_index import (
-    PERSON_TABLES,
-    Keyed,
-    build_lookup_index,
-    key_sql,
-    people_of,
-)
+from taxmatch.match.lookup_index import PERSON_TABLES, Keyed, build_lookup_index, key_sql, people_of
 from taxmatch.match.lookup_judge import best_persons, outcomes_of
 from taxmatch.match.model import (
     BLOCKING,
@@ -84,19 +67,16 @@ class WarmMatcher:
         self.snapshot = snapshot
         self.model = model
         self.lock = threading.Lock()
-        self._closed = False
-        # Lookups answered by the Python path and by Splink's SQL, those the Python path
-        # sent to the SQL (a pair it is not sure of, a value it does not handle); with
-        # ``audit``, the lookups answered both ways and those whose answers differed.
+        self.closed = False
+        # Lookups answered in Python, by SQL, sent from Python to SQL (unsure); with
+        # ``audit``, answered both ways and those whose answers differed.
         self.answered = {"python": 0, "sql": 0, "unsure": 0, "audited": 0, "differed": 0}
         self.audit = False
         self._settings = load_settings(model)
         self.keys = rule_keys(self._settings)
         index = build_lookup_index(snapshot, self.keys)
         self._master = Keyed(index, "master_records", [f"k{i}" for i in range(len(self.keys))])
-        self._people = {
-            name: Keyed(index, name, list(keys)) for name, keys in PERSON_TABLES.items()
-        }
+        self._people = {t: Keyed(index, t, list(keys)) for t, keys in PERSON_TABLES.items()}
         self._features_schema = pa.schema([self._master.schema.field(c) for c in FEATURE_COLUMNS])
         self.con = duckdb.connect()
         try:
@@ -114,26 +94,21 @@ class WarmMatcher:
         self._sql_tables = False  # whether the last lookup registered the SQL path's tables
 
     @property
-    def closed(self) -> bool:
-        return self._closed
-
-    @property
     def python(self) -> bool:
         """Whether lookups are scored in Python (``score``, ``lookup_judge``)."""
         return self._scorer is not None
 
     def close(self) -> None:
-        self._closed = True
+        self.closed = True
         self.con.close()
         self._master.close()
         for keyed in self._people.values():
             keyed.close()
 
     def clear(self) -> None:
-        """Forget the last lookup: drop its workspace and matcher tables (Splink's too)
-        and let go of the rows taken from the index (a lookup's names and addresses are
-        not kept in the serving process longer than the lookup)."""
-        if self._closed:
+        """Forget the last lookup: its tables (Splink's too) and the rows taken from the
+        index (a lookup's names and addresses are not kept longer than the lookup)."""
+        if self.closed:
             return
         self.con.execute(
             "DROP TABLE IF EXISTS records; DROP TABLE IF EXISTS final; "
@@ -153,14 +128,10 @@ class WarmMatcher:
     def _python_scorer(self) -> Scorer | None:
         """The Python scorer for this model, or None (lookups then take the SQL path)
         when the saved model's levels are not the declared ones."""
-        tf = {
-            f"tf_{column}": dict(
-                self.con.execute(
-                    f"SELECT {column}, tf_{column} FROM ref.{table} WHERE {column} IS NOT NULL"
-                ).fetchall()
-            )
-            for _, table, column in TF_VIEWS
-        }
+        tf: dict[str, dict[Any, float]] = {}
+        for _, table, column in TF_VIEWS:
+            sql = f"SELECT {column}, tf_{column} FROM ref.{table} WHERE {column} IS NOT NULL"
+            tf[f"tf_{column}"] = dict(self.con.execute(sql).fetchall())
         try:
             return Scorer(self._settings, tf)
         except Unsupported:

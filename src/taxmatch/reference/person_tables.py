@@ -1,9 +1,6 @@
 """The tables of person resolution: the working tables its rules read (``_pg``/``_pstat``,
-``_cand_f``/``_cand_mode``, ``_pk``; each builder below says what it builds and replaces
-what it built before), and the per-person tables of a snapshot, written once
-``reference.persons`` has decided which filings are one person.
-
-The decision becomes what a batch reads:
+``_cand_f``/``_cand_mode``, ``_pk``; each builder replaces what it built before), and the
+per-person tables a batch reads, written once ``reference.persons`` has decided:
 
 - ``filings.person_id``: the resolved person of every filing;
 - ``persons``: one row per person (modal name fields, DOB, death, ITIN, every TIN seen);
@@ -12,13 +9,11 @@ The decision becomes what a batch reads:
 - ``person_names``: each distinct name variant of a person with its filing count;
 - ``tf_first_name`` / ``tf_last_name``: term frequencies over persons (share of persons).
 
-It also holds the small SQL builders both modules use (modal fields, a Python-made string
-table). ``person_id`` is ``P`` + 16 hex of sha256 over the person's canonical cluster key
-(its TIN, or its fragment key ``tin~hash``), so the same input always gives the same ids.
-It is derived from a TIN and must be treated as one: never logged, never sent out.
-
-This module never logs, never puts a value in an error and never changes a filing other
-than adding its ``person_id``.
+``person_id`` is ``P`` + 16 hex of sha256 over the person's canonical cluster key (its
+TIN, or its fragment key ``tin~hash``), so the same input always gives the same ids. It is
+derived from a TIN and must be treated as one: never logged, never sent out. This module
+never logs, never puts a value in an error and never changes a filing other than adding
+its ``person_id``.
 """
 
 from __future__ import annotations
@@ -53,10 +48,11 @@ _MODAL = (
 )
 
 
-def modes_sql(source: str, key: str) -> str:
-    """SQL: LEFT JOINs adding every ``_MODAL`` field of ``source`` per ``key``."""
+def modes_sql(source: str, key: str, fields: tuple[tuple[str, str], ...] = _MODAL) -> str:
+    """SQL: LEFT JOINs adding the modal ``fields`` (default every ``_MODAL`` field) of
+    ``source`` per ``key``."""
     return " ".join(
-        f"LEFT JOIN ({mode_sql(source, key, cols, where)}) USING ({key})" for cols, where in _MODAL
+        f"LEFT JOIN ({mode_sql(source, key, cols, where)}) USING ({key})" for cols, where in fields
     )
 
 
@@ -70,9 +66,8 @@ def register_strings(
 
 
 def candidate_filings(con: duckdb.DuckDBPyConnection, groups: str, key: str) -> None:
-    """``_cand_f``: the filings of the groups selected by the SQL ``groups`` (a small set,
-    rows of ``_gk`` or ``_pg``) keyed by their column ``key``; ``_cand_mode``: their modal
-    name fields and DOB per key."""
+    """``_cand_f``: the filings of the few groups (of ``_gk`` or ``_pg``) the SQL ``groups``
+    selects, keyed by their column ``key``; ``_cand_mode``: their modal fields per key."""
     con.execute("DROP TABLE IF EXISTS _cand_f")
     con.execute("DROP TABLE IF EXISTS _cand_mode")
     con.execute(
@@ -95,23 +90,16 @@ def candidate_filings(con: duckdb.DuckDBPyConnection, groups: str, key: str) -> 
 
 
 def person_stats(con: duckdb.DuckDBPyConnection) -> None:
-    """``_pg`` (each group of ``_gk`` with its person key in ``_pk``) and ``_pstat`` (per
-    person: canonical TIN, fragment or not, years, filings, modal first name, last_key and
-    DOB). Drops the previous rule's ``_pairs``."""
+    """``_pg`` (``_gk`` with each group's person key) and ``_pstat`` (per person: canonical
+    TIN, fragment or not, years, filings, modal first name, last_key and DOB)."""
     for name in ("_pg", "_pstat", "_pairs"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
     con.execute(
         """CREATE TEMP TABLE _pg AS
            SELECT g.*, k.person_key FROM _gk g JOIN _pk k USING (cluster_key)"""
     )
-    modal = " ".join(
-        f"LEFT JOIN ({mode_sql('_pg', 'person_key', col, where)}) USING (person_key)"
-        for col, where in (
-            ("first_name", "first_name <> ''"),
-            ("last_key", "last_key <> ''"),
-            ("date_of_birth", "date_of_birth IS NOT NULL"),
-        )
-    )
+    # the modal first name, last_key (without its last_name) and DOB
+    modal = modes_sql("_pg", "person_key", (_MODAL[0], ("last_key", "last_key <> ''"), _MODAL[4]))
     con.execute(
         f"""CREATE TEMP TABLE _pstat AS
             SELECT person_key, split_part(person_key, '~', 1) AS tin,
@@ -124,8 +112,8 @@ def person_stats(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def apply_edges(con: duckdb.DuckDBPyConnection, edges: list[tuple[str, str]]) -> None:
-    """Move every cluster of each source person to its target person (``_pk``). A target
-    must not itself be a source in ``edges``."""
+    """Move every cluster of each source person to its target (``_pk``); a target must
+    not itself be a source."""
     register_strings(con, "_edges", {"src": [s for s, _ in edges], "dst": [d for _, d in edges]})
     con.execute("UPDATE _pk SET person_key = e.dst FROM _edges e WHERE _pk.person_key = e.src")
 
@@ -161,20 +149,16 @@ _ROW_KEY = "'~' || substr(sha256(concat_ws('|', " + ", ".join(
 
 
 def write_person_ids(con: duckdb.DuckDBPyConnection) -> None:
-    """Add and fill ``filings.person_id`` in one pass; refuse if two persons' ids collide.
-
-    Reads ``_gk`` (one row per TIN, first name, last_key and DOB with its ``cluster_key``)
-    and ``_pk`` (every cluster's ``person_key``); leaves ``_gp`` for the person tables.
-    """
+    """Add and fill ``filings.person_id`` from ``_gk`` and ``_pk``; refuse if two persons'
+    ids collide. Leaves ``_gp`` for the person tables."""
     con.execute(
         f"""CREATE TEMP TABLE _gp AS
             SELECT g.tin, g.first_name, g.last_key, g.date_of_birth, k.person_key,
                    {_pid("k.person_key")} AS person_id
             FROM _gk g JOIN _pk k USING (cluster_key)"""
     )
-    row = con.execute(
-        "SELECT count(DISTINCT person_key), count(DISTINCT person_id) FROM _gp"
-    ).fetchone()
+    counts = "SELECT count(DISTINCT person_key), count(DISTINCT person_id) FROM _gp"
+    row = con.execute(counts).fetchone()
     if row is None or row[0] != row[1]:
         raise ReferenceSnapshotError("filings: person_id collision; resolution refused")
     con.execute("ALTER TABLE filings ADD COLUMN person_id VARCHAR")

@@ -1,16 +1,11 @@
-"""Person resolution over the master file: group filings into people, once per snapshot.
+"""Person resolution over the master file, once per snapshot: a TIN is not a person key (a
+clerk keys one wrong on a return; an ITIN filer later files with an SSN), so the filings
+are grouped into persons and "the most recent address" is one person's.
 
-A TIN is not a person key: a clerk keys a TIN wrong on one return, and that wrong TIN may
-be nobody's or somebody else's; a person who filed with an ITIN files with an SSN once
-one is issued. ``resolve_persons`` groups the ``filings`` of a reference snapshot into
-persons so that "the most recent address" is one person's; ``reference.person_tables`` then
-writes ``filings.person_id`` and the per-person tables a batch reads.
-
-The rules (see ``taxmatch.resolve``) are pure functions over typed records. This adapter
-only gathers rows for them: SQL groups the filings, narrows each rule to the pairs it
-could accept (blocking: adjacent TINs, equal last_keys, a shared address) and reads their
-modal names and filings; the rules judge those and this module applies their decisions.
-It never logs, never puts a value in an error and never changes a filing other than
+The rules are pure (``taxmatch.resolve``). This adapter only gathers rows for them: SQL
+groups the filings and narrows each rule to the pairs it could accept (adjacent TINs,
+equal last_keys, a shared address); the rules judge those and their decisions are applied
+here. It never logs, never puts a value in an error and never changes a filing other than
 adding its ``person_id``.
 """
 
@@ -93,21 +88,14 @@ def _split_groups(con: duckdb.DuckDBPyConnection) -> None:
             LEFT JOIN ({mode_sql("_groups", "tin", "date_of_birth", "date_of_birth IS NOT NULL")})
               USING (tin)"""
     )
+    suspects = con.execute(_SUSPECTS_SQL).fetchall()
     split = [
         (tin, first, last_key, "" if dob is None else dob.isoformat())
-        for tin, first, last_key, dob, m_first, m_last, m_dob in con.execute(
-            _SUSPECTS_SQL
-        ).fetchall()
+        for tin, first, last_key, dob, m_first, m_last, m_dob in suspects
         if splits_off(first, last_key, dob, Modal(m_first, m_last, dob=m_dob))
     ]
-    register_strings(
-        con,
-        "_split",
-        {
-            name: [row[i] for row in split]
-            for i, name in enumerate(("tin", "first_name", "last_key", "dob"))
-        },
-    )
+    columns = ("tin", "first_name", "last_key", "dob")
+    register_strings(con, "_split", {c: [row[i] for row in split] for i, c in enumerate(columns)})
     con.execute(
         f"""CREATE TEMP TABLE _gk AS
             SELECT g.*, CASE WHEN s.tin IS NULL THEN g.tin
@@ -127,16 +115,11 @@ def _gathered(
 ) -> tuple[list[tuple[str, str]], dict[str, Modal], dict[str, list[Filed]]]:
     """The pairs of ``_pairs``, and the modal fields and filings of their members."""
     pairs = [(s, d) for s, d in con.execute("SELECT src, dst FROM _pairs").fetchall()]
-    modal = {
-        k: Modal(first, last_key, middle, suffix, dob)
-        for k, first, last_key, middle, suffix, dob in con.execute(
-            "SELECT k, first_name, last_key, middle_name, suffix, date_of_birth FROM _cand_mode"
-        ).fetchall()
-    }
+    modes = "SELECT k, first_name, last_key, middle_name, suffix, date_of_birth FROM _cand_mode"
+    modal = {k: Modal(*row) for k, *row in con.execute(modes).fetchall()}
     filed: dict[str, list[Filed]] = defaultdict(list)
-    for k, *row in con.execute(
-        "SELECT k, tax_year, house_number, street, unit, po_box, zip5 FROM _cand_f"
-    ).fetchall():
+    filings = "SELECT k, tax_year, house_number, street, unit, po_box, zip5 FROM _cand_f"
+    for k, *row in con.execute(filings).fetchall():
         filed[k].append(Filed(*row))
     return pairs, modal, dict(filed)
 
@@ -151,9 +134,8 @@ def _merge_one_offs(con: duckdb.DuckDBPyConnection) -> None:
     )
     by_tin: dict[str, list[str]] = defaultdict(list)
     one_offs: list[tuple[str, str]] = []
-    for key, tin, one_off in con.execute(
-        "SELECT cluster_key, tin, first_year = last_year FROM _clusters ORDER BY cluster_key"
-    ).fetchall():
+    clusters = "SELECT cluster_key, tin, first_year = last_year FROM _clusters ORDER BY cluster_key"
+    for key, tin, one_off in con.execute(clusters).fetchall():
         by_tin[tin].append(key)
         if one_off:
             one_offs.append((key, tin))
@@ -171,13 +153,11 @@ def _merge_one_offs(con: duckdb.DuckDBPyConnection) -> None:
     candidate_filings(
         con, f"SELECT * FROM _gk SEMI JOIN ({keys}) USING (cluster_key)", "cluster_key"
     )
-    rank = {
-        key: (last - first, filings, last)
-        for key, first, last, filings in con.execute(
-            "SELECT cluster_key, first_year, last_year, n_filings FROM _clusters "
-            "SEMI JOIN (SELECT k AS cluster_key FROM _cand_mode) USING (cluster_key)"
-        ).fetchall()
-    }
+    ranked = con.execute(
+        "SELECT cluster_key, first_year, last_year, n_filings FROM _clusters "
+        "SEMI JOIN (SELECT k AS cluster_key FROM _cand_mode) USING (cluster_key)"
+    ).fetchall()
+    rank = {key: (last - first, filings, last) for key, first, last, filings in ranked}
     _, modal, filed = _gathered(con)
     roots = one_off_roots(pairs, modal, filed, rank)
     moved = {k: r for k, r in roots.items() if k != r}

@@ -1,9 +1,7 @@
-"""Reference snapshots: the custodian's master file, loaded once into DuckDB and normalised.
-
-``load_reference`` reads master files (CSV or Parquet) in chunks, normalises each distinct
-name and each distinct address once (a person's address repeats across years), and
-writes an immutable snapshot ``STORE/reference/<snapshot_id>.duckdb`` identified by the
-content hash of its inputs. ``STORE/reference/CURRENT`` names the snapshot in force.
+"""Reference snapshots: the custodian's master file (CSV or Parquet), loaded once into
+DuckDB in chunks, each distinct name and address normalised once, as an immutable snapshot
+``STORE/reference/<snapshot_id>.duckdb`` named by the content hash of its inputs.
+``STORE/reference/CURRENT`` names the snapshot in force.
 
 Never logs a value; errors name files and columns only.
 """
@@ -123,11 +121,8 @@ def load_reference(
     prepare_version: str = "",
 ) -> ReferenceInfo:
     """Load master files into a new snapshot and make it current. Idempotent per content.
-
-    ``prepare`` lets the layer above add what its matcher needs (features, indexes) to
-    the snapshot before it is sealed; ``prepare_version`` names that preparation, so a
-    changed preparation makes a new snapshot.
-    """
+    ``prepare`` adds what the matcher needs before the snapshot is sealed;
+    ``prepare_version`` names it, so a changed preparation makes a new snapshot."""
     if not files:
         raise InputFileError("reference load", "no master file given")
     shas = [sha256_file(p) for p in files]
@@ -224,8 +219,7 @@ def _build_filings(con: duckdb.DuckDBPyConnection) -> None:
                 AND a.raw_unit = coalesce(r.unit,'') AND a.raw_city = coalesce(r.city,'')
                 AND a.raw_state = coalesce(r.state,'') AND a.raw_zip = coalesce(r.zip,'')"""
     )
-    con.execute("DROP TABLE raw")
-    con.execute("DROP TABLE names")
-    con.execute("DROP TABLE addrs")
+    for table in ("raw", "names", "addrs"):
+        con.execute(f"DROP TABLE {table}")
     resolve_persons(con)
     con.execute("CHECKPOINT")

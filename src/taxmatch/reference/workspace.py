@@ -1,11 +1,10 @@
 """The batch workspace: an on-disk DuckDB file per batch that holds the staged records.
 
-Validation streams verdicts into ``records`` chunk by chunk, so memory does not grow with
-the input file; whole-batch counts (duplicates, boilerplate, officer caps) are window
-functions here; matching writes ``outcomes``; the package writer streams them back out in
-file order. The workspace is scratch: the state database and the package are the record.
-
-Never logs a value; grouping keys are digests, not names.
+Validation streams verdicts into ``records`` chunk by chunk (memory does not grow with the
+input file); whole-batch counts are window functions here; matching writes ``outcomes``;
+the package writer streams them back out in file order. The workspace is scratch: the
+state database and the package are the record. Never logs a value; grouping keys are
+digests, not names.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 
 import duckdb
 import pyarrow as pa
@@ -116,10 +114,8 @@ class BatchWorkspace:
 
     @classmethod
     def borrow(cls, con: duckdb.DuckDBPyConnection) -> BatchWorkspace:
-        """A workspace in an open connection someone else owns (a warm matcher's
-        in-memory database, for one-record lookups): closing it leaves the connection
-        open; the owner clears what the run left (``WarmMatcher.clear``), and ``persist``
-        writes what a cold run would have left on disk."""
+        """A workspace in an open connection someone else owns (a warm matcher's in-memory
+        database): closing it leaves the connection open (``WarmMatcher.clear`` clears it)."""
         ws = cls.__new__(cls)
         ws.path = None
         ws.con = con
@@ -129,12 +125,7 @@ class BatchWorkspace:
     def __enter__(self) -> BatchWorkspace:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -153,18 +144,11 @@ class BatchWorkspace:
         self.con.execute("CREATE TABLE records AS SELECT * FROM records_empty")
         self.con.unregister("records_empty")
 
-    def persist(
-        self,
-        path: Path,
-        tables: tuple[str, ...] = PERSISTED,
-        *,
-        con: duckdb.DuckDBPyConnection | None = None,
-    ) -> None:
-        """Write a borrowed (in-memory) workspace's tables and ``valid`` view to ``path``,
-        the batch workspace file a cold run would have left: an officer's release of a
-        held row and ``taxmatch explain`` read it. Written under a temporary name and
-        renamed, so the file is whole or absent. ``con``: another connection to this
-        workspace's database to write it through (``persist_in_background``)."""
+    def persist(self, path: Path, *, con: duckdb.DuckDBPyConnection | None = None) -> None:
+        """Write a borrowed (in-memory) workspace's ``PERSISTED`` tables and ``valid`` view to
+        ``path``, the file a cold run would have left (an officer's release of a held row
+        and ``taxmatch explain`` read it), whole or not at all. ``con``: another connection
+        to this workspace's database to write it through (``persist_in_background``)."""
         con = con or self.con
         make_dir(path.parent)
         tmp = path.with_name(path.name + ".partial")
@@ -176,7 +160,7 @@ class BatchWorkspace:
         try:
             con.execute("BEGIN")  # one commit for the lot
             try:
-                for table in tables:
+                for table in PERSISTED:
                     con.execute(f"CREATE TABLE {alias}.{table} AS SELECT * FROM {table}")
                 con.execute(f"CREATE VIEW {alias}.valid AS {VALID_SQL}")
             except BaseException:
@@ -189,10 +173,9 @@ class BatchWorkspace:
         tmp.replace(path)
 
     def persist_in_background(self, path: Path) -> Persisting:
-        """``persist`` on a thread of its own (through a second connection to the same
-        in-memory database), while the caller writes the package: DuckDB writes the file
-        without holding Python's lock. The caller must ``wait()`` before it changes or
-        drops the persisted tables, and before it calls the batch done."""
+        """``persist`` on a thread of its own (DuckDB writes without holding Python's lock)
+        while the caller writes the package. The caller must ``wait()`` before it changes
+        or drops the persisted tables, and before it calls the batch done."""
         return Persisting(self, path)
 
     def append_records(self, table: pa.Table) -> None:

@@ -1,10 +1,8 @@
 """Person resolution rules: which clusters of filings are one person. Pure.
 
-``reference.persons`` gathers the rows (groups of filings, candidate pairs, their modal names
-and their filings) and applies what these rules decide; the rules themselves live here as
-plain functions over typed records (``records``), so they are tested without a database.
-``rules`` judges one pair or one group; ``edges`` turns the judged pairs of a rule into
-the merges it makes. Nothing here logs, raises on odd input or does I/O.
+``reference.persons`` gathers the rows and applies the decisions; here, plain functions over
+typed records (``records``) judge one pair or group (``rules``) and turn a rule's judged
+pairs into merges (``edges``). Nothing here logs, raises on odd input or does I/O.
 
 Rules (merging two people discloses the wrong person's address, the worst error; splitting
 one person only costs recall, so every merge needs several independent agreements):

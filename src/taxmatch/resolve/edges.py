@@ -57,11 +57,9 @@ def disjoint_sources(edges: Iterable[Pair], years: Mapping[str, Iterable[int]]) 
 
 
 def merge_roots(edges: Iterable[Pair], rank: Mapping[str, tuple[int, int, int]]) -> dict[str, str]:
-    """Cluster -> canonical cluster of its component, for every cluster named in ``edges``.
-
-    The canonical cluster spans the most tax years, then has the most filings, then the
-    latest year, then the smallest key; ``rank`` gives (span, filings, last year).
-    """
+    """Cluster -> canonical cluster of its component, for every cluster named in ``edges``:
+    the one spanning the most tax years, then with the most filings, then the latest year,
+    then the smallest key (``rank`` gives span, filings and last year)."""
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -116,10 +114,6 @@ def one_off_roots(
     return merge_roots(accepted_edges(_judged(one_offs, modal, filed, near_address)), rank)
 
 
-def _tin(key: str) -> str:
-    return key.split("~", 1)[0]
-
-
 def _named(key: str, modal: Mapping[str, Modal]) -> bool:
     m = modal.get(key)
     return m is not None and m.first != "" and m.last_key != ""
@@ -135,8 +129,8 @@ def succession_edges(
         for s, d in pairs
         if "~" not in s
         and "~" not in d
-        and is_itin(_tin(s))
-        and is_ssn(_tin(d))
+        and is_itin(s)  # a key without "~" is the TIN
+        and is_ssn(d)
         and _named(s, modal)
         and _named(d, modal)
         and filed.get(s)

@@ -99,9 +99,8 @@ def _house_zip(a: Filed, b: Filed) -> bool:
 
 
 def near_address(src: Sequence[Filed], dst: Sequence[Filed]) -> bool:
-    """Rule 3: a filing of ``src`` shares house number (or PO box) and ZIP5 with a filing
-    of ``dst`` in the nearest ``dst`` year on either side of its year (or the same year),
-    at most ``NEAR_YEARS`` away: the address ``dst`` held at the time."""
+    """Rule 3's address: ``_house_zip`` with a filing of ``dst`` in its nearest year on
+    either side (or the same year), at most ``NEAR_YEARS`` away: ``dst``'s at the time."""
     dst_years = {b.year for b in dst}
     for year in {a.year for a in src}:
         before = [y for y in dst_years if year - NEAR_YEARS <= y < year]

@@ -107,7 +107,7 @@ def _sql(
         con.register("source_rows", pa.Table.from_pylist(rows, schema=SCHEMAS[name]))
         con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM source_rows")
         con.unregister("source_rows")
-    collapse(con, "pred", review_threshold, margin, ref="r", valid="valid", into="outcomes")
+    collapse(con, "pred", review_threshold, margin, ref="r")
     out: list[Row] = con.sql("SELECT * FROM outcomes").to_arrow_table().to_pylist()
     return out
 
