@@ -31,15 +31,15 @@ from typing import Any
 
 import duckdb
 
-from taxmatch.match.model import blocking_rules
+from taxmatch.match.model import BLOCKING
 from taxmatch.reference.snapshot import current_reference
 
 
 def rule_sql() -> list[tuple[str, str]]:
     """(label, SQL condition over ``l`` = request and ``r`` = master record) per rule."""
     out = []
-    for rule in blocking_rules():
-        sql = rule.get_blocking_rule("duckdb").blocking_rule_sql
+    for rule in BLOCKING:
+        sql = rule.splink().get_blocking_rule("duckdb").blocking_rule_sql
         label = re.sub(r"\b[lr]\.", "", sql.replace('"', "").replace("(", "").replace(")", ""))
         label = " ".join(label.split())
         out.append((label, f"({sql})"))
