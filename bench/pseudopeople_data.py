@@ -61,6 +61,44 @@ def _akey(street: str, unit: str) -> str:
     return " ".join(street.upper().split()) + "|" + " ".join(unit.upper().split())
 
 
+class RealZips:
+    """Each distinct ZIP of the sample as a distinct real-looking one: a typo stays a typo.
+
+    The sample's town has one ZIP ("00000"); pseudopeople's noise turns some copies into
+    other strings ("00020", "000O0", "000000"). The true one becomes ``base``; every other
+    string gets its own five digits, ``base`` changed where the noise changed the true ZIP
+    (so a one-character typo stays one character away), never ``base`` and never another's.
+    """
+
+    def __init__(self, base: str, true_zip: str = "00000") -> None:
+        self.true_zip = true_zip
+        self.map: dict[str, str] = {true_zip: base}
+        self.used = {base}
+
+    def __call__(self, raw: str) -> str:
+        if not raw:
+            return ""  # no ZIP on the record: none made up
+        if raw not in self.map:
+            self.map[raw] = self._new(raw)
+            self.used.add(self.map[raw])
+        return self.map[raw]
+
+    def _new(self, raw: str) -> str:
+        base = self.map[self.true_zip]
+        digits = [int(d) for d in base]
+        changed = [i for i in range(5) if i >= len(raw) or raw[i] != self.true_zip[i]] or [4]
+        for i in changed:
+            char = raw[i] if i < len(raw) else "0"
+            digits[i] = (digits[i] + 1 + ord(char) % 9) % 10
+        first = int("".join(map(str, digits)))
+        # Two noised strings that met on the same digits: the next free ZIP after it.
+        for step in range(100_000):
+            candidate = f"{(first + step) % 100_000:05d}"
+            if candidate not in self.used:
+                return candidate
+        raise ValueError("more noised ZIPs than ZIPs")
+
+
 def load(seed: int) -> dict[str, pd.DataFrame]:
     import pseudopeople as pp
 
@@ -75,10 +113,10 @@ def load(seed: int) -> dict[str, pd.DataFrame]:
     }
 
 
-def build_filings(d: dict[str, pd.DataFrame], shift: int, zip_code: str) -> pd.DataFrame:
+def build_filings(d: dict[str, pd.DataFrame], shift: int, zips: RealZips) -> pd.DataFrame:
     """One row per filer per return: noised as filed, plus the true person and address."""
     true_cols = ["simulant_id", "tax_year", "ssn", "spouse_ssn"]
-    true_cols += [f"mailing_address_{c}" for c in (*_ADDR, "city", "state")]
+    true_cols += [f"mailing_address_{c}" for c in (*_ADDR, "city", "state", "zipcode")]
     t = d["taxes"].merge(
         d["taxes_true"][true_cols], on=["simulant_id", "tax_year"], how="left", suffixes=("", "_t")
     )
@@ -86,8 +124,9 @@ def build_filings(d: dict[str, pd.DataFrame], shift: int, zip_code: str) -> pd.D
     owner.update(zip(d["taxes_true"]["ssn"], d["taxes_true"]["simulant_id"], strict=True))
     rows: list[dict[str, Any]] = []
     for r in t.itertuples(index=False):
-        a = {c: _s(getattr(r, f"mailing_address_{c}")) for c in (*_ADDR, "city", "state")}
-        at = {c: _s(getattr(r, f"mailing_address_{c}_t")) for c in (*_ADDR, "city", "state")}
+        fields = (*_ADDR, "city", "state", "zipcode")
+        a = {c: _s(getattr(r, f"mailing_address_{c}")) for c in fields}
+        at = {c: _s(getattr(r, f"mailing_address_{c}_t")) for c in fields}
         street = _street(a["street_number"], a["street_name"], a["po_box"])
         true_street = _street(at["street_number"], at["street_name"], at["po_box"])
         base = {
@@ -96,11 +135,12 @@ def build_filings(d: dict[str, pd.DataFrame], shift: int, zip_code: str) -> pd.D
             "unit": a["unit_number"],
             "city": a["city"],
             "state": a["state"],
-            "zip": zip_code,
+            "zip": zips(a["zipcode"]),
             "filed_key": _akey(street, a["unit_number"]),
             "true_key": _akey(true_street, at["unit_number"]),
             "true_city": at["city"],
             "true_state": at["state"],
+            "true_zip": zips(at["zipcode"]),
         }
         filers = [(r.simulant_id, r.ssn, r.first_name, r.middle_initial, r.last_name)]
         if _s(r.spouse_ssn):
@@ -148,8 +188,9 @@ class Person:
     tins: tuple[str, ...]  # every TIN the person owns (see ``people``)
     mover: bool  # the true address changed across tax years
     year: int | None  # latest requested period with a filing; None: no filing in them
-    address: tuple[str, str, str, str] = ("", "", "", "")  # street line, unit, city, state
-    master_noise: bool = False  # a filing of that year carries a noised address
+    address: tuple[str, str, str, str, str] = ("", "", "", "", "")  # line, unit, city, state, ZIP
+    master_noise: bool = False  # a filing of that year carries a noised street line or unit
+    master_zip_noise: bool = False  # a filing of that year carries a noised ZIP
     streets: frozenset[str] = frozenset()  # true street line of every filing, any year
 
 
@@ -173,11 +214,12 @@ def people(filings: pd.DataFrame, periods: tuple[int, int]) -> dict[Any, Person]
     # TIN they do not own (noise copied a housemate's SSN onto it): it is still theirs.
     recent = f[f["tax_year"].isin(periods)]
     recent = recent[recent["tax_year"] == recent.groupby("simulant")["tax_year"].transform("max")]
-    where = ["simulant", "tax_year", "true_key", "true_city", "true_state"]
+    where = ["simulant", "tax_year", "true_key", "true_city", "true_state", "true_zip"]
     modes = recent.groupby(where).size().rename("n").reset_index()
     modes = modes.sort_values(["simulant", "n", "true_key"], ascending=[True, False, True])
     modes = modes.drop_duplicates("simulant").set_index("simulant")
     noised = (recent["filed_key"] != recent["true_key"]).groupby(recent["simulant"]).any()
+    zip_noised = (recent["zip"] != recent["true_zip"]).groupby(recent["simulant"]).any()
     out: dict[Any, Person] = {}
     for simulant, tin in top.items():
         person = Person(
@@ -186,9 +228,14 @@ def people(filings: pd.DataFrame, periods: tuple[int, int]) -> dict[Any, Person]
         if simulant in modes.index:
             m = modes.loc[simulant]
             street, unit = str(m["true_key"]).split("|")
-            address = (street, unit, str(m["true_city"]), str(m["true_state"]))
-            year, noise = int(m["tax_year"]), bool(noised[simulant])
-            person = replace(person, year=year, address=address, master_noise=noise)
+            address = (street, unit, str(m["true_city"]), str(m["true_state"]), str(m["true_zip"]))
+            person = replace(
+                person,
+                year=int(m["tax_year"]),
+                address=address,
+                master_noise=bool(noised[simulant]),
+                master_zip_noise=bool(zip_noised[simulant]),
+            )
         out[simulant] = person
     return out
 
@@ -203,8 +250,8 @@ def expected_codes(fields: dict[str, str], number: str, street: str) -> list[str
             codes.add("R13")
     if fields["middle_name"] and not NAME_OK.match(fields["middle_name"]):
         codes.add("R13")
-    if not (number and street and fields["city"] and fields["state"]):
-        codes.add("R03")  # no house number, no street, no city or no state
+    if not (number and street and fields["city"] and fields["state"] and fields["zip"]):
+        codes.add("R03")  # no house number, no street, no city, state or ZIP
     return sorted(codes)
 
 
@@ -214,7 +261,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--as-of", default="2026-11-30")
-    ap.add_argument("--zip", default="98101", help="the one real ZIP of the sample's town")
+    ap.add_argument(
+        "--zip", default="98101", help="the real ZIP the sample's one town (00000) becomes"
+    )
     args = ap.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -230,11 +279,12 @@ def main() -> None:
     d = load(args.seed)
     lap("pseudopeople (noised and no-noise 1040s, census 2020, SSA)")
     shift = (as_of.year - 1) - int(d["taxes"]["tax_year"].max())
-    filings = build_filings(d, shift, args.zip)
+    zips = RealZips(args.zip)
+    filings = build_filings(d, shift, zips)
     write_master(filings, out / "master.parquet")
     lap(f"master.parquet: {len(filings)} filings, {filings['tin'].nunique()} TINs")
     periods = (as_of.year - 2, as_of.year - 1)
-    truth_rows, requests = build_requests(d, filings, periods, args, as_of)
+    truth_rows, requests = build_requests(d, filings, periods, args, as_of, zips)
     write_outputs(out, requests, truth_rows, as_of)
     lap(f"requests.csv, envelope.json, truth.csv: {len(requests)} rows")
     print(
@@ -256,6 +306,7 @@ def build_requests(
     periods: tuple[int, int],
     args: argparse.Namespace,
     as_of: date,
+    zips: RealZips,
 ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     census = d["census"].drop_duplicates("simulant_id")  # noise duplicates a few people
     census_true = d["census_true"].drop_duplicates("simulant_id").set_index("simulant_id")
@@ -276,7 +327,7 @@ def build_requests(
             "unit": _s(c.unit_number),
             "city": _s(c.city),
             "state": _s(c.state),
-            "zip": args.zip,
+            "zip": zips(_s(c.zipcode)),
             "street_address": _street(_s(c.street_number), _s(c.street_name), ""),
             **_order_fields(n, as_of, periods),
         }
@@ -292,17 +343,18 @@ def build_requests(
             tags += ["mover"] if person.mover else []
             t["expected_outcome"] = "NO_FILING_IN_PERIOD"
         if person is not None and person.year is not None:
-            street, unit, city, state = person.address
+            street, unit, city, state, zip_code = person.address
             t |= {
                 "expected_outcome": "DISCLOSED",
                 "street_address": street,
                 "unit": unit,
                 "city": city,
                 "state": state,
-                "zip": args.zip,
+                "zip": zip_code,
                 "tax_year": str(person.year),
             }
             tags += ["master_noise"] if person.master_noise else []
+            tags += ["master_zip_noise"] if person.master_zip_noise else []
             census_key = _akey(
                 _street(_s(ct.street_number), _s(ct.street_name), ""), _s(ct.unit_number)
             )
@@ -331,6 +383,7 @@ def build_requests(
                 "unit_number",
                 "city",
                 "state",
+                "zipcode",
             )
         ):
             tags.append("noisy_request")
