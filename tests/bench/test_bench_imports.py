@@ -19,10 +19,11 @@ SCRIPTS = sorted(BENCH.glob("*.py"))
 
 def taxmatch_imports(script: Path) -> list[tuple[str, str]]:
     tree = ast.parse(script.read_text(encoding="utf-8"))
+    found = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
     return [
         (node.module, alias.name)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("taxmatch")
+        for node in found
+        if node.module is not None and node.module.startswith("taxmatch")
         for alias in node.names
     ]
 
