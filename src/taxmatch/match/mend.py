@@ -7,7 +7,12 @@ from collections.abc import Callable
 
 from taxmatch.match.evidence import Address, Evidence, Filing, Place
 from taxmatch.match.similarity import distance, jaro_winkler, same, sql_and, sql_or
-from taxmatch.match.thresholds import MAX_SLIP_SUPPORT, MEND_SIMILAR
+from taxmatch.match.thresholds import (
+    MAX_SLIP_SUPPORT,
+    MEND_SIMILAR,
+    ZIP_CONSENSUS_YEARS,
+    ZIP_SLIP_DIGITS,
+)
 
 
 def text_order(*values: str | None) -> tuple[tuple[bool, str], ...]:
@@ -34,7 +39,12 @@ def _mends(
     - a one-off (filed one year) a few characters from an address the person filed in
       other years or that others share.
     A typo or one-off must be the person's own or their household's (``shared``: every
-    other filer at the slip filed at ``a`` too) and the slip no real, busy address."""
+    other filer at the slip filed at ``a`` too) and the slip no real, busy address;
+    - a ZIP typo (``zip_slip``) on an address filed one year, where the person filed the
+      same house, street and town in at least ``ZIP_CONSENSUS_YEARS`` other years."""
+    if years == 1 and zip_slip(a, slip):
+        strong = (a.n_years or 0) >= ZIP_CONSENSUS_YEARS
+        return strong and support <= MAX_SLIP_SUPPORT and shared(a)
     if not (same(a.zip5, slip.zip5) and (a.house_number or a.po_box)) or a.key == slip.key:
         return False
     same_place = sql_and(
@@ -66,6 +76,23 @@ def _mends(
         and more_years
     )
     return (typo or _one_off(a, slip, years)) and support <= MAX_SLIP_SUPPORT and shared(a)
+
+
+def zip_slip(a: Address, slip: Filing) -> bool:
+    """``a`` is the slip's house number, street, unit, city and state in a ZIP at most
+    ``ZIP_SLIP_DIGITS`` digits away: the same door, so a typo in the ZIP, not a move."""
+    if not (a.zip5 and slip.zip5 and a.house_number and len(a.zip5) == len(slip.zip5)):
+        return False
+    differ = sum(x != y for x, y in zip(a.zip5, slip.zip5, strict=True))
+    return (
+        0 < differ <= ZIP_SLIP_DIGITS
+        and same(a.house_number, slip.house_number)
+        and same(a.street, slip.street)
+        and same(a.po_box, slip.po_box)
+        and (same(a.unit, slip.unit) or slip.unit == "")
+        and same(a.city, slip.city)
+        and same(a.state, slip.state)
+    )
 
 
 def _one_off(a: Address, slip: Filing, years: int) -> bool:
@@ -166,7 +193,8 @@ def _deliverable(slip: Filing) -> bool | None:
 
 def place(slip: Filing, evidence: Evidence) -> Place:
     """The address to disclose from the latest filing ``slip``, mended from the person's
-    own history where the filing holds a slip: a dropped unit, a typo, a one-off; and a
+    own history where the filing holds a slip: a dropped unit, a typo, a one-off, a ZIP
+    typo (or, where the history is split on the ZIP, not deliverable: REVIEW); and a
     filing whose address cannot be delivered replaced by a complete one the person filed
     in other years whose line is nearly the same."""
     key = slip.key  # SQL's join: a missing part matches no address
@@ -176,9 +204,17 @@ def place(slip: Filing, evidence: Evidence) -> Place:
     usable = _deliverable(slip)
     consensus = None if usable is False else _consensus(slip, evidence, years, support)
     complete = None if usable is True else _complete(slip, evidence)
+    # A ZIP typo the history neither confirms nor rules out: an officer looks at it.
+    doubtful = (
+        usable is True
+        and consensus is None
+        and years == 1
+        and any(zip_slip(a, slip) for a in evidence.addresses)
+    )
     if usable is True:
         line1 = slip.line1 if consensus is None or consensus.line1 is None else consensus.line1
-        city, state, zip5 = slip.city, slip.state, slip.zip5
+        city, state = slip.city, slip.state
+        zip5 = slip.zip5 if consensus is None else consensus.zip5
     elif complete is None:
         line1 = city = state = zip5 = None
     else:
@@ -191,7 +227,7 @@ def place(slip: Filing, evidence: Evidence) -> Place:
     else:
         unit = _history_unit(slip, evidence) if slip.unit == "" else slip.unit
         house, street = slip.house_number, slip.street
-    deliverable = sql_or(usable, complete is not None)
+    deliverable = False if doubtful else sql_or(usable, complete is not None)
     return Place(
         slip.tax_year, line1, unit, city, state, zip5, slip.phone, house, street, deliverable
     )

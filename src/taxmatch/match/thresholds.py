@@ -39,6 +39,11 @@ SIMILARITY_EPSILON = 1e-9
 MEND_SIMILAR = 0.85
 # A "slip" address with more filings than this (by anyone) is a real address.
 MAX_SLIP_SUPPORT = 50
+# A ZIP on the latest filing at most ``ZIP_SLIP_DIGITS`` digits from the ZIP the person
+# filed the same house, street and town with in at least ``ZIP_CONSENSUS_YEARS`` other
+# years is a typo (``mend.zip_slip``).
+ZIP_SLIP_DIGITS = 2
+ZIP_CONSENSUS_YEARS = 2
 
 # --- ranking persons -----------------------------------------------------------------------
 # A margin wider than this many bits means there was no runner-up person.

@@ -596,6 +596,64 @@ def test_typo_mended_unless_the_address_is_real(
     assert as_expected, "row 1: line1 mended, or kept, against the rule"
 
 
+def _zip_case(home_years: int, slip_zip: str, others: list[Row]) -> World:
+    """12 MAIN ST in ZIP 12345 for ``home_years`` years, then one year in ``slip_zip``."""
+    home, slip = _where("12", "MAIN ST"), _where("12", "MAIN ST", zip5=slip_zip)
+    years = list(range(2023 - home_years, 2024))
+    return _one_person(
+        [_filing("P1", y, home if y < 2023 else slip) for y in years],
+        [
+            _history_row("P1", home, home_years, home_years, 2022),
+            _history_row("P1", slip, 1, 1 + len(others) // 2, 2023),
+            *others,
+        ],
+        [2023],
+    )
+
+
+# Someone else filing at the typo's address for two years.
+_AT_TYPO = _history_row("H1", _where("12", "MAIN ST", zip5="12346"), 2, 2, 2023)
+
+
+@pytest.mark.parametrize(
+    ("world", "zip5", "usable"),
+    [
+        pytest.param(_zip_case(3, "12346", []), "12345", True, id="one digit, three years agree"),
+        pytest.param(_zip_case(2, "12354", []), "12345", True, id="two digits swapped"),
+        pytest.param(_zip_case(1, "12346", []), "12346", False, id="one year against one: review"),
+        pytest.param(_zip_case(3, "12399", []), "12345", True, id="two digits apart"),
+        pytest.param(_zip_case(3, "12999", []), "12999", True, id="three digits apart: a move"),
+        pytest.param(_zip_case(3, "12346", [_AT_TYPO]), "12346", False, id="another files there"),
+        pytest.param(
+            _zip_case(3, "12346", [_AT_TYPO, _history_row("H1", _AT_HOME, 3, 3, 2022)]),
+            "12345",
+            True,
+            id="the household files at the typo and at home",
+        ),
+    ],
+)
+def test_a_zip_typo_on_the_latest_filing_is_mended_only_from_a_strong_consensus(
+    con: duckdb.DuckDBPyConnection, world: World, zip5: str, usable: bool
+) -> None:
+    (row,) = _compare(con, world, 0.9, 3.0)
+    assert (row["zip5"], row["address_usable"]) == (zip5, usable), "row 1: zip5 or usable"
+    assert row["line1"] == "12 MAIN ST"
+
+
+def test_a_zip_is_never_mended_from_another_persons_filings(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """P1 filed once, in 12346; a housemate filed the same house in 12345 for years."""
+    mine = _where("12", "MAIN ST", zip5="12346")
+    world = _one_person(
+        [_filing("P1", 2023, mine)],
+        [_history_row("P1", mine, 1, 1, 2023), _history_row("H1", _AT_HOME, 5, 5, 2022)],
+        [2023],
+    )
+    (row,) = _compare(con, world, 0.9, 3.0)
+    assert (row["zip5"], row["address_usable"]) == ("12346", True), "row 1: mended across people"
+
+
 def test_undeliverable_filing_takes_the_complete_address(con: duckdb.DuckDBPyConnection) -> None:
     home, no_zip = _where("12", "MAIN ST"), _where("12", "MAIN ST", zip5="")
     world = _one_person(
