@@ -316,10 +316,6 @@ def decision_params(batch_id: str, row: DecisionRow) -> Params:
     return {name: getattr(row, name) for name in DecisionRow.__dataclass_fields__}
 
 
-def decision_from_row(row: Row[Any]) -> DecisionRow:
-    return DecisionRow(**row._asdict())
-
-
 def entry_params(entry: LedgerEntry) -> Params:
     params: Params = {name: getattr(entry, name) for name in LedgerEntry.__dataclass_fields__}
     return {**params, "ledger_schema": LEDGER_SCHEMA, "payload": canonical_payload(entry.payload)}

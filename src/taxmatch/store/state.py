@@ -13,7 +13,6 @@ load a whole table into memory, or change a ledger entry once written.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -26,11 +25,10 @@ from taxmatch.ledger.chain import (
     LedgerEntry,
     PayloadValue,
     VerifyResult,
-    format_recorded_at,
 )
 from taxmatch.ledger.digest import EVENT_CONFIG_CHANGED
 from taxmatch.store.ledger_bound import received_draft
-from taxmatch.store.ledger_store import append_entries, last_config, verify_store
+from taxmatch.store.ledger_store import last_config, verify_store
 from taxmatch.store.location import STATE_FILE
 from taxmatch.store.models import (
     BatchRow,
@@ -47,16 +45,15 @@ from taxmatch.store.models import (
     ledger_entries,
     ledger_head,
 )
-from taxmatch.store.state_base import CHUNK, check_chunk
-from taxmatch.store.state_decisions import DecisionMethods
+from taxmatch.store.state_base import CHUNK, StateBase, announce, check_chunk
 
 
-class StateStore(DecisionMethods):
+class StateStore(StateBase):
     """Typed access to the state database. Thread-safe; one per process is enough.
 
     Its parts are named steps: ``database`` (opening, transactions; shared with
-    ``ServiceStore``), ``state_base`` (keys, ledger appends),
-    ``state_decisions`` (decision rows); batches and the ledger are here.
+    ``ServiceStore``), ``state_base`` (keys, ledger appends, decision rows); batches and
+    the ledger are here.
     """
 
     # --- batches ----------------------------------------------------------------------
@@ -146,14 +143,10 @@ class StateStore(DecisionMethods):
         """
         clock = now or (lambda: datetime.now(UTC))
         with self._write("append_ledger", LedgerError) as conn:
-            entries = append_entries(
-                conn, drafts, format_recorded_at(clock()), key=self.ledger_key()
-            )
+            entries = self.append(conn, drafts, clock())
             if not entries:
                 return str(conn.execute(select(ledger_head.c.entry_hash)).scalar_one())
-        new_seq, new_head = entries[-1].seq, entries[-1].entry_hash
-        emit(Event.LEDGER_APPENDED, logging.DEBUG, entries=len(entries), seq=new_seq, head=new_head)
-        return new_head
+        return announce(len(entries), entries[-1])
 
     def ledger_head(self) -> tuple[int, str]:
         """(seq, hash) of the last entry; (0, GENESIS) when the ledger is empty."""
