@@ -25,13 +25,12 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from taxmatch.errors import BatchNotFound
-from taxmatch.store.models import batches, decisions, disclosure_subjects, request_counts
+from taxmatch.store.models import CHUNK, batches, decisions, disclosure_subjects, request_counts
 from taxmatch.store.seal import subjects_made
 from taxmatch.store.state import StateStore
 from taxmatch.store.subjects import open_subject, tin_lookup
 
 _S = disclosure_subjects.c
-_PAGE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,14 +104,14 @@ def batch_subjects(state: StateStore, batch_id: str) -> Iterator[tuple[str, str]
             subjects_made(select(_S.row_number, _S.disclosure_id, _S.tin))
             .where(_S.batch_id == batch_id, _S.row_number > last)
             .order_by(_S.row_number)
-            .limit(_PAGE)
+            .limit(CHUNK)
         )
         with state.reading("accounting_batch") as conn:
             page = conn.execute(query).all()
         keys = state.keys  # once a page: reading them stats the keyring
         for _, disclosure_id, tin in page:
             yield disclosure_id, open_subject(keys, disclosure_id, "tin", tin)
-        if len(page) < _PAGE:
+        if len(page) < CHUNK:
             return
         last = page[-1][0]
 

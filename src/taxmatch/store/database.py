@@ -96,6 +96,3 @@ class StateDatabase:
             finally:
                 for key in info:
                     conn.info.pop(key, None)
-
-
-__all__ = ["StateDatabase"]

@@ -35,10 +35,15 @@ from taxmatch.ledger.bind import EVENT_ROWS_BACKFILLED, RowsDigest, bound_fields
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.store.edge_models import releases, reviews
 from taxmatch.store.keys import Keys
-from taxmatch.store.models import DecisionRow, batches, disclosure_subjects, request_counts
+from taxmatch.store.models import (
+    CHUNK,
+    DecisionRow,
+    batches,
+    disclosure_subjects,
+    request_counts,
+)
 from taxmatch.store.subjects import open_subject
 
-READ_CHUNK: Final = 10_000
 Group = tuple[Any, ...]
 REST: Final = "rest"  # a group of rows bound by a backfill entry, per batch
 EVENT_BATCH_RECEIVED: Final = "batch_received"
@@ -142,7 +147,7 @@ def stream(
     names = [c.name for c in view.columns]
     rows = conn.execute(
         select(*view.columns).where(view.rows, *where).order_by(*view.order),
-        execution_options={"yield_per": READ_CHUNK},
+        execution_options={"yield_per": CHUNK},
     )
     try:
         for values in rows:

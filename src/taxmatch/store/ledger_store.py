@@ -52,6 +52,7 @@ from taxmatch.ledger.digest import (
 from taxmatch.store.keys import Keys
 from taxmatch.store.ledger_bound_verify import BoundClaims, verify_bound
 from taxmatch.store.models import (
+    CHUNK,
     DecisionRow,
     decisions,
     entry_from_row,
@@ -60,7 +61,6 @@ from taxmatch.store.models import (
 )
 from taxmatch.store.models import ledger_head as head_table
 
-READ_CHUNK: Final = 10_000
 # The stored columns ``verify_store`` reads, by name: ``ledger_schema``, then a
 # ``LedgerEntry``'s fields, which are ``ChainVerifier.feed_stored``'s arguments in order.
 _STORED: Final = ("ledger_schema", *(f.name for f in fields(LedgerEntry)))
@@ -189,7 +189,7 @@ def verify_store(
     ).one()
     rows = conn.execute(
         select(*(ledger_entries.c[name] for name in _STORED)).order_by(ledger_entries.c.seq),
-        execution_options={"yield_per": READ_CHUNK},
+        execution_options={"yield_per": CHUNK},
     )
     for row in rows:
         schema, *stored = row
@@ -251,7 +251,7 @@ def _verify_decisions(conn: Connection, claims: _Claims, chain: VerifyResult) ->
         select(decisions.c.batch_id, *DECISION_COLUMNS).order_by(
             decisions.c.batch_id, decisions.c.row_number
         ),
-        execution_options={"yield_per": READ_CHUNK},
+        execution_options={"yield_per": CHUNK},
     )
     problem: tuple[int | None, str] | None = None
     try:
@@ -322,13 +322,3 @@ class _BatchWalker:
             f"decisions of batch {self.batch} chunk {claim.chunk} "
             f"(rows {claim.first_row}-{claim.last_row}) do not match the ledger"
         )
-
-
-__all__ = [
-    "EVENT_DECISIONS_RECORDED",
-    "KEY_INFO",
-    "append_entries",
-    "digest_decisions",
-    "last_config",
-    "verify_store",
-]

@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -56,6 +56,8 @@ if TYPE_CHECKING:
     from taxmatch.store.database import StateDatabase
 
 T = TypeVar("T", bound="DataclassInstance")
+
+CHUNK: Final = 10_000  # rows written, read or streamed at a time
 
 BATCH_STATUSES: frozenset[str] = frozenset({"queued", "running", "done", "failed"})
 _DISPOSITIONS = frozenset(d.value for d in Disposition)

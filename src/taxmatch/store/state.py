@@ -31,6 +31,7 @@ from taxmatch.store.ledger_bound import received_draft
 from taxmatch.store.ledger_store import last_config, verify_store
 from taxmatch.store.location import STATE_FILE
 from taxmatch.store.models import (
+    CHUNK,
     BatchRow,
     DecisionRow,
     SubjectRow,
@@ -45,7 +46,7 @@ from taxmatch.store.models import (
     ledger_entries,
     ledger_head,
 )
-from taxmatch.store.state_base import CHUNK, StateBase, announce, check_chunk
+from taxmatch.store.state_base import StateBase, announce, check_chunk
 
 
 class StateStore(StateBase):

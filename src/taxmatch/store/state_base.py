@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Final
 
 from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.engine import URL
@@ -32,6 +31,7 @@ from taxmatch.store.keys import Keyring, Keys, ephemeral_keys
 from taxmatch.store.ledger_bound import REQUEST_COUNTS, SUBJECTS, bind, chunk_rows
 from taxmatch.store.ledger_store import KEY_INFO, append_entries, digest_decisions
 from taxmatch.store.models import (
+    CHUNK,
     BatchRow,
     DecisionRow,
     SubjectRow,
@@ -45,8 +45,6 @@ from taxmatch.store.models import (
     request_counts,
 )
 from taxmatch.store.subjects import subject_params
-
-CHUNK: Final = 10_000
 
 
 class StateBase(StateDatabase):
