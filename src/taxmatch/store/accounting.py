@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Column, ColumnElement, and_, func, select
 
 from taxmatch.errors import BatchNotFound
 from taxmatch.store.models import CHUNK, batches, decisions, disclosure_subjects, request_counts
@@ -58,9 +58,13 @@ class CountRow:
     taxpayers: int
 
 
-def year_span(year: int) -> tuple[datetime, datetime]:
-    """The start of calendar ``year`` (UTC) and of the next."""
-    return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+def _span(column: Column[datetime], start: datetime, end: datetime) -> ColumnElement[bool]:
+    return and_(column >= start, column < end)
+
+
+def _in_year(column: Column[datetime], year: int) -> ColumnElement[bool]:
+    """``column`` falls in calendar ``year`` (UTC)."""
+    return _span(column, datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC))
 
 
 def disclosures_about(state: StateStore, tin: str) -> list[DisclosureRecord]:
@@ -123,32 +127,27 @@ def year_counts(state: StateStore, year: int) -> tuple[list[CountRow], dict[str,
     are those disclosed in the year. Totals count distinct taxpayers over the whole year,
     so they are not the sum of the rows (one taxpayer can be disclosed under two statutes).
     """
-    start, end = year_span(year)
-    received = batches.c.created_at >= start, batches.c.created_at < end
-    disclosed = _S.disclosed_at >= start, _S.disclosed_at < end
+    received, disclosed = _in_year(batches.c.created_at, year), _in_year(_S.disclosed_at, year)
     agency, statute = batches.c.agency, request_counts.c.statute
+    distinct = func.count(_S.tin_index.distinct())  # taxpayers
     requests_q = (
         select(agency, statute, func.sum(request_counts.c.requests))
         .join(batches, batches.c.batch_id == request_counts.c.batch_id)
-        .where(*received)
+        .where(received)
         .group_by(agency, statute)
     )
     disclosed_q = (
-        subjects_made(select(agency, _S.statute, func.count(), func.count(_S.tin_index.distinct())))
-        .where(*disclosed)
+        subjects_made(select(agency, _S.statute, func.count(), distinct))
+        .where(disclosed)
         .group_by(agency, _S.statute)
     )
-    totals_q = subjects_made(select(func.count(), func.count(_S.tin_index.distinct()))).where(
-        *disclosed
-    )
-    batches_q = select(func.count(), func.coalesce(func.sum(batches.c.input_rows), 0)).where(
-        *received
-    )
+    totals_q = subjects_made(select(func.count(), distinct)).where(disclosed)
+    batches_q = select(func.count()).select_from(batches).where(received)
     with state.reading("accounting_report") as conn:
         requested = {(a, s): int(n) for a, s, n in conn.execute(requests_q)}
         given = {(a, s): (int(n), int(t)) for a, s, n, t in conn.execute(disclosed_q)}
         disclosures, taxpayers = conn.execute(totals_q).one()
-        received_batches, _ = conn.execute(batches_q).one()
+        received_batches = conn.execute(batches_q).scalar_one()
     rows = [
         CountRow(a, s, requested.get((a, s), 0), *given.get((a, s), (0, 0)))
         for a, s in sorted(requested.keys() | given.keys())
@@ -164,10 +163,9 @@ def year_counts(state: StateStore, year: int) -> tuple[list[CountRow], dict[str,
 
 def agency_taxpayers(state: StateStore, year: int) -> dict[str, int]:
     """Distinct taxpayers disclosed to each agency in ``year``."""
-    start, end = year_span(year)
     query = (
         subjects_made(select(batches.c.agency, func.count(_S.tin_index.distinct())))
-        .where(_S.disclosed_at >= start, _S.disclosed_at < end)
+        .where(_in_year(_S.disclosed_at, year))
         .group_by(batches.c.agency)
     )
     with state.reading("accounting_report") as conn:
@@ -182,19 +180,18 @@ Key = tuple[str, str]  # (agency, statute); statute "" when none or not parseabl
 def outcome_counts(state: StateStore, year: int) -> dict[Key, Counter[str]]:
     """Per (agency, statute): the decisions of batches received in ``year`` by outcome
     ("REJECTED" for rejected rows) and by reason code ("R01"...), one grouped query each."""
-    start, end = year_span(year)
-    received = (batches.c.created_at >= start, batches.c.created_at < end)
+    received = _in_year(batches.c.created_at, year)
     statute = func.coalesce(decisions.c.statute, "")
     by_outcome = (
         select(batches.c.agency, statute, decisions.c.outcome, func.count())
         .join(batches, batches.c.batch_id == decisions.c.batch_id)
-        .where(*received)
+        .where(received)
         .group_by(batches.c.agency, statute, decisions.c.outcome)
     )
     by_codes = (
         select(batches.c.agency, statute, decisions.c.reason_codes, func.count())
         .join(batches, batches.c.batch_id == decisions.c.batch_id)
-        .where(*received, decisions.c.disposition == "rejected")
+        .where(received, decisions.c.disposition == "rejected")
         .group_by(batches.c.agency, statute, decisions.c.reason_codes)
     )
     out: dict[Key, Counter[str]] = {}
@@ -219,14 +216,10 @@ def monthly(state: StateStore, year: int, agency: str | None = None) -> list[tup
             req = conn.execute(
                 select(func.coalesce(func.sum(request_counts.c.requests), 0))
                 .join(batches, batches.c.batch_id == request_counts.c.batch_id)
-                .where(batches.c.created_at >= start, batches.c.created_at < end, *one)
+                .where(_span(batches.c.created_at, start, end), *one)
             ).scalar_one()
             dis = conn.execute(
-                subjects_made(select(func.count())).where(
-                    disclosure_subjects.c.disclosed_at >= start,
-                    disclosure_subjects.c.disclosed_at < end,
-                    *one,
-                )
+                subjects_made(select(func.count())).where(_span(_S.disclosed_at, start, end), *one)
             ).scalar_one()
             rows.append((f"{year}-{month:02d}", int(req), int(dis)))
     return rows
