@@ -9,7 +9,7 @@ naming the operation (``migrations.guard``), never SQL parameters or data values
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
@@ -62,23 +62,10 @@ class StateDatabase:
     ) -> None:
         self.close()
 
-    def reading(self, operation: str) -> AbstractContextManager[Connection]:
-        """A read transaction on one snapshot (PostgreSQL: REPEATABLE READ); errors wrapped."""
-        return self._read(operation, snapshot=True)
-
-    def writing(self, operation: str) -> AbstractContextManager[Connection]:
-        """A write transaction under the write lock (SQLite: ``BEGIN IMMEDIATE``, the single
-        writer); errors wrapped as ``write_error``."""
-        return self._write(operation, self.write_error)
-
-    # --- plumbing ---------------------------------------------------------------------
-
-    def _write_info(self) -> dict[str, object]:
-        """What a write connection carries in ``conn.info`` while its transaction runs."""
-        return {}
-
     @contextmanager
-    def _read(self, operation: str, *, snapshot: bool = False) -> Iterator[Connection]:
+    def reading(self, operation: str, *, snapshot: bool = True) -> Iterator[Connection]:
+        """A read transaction, errors wrapped; on one snapshot (PostgreSQL: REPEATABLE READ)
+        unless not ``snapshot`` (a single statement needs none)."""
         with guard(operation), self._engine.connect() as conn:
             if snapshot and self.backend == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ")
@@ -86,8 +73,12 @@ class StateDatabase:
                 yield conn
 
     @contextmanager
-    def _write(self, operation: str, error: type[StoreError] = StoreError) -> Iterator[Connection]:
-        with guard(operation, error), self._engine.connect() as conn:
+    def writing(
+        self, operation: str, error: type[StoreError] | None = None
+    ) -> Iterator[Connection]:
+        """A write transaction under the write lock (SQLite: ``BEGIN IMMEDIATE``, the single
+        writer); errors wrapped as ``error`` (default: ``write_error``)."""
+        with guard(operation, error or self.write_error), self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             conn.info.update(info := self._write_info())
             try:
@@ -96,3 +87,7 @@ class StateDatabase:
             finally:
                 for key in info:
                     conn.info.pop(key, None)
+
+    def _write_info(self) -> dict[str, object]:
+        """What a write connection carries in ``conn.info`` while its transaction runs."""
+        return {}

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from taxmatch.errors import BatchNotFound, LedgerError, StoreError
+from taxmatch.errors import BatchNotFound, StoreError
 from taxmatch.events import Event, emit
 from taxmatch.ledger.chain import (
     LedgerDraft,
@@ -63,14 +63,14 @@ class StateStore(StateBase):
         query = select(batches).order_by(batches.c.created_at, batches.c.batch_id)
         if agency is not None:
             query = query.where(batches.c.agency == agency)
-        with self._read("list_batches") as conn:
+        with self.reading("list_batches", snapshot=False) as conn:
             return [batch_from_row(row) for row in conn.execute(query)]
 
     def create_batch(self, row: BatchRow, *, actor: str = "system", origin: str = "store") -> None:
         """Store a new batch and, in the same transaction, its ``batch_received`` entry,
         which binds the batch's ownership columns (``ledger_bound.BATCHES``)."""
         params = batch_params(row)
-        with self._write("create_batch", LedgerError) as conn:
+        with self.writing("create_batch") as conn:
             if has_row(conn, batches.c.batch_id, row.batch_id):
                 raise StoreError(f"batch {row.batch_id} already exists")
             conn.execute(batches.insert(), params)
@@ -79,7 +79,7 @@ class StateStore(StateBase):
 
     def record_received(self, batch_id: str, *, actor: str, origin: str) -> None:
         """A ``batch_received`` entry for a stored batch that runs again (bound anew)."""
-        with self._write("record_received", LedgerError) as conn:
+        with self.writing("record_received") as conn:
             self.append(conn, [received_draft(conn, self.keys, batch_id, actor, origin)])
 
     def set_batch_status(
@@ -107,7 +107,7 @@ class StateStore(StateBase):
             values["finished_at"] = finished_at
         if error_code is not None:
             values["error_code"] = error_code
-        with self._write("set_batch_status") as conn:
+        with self.writing("set_batch_status", StoreError) as conn:
             done = conn.execute(
                 batches.update().where(batches.c.batch_id == batch_id).values(**values)
             )
@@ -124,7 +124,7 @@ class StateStore(StateBase):
         one was appended. The payload carries ``identity``, ``previous_identity`` (None the
         first time) and ``details`` (ids, versions, hashes only). Checked under the lock.
         """
-        with self._write("record_config", LedgerError) as conn:
+        with self.writing("record_config") as conn:
             conn.execute(select(ledger_head.c.seq).with_for_update())  # lock before reading
             last = last_config(conn, kind)
             previous = None if last is None else last.get("identity")
@@ -143,7 +143,7 @@ class StateStore(StateBase):
         Refuses to extend a ledger whose head row does not match its last entry.
         """
         clock = now or (lambda: datetime.now(UTC))
-        with self._write("append_ledger", LedgerError) as conn:
+        with self.writing("append_ledger") as conn:
             entries = self.append(conn, drafts, clock())
             if not entries:
                 return str(conn.execute(select(ledger_head.c.entry_hash)).scalar_one())
@@ -151,7 +151,7 @@ class StateStore(StateBase):
 
     def ledger_head(self) -> tuple[int, str]:
         """(seq, hash) of the last entry; (0, GENESIS) when the ledger is empty."""
-        with self._read("ledger_head") as conn:
+        with self.reading("ledger_head", snapshot=False) as conn:
             seq, head = conn.execute(
                 select(ledger_head.c.seq, ledger_head.c.entry_hash).where(ledger_head.c.id == 1)
             ).one()
@@ -163,7 +163,7 @@ class StateStore(StateBase):
         last = 0
         while True:
             query = select(ledger_entries).where(ledger_entries.c.seq > last)
-            with self._read("iter_ledger") as conn:
+            with self.reading("iter_ledger", snapshot=False) as conn:
                 page = conn.execute(query.order_by(ledger_entries.c.seq).limit(chunk)).all()
             yield from (entry_from_row(row) for row in page)
             if len(page) < chunk:
@@ -178,7 +178,7 @@ class StateStore(StateBase):
         Reads one consistent snapshot (a single read transaction, REPEATABLE READ on
         PostgreSQL), streaming entries and rows with server-side cursors.
         """
-        with self._read("verify_ledger", snapshot=True) as conn:
+        with self.reading("verify_ledger") as conn:
             result = verify_store(conn, self.keys, witness)
         emit(
             Event.LEDGER_VERIFIED,

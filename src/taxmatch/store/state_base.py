@@ -66,7 +66,7 @@ class StateBase(StateDatabase):
             raise
 
     def find_batch(self, batch_id: str) -> BatchRow | None:
-        with self._read("find_batch") as conn:
+        with self.reading("find_batch", snapshot=False) as conn:
             row = conn.execute(select(batches).where(batches.c.batch_id == batch_id)).first()
         return None if row is None else batch_from_row(row)
 
@@ -107,13 +107,13 @@ class StateBase(StateDatabase):
         iterator = iter(rows)
         while chunk := list(islice(iterator, CHUNK)):
             params = [decision_params(batch_id, row) for row in chunk]
-            with self._write("write_decisions") as conn:
+            with self.writing("write_decisions", StoreError) as conn:
                 written += insert_decisions(conn, params)
         return written
 
     def count_decisions(self, batch_id: str) -> int:
         query = select(func.count()).select_from(decisions)
-        with self._read("count_decisions") as conn:
+        with self.reading("count_decisions", snapshot=False) as conn:
             return int(conn.execute(query.where(decisions.c.batch_id == batch_id)).scalar_one())
 
     def iter_decisions(self, batch_id: str, chunk: int = CHUNK) -> Iterator[DecisionRow]:
@@ -123,7 +123,7 @@ class StateBase(StateDatabase):
         last: int | None = None
         while True:
             query = base if last is None else base.where(decisions.c.row_number > last)
-            with self._read("iter_decisions") as conn:
+            with self.reading("iter_decisions", snapshot=False) as conn:
                 page = conn.execute(query.order_by(decisions.c.row_number).limit(chunk)).all()
             yield from (from_row(DecisionRow, row) for row in page)
             if len(page) < chunk:
@@ -139,7 +139,7 @@ class StateBase(StateDatabase):
         deleted, a ``decisions_discarded`` entry records it in the same transaction, so
         ``ledger verify`` no longer expects the discarded rows.
         """
-        with self._write("delete_decisions", LedgerError) as conn:
+        with self.writing("delete_decisions") as conn:
             others = sum(
                 conn.execute(delete(table).where(table.c.batch_id == batch_id)).rowcount
                 for table in (disclosure_subjects, request_counts)
@@ -180,7 +180,7 @@ class StateBase(StateDatabase):
             EVENT_DECISIONS, actor, origin, True, batch_id, chunk_payload(chunk, digest, counts)
         )
         moment = datetime.now(UTC)
-        with self._write("record_decisions", LedgerError) as conn:
+        with self.writing("record_decisions") as conn:
             if not has_row(conn, batches.c.batch_id, batch_id):
                 raise BatchNotFound(f"batch {batch_id} not found")
             insert_decisions(conn, params)
@@ -209,7 +209,7 @@ class StateBase(StateDatabase):
         if draft is None:
             total = {"statutes": len(values), "requests": sum(int(n) for n in counts.values())}
             draft = LedgerDraft("requests_counted", "system", "store", True, batch_id, total)
-        with self._write("write_request_counts", LedgerError) as conn:
+        with self.writing("write_request_counts") as conn:
             conn.execute(delete(request_counts).where(request_counts.c.batch_id == batch_id))
             if values:
                 conn.execute(request_counts.insert(), values)
