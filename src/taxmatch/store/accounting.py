@@ -1,15 +1,12 @@
-"""Accounting of disclosures (§ 6103(p)(3)), read from the custodian-only tables.
-
-Every disclosure about one taxpayer (found by the TIN's blind index); a batch's
-disclosure_id -> TIN list; the annual counts of requests, disclosures and taxpayers
-(distinct blind indexes) by agency and statute; and, for the console's transparency
-report, the outcomes and rejection reasons of the batches received in a year by agency
-and cited statute, and requests and disclosures per month. The statute key is the
-canonical form ``request_counts`` uses, "" when the citation does not parse (stored NULL
-in ``decisions``; so are rows recorded before schema 0005). Disclosures are those made
-(``taxmatch.store.seal.subjects_made``: the batch's package is sealed). TINs and stated
-reasons are decrypted here (``taxmatch.store.subjects``), only for what is returned. The
-only reads in taxmatch that return a TIN: the custodian's edges show them, nothing logs them.
+"""Accounting of disclosures (§ 6103(p)(3)), read from the custodian-only tables: by
+taxpayer (the TIN's blind index), by batch and by year; and the transparency report's
+counts by agency and cited statute, and per month. Taxpayers are counted as distinct
+blind indexes. The statute key is the canonical form ``request_counts`` uses, "" when
+the citation does not parse (stored NULL in ``decisions``; so are rows recorded before
+schema 0005). Disclosures are those made (``taxmatch.store.seal.subjects_made``: the
+batch's package is sealed). TINs and stated reasons are decrypted here
+(``taxmatch.store.subjects``), only for what is returned. The only reads in taxmatch that
+return a TIN: the custodian's edges show them, nothing logs them.
 
 Must never: log or put into an error a TIN, a statute or a stated reason; load a table
 whole (the per-batch list is streamed).

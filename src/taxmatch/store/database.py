@@ -40,10 +40,8 @@ class StateDatabase:
     def open(
         cls, store_dir: Path, database_url: str | None = None, *, create: bool = False
     ) -> Self:
-        """The store's database: ``database_url`` if given, else SQLite in ``store_dir``.
-
-        The store must exist (``StoreMissing`` otherwise) unless ``create``.
-        """
+        """The store's database: ``database_url`` if given, else SQLite in ``store_dir``;
+        the store must exist (``StoreMissing`` otherwise) unless ``create``."""
         url = state_url(store_dir, database_url, create=create)
         return cls(url, Keyring.for_store(store_dir))
 

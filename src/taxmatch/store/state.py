@@ -51,11 +51,7 @@ from taxmatch.store.state_base import StateBase, announce, check_chunk
 
 class StateStore(StateBase):
     """Typed access to the state database. Thread-safe; one per process is enough.
-
-    Its parts are named steps: ``database`` (opening, transactions; shared with
-    ``ServiceStore``), ``state_base`` (keys, ledger appends, decision rows); batches and
-    the ledger are here.
-    """
+    Batches and the ledger here; keys, appends and decision rows in ``StateBase``."""
 
     # --- batches ----------------------------------------------------------------------
 
