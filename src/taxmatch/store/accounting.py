@@ -22,7 +22,14 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, ColumnElement, and_, func, select
 
 from taxmatch.errors import BatchNotFound
-from taxmatch.store.models import CHUNK, batches, decisions, disclosure_subjects, request_counts
+from taxmatch.store.models import (
+    CHUNK,
+    batches,
+    decisions,
+    disclosure_subjects,
+    pages,
+    request_counts,
+)
 from taxmatch.store.seal import subjects_made
 from taxmatch.store.state import StateStore
 from taxmatch.store.subjects import open_subject, tin_lookup
@@ -99,22 +106,12 @@ def batch_subjects(state: StateStore, batch_id: str) -> Iterator[tuple[str, str]
     """(disclosure_id, tin) for every disclosure of ``batch_id``, in file order (paged)."""
     if state.find_batch(batch_id) is None:
         raise BatchNotFound(f"batch {batch_id} not found")
-    last = -1
-    while True:
-        query = (
-            subjects_made(select(_S.row_number, _S.disclosure_id, _S.tin))
-            .where(_S.batch_id == batch_id, _S.row_number > last)
-            .order_by(_S.row_number)
-            .limit(CHUNK)
-        )
-        with state.reading("accounting_batch") as conn:
-            page = conn.execute(query).all()
+    query = subjects_made(select(_S.row_number, _S.disclosure_id, _S.tin))
+    query = query.where(_S.batch_id == batch_id)
+    for page in pages(state, "accounting_batch", query, _S.row_number, CHUNK):
         keys = state.keys  # once a page: reading them stats the keyring
-        for _, disclosure_id, tin in page:
-            yield disclosure_id, open_subject(keys, disclosure_id, "tin", tin)
-        if len(page) < CHUNK:
-            return
-        last = page[-1][0]
+        for row in page:
+            yield row.disclosure_id, open_subject(keys, row.disclosure_id, "tin", row.tin)
 
 
 def year_counts(state: StateStore, year: int) -> tuple[list[CountRow], dict[str, int]]:

@@ -17,7 +17,7 @@ hashes and counts); hold a key; or change without a new migration. Conversions h
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -286,6 +286,23 @@ def find_one(db: StateDatabase, operation: str, cls: type[T], query: Select[Any]
 def find_all(db: StateDatabase, operation: str, cls: type[T], query: Select[Any]) -> list[T]:
     with db.reading(operation) as conn:
         return [from_row(cls, row) for row in conn.execute(query)]
+
+
+def pages(
+    db: StateDatabase, operation: str, query: Select[Any], key: Column[Any], size: int
+) -> Iterator[Sequence[Row[Any]]]:
+    """``query``'s rows in ``key`` order, ``size`` at a time, each page in a read of its own
+    that starts after the last key read (keyset paging)."""
+    if type(size) is not int or size < 1:
+        raise StoreError("chunk must be a positive integer")
+    after = query
+    while True:
+        with db.reading(operation, snapshot=False) as conn:
+            page = conn.execute(after.order_by(key).limit(size)).all()
+        yield page
+        if len(page) < size:
+            return
+        after = query.where(key > page[-1]._mapping[key])
 
 
 def has_row(conn: Connection, key: Column[Any], value: object) -> bool:

@@ -45,8 +45,9 @@ from taxmatch.store.models import (
     has_row,
     ledger_entries,
     ledger_head,
+    pages,
 )
-from taxmatch.store.state_base import StateBase, announce, check_chunk
+from taxmatch.store.state_base import StateBase, announce
 
 
 class StateStore(StateBase):
@@ -155,16 +156,9 @@ class StateStore(StateBase):
 
     def iter_ledger(self, chunk: int = CHUNK) -> Iterator[LedgerEntry]:
         """Every entry by seq, ``chunk`` at a time; ``LedgerError`` on an unreadable row."""
-        check_chunk(chunk)
-        last = 0
-        while True:
-            query = select(ledger_entries).where(ledger_entries.c.seq > last)
-            with self.reading("iter_ledger", snapshot=False) as conn:
-                page = conn.execute(query.order_by(ledger_entries.c.seq).limit(chunk)).all()
-            yield from (entry_from_row(row) for row in page)
-            if len(page) < chunk:
-                return
-            last = page[-1].seq
+        query = select(ledger_entries)
+        for page in pages(self, "iter_ledger", query, ledger_entries.c.seq, chunk):
+            yield from map(entry_from_row, page)
 
     def verify_ledger(self, witness: tuple[int, str] | None = None) -> VerifyResult:
         """Verify the whole chain, that it ends exactly at the recorded head (signed with

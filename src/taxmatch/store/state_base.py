@@ -42,6 +42,7 @@ from taxmatch.store.models import (
     disclosure_subjects,
     from_row,
     has_row,
+    pages,
     request_counts,
 )
 from taxmatch.store.subjects import subject_params
@@ -118,17 +119,9 @@ class StateBase(StateDatabase):
 
     def iter_decisions(self, batch_id: str, chunk: int = CHUNK) -> Iterator[DecisionRow]:
         """A batch's decisions by row_number, fetched ``chunk`` rows at a time (keyset)."""
-        check_chunk(chunk)
-        base = select(decisions).where(decisions.c.batch_id == batch_id)
-        last: int | None = None
-        while True:
-            query = base if last is None else base.where(decisions.c.row_number > last)
-            with self.reading("iter_decisions", snapshot=False) as conn:
-                page = conn.execute(query.order_by(decisions.c.row_number).limit(chunk)).all()
+        query = select(decisions).where(decisions.c.batch_id == batch_id)
+        for page in pages(self, "iter_decisions", query, decisions.c.row_number, chunk):
             yield from (from_row(DecisionRow, row) for row in page)
-            if len(page) < chunk:
-                return
-            last = page[-1].row_number
 
     def delete_decisions(
         self, batch_id: str, *, actor: str = "system", origin: str = "store"
@@ -215,11 +208,6 @@ class StateBase(StateDatabase):
                 conn.execute(request_counts.insert(), values)
             where = request_counts.c.batch_id == batch_id
             self.append(conn, [bind(conn, self.keys, draft, (REQUEST_COUNTS, where))])
-
-
-def check_chunk(chunk: int) -> None:
-    if type(chunk) is not int or chunk < 1:
-        raise StoreError("chunk must be a positive integer")
 
 
 def announce(count: int, head: LedgerEntry) -> str:
