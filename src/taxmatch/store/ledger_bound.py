@@ -191,14 +191,7 @@ def received_draft(
     conn: Connection, keys: Keys, batch_id: str, actor: str, origin: str
 ) -> LedgerDraft:
     """The ``batch_received`` entry of a stored batch, binding its ownership columns."""
-    row = conn.execute(
-        select(
-            batches.c.agency,
-            batches.c.request_letter_id,
-            batches.c.input_sha256,
-            batches.c.envelope_sha256,
-        ).where(batches.c.batch_id == batch_id)
-    ).first()
+    row = conn.execute(select(batches).where(batches.c.batch_id == batch_id)).first()
     if row is None:
         raise BatchNotFound(f"batch {batch_id} not found")
     payload: dict[str, PayloadValue] = {

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -314,9 +314,7 @@ def batch_params(row: BatchRow) -> Params:
     check_status(row.status)
     check_aware("created_at", row.created_at)
     check_aware("finished_at", row.finished_at)
-    params: Params = {name: getattr(row, name) for name in BatchRow.__dataclass_fields__}
-    params["counts"] = dump_counts(row.counts)
-    return params
+    return {**asdict(row), "counts": dump_counts(row.counts)}
 
 
 def batch_from_row(row: Row[Any]) -> BatchRow:
