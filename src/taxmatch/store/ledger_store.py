@@ -193,16 +193,12 @@ def verify_store(
         execution_options={"yield_per": CHUNK},
     )
     for row in rows:
-        schema, *stored = row
-        seq = stored[0]
-        if schema != LEDGER_SCHEMA:
+        seq, payload = row.seq, row.payload
+        if row.ledger_schema != LEDGER_SCHEMA:
             verifier.fail(PROBLEM_MALFORMED)
             break
-        if not verifier.feed_stored(*stored):
+        if not verifier.feed_stored(*row[1:]) or verifier.entries > head_seq:
             break
-        if verifier.entries > head_seq:
-            break
-        payload = row.payload
         if witness is not None and seq == witness[0] and row.entry_hash != witness[1]:
             verifier.fail("the entry differs from the witnessed head (chain rewritten)", seq=seq)
             break

@@ -36,6 +36,7 @@ from taxmatch.store.models import (
     entry_from_row,
     find_all,
     find_one,
+    from_row,
     ledger_entries,
 )
 from taxmatch.store.state import StateStore
@@ -218,8 +219,8 @@ def create_release(
         if open_rows == 0:
             raise StoreError(f"batch {batch_id} has no reviewed rows awaiting release")
         release_id = f"{batch_id}-S{number}"
-        conn.execute(
-            releases.insert(),
+        row = conn.execute(
+            releases.insert().returning(*releases.c),
             {
                 "release_id": release_id,
                 "batch_id": batch_id,
@@ -230,7 +231,7 @@ def create_release(
                 "status": "awaiting_approval",
                 "created_at": datetime.now(UTC),
             },
-        )
+        ).one()
         conn.execute(reviews.update().where(*_unreleased(batch_id)).values(release_id=release_id))
         draft = bind(
             conn,
@@ -240,8 +241,7 @@ def create_release(
             (RELEASE_REVIEWS, reviews.c.release_id == release_id),
         )
         state.append(conn, [draft])
-        row = conn.execute(select(releases).where(releases.c.release_id == release_id)).one()
-    return Release(**row._asdict())
+    return from_row(Release, row)
 
 
 def finish_release(
