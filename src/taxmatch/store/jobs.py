@@ -131,10 +131,8 @@ class JobQueue:
     def claim(self, owner: str, lease_seconds: float, *, now: datetime | None = None) -> Job | None:
         """Take the oldest claimable job under a lease for ``owner``; None when idle."""
         moment = now or datetime.now(UTC)
-        claimable = or_(
-            jobs.c.status == "queued",
-            (jobs.c.status == "running") & (jobs.c.lease_until < moment),
-        )
+        expired = (jobs.c.status == "running") & (jobs.c.lease_until < moment)
+        claimable = or_(jobs.c.status == "queued", expired)
         query = (
             select(jobs)
             .where(claimable, jobs.c.attempts < MAX_ATTEMPTS)

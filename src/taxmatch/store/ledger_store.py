@@ -177,9 +177,7 @@ class _Claims:
 def verify_store(
     conn: Connection, keys: Keys, witness: tuple[int, str] | None = None
 ) -> VerifyResult:
-    """Verify the chain, that it ends at the recorded head and holds the ``witness`` head
-    (seq, hash) when given, the head's signature, then every decision row and every bound
-    row (``taxmatch.store.ledger_bound``)."""
+    """``StateStore.verify_ledger``'s checks, in the order above, on ``conn``'s snapshot."""
     verifier = ChainVerifier()
     claims = _Claims()
     bound = BoundClaims()

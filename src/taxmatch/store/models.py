@@ -138,9 +138,7 @@ ledger_entries = Table(
     Column("actor", Text, nullable=False),
     Column("origin", Text, nullable=False),
     Column(
-        "success",
-        Boolean(create_constraint=True, name="ck_ledger_entries_success"),
-        nullable=False,
+        "success", Boolean(create_constraint=True, name="ck_ledger_entries_success"), nullable=False
     ),
     Column("object_id", Text, nullable=False),
     Column("payload", Text, nullable=False),
