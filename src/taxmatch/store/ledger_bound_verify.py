@@ -76,9 +76,8 @@ class BoundClaims:
         for view in VIEWS:
             claim = bound_claim(seq, view.name, payload)
             if claim is not None:
-                self.groups[view.name][self._group(view, seq, event_type, object_id, payload)] = (
-                    claim
-                )
+                group = self._group(view, seq, event_type, object_id, payload)
+                self.groups[view.name][group] = claim
 
     def _group(
         self, view: View, seq: int, event_type: str, object_id: str, payload: Mapping[str, object]

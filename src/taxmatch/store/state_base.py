@@ -57,7 +57,6 @@ class StateBase(StateDatabase):
     write_error = LedgerError  # ledger entries appended in ``writing`` commit with the rows
 
     def __init__(self, url: str | URL, keyring: Keyring | None = None) -> None:
-        """The database at ``url``; its keys from ``keyring`` (default: ``keyring_for``)."""
         super().__init__(url, keyring)
         try:
             self._stamp = None if self.keyring is None else self.keyring.stamp()
