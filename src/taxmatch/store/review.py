@@ -105,12 +105,7 @@ def queue_page(state: StateStore, after: tuple[str, int] | None, limit: int) -> 
         for batch_id, received in order[start:]:
             last = after[1] if after is not None and batch_id == after[0] else 0
             query = (
-                select(
-                    decisions.c.row_number,
-                    decisions.c.request_id,
-                    decisions.c.outcome,
-                    decisions.c.score,
-                )
+                select(decisions)
                 .where(
                     decisions.c.batch_id == batch_id,
                     decisions.c.outcome.in_(QUEUE_OUTCOMES),
