@@ -1,15 +1,12 @@
-"""Accounting of disclosures (§ 6103(p)(3)), read from the custodian-only tables.
-
-Every disclosure about one taxpayer (found by the TIN's blind index); a batch's
-disclosure_id -> TIN list; the annual counts of requests, disclosures and taxpayers
-(distinct blind indexes) by agency and statute; and, for the console's transparency
-report, the outcomes and rejection reasons of the batches received in a year by agency
-and cited statute, and requests and disclosures per month. The statute key is the
-canonical form ``request_counts`` uses, "" when the citation does not parse (stored NULL
-in ``decisions``; so are rows recorded before schema 0005). Disclosures are those made
-(``taxmatch.store.seal.subjects_made``: the batch's package is sealed). TINs and stated
-reasons are decrypted here (``taxmatch.store.subjects``), only for what is returned. The
-only reads in taxmatch that return a TIN: the custodian's edges show them, nothing logs them.
+"""Accounting of disclosures (§ 6103(p)(3)), read from the custodian-only tables: by
+taxpayer (the TIN's blind index), by batch and by year; and the transparency report's
+counts by agency and cited statute, and per month. Taxpayers are counted as distinct
+blind indexes. The statute key is the canonical form ``request_counts`` uses, "" when
+the citation does not parse (stored NULL in ``decisions``; so are rows recorded before
+schema 0005). Disclosures are those made (``taxmatch.store.seal.subjects_made``: the
+batch's package is sealed). TINs and stated reasons are decrypted here
+(``taxmatch.store.subjects``), only for what is returned. The only reads in taxmatch that
+return a TIN: the custodian's edges show them, nothing logs them.
 
 Must never: log or put into an error a TIN, a statute or a stated reason; load a table
 whole (the per-batch list is streamed).
@@ -22,16 +19,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Column, ColumnElement, and_, func, select
 
 from taxmatch.errors import BatchNotFound
-from taxmatch.store.models import batches, decisions, disclosure_subjects, request_counts
+from taxmatch.store.models import (
+    CHUNK,
+    batches,
+    decisions,
+    disclosure_subjects,
+    pages,
+    request_counts,
+)
 from taxmatch.store.seal import subjects_made
 from taxmatch.store.state import StateStore
 from taxmatch.store.subjects import open_subject, tin_lookup
 
 _S = disclosure_subjects.c
-_PAGE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +62,13 @@ class CountRow:
     taxpayers: int
 
 
-def year_span(year: int) -> tuple[datetime, datetime]:
-    """The start of calendar ``year`` (UTC) and of the next."""
-    return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+def _span(column: Column[datetime], start: datetime, end: datetime) -> ColumnElement[bool]:
+    return and_(column >= start, column < end)
+
+
+def _in_year(column: Column[datetime], year: int) -> ColumnElement[bool]:
+    """``column`` falls in calendar ``year`` (UTC)."""
+    return _span(column, datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC))
 
 
 def disclosures_about(state: StateStore, tin: str) -> list[DisclosureRecord]:
@@ -99,22 +106,12 @@ def batch_subjects(state: StateStore, batch_id: str) -> Iterator[tuple[str, str]
     """(disclosure_id, tin) for every disclosure of ``batch_id``, in file order (paged)."""
     if state.find_batch(batch_id) is None:
         raise BatchNotFound(f"batch {batch_id} not found")
-    last = -1
-    while True:
-        query = (
-            subjects_made(select(_S.row_number, _S.disclosure_id, _S.tin))
-            .where(_S.batch_id == batch_id, _S.row_number > last)
-            .order_by(_S.row_number)
-            .limit(_PAGE)
-        )
-        with state.reading("accounting_batch") as conn:
-            page = conn.execute(query).all()
+    query = subjects_made(select(_S.row_number, _S.disclosure_id, _S.tin))
+    query = query.where(_S.batch_id == batch_id)
+    for page in pages(state, "accounting_batch", query, _S.row_number, CHUNK):
         keys = state.keys  # once a page: reading them stats the keyring
-        for _, disclosure_id, tin in page:
-            yield disclosure_id, open_subject(keys, disclosure_id, "tin", tin)
-        if len(page) < _PAGE:
-            return
-        last = page[-1][0]
+        for row in page:
+            yield row.disclosure_id, open_subject(keys, row.disclosure_id, "tin", row.tin)
 
 
 def year_counts(state: StateStore, year: int) -> tuple[list[CountRow], dict[str, int]]:
@@ -124,32 +121,27 @@ def year_counts(state: StateStore, year: int) -> tuple[list[CountRow], dict[str,
     are those disclosed in the year. Totals count distinct taxpayers over the whole year,
     so they are not the sum of the rows (one taxpayer can be disclosed under two statutes).
     """
-    start, end = year_span(year)
-    received = batches.c.created_at >= start, batches.c.created_at < end
-    disclosed = _S.disclosed_at >= start, _S.disclosed_at < end
+    received, disclosed = _in_year(batches.c.created_at, year), _in_year(_S.disclosed_at, year)
     agency, statute = batches.c.agency, request_counts.c.statute
+    distinct = func.count(_S.tin_index.distinct())  # taxpayers
     requests_q = (
         select(agency, statute, func.sum(request_counts.c.requests))
         .join(batches, batches.c.batch_id == request_counts.c.batch_id)
-        .where(*received)
+        .where(received)
         .group_by(agency, statute)
     )
     disclosed_q = (
-        subjects_made(select(agency, _S.statute, func.count(), func.count(_S.tin_index.distinct())))
-        .where(*disclosed)
+        subjects_made(select(agency, _S.statute, func.count(), distinct))
+        .where(disclosed)
         .group_by(agency, _S.statute)
     )
-    totals_q = subjects_made(select(func.count(), func.count(_S.tin_index.distinct()))).where(
-        *disclosed
-    )
-    batches_q = select(func.count(), func.coalesce(func.sum(batches.c.input_rows), 0)).where(
-        *received
-    )
+    totals_q = subjects_made(select(func.count(), distinct)).where(disclosed)
+    batches_q = select(func.count()).select_from(batches).where(received)
     with state.reading("accounting_report") as conn:
         requested = {(a, s): int(n) for a, s, n in conn.execute(requests_q)}
         given = {(a, s): (int(n), int(t)) for a, s, n, t in conn.execute(disclosed_q)}
         disclosures, taxpayers = conn.execute(totals_q).one()
-        received_batches, _ = conn.execute(batches_q).one()
+        received_batches = conn.execute(batches_q).scalar_one()
     rows = [
         CountRow(a, s, requested.get((a, s), 0), *given.get((a, s), (0, 0)))
         for a, s in sorted(requested.keys() | given.keys())
@@ -165,10 +157,9 @@ def year_counts(state: StateStore, year: int) -> tuple[list[CountRow], dict[str,
 
 def agency_taxpayers(state: StateStore, year: int) -> dict[str, int]:
     """Distinct taxpayers disclosed to each agency in ``year``."""
-    start, end = year_span(year)
     query = (
         subjects_made(select(batches.c.agency, func.count(_S.tin_index.distinct())))
-        .where(_S.disclosed_at >= start, _S.disclosed_at < end)
+        .where(_in_year(_S.disclosed_at, year))
         .group_by(batches.c.agency)
     )
     with state.reading("accounting_report") as conn:
@@ -183,19 +174,18 @@ Key = tuple[str, str]  # (agency, statute); statute "" when none or not parseabl
 def outcome_counts(state: StateStore, year: int) -> dict[Key, Counter[str]]:
     """Per (agency, statute): the decisions of batches received in ``year`` by outcome
     ("REJECTED" for rejected rows) and by reason code ("R01"...), one grouped query each."""
-    start, end = year_span(year)
-    received = (batches.c.created_at >= start, batches.c.created_at < end)
+    received = _in_year(batches.c.created_at, year)
     statute = func.coalesce(decisions.c.statute, "")
     by_outcome = (
         select(batches.c.agency, statute, decisions.c.outcome, func.count())
         .join(batches, batches.c.batch_id == decisions.c.batch_id)
-        .where(*received)
+        .where(received)
         .group_by(batches.c.agency, statute, decisions.c.outcome)
     )
     by_codes = (
         select(batches.c.agency, statute, decisions.c.reason_codes, func.count())
         .join(batches, batches.c.batch_id == decisions.c.batch_id)
-        .where(*received, decisions.c.disposition == "rejected")
+        .where(received, decisions.c.disposition == "rejected")
         .group_by(batches.c.agency, statute, decisions.c.reason_codes)
     )
     out: dict[Key, Counter[str]] = {}
@@ -220,14 +210,10 @@ def monthly(state: StateStore, year: int, agency: str | None = None) -> list[tup
             req = conn.execute(
                 select(func.coalesce(func.sum(request_counts.c.requests), 0))
                 .join(batches, batches.c.batch_id == request_counts.c.batch_id)
-                .where(batches.c.created_at >= start, batches.c.created_at < end, *one)
+                .where(_span(batches.c.created_at, start, end), *one)
             ).scalar_one()
             dis = conn.execute(
-                subjects_made(select(func.count())).where(
-                    disclosure_subjects.c.disclosed_at >= start,
-                    disclosure_subjects.c.disclosed_at < end,
-                    *one,
-                )
+                subjects_made(select(func.count())).where(_span(_S.disclosed_at, start, end), *one)
             ).scalar_one()
             rows.append((f"{year}-{month:02d}", int(req), int(dis)))
     return rows

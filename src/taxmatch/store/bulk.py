@@ -36,10 +36,8 @@ def upsert(conn: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
 
 
 def _copy_decisions(conn: Connection, params: Sequence[Params]) -> int:
-    """PostgreSQL bulk path: COPY into a temporary table, then insert what is new.
-
-    Several times faster than multi-row INSERT for millions of rows.
-    """
+    """PostgreSQL bulk path, several times faster than multi-row INSERT for millions of
+    rows: COPY into a temporary table, then insert what is new."""
     import psycopg
 
     names = [column.name for column in decisions.columns]

@@ -7,7 +7,6 @@ Must never put a password, a token or a data value into a ledger payload or an e
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from taxmatch.errors import StoreError
 from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.store.edge_models import console_sessions, officers
 from taxmatch.store.models import UTCDateTime, find_one, from_row, has_row
+from taxmatch.store.service import token_sha256 as token_sha256
 from taxmatch.store.state import StateStore
 
 
@@ -29,10 +29,6 @@ class Officer:
     failed_logins: int
     locked_until: datetime | None
     disabled: bool = False
-
-
-def token_sha256(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
 
 
 # --- officers and sessions ----------------------------------------------------------------

@@ -9,7 +9,7 @@ naming the operation (``migrations.guard``), never SQL parameters or data values
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
@@ -40,10 +40,8 @@ class StateDatabase:
     def open(
         cls, store_dir: Path, database_url: str | None = None, *, create: bool = False
     ) -> Self:
-        """The store's database: ``database_url`` if given, else SQLite in ``store_dir``.
-
-        The store must exist (``StoreMissing`` otherwise) unless ``create``.
-        """
+        """The store's database: ``database_url`` if given, else SQLite in ``store_dir``;
+        the store must exist (``StoreMissing`` otherwise) unless ``create``."""
         url = state_url(store_dir, database_url, create=create)
         return cls(url, Keyring.for_store(store_dir))
 
@@ -62,23 +60,10 @@ class StateDatabase:
     ) -> None:
         self.close()
 
-    def reading(self, operation: str) -> AbstractContextManager[Connection]:
-        """A read transaction on one snapshot (PostgreSQL: REPEATABLE READ); errors wrapped."""
-        return self._read(operation, snapshot=True)
-
-    def writing(self, operation: str) -> AbstractContextManager[Connection]:
-        """A write transaction under the write lock (SQLite: ``BEGIN IMMEDIATE``, the single
-        writer); errors wrapped as ``write_error``."""
-        return self._write(operation, self.write_error)
-
-    # --- plumbing ---------------------------------------------------------------------
-
-    def _write_info(self) -> dict[str, object]:
-        """What a write connection carries in ``conn.info`` while its transaction runs."""
-        return {}
-
     @contextmanager
-    def _read(self, operation: str, *, snapshot: bool = False) -> Iterator[Connection]:
+    def reading(self, operation: str, *, snapshot: bool = True) -> Iterator[Connection]:
+        """A read transaction, errors wrapped; on one snapshot (PostgreSQL: REPEATABLE READ)
+        unless not ``snapshot`` (a single statement needs none)."""
         with guard(operation), self._engine.connect() as conn:
             if snapshot and self.backend == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ")
@@ -86,8 +71,12 @@ class StateDatabase:
                 yield conn
 
     @contextmanager
-    def _write(self, operation: str, error: type[StoreError] = StoreError) -> Iterator[Connection]:
-        with guard(operation, error), self._engine.connect() as conn:
+    def writing(
+        self, operation: str, error: type[StoreError] | None = None
+    ) -> Iterator[Connection]:
+        """A write transaction under the write lock (SQLite: ``BEGIN IMMEDIATE``, the single
+        writer); errors wrapped as ``error`` (default: ``write_error``)."""
+        with guard(operation, error or self.write_error), self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             conn.info.update(info := self._write_info())
             try:
@@ -97,5 +86,6 @@ class StateDatabase:
                 for key in info:
                     conn.info.pop(key, None)
 
-
-__all__ = ["StateDatabase"]
+    def _write_info(self) -> dict[str, object]:
+        """What a write connection carries in ``conn.info`` while its transaction runs."""
+        return {}

@@ -124,12 +124,7 @@ officers = Table(
     Column("locked_until", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     # schema 0009: a disabled officer cannot log in and has no live session
-    Column(
-        "disabled",
-        Boolean(),
-        nullable=False,
-        server_default=false(),
-    ),
+    Column("disabled", Boolean(), nullable=False, server_default=false()),
     CheckConstraint("role IN ('officer', 'supervisor', 'auditor')", name="ck_officers_role"),
 )
 

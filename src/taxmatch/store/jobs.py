@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from sqlalchemy import ColumnElement, Connection, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Insert, Update, or_, select, update
 
 from taxmatch.errors import IdempotencyKeyReused, StoreError
 from taxmatch.store.bulk import upsert
@@ -86,31 +86,22 @@ class JobQueue:
                 raise StoreError(f"batch {batch_id} belongs to another agency")
             if idempotency_key is not None:  # bound even when the batch exists already
                 _bind_key(conn, agency_id, idempotency_key, batch_id, now)
+            if row is not None and row.status != "failed":
+                return from_row(Job, row), False
             if row is not None:
-                if row.status != "failed":
-                    return from_row(Job, row), False
-                conn.execute(
-                    update(jobs)
-                    .where(jobs.c.batch_id == batch_id)
-                    .values(**_QUEUED, updated_at=now)
-                )
+                write: Insert | Update = update(jobs).where(jobs.c.batch_id == batch_id)
             else:
-                conn.execute(
-                    jobs.insert(),
-                    {
-                        **_QUEUED,
-                        "batch_id": batch_id,
-                        "agency_id": agency_id,
-                        "idempotency_key": idempotency_key,
-                        "requests_path": requests_path,
-                        "envelope_path": envelope_path,
-                        "rows_total": rows_total,
-                        "stage_total": None,
-                        "created_at": now,
-                        "updated_at": now,
-                    },
+                write = jobs.insert().values(
+                    batch_id=batch_id,
+                    agency_id=agency_id,
+                    idempotency_key=idempotency_key,
+                    requests_path=requests_path,
+                    envelope_path=envelope_path,
+                    rows_total=rows_total,
+                    stage_total=None,
+                    created_at=now,
                 )
-            fresh = conn.execute(select(jobs).where(jobs.c.batch_id == batch_id)).one()
+            fresh = conn.execute(write.values(**_QUEUED, updated_at=now).returning(*jobs.c)).one()
         return from_row(Job, fresh), row is None
 
     def find(self, batch_id: str) -> Job | None:
@@ -140,10 +131,8 @@ class JobQueue:
     def claim(self, owner: str, lease_seconds: float, *, now: datetime | None = None) -> Job | None:
         """Take the oldest claimable job under a lease for ``owner``; None when idle."""
         moment = now or datetime.now(UTC)
-        claimable = or_(
-            jobs.c.status == "queued",
-            (jobs.c.status == "running") & (jobs.c.lease_until < moment),
-        )
+        expired = (jobs.c.status == "running") & (jobs.c.lease_until < moment)
+        claimable = or_(jobs.c.status == "queued", expired)
         query = (
             select(jobs)
             .where(claimable, jobs.c.attempts < MAX_ATTEMPTS)
@@ -155,7 +144,7 @@ class JobQueue:
             row = conn.execute(query).first()
             if row is None:
                 return None
-            conn.execute(
+            fresh = conn.execute(
                 update(jobs)
                 .where(jobs.c.batch_id == row.batch_id)
                 .values(
@@ -165,8 +154,8 @@ class JobQueue:
                     lease_until=moment + timedelta(seconds=lease_seconds),
                     updated_at=moment,
                 )
-            )
-            fresh = conn.execute(select(jobs).where(jobs.c.batch_id == row.batch_id)).one()
+                .returning(*jobs.c)
+            ).one()
         return from_row(Job, fresh)
 
     def renew(self, batch_id: str, owner: str, lease_seconds: float) -> bool:

@@ -111,10 +111,10 @@ class Keyring:
         """The keys in use. ``create``: make the file (fresh random keys for the kinds the
         environment does not give) when it is missing; otherwise a missing one is an error."""
         from_env = {kind: _env_keys(kind, self._env) for kind in KINDS}
-        if all(from_env.values()):
-            stored = self._read() if self.path.exists() else {}
-        elif self.path.exists():
+        if self.path.exists():
             stored = self._read()
+        elif all(from_env.values()):
+            stored = {}
         elif create:
             with self._locked():
                 if not self.path.exists():
@@ -125,13 +125,12 @@ class Keyring:
                 f"keyring {self.path} not found: the store's keys are kept there "
                 f"(or in {ENV_KEYS['ledger']} and {ENV_KEYS['data']}); see docs/security.md"
             )
-        merged = {
-            kind: tuple(dict.fromkeys([*from_env[kind], *stored.get(kind, [])])) for kind in KINDS
-        }
+        merged = {}
         for kind in KINDS:
+            merged[kind] = tuple(dict.fromkeys([*from_env[kind], *stored.get(kind, [])]))
             if not merged[kind]:
                 raise StoreError(f"keyring {self.path} holds no {kind} key")
-        return Keys(merged["ledger"], merged["data"])
+        return Keys(**merged)
 
     def adopt_ledger_key(self, secret: bytes) -> None:
         """Keep a ledger key that an older taxmatch kept in the database (idempotent).

@@ -35,10 +35,15 @@ from taxmatch.ledger.bind import EVENT_ROWS_BACKFILLED, RowsDigest, bound_fields
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.store.edge_models import releases, reviews
 from taxmatch.store.keys import Keys
-from taxmatch.store.models import DecisionRow, batches, disclosure_subjects, request_counts
+from taxmatch.store.models import (
+    CHUNK,
+    DecisionRow,
+    batches,
+    disclosure_subjects,
+    request_counts,
+)
 from taxmatch.store.subjects import open_subject
 
-READ_CHUNK: Final = 10_000
 Group = tuple[Any, ...]
 REST: Final = "rest"  # a group of rows bound by a backfill entry, per batch
 EVENT_BATCH_RECEIVED: Final = "batch_received"
@@ -142,7 +147,7 @@ def stream(
     names = [c.name for c in view.columns]
     rows = conn.execute(
         select(*view.columns).where(view.rows, *where).order_by(*view.order),
-        execution_options={"yield_per": READ_CHUNK},
+        execution_options={"yield_per": CHUNK},
     )
     try:
         for values in rows:
@@ -186,14 +191,7 @@ def received_draft(
     conn: Connection, keys: Keys, batch_id: str, actor: str, origin: str
 ) -> LedgerDraft:
     """The ``batch_received`` entry of a stored batch, binding its ownership columns."""
-    row = conn.execute(
-        select(
-            batches.c.agency,
-            batches.c.request_letter_id,
-            batches.c.input_sha256,
-            batches.c.envelope_sha256,
-        ).where(batches.c.batch_id == batch_id)
-    ).first()
+    row = conn.execute(select(batches).where(batches.c.batch_id == batch_id)).first()
     if row is None:
         raise BatchNotFound(f"batch {batch_id} not found")
     payload: dict[str, PayloadValue] = {

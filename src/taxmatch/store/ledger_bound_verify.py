@@ -76,9 +76,8 @@ class BoundClaims:
         for view in VIEWS:
             claim = bound_claim(seq, view.name, payload)
             if claim is not None:
-                self.groups[view.name][self._group(view, seq, event_type, object_id, payload)] = (
-                    claim
-                )
+                group = self._group(view, seq, event_type, object_id, payload)
+                self.groups[view.name][group] = claim
 
     def _group(
         self, view: View, seq: int, event_type: str, object_id: str, payload: Mapping[str, object]
@@ -104,7 +103,9 @@ class BoundClaims:
         return ("id", object_id)
 
 
-class _Problem(Exception):
+class Problem(Exception):
+    """A verification problem: the entry it concerns (None: a row no entry accounts for)."""
+
     def __init__(self, seq: int | None, text: str) -> None:
         super().__init__(text)
         self.seq, self.text = seq, text
@@ -121,7 +122,7 @@ def verify_bound(
         _check_sealed_done(conn, claims)
         for view in VIEWS:
             checked += _check(conn, keys, view, claims, released)
-    except _Problem as problem:
+    except Problem as problem:
         return checked, (problem.seq, problem.text)
     except Unopened as error:
         return checked, (None, error.message)
@@ -146,7 +147,7 @@ def _check_sealed_done(conn: Connection, claims: BoundClaims) -> None:
     )
     for (batch_id,) in rows:
         if batch_id in sealed:
-            raise _Problem(sealed[batch_id], f"batches row {batch_id} was sealed but is not done")
+            raise Problem(sealed[batch_id], f"batches row {batch_id} was sealed but is not done")
 
 
 def _check(
@@ -172,7 +173,7 @@ def _check(
             if view is RELEASE_FINISH and unfinished(row):
                 continue
             table = view.table.name
-            raise _Problem(
+            raise Problem(
                 None, f"{table} row {view.row_id(row)} is not accounted for by any ledger entry"
             )
         cells = tuple(row.values())
@@ -183,7 +184,7 @@ def _check(
             released[(row["batch_id"], int(row["row_number"]))] = row["release_id"]
     for group, claim in sorted(mine.items(), key=lambda item: item[1].seq):
         if not any(claims_match(claim, d) for d in digests.get(group) or fresh()):
-            raise _Problem(claim.seq, f"{_describe(view, group)} do not match the ledger")
+            raise Problem(claim.seq, f"{_describe(view, group)} do not match the ledger")
     return checked
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 from dataclasses import fields, replace
 from itertools import groupby
 from operator import attrgetter, itemgetter
@@ -50,8 +51,9 @@ from taxmatch.ledger.digest import (
     chunk_claim,
 )
 from taxmatch.store.keys import Keys
-from taxmatch.store.ledger_bound_verify import BoundClaims, verify_bound
+from taxmatch.store.ledger_bound_verify import BoundClaims, Problem, verify_bound
 from taxmatch.store.models import (
+    CHUNK,
     DecisionRow,
     decisions,
     entry_from_row,
@@ -60,7 +62,6 @@ from taxmatch.store.models import (
 )
 from taxmatch.store.models import ledger_head as head_table
 
-READ_CHUNK: Final = 10_000
 # The stored columns ``verify_store`` reads, by name: ``ledger_schema``, then a
 # ``LedgerEntry``'s fields, which are ``ChainVerifier.feed_stored``'s arguments in order.
 _STORED: Final = ("ledger_schema", *(f.name for f in fields(LedgerEntry)))
@@ -176,9 +177,7 @@ class _Claims:
 def verify_store(
     conn: Connection, keys: Keys, witness: tuple[int, str] | None = None
 ) -> VerifyResult:
-    """Verify the chain, that it ends at the recorded head and holds the ``witness`` head
-    (seq, hash) when given, the head's signature, then every decision row and every bound
-    row (``taxmatch.store.ledger_bound``)."""
+    """``StateStore.verify_ledger``'s checks, in the order above, on ``conn``'s snapshot."""
     verifier = ChainVerifier()
     claims = _Claims()
     bound = BoundClaims()
@@ -189,19 +188,15 @@ def verify_store(
     ).one()
     rows = conn.execute(
         select(*(ledger_entries.c[name] for name in _STORED)).order_by(ledger_entries.c.seq),
-        execution_options={"yield_per": READ_CHUNK},
+        execution_options={"yield_per": CHUNK},
     )
     for row in rows:
-        schema, *stored = row
-        seq = stored[0]
-        if schema != LEDGER_SCHEMA:
+        seq, payload = row.seq, row.payload
+        if row.ledger_schema != LEDGER_SCHEMA:
             verifier.fail(PROBLEM_MALFORMED)
             break
-        if not verifier.feed_stored(*stored):
+        if not verifier.feed_stored(*row[1:]) or verifier.entries > head_seq:
             break
-        if verifier.entries > head_seq:
-            break
-        payload = row.payload
         if witness is not None and seq == witness[0] and row.entry_hash != witness[1]:
             verifier.fail("the entry differs from the witnessed head (chain rewritten)", seq=seq)
             break
@@ -251,33 +246,29 @@ def _verify_decisions(conn: Connection, claims: _Claims, chain: VerifyResult) ->
         select(decisions.c.batch_id, *DECISION_COLUMNS).order_by(
             decisions.c.batch_id, decisions.c.row_number
         ),
-        execution_options={"yield_per": READ_CHUNK},
+        execution_options={"yield_per": CHUNK},
     )
-    problem: tuple[int | None, str] | None = None
     try:
-        for batch, group in groupby(rows, key=itemgetter(0)):
-            walker = _BatchWalker(batch, claims)
-            seen.add(batch)
-            for row in group:
-                if (problem := walker.add(row[1:])) is not None:
-                    break
-                checked += 1
-            if problem is not None or (problem := walker.finish()) is not None:
-                break
-    finally:
-        rows.close()
-    if problem is None:
+        with closing(rows):
+            for batch, group in groupby(rows, key=itemgetter(0)):
+                walker = _BatchWalker(batch, claims)
+                seen.add(batch)
+                for row in group:
+                    walker.add(row[1:])
+                    checked += 1
+                walker.finish()
         for batch in sorted(set(claims.chunks) - seen):
-            if (problem := _BatchWalker(batch, claims).finish()) is not None:
-                break
-    if problem is None:
-        return replace(chain, decisions=checked)
-    seq, text = problem
-    return replace(chain, ok=False, first_bad_seq=seq, problem=text, decisions=checked)
+            _BatchWalker(batch, claims).finish()
+    except Problem as problem:
+        return replace(
+            chain, ok=False, first_bad_seq=problem.seq, problem=problem.text, decisions=checked
+        )
+    return replace(chain, decisions=checked)
 
 
 class _BatchWalker:
-    """Re-hashes one batch's decision rows (in row order) chunk by chunk."""
+    """Re-hashes one batch's decision rows (in row order) chunk by chunk; ``Problem`` at
+    the first that does not match."""
 
     def __init__(self, batch: str, claims: _Claims) -> None:
         self.batch = batch
@@ -287,48 +278,30 @@ class _BatchWalker:
         self.digest = DecisionsDigest()
         self.rows = 0
 
-    def add(self, row: tuple[Any, ...]) -> tuple[int | None, str] | None:
+    def add(self, row: tuple[Any, ...]) -> None:
         row_number = int(row[0])
         while self.index < len(self.claims) and self.claims[self.index].last_row < row_number:
-            if (problem := self._close()) is not None:
-                return problem
+            self._close()
         if self.index >= len(self.claims) or row_number < self.claims[self.index].first_row:
-            return None, (
-                f"decision row {row_number} of batch {self.batch} is not accounted for "
-                "by any ledger entry"
-            )
+            row_id = f"decision row {row_number} of batch {self.batch}"
+            raise Problem(None, f"{row_id} is not accounted for by any ledger entry")
         self.digest.add(row[:9], row[9])
         self.rows += 1
-        return None
 
-    def finish(self) -> tuple[int | None, str] | None:
+    def finish(self) -> None:
         while self.index < len(self.claims):
-            if (problem := self._close()) is not None:
-                return problem
+            self._close()
         if self.recorded is not None and self.recorded[1] != self.rows:
-            seq = self.recorded[0]
-            return seq, f"batch {self.batch}: the number of decision rows differs from the ledger"
-        return None
+            text = f"batch {self.batch}: the number of decision rows differs from the ledger"
+            raise Problem(self.recorded[0], text)
 
-    def _close(self) -> tuple[int | None, str] | None:
+    def _close(self) -> None:
         claim = self.claims[self.index]
         self.index += 1
         digest, self.digest = self.digest, DecisionsDigest()
+        chunk = f"batch {self.batch} chunk {claim.chunk}"
         if self.index > 1 and claim.first_row <= self.claims[self.index - 2].last_row:
-            return claim.seq, f"batch {self.batch} chunk {claim.chunk} overlaps another chunk"
-        if digest.rows == claim.rows and hmac.compare_digest(digest.hexdigest(), claim.sha256):
-            return None
-        return claim.seq, (
-            f"decisions of batch {self.batch} chunk {claim.chunk} "
-            f"(rows {claim.first_row}-{claim.last_row}) do not match the ledger"
-        )
-
-
-__all__ = [
-    "EVENT_DECISIONS_RECORDED",
-    "KEY_INFO",
-    "append_entries",
-    "digest_decisions",
-    "last_config",
-    "verify_store",
-]
+            raise Problem(claim.seq, f"{chunk} overlaps another chunk")
+        if digest.rows != claim.rows or not hmac.compare_digest(digest.hexdigest(), claim.sha256):
+            rows = f"rows {claim.first_row}-{claim.last_row}"
+            raise Problem(claim.seq, f"decisions of {chunk} ({rows}) do not match the ledger")

@@ -17,10 +17,10 @@ hashes and counts); hold a key; or change without a new migration. Conversions h
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -56,6 +56,8 @@ if TYPE_CHECKING:
     from taxmatch.store.database import StateDatabase
 
 T = TypeVar("T", bound="DataclassInstance")
+
+CHUNK: Final = 10_000  # rows written, read or streamed at a time
 
 BATCH_STATUSES: frozenset[str] = frozenset({"queued", "running", "done", "failed"})
 _DISPOSITIONS = frozenset(d.value for d in Disposition)
@@ -136,9 +138,7 @@ ledger_entries = Table(
     Column("actor", Text, nullable=False),
     Column("origin", Text, nullable=False),
     Column(
-        "success",
-        Boolean(create_constraint=True, name="ck_ledger_entries_success"),
-        nullable=False,
+        "success", Boolean(create_constraint=True, name="ck_ledger_entries_success"), nullable=False
     ),
     Column("object_id", Text, nullable=False),
     Column("payload", Text, nullable=False),
@@ -286,6 +286,23 @@ def find_all(db: StateDatabase, operation: str, cls: type[T], query: Select[Any]
         return [from_row(cls, row) for row in conn.execute(query)]
 
 
+def pages(
+    db: StateDatabase, operation: str, query: Select[Any], key: Column[Any], size: int
+) -> Iterator[Sequence[Row[Any]]]:
+    """``query``'s rows in ``key`` order, ``size`` at a time, each page in a read of its own
+    that starts after the last key read (keyset paging)."""
+    if type(size) is not int or size < 1:
+        raise StoreError("chunk must be a positive integer")
+    after = query
+    while True:
+        with db.reading(operation, snapshot=False) as conn:
+            page = conn.execute(after.order_by(key).limit(size)).all()
+        yield page
+        if len(page) < size:
+            return
+        after = query.where(key > page[-1]._mapping[key])
+
+
 def has_row(conn: Connection, key: Column[Any], value: object) -> bool:
     """Whether ``key``'s table holds a row whose ``key`` is ``value``."""
     return conn.execute(select(key).where(key == value)).first() is not None
@@ -295,9 +312,7 @@ def batch_params(row: BatchRow) -> Params:
     check_status(row.status)
     check_aware("created_at", row.created_at)
     check_aware("finished_at", row.finished_at)
-    params: Params = {name: getattr(row, name) for name in BatchRow.__dataclass_fields__}
-    params["counts"] = dump_counts(row.counts)
-    return params
+    return {**asdict(row), "counts": dump_counts(row.counts)}
 
 
 def batch_from_row(row: Row[Any]) -> BatchRow:
@@ -314,10 +329,6 @@ def decision_params(batch_id: str, row: DecisionRow) -> Params:
     if row.outcome is not None and row.outcome not in _OUTCOMES:
         raise StoreError(f"decision row {row.row_number}: unknown outcome")
     return {name: getattr(row, name) for name in DecisionRow.__dataclass_fields__}
-
-
-def decision_from_row(row: Row[Any]) -> DecisionRow:
-    return DecisionRow(**row._asdict())
 
 
 def entry_params(entry: LedgerEntry) -> Params:

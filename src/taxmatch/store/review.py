@@ -36,6 +36,7 @@ from taxmatch.store.models import (
     entry_from_row,
     find_all,
     find_one,
+    from_row,
     ledger_entries,
 )
 from taxmatch.store.state import StateStore
@@ -104,12 +105,7 @@ def queue_page(state: StateStore, after: tuple[str, int] | None, limit: int) -> 
         for batch_id, received in order[start:]:
             last = after[1] if after is not None and batch_id == after[0] else 0
             query = (
-                select(
-                    decisions.c.row_number,
-                    decisions.c.request_id,
-                    decisions.c.outcome,
-                    decisions.c.score,
-                )
+                select(decisions)
                 .where(
                     decisions.c.batch_id == batch_id,
                     decisions.c.outcome.in_(QUEUE_OUTCOMES),
@@ -218,8 +214,8 @@ def create_release(
         if open_rows == 0:
             raise StoreError(f"batch {batch_id} has no reviewed rows awaiting release")
         release_id = f"{batch_id}-S{number}"
-        conn.execute(
-            releases.insert(),
+        row = conn.execute(
+            releases.insert().returning(*releases.c),
             {
                 "release_id": release_id,
                 "batch_id": batch_id,
@@ -230,7 +226,7 @@ def create_release(
                 "status": "awaiting_approval",
                 "created_at": datetime.now(UTC),
             },
-        )
+        ).one()
         conn.execute(reviews.update().where(*_unreleased(batch_id)).values(release_id=release_id))
         draft = bind(
             conn,
@@ -240,8 +236,7 @@ def create_release(
             (RELEASE_REVIEWS, reviews.c.release_id == release_id),
         )
         state.append(conn, [draft])
-        row = conn.execute(select(releases).where(releases.c.release_id == release_id)).one()
-    return Release(**row._asdict())
+    return from_row(Release, row)
 
 
 def finish_release(

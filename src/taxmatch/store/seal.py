@@ -19,7 +19,6 @@ a batch twice, or put a TIN, statute or stated reason into an error.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeVarTuple
@@ -27,12 +26,12 @@ from typing import TypeVarTuple
 from sqlalchemy import Select, select
 
 from taxmatch.errors import BatchNotFound, StoreError
-from taxmatch.events import Event, emit
 from taxmatch.ledger.chain import LedgerDraft, format_recorded_at
 from taxmatch.store.ledger_bound import EVENT_DISCLOSURES_SEALED, SUBJECTS, bind
 from taxmatch.store.ledger_store import append_entries
 from taxmatch.store.models import SubjectRow, batches, check_aware, disclosure_subjects, dump_counts
 from taxmatch.store.state import StateStore
+from taxmatch.store.state_base import announce
 from taxmatch.store.subjects import subject_params
 
 SEALED = "done"  # the batch status set in the sealing transaction
@@ -106,11 +105,4 @@ def seal_batch(
             .where(batches.c.batch_id == batch_id)
             .values(status=SEALED, counts=dump_counts(counts), finished_at=finished_at)
         )
-    emit(
-        Event.LEDGER_APPENDED,
-        logging.DEBUG,
-        entries=entries + 2,
-        seq=head.seq,
-        head=head.entry_hash,
-    )
-    return head.entry_hash
+    return announce(entries + 2, head)

@@ -13,26 +13,25 @@ load a whole table into memory, or change a ledger entry once written.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from taxmatch.errors import BatchNotFound, LedgerError, StoreError
+from taxmatch.errors import BatchNotFound, StoreError
 from taxmatch.events import Event, emit
 from taxmatch.ledger.chain import (
     LedgerDraft,
     LedgerEntry,
     PayloadValue,
     VerifyResult,
-    format_recorded_at,
 )
 from taxmatch.ledger.digest import EVENT_CONFIG_CHANGED
 from taxmatch.store.ledger_bound import received_draft
-from taxmatch.store.ledger_store import append_entries, last_config, verify_store
+from taxmatch.store.ledger_store import last_config, verify_store
 from taxmatch.store.location import STATE_FILE
 from taxmatch.store.models import (
+    CHUNK,
     BatchRow,
     DecisionRow,
     SubjectRow,
@@ -46,18 +45,14 @@ from taxmatch.store.models import (
     has_row,
     ledger_entries,
     ledger_head,
+    pages,
 )
-from taxmatch.store.state_base import CHUNK, check_chunk
-from taxmatch.store.state_decisions import DecisionMethods
+from taxmatch.store.state_base import StateBase, announce
 
 
-class StateStore(DecisionMethods):
+class StateStore(StateBase):
     """Typed access to the state database. Thread-safe; one per process is enough.
-
-    Its parts are named steps: ``database`` (opening, transactions; shared with
-    ``ServiceStore``), ``state_base`` (keys, ledger appends),
-    ``state_decisions`` (decision rows); batches and the ledger are here.
-    """
+    Batches and the ledger here; keys, appends and decision rows in ``StateBase``."""
 
     # --- batches ----------------------------------------------------------------------
 
@@ -65,14 +60,14 @@ class StateStore(DecisionMethods):
         query = select(batches).order_by(batches.c.created_at, batches.c.batch_id)
         if agency is not None:
             query = query.where(batches.c.agency == agency)
-        with self._read("list_batches") as conn:
+        with self.reading("list_batches", snapshot=False) as conn:
             return [batch_from_row(row) for row in conn.execute(query)]
 
     def create_batch(self, row: BatchRow, *, actor: str = "system", origin: str = "store") -> None:
         """Store a new batch and, in the same transaction, its ``batch_received`` entry,
         which binds the batch's ownership columns (``ledger_bound.BATCHES``)."""
         params = batch_params(row)
-        with self._write("create_batch", LedgerError) as conn:
+        with self.writing("create_batch") as conn:
             if has_row(conn, batches.c.batch_id, row.batch_id):
                 raise StoreError(f"batch {row.batch_id} already exists")
             conn.execute(batches.insert(), params)
@@ -81,7 +76,7 @@ class StateStore(DecisionMethods):
 
     def record_received(self, batch_id: str, *, actor: str, origin: str) -> None:
         """A ``batch_received`` entry for a stored batch that runs again (bound anew)."""
-        with self._write("record_received", LedgerError) as conn:
+        with self.writing("record_received") as conn:
             self.append(conn, [received_draft(conn, self.keys, batch_id, actor, origin)])
 
     def set_batch_status(
@@ -109,7 +104,7 @@ class StateStore(DecisionMethods):
             values["finished_at"] = finished_at
         if error_code is not None:
             values["error_code"] = error_code
-        with self._write("set_batch_status") as conn:
+        with self.writing("set_batch_status", StoreError) as conn:
             done = conn.execute(
                 batches.update().where(batches.c.batch_id == batch_id).values(**values)
             )
@@ -126,7 +121,7 @@ class StateStore(DecisionMethods):
         one was appended. The payload carries ``identity``, ``previous_identity`` (None the
         first time) and ``details`` (ids, versions, hashes only). Checked under the lock.
         """
-        with self._write("record_config", LedgerError) as conn:
+        with self.writing("record_config") as conn:
             conn.execute(select(ledger_head.c.seq).with_for_update())  # lock before reading
             last = last_config(conn, kind)
             previous = None if last is None else last.get("identity")
@@ -145,19 +140,15 @@ class StateStore(DecisionMethods):
         Refuses to extend a ledger whose head row does not match its last entry.
         """
         clock = now or (lambda: datetime.now(UTC))
-        with self._write("append_ledger", LedgerError) as conn:
-            entries = append_entries(
-                conn, drafts, format_recorded_at(clock()), key=self.ledger_key()
-            )
+        with self.writing("append_ledger") as conn:
+            entries = self.append(conn, drafts, clock())
             if not entries:
                 return str(conn.execute(select(ledger_head.c.entry_hash)).scalar_one())
-        new_seq, new_head = entries[-1].seq, entries[-1].entry_hash
-        emit(Event.LEDGER_APPENDED, logging.DEBUG, entries=len(entries), seq=new_seq, head=new_head)
-        return new_head
+        return announce(len(entries), entries[-1])
 
     def ledger_head(self) -> tuple[int, str]:
         """(seq, hash) of the last entry; (0, GENESIS) when the ledger is empty."""
-        with self._read("ledger_head") as conn:
+        with self.reading("ledger_head", snapshot=False) as conn:
             seq, head = conn.execute(
                 select(ledger_head.c.seq, ledger_head.c.entry_hash).where(ledger_head.c.id == 1)
             ).one()
@@ -165,16 +156,9 @@ class StateStore(DecisionMethods):
 
     def iter_ledger(self, chunk: int = CHUNK) -> Iterator[LedgerEntry]:
         """Every entry by seq, ``chunk`` at a time; ``LedgerError`` on an unreadable row."""
-        check_chunk(chunk)
-        last = 0
-        while True:
-            query = select(ledger_entries).where(ledger_entries.c.seq > last)
-            with self._read("iter_ledger") as conn:
-                page = conn.execute(query.order_by(ledger_entries.c.seq).limit(chunk)).all()
-            yield from (entry_from_row(row) for row in page)
-            if len(page) < chunk:
-                return
-            last = page[-1].seq
+        query = select(ledger_entries)
+        for page in pages(self, "iter_ledger", query, ledger_entries.c.seq, chunk):
+            yield from map(entry_from_row, page)
 
     def verify_ledger(self, witness: tuple[int, str] | None = None) -> VerifyResult:
         """Verify the whole chain, that it ends exactly at the recorded head (signed with
@@ -184,7 +168,7 @@ class StateStore(DecisionMethods):
         Reads one consistent snapshot (a single read transaction, REPEATABLE READ on
         PostgreSQL), streaming entries and rows with server-side cursors.
         """
-        with self._read("verify_ledger", snapshot=True) as conn:
+        with self.reading("verify_ledger") as conn:
             result = verify_store(conn, self.keys, witness)
         emit(
             Event.LEDGER_VERIFIED,

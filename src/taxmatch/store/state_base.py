@@ -1,36 +1,62 @@
-"""The state database's keys and ledger appends, on the one connection and transactions
-of ``store.database`` (errors wrapped by operation name; the ledger key on every write
-connection, ledger entries appended on it).
+"""The state database's keys, ledger appends and decision rows, on the one connection
+and transactions of ``store.database`` (errors wrapped by operation name; the ledger key
+on every write connection, ledger entries appended on it). Decision rows are written in
+chunks, read by keyset, discarded to restart a batch, and recorded atomically with the
+ledger entry that binds them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Final
+from itertools import islice
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.engine import URL
 
-from taxmatch.errors import LedgerError, StoreError
+from taxmatch.errors import BatchNotFound, LedgerError, StoreError
+from taxmatch.events import Event, emit
 from taxmatch.ledger.chain import LedgerDraft, LedgerEntry, format_recorded_at
+from taxmatch.ledger.digest import (
+    EVENT_DECISIONS,
+    EVENT_DECISIONS_DISCARDED,
+    DecisionsDigest,
+    chunk_payload,
+)
+from taxmatch.store.bulk import insert_decisions, upsert
 from taxmatch.store.database import StateDatabase
 from taxmatch.store.keys import Keyring, Keys, ephemeral_keys
-from taxmatch.store.ledger_store import KEY_INFO, append_entries
-from taxmatch.store.models import BatchRow, batch_from_row, batches
-
-CHUNK: Final = 10_000
+from taxmatch.store.ledger_bound import REQUEST_COUNTS, SUBJECTS, bind, chunk_rows
+from taxmatch.store.ledger_store import KEY_INFO, append_entries, digest_decisions
+from taxmatch.store.models import (
+    CHUNK,
+    BatchRow,
+    DecisionRow,
+    SubjectRow,
+    batch_from_row,
+    batches,
+    decision_params,
+    decisions,
+    disclosure_subjects,
+    from_row,
+    has_row,
+    pages,
+    request_counts,
+)
+from taxmatch.store.subjects import subject_params
 
 
 class StateBase(StateDatabase):
-    """The keys of a state database and its ledger appends; ``StateStore`` is built on it.
-    Its transactions are ``StateDatabase``'s; a write connection carries the ledger key."""
+    """The keys of a state database, its ledger appends and decision rows; ``StateStore``
+    is built on it. Its transactions are ``StateDatabase``'s; a write connection carries
+    the ledger key."""
 
     keyring_required = True
     write_error = LedgerError  # ledger entries appended in ``writing`` commit with the rows
 
     def __init__(self, url: str | URL, keyring: Keyring | None = None) -> None:
-        """The database at ``url``; its keys from ``keyring`` (default: ``keyring_for``)."""
         super().__init__(url, keyring)
         try:
             self._stamp = None if self.keyring is None else self.keyring.stamp()
@@ -40,7 +66,7 @@ class StateBase(StateDatabase):
             raise
 
     def find_batch(self, batch_id: str) -> BatchRow | None:
-        with self._read("find_batch") as conn:
+        with self.reading("find_batch", snapshot=False) as conn:
             row = conn.execute(select(batches).where(batches.c.batch_id == batch_id)).first()
         return None if row is None else batch_from_row(row)
 
@@ -52,12 +78,13 @@ class StateBase(StateDatabase):
             self._keys, self._stamp = self.keyring.load(), stamp
         return self._keys
 
-    def append(self, conn: Connection, drafts: Sequence[LedgerDraft]) -> list[LedgerEntry]:
-        """Append ``drafts`` on ``conn`` (a ``writing`` transaction), now, head signed."""
-        recorded_at = format_recorded_at(datetime.now(UTC))
+    def append(
+        self, conn: Connection, drafts: Sequence[LedgerDraft], moment: datetime | None = None
+    ) -> list[LedgerEntry]:
+        """Append ``drafts`` on ``conn`` (a ``writing`` transaction), recorded at ``moment``
+        (default: now), head signed."""
+        recorded_at = format_recorded_at(moment or datetime.now(UTC))
         return append_entries(conn, drafts, recorded_at, key=self.ledger_key())
-
-    _append = append
 
     def ledger_key(self) -> bytes:
         """The secret for ``keyed_hash`` in use: from the keyring, never from this database."""
@@ -66,7 +93,123 @@ class StateBase(StateDatabase):
     def _write_info(self) -> dict[str, object]:
         return {KEY_INFO: self.ledger_key()}  # what ``append_entries`` signs with
 
+    def write_decisions(self, batch_id: str, rows: Iterable[DecisionRow]) -> int:
+        """Insert decisions in chunks of 10 000; returns how many rows were newly written.
 
-def check_chunk(chunk: int) -> None:
-    if type(chunk) is not int or chunk < 1:
-        raise StoreError("chunk must be a positive integer")
+        Idempotent on (batch_id, row_number): a row already stored is kept as it is and not
+        counted, so re-writing the same rows after a crash never duplicates. Each chunk
+        commits on its own. SQLite: multi-row ``INSERT ... ON CONFLICT DO NOTHING``;
+        PostgreSQL: ``COPY`` into a temporary table, then the same insert from it.
+        """
+        if self.find_batch(batch_id) is None:
+            raise BatchNotFound(f"batch {batch_id} not found")
+        written = 0
+        iterator = iter(rows)
+        while chunk := list(islice(iterator, CHUNK)):
+            params = [decision_params(batch_id, row) for row in chunk]
+            with self.writing("write_decisions", StoreError) as conn:
+                written += insert_decisions(conn, params)
+        return written
+
+    def count_decisions(self, batch_id: str) -> int:
+        query = select(func.count()).select_from(decisions)
+        with self.reading("count_decisions", snapshot=False) as conn:
+            return int(conn.execute(query.where(decisions.c.batch_id == batch_id)).scalar_one())
+
+    def iter_decisions(self, batch_id: str, chunk: int = CHUNK) -> Iterator[DecisionRow]:
+        """A batch's decisions by row_number, fetched ``chunk`` rows at a time (keyset)."""
+        query = select(decisions).where(decisions.c.batch_id == batch_id)
+        for page in pages(self, "iter_decisions", query, decisions.c.row_number, chunk):
+            yield from (from_row(DecisionRow, row) for row in page)
+
+    def delete_decisions(
+        self, batch_id: str, *, actor: str = "system", origin: str = "store"
+    ) -> None:
+        """Forget a batch's decisions, to restart it after a failure. The ledger keeps all.
+
+        Its disclosure subjects and request counts go with them, and, when any row was
+        deleted, a ``decisions_discarded`` entry records it in the same transaction, so
+        ``ledger verify`` no longer expects the discarded rows.
+        """
+        with self.writing("delete_decisions") as conn:
+            others = sum(
+                conn.execute(delete(table).where(table.c.batch_id == batch_id)).rowcount
+                for table in (disclosure_subjects, request_counts)
+            )
+            gone = conn.execute(delete(decisions).where(decisions.c.batch_id == batch_id))
+            if gone.rowcount or others:  # accounting rows are bound to the ledger too
+                rows = {"rows": int(gone.rowcount)}
+                discard = LedgerDraft(
+                    EVENT_DECISIONS_DISCARDED, actor, origin, True, batch_id, rows
+                )
+                self.append(conn, [discard])
+
+    def record_decisions(
+        self,
+        batch_id: str,
+        rows: Sequence[DecisionRow],
+        *,
+        chunk: int,
+        subjects: Sequence[SubjectRow] = (),
+        drafts: Sequence[LedgerDraft] = (),
+        actor: str = "system",
+        origin: str = "store",
+    ) -> str:
+        """One chunk of a batch, atomically: its decision rows, its disclosure subjects, the
+        ledger ``drafts`` (one per disclosure) and a ``decisions`` entry carrying the
+        chunk's row range, count and digest (``taxmatch.ledger.digest``). The new head.
+
+        Rows already stored are kept (idempotent on batch and row); the digest is of the
+        rows given, so ``ledger verify`` fails if the stored ones differ.
+        """
+        if not rows:
+            raise StoreError("record_decisions needs at least one row")
+        params = [decision_params(batch_id, row) for row in rows]
+        digest = DecisionsDigest()
+        digest_decisions(digest, rows)
+        counts = Counter(row.outcome or "REJECTED" for row in rows)
+        entry = LedgerDraft(
+            EVENT_DECISIONS, actor, origin, True, batch_id, chunk_payload(chunk, digest, counts)
+        )
+        moment = datetime.now(UTC)
+        with self.writing("record_decisions") as conn:
+            if not has_row(conn, batches.c.batch_id, batch_id):
+                raise BatchNotFound(f"batch {batch_id} not found")
+            insert_decisions(conn, params)
+            if subjects:  # a batch run's subjects are written and bound when it is sealed
+                keys = self.keys
+                conn.execute(
+                    upsert(conn, disclosure_subjects).on_conflict_do_nothing(
+                        index_elements=["disclosure_id"]
+                    ),
+                    [subject_params(batch_id, s, moment, keys) for s in subjects],
+                )
+                entry = bind(conn, keys, entry, (SUBJECTS, chunk_rows(batch_id, rows)))
+            written = self.append(conn, [*drafts, entry], moment)
+        return announce(len(written), written[-1])
+
+    def write_request_counts(
+        self, batch_id: str, counts: Mapping[str, int], *, draft: LedgerDraft | None = None
+    ) -> None:
+        """Replace a batch's requests-per-cited-statute counts (the annual report's input),
+        bound by ``draft`` (the batch's ``decisions_recorded``) appended in the same
+        transaction, or else by a ``requests_counted`` entry."""
+        values = [
+            {"batch_id": batch_id, "statute": statute, "requests": int(n)}
+            for statute, n in sorted(counts.items())
+        ]
+        if draft is None:
+            total = {"statutes": len(values), "requests": sum(int(n) for n in counts.values())}
+            draft = LedgerDraft("requests_counted", "system", "store", True, batch_id, total)
+        with self.writing("write_request_counts") as conn:
+            conn.execute(delete(request_counts).where(request_counts.c.batch_id == batch_id))
+            if values:
+                conn.execute(request_counts.insert(), values)
+            where = request_counts.c.batch_id == batch_id
+            self.append(conn, [bind(conn, self.keys, draft, (REQUEST_COUNTS, where))])
+
+
+def announce(count: int, head: LedgerEntry) -> str:
+    """Log ``count`` entries appended, ending at ``head`` (after they commit); its hash."""
+    emit(Event.LEDGER_APPENDED, logging.DEBUG, entries=count, seq=head.seq, head=head.entry_hash)
+    return head.entry_hash

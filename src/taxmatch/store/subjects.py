@@ -12,6 +12,7 @@ Must never: put a TIN or a stated reason into an error or log; write a row unsea
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy import Connection, select
@@ -32,8 +33,7 @@ def subject_params(batch_id: str, row: SubjectRow, moment: datetime, keys: Keys)
         raise StoreError(f"disclosure {row.disclosure_id} belongs to another batch")
     if len(row.tin) != 9 or not row.tin.isdigit():
         raise StoreError(f"disclosure {row.disclosure_id}: tin must be 9 digits")
-    values = {name: getattr(row, name) for name in SubjectRow.__dataclass_fields__}
-    return sealed_values({**values, "disclosed_at": moment}, keys)
+    return sealed_values({**asdict(row), "disclosed_at": moment}, keys)
 
 
 def sealed_values(values: Mapping[str, object], keys: Keys) -> Params:

@@ -35,7 +35,7 @@ def _defined_in(kind: type, name: str) -> type:
 
 
 def test_both_stores_run_in_the_one_definition() -> None:
-    for name in ("reading", "writing", "_read", "_write", "open", "close", "backend"):
+    for name in ("reading", "writing", "open", "close", "backend"):
         assert _defined_in(StateStore, name) is StateDatabase, name
         assert _defined_in(ServiceStore, name) is StateDatabase, name
 

@@ -71,6 +71,24 @@ def test_a_failed_job_keeps_its_reason_until_queued_again(queue: JobQueue) -> No
     assert (again.status, again.error_code, again.error_detail) == ("queued", None, None)
 
 
+def test_enqueue_and_claim_return_the_job_as_stored(queue: JobQueue) -> None:
+    job, new = queue.enqueue("B1", "ICE", requests_path="r", envelope_path="e", rows_total=3)
+    assert new
+    assert job == queue.find("B1")
+    assert (job.status, job.stage, job.attempts, job.rows_total) == ("queued", "queued", 0, 3)
+    claimed = queue.claim("w1", 60, now=T0)
+    assert claimed == queue.find("B1")
+    assert claimed is not None
+    assert (claimed.status, claimed.lease_owner, claimed.attempts) == ("running", "w1", 1)
+    assert claimed.lease_until is not None
+    assert claimed.lease_until.tzinfo is not None
+    queue.finish("B1", "w1", "failed", error_code="TM100")
+    again, new = queue.enqueue("B1", "ICE", requests_path="r", envelope_path="e", rows_total=3)
+    assert not new
+    assert again == queue.find("B1")
+    assert (again.status, again.attempts, again.created_at) == ("queued", 0, job.created_at)
+
+
 def test_0010_copies_the_keys_jobs_held_and_downgrades(state_url: str) -> None:
     engine = create_engine(state_url)
     try:

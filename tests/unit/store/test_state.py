@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from taxmatch.errors import BatchNotFound, StoreError, StoreMissing
 from taxmatch.ledger.chain import LedgerDraft
-from taxmatch.store import state_decisions
+from taxmatch.store import state_base
 from taxmatch.store.location import keyring_for
 from taxmatch.store.migrations import MIGRATIONS_DIR, guard
 from taxmatch.store.models import batch_params, batches, decision_params, decisions, metadata
@@ -307,7 +307,7 @@ def test_iter_decisions_pages_in_row_order(state_store: StateStore) -> None:
 def test_write_decisions_spans_chunks(
     state_store: StateStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(state_decisions, "CHUNK", 4)
+    monkeypatch.setattr(state_base, "CHUNK", 4)
     state_store.create_batch(batch())
     assert state_store.write_decisions("B1", (decision(i) for i in range(1, 12))) == 11
     assert state_store.write_decisions("B1", (decision(i) for i in range(1, 14))) == 2
