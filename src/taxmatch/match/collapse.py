@@ -48,7 +48,11 @@ _OUTCOME_TYPES = {  # the rest are flags (booleans)
     **dict.fromkeys(("row_number", "candidates"), pa.int64()),
     **dict.fromkeys(("score", "margin_log2"), pa.float64()),
     "filing_year": pa.int32(),
-    **dict.fromkeys(("person_tin", "line1", "unit", "city", "state", "zip5", "phone"), pa.string()),
+    **dict.fromkeys(
+        ("person_tin", "line1", "unit", "city", "state", "zip5", "phone", "address_mended"),
+        pa.string(),
+    ),
+    "mended_from": pa.string(),
 }
 # ``outcomes`` in the column order of the ``Outcome`` record (one definition of the columns).
 OUTCOME_SCHEMA = pa.schema([(n, _OUTCOME_TYPES.get(n, pa.bool_())) for n in Outcome._fields])

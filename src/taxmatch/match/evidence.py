@@ -121,6 +121,10 @@ class Place(NamedTuple):
     house_number: str | None
     street: str | None
     usable: bool | None  # unknown when a part of the filed address is missing
+    # What was mended ("zip", "unit", "line", "complete"; None: disclosed as filed) and
+    # the filed address it was mended from, as one line.
+    address_mended: str | None = None
+    mended_from: str | None = None
 
 
 class Outcome(NamedTuple):
@@ -144,3 +148,5 @@ class Outcome(NamedTuple):
     state: str | None = None
     zip5: str | None = None
     phone: str | None = None
+    address_mended: str | None = None
+    mended_from: str | None = None

@@ -52,7 +52,8 @@ SELECT v.row_number,
        false AS suffix_unconfirmed,
        coalesce((p.line1 <> '') AND (p.zip5 <> ''), true) AS address_usable,
        CASE WHEN c.candidates = 1 THEN c.tin END AS person_tin,
-       p.line1, p.unit, p.city, p.state, p.zip5, p.phone
+       p.line1, p.unit, p.city, p.state, p.zip5, p.phone,
+       NULL::VARCHAR AS address_mended, NULL::VARCHAR AS mended_from
 FROM valid v
 LEFT JOIN chosen c USING (row_number)
 LEFT JOIN in_period p ON p.row_number = v.row_number AND p.rn = 1

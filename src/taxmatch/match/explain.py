@@ -133,6 +133,7 @@ def explain_row(
 _INPUTS = (
     "candidates", "margin_log2", "first_name_agrees", "address_corroborated",
     "identifier_conflict", "suffix_unconfirmed", "ineligible", "filing_year", "address_usable",
+    "address_mended", "mended_from",
 )  # fmt: skip
 
 

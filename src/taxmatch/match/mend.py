@@ -228,6 +228,36 @@ def place(slip: Filing, evidence: Evidence) -> Place:
         unit = _history_unit(slip, evidence) if slip.unit == "" else slip.unit
         house, street = slip.house_number, slip.street
     deliverable = False if doubtful else sql_or(usable, complete is not None)
+    kind = _kind(slip, consensus, complete if usable is False else None, unit)
+    filed = " ".join(p for p in (slip.line1, slip.unit, slip.city, slip.state, slip.zip5) if p)
     return Place(
-        slip.tax_year, line1, unit, city, state, zip5, slip.phone, house, street, deliverable
+        slip.tax_year,
+        line1,
+        unit,
+        city,
+        state,
+        zip5,
+        slip.phone,
+        house,
+        street,
+        deliverable,
+        kind,
+        None if kind is None else filed,
     )
+
+
+def _kind(
+    slip: Filing, consensus: Address | None, complete: Address | None, unit: str | None
+) -> str | None:
+    """What ``place`` mended: the ZIP, the unit, the address line, or a complete address
+    for an undeliverable filing; None when the address is disclosed as filed."""
+    if complete is not None:
+        return "complete"
+    if consensus is not None:
+        if consensus.zip5 != slip.zip5:
+            return "zip"
+        home = same(consensus.house_number, slip.house_number) and same(
+            consensus.street, slip.street
+        )
+        return "unit" if home else "line"
+    return "unit" if unit and slip.unit == "" else None

@@ -107,7 +107,7 @@ _ORDER = attrgetter(
     "line1", "unit", "house_number", "street", "po_box", "city", "state", "zip5", "phone"
 )
 # The disclosed address's ``outcomes`` columns (``Place``'s, by name).
-_SHOWN = ("line1", "unit", "city", "state", "zip5", "phone")
+_SHOWN = ("line1", "unit", "city", "state", "zip5", "phone", "address_mended", "mended_from")
 
 
 def latest_filing(filings: Iterable[Filing], periods: Sequence[int]) -> Filing | None:

@@ -524,6 +524,11 @@ def test_unit_dropped_on_the_latest_filing_is_mended_from_history(
     (row,) = _compare(con, world, 0.9, 3.0)
     mended = row["unit"] == "APT 3" and row["filing_year"] == 2023 and row["address_usable"]
     assert mended, "row 1: unit (dropped on the latest filing) not mended from history"
+    recorded = (row["address_mended"], row["mended_from"]) == (
+        "unit",
+        "12 MAIN ST SPRINGFIELD IL 12345",
+    )
+    assert recorded, "row 1: the mending of the unit is not recorded"
 
 
 def test_one_year_slip_is_mended_to_the_address_filed_in_other_years(
@@ -538,6 +543,7 @@ def test_one_year_slip_is_mended_to_the_address_filed_in_other_years(
     (row,) = _compare(con, world, 0.9, 3.0)
     mended = row["line1"] == "12 MAIN ST"
     assert mended, "row 1: line1 (a one-year slip) not mended"
+    assert row["address_mended"] == "line", "row 1: the mending of the line is not recorded"
 
 
 def test_missing_unit_where_a_neighbour_files_with_units(con: duckdb.DuckDBPyConnection) -> None:
@@ -638,6 +644,13 @@ def test_a_zip_typo_on_the_latest_filing_is_mended_only_from_a_strong_consensus(
     (row,) = _compare(con, world, 0.9, 3.0)
     assert (row["zip5"], row["address_usable"]) == (zip5, usable), "row 1: zip5 or usable"
     assert row["line1"] == "12 MAIN ST"
+    mended = zip5 == "12345"
+    recorded = (row["address_mended"], row["mended_from"]) == (
+        ("zip", f"12 MAIN ST SPRINGFIELD IL {world.filings[-1]['zip5']}")
+        if mended
+        else (None, None)
+    )
+    assert recorded, "row 1: address_mended or mended_from"
 
 
 def test_a_zip_is_never_mended_from_another_persons_filings(
@@ -664,6 +677,7 @@ def test_undeliverable_filing_takes_the_complete_address(con: duckdb.DuckDBPyCon
     (row,) = _compare(con, world, 0.9, 3.0)
     completed = row["zip5"] == "12345" and row["address_usable"] is True
     assert completed, "row 1: zip5 (missing on the filing) not taken from the history"
+    assert row["address_mended"] == "complete", "row 1: the completion is not recorded"
 
 
 def test_no_candidates_gives_the_defaults(con: duckdb.DuckDBPyConnection) -> None:
