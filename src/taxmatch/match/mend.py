@@ -6,13 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from taxmatch.match.evidence import Address, Evidence, Filing, Place
-from taxmatch.match.similarity import distance, jaro_winkler, same, sql_and, sql_or
-from taxmatch.match.thresholds import (
-    MAX_SLIP_SUPPORT,
-    MEND_SIMILAR,
-    ZIP_CONSENSUS_YEARS,
-    ZIP_SLIP_DIGITS,
-)
+from taxmatch.match.similarity import distance, jaro_winkler, same, sql_and, sql_or, zip_typo
+from taxmatch.match.thresholds import MAX_SLIP_SUPPORT, MEND_SIMILAR, ZIP_CONSENSUS_YEARS
 
 
 def text_order(*values: str | None) -> tuple[tuple[bool, str], ...]:
@@ -79,13 +74,11 @@ def _mends(
 
 
 def zip_slip(a: Address, slip: Filing) -> bool:
-    """``a`` is the slip's house number, street, unit, city and state in a ZIP at most
-    ``ZIP_SLIP_DIGITS`` digits away: the same door, so a typo in the ZIP, not a move."""
-    if not (a.zip5 and slip.zip5 and a.house_number and len(a.zip5) == len(slip.zip5)):
-        return False
-    differ = sum(x != y for x, y in zip(a.zip5, slip.zip5, strict=True))
+    """``a`` is the slip's house number, street, unit, city and state in a ZIP a typo away
+    (``zip_typo``): the same door, so a typo in the ZIP, not a move."""
     return (
-        0 < differ <= ZIP_SLIP_DIGITS
+        bool(a.house_number)
+        and zip_typo(a.zip5, slip.zip5)
         and same(a.house_number, slip.house_number)
         and same(a.street, slip.street)
         and same(a.po_box, slip.po_box)

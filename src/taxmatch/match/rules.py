@@ -20,7 +20,7 @@ from taxmatch.match.evidence import (
     Request,
 )
 from taxmatch.match.mend import place, text_order
-from taxmatch.match.similarity import distance, jaro_winkler, same
+from taxmatch.match.similarity import distance, jaro_winkler, same, zip_typo
 from taxmatch.match.thresholds import DOB_WINDOW_DAYS, NO_RIVAL_BITS, NO_RIVAL_WEIGHT, STREET_JW
 
 
@@ -64,9 +64,17 @@ def first_name_agrees(request: Request, names: Iterable[Name], nicknames: Sequen
 def address_corroborated(request: Request, addresses: Iterable[Address]) -> bool:
     """The requester's address is in the person's address history: the same house number
     on the same street (or a street at least ``STREET_JW``), one mistyped house-number
-    character on exactly the same street, or the same PO box; always in the same ZIP."""
+    character on exactly the same street, or the same PO box, in the same ZIP; or exactly
+    the same house number and street in a ZIP a typo away (``zip_typo``)."""
     house, street, zip5, box = request.house_number, request.street, request.zip5, request.po_box
     for a in addresses:
+        if (
+            house
+            and zip_typo(a.zip5, zip5)
+            and same(a.house_number, house)
+            and same(a.street, street)
+        ):
+            return True
         if zip5 is None or a.zip5 != zip5:
             continue
         if house and (

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
+from taxmatch.match.thresholds import ZIP_SLIP_DIGITS
+
 
 def jaro_winkler(a: str | None, b: str | None) -> float:
     """DuckDB's ``jaro_winkler_similarity``: 0 when either string is empty (as DuckDB's)
@@ -16,6 +18,13 @@ def jaro_winkler(a: str | None, b: str | None) -> float:
 
 def levenshtein(a: str, b: str) -> int:
     return int(Levenshtein.distance(a, b))
+
+
+def zip_typo(a: str | None, b: str | None) -> bool:
+    """Two different ZIPs of one length at most ``ZIP_SLIP_DIGITS`` digits apart."""
+    if not a or not b or a == b or len(a) != len(b):
+        return False
+    return sum(x != y for x, y in zip(a, b, strict=True)) <= ZIP_SLIP_DIGITS
 
 
 def sql_and(*values: bool | None) -> bool | None:

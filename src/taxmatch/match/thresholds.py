@@ -39,9 +39,10 @@ SIMILARITY_EPSILON = 1e-9
 MEND_SIMILAR = 0.85
 # A "slip" address with more filings than this (by anyone) is a real address.
 MAX_SLIP_SUPPORT = 50
-# A ZIP on the latest filing at most ``ZIP_SLIP_DIGITS`` digits from the ZIP the person
-# filed the same house, street and town with in at least ``ZIP_CONSENSUS_YEARS`` other
-# years is a typo (``mend.zip_slip``).
+# Two ZIPs at most ``ZIP_SLIP_DIGITS`` digits apart are one ZIP mistyped
+# (``similarity.zip_typo``) where the house number and street are the same: a requester's
+# address corroborates such a filing, and a ZIP on the latest filing gives way to the ZIP
+# the person filed the same door with in at least ``ZIP_CONSENSUS_YEARS`` other years.
 ZIP_SLIP_DIGITS = 2
 ZIP_CONSENSUS_YEARS = 2
 

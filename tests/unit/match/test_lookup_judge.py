@@ -667,6 +667,26 @@ def test_a_zip_is_never_mended_from_another_persons_filings(
     assert (row["zip5"], row["address_usable"]) == ("12346", True), "row 1: mended across people"
 
 
+@pytest.mark.parametrize(
+    ("request_at", "corroborated"),
+    [
+        pytest.param(_where("12", "MAIN ST", zip5="12346"), True, id="a ZIP typo"),
+        pytest.param(_where("12", "MAIN ST", zip5="12399"), True, id="two ZIP digits"),
+        pytest.param(_where("12", "MAIN ST", zip5="12999"), False, id="three ZIP digits"),
+        pytest.param(_where("13", "MAIN ST", zip5="12346"), False, id="and a house typo"),
+        pytest.param(_where("12", "MAIN SR", zip5="12346"), False, id="and a street typo"),
+    ],
+)
+def test_a_requesters_zip_typo_corroborates_only_the_same_house_and_street(
+    con: duckdb.DuckDBPyConnection, request_at: Row, corroborated: bool
+) -> None:
+    home = _where("12", "MAIN ST")
+    world = _one_person([_filing("P1", 2023, home)], [_history_row("P1", home, 1, 1, 2023)], [2023])
+    world.valid = [_valid(1, [2023], request_at)]
+    (row,) = _compare(con, world, 0.9, 3.0)
+    assert row["address_corroborated"] is corroborated, "row 1: address_corroborated"
+
+
 def test_undeliverable_filing_takes_the_complete_address(con: duckdb.DuckDBPyConnection) -> None:
     home, no_zip = _where("12", "MAIN ST"), _where("12", "MAIN ST", zip5="")
     world = _one_person(
