@@ -45,12 +45,25 @@ def edge(fn: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
-store_option = click.option(
-    "--store",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Store directory (env TAXMATCH_STORE, default ./taxmatch-data).",
-)
+def store_command(
+    group: click.Group | None, name: str, *arguments: str
+) -> Callable[[Callable[..., None]], click.Command]:
+    """The command ``name`` (of ``group``, or top-level) taking ``--store`` first, then
+    ``arguments``, its library errors turned into an exit status by ``edge``."""
+
+    def decorate(fn: Callable[..., None]) -> click.Command:
+        fn = edge(fn)
+        for argument in reversed(arguments):
+            fn = click.argument(argument)(fn)
+        fn = click.option(
+            "--store",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Store directory (env TAXMATCH_STORE, default ./taxmatch-data).",
+        )(fn)
+        return (click.command if group is None else group.command)(name)(fn)
+
+    return decorate
 
 
 def new_store(store: Path | None) -> Path:
