@@ -1,20 +1,22 @@
-"""Compose request rows: a person's noisy copy, its slot (valid, boilerplate or broken)
-and, once a bucket is shuffled, its request_id, officer and duplicate verdict. Pure apart
-from writing to the buckets it is given; never logs a value.
+"""Compose request rows: a person's noisy copy (or someone not in the master file), its
+slot (valid, boilerplate or broken) and, once a bucket is shuffled, its request_id, officer
+and duplicate verdict. Pure apart from writing to the buckets it is given; never logs a
+value.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from itertools import count
 from random import Random
 
 from taxmatch.contracts import REQUEST_COLUMNS, Outcome, ReasonCode
-from taxmatch.generate.fresh import fresh_person
 from taxmatch.generate.invalid import DUPLICATE_ID, DUPLICATE_PERSON_CASE, DUPLICATES, corrupt
+from taxmatch.generate.names import keep_diacritics, person_name, pick_group, pick_surname
 from taxmatch.generate.output import Buckets, Entry
-from taxmatch.generate.people_file import PersonRecord
+from taxmatch.generate.people_file import PersonRecord, YearRecord
+from taxmatch.generate.places import Place, city_of, new_place, pick_city
 from taxmatch.generate.plan import BatchPlan
 from taxmatch.generate.request_rows import (
     BOILERPLATE,
@@ -56,6 +58,50 @@ _NOISY = frozenset(
         "city_typo",
     }
 )
+
+
+def fresh_person(
+    rng: Random,
+    as_of: date,
+    neighbour: PersonRecord | None,
+    tins: TinAllocator,
+    tags: list[str],
+) -> PersonRecord:
+    """A person not in the master file; sometimes a look-alike of ``neighbour`` (a real
+    filer: the same surname and city, or the whole name), so a matcher that discloses on a
+    name alone gets them wrong. Their TINs continue the population's sequence, so none
+    belongs to a filer."""
+    group = neighbour.group if neighbour is not None and rng.random() < 0.5 else pick_group(rng)
+    sex = rng.choice("MF")
+    name = person_name(rng, group, sex, pick_surname(rng, group), keep_diacritics(rng, group))
+    first, middle, last = name.first, name.middle, name.last
+    city = pick_city(rng)
+    r = rng.random()
+    if neighbour is not None and neighbour.history and r < 0.45:
+        home = neighbour.history[-1].residence
+        city = city_of(Place(*home, ""))
+        last = neighbour.last
+        tags.append("lookalike_surname_city")
+        if r < 0.1:
+            first, middle = neighbour.first, ""
+            tags.append("lookalike_name")
+    place = new_place(rng, city)
+    addr = (place.street, place.unit, place.city, place.state, place.zip5)
+    dob = date(as_of.year - rng.randint(19, 75), 1, 1) + timedelta(days=rng.randrange(365))
+    tin = tins.itin() if group != "general" and rng.random() < 0.2 else tins.ssn()
+    return PersonRecord(
+        group=group,
+        first=first,
+        middle=middle,
+        last=last,
+        suffix=name.suffix,
+        dob=dob,
+        dod=None,
+        tin=tin,
+        tins=(tin,),
+        flags=frozenset({"not_in_master"}),
+        history=(YearRecord(as_of.year - 2, False, addr, addr, tin, ""),),
+    )
 
 
 class Composer:
