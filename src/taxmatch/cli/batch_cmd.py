@@ -12,10 +12,9 @@ from typing import Any, TypeVar
 import click
 
 from taxmatch.cli.audit import actor_id, origin_id
-from taxmatch.cli.common import as_of_date, edge, store_command, store_dir
+from taxmatch.cli.common import as_of_date, edge, get_settings, store_command, store_dir
 from taxmatch.cli.progress import Bar
 from taxmatch.cli.render import print_summary
-from taxmatch.cli.settings import get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

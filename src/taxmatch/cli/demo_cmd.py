@@ -8,10 +8,9 @@ from pathlib import Path
 
 import click
 
-from taxmatch.cli.common import edge, new_store, store_command
+from taxmatch.cli.common import edge, get_settings, new_store, store_command
 from taxmatch.cli.progress import Bar
 from taxmatch.cli.render import print_summary
-from taxmatch.cli.settings import get_settings
 
 
 @store_command(None, "demo")

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from taxmatch.cli.common import store_command, store_dir
-from taxmatch.cli.settings import get_settings
+from taxmatch.cli.common import get_settings, store_command, store_dir
 
 
 @store_command(None, "explain")

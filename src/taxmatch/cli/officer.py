@@ -13,8 +13,7 @@ from typing import TypeVar
 import click
 
 from taxmatch.cli.audit import actor_id, origin_id
-from taxmatch.cli.common import store_command, store_dir
-from taxmatch.cli.settings import get_settings
+from taxmatch.cli.common import get_settings, store_command, store_dir
 
 T = TypeVar("T")
 

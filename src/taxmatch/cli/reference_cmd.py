@@ -9,9 +9,8 @@ from typing import Any
 import click
 
 from taxmatch.cli.audit import actor_id, origin_id
-from taxmatch.cli.common import new_store, store_command, store_dir
+from taxmatch.cli.common import get_settings, new_store, store_command, store_dir
 from taxmatch.cli.progress import Bar
-from taxmatch.cli.settings import get_settings
 
 
 @click.group()

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from taxmatch.cli.audit import actor_id, origin_id
-from taxmatch.cli.common import store_command, store_dir
-from taxmatch.cli.settings import get_settings
+from taxmatch.cli.common import get_settings, store_command, store_dir
 
 _POLICY = click.option(
     "--policy",

@@ -11,8 +11,7 @@ from pathlib import Path
 import click
 
 from taxmatch.cli.audit import actor_id, origin_id
-from taxmatch.cli.common import new_store, store_command, store_dir
-from taxmatch.cli.settings import get_settings
+from taxmatch.cli.common import get_settings, new_store, store_command, store_dir
 
 
 @click.group("store")
