@@ -5,9 +5,8 @@ or TIN.
 """
 
 from taxmatch.generate.plan import RequestMix
-from taxmatch.generate.population import generate_population
-from taxmatch.generate.requests import generate_requests
-from taxmatch.generate.summary import PopulationSummary, RequestsSummary
+from taxmatch.generate.population import PopulationSummary, generate_population
+from taxmatch.generate.requests import RequestsSummary, generate_requests
 
 __all__ = [
     "PopulationSummary",
