@@ -1,23 +1,31 @@
-"""Compose request rows: a person's noisy copy (or someone not in the master file), its
-slot (valid, boilerplate or broken) and, once a bucket is shuffled, its request_id, officer
-and duplicate verdict. Pure apart from writing to the buckets it is given; never logs a
-value.
+"""Compose a request batch: how many rows of each kind (``take`` spreads an exact total
+over a stream of known length, so the population is never held in memory); each row, a
+person's noisy copy (or someone not in the master file) in its slot (valid, boilerplate or
+broken); and, once a bucket is shuffled, its request_id, officer and duplicate verdict.
+Pure apart from writing to the buckets it is given; never logs a value.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import count
 from random import Random
 
 from taxmatch.contracts import REQUEST_COLUMNS, Outcome, ReasonCode
-from taxmatch.generate.invalid import DUPLICATE_ID, DUPLICATE_PERSON_CASE, DUPLICATES, corrupt
+from taxmatch.generate.invalid import (
+    DUPLICATE_ID,
+    DUPLICATE_PERSON_CASE,
+    DUPLICATES,
+    KIND_NAMES,
+    corrupt,
+)
 from taxmatch.generate.names import keep_diacritics, person_name, pick_group, pick_surname
 from taxmatch.generate.output import Buckets, Entry
 from taxmatch.generate.people_file import PersonRecord, YearRecord
 from taxmatch.generate.places import Place, city_of, new_place, pick_city
-from taxmatch.generate.plan import BatchPlan
 from taxmatch.generate.request_rows import (
     BOILERPLATE,
     choose_address,
@@ -58,6 +66,66 @@ _NOISY = frozenset(
         "city_typo",
     }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMix:
+    """Shares of a batch. ``in_master`` and ``household_member`` are shares of the base
+    rows (the rest are people not in the master file); ``invalid`` and ``boilerplate`` are
+    shares of all rows. Boilerplate is always just above the policy's 5 % identical share."""
+
+    in_master: float = 0.84
+    household_member: float = 0.04
+    invalid: float = 0.07
+    boilerplate: float = 0.055
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    bases: int
+    in_master: int
+    household_member: int
+    not_in_master: int
+    boilerplate: int
+    invalid_kinds: tuple[str, ...]
+
+
+def plan_batch(rows: int, mix: RequestMix, filers: int, household: int, rng: Random) -> BatchPlan:
+    """Exact counts of each kind; the invalid kinds cycle through every kind, so each
+    reason code appears."""
+    boiler = max(math.floor(0.05 * rows) + 1, round(rows * mix.boilerplate)) if rows >= 20 else 0
+    wanted = round(rows * mix.invalid)
+    kinds: list[str] = []
+    while len(kinds) < wanted:
+        cycle = list(KIND_NAMES)
+        rng.shuffle(cycle)
+        kinds.extend(cycle)
+    kinds = kinds[:wanted]
+    # A duplicate kind adds a second row; keep the total exact.
+    while kinds and boiler + len(kinds) + sum(k in DUPLICATES for k in kinds) > rows:
+        kinds.pop()
+    bases = rows - sum(k in DUPLICATES for k in kinds)
+    in_master = round(bases * mix.in_master) if filers else 0
+    members = min(round(bases * mix.household_member), bases - in_master) if household else 0
+    return BatchPlan(
+        bases=bases,
+        in_master=in_master,
+        household_member=members,
+        not_in_master=bases - in_master - members,
+        boilerplate=boiler,
+        invalid_kinds=tuple(kinds),
+    )
+
+
+def take(need: int, remaining: int, rng: Random) -> int:
+    """How many of ``need`` to give the current item of ``remaining`` (exact in total)."""
+    if need <= 0 or remaining <= 0:
+        return 0
+    quota = need / remaining
+    k = int(quota)
+    if rng.random() < quota - k:
+        k += 1
+    return min(k, need)
 
 
 def fresh_person(

@@ -23,11 +23,10 @@ from taxmatch.contracts import TRUTH_COLUMNS, Envelope, Official, ReasonCode
 from taxmatch.errors import InputFileError
 from taxmatch.events import Event, emit
 from taxmatch.files.inputs import sha256_file
-from taxmatch.generate.compose import Composer, finish_bucket
+from taxmatch.generate.compose import Composer, RequestMix, finish_bucket, plan_batch, take
 from taxmatch.generate.invalid import BOGUS_OFFICER_FLOOR
 from taxmatch.generate.output import Buckets, Format, csv_writer, request_writer
 from taxmatch.generate.people_file import PeopleBatch, PersonRecord, iter_people
-from taxmatch.generate.plan import RequestMix, plan_batch, take
 from taxmatch.generate.population import POPULATION_SCHEMA, write_json
 from taxmatch.generate.tins import TinAllocator
 from taxmatch.policy import parse_policy
