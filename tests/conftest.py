@@ -93,7 +93,7 @@ def _test_keyring(_session_keyring: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
 def _fresh_cli_settings() -> Iterator[None]:
     """The CLI reads its settings from the environment once per process (cached); a test
     that sets TAXMATCH_* variables must not see another test's cached settings."""
-    from taxmatch.cli.settings import get_settings
+    from taxmatch.cli.common import get_settings
 
     get_settings.cache_clear()
     yield

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 
 from taxmatch.cli import main
-from taxmatch.cli.settings import get_settings
+from taxmatch.cli.common import get_settings
 from taxmatch.disclose.package import read_summary
 from taxmatch.store.state import StateStore
 from tests.integration.conftest import (

@@ -292,7 +292,7 @@ def test_cli_writes_both_files_and_errors_are_one_line(
     batch: Batch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TAXMATCH_DATABASE_URL", batch.url)
-    from taxmatch.cli.settings import get_settings
+    from taxmatch.cli.common import get_settings
 
     get_settings.cache_clear()
     try:

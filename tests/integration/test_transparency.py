@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from taxmatch.cli import main
-from taxmatch.cli.settings import get_settings
+from taxmatch.cli.common import get_settings
 from taxmatch.pipeline.batch import BatchRequest, run_batch
 from taxmatch.pipeline.transparency import NO_STATUTE, transparency_report
 from taxmatch.store.state import StateStore

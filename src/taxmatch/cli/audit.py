@@ -15,8 +15,7 @@ from pathlib import Path
 
 import click
 
-from taxmatch.cli.common import edge, store_dir, store_option
-from taxmatch.cli.settings import get_settings
+from taxmatch.cli.common import get_settings, store_command, store_dir
 
 _TIN = re.compile(r"^\d{9}$")
 
@@ -46,8 +45,7 @@ def ledger() -> None:
     """The tamper-evident record of every request and disclosure."""
 
 
-@ledger.command("verify")
-@store_option
+@store_command(ledger, "verify")
 @click.option(
     "--witness",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -55,7 +53,6 @@ def ledger() -> None:
     help="A head written by `ledger export-head`: the ledger must hold it, "
     "unchanged, and be at least that long.",
 )
-@edge
 def ledger_verify(store: Path | None, witness: Path | None) -> None:
     """Check the whole hash chain, the head's keyed signature, and re-hash every stored
     decision and bound row against it; exit 5 naming the first bad entry (or the table and
@@ -75,15 +72,13 @@ def ledger_verify(store: Path | None, witness: Path | None) -> None:
     click.echo(f"{result.bound} bound rows re-hashed; head signature ok{held}")
 
 
-@ledger.command("export-head")
-@store_option
+@store_command(ledger, "export-head")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Write the JSON here (default: stdout).",
 )
-@edge
 def export_head(store: Path | None, out: Path | None) -> None:
     """Verify the ledger, then write its head {schema, seq, hash, utc, entries} as JSON for an
     outside witness. Exits non-zero, exporting nothing, when verification fails."""
@@ -101,11 +96,9 @@ def accounting() -> None:
     """Custodian-only accounting of disclosures (§ 6103(p)(3)). Output holds TINs."""
 
 
-@accounting.command("taxpayer")
-@store_option
+@store_command(accounting, "taxpayer")
 @click.option("--tin", required=True, callback=_tin, help="The taxpayer's TIN.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@edge
 def accounting_taxpayer(store: Path | None, tin: str, as_json: bool) -> None:
     """List every disclosure about one taxpayer: when, batch, disclosure id, agency, statute,
     stated reason and fields disclosed."""
@@ -129,16 +122,13 @@ def accounting_taxpayer(store: Path | None, tin: str, as_json: bool) -> None:
         click.echo(f"    reason: {r.relevance}")
 
 
-@accounting.command("batch")
-@store_option
-@click.argument("batch_id")
+@store_command(accounting, "batch", "batch_id")
 @click.option(
     "--out",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="CSV file to write: disclosure_id, tin.",
 )
-@edge
 def accounting_batch(store: Path | None, batch_id: str, out: Path) -> None:
     """Write a batch's disclosure_id -> TIN list as CSV (custodian only)."""
     from taxmatch.pipeline.accounting import write_batch_accounting
@@ -149,11 +139,9 @@ def accounting_batch(store: Path | None, batch_id: str, out: Path) -> None:
     click.echo(f"{n} disclosures of batch {batch_id} written to {out}")
 
 
-@accounting.command("report")
-@store_option
+@store_command(accounting, "report")
 @click.option("--year", required=True, type=click.IntRange(1900, 9999), help="Calendar year (UTC).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@edge
 def accounting_report(store: Path | None, year: int, as_json: bool) -> None:
     """§ 6103(p)(3)(C) counts for a year: requests, disclosures and taxpayers, by agency and
     by statute."""

@@ -12,10 +12,9 @@ from typing import Any, TypeVar
 import click
 
 from taxmatch.cli.audit import actor_id, origin_id
-from taxmatch.cli.common import as_of_date, edge, store_dir, store_option
+from taxmatch.cli.common import as_of_date, edge, get_settings, store_command, store_dir
 from taxmatch.cli.progress import Bar
 from taxmatch.cli.render import print_summary
-from taxmatch.cli.settings import get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,8 +55,7 @@ def batch_inputs(command: F) -> F:
     return command
 
 
-@batch.command("run")
-@store_option
+@store_command(batch, "run")
 @batch_inputs
 @click.option(
     "--matcher",
@@ -67,7 +65,6 @@ def batch_inputs(command: F) -> F:
     help="'exact' is the baseline kept for comparison.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of a table.")
-@edge
 def batch_run(
     store: Path | None,
     requests_file: Path,
@@ -125,11 +122,8 @@ def batch_validate(
         click.echo(f"  {code}: {n}")
 
 
-@batch.command("replay")
-@store_option
-@click.argument("batch_id")
+@store_command(batch, "replay", "batch_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
-@edge
 def batch_replay(store: Path | None, batch_id: str, as_json: bool) -> None:
     """Re-run a past batch under its pinned policy, model and reference snapshot and prove
     every decision identical. Exits 1 and lists the differences when any row differs."""

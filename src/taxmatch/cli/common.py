@@ -1,23 +1,37 @@
-"""What every command shares: turning library errors into one line and an exit status
-(``edge``), the ``--store`` option and the store it names, and the parsing and printing
-helpers of more than one command."""
+"""What every command shares: the settings from the environment (read only here, at the
+edge, and injected below), turning library errors into one line and an exit status
+(``edge``), the ``--store`` option and the store it names, and the parsing helpers of more
+than one command."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
 from datetime import date
-from functools import wraps
+from functools import lru_cache, wraps
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import click
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from taxmatch.cli.settings import get_settings
 from taxmatch.errors import TaxmatchError
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAXMATCH_", extra="ignore")
+
+    store: Path = Path("taxmatch-data")
+    database_url: str | None = None
+    debug: bool = False
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
 
 
 def edge(fn: Callable[P, T]) -> Callable[P, T]:
@@ -45,12 +59,25 @@ def edge(fn: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
-store_option = click.option(
-    "--store",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Store directory (env TAXMATCH_STORE, default ./taxmatch-data).",
-)
+def store_command(
+    group: click.Group | None, name: str, *arguments: str
+) -> Callable[[Callable[..., None]], click.Command]:
+    """The command ``name`` (of ``group``, or top-level) taking ``--store`` first, then
+    ``arguments``, its library errors turned into an exit status by ``edge``."""
+
+    def decorate(fn: Callable[..., None]) -> click.Command:
+        fn = edge(fn)
+        for argument in reversed(arguments):
+            fn = click.argument(argument)(fn)
+        fn = click.option(
+            "--store",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Store directory (env TAXMATCH_STORE, default ./taxmatch-data).",
+        )(fn)
+        return (click.command if group is None else group.command)(name)(fn)
+
+    return decorate
 
 
 def new_store(store: Path | None) -> Path:

@@ -8,14 +8,12 @@ from pathlib import Path
 
 import click
 
-from taxmatch.cli.common import edge, new_store, store_option
+from taxmatch.cli.common import edge, get_settings, new_store, store_command
 from taxmatch.cli.progress import Bar
 from taxmatch.cli.render import print_summary
-from taxmatch.cli.settings import get_settings
 
 
-@click.command("demo")
-@store_option
+@store_command(None, "demo")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -25,7 +23,6 @@ from taxmatch.cli.settings import get_settings
 @click.option("--people", type=click.IntRange(10), default=20_000, show_default=True)
 @click.option("--rows", type=click.IntRange(10), default=5_000, show_default=True)
 @click.option("--seed", type=int, default=2026, show_default=True)
-@edge
 def demo(store: Path | None, out: Path, people: int, rows: int, seed: int) -> None:
     """Generate a population, load it, run a batch and print the summary."""
     from taxmatch.pipeline.demo import run_demo

@@ -6,12 +6,10 @@ from pathlib import Path
 
 import click
 
-from taxmatch.cli.common import edge, store_dir, store_option
-from taxmatch.cli.settings import get_settings
+from taxmatch.cli.common import get_settings, store_command, store_dir
 
 
-@click.command("explain")
-@store_option
+@store_command(None, "explain")
 @click.option("--batch", "batch_id", required=True, help="Batch id (B…), as in summary.json.")
 @click.option("--request", "request_id", required=True, help="The request's request_id.")
 @click.option(
@@ -35,7 +33,6 @@ from taxmatch.cli.settings import get_settings
     help="The policy file the batch ran under, to show its thresholds "
     "(default: the packaged policy).",
 )
-@edge
 def explain(
     store: Path | None, batch_id: str, request_id: str, out: Path, top: int, policy: Path | None
 ) -> None:

@@ -13,8 +13,7 @@ from typing import TypeVar
 import click
 
 from taxmatch.cli.audit import actor_id, origin_id
-from taxmatch.cli.common import edge, store_dir, store_option
-from taxmatch.cli.settings import get_settings
+from taxmatch.cli.common import get_settings, store_command, store_dir
 
 T = TypeVar("T")
 
@@ -31,9 +30,7 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-@officer.command("add")
-@store_option
-@click.argument("username")
+@store_command(officer, "add", "username")
 @click.option(
     "--role",
     required=True,
@@ -41,7 +38,6 @@ def _read_password() -> str:
     help="officer: reviews; supervisor: reviews and approves releases, accounting; "
     "auditor: read-only, accounting.",
 )
-@edge
 def officer_add(store: Path | None, username: str, role: str) -> None:
     """Create a console account; the password is read from stdin."""
     from taxmatch.pipeline.officers import add_officer
@@ -58,10 +54,7 @@ def _change(store: Path | None, action: Callable[..., T], username: str, *args: 
         return action(state, username, *args, actor=actor_id(), origin=origin_id())
 
 
-@officer.command("disable")
-@store_option
-@click.argument("username")
-@edge
+@store_command(officer, "disable", "username")
 def officer_disable(store: Path | None, username: str) -> None:
     """Disable an account: it cannot log in and its sessions end at once."""
     from taxmatch.pipeline.officers import disable_officer
@@ -70,10 +63,7 @@ def officer_disable(store: Path | None, username: str) -> None:
     click.echo(f"officer {username} disabled; {ended} session(s) ended")
 
 
-@officer.command("enable")
-@store_option
-@click.argument("username")
-@edge
+@store_command(officer, "enable", "username")
 def officer_enable(store: Path | None, username: str) -> None:
     """Enable a disabled account again."""
     from taxmatch.pipeline.officers import enable_officer
@@ -82,10 +72,7 @@ def officer_enable(store: Path | None, username: str) -> None:
     click.echo(f"officer {username} enabled")
 
 
-@officer.command("unlock")
-@store_option
-@click.argument("username")
-@edge
+@store_command(officer, "unlock", "username")
 def officer_unlock(store: Path | None, username: str) -> None:
     """Lift a lockout after failed log-ins now (it also runs out by itself)."""
     from taxmatch.pipeline.officers import unlock_officer
@@ -94,10 +81,7 @@ def officer_unlock(store: Path | None, username: str) -> None:
     click.echo(f"officer {username} unlocked")
 
 
-@officer.command("reset-password")
-@store_option
-@click.argument("username")
-@edge
+@store_command(officer, "reset-password", "username")
 def officer_reset_password(store: Path | None, username: str) -> None:
     """Set a new password (read like `officer add`'s); lifts a lockout, ends every session."""
     from taxmatch.pipeline.officers import reset_password
@@ -106,10 +90,7 @@ def officer_reset_password(store: Path | None, username: str) -> None:
     click.echo(f"officer {username}: password reset; {ended} session(s) ended")
 
 
-@officer.command("sessions-revoke")
-@store_option
-@click.argument("username")
-@edge
+@store_command(officer, "sessions-revoke", "username")
 def officer_sessions_revoke(store: Path | None, username: str) -> None:
     """End every console session of an officer (they can log in again)."""
     from taxmatch.pipeline.officers import revoke_sessions

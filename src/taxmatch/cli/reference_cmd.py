@@ -9,9 +9,8 @@ from typing import Any
 import click
 
 from taxmatch.cli.audit import actor_id, origin_id
-from taxmatch.cli.common import edge, new_store, store_dir, store_option
+from taxmatch.cli.common import get_settings, new_store, store_command, store_dir
 from taxmatch.cli.progress import Bar
-from taxmatch.cli.settings import get_settings
 
 
 @click.group()
@@ -19,12 +18,10 @@ def reference() -> None:
     """Load and inspect the custodian's master file snapshots."""
 
 
-@reference.command("load")
-@store_option
+@store_command(reference, "load")
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path)
 )
-@edge
 def reference_load(store: Path | None, files: tuple[Path, ...]) -> None:
     """Load master files (CSV or Parquet) into a new reference snapshot and make it current."""
     from taxmatch.pipeline.reference import load_reference_snapshot
@@ -42,15 +39,13 @@ def model() -> None:
     """Train and inspect the probabilistic model of the reference in force."""
 
 
-@model.command("train")
-@store_option
+@store_command(model, "train")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option(
     "--memory-limit",
     default=None,
     help="DuckDB's memory while training, e.g. 4GB (default 2GB); beyond it, it spills to disk.",
 )
-@edge
 def model_train(store: Path | None, seed: int, memory_limit: str | None) -> None:
     """Train the model for the current reference snapshot and save it in the store.
     The same snapshot and seed give the same model file, byte for byte."""
@@ -66,15 +61,13 @@ def model_train(store: Path | None, seed: int, memory_limit: str | None) -> None
     click.echo(f"saved to {info.path}")
 
 
-@model.command("show")
-@store_option
+@store_command(model, "show")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Also write the match-weight chart as HTML.",
 )
-@edge
 def model_show(store: Path | None, out: Path | None) -> None:
     """Print the match weight of every comparison level (and chart it with --out)."""
     from taxmatch.cli.render import write_weight_chart

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from taxmatch.cli.audit import actor_id, origin_id
-from taxmatch.cli.common import edge, store_dir, store_option
-from taxmatch.cli.settings import get_settings
+from taxmatch.cli.common import get_settings, store_command, store_dir
 
 _POLICY = click.option(
     "--policy",
@@ -41,9 +40,7 @@ def agency() -> None:
     """Register requesting agencies, issue and revoke API tokens, suspend and resume."""
 
 
-@agency.command("add")
-@store_option
-@click.argument("name")
+@store_command(agency, "add", "name")
 @click.option(
     "--daily-rows",
     type=click.IntRange(1),
@@ -52,7 +49,6 @@ def agency() -> None:
 )
 @click.option("--rate", type=click.IntRange(1), default=None, help="Requests per minute.")
 @click.option("--max-upload-mb", type=click.IntRange(1), default=None, help="Largest upload.")
-@edge
 def agency_add(
     store: Path | None,
     name: str,
@@ -70,10 +66,7 @@ def agency_add(
     click.echo(f"agency {name} added")
 
 
-@agency.command("token")
-@store_option
-@click.argument("name")
-@edge
+@store_command(agency, "token", "name")
 def agency_token(store: Path | None, name: str) -> None:
     """Issue a new bearer token; printed once, as the last line, stored only as a hash."""
     from taxmatch.pipeline.agencies import issue_token
@@ -83,10 +76,7 @@ def agency_token(store: Path | None, name: str) -> None:
     click.echo(token)
 
 
-@agency.command("revoke")
-@store_option
-@click.argument("name")
-@edge
+@store_command(agency, "revoke", "name")
 def agency_revoke(store: Path | None, name: str) -> None:
     """Revoke every token of the agency: its calls answer 401 from now on."""
     from taxmatch.pipeline.agencies import revoke_tokens
@@ -95,10 +85,7 @@ def agency_revoke(store: Path | None, name: str) -> None:
     click.echo(f"{n} token(s) of agency {name} revoked")
 
 
-@agency.command("suspend")
-@store_option
-@click.argument("name")
-@edge
+@store_command(agency, "suspend", "name")
 def agency_suspend(store: Path | None, name: str) -> None:
     """Kill switch: calls answer 403, queued batches fail, running ones stop unreleased."""
     from taxmatch.pipeline.agencies import suspend_agency
@@ -107,10 +94,7 @@ def agency_suspend(store: Path | None, name: str) -> None:
     click.echo(f"agency {name} suspended; {n} queued batch(es) failed")
 
 
-@agency.command("resume")
-@store_option
-@click.argument("name")
-@edge
+@store_command(agency, "resume", "name")
 def agency_resume(store: Path | None, name: str) -> None:
     """Lift a suspension (failed batches can be submitted again)."""
     from taxmatch.pipeline.agencies import resume_agency
@@ -119,8 +103,7 @@ def agency_resume(store: Path | None, name: str) -> None:
     click.echo(f"agency {name} resumed")
 
 
-@click.command("serve")
-@store_option
+@store_command(None, "serve")
 @_POLICY
 @_MATCHER
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -155,7 +138,6 @@ def agency_resume(store: Path | None, name: str) -> None:
     help="Send the console's session cookie only over HTTPS (Secure). Default: on "
     "unless bound to a loopback address.",
 )
-@edge
 def serve(
     store: Path | None,
     policy: Path | None,
@@ -204,14 +186,12 @@ def _secure_default(host: str) -> bool:
         return True
 
 
-@click.command("worker")
-@store_option
+@store_command(None, "worker")
 @_POLICY
 @_MATCHER
 @click.option(
     "--once", is_flag=True, help="Run queued batches until the queue is empty, then exit."
 )
-@edge
 def worker(store: Path | None, policy: Path | None, matcher: str, once: bool) -> None:
     """Run queued batches from the state database (more workers beside `taxmatch serve`)."""
     import threading

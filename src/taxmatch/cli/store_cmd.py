@@ -11,8 +11,7 @@ from pathlib import Path
 import click
 
 from taxmatch.cli.audit import actor_id, origin_id
-from taxmatch.cli.common import edge, new_store, store_dir, store_option
-from taxmatch.cli.settings import get_settings
+from taxmatch.cli.common import get_settings, new_store, store_command, store_dir
 
 
 @click.group("store")
@@ -20,9 +19,7 @@ def store_group() -> None:
     """Make a store, or bring an existing one up to date."""
 
 
-@store_group.command("init")
-@store_option
-@edge
+@store_command(store_group, "init")
 def store_init(store: Path | None) -> None:
     """Make the store (0700) with its state database and its keyring (0600, beside the
     store, or TAXMATCH_KEYRING); on an existing store, move the ledger key out of the
@@ -39,8 +36,7 @@ def keys_group() -> None:
     """The store's keys (kept outside the store: see docs/security.md)."""
 
 
-@keys_group.command("rotate")
-@store_option
+@store_command(keys_group, "rotate")
 @click.option(
     "--data/--no-data",
     default=True,
@@ -53,7 +49,6 @@ def keys_group() -> None:
     show_default=True,
     help="New ledger key for new keyed hashes; the old one stays to verify.",
 )
-@edge
 def keys_rotate(store: Path | None, data: bool, ledger: bool) -> None:
     """Rotate the store's keys and record it in the ledger (key ids only)."""
     from taxmatch.pipeline.keys import Kind, rotate_keys

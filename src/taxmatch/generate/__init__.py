@@ -4,10 +4,9 @@ Reproducible from a seed; nothing here reads real data or prints or logs a name,
 or TIN.
 """
 
-from taxmatch.generate.plan import RequestMix
-from taxmatch.generate.population import generate_population
-from taxmatch.generate.requests import generate_requests
-from taxmatch.generate.summary import PopulationSummary, RequestsSummary
+from taxmatch.generate.compose import RequestMix
+from taxmatch.generate.population import PopulationSummary, generate_population
+from taxmatch.generate.requests import RequestsSummary, generate_requests
 
 __all__ = [
     "PopulationSummary",

@@ -1,21 +1,31 @@
-"""Compose request rows: a person's noisy copy, its slot (valid, boilerplate or broken)
-and, once a bucket is shuffled, its request_id, officer and duplicate verdict. Pure apart
-from writing to the buckets it is given; never logs a value.
+"""Compose a request batch: how many rows of each kind (``take`` spreads an exact total
+over a stream of known length, so the population is never held in memory); each row, a
+person's noisy copy (or someone not in the master file) in its slot (valid, boilerplate or
+broken); and, once a bucket is shuffled, its request_id, officer and duplicate verdict.
+Pure apart from writing to the buckets it is given; never logs a value.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
 from itertools import count
 from random import Random
 
 from taxmatch.contracts import REQUEST_COLUMNS, Outcome, ReasonCode
-from taxmatch.generate.fresh import fresh_person
-from taxmatch.generate.invalid import DUPLICATE_ID, DUPLICATE_PERSON_CASE, DUPLICATES, corrupt
+from taxmatch.generate.invalid import (
+    DUPLICATE_ID,
+    DUPLICATE_PERSON_CASE,
+    DUPLICATES,
+    KIND_NAMES,
+    corrupt,
+)
+from taxmatch.generate.names import keep_diacritics, person_name, pick_group, pick_surname
 from taxmatch.generate.output import Buckets, Entry
-from taxmatch.generate.people_file import PersonRecord
-from taxmatch.generate.plan import BatchPlan
+from taxmatch.generate.people_file import PersonRecord, YearRecord
+from taxmatch.generate.places import Place, city_of, new_place, pick_city
 from taxmatch.generate.request_rows import (
     BOILERPLATE,
     choose_address,
@@ -56,6 +66,110 @@ _NOISY = frozenset(
         "city_typo",
     }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMix:
+    """Shares of a batch. ``in_master`` and ``household_member`` are shares of the base
+    rows (the rest are people not in the master file); ``invalid`` and ``boilerplate`` are
+    shares of all rows. Boilerplate is always just above the policy's 5 % identical share."""
+
+    in_master: float = 0.84
+    household_member: float = 0.04
+    invalid: float = 0.07
+    boilerplate: float = 0.055
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    bases: int
+    in_master: int
+    household_member: int
+    not_in_master: int
+    boilerplate: int
+    invalid_kinds: tuple[str, ...]
+
+
+def plan_batch(rows: int, mix: RequestMix, filers: int, household: int, rng: Random) -> BatchPlan:
+    """Exact counts of each kind; the invalid kinds cycle through every kind, so each
+    reason code appears."""
+    boiler = max(math.floor(0.05 * rows) + 1, round(rows * mix.boilerplate)) if rows >= 20 else 0
+    wanted = round(rows * mix.invalid)
+    kinds: list[str] = []
+    while len(kinds) < wanted:
+        cycle = list(KIND_NAMES)
+        rng.shuffle(cycle)
+        kinds.extend(cycle)
+    kinds = kinds[:wanted]
+    # A duplicate kind adds a second row; keep the total exact.
+    while kinds and boiler + len(kinds) + sum(k in DUPLICATES for k in kinds) > rows:
+        kinds.pop()
+    bases = rows - sum(k in DUPLICATES for k in kinds)
+    in_master = round(bases * mix.in_master) if filers else 0
+    members = min(round(bases * mix.household_member), bases - in_master) if household else 0
+    return BatchPlan(
+        bases=bases,
+        in_master=in_master,
+        household_member=members,
+        not_in_master=bases - in_master - members,
+        boilerplate=boiler,
+        invalid_kinds=tuple(kinds),
+    )
+
+
+def take(need: int, remaining: int, rng: Random) -> int:
+    """How many of ``need`` to give the current item of ``remaining`` (exact in total)."""
+    if need <= 0 or remaining <= 0:
+        return 0
+    quota = need / remaining
+    k = int(quota)
+    if rng.random() < quota - k:
+        k += 1
+    return min(k, need)
+
+
+def fresh_person(
+    rng: Random,
+    as_of: date,
+    neighbour: PersonRecord | None,
+    tins: TinAllocator,
+    tags: list[str],
+) -> PersonRecord:
+    """A person not in the master file; sometimes a look-alike of ``neighbour`` (a real
+    filer: the same surname and city, or the whole name), so a matcher that discloses on a
+    name alone gets them wrong. Their TINs continue the population's sequence, so none
+    belongs to a filer."""
+    group = neighbour.group if neighbour is not None and rng.random() < 0.5 else pick_group(rng)
+    sex = rng.choice("MF")
+    name = person_name(rng, group, sex, pick_surname(rng, group), keep_diacritics(rng, group))
+    first, middle, last = name.first, name.middle, name.last
+    city = pick_city(rng)
+    r = rng.random()
+    if neighbour is not None and neighbour.history and r < 0.45:
+        home = neighbour.history[-1].residence
+        city = city_of(Place(*home, ""))
+        last = neighbour.last
+        tags.append("lookalike_surname_city")
+        if r < 0.1:
+            first, middle = neighbour.first, ""
+            tags.append("lookalike_name")
+    place = new_place(rng, city)
+    addr = (place.street, place.unit, place.city, place.state, place.zip5)
+    dob = date(as_of.year - rng.randint(19, 75), 1, 1) + timedelta(days=rng.randrange(365))
+    tin = tins.itin() if group != "general" and rng.random() < 0.2 else tins.ssn()
+    return PersonRecord(
+        group=group,
+        first=first,
+        middle=middle,
+        last=last,
+        suffix=name.suffix,
+        dob=dob,
+        dod=None,
+        tin=tin,
+        tins=(tin,),
+        flags=frozenset({"not_in_master"}),
+        history=(YearRecord(as_of.year - 2, False, addr, addr, tin, ""),),
+    )
 
 
 class Composer:

@@ -7,8 +7,10 @@ byte-identical files. Never prints or logs a name, address or TIN.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from random import Random
 
@@ -21,12 +23,34 @@ from taxmatch.files.inputs import MASTER_SCHEMA, sha256_file
 from taxmatch.generate.household import HouseholdBuilder, Person
 from taxmatch.generate.master import MasterColumns, render_rows
 from taxmatch.generate.people_file import HISTORY_TYPE, PEOPLE_SCHEMA
-from taxmatch.generate.summary import POPULATION_SCHEMA, PopulationSummary, write_json
 from taxmatch.generate.tins import TinAllocator
 
 CHUNK_PEOPLE = 25_000
 MAX_HOUSEHOLD = 6
 PEOPLE_ROW_GROUP = 5_000  # small groups keep the request generator's reads small
+POPULATION_SCHEMA = "taxmatch/population/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class PopulationSummary:
+    """What ``generate_population`` wrote."""
+
+    people: int
+    households: int
+    filers: int
+    master_rows: int
+    seed: int
+    years: tuple[int, int]
+    master_path: Path
+    people_path: Path
+    manifest_path: Path
+
+
+def write_json(path: Path, payload: object) -> None:
+    """Stable JSON (sorted keys, trailing newline) so equal inputs give equal bytes."""
+    path.write_text(
+        json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n", "utf-8"
+    )
 
 
 class _PeopleColumns:

@@ -11,6 +11,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from importlib import resources
 from itertools import repeat
@@ -22,20 +23,15 @@ from taxmatch.contracts import TRUTH_COLUMNS, Envelope, Official, ReasonCode
 from taxmatch.errors import InputFileError
 from taxmatch.events import Event, emit
 from taxmatch.files.inputs import sha256_file
-from taxmatch.generate.compose import Composer, finish_bucket
+from taxmatch.generate.compose import Composer, RequestMix, finish_bucket, plan_batch, take
 from taxmatch.generate.invalid import BOGUS_OFFICER_FLOOR
 from taxmatch.generate.output import Buckets, Format, csv_writer, request_writer
 from taxmatch.generate.people_file import PeopleBatch, PersonRecord, iter_people
-from taxmatch.generate.plan import RequestMix, plan_batch, take
-from taxmatch.generate.summary import (
-    POPULATION_SCHEMA,
-    REQUESTS_SCHEMA,
-    RequestsSummary,
-    write_json,
-)
+from taxmatch.generate.population import POPULATION_SCHEMA, write_json
 from taxmatch.generate.tins import TinAllocator
 from taxmatch.policy import parse_policy
 
+REQUESTS_SCHEMA = "taxmatch/requests/v1"
 MAX_PER_OFFICER = 40
 BUCKET_ROWS = 20_000
 MAX_BUCKETS = 512
@@ -44,6 +40,22 @@ ATTESTATION = (
     "investigation named in each record, by the officers listed, who are personally and "
     "directly engaged in it, and for no other purpose."
 )
+
+
+@dataclass(frozen=True, slots=True)
+class RequestsSummary:
+    """What ``generate_requests`` wrote, with the row count of each kind of request."""
+
+    rows: int
+    in_master_rows: int
+    not_in_master_rows: int
+    invalid_rows: int
+    officers: int
+    seed: int
+    requests_path: Path
+    envelope_path: Path
+    truth_path: Path
+    manifest_path: Path
 
 
 def _kind(flags: str, dob: str, dod: str | None, as_of: date) -> str:

@@ -7,6 +7,7 @@ from random import Random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from taxmatch.generate.compose import RequestMix, plan_batch, take
 from taxmatch.generate.noise import (
     digit_slip,
     house_number_slip,
@@ -15,7 +16,6 @@ from taxmatch.generate.noise import (
     variant_tokens,
 )
 from taxmatch.generate.places import new_place, new_street, pick_city
-from taxmatch.generate.plan import RequestMix, plan_batch, take
 from taxmatch.generate.tins import TinAllocator
 
 names = st.text(
