@@ -6,6 +6,10 @@ translate these into exit statuses, HTTP responses or pages; nothing below them 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class TaxmatchError(Exception):
     """Base of every error taxmatch raises on purpose."""
@@ -103,6 +107,14 @@ class LedgerError(StoreError):
     exit_status = 5
 
 
+class OutOfMemory(TaxmatchError):
+    """A DuckDB step needed more memory than it may use: the message names the step, the
+    limit and the option that raises it."""
+
+    code = "TM900"
+    exit_status = 9
+
+
 class PackageError(TaxmatchError):
     """A response package is malformed or of an unknown schema version."""
 
@@ -157,3 +169,42 @@ class IdempotencyKeyReused(TaxmatchError):
 
     code = "TM750"
     exit_status = 8
+
+
+MEMORY_SIZE = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
+def memory_size(value: str) -> str:
+    """``value`` if DuckDB reads it as a memory size ("2GB", "512MB"), else BadArgument."""
+    if not MEMORY_SIZE.match(value):
+        raise BadArgument("memory limit must be a size such as 2GB or 512MB")
+    return value
+
+
+@contextmanager
+def memory_advice(step: str, limit: str, option: str) -> Iterator[None]:
+    """DuckDB running out of memory inside ``step`` (also when a library such as Splink
+    wrapped the error) as ``OutOfMemory``, with what to do."""
+    try:
+        yield
+    except Exception as exc:
+        if not _out_of_memory(exc):
+            raise
+        raise OutOfMemory(
+            f"{step} needed more than the {limit} of memory DuckDB may use here: run it "
+            f"again with a larger {option} (what does not fit spills to disk), or on a "
+            "machine with more free memory"
+        ) from None
+
+
+def _out_of_memory(exc: BaseException | None) -> bool:
+    """DuckDB's ``OutOfMemoryException`` in ``exc`` or its causes, known by name: the pure
+    core imports no database library."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        kind = type(exc)
+        if kind.__name__ == "OutOfMemoryException" and "duckdb" in kind.__module__:
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -113,3 +113,30 @@ def test_bad_as_of_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "--as-of" in result.output
+
+
+def test_batch_memory_limit_must_be_a_size(tmp_path: Path) -> None:
+    from tests.integration.conftest import write_envelope
+
+    env = write_envelope(tmp_path / "e.json")
+    (tmp_path / "r.csv").write_text("request_id\nA\n")
+    result = CliRunner().invoke(
+        main,
+        [
+            "batch",
+            "run",
+            "--store",
+            str(made_store(tmp_path / "s")),
+            "--requests",
+            str(tmp_path / "r.csv"),
+            "--envelope",
+            str(env),
+            "--out",
+            str(tmp_path / "o"),
+            "--memory-limit",
+            "lots",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "TM130" in result.output
+    assert "memory limit" in result.output

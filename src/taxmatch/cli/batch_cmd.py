@@ -64,6 +64,12 @@ def batch_inputs(command: F) -> F:
     show_default=True,
     help="'exact' is the baseline kept for comparison.",
 )
+@click.option(
+    "--memory-limit",
+    default="512MB",
+    show_default=True,
+    help="Memory the batch's DuckDB workspace may use; beyond it, it spills to disk.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of a table.")
 def batch_run(
     store: Path | None,
@@ -73,6 +79,7 @@ def batch_run(
     policy: Path | None,
     as_of: str | None,
     matcher: str,
+    memory_limit: str,
     as_json: bool,
 ) -> None:
     """Validate, match and package one batch. The same input and envelope is the same batch."""
@@ -89,6 +96,7 @@ def batch_run(
         database_url=get_settings().database_url,
         actor=actor_id(),
         origin=origin_id(),
+        memory_limit=memory_limit,
     )
     with Bar() as bar:
         result = run_batch(req, bar)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from taxmatch.errors import BadArgument, ReferenceSnapshotError
+from taxmatch.errors import ReferenceSnapshotError, memory_advice, memory_size
 from taxmatch.match.levels import (
     Comparison,
     Else,
@@ -194,7 +193,6 @@ def rule_sql(settings: dict[str, Any]) -> list[str]:
 
 
 TRAIN_MEMORY_LIMIT = "2GB"  # DuckDB's limit while training; beyond it, it spills to disk
-_SIZE = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
 def train_model(
@@ -210,33 +208,33 @@ def train_model(
     ``<store>/work/train-spill``), not by the size of the master file."""
     from splink import DuckDBAPI, Linker
 
-    if not _SIZE.match(memory_limit):
-        raise BadArgument("memory limit must be a size such as 2GB or 512MB")
+    memory_size(memory_limit)
     quiet_splink()
     spill = store / "work" / "train-spill"
     make_dir(spill)
     con = duckdb.connect()
-    try:
-        con.execute(f"SET memory_limit='{memory_limit}'")
-        con.execute(f"SET temp_directory='{str(spill).replace(chr(39), chr(39) * 2)}'")
-        attach(con, snapshot_path)
-        con.execute("CREATE TEMP VIEW recs AS SELECT * FROM ref.master_records")
-        con.execute("CREATE TEMP VIEW labelled AS SELECT * FROM ref.training_records")
-        total = int(con.execute("SELECT count(*) FROM recs").fetchall()[0][0])
-        prior = 1.0 / max(total, 2)
-        db = DuckDBAPI(connection=con)
-        recs = db.register("recs", dataset_display_name="master_records")
-        linker = Linker(recs, settings_dict("dedupe_only", prior))
-        linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
-        db2 = DuckDBAPI(connection=con)
-        labelled = db2.register("labelled", dataset_display_name="labelled")
-        trained = linker.misc.save_model_to_json(overwrite=True)
-        label_linker = Linker(labelled, trained)
-        label_linker.training.estimate_m_from_label_column("person_id")
-        settings: dict[str, Any] = label_linker.misc.save_model_to_json(overwrite=True)
-    finally:
-        con.close()
-        shutil.rmtree(spill, ignore_errors=True)
+    with memory_advice("model train", memory_limit, "--memory-limit"):
+        try:
+            con.execute(f"SET memory_limit='{memory_limit}'")
+            con.execute(f"SET temp_directory='{str(spill).replace(chr(39), chr(39) * 2)}'")
+            attach(con, snapshot_path)
+            con.execute("CREATE TEMP VIEW recs AS SELECT * FROM ref.master_records")
+            con.execute("CREATE TEMP VIEW labelled AS SELECT * FROM ref.training_records")
+            total = int(con.execute("SELECT count(*) FROM recs").fetchall()[0][0])
+            prior = 1.0 / max(total, 2)
+            db = DuckDBAPI(connection=con)
+            recs = db.register("recs", dataset_display_name="master_records")
+            linker = Linker(recs, settings_dict("dedupe_only", prior))
+            linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+            db2 = DuckDBAPI(connection=con)
+            labelled = db2.register("labelled", dataset_display_name="labelled")
+            trained = linker.misc.save_model_to_json(overwrite=True)
+            label_linker = Linker(labelled, trained)
+            label_linker.training.estimate_m_from_label_column("person_id")
+            settings: dict[str, Any] = label_linker.misc.save_model_to_json(overwrite=True)
+        finally:
+            con.close()
+            shutil.rmtree(spill, ignore_errors=True)
     settings["link_type"] = "link_only"
     # Splink names each linker with a random id; kept, it would make every model file (and
     # its hash in every summary) new. m and u are ratios of counts over seeded samples, so

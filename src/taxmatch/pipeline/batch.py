@@ -18,7 +18,7 @@ from typing import Protocol
 
 from taxmatch.contracts import PACKAGE_SCHEMA, Envelope, RequestReader
 from taxmatch.disclose.package import BatchSummary, PackageWriter, read_batch_summary
-from taxmatch.errors import TaxmatchError
+from taxmatch.errors import TaxmatchError, memory_advice, memory_size
 from taxmatch.events import Event, emit
 from taxmatch.files.inputs import load_policy, read_envelope, read_requests, sha256_file
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue, format_recorded_at
@@ -33,7 +33,7 @@ from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.model import Policy, policy_sha256
 from taxmatch.policy.validate import make_context
 from taxmatch.reference.snapshot import ReferenceInfo, current_reference
-from taxmatch.reference.workspace import BatchWorkspace, Persisting
+from taxmatch.reference.workspace import BATCH_MEMORY_LIMIT, BatchWorkspace, Persisting
 from taxmatch.store.state import BatchRow, StateStore
 
 MATCHERS = ("probabilistic", "exact")
@@ -70,6 +70,7 @@ class BatchRequest:
     actor: str = "cli"
     origin: str = "cli"
     workers: int | None = None  # validation processes; None: one per core on large files
+    memory_limit: str = BATCH_MEMORY_LIMIT  # the batch workspace's DuckDB limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,7 @@ def run_batch(
     bar: Progress = progress or Silent()
     if req.matcher not in MATCHERS:
         raise TaxmatchError(f"unknown matcher {req.matcher!r}; choose one of {MATCHERS}")
+    memory_size(req.memory_limit)
     policy, policy_text = load_policy(req.policy)
     policy_sha = policy_sha256(policy_text)
     envelope = read_envelope(req.envelope)
@@ -255,10 +257,11 @@ def _run(
     workspace = (
         BatchWorkspace.borrow(matcher.con)
         if matcher is not None
-        else BatchWorkspace(work / "work.duckdb")
+        else BatchWorkspace(work / "work.duckdb", memory_limit=req.memory_limit)
     )
     saving: Persisting | None = None
-    with workspace as ws:
+    advice = memory_advice("batch run", req.memory_limit, "--memory-limit")
+    with advice, workspace as ws:
         rows = validate_into(ws, reader, ctx, bar, validation_workers(req.requests, req.workers))
         emit(Event.VALIDATION_DONE, batch_id=batch_id, rows=rows, seconds=_since(t0))
 

@@ -96,10 +96,15 @@ class Persisting:
             raise self._error
 
 
+BATCH_MEMORY_LIMIT = "512MB"  # a batch workspace's DuckDB limit; beyond it, it spills
+
+
 class BatchWorkspace:
     """One batch's scratch database. Use as a context manager."""
 
-    def __init__(self, path: Path, *, memory_limit: str = "512MB", threads: int = 2) -> None:
+    def __init__(
+        self, path: Path, *, memory_limit: str = BATCH_MEMORY_LIMIT, threads: int = 2
+    ) -> None:
         make_dir(path.parent)
         self.path: Path | None = path
         self._owned = True
