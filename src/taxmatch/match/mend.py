@@ -152,16 +152,18 @@ def _history_unit(slip: Filing, evidence: Evidence) -> str:
 
 
 def _complete(slip: Filing, evidence: Evidence) -> Address | None:
-    """A complete address the person filed whose line is nearly the slip's."""
-    found = [
+    """A complete address the person filed whose line is nearly the slip's, or, when the
+    slip kept only part of one (``_part_of``), the one such address."""
+    complete = [
         a
         for a in evidence.addresses
-        if a.zip5
-        and a.city
-        and a.state
-        and ((a.house_number and a.street) or a.po_box)
-        and jaro_winkler(a.line1, slip.line1) >= MEND_SIMILAR
+        if a.zip5 and a.city and a.state and ((a.house_number and a.street) or a.po_box)
     ]
+    found = [a for a in complete if jaro_winkler(a.line1, slip.line1) >= MEND_SIMILAR]
+    if not found:
+        parts = [a for a in complete if _part_of(a, slip)]
+        # Two house numbers on the street the slip names: which one is not said.
+        found = parts if len({(a.house_number, a.street) for a in parts}) == 1 else []
     return min(
         found,
         default=None,
@@ -171,6 +173,16 @@ def _complete(slip: Filing, evidence: Evidence) -> Address | None:
             text_order(a.line1, a.unit, a.city, a.state, a.zip5, a.house_number, a.street),
         ),
     )
+
+
+def _part_of(a: Address, slip: Filing) -> bool:
+    """The slip (no house number: noise or a typist dropped part of the line) kept only
+    ``a``'s street, or only its house number, in the same ZIP when it has one."""
+    if slip.house_number or not slip.line1 or not (a.house_number and a.street):
+        return False
+    if slip.zip5 and slip.zip5 != a.zip5:
+        return False
+    return slip.line1 == a.house_number or jaro_winkler(a.street, slip.line1) >= MEND_SIMILAR
 
 
 def _deliverable(slip: Filing) -> bool | None:

@@ -700,6 +700,40 @@ def test_undeliverable_filing_takes_the_complete_address(con: duckdb.DuckDBPyCon
     assert row["address_mended"] == "complete", "row 1: the completion is not recorded"
 
 
+def _part_case(slip: Row, *homes: Row) -> World:
+    """Years at ``homes``, then a latest filing that kept only part of the line."""
+    filings = [_filing("P1", 2020 + i, home) for i, home in enumerate(homes)]
+    history = [_history_row("P1", home, 1, 1, 2020 + i) for i, home in enumerate(homes)]
+    return _one_person(
+        [*filings, _filing("P1", 2024, slip)],
+        [*history, _history_row("P1", slip, 1, 1, 2024)],
+        [2024],
+    )
+
+
+@pytest.mark.parametrize(
+    ("world", "line1"),
+    [
+        pytest.param(_part_case(_where("", "MAIN ST"), _AT_HOME), "12 MAIN ST", id="no number"),
+        pytest.param(_part_case(_where("", "12"), _AT_HOME), "12 MAIN ST", id="number only"),
+        pytest.param(
+            _part_case(_where("", "MAIN ST"), _AT_HOME, _where("14", "MAIN ST")),
+            None,
+            id="two numbers on the street: not said",
+        ),
+        pytest.param(
+            _part_case(_where("", "MAIN ST", zip5="54321"), _AT_HOME), None, id="another ZIP"
+        ),
+    ],
+)
+def test_a_latest_line_that_kept_part_of_an_address_is_completed_only_when_one_fits(
+    con: duckdb.DuckDBPyConnection, world: World, line1: str | None
+) -> None:
+    (row,) = _compare(con, world, 0.9, 3.0)
+    completed = (row["line1"], row["address_usable"]) == (line1, line1 is not None)
+    assert completed, "row 1: line1 or address_usable"
+
+
 def test_no_candidates_gives_the_defaults(con: duckdb.DuckDBPyConnection) -> None:
     home = _where("12", "MAIN ST")
     world = _one_person([_filing("P1", 2023, home)], [_history_row("P1", home, 1, 1, 2023)], [2023])
