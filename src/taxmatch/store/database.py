@@ -78,14 +78,5 @@ class StateDatabase:
         writer); errors wrapped as ``error`` (default: ``write_error``)."""
         with guard(operation, error or self.write_error), self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
-            conn.info.update(info := self._write_info())
-            try:
-                with conn.begin():
-                    yield conn
-            finally:
-                for key in info:
-                    conn.info.pop(key, None)
-
-    def _write_info(self) -> dict[str, object]:
-        """What a write connection carries in ``conn.info`` while its transaction runs."""
-        return {}
+            with conn.begin():
+                yield conn

@@ -88,22 +88,14 @@ def digest_decisions(digest: DecisionsDigest, rows: Iterable[DecisionRow]) -> No
         digest.add(_digested(row), row.statute)
 
 
-KEY_INFO: Final = "taxmatch_ledger_key"  # ``conn.info`` slot: the key of a StateStore write
-
-
 def append_entries(
-    conn: Connection, drafts: Sequence[LedgerDraft], recorded_at: str, *, key: bytes | None = None
+    conn: Connection, drafts: Sequence[LedgerDraft], recorded_at: str, *, key: bytes
 ) -> list[LedgerEntry]:
     """Link ``drafts`` after the locked head and insert them; the entries written. The new
-    head is signed with ``key`` (``taxmatch.ledger.bind.head_signature``); by default the
-    key of the ``StateStore`` write transaction ``conn`` belongs to.
+    head is signed with the ledger ``key`` (``taxmatch.ledger.bind.head_signature``).
 
     Refuses to extend a ledger whose head row does not match its last entry.
     """
-    if key is None:
-        key = conn.info.get(KEY_INFO)
-    if not isinstance(key, bytes):
-        raise LedgerError("no ledger key to sign the ledger head with")
     seq, head = conn.execute(
         select(head_table.c.seq, head_table.c.entry_hash)
         .where(head_table.c.id == 1)

@@ -1,6 +1,6 @@
 """The state database's keys, ledger appends and decision rows, on the one connection
-and transactions of ``store.database`` (errors wrapped by operation name; the ledger key
-on every write connection, ledger entries appended on it). Decision rows are written in
+and transactions of ``store.database`` (errors wrapped by operation name; ledger entries
+appended in a write, signed with the ledger key in use). Decision rows are written in
 chunks, read by keyset, discarded to restart a batch, and recorded atomically with the
 ledger entry that binds them.
 """
@@ -29,7 +29,7 @@ from taxmatch.store.bulk import insert_decisions, upsert
 from taxmatch.store.database import StateDatabase
 from taxmatch.store.keys import Keyring, Keys, ephemeral_keys
 from taxmatch.store.ledger_bound import REQUEST_COUNTS, SUBJECTS, bind, chunk_rows
-from taxmatch.store.ledger_store import KEY_INFO, append_entries, digest_decisions
+from taxmatch.store.ledger_store import append_entries, digest_decisions
 from taxmatch.store.models import (
     CHUNK,
     BatchRow,
@@ -50,8 +50,7 @@ from taxmatch.store.subjects import subject_params
 
 class StateBase(StateDatabase):
     """The keys of a state database, its ledger appends and decision rows; ``StateStore``
-    is built on it. Its transactions are ``StateDatabase``'s; a write connection carries
-    the ledger key."""
+    is built on it. Its transactions are ``StateDatabase``'s."""
 
     keyring_required = True
     write_error = LedgerError  # ledger entries appended in ``writing`` commit with the rows
@@ -89,9 +88,6 @@ class StateBase(StateDatabase):
     def ledger_key(self) -> bytes:
         """The secret for ``keyed_hash`` in use: from the keyring, never from this database."""
         return self.keys.current("ledger")[1]
-
-    def _write_info(self) -> dict[str, object]:
-        return {KEY_INFO: self.ledger_key()}  # what ``append_entries`` signs with
 
     def write_decisions(self, batch_id: str, rows: Iterable[DecisionRow]) -> int:
         """Insert decisions in chunks of 10 000; returns how many rows were newly written.
