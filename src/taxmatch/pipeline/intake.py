@@ -1,5 +1,5 @@
 """Intake of an uploaded batch: check the envelope against the caller, count the records,
-charge the agency's daily row quota (``taxmatch.pipeline.quota``, as a lookup is), move
+charge the agency's daily row quota (``ServiceStore.charge_rows``, as a lookup is), move
 the files into the store and queue the job.
 
 The edges (the API) stream the upload to a scratch directory and hash it on the way;
@@ -26,7 +26,6 @@ from taxmatch.files.inputs import read_envelope, read_requests, sha256_file
 from taxmatch.files.readers import detect_format
 from taxmatch.owner_only import make_dir
 from taxmatch.pipeline.batch import batch_id_for
-from taxmatch.pipeline.quota import charge_quota
 from taxmatch.store.jobs import Job, JobQueue
 from taxmatch.store.service import Agency, ServiceStore
 
@@ -84,7 +83,7 @@ def submit_batch(
         # batch could not read at all (no header, a required column missing, not Parquet)
         # is refused now, with the reason the command line would give.
         rows = read_requests(upload.requests).count_records()
-        charge_quota(service, agency.agency_id, rows, daily_row_quota, today=today)
+        service.charge_rows(agency.agency_id, rows, daily_row_quota, today=today)
         home = uploads / batch_id
         shutil.rmtree(home, ignore_errors=True)
         make_dir(home)
