@@ -30,7 +30,7 @@ from taxmatch.pipeline.record import disclosed_fields, disclosed_row, disclosure
 from taxmatch.policy.model import Policy
 from taxmatch.reference.workspace import BatchWorkspace
 from taxmatch.store import review as cs
-from taxmatch.store.models import BatchRow
+from taxmatch.store.models import BatchRow, SubjectRow
 from taxmatch.store.state import StateStore
 
 MIN_REASON = 10
@@ -207,10 +207,11 @@ def publish(
     disclose = [r.row_number for r in reviews if r.action == "disclose"]
     values = _values(store, batch.batch_id, disclose)
     key, fields = state.ledger_key(), disclosed_fields(policy)
+    named = ";".join(fields)
     out = Path(batch.package_dir).parent
     started = datetime.now(UTC)
     drafts: list[LedgerDraft] = []
-    subjects: list[dict[str, object]] = []
+    subjects: list[SubjectRow] = []
     counts = {"DISCLOSED": len(disclose), "WITHHELD": len(reviews) - len(disclose)}
     with PackageWriter(out, release.release_id, phone=policy.disclosure.phone) as pkg:
         for r in reviews:
@@ -233,17 +234,9 @@ def publish(
                 "values_hmac": keyed_hash(key, *[str(x) for x in row[2:]]),
             }
             drafts.append(who.draft("disclosure", did, **payload))
+            tin, statute, relevance = v["person_tin"], v["statute"] or "", v["relevance"] or ""
             subjects.append(
-                {
-                    "disclosure_id": did,
-                    "batch_id": batch.batch_id,
-                    "row_number": r.row_number,
-                    "tin": v["person_tin"],
-                    "statute": v["statute"] or "",
-                    "relevance": v["relevance"] or "",
-                    "fields": ";".join(fields),
-                    "disclosed_at": started,
-                }
+                SubjectRow(did, batch.batch_id, r.row_number, tin, statute, relevance, named)
             )
         _, head = state.ledger_head()
         final = pkg.finish(
@@ -273,6 +266,6 @@ def publish(
     }
     drafts.append(who.draft("supplement_written", release.release_id, **written))
     cs.finish_release(
-        state, release.release_id, approver, str(final), manifest_sha, disclose, subjects, drafts
+        state, release.release_id, approver, str(final), manifest_sha, subjects, drafts, started
     )
     return final
