@@ -19,8 +19,10 @@ record (name, address, TIN): only counts, ids of strata and ids of files, rows a
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -39,7 +41,8 @@ from taxmatch.disclose.csvout import neutralise
 from taxmatch.disclose.package import read_summary, verify_manifest
 from taxmatch.errors import BatchNotFound, InputFileError, PackageError, StoreError
 from taxmatch.ledger.digest import keyed_hash
-from taxmatch.pipeline.evaluate_address import address_key, address_parts, tin_digits
+from taxmatch.normalise.address import parse_address
+from taxmatch.normalise.text import fold
 from taxmatch.pipeline.evaluate_result import (
     EXPECTED_OUTCOMES,
     MISSING,
@@ -55,6 +58,45 @@ from taxmatch.policy.validate import GENERATED_ID_PREFIX
 from taxmatch.store.state import STATE_FILE, StateStore
 
 _CHUNK = 50_000
+_DIGITS = re.compile(r"\D")
+# City and state are not compared; fixed valid stand-ins keep a misspelt or blank city
+# from making an otherwise comparable street line unparseable.
+_CITY, _STATE = "SPRINGFIELD", "IL"
+_ORDINALS = (
+    "FIRST", "SECOND", "THIRD", "FOURTH", "FIFTH", "SIXTH", "SEVENTH", "EIGHTH", "NINTH",
+    "TENTH", "ELEVENTH", "TWELFTH", "THIRTEENTH", "FOURTEENTH", "FIFTEENTH", "SIXTEENTH",
+    "SEVENTEENTH", "EIGHTEENTH", "NINETEENTH", "TWENTIETH",
+)  # fmt: skip
+# Spellings of one street name that parse_address leaves apart (USPS would print either):
+# a disclosure of "9490 FT HILL RD" for a true "9490 FORT HILL RD" is the same door.
+_SAME_WORD = {
+    **{w: f"{n}{'TH' if 10 < n < 14 else {1: 'ST', 2: 'ND', 3: 'RD'}.get(n % 10, 'TH')}"
+       for n, w in enumerate(_ORDINALS, start=1)},
+    "SAINT": "ST", "FORT": "FT", "MOUNT": "MT",
+}  # fmt: skip
+
+
+def tin_digits(tin: str) -> str:
+    """A TIN as the reference stores it: digits only."""
+    return _DIGITS.sub("", tin)
+
+
+@lru_cache(maxsize=1 << 16)
+def address_key(street: str, unit: str, zip_code: str) -> tuple[tuple[str, str, str], bool]:
+    """(street line, unit, ZIP5) in USPS form (folded raw text when the line will not
+    parse), and whether the address parses as complete (house, street, ZIP).
+
+    Ordinal words and SAINT / FORT / MOUNT are spelt one way, so that two spellings of
+    one street name compare equal; nothing else is relaxed.
+    """
+    parsed = parse_address(street, unit, _CITY, _STATE, zip_code).address
+    if parsed is not None:
+        return (_same_words(parsed.street_line), parsed.unit, parsed.zip5), True
+    return (_same_words(fold(street)), fold(unit), tin_digits(zip_code)[:5]), False
+
+
+def _same_words(line: str) -> str:
+    return " ".join(_SAME_WORD.get(word, word) for word in line.split())
 
 
 def classify(
@@ -71,8 +113,8 @@ def classify(
 ) -> RowResult:
     """Classify one row. ``key`` is the store's ledger key (None: judge by address only)."""
     disclosed = got == Outcome.DISCLOSED
-    got_key, complete = address_parts(*got_address) if disclosed else (("", "", ""), True)
-    right = disclosed and any(truth_address) and address_key(*truth_address) == got_key
+    got_key, complete = address_key(*got_address) if disclosed else (("", "", ""), True)
+    right = disclosed and any(truth_address) and address_key(*truth_address)[0] == got_key
     person = _person(truth_tins, person_key, key, right, expected) if disclosed else None
     return RowResult(expected, got, right, person, expected_codes == got_codes, not complete)
 

@@ -31,8 +31,7 @@ from taxmatch.contracts import (
 )
 from taxmatch.errors import BatchNotFound, InputFileError, PackageError, StoreError
 from taxmatch.ledger.digest import keyed_hash
-from taxmatch.pipeline.evaluate import evaluate_package
-from taxmatch.pipeline.evaluate_address import address_key
+from taxmatch.pipeline.evaluate import address_key, evaluate_package
 from taxmatch.pipeline.evaluate_result import evaluation_dict
 from taxmatch.store.state import BatchRow, DecisionRow, StateStore
 
