@@ -21,8 +21,9 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 
 import duckdb
@@ -176,30 +177,6 @@ def _rows(path: Path, required: Sequence[str], package: bool) -> Iterator[dict[s
         raise fail(f"cannot be read ({exc.strerror})") from None
 
 
-class _Loader:
-    """Appends rows to a DuckDB table in Arrow chunks."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]):
-        self.con, self.table, self.columns = con, table, tuple(columns)
-        self.data: dict[str, list[object]] = {c: [] for c in self.columns}
-        con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} VARCHAR' for c in columns)})")
-
-    def add(self, *values: object) -> None:
-        for column, value in zip(self.columns, values, strict=True):
-            self.data[column].append(value)
-        if len(self.data[self.columns[0]]) >= _CHUNK:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.data[self.columns[0]]:
-            self.con.register(
-                "chunk", pa.table({c: pa.array(v, pa.string()) for c, v in self.data.items()})
-            )
-            self.con.execute(f"INSERT INTO {self.table} SELECT * FROM chunk")
-            self.con.unregister("chunk")
-            self.data = {c: [] for c in self.columns}
-
-
 _TRUTH = (
     "line",
     "request_id",
@@ -213,10 +190,24 @@ _TRUTH = (
     "stratum",
 )
 _PKG = ("request_id", "got", "codes", "street", "unit", "zip")
+_KEYS = ("request_id", "person_key")
+Row = tuple[str | None, ...]  # a row of text cells to load
 
 
-def _load_truth(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    load = _Loader(con, "truth", _TRUTH)
+def _load(
+    con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], rows: Iterable[Row]
+) -> None:
+    """Make ``table`` (text ``columns``) of ``rows``, appended in Arrow chunks."""
+    con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} VARCHAR' for c in columns)})")
+    pending = iter(rows)
+    while chunk := list(islice(pending, _CHUNK)):
+        cells = zip(columns, zip(*chunk, strict=True), strict=True)
+        con.register("chunk", pa.table({c: pa.array(list(v), pa.string()) for c, v in cells}))
+        con.execute(f"INSERT INTO {table} SELECT * FROM chunk")
+        con.unregister("chunk")
+
+
+def _truth_rows(path: Path) -> Iterator[Row]:
     required = tuple(c for c in TRUTH_COLUMNS if c != "person_tins")  # optional
     for line, r in enumerate(_rows(path, required, package=False), start=1):
         expected = r["expected_outcome"].strip()
@@ -225,26 +216,25 @@ def _load_truth(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         rid = r["request_id"].strip()
         tins = ";".join(t for t in (r["tin"], *r.get("person_tins", "").split(";")) if t.strip())
         kept = (r[c] for c in ("expected_reason_codes", "street_address", "unit", "zip", "stratum"))
-        load.add(str(line), rid, neutralise(rid), tins, expected, *kept)
-    load.flush()
+        yield (str(line), rid, neutralise(rid), tins, expected, *kept)
 
 
-def _load_package(con: duckdb.DuckDBPyConnection, package: Path) -> None:
-    load = _Loader(con, "pkg", _PKG)
+def _package_rows(package: Path) -> Iterator[Row]:
     for r in _rows(package / "disclosed.csv", DISCLOSED_COLUMNS, package=True):
-        load.add(
-            r["request_id"], Outcome.DISCLOSED.value, "", r["street_address"], r["unit"], r["zip"]
-        )
+        yield r["request_id"], Outcome.DISCLOSED.value, "", r["street_address"], r["unit"], r["zip"]
     for r in _rows(package / "rejected.csv", REJECTED_COLUMNS, package=True):
-        load.add(r["request_id"], REJECTED, r["reason_codes"], "", "", "")
+        yield r["request_id"], REJECTED, r["reason_codes"], "", "", ""
     path = package / "unmatched.csv"
     for line, r in enumerate(_rows(path, UNMATCHED_COLUMNS, package=True), start=1):
         if r["outcome"] not in EXPECTED_OUTCOMES - {REJECTED, Outcome.DISCLOSED.value}:
             raise PackageError(f"{package}: unmatched.csv, row {line}: unknown outcome")
-        load.add(r["request_id"], r["outcome"], "", "", "", "")
+        yield r["request_id"], r["outcome"], "", "", "", ""
     for r in _rows(package / "pending.csv", PENDING_COLUMNS, package=True):
-        load.add(r["request_id"], Outcome.REVIEW.value, "", "", "", "")
-    load.flush()
+        yield r["request_id"], Outcome.REVIEW.value, "", "", "", ""
+
+
+def _load_package(con: duckdb.DuckDBPyConnection, package: Path) -> None:
+    _load(con, "pkg", _PKG, _package_rows(package))
     repeated = _scalar(
         con, "SELECT count(*) FROM (SELECT request_id FROM pkg GROUP BY 1 HAVING count(*) > 1)"
     )
@@ -255,18 +245,15 @@ def _load_package(con: duckdb.DuckDBPyConnection, package: Path) -> None:
 def _load_person_keys(
     con: duckdb.DuckDBPyConnection, batch_id: str, store: Path | None, database_url: str | None
 ) -> bytes:
-    load = _Loader(con, "person_keys", ("request_id", "person_key"))
     if database_url is None and store is not None and not (store / STATE_FILE).exists():
         raise StoreError(f"{store}: no state database in this store")
     with StateStore.open(store or Path("."), database_url) as state:
         if state.find_batch(batch_id) is None:
             raise BatchNotFound(f"batch {batch_id} not found in the state database")
-        for d in state.iter_decisions(batch_id):
-            if d.disposition == "disclosed":
-                load.add(d.request_id, d.person_key)
-        key = state.ledger_key()
-    load.flush()
-    return key
+        decisions = state.iter_decisions(batch_id)
+        keys = ((d.request_id, d.person_key) for d in decisions if d.disposition == "disclosed")
+        _load(con, "person_keys", _KEYS, keys)
+        return state.ledger_key()
 
 
 # --- the evaluation --------------------------------------------------------------------
@@ -297,13 +284,13 @@ def evaluate_package(
     check: PersonCheck = "store" if store is not None or database_url else "address"
     con = duckdb.connect()
     try:
-        _load_truth(con, truth)
+        _load(con, "truth", _TRUTH, _truth_rows(truth))
         _load_package(con, package)
         key = None
         if check == "store":
             key = _load_person_keys(con, batch_id, store, database_url)
         else:
-            _Loader(con, "person_keys", ("request_id", "person_key"))
+            _load(con, "person_keys", _KEYS, ())
         return _tally(con, batch_id, check, key)
     finally:
         con.close()
