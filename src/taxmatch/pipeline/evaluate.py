@@ -53,7 +53,8 @@ from taxmatch.pipeline.evaluate_result import (
     Person,
     PersonCheck,
     RowResult,
-    Tally,
+    metrics,
+    tally,
 )
 from taxmatch.policy.validate import GENERATED_ID_PREFIX
 from taxmatch.store.state import STATE_FILE, StateStore
@@ -304,8 +305,8 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
 def _tally(
     con: duckdb.DuckDBPyConnection, batch_id: str, check: PersonCheck, key: bytes | None
 ) -> Evaluation:
-    overall = Tally()
-    strata: defaultdict[str, Tally] = defaultdict(Tally)
+    overall: Counter[str] = Counter()
+    strata: defaultdict[str, Counter[str]] = defaultdict(Counter)
     confusion: defaultdict[str, Counter[str]] = defaultdict(Counter)
     codes: defaultdict[str, Counter[str]] = defaultdict(Counter)
     reader = con.sql(_JOIN).to_arrow_reader(_CHUNK)
@@ -324,10 +325,10 @@ def _tally(
                 person_key=b["person_key"][i],
                 key=key,
             )
-            overall.add(result)
+            tally(overall, result)
             for tag in dict.fromkeys(t.strip() for t in b["stratum"][i].split(";")):
                 if tag:
-                    strata[tag].add(result)
+                    tally(strata[tag], result)
             confusion[expected][result.got] += 1
             both = want & got_codes
             for kind, group in (("expected", want), ("reported", got_codes), ("both", both)):
@@ -350,8 +351,8 @@ def _tally(
     return Evaluation(
         batch_id=batch_id,
         person_check=check,
-        overall=overall.freeze(check),
-        strata={tag: strata[tag].freeze(check) for tag in sorted(strata)},
+        overall=metrics(overall, check),
+        strata={tag: metrics(strata[tag], check) for tag in sorted(strata)},
         confusion={e: dict(sorted(c.items())) for e, c in sorted(confusion.items())},
         reason_codes={
             code: CodeAgreement(c["expected"], c["reported"], c["both"])
