@@ -114,8 +114,11 @@ def batch_subjects(state: StateStore, batch_id: str) -> Iterator[tuple[str, str]
             yield row.disclosure_id, open_subject(keys, row.disclosure_id, "tin", row.tin)
 
 
-def year_counts(state: StateStore, year: int) -> tuple[list[CountRow], dict[str, int]]:
-    """Counts for calendar ``year`` (UTC) by (agency, statute), and the year's totals.
+def year_counts(
+    state: StateStore, year: int
+) -> tuple[list[CountRow], dict[str, int], dict[str, int]]:
+    """Counts for calendar ``year`` (UTC) by (agency, statute), the year's totals, and the
+    distinct taxpayers disclosed to each agency, read in one snapshot.
 
     Requests are the records of batches received in the year; disclosures and taxpayers
     are those disclosed in the year. Totals count distinct taxpayers over the whole year,
@@ -135,11 +138,13 @@ def year_counts(state: StateStore, year: int) -> tuple[list[CountRow], dict[str,
         .where(disclosed)
         .group_by(agency, _S.statute)
     )
+    per_agency_q = subjects_made(select(agency, distinct)).where(disclosed).group_by(agency)
     totals_q = subjects_made(select(func.count(), distinct)).where(disclosed)
     batches_q = select(func.count()).select_from(batches).where(received)
     with state.reading("accounting_report") as conn:
         requested = {(a, s): int(n) for a, s, n in conn.execute(requests_q)}
         given = {(a, s): (int(n), int(t)) for a, s, n, t in conn.execute(disclosed_q)}
+        taxpayers_of = {a: int(n) for a, n in conn.execute(per_agency_q)}
         disclosures, taxpayers = conn.execute(totals_q).one()
         received_batches = conn.execute(batches_q).scalar_one()
     rows = [
@@ -152,18 +157,7 @@ def year_counts(state: StateStore, year: int) -> tuple[list[CountRow], dict[str,
         "disclosures": int(disclosures),
         "taxpayers": int(taxpayers),
     }
-    return rows, totals
-
-
-def agency_taxpayers(state: StateStore, year: int) -> dict[str, int]:
-    """Distinct taxpayers disclosed to each agency in ``year``."""
-    query = (
-        subjects_made(select(batches.c.agency, func.count(_S.tin_index.distinct())))
-        .where(_in_year(_S.disclosed_at, year))
-        .group_by(batches.c.agency)
-    )
-    with state.reading("accounting_report") as conn:
-        return {a: int(n) for a, n in conn.execute(query)}
+    return rows, totals, taxpayers_of
 
 
 # --- the transparency report -------------------------------------------------------------
