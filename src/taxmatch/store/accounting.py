@@ -18,8 +18,9 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Column, ColumnElement, and_, func, select
+from sqlalchemy import Column, ColumnElement, Select, and_, func, select
 
 from taxmatch.errors import BatchNotFound
 from taxmatch.store.models import (
@@ -168,20 +169,15 @@ Key = tuple[str, str]  # (agency, statute); statute "" when none or not parseabl
 def outcome_counts(state: StateStore, year: int) -> dict[Key, Counter[str]]:
     """Per (agency, statute): the decisions of batches received in ``year`` by outcome
     ("REJECTED" for rejected rows) and by reason code ("R01"...), one grouped query each."""
+    keys = batches.c.agency, func.coalesce(decisions.c.statute, "")
     received = _in_year(batches.c.created_at, year)
-    statute = func.coalesce(decisions.c.statute, "")
-    by_outcome = (
-        select(batches.c.agency, statute, decisions.c.outcome, func.count())
-        .join(batches, batches.c.batch_id == decisions.c.batch_id)
-        .where(received)
-        .group_by(batches.c.agency, statute, decisions.c.outcome)
-    )
-    by_codes = (
-        select(batches.c.agency, statute, decisions.c.reason_codes, func.count())
-        .join(batches, batches.c.batch_id == decisions.c.batch_id)
-        .where(received, decisions.c.disposition == "rejected")
-        .group_by(batches.c.agency, statute, decisions.c.reason_codes)
-    )
+
+    def counted(by: Column[Any], *where: ColumnElement[bool]) -> Select[Any]:
+        query = select(*keys, by, func.count()).where(received, *where).group_by(*keys, by)
+        return query.join(batches, batches.c.batch_id == decisions.c.batch_id)
+
+    by_outcome = counted(decisions.c.outcome)
+    by_codes = counted(decisions.c.reason_codes, decisions.c.disposition == "rejected")
     out: dict[Key, Counter[str]] = {}
     with state.reading("transparency_counts") as conn:
         for agency, cited, outcome, n in conn.execute(by_outcome):
