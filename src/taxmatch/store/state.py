@@ -27,9 +27,9 @@ from taxmatch.ledger.chain import (
     VerifyResult,
 )
 from taxmatch.ledger.digest import EVENT_CONFIG_CHANGED
+from taxmatch.store.database import STATE_FILE
 from taxmatch.store.ledger_bound import received_draft
 from taxmatch.store.ledger_store import last_config, verify_store
-from taxmatch.store.location import STATE_FILE
 from taxmatch.store.models import (
     CHUNK,
     BatchRow,
