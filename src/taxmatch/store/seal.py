@@ -88,14 +88,9 @@ def seal_batch(
                     disclosure_subjects.insert(),
                     [subject_params(batch_id, s, moment, keys) for s in subjects],
                 )
-        sealed = LedgerDraft(
-            EVENT_DISCLOSURES_SEALED,
-            delivered.actor,
-            delivered.origin,
-            True,
-            batch_id,
-            {"disclosures": entries},
-        )
+        who = delivered.actor, delivered.origin
+        made = {"disclosures": entries}
+        sealed = LedgerDraft(EVENT_DISCLOSURES_SEALED, *who, True, batch_id, made)
         rows = disclosure_subjects.c.batch_id == batch_id
         head = state.append(conn, [bind(conn, keys, sealed, (SUBJECTS, rows))], moment)[-1]
         conn.execute(
