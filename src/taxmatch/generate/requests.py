@@ -34,7 +34,7 @@ from taxmatch.generate.summary import (
     write_json,
 )
 from taxmatch.generate.tins import TinAllocator
-from taxmatch.policy import parse_policy
+from taxmatch.policy.model import parse_policy
 
 MAX_PER_OFFICER = 40
 BUCKET_ROWS = 20_000
