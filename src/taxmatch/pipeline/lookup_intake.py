@@ -79,10 +79,7 @@ def answer_lookup(
 ) -> LookupResult:
     """Run one lookup for ``agency_id``: its envelope (the policy's rule when none is
     given), checked to be the agency's, one row charged, then the one-row batch."""
-    reuse = False
-    if envelope is None:
-        policy, _ = policy_in_force(lookups.cfg.policy)
-        reuse = policy.lookups.reuse_last_envelope
+    reuse = envelope is None and policy_in_force(lookups.cfg.policy)[0].lookups.reuse_last_envelope
     chosen = envelope_for_lookup(service, agency_id, envelope, reuse_last_envelope=reuse)
     if chosen.document.get("requesting_agency") != agency_id:
         raise AccessDenied("envelope requesting_agency is not the authenticated agency")
