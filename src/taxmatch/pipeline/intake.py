@@ -40,12 +40,6 @@ class Upload:
     requests_sha256: str
 
 
-@dataclass(frozen=True, slots=True)
-class Submitted:
-    job: Job
-    created: bool
-
-
 # Refuses a request file whose name says no format the batch reads (CSV, JSON Lines,
 # Parquet), before any byte of it is stored.
 check_request_format = detect_format
@@ -60,7 +54,7 @@ def submit_batch(
     daily_row_quota: int,
     idempotency_key: str | None = None,
     today: date | None = None,
-) -> Submitted:
+) -> Job:
     """Queue ``upload`` for ``agency`` (or return the job it already is). The scratch
     directory is gone afterwards, whatever happens."""
     try:
@@ -78,7 +72,7 @@ def submit_batch(
         if existing is not None and existing.status != "failed":
             if idempotency_key is not None:
                 queue.bind_key(agency.agency_id, idempotency_key, batch_id)
-            return Submitted(existing, False)
+            return existing
         # The records as the batch will number them (``#row-1`` … ``#row-N``); a file the
         # batch could not read at all (no header, a required column missing, not Parquet)
         # is refused now, with the reason the command line would give.
@@ -91,7 +85,7 @@ def submit_batch(
         envelope_path = home / "envelope.json"
         os.replace(upload.requests, requests)
         os.replace(upload.envelope, envelope_path)
-        job, created = queue.enqueue(
+        job, _ = queue.enqueue(
             batch_id,
             agency.agency_id,
             requests_path=str(requests),
@@ -100,6 +94,6 @@ def submit_batch(
             idempotency_key=idempotency_key,
         )
         emit(Event.JOB_QUEUED, batch_id=batch_id, rows=rows)
-        return Submitted(job, created)
+        return job
     finally:
         shutil.rmtree(upload.requests.parent, ignore_errors=True)
