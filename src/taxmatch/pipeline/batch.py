@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Protocol
@@ -78,6 +78,7 @@ class BatchResult:
     package: Path
     summary: BatchSummary
     reused: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -146,7 +147,9 @@ def run_batch(
         if existing is not None and existing.status == "done":
             package = Path(existing.package_dir)
             emit(Event.BATCH_EXISTS, batch_id=batch_id)
-            return BatchResult(batch_id, package, read_batch_summary(package), reused=True)
+            return BatchResult(
+                batch_id, package, read_batch_summary(package), reused=True, counts=existing.counts
+            )
         reference = current_reference(req.store)
         model = (
             EXACT if req.matcher == "exact" else load_model_info(req.store, reference.snapshot_id)
@@ -303,7 +306,7 @@ def _run(
                 saving.wait()
             stash.discard()
     emit(Event.BATCH_FINISHED, batch_id=batch_id, rows=rows, seconds=_since(t0))
-    return BatchResult(batch_id, package, read_batch_summary(package))
+    return BatchResult(batch_id, package, read_batch_summary(package), counts=counts)
 
 
 def _summary(
