@@ -98,12 +98,10 @@ class StateStore(StateBase):
         values: dict[str, object] = {"status": status}
         if status in ("queued", "running"):
             values.update(finished_at=None, error_code=None)
+        given = {"finished_at": finished_at, "error_code": error_code}
+        values.update({name: value for name, value in given.items() if value is not None})
         if counts is not None:
             values["counts"] = dump_counts(counts)
-        if finished_at is not None:
-            values["finished_at"] = finished_at
-        if error_code is not None:
-            values["error_code"] = error_code
         with self.writing("set_batch_status", StoreError) as conn:
             done = conn.execute(
                 batches.update().where(batches.c.batch_id == batch_id).values(**values)
