@@ -71,11 +71,10 @@ def annual_report(store: Path, year: int, *, database_url: str | None = None) ->
         rows, totals, taxpayers = year_counts(state, year)
     by_agency: dict[str, dict[str, int]] = {}
     for r in rows:
-        entry = by_agency.setdefault(r.agency, {"requests": 0, "disclosures": 0})
+        fresh = {"requests": 0, "disclosures": 0, "taxpayers": taxpayers.get(r.agency, 0)}
+        entry = by_agency.setdefault(r.agency, fresh)
         entry["requests"] += r.requests
         entry["disclosures"] += r.disclosures
-    for agency, entry in by_agency.items():
-        entry["taxpayers"] = taxpayers.get(agency, 0)
     return AnnualReport(year, totals, by_agency, rows)
 
 
