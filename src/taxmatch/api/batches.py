@@ -101,7 +101,7 @@ async def submit(
     service: ServiceStore = request.app.state.service
     limits = limits_for(agency, settings)
     upload = await receive_upload(request, settings.uploads, limits.max_upload_bytes)
-    submitted = await run_in_threadpool(
+    job = await run_in_threadpool(
         submit_batch,
         service,
         agency,
@@ -110,8 +110,8 @@ async def submit(
         daily_row_quota=limits.daily_row_quota,
         idempotency_key=idempotency_key,
     )
-    request.state.batch_id = submitted.job.batch_id
-    return JSONResponse({"batch_id": submitted.job.batch_id}, status_code=202)
+    request.state.batch_id = job.batch_id
+    return JSONResponse({"batch_id": job.batch_id}, status_code=202)
 
 
 @router.get("", response_model=BatchList, responses=_ERRORS)

@@ -29,7 +29,6 @@ from taxmatch.pipeline import console_reads as cs
 from taxmatch.pipeline import review as rv
 from taxmatch.pipeline.edge_audit import taxpayer_object_id
 from taxmatch.pipeline.officers import log_in, log_out
-from taxmatch.pipeline.review_request import request_shown
 from taxmatch.pipeline.rules import policy_in_force
 
 router = APIRouter()
@@ -157,7 +156,7 @@ def review_page(
         problem = str(exc)
     done = cs.find_review(state, batch_id, row_number)
     try:
-        asked = request_shown(settings.store, batch_id, row_number)
+        asked = rv.request_shown(settings.store, batch_id, row_number)
     except TaxmatchError:
         asked = None
     return render(

@@ -1,10 +1,10 @@
 """Safe CSV output for the response package: atomic, hashed, formula-neutralised.
 
 ``SafeCsvWriter`` writes UTF-8 CSV with LF line endings to ``<path>.tmp`` and moves it
-into place only on a clean close, so a reader never sees half a file; it hashes the
-bytes as they are written. Every string cell goes through ``neutralise`` first, so a
-value that a spreadsheet would run as a formula (OWASP "CSV injection") is written as
-text. ``csv_stats`` gives a finished file's sha256 and data-row count for the manifest.
+into place only on a clean close, so a reader never sees half a file. Every string cell
+goes through ``neutralise`` first, so a value that a spreadsheet would run as a formula
+(OWASP "CSV injection") is written as text. ``csv_stats`` gives a finished file's sha256
+and data-row count for the manifest.
 
 Must never: leave a partial file under the final name, write a string cell without
 neutralising it, or put a cell value into an error or log.
@@ -43,9 +43,8 @@ def neutralise(value: str) -> str:
 class SafeCsvWriter:
     """A CSV file written atomically: header first, rows as given, LF line endings.
 
-    Use as a context manager. ``rows`` counts data rows; ``sha256`` (after a clean
-    close) is the hash of the file's bytes. Leaving the block on an exception removes
-    the temporary file and leaves any existing file at ``path`` untouched.
+    Use as a context manager. ``rows`` counts data rows. Leaving the block on an exception
+    removes the temporary file and leaves any existing file at ``path`` untouched.
     """
 
     def __init__(self, path: Path, columns: Sequence[str]) -> None:
@@ -54,8 +53,6 @@ class SafeCsvWriter:
         self.rows = 0
         self._tmp = path.with_name(path.name + ".tmp")
         self._handle: BinaryIO | None = open_private(self._tmp, "wb")  # closed in close/abort
-        self._digest = hashlib.sha256()
-        self._sha256: str | None = None
         self._write(self._handle, _format_row(self.columns))
 
     def __enter__(self) -> SafeCsvWriter:
@@ -86,7 +83,6 @@ class SafeCsvWriter:
             data = text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate: the file stays valid UTF-8
             data = text.encode("utf-8", "replace")
-        self._digest.update(data)
         handle.write(data)
 
     def close(self) -> None:
@@ -100,7 +96,6 @@ class SafeCsvWriter:
         finally:
             handle.close()
         os.replace(self._tmp, self.path)
-        self._sha256 = self._digest.hexdigest()
 
     def abort(self) -> None:
         """Drop the temporary file; the final path is not touched. Idempotent."""
@@ -108,13 +103,6 @@ class SafeCsvWriter:
             handle, self._handle = self._handle, None
             handle.close()
             self._tmp.unlink(missing_ok=True)
-
-    @property
-    def sha256(self) -> str:
-        """The sha256 of the written file; only after a clean close."""
-        if self._sha256 is None:
-            raise ValueError("sha256 is known only after a clean close")
-        return self._sha256
 
 
 def _format_row(cells: Sequence[str]) -> str:

@@ -11,7 +11,6 @@ outcome, not the custodian's reasoning.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ from taxmatch.contracts import (
 )
 from taxmatch.disclose.csvout import SafeCsvWriter, csv_stats
 from taxmatch.errors import PackageError
+from taxmatch.files.inputs import sha256_file
 from taxmatch.owner_only import make_dir, write_private_text
 
 PACKAGE_FILES = ("disclosed.csv", "rejected.csv", "unmatched.csv", "pending.csv")
@@ -124,7 +124,7 @@ class PackageWriter:
         for name in PACKAGE_FILES:
             sha, rows = csv_stats(self.partial / name)
             files[name] = {"sha256": sha, "rows": rows}
-        files[SUMMARY] = {"sha256": _file_sha(summary_path), "rows": 1}
+        files[SUMMARY] = {"sha256": sha256_file(summary_path), "rows": 1}
         manifest = {"schema": PACKAGE_SCHEMA, "batch_id": summary["batch_id"], "files": files}
         write_private_text(
             self.partial / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n"
@@ -133,10 +133,6 @@ class PackageWriter:
             shutil.rmtree(self.final)
         os.replace(self.partial, self.final)
         return self.final
-
-
-def _file_sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _read_document(path: Path) -> dict[str, Any]:
@@ -172,7 +168,7 @@ def verify_manifest(package: Path) -> list[str]:
         if not path.exists():
             bad.append(name)
         elif name == SUMMARY:  # its rows are not counted
-            if _file_sha(path) != meta["sha256"]:
+            if sha256_file(path) != meta["sha256"]:
                 bad.append(name)
         elif csv_stats(path) != (meta["sha256"], meta["rows"]):
             bad.append(name)

@@ -29,7 +29,7 @@ from taxmatch.generate.output import Buckets, Format, csv_writer, request_writer
 from taxmatch.generate.people_file import PeopleBatch, PersonRecord, iter_people
 from taxmatch.generate.population import POPULATION_SCHEMA, write_json
 from taxmatch.generate.tins import TinAllocator
-from taxmatch.policy import parse_policy
+from taxmatch.policy.model import parse_policy
 
 REQUESTS_SCHEMA = "taxmatch/requests/v1"
 MAX_PER_OFFICER = 40

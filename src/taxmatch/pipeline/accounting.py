@@ -22,7 +22,6 @@ from taxmatch.owner_only import write_private_text
 from taxmatch.store.accounting import (
     CountRow,
     DisclosureRecord,
-    agency_taxpayers,
     batch_subjects,
     disclosures_about,
     year_counts,
@@ -69,15 +68,13 @@ def write_batch_accounting(
 
 def annual_report(store: Path, year: int, *, database_url: str | None = None) -> AnnualReport:
     with StateStore.open(store, database_url) as state:
-        rows, totals = year_counts(state, year)
-        per_agency_taxpayers = agency_taxpayers(state, year)
+        rows, totals, taxpayers = year_counts(state, year)
     by_agency: dict[str, dict[str, int]] = {}
     for r in rows:
-        entry = by_agency.setdefault(r.agency, {"requests": 0, "disclosures": 0})
+        fresh = {"requests": 0, "disclosures": 0, "taxpayers": taxpayers.get(r.agency, 0)}
+        entry = by_agency.setdefault(r.agency, fresh)
         entry["requests"] += r.requests
         entry["disclosures"] += r.disclosures
-    for agency, entry in by_agency.items():
-        entry["taxpayers"] = per_agency_taxpayers.get(agency, 0)
     return AnnualReport(year, totals, by_agency, rows)
 
 

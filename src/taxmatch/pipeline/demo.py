@@ -47,13 +47,9 @@ def run_demo(
     population = inputs / f"population-{people}-{seed}"
     requests = inputs / f"requests-{rows}-{seed}"
     meta = requests / "demo.json"
-    if as_of is None:
-        # A rerun judges the same batch at the same date, so it is the same batch.
-        as_of = (
-            date.fromisoformat(json.loads(meta.read_text())["as_of"])
-            if meta.exists()
-            else date.today()
-        )
+    if as_of is None and meta.exists():  # a rerun judges the same batch at the same date
+        as_of = date.fromisoformat(json.loads(meta.read_text())["as_of"])
+    as_of = as_of or date.today()
     make_dir(inputs)  # the store's own: 0700 before anything is generated into it
     if not (population / "master.parquet").exists():
         progress.stage("generating people", people)

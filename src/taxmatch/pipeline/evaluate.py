@@ -19,8 +19,11 @@ record (name, address, TIN): only counts, ids of strata and ids of files, rows a
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 
 import duckdb
@@ -39,7 +42,8 @@ from taxmatch.disclose.csvout import neutralise
 from taxmatch.disclose.package import read_summary, verify_manifest
 from taxmatch.errors import BatchNotFound, InputFileError, PackageError, StoreError
 from taxmatch.ledger.digest import keyed_hash
-from taxmatch.pipeline.evaluate_address import address_key, address_parts, tin_digits
+from taxmatch.normalise.address import parse_address
+from taxmatch.normalise.text import fold
 from taxmatch.pipeline.evaluate_result import (
     EXPECTED_OUTCOMES,
     MISSING,
@@ -49,12 +53,52 @@ from taxmatch.pipeline.evaluate_result import (
     Person,
     PersonCheck,
     RowResult,
-    Tally,
+    metrics,
+    tally,
 )
 from taxmatch.policy.validate import GENERATED_ID_PREFIX
 from taxmatch.store.state import STATE_FILE, StateStore
 
 _CHUNK = 50_000
+_DIGITS = re.compile(r"\D")
+# City and state are not compared; fixed valid stand-ins keep a misspelt or blank city
+# from making an otherwise comparable street line unparseable.
+_CITY, _STATE = "SPRINGFIELD", "IL"
+_ORDINALS = (
+    "FIRST", "SECOND", "THIRD", "FOURTH", "FIFTH", "SIXTH", "SEVENTH", "EIGHTH", "NINTH",
+    "TENTH", "ELEVENTH", "TWELFTH", "THIRTEENTH", "FOURTEENTH", "FIFTEENTH", "SIXTEENTH",
+    "SEVENTEENTH", "EIGHTEENTH", "NINETEENTH", "TWENTIETH",
+)  # fmt: skip
+# Spellings of one street name that parse_address leaves apart (USPS would print either):
+# a disclosure of "9490 FT HILL RD" for a true "9490 FORT HILL RD" is the same door.
+_SAME_WORD = {
+    **{w: f"{n}{'TH' if 10 < n < 14 else {1: 'ST', 2: 'ND', 3: 'RD'}.get(n % 10, 'TH')}"
+       for n, w in enumerate(_ORDINALS, start=1)},
+    "SAINT": "ST", "FORT": "FT", "MOUNT": "MT",
+}  # fmt: skip
+
+
+def tin_digits(tin: str) -> str:
+    """A TIN as the reference stores it: digits only."""
+    return _DIGITS.sub("", tin)
+
+
+@lru_cache(maxsize=1 << 16)
+def address_key(street: str, unit: str, zip_code: str) -> tuple[tuple[str, str, str], bool]:
+    """(street line, unit, ZIP5) in USPS form (folded raw text when the line will not
+    parse), and whether the address parses as complete (house, street, ZIP).
+
+    Ordinal words and SAINT / FORT / MOUNT are spelt one way, so that two spellings of
+    one street name compare equal; nothing else is relaxed.
+    """
+    parsed = parse_address(street, unit, _CITY, _STATE, zip_code).address
+    if parsed is not None:
+        return (_same_words(parsed.street_line), parsed.unit, parsed.zip5), True
+    return (_same_words(fold(street)), fold(unit), tin_digits(zip_code)[:5]), False
+
+
+def _same_words(line: str) -> str:
+    return " ".join(_SAME_WORD.get(word, word) for word in line.split())
 
 
 def classify(
@@ -71,8 +115,8 @@ def classify(
 ) -> RowResult:
     """Classify one row. ``key`` is the store's ledger key (None: judge by address only)."""
     disclosed = got == Outcome.DISCLOSED
-    got_key, complete = address_parts(*got_address) if disclosed else (("", "", ""), True)
-    right = disclosed and any(truth_address) and address_key(*truth_address) == got_key
+    got_key, complete = address_key(*got_address) if disclosed else (("", "", ""), True)
+    right = disclosed and any(truth_address) and address_key(*truth_address)[0] == got_key
     person = _person(truth_tins, person_key, key, right, expected) if disclosed else None
     return RowResult(expected, got, right, person, expected_codes == got_codes, not complete)
 
@@ -134,30 +178,6 @@ def _rows(path: Path, required: Sequence[str], package: bool) -> Iterator[dict[s
         raise fail(f"cannot be read ({exc.strerror})") from None
 
 
-class _Loader:
-    """Appends rows to a DuckDB table in Arrow chunks."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]):
-        self.con, self.table, self.columns = con, table, tuple(columns)
-        self.data: dict[str, list[object]] = {c: [] for c in self.columns}
-        con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} VARCHAR' for c in columns)})")
-
-    def add(self, *values: object) -> None:
-        for column, value in zip(self.columns, values, strict=True):
-            self.data[column].append(value)
-        if len(self.data[self.columns[0]]) >= _CHUNK:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.data[self.columns[0]]:
-            self.con.register(
-                "chunk", pa.table({c: pa.array(v, pa.string()) for c, v in self.data.items()})
-            )
-            self.con.execute(f"INSERT INTO {self.table} SELECT * FROM chunk")
-            self.con.unregister("chunk")
-            self.data = {c: [] for c in self.columns}
-
-
 _TRUTH = (
     "line",
     "request_id",
@@ -171,10 +191,24 @@ _TRUTH = (
     "stratum",
 )
 _PKG = ("request_id", "got", "codes", "street", "unit", "zip")
+_KEYS = ("request_id", "person_key")
+Row = tuple[str | None, ...]  # a row of text cells to load
 
 
-def _load_truth(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    load = _Loader(con, "truth", _TRUTH)
+def _load(
+    con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], rows: Iterable[Row]
+) -> None:
+    """Make ``table`` (text ``columns``) of ``rows``, appended in Arrow chunks."""
+    con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} VARCHAR' for c in columns)})")
+    pending = iter(rows)
+    while chunk := list(islice(pending, _CHUNK)):
+        cells = zip(columns, zip(*chunk, strict=True), strict=True)
+        con.register("chunk", pa.table({c: pa.array(list(v), pa.string()) for c, v in cells}))
+        con.execute(f"INSERT INTO {table} SELECT * FROM chunk")
+        con.unregister("chunk")
+
+
+def _truth_rows(path: Path) -> Iterator[Row]:
     required = tuple(c for c in TRUTH_COLUMNS if c != "person_tins")  # optional
     for line, r in enumerate(_rows(path, required, package=False), start=1):
         expected = r["expected_outcome"].strip()
@@ -183,26 +217,25 @@ def _load_truth(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         rid = r["request_id"].strip()
         tins = ";".join(t for t in (r["tin"], *r.get("person_tins", "").split(";")) if t.strip())
         kept = (r[c] for c in ("expected_reason_codes", "street_address", "unit", "zip", "stratum"))
-        load.add(str(line), rid, neutralise(rid), tins, expected, *kept)
-    load.flush()
+        yield (str(line), rid, neutralise(rid), tins, expected, *kept)
 
 
-def _load_package(con: duckdb.DuckDBPyConnection, package: Path) -> None:
-    load = _Loader(con, "pkg", _PKG)
+def _package_rows(package: Path) -> Iterator[Row]:
     for r in _rows(package / "disclosed.csv", DISCLOSED_COLUMNS, package=True):
-        load.add(
-            r["request_id"], Outcome.DISCLOSED.value, "", r["street_address"], r["unit"], r["zip"]
-        )
+        yield r["request_id"], Outcome.DISCLOSED.value, "", r["street_address"], r["unit"], r["zip"]
     for r in _rows(package / "rejected.csv", REJECTED_COLUMNS, package=True):
-        load.add(r["request_id"], REJECTED, r["reason_codes"], "", "", "")
+        yield r["request_id"], REJECTED, r["reason_codes"], "", "", ""
     path = package / "unmatched.csv"
     for line, r in enumerate(_rows(path, UNMATCHED_COLUMNS, package=True), start=1):
         if r["outcome"] not in EXPECTED_OUTCOMES - {REJECTED, Outcome.DISCLOSED.value}:
             raise PackageError(f"{package}: unmatched.csv, row {line}: unknown outcome")
-        load.add(r["request_id"], r["outcome"], "", "", "", "")
+        yield r["request_id"], r["outcome"], "", "", "", ""
     for r in _rows(package / "pending.csv", PENDING_COLUMNS, package=True):
-        load.add(r["request_id"], Outcome.REVIEW.value, "", "", "", "")
-    load.flush()
+        yield r["request_id"], Outcome.REVIEW.value, "", "", "", ""
+
+
+def _load_package(con: duckdb.DuckDBPyConnection, package: Path) -> None:
+    _load(con, "pkg", _PKG, _package_rows(package))
     repeated = _scalar(
         con, "SELECT count(*) FROM (SELECT request_id FROM pkg GROUP BY 1 HAVING count(*) > 1)"
     )
@@ -213,18 +246,15 @@ def _load_package(con: duckdb.DuckDBPyConnection, package: Path) -> None:
 def _load_person_keys(
     con: duckdb.DuckDBPyConnection, batch_id: str, store: Path | None, database_url: str | None
 ) -> bytes:
-    load = _Loader(con, "person_keys", ("request_id", "person_key"))
     if database_url is None and store is not None and not (store / STATE_FILE).exists():
         raise StoreError(f"{store}: no state database in this store")
     with StateStore.open(store or Path("."), database_url) as state:
         if state.find_batch(batch_id) is None:
             raise BatchNotFound(f"batch {batch_id} not found in the state database")
-        for d in state.iter_decisions(batch_id):
-            if d.disposition == "disclosed":
-                load.add(d.request_id, d.person_key)
-        key = state.ledger_key()
-    load.flush()
-    return key
+        decisions = state.iter_decisions(batch_id)
+        keys = ((d.request_id, d.person_key) for d in decisions if d.disposition == "disclosed")
+        _load(con, "person_keys", _KEYS, keys)
+        return state.ledger_key()
 
 
 # --- the evaluation --------------------------------------------------------------------
@@ -255,13 +285,13 @@ def evaluate_package(
     check: PersonCheck = "store" if store is not None or database_url else "address"
     con = duckdb.connect()
     try:
-        _load_truth(con, truth)
+        _load(con, "truth", _TRUTH, _truth_rows(truth))
         _load_package(con, package)
         key = None
         if check == "store":
             key = _load_person_keys(con, batch_id, store, database_url)
         else:
-            _Loader(con, "person_keys", ("request_id", "person_key"))
+            _load(con, "person_keys", _KEYS, ())
         return _tally(con, batch_id, check, key)
     finally:
         con.close()
@@ -275,8 +305,8 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
 def _tally(
     con: duckdb.DuckDBPyConnection, batch_id: str, check: PersonCheck, key: bytes | None
 ) -> Evaluation:
-    overall = Tally()
-    strata: defaultdict[str, Tally] = defaultdict(Tally)
+    overall: Counter[str] = Counter()
+    strata: defaultdict[str, Counter[str]] = defaultdict(Counter)
     confusion: defaultdict[str, Counter[str]] = defaultdict(Counter)
     codes: defaultdict[str, Counter[str]] = defaultdict(Counter)
     reader = con.sql(_JOIN).to_arrow_reader(_CHUNK)
@@ -295,10 +325,10 @@ def _tally(
                 person_key=b["person_key"][i],
                 key=key,
             )
-            overall.add(result)
+            tally(overall, result)
             for tag in dict.fromkeys(t.strip() for t in b["stratum"][i].split(";")):
                 if tag:
-                    strata[tag].add(result)
+                    tally(strata[tag], result)
             confusion[expected][result.got] += 1
             both = want & got_codes
             for kind, group in (("expected", want), ("reported", got_codes), ("both", both)):
@@ -321,8 +351,8 @@ def _tally(
     return Evaluation(
         batch_id=batch_id,
         person_check=check,
-        overall=overall.freeze(check),
-        strata={tag: strata[tag].freeze(check) for tag in sorted(strata)},
+        overall=metrics(overall, check),
+        strata={tag: metrics(strata[tag], check) for tag in sorted(strata)},
         confusion={e: dict(sorted(c.items())) for e, c in sorted(confusion.items())},
         reason_codes={
             code: CodeAgreement(c["expected"], c["reported"], c["both"])

@@ -117,38 +117,35 @@ class RowResult:
     incomplete: bool = False  # disclosed an address that does not parse (no house, no ZIP…)
 
 
-class Tally:
-    """Running counts of one group of rows, by the names of ``Metrics``' fields."""
+def tally(n: Counter[str], r: RowResult) -> None:
+    """Count ``r`` into ``n``, the running counts of one group of rows by the names of
+    ``Metrics``' fields."""
+    n["rows"] += 1
+    n["findable"] += r.expected == Outcome.DISCLOSED
+    n["pending"] += r.got == Outcome.REVIEW
+    n["expected_rejected"] += r.expected == REJECTED
+    n["rejected"] += r.got == REJECTED
+    both = r.expected == REJECTED and r.got == REJECTED
+    n["both_rejected"] += both
+    n["codes_equal"] += both and r.codes_equal
+    if r.got != Outcome.DISCLOSED:
+        return
+    n["disclosed"] += 1
+    n["right"] += r.right
+    n["found"] += r.right and r.expected == Outcome.DISCLOSED
+    n["wrong_person"] += r.person == "wrong"
+    n["right_person_not_latest"] += r.person == "right" and not r.right
+    n["right_address_wrong_person"] += r.person == "wrong" and r.right
+    n["unattributed"] += r.person == "unknown" and not r.right
+    n["incomplete"] += r.incomplete
 
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
 
-    def add(self, r: RowResult) -> None:
-        n = self.counts
-        n["rows"] += 1
-        n["findable"] += r.expected == Outcome.DISCLOSED
-        n["pending"] += r.got == Outcome.REVIEW
-        n["expected_rejected"] += r.expected == REJECTED
-        n["rejected"] += r.got == REJECTED
-        both = r.expected == REJECTED and r.got == REJECTED
-        n["both_rejected"] += both
-        n["codes_equal"] += both and r.codes_equal
-        if r.got != Outcome.DISCLOSED:
-            return
-        n["disclosed"] += 1
-        n["right"] += r.right
-        n["found"] += r.right and r.expected == Outcome.DISCLOSED
-        n["wrong_person"] += r.person == "wrong"
-        n["right_person_not_latest"] += r.person == "right" and not r.right
-        n["right_address_wrong_person"] += r.person == "wrong" and r.right
-        n["unattributed"] += r.person == "unknown" and not r.right
-        n["incomplete"] += r.incomplete
-
-    def freeze(self, check: PersonCheck) -> Metrics:
-        m = Metrics(**{f.name: self.counts[f.name] for f in fields(Metrics)})
-        if check == "address":
-            return replace(m, right_person_not_latest=None, right_address_wrong_person=None)
-        return m
+def metrics(n: Counter[str], check: PersonCheck) -> Metrics:
+    """``n`` as ``Metrics``; the counts that need the person checked are None without."""
+    m = Metrics(**{f.name: n[f.name] for f in fields(Metrics)})
+    if check == "address":
+        return replace(m, right_person_not_latest=None, right_address_wrong_person=None)
+    return m
 
 
 def _ratio(num: int, den: int) -> float | None:

@@ -1,5 +1,5 @@
 """Intake of an uploaded batch: check the envelope against the caller, count the records,
-charge the agency's daily row quota (``taxmatch.pipeline.quota``, as a lookup is), move
+charge the agency's daily row quota (``ServiceStore.charge_rows``, as a lookup is), move
 the files into the store and queue the job.
 
 The edges (the API) stream the upload to a scratch directory and hash it on the way;
@@ -26,7 +26,6 @@ from taxmatch.files.inputs import read_envelope, read_requests, sha256_file
 from taxmatch.files.readers import detect_format
 from taxmatch.owner_only import make_dir
 from taxmatch.pipeline.batch import batch_id_for
-from taxmatch.pipeline.quota import charge_quota
 from taxmatch.store.jobs import Job, JobQueue
 from taxmatch.store.service import Agency, ServiceStore
 
@@ -39,12 +38,6 @@ class Upload:
     requests: Path
     envelope: Path
     requests_sha256: str
-
-
-@dataclass(frozen=True, slots=True)
-class Submitted:
-    job: Job
-    created: bool
 
 
 # Refuses a request file whose name says no format the batch reads (CSV, JSON Lines,
@@ -61,7 +54,7 @@ def submit_batch(
     daily_row_quota: int,
     idempotency_key: str | None = None,
     today: date | None = None,
-) -> Submitted:
+) -> Job:
     """Queue ``upload`` for ``agency`` (or return the job it already is). The scratch
     directory is gone afterwards, whatever happens."""
     try:
@@ -79,12 +72,12 @@ def submit_batch(
         if existing is not None and existing.status != "failed":
             if idempotency_key is not None:
                 queue.bind_key(agency.agency_id, idempotency_key, batch_id)
-            return Submitted(existing, False)
+            return existing
         # The records as the batch will number them (``#row-1`` … ``#row-N``); a file the
         # batch could not read at all (no header, a required column missing, not Parquet)
         # is refused now, with the reason the command line would give.
         rows = read_requests(upload.requests).count_records()
-        charge_quota(service, agency.agency_id, rows, daily_row_quota, today=today)
+        service.charge_rows(agency.agency_id, rows, daily_row_quota, today=today)
         home = uploads / batch_id
         shutil.rmtree(home, ignore_errors=True)
         make_dir(home)
@@ -92,7 +85,7 @@ def submit_batch(
         envelope_path = home / "envelope.json"
         os.replace(upload.requests, requests)
         os.replace(upload.envelope, envelope_path)
-        job, created = queue.enqueue(
+        job, _ = queue.enqueue(
             batch_id,
             agency.agency_id,
             requests_path=str(requests),
@@ -101,6 +94,6 @@ def submit_batch(
             idempotency_key=idempotency_key,
         )
         emit(Event.JOB_QUEUED, batch_id=batch_id, rows=rows)
-        return Submitted(job, created)
+        return job
     finally:
         shutil.rmtree(upload.requests.parent, ignore_errors=True)

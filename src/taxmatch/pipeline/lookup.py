@@ -96,9 +96,7 @@ class LookupService:
             return
         wanted = self._in_force()
         with self._guard:
-            if self._closed or self._building is not None:
-                return
-            if self._serves(self._matcher, wanted):
+            if self._closed or self._building is not None or self._serves(self._matcher, wanted):
                 return
             thread = threading.Thread(target=self._build, name="taxmatch-warm", daemon=True)
             self._building = thread

@@ -1,5 +1,5 @@
 """Intake of a single lookup (``POST /v1/lookups``): the envelope it runs under, the
-charge of one row to the agency's daily quota (``taxmatch.pipeline.quota``, as a batch is
+charge of one row to the agency's daily quota (``ServiceStore.charge_rows``, as a batch is
 charged), then the lookup itself (``taxmatch.pipeline.lookup``).
 
 An envelope is the requesting agency's signed attestation for its request. A lookup
@@ -26,7 +26,6 @@ from typing import Any
 from taxmatch.errors import AccessDenied, InputFileError
 from taxmatch.events import Event, emit
 from taxmatch.pipeline.lookup import LookupResult, LookupService
-from taxmatch.pipeline.quota import charge_quota
 from taxmatch.pipeline.rules import policy_in_force
 from taxmatch.store.jobs import JobQueue
 from taxmatch.store.service import ServiceStore
@@ -80,12 +79,9 @@ def answer_lookup(
 ) -> LookupResult:
     """Run one lookup for ``agency_id``: its envelope (the policy's rule when none is
     given), checked to be the agency's, one row charged, then the one-row batch."""
-    reuse = False
-    if envelope is None:
-        policy, _ = policy_in_force(lookups.cfg.policy)
-        reuse = policy.lookups.reuse_last_envelope
+    reuse = envelope is None and policy_in_force(lookups.cfg.policy)[0].lookups.reuse_last_envelope
     chosen = envelope_for_lookup(service, agency_id, envelope, reuse_last_envelope=reuse)
     if chosen.document.get("requesting_agency") != agency_id:
         raise AccessDenied("envelope requesting_agency is not the authenticated agency")
-    charge_quota(service, agency_id, 1, daily_row_quota)
+    service.charge_rows(agency_id, 1, daily_row_quota)
     return lookups.lookup(agency_id, record, chosen.document, origin=origin)

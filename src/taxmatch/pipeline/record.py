@@ -137,18 +137,10 @@ def write_outputs(
                     values.append(m.filing_year)
                     row_out = disclosed_row(policy, rid, did, values, m.score, r["phone"][i])
                     pkg.write(Disposition.DISCLOSED, row_out)
-                    stash.add(
-                        (
-                            did,
-                            row_number,
-                            hashlib.sha256(rid.encode()).hexdigest(),
-                            person_key or "",
-                            keyed_hash(key, *[str(v) for v in row_out[2:]]),
-                            tin,
-                            statute or "",
-                            r["stated_relevance"][i] or "",
-                        )
-                    )
+                    rid_sha = hashlib.sha256(rid.encode()).hexdigest()
+                    values_hmac = keyed_hash(key, *[str(v) for v in row_out[2:]])
+                    why = statute or "", r["stated_relevance"][i] or ""
+                    stash.add((did, row_number, rid_sha, person_key or "", values_hmac, tin, *why))
                 elif disposition is Disposition.PENDING:
                     pkg.write(Disposition.PENDING, [rid])
                 else:

@@ -10,27 +10,31 @@ release nor decided any of its rows must approve before anything is written.
 
 Must never: write a disclosed value anywhere but the package (ledger payloads carry a
 keyed hash of the values), log a value, or let one person both prepare (or decide a row
-of) and approve a release.
+of) and approve a release; show a held row's request (beside its candidates, on the
+audited review page) with more than the last four digits of its TIN.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
+
+import duckdb
 
 from taxmatch.contracts import Disposition
 from taxmatch.disclose.package import MANIFEST, PackageWriter
 from taxmatch.errors import BatchNotFound, StoreError, TaxmatchError
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.ledger.digest import keyed_hash
+from taxmatch.match.explain import mask_tin
 from taxmatch.pipeline.record import disclosed_fields, disclosed_row, disclosure_id_for
 from taxmatch.policy.model import Policy
 from taxmatch.reference.workspace import BatchWorkspace
 from taxmatch.store import review as cs
-from taxmatch.store.models import BatchRow
+from taxmatch.store.models import BatchRow, SubjectRow
 from taxmatch.store.state import StateStore
 
 MIN_REASON = 10
@@ -40,6 +44,18 @@ SELECT o.row_number, o.line1, o.unit, o.city, o.state, o.zip5, o.filing_year, o.
        o.person_tin, r.statute, r.relevance
 FROM outcomes o JOIN records r USING (row_number)
 WHERE o.row_number IN ({rows}) ORDER BY o.row_number
+"""
+# One held row's request as the batch normalised it (what matching compared against the
+# reference), to be shown beside its candidates.
+_REQUEST_SQL = """
+SELECT concat_ws(' ', nullif(first_name, ''), nullif(middle_name, ''), nullif(last_name, ''),
+                 nullif(suffix, '')) AS name,
+       concat_ws(', ', nullif(concat_ws(' ', nullif(house_number, ''), nullif(street, '')), ''),
+                 nullif(unit, ''), CASE WHEN po_box IS NOT NULL THEN 'PO BOX ' || po_box END,
+                 nullif(city, ''), nullif(state, ''), nullif(zip5, '')) AS address,
+       CAST(date_of_birth AS VARCHAR) AS date_of_birth, tin,
+       array_to_string(tax_periods, '; ') AS tax_periods
+FROM records WHERE row_number = {row}
 """
 
 
@@ -59,6 +75,19 @@ class HeldValues(TypedDict):
     person_tin: str
     statute: str | None
     relevance: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestShown:
+    """One request's normalised values, for the officer's eyes only (on the audited
+    review page); never a full TIN (last four digits, as the candidates' are)."""
+
+    # personal values: never in a repr (a traceback or a logged context would show it)
+    name: str = field(repr=False)
+    address: str = field(repr=False)
+    date_of_birth: str = field(repr=False)
+    tin_masked: str = field(repr=False)  # "" when the requester gave no TIN
+    tax_periods: str
 
 
 class ReviewRefused(TaxmatchError):
@@ -173,20 +202,47 @@ def approve_release(
     return cs.find_release(state, release_id) or release
 
 
+def _workspace_rows(store: Path, batch_id: str, sql: str, what: str) -> list[Any] | None:
+    """The rows (dicts) ``sql`` reads from the batch workspace; None when the workspace is
+    gone. Errors name the batch and ``what`` was read, never a value."""
+    path = store / "work" / batch_id / "work.duckdb"
+    if not path.is_file():
+        return None
+    try:
+        with BatchWorkspace(path, threads=1) as ws:
+            return [d for chunk in ws.stream(sql) for d in chunk.to_pylist()]
+    except duckdb.Error as exc:
+        raise StoreError(f"{path}: batch {batch_id}: cannot read {what}") from exc
+
+
+def request_shown(store: Path, batch_id: str, row_number: int) -> RequestShown | None:
+    """The request of ``row_number`` as the batch matched it; None when the batch
+    workspace is gone (or holds no such row)."""
+    sql = _REQUEST_SQL.format(row=int(row_number))
+    rows = _workspace_rows(store, batch_id, sql, f"row {row_number}")
+    if not rows:
+        return None
+    r = rows[0]
+    return RequestShown(
+        name=str(r["name"] or ""),
+        address=str(r["address"] or ""),
+        date_of_birth=str(r["date_of_birth"] or ""),
+        tin_masked=mask_tin(r["tin"]) if r["tin"] else "",
+        tax_periods=str(r["tax_periods"] or ""),
+    )
+
+
 def _values(store: Path, batch_id: str, rows: list[int]) -> dict[int, HeldValues]:
     if not rows:
         return {}
-    path = store / "work" / batch_id / "work.duckdb"
-    if not path.exists():
+    sql = _VALUES_SQL.format(rows=", ".join(str(int(r)) for r in rows))
+    read = _workspace_rows(store, batch_id, sql, "the held rows")
+    if read is None:
         raise StoreError(
             f"batch {batch_id}: the batch workspace is no longer present, so a "
             "held row cannot be disclosed; withhold it instead"
         )
-    sql = _VALUES_SQL.format(rows=", ".join(str(int(r)) for r in rows))
-    with BatchWorkspace(path, threads=1) as ws:
-        out: dict[int, HeldValues] = {
-            int(d["row_number"]): d for chunk in ws.stream(sql) for d in chunk.to_pylist()
-        }
+    out: dict[int, HeldValues] = {int(d["row_number"]): d for d in read}
     missing = [r for r in rows if r not in out or not out[r].get("person_tin")]
     if missing:
         raise StoreError(f"batch {batch_id}: row {missing[0]} has no candidate to disclose")
@@ -207,10 +263,11 @@ def publish(
     disclose = [r.row_number for r in reviews if r.action == "disclose"]
     values = _values(store, batch.batch_id, disclose)
     key, fields = state.ledger_key(), disclosed_fields(policy)
+    named = ";".join(fields)
     out = Path(batch.package_dir).parent
     started = datetime.now(UTC)
     drafts: list[LedgerDraft] = []
-    subjects: list[dict[str, object]] = []
+    subjects: list[SubjectRow] = []
     counts = {"DISCLOSED": len(disclose), "WITHHELD": len(reviews) - len(disclose)}
     with PackageWriter(out, release.release_id, phone=policy.disclosure.phone) as pkg:
         for r in reviews:
@@ -233,17 +290,9 @@ def publish(
                 "values_hmac": keyed_hash(key, *[str(x) for x in row[2:]]),
             }
             drafts.append(who.draft("disclosure", did, **payload))
+            tin, statute, relevance = v["person_tin"], v["statute"] or "", v["relevance"] or ""
             subjects.append(
-                {
-                    "disclosure_id": did,
-                    "batch_id": batch.batch_id,
-                    "row_number": r.row_number,
-                    "tin": v["person_tin"],
-                    "statute": v["statute"] or "",
-                    "relevance": v["relevance"] or "",
-                    "fields": ";".join(fields),
-                    "disclosed_at": started,
-                }
+                SubjectRow(did, batch.batch_id, r.row_number, tin, statute, relevance, named)
             )
         _, head = state.ledger_head()
         final = pkg.finish(
@@ -273,6 +322,6 @@ def publish(
     }
     drafts.append(who.draft("supplement_written", release.release_id, **written))
     cs.finish_release(
-        state, release.release_id, approver, str(final), manifest_sha, disclose, subjects, drafts
+        state, release.release_id, approver, str(final), manifest_sha, subjects, drafts, started
     )
     return final

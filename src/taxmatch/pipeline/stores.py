@@ -6,8 +6,8 @@ is read or written through them is decided here in the pipeline, not at the edge
 
 from __future__ import annotations
 
+from taxmatch.store.database import check_store
 from taxmatch.store.jobs import Job
-from taxmatch.store.location import check_store
 from taxmatch.store.service import Agency, ServiceStore
 from taxmatch.store.state import StateStore
 

@@ -103,10 +103,6 @@ class Policy(_Strict):
             out.append(norm)
         return tuple(out)
 
-    @property
-    def allowed_statutes(self) -> frozenset[str]:
-        return frozenset(self.statutes)
-
 
 class PolicyIssue(ValueError):
     """The policy text fails its schema; ``key`` names the offending key."""

@@ -180,11 +180,7 @@ def validate_record(raw: RawRecord, ctx: BatchContext) -> Verdict:
 
     # R05: statute on the allow-list; title 26 never.
     statute = _statute(f.get("statute", ""))
-    if (
-        statute is None
-        or statute_title(statute) == TAX_TITLE
-        or statute not in ctx.policy.allowed_statutes
-    ):
+    if statute is None or statute_title(statute) == TAX_TITLE or statute not in ctx.policy.statutes:
         flag(R.R05, "statute")
 
     # R06: a specific reason, long enough (boilerplate share: policy.batch).

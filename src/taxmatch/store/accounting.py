@@ -18,8 +18,9 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Column, ColumnElement, and_, func, select
+from sqlalchemy import Column, ColumnElement, Select, and_, func, select
 
 from taxmatch.errors import BatchNotFound
 from taxmatch.store.models import (
@@ -114,8 +115,11 @@ def batch_subjects(state: StateStore, batch_id: str) -> Iterator[tuple[str, str]
             yield row.disclosure_id, open_subject(keys, row.disclosure_id, "tin", row.tin)
 
 
-def year_counts(state: StateStore, year: int) -> tuple[list[CountRow], dict[str, int]]:
-    """Counts for calendar ``year`` (UTC) by (agency, statute), and the year's totals.
+def year_counts(
+    state: StateStore, year: int
+) -> tuple[list[CountRow], dict[str, int], dict[str, int]]:
+    """Counts for calendar ``year`` (UTC) by (agency, statute), the year's totals, and the
+    distinct taxpayers disclosed to each agency, read in one snapshot.
 
     Requests are the records of batches received in the year; disclosures and taxpayers
     are those disclosed in the year. Totals count distinct taxpayers over the whole year,
@@ -135,11 +139,13 @@ def year_counts(state: StateStore, year: int) -> tuple[list[CountRow], dict[str,
         .where(disclosed)
         .group_by(agency, _S.statute)
     )
+    per_agency_q = subjects_made(select(agency, distinct)).where(disclosed).group_by(agency)
     totals_q = subjects_made(select(func.count(), distinct)).where(disclosed)
     batches_q = select(func.count()).select_from(batches).where(received)
     with state.reading("accounting_report") as conn:
         requested = {(a, s): int(n) for a, s, n in conn.execute(requests_q)}
         given = {(a, s): (int(n), int(t)) for a, s, n, t in conn.execute(disclosed_q)}
+        taxpayers_of = {a: int(n) for a, n in conn.execute(per_agency_q)}
         disclosures, taxpayers = conn.execute(totals_q).one()
         received_batches = conn.execute(batches_q).scalar_one()
     rows = [
@@ -152,18 +158,7 @@ def year_counts(state: StateStore, year: int) -> tuple[list[CountRow], dict[str,
         "disclosures": int(disclosures),
         "taxpayers": int(taxpayers),
     }
-    return rows, totals
-
-
-def agency_taxpayers(state: StateStore, year: int) -> dict[str, int]:
-    """Distinct taxpayers disclosed to each agency in ``year``."""
-    query = (
-        subjects_made(select(batches.c.agency, func.count(_S.tin_index.distinct())))
-        .where(_in_year(_S.disclosed_at, year))
-        .group_by(batches.c.agency)
-    )
-    with state.reading("accounting_report") as conn:
-        return {a: int(n) for a, n in conn.execute(query)}
+    return rows, totals, taxpayers_of
 
 
 # --- the transparency report -------------------------------------------------------------
@@ -174,20 +169,15 @@ Key = tuple[str, str]  # (agency, statute); statute "" when none or not parseabl
 def outcome_counts(state: StateStore, year: int) -> dict[Key, Counter[str]]:
     """Per (agency, statute): the decisions of batches received in ``year`` by outcome
     ("REJECTED" for rejected rows) and by reason code ("R01"...), one grouped query each."""
+    keys = batches.c.agency, func.coalesce(decisions.c.statute, "")
     received = _in_year(batches.c.created_at, year)
-    statute = func.coalesce(decisions.c.statute, "")
-    by_outcome = (
-        select(batches.c.agency, statute, decisions.c.outcome, func.count())
-        .join(batches, batches.c.batch_id == decisions.c.batch_id)
-        .where(received)
-        .group_by(batches.c.agency, statute, decisions.c.outcome)
-    )
-    by_codes = (
-        select(batches.c.agency, statute, decisions.c.reason_codes, func.count())
-        .join(batches, batches.c.batch_id == decisions.c.batch_id)
-        .where(received, decisions.c.disposition == "rejected")
-        .group_by(batches.c.agency, statute, decisions.c.reason_codes)
-    )
+
+    def counted(by: Column[Any], *where: ColumnElement[bool]) -> Select[Any]:
+        query = select(*keys, by, func.count()).where(received, *where).group_by(*keys, by)
+        return query.join(batches, batches.c.batch_id == decisions.c.batch_id)
+
+    by_outcome = counted(decisions.c.outcome)
+    by_codes = counted(decisions.c.reason_codes, decisions.c.disposition == "rejected")
     out: dict[Key, Counter[str]] = {}
     with state.reading("transparency_counts") as conn:
         for agency, cited, outcome, n in conn.execute(by_outcome):

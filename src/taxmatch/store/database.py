@@ -1,6 +1,15 @@
-"""The state database's connection: opening it (its schema migrated to head), closing it,
-and the read and write transactions every store on it runs in. The one definition of
-those transactions: ``StateStore`` (through ``state_base``) and ``ServiceStore`` build on it.
+"""The state database: where a store is, its database URL and keyring, opening it (its
+schema migrated to head), closing it, and the read and write transactions every store on
+it runs in. The one definition of those transactions: ``StateStore`` (through
+``state_base``) and ``ServiceStore`` build on it.
+
+A store exists when its directory does and, with the default SQLite state database, the
+database file is in it. Only the commands that make a store (``store init``,
+``reference load``, ``demo``) pass ``create=True``; every other opening of a missing or
+empty store is a ``StoreMissing`` error naming the path, so a mistyped ``--store`` never
+makes an empty store that then "verifies". Creating makes the directory 0700 and the
+database file 0600 before SQLite opens it, so its ``-wal``/``-shm`` files (which SQLite
+gives the database file's mode) are 0600 too.
 
 Must never let a database error escape unwrapped: every failure becomes the store's error
 naming the operation (``migrations.guard``), never SQL parameters or data values.
@@ -8,19 +17,80 @@ naming the operation (``migrations.guard``), never SQL parameters or data values
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar, Self
+from typing import ClassVar, Final, Self
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
-from taxmatch.errors import StoreError
-from taxmatch.store.keys import Keyring
-from taxmatch.store.location import keyring_for, state_url
+from taxmatch.errors import StoreError, StoreMissing
+from taxmatch.owner_only import FILE_MODE, make_dir, restrict
+from taxmatch.store.keys import ENV_KEYRING, Keyring
 from taxmatch.store.migrations import WRITE_OPTION, guard, open_engine
+
+STATE_FILE: Final = "state.sqlite3"
+
+
+def check_store(store_dir: Path, database_url: str | None = None) -> Path:
+    """``store_dir`` if it is a store (with its SQLite database, unless ``database_url``);
+    ``StoreMissing`` (one line, the path) if not."""
+    if not (store_dir.is_dir() and (database_url or (store_dir / STATE_FILE).is_file())):
+        what = "does not exist" if not store_dir.exists() else "is not a taxmatch store"
+        raise StoreMissing(
+            f"store {store_dir} {what}; make one with 'taxmatch store init' or "
+            "'taxmatch reference load'"
+        )
+    return store_dir
+
+
+def state_url(store_dir: Path, database_url: str | None, *, create: bool = False) -> str | URL:
+    """The state database URL for this store: ``database_url``, else SQLite in the store.
+
+    ``create``: make the store when missing (0700 directory, 0600 database file);
+    otherwise the store must exist. An existing store's modes are tightened either way.
+    """
+    if not create:
+        check_store(store_dir, database_url)
+    try:
+        make_dir(store_dir)
+    except OSError as exc:
+        raise StoreError(f"cannot create store directory {store_dir}: {exc.strerror}") from None
+    if database_url:
+        return database_url
+    path = (store_dir / STATE_FILE).resolve()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)  # never truncates a database
+    try:
+        os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        restrict(path.with_name(path.name + suffix))
+    return URL.create("sqlite+pysqlite", database=str(path))
+
+
+def keyring_for(url: str | URL, *, required: bool = False) -> Keyring | None:
+    """The keyring of the store a database URL belongs to: ``TAXMATCH_KEYRING``, else the
+    one beside the SQLite database's directory. None for an in-memory database without
+    ``TAXMATCH_KEYRING`` (its keys die with it) and for PostgreSQL without it (an error
+    when ``required``: such a database is opened with its store directory)."""
+    parsed = make_url(url)
+    given = os.environ.get(ENV_KEYRING)
+    if given:
+        return Keyring(Path(given))
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            return None
+        return Keyring.for_store(Path(parsed.database).parent)
+    if required:
+        raise StoreError(
+            "a PostgreSQL state database needs its store's keyring: open it with its store "
+            f"directory, or set {ENV_KEYRING}"
+        )
+    return None
 
 
 class StateDatabase:
@@ -78,14 +148,5 @@ class StateDatabase:
         writer); errors wrapped as ``error`` (default: ``write_error``)."""
         with guard(operation, error or self.write_error), self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
-            conn.info.update(info := self._write_info())
-            try:
-                with conn.begin():
-                    yield conn
-            finally:
-                for key in info:
-                    conn.info.pop(key, None)
-
-    def _write_info(self) -> dict[str, object]:
-        """What a write connection carries in ``conn.info`` while its transaction runs."""
-        return {}
+            with conn.begin():
+                yield conn

@@ -19,9 +19,8 @@ from typing import Final
 from sqlalchemy import ColumnElement, Connection, Insert, Update, or_, select, update
 
 from taxmatch.errors import IdempotencyKeyReused, StoreError
-from taxmatch.store.bulk import upsert
 from taxmatch.store.edge_models import idempotency_keys, jobs
-from taxmatch.store.models import find_all, find_one, from_row
+from taxmatch.store.models import find_all, find_one, from_row, upsert
 from taxmatch.store.service import ServiceStore
 
 MAX_ATTEMPTS: Final = 5

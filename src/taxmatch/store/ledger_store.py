@@ -88,22 +88,14 @@ def digest_decisions(digest: DecisionsDigest, rows: Iterable[DecisionRow]) -> No
         digest.add(_digested(row), row.statute)
 
 
-KEY_INFO: Final = "taxmatch_ledger_key"  # ``conn.info`` slot: the key of a StateStore write
-
-
 def append_entries(
-    conn: Connection, drafts: Sequence[LedgerDraft], recorded_at: str, *, key: bytes | None = None
+    conn: Connection, drafts: Sequence[LedgerDraft], recorded_at: str, *, key: bytes
 ) -> list[LedgerEntry]:
     """Link ``drafts`` after the locked head and insert them; the entries written. The new
-    head is signed with ``key`` (``taxmatch.ledger.bind.head_signature``); by default the
-    key of the ``StateStore`` write transaction ``conn`` belongs to.
+    head is signed with the ledger ``key`` (``taxmatch.ledger.bind.head_signature``).
 
     Refuses to extend a ledger whose head row does not match its last entry.
     """
-    if key is None:
-        key = conn.info.get(KEY_INFO)
-    if not isinstance(key, bytes):
-        raise LedgerError("no ledger key to sign the ledger head with")
     seq, head = conn.execute(
         select(head_table.c.seq, head_table.c.entry_hash)
         .where(head_table.c.id == 1)
@@ -153,11 +145,10 @@ class _Claims:
         self.chunks: dict[str, dict[tuple[int, int], ChunkClaim]] = {}
         self.recorded: dict[str, tuple[int, int]] = {}  # batch -> (seq, rows)
 
-    def see(self, seq: int, event_type: str, batch: str, payload_text: str) -> None:
+    def see(self, seq: int, event_type: str, batch: str, payload: Payload) -> None:
         """Take note of a verified entry; ``LedgerError`` when one it reads is malformed."""
         if event_type not in _CLAIMING:
             return
-        payload = _parsed(seq, payload_text)
         if event_type == EVENT_DECISIONS:
             claim = chunk_claim(seq, batch, payload)
             self.chunks.setdefault(batch, {})[(claim.first_row, claim.last_row)] = claim
@@ -201,9 +192,10 @@ def verify_store(
             verifier.fail("the entry differs from the witnessed head (chain rewritten)", seq=seq)
             break
         try:
-            claims.see(seq, row.event_type, row.object_id, payload)
-            if '"bound_' in payload or row.event_type == EVENT_DECISIONS_DISCARDED:
-                bound.see(seq, row.event_type, row.object_id, _parsed(seq, payload))
+            if row.event_type in _CLAIMING or '"bound_' in payload:
+                parsed = _parsed(seq, payload)
+                claims.see(seq, row.event_type, row.object_id, parsed)
+                bound.see(seq, row.event_type, row.object_id, parsed)
         except LedgerError:
             verifier.fail(PROBLEM_MALFORMED, seq=seq)
             break

@@ -44,6 +44,7 @@ from sqlalchemy import (
     UniqueConstraint,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator
 
 from taxmatch.contracts import Disposition, Outcome
@@ -306,6 +307,13 @@ def pages(
 def has_row(conn: Connection, key: Column[Any], value: object) -> bool:
     """Whether ``key``'s table holds a row whose ``key`` is ``value``."""
     return conn.execute(select(key).where(key == value)).first() is not None
+
+
+def upsert(conn: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT for ``table`` in the connection's dialect (for ``on_conflict_do_nothing``)."""
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    return postgresql.insert(table)
 
 
 def batch_params(row: BatchRow) -> Params:

@@ -30,6 +30,7 @@ from taxmatch.store.ledger_bound import (
 )
 from taxmatch.store.models import (
     DecisionRow,
+    SubjectRow,
     batches,
     decisions,
     disclosure_subjects,
@@ -40,7 +41,7 @@ from taxmatch.store.models import (
     ledger_entries,
 )
 from taxmatch.store.state import StateStore
-from taxmatch.store.subjects import sealed_values
+from taxmatch.store.subjects import subject_params
 
 QUEUE_OUTCOMES: tuple[str, ...] = (Outcome.REVIEW.value, Outcome.AMBIGUOUS.value)
 _UNREVIEWED = ~exists().where(
@@ -245,12 +246,13 @@ def finish_release(
     approver: str | None,
     package_dir: str,
     manifest_sha256: str,
-    disclosed_rows: Sequence[int],
-    subjects: Sequence[dict[str, object]],
+    subjects: Sequence[SubjectRow],
     drafts: Sequence[LedgerDraft],
+    disclosed_at: datetime,
 ) -> None:
-    """Mark a release released: its package, the disclosed reviews, the accounting rows of
-    its disclosures and their ledger entries, in one transaction. The last of ``drafts``
+    """Mark a release released: its package, the reviews it discloses (one per subject),
+    the accounting rows of its disclosures (``subjects``, made at ``disclosed_at``) and
+    their ledger entries, in one transaction. The last of ``drafts``
     (``supplement_written``) binds the release's publication columns, its reviews' release
     columns and its accounting rows."""
     with state.writing("finish_release") as conn:
@@ -272,18 +274,16 @@ def finish_release(
                 manifest_sha256=manifest_sha256,
             )
         )
-        if disclosed_rows:
-            conn.execute(
-                reviews.update()
-                .where(
-                    reviews.c.release_id == release_id,
-                    reviews.c.row_number.in_(list(disclosed_rows)),
-                )
-                .values(disclosed=True)
-            )
         keys = state.keys
         if subjects:
-            conn.execute(disclosure_subjects.insert(), [sealed_values(s, keys) for s in subjects])
+            disclosed = [s.row_number for s in subjects]
+            conn.execute(
+                reviews.update()
+                .where(reviews.c.release_id == release_id, reviews.c.row_number.in_(disclosed))
+                .values(disclosed=True)
+            )
+            params = [subject_params(row.batch_id, s, disclosed_at, keys) for s in subjects]
+            conn.execute(disclosure_subjects.insert(), params)
         *others, last = drafts
         last = bind(
             conn,

@@ -26,9 +26,8 @@ from typing import TypeVarTuple
 from sqlalchemy import Select, select
 
 from taxmatch.errors import BatchNotFound, StoreError
-from taxmatch.ledger.chain import LedgerDraft, format_recorded_at
+from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.store.ledger_bound import EVENT_DISCLOSURES_SEALED, SUBJECTS, bind
-from taxmatch.store.ledger_store import append_entries
 from taxmatch.store.models import SubjectRow, batches, check_aware, disclosure_subjects, dump_counts
 from taxmatch.store.state import StateStore
 from taxmatch.store.state_base import announce
@@ -69,7 +68,6 @@ def seal_batch(
     """
     check_aware("finished_at", finished_at)
     moment = datetime.now(UTC)
-    recorded_at = format_recorded_at(moment)
     entries = 0
     keys = state.keys
     with state.writing("seal_batch") as conn:
@@ -80,26 +78,21 @@ def seal_batch(
             raise BatchNotFound(f"batch {batch_id} not found")
         if status == SEALED:
             raise StoreError(f"batch {batch_id} is already sealed")
-        head = append_entries(conn, [delivered], recorded_at)[-1]
+        head = state.append(conn, [delivered], moment)[-1]
         for drafts, subjects in disclosures:
             if drafts:
-                head = append_entries(conn, drafts, recorded_at)[-1]
+                head = state.append(conn, drafts, moment)[-1]
                 entries += len(drafts)
             if subjects:
                 conn.execute(
                     disclosure_subjects.insert(),
                     [subject_params(batch_id, s, moment, keys) for s in subjects],
                 )
-        sealed = LedgerDraft(
-            EVENT_DISCLOSURES_SEALED,
-            delivered.actor,
-            delivered.origin,
-            True,
-            batch_id,
-            {"disclosures": entries},
-        )
+        who = delivered.actor, delivered.origin
+        made = {"disclosures": entries}
+        sealed = LedgerDraft(EVENT_DISCLOSURES_SEALED, *who, True, batch_id, made)
         rows = disclosure_subjects.c.batch_id == batch_id
-        head = append_entries(conn, [bind(conn, keys, sealed, (SUBJECTS, rows))], recorded_at)[-1]
+        head = state.append(conn, [bind(conn, keys, sealed, (SUBJECTS, rows))], moment)[-1]
         conn.execute(
             batches.update()
             .where(batches.c.batch_id == batch_id)

@@ -16,12 +16,12 @@ import json
 import re
 import secrets
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 from sqlalchemy import select, update
 
-from taxmatch.errors import BadArgument, StoreError
+from taxmatch.errors import BadArgument, LimitExceeded, StoreError
 from taxmatch.store.database import StateDatabase
 from taxmatch.store.edge_models import AGENCY_STATUSES, agencies, agency_usage, api_tokens
 from taxmatch.store.models import batches, find_one, has_row
@@ -55,6 +55,13 @@ class Agency:
 
 def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def seconds_to_midnight(now: datetime | None = None) -> int:
+    """Seconds until the next UTC midnight (at least 1): the quota's ``Retry-After``."""
+    moment = now or datetime.now(UTC)
+    midnight = (moment + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, int((midnight - moment).total_seconds()))
 
 
 def check_agency_id(agency_id: str) -> str:
@@ -160,15 +167,21 @@ class ServiceStore(StateDatabase):
 
     # --- usage ------------------------------------------------------------------------
 
-    def charge_rows(self, agency_id: str, day: date, rows: int, quota: int) -> int | None:
-        """Add ``rows`` to the agency's count for ``day`` unless that would pass ``quota``:
-        the new total, or None (nothing charged). Checked and written under the write lock."""
+    def charge_rows(
+        self, agency_id: str, rows: int, quota: int, *, today: date | None = None
+    ) -> int:
+        """Charge ``rows`` to the agency's count for ``today`` (UTC) and return the day's new
+        count: one definition of the daily row quota, for a batch (one row per record, when
+        it is queued) and a lookup (one row). Checked and written under the write lock: a
+        charge that would pass ``quota`` is refused whole (``LimitExceeded``, nothing
+        charged) with the seconds to UTC midnight, when the day's count starts again."""
+        day = today or datetime.now(UTC).date()
         key = (agency_usage.c.agency_id == agency_id) & (agency_usage.c.day == day)
         with self.writing("charge_rows") as conn:
             used = conn.execute(select(agency_usage.c.rows).where(key).with_for_update()).first()
             total = (0 if used is None else int(used[0])) + rows
             if total > quota:
-                return None
+                raise LimitExceeded("daily row quota reached", seconds_to_midnight())
             if used is None:
                 conn.execute(
                     agency_usage.insert(), {"agency_id": agency_id, "day": day, "rows": total}

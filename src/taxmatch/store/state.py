@@ -27,9 +27,9 @@ from taxmatch.ledger.chain import (
     VerifyResult,
 )
 from taxmatch.ledger.digest import EVENT_CONFIG_CHANGED
+from taxmatch.store.database import STATE_FILE
 from taxmatch.store.ledger_bound import received_draft
 from taxmatch.store.ledger_store import last_config, verify_store
-from taxmatch.store.location import STATE_FILE
 from taxmatch.store.models import (
     CHUNK,
     BatchRow,
@@ -98,12 +98,10 @@ class StateStore(StateBase):
         values: dict[str, object] = {"status": status}
         if status in ("queued", "running"):
             values.update(finished_at=None, error_code=None)
+        given = {"finished_at": finished_at, "error_code": error_code}
+        values.update({name: value for name, value in given.items() if value is not None})
         if counts is not None:
             values["counts"] = dump_counts(counts)
-        if finished_at is not None:
-            values["finished_at"] = finished_at
-        if error_code is not None:
-            values["error_code"] = error_code
         with self.writing("set_batch_status", StoreError) as conn:
             done = conn.execute(
                 batches.update().where(batches.c.batch_id == batch_id).values(**values)

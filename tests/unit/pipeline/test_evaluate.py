@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -31,8 +32,7 @@ from taxmatch.contracts import (
 )
 from taxmatch.errors import BatchNotFound, InputFileError, PackageError, StoreError
 from taxmatch.ledger.digest import keyed_hash
-from taxmatch.pipeline.evaluate import evaluate_package
-from taxmatch.pipeline.evaluate_address import address_key
+from taxmatch.pipeline.evaluate import address_key, evaluate_package
 from taxmatch.pipeline.evaluate_result import evaluation_dict
 from taxmatch.store.state import BatchRow, DecisionRow, StateStore
 
@@ -325,15 +325,15 @@ def test_cli_json(batch_files: tuple[Path, Path], tmp_path: Path) -> None:
 
 def test_recall_counts_only_rows_truth_says_to_disclose() -> None:
     from taxmatch.contracts import Outcome
-    from taxmatch.pipeline.evaluate_result import RowResult, Tally
+    from taxmatch.pipeline.evaluate_result import RowResult, metrics, tally
 
-    tally = Tally()
+    counts: Counter[str] = Counter()
     # A right address on a row truth says not to disclose (the requester's address is
     # not on file): it counts for precision, never for recall.
-    tally.add(RowResult("NO_MATCH", Outcome.DISCLOSED, True, "right", True, False))
-    tally.add(RowResult("DISCLOSED", Outcome.DISCLOSED, True, "right", True, False))
-    tally.add(RowResult("DISCLOSED", Outcome.NO_MATCH, False, None, True, False))
-    m = tally.freeze("store")
+    tally(counts, RowResult("NO_MATCH", Outcome.DISCLOSED, True, "right", True, False))
+    tally(counts, RowResult("DISCLOSED", Outcome.DISCLOSED, True, "right", True, False))
+    tally(counts, RowResult("DISCLOSED", Outcome.NO_MATCH, False, None, True, False))
+    m = metrics(counts, "store")
     assert (m.disclosed, m.right, m.found, m.findable) == (2, 2, 1, 2)
     assert m.precision == 1.0
     assert m.recall == pytest.approx(1 / 2)

@@ -12,7 +12,7 @@ from .conftest import default_policy
 def test_default_policy_loads() -> None:
     p = default_policy()
     assert p.version == "2026.1"
-    assert "8 U.S.C. 1253(a)(1)" in p.allowed_statutes
+    assert "8 U.S.C. 1253(a)(1)" in p.statutes
     assert p.agencies["ICE"].max_records_per_officer == 50
     assert p.disclosure.phone is False
 
@@ -30,7 +30,7 @@ def test_envelope_reuse_for_lookups_is_on_only_where_a_policy_says_so() -> None:
 
 def test_statute_spellings_normalise_on_load() -> None:
     text = _text().replace('"8 U.S.C. 1326(a)"', '"8 USC § 1326(a)"')
-    assert "8 U.S.C. 1326(a)" in parse_policy(text).allowed_statutes
+    assert "8 U.S.C. 1326(a)" in parse_policy(text).statutes
 
 
 @pytest.mark.parametrize(

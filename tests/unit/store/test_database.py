@@ -1,7 +1,7 @@
 """The one connection and transaction handling of the state database, on SQLite and
 PostgreSQL: ``StateStore`` and ``ServiceStore`` run in the same ``reading`` and
-``writing``; a read sees one snapshot, a write carries what the store signs with only
-while it runs, and a failure is the store's error naming the operation, never a value."""
+``writing``; a read sees one snapshot, and a failure is the store's error naming the
+operation, never a value."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from sqlalchemy import text
 
 from taxmatch.errors import LedgerError, StoreError, StoreMissing
 from taxmatch.store.database import StateDatabase
-from taxmatch.store.ledger_store import KEY_INFO
 from taxmatch.store.service import ServiceStore
 from taxmatch.store.state import StateStore
 
@@ -48,18 +47,6 @@ def test_a_read_sees_one_snapshot(stores: tuple[StateStore, ServiceStore]) -> No
                 assert level == "repeatable read"
             else:
                 assert conn.execute(text("SELECT 1")).scalar_one() == 1
-
-
-def test_a_write_carries_the_ledger_key_only_while_it_runs(
-    stores: tuple[StateStore, ServiceStore],
-) -> None:
-    state, service = stores
-    with state.writing("key") as conn:
-        info = conn.info  # the pooled connection's, kept across check-outs
-        assert info[KEY_INFO] == state.ledger_key()
-    assert KEY_INFO not in info  # the next user of that connection does not inherit it
-    with service.writing("no key") as conn:
-        assert KEY_INFO not in conn.info  # the service appends no ledger entries
 
 
 def test_a_failed_write_names_the_operation_not_the_value(

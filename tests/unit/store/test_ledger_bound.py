@@ -118,22 +118,10 @@ def build(store: StateStore) -> None:
     first = cs.create_release(
         store, "B3", "ofc-olive", "", lambda rid, n: draft("release_prepared", rid, rows=n)
     )
-    subjects: list[dict[str, object]] = [
-        {
-            "disclosure_id": "D-B3-1",
-            "batch_id": "B3",
-            "row_number": 1,
-            "tin": TIN,
-            "statute": "8 U.S.C. 1326(a)",
-            "relevance": "reason 1",
-            "fields": "zip",
-            "disclosed_at": first.created_at,
-        },
-    ]
+    subjects = [SubjectRow("D-B3-1", "B3", 1, TIN, "8 U.S.C. 1326(a)", "reason 1", "zip")]
     drafts = [draft("disclosure", "D-B3-1"), draft("supplement_written", first.release_id)]
-    cs.finish_release(
-        store, first.release_id, "sup-sam", "/out/B3-S1", "f" * 64, [1], subjects, drafts
-    )
+    finish = "sup-sam", "/out/B3-S1", "f" * 64, subjects, drafts, first.created_at
+    cs.finish_release(store, first.release_id, *finish)
     cs.record_review(
         store,
         held("B3", 5),
@@ -525,8 +513,9 @@ def test_rows_stored_before_binding_are_backfilled(state_url: str) -> None:
         store.delete_decisions("B2")
         store.write_request_counts("B2", {"": 2})
         # the old release awaiting approval is published now
-        drafts = [draft("supplement_written", "B1-S1")]
-        cs.finish_release(store, "B1-S1", "sup-sam", "/out/B1-S1", "f" * 64, [2], [], drafts)
+        drafts = [draft("disclosure", "D-B1-2"), draft("supplement_written", "B1-S1")]
+        subjects = [SubjectRow("D-B1-2", "B1", 2, TIN, "", "reason 2", "zip")]
+        cs.finish_release(store, "B1-S1", "sup-sam", "/out/B1-S1", "f" * 64, subjects, drafts, T0)
         result = store.verify_ledger()
         assert result.ok, result.problem
     with triggers_off(state_url) as conn:  # another column's ciphertext: it does not open here

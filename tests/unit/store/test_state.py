@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from taxmatch.errors import BatchNotFound, StoreError, StoreMissing
 from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.store import state_base
-from taxmatch.store.location import keyring_for
+from taxmatch.store.database import keyring_for
 from taxmatch.store.migrations import MIGRATIONS_DIR, guard
 from taxmatch.store.models import batch_params, batches, decision_params, decisions, metadata
 from taxmatch.store.state import STATE_FILE, BatchRow, DecisionRow, StateStore

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from taxmatch.pipeline.review_request import RequestShown
+from taxmatch.pipeline.review import RequestShown
 
 
 def test_a_shown_request_keeps_its_values_out_of_its_repr() -> None:

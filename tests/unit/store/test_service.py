@@ -1,4 +1,4 @@
-"""``taxmatch.pipeline.quota``: one charge of the daily row quota for batches and lookups;
+"""``ServiceStore.charge_rows``: one charge of the daily row quota for batches and lookups;
 a refused charge records nothing and says when the day starts again."""
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from taxmatch.errors import LimitExceeded
-from taxmatch.pipeline.quota import charge_quota, seconds_to_midnight
-from taxmatch.store.service import ServiceStore
+from taxmatch.store.service import ServiceStore, seconds_to_midnight
 from taxmatch.store.state import StateStore
 
 DAY = date(2026, 12, 1)
@@ -35,10 +34,10 @@ def test_a_charge_past_the_quota_is_refused_whole(state_url: str) -> None:
     StateStore(state_url).close()  # migrated
     with ServiceStore(state_url) as service:
         service.add_agency("ICE")
-        assert charge_quota(service, "ICE", 3, 4, today=DAY) == 3
+        assert service.charge_rows("ICE", 3, 4, today=DAY) == 3
         with pytest.raises(LimitExceeded) as refused:
-            charge_quota(service, "ICE", 2, 4, today=DAY)
+            service.charge_rows("ICE", 2, 4, today=DAY)
         assert refused.value.retry_after >= 1
         assert service.usage("ICE", DAY) == 3  # nothing of the refused charge
-        assert charge_quota(service, "ICE", 1, 4, today=DAY) == 4  # exactly the quota fits
-        assert charge_quota(service, "ICE", 4, 4, today=DAY + timedelta(days=1)) == 4
+        assert service.charge_rows("ICE", 1, 4, today=DAY) == 4  # exactly the quota fits
+        assert service.charge_rows("ICE", 4, 4, today=DAY + timedelta(days=1)) == 4
