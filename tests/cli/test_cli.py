@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from taxmatch.cli import main
 
@@ -71,26 +71,33 @@ def test_missing_envelope_key_is_one_line_naming_the_key(tmp_path: Path) -> None
     assert secret not in err
 
 
-def test_missing_request_column_names_the_column(tmp_path: Path) -> None:
+def _batch_run(tmp_path: Path, requests_csv: str, *options: str) -> Result:
+    """``batch run`` on a new store with a valid envelope and the given request file."""
     from tests.integration.conftest import write_envelope
 
     env = write_envelope(tmp_path / "e.json")
-    (tmp_path / "r.csv").write_text("request_id,first_name\nA,Zebulon\n")
-    result = CliRunner().invoke(
+    (tmp_path / "r.csv").write_text(requests_csv)
+    store = made_store(tmp_path / "s")
+    return CliRunner().invoke(
         main,
         [
             "batch",
             "run",
             "--store",
-            str(made_store(tmp_path / "s")),
+            str(store),
             "--requests",
             str(tmp_path / "r.csv"),
             "--envelope",
             str(env),
             "--out",
             str(tmp_path / "o"),
+            *options,
         ],
     )
+
+
+def test_missing_request_column_names_the_column(tmp_path: Path) -> None:
+    result = _batch_run(tmp_path, "request_id,first_name\nA,Zebulon\n")
     assert result.exit_code == 2
     assert "r.csv" in result.output
     assert "last_name" in result.output
@@ -116,27 +123,7 @@ def test_bad_as_of_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_batch_memory_limit_must_be_a_size(tmp_path: Path) -> None:
-    from tests.integration.conftest import write_envelope
-
-    env = write_envelope(tmp_path / "e.json")
-    (tmp_path / "r.csv").write_text("request_id\nA\n")
-    result = CliRunner().invoke(
-        main,
-        [
-            "batch",
-            "run",
-            "--store",
-            str(made_store(tmp_path / "s")),
-            "--requests",
-            str(tmp_path / "r.csv"),
-            "--envelope",
-            str(env),
-            "--out",
-            str(tmp_path / "o"),
-            "--memory-limit",
-            "lots",
-        ],
-    )
+    result = _batch_run(tmp_path, "request_id\nA\n", "--memory-limit", "lots")
     assert result.exit_code == 2
     assert "TM130" in result.output
     assert "memory limit" in result.output

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import importlib
 import json
 import os
 import threading
@@ -501,38 +502,36 @@ def test_warm_matcher_reuses_the_built_index(
 # --- the cold path in chunks -------------------------------------------------------------
 
 
-def test_matching_in_chunks_decides_as_in_one_pass(
-    generated: Generated, generated_runner: Runner, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("module", "name", "size"),
+    [
+        # A batch of millions is scored ``MATCH_CHUNK_ROWS`` requests at a time: chunks of
+        # 7 are uneven, with rejected rows inside them.
+        pytest.param("taxmatch.match.probabilistic", "MATCH_CHUNK_ROWS", 7, id="scored in chunks"),
+        # It gathers its evidence ``GATHER_ROWS`` row numbers at a time (the workspace's
+        # memory holds a window, not the batch).
+        pytest.param("taxmatch.match.collapse", "GATHER_ROWS", 5, id="gathered in windows"),
+    ],
+)
+def test_a_batch_in_pieces_decides_as_in_one_pass(
+    generated: Generated,
+    generated_runner: Runner,
+    monkeypatch: pytest.MonkeyPatch,
+    module: str,
+    name: str,
+    size: int,
 ) -> None:
-    """A batch of millions is scored ``MATCH_CHUNK_ROWS`` requests at a time; chunks of 7
-    (uneven, rejected rows inside them) must change no decision."""
-    import taxmatch.match.probabilistic as probabilistic
-
+    """Small pieces must change no decision, and every row is judged once."""
     rows = generated.rows[:MULTI_ROW]
     whole = generated_runner.outcome(generated_runner.run(rows, None))
-    monkeypatch.setattr(probabilistic, "MATCH_CHUNK_ROWS", 7)
-    chunked = generated_runner.outcome(generated_runner.run(rows, None))
-    assert differences(whole, chunked) == []
+    monkeypatch.setattr(importlib.import_module(module), name, size)
+    pieces = generated_runner.outcome(generated_runner.run(rows, None))
+    assert differences(whole, pieces) == []
     assert len(whole.decisions) == MULTI_ROW
+    assert len(pieces.decisions) == MULTI_ROW
     assert "DISCLOSED" in whole.outcomes
-    assert None in whole.outcomes  # a rejected row sits inside a chunk
-
-
-def test_gathering_evidence_in_windows_decides_as_in_one_pass(
-    generated: Generated, generated_runner: Runner, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A batch of millions gathers its evidence ``GATHER_ROWS`` row numbers at a time (the
-    workspace's memory holds a window, not the batch); windows of 5 must change no
-    decision, and every row is judged once."""
-    import taxmatch.match.collapse as collapse_module
-
-    rows = generated.rows[:MULTI_ROW]
-    whole = generated_runner.outcome(generated_runner.run(rows, None))
-    monkeypatch.setattr(collapse_module, "GATHER_ROWS", 5)
-    windows = generated_runner.outcome(generated_runner.run(rows, None))
-    assert differences(whole, windows) == []
-    assert len(windows.decisions) == MULTI_ROW
-    assert "DISCLOSED" in windows.outcomes
+    assert "DISCLOSED" in pieces.outcomes
+    assert None in whole.outcomes  # a rejected row sits inside a piece
 
 
 # --- what a warm run leaves behind ---------------------------------------------------------
