@@ -24,6 +24,7 @@ class Event(StrEnum):
     BATCH_EXISTS = "E102"
     VALIDATION_DONE = "E110"
     MATCHING_DONE = "E120"
+    PROBES_DONE = "E125"  # the batch's shadow probes ran (counts in the ledger)
     BATCH_FINISHED = "E140"
     BATCH_FAILED = "E141"
     LEDGER_APPENDED = "E300"

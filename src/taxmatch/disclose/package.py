@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NotRequired
 
 from pydantic import TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic validates typing's only from 3.12
@@ -34,6 +34,7 @@ from taxmatch.disclose.csvout import SafeCsvWriter, csv_stats
 from taxmatch.errors import PackageError
 from taxmatch.files.inputs import sha256_file
 from taxmatch.owner_only import make_dir, write_private_text
+from taxmatch.policy.accuracy import AccuracyEstimate, AccuracyHold
 
 PACKAGE_FILES = ("disclosed.csv", "rejected.csv", "unmatched.csv", "pending.csv")
 SUMMARY = "summary.json"
@@ -69,6 +70,9 @@ class BatchSummary(TypedDict):
     ledger_head: LedgerHeadRef
     started_utc: str
     finished_utc: str
+    # Packages before shadow probes lack these; a held batch has ``accuracy_hold``.
+    accuracy_estimate: NotRequired[AccuracyEstimate]
+    accuracy_hold: NotRequired[AccuracyHold]
 
 
 _BATCH_SUMMARY: TypeAdapter[BatchSummary] = TypeAdapter(BatchSummary)

@@ -28,6 +28,7 @@ from taxmatch.generate.people_file import PersonRecord, YearRecord
 from taxmatch.generate.places import Place, city_of, new_place, pick_city
 from taxmatch.generate.request_rows import (
     BOILERPLATE,
+    FIRST_NAME_UNCONFIRMED,
     choose_address,
     choose_periods,
     expected_for,
@@ -203,7 +204,7 @@ class Composer:
         tags.extend(f for f in _PERSON_STRATA if f in person.flags)
         periods = choose_periods(rng, person if in_master else None, as_of)
         fields = {
-            **noisy_name(rng, person, tags),
+            **noisy_name(rng, (person.first, person.middle, person.last, person.suffix), tags),
             **noisy_address(rng, choose_address(rng, person, tags), tags),
         }
         tin = person.tins[0] if len(person.tins) > 1 and rng.random() < 0.3 else person.tin
@@ -226,9 +227,7 @@ class Composer:
                 tags.extend(f"master_{t}" for t in exp.master_noise.split(";") if t)
         else:
             truth["outcome"] = Outcome.NO_MATCH.value
-        if in_master and ("initial" in tags or "first_name_typo" in tags):
-            # docs/matching.md: without an agreeing first name (an initial or a misspelling
-            # does not agree) a match is NO_MATCH, as a household member may share the rest.
+        if in_master and not FIRST_NAME_UNCONFIRMED.isdisjoint(tags):
             # The address stays in the truth, so a disclosure of it is still judged right.
             truth["outcome"] = Outcome.NO_MATCH.value
             tags.append("first_name_unconfirmed")

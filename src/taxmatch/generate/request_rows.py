@@ -122,8 +122,14 @@ def choose_periods(rng: Random, person: PersonRecord | None, as_of: date) -> lis
     return sorted(years)
 
 
-def noisy_name(rng: Random, person: PersonRecord, tags: list[str]) -> Fields:
-    first, middle, last, suffix = person.first, person.middle, person.last, person.suffix
+# docs/matching.md: without an agreeing first name (an initial or a misspelling does not
+# agree) a match is NO_MATCH, as a household member may share the rest.
+FIRST_NAME_UNCONFIRMED = frozenset({"initial", "first_name_typo"})
+
+
+def noisy_name(rng: Random, name: tuple[str, str, str, str], tags: list[str]) -> Fields:
+    """A requester's copy of a (first, middle, last, suffix) name."""
+    first, middle, last, suffix = name
     if is_compound(last) and rng.random() < 0.5:
         r = rng.random()
         paternal = first_surname(last)

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Protocol
 
+import duckdb
+
 from taxmatch.contracts import PACKAGE_SCHEMA, Envelope, RequestReader
-from taxmatch.disclose.package import BatchSummary, PackageWriter, read_batch_summary
-from taxmatch.errors import TaxmatchError, memory_advice, memory_size
+from taxmatch.disclose.package import SUMMARY, BatchSummary, PackageWriter, read_batch_summary
+from taxmatch.errors import BatchNotFound, TaxmatchError, memory_advice, memory_size
 from taxmatch.events import Event, emit
 from taxmatch.files.inputs import load_policy, read_envelope, read_requests, sha256_file
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue, format_recorded_at
@@ -26,10 +28,12 @@ from taxmatch.match.exact import match_exact
 from taxmatch.match.model import ModelInfo, load_model_info
 from taxmatch.match.probabilistic import match_probabilistic
 from taxmatch.match.warm import WarmMatcher
+from taxmatch.pipeline.probes import shadow_probes
 from taxmatch.pipeline.record import disclosed_fields, seal_outputs, write_outputs
 from taxmatch.pipeline.retain import retain_inputs
 from taxmatch.pipeline.staging import validate_into, validation_workers
 from taxmatch.pipeline.stash import DisclosureStash
+from taxmatch.policy.accuracy import estimate
 from taxmatch.policy.model import Policy, policy_sha256
 from taxmatch.policy.validate import make_context
 from taxmatch.reference.snapshot import ReferenceInfo, current_reference
@@ -71,6 +75,9 @@ class BatchRequest:
     origin: str = "cli"
     workers: int | None = None  # validation processes; None: one per core on large files
     memory_limit: str = BATCH_MEMORY_LIMIT  # the batch workspace's DuckDB limit
+    # Run the policy's shadow probes (``accuracy.shadow_probes``); a one-record lookup
+    # does not: its probes would cost a hundred times the lookup.
+    shadow_probes: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,9 +274,21 @@ def _run(
 
         t1 = time.monotonic()
         ws.valid_requests_view()
-        if run.model.version == EXACT.version:
-            match_exact(ws.con, reference_path)
-        elif matcher is not None:
+
+        def match(con: duckdb.DuckDBPyConnection, on_chunk: Callable[[int], None] | None) -> None:
+            if run.model.version == EXACT.version:
+                match_exact(con, reference_path)
+                return
+            match_probabilistic(
+                con,
+                reference_path,
+                run.model,
+                review_threshold=policy.matching.review_threshold,
+                min_margin_log2=policy.matching.min_margin_log2,
+                on_chunk=on_chunk,
+            )
+
+        if matcher is not None:
             matcher.match(
                 review_threshold=policy.matching.review_threshold,
                 min_margin_log2=policy.matching.min_margin_log2,
@@ -280,27 +299,25 @@ def _run(
             saving = ws.persist_in_background(work / "work.duckdb")
         else:
             bar.stage("matching", rows)
-            match_probabilistic(
-                ws.con,
-                reference_path,
-                run.model,
-                review_threshold=policy.matching.review_threshold,
-                min_margin_log2=policy.matching.min_margin_log2,
-                on_chunk=bar.advance,
-            )
+            match(ws.con, bar.advance)
         emit(Event.MATCHING_DONE, batch_id=batch_id, seconds=_since(t1))
+        probes = shadow_probes(run, state, work, bar, lambda con: match(con, None))
 
         bar.stage("writing package", rows)
         stash = DisclosureStash(ws, batch_id, disclosed_fields(policy))
         try:
             with PackageWriter(req.out, batch_id, phone=policy.disclosure.phone) as pkg:
-                counts, reasons = write_outputs(req, state, ws, pkg, batch_id, policy, stash, bar)
+                counts, reasons, expected_wrong = write_outputs(
+                    req, state, ws, pkg, batch_id, policy, stash, bar, held=probes.hold is not None
+                )
                 # The kill switch's last check: nothing is disclosed before the seal.
                 bar.stage("sealing", None)
                 finished = datetime.now(UTC)
-                package = pkg.finish(
-                    _summary(run, rows, counts, reasons, state.ledger_head(), finished)
-                )
+                summary = _summary(run, rows, counts, reasons, state.ledger_head(), finished)
+                summary["accuracy_estimate"] = estimate(probes.counts, expected_wrong)
+                if probes.hold is not None:
+                    summary["accuracy_hold"] = probes.hold
+                package = pkg.finish(summary)
             if saving is not None:
                 saving.wait()
             seal_outputs(req, state, batch_id, package, rows, counts, finished, stash)
@@ -310,6 +327,21 @@ def _run(
             stash.discard()
     emit(Event.BATCH_FINISHED, batch_id=batch_id, rows=rows, seconds=_since(t0))
     return BatchResult(batch_id, package, read_batch_summary(package), counts=counts)
+
+
+def find_batch_summary(
+    store: Path, batch_id: str, database_url: str | None = None
+) -> tuple[BatchRow, BatchSummary | None]:
+    """A batch as the state database records it, and its package's summary when the batch
+    is done and its package is where it was written (None otherwise)."""
+    with StateStore.open(store, database_url) as state:
+        row = state.find_batch(batch_id)
+    if row is None:
+        raise BatchNotFound(f"batch {batch_id} not found")
+    package = Path(row.package_dir)
+    if row.status != "done" or not (package / SUMMARY).is_file():
+        return row, None
+    return row, read_batch_summary(package)
 
 
 def _summary(
@@ -342,4 +374,12 @@ def _summary(
     }
 
 
-__all__ = ["BatchRequest", "BatchResult", "Progress", "Warm", "batch_id_for", "run_batch"]
+__all__ = [
+    "BatchRequest",
+    "BatchResult",
+    "Progress",
+    "Warm",
+    "batch_id_for",
+    "find_batch_summary",
+    "run_batch",
+]

@@ -248,6 +248,7 @@ def lookup_one(
                 actor=agency_id,
                 origin=origin,
                 workers=1,
+                shadow_probes=False,
             ),
             warm=warm,
         )

@@ -102,10 +102,15 @@ def write_outputs(
     policy: Policy,
     stash: DisclosureStash,
     bar: Progress,
-) -> tuple[Counter[str], Counter[str]]:
+    *,
+    held: bool = False,
+) -> tuple[Counter[str], Counter[str], float]:
     """Stream every row, in file order, into exactly one package file and the state DB,
     holding the disclosures to make when sealing in ``stash``; the counts by outcome and
-    reason code."""
+    reason code, and Σ(1 − p) over the rows the rule discloses (the false matches the
+    model expects among them). ``held``: the batch is under an accuracy hold, and a row
+    the rule discloses goes to REVIEW instead."""
+    expected_wrong = 0.0
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     key = state.ledger_key()
@@ -126,6 +131,9 @@ def write_outputs(
             else:
                 m = summary_of(r, i)
                 outcome = decide(m, policy, req.as_of)
+                if outcome is Outcome.DISCLOSED:
+                    expected_wrong += 1.0 - float(m.score)  # the exact matcher: DECIMAL
+                    outcome = Outcome.REVIEW if held else outcome
                 disposition = disposition_of(outcome)
                 counts[outcome.value] += 1
                 tin = r["person_tin"][i]
@@ -165,7 +173,7 @@ def write_outputs(
     state.write_request_counts(
         batch_id, dict(ws.con.execute(_STATUTES_SQL).fetchall()), draft=recorded
     )
-    return counts, reasons
+    return counts, reasons, expected_wrong
 
 
 def seal_outputs(

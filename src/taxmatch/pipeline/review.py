@@ -4,9 +4,11 @@ An officer decides each REVIEW or AMBIGUOUS row (disclose or withhold, with a re
 the decision is a ledger entry. A release gathers a batch's decided rows into the
 supplemental package ``<out>/<batch_id>-S<n>/`` (the package's four files, summary and
 manifest, holding only those rows); its manifest hash goes into the ledger. The two-person
-rule: when the batch has more input rows than ``review.batch_release_threshold``, or the
-policy in force is not the one the batch ran under, a supervisor who neither prepared the
-release nor decided any of its rows must approve before anything is written.
+rule: when the batch has more input rows than ``review.batch_release_threshold``, the
+policy in force is not the one the batch ran under, or the batch is under an accuracy hold
+(its shadow probes' estimate fell below ``accuracy.min_precision``), a supervisor who
+neither prepared the release nor decided any of its rows must approve before anything is
+written.
 
 Must never: write a disclosed value anywhere but the package (ledger payloads carry a
 keyed hash of the values), log a value, or let one person both prepare (or decide a row
@@ -25,12 +27,13 @@ from typing import Any, TypedDict
 import duckdb
 
 from taxmatch.contracts import Disposition
-from taxmatch.disclose.package import MANIFEST, PackageWriter
+from taxmatch.disclose.package import MANIFEST, SUMMARY, PackageWriter, read_batch_summary
 from taxmatch.errors import BatchNotFound, StoreError, TaxmatchError
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.ledger.digest import keyed_hash
 from taxmatch.match.explain import mask_tin
 from taxmatch.pipeline.record import disclosed_fields, disclosed_row, disclosure_id_for
+from taxmatch.policy.accuracy import AccuracyHold
 from taxmatch.policy.model import Policy
 from taxmatch.reference.workspace import BatchWorkspace
 from taxmatch.store import review as cs
@@ -149,7 +152,17 @@ def second_person_needed(batch: BatchRow, policy: Policy, policy_sha: str) -> st
         )
     if policy_sha != batch.policy_sha256:
         reasons.append("the policy in force is not the one the batch ran under")
+    if accuracy_hold(batch) is not None:
+        reasons.append("the batch is under an accuracy hold")
     return "; ".join(reasons)
+
+
+def accuracy_hold(batch: BatchRow) -> AccuracyHold | None:
+    """The accuracy hold a finished batch's package records, if any."""
+    summary = Path(batch.package_dir) / SUMMARY
+    if batch.status != "done" or not summary.is_file():
+        return None
+    return read_batch_summary(summary.parent).get("accuracy_hold")
 
 
 def prepare_release(

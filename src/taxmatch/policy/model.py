@@ -74,6 +74,13 @@ class LookupsPolicy(_Strict):
     reuse_last_envelope: bool = False
 
 
+class AccuracyPolicy(_Strict):
+    # Known-answer requests run beside every batch (docs/accuracy.md); 0 turns them off.
+    shadow_probes: int = Field(default=0, ge=0, le=100_000)
+    # A batch whose estimated precision is below this is held for a supervisor's release.
+    min_precision: float | None = Field(default=None, gt=0, le=1)
+
+
 class LimitsPolicy(_Strict):
     max_field_length: int = Field(default=1000, ge=16)
 
@@ -91,6 +98,7 @@ class Policy(_Strict):
     review: ReviewPolicy = ReviewPolicy()
     console: ConsolePolicy = ConsolePolicy()
     lookups: LookupsPolicy = LookupsPolicy()
+    accuracy: AccuracyPolicy = AccuracyPolicy()
 
     @field_validator("statutes")
     @classmethod

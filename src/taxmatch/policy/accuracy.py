@@ -1,0 +1,106 @@
+"""A batch's accuracy estimate from its shadow probes, and the policy floor on it. Pure.
+
+Shadow probes (``taxmatch.pipeline.probes``) are known-answer requests built from the
+master file and run through the batch's matcher and decision rule. Their counts become
+rates with 95 % Wilson score intervals; ``model_expected_wrong`` is Σ(1 − p) over the
+batch's disclosures, the false matches the model itself expects. Counts and rates only:
+nothing here can hold a value of a record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import sqrt
+
+from typing_extensions import TypedDict  # pydantic validates typing's only from 3.12
+
+Z95 = 1.959963984540054  # the standard normal's 97.5th percentile
+# A floor is not judged on fewer disclosed probes: one wrong of a handful is noise (a
+# reference of a few dozen people), not a measurement.
+MIN_DISCLOSED_FOR_HOLD = 100
+
+
+class Interval(TypedDict):
+    """A rate as a fraction with its 95 % interval; all None when nothing was counted."""
+
+    estimate: float | None
+    low: float | None
+    high: float | None
+
+
+class AccuracyEstimate(TypedDict):
+    """``summary.json``'s ``accuracy_estimate``."""
+
+    probes: int
+    wrong_person_rate: Interval
+    wrong_address_rate: Interval
+    recall: Interval
+    model_expected_wrong: float
+
+
+class AccuracyHold(TypedDict):
+    """``summary.json``'s ``accuracy_hold``: why the batch's disclosures wait for a
+    supervisor's release."""
+
+    reason: str
+    min_precision: float
+    estimated_precision: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeCounts:
+    """How a batch's shadow probes came out. ``findable``: probes of a person in the
+    master with a deliverable address in the requested periods (the rest name nobody)."""
+
+    probes: int = 0
+    findable: int = 0
+    disclosed: int = 0
+    wrong_person: int = 0
+    wrong_address: int = 0  # disclosures whose address is not the person's (wrong person too)
+    found: int = 0  # right disclosures of findable probes
+
+
+def wilson(hits: int, n: int, z: float = Z95) -> Interval:
+    """``hits / n`` with its Wilson score interval (good near 0 and 1, unlike the
+    normal approximation, which gives a zero-width interval for 0 of n)."""
+    if n <= 0:
+        return {"estimate": None, "low": None, "high": None}
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    # At 0 or n the bound is exactly 0 or 1; rounding would leave it a hair inside.
+    low = 0.0 if hits == 0 else max(0.0, min(p, centre - half))
+    high = 1.0 if hits == n else min(1.0, max(p, centre + half))
+    return {"estimate": p, "low": low, "high": high}
+
+
+def estimate(counts: ProbeCounts, model_expected_wrong: float) -> AccuracyEstimate:
+    return {
+        "probes": counts.probes,
+        "wrong_person_rate": wilson(counts.wrong_person, counts.disclosed),
+        "wrong_address_rate": wilson(counts.wrong_address, counts.disclosed),
+        "recall": wilson(counts.found, counts.findable),
+        "model_expected_wrong": round(model_expected_wrong, 6),
+    }
+
+
+def hold_for(
+    est: AccuracyEstimate, counts: ProbeCounts, min_precision: float | None
+) -> AccuracyHold | None:
+    """The hold a batch is under when its estimated precision (1 − the wrong-address
+    rate among the probes' disclosures) is below the policy's floor; None otherwise: no
+    floor, or fewer than ``MIN_DISCLOSED_FOR_HOLD`` probes disclosed."""
+    wrong = est["wrong_address_rate"]["estimate"]
+    if min_precision is None or wrong is None or 1 - wrong >= min_precision:
+        return None
+    if counts.disclosed < MIN_DISCLOSED_FOR_HOLD:
+        return None
+    precision = round(1 - wrong, 6)
+    return {
+        "reason": (
+            f"estimated precision {precision:.4f} from {est['probes']} shadow probes is below "
+            f"the policy floor accuracy.min_precision {min_precision:.4f}"
+        ),
+        "min_precision": min_precision,
+        "estimated_precision": precision,
+    }

@@ -1,0 +1,73 @@
+"""The accuracy estimate: Wilson intervals, the summary's shape and the policy floor."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from taxmatch.policy.accuracy import (
+    MIN_DISCLOSED_FOR_HOLD,
+    ProbeCounts,
+    estimate,
+    hold_for,
+    wilson,
+)
+
+
+@given(st.integers(min_value=1, max_value=100_000), st.floats(min_value=0, max_value=1))
+def test_wilson_holds_its_estimate_inside_zero_one(n: int, share: float) -> None:
+    hits = round(n * share)
+    i = wilson(hits, n)
+    assert i["estimate"] == hits / n
+    assert i["low"] is not None
+    assert i["high"] is not None
+    assert 0.0 <= i["low"] <= i["estimate"] <= i["high"] <= 1.0
+
+
+def test_wilson_known_values() -> None:
+    # 0 of 1000: the upper bound is z² / (n + z²), not the normal approximation's 0.
+    assert wilson(0, 1000)["high"] == pytest.approx(0.0038267, abs=1e-6)
+    mid = wilson(50, 100)
+    assert mid["low"] == pytest.approx(0.4038, abs=1e-4)
+    assert mid["high"] == pytest.approx(0.5962, abs=1e-4)
+    assert wilson(0, 0) == {"estimate": None, "low": None, "high": None}
+
+
+def test_estimate_has_the_summary_shape() -> None:
+    counts = ProbeCounts(
+        probes=100, findable=90, disclosed=80, wrong_person=1, wrong_address=2, found=78
+    )
+    est = estimate(counts, 0.1234567)
+    rates = ["wrong_person_rate", "wrong_address_rate", "recall"]
+    assert list(est) == ["probes", *rates, "model_expected_wrong"]
+    assert est["probes"] == 100
+    assert est["wrong_person_rate"]["estimate"] == 1 / 80
+    assert est["wrong_address_rate"]["estimate"] == 2 / 80
+    assert est["recall"]["estimate"] == 78 / 90
+    assert est["model_expected_wrong"] == 0.123457
+
+
+def test_hold_only_below_the_floor() -> None:
+    counts = ProbeCounts(probes=500, findable=450, disclosed=400, wrong_address=10, found=390)
+    est = estimate(counts, 0.0)  # precision 0.975
+    assert hold_for(est, counts, None) is None
+    assert hold_for(est, counts, 0.97) is None
+    assert hold_for(est, counts, 0.975) is None
+    hold = hold_for(est, counts, 0.98)
+    assert hold is not None
+    assert hold["estimated_precision"] == 0.975
+    assert hold["min_precision"] == 0.98
+    assert "500 shadow probes" in hold["reason"]
+    # No disclosure among the probes: no estimate, no hold.
+    nothing = ProbeCounts(probes=5, findable=5)
+    assert hold_for(estimate(nothing, 0.0), nothing, 0.99) is None
+
+
+def test_no_hold_on_a_handful_of_disclosed_probes() -> None:
+    few = ProbeCounts(probes=12, findable=10, disclosed=MIN_DISCLOSED_FOR_HOLD - 1, wrong_address=9)
+    assert hold_for(estimate(few, 0.0), few, 0.99) is None
+    enough = ProbeCounts(
+        probes=120, findable=110, disclosed=MIN_DISCLOSED_FOR_HOLD, wrong_address=9
+    )
+    assert hold_for(estimate(enough, 0.0), enough, 0.99) is not None
