@@ -14,6 +14,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from taxmatch.cli import main
+from taxmatch.contracts import PACKAGE_SCHEMA
 from taxmatch.pipeline.accounting import annual_report
 from taxmatch.pipeline.officers import LOCK_AFTER
 from taxmatch.store.state import DecisionRow, SubjectRow
@@ -527,3 +528,54 @@ def test_review_page_shows_the_request_beside_the_candidates(console: Console) -
     assert _events(console, "console_view")[-1].object_id == "B-OLD#3"
     # A row without a workspace says so instead.
     assert "no longer available" in console.client.get("/console/review/B-NEW/3").text
+
+
+def _held_summary(package: Path) -> None:
+    """A done batch's summary.json whose shadow probes put it under an accuracy hold."""
+    rate = {"estimate": 0.03, "low": 0.02, "high": 0.045}
+    summary = {
+        "schema": PACKAGE_SCHEMA,
+        "batch_id": package.name,
+        "input_rows": 6,
+        "counts": {"DISCLOSED": 0, "REVIEW": 3},
+        "reason_codes": {},
+        "input_sha256": "a" * 64,
+        "envelope_sha256": "b" * 64,
+        "requesting_agency": "ICE",
+        "as_of": "2026-11-30",
+        "policy": {"version": "2026.1", "sha256": "c" * 64},
+        "model": {"version": "fs-2", "sha256": "d" * 64},
+        "matcher": "probabilistic",
+        "reference_snapshot_id": "ref-1",
+        "ledger_head": {"seq": 1, "hash": "e" * 64},
+        "started_utc": "2026-11-30T00:00:00.000000Z",
+        "finished_utc": "2026-11-30T00:00:01.000000Z",
+        "accuracy_estimate": {
+            "probes": 2000,
+            "wrong_person_rate": rate,
+            "wrong_address_rate": rate,
+            "recall": {"estimate": 0.9, "low": 0.88, "high": 0.92},
+            "model_expected_wrong": 0.25,
+        },
+        "accuracy_hold": {
+            "reason": "estimated precision 0.9700 is below the policy floor",
+            "min_precision": 0.99,
+            "estimated_precision": 0.97,
+        },
+    }
+    package.mkdir(parents=True)
+    (package / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+
+
+def test_batch_page_shows_the_estimate_and_a_hold_needs_a_supervisor(console: Console) -> None:
+    _held_summary(console.store / "out" / "B-NEW")
+    console.login("olive")
+    page = console.client.get("/console/batches/B-NEW").text
+    assert "2000 shadow probes" in page
+    assert "3.00 %" in page  # the wrong-address estimate
+    assert "2.00 – 4.50 %" in page
+    assert (
+        "Held for a supervisor&#39;s release" in page or "Held for a supervisor's release" in page
+    )
+    assert "accuracy hold" in page  # the two-person rule, though the batch is small
+    assert "under an accuracy hold" not in console.client.get("/console/batches/B-OLD").text

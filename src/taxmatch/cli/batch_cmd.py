@@ -130,6 +130,26 @@ def batch_validate(
         click.echo(f"  {code}: {n}")
 
 
+@store_command(batch, "show", "batch_id")
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of a table.")
+def batch_show(store: Path | None, batch_id: str, as_json: bool) -> None:
+    """Show a batch: its status and, once done, its package's summary with the accuracy
+    estimate of its shadow probes (and any hold it is under)."""
+    from taxmatch.pipeline.batch import find_batch_summary
+
+    row, summary = find_batch_summary(store_dir(store), batch_id, get_settings().database_url)
+    if summary is not None:
+        print_summary(summary, Path(row.package_dir), reused=False, as_json=as_json)
+        return
+    doc = {"batch_id": row.batch_id, "status": row.status, "error_code": row.error_code}
+    if as_json:
+        click.echo(json.dumps({**doc, "counts": row.counts}, indent=2, sort_keys=True))
+        return
+    click.echo(f"batch {row.batch_id}: {row.status}, {row.input_rows} input rows")
+    if row.error_code:
+        click.echo(f"error {row.error_code}")
+
+
 @store_command(batch, "replay", "batch_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 def batch_replay(store: Path | None, batch_id: str, as_json: bool) -> None:

@@ -53,6 +53,7 @@ def render_summary(summary: BatchSummary, package: Path) -> str:
         for code, n in sorted(summary["reason_codes"].items()):
             reasons.add_row(code, str(n), REASON_DESCRIPTIONS[ReasonCode(code)])
         console.print(reasons)
+    _print_accuracy(console, summary)
     console.print(
         f"policy {summary['policy']['version']} · matcher {summary['model']['version']} · "
         f"reference {summary['reference_snapshot_id']} · ledger head "
@@ -60,6 +61,36 @@ def render_summary(summary: BatchSummary, package: Path) -> str:
     )
     console.print(f"package: {package}")
     return buf.getvalue().rstrip()
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f} %"
+
+
+def _print_accuracy(console: Console, summary: BatchSummary) -> None:
+    """The shadow probes' estimate, the model's own, and any hold they put the batch under."""
+    est = summary.get("accuracy_estimate")
+    if est is None:
+        return
+    if est["probes"]:
+        table = Table(
+            title=f"Accuracy estimate ({est['probes']} shadow probes)", title_justify="left"
+        )
+        for column in ("measure", "estimate", "95 % interval"):
+            table.add_column(column, justify="left" if column == "measure" else "right")
+        for name in ("wrong_person_rate", "wrong_address_rate", "recall"):
+            rate = est[name]
+            interval = f"{_rate(rate['low'])} – {_rate(rate['high'])}"
+            table.add_row(name.replace("_", " "), _rate(rate["estimate"]), interval)
+        console.print(table)
+    else:
+        console.print("accuracy estimate: no shadow probes ran (policy accuracy.shadow_probes)")
+    console.print(
+        f"model's expected false matches among disclosures: {est['model_expected_wrong']:.3f}"
+    )
+    hold = summary.get("accuracy_hold")
+    if hold is not None:
+        console.print(f"HELD for a supervisor's release: {hold['reason']}")
 
 
 def write_weight_chart(rows: list[tuple[str, str, float]], out: Path) -> None:

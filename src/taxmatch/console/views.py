@@ -205,9 +205,11 @@ def batch_page(
     batch = state.find_batch(batch_id)
     if batch is None:
         raise BatchNotFound(f"batch {batch_id} not found")
+    accuracy, hold = None, None
     try:
         summary = read_summary(FilePath(batch.package_dir))
         reasons = {str(k): int(v) for k, v in dict(summary.get("reason_codes", {})).items()}
+        accuracy, hold = summary.get("accuracy_estimate"), summary.get("accuracy_hold")
     except (PackageError, TypeError, ValueError):
         reasons = {}
     policy, sha = policy_in_force(settings.policy)
@@ -217,6 +219,8 @@ def batch_page(
         officer=officer,
         batch=batch,
         reasons=reasons,
+        accuracy=accuracy,
+        hold=hold,
         descriptions={k.value: v for k, v in REASON_DESCRIPTIONS.items()},
         open_reviews=cs.unreleased_reviews(state, batch_id),
         releases=cs.list_releases(state, batch_id),
