@@ -101,9 +101,8 @@ def _insert_normalised(
     cur.execute(select)
     while rows := cur.fetchmany(_CHUNK):
         columns = zip(*map(normalise, rows), strict=True)
-        con.register("n", pa.table({f"c{i}": list(c) for i, c in enumerate(columns)}))
-        con.execute(f"INSERT INTO {table} SELECT * FROM n")
-        con.unregister("n")
+        normalised = pa.table({f"c{i}": list(c) for i, c in enumerate(columns)})
+        con.from_arrow(normalised).insert_into(table)
 
 
 def _snapshot_id(shas: Sequence[str]) -> str:
@@ -138,17 +137,14 @@ def load_reference(
     con = duckdb.connect(str(tmp))
     try:
         con.execute("SET preserve_insertion_order=false")
-        con.register("chunk", MASTER_SCHEMA.empty_table())
-        con.execute("CREATE TABLE raw AS SELECT * FROM chunk")
+        con.from_arrow(MASTER_SCHEMA.empty_table()).create("raw")
         rows = 0
         for path in files:
             for batch in iter_master(path, chunk_rows=_CHUNK):
-                con.register("chunk", batch)
-                con.execute("INSERT INTO raw SELECT * FROM chunk")
+                con.from_arrow(batch).insert_into("raw")
                 rows += batch.num_rows
                 if progress is not None:
                     progress(batch.num_rows)
-        con.unregister("chunk")
         if not rows:
             raise InputFileError(str(files[0]), "master file has no rows")
         _build_filings(con)
