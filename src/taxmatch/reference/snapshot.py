@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 import duckdb
@@ -72,21 +73,15 @@ def _name_row(raw: tuple[str, ...]) -> tuple[str, ...]:
     return (*raw, n.first, n.middle, n.last, n.suffix, n.last_key)
 
 
+_ADDRESS_PARTS = attrgetter(
+    "house_number", "street", "unit", "po_box", "city", "state", "zip5", "street_line"
+)
+
+
 def _address_row(raw: tuple[str, ...]) -> tuple[str, ...]:
     # A line that does not parse is kept as filed, without a house number: it will
     # not corroborate anything, but its city, state and ZIP still say where it is.
-    a = parse_address(*raw).address or salvage_address(*raw)
-    return (
-        *raw,
-        a.house_number,
-        a.street,
-        a.unit,
-        a.po_box,
-        a.city,
-        a.state,
-        a.zip5,
-        a.street_line,
-    )
+    return (*raw, *_ADDRESS_PARTS(parse_address(*raw).address or salvage_address(*raw)))
 
 
 def _insert_normalised(
