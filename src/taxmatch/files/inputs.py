@@ -109,13 +109,10 @@ def read_envelope(path: Path) -> Envelope:
 
 
 def _loc_key(loc: tuple[int | str, ...]) -> str:
-    parts: list[str] = []
-    for part in loc:
-        if isinstance(part, int):
-            parts.append(f"[{part}]")
-        else:
-            parts.append(("." if parts else "") + _safe_key(part))
-    return "".join(parts)
+    return "".join(
+        f"[{part}]" if isinstance(part, int) else ("." if i else "") + _safe_key(part)
+        for i, part in enumerate(loc)
+    )
 
 
 def _safe_key(key: str) -> str:
@@ -134,11 +131,9 @@ def _problem(kind: str) -> str:
     return f"invalid value ({kind})"
 
 
-@functools.lru_cache(maxsize=16)
-def _parse_policy(text: str) -> Policy:
-    """Parsing is the dear part of loading a policy (a serving process loads it on every
-    lookup): the same text is the same (frozen) policy, so it is parsed once."""
-    return parse_policy(text)
+# Parsing is the dear part of loading a policy (a serving process loads it on every
+# lookup): the same text is the same (frozen) policy, so it is parsed once.
+_parse_policy = functools.lru_cache(maxsize=16)(parse_policy)
 
 
 def load_policy(path: Path | None) -> tuple[Policy, str]:

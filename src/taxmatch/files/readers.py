@@ -97,23 +97,15 @@ class RequestFileReader:
         except OSError as exc:
             raise unreadable(path, exc) from None
         self._delimiter = ","
-        if self.format == "csv":
-            self.columns = self._csv_header()
-        elif self.format == "jsonl":
-            self.columns = self._jsonl_header()
-        else:
-            self.columns = self._parquet_header()
+        header = {"csv": self._csv_header, "jsonl": self._jsonl_header}
+        self.columns = header.get(self.format, self._parquet_header)()
         self._builder = RowBuilder(self.columns, max_field_length)
 
     def __iter__(self) -> Iterator[list[RawRecord]]:
         self.bytes_read = 0
+        rows = {"csv": self._iter_csv, "jsonl": self._iter_jsonl}
         try:
-            if self.format == "csv":
-                yield from self._iter_csv()
-            elif self.format == "jsonl":
-                yield from self._iter_jsonl()
-            else:
-                yield from self._iter_parquet()
+            yield from rows.get(self.format, self._iter_parquet)()
         except OSError as exc:
             raise unreadable(self.path, exc) from None
         self.bytes_read = self.total_bytes

@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from random import Random
 
+from taxmatch.contracts import MASTER_COLUMNS
 from taxmatch.generate.household import Person
 from taxmatch.generate.names import first_surname, fold_ascii
 from taxmatch.generate.noise import digit_slip, house_number_slip, typo, variant_tokens
@@ -121,20 +122,10 @@ def render_rows(person: Person, rng: Random, cols: MasterColumns) -> dict[int, s
             zip_code += place.zip4 if rng.random() < 0.5 else f"-{place.zip4}"
         digits = person.phone.get(year)
         phone = _phone(digits, rng) if digits and rng.random() < 0.8 else None
-        cols["tin"].append(tin)
-        cols["tax_year"].append(year)
-        cols["first_name"].append(first)
-        cols["last_name"].append(last)
-        cols["street_address"].append(street)
-        cols["city"].append(city)
-        cols["state"].append(place.state)
-        cols["zip"].append(zip_code)
-        cols["middle_name"].append(middle)
-        cols["suffix"].append(suffix)
-        cols["date_of_birth"].append(birth)
-        cols["unit"].append(unit)
-        cols["phone"].append(phone)
-        cols["date_of_death"].append(dod)
+        row: tuple[str | int | None, ...] = (tin, year, first, last, street, city, place.state)
+        row += (zip_code, middle, suffix, birth, unit, phone, dod)
+        for column, value in zip(MASTER_COLUMNS, row, strict=True):
+            cols[column].append(value)
         if tags:
             noise[year] = ";".join(tags)
     return noise

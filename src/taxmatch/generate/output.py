@@ -80,23 +80,20 @@ def csv_writer(path: Path, header: Sequence[str]) -> Iterator[Callable[[list[lis
 @contextmanager
 def request_writer(path: Path, fmt: Format) -> Iterator[Callable[[list[list[str]]], None]]:
     """Yields the function that writes request rows (lists in ``REQUEST_COLUMNS`` order)."""
+
+    def records(rows: list[list[str]]) -> list[dict[str, str]]:
+        return [dict(zip(REQUEST_COLUMNS, r, strict=True)) for r in rows]
+
     if fmt == "csv":
         with csv_writer(path, REQUEST_COLUMNS) as write:
             yield write
     elif fmt == "jsonl":
         with path.open("w", encoding="utf-8", newline="") as fh:
             yield lambda rows: fh.writelines(
-                json.dumps(dict(zip(REQUEST_COLUMNS, r, strict=True)), ensure_ascii=False) + "\n"
-                for r in rows
+                json.dumps(r, ensure_ascii=False) + "\n" for r in records(rows)
             )
     else:
         with pq.ParquetWriter(path, REQUEST_SCHEMA, compression="zstd") as parquet:
             yield lambda rows: parquet.write_table(
-                pa.Table.from_arrays(
-                    [
-                        pa.array([r[i] for r in rows], pa.string())
-                        for i in range(len(REQUEST_COLUMNS))
-                    ],
-                    schema=REQUEST_SCHEMA,
-                )
+                pa.Table.from_pylist(records(rows), schema=REQUEST_SCHEMA)
             )

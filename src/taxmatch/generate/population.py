@@ -129,10 +129,7 @@ def _household_flags(members: list[Person]) -> dict[str, list[str]]:
 
 
 def _master_table(cols: MasterColumns, rng: Random) -> pa.Table:
-    table = pa.Table.from_arrays(
-        [pa.array(cols[name], MASTER_SCHEMA.field(name).type) for name in MASTER_COLUMNS],
-        schema=MASTER_SCHEMA,
-    )
+    table = pa.Table.from_pydict(cols, schema=MASTER_SCHEMA)
     # Row order inside a chunk carries no household structure, as in a real extract.
     order = list(range(table.num_rows))
     rng.shuffle(order)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import csv
 import io
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from itertools import accumulate
+from operator import itemgetter
 from random import Random
 from typing import Generic, TypeVar
 
@@ -51,41 +52,38 @@ class City:
     zips: tuple[str, ...]
 
 
-def _rows(filename: str) -> list[dict[str, str]]:
+def _table(filename: str, item: Callable[[dict[str, str]], T], **where: str) -> Weighted[T]:
+    """A data file's rows whose columns hold the ``where`` values, weighted by ``weight``."""
     text = resources.files("taxmatch.generate").joinpath("data", filename).read_text("utf-8")
-    return list(csv.DictReader(io.StringIO(text)))
+    rows = csv.DictReader(io.StringIO(text))
+    return Weighted(
+        [(item(r), float(r["weight"])) for r in rows if all(r[k] == v for k, v in where.items())]
+    )
+
+
+_name = itemgetter("name")
 
 
 @cache
 def surnames(group: str) -> Weighted[str]:
-    return Weighted(
-        [(r["name"], float(r["weight"])) for r in _rows("surnames.csv") if r["group"] == group]
-    )
+    return _table("surnames.csv", _name, group=group)
 
 
 @cache
 def given_names(group: str, sex: str) -> Weighted[str]:
     """Given names by name group and sex; ``middle_general`` and ``middle_vietnamese`` are
     the middle names people of those groups most often carry."""
-    rows = _rows("given.csv")
-    return Weighted(
-        [(r["name"], float(r["weight"])) for r in rows if r["group"] == group and r["sex"] == sex]
-    )
+    return _table("given.csv", _name, group=group, sex=sex)
 
 
 @cache
 def cities() -> Weighted[City]:
-    return Weighted(
-        [
-            (
-                City(r["city"], r["state"], r["area_code"], tuple(r["zips"].split())),
-                float(r["weight"]),
-            )
-            for r in _rows("cities.csv")
-        ]
+    return _table(
+        "cities.csv",
+        lambda r: City(r["city"], r["state"], r["area_code"], tuple(r["zips"].split())),
     )
 
 
 @cache
 def streets() -> Weighted[str]:
-    return Weighted([(r["name"], float(r["weight"])) for r in _rows("streets.csv")])
+    return _table("streets.csv", _name)

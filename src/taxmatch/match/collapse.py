@@ -118,10 +118,9 @@ def judge_ranked(con: duckdb.DuckDBPyConnection, *, ref: str = "ref") -> None:
                 )
                 _gather(con, ref)
                 rows += _judged(con, helper)
-        con.register("collapse_outcomes", pa.Table.from_batches(rows, schema=OUTCOME_SCHEMA))
-        con.execute("CREATE OR REPLACE TABLE outcomes AS SELECT * FROM collapse_outcomes")
+        con.execute("DROP TABLE IF EXISTS outcomes")
+        con.from_arrow(pa.Table.from_batches(rows, schema=OUTCOME_SCHEMA)).create("outcomes")
     finally:
-        con.unregister("collapse_outcomes")
         con.execute(
             "DROP TABLE IF EXISTS collapse_best; DROP TABLE IF EXISTS collapse_in; "
             "DROP VIEW IF EXISTS collapse_part; DROP TABLE IF EXISTS collapse_valid"

@@ -64,7 +64,6 @@ class Candidate:
 @dataclass(frozen=True, slots=True)
 class Explanation:
     row_number: int
-    prior_bits: float
     candidates: tuple[Candidate, ...]  # best first; empty when no pair reached the floor
     persons: int  # persons above the candidate floor, before ``top`` was applied
     # What the batch's matcher told the decision rule (the workspace's ``outcomes`` row):
@@ -127,7 +126,7 @@ def explain_row(
         _candidate(rank, row, base, best_w, labels, key, decided_key)
         for rank, row in enumerate(rows[: max(1, top)], start=1)
     )
-    return Explanation(row_number, base, candidates, len(rows), inputs)
+    return Explanation(row_number, candidates, len(rows), inputs)
 
 
 _INPUTS = (

@@ -73,16 +73,9 @@ def nickname_table(con: duckdb.DuckDBPyConnection, *, source: str = "valid") -> 
     chunks makes it once, for the whole batch)."""
     found = con.execute(f"SELECT DISTINCT first_name FROM {source}").fetchall()
     names = [row[0] for row in found if row[0]]
-    table = pa.table(
-        {
-            "first_name": names,
-            "nicknames": [sorted(related_first_names(n)) for n in names],
-        },
-        schema=pa.schema([("first_name", pa.string()), ("nicknames", pa.list_(pa.string()))]),
-    )
-    con.register("nick_arrow", table)
-    con.execute("CREATE OR REPLACE TEMP TABLE nick AS SELECT * FROM nick_arrow")
-    con.unregister("nick_arrow")
+    nicknames = [sorted(related_first_names(n)) for n in names]
+    con.execute("CREATE OR REPLACE TEMP TABLE nick (first_name VARCHAR, nicknames VARCHAR[])")
+    con.from_arrow(pa.table({"first_name": names, "nicknames": nicknames})).insert_into("nick")
 
 
 # An address's columns in the order ties between two addresses are broken; with a filing's

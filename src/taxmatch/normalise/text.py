@@ -29,13 +29,9 @@ _KEEP = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 @lru_cache(maxsize=8)
 def _ascii_table(keep: str = "") -> dict[int, str | None]:
     table: dict[int, str | None] = {}
-    for code in range(128):
-        ch = chr(code)
-        up = ch.upper()
-        table[code] = up if up in _KEEP or ch in keep else " "
-    for ch in _APOSTROPHES:
-        table[ord(ch)] = None
-    return table
+    for ch in map(chr, range(128)):
+        table[ord(ch)] = ch.upper() if ch.upper() in _KEEP or ch in keep else " "
+    return table | dict.fromkeys(map(ord, _APOSTROPHES))
 
 
 _TRANSLIT_TABLE = str.maketrans(

@@ -17,10 +17,7 @@ from scourgify.address_constants import DIRECTIONAL_REPLACEMENTS, STREET_TYPE_AB
 
 def _closed(mapping: dict[str, str]) -> MappingProxyType[str, str]:
     """The mapping plus every abbreviation mapped to itself (idempotent lookups)."""
-    closed = dict(mapping)
-    for abbreviation in mapping.values():
-        closed.setdefault(abbreviation, abbreviation)
-    return MappingProxyType(closed)
+    return MappingProxyType(mapping | {v: v for v in mapping.values() if v not in mapping})
 
 
 # Single-word street suffixes (Pub. 28 C1). Multi-word forms ("COUNTY ROAD") stay part of

@@ -68,8 +68,7 @@ def register_strings(
 def candidate_filings(con: duckdb.DuckDBPyConnection, groups: str, key: str) -> None:
     """``_cand_f``: the filings of the few groups (of ``_gk`` or ``_pg``) the SQL ``groups``
     selects, keyed by their column ``key``; ``_cand_mode``: their modal fields per key."""
-    con.execute("DROP TABLE IF EXISTS _cand_f")
-    con.execute("DROP TABLE IF EXISTS _cand_mode")
+    con.execute("DROP TABLE IF EXISTS _cand_f; DROP TABLE IF EXISTS _cand_mode")
     con.execute(
         f"""CREATE TEMP TABLE _cand_f AS
             WITH g AS ({groups})

@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 import duckdb
@@ -72,21 +73,15 @@ def _name_row(raw: tuple[str, ...]) -> tuple[str, ...]:
     return (*raw, n.first, n.middle, n.last, n.suffix, n.last_key)
 
 
+_ADDRESS_PARTS = attrgetter(
+    "house_number", "street", "unit", "po_box", "city", "state", "zip5", "street_line"
+)
+
+
 def _address_row(raw: tuple[str, ...]) -> tuple[str, ...]:
     # A line that does not parse is kept as filed, without a house number: it will
     # not corroborate anything, but its city, state and ZIP still say where it is.
-    a = parse_address(*raw).address or salvage_address(*raw)
-    return (
-        *raw,
-        a.house_number,
-        a.street,
-        a.unit,
-        a.po_box,
-        a.city,
-        a.state,
-        a.zip5,
-        a.street_line,
-    )
+    return (*raw, *_ADDRESS_PARTS(parse_address(*raw).address or salvage_address(*raw)))
 
 
 def _insert_normalised(
@@ -101,9 +96,8 @@ def _insert_normalised(
     cur.execute(select)
     while rows := cur.fetchmany(_CHUNK):
         columns = zip(*map(normalise, rows), strict=True)
-        con.register("n", pa.table({f"c{i}": list(c) for i, c in enumerate(columns)}))
-        con.execute(f"INSERT INTO {table} SELECT * FROM n")
-        con.unregister("n")
+        normalised = pa.table({f"c{i}": list(c) for i, c in enumerate(columns)})
+        con.from_arrow(normalised).insert_into(table)
 
 
 def _snapshot_id(shas: Sequence[str]) -> str:
@@ -138,17 +132,14 @@ def load_reference(
     con = duckdb.connect(str(tmp))
     try:
         con.execute("SET preserve_insertion_order=false")
-        con.register("chunk", MASTER_SCHEMA.empty_table())
-        con.execute("CREATE TABLE raw AS SELECT * FROM chunk")
+        con.from_arrow(MASTER_SCHEMA.empty_table()).create("raw")
         rows = 0
         for path in files:
             for batch in iter_master(path, chunk_rows=_CHUNK):
-                con.register("chunk", batch)
-                con.execute("INSERT INTO raw SELECT * FROM chunk")
+                con.from_arrow(batch).insert_into("raw")
                 rows += batch.num_rows
                 if progress is not None:
                     progress(batch.num_rows)
-        con.unregister("chunk")
         if not rows:
             raise InputFileError(str(files[0]), "master file has no rows")
         _build_filings(con)

@@ -145,9 +145,7 @@ class BatchWorkspace:
         """Drop what a previous, interrupted run left behind."""
         for table in ("records", "final", "outcomes"):
             self.con.execute(f"DROP TABLE IF EXISTS {table}")
-        self.con.register("records_empty", RECORD_SCHEMA.empty_table())
-        self.con.execute("CREATE TABLE records AS SELECT * FROM records_empty")
-        self.con.unregister("records_empty")
+        self.con.from_arrow(RECORD_SCHEMA.empty_table()).create("records")
 
     def persist(self, path: Path, *, con: duckdb.DuckDBPyConnection | None = None) -> None:
         """Write a borrowed (in-memory) workspace's ``PERSISTED`` tables and ``valid`` view to
@@ -184,9 +182,7 @@ class BatchWorkspace:
         return Persisting(self, path)
 
     def append_records(self, table: pa.Table) -> None:
-        self.con.register("chunk", table)
-        self.con.execute("INSERT INTO records SELECT * FROM chunk")
-        self.con.unregister("chunk")
+        self.con.from_arrow(table).insert_into("records")
 
     def iter_counts(self, cap: int, chunk: int = 100_000) -> Iterator[pa.RecordBatch]:
         """Whole-batch counts of the rows some whole-batch rule may apply to (a repeated

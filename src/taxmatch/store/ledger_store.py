@@ -18,7 +18,6 @@ error or a result (problems name batches, chunks, row numbers and sequence numbe
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Iterable, Sequence
 from contextlib import closing
 from dataclasses import fields, replace
@@ -59,6 +58,7 @@ from taxmatch.store.models import (
     entry_from_row,
     entry_params,
     ledger_entries,
+    parse_payload,
 )
 from taxmatch.store.models import ledger_head as head_table
 
@@ -193,7 +193,7 @@ def verify_store(
             break
         try:
             if row.event_type in _CLAIMING or '"bound_' in payload:
-                parsed = _parsed(seq, payload)
+                parsed = parse_payload(seq, payload)
                 claims.see(seq, row.event_type, row.object_id, parsed)
                 bound.see(seq, row.event_type, row.object_id, parsed)
         except LedgerError:
@@ -219,16 +219,6 @@ def verify_store(
     if problem is None:
         return replace(result, bound=checked)
     return replace(result, ok=False, first_bad_seq=problem[0], problem=problem[1], bound=checked)
-
-
-def _parsed(seq: int, payload_text: str) -> dict[str, Any]:
-    try:
-        payload = json.loads(payload_text)
-    except (ValueError, RecursionError):
-        payload = None
-    if not isinstance(payload, dict):
-        raise LedgerError(f"ledger entry {seq} has a malformed payload")
-    return payload
 
 
 def _verify_decisions(conn: Connection, claims: _Claims, chain: VerifyResult) -> VerifyResult:

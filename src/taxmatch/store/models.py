@@ -344,6 +344,17 @@ def entry_params(entry: LedgerEntry) -> Params:
     return {**params, "ledger_schema": LEDGER_SCHEMA, "payload": canonical_payload(entry.payload)}
 
 
+def parse_payload(seq: int, payload_text: str) -> dict[str, Any]:
+    """A stored payload's JSON object; ``LedgerError`` when it is not one."""
+    try:
+        payload = json.loads(payload_text)
+    except (ValueError, TypeError, RecursionError):
+        payload = None
+    if not isinstance(payload, dict):
+        raise LedgerError(f"ledger entry {seq} has a malformed payload")
+    return payload
+
+
 def entry_from_row(row: Row[Any]) -> LedgerEntry:
     """A stored row as a ``LedgerEntry``; ``LedgerError`` if it cannot be one.
 
@@ -354,12 +365,9 @@ def entry_from_row(row: Row[Any]) -> LedgerEntry:
     seq = values["seq"]
     if values.pop("ledger_schema") != LEDGER_SCHEMA:
         raise LedgerError(f"ledger entry {seq} has an unknown schema version")
-    try:
-        payload = json.loads(values["payload"])
-        if not isinstance(payload, dict) or canonical_payload(payload) != values["payload"]:
-            raise LedgerError(f"ledger entry {seq} has a malformed payload")
-    except (ValueError, TypeError, RecursionError):
-        raise LedgerError(f"ledger entry {seq} has a malformed payload") from None
+    payload = parse_payload(seq, values["payload"])
+    if canonical_payload(payload) != values["payload"]:
+        raise LedgerError(f"ledger entry {seq} has a malformed payload")
     if not isinstance(values["success"], bool):
         raise LedgerError(f"ledger entry {seq} has a malformed success flag")
     values["payload"] = payload

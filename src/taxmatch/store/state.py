@@ -14,7 +14,7 @@ load a whole table into memory, or change a ledger entry once written.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -137,9 +137,8 @@ class StateStore(StateBase):
 
         Refuses to extend a ledger whose head row does not match its last entry.
         """
-        clock = now or (lambda: datetime.now(UTC))
         with self.writing("append_ledger") as conn:
-            entries = self.append(conn, drafts, clock())
+            entries = self.append(conn, drafts, None if now is None else now())
             if not entries:
                 return str(conn.execute(select(ledger_head.c.entry_hash)).scalar_one())
         return announce(len(entries), entries[-1])
