@@ -24,6 +24,7 @@ from taxmatch.contracts import Address
 from taxmatch.normalise.address_line import (
     UNIT_ID,
     fast_accepts,
+    house_shape_known,
     lenient_accepts,
     line_tokens,
     render_street,
@@ -202,6 +203,10 @@ def _parse_line(line: str, use_fast: bool = True) -> _Line:
     accepted = use_fast and fast_accepts(house, street_tokens)
     if not accepted and len(tokens) <= _MAX_TOKENS:
         accepted = usaddress_accepts(f"{house} {street}", house.count(" ") + 1)
+        if not accepted and not house.isdigit() and house_shape_known(house):
+            # A fraction, grid or hyphenated house number is judged by its own pattern;
+            # usaddress, which knows "12 1/2" but not "12 1/3", judges only the street.
+            accepted = usaddress_accepts(f"1 {street}", 1)
     if not accepted:
         accepted = lenient_accepts(house, street_tokens)
     if not accepted:

@@ -151,6 +151,12 @@ def _is_plain_word(token: str) -> bool:
 NOT_NAME_WORDS = frozenset(DIRECTIONALS) | frozenset(UNIT_DESIGNATORS)
 
 
+def house_shape_known(house: str) -> bool:
+    """A house number of a shape USPS delivers to: plain, with a letter, a fraction or a
+    hyphen, or a grid number."""
+    return _PLAIN_HOUSE.fullmatch(house) is not None
+
+
 def fast_accepts(house: str, street: tuple[str, ...]) -> bool:
     """The common unambiguous shapes: 123 [DIR] NAME TYPE, 123 NAME TYPE DIR, 123 [DIR]
     BROADWAY [DIR].
@@ -214,7 +220,7 @@ def lenient_accepts(house: str, street: tuple[str, ...]) -> bool:
     state code ("123 MAIN ST SPRINGFIELD IL" is a whole address on one line), or a street
     with no word of three letters.
     """
-    if not _PLAIN_HOUSE.fullmatch(house):
+    if not house_shape_known(house):
         return False
     if _common_street(street):  # "27W088 S MEEKER AVE", "12 1/2 1ST ST"
         return True
