@@ -345,3 +345,22 @@ def test_a_witness_of_an_unknown_version_is_refused(
     assert result.exit_code == 2
     assert "unknown version" in result.output
     assert str(witness) in result.output
+
+
+def test_batch_show_gives_the_summary_and_its_accuracy_estimate(
+    ran: tuple[Path, str, Path], cli_env: str
+) -> None:
+    store, batch_id, package = ran
+    shown = invoke("batch", "show", "--store", str(store), batch_id, "--json")
+    assert shown.exit_code == 0
+    assert json.loads(shown.output) == read_summary(package)
+    assert read_summary(package)["accuracy_estimate"]["probes"] > 0
+    text = invoke("batch", "show", "--store", str(store), batch_id).output
+    assert f"batch {batch_id}: 3 input rows" in text
+    assert "shadow probes)" in text
+    assert "wrong address rate" in text
+    assert "model's expected false matches among disclosures" in text
+    assert MARIA not in text
+    missing = CliRunner().invoke(main, ["batch", "show", "--store", str(store), "B" + "0" * 20])
+    assert missing.exit_code == 4
+    assert "not found" in missing.output
