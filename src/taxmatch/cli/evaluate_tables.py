@@ -11,7 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from taxmatch.contracts import Outcome
-from taxmatch.pipeline.evaluate_result import MISSING, REJECTED, Evaluation, Metrics
+from taxmatch.pipeline.evaluate_result import (
+    ESTIMATED,
+    MISSING,
+    REJECTED,
+    Evaluation,
+    Metrics,
+    estimate_covers,
+)
 
 
 def _pct(value: float | None) -> str:
@@ -93,6 +100,8 @@ def render_evaluation(ev: Evaluation) -> str:
             val.add_row(group, *(fmt(getattr(m, attr)) for _, attr, fmt in _VALIDATION))
     console.print(val)
     console.print(_confusion_table(ev))
+    if ev.estimate is not None and ev.estimate["probes"]:
+        console.print(_estimate_table(ev))
     if ev.reason_codes:
         codes = Table(title="Reason codes", title_justify="left")
         for name in ("code", "expected", "reported", "both"):
@@ -124,4 +133,23 @@ def _confusion_table(ev: Evaluation) -> Table:
         table.add_column(c, justify="right")
     for expected, row in ev.confusion.items():
         table.add_row(expected, *(_n(row.get(c, 0)) for c in cols))
+    return table
+
+
+def _estimate_table(ev: Evaluation) -> Table:
+    """The package's own estimate (its shadow probes) beside what the truth measures."""
+    assert ev.estimate is not None
+    table = Table(
+        title=f"The batch's own estimate ({ev.estimate['probes']:,} shadow probes) vs measured",
+        title_justify="left",
+    )
+    for name in ("rate", "measured", "estimate", "95 % interval", "covers"):
+        table.add_column(name, justify="left" if name == "rate" else "right")
+    covers = estimate_covers(ev)
+    for name in ESTIMATED:
+        est = ev.estimate[name]
+        covered = {True: "yes", False: "NO", None: "n/a"}[covers[name]]
+        interval = f"{_pct(est['low'])} – {_pct(est['high'])}"
+        measured = _pct(getattr(ev.overall, name))
+        table.add_row(name.replace("_", " "), measured, _pct(est["estimate"]), interval, covered)
     return table

@@ -22,6 +22,7 @@ import csv
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
@@ -56,6 +57,7 @@ from taxmatch.pipeline.evaluate_result import (
     metrics,
     tally,
 )
+from taxmatch.policy.accuracy import AccuracyEstimate
 from taxmatch.policy.validate import GENERATED_ID_PREFIX
 from taxmatch.store.state import STATE_FILE, StateStore
 
@@ -292,7 +294,8 @@ def evaluate_package(
             key = _load_person_keys(con, batch_id, store, database_url)
         else:
             _load(con, "person_keys", _KEYS, ())
-        return _tally(con, batch_id, check, key)
+        estimate: AccuracyEstimate | None = summary.get("accuracy_estimate")
+        return replace(_tally(con, batch_id, check, key), estimate=estimate)
     finally:
         con.close()
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Literal
 
 from taxmatch.contracts import Outcome
+from taxmatch.policy.accuracy import AccuracyEstimate
 
 EVALUATION_SCHEMA = "taxmatch/evaluation/v1"
 
@@ -103,6 +104,28 @@ class Evaluation:
     truth_unjoinable: int  # truth rows with an empty or repeated request_id
     truth_not_in_package: int
     package_not_in_truth: int
+    # The package's own estimate (its shadow probes), to set beside what the truth measures.
+    estimate: AccuracyEstimate | None = None
+
+
+ESTIMATED: tuple[Literal["wrong_person_rate", "wrong_address_rate", "recall"], ...] = (
+    "wrong_person_rate",
+    "wrong_address_rate",
+    "recall",
+)
+
+
+def estimate_covers(ev: Evaluation) -> dict[str, bool | None]:
+    """Whether each rate the package estimated has the measured rate inside its 95 %
+    interval (None where either side is missing)."""
+    covers: dict[str, bool | None] = {}
+    for name in ESTIMATED:
+        measured = getattr(ev.overall, name)
+        est = ev.estimate[name] if ev.estimate is not None else None
+        low, high = (est["low"], est["high"]) if est is not None else (None, None)
+        known = measured is not None and low is not None and high is not None
+        covers[name] = low <= measured <= high if known else None
+    return covers
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +195,8 @@ def evaluation_dict(ev: Evaluation) -> dict[str, object]:
         "strata": {tag: metrics_dict(m) for tag, m in ev.strata.items()},
         "confusion": ev.confusion,
         "reason_codes": {code: asdict(c) for code, c in ev.reason_codes.items()},
+        "accuracy_estimate": ev.estimate,
+        "estimate_covers": estimate_covers(ev),
         "not_joined": {
             "generated_ids": ev.generated_ids,
             "truth_unjoinable": ev.truth_unjoinable,

@@ -337,3 +337,39 @@ def test_recall_counts_only_rows_truth_says_to_disclose() -> None:
     assert (m.disclosed, m.right, m.found, m.findable) == (2, 2, 1, 2)
     assert m.precision == 1.0
     assert m.recall == pytest.approx(1 / 2)
+
+
+def test_the_packages_own_estimate_is_set_beside_the_measured_rates(
+    batch_files: tuple[Path, Path],
+) -> None:
+    truth, package = batch_files
+    summary = json.loads((package / "summary.json").read_text(encoding="utf-8"))
+    # Measured (address only): wrong person 1/5, wrong address 2/5, recall 3/5.
+    summary["accuracy_estimate"] = {
+        "probes": 2000,
+        "wrong_person_rate": {"estimate": 0.25, "low": 0.1, "high": 0.3},  # covers 0.2
+        "wrong_address_rate": {"estimate": 0.01, "low": 0.005, "high": 0.02},  # misses 0.4
+        "recall": {"estimate": None, "low": None, "high": None},
+        "model_expected_wrong": 0.5,
+    }
+    (package / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    ev = evaluate_package(truth, package)
+    doc = evaluation_dict(ev)
+    assert doc["accuracy_estimate"] == summary["accuracy_estimate"]
+    assert doc["estimate_covers"] == {
+        "wrong_person_rate": True,
+        "wrong_address_rate": False,
+        "recall": None,
+    }
+    table = render_evaluation(ev)
+    assert "own estimate (2,000 shadow probes)" in table
+    assert "NO" in table.split("own estimate")[1]
+
+
+def test_a_package_without_probes_has_no_estimate(batch_files: tuple[Path, Path]) -> None:
+    ev = evaluate_package(*batch_files)
+    assert ev.estimate is None
+    assert evaluation_dict(ev)["estimate_covers"] == dict.fromkeys(
+        ("wrong_person_rate", "wrong_address_rate", "recall")
+    )
+    assert "own estimate" not in render_evaluation(ev)
