@@ -14,10 +14,10 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from taxmatch.cli import main
-from taxmatch.contracts import PACKAGE_SCHEMA
 from taxmatch.pipeline.accounting import annual_report
 from taxmatch.pipeline.officers import LOCK_AFTER
 from taxmatch.store.state import DecisionRow, SubjectRow
+from tests.unit.disclose.test_package import SUMMARY_DOC
 
 from .conftest import ORIGIN, PASSWORD, Console, build_console
 
@@ -534,22 +534,8 @@ def _held_summary(package: Path) -> None:
     """A done batch's summary.json whose shadow probes put it under an accuracy hold."""
     rate = {"estimate": 0.03, "low": 0.02, "high": 0.045}
     summary = {
-        "schema": PACKAGE_SCHEMA,
+        **SUMMARY_DOC,  # a valid summary, with this batch's id and probes
         "batch_id": package.name,
-        "input_rows": 6,
-        "counts": {"DISCLOSED": 0, "REVIEW": 3},
-        "reason_codes": {},
-        "input_sha256": "a" * 64,
-        "envelope_sha256": "b" * 64,
-        "requesting_agency": "ICE",
-        "as_of": "2026-11-30",
-        "policy": {"version": "2026.1", "sha256": "c" * 64},
-        "model": {"version": "fs-2", "sha256": "d" * 64},
-        "matcher": "probabilistic",
-        "reference_snapshot_id": "ref-1",
-        "ledger_head": {"seq": 1, "hash": "e" * 64},
-        "started_utc": "2026-11-30T00:00:00.000000Z",
-        "finished_utc": "2026-11-30T00:00:01.000000Z",
         "accuracy_estimate": {
             "probes": 2000,
             "wrong_person_rate": rate,

@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from taxmatch.cli.render import percent
 from taxmatch.contracts import Outcome
 from taxmatch.pipeline.evaluate_result import (
     ESTIMATED,
@@ -19,10 +20,6 @@ from taxmatch.pipeline.evaluate_result import (
     Metrics,
     estimate_covers,
 )
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f} %"
 
 
 def _n(value: int | None) -> str:
@@ -42,11 +39,11 @@ _DISCLOSURES: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("old address", "right_person_not_latest", _n),
     ("unattributed", "unattributed", _n),
     ("incomplete", "incomplete", _n),
-    ("precision", "precision", _pct),
-    ("wrong addr", "wrong_address_rate", _pct),
-    ("wrong person", "wrong_person_rate", _pct),
+    ("precision", "precision", percent),
+    ("wrong addr", "wrong_address_rate", percent),
+    ("wrong person", "wrong_person_rate", percent),
     ("findable", "findable", _n),
-    ("recall", "recall", _pct),
+    ("recall", "recall", percent),
     ("pending", "pending", _n),
 )
 _VALIDATION: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
@@ -54,9 +51,9 @@ _VALIDATION: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("rejected", "rejected", _n),
     ("both", "both_rejected", _n),
     ("same codes", "codes_equal", _n),
-    ("precision", "rejection_precision", _pct),
-    ("recall", "rejection_recall", _pct),
-    ("code agreement", "code_agreement", _pct),
+    ("precision", "rejection_precision", percent),
+    ("recall", "rejection_recall", percent),
+    ("code agreement", "code_agreement", percent),
 )
 _LEGEND = (
     "right: address equals truth (street line, unit, ZIP5) · old address: right person, "
@@ -149,7 +146,7 @@ def _estimate_table(ev: Evaluation) -> Table:
     for name in ESTIMATED:
         est = ev.estimate[name]
         covered = {True: "yes", False: "NO", None: "n/a"}[covers[name]]
-        interval = f"{_pct(est['low'])} – {_pct(est['high'])}"
-        measured = _pct(getattr(ev.overall, name))
-        table.add_row(name.replace("_", " "), measured, _pct(est["estimate"]), interval, covered)
+        interval = f"{percent(est['low'])} – {percent(est['high'])}"
+        measured = percent(getattr(ev.overall, name))
+        table.add_row(name.replace("_", " "), measured, percent(est["estimate"]), interval, covered)
     return table

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from taxmatch.contracts import REASON_DESCRIPTIONS, Outcome, ReasonCode
 from taxmatch.owner_only import write_private_text
+from taxmatch.pipeline.evaluate_result import ESTIMATED
 
 if TYPE_CHECKING:
     from taxmatch.disclose.package import BatchSummary
@@ -63,7 +64,8 @@ def render_summary(summary: BatchSummary, package: Path) -> str:
     return buf.getvalue().rstrip()
 
 
-def _rate(value: float | None) -> str:
+def percent(value: float | None) -> str:
+    """A rate as a percentage with two decimals; "n/a" when there is none."""
     return "n/a" if value is None else f"{100 * value:.2f} %"
 
 
@@ -78,10 +80,10 @@ def _print_accuracy(console: Console, summary: BatchSummary) -> None:
         )
         for column in ("measure", "estimate", "95 % interval"):
             table.add_column(column, justify="left" if column == "measure" else "right")
-        for name in ("wrong_person_rate", "wrong_address_rate", "recall"):
+        for name in ESTIMATED:
             rate = est[name]
-            interval = f"{_rate(rate['low'])} – {_rate(rate['high'])}"
-            table.add_row(name.replace("_", " "), _rate(rate["estimate"]), interval)
+            interval = f"{percent(rate['low'])} – {percent(rate['high'])}"
+            table.add_row(name.replace("_", " "), percent(rate["estimate"]), interval)
         console.print(table)
     else:
         console.print("accuracy estimate: no shadow probes ran (policy accuracy.shadow_probes)")

@@ -44,7 +44,7 @@ from taxmatch.normalise.address import parse_address
 from taxmatch.normalise.names import normalise_name
 from taxmatch.pipeline.evaluate import address_key
 from taxmatch.pipeline.record import summary_of
-from taxmatch.policy.accuracy import AccuracyHold, ProbeCounts, estimate, hold_for
+from taxmatch.policy.accuracy import AccuracyHold, ProbeCounts, hold_for
 from taxmatch.policy.decide import address_age_years, decide
 from taxmatch.policy.model import Policy
 from taxmatch.reference.probes import ProbePerson, names_on_file, probe_people
@@ -286,7 +286,7 @@ def shadow_probes(
         memory_limit=run.req.memory_limit,
         match=match,
     )
-    hold = hold_for(estimate(counts, 0.0), counts, run.policy.accuracy.min_precision)
+    hold = hold_for(counts, run.policy.accuracy.min_precision)
     payload: dict[str, PayloadValue] = {**asdict(counts), "held": hold is not None}
     if hold is not None:
         payload["estimated_precision"] = hold["estimated_precision"]

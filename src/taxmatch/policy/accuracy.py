@@ -84,21 +84,18 @@ def estimate(counts: ProbeCounts, model_expected_wrong: float) -> AccuracyEstima
     }
 
 
-def hold_for(
-    est: AccuracyEstimate, counts: ProbeCounts, min_precision: float | None
-) -> AccuracyHold | None:
+def hold_for(counts: ProbeCounts, min_precision: float | None) -> AccuracyHold | None:
     """The hold a batch is under when its estimated precision (1 − the wrong-address
     rate among the probes' disclosures) is below the policy's floor; None otherwise: no
     floor, or fewer than ``MIN_DISCLOSED_FOR_HOLD`` probes disclosed."""
-    wrong = est["wrong_address_rate"]["estimate"]
-    if min_precision is None or wrong is None or 1 - wrong >= min_precision:
+    if min_precision is None or counts.disclosed < MIN_DISCLOSED_FOR_HOLD:
         return None
-    if counts.disclosed < MIN_DISCLOSED_FOR_HOLD:
+    precision = round(1 - counts.wrong_address / counts.disclosed, 6)
+    if precision >= min_precision:
         return None
-    precision = round(1 - wrong, 6)
     return {
         "reason": (
-            f"estimated precision {precision:.4f} from {est['probes']} shadow probes is below "
+            f"estimated precision {precision:.4f} from {counts.probes} shadow probes is below "
             f"the policy floor accuracy.min_precision {min_precision:.4f}"
         ),
         "min_precision": min_precision,

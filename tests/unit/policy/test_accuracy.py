@@ -50,24 +50,24 @@ def test_estimate_has_the_summary_shape() -> None:
 
 def test_hold_only_below_the_floor() -> None:
     counts = ProbeCounts(probes=500, findable=450, disclosed=400, wrong_address=10, found=390)
-    est = estimate(counts, 0.0)  # precision 0.975
-    assert hold_for(est, counts, None) is None
-    assert hold_for(est, counts, 0.97) is None
-    assert hold_for(est, counts, 0.975) is None
-    hold = hold_for(est, counts, 0.98)
+    # precision 0.975
+    assert hold_for(counts, None) is None
+    assert hold_for(counts, 0.97) is None
+    assert hold_for(counts, 0.975) is None
+    hold = hold_for(counts, 0.98)
     assert hold is not None
     assert hold["estimated_precision"] == 0.975
     assert hold["min_precision"] == 0.98
     assert "500 shadow probes" in hold["reason"]
     # No disclosure among the probes: no estimate, no hold.
     nothing = ProbeCounts(probes=5, findable=5)
-    assert hold_for(estimate(nothing, 0.0), nothing, 0.99) is None
+    assert hold_for(nothing, 0.99) is None
 
 
 def test_no_hold_on_a_handful_of_disclosed_probes() -> None:
     few = ProbeCounts(probes=12, findable=10, disclosed=MIN_DISCLOSED_FOR_HOLD - 1, wrong_address=9)
-    assert hold_for(estimate(few, 0.0), few, 0.99) is None
+    assert hold_for(few, 0.99) is None
     enough = ProbeCounts(
         probes=120, findable=110, disclosed=MIN_DISCLOSED_FOR_HOLD, wrong_address=9
     )
-    assert hold_for(estimate(enough, 0.0), enough, 0.99) is not None
+    assert hold_for(enough, 0.99) is not None
