@@ -110,7 +110,7 @@ def test_a_batch_below_the_floor_is_held(
     bad = ProbeCounts(
         probes=250, findable=220, disclosed=200, wrong_person=10, wrong_address=100, found=100
     )
-    monkeypatch.setattr(probes, "judge", lambda *args: bad)
+    monkeypatch.setattr(probes, "verdicts", lambda *a: [bad] + [ProbeCounts()] * (len(a[0]) - 1))
     plain = run(model_store, tmp_path, "  shadow_probes: 0", "LTR-FREE")
     held = run(model_store, tmp_path, "  shadow_probes: 250\n  min_precision: 0.99", "LTR-HELD")
 
@@ -134,9 +134,43 @@ def test_a_batch_below_the_floor_is_held(
             for e in state.iter_ledger()
             if e.object_id == held.batch_id and e.event_type == "accuracy_probed"
         )
-    held_payload = {"held": True, "estimated_precision": 0.5, "min_precision": 0.99}
+    held_payload = {
+        "held": True,
+        "estimated_precision": 0.5,
+        "min_precision": 0.99,
+        "flagged_groups": 0,  # the policy sets no group ceiling
+    }
     assert entry.payload == {**asdict(bad), **held_payload}
     assert batch is not None
     # The release of its held rows needs a supervisor, whatever the batch's size.
     policy, text = load_policy(policy_file(tmp_path, "  shadow_probes: 250\n  min_precision: 0.99"))
     assert "accuracy" in second_person_needed(batch, policy, policy_sha256(text))
+
+
+def test_a_flagged_groups_disclosures_go_to_review(
+    model_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = run(model_store, tmp_path, "  shadow_probes: 0", "LTR-PLAIN")
+    disclosed = {
+        g["group"]: g["outcomes"]["DISCLOSED"]
+        for g in read_summary(plain.package)["coverage"]["groups"]
+    }
+    # a group that holds some of the batch's disclosures, not all
+    group = next(n for n, d in disclosed.items() if 0 < d < plain.counts["DISCLOSED"])
+    # Its probes: 3 of 10 disclosures at the wrong address, far above a 1 % ceiling.
+    bad = ProbeCounts(probes=12, findable=10, disclosed=10, wrong_address=3, found=7)
+    monkeypatch.setattr(probes, "by_group", lambda *a: {group: bad})
+    accuracy = "  shadow_probes: 50\n  group_max_wrong_address: 0.01"
+    held = run(model_store, tmp_path, accuracy, "LTR-GROUP")
+
+    coverage = read_summary(held.package)["coverage"]
+    assert coverage["flagged"] == [group]
+    assert coverage["ceiling"] == 0.01
+    figures = {g["group"]: g for g in coverage["groups"]}
+    assert figures[group]["outcomes"]["DISCLOSED"] == 0
+    assert figures[group]["flagged"] == 1
+    assert figures[group]["wrong_address_rate"]["estimate"] == 0.3
+    # Only the group's would-be disclosures wait for review; the rest are disclosed.
+    assert held.counts["DISCLOSED"] == plain.counts["DISCLOSED"] - disclosed[group]
+    assert held.counts.get("REVIEW", 0) == plain.counts.get("REVIEW", 0) + disclosed[group]
+    assert len(read_package(held.package)["disclosed"]) == held.counts["DISCLOSED"]

@@ -35,6 +35,7 @@ from taxmatch.errors import PackageError
 from taxmatch.files.inputs import sha256_file
 from taxmatch.owner_only import make_dir, write_private_text
 from taxmatch.policy.accuracy import AccuracyEstimate, AccuracyHold
+from taxmatch.policy.coverage import Coverage
 
 PACKAGE_FILES = ("disclosed.csv", "rejected.csv", "unmatched.csv", "pending.csv")
 SUMMARY = "summary.json"
@@ -73,6 +74,7 @@ class BatchSummary(TypedDict):
     # Packages before shadow probes lack these; a held batch has ``accuracy_hold``.
     accuracy_estimate: NotRequired[AccuracyEstimate]
     accuracy_hold: NotRequired[AccuracyHold]
+    coverage: NotRequired[Coverage]  # outcomes and probe error rates by group
 
 
 _BATCH_SUMMARY: TypeAdapter[BatchSummary] = TypeAdapter(BatchSummary)

@@ -178,6 +178,12 @@ def _po_box(tokens: tuple[str, ...]) -> str | None:
     return None
 
 
+def opens_as_po_box(line: str) -> bool:
+    """Whether a street line is written as a PO box ("P.O. Box 12", "POB 12"), even one
+    without a usable box number."""
+    return _po_box(line_tokens(line)) is not None
+
+
 @lru_cache(maxsize=1 << 16)
 def _parse_line(line: str, use_fast: bool = True) -> _Line:
     """Segment, render and accept one street line. ``use_fast=False`` is for tests."""

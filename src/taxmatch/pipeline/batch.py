@@ -34,8 +34,10 @@ from taxmatch.pipeline.retain import retain_inputs
 from taxmatch.pipeline.staging import validate_into, validation_workers
 from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.accuracy import estimate
+from taxmatch.policy.coverage import coverage, lookback, mask_of, measures
 from taxmatch.policy.model import Policy, policy_sha256
 from taxmatch.policy.validate import make_context
+from taxmatch.reference.coverage import row_groups
 from taxmatch.reference.snapshot import ReferenceInfo, current_reference
 from taxmatch.reference.workspace import BATCH_MEMORY_LIMIT, BatchWorkspace, Persisting
 from taxmatch.store.state import BatchRow, StateStore
@@ -302,19 +304,27 @@ def _run(
             match(ws.con, bar.advance)
         emit(Event.MATCHING_DONE, batch_id=batch_id, seconds=_since(t1))
         probes = shadow_probes(run, state, work, bar, lambda con: match(con, None))
+        row_groups(ws.con, reference_path, "outcomes", lookback(req.as_of, policy))
 
         bar.stage("writing package", rows)
         stash = DisclosureStash(ws, batch_id, disclosed_fields(policy))
         try:
             with PackageWriter(req.out, batch_id, phone=policy.disclosure.phone) as pkg:
-                counts, reasons, expected_wrong = write_outputs(
-                    req, state, ws, pkg, batch_id, policy, stash, bar, held=probes.hold is not None
+                held = probes.hold is not None
+                w = write_outputs(
+                    *(req, state, ws, pkg, batch_id, policy, stash, bar),
+                    held=held,
+                    held_groups=mask_of(probes.flagged),
                 )
+                counts = w.counts
+                groups = measures(w.groups, probes.groups, probes.flagged)
                 # The kill switch's last check: nothing is disclosed before the seal.
                 bar.stage("sealing", None)
                 finished = datetime.now(UTC)
-                summary = _summary(run, rows, counts, reasons, state.ledger_head(), finished)
-                summary["accuracy_estimate"] = estimate(probes.counts, expected_wrong)
+                summary = _summary(run, rows, counts, w.reasons, state.ledger_head(), finished)
+                summary["accuracy_estimate"] = estimate(probes.counts, w.expected_wrong)
+                ceiling = policy.accuracy.group_max_wrong_address
+                summary["coverage"] = coverage(groups, ceiling)
                 if probes.hold is not None:
                     summary["accuracy_hold"] = probes.hold
                 package = pkg.finish(summary)

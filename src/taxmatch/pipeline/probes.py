@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from random import Random
@@ -44,9 +44,11 @@ from taxmatch.normalise.address import parse_address
 from taxmatch.normalise.names import normalise_name
 from taxmatch.pipeline.evaluate import address_key
 from taxmatch.pipeline.record import summary_of
-from taxmatch.policy.accuracy import AccuracyHold, ProbeCounts, hold_for
+from taxmatch.policy.accuracy import AccuracyHold, ProbeCounts, hold_for, total
+from taxmatch.policy.coverage import GROUPS, flag, lookback, mask_of, request_shape
 from taxmatch.policy.decide import address_age_years, decide
 from taxmatch.policy.model import Policy
+from taxmatch.reference.coverage import row_groups
 from taxmatch.reference.probes import ProbePerson, names_on_file, probe_people
 from taxmatch.reference.workspace import RECORD_SCHEMA, BatchWorkspace
 from taxmatch.store.state import StateStore
@@ -59,6 +61,10 @@ OLDER_ADDRESS_SHARE = 0.6  # as the generator's requests: often an older address
 
 Key = tuple[str, str, str]
 _ADDRESS_COLUMNS = ("street_address", "unit", "city", "state", "zip")
+_MASKS = (
+    "SELECT coalesce(groups, 0) FROM records LEFT JOIN row_groups USING (row_number) "
+    "ORDER BY row_number"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +77,7 @@ class Probe:
     own: frozenset[Key]  # every address of the person this probe was built from
     # The person is in the master and the request names them well enough to be found.
     findable: bool = False
+    subject: str = ""  # the person's canonical TIN, for their coverage groups ("": made up)
 
 
 def requested_years(as_of: date, policy: Policy) -> tuple[int, int]:
@@ -135,7 +142,8 @@ def build_probes(
         if noised is not None:
             latest = frozenset(_key(a) for a in p.latest_addresses)
             own = frozenset(_key(a) for a in p.addresses)
-            probes.append(Probe(noised[0], frozenset(p.tins), latest, own, findable=noised[1]))
+            probe = Probe(noised[0], frozenset(p.tins), latest, own, noised[1], p.tin)
+            probes.append(probe)
     return probes
 
 
@@ -162,12 +170,14 @@ def probe_records(probes: Sequence[Probe], years: tuple[int, int]) -> pa.Table:
         name = normalise_name(f["first_name"], f["middle_name"], f["last_name"], f["suffix"])
         address = parse_address(*(f[k] for k in _ADDRESS_COLUMNS)).address
         dob = f.get("date_of_birth")
+        unit, box = (address.unit, bool(address.po_box)) if address is not None else ("", False)
         values: dict[str, object] = {
             "row_number": n,
             "request_id": f"PROBE-{n}",
             "officer_id": "",
             "mask": 0 if address is not None else 1,
             "fields": "",
+            "shape": request_shape(name.first, name.middle, name.last, unit, box),
             "first_name": name.first,
             "middle_name": name.middle,
             "last_name": name.last,
@@ -190,28 +200,59 @@ def _same_door(got: Key, probe: Probe) -> bool:
     return got in probe.own or any(got[0] == k[0] for k in probe.latest)
 
 
-def judge(
+def verdicts(
     probes: Sequence[Probe], outcomes: dict[str, list[object]], policy: Policy, as_of: date
-) -> ProbeCounts:
-    """Count how the probes came out: ``outcomes`` is the probe workspace's ``outcomes``
-    table (as columns), in row order."""
-    n = {"findable": 0, "disclosed": 0, "wrong_person": 0, "wrong_address": 0, "found": 0}
+) -> list[ProbeCounts]:
+    """How each probe came out, as counts of one probe: ``outcomes`` is the probe
+    workspace's ``outcomes`` table (as columns), in row order."""
     by_row = {r: i for i, r in enumerate(outcomes["row_number"])}
+    out = []
     for row, probe in enumerate(probes, start=1):
-        n["findable"] += probe.findable
         i = by_row.get(row)
         if i is None or decide(summary_of(outcomes, i), policy, as_of) is not Outcome.DISCLOSED:
+            out.append(ProbeCounts(probes=1, findable=int(probe.findable)))
             continue
-        n["disclosed"] += 1
         tin = outcomes["person_tin"][i]
         right_person = tin in probe.tins
         got = address_key(*(str(outcomes[c][i] or "") for c in ("line1", "unit", "zip5")))[0]
         mended = outcomes["address_mended"][i] is not None
         right = right_person and (got in probe.latest or (mended and _same_door(got, probe)))
-        n["wrong_person"] += not right_person
-        n["wrong_address"] += not right
-        n["found"] += right and probe.findable
-    return ProbeCounts(probes=len(probes), **n)
+        out.append(
+            ProbeCounts(
+                probes=1,
+                findable=int(probe.findable),
+                disclosed=1,
+                wrong_person=int(not right_person),
+                wrong_address=int(not right),
+                found=int(right and probe.findable),
+            )
+        )
+    return out
+
+
+def judge(
+    probes: Sequence[Probe], outcomes: dict[str, list[object]], policy: Policy, as_of: date
+) -> ProbeCounts:
+    """Count how the probes came out (``verdicts``, summed)."""
+    return total(verdicts(probes, outcomes, policy, as_of))
+
+
+def by_group(counts: Sequence[ProbeCounts], masks: Sequence[int]) -> dict[str, ProbeCounts]:
+    """The probes' counts in each coverage group; ``masks``: each probe's groups."""
+    return {
+        g.name: total(c for c, m in zip(counts, masks, strict=True) if m & g.bit) for g in GROUPS
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Probed:
+    """What a batch's shadow probes found: their counts, in total and by coverage group,
+    the hold they put the batch under and the groups they flag."""
+
+    counts: ProbeCounts = field(default_factory=ProbeCounts)
+    hold: AccuracyHold | None = None
+    groups: dict[str, ProbeCounts] = field(default_factory=dict)
+    flagged: tuple[str, ...] = ()
 
 
 def run_probes(
@@ -224,10 +265,10 @@ def run_probes(
     as_of: date,
     memory_limit: str,
     match: Callable[[duckdb.DuckDBPyConnection], None],
-) -> ProbeCounts:
+) -> Probed:
     """Draw ``n`` probes, run them through ``match`` (the batch's matcher, writing
     ``outcomes`` for the ``valid`` view) in a workspace file of their own at
-    ``workspace``, judge them and delete the workspace."""
+    ``workspace``, judge them, in total and by coverage group, and delete the workspace."""
     years = requested_years(as_of, policy)
     # Drawn with a margin: a copy whose address does not parse is dropped.
     people = probe_people(snapshot, n + n // 4 + 10, seed, years)
@@ -235,7 +276,7 @@ def run_probes(
     taken = names_on_file(snapshot, [(m["first_name"], m["last_name"]) for m in wanted])
     probes = build_probes(people, seed, as_of, taken)[:n]
     if not probes:
-        return ProbeCounts()
+        return Probed()
     try:
         with BatchWorkspace(workspace, memory_limit=memory_limit) as ws:
             ws.reset()
@@ -247,19 +288,20 @@ def run_probes(
             ws.valid_requests_view()
             match(ws.con)
             outcomes = ws.con.sql("SELECT * FROM outcomes ORDER BY row_number").to_arrow_table()
+            # A probe's coverage groups are those of the person it was built from.
+            numbers = list(range(1, len(probes) + 1))
+            subjects = pa.table({"row_number": numbers, "person_tin": [p.subject for p in probes]})
+            ws.con.register("probe_subjects", subjects)
+            row_groups(ws.con, snapshot, "probe_subjects", lookback(as_of, policy))
+            masks = [m for (m,) in ws.con.execute(_MASKS).fetchall()]
     finally:
         for leftover in (workspace, workspace.with_name(workspace.name + ".wal")):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
-    return judge(probes, outcomes.to_pydict(), policy, as_of)
-
-
-@dataclass(frozen=True, slots=True)
-class Probed:
-    """What a batch's shadow probes found, and the hold it puts the batch under."""
-
-    counts: ProbeCounts
-    hold: AccuracyHold | None
+    each = verdicts(probes, outcomes.to_pydict(), policy, as_of)
+    counts, groups = total(each), by_group(each, masks)
+    flagged = tuple(flag(groups, policy.accuracy.group_max_wrong_address))
+    return Probed(counts, hold_for(counts, policy.accuracy.min_precision), groups, flagged)
 
 
 def shadow_probes(
@@ -273,10 +315,10 @@ def shadow_probes(
     their counts, and any hold they put the batch under, in the ledger."""
     n = run.policy.accuracy.shadow_probes if run.req.shadow_probes else 0
     if n == 0:
-        return Probed(ProbeCounts(), None)
+        return Probed()
     t0 = time.monotonic()
     bar.stage("shadow probes", None)
-    counts = run_probes(
+    probed = run_probes(
         snapshot=run.reference.path,
         workspace=work / "probes.duckdb",
         n=n,
@@ -286,8 +328,9 @@ def shadow_probes(
         memory_limit=run.req.memory_limit,
         match=match,
     )
-    hold = hold_for(counts, run.policy.accuracy.min_precision)
+    counts, hold = probed.counts, probed.hold
     payload: dict[str, PayloadValue] = {**asdict(counts), "held": hold is not None}
+    payload["flagged_groups"] = mask_of(probed.flagged)  # GROUPS' bits (docs/accuracy.md)
     if hold is not None:
         payload["estimated_precision"] = hold["estimated_precision"]
         payload["min_precision"] = hold["min_precision"]
@@ -301,4 +344,4 @@ def shadow_probes(
         probes=counts.probes,
         seconds=round(time.monotonic() - t0, 3),
     )
-    return Probed(counts, hold)
+    return probed

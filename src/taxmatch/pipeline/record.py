@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cache, partial
 from pathlib import Path
@@ -35,6 +35,7 @@ from taxmatch.files.inputs import sha256_file
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.ledger.digest import DecisionsDigest, keyed_hash
 from taxmatch.pipeline.stash import DisclosureStash
+from taxmatch.policy.coverage import names_of
 from taxmatch.policy.decide import NO_CANDIDATE, MatchSummary, decide
 from taxmatch.policy.model import Policy
 from taxmatch.reference.workspace import BatchWorkspace
@@ -50,8 +51,9 @@ CHUNK_ROWS = 10_000  # decision rows per transaction and per ``decisions`` ledge
 _ROWS_SQL = """
 SELECT f.row_number, f.request_id, f.mask, f.fields,
        r.statute AS cited_statute, r.relevance AS stated_relevance,
-       o.* EXCLUDE (row_number)
+       coalesce(g.groups, 0) AS coverage_groups, o.* EXCLUDE (row_number)
 FROM final f JOIN records r USING (row_number) LEFT JOIN outcomes o USING (row_number)
+LEFT JOIN row_groups g USING (row_number)
 ORDER BY f.row_number
 """
 _STATUTES_SQL = "SELECT coalesce(statute, '') AS s, count(*) AS n FROM records GROUP BY 1"
@@ -93,6 +95,24 @@ def disclosed_row(
     return row
 
 
+@dataclass(slots=True)
+class Written:
+    """What ``write_outputs`` counted: rows by outcome (and REJECTED), rejected rows by
+    reason code, Σ(1 − p) over the rows the rule discloses (the false matches the model
+    expects among them) and, by coverage group, rows by outcome."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    expected_wrong: float = 0.0
+    groups: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def count(self, outcome: str, mask: int) -> None:
+        self.counts[outcome] += 1
+        if mask:
+            for name in names_of(mask):
+                self.groups.setdefault(name, Counter())[outcome] += 1
+
+
 def write_outputs(
     req: BatchRequest,
     state: StateStore,
@@ -104,15 +124,15 @@ def write_outputs(
     bar: Progress,
     *,
     held: bool = False,
-) -> tuple[Counter[str], Counter[str], float]:
+    held_groups: int = 0,
+) -> Written:
     """Stream every row, in file order, into exactly one package file and the state DB,
-    holding the disclosures to make when sealing in ``stash``; the counts by outcome and
-    reason code, and Σ(1 − p) over the rows the rule discloses (the false matches the
-    model expects among them). ``held``: the batch is under an accuracy hold, and a row
-    the rule discloses goes to REVIEW instead."""
-    expected_wrong = 0.0
-    counts: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
+    holding the disclosures to make when sealing in ``stash``; what it counted.
+    ``held``: the batch is under an accuracy hold, and a row the rule discloses goes to
+    REVIEW instead; ``held_groups``: the coverage groups flagged, whose rows the rule
+    discloses go to REVIEW."""
+    written = Written()
+    reasons = written.reasons
     key = state.ledger_key()
     person_key_of = cache(partial(keyed_hash, key))  # one HMAC per person, not per row
     whole = DecisionsDigest()
@@ -122,20 +142,22 @@ def write_outputs(
         decisions: list[DecisionRow] = []
         for i, row_number in enumerate(r["row_number"]):
             rid, mask, statute = r["request_id"][i], r["mask"][i], r["cited_statute"][i]
+            groups = r["coverage_groups"][i]
             if mask:
                 codes, named = format_codes(mask), r["fields"][i]
                 reasons.update(code.value for code in mask_to_codes(mask))
                 pkg.write(Disposition.REJECTED, [rid, codes, named])
-                counts["REJECTED"] += 1
+                written.count("REJECTED", groups)
                 decided: _Decided = ("rejected", None, codes, named, None, None, None)
             else:
                 m = summary_of(r, i)
                 outcome = decide(m, policy, req.as_of)
                 if outcome is Outcome.DISCLOSED:
-                    expected_wrong += 1.0 - float(m.score)  # the exact matcher: DECIMAL
-                    outcome = Outcome.REVIEW if held else outcome
+                    written.expected_wrong += 1.0 - float(m.score)  # exact matcher: DECIMAL
+                    if held or groups & held_groups:
+                        outcome = Outcome.REVIEW
                 disposition = disposition_of(outcome)
-                counts[outcome.value] += 1
+                written.count(outcome.value, groups)
                 tin = r["person_tin"][i]
                 person_key = person_key_of(tin) if tin else None
                 did = None
@@ -163,17 +185,17 @@ def write_outputs(
             )
         bar.advance(batch.num_rows)
     totals: dict[str, PayloadValue] = {
-        "rows": sum(counts.values()),
+        "rows": sum(written.counts.values()),
         "chunks": chunks,
         "decisions_sha256": whole.hexdigest(),
-        **{f"count_{k}": v for k, v in sorted(counts.items())},
+        **{f"count_{k}": v for k, v in sorted(written.counts.items())},
     }
     recorded = LedgerDraft(EVENT_DECISIONS_RECORDED, req.actor, req.origin, True, batch_id, totals)
     # the request counts and the entry that closes the batch's record (and binds them)
     state.write_request_counts(
         batch_id, dict(ws.con.execute(_STATUTES_SQL).fetchall()), draft=recorded
     )
-    return counts, reasons, expected_wrong
+    return written
 
 
 def seal_outputs(

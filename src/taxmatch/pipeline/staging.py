@@ -28,6 +28,7 @@ from taxmatch.policy.batch import (
     person_case_key,
     relevance_digest,
 )
+from taxmatch.policy.coverage import raw_shape, request_shape
 from taxmatch.policy.model import Policy
 from taxmatch.policy.validate import (
     BatchContext,
@@ -69,11 +70,17 @@ def records_to_table(chunk: Iterable[RawRecord], ctx: BatchContext) -> pa.Table:
         cols["mask"].append(codes_to_mask(verdict.reasons))
         cols["fields"].append(";".join(field_order(verdict.fields)))
         if q is None:
-            for name in _COLUMNS[8:-2]:
+            cols["shape"].append(raw_shape(raw.fields))
+            for name in _COLUMNS[9:-2]:
                 cols[name].append(None)
             cols["statute"].append(cited_statute(raw.fields.get("statute", "")))
             cols["relevance"].append(None)
             continue
+        cols["shape"].append(
+            request_shape(
+                q.first_name, q.middle_name, q.last_name, q.address.unit, bool(q.address.po_box)
+            )
+        )
         for name in _REQUEST:
             cols[name].append(getattr(q, name))
         for name in _ADDRESS:

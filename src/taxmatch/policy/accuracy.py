@@ -9,7 +9,8 @@ nothing here can hold a value of a record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from math import sqrt
 
 from typing_extensions import TypedDict  # pydantic validates typing's only from 3.12
@@ -58,6 +59,16 @@ class ProbeCounts:
     wrong_person: int = 0
     wrong_address: int = 0  # disclosures whose address is not the person's (wrong person too)
     found: int = 0  # right disclosures of findable probes
+
+
+def total(counts: Iterable[ProbeCounts]) -> ProbeCounts:
+    """The sum of ``counts``, field by field."""
+    names = [f.name for f in fields(ProbeCounts)]
+    sums = dict.fromkeys(names, 0)
+    for c in counts:
+        for name in names:
+            sums[name] += getattr(c, name)
+    return ProbeCounts(**sums)
 
 
 def wilson(hits: int, n: int, z: float = Z95) -> Interval:

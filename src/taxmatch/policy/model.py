@@ -79,6 +79,9 @@ class AccuracyPolicy(_Strict):
     shadow_probes: int = Field(default=0, ge=0, le=100_000)
     # A batch whose estimated precision is below this is held for a supervisor's release.
     min_precision: float | None = Field(default=None, gt=0, le=1)
+    # A coverage group whose probes' wrong-address rate is above this with 95 %
+    # confidence is flagged, and its disclosures go to REVIEW (docs/accuracy.md).
+    group_max_wrong_address: float | None = Field(default=None, ge=0, lt=1)
 
 
 class LimitsPolicy(_Strict):

@@ -31,14 +31,15 @@ latest AS (
   FROM filed WHERE tax_year = latest_year GROUP BY person_id),
 pool AS (
   SELECT p.person_id, p.first_name, p.middle_name, p.last_name, p.suffix, p.date_of_birth,
-         p.tins, l.latest_addresses
+         p.tins, l.latest_addresses, p.tin
   FROM ref.persons p JOIN latest l USING (person_id)
   WHERE l.deliverable AND NOT p.deceased AND p.first_name <> '' AND p.last_name <> ''
   ORDER BY md5(p.person_id || $seed) LIMIT $n)
-SELECT pool.*,
+SELECT pool.* EXCLUDE (tin),
        (SELECT list({{{", ".join(f"'{c}': a.{c}" for c in _ADDRESS.split(", "))}}}
                     ORDER BY a.last_year DESC, a.line1, a.unit, a.zip5)
-        FROM ref.person_addresses a WHERE a.person_id = pool.person_id) AS addresses
+        FROM ref.person_addresses a WHERE a.person_id = pool.person_id) AS addresses,
+       pool.tin
 FROM pool ORDER BY md5(person_id || $seed)
 """
 
@@ -53,6 +54,7 @@ class ProbePerson(NamedTuple):
     tins: list[str]
     latest_addresses: list[dict[str, str]]  # the addresses of the latest filing year
     addresses: list[dict[str, str]]  # every address they filed at, the latest first
+    tin: str = ""  # the canonical TIN (``persons.tin``): who the person is to coverage
 
     @property
     def older_address(self) -> dict[str, str] | None:

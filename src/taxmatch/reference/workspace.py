@@ -30,6 +30,9 @@ RECORD_SCHEMA = pa.schema(
         ("officer_id", pa.string()),
         ("mask", pa.int64()),
         ("fields", pa.string()),
+        # the coverage groups the request itself shows (``policy.coverage.request_shape``),
+        # for rejected rows too
+        ("shape", pa.int32()),
         # normalised request, null for rejected rows
         ("first_name", pa.string()),
         ("middle_name", pa.string()),
