@@ -174,3 +174,11 @@ def test_a_flagged_groups_disclosures_go_to_review(
     assert held.counts["DISCLOSED"] == plain.counts["DISCLOSED"] - disclosed[group]
     assert held.counts.get("REVIEW", 0) == plain.counts.get("REVIEW", 0) + disclosed[group]
     assert len(read_package(held.package)["disclosed"]) == held.counts["DISCLOSED"]
+    # Their release needs a supervisor, whatever the batch's size.
+    with StateStore.open(model_store, f"sqlite:///{tmp_path / 'state.sqlite3'}") as state:
+        batch = state.find_batch(held.batch_id)
+    assert batch is not None
+    policy, text = load_policy(policy_file(tmp_path, accuracy))
+    assert f"coverage groups flagged: {group}" in second_person_needed(
+        batch, policy, policy_sha256(text)
+    )

@@ -27,7 +27,13 @@ from typing import Any, TypedDict
 import duckdb
 
 from taxmatch.contracts import Disposition
-from taxmatch.disclose.package import MANIFEST, SUMMARY, PackageWriter, read_batch_summary
+from taxmatch.disclose.package import (
+    MANIFEST,
+    SUMMARY,
+    BatchSummary,
+    PackageWriter,
+    read_batch_summary,
+)
 from taxmatch.errors import BatchNotFound, StoreError, TaxmatchError
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.ledger.digest import keyed_hash
@@ -152,17 +158,26 @@ def second_person_needed(batch: BatchRow, policy: Policy, policy_sha: str) -> st
         )
     if policy_sha != batch.policy_sha256:
         reasons.append("the policy in force is not the one the batch ran under")
-    if accuracy_hold(batch) is not None:
+    summary = _summary(batch)
+    if summary is not None and "accuracy_hold" in summary:
         reasons.append("the batch is under an accuracy hold")
+    if summary is not None and "coverage" in summary and summary["coverage"]["flagged"]:
+        reasons.append(f"coverage groups flagged: {', '.join(summary['coverage']['flagged'])}")
     return "; ".join(reasons)
+
+
+def _summary(batch: BatchRow) -> BatchSummary | None:
+    """A finished batch's package summary, if it is where it was written."""
+    summary = Path(batch.package_dir) / SUMMARY
+    if batch.status != "done" or not summary.is_file():
+        return None
+    return read_batch_summary(summary.parent)
 
 
 def accuracy_hold(batch: BatchRow) -> AccuracyHold | None:
     """The accuracy hold a finished batch's package records, if any."""
-    summary = Path(batch.package_dir) / SUMMARY
-    if batch.status != "done" or not summary.is_file():
-        return None
-    return read_batch_summary(summary.parent).get("accuracy_hold")
+    summary = _summary(batch)
+    return None if summary is None else summary.get("accuracy_hold")
 
 
 def prepare_release(
