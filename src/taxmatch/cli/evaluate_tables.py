@@ -19,6 +19,8 @@ from taxmatch.pipeline.evaluate_result import (
     Evaluation,
     Metrics,
     estimate_covers,
+    group_covers,
+    group_estimates,
 )
 
 
@@ -99,6 +101,8 @@ def render_evaluation(ev: Evaluation) -> str:
     console.print(_confusion_table(ev))
     if ev.estimate is not None and ev.estimate["probes"]:
         console.print(_estimate_table(ev))
+    if ev.groups:
+        console.print(_group_table(ev))
     if ev.reason_codes:
         codes = Table(title="Reason codes", title_justify="left")
         for name in ("code", "expected", "reported", "both"):
@@ -149,4 +153,30 @@ def _estimate_table(ev: Evaluation) -> Table:
         interval = f"{percent(est['low'])} – {percent(est['high'])}"
         measured = percent(getattr(ev.overall, name))
         table.add_row(name.replace("_", " "), measured, percent(est["estimate"]), interval, covered)
+    return table
+
+
+def _group_table(ev: Evaluation) -> Table:
+    """Measured rates by coverage group beside the batch's own estimate of them."""
+    table = Table(
+        title="By coverage group: measured vs the batch's estimate (and its 95 % interval)",
+        title_justify="left",
+    )
+    for name in ("group", "rows", "disclosed", "wrong address", "estimate", "covers"):
+        table.add_column(name, justify="left" if name == "group" else "right")
+    for name in ("recall", "estimate", "covers"):
+        table.add_column(f"{name} ", justify="right")
+    figures, covered = group_estimates(ev), group_covers(ev)
+    yes = {True: "yes", False: "NO", None: "n/a"}
+    for group, m in ev.groups.items():
+        cells = [group, _n(m.rows), _n(m.disclosed)]
+        for rate in ("wrong_address_rate", "recall"):
+            est = figures[group][rate] if group in figures else None
+            shown = (
+                "n/a"
+                if est is None
+                else f"{percent(est['estimate'])} ({percent(est['low'])} – {percent(est['high'])})"
+            )
+            cells += [percent(getattr(m, rate)), shown, yes[covered[group][rate]]]
+        table.add_row(*cells)
     return table

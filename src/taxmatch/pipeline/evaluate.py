@@ -45,6 +45,7 @@ from taxmatch.errors import BatchNotFound, InputFileError, PackageError, StoreEr
 from taxmatch.ledger.digest import keyed_hash
 from taxmatch.normalise.address import parse_address
 from taxmatch.normalise.text import fold
+from taxmatch.pipeline.evaluate_groups import load_truth_groups
 from taxmatch.pipeline.evaluate_result import (
     EXPECTED_OUTCOMES,
     MISSING,
@@ -58,6 +59,7 @@ from taxmatch.pipeline.evaluate_result import (
     tally,
 )
 from taxmatch.policy.accuracy import AccuracyEstimate
+from taxmatch.policy.coverage import GROUPS, names_of
 from taxmatch.policy.validate import GENERATED_ID_PREFIX
 from taxmatch.store.state import STATE_FILE, StateStore
 
@@ -269,9 +271,10 @@ WITH t AS (
 SELECT t.expected, t.codes, t.street, t.unit, t.zip, t.tins, t.stratum,
        coalesce(p.got, 'MISSING') AS got, coalesce(p.codes, '') AS got_codes,
        coalesce(p.street, '') AS got_street, coalesce(p.unit, '') AS got_unit,
-       coalesce(p.zip, '') AS got_zip, pk.person_key
+       coalesce(p.zip, '') AS got_zip, pk.person_key, coalesce(g.groups, 0) AS groups
 FROM t LEFT JOIN pkg p ON p.request_id = t.pkg_id
 LEFT JOIN person_keys pk ON pk.request_id = t.request_id
+LEFT JOIN grp g ON g.request_id = t.request_id
 WHERE t.k = 1
 """
 
@@ -294,8 +297,10 @@ def evaluate_package(
             key = _load_person_keys(con, batch_id, store, database_url)
         else:
             _load(con, "person_keys", _KEYS, ())
+        load_truth_groups(con, store, summary)
         estimate: AccuracyEstimate | None = summary.get("accuracy_estimate")
-        return replace(_tally(con, batch_id, check, key), estimate=estimate)
+        coverage = summary.get("coverage")
+        return replace(_tally(con, batch_id, check, key), estimate=estimate, coverage=coverage)
     finally:
         con.close()
 
@@ -312,6 +317,7 @@ def _tally(
     strata: defaultdict[str, Counter[str]] = defaultdict(Counter)
     confusion: defaultdict[str, Counter[str]] = defaultdict(Counter)
     codes: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    groups: defaultdict[str, Counter[str]] = defaultdict(Counter)
     reader = con.sql(_JOIN).to_arrow_reader(_CHUNK)
     for batch in reader:
         b = batch.to_pydict()
@@ -332,6 +338,8 @@ def _tally(
             for tag in dict.fromkeys(t.strip() for t in b["stratum"][i].split(";")):
                 if tag:
                     tally(strata[tag], result)
+            for name in names_of(b["groups"][i]):
+                tally(groups[name], result)
             confusion[expected][result.got] += 1
             both = want & got_codes
             for kind, group in (("expected", want), ("reported", got_codes), ("both", both)):
@@ -356,6 +364,7 @@ def _tally(
         person_check=check,
         overall=metrics(overall, check),
         strata={tag: metrics(strata[tag], check) for tag in sorted(strata)},
+        groups={g.name: metrics(groups[g.name], check) for g in GROUPS if g.name in groups},
         confusion={e: dict(sorted(c.items())) for e, c in sorted(confusion.items())},
         reason_codes={
             code: CodeAgreement(c["expected"], c["reported"], c["both"])

@@ -9,11 +9,13 @@ Rates whose denominator is zero are None (JSON null, printed "n/a").
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Literal, cast
 
 from taxmatch.contracts import Outcome
-from taxmatch.policy.accuracy import AccuracyEstimate
+from taxmatch.policy.accuracy import AccuracyEstimate, Interval
+from taxmatch.policy.coverage import Coverage, GroupFigures
 
 EVALUATION_SCHEMA = "taxmatch/evaluation/v1"
 
@@ -106,6 +108,10 @@ class Evaluation:
     package_not_in_truth: int
     # The package's own estimate (its shadow probes), to set beside what the truth measures.
     estimate: AccuracyEstimate | None = None
+    # By coverage group (from the batch's workspace, with a store), and the package's own
+    # coverage table to set beside them.
+    groups: dict[str, Metrics] = field(default_factory=dict)
+    coverage: Coverage | None = None
 
 
 ESTIMATED: tuple[Literal["wrong_person_rate", "wrong_address_rate", "recall"], ...] = (
@@ -115,17 +121,37 @@ ESTIMATED: tuple[Literal["wrong_person_rate", "wrong_address_rate", "recall"], .
 )
 
 
-def estimate_covers(ev: Evaluation) -> dict[str, bool | None]:
-    """Whether each rate the package estimated has the measured rate inside its 95 %
-    interval (None where either side is missing)."""
-    covers: dict[str, bool | None] = {}
+def covers(measured: Metrics, estimated: Mapping[str, Interval] | None) -> dict[str, bool | None]:
+    """Whether each rate ``estimated`` has the ``measured`` rate inside its 95 % interval
+    (None where either side is missing)."""
+    out: dict[str, bool | None] = {}
     for name in ESTIMATED:
-        measured = getattr(ev.overall, name)
-        est = ev.estimate[name] if ev.estimate is not None else None
+        rate = getattr(measured, name)
+        est = estimated.get(name) if estimated is not None else None
         low, high = (est["low"], est["high"]) if est is not None else (None, None)
-        known = measured is not None and low is not None and high is not None
-        covers[name] = low <= measured <= high if known else None
-    return covers
+        known = rate is not None and low is not None and high is not None
+        out[name] = low <= rate <= high if known else None
+    return out
+
+
+def estimate_covers(ev: Evaluation) -> dict[str, bool | None]:
+    """``covers`` for the whole batch."""
+    return covers(ev.overall, cast("Mapping[str, Interval] | None", ev.estimate))
+
+
+def group_estimates(ev: Evaluation) -> dict[str, GroupFigures]:
+    """The package's coverage figures of each group the truth measured."""
+    figures = {g["group"]: g for g in ev.coverage["groups"]} if ev.coverage else {}
+    return {name: figures[name] for name in ev.groups if name in figures}
+
+
+def group_covers(ev: Evaluation) -> dict[str, dict[str, bool | None]]:
+    """``covers`` for each coverage group the truth measured."""
+    figures = group_estimates(ev)
+    return {
+        name: covers(m, cast("Mapping[str, Interval] | None", figures.get(name)))
+        for name, m in ev.groups.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +223,8 @@ def evaluation_dict(ev: Evaluation) -> dict[str, object]:
         "reason_codes": {code: asdict(c) for code, c in ev.reason_codes.items()},
         "accuracy_estimate": ev.estimate,
         "estimate_covers": estimate_covers(ev),
+        "groups": {name: metrics_dict(m) for name, m in ev.groups.items()},
+        "group_covers": group_covers(ev),
         "not_joined": {
             "generated_ids": ev.generated_ids,
             "truth_unjoinable": ev.truth_unjoinable,

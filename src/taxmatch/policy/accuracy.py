@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from math import sqrt
+from math import exp, lgamma, log, log1p, sqrt
 
 from typing_extensions import TypedDict  # pydantic validates typing's only from 3.12
 
@@ -69,6 +69,29 @@ def total(counts: Iterable[ProbeCounts]) -> ProbeCounts:
         for name in names:
             sums[name] += getattr(c, name)
     return ProbeCounts(**sums)
+
+
+def at_least(k: int, n: int, p: float) -> float:
+    """P(X ≥ k) for X ~ Binomial(n, p): the chance of ``k`` or more hits in ``n`` trials
+    at rate ``p`` (summed from the tail, term by term in logs, so a tiny tail keeps its
+    digits)."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    log_term = lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1) + k * log(p) + (n - k) * log1p(-p)
+    term, tail = exp(log_term), 0.0
+    ratio = p / (1 - p)
+    for i in range(k, n + 1):
+        tail += term
+        term *= (n - i) / (i + 1) * ratio
+        if term < tail * 1e-17:
+            break
+    return min(1.0, tail)
 
 
 def wilson(hits: int, n: int, z: float = Z95) -> Interval:

@@ -9,9 +9,9 @@ no TIN kind). The figures are counts and rates only: nothing here holds a record
 
 A group is *flagged* when its shadow probes' wrong-address rate among disclosures is
 above the policy's ceiling (``accuracy.group_max_wrong_address``) with 95 % confidence
-(the Wilson interval's low end is above it): a handful of probes in a small group flags
-it only when their errors are too many to be chance. A flagged group's disclosures go to
-REVIEW.
+over the ten groups together (an exact one-sided binomial test of each at 0.5 %): a
+handful of probes in a small group flags it only when their errors are too many to be
+chance. A flagged group's disclosures go to REVIEW.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing_extensions import TypedDict  # pydantic validates typing's only from
 from taxmatch.contracts import Outcome
 from taxmatch.normalise.address import opens_as_po_box
 from taxmatch.normalise.text import fold
-from taxmatch.policy.accuracy import Interval, ProbeCounts, wilson
+from taxmatch.policy.accuracy import Interval, ProbeCounts, at_least, wilson
 from taxmatch.policy.model import Policy
 
 
@@ -70,6 +70,9 @@ GROUPS: tuple[Group, ...] = (
     ),
 )
 BY_NAME = {g.name: g for g in GROUPS}
+FLAG_ALPHA = 0.05 / len(GROUPS)
+# Every batch tests each group against the ceiling: each test at 0.05 / 10 (Bonferroni),
+# so that a batch flags any group falsely at most 5 % of the time.
 ALL_GROUPS = sum(g.bit for g in GROUPS)
 
 # The outcome columns a coverage table shows, in order; the four ways a valid row is not
@@ -149,11 +152,11 @@ def mask_of(names: Iterable[str]) -> int:
 
 def is_flagged(counts: ProbeCounts, ceiling: float | None) -> bool:
     """Whether probes ``counts`` put their group's wrong-address rate above ``ceiling``
-    with 95 % confidence."""
-    if ceiling is None:
+    with 95 % confidence over all the groups: an exact binomial test, so many wrong
+    among so few disclosures would be that unlikely at the ceiling's rate."""
+    if ceiling is None or counts.wrong_address == 0:
         return False
-    low = wilson(counts.wrong_address, counts.disclosed)["low"]
-    return low is not None and low > ceiling
+    return at_least(counts.wrong_address, counts.disclosed, ceiling) < FLAG_ALPHA
 
 
 def probe_counts(measures: Mapping[str, int]) -> ProbeCounts:
