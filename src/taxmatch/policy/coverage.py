@@ -237,10 +237,11 @@ def measures(
 ) -> dict[str, dict[str, int]]:
     """A batch's counts by group (``Counts``): rows by outcome, probe counts, flagged."""
     out: dict[str, dict[str, int]] = {}
+    held = set(flagged)  # read once: an iterator would be spent by the first group
     for g in GROUPS:
         m = {k: int(v) for k, v in outcomes.get(g.name, {}).items()}
         if g.name in probes:
             m |= probe_measures(probes[g.name])
-        m[FLAGGED] = int(g.name in set(flagged))
+        m[FLAGGED] = int(g.name in held)
         out[g.name] = {k: v for k, v in m.items() if v}
     return out

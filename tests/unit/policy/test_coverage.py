@@ -367,6 +367,12 @@ def test_measures_drop_zeros_and_set_flagged(
     assert cov["flagged"] == [n for n in NAMES if n in flagged]
 
 
+def test_measures_read_flagged_groups_from_any_iterable() -> None:
+    # batch.py passes a tuple; the signature takes any iterable, a generator included
+    out = measures({}, {}, (n for n in ("ssn", "mover")))
+    assert [n for n, m in out.items() if m.get(FLAGGED)] == ["ssn", "mover"]
+
+
 @given(COUNTS, st.one_of(st.none(), CEILING))
 def test_csv_rows_follow_the_csv_columns(
     counts: dict[str, dict[str, int]], ceiling: float | None
