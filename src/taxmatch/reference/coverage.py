@@ -60,9 +60,9 @@ here AS (  -- the persons filing at an address in the lookback
   WHERE last_year >= $lo AND first_year <= $hi GROUP BY ALL),
 units AS (  -- buildings where filers give units
   SELECT DISTINCT {", ".join(building)} FROM {ref}.person_addresses WHERE unit <> ''),
-named AS (
+named AS (  -- carriers: a count again (tf * n is a hair under it for some n: 10 / 77 * 77)
   SELECT last_name, tf AS share,
-         tf * (SELECT count(*) FROM {ref}.persons WHERE last_name <> '') AS carriers
+         round(tf * (SELECT count(*) FROM {ref}.persons WHERE last_name <> '')) AS carriers
   FROM {ref}.tf_last_name),
 subject AS (
   SELECT subj.row_number, subj.tin, m.addresses,

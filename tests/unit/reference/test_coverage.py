@@ -262,6 +262,8 @@ def test_po_box_from_the_subjects_home_or_the_request(
         (COMMON_MIN - 1, round((COMMON_MIN - 1) / COMMON_SHARE), False, False),  # too few
         (COMMON_MIN, round(COMMON_MIN / COMMON_SHARE) + 1, False, False),  # share too small
         (COMMON_MIN, 2 * COMMON_MIN, True, False),
+        (COMMON_MIN, 77, True, False),  # 10 / 77 * 77 is 9.999999999999998 in floating point
+        (COMMON_MIN + 1, 69, True, False),
         (RARE_MAX, 20, False, True),
         (RARE_MAX + 1, 20, False, False),
         (RARE_MAX + 1, round((RARE_MAX + 1) / RARE_SHARE) + 1, False, True),  # share tiny
