@@ -4,9 +4,11 @@ snapshot's person tables add.
 
 A row's *subject* is the person it is about: for a batch row, the best candidate the
 matcher found (``outcomes.person_tin``); for a shadow probe, the person it was built
-from. The TIN kind is the subject's canonical TIN's (else the request's TIN, if any);
-moves, the subject's home and its household are read from the subject's filings in
-the lookback years. Rows without a subject show only the request's own groups.
+from. Of the persons sharing that canonical TIN (a return filed under someone else's
+TIN that joined no one is a person of its own), the one with the most filings. The TIN
+kind is the subject's canonical TIN's (else the request's TIN, if any); moves, the
+subject's home and its household are read from the subject's filings in the lookback
+years. Rows without a subject show only the request's own groups.
 One query; never reads a value into Python.
 """
 
@@ -40,8 +42,9 @@ def _sql(ref: str, subjects: str) -> str:
     building = ("house_number", "street", "zip5")
     return f"""
 CREATE OR REPLACE TABLE row_groups AS
-WITH subj AS (
-  SELECT s.row_number, any_value(p.person_id) AS person_id, any_value(p.tin) AS tin
+WITH subj AS (  -- a TIN's fragment persons share it: its owner is the one filing most
+  SELECT s.row_number, arg_max(p.person_id, (p.n_filings, p.person_id)) AS person_id,
+         any_value(p.tin) AS tin
   FROM {subjects} s JOIN {ref}.persons p ON p.tin = s.person_tin
   WHERE s.person_tin <> '' GROUP BY s.row_number),
 win AS (

@@ -46,15 +46,23 @@ def snapshot(
     named FILLER, and ``filings`` (person_id, tax_year, address)."""
     con = duckdb.connect(str(path))
     try:
-        con.execute("CREATE TABLE persons (person_id VARCHAR, tin VARCHAR, last_name VARCHAR)")
-        con.executemany("INSERT INTO persons VALUES (?, ?, ?)", list(persons))
         con.execute(
-            "INSERT INTO persons SELECT 'F' || i, '', 'FILLER' FROM range(?) t(i)", [filler]
+            "CREATE TABLE persons (person_id VARCHAR, tin VARCHAR, last_name VARCHAR, "
+            "n_filings BIGINT DEFAULT 0)"
+        )
+        con.executemany("INSERT INTO persons VALUES (?, ?, ?, 0)", list(persons))
+        con.execute(
+            "INSERT INTO persons SELECT 'F' || i, '', 'FILLER', 0 FROM range(?) t(i)", [filler]
         )
         cols = ", ".join(f"{c} VARCHAR" for c in KEY)
         con.execute(f"CREATE TABLE filings (person_id VARCHAR, tax_year INTEGER, {cols})")
         for pid, year, address in filings:
             con.execute("INSERT INTO filings VALUES (?, ?, ?, ?, ?, ?, ?)", [pid, year, *address])
+        con.execute(
+            """UPDATE persons SET n_filings = f.n
+               FROM (SELECT person_id, count(*) AS n FROM filings GROUP BY person_id) f
+               WHERE f.person_id = persons.person_id"""
+        )
         con.execute(
             f"""CREATE TABLE person_addresses AS
                 SELECT person_id, {", ".join(KEY)}, min(tax_year) AS first_year,
@@ -319,6 +327,18 @@ def test_a_row_without_a_subject_shows_only_what_the_request_shows(
     assert got[1] == ["itin", "compound_surname", "rare_surname", "mover", "po_box"]
     assert got[2] == got[3] == ["compound_surname", "rare_surname"]
     assert got[4] == ["single_name", "multi_unit"]  # a rejected row: its raw shape
+
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_a_tin_two_persons_share_is_its_owners(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection, order: int
+) -> None:
+    # P1 files under her TIN every year; P9's returns under it joined no one, and a
+    # fragment person keeps the TIN: a row about the TIN is about P1, in any storage order
+    persons = [("P1", SSN, "LEE"), ("P9", SSN, "KOWALSKI")][::order]
+    filings = [("P1", y, OAK) for y in (2021, 2022, 2023)] + [("P9", 2022, ELM), ("P9", 2024, BOX)]
+    snap = snapshot(tmp_path / "s.duckdb", persons, filings[::order])
+    assert groups_of(con, snap, [request(1)], {1: SSN})[1] == ["ssn", "rare_surname"]
 
 
 def test_the_snapshot_is_attached_for_the_query_and_detached_after(
