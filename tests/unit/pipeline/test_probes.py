@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from datetime import date
 from importlib import resources
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from taxmatch.contracts import REQUEST_COLUMNS
 from taxmatch.match.evidence import Outcome
@@ -11,11 +16,15 @@ from taxmatch.pipeline.probes import (
     MADE_UP_EVERY,
     Probe,
     build_probes,
+    by_group,
     judge,
     made_up,
     probe_records,
     requested_years,
+    verdicts,
 )
+from taxmatch.policy.accuracy import ProbeCounts, total
+from taxmatch.policy.coverage import ALL_GROUPS, GROUPS
 from taxmatch.policy.model import parse_policy
 from taxmatch.reference.probes import ProbePerson
 
@@ -167,3 +176,67 @@ def test_judge_accepts_a_mend_only_to_the_persons_own_door() -> None:
     assert counts.found == 2
     assert counts.wrong_address == 1
     assert counts.wrong_person == 0
+
+
+JUDGED = [PROBE, PROBE, PROBE, NOBODY, PROBE, PROBE, UNCONFIRMED]
+JUDGED_OUTCOMES = _outcomes(
+    _disclosed(1, "111111111", "100 MAIN ST"),
+    _disclosed(2, "222222222", "100 MAIN ST"),
+    _disclosed(3, "111111111", "900 ELM ST"),
+    _disclosed(4, "333333333", "100 MAIN ST"),
+    Outcome(5),
+    _disclosed(6, "111111111", "100 MAIN ST", unit="APT 2", mended="unit"),
+    _disclosed(7, "111111111", "100 MAIN ST"),
+)
+
+
+def test_verdicts_are_one_count_per_probe_summing_to_judge() -> None:
+    each = verdicts(JUDGED, JUDGED_OUTCOMES, POLICY, AS_OF)
+    assert [c.probes for c in each] == [1] * len(JUDGED)
+    assert total(each) == judge(JUDGED, JUDGED_OUTCOMES, POLICY, AS_OF)
+    # (findable, disclosed, wrong_person, wrong_address, found) of each probe
+    assert [astuple(c)[1:] for c in each] == [
+        (1, 1, 0, 0, 1),  # right
+        (1, 1, 1, 1, 0),  # a housemate
+        (1, 1, 0, 1, 0),  # the right person at a wrong address
+        (0, 1, 1, 1, 0),  # a made-up person disclosed
+        (1, 0, 0, 0, 0),  # a miss
+        (1, 1, 0, 0, 1),  # the same door
+        (0, 1, 0, 0, 0),  # right, though not expected: not found
+    ]
+
+
+def test_a_probe_without_an_outcome_row_is_a_miss() -> None:
+    outcomes = _outcomes(_disclosed(2, "111111111", "100 MAIN ST"))  # row 1 has none
+    each = verdicts([PROBE, PROBE], outcomes, POLICY, AS_OF)
+    assert each == [ProbeCounts(probes=1, findable=1), ProbeCounts(1, 1, 1, 0, 0, 1)]
+
+
+VERDICT = st.sampled_from(
+    [ProbeCounts(1), ProbeCounts(1, 1), ProbeCounts(1, 1, 1, 0, 0, 1), ProbeCounts(1, 0, 1, 1, 1)]
+)
+
+
+@given(st.lists(st.tuples(VERDICT, st.integers(min_value=0, max_value=ALL_GROUPS))))
+def test_by_group_sums_the_probes_whose_mask_has_the_groups_bit(
+    probes: list[tuple[ProbeCounts, int]],
+) -> None:
+    counts, masks = [c for c, _ in probes], [m for _, m in probes]
+    groups = by_group(counts, masks)
+    assert list(groups) == [g.name for g in GROUPS]
+    for g in GROUPS:
+        mine = [c for c, m in probes if m & g.bit]
+        sums = [sum(getattr(c, f) for c in mine) for f in ("probes", "disclosed", "found")]
+        got = groups[g.name]
+        assert [got.probes, got.disclosed, got.found] == sums
+        assert got.wrong_address == sum(c.wrong_address for c in mine)
+    # a probe in no group counts in none; one in every group counts in each
+    assert sum(g.probes for g in groups.values()) == sum(bin(m).count("1") for m in masks)
+
+
+def test_by_group_needs_a_mask_for_every_probe() -> None:
+    with pytest.raises(ValueError, match="zip"):
+        by_group([ProbeCounts(1), ProbeCounts(1)], [1])
+    with pytest.raises(ValueError, match="zip"):
+        by_group([ProbeCounts(1)], [1, 2])
+    assert by_group([], []) == {g.name: ProbeCounts() for g in GROUPS}
