@@ -1,0 +1,123 @@
+"""Staging: each record's verdict and its coverage shape (``records.shape``), for valid
+and rejected rows alike, through the in-process and the worker path into the workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import duckdb
+import pytest
+
+from taxmatch.contracts import RawRecord
+from taxmatch.pipeline.staging import (
+    _init_worker,
+    _pack,
+    _unpack,
+    _validate_in_worker,
+    records_to_table,
+    stage_records,
+)
+from taxmatch.policy.coverage import names_of, raw_shape
+from taxmatch.policy.validate import BatchContext, make_context
+from taxmatch.reference.workspace import RECORD_SCHEMA, BatchWorkspace
+from tests.unit.policy.conftest import AS_OF, VALID_FIELDS, default_policy, envelope
+
+
+@pytest.fixture
+def ctx() -> BatchContext:
+    return make_context(envelope(), default_policy(), AS_OF)
+
+
+# (changes to the valid record, valid, its groups)
+CASES: list[tuple[dict[str, str], bool, list[str]]] = [
+    ({}, True, ["compound_surname", "multi_unit"]),  # "Garcia Lopez", "Apt 4"
+    ({"last_name": "García-López"}, True, ["compound_surname", "multi_unit"]),
+    ({"last_name": "Lee", "unit": ""}, True, []),
+    ({"last_name": "Lee", "unit": "", "street_address": "P.O. Box 12"}, True, ["po_box"]),
+    (
+        {"street_address": "123 N Main St Apt 4", "unit": ""},
+        True,
+        ["compound_surname", "multi_unit"],
+    ),
+    ({"last_name": "Smith Jr", "unit": ""}, True, []),  # the suffix is no surname part
+    # rejected: the shape of the fields as written
+    (
+        {"first_name": "", "middle_name": ""},
+        False,
+        ["compound_surname", "single_name", "multi_unit"],
+    ),
+    ({"first_name": ""}, False, ["compound_surname", "multi_unit"]),  # a middle name: not single
+    ({"last_name": "Lee", "unit": "", "street_address": "PO Box"}, False, ["po_box"]),
+    ({"statute": "26 U.S.C. 6103"}, False, ["compound_surname", "multi_unit"]),
+]
+
+
+def _records(cases: Sequence[tuple[dict[str, str], bool, list[str]]]) -> list[RawRecord]:
+    return [
+        RawRecord(n, {**VALID_FIELDS, **changes}, ())
+        for n, (changes, _, _) in enumerate(cases, start=1)
+    ]
+
+
+def test_the_shape_is_filled_for_valid_and_rejected_rows(ctx: BatchContext) -> None:
+    table = records_to_table(_records(CASES), ctx)
+    assert table.schema == RECORD_SCHEMA
+    cols = table.to_pydict()
+    assert [m == 0 for m in cols["mask"]] == [valid for _, valid, _ in CASES]
+    assert [names_of(s) for s in cols["shape"]] == [groups for _, _, groups in CASES]
+    # a rejected row's normalised columns stay empty; its shape does not
+    for i, (_, valid, _) in enumerate(CASES):
+        assert (cols["last_name"][i] is not None) is valid
+
+
+def test_a_rejected_rows_shape_is_the_raw_shape_of_its_fields(ctx: BatchContext) -> None:
+    raws = _records(CASES)
+    cols = records_to_table(raws, ctx).to_pydict()
+    for raw, mask, shape in zip(raws, cols["mask"], cols["shape"], strict=True):
+        if mask:
+            assert shape == raw_shape(raw.fields)
+
+
+def test_the_worker_path_carries_the_shape(ctx: BatchContext) -> None:
+    chunk = _records(CASES)
+    _init_worker(ctx)
+    table = _unpack(_validate_in_worker(_pack(chunk)))
+    assert table.column("shape").to_pylist() == records_to_table(chunk, ctx)["shape"].to_pylist()
+
+
+class _Reader:
+    """A request file already read, in chunks of two."""
+
+    def __init__(self, records: list[RawRecord]) -> None:
+        self._records = records
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self._records[0].fields)
+
+    @property
+    def total_bytes(self) -> int:
+        return len(self._records)
+
+    @property
+    def bytes_read(self) -> int:
+        return len(self._records)
+
+    def count_records(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[list[RawRecord]]:
+        for i in range(0, len(self._records), 2):
+            yield self._records[i : i + 2]
+
+
+def test_staged_records_hold_the_shape(ctx: BatchContext) -> None:
+    con = duckdb.connect()
+    try:
+        ws = BatchWorkspace.borrow(con)
+        ws.reset()
+        assert stage_records(_Reader(_records(CASES)), ctx, ws) == len(CASES)
+        rows = con.execute("SELECT shape FROM records ORDER BY row_number").fetchall()
+    finally:
+        con.close()
+    assert [names_of(s) for (s,) in rows] == [groups for _, _, groups in CASES]
