@@ -66,7 +66,7 @@ GROUPS: tuple[Group, ...] = (
         "household",
         512,
         "shared households",
-        "2 or more persons filed at the subject's address in the lookback",
+        "2 or more persons filed at the requested or the subject's address in the lookback",
     ),
 )
 BY_NAME = {g.name: g for g in GROUPS}
