@@ -71,27 +71,31 @@ def total(counts: Iterable[ProbeCounts]) -> ProbeCounts:
     return ProbeCounts(**sums)
 
 
+def _pmf(i: int, n: int, p: float) -> float:
+    """P(X = i) for X ~ Binomial(n, p), from logs (no overflow for large n)."""
+    return exp(lgamma(n + 1) - lgamma(i + 1) - lgamma(n - i + 1) + i * log(p) + (n - i) * log1p(-p))
+
+
 def at_least(k: int, n: int, p: float) -> float:
     """P(X ≥ k) for X ~ Binomial(n, p): the chance of ``k`` or more hits in ``n`` trials
-    at rate ``p`` (summed from the tail, term by term in logs, so a tiny tail keeps its
-    digits)."""
-    if k <= 0:
+    at rate ``p``. The smaller tail is summed term by term away from the mean (above
+    it: P(X ≥ k); below it: 1 − P(X < k)), so a tiny tail keeps its digits and a term
+    far from the mean that underflows to 0 is one that does not count."""
+    if k <= 0 or p >= 1.0:
         return 1.0
-    if k > n:
+    if k > n or p <= 0.0:
         return 0.0
-    if p <= 0.0:
-        return 0.0
-    if p >= 1.0:
-        return 1.0
-    log_term = lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1) + k * log(p) + (n - k) * log1p(-p)
-    term, tail = exp(log_term), 0.0
-    ratio = p / (1 - p)
-    for i in range(k, n + 1):
+    upper = k > n * p
+    i, step = (k, 1) if upper else (k - 1, -1)
+    term, tail = _pmf(i, n, p), 0.0
+    while 0 <= i <= n:
         tail += term
-        term *= (n - i) / (i + 1) * ratio
-        if term < tail * 1e-17:
+        # the next term away from the mean: P(X = i + 1) or P(X = i - 1) from P(X = i)
+        term *= (n - i) / (i + 1) * p / (1 - p) if upper else i / (n - i + 1) * (1 - p) / p
+        i += step
+        if term <= tail * 1e-17:
             break
-    return min(1.0, tail)
+    return min(1.0, tail) if upper else max(0.0, 1.0 - tail)
 
 
 def wilson(hits: int, n: int, z: float = Z95) -> Interval:

@@ -155,10 +155,7 @@ def is_flagged(counts: ProbeCounts, ceiling: float | None) -> bool:
     with 95 % confidence over all the groups: an exact binomial test, so many wrong
     among so few disclosures would be that unlikely at the ceiling's rate."""
     if ceiling is None or counts.wrong_address <= ceiling * counts.disclosed:
-        # At or below the ceiling's expected count the tail is at least a half: never
-        # flagged. (``at_least`` starts from P(X = k), which underflows to 0 far below
-        # the mean: 1 wrong of 80,000 at 1 % would read as certain.)
-        return False
+        return False  # at or below the ceiling's expected count: the tail is over a half
     return at_least(counts.wrong_address, counts.disclosed, ceiling) < FLAG_ALPHA
 
 

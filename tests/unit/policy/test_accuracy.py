@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+from math import comb
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from taxmatch.policy.accuracy import (
     MIN_DISCLOSED_FOR_HOLD,
     ProbeCounts,
+    at_least,
     estimate,
     hold_for,
     wilson,
@@ -71,3 +75,28 @@ def test_no_hold_on_a_handful_of_disclosed_probes() -> None:
         probes=120, findable=110, disclosed=MIN_DISCLOSED_FOR_HOLD, wrong_address=9
     )
     assert hold_for(enough, 0.99) is not None
+
+
+def _exact_tail(k: int, n: int, p: Fraction) -> Fraction:
+    return sum((comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1)), Fraction(0))
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    st.integers(0, 150).flatmap(lambda n: st.tuples(st.integers(0, n + 1), st.just(n))),
+    st.sampled_from([0.001, 0.01, 0.05, 0.3, 0.5, 0.9, 0.99]),
+)
+def test_at_least_is_the_binomial_tail(kn: tuple[int, int], p: float) -> None:
+    k, n = kn
+    exact = float(_exact_tail(k, n, Fraction(p)))
+    assert at_least(k, n, p) == pytest.approx(exact, rel=1e-9, abs=1e-15)
+
+
+def test_at_least_far_from_the_mean() -> None:
+    # Far below the mean the tail is all but certain; far above, all but impossible
+    # (a term that underflows must not read as either).
+    assert at_least(1, 80_000, 0.01) == 1.0
+    assert at_least(1, 2000, 0.5) == 1.0
+    assert 0.0 <= at_least(5_000, 80_000, 0.01) < 1e-300
+    assert at_least(0, 10, 0.3) == 1.0
+    assert at_least(11, 10, 0.3) == 0.0
