@@ -240,10 +240,6 @@ def lenient_accepts(house: str, street: tuple[str, ...]) -> bool:
         len(last) > _SHORT_TAIL or last in STATE_CODES or last in STREET_TYPES
     ):
         return False
-    if last in STREET_TYPES:
-        # The name before the street's own type may be a type word itself: "LAKE" in
-        # "1 LAKE HWY E" (whose trailing directional usaddress reads as a unit).
-        return any(len(t) >= 3 and t.isalpha() for t in body[:-1])
     return any(len(t) >= 3 and t.isalpha() and t not in STREET_TYPES for t in body)
 
 
