@@ -34,6 +34,7 @@ from taxmatch.normalise.address_line import (
 from taxmatch.normalise.text import fold
 from taxmatch.normalise.usps import (
     CITY_WORDS,
+    DIRECTIONALS,
     PO_BOX_KEYWORDS,
     STATE_CODES,
     STATE_NAMES,
@@ -213,6 +214,10 @@ def _parse_line(line: str, use_fast: bool = True) -> _Line:
             # A fraction, grid or hyphenated house number is judged by its own pattern;
             # usaddress, which knows "12 1/2" but not "12 1/3", judges only the street.
             accepted = usaddress_accepts(f"1 {street}", 1)
+        if not accepted and len(street_tokens) >= 3 and street_tokens[-1] in DIRECTIONALS:
+            # After some types ("FOX RUN HWY E") usaddress reads the trailing directional
+            # as a unit: the street is judged without it.
+            accepted = usaddress_accepts(f"1 {render_street(street_tokens[:-1])}", 1)
     if not accepted:
         accepted = lenient_accepts(house, street_tokens)
     if not accepted:

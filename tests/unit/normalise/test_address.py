@@ -427,6 +427,8 @@ def delivered_lines(draw: st.DrawFn) -> tuple[str, str]:
 @settings(max_examples=400, deadline=None)
 @given(delivered_lines())
 @example(("1 1/3 MILL HIGHWAY N", "1 1/3"))  # usaddress knows "12 1/2", not "12 1/3"
+@example(("1 LAKE HIGHWAY E", "1"))  # usaddress reads a directional after HWY as a unit
+@example(("1 FOX RUN HIGHWAY E", "1"))
 def test_every_shape_usps_delivers_to_is_accepted(line_and_house: tuple[str, str]) -> None:
     line, house = line_and_house
     parsed = parse_line(line)
