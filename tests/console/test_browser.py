@@ -176,6 +176,11 @@ def test_officers_work_the_queue_and_release_with_two_people(live: Live, browser
     # The officer prepares the release; the two-person rule holds it.
     page.goto(f"{base}/batches/{live.batch_id}")
     expect(page.locator("body")).to_contain_text("Two-person rule")
+    expect(page.locator("#coverage-chart svg")).to_have_count(1)  # coverage by group
+    expect(page.locator("#coverage tr")).to_have_count(11)  # header + ten groups
+    with page.expect_download() as download:
+        page.click("text=Download CSV")
+    assert download.value.suggested_filename == f"coverage-{live.batch_id}.csv"
     page.click("text=Prepare release")
     expect(page.locator("#releases")).to_contain_text("awaiting_approval")
     expect(page.locator("#releases")).not_to_contain_text("Approve and release")

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 from taxmatch.cli.render import write_weight_chart
-from taxmatch.console.charts import waterfall_chart, weight_chart
+from taxmatch.console.charts import coverage_chart, waterfall_chart, weight_chart
+from taxmatch.policy.coverage import coverage
 
 
 def _rects(svg: str) -> list[tuple[float, float]]:
@@ -48,3 +49,27 @@ def test_weight_chart_and_its_page(tmp_path: Path) -> None:
     assert "<svg " in page
     assert "+5.00" in page
     assert "-3.50" in page
+
+
+def test_coverage_chart_rows_ceiling_and_an_off_panel_rate() -> None:
+    counts = {
+        "itin": {"DISCLOSED": 3, "REVIEW": 1, "probe_disclosed": 100, "probe_wrong_address": 9},
+        "mover": {"DISCLOSED": 1, "probe_disclosed": 3, "probe_wrong_address": 2},
+    }
+    cov = coverage({**counts, "itin": {**counts["itin"], "flagged": 1}}, 0.01)
+    cov["groups"][0]["label"] = "ITIN <filers>"
+    svg = str(coverage_chart(cov, title="t & u", key="k"))
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg"')
+    assert '<title id="k-title">t &amp; u</title><desc id="k-desc">' in svg
+    assert "⚑ ITIN &lt;filers&gt;" in svg
+    assert "ITIN <filers>" not in svg
+    assert svg.count("<rect") == 2  # a share bar for each group with rows
+    assert "75.0 %" in svg  # 3 of 4 ITIN rows disclosed
+    assert svg.count('stroke-dasharray="4 3"') == 1
+    assert "▸ 66.7 %" in svg  # the movers' 2 of 3 runs off a panel of at most 10 %
+    assert svg.count("no disclosed probe") == len(cov["groups"]) - 2
+    plain = str(coverage_chart(coverage(counts, None), inline=True))
+    assert "xmlns" not in plain
+    assert "stroke-dasharray" not in plain  # no ceiling
+    assert "⚑" not in plain
+    assert "No group is flagged." in plain

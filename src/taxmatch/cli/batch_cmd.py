@@ -132,12 +132,24 @@ def batch_validate(
 
 @store_command(batch, "show", "batch_id")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of a table.")
-def batch_show(store: Path | None, batch_id: str, as_json: bool) -> None:
+@click.option(
+    "--coverage-csv",
+    "coverage_csv",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the package's coverage by group here as CSV (exit 6 when it has none).",
+)
+def batch_show(store: Path | None, batch_id: str, as_json: bool, coverage_csv: Path | None) -> None:
     """Show a batch: its status and, once done, its package's summary with the accuracy
-    estimate of its shadow probes (and any hold it is under)."""
+    estimate of its shadow probes (and any hold it is under) and its coverage by group."""
     from taxmatch.pipeline.batch import find_batch_summary
+    from taxmatch.pipeline.batch_coverage import require_coverage, write_coverage_csv
 
     row, summary = find_batch_summary(store_dir(store), batch_id, get_settings().database_url)
+    if coverage_csv is not None:
+        cov = require_coverage(row.batch_id, summary)
+        write_coverage_csv(cov, coverage_csv)
+        click.echo(f"coverage of {len(cov['groups'])} groups written to {coverage_csv}", err=True)
     if summary is not None:
         print_summary(summary, Path(row.package_dir), reused=False, as_json=as_json)
         return

@@ -15,11 +15,14 @@ from rich.table import Table
 from taxmatch.contracts import REASON_DESCRIPTIONS, Outcome, ReasonCode
 from taxmatch.owner_only import write_private_text
 from taxmatch.pipeline.evaluate_result import ESTIMATED
+from taxmatch.policy.coverage import COLUMNS
 
 if TYPE_CHECKING:
     from taxmatch.disclose.package import BatchSummary
+    from taxmatch.policy.coverage import Coverage, GroupFigures
 
 _ORDER = ["REJECTED", *(o.value for o in Outcome)]
+FLAG = "⚑"  # marks a flagged coverage group
 
 
 def print_summary(summary: BatchSummary, package: Path, *, reused: bool, as_json: bool) -> None:
@@ -55,6 +58,9 @@ def render_summary(summary: BatchSummary, package: Path) -> str:
             reasons.add_row(code, str(n), REASON_DESCRIPTIONS[ReasonCode(code)])
         console.print(reasons)
     _print_accuracy(console, summary)
+    cov = summary.get("coverage")
+    if cov is not None:
+        _print_coverage(console, cov)
     console.print(
         f"policy {summary['policy']['version']} · matcher {summary['model']['version']} · "
         f"reference {summary['reference_snapshot_id']} · ledger head "
@@ -93,6 +99,55 @@ def _print_accuracy(console: Console, summary: BatchSummary) -> None:
     hold = summary.get("accuracy_hold")
     if hold is not None:
         console.print(f"HELD for a supervisor's release: {hold['reason']}")
+
+
+def _group_cell(g: GroupFigures) -> str:
+    return f"{g['label']} {FLAG}" if g["flagged"] else g["label"]
+
+
+def _print_coverage(console: Console, cov: Coverage) -> None:
+    """Coverage by group in two tables that fit the width: rows by outcome, then the shadow
+    probes' wrong-address rate and recall; flagged groups marked, then the ceiling."""
+    outcomes = Table(title="Coverage by group: rows by outcome", title_justify="left")
+    outcomes.add_column("group")
+    for column in ("rows", *COLUMNS):
+        outcomes.add_column(column.replace("_", " ").lower(), justify="right")
+    probes = Table(title="Coverage by group: shadow probes", title_justify="left")
+    probes.add_column("group")
+    for column in ("probes", "wrong address", "95 % interval", "recall"):
+        probes.add_column(column, justify="right")
+    for g in cov["groups"]:
+        counts = [g["rows"], *(g["outcomes"][c] for c in COLUMNS)]
+        outcomes.add_row(_group_cell(g), *(str(n) for n in counts))
+        rate, recall = g["wrong_address_rate"], g["recall"]
+        interval = (
+            "n/a" if rate["low"] is None else f"{percent(rate['low'])} – {percent(rate['high'])}"
+        )
+        probes.add_row(
+            _group_cell(g),
+            str(g["probes"]),
+            percent(rate["estimate"]),
+            interval,
+            percent(recall["estimate"]),
+        )
+    console.print(outcomes)
+    console.print(probes)
+    console.print(coverage_note(cov))
+
+
+def coverage_note(cov: Coverage) -> str:
+    """The line under the coverage tables: the ceiling and the groups it flagged."""
+    key = "policy accuracy.group_max_wrong_address"
+    if cov["ceiling"] is None:
+        return f"no ceiling on a group's wrong-address rate ({key} not set): no group flagged"
+    line = f"ceiling on a group's wrong-address rate: {percent(cov['ceiling'])} ({key}); "
+    labels = [g["label"] for g in cov["groups"] if g["flagged"]]
+    if not labels:
+        return line + "no group flagged"
+    return (
+        line + f"{FLAG} flagged (above it with 95 % confidence; their disclosures went to "
+        f"REVIEW): {', '.join(labels)}"
+    )
 
 
 def write_weight_chart(rows: list[tuple[str, str, float]], out: Path) -> None:

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from html import escape
 from itertools import accumulate
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup
+
+if TYPE_CHECKING:
+    from taxmatch.policy.coverage import Coverage, GroupFigures
 
 COLOURS = ("#2f5d8a", "#b03a2e", "#777777", "#d4a017", "#2b7a3d", "#6c3483")
 _GREEN, _RED, _BLUE, _GREY = "#2b7a3d", "#b03a2e", "#2f5d8a", "#777777"
@@ -198,4 +202,148 @@ def weight_chart(rows: list[tuple[str, str, float]], *, inline: bool = False) ->
             f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="{bar_h - 5}" fill="{colour}"/>'
         )
         parts.append(f'<text x="{mid + 290}" y="{y + 12}">{weight:+.2f}</text>')
+    return _close(parts)
+
+
+# The coverage chart's layout: group labels end left of the share panel, then the rate panel.
+_SHARE_X, _SHARE_W, _RATE_X, _RATE_W, _COV_TOP, _COV_ROW = 185, 200, 450, 300, 64, 24
+
+
+def _pct(value: float, digits: int = 2) -> str:
+    return f"{100 * value:.{digits}f} %"
+
+
+def _rate_axis(cov: Coverage) -> float:
+    """The rate panel's right end, a round rate past every estimate; with a ceiling, at
+    most 5 times it (or past the flagged groups' estimates), so that the ceiling stays
+    readable: a rate off the panel is drawn to its edge, marked ▸ with its value."""
+    ceiling = cov["ceiling"]
+    rates = [(g["wrong_address_rate"]["estimate"], g["flagged"]) for g in cov["groups"]]
+    need = max([0.01, 2.5 * (ceiling or 0.0), *(1.2 * r for r, _ in rates if r is not None)])
+    if ceiling is not None:
+        flagged = [1.2 * r for r, f in rates if f and r is not None]
+        need = min(need, max([5 * ceiling, *flagged]))
+    return next((s for s in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5) if s >= need), 1.0)
+
+
+def _rx(value: float, peak: float) -> float:
+    return _RATE_X + _RATE_W * min(value, peak) / peak
+
+
+def _coverage_desc(cov: Coverage) -> str:
+    """What the chart shows, in words, for a screen reader."""
+    ceiling = cov["ceiling"]
+    flagged = [g["label"] for g in cov["groups"] if g["flagged"]]
+    against = "" if ceiling is None else f", against the ceiling of {_pct(ceiling)} (dashed line)"
+    return (
+        f"One row per group ({len(cov['groups'])}). Left: the share of the group's rows "
+        "disclosed. Right: the wrong-address rate of the group's shadow probes with its "
+        f"95 % interval{against}. "
+        + (f"Flagged: {', '.join(flagged)}." if flagged else "No group is flagged.")
+        + " The coverage table gives every figure."
+    )
+
+
+def _coverage_axes(peak: float, bottom: int, ceiling: float | None) -> list[str]:
+    parts = [
+        f'<text x="{_SHARE_X}" y="{_COV_TOP - 26}" font-size="11">disclosed share of rows</text>',
+        f'<text x="{_RATE_X}" y="{_COV_TOP - 26}" font-size="11">'
+        "probes' wrong-address rate, 95 % interval</text>",
+    ]
+    for x0, w, end in ((_SHARE_X, _SHARE_W, 1.0), (_RATE_X, _RATE_W, peak)):
+        parts.append(f'<line x1="{x0}" y1="{bottom}" x2="{x0 + w}" y2="{bottom}" stroke="#333"/>')
+        parts += [
+            f'<text x="{x0 + w * frac:.1f}" y="{bottom + 14}" font-size="9" '
+            f'text-anchor="middle">{_pct(end * frac, 0 if end >= 0.1 else 1)}</text>'
+            for frac in (0.0, 0.5, 1.0)
+        ]
+    if ceiling is not None:
+        x = _rx(ceiling, peak)
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{_COV_TOP - 8}" x2="{x:.1f}" y2="{bottom}" '
+            f'stroke="{_RED}" stroke-dasharray="4 3"><title>ceiling {_pct(ceiling)}</title>'
+            f'</line><text x="{x + 3:.1f}" y="{_COV_TOP - 10}" font-size="9" fill="{_RED}">'
+            f"ceiling {_pct(ceiling)}</text>"
+        )
+    return parts
+
+
+def _coverage_row(g: GroupFigures, y: int, peak: float) -> list[str]:
+    """A group's label, its disclosed-share bar and its wrong-address interval."""
+    colour = _RED if g["flagged"] else "#333"
+    label = ("⚑ " if g["flagged"] else "") + g["label"]
+    bold = ' font-weight="bold"' if g["flagged"] else ""
+    parts = [
+        f'<text x="{_SHARE_X - 8}" y="{y + 16}" font-size="11" text-anchor="end" '
+        f'fill="{colour}"{bold}>{escape(label)}</text>'
+    ]
+    disclosed = g["outcomes"].get("DISCLOSED", 0)
+    if g["rows"]:
+        share = disclosed / g["rows"]
+        tip = f"{g['label']}: {disclosed} of {g['rows']} rows disclosed ({_pct(share, 1)})"
+        parts.append(
+            f'<rect x="{_SHARE_X}" y="{y + 6}" width="{max(_SHARE_W * share, 1.0):.1f}" '
+            f'height="13" fill="{_BLUE}"><title>{escape(tip)}</title></rect>'
+            f'<text x="{_SHARE_X + _SHARE_W * share + 4:.1f}" y="{y + 16}" font-size="9">'
+            f"{_pct(share, 1)}</text>"
+        )
+    else:
+        parts.append(
+            f'<text x="{_SHARE_X + 4}" y="{y + 16}" font-size="9" fill="{_GREY}">no rows</text>'
+        )
+    rate = g["wrong_address_rate"]
+    est, low, high = rate["estimate"], rate["low"], rate["high"]
+    if est is None or low is None or high is None:
+        parts.append(
+            f'<text x="{_RATE_X + _RATE_W}" y="{y + 16}" font-size="9" fill="{_GREY}" '
+            'text-anchor="end">no disclosed probe</text>'
+        )
+        return parts
+    tip = (
+        f"{g['label']}: wrong address {_pct(est)} (95 % interval {_pct(low)} – {_pct(high)}) "
+        f"among {g['probes']} probes" + ("; flagged" if g["flagged"] else "")
+    )
+    off = est if est > peak else high  # what runs off the panel, if anything
+    beyond = (
+        f'<text x="{_RATE_X + _RATE_W + 2}" y="{y + 16}" font-size="9" fill="{colour}">'
+        f"▸ {_pct(off, 1)}</text>"
+        if off > peak
+        else ""
+    )
+    parts.append(
+        f"<g><title>{escape(tip)}</title>"
+        f'<line x1="{_rx(low, peak):.1f}" y1="{y + 12}" x2="{_rx(high, peak):.1f}" y2="{y + 12}" '
+        f'stroke="{colour}" stroke-width="2"/>'
+        f'<circle cx="{_rx(est, peak):.1f}" cy="{y + 12}" r="4" fill="{colour}"/>{beyond}</g>'
+    )
+    return parts
+
+
+def coverage_chart(
+    cov: Coverage, *, title: str = "Coverage by group", inline: bool = False, key: str = "cov"
+) -> Markup:
+    """One row per coverage group, two panels: the share of the group's rows disclosed (a
+    bar), and its shadow probes' wrong-address rate (a dot on its 95 % interval) against
+    the ceiling (a dashed line). A flagged group is marked ⚑ and drawn red. The SVG has a
+    title and a description (ids ``key``-title and ``key``-desc); the coverage table beside
+    it gives every figure."""
+    groups = cov["groups"]
+    peak = _rate_axis(cov)
+    bottom = _COV_TOP + _COV_ROW * len(groups)
+    width, height = _RATE_X + _RATE_W + 60, bottom + 40
+    parts = [
+        f'<svg{"" if inline else _XMLNS} width="{width}" height="{height}" role="img" '
+        f'aria-labelledby="{key}-title {key}-desc" font-family="sans-serif">'
+        f'<title id="{key}-title">{escape(title)}</title>'
+        f'<desc id="{key}-desc">{escape(_coverage_desc(cov))}</desc>',
+        f'<text x="10" y="18" font-size="13">{escape(title)}</text>',
+        *_coverage_axes(peak, bottom, cov["ceiling"]),
+    ]
+    for i, g in enumerate(groups):
+        parts += _coverage_row(g, _COV_TOP + i * _COV_ROW, peak)
+    if any(g["flagged"] for g in groups):
+        parts.append(
+            f'<text x="10" y="{height - 6}" font-size="10" fill="{_RED}">'
+            "⚑ flagged: its disclosures went to REVIEW</text>"
+        )
     return _close(parts)

@@ -8,7 +8,7 @@ import re
 from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Query, Request, Response
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
 from taxmatch.console.app import (
@@ -22,11 +22,13 @@ from taxmatch.console.app import (
     render,
     require,
 )
+from taxmatch.console.charts import coverage_chart
 from taxmatch.contracts import REASON_DESCRIPTIONS
 from taxmatch.disclose.package import read_summary
 from taxmatch.errors import BatchNotFound, PackageError, TaxmatchError
 from taxmatch.pipeline import console_reads as cs
 from taxmatch.pipeline import review as rv
+from taxmatch.pipeline.batch_coverage import coverage_csv, coverage_in
 from taxmatch.pipeline.edge_audit import taxpayer_object_id
 from taxmatch.pipeline.officers import log_in, log_out
 from taxmatch.pipeline.rules import policy_in_force
@@ -205,11 +207,12 @@ def batch_page(
     batch = state.find_batch(batch_id)
     if batch is None:
         raise BatchNotFound(f"batch {batch_id} not found")
-    accuracy, hold = None, None
+    accuracy, hold, coverage = None, None, None
     try:
         summary = read_summary(FilePath(batch.package_dir))
         reasons = {str(k): int(v) for k, v in dict(summary.get("reason_codes", {})).items()}
         accuracy, hold = summary.get("accuracy_estimate"), summary.get("accuracy_hold")
+        coverage = coverage_in(summary)
     except (PackageError, TypeError, ValueError):
         reasons = {}
     policy, sha = policy_in_force(settings.policy)
@@ -221,11 +224,34 @@ def batch_page(
         reasons=reasons,
         accuracy=accuracy,
         hold=hold,
+        coverage=coverage,
+        coverage_chart=None if coverage is None else coverage_chart(coverage, inline=True),
         descriptions={k.value: v for k, v in REASON_DESCRIPTIONS.items()},
         open_reviews=cs.unreleased_reviews(state, batch_id),
         releases=cs.list_releases(state, batch_id),
         second=rv.second_person_needed(batch, policy, sha),
         can_prepare=officer.role in rv.DECIDERS,
+    )
+
+
+@router.get("/batches/{batch_id}/coverage.csv")
+def batch_coverage_csv(settings: Settings, officer: CurrentOfficer, batch_id: str) -> Response:
+    """The batch's coverage by group as CSV (``CSV_COLUMNS``, a row per group); 404 when
+    the batch is unknown or its package has no coverage (not done, or written before)."""
+    batch = settings.state().find_batch(batch_id)
+    if batch is None:
+        raise BatchNotFound(f"batch {batch_id} not found")
+    try:
+        coverage = coverage_in(read_summary(FilePath(batch.package_dir)))
+    except (PackageError, TypeError, ValueError):
+        coverage = None
+    if coverage is None:
+        raise HTTPException(404)
+    disposition = f'attachment; filename="coverage-{batch.batch_id}.csv"'
+    return Response(
+        coverage_csv(coverage),
+        media_type="text/csv",
+        headers={"Content-Disposition": disposition},
     )
 
 
