@@ -48,7 +48,7 @@ from taxmatch.match.thresholds import (
 from taxmatch.owner_only import make_dir, write_private_text
 
 MODEL_SCHEMA = "taxmatch/model/v1"
-MODEL_VERSION = "fs-2"
+MODEL_VERSION = "fs-3"
 
 
 def quiet_splink() -> None:
@@ -137,6 +137,8 @@ COMPARISONS: tuple[Comparison, ...] = (
         Else(_p(0.06)),
     )),
     Comparison("unit", (Null("unit"), Exact("unit", _p(0.9)), Else(_p(0.1)))),
+    # A PO box is a door of its own: without it a box request had no address evidence.
+    Comparison("po_box", (Null("po_box"), Exact("po_box", _p(0.9)), Else(_p(0.1)))),
     Comparison("zip", (
         Null("zip5"),
         Exact("zip5", _p(0.90)),

@@ -126,6 +126,12 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Scored:
             for f in rng.sample(filings, REQUESTS - len(variants))
         ]
         rows += [dict(zip(inputs, f, strict=True)) for f in variants]
+        # A box filer asked about at another box number (the box levels' "else").
+        boxes = con.execute(
+            f"SELECT {', '.join(inputs)} FROM ref.filings WHERE po_box <> '' "
+            "ORDER BY person_id, tax_year LIMIT 5"
+        ).fetchall()
+        rows += [{**dict(zip(inputs, f, strict=True)), "po_box": "90210"} for f in boxes]
         types = {"date_of_birth": "DATE"}
         cols = ", ".join(f"{c} {types.get(c, 'VARCHAR')}" for c in inputs)
         con.execute(f"CREATE TABLE valid (row_number BIGINT, {cols})")
