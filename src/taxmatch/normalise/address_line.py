@@ -15,6 +15,7 @@ import usaddress
 from taxmatch.normalise.text import fold_keeping
 from taxmatch.normalise.usps import (
     DIRECTIONALS,
+    ORDINAL_WORDS,
     STATE_CODES,
     STREET_TYPES,
     SUFFIXLESS_STREETS,
@@ -141,7 +142,22 @@ def render_street(tokens: tuple[str, ...]) -> str:
         suffix = STREET_TYPES[rest.pop()]
     if len(rest) >= 2 and rest[0] in DIRECTIONALS:
         pre_dir = DIRECTIONALS[rest.pop(0)]
-    return " ".join(part for part in (pre_dir, *rest, suffix, post_dir) if part)
+    return " ".join(part for part in (pre_dir, *_numbered(rest), suffix, post_dir) if part)
+
+
+def _numbered(words: list[str]) -> list[str]:
+    """The street name's ordinals written in words as numbers ("TWENTY FIRST" -> "21ST")."""
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        pair = " ".join(words[i : i + 2])
+        if i + 1 < len(words) and pair in ORDINAL_WORDS:
+            out.append(ORDINAL_WORDS[pair])
+            i += 2
+        else:
+            out.append(ORDINAL_WORDS.get(words[i], words[i]))
+            i += 1
+    return out
 
 
 def _is_plain_word(token: str) -> bool:

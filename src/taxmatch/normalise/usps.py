@@ -30,6 +30,45 @@ STREET_TYPES: Final = _closed(
 # Well-known street names that carry no suffix ("1619 BROADWAY").
 SUFFIXLESS_STREETS: Final = frozenset({"BROADWAY", "BOWERY", "EMBARCADERO", "ESPLANADE"})
 
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'TH' if 10 < n % 100 < 14 else {1: 'ST', 2: 'ND', 3: 'RD'}.get(n % 10, 'TH')}"
+
+
+_UNITS = (
+    "FIRST",
+    "SECOND",
+    "THIRD",
+    "FOURTH",
+    "FIFTH",
+    "SIXTH",
+    "SEVENTH",
+    "EIGHTH",
+    "NINTH",
+    "TENTH",
+    "ELEVENTH",
+    "TWELFTH",
+    "THIRTEENTH",
+    "FOURTEENTH",
+    "FIFTEENTH",
+    "SIXTEENTH",
+    "SEVENTEENTH",
+    "EIGHTEENTH",
+    "NINETEENTH",
+)
+_TENS = ("TWENTY", "THIRTY", "FORTY", "FIFTY", "SIXTY", "SEVENTY", "EIGHTY", "NINETY")
+# Ordinal street names written in words, as numbers ("FOURTH AVE" is "4TH AVE"; "TWENTY
+# FIRST ST", or "TWENTY-FIRST", is "21ST ST"): one number, one door.
+ORDINAL_WORDS: Final = MappingProxyType(
+    {w: _ordinal(n) for n, w in enumerate(_UNITS, start=1)}
+    | {f"{t[:-1]}IETH": _ordinal(10 * n) for n, t in enumerate(_TENS, start=2)}
+    | {
+        f"{t} {w}": _ordinal(10 * n + k)
+        for n, t in enumerate(_TENS, start=2)
+        for k, w in enumerate(_UNITS[:9], start=1)
+    }
+)
+
 # Plus "SO" for SOUTH, the common Pacific Northwest spelling ("3800 34TH AVE SO").
 DIRECTIONALS: Final = _closed(dict(DIRECTIONAL_REPLACEMENTS) | {"SO": "S"})
 

@@ -45,6 +45,7 @@ from taxmatch.errors import BatchNotFound, InputFileError, PackageError, StoreEr
 from taxmatch.ledger.digest import keyed_hash
 from taxmatch.normalise.address import parse_address
 from taxmatch.normalise.text import fold
+from taxmatch.normalise.usps import ORDINAL_WORDS
 from taxmatch.pipeline.evaluate_groups import load_truth_groups
 from taxmatch.pipeline.evaluate_result import (
     EXPECTED_OUTCOMES,
@@ -68,18 +69,10 @@ _DIGITS = re.compile(r"\D")
 # City and state are not compared; fixed valid stand-ins keep a misspelt or blank city
 # from making an otherwise comparable street line unparseable.
 _CITY, _STATE = "SPRINGFIELD", "IL"
-_ORDINALS = (
-    "FIRST", "SECOND", "THIRD", "FOURTH", "FIFTH", "SIXTH", "SEVENTH", "EIGHTH", "NINTH",
-    "TENTH", "ELEVENTH", "TWELFTH", "THIRTEENTH", "FOURTEENTH", "FIFTEENTH", "SIXTEENTH",
-    "SEVENTEENTH", "EIGHTEENTH", "NINETEENTH", "TWENTIETH",
-)  # fmt: skip
 # Spellings of one street name that parse_address leaves apart (USPS would print either):
-# a disclosure of "9490 FT HILL RD" for a true "9490 FORT HILL RD" is the same door.
-_SAME_WORD = {
-    **{w: f"{n}{'TH' if 10 < n < 14 else {1: 'ST', 2: 'ND', 3: 'RD'}.get(n % 10, 'TH')}"
-       for n, w in enumerate(_ORDINALS, start=1)},
-    "SAINT": "ST", "FORT": "FT", "MOUNT": "MT",
-}  # fmt: skip
+# a disclosure of "9490 FT HILL RD" for a true "9490 FORT HILL RD" is the same door. The
+# ordinals of a line that does not parse are read as parse_address reads them.
+_SAME_WORD = {**ORDINAL_WORDS, "SAINT": "ST", "FORT": "FT", "MOUNT": "MT"}
 
 
 def tin_digits(tin: str) -> str:
