@@ -190,6 +190,11 @@ def test_accounting_report_counts_the_year(ran: tuple[Path, str, Path]) -> None:
     assert (other["requests"], other["disclosures"], other["by_agency_statute"]) == (0, 0, [])
     table = invoke("accounting", "report", "--store", str(store), "--year", str(year)).output
     assert f"{year}: 3 requests in 1 batches, 2 disclosures, 2 taxpayers" in table
+    # then the year's coverage by group: Maria's and Anh's requests are SSN filers'
+    assert f"Coverage by group, batches received in {year}" in table
+    ssn = next(line for line in table.splitlines() if "SSN filers" in line).split("│")
+    assert [cell.strip() for cell in ssn[2:4]] == ["2", "2"]  # rows, disclosed
+    assert "ITIN filers" in table
 
 
 def _forge_append(url: str) -> None:

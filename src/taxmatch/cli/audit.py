@@ -11,11 +11,16 @@ import re
 import socket
 import sys
 from dataclasses import asdict
+from io import StringIO
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.table import Table
 
 from taxmatch.cli.common import get_settings, store_command, store_dir
+from taxmatch.cli.render import percent
+from taxmatch.policy.coverage import COLUMNS, Coverage
 
 _TIN = re.compile(r"^\d{9}$")
 
@@ -144,10 +149,12 @@ def accounting_batch(store: Path | None, batch_id: str, out: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def accounting_report(store: Path | None, year: int, as_json: bool) -> None:
     """§ 6103(p)(3)(C) counts for a year: requests, disclosures and taxpayers, by agency and
-    by statute."""
+    by statute; as text, then the transparency report's coverage by group."""
     from taxmatch.pipeline.accounting import annual_report
+    from taxmatch.pipeline.transparency import year_coverage
 
-    report = annual_report(store_dir(store), year, database_url=get_settings().database_url)
+    url = get_settings().database_url
+    report = annual_report(store_dir(store), year, database_url=url)
     doc = report.as_dict()
     if as_json:
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
@@ -164,3 +171,28 @@ def accounting_report(store: Path | None, year: int, as_json: bool) -> None:
             f"{r.agency[:12]:<12} {(r.statute or '(not parseable)')[:28]:<28} "
             f"{r.requests:>10} {r.disclosures:>12} {r.taxpayers:>10}"
         )
+    click.echo(coverage_table(year_coverage(store_dir(store), year, database_url=url), year))
+
+
+def coverage_table(cov: Coverage, year: int) -> str:
+    """The year's coverage by group as a text table (counts and rates only)."""
+    table = Table(title=f"Coverage by group, batches received in {year}", title_justify="left")
+    heads = ("group", "rows", *COLUMNS, "probes", "wrong address (95 % interval)", "recall")
+    for head in (*heads, "batches flagged"):
+        table.add_column(head, justify="left" if head == "group" else "right")
+    for g in cov["groups"]:
+        wrong, interval = g["wrong_address_rate"], ""
+        if wrong["estimate"] is not None:
+            interval = f" ({percent(wrong['low'])} – {percent(wrong['high'])})"
+        table.add_row(
+            g["label"],
+            str(g["rows"]),
+            *(str(g["outcomes"][c]) for c in COLUMNS),
+            str(g["probes"]),
+            percent(wrong["estimate"]) + interval,
+            percent(g["recall"]["estimate"]),
+            str(g["flagged"]),
+        )
+    buf = StringIO()
+    Console(file=buf, width=160, force_terminal=False, color_system=None).print(table)
+    return "\n" + "\n".join(line.rstrip() for line in buf.getvalue().rstrip().splitlines())
