@@ -195,6 +195,7 @@ def test_accounting_report_counts_the_year(ran: tuple[Path, str, Path]) -> None:
     ssn = next(line for line in table.splitlines() if "SSN filers" in line).split("│")
     assert [cell.strip() for cell in ssn[2:4]] == ["2", "2"]  # rows, disclosed
     assert "ITIN filers" in table
+    assert "batches flagged" in table
 
 
 def _forge_append(url: str) -> None:

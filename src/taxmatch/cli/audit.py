@@ -16,11 +16,10 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from taxmatch.cli.common import get_settings, store_command, store_dir
-from taxmatch.cli.render import percent
-from taxmatch.policy.coverage import COLUMNS, Coverage
+from taxmatch.cli.render import FLAG, coverage_tables
+from taxmatch.policy.coverage import Coverage
 
 _TIN = re.compile(r"^\d{9}$")
 
@@ -175,24 +174,12 @@ def accounting_report(store: Path | None, year: int, as_json: bool) -> None:
 
 
 def coverage_table(cov: Coverage, year: int) -> str:
-    """The year's coverage by group as a text table (counts and rates only)."""
-    table = Table(title=f"Coverage by group, batches received in {year}", title_justify="left")
-    heads = ("group", "rows", *COLUMNS, "probes", "wrong address (95 % interval)", "recall")
-    for head in (*heads, "batches flagged"):
-        table.add_column(head, justify="left" if head == "group" else "right")
-    for g in cov["groups"]:
-        wrong, interval = g["wrong_address_rate"], ""
-        if wrong["estimate"] is not None:
-            interval = f" ({percent(wrong['low'])} – {percent(wrong['high'])})"
-        table.add_row(
-            g["label"],
-            str(g["rows"]),
-            *(str(g["outcomes"][c]) for c in COLUMNS),
-            str(g["probes"]),
-            percent(wrong["estimate"]) + interval,
-            percent(g["recall"]["estimate"]),
-            str(g["flagged"]),
-        )
+    """The year's coverage by group as text: ``render.coverage_tables`` with the batches
+    that flagged each group (counts and rates only)."""
     buf = StringIO()
-    Console(file=buf, width=160, force_terminal=False, color_system=None).print(table)
+    console = Console(file=buf, width=100, force_terminal=False, color_system=None)
+    title = f"Coverage by group, batches received in {year}"
+    for table in coverage_tables(cov, title, batches_flagged=True):
+        console.print(table)
+    console.print(f"{FLAG} flagged by a batch: its disclosures in the group went to REVIEW")
     return "\n" + "\n".join(line.rstrip() for line in buf.getvalue().rstrip().splitlines())
