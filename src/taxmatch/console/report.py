@@ -168,7 +168,7 @@ def render_pdf(t: Transparency) -> bytes:
     _heading(pdf, "Coverage by group")
     _table(
         pdf,
-        ("group", "records", "discl.", "not m.", "amb.", "review", "rej.", "probes",
+        ("group", "rows", "discl.", "not m.", "amb.", "review", "rej.", "probes",
          "wrong address", "recall", "flagged"),
         [(g["label"], g["rows"], *(g["outcomes"][c] for c in COLUMNS), g["probes"],
           _rate(g["wrong_address_rate"], interval=True), _rate(g["recall"]), g["flagged"])
