@@ -27,18 +27,22 @@ def test_verify_prints_the_head_that_the_summary_points_into(
     store, _batch_id, package = ran
     result = invoke("ledger", "verify", "--store", str(store))
     assert result.exit_code == 0
-    with StateStore(cli_env) as state:
+    with StateStore(cli_env) as state, state.reading("test") as conn:
         entries = list(state.iter_ledger())
         head = state.ledger_head()
+        groups = conn.execute(text("SELECT count(*) FROM group_counts")).scalar_one()
     first, second = result.output.strip().splitlines()
     assert first == f"ledger ok: {head[0]} entries, 3 decisions re-hashed, head {head[1]}"
-    # the batch row, 1 request count, 2 accounting rows
-    assert second == "4 bound rows re-hashed; head signature ok"
-    # summary.json's ledger head: everything up to decisions_recorded; package_delivered
-    # (which carries the manifest hash, and so the summary's) is the entry right after it.
+    # the batch row, 1 request count, 2 accounting rows and the counts by coverage group
+    assert groups > 0
+    assert second == f"{4 + groups} bound rows re-hashed; head signature ok"
+    # summary.json's ledger head: everything up to decisions_recorded and coverage_counted;
+    # package_delivered (which carries the manifest hash, and so the summary's) is the entry
+    # right after it.
     recorded = read_summary(package)["ledger_head"]
     after = entries[recorded["seq"]]
-    assert entries[recorded["seq"] - 1].event_type == "decisions_recorded"
+    assert entries[recorded["seq"] - 2].event_type == "decisions_recorded"
+    assert entries[recorded["seq"] - 1].event_type == "coverage_counted"
     assert entries[recorded["seq"] - 1].entry_hash == recorded["hash"]
     assert (after.event_type, after.prev_hash) == ("package_delivered", recorded["hash"])
     kinds = [e.event_type for e in entries]
@@ -72,6 +76,26 @@ def test_tampered_decision_fails_verify_and_blocks_export(
     export = invoke("ledger", "export-head", "--store", str(store))
     assert export.exit_code == 5
     assert "head not exported" in export.output
+
+
+def test_a_changed_group_count_fails_verify(ran: tuple[Path, str, Path], cli_env: str) -> None:
+    store, batch_id, _ = ran
+    engine = create_engine(cli_env)
+    with engine.begin() as conn:  # the append-only triggers off, as an attacker would
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("DROP TRIGGER group_counts_no_update")
+        else:
+            conn.exec_driver_sql("ALTER TABLE group_counts DISABLE TRIGGER USER")
+        conn.execute(text("UPDATE group_counts SET n = n + 1 WHERE grp = 'ssn'"))
+    engine.dispose()
+    with StateStore(cli_env) as state:
+        counted = next(e for e in state.iter_ledger() if e.event_type == "coverage_counted")
+    result = CliRunner().invoke(main, ["ledger", "verify", "--store", str(store)])
+    assert result.exit_code == 5
+    assert result.stderr.strip() == (
+        f"taxmatch: ledger verification FAILED at entry {counted.seq}: group_counts rows of "
+        f"batch {batch_id} do not match the ledger"
+    )
 
 
 def test_export_head_for_a_witness(ran: tuple[Path, str, Path], tmp_path: Path) -> None:
@@ -166,6 +190,12 @@ def test_accounting_report_counts_the_year(ran: tuple[Path, str, Path]) -> None:
     assert (other["requests"], other["disclosures"], other["by_agency_statute"]) == (0, 0, [])
     table = invoke("accounting", "report", "--store", str(store), "--year", str(year)).output
     assert f"{year}: 3 requests in 1 batches, 2 disclosures, 2 taxpayers" in table
+    # then the year's coverage by group: Maria's and Anh's requests are SSN filers'
+    assert f"Coverage by group, batches received in {year}" in table
+    ssn = next(line for line in table.splitlines() if "SSN filers" in line).split("│")
+    assert [cell.strip() for cell in ssn[2:4]] == ["2", "2"]  # rows, disclosed
+    assert "ITIN filers" in table
+    assert "batches flagged" in table
 
 
 def _forge_append(url: str) -> None:

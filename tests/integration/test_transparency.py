@@ -1,7 +1,8 @@
 """The transparency report by agency and statute on a real batch citing two statutes (and
 rows whose statute is refused or missing): its requests, disclosures and taxpayers per
 (agency, statute) are ``taxmatch accounting report``'s, every decision is counted under
-the statute it cited, and the ledger still verifies. SQLite and PostgreSQL."""
+the statute it cited, and the ledger still verifies; the coverage by group sums the group
+counts each batch stored, which are its summary.json's. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from sqlalchemy import text
 
 from taxmatch.cli import main
 from taxmatch.cli.common import get_settings
+from taxmatch.disclose.package import read_summary
 from taxmatch.pipeline.batch import BatchRequest, run_batch
 from taxmatch.pipeline.transparency import NO_STATUTE, transparency_report
+from taxmatch.policy.coverage import GROUPS, MEASURES, coverage
 from taxmatch.store.state import StateStore
 
 from .conftest import AS_OF, request_row, write_envelope, write_requests
@@ -109,3 +112,74 @@ def test_report_by_statute_equals_the_accounting_report(
         verdict = state.verify_ledger()
     assert not verdict.ok
     assert "U.S.C." not in (verdict.problem or "")
+
+
+def _stored_groups(url: str, batch_id: str) -> dict[str, dict[str, int]]:
+    with StateStore(url) as state, state.reading("test") as conn:
+        rows = conn.execute(
+            text("SELECT grp, measure, n FROM group_counts WHERE batch_id = :b"), {"b": batch_id}
+        ).all()
+    out: dict[str, dict[str, int]] = {}
+    for grp, measure, n in rows:
+        out.setdefault(grp, {})[measure] = int(n)
+    return out
+
+
+def test_coverage_sums_the_group_counts_of_the_years_batches(
+    reference_store: Path, tmp_path: Path, state_url: str
+) -> None:
+    covs, stored = [], []
+    anh = request_row(7, first_name="Anh", last_name="Nguyen", street_address="9 Elm Street")
+    anh.update(unit="", city="Houston", state="TX", zip="77002")
+    for letter, rows in (("LTR-A", ROWS), ("LTR-B", [anh])):
+        result = run_batch(
+            BatchRequest(
+                store=reference_store,
+                requests=write_requests(tmp_path / f"{letter}.csv", rows),
+                envelope=write_envelope(tmp_path / f"{letter}.json", request_letter_id=letter),
+                out=tmp_path / "out",
+                as_of=AS_OF,
+                matcher="exact",
+                database_url=state_url,
+            )
+        )
+        cov = read_summary(result.package)["coverage"]
+        # the batch's stored counts are its summary's coverage, figure for figure
+        stored.append(_stored_groups(state_url, result.batch_id))
+        assert coverage(stored[-1], cov["ceiling"]) == cov
+        covs.append({g["group"]: g for g in cov["groups"]})
+    # Maria's three requests and Anh's one: SSN filers, whatever their outcome
+    assert (covs[0]["ssn"]["rows"], covs[1]["ssn"]["rows"]) == (3, 1)
+
+    year = datetime.now(UTC).year
+    t = transparency_report(reference_store, year, database_url=state_url)
+    assert t.coverage["ceiling"] is None
+    for g in t.coverage["groups"]:
+        name, figures = g["group"], [c[g["group"]] for c in covs]
+        assert g["rows"] == sum(f["rows"] for f in figures), name
+        assert g["probes"] == sum(f["probes"] for f in figures), name
+        assert g["flagged"] == sum(f["flagged"] for f in figures), name
+        for column, n in g["outcomes"].items():
+            assert n == sum(f["outcomes"][column] for f in figures), (name, column)
+    assert next(g["rows"] for g in t.coverage["groups"] if g["group"] == "ssn") == 4
+    # The CSV's group section: each group's non-zero measures summed over both batches, in
+    # the order of GROUPS and MEASURES.
+    summed = [
+        (f"{g.name} {m}", sum(s.get(g.name, {}).get(m, 0) for s in stored))
+        for g in GROUPS
+        for m in MEASURES
+    ]
+    section = [row for row in t.csv_rows() if row[0] == "group"]
+    assert section == [("group", "", "", key, n) for key, n in summed if n]
+    assert (
+        "group",
+        "",
+        "",
+        "ssn probe_probes",
+        covs[0]["ssn"]["probes"] + covs[1]["ssn"]["probes"],
+    ) in section
+    assert t.coverage == coverage(t.groups, None)
+    other = transparency_report(reference_store, year, database_url=state_url, agency="HSI")
+    assert other.groups == {}
+    with StateStore(state_url) as state:
+        assert state.verify_ledger().ok

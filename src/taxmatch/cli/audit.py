@@ -11,11 +11,15 @@ import re
 import socket
 import sys
 from dataclasses import asdict
+from io import StringIO
 from pathlib import Path
 
 import click
+from rich.console import Console
 
 from taxmatch.cli.common import get_settings, store_command, store_dir
+from taxmatch.cli.render import FLAG, coverage_tables
+from taxmatch.policy.coverage import Coverage
 
 _TIN = re.compile(r"^\d{9}$")
 
@@ -144,10 +148,12 @@ def accounting_batch(store: Path | None, batch_id: str, out: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def accounting_report(store: Path | None, year: int, as_json: bool) -> None:
     """§ 6103(p)(3)(C) counts for a year: requests, disclosures and taxpayers, by agency and
-    by statute."""
+    by statute; as text, then the transparency report's coverage by group."""
     from taxmatch.pipeline.accounting import annual_report
+    from taxmatch.pipeline.transparency import year_coverage
 
-    report = annual_report(store_dir(store), year, database_url=get_settings().database_url)
+    url = get_settings().database_url
+    report = annual_report(store_dir(store), year, database_url=url)
     doc = report.as_dict()
     if as_json:
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
@@ -164,3 +170,16 @@ def accounting_report(store: Path | None, year: int, as_json: bool) -> None:
             f"{r.agency[:12]:<12} {(r.statute or '(not parseable)')[:28]:<28} "
             f"{r.requests:>10} {r.disclosures:>12} {r.taxpayers:>10}"
         )
+    click.echo(coverage_table(year_coverage(store_dir(store), year, database_url=url), year))
+
+
+def coverage_table(cov: Coverage, year: int) -> str:
+    """The year's coverage by group as text: ``render.coverage_tables`` with the batches
+    that flagged each group (counts and rates only)."""
+    buf = StringIO()
+    console = Console(file=buf, width=100, force_terminal=False, color_system=None)
+    title = f"Coverage by group, batches received in {year}"
+    for table in coverage_tables(cov, title, batches_flagged=True):
+        console.print(table)
+    console.print(f"{FLAG} flagged by a batch: its disclosures in the group went to REVIEW")
+    return "\n" + "\n".join(line.rstrip() for line in buf.getvalue().rstrip().splitlines())

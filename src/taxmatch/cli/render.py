@@ -106,15 +106,25 @@ def _group_cell(g: GroupFigures) -> str:
 
 
 def _print_coverage(console: Console, cov: Coverage) -> None:
-    """Coverage by group in two tables that fit the width: rows by outcome, then the shadow
-    probes' wrong-address rate and recall; flagged groups marked, then the ceiling."""
-    outcomes = Table(title="Coverage by group: rows by outcome", title_justify="left")
+    """Coverage by group in two tables that fit the width, then the ceiling."""
+    for table in coverage_tables(cov):
+        console.print(table)
+    console.print(coverage_note(cov))
+
+
+def coverage_tables(
+    cov: Coverage, title: str = "Coverage by group", *, batches_flagged: bool = False
+) -> tuple[Table, Table]:
+    """Rows by outcome, then the shadow probes' wrong-address rate and recall; flagged
+    groups marked (and, over a year, how many batches flagged each)."""
+    outcomes = Table(title=f"{title}: rows by outcome", title_justify="left")
     outcomes.add_column("group")
     for column in ("rows", *COLUMNS):
         outcomes.add_column(column.replace("_", " ").lower(), justify="right")
-    probes = Table(title="Coverage by group: shadow probes", title_justify="left")
+    probes = Table(title=f"{title}: shadow probes", title_justify="left")
     probes.add_column("group")
-    for column in ("probes", "wrong address", "95 % interval", "recall"):
+    extra = ("batches flagged",) if batches_flagged else ()
+    for column in ("probes", "wrong address", "95 % interval", "recall", *extra):
         probes.add_column(column, justify="right")
     for g in cov["groups"]:
         counts = [g["rows"], *(g["outcomes"][c] for c in COLUMNS)]
@@ -129,10 +139,9 @@ def _print_coverage(console: Console, cov: Coverage) -> None:
             percent(rate["estimate"]),
             interval,
             percent(recall["estimate"]),
+            *((str(g["flagged"]),) if batches_flagged else ()),
         )
-    console.print(outcomes)
-    console.print(probes)
-    console.print(coverage_note(cov))
+    return outcomes, probes
 
 
 def coverage_note(cov: Coverage) -> str:

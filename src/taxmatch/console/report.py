@@ -1,5 +1,6 @@
 """The transparency report pages (HTML with charts, CSV, PDF via fpdf2), all three from one
-``transparency_report`` call, whose figures are ``taxmatch accounting report``'s.
+``transparency_report`` call, whose figures are ``taxmatch accounting report``'s (and the
+year's coverage by group).
 Counts only; still a logged-in page, ``no-store`` like every console page.
 """
 
@@ -25,11 +26,14 @@ from taxmatch.pipeline.transparency import (
     Transparency,
     transparency_report,
 )
+from taxmatch.policy.accuracy import Interval
+from taxmatch.policy.coverage import COLUMNS
 
 router = APIRouter()
 # The report reads up to 1 January of the next year: the year after 9998 is not a date.
 Year = Annotated[int | None, Query(ge=1900, le=9998)]
 Agency = Annotated[str | None, Query(max_length=64)]
+_FORMULA = ("=", "+", "-", "@")  # a cell starting so is neutralised (an empty one is not)
 
 
 def _report(settings: Settings, year: int | None, agency: str | None) -> Transparency:
@@ -90,7 +94,9 @@ def report_csv(
     writer.writerow(CSV_COLUMNS)
     for row in t.csv_rows():
         # Agency and statute come from the policy and envelopes; neutralise formula starts.
-        writer.writerow([("'" + c) if isinstance(c, str) and c[:1] in "=+-@" else c for c in row])
+        writer.writerow(
+            [("'" + c) if isinstance(c, str) and c.startswith(_FORMULA) else c for c in row]
+        )
     return _attachment(buf.getvalue(), "text/csv", f"transparency-{t.year}.csv")
 
 
@@ -159,7 +165,25 @@ def render_pdf(t: Transparency) -> bytes:
         pdf.ln(6)
     _heading(pdf, "Per month", gap=2)
     _table(pdf, ("month", "requests", "disclosures"), t.months)
+    _heading(pdf, "Coverage by group")
+    _table(
+        pdf,
+        ("group", "rows", "discl.", "not m.", "amb.", "review", "rej.", "probes",
+         "wrong address", "recall", "flagged"),
+        [(g["label"], g["rows"], *(g["outcomes"][c] for c in COLUMNS), g["probes"],
+          _rate(g["wrong_address_rate"], interval=True), _rate(g["recall"]), g["flagged"])
+         for g in t.coverage["groups"]],
+        (32.0, 14.0, 12.0, 12.0, 12.0, 12.0, 12.0, 13.0, 33.0, 14.0, 14.0),
+    )  # fmt: skip
     return bytes(pdf.output())
+
+
+def _rate(rate: Interval, *, interval: bool = False) -> str:
+    """A rate in percent (and its 95 % interval); "n/a" when nothing was counted."""
+    if rate["estimate"] is None or rate["low"] is None or rate["high"] is None:
+        return "n/a"
+    shown = f"{100 * rate['estimate']:.2f} %"
+    return shown + (f" ({100 * rate['low']:.2f}-{100 * rate['high']:.2f})" if interval else "")
 
 
 def _heading(pdf: FPDF, text: str, gap: float = 4) -> None:

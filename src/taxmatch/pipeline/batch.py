@@ -318,6 +318,8 @@ def _run(
                 )
                 counts = w.counts
                 groups = measures(w.groups, probes.groups, probes.flagged)
+                # before the seal: a run that stops here replaces them when it runs again
+                state.write_group_counts(batch_id, groups, actor=req.actor, origin=req.origin)
                 # The kill switch's last check: nothing is disclosed before the seal.
                 bar.stage("sealing", None)
                 finished = datetime.now(UTC)

@@ -1,12 +1,16 @@
 """The transparency report: per agency, statute and year, requests, rejections by reason,
-not matched, ambiguous and disclosed, plus requests and disclosures per month.
+not matched, ambiguous and disclosed, plus requests and disclosures per month and the
+coverage by group (``taxmatch.policy.coverage``) of the year's batches.
 
 Requests, disclosures and taxpayers are exactly ``taxmatch accounting report``'s figures
 (this module calls the same ``annual_report``), in total, by agency and by (agency,
 statute); outcome and reason counts come from the decisions of the batches received in
 the year, grouped by the statute each decision recorded (the same canonical form, "" when
 the citation does not parse or, for rows recorded before schema 0005, was not recorded).
-Counts only: no id, name or TIN.
+The coverage sums, over the batches received in the year, the counts by group each
+batch stored (``group_counts``, schema 0012; a batch run before it has none): outcomes,
+probe counts and, as ``flagged``, the batches that flagged the group; its rates are those
+of the summed probe counts. Counts only: no id, name or TIN.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from pathlib import Path
 
 from taxmatch.contracts import Outcome, ReasonCode
 from taxmatch.pipeline.accounting import AnnualReport, annual_report
-from taxmatch.store.accounting import monthly, outcome_counts
+from taxmatch.policy.coverage import GROUPS, MEASURES, Coverage, coverage
+from taxmatch.store.accounting import group_counts, monthly, outcome_counts
 from taxmatch.store.state import StateStore
 
 NOT_MATCHED = (Outcome.NO_MATCH, Outcome.NO_FILING_IN_PERIOD, Outcome.STALE, Outcome.INELIGIBLE)
@@ -70,6 +75,8 @@ class Transparency:
     accounting: AnnualReport
     agencies: list[AgencyFigures]
     months: list[tuple[str, int, int]]
+    groups: dict[str, dict[str, int]]  # group -> measure -> the year's sum (non-zero only)
+    coverage: Coverage  # of ``groups``, without a ceiling
 
     @property
     def rows(self) -> list[StatuteFigures]:
@@ -88,6 +95,11 @@ class Transparency:
         for month, req, dis in self.months:
             rows.append(("month", "", "", f"{month} requests", req))
             rows.append(("month", "", "", f"{month} disclosures", dis))
+        for g in GROUPS:
+            counts = self.groups.get(g.name, {})
+            rows += [
+                ("group", "", "", f"{g.name} {m}", counts[m]) for m in MEASURES if counts.get(m)
+            ]
         return rows
 
 
@@ -116,6 +128,7 @@ def transparency_report(
     with StateStore.open(store, database_url) as state:
         counts = outcome_counts(state, year)
         months = monthly(state, year, agency)
+        groups = group_counts(state, year, agency)
     accounted = {
         (r.agency, r.statute): (r.requests, r.disclosures, r.taxpayers) for r in report.rows
     }
@@ -145,4 +158,13 @@ def transparency_report(
                 **{k: sum(getattr(r, k) for r in rows) for k in summed},
             )
         )
-    return Transparency(year, report, figures, months)
+    return Transparency(year, report, figures, months, groups, coverage(groups, None))
+
+
+def year_coverage(
+    store: Path, year: int, *, database_url: str | None = None, agency: str | None = None
+) -> Coverage:
+    """The transparency report's coverage alone: of the batches received in ``year``, of
+    one agency or of all."""
+    with StateStore.open(store, database_url) as state:
+        return coverage(group_counts(state, year, agency), None)

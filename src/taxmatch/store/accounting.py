@@ -1,12 +1,13 @@
 """Accounting of disclosures (§ 6103(p)(3)), read from the custodian-only tables: by
 taxpayer (the TIN's blind index), by batch and by year; and the transparency report's
-counts by agency and cited statute, and per month. Taxpayers are counted as distinct
-blind indexes. The statute key is the canonical form ``request_counts`` uses, "" when
-the citation does not parse (stored NULL in ``decisions``; so are rows recorded before
-schema 0005). Disclosures are those made (``taxmatch.store.seal.subjects_made``: the
-batch's package is sealed). TINs and stated reasons are decrypted here
-(``taxmatch.store.subjects``), only for what is returned. The only reads in taxmatch that
-return a TIN: the custodian's edges show them, nothing logs them.
+counts by agency and cited statute, per month and by coverage group. Taxpayers are
+counted as distinct blind indexes. The statute key is the canonical form
+``request_counts`` uses, "" when the citation does not parse (stored NULL in
+``decisions``; so are rows recorded before schema 0005). Disclosures are those made
+(``taxmatch.store.seal.subjects_made``: the batch's package is sealed). TINs and stated
+reasons are decrypted here (``taxmatch.store.subjects``), only for what is returned. The
+only reads in taxmatch that return a TIN: the custodian's edges show them, nothing logs
+them.
 
 Must never: log or put into an error a TIN, a statute or a stated reason; load a table
 whole (the per-batch list is streamed).
@@ -31,6 +32,7 @@ from taxmatch.store.models import (
     pages,
     request_counts,
 )
+from taxmatch.store.models import group_counts as _group_counts
 from taxmatch.store.seal import subjects_made
 from taxmatch.store.state import StateStore
 from taxmatch.store.subjects import open_subject, tin_lookup
@@ -207,3 +209,24 @@ def monthly(state: StateStore, year: int, agency: str | None = None) -> list[tup
             ).scalar_one()
             rows.append((f"{year}-{month:02d}", int(req), int(dis)))
     return rows
+
+
+def group_counts(
+    state: StateStore, year: int, agency: str | None = None
+) -> dict[str, dict[str, int]]:
+    """Group -> measure -> the sum of ``group_counts`` over the batches received in
+    ``year``, of one agency or of all (``taxmatch.policy.coverage``'s counts of a year:
+    ``flagged`` is the batches that flagged the group)."""
+    g = _group_counts.c
+    one = () if agency is None else (batches.c.agency == agency,)
+    query = (
+        select(g.grp, g.measure, func.sum(g.n))
+        .join(batches, batches.c.batch_id == g.batch_id)
+        .where(_in_year(batches.c.created_at, year), *one)
+        .group_by(g.grp, g.measure)
+    )
+    out: dict[str, dict[str, int]] = {}
+    with state.reading("transparency_groups") as conn:
+        for grp, measure, n in conn.execute(query):
+            out.setdefault(grp, {})[measure] = int(n)
+    return out

@@ -1,5 +1,6 @@
 """Rows bound to the ledger: who decided, who approved, what was disclosed about whom, which
-agency owns which batch. Bound on write, re-hashed by ``ledger verify``.
+agency owns which batch, and a batch's counts for the reports (by cited statute, by
+coverage group). Bound on write, re-hashed by ``ledger verify``.
 
 A *view* is the set of columns of a table that must never change once written (the
 columns that legitimately change, such as a batch's status, are left out; docs/ledger.md
@@ -40,6 +41,7 @@ from taxmatch.store.models import (
     DecisionRow,
     batches,
     disclosure_subjects,
+    group_counts,
     request_counts,
 )
 from taxmatch.store.subjects import open_subject
@@ -47,6 +49,8 @@ from taxmatch.store.subjects import open_subject
 Group = tuple[Any, ...]
 REST: Final = "rest"  # a group of rows bound by a backfill entry, per batch
 EVENT_BATCH_RECEIVED: Final = "batch_received"
+# binds a batch's counts by coverage group (``StateStore.write_group_counts``)
+EVENT_COVERAGE_COUNTED: Final = "coverage_counted"
 # the last entry of a batch's seal: binds the accounting rows of its disclosures made
 EVENT_DISCLOSURES_SEALED: Final = "disclosures_sealed"
 
@@ -76,6 +80,11 @@ BATCHES = View(
 REQUEST_COUNTS = View(
     "request_counts", request_counts, _cols(request_counts, "batch_id", "statute", "requests"),
     _cols(request_counts, "batch_id", "statute"), true(), lambda r: f"of batch {r['batch_id']}",
+)  # fmt: skip
+GROUP_COUNTS = View(
+    "group_counts", group_counts, _cols(group_counts, "batch_id", "grp", "measure", "n"),
+    _cols(group_counts, "batch_id", "grp", "measure"), true(),
+    lambda r: f"of batch {r['batch_id']}",
 )  # fmt: skip
 SUBJECTS = View(
     "disclosure_subjects", disclosure_subjects,
@@ -115,6 +124,7 @@ RELEASE_REVIEWS = View(
 VIEWS: Final = (
     BATCHES,
     REQUEST_COUNTS,
+    GROUP_COUNTS,
     RELEASES,
     RELEASE_FINISH,
     RELEASE_REVIEWS,
@@ -122,7 +132,10 @@ VIEWS: Final = (
     SUBJECTS,
 )
 BY_RELEASE: Final = frozenset({RELEASES.name, RELEASE_FINISH.name, RELEASE_REVIEWS.name})
-DISCARDED: Final = (REQUEST_COUNTS.name, SUBJECTS.name)  # deleted when a batch re-runs
+# deleted when a batch re-runs
+DISCARDED: Final = (REQUEST_COUNTS.name, GROUP_COUNTS.name, SUBJECTS.name)
+# the views schema 0006 backfilled (``group_counts`` came with 0012, every row bound)
+BACKFILLED: Final = tuple(v for v in VIEWS if v is not GROUP_COUNTS)
 
 
 def unfinished(row: Mapping[str, Any]) -> bool:
@@ -219,10 +232,11 @@ def release_subjects(release_id: str) -> ColumnElement[bool]:
 def backfill_drafts(conn: Connection, keys: Keys) -> list[LedgerDraft]:
     """``rows_backfilled`` entries binding every row stored now: one per batch (its batch
     row, request counts, accounting rows and reviews) and one per release (the release
-    row and its reviews' release columns). Empty when nothing is stored."""
+    row and its reviews' release columns). Empty when nothing is stored. Schema 0006's
+    views only: it runs before later tables exist."""
     key = keys.current("ledger")[1]
     groups: dict[str, dict[str, RowsDigest]] = {}
-    for view in VIEWS:
+    for view in BACKFILLED:
         for row in stream(conn, keys, view):
             if view is RELEASE_FINISH and unfinished(row):
                 continue

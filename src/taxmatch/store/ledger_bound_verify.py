@@ -29,6 +29,7 @@ from taxmatch.store.ledger_bound import (
     BY_RELEASE,
     DISCARDED,
     EVENT_DISCLOSURES_SEALED,
+    GROUP_COUNTS,
     RELEASE_FINISH,
     RELEASE_REVIEWS,
     REQUEST_COUNTS,
@@ -221,7 +222,7 @@ def _describe(view: View, group: Group) -> str:
         return f"{table} row {group[1]}#{group[2]}"
     if kind == "release" or view is RELEASE_REVIEWS:
         return f"{table} rows of release {group[1]}"
-    if view is REQUEST_COUNTS:
+    if view in (REQUEST_COUNTS, GROUP_COUNTS):
         return f"{table} rows of batch {group[1]}"
     if view is RELEASE_FINISH:
         return f"{table} row {group[1]} (publication columns)"

@@ -1,11 +1,12 @@
 """State database schema (SQLAlchemy Core) and the rows that cross the store boundary.
 
 Tables: ``batches``, ``decisions`` (one per input row), ``ledger_entries`` (append-only
-hash chain), ``ledger_head`` (one row), and the custodian-only accounting tables
-``disclosure_subjects`` (one per disclosure) and ``request_counts``; the tables of the
-service and the console are in ``edge_models``, on the same ``metadata``. No key is stored
-here: the keys live in the keyring (``taxmatch.store.keys``). The Alembic migrations in
-``migrations/versions`` build exactly this schema; a test compares the two.
+hash chain), ``ledger_head`` (one row), the custodian-only accounting tables
+``disclosure_subjects`` (one per disclosure) and ``request_counts``, and ``group_counts``
+(a batch's counts by coverage group); the tables of the service and the console are in
+``edge_models``, on the same ``metadata``. No key is stored here: the keys live in the
+keyring (``taxmatch.store.keys``). The Alembic migrations in ``migrations/versions``
+build exactly this schema; a test compares the two.
 
 Must never: hold a TIN, or the requester's free text (relevance, which may name people),
 outside ``disclosure_subjects``, nor there unencrypted (``taxmatch.store.subjects``); hold
@@ -179,6 +180,17 @@ request_counts = Table(
     Column("batch_id", Text, ForeignKey("batches.batch_id"), primary_key=True),
     Column("statute", Text, primary_key=True),
     Column("requests", BigInteger, nullable=False),
+)
+
+# A batch's counts by coverage group (``taxmatch.policy.coverage``: ``grp`` a group's name,
+# ``measure`` an outcome, REJECTED, a ``probe_`` count or ``flagged``); non-zero only.
+group_counts = Table(
+    "group_counts",
+    metadata,
+    Column("batch_id", Text, ForeignKey("batches.batch_id"), primary_key=True),
+    Column("grp", Text, primary_key=True),
+    Column("measure", Text, primary_key=True),
+    Column("n", BigInteger, nullable=False),
 )
 
 ledger_head = Table(

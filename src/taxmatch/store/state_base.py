@@ -27,9 +27,17 @@ from taxmatch.ledger.digest import (
     DecisionsDigest,
     chunk_payload,
 )
+from taxmatch.policy.coverage import BY_NAME, MEASURES
 from taxmatch.store.database import StateDatabase
 from taxmatch.store.keys import Keyring, Keys, ephemeral_keys
-from taxmatch.store.ledger_bound import REQUEST_COUNTS, SUBJECTS, bind, chunk_rows
+from taxmatch.store.ledger_bound import (
+    EVENT_COVERAGE_COUNTED,
+    GROUP_COUNTS,
+    REQUEST_COUNTS,
+    SUBJECTS,
+    bind,
+    chunk_rows,
+)
 from taxmatch.store.ledger_store import append_entries, digest_decisions
 from taxmatch.store.models import (
     CHUNK,
@@ -43,6 +51,7 @@ from taxmatch.store.models import (
     decisions,
     disclosure_subjects,
     from_row,
+    group_counts,
     has_row,
     pages,
     request_counts,
@@ -126,14 +135,14 @@ class StateBase(StateDatabase):
     ) -> None:
         """Forget a batch's decisions, to restart it after a failure. The ledger keeps all.
 
-        Its disclosure subjects and request counts go with them, and, when any row was
-        deleted, a ``decisions_discarded`` entry records it in the same transaction, so
-        ``ledger verify`` no longer expects the discarded rows.
+        Its disclosure subjects, request counts and group counts go with them, and, when
+        any row was deleted, a ``decisions_discarded`` entry records it in the same
+        transaction, so ``ledger verify`` no longer expects the discarded rows.
         """
         with self.writing("delete_decisions") as conn:
             others = sum(
                 conn.execute(delete(table).where(table.c.batch_id == batch_id)).rowcount
-                for table in (disclosure_subjects, request_counts)
+                for table in (disclosure_subjects, request_counts, group_counts)
             )
             gone = conn.execute(delete(decisions).where(decisions.c.batch_id == batch_id))
             if gone.rowcount or others:  # accounting rows are bound to the ledger too
@@ -206,6 +215,35 @@ class StateBase(StateDatabase):
                 conn.execute(request_counts.insert(), values)
             where = request_counts.c.batch_id == batch_id
             self.append(conn, [bind(conn, self.keys, draft, (REQUEST_COUNTS, where))])
+
+    def write_group_counts(
+        self, batch_id: str, counts: Mapping[str, Mapping[str, int]], *, actor: str, origin: str
+    ) -> None:
+        """Replace a batch's counts by coverage group and measure
+        (``taxmatch.policy.coverage.measures``; the transparency report's coverage), the
+        non-zero ones, bound by a ``coverage_counted`` entry (how many groups and counts)
+        appended in the same transaction. ``StoreError`` for an unknown group or measure or
+        a negative count, naming neither."""
+        cells = [
+            (grp, measure, int(n))
+            for grp, measures in sorted(counts.items())
+            for measure, n in sorted(measures.items())
+            if int(n)
+        ]
+        known = set(MEASURES)
+        if any(g not in BY_NAME or m not in known or n < 0 for g, m, n in cells):
+            raise StoreError("group counts must be non-negative counts of known groups")
+        values = [{"batch_id": batch_id, "grp": g, "measure": m, "n": n} for g, m, n in cells]
+        total = {"groups": len({g for g, _, _ in cells}), "counts": len(cells)}
+        draft = LedgerDraft(EVENT_COVERAGE_COUNTED, actor, origin, True, batch_id, total)
+        with self.writing("write_group_counts") as conn:
+            if not has_row(conn, batches.c.batch_id, batch_id):
+                raise BatchNotFound(f"batch {batch_id} not found")
+            conn.execute(delete(group_counts).where(group_counts.c.batch_id == batch_id))
+            if values:
+                conn.execute(group_counts.insert(), values)
+            where = group_counts.c.batch_id == batch_id
+            self.append(conn, [bind(conn, self.keys, draft, (GROUP_COUNTS, where))])
 
 
 def insert_decisions(conn: Connection, params: Sequence[Params]) -> int:

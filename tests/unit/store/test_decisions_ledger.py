@@ -1,4 +1,5 @@
-"""Decisions accounted for by the ledger: chunks recorded atomically, re-hashed by verify.
+"""Decisions accounted for by the ledger: chunks recorded atomically, re-hashed by verify;
+the request and group counts written beside them (and schema 0012, which adds the latter).
 
 Runs on SQLite and PostgreSQL (``state_url``). Tampering goes through raw SQL, as an
 attacker with database access would (decisions have no append-only trigger; the ledger
@@ -13,14 +14,15 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, create_engine, inspect, text
 
 from taxmatch.errors import BatchNotFound, LedgerError, StoreError
 from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.ledger.digest import EVENT_DECISIONS, EVENT_DECISIONS_DISCARDED
+from taxmatch.store.accounting import group_counts
 from taxmatch.store.state import StateStore, SubjectRow
 
-from .test_state import batch, decision
+from .test_state import T0, _alembic, batch, decision
 
 TIN = "912345678"
 
@@ -303,3 +305,83 @@ def test_request_counts_are_replaced_per_batch(state_store: StateStore) -> None:
     assert [tuple(r) for r in rows] == [("8 U.S.C. 1326(a)", 2)]
     with pytest.raises(LedgerError):
         state_store.append_ledger([LedgerDraft("", "svc", "cli", True, "B1")])
+
+
+def test_group_counts_are_replaced_per_batch_and_bound(state_store: StateStore) -> None:
+    state_store.create_batch(batch("B1"))
+    state_store.create_batch(batch("B2", agency="HSI"))
+    first = {"itin": {"DISCLOSED": 3, "REJECTED": 1, "flagged": 0}, "mover": {"NO_MATCH": 2}}
+    state_store.write_group_counts("B1", first, actor="svc", origin="cli")
+    again = {"itin": {"DISCLOSED": 2, "probe_disclosed": 4, "flagged": 1}, "po_box": {}}
+    state_store.write_group_counts("B1", again, actor="svc", origin="cli")
+    state_store.write_group_counts("B2", {"itin": {"DISCLOSED": 5}}, actor="svc", origin="cli")
+    with state_store.reading("test") as conn:
+        rows = conn.execute(
+            text("SELECT grp, measure, n FROM group_counts WHERE batch_id = 'B1' ORDER BY 1, 2")
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("itin", "DISCLOSED", 2),
+        ("itin", "flagged", 1),
+        ("itin", "probe_disclosed", 4),
+    ]
+    year = batch().created_at.year
+    assert group_counts(state_store, year) == {
+        "itin": {"DISCLOSED": 7, "flagged": 1, "probe_disclosed": 4}
+    }
+    assert group_counts(state_store, year, "HSI") == {"itin": {"DISCLOSED": 5}}
+    assert group_counts(state_store, year - 1) == {}
+    entries = [
+        (e.object_id, e.actor, e.payload) for e in entries_of(state_store, "coverage_counted")
+    ]
+    assert [(o, a, p["groups"], p["counts"]) for o, a, p in entries] == [
+        ("B1", "svc", 2, 3),
+        ("B1", "svc", 1, 3),
+        ("B2", "svc", 1, 1),
+    ]
+    assert entries[1][2]["bound_group_counts_rows"] == 3
+    assert state_store.verify_ledger().ok
+    state_store.delete_decisions("B1")  # a batch that runs again: its counts go too
+    assert group_counts(state_store, year) == {"itin": {"DISCLOSED": 5}}
+    assert state_store.verify_ledger().ok
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [{"nobody": {"DISCLOSED": 1}}, {"itin": {"SECRET": 1}}, {"itin": {"DISCLOSED": -1}}],
+)
+def test_group_counts_of_unknown_groups_are_refused(
+    state_store: StateStore, counts: dict[str, dict[str, int]]
+) -> None:
+    state_store.create_batch(batch("B1"))
+    with pytest.raises(StoreError) as info:
+        state_store.write_group_counts("B1", counts, actor="svc", origin="cli")
+    assert str(info.value).endswith(": group counts must be non-negative counts of known groups")
+    with pytest.raises(BatchNotFound):
+        state_store.write_group_counts("B9", {}, actor="svc", origin="cli")
+    assert entries_of(state_store, "coverage_counted") == []
+
+
+def test_0012_upgrades_a_store_at_0011_and_records_counts_a_downgrade_dropped(
+    state_url: str,
+) -> None:
+    with StateStore(state_url) as store:
+        for name in ("B1", "B2"):
+            store.create_batch(batch(name))
+            store.write_request_counts(name, {"": 2})
+        store.write_group_counts("B1", {"ssn": {"DISCLOSED": 2}}, actor="svc", origin="cli")
+    with raw(state_url) as conn:
+        _alembic(conn, "downgrade", "0011")
+        assert "group_counts" not in inspect(conn).get_table_names()
+    with StateStore(state_url) as store:  # upgrades 0011 -> 0012 on open
+        dropped = entries_of(store, "coverage_dropped")
+        assert [(e.object_id, e.payload["bound_group_counts_rows"]) for e in dropped] == [("B1", 0)]
+        assert group_counts(store, T0.year) == {}
+        assert store.verify_ledger().ok
+        store.write_group_counts("B2", {"ssn": {"NO_MATCH": 2}}, actor="svc", origin="cli")
+        assert group_counts(store, T0.year) == {"ssn": {"NO_MATCH": 2}}
+        assert store.verify_ledger().ok
+    with raw(state_url) as conn:
+        _alembic(conn, "upgrade", "head")  # at head: nothing recorded again
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0012"
+    with StateStore(state_url) as store:
+        assert len(entries_of(store, "coverage_dropped")) == 1

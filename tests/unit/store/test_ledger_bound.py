@@ -1,5 +1,5 @@
-"""Rows bound to the ledger: reviews, releases, accounting rows, request counts and batch
-ownership. Whatever is changed, deleted or inserted in them, ``ledger verify`` fails,
+"""Rows bound to the ledger: reviews, releases, accounting rows, request and group counts
+and batch ownership. Whatever is changed, deleted or inserted in them, ``ledger verify`` fails,
 naming the table and the row (ids only, never a value).
 
 The hypothesis search tampers a SQLite copy with its triggers dropped, as an attacker with
@@ -50,6 +50,7 @@ BOUND: dict[str, tuple[str, ...]] = {
                 "policy_version", "policy_sha256", "created_at", "package_dir", "as_of",
                 "matcher", "reference_id"),
     "request_counts": ("batch_id", "statute", "requests"),
+    "group_counts": ("batch_id", "grp", "measure", "n"),
     "disclosure_subjects": ("disclosure_id", "batch_id", "row_number", "tin", "statute",
                             "relevance", "fields", "disclosed_at"),
     "reviews": ("batch_id", "row_number", "request_id", "outcome", "action", "reason", "officer",
@@ -61,6 +62,7 @@ BOUND: dict[str, tuple[str, ...]] = {
 KEYS = {
     "batches": ("batch_id",),
     "request_counts": ("batch_id", "statute"),
+    "group_counts": ("batch_id", "grp", "measure"),
     "disclosure_subjects": ("disclosure_id",),
     "reviews": ("batch_id", "row_number"),
     "releases": ("release_id",),
@@ -89,8 +91,8 @@ def draft(event: str, object_id: str, **payload: object) -> LedgerDraft:
 
 
 def build(store: StateStore) -> None:
-    """Two batches with decision chunks and accounting rows (``filled``), request counts,
-    four reviews, a published release with one disclosure, a release awaiting approval and
+    """Two batches with decision chunks and accounting rows (``filled``), request and group
+    counts, four reviews, a published release with one disclosure, a release awaiting approval and
     a batch sealed as a batch run seals it (its accounting rows bound at the seal)."""
     filled(store)
     store.create_batch(batch("B4"))
@@ -99,6 +101,7 @@ def build(store: StateStore) -> None:
         SubjectRow(f"D-B4-{n}", "B4", n, TIN, "8 U.S.C. 1326(a)", f"reason {n}", "zip")
         for n in (2, 4)
     ]
+    store.write_group_counts("B4", {"ssn": {"DISCLOSED": 2}}, actor="svc", origin="cli")
     seal_batch(
         store,
         "B4",
@@ -109,6 +112,11 @@ def build(store: StateStore) -> None:
     )
     store.write_request_counts("B1", {"8 U.S.C. 1326(a)": 7, "": 3})
     store.write_request_counts("B2", {"8 U.S.C. 1326(a)": 3})
+    groups = {"itin": {"DISCLOSED": 2, "probe_disclosed": 3}, "mover": {"REJECTED": 1}}
+    store.write_group_counts("B1", groups, actor="svc", origin="cli")
+    store.write_group_counts(
+        "B2", {"mover": {"NO_MATCH": 1, "flagged": 1}}, actor="svc", origin="cli"
+    )
     store.create_batch(replace(batch("B3"), status="done"))
     for row in (1, 2, 3, 4):
         who = "ofc-olive" if row < 4 else "sup-sam"
@@ -321,6 +329,10 @@ def test_the_untouched_copy_verifies_every_bound_row(pristine: Path, tmp_path: P
          "disclosure_subjects rows of release B3-S1 do not match the ledger"),
         ("UPDATE request_counts SET requests = 70 WHERE batch_id = 'B1'",
          "request_counts rows of batch B1 do not match the ledger"),
+        ("UPDATE group_counts SET n = 70 WHERE batch_id = 'B1' AND measure = 'DISCLOSED'",
+         "group_counts rows of batch B1 do not match the ledger"),
+        ("INSERT INTO group_counts VALUES ('B3', 'ssn', 'DISCLOSED', 1)",
+         "group_counts row of batch B3 is not accounted for by any ledger entry"),
         ("UPDATE batches SET agency = 'HSI' WHERE batch_id = 'B2'",
          "batches row B2 do not match the ledger"),
         ("UPDATE reviews SET disclosed = 0 WHERE row_number = 1",
@@ -396,6 +408,8 @@ def test_tampering_is_caught_on_each_backend(state_store: StateStore, state_url:
         "UPDATE disclosure_subjects SET statute = 'x' WHERE disclosure_id = 'D-B1-2'",
         "DELETE FROM disclosure_subjects WHERE disclosure_id = 'D-B3-1'",  # batch B3 is done
         "UPDATE request_counts SET requests = 70 WHERE batch_id = 'B1'",
+        "UPDATE group_counts SET n = 70 WHERE batch_id = 'B1'",
+        "DELETE FROM group_counts WHERE batch_id = 'B4'",  # batch B4 is sealed
         "DELETE FROM batches WHERE batch_id = 'B2'",
         "UPDATE batches SET agency = 'HSI' WHERE batch_id = 'B2'",
         "UPDATE batches SET status = 'failed' WHERE batch_id = 'B3'",

@@ -84,7 +84,7 @@ def test_migrations_are_idempotent_and_match_the_models(state_url: str) -> None:
     try:
         with engine.connect() as conn:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-            assert version == ["0011"]
+            assert version == ["0012"]
             tables = set(inspect(conn).get_table_names())
             assert {
                 "batches",
@@ -93,6 +93,7 @@ def test_migrations_are_idempotent_and_match_the_models(state_url: str) -> None:
                 "ledger_head",
                 "disclosure_subjects",
                 "request_counts",
+                "group_counts",
             } <= tables
             assert "ledger_key" not in tables  # the key lives in the keyring (0008)
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
