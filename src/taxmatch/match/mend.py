@@ -73,6 +73,26 @@ def _mends(
     return (typo or _one_off(a, slip, years)) and support <= MAX_SLIP_SUPPORT and shared(a)
 
 
+def _house_slip_tie(slip: Filing, evidence: Evidence, support: int) -> bool:
+    """The slip, filed one year, is a house number one character from another address of
+    the person's on the same street and ZIP, filed no more often: a typo, or a move two
+    doors down, that the history cannot tell apart (unless others file at the slip and
+    not there: then a real address the person moved to)."""
+    shared = _sharing(slip, evidence, support)
+    return support <= MAX_SLIP_SUPPORT and any(
+        a.key != slip.key
+        and bool(a.house_number)
+        and a.n_years == 1
+        and same(a.zip5, slip.zip5)
+        and same(a.street, slip.street)
+        and distance(a.house_number, slip.house_number) == 1
+        and (same(a.unit, slip.unit) or slip.unit == "")
+        and same(a.po_box, slip.po_box)
+        and shared(a)
+        for a in evidence.addresses
+    )
+
+
 def zip_slip(a: Address, slip: Filing) -> bool:
     """``a`` is the slip's house number, street, unit, city and state in a ZIP a typo away
     (``zip_typo``): the same door, so a typo in the ZIP, not a move."""
@@ -115,8 +135,9 @@ def _line(row: Address | Filing) -> str | None:
     return None if row.line1 is None or row.unit is None else f"{row.line1} {row.unit}"
 
 
-def _consensus(slip: Filing, evidence: Evidence, years: int, support: int) -> Address | None:
-    """The address the slip meant, if the person's history shows one (``_mends``)."""
+def _sharing(slip: Filing, evidence: Evidence, support: int) -> Callable[[Address], bool]:
+    """Whether every other filer at the slip filed at an address too (the person's own
+    household moving with them), for a slip that is no busy address."""
     others = evidence.neighbours.get(slip.key, frozenset())
     if support > MAX_SLIP_SUPPORT:
         others = frozenset()
@@ -124,6 +145,12 @@ def _consensus(slip: Filing, evidence: Evidence, years: int, support: int) -> Ad
     def shared(a: Address) -> bool:
         return all(a.key in evidence.co_filed.get(o, frozenset()) for o in others)
 
+    return shared
+
+
+def _consensus(slip: Filing, evidence: Evidence, years: int, support: int) -> Address | None:
+    """The address the slip meant, if the person's history shows one (``_mends``)."""
+    shared = _sharing(slip, evidence, support)
     found = [a for a in evidence.addresses if _mends(a, slip, years, support, shared)]
     return min(  # SQL's ORDER BY … LIMIT 1
         found,
@@ -209,12 +236,16 @@ def place(slip: Filing, evidence: Evidence) -> Place:
     usable = _deliverable(slip)
     consensus = None if usable is False else _consensus(slip, evidence, years, support)
     complete = None if usable is True else _complete(slip, evidence)
-    # A ZIP typo the history neither confirms nor rules out: an officer looks at it.
+    # A ZIP or house-number typo the history neither confirms nor rules out: an officer
+    # looks at it.
     doubtful = (
         usable is True
         and consensus is None
         and years == 1
-        and any(zip_slip(a, slip) for a in evidence.addresses)
+        and (
+            any(zip_slip(a, slip) for a in evidence.addresses)
+            or _house_slip_tie(slip, evidence, support)
+        )
     )
     if usable is True:
         line1 = slip.line1 if consensus is None or consensus.line1 is None else consensus.line1

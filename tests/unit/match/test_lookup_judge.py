@@ -806,3 +806,33 @@ def test_a_filing_without_a_year_is_in_no_period_on_both_paths(
     world.valid[0]["tax_periods"] = [None]
     (row,) = _compare(con, world, 0.9, 3.0)
     assert row["filing_year"] is None, "row 1: a filing without a year was taken as the latest"
+
+
+def _house_tie(slip_house: str, others: list[Row]) -> World:
+    """12 MAIN ST filed in 2022, then ``slip_house`` MAIN ST in 2023, one year each."""
+    home, slip = _where("12", "MAIN ST"), _where(slip_house, "MAIN ST")
+    return _one_person(
+        [_filing("P1", 2022, home), _filing("P1", 2023, slip)],
+        [_history_row("P1", home, 1, 1, 2022), _history_row("P1", slip, 1, 1, 2023), *others],
+        [2023],
+    )
+
+
+@pytest.mark.parametrize(
+    ("world", "usable"),
+    [
+        pytest.param(_house_tie("17", []), False, id="one house character, one year each"),
+        pytest.param(_house_tie("45", []), True, id="another house: a move"),
+        pytest.param(
+            _house_tie("17", [_history_row("H1", _where("17", "MAIN ST"), 3, 3, 2023)]),
+            True,
+            id="others file at the new door: a move",
+        ),
+    ],
+)
+def test_a_house_typo_the_history_cannot_tell_from_a_move_goes_to_review(
+    con: duckdb.DuckDBPyConnection, world: World, usable: bool
+) -> None:
+    (row,) = _compare(con, world, 0.9, 3.0)
+    as_expected = row["address_usable"] is usable and row["address_mended"] is None
+    assert as_expected, "row 1: address_usable or address_mended"
