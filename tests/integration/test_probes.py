@@ -182,3 +182,29 @@ def test_a_flagged_groups_disclosures_go_to_review(
     assert f"coverage groups flagged: {group}" in second_person_needed(
         batch, policy, policy_sha256(text)
     )
+
+
+def test_a_one_record_lookup_runs_no_probes_and_counts_no_groups(
+    model_store: Path, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'state.sqlite3'}"
+    result = run_batch(
+        BatchRequest(
+            store=model_store,
+            requests=write_requests(tmp_path / "one.csv", ROWS[:1]),
+            envelope=write_envelope(tmp_path / "envelope-one.json", request_letter_id="LTR-ONE"),
+            out=tmp_path / "out",
+            as_of=AS_OF,
+            database_url=url,
+            shadow_probes=False,
+            coverage=False,
+        )
+    )
+    summary = read_summary(result.package)
+    assert "coverage" not in summary
+    assert summary["accuracy_estimate"]["probes"] == 0
+    with StateStore.open(model_store, url) as state:
+        kinds = {e.event_type for e in state.iter_ledger() if e.object_id == result.batch_id}
+    assert "coverage_counted" not in kinds
+    assert "accuracy_probed" not in kinds
+    assert "decisions_recorded" in kinds

@@ -28,16 +28,16 @@ from taxmatch.match.exact import match_exact
 from taxmatch.match.model import ModelInfo, load_model_info
 from taxmatch.match.probabilistic import match_probabilistic
 from taxmatch.match.warm import WarmMatcher
+from taxmatch.pipeline.coverage import group_rows, record_coverage
 from taxmatch.pipeline.probes import shadow_probes
 from taxmatch.pipeline.record import disclosed_fields, seal_outputs, write_outputs
 from taxmatch.pipeline.retain import retain_inputs
 from taxmatch.pipeline.staging import validate_into, validation_workers
 from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.accuracy import estimate
-from taxmatch.policy.coverage import coverage, lookback, mask_of, measures
+from taxmatch.policy.coverage import mask_of
 from taxmatch.policy.model import Policy, policy_sha256
 from taxmatch.policy.validate import make_context
-from taxmatch.reference.coverage import row_groups
 from taxmatch.reference.snapshot import ReferenceInfo, current_reference
 from taxmatch.reference.workspace import BATCH_MEMORY_LIMIT, BatchWorkspace, Persisting
 from taxmatch.store.state import BatchRow, StateStore
@@ -77,9 +77,11 @@ class BatchRequest:
     origin: str = "cli"
     workers: int | None = None  # validation processes; None: one per core on large files
     memory_limit: str = BATCH_MEMORY_LIMIT  # the batch workspace's DuckDB limit
-    # Run the policy's shadow probes (``accuracy.shadow_probes``); a one-record lookup
-    # does not: its probes would cost a hundred times the lookup.
+    # Run the policy's shadow probes (``accuracy.shadow_probes``) and count the rows by
+    # coverage group; a one-record lookup does neither: its probes would cost a hundred
+    # times the lookup, and its groups a scan of the reference.
     shadow_probes: bool = True
+    coverage: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +306,7 @@ def _run(
             match(ws.con, bar.advance)
         emit(Event.MATCHING_DONE, batch_id=batch_id, seconds=_since(t1))
         probes = shadow_probes(run, state, work, bar, lambda con: match(con, None))
-        row_groups(ws.con, reference_path, "outcomes", lookback(req.as_of, policy))
+        group_rows(run, ws.con)
 
         bar.stage("writing package", rows)
         stash = DisclosureStash(ws, batch_id, disclosed_fields(policy))
@@ -316,17 +318,14 @@ def _run(
                     held=held,
                     held_groups=mask_of(probes.flagged),
                 )
-                counts = w.counts
-                groups = measures(w.groups, probes.groups, probes.flagged)
-                # before the seal: a run that stops here replaces them when it runs again
-                state.write_group_counts(batch_id, groups, actor=req.actor, origin=req.origin)
+                counts, covered = w.counts, record_coverage(run, state, w, probes)
                 # The kill switch's last check: nothing is disclosed before the seal.
                 bar.stage("sealing", None)
                 finished = datetime.now(UTC)
                 summary = _summary(run, rows, counts, w.reasons, state.ledger_head(), finished)
                 summary["accuracy_estimate"] = estimate(probes.counts, w.expected_wrong)
-                ceiling = policy.accuracy.group_max_wrong_address
-                summary["coverage"] = coverage(groups, ceiling)
+                if covered is not None:
+                    summary["coverage"] = covered
                 if probes.hold is not None:
                     summary["accuracy_hold"] = probes.hold
                 package = pkg.finish(summary)

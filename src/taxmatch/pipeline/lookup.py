@@ -249,6 +249,7 @@ def lookup_one(
                 origin=origin,
                 workers=1,
                 shadow_probes=False,
+                coverage=False,
             ),
             warm=warm,
         )

@@ -57,12 +57,17 @@ moved AS (
 home AS (
   SELECT DISTINCT w.person_id, {", ".join(f"w.{c}" for c in _KEY)}
   FROM win w JOIN moved m ON m.person_id = w.person_id AND w.tax_year = m.latest),
+keys AS (  -- the addresses asked about and the subjects' homes: all that is looked up
+  SELECT {", ".join(_KEY)} FROM records WHERE mask = 0
+  UNION SELECT {", ".join(_KEY)} FROM home),
 here AS (  -- the persons filing at an address in the lookback
-  SELECT {", ".join(_KEY)}, count(DISTINCT person_id) AS filers
-  FROM {ref}.person_addresses
-  WHERE last_year >= $lo AND first_year <= $hi GROUP BY ALL),
+  SELECT {", ".join(f"a.{c}" for c in _KEY)}, count(DISTINCT a.person_id) AS filers
+  FROM {ref}.person_addresses a SEMI JOIN keys k ON {_same("a", "k")}
+  WHERE a.last_year >= $lo AND a.first_year <= $hi GROUP BY ALL),
 units AS (  -- buildings where filers give units
-  SELECT DISTINCT {", ".join(building)} FROM {ref}.person_addresses WHERE unit <> ''),
+  SELECT DISTINCT {", ".join(f"a.{c}" for c in building)}
+  FROM {ref}.person_addresses a SEMI JOIN keys k ON {_same("a", "k", building)}
+  WHERE a.unit <> ''),
 named AS (  -- carriers: a count again (tf * n is a hair under it for some n: 10 / 77 * 77)
   SELECT last_name, tf AS share,
          round(tf * (SELECT count(*) FROM {ref}.persons WHERE last_name <> '')) AS carriers
