@@ -35,6 +35,7 @@ from taxmatch.store.ledger_bound import (
     GROUP_COUNTS,
     REQUEST_COUNTS,
     SUBJECTS,
+    View,
     bind,
     chunk_rows,
 )
@@ -209,12 +210,7 @@ class StateBase(StateDatabase):
         if draft is None:
             total = {"statutes": len(values), "requests": sum(int(n) for n in counts.values())}
             draft = LedgerDraft("requests_counted", "system", "store", True, batch_id, total)
-        with self.writing("write_request_counts") as conn:
-            conn.execute(delete(request_counts).where(request_counts.c.batch_id == batch_id))
-            if values:
-                conn.execute(request_counts.insert(), values)
-            where = request_counts.c.batch_id == batch_id
-            self.append(conn, [bind(conn, self.keys, draft, (REQUEST_COUNTS, where))])
+        self._replace_bound("write_request_counts", REQUEST_COUNTS, batch_id, values, draft)
 
     def write_group_counts(
         self, batch_id: str, counts: Mapping[str, Mapping[str, int]], *, actor: str, origin: str
@@ -236,14 +232,22 @@ class StateBase(StateDatabase):
         values = [{"batch_id": batch_id, "grp": g, "measure": m, "n": n} for g, m, n in cells]
         total = {"groups": len({g for g, _, _ in cells}), "counts": len(cells)}
         draft = LedgerDraft(EVENT_COVERAGE_COUNTED, actor, origin, True, batch_id, total)
-        with self.writing("write_group_counts") as conn:
+        self._replace_bound("write_group_counts", GROUP_COUNTS, batch_id, values, draft)
+
+    def _replace_bound(
+        self, operation: str, view: View, batch_id: str, values: list[Params], draft: LedgerDraft
+    ) -> None:
+        """Replace a batch's rows of ``view``'s table by ``values``, bound by ``draft``
+        appended in the same transaction."""
+        table = view.table
+        with self.writing(operation) as conn:
             if not has_row(conn, batches.c.batch_id, batch_id):
                 raise BatchNotFound(f"batch {batch_id} not found")
-            conn.execute(delete(group_counts).where(group_counts.c.batch_id == batch_id))
+            conn.execute(delete(table).where(table.c.batch_id == batch_id))
             if values:
-                conn.execute(group_counts.insert(), values)
-            where = group_counts.c.batch_id == batch_id
-            self.append(conn, [bind(conn, self.keys, draft, (GROUP_COUNTS, where))])
+                conn.execute(table.insert(), values)
+            where = table.c.batch_id == batch_id
+            self.append(conn, [bind(conn, self.keys, draft, (view, where))])
 
 
 def insert_decisions(conn: Connection, params: Sequence[Params]) -> int:
