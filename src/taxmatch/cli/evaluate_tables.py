@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from taxmatch.cli.render import percent
+from taxmatch.cli.render import COVERS, interval, percent
 from taxmatch.contracts import Outcome
 from taxmatch.pipeline.evaluate_result import (
     ESTIMATED,
@@ -149,10 +149,9 @@ def _estimate_table(ev: Evaluation) -> Table:
     covers = estimate_covers(ev)
     for name in ESTIMATED:
         est = ev.estimate[name]
-        covered = {True: "yes", False: "NO", None: "n/a"}[covers[name]]
-        interval = f"{percent(est['low'])} – {percent(est['high'])}"
         measured = percent(getattr(ev.overall, name))
-        table.add_row(name.replace("_", " "), measured, percent(est["estimate"]), interval, covered)
+        cells = (measured, percent(est["estimate"]), interval(est), COVERS[covers[name]])
+        table.add_row(name.replace("_", " "), *cells)
     return table
 
 
@@ -167,16 +166,11 @@ def _group_table(ev: Evaluation) -> Table:
     for name in ("recall", "estimate", "covers"):
         table.add_column(f"{name} ", justify="right")
     figures, covered = group_estimates(ev), group_covers(ev)
-    yes = {True: "yes", False: "NO", None: "n/a"}
     for group, m in ev.groups.items():
         cells = [group, _n(m.rows), _n(m.disclosed)]
         for rate in ("wrong_address_rate", "recall"):
             est = figures[group][rate] if group in figures else None
-            shown = (
-                "n/a"
-                if est is None
-                else f"{percent(est['estimate'])} ({percent(est['low'])} – {percent(est['high'])})"
-            )
-            cells += [percent(getattr(m, rate)), shown, yes[covered[group][rate]]]
+            shown = "n/a" if est is None else f"{percent(est['estimate'])} ({interval(est)})"
+            cells += [percent(getattr(m, rate)), shown, COVERS[covered[group][rate]]]
         table.add_row(*cells)
     return table

@@ -19,6 +19,7 @@ from taxmatch.policy.coverage import COLUMNS
 
 if TYPE_CHECKING:
     from taxmatch.disclose.package import BatchSummary
+    from taxmatch.policy.accuracy import Interval
     from taxmatch.policy.coverage import Coverage, GroupFigures
 
 _ORDER = ["REJECTED", *(o.value for o in Outcome)]
@@ -75,6 +76,14 @@ def percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.2f} %"
 
 
+def interval(rate: Interval) -> str:
+    """A rate's 95 % interval as "low – high"; "n/a" when nothing was counted."""
+    return "n/a" if rate["low"] is None else f"{percent(rate['low'])} – {percent(rate['high'])}"
+
+
+COVERS = {True: "yes", False: "NO", None: "n/a"}  # whether an interval covers the truth
+
+
 def _print_accuracy(console: Console, summary: BatchSummary) -> None:
     """The shadow probes' estimate, the model's own, and any hold they put the batch under."""
     est = summary.get("accuracy_estimate")
@@ -88,8 +97,7 @@ def _print_accuracy(console: Console, summary: BatchSummary) -> None:
             table.add_column(column, justify="left" if column == "measure" else "right")
         for name in ESTIMATED:
             rate = est[name]
-            interval = f"{percent(rate['low'])} – {percent(rate['high'])}"
-            table.add_row(name.replace("_", " "), percent(rate["estimate"]), interval)
+            table.add_row(name.replace("_", " "), percent(rate["estimate"]), interval(rate))
         console.print(table)
     else:
         console.print("accuracy estimate: no shadow probes ran (policy accuracy.shadow_probes)")
@@ -130,14 +138,11 @@ def coverage_tables(
         counts = [g["rows"], *(g["outcomes"][c] for c in COLUMNS)]
         outcomes.add_row(_group_cell(g), *(str(n) for n in counts))
         rate, recall = g["wrong_address_rate"], g["recall"]
-        interval = (
-            "n/a" if rate["low"] is None else f"{percent(rate['low'])} – {percent(rate['high'])}"
-        )
         probes.add_row(
             _group_cell(g),
             str(g["probes"]),
             percent(rate["estimate"]),
-            interval,
+            interval(rate),
             percent(recall["estimate"]),
             *((str(g["flagged"]),) if batches_flagged else ()),
         )
