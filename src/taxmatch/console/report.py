@@ -19,6 +19,7 @@ from fpdf import FPDF
 
 from taxmatch.console.app import CurrentOfficer, Settings, render
 from taxmatch.console.charts import bar_chart, line_chart
+from taxmatch.disclose.csvout import neutralise
 from taxmatch.pipeline.transparency import (
     CSV_COLUMNS,
     FIGURES,
@@ -33,7 +34,6 @@ router = APIRouter()
 # The report reads up to 1 January of the next year: the year after 9998 is not a date.
 Year = Annotated[int | None, Query(ge=1900, le=9998)]
 Agency = Annotated[str | None, Query(max_length=64)]
-_FORMULA = ("=", "+", "-", "@")  # a cell starting so is neutralised (an empty one is not)
 
 
 def _report(settings: Settings, year: int | None, agency: str | None) -> Transparency:
@@ -94,9 +94,7 @@ def report_csv(
     writer.writerow(CSV_COLUMNS)
     for row in t.csv_rows():
         # Agency and statute come from the policy and envelopes; neutralise formula starts.
-        writer.writerow(
-            [("'" + c) if isinstance(c, str) and c.startswith(_FORMULA) else c for c in row]
-        )
+        writer.writerow([neutralise(c) if isinstance(c, str) else c for c in row])
     return _attachment(buf.getvalue(), "text/csv", f"transparency-{t.year}.csv")
 
 
