@@ -22,7 +22,8 @@ from pathlib import Path
 
 from taxmatch.contracts import Outcome, ReasonCode
 from taxmatch.pipeline.accounting import AnnualReport, annual_report
-from taxmatch.policy.coverage import GROUPS, MEASURES, Coverage, coverage
+from taxmatch.policy.coverage import GROUPS, MEASURES, Coverage
+from taxmatch.policy.coverage import coverage as coverage_table
 from taxmatch.store.accounting import group_counts, monthly, outcome_counts
 from taxmatch.store.state import StateStore
 
@@ -76,7 +77,11 @@ class Transparency:
     agencies: list[AgencyFigures]
     months: list[tuple[str, int, int]]
     groups: dict[str, dict[str, int]]  # group -> measure -> the year's sum (non-zero only)
-    coverage: Coverage  # of ``groups``, without a ceiling
+
+    @property
+    def coverage(self) -> Coverage:
+        """The coverage table of ``groups``, without a ceiling."""
+        return coverage_table(self.groups, None)
 
     @property
     def rows(self) -> list[StatuteFigures]:
@@ -158,7 +163,7 @@ def transparency_report(
                 **{k: sum(getattr(r, k) for r in rows) for k in summed},
             )
         )
-    return Transparency(year, report, figures, months, groups, coverage(groups, None))
+    return Transparency(year, report, figures, months, groups)
 
 
 def year_coverage(
@@ -167,4 +172,4 @@ def year_coverage(
     """The transparency report's coverage alone: of the batches received in ``year``, of
     one agency or of all."""
     with StateStore.open(store, database_url) as state:
-        return coverage(group_counts(state, year, agency), None)
+        return coverage_table(group_counts(state, year, agency), None)
