@@ -77,9 +77,8 @@ class BatchRequest:
     origin: str = "cli"
     workers: int | None = None  # validation processes; None: one per core on large files
     memory_limit: str = BATCH_MEMORY_LIMIT  # the batch workspace's DuckDB limit
-    # Run the policy's shadow probes (``accuracy.shadow_probes``) and count the rows by
-    # coverage group; a one-record lookup does neither: its probes would cost a hundred
-    # times the lookup, and its groups a scan of the reference.
+    # Shadow probes (``accuracy.shadow_probes``) and coverage groups; a one-record lookup
+    # runs neither: they would cost a hundred times the lookup.
     shadow_probes: bool = True
     coverage: bool = True
 
@@ -343,16 +342,20 @@ def _run(
 def find_batch_summary(
     store: Path, batch_id: str, database_url: str | None = None
 ) -> tuple[BatchRow, BatchSummary | None]:
-    """A batch as the state database records it, and its package's summary when the batch
-    is done and its package is where it was written (None otherwise)."""
+    """A batch as the state database records it, and ``done_summary`` of it."""
     with StateStore.open(store, database_url) as state:
         row = state.find_batch(batch_id)
     if row is None:
         raise BatchNotFound(f"batch {batch_id} not found")
+    return row, done_summary(row)
+
+
+def done_summary(row: BatchRow) -> BatchSummary | None:
+    """A done batch's package summary, if the package is where it was written."""
     package = Path(row.package_dir)
     if row.status != "done" or not (package / SUMMARY).is_file():
-        return row, None
-    return row, read_batch_summary(package)
+        return None
+    return read_batch_summary(package)
 
 
 def _summary(
@@ -391,6 +394,7 @@ __all__ = [
     "Progress",
     "Warm",
     "batch_id_for",
+    "done_summary",
     "find_batch_summary",
     "run_batch",
 ]

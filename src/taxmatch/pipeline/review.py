@@ -6,9 +6,9 @@ supplemental package ``<out>/<batch_id>-S<n>/`` (the package's four files, summa
 manifest, holding only those rows); its manifest hash goes into the ledger. The two-person
 rule: when the batch has more input rows than ``review.batch_release_threshold``, the
 policy in force is not the one the batch ran under, or the batch is under an accuracy hold
-(its shadow probes' estimate fell below ``accuracy.min_precision``), a supervisor who
-neither prepared the release nor decided any of its rows must approve before anything is
-written.
+(its shadow probes' estimate fell below ``accuracy.min_precision``) or has flagged
+coverage groups (``accuracy.group_max_wrong_address``), a supervisor who neither prepared
+the release nor decided any of its rows must approve before anything is written.
 
 Must never: write a disclosed value anywhere but the package (ledger payloads carry a
 keyed hash of the values), log a value, or let one person both prepare (or decide a row
@@ -29,17 +29,14 @@ import duckdb
 from taxmatch.contracts import Disposition
 from taxmatch.disclose.package import (
     MANIFEST,
-    SUMMARY,
-    BatchSummary,
     PackageWriter,
-    read_batch_summary,
 )
 from taxmatch.errors import BatchNotFound, StoreError, TaxmatchError
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.ledger.digest import keyed_hash
 from taxmatch.match.explain import mask_tin
+from taxmatch.pipeline.batch import done_summary
 from taxmatch.pipeline.record import disclosed_fields, disclosed_row, disclosure_id_for
-from taxmatch.policy.accuracy import AccuracyHold
 from taxmatch.policy.model import Policy
 from taxmatch.reference.workspace import BatchWorkspace
 from taxmatch.store import review as cs
@@ -158,26 +155,12 @@ def second_person_needed(batch: BatchRow, policy: Policy, policy_sha: str) -> st
         )
     if policy_sha != batch.policy_sha256:
         reasons.append("the policy in force is not the one the batch ran under")
-    summary = _summary(batch)
+    summary = done_summary(batch)
     if summary is not None and "accuracy_hold" in summary:
         reasons.append("the batch is under an accuracy hold")
     if summary is not None and "coverage" in summary and summary["coverage"]["flagged"]:
         reasons.append(f"coverage groups flagged: {', '.join(summary['coverage']['flagged'])}")
     return "; ".join(reasons)
-
-
-def _summary(batch: BatchRow) -> BatchSummary | None:
-    """A finished batch's package summary, if it is where it was written."""
-    summary = Path(batch.package_dir) / SUMMARY
-    if batch.status != "done" or not summary.is_file():
-        return None
-    return read_batch_summary(summary.parent)
-
-
-def accuracy_hold(batch: BatchRow) -> AccuracyHold | None:
-    """The accuracy hold a finished batch's package records, if any."""
-    summary = _summary(batch)
-    return None if summary is None else summary.get("accuracy_hold")
 
 
 def prepare_release(
