@@ -19,11 +19,19 @@ import pyarrow as pa
 _ADDRESS = "house_number, street, unit, po_box, city, state, zip5, line1"
 _DELIVERABLE = "zip5 <> '' AND (po_box <> '' OR (house_number <> '' AND street <> ''))"
 
+# Persons in the sample's order (an md5 of the person id and the seed), a window at a
+# time: the sample touches the filings of the persons it looks at, not the whole master.
+_ORDER_SQL = """
+SELECT person_id FROM ref.persons
+WHERE NOT deceased AND first_name <> '' AND last_name <> ''
+ORDER BY md5(person_id || $seed), person_id LIMIT $k OFFSET $skip
+"""
 _PEOPLE_SQL = f"""
 WITH filed AS (
-  SELECT person_id, tax_year, {_ADDRESS},
-         max(tax_year) OVER (PARTITION BY person_id) AS latest_year
-  FROM ref.filings WHERE tax_year BETWEEN $lo AND $hi AND person_id IS NOT NULL),
+  SELECT f.person_id, f.tax_year, {", ".join(f"f.{c}" for c in _ADDRESS.split(", "))},
+         max(f.tax_year) OVER (PARTITION BY f.person_id) AS latest_year
+  FROM window_people w JOIN ref.filings f USING (person_id)
+  WHERE f.tax_year BETWEEN $lo AND $hi),
 latest AS (
   SELECT person_id, list(DISTINCT {{{", ".join(f"'{c}': {c}" for c in _ADDRESS.split(", "))}}})
            AS latest_addresses,
@@ -32,15 +40,16 @@ latest AS (
 pool AS (
   SELECT p.person_id, p.first_name, p.middle_name, p.last_name, p.suffix, p.date_of_birth,
          p.tins, l.latest_addresses, p.tin
-  FROM ref.persons p JOIN latest l USING (person_id)
-  WHERE l.deliverable AND NOT p.deceased AND p.first_name <> '' AND p.last_name <> ''
-  ORDER BY md5(p.person_id || $seed) LIMIT $n)
-SELECT pool.* EXCLUDE (tin),
-       (SELECT list({{{", ".join(f"'{c}': a.{c}" for c in _ADDRESS.split(", "))}}}
-                    ORDER BY a.last_year DESC, a.line1, a.unit, a.zip5)
-        FROM ref.person_addresses a WHERE a.person_id = pool.person_id) AS addresses,
-       pool.tin
-FROM pool ORDER BY md5(person_id || $seed)
+  FROM window_people w JOIN ref.persons p USING (person_id) JOIN latest l USING (person_id)
+  WHERE l.deliverable),
+addrs AS (
+  SELECT a.person_id,
+         list({{{", ".join(f"'{c}': a.{c}" for c in _ADDRESS.split(", "))}}}
+              ORDER BY a.last_year DESC, a.line1, a.unit, a.zip5) AS addresses
+  FROM pool JOIN ref.person_addresses a USING (person_id) GROUP BY a.person_id)
+SELECT pool.* EXCLUDE (tin), addrs.addresses, pool.tin
+FROM pool LEFT JOIN addrs USING (person_id)
+ORDER BY md5(person_id || $seed), person_id
 """
 
 
@@ -71,11 +80,25 @@ def _connect(snapshot: Path) -> duckdb.DuckDBPyConnection:
 
 
 def probe_people(snapshot: Path, n: int, seed: str, years: tuple[int, int]) -> list[ProbePerson]:
-    """Up to ``n`` persons (fewer when fewer qualify) who filed in ``years`` (first, last)."""
+    """Up to ``n`` persons (fewer when fewer qualify) who filed in ``years`` (first, last):
+    the first ``n`` who qualify in the sample's order. Persons are looked at a window at a
+    time (twice ``n`` at first, then four times the last window), so the cost follows the
+    sample, not the size of the snapshot."""
+    found: list[ProbePerson] = []
+    skip, k = 0, max(2 * n, 100)
     with _connect(snapshot) as con:
-        params = {"lo": years[0], "hi": years[1], "seed": seed, "n": n}
-        rows = con.execute(_PEOPLE_SQL, params).fetchall()
-    return [ProbePerson(*row) for row in rows]
+        while len(found) < n:
+            window = con.sql(
+                _ORDER_SQL, params={"seed": seed, "k": k, "skip": skip}
+            ).to_arrow_table()
+            if window.num_rows == 0:
+                break
+            con.register("window_people", window)
+            params = {"lo": years[0], "hi": years[1], "seed": seed}
+            found += [ProbePerson(*row) for row in con.execute(_PEOPLE_SQL, params).fetchall()]
+            con.unregister("window_people")
+            skip, k = skip + window.num_rows, 4 * k
+    return found[:n]
 
 
 def names_on_file(snapshot: Path, names: list[tuple[str, str]]) -> set[tuple[str, str]]:
