@@ -48,7 +48,7 @@ from taxmatch.match.thresholds import (
 from taxmatch.owner_only import make_dir, write_private_text
 
 MODEL_SCHEMA = "taxmatch/model/v1"
-MODEL_VERSION = "fs-3"
+MODEL_VERSION = "fs-4"
 
 
 def quiet_splink() -> None:
@@ -158,12 +158,19 @@ def _same(*columns: str) -> RuleKey:
     return RuleKey(columns, columns)
 
 
-# Candidate pairs: recall first, measured on truth data (bench/matching.py).
+# Candidate pairs: recall first, measured on truth data (bench/matching.py). Every key is
+# a place (a ZIP, its 3-digit area, a door) or a near-unique value (a date of birth with a
+# first name, a TIN), so a request's candidates do not grow with the master file's size:
+# a name alone (JOHN SMITH) would pair each request with every namesake in the country.
+# A name found only in another ZIP area could not disclose anyway: the requester's
+# address must be on the person's file.
 BLOCKING: tuple[RuleKey, ...] = (
     _same("last_key", "zip5"),
-    _same("first_name", "last_key"),
-    RuleKey(("first_name", "last_key"), ("last_key", "first_name")),  # swapped
+    _same("first_name", "last_key", "zip3"),
+    RuleKey(("first_name", "last_key", "zip3"), ("last_key", "first_name", "zip3")),  # swapped
     _same("house_number", "zip5"),
+    # The same door in a mistyped ZIP: what corroborates such a request (``zip_typo``).
+    _same("house_number", "street"),
     _same("first_name", "date_of_birth"),
     _same("tin"),
     _same("po_box", "zip5"),

@@ -12,9 +12,10 @@ from taxmatch.match.warm import rule_keys
 
 DECLARED = [
     RuleKey(("last_key", "zip5"), ("last_key", "zip5")),
-    RuleKey(("first_name", "last_key"), ("first_name", "last_key")),
-    RuleKey(("first_name", "last_key"), ("last_key", "first_name")),  # swapped names
+    RuleKey(("first_name", "last_key", "zip3"), ("first_name", "last_key", "zip3")),
+    RuleKey(("first_name", "last_key", "zip3"), ("last_key", "first_name", "zip3")),  # swapped
     RuleKey(("house_number", "zip5"), ("house_number", "zip5")),
+    RuleKey(("house_number", "street"), ("house_number", "street")),
     RuleKey(("first_name", "date_of_birth"), ("first_name", "date_of_birth")),
     RuleKey(("tin",), ("tin",)),
     RuleKey(("po_box", "zip5"), ("po_box", "zip5")),
