@@ -15,7 +15,6 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL
 
 from taxmatch.errors import BatchNotFound, LedgerError, StoreError
@@ -107,8 +106,9 @@ class StateBase(StateDatabase):
 
         Idempotent on (batch_id, row_number): a row already stored is kept as it is and not
         counted, so re-writing the same rows after a crash never duplicates. Each chunk
-        commits on its own. SQLite: multi-row ``INSERT ... ON CONFLICT DO NOTHING``;
-        PostgreSQL: ``COPY`` into a temporary table, then the same insert from it.
+        commits on its own. SQLite: one prepared ``INSERT ... ON CONFLICT DO NOTHING`` run
+        for every row (executemany); PostgreSQL: ``COPY`` into a temporary table, then the
+        same insert from it.
         """
         if self.find_batch(batch_id) is None:
             raise BatchNotFound(f"batch {batch_id} not found")
@@ -254,12 +254,23 @@ def insert_decisions(conn: Connection, params: Sequence[Params]) -> int:
     """Insert decision rows, keeping any already stored; how many were new."""
     if conn.dialect.name == "postgresql":
         return _copy_decisions(conn, params)
-    stmt = (
-        sqlite.insert(decisions)
-        .on_conflict_do_nothing(index_elements=["batch_id", "row_number"])
-        .returning(decisions.c.row_number)
-    )
-    return len(conn.execute(stmt, params).all())
+    # SQLite: the driver's executemany of one prepared statement (every column is text or
+    # a number, which sqlite3 binds as given); what is new from the connection's count of
+    # changed rows, since an ignored conflict changes none.
+    names = [column.name for column in decisions.columns]
+    marks = ", ".join("?" for _ in names)
+    raw: Any = conn.connection.dbapi_connection
+    before = int(raw.total_changes)
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(
+            f"INSERT INTO decisions ({', '.join(names)}) VALUES ({marks}) "
+            "ON CONFLICT (batch_id, row_number) DO NOTHING",
+            [tuple(row[name] for name in names) for row in params],
+        )
+    finally:
+        cursor.close()
+    return int(raw.total_changes) - before
 
 
 def _copy_decisions(conn: Connection, params: Sequence[Params]) -> int:
