@@ -4,8 +4,9 @@ For each population size (``--people``), a generated population is loaded into a
 its own and a model trained on it; for each batch size (``--rows``), a request batch
 drawn from that population is run through ``taxmatch -v batch run``. Every step runs in a
 fresh process under ``/usr/bin/time -v`` (wall, CPU = user + system, peak RSS); the batch's
-own stages (validate, match, write = the rest up to the seal) come from its typed events
-(E110, E120, E140). Data, stores and models are made once and cached under ``--root``
+own stages (validate, match, shadow probes, write = the rest up to the seal) come from its
+typed events (E110, E120, E125, E140). A cached store whose model is of another version
+than the code's is trained again. Data, stores and models are made once and cached under ``--root``
 keyed by their parameters; each batch runs under an envelope with a request letter id of
 its own, so it is run afresh and never answered from an earlier batch.
 
@@ -29,8 +30,10 @@ from pathlib import Path
 
 from matching import BIN, Step, _cached, _fresh, _report_failure, _table, run_step
 
-EVENT_SECONDS = {"E110": "validate", "E120": "match", "E140": "batch"}
-_EVENT = re.compile(r"\b(E110|E120|E140) \w+ .*?\bseconds=([0-9.]+)")
+from taxmatch.match.model import MODEL_VERSION
+
+EVENT_SECONDS = {"E110": "validate", "E120": "match", "E125": "probes", "E140": "batch"}
+_EVENT = re.compile(r"\b(E110|E120|E125|E140) \w+ .*?\bseconds=([0-9.]+)")
 
 
 @dataclass
@@ -84,15 +87,19 @@ def store(args: argparse.Namespace, people: int, pop: Path, out: list[Row]) -> P
     """A store with the population's reference loaded and a model trained (both timed)."""
     where = pop.with_name(f"{pop.name}-store")
     master_rows = json.loads((pop / "population.json").read_text(encoding="utf-8"))["master_rows"]
-    if not _cached(where, ".trained"):
+    trained = where / ".trained"
+    if not (_cached(where, ".loaded") or trained.is_file()):  # .trained alone: older caches
         _fresh(where)
         load = [str(BIN), "reference", "load", "--store", str(where / "store")]
         load.append(str(pop / "master.parquet"))
         out.append(_row(people, None, _step("reference load", load, args.timeout), master_rows))
+        (where / ".loaded").touch()
+    # A model of another version (its blocking rules or comparisons changed) is retrained.
+    if not trained.is_file() or trained.read_text(encoding="utf-8") != MODEL_VERSION:
         train = [str(BIN), "model", "train", "--store", str(where / "store")]
         train += ["--seed", str(args.seed)]
         out.append(_row(people, None, _step("model train", train, args.timeout)))
-        (where / ".trained").touch()
+        trained.write_text(MODEL_VERSION, encoding="utf-8")
     return where / "store"
 
 
@@ -120,10 +127,10 @@ def batch(args: argparse.Namespace, people: int, rows: int, pop: Path, st: Path)
     if summary["input_rows"] != rows or sum(summary["counts"].values()) != rows:
         raise SystemExit(f"batch run accounted for {summary['input_rows']} of {rows} rows")
     made.append(_row(people, rows, step, rows))
-    stages = [("validate", seconds.get("validate")), ("match", seconds.get("match"))]
+    stages = [(name, seconds.get(name)) for name in ("validate", "match", "probes")]
     if None not in (seconds.get("batch"), seconds.get("validate"), seconds.get("match")):
         rest = seconds["batch"] - seconds["validate"] - seconds["match"]
-        stages.append(("write + seal", rest))
+        stages.append(("write + seal", rest - seconds.get("probes", 0.0)))
     for name, wall in stages:
         if wall is not None:
             made.append(Row(people, rows, f"  {name}", wall, units=rows))
