@@ -159,13 +159,13 @@ def _same(*columns: str) -> RuleKey:
 
 
 # Candidate pairs: recall first, measured on truth data (bench/matching.py). Every key is
-# a place (a ZIP, its 3-digit area, a door) or a near-unique value (a date of birth with a
-# first name, a TIN), so a request's candidates do not grow with the master file's size:
-# a name alone (JOHN SMITH) would pair each request with every namesake in the country.
-# A name found only in another ZIP area could not disclose anyway: the requester's
-# address must be on the person's file.
+# a door, a street or a 3-digit ZIP area, or a near-unique value (a date of birth with a
+# first name, a TIN), so a request's candidates do not grow with the master file: a name
+# alone (JOHN SMITH) would pair a request with every namesake in the country, a surname
+# in a ZIP with every SMITH of the ZIP. A person found only by name elsewhere could not
+# be disclosed anyway: the requester's address must be on the person's file.
 BLOCKING: tuple[RuleKey, ...] = (
-    _same("last_key", "zip5"),
+    _same("last_key", "street", "zip5"),  # a mistyped house number, a first-name variant
     _same("first_name", "last_key", "zip3"),
     RuleKey(("first_name", "last_key", "zip3"), ("last_key", "first_name", "zip3")),  # swapped
     _same("house_number", "zip5"),
