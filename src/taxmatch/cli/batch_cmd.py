@@ -66,7 +66,7 @@ def batch_inputs(command: F) -> F:
 )
 @click.option(
     "--memory-limit",
-    default="512MB",
+    default="2GB",
     show_default=True,
     help="Memory the batch's DuckDB workspace may use; beyond it, it spills to disk.",
 )

@@ -42,7 +42,7 @@ V = TypeVar("V")
 # batch is one task: small enough that the two processes finish together).
 FETCH_ROWS = 20_000
 JUDGE_ROWS = 5_000
-GATHER_ROWS = 100_000  # row numbers gathered at a time (the batch workspace holds 512 MB)
+GATHER_ROWS = 100_000  # row numbers gathered at a time (the batch workspace holds 2 GB)
 
 _OUTCOME_TYPES = {  # the rest are flags (booleans)
     **dict.fromkeys(("row_number", "candidates"), pa.int64()),

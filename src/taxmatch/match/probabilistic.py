@@ -15,9 +15,10 @@ from taxmatch.match.features import nickname_table, request_features
 from taxmatch.match.model import ModelInfo, attach, load_settings, quiet_splink
 from taxmatch.match.thresholds import CANDIDATE_FLOOR
 
-# Requests scored per pass: 25 000 requests against a million persons fit the batch
-# workspace's 512 MB (100 000 did not, on bench/api_load.py's 1 M-row upload).
-MATCH_CHUNK_ROWS = 25_000
+# Requests scored per pass. Each pass reads the whole master side (its records with their
+# term frequencies, once per blocking rule), so passes are as large as the batch
+# workspace's 2 GB allows: 100 000 requests against 3 M persons fit it.
+MATCH_CHUNK_ROWS = 100_000
 
 
 # The snapshot's term-frequency tables, as the views Splink's lookups are registered from.

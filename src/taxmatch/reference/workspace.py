@@ -99,7 +99,7 @@ class Persisting:
             raise self._error
 
 
-BATCH_MEMORY_LIMIT = "512MB"  # a batch workspace's DuckDB limit; beyond it, it spills
+BATCH_MEMORY_LIMIT = "2GB"  # a batch workspace's DuckDB limit; beyond it, it spills
 
 
 class BatchWorkspace:
