@@ -18,6 +18,7 @@ a value.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -137,3 +138,5 @@ class SparkPairs:
             con.execute(f"DROP TABLE IF EXISTS {PAIRS_TABLE}")
             session.catalog.clearCache()  # what Splink persisted for the chunk
             shutil.rmtree(chunk, ignore_errors=True)
+            with contextlib.suppress(OSError):  # the batch's exchange directory, once empty
+                self.options.work.rmdir()

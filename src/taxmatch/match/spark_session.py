@@ -19,6 +19,7 @@ import importlib.util
 import os
 import shutil
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -66,9 +67,9 @@ def spark_conf(master: str | None = None) -> dict[str, str]:
     return conf
 
 
-def spark_session(master: str | None = None) -> Any:
-    """The active Spark session, or a new one (``MASTER_ENV``, ``REMOTE_ENV``), with
-    ``SPARK_JARO_WINKLER`` registered."""
+def spark_session(master: str | None = None, conf: Mapping[str, str] | None = None) -> Any:
+    """The active Spark session, or a new one (``MASTER_ENV``, ``REMOTE_ENV``; ``conf``
+    over ``spark_conf``'s settings), with ``SPARK_JARO_WINKLER`` registered."""
     check_spark()
     from pyspark.sql import SparkSession
 
@@ -86,7 +87,7 @@ def spark_session(master: str | None = None) -> Any:
         builder = builder.remote(remote)
     else:
         builder = builder.master(master or os.environ.get(MASTER_ENV) or DEFAULT_MASTER)
-        for key, value in spark_conf(master).items():
+        for key, value in {**spark_conf(master), **(conf or {})}.items():
             builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
