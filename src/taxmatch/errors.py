@@ -70,6 +70,15 @@ class BadArgument(TaxmatchError):
     exit_status = 2
 
 
+class EngineUnavailable(TaxmatchError):
+    """The matching engine asked for cannot run here (``--engine spark`` without pyspark
+    or Java, or with a matcher it does not run). The message names the engine and what is
+    missing."""
+
+    code = "TM140"
+    exit_status = 2
+
+
 class ReferenceSnapshotError(TaxmatchError):
     """The reference (master file snapshot) is missing or unusable."""
 

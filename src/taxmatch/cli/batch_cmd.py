@@ -65,6 +65,24 @@ def batch_inputs(command: F) -> F:
     help="'exact' is the baseline kept for comparison.",
 )
 @click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    envvar="TAXMATCH_ENGINE",
+    show_default=True,
+    help="Where the probabilistic matcher scores pairs: DuckDB here, or Spark "
+    "(TAXMATCH_SPARK_MASTER, default local[*]; docs/spark.md). Env TAXMATCH_ENGINE.",
+)
+@click.option(
+    "--spark-dir",
+    "spark_dir",
+    default=None,
+    envvar="TAXMATCH_SPARK_DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the Spark engine keeps the reference as Parquet (default STORE/spark; on a "
+    "cluster a path the executors share). Env TAXMATCH_SPARK_DIR.",
+)
+@click.option(
     "--memory-limit",
     default="2GB",
     show_default=True,
@@ -79,6 +97,8 @@ def batch_run(
     policy: Path | None,
     as_of: str | None,
     matcher: str,
+    engine: str,
+    spark_dir: Path | None,
     memory_limit: str,
     as_json: bool,
 ) -> None:
@@ -93,6 +113,8 @@ def batch_run(
         as_of=as_of_date(as_of),
         policy=policy,
         matcher=matcher,
+        engine=engine,
+        spark_dir=spark_dir,
         database_url=get_settings().database_url,
         actor=actor_id(),
         origin=origin_id(),

@@ -1,6 +1,12 @@
 """The model's comparison levels and blocking rules, declared once, each rendered two
-ways: as the Splink level (``splink()``, which ``model`` trains and a batch scores with)
-and as a Python predicate with SQL's NULL rules (``holds(l, r)``, for ``score``).
+ways: as the Splink level (``splink(dialect)``, which ``model`` trains and a batch scores
+with: DuckDB's SQL, or Spark's for the Spark engine) and as a Python predicate with SQL's
+NULL rules (``holds(l, r)``, for ``score``).
+
+Splink renders its own levels (exact, null, Levenshtein, array intersection) in either
+dialect; the custom conditions are written here in both. Jaro-Winkler on Spark is
+``SPARK_JARO_WINKLER``, a UDF over ``similarity.jaro_winkler`` (DuckDB's measure), not the
+Splink jar's ``jaro_winkler``, which scores some transpositions differently.
 
 ``holds`` answers True, False or None (SQL's NULL), and raises ``Unsure`` when it cannot
 tell for sure: a similarity within ``SIMILARITY_EPSILON`` of its threshold (rapidfuzz and
@@ -21,6 +27,16 @@ from taxmatch.match.similarity import jaro_winkler, levenshtein, sql_or
 from taxmatch.match.thresholds import DOB_WINDOW_DAYS, SIMILARITY_EPSILON
 
 Row = dict[str, Any]
+
+DIALECTS = ("duckdb", "spark")
+# The Spark SQL name of DuckDB's ``jaro_winkler_similarity`` (registered by the Spark engine).
+SPARK_JARO_WINKLER = "taxmatch_jaro_winkler"
+
+
+def _spark(dialect: str) -> bool:
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown SQL dialect {dialect!r}; choose one of {DIALECTS}")
+    return dialect == "spark"
 
 
 def _cll() -> Any:
@@ -101,7 +117,7 @@ class Null:
 
     column: str
 
-    def splink(self) -> Any:
+    def splink(self, dialect: str = "duckdb") -> Any:
         return _cll().NullLevel(self.column)
 
     def holds(self, req: Row, rec: Row) -> bool | None:
@@ -113,7 +129,7 @@ class Exact(_OnColumn):
     column: str
     prior: Prior
 
-    def splink(self) -> Any:
+    def splink(self, dialect: str = "duckdb") -> Any:
         return self.prior.configure(_cll().ExactMatchLevel(self.column))
 
     def agree(self, a: Any, b: Any) -> bool:
@@ -129,7 +145,7 @@ class Swapped:
     label: str
     prior: Prior
 
-    def splink(self) -> Any:
+    def splink(self, dialect: str = "duckdb") -> Any:
         sql = "first_name_l = last_key_r AND last_key_l = first_name_r"
         return self.prior.custom(sql, self.label)
 
@@ -149,9 +165,10 @@ class ListContains:
     label: str
     prior: Prior
 
-    def splink(self) -> Any:
+    def splink(self, dialect: str = "duckdb") -> Any:
         c, s = self.column, self.lists
-        sql = f"list_contains({s}_r, {c}_l) OR list_contains({s}_l, {c}_r)"
+        contains = "array_contains" if _spark(dialect) else "list_contains"
+        sql = f"{contains}({s}_r, {c}_l) OR {contains}({s}_l, {c}_r)"
         return self.prior.custom(sql, self.label)
 
     def holds(self, req: Row, rec: Row) -> bool | None:
@@ -169,9 +186,13 @@ class Initial(_OnColumn):
     prior: Prior
     label: str = "initial"
 
-    def splink(self) -> Any:
+    def splink(self, dialect: str = "duckdb") -> Any:
         c = self.column
-        same = f"{c}_l[1] = {c}_r[1]"
+        same = (
+            f"substring({c}_l, 1, 1) = substring({c}_r, 1, 1)"
+            if _spark(dialect)
+            else f"{c}_l[1] = {c}_r[1]"
+        )
         single = f"(length({c}_l) = 1 OR length({c}_r) = 1) AND {same}"
         return self.prior.custom(single if self.either_single else same, self.label)
 
@@ -189,7 +210,11 @@ class JaroWinklerAtLeast(_OnColumn):
     threshold: float
     prior: Prior
 
-    def splink(self) -> Any:
+    def splink(self, dialect: str = "duckdb") -> Any:
+        if _spark(dialect):
+            c, label = self.column, f"Jaro-Winkler distance of {self.column} >= {self.threshold}"
+            sql = f"{SPARK_JARO_WINKLER}({c}_l, {c}_r) >= {self.threshold}"
+            return self.prior.custom(sql, label)
         return self.prior.configure(_cll().JaroWinklerLevel(self.column, self.threshold))
 
     def agree(self, a: Any, b: Any) -> bool:
@@ -205,7 +230,7 @@ class LevenshteinAtMost(_OnColumn):
     distance: int
     prior: Prior
 
-    def splink(self) -> Any:
+    def splink(self, dialect: str = "duckdb") -> Any:
         return self.prior.configure(_cll().LevenshteinLevel(self.column, self.distance))
 
     def agree(self, a: Any, b: Any) -> bool:
@@ -222,10 +247,11 @@ class Overlap(_OnColumn):
     intersect: bool = False
     label: str = ""
 
-    def splink(self) -> Any:
+    def splink(self, dialect: str = "duckdb") -> Any:
         if self.intersect:
             return self.prior.configure(_cll().ArrayIntersectLevel(self.column, 1))
-        return self.prior.custom(f"list_has_any({self.column}_l, {self.column}_r)", self.label)
+        overlap = "arrays_overlap" if _spark(dialect) else "list_has_any"
+        return self.prior.custom(f"{overlap}({self.column}_l, {self.column}_r)", self.label)
 
     def agree(self, a: Any, b: Any) -> bool:
         return bool({x for x in a if x is not None} & {x for x in b if x is not None})
@@ -239,11 +265,11 @@ class NearDate(_OnColumn):
     label: str
     prior: Prior
 
-    def splink(self) -> Any:
+    def splink(self, dialect: str = "duckdb") -> Any:
         a, b = f"{self.column}_l", f"{self.column}_r"
+        days = f"datediff({b}, {a})" if _spark(dialect) else f"date_diff('day', {a}, {b})"
         sql = (
-            f"abs(date_diff('day', {a}, {b})) <= {DOB_WINDOW_DAYS} "
-            f"OR (month({a}) = day({b}) AND day({a}) = month({b}))"
+            f"abs({days}) <= {DOB_WINDOW_DAYS} OR (month({a}) = day({b}) AND day({a}) = month({b}))"
         )
         return self.prior.custom(sql, self.label)
 
@@ -262,12 +288,13 @@ class HammingIs(_OnColumn):
     label: str
     prior: Prior
 
-    def splink(self) -> Any:
+    def splink(self, dialect: str = "duckdb") -> Any:
         a, b = f"{self.column}_l", f"{self.column}_r"
-        sql = (
-            f"CASE WHEN length({a}) = length({b}) "
-            f"THEN hamming({a}, {b}) = {self.distance} ELSE false END"
-        )
+        # Spark has no hamming(): the positions whose characters differ, counted.
+        positions = f"sequence(1, length({a}))"
+        differ = f"size(filter({positions}, i -> substr({a}, i, 1) <> substr({b}, i, 1)))"
+        hamming = differ if _spark(dialect) else f"hamming({a}, {b})"
+        sql = f"CASE WHEN length({a}) = length({b}) THEN {hamming} = {self.distance} ELSE false END"
         return self.prior.custom(sql, self.label)
 
     def agree(self, a: Any, b: Any) -> bool:
@@ -284,7 +311,7 @@ class HammingIs(_OnColumn):
 class Else:
     prior: Prior
 
-    def splink(self) -> Any:
+    def splink(self, dialect: str = "duckdb") -> Any:
         return self.prior.configure(_cll().ElseLevel())
 
     def holds(self, req: Row, rec: Row) -> bool | None:
@@ -294,7 +321,7 @@ class Else:
 class Level(Protocol):
     """A comparison level: its Splink rendering and its Python predicate."""
 
-    def splink(self) -> Any: ...
+    def splink(self, dialect: str = "duckdb") -> Any: ...
 
     def holds(self, req: Row, rec: Row) -> bool | None: ...
 
@@ -304,11 +331,12 @@ class Comparison:
     name: str
     levels: tuple[Level, ...]
 
-    def splink(self) -> Any:
+    def splink(self, dialect: str = "duckdb") -> Any:
         import splink.comparison_library as cl
 
         return cl.CustomComparison(
-            output_column_name=self.name, comparison_levels=[lv.splink() for lv in self.levels]
+            output_column_name=self.name,
+            comparison_levels=[lv.splink(dialect) for lv in self.levels],
         )
 
 

@@ -177,19 +177,22 @@ BLOCKING: tuple[RuleKey, ...] = (
 )
 
 
-def settings_dict(link_type: Literal["link_only", "dedupe_only"], prior: float) -> dict[str, Any]:
+def settings_dict(
+    link_type: Literal["link_only", "dedupe_only"], prior: float, dialect: str = "duckdb"
+) -> dict[str, Any]:
+    """The declarations as Splink settings in SQL ``dialect`` (``levels.DIALECTS``)."""
     from splink import SettingsCreator
 
     creator = SettingsCreator(
         link_type=link_type,
         unique_id_column_name="unique_id",
-        comparisons=[c.splink() for c in COMPARISONS],
+        comparisons=[c.splink(dialect) for c in COMPARISONS],
         blocking_rules_to_generate_predictions=[rule.splink() for rule in BLOCKING],
         probability_two_random_records_match=prior,
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
     )
-    settings: dict[str, Any] = creator.create_settings_dict(sql_dialect_str="duckdb")
+    settings: dict[str, Any] = creator.create_settings_dict(sql_dialect_str=dialect)
     return settings
 
 

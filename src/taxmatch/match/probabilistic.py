@@ -4,7 +4,8 @@ ranks them to persons and judges the best. Never decides disclosure, never logs 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,19 @@ def predict_pairs(
     """Splink's scored pairs of ``requests_table`` × ``master_table`` at or above
     ``CANDIDATE_FLOOR``, term frequencies from the attached snapshot ``ref``: the one way
     the matchers and ``explain`` call Splink (``db``: a ``DuckDBAPI`` on ``con``)."""
-    from splink import Linker
-
     for view, table, _ in TF_VIEWS:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM ref.{table}")
+    return predict_between(db, requests_table, master_table, settings)
+
+
+def predict_between(
+    db: Any, requests_table: str, master_table: str, settings: dict[str, Any]
+) -> Any:
+    """Splink's ``predict_between`` on ``db`` (a Splink database API of any engine) with
+    the term-frequency lookups of the tables named as ``TF_VIEWS``' views in it: the one
+    set of arguments every engine scores with."""
+    from splink import Linker
+
     requests = db.register(requests_table, dataset_display_name="requests")
     master = db.register(master_table, dataset_display_name="master")
     linker = Linker([requests, master], settings, validate_settings=False)  # checked at training
@@ -56,6 +66,22 @@ def predict_pairs(
     )
 
 
+# Scores the workspace's ``req_features`` against the snapshot's ``master_records`` with
+# the saved model's settings: a context giving the name of a workspace table of the pairs
+# (``score.PAIR_COLUMNS``), dropped on exit.
+PairScorer = Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], AbstractContextManager[str]]
+
+
+@contextmanager
+def duckdb_pairs(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> Iterator[str]:
+    """The DuckDB engine's ``PairScorer``: Splink on the workspace's own connection."""
+    from splink import DuckDBAPI
+
+    pred = predict_pairs(con, DuckDBAPI(connection=con), "req_features", "master_view", settings)
+    yield pred.physical_name
+    pred.drop_table_from_database_and_remove_from_cache()
+
+
 def match_probabilistic(
     con: duckdb.DuckDBPyConnection,
     reference: Path,
@@ -65,16 +91,17 @@ def match_probabilistic(
     min_margin_log2: float,
     chunk_rows: int | None = None,
     on_chunk: Callable[[int], None] | None = None,
+    scorer: PairScorer = duckdb_pairs,
 ) -> None:
     """Write ``outcomes`` for every row of the workspace's ``valid`` view.
 
     Requests are scored ``chunk_rows`` (default ``MATCH_CHUNK_ROWS``) at a time, so the
     candidate pairs of a batch of millions never have to fit in memory at once. A pair's
     score depends on the request, the candidate and the reference's term frequencies only,
-    so the chunks change nothing but the memory used.
+    so the chunks change nothing but the memory used. ``scorer`` is the engine that scores
+    the pairs (Splink on DuckDB, or on Spark: ``spark_engine``); ranking and judging run
+    here, in the workspace, whichever it is.
     """
-    from splink import DuckDBAPI
-
     quiet_splink()
     attach(con, reference)
     try:
@@ -88,11 +115,8 @@ def match_probabilistic(
                     SELECT * FROM valid WHERE row_number >= {lo} AND row_number < {hi}"""
             )
             request_features(con, source="valid_part", nicknames=False)
-            pred = predict_pairs(
-                con, DuckDBAPI(connection=con), "req_features", "master_view", load_settings(model)
-            )
-            rank_into(con, pred.physical_name, review_threshold, min_margin_log2)
-            pred.drop_table_from_database_and_remove_from_cache()
+            with scorer(con, load_settings(model)) as pairs:
+                rank_into(con, pairs, review_threshold, min_margin_log2)
             # The request features of every chunk are kept (``taxmatch explain`` reads
             # the features of any row).
             con.execute(

@@ -25,8 +25,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from taxmatch.match.dialect import same_declarations
 from taxmatch.match.levels import Exact, Unsure
-from taxmatch.match.model import BLOCKING, COMPARISONS, rule_sql, settings_dict
+from taxmatch.match.model import BLOCKING, COMPARISONS
 from taxmatch.match.thresholds import CANDIDATE_FLOOR
 
 Row = dict[str, Any]
@@ -75,34 +76,12 @@ class Scored:
     uncertain: set[tuple[str, str]] = field(default_factory=set)
 
 
-def _same_declarations(settings: dict[str, Any]) -> bool:
-    """The saved model's comparisons and blocking rules are those the declarations
-    render (m and u aside): the same conditions, in the same order, the same tf columns."""
-    ours = settings_dict("link_only", 0.5)
-    keys = (
-        "sql_condition",
-        "is_null_level",
-        "tf_adjustment_column",
-        "tf_adjustment_weight",
-        "tf_minimum_u_value",
-    )
-
-    def shape(s: dict[str, Any]) -> Any:
-        comparisons = [
-            (c["output_column_name"], [[lv.get(k) for k in keys] for lv in c["comparison_levels"]])
-            for c in s["comparisons"]
-        ]
-        return comparisons, rule_sql(s)
-
-    return bool(shape(ours) == shape(settings))
-
-
 class Scorer:
     """The saved model's scores for request × record pairs; ``tf`` holds, per tf
     column, each value's term frequency (the snapshot's ``tf_*_records`` tables)."""
 
     def __init__(self, settings: dict[str, Any], tf: dict[str, dict[Any, float]]) -> None:
-        if not _same_declarations(settings):
+        if not same_declarations(settings):
             raise Unsupported("the saved model's levels are not the declared ones")
         self.prior_weight = prob_to_weight(float(settings["probability_two_random_records_match"]))
         self.floor_weight = prob_to_weight(CANDIDATE_FLOOR)

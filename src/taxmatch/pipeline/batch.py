@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Protocol
-
-import duckdb
 
 from taxmatch.contracts import PACKAGE_SCHEMA, Envelope, RequestReader
 from taxmatch.disclose.package import SUMMARY, BatchSummary, PackageWriter, read_batch_summary
@@ -24,11 +22,10 @@ from taxmatch.errors import BatchNotFound, TaxmatchError, memory_advice, memory_
 from taxmatch.events import Event, emit
 from taxmatch.files.inputs import load_policy, read_envelope, read_requests, sha256_file
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue, format_recorded_at
-from taxmatch.match.exact import match_exact
 from taxmatch.match.model import ModelInfo, load_model_info
-from taxmatch.match.probabilistic import match_probabilistic
 from taxmatch.match.warm import WarmMatcher
 from taxmatch.pipeline.coverage import group_rows, record_coverage
+from taxmatch.pipeline.matching import EXACT, batch_matcher, check_engine
 from taxmatch.pipeline.probes import shadow_probes
 from taxmatch.pipeline.record import disclosed_fields, seal_outputs, write_outputs
 from taxmatch.pipeline.retain import retain_inputs
@@ -72,6 +69,8 @@ class BatchRequest:
     as_of: date
     policy: Path | None = None
     matcher: str = "probabilistic"
+    engine: str = "duckdb"  # where the probabilistic matcher's pairs are scored (matching.py)
+    spark_dir: Path | None = None  # the Spark engine's snapshot exports; None: <store>/spark
     database_url: str | None = None
     actor: str = "cli"
     origin: str = "cli"
@@ -120,10 +119,6 @@ class BatchRun:
     started: datetime
 
 
-# The exact baseline has no trained model; it is identified by its version alone.
-EXACT = ModelInfo(Path("exact"), "exact-1", hashlib.sha256(b"exact-1").hexdigest(), "")
-
-
 def batch_id_for(input_sha256: str, envelope_sha256: str) -> str:
     """The same request file under the same envelope is the same batch, always."""
     digest = hashlib.sha256(f"{input_sha256}:{envelope_sha256}".encode()).hexdigest()
@@ -145,6 +140,7 @@ def run_batch(
     bar: Progress = progress or Silent()
     if req.matcher not in MATCHERS:
         raise TaxmatchError(f"unknown matcher {req.matcher!r}; choose one of {MATCHERS}")
+    check_engine(req.engine, req.matcher)
     memory_size(req.memory_limit)
     policy, policy_text = load_policy(req.policy)
     policy_sha = policy_sha256(policy_text)
@@ -260,7 +256,6 @@ def _run(
     matcher: WarmMatcher | None = None,
 ) -> BatchResult:
     req, batch_id, policy = run.req, run.batch_id, run.policy
-    reference_path = run.reference.path
     t0 = time.monotonic()
     ctx = make_context(run.envelope, policy, req.as_of)
     work = req.store / "work" / batch_id
@@ -277,20 +272,7 @@ def _run(
 
         t1 = time.monotonic()
         ws.valid_requests_view()
-
-        def match(con: duckdb.DuckDBPyConnection, on_chunk: Callable[[int], None] | None) -> None:
-            if run.model.version == EXACT.version:
-                match_exact(con, reference_path)
-                return
-            match_probabilistic(
-                con,
-                reference_path,
-                run.model,
-                review_threshold=policy.matching.review_threshold,
-                min_margin_log2=policy.matching.min_margin_log2,
-                on_chunk=on_chunk,
-            )
-
+        match = batch_matcher(run, work)
         if matcher is not None:
             matcher.match(
                 review_threshold=policy.matching.review_threshold,
@@ -303,7 +285,7 @@ def _run(
         else:
             bar.stage("matching", rows)
             match(ws.con, bar.advance)
-        emit(Event.MATCHING_DONE, batch_id=batch_id, seconds=_since(t1))
+        emit(Event.MATCHING_DONE, batch_id=batch_id, engine=req.engine, seconds=_since(t1))
         probes = shadow_probes(run, state, work, bar, lambda con: match(con, None))
         group_rows(run, ws.con)
 

@@ -1,0 +1,80 @@
+"""A batch's matching stage: the matcher (exact or probabilistic) and, for the
+probabilistic one, the engine that scores its pairs (``ENGINES``: Splink on DuckDB in the
+batch workspace, or on Spark). The engine changes where the pairs are scored, never the
+declarations, the model or the rules that decide. Never logs a value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from taxmatch.errors import BadArgument, EngineUnavailable
+from taxmatch.match.exact import match_exact
+from taxmatch.match.model import ModelInfo
+from taxmatch.match.probabilistic import PairScorer, duckdb_pairs, match_probabilistic
+
+if TYPE_CHECKING:
+    from taxmatch.pipeline.batch import BatchRun
+
+ENGINES = ("duckdb", "spark")
+ENGINE_ENV = "TAXMATCH_ENGINE"  # the CLI's default engine
+SPARK_DIR_ENV = "TAXMATCH_SPARK_DIR"  # the CLI's default for where the Spark exports live
+
+# The exact baseline has no trained model; it is identified by its version alone.
+EXACT = ModelInfo(Path("exact"), "exact-1", hashlib.sha256(b"exact-1").hexdigest(), "")
+
+Match = Callable[[duckdb.DuckDBPyConnection, Callable[[int], None] | None], None]
+
+
+def check_engine(engine: str, matcher: str) -> None:
+    """BadArgument for an unknown engine; EngineUnavailable when it cannot run ``matcher``
+    here (Spark: the probabilistic matcher only, with pyspark and Java)."""
+    if engine not in ENGINES:
+        raise BadArgument(f"unknown engine {engine!r}; choose one of {ENGINES}")
+    if engine == "spark":
+        if matcher != "probabilistic":
+            raise EngineUnavailable(
+                f"--engine spark runs the probabilistic matcher only, not {matcher!r}"
+            )
+        from taxmatch.match.spark_session import check_spark
+
+        check_spark()
+
+
+def _scorer(run: BatchRun, work: Path) -> PairScorer:
+    req = run.req
+    if req.engine != "spark":
+        return duckdb_pairs
+    from taxmatch.match.spark_engine import SparkOptions, SparkPairs
+
+    root = req.spark_dir if req.spark_dir is not None else req.store / "spark"
+    options = SparkOptions(reference_root=root, work=work / "spark")
+    return SparkPairs(options, run.reference.snapshot_id)
+
+
+def batch_matcher(run: BatchRun, work: Path) -> Match:
+    """The batch's matcher: writes ``outcomes`` in a workspace connection (the batch's,
+    or a shadow probe run's), ``on_chunk`` told of each chunk of requests scored."""
+    scorer = _scorer(run, work)
+
+    def match(con: duckdb.DuckDBPyConnection, on_chunk: Callable[[int], None] | None) -> None:
+        if run.model.version == EXACT.version:
+            match_exact(con, run.reference.path)
+            return
+        policy = run.policy.matching
+        match_probabilistic(
+            con,
+            run.reference.path,
+            run.model,
+            review_threshold=policy.review_threshold,
+            min_margin_log2=policy.min_margin_log2,
+            on_chunk=on_chunk,
+            scorer=scorer,
+        )
+
+    return match

@@ -1,0 +1,208 @@
+"""The Spark engine scores as the DuckDB engine does (``taxmatch.match.spark_engine``).
+
+A generated population (2,000 people) and a generated request batch (with the generator's
+noise, invalid rows and people not in the master) are run as a batch (DuckDB engine);
+its validated workspace is then matched again by ``match_probabilistic`` with each engine's
+pair scorer (Spark: one local session, ``local[2]``). The Spark ``outcomes``
+must be DuckDB's row by row (a difference is allowed only where a score lies within
+``EPSILON`` of a threshold, and the test lists those), and every scored pair's match weight
+DuckDB's within ``EPSILON``. The DuckDB re-run must also equal the batch's own outcomes.
+
+Needs Java; skipped only where there is none.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from taxmatch.generate import generate_population, generate_requests
+from taxmatch.match.dialect import NotTheDeclaredModel, settings_in_dialect
+from taxmatch.match.model import ModelInfo, load_model_info, load_settings
+from taxmatch.match.probabilistic import PairScorer, duckdb_pairs, match_probabilistic
+from taxmatch.match.spark_engine import EXPORTED, SparkOptions, SparkPairs
+from taxmatch.match.thresholds import CANDIDATE_FLOOR
+from taxmatch.pipeline.batch import BatchRequest, run_batch
+from taxmatch.pipeline.reference import load_reference_snapshot, train_current_model
+from taxmatch.reference.snapshot import ReferenceInfo, current_reference
+
+from ...integration.conftest import AS_OF
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("java") is None, reason="the Spark engine needs Java"),
+]
+
+EPSILON = 1e-9
+PEOPLE, ROWS = 2000, 300
+DISCLOSE, REVIEW, MARGIN = 0.999, 0.98, 5.0  # the default policy's thresholds
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One small local session for the test run: the engine reuses the active session."""
+    from taxmatch.match.spark_session import spark_session
+
+    conf = {"spark.sql.shuffle.partitions": "4", "spark.driver.memory": "1g"}
+    session = spark_session("local[2]", conf)
+    assert session.conf.get("spark.ui.enabled") == "false"
+    yield session
+    session.stop()
+
+
+@dataclass(frozen=True)
+class Matched:
+    outcomes: list[dict[str, Any]]
+    pairs: dict[tuple[str, str], float]
+
+
+@dataclass(frozen=True)
+class Generated:
+    store: Path
+    batch: Path  # the DuckDB batch's workspace
+    reference: ReferenceInfo
+    model: ModelInfo
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
+    root = tmp_path_factory.mktemp("spark")
+    generate_population(people=PEOPLE, years=(2019, 2025), seed=23, out=root / "pop")
+    generate_requests(population=root / "pop", rows=ROWS, seed=24, out=root / "req", as_of=AS_OF)
+    store = root / "store"
+    load_reference_snapshot(store, [root / "pop" / "master.parquet"])
+    train_current_model(store)
+    result = run_batch(
+        BatchRequest(
+            store=store,
+            requests=root / "req" / "requests.csv",
+            envelope=root / "req" / "envelope.json",
+            out=root / "out",
+            as_of=AS_OF,
+            database_url=f"sqlite:///{root / 'state.sqlite3'}",
+            shadow_probes=False,
+        )
+    )
+    reference = current_reference(store)
+    model = load_model_info(store, reference.snapshot_id)
+    return Generated(store, store / "work" / result.batch_id / "work.duckdb", reference, model)
+
+
+def _pairs(con: duckdb.DuckDBPyConnection, table: str) -> dict[tuple[str, str], float]:
+    rows = con.execute(f"SELECT unique_id_l, unique_id_r, match_weight FROM {table}").fetchall()
+    return {(str(left), str(right)): float(w) for left, right, w in rows}
+
+
+def _outcomes(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    cur = con.execute("SELECT * FROM outcomes ORDER BY row_number")
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _match(g: Generated, tmp: Path, scorer: PairScorer, chunk_rows: int | None) -> Matched:
+    """The batch's validated workspace (a copy) matched again with ``scorer``, its pairs
+    recorded."""
+    pairs: dict[tuple[str, str], float] = {}
+
+    @contextmanager
+    def recording(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> Iterator[str]:
+        with scorer(con, settings) as table:
+            pairs.update(_pairs(con, table))
+            yield table
+
+    copy = tmp / f"work-{len(list(tmp.glob('work-*')))}.duckdb"
+    shutil.copyfile(g.batch, copy)
+    con = duckdb.connect(str(copy))
+    try:
+        match_probabilistic(
+            con,
+            g.reference.path,
+            g.model,
+            review_threshold=REVIEW,
+            min_margin_log2=MARGIN,
+            chunk_rows=chunk_rows,
+            scorer=recording,
+        )
+        return Matched(_outcomes(con), pairs)
+    finally:
+        con.close()
+
+
+def _near_threshold(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Either run's score or margin within EPSILON of a threshold the rules compare to."""
+    near = [("score", DISCLOSE), ("score", REVIEW), ("margin_log2", MARGIN)]
+    return any(abs(r[k] - t) <= EPSILON for k, t in near for r in (a, b))
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return all(
+        math.isclose(a[k], b[k], rel_tol=0, abs_tol=EPSILON)
+        if isinstance(b[k], float)
+        else a[k] == b[k]
+        for k in b
+    )
+
+
+def test_spark_scores_and_decides_as_duckdb(
+    generated: Generated, spark: Any, tmp_path: Path
+) -> None:
+    """One test, so that one worker builds the population, the model and the batch."""
+    con = duckdb.connect(str(generated.batch), read_only=True)
+    try:
+        batch = _outcomes(con)
+    finally:
+        con.close()
+    duck = _match(generated, tmp_path, duckdb_pairs, None)
+    assert duck.outcomes == batch  # the re-run is the batch's own matching
+    options = SparkOptions(reference_root=tmp_path / "spark", work=tmp_path / "exchange")
+    ours = _match(generated, tmp_path, SparkPairs(options, generated.reference.snapshot_id), None)
+    assert (tmp_path / "spark" / generated.reference.snapshot_id / EXPORTED).is_file()
+    assert not (tmp_path / "exchange").exists()  # each chunk's Parquet is removed
+
+    # Every pair, as DuckDB weighs it (a pair only one engine kept lies at the floor).
+    floor = math.log2(CANDIDATE_FLOOR / (1 - CANDIDATE_FLOOR))
+    weights = {**duck.pairs, **ours.pairs}
+    only = set(ours.pairs) ^ set(duck.pairs)
+    assert all(abs(weights[k] - floor) <= EPSILON for k in only), "pairs only one engine kept"
+    common = set(ours.pairs) & set(duck.pairs)
+    assert len(common) > ROWS  # the batch's requests found their candidates
+    worst = max(abs(ours.pairs[k] - duck.pairs[k]) for k in common)
+    assert worst <= EPSILON
+
+    # Every decision's inputs, row by row.
+    assert len(ours.outcomes) == len(duck.outcomes) > ROWS // 2
+    at_threshold = []
+    for s, d in zip(ours.outcomes, duck.outcomes, strict=True):
+        assert s["row_number"] == d["row_number"]
+        if not _same(s, d):
+            assert _near_threshold(s, d), f"row {d['row_number']} differs"
+            at_threshold.append(d["row_number"])
+    print(
+        f"{len(common)} pairs compared (largest weight difference {worst:.3g}); "
+        f"{len(ours.outcomes)} outcomes compared; at a threshold, allowed to differ: {at_threshold}"
+    )
+    _spark_settings_are_the_saved_models(generated)
+
+
+def _spark_settings_are_the_saved_models(g: Generated) -> None:
+    saved = load_settings(g.model)
+    spark = settings_in_dialect(saved, "spark")
+    levels = [lv for c in spark["comparisons"] for lv in c["comparison_levels"]]
+    trained = [lv for c in saved["comparisons"] for lv in c["comparison_levels"]]
+    for key in ("m_probability", "u_probability"):
+        assert [lv.get(key) for lv in levels] == [lv.get(key) for lv in trained]
+    assert not any("jaro_winkler_similarity" in lv["sql_condition"] for lv in levels)
+    assert settings_in_dialect(saved, "duckdb")["comparisons"] == saved["comparisons"]
+    altered = json.loads(json.dumps(saved))
+    altered["comparisons"][0]["comparison_levels"][1]["sql_condition"] = "true"
+    with pytest.raises(NotTheDeclaredModel):
+        settings_in_dialect(altered, "spark")
