@@ -50,7 +50,14 @@ def test_verify_prints_the_head_that_the_summary_points_into(
     assert [e.object_id for e in entries[:2]] == ["reference", "policy"]
     assert entries[0].actor
     assert entries[0].origin.startswith("cli@")
-    assert kinds.count("disclosure") == 2
+    assert "disclosure" not in kinds  # the two disclosures: one chunk, bound by one entry
+    (chunk,) = [e for e in entries if e.event_type == "disclosures"]
+    assert (chunk.payload["first_row"], chunk.payload["bound_disclosures_rows"]) == (1, 2)
+    assert kinds[kinds.index("package_delivered") :][:3] == [
+        "package_delivered",
+        "disclosures",
+        "disclosures_sealed",
+    ]
     assert kinds.count("decisions") == 1
     for entry in entries:
         assert MARIA not in repr(entry)

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import and_, select
 
 from taxmatch.contracts import MASTER_COLUMNS, REQUEST_COLUMNS
 from taxmatch.pipeline.accounting import annual_report, write_batch_accounting
 from taxmatch.pipeline.transparency import transparency_report
 from taxmatch.reference.snapshot import load_reference
 from taxmatch.store.accounting import disclosures_about
+from taxmatch.store.ledger_bound import DISCLOSURES, release_subjects
+from taxmatch.store.models import disclosure_subjects
 from taxmatch.store.state import StateStore
 
 AS_OF = date(2026, 11, 30)
@@ -180,14 +184,14 @@ def accounted(
 ) -> dict[str, int]:
     """The disclosures every reader of the accounting shows, this year: ``accounting
     taxpayer`` (summed over ``tins``), ``accounting batch``, ``accounting report`` and the
-    transparency report (total, by agency, by month), and the ledger's disclosure entries."""
+    transparency report (total, by agency, by month), and the disclosures the ledger binds."""
     year = datetime.now(UTC).year
     report = annual_report(store, year, database_url=url)
     t = transparency_report(store, year, database_url=url)
     listed = write_batch_accounting(store, batch_id, tmp / "accounting-batch.csv", database_url=url)
     with StateStore.open(store, url) as state:
         about = sum(len(disclosures_about(state, tin)) for tin in set(tins))
-        entries = sum(1 for e in state.iter_ledger() if e.event_type == "disclosure")
+        entries = sum(bound_disclosures(state).values())
     return {
         "accounting taxpayer": about,
         "accounting batch": listed,
@@ -196,7 +200,7 @@ def accounted(
         "transparency report": t.accounting.totals["disclosures"],
         "transparency report by agency": sum(a.disclosed for a in t.agencies),
         "transparency report by month": sum(d for _, _, d in t.months),
-        "ledger disclosure entries": entries,
+        "ledger disclosures bound": entries,
     }
 
 
@@ -226,3 +230,29 @@ def model_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     load_reference_snapshot(store, [master])
     train_current_model(store)
     return store
+
+
+def bound_disclosures(state: StateStore) -> Counter[str]:
+    """Per disclosure id, how many ledger entries bind its accounting row: the
+    ``disclosures`` entries whose chunk (row range of its batch) or release holds it
+    (each must bind exactly the rows it counts), and ``disclosure`` entries of older
+    versions. Each disclosure made must come out once."""
+    entries = [e for e in state.iter_ledger() if e.event_type in ("disclosures", "disclosure")]
+    found: Counter[str] = Counter()
+    s = disclosure_subjects.c
+    with state.reading("test") as conn:
+        for e in entries:
+            if e.event_type == "disclosure":
+                found[e.object_id] += 1
+                continue
+            release = e.payload.get("release_id")
+            if isinstance(release, str):
+                where = release_subjects(release)
+            else:
+                first, last = e.payload["first_row"], e.payload["last_row"]
+                where = and_(s.batch_id == e.object_id, s.row_number.between(first, last))
+            ids = conn.execute(select(s.disclosure_id).where(DISCLOSURES.rows, where)).scalars()
+            bound = list(ids)
+            assert len(bound) == e.payload["bound_disclosures_rows"], f"entry {e.seq}"
+            found.update(bound)
+    return found

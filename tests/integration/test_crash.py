@@ -49,7 +49,7 @@ from taxmatch.pipeline.accounting import annual_report
 from taxmatch.store.state import StateStore
 
 from ..conftest import POSTGRES_ADMIN_URL, _libpq, postgres_skipped
-from .conftest import AS_OF, accounted, batch_tins
+from .conftest import AS_OF, accounted, batch_tins, bound_disclosures
 
 BIN = Path(sys.executable).parent / "taxmatch"
 ROWS = int(os.environ.get("TAXMATCH_KILL_ROWS", "3000"))
@@ -253,9 +253,9 @@ def _recorded(
 
 
 def _ledger_disclosures(store: Path, db: str | None) -> Counter[str]:
-    """Disclosure ids in the ledger: how many ``disclosure`` entries each has."""
+    """Disclosure ids the ledger binds: how many entries bind each (``bound_disclosures``)."""
     with StateStore.open(store, db) as state:
-        return Counter(e.object_id for e in state.iter_ledger() if e.event_type == "disclosure")
+        return bound_disclosures(state)
 
 
 def _status(store: Path, db: str | None) -> str | None:
@@ -346,7 +346,7 @@ def _crash(
         repeated += len(disclosed) - len(set(disclosed))
         duplicates += repeated
         assert set(live) == set(disclosed), f"point {k}: ledger and package disagree"
-        assert sum(live.values()) == len(disclosed), f"point {k}: disclosure entries repeated"
+        assert sum(live.values()) == len(disclosed), f"point {k}: disclosures bound twice"
         tins = batch_tins(store, db, package.name, tmp_path)
         assert tins == base_tins, f"point {k}: accounting batch differs from the baseline"
         shown = accounted(store, db, package.name, tins.values(), tmp_path)

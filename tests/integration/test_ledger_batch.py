@@ -16,7 +16,15 @@ from taxmatch.pipeline.batch import BatchRequest, run_batch
 from taxmatch.store.state import StateStore
 from taxmatch.store.subjects import open_subject
 
-from .conftest import AS_OF, accounted, batch_tins, request_row, write_envelope, write_requests
+from .conftest import (
+    AS_OF,
+    accounted,
+    batch_tins,
+    bound_disclosures,
+    request_row,
+    write_envelope,
+    write_requests,
+)
 
 
 def request(store: Path, tmp: Path, url: str, rows: int, letter: str = "LTR-1") -> BatchRequest:
@@ -104,7 +112,7 @@ def test_a_run_stopped_after_its_decisions_discloses_nothing_until_a_rerun_seals
     shown = accounted(reference_store, state_url, again.batch_id, tins.values(), tmp_path)
     assert shown == dict.fromkeys(shown, 3)
     with StateStore(state_url) as state:
-        entries = Counter(e.object_id for e in state.iter_ledger() if e.event_type == "disclosure")
+        entries = bound_disclosures(state)
         assert state.verify_ledger().ok
     assert entries == Counter(disclosed)
 
@@ -142,8 +150,11 @@ def test_disclosures_held_in_the_workspace_are_sealed_and_then_dropped(
     shown = accounted(reference_store, state_url, result.batch_id, tins.values(), tmp_path)
     assert shown == dict.fromkeys(shown, 3)
     with StateStore(state_url) as state:
-        entries = [e.object_id for e in state.iter_ledger() if e.event_type == "disclosure"]
-    assert entries == disclosed
+        chunks = [e for e in state.iter_ledger() if e.event_type == "disclosures"]
+        entries = list(bound_disclosures(state))
+        assert state.verify_ledger().ok
+    assert entries == disclosed  # in file order, each once
+    assert [e.payload["bound_disclosures_rows"] for e in chunks] == [3]
     work = reference_store / "work" / result.batch_id / "work.duckdb"
     with duckdb.connect(str(work), read_only=True) as con:
         names = {

@@ -45,7 +45,7 @@ _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 class LedgerDraft:
     """What a caller wants recorded. Ids, hashes and counts only: never a name or address."""
 
-    event_type: str  # "batch_received", "record_decision", "disclosure", ...
+    event_type: str  # "batch_received", "decisions", "disclosures", ...
     actor: str  # user or system id, never a person's name
     origin: str  # "cli", "api", "worker", a host id
     success: bool

@@ -10,10 +10,11 @@ Then ``decisions_recorded`` closes the batch's record with its totals, in the tr
 that writes the requests per cited statute into ``request_counts`` (the annual report's
 input), whose rows it binds.
 
-A disclosed row is not yet a disclosure made: its ``disclosure`` ledger entry and its
-custodian-only subject row (TIN, statute, stated reason) wait in a ``DisclosureStash``
-until the package is sealed (``taxmatch.store.seal``), so a run that stops before the seal
-has disclosed nothing and a re-run discloses each row once.
+A disclosed row is not yet a disclosure made: its custodian-only subject row (TIN, statute,
+stated reason, and the facts its chunk's ``disclosures`` entry binds: request id sha256,
+person key, values HMAC) waits in a ``DisclosureStash`` until the package is sealed
+(``taxmatch.store.seal``), so a run that stops before the seal has disclosed nothing and a
+re-run discloses each row once.
 
 Never logs or puts into the ledger a name, address or TIN: ledger payloads carry ids,
 keyed hashes and counts (``person_key`` is an HMAC of the TIN under the store's key).
@@ -219,5 +220,5 @@ def seal_outputs(
         delivered=delivered,
         counts=counts,
         finished_at=finished,
-        disclosures=stash.chunks(req.actor, req.origin),
+        disclosures=stash.chunks(),
     )

@@ -273,11 +273,9 @@ def publish(
     reviews = cs.release_reviews(state, release.release_id)
     disclose = [r.row_number for r in reviews if r.action == "disclose"]
     values = _values(store, batch.batch_id, disclose)
-    key, fields = state.ledger_key(), disclosed_fields(policy)
-    named = ";".join(fields)
+    key, named = state.ledger_key(), ";".join(disclosed_fields(policy))
     out = Path(batch.package_dir).parent
     started = datetime.now(UTC)
-    drafts: list[LedgerDraft] = []
     subjects: list[SubjectRow] = []
     counts = {"DISCLOSED": len(disclose), "WITHHELD": len(reviews) - len(disclose)}
     with PackageWriter(out, release.release_id, phone=policy.disclosure.phone) as pkg:
@@ -292,18 +290,16 @@ def publish(
             held = [v["line1"], v["unit"], v["city"], v["state"], v["zip5"], v["filing_year"]]
             row = disclosed_row(policy, r.request_id, did, held, score, v["phone"])
             pkg.write(Disposition.DISCLOSED, row)
-            payload: dict[str, PayloadValue] = {
-                "batch_id": batch.batch_id,
-                "release_id": release.release_id,
-                "request_id_sha256": _sha(r.request_id),
-                "person_key": keyed_hash(key, v["person_tin"]),
-                "fields": fields,
-                "values_hmac": keyed_hash(key, *[str(x) for x in row[2:]]),
-            }
-            drafts.append(who.draft("disclosure", did, **payload))
             tin, statute, relevance = v["person_tin"], v["statute"] or "", v["relevance"] or ""
+            facts = (
+                _sha(r.request_id),
+                keyed_hash(key, tin),
+                keyed_hash(key, *[str(x) for x in row[2:]]),
+            )
             subjects.append(
-                SubjectRow(did, batch.batch_id, r.row_number, tin, statute, relevance, named)
+                SubjectRow(
+                    did, batch.batch_id, r.row_number, tin, statute, relevance, named, *facts
+                )
             )
         _, head = state.ledger_head()
         final = pkg.finish(
@@ -331,8 +327,8 @@ def publish(
         "approver": approver,
         "preparer": release.preparer,
     }
-    drafts.append(who.draft("supplement_written", release.release_id, **written))
+    supplement = who.draft("supplement_written", release.release_id, **written)
     cs.finish_release(
-        state, release.release_id, approver, str(final), manifest_sha, subjects, drafts, started
+        state, release.release_id, approver, str(final), manifest_sha, subjects, supplement, started
     )
     return final

@@ -4,8 +4,9 @@ Writing the package decides which rows are disclosed, chunk by chunk; the disclo
 made only when the package is sealed (``taxmatch.store.seal``), in one transaction. Until
 then they wait here: in memory, and beyond ``SPILL_ROWS`` in a table of the batch's
 workspace (which already holds every row's matched TIN), so memory does not grow with the
-batch. ``chunks`` gives them back in file order as the ledger drafts and subject rows the
-seal writes; ``discard`` drops the workspace table once sealed or failed.
+batch. ``chunks`` gives them back in file order as the subject rows (with each
+disclosure's facts) the seal writes and binds; ``discard`` drops the workspace table once
+sealed or failed.
 
 Must never: log a value, or leave the table behind in a workspace after the run.
 """
@@ -17,12 +18,10 @@ from typing import Final
 
 import pyarrow as pa
 
-from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.reference.workspace import BatchWorkspace
 from taxmatch.store.seal import DisclosureChunk
 from taxmatch.store.state import SubjectRow
 
-EVENT_DISCLOSURE: Final = "disclosure"
 TABLE: Final = "pending_disclosures"
 SPILL_ROWS: Final = 10_000  # held in memory before they go to the workspace
 _SCHEMA = pa.schema(
@@ -58,16 +57,14 @@ class DisclosureStash:
         if len(self._rows) >= SPILL_ROWS:
             self._spill()
 
-    def chunks(self, actor: str, origin: str) -> Iterator[DisclosureChunk]:
-        """(disclosure entries, subject rows), ``SPILL_ROWS`` at a time, in file order."""
+    def chunks(self) -> Iterator[DisclosureChunk]:
+        """The subject rows, ``SPILL_ROWS`` at a time, in file order."""
         if self._spilled:
             sql = f"SELECT * FROM {TABLE} ORDER BY row_number"
             for batch in self._ws.stream(sql, SPILL_ROWS):
-                yield self._chunk(
-                    list(zip(*batch.to_pydict().values(), strict=True)), actor, origin
-                )
+                yield self._chunk(list(zip(*batch.to_pydict().values(), strict=True)))
         for start in range(0, len(self._rows), SPILL_ROWS):
-            yield self._chunk(self._rows[start : start + SPILL_ROWS], actor, origin)
+            yield self._chunk(self._rows[start : start + SPILL_ROWS])
 
     def discard(self) -> None:
         """Forget every disclosure held (after the seal, or when the run failed)."""
@@ -86,20 +83,9 @@ class DisclosureStash:
         self._spilled += len(self._rows)
         self._rows = []
 
-    def _chunk(self, rows: list[Pending], actor: str, origin: str) -> DisclosureChunk:
-        fields = ";".join(self._fields)
-        drafts = []
-        subjects = []
-        for did, row_number, rid_sha, person_key, values_hmac, tin, statute, relevance in rows:
-            payload: dict[str, PayloadValue] = {
-                "batch_id": self._batch_id,
-                "request_id_sha256": rid_sha,
-                "person_key": person_key,
-                "fields": list(self._fields),
-                "values_hmac": values_hmac,
-            }
-            drafts.append(LedgerDraft(EVENT_DISCLOSURE, actor, origin, True, did, payload))
-            subjects.append(
-                SubjectRow(did, self._batch_id, int(row_number), tin, statute, relevance, fields)
-            )
-        return drafts, subjects
+    def _chunk(self, rows: list[Pending]) -> DisclosureChunk:
+        fields, batch_id = ";".join(self._fields), self._batch_id
+        return [
+            SubjectRow(did, batch_id, int(n), tin, statute, why, fields, rid_sha, key, hmac)
+            for did, n, rid_sha, key, hmac, tin, statute, why in rows
+        ]

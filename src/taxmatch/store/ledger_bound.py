@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from sqlalchemy import Column, ColumnElement, Connection, Table, and_, select, true
+from sqlalchemy import Column, ColumnElement, Connection, Table, and_, not_, select, true
 
 from taxmatch.errors import BatchNotFound, LedgerError, StoreError
 from taxmatch.ledger.bind import EVENT_ROWS_BACKFILLED, RowsDigest, bound_fields, with_fields
@@ -51,8 +51,11 @@ REST: Final = "rest"  # a group of rows bound by a backfill entry, per batch
 EVENT_BATCH_RECEIVED: Final = "batch_received"
 # binds a batch's counts by coverage group (``StateStore.write_group_counts``)
 EVENT_COVERAGE_COUNTED: Final = "coverage_counted"
-# the last entry of a batch's seal: binds the accounting rows of its disclosures made
+# the last entry of a batch's seal (before schema 0013 it bound the accounting rows)
 EVENT_DISCLOSURES_SEALED: Final = "disclosures_sealed"
+# binds a chunk of a batch's disclosures made (accounting rows with their facts)
+EVENT_DISCLOSURES: Final = "disclosures"
+DISCLOSURE_CHUNK: Final = 10_000  # at most this many disclosures per ``disclosures`` entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +89,41 @@ GROUP_COUNTS = View(
     _cols(group_counts, "batch_id", "grp", "measure"), true(),
     lambda r: f"of batch {r['batch_id']}",
 )  # fmt: skip
+_SUBJECT_COLUMNS = (
+    "disclosure_id",
+    "batch_id",
+    "row_number",
+    "tin",
+    "statute",
+    "relevance",
+    "fields",
+    "disclosed_at",
+)
+_SUBJECT_ORDER = _cols(disclosure_subjects, "batch_id", "row_number", "disclosure_id")
+_FACTS = ("request_id_sha256", "person_key", "values_hmac")  # schema 0013
+_NO_FACTS = and_(*(disclosure_subjects.c[name].is_(None) for name in _FACTS))
+# Accounting rows sealed before schema 0013 (no fact set): bound by a batch's
+# ``disclosures_sealed``, a release's ``supplement_written``, or older entries.
 SUBJECTS = View(
-    "disclosure_subjects", disclosure_subjects,
-    _cols(disclosure_subjects, "disclosure_id", "batch_id", "row_number", "tin", "statute",
-          "relevance", "fields", "disclosed_at"),
-    _cols(disclosure_subjects, "batch_id", "row_number", "disclosure_id"), true(),
-    lambda r: str(r["disclosure_id"]), ("tin", "relevance"),
-)  # fmt: skip
+    "disclosure_subjects",
+    disclosure_subjects,
+    _cols(disclosure_subjects, *_SUBJECT_COLUMNS),
+    _SUBJECT_ORDER,
+    _NO_FACTS,
+    lambda r: str(r["disclosure_id"]),
+    ("tin", "relevance"),
+)
+# Accounting rows with their disclosure's facts (any of them set): bound by ``disclosures``
+# entries, one per chunk of a batch's seal and one per release.
+DISCLOSURES = View(
+    "disclosures",
+    disclosure_subjects,
+    _cols(disclosure_subjects, *_SUBJECT_COLUMNS, *_FACTS),
+    _SUBJECT_ORDER,
+    not_(_NO_FACTS),
+    lambda r: str(r["disclosure_id"]),
+    ("tin", "relevance"),
+)
 REVIEWS = View(
     "reviews", reviews,
     _cols(reviews, "batch_id", "row_number", "request_id", "outcome", "action", "reason",
@@ -130,12 +161,22 @@ VIEWS: Final = (
     RELEASE_REVIEWS,
     REVIEWS,
     SUBJECTS,
-)
+    DISCLOSURES,
+)  # the release views before the accounting rows: verify groups those by release
 BY_RELEASE: Final = frozenset({RELEASES.name, RELEASE_FINISH.name, RELEASE_REVIEWS.name})
 # deleted when a batch re-runs
-DISCARDED: Final = (REQUEST_COUNTS.name, GROUP_COUNTS.name, SUBJECTS.name)
-# the views schema 0006 backfilled (``group_counts`` came with 0012, every row bound)
-BACKFILLED: Final = tuple(v for v in VIEWS if v is not GROUP_COUNTS)
+DISCARDED: Final = (REQUEST_COUNTS.name, GROUP_COUNTS.name, SUBJECTS.name, DISCLOSURES.name)
+# the views schema 0006 backfilled, as they were then (``group_counts`` came with 0012,
+# the facts of ``disclosures`` with 0013: no row of it is backfilled)
+BACKFILLED: Final = (
+    BATCHES,
+    REQUEST_COUNTS,
+    RELEASES,
+    RELEASE_FINISH,
+    RELEASE_REVIEWS,
+    REVIEWS,
+    replace(SUBJECTS, rows=true()),
+)
 
 
 def unfinished(row: Mapping[str, Any]) -> bool:
@@ -198,6 +239,30 @@ def chunk_rows(batch_id: str, rows: Sequence[DecisionRow]) -> ColumnElement[bool
         disclosure_subjects.c.batch_id == batch_id,
         disclosure_subjects.c.row_number.between(min(numbers), max(numbers)),
     )
+
+
+def disclosures_draft(
+    conn: Connection, keys: Keys, sealed: LedgerDraft, chunk: int, rows: tuple[int, int]
+) -> LedgerDraft:
+    """The ``disclosures`` entry of chunk ``chunk`` of a batch's seal (``sealed``: the
+    seal's ``disclosures_sealed`` entry, whose object and actor it takes), binding the
+    batch's accounting rows ``rows`` (first, last row number) with their facts."""
+    first, last = rows
+    payload: dict[str, PayloadValue] = {"chunk": chunk, "first_row": first, "last_row": last}
+    draft = replace(sealed, event_type=EVENT_DISCLOSURES, payload=payload)
+    subjects = disclosure_subjects.c
+    where = and_(subjects.batch_id == sealed.object_id, subjects.row_number.between(first, last))
+    return bind(conn, keys, draft, (DISCLOSURES, where))
+
+
+def released_draft(
+    conn: Connection, keys: Keys, batch_id: str, release_id: str, who: tuple[str, str]
+) -> LedgerDraft:
+    """The ``disclosures`` entry of a release (a chunk of its own), binding the accounting
+    rows of the held rows it disclosed, with their facts."""
+    payload: dict[str, PayloadValue] = {"release_id": release_id}
+    draft = LedgerDraft(EVENT_DISCLOSURES, *who, True, batch_id, payload)
+    return bind(conn, keys, draft, (DISCLOSURES, release_subjects(release_id)))
 
 
 def received_draft(

@@ -28,6 +28,8 @@ from taxmatch.store.keys import Keys
 from taxmatch.store.ledger_bound import (
     BY_RELEASE,
     DISCARDED,
+    DISCLOSURES,
+    EVENT_DISCLOSURES,
     EVENT_DISCLOSURES_SEALED,
     GROUP_COUNTS,
     RELEASE_FINISH,
@@ -48,22 +50,26 @@ from taxmatch.store.models import batches
 
 @dataclass
 class BoundClaims:
-    """The claims of every verified entry on bound rows: per view, group -> last claim."""
+    """The claims of every verified entry on bound rows: per view, group -> last claim;
+    the row ranges of chunk claims, per (view, batch); the sealed batches (-> the seq of
+    their ``disclosures_sealed``)."""
 
     groups: dict[str, dict[Group, BoundClaim]] = field(
         default_factory=lambda: {v.name: {} for v in VIEWS}
     )
-    chunks: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
-    _ranges: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    chunks: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=dict)
+    sealed: dict[str, int] = field(default_factory=dict)
+    _ranges: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=dict)
 
-    def ranges(self, batch: str) -> list[tuple[int, int]]:
-        """The row ranges of the batch's chunks that bind accounting rows, sorted."""
-        if batch not in self._ranges:
-            held = self.groups[SUBJECTS.name]
-            self._ranges[batch] = sorted(
-                {r for r in self.chunks.get(batch, ()) if ("chunk", batch, *r) in held}
+    def ranges(self, view: View, batch: str) -> list[tuple[int, int]]:
+        """The row ranges of the batch's chunks that bind rows of ``view``, sorted."""
+        key = (view.name, batch)
+        if key not in self._ranges:
+            held = self.groups[view.name]
+            self._ranges[key] = sorted(
+                {r for r in self.chunks.get(key, ()) if ("chunk", batch, *r) in held}
             )
-        return self._ranges[batch]
+        return self._ranges[key]
 
     def see(self, seq: int, event_type: str, object_id: str, payload: Mapping[str, object]) -> None:
         """Take note of a verified entry's claims; ``LedgerError`` when malformed."""
@@ -72,8 +78,11 @@ class BoundClaims:
                 claims = self.groups[name]
                 for group in [g for g in claims if g[1] == object_id]:
                     del claims[group]
-            self.chunks.pop(object_id, None)
+                self.chunks.pop((name, object_id), None)
+            self.sealed.pop(object_id, None)
             return
+        if event_type == EVENT_DISCLOSURES_SEALED:
+            self.sealed[object_id] = seq
         for view in VIEWS:
             claim = bound_claim(seq, view.name, payload)
             if claim is not None:
@@ -91,17 +100,35 @@ class BoundClaims:
             if not isinstance(batch, str) or type(row) is not int:
                 raise LedgerError(f"ledger entry {seq} binds a review it does not name")
             return ("row", batch, row)
+        if view is DISCLOSURES:
+            return self._disclosures(seq, event_type, object_id, payload)
         if view is SUBJECTS and event_type == EVENT_DISCLOSURES_SEALED:
             return ("sealed", object_id)
         if view is SUBJECTS and event_type == EVENT_DECISIONS:
-            first, last = payload.get("first_row"), payload.get("last_row")
-            if type(first) is not int or type(last) is not int:
-                raise LedgerError(f"ledger entry {seq} is not a well-formed decisions entry")
-            self.chunks.setdefault(object_id, []).append((first, last))
-            return ("chunk", object_id, first, last)
+            return self._chunk(view, seq, object_id, payload)
         if view is SUBJECTS:
             return ("release", object_id)
         return ("id", object_id)
+
+    def _disclosures(
+        self, seq: int, event_type: str, batch: str, payload: Mapping[str, object]
+    ) -> Group:
+        """A ``disclosures`` entry's group: its release's, or its chunk's rows of its batch."""
+        if event_type != EVENT_DISCLOSURES:
+            raise LedgerError(f"ledger entry {seq} binds disclosures it is not one of")
+        release = payload.get("release_id")
+        if release is not None:
+            if not isinstance(release, str):
+                raise LedgerError(f"ledger entry {seq} is not a well-formed disclosures entry")
+            return ("release", release)
+        return self._chunk(DISCLOSURES, seq, batch, payload)
+
+    def _chunk(self, view: View, seq: int, batch: str, payload: Mapping[str, object]) -> Group:
+        first, last = payload.get("first_row"), payload.get("last_row")
+        if type(first) is not int or type(last) is not int:
+            raise LedgerError(f"ledger entry {seq} is not a well-formed {view.name} chunk")
+        self.chunks.setdefault((view.name, batch), []).append((first, last))
+        return ("chunk", batch, first, last)
 
 
 class Problem(Exception):
@@ -136,11 +163,7 @@ def _check_sealed_done(conn: Connection, claims: BoundClaims) -> None:
     """A batch the ledger says was sealed is done: the readers count a batch's disclosures
     as made by its status (``taxmatch.store.seal.subjects_made``), so a sealed batch set
     back to another status would hide them."""
-    sealed = {
-        group[1]: claim.seq
-        for group, claim in claims.groups[SUBJECTS.name].items()
-        if group[0] == "sealed"
-    }
+    sealed = claims.sealed
     if not sealed:
         return
     rows = conn.execute(
@@ -196,13 +219,13 @@ def _row_group(
         return ("id", row["release_id"])
     if view is REVIEWS:
         return ("row", row["batch_id"], int(row["row_number"]))
-    if view is SUBJECTS:
+    if view in (SUBJECTS, DISCLOSURES):
         batch, number = row["batch_id"], int(row["row_number"])
         if (batch, number) in released:
             return ("release", released[(batch, number)])
-        if ("sealed", batch) in claims.groups[SUBJECTS.name]:
+        if view is SUBJECTS and ("sealed", batch) in claims.groups[SUBJECTS.name]:
             return ("sealed", batch)
-        ranges = claims.ranges(batch)
+        ranges = claims.ranges(view, batch)
         i = bisect_right(ranges, number, key=lambda r: r[0]) - 1
         if i >= 0 and ranges[i][0] <= number <= ranges[i][1]:
             return ("chunk", batch, *ranges[i])

@@ -50,6 +50,7 @@ from taxmatch.ledger.digest import (
     chunk_claim,
 )
 from taxmatch.store.keys import Keys
+from taxmatch.store.ledger_bound import EVENT_DISCLOSURES_SEALED
 from taxmatch.store.ledger_bound_verify import BoundClaims, Problem, verify_bound
 from taxmatch.store.models import (
     CHUNK,
@@ -67,6 +68,7 @@ from taxmatch.store.models import ledger_head as head_table
 _STORED: Final = ("ledger_schema", *(f.name for f in fields(LedgerEntry)))
 EVENT_DECISIONS_RECORDED: Final = "decisions_recorded"
 _CLAIMING: Final = frozenset({EVENT_DECISIONS, EVENT_DECISIONS_DISCARDED, EVENT_DECISIONS_RECORDED})
+_PARSED: Final = _CLAIMING | {EVENT_DISCLOSURES_SEALED}  # and every entry that binds rows
 DIGESTED: Final = (
     "row_number",
     "request_id",
@@ -192,7 +194,7 @@ def verify_store(
             verifier.fail("the entry differs from the witnessed head (chain rewritten)", seq=seq)
             break
         try:
-            if row.event_type in _CLAIMING or '"bound_' in payload:
+            if row.event_type in _PARSED or '"bound_' in payload:
                 parsed = parse_payload(seq, payload)
                 claims.see(seq, row.event_type, row.object_id, parsed)
                 bound.see(seq, row.event_type, row.object_id, parsed)

@@ -168,6 +168,10 @@ disclosure_subjects = Table(
     Column("fields", Text, nullable=False),
     Column("disclosed_at", UTCDateTime, nullable=False),
     Column("tin_index", String(64), nullable=True),
+    # the disclosure's facts (schema 0013; NULL on rows sealed before it)
+    Column("request_id_sha256", Text, nullable=True),
+    Column("person_key", Text, nullable=True),
+    Column("values_hmac", Text, nullable=True),
     Index("ix_disclosure_subjects_batch_id_row_number", "batch_id", "row_number"),
     Index("ix_disclosure_subjects_disclosed_at", "disclosed_at"),
     Index("ix_disclosure_subjects_tin_index", "tin_index"),
@@ -259,6 +263,10 @@ class SubjectRow:
     statute: str
     relevance: str
     fields: str  # ";"-separated names of the disclosed fields
+    # sha256 of the request id, keyed hashes of TIN and values (None: older versions)
+    request_id_sha256: str | None = None
+    person_key: str | None = None
+    values_hmac: str | None = None
 
 
 def check_aware(name: str, value: datetime | None) -> None:

@@ -24,9 +24,8 @@ from taxmatch.store.ledger_bound import (
     RELEASE_REVIEWS,
     RELEASES,
     REVIEWS,
-    SUBJECTS,
     bind,
-    release_subjects,
+    released_draft,
 )
 from taxmatch.store.models import (
     DecisionRow,
@@ -247,14 +246,14 @@ def finish_release(
     package_dir: str,
     manifest_sha256: str,
     subjects: Sequence[SubjectRow],
-    drafts: Sequence[LedgerDraft],
+    written: LedgerDraft,
     disclosed_at: datetime,
 ) -> None:
     """Mark a release released: its package, the reviews it discloses (one per subject),
-    the accounting rows of its disclosures (``subjects``, made at ``disclosed_at``) and
-    their ledger entries, in one transaction. The last of ``drafts``
-    (``supplement_written``) binds the release's publication columns, its reviews' release
-    columns and its accounting rows."""
+    the accounting rows of its disclosures (``subjects``, with their facts, made at
+    ``disclosed_at``) bound by one ``disclosures`` entry, and ``written`` (its
+    ``supplement_written``), which binds the release's publication columns and its
+    reviews' release columns, in one transaction."""
     with state.writing("finish_release") as conn:
         row = conn.execute(
             select(releases.c.status, releases.c.batch_id)
@@ -275,7 +274,10 @@ def finish_release(
             )
         )
         keys = state.keys
+        drafts = []
         if subjects:
+            if any(s.values_hmac is None for s in subjects):
+                raise StoreError(f"release {release_id}: a disclosure lacks its facts")
             disclosed = [s.row_number for s in subjects]
             conn.execute(
                 reviews.update()
@@ -284,16 +286,16 @@ def finish_release(
             )
             params = [subject_params(row.batch_id, s, disclosed_at, keys) for s in subjects]
             conn.execute(disclosure_subjects.insert(), params)
-        *others, last = drafts
-        last = bind(
+            who = written.actor, written.origin
+            drafts.append(released_draft(conn, keys, row.batch_id, release_id, who))
+        written = bind(
             conn,
             keys,
-            last,
+            written,
             (RELEASE_FINISH, releases.c.release_id == release_id),
             (RELEASE_REVIEWS, reviews.c.release_id == release_id),
-            (SUBJECTS, release_subjects(release_id)),
         )
-        state.append(conn, [*others, last])
+        state.append(conn, [*drafts, written])
 
 
 def ledger_page(state: StateStore, before: int | None, limit: int) -> list[LedgerEntry]:

@@ -1,9 +1,10 @@
 """Sealing a batch: the one transaction in which its disclosures become disclosures made.
 
 A batch's package is sealed when, in one write transaction, the ledger gets its
-``package_delivered`` entry followed by one ``disclosure`` entry per disclosed row, the
-custodian-only ``disclosure_subjects`` rows are written and bound by a last
-``disclosures_sealed`` entry, and the batch is marked done.
+``package_delivered`` entry, the custodian-only ``disclosure_subjects`` rows are written
+with each disclosure's facts (request id sha256, person key, values HMAC), each chunk of
+them (at most ``DISCLOSURE_CHUNK``, in file order) is bound by one ``disclosures`` entry,
+a last ``disclosures_sealed`` entry counts them, and the batch is marked done.
 Before that commit nothing about the batch's disclosures exists in the ledger or the
 accounting tables; after it, all of it does. A run killed (or stopped by the kill switch)
 before the seal therefore leaves no disclosure to account for, and a re-run seals each
@@ -13,21 +14,27 @@ disclosure exactly once.
 whose batch is done. It also keeps out the rows earlier versions of taxmatch wrote with
 the decisions, for batches that then never finished.
 
-Must never: write a disclosure entry or subject row outside the sealing transaction, seal
+Must never: write a disclosures entry or subject row outside the sealing transaction, seal
 a batch twice, or put a TIN, statute or stated reason into an error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
+from itertools import chain, islice
 from typing import TypeVarTuple
 
 from sqlalchemy import Select, select
 
 from taxmatch.errors import BatchNotFound, StoreError
 from taxmatch.ledger.chain import LedgerDraft
-from taxmatch.store.ledger_bound import EVENT_DISCLOSURES_SEALED, SUBJECTS, bind
+from taxmatch.store.ledger_bound import (
+    DISCLOSURE_CHUNK,
+    EVENT_DISCLOSURES_SEALED,
+    disclosures_draft,
+)
 from taxmatch.store.models import SubjectRow, batches, check_aware, disclosure_subjects, dump_counts
 from taxmatch.store.state import StateStore
 from taxmatch.store.state_base import announce
@@ -36,7 +43,7 @@ from taxmatch.store.subjects import subject_params
 SEALED = "done"  # the batch status set in the sealing transaction
 
 _Ts = TypeVarTuple("_Ts")
-DisclosureChunk = tuple[Sequence[LedgerDraft], Sequence[SubjectRow]]
+DisclosureChunk = Sequence[SubjectRow]  # in file order
 
 
 def subjects_made(query: Select[*_Ts]) -> Select[*_Ts]:
@@ -59,17 +66,19 @@ def seal_batch(
     counts: Mapping[str, int],
     finished_at: datetime,
 ) -> str:
-    """Seal ``batch_id``: ``delivered`` (its ``package_delivered`` entry), then every
-    chunk of (disclosure entries, subject rows), then a ``disclosures_sealed`` entry
-    binding the subject rows, then the batch marked done with its ``counts`` and
-    ``finished_at``, all in one transaction. The new ledger head.
+    """Seal ``batch_id``: ``delivered`` (its ``package_delivered`` entry), then the subject
+    rows of ``disclosures`` (in file order, with their facts), each ``DISCLOSURE_CHUNK``
+    of them bound by a ``disclosures`` entry, then a ``disclosures_sealed`` entry, then the
+    batch marked done with its ``counts`` and ``finished_at``, all in one transaction. The
+    new head.
 
-    ``StoreError`` when the batch is already sealed (nothing is written then).
+    ``StoreError`` when the batch is already sealed (nothing is written then), or when a
+    subject row lacks its facts or comes out of file order.
     """
     check_aware("finished_at", finished_at)
     moment = datetime.now(UTC)
-    entries = 0
     keys = state.keys
+    made, chunks = 0, 0
     with state.writing("seal_batch") as conn:
         status = conn.execute(
             select(batches.c.status).where(batches.c.batch_id == batch_id)
@@ -78,24 +87,39 @@ def seal_batch(
             raise BatchNotFound(f"batch {batch_id} not found")
         if status == SEALED:
             raise StoreError(f"batch {batch_id} is already sealed")
-        head = state.append(conn, [delivered], moment)[-1]
-        for drafts, subjects in disclosures:
-            if drafts:
-                head = state.append(conn, drafts, moment)[-1]
-                entries += len(drafts)
-            if subjects:
-                conn.execute(
-                    disclosure_subjects.insert(),
-                    [subject_params(batch_id, s, moment, keys) for s in subjects],
-                )
-        who = delivered.actor, delivered.origin
-        made = {"disclosures": entries}
-        sealed = LedgerDraft(EVENT_DISCLOSURES_SEALED, *who, True, batch_id, made)
-        rows = disclosure_subjects.c.batch_id == batch_id
-        head = state.append(conn, [bind(conn, keys, sealed, (SUBJECTS, rows))], moment)[-1]
+        state.append(conn, [delivered], moment)
+        sealed = LedgerDraft(
+            EVENT_DISCLOSURES_SEALED, delivered.actor, delivered.origin, True, batch_id
+        )
+        last = 0
+        for subjects in _rechunked(disclosures):
+            for s in subjects:
+                if s.values_hmac is None or s.person_key is None or s.request_id_sha256 is None:
+                    raise StoreError(f"disclosure {s.disclosure_id} is sealed without its facts")
+                if s.row_number <= last:
+                    raise StoreError(f"disclosure {s.disclosure_id} is out of file order")
+                last = s.row_number
+            conn.execute(
+                disclosure_subjects.insert(),
+                [subject_params(batch_id, s, moment, keys) for s in subjects],
+            )
+            chunks += 1
+            rows = subjects[0].row_number, subjects[-1].row_number
+            state.append(conn, [disclosures_draft(conn, keys, sealed, chunks, rows)], moment)
+            made += len(subjects)
+        total = {"disclosures": made, "chunks": chunks}
+        head = state.append(conn, [replace(sealed, payload=total)], moment)[-1]
         conn.execute(
             batches.update()
             .where(batches.c.batch_id == batch_id)
             .values(status=SEALED, counts=dump_counts(counts), finished_at=finished_at)
         )
-    return announce(entries + 2, head)
+    return announce(chunks + 2, head)
+
+
+def _rechunked(disclosures: Iterable[DisclosureChunk]) -> Iterator[list[SubjectRow]]:
+    """The subject rows of ``disclosures`` in chunks of ``DISCLOSURE_CHUNK`` (the last
+    shorter), whatever chunks they came in."""
+    rows = chain.from_iterable(disclosures)
+    while part := list(islice(rows, DISCLOSURE_CHUNK)):
+        yield part

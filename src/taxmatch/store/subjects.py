@@ -12,7 +12,7 @@ Must never: put a TIN or a stated reason into an error or log; write a row unsea
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
 
 from sqlalchemy import Connection, select
@@ -25,6 +25,7 @@ from taxmatch.store.sealed import blind_index, key_of, place, seal, unseal
 _S = disclosure_subjects.c
 _TABLE = "disclosure_subjects"
 _PAGE = 1_000
+_ROW = tuple(f.name for f in fields(SubjectRow))
 
 
 def subject_params(batch_id: str, row: SubjectRow, moment: datetime, keys: Keys) -> Params:
@@ -33,7 +34,8 @@ def subject_params(batch_id: str, row: SubjectRow, moment: datetime, keys: Keys)
         raise StoreError(f"disclosure {row.disclosure_id} belongs to another batch")
     if len(row.tin) != 9 or not row.tin.isdigit():
         raise StoreError(f"disclosure {row.disclosure_id}: tin must be 9 digits")
-    return sealed_values({**asdict(row), "disclosed_at": moment}, keys)
+    values = {name: getattr(row, name) for name in _ROW}  # not ``asdict``: no deep copy
+    return sealed_values({**values, "disclosed_at": moment}, keys)
 
 
 def sealed_values(values: Mapping[str, object], keys: Keys) -> Params:

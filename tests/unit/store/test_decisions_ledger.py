@@ -382,6 +382,6 @@ def test_0012_upgrades_a_store_at_0011_and_records_counts_a_downgrade_dropped(
         assert store.verify_ledger().ok
     with raw(state_url) as conn:
         _alembic(conn, "upgrade", "head")  # at head: nothing recorded again
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0012"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0013"
     with StateStore(state_url) as store:
         assert len(entries_of(store, "coverage_dropped")) == 1

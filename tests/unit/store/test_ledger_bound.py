@@ -52,7 +52,8 @@ BOUND: dict[str, tuple[str, ...]] = {
     "request_counts": ("batch_id", "statute", "requests"),
     "group_counts": ("batch_id", "grp", "measure", "n"),
     "disclosure_subjects": ("disclosure_id", "batch_id", "row_number", "tin", "statute",
-                            "relevance", "fields", "disclosed_at"),
+                            "relevance", "fields", "disclosed_at", "request_id_sha256",
+                            "person_key", "values_hmac"),
     "reviews": ("batch_id", "row_number", "request_id", "outcome", "action", "reason", "officer",
                 "decided_at", "release_id", "disclosed"),
     "releases": ("release_id", "batch_id", "number", "preparer", "rows", "second_person",
@@ -86,6 +87,12 @@ def held(batch_id: str, row_number: int) -> DecisionRow:
     )
 
 
+def made(subject: SubjectRow) -> SubjectRow:
+    """``subject`` with the facts a disclosure is sealed with (schema 0013)."""
+    n = subject.row_number
+    return replace(subject, request_id_sha256=f"{n:064x}", person_key="e" * 64, values_hmac=f"h{n}")
+
+
 def draft(event: str, object_id: str, **payload: object) -> LedgerDraft:
     return LedgerDraft(event, "ofc-olive", "console", True, object_id, payload)  # type: ignore[arg-type]
 
@@ -98,7 +105,7 @@ def build(store: StateStore) -> None:
     store.create_batch(batch("B4"))
     store.record_decisions("B4", [decision(n, "B4") for n in range(1, 5)], chunk=1)
     sealed = [
-        SubjectRow(f"D-B4-{n}", "B4", n, TIN, "8 U.S.C. 1326(a)", f"reason {n}", "zip")
+        made(SubjectRow(f"D-B4-{n}", "B4", n, TIN, "8 U.S.C. 1326(a)", f"reason {n}", "zip"))
         for n in (2, 4)
     ]
     store.write_group_counts("B4", {"ssn": {"DISCLOSED": 2}}, actor="svc", origin="cli")
@@ -106,7 +113,7 @@ def build(store: StateStore) -> None:
         store,
         "B4",
         delivered=draft("package_delivered", "B4"),
-        disclosures=[([draft("disclosure", s.disclosure_id) for s in sealed], sealed)],
+        disclosures=[sealed],
         counts={"DISCLOSED": 2},
         finished_at=T0,
     )
@@ -126,9 +133,9 @@ def build(store: StateStore) -> None:
     first = cs.create_release(
         store, "B3", "ofc-olive", "", lambda rid, n: draft("release_prepared", rid, rows=n)
     )
-    subjects = [SubjectRow("D-B3-1", "B3", 1, TIN, "8 U.S.C. 1326(a)", "reason 1", "zip")]
-    drafts = [draft("disclosure", "D-B3-1"), draft("supplement_written", first.release_id)]
-    finish = "sup-sam", "/out/B3-S1", "f" * 64, subjects, drafts, first.created_at
+    subjects = [made(SubjectRow("D-B3-1", "B3", 1, TIN, "8 U.S.C. 1326(a)", "reason 1", "zip"))]
+    written = draft("supplement_written", first.release_id)
+    finish = "sup-sam", "/out/B3-S1", "f" * 64, subjects, written, first.created_at
     cs.finish_release(store, first.release_id, *finish)
     cs.record_review(
         store,
@@ -318,11 +325,21 @@ def test_the_untouched_copy_verifies_every_bound_row(pristine: Path, tmp_path: P
         ("UPDATE batches SET status = 'failed' WHERE batch_id = 'B4'",
          "batches row B4 was sealed but is not done"),
         ("UPDATE disclosure_subjects SET statute = '' WHERE disclosure_id = 'D-B4-4'",
-         "disclosure_subjects rows of sealed batch B4 do not match the ledger"),
+         "disclosure_subjects rows 2-4 of batch B4 do not match the ledger"),
+        ("UPDATE disclosure_subjects SET person_key = 'x' WHERE disclosure_id = 'D-B4-2'",
+         "disclosure_subjects rows 2-4 of batch B4 do not match the ledger"),
+        ("UPDATE disclosure_subjects SET values_hmac = NULL WHERE disclosure_id = 'D-B4-2'",
+         "disclosure_subjects rows 2-4 of batch B4 do not match the ledger"),
+        ("UPDATE disclosure_subjects SET request_id_sha256 = NULL, person_key = NULL, "
+         "values_hmac = NULL WHERE disclosure_id = 'D-B4-2'",  # passed off as an older row
+         "disclosure_subjects row D-B4-2 is not accounted for by any ledger entry"),
+        ("UPDATE disclosure_subjects SET values_hmac = 'x' WHERE disclosure_id = 'D-B1-2'",
+         "disclosure_subjects rows 1-6 of batch B1 do not match the ledger"),  # gone from them
         ("DELETE FROM disclosure_subjects WHERE disclosure_id = 'D-B4-2'",
-         "disclosure_subjects rows of sealed batch B4 do not match the ledger"),
+         "disclosure_subjects rows 2-4 of batch B4 do not match the ledger"),
         ("INSERT INTO disclosure_subjects SELECT 'D-B4-3', batch_id, 3, tin, statute, "
-         "relevance, fields, disclosed_at, tin_index FROM disclosure_subjects "
+         "relevance, fields, disclosed_at, tin_index, request_id_sha256, person_key, "
+         "values_hmac FROM disclosure_subjects "
          "WHERE disclosure_id = 'D-B4-2'",  # a copied ciphertext opens only in its own row
          "disclosure_subjects row D-B4-3: tin does not decrypt"),
         ("DELETE FROM disclosure_subjects WHERE disclosure_id = 'D-B3-1'",
@@ -527,9 +544,9 @@ def test_rows_stored_before_binding_are_backfilled(state_url: str) -> None:
         store.delete_decisions("B2")
         store.write_request_counts("B2", {"": 2})
         # the old release awaiting approval is published now
-        drafts = [draft("disclosure", "D-B1-2"), draft("supplement_written", "B1-S1")]
-        subjects = [SubjectRow("D-B1-2", "B1", 2, TIN, "", "reason 2", "zip")]
-        cs.finish_release(store, "B1-S1", "sup-sam", "/out/B1-S1", "f" * 64, subjects, drafts, T0)
+        written = draft("supplement_written", "B1-S1")
+        subjects = [made(SubjectRow("D-B1-2", "B1", 2, TIN, "", "reason 2", "zip"))]
+        cs.finish_release(store, "B1-S1", "sup-sam", "/out/B1-S1", "f" * 64, subjects, written, T0)
         result = store.verify_ledger()
         assert result.ok, result.problem
     with triggers_off(state_url) as conn:  # another column's ciphertext: it does not open here

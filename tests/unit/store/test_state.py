@@ -84,7 +84,7 @@ def test_migrations_are_idempotent_and_match_the_models(state_url: str) -> None:
     try:
         with engine.connect() as conn:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-            assert version == ["0012"]
+            assert version == ["0013"]
             tables = set(inspect(conn).get_table_names())
             assert {
                 "batches",
