@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, Float, delete, func, select
 from sqlalchemy.engine import URL
 
 from taxmatch.errors import BatchNotFound, LedgerError, StoreError
@@ -255,9 +255,11 @@ def insert_decisions(conn: Connection, params: Sequence[Params]) -> int:
     if conn.dialect.name == "postgresql":
         return _copy_decisions(conn, params)
     # SQLite: the driver's executemany of one prepared statement (every column is text or
-    # a number, which sqlite3 binds as given); what is new from the connection's count of
-    # changed rows, since an ignored conflict changes none.
+    # a number; a score may come as a Decimal, from the exact matcher's SQL, and is bound
+    # as the float the column holds); what is new from the connection's count of changed
+    # rows, since an ignored conflict changes none.
     names = [column.name for column in decisions.columns]
+    floats = {column.name for column in decisions.columns if isinstance(column.type, Float)}
     marks = ", ".join("?" for _ in names)
     raw: Any = conn.connection.dbapi_connection
     before = int(raw.total_changes)
@@ -266,11 +268,15 @@ def insert_decisions(conn: Connection, params: Sequence[Params]) -> int:
         cursor.executemany(
             f"INSERT INTO decisions ({', '.join(names)}) VALUES ({marks}) "
             "ON CONFLICT (batch_id, row_number) DO NOTHING",
-            [tuple(row[name] for name in names) for row in params],
+            [tuple(_bindable(row[n], n in floats) for n in names) for row in params],
         )
     finally:
         cursor.close()
     return int(raw.total_changes) - before
+
+
+def _bindable(value: Any, is_float: bool) -> Any:
+    return float(value) if is_float and value is not None else value
 
 
 def _copy_decisions(conn: Connection, params: Sequence[Params]) -> int:

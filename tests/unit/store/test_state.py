@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -287,6 +288,16 @@ def test_decisions_are_idempotent_on_batch_and_row(state_store: StateStore) -> N
     rows = {d.row_number: d for d in state_store.iter_decisions("B1")}
     assert rows[3] == decision(3)  # the first decision written stands
     assert state_store.write_decisions("B1", []) == 0
+
+
+def test_a_decimal_score_is_stored_as_the_float_it_is(state_store: StateStore) -> None:
+    """The exact matcher's SQL gives scores as DECIMAL; the store keeps them as floats."""
+    state_store.create_batch(batch())
+    row = replace(decision(2), score=Decimal("0.999"))  # type: ignore[arg-type]
+    assert state_store.write_decisions("B1", [row]) == 1
+    stored = next(iter(state_store.iter_decisions("B1")))
+    assert stored.score == 0.999
+    assert type(stored.score) is float
 
 
 def test_iter_decisions_pages_in_row_order(state_store: StateStore) -> None:
