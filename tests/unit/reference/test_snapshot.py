@@ -6,32 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from taxmatch.errors import BadArgument, OutOfMemory
-from taxmatch.generate import generate_population
 from taxmatch.reference.snapshot import load_reference, reference_dir
-
-
-@pytest.fixture(scope="module")
-def master(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("pop")
-    return generate_population(people=2000, years=(2019, 2025), seed=17, out=out).master_path
-
-
-def _tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Every table of a snapshot, its rows sorted (the row order of a table written
-    without ORDER BY is DuckDB's threads')."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        names = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
-        return {
-            name: sorted(con.execute(f"SELECT * FROM {name}").fetchall(), key=repr)
-            for name in sorted(names)
-        }
-    finally:
-        con.close()
+from tests.unit.reference.conftest import snapshot_tables
 
 
 def test_a_tight_memory_limit_spills_and_makes_the_same_snapshot(
@@ -41,7 +20,7 @@ def test_a_tight_memory_limit_spills_and_makes_the_same_snapshot(
     tight = load_reference(tmp_path / "tight", [master], memory_limit="96MB")
     assert tight.snapshot_id == free.snapshot_id
     assert (tight.filings, tight.tins) == (free.filings, free.tins)
-    assert _tables(tight.path) == _tables(free.path)
+    assert snapshot_tables(tight.path) == snapshot_tables(free.path)
     assert list((tmp_path / "tight" / "work").iterdir()) == []  # the spill goes with the load
 
 
