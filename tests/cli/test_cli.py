@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from taxmatch.cli import main
+from tests.integration.conftest import write_master
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -127,3 +128,24 @@ def test_batch_memory_limit_must_be_a_size(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "TM130" in result.output
     assert "memory limit" in result.output
+
+
+def _reference_load(tmp_path: Path, *args: str) -> Result:
+    master = write_master(tmp_path / "master.csv")
+    store = str(tmp_path / "store")
+    return CliRunner().invoke(main, ["reference", "load", "--store", store, *args, str(master)])
+
+
+def test_reference_load_memory_limit_must_be_a_size(tmp_path: Path) -> None:
+    result = _reference_load(tmp_path, "--memory-limit", "lots")
+    assert result.exit_code == 2
+    assert "TM130" in result.output
+    assert "memory limit" in result.output
+
+
+def test_reference_load_out_of_memory_is_tm900_naming_the_option(tmp_path: Path) -> None:
+    result = _reference_load(tmp_path, "--memory-limit", "4MB")
+    assert result.exit_code == 9
+    assert "TM900" in result.output
+    assert "reference load" in result.output
+    assert "--memory-limit" in result.output

@@ -22,14 +22,23 @@ def reference() -> None:
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path)
 )
-def reference_load(store: Path | None, files: tuple[Path, ...]) -> None:
+@click.option(
+    "--memory-limit",
+    default=None,
+    help="DuckDB's memory while loading, e.g. 4GB (default 2GB); beyond it, it spills to disk.",
+)
+def reference_load(store: Path | None, files: tuple[Path, ...], memory_limit: str | None) -> None:
     """Load master files (CSV or Parquet) into a new reference snapshot and make it current."""
-    from taxmatch.pipeline.reference import load_reference_snapshot
+    from taxmatch.pipeline.reference import LOAD_MEMORY_LIMIT, load_reference_snapshot
 
     with Bar() as bar:
         bar.stage("filings", None)
         info = load_reference_snapshot(
-            new_store(store), list(files), progress=bar.advance, audit=_audit()
+            new_store(store),
+            list(files),
+            progress=bar.advance,
+            audit=_audit(),
+            memory_limit=memory_limit or LOAD_MEMORY_LIMIT,
         )
     click.echo(f"reference {info.snapshot_id}: {info.filings} filings, {info.tins} TINs")
 

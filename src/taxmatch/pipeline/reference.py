@@ -18,6 +18,7 @@ from taxmatch.match.features import FEATURES_VERSION, prepare_snapshot
 from taxmatch.match.model import TRAIN_MEMORY_LIMIT as TRAIN_MEMORY_LIMIT
 from taxmatch.match.model import ModelInfo, load_model_info, train_model
 from taxmatch.match.report import match_weight_rows
+from taxmatch.reference.snapshot import LOAD_MEMORY_LIMIT as LOAD_MEMORY_LIMIT
 from taxmatch.reference.snapshot import ReferenceInfo, current_reference, load_reference
 from taxmatch.store.state import StateStore
 
@@ -51,9 +52,15 @@ def load_reference_snapshot(
     *,
     progress: Callable[[int], None] | None = None,
     audit: Audit | None = None,
+    memory_limit: str = LOAD_MEMORY_LIMIT,
 ) -> ReferenceInfo:
     info = load_reference(
-        store, files, progress=progress, prepare=prepare_snapshot, prepare_version=FEATURES_VERSION
+        store,
+        files,
+        progress=progress,
+        prepare=prepare_snapshot,
+        prepare_version=FEATURES_VERSION,
+        memory_limit=memory_limit,
     )
     (audit or Audit()).record(
         store,

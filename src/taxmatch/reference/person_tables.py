@@ -172,6 +172,41 @@ def write_person_ids(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+_PART_ROWS = 500_000  # rows of ``_pv`` per part of ``persons``
+
+
+def _persons(con: duckdb.DuckDBPyConnection) -> None:
+    """``persons``, a part of the persons (by a hash of ``person_id``) at a time: in one
+    statement, its seven aggregates and their joins outgrow a memory limit (DuckDB does
+    not spill them all), and a person's row depends on its own filings only."""
+    total = con.execute("SELECT count(*) FROM _pv").fetchall()[0][0]
+    parts = max(1, -(-int(total) // _PART_ROWS))
+    for part in range(parts):
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _pv_part AS
+                SELECT * FROM _pv WHERE hash(person_id) % {parts} = {part}"""
+        )
+        verb = "CREATE TABLE persons AS" if part == 0 else "INSERT INTO persons"
+        con.execute(
+            f"""{verb}
+            WITH p AS (
+              SELECT person_id, list(DISTINCT tin ORDER BY tin) FILTER (WHERE tin <> '') AS tins,
+                     sum(n)::BIGINT AS n_filings, min(y0) AS first_year, max(y) AS last_year
+              FROM _pv_part GROUP BY person_id),
+            c AS (SELECT DISTINCT person_id, split_part(person_key, '~', 1) AS tin
+                  FROM _gp SEMI JOIN p USING (person_id))
+            SELECT person_id, coalesce(c.tin, '') AS tin, coalesce(first_name, '') AS first_name,
+                   coalesce(middle_name, '') AS middle_name,
+                   coalesce(last_name, '') AS last_name, coalesce(suffix, '') AS suffix,
+                   coalesce(last_key, '') AS last_key, date_of_birth, date_of_death,
+                   date_of_death IS NOT NULL AS deceased,
+                   {itin_sql("coalesce(c.tin, '')")} AS itin, coalesce(p.tins, []) AS tins,
+                   p.n_filings, p.first_year, p.last_year
+            FROM p LEFT JOIN c USING (person_id) {modes_sql("_pv_part", "person_id")}"""
+        )
+    con.execute("DROP TABLE _pv_part")
+
+
 def build_person_tables(con: duckdb.DuckDBPyConnection) -> None:
     """``persons``, ``person_names``, ``person_addresses`` and the tf tables."""
     con.execute(
@@ -187,22 +222,7 @@ def build_person_tables(con: duckdb.DuckDBPyConnection) -> None:
                   sum(n)::BIGINT AS n_filings, min(y0) AS first_year, max(y) AS last_year
            FROM _pv GROUP BY ALL"""
     )
-    con.execute(
-        f"""CREATE TABLE persons AS
-            WITH p AS (
-              SELECT person_id, list(DISTINCT tin ORDER BY tin) FILTER (WHERE tin <> '') AS tins,
-                     sum(n)::BIGINT AS n_filings, min(y0) AS first_year, max(y) AS last_year
-              FROM _pv GROUP BY person_id),
-            c AS (SELECT DISTINCT person_id, split_part(person_key, '~', 1) AS tin FROM _gp)
-            SELECT person_id, coalesce(c.tin, '') AS tin, coalesce(first_name, '') AS first_name,
-                   coalesce(middle_name, '') AS middle_name,
-                   coalesce(last_name, '') AS last_name, coalesce(suffix, '') AS suffix,
-                   coalesce(last_key, '') AS last_key, date_of_birth, date_of_death,
-                   date_of_death IS NOT NULL AS deceased,
-                   {itin_sql("coalesce(c.tin, '')")} AS itin, coalesce(p.tins, []) AS tins,
-                   p.n_filings, p.first_year, p.last_year
-            FROM p LEFT JOIN c USING (person_id) {modes_sql("_pv", "person_id")}"""
-    )
+    _persons(con)
     # n_years counts distinct years through a 127-bit mask of the years seen (exact unless
     # one person's filings at one address span 127 years): count(DISTINCT) costs double.
     con.execute(

@@ -39,6 +39,7 @@ from taxmatch.resolve.records import Filed, Modal
 from taxmatch.resolve.rules import splits_off
 
 _FRAGMENT_HEX = 12
+_PAGE = 20_000  # one-off clusters whose adjacent TINs are made at once (about 89 each)
 # A resolution rule: (pairs, modal fields, filings) -> the pairs it joins.
 Rule = Callable[
     [list[tuple[str, str]], dict[str, Modal], dict[str, list[Filed]]], list[tuple[str, str]]
@@ -132,23 +133,7 @@ def _merge_one_offs(con: duckdb.DuckDBPyConnection) -> None:
                   min(y0) AS first_year, max(y) AS last_year
            FROM _gk GROUP BY cluster_key"""
     )
-    by_tin: dict[str, list[str]] = defaultdict(list)
-    one_offs: list[tuple[str, str]] = []
-    clusters = "SELECT cluster_key, tin, first_year = last_year FROM _clusters ORDER BY cluster_key"
-    for key, tin, one_off in con.execute(clusters).fetchall():
-        by_tin[tin].append(key)
-        if one_off:
-            one_offs.append((key, tin))
-    # Blocking: only clusters under an adjacent TIN can take a one-off.
-    pairs = sorted(
-        {
-            (src, dst)
-            for src, tin in one_offs
-            for n in tin_neighbours(tin)
-            for dst in by_tin.get(n, ())
-        }
-    )
-    register_strings(con, "_pairs", {"src": [s for s, _ in pairs], "dst": [d for _, d in pairs]})
+    pairs = _one_off_pairs(con)
     keys = "SELECT src AS cluster_key FROM _pairs UNION SELECT dst FROM _pairs"
     candidate_filings(
         con, f"SELECT * FROM _gk SEMI JOIN ({keys}) USING (cluster_key)", "cluster_key"
@@ -169,6 +154,27 @@ def _merge_one_offs(con: duckdb.DuckDBPyConnection) -> None:
            SELECT c.cluster_key, coalesce(m.person_key, c.cluster_key) AS person_key
            FROM _clusters c LEFT JOIN _merge m USING (cluster_key)"""
     )
+
+
+def _one_off_pairs(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """Rule 3's blocking: ``_pairs`` of (one-off cluster, cluster under an adjacent TIN),
+    and those pairs in order. The one-offs' adjacent TINs are made a page of one-offs at a
+    time and joined to the clusters in SQL, so no list of every cluster is held here."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _near (src VARCHAR, tin VARCHAR)")
+    page = """SELECT cluster_key, tin FROM _clusters
+              WHERE first_year = last_year AND cluster_key > ? ORDER BY cluster_key LIMIT ?"""
+    after = ""
+    while rows := con.execute(page, [after, _PAGE]).fetchall():
+        after = rows[-1][0]
+        near = [(key, n) for key, tin in rows for n in tin_neighbours(tin)]
+        register_strings(con, "_page", {"src": [k for k, _ in near], "tin": [n for _, n in near]})
+        con.execute("INSERT INTO _near SELECT * FROM _page")
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _pairs AS
+           SELECT DISTINCT n.src, c.cluster_key AS dst FROM _near n JOIN _clusters c USING (tin)"""
+    )
+    con.execute("DROP TABLE _near; DROP TABLE IF EXISTS _page")
+    return [(s, d) for s, d in con.execute("SELECT src, dst FROM _pairs ORDER BY ALL").fetchall()]
 
 
 # Blocking for rule 6: ITIN persons and SSN persons with equal last_keys, the ITIN's years

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -19,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from taxmatch.errors import InputFileError, ReferenceSnapshotError
+from taxmatch.errors import InputFileError, ReferenceSnapshotError, memory_advice, memory_size
 from taxmatch.files.inputs import MASTER_SCHEMA, iter_master, sha256_file
 from taxmatch.normalise import NORMALISE_VERSION
 from taxmatch.normalise.address import parse_address, salvage_address
@@ -29,6 +30,7 @@ from taxmatch.reference.persons import resolve_persons
 
 REFERENCE_SCHEMA = "taxmatch/reference/v4"
 _CHUNK = 50_000
+LOAD_MEMORY_LIMIT = "2GB"  # DuckDB's limit while loading; beyond it, it spills to disk
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +115,13 @@ def load_reference(
     progress: Callable[[int], None] | None = None,
     prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     prepare_version: str = "",
+    memory_limit: str = LOAD_MEMORY_LIMIT,
 ) -> ReferenceInfo:
     """Load master files into a new snapshot and make it current. Idempotent per content.
     ``prepare`` adds what the matcher needs before the snapshot is sealed;
-    ``prepare_version`` names it, so a changed preparation makes a new snapshot."""
+    ``prepare_version`` names it, so a changed preparation makes a new snapshot. DuckDB
+    may use ``memory_limit``; beyond it, it spills to ``<store>/work/<snapshot>-spill``."""
+    memory_size(memory_limit)
     if not files:
         raise InputFileError("reference load", "no master file given")
     shas = [sha256_file(p) for p in files]
@@ -129,8 +134,40 @@ def load_reference(
         return current_reference(store)
     tmp = rdir / f"{snapshot_id}.duckdb.tmp"
     tmp.unlink(missing_ok=True)
+    spill = store / "work" / f"{snapshot_id}-spill"
+    make_dir(spill)
+    try:
+        with memory_advice("reference load", memory_limit, "--memory-limit"):
+            filings, tins = _load(tmp, files, spill, memory_limit, progress, prepare)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+    os.replace(tmp, final)
+    meta = {
+        "schema": REFERENCE_SCHEMA,
+        "snapshot_id": snapshot_id,
+        "source_sha256": shas,
+        "filings": filings,
+        "tins": tins,
+    }
+    write_private_text(rdir / f"{snapshot_id}.json", json.dumps(meta, indent=2))
+    write_private_text(rdir / "CURRENT", snapshot_id)
+    return current_reference(store)
+
+
+def _load(
+    tmp: Path,
+    files: Sequence[Path],
+    spill: Path,
+    memory_limit: str,
+    progress: Callable[[int], None] | None,
+    prepare: Callable[[duckdb.DuckDBPyConnection], None] | None,
+) -> tuple[int, int]:
+    """The snapshot database at ``tmp``, built under ``memory_limit``: its filings and
+    TINs."""
     con = duckdb.connect(str(tmp))
     try:
+        con.execute(f"SET memory_limit='{memory_limit}'")
+        con.execute(f"SET temp_directory='{str(spill).replace(chr(39), chr(39) * 2)}'")
         con.execute("SET preserve_insertion_order=false")
         con.from_arrow(MASTER_SCHEMA.empty_table()).create("raw")
         rows = 0
@@ -152,17 +189,7 @@ def load_reference(
         con.close()
         for made in (tmp, tmp.with_name(tmp.name + ".wal")):
             restrict(made)  # DuckDB creates its files with the umask's mode
-    os.replace(tmp, final)
-    meta = {
-        "schema": REFERENCE_SCHEMA,
-        "snapshot_id": snapshot_id,
-        "source_sha256": shas,
-        "filings": filings,
-        "tins": tins,
-    }
-    write_private_text(rdir / f"{snapshot_id}.json", json.dumps(meta, indent=2))
-    write_private_text(rdir / "CURRENT", snapshot_id)
-    return current_reference(store)
+    return int(filings), int(tins)
 
 
 def _build_filings(con: duckdb.DuckDBPyConnection) -> None:
