@@ -73,7 +73,7 @@ class AddressParse:
     @property
     def is_missing(self) -> bool:
         """Every address field was empty: the request gave no address at all."""
-        return (STREET, AddressProblem.MISSING) in self.problems
+        return bool(self.problems) and (STREET, AddressProblem.MISSING) in self.problems
 
 
 # --- placeholders ---------------------------------------------------------------------
@@ -286,11 +286,12 @@ def parse_address(
     street_address: str, unit: str, city: str, state: str, zip_code: str
 ) -> AddressParse:
     """Standardise one address, or say per field what is wrong with it."""
-    given = [field.strip() != "" for field in (street_address, unit, city, state, zip_code)]
-    if not any(given):
-        return AddressParse(None, frozenset({(STREET, AddressProblem.MISSING)}))
-    # A ZIP code alone is no address (docs/domain.md anti-pattern 2).
-    line = _parse_line(street_address) if any(given[:4]) else _fail(AddressProblem.ZIP_ONLY)
+    if street_address.strip() or unit.strip() or city.strip() or state.strip():
+        line = _parse_line(street_address)
+    elif zip_code.strip():
+        line = _fail(AddressProblem.ZIP_ONLY)  # a ZIP code alone is no address (docs/domain.md)
+    else:
+        return _MISSING
     unit_text = _parse_unit(unit)
     city_text, city_problem = _parse_city(city)
     state_code, state_problem = _parse_state(state)
@@ -298,9 +299,14 @@ def parse_address(
     unit_problem = None
     if line.unit and unit_text and line.unit != unit_text:
         unit_problem = AddressProblem.UNPARSEABLE  # two different units given
-    rest = ((UNIT, unit_problem), (CITY, city_problem), (STATE, state_problem), (ZIP, zip_problem))
-    problems = {(STREET, p) for p in line.problems} | {(f, p) for f, p in rest if p is not None}
-    if problems:
+    if line.problems or not (city_problem is state_problem is zip_problem is unit_problem is None):
+        rest = (
+            (UNIT, unit_problem),
+            (CITY, city_problem),
+            (STATE, state_problem),
+            (ZIP, zip_problem),
+        )
+        problems = {(STREET, p) for p in line.problems} | {(f, p) for f, p in rest if p is not None}
         return AddressParse(None, frozenset(problems))
     address = Address(
         house_number=line.house,
@@ -311,7 +317,11 @@ def parse_address(
         state=state_code,
         zip5=zip5,
     )
-    return AddressParse(address, frozenset())
+    return AddressParse(address, _NO_PROBLEMS)
+
+
+_NO_PROBLEMS: frozenset[Problem] = frozenset()
+_MISSING = AddressParse(None, frozenset({(STREET, AddressProblem.MISSING)}))
 
 
 def salvage_address(

@@ -129,6 +129,20 @@ def parse_tax_periods(text: str, as_of: date, lookback_years: int) -> tuple[int,
     return tuple(years)
 
 
+_NAMES = (("first_name", True), ("last_name", True), ("middle_name", False), ("suffix", False))
+
+
+@lru_cache(maxsize=1 << 16)
+def _name_code(value: str, required: bool) -> ReasonCode | None:
+    """R01 for a required name that is empty once folded; R13 for a name given with
+    characters no name has. Names recur across a batch: each is judged once."""
+    if required and not fold(value):
+        return R.R01
+    if value and not _NAME_CHARS.match(value):
+        return R.R13
+    return None
+
+
 @lru_cache(maxsize=1 << 10)
 def _statute(raw: str) -> str | None:
     """Few distinct spellings recur across a batch: normalise each once."""
@@ -155,16 +169,18 @@ def validate_record(raw: RawRecord, ctx: BatchContext) -> Verdict:
         flag(R.R13, "request_id")
 
     # R01: first and last name required; any name given must be made of name characters.
-    for name in ("first_name", "last_name", "middle_name", "suffix"):
-        value = f.get(name, "")
-        if name in ("first_name", "last_name") and not fold(value):
-            flag(R.R01, name)
-        elif value and not _NAME_CHARS.match(value):
-            flag(R.R13, name)
+    for name, required in _NAMES:
+        code = _name_code(f.get(name, ""), required)
+        if code is not None:
+            flag(code, name)
 
     # R02 / R03: the requester's address.
     parsed = parse_address(
-        *(f.get(k, "") for k in ("street_address", "unit", "city", "state", "zip"))
+        f.get("street_address", ""),
+        f.get("unit", ""),
+        f.get("city", ""),
+        f.get("state", ""),
+        f.get("zip", ""),
     )
     if parsed.is_missing:
         flag(R.R02, "street_address", "city", "state", "zip")
@@ -241,7 +257,11 @@ def validate_record(raw: RawRecord, ctx: BatchContext) -> Verdict:
     return Verdict(raw.row_number, request_id, frozenset(), (), request)
 
 
+_FIELD_RANK = {name: i for i, name in enumerate((*REQUEST_COLUMNS, ROW_FIELD))}
+
+
+@lru_cache(maxsize=1 << 12)
 def field_order(fields: tuple[str, ...]) -> tuple[str, ...]:
     """Offending field names in a stable order: the request contract's, then the rest."""
-    rank = {name: i for i, name in enumerate((*REQUEST_COLUMNS, ROW_FIELD))}
+    rank = _FIELD_RANK
     return tuple(sorted(set(fields), key=lambda n: (rank.get(n, len(rank)), n)))
