@@ -33,10 +33,12 @@ from taxmatch.policy.coverage import raw_shape, request_shape
 from taxmatch.policy.model import Policy
 from taxmatch.policy.validate import (
     BatchContext,
+    check_record,
     field_order,
     generated_id,
+    request_name,
+    request_tin,
     usable_request_id,
-    validate_record,
 )
 from taxmatch.reference.workspace import RECORD_SCHEMA, BatchWorkspace
 
@@ -60,32 +62,32 @@ def records_to_table(chunk: Iterable[RawRecord], ctx: BatchContext) -> pa.Table:
     """Validate one chunk of raw records into a workspace table."""
     rows: list[tuple[object, ...]] = []
     for raw in chunk:
-        verdict = validate_record(raw, ctx)
-        q = verdict.request
+        # ``validate_record``'s checks and normalisation, without building its result
+        checked = check_record(raw, ctx)
         f = raw.fields
         head = (
             raw.row_number,
-            verdict.request_id,
+            checked.request_id,
             usable_request_id(raw),
             person_case_key(f),
             relevance_digest(f),
             f.get("officer_id", ""),
-            codes_to_mask(verdict.reasons),
-            ";".join(field_order(verdict.fields)),
+            codes_to_mask(checked.codes),
+            ";".join(field_order(tuple(checked.fields))),
         )
-        if q is None:
+        a = checked.address
+        if checked.codes or a is None:
             statute = cited_statute(f.get("statute", ""))
             rows.append((*head, raw_shape(f), *_NOT_NORMALISED, statute, None))
             continue
-        a = q.address
-        shape = request_shape(q.first_name, q.middle_name, q.last_name, a.unit, bool(a.po_box))
+        q = request_name(f)
         rows.append(
             (
                 *head,
-                shape,
-                q.first_name,
-                q.middle_name,
-                q.last_name,
+                request_shape(q.first, q.middle, q.last, a.unit, bool(a.po_box)),
+                q.first,
+                q.middle,
+                q.last,
                 q.suffix,
                 a.house_number,
                 a.street,
@@ -94,10 +96,10 @@ def records_to_table(chunk: Iterable[RawRecord], ctx: BatchContext) -> pa.Table:
                 a.city,
                 a.state,
                 a.zip5,
-                list(q.tax_periods),
-                q.date_of_birth,
-                q.tin,
-                q.statute,
+                list(checked.tax_periods or ()),
+                checked.date_of_birth,
+                request_tin(f),
+                checked.statute,
                 f.get("relevance", ""),
             )
         )
