@@ -92,18 +92,18 @@ def fold_keeping(text: str, keep: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _fold_prose(text: str) -> str:
-    """``fold`` for free text (a relevance statement), which seldom repeats across records:
-    its own small cache, so that such texts do not push names and places out of
+def fold_rare(text: str) -> str:
+    """``fold`` for text that seldom repeats across records (a relevance statement, a case
+    number): its own small cache, so that such texts do not push names and places out of
     ``fold``'s, and ``word_count`` and ``relevance_key`` of one text fold it once."""
     return fold_keeping(text, "")
 
 
 def word_count(text: str) -> int:
     """Number of words of at least two letters or digits after folding."""
-    return len([word for word in _fold_prose(text).split() if len(word) >= 2])
+    return len([word for word in fold_rare(text).split() if len(word) >= 2])
 
 
 def relevance_key(text: str) -> str:
     """A key shared by texts that differ only in case, accents, spacing or punctuation."""
-    return _fold_prose(text).replace(" ", "")
+    return fold_rare(text).replace(" ", "")
