@@ -73,7 +73,7 @@ class AddressParse:
     @property
     def is_missing(self) -> bool:
         """Every address field was empty: the request gave no address at all."""
-        return (STREET, AddressProblem.MISSING) in self.problems
+        return bool(self.problems) and (STREET, AddressProblem.MISSING) in self.problems
 
 
 # --- placeholders ---------------------------------------------------------------------
@@ -188,6 +188,42 @@ def opens_as_po_box(line: str) -> bool:
 @lru_cache(maxsize=1 << 16)
 def _parse_line(line: str, use_fast: bool = True) -> _Line:
     """Segment, render and accept one street line. ``use_fast=False`` is for tests."""
+    if use_fast:
+        number, space, rest = line.strip().partition(" ")
+        if space and number.isascii() and number.isdigit():
+            common = _after_number(rest)
+            if common is not None:
+                return _Line(number, common.street, common.unit, "", ())
+    return _read_line(line, use_fast)
+
+
+@lru_cache(maxsize=1 << 16)
+def _after_number(rest: str) -> _Line | None:
+    """The line "1 <rest>" when the strict grammar (``fast_accepts``) takes it with "1" as
+    its house number, else None.
+
+    Most lines are an all-digit house number before a street that recurs with other
+    numbers. Such a number is one token whatever its digits; no rule before acceptance
+    looks at them (a lone number is a placeholder only when no street follows) and the
+    grammar asks only that they be digits. So such a line reads as "1 <rest>" does, with
+    its own number. A line the grammar does not take is read whole: ``usaddress`` weighs
+    the digits.
+    """
+    found = _segment_line(f"1 {rest}")
+    if isinstance(found, _Line) or found.house != "1" or not fast_accepts("1", found.street):
+        return None
+    return _accept(found, True)
+
+
+class _Segments(NamedTuple):
+    house: str
+    street: tuple[str, ...]
+    unit: tuple[str, ...]
+    tokens: int
+
+
+def _segment_line(line: str) -> _Line | _Segments:
+    """A street line's segments, or the problems that stop it before acceptance."""
     tokens = line_tokens(line)
     if not line.strip():
         return _fail(AddressProblem.NO_HOUSE_NUMBER, AddressProblem.NO_STREET)
@@ -203,12 +239,24 @@ def _parse_line(line: str, use_fast: bool = True) -> _Line:
         no_house = (AddressProblem.NO_HOUSE_NUMBER,) if not house else ()
         no_street = (AddressProblem.NO_STREET,) if not street_tokens else ()
         return _fail(*no_house, *no_street)
+    return _Segments(house, street_tokens, unit_tokens, len(tokens))
+
+
+def _read_line(line: str, use_fast: bool) -> _Line:
+    """Segment, render and accept one street line, token by token."""
+    found = _segment_line(line)
+    return found if isinstance(found, _Line) else _accept(found, use_fast)
+
+
+def _accept(found: _Segments, use_fast: bool) -> _Line:
+    """The line of these segments, or UNPARSEABLE when no reading accepts it."""
+    house, street_tokens, unit_tokens, count = found
     unit = _standardise_unit(unit_tokens, bare_id=False)
     if unit is None:
         unit = " ".join(unit_tokens)  # kept as written (see _parse_unit)
     street = render_street(street_tokens)
     accepted = use_fast and fast_accepts(house, street_tokens)
-    if not accepted and len(tokens) <= _MAX_TOKENS:
+    if not accepted and count <= _MAX_TOKENS:
         accepted = usaddress_accepts(f"{house} {street}", house.count(" ") + 1)
         if not accepted and not house.isdigit() and house_shape_known(house):
             # A fraction, grid or hyphenated house number is judged by its own pattern;
@@ -286,11 +334,12 @@ def parse_address(
     street_address: str, unit: str, city: str, state: str, zip_code: str
 ) -> AddressParse:
     """Standardise one address, or say per field what is wrong with it."""
-    given = [field.strip() != "" for field in (street_address, unit, city, state, zip_code)]
-    if not any(given):
-        return AddressParse(None, frozenset({(STREET, AddressProblem.MISSING)}))
-    # A ZIP code alone is no address (docs/domain.md anti-pattern 2).
-    line = _parse_line(street_address) if any(given[:4]) else _fail(AddressProblem.ZIP_ONLY)
+    if street_address.strip() or unit.strip() or city.strip() or state.strip():
+        line = _parse_line(street_address)
+    elif zip_code.strip():
+        line = _fail(AddressProblem.ZIP_ONLY)  # a ZIP code alone is no address (docs/domain.md)
+    else:
+        return _MISSING
     unit_text = _parse_unit(unit)
     city_text, city_problem = _parse_city(city)
     state_code, state_problem = _parse_state(state)
@@ -298,9 +347,14 @@ def parse_address(
     unit_problem = None
     if line.unit and unit_text and line.unit != unit_text:
         unit_problem = AddressProblem.UNPARSEABLE  # two different units given
-    rest = ((UNIT, unit_problem), (CITY, city_problem), (STATE, state_problem), (ZIP, zip_problem))
-    problems = {(STREET, p) for p in line.problems} | {(f, p) for f, p in rest if p is not None}
-    if problems:
+    if line.problems or not (city_problem is state_problem is zip_problem is unit_problem is None):
+        rest = (
+            (UNIT, unit_problem),
+            (CITY, city_problem),
+            (STATE, state_problem),
+            (ZIP, zip_problem),
+        )
+        problems = {(STREET, p) for p in line.problems} | {(f, p) for f, p in rest if p is not None}
         return AddressParse(None, frozenset(problems))
     address = Address(
         house_number=line.house,
@@ -311,7 +365,11 @@ def parse_address(
         state=state_code,
         zip5=zip5,
     )
-    return AddressParse(address, frozenset())
+    return AddressParse(address, _NO_PROBLEMS)
+
+
+_NO_PROBLEMS: frozenset[Problem] = frozenset()
+_MISSING = AddressParse(None, frozenset({(STREET, AddressProblem.MISSING)}))
 
 
 def salvage_address(

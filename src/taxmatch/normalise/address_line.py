@@ -131,6 +131,7 @@ def segment(tokens: tuple[str, ...]) -> tuple[str, tuple[str, ...], tuple[str, .
     return house, tokens[start:], ()
 
 
+@lru_cache(maxsize=1 << 16)
 def render_street(tokens: tuple[str, ...]) -> str:
     """USPS form of the street tokens: abbreviate the suffix and directionals only when
     the name keeps at least one word ("123 NORTH ST" keeps NORTH as the street name)."""
@@ -185,6 +186,7 @@ def fast_accepts(house: str, street: tuple[str, ...]) -> bool:
     return house.isdigit() and _common_street(street)
 
 
+@lru_cache(maxsize=1 << 16)
 def _common_street(street: tuple[str, ...]) -> bool:
     """The street of one of ``fast_accepts``'s shapes, whatever its house number."""
     pre = 1 if len(street) >= 2 and street[0] in DIRECTIONALS else 0

@@ -73,6 +73,7 @@ class PersonName:
         return self.last.replace(" ", "")
 
 
+@lru_cache(maxsize=1 << 16)
 def name_tokens(text: str) -> tuple[str, ...]:
     """The folded words of a name ("Garcia-López" -> ("GARCIA", "LOPEZ"))."""
     return tuple(fold(text).split())
@@ -91,7 +92,9 @@ def normalise_suffix(text: str) -> str:
     return ""
 
 
-def _take_suffix(words: list[str], suffix: str, allowed: frozenset[str]) -> tuple[list[str], str]:
+def _take_suffix(
+    words: tuple[str, ...], suffix: str, allowed: frozenset[str]
+) -> tuple[tuple[str, ...], str]:
     """Move trailing suffix words into ``suffix`` while they agree with it."""
     while len(words) >= 2 and words[-1] in allowed:
         found = _SUFFIX_SPELLINGS[words[-1]]
@@ -102,14 +105,16 @@ def _take_suffix(words: list[str], suffix: str, allowed: frozenset[str]) -> tupl
     return words, suffix
 
 
-def _surname_parts(words: list[str]) -> tuple[str, ...]:
-    return (*(w for w in words[:-1] if w not in SURNAME_PARTICLES), *words[-1:])
+def _surname_parts(words: tuple[str, ...]) -> tuple[str, ...]:
+    if len(words) <= 1:
+        return words
+    return (*(w for w in words[:-1] if w not in SURNAME_PARTICLES), words[-1])
 
 
 def normalise_name(first: str, middle: str, last: str, suffix: str) -> PersonName:
     """Fold and tidy a name; idempotent on its own output."""
-    first_words = list(name_tokens(first))
-    last_words = list(name_tokens(last))
+    first_words = name_tokens(first)
+    last_words = name_tokens(last)
     canonical = normalise_suffix(suffix)
     last_words, canonical = _take_suffix(last_words, canonical, _SUFFIX_WORDS_LAST)
     first_words, canonical = _take_suffix(first_words, canonical, _SUFFIX_WORDS_FIRST)

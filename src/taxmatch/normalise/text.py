@@ -27,32 +27,51 @@ _KEEP = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
 @lru_cache(maxsize=8)
-def _ascii_table(keep: str = "") -> dict[int, str | None]:
-    table: dict[int, str | None] = {}
-    for ch in map(chr, range(128)):
-        table[ord(ch)] = ch.upper() if ch.upper() in _KEEP or ch in keep else " "
-    return table | dict.fromkeys(map(ord, _APOSTROPHES))
+def _ascii_table(keep: str = "") -> tuple[bytes, bytes]:
+    """``bytes.translate`` arguments for folded ASCII: kept characters upper-cased, ASCII
+    apostrophes deleted, everything else a space."""
+    table = bytes(
+        ord(ch.upper()) if ch.upper() in _KEEP or ch in keep else ord(" ")
+        for ch in map(chr, range(256))
+    )
+    return table, "".join(c for c in _APOSTROPHES if c.isascii()).encode("ascii")
 
 
 _TRANSLIT_TABLE = str.maketrans(
     {**_TRANSLITERATIONS, **{ch: "'" for ch in _APOSTROPHES if not ch.isascii()}}
 )
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 
 
 def _to_ascii(text: str) -> str:
     """Decompose, drop combining marks, transliterate; non-ASCII leftovers become spaces.
 
-    Written with C-level string operations (translate, normalize, one regex, encode):
-    names with accents are common, and this runs on every field of every record.
+    Only the runs of non-ASCII characters are rewritten, each once (they recur: "é",
+    "§"): decomposition, transliteration and dropping marks act character by character,
+    and no ASCII character decomposes or reorders with a mark, so the ASCII text between
+    runs is left as it is.
     """
-    decomposed = unicodedata.normalize("NFKD", text.translate(_TRANSLIT_TABLE))
+    return _NON_ASCII_RUN.sub(_run_to_ascii, text)
+
+
+def _run_to_ascii(m: re.Match[str]) -> str:
+    return _ascii_run(m.group())
+
+
+@lru_cache(maxsize=1 << 12)
+def _ascii_run(run: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", run.translate(_TRANSLIT_TABLE))
     if decomposed.isascii():
         return decomposed
     decomposed = _COMBINING.sub("", decomposed)
-    if not decomposed.isascii():
-        decomposed = "".join(c for c in decomposed if c.isascii() or not unicodedata.combining(c))
-    return decomposed.encode("ascii", "replace").decode("ascii").replace("?", " ")
+    return _NON_ASCII.sub(_leftover, decomposed)
+
+
+def _leftover(m: re.Match[str]) -> str:
+    """A non-ASCII character NFKD left: dropped when it is a combining mark, else a space."""
+    return "" if unicodedata.combining(m.group()) else " "
 
 
 @lru_cache(maxsize=1 << 16)
@@ -67,15 +86,24 @@ def fold(text: str) -> str:
 def fold_keeping(text: str, keep: str) -> str:
     """``fold``, except that the ASCII punctuation in ``keep`` survives (for "#", "/", "-")."""
     if not text.isascii():
-        text = _to_ascii(text)
-    return " ".join(text.translate(_ascii_table(keep)).split())
+        text = _to_ascii(text)  # ASCII from here on
+    table, delete = _ascii_table(keep)
+    return b" ".join(text.encode("ascii").translate(table, delete).split()).decode("ascii")
+
+
+@lru_cache(maxsize=64)
+def fold_rare(text: str) -> str:
+    """``fold`` for text that seldom repeats across records (a relevance statement, a case
+    number): its own small cache, so that such texts do not push names and places out of
+    ``fold``'s, and ``word_count`` and ``relevance_key`` of one text fold it once."""
+    return fold_keeping(text, "")
 
 
 def word_count(text: str) -> int:
     """Number of words of at least two letters or digits after folding."""
-    return sum(1 for word in fold(text).split() if len(word) >= 2)
+    return len([word for word in fold_rare(text).split() if len(word) >= 2])
 
 
 def relevance_key(text: str) -> str:
     """A key shared by texts that differ only in case, accents, spacing or punctuation."""
-    return fold(text).replace(" ", "")
+    return fold_rare(text).replace(" ", "")

@@ -9,6 +9,7 @@ digests for the whole-batch checks. Never logs a value.
 from __future__ import annotations
 
 import multiprocessing
+import operator
 import os
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -32,10 +33,12 @@ from taxmatch.policy.coverage import raw_shape, request_shape
 from taxmatch.policy.model import Policy
 from taxmatch.policy.validate import (
     BatchContext,
+    check_record,
     field_order,
     generated_id,
+    request_name,
+    request_tin,
     usable_request_id,
-    validate_record,
 )
 from taxmatch.reference.workspace import RECORD_SCHEMA, BatchWorkspace
 
@@ -43,8 +46,8 @@ if TYPE_CHECKING:
     from taxmatch.pipeline.batch import Progress
 
 _COLUMNS = [f.name for f in RECORD_SCHEMA]
-_REQUEST = ("first_name", "middle_name", "last_name", "suffix", "date_of_birth", "tin", "statute")
-_ADDRESS = ("house_number", "street", "unit", "po_box", "city", "state", "zip5")
+# A rejected record's normalised columns, first_name to tin (``RECORD_SCHEMA``'s order).
+_NOT_NORMALISED = (None,) * (_COLUMNS.index("statute") - _COLUMNS.index("first_name"))
 # The whole-batch counts (``iter_counts``' columns) in the order of ``BatchCounts``' fields.
 _RANKS = ("id_rank", "pc_rank", "rel_count", "officer_rank")
 
@@ -57,37 +60,51 @@ def cited_statute(raw: str) -> str | None:
 
 def records_to_table(chunk: Iterable[RawRecord], ctx: BatchContext) -> pa.Table:
     """Validate one chunk of raw records into a workspace table."""
-    cols: dict[str, list[object]] = {name: [] for name in _COLUMNS}
+    rows: list[tuple[object, ...]] = []
     for raw in chunk:
-        verdict = validate_record(raw, ctx)
-        q = verdict.request
-        cols["row_number"].append(raw.row_number)
-        cols["request_id"].append(verdict.request_id)
-        cols["id_key"].append(usable_request_id(raw))
-        cols["pc_key"].append(person_case_key(raw.fields))
-        cols["rel_key"].append(relevance_digest(raw.fields))
-        cols["officer_id"].append(raw.fields.get("officer_id", ""))
-        cols["mask"].append(codes_to_mask(verdict.reasons))
-        cols["fields"].append(";".join(field_order(verdict.fields)))
-        if q is None:
-            cols["shape"].append(raw_shape(raw.fields))
-            for name in _COLUMNS[9:-2]:
-                cols[name].append(None)
-            cols["statute"].append(cited_statute(raw.fields.get("statute", "")))
-            cols["relevance"].append(None)
+        # ``validate_record``'s checks and normalisation, without building its result
+        checked = check_record(raw, ctx)
+        f = raw.fields
+        head = (
+            raw.row_number,
+            checked.request_id,
+            usable_request_id(raw),
+            person_case_key(f),
+            relevance_digest(f),
+            f.get("officer_id", ""),
+            codes_to_mask(checked.codes),
+            ";".join(field_order(tuple(checked.fields))),
+        )
+        a = checked.address
+        if checked.codes or a is None:
+            statute = cited_statute(f.get("statute", ""))
+            rows.append((*head, raw_shape(f), *_NOT_NORMALISED, statute, None))
             continue
-        cols["shape"].append(
-            request_shape(
-                q.first_name, q.middle_name, q.last_name, q.address.unit, bool(q.address.po_box)
+        q = request_name(f)
+        rows.append(
+            (
+                *head,
+                request_shape(q.first, q.middle, q.last, a.unit, bool(a.po_box)),
+                q.first,
+                q.middle,
+                q.last,
+                q.suffix,
+                a.house_number,
+                a.street,
+                a.unit,
+                a.po_box,
+                a.city,
+                a.state,
+                a.zip5,
+                list(checked.tax_periods or ()),
+                checked.date_of_birth,
+                request_tin(f),
+                checked.statute,
+                f.get("relevance", ""),
             )
         )
-        for name in _REQUEST:
-            cols[name].append(getattr(q, name))
-        for name in _ADDRESS:
-            cols[name].append(getattr(q.address, name))
-        cols["tax_periods"].append(list(q.tax_periods))
-        cols["relevance"].append(raw.fields.get("relevance", ""))
-    return pa.table(cols, schema=RECORD_SCHEMA)
+    columns = zip(*rows, strict=True) if rows else ([] for _ in _COLUMNS)
+    return pa.table(dict(zip(_COLUMNS, map(list, columns), strict=True)), schema=RECORD_SCHEMA)
 
 
 _WORKER_CTX: BatchContext | None = None
@@ -104,10 +121,22 @@ def _init_worker(ctx: BatchContext) -> None:
 _Packed = tuple[list[int], list[tuple[str, ...]], list[tuple[str, ...]]]
 
 
+_VALUES = operator.itemgetter(*REQUEST_COLUMNS)
+
+
+def _values(fields: dict[str, str]) -> tuple[str, ...]:
+    """A record's values in ``REQUEST_COLUMNS`` order, "" for an absent one."""
+    try:
+        values: tuple[str, ...] = _VALUES(fields)  # a reader's record has every column
+    except KeyError:
+        return tuple(fields.get(c, "") for c in REQUEST_COLUMNS)
+    return values
+
+
 def _pack(chunk: list[RawRecord]) -> _Packed:
     return (
         [r.row_number for r in chunk],
-        [tuple(r.fields.get(c, "") for c in REQUEST_COLUMNS) for r in chunk],
+        [_values(r.fields) for r in chunk],
         [r.malformed for r in chunk],
     )
 

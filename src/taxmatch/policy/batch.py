@@ -22,7 +22,7 @@ import hashlib
 from dataclasses import dataclass
 
 from taxmatch.contracts import Envelope, ReasonCode
-from taxmatch.normalise.text import fold, relevance_key
+from taxmatch.normalise.text import fold, fold_rare, relevance_key
 from taxmatch.policy.model import Policy
 
 
@@ -42,7 +42,7 @@ def key_digest(text: str) -> bytes:
 def person_case_key(fields: dict[str, str]) -> bytes | None:
     """Grouping key for 'same person and case'; None when the parts are missing."""
     first, last = fold(fields.get("first_name", "")), fold(fields.get("last_name", ""))
-    case = fold(fields.get("case_number", ""))
+    case = fold_rare(fields.get("case_number", ""))
     if not (first and last and case):
         return None
     return key_digest(f"{first}|{last}|{fields.get('date_of_birth', '').strip()}|{case}")

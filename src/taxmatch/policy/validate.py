@@ -15,10 +15,12 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from typing import NamedTuple
 
 from taxmatch.contracts import (
     REQUEST_COLUMNS,
     ROW_FIELD,
+    Address,
     Envelope,
     RawRecord,
     ReasonCode,
@@ -26,7 +28,7 @@ from taxmatch.contracts import (
     Verdict,
 )
 from taxmatch.normalise.address import parse_address
-from taxmatch.normalise.names import normalise_name
+from taxmatch.normalise.names import PersonName, normalise_name
 from taxmatch.normalise.statutes import TAX_TITLE, normalise_statute, statute_title
 from taxmatch.normalise.text import fold, word_count
 from taxmatch.policy.model import Policy
@@ -129,14 +131,84 @@ def parse_tax_periods(text: str, as_of: date, lookback_years: int) -> tuple[int,
     return tuple(years)
 
 
+_NAMES = (("first_name", True), ("last_name", True), ("middle_name", False), ("suffix", False))
+
+
+@lru_cache(maxsize=1 << 16)
+def _name_code(value: str, required: bool) -> ReasonCode | None:
+    """R01 for a required name that is empty once folded; R13 for a name given with
+    characters no name has. Names recur across a batch: each is judged once."""
+    if required and not fold(value):
+        return R.R01
+    if value and not _NAME_CHARS.match(value):
+        return R.R13
+    return None
+
+
 @lru_cache(maxsize=1 << 10)
 def _statute(raw: str) -> str | None:
     """Few distinct spellings recur across a batch: normalise each once."""
     return normalise_statute(raw)
 
 
+class Checked(NamedTuple):
+    """What ``check_record`` found: every reason code and offending field (none: valid)
+    and, for a valid record, its standardised address, tax periods, statute and birth date."""
+
+    request_id: str
+    codes: set[ReasonCode]
+    fields: list[str]
+    address: Address | None
+    tax_periods: tuple[int, ...] | None
+    statute: str | None
+    date_of_birth: date | None
+
+
 def validate_record(raw: RawRecord, ctx: BatchContext) -> Verdict:
     """Every per-record reason code that applies to ``raw``; the normalised request if none."""
+    c = check_record(raw, ctx)
+    if c.codes:
+        return Verdict(raw.row_number, c.request_id, frozenset(c.codes), tuple(c.fields), None)
+    f = raw.fields
+    assert c.address is not None
+    assert c.tax_periods is not None
+    assert c.statute is not None
+    person = request_name(f)
+    request = ValidRequest(
+        row_number=raw.row_number,
+        request_id=c.request_id,
+        first_name=person.first,
+        middle_name=person.middle,
+        last_name=person.last,
+        suffix=person.suffix,
+        address=c.address,
+        tax_periods=c.tax_periods,
+        date_of_birth=c.date_of_birth,
+        tin=request_tin(f),
+        officer_id=f["officer_id"],
+        case_number=fold(f.get("case_number", "")),
+        statute=c.statute,
+    )
+    return Verdict(raw.row_number, c.request_id, frozenset(), (), request)
+
+
+def request_name(fields: dict[str, str]) -> PersonName:
+    """A valid record's normalised name."""
+    return normalise_name(
+        fields["first_name"],
+        fields.get("middle_name", ""),
+        fields["last_name"],
+        fields.get("suffix", ""),
+    )
+
+
+def request_tin(fields: dict[str, str]) -> str:
+    """A valid record's TIN as digits ("" when none was given)."""
+    return fields.get("tin", "").replace("-", "")
+
+
+def check_record(raw: RawRecord, ctx: BatchContext) -> Checked:
+    """Every per-record check on ``raw`` (``validate_record`` without building its result)."""
     f = raw.fields
     codes: set[ReasonCode] = set(ctx.batch_codes)
     bad: list[str] = []
@@ -155,16 +227,18 @@ def validate_record(raw: RawRecord, ctx: BatchContext) -> Verdict:
         flag(R.R13, "request_id")
 
     # R01: first and last name required; any name given must be made of name characters.
-    for name in ("first_name", "last_name", "middle_name", "suffix"):
-        value = f.get(name, "")
-        if name in ("first_name", "last_name") and not fold(value):
-            flag(R.R01, name)
-        elif value and not _NAME_CHARS.match(value):
-            flag(R.R13, name)
+    for name, required in _NAMES:
+        code = _name_code(f.get(name, ""), required)
+        if code is not None:
+            flag(code, name)
 
     # R02 / R03: the requester's address.
     parsed = parse_address(
-        *(f.get(k, "") for k in ("street_address", "unit", "city", "state", "zip"))
+        f.get("street_address", ""),
+        f.get("unit", ""),
+        f.get("city", ""),
+        f.get("state", ""),
+        f.get("zip", ""),
     )
     if parsed.is_missing:
         flag(R.R02, "street_address", "city", "state", "zip")
@@ -215,33 +289,15 @@ def validate_record(raw: RawRecord, ctx: BatchContext) -> Verdict:
 
     request_id = rid if rid is not None else generated_id(raw.row_number)
     if codes:
-        return Verdict(raw.row_number, request_id, frozenset(codes), tuple(bad), None)
-
-    assert parsed.address is not None
-    assert periods is not None
-    assert statute is not None
-    person = normalise_name(
-        f["first_name"], f.get("middle_name", ""), f["last_name"], f.get("suffix", "")
-    )
-    request = ValidRequest(
-        row_number=raw.row_number,
-        request_id=request_id,
-        first_name=person.first,
-        middle_name=person.middle,
-        last_name=person.last,
-        suffix=person.suffix,
-        address=parsed.address,
-        tax_periods=periods,
-        date_of_birth=dob,
-        tin=f.get("tin", "").replace("-", ""),
-        officer_id=f["officer_id"],
-        case_number=fold(case_number),
-        statute=statute,
-    )
-    return Verdict(raw.row_number, request_id, frozenset(), (), request)
+        return Checked(request_id, codes, bad, None, None, None, None)
+    return Checked(request_id, codes, bad, parsed.address, periods, statute, dob)
 
 
+_FIELD_RANK = {name: i for i, name in enumerate((*REQUEST_COLUMNS, ROW_FIELD))}
+
+
+@lru_cache(maxsize=1 << 12)
 def field_order(fields: tuple[str, ...]) -> tuple[str, ...]:
     """Offending field names in a stable order: the request contract's, then the rest."""
-    rank = {name: i for i, name in enumerate((*REQUEST_COLUMNS, ROW_FIELD))}
+    rank = _FIELD_RANK
     return tuple(sorted(set(fields), key=lambda n: (rank.get(n, len(rank)), n)))

@@ -545,3 +545,32 @@ def test_salvage_is_total_and_never_invents_a_house_number(
     assert a.house_number == ""
     assert a.po_box == ""
     assert a.zip5 == "" or (len(a.zip5) == 5 and a.zip5.isdigit())
+
+
+# --- a numbered line reads as "1 <rest>" ----------------------------------------------
+
+_ODD_TOKENS = ("1/2", "1/3", "B", "C R", "COUNTY ROAD", "HWY", "PO BOX", "?", "N/A", "-")
+_ODD_TOKENS += ("XXX", "UNKNOWN", "NOT PROVIDED", "#", ".", "'S", "27W088", "A-B")
+_REST_TOKENS = st.sampled_from((*NAMES, *TYPES, *DIRS, *UNITS, *_ODD_TOKENS)) | st.text(
+    st.characters(codec="utf-8"), max_size=6
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.from_regex(r"[0-9]{1,6}", fullmatch=True),
+    st.sampled_from([" ", "  ", " \t"]),
+    st.lists(_REST_TOKENS, max_size=6).map(" ".join),
+)
+@example("111", " ", "")  # a lone repeated number is a placeholder, "1" is not
+@example("27", " ", "B NE 45TH AVE")  # the letter joins the number: read whole
+@example("12", " ", "1/2 MAIN ST")
+def test_a_numbered_line_reads_as_its_street_after_one(number: str, space: str, rest: str) -> None:
+    line = f"{number}{space}{rest}"
+    assert address_module._parse_line.__wrapped__(line) == address_module._read_line(line, True)
+
+
+def test_numbered_lines_of_every_shape_read_as_whole_lines() -> None:
+    for line in varied_lines(2000, seed=3):
+        whole = address_module._read_line(line, True)
+        assert address_module._parse_line.__wrapped__(line) == whole, line

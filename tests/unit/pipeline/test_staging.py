@@ -7,18 +7,21 @@ from collections.abc import Iterator, Sequence
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from taxmatch.contracts import RawRecord
+from taxmatch.contracts import RawRecord, codes_to_mask
 from taxmatch.pipeline.staging import (
     _init_worker,
     _pack,
     _unpack,
     _validate_in_worker,
+    cited_statute,
     records_to_table,
     stage_records,
 )
 from taxmatch.policy.coverage import names_of, raw_shape
-from taxmatch.policy.validate import BatchContext, make_context
+from taxmatch.policy.validate import BatchContext, field_order, make_context, validate_record
 from taxmatch.reference.workspace import RECORD_SCHEMA, BatchWorkspace
 from tests.unit.policy.conftest import AS_OF, VALID_FIELDS, default_policy, envelope
 
@@ -121,3 +124,51 @@ def test_staged_records_hold_the_shape(ctx: BatchContext) -> None:
     finally:
         con.close()
     assert [names_of(s) for (s,) in rows] == [groups for _, _, groups in CASES]
+
+
+# --- a staged row is its record's verdict ---------------------------------------------
+
+_VALUES = {
+    "first_name": ["Maria", "", "Dr John", "José", "J0hn", "Smith Jr"],
+    "last_name": ["Garcia Lopez", "De La Cruz", "Smith Jr", "", "O'Brien"],
+    "suffix": ["", "Jr.", "III", "2nd"],
+    "street_address": ["123 N Main St", "27 B NE 45th Ave", "PO Box 7", "N/A", "12 1/2 Elm"],
+    "unit": ["", "Apt 4", "# 7", "N/A"],
+    "tin": ["", "123-45-6789", "123456789", "12-3"],
+    "date_of_birth": ["", "1980-02-29", "1981-02-29", "2099-01-01"],
+    "statute": ["8 U.S.C. 1253(a)(1)", "8 USC § 1253(a)(1)", "26 U.S.C. 6103", "law"],
+    "relevance": ["", "too short", VALID_FIELDS["relevance"], "Straße § café – déjà vu lá"],
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.fixed_dictionaries({k: st.sampled_from(v) for k, v in _VALUES.items()}))
+def test_a_staged_row_is_what_validate_record_says(changes: dict[str, str]) -> None:
+    ctx = make_context(envelope(), default_policy(), AS_OF)
+    raw = RawRecord(7, {**VALID_FIELDS, **changes}, ())
+    row = {k: v[0] for k, v in records_to_table([raw], ctx).to_pydict().items()}
+    verdict = validate_record(raw, ctx)
+    assert row["request_id"] == verdict.request_id
+    assert row["mask"] == codes_to_mask(verdict.reasons)
+    assert row["fields"] == ";".join(field_order(verdict.fields))
+    q = verdict.request
+    if q is None:
+        assert row["first_name"] is None
+        assert row["statute"] == cited_statute(raw.fields["statute"])
+        return
+    assert [row[n] for n in ("first_name", "middle_name", "last_name", "suffix")] == [
+        q.first_name,
+        q.middle_name,
+        q.last_name,
+        q.suffix,
+    ]
+    assert {n: row[n] for n in ("house_number", "street", "unit", "po_box")} == {
+        n: getattr(q.address, n) for n in ("house_number", "street", "unit", "po_box")
+    }
+    assert (row["city"], row["state"], row["zip5"]) == (
+        q.address.city,
+        q.address.state,
+        q.address.zip5,
+    )
+    assert (row["tax_periods"], row["date_of_birth"]) == (list(q.tax_periods), q.date_of_birth)
+    assert (row["tin"], row["statute"]) == (q.tin, q.statute)
