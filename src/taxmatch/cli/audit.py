@@ -11,14 +11,12 @@ import re
 import socket
 import sys
 from dataclasses import asdict
-from io import StringIO
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from taxmatch.cli.common import get_settings, store_command, store_dir
-from taxmatch.cli.render import FLAG, coverage_tables
+from taxmatch.cli.render import FLAG, coverage_tables, text_console, text_of
 from taxmatch.policy.coverage import Coverage
 
 _TIN = re.compile(r"^\d{9}$")
@@ -176,10 +174,9 @@ def accounting_report(store: Path | None, year: int, as_json: bool) -> None:
 def coverage_table(cov: Coverage, year: int) -> str:
     """The year's coverage by group as text: ``render.coverage_tables`` with the batches
     that flagged each group (counts and rates only)."""
-    buf = StringIO()
-    console = Console(file=buf, width=100, force_terminal=False, color_system=None)
+    console = text_console()
     title = f"Coverage by group, batches received in {year}"
     for table in coverage_tables(cov, title, batches_flagged=True):
         console.print(table)
     console.print(f"{FLAG} flagged by a batch: its disclosures in the group went to REVIEW")
-    return "\n" + "\n".join(line.rstrip() for line in buf.getvalue().rstrip().splitlines())
+    return "\n" + "\n".join(line.rstrip() for line in text_of(console).splitlines())
