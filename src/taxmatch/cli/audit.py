@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import re
 import socket
 import sys
 from dataclasses import asdict
@@ -17,9 +16,8 @@ import click
 
 from taxmatch.cli.common import get_settings, store_command, store_dir
 from taxmatch.cli.render import FLAG, coverage_tables, text_console, text_of
+from taxmatch.pipeline.edge_audit import typed_tin
 from taxmatch.policy.coverage import Coverage
-
-_TIN = re.compile(r"^\d{9}$")
 
 
 def actor_id() -> str:
@@ -36,8 +34,8 @@ def origin_id() -> str:
 
 
 def _tin(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    tin = value.replace("-", "").replace(" ", "")
-    if not _TIN.match(tin):
+    tin = typed_tin(value)
+    if tin is None:
         raise click.BadParameter("must be 9 digits (dashes allowed)")  # never echo the value
     return tin
 

@@ -87,6 +87,12 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     return HTMLResponse(html, status_code=status)
 
 
+def attachment(body: str | bytes, media_type: str, filename: str) -> Response:
+    """``body`` as a download named ``filename``."""
+    disposition = f'attachment; filename="{filename}"'
+    return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
+
+
 def redirect(request: Request, path: str) -> RedirectResponse:
     """303 to ``path`` under the console's mount point."""
     return RedirectResponse(f"{request.scope.get('root_path', '')}{path}", status_code=303)

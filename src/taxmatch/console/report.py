@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from fpdf import FPDF
 
-from taxmatch.console.app import CurrentOfficer, Settings, render
+from taxmatch.console.app import CurrentOfficer, Settings, attachment, render
 from taxmatch.console.charts import bar_chart, line_chart
 from taxmatch.disclose.csvout import neutralise
 from taxmatch.pipeline.transparency import (
@@ -95,7 +95,7 @@ def report_csv(
     for row in t.csv_rows():
         # Agency and statute come from the policy and envelopes; neutralise formula starts.
         writer.writerow([neutralise(c) if isinstance(c, str) else c for c in row])
-    return _attachment(buf.getvalue(), "text/csv", f"transparency-{t.year}.csv")
+    return attachment(buf.getvalue(), "text/csv", f"transparency-{t.year}.csv")
 
 
 @router.get("/report.pdf")
@@ -103,12 +103,7 @@ def report_pdf(
     settings: Settings, officer: CurrentOfficer, year: Year = None, agency: Agency = None
 ) -> Response:
     t = _report(settings, year, agency)
-    return _attachment(render_pdf(t), "application/pdf", f"transparency-{t.year}.pdf")
-
-
-def _attachment(body: str | bytes, media_type: str, filename: str) -> Response:
-    disposition = f'attachment; filename="{filename}"'
-    return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
+    return attachment(render_pdf(t), "application/pdf", f"transparency-{t.year}.pdf")
 
 
 _STATUTE_WIDTHS = (20.0, 40.0, 16.0, 16.0, 17.0, 18.0, 16.0, 17.0, 20.0)  # 180 mm
