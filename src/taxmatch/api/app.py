@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from taxmatch import __version__
 from taxmatch.api import batches, lookups
-from taxmatch.api.deps import RateLimiter
+from taxmatch.api.deps import RateLimiter, origin_of
 from taxmatch.api.schemas import Health
 from taxmatch.api.settings import ApiSettings
 from taxmatch.console import ConsoleSettings, console_app
@@ -205,13 +205,12 @@ def _install_audit(app: FastAPI, state: StateStore) -> None:
         batch_id = getattr(request.state, "batch_id", None)
         batch = batch_id if isinstance(batch_id, str) and _BATCH_ID.match(batch_id) else "-"
         actor = getattr(request.state, "agency_id", None) or "anonymous"
-        host = request.client.host if request.client else "unknown"
         try:
             await run_in_threadpool(
                 record_api_call,
                 state,
                 actor=actor,
-                origin=f"api@{host}",
+                origin=origin_of(request),
                 call=f"{request.method} {route} {batch}",
                 status=response.status_code,
             )
