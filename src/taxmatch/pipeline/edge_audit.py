@@ -9,10 +9,13 @@ console is recorded as its keyed hash under the ledger key (``taxpayer_object_id
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.ledger.digest import keyed_hash
-from taxmatch.store.state import StateStore
+
+if TYPE_CHECKING:  # the CLI imports ``typed_tin`` at start-up: no database driver for it
+    from taxmatch.store.state import StateStore
 
 
 def record_api_call(state: StateStore, *, actor: str, origin: str, call: str, status: int) -> None:
