@@ -8,7 +8,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from taxmatch.api import ApiSettings, create_app
-from taxmatch.pipeline.worker import Worker, WorkerConfig
+from taxmatch.pipeline.worker import Worker
 from taxmatch.reference.snapshot import reference_dir
 from taxmatch.store.service import ServiceStore
 from tests.integration.conftest import (
@@ -65,17 +65,7 @@ class Api:
         )
 
     def worker(self) -> Worker:
-        s = self.settings
-        config = WorkerConfig(
-            store=s.store,
-            out=s.packages,
-            database_url=s.database_url,
-            policy=s.policy,
-            matcher=s.matcher,
-            lease_seconds=30,
-            as_of=s.as_of,
-            report_seconds=0.0,
-        )
+        config = replace(self.settings.worker_config(), lease_seconds=30, report_seconds=0.0)
         return Worker(config, self.client.app.state.service)  # type: ignore[attr-defined]
 
     def run_queue(self) -> int:

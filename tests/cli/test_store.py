@@ -13,7 +13,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from taxmatch.cli import main
-from tests.integration.conftest import request_row, write_envelope, write_master, write_requests
+from tests.integration.conftest import request_row
+
+from .conftest import run_exact_batch
 
 MARIA = "123456789"
 
@@ -100,29 +102,7 @@ def test_keys_rotate_reencrypts_and_accounting_still_reads(
 ) -> None:
     monkeypatch.setenv("TAXMATCH_KEYRING", str(tmp_path / "own.keys"))  # not the shared one
     store = tmp_path / "store"
-    master = write_master(tmp_path / "master.csv")
-    assert invoke("reference", "load", "--store", str(store), str(master)).exit_code == 0
-    requests = write_requests(tmp_path / "requests.csv", [request_row(1)])
-    envelope = write_envelope(tmp_path / "envelope.json")
-    ran = invoke(
-        "batch",
-        "run",
-        "--store",
-        str(store),
-        "--requests",
-        str(requests),
-        "--envelope",
-        str(envelope),
-        "--out",
-        str(tmp_path / "out"),
-        "--as-of",
-        "2026-11-30",
-        "--matcher",
-        "exact",
-        "--json",
-    )
-    assert ran.exit_code == 0, ran.output
-    batch_id = json.loads(ran.output)["batch_id"]
+    batch_id = run_exact_batch(tmp_path, store, [request_row(1)])["batch_id"]
     before = json.loads((tmp_path / "own.keys").read_text())
 
     rotated = invoke("keys", "rotate", "--store", str(store), "--data", "--ledger")

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from taxmatch import __version__
 from taxmatch.api import batches, lookups
-from taxmatch.api.deps import RateLimiter
+from taxmatch.api.deps import RateLimiter, origin_of
 from taxmatch.api.schemas import Health
 from taxmatch.api.settings import ApiSettings
 from taxmatch.console import ConsoleSettings, console_app
@@ -42,7 +42,7 @@ from taxmatch.events import Event, emit
 from taxmatch.pipeline.edge_audit import record_api_call
 from taxmatch.pipeline.lookup import LookupConfig, LookupService
 from taxmatch.pipeline.stores import ServiceStore, StateStore
-from taxmatch.pipeline.worker import Worker, WorkerConfig, start_worker_thread
+from taxmatch.pipeline.worker import Worker, start_worker_thread
 
 _UNAUDITED = ("/v1/health", "/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect")
 _BATCH_ID = re.compile(r"^B[0-9a-f]{20}(-S[1-9][0-9]{0,8})?$")  # a batch or a supplement
@@ -94,16 +94,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        config = WorkerConfig(
-            store=settings.store,
-            out=settings.packages,
-            database_url=settings.database_url,
-            policy=settings.policy,
-            matcher=settings.matcher,
-            lease_seconds=settings.lease_seconds,
-            poll_seconds=settings.poll_seconds,
-            as_of=settings.as_of,
-        )
+        config = settings.worker_config()
         running = [
             start_worker_thread(Worker(config, service)) for _ in range(settings.worker_threads)
         ]
@@ -205,13 +196,12 @@ def _install_audit(app: FastAPI, state: StateStore) -> None:
         batch_id = getattr(request.state, "batch_id", None)
         batch = batch_id if isinstance(batch_id, str) and _BATCH_ID.match(batch_id) else "-"
         actor = getattr(request.state, "agency_id", None) or "anonymous"
-        host = request.client.host if request.client else "unknown"
         try:
             await run_in_threadpool(
                 record_api_call,
                 state,
                 actor=actor,
-                origin=f"api@{host}",
+                origin=origin_of(request),
                 call=f"{request.method} {route} {batch}",
                 status=response.status_code,
             )

@@ -60,6 +60,11 @@ def limits_for(agency: Agency, settings: ApiSettings) -> Limits:
     )
 
 
+def origin_of(request: Request) -> str:
+    """Where an API call comes from, as its ledger entries record it: ``api@<host>``."""
+    return f"api@{request.client.host if request.client else 'unknown'}"
+
+
 def _unauthorised(detail: str) -> HTTPException:
     return HTTPException(401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from taxmatch.api.deps import CurrentAgency, limits_for
+from taxmatch.api.deps import CurrentAgency, limits_for, origin_of
 from taxmatch.api.schemas import LookupAnswer, LookupBody, Problem
 from taxmatch.api.settings import ApiSettings
 from taxmatch.pipeline.lookup import LookupService
@@ -32,7 +32,6 @@ def lookup(request: Request, agency: CurrentAgency, body: LookupBody) -> LookupA
     service: ServiceStore = request.app.state.service
     lookups: LookupService = request.app.state.lookups
     envelope = None if body.envelope is None else body.envelope.model_dump(mode="json")
-    origin = request.client.host if request.client else "unknown"
     answer = answer_lookup(
         lookups,
         service,
@@ -40,7 +39,7 @@ def lookup(request: Request, agency: CurrentAgency, body: LookupBody) -> LookupA
         body.request.model_dump(),
         envelope,
         daily_row_quota=limits_for(agency, settings).daily_row_quota,
-        origin=f"api@{origin}",
+        origin=origin_of(request),
     )
     request.state.batch_id = answer.batch_id
     seconds = round(time.perf_counter() - t0, 4)

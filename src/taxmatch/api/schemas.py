@@ -15,9 +15,13 @@ from taxmatch.contracts import Envelope
 
 BatchStatus = Literal["queued", "running", "done", "failed"]
 PackageFile = Literal[
-    "disclosed.csv", "rejected.csv", "unmatched.csv", "pending.csv", "summary.json",
+    "disclosed.csv",
+    "rejected.csv",
+    "unmatched.csv",
+    "pending.csv",
+    "summary.json",
     "manifest.json",
-]  # fmt: skip
+]
 PACKAGE_FILES: tuple[str, ...] = get_args(PackageFile)
 
 # Over-long fields reach validation (R13, policy max_field_length); this cap only bounds the body.

@@ -6,6 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from taxmatch.pipeline.worker import WorkerConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +40,18 @@ class ApiSettings:
         from taxmatch.pipeline.retain import uploads_dir
 
         return uploads_dir(self.store)
+
+    def worker_config(self) -> WorkerConfig:
+        """What the service's queue workers run each batch with."""
+        from taxmatch.pipeline.worker import WorkerConfig
+
+        return WorkerConfig(
+            store=self.store,
+            out=self.packages,
+            database_url=self.database_url,
+            policy=self.policy,
+            matcher=self.matcher,
+            lease_seconds=self.lease_seconds,
+            poll_seconds=self.poll_seconds,
+            as_of=self.as_of,
+        )

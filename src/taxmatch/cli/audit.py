@@ -7,21 +7,17 @@ from __future__ import annotations
 
 import getpass
 import json
-import re
 import socket
 import sys
 from dataclasses import asdict
-from io import StringIO
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from taxmatch.cli.common import get_settings, store_command, store_dir
-from taxmatch.cli.render import FLAG, coverage_tables
+from taxmatch.cli.render import FLAG, coverage_tables, text_console, text_of
+from taxmatch.pipeline.edge_audit import typed_tin
 from taxmatch.policy.coverage import Coverage
-
-_TIN = re.compile(r"^\d{9}$")
 
 
 def actor_id() -> str:
@@ -38,8 +34,8 @@ def origin_id() -> str:
 
 
 def _tin(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    tin = value.replace("-", "").replace(" ", "")
-    if not _TIN.match(tin):
+    tin = typed_tin(value)
+    if tin is None:
         raise click.BadParameter("must be 9 digits (dashes allowed)")  # never echo the value
     return tin
 
@@ -176,10 +172,9 @@ def accounting_report(store: Path | None, year: int, as_json: bool) -> None:
 def coverage_table(cov: Coverage, year: int) -> str:
     """The year's coverage by group as text: ``render.coverage_tables`` with the batches
     that flagged each group (counts and rates only)."""
-    buf = StringIO()
-    console = Console(file=buf, width=100, force_terminal=False, color_system=None)
+    console = text_console()
     title = f"Coverage by group, batches received in {year}"
     for table in coverage_tables(cov, title, batches_flagged=True):
         console.print(table)
     console.print(f"{FLAG} flagged by a batch: its disclosures in the group went to REVIEW")
-    return "\n" + "\n".join(line.rstrip() for line in buf.getvalue().rstrip().splitlines())
+    return "\n" + "\n".join(line.rstrip() for line in text_of(console).splitlines())

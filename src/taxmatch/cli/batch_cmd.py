@@ -6,13 +6,22 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from taxmatch.cli.audit import actor_id, origin_id
-from taxmatch.cli.common import as_of_date, edge, get_settings, store_command, store_dir
+from taxmatch.cli.common import (
+    as_of_option,
+    edge,
+    get_settings,
+    matcher_option,
+    policy_option,
+    store_command,
+    store_dir,
+)
 from taxmatch.cli.progress import Bar
 from taxmatch.cli.render import print_summary
 
@@ -27,28 +36,13 @@ def batch() -> None:
 def batch_inputs(command: F) -> F:
     """The options ``batch run`` and ``batch validate`` share: the request file, its
     envelope, the output directory, the policy and the as-of date."""
+    existing_file = click.Path(dir_okay=False, exists=True, path_type=Path)
     options = (
-        click.option(
-            "--requests",
-            "requests_file",
-            required=True,
-            type=click.Path(dir_okay=False, exists=True, path_type=Path),
-        ),
-        click.option(
-            "--envelope",
-            required=True,
-            type=click.Path(dir_okay=False, exists=True, path_type=Path),
-        ),
+        click.option("--requests", "requests_file", required=True, type=existing_file),
+        click.option("--envelope", required=True, type=existing_file),
         click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path)),
-        click.option(
-            "--policy",
-            default=None,
-            type=click.Path(dir_okay=False, exists=True, path_type=Path),
-            help="Policy YAML (default: the packaged policy).",
-        ),
-        click.option(
-            "--as-of", "as_of", default=None, help="Date the batch is judged at (default today)."
-        ),
+        policy_option,
+        as_of_option,
     )
     for option in reversed(options):
         command = option(command)
@@ -57,13 +51,7 @@ def batch_inputs(command: F) -> F:
 
 @store_command(batch, "run")
 @batch_inputs
-@click.option(
-    "--matcher",
-    type=click.Choice(["probabilistic", "exact"]),
-    default="probabilistic",
-    show_default=True,
-    help="'exact' is the baseline kept for comparison.",
-)
+@matcher_option
 @click.option(
     "--engine",
     type=click.Choice(["duckdb", "spark"]),
@@ -95,7 +83,7 @@ def batch_run(
     envelope: Path,
     out: Path,
     policy: Path | None,
-    as_of: str | None,
+    as_of: date,
     matcher: str,
     engine: str,
     spark_dir: Path | None,
@@ -110,7 +98,7 @@ def batch_run(
         requests=requests_file,
         envelope=envelope,
         out=out,
-        as_of=as_of_date(as_of),
+        as_of=as_of,
         policy=policy,
         matcher=matcher,
         engine=engine,
@@ -129,18 +117,17 @@ def batch_run(
 @batch_inputs
 @edge
 def batch_validate(
-    requests_file: Path, envelope: Path, out: Path, policy: Path | None, as_of: str | None
+    requests_file: Path, envelope: Path, out: Path, policy: Path | None, as_of: date
 ) -> None:
     """Pre-flight: validate a batch without matching; writes rejected.csv and preflight.json."""
     from taxmatch.pipeline.preflight import validate_batch
 
-    when = as_of_date(as_of)
     with Bar() as bar:
         result = validate_batch(
             requests=requests_file,
             envelope=envelope,
             out=out,
-            as_of=when,
+            as_of=as_of,
             policy=policy,
             progress=bar,
         )

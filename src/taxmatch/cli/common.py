@@ -1,7 +1,7 @@
 """What every command shares: the settings from the environment (read only here, at the
 edge, and injected below), turning library errors into one line and an exit status
-(``edge``), the ``--store`` option and the store it names, and the parsing helpers of more
-than one command."""
+(``edge``), the ``--store`` option and the store it names, and the options of more than
+one command."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def store_dir(store: Path | None) -> Path:
     return existing_store(new_store(store), get_settings().database_url)
 
 
-def as_of_date(value: str | None) -> date:
+def _as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date:
     if value is None:
         return date.today()
     try:
@@ -109,3 +109,26 @@ def year_range(value: str) -> tuple[int, int]:
     if a > b:
         raise click.BadParameter("first year after last year", param_hint="--years")
     return a, b
+
+
+# Options of more than one command, each parsed once, here: a command receives the value.
+as_of_option = click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    callback=_as_of,
+    help="Date the batch is judged at (default today).",
+)
+policy_option = click.option(
+    "--policy",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The custodian's policy YAML (default: the packaged policy).",
+)
+matcher_option = click.option(
+    "--matcher",
+    type=click.Choice(["probabilistic", "exact"]),
+    default="probabilistic",
+    show_default=True,
+    help="'exact' is the baseline kept for comparison.",
+)

@@ -4,13 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from io import StringIO
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-from taxmatch.cli.render import COVERS, interval, percent
+from taxmatch.cli.render import COVERS, figures_table, interval, percent, text_console, text_of
 from taxmatch.contracts import Outcome
 from taxmatch.pipeline.evaluate_result import (
     ESTIMATED,
@@ -33,7 +31,8 @@ def _groups(ev: Evaluation) -> list[tuple[str, Metrics]]:
 
 
 # (column, ``Metrics`` attribute, format) of the disclosure and validation tables.
-_DISCLOSURES: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+_Columns = tuple[tuple[str, str, Callable[[Any], str]], ...]
+_DISCLOSURES: _Columns = (
     ("rows", "rows", _n),
     ("disclosed", "disclosed", _n),
     ("right", "right", _n),
@@ -48,7 +47,7 @@ _DISCLOSURES: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("recall", "recall", percent),
     ("pending", "pending", _n),
 )
-_VALIDATION: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+_VALIDATION: _Columns = (
     ("expected", "expected_rejected", _n),
     ("rejected", "rejected", _n),
     ("both", "both_rejected", _n),
@@ -57,6 +56,12 @@ _VALIDATION: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("recall", "rejection_recall", percent),
     ("code agreement", "code_agreement", percent),
 )
+
+
+def _headings(columns: _Columns) -> list[str]:
+    return [name for name, _, _ in columns]
+
+
 _LEGEND = (
     "right: address equals truth (street line, unit, ZIP5) · old address: right person, "
     "another address · incomplete: disclosed address lacks a house number, street or ZIP · "
@@ -74,25 +79,16 @@ _PERSON_NOTE = {
 
 def render_evaluation(ev: Evaluation) -> str:
     """Tables of counts and rates, overall and per stratum. Never a value of a record."""
-    buf = StringIO()
-    console = Console(file=buf, width=200, force_terminal=False, color_system=None)
+    console = text_console(width=200)
     console.print(f"evaluation of batch {ev.batch_id}: {ev.overall.rows:,} truth rows joined")
     console.print(_PERSON_NOTE[ev.person_check])
-    acc = Table(title="Disclosures", title_justify="left")
-    acc.add_column("group", no_wrap=True)
-    for name, _, _ in _DISCLOSURES:
-        acc.add_column(name, justify="right")
+    acc = figures_table("Disclosures", "group", *_headings(_DISCLOSURES), no_wrap=True)
     for group, m in _groups(ev):
         acc.add_row(group, *(fmt(getattr(m, attr)) for _, attr, fmt in _DISCLOSURES))
     console.print(acc)
     console.print(_LEGEND)
-    val = Table(
-        title="Validation: rejected vs expected REJECTED (strata that disagree)",
-        title_justify="left",
-    )
-    val.add_column("group", no_wrap=True)
-    for name, _, _ in _VALIDATION:
-        val.add_column(name, justify="right")
+    title = "Validation: rejected vs expected REJECTED (strata that disagree)"
+    val = figures_table(title, "group", *_headings(_VALIDATION), no_wrap=True)
     for group, m in _groups(ev):
         agree = m.expected_rejected == m.rejected == m.both_rejected == m.codes_equal
         if group == "overall" or not agree:
@@ -104,9 +100,7 @@ def render_evaluation(ev: Evaluation) -> str:
     if ev.groups:
         console.print(_group_table(ev))
     if ev.reason_codes:
-        codes = Table(title="Reason codes", title_justify="left")
-        for name in ("code", "expected", "reported", "both"):
-            codes.add_column(name, justify="left" if name == "code" else "right")
+        codes = figures_table("Reason codes", "code", "expected", "reported", "both")
         for code, c in ev.reason_codes.items():
             codes.add_row(code, _n(c.expected), _n(c.reported), _n(c.both))
         console.print(codes)
@@ -117,7 +111,7 @@ def render_evaluation(ev: Evaluation) -> str:
         f"truth rows missing from the package: {ev.truth_not_in_package:,} · "
         f"package rows not in the truth: {ev.package_not_in_truth:,}"
     )
-    return buf.getvalue().rstrip()
+    return text_of(console)
 
 
 _ORDER = [REJECTED, *(o.value for o in Outcome), MISSING]
@@ -126,12 +120,8 @@ _ORDER = [REJECTED, *(o.value for o in Outcome), MISSING]
 def _confusion_table(ev: Evaluation) -> Table:
     seen = {got for row in ev.confusion.values() for got in row}
     cols = [c for c in _ORDER if c in seen] + sorted(seen - set(_ORDER))
-    table = Table(
-        title="Expected outcome (rows) vs package outcome (columns)", title_justify="left"
-    )
-    table.add_column("expected")
-    for c in cols:
-        table.add_column(c, justify="right")
+    title = "Expected outcome (rows) vs package outcome (columns)"
+    table = figures_table(title, "expected", *cols)
     for expected, row in ev.confusion.items():
         table.add_row(expected, *(_n(row.get(c, 0)) for c in cols))
     return table
@@ -140,12 +130,8 @@ def _confusion_table(ev: Evaluation) -> Table:
 def _estimate_table(ev: Evaluation) -> Table:
     """The package's own estimate (its shadow probes) beside what the truth measures."""
     assert ev.estimate is not None
-    table = Table(
-        title=f"The batch's own estimate ({ev.estimate['probes']:,} shadow probes) vs measured",
-        title_justify="left",
-    )
-    for name in ("rate", "measured", "estimate", "95 % interval", "covers"):
-        table.add_column(name, justify="left" if name == "rate" else "right")
+    title = f"The batch's own estimate ({ev.estimate['probes']:,} shadow probes) vs measured"
+    table = figures_table(title, "rate", "measured", "estimate", "95 % interval", "covers")
     covers = estimate_covers(ev)
     for name in ESTIMATED:
         est = ev.estimate[name]
@@ -157,14 +143,12 @@ def _estimate_table(ev: Evaluation) -> Table:
 
 def _group_table(ev: Evaluation) -> Table:
     """Measured rates by coverage group beside the batch's own estimate of them."""
-    table = Table(
-        title="By coverage group: measured vs the batch's estimate (and its 95 % interval)",
-        title_justify="left",
+    table = figures_table(
+        "By coverage group: measured vs the batch's estimate (and its 95 % interval)",
+        "group",
+        *("rows", "disclosed", "wrong address", "estimate", "covers"),
+        *("recall ", "estimate ", "covers "),  # a space sets the recall columns apart
     )
-    for name in ("group", "rows", "disclosed", "wrong address", "estimate", "covers"):
-        table.add_column(name, justify="left" if name == "group" else "right")
-    for name in ("recall", "estimate", "covers"):
-        table.add_column(f"{name} ", justify="right")
     figures, covered = group_estimates(ev), group_covers(ev)
     for group, m in ev.groups.items():
         cells = [group, _n(m.rows), _n(m.disclosed)]

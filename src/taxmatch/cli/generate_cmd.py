@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from taxmatch.cli.common import as_of_date, edge, year_range
+from taxmatch.cli.common import as_of_option, edge, year_range
 from taxmatch.cli.progress import Bar
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def generate_population_cmd(people: int, years: str, seed: int, out: Path) -> No
 @click.option("--rows", type=click.IntRange(1), default=5_000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--as-of", "as_of", default=None, help="Date the batch is judged at (default today).")
+@as_of_option
 @click.option(
     "--format",
     "fmt",
@@ -58,10 +59,9 @@ def generate_population_cmd(people: int, years: str, seed: int, out: Path) -> No
 )
 @edge
 def generate_requests_cmd(
-    population: Path, rows: int, seed: int, out: Path, as_of: str | None, fmt: str
+    population: Path, rows: int, seed: int, out: Path, as_of: date, fmt: str
 ) -> None:
     """Write a request file, its envelope and a truth file for evaluation."""
-    when = as_of_date(as_of)
     from taxmatch.generate import generate_requests
 
     with Bar() as bar:
@@ -71,7 +71,7 @@ def generate_requests_cmd(
             rows=rows,
             seed=seed,
             out=out,
-            as_of=when,
+            as_of=as_of,
             progress=bar.advance,
             fmt=fmt,  # type: ignore[arg-type]
         )

@@ -36,24 +36,40 @@ def print_summary(summary: BatchSummary, package: Path, *, reused: bool, as_json
     click.echo(render_summary(summary, package))
 
 
+def text_console(width: int = 100) -> Console:
+    """A console that records plain text (no colour, no terminal codes) for ``text_of``."""
+    return Console(
+        file=StringIO(), width=width, force_terminal=False, color_system=None, record=True
+    )
+
+
+def text_of(console: Console) -> str:
+    """What ``console`` (a ``text_console``) printed, trailing whitespace stripped."""
+    return console.export_text().rstrip()
+
+
+def figures_table(title: str, label: str, *figures: str, no_wrap: bool = False) -> Table:
+    """A table titled ``title``: a ``label`` column on the left, then right-aligned
+    ``figures`` columns (counts and rates)."""
+    table = Table(title=title, title_justify="left")
+    table.add_column(label, no_wrap=no_wrap)
+    for column in figures:
+        table.add_column(column, justify="right")
+    return table
+
+
 def render_summary(summary: BatchSummary, package: Path) -> str:
-    buf = StringIO()
-    console = Console(file=buf, width=100, force_terminal=False, color_system=None)
+    console = text_console()
     rows = int(summary["input_rows"])
     console.print(f"batch {summary['batch_id']}: {rows} input rows")
-    outcomes = Table(title="Outcomes", title_justify="left")
-    outcomes.add_column("outcome")
-    outcomes.add_column("records", justify="right")
-    outcomes.add_column("share", justify="right")
+    outcomes = figures_table("Outcomes", "outcome", "records", "share")
     counts = summary["counts"]
     for name in _ORDER:
         n = counts.get(name, 0)
         outcomes.add_row(name, str(n), f"{(100 * n / rows) if rows else 0:.1f} %")
     console.print(outcomes)
     if summary["reason_codes"]:
-        reasons = Table(title="Rejections by reason code", title_justify="left")
-        reasons.add_column("code")
-        reasons.add_column("records", justify="right")
+        reasons = figures_table("Rejections by reason code", "code", "records")
         reasons.add_column("meaning")
         for code, n in sorted(summary["reason_codes"].items()):
             reasons.add_row(code, str(n), REASON_DESCRIPTIONS[ReasonCode(code)])
@@ -68,7 +84,7 @@ def render_summary(summary: BatchSummary, package: Path) -> str:
         f"{summary['ledger_head']['hash'][:16]}…"
     )
     console.print(f"package: {package}")
-    return buf.getvalue().rstrip()
+    return text_of(console)
 
 
 def percent(value: float | None) -> str:
@@ -90,11 +106,8 @@ def _print_accuracy(console: Console, summary: BatchSummary) -> None:
     if est is None:
         return
     if est["probes"]:
-        table = Table(
-            title=f"Accuracy estimate ({est['probes']} shadow probes)", title_justify="left"
-        )
-        for column in ("measure", "estimate", "95 % interval"):
-            table.add_column(column, justify="left" if column == "measure" else "right")
+        title = f"Accuracy estimate ({est['probes']} shadow probes)"
+        table = figures_table(title, "measure", "estimate", "95 % interval")
         for name in ESTIMATED:
             rate = est[name]
             table.add_row(name.replace("_", " "), percent(rate["estimate"]), interval(rate))
@@ -125,15 +138,14 @@ def coverage_tables(
 ) -> tuple[Table, Table]:
     """Rows by outcome, then the shadow probes' wrong-address rate and recall; flagged
     groups marked (and, over a year, how many batches flagged each)."""
-    outcomes = Table(title=f"{title}: rows by outcome", title_justify="left")
-    outcomes.add_column("group")
-    for column in ("rows", *COLUMNS):
-        outcomes.add_column(column.replace("_", " ").lower(), justify="right")
-    probes = Table(title=f"{title}: shadow probes", title_justify="left")
-    probes.add_column("group")
+    outcome_columns = (c.replace("_", " ").lower() for c in ("rows", *COLUMNS))
+    outcomes = figures_table(f"{title}: rows by outcome", "group", *outcome_columns)
     extra = ("batches flagged",) if batches_flagged else ()
-    for column in ("probes", "wrong address", "95 % interval", "recall", *extra):
-        probes.add_column(column, justify="right")
+    probes = figures_table(
+        f"{title}: shadow probes",
+        "group",
+        *("probes", "wrong address", "95 % interval", "recall", *extra),
+    )
     for g in cov["groups"]:
         counts = [g["rows"], *(g["outcomes"][c] for c in COLUMNS)]
         outcomes.add_row(_group_cell(g), *(str(n) for n in counts))

@@ -9,21 +9,13 @@ from typing import TYPE_CHECKING
 import click
 
 from taxmatch.cli.audit import actor_id, origin_id
-from taxmatch.cli.common import get_settings, store_command, store_dir
-
-_POLICY = click.option(
-    "--policy",
-    default=None,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The custodian's policy YAML (default: the packaged policy).",
+from taxmatch.cli.common import (
+    get_settings,
+    matcher_option,
+    policy_option,
+    store_command,
+    store_dir,
 )
-_MATCHER = click.option(
-    "--matcher",
-    type=click.Choice(["probabilistic", "exact"]),
-    default="probabilistic",
-    show_default=True,
-)
-
 
 if TYPE_CHECKING:
     from taxmatch.pipeline.agencies import Admin
@@ -104,8 +96,8 @@ def agency_resume(store: Path | None, name: str) -> None:
 
 
 @store_command(None, "serve")
-@_POLICY
-@_MATCHER
+@policy_option
+@matcher_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option(
@@ -187,8 +179,8 @@ def _secure_default(host: str) -> bool:
 
 
 @store_command(None, "worker")
-@_POLICY
-@_MATCHER
+@policy_option
+@matcher_option
 @click.option(
     "--once", is_flag=True, help="Run queued batches until the queue is empty, then exit."
 )

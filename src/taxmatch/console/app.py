@@ -17,9 +17,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from taxmatch.console.templating import TEMPLATES
 from taxmatch.errors import BatchNotFound, RequestNotFound, TaxmatchError
 from taxmatch.pipeline.console_reads import Officer
 from taxmatch.pipeline.edge_audit import record_console_view
@@ -70,21 +70,18 @@ class Forbidden(Exception):
     """The officer's role may not see or do this."""
 
 
-_ENV = Environment(
-    loader=PackageLoader("taxmatch.console", "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     root = request.scope.get("root_path", "")
-    html = _ENV.get_template(name).render(
+    html = TEMPLATES.get_template(name).render(
         root=root, officer=context.pop("officer", None), **context
     )
     return HTMLResponse(html, status_code=status)
+
+
+def attachment(body: str | bytes, media_type: str, filename: str) -> Response:
+    """``body`` as a download named ``filename``."""
+    disposition = f'attachment; filename="{filename}"'
+    return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
 def redirect(request: Request, path: str) -> RedirectResponse:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from fpdf import FPDF
 
-from taxmatch.console.app import CurrentOfficer, Settings, render
+from taxmatch.console.app import CurrentOfficer, Settings, attachment, render
 from taxmatch.console.charts import bar_chart, line_chart
 from taxmatch.disclose.csvout import neutralise
 from taxmatch.pipeline.transparency import (
@@ -28,7 +28,7 @@ from taxmatch.pipeline.transparency import (
     transparency_report,
 )
 from taxmatch.policy.accuracy import Interval
-from taxmatch.policy.coverage import COLUMNS
+from taxmatch.policy.coverage import COLUMNS, GroupFigures
 
 router = APIRouter()
 # The report reads up to 1 January of the next year: the year after 9998 is not a date.
@@ -95,7 +95,7 @@ def report_csv(
     for row in t.csv_rows():
         # Agency and statute come from the policy and envelopes; neutralise formula starts.
         writer.writerow([neutralise(c) if isinstance(c, str) else c for c in row])
-    return _attachment(buf.getvalue(), "text/csv", f"transparency-{t.year}.csv")
+    return attachment(buf.getvalue(), "text/csv", f"transparency-{t.year}.csv")
 
 
 @router.get("/report.pdf")
@@ -103,12 +103,7 @@ def report_pdf(
     settings: Settings, officer: CurrentOfficer, year: Year = None, agency: Agency = None
 ) -> Response:
     t = _report(settings, year, agency)
-    return _attachment(render_pdf(t), "application/pdf", f"transparency-{t.year}.pdf")
-
-
-def _attachment(body: str | bytes, media_type: str, filename: str) -> Response:
-    disposition = f'attachment; filename="{filename}"'
-    return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
+    return attachment(render_pdf(t), "application/pdf", f"transparency-{t.year}.pdf")
 
 
 _STATUTE_WIDTHS = (20.0, 40.0, 16.0, 16.0, 17.0, 18.0, 16.0, 17.0, 20.0)  # 180 mm
@@ -164,16 +159,31 @@ def render_pdf(t: Transparency) -> bytes:
     _heading(pdf, "Per month", gap=2)
     _table(pdf, ("month", "requests", "disclosures"), t.months)
     _heading(pdf, "Coverage by group")
-    _table(
-        pdf,
-        ("group", "rows", "discl.", "not m.", "amb.", "review", "rej.", "probes",
-         "wrong address", "recall", "flagged"),
-        [(g["label"], g["rows"], *(g["outcomes"][c] for c in COLUMNS), g["probes"],
-          _rate(g["wrong_address_rate"], interval=True), _rate(g["recall"]), g["flagged"])
-         for g in t.coverage["groups"]],
-        (32.0, 14.0, 12.0, 12.0, 12.0, 12.0, 12.0, 13.0, 33.0, 14.0, 14.0),
-    )  # fmt: skip
+    _table(pdf, _COVERAGE_HEADS, map(_coverage_cells, t.coverage["groups"]), _COVERAGE_WIDTHS)
     return bytes(pdf.output())
+
+
+_COVERAGE_HEADS = (
+    *("group", "rows", "discl.", "not m.", "amb.", "review", "rej."),
+    *("probes", "wrong address", "recall", "flagged"),
+)
+_COVERAGE_WIDTHS = (32.0, 14.0, 12.0, 12.0, 12.0, 12.0, 12.0, 13.0, 33.0, 14.0, 14.0)  # 180 mm
+
+
+def _coverage_cells(g: GroupFigures) -> tuple[object, ...]:
+    """A coverage group's row of the PDF: its counts, its wrong-address rate with the
+    interval, its recall and whether it was flagged."""
+    wrong_address = _rate(g["wrong_address_rate"], interval=True)
+    outcomes = (g["outcomes"][c] for c in COLUMNS)
+    return (
+        g["label"],
+        g["rows"],
+        *outcomes,
+        g["probes"],
+        wrong_address,
+        _rate(g["recall"]),
+        g["flagged"],
+    )
 
 
 def _rate(rate: Interval, *, interval: bool = False) -> str:

@@ -16,6 +16,7 @@ from taxmatch.console.app import (
     CurrentOfficer,
     Settings,
     actor,
+    attachment,
     audit_view,
     origin_of,
     redirect,
@@ -29,9 +30,10 @@ from taxmatch.errors import BatchNotFound, PackageError, TaxmatchError
 from taxmatch.pipeline import console_reads as cs
 from taxmatch.pipeline import review as rv
 from taxmatch.pipeline.batch_coverage import coverage_csv, coverage_in
-from taxmatch.pipeline.edge_audit import taxpayer_object_id
+from taxmatch.pipeline.edge_audit import taxpayer_object_id, typed_tin
 from taxmatch.pipeline.officers import log_in, log_out
 from taxmatch.pipeline.rules import policy_in_force
+from taxmatch.pipeline.stores import StateStore
 
 router = APIRouter()
 PAGE = 50
@@ -199,14 +201,19 @@ def batches(request: Request, settings: Settings, officer: CurrentOfficer) -> HT
     return render(request, "batches.html", officer=officer, batches=rows)
 
 
+def _find_batch(state: StateStore, batch_id: str) -> cs.BatchRow:
+    batch = state.find_batch(batch_id)
+    if batch is None:
+        raise BatchNotFound(f"batch {batch_id} not found")
+    return batch
+
+
 @router.get("/batches/{batch_id}", response_class=HTMLResponse)
 def batch_page(
     request: Request, settings: Settings, officer: CurrentOfficer, batch_id: str
 ) -> HTMLResponse:
     state = settings.state()
-    batch = state.find_batch(batch_id)
-    if batch is None:
-        raise BatchNotFound(f"batch {batch_id} not found")
+    batch = _find_batch(state, batch_id)
     accuracy, hold, coverage = None, None, None
     try:
         summary = read_summary(FilePath(batch.package_dir))
@@ -238,21 +245,14 @@ def batch_page(
 def batch_coverage_csv(settings: Settings, officer: CurrentOfficer, batch_id: str) -> Response:
     """The batch's coverage by group as CSV (``CSV_COLUMNS``, a row per group); 404 when
     the batch is unknown or its package has no coverage (not done, or written before)."""
-    batch = settings.state().find_batch(batch_id)
-    if batch is None:
-        raise BatchNotFound(f"batch {batch_id} not found")
+    batch = _find_batch(settings.state(), batch_id)
     try:
         coverage = coverage_in(read_summary(FilePath(batch.package_dir)))
     except (PackageError, TypeError, ValueError):
         coverage = None
     if coverage is None:
         raise HTTPException(404)
-    disposition = f'attachment; filename="coverage-{batch.batch_id}.csv"'
-    return Response(
-        coverage_csv(coverage),
-        media_type="text/csv",
-        headers={"Content-Disposition": disposition},
-    )
+    return attachment(coverage_csv(coverage), "text/csv", f"coverage-{batch.batch_id}.csv")
 
 
 @router.post("/batches/{batch_id}/release")
@@ -318,8 +318,8 @@ def accounting(
     request: Request, settings: Settings, officer: CurrentOfficer, tin: Annotated[str, Form()] = ""
 ) -> HTMLResponse:
     require(officer, "supervisor", "auditor")
-    clean = tin.replace("-", "").replace(" ", "")
-    if len(clean) != 9 or not clean.isdigit():
+    clean = typed_tin(tin)
+    if clean is None:
         return render(
             request,
             "accounting.html",

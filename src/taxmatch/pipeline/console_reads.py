@@ -19,3 +19,4 @@ from taxmatch.store.review import ledger_page as ledger_page
 from taxmatch.store.review import list_releases as list_releases
 from taxmatch.store.review import queue_page as queue_page
 from taxmatch.store.review import unreleased_reviews as unreleased_reviews
+from taxmatch.store.state import BatchRow as BatchRow

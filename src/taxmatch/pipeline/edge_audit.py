@@ -8,9 +8,14 @@ console is recorded as its keyed hash under the ledger key (``taxpayer_object_id
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING
+
 from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.ledger.digest import keyed_hash
-from taxmatch.store.state import StateStore
+
+if TYPE_CHECKING:  # the CLI imports ``typed_tin`` at start-up: no database driver for it
+    from taxmatch.store.state import StateStore
 
 
 def record_api_call(state: StateStore, *, actor: str, origin: str, call: str, status: int) -> None:
@@ -31,3 +36,10 @@ def record_console_view(
 def taxpayer_object_id(state: StateStore, tin: str) -> str:
     """The id under which a view of ``tin``'s accounting is recorded: its keyed hash."""
     return "tin:" + keyed_hash(state.ledger_key(), tin)
+
+
+def typed_tin(text: str) -> str | None:
+    """A TIN as an officer types it for an accounting look-up (dashes and spaces allowed)
+    as its nine digits; None when it is not nine digits."""
+    tin = text.replace("-", "").replace(" ", "")
+    return tin if re.fullmatch(r"\d{9}", tin) else None

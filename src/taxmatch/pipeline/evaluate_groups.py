@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 
 from taxmatch.files.inputs import load_policy
-from taxmatch.pipeline.retain import POLICY_NAME, inputs_dir
+from taxmatch.pipeline.retain import POLICY_NAME, inputs_dir, workspace_file
 from taxmatch.policy.coverage import lookback
 from taxmatch.reference.coverage import row_groups
 from taxmatch.reference.snapshot import reference_dir
@@ -54,7 +54,7 @@ def load_truth_groups(
     batch_id = str(summary.get("batch_id", ""))
     if not batch_id or "reference_snapshot_id" not in summary or "as_of" not in summary:
         return
-    workspace = store / "work" / batch_id / "work.duckdb"
+    workspace = workspace_file(store, batch_id)
     snapshot = reference_dir(store) / f"{summary['reference_snapshot_id']}.duckdb"
     policy_path = inputs_dir(store, batch_id) / POLICY_NAME
     if not (workspace.is_file() and snapshot.is_file() and policy_path.is_file()):

@@ -23,6 +23,7 @@ from taxmatch.match.explain import Candidate as Candidate
 from taxmatch.match.explain import Explanation, explain_row
 from taxmatch.match.explain import Step as Step
 from taxmatch.match.model import load_model_info
+from taxmatch.pipeline.retain import workspace_file
 from taxmatch.policy.model import MatchingPolicy, policy_sha256
 from taxmatch.reference.snapshot import reference_dir
 from taxmatch.store.state import BatchRow, DecisionRow, StateStore
@@ -86,7 +87,7 @@ def explained_decision(
         raise StoreError(
             f"{reference}: {where}: reference snapshot {batch.reference_id} is no longer present"
         )
-    workspace = store / "work" / batch_id / "work.duckdb"
+    workspace = workspace_file(store, batch_id)
     if not workspace.exists():
         raise StoreError(f"{workspace}: {where}: the batch workspace is no longer present")
     model = load_model_info(store, batch.reference_id)

@@ -29,6 +29,12 @@ def inputs_dir(store: Path, batch_id: str) -> Path:
     return store / "batches" / batch_id
 
 
+def workspace_file(store: Path, batch_id: str) -> Path:
+    """The batch's DuckDB workspace (its normalised records and outcomes), which review,
+    explanation and evaluation read after the run."""
+    return store / "work" / batch_id / "work.duckdb"
+
+
 def uploads_dir(store: Path) -> Path:
     """Where the API keeps uploads until their job is finished."""
     return store / "api" / "uploads"

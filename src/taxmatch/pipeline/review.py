@@ -37,6 +37,7 @@ from taxmatch.ledger.digest import keyed_hash
 from taxmatch.match.explain import mask_tin
 from taxmatch.pipeline.batch import done_summary
 from taxmatch.pipeline.record import disclosed_fields, disclosed_row, disclosure_id_for
+from taxmatch.pipeline.retain import workspace_file
 from taxmatch.policy.model import Policy
 from taxmatch.reference.workspace import BatchWorkspace
 from taxmatch.store import review as cs
@@ -216,7 +217,7 @@ def approve_release(
 def _workspace_rows(store: Path, batch_id: str, sql: str, what: str) -> list[Any] | None:
     """The rows (dicts) ``sql`` reads from the batch workspace; None when the workspace is
     gone. Errors name the batch and ``what`` was read, never a value."""
-    path = store / "work" / batch_id / "work.duckdb"
+    path = workspace_file(store, batch_id)
     if not path.is_file():
         return None
     try:
