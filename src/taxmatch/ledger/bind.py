@@ -23,6 +23,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
 from taxmatch.errors import LedgerError
 from taxmatch.ledger.chain import Payload, PayloadValue, format_recorded_at
@@ -43,8 +44,7 @@ def bound_line(cells: Sequence[Cell]) -> bytes:
     out: list[str | int | bool | None] = []
     for cell in cells:
         if isinstance(cell, datetime):
-            moment = cell if cell.tzinfo is not None else cell.replace(tzinfo=UTC)
-            out.append(format_recorded_at(moment))
+            out.append(_utc_text(cell))
         elif isinstance(cell, date):
             out.append(cell.isoformat())
         elif cell is None or isinstance(cell, bool | int | str):
@@ -52,6 +52,13 @@ def bound_line(cells: Sequence[Cell]) -> bytes:
         else:
             raise LedgerError("a bound column has an unsupported type")
     return json_line(out)
+
+
+@lru_cache(maxsize=1024)
+def _utc_text(cell: datetime) -> str:
+    """A bound datetime's text (the rows of one write share their moment: made once)."""
+    moment = cell if cell.tzinfo is not None else cell.replace(tzinfo=UTC)
+    return format_recorded_at(moment)
 
 
 class RowsDigest:

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Float, delete, func, select
@@ -38,7 +39,7 @@ from taxmatch.store.ledger_bound import (
     bind,
     chunk_rows,
 )
-from taxmatch.store.ledger_store import append_entries, digest_decisions
+from taxmatch.store.ledger_store import append_entries, lines_of
 from taxmatch.store.models import (
     CHUNK,
     BatchRow,
@@ -163,10 +164,13 @@ class StateBase(StateDatabase):
         drafts: Sequence[LedgerDraft] = (),
         actor: str = "system",
         origin: str = "store",
+        also: DecisionsDigest | None = None,
     ) -> str:
         """One chunk of a batch, atomically: its decision rows, its disclosure subjects, the
         ledger ``drafts`` (one per disclosure) and a ``decisions`` entry carrying the
         chunk's row range, count and digest (``taxmatch.ledger.digest``). The new head.
+        ``also``: a running digest (a batch's, over all its chunks) that takes the chunk's
+        lines too.
 
         Rows already stored are kept (idempotent on batch and row); the digest is of the
         rows given, so ``ledger verify`` fails if the stored ones differ.
@@ -175,7 +179,10 @@ class StateBase(StateDatabase):
             raise StoreError("record_decisions needs at least one row")
         params = [decision_params(batch_id, row) for row in rows]
         digest = DecisionsDigest()
-        digest_decisions(digest, rows)
+        lines = lines_of(rows)
+        digest.add_lines(lines)
+        if also is not None:
+            also.add_lines(lines)
         counts = Counter(row.outcome or "REJECTED" for row in rows)
         entry = LedgerDraft(
             EVENT_DECISIONS, actor, origin, True, batch_id, chunk_payload(chunk, digest, counts)
@@ -259,8 +266,9 @@ def insert_decisions(conn: Connection, params: Sequence[Params]) -> int:
     # as the float the column holds); what is new from the connection's count of changed
     # rows, since an ignored conflict changes none.
     names = [column.name for column in decisions.columns]
-    floats = {column.name for column in decisions.columns if isinstance(column.type, Float)}
+    floats = [i for i, column in enumerate(decisions.columns) if isinstance(column.type, Float)]
     marks = ", ".join("?" for _ in names)
+    pick = itemgetter(*names)
     raw: Any = conn.connection.dbapi_connection
     before = int(raw.total_changes)
     cursor = raw.cursor()
@@ -268,15 +276,21 @@ def insert_decisions(conn: Connection, params: Sequence[Params]) -> int:
         cursor.executemany(
             f"INSERT INTO decisions ({', '.join(names)}) VALUES ({marks}) "
             "ON CONFLICT (batch_id, row_number) DO NOTHING",
-            [tuple(_bindable(row[n], n in floats) for n in names) for row in params],
+            [_bindable(pick(row), floats) for row in params],
         )
     finally:
         cursor.close()
     return int(raw.total_changes) - before
 
 
-def _bindable(value: Any, is_float: bool) -> Any:
-    return float(value) if is_float and value is not None else value
+def _bindable(values: tuple[Any, ...], floats: list[int]) -> tuple[Any, ...]:
+    """``values`` with the float columns' Decimals bound as floats."""
+    if all(values[i] is None or type(values[i]) is float for i in floats):
+        return values
+    cells = list(values)
+    for i in floats:
+        cells[i] = None if cells[i] is None else float(cells[i])
+    return tuple(cells)
 
 
 def _copy_decisions(conn: Connection, params: Sequence[Params]) -> int:
