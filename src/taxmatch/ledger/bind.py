@@ -43,11 +43,13 @@ def bound_line(cells: Sequence[Cell]) -> bytes:
     """
     out: list[str | int | bool | None] = []
     for cell in cells:
-        if isinstance(cell, datetime):
+        if cell is None or isinstance(cell, str):  # most cells, first
+            out.append(cell)
+        elif isinstance(cell, datetime):
             out.append(_utc_text(cell))
         elif isinstance(cell, date):
             out.append(cell.isoformat())
-        elif cell is None or isinstance(cell, bool | int | str):
+        elif isinstance(cell, bool | int):
             out.append(cell)
         else:
             raise LedgerError("a bound column has an unsupported type")

@@ -40,9 +40,10 @@ from taxmatch.policy.coverage import names_of
 from taxmatch.policy.decide import NO_CANDIDATE, MatchSummary, decide
 from taxmatch.policy.model import Policy
 from taxmatch.reference.workspace import BatchWorkspace
+from taxmatch.store.decision_rows import DecisionCells
 from taxmatch.store.ledger_store import EVENT_DECISIONS_RECORDED
 from taxmatch.store.seal import seal_batch
-from taxmatch.store.state import DecisionRow, StateStore
+from taxmatch.store.state import StateStore
 
 if TYPE_CHECKING:
     from taxmatch.pipeline.batch import BatchRequest, Progress
@@ -135,7 +136,7 @@ class _Chunk:
     files: dict[Disposition, list[_Out]] = field(
         default_factory=lambda: {d: [] for d in Disposition}
     )
-    decisions: list[DecisionRow] = field(default_factory=list)
+    decisions: list[DecisionCells] = field(default_factory=list)  # ``DecisionRow``'s fields
     tally: Counter[tuple[str, int]] = field(default_factory=Counter)
     masks: Counter[int] = field(default_factory=Counter)
 
@@ -179,7 +180,7 @@ class _Decider:
             else:
                 m = NO_CANDIDATE if m_row[0] is None else MatchSummary(*m_row)
                 decided = self._decided(out, m, row_number, rid, (statute, why), more)
-            decisions.append(DecisionRow(batch_id, row_number, rid, *decided, statute))
+            decisions.append((batch_id, row_number, rid, *decided, statute))
         return out
 
     def _decided(
@@ -198,8 +199,8 @@ class _Decider:
             self.expected_wrong += 1.0 - float(m.score)  # exact matcher: DECIMAL
             if self.held or groups & self.held_groups:
                 outcome = Outcome.REVIEW
-        disposition = _DISPOSITION[outcome]
-        out.tally[outcome.value, groups] += 1
+        disposition, value = _DISPOSITION[outcome], outcome.value
+        out.tally[value, groups] += 1
         person_key = self.person_key_of(tin) if tin else None
         did = None
         if outcome is Outcome.DISCLOSED:
@@ -214,8 +215,8 @@ class _Decider:
         elif disposition is Disposition.PENDING:
             out.files[Disposition.PENDING].append([rid])
         else:
-            out.files[Disposition.UNMATCHED].append([rid, outcome.value])
-        return (disposition.value, outcome.value, "", "", did, m.score, person_key)
+            out.files[Disposition.UNMATCHED].append([rid, value])
+        return (disposition.value, value, "", "", did, m.score, person_key)
 
 
 _DISPOSITION = {outcome: disposition_of(outcome) for outcome in Outcome}
@@ -281,8 +282,8 @@ def _record_chunk(
         written.reasons.update({code.value: n for code in mask_to_codes(mask)})
     if not out.decisions:
         return 0
-    batch_id = out.decisions[0].batch_id
-    state.record_decisions(
+    batch_id = out.decisions[0][0]
+    state.record_cells(
         batch_id, out.decisions, chunk=chunk, actor=req.actor, origin=req.origin, also=whole
     )
     return 1

@@ -39,7 +39,6 @@ from taxmatch.store.edge_models import releases, reviews
 from taxmatch.store.keys import Keys
 from taxmatch.store.models import (
     CHUNK,
-    DecisionRow,
     batches,
     disclosure_subjects,
     group_counts,
@@ -253,9 +252,8 @@ def bind(
     return replace(draft, payload=with_fields(draft.payload, fields))
 
 
-def chunk_rows(batch_id: str, rows: Sequence[DecisionRow]) -> ColumnElement[bool]:
-    """The accounting rows of one chunk of decision ``rows`` (with ``row_number``)."""
-    numbers = [int(r.row_number) for r in rows]
+def chunk_rows(batch_id: str, numbers: Sequence[int]) -> ColumnElement[bool]:
+    """The accounting rows of one chunk of decision rows (their row ``numbers``)."""
     return and_(
         disclosure_subjects.c.batch_id == batch_id,
         disclosure_subjects.c.row_number.between(min(numbers), max(numbers)),

@@ -46,10 +46,8 @@ from taxmatch.ledger.digest import (
     EVENT_DECISIONS,
     EVENT_DECISIONS_DISCARDED,
     ChunkClaim,
-    DecisionLines,
     DecisionsDigest,
     chunk_claim,
-    decision_lines,
 )
 from taxmatch.store.keys import Keys
 from taxmatch.store.ledger_bound import EVENT_DISCLOSURES_SEALED
@@ -88,12 +86,8 @@ _digested = attrgetter(*DIGESTED)
 
 def digest_decisions(digest: DecisionsDigest, rows: Iterable[DecisionRow]) -> None:
     """Add each decision row's line (``taxmatch.ledger.digest``) to ``digest``."""
-    digest.add_lines(lines_of(list(rows)))
-
-
-def lines_of(rows: Sequence[DecisionRow]) -> DecisionLines:
-    """The decision rows' lines (``taxmatch.ledger.digest``), encoded once."""
-    return decision_lines([(_digested(row), row.statute) for row in rows])
+    for row in rows:
+        digest.add(_digested(row), row.statute)
 
 
 def append_entries(
