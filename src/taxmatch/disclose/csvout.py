@@ -71,12 +71,20 @@ class SafeCsvWriter:
 
     def write(self, row: Sequence[str | int | float | None]) -> None:
         """One data row; None is "", numbers are written plainly, strings neutralised."""
+        self.write_many([row])
+
+    def write_many(self, rows: Sequence[Sequence[str | int | float | None]]) -> None:
+        """Data rows, in order, as ``write`` writes each, in one write to the file."""
         if self._handle is None:
             raise ValueError("write to a closed SafeCsvWriter")
-        if len(row) != len(self.columns):
-            raise ValueError(f"row has {len(row)} cells, the file has {len(self.columns)} columns")
-        self._write(self._handle, _format_row([_cell(value) for value in row]))
-        self.rows += 1
+        width = len(self.columns)
+        for row in rows:
+            if len(row) != width:
+                raise ValueError(f"row has {len(row)} cells, the file has {width} columns")
+        if rows:
+            text = "".join([_format_row([_cell(value) for value in row]) for row in rows])
+            self._write(self._handle, text)
+            self.rows += len(rows)
 
     def _write(self, handle: BinaryIO, text: str) -> None:
         try:

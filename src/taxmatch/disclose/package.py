@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NotRequired
@@ -115,6 +115,12 @@ class PackageWriter:
 
     def write(self, disposition: Disposition, row: list[str | int | float | None]) -> None:
         self.writers[disposition].write(row)
+
+    def write_many(
+        self, disposition: Disposition, rows: Sequence[Sequence[str | int | float | None]]
+    ) -> None:
+        """Rows of one file, in order (as ``write`` of each)."""
+        self.writers[disposition].write_many(rows)
 
     def finish(self, summary: Mapping[str, object]) -> Path:
         """Close the CSVs, write summary and manifest, move the package into place."""

@@ -23,6 +23,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
 from taxmatch.errors import LedgerError
 from taxmatch.ledger.chain import Payload, PayloadValue, format_recorded_at
@@ -42,16 +43,24 @@ def bound_line(cells: Sequence[Cell]) -> bytes:
     """
     out: list[str | int | bool | None] = []
     for cell in cells:
-        if isinstance(cell, datetime):
-            moment = cell if cell.tzinfo is not None else cell.replace(tzinfo=UTC)
-            out.append(format_recorded_at(moment))
+        if cell is None or isinstance(cell, str):  # most cells, first
+            out.append(cell)
+        elif isinstance(cell, datetime):
+            out.append(_utc_text(cell))
         elif isinstance(cell, date):
             out.append(cell.isoformat())
-        elif cell is None or isinstance(cell, bool | int | str):
+        elif isinstance(cell, bool | int):
             out.append(cell)
         else:
             raise LedgerError("a bound column has an unsupported type")
     return json_line(out)
+
+
+@lru_cache(maxsize=1024)
+def _utc_text(cell: datetime) -> str:
+    """A bound datetime's text (the rows of one write share their moment: made once)."""
+    moment = cell if cell.tzinfo is not None else cell.replace(tzinfo=UTC)
+    return format_recorded_at(moment)
 
 
 class RowsDigest:

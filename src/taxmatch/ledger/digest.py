@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from taxmatch.errors import LedgerError
@@ -58,9 +58,45 @@ def decision_line(values: DecisionValues, statute: str | None = None) -> bytes:
     return json_line(cells)
 
 
-# One encoder, made once: ``json.dumps`` with options builds a new encoder per call, which
-# costs more than the encoding when verify runs it for every decision row.
-_encode = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+@dataclass(frozen=True, slots=True)
+class DecisionLines:
+    """Decision rows' lines, concatenated, with their count and row range: what a chunk's
+    digest and the batch's running digest both take, encoded once."""
+
+    data: bytes
+    rows: int
+    first_row: int | None
+    last_row: int | None
+
+
+def decision_lines(rows: Sequence[tuple[DecisionValues, str | None]]) -> DecisionLines:
+    """The lines of ``rows`` (each a decision's values and its statute), in order."""
+    data = b"".join([decision_line(values, statute) for values, statute in rows])
+    if not rows:
+        return DecisionLines(data, 0, None, None)
+    return DecisionLines(data, len(rows), rows[0][0][0], rows[-1][0][0])
+
+
+def _compact_encoder(*, ascii_only: bool) -> Callable[[object], str]:
+    """``json.dumps(cells, ensure_ascii=ascii_only, separators=(",", ":"))``, made once:
+    ``json.dumps`` with options builds a new encoder per call, and ``JSONEncoder.encode``
+    a new C encoder per call, which costs more than the encoding of one short row. The
+    C encoder made here once gives the same text (CPython's ``encode`` uses it too)."""
+    python = json.JSONEncoder(ensure_ascii=ascii_only, separators=(",", ":"))
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # an interpreter without the C accelerator
+        return python.encode
+    quote = json.encoder.encode_basestring_ascii if ascii_only else json.encoder.encode_basestring
+    chunks = make(None, python.default, quote, None, ":", ",", False, False, True)
+
+    def encode(cells: object) -> str:
+        return "".join(chunks(cells, 0))
+
+    return encode
+
+
+_encode = _compact_encoder(ascii_only=True)
+_encode_text = _compact_encoder(ascii_only=False)
 
 
 def json_line(cells: Sequence[object]) -> bytes:
@@ -91,6 +127,16 @@ class DecisionsDigest:
         if self.first_row is None:
             self.first_row = values[0]
         self.last_row = values[0]
+
+    def add_lines(self, lines: DecisionLines) -> None:
+        """Rows whose lines ``decision_lines`` made (as ``add`` of each, in order)."""
+        if not lines.rows:
+            return
+        self._sha.update(lines.data)
+        self.rows += lines.rows
+        if self.first_row is None:
+            self.first_row = lines.first_row
+        self.last_row = lines.last_row
 
     def hexdigest(self) -> str:
         return self._sha.hexdigest()
@@ -158,16 +204,29 @@ def read_head_document(document: object) -> tuple[int, str]:
     return seq, head
 
 
+class KeyedHasher:
+    """``keyed_hash`` under one key, its HMAC keyed once (a batch hashes a value per row)."""
+
+    __slots__ = ("_base",)
+
+    def __init__(self, key: bytes) -> None:
+        check_key(key, "keyed_hash")
+        self._base = hmac.new(key, digestmod=hashlib.sha256)
+
+    def __call__(self, *values: str) -> str:
+        if not values:
+            raise LedgerError("keyed_hash needs at least one value")
+        if not all(isinstance(v, str) for v in values):
+            raise LedgerError("keyed_hash values must be strings")
+        mac = self._base.copy()
+        mac.update(_encode_text(list(values)).encode("utf-8"))
+        return mac.hexdigest()
+
+
 def keyed_hash(key: bytes, *values: str) -> str:
     """HMAC-SHA256 (hex) of ``values`` under ``key``: a person key or disclosed-value digest.
 
     The values are encoded as a JSON array, so ("ab", "c") and ("a", "bc") differ. Without
     the key the digest cannot be recomputed from guessed values (TINs are guessable).
     """
-    check_key(key, "keyed_hash")
-    if not values:
-        raise LedgerError("keyed_hash needs at least one value")
-    if not all(isinstance(v, str) for v in values):
-        raise LedgerError("keyed_hash values must be strings")
-    message = json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
-    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
+    return KeyedHasher(key)(*values)

@@ -26,7 +26,7 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from functools import cache, partial
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,15 +34,16 @@ from taxmatch.contracts import Disposition, Outcome, disposition_of, format_code
 from taxmatch.disclose.package import MANIFEST, PackageWriter
 from taxmatch.files.inputs import sha256_file
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
-from taxmatch.ledger.digest import DecisionsDigest, keyed_hash
+from taxmatch.ledger.digest import DecisionsDigest, KeyedHasher
 from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.coverage import names_of
 from taxmatch.policy.decide import NO_CANDIDATE, MatchSummary, decide
 from taxmatch.policy.model import Policy
 from taxmatch.reference.workspace import BatchWorkspace
-from taxmatch.store.ledger_store import EVENT_DECISIONS_RECORDED, digest_decisions
+from taxmatch.store.decision_rows import DecisionCells
+from taxmatch.store.ledger_store import EVENT_DECISIONS_RECORDED
 from taxmatch.store.seal import seal_batch
-from taxmatch.store.state import DecisionRow, StateStore
+from taxmatch.store.state import StateStore
 
 if TYPE_CHECKING:
     from taxmatch.pipeline.batch import BatchRequest, Progress
@@ -83,13 +84,19 @@ def disclosed_fields(policy: Policy) -> list[str]:
     return [k for k in _DISCLOSED if k in allowed] + (["phone"] if policy.disclosure.phone else [])
 
 
+@cache
+def _shown(allowed: tuple[str, ...]) -> tuple[bool, ...]:
+    """Whether each of ``_DISCLOSED`` is shown, by the fields a policy discloses."""
+    return tuple(k in allowed for k in _DISCLOSED)
+
+
 def disclosed_row(
     policy: Policy, rid: str, did: str, values: list[Any], score: float, phone: str | None
 ) -> list[str | int | float | None]:
     """A ``disclosed.csv`` row: ``values`` (of ``_DISCLOSED``, in order) blank where the
     policy does not disclose them, the score, and the phone when the policy discloses it."""
-    allowed = set(policy.disclosure.fields)
-    shown = [v if k in allowed else "" for k, v in zip(_DISCLOSED, values, strict=True)]
+    keep = _shown(policy.disclosure.fields)
+    shown = [v if k else "" for k, v in zip(keep, values, strict=True)]
     row: list[str | int | float | None] = [rid, did, *shown, f"{score:.6f}"]
     if policy.disclosure.phone:
         row.append(phone or "")
@@ -107,11 +114,112 @@ class Written:
     expected_wrong: float = 0.0
     groups: dict[str, Counter[str]] = field(default_factory=dict)
 
-    def count(self, outcome: str, mask: int) -> None:
-        self.counts[outcome] += 1
+    def count(self, outcome: str, mask: int, n: int = 1) -> None:
+        """``n`` rows of ``outcome`` showing the coverage groups of ``mask``."""
+        self.counts[outcome] += n
         if mask:
             for name in names_of(mask):
-                self.groups.setdefault(name, Counter())[outcome] += 1
+                self.groups.setdefault(name, Counter())[outcome] += n
+
+
+_Out = list[str | int | float | None]  # a package row
+# the columns of ``_ROWS_SQL`` a row is decided and written from, in this order
+_ROW = ("row_number", "request_id", "mask", "fields", "cited_statute", "stated_relevance")
+_ROW_REST = ("coverage_groups", "person_tin", "phone", "line1", "unit", "city", "state", "zip5")
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """One chunk's package rows by file, its decision rows, and its tallies of rows by
+    (outcome, coverage groups) and of rejected rows by reason mask."""
+
+    files: dict[Disposition, list[_Out]] = field(
+        default_factory=lambda: {d: [] for d in Disposition}
+    )
+    decisions: list[DecisionCells] = field(default_factory=list)  # ``DecisionRow``'s fields
+    tally: Counter[tuple[str, int]] = field(default_factory=Counter)
+    masks: Counter[int] = field(default_factory=Counter)
+
+
+class _Decider:
+    """Decides a batch's rows, chunk by chunk, into package rows, decision rows and the
+    disclosures held in ``stash`` (see ``write_outputs``)."""
+
+    def __init__(
+        self,
+        req: BatchRequest,
+        key: bytes,
+        batch_id: str,
+        policy: Policy,
+        stash: DisclosureStash,
+        held: tuple[bool, int],
+    ) -> None:
+        self.as_of, self.batch_id, self.policy, self.stash = req.as_of, batch_id, policy, stash
+        self.held, self.held_groups = held
+        self.hasher = KeyedHasher(key)
+        self.person_key_of = cache(self.hasher)  # one HMAC per person, not per row
+        self.codes_of = cache(format_codes)
+        self.expected_wrong = 0.0
+
+    def chunk(self, r: dict[str, list[Any]]) -> _Chunk:
+        out = _Chunk()
+        files, tally, decisions = out.files, out.tally, out.decisions
+        batch_id = self.batch_id
+        summaries = zip(*(r[name] for name in _SUMMARY), strict=True)
+        rest = zip(*(r[name] for name in _ROW_REST), strict=True)
+        for (row_number, rid, mask, named, statute, why), more, m_row in zip(
+            zip(*(r[name] for name in _ROW), strict=True), rest, summaries, strict=True
+        ):
+            groups = more[0]
+            if mask:
+                codes = self.codes_of(mask)
+                out.masks[mask] += 1
+                files[Disposition.REJECTED].append([rid, codes, named])
+                tally["REJECTED", groups] += 1
+                decided: _Decided = ("rejected", None, codes, named, None, None, None)
+            else:
+                m = NO_CANDIDATE if m_row[0] is None else MatchSummary(*m_row)
+                decided = self._decided(out, m, row_number, rid, (statute, why), more)
+            decisions.append((batch_id, row_number, rid, *decided, statute))
+        return out
+
+    def _decided(
+        self,
+        out: _Chunk,
+        m: MatchSummary,
+        row_number: int,
+        rid: str,
+        why: tuple[str | None, str | None],
+        more: tuple[Any, ...],
+    ) -> _Decided:
+        """A validated row's decision, its package row and (disclosed) its stashed facts."""
+        groups, tin, phone = more[0], more[1], more[2]
+        outcome = decide(m, self.policy, self.as_of)
+        if outcome is Outcome.DISCLOSED:
+            self.expected_wrong += 1.0 - float(m.score)  # exact matcher: DECIMAL
+            if self.held or groups & self.held_groups:
+                outcome = Outcome.REVIEW
+        disposition, value = _DISPOSITION[outcome], outcome.value
+        out.tally[value, groups] += 1
+        person_key = self.person_key_of(tin) if tin else None
+        did = None
+        if outcome is Outcome.DISCLOSED:
+            did = disclosure_id_for(self.batch_id, row_number)
+            values = [*more[3:], m.filing_year]
+            row_out = disclosed_row(self.policy, rid, did, values, m.score, phone)
+            out.files[Disposition.DISCLOSED].append(row_out)
+            rid_sha = hashlib.sha256(rid.encode()).hexdigest()
+            values_hmac = self.hasher(*[str(v) for v in row_out[2:]])
+            stated = why[0] or "", why[1] or ""
+            self.stash.add((did, row_number, rid_sha, person_key or "", values_hmac, tin, *stated))
+        elif disposition is Disposition.PENDING:
+            out.files[Disposition.PENDING].append([rid])
+        else:
+            out.files[Disposition.UNMATCHED].append([rid, value])
+        return (disposition.value, value, "", "", did, m.score, person_key)
+
+
+_DISPOSITION = {outcome: disposition_of(outcome) for outcome in Outcome}
 
 
 def write_outputs(
@@ -133,58 +241,14 @@ def write_outputs(
     REVIEW instead; ``held_groups``: the coverage groups flagged, whose rows the rule
     discloses go to REVIEW."""
     written = Written()
-    reasons = written.reasons
-    key = state.ledger_key()
-    person_key_of = cache(partial(keyed_hash, key))  # one HMAC per person, not per row
+    decider = _Decider(req, state.ledger_key(), batch_id, policy, stash, (held, held_groups))
     whole = DecisionsDigest()
     chunks = 0
     for batch in ws.stream(_ROWS_SQL, CHUNK_ROWS):
-        r = batch.to_pydict()
-        decisions: list[DecisionRow] = []
-        for i, row_number in enumerate(r["row_number"]):
-            rid, mask, statute = r["request_id"][i], r["mask"][i], r["cited_statute"][i]
-            groups = r["coverage_groups"][i]
-            if mask:
-                codes, named = format_codes(mask), r["fields"][i]
-                reasons.update(code.value for code in mask_to_codes(mask))
-                pkg.write(Disposition.REJECTED, [rid, codes, named])
-                written.count("REJECTED", groups)
-                decided: _Decided = ("rejected", None, codes, named, None, None, None)
-            else:
-                m = summary_of(r, i)
-                outcome = decide(m, policy, req.as_of)
-                if outcome is Outcome.DISCLOSED:
-                    written.expected_wrong += 1.0 - float(m.score)  # exact matcher: DECIMAL
-                    if held or groups & held_groups:
-                        outcome = Outcome.REVIEW
-                disposition = disposition_of(outcome)
-                written.count(outcome.value, groups)
-                tin = r["person_tin"][i]
-                person_key = person_key_of(tin) if tin else None
-                did = None
-                if outcome is Outcome.DISCLOSED:
-                    did = disclosure_id_for(batch_id, row_number)
-                    values = [r[c][i] for c in ("line1", "unit", "city", "state", "zip5")]
-                    values.append(m.filing_year)
-                    row_out = disclosed_row(policy, rid, did, values, m.score, r["phone"][i])
-                    pkg.write(Disposition.DISCLOSED, row_out)
-                    rid_sha = hashlib.sha256(rid.encode()).hexdigest()
-                    values_hmac = keyed_hash(key, *[str(v) for v in row_out[2:]])
-                    why = statute or "", r["stated_relevance"][i] or ""
-                    stash.add((did, row_number, rid_sha, person_key or "", values_hmac, tin, *why))
-                elif disposition is Disposition.PENDING:
-                    pkg.write(Disposition.PENDING, [rid])
-                else:
-                    pkg.write(Disposition.UNMATCHED, [rid, outcome.value])
-                decided = (disposition.value, outcome.value, "", "", did, m.score, person_key)
-            decisions.append(DecisionRow(batch_id, row_number, rid, *decided, statute))
-        if decisions:
-            digest_decisions(whole, decisions)
-            chunks += 1
-            state.record_decisions(
-                batch_id, decisions, chunk=chunks, actor=req.actor, origin=req.origin
-            )
+        out = decider.chunk(batch.to_pydict())
+        chunks += _record_chunk(req, state, pkg, written, out, chunks + 1, whole)
         bar.advance(batch.num_rows)
+    written.expected_wrong = decider.expected_wrong
     totals: dict[str, PayloadValue] = {
         "rows": sum(written.counts.values()),
         "chunks": chunks,
@@ -197,6 +261,32 @@ def write_outputs(
         batch_id, dict(ws.con.execute(_STATUTES_SQL).fetchall()), draft=recorded
     )
     return written
+
+
+def _record_chunk(
+    req: BatchRequest,
+    state: StateStore,
+    pkg: PackageWriter,
+    written: Written,
+    out: _Chunk,
+    chunk: int,
+    whole: DecisionsDigest,
+) -> int:
+    """Write one chunk's package rows, count them, and record its decisions (their lines
+    added to ``whole`` too) with their ``decisions`` entry; 1, or 0 for an empty chunk."""
+    for disposition, rows in out.files.items():
+        pkg.write_many(disposition, rows)
+    for (outcome, groups), n in out.tally.items():
+        written.count(outcome, groups, n)
+    for mask, n in out.masks.items():
+        written.reasons.update({code.value: n for code in mask_to_codes(mask)})
+    if not out.decisions:
+        return 0
+    batch_id = out.decisions[0][0]
+    state.record_cells(
+        batch_id, out.decisions, chunk=chunk, actor=req.actor, origin=req.origin, also=whole
+    )
+    return 1
 
 
 def seal_outputs(

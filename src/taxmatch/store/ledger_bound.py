@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any, Final
 
 from sqlalchemy import Column, ColumnElement, Connection, Table, and_, not_, select, true
@@ -38,7 +39,6 @@ from taxmatch.store.edge_models import releases, reviews
 from taxmatch.store.keys import Keys
 from taxmatch.store.models import (
     CHUNK,
-    DecisionRow,
     batches,
     disclosure_subjects,
     group_counts,
@@ -193,11 +193,22 @@ class Unopened(LedgerError):
     keyring no longer holds. The message names the table, row and column, never a value."""
 
 
+# What a writer just sealed: (disclosure id, column) -> (the stored value it wrote, the
+# plaintext), so binding the rows it wrote need not decrypt them again.
+Sealed = Mapping[tuple[str, str], tuple[str, str]]
+NOTHING_SEALED: Final[Sealed] = MappingProxyType({})
+
+
 def stream(
-    conn: Connection, keys: Keys, view: View, *where: ColumnElement[bool]
+    conn: Connection,
+    keys: Keys,
+    view: View,
+    *where: ColumnElement[bool],
+    sealed: Sealed = NOTHING_SEALED,
 ) -> Iterator[dict[str, Any]]:
     """The view's rows as bound: encrypted columns opened (``LedgerError`` naming the row
-    when one does not open)."""
+    when one does not open). A stored value that is exactly the one ``sealed`` says was
+    written there opens to the plaintext it holds for it; any other value is decrypted."""
     names = [c.name for c in view.columns]
     rows = conn.execute(
         select(*view.columns).where(view.rows, *where).order_by(*view.order),
@@ -207,6 +218,10 @@ def stream(
         for values in rows:
             row = dict(zip(names, values, strict=True))
             for name in view.opened:
+                known = sealed.get((str(row["disclosure_id"]), name))
+                if known is not None and known[0] == row[name]:
+                    row[name] = known[1]
+                    continue
                 try:
                     row[name] = open_subject(keys, str(row["disclosure_id"]), name, row[name])
                 except StoreError:
@@ -219,22 +234,26 @@ def stream(
 
 
 def bind(
-    conn: Connection, keys: Keys, draft: LedgerDraft, *parts: tuple[View, ColumnElement[bool]]
+    conn: Connection,
+    keys: Keys,
+    draft: LedgerDraft,
+    *parts: tuple[View, ColumnElement[bool]],
+    sealed: Sealed = NOTHING_SEALED,
 ) -> LedgerDraft:
     """``draft`` with the binding fields of each (view, rows) in ``parts`` added: the
-    digest, under the ledger key in use, of the view's stored rows, in view order."""
+    digest, under the ledger key in use, of the view's stored rows, in view order
+    (``sealed``: as ``stream``)."""
     fields: dict[str, PayloadValue] = {}
     for view, where in parts:
         digest = RowsDigest(keys.current("ledger")[1])
-        for row in stream(conn, keys, view, where):
+        for row in stream(conn, keys, view, where, sealed=sealed):
             digest.add(tuple(row.values()))
         fields.update(bound_fields(view.name, digest))
     return replace(draft, payload=with_fields(draft.payload, fields))
 
 
-def chunk_rows(batch_id: str, rows: Sequence[DecisionRow]) -> ColumnElement[bool]:
-    """The accounting rows of one chunk of decision ``rows`` (with ``row_number``)."""
-    numbers = [int(r.row_number) for r in rows]
+def chunk_rows(batch_id: str, numbers: Sequence[int]) -> ColumnElement[bool]:
+    """The accounting rows of one chunk of decision rows (their row ``numbers``)."""
     return and_(
         disclosure_subjects.c.batch_id == batch_id,
         disclosure_subjects.c.row_number.between(min(numbers), max(numbers)),
@@ -242,17 +261,23 @@ def chunk_rows(batch_id: str, rows: Sequence[DecisionRow]) -> ColumnElement[bool
 
 
 def disclosures_draft(
-    conn: Connection, keys: Keys, sealed: LedgerDraft, chunk: int, rows: tuple[int, int]
+    conn: Connection,
+    keys: Keys,
+    sealed: LedgerDraft,
+    chunk: int,
+    rows: tuple[int, int],
+    written: Sealed = NOTHING_SEALED,
 ) -> LedgerDraft:
     """The ``disclosures`` entry of chunk ``chunk`` of a batch's seal (``sealed``: the
     seal's ``disclosures_sealed`` entry, whose object and actor it takes), binding the
-    batch's accounting rows ``rows`` (first, last row number) with their facts."""
+    batch's accounting rows ``rows`` (first, last row number) with their facts
+    (``written``: what the seal encrypted in them, as ``stream``'s ``sealed``)."""
     first, last = rows
     payload: dict[str, PayloadValue] = {"chunk": chunk, "first_row": first, "last_row": last}
     draft = replace(sealed, event_type=EVENT_DISCLOSURES, payload=payload)
     subjects = disclosure_subjects.c
     where = and_(subjects.batch_id == sealed.object_id, subjects.row_number.between(first, last))
-    return bind(conn, keys, draft, (DISCLOSURES, where))
+    return bind(conn, keys, draft, (DISCLOSURES, where), sealed=written)
 
 
 def released_draft(

@@ -48,7 +48,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator
 
-from taxmatch.contracts import Disposition, Outcome
 from taxmatch.errors import LedgerError, StoreError
 from taxmatch.ledger.chain import LEDGER_SCHEMA, LedgerEntry, canonical_payload
 
@@ -62,8 +61,6 @@ T = TypeVar("T", bound="DataclassInstance")
 CHUNK: Final = 10_000  # rows written, read or streamed at a time
 
 BATCH_STATUSES: frozenset[str] = frozenset({"queued", "running", "done", "failed"})
-_DISPOSITIONS = frozenset(d.value for d in Disposition)
-_OUTCOMES = frozenset(o.value for o in Outcome)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -347,16 +344,6 @@ def batch_from_row(row: Row[Any]) -> BatchRow:
     values = row._asdict()
     values["counts"] = json.loads(values["counts"])
     return BatchRow(**values)
-
-
-def decision_params(batch_id: str, row: DecisionRow) -> Params:
-    if row.batch_id != batch_id:
-        raise StoreError(f"decision row {row.row_number} belongs to another batch")
-    if row.disposition not in _DISPOSITIONS:
-        raise StoreError(f"decision row {row.row_number}: unknown disposition")
-    if row.outcome is not None and row.outcome not in _OUTCOMES:
-        raise StoreError(f"decision row {row.row_number}: unknown outcome")
-    return {name: getattr(row, name) for name in DecisionRow.__dataclass_fields__}
 
 
 def entry_params(entry: LedgerEntry) -> Params:

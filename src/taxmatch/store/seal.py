@@ -33,12 +33,20 @@ from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.store.ledger_bound import (
     DISCLOSURE_CHUNK,
     EVENT_DISCLOSURES_SEALED,
+    Sealed,
     disclosures_draft,
 )
-from taxmatch.store.models import SubjectRow, batches, check_aware, disclosure_subjects, dump_counts
+from taxmatch.store.models import (
+    Params,
+    SubjectRow,
+    batches,
+    check_aware,
+    disclosure_subjects,
+    dump_counts,
+)
 from taxmatch.store.state import StateStore
 from taxmatch.store.state_base import announce
-from taxmatch.store.subjects import subject_params
+from taxmatch.store.subjects import insert_subjects, subject_params
 
 SEALED = "done"  # the batch status set in the sealing transaction
 
@@ -99,13 +107,13 @@ def seal_batch(
                 if s.row_number <= last:
                     raise StoreError(f"disclosure {s.disclosure_id} is out of file order")
                 last = s.row_number
-            conn.execute(
-                disclosure_subjects.insert(),
-                [subject_params(batch_id, s, moment, keys) for s in subjects],
-            )
+            params = [subject_params(batch_id, s, moment, keys) for s in subjects]
+            insert_subjects(conn, params)
             chunks += 1
             rows = subjects[0].row_number, subjects[-1].row_number
-            state.append(conn, [disclosures_draft(conn, keys, sealed, chunks, rows)], moment)
+            written = _written(subjects, params)
+            drafts = [disclosures_draft(conn, keys, sealed, chunks, rows, written)]
+            state.append(conn, drafts, moment)
             made += len(subjects)
         total = {"disclosures": made, "chunks": chunks}
         head = state.append(conn, [replace(sealed, payload=total)], moment)[-1]
@@ -115,6 +123,15 @@ def seal_batch(
             .values(status=SEALED, counts=dump_counts(counts), finished_at=finished_at)
         )
     return announce(chunks + 2, head)
+
+
+def _written(subjects: Sequence[SubjectRow], params: Sequence[Params]) -> Sealed:
+    """What the seal encrypted in each subject row: (id, column) -> (stored, plaintext)."""
+    written: dict[tuple[str, str], tuple[str, str]] = {}
+    for s, stored in zip(subjects, params, strict=True):
+        written[s.disclosure_id, "tin"] = str(stored["tin"]), s.tin
+        written[s.disclosure_id, "relevance"] = str(stored["relevance"]), s.relevance
+    return written
 
 
 def _rechunked(disclosures: Iterable[DisclosureChunk]) -> Iterator[list[SubjectRow]]:

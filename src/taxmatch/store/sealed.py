@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import hmac
 import os
+from functools import lru_cache
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
@@ -35,11 +36,23 @@ def place(table: str, column: str, row_id: str) -> bytes:
     return f"{table}.{column}:{row_id}".encode()
 
 
+@lru_cache(maxsize=8)
+def _cipher(key: bytes) -> AESGCM:
+    """The AES-GCM cipher of a data key, made once (a seal encrypts two values a row)."""
+    return AESGCM(key)
+
+
+@lru_cache(maxsize=8)
+def _index_key(key: bytes) -> bytes:
+    """The blind index key derived from a data key."""
+    return hmac.new(key, _INDEX_LABEL, hashlib.sha256).digest()
+
+
 def seal(keys: Keys, value: str, where: bytes) -> str:
     """``value`` encrypted under the data key in use, bound to ``where``."""
     kid, key = keys.current("data")
     nonce = os.urandom(_NONCE_BYTES)
-    sealed = AESGCM(key).encrypt(nonce, value.encode("utf-8", "surrogatepass"), where)
+    sealed = _cipher(key).encrypt(nonce, value.encode("utf-8", "surrogatepass"), where)
     return f"{PREFIX}:{kid}:{base64.b64encode(nonce + sealed).decode('ascii')}"
 
 
@@ -54,7 +67,7 @@ def unseal(keys: Keys, token: str, where: bytes) -> str:
         raise StoreError(f"{label}: encrypted with data key {parts[1]}, not in the keyring")
     try:
         blob = base64.b64decode(parts[2], validate=True)
-        plain = AESGCM(key).decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], where)
+        plain = _cipher(key).decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], where)
     except (binascii.Error, ValueError, InvalidTag):
         raise StoreError(f"{label}: cannot be decrypted (altered, moved or wrong key)") from None
     return plain.decode("utf-8", "surrogatepass")
@@ -70,5 +83,4 @@ def blind_index(keys: Keys, value: str, key: bytes | None = None) -> str:
     """HMAC-SHA256 (hex) of ``value`` under the index key of the data key in use (or of
     the data key ``key``)."""
     key = key if key is not None else keys.current("data")[1]
-    index_key = hmac.new(key, _INDEX_LABEL, hashlib.sha256).digest()
-    return hmac.new(index_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(_index_key(key), value.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -12,9 +12,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any
 
-from sqlalchemy import Connection, Float, delete, func, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.engine import URL
 
 from taxmatch.errors import BatchNotFound, LedgerError, StoreError
@@ -28,6 +27,14 @@ from taxmatch.ledger.digest import (
 )
 from taxmatch.policy.coverage import BY_NAME, MEASURES
 from taxmatch.store.database import StateDatabase
+from taxmatch.store.decision_rows import (
+    FIELDS,
+    DecisionCells,
+    cells_of,
+    checked,
+    insert_decisions,
+    lines_of,
+)
 from taxmatch.store.keys import Keyring, Keys, ephemeral_keys
 from taxmatch.store.ledger_bound import (
     EVENT_COVERAGE_COUNTED,
@@ -38,7 +45,7 @@ from taxmatch.store.ledger_bound import (
     bind,
     chunk_rows,
 )
-from taxmatch.store.ledger_store import append_entries, digest_decisions
+from taxmatch.store.ledger_store import append_entries
 from taxmatch.store.models import (
     CHUNK,
     BatchRow,
@@ -47,7 +54,6 @@ from taxmatch.store.models import (
     SubjectRow,
     batch_from_row,
     batches,
-    decision_params,
     decisions,
     disclosure_subjects,
     from_row,
@@ -58,6 +64,8 @@ from taxmatch.store.models import (
     upsert,
 )
 from taxmatch.store.subjects import subject_params
+
+_OUTCOME, _ROW = FIELDS.index("outcome"), FIELDS.index("row_number")
 
 
 class StateBase(StateDatabase):
@@ -115,9 +123,9 @@ class StateBase(StateDatabase):
         written = 0
         iterator = iter(rows)
         while chunk := list(islice(iterator, CHUNK)):
-            params = [decision_params(batch_id, row) for row in chunk]
+            cells = [checked(batch_id, cells_of(row)) for row in chunk]
             with self.writing("write_decisions", StoreError) as conn:
-                written += insert_decisions(conn, params)
+                written += insert_decisions(conn, cells)
         return written
 
     def count_decisions(self, batch_id: str) -> int:
@@ -163,20 +171,52 @@ class StateBase(StateDatabase):
         drafts: Sequence[LedgerDraft] = (),
         actor: str = "system",
         origin: str = "store",
+        also: DecisionsDigest | None = None,
     ) -> str:
         """One chunk of a batch, atomically: its decision rows, its disclosure subjects, the
         ledger ``drafts`` (one per disclosure) and a ``decisions`` entry carrying the
         chunk's row range, count and digest (``taxmatch.ledger.digest``). The new head.
+        ``also``: a running digest (a batch's, over all its chunks) that takes the chunk's
+        lines too.
 
         Rows already stored are kept (idempotent on batch and row); the digest is of the
         rows given, so ``ledger verify`` fails if the stored ones differ.
         """
+        cells = [cells_of(row) for row in rows]
+        return self.record_cells(
+            batch_id,
+            cells,
+            chunk=chunk,
+            subjects=subjects,
+            drafts=drafts,
+            actor=actor,
+            origin=origin,
+            also=also,
+        )
+
+    def record_cells(
+        self,
+        batch_id: str,
+        rows: Sequence[DecisionCells],
+        *,
+        chunk: int,
+        subjects: Sequence[SubjectRow] = (),
+        drafts: Sequence[LedgerDraft] = (),
+        actor: str = "system",
+        origin: str = "store",
+        also: DecisionsDigest | None = None,
+    ) -> str:
+        """``record_decisions`` of rows given as ``DecisionCells`` (a batch run's)."""
         if not rows:
             raise StoreError("record_decisions needs at least one row")
-        params = [decision_params(batch_id, row) for row in rows]
+        for cells in rows:
+            checked(batch_id, cells)
         digest = DecisionsDigest()
-        digest_decisions(digest, rows)
-        counts = Counter(row.outcome or "REJECTED" for row in rows)
+        lines = lines_of(rows)
+        digest.add_lines(lines)
+        if also is not None:
+            also.add_lines(lines)
+        counts = Counter(cells[_OUTCOME] or "REJECTED" for cells in rows)
         entry = LedgerDraft(
             EVENT_DECISIONS, actor, origin, True, batch_id, chunk_payload(chunk, digest, counts)
         )
@@ -184,7 +224,7 @@ class StateBase(StateDatabase):
         with self.writing("record_decisions") as conn:
             if not has_row(conn, batches.c.batch_id, batch_id):
                 raise BatchNotFound(f"batch {batch_id} not found")
-            insert_decisions(conn, params)
+            insert_decisions(conn, rows)
             if subjects:  # a batch run's subjects are written and bound when it is sealed
                 keys = self.keys
                 conn.execute(
@@ -193,7 +233,8 @@ class StateBase(StateDatabase):
                     ),
                     [subject_params(batch_id, s, moment, keys) for s in subjects],
                 )
-                entry = bind(conn, keys, entry, (SUBJECTS, chunk_rows(batch_id, rows)))
+                numbers = [int(cells[_ROW]) for cells in rows]
+                entry = bind(conn, keys, entry, (SUBJECTS, chunk_rows(batch_id, numbers)))
             written = self.append(conn, [*drafts, entry], moment)
         return announce(len(written), written[-1])
 
@@ -248,63 +289,6 @@ class StateBase(StateDatabase):
                 conn.execute(table.insert(), values)
             where = table.c.batch_id == batch_id
             self.append(conn, [bind(conn, self.keys, draft, (view, where))])
-
-
-def insert_decisions(conn: Connection, params: Sequence[Params]) -> int:
-    """Insert decision rows, keeping any already stored; how many were new."""
-    if conn.dialect.name == "postgresql":
-        return _copy_decisions(conn, params)
-    # SQLite: the driver's executemany of one prepared statement (every column is text or
-    # a number; a score may come as a Decimal, from the exact matcher's SQL, and is bound
-    # as the float the column holds); what is new from the connection's count of changed
-    # rows, since an ignored conflict changes none.
-    names = [column.name for column in decisions.columns]
-    floats = {column.name for column in decisions.columns if isinstance(column.type, Float)}
-    marks = ", ".join("?" for _ in names)
-    raw: Any = conn.connection.dbapi_connection
-    before = int(raw.total_changes)
-    cursor = raw.cursor()
-    try:
-        cursor.executemany(
-            f"INSERT INTO decisions ({', '.join(names)}) VALUES ({marks}) "
-            "ON CONFLICT (batch_id, row_number) DO NOTHING",
-            [tuple(_bindable(row[n], n in floats) for n in names) for row in params],
-        )
-    finally:
-        cursor.close()
-    return int(raw.total_changes) - before
-
-
-def _bindable(value: Any, is_float: bool) -> Any:
-    return float(value) if is_float and value is not None else value
-
-
-def _copy_decisions(conn: Connection, params: Sequence[Params]) -> int:
-    """PostgreSQL bulk path, several times faster than multi-row INSERT for millions of
-    rows: COPY into a temporary table, then insert what is new. A psycopg error is reduced
-    to its type and SQLSTATE (never a row's values)."""
-    import psycopg
-
-    names = [column.name for column in decisions.columns]
-    column_list = ", ".join(f'"{name}"' for name in names)
-    conn.exec_driver_sql(
-        "CREATE TEMP TABLE decisions_in (LIKE decisions INCLUDING DEFAULTS) ON COMMIT DROP"
-    )
-    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(f"COPY decisions_in ({column_list}) FROM STDIN") as copy:
-            for row in params:
-                copy.write_row([row[name] for name in names])
-    except psycopg.Error as exc:
-        detail = f"{type(exc).__name__}, SQLSTATE {exc.sqlstate}"
-        raise StoreError(f"write_decisions failed ({detail})") from None
-    finally:
-        cursor.close()
-    inserted = conn.exec_driver_sql(
-        f"INSERT INTO decisions ({column_list}) SELECT {column_list} FROM decisions_in "
-        "ON CONFLICT (batch_id, row_number) DO NOTHING"
-    )
-    return int(inserted.rowcount)
 
 
 def announce(count: int, head: LedgerEntry) -> str:

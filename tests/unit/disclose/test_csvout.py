@@ -182,3 +182,33 @@ def test_formula_values_read_then_written_are_neutralised(tmp_path: Path) -> Non
     assert again.fields["first_name"] == '\'=HYPERLINK("x")'
     assert again.fields["city"] == "'@x"
     assert again.fields["request_id"] == "request_id"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(st.lists(CELL | st.just("\udc80x"), min_size=2, max_size=2), max_size=8),
+    cut=st.integers(0, 8),
+)
+def test_write_many_writes_the_bytes_write_does(
+    rows: list[list[str | int | float | None]], cut: int
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        one, many = Path(tmp) / "one.csv", Path(tmp) / "many.csv"
+        with SafeCsvWriter(one, ["a", "b"]) as writer:
+            for row in rows:
+                writer.write(row)
+        with SafeCsvWriter(many, ["a", "b"]) as writer:
+            writer.write_many(rows[:cut])
+            writer.write_many([])
+            writer.write_many(rows[cut:])
+            assert writer.rows == len(rows)
+        assert many.read_bytes() == one.read_bytes()
+
+
+def test_write_many_checks_every_row_before_writing_any(tmp_path: Path) -> None:
+    path = tmp_path / "out.csv"
+    with SafeCsvWriter(path, ["a", "b"]) as writer:
+        with pytest.raises(ValueError, match="row has 1 cells"):
+            writer.write_many([["x", "y"], ["z"]])
+        assert writer.rows == 0
+    assert read_rows(path) == [["a", "b"]]

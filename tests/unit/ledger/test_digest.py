@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 
 import pytest
@@ -15,10 +16,14 @@ from taxmatch.ledger.digest import (
     HEAD_SCHEMA,
     DecisionsDigest,
     DecisionValues,
+    KeyedHasher,
     chunk_claim,
     chunk_payload,
     decision_line,
+    decision_lines,
     head_document,
+    json_line,
+    keyed_hash,
 )
 
 ROW: DecisionValues = (7, "REQ-7", "disclosed", "DISCLOSED", "", "", "DABC", 0.9993, "ab" * 32)
@@ -156,3 +161,49 @@ def test_entry_bytes_are_the_sorted_json_document(
     }
     expected = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     assert canonical_bytes(seq, recorded_at, draft, prev) == expected.encode("ascii")
+
+
+@given(st.lists(st.tuples(rows, _maybe), max_size=6))
+def test_decision_lines_are_the_lines_of_each_row(
+    items: list[tuple[DecisionValues, str | None]],
+) -> None:
+    lines = decision_lines(items)
+    assert lines.data == b"".join(decision_line(values, statute) for values, statute in items)
+    assert lines.rows == len(items)
+    one_by_one, at_once = DecisionsDigest(), DecisionsDigest()
+    for values, statute in items:
+        one_by_one.add(values, statute)
+    at_once.add_lines(lines)
+    assert at_once.hexdigest() == one_by_one.hexdigest()
+    assert (at_once.rows, at_once.first_row, at_once.last_row) == (
+        one_by_one.rows,
+        one_by_one.first_row,
+        one_by_one.last_row,
+    )
+
+
+_cells = st.lists(st.none() | st.booleans() | st.integers() | st.floats() | st.text(), max_size=12)
+
+
+@given(_cells)
+def test_json_line_is_compact_ascii_json(cells: list[object]) -> None:
+    expected = json.dumps(cells, ensure_ascii=True, separators=(",", ":")) + "\n"
+    assert json_line(cells) == expected.encode("ascii")
+
+
+@given(st.binary(min_size=16, max_size=64), st.lists(st.text(), min_size=1, max_size=8))
+def test_keyed_hasher_is_the_hmac_of_the_values_as_a_json_array(
+    key: bytes, values: list[str]
+) -> None:
+    message = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    try:
+        data = message.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: neither can hash it
+        with pytest.raises(UnicodeEncodeError):
+            KeyedHasher(key)(*values)
+        return
+    expected = hmac.new(key, data, hashlib.sha256).hexdigest()
+    hasher = KeyedHasher(key)
+    assert hasher(*values) == expected
+    assert hasher(*values) == expected  # the keyed state is reused, not consumed
+    assert keyed_hash(key, *values) == expected

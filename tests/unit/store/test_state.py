@@ -24,8 +24,9 @@ from taxmatch.errors import BatchNotFound, StoreError, StoreMissing
 from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.store import state_base
 from taxmatch.store.database import keyring_for
+from taxmatch.store.decision_rows import decision_params
 from taxmatch.store.migrations import MIGRATIONS_DIR, guard
-from taxmatch.store.models import batch_params, batches, decision_params, decisions, metadata
+from taxmatch.store.models import batch_params, batches, decisions, metadata
 from taxmatch.store.state import STATE_FILE, BatchRow, DecisionRow, StateStore
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
