@@ -239,17 +239,16 @@ def build_person_tables(con: duckdb.DuckDBPyConnection) -> None:
                         -- state, or with a mistyped one, is the same door, not another
                         arg_max({'city': city, 'state': state, 'line1': line1},
                                 (coalesce(city, '') <> '' AND coalesce(state, '') <> '',
-                                 n_town, tax_year, city, state, line1)) AS town,
-                        min(tax_year) AS first_year, max(tax_year) AS last_year,
-                        count(*)::BIGINT AS n_filings,
-                        CAST(bit_count(bit_or(CAST(1 AS HUGEINT)
-                             << CAST(((tax_year % 127) + 127) % 127 AS HUGEINT))) AS BIGINT)
-                          AS n_years
+                                 n, y1, city, state, line1)) AS town,
+                        min(y0) AS first_year, max(y1) AS last_year,
+                        sum(n)::BIGINT AS n_filings,
+                        CAST(bit_count(bit_or(years)) AS BIGINT) AS n_years
                  FROM (SELECT person_id, house_number, street, unit, po_box, zip5, city,
-                              state, line1, tax_year,
-                              count(*) OVER (PARTITION BY person_id, house_number, street,
-                                             unit, po_box, zip5, city, state) AS n_town
-                       FROM filings)
+                              state, line1, count(*) AS n, min(tax_year) AS y0,
+                              max(tax_year) AS y1,
+                              bit_or(CAST(1 AS HUGEINT)
+                                << CAST(((tax_year % 127) + 127) % 127 AS HUGEINT)) AS years
+                       FROM filings GROUP BY ALL)
                  GROUP BY person_id, house_number, street, unit, po_box, zip5)"""
     )
     for col in ("first_name", "last_name"):
