@@ -19,6 +19,7 @@ class Request(NamedTuple):
     suffix: str | None
     date_of_birth: dt.date | None
     tax_periods: tuple[int, ...]
+    unit: str | None = None
 
     @property
     def last_key(self) -> str | None:
@@ -57,6 +58,7 @@ class Address(NamedTuple):
     line1: str | None
     n_years: int | None
     support: int | None  # filings by anyone at this address
+    n_filings: int | None  # the person's own filings at this address
     last_year: int | None
 
     @property

@@ -6,8 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from taxmatch.match.evidence import Address, Evidence, Filing, Place
-from taxmatch.match.similarity import distance, jaro_winkler, same, sql_and, sql_or, zip_typo
-from taxmatch.match.thresholds import MAX_SLIP_SUPPORT, MEND_SIMILAR, ZIP_CONSENSUS_YEARS
+from taxmatch.match.similarity import distance, jaro_winkler, other_zip, same, sql_and, sql_or
+from taxmatch.match.thresholds import (
+    CITY_JW,
+    MAX_SLIP_SUPPORT,
+    MEND_SIMILAR,
+    ZIP_CONSENSUS_OTHERS,
+    ZIP_CONSENSUS_YEARS,
+)
 
 
 def text_order(*values: str | None) -> tuple[tuple[bool, str], ...]:
@@ -35,11 +41,12 @@ def _mends(
       other years or that others share.
     A typo or one-off must be the person's own or their household's (``shared``: every
     other filer at the slip filed at ``a`` too) and the slip no real, busy address;
-    - a ZIP typo (``zip_slip``) on an address filed one year, where the person filed the
-      same house, street and town in at least ``ZIP_CONSENSUS_YEARS`` other years."""
+    - a ZIP slip (``zip_slip``) on an address filed one year, where the person filed the
+      same house, street and town in another ZIP in at least ``ZIP_CONSENSUS_YEARS``
+      other years, or in one where others file too (``_others_file``)."""
     if years == 1 and zip_slip(a, slip):
-        strong = (a.n_years or 0) >= ZIP_CONSENSUS_YEARS
-        return strong and support <= MAX_SLIP_SUPPORT and shared(a)
+        agreed = (a.n_years or 0) >= ZIP_CONSENSUS_YEARS or _others_file(a)
+        return agreed and support <= MAX_SLIP_SUPPORT and shared(a)
     if not (same(a.zip5, slip.zip5) and (a.house_number or a.po_box)) or a.key == slip.key:
         return False
     same_place = sql_and(
@@ -73,6 +80,20 @@ def _mends(
     return (typo or _one_off(a, slip, years)) and support <= MAX_SLIP_SUPPORT and shared(a)
 
 
+def _others_file(a: Address) -> bool:
+    """Others file at ``a`` (``ZIP_CONSENSUS_OTHERS`` filings or more besides the
+    person's): a real address, not the person's slip. One is not enough: a joint return
+    carries the person's address, slip and all, for a second filer."""
+    return (a.support or 0) - (a.n_filings or 0) >= ZIP_CONSENSUS_OTHERS
+
+
+def _zip_doubt(slip: Filing, evidence: Evidence, support: int) -> bool:
+    """The slip, filed one year, is a door the person also filed under another ZIP:
+    which ZIP is right the history does not say. A busy slip (more than
+    ``MAX_SLIP_SUPPORT`` filings) is a real address."""
+    return support <= MAX_SLIP_SUPPORT and any(zip_slip(a, slip) for a in evidence.addresses)
+
+
 def _house_slip_tie(slip: Filing, evidence: Evidence, support: int) -> bool:
     """The slip, filed one year, is a house number one character from another address of
     the person's on the same street and ZIP, filed no more often: a typo, or a move two
@@ -94,16 +115,17 @@ def _house_slip_tie(slip: Filing, evidence: Evidence, support: int) -> bool:
 
 
 def zip_slip(a: Address, slip: Filing) -> bool:
-    """``a`` is the slip's house number, street, unit, city and state in a ZIP a typo away
-    (``zip_typo``): the same door, so a typo in the ZIP, not a move."""
+    """``a`` is the slip's house number, street, unit, town (the same city, or one
+    mistyped: ``CITY_JW``) and state in another ZIP (``other_zip``): the same door, so a
+    slip in the ZIP, not a move."""
     return (
         bool(a.house_number)
-        and zip_typo(a.zip5, slip.zip5)
+        and other_zip(a.zip5, slip.zip5)
         and same(a.house_number, slip.house_number)
         and same(a.street, slip.street)
         and same(a.po_box, slip.po_box)
         and (same(a.unit, slip.unit) or slip.unit == "")
-        and same(a.city, slip.city)
+        and (same(a.city, slip.city) or jaro_winkler(a.city, slip.city) >= CITY_JW)
         and same(a.state, slip.state)
     )
 
@@ -188,9 +210,7 @@ def _complete(slip: Filing, evidence: Evidence) -> Address | None:
     ]
     found = [a for a in complete if jaro_winkler(a.line1, slip.line1) >= MEND_SIMILAR]
     if not found:
-        parts = [a for a in complete if _part_of(a, slip)]
-        # Two house numbers on the street the slip names: which one is not said.
-        found = parts if len({(a.house_number, a.street) for a in parts}) == 1 else []
+        found = _one_door([a for a in complete if _part_of(a, slip)])
     return min(
         found,
         default=None,
@@ -200,6 +220,26 @@ def _complete(slip: Filing, evidence: Evidence) -> Address | None:
             text_order(a.line1, a.unit, a.city, a.state, a.zip5, a.house_number, a.street),
         ),
     )
+
+
+def _one_door(parts: list[Address]) -> list[Address]:
+    """The addresses a partial slip fits (``_part_of``) if they are one door: one house
+    number and street, or one house number on a street the person filed in more years
+    than each mistyped form of it (``MEND_SIMILAR``), which then give way to it. Two
+    house numbers, or two streets neither of which is the other's typo: which one is not
+    said (none)."""
+    if len({(a.house_number, a.street) for a in parts}) <= 1:
+        return parts
+    top = min(parts, key=lambda a: (_descending(a.n_years), text_order(a.street)))
+    door = [a for a in parts if same(a.street, top.street)]
+    typos = all(
+        same(a.house_number, top.house_number)
+        and jaro_winkler(a.street, top.street) >= MEND_SIMILAR
+        and (a.n_years or 0) < (top.n_years or 0)
+        for a in parts
+        if a not in door
+    )
+    return door if typos and all(same(a.house_number, top.house_number) for a in door) else []
 
 
 def _part_of(a: Address, slip: Filing) -> bool:
@@ -242,14 +282,13 @@ def place(slip: Filing, evidence: Evidence) -> Place:
         usable is True
         and consensus is None
         and years == 1
-        and (
-            any(zip_slip(a, slip) for a in evidence.addresses)
-            or _house_slip_tie(slip, evidence, support)
-        )
+        and (_zip_doubt(slip, evidence, support) or _house_slip_tie(slip, evidence, support))
     )
     if usable is True:
         line1 = slip.line1 if consensus is None or consensus.line1 is None else consensus.line1
-        city, state = slip.city, slip.state
+        # A mended ZIP takes the town filed with it (the slip's city may be mistyped too).
+        town = slip if consensus is None or consensus.zip5 == slip.zip5 else consensus
+        city, state = town.city, town.state
         zip5 = slip.zip5 if consensus is None else consensus.zip5
     elif complete is None:
         line1 = city = state = zip5 = None

@@ -20,7 +20,7 @@ from taxmatch.match.evidence import (
     Request,
 )
 from taxmatch.match.mend import place, text_order
-from taxmatch.match.similarity import distance, jaro_winkler, same, zip_typo
+from taxmatch.match.similarity import jaro_winkler, one_typo, same, zip_typo
 from taxmatch.match.thresholds import DOB_WINDOW_DAYS, NO_RIVAL_BITS, NO_RIVAL_WEIGHT, STREET_JW
 
 
@@ -64,8 +64,9 @@ def first_name_agrees(request: Request, names: Iterable[Name], nicknames: Sequen
 def address_corroborated(request: Request, addresses: Iterable[Address]) -> bool:
     """The requester's address is in the person's address history: the same house number
     on the same street (or a street at least ``STREET_JW``), one mistyped house-number
-    character on exactly the same street, or the same PO box, in the same ZIP; or exactly
-    the same house number and street in a ZIP a typo away (``zip_typo``)."""
+    character or two swapped neighbours (``one_typo``) on exactly the same street, or the
+    same PO box, in the same ZIP; or exactly the same house number and street in a ZIP a
+    typo away (``zip_typo``)."""
     house, street, zip5, box = request.house_number, request.street, request.zip5, request.po_box
     for a in addresses:
         if (
@@ -82,7 +83,7 @@ def address_corroborated(request: Request, addresses: Iterable[Address]) -> bool
                 a.house_number == house
                 and (same(a.street, street) or jaro_winkler(a.street, street) >= STREET_JW)
             )
-            or (distance(a.house_number, house) == 1 and same(a.street, street))
+            or (one_typo(a.house_number, house) and same(a.street, street))
         ):
             return True
         if box and a.po_box == box:
@@ -138,6 +139,26 @@ def unit_missing(
     )
 
 
+def door_in_doubt(request: Request, found: Place, addresses: Iterable[Address]) -> bool:
+    """The requester names the door to be disclosed (house number, street, ZIP) but not as
+    the filing has it, and the file cannot say which side slipped: a unit the requester
+    gives and the filing lacks, or a house number one typo off (``one_typo``) at an
+    address the person filed one year only and nobody else files at, where the person
+    never filed the requester's house number. An officer looks."""
+    house = found.house_number
+    if not (house and same(found.street, request.street) and same(found.zip5, request.zip5)):
+        return False
+    if house == request.house_number:
+        return bool(request.unit) and found.unit == ""
+    if not one_typo(house, request.house_number):
+        return False
+    on_street = [a for a in addresses if same(a.street, found.street) and same(a.zip5, found.zip5)]
+    if any(same(a.house_number, request.house_number) for a in on_street):
+        return False  # the requester's door is the person's too: another address
+    filed = [a for a in on_street if same(a.house_number, house)]
+    return all((a.n_years or 0) <= 1 and (a.support or 0) <= 1 for a in filed)
+
+
 def judge(
     row_number: int,
     request: Request,
@@ -154,7 +175,9 @@ def judge(
     found = None if latest is None else place(latest, evidence)
     usable = True
     if found is not None:
-        missing = unit_missing(found, evidence.units_at)
+        missing = unit_missing(found, evidence.units_at) or door_in_doubt(
+            request, found, evidence.addresses
+        )
         usable = not missing if found.usable is None else found.usable and not missing
     return Outcome(
         row_number=row_number,

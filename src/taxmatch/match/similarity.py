@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 from taxmatch.match.thresholds import ZIP_SLIP_DIGITS
 
@@ -18,6 +18,13 @@ def jaro_winkler(a: str | None, b: str | None) -> float:
 
 def levenshtein(a: str, b: str) -> int:
     return int(Levenshtein.distance(a, b))
+
+
+def other_zip(a: str | None, b: str | None) -> bool:
+    """Two different ZIPs of one length (however many digits apart)."""
+    if not a or not b:
+        return False
+    return a != b and len(a) == len(b)
 
 
 def zip_typo(a: str | None, b: str | None) -> bool:
@@ -51,3 +58,11 @@ def distance(a: str | None, b: str | None) -> int | None:
     if a is None or b is None:
         return None
     return levenshtein(a, b)
+
+
+def one_typo(a: str | None, b: str | None) -> bool:
+    """One character inserted, dropped, changed, or two neighbours swapped (``3019`` and
+    ``3109``): the optimal string alignment distance is 1. False when either is missing."""
+    if a is None or b is None:
+        return False
+    return int(OSA.distance(a, b)) == 1

@@ -41,10 +41,14 @@ MEND_SIMILAR = 0.85
 MAX_SLIP_SUPPORT = 50
 # Two ZIPs at most ``ZIP_SLIP_DIGITS`` digits apart are one ZIP mistyped
 # (``similarity.zip_typo``) where the house number and street are the same: a requester's
-# address corroborates such a filing, and a ZIP on the latest filing gives way to the ZIP
-# the person filed the same door with in at least ``ZIP_CONSENSUS_YEARS`` other years.
+# address corroborates such a filing. The custodian's own record is held to the door, not
+# the digits: a ZIP on a latest filing made one year at a door (house number, street,
+# unit, town) the person filed under another ZIP gives way to that ZIP when the person
+# filed it in at least ``ZIP_CONSENSUS_YEARS`` other years (``mend.zip_slip``), or in a
+# year where others filed it at least ``ZIP_CONSENSUS_OTHERS`` times.
 ZIP_SLIP_DIGITS = 2
 ZIP_CONSENSUS_YEARS = 2
+ZIP_CONSENSUS_OTHERS = 2
 
 # --- ranking persons -----------------------------------------------------------------------
 # A margin wider than this many bits means there was no runner-up person.

@@ -377,20 +377,29 @@ def salvage_address(
 ) -> Address:
     """What a master-file address that ``parse_address`` refuses still says, field by field.
 
-    The street line is kept folded as filed, with no house number, so it neither
-    corroborates a request nor counts as deliverable; the unit, city, state and ZIP are
-    standardised on their own where they can be, and empty where they cannot.
+    A street line that parses on its own (another field is refused: no city, an unknown
+    state, a malformed ZIP) keeps its house number, street, unit or PO box: the door is
+    the filer's own and corroborates a request, though the address, lacking a part, is
+    not deliverable as it stands. A line that does not parse is kept folded as filed,
+    with no house number, so it neither corroborates a request nor counts as
+    deliverable. The unit, city, state and ZIP are standardised on their own where they
+    can be, and empty where they cannot.
     """
-    line = " ".join(line_tokens(street_address))
     unit_text = _parse_unit(unit)
     city_text, city_problem = _parse_city(city)
     state_code, _ = _parse_state(state)
     zip5, _ = _parse_zip(zip_code)
+    parsed = _parse_line(street_address)
+    if not parsed.problems and not (parsed.unit and unit_text and parsed.unit != unit_text):
+        house, street, box = parsed.house, parsed.street, parsed.po_box
+        unit_text = parsed.unit or unit_text
+    else:
+        house, street, box = "", " ".join(line_tokens(street_address)), ""
     return Address(
-        house_number="",
-        street=line,
+        house_number=house,
+        street=street,
         unit=unit_text,
-        po_box="",
+        po_box=box,
         city=city_text if city_problem is None else fold(city),
         state=state_code,
         zip5=zip5,

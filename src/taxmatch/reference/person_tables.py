@@ -227,21 +227,29 @@ def build_person_tables(con: duckdb.DuckDBPyConnection) -> None:
     # one person's filings at one address span 127 years): count(DISTINCT) costs double.
     con.execute(
         """CREATE TABLE person_addresses AS
-           SELECT person_id, house_number, street, unit, po_box, latest.city AS city,
-                  latest.state AS state, zip5, latest.line1 AS line1,
+           SELECT person_id, house_number, street, unit, po_box, town.city AS city,
+                  town.state AS state, zip5, town.line1 AS line1,
                   first_year, last_year, n_years, n_filings,
                   -- filings by anyone at this address: a one-off slip has 1
                   sum(n_filings) OVER (PARTITION BY house_number, street, unit, po_box, zip5)
                     ::BIGINT AS support
            FROM (SELECT person_id, house_number, street, unit, po_box, zip5,
+                        -- the town the person filed this door with most (the latest on a
+                        -- tie), from filings that name one: a filing without a city or
+                        -- state, or with a mistyped one, is the same door, not another
                         arg_max({'city': city, 'state': state, 'line1': line1},
-                                (tax_year, city, state, line1)) AS latest,
-                        min(tax_year) AS first_year, max(tax_year) AS last_year,
-                        count(*)::BIGINT AS n_filings,
-                        CAST(bit_count(bit_or(CAST(1 AS HUGEINT)
-                             << CAST(((tax_year % 127) + 127) % 127 AS HUGEINT))) AS BIGINT)
-                          AS n_years
-                 FROM filings GROUP BY person_id, house_number, street, unit, po_box, zip5)"""
+                                (coalesce(city, '') <> '' AND coalesce(state, '') <> '',
+                                 n, y1, city, state, line1)) AS town,
+                        min(y0) AS first_year, max(y1) AS last_year,
+                        sum(n)::BIGINT AS n_filings,
+                        CAST(bit_count(bit_or(years)) AS BIGINT) AS n_years
+                 FROM (SELECT person_id, house_number, street, unit, po_box, zip5, city,
+                              state, line1, count(*) AS n, min(tax_year) AS y0,
+                              max(tax_year) AS y1,
+                              bit_or(CAST(1 AS HUGEINT)
+                                << CAST(((tax_year % 127) + 127) % 127 AS HUGEINT)) AS years
+                       FROM filings GROUP BY ALL)
+                 GROUP BY person_id, house_number, street, unit, po_box, zip5)"""
     )
     for col in ("first_name", "last_name"):
         # ``tf`` as briefed; ``tf_<col>`` is the column Splink's tf lookup reads.

@@ -55,10 +55,11 @@ SCHEMAS: dict[str, pa.Schema] = {
     "r.person_names": pa.schema([("person_id", _S), ("first_name", _S), ("last_key", _S)]),
     "r.filings": pa.schema([("person_id", _S), ("tax_year", _I), *_ADDRESS, ("phone", _S)]),
     "r.person_addresses": pa.schema([("person_id", _S), *_ADDRESS, ("last_year", _I),
-                                     ("n_years", _L), ("support", _L)]),
+                                     ("n_years", _L), ("support", _L), ("n_filings", _L)]),
     "valid": pa.schema([("row_number", _L), ("first_name", _S), ("last_name", _S),
                         ("tax_periods", pa.list_(_I)), ("house_number", _S), ("street", _S),
-                        ("zip5", _S), ("po_box", _S), ("suffix", _S), ("date_of_birth", _D)]),
+                        ("zip5", _S), ("po_box", _S), ("suffix", _S), ("date_of_birth", _D),
+                        ("unit", _S)]),
     "nick": pa.schema([("first_name", _S), ("nicknames", pa.list_(_S))]),
     "pred": pa.schema([("unique_id_l", _S), ("unique_id_r", _S), ("match_weight", pa.float64()),
                        ("match_probability", pa.float64())]),
@@ -242,8 +243,8 @@ def _address(draw: st.DrawFn, base: Row | None = None) -> Row:
 @st.composite
 def _history(draw: st.DrawFn, pid: str, where: Row, years: list[int | None]) -> Row:
     """A ``person_addresses`` row: half the time as the snapshot derives it from the
-    filings (years filed there, the last of them), else drawn (NULL one time in seven);
-    support drawn, across the ``MAX_SLIP_SUPPORT`` limit now and then."""
+    filings (years filed there, the last of them, the filings), else drawn (NULL one time
+    in seven); support drawn, across the ``MAX_SLIP_SUPPORT`` limit now and then."""
     filed = sorted({y for y in years if y is not None})
     derived = bool(filed) and draw(st.booleans())
     return {
@@ -252,6 +253,9 @@ def _history(draw: st.DrawFn, pid: str, where: Row, years: list[int | None]) -> 
         "last_year": filed[-1] if derived else draw(st.sampled_from([*YEARS[-6:], None])),
         "n_years": len(filed) if derived else draw(st.sampled_from([1, 1, 2, 3, 4, 5, None])),
         "support": draw(_nullable(SUPPORTS)),
+        "n_filings": len([y for y in years if y is not None])
+        if derived
+        else draw(_nullable(SUPPORTS)),
     }
 
 
@@ -411,6 +415,7 @@ def _request(draw: st.DrawFn, row_number: int, pool: list[Row]) -> Row:
         "po_box": where["po_box"],
         "suffix": draw(_nullable(SUFFIXES)),
         "date_of_birth": draw(st.sampled_from(DOBS)),
+        "unit": where["unit"],
     }
 
 
@@ -434,7 +439,13 @@ def test_python_gives_the_sql_rows(
 
 
 def _where(
-    house: str, street: str, unit: str = "", *, po_box: str = "", zip5: str = "12345"
+    house: str,
+    street: str,
+    unit: str = "",
+    *,
+    po_box: str = "",
+    zip5: str = "12345",
+    city: str = "SPRINGFIELD",
 ) -> Row:
     line1 = f"{house} {street}".strip() or po_box
     return {
@@ -442,7 +453,7 @@ def _where(
         "street": street,
         "unit": unit,
         "po_box": po_box,
-        "city": "SPRINGFIELD",
+        "city": city,
         "state": "IL",
         "zip5": zip5,
         "line1": line1,
@@ -460,6 +471,7 @@ def _history_row(pid: str, where: Row, n_years: int, support: int, last_year: in
         "last_year": last_year,
         "n_years": n_years,
         "support": support,
+        "n_filings": n_years,
     }
 
 
@@ -486,6 +498,7 @@ def _valid(row_number: int, periods: list[int], where: Row) -> Row:
         "po_box": where["po_box"],
         "suffix": "",
         "date_of_birth": dt.date(1980, 3, 4),
+        "unit": where["unit"],
     }
 
 
@@ -628,7 +641,9 @@ _AT_TYPO = _history_row("H1", _where("12", "MAIN ST", zip5="12346"), 2, 2, 2023)
         pytest.param(_zip_case(2, "12354", []), "12345", True, id="two digits swapped"),
         pytest.param(_zip_case(1, "12346", []), "12346", False, id="one year against one: review"),
         pytest.param(_zip_case(3, "12399", []), "12345", True, id="two digits apart"),
-        pytest.param(_zip_case(3, "12999", []), "12999", True, id="three digits apart: a move"),
+        pytest.param(_zip_case(3, "12999", []), "12345", True, id="three digits, the same door"),
+        pytest.param(_zip_case(3, "98765", []), "12345", True, id="every digit, the same door"),
+        pytest.param(_zip_case(1, "98765", []), "98765", False, id="far, one year against one"),
         pytest.param(_zip_case(3, "12346", [_AT_TYPO]), "12346", False, id="another files there"),
         pytest.param(
             _zip_case(3, "12346", [_AT_TYPO, _history_row("H1", _AT_HOME, 3, 3, 2022)]),
@@ -655,6 +670,55 @@ def test_a_zip_typo_on_the_latest_filing_is_mended_only_from_a_strong_consensus(
     assert recorded, "row 1: address_mended or mended_from"
 
 
+@pytest.mark.parametrize(
+    ("slip_city", "zip5", "mended"),
+    [
+        pytest.param("SPRINGFELD", "12345", True, id="the town mistyped too: one door"),
+        pytest.param("SHELBYVILLE", "12999", False, id="another town: a move"),
+    ],
+)
+def test_a_zip_slip_is_the_same_door_in_the_same_town(
+    con: duckdb.DuckDBPyConnection, slip_city: str, zip5: str, mended: bool
+) -> None:
+    home, slip = _where("12", "MAIN ST"), _where("12", "MAIN ST", zip5="12999", city=slip_city)
+    world = _one_person(
+        [*(_filing("P1", y, home) for y in (2020, 2021, 2022)), _filing("P1", 2023, slip)],
+        [_history_row("P1", home, 3, 3, 2022), _history_row("P1", slip, 1, 1, 2023)],
+        [2023],
+    )
+    (row,) = _compare(con, world, 0.9, 3.0)
+    town = "SPRINGFIELD" if mended else slip_city
+    as_expected = (row["zip5"], row["city"], row["address_usable"]) == (zip5, town, True)
+    assert as_expected, "row 1: zip5, city or address_usable"
+    assert (row["address_mended"] == "zip") is mended, "row 1: address_mended"
+
+
+@pytest.mark.parametrize(
+    ("home_support", "slip_support", "zip5", "usable"),
+    [
+        pytest.param(4, 1, "12345", True, id="one year at home, where others file: mended"),
+        pytest.param(2, 1, "12346", False, id="one other filing (a joint return): review"),
+        pytest.param(1, 1, "12346", False, id="one year against one: review"),
+        pytest.param(1, 51, "12346", True, id="a busy slip is a real address"),
+    ],
+)
+def test_a_zip_slip_against_one_year_at_home_is_mended_where_others_file_at_home(
+    con: duckdb.DuckDBPyConnection, home_support: int, slip_support: int, zip5: str, usable: bool
+) -> None:
+    home, slip = _where("12", "MAIN ST"), _where("12", "MAIN ST", zip5="12346")
+    world = _one_person(
+        [_filing("P1", 2022, home), _filing("P1", 2023, slip)],
+        [
+            _history_row("P1", home, 1, home_support, 2022),
+            _history_row("P1", slip, 1, slip_support, 2023),
+        ],
+        [2023],
+    )
+    (row,) = _compare(con, world, 0.9, 3.0)
+    as_expected = (row["zip5"], row["address_usable"]) == (zip5, usable)
+    assert as_expected, "row 1: zip5 or address_usable"
+
+
 def test_a_zip_is_never_mended_from_another_persons_filings(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
@@ -676,6 +740,10 @@ def test_a_zip_is_never_mended_from_another_persons_filings(
         pytest.param(_where("12", "MAIN ST", zip5="12346"), True, id="a ZIP typo"),
         pytest.param(_where("12", "MAIN ST", zip5="12399"), True, id="two ZIP digits"),
         pytest.param(_where("12", "MAIN ST", zip5="12999"), False, id="three ZIP digits"),
+        pytest.param(_where("21", "MAIN ST"), True, id="house digits swapped"),
+        pytest.param(_where("21", "MAIN SR"), False, id="house digits swapped, another street"),
+        pytest.param(_where("1", "MAIN ST"), True, id="a house digit dropped"),
+        pytest.param(_where("211", "MAIN ST"), False, id="two house edits"),
         pytest.param(_where("13", "MAIN ST", zip5="12346"), False, id="and a house typo"),
         pytest.param(_where("12", "MAIN SR", zip5="12346"), False, id="and a street typo"),
     ],
@@ -735,6 +803,56 @@ def test_a_latest_line_that_kept_part_of_an_address_is_completed_only_when_one_f
     (row,) = _compare(con, world, 0.9, 3.0)
     completed = (row["line1"], row["address_usable"]) == (line1, line1 is not None)
     assert completed, "row 1: line1 or address_usable"
+
+
+@pytest.mark.parametrize(
+    ("typo_years", "line1"),
+    [
+        pytest.param(1, "12 MAIN ST", id="the street mistyped once: one door"),
+        pytest.param(4, None, id="two spellings as often: not said"),
+    ],
+)
+def test_a_house_number_alone_completes_to_one_door_written_two_ways(
+    con: duckdb.DuckDBPyConnection, typo_years: int, line1: str | None
+) -> None:
+    home, typo, slip = _where("12", "MAIN ST"), _where("12", "MAIN SR"), _where("", "12")
+    world = _one_person(
+        [
+            _filing("P1", 2019, typo),
+            *(_filing("P1", y, home) for y in range(2020, 2024)),
+            _filing("P1", 2024, slip),
+        ],
+        [
+            _history_row("P1", home, 4, 4, 2023),
+            _history_row("P1", typo, typo_years, typo_years, 2019),
+            _history_row("P1", slip, 1, 1, 2024),
+        ],
+        [2024],
+    )
+    (row,) = _compare(con, world, 0.9, 3.0)
+    completed = (row["line1"], row["address_usable"]) == (line1, line1 is not None)
+    assert completed, "row 1: line1 or address_usable"
+
+
+@pytest.mark.parametrize(
+    ("request_at", "home_years", "usable"),
+    [
+        pytest.param(_where("12", "MAIN ST"), 1, True, id="the door as filed"),
+        pytest.param(_where("12", "MAIN ST", "APT 4"), 3, False, id="a unit the file lacks"),
+        pytest.param(_where("21", "MAIN ST"), 1, False, id="house digits swapped, filed once"),
+        pytest.param(_where("21", "MAIN ST"), 3, True, id="house digits swapped, filed 3 years"),
+    ],
+)
+def test_a_door_the_requester_names_otherwise_goes_to_review(
+    con: duckdb.DuckDBPyConnection, request_at: Row, home_years: int, usable: bool
+) -> None:
+    home = _where("12", "MAIN ST")
+    filings = [_filing("P1", 2023 - y, home) for y in range(home_years)]
+    world = _one_person(filings, [_history_row("P1", home, home_years, home_years, 2023)], [2023])
+    world.valid = [_valid(1, [2023], request_at)]
+    (row,) = _compare(con, world, 0.9, 3.0)
+    as_expected = (row["address_corroborated"], row["address_usable"]) == (True, usable)
+    assert as_expected, "row 1: address_corroborated or address_usable"
 
 
 def test_no_candidates_gives_the_defaults(con: duckdb.DuckDBPyConnection) -> None:

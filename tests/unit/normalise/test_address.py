@@ -536,14 +536,42 @@ def test_salvage_keeps_what_parses_of_a_refused_address() -> None:
     assert a.street_line == "5130 5202 MARKET POINT DR"
 
 
+@pytest.mark.parametrize(
+    ("street", "unit", "city", "state", "zip_code", "expected"),
+    [
+        # no city: the door is still the filer's own
+        ("600 Mcclain Ln", "", "", "WA", "98101", ("600", "MCCLAIN LN", "", "", "", "98101")),
+        # an unknown state, a unit on the line
+        ("12 Oak St Apt 4", "", "Seattle", "ZZ", "98101", ("12", "OAK ST", "APT 4", "", "SEATTLE")),
+        # a malformed ZIP, a PO box
+        ("PO Box 77", "", "Seattle", "WA", "9810", ("", "", "", "77", "SEATTLE", "")),
+    ],
+)
+def test_salvage_keeps_a_line_that_parses_when_another_field_is_refused(
+    street: str, unit: str, city: str, state: str, zip_code: str, expected: tuple[str, ...]
+) -> None:
+    assert parse_address(street, unit, city, state, zip_code).address is None
+    a = salvage_address(street, unit, city, state, zip_code)
+    assert (a.house_number, a.street, a.unit, a.po_box, a.city, a.zip5)[: len(expected)] == expected
+
+
+def test_salvage_keeps_no_house_number_when_the_units_disagree() -> None:
+    a = salvage_address("12 Oak St Apt 4", "Apt 5", "", "WA", "98101")
+    assert (a.house_number, a.street, a.unit) == ("", "12 OAK ST APT 4", "APT 5")
+
+
 @settings(max_examples=300, deadline=None)
 @given(field_text, field_text, field_text, field_text, field_text)
-def test_salvage_is_total_and_never_invents_a_house_number(
+def test_salvage_is_total_and_takes_a_house_number_only_from_a_line_that_parses(
     street: str, unit: str, city: str, state: str, zip_code: str
 ) -> None:
     a = salvage_address(street, unit, city, state, zip_code)
-    assert a.house_number == ""
-    assert a.po_box == ""
+    line = parse_line(street).address
+    if line is None:
+        assert a.house_number == ""
+        assert a.po_box == ""
+    else:
+        assert (a.house_number, a.po_box) in {(line.house_number, line.po_box), ("", "")}
     assert a.zip5 == "" or (len(a.zip5) == 5 and a.zip5.isdigit())
 
 

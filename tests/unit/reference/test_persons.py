@@ -38,6 +38,8 @@ class Row:
     suffix: str = ""
     dod: str = ""
     unit: str = ""
+    city: str = "SPRINGFIELD"
+    state: str = "IL"
 
     def csv(self) -> dict[str, str]:
         return {
@@ -46,8 +48,8 @@ class Row:
             "first_name": self.first,
             "last_name": self.last,
             "street_address": self.street,
-            "city": "SPRINGFIELD",
-            "state": "IL",
+            "city": self.city,
+            "state": self.state,
             "zip": self.zip,
             "middle_name": self.middle,
             "suffix": self.suffix,
@@ -381,6 +383,31 @@ def test_person_addresses_record_years(tmp_path: Path) -> None:
         "ORDER BY house_number"
     ).fetchall()
     assert got == [("12", 2019, 2022, 3, OAK), ("40", 2021, 2021, 1, ELM)]
+
+
+def test_a_filing_without_a_city_is_the_same_door_in_the_filed_town(tmp_path: Path) -> None:
+    # The latest return lost its city: its street line still parses, so it is the same
+    # door (it corroborates), and the address keeps the town the other returns name.
+    rows = [*years(ANNA, 2019, 2021), replace(ANNA, year=2022, city="")]
+    con = load(tmp_path, rows)
+    got = con.execute(
+        "SELECT house_number, street, city, state, n_years, last_year FROM person_addresses"
+    ).fetchall()
+    assert got == [("12", "OAK ST", "SPRINGFIELD", "IL", 4, 2022)]
+    filed = con.execute("SELECT house_number, city FROM filings WHERE tax_year = 2022").fetchall()
+    assert filed == [("12", "")]
+
+
+def test_a_door_keeps_the_town_filed_most_with_it(tmp_path: Path) -> None:
+    # The latest return at the door names another valid state (a slip): the door keeps
+    # the town of its other returns; the latest wins only on a tie.
+    rows = [*years(ANNA, 2019, 2021), replace(ANNA, year=2022, state="OK")]
+    con = load(tmp_path, rows)
+    got = con.execute("SELECT city, state, n_years FROM person_addresses").fetchall()
+    assert got == [("SPRINGFIELD", "IL", 4)]
+    tie = [replace(ANNA, year=2021), replace(ANNA, year=2022, city="CHATHAM")]
+    con = load(tmp_path, tie, "tie")
+    assert con.execute("SELECT city FROM person_addresses").fetchall() == [("CHATHAM",)]
 
 
 def test_modal_names_prefer_the_most_recent_on_a_tie(tmp_path: Path) -> None:
