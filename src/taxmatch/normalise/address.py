@@ -31,6 +31,7 @@ from taxmatch.normalise.address_line import (
     segment,
     usaddress_accepts,
 )
+from taxmatch.normalise.placeholder import is_placeholder
 from taxmatch.normalise.text import fold
 from taxmatch.normalise.usps import (
     CITY_WORDS,
@@ -74,44 +75,6 @@ class AddressParse:
     def is_missing(self) -> bool:
         """Every address field was empty: the request gave no address at all."""
         return bool(self.problems) and (STREET, AddressProblem.MISSING) in self.problems
-
-
-# --- placeholders ---------------------------------------------------------------------
-
-# Placeholder text, matched as whole words anywhere in a folded field: "UNKNOWN ADDRESS",
-# "DONT CARE 12345" and "123 N/A" are all placeholders, not addresses.
-_PLACEHOLDER_WORDS = frozenset(
-    {
-        "UNKNOWN", "UNK", "HOMELESS", "REFUSED", "DECLINED", "WITHHELD", "REDACTED", "TBD",
-        "TBA", "NONE", "NULL", "NIL", "NA", "UNAVAILABLE", "SAME", "ADDRESS", "PLACEHOLDER",
-        "DUMMY", "FAKE", "ASDF", "BLANK", "EMPTY", "UNSPECIFIED", "UNDISCLOSED",
-    }
-)  # fmt: skip
-_PLACEHOLDER_PHRASES = re.compile(
-    r"\b(?:FAILED TO PROVIDE|NOT PROVIDED|NOT GIVEN|NOT KNOWN|DONT CARE|DO NOT CARE|DONT KNOW"
-    r"|DO NOT KNOW|TO BE DETERMINED|N A|NOT APPLICABLE|NOT AVAILABLE|NO FIXED ABODE)\b"
-)
-# The last word of every phrase above: the phrase search runs only when one is present.
-_PHRASE_ENDS = frozenset(
-    {"PROVIDE", "PROVIDED", "GIVEN", "KNOWN", "CARE", "KNOW", "DETERMINED", "A", "APPLICABLE"}
-    | {"AVAILABLE", "ABODE"}
-)
-# A whole field that is one character repeated ("X", "0000", "AAAA"), outside ZIP.
-_REPEATED = re.compile(r"(.)\1*")
-
-
-def _is_placeholder(raw: str, folded: str, *, repeated: bool = True) -> bool:
-    """Placeholder text in a field; ``folded`` is the field after folding."""
-    if "?" in raw or not folded:
-        return True  # "?" anywhere, or text that is only punctuation ("-", "--")
-    words = folded.split()
-    if not _PLACEHOLDER_WORDS.isdisjoint(words) or "XXX" in folded:
-        return True
-    if not _PHRASE_ENDS.isdisjoint(words) and _PLACEHOLDER_PHRASES.search(folded):
-        return True
-    if not repeated or len(words) > 1:
-        return False
-    return (len(folded) >= 3 or folded == "X") and _REPEATED.fullmatch(folded) is not None
 
 
 # --- street line ----------------------------------------------------------------------
@@ -227,7 +190,7 @@ def _segment_line(line: str) -> _Line | _Segments:
     tokens = line_tokens(line)
     if not line.strip():
         return _fail(AddressProblem.NO_HOUSE_NUMBER, AddressProblem.NO_STREET)
-    if _is_placeholder(line, " ".join(tokens)):
+    if is_placeholder(line, " ".join(tokens)):
         return _fail(AddressProblem.PLACEHOLDER)
     if len(tokens) == 1 and _ZIP_LINE.fullmatch(tokens[0]):
         return _fail(AddressProblem.ZIP_ONLY)
@@ -280,7 +243,7 @@ def _accept(found: _Segments, use_fast: bool) -> _Line:
 def _parse_unit(raw: str) -> str:
     """The unit field's text: never a problem of its own (see ``parse_address``)."""
     # "N/A" in the unit field says "no unit"; the street line still has to stand.
-    if not raw.strip() or _is_placeholder(raw, fold(raw), repeated=False):  # "# 111" is one
+    if not raw.strip() or is_placeholder(raw, fold(raw), repeated=False):  # "# 111" is one
         return ""
     tokens = line_tokens(raw)
     # A unit in a shape Pub. 28 does not know ("APT NO 304", "OFFICE 3") is kept as
@@ -293,7 +256,7 @@ def _parse_city(raw: str) -> tuple[str, AddressProblem | None]:
     folded = fold(raw)
     if not raw.strip():
         return "", AddressProblem.NO_CITY
-    if _is_placeholder(raw, folded):
+    if is_placeholder(raw, folded):
         return "", AddressProblem.PLACEHOLDER
     if not any(c.isalpha() for c in folded):
         return "", AddressProblem.UNPARSEABLE
@@ -310,7 +273,7 @@ def _parse_state(raw: str) -> tuple[str, AddressProblem | None]:
         return compact, None
     if folded in STATE_NAMES:
         return STATE_NAMES[folded], None
-    if _is_placeholder(raw, folded):
+    if is_placeholder(raw, folded):
         return "", AddressProblem.PLACEHOLDER
     return "", AddressProblem.UNKNOWN_STATE
 
@@ -325,7 +288,7 @@ def _parse_zip(raw: str) -> tuple[str, AddressProblem | None]:
     m = _ZIP.fullmatch(text)
     if m is not None and m.group(1) not in _NOT_ZIPS:
         return m.group(1), None
-    if text and _is_placeholder(raw, fold(raw), repeated=False):
+    if text and is_placeholder(raw, fold(raw), repeated=False):
         return "", AddressProblem.PLACEHOLDER
     return "", AddressProblem.MALFORMED_ZIP
 
