@@ -173,7 +173,8 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
           SELECT b.*, v.tax_periods FROM collapse_best b JOIN collapse_part v USING (row_number)
         ),
         filed_rows AS MATERIALIZED (
-          SELECT jb.row_number, f.* FROM jb JOIN {ref}.filings f USING (person_id)
+          SELECT jb.row_number, jb.person_id, {", ".join(f"f.{c}" for c in Filing._fields)}
+          FROM jb JOIN {ref}.filings f USING (person_id)
           WHERE list_contains(jb.tax_periods, f.tax_year)
         ),
         own AS MATERIALIZED (
@@ -184,7 +185,8 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
           FROM filed_rows f
         ),
         near AS MATERIALIZED (
-          SELECT b.* FROM {ref}.person_addresses b
+          SELECT b.person_id, {", ".join(f"b.{c}" for c in _KEY)}, b.support
+          FROM {ref}.person_addresses b
           SEMI JOIN (SELECT {", ".join(building)} FROM own
                      UNION SELECT {", ".join(building)} FROM slips) k
             ON {_same("b", "k", building)}
