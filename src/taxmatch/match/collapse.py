@@ -162,43 +162,54 @@ def _add_best(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
 
 def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
     """``collapse_in``: one row per request of ``collapse_part`` with its best person's
-    evidence."""
-    filed_in_period = (
-        f"FROM jb JOIN {ref}.filings f USING (person_id) "
-        "WHERE list_contains(jb.tax_periods, f.tax_year)"
-    )
+    evidence. Each person table is read once or twice a window, whatever the size of the
+    snapshot's: the best persons' filings in the periods (``filed``), their addresses
+    (``own``), and every filer at a building of those addresses or filings (``near``),
+    which holds every row the neighbour, co-filer and unit checks can look at."""
+    building = ("house_number", "street", "zip5")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE collapse_in AS
         WITH jb AS (
           SELECT b.*, v.tax_periods FROM collapse_best b JOIN collapse_part v USING (row_number)
         ),
-        own AS (
+        filed_rows AS MATERIALIZED (
+          SELECT jb.row_number, jb.person_id, {", ".join(f"f.{c}" for c in Filing._fields)}
+          FROM jb JOIN {ref}.filings f USING (person_id)
+          WHERE list_contains(jb.tax_periods, f.tax_year)
+        ),
+        own AS MATERIALIZED (
           SELECT jb.row_number, a.* FROM jb JOIN {ref}.person_addresses a USING (person_id)
         ),
-        slips AS (
-          SELECT DISTINCT jb.row_number, jb.person_id, {", ".join(f"f.{c}" for c in _KEY)}
-          {filed_in_period}
+        slips AS MATERIALIZED (
+          SELECT DISTINCT f.row_number, f.person_id, {", ".join(f"f.{c}" for c in _KEY)}
+          FROM filed_rows f
+        ),
+        near AS MATERIALIZED (
+          SELECT b.person_id, {", ".join(f"b.{c}" for c in _KEY)}, b.support
+          FROM {ref}.person_addresses b
+          SEMI JOIN (SELECT {", ".join(building)} FROM own
+                     UNION SELECT {", ".join(building)} FROM slips) k
+            ON {_same("b", "k", building)}
         ),
         neighbours AS (
           SELECT s.row_number, {", ".join(f"s.{c}" for c in _KEY)}, o.person_id AS other
           FROM slips s
-          LEFT JOIN {ref}.person_addresses m ON m.person_id = s.person_id AND {_same("m", "s")}
-          JOIN {ref}.person_addresses o ON {_same("o", "s")} AND o.person_id <> s.person_id
+          LEFT JOIN near m ON m.person_id = s.person_id AND {_same("m", "s")}
+          JOIN near o ON {_same("o", "s")} AND o.person_id <> s.person_id
           WHERE coalesce(m.support, 1) <= {MAX_SLIP_SUPPORT}
         ),
         co_filed AS (
           SELECT DISTINCT n.row_number, n.other, {", ".join(f"a.{c}" for c in _KEY)}
           FROM (SELECT DISTINCT row_number, other FROM neighbours) n
-          JOIN {ref}.person_addresses q ON q.person_id = n.other
+          JOIN near q ON q.person_id = n.other
           JOIN own a ON a.row_number = n.row_number AND {_same("a", "q")}
         ),
         units AS (
           SELECT DISTINCT o.row_number, o.house_number, o.street, o.zip5
           FROM (SELECT row_number, house_number, street, zip5 FROM own
                 UNION ALL SELECT row_number, house_number, street, zip5 FROM slips) o
-          WHERE EXISTS (SELECT 1 FROM {ref}.person_addresses b
-                        WHERE {_same("b", "o", ("house_number", "street", "zip5"))}
-                          AND b.unit <> '')
+          WHERE EXISTS (SELECT 1 FROM near b
+                        WHERE {_same("b", "o", building)} AND b.unit <> '')
         ),
         names AS (
           SELECT jb.row_number, list({struct_sql("n", Name._fields)}) AS names
@@ -209,8 +220,8 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
           FROM own GROUP BY 1
         ),
         filed AS (
-          SELECT jb.row_number, list({struct_sql("f", Filing._fields)}) AS filings
-          {filed_in_period} GROUP BY 1
+          SELECT f.row_number, list({struct_sql("f", Filing._fields)}) AS filings
+          FROM filed_rows f GROUP BY 1
         ),
         neighbours_l AS (
           SELECT row_number, list({struct_sql("neighbours", (*_KEY, "other"))}) AS neighbours

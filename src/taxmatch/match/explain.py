@@ -23,7 +23,7 @@ from taxmatch.match import model
 from taxmatch.match.collapse import request_of, struct_sql
 from taxmatch.match.evidence import Address, Name
 from taxmatch.match.model import ModelInfo, attach, load_settings, quiet_splink
-from taxmatch.match.probabilistic import predict_pairs
+from taxmatch.match.probabilistic import candidate_records, predict_pairs
 from taxmatch.match.rules import address_corroborated, first_name_agrees
 from taxmatch.match.score import prob_to_weight
 
@@ -115,7 +115,8 @@ def explain_row(
         _request_tables(con, workspace, row_number)
         inputs = _decision_inputs(con, row_number)
         con.execute("CREATE TEMP VIEW master_view AS SELECT * FROM ref.master_records")
-        pred = predict_pairs(con, DuckDBAPI(connection=con), "req_one", "master_view", explained)
+        master = candidate_records(con, "req_one", settings)
+        pred = predict_pairs(con, DuckDBAPI(connection=con), "req_one", master, explained)
         rows = _best_pair_per_person(con, pred.physical_name)
     finally:
         con.close()

@@ -13,12 +13,20 @@ import duckdb
 
 from taxmatch.match.collapse import judge_ranked, rank_into
 from taxmatch.match.features import nickname_table, request_features
-from taxmatch.match.model import ModelInfo, attach, load_settings, quiet_splink
+from taxmatch.match.model import (
+    BLOCKING,
+    ModelInfo,
+    attach,
+    load_settings,
+    quiet_splink,
+    rule_sql,
+    settings_dict,
+)
 from taxmatch.match.thresholds import CANDIDATE_FLOOR
 
-# Requests scored per pass. Each pass reads the whole master side (its records with their
-# term frequencies, once per blocking rule), so passes are as large as the batch
-# workspace's 2 GB allows: 100 000 requests against 3 M persons fit it.
+# Requests scored per pass. Each pass reads the master's blocking keys (once per rule) to
+# find its candidate records, so passes are as large as the batch workspace's 2 GB allows:
+# 100 000 requests against 3 M persons fit it.
 MATCH_CHUNK_ROWS = 100_000
 
 
@@ -72,14 +80,43 @@ def predict_between(
 PairScorer = Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], AbstractContextManager[str]]
 
 
+def candidate_records(
+    con: duckdb.DuckDBPyConnection, requests_table: str, settings: dict[str, Any]
+) -> str:
+    """The table of the master records a blocking rule pairs with some row of
+    ``requests_table`` (``master_cand``), or, when the saved model blocks on other rules
+    than the declared ones, the whole master (``master_view``). Splink pairs a request
+    only with records its rules reach, and the term frequencies come from the snapshot's
+    tables, not from the records given, so the pairs and their scores are the same: only
+    the records Splink reads (and joins to term frequencies) no longer grow with the
+    master file."""
+    if rule_sql(settings) != rule_sql(settings_dict("link_only", 0.5)):
+        return "master_view"
+    reached = " UNION ".join(
+        f"SELECT m.rowid AS id FROM ref.master_records m SEMI JOIN {requests_table} r ON "
+        + " AND ".join(f"m.{b} = r.{a}" for a, b in zip(rule.left, rule.right, strict=True))
+        for rule in BLOCKING
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE master_cand AS "
+        f"SELECT * FROM ref.master_records WHERE rowid IN ({reached})"
+    )
+    return "master_cand"
+
+
 @contextmanager
 def duckdb_pairs(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> Iterator[str]:
-    """The DuckDB engine's ``PairScorer``: Splink on the workspace's own connection."""
+    """The DuckDB engine's ``PairScorer``: Splink on the workspace's own connection, on
+    the chunk's candidate records (``candidate_records``)."""
     from splink import DuckDBAPI
 
-    pred = predict_pairs(con, DuckDBAPI(connection=con), "req_features", "master_view", settings)
-    yield pred.physical_name
-    pred.drop_table_from_database_and_remove_from_cache()
+    master = candidate_records(con, "req_features", settings)
+    try:
+        pred = predict_pairs(con, DuckDBAPI(connection=con), "req_features", master, settings)
+        yield pred.physical_name
+        pred.drop_table_from_database_and_remove_from_cache()
+    finally:
+        con.execute("DROP TABLE IF EXISTS master_cand")
 
 
 def match_probabilistic(
