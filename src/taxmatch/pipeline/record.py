@@ -246,7 +246,7 @@ def write_outputs(
     chunks = 0
     for batch in ws.stream(_ROWS_SQL, CHUNK_ROWS):
         out = decider.chunk(batch.to_pydict())
-        chunks += _record_chunk(req, state, pkg, written, out, chunks + 1, whole)
+        chunks += _record_chunk(req, state, pkg, written, out, (batch_id, chunks + 1), whole)
         bar.advance(batch.num_rows)
     written.expected_wrong = decider.expected_wrong
     totals: dict[str, PayloadValue] = {
@@ -269,11 +269,12 @@ def _record_chunk(
     pkg: PackageWriter,
     written: Written,
     out: _Chunk,
-    chunk: int,
+    chunk: tuple[str, int],
     whole: DecisionsDigest,
 ) -> int:
-    """Write one chunk's package rows, count them, and record its decisions (their lines
-    added to ``whole`` too) with their ``decisions`` entry; 1, or 0 for an empty chunk."""
+    """Write one chunk's package rows, count them, and record its decisions as ``chunk``
+    (batch id, chunk number) with their ``decisions`` entry, their lines added to ``whole``
+    too; 1, or 0 for an empty chunk."""
     for disposition, rows in out.files.items():
         pkg.write_many(disposition, rows)
     for (outcome, groups), n in out.tally.items():
@@ -282,9 +283,9 @@ def _record_chunk(
         written.reasons.update({code.value: n for code in mask_to_codes(mask)})
     if not out.decisions:
         return 0
-    batch_id = out.decisions[0][0]
+    batch_id, number = chunk
     state.record_cells(
-        batch_id, out.decisions, chunk=chunk, actor=req.actor, origin=req.origin, also=whole
+        batch_id, out.decisions, chunk=number, actor=req.actor, origin=req.origin, also=whole
     )
     return 1
 

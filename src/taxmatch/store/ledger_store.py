@@ -18,11 +18,11 @@ error or a result (problems name batches, chunks, row numbers and sequence numbe
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import fields, replace
 from itertools import groupby
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any, Final
 
 from sqlalchemy import Connection, select
@@ -54,7 +54,6 @@ from taxmatch.store.ledger_bound import EVENT_DISCLOSURES_SEALED
 from taxmatch.store.ledger_bound_verify import BoundClaims, Problem, verify_bound
 from taxmatch.store.models import (
     CHUNK,
-    DecisionRow,
     decisions,
     entry_from_row,
     entry_params,
@@ -81,13 +80,6 @@ DIGESTED: Final = (
     "person_key",
 )  # a decision row's columns in its digest line (``DecisionValues``), then ``statute``
 DECISION_COLUMNS: Final = tuple(decisions.c[name] for name in (*DIGESTED, "statute"))
-_digested = attrgetter(*DIGESTED)
-
-
-def digest_decisions(digest: DecisionsDigest, rows: Iterable[DecisionRow]) -> None:
-    """Add each decision row's line (``taxmatch.ledger.digest``) to ``digest``."""
-    for row in rows:
-        digest.add(_digested(row), row.statute)
 
 
 def append_entries(
