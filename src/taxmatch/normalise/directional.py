@@ -1,9 +1,11 @@
-"""A misspelt trailing directional read as the one USPS directional it can be. Pure.
+"""A misspelt or shortened trailing directional read as the one USPS directional it can
+be. Pure.
 
 Requests and filings carry typos in a street's trailing directional ("17TH AVE NORHEAST",
 "19TH ST NRTH"): a letter dropped, a letter added, two letters swapped. Such a line has a
-word after its street type that is no directional, so the grammar refuses it (R03). A
-word is read as a directional only when one reading is possible:
+word after its street type that is no directional, so the grammar mostly refuses it (R03)
+or, when it accepts it, keeps the word as a name that no correct spelling of the street
+shares. A word is read as a directional only when one reading is possible:
 
 - it is one such edit from exactly one full directional word (NORTH ... SOUTHWEST); a
   changed letter counts only in the nine-letter words, as a four- or five-letter word
@@ -12,6 +14,12 @@ word is read as a directional only when one reading is possible:
   nor could it be a shortening of another ("SOUTHE" is SOUTH with a letter added, and
   also SOUTHEAST cut short: refused);
 - it is not a word the tables know as anything else (a street type, a unit).
+
+A compound directional cut short the way abbreviations are made ("NTHE", "STHW": letters
+left out of each half, the first letter of each kept, no vowel kept but one that begins
+a half) is read as that directional when it could be no other and no directional is one
+edit from it. A shortening that keeps another vowel is not read: words keep their vowels
+("NOTE", "SEAT", "SOWS" would otherwise be NE, SE and SW).
 
 Only the word after a street type that follows a street name is read ("NAME TYPE WORD"):
 there a directional is the only street element that can stand. A misspelt leading
@@ -45,6 +53,8 @@ _HALVES: Final = {
 FULL_DIRECTIONALS: Final = tuple(_HALVES)
 _SUBSTITUTION_MIN = 9  # a changed letter is a typo only in the nine-letter words
 _MIN_LENGTH = 3
+_MIN_SHORTENING = 4  # a compound cut short to fewer letters is too many things ("SOW")
+_VOWELS = frozenset("AEIOUY")
 _OTHER_WORDS: Final = (
     frozenset(STREET_TYPES) | frozenset(UNIT_DESIGNATORS) | frozenset(UNIT_DESIGNATORS_ALONE)
 )
@@ -103,7 +113,7 @@ def shortens(word: str, full: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def read_directional(word: str) -> str | None:
-    """The USPS directional (N ... SW) a misspelt word can only be, else None.
+    """The USPS directional (N ... SW) a misspelt or shortened word can only be, else None.
 
     None for a directional as written (it needs no reading), a word of fewer than three
     letters, and a word the tables know as a street type or unit."""
@@ -118,9 +128,27 @@ def read_directional(word: str) -> str | None:
         if kind != "substitution" or len(full) >= _SUBSTITUTION_MIN
     ]
     readings = set(kinds) | {full for full in FULL_DIRECTIONALS if shortens(word, full)}
+    if not kinds and len(readings) == 1:
+        (full,) = readings
+        return DIRECTIONALS[full] if _abbreviates_compound(word, full) else None
     if len(typo) != 1 or readings != set(typo):
         return None
     return DIRECTIONALS[typo[0]]
+
+
+def _abbreviates_compound(word: str, full: str) -> bool:
+    """``word`` shortens the compound ``full`` as abbreviations do: four letters or more,
+    each half's letters in order from its first, no vowel but a half's first letter."""
+    halves = _HALVES[full]
+    if len(halves) != 2 or len(word) < _MIN_SHORTENING:
+        return False
+    first, second = halves
+    return any(
+        _subsequence_from_first(word[:k], first)
+        and _subsequence_from_first(word[k:], second)
+        and not any(c in _VOWELS for c in word[1:k] + word[k + 1 :])
+        for k in range(1, len(word))
+    )
 
 
 def mend_trailing_directional(street: tuple[str, ...]) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import string
 
 import pytest
@@ -79,6 +80,38 @@ def test_a_typo_of_one_directional_reads_as_it(word: str, standard: str) -> None
 
 
 @pytest.mark.parametrize(
+    ("word", "standard"),
+    [
+        ("NTHE", "NE"),  # NORTH and EAST cut short, as abbreviations are
+        ("NRTHE", "NE"),
+        ("STHW", "SW"),
+        ("SWST", "SW"),
+        ("NTHW", "NW"),
+        ("STHE", "SE"),
+    ],
+)
+def test_a_compound_cut_short_reads_as_it(word: str, standard: str) -> None:
+    assert read_directional(word) == standard
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "NOTE",  # words keep their vowels: NORTH + EAST cut short, but a word
+        "SEAT",
+        "SOWS",
+        "NORHE",
+        "SOWEST",
+        "SWE",  # too short
+        "SWEST",  # WEST with a letter added, or SOUTHWEST cut short
+        "NTHWE",  # a vowel that does not begin a half
+    ],
+)
+def test_a_shortening_that_keeps_vowels_or_has_two_readings_is_not_read(word: str) -> None:
+    assert read_directional(word) is None
+
+
+@pytest.mark.parametrize(
     "word",
     [
         "EST",  # EAST or WEST, a letter dropped
@@ -91,7 +124,7 @@ def test_a_typo_of_one_directional_reads_as_it(word: str, standard: str) -> None
         "NORTE",
         "REST",
         "EASY",
-        "NTHE",  # no single edit, only a shortening
+        "NTHS",  # no single edit, and no directional cut short
         "NORTH",  # directionals as written need no reading
         "SW",
         "NO",  # too short
@@ -191,6 +224,52 @@ def test_every_one_edit_typo_reads_back_only_when_unambiguous() -> None:
         assert (got is not None) == unambiguous, variant
         read += got is not None
     assert read > 100  # the rule reads the common typos
+
+
+def shortenings(full: str) -> set[str]:
+    """Every way to cut a full directional short: letters left out of each half, the
+    first letter of each kept."""
+
+    def cut(word: str) -> set[str]:
+        rest = word[1:]
+        return {
+            word[0] + "".join(c for c, keep in zip(rest, mask, strict=True) if keep)
+            for mask in itertools.product((False, True), repeat=len(rest))
+        }
+
+    halves = {
+        "NORTHEAST": ("NORTH", "EAST"),
+        "NORTHWEST": ("NORTH", "WEST"),
+        "SOUTHEAST": ("SOUTH", "EAST"),
+        "SOUTHWEST": ("SOUTH", "WEST"),
+    }.get(full)
+    if halves is None:
+        return cut(full)
+    return {a + b for a in cut(halves[0]) for b in cut(halves[1])}
+
+
+ALL_SHORTENINGS = sorted({(w, full) for full in FULL_DIRECTIONALS for w in shortenings(full)})
+
+
+def test_every_shortening_reads_back_only_when_it_is_one_compound_as_abbreviated() -> None:
+    """Each shortening of each full directional is read as that directional exactly when
+    it is a one-edit typo read as above, or it is a compound's of four letters or more
+    with no vowel but a half's first letter, shortens no other directional and is one
+    edit from none; it is never read as another directional."""
+    read = 0
+    for word, full in ALL_SHORTENINGS:
+        got = read_directional(word)
+        assert got in (None, DIRECTIONALS[full]), word
+        if word == full or any(osa(word, d) <= 1 for d in FULL_DIRECTIONALS):
+            continue  # a directional as written, or a typo: the test above
+        others = [d for d in FULL_DIRECTIONALS if d != full and word in shortenings(d)]
+        # The only vowel that begins a half is EAST's E.
+        vowels = [c for c in word if c in "AEIOUY"]
+        allowed = ["E"] if full.endswith("EAST") else []
+        abbreviated = len(full) == 9 and len(word) >= 4 and vowels in ([], allowed)
+        assert (got is not None) == (abbreviated and not others), word
+        read += got is not None
+    assert read > 50
 
 
 @settings(max_examples=300, deadline=None)
