@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import usaddress
 
+from taxmatch.normalise.directional import mend_trailing_directional
 from taxmatch.normalise.text import fold_keeping
 from taxmatch.normalise.usps import (
     DIRECTIONALS,
@@ -110,7 +111,10 @@ def _crosses(a: str, b: str) -> bool:
 
 
 def segment(tokens: tuple[str, ...]) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-    """(house number, street tokens, unit tokens): the one segmentation rule for lines."""
+    """(house number, street tokens, unit tokens): the one segmentation rule for lines.
+
+    A misspelt directional after the street's type is read as the one directional it can
+    be ("17TH AVE NORHEAST" -> "17TH AVE NE"; ``directional``), else kept as written."""
     lead = _leading_unit(tokens)
     if lead:  # "APT 4 123 MAIN ST": the unit goes after the street, where USPS puts it
         tokens = tokens[lead:] + tokens[:lead]
@@ -125,10 +129,10 @@ def segment(tokens: tuple[str, ...]) -> tuple[str, tuple[str, ...], tuple[str, .
     for j in range(start + 1, n):
         token = tokens[j]
         if token in UNIT_DESIGNATORS or token == UNIT_POUND:
-            return house, tokens[start:j], tokens[j:]
+            return house, mend_trailing_directional(tokens[start:j]), tokens[j:]
         if token in UNIT_DESIGNATORS_ALONE and j == n - 1 and j >= start + 2:
-            return house, tokens[start:j], tokens[j:]
-    return house, tokens[start:], ()
+            return house, mend_trailing_directional(tokens[start:j]), tokens[j:]
+    return house, mend_trailing_directional(tokens[start:]), ()
 
 
 @lru_cache(maxsize=1 << 16)
