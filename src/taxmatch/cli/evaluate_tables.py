@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
-from taxmatch.cli.render import COVERS, figures_table, interval, percent, text_console, text_of
+from taxmatch.cli.render import COVERS, figures_table, text_console, text_of
 from taxmatch.contracts import Outcome
 from taxmatch.pipeline.evaluate_result import (
     ESTIMATED,
@@ -20,6 +20,7 @@ from taxmatch.pipeline.evaluate_result import (
     group_covers,
     group_estimates,
 )
+from taxmatch.policy.accuracy import percent, percent_range
 
 
 def _n(value: int | None) -> str:
@@ -136,7 +137,7 @@ def _estimate_table(ev: Evaluation) -> Table:
     for name in ESTIMATED:
         est = ev.estimate[name]
         measured = percent(getattr(ev.overall, name))
-        cells = (measured, percent(est["estimate"]), interval(est), COVERS[covers[name]])
+        cells = (measured, percent(est["estimate"]), percent_range(est), COVERS[covers[name]])
         table.add_row(name.replace("_", " "), *cells)
     return table
 
@@ -154,7 +155,7 @@ def _group_table(ev: Evaluation) -> Table:
         cells = [group, _n(m.rows), _n(m.disclosed)]
         for rate in ("wrong_address_rate", "recall"):
             est = figures[group][rate] if group in figures else None
-            shown = "n/a" if est is None else f"{percent(est['estimate'])} ({interval(est)})"
+            shown = "n/a" if est is None else f"{percent(est['estimate'])} ({percent_range(est)})"
             cells += [percent(getattr(m, rate)), shown, COVERS[covered[group][rate]]]
         table.add_row(*cells)
     return table

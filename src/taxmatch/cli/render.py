@@ -15,11 +15,11 @@ from rich.table import Table
 from taxmatch.contracts import REASON_DESCRIPTIONS, Outcome, ReasonCode
 from taxmatch.owner_only import write_private_text
 from taxmatch.pipeline.evaluate_result import ESTIMATED
+from taxmatch.policy.accuracy import percent, percent_range
 from taxmatch.policy.coverage import COLUMNS
 
 if TYPE_CHECKING:
     from taxmatch.disclose.package import BatchSummary
-    from taxmatch.policy.accuracy import Interval
     from taxmatch.policy.coverage import Coverage, GroupFigures
 
 _ORDER = ["REJECTED", *(o.value for o in Outcome)]
@@ -87,16 +87,6 @@ def render_summary(summary: BatchSummary, package: Path) -> str:
     return text_of(console)
 
 
-def percent(value: float | None) -> str:
-    """A rate as a percentage with two decimals; "n/a" when there is none."""
-    return "n/a" if value is None else f"{100 * value:.2f} %"
-
-
-def interval(rate: Interval) -> str:
-    """A rate's 95 % interval as "low – high"; "n/a" when nothing was counted."""
-    return "n/a" if rate["low"] is None else f"{percent(rate['low'])} – {percent(rate['high'])}"
-
-
 COVERS = {True: "yes", False: "NO", None: "n/a"}  # whether an interval covers the truth
 
 
@@ -110,7 +100,7 @@ def _print_accuracy(console: Console, summary: BatchSummary) -> None:
         table = figures_table(title, "measure", "estimate", "95 % interval")
         for name in ESTIMATED:
             rate = est[name]
-            table.add_row(name.replace("_", " "), percent(rate["estimate"]), interval(rate))
+            table.add_row(name.replace("_", " "), percent(rate["estimate"]), percent_range(rate))
         console.print(table)
     else:
         console.print("accuracy estimate: no shadow probes ran (policy accuracy.shadow_probes)")
@@ -154,7 +144,7 @@ def coverage_tables(
             _group_cell(g),
             str(g["probes"]),
             percent(rate["estimate"]),
-            interval(rate),
+            percent_range(rate),
             percent(recall["estimate"]),
             *((str(g["flagged"]),) if batches_flagged else ()),
         )

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
+from taxmatch.policy.accuracy import percent, percent_range
+
 if TYPE_CHECKING:
     from taxmatch.policy.coverage import Coverage, GroupFigures
 
@@ -209,10 +211,6 @@ def weight_chart(rows: list[tuple[str, str, float]], *, inline: bool = False) ->
 _SHARE_X, _SHARE_W, _RATE_X, _RATE_W, _COV_TOP, _COV_ROW = 185, 200, 450, 300, 64, 24
 
 
-def _pct(value: float, digits: int = 2) -> str:
-    return f"{100 * value:.{digits}f} %"
-
-
 def _rate_axis(cov: Coverage) -> float:
     """The rate panel's right end, a round rate past every estimate; with a ceiling, at
     most 5 times it (or past the flagged groups' estimates), so that the ceiling stays
@@ -234,7 +232,9 @@ def _coverage_desc(cov: Coverage) -> str:
     """What the chart shows, in words, for a screen reader."""
     ceiling = cov["ceiling"]
     flagged = [g["label"] for g in cov["groups"] if g["flagged"]]
-    against = "" if ceiling is None else f", against the ceiling of {_pct(ceiling)} (dashed line)"
+    against = (
+        "" if ceiling is None else f", against the ceiling of {percent(ceiling)} (dashed line)"
+    )
     return (
         f"One row per group ({len(cov['groups'])}). Left: the share of the group's rows "
         "disclosed. Right: the wrong-address rate of the group's shadow probes with its "
@@ -254,16 +254,16 @@ def _coverage_axes(peak: float, bottom: int, ceiling: float | None) -> list[str]
         parts.append(f'<line x1="{x0}" y1="{bottom}" x2="{x0 + w}" y2="{bottom}" stroke="#333"/>')
         parts += [
             f'<text x="{x0 + w * frac:.1f}" y="{bottom + 14}" font-size="9" '
-            f'text-anchor="middle">{_pct(end * frac, 0 if end >= 0.1 else 1)}</text>'
+            f'text-anchor="middle">{percent(end * frac, 0 if end >= 0.1 else 1)}</text>'
             for frac in (0.0, 0.5, 1.0)
         ]
     if ceiling is not None:
         x = _rx(ceiling, peak)
         parts.append(
             f'<line x1="{x:.1f}" y1="{_COV_TOP - 8}" x2="{x:.1f}" y2="{bottom}" '
-            f'stroke="{_RED}" stroke-dasharray="4 3"><title>ceiling {_pct(ceiling)}</title>'
+            f'stroke="{_RED}" stroke-dasharray="4 3"><title>ceiling {percent(ceiling)}</title>'
             f'</line><text x="{x + 3:.1f}" y="{_COV_TOP - 10}" font-size="9" fill="{_RED}">'
-            f"ceiling {_pct(ceiling)}</text>"
+            f"ceiling {percent(ceiling)}</text>"
         )
     return parts
 
@@ -280,12 +280,12 @@ def _coverage_row(g: GroupFigures, y: int, peak: float) -> list[str]:
     disclosed = g["outcomes"].get("DISCLOSED", 0)
     if g["rows"]:
         share = disclosed / g["rows"]
-        tip = f"{g['label']}: {disclosed} of {g['rows']} rows disclosed ({_pct(share, 1)})"
+        tip = f"{g['label']}: {disclosed} of {g['rows']} rows disclosed ({percent(share, 1)})"
         parts.append(
             f'<rect x="{_SHARE_X}" y="{y + 6}" width="{max(_SHARE_W * share, 1.0):.1f}" '
             f'height="13" fill="{_BLUE}"><title>{escape(tip)}</title></rect>'
             f'<text x="{_SHARE_X + _SHARE_W * share + 4:.1f}" y="{y + 16}" font-size="9">'
-            f"{_pct(share, 1)}</text>"
+            f"{percent(share, 1)}</text>"
         )
     else:
         parts.append(
@@ -300,13 +300,13 @@ def _coverage_row(g: GroupFigures, y: int, peak: float) -> list[str]:
         )
         return parts
     tip = (
-        f"{g['label']}: wrong address {_pct(est)} (95 % interval {_pct(low)} – {_pct(high)}) "
+        f"{g['label']}: wrong address {percent(est)} (95 % interval {percent_range(rate)}) "
         f"among {g['probes']} probes" + ("; flagged" if g["flagged"] else "")
     )
     off = est if est > peak else high  # what runs off the panel, if anything
     beyond = (
         f'<text x="{_RATE_X + _RATE_W + 2}" y="{y + 16}" font-size="9" fill="{colour}">'
-        f"▸ {_pct(off, 1)}</text>"
+        f"▸ {percent(off, 1)}</text>"
         if off > peak
         else ""
     )

@@ -27,7 +27,7 @@ from taxmatch.pipeline.transparency import (
     Transparency,
     transparency_report,
 )
-from taxmatch.policy.accuracy import Interval
+from taxmatch.policy.accuracy import Interval, percent
 from taxmatch.policy.coverage import COLUMNS, GroupFigures
 
 router = APIRouter()
@@ -188,10 +188,10 @@ def _coverage_cells(g: GroupFigures) -> tuple[object, ...]:
 
 def _rate(rate: Interval, *, interval: bool = False) -> str:
     """A rate in percent (and its 95 % interval); "n/a" when nothing was counted."""
-    if rate["estimate"] is None or rate["low"] is None or rate["high"] is None:
+    if rate["estimate"] is None:  # its bounds are None with it (an Interval's rule)
         return "n/a"
-    shown = f"{100 * rate['estimate']:.2f} %"
-    return shown + (f" ({100 * rate['low']:.2f}-{100 * rate['high']:.2f})" if interval else "")
+    span = f" ({percent(rate['low'], unit='')}-{percent(rate['high'], unit='')})"
+    return percent(rate["estimate"]) + (span if interval else "")
 
 
 def _heading(pdf: FPDF, text: str, gap: float = 4) -> None:

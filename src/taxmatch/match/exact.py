@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from taxmatch.match.model import attach
+from taxmatch.files.duck import attach
 
 _SQL = """
 CREATE OR REPLACE TABLE outcomes AS

@@ -18,11 +18,12 @@ from typing import Any
 import duckdb
 
 from taxmatch.errors import StoreError
+from taxmatch.files.duck import attach
 from taxmatch.ledger.digest import keyed_hash
 from taxmatch.match import model
 from taxmatch.match.collapse import request_of, struct_sql
 from taxmatch.match.evidence import Address, Name
-from taxmatch.match.model import ModelInfo, attach, load_settings, quiet_splink
+from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
 from taxmatch.match.probabilistic import candidate_records, predict_pairs
 from taxmatch.match.rules import address_corroborated, first_name_agrees
 from taxmatch.match.score import prob_to_weight

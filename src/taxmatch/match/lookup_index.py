@@ -23,8 +23,8 @@ import numpy as np
 import pyarrow as pa
 
 from taxmatch.errors import ReferenceSnapshotError
+from taxmatch.files.duck import attach
 from taxmatch.match.levels import RuleKey
-from taxmatch.match.model import attach
 from taxmatch.owner_only import make_dir, restrict_tree
 
 INDEX_VERSION = "lookup-index-3"

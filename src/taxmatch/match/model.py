@@ -21,6 +21,7 @@ from typing import Any, Literal
 import duckdb
 
 from taxmatch.errors import ReferenceSnapshotError, memory_advice, memory_size
+from taxmatch.files.duck import attach
 from taxmatch.match.levels import (
     Comparison,
     Else,
@@ -57,12 +58,6 @@ def quiet_splink() -> None:
     values."""
     for name in ("splink", "splink.internals"):
         logging.getLogger(name).setLevel(logging.ERROR)
-
-
-def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str = "ref") -> None:
-    """Attach the database file ``path`` to ``con`` read-only, as ``alias``."""
-    quoted = str(path).replace("'", "''")
-    con.execute(f"ATTACH '{quoted}' AS {alias} (READ_ONLY)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,12 @@ from typing import Any
 
 import duckdb
 
+from taxmatch.files.duck import attach
 from taxmatch.match.collapse import judge_ranked, rank_into
 from taxmatch.match.features import nickname_table, request_features
 from taxmatch.match.model import (
     BLOCKING,
     ModelInfo,
-    attach,
     load_settings,
     quiet_splink,
     rule_sql,

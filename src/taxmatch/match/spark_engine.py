@@ -30,6 +30,7 @@ from typing import Any
 
 import duckdb
 
+from taxmatch.files.duck import sql_path
 from taxmatch.match.dialect import settings_in_dialect
 from taxmatch.match.probabilistic import TF_VIEWS, predict_between
 from taxmatch.match.score import PAIR_COLUMNS
@@ -40,10 +41,6 @@ EXPORTED = "_TAXMATCH_EXPORTED"  # marks a whole export of a snapshot
 MASTER_TABLE = "master_records"
 EXPORT_FILE_BYTES = "64MB"  # per Parquet file of an export: Spark reads the files in parallel
 PAIRS_TABLE = "spark_pairs"  # the workspace table of a chunk's pairs
-
-
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def export_reference(con: duckdb.DuckDBPyConnection, root: Path, snapshot_id: str) -> Path:
@@ -59,7 +56,7 @@ def export_reference(con: duckdb.DuckDBPyConnection, root: Path, snapshot_id: st
     try:
         for table in (MASTER_TABLE, *(t for _, t, _ in TF_VIEWS)):
             con.execute(
-                f"COPY (SELECT * FROM ref.{table}) TO '{_sql_path(partial / table)}' "
+                f"COPY (SELECT * FROM ref.{table}) TO '{sql_path(partial / table)}' "
                 f"(FORMAT parquet, FILE_SIZE_BYTES '{EXPORT_FILE_BYTES}')"
             )
         write_private_text(partial / EXPORTED, snapshot_id + "\n")
@@ -108,7 +105,7 @@ class SparkPairs:
         session = self.session().newSession()  # this chunk's own views and functions
         register_functions(session)
         try:
-            con.execute(f"COPY req_features TO '{_sql_path(chunk / 'requests.parquet')}'")
+            con.execute(f"COPY req_features TO '{sql_path(chunk / 'requests.parquet')}'")
             restrict_tree(chunk)
             session.read.parquet(str(chunk / "requests.parquet")).createOrReplaceTempView(
                 "tm_requests"
@@ -131,7 +128,7 @@ class SparkPairs:
                            CAST(unique_id_r AS VARCHAR) AS unique_id_r,
                            CAST(match_weight AS DOUBLE) AS match_weight,
                            CAST(match_probability AS DOUBLE) AS match_probability
-                    FROM read_parquet('{_sql_path(pairs)}/*.parquet')"""
+                    FROM read_parquet('{sql_path(pairs)}/*.parquet')"""
             )
             yield PAIRS_TABLE
         finally:

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from taxmatch.errors import ReferenceSnapshotError
 from taxmatch.events import Event, emit
+from taxmatch.files.duck import attach
 from taxmatch.match.collapse import OUTCOME_SCHEMA, REQUEST_COLUMNS, collapse
 from taxmatch.match.features import FEATURE_COLUMNS, REQUEST_INPUTS, request_feature_rows
 from taxmatch.match.features import request_features as sql_request_features
@@ -33,7 +34,6 @@ from taxmatch.match.lookup_judge import best_persons, outcomes_of
 from taxmatch.match.model import (
     BLOCKING,
     ModelInfo,
-    attach,
     load_settings,
     quiet_splink,
     rule_sql,

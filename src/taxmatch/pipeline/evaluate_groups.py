@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from taxmatch.files.duck import attach
 from taxmatch.files.inputs import load_policy
 from taxmatch.pipeline.retain import POLICY_NAME, inputs_dir, workspace_file
 from taxmatch.policy.coverage import lookback
@@ -36,11 +37,6 @@ SELECT r.row_number, any_value(c.tin) AS person_tin
 FROM ws.records r JOIN said s ON s.request_id = r.request_id JOIN canon c ON c.any_tin = s.tin
 GROUP BY r.row_number
 """
-
-
-def _attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str) -> None:
-    quoted = str(path).replace("'", "''")
-    con.execute(f"ATTACH '{quoted}' AS {alias} (READ_ONLY)")
 
 
 def load_truth_groups(
@@ -63,7 +59,7 @@ def load_truth_groups(
     years = lookback(date.fromisoformat(summary["as_of"]), policy)
     with ExitStack() as stack:
         for path, alias in ((workspace, "ws"), (snapshot, "ref")):
-            _attach(con, path, alias)
+            attach(con, path, alias)
             stack.callback(con.execute, f"DETACH {alias}")
         con.execute("CREATE OR REPLACE TEMP VIEW records AS SELECT * FROM ws.records")
         con.execute(_SUBJECTS)

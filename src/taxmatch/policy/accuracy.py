@@ -112,6 +112,16 @@ def wilson(hits: int, n: int, z: float = Z95) -> Interval:
     return {"estimate": p, "low": low, "high": high}
 
 
+def percent(value: float | None, digits: int = 2, unit: str = " %") -> str:
+    """A rate as a percentage ("1.25 %"), as every report shows one; "n/a" when there is none."""
+    return "n/a" if value is None else f"{100 * value:.{digits}f}{unit}"
+
+
+def percent_range(rate: Interval) -> str:
+    """A rate's 95 % interval as "low – high" in percent; "n/a" when nothing was counted."""
+    return "n/a" if rate["low"] is None else f"{percent(rate['low'])} – {percent(rate['high'])}"
+
+
 def estimate(counts: ProbeCounts, model_expected_wrong: float) -> AccuracyEstimate:
     return {
         "probes": counts.probes,

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from taxmatch.files.duck import attach
 from taxmatch.policy.coverage import BY_NAME
 from taxmatch.reference.person_tables import itin_sql, ssn_sql
 
@@ -115,8 +116,7 @@ def _attached(con: duckdb.DuckDBPyConnection, snapshot: Path) -> Iterator[str]:
     if found:
         yield str(found[0][0])
         return
-    quoted = str(snapshot).replace("'", "''")
-    con.execute(f"ATTACH '{quoted}' AS coverage_ref (READ_ONLY)")
+    attach(con, snapshot, "coverage_ref")
     try:
         yield "coverage_ref"
     finally:

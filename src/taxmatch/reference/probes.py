@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 import duckdb
 import pyarrow as pa
 
+from taxmatch.files.duck import attach
+
 _ADDRESS = "house_number, street, unit, po_box, city, state, zip5, line1"
 _DELIVERABLE = "zip5 <> '' AND (po_box <> '' OR (house_number <> '' AND street <> ''))"
 
@@ -74,8 +76,7 @@ class ProbePerson(NamedTuple):
 
 def _connect(snapshot: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    quoted = str(snapshot).replace("'", "''")
-    con.execute(f"ATTACH '{quoted}' AS ref (READ_ONLY)")
+    attach(con, snapshot)
     return con
 
 

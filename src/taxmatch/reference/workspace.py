@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from taxmatch.errors import StoreError
+from taxmatch.files.duck import sql_path
 from taxmatch.owner_only import make_dir, restrict, restrict_tree
 
 RECORD_SCHEMA = pa.schema(
@@ -159,10 +160,9 @@ class BatchWorkspace:
         make_dir(path.parent)
         tmp = path.with_name(path.name + ".partial")
         tmp.unlink(missing_ok=True)
-        quoted = str(tmp).replace("'", "''")
         alias = f"saved_{uuid.uuid4().hex[:12]}"
         # Small blocks: a lookup's file is ~100 KB instead of ~1.3 MB of 256 KB blocks.
-        con.execute(f"ATTACH '{quoted}' AS {alias} (BLOCK_SIZE {PERSIST_BLOCK_SIZE})")
+        con.execute(f"ATTACH '{sql_path(tmp)}' AS {alias} (BLOCK_SIZE {PERSIST_BLOCK_SIZE})")
         try:
             con.execute("BEGIN")  # one commit for the lot
             try:

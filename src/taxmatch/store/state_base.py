@@ -164,7 +164,7 @@ class StateBase(StateDatabase):
     def record_decisions(
         self,
         batch_id: str,
-        rows: Sequence[DecisionRow],
+        given: Sequence[DecisionRow | DecisionCells],
         *,
         chunk: int,
         subjects: Sequence[SubjectRow] = (),
@@ -173,40 +173,16 @@ class StateBase(StateDatabase):
         origin: str = "store",
         also: DecisionsDigest | None = None,
     ) -> str:
-        """One chunk of a batch, atomically: its decision rows, its disclosure subjects, the
-        ledger ``drafts`` (one per disclosure) and a ``decisions`` entry carrying the
-        chunk's row range, count and digest (``taxmatch.ledger.digest``). The new head.
-        ``also``: a running digest (a batch's, over all its chunks) that takes the chunk's
-        lines too.
+        """One chunk of a batch, atomically: its decision rows (``DecisionRow`` or, as a
+        batch run gives them, ``DecisionCells``), its disclosure subjects, the ledger
+        ``drafts`` (one per disclosure) and a ``decisions`` entry carrying the chunk's row
+        range, count and digest (``taxmatch.ledger.digest``). The new head. ``also``: a
+        running digest (a batch's, over all its chunks) that takes the chunk's lines too.
 
         Rows already stored are kept (idempotent on batch and row); the digest is of the
         rows given, so ``ledger verify`` fails if the stored ones differ.
         """
-        cells = [cells_of(row) for row in rows]
-        return self.record_cells(
-            batch_id,
-            cells,
-            chunk=chunk,
-            subjects=subjects,
-            drafts=drafts,
-            actor=actor,
-            origin=origin,
-            also=also,
-        )
-
-    def record_cells(
-        self,
-        batch_id: str,
-        rows: Sequence[DecisionCells],
-        *,
-        chunk: int,
-        subjects: Sequence[SubjectRow] = (),
-        drafts: Sequence[LedgerDraft] = (),
-        actor: str = "system",
-        origin: str = "store",
-        also: DecisionsDigest | None = None,
-    ) -> str:
-        """``record_decisions`` of rows given as ``DecisionCells`` (a batch run's)."""
+        rows = [cells_of(r) if isinstance(r, DecisionRow) else r for r in given]
         if not rows:
             raise StoreError("record_decisions needs at least one row")
         for cells in rows:

@@ -15,6 +15,8 @@ from taxmatch.policy.accuracy import (
     at_least,
     estimate,
     hold_for,
+    percent,
+    percent_range,
     wilson,
 )
 
@@ -100,3 +102,33 @@ def test_at_least_far_from_the_mean() -> None:
     assert 0.0 <= at_least(5_000, 80_000, 0.01) < 1e-300
     assert at_least(0, 10, 0.3) == 1.0
     assert at_least(11, 10, 0.3) == 0.0
+
+
+def test_percent_shows_a_rate_in_percent_and_none_as_n_a() -> None:
+    assert percent(None) == "n/a"
+    assert percent(0.0125) == "1.25 %"
+    assert percent(0.05, 0) == "5 %"
+    assert percent(0.123, 1) == "12.3 %"
+    assert percent(0.1234, unit="") == "12.34"
+
+
+@given(st.floats(min_value=0, max_value=1), st.integers(min_value=0, max_value=4))
+def test_percent_rounds_to_its_digits(rate: float, digits: int) -> None:
+    shown = percent(rate, digits)
+    number, unit = shown.split(" ")
+    assert unit == "%"
+    assert len(number.partition(".")[2]) == digits
+    assert abs(float(number) - 100 * rate) <= 0.5 * 10**-digits + 1e-9
+
+
+@given(st.integers(min_value=0, max_value=10_000), st.integers(min_value=1, max_value=10_000))
+def test_percent_range_shows_the_interval_low_to_high(hits: int, n: int) -> None:
+    rate = wilson(min(hits, n), n)
+    low, high = percent_range(rate).split(" – ")
+    assert low == percent(rate["low"])
+    assert high == percent(rate["high"])
+    assert float(low.removesuffix(" %")) <= float(high.removesuffix(" %"))
+
+
+def test_percent_range_of_nothing_counted_is_n_a() -> None:
+    assert percent_range(wilson(0, 0)) == "n/a"
