@@ -120,5 +120,9 @@ def word_count(text: str) -> int:
 
 
 def relevance_key(text: str) -> str:
-    """A key shared by texts that differ only in case, accents, spacing or punctuation."""
-    return fold_rare(text).replace(" ", "")
+    """A key shared by texts that differ only in case, accents, spacing or punctuation:
+    ``fold`` without its spaces, so its words need not be split and joined."""
+    if not text.isascii():
+        text = _to_ascii(text)
+    table, delete = _ascii_table()
+    return text.encode("ascii").translate(table, delete).replace(b" ", b"").decode("ascii")
