@@ -221,7 +221,8 @@ PARALLEL_FROM_BYTES = 8 * 1024 * 1024
 
 def validation_workers(requests: Path, workers: int | None) -> int:
     """Validation processes for ``requests``: ``workers`` when given; otherwise one per
-    core (up to 4) on large files, since process start-up costs about a second."""
+    core (up to 4) on large files, since starting them (the first time, their server:
+    ``taxmatch.processes``) costs about a second."""
     if workers is not None:
         return max(1, workers)
     if requests.stat().st_size < PARALLEL_FROM_BYTES:
