@@ -27,21 +27,26 @@ PRELOAD = ("__main__", "pandas", "taxmatch.pipeline.staging", "taxmatch.match.co
 _START_TIMEOUT = 120.0
 
 
-def _noop() -> None:
-    """The first worker's task: it starts and exits, proving the server works."""
+def _probe(expected: str) -> None:
+    """The first worker's task: it starts and exits 0, proving the server works, when
+    this module is the parent's file. The server imports from its own ``sys.path``,
+    which in Python 3.11 is not the parent's: where they differ (a path added at run
+    time) its taxmatch may be another copy, and its workers would run other code."""
+    if __file__ != expected:
+        raise SystemExit(3)
 
 
 @cache
 def worker_context() -> BaseContext:
     """The context worker pools are made in: ``forkserver`` with ``PRELOAD``, checked
-    once per process by starting one worker, else ``spawn``."""
+    once per process by starting one worker (``_probe``), else ``spawn``."""
     spawn = multiprocessing.get_context("spawn")
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return spawn
     ctx = multiprocessing.get_context("forkserver")
     try:
         ctx.set_forkserver_preload(list(PRELOAD))
-        probe = ctx.Process(target=_noop, daemon=True)
+        probe = ctx.Process(target=_probe, args=(__file__,), daemon=True)
         probe.start()
         probe.join(_START_TIMEOUT)
     except (OSError, EOFError, ValueError, RuntimeError):

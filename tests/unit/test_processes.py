@@ -58,5 +58,15 @@ def test_spawn_when_the_server_cannot_start_a_worker(monkeypatch: pytest.MonkeyP
     "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver here"
 )
 def test_spawn_when_the_first_worker_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(processes, "_noop", os.abort)  # the probe dies: exit code not 0
+    monkeypatch.setattr(processes, "_probe", os.abort)  # the probe dies: exit code not 0
+    assert worker_context.__wrapped__().get_start_method() == "spawn"
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver here"
+)
+def test_spawn_when_the_server_holds_another_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The server's taxmatch is not the file this process imported: its workers would run
+    # other code.
+    monkeypatch.setattr(processes, "__file__", processes.__file__ + ".elsewhere")
     assert worker_context.__wrapped__().get_start_method() == "spawn"
