@@ -8,7 +8,6 @@ only gathers; every rule is in ``rules``. Never logs a value.
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -34,6 +33,7 @@ from taxmatch.match.evidence import (
 )
 from taxmatch.match.rules import judge, rank_persons
 from taxmatch.match.thresholds import MAX_SLIP_SUPPORT
+from taxmatch.processes import worker_context
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -261,7 +261,7 @@ def _second_judge(rows: int) -> Iterator[ProcessPoolExecutor | None]:
     if rows <= 2 * JUDGE_ROWS or (os.cpu_count() or 1) < 2:
         yield None
         return
-    with ProcessPoolExecutor(1, multiprocessing.get_context("spawn")) as helper:
+    with ProcessPoolExecutor(1, worker_context()) as helper:
         yield helper
 
 

@@ -99,11 +99,30 @@ def fold_rare(text: str) -> str:
     return fold_keeping(text, "")
 
 
+@lru_cache(maxsize=1)
+def _marks_table() -> bytes:
+    """``_ascii_table()``'s table with every kept character written as "x"."""
+    table, _ = _ascii_table()
+    return bytes(b"x"[0] if c != ord(" ") else c for c in table)
+
+
 def word_count(text: str) -> int:
-    """Number of words of at least two letters or digits after folding."""
-    return len([word for word in fold_rare(text).split() if len(word) >= 2])
+    """Number of words of at least two letters or digits after folding.
+
+    Counted without folding: with every character ``fold`` keeps written as "x" and
+    everything else as a space (apostrophes deleted, as there), each such word starts
+    at one " xx" (per row: a relevance text seldom repeats).
+    """
+    if not text.isascii():
+        text = _to_ascii(text)
+    _, delete = _ascii_table()
+    return (b" " + text.encode("ascii").translate(_marks_table(), delete)).count(b" xx")
 
 
 def relevance_key(text: str) -> str:
-    """A key shared by texts that differ only in case, accents, spacing or punctuation."""
-    return fold_rare(text).replace(" ", "")
+    """A key shared by texts that differ only in case, accents, spacing or punctuation:
+    ``fold`` without its spaces, so its words need not be split and joined."""
+    if not text.isascii():
+        text = _to_ascii(text)
+    table, delete = _ascii_table()
+    return text.encode("ascii").translate(table, delete).replace(b" ", b"").decode("ascii")

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Protocol
 
 from taxmatch.contracts import PACKAGE_SCHEMA, Envelope, RequestReader
 from taxmatch.disclose.package import SUMMARY, BatchSummary, PackageWriter, read_batch_summary
@@ -27,6 +26,7 @@ from taxmatch.match.warm import WarmMatcher
 from taxmatch.pipeline.coverage import group_rows, record_coverage
 from taxmatch.pipeline.matching import EXACT, batch_matcher, check_engine
 from taxmatch.pipeline.probes import shadow_probes
+from taxmatch.pipeline.progress import Progress, Silent
 from taxmatch.pipeline.record import disclosed_fields, seal_outputs, write_outputs
 from taxmatch.pipeline.retain import retain_inputs
 from taxmatch.pipeline.staging import validate_into, validation_workers
@@ -40,22 +40,6 @@ from taxmatch.reference.workspace import BATCH_MEMORY_LIMIT, BatchWorkspace, Per
 from taxmatch.store.state import BatchRow, StateStore
 
 MATCHERS = ("probabilistic", "exact")
-
-
-class Progress(Protocol):
-    """What the edges give the pipeline to show progress (a rich bar, an API counter)."""
-
-    def stage(self, name: str, total: int | None) -> None: ...
-
-    def advance(self, n: int) -> None: ...
-
-
-class Silent:
-    """Shows nothing."""
-
-    def stage(self, name: str, total: int | None) -> None: ...
-
-    def advance(self, n: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

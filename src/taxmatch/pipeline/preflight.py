@@ -21,7 +21,7 @@ from taxmatch.contracts import REJECTED_COLUMNS, format_codes, mask_to_codes
 from taxmatch.disclose.csvout import SafeCsvWriter
 from taxmatch.files.inputs import load_policy, read_envelope, read_requests, sha256_file
 from taxmatch.owner_only import make_dir, write_private_text
-from taxmatch.pipeline.batch import Progress, Silent
+from taxmatch.pipeline.progress import Progress, Silent
 from taxmatch.pipeline.staging import validate_into, validation_workers
 from taxmatch.policy.model import policy_sha256
 from taxmatch.policy.validate import make_context

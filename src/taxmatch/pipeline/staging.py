@@ -8,7 +8,6 @@ digests for the whole-batch checks. Never logs a value.
 
 from __future__ import annotations
 
-import multiprocessing
 import operator
 import os
 from collections import deque
@@ -40,10 +39,12 @@ from taxmatch.policy.validate import (
     request_tin,
     usable_request_id,
 )
-from taxmatch.reference.workspace import RECORD_SCHEMA, BatchWorkspace
+from taxmatch.processes import worker_context
+from taxmatch.reference.record_schema import RECORD_SCHEMA
 
 if TYPE_CHECKING:
-    from taxmatch.pipeline.batch import Progress
+    from taxmatch.pipeline.progress import Progress
+    from taxmatch.reference.workspace import BatchWorkspace
 
 _COLUMNS = [f.name for f in RECORD_SCHEMA]
 # A rejected record's normalised columns, first_name to tin (``RECORD_SCHEMA``'s order).
@@ -189,8 +190,8 @@ def stage_records(
         for chunk in reader:
             appended(records_to_table(chunk, ctx), len(chunk))
         return rows
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, spawn, initializer=_init_worker, initargs=(ctx,)) as pool:
+    context = worker_context()
+    with ProcessPoolExecutor(workers, context, initializer=_init_worker, initargs=(ctx,)) as pool:
         pending: deque[tuple[Future[bytes], int]] = deque()
         for chunk in reader:
             pending.append((pool.submit(_validate_in_worker, _pack(chunk)), len(chunk)))
@@ -220,7 +221,8 @@ PARALLEL_FROM_BYTES = 8 * 1024 * 1024
 
 def validation_workers(requests: Path, workers: int | None) -> int:
     """Validation processes for ``requests``: ``workers`` when given; otherwise one per
-    core (up to 4) on large files, since process start-up costs about a second."""
+    core (up to 4) on large files, since starting them (the first time, their server:
+    ``taxmatch.processes``) costs about a second."""
     if workers is not None:
         return max(1, workers)
     if requests.stat().st_size < PARALLEL_FROM_BYTES:

@@ -20,42 +20,7 @@ import pyarrow as pa
 from taxmatch.errors import StoreError
 from taxmatch.files.duck import sql_path
 from taxmatch.owner_only import make_dir, restrict, restrict_tree
-
-RECORD_SCHEMA = pa.schema(
-    [
-        ("row_number", pa.int64()),
-        ("request_id", pa.string()),
-        ("id_key", pa.string()),  # the usable requester id, null when unusable
-        ("pc_key", pa.binary()),
-        ("rel_key", pa.binary()),
-        ("officer_id", pa.string()),
-        ("mask", pa.int64()),
-        ("fields", pa.string()),
-        # the coverage groups the request itself shows (``policy.coverage.request_shape``),
-        # for rejected rows too
-        ("shape", pa.int32()),
-        # normalised request, null for rejected rows
-        ("first_name", pa.string()),
-        ("middle_name", pa.string()),
-        ("last_name", pa.string()),
-        ("suffix", pa.string()),
-        ("house_number", pa.string()),
-        ("street", pa.string()),
-        ("unit", pa.string()),
-        ("po_box", pa.string()),
-        ("city", pa.string()),
-        ("state", pa.string()),
-        ("zip5", pa.string()),
-        ("tax_periods", pa.list_(pa.int32())),
-        ("date_of_birth", pa.date32()),
-        ("tin", pa.string()),
-        # for the custodian's accounting only (never matched on, never in the package):
-        # the cited statute, normalised (null when it does not parse), and, for valid
-        # records, the requester's stated reason
-        ("statute", pa.string()),
-        ("relevance", pa.string()),
-    ]
-)
+from taxmatch.reference.record_schema import RECORD_SCHEMA as RECORD_SCHEMA
 
 VALID_SQL = """SELECT r.* EXCLUDE (request_id, mask, fields), f.request_id
                FROM records r JOIN final f USING (row_number) WHERE f.mask = 0"""

@@ -1,0 +1,72 @@
+"""Worker processes: forkserver workers start with the preloaded modules already imported;
+spawn where there is no forkserver or its server does not start."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.context import ForkServerProcess
+from typing import Any
+
+import pytest
+
+from taxmatch import processes
+from taxmatch.processes import PRELOAD, worker_context
+
+_LOADED = "[m for m in {names!r} if m in __import__('sys').modules]"
+
+
+def _in_worker(ctx: multiprocessing.context.BaseContext, expression: str) -> Any:
+    with ProcessPoolExecutor(1, ctx) as pool:
+        return pool.submit(eval, expression).result(timeout=120)
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver here"
+)
+def test_workers_fork_from_a_server_that_imported_the_preload() -> None:
+    ctx = worker_context()
+    assert ctx.get_start_method() == "forkserver"
+    modules = [m for m in PRELOAD if m != "__main__"]
+    assert _in_worker(ctx, _LOADED.format(names=modules)) == modules
+    assert _in_worker(ctx, "__import__('os').getpid()") != os.getpid()
+    assert worker_context() is ctx  # checked once per process
+
+
+def test_spawn_without_a_forkserver(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["fork", "spawn"])
+    ctx = worker_context.__wrapped__()
+    assert ctx.get_start_method() == "spawn"
+    modules = [m for m in PRELOAD if m != "__main__"]
+    # a spawned worker imports only what it is given: none of the preload yet
+    assert _in_worker(ctx, _LOADED.format(names=modules)) == []
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver here"
+)
+def test_spawn_when_the_server_cannot_start_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(process: object) -> object:
+        raise ConnectionRefusedError("no server")
+
+    monkeypatch.setattr(ForkServerProcess, "_Popen", staticmethod(broken))
+    assert worker_context.__wrapped__().get_start_method() == "spawn"
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver here"
+)
+def test_spawn_when_the_first_worker_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(processes, "_probe", os.abort)  # the probe dies: exit code not 0
+    assert worker_context.__wrapped__().get_start_method() == "spawn"
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver here"
+)
+def test_spawn_when_the_server_holds_another_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The server's taxmatch is not the file this process imported: its workers would run
+    # other code.
+    monkeypatch.setattr(processes, "__file__", processes.__file__ + ".elsewhere")
+    assert worker_context.__wrapped__().get_start_method() == "spawn"
