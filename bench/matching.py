@@ -8,12 +8,13 @@ For each dataset, the same request batch is matched against the same master file
                 validation); its rejected.csv is the exact run's;
 - ``taxmatch``  ``taxmatch model train`` (timed on its own) then ``taxmatch batch run``.
 
-Every step runs in a fresh process under ``/usr/bin/time -v`` (wall seconds, peak RSS)
-with a time limit; a failing or timed-out step is reported with the tail of its stderr
-and the harness goes on with the other matchers. Each package is then judged by
-``taxmatch evaluate --json`` against the dataset's truth: once without a store for every
-matcher (the person is judged from the address, the same judge for all three) and, for
-the two matchers that keep a store, once more with ``--store`` (the person is checked).
+Every step runs in a fresh process under ``bench/treetime.py`` (wall seconds, CPU of the
+whole process tree, peak RSS) with a time limit; a failing or timed-out step is reported
+with the tail of its stderr and the harness goes on with the other matchers. Each package
+is then judged by ``taxmatch evaluate --json`` against the dataset's truth: once without a
+store for every matcher (the person is judged from the address, the same judge for all
+three) and, for the two matchers that keep a store, once more with ``--store`` (the person
+is checked).
 
 Datasets (generated once, cached under ``bench-out/matching/`` keyed by parameters):
 
@@ -35,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -49,6 +49,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent / "taxmatch"
 TAIL_LINES = 15
+TREETIME = Path(__file__).with_name("treetime.py")  # CPU and peak RSS of a step's whole tree
 MATCHERS = ("exact", "splink", "taxmatch")
 
 
@@ -76,7 +77,7 @@ class Step:
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
-    """Stop a step we started (its own process group: /usr/bin/time and the command)."""
+    """Stop a step we started (its own process group: the timer and the command)."""
     for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 20)):
         try:
             os.killpg(proc.pid, sig)
@@ -90,14 +91,15 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
 
 
 def run_step(matcher: str, name: str, cmd: list[str], timeout: float) -> Step:
-    """Run ``cmd`` under ``/usr/bin/time -v``; never raises for the command's failure."""
+    """Run ``cmd`` under ``bench/treetime.py`` (CPU of every process the command starts,
+    forkserver workers included); never raises for the command's failure."""
     step = Step(matcher, name)
-    with tempfile.NamedTemporaryFile(prefix="bench-time-", suffix=".txt", delete=False) as tf:
+    with tempfile.NamedTemporaryFile(prefix="bench-time-", suffix=".json", delete=False) as tf:
         time_file = Path(tf.name)
     t0 = time.monotonic()
     try:
         proc = subprocess.Popen(
-            ["/usr/bin/time", "-v", "-o", str(time_file), *cmd],
+            [sys.executable, str(TREETIME), str(time_file), *cmd],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -121,12 +123,10 @@ def run_step(matcher: str, name: str, cmd: list[str], timeout: float) -> Step:
     step.seconds = time.monotonic() - t0
     step.load = round(os.getloadavg()[0], 1)
     step.stdout, step.stderr = out, err
-    stats = time_file.read_text(errors="replace") if time_file.exists() else ""
+    stats = json.loads(time_file.read_text() or "{}") if time_file.exists() else {}
     time_file.unlink(missing_ok=True)
-    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stats)
-    step.rss_mib = int(m.group(1)) // 1024 if m else None
-    cpu = re.findall(r"(?:User|System) time \(seconds\): ([0-9.]+)", stats)
-    step.cpu_seconds = sum(map(float, cpu)) if len(cpu) == 2 else None
+    step.rss_mib = stats["max_rss_kib"] // 1024 if "max_rss_kib" in stats else None
+    step.cpu_seconds = stats["user"] + stats["system"] if "user" in stats else None
     if step.status == "ok" and proc.returncode != 0:
         step.status = f"failed (rc {proc.returncode})"
     if not step.ok:
@@ -641,8 +641,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     for sig in (signal.SIGTERM, signal.SIGHUP):  # unwind, so run_step stops its child
         signal.signal(sig, lambda signum, _frame: sys.exit(128 + signum))
-    if not Path("/usr/bin/time").exists():
-        raise SystemExit("needs /usr/bin/time (GNU time) for peak memory")
     root: Path = args.root
     root.mkdir(parents=True, exist_ok=True)
     names = ["generator", "pseudopeople"] if args.dataset == "both" else [args.dataset]

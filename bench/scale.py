@@ -1,14 +1,15 @@
 """Benchmark: the scale curve — reference size × batch size, stage by stage.
 
 For each population size (``--people``), a generated population is loaded into a store of
-its own and a model trained on it; for each batch size (``--rows``), a request batch
-drawn from that population is run through ``taxmatch -v batch run``. Every step runs in a
-fresh process under ``/usr/bin/time -v`` (wall, CPU = user + system, peak RSS); the batch's
-own stages (validate, match, shadow probes, write = the rest up to the seal) come from its
-typed events (E110, E120, E125, E140). A cached store whose model is of another version
-than the code's is trained again. Data, stores and models are made once and cached under ``--root``
-keyed by their parameters; each batch runs under an envelope with a request letter id of
-its own, so it is run afresh and never answered from an earlier batch.
+its own and a model trained on it; for each batch size (``--rows``), a request batch drawn
+from that population is run through ``taxmatch -v batch run``. Every step runs in a fresh
+process under ``bench/treetime.py`` (wall, CPU = user + system of the whole process tree,
+peak RSS); the batch's own stages (validate, match, shadow probes, write = the rest up to
+the seal) come from its typed events (E110, E120, E125, E140). A cached store whose model
+is of another version than the code's is trained again. Data, stores and models are made
+once and cached under ``--root`` keyed by their parameters; each batch runs under an
+envelope with a request letter id of its own, so it is run afresh and never answered from
+an earlier batch.
 
     python bench/scale.py                                   # 1 M, 3 M, 5 M people; 100 k, 1 M rows
     python bench/scale.py --people 100000 --rows 10000      # a quick look
