@@ -18,7 +18,7 @@ from taxmatch.match.thresholds import (
 
 def text_order(*values: str | None) -> tuple[tuple[bool, str], ...]:
     """Ascending, missing values last (as SQL orders them)."""
-    return tuple((v is None, v or "") for v in values)
+    return tuple([(v is None, v or "") for v in values])
 
 
 def _filled(value: str | None) -> bool | None:
