@@ -2,41 +2,27 @@
 (``rules.rank_persons``), gathers the best person's evidence from the snapshot's person
 tables in one query (names, addresses, filings in the requested periods, who else files
 at those addresses, which buildings have units) and judges it (``rules.judge``). The SQL
-only gathers; every rule is in ``rules``. Never logs a value.
+only gathers; every rule is in ``rules``, and ``judging`` reads the gathered rows into
+them. Never logs a value.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from itertools import groupby
 from operator import itemgetter
-from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
 
-from taxmatch.match.evidence import (
-    Address,
-    Best,
-    Evidence,
-    Filing,
-    Key,
-    Name,
-    Outcome,
-    Person,
-    Request,
-)
-from taxmatch.match.rules import judge, rank_persons
+from taxmatch.match.evidence import Address, Filing, Name, Request
+from taxmatch.match.judging import OUTCOME_SCHEMA, judge_batch, record_batch
+from taxmatch.match.rules import rank_persons
 from taxmatch.match.thresholds import MAX_SLIP_SUPPORT
 from taxmatch.processes import worker_context
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 # Rows fetched from DuckDB per Arrow batch while ranking, and while judging (each judged
 # batch is one task: small enough that the two processes finish together).
@@ -44,18 +30,6 @@ FETCH_ROWS = 20_000
 JUDGE_ROWS = 5_000
 GATHER_ROWS = 100_000  # row numbers gathered at a time (the batch workspace holds 2 GB)
 
-_OUTCOME_TYPES = {  # the rest are flags (booleans)
-    **dict.fromkeys(("row_number", "candidates"), pa.int64()),
-    **dict.fromkeys(("score", "margin_log2"), pa.float64()),
-    "filing_year": pa.int32(),
-    **dict.fromkeys(
-        ("person_tin", "line1", "unit", "city", "state", "zip5", "phone", "address_mended"),
-        pa.string(),
-    ),
-    "mended_from": pa.string(),
-}
-# ``outcomes`` in the column order of the ``Outcome`` record (one definition of the columns).
-OUTCOME_SCHEMA = pa.schema([(n, _OUTCOME_TYPES.get(n, pa.bool_())) for n in Outcome._fields])
 _BEST_SCHEMA = pa.schema(
     [
         ("row_number", pa.int64()),
@@ -144,7 +118,7 @@ def rank_into(
         found = rank_persons((pair[1:] for pair in pairs), review_threshold, margin)
         if found is not None:
             best.append((rn, *found))
-    _add_best(con, pa.Table.from_batches([_batch(best, _BEST_SCHEMA)]))
+    _add_best(con, pa.Table.from_batches([record_batch(best, _BEST_SCHEMA)]))
 
 
 def _add_best(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
@@ -277,69 +251,3 @@ def _judged(
     for i, batch in enumerate(batches):
         done.append(helper.submit(judge_batch, batch) if i % 2 else judge_batch(batch))
     return [d.result() if isinstance(d, Future) else d for d in done]
-
-
-def judge_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """``judge_gathered`` on each row of a ``collapse_in`` batch."""
-    return _batch([judge_gathered(row) for row in batch.to_pylist()], OUTCOME_SCHEMA)
-
-
-def _batch(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.RecordBatch:
-    """``rows`` (tuples in the schema's column order) as one record batch."""
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
-    return pa.RecordBatch.from_arrays(
-        [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
-    )
-
-
-def request_of(row: Mapping[str, Any]) -> Request:
-    """The checks' view of a valid row (``valid``'s columns)."""
-    given = {c: row[c] for c in Request._fields}
-    given["date_of_birth"] = _date(given["date_of_birth"])
-    given["tax_periods"] = tuple(given["tax_periods"] or ())
-    return Request(**given)
-
-
-def _date(value: Any) -> dt.date | None:
-    if value is None or type(value) is dt.date:
-        return value
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return dt.date(value.year, value.month, value.day)
-    raise TypeError("a date of birth that is not a date")
-
-
-def key_of(row: Mapping[str, Any]) -> Key:
-    """A row's address as the tables key it (house number, street, unit, PO box, ZIP)."""
-    return (row["house_number"], row["street"], row["unit"], row["po_box"], row["zip5"])
-
-
-def grouped(pairs: Iterable[tuple[K, V]]) -> dict[K, frozenset[V]]:
-    """Each first item with the set of second items paired with it."""
-    out: dict[K, set[V]] = defaultdict(set)
-    for k, v in pairs:
-        out[k].add(v)
-    return {k: frozenset(v) for k, v in out.items()}
-
-
-def judge_gathered(row: dict[str, Any]) -> Outcome:
-    """``rules.judge`` on one row of ``collapse_in``."""
-    request = request_of(row)
-    if row["person_id"] is None:
-        return judge(row["row_number"], request, None, None, ())
-    best = Best(row["person_id"], row["p"], row["strong"], row["margin"])
-    evidence = None
-    if row["has_person"]:
-        evidence = Evidence(
-            person=Person(
-                row["person_id"], row["tin"], row["deceased"], row["p_suffix"], _date(row["p_dob"])
-            ),
-            names=[Name(n["first_name"], n["last_key"]) for n in row["names"] or ()],
-            addresses=[Address._make(a.values()) for a in row["addresses"] or ()],
-            filings=[Filing._make(f.values()) for f in row["filings"] or ()],
-            neighbours=grouped((key_of(n), n["other"]) for n in row["neighbours"] or ()),
-            co_filed=grouped((c["other"], key_of(c)) for c in row["co_filed"] or ()),
-            units_at=frozenset((u[0], u[1], u[2]) for u in row["units"] or ()),
-        )
-    return judge(row["row_number"], request, best, evidence, row["nicknames"] or ())

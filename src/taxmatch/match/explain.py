@@ -21,8 +21,9 @@ from taxmatch.errors import StoreError
 from taxmatch.files.duck import attach
 from taxmatch.ledger.digest import keyed_hash
 from taxmatch.match import model
-from taxmatch.match.collapse import request_of, struct_sql
+from taxmatch.match.collapse import struct_sql
 from taxmatch.match.evidence import Address, Name
+from taxmatch.match.judging import request_of
 from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
 from taxmatch.match.probabilistic import candidate_records, predict_pairs
 from taxmatch.match.rules import address_corroborated, first_name_agrees

@@ -11,8 +11,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from taxmatch.match.collapse import OUTCOME_SCHEMA, grouped, key_of, request_of
 from taxmatch.match.evidence import Address, Best, Evidence, Filing, Name, Person
+from taxmatch.match.judging import OUTCOME_SCHEMA, grouped, key_of, request_of
 from taxmatch.match.rules import judge, rank_persons
 
 Row = Mapping[str, Any]

@@ -18,7 +18,7 @@ from taxmatch.match.thresholds import (
 
 def text_order(*values: str | None) -> tuple[tuple[bool, str], ...]:
     """Ascending, missing values last (as SQL orders them)."""
-    return tuple((v is None, v or "") for v in values)
+    return tuple([(v is None, v or "") for v in values])
 
 
 def _filled(value: str | None) -> bool | None:
@@ -304,7 +304,9 @@ def place(slip: Filing, evidence: Evidence) -> Place:
         house, street = slip.house_number, slip.street
     deliverable = False if doubtful else sql_or(usable, complete is not None)
     kind = _kind(slip, consensus, complete if usable is False else None, unit)
-    filed = " ".join(p for p in (slip.line1, slip.unit, slip.city, slip.state, slip.zip5) if p)
+    filed = None  # the filed address as one line, for a mended one only
+    if kind is not None:
+        filed = " ".join(p for p in (slip.line1, slip.unit, slip.city, slip.state, slip.zip5) if p)
     return Place(
         slip.tax_year,
         line1,
@@ -317,7 +319,7 @@ def place(slip: Filing, evidence: Evidence) -> Place:
         street,
         deliverable,
         kind,
-        None if kind is None else filed,
+        filed,
     )
 
 

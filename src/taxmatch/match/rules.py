@@ -124,7 +124,12 @@ def latest_filing(filings: Iterable[Filing], periods: Sequence[int]) -> Filing |
     so the choice never depends on the order rows are read in."""
     # A filing without a year is in no period (as NULL is in no list, in SQL).
     found = [f for f in filings if f.tax_year is not None and f.tax_year in periods]
-    return min(found, default=None, key=lambda f: (-f.tax_year, text_order(*_ORDER(f))))
+    if not found:
+        return None
+    year = max(f.tax_year for f in found)
+    latest = [f for f in found if f.tax_year == year]
+    # The columns order only the filings of that year (one, mostly).
+    return latest[0] if len(latest) == 1 else min(latest, key=lambda f: text_order(*_ORDER(f)))
 
 
 def unit_missing(

@@ -36,16 +36,22 @@ def zip_typo(a: str | None, b: str | None) -> bool:
 
 def sql_and(*values: bool | None) -> bool | None:
     """SQL's ``AND``: None is unknown."""
-    if any(v is False for v in values):
-        return False
-    return None if any(v is None for v in values) else True
+    unknown = False
+    for v in values:
+        if v is False:
+            return False
+        unknown = unknown or v is None
+    return None if unknown else True
 
 
 def sql_or(*values: bool | None) -> bool | None:
     """SQL's ``OR``: None is unknown."""
-    if any(v is True for v in values):
-        return True
-    return None if any(v is None for v in values) else False
+    unknown = False
+    for v in values:
+        if v is True:
+            return True
+        unknown = unknown or v is None
+    return None if unknown else False
 
 
 def same(a: str | None, b: str | None) -> bool:

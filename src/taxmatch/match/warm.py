@@ -25,9 +25,10 @@ import pyarrow as pa
 from taxmatch.errors import ReferenceSnapshotError
 from taxmatch.events import Event, emit
 from taxmatch.files.duck import attach
-from taxmatch.match.collapse import OUTCOME_SCHEMA, REQUEST_COLUMNS, collapse
+from taxmatch.match.collapse import REQUEST_COLUMNS, collapse
 from taxmatch.match.features import FEATURE_COLUMNS, REQUEST_INPUTS, request_feature_rows
 from taxmatch.match.features import request_features as sql_request_features
+from taxmatch.match.judging import OUTCOME_SCHEMA
 from taxmatch.match.levels import RuleKey, Unsure
 from taxmatch.match.lookup_index import PERSON_TABLES, Keyed, build_lookup_index, key_sql, people_of
 from taxmatch.match.lookup_judge import best_persons, outcomes_of
