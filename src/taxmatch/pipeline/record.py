@@ -284,7 +284,7 @@ def _record_chunk(
     if not out.decisions:
         return 0
     batch_id, number = chunk
-    state.record_cells(
+    state.record_decisions(
         batch_id, out.decisions, chunk=number, actor=req.actor, origin=req.origin, also=whole
     )
     return 1

@@ -164,39 +164,6 @@ class StateBase(StateDatabase):
     def record_decisions(
         self,
         batch_id: str,
-        rows: Sequence[DecisionRow],
-        *,
-        chunk: int,
-        subjects: Sequence[SubjectRow] = (),
-        drafts: Sequence[LedgerDraft] = (),
-        actor: str = "system",
-        origin: str = "store",
-        also: DecisionsDigest | None = None,
-    ) -> str:
-        """One chunk of a batch, atomically: its decision rows, its disclosure subjects, the
-        ledger ``drafts`` (one per disclosure) and a ``decisions`` entry carrying the
-        chunk's row range, count and digest (``taxmatch.ledger.digest``). The new head.
-        ``also``: a running digest (a batch's, over all its chunks) that takes the chunk's
-        lines too.
-
-        Rows already stored are kept (idempotent on batch and row); the digest is of the
-        rows given, so ``ledger verify`` fails if the stored ones differ.
-        """
-        cells = [cells_of(row) for row in rows]
-        return self.record_cells(
-            batch_id,
-            cells,
-            chunk=chunk,
-            subjects=subjects,
-            drafts=drafts,
-            actor=actor,
-            origin=origin,
-            also=also,
-        )
-
-    def record_cells(
-        self,
-        batch_id: str,
         rows: Sequence[DecisionCells],
         *,
         chunk: int,
@@ -206,7 +173,15 @@ class StateBase(StateDatabase):
         origin: str = "store",
         also: DecisionsDigest | None = None,
     ) -> str:
-        """``record_decisions`` of rows given as ``DecisionCells`` (a batch run's)."""
+        """One chunk of a batch, atomically: its decision rows (as ``cells_of`` gives a
+        ``DecisionRow``), its disclosure subjects, the ledger ``drafts`` (one per
+        disclosure) and a ``decisions`` entry carrying the chunk's row range, count and
+        digest (``taxmatch.ledger.digest``). The new head. ``also``: a running digest (a
+        batch's, over all its chunks) that takes the chunk's lines too.
+
+        Rows already stored are kept (idempotent on batch and row); the digest is of the
+        rows given, so ``ledger verify`` fails if the stored ones differ.
+        """
         if not rows:
             raise StoreError("record_decisions needs at least one row")
         for cells in rows:

@@ -400,7 +400,9 @@ def test_0011_voids_the_disclosure_entries_of_old_unfinished_and_resumed_runs(
     with StateStore(state_url) as store:
         for name in ("B1", "B2"):
             store.create_batch(batch(name))
-            store.record_decisions(name, [decision(n, name) for n in range(1, 5)], chunk=1)
+            store.record_decisions(
+                name, [cells_of(decision(n, name)) for n in range(1, 5)], chunk=1
+            )
         store.set_batch_status("B1", "done", counts={"DISCLOSED": 2}, finished_at=T0)
         old = [("D-2", "B1"), ("D-4", "B1"), ("D-2", "B2"), ("D-2", "B1"), ("D-4", "B1")]
         store.append_ledger(
