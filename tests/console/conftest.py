@@ -18,6 +18,7 @@ from taxmatch.console import ConsoleSettings, console_app
 from taxmatch.files.inputs import load_policy
 from taxmatch.pipeline.officers import add_officer
 from taxmatch.policy.model import policy_sha256
+from taxmatch.store.decision_rows import cells_of
 from taxmatch.store.state import BatchRow, DecisionRow, StateStore
 
 PASSWORD = "correct horse battery"
@@ -91,7 +92,7 @@ def make_batch(
                 None,
             )
         )
-    state.record_decisions(batch_id, decisions, chunk=1)
+    state.record_decisions(batch_id, [cells_of(d) for d in decisions], chunk=1)
 
 
 @dataclass

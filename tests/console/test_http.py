@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from taxmatch.cli import main
 from taxmatch.pipeline.accounting import annual_report
 from taxmatch.pipeline.officers import LOCK_AFTER
+from taxmatch.store.decision_rows import cells_of
 from taxmatch.store.state import DecisionRow, SubjectRow
 from tests.unit.disclose.test_package import SUMMARY_DOC
 
@@ -352,7 +353,9 @@ def test_report_breaks_outcomes_down_by_agency_and_statute(console: Console) -> 
         for n, (d, o, c, s) in enumerate(kinds, start=1)
     ]
     subject = SubjectRow("D-HSI-1", "B-HSI", 1, "900000001", reentry, "case", "zip")
-    console.state.record_decisions("B-HSI", decisions, chunk=1, subjects=[subject])
+    console.state.record_decisions(
+        "B-HSI", [cells_of(d) for d in decisions], chunk=1, subjects=[subject]
+    )
     console.state.write_request_counts("B-HSI", {reentry: 2, removal: 3, "": 1})
     assert console.state.verify_ledger().ok
 
@@ -476,7 +479,7 @@ def test_accounting_shows_only_disclosures_of_sealed_batches(console: Console) -
         subject = SubjectRow(
             f"D-{batch_id}-1", batch_id, 1, tin, "8 U.S.C. 1326(a)", f"reason for {batch_id}", "zip"
         )
-        console.state.record_decisions(batch_id, [decision], chunk=1, subjects=[subject])
+        console.state.record_decisions(batch_id, [cells_of(decision)], chunk=1, subjects=[subject])
     console.login("ada")
     page = console.post("/console/accounting", tin=tin).text  # type: ignore[attr-defined]
     assert "1 disclosure(s) about this taxpayer" in page

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from taxmatch.files.reader_text import FIELD_LIMIT
 from taxmatch.owner_only import open_private
 
 # A cell starting with one of these (after leading spaces) is a formula to a spreadsheet.
@@ -147,8 +148,8 @@ def csv_stats(path: Path) -> tuple[str, int]:
     """(sha256, number of data rows) of a CSV file, counting quoted newlines correctly."""
     with open(path, "rb") as handle:
         digest = hashlib.file_digest(handle, "sha256")
-    if csv.field_size_limit() < 8 * 1024 * 1024:  # what the request reader sets too
-        csv.field_size_limit(8 * 1024 * 1024)
+    if csv.field_size_limit() < FIELD_LIMIT:
+        csv.field_size_limit(FIELD_LIMIT)
     with open(path, encoding="utf-8", errors="replace", newline="") as text:
         records = sum(1 for record in csv.reader(text) if record)
     return digest.hexdigest(), max(records - 1, 0)

@@ -56,12 +56,10 @@ _INTEGER = r"^[+-]?[0-9]+$"
 
 
 def sha256_file(path: Path) -> str:
-    """The file's sha256 (hex), read in 1 MiB pieces."""
-    digest = hashlib.sha256()
+    """The file's sha256 (hex), streamed."""
     try:
         with open(path, "rb") as handle:
-            while piece := handle.read(1 << 20):
-                digest.update(piece)
+            digest = hashlib.file_digest(handle, "sha256")
     except OSError as exc:
         raise unreadable(path, exc) from None
     return digest.hexdigest()

@@ -18,7 +18,7 @@ import hmac
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -218,16 +218,7 @@ class ChainVerifier:
     def failed(self) -> bool:
         return self._problem is not None
 
-    def feed(self, entry: LedgerEntry) -> bool:
-        """Check the next entry; False once the chain has failed."""
-        return self._advance(
-            entry.seq,
-            entry.prev_hash,
-            entry.entry_hash,
-            lambda: canonical_bytes(entry.seq, entry.recorded_at, entry.draft, entry.prev_hash),
-        )
-
-    def feed_stored(
+    def feed(
         self,
         seq: int,
         recorded_at: str,
@@ -240,40 +231,28 @@ class ChainVerifier:
         prev_hash: str,
         entry_hash: str,
     ) -> bool:
-        """``feed`` for an entry as stored, its payload as the stored text (no JSON parsing).
+        """Check the next entry as stored, its payload as the stored text (no JSON parsing);
+        False once the chain has failed. The checks, in order: position, link, form, hash.
 
         The hash covers the stored text itself, so any change to it, even one that keeps
-        its meaning, fails as ``PROBLEM_HASH``. The fast path of ``ledger verify``.
+        its meaning, fails as ``PROBLEM_HASH``; so does a text that is not ASCII
+        (``UnicodeEncodeError``: never canonical).
         """
-
-        def data() -> bytes:
-            texts = (recorded_at, event_type, actor, origin, object_id, payload_text, entry_hash)
-            if not all(isinstance(v, str) for v in texts) or not isinstance(success, bool):
-                raise LedgerError(PROBLEM_MALFORMED)
-            event = (event_type, actor, origin, success, object_id)  # as ``LedgerDraft.event``
-            return entry_bytes(seq, recorded_at, *event, payload_text, prev_hash)
-
-        return self._advance(seq, prev_hash, entry_hash, data)
-
-    def _advance(
-        self, seq: int, prev_hash: str, entry_hash: str, data: Callable[[], bytes]
-    ) -> bool:
-        """The checks of one entry, in order: position, link, form (``data`` raises
-        ``LedgerError``, ``TypeError`` or ``ValueError``), hash. A text that is not ASCII
-        (``UnicodeEncodeError``) can only be a changed stored payload: ``PROBLEM_HASH``."""
         if self.failed:
             return False
         if type(seq) is not int or seq != self.entries + 1:
             return self.fail(PROBLEM_SEQUENCE)
         if prev_hash != self.head:
             return self.fail(PROBLEM_LINK)
+        texts = (recorded_at, event_type, actor, origin, object_id, payload_text, entry_hash)
+        if not all(isinstance(v, str) for v in texts) or not isinstance(success, bool):
+            return self.fail(PROBLEM_MALFORMED)
+        event = (event_type, actor, origin, success, object_id)  # as ``LedgerDraft.event``
         try:
-            digest = hashlib.sha256(data()).hexdigest()
+            data = entry_bytes(seq, recorded_at, *event, payload_text, prev_hash)
         except UnicodeEncodeError:
             return self.fail(PROBLEM_HASH)
-        except (LedgerError, TypeError, ValueError):
-            return self.fail(PROBLEM_MALFORMED)
-        if not isinstance(entry_hash, str) or not hmac.compare_digest(digest, entry_hash):
+        if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), entry_hash):
             return self.fail(PROBLEM_HASH)
         self.entries += 1
         self.head = entry_hash
@@ -294,15 +273,6 @@ class ChainVerifier:
             first_bad_seq=self._first_bad,
             problem=self._problem,
         )
-
-
-def verify_chain(entries: Iterable[LedgerEntry]) -> VerifyResult:
-    """Verify a whole chain from its first entry, streaming; stops at the first bad entry."""
-    verifier = ChainVerifier()
-    for entry in entries:
-        if not verifier.feed(entry):
-            break
-    return verifier.result()
 
 
 def _check_value(key: str, value: object) -> PayloadValue:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from taxmatch.contracts import PACKAGE_SCHEMA, Envelope, RequestReader
 from taxmatch.disclose.package import SUMMARY, BatchSummary, PackageWriter, read_batch_summary
-from taxmatch.errors import BatchNotFound, TaxmatchError, memory_advice, memory_size
+from taxmatch.errors import TaxmatchError, memory_advice, memory_size
 from taxmatch.events import Event, emit
 from taxmatch.files.inputs import load_policy, read_envelope, read_requests, sha256_file
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue, format_recorded_at
@@ -310,9 +310,7 @@ def find_batch_summary(
 ) -> tuple[BatchRow, BatchSummary | None]:
     """A batch as the state database records it, and ``done_summary`` of it."""
     with StateStore.open(store, database_url) as state:
-        row = state.find_batch(batch_id)
-    if row is None:
-        raise BatchNotFound(f"batch {batch_id} not found")
+        row = state.require_batch(batch_id)
     return row, done_summary(row)
 
 

@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from taxmatch.pipeline.batch import BatchRun
 
 ENGINES = ("duckdb", "spark")
-ENGINE_ENV = "TAXMATCH_ENGINE"  # the CLI's default engine
-SPARK_DIR_ENV = "TAXMATCH_SPARK_DIR"  # the CLI's default for where the Spark exports live
 
 # The exact baseline has no trained model; it is identified by its version alone.
 EXACT = ModelInfo(Path("exact"), "exact-1", hashlib.sha256(b"exact-1").hexdigest(), "")

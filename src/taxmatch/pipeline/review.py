@@ -171,9 +171,7 @@ def prepare_release(
     two-person rule holds it for a supervisor's approval."""
     if who.role not in DECIDERS:
         raise ReviewRefused("only officers and supervisors prepare a release")
-    batch = state.find_batch(batch_id)
-    if batch is None:
-        raise BatchNotFound(f"batch {batch_id} not found")
+    batch = state.require_batch(batch_id)
     second = second_person_needed(batch, policy, policy_sha)
 
     def draft(release_id: str, rows: int) -> LedgerDraft:
@@ -207,9 +205,7 @@ def approve_release(
         raise StoreError(f"release {release_id} is not awaiting approval")
     if who.username in {r.officer for r in cs.release_reviews(state, release_id)}:
         raise ReviewRefused("an officer who decided a row of a release cannot also approve it")
-    batch = state.find_batch(release.batch_id)
-    if batch is None:
-        raise BatchNotFound(f"batch {release.batch_id} not found")
+    batch = state.require_batch(release.batch_id)
     publish(store, state, release, batch, who.username, who, policy)
     return cs.find_release(state, release_id) or release
 

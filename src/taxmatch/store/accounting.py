@@ -23,7 +23,6 @@ from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Select, and_, func, select
 
-from taxmatch.errors import BatchNotFound
 from taxmatch.store.models import (
     CHUNK,
     batches,
@@ -107,8 +106,7 @@ def disclosures_about(state: StateStore, tin: str) -> list[DisclosureRecord]:
 
 def batch_subjects(state: StateStore, batch_id: str) -> Iterator[tuple[str, str]]:
     """(disclosure_id, tin) for every disclosure of ``batch_id``, in file order (paged)."""
-    if state.find_batch(batch_id) is None:
-        raise BatchNotFound(f"batch {batch_id} not found")
+    state.require_batch(batch_id)
     query = subjects_made(select(_S.row_number, _S.disclosure_id, _S.tin))
     query = query.where(_S.batch_id == batch_id)
     for page in pages(state, "accounting_batch", query, _S.row_number, CHUNK):

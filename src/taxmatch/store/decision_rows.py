@@ -22,7 +22,7 @@ from taxmatch.contracts import Disposition, Outcome
 from taxmatch.errors import StoreError
 from taxmatch.ledger.digest import DecisionLines, decision_lines
 from taxmatch.store.ledger_store import DIGESTED
-from taxmatch.store.models import DecisionRow, Params, decisions
+from taxmatch.store.models import DecisionRow, decisions
 
 FIELDS: Final = tuple(DecisionRow.__dataclass_fields__)  # also ``decisions``' column names
 DecisionCells = tuple[Any, ...]  # a decision row's values, in ``FIELDS`` order
@@ -50,11 +50,6 @@ def checked(batch_id: str, cells: DecisionCells) -> DecisionCells:
     if cells[_OUTCOME] is not None and cells[_OUTCOME] not in _OUTCOMES:
         raise StoreError(f"decision row {row_number}: unknown outcome")
     return cells
-
-
-def decision_params(batch_id: str, row: DecisionRow) -> Params:
-    """A decision row as ``insert()`` parameters (column -> value), checked."""
-    return dict(zip(FIELDS, checked(batch_id, cells_of(row)), strict=True))
 
 
 def lines_of(rows: Sequence[DecisionCells]) -> DecisionLines:

@@ -63,7 +63,7 @@ from taxmatch.store.models import (
 from taxmatch.store.models import ledger_head as head_table
 
 # The stored columns ``verify_store`` reads, by name: ``ledger_schema``, then a
-# ``LedgerEntry``'s fields, which are ``ChainVerifier.feed_stored``'s arguments in order.
+# ``LedgerEntry``'s fields, which are ``ChainVerifier.feed``'s arguments in order.
 _STORED: Final = ("ledger_schema", *(f.name for f in fields(LedgerEntry)))
 EVENT_DECISIONS_RECORDED: Final = "decisions_recorded"
 _CLAIMING: Final = frozenset({EVENT_DECISIONS, EVENT_DECISIONS_DISCARDED, EVENT_DECISIONS_RECORDED})
@@ -180,7 +180,7 @@ def verify_store(
         if row.ledger_schema != LEDGER_SCHEMA:
             verifier.fail(PROBLEM_MALFORMED)
             break
-        if not verifier.feed_stored(*row[1:]) or verifier.entries > head_seq:
+        if not verifier.feed(*row[1:]) or verifier.entries > head_seq:
             break
         if witness is not None and seq == witness[0] and row.entry_hash != witness[1]:
             verifier.fail("the entry differs from the witnessed head (chain rewritten)", seq=seq)

@@ -89,6 +89,13 @@ class StateBase(StateDatabase):
             row = conn.execute(select(batches).where(batches.c.batch_id == batch_id)).first()
         return None if row is None else batch_from_row(row)
 
+    def require_batch(self, batch_id: str) -> BatchRow:
+        """``find_batch``, or ``BatchNotFound``."""
+        batch = self.find_batch(batch_id)
+        if batch is None:
+            raise BatchNotFound(f"batch {batch_id} not found")
+        return batch
+
     @property
     def keys(self) -> Keys:
         """The keys in use, read again whenever the keyring file changes (a rotation by
@@ -118,8 +125,7 @@ class StateBase(StateDatabase):
         for every row (executemany); PostgreSQL: ``COPY`` into a temporary table, then the
         same insert from it.
         """
-        if self.find_batch(batch_id) is None:
-            raise BatchNotFound(f"batch {batch_id} not found")
+        self.require_batch(batch_id)
         written = 0
         iterator = iter(rows)
         while chunk := list(islice(iterator, CHUNK)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -24,11 +24,12 @@ from taxmatch.ledger.chain import (
     ChainVerifier,
     LedgerDraft,
     LedgerEntry,
+    VerifyResult,
     canonical_bytes,
+    canonical_payload,
     format_recorded_at,
     link,
     link_all,
-    verify_chain,
 )
 from taxmatch.ledger.digest import keyed_hash
 
@@ -208,6 +209,27 @@ def test_format_recorded_at_is_utc_with_microseconds() -> None:
 # --- verification ------------------------------------------------------------------------
 
 
+def stored(entry: LedgerEntry) -> tuple[object, ...]:
+    """``entry`` as the store holds it: ``ChainVerifier.feed``'s arguments."""
+    payload_text = canonical_payload(entry.payload)
+    return (
+        entry.seq,
+        entry.recorded_at,
+        *entry.draft.event,
+        payload_text,
+        entry.prev_hash,
+        entry.entry_hash,
+    )
+
+
+def verify_chain(entries: Iterable[LedgerEntry]) -> VerifyResult:
+    verifier = ChainVerifier()
+    for entry in entries:
+        if not verifier.feed(*stored(entry)):
+            break
+    return verifier.result()
+
+
 def test_empty_chain_verifies_at_genesis() -> None:
     result = verify_chain([])
     assert (result.ok, result.entries, result.head, result.first_bad_seq) == (
@@ -334,18 +356,21 @@ def test_verification_streams_and_stops_at_the_first_failure() -> None:
 
 def test_verifier_fail_keeps_the_first_failure() -> None:
     verifier = ChainVerifier()
-    assert verifier.feed(link(GOLDEN_DRAFT, seq=1, prev_hash=GENESIS, recorded_at=TS))
+    assert verifier.feed(*stored(link(GOLDEN_DRAFT, seq=1, prev_hash=GENESIS, recorded_at=TS)))
     verifier.fail("first problem")
     verifier.fail("second problem", seq=9)
-    assert not verifier.feed(link(GOLDEN_DRAFT, seq=2, prev_hash=GENESIS, recorded_at=TS))
+    assert not verifier.feed(*stored(link(GOLDEN_DRAFT, seq=2, prev_hash=GENESIS, recorded_at=TS)))
     result = verifier.result()
     assert (result.first_bad_seq, result.problem, result.entries) == (2, "first problem", 1)
 
 
-def test_malformed_in_memory_entry_is_reported_not_raised() -> None:
-    entry = link(GOLDEN_DRAFT, seq=1, prev_hash=GENESIS, recorded_at=TS)
-    bad = replace(entry, payload={"x": object()})
-    result = verify_chain([bad])
+@pytest.mark.parametrize("index", [*range(1, 8), 9])  # every text field, and success
+def test_malformed_stored_entry_is_reported_not_raised(index: int) -> None:
+    fields = list(stored(link(GOLDEN_DRAFT, seq=1, prev_hash=GENESIS, recorded_at=TS)))
+    fields[index] = None
+    verifier = ChainVerifier()
+    assert not verifier.feed(*fields)
+    result = verifier.result()
     assert (result.ok, result.first_bad_seq, result.problem) == (False, 1, PROBLEM_MALFORMED)
 
 

@@ -14,7 +14,6 @@ from taxmatch.store.decision_rows import (
     FIELDS,
     cells_of,
     checked,
-    decision_params,
     insert_decisions,
     lines_of,
 )
@@ -24,10 +23,9 @@ from taxmatch.store.state import StateStore
 from .test_state import batch, decision
 
 
-def test_cells_follow_the_fields_and_params_name_them() -> None:
+def test_cells_follow_the_fields() -> None:
     row = decision(2)
     assert cells_of(row) == tuple(getattr(row, name) for name in FIELDS)
-    assert decision_params("B1", row) == {name: getattr(row, name) for name in FIELDS}
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from taxmatch.errors import BatchNotFound, LedgerError, StoreError
 from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.ledger.digest import EVENT_DECISIONS, EVENT_DECISIONS_DISCARDED
 from taxmatch.store.accounting import group_counts
+from taxmatch.store.decision_rows import cells_of
 from taxmatch.store.state import StateStore, SubjectRow
 
 from .test_state import T0, _alembic, batch, decision
@@ -57,7 +58,13 @@ def record(store: StateStore, batch_id: str, first: int, last: int, chunk: int) 
         for s in subjects
     ]
     return store.record_decisions(
-        batch_id, rows, chunk=chunk, subjects=subjects, drafts=drafts, actor="svc", origin="cli"
+        batch_id,
+        [cells_of(r) for r in rows],
+        chunk=chunk,
+        subjects=subjects,
+        drafts=drafts,
+        actor="svc",
+        origin="cli",
     )
 
 
@@ -238,7 +245,9 @@ def test_re_recording_a_chunk_keeps_one_row_and_one_subject(state_store: StateSt
 def test_a_chunk_that_differs_from_what_is_stored_is_caught(state_store: StateStore) -> None:
     filled(state_store)
     rows = [replace(decision(n), score=0.1) if n == 8 else decision(n) for n in range(7, 11)]
-    state_store.record_decisions("B1", rows, chunk=2)  # stored rows are kept as they were
+    state_store.record_decisions(
+        "B1", [cells_of(r) for r in rows], chunk=2
+    )  # stored rows are kept as they were
     assert not state_store.verify_ledger().ok
 
 
@@ -247,11 +256,11 @@ def test_a_failed_chunk_writes_nothing(state_store: StateStore) -> None:
     head = state_store.ledger_head()
     bad = replace(subject(2), tin="12-345")
     with pytest.raises(StoreError, match="D-B1-2: tin must be 9 digits"):
-        state_store.record_decisions("B1", [decision(2)], chunk=1, subjects=[bad])
+        state_store.record_decisions("B1", [cells_of(decision(2))], chunk=1, subjects=[bad])
     assert state_store.ledger_head() == head
     assert state_store.count_decisions("B1") == 0
     with pytest.raises(BatchNotFound):
-        state_store.record_decisions("NOPE", [decision(1, "NOPE")], chunk=1)
+        state_store.record_decisions("NOPE", [cells_of(decision(1, "NOPE"))], chunk=1)
     with pytest.raises(StoreError, match="at least one row"):
         state_store.record_decisions("B1", [], chunk=1)
     assert state_store.verify_ledger().ok

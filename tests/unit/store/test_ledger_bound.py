@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from taxmatch.ledger.chain import GENESIS, LedgerDraft, link
 from taxmatch.store import review as cs
+from taxmatch.store.decision_rows import cells_of
 from taxmatch.store.edge_models import releases, reviews
 from taxmatch.store.models import (
     DecisionRow,
@@ -103,7 +104,7 @@ def build(store: StateStore) -> None:
     a batch sealed as a batch run seals it (its accounting rows bound at the seal)."""
     filled(store)
     store.create_batch(batch("B4"))
-    store.record_decisions("B4", [decision(n, "B4") for n in range(1, 5)], chunk=1)
+    store.record_decisions("B4", [cells_of(decision(n, "B4")) for n in range(1, 5)], chunk=1)
     sealed = [
         made(SubjectRow(f"D-B4-{n}", "B4", n, TIN, "8 U.S.C. 1326(a)", f"reason {n}", "zip"))
         for n in (2, 4)

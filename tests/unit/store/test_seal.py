@@ -15,6 +15,7 @@ from taxmatch.errors import BatchNotFound, StoreError
 from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.store import seal as seal_module
 from taxmatch.store.accounting import batch_subjects, disclosures_about
+from taxmatch.store.decision_rows import cells_of
 from taxmatch.store.models import disclosure_subjects
 from taxmatch.store.seal import seal_batch, subjects_made
 from taxmatch.store.state import StateStore, SubjectRow
@@ -53,7 +54,7 @@ def chunk(batch_id: str, rows: list[int]) -> list[SubjectRow]:
 
 def recorded(store: StateStore, batch_id: str = "B1") -> None:
     store.create_batch(batch(batch_id))
-    rows = [decision(n, batch_id) for n in range(1, 5)]
+    rows = [cells_of(decision(n, batch_id)) for n in range(1, 5)]
     store.record_decisions(batch_id, rows, chunk=1, actor="svc", origin="cli")
 
 
@@ -179,7 +180,11 @@ def test_subject_rows_of_a_batch_not_done_are_not_disclosures_made(
     subjects = [older]  # no facts: as earlier versions wrote them
     drafts = [LedgerDraft("disclosure", "svc", "cli", True, "D-B1-2", {"batch_id": "B1"})]
     state_store.record_decisions(
-        "B1", [decision(n) for n in range(1, 5)], chunk=1, subjects=subjects, drafts=drafts
+        "B1",
+        [cells_of(decision(n)) for n in range(1, 5)],
+        chunk=1,
+        subjects=subjects,
+        drafts=drafts,
     )
     query = subjects_made(select(func.count()))
     for status, made in (("running", 0), ("failed", 0), ("done", 1)):

@@ -24,7 +24,7 @@ from taxmatch.errors import BatchNotFound, StoreError, StoreMissing
 from taxmatch.ledger.chain import LedgerDraft
 from taxmatch.store import state_base
 from taxmatch.store.database import keyring_for
-from taxmatch.store.decision_rows import decision_params
+from taxmatch.store.decision_rows import FIELDS, cells_of
 from taxmatch.store.migrations import MIGRATIONS_DIR, guard
 from taxmatch.store.models import batch_params, batches, decisions, metadata
 from taxmatch.store.state import STATE_FILE, BatchRow, DecisionRow, StateStore
@@ -118,7 +118,7 @@ def test_0005_adds_a_nullable_statute_to_existing_decisions(state_url: str) -> N
         with engine.begin() as conn:
             _alembic(conn, "upgrade", "0004")
             conn.execute(batches.insert(), batch_params(batch()))
-            values = {k: v for k, v in decision_params("B1", old).items() if k != "statute"}
+            values = {k: v for k, v in zip(FIELDS, cells_of(old), strict=True) if k != "statute"}
             conn.execute(decisions.insert(), values)  # the 0004 columns only
     finally:
         engine.dispose()
@@ -400,7 +400,9 @@ def test_0011_voids_the_disclosure_entries_of_old_unfinished_and_resumed_runs(
     with StateStore(state_url) as store:
         for name in ("B1", "B2"):
             store.create_batch(batch(name))
-            store.record_decisions(name, [decision(n, name) for n in range(1, 5)], chunk=1)
+            store.record_decisions(
+                name, [cells_of(decision(n, name)) for n in range(1, 5)], chunk=1
+            )
         store.set_batch_status("B1", "done", counts={"DISCLOSED": 2}, finished_at=T0)
         old = [("D-2", "B1"), ("D-4", "B1"), ("D-2", "B2"), ("D-2", "B1"), ("D-4", "B1")]
         store.append_ledger(
