@@ -18,9 +18,10 @@ from functools import cache
 from multiprocessing.context import BaseContext
 
 # The modules whose functions run in workers (named, not imported: this module is below
-# them), after the main module the children would otherwise re-import each, and pandas,
-# which pyarrow imports on first making an array of Python values (about 0.4 s). A
-# module that fails to import is skipped by the server; a worker then imports it itself.
+# them), after the main module the children would otherwise re-import each, and pandas
+# where it is installed (not a dependency of taxmatch's own: pyarrow imports it on first
+# making an array of Python values, about 0.4 s). A module that fails to import is
+# skipped by the server; a worker then imports it itself if it needs it.
 PRELOAD = ("__main__", "pandas", "taxmatch.pipeline.staging", "taxmatch.match.collapse")
 
 # How long a first worker may take to start before the server is given up on, seconds.
