@@ -32,6 +32,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Final
 
+from rapidfuzz.distance import OSA, Hamming
+
 from taxmatch.normalise.usps import (
     DIRECTIONALS,
     STREET_TYPES,
@@ -63,31 +65,15 @@ _OTHER_WORDS: Final = (
 def edit_kind(word: str, target: str) -> str | None:
     """The one edit that makes ``target`` of ``word``: "deletion" (a letter of ``target``
     missing), "insertion" (a letter too many), "substitution", "transposition" (two
-    neighbours swapped); "same" when equal; None when it takes more than one."""
+    neighbours swapped); "same" when equal; None when it takes more than one (the
+    optimal string alignment distance, as ``match.similarity.one_typo`` measures it)."""
     if word == target:
         return "same"
-    lw, lt = len(word), len(target)
-    if lw == lt:
-        diffs = [i for i in range(lw) if word[i] != target[i]]
-        if len(diffs) == 1:
-            return "substitution"
-        if (
-            len(diffs) == 2
-            and diffs[1] == diffs[0] + 1
-            and word[diffs[0]] == target[diffs[1]]
-            and word[diffs[1]] == target[diffs[0]]
-        ):
-            return "transposition"
+    if OSA.distance(word, target) != 1:
         return None
-    if abs(lw - lt) != 1:
-        return None
-    short, long_ = (word, target) if lw < lt else (target, word)
-    i = 0
-    while i < len(short) and short[i] == long_[i]:
-        i += 1
-    if short[i:] != long_[i + 1 :]:
-        return None
-    return "deletion" if lw < lt else "insertion"
+    if len(word) != len(target):
+        return "deletion" if len(word) < len(target) else "insertion"
+    return "substitution" if Hamming.distance(word, target) == 1 else "transposition"
 
 
 def _subsequence_from_first(part: str, word: str) -> bool:
