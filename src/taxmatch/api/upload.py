@@ -17,11 +17,11 @@ from typing import BinaryIO
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from taxmatch.contracts import ENVELOPE_MAX_BYTES
 from taxmatch.errors import InputFileError, UploadTooLarge
 from taxmatch.owner_only import make_dir, open_private
 from taxmatch.pipeline.intake import Upload, check_request_format
 
-ENVELOPE_MAX_BYTES = 1024 * 1024
 _PARTS = ("requests", "envelope")
 
 

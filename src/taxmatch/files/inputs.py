@@ -25,7 +25,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
-from taxmatch.contracts import MASTER_COLUMNS, MASTER_REQUIRED_COLUMNS, Envelope
+from taxmatch.contracts import (
+    ENVELOPE_MAX_BYTES,
+    MASTER_COLUMNS,
+    MASTER_REQUIRED_COLUMNS,
+    Envelope,
+)
 from taxmatch.errors import EnvelopeError, InputFileError, PolicyError
 from taxmatch.events import Event, emit
 from taxmatch.files.readers import detect_format, read_requests, unreadable
@@ -49,7 +54,6 @@ MASTER_SCHEMA = pa.schema(
     [(name, pa.int64() if name == "tax_year" else pa.string()) for name in MASTER_COLUMNS]
 )
 
-_ENVELOPE_MAX_BYTES = 16 * 1024 * 1024
 _POLICY_MAX_BYTES = 4 * 1024 * 1024
 _CSV_BLOCK_BYTES = 8 * 1024 * 1024
 _INTEGER = r"^[+-]?[0-9]+$"
@@ -83,7 +87,7 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
 def read_envelope(path: Path) -> Envelope:
     """The batch envelope. ``EnvelopeError`` names the file and the key, never a value."""
     where = str(path)
-    data = _read_capped(EnvelopeError, path, _ENVELOPE_MAX_BYTES)
+    data = _read_capped(EnvelopeError, path, ENVELOPE_MAX_BYTES)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
