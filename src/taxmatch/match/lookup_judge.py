@@ -25,8 +25,9 @@ def evidence_of(
     filings: Iterable[Row],
     person_addresses: Iterable[Row],
 ) -> Evidence | None:
-    """The evidence of ``person_id`` from rows holding at least the person's own rows
-    and every filer's at the person's addresses; None without a ``persons`` row."""
+    """The evidence of ``person_id`` from rows holding at least the person's own rows,
+    every filer's at the person's addresses and, under any ZIP, at the doors of the
+    person's filings; None without a ``persons`` row."""
     person = next((p for p in persons if p["person_id"] == person_id), None)
     if person is None:
         return None
@@ -52,6 +53,19 @@ def evidence_of(
         neighbours=grouped((k, other) for k, other in others if k in slips),
         co_filed=grouped((other, k) for k, other in others if k in own_keys),
         units_at=frozenset(b for b in buildings & with_units if None not in b),
+        elsewhere=grouped(
+            (k, (a["unit"], a["zip5"], a["city"], a["state"], a["n_filings"], a["person_id"]))
+            for k in slips
+            if k[0]  # a house number (SQL: house_number <> '')
+            for _, a in everyone
+            if a["person_id"] != person_id
+            and a["house_number"] == k[0]
+            and a["street"] is not None
+            and a["street"] == k[1]
+            and a["zip5"] is not None
+            and k[4] is not None
+            and a["zip5"] != k[4]
+        ),
     )
 
 

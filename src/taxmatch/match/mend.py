@@ -13,7 +13,7 @@ from taxmatch.match.thresholds import (
     ZIP_CONSENSUS_OTHERS,
     ZIP_CONSENSUS_YEARS,
 )
-from taxmatch.match.variant import door_variant, line_and_zip_slip, same_town
+from taxmatch.match.variant import door_variant, in_town, line_and_zip_slip, same_town
 
 
 def text_order(*values: str | None) -> tuple[tuple[bool, str], ...]:
@@ -113,6 +113,26 @@ def _variant_doubt(slip: Filing, evidence: Evidence, support: int) -> bool:
     return any(door_variant(a, slip) and shared(a) for a in evidence.addresses) or any(
         f.tax_year == slip.tax_year and door_variant(f, slip) for f in evidence.filings
     )
+
+
+def _elsewhere_doubt(slip: Filing, evidence: Evidence, mine: Address | None) -> bool:
+    """The slip, filed one year and no busy address, is a door (house number, street,
+    unit or the slip's dropped) where others file under another ZIP of the same town
+    (``other_zip``) at least as often as others file at the slip: the ZIP is the filer's
+    slip or the others', and another person's filings never mend the person's, so an
+    officer looks. Others filing at the slip's ZIP more often make it the door's ZIP."""
+    support = 1 if mine is None or mine.support is None else mine.support
+    if support > MAX_SLIP_SUPPORT:
+        return False
+    at_slip = support - (1 if mine is None or mine.n_filings is None else mine.n_filings)
+    elsewhere = sum(
+        e[4] or 0
+        for e in evidence.elsewhere.get(slip.key, frozenset())
+        if (same(e[0], slip.unit) or slip.unit == "")
+        and other_zip(e[1], slip.zip5)
+        and in_town(e[2], e[3], slip)
+    )
+    return elsewhere > 0 and elsewhere >= at_slip
 
 
 def zip_slip(a: Address, slip: Filing) -> bool:
@@ -300,7 +320,11 @@ def place(slip: Filing, evidence: Evidence) -> Place:
         usable is True
         and consensus is None
         and years == 1
-        and (_zip_doubt(slip, evidence, support) or _variant_doubt(slip, evidence, support))
+        and (
+            _zip_doubt(slip, evidence, support)
+            or _variant_doubt(slip, evidence, support)
+            or _elsewhere_doubt(slip, evidence, mine)
+        )
     )
     if usable is True:
         line1 = slip.line1 if consensus is None or consensus.line1 is None else consensus.line1

@@ -33,8 +33,13 @@ class Door(Protocol):
 
 def same_town(a: Door, b: Door) -> bool:
     """The same state, and the same city or one mistyped (``CITY_JW``)."""
-    town = same(a.city, b.city) or jaro_winkler(a.city, b.city) >= CITY_JW
-    return same(a.state, b.state) and town
+    return in_town(a.city, a.state, b)
+
+
+def in_town(city: str | None, state: str | None, b: Door) -> bool:
+    """``city`` and ``state`` are ``b``'s town: the same state, and the same city or one
+    mistyped (``CITY_JW``)."""
+    return same(state, b.state) and (same(city, b.city) or jaro_winkler(city, b.city) >= CITY_JW)
 
 
 def door_variant(a: Door, slip: Door) -> bool:

@@ -719,19 +719,79 @@ def test_a_zip_slip_against_one_year_at_home_is_mended_where_others_file_at_home
     assert as_expected, "row 1: zip5 or address_usable"
 
 
+_MINE = _where("12", "MAIN ST", zip5="12346")
+
+
+def _at_mine(row: Row) -> int:
+    """Filings another filer made at ``_MINE``."""
+    return int(row["n_filings"]) if row["zip5"] == "12346" else 0
+
+
+@pytest.mark.parametrize(
+    ("others", "usable"),
+    [
+        pytest.param([_history_row("H1", _AT_HOME, 5, 5, 2022)], False, id="a housemate: review"),
+        pytest.param(
+            [
+                _history_row("H1", _AT_HOME, 5, 5, 2022),
+                _history_row("H1", _MINE, 1, 2, 2023),
+            ],
+            False,
+            id="the housemate carries the slip on a joint return too: review",
+        ),
+        pytest.param(
+            [
+                _history_row("H1", _AT_HOME, 5, 5, 2022),
+                _history_row("H2", _MINE, 6, 7, 2023),
+            ],
+            True,
+            id="others file at the filed ZIP more often: its ZIP",
+        ),
+        pytest.param(
+            [
+                _history_row("H1", _AT_HOME, 5, 5, 2022),
+                _history_row("H2", _MINE, 5, 6, 2023),
+            ],
+            False,
+            id="as often at either ZIP: review",
+        ),
+        pytest.param(
+            [_history_row("H1", _where("12", "MAIN ST", zip5=""), 5, 5, 2022)],
+            True,
+            id="others without a ZIP",
+        ),
+        pytest.param(
+            [_history_row("H1", _where("12", "MAIN ST", city="SHELBYVILLE"), 5, 5, 2022)],
+            True,
+            id="the same door in another town",
+        ),
+        pytest.param(
+            [_history_row("H1", _where("12", "OAK AVE"), 5, 5, 2022)],
+            True,
+            id="another street",
+        ),
+        pytest.param([], True, id="nobody else"),
+    ],
+)
 def test_a_zip_is_never_mended_from_another_persons_filings(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection, others: list[Row], usable: bool
 ) -> None:
-    """P1 filed once, in 12346; a housemate filed the same house in 12345 for years."""
-    mine = _where("12", "MAIN ST", zip5="12346")
+    """P1 filed once, in 12346; others filed the same house and street in 12345. Their
+    ZIP is never given to P1, but where they file there at least as often as anyone
+    else files at P1's ZIP, the row goes to REVIEW: P1's slip or theirs, the file cannot
+    say."""
     world = _one_person(
-        [_filing("P1", 2023, mine)],
-        [_history_row("P1", mine, 1, 1, 2023), _history_row("H1", _AT_HOME, 5, 5, 2022)],
+        [_filing("P1", 2023, _MINE)],
+        [
+            _history_row("P1", _MINE, 1, 1 + sum(_at_mine(o) for o in others), 2023),
+            *others,
+        ],
         [2023],
     )
     (row,) = _compare(con, world, 0.9, 3.0)
-    as_filed = (row["zip5"], row["address_usable"]) == ("12346", True)
+    as_filed = (row["zip5"], row["address_mended"]) == ("12346", None)
     assert as_filed, "row 1: mended across people"
+    assert row["address_usable"] is usable, "row 1: address_usable"
 
 
 @pytest.mark.parametrize(
