@@ -194,10 +194,12 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
           SELECT DISTINCT s.row_number, {", ".join(f"s.{c}" for c in _KEY)},
                  b.unit AS o_unit, b.zip5 AS o_zip5, b.city AS o_city, b.state AS o_state,
                  b.n_filings AS o_filings, b.person_id AS other
-          FROM slips s JOIN {ref}.person_addresses b
+          FROM slips s
+          LEFT JOIN near m ON m.person_id = s.person_id AND {_same("m", "s")}
+          JOIN {ref}.person_addresses b
             ON b.house_number = s.house_number AND b.street = s.street
            AND b.zip5 <> s.zip5 AND b.person_id <> s.person_id
-          WHERE s.house_number <> ''
+          WHERE s.house_number <> '' AND coalesce(m.support, 1) <= {MAX_SLIP_SUPPORT}
         ),
         names AS (
           SELECT jb.row_number, list({struct_sql("n", Name._fields)}) AS names

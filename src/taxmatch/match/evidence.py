@@ -105,7 +105,8 @@ class Evidence(NamedTuple):
     the other persons filing there; ``co_filed``: which of the person's own addresses each
     of those filed from; ``units_at``: (house number, street, ZIP) of the person's
     addresses where anyone files with a unit; ``elsewhere``: for each address with a
-    house number the person filed from in a requested period, the other persons filing
+    house number the person filed from in a requested period with at most
+    ``MAX_SLIP_SUPPORT`` filings, the other persons filing
     at its house number and street under another ZIP (``Elsewhere``)."""
 
     person: Person

@@ -14,6 +14,7 @@ from typing import Any
 from taxmatch.match.evidence import Address, Best, Evidence, Filing, Name, Person
 from taxmatch.match.judging import OUTCOME_SCHEMA, grouped, key_of, request_of
 from taxmatch.match.rules import judge, rank_persons
+from taxmatch.match.thresholds import MAX_SLIP_SUPPORT
 
 Row = Mapping[str, Any]
 
@@ -35,6 +36,7 @@ def evidence_of(
     own = [a for _, a in everyone if a["person_id"] == person_id]
     filed = [f for f in filings if f["person_id"] == person_id]
     own_keys = {key_of(a) for a in own}
+    support = {key_of(a): a["support"] for a in own}
     slips = {key_of(f) for f in filed}
     buildings = {(k[0], k[1], k[4]) for k in own_keys | slips}
     with_units = {(k[0], k[1], k[4]) for k, a in everyone if a["unit"]}
@@ -57,6 +59,7 @@ def evidence_of(
             (k, (a["unit"], a["zip5"], a["city"], a["state"], a["n_filings"], a["person_id"]))
             for k in slips
             if k[0]  # a house number (SQL: house_number <> '')
+            and (support.get(k) or 1) <= MAX_SLIP_SUPPORT
             for _, a in everyone
             if a["person_id"] != person_id
             and a["house_number"] == k[0]
