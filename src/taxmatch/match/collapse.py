@@ -42,6 +42,9 @@ _BEST_SCHEMA = pa.schema(
 # The valid row's columns the rules read.
 REQUEST_COLUMNS = ("row_number", *Request._fields)
 _KEY = ("house_number", "street", "unit", "po_box", "zip5")
+# An ``elsewhere`` row: the slip's key, then the other filer's unit, ZIP, town, filings
+# there and id (``evidence.Elsewhere``).
+_ELSEWHERE = (*_KEY, "o_unit", "o_zip5", "o_city", "o_state", "o_filings", "other")
 
 
 def _same(left: str, right: str, columns: tuple[str, ...] = _KEY) -> str:
@@ -139,7 +142,9 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
     evidence. Each person table is read once or twice a window, whatever the size of the
     snapshot's: the best persons' filings in the periods (``filed``), their addresses
     (``own``), and every filer at a building of those addresses or filings (``near``),
-    which holds every row the neighbour, co-filer and unit checks can look at."""
+    which holds every row the neighbour, co-filer and unit checks can look at; and the
+    other filers at the filings' house numbers and streets under other ZIPs
+    (``elsewhere``)."""
     building = ("house_number", "street", "zip5")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE collapse_in AS
@@ -185,6 +190,17 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
           WHERE EXISTS (SELECT 1 FROM near b
                         WHERE {_same("b", "o", building)} AND b.unit <> '')
         ),
+        elsewhere AS (
+          SELECT DISTINCT s.row_number, {", ".join(f"s.{c}" for c in _KEY)},
+                 b.unit AS o_unit, b.zip5 AS o_zip5, b.city AS o_city, b.state AS o_state,
+                 b.n_filings AS o_filings, b.person_id AS other
+          FROM slips s
+          LEFT JOIN near m ON m.person_id = s.person_id AND {_same("m", "s")}
+          JOIN {ref}.person_addresses b
+            ON b.house_number = s.house_number AND b.street = s.street
+           AND b.zip5 <> s.zip5 AND b.person_id <> s.person_id
+          WHERE s.house_number <> '' AND coalesce(m.support, 1) <= {MAX_SLIP_SUPPORT}
+        ),
         names AS (
           SELECT jb.row_number, list({struct_sql("n", Name._fields)}) AS names
           FROM jb JOIN {ref}.person_names n USING (person_id) GROUP BY 1
@@ -205,6 +221,10 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
           SELECT row_number, list({struct_sql("co_filed", (*_KEY, "other"))}) AS co_filed
           FROM co_filed GROUP BY 1
         ),
+        elsewhere_l AS (
+          SELECT row_number, list({struct_sql("elsewhere", _ELSEWHERE)}) AS elsewhere
+          FROM elsewhere GROUP BY 1
+        ),
         units_l AS (
           SELECT row_number, list([house_number, street, zip5]) AS units FROM units GROUP BY 1
         )
@@ -214,7 +234,7 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
                p.person_id IS NOT NULL AS has_person, p.tin, p.deceased,
                p.suffix AS p_suffix, p.date_of_birth AS p_dob,
                names.names, addresses.addresses, filed.filings, neighbours_l.neighbours,
-               co_filed_l.co_filed, units_l.units
+               co_filed_l.co_filed, units_l.units, elsewhere_l.elsewhere
         FROM collapse_part v
         LEFT JOIN collapse_best b USING (row_number)
         LEFT JOIN {ref}.persons p ON p.person_id = b.person_id
@@ -224,7 +244,8 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
         LEFT JOIN filed USING (row_number)
         LEFT JOIN neighbours_l USING (row_number)
         LEFT JOIN co_filed_l USING (row_number)
-        LEFT JOIN units_l USING (row_number)"""
+        LEFT JOIN units_l USING (row_number)
+        LEFT JOIN elsewhere_l USING (row_number)"""
     )
 
 

@@ -45,6 +45,11 @@ Key = tuple[str | None, str | None, str | None, str | None, str | None]
 """An address as the tables key it: house number, street, unit, PO box, ZIP."""
 
 
+Elsewhere = tuple[str | None, str | None, str | None, str | None, int | None, str]
+"""Another filer at an address's house number and street under another ZIP: unit, ZIP,
+city, state, their filings there, person id."""
+
+
 class Address(NamedTuple):
     """One distinct address a person filed from (``person_addresses``)."""
 
@@ -99,7 +104,10 @@ class Evidence(NamedTuple):
     the person filed from in a requested period with at most ``MAX_SLIP_SUPPORT`` filings,
     the other persons filing there; ``co_filed``: which of the person's own addresses each
     of those filed from; ``units_at``: (house number, street, ZIP) of the person's
-    addresses where anyone files with a unit."""
+    addresses where anyone files with a unit; ``elsewhere``: for each address with a
+    house number the person filed from in a requested period with at most
+    ``MAX_SLIP_SUPPORT`` filings, the other persons filing
+    at its house number and street under another ZIP (``Elsewhere``)."""
 
     person: Person
     names: Sequence[Name]
@@ -108,6 +116,7 @@ class Evidence(NamedTuple):
     neighbours: Mapping[Key, frozenset[str]]
     co_filed: Mapping[str, frozenset[Key]]
     units_at: frozenset[tuple[str | None, str | None, str | None]]
+    elsewhere: Mapping[Key, frozenset[Elsewhere]]
 
 
 class Place(NamedTuple):
@@ -123,7 +132,7 @@ class Place(NamedTuple):
     house_number: str | None
     street: str | None
     usable: bool | None  # unknown when a part of the filed address is missing
-    # What was mended ("zip", "unit", "line", "complete"; None: disclosed as filed) and
+    # What was mended ("zip", "unit", "line", "line+zip", "complete"; None: as filed) and
     # the filed address it was mended from, as one line.
     address_mended: str | None = None
     mended_from: str | None = None

@@ -75,6 +75,7 @@ def judge_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
             _records(column("neighbours"), tuple),
             _records(column("co_filed"), tuple),
             column("units").to_pylist(),
+            _records(column("elsewhere"), tuple),
             strict=True,
         )
         judged = []
@@ -114,9 +115,11 @@ def _evidence(
     neighbours: list[tuple[Any, ...]] | None,
     co_filed: list[tuple[Any, ...]] | None,
     units: list[list[str | None]] | None,
+    elsewhere: list[tuple[Any, ...]] | None,
 ) -> Evidence:
     """The best person's ``Evidence`` from one gathered row's columns (``neighbours`` and
-    ``co_filed``: an address key's fields, then the other filer's person id)."""
+    ``co_filed``: an address key's fields, then the other filer's person id;
+    ``elsewhere``: an address key's fields, then the other filer's ``Elsewhere``)."""
     return Evidence(
         person=Person(person_id, tin, deceased, suffix, _date(dob)),
         names=names or [],
@@ -125,6 +128,7 @@ def _evidence(
         neighbours=grouped((n[:5], n[5]) for n in neighbours or ()),
         co_filed=grouped((c[5], c[:5]) for c in co_filed or ()),
         units_at=frozenset((u[0], u[1], u[2]) for u in units or ()),
+        elsewhere=grouped((e[:5], e[5:]) for e in elsewhere or ()),
     )
 
 

@@ -27,7 +27,7 @@ from taxmatch.files.duck import attach
 from taxmatch.match.levels import RuleKey
 from taxmatch.owner_only import make_dir, restrict_tree
 
-INDEX_VERSION = "lookup-index-3"
+INDEX_VERSION = "lookup-index-4"
 Row = dict[str, Any]
 
 
@@ -57,17 +57,19 @@ ADDRESS_KEY = (
     "CASE WHEN house_number <> '' THEN hash('H', house_number, street, zip5) "
     "ELSE hash('P', po_box, zip5) END"
 )
+# A door in any ZIP (house number and street): the other filers there under other ZIPs.
+DOOR_KEY = "hash('D', house_number, street)"
 PERSON_TABLES: dict[str, dict[str, str]] = {
     "persons": {"pk": "hash(person_id)"},
     "person_names": {"pk": "hash(person_id)"},
     "filings": {"pk": "hash(person_id)"},
-    "person_addresses": {"ak": ADDRESS_KEY},
+    "person_addresses": {"ak": ADDRESS_KEY, "dk": DOOR_KEY},
 }
 # Per row, the key a lookup goes on to fetch by (so that it need not ask DuckDB to hash
-# it): a candidate's person, a filing's address.
+# it): a candidate's person, a filing's address and door.
 ALIGNED: dict[str, dict[str, str]] = {
     "master_records": {"pk": "hash(person_id)"},
-    "filings": {"ak": ADDRESS_KEY},
+    "filings": {"ak": ADDRESS_KEY, "dk": DOOR_KEY},
 }
 
 
@@ -202,7 +204,8 @@ def people_of(
     master: Keyed, tables: dict[str, Keyed], ids: set[str], listed: list[Row], taken: Any
 ) -> dict[str, list[Row]]:
     """The person tables' rows of the persons ``ids`` (candidates among ``listed``, the
-    master records taken at rows ``taken``) and everyone's at those persons' addresses."""
+    master records taken at rows ``taken``) and everyone's at those persons' addresses
+    and, under any ZIP, at their filings' doors."""
     people: dict[str, list[Row]] = {name: [] for name in tables}
     if not ids:
         return people
@@ -219,14 +222,16 @@ def people_of(
         # a 64-bit hash collision would add another person's rows: keep the persons'
         people[name] = [r for r in rows if r["person_id"] in ids]
     filings, filing_rows = tables["filings"].take({"pk": hashes})
-    address_key = tables["filings"].aligned["ak"]
+    address_key, door_key = tables["filings"].aligned["ak"], tables["filings"].aligned["dk"]
     keys: set[int] = set()
+    doors: set[int] = set()
     for row, filing in zip(filing_rows, filings.to_pylist(), strict=True):
         if filing["person_id"] in ids:
             people["filings"].append(filing)
             keys.add(int(address_key[row]))
+            if filing["house_number"]:  # a door, not a PO box every box shares
+                doors.add(int(door_key[row]))
     if keys:
-        people["person_addresses"] = (
-            tables["person_addresses"].take({"ak": sorted(keys)})[0].to_pylist()
-        )
+        wanted = {"ak": sorted(keys), "dk": sorted(doors)}
+        people["person_addresses"] = tables["person_addresses"].take(wanted)[0].to_pylist()
     return people

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from taxmatch.match.evidence import Address, Evidence, Filing, Place
 from taxmatch.match.similarity import distance, jaro_winkler, other_zip, same, sql_and, sql_or
 from taxmatch.match.thresholds import (
-    CITY_JW,
     MAX_SLIP_SUPPORT,
     MEND_SIMILAR,
     ZIP_CONSENSUS_OTHERS,
     ZIP_CONSENSUS_YEARS,
 )
+from taxmatch.match.variant import door_variant, in_town, line_and_zip_slip, same_town
 
 
 def text_order(*values: str | None) -> tuple[tuple[bool, str], ...]:
@@ -43,9 +43,15 @@ def _mends(
     other filer at the slip filed at ``a`` too) and the slip no real, busy address;
     - a ZIP slip (``zip_slip``) on an address filed one year, where the person filed the
       same house, street and town in another ZIP in at least ``ZIP_CONSENSUS_YEARS``
-      other years, or in one where others file too (``_others_file``)."""
+      other years, or in one where others file too (``_others_file``);
+    - a ZIP and a line slip on one filing (``variant.line_and_zip_slip``) on an address
+      filed one year, where the person filed the door in at least
+      ``ZIP_CONSENSUS_YEARS`` years."""
     if years == 1 and zip_slip(a, slip):
         agreed = (a.n_years or 0) >= ZIP_CONSENSUS_YEARS or _others_file(a)
+        return agreed and support <= MAX_SLIP_SUPPORT and shared(a)
+    if years == 1 and line_and_zip_slip(a, slip):
+        agreed = (a.n_years or 0) >= ZIP_CONSENSUS_YEARS
         return agreed and support <= MAX_SLIP_SUPPORT and shared(a)
     if not (same(a.zip5, slip.zip5) and (a.house_number or a.po_box)) or a.key == slip.key:
         return False
@@ -94,39 +100,53 @@ def _zip_doubt(slip: Filing, evidence: Evidence, support: int) -> bool:
     return support <= MAX_SLIP_SUPPORT and any(zip_slip(a, slip) for a in evidence.addresses)
 
 
-def _house_slip_tie(slip: Filing, evidence: Evidence, support: int) -> bool:
-    """The slip, filed one year, is a house number one character from another address of
-    the person's on the same street and ZIP, filed no more often: a typo, or a move two
-    doors down, that the history cannot tell apart (unless others file at the slip and
-    not there: then a real address the person moved to)."""
+def _variant_doubt(slip: Filing, evidence: Evidence, support: int) -> bool:
+    """The slip, filed one year and no busy address, is another door of the person's
+    written otherwise (``variant.door_variant``: a street or house-number slip, in the
+    same ZIP or another of the same town) that ``_mends`` did not settle, or the latest
+    year holds another filing at such a variant of it: a typo, or a move nearby, that the
+    history cannot tell apart (unless others file at the slip and never filed at the
+    other door: then a real address the person moved to)."""
+    if support > MAX_SLIP_SUPPORT:
+        return False
     shared = _sharing(slip, evidence, support)
-    return support <= MAX_SLIP_SUPPORT and any(
-        a.key != slip.key
-        and bool(a.house_number)
-        and a.n_years == 1
-        and same(a.zip5, slip.zip5)
-        and same(a.street, slip.street)
-        and distance(a.house_number, slip.house_number) == 1
-        and (same(a.unit, slip.unit) or slip.unit == "")
-        and same(a.po_box, slip.po_box)
-        and shared(a)
-        for a in evidence.addresses
+    return any(door_variant(a, slip) and shared(a) for a in evidence.addresses) or any(
+        f.tax_year == slip.tax_year and door_variant(f, slip) for f in evidence.filings
     )
 
 
+def _elsewhere_doubt(slip: Filing, evidence: Evidence, mine: Address | None) -> bool:
+    """The slip, filed one year and no busy address, is a door (house number, street,
+    unit or the slip's dropped) where others file under another ZIP of the same town
+    (``other_zip``) at least as often as others file at the slip: the ZIP is the filer's
+    slip or the others', and another person's filings never mend the person's, so an
+    officer looks. Others filing at the slip's ZIP more often make it the door's ZIP."""
+    support = 1 if mine is None or mine.support is None else mine.support
+    if support > MAX_SLIP_SUPPORT:
+        return False
+    at_slip = support - (1 if mine is None or mine.n_filings is None else mine.n_filings)
+    elsewhere = sum(
+        e[4] or 0
+        for e in evidence.elsewhere.get(slip.key, frozenset())
+        if (same(e[0], slip.unit) or slip.unit == "")
+        and other_zip(e[1], slip.zip5)
+        and in_town(e[2], e[3], slip)
+    )
+    return elsewhere > 0 and elsewhere >= at_slip
+
+
 def zip_slip(a: Address, slip: Filing) -> bool:
-    """``a`` is the slip's house number, street, unit, town (the same city, or one
-    mistyped: ``CITY_JW``) and state in another ZIP (``other_zip``): the same door, so a
-    slip in the ZIP, not a move."""
+    """``a`` is the slip's house number, street (or PO box), unit and town
+    (``variant.same_town``) in another ZIP (``other_zip``): the same door, so a slip in
+    the ZIP, not a move."""
     return (
-        bool(a.house_number)
+        bool(a.house_number or a.po_box)
         and other_zip(a.zip5, slip.zip5)
         and same(a.house_number, slip.house_number)
         and same(a.street, slip.street)
         and same(a.po_box, slip.po_box)
         and (same(a.unit, slip.unit) or slip.unit == "")
-        and (same(a.city, slip.city) or jaro_winkler(a.city, slip.city) >= CITY_JW)
-        and same(a.state, slip.state)
+        and same_town(a, slip)
     )
 
 
@@ -211,7 +231,7 @@ def _complete(slip: Filing, evidence: Evidence) -> Address | None:
     found = [a for a in complete if jaro_winkler(a.line1, slip.line1) >= MEND_SIMILAR]
     if not found:
         found = _one_door([a for a in complete if _part_of(a, slip)])
-    return min(
+    chosen = min(
         found,
         default=None,
         key=lambda a: (
@@ -220,6 +240,24 @@ def _complete(slip: Filing, evidence: Evidence) -> Address | None:
             text_order(a.line1, a.unit, a.city, a.state, a.zip5, a.house_number, a.street),
         ),
     )
+    return None if chosen is None else _settled(chosen, complete)
+
+
+def _settled(a: Address, complete: list[Address]) -> Address:
+    """``a``, or where its street is a misspelling of one the person filed at the same
+    house number, unit, PO box and ZIP in more years (``MEND_SIMILAR``), that form (the
+    one filed in most years): a line is completed to the door as the person files it."""
+    forms = [
+        b
+        for b in complete
+        if same(b.house_number, a.house_number)
+        and same(b.unit, a.unit)
+        and same(b.po_box, a.po_box)
+        and same(b.zip5, a.zip5)
+        and jaro_winkler(b.street, a.street) >= MEND_SIMILAR
+        and (b.n_years or 0) > (a.n_years or 0)
+    ]
+    return min(forms, default=a, key=lambda b: (_descending(b.n_years), text_order(b.street)))
 
 
 def _one_door(parts: list[Address]) -> list[Address]:
@@ -282,7 +320,11 @@ def place(slip: Filing, evidence: Evidence) -> Place:
         usable is True
         and consensus is None
         and years == 1
-        and (_zip_doubt(slip, evidence, support) or _house_slip_tie(slip, evidence, support))
+        and (
+            _zip_doubt(slip, evidence, support)
+            or _variant_doubt(slip, evidence, support)
+            or _elsewhere_doubt(slip, evidence, mine)
+        )
     )
     if usable is True:
         line1 = slip.line1 if consensus is None or consensus.line1 is None else consensus.line1
@@ -331,10 +373,10 @@ def _kind(
     if complete is not None:
         return "complete"
     if consensus is not None:
-        if consensus.zip5 != slip.zip5:
-            return "zip"
         home = same(consensus.house_number, slip.house_number) and same(
             consensus.street, slip.street
         )
+        if consensus.zip5 != slip.zip5:
+            return "zip" if home else "line+zip"
         return "unit" if home else "line"
     return "unit" if unit and slip.unit == "" else None

@@ -49,6 +49,9 @@ MAX_SLIP_SUPPORT = 50
 ZIP_SLIP_DIGITS = 2
 ZIP_CONSENSUS_YEARS = 2
 ZIP_CONSENSUS_OTHERS = 2
+# A new door filed one year with a house number at most this many edits from one the
+# person filed on the same street (``variant.door_variant``) is a typo or a move nearby.
+VARIANT_HOUSE_EDITS = 2
 
 # --- ranking persons -----------------------------------------------------------------------
 # A margin wider than this many bits means there was no runner-up person.

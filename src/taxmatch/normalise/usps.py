@@ -69,6 +69,18 @@ ORDINAL_WORDS: Final = MappingProxyType(
     }
 )
 
+# Spellings of one street name that parsing leaves apart (USPS would print either): "9490
+# FT HILL RD" and "9490 FORT HILL RD" are one door, as are "4TH" and "FOURTH".
+STREET_SAME_WORDS: Final = MappingProxyType(
+    {**ORDINAL_WORDS, "SAINT": "ST", "FORT": "FT", "MOUNT": "MT"}
+)
+
+
+def street_spelling(line: str) -> str:
+    """``line`` with each word of ``STREET_SAME_WORDS`` spelt one way (word by word)."""
+    return " ".join(STREET_SAME_WORDS.get(word, word) for word in line.split())
+
+
 # Plus "SO" for SOUTH, the common Pacific Northwest spelling ("3800 34TH AVE SO").
 DIRECTIONALS: Final = _closed(dict(DIRECTIONAL_REPLACEMENTS) | {"SO": "S"})
 

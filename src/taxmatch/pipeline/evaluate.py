@@ -45,7 +45,7 @@ from taxmatch.errors import BatchNotFound, InputFileError, PackageError, StoreEr
 from taxmatch.ledger.digest import keyed_hash
 from taxmatch.normalise.address import parse_address
 from taxmatch.normalise.text import fold
-from taxmatch.normalise.usps import ORDINAL_WORDS
+from taxmatch.normalise.usps import street_spelling
 from taxmatch.pipeline.evaluate_groups import load_truth_groups
 from taxmatch.pipeline.evaluate_result import (
     EXPECTED_OUTCOMES,
@@ -69,10 +69,10 @@ _DIGITS = re.compile(r"\D")
 # City and state are not compared; fixed valid stand-ins keep a misspelt or blank city
 # from making an otherwise comparable street line unparseable.
 _CITY, _STATE = "SPRINGFIELD", "IL"
-# Spellings of one street name that parse_address leaves apart (USPS would print either):
-# a disclosure of "9490 FT HILL RD" for a true "9490 FORT HILL RD" is the same door. The
-# ordinals of a line that does not parse are read as parse_address reads them.
-_SAME_WORD = {**ORDINAL_WORDS, "SAINT": "ST", "FORT": "FT", "MOUNT": "MT"}
+# Spellings of one street name that parse_address leaves apart (USPS would print either,
+# ``usps.street_spelling``): a disclosure of "9490 FT HILL RD" for a true "9490 FORT HILL
+# RD" is the same door. The ordinals of a line that does not parse are read as
+# parse_address reads them.
 
 
 def tin_digits(tin: str) -> str:
@@ -90,12 +90,8 @@ def address_key(street: str, unit: str, zip_code: str) -> tuple[tuple[str, str, 
     """
     parsed = parse_address(street, unit, _CITY, _STATE, zip_code).address
     if parsed is not None:
-        return (_same_words(parsed.street_line), parsed.unit, parsed.zip5), True
-    return (_same_words(fold(street)), fold(unit), tin_digits(zip_code)[:5]), False
-
-
-def _same_words(line: str) -> str:
-    return " ".join(_SAME_WORD.get(word, word) for word in line.split())
+        return (street_spelling(parsed.street_line), parsed.unit, parsed.zip5), True
+    return (street_spelling(fold(street)), fold(unit), tin_digits(zip_code)[:5]), False
 
 
 def classify(

@@ -719,19 +719,79 @@ def test_a_zip_slip_against_one_year_at_home_is_mended_where_others_file_at_home
     assert as_expected, "row 1: zip5 or address_usable"
 
 
+_MINE = _where("12", "MAIN ST", zip5="12346")
+
+
+def _at_mine(row: Row) -> int:
+    """Filings another filer made at ``_MINE``."""
+    return int(row["n_filings"]) if row["zip5"] == "12346" else 0
+
+
+@pytest.mark.parametrize(
+    ("others", "usable"),
+    [
+        pytest.param([_history_row("H1", _AT_HOME, 5, 5, 2022)], False, id="a housemate: review"),
+        pytest.param(
+            [
+                _history_row("H1", _AT_HOME, 5, 5, 2022),
+                _history_row("H1", _MINE, 1, 2, 2023),
+            ],
+            False,
+            id="the housemate carries the slip on a joint return too: review",
+        ),
+        pytest.param(
+            [
+                _history_row("H1", _AT_HOME, 5, 5, 2022),
+                _history_row("H2", _MINE, 6, 7, 2023),
+            ],
+            True,
+            id="others file at the filed ZIP more often: its ZIP",
+        ),
+        pytest.param(
+            [
+                _history_row("H1", _AT_HOME, 5, 5, 2022),
+                _history_row("H2", _MINE, 5, 6, 2023),
+            ],
+            False,
+            id="as often at either ZIP: review",
+        ),
+        pytest.param(
+            [_history_row("H1", _where("12", "MAIN ST", zip5=""), 5, 5, 2022)],
+            True,
+            id="others without a ZIP",
+        ),
+        pytest.param(
+            [_history_row("H1", _where("12", "MAIN ST", city="SHELBYVILLE"), 5, 5, 2022)],
+            True,
+            id="the same door in another town",
+        ),
+        pytest.param(
+            [_history_row("H1", _where("12", "OAK AVE"), 5, 5, 2022)],
+            True,
+            id="another street",
+        ),
+        pytest.param([], True, id="nobody else"),
+    ],
+)
 def test_a_zip_is_never_mended_from_another_persons_filings(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection, others: list[Row], usable: bool
 ) -> None:
-    """P1 filed once, in 12346; a housemate filed the same house in 12345 for years."""
-    mine = _where("12", "MAIN ST", zip5="12346")
+    """P1 filed once, in 12346; others filed the same house and street in 12345. Their
+    ZIP is never given to P1, but where they file there at least as often as anyone
+    else files at P1's ZIP, the row goes to REVIEW: P1's slip or theirs, the file cannot
+    say."""
     world = _one_person(
-        [_filing("P1", 2023, mine)],
-        [_history_row("P1", mine, 1, 1, 2023), _history_row("H1", _AT_HOME, 5, 5, 2022)],
+        [_filing("P1", 2023, _MINE)],
+        [
+            _history_row("P1", _MINE, 1, 1 + sum(_at_mine(o) for o in others), 2023),
+            *others,
+        ],
         [2023],
     )
     (row,) = _compare(con, world, 0.9, 3.0)
-    as_filed = (row["zip5"], row["address_usable"]) == ("12346", True)
+    as_filed = (row["zip5"], row["address_mended"]) == ("12346", None)
     assert as_filed, "row 1: mended across people"
+    assert row["address_usable"] is usable, "row 1: address_usable"
 
 
 @pytest.mark.parametrize(
@@ -940,7 +1000,8 @@ def _house_tie(slip_house: str, others: list[Row]) -> World:
     ("world", "usable"),
     [
         pytest.param(_house_tie("17", []), False, id="one house character, one year each"),
-        pytest.param(_house_tie("45", []), True, id="another house: a move"),
+        pytest.param(_house_tie("45", []), False, id="two house characters, one year each"),
+        pytest.param(_house_tie("345", []), True, id="another house: a move"),
         pytest.param(
             _house_tie("17", [_history_row("H1", _where("17", "MAIN ST"), 3, 3, 2023)]),
             True,
@@ -954,3 +1015,141 @@ def test_a_house_typo_the_history_cannot_tell_from_a_move_goes_to_review(
     (row,) = _compare(con, world, 0.9, 3.0)
     as_expected = row["address_usable"] is usable and row["address_mended"] is None
     assert as_expected, "row 1: address_usable or address_mended"
+
+
+def _line_zip_case(slip: Row, home_years: int) -> World:
+    """12 MAIN ST in ZIP 12345 for ``home_years`` years, then ``slip`` for one year."""
+    years = list(range(2023 - home_years, 2024))
+    return _one_person(
+        [_filing("P1", y, _AT_HOME if y < 2023 else slip) for y in years],
+        [
+            _history_row("P1", _AT_HOME, home_years, home_years, 2022),
+            _history_row("P1", slip, 1, 1, 2023),
+        ],
+        [2023],
+    )
+
+
+@pytest.mark.parametrize(
+    ("world", "mended", "usable"),
+    [
+        pytest.param(
+            _line_zip_case(_where("12", "MAIN SR", zip5="12999"), 3),
+            True,
+            True,
+            id="street and ZIP slipped, three years agree",
+        ),
+        pytest.param(
+            _line_zip_case(_where("13", "MAIN ST", zip5="12999"), 2),
+            True,
+            True,
+            id="house and ZIP slipped, two years agree",
+        ),
+        pytest.param(
+            _line_zip_case(_where("12", "MAIN SR", zip5="12999"), 1),
+            False,
+            False,
+            id="one year against one: review",
+        ),
+        pytest.param(
+            _line_zip_case(_where("12", "MAIN SR", zip5="12999", city="SHELBYVILLE"), 3),
+            False,
+            True,
+            id="another town: a move",
+        ),
+        pytest.param(
+            _line_zip_case(_where("47", "MAIN ST", zip5="12999"), 3),
+            False,
+            False,
+            id="two house characters and the ZIP: review",
+        ),
+    ],
+)
+def test_a_line_and_zip_slip_is_mended_from_a_strong_history_else_review(
+    con: duckdb.DuckDBPyConnection, world: World, mended: bool, usable: bool
+) -> None:
+    """The latest filing, made one year, mistypes the street or house number and the ZIP
+    of a door the person filed in other years (``variant.line_and_zip_slip``)."""
+    (row,) = _compare(con, world, 0.9, 3.0)
+    home = (row["line1"], row["zip5"]) == ("12 MAIN ST", "12345")
+    as_expected = home is mended and row["address_usable"] is usable
+    assert as_expected, "row 1: line1, zip5 or address_usable"
+    assert (row["address_mended"] == "line+zip") is mended, "row 1: address_mended"
+
+
+@pytest.mark.parametrize(
+    ("other", "usable"),
+    [
+        pytest.param(_where("12", "MAIN SR"), False, id="the street written two ways: review"),
+        pytest.param(_where("13", "MAIN ST"), False, id="the house written two ways: review"),
+        pytest.param(_where("12", "OAK AVE"), True, id="two doors: as filed"),
+    ],
+)
+def test_two_filings_of_the_latest_year_at_one_door_written_two_ways_go_to_review(
+    con: duckdb.DuckDBPyConnection, other: Row, usable: bool
+) -> None:
+    """Which of the year's two spellings is the door, nothing in the file says."""
+    world = _one_person(
+        [_filing("P1", 2023, _AT_HOME), _filing("P1", 2023, other)],
+        [_history_row("P1", _AT_HOME, 1, 1, 2023), _history_row("P1", other, 1, 1, 2023)],
+        [2023],
+    )
+    (row,) = _compare(con, world, 0.9, 3.0)
+    assert row["address_usable"] is usable, "row 1: address_usable"
+
+
+def test_a_street_spelt_two_ways_is_one_door(con: duckdb.DuckDBPyConnection) -> None:
+    """SAINT and ST: one street (``usps.street_spelling``), no slip to look at."""
+    before, latest = _where("12", "SAINT PAUL ST"), _where("12", "ST PAUL ST")
+    world = _one_person(
+        [_filing("P1", 2022, before), _filing("P1", 2023, latest)],
+        [_history_row("P1", before, 1, 1, 2022), _history_row("P1", latest, 1, 1, 2023)],
+        [2023],
+    )
+    (row,) = _compare(con, world, 0.9, 3.0)
+    as_filed = (row["line1"], row["address_usable"]) == ("12 ST PAUL ST", True)
+    assert as_filed, "row 1: line1 or address_usable"
+
+
+def test_a_po_box_zip_slip_is_mended_from_the_persons_years(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    box, slip = _where("", "", po_box="PO BOX 5"), _where("", "", po_box="PO BOX 5", zip5="12999")
+    world = _one_person(
+        [*(_filing("P1", y, box) for y in (2020, 2021, 2022)), _filing("P1", 2023, slip)],
+        [_history_row("P1", box, 3, 3, 2022), _history_row("P1", slip, 1, 1, 2023)],
+        [2023],
+    )
+    (row,) = _compare(con, world, 0.9, 3.0)
+    mended = (row["zip5"], row["address_usable"], row["address_mended"]) == ("12345", True, "zip")
+    assert mended, "row 1: zip5, address_usable or address_mended"
+
+
+def test_a_completed_line_takes_the_street_as_the_person_files_it(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """The latest filing kept only the house number, in a mistyped ZIP; the one address
+    whose line is nearly it is a one-year misspelling of the street the person filed
+    for years: the door is completed as the person files it."""
+    home, typo = _where("1200", "OAK MEADOWS DR"), _where("1200", "OAK MEADWS")
+    slip = _where("", "1200", zip5="12999")
+    world = _one_person(
+        [
+            _filing("P1", 2019, typo),
+            *(_filing("P1", y, home) for y in range(2020, 2024)),
+            _filing("P1", 2024, slip),
+        ],
+        [
+            _history_row("P1", home, 4, 4, 2023),
+            _history_row("P1", typo, 1, 1, 2019),
+            _history_row("P1", slip, 1, 1, 2024),
+        ],
+        [2024],
+    )
+    (row,) = _compare(con, world, 0.9, 3.0)
+    completed = (row["line1"], row["zip5"], row["address_mended"]) == (
+        "1200 OAK MEADOWS DR",
+        "12345",
+        "complete",
+    )
+    assert completed, "row 1: line1, zip5 or address_mended"

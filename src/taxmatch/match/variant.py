@@ -1,0 +1,77 @@
+"""Another door of the person's that the latest filing may have meant: the same door
+written with a slip in the street or the house number, in the same ZIP or in another ZIP
+of the same town (``door_variant``). Pure; ``mend`` reads it to mend a slip where the
+person's history is strong and to send the row to REVIEW where it is not."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from taxmatch.match.similarity import distance, jaro_winkler, other_zip, same
+from taxmatch.match.thresholds import CITY_JW, MEND_SIMILAR, VARIANT_HOUSE_EDITS
+from taxmatch.normalise.usps import street_spelling
+
+
+class Door(Protocol):
+    """The address fields of a history address or of a filing."""
+
+    @property
+    def house_number(self) -> str | None: ...
+    @property
+    def street(self) -> str | None: ...
+    @property
+    def unit(self) -> str | None: ...
+    @property
+    def po_box(self) -> str | None: ...
+    @property
+    def zip5(self) -> str | None: ...
+    @property
+    def city(self) -> str | None: ...
+    @property
+    def state(self) -> str | None: ...
+
+
+def same_town(a: Door, b: Door) -> bool:
+    """The same state, and the same city or one mistyped (``CITY_JW``)."""
+    return in_town(a.city, a.state, b)
+
+
+def in_town(city: str | None, state: str | None, b: Door) -> bool:
+    """``city`` and ``state`` are ``b``'s town: the same state, and the same city or one
+    mistyped (``CITY_JW``)."""
+    return same(state, b.state) and (same(city, b.city) or jaro_winkler(city, b.city) >= CITY_JW)
+
+
+def door_variant(a: Door, slip: Door) -> bool:
+    """``a`` is the slip's door written otherwise, not the same door: the same PO box (or
+    none on both), the same unit or the slip's dropped, the same ZIP or another ZIP of the
+    same town, and either the same house number on a street at least ``MEND_SIMILAR``
+    alike (not the same street, nor one spelt two ways: ``usps.street_spelling``), or the
+    same street with a house number at most ``VARIANT_HOUSE_EDITS`` edits off. A new
+    door filed one year a slip or two from one the person filed is either a typo or a
+    move nearby, which only the history tells."""
+    if not (a.house_number and slip.house_number and same(a.po_box, slip.po_box)):
+        return False
+    if not (same(a.unit, slip.unit) or slip.unit == ""):
+        return False
+    if not (same(a.zip5, slip.zip5) or (other_zip(a.zip5, slip.zip5) and same_town(a, slip))):
+        return False
+    if same(a.house_number, slip.house_number):
+        alike = jaro_winkler(a.street, slip.street) >= MEND_SIMILAR
+        return alike and not _one_street(a.street, slip.street)
+    edits = distance(a.house_number, slip.house_number)
+    return same(a.street, slip.street) and edits is not None and edits <= VARIANT_HOUSE_EDITS
+
+
+def _one_street(a: str | None, b: str | None) -> bool:
+    """The same street, or one street spelt two ways (``SAINT`` and ``ST``)."""
+    return a is not None and b is not None and street_spelling(a) == street_spelling(b)
+
+
+def line_and_zip_slip(a: Door, slip: Door) -> bool:
+    """A ``door_variant`` in another ZIP with at most one slip in the line (the same house
+    number, or one character off): the line and the ZIP both mistyped on one filing."""
+    edits = distance(a.house_number, slip.house_number)
+    return (
+        door_variant(a, slip) and other_zip(a.zip5, slip.zip5) and edits is not None and edits <= 1
+    )
