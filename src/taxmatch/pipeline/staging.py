@@ -35,9 +35,8 @@ from taxmatch.policy.validate import (
     check_record,
     field_order,
     generated_id,
-    request_name,
+    request_name_fields,
     request_tin,
-    usable_request_id,
 )
 from taxmatch.processes import worker_context
 from taxmatch.reference.record_schema import RECORD_SCHEMA
@@ -47,8 +46,6 @@ if TYPE_CHECKING:
     from taxmatch.reference.workspace import BatchWorkspace
 
 _COLUMNS = [f.name for f in RECORD_SCHEMA]
-# A rejected record's normalised columns, first_name to tin (``RECORD_SCHEMA``'s order).
-_NOT_NORMALISED = (None,) * (_COLUMNS.index("statute") - _COLUMNS.index("first_name"))
 # The whole-batch counts (``iter_counts``' columns) in the order of ``BatchCounts``' fields.
 _RANKS = ("id_rank", "pc_rank", "rel_count", "officer_rank")
 
@@ -60,52 +57,54 @@ def cited_statute(raw: str) -> str | None:
 
 
 def records_to_table(chunk: Iterable[RawRecord], ctx: BatchContext) -> pa.Table:
-    """Validate one chunk of raw records into a workspace table."""
-    rows: list[tuple[object, ...]] = []
+    """Validate one chunk of raw records into a workspace table, built a column at a time
+    (no row tuples to transpose)."""
+    cols: list[list[Any]] = [[] for _ in _COLUMNS]
+    head = cols[: _COLUMNS.index("first_name")]
+    (row_number, request_id, id_key, pc_key, rel_key, officer, mask, fields, shape) = head
+    normalised = cols[len(head) : _COLUMNS.index("statute")]
+    statutes, relevance = cols[-2:]
+    extend_blank = [c.append for c in normalised]
     for raw in chunk:
         # ``validate_record``'s checks and normalisation, without building its result
         checked = check_record(raw, ctx)
         f = raw.fields
-        head = (
-            raw.row_number,
-            checked.request_id,
-            usable_request_id(raw),
-            person_case_key(f),
-            relevance_digest(f),
-            f.get("officer_id", ""),
-            codes_to_mask(checked.codes),
-            ";".join(field_order(tuple(checked.fields))),
-        )
+        row_number.append(raw.row_number)
+        request_id.append(checked.request_id)
+        id_key.append(checked.usable_id)
+        pc_key.append(person_case_key(f))
+        rel_key.append(relevance_digest(f))
+        officer.append(f.get("officer_id", ""))
+        mask.append(codes_to_mask(checked.codes))
+        fields.append(";".join(field_order(tuple(checked.fields))))
         a = checked.address
         if checked.codes or a is None:
-            statute = cited_statute(f.get("statute", ""))
-            rows.append((*head, raw_shape(f), *_NOT_NORMALISED, statute, None))
+            shape.append(raw_shape(f))
+            for add in extend_blank:
+                add(None)
+            statutes.append(cited_statute(f.get("statute", "")))
+            relevance.append(None)
             continue
-        q = request_name(f)
-        rows.append(
+        first, middle, last, suffix = request_name_fields(f)
+        shape.append(request_shape(first, middle, last, a[2], bool(a[3])))  # unit, PO box
+        for column, value in zip(
+            normalised,
             (
-                *head,
-                request_shape(q.first, q.middle, q.last, a.unit, bool(a.po_box)),
-                q.first,
-                q.middle,
-                q.last,
-                q.suffix,
-                a.house_number,
-                a.street,
-                a.unit,
-                a.po_box,
-                a.city,
-                a.state,
-                a.zip5,
+                first,
+                middle,
+                last,
+                suffix,
+                *a,
                 list(checked.tax_periods or ()),
                 checked.date_of_birth,
                 request_tin(f),
-                checked.statute,
-                f.get("relevance", ""),
-            )
-        )
-    columns = zip(*rows, strict=True) if rows else ([] for _ in _COLUMNS)
-    return pa.table(dict(zip(_COLUMNS, map(list, columns), strict=True)), schema=RECORD_SCHEMA)
+            ),
+            strict=True,
+        ):
+            column.append(value)
+        statutes.append(checked.statute)
+        relevance.append(f.get("relevance", ""))
+    return pa.table(dict(zip(_COLUMNS, cols, strict=True)), schema=RECORD_SCHEMA)
 
 
 _WORKER_CTX: BatchContext | None = None
