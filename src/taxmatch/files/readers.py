@@ -34,6 +34,7 @@ from taxmatch.files.reader_text import (
     parse_json,
     text_stream,
 )
+from taxmatch.processes import collector_paused
 
 Format = Literal["csv", "jsonl", "parquet"]
 
@@ -158,7 +159,11 @@ class RequestFileReader:
     def _chunks(self, raw: BinaryIO, records: Iterator[RawRecord]) -> Iterator[list[RawRecord]]:
         """``records`` in chunks of ``chunk_rows``, ``bytes_read`` following ``raw`` (a short
         chunk is the last: ``raw`` may be closed by then)."""
-        while chunk := list(itertools.islice(records, self.chunk_rows)):
+        while True:
+            with collector_paused():  # a chunk of records holds no cycles
+                chunk = list(itertools.islice(records, self.chunk_rows))
+            if not chunk:
+                return
             full = len(chunk) == self.chunk_rows
             self.bytes_read = raw.tell() if full else self.total_bytes
             yield chunk

@@ -38,7 +38,7 @@ from taxmatch.policy.validate import (
     request_name_fields,
     request_tin,
 )
-from taxmatch.processes import worker_context
+from taxmatch.processes import collector_paused, worker_context
 from taxmatch.reference.record_schema import RECORD_SCHEMA
 
 if TYPE_CHECKING:
@@ -60,6 +60,12 @@ def records_to_table(chunk: Iterable[RawRecord], ctx: BatchContext) -> pa.Table:
     """Validate one chunk of raw records into a workspace table, built a column at a time
     (no row tuples to transpose)."""
     cols: list[list[Any]] = [[] for _ in _COLUMNS]
+    with collector_paused():
+        _fill(cols, chunk, ctx)
+    return pa.table(dict(zip(_COLUMNS, cols, strict=True)), schema=RECORD_SCHEMA)
+
+
+def _fill(cols: list[list[Any]], chunk: Iterable[RawRecord], ctx: BatchContext) -> None:
     head = cols[: _COLUMNS.index("first_name")]
     (row_number, request_id, id_key, pc_key, rel_key, officer, mask, fields, shape) = head
     normalised = cols[len(head) : _COLUMNS.index("statute")]
@@ -104,7 +110,6 @@ def records_to_table(chunk: Iterable[RawRecord], ctx: BatchContext) -> pa.Table:
             column.append(value)
         statutes.append(checked.statute)
         relevance.append(f.get("relevance", ""))
-    return pa.table(dict(zip(_COLUMNS, cols, strict=True)), schema=RECORD_SCHEMA)
 
 
 _WORKER_CTX: BatchContext | None = None
@@ -144,10 +149,11 @@ def _pack(chunk: list[RawRecord]) -> _Packed:
 def _validate_in_worker(packed: _Packed) -> bytes:
     assert _WORKER_CTX is not None
     numbers, values, malformed = packed
-    chunk = [
-        RawRecord(n, dict(zip(REQUEST_COLUMNS, v, strict=True)), m)
-        for n, v, m in zip(numbers, values, malformed, strict=True)
-    ]
+    with collector_paused():
+        chunk = [
+            RawRecord(n, dict(zip(REQUEST_COLUMNS, v, strict=True)), m)
+            for n, v, m in zip(numbers, values, malformed, strict=True)
+        ]
     table = records_to_table(chunk, _WORKER_CTX)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, RECORD_SCHEMA) as writer:

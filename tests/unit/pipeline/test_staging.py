@@ -3,6 +3,7 @@ and rejected rows alike, through the in-process and the worker path into the wor
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator, Sequence
 
 import duckdb
@@ -172,3 +173,22 @@ def test_a_staged_row_is_what_validate_record_says(changes: dict[str, str]) -> N
     )
     assert (row["tax_periods"], row["date_of_birth"]) == (list(q.tax_periods), q.date_of_birth)
     assert (row["tin"], row["statute"]) == (q.tin, q.statute)
+
+
+def test_records_are_made_with_the_collector_paused_and_it_runs_again_after(
+    ctx: BatchContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import taxmatch.pipeline.staging as staging
+
+    seen: list[bool] = []
+    check = staging.check_record
+
+    def spy(raw: RawRecord, c: BatchContext) -> object:
+        seen.append(gc.isenabled())
+        return check(raw, c)
+
+    monkeypatch.setattr(staging, "check_record", spy)
+    assert gc.isenabled()
+    records_to_table(_records(CASES), ctx)
+    assert seen == [False] * len(CASES)
+    assert gc.isenabled()
