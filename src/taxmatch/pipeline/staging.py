@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import os
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from taxmatch.contracts import REQUEST_COLUMNS, Envelope, RawRecord, RequestReader, codes_to_mask
+from taxmatch.files.reader_rows import Row, make_record
+from taxmatch.files.readers import RequestFileReader
 from taxmatch.normalise.statutes import normalise_statute
 from taxmatch.policy.batch import (
     BatchCounts,
@@ -121,9 +123,11 @@ def _init_worker(ctx: BatchContext) -> None:
 
 
 # What crosses the process boundary: compact tuples in, an Arrow IPC stream out. Pickling
-# a dict per record cost more than validating it.
-# The values are REQUEST_COLUMNS', all that validation reads.
-_Packed = tuple[list[int], list[tuple[str, ...]], list[tuple[str, ...]]]
+# a dict per record cost more than validating it. The values are REQUEST_COLUMNS', all
+# that validation reads: a file reader's rows as read, made records in the worker
+# (``make_record`` with the reader's field limit, first), or the values of records made
+# already (None).
+_Packed = tuple[int | None, list[Row]]
 
 
 _VALUES = operator.itemgetter(*REQUEST_COLUMNS)
@@ -139,21 +143,28 @@ def _values(fields: dict[str, str]) -> tuple[str, ...]:
 
 
 def _pack(chunk: list[RawRecord]) -> _Packed:
-    return (
-        [r.row_number for r in chunk],
-        [_values(r.fields) for r in chunk],
-        [r.malformed for r in chunk],
-    )
+    return None, [(r.row_number, _values(r.fields), r.malformed) for r in chunk]
+
+
+def _packed_chunks(reader: RequestReader) -> Iterator[_Packed]:
+    """``reader``'s chunks to send: a file reader's rows as read (its records are made in
+    the worker, not here and again there), any other reader's records."""
+    if isinstance(reader, RequestFileReader):
+        limit = reader.max_field_length
+        return ((limit, rows) for rows in reader.row_chunks())
+    return (_pack(chunk) for chunk in reader)
 
 
 def _validate_in_worker(packed: _Packed) -> bytes:
     assert _WORKER_CTX is not None
-    numbers, values, malformed = packed
+    limit, rows = packed
     with collector_paused():
-        chunk = [
-            RawRecord(n, dict(zip(REQUEST_COLUMNS, v, strict=True)), m)
-            for n, v, m in zip(numbers, values, malformed, strict=True)
-        ]
+        if limit is None:
+            chunk = [
+                RawRecord(n, dict(zip(REQUEST_COLUMNS, v, strict=True)), m) for n, v, m in rows
+            ]
+        else:
+            chunk = [make_record(n, v, flags, limit) for n, v, flags in rows]
     table = records_to_table(chunk, _WORKER_CTX)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, RECORD_SCHEMA) as writer:
@@ -198,8 +209,8 @@ def stage_records(
     context = worker_context()
     with ProcessPoolExecutor(workers, context, initializer=_init_worker, initargs=(ctx,)) as pool:
         pending: deque[tuple[Future[bytes], int]] = deque()
-        for chunk in reader:
-            pending.append((pool.submit(_validate_in_worker, _pack(chunk)), len(chunk)))
+        for packed in _packed_chunks(reader):
+            pending.append((pool.submit(_validate_in_worker, packed), len(packed[1])))
             if len(pending) >= 2 * workers:
                 future, n = pending.popleft()
                 appended(_unpack(future.result()), n)
