@@ -143,18 +143,34 @@ def parse_tax_periods(text: str, as_of: date, lookback_years: int) -> tuple[int,
     return tuple(years)
 
 
-_NAMES = (("first_name", True), ("last_name", True), ("middle_name", False), ("suffix", False))
-
-
-@lru_cache(maxsize=1 << 16)
 def _name_code(value: str, required: bool) -> ReasonCode | None:
     """R01 for a required name that is empty once folded; R13 for a name given with
-    characters no name has. Names recur across a batch: each is judged once."""
+    characters no name has."""
     if required and not fold(value):
         return R.R01
     if value and not _NAME_CHARS.match(value):
         return R.R13
     return None
+
+
+# Names recur across a batch: each is judged once (a cache per kind, keyed on the name
+# alone, is cheaper to ask than one keyed on the name and its kind).
+@lru_cache(maxsize=1 << 16)
+def _required_name_code(value: str) -> ReasonCode | None:
+    return _name_code(value, True)
+
+
+@lru_cache(maxsize=1 << 16)
+def _optional_name_code(value: str) -> ReasonCode | None:
+    return _name_code(value, False)
+
+
+_NAMES = (
+    ("first_name", _required_name_code),
+    ("last_name", _required_name_code),
+    ("middle_name", _optional_name_code),
+    ("suffix", _optional_name_code),
+)
 
 
 @lru_cache(maxsize=1 << 10)
@@ -260,8 +276,8 @@ def check_record(raw: RawRecord, ctx: BatchContext) -> Checked:
         flag(R.R13, "request_id")
 
     # R01: first and last name required; any name given must be made of name characters.
-    for name, required in _NAMES:
-        code = _name_code(get(name, ""), required)
+    for name, name_code in _NAMES:
+        code = name_code(get(name, ""))
         if code is not None:
             flag(code, name)
 
