@@ -158,6 +158,8 @@ def _packed_chunks(reader: RequestReader) -> Iterator[_Packed]:
 def _validate_in_worker(packed: _Packed) -> bytes:
     assert _WORKER_CTX is not None
     limit, rows = packed
+    # Paused until the chunk's records are freed, so that the collector, when it runs
+    # again, does not walk them once more.
     with collector_paused():
         if limit is None:
             chunk = [
@@ -165,7 +167,8 @@ def _validate_in_worker(packed: _Packed) -> bytes:
             ]
         else:
             chunk = [make_record(n, v, flags, limit) for n, v, flags in rows]
-    table = records_to_table(chunk, _WORKER_CTX)
+        table = records_to_table(chunk, _WORKER_CTX)
+        del chunk
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, RECORD_SCHEMA) as writer:
         writer.write_table(table)
