@@ -13,7 +13,10 @@ slower to start, the same results. Neither inherits the parent's memory or threa
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from multiprocessing.context import BaseContext
 
@@ -58,3 +61,18 @@ def worker_context() -> BaseContext:
             probe.join()
         return spawn
     return ctx
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused while a stage makes its rows: they hold no
+    cycles (tuples, lists, dicts, sets), and the collector would otherwise walk the heap
+    (with the normalisers' caches) over and over as they pile up. Reference counting
+    frees them as ever; the collector runs again after."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()

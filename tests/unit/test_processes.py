@@ -3,6 +3,7 @@ spawn where there is no forkserver or its server does not start."""
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import multiprocessing
 import os
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from taxmatch import processes
-from taxmatch.processes import PRELOAD, worker_context
+from taxmatch.processes import PRELOAD, collector_paused, worker_context
 
 _LOADED = "[m for m in {names!r} if m in __import__('sys').modules]"
 
@@ -74,3 +75,23 @@ def test_spawn_when_the_server_holds_another_copy(monkeypatch: pytest.MonkeyPatc
     # other code.
     monkeypatch.setattr(processes, "__file__", processes.__file__ + ".elsewhere")
     assert worker_context.__wrapped__().get_start_method() == "spawn"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_paused_while_a_stage_makes_rows_and_restored_after(enabled: bool) -> None:
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        inside: list[bool] = []
+
+        def judge() -> None:
+            with collector_paused():
+                inside.append(gc.isenabled())
+                raise ZeroDivisionError
+
+        with pytest.raises(ZeroDivisionError):
+            judge()
+        assert inside == [False]
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

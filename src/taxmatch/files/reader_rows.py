@@ -21,6 +21,11 @@ BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
 
 
+# A row as read, before it is made a ``RawRecord`` (``make_record``): its row number, its
+# values in ``REQUEST_COLUMNS`` order and the fields known to be bad.
+Row = tuple[int, Sequence[str], tuple[str, ...]]
+
+
 class RowBuilder:
     """Maps one row's cells to a ``RawRecord``: strip, check, make safe, cut to length."""
 
@@ -33,44 +38,48 @@ class RowBuilder:
         self._ncols = len(columns)
         self._limit = max_field_length
 
-    def from_cells(self, row_number: int, cells: list[str], broken: bool) -> RawRecord:
+    def cells_row(self, row_number: int, cells: list[str], broken: bool) -> Row:
         """A CSV row; ``broken`` (or a wrong cell count) marks the whole row."""
         ncols = self._ncols
         if len(cells) != ncols:
             broken = True
             cells = cells[:ncols] + [""] * (ncols - len(cells))
         cells.append("")
-        return self.from_values(row_number, self.pick(cells), (ROW_FIELD,) if broken else ())
+        return row_number, self.pick(cells), (ROW_FIELD,) if broken else ()
 
     def from_values(
         self, row_number: int, values: Sequence[str], flags: tuple[str, ...]
     ) -> RawRecord:
         """Values in ``REQUEST_COLUMNS`` order; ``flags`` names fields known to be bad."""
-        if not flags:
-            joined = "".join(values)
-            limit = self._limit
-            clean = (joined.isascii() and joined.isprintable()) or not BAD_CHARS.search(joined)
-            if clean and (len(joined) <= limit or max(map(len, values)) <= limit):
-                fields = dict(zip(REQUEST_COLUMNS, map(str.strip, values), strict=True))
-                return RawRecord(row_number, fields)
-        return self._slow(row_number, values, flags)
+        return make_record(row_number, values, flags, self._limit)
 
-    def _slow(self, row_number: int, values: Sequence[str], flags: tuple[str, ...]) -> RawRecord:
-        malformed = [ROW_FIELD] if ROW_FIELD in flags else []
-        fields: dict[str, str] = {}
-        for name, value in zip(REQUEST_COLUMNS, values, strict=True):
-            bad = name in flags
-            if BAD_CHARS.search(value):
-                value = BAD_CHARS.sub(REPLACEMENT, value)
-                bad = True
-            value = value.strip()
-            if len(value) > self._limit:
-                value = value[: self._limit]
-                bad = True
-            fields[name] = value
-            if bad:
-                malformed.append(name)
-        return RawRecord(row_number, fields, tuple(malformed))
+
+def make_record(
+    row_number: int, values: Sequence[str], flags: tuple[str, ...], limit: int
+) -> RawRecord:
+    """A ``Row``'s record: values stripped, bad characters replaced and values over
+    ``limit`` characters cut, each such field (and each of ``flags``) named malformed."""
+    if not flags:
+        joined = "".join(values)
+        clean = (joined.isascii() and joined.isprintable()) or not BAD_CHARS.search(joined)
+        if clean and (len(joined) <= limit or max(map(len, values)) <= limit):
+            fields = dict(zip(REQUEST_COLUMNS, map(str.strip, values), strict=True))
+            return RawRecord(row_number, fields)
+    malformed = [ROW_FIELD] if ROW_FIELD in flags else []
+    fields = {}
+    for name, value in zip(REQUEST_COLUMNS, values, strict=True):
+        bad = name in flags
+        if BAD_CHARS.search(value):
+            value = BAD_CHARS.sub(REPLACEMENT, value)
+            bad = True
+        value = value.strip()
+        if len(value) > limit:
+            value = value[:limit]
+            bad = True
+        fields[name] = value
+        if bad:
+            malformed.append(name)
+    return RawRecord(row_number, fields, tuple(malformed))
 
 
 def arrow_strings(column: Any) -> list[str] | None:

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from taxmatch.contracts import REQUEST_COLUMNS, REQUEST_REQUIRED_COLUMNS, ROW_FIELD, RawRecord
 from taxmatch.errors import InputFileError
-from taxmatch.files.reader_rows import BAD_CHARS, RowBuilder, arrow_strings
+from taxmatch.files.reader_rows import BAD_CHARS, Row, RowBuilder, arrow_strings, make_record
 from taxmatch.files.reader_text import (
     LineSource,
     binary_lines,
@@ -34,6 +34,7 @@ from taxmatch.files.reader_text import (
     parse_json,
     text_stream,
 )
+from taxmatch.processes import collector_paused
 
 Format = Literal["csv", "jsonl", "parquet"]
 
@@ -102,6 +103,15 @@ class RequestFileReader:
         self._builder = RowBuilder(self.columns, max_field_length)
 
     def __iter__(self) -> Iterator[list[RawRecord]]:
+        limit = self.max_field_length
+        for chunk in self.row_chunks():
+            with collector_paused():  # a chunk of records holds no cycles
+                records = [make_record(n, values, flags, limit) for n, values, flags in chunk]
+            yield records
+
+    def row_chunks(self) -> Iterator[list[Row]]:
+        """The rows ``__iter__`` yields, each before it is made a record (``make_record``
+        with ``max_field_length``): for a process that makes the records elsewhere."""
         self.bytes_read = 0
         rows = {"csv": self._iter_csv, "jsonl": self._iter_jsonl}
         try:
@@ -142,23 +152,25 @@ class RequestFileReader:
         _check_columns(self.path, names)
         return names
 
-    def _iter_csv(self) -> Iterator[list[RawRecord]]:
+    def _iter_csv(self) -> Iterator[list[Row]]:
         builder = self._builder
-        build, pick = builder.from_values, builder.pick
+        pick = builder.pick
         with self._open_binary() as raw:
-            records = (
+            rows = (
                 # the common case (``broken`` None: one line, one row) kept fast
-                build(n, pick(cells), ())
-                if broken is None
-                else builder.from_cells(n, cells, broken)
+                (n, pick(cells), ()) if broken is None else builder.cells_row(n, cells, broken)
                 for n, (cells, broken) in enumerate(self._csv_records(raw), 1)
             )
-            yield from self._chunks(raw, records)
+            yield from self._chunks(raw, rows)
 
-    def _chunks(self, raw: BinaryIO, records: Iterator[RawRecord]) -> Iterator[list[RawRecord]]:
-        """``records`` in chunks of ``chunk_rows``, ``bytes_read`` following ``raw`` (a short
+    def _chunks(self, raw: BinaryIO, rows: Iterator[Row]) -> Iterator[list[Row]]:
+        """``rows`` in chunks of ``chunk_rows``, ``bytes_read`` following ``raw`` (a short
         chunk is the last: ``raw`` may be closed by then)."""
-        while chunk := list(itertools.islice(records, self.chunk_rows)):
+        while True:
+            with collector_paused():  # a chunk of rows holds no cycles
+                chunk = list(itertools.islice(rows, self.chunk_rows))
+            if not chunk:
+                return
             full = len(chunk) == self.chunk_rows
             self.bytes_read = raw.tell() if full else self.total_bytes
             yield chunk
@@ -234,19 +246,13 @@ class RequestFileReader:
                 return names
         raise InputFileError(str(self.path), "file is empty (no records)")
 
-    def _iter_jsonl(self) -> Iterator[list[RawRecord]]:
+    def _iter_jsonl(self) -> Iterator[list[Row]]:
         with self._open_binary() as raw:
-            records = (
-                self._jsonl_row(n, line, overlong)
+            rows = (
+                _jsonl_row(n, line, overlong)
                 for n, (line, overlong) in enumerate(jsonl_records(raw), 1)
             )
-            yield from self._chunks(raw, records)
-
-    def _jsonl_row(self, row_number: int, line: bytes, overlong: bool) -> RawRecord:
-        obj = None if overlong else parse_json(line)
-        if isinstance(obj, dict):
-            return self._builder.from_values(row_number, *json_values(obj))
-        return self._builder.from_values(row_number, _BLANK, (ROW_FIELD,))
+            yield from self._chunks(raw, rows)
 
     def count_records(self) -> int:
         """How many records iterating yields (the N of ``#row-N`` runs 1..this), without
@@ -279,9 +285,8 @@ class RequestFileReader:
         _check_columns(self.path, names)
         return names
 
-    def _iter_parquet(self) -> Iterator[list[RawRecord]]:
+    def _iter_parquet(self) -> Iterator[list[Row]]:
         present = [c for c in REQUEST_COLUMNS if c in self.columns]
-        build = self._builder.from_values
         row_number = 0
         with self._parquet_file() as pf:
             total_rows = max(int(pf.metadata.num_rows), 1)
@@ -296,8 +301,8 @@ class RequestFileReader:
                         wrong = tuple(name for name in present if strings[name] is None)
                         blank = [""] * batch.num_rows
                         rows = zip(*(strings.get(c) or blank for c in REQUEST_COLUMNS), strict=True)
-                        chunk = [
-                            build(row_number + 1 + i, row, wrong) for i, row in enumerate(rows)
+                        chunk: list[Row] = [
+                            (row_number + 1 + i, row, wrong) for i, row in enumerate(rows)
                         ]
                         row_number += batch.num_rows
                         self.bytes_read = self.total_bytes * row_number // total_rows
@@ -306,8 +311,15 @@ class RequestFileReader:
                     # A damaged row group: its unread rows are still rows of the request.
                     while row_number < end:
                         n = min(self.chunk_rows, end - row_number)
-                        yield [build(row_number + 1 + i, _BLANK, (ROW_FIELD,)) for i in range(n)]
+                        yield [(row_number + 1 + i, _BLANK, (ROW_FIELD,)) for i in range(n)]
                         row_number += n
+
+
+def _jsonl_row(row_number: int, line: bytes, overlong: bool) -> Row:
+    obj = None if overlong else parse_json(line)
+    if isinstance(obj, dict):
+        return (row_number, *json_values(obj))
+    return row_number, _BLANK, (ROW_FIELD,)
 
 
 def _check_columns(path: Path, names: Sequence[str]) -> None:

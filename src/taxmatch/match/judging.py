@@ -7,10 +7,8 @@ Pure apart from Arrow; never logs a value.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
 from typing import Any, TypeVar, cast
 
@@ -29,6 +27,7 @@ from taxmatch.match.evidence import (
     Request,
 )
 from taxmatch.match.rules import judge
+from taxmatch.processes import collector_paused
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -63,7 +62,7 @@ def judge_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
         ),
     )
     scalars = ("row_number", "person_id", "p", "strong", "margin", "has_person")
-    with _no_collection():
+    with collector_paused():
         rows = zip(
             *(column(c).to_pylist() for c in scalars),
             requests,
@@ -87,20 +86,6 @@ def judge_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
             best = Best(person_id, p, strong, margin)
             judged.append(judge(rn, request, best, evidence, nicknames or ()))
     return record_batch(judged, OUTCOME_SCHEMA)
-
-
-@contextmanager
-def _no_collection() -> Iterator[None]:
-    """The cyclic garbage collector paused while a batch's records are made: they hold no
-    cycles (tuples, lists, sets), and the collector would otherwise walk the heap over and
-    over as they pile up. Reference counting frees them as ever."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _evidence(

@@ -64,6 +64,16 @@ class AddressProblem(StrEnum):
 Problem = tuple[str, AddressProblem]
 
 
+# An ``Address``'s fields in its order (house number, street, unit, PO box, city, state,
+# ZIP): what ``address_fields`` gives, for callers that need no ``Address`` object.
+AddressFields = tuple[str, str, str, str, str, str, str]
+
+
+def no_address_given(problems: frozenset[Problem]) -> bool:
+    """Every address field was empty: the request gave no address at all."""
+    return bool(problems) and (STREET, AddressProblem.MISSING) in problems
+
+
 @dataclass(frozen=True, slots=True)
 class AddressParse:
     """A standardised address (set only when there are no problems) or its problems."""
@@ -74,7 +84,7 @@ class AddressParse:
     @property
     def is_missing(self) -> bool:
         """Every address field was empty: the request gave no address at all."""
-        return bool(self.problems) and (STREET, AddressProblem.MISSING) in self.problems
+        return no_address_given(self.problems)
 
 
 # --- street line ----------------------------------------------------------------------
@@ -239,7 +249,7 @@ def _accept(found: _Segments, use_fast: bool) -> _Line:
 # --- unit, city, state, ZIP -----------------------------------------------------------
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1 << 14)
 def _parse_unit(raw: str) -> str:
     """The unit field's text: never a problem of its own (see ``parse_address``)."""
     # "N/A" in the unit field says "no unit"; the street line still has to stand.
@@ -297,12 +307,24 @@ def parse_address(
     street_address: str, unit: str, city: str, state: str, zip_code: str
 ) -> AddressParse:
     """Standardise one address, or say per field what is wrong with it."""
+    fields, problems = address_fields(street_address, unit, city, state, zip_code)
+    if fields is None:
+        return _MISSING if problems is _MISSING.problems else AddressParse(None, problems)
+    return AddressParse(Address(*fields), _NO_PROBLEMS)
+
+
+def address_fields(
+    street_address: str, unit: str, city: str, state: str, zip_code: str
+) -> tuple[AddressFields | None, frozenset[Problem]]:
+    """``parse_address`` as plain values: the standardised address's fields (``Address``'s,
+    in its order) and no problems, or None and the problems. Building no objects per
+    address, it is what a batch's validation calls for each of its rows."""
     if street_address.strip() or unit.strip() or city.strip() or state.strip():
         line = _parse_line(street_address)
     elif zip_code.strip():
         line = _fail(AddressProblem.ZIP_ONLY)  # a ZIP code alone is no address (docs/domain.md)
     else:
-        return _MISSING
+        return None, _MISSING.problems
     unit_text = _parse_unit(unit)
     city_text, city_problem = _parse_city(city)
     state_code, state_problem = _parse_state(state)
@@ -318,17 +340,9 @@ def parse_address(
             (ZIP, zip_problem),
         )
         problems = {(STREET, p) for p in line.problems} | {(f, p) for f, p in rest if p is not None}
-        return AddressParse(None, frozenset(problems))
-    address = Address(
-        house_number=line.house,
-        street=line.street,
-        unit=line.unit or unit_text,
-        po_box=line.po_box,
-        city=city_text,
-        state=state_code,
-        zip5=zip5,
-    )
-    return AddressParse(address, _NO_PROBLEMS)
+        return None, frozenset(problems)
+    fields = (line.house, line.street, line.unit or unit_text, line.po_box, city_text, state_code)
+    return (*fields, zip5), _NO_PROBLEMS
 
 
 _NO_PROBLEMS: frozenset[Problem] = frozenset()

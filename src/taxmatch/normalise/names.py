@@ -113,6 +113,19 @@ def _surname_parts(words: tuple[str, ...]) -> tuple[str, ...]:
 
 def normalise_name(first: str, middle: str, last: str, suffix: str) -> PersonName:
     """Fold and tidy a name; idempotent on its own output."""
+    first_words, middle_text, last_words, canonical = name_fields(first, middle, last, suffix)
+    return PersonName(
+        first=first_words,
+        middle=middle_text,
+        last=last_words,
+        suffix=canonical,
+        last_parts=_surname_parts(name_tokens(last_words)),
+    )
+
+
+def name_fields(first: str, middle: str, last: str, suffix: str) -> tuple[str, str, str, str]:
+    """``normalise_name``'s first, middle, last and suffix as plain strings (no
+    ``PersonName`` built): what a batch's validation stages for each row."""
     first_words = name_tokens(first)
     last_words = name_tokens(last)
     canonical = normalise_suffix(suffix)
@@ -120,13 +133,7 @@ def normalise_name(first: str, middle: str, last: str, suffix: str) -> PersonNam
     first_words, canonical = _take_suffix(first_words, canonical, _SUFFIX_WORDS_FIRST)
     while len(first_words) >= 2 and first_words[0] in _TITLES:
         first_words = first_words[1:]
-    return PersonName(
-        first=" ".join(first_words),
-        middle=fold(middle),
-        last=" ".join(last_words),
-        suffix=canonical,
-        last_parts=_surname_parts(last_words),
-    )
+    return " ".join(first_words), fold(middle), " ".join(last_words), canonical
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import os
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from taxmatch.contracts import REQUEST_COLUMNS, Envelope, RawRecord, RequestReader, codes_to_mask
+from taxmatch.files.reader_rows import Row, make_record
+from taxmatch.files.readers import RequestFileReader
 from taxmatch.normalise.statutes import normalise_statute
 from taxmatch.policy.batch import (
     BatchCounts,
@@ -35,11 +37,10 @@ from taxmatch.policy.validate import (
     check_record,
     field_order,
     generated_id,
-    request_name,
+    request_name_fields,
     request_tin,
-    usable_request_id,
 )
-from taxmatch.processes import worker_context
+from taxmatch.processes import collector_paused, worker_context
 from taxmatch.reference.record_schema import RECORD_SCHEMA
 
 if TYPE_CHECKING:
@@ -47,8 +48,6 @@ if TYPE_CHECKING:
     from taxmatch.reference.workspace import BatchWorkspace
 
 _COLUMNS = [f.name for f in RECORD_SCHEMA]
-# A rejected record's normalised columns, first_name to tin (``RECORD_SCHEMA``'s order).
-_NOT_NORMALISED = (None,) * (_COLUMNS.index("statute") - _COLUMNS.index("first_name"))
 # The whole-batch counts (``iter_counts``' columns) in the order of ``BatchCounts``' fields.
 _RANKS = ("id_rank", "pc_rank", "rel_count", "officer_rank")
 
@@ -60,52 +59,59 @@ def cited_statute(raw: str) -> str | None:
 
 
 def records_to_table(chunk: Iterable[RawRecord], ctx: BatchContext) -> pa.Table:
-    """Validate one chunk of raw records into a workspace table."""
-    rows: list[tuple[object, ...]] = []
+    """Validate one chunk of raw records into a workspace table, built a column at a time
+    (no row tuples to transpose)."""
+    cols: list[list[Any]] = [[] for _ in _COLUMNS]
+    with collector_paused():
+        _fill(cols, chunk, ctx)
+    return pa.table(dict(zip(_COLUMNS, cols, strict=True)), schema=RECORD_SCHEMA)
+
+
+def _fill(cols: list[list[Any]], chunk: Iterable[RawRecord], ctx: BatchContext) -> None:
+    head = cols[: _COLUMNS.index("first_name")]
+    (row_number, request_id, id_key, pc_key, rel_key, officer, mask, fields, shape) = head
+    normalised = cols[len(head) : _COLUMNS.index("statute")]
+    statutes, relevance = cols[-2:]
+    extend_blank = [c.append for c in normalised]
     for raw in chunk:
         # ``validate_record``'s checks and normalisation, without building its result
         checked = check_record(raw, ctx)
         f = raw.fields
-        head = (
-            raw.row_number,
-            checked.request_id,
-            usable_request_id(raw),
-            person_case_key(f),
-            relevance_digest(f),
-            f.get("officer_id", ""),
-            codes_to_mask(checked.codes),
-            ";".join(field_order(tuple(checked.fields))),
-        )
+        row_number.append(raw.row_number)
+        request_id.append(checked.request_id)
+        id_key.append(checked.usable_id)
+        pc_key.append(person_case_key(f))
+        rel_key.append(relevance_digest(f))
+        officer.append(f.get("officer_id", ""))
+        mask.append(codes_to_mask(checked.codes))
+        fields.append(";".join(field_order(tuple(checked.fields))))
         a = checked.address
         if checked.codes or a is None:
-            statute = cited_statute(f.get("statute", ""))
-            rows.append((*head, raw_shape(f), *_NOT_NORMALISED, statute, None))
+            shape.append(raw_shape(f))
+            for add in extend_blank:
+                add(None)
+            statutes.append(cited_statute(f.get("statute", "")))
+            relevance.append(None)
             continue
-        q = request_name(f)
-        rows.append(
+        first, middle, last, suffix = request_name_fields(f)
+        shape.append(request_shape(first, middle, last, a[2], bool(a[3])))  # unit, PO box
+        for column, value in zip(
+            normalised,
             (
-                *head,
-                request_shape(q.first, q.middle, q.last, a.unit, bool(a.po_box)),
-                q.first,
-                q.middle,
-                q.last,
-                q.suffix,
-                a.house_number,
-                a.street,
-                a.unit,
-                a.po_box,
-                a.city,
-                a.state,
-                a.zip5,
+                first,
+                middle,
+                last,
+                suffix,
+                *a,
                 list(checked.tax_periods or ()),
                 checked.date_of_birth,
                 request_tin(f),
-                checked.statute,
-                f.get("relevance", ""),
-            )
-        )
-    columns = zip(*rows, strict=True) if rows else ([] for _ in _COLUMNS)
-    return pa.table(dict(zip(_COLUMNS, map(list, columns), strict=True)), schema=RECORD_SCHEMA)
+            ),
+            strict=True,
+        ):
+            column.append(value)
+        statutes.append(checked.statute)
+        relevance.append(f.get("relevance", ""))
 
 
 _WORKER_CTX: BatchContext | None = None
@@ -117,9 +123,11 @@ def _init_worker(ctx: BatchContext) -> None:
 
 
 # What crosses the process boundary: compact tuples in, an Arrow IPC stream out. Pickling
-# a dict per record cost more than validating it.
-# The values are REQUEST_COLUMNS', all that validation reads.
-_Packed = tuple[list[int], list[tuple[str, ...]], list[tuple[str, ...]]]
+# a dict per record cost more than validating it. The values are REQUEST_COLUMNS', all
+# that validation reads: a file reader's rows as read, made records in the worker
+# (``make_record`` with the reader's field limit, first), or the values of records made
+# already (None).
+_Packed = tuple[int | None, list[Row]]
 
 
 _VALUES = operator.itemgetter(*REQUEST_COLUMNS)
@@ -135,21 +143,32 @@ def _values(fields: dict[str, str]) -> tuple[str, ...]:
 
 
 def _pack(chunk: list[RawRecord]) -> _Packed:
-    return (
-        [r.row_number for r in chunk],
-        [_values(r.fields) for r in chunk],
-        [r.malformed for r in chunk],
-    )
+    return None, [(r.row_number, _values(r.fields), r.malformed) for r in chunk]
+
+
+def _packed_chunks(reader: RequestReader) -> Iterator[_Packed]:
+    """``reader``'s chunks to send: a file reader's rows as read (its records are made in
+    the worker, not here and again there), any other reader's records."""
+    if isinstance(reader, RequestFileReader):
+        limit = reader.max_field_length
+        return ((limit, rows) for rows in reader.row_chunks())
+    return (_pack(chunk) for chunk in reader)
 
 
 def _validate_in_worker(packed: _Packed) -> bytes:
     assert _WORKER_CTX is not None
-    numbers, values, malformed = packed
-    chunk = [
-        RawRecord(n, dict(zip(REQUEST_COLUMNS, v, strict=True)), m)
-        for n, v, m in zip(numbers, values, malformed, strict=True)
-    ]
-    table = records_to_table(chunk, _WORKER_CTX)
+    limit, rows = packed
+    # Paused until the chunk's records are freed, so that the collector, when it runs
+    # again, does not walk them once more.
+    with collector_paused():
+        if limit is None:
+            chunk = [
+                RawRecord(n, dict(zip(REQUEST_COLUMNS, v, strict=True)), m) for n, v, m in rows
+            ]
+        else:
+            chunk = [make_record(n, v, flags, limit) for n, v, flags in rows]
+        table = records_to_table(chunk, _WORKER_CTX)
+        del chunk
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, RECORD_SCHEMA) as writer:
         writer.write_table(table)
@@ -193,8 +212,8 @@ def stage_records(
     context = worker_context()
     with ProcessPoolExecutor(workers, context, initializer=_init_worker, initargs=(ctx,)) as pool:
         pending: deque[tuple[Future[bytes], int]] = deque()
-        for chunk in reader:
-            pending.append((pool.submit(_validate_in_worker, _pack(chunk)), len(chunk)))
+        for packed in _packed_chunks(reader):
+            pending.append((pool.submit(_validate_in_worker, packed), len(packed[1])))
             if len(pending) >= 2 * workers:
                 future, n = pending.popleft()
                 appended(_unpack(future.result()), n)

@@ -12,7 +12,7 @@ cap) are in ``taxmatch.policy.batch``; batch-level codes (R07, R12) in ``check_e
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from typing import NamedTuple
@@ -27,8 +27,8 @@ from taxmatch.contracts import (
     ValidRequest,
     Verdict,
 )
-from taxmatch.normalise.address import parse_address
-from taxmatch.normalise.names import PersonName, normalise_name
+from taxmatch.normalise.address import AddressFields, address_fields, no_address_given
+from taxmatch.normalise.names import PersonName, name_fields, normalise_name
 from taxmatch.normalise.statutes import TAX_TITLE, normalise_statute, statute_title
 from taxmatch.normalise.text import fold, word_count
 from taxmatch.policy.model import Policy
@@ -74,6 +74,18 @@ class BatchContext:
     as_of: date
     batch_codes: frozenset[ReasonCode]
     officers: frozenset[str]
+    # The policy's figures each record is checked against, read once per batch.
+    statutes: frozenset[str] = field(init=False)
+    lookback_years: int = field(init=False)
+    min_words: int = field(init=False)
+    min_age_days: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        policy = self.policy
+        object.__setattr__(self, "statutes", frozenset(policy.statutes))
+        object.__setattr__(self, "lookback_years", policy.tax_periods.lookback_years)
+        object.__setattr__(self, "min_words", policy.relevance.min_words)
+        object.__setattr__(self, "min_age_days", policy.removal_order.min_age_days)
 
 
 def check_envelope(envelope: Envelope, policy: Policy, as_of: date) -> frozenset[ReasonCode]:
@@ -131,13 +143,9 @@ def parse_tax_periods(text: str, as_of: date, lookback_years: int) -> tuple[int,
     return tuple(years)
 
 
-_NAMES = (("first_name", True), ("last_name", True), ("middle_name", False), ("suffix", False))
-
-
-@lru_cache(maxsize=1 << 16)
 def _name_code(value: str, required: bool) -> ReasonCode | None:
     """R01 for a required name that is empty once folded; R13 for a name given with
-    characters no name has. Names recur across a batch: each is judged once."""
+    characters no name has."""
     if required and not fold(value):
         return R.R01
     if value and not _NAME_CHARS.match(value):
@@ -145,20 +153,52 @@ def _name_code(value: str, required: bool) -> ReasonCode | None:
     return None
 
 
+# Names recur across a batch: each is judged once (a cache per kind, keyed on the name
+# alone, is cheaper to ask than one keyed on the name and its kind).
+@lru_cache(maxsize=1 << 16)
+def _required_name_code(value: str) -> ReasonCode | None:
+    return _name_code(value, True)
+
+
+@lru_cache(maxsize=1 << 16)
+def _optional_name_code(value: str) -> ReasonCode | None:
+    return _name_code(value, False)
+
+
+_NAMES = (
+    ("first_name", _required_name_code),
+    ("last_name", _required_name_code),
+    ("middle_name", _optional_name_code),
+    ("suffix", _optional_name_code),
+)
+
+
 @lru_cache(maxsize=1 << 10)
-def _statute(raw: str) -> str | None:
-    """Few distinct spellings recur across a batch: normalise each once."""
-    return normalise_statute(raw)
+def _statute(raw: str) -> tuple[str | None, bool]:
+    """The statute normalised, and whether it is of the tax title (never allowed). Few
+    distinct spellings recur across a batch: each is read once."""
+    statute = normalise_statute(raw)
+    return statute, statute is not None and statute_title(statute) == TAX_TITLE
+
+
+@lru_cache(maxsize=1 << 14)
+def _order_date_refused(text: str, as_of: date, min_age_days: int) -> bool:
+    """R09's date rule: not a date, or an order younger than ``min_age_days`` at ``as_of``.
+    Order dates recur across a batch: each is judged once."""
+    order_date = parse_iso_date(text)
+    return order_date is None or (as_of - order_date).days < min_age_days
 
 
 class Checked(NamedTuple):
     """What ``check_record`` found: every reason code and offending field (none: valid)
-    and, for a valid record, its standardised address, tax periods, statute and birth date."""
+    and, for a valid record, its standardised address (``Address``'s fields), tax periods,
+    statute and birth date."""
 
     request_id: str
+    usable_id: str | None  # ``usable_request_id``
     codes: set[ReasonCode]
     fields: list[str]
-    address: Address | None
+    address: AddressFields | None
     tax_periods: tuple[int, ...] | None
     statute: str | None
     date_of_birth: date | None
@@ -181,7 +221,7 @@ def validate_record(raw: RawRecord, ctx: BatchContext) -> Verdict:
         middle_name=person.middle,
         last_name=person.last,
         suffix=person.suffix,
-        address=c.address,
+        address=Address(*c.address),
         tax_periods=c.tax_periods,
         date_of_birth=c.date_of_birth,
         tin=request_tin(f),
@@ -194,7 +234,16 @@ def validate_record(raw: RawRecord, ctx: BatchContext) -> Verdict:
 
 def request_name(fields: dict[str, str]) -> PersonName:
     """A valid record's normalised name."""
-    return normalise_name(
+    return normalise_name(*_name_parts(fields))
+
+
+def request_name_fields(fields: dict[str, str]) -> tuple[str, str, str, str]:
+    """``request_name``'s first, middle, last and suffix (``name_fields``)."""
+    return name_fields(*_name_parts(fields))
+
+
+def _name_parts(fields: dict[str, str]) -> tuple[str, str, str, str]:
+    return (
         fields["first_name"],
         fields.get("middle_name", ""),
         fields["last_name"],
@@ -209,7 +258,7 @@ def request_tin(fields: dict[str, str]) -> str:
 
 def check_record(raw: RawRecord, ctx: BatchContext) -> Checked:
     """Every per-record check on ``raw`` (``validate_record`` without building its result)."""
-    f = raw.fields
+    get = raw.fields.get
     codes: set[ReasonCode] = set(ctx.batch_codes)
     bad: list[str] = []
 
@@ -227,70 +276,69 @@ def check_record(raw: RawRecord, ctx: BatchContext) -> Checked:
         flag(R.R13, "request_id")
 
     # R01: first and last name required; any name given must be made of name characters.
-    for name, required in _NAMES:
-        code = _name_code(f.get(name, ""), required)
+    for name, name_code in _NAMES:
+        code = name_code(get(name, ""))
         if code is not None:
             flag(code, name)
 
     # R02 / R03: the requester's address.
-    parsed = parse_address(
-        f.get("street_address", ""),
-        f.get("unit", ""),
-        f.get("city", ""),
-        f.get("state", ""),
-        f.get("zip", ""),
+    address, problems = address_fields(
+        get("street_address", ""),
+        get("unit", ""),
+        get("city", ""),
+        get("state", ""),
+        get("zip", ""),
     )
-    if parsed.is_missing:
-        flag(R.R02, "street_address", "city", "state", "zip")
-    elif parsed.problems:
-        flag(R.R03, *sorted({field for field, _ in parsed.problems}))
+    if problems:
+        if no_address_given(problems):
+            flag(R.R02, "street_address", "city", "state", "zip")
+        else:
+            flag(R.R03, *sorted({field for field, _ in problems}))
 
     # R04: tax periods.
-    periods = parse_tax_periods(
-        f.get("tax_periods", ""), ctx.as_of, ctx.policy.tax_periods.lookback_years
-    )
+    periods = parse_tax_periods(get("tax_periods", ""), ctx.as_of, ctx.lookback_years)
     if periods is None:
         flag(R.R04, "tax_periods")
 
     # R05: statute on the allow-list; title 26 never.
-    statute = _statute(f.get("statute", ""))
-    if statute is None or statute_title(statute) == TAX_TITLE or statute not in ctx.policy.statutes:
+    statute, tax_title = _statute(get("statute", ""))
+    if statute is None or tax_title or statute not in ctx.statutes:
         flag(R.R05, "statute")
 
     # R06: a specific reason, long enough (boilerplate share: policy.batch).
-    if word_count(f.get("relevance", "")) < ctx.policy.relevance.min_words:
+    if word_count(get("relevance", "")) < ctx.min_words:
         flag(R.R06, "relevance")
 
     # R08: the officer must be a named recipient (per-officer cap: policy.batch).
-    if f.get("officer_id", "") not in ctx.officers:
+    if get("officer_id", "") not in ctx.officers:
         flag(R.R08, "officer_id")
 
     # R09: final removal order, old enough.
-    if not _REMOVAL_ORDER.match(f.get("removal_order_number", "")):
+    if not _REMOVAL_ORDER.match(get("removal_order_number", "")):
         flag(R.R09, "removal_order_number")
-    order_date = parse_iso_date(f.get("removal_order_date", ""))
-    if order_date is None or (ctx.as_of - order_date).days < ctx.policy.removal_order.min_age_days:
+    if _order_date_refused(get("removal_order_date", ""), ctx.as_of, ctx.min_age_days):
         flag(R.R09, "removal_order_date")
 
     # R11: investigation case number.
-    case_number = f.get("case_number", "")
-    if not _CASE_NUMBER.match(case_number):
+    if not _CASE_NUMBER.match(get("case_number", "")):
         flag(R.R11, "case_number")
 
     # Optional identifiers: when given they must be well formed (R13), never required.
-    dob_text = f.get("date_of_birth", "")
+    dob_text = get("date_of_birth", "")
     dob = parse_iso_date(dob_text) if dob_text else None
     if dob_text and (dob is None or dob > ctx.as_of):
         flag(R.R13, "date_of_birth")
-    for name, pattern in (("tin", _TIN), ("a_number", _A_NUMBER)):
-        value = f.get(name, "")
-        if value and not pattern.match(value):
-            flag(R.R13, name)
+    tin = get("tin", "")
+    if tin and not _TIN.match(tin):
+        flag(R.R13, "tin")
+    a_number = get("a_number", "")
+    if a_number and not _A_NUMBER.match(a_number):
+        flag(R.R13, "a_number")
 
     request_id = rid if rid is not None else generated_id(raw.row_number)
     if codes:
-        return Checked(request_id, codes, bad, None, None, None, None)
-    return Checked(request_id, codes, bad, parsed.address, periods, statute, dob)
+        return Checked(request_id, rid, codes, bad, None, None, None, None)
+    return Checked(request_id, rid, codes, bad, address, periods, statute, dob)
 
 
 _FIELD_RANK = {name: i for i, name in enumerate((*REQUEST_COLUMNS, ROW_FIELD))}

@@ -5,7 +5,6 @@ outcomes the lookup's rules give is ``test_lookup_judge``'s.)"""
 
 from __future__ import annotations
 
-import gc
 from typing import NamedTuple
 
 import pyarrow as pa
@@ -13,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taxmatch.match.judging import _no_collection, _records
+from taxmatch.match.judging import _records
 
 
 class Pair(NamedTuple):
@@ -54,23 +53,3 @@ def test_records_refuse_a_struct_of_other_fields() -> None:
     column = pa.array([[{"text": "a"}]], type=pa.list_(pa.struct([("text", pa.string())])))
     with pytest.raises(TypeError):
         _records(column, Pair)
-
-
-@pytest.mark.parametrize("enabled", [True, False])
-def test_the_collector_is_paused_while_judging_and_restored_after(enabled: bool) -> None:
-    was = gc.isenabled()
-    try:
-        (gc.enable if enabled else gc.disable)()
-        inside: list[bool] = []
-
-        def judge() -> None:
-            with _no_collection():
-                inside.append(gc.isenabled())
-                raise ZeroDivisionError
-
-        with pytest.raises(ZeroDivisionError):
-            judge()
-        assert inside == [False]
-        assert gc.isenabled() is enabled
-    finally:
-        (gc.enable if was else gc.disable)()

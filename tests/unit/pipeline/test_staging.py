@@ -3,14 +3,17 @@ and rejected rows alike, through the in-process and the worker path into the wor
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import duckdb
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taxmatch.contracts import RawRecord, codes_to_mask
+from taxmatch.contracts import RawRecord, RequestReader, codes_to_mask
+from taxmatch.files.readers import read_requests
 from taxmatch.pipeline.staging import (
     _init_worker,
     _pack,
@@ -172,3 +175,50 @@ def test_a_staged_row_is_what_validate_record_says(changes: dict[str, str]) -> N
     )
     assert (row["tax_periods"], row["date_of_birth"]) == (list(q.tax_periods), q.date_of_birth)
     assert (row["tin"], row["statute"]) == (q.tin, q.statute)
+
+
+def test_records_are_made_with_the_collector_paused_and_it_runs_again_after(
+    ctx: BatchContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import taxmatch.pipeline.staging as staging
+
+    seen: list[bool] = []
+    check = staging.check_record
+
+    def spy(raw: RawRecord, c: BatchContext) -> object:
+        seen.append(gc.isenabled())
+        return check(raw, c)
+
+    monkeypatch.setattr(staging, "check_record", spy)
+    assert gc.isenabled()
+    records_to_table(_records(CASES), ctx)
+    assert seen == [False] * len(CASES)
+    assert gc.isenabled()
+
+
+def _staged(reader: RequestReader, ctx: BatchContext, workers: int) -> dict[str, list[object]]:
+    con = duckdb.connect()
+    try:
+        ws = BatchWorkspace.borrow(con)
+        ws.reset()
+        stage_records(reader, ctx, ws, workers=workers)
+        return con.sql("SELECT * FROM records ORDER BY row_number").to_arrow_table().to_pydict()
+    finally:
+        con.close()
+
+
+def test_a_files_rows_made_records_in_the_workers_stage_as_in_process(
+    ctx: BatchContext, tmp_path: Path
+) -> None:
+    # clean rows, a bad byte, an over-long value, a ragged row and a control character
+    header = ",".join(VALID_FIELDS)
+    good = ",".join(f'"{v}"' for v in VALID_FIELDS.values())
+    long_case = good.replace(VALID_FIELDS["case_number"], "C" * 80)
+    lines = [header, good, good.replace("Maria", "Ma\x01ria"), long_case, "a,b", good]
+    path = tmp_path / "requests.csv"
+    path.write_bytes("\n".join(lines).encode() + b"\n" + good.encode().replace(b"M", b"\xff", 1))
+    reader = read_requests(path, max_field_length=40, chunk_rows=2)
+    in_process = _staged(reader, ctx, workers=1)
+    assert len(in_process["row_number"]) == 6
+    assert sum(1 for m in in_process["mask"] if m) >= 4  # the malformed rows are rejected
+    assert _staged(reader, ctx, workers=2) == in_process
