@@ -81,7 +81,9 @@ def _join_house(tokens: tuple[str, ...]) -> tuple[str, ...]:
     """One house-number token from the two a line sometimes splits it into: a grid number
     ("N59W 28135" -> "N59W28135") or a letter suffix ("27 B NE 45TH AVE" -> "27B NE 45TH
     AVE"). The letter is joined only when a street of two or more words follows that does
-    not open with a street type, so "123 A ST" and "100 N MAIN ST" keep their street."""
+    not open with a street type, so "123 A ST" and "100 N MAIN ST" keep their street; or
+    when the rest of the line is a route ("219 A ROUTE 22" -> "219A ROUTE 22"), which no
+    one-letter word opens."""
     if len(tokens) >= 2 and _GRID_HEAD.fullmatch(tokens[0]) and tokens[1].isdigit():
         return (tokens[0] + tokens[1], *tokens[2:])
     if (
@@ -97,11 +99,19 @@ def _join_house(tokens: tuple[str, ...]) -> tuple[str, ...]:
         and len(tokens[1]) == 1
         and tokens[1].isalpha()
         and tokens[1] not in DIRECTIONALS
-        and tokens[2] not in STREET_TYPES
+        and (tokens[2] not in STREET_TYPES or is_route(_before_unit(tokens[2:])))
         and tokens[2] not in UNIT_DESIGNATORS
         and tokens[1:3] not in _ROUTE_PREFIXES  # "1875 C R 420" is County Road 420
     ):
         return (tokens[0] + tokens[1], *tokens[2:])
+    return tokens
+
+
+def _before_unit(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """The tokens before the first unit designator or "#"."""
+    for j, token in enumerate(tokens):
+        if token in UNIT_DESIGNATORS or token == UNIT_POUND:
+            return tokens[:j]
     return tokens
 
 
@@ -227,6 +237,14 @@ _ROUTE_ID = re.compile(r"\d{1,5}[A-Z]?|[A-Z]\d{1,4}")
 _SHORT_TAIL = 3  # letters of a final word that may be a cut-off street type ("ROA", "R")
 
 
+def is_route(street: tuple[str, ...]) -> bool:
+    """A route prefix then one route number, with or without a trailing directional:
+    "COUNTY ROAD 12", "HWY 441", "ROUTE 22 N"."""
+    if len(street) >= 3 and street[-1] in DIRECTIONALS:
+        street = street[:-1]
+    return street[:-1] in _ROUTE_PREFIXES and _ROUTE_ID.fullmatch(street[-1]) is not None
+
+
 def lenient_accepts(house: str, street: tuple[str, ...]) -> bool:
     """House number + street name in shapes neither the grammar nor usaddress takes.
 
@@ -251,7 +269,7 @@ def lenient_accepts(house: str, street: tuple[str, ...]) -> bool:
     body = street[pre : len(street) - post]
     if not 1 <= len(body) <= 5 or any(t in NOT_NAME_WORDS or t == UNIT_POUND for t in body):
         return False
-    if body[:-1] in _ROUTE_PREFIXES and _ROUTE_ID.fullmatch(body[-1]):
+    if is_route(body):
         return True
     if pre and post and len(body) == 1 and body[0].isdigit():
         return True

@@ -51,6 +51,9 @@ def parse_line(street: str, unit: str = "") -> AddressParse:
         ("12 St James Pl", "12 ST JAMES PL", ""),  # ST as a name word stays
         ("1 Avenue of the Americas", "1 AVENUE OF THE AMERICAS", ""),
         ("500 Highway 7", "500 HIGHWAY 7", ""),
+        ("219 A Route 22", "219A ROUTE 22", ""),  # the letter is the house's: no street "A"
+        ("219 a County Road 1010 Apt 4", "219A COUNTY ROAD 1010", "APT 4"),
+        ("123 A St", "123 A ST", ""),  # street "A"
         ("123A Main St", "123A MAIN ST", ""),
         ("123-125 Main St", "123-125 MAIN ST", ""),
         ("123 1/2 Main St", "123 1/2 MAIN ST", ""),
@@ -430,6 +433,64 @@ def delivered_lines(draw: st.DrawFn) -> tuple[str, str]:
 @example(("1 LAKE HIGHWAY E", "1"))  # usaddress reads a directional after HWY as a unit
 @example(("1 FOX RUN HIGHWAY E", "1"))
 def test_every_shape_usps_delivers_to_is_accepted(line_and_house: tuple[str, str]) -> None:
+    line, house = line_and_house
+    parsed = parse_line(line)
+    assert parsed.problems == frozenset(), line
+    assert parsed.address is not None
+    assert parsed.address.house_number == house
+    assert reparse(parsed.address) == parsed
+
+
+# Route streets: a route prefix and its number ("COUNTY ROAD 1010", "HWY 441", "ROUTE 22 N"),
+# after any house number above or one whose letter is written apart ("219 A ROUTE 22").
+_ROUTES = (
+    "COUNTY ROAD",
+    "CO RD",
+    "CR",
+    "C R",
+    "TWP RD",
+    "HWY",
+    "HIGHWAY",
+    "STATE ROUTE",
+    "SR",
+    "US HWY",
+    "US",
+    "ROUTE",
+    "RTE",
+    "RT",
+    "FM",
+    "RR",
+    "RURAL ROUTE",
+    "PRIVATE ROAD",
+    "FOREST ROAD",
+    "INTERSTATE",
+)
+_route_ids = st.from_regex(r"[1-9][0-9]{0,3}[A-Z]?|[A-Z][1-9][0-9]{0,2}", fullmatch=True)
+_apart_letters = st.builds(
+    "{} {}".format,
+    st.integers(min_value=1, max_value=99999),
+    st.sampled_from("ABCDFGHJKLMPQRTUVXYZ"),  # no directional, no unit designator
+)
+
+
+@st.composite
+def delivered_route_lines(draw: st.DrawFn) -> tuple[str, str]:
+    """(route line as written, its house number standardised) in a shape USPS delivers to."""
+    written = draw(_written_houses | _apart_letters)
+    parts = [written, draw(st.sampled_from(_ROUTES)), draw(_route_ids)]
+    if draw(st.booleans()):
+        parts.append(draw(st.sampled_from(DIRS)))
+    if draw(st.booleans()):
+        parts.append(draw(st.sampled_from(UNITS)))
+    case = draw(st.sampled_from((str.upper, str.title, str.lower)))
+    return case(" ".join(parts)), standard_house(written)
+
+
+@settings(max_examples=400, deadline=None)
+@given(delivered_route_lines())
+@example(("219 A ROUTE 22", "219A"))
+@example(("219 a forest road 1010 n", "219A"))
+def test_every_route_shape_usps_delivers_to_is_accepted(line_and_house: tuple[str, str]) -> None:
     line, house = line_and_house
     parsed = parse_line(line)
     assert parsed.problems == frozenset(), line
