@@ -250,6 +250,7 @@ def lenient_accepts(house: str, street: tuple[str, ...]) -> bool:
 
     - a route: "10212 COUNTY ROAD 1010", "1384 TWP RD 223", "219A ROUTE 22";
     - a grid street: "36370 E 1975 N" (a number between two directionals);
+    - a road named by one word and a number: "2443 COLUMBIA 160" (``_named_road``);
     - a street name of words and ordinals whose last word may be a cut-off or unknown
       street type: "744 OROZCO R", "4312 RIVER TRACE ROA", "15610 PATTON", "3800 34TH AV S";
     - a house number the grammar leaves to usaddress (a grid number, a fraction, a hyphen)
@@ -273,6 +274,8 @@ def lenient_accepts(house: str, street: tuple[str, ...]) -> bool:
         return True
     if pre and post and len(body) == 1 and body[0].isdigit():
         return True
+    if len(street) == 2 and _named_road(*street):
+        return True
     if not all(t.isalpha() or _ORDINAL.fullmatch(t) for t in body):
         return False
     last = body[-1]
@@ -281,6 +284,21 @@ def lenient_accepts(house: str, street: tuple[str, ...]) -> bool:
     ):
         return False
     return any(len(t) >= 3 and t.isalpha() and t not in STREET_TYPES for t in body)
+
+
+_ROAD_NUMBER = re.compile(r"[1-9]\d{0,3}")
+
+
+def _named_road(name: str, number: str) -> bool:
+    """A road named by one word and a number: "POLK 76", "COLUMBIA 160" (Arkansas names
+    its county roads so). The word is no street type, directional or unit."""
+    return (
+        len(name) >= 3
+        and name.isalpha()
+        and name not in STREET_TYPES
+        and name not in NOT_NAME_WORDS
+        and _ROAD_NUMBER.fullmatch(number) is not None
+    )
 
 
 @lru_cache(maxsize=1 << 16)

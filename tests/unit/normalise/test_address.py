@@ -54,6 +54,8 @@ def parse_line(street: str, unit: str = "") -> AddressParse:
         ("219 A Route 22", "219A ROUTE 22", ""),  # the letter is the house's: no street "A"
         ("219 a County Road 1010 Apt 4", "219A COUNTY ROAD 1010", "APT 4"),
         ("123 A St", "123 A ST", ""),  # street "A"
+        ("2443 Columbia 160", "2443 COLUMBIA 160", ""),  # Arkansas: county + road number
+        ("123 Polk 76 Apt 2", "123 POLK 76", "APT 2"),
         ("123A Main St", "123A MAIN ST", ""),
         ("123-125 Main St", "123-125 MAIN ST", ""),
         ("123 1/2 Main St", "123 1/2 MAIN ST", ""),
@@ -499,6 +501,22 @@ def test_every_route_shape_usps_delivers_to_is_accepted(line_and_house: tuple[st
     assert reparse(parsed.address) == parsed
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    _written_houses,
+    st.sampled_from((*NAMES, "COLUMBIA", "POLK", "GARLAND", "SEBASTIAN")),
+    st.integers(min_value=1, max_value=9999),
+)
+def test_a_road_named_by_a_word_and_a_number_is_accepted(house: str, name: str, n: int) -> None:
+    assume(name.isalpha() and name not in address_line.STREET_TYPES)
+    line = f"{house} {name} {n}"
+    parsed = parse_line(line)
+    assert parsed.problems == frozenset(), line
+    assert parsed.address is not None
+    assert parsed.address.street == f"{name} {n}"
+    assert reparse(parsed.address) == parsed
+
+
 def test_placeholder_unit_means_no_unit() -> None:
     parsed = parse_address("123 Main St", "N/A", "Springfield", "IL", "62701")
     assert parsed.problems == frozenset()
@@ -573,7 +591,6 @@ def test_street_shapes_usps_accepts(line: str, house: str, street: str) -> None:
         "1640 Van Dyke Ave F9",
         "5130 5202 Market Point Dr",  # two house numbers
         "302 Hwy 441 SE 65",
-        "2443 Columbia 160",
     ],
 )
 def test_ambiguous_street_shapes_stay_unparseable(line: str) -> None:
