@@ -14,7 +14,9 @@ one person only costs recall, so every merge needs several independent agreement
    real TIN): it leaves for a fragment cluster ``tin~hash(name, dob)``.
 3. Merge a one-off cluster (filings in a single tax year, a keyed-wrong TIN) into another
    cluster when all hold: the TINs are adjacent (one digit changed or two neighbours
-   swapped), the modal first names agree, the modal last_keys are equal and non-empty, the
+   swapped; a one-off TIN of eight or ten digits, read from one keyed with a character
+   that is no digit or a digit too many, is adjacent to the nine-digit TINs one digit put
+   back or taken out gives), the modal first names agree, the modal last_keys are equal and non-empty, the
    suffixes and middle names do not conflict, and either both modal dates of birth are
    present and equal or (one is missing) the one-off's house number (or PO box) and ZIP5
    equal the other's in its nearest filing year on either side (or the same year), at
