@@ -17,6 +17,7 @@ from taxmatch.normalise.text import fold_keeping
 from taxmatch.normalise.usps import (
     DIRECTIONALS,
     ORDINAL_WORDS,
+    PO_BOX_KEYWORDS,
     STATE_CODES,
     STREET_TYPES,
     SUFFIXLESS_STREETS,
@@ -287,16 +288,19 @@ def lenient_accepts(house: str, street: tuple[str, ...]) -> bool:
 
 
 _ROAD_NUMBER = re.compile(r"[1-9]\d{0,3}")
+# Words that make "WORD 5" a box, not a road: PO box keywords and a private mailbox.
+_BOX_WORDS = frozenset({"BOX", "BX", "PMB", *(word for kw in PO_BOX_KEYWORDS for word in kw)})
 
 
 def _named_road(name: str, number: str) -> bool:
     """A road named by one word and a number: "POLK 76", "COLUMBIA 160" (Arkansas names
-    its county roads so). The word is no street type, directional or unit."""
+    its county roads so). The word is no street type, directional, unit or box."""
     return (
         len(name) >= 3
         and name.isalpha()
         and name not in STREET_TYPES
         and name not in NOT_NAME_WORDS
+        and name not in _BOX_WORDS
         and _ROAD_NUMBER.fullmatch(number) is not None
     )
 

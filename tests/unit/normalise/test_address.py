@@ -591,6 +591,9 @@ def test_street_shapes_usps_accepts(line: str, house: str, street: str) -> None:
         "1640 Van Dyke Ave F9",
         "5130 5202 Market Point Dr",  # two house numbers
         "302 Hwy 441 SE 65",
+        "12 Box 5",  # a box, not a road named by a word and a number
+        "12 PMB 5",
+        "12 Post 5",
     ],
 )
 def test_ambiguous_street_shapes_stay_unparseable(line: str) -> None:
