@@ -83,7 +83,7 @@ def _join_house(tokens: tuple[str, ...]) -> tuple[str, ...]:
     ("N59W 28135" -> "N59W28135") or a letter suffix ("27 B NE 45TH AVE" -> "27B NE 45TH
     AVE"). The letter is joined only when a street of two or more words follows that does
     not open with a street type, so "123 A ST" and "100 N MAIN ST" keep their street; or
-    when the rest of the line is a route ("219 A ROUTE 22" -> "219A ROUTE 22"), which no
+    when the rest of the line is a route ("12 B ROUTE 9" -> "12B ROUTE 9"), which no
     one-letter word opens."""
     if len(tokens) >= 2 and _GRID_HEAD.fullmatch(tokens[0]) and tokens[1].isdigit():
         return (tokens[0] + tokens[1], *tokens[2:])
@@ -251,7 +251,7 @@ def lenient_accepts(house: str, street: tuple[str, ...]) -> bool:
 
     - a route: "10212 COUNTY ROAD 1010", "1384 TWP RD 223", "219A ROUTE 22";
     - a grid street: "36370 E 1975 N" (a number between two directionals);
-    - a road named by one word and a number: "2443 COLUMBIA 160" (``_named_road``);
+    - a road named by one word and a number: "123 POLK 76" (``_named_road``);
     - a street name of words and ordinals whose last word may be a cut-off or unknown
       street type: "744 OROZCO R", "4312 RIVER TRACE ROA", "15610 PATTON", "3800 34TH AV S";
     - a house number the grammar leaves to usaddress (a grid number, a fraction, a hyphen)
@@ -293,7 +293,7 @@ _BOX_WORDS = frozenset({"BOX", "BX", "PMB", *(word for kw in PO_BOX_KEYWORDS for
 
 
 def _named_road(name: str, number: str) -> bool:
-    """A road named by one word and a number: "POLK 76", "COLUMBIA 160" (Arkansas names
+    """A road named by one word and a number: "POLK 76", "GARLAND 12" (Arkansas names
     its county roads so). The word is no street type, directional, unit or box."""
     return (
         len(name) >= 3

@@ -51,10 +51,10 @@ def parse_line(street: str, unit: str = "") -> AddressParse:
         ("12 St James Pl", "12 ST JAMES PL", ""),  # ST as a name word stays
         ("1 Avenue of the Americas", "1 AVENUE OF THE AMERICAS", ""),
         ("500 Highway 7", "500 HIGHWAY 7", ""),
-        ("219 A Route 22", "219A ROUTE 22", ""),  # the letter is the house's: no street "A"
-        ("219 a County Road 1010 Apt 4", "219A COUNTY ROAD 1010", "APT 4"),
+        ("12 B Route 9", "12B ROUTE 9", ""),  # the letter is the house's: no street "B"
+        ("12 b County Road 1010 Apt 4", "12B COUNTY ROAD 1010", "APT 4"),
         ("123 A St", "123 A ST", ""),  # street "A"
-        ("2443 Columbia 160", "2443 COLUMBIA 160", ""),  # Arkansas: county + road number
+        ("77 Garland 12", "77 GARLAND 12", ""),  # Arkansas: county + road number
         ("123 Polk 76 Apt 2", "123 POLK 76", "APT 2"),
         ("123A Main St", "123A MAIN ST", ""),
         ("123-125 Main St", "123-125 MAIN ST", ""),
@@ -444,7 +444,7 @@ def test_every_shape_usps_delivers_to_is_accepted(line_and_house: tuple[str, str
 
 
 # Route streets: a route prefix and its number ("COUNTY ROAD 1010", "HWY 441", "ROUTE 22 N"),
-# after any house number above or one whose letter is written apart ("219 A ROUTE 22").
+# after any house number above or one whose letter is written apart ("12 B ROUTE 9").
 _ROUTES = (
     "COUNTY ROAD",
     "CO RD",
@@ -490,8 +490,8 @@ def delivered_route_lines(draw: st.DrawFn) -> tuple[str, str]:
 
 @settings(max_examples=400, deadline=None)
 @given(delivered_route_lines())
-@example(("219 A ROUTE 22", "219A"))
-@example(("219 a forest road 1010 n", "219A"))
+@example(("12 B ROUTE 9", "12B"))
+@example(("12 b forest road 1010 n", "12B"))
 def test_every_route_shape_usps_delivers_to_is_accepted(line_and_house: tuple[str, str]) -> None:
     line, house = line_and_house
     parsed = parse_line(line)
@@ -504,7 +504,7 @@ def test_every_route_shape_usps_delivers_to_is_accepted(line_and_house: tuple[st
 @settings(max_examples=200, deadline=None)
 @given(
     _written_houses,
-    st.sampled_from((*NAMES, "COLUMBIA", "POLK", "GARLAND", "SEBASTIAN")),
+    st.sampled_from((*NAMES, "POLK", "GARLAND", "SEBASTIAN", "IZARD")),
     st.integers(min_value=1, max_value=9999),
 )
 def test_a_road_named_by_a_word_and_a_number_is_accepted(house: str, name: str, n: int) -> None:
