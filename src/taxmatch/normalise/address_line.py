@@ -17,6 +17,7 @@ from taxmatch.normalise.text import fold_keeping
 from taxmatch.normalise.usps import (
     DIRECTIONALS,
     ORDINAL_WORDS,
+    PO_BOX_KEYWORDS,
     STATE_CODES,
     STREET_TYPES,
     SUFFIXLESS_STREETS,
@@ -81,7 +82,9 @@ def _join_house(tokens: tuple[str, ...]) -> tuple[str, ...]:
     """One house-number token from the two a line sometimes splits it into: a grid number
     ("N59W 28135" -> "N59W28135") or a letter suffix ("27 B NE 45TH AVE" -> "27B NE 45TH
     AVE"). The letter is joined only when a street of two or more words follows that does
-    not open with a street type, so "123 A ST" and "100 N MAIN ST" keep their street."""
+    not open with a street type, so "123 A ST" and "100 N MAIN ST" keep their street; or
+    when the rest of the line is a route ("12 B ROUTE 9" -> "12B ROUTE 9"), which no
+    one-letter word opens."""
     if len(tokens) >= 2 and _GRID_HEAD.fullmatch(tokens[0]) and tokens[1].isdigit():
         return (tokens[0] + tokens[1], *tokens[2:])
     if (
@@ -97,11 +100,19 @@ def _join_house(tokens: tuple[str, ...]) -> tuple[str, ...]:
         and len(tokens[1]) == 1
         and tokens[1].isalpha()
         and tokens[1] not in DIRECTIONALS
-        and tokens[2] not in STREET_TYPES
+        and (tokens[2] not in STREET_TYPES or is_route(_before_unit(tokens[2:])))
         and tokens[2] not in UNIT_DESIGNATORS
         and tokens[1:3] not in _ROUTE_PREFIXES  # "1875 C R 420" is County Road 420
     ):
         return (tokens[0] + tokens[1], *tokens[2:])
+    return tokens
+
+
+def _before_unit(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """The tokens before the first unit designator or "#"."""
+    for j, token in enumerate(tokens):
+        if token in UNIT_DESIGNATORS or token == UNIT_POUND:
+            return tokens[:j]
     return tokens
 
 
@@ -227,11 +238,20 @@ _ROUTE_ID = re.compile(r"\d{1,5}[A-Z]?|[A-Z]\d{1,4}")
 _SHORT_TAIL = 3  # letters of a final word that may be a cut-off street type ("ROA", "R")
 
 
+def is_route(street: tuple[str, ...]) -> bool:
+    """A route prefix then one route number, with or without a trailing directional:
+    "COUNTY ROAD 12", "HWY 441", "ROUTE 22 N"."""
+    if len(street) >= 3 and street[-1] in DIRECTIONALS:
+        street = street[:-1]
+    return street[:-1] in _ROUTE_PREFIXES and _ROUTE_ID.fullmatch(street[-1]) is not None
+
+
 def lenient_accepts(house: str, street: tuple[str, ...]) -> bool:
     """House number + street name in shapes neither the grammar nor usaddress takes.
 
     - a route: "10212 COUNTY ROAD 1010", "1384 TWP RD 223", "219A ROUTE 22";
     - a grid street: "36370 E 1975 N" (a number between two directionals);
+    - a road named by one word and a number: "123 POLK 76" (``_named_road``);
     - a street name of words and ordinals whose last word may be a cut-off or unknown
       street type: "744 OROZCO R", "4312 RIVER TRACE ROA", "15610 PATTON", "3800 34TH AV S";
     - a house number the grammar leaves to usaddress (a grid number, a fraction, a hyphen)
@@ -251,9 +271,11 @@ def lenient_accepts(house: str, street: tuple[str, ...]) -> bool:
     body = street[pre : len(street) - post]
     if not 1 <= len(body) <= 5 or any(t in NOT_NAME_WORDS or t == UNIT_POUND for t in body):
         return False
-    if body[:-1] in _ROUTE_PREFIXES and _ROUTE_ID.fullmatch(body[-1]):
+    if is_route(body):
         return True
     if pre and post and len(body) == 1 and body[0].isdigit():
+        return True
+    if len(street) == 2 and _named_road(*street):
         return True
     if not all(t.isalpha() or _ORDINAL.fullmatch(t) for t in body):
         return False
@@ -263,6 +285,24 @@ def lenient_accepts(house: str, street: tuple[str, ...]) -> bool:
     ):
         return False
     return any(len(t) >= 3 and t.isalpha() and t not in STREET_TYPES for t in body)
+
+
+_ROAD_NUMBER = re.compile(r"[1-9]\d{0,3}")
+# Words that make "WORD 5" a box, not a road: PO box keywords and a private mailbox.
+_BOX_WORDS = frozenset({"BOX", "BX", "PMB", *(word for kw in PO_BOX_KEYWORDS for word in kw)})
+
+
+def _named_road(name: str, number: str) -> bool:
+    """A road named by one word and a number: "POLK 76", "GARLAND 12" (Arkansas names
+    its county roads so). The word is no street type, directional, unit or box."""
+    return (
+        len(name) >= 3
+        and name.isalpha()
+        and name not in STREET_TYPES
+        and name not in NOT_NAME_WORDS
+        and name not in _BOX_WORDS
+        and _ROAD_NUMBER.fullmatch(number) is not None
+    )
 
 
 @lru_cache(maxsize=1 << 16)

@@ -14,13 +14,15 @@ one person only costs recall, so every merge needs several independent agreement
    real TIN): it leaves for a fragment cluster ``tin~hash(name, dob)``.
 3. Merge a one-off cluster (filings in a single tax year, a keyed-wrong TIN) into another
    cluster when all hold: the TINs are adjacent (one digit changed or two neighbours
-   swapped), the modal first names agree, the modal last_keys are equal and non-empty, the
-   suffixes and middle names do not conflict, and either both modal dates of birth are
-   present and equal or (one is missing) the one-off's house number (or PO box) and ZIP5
-   equal the other's in its nearest filing year on either side (or the same year), at
-   most three years away. Never when both dates of birth are present and differ; never
-   when the one-off has more than one such candidate. Only one-offs move, each to one
-   target, so two multi-year TINs never end up in one person.
+   swapped; a one-off TIN of eight or ten digits, read from one keyed with a character
+   that is no digit or a digit too many, is adjacent to the nine-digit TINs one digit put
+   back or taken out gives), the modal first names agree, the modal last_keys are equal
+   and non-empty, the suffixes and middle names do not conflict, and either both modal
+   dates of birth are present and equal or (one is missing) the one-off's house number
+   (or PO box) and ZIP5 equal the other's in its nearest filing year on either side (or
+   the same year), at most three years away. Never when both dates of birth are present
+   and differ; never when the one-off has more than one such candidate. Only one-offs
+   move, each to one target, so two multi-year TINs never end up in one person.
 4. A one-year name typo under a TIN stays (rule 2 needs both names to disagree).
 5. Father and son (Jr/Sr) or twins at one address keep their own TINs and so stay apart.
 6. TIN succession: a person (after rule 3) under an ITIN joins the person under an SSN

@@ -51,6 +51,11 @@ def parse_line(street: str, unit: str = "") -> AddressParse:
         ("12 St James Pl", "12 ST JAMES PL", ""),  # ST as a name word stays
         ("1 Avenue of the Americas", "1 AVENUE OF THE AMERICAS", ""),
         ("500 Highway 7", "500 HIGHWAY 7", ""),
+        ("12 B Route 9", "12B ROUTE 9", ""),  # the letter is the house's: no street "B"
+        ("12 b County Road 1010 Apt 4", "12B COUNTY ROAD 1010", "APT 4"),
+        ("123 A St", "123 A ST", ""),  # street "A"
+        ("77 Garland 12", "77 GARLAND 12", ""),  # Arkansas: county + road number
+        ("123 Polk 76 Apt 2", "123 POLK 76", "APT 2"),
         ("123A Main St", "123A MAIN ST", ""),
         ("123-125 Main St", "123-125 MAIN ST", ""),
         ("123 1/2 Main St", "123 1/2 MAIN ST", ""),
@@ -438,6 +443,80 @@ def test_every_shape_usps_delivers_to_is_accepted(line_and_house: tuple[str, str
     assert reparse(parsed.address) == parsed
 
 
+# Route streets: a route prefix and its number ("COUNTY ROAD 1010", "HWY 441", "ROUTE 22 N"),
+# after any house number above or one whose letter is written apart ("12 B ROUTE 9").
+_ROUTES = (
+    "COUNTY ROAD",
+    "CO RD",
+    "CR",
+    "C R",
+    "TWP RD",
+    "HWY",
+    "HIGHWAY",
+    "STATE ROUTE",
+    "SR",
+    "US HWY",
+    "US",
+    "ROUTE",
+    "RTE",
+    "RT",
+    "FM",
+    "RR",
+    "RURAL ROUTE",
+    "PRIVATE ROAD",
+    "FOREST ROAD",
+    "INTERSTATE",
+)
+_route_ids = st.from_regex(r"[1-9][0-9]{0,3}[A-Z]?|[A-Z][1-9][0-9]{0,2}", fullmatch=True)
+_apart_letters = st.builds(
+    "{} {}".format,
+    st.integers(min_value=1, max_value=99999),
+    st.sampled_from("ABCDFGHJKLMPQRTUVXYZ"),  # no directional, no unit designator
+)
+
+
+@st.composite
+def delivered_route_lines(draw: st.DrawFn) -> tuple[str, str]:
+    """(route line as written, its house number standardised) in a shape USPS delivers to."""
+    written = draw(_written_houses | _apart_letters)
+    parts = [written, draw(st.sampled_from(_ROUTES)), draw(_route_ids)]
+    if draw(st.booleans()):
+        parts.append(draw(st.sampled_from(DIRS)))
+    if draw(st.booleans()):
+        parts.append(draw(st.sampled_from(UNITS)))
+    case = draw(st.sampled_from((str.upper, str.title, str.lower)))
+    return case(" ".join(parts)), standard_house(written)
+
+
+@settings(max_examples=400, deadline=None)
+@given(delivered_route_lines())
+@example(("12 B ROUTE 9", "12B"))
+@example(("12 b forest road 1010 n", "12B"))
+def test_every_route_shape_usps_delivers_to_is_accepted(line_and_house: tuple[str, str]) -> None:
+    line, house = line_and_house
+    parsed = parse_line(line)
+    assert parsed.problems == frozenset(), line
+    assert parsed.address is not None
+    assert parsed.address.house_number == house
+    assert reparse(parsed.address) == parsed
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    _written_houses,
+    st.sampled_from((*NAMES, "POLK", "GARLAND", "SEBASTIAN", "IZARD")),
+    st.integers(min_value=1, max_value=9999),
+)
+def test_a_road_named_by_a_word_and_a_number_is_accepted(house: str, name: str, n: int) -> None:
+    assume(name.isalpha() and name not in address_line.STREET_TYPES)
+    line = f"{house} {name} {n}"
+    parsed = parse_line(line)
+    assert parsed.problems == frozenset(), line
+    assert parsed.address is not None
+    assert parsed.address.street == f"{name} {n}"
+    assert reparse(parsed.address) == parsed
+
+
 def test_placeholder_unit_means_no_unit() -> None:
     parsed = parse_address("123 Main St", "N/A", "Springfield", "IL", "62701")
     assert parsed.problems == frozenset()
@@ -512,7 +591,9 @@ def test_street_shapes_usps_accepts(line: str, house: str, street: str) -> None:
         "1640 Van Dyke Ave F9",
         "5130 5202 Market Point Dr",  # two house numbers
         "302 Hwy 441 SE 65",
-        "2443 Columbia 160",
+        "12 Box 5",  # a box, not a road named by a word and a number
+        "12 PMB 5",
+        "12 Post 5",
     ],
 )
 def test_ambiguous_street_shapes_stay_unparseable(line: str) -> None:

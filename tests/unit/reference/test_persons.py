@@ -113,6 +113,20 @@ def test_one_year_tin_typo_does_not_split_the_person(tmp_path: Path) -> None:
     assert sorted(tins) == ["123456780", "123456789"]
 
 
+def test_one_year_tin_keyed_with_a_letter_does_not_split_the_person(tmp_path: Path) -> None:
+    # "12345678O": the file keeps its digits, eight of them, one digit short of ANNA's;
+    # she moved that year, so only the TIN and the DOB tie the return to her.
+    rows = [*years(ANNA, 2019, 2022), replace(ANNA, tin="12345678O", year=2023, street=ELM)]
+    con = load(tmp_path, rows)
+    assert n_persons(con) == 1
+
+
+def test_one_year_short_tin_of_another_name_stays_apart(tmp_path: Path) -> None:
+    other = replace(ANNA, tin="12345678O", year=2023, first="ZOE", street=ELM)
+    con = load(tmp_path, [*years(ANNA, 2019, 2022), other])
+    assert n_persons(con) == 2
+
+
 def test_typo_tin_without_dob_joins_on_a_shared_address(tmp_path: Path) -> None:
     typo = replace(ANNA, tin="124356789", year=2021, dob="")  # neighbouring digits swapped
     con = load(tmp_path, [*years(ANNA, 2019, 2020), typo, *years(ANNA, 2022, 2023)])
