@@ -78,22 +78,23 @@ def judge_ranked(con: duckdb.DuckDBPyConnection, *, ref: str = "ref") -> None:
             SELECT {", ".join(REQUEST_COLUMNS)} FROM valid"""
     )
     try:
-        rows: list[pa.RecordBatch] = []
         total, first, last = con.execute(
             "SELECT count(*), min(row_number), max(row_number) FROM collapse_valid"
         ).fetchall()[0]
+        con.execute("DROP TABLE IF EXISTS outcomes")
+        con.from_arrow(OUTCOME_SCHEMA.empty_table()).create("outcomes")
         with _second_judge(total) as helper:
-            # Each request's evidence is its own, so the batch is gathered a window of
-            # row numbers at a time: the workspace's memory bounds a window, not the batch.
+            # Each request's evidence is its own, so the batch is gathered, judged and
+            # written a window of row numbers at a time: the workspace's memory bounds a
+            # window, and this process holds one window's outcomes, not the batch's.
             for lo in range(first or 0, (last or 0) + 1, GATHER_ROWS):
                 con.execute(
                     "CREATE OR REPLACE TEMP VIEW collapse_part AS SELECT * FROM collapse_valid "
                     f"WHERE row_number >= {int(lo)} AND row_number < {int(lo) + GATHER_ROWS}"
                 )
                 _gather(con, ref)
-                rows += _judged(con, helper)
-        con.execute("DROP TABLE IF EXISTS outcomes")
-        con.from_arrow(pa.Table.from_batches(rows, schema=OUTCOME_SCHEMA)).create("outcomes")
+                judged = pa.Table.from_batches(_judged(con, helper), schema=OUTCOME_SCHEMA)
+                con.from_arrow(judged).insert_into("outcomes")
     finally:
         con.execute(
             "DROP TABLE IF EXISTS collapse_best; DROP TABLE IF EXISTS collapse_in; "
