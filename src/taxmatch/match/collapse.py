@@ -74,33 +74,32 @@ def judge_ranked(con: duckdb.DuckDBPyConnection, *, ref: str = "ref") -> None:
     """``outcomes``: one per row of ``valid`` from the best persons ``rank_into`` kept
     (``collapse_best``; a row without one has no candidate), judged by the rules."""
     _add_best(con, _BEST_SCHEMA.empty_table())
-    # The request columns the rules read, once: ``valid`` is usually a view over the
-    # workspace's tables, which the gathering query would otherwise join twice.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE collapse_valid AS
-            SELECT {", ".join(REQUEST_COLUMNS)} FROM valid"""
-    )
     try:
-        rows: list[pa.RecordBatch] = []
         total, first, last = con.execute(
-            "SELECT count(*), min(row_number), max(row_number) FROM collapse_valid"
+            "SELECT count(*), min(row_number), max(row_number) FROM valid"
         ).fetchall()[0]
+        con.execute("DROP TABLE IF EXISTS outcomes")
+        con.from_arrow(OUTCOME_SCHEMA.empty_table()).create("outcomes")
         with _second_judge(total) as helper:
-            # Each request's evidence is its own, so the batch is gathered a window of
-            # row numbers at a time: the workspace's memory bounds a window, not the batch.
+            # Each request's evidence is its own, so the batch is gathered, judged and
+            # written a window of row numbers at a time: the workspace's memory bounds a
+            # window, and this process holds one window's outcomes, not the batch's.
             for lo in range(first or 0, (last or 0) + 1, GATHER_ROWS):
+                # The window's request columns the rules read, once: ``valid`` is usually
+                # a view over the workspace's tables, which the gathering query would
+                # otherwise join twice (a window of them: the batch's are not copied).
                 con.execute(
-                    "CREATE OR REPLACE TEMP VIEW collapse_part AS SELECT * FROM collapse_valid "
-                    f"WHERE row_number >= {int(lo)} AND row_number < {int(lo) + GATHER_ROWS}"
+                    f"""CREATE OR REPLACE TEMP TABLE collapse_part AS
+                        SELECT {", ".join(REQUEST_COLUMNS)} FROM valid
+                        WHERE row_number >= {int(lo)} AND row_number < {int(lo) + GATHER_ROWS}"""
                 )
                 _gather(con, ref)
-                rows += _judged(con, helper)
-        con.execute("DROP TABLE IF EXISTS outcomes")
-        con.from_arrow(pa.Table.from_batches(rows, schema=OUTCOME_SCHEMA)).create("outcomes")
+                judged = pa.Table.from_batches(_judged(con, helper), schema=OUTCOME_SCHEMA)
+                con.from_arrow(judged).insert_into("outcomes")
     finally:
         con.execute(
             "DROP TABLE IF EXISTS collapse_best; DROP TABLE IF EXISTS collapse_in; "
-            "DROP VIEW IF EXISTS collapse_part; DROP TABLE IF EXISTS collapse_valid"
+            "DROP TABLE IF EXISTS collapse_part"
         )
 
 

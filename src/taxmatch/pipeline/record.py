@@ -26,7 +26,7 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,7 @@ from taxmatch.pipeline.stash import DisclosureStash
 from taxmatch.policy.coverage import names_of
 from taxmatch.policy.decide import NO_CANDIDATE, MatchSummary, decide
 from taxmatch.policy.model import Policy
-from taxmatch.reference.workspace import BatchWorkspace
+from taxmatch.reference.workspace import IN_WINDOW, BatchWorkspace
 from taxmatch.store.decision_rows import DecisionCells
 from taxmatch.store.ledger_store import EVENT_DECISIONS_RECORDED
 from taxmatch.store.seal import seal_batch
@@ -49,13 +49,18 @@ if TYPE_CHECKING:
     from taxmatch.pipeline.batch import BatchRequest, Progress
 
 CHUNK_ROWS = 10_000  # decision rows per transaction and per ``decisions`` ledger entry
+PERSON_KEYS_CACHED = 1 << 16  # person keys (TIN -> HMAC) remembered while writing
 
-_ROWS_SQL = """
+# One window of rows (``BatchWorkspace.stream_windows``): each table is read within the
+# window, so its joins and sort hold a window, not the batch.
+_ROWS_SQL = f"""
 SELECT f.row_number, f.request_id, f.mask, f.fields,
        r.statute AS cited_statute, r.relevance AS stated_relevance,
        coalesce(g.groups, 0) AS coverage_groups, o.* EXCLUDE (row_number)
-FROM final f JOIN records r USING (row_number) LEFT JOIN outcomes o USING (row_number)
-LEFT JOIN row_groups g USING (row_number)
+FROM (SELECT * FROM final {IN_WINDOW}) f
+JOIN (SELECT row_number, statute, relevance FROM records {IN_WINDOW}) r USING (row_number)
+LEFT JOIN (SELECT * FROM outcomes {IN_WINDOW}) o USING (row_number)
+LEFT JOIN (SELECT * FROM row_groups {IN_WINDOW}) g USING (row_number)
 ORDER BY f.row_number
 """
 _STATUTES_SQL = "SELECT coalesce(statute, '') AS s, count(*) AS n FROM records GROUP BY 1"
@@ -157,7 +162,9 @@ class _Decider:
         self.as_of, self.batch_id, self.policy, self.stash = req.as_of, batch_id, policy, stash
         self.held, self.held_groups = held
         self.hasher = KeyedHasher(key)
-        self.person_key_of = cache(self.hasher)  # one HMAC per person, not per row
+        # One HMAC per person seen lately, not per row; bounded, as a batch may name
+        # millions of persons.
+        self.person_key_of = lru_cache(PERSON_KEYS_CACHED)(self.hasher)
         self.codes_of = cache(format_codes)
         self.expected_wrong = 0.0
 
@@ -244,7 +251,7 @@ def write_outputs(
     decider = _Decider(req, state.ledger_key(), batch_id, policy, stash, (held, held_groups))
     whole = DecisionsDigest()
     chunks = 0
-    for batch in ws.stream(_ROWS_SQL, CHUNK_ROWS):
+    for batch in ws.stream_windows(_ROWS_SQL, "final", CHUNK_ROWS):
         out = decider.chunk(batch.to_pydict())
         chunks += _record_chunk(req, state, pkg, written, out, (batch_id, chunks + 1), whole)
         bar.advance(batch.num_rows)

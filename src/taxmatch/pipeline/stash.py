@@ -18,7 +18,7 @@ from typing import Final
 
 import pyarrow as pa
 
-from taxmatch.reference.workspace import BatchWorkspace
+from taxmatch.reference.workspace import IN_WINDOW, BatchWorkspace
 from taxmatch.store.seal import DisclosureChunk
 from taxmatch.store.state import SubjectRow
 
@@ -60,8 +60,8 @@ class DisclosureStash:
     def chunks(self) -> Iterator[DisclosureChunk]:
         """The subject rows, ``SPILL_ROWS`` at a time, in file order."""
         if self._spilled:
-            sql = f"SELECT * FROM {TABLE} ORDER BY row_number"
-            for batch in self._ws.stream(sql, SPILL_ROWS):
+            sql = f"SELECT * FROM {TABLE} {IN_WINDOW} ORDER BY row_number"
+            for batch in self._ws.stream_windows(sql, TABLE, SPILL_ROWS):
                 yield self._chunk(list(zip(*batch.to_pydict().values(), strict=True)))
         for start in range(0, len(self._rows), SPILL_ROWS):
             yield self._chunk(self._rows[start : start + SPILL_ROWS])

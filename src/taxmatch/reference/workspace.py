@@ -65,6 +65,11 @@ class Persisting:
             raise self._error
 
 
+# The row numbers a windowed query (``BatchWorkspace.stream_windows``) reads: a
+# half-open range, filled in with ``str.format``.
+IN_WINDOW = "WHERE row_number >= {lo} AND row_number < {hi}"
+WINDOW_ROWS = 100_000  # row numbers per windowed query
+
 BATCH_MEMORY_LIMIT = "2GB"  # a batch workspace's DuckDB limit; beyond it, it spills
 
 
@@ -173,6 +178,33 @@ class BatchWorkspace:
             yield from cur.sql(sql).to_arrow_reader(chunk)
         finally:
             cur.close()
+
+    def stream_windows(
+        self, sql: str, bounds: str, chunk: int, window: int | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """``sql``'s rows, a window of ``window`` (default ``WINDOW_ROWS``) row numbers at
+        a time, in batches of exactly ``chunk`` rows (the last one shorter). ``sql`` reads
+        the row numbers of ``IN_WINDOW`` and orders by row number; ``bounds`` is the table
+        whose row numbers it spans. Each window is one query, so a sort or join in it
+        holds one window's rows, whatever the size of the batch."""
+        span = f"SELECT min(row_number), max(row_number) FROM {bounds}"
+        lo, hi = self.con.execute(span).fetchall()[0]
+        if lo is None:
+            return
+        step = max(1, window or WINDOW_ROWS)
+        held: list[pa.RecordBatch] = []
+        count = 0
+        for start in range(int(lo), int(hi) + 1, step):
+            for batch in self.stream(sql.format(lo=start, hi=start + step), chunk):
+                held.append(batch)
+                count += batch.num_rows
+                while count >= chunk:
+                    table = pa.Table.from_batches(held)
+                    yield from table.slice(0, chunk).combine_chunks().to_batches()
+                    held = table.slice(chunk).to_batches()
+                    count -= chunk
+        if count:
+            yield from pa.Table.from_batches(held).combine_chunks().to_batches()
 
     def update_final(self, table: pa.Table) -> None:
         """New (request_id, mask, fields) for the rows of ``table``, by row_number."""

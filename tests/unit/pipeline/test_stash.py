@@ -9,6 +9,7 @@ import pytest
 
 from taxmatch.pipeline import stash as stash_module
 from taxmatch.pipeline.stash import TABLE, DisclosureStash, Pending
+from taxmatch.reference import workspace as workspace_module
 from taxmatch.reference.workspace import BatchWorkspace
 from taxmatch.store.state import SubjectRow
 
@@ -36,6 +37,7 @@ def test_held_disclosures_come_back_in_file_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: int
 ) -> None:
     monkeypatch.setattr(stash_module, "SPILL_ROWS", 3)
+    monkeypatch.setattr(workspace_module, "WINDOW_ROWS", 2)  # read back across windows
     with BatchWorkspace(tmp_path / "work.duckdb") as ws:
         stash = DisclosureStash(ws, "B1", ["street_address", "zip"])
         for n in range(1, rows + 1):

@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from taxmatch.reference.workspace import PERSISTED, RECORD_SCHEMA, BatchWorkspace
+from taxmatch.reference.workspace import IN_WINDOW, PERSISTED, RECORD_SCHEMA, BatchWorkspace
 
 ROWS = 500
 
@@ -101,3 +101,23 @@ def test_a_persisted_workspace_is_small(workspace: BatchWorkspace, tmp_path: Pat
     path = tmp_path / "work.duckdb"
     workspace.persist(path)
     assert path.stat().st_size < 400_000
+
+
+@pytest.mark.parametrize(("window", "chunk"), [(1, 7), (64, 7), (100, 100), (1000, 33), (7, 64)])
+def test_stream_windows_gives_every_row_once_in_order_in_whole_chunks(
+    workspace: BatchWorkspace, window: int, chunk: int
+) -> None:
+    # every third row number missing: windows hold fewer rows than row numbers
+    workspace.con.execute("CREATE TABLE sparse AS SELECT * FROM final WHERE row_number % 3 <> 0")
+    sql = f"SELECT row_number, request_id FROM sparse {IN_WINDOW} ORDER BY row_number"
+    batches = list(workspace.stream_windows(sql, "sparse", chunk, window))
+    numbers = [n for b in batches for n in b.column("row_number").to_pylist()]
+    assert numbers == [n for n in range(1, ROWS + 1) if n % 3]
+    assert [b.num_rows for b in batches[:-1]] == [chunk] * (len(batches) - 1)
+    assert 0 < batches[-1].num_rows <= chunk
+
+
+def test_stream_windows_of_an_empty_table_gives_nothing(workspace: BatchWorkspace) -> None:
+    workspace.con.execute("CREATE TABLE empty AS SELECT * FROM final LIMIT 0")
+    sql = f"SELECT * FROM empty {IN_WINDOW} ORDER BY row_number"
+    assert list(workspace.stream_windows(sql, "empty", 10, 5)) == []
