@@ -71,7 +71,7 @@ def _one_street(a: str | None, b: str | None) -> bool:
 def line_and_zip_slip(a: Door, slip: Door) -> bool:
     """A ``door_variant`` in another ZIP with at most one slip in the line (the same house
     number, or one character off): the line and the ZIP both mistyped on one filing."""
+    if not (other_zip(a.zip5, slip.zip5) and door_variant(a, slip)):
+        return False
     edits = distance(a.house_number, slip.house_number)
-    return (
-        door_variant(a, slip) and other_zip(a.zip5, slip.zip5) and edits is not None and edits <= 1
-    )
+    return edits is not None and edits <= 1

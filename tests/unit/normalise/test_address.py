@@ -413,6 +413,16 @@ def standard_house(written: str) -> str:
     return written if "/" in written else written.replace(" ", "")
 
 
+def _dressed(draw: st.DrawFn, parts: list[str]) -> str:
+    """The line's words with a trailing directional and a unit, now and then, in any case."""
+    if draw(st.booleans()):
+        parts.append(draw(st.sampled_from(DIRS)))
+    if draw(st.booleans()):
+        parts.append(draw(st.sampled_from(UNITS)))
+    case = draw(st.sampled_from((str.upper, str.title, str.lower)))
+    return case(" ".join(parts))
+
+
 @st.composite
 def delivered_lines(draw: st.DrawFn) -> tuple[str, str]:
     """(street line as written, its house number standardised) in a shape USPS delivers to."""
@@ -421,12 +431,7 @@ def delivered_lines(draw: st.DrawFn) -> tuple[str, str]:
     if draw(st.booleans()):
         parts.append(draw(st.sampled_from(DIRS)))
     parts += [draw(st.sampled_from(NAMES)), draw(st.sampled_from(TYPES))]
-    if draw(st.booleans()):
-        parts.append(draw(st.sampled_from(DIRS)))
-    if draw(st.booleans()):
-        parts.append(draw(st.sampled_from(UNITS)))
-    case = draw(st.sampled_from((str.upper, str.title, str.lower)))
-    return case(" ".join(parts)), standard_house(written)
+    return _dressed(draw, parts), standard_house(written)
 
 
 @settings(max_examples=400, deadline=None)
@@ -480,12 +485,7 @@ def delivered_route_lines(draw: st.DrawFn) -> tuple[str, str]:
     """(route line as written, its house number standardised) in a shape USPS delivers to."""
     written = draw(_written_houses | _apart_letters)
     parts = [written, draw(st.sampled_from(_ROUTES)), draw(_route_ids)]
-    if draw(st.booleans()):
-        parts.append(draw(st.sampled_from(DIRS)))
-    if draw(st.booleans()):
-        parts.append(draw(st.sampled_from(UNITS)))
-    case = draw(st.sampled_from((str.upper, str.title, str.lower)))
-    return case(" ".join(parts)), standard_house(written)
+    return _dressed(draw, parts), standard_house(written)
 
 
 @settings(max_examples=400, deadline=None)
