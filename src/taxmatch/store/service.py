@@ -107,14 +107,11 @@ class ServiceStore(StateDatabase):
     def set_agency_status(self, agency_id: str, status: str) -> None:
         if status not in AGENCY_STATUSES:
             raise StoreError(f"agency status must be one of {list(AGENCY_STATUSES)}")
-        self._update_agency("set_agency_status", agency_id, status=status)
-
-    def _update_agency(self, operation: str, agency_id: str, **values: object) -> None:
-        with self.writing(operation) as conn:
+        with self.writing("set_agency_status") as conn:
             done = conn.execute(
                 update(agencies)
                 .where(agencies.c.agency_id == agency_id)
-                .values(**values, updated_at=datetime.now(UTC))
+                .values(status=status, updated_at=datetime.now(UTC))
             )
             if done.rowcount == 0:
                 raise AgencyNotFound(f"agency {agency_id} not found")
