@@ -27,9 +27,10 @@ def test_rate_limit_is_429_with_retry_after(make_api: Callable[..., Api]) -> Non
 def test_agency_limit_overrides_the_serve_default(make_api: Callable[..., Api]) -> None:
     api = make_api(rate_per_minute=100)
     with ServiceStore(api.settings.database_url or "") as service:
-        service.set_agency_limits("CBP", rate_per_minute=1)
-    assert api.client.get("/v1/batches", headers=api.auth("CBP")).status_code == 200
-    assert api.client.get("/v1/batches", headers=api.auth("CBP")).status_code == 429
+        service.add_agency("DHS", rate_per_minute=1)
+        limited = {"Authorization": f"Bearer {service.issue_token('DHS')}"}
+    assert api.client.get("/v1/batches", headers=limited).status_code == 200
+    assert api.client.get("/v1/batches", headers=limited).status_code == 429
     assert api.client.get("/v1/batches", headers=api.auth()).status_code == 200
 
 

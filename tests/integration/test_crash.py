@@ -229,7 +229,7 @@ def _phase(store: Path, out: Path, db: str | None) -> str:
         batches = state.list_batches()
         if not batches:
             return "starting"
-        decided = state.count_decisions(batches[0].batch_id)
+        decided = len(list(state.iter_decisions(batches[0].batch_id)))
         status = batches[0].status
     if status == "done":
         return "done"

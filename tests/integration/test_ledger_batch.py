@@ -97,7 +97,7 @@ def test_a_run_stopped_after_its_decisions_discloses_nothing_until_a_rerun_seals
         run_batch(req, StopsAfterDecisions())
     with StateStore(state_url) as state:
         (batch,) = state.list_batches()
-        assert (batch.status, state.count_decisions(batch.batch_id)) == ("failed", 3)
+        assert (batch.status, len(list(state.iter_decisions(batch.batch_id)))) == ("failed", 3)
         assert state.verify_ledger().ok
     assert not (req.out / batch.batch_id).exists()
     shown = accounted(reference_store, state_url, batch.batch_id, ["123456789"], tmp_path)

@@ -93,7 +93,7 @@ def test_probes_are_counted_and_never_disclosed(model_store: Path, tmp_path: Pat
 
     with StateStore.open(model_store, url) as state:
         entries = [e for e in state.iter_ledger() if e.object_id == probed.batch_id]
-        decisions = state.count_decisions(probed.batch_id)
+        decisions = len(list(state.iter_decisions(probed.batch_id)))
     probed_entries = [e for e in entries if e.event_type == "accuracy_probed"]
     assert len(probed_entries) == 1
     payload = probed_entries[0].payload

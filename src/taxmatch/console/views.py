@@ -33,7 +33,6 @@ from taxmatch.pipeline.batch_coverage import coverage_csv, coverage_in
 from taxmatch.pipeline.edge_audit import taxpayer_object_id, typed_tin
 from taxmatch.pipeline.officers import log_in, log_out
 from taxmatch.pipeline.rules import policy_in_force
-from taxmatch.pipeline.stores import StateStore
 
 router = APIRouter()
 PAGE = 50
@@ -201,19 +200,12 @@ def batches(request: Request, settings: Settings, officer: CurrentOfficer) -> HT
     return render(request, "batches.html", officer=officer, batches=rows)
 
 
-def _find_batch(state: StateStore, batch_id: str) -> cs.BatchRow:
-    batch = state.find_batch(batch_id)
-    if batch is None:
-        raise BatchNotFound(f"batch {batch_id} not found")
-    return batch
-
-
 @router.get("/batches/{batch_id}", response_class=HTMLResponse)
 def batch_page(
     request: Request, settings: Settings, officer: CurrentOfficer, batch_id: str
 ) -> HTMLResponse:
     state = settings.state()
-    batch = _find_batch(state, batch_id)
+    batch = state.require_batch(batch_id)
     accuracy, hold, coverage = None, None, None
     try:
         summary = read_summary(FilePath(batch.package_dir))
@@ -245,7 +237,7 @@ def batch_page(
 def batch_coverage_csv(settings: Settings, officer: CurrentOfficer, batch_id: str) -> Response:
     """The batch's coverage by group as CSV (``CSV_COLUMNS``, a row per group); 404 when
     the batch is unknown or its package has no coverage (not done, or written before)."""
-    batch = _find_batch(settings.state(), batch_id)
+    batch = settings.state().require_batch(batch_id)
     try:
         coverage = coverage_in(read_summary(FilePath(batch.package_dir)))
     except (PackageError, TypeError, ValueError):

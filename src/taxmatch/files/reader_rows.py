@@ -27,16 +27,16 @@ Row = tuple[int, Sequence[str], tuple[str, ...]]
 
 
 class RowBuilder:
-    """Maps one row's cells to a ``RawRecord``: strip, check, make safe, cut to length."""
+    """Maps one CSV row's cells to a ``Row`` in ``REQUEST_COLUMNS`` order (``make_record``
+    then makes it safe)."""
 
-    def __init__(self, columns: Sequence[str], max_field_length: int) -> None:
+    def __init__(self, columns: Sequence[str]) -> None:
         index = {name: i for i, name in reversed(list(enumerate(columns)))}
         # ``pick(cells + [""])``: values in REQUEST_COLUMNS order, absent columns at -1.
         self.pick: Callable[[list[str]], tuple[str, ...]] = operator.itemgetter(
             *(index.get(name, -1) for name in REQUEST_COLUMNS)
         )
         self._ncols = len(columns)
-        self._limit = max_field_length
 
     def cells_row(self, row_number: int, cells: list[str], broken: bool) -> Row:
         """A CSV row; ``broken`` (or a wrong cell count) marks the whole row."""
@@ -46,12 +46,6 @@ class RowBuilder:
             cells = cells[:ncols] + [""] * (ncols - len(cells))
         cells.append("")
         return row_number, self.pick(cells), (ROW_FIELD,) if broken else ()
-
-    def from_values(
-        self, row_number: int, values: Sequence[str], flags: tuple[str, ...]
-    ) -> RawRecord:
-        """Values in ``REQUEST_COLUMNS`` order; ``flags`` names fields known to be bad."""
-        return make_record(row_number, values, flags, self._limit)
 
 
 def make_record(

@@ -100,7 +100,7 @@ class RequestFileReader:
         self._delimiter = ","
         header = {"csv": self._csv_header, "jsonl": self._jsonl_header}
         self.columns = header.get(self.format, self._parquet_header)()
-        self._builder = RowBuilder(self.columns, max_field_length)
+        self._builder = RowBuilder(self.columns)
 
     def __iter__(self) -> Iterator[list[RawRecord]]:
         limit = self.max_field_length

@@ -93,7 +93,7 @@ def _evidence(
     tin: str | None,
     deceased: bool | None,
     suffix: str | None,
-    dob: Any,
+    dob: object,
     names: list[Name] | None,
     addresses: list[Address] | None,
     filings: list[Filing] | None,
@@ -153,7 +153,7 @@ def request_of(row: Mapping[str, Any]) -> Request:
     return Request(**given)
 
 
-def _date(value: Any) -> dt.date | None:
+def _date(value: object) -> dt.date | None:
     if value is None or type(value) is dt.date:
         return value
     if isinstance(value, dt.datetime):

@@ -18,13 +18,19 @@ logs a value.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from rapidfuzz.distance import Hamming
 
 from taxmatch.match.similarity import jaro_winkler, levenshtein, sql_or
 from taxmatch.match.thresholds import DOB_WINDOW_DAYS, SIMILARITY_EPSILON
+
+if TYPE_CHECKING:
+    from splink.internals.blocking_rule_creator import BlockingRuleCreator
+    from splink.internals.comparison_creator import ComparisonCreator
+    from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
 Row = dict[str, Any]
 
@@ -58,13 +64,13 @@ def _ascii(*values: str) -> None:
         raise Unsure("a character function on text that is not ASCII")
 
 
-def _str(value: Any) -> str:
+def _str(value: object) -> str:
     if not isinstance(value, str):
         raise Unsure("a value that is not text")
     return value
 
 
-def _contains(items: Any, value: Any) -> bool | None:
+def _contains(items: Iterable[object] | None, value: object) -> bool | None:
     """``list_contains``: NULL for a NULL list or value; NULL items never match."""
     if items is None or value is None:
         return None
@@ -82,8 +88,8 @@ class Prior:
     fix_u: bool = False
     tf: str | None = None
 
-    def configure(self, level: Any) -> Any:
-        given = {
+    def configure(self, level: ComparisonLevelCreator) -> ComparisonLevelCreator:
+        given: dict[str, Any] = {  # Splink's options, those set here
             "m_probability": self.m,
             "u_probability": self.u,
             "tf_adjustment_column": self.tf,
@@ -92,7 +98,7 @@ class Prior:
         }
         return level.configure(**{k: v for k, v in given.items() if v is not None})
 
-    def custom(self, sql: str, label: str) -> Any:
+    def custom(self, sql: str, label: str) -> ComparisonLevelCreator:
         """A Splink level on the SQL condition ``sql``, configured with this prior."""
         return self.configure(_cll().CustomLevel(sql, label))
 
@@ -117,8 +123,8 @@ class Null:
 
     column: str
 
-    def splink(self, dialect: str = "duckdb") -> Any:
-        return _cll().NullLevel(self.column)
+    def splink(self, dialect: str = "duckdb") -> ComparisonLevelCreator:
+        return cast("ComparisonLevelCreator", _cll().NullLevel(self.column))
 
     def holds(self, req: Row, rec: Row) -> bool | None:
         return req[self.column] is None or rec[self.column] is None
@@ -129,7 +135,7 @@ class Exact(_OnColumn):
     column: str
     prior: Prior
 
-    def splink(self, dialect: str = "duckdb") -> Any:
+    def splink(self, dialect: str = "duckdb") -> ComparisonLevelCreator:
         return self.prior.configure(_cll().ExactMatchLevel(self.column))
 
     def agree(self, a: Any, b: Any) -> bool:
@@ -145,7 +151,7 @@ class Swapped:
     label: str
     prior: Prior
 
-    def splink(self, dialect: str = "duckdb") -> Any:
+    def splink(self, dialect: str = "duckdb") -> ComparisonLevelCreator:
         sql = "first_name_l = last_key_r AND last_key_l = first_name_r"
         return self.prior.custom(sql, self.label)
 
@@ -165,7 +171,7 @@ class ListContains:
     label: str
     prior: Prior
 
-    def splink(self, dialect: str = "duckdb") -> Any:
+    def splink(self, dialect: str = "duckdb") -> ComparisonLevelCreator:
         c, s = self.column, self.lists
         contains = "array_contains" if _spark(dialect) else "list_contains"
         sql = f"{contains}({s}_r, {c}_l) OR {contains}({s}_l, {c}_r)"
@@ -186,7 +192,7 @@ class Initial(_OnColumn):
     prior: Prior
     label: str = "initial"
 
-    def splink(self, dialect: str = "duckdb") -> Any:
+    def splink(self, dialect: str = "duckdb") -> ComparisonLevelCreator:
         c = self.column
         same = (
             f"substring({c}_l, 1, 1) = substring({c}_r, 1, 1)"
@@ -210,7 +216,7 @@ class JaroWinklerAtLeast(_OnColumn):
     threshold: float
     prior: Prior
 
-    def splink(self, dialect: str = "duckdb") -> Any:
+    def splink(self, dialect: str = "duckdb") -> ComparisonLevelCreator:
         if _spark(dialect):
             c, label = self.column, f"Jaro-Winkler distance of {self.column} >= {self.threshold}"
             sql = f"{SPARK_JARO_WINKLER}({c}_l, {c}_r) >= {self.threshold}"
@@ -230,7 +236,7 @@ class LevenshteinAtMost(_OnColumn):
     distance: int
     prior: Prior
 
-    def splink(self, dialect: str = "duckdb") -> Any:
+    def splink(self, dialect: str = "duckdb") -> ComparisonLevelCreator:
         return self.prior.configure(_cll().LevenshteinLevel(self.column, self.distance))
 
     def agree(self, a: Any, b: Any) -> bool:
@@ -247,7 +253,7 @@ class Overlap(_OnColumn):
     intersect: bool = False
     label: str = ""
 
-    def splink(self, dialect: str = "duckdb") -> Any:
+    def splink(self, dialect: str = "duckdb") -> ComparisonLevelCreator:
         if self.intersect:
             return self.prior.configure(_cll().ArrayIntersectLevel(self.column, 1))
         overlap = "arrays_overlap" if _spark(dialect) else "list_has_any"
@@ -265,7 +271,7 @@ class NearDate(_OnColumn):
     label: str
     prior: Prior
 
-    def splink(self, dialect: str = "duckdb") -> Any:
+    def splink(self, dialect: str = "duckdb") -> ComparisonLevelCreator:
         a, b = f"{self.column}_l", f"{self.column}_r"
         days = f"datediff({b}, {a})" if _spark(dialect) else f"date_diff('day', {a}, {b})"
         sql = (
@@ -288,7 +294,7 @@ class HammingIs(_OnColumn):
     label: str
     prior: Prior
 
-    def splink(self, dialect: str = "duckdb") -> Any:
+    def splink(self, dialect: str = "duckdb") -> ComparisonLevelCreator:
         a, b = f"{self.column}_l", f"{self.column}_r"
         # Spark has no hamming(): the positions whose characters differ, counted.
         positions = f"sequence(1, length({a}))"
@@ -311,7 +317,7 @@ class HammingIs(_OnColumn):
 class Else:
     prior: Prior
 
-    def splink(self, dialect: str = "duckdb") -> Any:
+    def splink(self, dialect: str = "duckdb") -> ComparisonLevelCreator:
         return self.prior.configure(_cll().ElseLevel())
 
     def holds(self, req: Row, rec: Row) -> bool | None:
@@ -321,7 +327,7 @@ class Else:
 class Level(Protocol):
     """A comparison level: its Splink rendering and its Python predicate."""
 
-    def splink(self, dialect: str = "duckdb") -> Any: ...
+    def splink(self, dialect: str = "duckdb") -> ComparisonLevelCreator: ...
 
     def holds(self, req: Row, rec: Row) -> bool | None: ...
 
@@ -331,7 +337,7 @@ class Comparison:
     name: str
     levels: tuple[Level, ...]
 
-    def splink(self, dialect: str = "duckdb") -> Any:
+    def splink(self, dialect: str = "duckdb") -> ComparisonCreator:
         import splink.comparison_library as cl
 
         return cl.CustomComparison(
@@ -354,7 +360,7 @@ class RuleKey:
             for a, b in zip(self.left, self.right, strict=True)
         )
 
-    def splink(self) -> Any:
+    def splink(self) -> BlockingRuleCreator:
         from splink import block_on
         from splink.blocking_rule_library import CustomRule
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from taxmatch.errors import ReferenceSnapshotError
@@ -29,6 +30,7 @@ from taxmatch.owner_only import make_dir, restrict_tree
 
 INDEX_VERSION = "lookup-index-4"
 Row = dict[str, Any]
+Rows = npt.NDArray[np.uint64]  # row numbers in the master records' order
 
 
 def key_sql(cols: tuple[str, ...], alias: str) -> str:
@@ -96,11 +98,11 @@ class Keyed:
         self.aligned = {}
         self._source.close()
 
-    def take(self, wanted: dict[str, list[int]]) -> tuple[pa.Table, Any]:
+    def take(self, wanted: dict[str, list[int]]) -> tuple[pa.Table, Rows]:
         """The rows whose key ``k`` is one of ``wanted[k]``, for any ``k``, each once, and
         their row numbers, in the table's order (to index ``aligned`` with). Taken batch by
         batch: a take across the whole (chunked) table would copy it."""
-        found: list[Any] = []
+        found: list[Rows] = []
         for key, values in wanted.items():
             pairs = self.keys[key]
             v = np.asarray(values, dtype=np.uint64)
@@ -201,7 +203,7 @@ def _write_keyed(
 
 
 def people_of(
-    master: Keyed, tables: dict[str, Keyed], ids: set[str], listed: list[Row], taken: Any
+    master: Keyed, tables: dict[str, Keyed], ids: set[str], listed: list[Row], taken: Rows
 ) -> dict[str, list[Row]]:
     """The person tables' rows of the persons ``ids`` (candidates among ``listed``, the
     master records taken at rows ``taken``) and everyone's at those persons' addresses

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -24,6 +24,10 @@ from taxmatch.match.model import (
 )
 from taxmatch.match.thresholds import CANDIDATE_FLOOR
 
+if TYPE_CHECKING:
+    from splink.internals.database_api import DatabaseAPI
+    from splink.internals.splink_dataframe import SplinkDataFrame
+
 # Requests scored per pass. Each pass reads the master's blocking keys (once per rule) to
 # find its candidate records, so passes are as large as the batch workspace's 2 GB allows:
 # 100 000 requests against 3 M persons fit it.
@@ -39,11 +43,11 @@ TF_VIEWS = (
 
 def predict_pairs(
     con: duckdb.DuckDBPyConnection,
-    db: Any,
+    db: DatabaseAPI[Any],
     requests_table: str,
     master_table: str,
     settings: dict[str, Any],
-) -> Any:
+) -> SplinkDataFrame:
     """Splink's scored pairs of ``requests_table`` × ``master_table`` at or above
     ``CANDIDATE_FLOOR``, term frequencies from the attached snapshot ``ref``: the one way
     the matchers and ``explain`` call Splink (``db``: a ``DuckDBAPI`` on ``con``)."""
@@ -53,8 +57,8 @@ def predict_pairs(
 
 
 def predict_between(
-    db: Any, requests_table: str, master_table: str, settings: dict[str, Any]
-) -> Any:
+    db: DatabaseAPI[Any], requests_table: str, master_table: str, settings: dict[str, Any]
+) -> SplinkDataFrame:
     """Splink's ``predict_between`` on ``db`` (a Splink database API of any engine) with
     the term-frequency lookups of the tables named as ``TF_VIEWS``' views in it: the one
     set of arguments every engine scores with."""

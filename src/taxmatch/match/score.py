@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taxmatch.match.dialect import same_declarations
-from taxmatch.match.levels import Exact, Unsure
+from taxmatch.match.levels import Exact, Level, Unsure
 from taxmatch.match.model import BLOCKING, COMPARISONS
 from taxmatch.match.thresholds import CANDIDATE_FLOOR
 
@@ -60,7 +60,7 @@ def weight_to_prob(w: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class _Level:
-    level: Any
+    level: Level
     weight: float
     tf_column: str | None = None
     tf_weight: float = 0.0
@@ -92,7 +92,7 @@ class Scorer:
         ]
 
     @staticmethod
-    def _levels(declared: tuple[Any, ...], saved: dict[str, Any]) -> list[_Level]:
+    def _levels(declared: tuple[Level, ...], saved: dict[str, Any]) -> list[_Level]:
         """Each level's weight and tf adjustment. m and u are read through Splink's own
         comparison (``CustomComparison(...).get_comparison``), so a level training never
         observed gets the value Splink gives it."""

@@ -81,11 +81,6 @@ class AddressParse:
     address: Address | None
     problems: frozenset[Problem]
 
-    @property
-    def is_missing(self) -> bool:
-        """Every address field was empty: the request gave no address at all."""
-        return no_address_given(self.problems)
-
 
 # --- street line ----------------------------------------------------------------------
 

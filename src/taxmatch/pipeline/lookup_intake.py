@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,26 +33,18 @@ NOT_REUSED = "no envelope given, and the policy in force does not reuse an earli
 NO_EARLIER = "no envelope given and no earlier batch to take it from"
 
 
-@dataclass(frozen=True, slots=True)
-class LookupEnvelope:
-    """The envelope a lookup runs under; ``reused_from`` is the batch whose envelope it
-    is, when the lookup came without one."""
-
-    document: Mapping[str, Any]
-    reused_from: str | None = None
-
-
 def envelope_for_lookup(
     service: ServiceStore,
     agency_id: str,
     given: Mapping[str, Any] | None,
     *,
     reuse_last_envelope: bool,
-) -> LookupEnvelope:
-    """The lookup's own envelope; without one, the envelope of ``agency_id``'s latest
-    batch when ``reuse_last_envelope`` (the policy's rule), else ``InputFileError``."""
+) -> Mapping[str, Any]:
+    """The envelope a lookup runs under: its own; without one, the envelope of
+    ``agency_id``'s latest batch when ``reuse_last_envelope`` (the policy's rule), else
+    ``InputFileError``."""
     if given is not None:
-        return LookupEnvelope(given)
+        return given
     if not reuse_last_envelope:
         raise InputFileError("envelope", NOT_REUSED)
     for job in JobQueue(service).list_for(agency_id, limit=1):
@@ -63,7 +54,7 @@ def envelope_for_lookup(
             break
         if isinstance(doc, dict):
             emit(Event.LOOKUP_ENVELOPE_REUSED, agency=agency_id, from_batch=job.batch_id)
-            return LookupEnvelope(doc, job.batch_id)
+            return doc
     raise InputFileError("envelope", NO_EARLIER)
 
 
@@ -81,7 +72,7 @@ def answer_lookup(
     given), checked to be the agency's, one row charged, then the one-row batch."""
     reuse = envelope is None and policy_in_force(lookups.cfg.policy)[0].lookups.reuse_last_envelope
     chosen = envelope_for_lookup(service, agency_id, envelope, reuse_last_envelope=reuse)
-    if chosen.document.get("requesting_agency") != agency_id:
+    if chosen.get("requesting_agency") != agency_id:
         raise AccessDenied("envelope requesting_agency is not the authenticated agency")
     service.charge_rows(agency_id, 1, daily_row_quota)
-    return lookups.lookup(agency_id, record, chosen.document, origin=origin)
+    return lookups.lookup(agency_id, record, chosen, origin=origin)

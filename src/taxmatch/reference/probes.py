@@ -10,8 +10,9 @@ probe names nobody. The sample is a pure function of the snapshot and the seed
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -61,7 +62,7 @@ class ProbePerson(NamedTuple):
     middle_name: str
     last_name: str
     suffix: str
-    date_of_birth: Any  # datetime.date | None
+    date_of_birth: date | None
     tins: list[str]
     latest_addresses: list[dict[str, str]]  # the addresses of the latest filing year
     addresses: list[dict[str, str]]  # every address they filed at, the latest first

@@ -107,19 +107,11 @@ class ServiceStore(StateDatabase):
     def set_agency_status(self, agency_id: str, status: str) -> None:
         if status not in AGENCY_STATUSES:
             raise StoreError(f"agency status must be one of {list(AGENCY_STATUSES)}")
-        self._update_agency("set_agency_status", agency_id, status=status)
-
-    def set_agency_limits(self, agency_id: str, **limits: int | None) -> None:
-        if not set(limits) <= {"daily_row_quota", "rate_per_minute", "max_upload_bytes"}:
-            raise StoreError("unknown agency limit")
-        self._update_agency("set_agency_limits", agency_id, **limits)
-
-    def _update_agency(self, operation: str, agency_id: str, **values: object) -> None:
-        with self.writing(operation) as conn:
+        with self.writing("set_agency_status") as conn:
             done = conn.execute(
                 update(agencies)
                 .where(agencies.c.agency_id == agency_id)
-                .values(**values, updated_at=datetime.now(UTC))
+                .values(status=status, updated_at=datetime.now(UTC))
             )
             if done.rowcount == 0:
                 raise AgencyNotFound(f"agency {agency_id} not found")
@@ -189,12 +181,6 @@ class ServiceStore(StateDatabase):
             else:
                 conn.execute(update(agency_usage).where(key).values(rows=total))
         return total
-
-    def usage(self, agency_id: str, day: date) -> int:
-        key = (agency_usage.c.agency_id == agency_id) & (agency_usage.c.day == day)
-        with self.reading("usage") as conn:
-            used = conn.execute(select(agency_usage.c.rows).where(key)).scalar_one_or_none()
-        return int(used or 0)
 
     def batch_counts(self, batch_id: str) -> dict[str, int]:
         """Counts by outcome of a finished batch (empty until it is done)."""

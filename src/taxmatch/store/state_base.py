@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from itertools import islice
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.engine import URL
 
 from taxmatch.errors import BatchNotFound, LedgerError, StoreError
@@ -115,29 +114,6 @@ class StateBase(StateDatabase):
     def ledger_key(self) -> bytes:
         """The secret for ``keyed_hash`` in use: from the keyring, never from this database."""
         return self.keys.current("ledger")[1]
-
-    def write_decisions(self, batch_id: str, rows: Iterable[DecisionRow]) -> int:
-        """Insert decisions in chunks of 10 000; returns how many rows were newly written.
-
-        Idempotent on (batch_id, row_number): a row already stored is kept as it is and not
-        counted, so re-writing the same rows after a crash never duplicates. Each chunk
-        commits on its own. SQLite: one prepared ``INSERT ... ON CONFLICT DO NOTHING`` run
-        for every row (executemany); PostgreSQL: ``COPY`` into a temporary table, then the
-        same insert from it.
-        """
-        self.require_batch(batch_id)
-        written = 0
-        iterator = iter(rows)
-        while chunk := list(islice(iterator, CHUNK)):
-            cells = [checked(batch_id, cells_of(row)) for row in chunk]
-            with self.writing("write_decisions", StoreError) as conn:
-                written += insert_decisions(conn, cells)
-        return written
-
-    def count_decisions(self, batch_id: str) -> int:
-        query = select(func.count()).select_from(decisions)
-        with self.reading("count_decisions", snapshot=False) as conn:
-            return int(conn.execute(query.where(decisions.c.batch_id == batch_id)).scalar_one())
 
     def iter_decisions(self, batch_id: str, chunk: int = CHUNK) -> Iterator[DecisionRow]:
         """A batch's decisions by row_number, fetched ``chunk`` rows at a time (keyset)."""

@@ -165,8 +165,10 @@ def make_store(root: Path, tins: dict[str, str]) -> Path:
             DecisionRow(BATCH, n, rid, "disclosed", "DISCLOSED", "", "", f"D{n}", 1.0, None)
             for n, rid in enumerate(tins, start=1)
         ]
-        state.write_decisions(
-            BATCH, [replace(d, person_key=keyed_hash(key, tins[d.request_id])) for d in rows]
+        state.record_decisions(
+            BATCH,
+            [replace(d, person_key=keyed_hash(key, tins[d.request_id])) for d in rows],
+            chunk=1,
         )
     return root
 

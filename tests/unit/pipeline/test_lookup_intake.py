@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
@@ -18,7 +17,6 @@ from taxmatch.errors import AccessDenied, InputFileError, LimitExceeded
 from taxmatch.pipeline.lookup import LookupConfig, LookupResult, LookupService
 from taxmatch.pipeline.lookup_intake import (
     NOT_REUSED,
-    LookupEnvelope,
     answer_lookup,
     envelope_for_lookup,
 )
@@ -55,7 +53,7 @@ def test_a_lookup_with_its_own_envelope_runs_under_it(
     _queue(service, tmp_path, "B1", "ICE")
     own = {"requesting_agency": "ICE", "request_letter_id": "L-own"}
     chosen = envelope_for_lookup(service, "ICE", own, reuse_last_envelope=reuse)
-    assert chosen == LookupEnvelope(own, None)
+    assert chosen == own
 
 
 def test_without_the_rule_a_lookup_without_envelope_is_refused(
@@ -74,7 +72,7 @@ def test_under_the_rule_the_agency_s_latest_batch_envelope_is_taken(
     ice = _queue(service, tmp_path, "B1", "ICE")
     _queue(service, tmp_path, "B2", "CBP")  # never another agency's
     chosen = envelope_for_lookup(service, "ICE", None, reuse_last_envelope=True)
-    assert chosen == LookupEnvelope(ice, "B1")
+    assert chosen == ice  # B1's (its letter id is the batch's)
 
 
 def test_under_the_rule_no_readable_earlier_envelope_is_refused(
@@ -134,7 +132,7 @@ def _answer(
 
 
 def _used(service: ServiceStore) -> int:
-    return service.usage("ICE", datetime.now(UTC).date())
+    return service.charge_rows("ICE", 0, quota=10**9)  # charging nothing reads the count
 
 
 @pytest.mark.parametrize("reuse", [False, None])

@@ -38,6 +38,6 @@ def test_a_charge_past_the_quota_is_refused_whole(state_url: str) -> None:
         with pytest.raises(LimitExceeded) as refused:
             service.charge_rows("ICE", 2, 4, today=DAY)
         assert refused.value.retry_after >= 1
-        assert service.usage("ICE", DAY) == 3  # nothing of the refused charge
+        assert service.charge_rows("ICE", 0, 4, today=DAY) == 3  # nothing of the refused charge
         assert service.charge_rows("ICE", 1, 4, today=DAY) == 4  # exactly the quota fits
         assert service.charge_rows("ICE", 4, 4, today=DAY + timedelta(days=1)) == 4

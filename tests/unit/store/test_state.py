@@ -7,6 +7,7 @@ Runs on SQLite and PostgreSQL (``state_url``); the ledger itself is tested in
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -22,9 +23,8 @@ from sqlalchemy.exc import DBAPIError
 
 from taxmatch.errors import BatchNotFound, StoreError, StoreMissing
 from taxmatch.ledger.chain import LedgerDraft
-from taxmatch.store import state_base
 from taxmatch.store.database import keyring_for
-from taxmatch.store.decision_rows import FIELDS, cells_of
+from taxmatch.store.decision_rows import FIELDS, cells_of, insert_decisions
 from taxmatch.store.migrations import MIGRATIONS_DIR, guard
 from taxmatch.store.models import batch_params, batches, decisions, metadata
 from taxmatch.store.state import STATE_FILE, BatchRow, DecisionRow, StateStore
@@ -73,6 +73,17 @@ def decision(row_number: int, batch_id: str = "B1", request_id: str | None = Non
         if disclosed
         else (None if row_number % 3 == 0 else "8 U.S.C. 1253(a)(1)"),
     )
+
+
+def write(store: StateStore, batch_id: str, rows: Iterable[DecisionRow]) -> int:
+    """Record ``rows`` as one chunk, as a batch run does; how many were new."""
+    before = stored(store, batch_id)
+    store.record_decisions(batch_id, list(rows), chunk=1)
+    return stored(store, batch_id) - before
+
+
+def stored(store: StateStore, batch_id: str) -> int:
+    return sum(1 for _ in store.iter_decisions(batch_id))
 
 
 # --- opening and migrations ---------------------------------------------------------------
@@ -125,7 +136,7 @@ def test_0005_adds_a_nullable_statute_to_existing_decisions(state_url: str) -> N
     with StateStore(state_url) as store:  # upgrades 0004 -> 0005 on open
         assert [d.statute for d in store.iter_decisions("B1")] == [None]
         assert next(iter(store.iter_decisions("B1"))) == replace(old, statute=None)
-        store.write_decisions("B1", [decision(4), decision(3)])
+        write(store, "B1", [decision(4), decision(3)])
         stored = {d.row_number: d.statute for d in store.iter_decisions("B1")}
         assert stored == {2: None, 3: None, 4: "8 U.S.C. 1326(a)"}
     engine = create_engine(state_url)
@@ -179,7 +190,7 @@ def test_sqlite_connections_enforce_foreign_keys(tmp_path: Path) -> None:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 60_000
         with pytest.raises(BatchNotFound, match="batch NOPE"):
-            store.write_decisions("NOPE", [decision(1, "NOPE")])
+            write(store, "NOPE", [decision(1, "NOPE")])
 
 
 @pytest.mark.parametrize(
@@ -281,21 +292,20 @@ def test_batch_misuse_is_refused(
 
 def test_decisions_are_idempotent_on_batch_and_row(state_store: StateStore) -> None:
     state_store.create_batch(batch())
-    assert state_store.write_decisions("B1", [decision(i) for i in range(1, 6)]) == 5
-    assert state_store.write_decisions("B1", [decision(i) for i in range(1, 6)]) == 0
+    assert write(state_store, "B1", [decision(i) for i in range(1, 6)]) == 5
+    assert write(state_store, "B1", [decision(i) for i in range(1, 6)]) == 0
     changed = [decision(3, request_id="other"), decision(6), decision(7)]
-    assert state_store.write_decisions("B1", changed) == 2
-    assert state_store.count_decisions("B1") == 7
+    assert write(state_store, "B1", changed) == 2
+    assert stored(state_store, "B1") == 7
     rows = {d.row_number: d for d in state_store.iter_decisions("B1")}
     assert rows[3] == decision(3)  # the first decision written stands
-    assert state_store.write_decisions("B1", []) == 0
 
 
 def test_a_decimal_score_is_stored_as_the_float_it_is(state_store: StateStore) -> None:
     """The exact matcher's SQL gives scores as DECIMAL; the store keeps them as floats."""
     state_store.create_batch(batch())
     row = replace(decision(2), score=Decimal("0.999"))  # type: ignore[arg-type]
-    assert state_store.write_decisions("B1", [row]) == 1
+    assert write(state_store, "B1", [row]) == 1
     stored = next(iter(state_store.iter_decisions("B1")))
     assert stored.score == 0.999
     assert type(stored.score) is float
@@ -305,8 +315,8 @@ def test_iter_decisions_pages_in_row_order(state_store: StateStore) -> None:
     state_store.create_batch(batch())
     state_store.create_batch(batch("B2"))
     order = [7, 1, 10, 3, 2, 9, 4, 8, 6, 5]
-    state_store.write_decisions("B1", (decision(i) for i in order))
-    state_store.write_decisions("B2", [decision(i, "B2") for i in (1, 2)])
+    write(state_store, "B1", (decision(i) for i in order))
+    write(state_store, "B2", [decision(i, "B2") for i in (1, 2)])
     assert [d.row_number for d in state_store.iter_decisions("B1", chunk=3)] == list(range(1, 11))
     assert [d.row_number for d in state_store.iter_decisions("B1", chunk=5)] == list(range(1, 11))
     assert list(state_store.iter_decisions("B1"))[1] == decision(2)
@@ -317,24 +327,14 @@ def test_iter_decisions_pages_in_row_order(state_store: StateStore) -> None:
         list(state_store.iter_ledger(chunk=-1))
 
 
-def test_write_decisions_spans_chunks(
-    state_store: StateStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(state_base, "CHUNK", 4)
-    state_store.create_batch(batch())
-    assert state_store.write_decisions("B1", (decision(i) for i in range(1, 12))) == 11
-    assert state_store.write_decisions("B1", (decision(i) for i in range(1, 14))) == 2
-    assert state_store.count_decisions("B1") == 13
-
-
 def test_delete_decisions_only_touches_one_batch(state_store: StateStore) -> None:
     state_store.create_batch(batch())
     state_store.create_batch(batch("B2"))
-    state_store.write_decisions("B1", [decision(1), decision(2)])
-    state_store.write_decisions("B2", [decision(1, "B2")])
+    write(state_store, "B1", [decision(1), decision(2)])
+    write(state_store, "B2", [decision(1, "B2")])
     state_store.delete_decisions("B1")
-    assert (state_store.count_decisions("B1"), state_store.count_decisions("B2")) == (0, 1)
-    assert state_store.write_decisions("B1", [decision(1)]) == 1
+    assert (stored(state_store, "B1"), stored(state_store, "B2")) == (0, 1)
+    assert write(state_store, "B1", [decision(1)]) == 1
 
 
 @pytest.mark.parametrize(
@@ -350,9 +350,9 @@ def test_bad_decisions_are_refused(
 ) -> None:
     state_store.create_batch(batch())
     with pytest.raises(error, match=match):
-        state_store.write_decisions("B1", [row])
+        write(state_store, "B1", [row])
     with pytest.raises(BatchNotFound):
-        state_store.write_decisions("NOPE", [decision(1, "NOPE")])
+        write(state_store, "NOPE", [decision(1, "NOPE")])
 
 
 # --- ledger key ---------------------------------------------------------------------------
@@ -375,8 +375,11 @@ def test_database_errors_are_wrapped_without_values(postgres_url: str) -> None:
     with StateStore(postgres_url) as store:
         store.create_batch(batch())
         bad = replace(decision(2), score=SECRET)  # type: ignore[arg-type]
-        with pytest.raises(StoreError) as info:
-            store.write_decisions("B1", [bad])
+        with (
+            pytest.raises(StoreError) as info,
+            store.writing("write_decisions", StoreError) as conn,
+        ):
+            insert_decisions(conn, [cells_of(bad)])
     message = str(info.value)
     assert message.startswith("TM300: write_decisions failed (")
     assert SECRET not in message
