@@ -66,7 +66,7 @@ def collapse(
     """``outcomes`` from the scored pairs in ``pred``, one row per row of ``valid``; ``ref``
     is the schema holding the snapshot's person tables."""
     con.execute("DROP TABLE IF EXISTS collapse_best")
-    rank_into(con, pred, review_threshold, margin)
+    rank_into(con, pred, review_threshold, margin, ref=ref)
     judge_ranked(con, ref=ref)
 
 
@@ -104,22 +104,42 @@ def judge_ranked(con: duckdb.DuckDBPyConnection, *, ref: str = "ref") -> None:
 
 
 def rank_into(
-    con: duckdb.DuckDBPyConnection, pred: str, review_threshold: float, margin: float
+    con: duckdb.DuckDBPyConnection,
+    pred: str,
+    review_threshold: float,
+    margin: float,
+    *,
+    ref: str = "ref",
 ) -> None:
     """Append to ``collapse_best`` each request's best person in ``pred``, by
-    ``rank_persons`` (a batch scored in chunks ranks each chunk's pairs in turn)."""
+    ``rank_persons`` (a batch scored in chunks ranks each chunk's pairs in turn), given
+    the request's first name (``valid``) and each person's own (``ref``'s ``persons``)."""
     reader: pa.RecordBatchReader = con.sql(
-        f"""SELECT CAST(unique_id_l AS BIGINT) AS row_number,
-                   split_part(unique_id_r, '|', 1) AS person_id,
-                   max(match_weight) AS w, max(match_probability) AS p
-            FROM {pred} GROUP BY 1, 2 ORDER BY 1"""
+        f"""WITH pairs AS (
+              SELECT CAST(unique_id_l AS BIGINT) AS row_number,
+                     split_part(unique_id_r, '|', 1) AS person_id,
+                     max(match_weight) AS w, max(match_probability) AS p
+              FROM {pred} GROUP BY 1, 2
+            )
+            SELECT q.row_number, q.person_id, q.w, q.p, o.first_name AS own, v.first_name AS asked
+            FROM pairs q
+            LEFT JOIN (SELECT row_number, first_name FROM valid) v USING (row_number)
+            LEFT JOIN {ref}.persons o ON o.person_id = q.person_id
+            ORDER BY 1"""
     ).to_arrow_reader(FETCH_ROWS)
+    # (row_number, person_id, w, p, the person's first name, the request's)
     rows = (r for batch in reader for r in zip(*batch.to_pydict().values(), strict=True))
     best = []
-    for rn, pairs in groupby(rows, key=itemgetter(0)):  # (row_number, person_id, w, p)
-        found = rank_persons((pair[1:] for pair in pairs), review_threshold, margin)
-        if found is not None:
-            best.append((rn, *found))
+    try:
+        for rn, pairs in groupby(rows, key=itemgetter(0)):
+            group = list(pairs)
+            found = rank_persons(
+                (pair[1:5] for pair in group), review_threshold, margin, first_name=group[0][5]
+            )
+            if found is not None:
+                best.append((rn, *found))
+    finally:
+        reader.close()  # an error while ranking leaves no result open on the connection
     _add_best(con, pa.Table.from_batches([record_batch(best, _BEST_SCHEMA)]))
 
 

@@ -73,19 +73,33 @@ def evidence_of(
 
 
 def best_persons(
-    valid: Sequence[Row], pred: Iterable[Row], *, review_threshold: float, margin: float
+    valid: Sequence[Row],
+    pred: Iterable[Row],
+    first_names: Mapping[str, str | None],
+    *,
+    review_threshold: float,
+    margin: float,
 ) -> dict[int, Best | None]:
     """Each valid row's best person (``rules.rank_persons``) from Splink-shaped scored
-    pairs (``unique_id_r`` a master record id ``<person_id>|n``)."""
-    pairs: dict[int, list[tuple[str, float, float]]] = defaultdict(list)
+    pairs (``unique_id_r`` a master record id ``<person_id>|n``); ``first_names``: each
+    scored person's own first name (``persons``')."""
+    pairs: dict[int, list[tuple[str, float, float, str | None]]] = defaultdict(list)
     for p in pred:
         person_id = str(p["unique_id_r"]).split("|", 1)[0]
         pairs[int(p["unique_id_l"])].append(
-            (person_id, float(p["match_weight"]), float(p["match_probability"]))
+            (
+                person_id,
+                float(p["match_weight"]),
+                float(p["match_probability"]),
+                first_names.get(person_id),
+            )
         )
     return {
         int(v["row_number"]): rank_persons(
-            pairs.get(int(v["row_number"]), ()), review_threshold, margin
+            pairs.get(int(v["row_number"]), ()),
+            review_threshold,
+            margin,
+            first_name=v["first_name"],
         )
         for v in valid
     }

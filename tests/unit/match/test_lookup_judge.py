@@ -115,7 +115,10 @@ def _sql(
 
 def _python(world: World, review_threshold: float, margin: float) -> list[Row]:
     """The lookup's path: best persons from the pairs, then the rules on the world's rows."""
-    best = best_persons(world.valid, world.pred, review_threshold=review_threshold, margin=margin)
+    own = {p["person_id"]: p["first_name"] for p in world.persons}
+    best = best_persons(
+        world.valid, world.pred, own, review_threshold=review_threshold, margin=margin
+    )
     people = {
         "persons": world.persons,
         "person_names": world.person_names,
