@@ -36,7 +36,8 @@ def rank_persons(
     separates by more are not rivals. Nor is a person the request's ``first_name`` does
     not name (``names_person``) when it names the best person: a housemate who filed
     under that name now and then, or whose own name is its nickname, initial or near
-    spelling, is not the one asked about (``rivals``)."""
+    spelling, is not the one asked about (``rivals``). So the person the request's first
+    name names stands first when it rivals a best-scoring person it does not name."""
     people: dict[str, tuple[float, float, str | None]] = {}
     for person_id, w, p, own in pairs:
         seen = people.get(person_id)
@@ -44,6 +45,11 @@ def rank_persons(
     if not people:
         return None
     ranked = sorted(people.items(), key=lambda item: (-item[1][0], item[0]))
+    named = next((i for i, (_, v) in enumerate(ranked) if names_person(first_name, v[2])), 0)
+    top_w, top_p, _ = ranked[0][1]
+    w, p, _ = ranked[named][1]
+    if min(top_p, p) >= review_threshold and w >= top_w - margin:
+        ranked.insert(0, ranked.pop(named))  # the named rival of an unnamed best
     best_id, (best_w, best_p, best_own) = ranked[0]
     others = rivals(first_name, best_own, [(w, p, own) for _, (w, p, own) in ranked[1:]])
     strong = (best_p >= review_threshold) + sum(
