@@ -18,7 +18,7 @@ from operator import itemgetter
 import duckdb
 import pyarrow as pa
 
-from taxmatch.match.evidence import Address, Filing, Name, Request
+from taxmatch.match.evidence import Address, Filer, Filing, Name, Request
 from taxmatch.match.judging import OUTCOME_SCHEMA, judge_batch, record_batch
 from taxmatch.match.rules import rank_persons
 from taxmatch.match.thresholds import MAX_SLIP_SUPPORT
@@ -45,6 +45,8 @@ _KEY = ("house_number", "street", "unit", "po_box", "zip5")
 # An ``elsewhere`` row: the slip's key, then the other filer's unit, ZIP, town, filings
 # there and id (``evidence.Elsewhere``).
 _ELSEWHERE = (*_KEY, "o_unit", "o_zip5", "o_city", "o_state", "o_filings", "other")
+# A ``variants`` row: the filing's key, then the other filer's ``Filer``.
+_VARIANT = (*_KEY, *(f"v_{c}" for c in Filer._fields[:-1]), "other")
 
 
 def _same(left: str, right: str, columns: tuple[str, ...] = _KEY) -> str:
@@ -66,7 +68,7 @@ def collapse(
     """``outcomes`` from the scored pairs in ``pred``, one row per row of ``valid``; ``ref``
     is the schema holding the snapshot's person tables."""
     con.execute("DROP TABLE IF EXISTS collapse_best")
-    rank_into(con, pred, review_threshold, margin)
+    rank_into(con, pred, review_threshold, margin, ref=ref)
     judge_ranked(con, ref=ref)
 
 
@@ -104,22 +106,42 @@ def judge_ranked(con: duckdb.DuckDBPyConnection, *, ref: str = "ref") -> None:
 
 
 def rank_into(
-    con: duckdb.DuckDBPyConnection, pred: str, review_threshold: float, margin: float
+    con: duckdb.DuckDBPyConnection,
+    pred: str,
+    review_threshold: float,
+    margin: float,
+    *,
+    ref: str = "ref",
 ) -> None:
     """Append to ``collapse_best`` each request's best person in ``pred``, by
-    ``rank_persons`` (a batch scored in chunks ranks each chunk's pairs in turn)."""
+    ``rank_persons`` (a batch scored in chunks ranks each chunk's pairs in turn), given
+    the request's first name (``valid``) and each person's own (``ref``'s ``persons``)."""
     reader: pa.RecordBatchReader = con.sql(
-        f"""SELECT CAST(unique_id_l AS BIGINT) AS row_number,
-                   split_part(unique_id_r, '|', 1) AS person_id,
-                   max(match_weight) AS w, max(match_probability) AS p
-            FROM {pred} GROUP BY 1, 2 ORDER BY 1"""
+        f"""WITH pairs AS (
+              SELECT CAST(unique_id_l AS BIGINT) AS row_number,
+                     split_part(unique_id_r, '|', 1) AS person_id,
+                     max(match_weight) AS w, max(match_probability) AS p
+              FROM {pred} GROUP BY 1, 2
+            )
+            SELECT q.row_number, q.person_id, q.w, q.p, o.first_name AS own, v.first_name AS asked
+            FROM pairs q
+            LEFT JOIN (SELECT row_number, first_name FROM valid) v USING (row_number)
+            LEFT JOIN {ref}.persons o ON o.person_id = q.person_id
+            ORDER BY 1"""
     ).to_arrow_reader(FETCH_ROWS)
+    # (row_number, person_id, w, p, the person's first name, the request's)
     rows = (r for batch in reader for r in zip(*batch.to_pydict().values(), strict=True))
     best = []
-    for rn, pairs in groupby(rows, key=itemgetter(0)):  # (row_number, person_id, w, p)
-        found = rank_persons((pair[1:] for pair in pairs), review_threshold, margin)
-        if found is not None:
-            best.append((rn, *found))
+    try:
+        for rn, pairs in groupby(rows, key=itemgetter(0)):
+            group = list(pairs)
+            found = rank_persons(
+                (pair[1:5] for pair in group), review_threshold, margin, first_name=group[0][5]
+            )
+            if found is not None:
+                best.append((rn, *found))
+    finally:
+        reader.close()  # an error while ranking leaves no result open on the connection
     _add_best(con, pa.Table.from_batches([record_batch(best, _BEST_SCHEMA)]))
 
 
@@ -134,6 +156,16 @@ def _add_best(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
         con.execute("INSERT INTO collapse_best SELECT * FROM collapse_best_arrow")
     finally:
         con.unregister("collapse_best_arrow")
+
+
+def _variants_sql(ref: str, on: str) -> str:
+    """The other filers in a ``one_year`` filing's ZIP sharing its ``on`` (street or house
+    number) at another door."""
+    return f"""SELECT s.row_number, {", ".join(f"s.{c}" for c in _KEY)},
+                 {", ".join(f"b.{c} AS v_{c}" for c in Filer._fields[:-1])}, b.person_id AS other
+          FROM one_year s JOIN {ref}.person_addresses b ON b.zip5 = s.zip5 AND b.{on} = s.{on}
+          WHERE b.person_id <> s.person_id AND (b.house_number IS DISTINCT FROM s.house_number
+                                                OR b.street IS DISTINCT FROM s.street)"""
 
 
 def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
@@ -176,9 +208,18 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
           JOIN near o ON {_same("o", "s")} AND o.person_id <> s.person_id
           WHERE coalesce(m.support, 1) <= {MAX_SLIP_SUPPORT}
         ),
+        one_year AS MATERIALIZED (
+          SELECT s.* FROM slips s
+          JOIN own m ON m.row_number = s.row_number AND {_same("m", "s")}
+          WHERE s.house_number <> '' AND m.n_years = 1
+        ),
+        variants AS (
+          {" UNION ".join(_variants_sql(ref, on) for on in ("street", "house_number"))}
+        ),
         co_filed AS (
           SELECT DISTINCT n.row_number, n.other, {", ".join(f"a.{c}" for c in _KEY)}
-          FROM (SELECT DISTINCT row_number, other FROM neighbours) n
+          FROM (SELECT DISTINCT row_number, other FROM neighbours
+                UNION SELECT DISTINCT row_number, other FROM variants) n
           JOIN near q ON q.person_id = n.other
           JOIN own a ON a.row_number = n.row_number AND {_same("a", "q")}
         ),
@@ -224,6 +265,10 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
           SELECT row_number, list({struct_sql("elsewhere", _ELSEWHERE)}) AS elsewhere
           FROM elsewhere GROUP BY 1
         ),
+        variants_l AS (
+          SELECT row_number, list({struct_sql("variants", _VARIANT)}) AS variants
+          FROM variants GROUP BY 1
+        ),
         units_l AS (
           SELECT row_number, list([house_number, street, zip5]) AS units FROM units GROUP BY 1
         )
@@ -233,7 +278,7 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
                p.person_id IS NOT NULL AS has_person, p.tin, p.deceased,
                p.suffix AS p_suffix, p.date_of_birth AS p_dob,
                names.names, addresses.addresses, filed.filings, neighbours_l.neighbours,
-               co_filed_l.co_filed, units_l.units, elsewhere_l.elsewhere
+               co_filed_l.co_filed, units_l.units, elsewhere_l.elsewhere, variants_l.variants
         FROM collapse_part v
         LEFT JOIN collapse_best b USING (row_number)
         LEFT JOIN {ref}.persons p ON p.person_id = b.person_id
@@ -244,7 +289,8 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
         LEFT JOIN neighbours_l USING (row_number)
         LEFT JOIN co_filed_l USING (row_number)
         LEFT JOIN units_l USING (row_number)
-        LEFT JOIN elsewhere_l USING (row_number)"""
+        LEFT JOIN elsewhere_l USING (row_number)
+        LEFT JOIN variants_l USING (row_number)"""
     )
 
 

@@ -50,6 +50,20 @@ Elsewhere = tuple[str | None, str | None, str | None, str | None, int | None, st
 city, state, their filings there, person id."""
 
 
+class Filer(NamedTuple):
+    """Another filer's address near one of the person's filings: in its ZIP, on its street
+    or at its house number (``Evidence.variants``)."""
+
+    house_number: str | None
+    street: str | None
+    unit: str | None
+    po_box: str | None
+    zip5: str | None
+    city: str | None
+    state: str | None
+    person_id: str
+
+
 class Address(NamedTuple):
     """One distinct address a person filed from (``person_addresses``)."""
 
@@ -107,7 +121,10 @@ class Evidence(NamedTuple):
     addresses where anyone files with a unit; ``elsewhere``: for each address with a
     house number the person filed from in a requested period with at most
     ``MAX_SLIP_SUPPORT`` filings, the other persons filing
-    at its house number and street under another ZIP (``Elsewhere``)."""
+    at its house number and street under another ZIP (``Elsewhere``); ``variants``: for
+    each address with a house number the person filed from in a requested period in one
+    year, the other filers in its ZIP on its street or at its house number (another door,
+    ``Filer``)."""
 
     person: Person
     names: Sequence[Name]
@@ -117,6 +134,7 @@ class Evidence(NamedTuple):
     co_filed: Mapping[str, frozenset[Key]]
     units_at: frozenset[tuple[str | None, str | None, str | None]]
     elsewhere: Mapping[Key, frozenset[Elsewhere]]
+    variants: Mapping[Key, frozenset[Filer]] = {}
 
 
 class Place(NamedTuple):

@@ -19,6 +19,7 @@ from taxmatch.match.evidence import (
     Address,
     Best,
     Evidence,
+    Filer,
     Filing,
     Key,
     Name,
@@ -75,6 +76,7 @@ def judge_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
             _records(column("co_filed"), tuple),
             column("units").to_pylist(),
             _records(column("elsewhere"), tuple),
+            _records(column("variants"), tuple),
             strict=True,
         )
         judged = []
@@ -101,10 +103,12 @@ def _evidence(
     co_filed: list[tuple[Any, ...]] | None,
     units: list[list[str | None]] | None,
     elsewhere: list[tuple[Any, ...]] | None,
+    variants: list[tuple[Any, ...]] | None,
 ) -> Evidence:
     """The best person's ``Evidence`` from one gathered row's columns (``neighbours`` and
     ``co_filed``: an address key's fields, then the other filer's person id;
-    ``elsewhere``: an address key's fields, then the other filer's ``Elsewhere``)."""
+    ``elsewhere``: an address key's fields, then the other filer's ``Elsewhere``;
+    ``variants``: an address key's fields, then the other filer's ``Filer``)."""
     return Evidence(
         person=Person(person_id, tin, deceased, suffix, _date(dob)),
         names=names or [],
@@ -114,6 +118,7 @@ def _evidence(
         co_filed=grouped((c[5], c[:5]) for c in co_filed or ()),
         units_at=frozenset((u[0], u[1], u[2]) for u in units or ()),
         elsewhere=grouped((e[:5], e[5:]) for e in elsewhere or ()),
+        variants=grouped((v[:5], Filer._make(v[5:])) for v in variants or ()),
     )
 
 

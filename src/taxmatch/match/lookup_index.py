@@ -61,17 +61,20 @@ ADDRESS_KEY = (
 )
 # A door in any ZIP (house number and street): the other filers there under other ZIPs.
 DOOR_KEY = "hash('D', house_number, street)"
+# A street, and a house number, in a ZIP: the other filers at nearby doors.
+STREET_KEY = "hash('S', street, zip5)"
+NUMBER_KEY = "hash('N', house_number, zip5)"
 PERSON_TABLES: dict[str, dict[str, str]] = {
     "persons": {"pk": "hash(person_id)"},
     "person_names": {"pk": "hash(person_id)"},
     "filings": {"pk": "hash(person_id)"},
-    "person_addresses": {"ak": ADDRESS_KEY, "dk": DOOR_KEY},
+    "person_addresses": {"ak": ADDRESS_KEY, "dk": DOOR_KEY, "sk": STREET_KEY, "nk": NUMBER_KEY},
 }
 # Per row, the key a lookup goes on to fetch by (so that it need not ask DuckDB to hash
 # it): a candidate's person, a filing's address and door.
 ALIGNED: dict[str, dict[str, str]] = {
     "master_records": {"pk": "hash(person_id)"},
-    "filings": {"ak": ADDRESS_KEY, "dk": DOOR_KEY},
+    "filings": {"ak": ADDRESS_KEY, "dk": DOOR_KEY, "sk": STREET_KEY, "nk": NUMBER_KEY},
 }
 
 
@@ -207,7 +210,8 @@ def people_of(
 ) -> dict[str, list[Row]]:
     """The person tables' rows of the persons ``ids`` (candidates among ``listed``, the
     master records taken at rows ``taken``) and everyone's at those persons' addresses
-    and, under any ZIP, at their filings' doors."""
+    and, under any ZIP, at their filings' doors, and in a filing's ZIP on its street or at
+    its house number."""
     people: dict[str, list[Row]] = {name: [] for name in tables}
     if not ids:
         return people
@@ -224,16 +228,16 @@ def people_of(
         # a 64-bit hash collision would add another person's rows: keep the persons'
         people[name] = [r for r in rows if r["person_id"] in ids]
     filings, filing_rows = tables["filings"].take({"pk": hashes})
-    address_key, door_key = tables["filings"].aligned["ak"], tables["filings"].aligned["dk"]
-    keys: set[int] = set()
-    doors: set[int] = set()
+    aligned = tables["filings"].aligned
+    wanted: dict[str, set[int]] = {k: set() for k in ("ak", "dk", "sk", "nk")}
     for row, filing in zip(filing_rows, filings.to_pylist(), strict=True):
         if filing["person_id"] in ids:
             people["filings"].append(filing)
-            keys.add(int(address_key[row]))
+            wanted["ak"].add(int(aligned["ak"][row]))
             if filing["house_number"]:  # a door, not a PO box every box shares
-                doors.add(int(door_key[row]))
-    if keys:
-        wanted = {"ak": sorted(keys), "dk": sorted(doors)}
-        people["person_addresses"] = tables["person_addresses"].take(wanted)[0].to_pylist()
+                for k in ("dk", "sk", "nk"):
+                    wanted[k].add(int(aligned[k][row]))
+    if wanted["ak"]:
+        taken = {k: sorted(v) for k, v in wanted.items()}
+        people["person_addresses"] = tables["person_addresses"].take(taken)[0].to_pylist()
     return people

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from taxmatch.match.evidence import Address, Best, Evidence, Filing, Name, Person
+from taxmatch.match.evidence import Address, Best, Evidence, Filer, Filing, Name, Person
 from taxmatch.match.judging import OUTCOME_SCHEMA, grouped, key_of, request_of
 from taxmatch.match.rules import judge, rank_persons
 from taxmatch.match.thresholds import MAX_SLIP_SUPPORT
@@ -27,8 +27,9 @@ def evidence_of(
     person_addresses: Iterable[Row],
 ) -> Evidence | None:
     """The evidence of ``person_id`` from rows holding at least the person's own rows,
-    every filer's at the person's addresses and, under any ZIP, at the doors of the
-    person's filings; None without a ``persons`` row."""
+    every filer's at the person's addresses, under any ZIP at the doors of the person's
+    filings, and in their ZIPs on their streets and at their house numbers; None without
+    a ``persons`` row."""
     person = next((p for p in persons if p["person_id"] == person_id), None)
     if person is None:
         return None
@@ -37,6 +38,7 @@ def evidence_of(
     filed = [f for f in filings if f["person_id"] == person_id]
     own_keys = {key_of(a) for a in own}
     support = {key_of(a): a["support"] for a in own}
+    years = {key_of(a): a["n_years"] for a in own}
     slips = {key_of(f) for f in filed}
     buildings = {(k[0], k[1], k[4]) for k in own_keys | slips}
     with_units = {(k[0], k[1], k[4]) for k, a in everyone if a["unit"]}
@@ -55,6 +57,17 @@ def evidence_of(
         neighbours=grouped((k, other) for k, other in others if k in slips),
         co_filed=grouped((other, k) for k, other in others if k in own_keys),
         units_at=frozenset(b for b in buildings & with_units if None not in b),
+        variants=grouped(
+            (k, Filer._make(a[c] for c in Filer._fields))
+            for k in slips
+            if k[0] and years.get(k) == 1  # a house number (SQL: house_number <> '')
+            for _, a in everyone
+            if a["person_id"] != person_id
+            and a["zip5"] is not None
+            and a["zip5"] == k[4]
+            and ((a["street"] is not None and a["street"] == k[1]) or a["house_number"] == k[0])
+            and (a["house_number"], a["street"]) != (k[0], k[1])
+        ),
         elsewhere=grouped(
             (k, (a["unit"], a["zip5"], a["city"], a["state"], a["n_filings"], a["person_id"]))
             for k in slips
@@ -73,19 +86,33 @@ def evidence_of(
 
 
 def best_persons(
-    valid: Sequence[Row], pred: Iterable[Row], *, review_threshold: float, margin: float
+    valid: Sequence[Row],
+    pred: Iterable[Row],
+    first_names: Mapping[str, str | None],
+    *,
+    review_threshold: float,
+    margin: float,
 ) -> dict[int, Best | None]:
     """Each valid row's best person (``rules.rank_persons``) from Splink-shaped scored
-    pairs (``unique_id_r`` a master record id ``<person_id>|n``)."""
-    pairs: dict[int, list[tuple[str, float, float]]] = defaultdict(list)
+    pairs (``unique_id_r`` a master record id ``<person_id>|n``); ``first_names``: each
+    scored person's own first name (``persons``')."""
+    pairs: dict[int, list[tuple[str, float, float, str | None]]] = defaultdict(list)
     for p in pred:
         person_id = str(p["unique_id_r"]).split("|", 1)[0]
         pairs[int(p["unique_id_l"])].append(
-            (person_id, float(p["match_weight"]), float(p["match_probability"]))
+            (
+                person_id,
+                float(p["match_weight"]),
+                float(p["match_probability"]),
+                first_names.get(person_id),
+            )
         )
     return {
         int(v["row_number"]): rank_persons(
-            pairs.get(int(v["row_number"]), ()), review_threshold, margin
+            pairs.get(int(v["row_number"]), ()),
+            review_threshold,
+            margin,
+            first_name=v["first_name"],
         )
         for v in valid
     }

@@ -13,7 +13,13 @@ from taxmatch.match.thresholds import (
     ZIP_CONSENSUS_OTHERS,
     ZIP_CONSENSUS_YEARS,
 )
-from taxmatch.match.variant import door_variant, in_town, line_and_zip_slip, same_town
+from taxmatch.match.variant import (
+    door_variant,
+    household_variant,
+    in_town,
+    line_and_zip_slip,
+    same_town,
+)
 
 
 def text_order(*values: str | None) -> tuple[tuple[bool, str], ...]:
@@ -133,6 +139,14 @@ def _elsewhere_doubt(slip: Filing, evidence: Evidence, mine: Address | None) -> 
         and in_town(e[2], e[3], slip)
     )
     return elsewhere > 0 and elsewhere >= at_slip
+
+
+def _household_doubt(slip: Filing, evidence: Evidence, support: int) -> bool:
+    """The slip, filed one year, is a door nobody else files at, that the person's
+    household files written otherwise (``variant.household_variant``)."""
+    alone = support <= MAX_SLIP_SUPPORT and not evidence.neighbours.get(slip.key)
+    others = evidence.variants.get(slip.key, frozenset())
+    return alone and household_variant(slip, slip.key, others, evidence.co_filed)
 
 
 def zip_slip(a: Address, slip: Filing) -> bool:
@@ -324,6 +338,7 @@ def place(slip: Filing, evidence: Evidence) -> Place:
             _zip_doubt(slip, evidence, support)
             or _variant_doubt(slip, evidence, support)
             or _elsewhere_doubt(slip, evidence, mine)
+            or _household_doubt(slip, evidence, support)
         )
     )
     if usable is True:

@@ -25,22 +25,55 @@ from taxmatch.match.thresholds import DOB_WINDOW_DAYS, NO_RIVAL_BITS, NO_RIVAL_W
 
 
 def rank_persons(
-    pairs: Iterable[tuple[str, float, float]], review_threshold: float, margin: float
+    pairs: Iterable[tuple[str, float, float, str | None]],
+    review_threshold: float,
+    margin: float,
+    first_name: str | None = None,
 ) -> Best | None:
-    """The best person of one request's scored pairs ``(person_id, weight, probability)``:
-    a person scores as their best record; ties go to the smaller person id. Rivals count
-    within ``margin`` bits only: persons a suffix or DOB separates by more are not rivals."""
-    people: dict[str, tuple[float, float]] = {}
-    for person_id, w, p in pairs:
+    """The best person of one request's scored pairs ``(person_id, weight, probability,
+    the person's own first name)``: a person scores as their best record; ties go to the
+    smaller person id. Rivals count within ``margin`` bits only: persons a suffix or DOB
+    separates by more are not rivals. Nor is a person the request's ``first_name`` does
+    not name (``names_person``) when it names the best person: a housemate who filed
+    under that name now and then, or whose own name is its nickname, initial or near
+    spelling, is not the one asked about (``rivals``). So the person the request's first
+    name names stands first when it rivals a best-scoring person it does not name."""
+    people: dict[str, tuple[float, float, str | None]] = {}
+    for person_id, w, p, own in pairs:
         seen = people.get(person_id)
-        people[person_id] = (w, p) if seen is None else (max(seen[0], w), max(seen[1], p))
+        people[person_id] = (w, p, own) if seen is None else (max(seen[0], w), max(seen[1], p), own)
     if not people:
         return None
     ranked = sorted(people.items(), key=lambda item: (-item[1][0], item[0]))
-    best_id, (best_w, best_p) = ranked[0]
-    strong = sum(1 for _, (w, p) in ranked if p >= review_threshold and w >= best_w - margin)
-    runner = ranked[1][1][0] if len(ranked) > 1 else NO_RIVAL_WEIGHT
+    named = next((i for i, (_, v) in enumerate(ranked) if names_person(first_name, v[2])), 0)
+    top_w, top_p, _ = ranked[0][1]
+    w, p, _ = ranked[named][1]
+    if min(top_p, p) >= review_threshold and w >= top_w - margin:
+        ranked.insert(0, ranked.pop(named))  # the named rival of an unnamed best
+    best_id, (best_w, best_p, best_own) = ranked[0]
+    others = rivals(first_name, best_own, [(w, p, own) for _, (w, p, own) in ranked[1:]])
+    strong = (best_p >= review_threshold) + sum(
+        1 for w, p, _ in others if p >= review_threshold and w >= best_w - margin
+    )
+    runner = others[0][0] if others else NO_RIVAL_WEIGHT
     return Best(best_id, best_p, strong, best_w - runner)
+
+
+def names_person(first_name: str | None, own: str | None) -> bool:
+    """The request's first name is the person's own (the name the person files under
+    most), exactly."""
+    return bool(first_name) and first_name == own
+
+
+def rivals(
+    first_name: str | None, best_own: str | None, others: Sequence[tuple[float, float, str | None]]
+) -> list[tuple[float, float, str | None]]:
+    """The runners-up ``(weight, probability, own first name)`` that stand against the
+    best person: all of them, unless the request's first name names the best person
+    (``names_person``); then only those it names too (a father and son of one name)."""
+    if not names_person(first_name, best_own):
+        return list(others)
+    return [o for o in others if names_person(first_name, o[2])]
 
 
 def first_name_agrees(request: Request, names: Iterable[Name], nicknames: Sequence[str]) -> bool:

@@ -5,8 +5,10 @@ person's history is strong and to send the row to REVIEW where it is not."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
+from taxmatch.match.evidence import Filer, Key
 from taxmatch.match.similarity import distance, jaro_winkler, other_zip, same
 from taxmatch.match.thresholds import CITY_JW, MEND_SIMILAR, VARIANT_HOUSE_EDITS
 from taxmatch.normalise.usps import street_spelling
@@ -66,6 +68,19 @@ def door_variant(a: Door, slip: Door) -> bool:
 def _one_street(a: str | None, b: str | None) -> bool:
     """The same street, or one street spelt two ways (``SAINT`` and ``ST``)."""
     return a is not None and b is not None and street_spelling(a) == street_spelling(b)
+
+
+def household_variant(
+    slip: Door, key: Key, filers: Iterable[Filer], co_filed: Mapping[str, frozenset[Key]]
+) -> bool:
+    """Another filer writes the slip's door otherwise (``door_variant``), and filed at one
+    of the person's other addresses (``co_filed``): the person's household is at that
+    door. Where nobody files at the slip but the person, the slip is the person's typo
+    of the household's door, or theirs of it, which the file cannot tell."""
+    return any(
+        door_variant(f, slip) and any(k != key for k in co_filed.get(f.person_id, ()))
+        for f in filers
+    )
 
 
 def line_and_zip_slip(a: Door, slip: Door) -> bool:

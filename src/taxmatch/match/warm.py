@@ -178,8 +178,10 @@ class WarmMatcher:
         nick = {
             str(r["first_name"]): r["nicknames"] for r in requests if r["first_name"] is not None
         }
+        # A master record carries its person's own first name (``persons``').
+        own = {str(r["person_id"]): r["first_name"] for r in listed}
         best = best_persons(
-            inputs, scored.pairs, review_threshold=review_threshold, margin=min_margin_log2
+            inputs, scored.pairs, own, review_threshold=review_threshold, margin=min_margin_log2
         )
         ids = {b.person_id for b in best.values() if b is not None}
         people = people_of(self._master, self._people, ids, listed, taken)

@@ -115,7 +115,10 @@ def _sql(
 
 def _python(world: World, review_threshold: float, margin: float) -> list[Row]:
     """The lookup's path: best persons from the pairs, then the rules on the world's rows."""
-    best = best_persons(world.valid, world.pred, review_threshold=review_threshold, margin=margin)
+    own = {p["person_id"]: p["first_name"] for p in world.persons}
+    best = best_persons(
+        world.valid, world.pred, own, review_threshold=review_threshold, margin=margin
+    )
     people = {
         "persons": world.persons,
         "person_names": world.person_names,
@@ -1153,3 +1156,35 @@ def test_a_completed_line_takes_the_street_as_the_person_files_it(
         "complete",
     )
     assert completed, "row 1: line1, zip5 or address_mended"
+
+
+def _household(housemate_before: bool) -> World:
+    """P1 files alone one year at a door its housemate P2 files written otherwise; P2
+    filed at P1's earlier address too (a housemate) or never (a stranger)."""
+    before, slip, theirs = (
+        _where("77", "ELM ST"),
+        _where("412", "MAIN ST"),
+        _where("413", "MAIN ST"),
+    )
+    world = _one_person(
+        [_filing("P1", 2021, before), _filing("P1", 2022, before), _filing("P1", 2023, slip)],
+        [_history_row("P1", before, 2, 4, 2022), _history_row("P1", slip, 1, 1, 2023)],
+        [2023],
+    )
+    world.persons.append(_person("P2"))
+    world.filings += [_filing("P2", 2023, theirs)]
+    world.person_addresses += [_history_row("P2", theirs, 1, 1, 2023)]
+    if housemate_before:
+        world.filings += [_filing("P2", 2021, before), _filing("P2", 2022, before)]
+        world.person_addresses += [_history_row("P2", before, 2, 4, 2022)]
+    return world
+
+
+def test_a_door_the_household_files_written_otherwise_goes_to_review(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    (row,) = _compare(con, _household(True), 0.9, 3.0)
+    assert row["line1"] == "412 MAIN ST", "row 1: the filed door is not the one judged"
+    assert not row["address_usable"], "row 1: the household's door written otherwise disclosed"
+    (row,) = _compare(con, _household(False), 0.9, 3.0)
+    assert row["address_usable"], "row 1: a stranger at a nearby door held the address back"

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from taxmatch.match.evidence import Address
-from taxmatch.match.variant import door_variant, line_and_zip_slip
+from taxmatch.match.evidence import Address, Filer
+from taxmatch.match.variant import door_variant, household_variant, line_and_zip_slip
 
 
 def _at(
@@ -70,3 +70,33 @@ def test_door_variant_cases(other: Address, expected: bool) -> None:
 
 def test_one_street_spelt_two_ways_is_no_variant() -> None:
     assert not door_variant(_at("12", "SAINT PAUL ST"), _at("12", "ST PAUL ST"))
+
+
+def _filer(house: str, street: str, person: str, *, zip5: str = "12345") -> Filer:
+    return Filer(house, street, "", "", zip5, "SPRINGFIELD", "IL", person)
+
+
+def test_a_housemate_at_a_variant_of_the_door() -> None:
+    slip = _at("412", "MAIN ST")
+    key = (slip.house_number, slip.street, slip.unit, slip.po_box, slip.zip5)
+    before = ("77", "ELM ST", "", "", "12345")  # where the person and the housemate lived
+    co_filed = {"P2": frozenset({before}), "P3": frozenset({key})}
+    assert household_variant(slip, key, [_filer("413", "MAIN ST", "P2")], co_filed)
+    # a stranger there, a housemate two doors of no variant, or one only at the slip: no
+    assert not household_variant(slip, key, [_filer("413", "MAIN ST", "P9")], co_filed)
+    assert not household_variant(slip, key, [_filer("9", "OAK AVE", "P2")], co_filed)
+    assert not household_variant(slip, key, [_filer("413", "MAIN ST", "P3")], co_filed)
+    # another town's ZIP at the same numbers is no variant
+    other = [_filer("413", "MAIN ST", "P2", zip5="99999")]
+    assert not household_variant(slip._replace(city="SHELBYVILLE"), key, other, co_filed)
+
+
+@given(_DOORS, st.lists(st.tuples(_HOUSES, _STREETS, st.sampled_from(["P2", "P3"])), max_size=4))
+def test_a_household_variant_is_a_door_variant_of_a_co_filer(
+    slip: Address, at: list[tuple[str, str, str]]
+) -> None:
+    key = (slip.house_number, slip.street, slip.unit, slip.po_box, slip.zip5)
+    filers = [_filer(h, s, p, zip5=slip.zip5 or "12345") for h, s, p in at]
+    co_filed = {"P2": frozenset({("1", "X ST", "", "", "12345")})}
+    got = household_variant(slip, key, filers, co_filed)
+    assert got == any(door_variant(f, slip) and f.person_id == "P2" for f in filers)
