@@ -40,7 +40,10 @@ def same_town(a: Door, b: Door) -> bool:
 
 def in_town(city: str | None, state: str | None, b: Door) -> bool:
     """``city`` and ``state`` are ``b``'s town: the same state, and the same city or one
-    mistyped (``CITY_JW``)."""
+    mistyped (``CITY_JW``). A blank city is no town: two doors without one may be anywhere
+    in the state."""
+    if not (city and b.city):
+        return False
     return same(state, b.state) and (same(city, b.city) or jaro_winkler(city, b.city) >= CITY_JW)
 
 

@@ -68,6 +68,14 @@ def test_door_variant_cases(other: Address, expected: bool) -> None:
     assert door_variant(other, _at("12", "MAIN ST")) is expected
 
 
+def test_two_doors_without_a_city_are_no_town() -> None:
+    # Blank cities are not one town: another ZIP could be anywhere in the state.
+    assert not door_variant(
+        _at("12", "MAIN SR", zip5="12999", city=""), _at("12", "MAIN ST", city="")
+    )
+    assert door_variant(_at("12", "MAIN SR", city=""), _at("12", "MAIN ST", city=""))
+
+
 def test_one_street_spelt_two_ways_is_no_variant() -> None:
     assert not door_variant(_at("12", "SAINT PAUL ST"), _at("12", "ST PAUL ST"))
 
