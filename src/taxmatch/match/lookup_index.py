@@ -238,6 +238,6 @@ def people_of(
                 for k in ("dk", "sk", "nk"):
                     wanted[k].add(int(aligned[k][row]))
     if wanted["ak"]:
-        taken = {k: sorted(v) for k, v in wanted.items()}
-        people["person_addresses"] = tables["person_addresses"].take(taken)[0].to_pylist()
+        keys = {k: sorted(v) for k, v in wanted.items()}
+        people["person_addresses"] = tables["person_addresses"].take(keys)[0].to_pylist()
     return people
