@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -63,16 +64,28 @@ def worker_context() -> BaseContext:
     return ctx
 
 
+_PAUSING = threading.Lock()
+_paused = 0  # sections in which the collector is paused now, on any thread
+_resume = False  # whether the first of them found it running
+
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """The cyclic garbage collector paused while a stage makes its rows: they hold no
     cycles (tuples, lists, dicts, sets), and the collector would otherwise walk the heap
     (with the normalisers' caches) over and over as they pile up. Reference counting
-    frees them as ever; the collector runs again after."""
-    paused = gc.isenabled()
-    gc.disable()
+    frees them as ever; the collector runs again after the last section paused ends
+    (threads pause it together: one ending does not resume it under another)."""
+    global _paused, _resume
+    with _PAUSING:
+        if _paused == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _paused += 1
     try:
         yield
     finally:
-        if paused:
-            gc.enable()
+        with _PAUSING:
+            _paused -= 1
+            if _paused == 0 and _resume:
+                gc.enable()

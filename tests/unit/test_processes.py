@@ -7,6 +7,7 @@ import gc
 import importlib.util
 import multiprocessing
 import os
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import ForkServerProcess
 from typing import Any
@@ -93,5 +94,36 @@ def test_the_collector_is_paused_while_a_stage_makes_rows_and_restored_after(ena
             judge()
         assert inside == [False]
         assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_threads_pausing_the_collector_together_resume_it_when_the_last_one_ends() -> None:
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        first_in, second_in, first_out = (threading.Event() for _ in range(3))
+        seen: list[bool] = []
+
+        def first() -> None:
+            with collector_paused():
+                first_in.set()
+                second_in.wait(5)
+            first_out.set()
+
+        def second() -> None:
+            first_in.wait(5)
+            with collector_paused():
+                second_in.set()
+                first_out.wait(5)
+                seen.append(gc.isenabled())  # the first has ended: still paused here
+
+        threads = [threading.Thread(target=f) for f in (first, second)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert seen == [False]
+        assert gc.isenabled()
     finally:
         (gc.enable if was else gc.disable)()

@@ -9,8 +9,8 @@ them. Never logs a value.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from itertools import groupby
 from operator import itemgetter
@@ -75,29 +75,46 @@ def collapse(
 def judge_ranked(con: duckdb.DuckDBPyConnection, *, ref: str = "ref") -> None:
     """``outcomes``: one per row of ``valid`` from the best persons ``rank_into`` kept
     (``collapse_best``; a row without one has no candidate), judged by the rules."""
+    total, first, last = con.execute(
+        "SELECT count(*), min(row_number), max(row_number) FROM valid"
+    ).fetchall()[0]
+    with judging(con, total, ref=ref) as judge:
+        judge(first or 0, (last or 0) + 1)
+
+
+@contextmanager
+def judging(
+    con: duckdb.DuckDBPyConnection, rows: int, *, ref: str = "ref"
+) -> Iterator[Callable[[int, int], None]]:
+    """``outcomes`` made empty, and a function that adds to it the outcomes of the rows of
+    ``valid`` with row numbers in [lo, hi), from the best persons ``rank_into`` kept so far
+    (``collapse_best``; a row without one has no candidate), judged by the rules. ``rows``:
+    how many rows will be judged in all (judging processes are worth it for many)."""
     _add_best(con, _BEST_SCHEMA.empty_table())
     try:
-        total, first, last = con.execute(
-            "SELECT count(*), min(row_number), max(row_number) FROM valid"
-        ).fetchall()[0]
         con.execute("DROP TABLE IF EXISTS outcomes")
         con.from_arrow(OUTCOME_SCHEMA.empty_table()).create("outcomes")
-        with _second_judge(total) as helper:
-            # Each request's evidence is its own, so the batch is gathered, judged and
-            # written a window of row numbers at a time: the workspace's memory bounds a
-            # window, and this process holds one window's outcomes, not the batch's.
-            for lo in range(first or 0, (last or 0) + 1, GATHER_ROWS):
-                # The window's request columns the rules read, once: ``valid`` is usually
-                # a view over the workspace's tables, which the gathering query would
-                # otherwise join twice (a window of them: the batch's are not copied).
-                con.execute(
-                    f"""CREATE OR REPLACE TEMP TABLE collapse_part AS
-                        SELECT {", ".join(REQUEST_COLUMNS)} FROM valid
-                        WHERE row_number >= {int(lo)} AND row_number < {int(lo) + GATHER_ROWS}"""
-                )
-                _gather(con, ref)
-                judged = pa.Table.from_batches(_judged(con, helper), schema=OUTCOME_SCHEMA)
-                con.from_arrow(judged).insert_into("outcomes")
+        with _second_judge(rows) as helper:
+
+            def judge(lo: int, hi: int) -> None:
+                # Each request's evidence is its own, so rows are gathered, judged and
+                # written a window of row numbers at a time: the workspace's memory bounds
+                # a window, and this process holds one window's outcomes, not the batch's.
+                for start in range(lo, hi, GATHER_ROWS):
+                    # The window's request columns the rules read, once: ``valid`` is
+                    # usually a view over the workspace's tables, which the gathering
+                    # query would otherwise join twice (a window of them).
+                    end = min(start + GATHER_ROWS, hi)
+                    con.execute(
+                        f"""CREATE OR REPLACE TEMP TABLE collapse_part AS
+                            SELECT {", ".join(REQUEST_COLUMNS)} FROM valid
+                            WHERE row_number >= {int(start)} AND row_number < {int(end)}"""
+                    )
+                    _gather(con, ref)
+                    judged = pa.Table.from_batches(_judged(con, helper), schema=OUTCOME_SCHEMA)
+                    con.from_arrow(judged).insert_into("outcomes")
+
+            yield judge
     finally:
         con.execute(
             "DROP TABLE IF EXISTS collapse_best; DROP TABLE IF EXISTS collapse_in; "
@@ -296,12 +313,13 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
 
 @contextmanager
 def _second_judge(rows: int) -> Iterator[ProcessPoolExecutor | None]:
-    """A second process judging every other batch of ``JUDGE_ROWS`` (the other core idles
-    while DuckDB waits for the judging), or None: two batches or fewer, or one core."""
+    """Two processes judging the batches of ``JUDGE_ROWS`` (so that this process, which
+    a batch's package writer shares, is left to DuckDB and the writer: ``overlap``), or
+    None: two batches or fewer, or one core."""
     if rows <= 2 * JUDGE_ROWS or (os.cpu_count() or 1) < 2:
         yield None
         return
-    with ProcessPoolExecutor(1, worker_context()) as helper:
+    with ProcessPoolExecutor(2, worker_context()) as helper:
         yield helper
 
 
@@ -309,11 +327,9 @@ def _judged(
     con: duckdb.DuckDBPyConnection, helper: ProcessPoolExecutor | None
 ) -> list[pa.RecordBatch]:
     """``rules.judge`` on every gathered row, as Arrow batches of ``OUTCOME_SCHEMA``
-    (plain Python, one row at a time; ``helper`` judges every other batch meanwhile)."""
+    (plain Python, one row at a time; in ``helper``'s processes when there are)."""
     batches: pa.RecordBatchReader = con.sql("SELECT * FROM collapse_in").to_arrow_reader(JUDGE_ROWS)
     if helper is None:
         return [judge_batch(b) for b in batches]
-    done: list[pa.RecordBatch | Future[pa.RecordBatch]] = []
-    for i, batch in enumerate(batches):
-        done.append(helper.submit(judge_batch, batch) if i % 2 else judge_batch(batch))
-    return [d.result() if isinstance(d, Future) else d for d in done]
+    done = [helper.submit(judge_batch, batch) for batch in batches]
+    return [d.result() for d in done]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from taxmatch.files.duck import attach
-from taxmatch.match.collapse import judge_ranked, rank_into
+from taxmatch.match.collapse import judging, rank_into
 from taxmatch.match.features import nickname_table, request_features
 from taxmatch.match.model import (
     BLOCKING,
@@ -133,15 +133,19 @@ def match_probabilistic(
     chunk_rows: int | None = None,
     on_chunk: Callable[[int], None] | None = None,
     scorer: PairScorer = duckdb_pairs,
+    on_window: Callable[[int], None] | None = None,
 ) -> None:
     """Write ``outcomes`` for every row of the workspace's ``valid`` view.
 
-    Requests are scored ``chunk_rows`` (default ``MATCH_CHUNK_ROWS``) at a time, so the
-    candidate pairs of a batch of millions never have to fit in memory at once. A pair's
-    score depends on the request, the candidate and the reference's term frequencies only,
-    so the chunks change nothing but the memory used. ``scorer`` is the engine that scores
-    the pairs (Splink on DuckDB, or on Spark: ``spark_engine``); ranking and judging run
-    here, in the workspace, whichever it is.
+    Requests are scored, ranked and judged ``chunk_rows`` (default ``MATCH_CHUNK_ROWS``)
+    at a time, so the candidate pairs of a batch of millions never have to fit in memory
+    at once. A pair's score depends on the request, the candidate and the reference's term
+    frequencies only, and a row's judgement on its own best person, so the chunks change
+    nothing but the memory used. ``scorer`` is the engine that scores the pairs (Splink on
+    DuckDB, or on Spark: ``spark_engine``); ranking and judging run here, in the
+    workspace, whichever it is. After each chunk, ``on_chunk`` is told how many row
+    numbers it spanned and ``on_window`` the row number below which every row of ``valid``
+    has its outcome (on this thread, with the snapshot attached as ``ref``).
     """
     quiet_splink()
     attach(con, reference)
@@ -150,26 +154,29 @@ def match_probabilistic(
         for table in ("outcomes", "req_kept", "collapse_best"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
         nickname_table(con)  # once for the whole batch: the chunks and the judging read it
-        for i, (lo, hi) in enumerate(_ranges(con, chunk_rows or MATCH_CHUNK_ROWS)):
-            con.execute(
-                f"""CREATE OR REPLACE TEMP VIEW valid_part AS
-                    SELECT * FROM valid WHERE row_number >= {lo} AND row_number < {hi}"""
-            )
-            request_features(con, source="valid_part", nicknames=False)
-            with scorer(con, load_settings(model)) as pairs:
-                rank_into(con, pairs, review_threshold, min_margin_log2)
-            # The request features of every chunk are kept (``taxmatch explain`` reads
-            # the features of any row).
-            con.execute(
-                "INSERT INTO req_kept SELECT * FROM req_features; DROP TABLE req_features"
-                if i
-                else "ALTER TABLE req_features RENAME TO req_kept"
-            )
-            if on_chunk is not None:
-                on_chunk(hi - lo)
+        (total,) = con.execute("SELECT count(*) FROM valid").fetchall()[0]
+        with judging(con, total) as judge:
+            for i, (lo, hi) in enumerate(_ranges(con, chunk_rows or MATCH_CHUNK_ROWS)):
+                con.execute(
+                    f"""CREATE OR REPLACE TEMP VIEW valid_part AS
+                        SELECT * FROM valid WHERE row_number >= {lo} AND row_number < {hi}"""
+                )
+                request_features(con, source="valid_part", nicknames=False)
+                with scorer(con, load_settings(model)) as pairs:
+                    rank_into(con, pairs, review_threshold, min_margin_log2)
+                # The request features of every chunk are kept (``taxmatch explain`` reads
+                # the features of any row).
+                con.execute(
+                    "INSERT INTO req_kept SELECT * FROM req_features; DROP TABLE req_features"
+                    if i
+                    else "ALTER TABLE req_features RENAME TO req_kept"
+                )
+                judge(lo, hi)
+                if on_chunk is not None:
+                    on_chunk(hi - lo)
+                if on_window is not None:
+                    on_window(hi)
         con.execute("ALTER TABLE req_kept RENAME TO req_features")
-        # The best persons of all chunks, judged at once (the person tables read once).
-        judge_ranked(con)
     finally:
         con.execute("DETACH ref")
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from taxmatch.match.model import ModelInfo, load_model_info
 from taxmatch.match.warm import WarmMatcher
 from taxmatch.pipeline.coverage import group_rows, record_coverage
 from taxmatch.pipeline.matching import EXACT, batch_matcher, check_engine
+from taxmatch.pipeline.overlap import MatchingAhead
 from taxmatch.pipeline.probes import shadow_probes
 from taxmatch.pipeline.progress import Progress, Silent
 from taxmatch.pipeline.record import disclosed_fields, seal_outputs, write_outputs
@@ -250,14 +252,16 @@ def _run(
     )
     saving: Persisting | None = None
     advice = memory_advice("batch run", req.memory_limit, "--memory-limit")
-    with advice, workspace as ws:
+    match = batch_matcher(run, work)
+    probe = shadow_probes(run, state, work, bar, lambda con: match(con, None, None))
+    with advice, workspace as ws, probe as probed:
         rows = validate_into(ws, reader, ctx, bar, validation_workers(req.requests, req.workers))
         emit(Event.VALIDATION_DONE, batch_id=batch_id, rows=rows, seconds=_since(t0))
-
-        t1 = time.monotonic()
         ws.valid_requests_view()
-        match = batch_matcher(run, work)
+        probes = probed()  # waited for here: the probes and the batch never match at once
+        bar.stage("matching", rows)
         if matcher is not None:
+            t1 = time.monotonic()
             matcher.match(
                 review_threshold=policy.matching.review_threshold,
                 min_margin_log2=policy.matching.min_margin_log2,
@@ -266,43 +270,60 @@ def _run(
             # explain`` read it. Written while the package is, and waited for before
             # the batch is done (the review queue shows only done batches' rows).
             saving = ws.persist_in_background(work / "work.duckdb")
-        else:
-            bar.stage("matching", rows)
-            match(ws.con, bar.advance)
-        emit(Event.MATCHING_DONE, batch_id=batch_id, engine=req.engine, seconds=_since(t1))
-        probes = shadow_probes(run, state, work, bar, lambda con: match(con, None))
-        group_rows(run, ws.con)
-
-        bar.stage("writing package", rows)
-        stash = DisclosureStash(ws, batch_id, disclosed_fields(policy))
-        try:
-            with PackageWriter(req.out, batch_id, phone=policy.disclosure.phone) as pkg:
-                held = probes.hold is not None
-                w = write_outputs(
-                    *(req, state, ws, pkg, batch_id, policy, stash, bar),
-                    held=held,
-                    held_groups=mask_of(probes.flagged),
-                )
-                counts, covered = w.counts, record_coverage(run, state, w, probes)
-                # The kill switch's last check: nothing is disclosed before the seal.
-                bar.stage("sealing", None)
-                finished = datetime.now(UTC)
-                summary = _summary(run, rows, counts, w.reasons, state.ledger_head(), finished)
-                summary["accuracy_estimate"] = estimate(probes.counts, w.expected_wrong)
-                if covered is not None:
-                    summary["coverage"] = covered
-                if probes.hold is not None:
-                    summary["accuracy_hold"] = probes.hold
-                package = pkg.finish(summary)
-            if saving is not None:
-                saving.wait()
-            seal_outputs(req, state, batch_id, package, rows, counts, finished, stash)
-        finally:
-            if saving is not None:
-                saving.wait()
-            stash.discard()
+            emit(Event.MATCHING_DONE, batch_id=batch_id, engine=req.engine, seconds=_since(t1))
+            group_rows(run, ws.con)
+        # Cold: the rows are matched on a thread of their own, a window ahead of the
+        # package writer, which reads them through a cursor of its own (``overlap``).
+        ahead = MatchingAhead(run, ws.con, match) if matcher is None else None
+        with ahead or nullcontext(), ws.cursor() as out:
+            stash = DisclosureStash(out, batch_id, disclosed_fields(policy))
+            try:
+                with PackageWriter(req.out, batch_id, phone=policy.disclosure.phone) as pkg:
+                    held = probes.hold is not None
+                    w = write_outputs(
+                        *(req, state, out, pkg, batch_id, policy, stash, bar),
+                        held=held,
+                        held_groups=mask_of(probes.flagged),
+                        ready=writing(ahead, bar, rows),
+                    )
+                    if ahead is not None:
+                        ahead.wait_for()  # every row matched, its workspace tables final
+                    counts, covered = w.counts, record_coverage(run, state, w, probes)
+                    # The kill switch's last check: nothing is disclosed before the seal.
+                    bar.stage("sealing", None)
+                    finished = datetime.now(UTC)
+                    summary = _summary(run, rows, counts, w.reasons, state.ledger_head(), finished)
+                    summary["accuracy_estimate"] = estimate(probes.counts, w.expected_wrong)
+                    if covered is not None:
+                        summary["coverage"] = covered
+                    if probes.hold is not None:
+                        summary["accuracy_hold"] = probes.hold
+                    package = pkg.finish(summary)
+                if saving is not None:
+                    saving.wait()
+                seal_outputs(req, state, batch_id, package, rows, counts, finished, stash)
+            finally:
+                if saving is not None:
+                    saving.wait()
+                stash.discard()
     emit(Event.BATCH_FINISHED, batch_id=batch_id, rows=rows, seconds=_since(t0))
     return BatchResult(batch_id, package, read_batch_summary(package), counts=counts)
+
+
+def writing(ahead: MatchingAhead | None, bar: Progress, rows: int) -> Callable[[int], None]:
+    """The writer's wait for its next window of matched rows (``write_outputs``' ``ready``;
+    none when ``ahead`` is None: every row is matched already), its progress shown as the
+    package's once the first window is there."""
+    started: list[bool] = []
+
+    def ready(row_number: int) -> None:
+        if ahead is not None:
+            ahead.wait_for(row_number)
+        if not started:
+            bar.stage("writing package", rows)
+            started.append(True)
+
+    return ready
 
 
 def find_batch_summary(

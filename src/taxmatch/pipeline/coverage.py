@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from taxmatch.policy.coverage import Coverage, coverage, lookback, measures
-from taxmatch.reference.coverage import row_groups
+from taxmatch.reference.coverage import row_groups, window_sql
 from taxmatch.store.state import StateStore
 
 if TYPE_CHECKING:
@@ -23,14 +23,18 @@ if TYPE_CHECKING:
     from taxmatch.pipeline.record import Written
 
 
-def group_rows(run: BatchRun, con: duckdb.DuckDBPyConnection) -> None:
-    """``row_groups`` for every row of the workspace's ``records``."""
+def group_rows(
+    run: BatchRun,
+    con: duckdb.DuckDBPyConnection,
+    rows: tuple[int | None, int | None] = (None, None),
+) -> None:
+    """``row_groups`` for every row of the workspace's ``records`` with a row number in
+    ``rows`` ([lo, hi), None for no bound; see ``row_groups``), once its ``outcomes`` are."""
     if run.req.coverage:
-        row_groups(con, run.reference.path, "outcomes", lookback(run.req.as_of, run.policy))
-    else:
-        con.execute(
-            "CREATE OR REPLACE TABLE row_groups AS SELECT row_number, 0 AS groups FROM records"
-        )
+        row_groups(con, run.reference.path, "outcomes", lookback(run.req.as_of, run.policy), rows)
+        return
+    into, where = window_sql(rows)
+    con.execute(f"{into} SELECT row_number, 0 AS groups FROM records {where}")
 
 
 def record_coverage(

@@ -26,7 +26,11 @@ ENGINES = ("duckdb", "spark")
 # The exact baseline has no trained model; it is identified by its version alone.
 EXACT = ModelInfo(Path("exact"), "exact-1", hashlib.sha256(b"exact-1").hexdigest(), "")
 
-Match = Callable[[duckdb.DuckDBPyConnection, Callable[[int], None] | None], None]
+# A matcher: (workspace connection, on_chunk, on_window); see ``batch_matcher``.
+Match = Callable[
+    [duckdb.DuckDBPyConnection, Callable[[int], None] | None, Callable[[int], None] | None],
+    None,
+]
 
 
 def check_engine(engine: str, matcher: str) -> None:
@@ -57,10 +61,17 @@ def _scorer(run: BatchRun, work: Path) -> PairScorer:
 
 def batch_matcher(run: BatchRun, work: Path) -> Match:
     """The batch's matcher: writes ``outcomes`` in a workspace connection (the batch's,
-    or a shadow probe run's), ``on_chunk`` told of each chunk of requests scored."""
+    or a shadow probe run's), ``on_chunk`` told of each chunk of requests matched and
+    ``on_window`` of the row number below which every valid row has its outcome (the
+    probabilistic matcher's chunks; the exact matcher tells it nothing: its outcomes are
+    all there when it returns)."""
     scorer = _scorer(run, work)
 
-    def match(con: duckdb.DuckDBPyConnection, on_chunk: Callable[[int], None] | None) -> None:
+    def match(
+        con: duckdb.DuckDBPyConnection,
+        on_chunk: Callable[[int], None] | None,
+        on_window: Callable[[int], None] | None,
+    ) -> None:
         if run.model.version == EXACT.version:
             match_exact(con, run.reference.path)
             return
@@ -73,6 +84,7 @@ def batch_matcher(run: BatchRun, work: Path) -> Match:
             min_margin_log2=policy.min_margin_log2,
             on_chunk=on_chunk,
             scorer=scorer,
+            on_window=on_window,
         )
 
     return match

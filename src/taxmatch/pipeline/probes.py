@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -304,20 +306,43 @@ def run_probes(
     return Probed(counts, hold_for(counts, policy.accuracy.min_precision), groups, flagged)
 
 
+@contextmanager
 def shadow_probes(
     run: BatchRun,
     state: StateStore,
     work: Path,
     bar: Progress,
     match: Callable[[duckdb.DuckDBPyConnection], None],
-) -> Probed:
-    """Run the policy's shadow probes through ``match`` (the batch's matcher) and record
-    their counts, and any hold they put the batch under, in the ledger."""
+) -> Iterator[Callable[[], Probed]]:
+    """Run the policy's shadow probes through ``match`` (the batch's matcher) on a thread
+    of their own, from entering: they read the master file, never the batch's rows, so
+    they run while the batch is validated. Gives the function that waits for them and
+    records their counts, and any hold they put the batch under, in the ledger (once,
+    however often it is called). Leaving waits for the thread; probes not waited for by
+    then (the batch failed first) record nothing."""
     n = run.policy.accuracy.shadow_probes if run.req.shadow_probes else 0
     if n == 0:
-        return Probed()
+        yield Probed
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="taxmatch-probes") as thread:
+        running = thread.submit(_timed_probes, run, work, n, match)
+        recorded: list[Probed] = []
+
+        def probed() -> Probed:
+            if not recorded:
+                if not running.done():
+                    bar.stage("shadow probes", None)
+                recorded.append(_record(run, state, *running.result()))
+            return recorded[0]
+
+        yield probed
+
+
+def _timed_probes(
+    run: BatchRun, work: Path, n: int, match: Callable[[duckdb.DuckDBPyConnection], None]
+) -> tuple[Probed, float]:
+    """``run_probes`` for the batch, and the seconds they took."""
     t0 = time.monotonic()
-    bar.stage("shadow probes", None)
     probed = run_probes(
         snapshot=run.reference.path,
         workspace=work / "probes.duckdb",
@@ -328,6 +353,11 @@ def shadow_probes(
         memory_limit=run.req.memory_limit,
         match=match,
     )
+    return probed, round(time.monotonic() - t0, 3)
+
+
+def _record(run: BatchRun, state: StateStore, probed: Probed, seconds: float) -> Probed:
+    """The probes' ``accuracy_probed`` ledger entry (counts, hold, flagged groups)."""
     counts, hold = probed.counts, probed.hold
     payload: dict[str, PayloadValue] = {**asdict(counts), "held": hold is not None}
     payload["flagged_groups"] = mask_of(probed.flagged)  # GROUPS' bits (docs/accuracy.md)
@@ -338,10 +368,5 @@ def shadow_probes(
         "accuracy_probed", run.req.actor, run.req.origin, True, run.batch_id, payload
     )
     state.append_ledger([draft])
-    emit(
-        Event.PROBES_DONE,
-        batch_id=run.batch_id,
-        probes=counts.probes,
-        seconds=round(time.monotonic() - t0, 3),
-    )
+    emit(Event.PROBES_DONE, batch_id=run.batch_id, probes=counts.probes, seconds=seconds)
     return probed

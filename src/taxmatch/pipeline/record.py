@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cache, lru_cache
@@ -241,17 +242,19 @@ def write_outputs(
     *,
     held: bool = False,
     held_groups: int = 0,
+    ready: Callable[[int], None] | None = None,
 ) -> Written:
     """Stream every row, in file order, into exactly one package file and the state DB,
     holding the disclosures to make when sealing in ``stash``; what it counted.
     ``held``: the batch is under an accuracy hold, and a row the rule discloses goes to
     REVIEW instead; ``held_groups``: the coverage groups flagged, whose rows the rule
-    discloses go to REVIEW."""
+    discloses go to REVIEW; ``ready``, given a row number, returns once every row below it
+    has its ``outcomes`` and ``row_groups`` (the rows are matched meanwhile: ``overlap``)."""
     written = Written()
     decider = _Decider(req, state.ledger_key(), batch_id, policy, stash, (held, held_groups))
     whole = DecisionsDigest()
     chunks = 0
-    for batch in ws.stream_windows(_ROWS_SQL, "final", CHUNK_ROWS):
+    for batch in ws.stream_windows(_ROWS_SQL, "final", CHUNK_ROWS, before=ready):
         out = decider.chunk(batch.to_pydict())
         chunks += _record_chunk(req, state, pkg, written, out, (batch_id, chunks + 1), whole)
         bar.advance(batch.num_rows)

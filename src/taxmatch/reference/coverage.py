@@ -39,14 +39,16 @@ def _same(a: str, b: str, cols: tuple[str, ...] = _KEY) -> str:
     return " AND ".join(f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in cols)
 
 
-def _sql(ref: str, subjects: str) -> str:
+def _sql(ref: str, subjects: str, rows: str) -> str:
+    """The groups of the rows of ``records`` (and of ``subjects``) that ``rows`` (a WHERE
+    clause on row_number, or "") keeps."""
     building = ("house_number", "street", "zip5")
     return f"""
-CREATE OR REPLACE TABLE row_groups AS
-WITH subj AS (  -- a TIN's fragment persons share it: its owner is the one filing most
+WITH rec AS (SELECT * FROM records {rows}),
+subj AS (  -- a TIN's fragment persons share it: its owner is the one filing most
   SELECT s.row_number, arg_max(p.person_id, (p.n_filings, p.person_id)) AS person_id,
          any_value(p.tin) AS tin
-  FROM {subjects} s JOIN {ref}.persons p ON p.tin = s.person_tin
+  FROM (SELECT * FROM {subjects} {rows}) s JOIN {ref}.persons p ON p.tin = s.person_tin
   WHERE s.person_tin <> '' GROUP BY s.row_number),
 win AS (
   SELECT f.person_id, f.tax_year, {", ".join(f"f.{c}" for c in _KEY)}
@@ -59,7 +61,7 @@ home AS (
   SELECT DISTINCT w.person_id, {", ".join(f"w.{c}" for c in _KEY)}
   FROM win w JOIN moved m ON m.person_id = w.person_id AND w.tax_year = m.latest),
 keys AS (  -- the addresses asked about and the subjects' homes: all that is looked up
-  SELECT {", ".join(_KEY)} FROM records WHERE mask = 0
+  SELECT {", ".join(_KEY)} FROM rec WHERE mask = 0
   UNION SELECT {", ".join(_KEY)} FROM home),
 here AS (  -- the persons filing at an address in the lookback
   SELECT {", ".join(f"a.{c}" for c in _KEY)}, count(DISTINCT a.person_id) AS filers
@@ -86,7 +88,7 @@ request AS (
   SELECT r.row_number, r.shape, r.last_name, r.tin,
          n.carriers, n.share,
          u.street IS NOT NULL AS units, coalesce(x.filers, 0) AS filers
-  FROM records r LEFT JOIN named n ON n.last_name = r.last_name
+  FROM rec r LEFT JOIN named n ON n.last_name = r.last_name
   LEFT JOIN units u ON {_same("u", "r", building)}
   LEFT JOIN here x ON {_same("x", "r")})
 SELECT r.row_number, (coalesce(r.shape, 0)
@@ -123,11 +125,32 @@ def _attached(con: duckdb.DuckDBPyConnection, snapshot: Path) -> Iterator[str]:
         con.execute("DETACH coverage_ref")
 
 
+def window_sql(rows: tuple[int | None, int | None]) -> tuple[str, str]:
+    """How the rows with row numbers in ``rows`` ([lo, hi), None for no bound) go into
+    ``row_groups``: the statement's head (the first window, ``lo`` None, makes the table
+    anew; the others add to it) and the WHERE clause that keeps them."""
+    lo, hi = rows
+    bounds = [f"row_number >= {int(lo)}"] if lo is not None else []
+    bounds += [f"row_number < {int(hi)}"] if hi is not None else []
+    where = f"WHERE {' AND '.join(bounds)}" if bounds else ""
+    return (
+        "CREATE OR REPLACE TABLE row_groups AS" if lo is None else "INSERT INTO row_groups",
+        where,
+    )
+
+
 def row_groups(
-    con: duckdb.DuckDBPyConnection, snapshot: Path, subjects: str, years: tuple[int, int]
+    con: duckdb.DuckDBPyConnection,
+    snapshot: Path,
+    subjects: str,
+    years: tuple[int, int],
+    rows: tuple[int | None, int | None] = (None, None),
 ) -> None:
     """Write ``row_groups(row_number, groups)``: one row per row of ``records``, its groups'
     bit mask. ``subjects``: a relation of (row_number, person_tin), the rows' subjects;
-    ``years``: the lookback's first and last tax year."""
+    ``years``: the lookback's first and last tax year; ``rows``: the row numbers [lo, hi)
+    to group, None for no bound. A batch grouped a window at a time gives its windows in
+    order: the first (``lo`` None) makes the table anew, the others add to it."""
+    into, where = window_sql(rows)
     with _attached(con, snapshot) as ref:
-        con.execute(_sql(ref, subjects), {"lo": years[0], "hi": years[1]})
+        con.execute(f"{into} {_sql(ref, subjects, where)}", {"lo": years[0], "hi": years[1]})

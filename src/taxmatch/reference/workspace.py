@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -101,6 +102,17 @@ class BatchWorkspace:
         ws._owned = False
         return ws
 
+    @contextmanager
+    def cursor(self) -> Iterator[BatchWorkspace]:
+        """This workspace through a connection of its own (a DuckDB cursor: the same
+        database, its own transactions), for a thread to read and write while another
+        uses ``con``; the cursor is closed on exit."""
+        cur = self.con.cursor()
+        try:
+            yield BatchWorkspace.borrow(cur)
+        finally:
+            cur.close()
+
     def __enter__(self) -> BatchWorkspace:
         return self
 
@@ -180,13 +192,20 @@ class BatchWorkspace:
             cur.close()
 
     def stream_windows(
-        self, sql: str, bounds: str, chunk: int, window: int | None = None
+        self,
+        sql: str,
+        bounds: str,
+        chunk: int,
+        window: int | None = None,
+        *,
+        before: Callable[[int], None] | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """``sql``'s rows, a window of ``window`` (default ``WINDOW_ROWS``) row numbers at
         a time, in batches of exactly ``chunk`` rows (the last one shorter). ``sql`` reads
         the row numbers of ``IN_WINDOW`` and orders by row number; ``bounds`` is the table
         whose row numbers it spans. Each window is one query, so a sort or join in it
-        holds one window's rows, whatever the size of the batch."""
+        holds one window's rows, whatever the size of the batch. ``before`` is given each
+        window's end (the row number it stops below) before the window is read."""
         span = f"SELECT min(row_number), max(row_number) FROM {bounds}"
         lo, hi = self.con.execute(span).fetchall()[0]
         if lo is None:
@@ -195,6 +214,8 @@ class BatchWorkspace:
         held: list[pa.RecordBatch] = []
         count = 0
         for start in range(int(lo), int(hi) + 1, step):
+            if before is not None:
+                before(start + step)
             for batch in self.stream(sql.format(lo=start, hi=start + step), chunk):
                 held.append(batch)
                 count += batch.num_rows

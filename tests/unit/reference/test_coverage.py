@@ -113,8 +113,10 @@ def groups_of(
     snap: Path,
     records: Sequence[dict[str, object]],
     subjects: dict[int, str] | None = None,
+    windows: Sequence[tuple[int | None, int | None]] = ((None, None),),
 ) -> dict[int, list[str]]:
-    """Run ``row_groups`` over ``records`` with ``subjects`` (row -> person_tin)."""
+    """Run ``row_groups`` over ``records`` with ``subjects`` (row -> person_tin), a window
+    of ``windows`` at a time."""
     con.register("_records", pa.Table.from_pylist(list(records), schema=RECORD_SCHEMA))
     con.execute("CREATE OR REPLACE TABLE records AS SELECT * FROM _records")
     con.unregister("_records")
@@ -123,7 +125,8 @@ def groups_of(
         {"row_number": pa.array(list(subjects), pa.int64()), "person_tin": list(subjects.values())}
     )
     con.register("subjects", table)
-    row_groups(con, snap, "subjects", YEARS)
+    for window in windows:
+        row_groups(con, snap, "subjects", YEARS, window)
     con.unregister("subjects")
     rows = con.execute("SELECT row_number, groups FROM row_groups ORDER BY row_number").fetchall()
     return {n: names_of(mask) for n, mask in rows}
@@ -311,6 +314,26 @@ def test_every_row_of_records_gets_exactly_one_row(
     assert con.execute("SELECT count(*) FROM row_groups").fetchone() == (5,)
     assert kind(got[1]) == ["itin"]
     assert kind(got[3]) == ["ssn"]
+
+
+def test_rows_grouped_a_window_at_a_time_are_grouped_as_all_at_once(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    # a household at OAK (rows 1, 3 in two windows), a mover, rejected rows between them,
+    # and a stale table from an earlier run, which the first window replaces
+    persons = [("P1", ITIN, "LEE"), ("P2", SSN, "NG"), ("P3", SSN_2, "NG")]
+    filings = [("P1", 2022, ELM), ("P1", 2024, OAK), ("P2", 2024, OAK), ("P3", 2024, PINE_2)]
+    snap = snapshot(tmp_path / "s.duckdb", persons, filings)
+    records = [request(1), rejected(2), request(3), rejected(4), request(5, address=PINE)]
+    subjects = {1: ITIN, 3: SSN, 5: SSN_2}
+    whole = groups_of(con, snap, records, subjects)
+    con.execute("CREATE OR REPLACE TABLE row_groups AS SELECT 9 AS row_number, 1 AS groups")
+    windows = ((None, 2), (2, 4), (4, 5), (5, None))
+    assert groups_of(con, snap, records, subjects, windows) == whole
+    assert con.execute("SELECT count(*) FROM row_groups").fetchone() == (5,)
+    assert "household" in whole[1]
+    assert "household" in whole[3]
+    assert "mover" in whole[1]
 
 
 def test_a_row_without_a_subject_shows_only_what_the_request_shows(
