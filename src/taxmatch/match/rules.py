@@ -46,9 +46,11 @@ def rank_persons(
         return None
     ranked = sorted(people.items(), key=lambda item: (-item[1][0], item[0]))
     named = next((i for i, (_, v) in enumerate(ranked) if names_person(first_name, v[2])), 0)
-    top_w, top_p, _ = ranked[0][1]
+    top_w, top_p, top_own = ranked[0][1]
     w, p, _ = ranked[named][1]
-    if min(top_p, p) >= review_threshold and w >= top_w - margin:
+    # A best person with no first name on file is not "not named": absent data is no
+    # evidence against them, so they keep their place.
+    if top_own and min(top_p, p) >= review_threshold and w >= top_w - margin:
         ranked.insert(0, ranked.pop(named))  # the named rival of an unnamed best
     best_id, (best_w, best_p, best_own) = ranked[0]
     others = rivals(first_name, best_own, [(w, p, own) for _, (w, p, own) in ranked[1:]])
@@ -70,10 +72,11 @@ def rivals(
 ) -> list[tuple[float, float, str | None]]:
     """The runners-up ``(weight, probability, own first name)`` that stand against the
     best person: all of them, unless the request's first name names the best person
-    (``names_person``); then only those it names too (a father and son of one name)."""
+    (``names_person``); then only those it names too (a father and son of one name) and
+    those with no first name on file (nothing says they are not the one asked about)."""
     if not names_person(first_name, best_own):
         return list(others)
-    return [o for o in others if names_person(first_name, o[2])]
+    return [o for o in others if not o[2] or names_person(first_name, o[2])]
 
 
 def first_name_agrees(request: Request, names: Iterable[Name], nicknames: Sequence[str]) -> bool:

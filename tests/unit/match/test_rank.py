@@ -80,6 +80,21 @@ def test_without_a_first_name_nothing_is_dropped() -> None:
         assert (best.candidates, best.margin) == (2, 1.0)
 
 
+def test_a_person_with_no_first_name_on_file_keeps_their_place() -> None:
+    # Absent data is no evidence: the unnamed person may be the one asked about.
+    for own in (None, ""):
+        ahead = rank_persons(
+            [("P1", 20.0, 0.99, own), ("P2", 19.0, 0.99, "JOHN")], REVIEW, MARGIN, "JOHN"
+        )
+        behind = rank_persons(
+            [("P1", 20.0, 0.99, "JOHN"), ("P2", 19.0, 0.99, own)], REVIEW, MARGIN, "JOHN"
+        )
+        assert ahead is not None
+        assert behind is not None
+        assert (ahead.person_id, ahead.candidates) == ("P1", 2)
+        assert (behind.person_id, behind.candidates) == ("P1", 2)
+
+
 _NAMES = st.none() | st.sampled_from(["", "JOHN", "JON", "MARY"])
 _PAIRS = st.lists(
     st.tuples(
@@ -116,3 +131,4 @@ def test_the_name_only_ever_removes_rivals(
     else:
         assert plain.candidates >= 2
         assert own.get(plain.person_id) != first
+        assert own.get(plain.person_id)  # a person with no name on file is never passed over
