@@ -274,8 +274,12 @@ def _run(
             group_rows(run, ws.con)
         # Cold: the rows are matched on a thread of their own, a window ahead of the
         # package writer, which reads them through a cursor of its own (``overlap``).
-        ahead = MatchingAhead(run, ws.con, match) if matcher is None else None
-        with ahead or nullcontext(), ws.cursor() as out:
+        # The cursor is made before the thread starts on the connection, and closed after
+        # the thread is joined: a connection is used from one thread at a time.
+        with (
+            ws.cursor() as out,
+            MatchingAhead(run, ws.con, match) if matcher is None else nullcontext() as ahead,
+        ):
             stash = DisclosureStash(out, batch_id, disclosed_fields(policy))
             try:
                 with PackageWriter(req.out, batch_id, phone=policy.disclosure.phone) as pkg:

@@ -93,17 +93,17 @@ class MatchingAhead:
             if self._stop:
                 raise _Stopped
             group_rows(self._run, self._con, (grouped, None))  # rows past the last window
+            seconds = round(time.monotonic() - t0, 3)
+            emit(
+                Event.MATCHING_DONE,
+                batch_id=self._run.batch_id,
+                engine=self._run.req.engine,
+                seconds=seconds,
+            )
         except BaseException as exc:  # handed to the writer (wait_for)
             self._publish(error=exc)
-            return
-        seconds = round(time.monotonic() - t0, 3)
-        emit(
-            Event.MATCHING_DONE,
-            batch_id=self._run.batch_id,
-            engine=self._run.req.engine,
-            seconds=seconds,
-        )
-        self._publish(done=True)
+        finally:
+            self._publish(done=True)  # whatever happened: the writer never waits forever
 
     def _publish(
         self, *, upto: int = 0, done: bool = False, error: BaseException | None = None
