@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
@@ -98,3 +99,14 @@ def _fresh_cli_settings() -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB connection of the test's own, closed after it (a module may
+    define its own ``con``, e.g. one shared by the module's tests)."""
+    c = duckdb.connect()
+    try:
+        yield c
+    finally:
+        c.close()

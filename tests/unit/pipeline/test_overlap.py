@@ -5,7 +5,7 @@ at its next window. A stand-in matcher reports its windows; ``group_rows`` is re
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, cast
 
@@ -33,15 +33,6 @@ def grouped(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int | None, int | Non
 
     monkeypatch.setattr(overlap, "group_rows", record)
     return calls
-
-
-@pytest.fixture
-def con() -> Iterator[duckdb.DuckDBPyConnection]:
-    c = duckdb.connect()
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def _waiting(ahead: MatchingAhead, row_number: int) -> threading.Event:

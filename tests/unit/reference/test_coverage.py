@@ -7,7 +7,7 @@ The snapshot here is built by hand with the columns ``row_groups`` reads, its
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -97,15 +97,6 @@ def request(
 
 def rejected(n: int, shape: int = 0) -> dict[str, object]:
     return {"row_number": n, "mask": 1, "shape": shape}
-
-
-@pytest.fixture
-def con() -> Iterator[duckdb.DuckDBPyConnection]:
-    c = duckdb.connect()
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def groups_of(
