@@ -3,12 +3,16 @@ revoked one, a suspended agency's, and another agency's (0 cross-agency reads)."
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from taxmatch.api.schemas import PACKAGE_FILES
+from taxmatch.match.exact import match_exact
+from taxmatch.pipeline import matching
 from taxmatch.pipeline import worker as worker_module
 from taxmatch.store.jobs import JobQueue
 from taxmatch.store.service import ServiceStore
@@ -120,19 +124,38 @@ def test_suspended_agency_is_403_everywhere_and_its_queue_stops(api: Api) -> Non
     assert not (api.settings.packages / queued).exists()
 
 
+@pytest.mark.parametrize("when", ["between windows", "while the writer waits"])
 def test_suspension_while_running_stops_before_release(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    api: Api, monkeypatch: pytest.MonkeyPatch, when: str
 ) -> None:
+    """The kill switch thrown as the package writer starts on a matched window, or while it
+    waits for the matcher (which would go on for a minute): the same failed batch, with
+    no decision and no package; the matcher is stopped, not waited for."""
     batch_id = api.submit().json()["batch_id"]
     original = worker_module.JobProgress.stage
+    matched: list[bool] = []
+
+    def suspend() -> None:
+        with ServiceStore(api.settings.database_url or "") as service:
+            service.set_agency_status("ICE", "suspended")
 
     def suspend_then_stage(self: Any, name: str, total: int | None) -> None:
         if name == "writing package":
-            with ServiceStore(api.settings.database_url or "") as service:
-                service.set_agency_status("ICE", "suspended")
+            suspend()
         original(self, name, total)
 
-    monkeypatch.setattr(worker_module.JobProgress, "stage", suspend_then_stage)
+    def suspend_then_match(con: duckdb.DuckDBPyConnection, reference: Path) -> None:
+        if threading.current_thread().name == "taxmatch-match":  # not the shadow probes
+            suspend()
+            for _ in range(10):  # a minute of matching, query after query
+                con.execute("SELECT sum(range % 7) FROM range(1_000_000_000)").fetchall()
+            matched.append(True)
+        match_exact(con, reference)
+
+    if when == "between windows":
+        monkeypatch.setattr(worker_module.JobProgress, "stage", suspend_then_stage)
+    else:
+        monkeypatch.setattr(matching, "match_exact", suspend_then_match)
     assert api.run_queue() == 1
     with ServiceStore(api.settings.database_url or "") as service:
         job = JobQueue(service).find(batch_id)
@@ -140,6 +163,11 @@ def test_suspension_while_running_stops_before_release(
     assert job is not None
     assert (job.status, job.error_code) == ("failed", "TM701")
     assert not (api.settings.packages / batch_id).exists()
+    with StateStore(api.settings.database_url or "") as state:
+        batch = state.find_batch(batch_id)
+        assert batch is not None
+        assert (batch.status, len(list(state.iter_decisions(batch_id)))) == ("failed", 0)
+    assert matched == []
     status = api.client.get(f"/v1/batches/{batch_id}", headers=api.auth()).json()
     assert status["status"] == "failed"
     assert status["files"] == []

@@ -5,9 +5,11 @@ policy in force is recorded once. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import csv
+import threading
 from collections import Counter
 from pathlib import Path
 
+import duckdb
 import pytest
 from sqlalchemy import text
 
@@ -117,6 +119,58 @@ def test_a_run_stopped_after_its_decisions_discloses_nothing_until_a_rerun_seals
     assert entries == Counter(disclosed)
 
 
+class StopsWhileMatching:
+    """Progress that stops the run (a kill switch) once the matcher has started."""
+
+    def __init__(self) -> None:
+        self.thrown = threading.Event()
+
+    def stage(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, n: int) -> None:
+        if self.thrown.is_set():
+            raise Stopped
+
+
+def test_a_run_stopped_while_its_writer_waits_stops_the_matcher_and_resumes(
+    reference_store: Path, tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped while the package writer waits for a matcher that would go on for a
+    minute: the matcher is interrupted, the batch fails with no decision, no package and
+    nothing disclosed, and a re-run seals it."""
+    from taxmatch.match.exact import match_exact as original
+    from taxmatch.pipeline import matching
+
+    req, stop, matched = request(reference_store, tmp_path, state_url, 3), StopsWhileMatching(), []
+
+    def slow_match(con: duckdb.DuckDBPyConnection, reference: Path) -> None:
+        if threading.current_thread().name == "taxmatch-match":  # not the shadow probes
+            stop.thrown.set()
+            for _ in range(10):  # a minute of matching, query after query
+                con.execute("SELECT sum(range % 7) FROM range(1_000_000_000)").fetchall()
+            matched.append(True)
+        original(con, reference)
+
+    monkeypatch.setattr(matching, "match_exact", slow_match)
+    with pytest.raises(Stopped):
+        run_batch(req, stop)
+    assert matched == []
+    with StateStore(state_url) as state:
+        (batch,) = state.list_batches()
+        assert (batch.status, len(list(state.iter_decisions(batch.batch_id)))) == ("failed", 0)
+        assert state.verify_ledger().ok
+    assert not (req.out / batch.batch_id).exists()
+    shown = accounted(reference_store, state_url, batch.batch_id, ["123456789"], tmp_path)
+    assert shown == dict.fromkeys(shown, 0)
+
+    monkeypatch.setattr(matching, "match_exact", original)
+    again = run_batch(req)
+    assert again.counts["DISCLOSED"] == 3
+    with StateStore(state_url) as state:
+        assert state.verify_ledger().ok
+        assert sum(bound_disclosures(state).values()) == 3
+
+
 def test_the_policy_in_force_is_recorded_once(
     reference_store: Path, tmp_path: Path, state_url: str
 ) -> None:
@@ -135,8 +189,6 @@ def test_disclosures_held_in_the_workspace_are_sealed_and_then_dropped(
 ) -> None:
     """Past ``SPILL_ROWS`` the held disclosures go to the batch workspace; the seal reads
     them back in file order and the workspace keeps no copy."""
-    import duckdb
-
     from taxmatch.pipeline import stash as stash_module
 
     monkeypatch.setattr(stash_module, "SPILL_ROWS", 2)

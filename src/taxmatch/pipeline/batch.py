@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -26,7 +26,7 @@ from taxmatch.match.model import ModelInfo, load_model_info
 from taxmatch.match.warm import WarmMatcher
 from taxmatch.pipeline.coverage import group_rows, record_coverage
 from taxmatch.pipeline.matching import EXACT, batch_matcher, check_engine
-from taxmatch.pipeline.overlap import MatchingAhead
+from taxmatch.pipeline.overlap import MatchingAhead, writing
 from taxmatch.pipeline.probes import shadow_probes
 from taxmatch.pipeline.progress import Progress, Silent
 from taxmatch.pipeline.record import disclosed_fields, seal_outputs, write_outputs
@@ -278,7 +278,7 @@ def _run(
         # the thread is joined: a connection is used from one thread at a time.
         with (
             ws.cursor() as out,
-            MatchingAhead(run, ws.con, match) if matcher is None else nullcontext() as ahead,
+            MatchingAhead(run, ws.con, match, bar) if matcher is None else nullcontext() as ahead,
         ):
             stash = DisclosureStash(out, batch_id, disclosed_fields(policy))
             try:
@@ -312,22 +312,6 @@ def _run(
                 stash.discard()
     emit(Event.BATCH_FINISHED, batch_id=batch_id, rows=rows, seconds=_since(t0))
     return BatchResult(batch_id, package, read_batch_summary(package), counts=counts)
-
-
-def writing(ahead: MatchingAhead | None, bar: Progress, rows: int) -> Callable[[int], None]:
-    """The writer's wait for its next window of matched rows (``write_outputs``' ``ready``;
-    none when ``ahead`` is None: every row is matched already), its progress shown as the
-    package's once the first window is there."""
-    started: list[bool] = []
-
-    def ready(row_number: int) -> None:
-        if ahead is not None:
-            ahead.wait_for(row_number)
-        if not started:
-            bar.stage("writing package", rows)
-            started.append(True)
-
-    return ready
 
 
 def find_batch_summary(
