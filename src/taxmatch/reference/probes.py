@@ -50,7 +50,8 @@ filed AS (
          max(tax_year) OVER (PARTITION BY person_id) AS latest_year
   FROM ref.filings WHERE {ids} AND tax_year BETWEEN $lo AND $hi),
 latest AS (
-  SELECT person_id, list(DISTINCT {_AS_STRUCT}) AS latest_addresses,
+  -- in a set order: the first is the probe's address, whatever order the rows come in
+  SELECT person_id, list(DISTINCT {_AS_STRUCT} ORDER BY {_AS_STRUCT}) AS latest_addresses,
          bool_and({_DELIVERABLE}) AS deliverable
   FROM filed WHERE tax_year = latest_year GROUP BY person_id),
 addrs AS (

@@ -42,9 +42,14 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [PERSONS],
     )
     # Persons that do not qualify filed before the years, or with no ZIP in them; each
-    # filed twice, a year apart: only the later filing's address is the latest.
+    # filed twice, a year apart: only the later filing's address is the latest. Person
+    # 9 also filed in 2024 at another address (stored first): two latest addresses.
     con.execute(
-        """CREATE TABLE filings AS SELECT
+        """CREATE TABLE filings AS
+           SELECT pid(9) AS person_id, 2024 AS tax_year, '9' AS house_number,
+                  'ELM ST' AS street, '' AS unit, '' AS po_box, 'TOWN' AS city, 'WA' AS state,
+                  '98101' AS zip5, '9 ELM ST' AS line1
+           UNION ALL SELECT
              pid(i) AS person_id,
              CASE WHEN i % 9 = 0 OR i % 9 = 4 THEN 2024 ELSE 2020 END - y AS tax_year,
              (10 + i + 1000 * y)::VARCHAR AS house_number, 'MAIN ST' AS street, '' AS unit,
@@ -77,6 +82,8 @@ def test_the_sample_is_the_first_qualifying_persons_round_the_ring(snapshot: Pat
     people = probe_people(snapshot, n, "s1", YEARS)
     assert [p.person_id for p in people] == _expected("s1", n)
     for p in people:
+        if p.person_id == _pid(9):
+            continue  # two latest addresses: below
         latest = int(p.latest_addresses[0]["house_number"])
         assert [a["line1"] for a in p.latest_addresses] == [f"{latest} MAIN ST"]
         assert latest < 1000  # the 2024 filing's, not the 2023 one's
@@ -84,6 +91,15 @@ def test_the_sample_is_the_first_qualifying_persons_round_the_ring(snapshot: Pat
             f"{latest} MAIN ST",
             f"{latest + 1000} MAIN ST",
         ]
+
+
+def test_two_latest_addresses_come_in_a_set_order_whatever_the_rows_order(
+    snapshot: Path,
+) -> None:
+    # The first is the probe's address: it must not depend on how the rows are stored.
+    (nine,) = [p for p in probe_people(snapshot, 100, "s1", YEARS) if p.person_id == _pid(9)]
+    assert [a["line1"] for a in nine.latest_addresses] == ["19 MAIN ST", "9 ELM ST"]
+    assert [a["line1"] for a in nine.addresses] == ["19 MAIN ST", "9 ELM ST", "1019 MAIN ST"]
 
 
 def test_the_sample_is_reproducible_for_a_seed_and_differs_across_seeds(snapshot: Path) -> None:
