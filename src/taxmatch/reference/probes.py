@@ -4,12 +4,22 @@
 the requested years, with what a known-answer request needs: their name, date of birth,
 TINs, the address(es) of their latest filing in those years and every address of theirs.
 ``names_on_file`` tells which (first, last) names some person filed under, so a made-up
-probe names nobody. The sample is a pure function of the snapshot and the seed
-(an md5 order), so a replayed batch draws the same probes.
+probe names nobody.
+
+The sample is the first qualifying persons in person id order from a point the seed
+gives (a sha256 of it), going round past the last id to the first. A person id is 16 hex
+digits of a sha256 (``person_tables``), as good as random, so every person is as likely
+to be drawn as any other; the sample is a pure function of the snapshot and the seed, so
+a replayed batch draws the same probes. The persons are read a range of ids at a time,
+and the person tables are stored in person id order (``person_tables``), so a range
+reads only the few row groups that hold it: the cost follows the sample, not the size
+of the snapshot.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import NamedTuple
@@ -21,38 +31,38 @@ from taxmatch.files.duck import attach
 
 _ADDRESS = "house_number, street, unit, po_box, city, state, zip5, line1"
 _DELIVERABLE = "zip5 <> '' AND (po_box <> '' OR (house_number <> '' AND street <> ''))"
+RING = 1 << 64  # person ids are "P" and 16 hex digits: points on a ring of 2**64
 
-# Persons in the sample's order (an md5 of the person id and the seed), a window at a
-# time: the sample touches the filings of the persons it looks at, not the whole master.
-_ORDER_SQL = """
-SELECT person_id FROM ref.persons
-WHERE NOT deceased AND first_name <> '' AND last_name <> ''
-ORDER BY md5(person_id || $seed), person_id LIMIT $k OFFSET $skip
-"""
-_PEOPLE_SQL = f"""
-WITH filed AS (
-  SELECT f.person_id, f.tax_year, {", ".join(f"f.{c}" for c in _ADDRESS.split(", "))},
-         max(f.tax_year) OVER (PARTITION BY f.person_id) AS latest_year
-  FROM window_people w JOIN ref.filings f USING (person_id)
-  WHERE f.tax_year BETWEEN $lo AND $hi),
+_AS_STRUCT = "{" + ", ".join(f"'{c}': {c}" for c in _ADDRESS.split(", ")) + "}"
+
+
+def _people_sql(ids: str) -> str:
+    """SQL: the qualifying persons whose ``person_id`` meets ``ids`` (a condition: a range
+    of ids), in id order. Each table is filtered by the condition itself, so DuckDB skips
+    the row groups outside the range rather than joining the whole table."""
+    return f"""
+WITH people AS (
+  SELECT person_id, first_name, middle_name, last_name, suffix, date_of_birth, tins, tin
+  FROM ref.persons
+  WHERE {ids} AND NOT deceased AND first_name <> '' AND last_name <> ''),
+filed AS (
+  SELECT person_id, tax_year, {_ADDRESS},
+         max(tax_year) OVER (PARTITION BY person_id) AS latest_year
+  FROM ref.filings WHERE {ids} AND tax_year BETWEEN $lo AND $hi),
 latest AS (
-  SELECT person_id, list(DISTINCT {{{", ".join(f"'{c}': {c}" for c in _ADDRESS.split(", "))}}})
-           AS latest_addresses,
+  -- in a set order: the first is the probe's address, whatever order the rows come in
+  SELECT person_id, list(DISTINCT {_AS_STRUCT} ORDER BY {_AS_STRUCT}) AS latest_addresses,
          bool_and({_DELIVERABLE}) AS deliverable
   FROM filed WHERE tax_year = latest_year GROUP BY person_id),
-pool AS (
-  SELECT p.person_id, p.first_name, p.middle_name, p.last_name, p.suffix, p.date_of_birth,
-         p.tins, l.latest_addresses, p.tin
-  FROM window_people w JOIN ref.persons p USING (person_id) JOIN latest l USING (person_id)
-  WHERE l.deliverable),
 addrs AS (
-  SELECT a.person_id,
-         list({{{", ".join(f"'{c}': a.{c}" for c in _ADDRESS.split(", "))}}}
-              ORDER BY a.last_year DESC, a.line1, a.unit, a.zip5) AS addresses
-  FROM pool JOIN ref.person_addresses a USING (person_id) GROUP BY a.person_id)
-SELECT pool.* EXCLUDE (tin), addrs.addresses, pool.tin
-FROM pool LEFT JOIN addrs USING (person_id)
-ORDER BY md5(person_id || $seed), person_id
+  SELECT person_id,
+         list({_AS_STRUCT} ORDER BY last_year DESC, line1, unit, zip5) AS addresses
+  FROM ref.person_addresses WHERE {ids} GROUP BY person_id)
+SELECT p.person_id, p.first_name, p.middle_name, p.last_name, p.suffix, p.date_of_birth,
+       p.tins, l.latest_addresses, a.addresses, p.tin
+FROM people p JOIN latest l USING (person_id) LEFT JOIN addrs a USING (person_id)
+WHERE l.deliverable
+ORDER BY p.person_id
 """
 
 
@@ -81,25 +91,58 @@ def _connect(snapshot: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _bound(point: int) -> str | None:
+    """The person id at ``point`` of the ring, as a range's bound; None at the seam
+    between the last id and the first (no bound)."""
+    return f"P{point % RING:016x}" if point % RING else None
+
+
+def _ranges(seed: str, first: int) -> Iterator[tuple[str | None, str | None]]:
+    """The ring of person ids from the seed's point on, once round, as [lo, hi) ranges of
+    ids (None: no bound), the first ``first`` points wide and each next four times the
+    last. A range across the seam is two."""
+    start = int(hashlib.sha256(seed.encode()).hexdigest()[:16], 16)
+    done, width = 0, first
+    while done < RING:
+        width = min(width, RING - done)
+        lo, hi = start + done, start + done + width
+        seam = (lo // RING + 1) * RING
+        if hi > seam:
+            yield _bound(lo), None
+            yield None, _bound(hi)
+        else:
+            yield _bound(lo), _bound(hi)
+        done, width = done + width, 4 * width
+
+
+def _in_range(lo: str | None, hi: str | None) -> tuple[str, dict[str, object]]:
+    """SQL: ``person_id`` is in [lo, hi) (None: no bound); and its parameters."""
+    where, params = ["true"], dict[str, object]()
+    if lo is not None:
+        where.append("person_id >= $first")
+        params["first"] = lo
+    if hi is not None:
+        where.append("person_id < $below")
+        params["below"] = hi
+    return " AND ".join(where), params
+
+
 def probe_people(snapshot: Path, n: int, seed: str, years: tuple[int, int]) -> list[ProbePerson]:
     """Up to ``n`` persons (fewer when fewer qualify) who filed in ``years`` (first, last):
-    the first ``n`` who qualify in the sample's order. Persons are looked at a window at a
-    time (twice ``n`` at first, then four times the last window), so the cost follows the
-    sample, not the size of the snapshot."""
+    the first ``n`` who qualify going round the ring of person ids from the seed's point.
+    Read a range at a time: at first one holding about twice ``n`` persons, then four
+    times the last."""
     found: list[ProbePerson] = []
-    skip, k = 0, max(2 * n, 100)
     with _connect(snapshot) as con:
-        while len(found) < n:
-            window = con.sql(
-                _ORDER_SQL, params={"seed": seed, "k": k, "skip": skip}
-            ).to_arrow_table()
-            if window.num_rows == 0:
+        row = con.execute("SELECT count(*) FROM ref.persons").fetchone()
+        persons = max(int(row[0]) if row else 0, 1)
+        for lo, hi in _ranges(seed, -(-RING * max(2 * n, 100) // persons)):
+            ids, params = _in_range(lo, hi)
+            params |= {"lo": years[0], "hi": years[1]}
+            rows = con.execute(_people_sql(ids), params).fetchall()
+            found += [ProbePerson(*row) for row in rows]
+            if len(found) >= n:
                 break
-            con.register("window_people", window)
-            params = {"lo": years[0], "hi": years[1], "seed": seed}
-            found += [ProbePerson(*row) for row in con.execute(_PEOPLE_SQL, params).fetchall()]
-            con.unregister("window_people")
-            skip, k = skip + window.num_rows, 4 * k
     return found[:n]
 
 
