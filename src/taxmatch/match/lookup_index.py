@@ -15,6 +15,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,25 +102,45 @@ class Keyed:
         self.aligned = {}
         self._source.close()
 
-    def take(self, wanted: dict[str, list[int]]) -> tuple[pa.Table, Rows]:
-        """The rows whose key ``k`` is one of ``wanted[k]``, for any ``k``, each once, and
-        their row numbers, in the table's order (to index ``aligned`` with). Taken batch by
-        batch: a take across the whole (chunked) table would copy it."""
+    def rows(self, wanted: Mapping[str, Sequence[int] | Rows]) -> Rows:
+        """The row numbers, sorted and each once, of the rows whose key ``k`` is one of
+        ``wanted[k]``, for any ``k``."""
         found: list[Rows] = []
         for key, values in wanted.items():
             pairs = self.keys[key]
-            v = np.asarray(values, dtype=np.uint64)
+            v = _distinct(np.asarray(values, dtype=np.uint64))  # sorted: near pages in turn
             lo, hi = np.searchsorted(pairs[0], v, "left"), np.searchsorted(pairs[0], v, "right")
-            found += [pairs[1][a:b] for a, b in zip(lo, hi, strict=True) if b > a]
-        if not found:
-            return self.schema.empty_table(), np.empty(0, np.uint64)
-        rows = np.unique(np.concatenate(found))
+            n = (hi - lo).astype(np.int64)
+            # every position in [lo, hi) of every value, without a loop over the values
+            at = np.repeat(lo.astype(np.int64) - (np.cumsum(n) - n), n) + np.arange(n.sum())
+            found.append(pairs[1][at])
+        return _distinct(np.concatenate(found)) if found else np.empty(0, np.uint64)
+
+    def take_rows(self, rows: Rows) -> pa.Table:
+        """The rows at ``rows`` (sorted row numbers), in the table's order. Taken batch by
+        batch: a take across the whole (chunked) table would copy it."""
+        if not len(rows):
+            return self.schema.empty_table()
         which = np.searchsorted(self.starts, rows, "right") - 1
         taken = []
         for b in np.unique(which):
             local = rows[which == b] - self.starts[b]
             taken.append(self.batches[int(b)].take(pa.array(local, pa.uint64())))
-        return pa.Table.from_batches(taken, self.schema), rows
+        return pa.Table.from_batches(taken, self.schema)
+
+    def take(self, wanted: Mapping[str, Sequence[int] | Rows]) -> tuple[pa.Table, Rows]:
+        """The rows whose key ``k`` is one of ``wanted[k]``, for any ``k``, each once, and
+        their row numbers, in the table's order (to index ``aligned`` with)."""
+        rows = self.rows(wanted)
+        return self.take_rows(rows), rows
+
+
+def _distinct(values: Rows) -> Rows:
+    """``values`` sorted, each once (by a sort: quicker than ``np.unique``'s hashing)."""
+    ordered = np.sort(values)
+    return (
+        ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
+    )
 
 
 def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
