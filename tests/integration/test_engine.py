@@ -85,7 +85,9 @@ def test_spark_engine_scores_the_batch(
             used.append(options.reference_root)
 
         @contextmanager
-        def __call__(self, con: duckdb.DuckDBPyConnection, settings: Any) -> Iterator[str]:
+        def __call__(
+            self, con: duckdb.DuckDBPyConnection, settings: Any, _index: Any
+        ) -> Iterator[str]:
             with duckdb_pairs(con, settings) as table:
                 yield table
 

@@ -15,6 +15,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from taxmatch.errors import ReferenceSnapshotError
-from taxmatch.files.duck import attach
+from taxmatch.files.duck import attach, sql_path
 from taxmatch.match.levels import RuleKey
 from taxmatch.owner_only import make_dir, restrict_tree
 
@@ -101,25 +102,45 @@ class Keyed:
         self.aligned = {}
         self._source.close()
 
-    def take(self, wanted: dict[str, list[int]]) -> tuple[pa.Table, Rows]:
-        """The rows whose key ``k`` is one of ``wanted[k]``, for any ``k``, each once, and
-        their row numbers, in the table's order (to index ``aligned`` with). Taken batch by
-        batch: a take across the whole (chunked) table would copy it."""
+    def rows(self, wanted: Mapping[str, Sequence[int] | Rows]) -> Rows:
+        """The row numbers, sorted and each once, of the rows whose key ``k`` is one of
+        ``wanted[k]``, for any ``k``."""
         found: list[Rows] = []
         for key, values in wanted.items():
             pairs = self.keys[key]
-            v = np.asarray(values, dtype=np.uint64)
+            v = _distinct(np.asarray(values, dtype=np.uint64))  # sorted: near pages in turn
             lo, hi = np.searchsorted(pairs[0], v, "left"), np.searchsorted(pairs[0], v, "right")
-            found += [pairs[1][a:b] for a, b in zip(lo, hi, strict=True) if b > a]
-        if not found:
-            return self.schema.empty_table(), np.empty(0, np.uint64)
-        rows = np.unique(np.concatenate(found))
+            n = (hi - lo).astype(np.int64)
+            # every position in [lo, hi) of every value, without a loop over the values
+            at = np.repeat(lo.astype(np.int64) - (np.cumsum(n) - n), n) + np.arange(n.sum())
+            found.append(pairs[1][at])
+        return _distinct(np.concatenate(found)) if found else np.empty(0, np.uint64)
+
+    def take_rows(self, rows: Rows) -> pa.Table:
+        """The rows at ``rows`` (sorted row numbers), in the table's order. Taken batch by
+        batch: a take across the whole (chunked) table would copy it."""
+        if not len(rows):
+            return self.schema.empty_table()
         which = np.searchsorted(self.starts, rows, "right") - 1
         taken = []
         for b in np.unique(which):
             local = rows[which == b] - self.starts[b]
             taken.append(self.batches[int(b)].take(pa.array(local, pa.uint64())))
-        return pa.Table.from_batches(taken, self.schema), rows
+        return pa.Table.from_batches(taken, self.schema)
+
+    def take(self, wanted: Mapping[str, Sequence[int] | Rows]) -> tuple[pa.Table, Rows]:
+        """The rows whose key ``k`` is one of ``wanted[k]``, for any ``k``, each once, and
+        their row numbers, in the table's order (to index ``aligned`` with)."""
+        rows = self.rows(wanted)
+        return self.take_rows(rows), rows
+
+
+def _distinct(values: Rows) -> Rows:
+    """``values`` sorted, each once (by a sort: quicker than ``np.unique``'s hashing)."""
+    ordered = np.sort(values)
+    return (
+        ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
+    )
 
 
 def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
@@ -137,12 +158,14 @@ def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
     try:
         con.execute("SET memory_limit='1GB'")
         con.execute("SET threads=2")
+        con.execute(f"SET temp_directory='{sql_path(tmp / 'spill')}'")  # the sorts spill
         attach(con, snapshot)
         rules = {f"k{i}": key_sql(k.right, "m") for i, k in enumerate(keys)}
         tables = {"master_records": rules, **PERSON_TABLES}
         for name, key_exprs in tables.items():
             _write_keyed(con, tmp, name, key_exprs, ALIGNED.get(name, {}))
         con.close()
+        shutil.rmtree(tmp / "spill", ignore_errors=True)
         restrict_tree(tmp)
         try:
             os.replace(tmp, target)
@@ -180,29 +203,50 @@ def _write_keyed(
     key_exprs: dict[str, str],
     aligned_sql: dict[str, str],
 ) -> None:
-    keyed = ", ".join(f"{expr} AS __{k}" for k, expr in key_exprs.items())
-    keyed += "".join(f", {expr} AS __aligned_{k}" for k, expr in aligned_sql.items())
-    reader = con.sql(f"SELECT m.*, {keyed} FROM ref.{name} m").to_arrow_reader(200_000)
-    cols = [c for c in reader.schema.names if not c.startswith("__")]  # the table's own
-    hashed: dict[str, list[Any]] = {c: [] for c in reader.schema.names if c.startswith("__")}
-    schema = pa.schema([reader.schema.field(c) for c in cols])
-    with pa.ipc.new_file(str(directory / f"{name}.arrow"), schema) as writer:
+    """``name``'s rows as an Arrow file, and its keys, each sorted by DuckDB (which spills
+    to disk beyond its memory limit) and streamed into a memory-mapped array: the build's
+    memory is bounded by the connection's limit, not by the size of the table. A row's
+    number is its ``rowid``, which the rows are written in the order of (a table the
+    snapshot made at once, never deleted from, numbers its rows 0, 1, 2, ...)."""
+    reader = con.sql(f"SELECT * FROM ref.{name} ORDER BY rowid").to_arrow_reader(200_000)
+    with pa.ipc.new_file(str(directory / f"{name}.arrow"), reader.schema) as writer:
         for batch in reader:
-            writer.write_batch(batch.select(cols))
-            for c, chunks in hashed.items():
-                chunks.append(batch.column(c))
-    for k in key_exprs:
-        column = pa.chunked_array(hashed[f"__{k}"], pa.uint64())
-        valid = np.asarray(column.is_valid())
-        values = np.asarray(column.fill_null(0), dtype=np.uint64)[valid]
-        pairs = np.stack([values, np.flatnonzero(valid).astype(np.uint64)])
-        order = np.argsort(pairs[0], kind="stable")
-        np.save(directory / f"{name}.{k}.npy", pairs[:, order])
-    for k in aligned_sql:
-        column = pa.chunked_array(hashed[f"__aligned_{k}"], pa.uint64())
-        if column.null_count:
+            writer.write_batch(batch)
+    rows, first, last = con.execute(
+        f"SELECT count(*), min(rowid), max(rowid) FROM ref.{name}"
+    ).fetchall()[0]
+    if rows and (first, last) != (0, rows - 1):
+        raise ReferenceSnapshotError("a reference table's rows are not numbered 0 to n - 1")
+    for k, expr in key_exprs.items():
+        keyed = (
+            f"SELECT * FROM (SELECT {expr} AS k, rowid AS r FROM ref.{name} m) WHERE k IS NOT NULL"
+        )
+        (n,) = con.execute(f"SELECT count(*) FROM ({keyed})").fetchall()[0]
+        pairs = np.lib.format.open_memmap(directory / f"{name}.{k}.npy", "w+", np.uint64, (2, n))
+        _stream_into(con, f"{keyed} ORDER BY k, r", pairs)
+        pairs.flush()
+        del pairs
+    for k, expr in aligned_sql.items():
+        path = directory / f"{name}.{k}.aligned.npy"
+        column = np.lib.format.open_memmap(path, "w+", np.uint64, (rows,))
+        if _stream_into(con, f"SELECT {expr} FROM ref.{name} m ORDER BY rowid", column):
             raise ReferenceSnapshotError("a lookup index key is unexpectedly null")
-        np.save(directory / f"{name}.{k}.aligned.npy", np.asarray(column, dtype=np.uint64))
+        column.flush()
+        del column
+
+
+def _stream_into(con: duckdb.DuckDBPyConnection, sql: str, out: npt.NDArray[np.uint64]) -> int:
+    """The column(s) of ``sql`` into ``out`` (one column: a vector; two: the rows of a
+    2 x n array), a batch at a time; how many null values were met (written as 0)."""
+    at, nulls = 0, 0
+    for batch in con.sql(sql).to_arrow_reader(1_000_000):
+        end = at + batch.num_rows
+        for i, column in enumerate(batch.columns):
+            nulls += column.null_count
+            target = out[i] if out.ndim == 2 else out
+            target[at:end] = np.asarray(column.fill_null(0), dtype=np.uint64)
+        at = end
+    return nulls
 
 
 def people_of(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from taxmatch.files.duck import attach
+from taxmatch.match.chunk_ref import SCHEMA, ChunkReference
 from taxmatch.match.collapse import judging, rank_into
 from taxmatch.match.features import nickname_table, request_features
 from taxmatch.match.model import (
@@ -81,11 +82,24 @@ def predict_between(
 # Scores the workspace's ``req_features`` against the snapshot's ``master_records`` with
 # the saved model's settings: a context giving the name of a workspace table of the pairs
 # (``score.PAIR_COLUMNS``), dropped on exit.
-PairScorer = Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], AbstractContextManager[str]]
+# ``chunk``: the snapshot's lookup index, when the model's rules are the declared ones (an
+# engine with its own copy of the master file may score against that instead).
+PairScorer = Callable[
+    [duckdb.DuckDBPyConnection, dict[str, Any], ChunkReference | None],
+    AbstractContextManager[str],
+]
+
+
+def declared_rules(settings: dict[str, Any]) -> bool:
+    """Whether the saved model blocks on the declared rules (``model.BLOCKING``)."""
+    return rule_sql(settings) == rule_sql(settings_dict("link_only", 0.5))
 
 
 def candidate_records(
-    con: duckdb.DuckDBPyConnection, requests_table: str, settings: dict[str, Any]
+    con: duckdb.DuckDBPyConnection,
+    requests_table: str,
+    settings: dict[str, Any],
+    chunk: ChunkReference | None = None,
 ) -> str:
     """The table of the master records a blocking rule pairs with some row of
     ``requests_table`` (``master_cand``), or, when the saved model blocks on other rules
@@ -93,9 +107,17 @@ def candidate_records(
     only with records its rules reach, and the term frequencies come from the snapshot's
     tables, not from the records given, so the pairs and their scores are the same: only
     the records Splink reads (and joins to term frequencies) no longer grow with the
-    master file."""
-    if rule_sql(settings) != rule_sql(settings_dict("link_only", 0.5)):
+    master file. With the lookup index (``chunk``) they are found by its keys; without,
+    by one scan of the master per rule."""
+    if not declared_rules(settings):
         return "master_view"
+    if chunk is not None:
+        con.register("master_cand_rows", chunk.candidates(requests_table))
+        try:
+            con.execute("CREATE OR REPLACE TEMP TABLE master_cand AS FROM master_cand_rows")
+        finally:
+            con.unregister("master_cand_rows")
+        return "master_cand"
     reached = " UNION ".join(
         f"SELECT m.rowid AS id FROM ref.master_records m SEMI JOIN {requests_table} r ON "
         + " AND ".join(f"m.{b} = r.{a}" for a, b in zip(rule.left, rule.right, strict=True))
@@ -109,12 +131,16 @@ def candidate_records(
 
 
 @contextmanager
-def duckdb_pairs(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> Iterator[str]:
+def duckdb_pairs(
+    con: duckdb.DuckDBPyConnection,
+    settings: dict[str, Any],
+    chunk: ChunkReference | None = None,
+) -> Iterator[str]:
     """The DuckDB engine's ``PairScorer``: Splink on the workspace's own connection, on
     the chunk's candidate records (``candidate_records``)."""
     from splink import DuckDBAPI
 
-    master = candidate_records(con, "req_features", settings)
+    master = candidate_records(con, "req_features", settings, chunk)
     try:
         pred = predict_pairs(con, DuckDBAPI(connection=con), "req_features", master, settings)
         yield pred.physical_name
@@ -149,21 +175,28 @@ def match_probabilistic(
     """
     quiet_splink()
     attach(con, reference)
+    settings = load_settings(model)
+    chunk = None
     try:
+        if declared_rules(settings):
+            chunk = ChunkReference(con, reference, list(BLOCKING))
+        ref = SCHEMA if chunk is not None else "ref"
         con.execute("CREATE OR REPLACE TEMP VIEW master_view AS SELECT * FROM ref.master_records")
         for table in ("outcomes", "req_kept", "collapse_best"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
         nickname_table(con)  # once for the whole batch: the chunks and the judging read it
         (total,) = con.execute("SELECT count(*) FROM valid").fetchall()[0]
-        with judging(con, total) as judge:
+        with judging(con, total, ref=ref) as judge:
             for i, (lo, hi) in enumerate(_ranges(con, chunk_rows or MATCH_CHUNK_ROWS)):
                 con.execute(
                     f"""CREATE OR REPLACE TEMP VIEW valid_part AS
                         SELECT * FROM valid WHERE row_number >= {lo} AND row_number < {hi}"""
                 )
                 request_features(con, source="valid_part", nicknames=False)
-                with scorer(con, load_settings(model)) as pairs:
-                    rank_into(con, pairs, review_threshold, min_margin_log2)
+                with scorer(con, settings, chunk) as pairs:
+                    if chunk is not None:
+                        chunk.persons(f"SELECT split_part(unique_id_r, '|', 1) FROM {pairs}")
+                    rank_into(con, pairs, review_threshold, min_margin_log2, ref=ref)
                 # The request features of every chunk are kept (``taxmatch explain`` reads
                 # the features of any row).
                 con.execute(
@@ -171,6 +204,11 @@ def match_probabilistic(
                     if i
                     else "ALTER TABLE req_features RENAME TO req_kept"
                 )
+                if chunk is not None:
+                    chunk.evidence(
+                        "SELECT person_id FROM collapse_best "
+                        f"WHERE row_number >= {lo} AND row_number < {hi}"
+                    )
                 judge(lo, hi)
                 if on_chunk is not None:
                     on_chunk(hi - lo)
@@ -178,6 +216,8 @@ def match_probabilistic(
                     on_window(hi)
         con.execute("ALTER TABLE req_kept RENAME TO req_features")
     finally:
+        if chunk is not None:
+            chunk.close()
         con.execute("DETACH ref")
 
 

@@ -31,6 +31,7 @@ from typing import Any
 import duckdb
 
 from taxmatch.files.duck import sql_path
+from taxmatch.match.chunk_ref import ChunkReference
 from taxmatch.match.dialect import settings_in_dialect
 from taxmatch.match.probabilistic import TF_VIEWS, predict_between
 from taxmatch.match.score import PAIR_COLUMNS
@@ -94,7 +95,12 @@ class SparkPairs:
         return self._session
 
     @contextmanager
-    def __call__(self, con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> Iterator[str]:
+    def __call__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        settings: dict[str, Any],
+        _index: ChunkReference | None = None,  # Spark scores against its own copy
+    ) -> Iterator[str]:
         from splink.backends import spark
 
         spark_api: Any = spark.SparkAPI  # untyped in Splink

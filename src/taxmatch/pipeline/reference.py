@@ -1,7 +1,8 @@
 """Reference snapshots and their models: load once, prepare once, train once.
 
 ``load_reference_snapshot`` loads master files into a snapshot (store), resolves persons
-and prepares the matcher's features inside it (match), so that no batch redoes that work.
+and prepares the matcher's features inside it (match) and its lookup index beside it, so
+that no batch redoes that work.
 ``train_current_model`` trains the probabilistic model for the snapshot in force. Each
 records a ``config_changed`` ledger entry (actor, origin, ids and hashes) when what is in
 force changes.
@@ -15,8 +16,9 @@ from pathlib import Path
 
 from taxmatch.ledger.chain import PayloadValue
 from taxmatch.match.features import FEATURES_VERSION, prepare_snapshot
+from taxmatch.match.lookup_index import build_lookup_index
+from taxmatch.match.model import BLOCKING, ModelInfo, load_model_info, train_model
 from taxmatch.match.model import TRAIN_MEMORY_LIMIT as TRAIN_MEMORY_LIMIT
-from taxmatch.match.model import ModelInfo, load_model_info, train_model
 from taxmatch.match.report import match_weight_rows
 from taxmatch.reference.snapshot import LOAD_MEMORY_LIMIT as LOAD_MEMORY_LIMIT
 from taxmatch.reference.snapshot import ReferenceInfo, current_reference, load_reference
@@ -62,6 +64,8 @@ def load_reference_snapshot(
         prepare_version=FEATURES_VERSION,
         memory_limit=memory_limit,
     )
+    # The lookup index: a batch's chunks and single lookups read the snapshot through it.
+    build_lookup_index(info.path, list(BLOCKING))
     (audit or Audit()).record(
         store,
         "reference",

@@ -26,6 +26,7 @@ import duckdb
 import pytest
 
 from taxmatch.generate import generate_population, generate_requests
+from taxmatch.match.chunk_ref import ChunkReference
 from taxmatch.match.dialect import NotTheDeclaredModel, settings_in_dialect
 from taxmatch.match.model import ModelInfo, load_model_info, load_settings
 from taxmatch.match.probabilistic import PairScorer, duckdb_pairs, match_probabilistic
@@ -114,8 +115,10 @@ def _match(g: Generated, tmp: Path, scorer: PairScorer, chunk_rows: int | None) 
     pairs: dict[tuple[str, str], float] = {}
 
     @contextmanager
-    def recording(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> Iterator[str]:
-        with scorer(con, settings) as table:
+    def recording(
+        con: duckdb.DuckDBPyConnection, settings: dict[str, Any], index: ChunkReference | None
+    ) -> Iterator[str]:
+        with scorer(con, settings, index) as table:
             pairs.update(_pairs(con, table))
             yield table
 

@@ -1,0 +1,155 @@
+"""A batch chunk's slice of the snapshot, taken from the lookup index (``lookup_index``).
+
+Matching a chunk of requests reads the master records its blocking rules can pair them
+with, the persons it ranks, and the person tables' rows its best persons' evidence comes
+from. Joined in SQL against the whole snapshot, each of those is a scan of a whole table
+per chunk, a cost that grows with the master file, not with the batch. Taken from the
+index's sorted keys they are found by binary search: the chunk's own rows, whatever the
+size of the snapshot.
+
+What is taken is a superset of what the blocking and the gathering SQL select (a 64-bit
+hash collision only adds a row, which their exact joins then drop; the keys are those
+``lookup_index.people_of`` takes a single lookup's evidence by), so the pairs, the ranking
+and the evidence are those the whole snapshot gives. The slice lives in an in-memory
+schema of the workspace's connection (``SCHEMA``), which ``collapse`` reads as its ``ref``.
+Never logs a value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from taxmatch.match.levels import RuleKey
+from taxmatch.match.lookup_index import (
+    NUMBER_KEY,
+    PERSON_TABLES,
+    STREET_KEY,
+    Keyed,
+    Rows,
+    build_lookup_index,
+    key_sql,
+)
+
+SCHEMA = "chunk_ref"  # the attached in-memory database holding a chunk's slice
+
+
+class ChunkReference:
+    """The snapshot's lookup index, open for a batch's chunks (built once per snapshot,
+    beside it, when it is not there yet)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, snapshot: Path, keys: list[RuleKey]):
+        self.con = con
+        self.keys = keys
+        index = build_lookup_index(snapshot, keys)
+        self.master = Keyed(index, "master_records", [f"k{i}" for i in range(len(keys))])
+        self.tables = {t: Keyed(index, t, list(k)) for t, k in PERSON_TABLES.items()}
+        con.execute(f"ATTACH ':memory:' AS {SCHEMA}")
+        self._held: dict[str, pa.Table] = {}  # the rows each of its views shows
+
+    def close(self) -> None:
+        self.con.execute(f"DETACH {SCHEMA}")
+        for name in self._held:
+            self.con.unregister(f"chunk_ref_{name}")
+        self._held = {}
+        self.master.close()
+        for keyed in self.tables.values():
+            keyed.close()
+
+    def candidates(self, requests: str) -> pa.Table:
+        """The master records some blocking rule may pair with a row of ``requests`` (each
+        rule's key of each request, hashed by DuckDB as the index's were, the request's
+        value cast to the type of the master column it is compared with)."""
+        types = {
+            str(name): str(kind)
+            for name, kind, *_ in self.con.execute("DESCRIBE ref.master_records").fetchall()
+        }
+        wanted: dict[str, Rows] = {}
+        for i, rule in enumerate(self.keys):
+            cast = ", ".join(
+                f"CAST({a} AS {types[b]}) AS {b}"
+                for a, b in zip(rule.left, rule.right, strict=True)
+            )
+            wanted[f"k{i}"] = self._hashes(
+                f"SELECT DISTINCT {key_sql(rule.right, 'r')} FROM (SELECT {cast} FROM {requests}) r"
+            )
+        return self.master.take_rows(self.master.rows(wanted))
+
+    def persons(self, person_ids: str) -> None:
+        """``SCHEMA.persons``: the rows of the persons the query ``person_ids`` (of one
+        column, ``person_id``) names: the persons a chunk's pairs rank."""
+        self._take("persons", {"pk": self._person_keys(person_ids)})
+
+    def evidence(self, person_ids: str) -> None:
+        """``SCHEMA``'s person tables for the best persons the query ``person_ids`` names:
+        their persons, names and filings rows; and of ``person_addresses``, every row at a
+        building of their filings (their own addresses and their neighbours'), at one of
+        their filings' doors under any ZIP, and, for an address of theirs filed in one
+        year only, on its street or at its house number in its ZIP (where ``collapse``
+        looks for a variant of it)."""
+        pk = self._person_keys(person_ids)
+        self._take("persons", {"pk": pk})
+        self._take("person_names", {"pk": pk})
+        filings = self.tables["filings"]
+        rows = filings.rows({"pk": pk})
+        taken = filings.take_rows(rows)
+        self._store("filings", taken)
+        door = pc.fill_null(pc.not_equal(taken.column("house_number"), ""), False)
+        aligned = filings.aligned
+        own = self._take(
+            "person_addresses",
+            {"ak": aligned["ak"][rows], "dk": aligned["dk"][rows][np.asarray(door)]},
+        )
+        one_year = (
+            f"FROM {SCHEMA}.person_addresses SEMI JOIN {SCHEMA}.best USING (person_id) "
+            "WHERE n_years = 1 AND house_number <> ''"
+        )
+        addresses = self.tables["person_addresses"]
+        nearby = addresses.rows(
+            {
+                "sk": self._hashes(f"SELECT DISTINCT {STREET_KEY} {one_year}"),
+                "nk": self._hashes(f"SELECT DISTINCT {NUMBER_KEY} {one_year}"),
+            }
+        )
+        more = np.setdiff1d(nearby, own, assume_unique=True)
+        if len(more):
+            self._store("person_addresses", addresses.take_rows(more), append=True)
+
+    def _person_keys(self, person_ids: str) -> Rows:
+        """The index's person keys of the persons ``person_ids`` names, who are kept as
+        ``SCHEMA.best`` (for the queries that follow)."""
+        self.con.execute(
+            f"CREATE OR REPLACE TABLE {SCHEMA}.best AS SELECT DISTINCT person_id "
+            f"FROM ({person_ids}) p(person_id) WHERE person_id IS NOT NULL"
+        )
+        return self._hashes(f"SELECT hash(person_id) FROM {SCHEMA}.best")
+
+    def _take(self, name: str, wanted: dict[str, Rows]) -> Rows:
+        """``SCHEMA.name``: the rows of the index's table ``name`` any key of ``wanted``
+        reaches; their row numbers."""
+        keyed = self.tables[name]
+        rows = keyed.rows(wanted)
+        self._store(name, keyed.take_rows(rows))
+        return rows
+
+    def _hashes(self, sql: str) -> Rows:
+        """The non-null values of the one column ``sql`` selects, as unsigned 64-bit keys."""
+        (column,) = (
+            self.con.sql(f"SELECT * FROM ({sql}) h(v) WHERE v IS NOT NULL").fetchnumpy().values()
+        )
+        return np.asarray(column, dtype=np.uint64)
+
+    def _store(self, name: str, rows: pa.Table, *, append: bool = False) -> None:
+        """``SCHEMA.name``: a view of ``rows`` (registered with the connection, not copied
+        into it), or of them after the rows it held (``append``)."""
+        arrow = f"chunk_ref_{name}"
+        if append:
+            rows = pa.concat_tables([self._held[name], rows])
+        self._held[name] = rows
+        self.con.register(arrow, rows)
+        if not append:
+            self.con.execute(f"CREATE OR REPLACE VIEW {SCHEMA}.{name} AS SELECT * FROM {arrow}")

@@ -1,0 +1,178 @@
+"""A batch read through the lookup index decides as one read over the whole snapshot
+(``taxmatch.match.chunk_ref``), and the index's row search is an exact search.
+
+A generated population and its generated requests are run as a batch twice: as the
+batch runs (each chunk's candidates, ranked persons and evidence taken from the index)
+and with the index set aside (the blocking and the gathering SQL over the whole
+snapshot). The packages (without ``disclosure_id``, which hashes the batch id) and the
+decisions must be the same.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from taxmatch.files.duck import attach
+from taxmatch.generate import generate_population, generate_requests
+from taxmatch.match import chunk_ref, collapse, probabilistic
+from taxmatch.match.evidence import Request
+from taxmatch.match.lookup_index import Keyed
+from taxmatch.match.model import BLOCKING
+from taxmatch.pipeline.batch import BatchRequest, run_batch
+from taxmatch.pipeline.reference import load_reference_snapshot, train_current_model
+from taxmatch.reference.snapshot import current_reference
+from taxmatch.store.state import StateStore
+
+AS_OF = date(2026, 11, 30)
+FILES = ("disclosed", "rejected", "unmatched", "pending")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("chunk-ref")
+    generate_population(people=2500, years=(2019, 2025), seed=5, out=root / "pop")
+    generate_requests(population=root / "pop", rows=600, seed=6, out=root / "req", as_of=AS_OF)
+    store = root / "store"
+    load_reference_snapshot(store, [root / "pop" / "master.parquet"])
+    train_current_model(store)
+    return store, root / "req"
+
+
+def _run(store: Path, req: Path, tmp: Path, letter: str) -> tuple[dict[str, list[str]], list[str]]:
+    envelope = json.loads((req / "envelope.json").read_text(encoding="utf-8"))
+    path = tmp / f"envelope-{letter}.json"
+    path.write_text(json.dumps({**envelope, "request_letter_id": letter}), encoding="utf-8")
+    url = f"sqlite+pysqlite:///{tmp / f'state-{letter}.sqlite3'}"
+    result = run_batch(
+        BatchRequest(
+            store=store,
+            requests=req / "requests.csv",
+            envelope=path,
+            out=tmp / f"out-{letter}",
+            as_of=AS_OF,
+            database_url=url,
+            workers=1,
+        )
+    )
+    package: dict[str, list[str]] = {}
+    for name in FILES:
+        with (result.package / f"{name}.csv").open(newline="", encoding="utf-8") as fh:
+            package[name] = [
+                repr({k: v for k, v in row.items() if k != "disclosure_id"})
+                for row in csv.DictReader(fh)
+            ]
+    with StateStore(url) as state:
+        outcomes = [f"{d.row_number}:{d.outcome}" for d in state.iter_decisions(result.batch_id)]
+    return package, outcomes
+
+
+def test_a_batch_read_through_the_index_decides_as_over_the_whole_snapshot(
+    generated: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, req = generated
+    taken: list[int] = []
+    evidence = chunk_ref.ChunkReference.evidence
+
+    def counted(self: chunk_ref.ChunkReference, person_ids: str) -> None:
+        taken.append(1)
+        evidence(self, person_ids)
+
+    monkeypatch.setattr(chunk_ref.ChunkReference, "evidence", counted)
+    indexed = _run(store, req, tmp_path, "indexed")
+    assert taken  # the batch did read through the index
+    monkeypatch.setattr(probabilistic, "declared_rules", lambda _settings: False)
+    whole = _run(store, req, tmp_path, "whole")
+    assert indexed == whole
+    # The sample can fail meaningfully: it discloses, holds and finds no one.
+    outcomes = Counter(o.split(":")[1] for o in indexed[1])
+    assert {"DISCLOSED", "NO_MATCH"} <= set(outcomes)
+    assert len(indexed[0]["disclosed"]) > 50
+
+
+def _evidence(con: duckdb.DuckDBPyConnection, ref: str) -> list[str]:
+    """``collapse_in`` gathered from ``ref``, each row's lists in a fixed order (the SQL
+    does not order them)."""
+    collapse._gather(con, ref)
+    rows = con.sql("SELECT * FROM collapse_in ORDER BY row_number").to_arrow_table().to_pylist()
+    return [
+        repr({k: sorted(map(repr, v)) if isinstance(v, list) else v for k, v in r.items()})
+        for r in rows
+    ]
+
+
+def test_persons_evidence_from_the_index_is_the_whole_snapshots(
+    generated: tuple[Path, Path],
+) -> None:
+    """A quarter of the snapshot's persons taken as requests' best persons: what
+    ``collapse`` gathers from the chunk's slice equals what it gathers from the whole
+    snapshot, and the sample holds every kind of evidence (so the comparison can fail)."""
+    store, _ = generated
+    snapshot = current_reference(store).path
+    fields = ", ".join(f"NULL::VARCHAR AS {c}" for c in Request._fields[:-3] if c != "suffix")
+    with duckdb.connect() as con:
+        attach(con, snapshot)
+        con.execute(
+            f"""CREATE TEMP TABLE collapse_best AS
+                SELECT row_number() OVER (ORDER BY person_id) AS row_number, person_id,
+                       0.99 AS p, 1 AS strong, 10.0 AS margin
+                FROM ref.persons WHERE hash(person_id) % 4 = 0;
+                CREATE TEMP TABLE collapse_part AS
+                SELECT row_number, {fields}, NULL::VARCHAR AS suffix,
+                       NULL::DATE AS date_of_birth, range(2015, 2026) AS tax_periods,
+                       NULL::VARCHAR AS unit FROM collapse_best;
+                CREATE TEMP TABLE nick (first_name VARCHAR, nicknames VARCHAR[])"""
+        )
+        whole = _evidence(con, "ref")
+        chunk = chunk_ref.ChunkReference(con, snapshot, list(BLOCKING))
+        try:
+            chunk.evidence("SELECT person_id FROM collapse_best")
+            indexed = _evidence(con, chunk_ref.SCHEMA)
+        finally:
+            chunk.close()
+        kinds = ("neighbours", "co_filed", "units", "elsewhere", "variants")
+        held = con.execute(
+            f"SELECT {', '.join(f'count({k})' for k in kinds)} FROM collapse_in"
+        ).fetchone()
+    assert held is not None
+    assert all(held), dict(zip(kinds, held, strict=True))
+    assert indexed == whole
+
+
+def _keyed(tmp: Path, keys: list[int]) -> Keyed:
+    """A one-key table of the lookup index's layout: row ``i`` has key ``keys[i]``."""
+    table = pa.table({"i": list(range(len(keys)))})
+    with pa.ipc.new_file(str(tmp / "t.arrow"), table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=7):  # several batches
+            writer.write_batch(batch)
+    values = np.asarray(keys, dtype=np.uint64)
+    order = np.argsort(values, kind="stable")
+    np.save(tmp / "t.k.npy", np.stack([values, np.arange(len(keys), dtype=np.uint64)])[:, order])
+    return Keyed(tmp, "t", ["k"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    keys=st.lists(st.integers(0, 20), min_size=1, max_size=60),
+    wanted=st.lists(st.integers(0, 25), max_size=30),
+)
+def test_rows_are_every_row_of_a_wanted_key_once_in_order(
+    tmp_path_factory: pytest.TempPathFactory, keys: list[int], wanted: list[int]
+) -> None:
+    keyed = _keyed(tmp_path_factory.mktemp("keyed"), keys)
+    try:
+        rows = keyed.rows({"k": wanted})
+        assert rows.tolist() == [i for i, k in enumerate(keys) if k in set(wanted)]
+        assert keyed.take_rows(rows).column("i").to_pylist() == rows.tolist()
+    finally:
+        keyed.close()
