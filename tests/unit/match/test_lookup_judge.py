@@ -1188,3 +1188,38 @@ def test_a_door_the_household_files_written_otherwise_goes_to_review(
     assert not row["address_usable"], "row 1: the household's door written otherwise disclosed"
     (row,) = _compare(con, _household(False), 0.9, 3.0)
     assert row["address_usable"], "row 1: a stranger at a nearby door held the address back"
+
+
+@pytest.mark.parametrize(
+    ("request_at", "conflict", "candidates"),
+    [
+        pytest.param(_where("12", "MAIN ST"), False, 1, id="corroborated: the name decides"),
+        pytest.param(_where("40", "OAK AVE"), False, 2, id="not corroborated: both stand"),
+        pytest.param(_where("12", "MAIN ST"), True, 2, id="a date of birth conflicts"),
+    ],
+)
+def test_the_first_name_sets_a_rival_aside_only_for_a_person_the_request_identifies(
+    con: duckdb.DuckDBPyConnection, request_at: Row, conflict: bool, candidates: int
+) -> None:
+    # JOHN files under JOHN; a housemate who files under JON once filed as JOHN and
+    # scores 2 bits behind. The request names JOHN: the housemate is no rival, unless
+    # the requester's address does not corroborate JOHN (or his date of birth conflicts),
+    # when the name settles nothing and the two stand as they scored (AMBIGUOUS, as
+    # without the name), not a NO_MATCH.
+    home = _where("12", "MAIN ST")
+    world = _one_person([_filing("P1", 2023, home)], [_history_row("P1", home, 1, 2, 2023)], [2023])
+    world.persons.append({**_person("P2"), "first_name": "JON", "tin": "123456780"})
+    world.person_names.append({"person_id": "P2", "first_name": "JOHN", "last_key": "SMITH"})
+    world.filings.append(_filing("P2", 2023, home))
+    world.person_addresses.append(_history_row("P2", home, 1, 2, 2023))
+    world.pred = [
+        {"unique_id_l": "1", "unique_id_r": f"{pid}|0", "match_weight": w, "match_probability": 1.0}
+        for pid, w in (("P1", 12.0), ("P2", 10.0))
+    ]
+    world.valid = [_valid(1, [2023], request_at)]
+    if conflict:
+        world.valid[0]["date_of_birth"] = dt.date(1990, 1, 1)
+    (row,) = _compare(con, world, 0.9, 3.0)
+    assert row["candidates"] == candidates, "row 1: candidates"
+    assert row["margin_log2"] == (float("inf") if candidates == 1 else 2.0), "row 1: margin"
+    assert row["address_corroborated"] is (request_at == home), "row 1: address_corroborated"
