@@ -292,7 +292,8 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
           SELECT row_number, list([house_number, street, zip5]) AS units FROM units GROUP BY 1
         )
         SELECT v.row_number, v.first_name, v.last_name, v.house_number, v.street, v.zip5,
-               v.po_box, v.suffix, v.date_of_birth, v.tax_periods, v.unit, k.nicknames,
+               v.po_box, v.suffix, v.date_of_birth, v.tax_periods, v.unit, v.city, v.state,
+               k.nicknames,
                b.person_id, b.p, b.strong, b.margin, b.strong_all, b.margin_all,
                p.person_id IS NOT NULL AS has_person, p.tin, p.deceased,
                p.suffix AS p_suffix, p.date_of_birth AS p_dob,

@@ -20,6 +20,8 @@ class Request(NamedTuple):
     date_of_birth: dt.date | None
     tax_periods: tuple[int, ...]
     unit: str | None = None
+    city: str | None = None
+    state: str | None = None
 
     @property
     def last_key(self) -> str | None:

@@ -58,7 +58,7 @@ def judge_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
             *(column(c).to_pylist() for c in Request._fields[:7]),
             map(_date, column("date_of_birth").to_pylist()),
             (tuple(t or ()) for t in column("tax_periods").to_pylist()),
-            column("unit").to_pylist(),
+            *(column(c).to_pylist() for c in Request._fields[9:]),
             strict=True,
         ),
     )
