@@ -37,6 +37,8 @@ _BEST_SCHEMA = pa.schema(
         ("p", pa.float64()),
         ("strong", pa.int64()),
         ("margin", pa.float64()),
+        ("strong_all", pa.int64()),
+        ("margin_all", pa.float64()),
     ]
 )
 # The valid row's columns the rules read.
@@ -290,8 +292,9 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
           SELECT row_number, list([house_number, street, zip5]) AS units FROM units GROUP BY 1
         )
         SELECT v.row_number, v.first_name, v.last_name, v.house_number, v.street, v.zip5,
-               v.po_box, v.suffix, v.date_of_birth, v.tax_periods, v.unit, k.nicknames,
-               b.person_id, b.p, b.strong, b.margin,
+               v.po_box, v.suffix, v.date_of_birth, v.tax_periods, v.unit, v.city, v.state,
+               k.nicknames,
+               b.person_id, b.p, b.strong, b.margin, b.strong_all, b.margin_all,
                p.person_id IS NOT NULL AS has_person, p.tin, p.deceased,
                p.suffix AS p_suffix, p.date_of_birth AS p_dob,
                names.names, addresses.addresses, filed.filings, neighbours_l.neighbours,

@@ -20,6 +20,8 @@ class Request(NamedTuple):
     date_of_birth: dt.date | None
     tax_periods: tuple[int, ...]
     unit: str | None = None
+    city: str | None = None
+    state: str | None = None
 
     @property
     def last_key(self) -> str | None:
@@ -111,6 +113,10 @@ class Best(NamedTuple):
     probability: float
     candidates: int  # persons at or above the review threshold within the margin
     margin: float  # bits over the runner-up person (huge when there is none)
+    # The same two where the request's first name sets no rival aside (``rules.rivals``):
+    # what stands when the person it names is not the one the request identifies.
+    candidates_all: int
+    margin_all: float
 
 
 class Evidence(NamedTuple):

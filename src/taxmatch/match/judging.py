@@ -58,14 +58,17 @@ def judge_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
             *(column(c).to_pylist() for c in Request._fields[:7]),
             map(_date, column("date_of_birth").to_pylist()),
             (tuple(t or ()) for t in column("tax_periods").to_pylist()),
-            column("unit").to_pylist(),
+            *(column(c).to_pylist() for c in Request._fields[9:]),
             strict=True,
         ),
     )
-    scalars = ("row_number", "person_id", "p", "strong", "margin", "has_person")
+    ranked = ("p", "strong", "margin", "strong_all", "margin_all")  # ``Best``'s, in order
     with collector_paused():
         rows = zip(
-            *(column(c).to_pylist() for c in scalars),
+            column("row_number").to_pylist(),
+            column("person_id").to_pylist(),
+            zip(*(column(c).to_pylist() for c in ranked), strict=True),
+            column("has_person").to_pylist(),
             requests,
             column("nicknames").to_pylist(),
             *(column(c).to_pylist() for c in ("tin", "deceased", "p_suffix", "p_dob")),
@@ -80,12 +83,12 @@ def judge_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
             strict=True,
         )
         judged = []
-        for rn, person_id, p, strong, margin, has_person, request, nicknames, *rest in rows:
+        for rn, person_id, scores, has_person, request, nicknames, *rest in rows:
             if person_id is None:
                 judged.append(judge(rn, request, None, None, ()))
                 continue
             evidence = _evidence(person_id, *rest) if has_person else None
-            best = Best(person_id, p, strong, margin)
+            best = Best(person_id, *scores)
             judged.append(judge(rn, request, best, evidence, nicknames or ()))
     return record_batch(judged, OUTCOME_SCHEMA)
 

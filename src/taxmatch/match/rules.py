@@ -22,6 +22,7 @@ from taxmatch.match.evidence import (
 from taxmatch.match.mend import place, text_order
 from taxmatch.match.similarity import jaro_winkler, one_typo, same, zip_typo
 from taxmatch.match.thresholds import DOB_WINDOW_DAYS, NO_RIVAL_BITS, NO_RIVAL_WEIGHT, STREET_JW
+from taxmatch.match.variant import in_town
 
 
 def rank_persons(
@@ -37,7 +38,10 @@ def rank_persons(
     not name (``names_person``) when it names the best person: a housemate who filed
     under that name now and then, or whose own name is its nickname, initial or near
     spelling, is not the one asked about (``rivals``). So the person the request's first
-    name names stands first when it rivals a best-scoring person it does not name."""
+    name names stands first when it rivals a best-scoring person it does not name.
+    ``candidates_all`` and ``margin_all`` are the rivals as they stand without the first
+    name: what counts when the named person is not the one the request identifies
+    (``judge``)."""
     people: dict[str, tuple[float, float, str | None]] = {}
     for person_id, w, p, own in pairs:
         seen = people.get(person_id)
@@ -45,6 +49,7 @@ def rank_persons(
     if not people:
         return None
     ranked = sorted(people.items(), key=lambda item: (-item[1][0], item[0]))
+    plain = _standing([v for _, v in ranked], review_threshold, margin)
     named = next((i for i, (_, v) in enumerate(ranked) if names_person(first_name, v[2])), 0)
     top_w, top_p, top_own = ranked[0][1]
     w, p, _ = ranked[named][1]
@@ -52,13 +57,24 @@ def rank_persons(
     # evidence against them, so they keep their place.
     if top_own and min(top_p, p) >= review_threshold and w >= top_w - margin:
         ranked.insert(0, ranked.pop(named))  # the named rival of an unnamed best
-    best_id, (best_w, best_p, best_own) = ranked[0]
-    others = rivals(first_name, best_own, [(w, p, own) for _, (w, p, own) in ranked[1:]])
+    best_id, best = ranked[0]
+    others = rivals(first_name, best[2], [v for _, v in ranked[1:]])
+    strong, runner_up = _standing([best, *others], review_threshold, margin)
+    return Best(best_id, best[1], strong, runner_up, *plain)
+
+
+def _standing(
+    ranked: Sequence[tuple[float, float, str | None]], review_threshold: float, margin: float
+) -> tuple[int, float]:
+    """How alone the first of ``ranked`` (weight, probability, own first name) stands
+    against the rest: the persons at or above ``review_threshold`` within ``margin``
+    bits of it (itself included), and its bits over the next."""
+    best_w, best_p, _ = ranked[0]
     strong = (best_p >= review_threshold) + sum(
-        1 for w, p, _ in others if p >= review_threshold and w >= best_w - margin
+        1 for w, p, _ in ranked[1:] if p >= review_threshold and w >= best_w - margin
     )
-    runner = others[0][0] if others else NO_RIVAL_WEIGHT
-    return Best(best_id, best_p, strong, best_w - runner)
+    runner = ranked[1][0] if len(ranked) > 1 else NO_RIVAL_WEIGHT
+    return strong, best_w - runner
 
 
 def names_person(first_name: str | None, own: str | None) -> bool:
@@ -102,14 +118,16 @@ def address_corroborated(request: Request, addresses: Iterable[Address]) -> bool
     on the same street (or a street at least ``STREET_JW``), one mistyped house-number
     character or two swapped neighbours (``one_typo``) on exactly the same street, or the
     same PO box, in the same ZIP; or exactly the same house number and street in a ZIP a
-    typo away (``zip_typo``)."""
+    typo away (``zip_typo``), or in the same town (``variant.in_town``: the same state and
+    city, or the city mistyped) under another ZIP or none on file: one door, as the ZIP
+    mending holds the custodian's own record to it (``mend``)."""
     house, street, zip5, box = request.house_number, request.street, request.zip5, request.po_box
     for a in addresses:
         if (
             house
-            and zip_typo(a.zip5, zip5)
             and same(a.house_number, house)
             and same(a.street, street)
+            and (zip_typo(a.zip5, zip5) or in_town(request.city, request.state, a))
         ):
             return True
         if zip5 is None or a.zip5 != zip5:
@@ -208,7 +226,10 @@ def judge(
     nicknames: Sequence[str],
 ) -> Outcome:
     """The decision summary of one request: the best person (``rank_persons``), the
-    checks on it and the address its latest filing in the requested periods gives."""
+    checks on it and the address its latest filing in the requested periods gives. The
+    request's first name sets rivals aside only for a person the request identifies: where
+    the requester's address does not corroborate the best person, or an identifier
+    conflicts, every rival stands (``Best.candidates_all``), as it would without the name."""
     if best is None or evidence is None:
         return Outcome(row_number)
     person = evidence.person
@@ -220,16 +241,21 @@ def judge(
             request, found, evidence.addresses
         )
         usable = not missing if found.usable is None else found.usable and not missing
+    corroborated = address_corroborated(request, evidence.addresses)
+    conflict = identifier_conflict(request, person)
+    candidates, margin = best.candidates, best.margin
+    if not corroborated or conflict:
+        candidates, margin = best.candidates_all, best.margin_all
     return Outcome(
         row_number=row_number,
-        candidates=best.candidates,
+        candidates=candidates,
         score=best.probability,
-        margin_log2=float("inf") if best.margin > NO_RIVAL_BITS else best.margin,
+        margin_log2=float("inf") if margin > NO_RIVAL_BITS else margin,
         first_name_agrees=first_name_agrees(request, evidence.names, nicknames),
-        address_corroborated=address_corroborated(request, evidence.addresses),
+        address_corroborated=corroborated,
         filing_year=None if found is None else found.tax_year,
         ineligible=bool(person.deceased),
-        identifier_conflict=identifier_conflict(request, person),
+        identifier_conflict=conflict,
         suffix_unconfirmed=suffix_unconfirmed(request, person),
         address_usable=usable,
         person_tin=person.tin,

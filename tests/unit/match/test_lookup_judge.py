@@ -59,7 +59,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "valid": pa.schema([("row_number", _L), ("first_name", _S), ("last_name", _S),
                         ("tax_periods", pa.list_(_I)), ("house_number", _S), ("street", _S),
                         ("zip5", _S), ("po_box", _S), ("suffix", _S), ("date_of_birth", _D),
-                        ("unit", _S)]),
+                        ("unit", _S), ("city", _S), ("state", _S)]),
     "nick": pa.schema([("first_name", _S), ("nicknames", pa.list_(_S))]),
     "pred": pa.schema([("unique_id_l", _S), ("unique_id_r", _S), ("match_weight", pa.float64()),
                        ("match_probability", pa.float64())]),
@@ -419,6 +419,8 @@ def _request(draw: st.DrawFn, row_number: int, pool: list[Row]) -> Row:
         "suffix": draw(_nullable(SUFFIXES)),
         "date_of_birth": draw(st.sampled_from(DOBS)),
         "unit": where["unit"],
+        "city": where["city"],
+        "state": where["state"],
     }
 
 
@@ -447,7 +449,7 @@ def _where(
     unit: str = "",
     *,
     po_box: str = "",
-    zip5: str = "12345",
+    zip5: str | None = "12345",
     city: str = "SPRINGFIELD",
 ) -> Row:
     line1 = f"{house} {street}".strip() or po_box
@@ -502,6 +504,8 @@ def _valid(row_number: int, periods: list[int], where: Row) -> Row:
         "suffix": "",
         "date_of_birth": dt.date(1980, 3, 4),
         "unit": where["unit"],
+        "city": where["city"],
+        "state": where["state"],
     }
 
 
@@ -802,7 +806,16 @@ def test_a_zip_is_never_mended_from_another_persons_filings(
     [
         pytest.param(_where("12", "MAIN ST", zip5="12346"), True, id="a ZIP typo"),
         pytest.param(_where("12", "MAIN ST", zip5="12399"), True, id="two ZIP digits"),
-        pytest.param(_where("12", "MAIN ST", zip5="12999"), False, id="three ZIP digits"),
+        pytest.param(_where("12", "MAIN ST", zip5="12999"), True, id="three digits, one town"),
+        pytest.param(
+            _where("12", "MAIN ST", zip5="12999", city="SPRINGFELD"), True, id="town mistyped"
+        ),
+        pytest.param(
+            _where("12", "MAIN ST", zip5="12999", city="DECATUR"), False, id="another town"
+        ),
+        pytest.param(_where("12", "MAIN ST", zip5="12999", city=""), False, id="no town"),
+        pytest.param(_where("13", "MAIN ST", zip5="12999"), False, id="one town, a house typo"),
+        pytest.param(_where("12", "MAIN SR", zip5="12999"), False, id="one town, a street typo"),
         pytest.param(_where("21", "MAIN ST"), True, id="house digits swapped"),
         pytest.param(_where("21", "MAIN SR"), False, id="house digits swapped, another street"),
         pytest.param(_where("1", "MAIN ST"), True, id="a house digit dropped"),
@@ -811,12 +824,37 @@ def test_a_zip_is_never_mended_from_another_persons_filings(
         pytest.param(_where("12", "MAIN SR", zip5="12346"), False, id="and a street typo"),
     ],
 )
-def test_a_requesters_zip_typo_corroborates_only_the_same_house_and_street(
+def test_a_requesters_other_zip_corroborates_only_the_same_house_and_street(
     con: duckdb.DuckDBPyConnection, request_at: Row, corroborated: bool
 ) -> None:
+    # In a ZIP a typo away, or in any other ZIP of the same town: the same door.
     home = _where("12", "MAIN ST")
     world = _one_person([_filing("P1", 2023, home)], [_history_row("P1", home, 1, 1, 2023)], [2023])
     world.valid = [_valid(1, [2023], request_at)]
+    (row,) = _compare(con, world, 0.9, 3.0)
+    assert row["address_corroborated"] is corroborated, "row 1: address_corroborated"
+
+
+@pytest.mark.parametrize(
+    ("filed", "corroborated"),
+    [
+        pytest.param(_where("12", "MAIN ST", zip5=""), True, id="no ZIP on file, one town"),
+        pytest.param(_where("12", "MAIN ST", zip5=None), True, id="NULL ZIP on file"),
+        pytest.param(_where("12", "MAIN ST", zip5="", city=""), False, id="no ZIP nor town"),
+        pytest.param(
+            _where("12", "MAIN ST", zip5="", city="DECATUR"), False, id="no ZIP, another town"
+        ),
+        pytest.param(_where("", "MAIN ST", zip5=""), False, id="no house number on file"),
+    ],
+)
+def test_a_door_filed_without_a_zip_corroborates_in_its_town(
+    con: duckdb.DuckDBPyConnection, filed: Row, corroborated: bool
+) -> None:
+    # The master's ZIP was refused: the door is still the filer's (docs/matching.md).
+    world = _one_person(
+        [_filing("P1", 2023, filed)], [_history_row("P1", filed, 1, 1, 2023)], [2023]
+    )
+    world.valid = [_valid(1, [2023], _where("12", "MAIN ST"))]
     (row,) = _compare(con, world, 0.9, 3.0)
     assert row["address_corroborated"] is corroborated, "row 1: address_corroborated"
 
@@ -1188,3 +1226,38 @@ def test_a_door_the_household_files_written_otherwise_goes_to_review(
     assert not row["address_usable"], "row 1: the household's door written otherwise disclosed"
     (row,) = _compare(con, _household(False), 0.9, 3.0)
     assert row["address_usable"], "row 1: a stranger at a nearby door held the address back"
+
+
+@pytest.mark.parametrize(
+    ("request_at", "conflict", "candidates"),
+    [
+        pytest.param(_where("12", "MAIN ST"), False, 1, id="corroborated: the name decides"),
+        pytest.param(_where("40", "OAK AVE"), False, 2, id="not corroborated: both stand"),
+        pytest.param(_where("12", "MAIN ST"), True, 2, id="a date of birth conflicts"),
+    ],
+)
+def test_the_first_name_sets_a_rival_aside_only_for_a_person_the_request_identifies(
+    con: duckdb.DuckDBPyConnection, request_at: Row, conflict: bool, candidates: int
+) -> None:
+    # JOHN files under JOHN; a housemate who files under JON once filed as JOHN and
+    # scores 2 bits behind. The request names JOHN: the housemate is no rival, unless
+    # the requester's address does not corroborate JOHN (or his date of birth conflicts),
+    # when the name settles nothing and the two stand as they scored (AMBIGUOUS, as
+    # without the name), not a NO_MATCH.
+    home = _where("12", "MAIN ST")
+    world = _one_person([_filing("P1", 2023, home)], [_history_row("P1", home, 1, 2, 2023)], [2023])
+    world.persons.append({**_person("P2"), "first_name": "JON", "tin": "123456780"})
+    world.person_names.append({"person_id": "P2", "first_name": "JOHN", "last_key": "SMITH"})
+    world.filings.append(_filing("P2", 2023, home))
+    world.person_addresses.append(_history_row("P2", home, 1, 2, 2023))
+    world.pred = [
+        {"unique_id_l": "1", "unique_id_r": f"{pid}|0", "match_weight": w, "match_probability": 1.0}
+        for pid, w in (("P1", 12.0), ("P2", 10.0))
+    ]
+    world.valid = [_valid(1, [2023], request_at)]
+    if conflict:
+        world.valid[0]["date_of_birth"] = dt.date(1990, 1, 1)
+    (row,) = _compare(con, world, 0.9, 3.0)
+    assert row["candidates"] == candidates, "row 1: candidates"
+    assert row["margin_log2"] == (float("inf") if candidates == 1 else 2.0), "row 1: margin"
+    assert row["address_corroborated"] is (request_at == home), "row 1: address_corroborated"

@@ -22,6 +22,9 @@ def test_a_housemate_named_only_through_a_filed_variant_is_no_rival() -> None:
     assert best is not None
     assert (best.person_id, best.candidates) == ("P1", 1)
     assert best.margin > NO_RIVAL_BITS
+    # Without the name the housemate stands (``judge`` counts it where the request's
+    # address does not corroborate the person it names).
+    assert (best.candidates_all, best.margin_all) == (2, 3.5)
 
 
 def test_the_margin_is_over_the_next_person_the_request_names() -> None:
@@ -113,7 +116,8 @@ def test_the_name_only_ever_removes_rivals(
     """Against ranking without names: the same answer unless the request names the
     person put first; another person only where the plain best had a strong rival, and
     then one the request names; the same person, never more candidates nor a narrower
-    margin."""
+    margin. What stands without the name (``candidates_all``, ``margin_all``) is always
+    the plain ranking's."""
     pairs = [(pid, w, p, own.get(pid)) for pid, w, p in scored]
     plain = rank_persons([(pid, w, p, None) for pid, w, p in scored], REVIEW, MARGIN, None)
     got = rank_persons(pairs, REVIEW, MARGIN, first)
@@ -121,6 +125,8 @@ def test_the_name_only_ever_removes_rivals(
         assert got is None
         return
     assert got is not None
+    assert (plain.candidates_all, plain.margin_all) == (plain.candidates, plain.margin)
+    assert (got.candidates_all, got.margin_all) == (plain.candidates, plain.margin)
     if not first or own.get(got.person_id) != first:
         assert got == plain
         return

@@ -1,5 +1,6 @@
 """``rules.latest_filing``: the latest filing in the requested periods, every column
-breaking ties, so the choice never depends on the order the filings come in."""
+breaking ties, so the choice never depends on the order the filings come in; and
+``rules.address_corroborated`` where the requester's ZIP is not the filed one."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taxmatch.match.evidence import Filing
+from taxmatch.match.evidence import Address, Filing, Request
 from taxmatch.match.mend import text_order
-from taxmatch.match.rules import latest_filing
+from taxmatch.match.rules import address_corroborated, latest_filing
+from taxmatch.match.similarity import zip_typo
+from taxmatch.match.variant import in_town
 
 _TEXT = st.none() | st.sampled_from(["", "1", "2", "A"])
 _FILINGS = st.lists(
@@ -52,3 +55,70 @@ def test_the_order_of_the_filings_does_not_choose(
     shuffled = list(filings)
     rnd.shuffle(shuffled)
     assert latest_filing(filings, periods) == latest_filing(shuffled, periods)
+
+
+# --- address_corroborated: the requester's door in another ZIP ---------------------------
+
+_HOUSES = st.sampled_from(["", "12", "13", "21", "112"])
+_STREETS = st.sampled_from(["", "MAIN ST", "MAIN SR", "OAK AVE"])
+_ZIPS = st.none() | st.sampled_from(["", "12345", "12346", "12399", "12999", "98765"])
+_CITIES = st.none() | st.sampled_from(["", "SPRINGFIELD", "SPRINGFELD", "DECATUR"])
+_STATES = st.none() | st.sampled_from(["", "IL", "IN"])
+
+
+@st.composite
+def _filed(draw: st.DrawFn) -> Address:
+    house, street = draw(_HOUSES), draw(_STREETS)
+    return Address(
+        house_number=house,
+        street=street,
+        unit="",
+        po_box=None,
+        zip5=draw(_ZIPS),
+        city=draw(_CITIES),
+        state=draw(_STATES),
+        line1=f"{house} {street}".strip(),
+        n_years=1,
+        support=1,
+        n_filings=1,
+        last_year=2024,
+    )
+
+
+@st.composite
+def _asked(draw: st.DrawFn) -> Request:
+    return Request(
+        first_name="JOHN",
+        last_name="SMITH",
+        house_number=draw(_HOUSES),
+        street=draw(_STREETS),
+        zip5=draw(_ZIPS),
+        po_box=None,
+        suffix="",
+        date_of_birth=None,
+        tax_periods=(2024,),
+        unit="",
+        city=draw(_CITIES),
+        state=draw(_STATES),
+    )
+
+
+@given(_asked(), st.lists(_filed(), max_size=4))
+def test_a_requesters_door_corroborates_in_any_zip_of_its_town_and_nowhere_else(
+    request: Request, filed: list[Address]
+) -> None:
+    """One address at a time; and where the ZIPs are neither equal nor a typo apart, only
+    exactly the same house number and street in the same town corroborate — whatever the
+    ZIP on file, also none."""
+    got = address_corroborated(request, filed)
+    assert got == any(address_corroborated(request, [a]) for a in filed)
+    for a in filed:
+        same_zip = request.zip5 is not None and a.zip5 == request.zip5
+        if same_zip or zip_typo(a.zip5, request.zip5):
+            continue
+        door = bool(request.house_number) and (a.house_number, a.street) == (
+            request.house_number,
+            request.street,
+        )
+        town = in_town(request.city, request.state, a)
+        assert address_corroborated(request, [a]) == (door and town and a.street is not None)
