@@ -46,34 +46,50 @@ class ChunkReference:
         self.con = con
         self.keys = keys
         index = build_lookup_index(snapshot, keys)
-        self.master = Keyed(index, "master_records", [f"k{i}" for i in range(len(keys))])
-        self.tables = {t: Keyed(index, t, list(k)) for t, k in PERSON_TABLES.items()}
-        con.execute(f"ATTACH ':memory:' AS {SCHEMA}")
         self._held: dict[str, pa.Table] = {}  # the rows each of its views shows
+        self.tables: dict[str, Keyed] = {}
+        self.master = Keyed(index, "master_records", [f"k{i}" for i in range(len(keys))])
+        try:
+            self.tables = {t: Keyed(index, t, list(k)) for t, k in PERSON_TABLES.items()}
+            con.execute(f"ATTACH ':memory:' AS {SCHEMA}")
+        except BaseException:
+            self._close_files()
+            raise
 
     def close(self) -> None:
-        self.con.execute(f"DETACH {SCHEMA}")
-        for name in self._held:
-            self.con.unregister(f"chunk_ref_{name}")
-        self._held = {}
+        """Detach the slice and close the index's files (these whatever the connection
+        does: an interrupted matcher's connection may refuse the detach)."""
+        try:
+            self.con.execute(f"DETACH {SCHEMA}")
+        finally:
+            try:
+                for name in self._held:
+                    self.con.unregister(f"chunk_ref_{name}")
+            finally:
+                self._held = {}
+                self._close_files()
+
+    def _close_files(self) -> None:
         self.master.close()
         for keyed in self.tables.values():
             keyed.close()
 
-    def candidates(self, requests: str) -> pa.Table:
+    def candidates(self, requests: str) -> pa.Table | None:
         """The master records some blocking rule may pair with a row of ``requests`` (each
-        rule's key of each request, hashed by DuckDB as the index's were, the request's
-        value cast to the type of the master column it is compared with)."""
+        rule's key of each request, hashed by DuckDB as the index's were); None when a key
+        column of ``requests`` is not of the master column's type (its values would hash
+        otherwise: the caller then finds the candidates by SQL)."""
         types = {
             str(name): str(kind)
             for name, kind, *_ in self.con.execute("DESCRIBE ref.master_records").fetchall()
         }
+        asked = {str(r[0]): str(r[1]) for r in self.con.execute(f"DESCRIBE {requests}").fetchall()}
+        pairs = [(a, b) for k in self.keys for a, b in zip(k.left, k.right, strict=True)]
+        if any(asked.get(a) != types.get(b) for a, b in pairs):
+            return None
         wanted: dict[str, Rows] = {}
         for i, rule in enumerate(self.keys):
-            cast = ", ".join(
-                f"CAST({a} AS {types[b]}) AS {b}"
-                for a, b in zip(rule.left, rule.right, strict=True)
-            )
+            cast = ", ".join(f"{a} AS {b}" for a, b in zip(rule.left, rule.right, strict=True))
             wanted[f"k{i}"] = self._hashes(
                 f"SELECT DISTINCT {key_sql(rule.right, 'r')} FROM (SELECT {cast} FROM {requests}) r"
             )

@@ -107,12 +107,14 @@ def candidate_records(
     only with records its rules reach, and the term frequencies come from the snapshot's
     tables, not from the records given, so the pairs and their scores are the same: only
     the records Splink reads (and joins to term frequencies) no longer grow with the
-    master file. With the lookup index (``chunk``) they are found by its keys; without,
-    by one scan of the master per rule."""
+    master file. With the lookup index (``chunk``) they are found by its keys; without
+    (or when the requests' key columns are not of the master's types), by one scan of the
+    master per rule."""
     if not declared_rules(settings):
         return "master_view"
-    if chunk is not None:
-        con.register("master_cand_rows", chunk.candidates(requests_table))
+    found = None if chunk is None else chunk.candidates(requests_table)
+    if found is not None:
+        con.register("master_cand_rows", found)
         try:
             con.execute("CREATE OR REPLACE TEMP TABLE master_cand AS FROM master_cand_rows")
         finally:

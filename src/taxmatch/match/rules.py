@@ -22,7 +22,7 @@ from taxmatch.match.evidence import (
 from taxmatch.match.mend import place, text_order
 from taxmatch.match.similarity import jaro_winkler, one_typo, same, zip_typo
 from taxmatch.match.thresholds import DOB_WINDOW_DAYS, NO_RIVAL_BITS, NO_RIVAL_WEIGHT, STREET_JW
-from taxmatch.match.variant import in_town
+from taxmatch.match.variant import named_town
 
 
 def rank_persons(
@@ -118,16 +118,17 @@ def address_corroborated(request: Request, addresses: Iterable[Address]) -> bool
     on the same street (or a street at least ``STREET_JW``), one mistyped house-number
     character or two swapped neighbours (``one_typo``) on exactly the same street, or the
     same PO box, in the same ZIP; or exactly the same house number and street in a ZIP a
-    typo away (``zip_typo``), or in the same town (``variant.in_town``: the same state and
-    city, or the city mistyped) under another ZIP or none on file: one door, as the ZIP
-    mending holds the custodian's own record to it (``mend``)."""
+    typo away (``zip_typo``), or in the town the requester names (``variant.named_town``:
+    exactly the same city and state, neither blank) under another ZIP or none on file:
+    one door. A city a typo away is not enough here: two towns of a state can be that
+    close."""
     house, street, zip5, box = request.house_number, request.street, request.zip5, request.po_box
     for a in addresses:
         if (
             house
             and same(a.house_number, house)
             and same(a.street, street)
-            and (zip_typo(a.zip5, zip5) or in_town(request.city, request.state, a))
+            and (zip_typo(a.zip5, zip5) or named_town(request.city, request.state, a))
         ):
             return True
         if zip5 is None or a.zip5 != zip5:

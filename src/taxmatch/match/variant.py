@@ -40,11 +40,18 @@ def same_town(a: Door, b: Door) -> bool:
 
 def in_town(city: str | None, state: str | None, b: Door) -> bool:
     """``city`` and ``state`` are ``b``'s town: the same state, and the same city or one
-    mistyped (``CITY_JW``). A blank city is no town: two doors without one may be anywhere
-    in the state."""
-    if not (city and b.city):
+    mistyped (``CITY_JW``). A blank city or state is no town: two doors without one may be
+    anywhere."""
+    if not (city and b.city and state):
         return False
     return same(state, b.state) and (same(city, b.city) or jaro_winkler(city, b.city) >= CITY_JW)
+
+
+def named_town(city: str | None, state: str | None, b: Door) -> bool:
+    """``city`` and ``state`` are exactly ``b``'s, neither blank: the town the requester
+    wrote, not one a typo away (two towns of one state can be a letter or a word apart:
+    EAST and WEST ORANGE, MIDDLETOWN and MIDDLETON)."""
+    return bool(city and state) and same(city, b.city) and same(state, b.state)
 
 
 def door_variant(a: Door, slip: Door) -> bool:

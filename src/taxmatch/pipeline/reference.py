@@ -64,8 +64,6 @@ def load_reference_snapshot(
         prepare_version=FEATURES_VERSION,
         memory_limit=memory_limit,
     )
-    # The lookup index: a batch's chunks and single lookups read the snapshot through it.
-    build_lookup_index(info.path, list(BLOCKING))
     (audit or Audit()).record(
         store,
         "reference",
@@ -75,6 +73,9 @@ def load_reference_snapshot(
         tins=info.tins,
         sources_sha256=list(info.source_sha256),
     )
+    # The lookup index: a batch's chunks and single lookups read the snapshot through it
+    # (built after the snapshot is recorded: a batch builds it if this did not).
+    build_lookup_index(info.path, list(BLOCKING))
     return info
 
 

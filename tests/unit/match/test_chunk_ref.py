@@ -88,9 +88,20 @@ def test_a_batch_read_through_the_index_decides_as_over_the_whole_snapshot(
         taken.append(1)
         evidence(self, person_ids)
 
+    found: list[bool] = []
+    candidates = chunk_ref.ChunkReference.candidates
+
+    def checked(self: chunk_ref.ChunkReference, requests: str) -> pa.Table | None:
+        table = candidates(self, requests)
+        found.append(table is not None)
+        return table
+
     monkeypatch.setattr(chunk_ref.ChunkReference, "evidence", counted)
+    monkeypatch.setattr(chunk_ref.ChunkReference, "candidates", checked)
     indexed = _run(store, req, tmp_path, "indexed")
     assert taken  # the batch did read through the index
+    assert found  # and found its candidates there (the key columns' types agree)
+    assert all(found)
     monkeypatch.setattr(probabilistic, "declared_rules", lambda _settings: False)
     whole = _run(store, req, tmp_path, "whole")
     assert indexed == whole
