@@ -87,9 +87,11 @@ class ChunkReference:
             return None
         wanted: dict[str, Rows] = {}
         for i, rule in enumerate(self.keys):
-            cast = ", ".join(f"{a} AS {b}" for a, b in zip(rule.left, rule.right, strict=True))
+            # the rule's request columns under the master's names, which its key hashes
+            renamed = ", ".join(f"{a} AS {b}" for a, b in zip(rule.left, rule.right, strict=True))
             wanted[f"k{i}"] = self._hashes(
-                f"SELECT DISTINCT {key_sql(rule.right, 'r')} FROM (SELECT {cast} FROM {requests}) r"
+                f"SELECT DISTINCT {key_sql(rule.right, 'r')} "
+                f"FROM (SELECT {renamed} FROM {requests}) r"
             )
         return self.master.take_rows(self.master.rows(wanted))
 
