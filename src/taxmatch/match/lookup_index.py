@@ -25,7 +25,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from taxmatch.errors import ReferenceSnapshotError
+from taxmatch.errors import ReferenceSnapshotError, memory_size
 from taxmatch.files.duck import attach, sql_path
 from taxmatch.match.levels import RuleKey
 from taxmatch.owner_only import make_dir, restrict_tree
@@ -145,11 +145,18 @@ def _distinct(values: Rows) -> Rows:
     )
 
 
-def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
+INDEX_MEMORY_LIMIT = "1GB"  # DuckDB's limit while it sorts the keys, unless given one
+
+
+def build_lookup_index(
+    snapshot: Path, keys: list[RuleKey], *, memory_limit: str = INDEX_MEMORY_LIMIT
+) -> Path:
     """The snapshot's lookup index for ``keys`` (one hashed key per blocking rule on
-    ``master_records``; ``PERSON_TABLES``), built now if it is not there yet. Built in a
-    temporary directory and renamed, so a reader never sees half an index and two
-    processes building at once both end with a whole one."""
+    ``master_records``; ``PERSON_TABLES``), built now if it is not there yet, DuckDB
+    given ``memory_limit`` (beyond it, it spills to disk). Built in a temporary
+    directory and renamed, so a reader never sees half an index and two processes
+    building at once both end with a whole one."""
+    memory_size(memory_limit)
     target = index_path(snapshot, keys)
     if target.exists():
         return target
@@ -158,7 +165,7 @@ def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
     make_dir(tmp)
     con = duckdb.connect()
     try:
-        con.execute("SET memory_limit='1GB'")
+        con.execute(f"SET memory_limit='{memory_limit}'")
         con.execute("SET threads=2")
         con.execute(f"SET temp_directory='{sql_path(tmp / 'spill')}'")  # the sorts spill
         attach(con, snapshot)
