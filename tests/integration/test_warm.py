@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from taxmatch.contracts import REQUEST_COLUMNS
@@ -477,6 +478,40 @@ def test_concurrent_lookup_index_builds_end_with_one_whole_index(
     assert results == [index_path(path, keys)] * 2
     assert _partials(path.parent) == []
     assert sorted(os.listdir(path.parent)) == sorted([path.name, index_path(path, keys).name])
+
+
+def test_lookup_index_build_keeps_to_its_memory_limit(
+    snapshot: tuple[Path, list[RuleKey]],
+) -> None:
+    """DuckDB sorts the keys under the limit the build is given: one too small for even
+    the cast's snapshot stops the build, which leaves no file."""
+    path, keys = snapshot
+    with pytest.raises(duckdb.OutOfMemoryException):
+        build_lookup_index(path, keys, memory_limit="2MB")
+    assert not index_path(path, keys).exists()
+    assert _partials(path.parent) == []
+    assert build_lookup_index(path, keys, memory_limit="64MB") == index_path(path, keys)
+
+
+@pytest.mark.parametrize(("given", "used"), [(None, "1GB"), ("1536MB", "1536MB")])
+def test_reference_load_builds_the_index_under_its_memory_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str | None, used: str
+) -> None:
+    """``reference load --memory-limit`` bounds the index's build too; without one the
+    build has its own 1GB (not the load's 2GB)."""
+    build: Callable[..., Path] = build_lookup_index
+    limits: list[str] = []
+
+    def spy(snapshot: Path, keys: list[RuleKey], *, memory_limit: str) -> Path:
+        limits.append(memory_limit)
+        return build(snapshot, keys, memory_limit=memory_limit)
+
+    monkeypatch.setattr("taxmatch.pipeline.reference.build_lookup_index", spy)
+    info = load_reference_snapshot(
+        tmp_path / "store", [write_master(tmp_path / "m.csv")], memory_limit=given
+    )
+    assert limits == [used]
+    assert index_path(info.path, rule_keys()).exists()
 
 
 def test_warm_matcher_reuses_the_built_index(

@@ -25,11 +25,14 @@ def reference() -> None:
 @click.option(
     "--memory-limit",
     default=None,
-    help="DuckDB's memory while loading, e.g. 4GB (default 2GB); beyond it, it spills to disk.",
+    help=(
+        "DuckDB's memory while loading and building the lookup index, e.g. 4GB (default "
+        "2GB loading, 1GB building); beyond it, it spills to disk."
+    ),
 )
 def reference_load(store: Path | None, files: tuple[Path, ...], memory_limit: str | None) -> None:
     """Load master files (CSV or Parquet) into a new reference snapshot and make it current."""
-    from taxmatch.pipeline.reference import LOAD_MEMORY_LIMIT, load_reference_snapshot
+    from taxmatch.pipeline.reference import load_reference_snapshot
 
     with Bar() as bar:
         bar.stage("filings", None)
@@ -38,7 +41,7 @@ def reference_load(store: Path | None, files: tuple[Path, ...], memory_limit: st
             list(files),
             progress=bar.advance,
             audit=_audit(),
-            memory_limit=memory_limit or LOAD_MEMORY_LIMIT,
+            memory_limit=memory_limit,
         )
     click.echo(f"reference {info.snapshot_id}: {info.filings} filings, {info.tins} TINs")
 

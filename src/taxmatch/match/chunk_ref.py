@@ -8,8 +8,8 @@ index's sorted keys they are found by binary search: the chunk's own rows, whate
 size of the snapshot.
 
 What is taken is a superset of what the blocking and the gathering SQL select (a 64-bit
-hash collision only adds a row, which their exact joins then drop; the keys are those
-``lookup_index.people_of`` takes a single lookup's evidence by), so the pairs, the ranking
+hash collision only adds a row, which their exact joins then drop; the evidence's rows
+are chosen by ``lookup_index.addresses_of``, as a single lookup's), so the pairs, the ranking
 and the evidence are those the whole snapshot gives. The slice lives in an in-memory
 schema of the workspace's connection (``SCHEMA``), which ``collapse`` reads as its ``ref``.
 Never logs a value.
@@ -22,15 +22,13 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from taxmatch.match.levels import RuleKey
 from taxmatch.match.lookup_index import (
-    NUMBER_KEY,
     PERSON_TABLES,
-    STREET_KEY,
     Keyed,
     Rows,
+    addresses_of,
     build_lookup_index,
     key_sql,
 )
@@ -89,9 +87,11 @@ class ChunkReference:
             return None
         wanted: dict[str, Rows] = {}
         for i, rule in enumerate(self.keys):
-            cast = ", ".join(f"{a} AS {b}" for a, b in zip(rule.left, rule.right, strict=True))
+            # the rule's request columns under the master's names, which its key hashes
+            renamed = ", ".join(f"{a} AS {b}" for a, b in zip(rule.left, rule.right, strict=True))
             wanted[f"k{i}"] = self._hashes(
-                f"SELECT DISTINCT {key_sql(rule.right, 'r')} FROM (SELECT {cast} FROM {requests}) r"
+                f"SELECT DISTINCT {key_sql(rule.right, 'r')} "
+                f"FROM (SELECT {renamed} FROM {requests}) r"
             )
         return self.master.take_rows(self.master.rows(wanted))
 
@@ -102,11 +102,8 @@ class ChunkReference:
 
     def evidence(self, person_ids: str) -> None:
         """``SCHEMA``'s person tables for the best persons the query ``person_ids`` names:
-        their persons, names and filings rows; and of ``person_addresses``, every row at a
-        building of their filings (their own addresses and their neighbours'), at one of
-        their filings' doors under any ZIP, and, for an address of theirs filed in one
-        year only, on its street or at its house number in its ZIP (where ``collapse``
-        looks for a variant of it)."""
+        their persons, names and filings rows; and of ``person_addresses``, the rows their
+        evidence needs (``lookup_index.addresses_of``, as a single lookup takes them)."""
         pk = self._person_keys(person_ids)
         self._take("persons", {"pk": pk})
         self._take("person_names", {"pk": pk})
@@ -114,43 +111,20 @@ class ChunkReference:
         rows = filings.rows({"pk": pk})
         taken = filings.take_rows(rows)
         self._store("filings", taken)
-        door = pc.fill_null(pc.not_equal(taken.column("house_number"), ""), False)
-        aligned = filings.aligned
-        own = self._take(
-            "person_addresses",
-            {"ak": aligned["ak"][rows], "dk": aligned["dk"][rows][np.asarray(door)]},
-        )
-        one_year = (
-            f"FROM {SCHEMA}.person_addresses SEMI JOIN {SCHEMA}.best USING (person_id) "
-            "WHERE n_years = 1 AND house_number <> ''"
-        )
-        addresses = self.tables["person_addresses"]
-        nearby = addresses.rows(
-            {
-                "sk": self._hashes(f"SELECT DISTINCT {STREET_KEY} {one_year}"),
-                "nk": self._hashes(f"SELECT DISTINCT {NUMBER_KEY} {one_year}"),
-            }
-        )
-        more = np.setdiff1d(nearby, own, assume_unique=True)
-        if len(more):
-            self._store("person_addresses", addresses.take_rows(more), append=True)
+        self._store("person_addresses", addresses_of(self.tables, rows, taken))
 
     def _person_keys(self, person_ids: str) -> Rows:
-        """The index's person keys of the persons ``person_ids`` names, who are kept as
-        ``SCHEMA.best`` (for the queries that follow)."""
-        self.con.execute(
-            f"CREATE OR REPLACE TABLE {SCHEMA}.best AS SELECT DISTINCT person_id "
-            f"FROM ({person_ids}) p(person_id) WHERE person_id IS NOT NULL"
+        """The index's person keys of the persons ``person_ids`` names."""
+        return self._hashes(
+            f"SELECT DISTINCT hash(person_id) FROM ({person_ids}) p(person_id) "
+            "WHERE person_id IS NOT NULL"
         )
-        return self._hashes(f"SELECT hash(person_id) FROM {SCHEMA}.best")
 
-    def _take(self, name: str, wanted: dict[str, Rows]) -> Rows:
+    def _take(self, name: str, wanted: dict[str, Rows]) -> None:
         """``SCHEMA.name``: the rows of the index's table ``name`` any key of ``wanted``
-        reaches; their row numbers."""
+        reaches."""
         keyed = self.tables[name]
-        rows = keyed.rows(wanted)
-        self._store(name, keyed.take_rows(rows))
-        return rows
+        self._store(name, keyed.take_rows(keyed.rows(wanted)))
 
     def _hashes(self, sql: str) -> Rows:
         """The non-null values of the one column ``sql`` selects, as unsigned 64-bit keys."""
@@ -159,13 +133,10 @@ class ChunkReference:
         )
         return np.asarray(column, dtype=np.uint64)
 
-    def _store(self, name: str, rows: pa.Table, *, append: bool = False) -> None:
+    def _store(self, name: str, rows: pa.Table) -> None:
         """``SCHEMA.name``: a view of ``rows`` (registered with the connection, not copied
-        into it), or of them after the rows it held (``append``)."""
+        into it)."""
         arrow = f"chunk_ref_{name}"
-        if append:
-            rows = pa.concat_tables([self._held[name], rows])
         self._held[name] = rows
         self.con.register(arrow, rows)
-        if not append:
-            self.con.execute(f"CREATE OR REPLACE VIEW {SCHEMA}.{name} AS SELECT * FROM {arrow}")
+        self.con.execute(f"CREATE OR REPLACE VIEW {SCHEMA}.{name} AS SELECT * FROM {arrow}")

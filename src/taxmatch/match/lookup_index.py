@@ -23,8 +23,9 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from taxmatch.errors import ReferenceSnapshotError
+from taxmatch.errors import ReferenceSnapshotError, memory_size
 from taxmatch.files.duck import attach, sql_path
 from taxmatch.match.levels import RuleKey
 from taxmatch.owner_only import make_dir, restrict_tree
@@ -32,6 +33,7 @@ from taxmatch.owner_only import make_dir, restrict_tree
 INDEX_VERSION = "lookup-index-4"
 Row = dict[str, Any]
 Rows = npt.NDArray[np.uint64]  # row numbers in the master records' order
+Mask = npt.NDArray[np.bool_]
 
 
 def key_sql(cols: tuple[str, ...], alias: str) -> str:
@@ -143,11 +145,18 @@ def _distinct(values: Rows) -> Rows:
     )
 
 
-def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
+INDEX_MEMORY_LIMIT = "1GB"  # DuckDB's limit while it sorts the keys, unless given one
+
+
+def build_lookup_index(
+    snapshot: Path, keys: list[RuleKey], *, memory_limit: str = INDEX_MEMORY_LIMIT
+) -> Path:
     """The snapshot's lookup index for ``keys`` (one hashed key per blocking rule on
-    ``master_records``; ``PERSON_TABLES``), built now if it is not there yet. Built in a
-    temporary directory and renamed, so a reader never sees half an index and two
-    processes building at once both end with a whole one."""
+    ``master_records``; ``PERSON_TABLES``), built now if it is not there yet, DuckDB
+    given ``memory_limit`` (beyond it, it spills to disk). Built in a temporary
+    directory and renamed, so a reader never sees half an index and two processes
+    building at once both end with a whole one."""
+    memory_size(memory_limit)
     target = index_path(snapshot, keys)
     if target.exists():
         return target
@@ -156,7 +165,7 @@ def build_lookup_index(snapshot: Path, keys: list[RuleKey]) -> Path:
     make_dir(tmp)
     con = duckdb.connect()
     try:
-        con.execute("SET memory_limit='1GB'")
+        con.execute(f"SET memory_limit='{memory_limit}'")
         con.execute("SET threads=2")
         con.execute(f"SET temp_directory='{sql_path(tmp / 'spill')}'")  # the sorts spill
         attach(con, snapshot)
@@ -253,9 +262,8 @@ def people_of(
     master: Keyed, tables: dict[str, Keyed], ids: set[str], listed: list[Row], taken: Rows
 ) -> dict[str, list[Row]]:
     """The person tables' rows of the persons ``ids`` (candidates among ``listed``, the
-    master records taken at rows ``taken``) and everyone's at those persons' addresses
-    and, under any ZIP, at their filings' doors, and in a filing's ZIP on its street or at
-    its house number."""
+    master records taken at rows ``taken``) and, of ``person_addresses``, the rows their
+    evidence needs (``addresses_of``, as a batch chunk takes them)."""
     people: dict[str, list[Row]] = {name: [] for name in tables}
     if not ids:
         return people
@@ -272,16 +280,70 @@ def people_of(
         # a 64-bit hash collision would add another person's rows: keep the persons'
         people[name] = [r for r in rows if r["person_id"] in ids]
     filings, filing_rows = tables["filings"].take({"pk": hashes})
-    aligned = tables["filings"].aligned
-    wanted: dict[str, set[int]] = {k: set() for k in ("ak", "dk", "sk", "nk")}
-    for row, filing in zip(filing_rows, filings.to_pylist(), strict=True):
-        if filing["person_id"] in ids:
-            people["filings"].append(filing)
-            wanted["ak"].add(int(aligned["ak"][row]))
-            if filing["house_number"]:  # a door, not a PO box every box shares
-                for k in ("dk", "sk", "nk"):
-                    wanted[k].add(int(aligned[k][row]))
-    if wanted["ak"]:
-        keys = {k: sorted(v) for k, v in wanted.items()}
-        people["person_addresses"] = tables["person_addresses"].take(keys)[0].to_pylist()
+    filed = [r for r in filings.to_pylist() if r["person_id"] in ids]
+    people["filings"] = filed
+    if filed:  # (another person's filings, of a hash collision, only add rows)
+        people["person_addresses"] = addresses_of(tables, filing_rows, filings).to_pylist()
     return people
+
+
+# Which rows of ``person_addresses`` a best person's evidence needs: those ``collapse``
+# gathers from (and ``lookup_judge`` reads), defined once for a single lookup
+# (``people_of``) and a batch chunk (``chunk_ref``).
+ADDRESS_COLUMNS = ("house_number", "street", "unit", "po_box", "zip5")  # an address's key
+
+
+def addresses_of(tables: Mapping[str, Keyed], rows: Rows, filings: pa.Table) -> pa.Table:
+    """The ``person_addresses`` rows the evidence of the persons of ``filings`` (the
+    index's ``filings`` rows at ``rows``: every filing of theirs) needs, each once:
+    ``filed_keys``'s, then, of the persons' own rows among them, ``variant_keys``'."""
+    addresses = tables["person_addresses"]
+    aligned = tables["filings"].aligned
+    if not filings.num_rows:
+        return addresses.schema.empty_table()
+    door = pc.fill_null(pc.not_equal(filings.column("house_number"), ""), False)
+    doors = door.to_numpy(zero_copy_only=False)
+    first = addresses.rows(filed_keys(aligned, rows, doors))
+    reached = addresses.take_rows(first)
+    one_year = doors & filed_in_one_year(filings, reached)
+    if not one_year.any():
+        return reached
+    nearby = addresses.rows(variant_keys(aligned, rows, one_year))
+    more = np.setdiff1d(nearby, first, assume_unique=True)
+    return pa.concat_tables([reached, addresses.take_rows(more)]) if len(more) else reached
+
+
+def filed_keys(aligned: Mapping[str, Rows], rows: Rows, doors: Mask) -> dict[str, Rows]:
+    """The keys of every filer at a building of one of the filings at ``rows`` (``ak``:
+    the persons' own addresses among them, their neighbours, units and co-filers), and
+    at a filing's door (``doors``: a house number; a PO box is no door) under any ZIP
+    (``dk``: who files there elsewhere)."""
+    return {"ak": aligned["ak"][rows], "dk": aligned["dk"][rows][doors]}
+
+
+def variant_keys(aligned: Mapping[str, Rows], rows: Rows, one_year: Mask) -> dict[str, Rows]:
+    """The keys of every filer on the street and at the house number, in its ZIP, of a
+    filing at ``rows`` at a door its person filed in one year only (``one_year``): where
+    ``collapse`` looks for a variant of a one-off address. Not every door's street: at a
+    batch's 100 000 persons that would be tens of millions of rows."""
+    return {"sk": aligned["sk"][rows][one_year], "nk": aligned["nk"][rows][one_year]}
+
+
+def filed_in_one_year(filings: pa.Table, addresses: pa.Table) -> Mask:
+    """Per row of ``filings``, whether its address is one of its person's in ``addresses``
+    with ``n_years = 1``. Nulls compare equal here, and a value with the separator in it
+    may match another: either only takes more rows, never fewer."""
+    once = addresses.select(["person_id", *ADDRESS_COLUMNS]).filter(
+        pc.equal(addresses.column("n_years"), 1)
+    )
+    wanted = _address_ids(once).combine_chunks()
+    found = pc.is_in(_address_ids(filings), value_set=wanted)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+def _address_ids(table: pa.Table) -> pa.ChunkedArray:
+    """Each row's person and address (``ADDRESS_COLUMNS``) as one string."""
+    columns = [table.column(c) for c in ("person_id", *ADDRESS_COLUMNS)]
+    return pc.binary_join_element_wise(
+        *columns, "\x1f", null_handling="replace", null_replacement="\x00"
+    )

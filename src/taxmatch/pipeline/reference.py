@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from taxmatch.errors import memory_advice
 from taxmatch.ledger.chain import PayloadValue
 from taxmatch.match.features import FEATURES_VERSION, prepare_snapshot
-from taxmatch.match.lookup_index import build_lookup_index
+from taxmatch.match.lookup_index import INDEX_MEMORY_LIMIT, build_lookup_index
 from taxmatch.match.model import BLOCKING, ModelInfo, load_model_info, train_model
 from taxmatch.match.model import TRAIN_MEMORY_LIMIT as TRAIN_MEMORY_LIMIT
 from taxmatch.match.report import match_weight_rows
@@ -54,15 +55,18 @@ def load_reference_snapshot(
     *,
     progress: Callable[[int], None] | None = None,
     audit: Audit | None = None,
-    memory_limit: str = LOAD_MEMORY_LIMIT,
+    memory_limit: str | None = None,
 ) -> ReferenceInfo:
+    """Load ``files`` into a new snapshot, make it current and build its lookup index.
+    ``memory_limit``: DuckDB's, for the load and the index's build (by default
+    ``LOAD_MEMORY_LIMIT`` and ``INDEX_MEMORY_LIMIT``)."""
     info = load_reference(
         store,
         files,
         progress=progress,
         prepare=prepare_snapshot,
         prepare_version=FEATURES_VERSION,
-        memory_limit=memory_limit,
+        memory_limit=memory_limit or LOAD_MEMORY_LIMIT,
     )
     (audit or Audit()).record(
         store,
@@ -75,7 +79,9 @@ def load_reference_snapshot(
     )
     # The lookup index: a batch's chunks and single lookups read the snapshot through it
     # (built after the snapshot is recorded: a batch builds it if this did not).
-    build_lookup_index(info.path, list(BLOCKING))
+    limit = memory_limit or INDEX_MEMORY_LIMIT
+    with memory_advice("reference load", limit, "--memory-limit"):
+        build_lookup_index(info.path, list(BLOCKING), memory_limit=limit)
     return info
 
 

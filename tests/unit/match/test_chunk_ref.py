@@ -27,7 +27,7 @@ from taxmatch.files.duck import attach
 from taxmatch.generate import generate_population, generate_requests
 from taxmatch.match import chunk_ref, collapse, probabilistic
 from taxmatch.match.evidence import Request
-from taxmatch.match.lookup_index import Keyed
+from taxmatch.match.lookup_index import PERSON_TABLES, Keyed, index_path, people_of
 from taxmatch.match.model import BLOCKING
 from taxmatch.pipeline.batch import BatchRequest, run_batch
 from taxmatch.pipeline.reference import load_reference_snapshot, train_current_model
@@ -122,6 +122,23 @@ def _evidence(con: duckdb.DuckDBPyConnection, ref: str) -> list[str]:
     ]
 
 
+def _sample(con: duckdb.DuckDBPyConnection, every: int) -> None:
+    """One in ``every`` of the snapshot's persons as requests' best persons
+    (``collapse_best``, ``collapse_part``), the requests asking every year."""
+    kinds_of = {"date_of_birth": "NULL::DATE", "tax_periods": "range(2015, 2026)"}
+    fields = ", ".join(f"{kinds_of.get(c, 'NULL::VARCHAR')} AS {c}" for c in Request._fields)
+    con.execute(
+        f"""CREATE TEMP TABLE collapse_best AS
+            SELECT row_number() OVER (ORDER BY person_id) AS row_number, person_id,
+                   0.99 AS p, 1 AS strong, 10.0 AS margin, 1 AS strong_all,
+                   10.0 AS margin_all
+            FROM ref.persons WHERE hash(person_id) % {every} = 0;
+            CREATE TEMP TABLE collapse_part AS
+            SELECT row_number, {fields} FROM collapse_best;
+            CREATE TEMP TABLE nick (first_name VARCHAR, nicknames VARCHAR[])"""
+    )
+
+
 def test_persons_evidence_from_the_index_is_the_whole_snapshots(
     generated: tuple[Path, Path],
 ) -> None:
@@ -130,20 +147,9 @@ def test_persons_evidence_from_the_index_is_the_whole_snapshots(
     snapshot, and the sample holds every kind of evidence (so the comparison can fail)."""
     store, _ = generated
     snapshot = current_reference(store).path
-    kinds_of = {"date_of_birth": "NULL::DATE", "tax_periods": "range(2015, 2026)"}
-    fields = ", ".join(f"{kinds_of.get(c, 'NULL::VARCHAR')} AS {c}" for c in Request._fields)
     with duckdb.connect() as con:
         attach(con, snapshot)
-        con.execute(
-            f"""CREATE TEMP TABLE collapse_best AS
-                SELECT row_number() OVER (ORDER BY person_id) AS row_number, person_id,
-                       0.99 AS p, 1 AS strong, 10.0 AS margin, 1 AS strong_all,
-                       10.0 AS margin_all
-                FROM ref.persons WHERE hash(person_id) % 4 = 0;
-                CREATE TEMP TABLE collapse_part AS
-                SELECT row_number, {fields} FROM collapse_best;
-                CREATE TEMP TABLE nick (first_name VARCHAR, nicknames VARCHAR[])"""
-        )
+        _sample(con, 4)
         whole = _evidence(con, "ref")
         chunk = chunk_ref.ChunkReference(con, snapshot, list(BLOCKING))
         try:
@@ -158,6 +164,73 @@ def test_persons_evidence_from_the_index_is_the_whole_snapshots(
     assert held is not None
     assert all(held), dict(zip(kinds, held, strict=True))
     assert indexed == whole
+
+
+def test_one_persons_evidence_from_a_chunk_or_a_lookup_is_the_whole_snapshots(
+    generated: tuple[Path, Path],
+) -> None:
+    """Each person whose evidence holds another filer at their door under another ZIP
+    or a variant of a one-off address (the rows beyond their buildings'), alone as a
+    chunk's best person and as a single lookup's (``people_of``): ``collapse`` gathers
+    from the rows taken (``lookup_index.addresses_of`` chooses them for both) what it
+    gathers from the whole snapshot. Alone, so that no other person's keys reach a row
+    this person's keys missed: leaving out any of the keys (``dk``, ``sk``, ``nk``) or
+    the one-year doors fails here. Row numbers only in a failure."""
+    store, _ = generated
+    snapshot = current_reference(store).path
+    index = index_path(snapshot, list(BLOCKING))
+    master = Keyed(index, "master_records", [])
+    tables = {t: Keyed(index, t, list(k)) for t, k in PERSON_TABLES.items()}
+    with duckdb.connect() as con:
+        attach(con, snapshot)
+        _sample(con, 1)
+        whole = dict(enumerate(_evidence(con, "ref"), start=1))
+        picks = con.execute(
+            """SELECT row_number, person_id FROM collapse_in
+               WHERE elsewhere IS NOT NULL OR variants IS NOT NULL
+               ORDER BY row_number"""
+        ).fetchall()
+        ways = con.execute(
+            """SELECT count(*) FILTER (v.v_street = v.street),
+                      count(*) FILTER (v.v_street <> v.street AND v.v_house_number = v.house_number)
+               FROM (SELECT unnest(variants) AS v FROM collapse_in)"""
+        ).fetchone()
+        con.execute(
+            "ALTER TABLE collapse_best RENAME TO sample_best; "
+            "ALTER TABLE collapse_part RENAME TO sample_part; ATTACH ':memory:' AS lookup_ref"
+        )
+        chunk = chunk_ref.ChunkReference(con, snapshot, list(BLOCKING))
+        pk = np.asarray(master.aligned["pk"])
+        differ: dict[str, list[int]] = {"chunk": [], "lookup": []}  # row numbers only
+        try:
+            for row_number, person_id in picks:
+                con.execute(
+                    f"""CREATE OR REPLACE TEMP TABLE collapse_best AS
+                        SELECT * FROM sample_best WHERE row_number = {row_number};
+                        CREATE OR REPLACE TEMP TABLE collapse_part AS
+                        SELECT * FROM sample_part WHERE row_number = {row_number}"""
+                )
+                chunk.evidence("SELECT person_id FROM collapse_best")
+                if _evidence(con, chunk_ref.SCHEMA) != [whole[row_number]]:
+                    differ["chunk"].append(row_number)
+                ((h,),) = con.execute("SELECT hash(?)", [person_id]).fetchall()
+                taken = np.flatnonzero(pk == np.uint64(h)).astype(np.uint64)
+                listed = master.take_rows(taken).to_pylist()
+                for name, rows in people_of(master, tables, {person_id}, listed, taken).items():
+                    held = pa.Table.from_pylist(rows, schema=tables[name].schema)
+                    con.register("lookup_rows", held)
+                    con.execute(f"CREATE OR REPLACE TABLE lookup_ref.{name} AS FROM lookup_rows")
+                if _evidence(con, "lookup_ref") != [whole[row_number]]:
+                    differ["lookup"].append(row_number)
+        finally:
+            chunk.close()
+            master.close()
+            for keyed in tables.values():
+                keyed.close()
+    assert ways is not None
+    assert all(ways), ways
+    assert len(picks) > 20
+    assert differ == {"chunk": [], "lookup": []}
 
 
 def _keyed(tmp: Path, keys: list[int]) -> Keyed:
