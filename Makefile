@@ -29,7 +29,7 @@ lint: $(STAMP)
 # The console's browser tests drive Debian's chromium (never a downloaded browser).
 test: $(STAMP) lint
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 --dist worksteal -q
 
 # Large-scale benchmarks, outside CI (see bench/README.md): validation throughput on 1 M
 # request rows; accuracy and speed of exact vs plain Splink vs taxmatch on the generator's
