@@ -15,8 +15,11 @@ DECLARED = [
     RuleKey(("first_name", "last_key", "zip3"), ("first_name", "last_key", "zip3")),
     RuleKey(("first_name", "last_key", "zip3"), ("last_key", "first_name", "zip3")),  # swapped
     RuleKey(("house_number", "zip5"), ("house_number", "zip5")),
-    RuleKey(("house_number", "street"), ("house_number", "street")),
-    RuleKey(("first_name", "date_of_birth"), ("first_name", "date_of_birth")),
+    RuleKey(("house_number", "street", "zip3"), ("house_number", "street", "zip3")),
+    RuleKey(
+        ("house_number", "street", "city", "state"), ("house_number", "street", "city", "state")
+    ),
+    RuleKey(("first_name", "date_of_birth", "zip3"), ("first_name", "date_of_birth", "zip3")),
     RuleKey(("tin",), ("tin",)),
     RuleKey(("po_box", "zip5"), ("po_box", "zip5")),
 ]
