@@ -162,6 +162,7 @@ def _same(*columns: str) -> RuleKey:
 # the person's file, in its ZIP, a ZIP a typo away or the town the requester names.
 BLOCKING: tuple[RuleKey, ...] = (
     _same("last_key", "street", "zip5"),  # a mistyped house number, a first-name variant
+    _same("first_name", "street", "zip5"),  # a mistyped house number, a surname variant
     _same("first_name", "last_key", "zip3"),
     RuleKey(("first_name", "last_key", "zip3"), ("last_key", "first_name", "zip3")),  # swapped
     _same("house_number", "zip5"),

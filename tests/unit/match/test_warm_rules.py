@@ -12,6 +12,7 @@ from taxmatch.match.warm import rule_keys
 
 DECLARED = [
     RuleKey(("last_key", "street", "zip5"), ("last_key", "street", "zip5")),
+    RuleKey(("first_name", "street", "zip5"), ("first_name", "street", "zip5")),
     RuleKey(("first_name", "last_key", "zip3"), ("first_name", "last_key", "zip3")),
     RuleKey(("first_name", "last_key", "zip3"), ("last_key", "first_name", "zip3")),  # swapped
     RuleKey(("house_number", "zip5"), ("house_number", "zip5")),
