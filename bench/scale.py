@@ -32,6 +32,7 @@ from pathlib import Path
 
 from matching import BIN, Step, _cached, _fresh, _report_failure, _table, run_step
 
+from taxmatch.generate.territory import tiles_for
 from taxmatch.match.model import MODEL_VERSION
 
 EVENT_SECONDS = {"E110": "validate", "E120": "match", "E125": "probes", "E140": "batch"}
@@ -75,7 +76,8 @@ def _row(people: int, rows: int | None, step: Step, units: int | None = None) ->
 
 
 def population(args: argparse.Namespace, people: int, out: list[Row]) -> Path:
-    pop = args.root / f"pop-p{people}-y{args.years}-s{args.seed}"
+    tiles = tiles_for(people)  # the country grows with the people (generate/territory.py)
+    pop = args.root / f"pop-p{people}-y{args.years}-s{args.seed}{f'-t{tiles}' * (tiles > 1)}"
     if not _cached(pop):
         _fresh(pop)
         cmd = [str(BIN), "generate", "population", "--people", str(people)]

@@ -445,7 +445,8 @@ def test_lookup_index_path_follows_the_rule_keys(snapshot: tuple[Path, list[Rule
     path, keys = snapshot
     same = [RuleKey(k.left, k.right) for k in keys]
     assert index_path(path, same) == index_path(path, keys)
-    swapped = [*keys[:2], RuleKey(keys[2].right, keys[2].left), *keys[3:]]
+    at = next(i for i, k in enumerate(keys) if k.left != k.right)  # the swapped names
+    swapped = [*keys[:at], RuleKey(keys[at].right, keys[at].left), *keys[at + 1 :]]
     variants = [keys[:-1], list(reversed(keys)), swapped]
     paths = {index_path(path, v) for v in variants} | {index_path(path, keys)}
     assert len(paths) == len(variants) + 1

@@ -25,7 +25,7 @@ from taxmatch.generate.invalid import (
 from taxmatch.generate.names import keep_diacritics, person_name, pick_group, pick_surname
 from taxmatch.generate.output import Buckets, Entry
 from taxmatch.generate.people_file import PersonRecord, YearRecord
-from taxmatch.generate.places import Place, city_of, new_place, pick_city
+from taxmatch.generate.places import Place, new_place
 from taxmatch.generate.request_rows import (
     BOILERPLATE,
     FIRST_NAME_UNCONFIRMED,
@@ -37,6 +37,7 @@ from taxmatch.generate.request_rows import (
     optional_ids,
     order_fields,
 )
+from taxmatch.generate.territory import Territory, territory
 from taxmatch.generate.tins import TinAllocator, keyed_permutation
 
 _PERSON_STRATA = (
@@ -135,6 +136,7 @@ def fresh_person(
     neighbour: PersonRecord | None,
     tins: TinAllocator,
     tags: list[str],
+    country: Territory | None = None,
 ) -> PersonRecord:
     """A person not in the master file; sometimes a look-alike of ``neighbour`` (a real
     filer: the same surname and city, or the whole name), so a matcher that discloses on a
@@ -144,11 +146,12 @@ def fresh_person(
     sex = rng.choice("MF")
     name = person_name(rng, group, sex, pick_surname(rng, group), keep_diacritics(rng, group))
     first, middle, last = name.first, name.middle, name.last
-    city = pick_city(rng)
+    country = country or territory()
+    city = country.pick(rng)
     r = rng.random()
     if neighbour is not None and neighbour.history and r < 0.45:
         home = neighbour.history[-1].residence
-        city = city_of(Place(*home, ""))
+        city = country.city_of(Place(*home, ""))
         last = neighbour.last
         tags.append("lookalike_surname_city")
         if r < 0.1:
@@ -184,8 +187,10 @@ class Composer:
         agency: str,
         tins: TinAllocator,
         buckets: Buckets,
+        country: Territory | None = None,
     ) -> None:
         self.rng, self.as_of, self.agency = rng, as_of, agency
+        self.country = country or territory()
         self.tins, self.buckets = tins, buckets
         self.cases = keyed_permutation(10**8, rng)
         self.seq, self.groups = count(1), count(1)
@@ -262,14 +267,14 @@ class Composer:
             if kind == DUPLICATE_PERSON_CASE:
                 twin_fields, twin_truth = dict(fields), json.loads(json.dumps(truth))
             else:
-                other = fresh_person(rng, self.as_of, None, self.tins, [])
+                other = fresh_person(rng, self.as_of, None, self.tins, [], self.country)
                 twin_fields, twin_truth = self.request(other, False, ["not_in_master"])
             self.buckets.add(bucket, [group, kind, twin_fields, twin_truth])
             self.emitted += 1
 
     def emit_fresh(self, neighbour: PersonRecord | None) -> None:
         tags = ["not_in_master"]
-        person = fresh_person(self.rng, self.as_of, neighbour, self.tins, tags)
+        person = fresh_person(self.rng, self.as_of, neighbour, self.tins, tags, self.country)
         self.emit(person, False, tags)
 
 

@@ -22,7 +22,8 @@ from taxmatch.generate.names import (
     pick_group,
     pick_surname,
 )
-from taxmatch.generate.places import Place, city_of, new_phone, new_place, pick_city, po_box_place
+from taxmatch.generate.places import Place, new_phone, new_place, po_box_place
+from taxmatch.generate.territory import Territory, territory
 from taxmatch.generate.tins import TinAllocator
 
 MOVE_RATE = 0.11  # share of households that move in a year (US: about one in ten)
@@ -111,8 +112,15 @@ def _kid_count(rng: Random) -> int:
 class HouseholdBuilder:
     """Builds whole households; ids and TINs come from counters shared over a run."""
 
-    def __init__(self, rng: Random, years: tuple[int, int], tins: TinAllocator) -> None:
+    def __init__(
+        self,
+        rng: Random,
+        years: tuple[int, int],
+        tins: TinAllocator,
+        country: Territory | None = None,
+    ) -> None:
         self.rng = rng
+        self.country = country or territory()
         self.first_year, self.last_year = years
         self.tins = tins
         self.next_person = 0
@@ -240,7 +248,7 @@ class HouseholdBuilder:
 
     def _live(self, people: list[Person]) -> None:
         rng = self.rng
-        city = pick_city(rng)
+        city = self.country.pick(rng)
         home = new_place(rng, city)
         own: dict[str, Place] = {}
         for p in people:
@@ -255,7 +263,7 @@ class HouseholdBuilder:
         for year in years:
             if year > self.first_year and rng.random() < MOVE_RATE:
                 if rng.random() >= 0.65:
-                    city = pick_city(rng)
+                    city = self.country.pick(rng)
                 home = new_place(rng, city)
             for p, phone in zip(people, has_phone, strict=True):
                 if p.dod is not None and p.dod.year < year:
@@ -265,13 +273,16 @@ class HouseholdBuilder:
                 if where is not None:
                     if rng.random() < 0.18:
                         where = own[p.person_id] = new_place(
-                            rng, city_of(where) if rng.random() < 0.7 else pick_city(rng)
+                            rng,
+                            self.country.city_of(where)
+                            if rng.random() < 0.7
+                            else self.country.pick(rng),
                         )
                 elif (p.role == "child" and age >= 19 and rng.random() < 0.22) or (
                     p.role == "spouse" and rng.random() < 0.012
                 ):
                     where = own[p.person_id] = new_place(
-                        rng, city if rng.random() < 0.7 else pick_city(rng), unit_share=0.5
+                        rng, city if rng.random() < 0.7 else self.country.pick(rng), unit_share=0.5
                     )
                 place = where or home
                 p.residence[year] = place
@@ -293,4 +304,6 @@ class HouseholdBuilder:
                 if phone and age >= 18:
                     last = p.phone.get(year - 1)
                     keep = last is not None and rng.random() < 0.93
-                    p.phone[year] = last if keep and last else new_phone(rng, city_of(place))
+                    p.phone[year] = (
+                        last if keep and last else new_phone(rng, self.country.city_of(place))
+                    )

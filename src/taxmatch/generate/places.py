@@ -6,10 +6,10 @@ Pure functions of the ``random.Random`` passed in; never logs or prints an addre
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from random import Random
 
-from taxmatch.generate.tables import City, Weighted, cities, streets
+from taxmatch.generate.tables import City, Weighted, streets
+from taxmatch.generate.territory import territory
 
 # USPS standard suffix -> (relative frequency, the spellings found in the wild, full word first).
 _SUFFIXES: dict[str, tuple[float, tuple[str, ...]]] = {
@@ -128,7 +128,8 @@ def new_unit(rng: Random) -> str:
 
 
 def pick_city(rng: Random) -> City:
-    return cities().pick(rng)
+    """A city of the real table (``territory.territory()``), by weight."""
+    return territory().pick(rng)
 
 
 def new_place(rng: Random, city: City, *, unit_share: float = 0.3) -> Place:
@@ -156,16 +157,9 @@ def po_box_place(rng: Random, home: Place) -> Place:
     )
 
 
-@cache
-def _city_index() -> dict[tuple[str, str], City]:
-    return {(city.name, city.state): city for city in cities().items}
-
-
 def city_of(place: Place) -> City:
-    """The table row of the place's city (falls back to a one-ZIP city)."""
-    return _city_index().get(
-        (place.city, place.state), City(place.city, place.state, "555", (place.zip5,))
-    )
+    """The real table's row of the place's city (falls back to a one-ZIP city)."""
+    return territory().city_of(place)
 
 
 def new_phone(rng: Random, city: City) -> str:

@@ -23,6 +23,7 @@ from taxmatch.files.inputs import MASTER_SCHEMA, sha256_file
 from taxmatch.generate.household import HouseholdBuilder, Person
 from taxmatch.generate.master import MasterColumns, render_rows
 from taxmatch.generate.people_file import HISTORY_TYPE, PEOPLE_SCHEMA
+from taxmatch.generate.territory import territory, tiles_for
 from taxmatch.generate.tins import TinAllocator
 
 CHUNK_PEOPLE = 25_000
@@ -156,7 +157,8 @@ def generate_population(
     master_path, people_path = out / "master.parquet", out / "people.parquet"
     rng = Random(seed)
     tins = TinAllocator(seed)
-    builder = HouseholdBuilder(rng, (first, last), tins)
+    tiles = tiles_for(people)
+    builder = HouseholdBuilder(rng, (first, last), tins, territory(tiles))
     master_rows = filers = 0
     eligible_household = 0
     with (
@@ -188,6 +190,7 @@ def generate_population(
             "schema": POPULATION_SCHEMA,
             "seed": seed,
             "people": people,
+            "tiles": tiles,
             "years": [first, last],
             "households": builder.next_household,
             "filers": filers,

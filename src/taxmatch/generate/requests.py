@@ -28,6 +28,7 @@ from taxmatch.generate.invalid import BOGUS_OFFICER_FLOOR
 from taxmatch.generate.output import Buckets, Format, csv_writer, request_writer
 from taxmatch.generate.people_file import PeopleBatch, PersonRecord, iter_people
 from taxmatch.generate.population import POPULATION_SCHEMA, write_json
+from taxmatch.generate.territory import territory
 from taxmatch.generate.tins import TinAllocator
 from taxmatch.policy.model import parse_policy
 
@@ -142,7 +143,8 @@ def generate_requests(
     buckets = Buckets(
         out / ".requests-tmp", min(MAX_BUCKETS, max(1, math.ceil(rows / BUCKET_ROWS)))
     )
-    batch = Composer(rng, plan, as_of, agency, tins, buckets)
+    country = territory(int(meta.get("tiles", 1)))
+    batch = Composer(rng, plan, as_of, agency, tins, buckets, country)
     # Exact sampling: how many rows each kind still needs, and how many people are left.
     need = {"filer": plan.in_master, "member": plan.household_member, "fresh": plan.not_in_master}
     left = {"filer": filers, "member": members, "fresh": int(meta["people"])}

@@ -43,6 +43,10 @@ class Weighted(Generic[T]):
     def items(self) -> list[T]:
         return list(self._items)
 
+    @property
+    def weights(self) -> list[float]:
+        return [b - a for a, b in zip([0.0, *self._cum], self._cum, strict=False)]
+
 
 @dataclass(frozen=True, slots=True)
 class City:

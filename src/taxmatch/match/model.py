@@ -49,7 +49,7 @@ from taxmatch.match.thresholds import (
 from taxmatch.owner_only import make_dir, write_private_text
 
 MODEL_SCHEMA = "taxmatch/model/v1"
-MODEL_VERSION = "fs-4"
+MODEL_VERSION = "fs-5"
 
 
 def quiet_splink() -> None:
@@ -154,19 +154,24 @@ def _same(*columns: str) -> RuleKey:
 
 
 # Candidate pairs: recall first, measured on truth data (bench/matching.py). Every key is
-# a door, a street or a 3-digit ZIP area, or a near-unique value (a date of birth with a
-# first name, a TIN), so a request's candidates do not grow with the master file: a name
-# alone (JOHN SMITH) would pair a request with every namesake in the country, a surname
-# in a ZIP with every SMITH of the ZIP. A person found only by name elsewhere could not
-# be disclosed anyway: the requester's address must be on the person's file.
+# a door, a street or a 3-digit ZIP area, a town, or a near-unique value (a TIN), so a
+# request's candidates do not grow with the master file: a name alone (JOHN SMITH) would
+# pair a request with every namesake in the country, a surname in a ZIP with every SMITH
+# of the ZIP, a house number and street with every 12 MAIN ST of the country. A person
+# found only elsewhere could not be disclosed anyway: the requester's address must be on
+# the person's file, in its ZIP, a ZIP a typo away or the town the requester names.
 BLOCKING: tuple[RuleKey, ...] = (
     _same("last_key", "street", "zip5"),  # a mistyped house number, a first-name variant
+    _same("first_name", "street", "zip5"),  # a mistyped house number, a surname variant
     _same("first_name", "last_key", "zip3"),
     RuleKey(("first_name", "last_key", "zip3"), ("last_key", "first_name", "zip3")),  # swapped
     _same("house_number", "zip5"),
-    # The same door in a mistyped ZIP: what corroborates such a request (``zip_typo``).
-    _same("house_number", "street"),
-    _same("first_name", "date_of_birth"),
+    # The same door under another ZIP: what corroborates such a request (``zip_typo``,
+    # ``variant.named_town``) — a slip in the ZIP's last digits, or anywhere in it in the
+    # town the requester names.
+    _same("house_number", "street", "zip3"),
+    _same("house_number", "street", "city", "state"),
+    _same("first_name", "date_of_birth", "zip3"),
     _same("tin"),
     _same("po_box", "zip5"),
 )

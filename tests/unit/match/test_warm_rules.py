@@ -12,11 +12,15 @@ from taxmatch.match.warm import rule_keys
 
 DECLARED = [
     RuleKey(("last_key", "street", "zip5"), ("last_key", "street", "zip5")),
+    RuleKey(("first_name", "street", "zip5"), ("first_name", "street", "zip5")),
     RuleKey(("first_name", "last_key", "zip3"), ("first_name", "last_key", "zip3")),
     RuleKey(("first_name", "last_key", "zip3"), ("last_key", "first_name", "zip3")),  # swapped
     RuleKey(("house_number", "zip5"), ("house_number", "zip5")),
-    RuleKey(("house_number", "street"), ("house_number", "street")),
-    RuleKey(("first_name", "date_of_birth"), ("first_name", "date_of_birth")),
+    RuleKey(("house_number", "street", "zip3"), ("house_number", "street", "zip3")),
+    RuleKey(
+        ("house_number", "street", "city", "state"), ("house_number", "street", "city", "state")
+    ),
+    RuleKey(("first_name", "date_of_birth", "zip3"), ("first_name", "date_of_birth", "zip3")),
     RuleKey(("tin",), ("tin",)),
     RuleKey(("po_box", "zip5"), ("po_box", "zip5")),
 ]
