@@ -60,8 +60,9 @@ class Territory:
 
 
 def tiles_for(people: int) -> int:
-    """How many copies of the real table a population of ``people`` lives in."""
-    return max(1, round(people / PEOPLE_PER_TILE))
+    """How many copies of the real table a population of ``people`` lives in: the nearest
+    whole number of ``PEOPLE_PER_TILE``, a half rounded down, at least one."""
+    return max(1, (people + (PEOPLE_PER_TILE - 1) // 2) // PEOPLE_PER_TILE)
 
 
 @cache

@@ -28,8 +28,9 @@ def evidence_of(
 ) -> Evidence | None:
     """The evidence of ``person_id`` from rows holding at least the person's own rows,
     every filer's at the person's addresses, under any ZIP at the doors of the person's
-    filings, and in their ZIPs on their streets and at their house numbers; None without
-    a ``persons`` row."""
+    filings, and, for a door of theirs filed in one year only, in its ZIP on its street
+    and at its house number (``lookup_index.addresses_of``); None without a ``persons``
+    row."""
     person = next((p for p in persons if p["person_id"] == person_id), None)
     if person is None:
         return None

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from taxmatch.generate import generate_population, generate_requests, territory
-from taxmatch.generate.places import Place, city_of, pick_city
+from taxmatch.generate.places import Place, city_of
 from taxmatch.generate.tables import cities
 from taxmatch.generate.territory import PEOPLE_PER_TILE, tiles_for
 
@@ -24,8 +24,10 @@ def test_one_tile_is_the_real_table() -> None:
     one = territory.territory(1)
     assert one.towns.items == real.items
     assert one.towns.weights == pytest.approx(real.weights)
+    # drawn as the real table's own weighted pick draws (what the generator drew before
+    # tiles existed)
     a, b = Random(3), Random(3)
-    assert [pick_city(a) for _ in range(200)] == [one.pick(b) for _ in range(200)]
+    assert [real.pick(a) for _ in range(200)] == [one.pick(b) for _ in range(200)]
 
 
 @pytest.mark.parametrize(
@@ -34,8 +36,11 @@ def test_one_tile_is_the_real_table() -> None:
         (1, 1),
         (PEOPLE_PER_TILE, 1),
         (1_499_999, 1),
+        (1_500_000, 1),
         (1_500_001, 2),
+        (2_500_000, 2),
         (3_000_000, 3),
+        (3_500_000, 3),
         (20_000_000, 20),
     ],
 )
