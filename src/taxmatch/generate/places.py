@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from random import Random
 
 from taxmatch.generate.tables import City, Weighted, streets
-from taxmatch.generate.territory import territory
 
 # USPS standard suffix -> (relative frequency, the spellings found in the wild, full word first).
 _SUFFIXES: dict[str, tuple[float, tuple[str, ...]]] = {
@@ -127,11 +126,6 @@ def new_unit(rng: Random) -> str:
     return f"# {number}" if designator == "#" else f"{designator} {number}"
 
 
-def pick_city(rng: Random) -> City:
-    """A city of the real table (``territory.territory()``), by weight."""
-    return territory().pick(rng)
-
-
 def new_place(rng: Random, city: City, *, unit_share: float = 0.3) -> Place:
     """A fresh residential address in ``city``."""
     unit = new_unit(rng) if rng.random() < unit_share else ""
@@ -155,11 +149,6 @@ def po_box_place(rng: Random, home: Place) -> Place:
         zip5=home.zip5,
         zip4=f"{rng.randrange(1, 10000):04d}",
     )
-
-
-def city_of(place: Place) -> City:
-    """The real table's row of the place's city (falls back to a one-ZIP city)."""
-    return territory().city_of(place)
 
 
 def new_phone(rng: Random, city: City) -> str:

@@ -72,7 +72,7 @@ def territory(tiles: int = 1) -> Territory:
     real = cities()
     if tiles == 1:
         return Territory(real, 1)
-    weights = dict(zip(real.items, real.weights, strict=True))
+    models = list(zip(real.items, real.weights, strict=True))
     copies = len(real.items) * (tiles - 1)
     taken = {c.name for c in real.items}
     names = [
@@ -85,9 +85,9 @@ def territory(tiles: int = 1) -> Territory:
         raise ValueError(
             f"a generated country holds at most {len(names) // len(real.items) + 1} tiles"
         )
-    towns: list[tuple[City, float]] = list(weights.items())
+    towns = list(models)
     at = 0
-    for k, (model, weight) in enumerate(list(weights.items()) * (tiles - 1)):
+    for k, (model, weight) in enumerate(models * (tiles - 1)):
         own = tuple(zips[at : at + len(model.zips)])
         at += len(model.zips)
         towns.append((City(names[k], model.state, model.area_code, own), weight))

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from taxmatch.generate import generate_population, generate_requests, territory
-from taxmatch.generate.places import Place, city_of
+from taxmatch.generate.places import Place
 from taxmatch.generate.tables import cities
 from taxmatch.generate.territory import PEOPLE_PER_TILE, tiles_for
 
@@ -82,7 +82,7 @@ def test_a_town_of_a_copy_is_known_by_its_place() -> None:
     place = Place("1 MAIN ST", "", town.name, town.state, town.zips[0], "0001")
     assert country.city_of(place) == town
     # the real table alone does not know it: a one-ZIP town of its own
-    assert city_of(place).zips == (town.zips[0],)
+    assert territory.territory(1).city_of(place).zips == (town.zips[0],)
 
 
 def test_a_tiled_population_lives_in_every_tile(
