@@ -18,7 +18,7 @@ from operator import itemgetter
 import duckdb
 import pyarrow as pa
 
-from taxmatch.match.evidence import Address, Filer, Filing, Name, Request
+from taxmatch.match.evidence import ADDRESS_FIELDS, Address, Filer, Filing, Name, Request
 from taxmatch.match.judging import OUTCOME_SCHEMA, judge_batch, record_batch
 from taxmatch.match.rules import rank_persons
 from taxmatch.match.thresholds import MAX_SLIP_SUPPORT
@@ -43,7 +43,7 @@ _BEST_SCHEMA = pa.schema(
 )
 # The valid row's columns the rules read.
 REQUEST_COLUMNS = ("row_number", *Request._fields)
-_KEY = ("house_number", "street", "unit", "po_box", "zip5")
+_KEY = ADDRESS_FIELDS  # an address's key (``evidence.ADDRESS_FIELDS``)
 # An ``elsewhere`` row: the slip's key, then the other filer's unit, ZIP, town, filings
 # there and id (``evidence.Elsewhere``).
 _ELSEWHERE = (*_KEY, "o_unit", "o_zip5", "o_city", "o_state", "o_filings", "other")

@@ -87,6 +87,10 @@ class Address(NamedTuple):
         return (self.house_number, self.street, self.unit, self.po_box, self.zip5)
 
 
+# What tells one of a person's addresses (a ``person_addresses`` row) from another.
+ADDRESS_FIELDS: tuple[str, ...] = Address._fields[:5]
+
+
 class Filing(NamedTuple):
     """One filing of the person's, with its address as filed."""
 

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from taxmatch.errors import ReferenceSnapshotError, memory_size
 from taxmatch.files.duck import attach, sql_path
+from taxmatch.match.evidence import ADDRESS_FIELDS
 from taxmatch.match.levels import RuleKey
 from taxmatch.owner_only import make_dir, restrict_tree
 
@@ -290,7 +291,6 @@ def people_of(
 # Which rows of ``person_addresses`` a best person's evidence needs: those ``collapse``
 # gathers from (and ``lookup_judge`` reads), defined once for a single lookup
 # (``people_of``) and a batch chunk (``chunk_ref``).
-ADDRESS_COLUMNS = ("house_number", "street", "unit", "po_box", "zip5")  # an address's key
 
 
 def addresses_of(tables: Mapping[str, Keyed], rows: Rows, filings: pa.Table) -> pa.Table:
@@ -333,7 +333,7 @@ def filed_in_one_year(filings: pa.Table, addresses: pa.Table) -> Mask:
     """Per row of ``filings``, whether its address is one of its person's in ``addresses``
     with ``n_years = 1``. Nulls compare equal here, and a value with the separator in it
     may match another: either only takes more rows, never fewer."""
-    once = addresses.select(["person_id", *ADDRESS_COLUMNS]).filter(
+    once = addresses.select(["person_id", *ADDRESS_FIELDS]).filter(
         pc.equal(addresses.column("n_years"), 1)
     )
     wanted = _address_ids(once).combine_chunks()
@@ -342,8 +342,8 @@ def filed_in_one_year(filings: pa.Table, addresses: pa.Table) -> Mask:
 
 
 def _address_ids(table: pa.Table) -> pa.ChunkedArray:
-    """Each row's person and address (``ADDRESS_COLUMNS``) as one string."""
-    columns = [table.column(c) for c in ("person_id", *ADDRESS_COLUMNS)]
+    """Each row's person and address (``ADDRESS_FIELDS``) as one string."""
+    columns = [table.column(c) for c in ("person_id", *ADDRESS_FIELDS)]
     return pc.binary_join_element_wise(
         *columns, "\x1f", null_handling="replace", null_replacement="\x00"
     )
