@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from taxmatch.match.levels import RuleKey
 from taxmatch.match.lookup_index import (
+    INDEX_MEMORY_LIMIT,
     PERSON_TABLES,
     Keyed,
     Rows,
@@ -38,12 +39,19 @@ SCHEMA = "chunk_ref"  # the attached in-memory database holding a chunk's slice
 
 class ChunkReference:
     """The snapshot's lookup index, open for a batch's chunks (built once per snapshot,
-    beside it, when it is not there yet)."""
+    beside it, when it is not there yet, under ``memory_limit``)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, snapshot: Path, keys: list[RuleKey]):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        snapshot: Path,
+        keys: list[RuleKey],
+        *,
+        memory_limit: str = INDEX_MEMORY_LIMIT,
+    ):
         self.con = con
         self.keys = keys
-        index = build_lookup_index(snapshot, keys)
+        index = build_lookup_index(snapshot, keys, memory_limit=memory_limit)
         self._held: dict[str, pa.Table] = {}  # the rows each of its views shows
         self.tables: dict[str, Keyed] = {}
         self.master = Keyed(index, "master_records", [f"k{i}" for i in range(len(keys))])

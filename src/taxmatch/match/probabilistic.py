@@ -15,6 +15,7 @@ from taxmatch.files.duck import attach
 from taxmatch.match.chunk_ref import SCHEMA, ChunkReference
 from taxmatch.match.collapse import judging, rank_into
 from taxmatch.match.features import nickname_table, request_features
+from taxmatch.match.lookup_index import INDEX_MEMORY_LIMIT
 from taxmatch.match.model import (
     BLOCKING,
     ModelInfo,
@@ -162,6 +163,7 @@ def match_probabilistic(
     on_chunk: Callable[[int], None] | None = None,
     scorer: PairScorer = duckdb_pairs,
     on_window: Callable[[int], None] | None = None,
+    index_memory_limit: str = INDEX_MEMORY_LIMIT,
 ) -> None:
     """Write ``outcomes`` for every row of the workspace's ``valid`` view.
 
@@ -173,7 +175,8 @@ def match_probabilistic(
     DuckDB, or on Spark: ``spark_engine``); ranking and judging run here, in the
     workspace, whichever it is. After each chunk, ``on_chunk`` is told how many row
     numbers it spanned and ``on_window`` the row number below which every row of ``valid``
-    has its outcome (on this thread, with the snapshot attached as ``ref``).
+    has its outcome (on this thread, with the snapshot attached as ``ref``). The snapshot's
+    lookup index, if it must be built first, is built under ``index_memory_limit``.
     """
     quiet_splink()
     attach(con, reference)
@@ -181,7 +184,7 @@ def match_probabilistic(
     chunk = None
     try:
         if declared_rules(settings):
-            chunk = ChunkReference(con, reference, list(BLOCKING))
+            chunk = ChunkReference(con, reference, list(BLOCKING), memory_limit=index_memory_limit)
         ref = SCHEMA if chunk is not None else "ref"
         con.execute("CREATE OR REPLACE TEMP VIEW master_view AS SELECT * FROM ref.master_records")
         for table in ("outcomes", "req_kept", "collapse_best"):

@@ -85,6 +85,8 @@ def batch_matcher(run: BatchRun, work: Path) -> Match:
             on_chunk=on_chunk,
             scorer=scorer,
             on_window=on_window,
+            # a batch builds the index (when ``reference load`` did not) within its own limit
+            index_memory_limit=run.req.memory_limit,
         )
 
     return match

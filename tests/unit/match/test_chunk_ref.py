@@ -27,11 +27,13 @@ from taxmatch.files.duck import attach
 from taxmatch.generate import generate_population, generate_requests
 from taxmatch.match import chunk_ref, collapse, probabilistic
 from taxmatch.match.evidence import Request
+from taxmatch.match.levels import RuleKey
 from taxmatch.match.lookup_index import PERSON_TABLES, Keyed, index_path, people_of
 from taxmatch.match.model import BLOCKING
 from taxmatch.pipeline.batch import BatchRequest, run_batch
 from taxmatch.pipeline.reference import load_reference_snapshot, train_current_model
 from taxmatch.reference.snapshot import current_reference
+from taxmatch.reference.workspace import BATCH_MEMORY_LIMIT
 from taxmatch.store.state import StateStore
 
 AS_OF = date(2026, 11, 30)
@@ -49,7 +51,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return store, root / "req"
 
 
-def _run(store: Path, req: Path, tmp: Path, letter: str) -> tuple[dict[str, list[str]], list[str]]:
+def _run(
+    store: Path, req: Path, tmp: Path, letter: str, memory_limit: str = BATCH_MEMORY_LIMIT
+) -> tuple[dict[str, list[str]], list[str]]:
     envelope = json.loads((req / "envelope.json").read_text(encoding="utf-8"))
     path = tmp / f"envelope-{letter}.json"
     path.write_text(json.dumps({**envelope, "request_letter_id": letter}), encoding="utf-8")
@@ -63,6 +67,7 @@ def _run(store: Path, req: Path, tmp: Path, letter: str) -> tuple[dict[str, list
             as_of=AS_OF,
             database_url=url,
             workers=1,
+            memory_limit=memory_limit,
         )
     )
     package: dict[str, list[str]] = {}
@@ -96,9 +101,20 @@ def test_a_batch_read_through_the_index_decides_as_over_the_whole_snapshot(
         found.append(table is not None)
         return table
 
+    limits: list[str] = []
+    build = chunk_ref.build_lookup_index
+
+    def built(snapshot: Path, keys: list[RuleKey], *, memory_limit: str) -> Path:
+        limits.append(memory_limit)
+        return build(snapshot, keys, memory_limit=memory_limit)
+
     monkeypatch.setattr(chunk_ref.ChunkReference, "evidence", counted)
     monkeypatch.setattr(chunk_ref.ChunkReference, "candidates", checked)
-    indexed = _run(store, req, tmp_path, "indexed")
+    monkeypatch.setattr(chunk_ref, "build_lookup_index", built)
+    indexed = _run(store, req, tmp_path, "indexed", memory_limit="1536MB")
+    # the index (built here had `reference load` not built it) within the batch's limit
+    assert limits
+    assert set(limits) == {"1536MB"}
     assert taken  # the batch did read through the index
     assert found  # and found its candidates there (the key columns' types agree)
     assert all(found)
