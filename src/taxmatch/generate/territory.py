@@ -15,6 +15,7 @@ lives in the real table alone, drawn exactly as before tiles existed.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from itertools import product
@@ -80,31 +81,49 @@ def territory(tiles: int = 1) -> Territory:
         for n in (a + b + c for c, a, b in product(_THIRD, _FIRST.split(), _SECOND.split()))
         if n not in taken
     ]
-    zips = _zip_codes(real.items, sum(len(c.zips) for c in real.items) * (tiles - 1))
     if copies > len(names):
         raise ValueError(
             f"a generated country holds at most {len(names) // len(real.items) + 1} tiles"
         )
+    zips = _zip_codes(real.items, tiles - 1)
     towns = list(models)
-    at = 0
     for k, (model, weight) in enumerate(models * (tiles - 1)):
-        own = tuple(zips[at : at + len(model.zips)])
-        at += len(model.zips)
-        towns.append((City(names[k], model.state, model.area_code, own), weight))
+        towns.append((City(names[k], model.state, model.area_code, zips[k]), weight))
     return Territory(Weighted(towns), tiles)
 
 
-def _zip_codes(real: list[City], n: int) -> list[str]:
-    """``n`` ZIP codes in the 3-digit areas no real city uses, an area filled before the
-    next (at least as many a ZIP area as the real table has on average)."""
+def _zip_codes(real: list[City], copies: int) -> list[tuple[str, ...]]:
+    """The ZIP codes of each town of ``copies`` copies of ``real`` (in that order), in the
+    3-digit areas no real city uses. As a real area lies in one state, an area holds the
+    ZIPs of one state of one copy, filled before the next; at least as many ZIPs an area
+    as the real table has on average, more when the free areas would not do."""
     used = {z[:3] for c in real for z in c.zips}
-    free = [a for a in (f"{i:03d}" for i in range(10, 1000)) if a not in used]
-    real_zips = sum(len(c.zips) for c in real)
-    per_area = max(ceil(real_zips / len(used)), ceil(n / len(free)))
-    if per_area > 99:
+    free = iter(a for a in (f"{i:03d}" for i in range(10, 1000)) if a not in used)
+    spare = 990 - len(used)
+    by_state = Counter[str]()
+    for c in real:
+        by_state[c.state] += len(c.zips)
+    base = ceil(by_state.total() / len(used))
+    fits = (
+        p for p in range(base, 100) if copies * sum(-(-n // p) for n in by_state.values()) <= spare
+    )
+    per_area = next(fits, None)
+    if per_area is None:
         raise ValueError("a generated country has no more 3-digit ZIP areas")
     step = 99 // per_area
-    return [f"{free[i // per_area]}{(i % per_area) * step + 1:02d}" for i in range(n)]
+    towns: list[tuple[str, ...]] = []
+    for _ in range(copies):
+        areas: dict[str, tuple[str, int]] = {}  # a state's open area, and its ZIPs so far
+        for city in real:
+            own = []
+            for _zip in city.zips:
+                area, held = areas.get(city.state, ("", per_area))
+                if held == per_area:
+                    area, held = next(free), 0
+                own.append(f"{area}{held * step + 1:02d}")
+                areas[city.state] = (area, held + 1)
+            towns.append(tuple(own))
+    return towns
 
 
 @cache

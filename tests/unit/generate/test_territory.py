@@ -63,6 +63,12 @@ def test_each_tile_is_a_copy_with_towns_and_zips_of_its_own(tiles: int) -> None:
     assert len(set(zips)) == len(zips)
     assert all(len(z) == 5 and z.isdigit() for z in zips)
     assert not {z[:3] for t in copies for z in t.zips} & {z[:3] for c in real for z in c.zips}
+    # as a real 3-digit area, a copy's lies in one state
+    states: dict[str, set[str]] = {}
+    for t in copies:
+        for z in t.zips:
+            states.setdefault(z[:3], set()).add(t.state)
+    assert all(len(s) == 1 for s in states.values())
     # each copy keeps its model city's state, area code, ZIP count and weight: the same
     # density a ZIP, tile after tile
     weights = towns.weights
