@@ -207,7 +207,9 @@ class Address:
     house_number: str
     street: str  # standardised street line without the house number or unit, e.g. "N MAIN ST"
     unit: str  # e.g. "APT 4"; "" when none
-    po_box: str  # box number for PO boxes; "" otherwise
+    # a PO box's number ("12"), or a rural route or highway contract box's whole line
+    # ("RR 2 BOX 152", never a box number: those have no space); "" otherwise
+    po_box: str
     city: str
     state: str
     zip5: str
@@ -216,7 +218,7 @@ class Address:
     def street_line(self) -> str:
         """Line 1 as USPS would print it."""
         if self.po_box:
-            return f"PO BOX {self.po_box}"
+            return self.po_box if " " in self.po_box else f"PO BOX {self.po_box}"
         return f"{self.house_number} {self.street}".strip()
 
 

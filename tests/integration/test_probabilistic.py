@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
 
+from taxmatch.contracts import MASTER_COLUMNS
 from taxmatch.match.model import MODEL_VERSION
 from taxmatch.pipeline.batch import BatchRequest, run_batch
 
@@ -17,6 +19,7 @@ from .conftest import (
     read_package,
     request_row,
     write_envelope,
+    write_master,
     write_requests,
 )
 
@@ -191,3 +194,56 @@ def test_summary_records_the_model(model_store: Path, tmp_path: Path) -> None:
     assert result.summary["model"]["version"] == MODEL_VERSION
     assert len(result.summary["model"]["sha256"]) == 64
     assert result.summary["matcher"] == "probabilistic"
+
+
+@pytest.fixture(scope="module")
+def route_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cast and a filer on a rural route (a box on the route, no house or street),
+    who moved from one box to another in 2024."""
+    from taxmatch.pipeline.reference import load_reference_snapshot, train_current_model
+
+    store = tmp_path_factory.mktemp("route-store")
+    master = write_master(store.parent / f"{store.name}-master.csv")
+    with master.open("a", newline="", encoding="utf-8") as fh:
+        for year, line in ((2022, "RR 2 Box 45"), (2023, "R.R. 2, Box 45"), (2024, "RR 3 BOX 7")):
+            csv.writer(fh).writerow(
+                {
+                    "tin": "533456789",
+                    "tax_year": year,
+                    "first_name": "Ella",
+                    "last_name": "Prairie",
+                    "date_of_birth": "1971-04-04",
+                    "street_address": line,
+                    "city": "Ogallala",
+                    "state": "NE",
+                    "zip": "69153",
+                }.get(c, "")
+                for c in MASTER_COLUMNS
+            )
+    load_reference_snapshot(store, [master])
+    train_current_model(store)
+    return store
+
+
+def test_a_rural_route_box_is_matched_and_disclosed_as_usps_writes_it(
+    route_store: Path, tmp_path: Path
+) -> None:
+    """A requester's rural route box corroborates the filer's (the same route and box, as
+    written any way), and the box the latest filing gives is disclosed as its standard line."""
+    ella = {
+        "first_name": "Ella",
+        "last_name": "Prairie",
+        "street_address": "Rural Route #2 Box 45",
+        "unit": "",
+        "city": "Ogallala",
+        "state": "NE",
+        "zip": "69153",
+    }
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    name, row = decide(route_store, tmp_path / "a", **ella)
+    assert name == "disclosed"
+    assert (row["street_address"], row["zip"], row["tax_year"]) == ("RR 3 BOX 7", "69153", "2024")
+    # Another box on the same route is not her door: nothing corroborates the person.
+    name, _ = decide(route_store, tmp_path / "b", **{**ella, "street_address": "RR 2 BOX 46"})
+    assert name != "disclosed"

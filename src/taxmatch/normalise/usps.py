@@ -162,5 +162,21 @@ PO_BOX_KEYWORDS: Final = (
     ("POBOX",),
 )
 
+# Rural route and highway contract boxes (Pub. 28, 24), as written: the route's words and
+# the standard one ("STAR ROUTE" is the older name of a highway contract route).
+ROUTE_BOX_KINDS: Final = (
+    (("RR",), "RR"),
+    (("R", "R"), "RR"),
+    (("RURAL", "ROUTE"), "RR"),
+    (("RURAL", "RTE"), "RR"),
+    (("RFD",), "RR"),
+    (("R", "F", "D"), "RR"),
+    (("HC",), "HC"),
+    (("H", "C"), "HC"),
+    (("HIGHWAY", "CONTRACT"), "HC"),
+    (("HWY", "CONTRACT"), "HC"),
+    (("STAR", "ROUTE"), "HC"),
+)
+
 # City words USPS spells out in the preferred city name ("ST LOUIS" -> "SAINT LOUIS").
 CITY_WORDS: Final = MappingProxyType({"ST": "SAINT", "STE": "SAINTE", "FT": "FORT", "MT": "MOUNT"})

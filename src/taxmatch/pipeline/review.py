@@ -19,14 +19,14 @@ audited review page) with more than the last four digits of its TIN.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypedDict
 
 import duckdb
 
-from taxmatch.contracts import Disposition
+from taxmatch.contracts import Address, Disposition
 from taxmatch.disclose.package import (
     MANIFEST,
     PackageWriter,
@@ -57,9 +57,7 @@ WHERE o.row_number IN ({rows}) ORDER BY o.row_number
 _REQUEST_SQL = """
 SELECT concat_ws(' ', nullif(first_name, ''), nullif(middle_name, ''), nullif(last_name, ''),
                  nullif(suffix, '')) AS name,
-       concat_ws(', ', nullif(concat_ws(' ', nullif(house_number, ''), nullif(street, '')), ''),
-                 nullif(unit, ''), CASE WHEN po_box IS NOT NULL THEN 'PO BOX ' || po_box END,
-                 nullif(city, ''), nullif(state, ''), nullif(zip5, '')) AS address,
+       house_number, street, unit, po_box, city, state, zip5,
        CAST(date_of_birth AS VARCHAR) AS date_of_birth, tin,
        array_to_string(tax_periods, '; ') AS tax_periods
 FROM records WHERE row_number = {row}
@@ -231,9 +229,11 @@ def request_shown(store: Path, batch_id: str, row_number: int) -> RequestShown |
     if not rows:
         return None
     r = rows[0]
+    where = Address(**{f.name: str(r[f.name] or "") for f in fields(Address)})
+    shown = (where.street_line, where.unit, where.city, where.state, where.zip5)
     return RequestShown(
         name=str(r["name"] or ""),
-        address=str(r["address"] or ""),
+        address=", ".join(part for part in shown if part),
         date_of_birth=str(r["date_of_birth"] or ""),
         tin_masked=mask_tin(r["tin"]) if r["tin"] else "",
         tax_periods=str(r["tax_periods"] or ""),

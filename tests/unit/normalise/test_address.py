@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
@@ -500,6 +501,74 @@ def test_every_route_shape_usps_delivers_to_is_accepted(line_and_house: tuple[st
     assert parsed.address is not None
     assert parsed.address.house_number == house
     assert reparse(parsed.address) == parsed
+
+
+# Rural route and highway contract boxes as people write them, and the standard route word.
+_ROUTE_BOXES = (
+    ("RR", "RR"),
+    ("R.R.", "RR"),
+    ("R R", "RR"),
+    ("Rural Route", "RR"),
+    ("Rural Rte", "RR"),
+    ("RFD", "RR"),
+    ("R.F.D.", "RR"),
+    ("HC", "HC"),
+    ("H.C.", "HC"),
+    ("Highway Contract", "HC"),
+    ("Hwy Contract", "HC"),
+    ("Star Route", "HC"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(_ROUTE_BOXES),
+    st.integers(min_value=1, max_value=9999),
+    st.sampled_from(("", "#", "# ")),
+    st.sampled_from((" ", ", ")),
+    st.sampled_from(("Box", "BOX", "Bx")),
+    st.from_regex(r"[1-9][0-9]{0,4}[A-Z]?", fullmatch=True),
+    st.sampled_from((str.upper, str.title, str.lower)),
+)
+def test_every_rural_route_and_highway_contract_box_is_accepted(
+    route: tuple[str, str],
+    number: int,
+    pound: str,
+    sep: str,
+    box_word: str,
+    box: str,
+    case: Callable[[str], str],
+) -> None:
+    """USPS delivers to "RR 2 BOX 152" and "HC 68 BOX 19A" (Pub. 28, 24): a box on a route,
+    with no house number or street; each is read as that standard line, whole."""
+    written, kind = route
+    line = case(f"{written} {pound}{number}{sep}{box_word} {box}")
+    parsed = parse_line(line)
+    assert parsed.problems == frozenset(), line
+    assert parsed.address is not None
+    assert (parsed.address.house_number, parsed.address.street) == ("", "")
+    assert parsed.address.street_line == f"{kind} {number} BOX {box}"
+    assert reparse(parsed.address) == parsed
+
+
+@pytest.mark.parametrize(
+    ("line", "house", "street_line"),
+    [
+        ("12 RR 2", "12", "12 RR 2"),  # a road: a house number on the route
+        ("RR2 Box 7", "", "RR 2 BOX 7"),
+        ("HC-68 Box 19A", "", "HC 68 BOX 19A"),
+        ("PO Box 12", "", "PO BOX 12"),
+    ],
+)
+def test_route_boxes_and_roads_apart(line: str, house: str, street_line: str) -> None:
+    parsed = parse_line(line)
+    assert parsed.address is not None
+    assert (parsed.address.house_number, parsed.address.street_line) == (house, street_line)
+
+
+@pytest.mark.parametrize("line", ["RR 2", "RR 2 BOX", "RR BOX 12", "RR 2 BOX 45 APT 3", "HC 2 12"])
+def test_a_route_without_one_box_is_not_an_address(line: str) -> None:
+    assert parse_line(line).address is None
 
 
 @settings(max_examples=200, deadline=None)
