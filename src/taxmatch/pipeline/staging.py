@@ -230,7 +230,8 @@ def validate_into(
     ``ws``, then the whole-batch codes; the number of rows."""
     ws.reset()
     bar.stage("validating", reader.total_bytes)
-    rows = stage_records(reader, ctx, ws, on_chunk=bar.advance, workers=workers)
+    with ws.transaction():  # the workspace is scratch: a stopped run resets it
+        rows = stage_records(reader, ctx, ws, on_chunk=bar.advance, workers=workers)
     apply_batch_checks(ws, rows, ctx.policy, ctx.envelope)
     return rows
 

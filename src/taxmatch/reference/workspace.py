@@ -166,6 +166,19 @@ class BatchWorkspace:
         or drops the persisted tables, and before it calls the batch done."""
         return Persisting(self, path)
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One DuckDB transaction on ``con`` for what the block does (rolled back if it
+        raises): a hundred appends committed once, not each with a write-ahead log flush
+        of its own (a third of the CPU). A cursor sees the block's writes only after it."""
+        self.con.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
     def append_records(self, table: pa.Table) -> None:
         self.con.from_arrow(table).insert_into("records")
 
