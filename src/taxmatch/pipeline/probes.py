@@ -279,6 +279,9 @@ def run_probes(
     probes = build_probes(people, seed, as_of, taken)[:n]
     if not probes:
         return Probed()
+    files = (workspace, workspace.with_name(workspace.name + ".wal"))
+    for leftover in files:  # a killed run's: scratch, and its log may be torn mid-write
+        leftover.unlink(missing_ok=True)
     try:
         with BatchWorkspace(workspace, memory_limit=memory_limit) as ws:
             ws.reset()
@@ -297,7 +300,7 @@ def run_probes(
             row_groups(ws.con, snapshot, "probe_subjects", lookback(as_of, policy))
             masks = [m for (m,) in ws.con.execute(_MASKS).fetchall()]
     finally:
-        for leftover in (workspace, workspace.with_name(workspace.name + ".wal")):
+        for leftover in files:
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
     each = verdicts(probes, outcomes.to_pydict(), policy, as_of)
