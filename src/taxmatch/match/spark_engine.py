@@ -96,6 +96,19 @@ def export_reference(con: duckdb.DuckDBPyConnection, root: Path, snapshot_id: st
     return target
 
 
+def _persisted(session: SparkSession, kept: set[int] | None = None) -> set[int]:
+    """The ids of the Spark context's persisted RDDs; with ``kept``, those not in it are
+    unpersisted first (what ``localCheckpoint`` keeps is among them, and would otherwise
+    be freed only when the JVM collects its garbage). PySpark has no public call for it."""
+    found = session.sparkContext._jsc.getPersistentRDDs()
+    if kept is not None:
+        for rdd_id in list(found):
+            if int(rdd_id) not in kept:
+                found.get(rdd_id).unpersist(False)
+        found = session.sparkContext._jsc.getPersistentRDDs()
+    return {int(k) for k in found}
+
+
 @dataclass(frozen=True, slots=True)
 class SparkOptions:
     """Where the Spark engine keeps its Parquet, and the cluster to use."""
@@ -158,6 +171,7 @@ class SparkMatcher:
         reference = export_reference(con, self.options.reference_root, self.snapshot_id)
         chunk = make_dir(self.options.work / uuid.uuid4().hex)
         session = self.session().newSession()  # this chunk's own views and functions
+        kept = _persisted(session)
         register_functions(session)
         try:
             self._write_chunk(con, chunk)
@@ -175,6 +189,7 @@ class SparkMatcher:
         finally:
             con.execute(f"DROP VIEW IF EXISTS {OUTCOMES_VIEW}")
             session.catalog.clearCache()  # what Splink and the ranking persisted
+            _persisted(session, kept)  # the gathering's stages
             shutil.rmtree(chunk, ignore_errors=True)
             with contextlib.suppress(OSError):  # the batch's exchange directory, once empty
                 self.options.work.rmdir()

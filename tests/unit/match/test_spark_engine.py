@@ -210,6 +210,7 @@ def test_spark_scores_and_decides_as_duckdb(
     spark_matcher = RecordingMatcher(options, generated.reference.snapshot_id)
     ours = Matched(_match(generated, tmp_path, decider=spark_matcher), spark_matcher.pairs)
     assert not (tmp_path / "exchange").exists()  # each chunk's Parquet is removed
+    assert not dict(spark.sparkContext._jsc.getPersistentRDDs())  # nor is anything kept
     _an_older_export_is_replaced(generated, tmp_path / "spark")
 
     # Every pair, as DuckDB weighs it (a pair only one engine kept lies at the floor).
