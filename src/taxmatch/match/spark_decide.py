@@ -117,6 +117,8 @@ def decide(session: SparkSession, pairs: str, review_threshold: float, margin: f
     )
     best.persist().createOrReplaceTempView("collapse_best")
     # Each common table expression computed once, as a view (Spark would inline each).
+    # ``localCheckpoint``, not ``persist``: Spark 4.1 failed to plan the cached queries
+    # (an invalid plan after inlining). ``SparkMatcher`` unpersists them after the chunk.
     stages, gathering = staged_query_in_dialect(gather_sql("ref"), "spark", {"ref": REF_PREFIX})
     for name, sql in stages:
         session.sql(sql).localCheckpoint().createOrReplaceTempView(name)
