@@ -1,7 +1,7 @@
 """The batch's engine (``pipeline.matching``): chosen by ``BatchRequest.engine`` (the CLI's
 ``--engine`` / ``TAXMATCH_ENGINE``), refused clearly when unknown or unable to run, and
-named in the matching event. The Spark engine's own scoring is held to DuckDB's in
-tests/unit/match/test_spark_engine.py; here its scorer is stood in for, so no JVM starts."""
+named in the matching event. The Spark engine's own matching is held to DuckDB's in
+tests/unit/match/test_spark_engine.py; here its matcher is stood in for, so no JVM starts."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
 from taxmatch.cli import main
 from taxmatch.errors import BadArgument, EngineUnavailable
-from taxmatch.match import spark_engine, spark_session
+from taxmatch.match import collapse, spark_engine, spark_session
+from taxmatch.match.judging import OUTCOME_SCHEMA, judge_batch
 from taxmatch.match.probabilistic import duckdb_pairs
 from taxmatch.pipeline.batch import BatchRequest, run_batch
 from taxmatch.pipeline.matching import check_engine
@@ -76,8 +78,9 @@ def test_cli_refuses_an_unknown_engine_from_the_environment(tmp_path: Path) -> N
 def test_spark_engine_scores_the_batch(
     model_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
-    """``engine="spark"`` hands the scoring to the Spark engine's scorer (here a stand-in
-    that scores with DuckDB) and decides as the DuckDB engine does."""
+    """``engine="spark"`` hands each chunk to the Spark engine's matcher (here a stand-in
+    that scores, ranks, gathers and judges with DuckDB, as the Spark engine does on
+    Spark), whose outcomes decide as the DuckDB engine's do."""
     used: list[Path] = []
 
     class StandIn:
@@ -86,12 +89,23 @@ def test_spark_engine_scores_the_batch(
 
         @contextmanager
         def __call__(
-            self, con: duckdb.DuckDBPyConnection, settings: Any, _index: Any
+            self, con: duckdb.DuckDBPyConnection, settings: Any, review: float, margin: float
         ) -> Iterator[str]:
-            with duckdb_pairs(con, settings) as table:
-                yield table
+            con.execute("DROP TABLE IF EXISTS collapse_best")
+            with duckdb_pairs(con, settings) as pairs:
+                collapse.rank_into(con, pairs, review, margin)
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE collapse_part AS "
+                f"SELECT {', '.join(collapse.REQUEST_COLUMNS)} FROM valid_part"
+            )
+            collapse._gather(con, "ref")
+            reader = con.sql("SELECT * FROM collapse_in").to_arrow_reader(1000)
+            judged = pa.Table.from_batches(map(judge_batch, reader), schema=OUTCOME_SCHEMA)
+            con.register("stand_in_outcomes", judged)
+            yield "stand_in_outcomes"
+            con.unregister("stand_in_outcomes")
 
-    monkeypatch.setattr(spark_engine, "SparkPairs", StandIn)
+    monkeypatch.setattr(spark_engine, "SparkMatcher", StandIn)
     monkeypatch.setattr(spark_session, "check_spark", lambda: None)
     caplog.set_level(logging.INFO, logger="taxmatch")
     spark = run_batch(_request(tmp_path / "s", model_store, engine="spark"))

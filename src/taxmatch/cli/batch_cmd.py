@@ -58,7 +58,7 @@ def batch_inputs(command: F) -> F:
     default="duckdb",
     envvar="TAXMATCH_ENGINE",
     show_default=True,
-    help="Where the probabilistic matcher scores pairs: DuckDB here, or Spark "
+    help="Where the probabilistic matcher scores, ranks and judges: DuckDB here, or Spark "
     "(TAXMATCH_SPARK_MASTER, default local[*]; docs/spark.md). Env TAXMATCH_ENGINE.",
 )
 @click.option(

@@ -9,7 +9,7 @@ them. Never logs a value.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from itertools import groupby
@@ -30,7 +30,7 @@ FETCH_ROWS = 20_000
 JUDGE_ROWS = 5_000
 GATHER_ROWS = 100_000  # row numbers gathered at a time (the batch workspace holds 2 GB)
 
-_BEST_SCHEMA = pa.schema(
+BEST_SCHEMA = pa.schema(
     [
         ("row_number", pa.int64()),
         ("person_id", pa.string()),
@@ -92,7 +92,7 @@ def judging(
     ``valid`` with row numbers in [lo, hi), from the best persons ``rank_into`` kept so far
     (``collapse_best``; a row without one has no candidate), judged by the rules. ``rows``:
     how many rows will be judged in all (judging processes are worth it for many)."""
-    _add_best(con, _BEST_SCHEMA.empty_table())
+    _add_best(con, BEST_SCHEMA.empty_table())
     try:
         con.execute("DROP TABLE IF EXISTS outcomes")
         con.from_arrow(OUTCOME_SCHEMA.empty_table()).create("outcomes")
@@ -136,7 +136,22 @@ def rank_into(
     ``rank_persons`` (a batch scored in chunks ranks each chunk's pairs in turn), given
     the request's first name (``valid``) and each person's own (``ref``'s ``persons``)."""
     reader: pa.RecordBatchReader = con.sql(
-        f"""WITH pairs AS (
+        f"SELECT * FROM ({ranking_sql(pred, ref)}) ORDER BY 1"
+    ).to_arrow_reader(FETCH_ROWS)
+    rows = (r for batch in reader for r in zip(*batch.to_pydict().values(), strict=True))
+    try:
+        best = list(ranked(rows, review_threshold, margin))
+    finally:
+        reader.close()  # an error while ranking leaves no result open on the connection
+    _add_best(con, pa.Table.from_batches([record_batch(best, BEST_SCHEMA)]))
+
+
+def ranking_sql(pred: str, ref: str, valid: str = "valid") -> str:
+    """The query of what ``ranked`` reads of the scored pairs in ``pred``: per request and
+    person, the best weight and probability, the person's first name (``ref``'s
+    ``persons``) and the request's (``valid``'s); in DuckDB's SQL (``dialect.
+    query_in_dialect`` renders it for another engine)."""
+    return f"""WITH pairs AS (
               SELECT CAST(unique_id_l AS BIGINT) AS row_number,
                      split_part(unique_id_r, '|', 1) AS person_id,
                      max(match_weight) AS w, max(match_probability) AS p
@@ -144,28 +159,29 @@ def rank_into(
             )
             SELECT q.row_number, q.person_id, q.w, q.p, o.first_name AS own, v.first_name AS asked
             FROM pairs q
-            LEFT JOIN (SELECT row_number, first_name FROM valid) v USING (row_number)
-            LEFT JOIN {ref}.persons o ON o.person_id = q.person_id
-            ORDER BY 1"""
-    ).to_arrow_reader(FETCH_ROWS)
-    # (row_number, person_id, w, p, the person's first name, the request's)
-    rows = (r for batch in reader for r in zip(*batch.to_pydict().values(), strict=True))
-    best = []
-    try:
-        for rn, pairs in groupby(rows, key=itemgetter(0)):
-            group = list(pairs)
-            found = rank_persons(
-                (pair[1:5] for pair in group), review_threshold, margin, first_name=group[0][5]
-            )
-            if found is not None:
-                best.append((rn, *found))
-    finally:
-        reader.close()  # an error while ranking leaves no result open on the connection
-    _add_best(con, pa.Table.from_batches([record_batch(best, _BEST_SCHEMA)]))
+            LEFT JOIN (SELECT row_number, first_name FROM {valid}) v USING (row_number)
+            LEFT JOIN {ref}.persons o ON o.person_id = q.person_id"""
+
+
+def ranked(
+    rows: Iterable[tuple[int, str, float, float, str | None, str | None]],
+    review_threshold: float,
+    margin: float,
+) -> Iterator[tuple[object, ...]]:
+    """Each request's best person by ``rank_persons`` (a row of ``BEST_SCHEMA``) from the
+    rows of ``ranking_sql`` (row number, person id, weight, probability, the person's
+    first name, the request's), each request's rows one after another."""
+    for rn, pairs in groupby(rows, key=itemgetter(0)):
+        group = list(pairs)
+        found = rank_persons(
+            (pair[1:5] for pair in group), review_threshold, margin, first_name=group[0][5]
+        )
+        if found is not None:
+            yield (rn, *found)
 
 
 def _add_best(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
-    """Append ``rows`` to ``collapse_best`` (made, of ``_BEST_SCHEMA``, when missing)."""
+    """Append ``rows`` to ``collapse_best`` (made, of ``BEST_SCHEMA``, when missing)."""
     con.register("collapse_best_arrow", rows)
     try:
         con.execute(
@@ -188,17 +204,22 @@ def _variants_sql(ref: str, on: str) -> str:
 
 
 def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
-    """``collapse_in``: one row per request of ``collapse_part`` with its best person's
-    evidence. Each person table is read once or twice a window, whatever the size of the
-    snapshot's: the best persons' filings in the periods (``filed``), their addresses
-    (``own``), and every filer at a building of those addresses or filings (``near``),
-    which holds every row the neighbour, co-filer and unit checks can look at; and the
-    other filers at the filings' house numbers and streets under other ZIPs
-    (``elsewhere``)."""
+    """``collapse_in``: ``gather_sql``'s rows."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE collapse_in AS {gather_sql(ref)}")
+
+
+def gather_sql(ref: str) -> str:
+    """The query of one row per request of ``collapse_part`` with its best person
+    (``collapse_best``) and that person's evidence from ``ref``'s person tables (and the
+    request's nicknames, ``nick``); in DuckDB's SQL (``dialect.query_in_dialect`` renders
+    it for another engine). Each person table is read once or twice a window, whatever
+    the size of the snapshot's: the best persons' filings in the periods (``filed``),
+    their addresses (``own``), and every filer at a building of those addresses or
+    filings (``near``), which holds every row the neighbour, co-filer and unit checks can
+    look at; and the other filers at the filings' house numbers and streets under other
+    ZIPs (``elsewhere``)."""
     building = ("house_number", "street", "zip5")
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE collapse_in AS
-        WITH jb AS (
+    return f"""WITH jb AS (
           SELECT b.*, v.tax_periods FROM collapse_best b JOIN collapse_part v USING (row_number)
         ),
         filed_rows AS MATERIALIZED (
@@ -311,7 +332,6 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
         LEFT JOIN units_l USING (row_number)
         LEFT JOIN elsewhere_l USING (row_number)
         LEFT JOIN variants_l USING (row_number)"""
-    )
 
 
 @contextmanager

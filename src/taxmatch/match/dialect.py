@@ -5,13 +5,20 @@ scores with the declarations rendered in its own dialect (``model.settings_dict(
 dialect)``) and the trained m and u copied level by level from the saved model, after
 checking that the saved model is the one the declarations render (the same conditions in
 DuckDB's SQL, in the same order) and that both renderings have the same levels: nothing
-of the model is written twice. Never logs a value.
+of the model is written twice. ``query_in_dialect`` renders one of taxmatch's DuckDB
+queries (``collapse``'s ranking and gathering) in another dialect with sqlglot, as Splink
+renders its own SQL. Never logs a value.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel
 
 from taxmatch.match.model import rule_sql, settings_dict
 
@@ -79,3 +86,44 @@ def settings_in_dialect(saved: dict[str, Any], dialect: str) -> dict[str, Any]:
     out["sql_dialect"] = dialect
     out.pop("linker_uid", None)
     return out
+
+
+def query_in_dialect(sql: str, dialect: str, schemas: Mapping[str, str] | None = None) -> str:
+    """``sql`` (a DuckDB query) in ``dialect``'s SQL, transpiled by sqlglot: the one
+    definition rendered again, never a second copy. A common table expression's
+    ``MATERIALIZED`` (DuckDB's hint: the rows are the same) goes. ``schemas`` names
+    tables anew: ``{"ref": "tm_ref_"}`` reads ``ref.persons`` as ``tm_ref_persons`` (an
+    engine without DuckDB's attached schemas registers the tables under those names)."""
+    if dialect == "duckdb":
+        return sql
+    return staged_query_in_dialect(sql, dialect, schemas, stage=False)[1]
+
+
+def staged_query_in_dialect(
+    sql: str, dialect: str, schemas: Mapping[str, str] | None = None, *, stage: bool = True
+) -> tuple[list[tuple[str, str]], str]:
+    """``query_in_dialect``, each common table expression (with ``stage``) made a query of
+    its own: ``[(name, query), ...]`` in order, which the engine computes once and keeps
+    under that name (DuckDB computes those it is told to materialize once; Spark would
+    inline each at every reference, and its cache refuses a query holding one), then the
+    query of the rest."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    for table in tree.find_all(exp.Table):
+        prefix = (schemas or {}).get(table.db)
+        if prefix is not None:
+            table.set("this", exp.to_identifier(prefix + table.name))
+            table.set("db", None)
+    stages: list[tuple[str, str]] = []
+    with_ = tree.args.get("with_")
+    for cte in list(with_.expressions if with_ is not None else ()):
+        cte.set("materialized", None)
+        if stage:
+            stages.append((cte.alias, _render(cte.this, dialect)))
+            cte.pop()
+    if with_ is not None and not with_.expressions:
+        tree.set("with_", None)
+    return stages, _render(tree, dialect)
+
+
+def _render(tree: exp.Expr, dialect: str) -> str:
+    return tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)

@@ -1,5 +1,8 @@
 """The probabilistic matcher: Splink scores request × (person, address) pairs, ``collapse``
-ranks them to persons and judges the best. Never decides disclosure, never logs a value.
+ranks them to persons and judges the best: in the batch workspace (DuckDB), or, with a
+``ChunkDecider`` (the Spark engine, ``spark_engine``), all three elsewhere from the same
+definitions, the workspace reading back each chunk's outcomes. Never decides disclosure,
+never logs a value.
 """
 
 from __future__ import annotations
@@ -91,6 +94,16 @@ PairScorer = Callable[
 ]
 
 
+# Decides a chunk elsewhere than in the workspace, from the same definitions (the Spark
+# engine): given the workspace's ``req_features`` and ``valid_part`` (the chunk's rows)
+# and ``nick``, the saved model's settings and the policy's review threshold and margin,
+# a context giving the name of a workspace view of the chunk's ``outcomes`` rows (the
+# columns of ``judging.OUTCOME_SCHEMA``), dropped on exit.
+ChunkDecider = Callable[
+    [duckdb.DuckDBPyConnection, dict[str, Any], float, float], AbstractContextManager[str]
+]
+
+
 def declared_rules(settings: dict[str, Any]) -> bool:
     """Whether the saved model blocks on the declared rules (``model.BLOCKING``)."""
     return rule_sql(settings) == rule_sql(settings_dict("link_only", 0.5))
@@ -163,6 +176,7 @@ def match_probabilistic(
     on_chunk: Callable[[int], None] | None = None,
     scorer: PairScorer = duckdb_pairs,
     on_window: Callable[[int], None] | None = None,
+    decider: ChunkDecider | None = None,
     index_memory_limit: str = INDEX_MEMORY_LIMIT,
 ) -> None:
     """Write ``outcomes`` for every row of the workspace's ``valid`` view.
@@ -171,9 +185,10 @@ def match_probabilistic(
     at a time, so the candidate pairs of a batch of millions never have to fit in memory
     at once. A pair's score depends on the request, the candidate and the reference's term
     frequencies only, and a row's judgement on its own best person, so the chunks change
-    nothing but the memory used. ``scorer`` is the engine that scores the pairs (Splink on
-    DuckDB, or on Spark: ``spark_engine``); ranking and judging run here, in the
-    workspace, whichever it is. After each chunk, ``on_chunk`` is told how many row
+    nothing but the memory used. ``scorer`` scores the pairs (Splink on DuckDB); ranking
+    and judging run here, in the workspace. With ``decider`` (the Spark engine), scoring,
+    ranking and judging all run there instead, and the workspace reads back each chunk's
+    outcomes. After each chunk, ``on_chunk`` is told how many row
     numbers it spanned and ``on_window`` the row number below which every row of ``valid``
     has its outcome (on this thread, with the snapshot attached as ``ref``). The snapshot's
     lookup index, if it must be built first, is built under ``index_memory_limit``.
@@ -183,7 +198,7 @@ def match_probabilistic(
     settings = load_settings(model)
     chunk = None
     try:
-        if declared_rules(settings):
+        if decider is None and declared_rules(settings):
             chunk = ChunkReference(con, reference, list(BLOCKING), memory_limit=index_memory_limit)
         ref = SCHEMA if chunk is not None else "ref"
         con.execute("CREATE OR REPLACE TEMP VIEW master_view AS SELECT * FROM ref.master_records")
@@ -191,17 +206,21 @@ def match_probabilistic(
             con.execute(f"DROP TABLE IF EXISTS {table}")
         nickname_table(con)  # once for the whole batch: the chunks and the judging read it
         (total,) = con.execute("SELECT count(*) FROM valid").fetchall()[0]
-        with judging(con, total, ref=ref) as judge:
+        with judging(con, 0 if decider else total, ref=ref) as judge:
             for i, (lo, hi) in enumerate(_ranges(con, chunk_rows or MATCH_CHUNK_ROWS)):
                 con.execute(
                     f"""CREATE OR REPLACE TEMP VIEW valid_part AS
                         SELECT * FROM valid WHERE row_number >= {lo} AND row_number < {hi}"""
                 )
                 request_features(con, source="valid_part", nicknames=False)
-                with scorer(con, settings, chunk) as pairs:
-                    if chunk is not None:
-                        chunk.persons(f"SELECT split_part(unique_id_r, '|', 1) FROM {pairs}")
-                    rank_into(con, pairs, review_threshold, min_margin_log2, ref=ref)
+                if decider is not None:
+                    with decider(con, settings, review_threshold, min_margin_log2) as decided:
+                        con.execute(f"INSERT INTO outcomes BY NAME SELECT * FROM {decided}")
+                else:
+                    with scorer(con, settings, chunk) as pairs:
+                        if chunk is not None:
+                            chunk.persons(f"SELECT split_part(unique_id_r, '|', 1) FROM {pairs}")
+                        rank_into(con, pairs, review_threshold, min_margin_log2, ref=ref)
                 # The request features of every chunk are kept (``taxmatch explain`` reads
                 # the features of any row).
                 con.execute(
@@ -214,7 +233,8 @@ def match_probabilistic(
                         "SELECT person_id FROM collapse_best "
                         f"WHERE row_number >= {lo} AND row_number < {hi}"
                     )
-                judge(lo, hi)
+                if decider is None:
+                    judge(lo, hi)
                 if on_chunk is not None:
                     on_chunk(hi - lo)
                 if on_window is not None:

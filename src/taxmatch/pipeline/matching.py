@@ -1,6 +1,6 @@
 """A batch's matching stage: the matcher (exact or probabilistic) and, for the
-probabilistic one, the engine that scores its pairs (``ENGINES``: Splink on DuckDB in the
-batch workspace, or on Spark). The engine changes where the pairs are scored, never the
+probabilistic one, the engine that scores, ranks and judges its pairs (``ENGINES``:
+DuckDB in the batch workspace, or Spark). The engine changes where that runs, never the
 declarations, the model or the rules that decide. Never logs a value.
 """
 
@@ -16,7 +16,7 @@ import duckdb
 from taxmatch.errors import BadArgument, EngineUnavailable
 from taxmatch.match.exact import match_exact
 from taxmatch.match.model import ModelInfo
-from taxmatch.match.probabilistic import PairScorer, duckdb_pairs, match_probabilistic
+from taxmatch.match.probabilistic import ChunkDecider, match_probabilistic
 
 if TYPE_CHECKING:
     from taxmatch.pipeline.batch import BatchRun
@@ -48,15 +48,16 @@ def check_engine(engine: str, matcher: str) -> None:
         check_spark()
 
 
-def _scorer(run: BatchRun, work: Path) -> PairScorer:
+def _decider(run: BatchRun, work: Path) -> ChunkDecider | None:
+    """The Spark engine's matcher (None: DuckDB's, in the workspace)."""
     req = run.req
     if req.engine != "spark":
-        return duckdb_pairs
-    from taxmatch.match.spark_engine import SparkOptions, SparkPairs
+        return None
+    from taxmatch.match.spark_engine import SparkMatcher, SparkOptions
 
     root = req.spark_dir if req.spark_dir is not None else req.store / "spark"
     options = SparkOptions(reference_root=root, work=work / "spark")
-    return SparkPairs(options, run.reference.snapshot_id)
+    return SparkMatcher(options, run.reference.snapshot_id)
 
 
 def batch_matcher(run: BatchRun, work: Path) -> Match:
@@ -65,7 +66,7 @@ def batch_matcher(run: BatchRun, work: Path) -> Match:
     ``on_window`` of the row number below which every valid row has its outcome (the
     probabilistic matcher's chunks; the exact matcher tells it nothing: its outcomes are
     all there when it returns)."""
-    scorer = _scorer(run, work)
+    decider = _decider(run, work)
 
     def match(
         con: duckdb.DuckDBPyConnection,
@@ -83,7 +84,7 @@ def batch_matcher(run: BatchRun, work: Path) -> Match:
             review_threshold=policy.review_threshold,
             min_margin_log2=policy.min_margin_log2,
             on_chunk=on_chunk,
-            scorer=scorer,
+            decider=decider,
             on_window=on_window,
             # a batch builds the index (when ``reference load`` did not) within its own limit
             index_memory_limit=run.req.memory_limit,

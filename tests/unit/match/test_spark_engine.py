@@ -1,12 +1,14 @@
-"""The Spark engine scores as the DuckDB engine does (``taxmatch.match.spark_engine``).
+"""The Spark engine decides as the DuckDB engine does (``taxmatch.match.spark_engine``).
 
 A generated population (2,000 people) and a generated request batch (with the generator's
 noise, invalid rows and people not in the master) are run as a batch (DuckDB engine);
-its validated workspace is then matched again by ``match_probabilistic`` with each engine's
-pair scorer (Spark: one local session, ``local[2]``). The Spark ``outcomes``
-must be DuckDB's row by row (a difference is allowed only where a score lies within
-``EPSILON`` of a threshold, and the test lists those), and every scored pair's match weight
-DuckDB's within ``EPSILON``. The DuckDB re-run must also equal the batch's own outcomes.
+its validated workspace is then matched again by ``match_probabilistic`` with each
+engine: DuckDB's pair scorer, ranking and judging in the workspace; Spark's matcher
+(``SparkMatcher``: scoring, ranking, gathering and judging on one local session,
+``local[2]``), of which only the outcomes come back. The Spark ``outcomes`` must be
+DuckDB's row by row (a difference is allowed only where a score lies within ``EPSILON``
+of a threshold, and the test lists those), and every scored pair's match weight DuckDB's
+within ``EPSILON``. The DuckDB re-run must also equal the batch's own outcomes.
 
 Needs Java; skipped only where there is none.
 """
@@ -29,8 +31,20 @@ from taxmatch.generate import generate_population, generate_requests
 from taxmatch.match.chunk_ref import ChunkReference
 from taxmatch.match.dialect import NotTheDeclaredModel, settings_in_dialect
 from taxmatch.match.model import ModelInfo, load_model_info, load_settings
-from taxmatch.match.probabilistic import PairScorer, duckdb_pairs, match_probabilistic
-from taxmatch.match.spark_engine import EXPORTED, SparkOptions, SparkPairs
+from taxmatch.match.probabilistic import (
+    ChunkDecider,
+    PairScorer,
+    duckdb_pairs,
+    match_probabilistic,
+)
+from taxmatch.match.spark_engine import (
+    EXPORT_TABLES,
+    EXPORTED,
+    SparkMatcher,
+    SparkOptions,
+    export_reference,
+    exported,
+)
 from taxmatch.match.thresholds import CANDIDATE_FLOOR
 from taxmatch.pipeline.batch import BatchRequest, run_batch
 from taxmatch.pipeline.reference import load_reference_snapshot, train_current_model
@@ -109,19 +123,29 @@ def _outcomes(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def _match(g: Generated, tmp: Path, scorer: PairScorer, chunk_rows: int | None) -> Matched:
-    """The batch's validated workspace (a copy) matched again with ``scorer``, its pairs
-    recorded."""
-    pairs: dict[tuple[str, str], float] = {}
+class RecordingMatcher(SparkMatcher):
+    """The Spark engine's matcher, which also collects the pairs it scores."""
 
-    @contextmanager
-    def recording(
-        con: duckdb.DuckDBPyConnection, settings: dict[str, Any], index: ChunkReference | None
-    ) -> Iterator[str]:
-        with scorer(con, settings, index) as table:
-            pairs.update(_pairs(con, table))
-            yield table
+    def __init__(self, options: SparkOptions, snapshot_id: str) -> None:
+        super().__init__(options, snapshot_id)
+        self.pairs: dict[tuple[str, str], float] = {}
 
+    def scored(self, session: Any, settings: dict[str, Any]) -> Any:
+        pairs = super().scored(session, settings)
+        rows = pairs.select("unique_id_l", "unique_id_r", "match_weight").collect()
+        self.pairs.update({(str(left), str(right)): float(w) for left, right, w in rows})
+        return pairs
+
+
+def _match(
+    g: Generated,
+    tmp: Path,
+    scorer: PairScorer = duckdb_pairs,
+    decider: ChunkDecider | None = None,
+    chunk_rows: int | None = None,
+) -> list[dict[str, Any]]:
+    """The outcomes of the batch's validated workspace (a copy) matched again with
+    ``scorer`` (or ``decider``)."""
     copy = tmp / f"work-{len(list(tmp.glob('work-*')))}.duckdb"
     shutil.copyfile(g.batch, copy)
     con = duckdb.connect(str(copy))
@@ -133,11 +157,26 @@ def _match(g: Generated, tmp: Path, scorer: PairScorer, chunk_rows: int | None) 
             review_threshold=REVIEW,
             min_margin_log2=MARGIN,
             chunk_rows=chunk_rows,
-            scorer=recording,
+            scorer=scorer,
+            decider=decider,
         )
-        return Matched(_outcomes(con), pairs)
+        return _outcomes(con)
     finally:
         con.close()
+
+
+def _recording(pairs: dict[tuple[str, str], float]) -> PairScorer:
+    """DuckDB's pair scorer, recording the pairs it scores in ``pairs``."""
+
+    @contextmanager
+    def recording(
+        con: duckdb.DuckDBPyConnection, settings: dict[str, Any], index: ChunkReference | None
+    ) -> Iterator[str]:
+        with duckdb_pairs(con, settings, index) as table:
+            pairs.update(_pairs(con, table))
+            yield table
+
+    return recording
 
 
 def _near_threshold(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -164,12 +203,15 @@ def test_spark_scores_and_decides_as_duckdb(
         batch = _outcomes(con)
     finally:
         con.close()
-    duck = _match(generated, tmp_path, duckdb_pairs, None)
+    pairs: dict[tuple[str, str], float] = {}
+    duck = Matched(_match(generated, tmp_path, _recording(pairs)), pairs)
     assert duck.outcomes == batch  # the re-run is the batch's own matching
     options = SparkOptions(reference_root=tmp_path / "spark", work=tmp_path / "exchange")
-    ours = _match(generated, tmp_path, SparkPairs(options, generated.reference.snapshot_id), None)
-    assert (tmp_path / "spark" / generated.reference.snapshot_id / EXPORTED).is_file()
+    spark_matcher = RecordingMatcher(options, generated.reference.snapshot_id)
+    ours = Matched(_match(generated, tmp_path, decider=spark_matcher), spark_matcher.pairs)
     assert not (tmp_path / "exchange").exists()  # each chunk's Parquet is removed
+    assert not dict(spark.sparkContext._jsc.getPersistentRDDs())  # nor is anything kept
+    _an_older_export_is_replaced(generated, tmp_path / "spark")
 
     # Every pair, as DuckDB weighs it (a pair only one engine kept lies at the floor).
     floor = math.log2(CANDIDATE_FLOOR / (1 - CANDIDATE_FLOOR))
@@ -194,6 +236,27 @@ def test_spark_scores_and_decides_as_duckdb(
         f"{len(ours.outcomes)} outcomes compared; at a threshold, allowed to differ: {at_threshold}"
     )
     _spark_settings_are_the_saved_models(generated)
+
+
+def _an_older_export_is_replaced(g: Generated, root: Path) -> None:
+    """The export is whole; one whose marker does not name every table (made before the
+    person tables were exported) is made again."""
+    snapshot_id = g.reference.snapshot_id
+    target = root / snapshot_id
+    assert exported(target, snapshot_id)
+    (target / EXPORTED).write_text(snapshot_id + "\n")
+    shutil.rmtree(target / "persons")
+    assert not exported(target, snapshot_id)
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{g.reference.path}' AS ref (READ_ONLY)")
+        assert export_reference(con, root, snapshot_id) == target
+    finally:
+        con.close()
+    assert exported(target, snapshot_id)
+    assert {p.name for p in target.iterdir()} == {EXPORTED, *EXPORT_TABLES}
+    assert [p.name for p in root.iterdir()] == [snapshot_id]  # nothing left aside
+    assert all(p.stat().st_mode & 0o077 == 0 for p in (target, *target.rglob("*")))
 
 
 def _spark_settings_are_the_saved_models(g: Generated) -> None:
