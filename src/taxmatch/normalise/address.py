@@ -28,6 +28,7 @@ from taxmatch.normalise.address_line import (
     lenient_accepts,
     line_tokens,
     render_street,
+    route_box,
     segment,
     usaddress_accepts,
 )
@@ -37,7 +38,6 @@ from taxmatch.normalise.usps import (
     CITY_WORDS,
     DIRECTIONALS,
     PO_BOX_KEYWORDS,
-    ROUTE_BOX_KINDS,
     STATE_CODES,
     STATE_NAMES,
     UNIT_DESIGNATORS,
@@ -134,11 +134,11 @@ _PO_BOX_FIRST = frozenset(keyword[0] for keyword in PO_BOX_KEYWORDS)
 def _po_box(tokens: tuple[str, ...]) -> str | None:
     """The box number when the line is a PO box ("P.O. Box 12", "POB 12"), the whole
     standard line of a rural route or highway contract box ("RR 2 BOX 152", "HC 68 BOX
-    19A"; ``_route_box``), else None.
+    19A"; ``route_box``), else None.
 
     "" when the line opens like a PO box but has no single box number after it.
     """
-    route = _route_box(tokens)
+    route = route_box(tokens)
     if route is not None:
         return route
     if not tokens or tokens[0] not in _PO_BOX_FIRST:
@@ -150,32 +150,6 @@ def _po_box(tokens: tuple[str, ...]) -> str | None:
             if len(rest) == 1 and UNIT_ID.fullmatch(rest[0]):
                 return rest[0]
             return ""
-    return None
-
-
-_JOINED_ROUTE = re.compile(r"(RR|HC)-?(\d{1,4})")  # "RR2", "HC-68": route and number in one
-_ROUTE_NUMBER = re.compile(r"\d{1,4}")
-
-
-def _route_box(tokens: tuple[str, ...]) -> str | None:
-    """ "RR 2 BOX 152" or "HC 68 BOX 19A" when the line is a rural route or highway
-    contract box as USPS delivers to it (the route's words, its number, BOX and the box:
-    "Rural Route #2 Box 152", "R.R. 2, Box 152", "Star Route 68 Box 19A"), else None. A
-    route without a box, or with anything more, is not one ("12 RR 2" is a road)."""
-    joined = _JOINED_ROUTE.fullmatch(tokens[0]) if tokens else None
-    if joined is not None:
-        tokens = (joined[1], joined[2], *tokens[1:])
-    for words, kind in ROUTE_BOX_KINDS:
-        if tokens[: len(words)] == words:
-            rest = [t for t in tokens[len(words) :] if t != "#"]
-            if (
-                len(rest) == 3
-                and _ROUTE_NUMBER.fullmatch(rest[0])
-                and rest[1] in ("BOX", "BX")
-                and UNIT_ID.fullmatch(rest[2])
-            ):
-                return f"{kind} {int(rest[0])} BOX {rest[2]}"
-            return None
     return None
 
 

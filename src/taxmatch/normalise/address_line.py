@@ -18,6 +18,7 @@ from taxmatch.normalise.usps import (
     DIRECTIONALS,
     ORDINAL_WORDS,
     PO_BOX_KEYWORDS,
+    ROUTE_BOX_KINDS,
     STATE_CODES,
     STREET_TYPES,
     SUFFIXLESS_STREETS,
@@ -320,3 +321,29 @@ def usaddress_accepts(line: str, house_tokens: int) -> bool:
     return all(lab in _HOUSE_LABELS for lab in labels[:house_tokens]) and all(
         lab in _STREET_LABELS for lab in labels[house_tokens:]
     )
+
+
+_JOINED_ROUTE = re.compile(r"(RR|HC)-?(\d{1,4})")  # "RR2", "HC-68": route and number in one
+_ROUTE_NUMBER = re.compile(r"\d{1,4}")
+
+
+def route_box(tokens: tuple[str, ...]) -> str | None:
+    """The standard line ("RR 2 BOX 152", "HC 68 BOX 19A") of a rural route or highway
+    contract box as USPS delivers to it (the route's words, its number, BOX and the box:
+    "Rural Route #2 Box 152", "R.R. 2, Box 152", "Star Route 68 Box 19A"), else None. A
+    route without a box, or with anything more, is not one ("12 RR 2" is a road)."""
+    joined = _JOINED_ROUTE.fullmatch(tokens[0]) if tokens else None
+    if joined is not None:
+        tokens = (joined[1], joined[2], *tokens[1:])
+    for words, kind in ROUTE_BOX_KINDS:
+        if tokens[: len(words)] == words:
+            rest = [t for t in tokens[len(words) :] if t != "#"]
+            if (
+                len(rest) == 3
+                and _ROUTE_NUMBER.fullmatch(rest[0])
+                and rest[1] in ("BOX", "BX")
+                and UNIT_ID.fullmatch(rest[2])
+            ):
+                return f"{kind} {int(rest[0])} BOX {rest[2]}"
+            return None
+    return None
