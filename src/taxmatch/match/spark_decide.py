@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec
 
 import pyarrow as pa
 
@@ -45,6 +45,7 @@ REF_TABLES = ("persons", "person_names", "filings", "person_addresses")
 REF_PREFIX = "tm_ref_"
 REQUESTS_VIEW = "collapse_part"  # the chunk's request columns (``collapse.REQUEST_COLUMNS``)
 RANK_ROWS = 10_000  # best persons per Arrow batch a ranking task gives back
+P = ParamSpec("P")
 
 
 @functools.cache
@@ -61,12 +62,35 @@ def code_digest() -> str:
 def _same_code(digest: str) -> None:
     """EngineUnavailable unless this process runs the taxmatch whose digest is ``digest``."""
     if code_digest() != digest:
-        raise EngineUnavailable(
-            "--engine spark: the executors' taxmatch is not the service's "
-            "(install the same version on every executor)"
-        )
+        raise EngineUnavailable(NOT_THE_SERVICES)
 
 
+CODE_MISMATCH = "TM140: executor code differs"  # what a task's error says of ``_same_code``
+NOT_THE_SERVICES = (
+    "--engine spark: the executors' taxmatch is not the service's "
+    "(install the same version on every executor)"
+)
+
+
+def _quiet(
+    task: Callable[P, Iterator[pa.RecordBatch]],
+) -> Callable[P, Iterator[pa.RecordBatch]]:
+    """``task`` whose errors say only their type (or ``CODE_MISMATCH``): Spark logs a
+    task's error on the executor, and an error about a row could carry a value."""
+
+    @functools.wraps(task)
+    def run(*args: P.args, **kwargs: P.kwargs) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from task(*args, **kwargs)
+        except EngineUnavailable:
+            raise RuntimeError(CODE_MISMATCH) from None
+        except Exception as exc:
+            raise RuntimeError(f"taxmatch task failed ({type(exc).__name__})") from None
+
+    return run
+
+
+@_quiet
 def rank_batches(
     batches: Iterator[pa.RecordBatch], review_threshold: float, margin: float, digest: str
 ) -> Iterator[pa.RecordBatch]:
@@ -84,6 +108,7 @@ def rank_batches(
         yield record_batch(best, BEST_SCHEMA)
 
 
+@_quiet
 def judge_batches(batches: Iterator[pa.RecordBatch], digest: str) -> Iterator[pa.RecordBatch]:
     """``judging.judge_batch`` on each batch of ``gather_sql``'s rows."""
     _same_code(digest)
@@ -97,12 +122,15 @@ def spark_query(sql: str) -> str:
     return query_in_dialect(sql, "spark", {"ref": REF_PREFIX})
 
 
-def decide(session: SparkSession, pairs: str, review_threshold: float, margin: float) -> DataFrame:
+def decide(
+    session: SparkSession, pairs: str, review_threshold: float, margin: float, work: Path
+) -> DataFrame:
     """The chunk's outcomes (``OUTCOME_SCHEMA``) from the scored pairs in the view
     ``pairs``: ranked, gathered and judged as ``collapse`` does, in ``session`` (which has
     the views ``REQUESTS_VIEW``, ``nick`` and ``ref``'s tables under ``REF_PREFIX``). The
     best persons are kept (``persist``) as the view ``collapse_best`` until the caller
-    clears the session's cache."""
+    clears the session's cache; the gathering's stages are written under ``work`` (the
+    chunk's own directory, which the caller removes)."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
     digest = code_digest()
@@ -116,12 +144,14 @@ def decide(session: SparkSession, pairs: str, review_threshold: float, margin: f
         .mapInArrow(rank, from_arrow_schema(BEST_SCHEMA))
     )
     best.persist().createOrReplaceTempView("collapse_best")
-    # Each common table expression computed once, as a view (Spark would inline each).
-    # ``localCheckpoint``, not ``persist``: Spark 4.1 failed to plan the cached queries
-    # (an invalid plan after inlining). ``SparkMatcher`` unpersists them after the chunk.
+    # Each common table expression computed once (Spark would inline each) and written as
+    # Parquet, read back as a view: freed with the chunk's directory, with no Spark state
+    # left to clear (Spark 4.1 failed to plan these queries over ``persist``ed stages).
     stages, gathering = staged_query_in_dialect(gather_sql("ref"), "spark", {"ref": REF_PREFIX})
     for name, sql in stages:
-        session.sql(sql).localCheckpoint().createOrReplaceTempView(name)
+        path = str(work / name)
+        session.sql(sql).write.parquet(path)
+        session.read.parquet(path).createOrReplaceTempView(name)
     gathered = session.sql(gathering)
     judge = functools.partial(judge_batches, digest=digest)
     return gathered.mapInArrow(judge, from_arrow_schema(OUTCOME_SCHEMA))

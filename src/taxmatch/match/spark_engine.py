@@ -30,13 +30,21 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from taxmatch.errors import EngineUnavailable
 from taxmatch.files.duck import sql_path
 from taxmatch.match.collapse import REQUEST_COLUMNS
 from taxmatch.match.dialect import settings_in_dialect
 from taxmatch.match.judging import OUTCOME_SCHEMA
 from taxmatch.match.probabilistic import TF_VIEWS, predict_between
 from taxmatch.match.score import PAIR_COLUMNS
-from taxmatch.match.spark_decide import REF_PREFIX, REF_TABLES, REQUESTS_VIEW, decide
+from taxmatch.match.spark_decide import (
+    CODE_MISMATCH,
+    NOT_THE_SERVICES,
+    REF_PREFIX,
+    REF_TABLES,
+    REQUESTS_VIEW,
+    decide,
+)
 from taxmatch.match.spark_session import register_functions, spark_session
 from taxmatch.owner_only import make_dir, restrict_tree, write_private_text
 
@@ -94,19 +102,6 @@ def export_reference(con: duckdb.DuckDBPyConnection, root: Path, snapshot_id: st
         shutil.rmtree(partial, ignore_errors=True)
         shutil.rmtree(stale, ignore_errors=True)
     return target
-
-
-def _persisted(session: SparkSession, kept: set[int] | None = None) -> set[int]:
-    """The ids of the Spark context's persisted RDDs; with ``kept``, those not in it are
-    unpersisted first (what ``localCheckpoint`` keeps is among them, and would otherwise
-    be freed only when the JVM collects its garbage). PySpark has no public call for it."""
-    found = session.sparkContext._jsc.getPersistentRDDs()
-    if kept is not None:
-        for rdd_id in list(found):
-            if int(rdd_id) not in kept:
-                found.get(rdd_id).unpersist(False)
-        found = session.sparkContext._jsc.getPersistentRDDs()
-    return {int(k) for k in found}
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,15 +166,20 @@ class SparkMatcher:
         reference = export_reference(con, self.options.reference_root, self.snapshot_id)
         chunk = make_dir(self.options.work / uuid.uuid4().hex)
         session = self.session().newSession()  # this chunk's own views and functions
-        kept = _persisted(session)
         register_functions(session)
         try:
             self._write_chunk(con, chunk)
             self._views(session, chunk, reference)
             self.scored(session, spark_settings).createOrReplaceTempView(PAIRS_VIEW)
             outcomes = chunk / "outcomes"
-            decide(session, PAIRS_VIEW, review_threshold, margin).write.parquet(str(outcomes))
-            restrict_tree(outcomes)
+            decided = decide(session, PAIRS_VIEW, review_threshold, margin, chunk / "stages")
+            try:
+                decided.write.parquet(str(outcomes))
+            except Exception as exc:  # a task's error: ``spark_decide._quiet``
+                if CODE_MISMATCH in str(exc):
+                    raise EngineUnavailable(NOT_THE_SERVICES) from None
+                raise
+            restrict_tree(chunk)
             con.execute(
                 f"""CREATE OR REPLACE TEMP VIEW {OUTCOMES_VIEW} AS
                     SELECT {columns} FROM read_parquet('{sql_path(outcomes)}/*.parquet')
@@ -187,12 +187,13 @@ class SparkMatcher:
             )
             yield OUTCOMES_VIEW
         finally:
-            con.execute(f"DROP VIEW IF EXISTS {OUTCOMES_VIEW}")
-            session.catalog.clearCache()  # what Splink and the ranking persisted
-            _persisted(session, kept)  # the gathering's stages
-            shutil.rmtree(chunk, ignore_errors=True)
-            with contextlib.suppress(OSError):  # the batch's exchange directory, once empty
-                self.options.work.rmdir()
+            try:
+                con.execute(f"DROP VIEW IF EXISTS {OUTCOMES_VIEW}")
+                session.catalog.clearCache()  # what Splink and the ranking persisted
+            finally:  # the chunk's requests never stay on disk, whatever Spark does
+                shutil.rmtree(chunk, ignore_errors=True)
+                with contextlib.suppress(OSError):  # the batch's exchange directory, once empty
+                    self.options.work.rmdir()
 
     @staticmethod
     def _write_chunk(con: duckdb.DuckDBPyConnection, chunk: Path) -> None:
