@@ -109,7 +109,8 @@ def _zip_codes(real: list[City], copies: int) -> list[tuple[str, ...]]:
     )
     per_area = next(fits, None)
     if per_area is None:
-        raise ValueError("a generated country has no more 3-digit ZIP areas")
+        most = spare // len(by_state) + 1  # every state one area a copy, at the least
+        raise ValueError(f"a generated country has ZIP areas for at most {most} tiles")
     step = 99 // per_area
     towns: list[tuple[str, ...]] = []
     for _ in range(copies):

@@ -114,14 +114,15 @@ def staged_query_in_dialect(
             table.set("this", exp.to_identifier(prefix + table.name))
             table.set("db", None)
     stages: list[tuple[str, str]] = []
-    with_ = tree.args.get("with_")
-    for cte in list(with_.expressions if with_ is not None else ()):
+    ctes = list(tree.ctes) if isinstance(tree, exp.Query) else []
+    with_ = ctes[0].parent if ctes else None  # the query's WITH
+    for cte in ctes:
         cte.set("materialized", None)
         if stage:
             stages.append((cte.alias, _render(cte.this, dialect)))
             cte.pop()
-    if with_ is not None and not with_.expressions:
-        tree.set("with_", None)
+    if isinstance(with_, exp.With) and not with_.expressions:
+        with_.pop()
     return stages, _render(tree, dialect)
 
 

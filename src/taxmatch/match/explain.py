@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from taxmatch.contracts import Address as Postal
 from taxmatch.errors import StoreError
 from taxmatch.files.duck import attach
 from taxmatch.ledger.digest import keyed_hash
@@ -200,12 +201,7 @@ def _best_pair_per_person(con: duckdb.DuckDBPyConnection, pred: str) -> list[dic
                 WHERE a.person_id = b.person_id) AS addresses,
                concat_ws(' ', nullif(p.first_name, ''), nullif(p.middle_name, ''),
                          nullif(p.last_name, ''), nullif(p.suffix, '')) AS filed_name,
-               p.tin AS person_tin, p.date_of_birth AS filed_dob,
-               concat_ws(', ', nullif(concat_ws(' ', nullif(b.house_number_r, ''),
-                                                nullif(b.street_r, '')), ''),
-                         nullif(b.unit_r, ''),
-                         CASE WHEN b.po_box_r IS NOT NULL THEN 'PO BOX ' || b.po_box_r END,
-                         nullif(b.city_r, ''), nullif(b.zip5_r, '')) AS filed_address
+               p.tin AS person_tin, p.date_of_birth AS filed_dob
         FROM best b JOIN ref.persons p USING (person_id)
         ORDER BY b.match_weight DESC, b.person_id"""
     )
@@ -223,6 +219,11 @@ def _best_pair_per_person(con: duckdb.DuckDBPyConnection, pred: str) -> list[dic
             checked, [Address._make(a.values()) for a in row["addresses"] or ()]
         )
     return rows
+
+
+# ``contracts.Address``'s fields, as the scored pairs name them (``<field>_r``; the
+# line shown leaves the state out)
+_POSTAL = ("house_number", "street", "unit", "po_box", "city", "state", "zip5")
 
 
 def _candidate(
@@ -260,5 +261,13 @@ def _candidate(
         tin_masked=mask_tin(tin),
         name=str(row["filed_name"] or ""),
         date_of_birth=row["filed_dob"],
-        address=str(row["filed_address"] or ""),
+        address=_filed_address(row),
     )
+
+
+def _filed_address(row: dict[str, Any]) -> str:
+    """The candidate's master record's address as one line, its street line as a
+    disclosure prints it (``contracts.Address.street_line``)."""
+    filed = Postal(*(str(row.get(f"{c}_r") or "") for c in _POSTAL))
+    shown = (filed.street_line, filed.unit, filed.city, filed.zip5)
+    return ", ".join(part for part in shown if part)

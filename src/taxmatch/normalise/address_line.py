@@ -323,8 +323,8 @@ def usaddress_accepts(line: str, house_tokens: int) -> bool:
     )
 
 
-_JOINED_ROUTE = re.compile(r"(RR|HC)-?(\d{1,4})")  # "RR2", "HC-68": route and number in one
-_ROUTE_NUMBER = re.compile(r"\d{1,4}")
+_JOINED_ROUTE = re.compile(r"(RR|HC)-?(0*[1-9]\d{0,3})")  # "RR2", "HC-68": route and number
+_ROUTE_NUMBER = re.compile(r"0*[1-9]\d{0,3}")  # no route 0
 
 
 def route_box(tokens: tuple[str, ...]) -> str | None:

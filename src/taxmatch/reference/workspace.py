@@ -9,6 +9,7 @@ digests, not names.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -175,7 +176,8 @@ class BatchWorkspace:
         try:
             yield
         except BaseException:
-            self.con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # a fatal error may refuse it: keep the first
+                self.con.execute("ROLLBACK")
             raise
         self.con.execute("COMMIT")
 

@@ -566,7 +566,9 @@ def test_route_boxes_and_roads_apart(line: str, house: str, street_line: str) ->
     assert (parsed.address.house_number, parsed.address.street_line) == (house, street_line)
 
 
-@pytest.mark.parametrize("line", ["RR 2", "RR 2 BOX", "RR BOX 12", "RR 2 BOX 45 APT 3", "HC 2 12"])
+@pytest.mark.parametrize(
+    "line", ["RR 2", "RR 2 BOX", "RR BOX 12", "RR 2 BOX 45 APT 3", "HC 2 12", "RR 0 BOX 1"]
+)
 def test_a_route_without_one_box_is_not_an_address(line: str) -> None:
     assert parse_line(line).address is None
 
