@@ -98,20 +98,22 @@ def _zip_codes(real: list[City], copies: int) -> list[tuple[str, ...]]:
     ZIPs of one state of one copy, filled before the next; at least as many ZIPs an area
     as the real table has on average, more when the free areas would not do."""
     used = {z[:3] for c in real for z in c.zips}
-    free = iter(a for a in (f"{i:03d}" for i in range(10, 1000)) if a not in used)
-    spare = 990 - len(used)
+    free = [a for a in (f"{i:03d}" for i in range(10, 1000)) if a not in used]
     by_state = Counter[str]()
     for c in real:
         by_state[c.state] += len(c.zips)
     base = ceil(by_state.total() / len(used))
     fits = (
-        p for p in range(base, 100) if copies * sum(-(-n // p) for n in by_state.values()) <= spare
+        p
+        for p in range(base, 100)
+        if copies * sum(ceil(n / p) for n in by_state.values()) <= len(free)
     )
     per_area = next(fits, None)
     if per_area is None:
-        most = spare // len(by_state) + 1  # every state one area a copy, at the least
+        most = len(free) // len(by_state) + 1  # every state one area a copy, at the least
         raise ValueError(f"a generated country has ZIP areas for at most {most} tiles")
     step = 99 // per_area
+    unused = iter(free)
     towns: list[tuple[str, ...]] = []
     for _ in range(copies):
         areas: dict[str, tuple[str, int]] = {}  # a state's open area, and its ZIPs so far
@@ -120,7 +122,7 @@ def _zip_codes(real: list[City], copies: int) -> list[tuple[str, ...]]:
             for _zip in city.zips:
                 area, held = areas.get(city.state, ("", per_area))
                 if held == per_area:
-                    area, held = next(free), 0
+                    area, held = next(unused), 0
                 own.append(f"{area}{held * step + 1:02d}")
                 areas[city.state] = (area, held + 1)
             towns.append(tuple(own))
