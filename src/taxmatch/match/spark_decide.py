@@ -5,12 +5,12 @@ definitions: nothing of the matcher is written a second time for Spark.
   ``dialect.query_in_dialect``), each request's rows brought together in one partition
   (``repartition`` and ``sortWithinPartitions`` on the row number) and ranked by
   ``collapse.ranked`` (``rules.rank_persons``) in ``mapInArrow``.
-- Gathering: ``collapse.gather_sql``, rendered the same way (each common table expression a
-  view Spark computes once and keeps: ``dialect.staged_query_in_dialect``), over the
-  ranked best persons
-  (``collapse_best``), the chunk's requests (``collapse_part``), their nicknames (``nick``)
-  and the snapshot's person tables (``ref.persons`` read as the view ``tm_ref_persons``,
-  and so on: ``REF_PREFIX``).
+- Gathering: ``collapse.gather_sql``, rendered the same way (each common table expression
+  computed once, written as Parquet and read back as a view:
+  ``dialect.staged_query_in_dialect``), over the ranked best persons (``collapse_best``),
+  the chunk's requests (``collapse_part``), their nicknames (``nick``) and the snapshot's
+  person tables (``ref.persons`` read as the view ``tm_ref_persons``, and so on:
+  ``REF_PREFIX``).
 - Judging: ``judging.judge_batch`` (``rules.judge``) in ``mapInArrow``, giving rows of
   ``judging.OUTCOME_SCHEMA``.
 
@@ -46,6 +46,11 @@ REF_PREFIX = "tm_ref_"
 REQUESTS_VIEW = "collapse_part"  # the chunk's request columns (``collapse.REQUEST_COLUMNS``)
 RANK_ROWS = 10_000  # best persons per Arrow batch a ranking task gives back
 P = ParamSpec("P")
+CODE_MISMATCH = "TM140: executor code differs"  # what a task's error says of ``_same_code``
+NOT_THE_SERVICES = (
+    "--engine spark: the executors' taxmatch is not the service's "
+    "(install the same version on every executor)"
+)
 
 
 @functools.cache
@@ -63,13 +68,6 @@ def _same_code(digest: str) -> None:
     """EngineUnavailable unless this process runs the taxmatch whose digest is ``digest``."""
     if code_digest() != digest:
         raise EngineUnavailable(NOT_THE_SERVICES)
-
-
-CODE_MISMATCH = "TM140: executor code differs"  # what a task's error says of ``_same_code``
-NOT_THE_SERVICES = (
-    "--engine spark: the executors' taxmatch is not the service's "
-    "(install the same version on every executor)"
-)
 
 
 def _quiet(
