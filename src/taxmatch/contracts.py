@@ -221,6 +221,13 @@ class Address:
             return self.po_box if " " in self.po_box else f"PO BOX {self.po_box}"
         return f"{self.house_number} {self.street}".strip()
 
+    @property
+    def one_line(self) -> str:
+        """The address on one line, its parts that are there: line 1, unit, city, state,
+        ZIP, comma-separated (as an officer's pages show it)."""
+        parts = (self.street_line, self.unit, self.city, self.state, self.zip5)
+        return ", ".join(part for part in parts if part)
+
 
 @dataclass(frozen=True, slots=True)
 class ValidRequest:

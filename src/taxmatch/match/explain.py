@@ -221,8 +221,8 @@ def _best_pair_per_person(con: duckdb.DuckDBPyConnection, pred: str) -> list[dic
     return rows
 
 
-# ``contracts.Address``'s fields, as the scored pairs name them (``<field>_r``; the
-# line shown leaves the state out)
+# ``contracts.Address``'s fields, as the scored pairs name them (``<field>_r``; one the
+# pairs lack is left out of the line)
 _POSTAL = ("house_number", "street", "unit", "po_box", "city", "state", "zip5")
 
 
@@ -268,6 +268,4 @@ def _candidate(
 def _filed_address(row: dict[str, Any]) -> str:
     """The candidate's master record's address as one line, its street line as a
     disclosure prints it (``contracts.Address.street_line``)."""
-    filed = Postal(*(str(row.get(f"{c}_r") or "") for c in _POSTAL))
-    shown = (filed.street_line, filed.unit, filed.city, filed.zip5)
-    return ", ".join(part for part in shown if part)
+    return Postal(*(str(row.get(f"{c}_r") or "") for c in _POSTAL)).one_line

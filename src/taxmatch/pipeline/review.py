@@ -230,10 +230,9 @@ def request_shown(store: Path, batch_id: str, row_number: int) -> RequestShown |
         return None
     r = rows[0]
     where = Address(**{f.name: str(r[f.name] or "") for f in fields(Address)})
-    shown = (where.street_line, where.unit, where.city, where.state, where.zip5)
     return RequestShown(
         name=str(r["name"] or ""),
-        address=", ".join(part for part in shown if part),
+        address=where.one_line,
         date_of_birth=str(r["date_of_birth"] or ""),
         tin_masked=mask_tin(r["tin"]) if r["tin"] else "",
         tax_periods=str(r["tax_periods"] or ""),
