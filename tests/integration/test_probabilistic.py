@@ -220,9 +220,49 @@ def route_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 }.get(c, "")
                 for c in MASTER_COLUMNS
             )
+        military = (
+            (2022, "PSC 802 Box 74", "APO", "AE", "09499"),
+            (2023, "P.S.C. 802, Box 74", "APO", "AE", "09499"),
+            (2024, "Unit 2050, Box 4190", "DPO", "AP", "96278"),
+        )
+        for year, line, city, state, zip_code in military:
+            csv.writer(fh).writerow(
+                {
+                    "tin": "533456790",
+                    "tax_year": year,
+                    "first_name": "Owen",
+                    "last_name": "Garrison",
+                    "date_of_birth": "1983-09-12",
+                    "street_address": line,
+                    "city": city,
+                    "state": state,
+                    "zip": zip_code,
+                }.get(c, "")
+                for c in MASTER_COLUMNS
+            )
     load_reference_snapshot(store, [master])
     train_current_model(store)
     return store
+
+
+def test_a_military_box_is_matched_and_disclosed_as_usps_writes_it(
+    route_store: Path, tmp_path: Path
+) -> None:
+    """A servicemember's box at an APO corroborates the filer's, and the box of the latest
+    filing (a new unit through a DPO) is disclosed as its standard line."""
+    owen = {
+        "first_name": "Owen",
+        "last_name": "Garrison",
+        "street_address": "PSC 802, BOX 74",
+        "unit": "",
+        "city": "APO",
+        "state": "AE",
+        "zip": "09499",
+    }
+    name, row = decide(route_store, tmp_path, **owen)
+    assert name == "disclosed"
+    disclosed = (row["street_address"], row["city"], row["state"], row["zip"])
+    assert disclosed == ("UNIT 2050 BOX 4190", "DPO", "AP", "96278")
 
 
 def test_a_rural_route_box_is_matched_and_disclosed_as_usps_writes_it(

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from itertools import product
 from typing import NamedTuple
 
 from taxmatch.contracts import Address
@@ -27,6 +28,7 @@ from taxmatch.normalise.address_line import (
     house_shape_known,
     lenient_accepts,
     line_tokens,
+    military_box,
     render_street,
     route_box,
     segment,
@@ -37,6 +39,8 @@ from taxmatch.normalise.text import fold
 from taxmatch.normalise.usps import (
     CITY_WORDS,
     DIRECTIONALS,
+    MILITARY_CITIES,
+    MILITARY_STATES,
     PO_BOX_KEYWORDS,
     STATE_CODES,
     STATE_NAMES,
@@ -330,6 +334,8 @@ def address_fields(
     city_text, city_problem = _parse_city(city)
     state_code, state_problem = _parse_state(state)
     zip5, zip_problem = _parse_zip(zip_code)
+    if military_box(line.po_box) and (city_text, state_code) not in _MILITARY_POST:
+        line = _fail(AddressProblem.UNPARSEABLE)  # delivered only through APO/FPO/DPO
     unit_problem = None
     if line.unit and unit_text and line.unit != unit_text:
         unit_problem = AddressProblem.UNPARSEABLE  # two different units given
@@ -347,6 +353,7 @@ def address_fields(
 
 
 _NO_PROBLEMS: frozenset[Problem] = frozenset()
+_MILITARY_POST = frozenset(product(MILITARY_CITIES, MILITARY_STATES))
 _MISSING = AddressParse(None, frozenset({(STREET, AddressProblem.MISSING)}))
 
 

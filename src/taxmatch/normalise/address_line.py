@@ -16,6 +16,7 @@ from taxmatch.normalise.directional import mend_trailing_directional
 from taxmatch.normalise.text import fold_keeping
 from taxmatch.normalise.usps import (
     DIRECTIONALS,
+    MILITARY_BOX_KINDS,
     ORDINAL_WORDS,
     PO_BOX_KEYWORDS,
     ROUTE_BOX_KINDS,
@@ -328,14 +329,16 @@ _ROUTE_NUMBER = re.compile(r"0*[1-9]\d{0,3}")  # no route 0
 
 
 def route_box(tokens: tuple[str, ...]) -> str | None:
-    """The standard line ("RR 2 BOX 152", "HC 68 BOX 19A") of a rural route or highway
-    contract box as USPS delivers to it (the route's words, its number, BOX and the box:
-    "Rural Route #2 Box 152", "R.R. 2, Box 152", "Star Route 68 Box 19A"), else None. A
-    route without a box, or with anything more, is not one ("12 RR 2" is a road)."""
+    """The standard line ("RR 2 BOX 152", "HC 68 BOX 19A", "PSC 802 BOX 74") of a rural
+    route, highway contract or military box as USPS delivers to it (the route's or
+    unit's words, its number, BOX and the box: "Rural Route #2 Box 152", "R.R. 2, Box
+    152", "Star Route 68 Box 19A", "Unit 2050, Box 4190"), else None. A route without a
+    box, or with anything more, is not one ("12 RR 2" is a road). A military box is an
+    address only at APO, FPO or DPO (``military_box``; ``address`` checks the city)."""
     joined = _JOINED_ROUTE.fullmatch(tokens[0]) if tokens else None
     if joined is not None:
         tokens = (joined[1], joined[2], *tokens[1:])
-    for words, kind in ROUTE_BOX_KINDS:
+    for words, kind in (*ROUTE_BOX_KINDS, *MILITARY_BOX_KINDS):
         if tokens[: len(words)] == words:
             rest = [t for t in tokens[len(words) :] if t != "#"]
             if (
@@ -347,3 +350,11 @@ def route_box(tokens: tuple[str, ...]) -> str | None:
                 return f"{kind} {int(rest[0])} BOX {rest[2]}"
             return None
     return None
+
+
+_MILITARY_KINDS = frozenset(kind for _, kind in MILITARY_BOX_KINDS)
+
+
+def military_box(box: str) -> bool:
+    """Whether a standard box line (``route_box``) is a military or diplomatic box."""
+    return box.partition(" ")[0] in _MILITARY_KINDS

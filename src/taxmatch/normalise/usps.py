@@ -178,5 +178,11 @@ ROUTE_BOX_KINDS: Final = (
     (("STAR", "ROUTE"), "HC"),
 )
 
+# Military and diplomatic boxes (Pub. 28, 225): "PSC 802 BOX 74", "CMR 450 BOX 123",
+# "UNIT 2050 BOX 4190", delivered only through APO, FPO or DPO in AA, AE or AP.
+MILITARY_BOX_KINDS: Final = ((("PSC",), "PSC"), (("CMR",), "CMR"), (("UNIT",), "UNIT"))
+MILITARY_CITIES: Final = frozenset({"APO", "FPO", "DPO"})
+MILITARY_STATES: Final = frozenset({"AA", "AE", "AP"})
+
 # City words USPS spells out in the preferred city name ("ST LOUIS" -> "SAINT LOUIS").
 CITY_WORDS: Final = MappingProxyType({"ST": "SAINT", "STE": "SAINTE", "FT": "FORT", "MT": "MOUNT"})

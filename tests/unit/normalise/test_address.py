@@ -566,6 +566,50 @@ def test_route_boxes_and_roads_apart(line: str, house: str, street_line: str) ->
     assert (parsed.address.house_number, parsed.address.street_line) == (house, street_line)
 
 
+# Military and diplomatic boxes as written (Pub. 28, 225), and the standard unit word.
+_MILITARY_BOXES = (("PSC", "PSC"), ("P.S.C.", "PSC"), ("CMR", "CMR"), ("Unit", "UNIT"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(_MILITARY_BOXES),
+    st.integers(min_value=1, max_value=9999),
+    st.sampled_from((" ", ", ")),
+    st.sampled_from(("Box", "BOX", "Bx")),
+    st.from_regex(r"[1-9][0-9]{0,4}", fullmatch=True),
+    st.sampled_from(("APO", "FPO", "DPO", "apo")),
+    st.sampled_from(("AA", "AE", "AP", "Armed Forces Europe")),
+    st.sampled_from((str.upper, str.title)),
+)
+def test_every_military_box_is_accepted_at_a_military_post_office(
+    unit: tuple[str, str],
+    number: int,
+    sep: str,
+    box_word: str,
+    box: str,
+    city: str,
+    state: str,
+    case: Callable[[str], str],
+) -> None:
+    """USPS delivers to "PSC 802 BOX 74, APO AE 09499" and "UNIT 2050 BOX 4190, DPO AP
+    96278": a box in a unit, through a military or diplomatic post office; each is read
+    as that standard line, whole, and refused at any other city."""
+    written, kind = unit
+    line = case(f"{written} {number}{sep}{box_word} {box}")
+    parsed = parse_address(line, "", city, state, "09499")
+    assert parsed.problems == frozenset(), line
+    assert parsed.address is not None
+    assert (parsed.address.house_number, parsed.address.street) == ("", "")
+    assert parsed.address.street_line == f"{kind} {number} BOX {box}"
+    assert reparse(parsed.address) == parsed
+    assert parse_line(line).problems == {("street_address", P.UNPARSEABLE)}
+
+
+@pytest.mark.parametrize("line", ["PSC 802", "UNIT 2050 BOX", "UNIT 4", "CMR BOX 12"])
+def test_a_military_unit_without_one_box_is_not_an_address(line: str) -> None:
+    assert parse_address(line, "", "APO", "AE", "09499").address is None
+
+
 @pytest.mark.parametrize(
     "line", ["RR 2", "RR 2 BOX", "RR BOX 12", "RR 2 BOX 45 APT 3", "HC 2 12", "RR 0 BOX 1"]
 )
