@@ -84,7 +84,7 @@ def disposition_of(outcome: Outcome) -> Disposition:
     return special.get(outcome, Disposition.UNMATCHED)
 
 
-# --- input column contracts (DESIGN.md) -------------------------------------------------
+# --- input column contracts (README.md, Inputs) ----------------------------------------
 
 REQUEST_REQUIRED_COLUMNS: tuple[str, ...] = (
     "request_id",
@@ -279,7 +279,7 @@ ENVELOPE_MAX_BYTES = 16 * 1024 * 1024  # an envelope file or upload part, at mos
 
 
 class Envelope(BaseModel):
-    """One per batch: who asks, under which letter, and who may receive (DESIGN.md)."""
+    """One per batch: who asks, under which letter, and who may receive (README.md, Inputs)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     requesting_agency: str = Field(min_length=1, max_length=64)

@@ -87,7 +87,7 @@ class BatchList(BaseModel):
 
 
 class LookupRecord(BaseModel):
-    """One request record (DESIGN.md request-file columns), as strings."""
+    """One request record (the request file's columns, README.md), as strings."""
 
     model_config = ConfigDict(extra="forbid")
     request_id: str | None = _Field

@@ -1,4 +1,4 @@
-"""The response package ``OUT/<batch_id>/`` (DESIGN.md, schema ``taxmatch/package/v1``).
+"""The response package ``OUT/<batch_id>/`` (README.md, schema ``taxmatch/package/v1``).
 
 Four CSVs — disclosed, rejected, unmatched, pending — take every input row exactly once;
 ``summary.json`` says what was done under which rules; ``manifest.json`` hashes every file.

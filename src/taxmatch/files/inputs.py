@@ -1,6 +1,6 @@
 """Input files: hashes, the batch envelope, the policy file and the master file (and the
 request reader of ``taxmatch.files.readers``, re-exported). Each reader checks its file's
-contract (DESIGN.md) and raises ``InputFileError`` naming the file and the column or key.
+contract (README.md, Inputs) and raises ``InputFileError`` naming the file and the column or key.
 
 Must never: put a value from a file into an error or log (the envelope names officials,
 the master file is taxpayer data), or hold more than one chunk of the master file in
