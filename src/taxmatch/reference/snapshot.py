@@ -1,7 +1,9 @@
 """Reference snapshots: the custodian's master file (CSV or Parquet), loaded once into
 DuckDB in chunks, each distinct name and address normalised once, as an immutable snapshot
 ``STORE/reference/<snapshot_id>.duckdb`` named by the content hash of its inputs.
-``STORE/reference/CURRENT`` names the snapshot in force.
+``STORE/reference/CURRENT`` names the snapshot in force. The normalisation and the
+``filings`` join may run elsewhere (``Elsewhere``: the Spark engine), from the same
+definitions (``NORMALISED``, ``filings_sql``); the snapshot is the same.
 
 Never logs a value; errors name files and columns only.
 """
@@ -45,12 +47,12 @@ class ReferenceInfo:
     source_sha256: tuple[str, ...]
 
 
-# Builds ``filings`` elsewhere than in the snapshot's DuckDB: given the directory of the
-# master's rows (Parquet of ``MASTER_SCHEMA``, read as ``raw``), ``NORMALISED``,
-# ``filings_sql(cast_dates=False)`` and the directory to write its rows to as Parquet.
 RowFunction = Callable[[tuple[str, ...]], tuple[str, ...]]
 # (table, the SQL of its distinct raw values, the Python that normalises them, its columns)
 NormaliseStep = tuple[str, str, RowFunction, tuple[str, ...]]
+# Builds ``filings`` elsewhere than in the snapshot's DuckDB: given the directory of the
+# master's rows (Parquet of ``MASTER_SCHEMA``, read as ``raw``), ``NORMALISED``,
+# ``filings_sql(cast_dates=False)`` and the directory to write its rows to as Parquet.
 FilingsBuilder = Callable[[Path, Sequence[NormaliseStep], str, Path], None]
 
 
