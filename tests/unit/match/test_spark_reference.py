@@ -6,20 +6,23 @@ into another with the filings built on Spark (the test run's ``local[2]`` sessio
 two snapshots must have the same id, the same counts and every table the same row by
 row (person ids included), and the Spark load must leave the Spark engine's Parquet
 export of that snapshot (so a Spark batch makes none), its tables those of the snapshot,
-and nothing of its staging behind. Needs Java; skipped only where there is none.
+and nothing of its staging behind. A failure on Spark says only its type. Needs Java;
+skipped only where there is none.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from taxmatch.errors import EngineUnavailable
+from taxmatch.errors import EngineUnavailable, ReferenceSnapshotError
 from taxmatch.generate import generate_population
 from taxmatch.match import spark_reference
 from taxmatch.match.spark_engine import EXPORT_TABLES, EXPORTED, exported
@@ -111,3 +114,18 @@ def test_executors_running_other_code_stop_the_load(
         )
     assert not list((tmp_path / "parquet").iterdir())  # the staged rows are removed
     assert not list((tmp_path / "store" / "reference").glob("*.duckdb"))
+
+
+def test_a_failure_on_spark_names_only_its_type(spark: Any, tmp_path: Path) -> None:
+    """TM200, the error's type and nothing of Spark's message (which can quote a value)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    pq.write_table(pa.table({"tin": ["123456789"]}), raw / "master.parquet")
+    with pytest.raises(ReferenceSnapshotError) as caught:
+        spark_reference.build_filings(
+            raw, [], "SELECT CAST(tin AS DATE) FROM raw", tmp_path / "out"
+        )
+    assert caught.value.code == "TM200"
+    assert re.search(r"reference load on Spark failed \(\w+\)$", str(caught.value))
+    assert "123456789" not in str(caught.value)
+    assert caught.value.__cause__ is None
