@@ -23,6 +23,7 @@ from taxmatch.match.judging import OUTCOME_SCHEMA, judge_batch
 from taxmatch.match.probabilistic import duckdb_pairs
 from taxmatch.pipeline.batch import BatchRequest, run_batch
 from taxmatch.pipeline.matching import check_engine
+from taxmatch.pipeline.reference import load_reference_snapshot
 
 from .conftest import AS_OF, read_package, request_row, write_envelope, write_requests
 
@@ -73,6 +74,32 @@ def test_cli_refuses_an_unknown_engine_from_the_environment(tmp_path: Path) -> N
     )
     assert result.exit_code == 2
     assert "Invalid value for '--engine'" in result.output
+
+
+def test_reference_load_chooses_its_engine_as_batch_run_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``reference load`` reads ``--engine`` / ``TAXMATCH_ENGINE`` as ``batch run`` does,
+    and refuses Spark where it cannot run before it writes anything."""
+    master = tmp_path / "master.csv"
+    master.write_text("tin,tax_year\n")
+    store = tmp_path / "store"
+    result = CliRunner().invoke(
+        main,
+        ["reference", "load", "--store", str(store), str(master)],
+        env={"TAXMATCH_ENGINE": "hadoop"},
+    )
+    assert result.exit_code == 2
+    assert "Invalid value for '--engine'" in result.output
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr(spark_session.shutil, "which", lambda name: None)
+    with pytest.raises(EngineUnavailable, match="no Java found") as caught:
+        load_reference_snapshot(store, [master], engine="spark")
+    assert caught.value.code == "TM140"
+    with pytest.raises(BadArgument, match="unknown engine 'hadoop'"):
+        load_reference_snapshot(store, [master], engine="hadoop")
+    assert not store.exists()
 
 
 def test_spark_engine_scores_the_batch(

@@ -16,6 +16,7 @@ from taxmatch.cli.audit import actor_id, origin_id
 from taxmatch.cli.common import (
     as_of_option,
     edge,
+    engine_options,
     get_settings,
     matcher_option,
     policy_option,
@@ -52,24 +53,7 @@ def batch_inputs(command: F) -> F:
 @store_command(batch, "run")
 @batch_inputs
 @matcher_option
-@click.option(
-    "--engine",
-    type=click.Choice(["duckdb", "spark"]),
-    default="duckdb",
-    envvar="TAXMATCH_ENGINE",
-    show_default=True,
-    help="Where the probabilistic matcher scores, ranks and judges: DuckDB here, or Spark "
-    "(TAXMATCH_SPARK_MASTER, default local[*]; docs/spark.md). Env TAXMATCH_ENGINE.",
-)
-@click.option(
-    "--spark-dir",
-    "spark_dir",
-    default=None,
-    envvar="TAXMATCH_SPARK_DIR",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where the Spark engine keeps the reference as Parquet (default STORE/spark; on a "
-    "cluster a path the executors share). Env TAXMATCH_SPARK_DIR.",
-)
+@engine_options("the probabilistic matcher scores, ranks and judges")
 @click.option(
     "--memory-limit",
     default="2GB",

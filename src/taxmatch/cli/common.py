@@ -19,6 +19,7 @@ from taxmatch.errors import TaxmatchError
 
 P = ParamSpec("P")
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., object])
 
 
 class Settings(BaseSettings):
@@ -132,3 +133,31 @@ matcher_option = click.option(
     show_default=True,
     help="'exact' is the baseline kept for comparison.",
 )
+
+
+def engine_options(what: str) -> Callable[[F], F]:
+    """``--engine`` (env ``TAXMATCH_ENGINE``) and ``--spark-dir`` (env
+    ``TAXMATCH_SPARK_DIR``), for a command that does ``what`` on the engine chosen."""
+    engine = click.option(
+        "--engine",
+        type=click.Choice(["duckdb", "spark"]),
+        default="duckdb",
+        envvar="TAXMATCH_ENGINE",
+        show_default=True,
+        help=f"Where {what}: DuckDB here, or Spark (TAXMATCH_SPARK_MASTER, default "
+        "local[*]; docs/spark.md). Env TAXMATCH_ENGINE.",
+    )
+    spark_dir = click.option(
+        "--spark-dir",
+        "spark_dir",
+        default=None,
+        envvar="TAXMATCH_SPARK_DIR",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where the Spark engine keeps the reference as Parquet (default STORE/spark; on "
+        "a cluster a path the executors share). Env TAXMATCH_SPARK_DIR.",
+    )
+
+    def both(command: F) -> F:
+        return engine(spark_dir(command))
+
+    return both

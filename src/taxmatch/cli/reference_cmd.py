@@ -9,7 +9,13 @@ from typing import Any
 import click
 
 from taxmatch.cli.audit import actor_id, origin_id
-from taxmatch.cli.common import get_settings, new_store, store_command, store_dir
+from taxmatch.cli.common import (
+    engine_options,
+    get_settings,
+    new_store,
+    store_command,
+    store_dir,
+)
 from taxmatch.cli.progress import Bar
 
 
@@ -30,8 +36,17 @@ def reference() -> None:
         "2GB loading, 1GB building); beyond it, it spills to disk."
     ),
 )
-def reference_load(store: Path | None, files: tuple[Path, ...], memory_limit: str | None) -> None:
-    """Load master files (CSV or Parquet) into a new reference snapshot and make it current."""
+@engine_options("the master is normalised into filings")
+def reference_load(
+    store: Path | None,
+    files: tuple[Path, ...],
+    memory_limit: str | None,
+    engine: str,
+    spark_dir: Path | None,
+) -> None:
+    """Load master files (CSV or Parquet) into a new reference snapshot and make it current.
+    With --engine spark the filings are built on Spark, and the snapshot is also written
+    as the Spark engine's Parquet (docs/spark.md); the snapshot is the same."""
     from taxmatch.pipeline.reference import load_reference_snapshot
 
     with Bar() as bar:
@@ -42,6 +57,8 @@ def reference_load(store: Path | None, files: tuple[Path, ...], memory_limit: st
             progress=bar.advance,
             audit=_audit(),
             memory_limit=memory_limit,
+            engine=engine,
+            spark_dir=spark_dir,
         )
     click.echo(f"reference {info.snapshot_id}: {info.filings} filings, {info.tins} TINs")
 

@@ -46,7 +46,7 @@ REF_PREFIX = "tm_ref_"
 REQUESTS_VIEW = "collapse_part"  # the chunk's request columns (``collapse.REQUEST_COLUMNS``)
 RANK_ROWS = 10_000  # best persons per Arrow batch a ranking task gives back
 P = ParamSpec("P")
-CODE_MISMATCH = "TM140: executor code differs"  # what a task's error says of ``_same_code``
+CODE_MISMATCH = "TM140: executor code differs"  # what a task's error says of ``same_code``
 NOT_THE_SERVICES = (
     "--engine spark: the executors' taxmatch is not the service's "
     "(install the same version on every executor)"
@@ -64,13 +64,13 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
-def _same_code(digest: str) -> None:
+def same_code(digest: str) -> None:
     """EngineUnavailable unless this process runs the taxmatch whose digest is ``digest``."""
     if code_digest() != digest:
         raise EngineUnavailable(NOT_THE_SERVICES)
 
 
-def _quiet(
+def quiet(
     task: Callable[P, Iterator[pa.RecordBatch]],
 ) -> Callable[P, Iterator[pa.RecordBatch]]:
     """``task`` whose errors say only their type (or ``CODE_MISMATCH``): Spark logs a
@@ -88,13 +88,13 @@ def _quiet(
     return run
 
 
-@_quiet
+@quiet
 def rank_batches(
     batches: Iterator[pa.RecordBatch], review_threshold: float, margin: float, digest: str
 ) -> Iterator[pa.RecordBatch]:
     """``collapse.ranked`` over a partition of ``ranking_sql``'s rows (each request's rows
     one after another), as batches of ``BEST_SCHEMA``."""
-    _same_code(digest)
+    same_code(digest)
     rows = (r for batch in batches for r in zip(*batch.to_pydict().values(), strict=True))
     best = []
     for found in ranked(rows, review_threshold, margin):
@@ -106,10 +106,10 @@ def rank_batches(
         yield record_batch(best, BEST_SCHEMA)
 
 
-@_quiet
+@quiet
 def judge_batches(batches: Iterator[pa.RecordBatch], digest: str) -> Iterator[pa.RecordBatch]:
     """``judging.judge_batch`` on each batch of ``gather_sql``'s rows."""
-    _same_code(digest)
+    same_code(digest)
     for batch in batches:
         yield judge_batch(batch)
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from taxmatch.errors import EngineUnavailable
-from taxmatch.files.duck import sql_path
+from taxmatch.files.duck import attach, sql_path
 from taxmatch.match.collapse import REQUEST_COLUMNS
 from taxmatch.match.dialect import settings_in_dialect
 from taxmatch.match.judging import OUTCOME_SCHEMA
@@ -102,6 +102,16 @@ def export_reference(con: duckdb.DuckDBPyConnection, root: Path, snapshot_id: st
         shutil.rmtree(partial, ignore_errors=True)
         shutil.rmtree(stale, ignore_errors=True)
     return target
+
+
+def export_snapshot(path: Path, root: Path, snapshot_id: str) -> Path:
+    """``export_reference`` of the snapshot database at ``path`` (read only)."""
+    con = duckdb.connect()
+    try:
+        attach(con, path)
+        return export_reference(con, root, snapshot_id)
+    finally:
+        con.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +185,7 @@ class SparkMatcher:
             decided = decide(session, PAIRS_VIEW, review_threshold, margin, chunk / "stages")
             try:
                 decided.write.parquet(str(outcomes))
-            except Exception as exc:  # a task's error: ``spark_decide._quiet``
+            except Exception as exc:  # a task's error: ``spark_decide.quiet``
                 if CODE_MISMATCH in str(exc):
                     raise EngineUnavailable(NOT_THE_SERVICES) from None
                 raise

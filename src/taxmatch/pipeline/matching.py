@@ -33,7 +33,7 @@ Match = Callable[
 ]
 
 
-def check_engine(engine: str, matcher: str) -> None:
+def check_engine(engine: str, matcher: str = "probabilistic") -> None:
     """BadArgument for an unknown engine; EngineUnavailable when it cannot run ``matcher``
     here (Spark: the probabilistic matcher only, with pyspark and Java)."""
     if engine not in ENGINES:

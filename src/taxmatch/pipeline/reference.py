@@ -21,8 +21,14 @@ from taxmatch.match.lookup_index import INDEX_MEMORY_LIMIT, build_lookup_index
 from taxmatch.match.model import BLOCKING, ModelInfo, load_model_info, train_model
 from taxmatch.match.model import TRAIN_MEMORY_LIMIT as TRAIN_MEMORY_LIMIT
 from taxmatch.match.report import match_weight_rows
+from taxmatch.pipeline.matching import check_engine
 from taxmatch.reference.snapshot import LOAD_MEMORY_LIMIT as LOAD_MEMORY_LIMIT
-from taxmatch.reference.snapshot import ReferenceInfo, current_reference, load_reference
+from taxmatch.reference.snapshot import (
+    Elsewhere,
+    ReferenceInfo,
+    current_reference,
+    load_reference,
+)
 from taxmatch.store.state import StateStore
 
 
@@ -56,10 +62,22 @@ def load_reference_snapshot(
     progress: Callable[[int], None] | None = None,
     audit: Audit | None = None,
     memory_limit: str | None = None,
+    engine: str = "duckdb",
+    spark_dir: Path | None = None,
 ) -> ReferenceInfo:
     """Load ``files`` into a new snapshot, make it current and build its lookup index.
     ``memory_limit``: DuckDB's, for the load and the index's build (by default
-    ``LOAD_MEMORY_LIMIT`` and ``INDEX_MEMORY_LIMIT``)."""
+    ``LOAD_MEMORY_LIMIT`` and ``INDEX_MEMORY_LIMIT``). ``engine`` ``spark``: the filings
+    are built on Spark (``match.spark_reference``) and the snapshot's tables are also
+    written as the Spark engine's Parquet under ``spark_dir`` (default ``<store>/spark``),
+    so that a Spark batch needs no export of its own; the snapshot is the same."""
+    check_engine(engine)
+    root = spark_dir if spark_dir is not None else store / "spark"
+    elsewhere = None
+    if engine == "spark":
+        from taxmatch.match.spark_reference import build_filings
+
+        elsewhere = Elsewhere(build=build_filings, stage=root)
     info = load_reference(
         store,
         files,
@@ -67,7 +85,12 @@ def load_reference_snapshot(
         prepare=prepare_snapshot,
         prepare_version=FEATURES_VERSION,
         memory_limit=memory_limit or LOAD_MEMORY_LIMIT,
+        elsewhere=elsewhere,
     )
+    if engine == "spark":
+        from taxmatch.match.spark_engine import export_snapshot
+
+        export_snapshot(info.path, root, info.snapshot_id)
     (audit or Audit()).record(
         store,
         "reference",

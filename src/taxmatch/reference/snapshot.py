@@ -1,7 +1,9 @@
 """Reference snapshots: the custodian's master file (CSV or Parquet), loaded once into
 DuckDB in chunks, each distinct name and address normalised once, as an immutable snapshot
 ``STORE/reference/<snapshot_id>.duckdb`` named by the content hash of its inputs.
-``STORE/reference/CURRENT`` names the snapshot in force.
+``STORE/reference/CURRENT`` names the snapshot in force. The normalisation and the
+``filings`` join may run elsewhere (``Elsewhere``: the Spark engine), from the same
+definitions (``NORMALISED``, ``filings_sql``); the snapshot is the same.
 
 Never logs a value; errors name files and columns only.
 """
@@ -12,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -19,13 +22,15 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from taxmatch.errors import InputFileError, ReferenceSnapshotError, memory_advice, memory_size
+from taxmatch.files.duck import sql_path
 from taxmatch.files.inputs import MASTER_SCHEMA, iter_master, sha256_file
 from taxmatch.normalise import NORMALISE_VERSION
 from taxmatch.normalise.address import parse_address, salvage_address
 from taxmatch.normalise.names import normalise_name
-from taxmatch.owner_only import make_dir, restrict, write_private_text
+from taxmatch.owner_only import make_dir, restrict, restrict_tree, write_private_text
 from taxmatch.reference.persons import resolve_persons
 
 REFERENCE_SCHEMA = "taxmatch/reference/v4"
@@ -40,6 +45,24 @@ class ReferenceInfo:
     filings: int
     tins: int
     source_sha256: tuple[str, ...]
+
+
+RowFunction = Callable[[tuple[str, ...]], tuple[str, ...]]
+# (table, the SQL of its distinct raw values, the Python that normalises them, its columns)
+NormaliseStep = tuple[str, str, RowFunction, tuple[str, ...]]
+# Builds ``filings`` elsewhere than in the snapshot's DuckDB: given the directory of the
+# master's rows (Parquet of ``MASTER_SCHEMA``, read as ``raw``), ``NORMALISED``,
+# ``filings_sql(cast_dates=False)`` and the directory to write its rows to as Parquet.
+FilingsBuilder = Callable[[Path, Sequence[NormaliseStep], str, Path], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Elsewhere:
+    """Where a load builds ``filings`` other than in DuckDB (the Spark engine): ``build``
+    with its files under ``stage`` (a directory its workers see as this process does)."""
+
+    build: FilingsBuilder
+    stage: Path
 
 
 def reference_dir(store: Path) -> Path:
@@ -116,11 +139,14 @@ def load_reference(
     prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     prepare_version: str = "",
     memory_limit: str = LOAD_MEMORY_LIMIT,
+    elsewhere: Elsewhere | None = None,
 ) -> ReferenceInfo:
     """Load master files into a new snapshot and make it current. Idempotent per content.
     ``prepare`` adds what the matcher needs before the snapshot is sealed;
     ``prepare_version`` names it, so a changed preparation makes a new snapshot. DuckDB
-    may use ``memory_limit``; beyond it, it spills to ``<store>/work/<snapshot>-spill``."""
+    may use ``memory_limit``; beyond it, it spills to ``<store>/work/<snapshot>-spill``.
+    ``elsewhere``: ``filings`` are built there (the same SQL and Python), then read into
+    the snapshot, which is otherwise made as ever."""
     memory_size(memory_limit)
     if not files:
         raise InputFileError("reference load", "no master file given")
@@ -138,7 +164,7 @@ def load_reference(
     make_dir(spill)
     try:
         with memory_advice("reference load", memory_limit, "--memory-limit"):
-            filings, tins = _load(tmp, files, spill, memory_limit, progress, prepare)
+            filings, tins = _load(tmp, files, spill, memory_limit, progress, prepare, elsewhere)
     finally:
         shutil.rmtree(spill, ignore_errors=True)
     os.replace(tmp, final)
@@ -161,25 +187,21 @@ def _load(
     memory_limit: str,
     progress: Callable[[int], None] | None,
     prepare: Callable[[duckdb.DuckDBPyConnection], None] | None,
+    elsewhere: Elsewhere | None = None,
 ) -> tuple[int, int]:
-    """The snapshot database at ``tmp``, built under ``memory_limit``: its filings and
-    TINs."""
+    """The snapshot database at ``tmp``, built under ``memory_limit`` (``filings``
+    perhaps ``elsewhere``): its filings and TINs."""
     con = duckdb.connect(str(tmp))
     try:
         con.execute(f"SET memory_limit='{memory_limit}'")
         con.execute(f"SET temp_directory='{str(spill).replace(chr(39), chr(39) * 2)}'")
         con.execute("SET preserve_insertion_order=false")
-        con.from_arrow(MASTER_SCHEMA.empty_table()).create("raw")
-        rows = 0
-        for path in files:
-            for batch in iter_master(path, chunk_rows=_CHUNK):
-                con.from_arrow(batch).insert_into("raw")
-                rows += batch.num_rows
-                if progress is not None:
-                    progress(batch.num_rows)
-        if not rows:
-            raise InputFileError(str(files[0]), "master file has no rows")
-        _build_filings(con)
+        if elsewhere is None:
+            con.from_arrow(MASTER_SCHEMA.empty_table()).create("raw")
+            _read(files, progress, lambda batch: con.from_arrow(batch).insert_into("raw"))
+            _build_filings(con)
+        else:
+            _build_elsewhere(con, files, progress, elsewhere)
         if prepare is not None:
             prepare(con)
             con.execute("CHECKPOINT")
@@ -192,40 +214,67 @@ def _load(
     return int(filings), int(tins)
 
 
-def _build_filings(con: duckdb.DuckDBPyConnection) -> None:
-    """Normalise distinct names and addresses once, then join them back onto filings."""
-    con.execute(
-        "CREATE TABLE names (raw_first VARCHAR, raw_middle VARCHAR, raw_last VARCHAR, "
-        "raw_suffix VARCHAR, first_name VARCHAR, middle_name VARCHAR, last_name VARCHAR, "
-        "suffix VARCHAR, last_key VARCHAR)"
-    )
-    _insert_normalised(
-        con,
+# What a load normalises: each distinct name and address (SQL over ``raw``), made by the
+# Python of ``_name_row`` / ``_address_row`` into a row of these columns (by position).
+NAME_COLUMNS = (
+    "raw_first",
+    "raw_middle",
+    "raw_last",
+    "raw_suffix",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "suffix",
+    "last_key",
+)
+ADDRESS_COLUMNS = (
+    "raw_street",
+    "raw_unit",
+    "raw_city",
+    "raw_state",
+    "raw_zip",
+    "house_number",
+    "street",
+    "unit_n",
+    "po_box",
+    "city_n",
+    "state_n",
+    "zip5",
+    "line1",
+)
+NORMALISED: tuple[NormaliseStep, ...] = (
+    (
         "names",
         """SELECT DISTINCT coalesce(first_name,''), coalesce(middle_name,''),
                   coalesce(last_name,''), coalesce(suffix,'') FROM raw""",
         _name_row,
-    )
-    con.execute(
-        "CREATE TABLE addrs (raw_street VARCHAR, raw_unit VARCHAR, raw_city VARCHAR, "
-        "raw_state VARCHAR, raw_zip VARCHAR, house_number VARCHAR, street VARCHAR, "
-        "unit_n VARCHAR, po_box VARCHAR, city_n VARCHAR, state_n VARCHAR, zip5 VARCHAR, "
-        "line1 VARCHAR)"
-    )
-    _insert_normalised(
-        con,
+        NAME_COLUMNS,
+    ),
+    (
         "addrs",
         """SELECT DISTINCT coalesce(street_address,''), coalesce(unit,''), coalesce(city,''),
                   coalesce(state,''), coalesce(zip,'') FROM raw""",
         _address_row,
-    )
-    con.execute(
-        """CREATE TABLE filings AS
-           SELECT regexp_replace(r.tin, '[^0-9]', '', 'g') AS tin,
+        ADDRESS_COLUMNS,
+    ),
+)
+_DATES = ("date_of_birth", "date_of_death")
+
+
+def _date(col: str, source: str = "r.") -> str:
+    return f"TRY_CAST({source}{col} AS DATE) AS {col}"
+
+
+def filings_sql(*, cast_dates: bool = True) -> str:
+    """SQL: ``filings`` from ``raw`` and its normalised ``names`` and ``addrs``. Without
+    ``cast_dates`` the dates stay the strings filed, for ``DATES_CAST`` to cast (another
+    engine's cast from a string to a date accepts what DuckDB's refuses)."""
+    dob, dod = (_date(c) if cast_dates else f"r.{c} AS {c}" for c in _DATES)
+    return f"""SELECT regexp_replace(r.tin, '[^0-9]', '', 'g') AS tin,
                   CAST(r.tax_year AS INTEGER) AS tax_year,
                   n.first_name, n.middle_name, n.last_name, n.suffix, n.last_key,
-                  TRY_CAST(r.date_of_birth AS DATE) AS date_of_birth,
-                  TRY_CAST(r.date_of_death AS DATE) AS date_of_death,
+                  {dob},
+                  {dod},
                   a.house_number, a.street, a.unit_n AS unit, a.po_box,
                   a.city_n AS city, a.state_n AS state, a.zip5, a.line1,
                   r.phone
@@ -236,7 +285,60 @@ def _build_filings(con: duckdb.DuckDBPyConnection) -> None:
            JOIN addrs a ON a.raw_street = coalesce(r.street_address,'')
                 AND a.raw_unit = coalesce(r.unit,'') AND a.raw_city = coalesce(r.city,'')
                 AND a.raw_state = coalesce(r.state,'') AND a.raw_zip = coalesce(r.zip,'')"""
-    )
+
+
+# ``filings_sql(cast_dates=False)``'s rows with their dates cast as ``filings_sql()`` does.
+DATES_CAST = f"* REPLACE ({', '.join(_date(c, '') for c in _DATES)})"
+
+
+def _read(
+    files: Sequence[Path],
+    progress: Callable[[int], None] | None,
+    write: Callable[[pa.RecordBatch], object],
+) -> None:
+    """Each master file's rows (``MASTER_SCHEMA``) to ``write``, a chunk at a time."""
+    rows = 0
+    for path in files:
+        for batch in iter_master(path, chunk_rows=_CHUNK):
+            write(batch)
+            rows += batch.num_rows
+            if progress is not None:
+                progress(batch.num_rows)
+    if not rows:
+        raise InputFileError(str(files[0]), "master file has no rows")
+
+
+def _build_elsewhere(
+    con: duckdb.DuckDBPyConnection,
+    files: Sequence[Path],
+    progress: Callable[[int], None] | None,
+    elsewhere: Elsewhere,
+) -> None:
+    """``filings`` built by ``elsewhere`` from the master's rows, read into ``con`` with
+    their dates cast, then persons resolved: a private directory under its ``stage``
+    holds the rows (names, addresses, TINs) only while it runs."""
+    stage = make_dir(elsewhere.stage / f".load-{uuid.uuid4().hex}")
+    try:
+        raw, out = make_dir(stage / "raw"), stage / "filings"
+        with pq.ParquetWriter(raw / "master.parquet", MASTER_SCHEMA) as writer:
+            _read(files, progress, writer.write_batch)
+        restrict_tree(raw)
+        elsewhere.build(raw, NORMALISED, filings_sql(cast_dates=False), out)
+        restrict_tree(out)
+        parquet = f"read_parquet('{sql_path(out)}/*.parquet')"
+        con.execute(f"CREATE TABLE filings AS SELECT {DATES_CAST} FROM {parquet}")
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    resolve_persons(con)
+    con.execute("CHECKPOINT")
+
+
+def _build_filings(con: duckdb.DuckDBPyConnection) -> None:
+    """Normalise distinct names and addresses once, then join them back onto filings."""
+    for table, select, normalise, columns in NORMALISED:
+        con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} VARCHAR' for c in columns)})")
+        _insert_normalised(con, table, select, normalise)
+    con.execute(f"CREATE TABLE filings AS {filings_sql()}")
     for table in ("raw", "names", "addrs"):
         con.execute(f"DROP TABLE {table}")
     resolve_persons(con)

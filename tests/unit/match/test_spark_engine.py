@@ -62,18 +62,6 @@ PEOPLE, ROWS = 2000, 300
 DISCLOSE, REVIEW, MARGIN = 0.999, 0.98, 5.0  # the default policy's thresholds
 
 
-@pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
-    """One small local session for the test run: the engine reuses the active session."""
-    from taxmatch.match.spark_session import spark_session
-
-    conf = {"spark.sql.shuffle.partitions": "4", "spark.driver.memory": "1g"}
-    session = spark_session("local[2]", conf)
-    assert session.conf.get("spark.ui.enabled") == "false"
-    yield session
-    session.stop()
-
-
 @dataclass(frozen=True)
 class Matched:
     outcomes: list[dict[str, Any]]
