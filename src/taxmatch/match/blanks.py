@@ -1,12 +1,14 @@
 """A filing that names its door but left its ZIP, city or state blank (``fill``): the
-blank told by the door itself. Pure; ``mend.place`` reads it for the latest filing only.
+blank told by the door itself. Pure; ``rules.judge`` reads it for the latest filing only,
+where ``mend.place`` discloses no line.
 
 A door (house number and street) in a named town has one ZIP, and a ZIP one town: the
 blank is no slip to weigh against another spelling, only a part the filer did not write.
-So a blank ZIP takes the one ZIP every filing at that door in that town carries (the
-person's other years and everyone else's, at least ``ZIP_CONSENSUS_OTHERS`` filings; two
-ZIPs there, or a town not named in full, and it stays blank), and a blank city or state
-the town the person filed that ZIP with in most years (a tie, none)."""
+So a blank ZIP takes the ZIP nearly every filing at that door in that town carries (the
+person's other years and everyone else's, at least ``ZIP_CONSENSUS_OTHERS`` filings and
+``DOOR_ZIP_SHARE`` of them; ZIPs filed more evenly, or a town not named in full, and it
+stays blank), and a blank city or state the town the person filed that ZIP with in most
+years (a tie, none)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from taxmatch.match.evidence import Address, Elsewhere, Evidence, Filing, Place
-from taxmatch.match.thresholds import ZIP_CONSENSUS_OTHERS
+from taxmatch.match.thresholds import DOOR_ZIP_SHARE, ZIP_CONSENSUS_OTHERS
 from taxmatch.match.variant import named_town
 
 
@@ -61,10 +63,10 @@ def fill(slip: Filing, evidence: Evidence) -> Filing | None:
 def door_zip(
     slip: Filing, addresses: Iterable[Address], elsewhere: Iterable[Elsewhere]
 ) -> str | None:
-    """The one ZIP the filings at the slip's house number and street in the town it names
+    """The ZIP the filings at the slip's house number and street in the town it names
     (``variant.named_town``: city and state exactly, neither blank) carry, the person's
-    and others', at least ``ZIP_CONSENSUS_OTHERS`` of them; None for two ZIPs or fewer
-    filings."""
+    and others': at least ``ZIP_CONSENSUS_OTHERS`` of them and ``DOOR_ZIP_SHARE`` of all;
+    None when no ZIP holds that share (two ZIPs filed alike) or for fewer filings."""
     filings: Counter[str] = Counter()
     for a in addresses:
         if (
@@ -76,10 +78,10 @@ def door_zip(
     for _unit, zip5, city, state, n, _other in elsewhere:
         if zip5 and city == slip.city and state == slip.state:
             filings[zip5] += n or 1
-    if len(filings) != 1:
+    if not filings:
         return None
-    (zip5, n), *_ = filings.items()
-    return zip5 if n >= ZIP_CONSENSUS_OTHERS else None
+    (zip5, n), *_ = filings.most_common(1)
+    return zip5 if n >= ZIP_CONSENSUS_OTHERS and n >= DOOR_ZIP_SHARE * filings.total() else None
 
 
 def zip_town(slip: Filing, addresses: Iterable[Address]) -> tuple[str, str] | None:

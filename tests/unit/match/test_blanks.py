@@ -68,6 +68,17 @@ def test_a_blank_zip_takes_the_one_zip_filed_at_the_door_in_its_town() -> None:
     assert door_zip(slip, [], [("", "12345", "SPRINGFIELD", "IL", 1, "P2")]) is None
     assert door_zip(slip, [_addr("12346", years=2)], others) is None
     assert door_zip(slip, [], [("", "12345", "SPRINGFELD", "IL", 5, "P2")]) is None
+    # a busy door's own ZIP typos: the ZIP with nine filings in ten is the door's
+    busy: list[Elsewhere] = [
+        ("", "12345", "SPRINGFIELD", "IL", 19, "P2"),
+        ("", "12346", "SPRINGFIELD", "IL", 1, "P3"),
+    ]
+    assert door_zip(slip, [], busy) == "12345"
+    even: list[Elsewhere] = [
+        ("", "12345", "SPRINGFIELD", "IL", 8, "P2"),
+        ("", "12346", "SPRINGFIELD", "IL", 2, "P3"),
+    ]
+    assert door_zip(slip, [], even) is None
     # another door on the street is not the door
     assert door_zip(slip, [_addr("12345", house="14", years=3)], []) is None
 
