@@ -160,8 +160,8 @@ class Place(NamedTuple):
     house_number: str | None
     street: str | None
     usable: bool | None  # unknown when a part of the filed address is missing
-    # What was mended ("zip", "unit", "line", "line+zip", "complete"; None: as filed) and
-    # the filed address it was mended from, as one line.
+    # What was mended ("zip", "unit", "line", "line+zip", "complete", "blank"; None: as
+    # filed) and the filed address it was mended from, as one line.
     address_mended: str | None = None
     mended_from: str | None = None
 

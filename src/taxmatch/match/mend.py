@@ -19,6 +19,7 @@ from taxmatch.match.variant import (
     in_town,
     line_and_zip_slip,
     same_town,
+    street_respelt,
 )
 
 
@@ -143,10 +144,12 @@ def _elsewhere_doubt(slip: Filing, evidence: Evidence, mine: Address | None) -> 
 
 def _household_doubt(slip: Filing, evidence: Evidence, support: int) -> bool:
     """The slip, filed one year, is a door nobody else files at, that the person's
-    household files written otherwise (``variant.household_variant``)."""
+    household files written otherwise (``variant.household_variant``), or anyone files
+    with the street alone spelt otherwise (``variant.street_respelt``)."""
     alone = support <= MAX_SLIP_SUPPORT and not evidence.neighbours.get(slip.key)
     others = evidence.variants.get(slip.key, frozenset())
-    return alone and household_variant(slip, slip.key, others, evidence.co_filed)
+    household = household_variant(slip, slip.key, others, evidence.co_filed)
+    return alone and (household or any(street_respelt(f, slip) for f in others))
 
 
 def zip_slip(a: Address, slip: Filing) -> bool:

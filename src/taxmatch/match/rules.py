@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
 
+from taxmatch.match.blanks import filled_place
 from taxmatch.match.evidence import (
     Address,
     Best,
@@ -235,7 +236,7 @@ def judge(
         return Outcome(row_number)
     person = evidence.person
     latest = latest_filing(evidence.filings, request.tax_periods)
-    found = None if latest is None else place(latest, evidence)
+    found = None if latest is None else filled_place(latest, evidence, place(latest, evidence))
     usable = True
     if found is not None:
         missing = unit_missing(found, evidence.units_at) or door_in_doubt(

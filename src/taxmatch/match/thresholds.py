@@ -49,6 +49,10 @@ MAX_SLIP_SUPPORT = 50
 ZIP_SLIP_DIGITS = 2
 ZIP_CONSENSUS_YEARS = 2
 ZIP_CONSENSUS_OTHERS = 2
+# A filing's blank ZIP is its door's (``blanks.door_zip``) where one ZIP carries at least
+# this share of the filings at that door in that town: a busy door's own filings hold
+# ZIP typos too.
+DOOR_ZIP_SHARE = 0.9
 # A new door filed one year with a house number at most this many edits from one the
 # person filed on the same street (``variant.door_variant``) is a typo or a move nearby.
 VARIANT_HOUSE_EDITS = 2

@@ -11,7 +11,10 @@ from typing import Protocol
 from taxmatch.match.evidence import Filer, Key
 from taxmatch.match.similarity import distance, jaro_winkler, other_zip, same
 from taxmatch.match.thresholds import CITY_JW, MEND_SIMILAR, VARIANT_HOUSE_EDITS
-from taxmatch.normalise.usps import street_spelling
+from taxmatch.normalise.usps import DIRECTIONALS, STREET_TYPES, street_spelling
+
+# The words of a street that name its type or direction, each to its one spelling.
+_KNOWN = {**STREET_TYPES, **DIRECTIONALS}
 
 
 class Door(Protocol):
@@ -73,6 +76,26 @@ def door_variant(a: Door, slip: Door) -> bool:
         return alike and not _one_street(a.street, slip.street)
     edits = distance(a.house_number, slip.house_number)
     return same(a.street, slip.street) and edits is not None and edits <= VARIANT_HOUSE_EDITS
+
+
+def street_respelt(a: Door, slip: Door) -> bool:
+    """``a`` is the slip's door with the street alone spelt otherwise: the same house
+    number, PO box (or none), ZIP and unit (or the slip's dropped), on a street at least
+    ``MEND_SIMILAR`` alike that is not the same street nor one spelt two ways, nor
+    another street of the name (``_named_apart``: OAK AVE and OAK DR). At one house
+    number in one ZIP that is one door misspelt on one side, not two doors."""
+    if not (same(a.zip5, slip.zip5) and same(a.house_number, slip.house_number)):
+        return False
+    return door_variant(a, slip) and not _named_apart(a.street, slip.street)
+
+
+def _named_apart(a: str | None, b: str | None) -> bool:
+    """Two streets of one name told apart by a word both write as a street type or a
+    directional (OAK AVE and OAK DR, 5TH ST N and 5TH ST S): two streets, no typo."""
+    x, y = (a or "").split(), (b or "").split()
+    return len(x) == len(y) and any(
+        u in _KNOWN and v in _KNOWN and _KNOWN[u] != _KNOWN[v] for u, v in zip(x, y, strict=True)
+    )
 
 
 def _one_street(a: str | None, b: str | None) -> bool:

@@ -8,7 +8,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from taxmatch.match.evidence import Address, Filer
-from taxmatch.match.variant import door_variant, household_variant, line_and_zip_slip
+from taxmatch.match.variant import (
+    door_variant,
+    household_variant,
+    line_and_zip_slip,
+    street_respelt,
+)
 
 
 def _at(
@@ -108,3 +113,30 @@ def test_a_household_variant_is_a_door_variant_of_a_co_filer(
     co_filed = {"P2": frozenset({("1", "X ST", "", "", "12345")})}
     got = household_variant(slip, key, filers, co_filed)
     assert got == any(door_variant(f, slip) and f.person_id == "P2" for f in filers)
+
+
+@given(_DOORS, _DOORS)
+def test_a_respelt_street_is_a_variant_at_the_same_number_in_the_same_zip(
+    a: Address, b: Address
+) -> None:
+    if street_respelt(a, b):
+        assert door_variant(a, b)
+        assert (a.house_number, a.zip5) == (b.house_number, b.zip5)
+        assert a.street != b.street
+
+
+def test_street_respelt_cases() -> None:
+    slip = _at("1113", "MAPEL GROVE RD")
+    assert street_respelt(_at("1113", "MAPLE GROVE RD"), slip)
+    # another house number, another ZIP of the town, the same street or one spelt two
+    # ways, or a street no typo away: no
+    assert not street_respelt(_at("1115", "MAPLE GROVE RD"), slip)
+    assert not street_respelt(_at("1113", "MAPLE GROVE RD", zip5="12346"), slip)
+    assert not street_respelt(_at("1113", "MAPEL GROVE RD"), slip)
+    assert not street_respelt(_at("12", "SAINT PAUL ST"), _at("12", "ST PAUL ST"))
+    assert not street_respelt(_at("1113", "OAK AVE"), slip)
+    # another street of the name, told apart by its type or its direction: no
+    assert not street_respelt(_at("445", "ORCHARD DR"), _at("445", "ORCHARD AVE"))
+    assert not street_respelt(_at("9", "5TH ST N"), _at("9", "5TH ST S"))
+    # a type misspelt is no other type
+    assert street_respelt(_at("8", "ELMWOOD DR"), _at("8", "ELMWOOD XRIVE"))

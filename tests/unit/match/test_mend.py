@@ -1,0 +1,48 @@
+"""``mend.place`` through ``rules.judge``: a latest filing at a new door nobody else
+files at, whose street someone else files spelt otherwise at the same house number in
+the same ZIP, is not disclosed as filed (REVIEW)."""
+
+from __future__ import annotations
+
+from taxmatch.match.evidence import Address, Best, Evidence, Filer, Filing, Name, Person, Request
+from taxmatch.match.rules import judge
+
+_OLD = Address("77", "ELM ST", "", "", "12345", "SPRINGFIELD", "IL", "77 ELM ST", 5, 5, 5, 2023)
+
+
+def _evidence(street: str, filers: list[Filer]) -> Evidence:
+    slip = Filing(2025, "1113", street, "", "", "SPRINGFIELD", "IL", "12345", f"1113 {street}", "")
+    new = Address("1113", street, "", "", "12345", "SPRINGFIELD", "IL", slip.line1, 1, 1, 1, 2025)
+    return Evidence(
+        person=Person("P1", "123456789", False, "", None),
+        names=[Name("ANN", "LEE")],
+        addresses=[_OLD, new],
+        filings=[slip],
+        neighbours={},
+        co_filed={},
+        units_at=frozenset(),
+        elsewhere={},
+        variants={slip.key: frozenset(filers)},
+    )
+
+
+def _judged(street: str, filers: list[Filer]) -> tuple[bool, str | None]:
+    request = Request("ANN", "LEE", "77", "ELM ST", "12345", "", "", None, (2024, 2025))
+    best = Best("P1", 0.99999, 1, 40.0, 1, 40.0)
+    out = judge(1, request, best, _evidence(street, filers), [])
+    return out.address_usable, out.line1
+
+
+def _at(street: str, house: str = "1113") -> Filer:
+    return Filer(house, street, "", "", "12345", "SPRINGFIELD", "IL", "P9")
+
+
+def test_a_stranger_at_the_door_spelt_otherwise_sends_the_row_to_review() -> None:
+    assert _judged("MAPEL GROVE RD", [_at("MAPLE GROVE RD")]) == (False, "1113 MAPEL GROVE RD")
+    # a stranger at another house number, or on another street: disclosed as filed
+    assert _judged("MAPEL GROVE RD", [_at("MAPLE GROVE RD", "1115")]) == (
+        True,
+        "1113 MAPEL GROVE RD",
+    )
+    assert _judged("MAPEL GROVE RD", [_at("OAK AVE")]) == (True, "1113 MAPEL GROVE RD")
+    assert _judged("MAPEL GROVE RD", []) == (True, "1113 MAPEL GROVE RD")
