@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from taxmatch.match.evidence import Address, Elsewhere, Evidence, Filing, Place
+from taxmatch.match.mend import place
 from taxmatch.match.thresholds import DOOR_ZIP_SHARE, ZIP_CONSENSUS_OTHERS
 from taxmatch.match.variant import named_town
 
@@ -23,27 +24,29 @@ from taxmatch.match.variant import named_town
 def filled_place(slip: Filing, evidence: Evidence, found: Place) -> Place:
     """``found`` (``mend.place`` of ``slip``), or, where it discloses no line (the filing
     cannot be delivered and nothing of the person's history completes it), the filing
-    with its blank filled (``fill``): deliverable, recorded as mended ``blank``."""
+    with its blank filled (``fill``) as ``mend.place`` judges it written out in full,
+    recorded as mended ``blank``: every doubt of ``place`` stands (a door in doubt stays
+    undeliverable, REVIEW), and a blank ZIP is not filled for a filing without a unit at
+    a door where others file with one (the unit is missing, as ``rules.unit_missing``
+    says of a filed ZIP)."""
     if found.usable is True or found.line1 is not None:
         return found
     filled = fill(slip, evidence)
-    if filled is None:
+    if filled is None or _unit_missing(slip, filled, evidence):
         return found
-    filed = " ".join(p for p in (slip.line1, slip.unit, slip.city, slip.state, slip.zip5) if p)
-    return Place(
-        slip.tax_year,
-        slip.line1,
-        slip.unit,
-        filled.city,
-        filled.state,
-        filled.zip5,
-        slip.phone,
-        slip.house_number,
-        slip.street,
-        True,
-        "blank",
-        filed,
+    judged = place(filled, evidence)
+    if judged.usable is not True:
+        return found
+    return judged._replace(
+        address_mended=judged.address_mended or "blank", mended_from=slip.one_line
     )
+
+
+def _unit_missing(slip: Filing, filled: Filing, evidence: Evidence) -> bool:
+    """A filled ZIP at whose door others file with a unit, for a filing without one."""
+    if slip.unit or filled.zip5 == slip.zip5:
+        return False
+    return any(e[0] and e[1] == filled.zip5 for e in evidence.elsewhere.get(slip.key, ()))
 
 
 def fill(slip: Filing, evidence: Evidence) -> Filing | None:

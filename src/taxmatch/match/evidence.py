@@ -109,6 +109,11 @@ class Filing(NamedTuple):
     def key(self) -> Key:
         return (self.house_number, self.street, self.unit, self.po_box, self.zip5)
 
+    @property
+    def one_line(self) -> str:
+        """The filed address as one line (``Place.mended_from``)."""
+        return " ".join(p for p in (self.line1, self.unit, self.city, self.state, self.zip5) if p)
+
 
 class Best(NamedTuple):
     """The best-scoring person of one request, and how alone it stands."""

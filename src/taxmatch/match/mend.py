@@ -364,9 +364,7 @@ def place(slip: Filing, evidence: Evidence) -> Place:
         house, street = slip.house_number, slip.street
     deliverable = False if doubtful else sql_or(usable, complete is not None)
     kind = _kind(slip, consensus, complete if usable is False else None, unit)
-    filed = None  # the filed address as one line, for a mended one only
-    if kind is not None:
-        filed = " ".join(p for p in (slip.line1, slip.unit, slip.city, slip.state, slip.zip5) if p)
+    filed = None if kind is None else slip.one_line  # for a mended one only
     return Place(
         slip.tax_year,
         line1,

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from taxmatch.errors import EngineUnavailable
+from taxmatch.errors import EngineUnavailable, memory_size
 from taxmatch.files.duck import attach, sql_path
 from taxmatch.match.collapse import REQUEST_COLUMNS
 from taxmatch.match.dialect import settings_in_dialect
@@ -104,10 +104,12 @@ def export_reference(con: duckdb.DuckDBPyConnection, root: Path, snapshot_id: st
     return target
 
 
-def export_snapshot(path: Path, root: Path, snapshot_id: str) -> Path:
-    """``export_reference`` of the snapshot database at ``path`` (read only)."""
+def export_snapshot(path: Path, root: Path, snapshot_id: str, *, memory_limit: str) -> Path:
+    """``export_reference`` of the snapshot database at ``path`` (read only), DuckDB
+    under ``memory_limit``."""
     con = duckdb.connect()
     try:
+        con.execute(f"SET memory_limit='{memory_size(memory_limit)}'")
         attach(con, path)
         return export_reference(con, root, snapshot_id)
     finally:

@@ -375,6 +375,8 @@ def salvage_address(
     state_code, _ = _parse_state(state)
     zip5, _ = _parse_zip(zip_code)
     parsed = _parse_line(street_address)
+    if military_box(parsed.po_box) and (city_text, state_code) not in _MILITARY_POST:
+        parsed = _fail(AddressProblem.UNPARSEABLE)  # a military box elsewhere is no box
     if not parsed.problems and not (parsed.unit and unit_text and parsed.unit != unit_text):
         house, street, box = parsed.house, parsed.street, parsed.po_box
         unit_text = parsed.unit or unit_text

@@ -87,10 +87,6 @@ def load_reference_snapshot(
         memory_limit=memory_limit or LOAD_MEMORY_LIMIT,
         elsewhere=elsewhere,
     )
-    if engine == "spark":
-        from taxmatch.match.spark_engine import export_snapshot
-
-        export_snapshot(info.path, root, info.snapshot_id)
     (audit or Audit()).record(
         store,
         "reference",
@@ -100,9 +96,15 @@ def load_reference_snapshot(
         tins=info.tins,
         sources_sha256=list(info.source_sha256),
     )
-    # The lookup index: a batch's chunks and single lookups read the snapshot through it
-    # (built after the snapshot is recorded: a batch builds it if this did not).
+    # The lookup index and the Spark export: a batch's chunks and single lookups read the
+    # snapshot through the one, a Spark batch through the other (built after the snapshot
+    # is recorded: a batch builds either if this did not).
     limit = memory_limit or INDEX_MEMORY_LIMIT
+    if engine == "spark":
+        from taxmatch.match.spark_engine import export_snapshot
+
+        with memory_advice("reference load", limit, "--memory-limit"):
+            export_snapshot(info.path, root, info.snapshot_id, memory_limit=limit)
     with memory_advice("reference load", limit, "--memory-limit"):
         build_lookup_index(info.path, list(BLOCKING), memory_limit=limit)
     return info

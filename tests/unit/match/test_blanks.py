@@ -149,3 +149,19 @@ def test_judge_discloses_the_door_with_its_blank_zip_filled_and_says_so() -> Non
     bare = judge(1, _request(), best, _evidence(slip, []), [])
     assert not bare.address_usable
     assert (bare.line1, bare.address_mended) == (None, None)
+
+
+def test_a_blank_zip_is_not_filled_where_others_file_the_door_with_units() -> None:
+    """Others file the door only with units: a filing without one lacks its unit (as
+    ``rules.unit_missing`` says of a filed ZIP), so its ZIP is not filled: REVIEW."""
+    best = Best("P1", 0.99999, 1, 40.0, 1, 40.0)
+    units: list[Elsewhere] = [
+        ("APT 3", "12345", "SPRINGFIELD", "IL", 2, "P2"),
+        ("APT 4", "12345", "SPRINGFIELD", "IL", 2, "P3"),
+    ]
+    out = judge(1, _request(), best, _evidence(_filing(), [], units), [])
+    assert not out.address_usable
+    assert out.address_mended is None
+    # without units at the door the same filing is filled and disclosed
+    bare = [("", z, c, s, n, p) for _, z, c, s, n, p in units]
+    assert judge(1, _request(), best, _evidence(_filing(), [], bare), []).address_usable

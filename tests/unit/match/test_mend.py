@@ -10,9 +10,9 @@ from taxmatch.match.rules import judge
 _OLD = Address("77", "ELM ST", "", "", "12345", "SPRINGFIELD", "IL", "77 ELM ST", 5, 5, 5, 2023)
 
 
-def _evidence(street: str, filers: list[Filer]) -> Evidence:
-    slip = Filing(2025, "1113", street, "", "", "SPRINGFIELD", "IL", "12345", f"1113 {street}", "")
-    new = Address("1113", street, "", "", "12345", "SPRINGFIELD", "IL", slip.line1, 1, 1, 1, 2025)
+def _evidence(street: str, filers: list[Filer], city: str = "SPRINGFIELD") -> Evidence:
+    slip = Filing(2025, "1113", street, "", "", city, "IL", "12345", f"1113 {street}", "")
+    new = Address("1113", street, "", "", "12345", city, "IL", slip.line1, 1, 1, 1, 2025)
     return Evidence(
         person=Person("P1", "123456789", False, "", None),
         names=[Name("ANN", "LEE")],
@@ -26,10 +26,10 @@ def _evidence(street: str, filers: list[Filer]) -> Evidence:
     )
 
 
-def _judged(street: str, filers: list[Filer]) -> tuple[bool, str | None]:
+def _judged(street: str, filers: list[Filer], city: str = "SPRINGFIELD") -> tuple[bool, str | None]:
     request = Request("ANN", "LEE", "77", "ELM ST", "12345", "", "", None, (2024, 2025))
     best = Best("P1", 0.99999, 1, 40.0, 1, 40.0)
-    out = judge(1, request, best, _evidence(street, filers), [])
+    out = judge(1, request, best, _evidence(street, filers, city), [])
     return out.address_usable, out.line1
 
 
@@ -46,3 +46,11 @@ def test_a_stranger_at_the_door_spelt_otherwise_sends_the_row_to_review() -> Non
     )
     assert _judged("MAPEL GROVE RD", [_at("OAK AVE")]) == (True, "1113 MAPEL GROVE RD")
     assert _judged("MAPEL GROVE RD", []) == (True, "1113 MAPEL GROVE RD")
+
+
+def test_a_filing_whose_blank_city_is_filled_keeps_every_doubt() -> None:
+    """The same filing with its city left blank: the city is filled from the person's
+    ZIP (``match.blanks``), and the door is judged as if written out in full: REVIEW,
+    the filing as it stands undeliverable (no line disclosed)."""
+    assert _judged("MAPEL GROVE RD", [_at("MAPLE GROVE RD")], city="") == (False, None)
+    assert _judged("MAPEL GROVE RD", [], city="") == (True, "1113 MAPEL GROVE RD")

@@ -757,6 +757,16 @@ def test_salvage_keeps_no_house_number_when_the_units_disagree() -> None:
     assert (a.house_number, a.street, a.unit) == ("", "12 OAK ST APT 4", "APT 5")
 
 
+def test_salvage_keeps_a_military_box_only_at_a_military_post_office() -> None:
+    """A military box at any other city is no box (``parse_address`` refuses it): salvage
+    keeps the line folded, so it is neither deliverable nor a box that corroborates."""
+    at_apo = salvage_address("PSC 802 Box 74", "", "APO", "AE", "")  # the ZIP is missing
+    assert (at_apo.po_box, at_apo.street) == ("PSC 802 BOX 74", "")
+    elsewhere = salvage_address("PSC 802 Box 74", "", "Springfield", "IL", "62701")
+    assert (elsewhere.house_number, elsewhere.po_box) == ("", "")
+    assert elsewhere.street == "PSC 802 BOX 74"
+
+
 @settings(max_examples=300, deadline=None)
 @given(field_text, field_text, field_text, field_text, field_text)
 def test_salvage_is_total_and_takes_a_house_number_only_from_a_line_that_parses(
