@@ -65,6 +65,28 @@ def test_missing_pyspark_or_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatc
         check_engine("spark", "probabilistic")
 
 
+def test_spark_connect_without_its_client_or_server_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``SPARK_REMOTE``: TM140 when the Connect client's packages are missing, and when no
+    server answers there (at once, not after the client's minutes of retries)."""
+    monkeypatch.setenv("SPARK_REMOTE", "sc://127.0.0.1:9")  # nothing listens there
+    find_spec = spark_session.importlib.util.find_spec
+    monkeypatch.setattr(
+        spark_session.importlib.util,
+        "find_spec",
+        lambda name: None if name == "zstandard" else find_spec(name),
+    )
+    with pytest.raises(EngineUnavailable, match="needs its client's packages") as caught:
+        check_engine("spark", "probabilistic")
+    assert caught.value.code == "TM140"
+    monkeypatch.setattr(spark_session.importlib.util, "find_spec", find_spec)
+    check_engine("spark", "probabilistic")  # the client is installed
+    monkeypatch.setattr(spark_session, "CONNECT_WAIT", 0.5)
+    with pytest.raises(EngineUnavailable, match="no Spark Connect server answered"):
+        spark_session.spark_session()
+
+
 def test_cli_refuses_an_unknown_engine_from_the_environment(tmp_path: Path) -> None:
     files = ("--requests", __file__, "--envelope", __file__)
     result = CliRunner().invoke(

@@ -35,6 +35,7 @@ from taxmatch.errors import EngineUnavailable
 from taxmatch.match.collapse import BEST_SCHEMA, gather_sql, ranked, ranking_sql
 from taxmatch.match.dialect import query_in_dialect, staged_query_in_dialect
 from taxmatch.match.judging import OUTCOME_SCHEMA, judge_batch, record_batch
+from taxmatch.match.spark_session import spark_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -147,7 +148,7 @@ def decide(
     # left to clear (Spark 4.1 failed to plan these queries over ``persist``ed stages).
     stages, gathering = staged_query_in_dialect(gather_sql("ref"), "spark", {"ref": REF_PREFIX})
     for name, sql in stages:
-        path = str(work / name)
+        path = spark_path(work / name)
         session.sql(sql).write.parquet(path)
         session.read.parquet(path).createOrReplaceTempView(name)
     gathered = session.sql(gathering)

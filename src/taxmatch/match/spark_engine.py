@@ -19,6 +19,7 @@ writes. Never logs a value.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import uuid
@@ -45,7 +46,7 @@ from taxmatch.match.spark_decide import (
     REQUESTS_VIEW,
     decide,
 )
-from taxmatch.match.spark_session import register_functions, spark_session
+from taxmatch.match.spark_session import end_session, own_session, spark_path, spark_session
 from taxmatch.owner_only import make_dir, restrict_tree, write_private_text
 
 if TYPE_CHECKING:
@@ -145,10 +146,15 @@ class SparkMatcher:
         from splink.backends import spark
 
         spark_api: Any = spark.SparkAPI  # untyped in Splink
+        # Splink's own default, without its probe of the unset ``spark.default.parallelism``
+        # (which a Spark Connect server logs as an error).
+        shuffle = session.conf.get("spark.sql.shuffle.partitions") or "200"  # Spark's default
+        partitions = math.ceil(int(shuffle) / 2)
         db = spark_api(
             spark_session=session,
             break_lineage_method="persist",
             register_udfs_automatically=False,  # the levels use taxmatch's functions
+            num_partitions_on_repartition=partitions,
         )
         pred = predict_between(db, "tm_requests", "tm_master", settings)
         pairs: DataFrame = pred.as_spark_dataframe().select(*PAIR_COLUMNS)
@@ -177,8 +183,7 @@ class SparkMatcher:
         spark_settings = settings_in_dialect(settings, "spark")
         reference = export_reference(con, self.options.reference_root, self.snapshot_id)
         chunk = make_dir(self.options.work / uuid.uuid4().hex)
-        session = self.session().newSession()  # this chunk's own views and functions
-        register_functions(session)
+        session = own_session(self.session())  # this chunk's own views and functions
         try:
             self._write_chunk(con, chunk)
             self._views(session, chunk, reference)
@@ -186,7 +191,7 @@ class SparkMatcher:
             outcomes = chunk / "outcomes"
             decided = decide(session, PAIRS_VIEW, review_threshold, margin, chunk / "stages")
             try:
-                decided.write.parquet(str(outcomes))
+                decided.write.parquet(spark_path(outcomes))
             except Exception as exc:  # a task's error: ``spark_decide.quiet``
                 if CODE_MISMATCH in str(exc):
                     raise EngineUnavailable(NOT_THE_SERVICES) from None
@@ -202,6 +207,7 @@ class SparkMatcher:
             try:
                 con.execute(f"DROP VIEW IF EXISTS {OUTCOMES_VIEW}")
                 session.catalog.clearCache()  # what Splink and the ranking persisted
+                end_session(session)
             finally:  # the chunk's requests never stay on disk, whatever Spark does
                 shutil.rmtree(chunk, ignore_errors=True)
                 with contextlib.suppress(OSError):  # the batch's exchange directory, once empty
@@ -226,11 +232,11 @@ class SparkMatcher:
         """The chunk's files and the snapshot's export as the views ``scored`` and
         ``spark_decide.decide`` read."""
         read = session.read.parquet
-        read(str(chunk / "requests.parquet")).createOrReplaceTempView("tm_requests")
-        read(str(chunk / "part.parquet")).createOrReplaceTempView(REQUESTS_VIEW)
-        read(str(chunk / "nick.parquet")).createOrReplaceTempView("nick")
-        read(str(reference / MASTER_TABLE)).createOrReplaceTempView("tm_master")
+        read(spark_path(chunk / "requests.parquet")).createOrReplaceTempView("tm_requests")
+        read(spark_path(chunk / "part.parquet")).createOrReplaceTempView(REQUESTS_VIEW)
+        read(spark_path(chunk / "nick.parquet")).createOrReplaceTempView("nick")
+        read(spark_path(reference / MASTER_TABLE)).createOrReplaceTempView("tm_master")
         for view, table, _ in TF_VIEWS:
-            read(str(reference / table)).createOrReplaceTempView(view)
+            read(spark_path(reference / table)).createOrReplaceTempView(view)
         for table in REF_TABLES:
-            read(str(reference / table)).createOrReplaceTempView(REF_PREFIX + table)
+            read(spark_path(reference / table)).createOrReplaceTempView(REF_PREFIX + table)

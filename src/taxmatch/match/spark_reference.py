@@ -29,7 +29,7 @@ from taxmatch.match.spark_decide import (
     quiet,
     same_code,
 )
-from taxmatch.match.spark_session import spark_session
+from taxmatch.match.spark_session import end_session, own_session, spark_path, spark_session
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -72,13 +72,13 @@ def build_filings(
     step's view its query's rows normalised by its function. ``master``: as
     ``spark_session``'s. ``EngineUnavailable`` when the executors' taxmatch is not this
     one; ``ReferenceSnapshotError`` when Spark fails otherwise."""
-    session = spark_session(master).newSession()  # this load's own views
+    session = own_session(spark_session(master))  # this load's own views
     try:
-        session.read.parquet(str(raw)).createOrReplaceTempView(RAW_VIEW)
+        session.read.parquet(spark_path(raw)).createOrReplaceTempView(RAW_VIEW)
         digest = code_digest()
         for step in steps:
             _normalised(session, step, digest)
-        session.sql(query_in_dialect(sql, "spark")).write.parquet(str(out))
+        session.sql(query_in_dialect(sql, "spark")).write.parquet(spark_path(out))
     except Exception as exc:  # Spark's error may quote a value: only its type goes on
         if CODE_MISMATCH in str(exc):
             raise EngineUnavailable(NOT_THE_SERVICES) from None
@@ -86,5 +86,8 @@ def build_filings(
             f"reference load on Spark failed ({type(exc).__name__})"
         ) from None
     finally:
-        for view in (RAW_VIEW, *(step[0] for step in steps)):
-            session.catalog.dropTempView(view)
+        try:
+            for view in (RAW_VIEW, *(step[0] for step in steps)):
+                session.catalog.dropTempView(view)
+        finally:
+            end_session(session)

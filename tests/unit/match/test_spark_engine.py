@@ -10,6 +10,8 @@ DuckDB's row by row (a difference is allowed only where a score lies within ``EP
 of a threshold, and the test lists those), and every scored pair's match weight DuckDB's
 within ``EPSILON``. The DuckDB re-run must also equal the batch's own outcomes.
 
+The same comparison through Spark Connect (``SPARK_REMOTE``) runs when asked for
+(``TAXMATCH_TEST_SPARK_CONNECT=1``): it costs about as much CPU again as the classic one.
 Needs Java; skipped only where there is none.
 """
 
@@ -17,7 +19,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import pickle
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,18 +51,21 @@ from taxmatch.match.spark_engine import (
     export_reference,
     exported,
 )
+from taxmatch.match.spark_session import is_connect
 from taxmatch.match.thresholds import CANDIDATE_FLOOR
 from taxmatch.pipeline.batch import BatchRequest, run_batch
 from taxmatch.pipeline.reference import load_reference_snapshot, train_current_model
 from taxmatch.reference.snapshot import ReferenceInfo, current_reference
 
 from ...integration.conftest import AS_OF
+from .conftest import CONNECT_OPT_IN
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("java") is None, reason="the Spark engine needs Java"),
 ]
 
+ROOT = Path(__file__).resolve().parents[3]  # the repository: ``tests`` is importable from it
 EPSILON = 1e-9
 PEOPLE, ROWS = 2000, 300
 DISCLOSE, REVIEW, MARGIN = 0.999, 0.98, 5.0  # the default policy's thresholds
@@ -182,25 +191,79 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     )
 
 
-def test_spark_scores_and_decides_as_duckdb(
-    generated: Generated, spark: Any, tmp_path: Path
-) -> None:
-    """One test, so that one worker builds the population, the model and the batch."""
+@pytest.fixture(scope="module")
+def duck(generated: Generated, tmp_path_factory: pytest.TempPathFactory) -> Matched:
+    """The DuckDB engine's outcomes and pairs, matching again the batch's workspace."""
     con = duckdb.connect(str(generated.batch), read_only=True)
     try:
         batch = _outcomes(con)
     finally:
         con.close()
     pairs: dict[tuple[str, str], float] = {}
-    duck = Matched(_match(generated, tmp_path, _recording(pairs)), pairs)
-    assert duck.outcomes == batch  # the re-run is the batch's own matching
+    matched = Matched(_match(generated, tmp_path_factory.mktemp("duck"), _recording(pairs)), pairs)
+    assert matched.outcomes == batch  # the re-run is the batch's own matching
+    return matched
+
+
+def test_spark_scores_and_decides_as_duckdb(
+    generated: Generated, duck: Matched, spark: Any, tmp_path: Path
+) -> None:
+    """One test, so that one worker builds the population, the model and the batch."""
     options = SparkOptions(reference_root=tmp_path / "spark", work=tmp_path / "exchange")
-    spark_matcher = RecordingMatcher(options, generated.reference.snapshot_id)
-    ours = Matched(_match(generated, tmp_path, decider=spark_matcher), spark_matcher.pairs)
+    matcher = RecordingMatcher(options, generated.reference.snapshot_id)
+    ours = Matched(_match(generated, tmp_path, decider=matcher), matcher.pairs)
+    assert not is_connect(matcher.session())
     assert not (tmp_path / "exchange").exists()  # each chunk's Parquet is removed
     assert not dict(spark.sparkContext._jsc.getPersistentRDDs())  # nor is anything kept
+    _as_duckdb(ours, duck, "classic")
     _an_older_export_is_replaced(generated, tmp_path / "spark")
+    _spark_settings_are_the_saved_models(generated)
 
+
+@pytest.mark.skipif(
+    os.environ.get(CONNECT_OPT_IN) != "1",
+    reason=f"Spark Connect parity: opt in with {CONNECT_OPT_IN}=1 (about a minute of CPU)",
+)
+def test_spark_connect_scores_and_decides_as_duckdb(
+    generated: Generated, duck: Matched, spark: Any, connect: str, tmp_path: Path
+) -> None:
+    """The same matching through a Spark Connect session (``SPARK_REMOTE``) of the test
+    run's cluster, from a process of its own (``connect_client``): one where no classic
+    session exists, as in a service that only has the Connect client. Its paths are
+    relative to its own working directory, which is not the server's."""
+    job = tmp_path / "job.pickle"
+    job.write_bytes(pickle.dumps(generated))
+    env = {
+        **os.environ,
+        "SPARK_REMOTE": connect,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    client = "from tests.unit.match.test_spark_engine import connect_client; connect_client()"
+    subprocess.run([sys.executable, "-c", client, job.name], cwd=tmp_path, env=env, check=True)
+    ours: Matched = pickle.loads((tmp_path / "matched.pickle").read_bytes())
+    assert not (tmp_path / "exchange").exists()  # each chunk's Parquet is removed
+    assert not dict(spark.sparkContext._jsc.getPersistentRDDs())  # nor is anything kept
+    _as_duckdb(ours, duck, "connect")
+
+
+def connect_client() -> None:
+    """The Connect test's client (run in its working directory, ``SPARK_REMOTE`` set):
+    matches the pickled ``Generated`` named by its argument with the Spark engine, whose
+    paths are relative, and pickles the outcomes and pairs to ``matched.pickle``."""
+    from pyspark import SparkContext
+
+    generated: Generated = pickle.loads(Path(sys.argv[1]).read_bytes())
+    options = SparkOptions(reference_root=Path("spark"), work=Path("exchange"))
+    matcher = RecordingMatcher(options, generated.reference.snapshot_id)
+    outcomes = _match(generated, Path.cwd(), decider=matcher)
+    assert is_connect(matcher.session())
+    assert SparkContext._active_spark_context is None  # no classic session here
+    matcher.session().stop()
+    Path("matched.pickle").write_bytes(pickle.dumps(Matched(outcomes, matcher.pairs)))
+
+
+def _as_duckdb(ours: Matched, duck: Matched, kind: str) -> None:
+    """Every pair weighed and every outcome decided as DuckDB does."""
     # Every pair, as DuckDB weighs it (a pair only one engine kept lies at the floor).
     floor = math.log2(CANDIDATE_FLOOR / (1 - CANDIDATE_FLOOR))
     weights = {**duck.pairs, **ours.pairs}
@@ -220,10 +283,9 @@ def test_spark_scores_and_decides_as_duckdb(
             assert _near_threshold(s, d), f"row {d['row_number']} differs"
             at_threshold.append(d["row_number"])
     print(
-        f"{len(common)} pairs compared (largest weight difference {worst:.3g}); "
+        f"{kind}: {len(common)} pairs compared (largest weight difference {worst:.3g}); "
         f"{len(ours.outcomes)} outcomes compared; at a threshold, allowed to differ: {at_threshold}"
     )
-    _spark_settings_are_the_saved_models(generated)
 
 
 def _an_older_export_is_replaced(g: Generated, root: Path) -> None:
