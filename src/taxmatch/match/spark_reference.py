@@ -14,7 +14,7 @@ failed load says only that it failed and the type of the error (TM200), never a 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,13 +30,11 @@ from taxmatch.match.spark_decide import (
     same_code,
 )
 from taxmatch.match.spark_session import end_session, own_session, spark_path, spark_session
+from taxmatch.normalise import NormaliseStep, RowFunction
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-RowFunction = Callable[[tuple[str, ...]], tuple[str, ...]]
-# (view, DuckDB query of the values to normalise, the Python that does it, its columns)
-Step = tuple[str, str, RowFunction, tuple[str, ...]]
 RAW_VIEW = "raw"  # the master's rows, as the load's queries read them
 
 
@@ -53,7 +51,7 @@ def normalise_batches(
         yield pa.RecordBatch.from_arrays(arrays, names=list(names))
 
 
-def _normalised(session: SparkSession, step: Step, digest: str) -> None:
+def _normalised(session: SparkSession, step: NormaliseStep, digest: str) -> None:
     from pyspark.sql.types import StringType, StructField, StructType
 
     view, select, row, columns = step
@@ -65,7 +63,7 @@ def _normalised(session: SparkSession, step: Step, digest: str) -> None:
 
 
 def build_filings(
-    raw: Path, steps: Sequence[Step], sql: str, out: Path, *, master: str | None = None
+    raw: Path, steps: Sequence[NormaliseStep], sql: str, out: Path, *, master: str | None = None
 ) -> None:
     """``sql``'s rows (a DuckDB query over ``raw`` and each step's view) written by Spark
     as Parquet to ``out``: the master's rows read from the Parquet under ``raw``, each

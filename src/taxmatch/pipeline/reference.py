@@ -24,7 +24,7 @@ from taxmatch.match.report import match_weight_rows
 from taxmatch.pipeline.matching import check_engine
 from taxmatch.reference.snapshot import LOAD_MEMORY_LIMIT as LOAD_MEMORY_LIMIT
 from taxmatch.reference.snapshot import (
-    Elsewhere,
+    FilingsElsewhere,
     ReferenceInfo,
     current_reference,
     load_reference,
@@ -77,7 +77,7 @@ def load_reference_snapshot(
     if engine == "spark":
         from taxmatch.match.spark_reference import build_filings
 
-        elsewhere = Elsewhere(build=build_filings, stage=root)
+        elsewhere = FilingsElsewhere(build=build_filings, stage=root)
     info = load_reference(
         store,
         files,

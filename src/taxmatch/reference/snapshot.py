@@ -2,8 +2,8 @@
 DuckDB in chunks, each distinct name and address normalised once, as an immutable snapshot
 ``STORE/reference/<snapshot_id>.duckdb`` named by the content hash of its inputs.
 ``STORE/reference/CURRENT`` names the snapshot in force. The normalisation and the
-``filings`` join may run elsewhere (``Elsewhere``: the Spark engine), from the same
-definitions (``NORMALISED``, ``filings_sql``); the snapshot is the same.
+``filings`` join may run elsewhere (``FilingsElsewhere``: the Spark engine), from the
+same definitions (``NORMALISED``, ``filings_sql``); the snapshot is the same.
 
 Never logs a value; errors name files and columns only.
 """
@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from taxmatch.errors import InputFileError, ReferenceSnapshotError, memory_advice, memory_size
 from taxmatch.files.duck import sql_path
 from taxmatch.files.inputs import MASTER_SCHEMA, iter_master, sha256_file
-from taxmatch.normalise import NORMALISE_VERSION
+from taxmatch.normalise import NORMALISE_VERSION, NormaliseStep, RowFunction
 from taxmatch.normalise.address import parse_address, salvage_address
 from taxmatch.normalise.names import normalise_name
 from taxmatch.owner_only import make_dir, restrict, restrict_tree, write_private_text
@@ -47,9 +47,6 @@ class ReferenceInfo:
     source_sha256: tuple[str, ...]
 
 
-RowFunction = Callable[[tuple[str, ...]], tuple[str, ...]]
-# (table, the SQL of its distinct raw values, the Python that normalises them, its columns)
-NormaliseStep = tuple[str, str, RowFunction, tuple[str, ...]]
 # Builds ``filings`` elsewhere than in the snapshot's DuckDB: given the directory of the
 # master's rows (Parquet of ``MASTER_SCHEMA``, read as ``raw``), ``NORMALISED``,
 # ``filings_sql(cast_dates=False)`` and the directory to write its rows to as Parquet.
@@ -57,7 +54,7 @@ FilingsBuilder = Callable[[Path, Sequence[NormaliseStep], str, Path], None]
 
 
 @dataclass(frozen=True, slots=True)
-class Elsewhere:
+class FilingsElsewhere:
     """Where a load builds ``filings`` other than in DuckDB (the Spark engine): ``build``
     with its files under ``stage`` (a directory its workers see as this process does)."""
 
@@ -113,7 +110,7 @@ def _insert_normalised(
     con: duckdb.DuckDBPyConnection,
     table: str,
     select: str,
-    normalise: Callable[[tuple[str, ...]], tuple[str, ...]],
+    normalise: RowFunction,
 ) -> None:
     """Each row of ``select`` and what ``normalise`` makes of it into ``table`` (by
     position), a chunk at a time."""
@@ -139,7 +136,7 @@ def load_reference(
     prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     prepare_version: str = "",
     memory_limit: str = LOAD_MEMORY_LIMIT,
-    elsewhere: Elsewhere | None = None,
+    elsewhere: FilingsElsewhere | None = None,
 ) -> ReferenceInfo:
     """Load master files into a new snapshot and make it current. Idempotent per content.
     ``prepare`` adds what the matcher needs before the snapshot is sealed;
@@ -187,7 +184,7 @@ def _load(
     memory_limit: str,
     progress: Callable[[int], None] | None,
     prepare: Callable[[duckdb.DuckDBPyConnection], None] | None,
-    elsewhere: Elsewhere | None = None,
+    elsewhere: FilingsElsewhere | None = None,
 ) -> tuple[int, int]:
     """The snapshot database at ``tmp``, built under ``memory_limit`` (``filings``
     perhaps ``elsewhere``): its filings and TINs."""
@@ -312,7 +309,7 @@ def _build_elsewhere(
     con: duckdb.DuckDBPyConnection,
     files: Sequence[Path],
     progress: Callable[[int], None] | None,
-    elsewhere: Elsewhere,
+    elsewhere: FilingsElsewhere,
 ) -> None:
     """``filings`` built by ``elsewhere`` from the master's rows, read into ``con`` with
     their dates cast, then persons resolved: a private directory under its ``stage``
