@@ -198,48 +198,37 @@ def test_summary_records_the_model(model_store: Path, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def route_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The cast and a filer on a rural route (a box on the route, no house or street),
-    who moved from one box to another in 2024."""
+    """The cast, a filer on a rural route (a box on the route, no house or street), who
+    moved from one box to another in 2024, and a servicemember whose box moved from an APO
+    to a DPO in 2024."""
     from taxmatch.pipeline.reference import load_reference_snapshot, train_current_model
 
     store = tmp_path_factory.mktemp("route-store")
     master = write_master(store.parent / f"{store.name}-master.csv")
+    ella = ("533456789", "Ella", "Prairie", "1971-04-04")
+    owen = ("533456790", "Owen", "Garrison", "1983-09-12")  # a servicemember
+    filed = (
+        (ella, 2022, "RR 2 Box 45", "Ogallala", "NE", "69153"),
+        (ella, 2023, "R.R. 2, Box 45", "Ogallala", "NE", "69153"),
+        (ella, 2024, "RR 3 BOX 7", "Ogallala", "NE", "69153"),
+        (owen, 2022, "PSC 802 Box 74", "APO", "AE", "09499"),
+        (owen, 2023, "P.S.C. 802, Box 74", "APO", "AE", "09499"),
+        (owen, 2024, "Unit 2050, Box 4190", "DPO", "AP", "96278"),
+    )
     with master.open("a", newline="", encoding="utf-8") as fh:
-        for year, line in ((2022, "RR 2 Box 45"), (2023, "R.R. 2, Box 45"), (2024, "RR 3 BOX 7")):
-            csv.writer(fh).writerow(
-                {
-                    "tin": "533456789",
-                    "tax_year": year,
-                    "first_name": "Ella",
-                    "last_name": "Prairie",
-                    "date_of_birth": "1971-04-04",
-                    "street_address": line,
-                    "city": "Ogallala",
-                    "state": "NE",
-                    "zip": "69153",
-                }.get(c, "")
-                for c in MASTER_COLUMNS
-            )
-        military = (
-            (2022, "PSC 802 Box 74", "APO", "AE", "09499"),
-            (2023, "P.S.C. 802, Box 74", "APO", "AE", "09499"),
-            (2024, "Unit 2050, Box 4190", "DPO", "AP", "96278"),
-        )
-        for year, line, city, state, zip_code in military:
-            csv.writer(fh).writerow(
-                {
-                    "tin": "533456790",
-                    "tax_year": year,
-                    "first_name": "Owen",
-                    "last_name": "Garrison",
-                    "date_of_birth": "1983-09-12",
-                    "street_address": line,
-                    "city": city,
-                    "state": state,
-                    "zip": zip_code,
-                }.get(c, "")
-                for c in MASTER_COLUMNS
-            )
+        for (tin, first, last, dob), year, line, city, state, zip_code in filed:
+            row = {
+                "tin": tin,
+                "tax_year": year,
+                "first_name": first,
+                "last_name": last,
+                "date_of_birth": dob,
+                "street_address": line,
+                "city": city,
+                "state": state,
+                "zip": zip_code,
+            }
+            csv.writer(fh).writerow(row.get(c, "") for c in MASTER_COLUMNS)
     load_reference_snapshot(store, [master])
     train_current_model(store)
     return store
