@@ -34,6 +34,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from taxmatch.contracts import MASTER_COLUMNS, REQUEST_COLUMNS, TRUTH_COLUMNS
+from taxmatch.normalise.name_placeholder import is_placeholder_first, is_placeholder_last
+from taxmatch.normalise.text import fold
 
 CENSUS_YEAR = 2020
 OFFICER_ROWS = 40  # rows per recipient officer (policy cap: 50)
@@ -54,6 +56,20 @@ def _street(number: str, name: str, po_box: str) -> str:
     if po_box and not (number or name):
         return f"PO Box {po_box}"
     return f"{number} {name}".strip()
+
+
+# A house number leads the line ("313A WILLOW ST", "N6W23001 BLUEMOUND RD"); an ordinal
+# leads a street name ("17TH AVENUE NORTHEAST": no house number).
+_HOUSE_FIRST = re.compile(r"[NSEW]?\d[0-9A-Z/-]*\s+\S")
+_ORDINAL_FIRST = re.compile(r"\d+(?:ST|ND|RD|TH)\s")
+
+
+def _has_house_number(street: str) -> bool:
+    """The true line has a house number (or is a PO box): what a letter carrier needs."""
+    line = " ".join(street.upper().split())
+    if line.startswith("PO BOX"):
+        return True
+    return bool(_HOUSE_FIRST.match(line)) and not _ORDINAL_FIRST.match(line)
 
 
 def _akey(street: str, unit: str) -> str:
@@ -241,11 +257,15 @@ def people(filings: pd.DataFrame, periods: tuple[int, int]) -> dict[Any, Person]
 
 
 def expected_codes(fields: dict[str, str], number: str, street: str) -> list[str]:
-    """Reason codes the statute's rules give a record whose noise blanked a field."""
+    """Reason codes the statute's rules give a record whose noise blanked a field or put a
+    placeholder word where a name should be (pseudopeople's fake names: "RESPONDENT")."""
     codes = set()
-    for name in ("first_name", "last_name"):
-        if not fields[name]:
-            codes.add("R01")
+    for name, placeholder in (
+        ("first_name", is_placeholder_first),
+        ("last_name", is_placeholder_last),
+    ):
+        if not fields[name] or placeholder(fold(fields[name])):
+            codes.add("R01")  # missing, or a word standing for a person ("RESPONDENT")
         elif not NAME_OK.match(fields[name]):
             codes.add("R13")
     if fields["middle_name"] and not NAME_OK.match(fields["middle_name"]):
@@ -367,7 +387,7 @@ def build_requests(
             if census_key.split("|")[0] not in person.streets:
                 t["expected_outcome"] = "NO_MATCH"
                 tags.append("address_not_on_file")
-            elif not re.match(r"[NSEW]?\d|PO BOX", street.upper()):
+            elif not _has_house_number(street):
                 t["expected_outcome"] = "REVIEW"
                 tags.append("no_house_number")
         if " " in _s(ct.last_name).strip() or "-" in _s(ct.last_name):

@@ -43,7 +43,9 @@ from taxmatch.generate.request_rows import (
 )
 from taxmatch.ledger.chain import LedgerDraft, PayloadValue
 from taxmatch.normalise.address import parse_address
+from taxmatch.normalise.name_placeholder import is_placeholder_first, is_placeholder_last
 from taxmatch.normalise.names import normalise_name
+from taxmatch.normalise.text import fold
 from taxmatch.pipeline.evaluate import address_key
 from taxmatch.pipeline.record import summary_of
 from taxmatch.policy.accuracy import AccuracyHold, ProbeCounts, hold_for, total
@@ -111,7 +113,7 @@ def _noised(p: ProbePerson, rng: Random, as_of: date) -> tuple[dict[str, str], b
     an address of theirs (an older one as often as the generator's requests give one)
     and, sometimes, the date of birth and TIN; and whether the law lets it be found (as
     the generator's truth: not without an agreeing first name). None when the copy is not
-    a valid address."""
+    a valid address or names nobody (a placeholder word filed as a name: R01)."""
     place = p.latest_addresses[0]
     if p.older_address is not None and rng.random() < OLDER_ADDRESS_SHARE:
         place = p.older_address
@@ -121,6 +123,10 @@ def _noised(p: ProbePerson, rng: Random, as_of: date) -> tuple[dict[str, str], b
     fields = {**noisy_name(rng, name, tags), **noisy_address(rng, (*line, place["zip5"]), tags)}
     if parse_address(*(fields[k] for k in _ADDRESS_COLUMNS)).address is None:
         return None
+    if is_placeholder_first(fold(fields["first_name"])) or is_placeholder_last(
+        fold(fields["last_name"])
+    ):
+        return None  # a request so named is rejected (R01), not matched
     if p.date_of_birth is not None:
         fields |= optional_ids(rng, p.date_of_birth, p.tins[0] if p.tins else "", as_of, tags)
     return fields, FIRST_NAME_UNCONFIRMED.isdisjoint(tags)

@@ -12,6 +12,7 @@ cap) are in ``taxmatch.policy.batch``; batch-level codes (R07, R12) in ``check_e
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -28,6 +29,7 @@ from taxmatch.contracts import (
     Verdict,
 )
 from taxmatch.normalise.address import AddressFields, address_fields, no_address_given
+from taxmatch.normalise.name_placeholder import is_placeholder_first, is_placeholder_last
 from taxmatch.normalise.names import PersonName, name_fields, normalise_name
 from taxmatch.normalise.statutes import TAX_TITLE, normalise_statute, statute_title
 from taxmatch.normalise.text import fold, word_count
@@ -143,31 +145,41 @@ def parse_tax_periods(text: str, as_of: date, lookback_years: int) -> tuple[int,
     return tuple(years)
 
 
-def _name_code(value: str, required: bool) -> ReasonCode | None:
-    """R01 for a required name that is empty once folded; R13 for a name given with
-    characters no name has."""
-    if required and not fold(value):
+def _name_code(value: str, required: bool, placeholder: Callable[[str], bool]) -> ReasonCode | None:
+    """R01 for a required name that is empty once folded or a word standing where a name
+    should be (``normalise.name_placeholder``: "RESPONDENT", "MALE CHILD"); R13 for a name
+    given with characters no name has."""
+    if required and (not (folded := fold(value)) or placeholder(folded)):
         return R.R01
     if value and not _NAME_CHARS.match(value):
         return R.R13
     return None
 
 
+def _no_placeholder(folded: str) -> bool:
+    return False
+
+
 # Names recur across a batch: each is judged once (a cache per kind, keyed on the name
 # alone, is cheaper to ask than one keyed on the name and its kind).
 @lru_cache(maxsize=1 << 16)
-def _required_name_code(value: str) -> ReasonCode | None:
-    return _name_code(value, True)
+def _first_name_code(value: str) -> ReasonCode | None:
+    return _name_code(value, True, is_placeholder_first)
+
+
+@lru_cache(maxsize=1 << 16)
+def _last_name_code(value: str) -> ReasonCode | None:
+    return _name_code(value, True, is_placeholder_last)
 
 
 @lru_cache(maxsize=1 << 16)
 def _optional_name_code(value: str) -> ReasonCode | None:
-    return _name_code(value, False)
+    return _name_code(value, False, _no_placeholder)
 
 
 _NAMES = (
-    ("first_name", _required_name_code),
-    ("last_name", _required_name_code),
+    ("first_name", _first_name_code),
+    ("last_name", _last_name_code),
     ("middle_name", _optional_name_code),
     ("suffix", _optional_name_code),
 )
@@ -275,7 +287,8 @@ def check_record(raw: RawRecord, ctx: BatchContext) -> Checked:
     if rid is None and "request_id" not in raw.malformed:
         flag(R.R13, "request_id")
 
-    # R01: first and last name required; any name given must be made of name characters.
+    # R01: first and last name required, and a name (not a placeholder word); any name given
+    # must be made of name characters.
     for name, name_code in _NAMES:
         code = name_code(get(name, ""))
         if code is not None:

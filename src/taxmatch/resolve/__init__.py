@@ -18,9 +18,10 @@ one person only costs recall, so every merge needs several independent agreement
    that is no digit or a digit too many, is adjacent to the nine-digit TINs one digit put
    back or taken out gives), the modal first names agree, the modal last_keys are equal
    and non-empty, the suffixes and middle names do not conflict, and either both modal
-   dates of birth are present and equal or (one is missing) the one-off's house number
-   (or PO box) and ZIP5 equal the other's in its nearest filing year on either side (or
-   the same year), at most three years away. Never when both dates of birth are present
+   dates of birth are present and equal or (one is missing) the one-off's address agrees
+   with the other's in its nearest filing year on either side (or the same year): the
+   house number (or PO box) and ZIP5 at most three years away, the whole door (house
+   number, street and ZIP5, no other unit) further away. Never when both dates of birth are present
    and differ; never when the one-off has more than one such candidate. Only one-offs
    move, each to one target, so two multi-year TINs never end up in one person.
 4. A one-year name typo under a TIN stays (rule 2 needs both names to disagree).

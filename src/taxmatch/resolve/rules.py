@@ -99,14 +99,23 @@ def _house_zip(a: Filed, b: Filed) -> bool:
 
 
 def near_address(src: Sequence[Filed], dst: Sequence[Filed]) -> bool:
-    """Rule 3's address: ``_house_zip`` with a filing of ``dst`` in its nearest year on
-    either side (or the same year), at most ``NEAR_YEARS`` away: ``dst``'s at the time."""
+    """Rule 3's address: a filing of ``src`` agrees with a filing of ``dst`` in ``dst``'s
+    nearest year on either side (or the same year): ``dst``'s address at the time. At most
+    ``NEAR_YEARS`` away, the house number (or PO box) and ZIP5 (``_house_zip``); further
+    away, the whole door (``_same_door``): a one-off return keyed under a wrong TIN, at
+    the door its filer filed at years before or after, with nothing filed in between."""
     dst_years = {b.year for b in dst}
     for year in {a.year for a in src}:
-        before = [y for y in dst_years if year - NEAR_YEARS <= y < year]
-        after = [y for y in dst_years if year < y <= year + NEAR_YEARS]
+        before = [y for y in dst_years if y < year]
+        after = [y for y in dst_years if year < y]
         near = {year, max(before, default=year), min(after, default=year)}
-        if any(_house_zip(a, b) for a in src if a.year == year for b in dst if b.year in near):
+        if any(
+            _house_zip(a, b) if abs(b.year - year) <= NEAR_YEARS else _same_door(a, b)
+            for a in src
+            if a.year == year
+            for b in dst
+            if b.year in near
+        ):
             return True
     return False
 
@@ -120,18 +129,20 @@ def switch_address(src: Sequence[Filed], dst: Sequence[Filed]) -> bool:
     return any(_house_zip(a, b) for a in src if a.year == last for b in dst if b.year == first)
 
 
-def window_address(src: Sequence[Filed], dst: Sequence[Filed]) -> bool:
-    """Rule 7: a filing of ``src`` has the house number, street and ZIP5 (and no other
-    unit) of a filing of ``dst`` at most ``NEAR_YEARS`` apart."""
-    return any(
-        abs(b.year - a.year) <= NEAR_YEARS
-        and a.zip5 != ""
+def _same_door(a: Filed, b: Filed) -> bool:
+    """House number, street and ZIP5 equal and present, and no other unit."""
+    return (
+        a.zip5 != ""
         and a.zip5 == b.zip5
         and a.house_number != ""
         and a.house_number == b.house_number
         and a.street != ""
         and a.street == b.street
         and (a.unit == b.unit or a.unit == "" or b.unit == "")
-        for a in src
-        for b in dst
     )
+
+
+def window_address(src: Sequence[Filed], dst: Sequence[Filed]) -> bool:
+    """Rule 7: a filing of ``src`` is at the door (``_same_door``) of a filing of ``dst``
+    at most ``NEAR_YEARS`` apart."""
+    return any(abs(b.year - a.year) <= NEAR_YEARS and _same_door(a, b) for a in src for b in dst)

@@ -99,6 +99,14 @@ def test_a_made_up_name_someone_files_under_is_not_asked() -> None:
     assert len([p for p in probes if not p.tins]) == len(PEOPLE) // MADE_UP_EVERY - 1
 
 
+def test_a_person_filed_under_a_placeholder_word_is_not_asked() -> None:
+    # A request named "RESPONDENT" is rejected (R01), so no probe asks for such a person.
+    people = [p._replace(first_name="RESPONDENT") if i == 0 else p for i, p in enumerate(PEOPLE)]
+    asked = {p.tins for p in build_probes(people, "B1", AS_OF, set())}
+    assert frozenset(PEOPLE[0].tins) not in asked
+    assert frozenset(PEOPLE[1].tins) in asked
+
+
 def test_probe_records_are_valid_normalised_requests() -> None:
     probes = build_probes(PEOPLE, "B1", AS_OF, set())
     table = probe_records(probes, (2023, 2025)).to_pydict()

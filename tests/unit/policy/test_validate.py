@@ -56,6 +56,30 @@ def test_r01_name_missing(ctx: BatchContext, changes: dict[str, str], field: str
     assert field in v.fields
 
 
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"first_name": "Respondent"}, "first_name"),
+        ({"first_name": "MALE CHILD"}, "first_name"),
+        ({"first_name": "Mr."}, "first_name"),
+        ({"last_name": "of the house"}, "last_name"),
+        ({"last_name": "Unknown"}, "last_name"),
+    ],
+)
+def test_r01_placeholder_is_no_name(ctx: BatchContext, changes: dict[str, str], field: str) -> None:
+    v = validate_record(record(**changes), ctx)
+    assert v.reasons == {R.R01}
+    assert v.fields == (field,)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"first_name": "Son"}, {"first_name": "Na"}, {"last_name": "House"}, {"middle_name": "Mr"}],
+)
+def test_r01_names_that_look_like_words_pass(ctx: BatchContext, changes: dict[str, str]) -> None:
+    assert validate_record(record(**changes), ctx).is_valid
+
+
 def test_r02_address_missing(ctx: BatchContext) -> None:
     v = validate_record(record(street_address="", unit="", city="", state="", zip=""), ctx)
     assert v.reasons == {R.R02}

@@ -103,7 +103,17 @@ def test_split_needs_both_names_and_the_dob_to_disagree() -> None:
 def test_address_agreements() -> None:
     oak = Filed(2020, "12", "OAK ST", "", "", "62701")
     assert near_address([oak], [replace(oak, year=2023)])
-    assert not near_address([oak], [replace(oak, year=2024)])  # four years away
+    # Four years away and further, the whole door must agree, not the house and ZIP alone.
+    assert not near_address([oak], [replace(oak, year=2024, street="ELM AVE")])
+    assert near_address([oak], [replace(oak, year=2024)])
+    assert near_address([oak], [replace(oak, year=2031)])
+    flat = replace(oak, unit="APT 1")
+    assert not near_address([flat], [replace(flat, year=2031, unit="APT 2")])
+    assert near_address([flat], [replace(flat, year=2023, unit="APT 2")])  # house and ZIP
+    # The nearest year on the far side decides too: in 2027 the other filed elsewhere.
+    assert not near_address(
+        [oak], [replace(oak, year=2027, street="ELM AVE"), replace(oak, year=2031)]
+    )
     # The nearest year on a side decides: in 2021 the other lived elsewhere.
     assert not near_address([oak], [replace(oak, year=2022), replace(oak, year=2021, zip5="1")])
     assert near_address([oak], [replace(oak, year=2018, zip5="1"), replace(oak, year=2022)])
