@@ -15,6 +15,7 @@ from taxmatch.match.thresholds import (
 )
 from taxmatch.match.variant import (
     door_variant,
+    house_renamed,
     household_variant,
     in_town,
     line_and_zip_slip,
@@ -117,9 +118,9 @@ def _variant_doubt(slip: Filing, evidence: Evidence, support: int) -> bool:
     if support > MAX_SLIP_SUPPORT:
         return False
     shared = _sharing(slip, evidence, support)
-    return any(door_variant(a, slip) and shared(a) for a in evidence.addresses) or any(
-        f.tax_year == slip.tax_year and door_variant(f, slip) for f in evidence.filings
-    )
+    return any(
+        (door_variant(a, slip) or house_renamed(a, slip)) and shared(a) for a in evidence.addresses
+    ) or any(f.tax_year == slip.tax_year and door_variant(f, slip) for f in evidence.filings)
 
 
 def _elsewhere_doubt(slip: Filing, evidence: Evidence, mine: Address | None) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from taxmatch.match.evidence import Filer, Key
+from taxmatch.match.evidence import Address, Filer, Filing, Key
 from taxmatch.match.similarity import distance, jaro_winkler, other_zip, same
 from taxmatch.match.thresholds import CITY_JW, MEND_SIMILAR, VARIANT_HOUSE_EDITS
 from taxmatch.normalise.usps import DIRECTIONALS, STREET_TYPES, street_spelling
@@ -87,6 +87,25 @@ def street_respelt(a: Door, slip: Door) -> bool:
     if not (same(a.zip5, slip.zip5) and same(a.house_number, slip.house_number)):
         return False
     return door_variant(a, slip) and not _named_apart(a.street, slip.street)
+
+
+def house_renamed(a: Address, slip: Filing) -> bool:
+    """``a``, filed before the slip's year only, is the slip's house number, unit (or the
+    slip's dropped) and ZIP on a street that is not the slip's, however unlike: a move
+    seldom keeps the house number and the ZIP, a typo in the street always does, so a
+    one-year door at the house number of another door the person filed is a misspelt
+    street as likely as a move, which only an officer tells. (Two doors filed in the
+    slip's year are two filings, each judged as filed.)"""
+    return (
+        bool(a.house_number)
+        and a.last_year is not None
+        and a.last_year < slip.tax_year
+        and same(a.house_number, slip.house_number)
+        and same(a.zip5, slip.zip5)
+        and same(a.po_box, slip.po_box)
+        and (same(a.unit, slip.unit) or slip.unit == "")
+        and not _one_street(a.street, slip.street)
+    )
 
 
 def _named_apart(a: str | None, b: str | None) -> bool:

@@ -10,9 +10,11 @@ from taxmatch.match.rules import judge
 _OLD = Address("77", "ELM ST", "", "", "12345", "SPRINGFIELD", "IL", "77 ELM ST", 5, 5, 5, 2023)
 
 
-def _evidence(street: str, filers: list[Filer], city: str = "SPRINGFIELD") -> Evidence:
-    slip = Filing(2025, "1113", street, "", "", city, "IL", "12345", f"1113 {street}", "")
-    new = Address("1113", street, "", "", "12345", city, "IL", slip.line1, 1, 1, 1, 2025)
+def _evidence(
+    street: str, filers: list[Filer], city: str = "SPRINGFIELD", house: str = "1113"
+) -> Evidence:
+    slip = Filing(2025, house, street, "", "", city, "IL", "12345", f"{house} {street}", "")
+    new = Address(house, street, "", "", "12345", city, "IL", slip.line1, 1, 1, 1, 2025)
     return Evidence(
         person=Person("P1", "123456789", False, "", None),
         names=[Name("ANN", "LEE")],
@@ -26,10 +28,12 @@ def _evidence(street: str, filers: list[Filer], city: str = "SPRINGFIELD") -> Ev
     )
 
 
-def _judged(street: str, filers: list[Filer], city: str = "SPRINGFIELD") -> tuple[bool, str | None]:
+def _judged(
+    street: str, filers: list[Filer], city: str = "SPRINGFIELD", house: str = "1113"
+) -> tuple[bool, str | None]:
     request = Request("ANN", "LEE", "77", "ELM ST", "12345", "", "", None, (2024, 2025))
     best = Best("P1", 0.99999, 1, 40.0, 1, 40.0)
-    out = judge(1, request, best, _evidence(street, filers, city), [])
+    out = judge(1, request, best, _evidence(street, filers, city, house), [])
     return out.address_usable, out.line1
 
 
@@ -54,3 +58,12 @@ def test_a_filing_whose_blank_city_is_filled_keeps_every_doubt() -> None:
     the filing as it stands undeliverable (no line disclosed)."""
     assert _judged("MAPEL GROVE RD", [_at("MAPLE GROVE RD")], city="") == (False, None)
     assert _judged("MAPEL GROVE RD", [], city="") == (True, "1113 MAPEL GROVE RD")
+
+
+def test_a_new_door_at_the_house_number_of_the_persons_own_is_reviewed() -> None:
+    """The latest filing, one year at a door nobody else files at, has the house number
+    and ZIP of the person's old door on a street however unlike ("HSTER SDREET" for
+    "HESTER ST"): a misspelt street as likely as a move, so an officer looks (REVIEW)."""
+    assert _judged("MAPLE GROVE RD", [], house="77") == (False, "77 MAPLE GROVE RD")
+    # another house number: a move, disclosed as filed
+    assert _judged("MAPLE GROVE RD", [], house="78") == (True, "78 MAPLE GROVE RD")

@@ -7,9 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from taxmatch.match.evidence import Address, Filer
+from taxmatch.match.evidence import Address, Filer, Filing
 from taxmatch.match.variant import (
     door_variant,
+    house_renamed,
     household_variant,
     line_and_zip_slip,
     street_respelt,
@@ -140,3 +141,44 @@ def test_street_respelt_cases() -> None:
     assert not street_respelt(_at("9", "5TH ST N"), _at("9", "5TH ST S"))
     # a type misspelt is no other type
     assert street_respelt(_at("8", "ELMWOOD DR"), _at("8", "ELMWOOD XRIVE"))
+
+
+def _slip(
+    house: str, street: str, *, unit: str = "", zip5: str = "12345", year: int = 2025
+) -> Filing:
+    return Filing(year, house, street, unit, "", "SPRINGFIELD", "IL", zip5, f"{house} {street}", "")
+
+
+@given(_DOORS, _DOORS)
+def test_a_renamed_house_keeps_number_zip_and_unit_on_another_street(
+    a: Address, b: Address
+) -> None:
+    slip = _slip(b.house_number or "", b.street or "", unit=b.unit or "", zip5=b.zip5 or "")
+    if house_renamed(a, slip):
+        assert a.house_number
+        assert a.house_number == slip.house_number
+        assert a.zip5 == slip.zip5
+        assert a.unit == slip.unit or slip.unit == ""
+        assert a.street != slip.street
+    # the slip's own year: two filings, each as filed
+    assert not house_renamed(a, slip._replace(tax_year=a.last_year or 2023))
+
+
+@pytest.mark.parametrize(
+    ("other", "slip_unit", "expected"),
+    [
+        pytest.param(_at("12", "HESTER ST"), "", True, id="a street however unlike"),
+        pytest.param(_at("12", "MAIN SR"), "", True, id="a street typo"),
+        pytest.param(_at("12", "OAK AVE", unit="APT 2"), "", True, id="the slip dropped the unit"),
+        pytest.param(_at("13", "OAK AVE"), "", False, id="another house number"),
+        pytest.param(_at("12", "OAK AVE", zip5="12999"), "", False, id="another ZIP"),
+        pytest.param(_at("12", "OAK AVE", unit="APT 2"), "APT 1", False, id="another unit"),
+        pytest.param(_at("", "OAK AVE"), "", False, id="no house number"),
+    ],
+)
+def test_house_renamed_cases(other: Address, slip_unit: str, expected: bool) -> None:
+    assert house_renamed(other, _slip("12", "MAIN ST", unit=slip_unit)) is expected
+
+
+def test_one_street_spelt_two_ways_is_not_renamed() -> None:
+    assert not house_renamed(_at("12", "SAINT PAUL ST"), _slip("12", "ST PAUL ST"))
