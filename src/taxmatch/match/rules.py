@@ -61,7 +61,29 @@ def rank_persons(
     best_id, best = ranked[0]
     others = rivals(first_name, best[2], [v for _, v in ranked[1:]])
     strong, runner_up = _standing([best, *others], review_threshold, margin)
+    strong += _named_far(first_name, best, others, review_threshold, margin)
     return Best(best_id, best[1], strong, runner_up, *plain)
+
+
+def _named_far(
+    first_name: str | None,
+    best: tuple[float, float, str | None],
+    others: Sequence[tuple[float, float, str | None]],
+    review_threshold: float,
+    margin: float,
+) -> int:
+    """The persons the request's first name names (``names_person``), at or above
+    ``review_threshold``, more than ``margin`` bits below a best person it does not name
+    (one with another first name on file): the request's name is theirs, and the best
+    person agrees on it only through a return filed under it now and then, so they stand
+    as rivals however far below."""
+    if not best[2] or names_person(first_name, best[2]):
+        return 0
+    return sum(
+        1
+        for w, p, own in others
+        if names_person(first_name, own) and p >= review_threshold and w < best[0] - margin
+    )
 
 
 def _standing(

@@ -61,9 +61,12 @@ def test_the_person_the_request_names_stands_before_a_rival_it_does_not() -> Non
 
 
 def test_a_named_person_beyond_the_margin_or_below_review_is_not_put_first() -> None:
+    # Far below, the person the request names is not put first but stands as a rival:
+    # the name is theirs, and the best person's only through a return filed under it.
+    # Below the review threshold it is no rival.
     far = [("P1", 30.0, 1.0, "JON"), ("P2", 21.0, 1.0, "JOHN")]
     weak = [("P1", 22.0, 1.0, "JON"), ("P2", 21.0, 0.9, "JOHN")]
-    for pairs, candidates in ((far, 1), (weak, 1)):
+    for pairs, candidates in ((far, 2), (weak, 1)):
         best = rank_persons(pairs, REVIEW, MARGIN, "JOHN")
         assert best is not None
         assert (best.person_id, best.candidates) == ("P1", candidates)
@@ -114,10 +117,11 @@ def test_the_name_only_ever_removes_rivals(
     scored: list[tuple[str, float, float]], own: dict[str, str | None], first: str | None
 ) -> None:
     """Against ranking without names: the same answer unless the request names the
-    person put first; another person only where the plain best had a strong rival, and
-    then one the request names; the same person, never more candidates nor a narrower
-    margin. What stands without the name (``candidates_all``, ``margin_all``) is always
-    the plain ranking's."""
+    person put first, save that persons it names at or above review stand as rivals of
+    a best person it does not name however far below; another person only where the
+    plain best had a strong rival, and then one the request names; the same person,
+    never more candidates nor a narrower margin. What stands without the name
+    (``candidates_all``, ``margin_all``) is always the plain ranking's."""
     pairs = [(pid, w, p, own.get(pid)) for pid, w, p in scored]
     plain = rank_persons([(pid, w, p, None) for pid, w, p in scored], REVIEW, MARGIN, None)
     got = rank_persons(pairs, REVIEW, MARGIN, first)
@@ -128,7 +132,16 @@ def test_the_name_only_ever_removes_rivals(
     assert (plain.candidates_all, plain.margin_all) == (plain.candidates, plain.margin)
     assert (got.candidates_all, got.margin_all) == (plain.candidates, plain.margin)
     if not first or own.get(got.person_id) != first:
-        assert got == plain
+        best = {pid: (max(w for q, w, _ in scored if q == pid)) for pid, _, _ in scored}
+        strong = {pid for pid, _, p in scored if p >= REVIEW}
+        top = best[got.person_id]
+        far = [
+            pid
+            for pid in best
+            if own.get(pid) == first and pid in strong and best[pid] < top - MARGIN
+        ]
+        named_far = len(far) if first and own.get(got.person_id) else 0
+        assert got == plain._replace(candidates=plain.candidates + named_far)
         return
     if got.person_id == plain.person_id:
         assert got.candidates <= plain.candidates
