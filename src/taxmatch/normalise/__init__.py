@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 # Bump when a normaliser's output changes: reference snapshots are named by it, so a
 # snapshot normalised by older rules is never mistaken for a current one.
-NORMALISE_VERSION = "10"
+NORMALISE_VERSION = "11"
 
 # A normaliser of one row of raw strings (a master file's name or address parts) into the
 # row of its normalised columns, and a load's step running one: (table, the SQL of the

@@ -44,6 +44,11 @@ _FRACTION = re.compile(r"[1-9]/[2-9]")
 UNIT_ID = re.compile(r"[A-Z0-9]{1,6}(?:-[A-Z0-9]{1,6})?")
 _ORDINAL = re.compile(r"\d+(?:ST|ND|RD|TH)")
 _INITIAL_DOT = re.compile(r"(?<![A-Z0-9])([A-Z])\.")  # "P.O." -> "PO", "N.W." -> "NW"
+# A house number with a letter typed or read for a digit inside it ("6O3", "19G3", "8Z03":
+# O, I, L, G, B, Z between digits). N, S, E and W are never read so: they make grid
+# numbers ("27S088").
+_MISREAD_HOUSE = re.compile(r"\d+[OILGBZ]+\d+")
+_MISREAD_DIGITS = str.maketrans("OILGBZ", "011682")
 _STRAY_SLASH = re.compile(r"(?<!\d)/|/(?!\d)")
 _STRAY_HYPHEN = re.compile(r"(?<![A-Z0-9])-|-(?![A-Z0-9])|(?<=[A-Z])-(?=[A-Z])")
 
@@ -127,10 +132,13 @@ def segment(tokens: tuple[str, ...]) -> tuple[str, tuple[str, ...], tuple[str, .
     """(house number, street tokens, unit tokens): the one segmentation rule for lines.
 
     A misspelt directional after the street's type is read as the one directional it can
-    be ("17TH AVE NORHEAST" -> "17TH AVE NE"; ``directional``), else kept as written."""
+    be ("17TH AVE NORHEAST" -> "17TH AVE NE"; ``directional``), else kept as written; a
+    letter inside a house number that stands for a digit is read as it ("6O3" -> "603")."""
     lead = _leading_unit(tokens)
     if lead:  # "APT 4 123 MAIN ST": the unit goes after the street, where USPS puts it
         tokens = tokens[lead:] + tokens[:lead]
+    if tokens and _MISREAD_HOUSE.fullmatch(tokens[0]):
+        tokens = (tokens[0].translate(_MISREAD_DIGITS), *tokens[1:])
     tokens = _join_house(tokens)
     n = len(tokens)
     start = 0

@@ -809,3 +809,33 @@ def test_numbered_lines_of_every_shape_read_as_whole_lines() -> None:
     for line in varied_lines(2000, seed=3):
         whole = address_module._read_line(line, True)
         assert address_module._parse_line.__wrapped__(line) == whole, line
+
+
+@pytest.mark.parametrize(
+    ("line", "house"),
+    [
+        ("6O3 GARFIELD PL", "603"),
+        ("19G3 E 650 S", "1963"),
+        ("8Z03 WEST FARWELL AVENUE", "8203"),
+        ("1I5 OAK ST", "115"),
+        ("27S088 S MEEKER AVE", "27S088"),  # a grid number: S is south, never a 5
+        ("W220N7246 SURFBIRD CT", "W220N7246"),
+        ("123A MAIN ST", "123A"),
+        ("6O MAIN ST", "6O"),  # a letter after the digits is a suffix, as in 123A
+    ],
+)
+def test_a_letter_read_for_a_digit_inside_a_house_number(line: str, house: str | None) -> None:
+    parsed = parse_address(line, "", "SPRINGFIELD", "IL", "62701").address
+    assert (parsed.house_number if parsed is not None else None) == house
+
+
+@given(
+    st.integers(1, 999),
+    st.sampled_from("OILGBZ"),
+    st.integers(0, 999),
+)
+def test_a_misread_digit_reads_as_the_digit(head: int, letter: str, tail: int) -> None:
+    digit = "011682"["OILGBZ".index(letter)]
+    parsed = parse_address(f"{head}{letter}{tail} MAIN ST", "", "SPRINGFIELD", "IL", "62701")
+    assert parsed.address is not None
+    assert parsed.address.house_number == f"{head}{digit}{tail}"
