@@ -67,6 +67,10 @@ PEOPLE: list[tuple[str, str, str, str, str, str, dict[int, tuple[str, ...]], str
     # Rosa moved in 2024 into Maria's building; her filing gives no apartment.
     ("163456789", "Rosa", "", "Parks", "", "1968-02-04",
      {2022: _ROSA_OLD, 2023: _ROSA_OLD, 2024: ("77 Pine St", "", "Tacoma", "WA", "98402")}, ""),
+    # Mario is a name people file under (as in any real master file): a request for a
+    # Mario at Maria's door is no misspelling of hers (``normalise.typos``).
+    ("173456789", "Mario", "", "Rossi", "", "1965-03-03",
+     {y: ("40 Hanover St", "", "Boston", "MA", "02113") for y in (2022, 2023, 2024)}, ""),
 ]  # fmt: skip
 
 

@@ -58,6 +58,8 @@ ROWS = {
         "state": "TX",
         "zip": "77002",
     },
+    # JIHN, a keystroke from JOHN and nobody's name, at John Carter Jr's door: his.
+    "REQ-00007": {**CARTER, "first_name": "Jihn", "suffix": "Jr"},
 }
 
 
@@ -158,6 +160,18 @@ def test_swapped_names_explained_with_the_checks_the_decision_ran(
     assert best.decided
     assert best.first_name_agrees
     assert best.address_corroborated
+
+
+def test_a_misspelt_first_name_the_decision_took_agrees_in_explain_too(
+    batch: Batch, tmp_path: Path
+) -> None:
+    """Explain reads the names the request's first name is a misspelling of as the batch
+    did (``normalise.typos.fixes`` on the snapshot's first-name shares)."""
+    _, _, decided = _explain(batch, "REQ-00007", tmp_path)
+    assert decided.decision.outcome == "DISCLOSED"
+    best = decided.explanation.candidates[0]
+    assert best.decided
+    assert best.first_name_agrees
 
 
 def test_explain_reports_the_checks_the_decision_ran_on_every_row(

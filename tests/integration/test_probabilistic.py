@@ -84,6 +84,35 @@ def test_household_member_with_other_first_name_never_disclosed(
     assert name != "disclosed"
 
 
+def test_a_misspelt_first_name_is_the_filed_one_unless_people_file_under_it(
+    model_store: Path, tmp_path: Path
+) -> None:
+    """One batch: JIHN, a name nobody files under a keystroke from JOHN, at John Carter
+    Jr's door is John's (``normalise.typos``); MARIO, a keystroke from MARIA but a name
+    Mario Rossi files under, at Maria's door is nobody the file knows."""
+    rows = [
+        request_row(1, **{**CARTER, "first_name": "Jihn", "suffix": "Jr"}),
+        request_row(2, first_name="Mario"),
+    ]
+    result = run_batch(
+        BatchRequest(
+            store=model_store,
+            requests=write_requests(tmp_path / "r.csv", rows),
+            envelope=write_envelope(tmp_path / "e.json"),
+            out=tmp_path / "out",
+            as_of=AS_OF,
+            database_url=f"sqlite:///{tmp_path / 's.sqlite3'}",
+        )
+    )
+    package = read_package(result.package)
+    assert [(r["request_id"], r["street_address"]) for r in package["disclosed"]] == [
+        ("REQ-00001", "410 OAK AVE")
+    ]
+    assert [(r["request_id"], r["outcome"]) for r in package["unmatched"]] == [
+        ("REQ-00002", "NO_MATCH")
+    ]
+
+
 def test_name_and_tin_without_address_corroboration_never_disclose(
     model_store: Path, tmp_path: Path
 ) -> None:

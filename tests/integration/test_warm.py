@@ -300,6 +300,7 @@ CAST: list[tuple[str, dict[str, str], str, str | None]] = [
     ("jr-sr-ambiguous", CARTER, "unmatched", "AMBIGUOUS"),
     ("jr-by-suffix", {**CARTER, "suffix": "Jr"}, "disclosed", "DISCLOSED"),
     ("jr-by-dob", {**CARTER, "date_of_birth": "1985-06-06"}, "disclosed", "DISCLOSED"),
+    ("jr-misspelt", {**CARTER, "first_name": "Jihn", "suffix": "Jr"}, "disclosed", "DISCLOSED"),
     ("household-carmen", {"first_name": "Carmen"}, "unmatched", None),
     ("household-mario", {"first_name": "Mario"}, "unmatched", None),
     ("household-initial", {"first_name": "M"}, "unmatched", None),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import count
@@ -32,6 +33,8 @@ from taxmatch.generate.request_rows import (
     choose_address,
     choose_periods,
     expected_for,
+    first_name_key,
+    first_name_unconfirmed,
     noisy_address,
     noisy_name,
     optional_ids,
@@ -188,8 +191,11 @@ class Composer:
         tins: TinAllocator,
         buckets: Buckets,
         country: Territory | None = None,
+        shares: Mapping[str, float] | None = None,
     ) -> None:
         self.rng, self.as_of, self.agency = rng, as_of, agency
+        # Each first name's share of the master file's persons (``first_name_unconfirmed``).
+        self.shares = shares or {}
         self.country = country or territory()
         self.tins, self.buckets = tins, buckets
         self.cases = keyed_permutation(10**8, rng)
@@ -232,7 +238,7 @@ class Composer:
                 tags.extend(f"master_{t}" for t in exp.master_noise.split(";") if t)
         else:
             truth["outcome"] = Outcome.NO_MATCH.value
-        if in_master and not FIRST_NAME_UNCONFIRMED.isdisjoint(tags):
+        if in_master and self._unconfirmed(person, fields, tags):
             # The address stays in the truth, so a disclosure of it is still judged right.
             truth["outcome"] = Outcome.NO_MATCH.value
             tags.append("first_name_unconfirmed")
@@ -240,6 +246,15 @@ class Composer:
             tags.append("noisy_request")
         truth["stratum"] = tags
         return fields, truth
+
+    def _unconfirmed(self, person: PersonRecord, fields: dict[str, str], tags: list[str]) -> bool:
+        """The row's first name does not agree with the person's (``first_name_unconfirmed``)."""
+        if FIRST_NAME_UNCONFIRMED.isdisjoint(tags):
+            return False
+        parts = (fields[c] for c in ("first_name", "middle_name", "last_name", "suffix"))
+        asked = first_name_key(*parts)
+        filed = first_name_key(person.first, person.middle, person.last, person.suffix)
+        return first_name_unconfirmed(tags, asked, filed, self.shares)
 
     def emit(self, person: PersonRecord, in_master: bool, tags: list[str]) -> None:
         rng = self.rng

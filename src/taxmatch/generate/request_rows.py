@@ -9,6 +9,7 @@ purpose. Pure; never logs a value.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from random import Random
@@ -27,6 +28,8 @@ from taxmatch.generate.noise import (
 )
 from taxmatch.generate.people_file import Addr, PersonRecord
 from taxmatch.generate.places import STRUCTURAL_WORDS
+from taxmatch.normalise.names import normalise_name
+from taxmatch.normalise.typos import fixable
 
 LOOKBACK_YEARS = 6
 STALE_YEARS = 3
@@ -122,9 +125,30 @@ def choose_periods(rng: Random, person: PersonRecord | None, as_of: date) -> lis
     return sorted(years)
 
 
-# docs/matching.md: without an agreeing first name (an initial or a misspelling does not
-# agree) a match is NO_MATCH, as a household member may share the rest.
+# docs/matching.md: without an agreeing first name (an initial does not agree, nor does a
+# misspelling unless ``normalise.typos.fixable`` says so) a match is NO_MATCH, as a
+# household member may share the rest.
 FIRST_NAME_UNCONFIRMED = frozenset({"initial", "first_name_typo"})
+
+
+def first_name_key(first: str, middle: str, last: str, suffix: str) -> str:
+    """A first name as validation normalises it (``normalise_name``), as the master's is."""
+    return normalise_name(first, middle, last, suffix).first
+
+
+def first_name_unconfirmed(
+    tags: Sequence[str], asked: str, filed: str, shares: Mapping[str, float]
+) -> bool:
+    """The request's first name does not agree with the person's, by the tags its noise
+    left (``FIRST_NAME_UNCONFIRMED``): an initial never; a misspelling unless the matcher's
+    rule (``normalise.typos.fixable``) takes the requester's ``asked`` for the ``filed``
+    one, both as normalised (``first_name_key``), by ``shares`` (each first name's share
+    of the persons in the master file)."""
+    if FIRST_NAME_UNCONFIRMED.isdisjoint(tags):
+        return False
+    if "initial" in tags:
+        return True
+    return not fixable(asked, filed, shares.get(asked, 0.0), shares.get(filed, 0.0))
 
 
 def noisy_name(rng: Random, name: tuple[str, str, str, str], tags: list[str]) -> Fields:

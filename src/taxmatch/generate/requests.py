@@ -19,6 +19,8 @@ from pathlib import Path
 from random import Random
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from taxmatch.contracts import TRUTH_COLUMNS, Envelope, Official, ReasonCode
 from taxmatch.errors import InputFileError
 from taxmatch.events import Event, emit
@@ -28,6 +30,7 @@ from taxmatch.generate.invalid import BOGUS_OFFICER_FLOOR
 from taxmatch.generate.output import Buckets, Format, csv_writer, request_writer
 from taxmatch.generate.people_file import PeopleBatch, PersonRecord, iter_people
 from taxmatch.generate.population import POPULATION_SCHEMA, write_json
+from taxmatch.generate.request_rows import first_name_key
 from taxmatch.generate.territory import territory
 from taxmatch.generate.tins import TinAllocator
 from taxmatch.policy.model import parse_policy
@@ -79,6 +82,22 @@ def _eligible(path: Path, as_of: date) -> tuple[int, int]:
     for people in iter_people(path, records=False):
         kinds.update(map(_kind, people.flags, people.dob, people.dod, repeat(as_of)))
     return kinds["filer"], kinds["member"]
+
+
+def _first_name_shares(path: Path) -> dict[str, float]:
+    """Each first name's share of the population's filers (the master file's persons), as
+    normalised (``first_name_key``): what ``first_name_unconfirmed`` reads."""
+    names: Counter[str] = Counter()
+    columns = ["flags", "first_name", "middle_name", "last_name", "suffix"]
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=100_000, columns=columns):
+        flags, *parts = (batch.column(c).to_pylist() for c in columns)
+        names.update(
+            first_name_key(*(x or "" for x in p))
+            for f, *p in zip(flags, *parts, strict=True)
+            if "never_filed" not in f
+        )
+    total = names.total()
+    return {n: k / total for n, k in names.items() if n} if total else {}
 
 
 def batch_level_codes(agency: str, title: str, as_of: date, signed_on: date) -> list[str]:
@@ -144,7 +163,8 @@ def generate_requests(
         out / ".requests-tmp", min(MAX_BUCKETS, max(1, math.ceil(rows / BUCKET_ROWS)))
     )
     country = territory(int(meta.get("tiles", 1)))
-    batch = Composer(rng, plan, as_of, agency, tins, buckets, country)
+    shares = _first_name_shares(people_path)
+    batch = Composer(rng, plan, as_of, agency, tins, buckets, country, shares)
     # Exact sampling: how many rows each kind still needs, and how many people are left.
     need = {"filer": plan.in_master, "member": plan.household_member, "fresh": plan.not_in_master}
     left = {"filer": filers, "member": members, "fresh": int(meta["people"])}

@@ -211,13 +211,13 @@ def _gather(con: duckdb.DuckDBPyConnection, ref: str) -> None:
 def gather_sql(ref: str) -> str:
     """The query of one row per request of ``collapse_part`` with its best person
     (``collapse_best``) and that person's evidence from ``ref``'s person tables (and the
-    request's nicknames, ``nick``); in DuckDB's SQL (``dialect.query_in_dialect`` renders
-    it for another engine). Each person table is read once or twice a window, whatever
-    the size of the snapshot's: the best persons' filings in the periods (``filed``),
-    their addresses (``own``), and every filer at a building of those addresses or
-    filings (``near``), which holds every row the neighbour, co-filer and unit checks can
-    look at; and the other filers at the filings' house numbers and streets under other
-    ZIPs (``elsewhere``)."""
+    request's nicknames and the names its first name is a misspelling of, ``nick``); in
+    DuckDB's SQL (``dialect.query_in_dialect`` renders it for another engine). Each person
+    table is read once or twice a window, whatever the size of the snapshot's: the best
+    persons' filings in the periods (``filed``), their addresses (``own``), and every
+    filer at a building of those addresses or filings (``near``), which holds every row
+    the neighbour, co-filer and unit checks can look at; and the other filers at the
+    filings' house numbers and streets under other ZIPs (``elsewhere``)."""
     building = ("house_number", "street", "zip5")
     return f"""WITH jb AS (
           SELECT b.*, v.tax_periods FROM collapse_best b JOIN collapse_part v USING (row_number)
@@ -314,7 +314,7 @@ def gather_sql(ref: str) -> str:
         )
         SELECT v.row_number, v.first_name, v.last_name, v.house_number, v.street, v.zip5,
                v.po_box, v.suffix, v.date_of_birth, v.tax_periods, v.unit, v.city, v.state,
-               k.nicknames,
+               k.nicknames, k.fixes,
                b.person_id, b.p, b.strong, b.margin, b.strong_all, b.margin_all,
                p.person_id IS NOT NULL AS has_person, p.tin, p.deceased,
                p.suffix AS p_suffix, p.date_of_birth AS p_dob,

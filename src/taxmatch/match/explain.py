@@ -24,11 +24,13 @@ from taxmatch.ledger.digest import keyed_hash
 from taxmatch.match import model
 from taxmatch.match.collapse import struct_sql
 from taxmatch.match.evidence import Address, Name
+from taxmatch.match.features import first_name_shares
 from taxmatch.match.judging import request_of
 from taxmatch.match.model import ModelInfo, load_settings, quiet_splink
 from taxmatch.match.probabilistic import candidate_records, predict_pairs
 from taxmatch.match.rules import address_corroborated, first_name_agrees
 from taxmatch.match.score import prob_to_weight
+from taxmatch.normalise.typos import fixes
 
 # Comparisons in the order the waterfall shows them (the model's order).
 COMPARISONS = tuple(c.name for c in model.COMPARISONS)
@@ -211,10 +213,11 @@ def _best_pair_per_person(con: duckdb.DuckDBPyConnection, pred: str) -> list[dic
     found = con.execute("SELECT nicknames FROM req_one").fetchall()
     nicknames = (found[0][0] if found else None) or []
     checked = request_of(request)
+    # The names the request's first name is a misspelling of, as the batch's ``nick`` had.
+    typos = fixes(checked.first_name or "", first_name_shares(con))
     for row in rows:
-        row["first_ok"] = first_name_agrees(
-            checked, [Name(n["first_name"], n["last_key"]) for n in row["names"] or ()], nicknames
-        )
+        filed = [Name(n["first_name"], n["last_key"]) for n in row["names"] or ()]
+        row["first_ok"] = first_name_agrees(checked, filed, nicknames, typos)
         row["corroborated"] = address_corroborated(
             checked, [Address._make(a.values()) for a in row["addresses"] or ()]
         )

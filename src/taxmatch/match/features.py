@@ -6,12 +6,14 @@ per batch, ``req_features`` from the workspace's ``valid`` view. Never logs a va
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from taxmatch.normalise.names import SURNAME_PARTICLES, related_first_names
+from taxmatch.normalise.typos import fixes
 
 _PARTICLES_SQL = "[" + ", ".join(f"'{p}'" for p in sorted(SURNAME_PARTICLES)) + "]"
 
@@ -68,14 +70,30 @@ def _features_sql(name: str, address: str, **given: str) -> str:
     return ",\n               ".join(f"{exprs[c]} AS {c}" for c in FEATURE_COLUMNS)
 
 
-def nickname_table(con: duckdb.DuckDBPyConnection, *, source: str = "valid") -> None:
-    """``nick(first_name, nicknames)`` for every first name of ``source`` (a batch scored in
-    chunks makes it once, for the whole batch)."""
+def first_name_shares(con: duckdb.DuckDBPyConnection, ref: str = "ref") -> dict[str, float]:
+    """Each first name's share of the persons of the snapshot attached as ``ref``
+    (``tf_first_name``): what ``normalise.typos.fixes`` reads."""
+    found = con.execute(f"SELECT first_name, tf FROM {ref}.tf_first_name").fetchall()
+    return {str(name): float(tf) for name, tf in found}
+
+
+def nickname_table(
+    con: duckdb.DuckDBPyConnection, *, source: str = "valid", shares: Mapping[str, float]
+) -> None:
+    """``nick(first_name, nicknames, fixes)`` for every first name of ``source`` (a batch
+    scored in chunks makes it once, for the whole batch): its nicknames, which the model
+    compares, and the names of ``shares`` (``first_name_shares``) it is a misspelling of
+    (``normalise.typos.fixes``), which only the decision's first-name check reads."""
     found = con.execute(f"SELECT DISTINCT first_name FROM {source}").fetchall()
     names = [row[0] for row in found if row[0]]
     nicknames = [sorted(related_first_names(n)) for n in names]
-    con.execute("CREATE OR REPLACE TEMP TABLE nick (first_name VARCHAR, nicknames VARCHAR[])")
-    con.from_arrow(pa.table({"first_name": names, "nicknames": nicknames})).insert_into("nick")
+    typos = [fixes(n, shares) for n in names]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE nick "
+        "(first_name VARCHAR, nicknames VARCHAR[], fixes VARCHAR[])"
+    )
+    table = pa.table({"first_name": names, "nicknames": nicknames, "fixes": typos})
+    con.from_arrow(table).insert_into("nick")
 
 
 # An address's columns in the order ties between two addresses are broken; with a filing's
@@ -89,7 +107,7 @@ def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
     """Build ``master_records`` and tf tables in an open (writable) snapshot. Every list is
     sorted and every table written in ``unique_id`` order, so the same master file makes
     the same tables, row for row (and so, with the same seed, the same model)."""
-    nickname_table(con, source="person_names")
+    nickname_table(con, source="person_names", shares={})  # the model reads nicknames only
     master = _features_sql(
         "p",
         "a",
@@ -150,12 +168,16 @@ def prepare_snapshot(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def request_features(
-    con: duckdb.DuckDBPyConnection, *, source: str = "valid", nicknames: bool = True
+    con: duckdb.DuckDBPyConnection,
+    *,
+    source: str = "valid",
+    shares: Mapping[str, float] | None = None,
 ) -> None:
-    """``req_features`` from ``source`` (the workspace's ``valid`` view or a part of it);
-    ``nicknames=False`` reads the batch's ``nick`` table instead of making it."""
-    if nicknames:
-        nickname_table(con, source=source)
+    """``req_features`` from ``source`` (the workspace's ``valid`` view or a part of it),
+    making its ``nick`` table (``nickname_table``) from ``shares``; without ``shares``,
+    the batch's ``nick`` table is read instead."""
+    if shares is not None:
+        nickname_table(con, source=source, shares=shares)
     request = _features_sql(
         "v",
         "v",

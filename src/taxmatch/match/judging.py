@@ -71,6 +71,7 @@ def judge_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
             column("has_person").to_pylist(),
             requests,
             column("nicknames").to_pylist(),
+            column("fixes").to_pylist(),
             *(column(c).to_pylist() for c in ("tin", "deceased", "p_suffix", "p_dob")),
             _records(column("names"), Name),
             _records(column("addresses"), Address),
@@ -83,13 +84,13 @@ def judge_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
             strict=True,
         )
         judged = []
-        for rn, person_id, scores, has_person, request, nicknames, *rest in rows:
+        for rn, person_id, scores, has_person, request, nicknames, fixes, *rest in rows:
             if person_id is None:
-                judged.append(judge(rn, request, None, None, ()))
+                judged.append(judge(rn, request, None, None, (), ()))
                 continue
             evidence = _evidence(person_id, *rest) if has_person else None
             best = Best(person_id, *scores)
-            judged.append(judge(rn, request, best, evidence, nicknames or ()))
+            judged.append(judge(rn, request, best, evidence, nicknames or (), fixes or ()))
     return record_batch(judged, OUTCOME_SCHEMA)
 
 

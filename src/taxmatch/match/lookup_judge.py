@@ -123,16 +123,18 @@ def outcomes_of(
     valid: Sequence[Row],
     best: Mapping[int, Best | None],
     people: Mapping[str, Sequence[Row]],
-    nick: Mapping[str, Sequence[str] | None],
+    nick: Mapping[str, tuple[Sequence[str] | None, Sequence[str]]],
 ) -> list[dict[str, Any]]:
     """One ``outcomes`` row (a dict of ``OUTCOME_SCHEMA``'s columns) per ``valid`` row;
-    ``people``: the person tables' rows of the best persons and everyone at their addresses."""
+    ``people``: the person tables' rows of the best persons and everyone at their addresses;
+    ``nick``: each first name's nicknames and the names it is a misspelling of (``nick``'s
+    columns)."""
     out: list[dict[str, Any]] = []
     for v in valid:
         rn = int(v["row_number"])
         found = best.get(rn)
         evidence = None if found is None else evidence_of(found.person_id, **people)
-        nicknames = nick.get(v["first_name"]) or ()
-        outcome = judge(rn, request_of(v), found, evidence, nicknames)
+        nicknames, fixes = nick.get(v["first_name"]) or (None, ())
+        outcome = judge(rn, request_of(v), found, evidence, nicknames or (), fixes)
         out.append(dict(zip(OUTCOME_SCHEMA.names, outcome, strict=True)))
     return out

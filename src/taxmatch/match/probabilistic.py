@@ -17,7 +17,7 @@ import duckdb
 from taxmatch.files.duck import attach
 from taxmatch.match.chunk_ref import SCHEMA, ChunkReference
 from taxmatch.match.collapse import judging, rank_into
-from taxmatch.match.features import nickname_table, request_features
+from taxmatch.match.features import first_name_shares, nickname_table, request_features
 from taxmatch.match.lookup_index import INDEX_MEMORY_LIMIT
 from taxmatch.match.model import (
     BLOCKING,
@@ -204,7 +204,8 @@ def match_probabilistic(
         con.execute("CREATE OR REPLACE TEMP VIEW master_view AS SELECT * FROM ref.master_records")
         for table in ("outcomes", "req_kept", "collapse_best"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
-        nickname_table(con)  # once for the whole batch: the chunks and the judging read it
+        # Once for the whole batch: the chunks and the judging read it.
+        nickname_table(con, shares=first_name_shares(con))
         (total,) = con.execute("SELECT count(*) FROM valid").fetchall()[0]
         with judging(con, 0 if decider else total, ref=ref) as judge:
             for i, (lo, hi) in enumerate(_ranges(con, chunk_rows or MATCH_CHUNK_ROWS)):
@@ -212,7 +213,7 @@ def match_probabilistic(
                     f"""CREATE OR REPLACE TEMP VIEW valid_part AS
                         SELECT * FROM valid WHERE row_number >= {lo} AND row_number < {hi}"""
                 )
-                request_features(con, source="valid_part", nicknames=False)
+                request_features(con, source="valid_part")
                 if decider is not None:
                     with decider(con, settings, review_threshold, min_margin_log2) as decided:
                         con.execute(f"INSERT INTO outcomes BY NAME SELECT * FROM {decided}")

@@ -118,9 +118,12 @@ def rivals(
     return [o for o in others if not o[2] or names_person(first_name, o[2])]
 
 
-def first_name_agrees(request: Request, names: Iterable[Name], nicknames: Sequence[str]) -> bool:
+def first_name_agrees(
+    request: Request, names: Iterable[Name], nicknames: Sequence[str], fixes: Sequence[str]
+) -> bool:
     """The request's first name is one the person filed under: exactly, as a nickname, as
-    the initial of a filed initial, or swapped with the surname on the request."""
+    the initial of a filed initial, swapped with the surname on the request, or misspelt
+    (``fixes``: the names the request's is a typo of, ``normalise.typos.fixes``)."""
     first, last_key = request.first_name, request.last_key
     for name in names:
         filed = name.first_name
@@ -129,6 +132,7 @@ def first_name_agrees(request: Request, names: Iterable[Name], nicknames: Sequen
         if (
             filed == first
             or filed in nicknames
+            or filed in fixes
             or (len(filed) == 1 and first is not None and first[:1] == filed)
             or (filed == last_key and name.last_key == first and first is not None)
         ):
@@ -248,6 +252,7 @@ def judge(
     best: Best | None,
     evidence: Evidence | None,
     nicknames: Sequence[str],
+    fixes: Sequence[str],
 ) -> Outcome:
     """The decision summary of one request: the best person (``rank_persons``), the
     checks on it and the address its latest filing in the requested periods gives. The
@@ -275,7 +280,7 @@ def judge(
         candidates=candidates,
         score=best.probability,
         margin_log2=float("inf") if margin > NO_RIVAL_BITS else margin,
-        first_name_agrees=first_name_agrees(request, evidence.names, nicknames),
+        first_name_agrees=first_name_agrees(request, evidence.names, nicknames, fixes),
         address_corroborated=corroborated,
         filing_year=None if found is None else found.tax_year,
         ineligible=bool(person.deceased),

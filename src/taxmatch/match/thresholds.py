@@ -12,6 +12,9 @@ per deployment in the policy YAML and passed in by the pipeline:
 
 from __future__ import annotations
 
+from taxmatch.normalise.typos import TYPO_MIN_LETTERS as TYPO_MIN_LETTERS
+from taxmatch.normalise.typos import TYPO_SHARE_RATIO as TYPO_SHARE_RATIO
+
 # --- comparison levels (Jaro-Winkler similarity, edit distances, days) -----------------
 FIRST_NAME_JW = 0.92
 LAST_NAME_JW = 0.92
@@ -56,6 +59,13 @@ DOOR_ZIP_SHARE = 0.9
 # A new door filed one year with a house number at most this many edits from one the
 # person filed on the same street (``variant.door_variant``) is a typo or a move nearby.
 VARIANT_HOUSE_EDITS = 2
+
+# --- a misspelt first name -----------------------------------------------------------------
+# A request first name agrees with a filed one a keystroke away when both have at least
+# ``TYPO_MIN_LETTERS`` letters and the request's name is at most ``TYPO_SHARE_RATIO`` as
+# common among persons as the filed one (``normalise.typos.fixable``). Declared in
+# ``normalise.typos``, below the generator and the shadow probes, which apply the same rule.
+# (imported above: TYPO_MIN_LETTERS = 4, TYPO_SHARE_RATIO = 0.01)
 
 # --- ranking persons -----------------------------------------------------------------------
 # A margin wider than this many bits means there was no runner-up person.

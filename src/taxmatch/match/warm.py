@@ -26,7 +26,12 @@ from taxmatch.errors import ReferenceSnapshotError
 from taxmatch.events import Event, emit
 from taxmatch.files.duck import attach
 from taxmatch.match.collapse import REQUEST_COLUMNS, collapse
-from taxmatch.match.features import FEATURE_COLUMNS, REQUEST_INPUTS, request_feature_rows
+from taxmatch.match.features import (
+    FEATURE_COLUMNS,
+    REQUEST_INPUTS,
+    first_name_shares,
+    request_feature_rows,
+)
 from taxmatch.match.features import request_features as sql_request_features
 from taxmatch.match.judging import OUTCOME_SCHEMA
 from taxmatch.match.levels import RuleKey, Unsure
@@ -42,6 +47,7 @@ from taxmatch.match.model import (
 )
 from taxmatch.match.probabilistic import TF_VIEWS, predict_pairs
 from taxmatch.match.score import Scorer, Unsupported
+from taxmatch.normalise.typos import fixes
 
 Row = dict[str, Any]
 
@@ -88,6 +94,8 @@ class WarmMatcher:
             self.con.register("warm_candidates", self._master.schema.empty_table())
             described = self.con.execute("DESCRIBE ref.master_records").fetchall()
             self._types = {str(r[0]): str(r[1]) for r in described}
+            # Each first name's share of persons, for a misspelt first name (``nick``'s fixes).
+            self._shares = first_name_shares(self.con)
             self._scorer = self._python_scorer()
         except BaseException:
             self.con.close()
@@ -176,7 +184,9 @@ class WarmMatcher:
         if scored.uncertain:
             raise Unsupported("a pair the scorer is not sure of")
         nick = {
-            str(r["first_name"]): r["nicknames"] for r in requests if r["first_name"] is not None
+            str(r["first_name"]): (r["nicknames"], fixes(str(r["first_name"]), self._shares))
+            for r in requests
+            if r["first_name"] is not None
         }
         # A master record carries its person's own first name (``persons``').
         own = {str(r["person_id"]): r["first_name"] for r in listed}
@@ -210,7 +220,7 @@ class WarmMatcher:
 
         quiet_splink()
         con = self.con
-        sql_request_features(con)
+        sql_request_features(con, shares=self._shares)
         requests = con.sql("SELECT * FROM req_features").to_arrow_table().to_pylist()
         candidates, _ = self._master.take(self._wanted(requests))
         con.register("warm_candidates", candidates)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -36,7 +36,8 @@ import pyarrow as pa
 from taxmatch.contracts import Outcome
 from taxmatch.events import Event, emit
 from taxmatch.generate.request_rows import (
-    FIRST_NAME_UNCONFIRMED,
+    first_name_key,
+    first_name_unconfirmed,
     noisy_address,
     noisy_name,
     optional_ids,
@@ -53,7 +54,12 @@ from taxmatch.policy.coverage import GROUPS, flag, lookback, mask_of, request_sh
 from taxmatch.policy.decide import address_age_years, decide
 from taxmatch.policy.model import Policy
 from taxmatch.reference.coverage import row_groups
-from taxmatch.reference.probes import ProbePerson, names_on_file, probe_people
+from taxmatch.reference.probes import (
+    ProbePerson,
+    first_name_shares,
+    names_on_file,
+    probe_people,
+)
 from taxmatch.reference.workspace import RECORD_SCHEMA, BatchWorkspace
 from taxmatch.store.state import StateStore
 
@@ -108,12 +114,15 @@ def _address_fields(a: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _noised(p: ProbePerson, rng: Random, as_of: date) -> tuple[dict[str, str], bool] | None:
+def _noised(
+    p: ProbePerson, rng: Random, as_of: date, shares: Mapping[str, float]
+) -> tuple[dict[str, str], bool] | None:
     """A requester's copy of ``p``: the generator's request noise on the name as filed,
     an address of theirs (an older one as often as the generator's requests give one)
     and, sometimes, the date of birth and TIN; and whether the law lets it be found (as
-    the generator's truth: not without an agreeing first name). None when the copy is not
-    a valid address or names nobody (a placeholder word filed as a name: R01)."""
+    the generator's truth: not without an agreeing first name, ``first_name_unconfirmed``
+    by ``shares``, each first name's share of the snapshot's persons). None when the copy
+    is not a valid address or names nobody (a placeholder word filed as a name: R01)."""
     place = p.latest_addresses[0]
     if p.older_address is not None and rng.random() < OLDER_ADDRESS_SHARE:
         place = p.older_address
@@ -129,15 +138,24 @@ def _noised(p: ProbePerson, rng: Random, as_of: date) -> tuple[dict[str, str], b
         return None  # a request so named is rejected (R01), not matched
     if p.date_of_birth is not None:
         fields |= optional_ids(rng, p.date_of_birth, p.tins[0] if p.tins else "", as_of, tags)
-    return fields, FIRST_NAME_UNCONFIRMED.isdisjoint(tags)
+    asked = first_name_key(
+        fields["first_name"], fields["middle_name"], fields["last_name"], fields["suffix"]
+    )
+    filed = first_name_key(*name)
+    return fields, not first_name_unconfirmed(tags, asked, filed, shares)
 
 
 def build_probes(
-    people: Sequence[ProbePerson], seed: str, as_of: date, taken: set[tuple[str, str]]
+    people: Sequence[ProbePerson],
+    seed: str,
+    as_of: date,
+    taken: set[tuple[str, str]],
+    shares: Mapping[str, float],
 ) -> list[Probe]:
     """The probes of ``people`` (in sample order); ``taken``: the made-up names someone
     files under (``names_on_file``), which are dropped rather than asked, as is a copy
-    whose address does not parse (a request with it would be rejected, not matched)."""
+    whose address does not parse (a request with it would be rejected, not matched);
+    ``shares``: each first name's share of the snapshot's persons (``first_name_shares``)."""
     probes = []
     for i, p in enumerate(people):
         rng = Random(f"{seed}:{i}")
@@ -146,7 +164,7 @@ def build_probes(
             if (made["first_name"], made["last_name"]) not in taken:
                 probes.append(Probe(made, frozenset(), frozenset(), frozenset()))
             continue
-        noised = _noised(p, rng, as_of)
+        noised = _noised(p, rng, as_of, shares)
         if noised is not None:
             latest = frozenset(_key(a) for a in p.latest_addresses)
             own = frozenset(_key(a) for a in p.addresses)
@@ -282,7 +300,7 @@ def run_probes(
     people = probe_people(snapshot, n + n // 4 + 10, seed, years)
     wanted = [made_up(people, i) for i in range(MADE_UP_EVERY - 1, len(people), MADE_UP_EVERY)]
     taken = names_on_file(snapshot, [(m["first_name"], m["last_name"]) for m in wanted])
-    probes = build_probes(people, seed, as_of, taken)[:n]
+    probes = build_probes(people, seed, as_of, taken, first_name_shares(snapshot))[:n]
     if not probes:
         return Probed()
     files = (workspace, workspace.with_name(workspace.name + ".wal"))

@@ -158,3 +158,11 @@ def names_on_file(snapshot: Path, names: list[tuple[str, str]]) -> set[tuple[str
                JOIN ref.person_names p USING (first_name, last_name)"""
         ).fetchall()
     return {(f, s) for f, s in found}
+
+
+def first_name_shares(snapshot: Path) -> dict[str, float]:
+    """Each first name's share of the snapshot's persons (``tf_first_name``): what the
+    matcher reads to take a misspelt first name for a filed one (``normalise.typos``)."""
+    with _connect(snapshot) as con:
+        found = con.execute("SELECT first_name, tf FROM ref.tf_first_name").fetchall()
+    return {str(name): float(tf) for name, tf in found}

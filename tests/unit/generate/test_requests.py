@@ -15,7 +15,8 @@ import pytest
 from taxmatch.contracts import REQUEST_COLUMNS, TRUTH_COLUMNS, Envelope, Outcome, ReasonCode
 from taxmatch.errors import InputFileError
 from taxmatch.generate import PopulationSummary, RequestsSummary, generate_requests
-from taxmatch.generate.request_rows import BOILERPLATE, VALID_STATUTES
+from taxmatch.generate.request_rows import BOILERPLATE, VALID_STATUTES, first_name_key
+from taxmatch.normalise.typos import fixable
 
 from .generate_support import AS_OF, ROWS, population_dir
 
@@ -235,3 +236,34 @@ def test_safeguards_lapse_rejects_the_batch(tmp_path: Path, population: Populati
 def test_a_directory_that_is_not_a_population_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match=r"population\.json"):
         generate_requests(population=tmp_path, rows=10, seed=1, out=tmp_path / "o", as_of=AS_OF)
+
+
+def test_a_misspelt_first_name_is_findable_exactly_when_the_matcher_fixes_it(
+    batch: RequestsSummary, population: PopulationSummary
+) -> None:
+    """A valid row of a filer whose only first-name noise is a misspelling is expected
+    NO_MATCH unless ``normalise.typos.fixable`` takes it for the filed name, by the
+    population filers' first-name shares; both happen in the batch."""
+    people = pq.read_table(population_dir(population) / "people.parquet").to_pylist()
+    parts = ("first_name", "middle_name", "last_name", "suffix")
+    filers = [p for p in people if "never_filed" not in p["flags"]]
+    counts = Counter(first_name_key(*(p[c] or "" for c in parts)) for p in filers)
+    shares = {n: k / len(filers) for n, k in counts.items()}
+    by_tin = {p["tin"]: first_name_key(*(p[c] or "" for c in parts)) for p in filers}
+    asked = {r["request_id"]: r for r in _csv(batch.requests_path)}
+    seen = Counter()
+    for t in _csv(batch.truth_path):
+        tags = set(t["stratum"].split(";"))
+        if "first_name_typo" not in tags or tags & {"initial", "invalid", "r06_boilerplate"}:
+            continue
+        if not t["tin"] or t["expected_outcome"] == "REJECTED":
+            continue
+        r = asked[t["request_id"]]
+        name = first_name_key(*(r[c] for c in parts))
+        filed = by_tin[t["tin"]]
+        fixed = fixable(name, filed, shares.get(name, 0.0), shares.get(filed, 0.0))
+        assert ("first_name_unconfirmed" not in tags) == fixed, t["request_id"]
+        assert fixed or t["expected_outcome"] == "NO_MATCH"
+        seen[fixed] += 1
+    assert seen[True]
+    assert seen[False]

@@ -141,12 +141,12 @@ def test_judge_discloses_the_door_with_its_blank_zip_filled_and_says_so() -> Non
     # the person filed the door this once (their own other years complete it, ``mend``);
     # others file it with its ZIP
     told = _evidence(slip, [], [("", "12345", "SPRINGFIELD", "IL", 3, "P2")])
-    out = judge(1, _request(), best, told, [])
+    out = judge(1, _request(), best, told, [], [])
     assert out.address_usable
     assert (out.line1, out.zip5) == ("12 MAIN ST", "12345")
     assert (out.address_mended, out.mended_from) == ("blank", "12 MAIN ST SPRINGFIELD IL")
     # nothing at the door to tell the ZIP: not deliverable, as before
-    bare = judge(1, _request(), best, _evidence(slip, []), [])
+    bare = judge(1, _request(), best, _evidence(slip, []), [], [])
     assert not bare.address_usable
     assert (bare.line1, bare.address_mended) == (None, None)
 
@@ -159,9 +159,9 @@ def test_a_blank_zip_is_not_filled_where_others_file_the_door_with_units() -> No
         ("APT 3", "12345", "SPRINGFIELD", "IL", 2, "P2"),
         ("APT 4", "12345", "SPRINGFIELD", "IL", 2, "P3"),
     ]
-    out = judge(1, _request(), best, _evidence(_filing(), [], units), [])
+    out = judge(1, _request(), best, _evidence(_filing(), [], units), [], [])
     assert not out.address_usable
     assert out.address_mended is None
     # without units at the door the same filing is filled and disclosed
     bare = [("", z, c, s, n, p) for _, z, c, s, n, p in units]
-    assert judge(1, _request(), best, _evidence(_filing(), [], bare), []).address_usable
+    assert judge(1, _request(), best, _evidence(_filing(), [], bare), [], []).address_usable

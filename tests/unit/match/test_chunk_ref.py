@@ -151,7 +151,7 @@ def _sample(con: duckdb.DuckDBPyConnection, every: int) -> None:
             FROM ref.persons WHERE hash(person_id) % {every} = 0;
             CREATE TEMP TABLE collapse_part AS
             SELECT row_number, {fields} FROM collapse_best;
-            CREATE TEMP TABLE nick (first_name VARCHAR, nicknames VARCHAR[])"""
+            CREATE TEMP TABLE nick (first_name VARCHAR, nicknames VARCHAR[], fixes VARCHAR[])"""
     )
 
 

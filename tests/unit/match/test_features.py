@@ -39,7 +39,7 @@ def _sql_rows(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> lis
         [[r[c] for c in REQUEST_INPUTS] for r in rows],
     )
     con.execute("CREATE OR REPLACE VIEW valid AS SELECT * FROM v_in")
-    request_features(con)
+    request_features(con, shares={})
     return con.sql("SELECT * FROM req_features ORDER BY unique_id").to_arrow_table().to_pylist()
 
 

@@ -60,7 +60,7 @@ SCHEMAS: dict[str, pa.Schema] = {
                         ("tax_periods", pa.list_(_I)), ("house_number", _S), ("street", _S),
                         ("zip5", _S), ("po_box", _S), ("suffix", _S), ("date_of_birth", _D),
                         ("unit", _S), ("city", _S), ("state", _S)]),
-    "nick": pa.schema([("first_name", _S), ("nicknames", pa.list_(_S))]),
+    "nick": pa.schema([("first_name", _S), ("nicknames", pa.list_(_S)), ("fixes", pa.list_(_S))]),
     "pred": pa.schema([("unique_id_l", _S), ("unique_id_r", _S), ("match_weight", pa.float64()),
                        ("match_probability", pa.float64())]),
 }  # fmt: skip
@@ -102,7 +102,7 @@ def _sql(
         "r.person_addresses": world.person_addresses,
         "valid": world.valid,
         "pred": world.pred,
-        "nick": [{"first_name": k, "nicknames": v} for k, v in world.nick.items()],
+        "nick": [{"first_name": k, "nicknames": v, "fixes": f} for k, (v, f) in world.nick.items()],
     }
     for name, rows in tables.items():
         con.register("source_rows", pa.Table.from_pylist(rows, schema=SCHEMAS[name]))
@@ -370,7 +370,10 @@ def worlds(draw: st.DrawFn) -> World:
     ]
     named = draw(st.sets(st.sampled_from(FIRSTS), max_size=3))
     nick = {
-        name: draw(st.one_of(st.none(), st.lists(_nullable(FIRSTS), max_size=3)))
+        name: (
+            draw(st.one_of(st.none(), st.lists(_nullable(FIRSTS), max_size=3))),
+            draw(st.lists(st.sampled_from(FIRSTS), max_size=2)),
+        )
         for name in sorted(named)
     }
     # One row per person and address, as the snapshot derives them.
@@ -524,7 +527,7 @@ def _one_person(filings: list[Row], addresses: list[Row], periods: list[int]) ->
         person_names=[{"person_id": "P1", "first_name": "JOHN", "last_key": "SMITH"}],
         filings=filings,
         person_addresses=addresses,
-        nick={"JOHN": ["JOHNNY"]},
+        nick={"JOHN": (["JOHNNY"], [])},
     )
 
 

@@ -33,7 +33,7 @@ def _judged(
 ) -> tuple[bool, str | None]:
     request = Request("ANN", "LEE", "77", "ELM ST", "12345", "", "", None, (2024, 2025))
     best = Best("P1", 0.99999, 1, 40.0, 1, 40.0)
-    out = judge(1, request, best, _evidence(street, filers, city, house), [])
+    out = judge(1, request, best, _evidence(street, filers, city, house), [], [])
     return out.address_usable, out.line1
 
 

@@ -9,9 +9,9 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taxmatch.match.evidence import Address, Filing, Request
+from taxmatch.match.evidence import Address, Filing, Name, Request
 from taxmatch.match.mend import text_order
-from taxmatch.match.rules import address_corroborated, latest_filing
+from taxmatch.match.rules import address_corroborated, first_name_agrees, latest_filing
 from taxmatch.match.similarity import zip_typo
 
 _TEXT = st.none() | st.sampled_from(["", "1", "2", "A"])
@@ -124,3 +124,17 @@ def test_a_requesters_door_corroborates_in_any_zip_of_its_town_and_nowhere_else(
             a.state,
         )
         assert address_corroborated(request, [a]) == (door and town and a.street is not None)
+
+
+def _named(first: str) -> Request:
+    return Request(first, "SMITH", "12", "MAIN ST", "12345", None, "", None, (2024,))
+
+
+def test_a_first_name_agrees_as_a_misspelling_only_of_a_filed_name_it_fixes() -> None:
+    """``fixes`` (``normalise.typos.fixes``) are the names a request's first name is a
+    misspelling of: one the person filed under agrees; one they did not, does not."""
+    filed = [Name("JOHN", "SMITH"), Name("JOHNNY", "SMITH")]
+    assert first_name_agrees(_named("JIHN"), filed, [], ["JOHN"])
+    assert not first_name_agrees(_named("JIHN"), filed, [], [])
+    assert not first_name_agrees(_named("JIHN"), filed, [], ["JAHN"])
+    assert not first_name_agrees(_named("JIHN"), [Name(None, "SMITH")], [], ["JOHN"])

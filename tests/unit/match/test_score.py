@@ -137,7 +137,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Scored:
         con.execute(f"CREATE TABLE valid (row_number BIGINT, {cols})")
         values = [[i, *(r[c] for c in inputs)] for i, r in enumerate(rows, start=1)]
         con.executemany(f"INSERT INTO valid VALUES (?, {', '.join('?' for _ in inputs)})", values)
-        request_features(con)
+        request_features(con, shares={})
         con.execute("CREATE TEMP VIEW master_view AS SELECT * FROM ref.master_records")
         from splink import DuckDBAPI
 

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from taxmatch.contracts import REQUEST_COLUMNS
 from taxmatch.match.evidence import Outcome
+from taxmatch.normalise.names import normalise_name
+from taxmatch.normalise.typos import fixable
 from taxmatch.pipeline.probes import (
     MADE_UP_EVERY,
     Probe,
@@ -68,6 +70,29 @@ def _person(i: int) -> ProbePerson:
 PEOPLE = [_person(i) for i in range(30)]
 
 
+def test_a_probes_misspelt_first_name_is_findable_when_the_matcher_fixes_it() -> None:
+    """The probes' answer follows the matcher's rule (``normalise.typos.fixable``) by the
+    snapshot's first-name shares: with no shares nothing is fixed; with them, exactly the
+    probes whose first name is a misspelling of the person's become findable."""
+    people = [_person(i) for i in range(300)]
+    shares = {p.first_name: 0.1 for p in people}
+    plain = build_probes(people, "B1", AS_OF, set(), {})
+    fixed = build_probes(people, "B1", AS_OF, set(), shares)
+    assert [p.fields for p in plain] == [p.fields for p in fixed]
+    by_tin = {p.tins[0]: p for p in people}
+    parts = ("first_name", "middle_name", "last_name", "suffix")
+    changed = 0
+    for a, b in zip(plain, fixed, strict=True):
+        if a.findable == b.findable:
+            continue
+        changed += 1
+        asked = normalise_name(*(b.fields[c] for c in parts)).first
+        assert b.findable
+        assert not a.findable
+        assert fixable(asked, by_tin[min(b.tins)].first_name, shares.get(asked, 0.0), 0.1)
+    assert changed
+
+
 def test_requested_years_stay_within_the_address_age_and_lookback() -> None:
     first, last = requested_years(AS_OF, POLICY)
     assert last == 2025
@@ -77,9 +102,9 @@ def test_requested_years_stay_within_the_address_age_and_lookback() -> None:
 
 
 def test_probes_are_seeded_and_every_tenth_is_made_up() -> None:
-    a = build_probes(PEOPLE, "B1", AS_OF, set())
-    assert a == build_probes(PEOPLE, "B1", AS_OF, set())
-    assert a != build_probes(PEOPLE, "B2", AS_OF, set())
+    a = build_probes(PEOPLE, "B1", AS_OF, set(), {})
+    assert a == build_probes(PEOPLE, "B1", AS_OF, set(), {})
+    assert a != build_probes(PEOPLE, "B2", AS_OF, set(), {})
     made = [p for p in a if not p.tins]
     assert len(made) == len(PEOPLE) // MADE_UP_EVERY
     for p in made:
@@ -95,20 +120,20 @@ def test_a_made_up_name_someone_files_under_is_not_asked() -> None:
     assert name["first_name"] == PEOPLE[i].first_name
     assert name["last_name"] == PEOPLE[i + 1].last_name
     assert name["street_address"] == PEOPLE[i + 2].latest_addresses[0]["line1"]
-    probes = build_probes(PEOPLE, "B1", AS_OF, {(name["first_name"], name["last_name"])})
+    probes = build_probes(PEOPLE, "B1", AS_OF, {(name["first_name"], name["last_name"])}, {})
     assert len([p for p in probes if not p.tins]) == len(PEOPLE) // MADE_UP_EVERY - 1
 
 
 def test_a_person_filed_under_a_placeholder_word_is_not_asked() -> None:
     # A request named "RESPONDENT" is rejected (R01), so no probe asks for such a person.
     people = [p._replace(first_name="RESPONDENT") if i == 0 else p for i, p in enumerate(PEOPLE)]
-    asked = {p.tins for p in build_probes(people, "B1", AS_OF, set())}
+    asked = {p.tins for p in build_probes(people, "B1", AS_OF, set(), {})}
     assert frozenset(PEOPLE[0].tins) not in asked
     assert frozenset(PEOPLE[1].tins) in asked
 
 
 def test_probe_records_are_valid_normalised_requests() -> None:
-    probes = build_probes(PEOPLE, "B1", AS_OF, set())
+    probes = build_probes(PEOPLE, "B1", AS_OF, set(), {})
     table = probe_records(probes, (2023, 2025)).to_pydict()
     assert table["row_number"] == list(range(1, len(probes) + 1))
     assert set(table["mask"]) == {0}
