@@ -9,8 +9,9 @@ For each dataset, the same request batch is matched against the same master file
 - ``taxmatch``  ``taxmatch model train`` (timed on its own) then ``taxmatch batch run``.
 
 Every step runs in a fresh process under ``bench/treetime.py`` (wall seconds, CPU of the
-whole process tree, peak RSS) with a time limit; a failing or timed-out step is reported
-with the tail of its stderr and the harness goes on with the other matchers. Each package
+whole process tree, the largest process's peak RSS and peak anonymous memory) with a time
+limit; a failing or timed-out step is reported with the tail of its stderr and the harness
+goes on with the other matchers. Each package
 is then judged by ``taxmatch evaluate --json`` against the dataset's truth: once without a
 store for every matcher (the person is judged from the address, the same judge for all
 three) and, for the two matchers that keep a store, once more with ``--store`` (the person
@@ -63,7 +64,9 @@ class Step:
     matcher: str
     name: str
     seconds: float = 0.0
-    rss_mib: int | None = None
+    rss_mib: int | None = None  # the largest process's peak RSS, mapped file pages included
+    anon_mib: int | None = None  # the largest process's peak anonymous memory (sampled)
+    tree_anon_mib: int | None = None  # the tree's peak anonymous memory, summed (sampled)
     cpu_seconds: float | None = None  # user + system, the command and its children
     status: str = "ok"  # ok | failed (rc N) | timeout | skipped
     load: float | None = None  # 1-minute load average when the step ended (contention)
@@ -126,6 +129,10 @@ def run_step(matcher: str, name: str, cmd: list[str], timeout: float) -> Step:
     stats = json.loads(time_file.read_text() or "{}") if time_file.exists() else {}
     time_file.unlink(missing_ok=True)
     step.rss_mib = stats["max_rss_kib"] // 1024 if "max_rss_kib" in stats else None
+    step.anon_mib = stats["max_rss_anon_kib"] // 1024 if "max_rss_anon_kib" in stats else None
+    step.tree_anon_mib = (
+        stats["tree_rss_anon_kib"] // 1024 if "tree_rss_anon_kib" in stats else None
+    )
     step.cpu_seconds = stats["user"] + stats["system"] if "user" in stats else None
     if step.status == "ok" and proc.returncode != 0:
         step.status = f"failed (rc {proc.returncode})"
@@ -458,9 +465,17 @@ def report(ds: Dataset, runs: list[Run]) -> dict[str, Any]:
     steps = [*ds.steps, *(s for r in runs for s in r.steps)]
     print(
         _table(
-            ["matcher", "step", "seconds", "peak RSS MiB", "load", "status"],
+            ["matcher", "step", "seconds", "peak RSS MiB", "anon MiB", "load", "status"],
             [
-                [s.matcher, s.name, f"{s.seconds:.1f}", _fmt(s.rss_mib), _fmt(s.load), s.status]
+                [
+                    s.matcher,
+                    s.name,
+                    f"{s.seconds:.1f}",
+                    _fmt(s.rss_mib),
+                    _fmt(s.anon_mib),
+                    _fmt(s.load),
+                    s.status,
+                ]
                 for s in steps
             ],
             left=2,
@@ -478,6 +493,7 @@ def report(ds: Dataset, runs: list[Run]) -> dict[str, Any]:
                 f"{main.seconds:.1f}" if main and main.ok else (main.status if main else "not run"),
                 f"{train.seconds:.1f}" if train and train.ok else "-",
                 _fmt(main.rss_mib) if main else "n/a",
+                _fmt(main.anon_mib) if main else "n/a",
                 _fmt(ev.get("disclosed")),
                 _fmt(ev.get("right")),
                 _fmt(ev.get("disclosed_not_due")),
@@ -496,6 +512,7 @@ def report(ds: Dataset, runs: list[Run]) -> dict[str, Any]:
                 "run s",
                 "train s",
                 "run RSS MiB",
+                "run anon MiB",
                 "disclosed",
                 "right",
                 "not_due",
@@ -653,7 +670,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if args.data_only:
             for s in ds.steps:
-                print(f"  {s.name}: {s.seconds:.1f} s, peak {_fmt(s.rss_mib)} MiB")
+                memory = f"peak {_fmt(s.rss_mib)} MiB, anon {_fmt(s.anon_mib)} MiB"
+                print(f"  {s.name}: {s.seconds:.1f} s, {memory}")
             print(f"  cached: {ds.requests.parent}")
             continue
         result = bench_dataset(ds, args, root)

@@ -4,9 +4,10 @@ For each population size (``--people``), a generated population is loaded into a
 its own and a model trained on it; for each batch size (``--rows``), a request batch drawn
 from that population is run through ``taxmatch -v batch run``. Every step runs in a fresh
 process under ``bench/treetime.py`` (wall, CPU = user + system of the whole process tree,
-peak RSS); the batch's own stages come from its typed events (E110, E120, E125, E140):
-validate; the shadow probes (beside validation); match (beside writing the package); and
-match + write + seal (the rest). A cached store whose model
+the largest process's peak RSS and peak anonymous memory, and the tree's peak anonymous
+memory summed over its processes); the batch's own stages come from its typed events
+(E110, E120, E125, E140): validate; the shadow probes (beside validation); match (beside
+writing the package); and match + write + seal (the rest). A cached store whose model
 is of another version than the code's is trained again. Data, stores and models are made
 once and cached under ``--root`` keyed by their parameters; each batch runs under an
 envelope with a request letter id of its own, so it is run afresh and never answered from
@@ -16,8 +17,9 @@ an earlier batch.
     python bench/scale.py --people 100000 --rows 10000      # a quick look
     make bench-scale
 
-Prints one table (people, rows, stage, wall, CPU, peak RSS, rows/s) and writes it to
-``<root>/scale.json``. Prints counts, seconds and MiB only: never a name, address or TIN.
+Prints one table (people, rows, stage, wall, CPU, peak RSS, peak anon, tree anon, rows/s)
+and writes it to ``<root>/scale.json``. Prints counts, seconds and MiB only: never a name,
+address or TIN.
 """
 
 from __future__ import annotations
@@ -46,8 +48,13 @@ class Row:
     stage: str
     wall: float
     cpu: float | None = None
-    rss_mib: int | None = None
+    rss_mib: int | None = None  # the largest process's, mapped file pages included
+    anon_mib: int | None = None  # the largest process's anonymous memory (RssAnon)
+    tree_anon_mib: int | None = None  # the tree's anonymous memory, summed over processes
     units: int | None = None  # what rows/s counts: master rows loaded, request rows run
+
+    def memory(self) -> tuple[int | None, int | None, int | None]:
+        return self.rss_mib, self.anon_mib, self.tree_anon_mib
 
     def cells(self) -> list[str]:
         rate = f"{self.units / self.wall:,.0f}" if self.units and self.wall > 0 else "–"
@@ -57,7 +64,7 @@ class Row:
             self.stage,
             f"{self.wall:,.1f}",
             "–" if self.cpu is None else f"{self.cpu:,.1f}",
-            "–" if self.rss_mib is None else f"{self.rss_mib:,}",
+            *("–" if m is None else f"{m:,}" for m in self.memory()),
             rate,
         ]
 
@@ -67,12 +74,14 @@ def _step(name: str, cmd: list[str], timeout: float) -> Step:
     if not step.ok:
         _report_failure(step)
         raise SystemExit(1)
-    print(f"  {name}: {step.seconds:,.1f} s, peak {step.rss_mib} MiB", flush=True)
+    memory = f"peak {step.rss_mib} MiB, anon {step.anon_mib} MiB (tree {step.tree_anon_mib})"
+    print(f"  {name}: {step.seconds:,.1f} s, {memory}", flush=True)
     return step
 
 
 def _row(people: int, rows: int | None, step: Step, units: int | None = None) -> Row:
-    return Row(people, rows, step.name, step.seconds, step.cpu_seconds, step.rss_mib, units)
+    memory = (step.rss_mib, step.anon_mib, step.tree_anon_mib)
+    return Row(people, rows, step.name, step.seconds, step.cpu_seconds, *memory, units)
 
 
 def population(args: argparse.Namespace, people: int, out: list[Row]) -> Path:
@@ -160,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         st = store(args, people, pop, table)
         for rows in (int(r) for r in args.rows.split(",")):
             table.extend(batch(args, people, rows, pop, st))
-    headers = ["people", "rows", "stage", "wall s", "CPU s", "peak RSS MiB", "rows/s"]
+    headers = ["people", "rows", "stage", "wall s", "CPU s", "peak RSS MiB"]
+    headers += ["peak anon MiB", "tree anon MiB", "rows/s"]
     print(_table(headers, [row.cells() for row in table], left=3))
     result = [dict(zip(headers, row.cells(), strict=True)) for row in table]
     (args.root / "scale.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
