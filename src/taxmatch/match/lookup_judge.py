@@ -21,12 +21,14 @@ Row = Mapping[str, Any]
 
 def evidence_of(
     person_id: str,
+    periods: Sequence[int | None] | None,
     persons: Iterable[Row],
     person_names: Iterable[Row],
     filings: Iterable[Row],
     person_addresses: Iterable[Row],
 ) -> Evidence | None:
-    """The evidence of ``person_id`` from rows holding at least the person's own rows,
+    """The evidence of ``person_id`` for a request of ``periods`` (its filings in those
+    periods only, as the batch gathers them) from rows holding at least the person's own rows,
     every filer's at the person's addresses, under any ZIP at the doors of the person's
     filings, and, for a door of theirs filed in one year only, in its ZIP on its street
     and at its house number (``lookup_index.addresses_of``); None without a ``persons``
@@ -36,7 +38,10 @@ def evidence_of(
         return None
     everyone = [(key_of(a), a) for a in person_addresses]
     own = [a for _, a in everyone if a["person_id"] == person_id]
-    filed = [f for f in filings if f["person_id"] == person_id]
+    # The filings in the requested periods, as the batch gathers them (SQL's
+    # list_contains: a NULL year, or no periods, is in none).
+    requested = {y for y in periods or () if y is not None}
+    filed = [f for f in filings if f["person_id"] == person_id and f["tax_year"] in requested]
     own_keys = {key_of(a) for a in own}
     support = {key_of(a): a["support"] for a in own}
     years = {key_of(a): a["n_years"] for a in own}
@@ -133,7 +138,8 @@ def outcomes_of(
     for v in valid:
         rn = int(v["row_number"])
         found = best.get(rn)
-        evidence = None if found is None else evidence_of(found.person_id, **people)
+        periods = v["tax_periods"]
+        evidence = None if found is None else evidence_of(found.person_id, periods, **people)
         nicknames, fixes = nick.get(v["first_name"]) or (None, ())
         outcome = judge(rn, request_of(v), found, evidence, nicknames or (), fixes)
         out.append(dict(zip(OUTCOME_SCHEMA.names, outcome, strict=True)))

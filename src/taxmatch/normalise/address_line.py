@@ -44,10 +44,10 @@ _FRACTION = re.compile(r"[1-9]/[2-9]")
 UNIT_ID = re.compile(r"[A-Z0-9]{1,6}(?:-[A-Z0-9]{1,6})?")
 _ORDINAL = re.compile(r"\d+(?:ST|ND|RD|TH)")
 _INITIAL_DOT = re.compile(r"(?<![A-Z0-9])([A-Z])\.")  # "P.O." -> "PO", "N.W." -> "NW"
-# A house number with a letter typed or read for a digit inside it ("6O3", "19G3", "8Z03":
-# O, I, L, G, B, Z between digits). N, S, E and W are never read so: they make grid
-# numbers ("27S088").
-_MISREAD_HOUSE = re.compile(r"\d+[OILGBZ]+\d+")
+# A house number with one letter typed or read for a digit inside it ("6O3", "19G3",
+# "8Z03": one of O, I, L, G, B, Z between digits; two letters may be a unit, "2BB1").
+# N, S, E and W are never read so: they make grid numbers ("27S088").
+_MISREAD_HOUSE = re.compile(r"\d+[OILGBZ]\d+")
 _MISREAD_DIGITS = str.maketrans("OILGBZ", "011682")
 _STRAY_SLASH = re.compile(r"(?<!\d)/|/(?!\d)")
 _STRAY_HYPHEN = re.compile(r"(?<![A-Z0-9])-|-(?![A-Z0-9])|(?<=[A-Z])-(?=[A-Z])")

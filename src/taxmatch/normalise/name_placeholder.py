@@ -3,8 +3,9 @@ census and survey forms are filled so when a name was not given, and such a word
 nobody. Pure.
 
 Only words that are no one's given name (or surname) are listed: "SON" (a Vietnamese given
-name), "MAN", "LADY", "NA", "NINO", "BABY" and "MINOR" stay first names; "HOUSE",
-"HOUSEHOLDER", "CHILD", "SON", "NA", "FRIEND" and "PARENT" stay surnames. A lone initial
+name), "MAN", "LADY", "NA", "NINO", "BABY", "BOY" (a Filipino given name) and "MINOR"
+stay first names; "HOUSE", "HOUSEHOLDER", "CHILD", "SON", "NA", "NULL", "FRIEND" and
+"PARENT" stay surnames. A lone initial
 is a name part, not a placeholder (the matcher's first-name rule decides what it is worth).
 """
 
@@ -18,7 +19,7 @@ _FIRST = frozenset(
         "DAUGHTER", "DAUGHTER OF", "SON OF", "GRANDDAUGHTER", "GRANDSON", "GRANDCHILD",
         "NEPHEW", "NIECE", "COUSIN", "HIJA", "HIJO", "FRIEND", "ROOMMATE", "BOARDER",
         # age or sex in place of a name
-        "BABY BOY", "BABY GIRL", "BOY", "GIRL", "KID", "CHILD F", "MALE CHILD",
+        "BABY BOY", "BABY GIRL", "GIRL", "KID", "CHILD F", "MALE CHILD",
         "FEMALE CHILD", "INFANT", "NEWBORN", "ADULT", "ADULT MALE", "ADULT FEMALE",
         "MALE", "FEMALE", "WOMAN", "OLDEST", "YOUNGEST", "HOUSE",
         "GENTLEMAN", "GENTLEMEN", "GENTELMAN", "GENTLEMAN OF", "LADY IN THE", "LADY OF",
@@ -30,7 +31,7 @@ _FIRST = frozenset(
         "TENANT",
         # no name given
         "UNKNOWN", "UNK", "NONE", "NO NAME", "NO FIRST NAME", "FIRST NAME", "NAME",
-        "ANONYMOUS", "REFUSED", "DECLINED", "NOT GIVEN", "DONT KNOW", "NULL",
+        "ANONYMOUS", "REFUSED", "DECLINED", "NOT GIVEN", "DONT KNOW",
     }
 )  # fmt: skip
 
@@ -42,7 +43,7 @@ _LAST = frozenset(
         "LADY OF HOUSE", "LADY OF THE HOUSE", "MAN OF THE HOUSE", "DE CASA", "DE LA CASA",
         "UNKNOWN", "UNK", "NONE", "NO NAME", "NO LAST NAME", "LAST NAME", "SURNAME",
         "APELLIDO", "ANONYMOUS", "ANON", "REFUSE", "REFUSED", "DECLINED", "DONT KNOW",
-        "NOT GIVEN", "NULL", "HHM",
+        "NOT GIVEN", "HHM",
     }
 )  # fmt: skip
 

@@ -1144,6 +1144,30 @@ def test_two_filings_of_the_latest_year_at_one_door_written_two_ways_go_to_revie
     assert row["address_usable"] is usable, "row 1: address_usable"
 
 
+def test_the_lookup_reads_the_filings_of_the_requested_periods_only(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """The batch gathers a person's filings in the requested periods only; so must the
+    lookup. A 2025 filing with a blank ZIP is filled from the door (12 MAIN ST 12345,
+    where another filer files), which the person filed in 2021, outside the periods; the
+    person filed 12 OAK AVE in 2022. Reading the 2021 filing, the lookup found a neighbour
+    at the filled door the batch does not look for, and disclosed where the batch went to
+    REVIEW."""
+    door, oak = _where("12", "MAIN ST"), _where("12", "OAK AVE")
+    blank = _where("12", "MAIN ST", zip5="")
+    world = _one_person(
+        [_filing("P1", 2025, blank), _filing("P1", 2021, door), _filing("P1", 2022, oak)],
+        [
+            _history_row("P1", oak, 1, 1, 2022),
+            _history_row("P1", blank, 1, 1, 2025),
+            _history_row("H1", door, 3, 3, 2024),
+        ],
+        [2025],
+    )
+    (row,) = _compare(con, world, 0.9, 3.0)
+    assert row["address_usable"] is False, "row 1: address_usable"
+
+
 def test_a_street_spelt_two_ways_is_one_door(con: duckdb.DuckDBPyConnection) -> None:
     """SAINT and ST: one street (``usps.street_spelling``), no slip to look at."""
     before, latest = _where("12", "SAINT PAUL ST"), _where("12", "ST PAUL ST")

@@ -822,6 +822,7 @@ def test_numbered_lines_of_every_shape_read_as_whole_lines() -> None:
         ("W220N7246 SURFBIRD CT", "W220N7246"),
         ("123A MAIN ST", "123A"),
         ("6O MAIN ST", "6O"),  # a letter after the digits is a suffix, as in 123A
+        ("2BB1 MAIN ST", None),  # two letters are no misread digit
     ],
 )
 def test_a_letter_read_for_a_digit_inside_a_house_number(line: str, house: str | None) -> None:

@@ -36,6 +36,8 @@ def _names(table: str) -> set[str]:
         ("House", True, False),  # a surname
         ("Householder", True, False),  # a surname
         ("Baby", False, False),  # some are named so
+        ("Boy", False, False),  # a Filipino given name
+        ("Null", False, False),  # a surname
         ("J", False, False),  # an initial
         ("Maria", False, False),
     ],
